@@ -1,0 +1,5 @@
+import sys
+
+from pgdba.cli import main
+
+sys.exit(main())

@@ -1,0 +1,70 @@
+"""The pgdba command line: a thin skin over the library. Errors become one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import psycopg
+import typer
+
+from pgdba import __version__
+from pgdba.cli import embedded_cmd
+from pgdba.errors import PgdbaError
+from pgdba.target import mask_password
+
+app = typer.Typer(
+    name="pgdba",
+    help="PostgreSQL DBA and reliability toolkit.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(embedded_cmd.app, name="embedded")
+
+
+@app.command("version")
+def version() -> None:
+    """Print pgdba's version."""
+    print(f"pgdba {__version__}")
+
+
+def _error(message: str) -> None:
+    first = mask_password(message.strip().splitlines()[0] if message.strip() else "unknown error")
+    sys.stderr.write(f"pgdba: error: {first}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `pgdba` console script."""
+    try:
+        app(args=argv, prog_name="pgdba")  # standalone: Typer handles usage errors (exit 2) and Exit
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    except KeyboardInterrupt:
+        sys.stderr.write("pgdba: interrupted\n")
+        return 130
+    except PgdbaError as exc:
+        _error(str(exc))
+        return exc.exit_code
+    except psycopg.errors.QueryCanceled as exc:
+        _error(f"query cancelled (statement_timeout or lock_timeout reached): {exc}")
+        return 2
+    except psycopg.Error as exc:
+        _error(f"database error: {exc}")
+        return 2
+    except BrokenPipeError:
+        return 0
+    except OSError as exc:
+        _error(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+        return 2
+    except Exception as exc:  # the last resort: still one line, never a traceback unless asked for
+        if os.environ.get("PGDBA_DEBUG"):
+            raise
+        _error(f"internal error ({type(exc).__name__}): {exc} — rerun with PGDBA_DEBUG=1 for details")
+        return 3
+    return 0
+
+
+def run() -> None:
+    """Console-script wrapper: exit with main()'s code."""
+    sys.exit(main())

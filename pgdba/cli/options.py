@@ -1,0 +1,58 @@
+"""Options every command shares, and the small glue that turns them into library arguments."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pgdba.errors import InputError
+from pgdba.findings import Severity
+from pgdba.render import FORMATS
+from pgdba.target import DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS, Target, resolve_target
+
+DsnOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dsn",
+        help="Connection string; else PGDBA_DSN, DATABASE_URL, then PGHOST/PGDATABASE/…",
+        show_default=False,
+    ),
+]
+FormatOption = Annotated[str, typer.Option("--format", "-f", help="table, json or markdown")]
+FailOnOption = Annotated[
+    str, typer.Option("--fail-on", help="exit 1 when a finding is at least this severe: warning or critical")
+]
+StatementTimeoutOption = Annotated[
+    int, typer.Option("--statement-timeout", help="statement_timeout for pgdba's session, in ms (0 = none)")
+]
+LockTimeoutOption = Annotated[
+    int, typer.Option("--lock-timeout", help="lock_timeout for pgdba's session, in ms")
+]
+ApplyOption = Annotated[
+    bool, typer.Option("--apply", help="Actually change the database (otherwise read-only).")
+]
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise InputError(f"unknown --format {fmt!r}: use {', '.join(FORMATS)}")
+    return fmt
+
+
+def check_fail_on(fail_on: str) -> Severity:
+    try:
+        severity = Severity.parse(fail_on)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if severity is Severity.INFO:
+        raise InputError("--fail-on takes warning or critical")
+    return severity
+
+
+def target_from(
+    dsn: str | None,
+    statement_timeout: int = DEFAULT_STATEMENT_TIMEOUT_MS,
+    lock_timeout: int = DEFAULT_LOCK_TIMEOUT_MS,
+) -> Target:
+    return resolve_target(dsn, statement_timeout_ms=statement_timeout, lock_timeout_ms=lock_timeout)

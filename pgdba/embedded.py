@@ -1,0 +1,337 @@
+"""An embedded PostgreSQL cluster: initdb + pg_ctl on 127.0.0.1, run as an unprivileged user when we are root.
+
+The cluster keeps its superuser password in a libpq passfile beside the data directory, so the DSN it
+prints (`...?passfile=...`) works for psql and pgdba alike and never contains the password itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import platformdirs
+
+from pgdba.errors import EmbeddedClusterError
+
+SUPERUSER = "postgres"
+DEFAULT_SETTINGS: dict[str, str] = {
+    "listen_addresses": "'127.0.0.1'",
+    "unix_socket_directories": "''",
+    "pg_stat_statements.track": "all",
+    "pg_stat_statements.max": "10000",
+    "track_io_timing": "on",
+    "compute_query_id": "on",
+    "max_connections": "100",
+    "shared_buffers": "128MB",
+    "fsync": "on",
+    "log_min_messages": "warning",
+    "log_line_prefix": "'%m [%p] %q%u@%d '",
+}
+_UNPRIVILEGED_USERS = ("postgres", "nobody")
+
+
+def default_data_root() -> Path:
+    """Where `pgdba embedded` keeps its cluster unless told otherwise (PGDBA_EMBEDDED_DIR)."""
+    if env := os.environ.get("PGDBA_EMBEDDED_DIR"):
+        return Path(env)
+    if os.geteuid() == 0:
+        # root's home is private; the unprivileged server user must be able to reach its data directory
+        return Path("/var/lib/pgdba/embedded")
+    return Path(platformdirs.user_data_dir("pgdba")) / "embedded"
+
+
+def find_pg_bin(environ: Mapping[str, str] | None = None) -> Path:
+    """PGDBA_PG_BIN, then `pg_config --bindir`, then /usr/lib/postgresql/*/bin (newest major first)."""
+    env = os.environ if environ is None else environ
+    candidates: list[Path] = []
+    if env.get("PGDBA_PG_BIN"):
+        explicit = Path(env["PGDBA_PG_BIN"])
+        if not (explicit / "postgres").exists():
+            raise EmbeddedClusterError(f"PGDBA_PG_BIN={explicit} has no 'postgres' binary")
+        return explicit
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        with contextlib.suppress(OSError, subprocess.CalledProcessError):
+            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=True)
+            candidates.append(Path(out.stdout.strip()))
+    debian = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: _major_of(p), reverse=True)
+    candidates.extend(Path(p) for p in debian)
+    for candidate in candidates:
+        if (candidate / "postgres").exists() and (candidate / "initdb").exists():
+            return candidate
+    raise EmbeddedClusterError(
+        "no PostgreSQL server binaries found: set PGDBA_PG_BIN or install postgresql (apt-get install postgresql-15)"
+    )
+
+
+def _major_of(path: str) -> int:
+    try:
+        return int(Path(path).parent.name.split(".")[0])
+    except ValueError:
+        return 0
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+@dataclass
+class ClusterStatus:
+    running: bool
+    pid: int | None
+    port: int | None
+    data_dir: Path
+    dsn: str | None
+    version: str | None
+
+
+class EmbeddedCluster:
+    """One PostgreSQL cluster under `data_root` (data/, passfile, server.log)."""
+
+    def __init__(
+        self,
+        data_root: Path | None = None,
+        *,
+        bin_dir: Path | None = None,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
+        self.data_root = Path(data_root) if data_root else default_data_root()
+        self.bin_dir = bin_dir or find_pg_bin()
+        self.settings = {**DEFAULT_SETTINGS, **(settings or {})}
+        self.data_dir = self.data_root / "data"
+        self.passfile = self.data_root / "pgpass"
+        self.log_file = self.data_root / "server.log"
+        self.run_as = self._unprivileged_user() if os.geteuid() == 0 else None
+
+    # ---- facts -------------------------------------------------------------------------------------
+    @property
+    def initialized(self) -> bool:
+        return (self.data_dir / "PG_VERSION").exists()
+
+    @property
+    def major(self) -> int:
+        out = self._run([str(self.bin_dir / "postgres"), "--version"], as_server=False)
+        return int(out.split()[-1].split(".")[0].rstrip("beta").rstrip("rc").split("devel")[0] or 0)
+
+    @property
+    def port(self) -> int | None:
+        conf = self.data_dir / "postgresql.auto.conf"
+        pgdba_conf = self.data_dir / "pgdba.conf"
+        for path in (conf, pgdba_conf):
+            if path.exists():
+                for line in path.read_text().splitlines():
+                    key, _, value = line.partition("=")
+                    if key.strip() == "port":
+                        return int(value.strip().strip("'"))
+        return None
+
+    def dsn(self, dbname: str = "postgres") -> str:
+        if self.port is None:
+            raise EmbeddedClusterError(f"no embedded cluster in {self.data_root}; run `pgdba embedded start`")
+        return (
+            f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{quote(dbname)}"
+            f"?passfile={quote(str(self.passfile))}"
+        )
+
+    def hypopg_available(self) -> bool:
+        return bool(self._lib_dir() and (self._lib_dir() / "hypopg.so").exists())  # type: ignore[operator]
+
+    def _lib_dir(self) -> Path | None:
+        pg_config = self.bin_dir / "pg_config"
+        if pg_config.exists():
+            with contextlib.suppress(subprocess.CalledProcessError, OSError):
+                return Path(self._run([str(pg_config), "--pkglibdir"], as_server=False).strip())
+        candidate = self.bin_dir.parent / "lib"
+        return candidate if candidate.exists() else None
+
+    # ---- lifecycle ---------------------------------------------------------------------------------
+    def init(self, port: int | None = None) -> None:
+        """Create the cluster (initdb) with pgdba's settings; a no-op when it already exists."""
+        if self.initialized:
+            return
+        self.data_root.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.data_root, 0o755)
+        self.data_dir.mkdir(exist_ok=True)
+        password = secrets.token_urlsafe(24)
+        pwfile = self.data_root / ".initdb-pw"
+        pwfile.write_text(password + "\n")
+        self._chown(self.data_dir, pwfile)
+        os.chmod(self.data_dir, 0o700)
+        try:
+            self._run(
+                [
+                    str(self.bin_dir / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    SUPERUSER,
+                    "--auth-local=scram-sha-256",
+                    "--auth-host=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                ],
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        self.passfile.write_text(f"127.0.0.1:*:*:{SUPERUSER}:{password}\n")
+        os.chmod(self.passfile, 0o600)
+        settings = dict(self.settings)
+        settings["port"] = str(port or _free_port())
+        settings["shared_preload_libraries"] = (
+            "'pg_stat_statements,hypopg'" if self.hypopg_available() else "'pg_stat_statements'"
+        )
+        conf = "".join(f"{key} = {value}\n" for key, value in settings.items())
+        (self.data_dir / "pgdba.conf").write_text(conf)
+        self._chown(self.data_dir / "pgdba.conf")
+        with (self.data_dir / "postgresql.conf").open("a") as fh:
+            fh.write("\ninclude = 'pgdba.conf'\n")
+
+    def start(self, port: int | None = None) -> ClusterStatus:
+        """Create if needed and start; idempotent when already running."""
+        self.init(port)
+        status = self.status()
+        if status.running:
+            return status
+        self._clear_stale_pid()
+        assert self.port is not None
+        if _port_taken(self.port):
+            raise EmbeddedClusterError(
+                f"port {self.port} on 127.0.0.1 is taken by another process; stop it, or recreate the "
+                f"cluster with another port (remove {self.data_root})"
+            )
+        self.log_file.touch()
+        self._chown(self.log_file)
+        try:
+            self._run(
+                [
+                    str(self.bin_dir / "pg_ctl"),
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(self.log_file),
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
+            )
+        except EmbeddedClusterError as exc:
+            tail = self.log_file.read_text(errors="replace").strip().splitlines()[-3:]
+            raise EmbeddedClusterError(f"{exc}; server log: {' | '.join(tail)}") from None
+        return self.status()
+
+    def stop(self) -> ClusterStatus:
+        if self.initialized and self.status().running:
+            self._run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"])
+        return self.status()
+
+    def restart(self) -> ClusterStatus:
+        self.stop()
+        return self.start()
+
+    def destroy(self) -> None:
+        """Stop and delete the whole data root."""
+        with contextlib.suppress(EmbeddedClusterError):
+            self.stop()
+        shutil.rmtree(self.data_root, ignore_errors=True)
+
+    def status(self) -> ClusterStatus:
+        pid = self._live_pid()
+        running = pid is not None
+        version = (self.data_dir / "PG_VERSION").read_text().strip() if self.initialized else None
+        return ClusterStatus(
+            running=running,
+            pid=pid,
+            port=self.port,
+            data_dir=self.data_dir,
+            dsn=self.dsn() if self.initialized else None,
+            version=version,
+        )
+
+    # ---- helpers -----------------------------------------------------------------------------------
+    def _live_pid(self) -> int | None:
+        pidfile = self.data_dir / "postmaster.pid"
+        if not pidfile.exists():
+            return None
+        try:
+            pid = int(pidfile.read_text().splitlines()[0])
+        except (ValueError, IndexError, OSError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return pid
+        cmdline = Path(f"/proc/{pid}/cmdline")
+        if cmdline.exists() and b"postgres" not in cmdline.read_bytes():
+            return None  # the pid was reused by an unrelated process
+        return pid
+
+    def _clear_stale_pid(self) -> None:
+        pidfile = self.data_dir / "postmaster.pid"
+        if pidfile.exists() and self._live_pid() is None:
+            pidfile.unlink()
+
+    def _unprivileged_user(self) -> pwd.struct_passwd:
+        for name in _UNPRIVILEGED_USERS:
+            with contextlib.suppress(KeyError):
+                return pwd.getpwnam(name)
+        raise EmbeddedClusterError(
+            "running as root and no unprivileged 'postgres' or 'nobody' user to run the server"
+        )
+
+    def _chown(self, *paths: Path) -> None:
+        if self.run_as:
+            for path in paths:
+                os.chown(path, self.run_as.pw_uid, self.run_as.pw_gid)
+
+    def _run(self, argv: list[str], *, as_server: bool = True) -> str:
+        kwargs: dict[str, Any] = {}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        env["LC_ALL"] = "C"
+        if as_server and self.run_as:
+            kwargs = {"user": self.run_as.pw_uid, "group": self.run_as.pw_gid, "extra_groups": []}
+            env["HOME"] = self.run_as.pw_dir
+        try:
+            proc = subprocess.run(
+                argv,
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=str(self.data_root) if self.data_root.exists() else "/",
+                timeout=120,
+                **kwargs,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise EmbeddedClusterError(f"{Path(argv[0]).name} failed: {exc}") from None
+        if proc.returncode != 0:
+            message = (proc.stderr or proc.stdout).strip().splitlines()
+            raise EmbeddedClusterError(
+                f"{Path(argv[0]).name} failed: {message[-1] if message else proc.returncode}"
+            )
+        return proc.stdout

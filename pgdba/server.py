@@ -1,0 +1,230 @@
+"""Server facts: version, settings, extensions and what this server can answer.
+
+This is the one place that knows how catalog views differ between PostgreSQL majors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import psycopg
+from psycopg.rows import dict_row
+
+TESTED_MAJORS = (14, 15, 16, 17, 18)
+BEST_EFFORT_MAJORS = (13,)
+
+
+@dataclass(frozen=True)
+class StatementColumns:
+    """pg_stat_statements column names for one PostgreSQL major (13 renamed *_time, 17 renamed blk_*)."""
+
+    total_exec_time: str
+    mean_exec_time: str
+    stddev_exec_time: str
+    min_exec_time: str
+    max_exec_time: str
+    blk_read_time: str
+    blk_write_time: str
+    has_toplevel: bool
+    has_stats_since: bool
+
+
+def statement_columns(server_version_num: int) -> StatementColumns:
+    """Column names of pg_stat_statements on a server of this version number (e.g. 150004)."""
+    if server_version_num >= 130000:
+        exec_cols = (
+            "total_exec_time",
+            "mean_exec_time",
+            "stddev_exec_time",
+            "min_exec_time",
+            "max_exec_time",
+        )
+    else:
+        exec_cols = ("total_time", "mean_time", "stddev_time", "min_time", "max_time")
+    if server_version_num >= 170000:
+        blk = ("shared_blk_read_time", "shared_blk_write_time")
+    else:
+        blk = ("blk_read_time", "blk_write_time")
+    return StatementColumns(
+        *exec_cols,
+        *blk,
+        has_toplevel=server_version_num >= 140000,
+        has_stats_since=server_version_num >= 170000,
+    )
+
+
+@dataclass
+class ServerFacts:
+    """What pgdba learned about a server in one round of catalog queries."""
+
+    version_num: int
+    version: str
+    database: str
+    user: str
+    is_superuser: bool
+    in_recovery: bool
+    settings: dict[str, str] = field(default_factory=dict)
+    installed_extensions: dict[str, str] = field(default_factory=dict)
+    available_extensions: dict[str, str] = field(default_factory=dict)
+    preload_libraries: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    stats_reset: datetime | None = None
+    statements_reset: datetime | None = None
+    postmaster_start: datetime | None = None
+
+    @property
+    def major(self) -> int:
+        return self.version_num // 10000
+
+    @property
+    def is_tested_version(self) -> bool:
+        return self.major in TESTED_MAJORS
+
+    @property
+    def statement_columns(self) -> StatementColumns:
+        return statement_columns(self.version_num)
+
+    @property
+    def pg_stat_statements_preloaded(self) -> bool:
+        return "pg_stat_statements" in self.preload_libraries
+
+    @property
+    def pg_stat_statements_ready(self) -> bool:
+        return self.pg_stat_statements_preloaded and "pg_stat_statements" in self.installed_extensions
+
+    @property
+    def hypopg_available(self) -> bool:
+        return "hypopg" in self.installed_extensions or "hypopg" in self.available_extensions
+
+    @property
+    def hypopg_installed(self) -> bool:
+        return "hypopg" in self.installed_extensions
+
+    @property
+    def can_read_all_stats(self) -> bool:
+        """Superusers and members of pg_read_all_stats (pg_monitor) see every session's query text."""
+        return self.is_superuser or bool({"pg_read_all_stats", "pg_monitor"} & set(self.roles))
+
+    def setting(self, name: str) -> str | None:
+        return self.settings.get(name)
+
+
+_SETTINGS_OF_INTEREST = (
+    "shared_buffers",
+    "work_mem",
+    "maintenance_work_mem",
+    "effective_cache_size",
+    "random_page_cost",
+    "seq_page_cost",
+    "max_connections",
+    "superuser_reserved_connections",
+    "reserved_connections",
+    "autovacuum",
+    "autovacuum_vacuum_scale_factor",
+    "autovacuum_vacuum_threshold",
+    "autovacuum_analyze_scale_factor",
+    "autovacuum_analyze_threshold",
+    "autovacuum_freeze_max_age",
+    "autovacuum_multixact_freeze_max_age",
+    "autovacuum_max_workers",
+    "track_io_timing",
+    "track_activities",
+    "track_counts",
+    "pg_stat_statements.track",
+    "pg_stat_statements.max",
+    "shared_preload_libraries",
+    "block_size",
+    "data_directory",
+    "server_version",
+    "statement_timeout",
+    "lock_timeout",
+    "max_wal_size",
+    "wal_level",
+)
+
+SETTINGS_SQL = """
+SELECT name,
+       setting,
+       unit
+  FROM pg_settings
+ WHERE name = ANY(%(names)s)
+"""
+
+EXTENSIONS_SQL = """
+SELECT name,
+       default_version,
+       installed_version
+  FROM pg_available_extensions
+"""
+
+IDENTITY_SQL = """
+SELECT current_setting('server_version_num')::int AS version_num,
+       version() AS version,
+       current_database() AS database,
+       current_user AS "user",
+       (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS is_superuser,
+       pg_is_in_recovery() AS in_recovery,
+       pg_postmaster_start_time() AS postmaster_start,
+       (SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()) AS stats_reset,
+       ARRAY(SELECT b.rolname
+               FROM pg_auth_members m
+               JOIN pg_roles b ON m.roleid = b.oid
+              WHERE pg_has_role(current_user, b.oid, 'MEMBER')) AS roles
+"""
+
+STATEMENTS_RESET_SQL = """
+SELECT stats_reset
+  FROM pg_stat_statements_info
+"""
+
+
+def load_server_facts(conn: psycopg.Connection) -> ServerFacts:
+    """Collect the server's version, settings, extensions and stats reset times."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        identity = cur.execute(IDENTITY_SQL).fetchone()
+        assert identity is not None
+        settings = {
+            row["name"]: row["setting"]
+            for row in cur.execute(SETTINGS_SQL, {"names": list(_SETTINGS_OF_INTEREST)}).fetchall()
+        }
+        installed: dict[str, str] = {}
+        available: dict[str, str] = {}
+        for row in cur.execute(EXTENSIONS_SQL).fetchall():
+            available[row["name"]] = row["default_version"] or ""
+            if row["installed_version"]:
+                installed[row["name"]] = row["installed_version"]
+    preload = tuple(
+        lib.strip().strip('"')
+        for lib in settings.get("shared_preload_libraries", "").split(",")
+        if lib.strip()
+    )
+    facts = ServerFacts(
+        version_num=identity["version_num"],
+        version=identity["version"],
+        database=identity["database"],
+        user=identity["user"],
+        is_superuser=bool(identity["is_superuser"]),
+        in_recovery=bool(identity["in_recovery"]),
+        settings=settings,
+        installed_extensions=installed,
+        available_extensions=available,
+        preload_libraries=preload,
+        roles=tuple(identity["roles"] or ()),
+        stats_reset=identity["stats_reset"],
+        postmaster_start=identity["postmaster_start"],
+    )
+    if facts.pg_stat_statements_ready and facts.version_num >= 140000:
+        facts.statements_reset = _statements_reset(conn)
+    return facts
+
+
+def _statements_reset(conn: psycopg.Connection) -> datetime | None:
+    try:
+        with conn.cursor() as cur:
+            row = cur.execute(STATEMENTS_RESET_SQL).fetchone()
+            return row[0] if row else None
+    except psycopg.Error:
+        if not conn.autocommit:
+            conn.rollback()
+        return None

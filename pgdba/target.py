@@ -1,0 +1,156 @@
+"""Connection target: where the DSN comes from, how passwords are masked, and the safe session settings.
+
+Every session pgdba opens sets application_name, statement_timeout and lock_timeout, and is read-only
+(default_transaction_read_only=on) unless the command was given --apply.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import conninfo
+
+from pgdba.errors import ConnectionFailed, InputError
+
+APPLICATION_NAME = "pgdba"
+DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
+DEFAULT_LOCK_TIMEOUT_MS = 2_000
+DEFAULT_CONNECT_TIMEOUT_S = 10
+
+_LIBPQ_ENV = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE")
+_URI_PASSWORD = re.compile(r"(?P<head>postgres(?:ql)?://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<tail>@)")
+_KV_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+)")
+
+
+def mask_password(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Return text with every password replaced by ***: URI and key=value forms, plus known secrets."""
+    masked = _URI_PASSWORD.sub(lambda m: f"{m['head']}***{m['tail']}", text)
+    masked = _KV_PASSWORD.sub(lambda m: f"{m['head']}***", masked)
+    for secret in secrets:
+        if secret:
+            masked = masked.replace(secret, "***")
+    return masked
+
+
+@dataclass(frozen=True)
+class Target:
+    """A database to connect to, and how the session must behave."""
+
+    dsn: str
+    source: str = "--dsn"
+    statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS
+    lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS
+    connect_timeout_s: int = DEFAULT_CONNECT_TIMEOUT_S
+    extra_settings: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def password(self) -> str:
+        try:
+            return str(conninfo.conninfo_to_dict(self.dsn).get("password") or "")
+        except psycopg.ProgrammingError:
+            return ""
+
+    @property
+    def masked_dsn(self) -> str:
+        return mask_password(self.dsn, (self.password,))
+
+    @property
+    def database(self) -> str:
+        return str(self.params().get("dbname") or os.environ.get("PGDATABASE") or "")
+
+    def params(self) -> dict[str, object]:
+        """The DSN as a dict of libpq keywords; a malformed DSN is an InputError with the password masked."""
+        try:
+            return dict(conninfo.conninfo_to_dict(self.dsn))
+        except psycopg.ProgrammingError as exc:
+            raise InputError(f"malformed DSN {self.masked_dsn!r}: {_first_line(exc, self)}") from None
+
+    def with_database(self, dbname: str) -> Target:
+        """The same server and credentials, another database."""
+        params = self.params()
+        params["dbname"] = dbname
+        return Target(
+            conninfo.make_conninfo(**{k: str(v) for k, v in params.items()}),
+            self.source,
+            self.statement_timeout_ms,
+            self.lock_timeout_ms,
+            self.connect_timeout_s,
+            self.extra_settings,
+        )
+
+    def session_options(self, apply: bool) -> str:
+        """The libpq `options` string that sets pgdba's session settings at connection start."""
+        settings = {
+            "statement_timeout": str(self.statement_timeout_ms),
+            "lock_timeout": str(self.lock_timeout_ms),
+            "default_transaction_read_only": "off" if apply else "on",
+            **self.extra_settings,
+        }
+        return " ".join(f"-c {name}={value}" for name, value in settings.items())
+
+    def connect(self, *, apply: bool = False, autocommit: bool = True) -> psycopg.Connection:
+        """Open a session with pgdba's settings; every failure becomes a ConnectionFailed with no password."""
+        params = self.params()
+        existing = str(params.get("options") or "")
+        params["options"] = f"{existing} {self.session_options(apply)}".strip()
+        params["application_name"] = APPLICATION_NAME
+        params.setdefault("connect_timeout", self.connect_timeout_s)
+        try:
+            return psycopg.connect(**params, autocommit=autocommit)  # type: ignore[arg-type]
+        except psycopg.Error as exc:
+            raise ConnectionFailed(
+                f"cannot connect to {self.masked_dsn or 'the libpq default server'}: {_first_line(exc, self)}"
+            ) from None
+
+
+def _first_line(exc: BaseException, target: Target) -> str:
+    """The useful line of a libpq error message, with any password masked."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    fatal = [line for line in lines if "FATAL" in line or "failed" in line]
+    text = (fatal[-1] if fatal else lines[0]) if lines else type(exc).__name__
+    text = re.sub(r"^connection to server at .*? failed: ", "", text)
+    try:
+        password = conninfo.conninfo_to_dict(target.dsn).get("password") or ""
+    except psycopg.ProgrammingError:
+        password = ""
+    return mask_password(text, (str(password),))
+
+
+def resolve_target(
+    dsn: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
+    lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS,
+) -> Target:
+    """Pick the DSN: --dsn, then PGDBA_DSN, then DATABASE_URL, then the libpq environment (PGHOST …)."""
+    env = os.environ if environ is None else environ
+    if statement_timeout_ms < 0 or lock_timeout_ms < 0:
+        raise InputError("timeouts must be zero (no limit) or positive milliseconds")
+    for value, source in (
+        (dsn, "--dsn"),
+        (env.get("PGDBA_DSN"), "PGDBA_DSN"),
+        (env.get("DATABASE_URL"), "DATABASE_URL"),
+    ):
+        if value:
+            target = Target(value.strip(), source, statement_timeout_ms, lock_timeout_ms)
+            target.params()  # validate early: a malformed DSN is an input error, not a connection error
+            return target
+    if any(env.get(name) for name in _LIBPQ_ENV):
+        return Target("", "libpq environment", statement_timeout_ms, lock_timeout_ms)
+    raise InputError("no database given: pass --dsn, or set PGDBA_DSN, DATABASE_URL or PGHOST/PGDATABASE")
+
+
+@contextmanager
+def session(target: Target, *, apply: bool = False) -> Iterator[psycopg.Connection]:
+    """A connection with pgdba's settings, closed afterwards."""
+    conn = target.connect(apply=apply)
+    try:
+        yield conn
+    finally:
+        conn.close()

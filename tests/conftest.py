@@ -1,0 +1,101 @@
+"""Test fixtures: one throwaway PostgreSQL cluster per test session, a fresh database per test.
+
+The cluster is started by pgdba's own embedded module (PGDBA_PG_BIN selects another PostgreSQL build, as
+the version matrix does). `@pytest.mark.pg(">= 16")` gates a test by the server's major version.
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from pgdba.embedded import EmbeddedCluster
+from pgdba.target import Target, resolve_target
+
+_OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}
+
+
+@dataclass
+class TestDatabase:
+    """A fresh database in the session's cluster."""
+
+    __test__ = False
+    name: str
+    dsn: str
+    target: Target
+    cluster: EmbeddedCluster
+
+    def connect(self, *, autocommit: bool = True) -> psycopg.Connection:
+        """A plain superuser connection for setting up the test (not pgdba's read-only session)."""
+        return psycopg.connect(self.dsn, autocommit=autocommit)
+
+    def execute(self, sql: str, params: object = None) -> None:
+        with self.connect() as conn:
+            conn.execute(sql, params)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[EmbeddedCluster]:
+    # not under pytest's tmp dir: as root, the unprivileged server user must be able to reach it
+    root = Path(tempfile.mkdtemp(prefix="pgdba-test-cluster-"))
+    os.chmod(root, 0o755)
+    cluster = EmbeddedCluster(root, settings={"max_connections": "120"})
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
+@pytest.fixture(scope="session")
+def server_major(pg_cluster: EmbeddedCluster) -> int:
+    with psycopg.connect(pg_cluster.dsn()) as conn:
+        row = conn.execute("SELECT current_setting('server_version_num')::int").fetchone()
+        assert row is not None
+        return int(row[0]) // 10000
+
+
+@pytest.fixture(autouse=True)
+def _version_gate(request: pytest.FixtureRequest) -> None:
+    marker = request.node.get_closest_marker("pg")
+    if marker is None:
+        return
+    major = request.getfixturevalue("server_major")
+    op, _, version = str(marker.args[0]).partition(" ")
+    if not _OPS[op](major, int(version)):
+        pytest.skip(f"needs PostgreSQL {marker.args[0]}, server is {major}")
+
+
+@pytest.fixture(scope="session")
+def hypopg_available(pg_cluster: EmbeddedCluster) -> bool:
+    return pg_cluster.hypopg_available()
+
+
+@pytest.fixture(autouse=True)
+def _hypopg_gate(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("hypopg") and not request.getfixturevalue("hypopg_available"):
+        pytest.skip("HypoPG is not available for this PostgreSQL build")
+
+
+@pytest.fixture
+def db(pg_cluster: EmbeddedCluster, hypopg_available: bool) -> Iterator[TestDatabase]:
+    """A fresh database with pg_stat_statements (and HypoPG when available) created."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    dsn = pg_cluster.dsn(name)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        if hypopg_available:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS hypopg")
+    yield TestDatabase(name, dsn, resolve_target(dsn), pg_cluster)
+    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,95 @@
+"""Connection target: DSN resolution, session settings, password masking and clean connection errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from pgdba.cli import main
+from pgdba.errors import InputError
+from pgdba.target import mask_password, resolve_target
+from tests.conftest import TestDatabase
+
+
+def test_dsn_precedence_is_option_then_pgdba_dsn_then_database_url() -> None:
+    env = {"PGDBA_DSN": "postgresql://a@h/pgdba_env", "DATABASE_URL": "postgresql://a@h/url_env"}
+    assert resolve_target("postgresql://a@h/opt", env).database == "opt"
+    assert resolve_target(None, env).source == "PGDBA_DSN"
+    assert resolve_target(None, {"DATABASE_URL": "postgresql://a@h/u"}).source == "DATABASE_URL"
+    assert resolve_target(None, {"PGHOST": "h", "PGDATABASE": "x"}).source == "libpq environment"
+
+
+def test_no_target_at_all_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="no database given"):
+        resolve_target(None, {})
+
+
+def test_mask_password_in_uri_and_keyword_forms() -> None:
+    assert mask_password("postgresql://app:s3cret@db:5432/x") == "postgresql://app:***@db:5432/x"
+    assert "s3cret" not in mask_password("host=db password=s3cret user=app")
+    assert "s3cret" not in mask_password("password='s3 cret' host=db".replace("s3 cret", "s3cret"))
+
+
+def test_session_is_read_only_with_pgdba_settings(db: TestDatabase) -> None:
+    with db.target.connect() as conn:
+        settings = dict(
+            conn.execute(
+                "SELECT name, setting FROM pg_settings WHERE name IN "
+                "('application_name','statement_timeout','lock_timeout','default_transaction_read_only')"
+            ).fetchall()
+        )
+    assert settings == {
+        "application_name": "pgdba",
+        "statement_timeout": "30000",
+        "lock_timeout": "2000",
+        "default_transaction_read_only": "on",
+    }
+
+
+def test_apply_session_may_write(db: TestDatabase) -> None:
+    with db.target.connect(apply=True) as conn:
+        conn.execute("CREATE TABLE written (id int)")
+        row = conn.execute("SHOW default_transaction_read_only").fetchone()
+    assert row == ("off",)
+
+
+@pytest.fixture
+def app_role(db: TestDatabase) -> str:
+    db.execute("DROP ROLE IF EXISTS pgdba_app")
+    db.execute("CREATE ROLE pgdba_app LOGIN PASSWORD 'Sup3rSecretPw'")
+    return "pgdba_app"
+
+
+def _run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize(
+    "make_dsn, expected",
+    [
+        (
+            lambda port, db: f"postgresql://pgdba_app:WrongPw123@127.0.0.1:{port}/{db}",
+            "password authentication failed",
+        ),
+        (
+            lambda port, db: f"postgresql://pgdba_app:Sup3rSecretPw@127.0.0.1:{port}/no_such_db",
+            "does not exist",
+        ),
+        (lambda port, db: "postgresql://pgdba_app:Sup3rSecretPw@127.0.0.1:1/x?connect_timeout=2", "refused"),
+        (lambda port, db: "postgresql://pgdba_app:Sup3rSecretPw@host:notaport/db", "malformed DSN"),
+        (lambda port, db: "host=127.0.0.1 password=Sup3rSecretPw dbname", "malformed DSN"),
+    ],
+    ids=["wrong-password", "unknown-database", "unreachable", "bad-port", "malformed-keywords"],
+)
+def test_connection_failures_are_one_masked_line_and_exit_2(
+    db: TestDatabase, app_role: str, capsys: pytest.CaptureFixture[str], make_dsn: object, expected: str
+) -> None:
+    dsn = make_dsn(db.cluster.port, db.name)  # type: ignore[operator]
+    code, out, err = _run_cli(["queries", "analyze", "--dsn", dsn], capsys)
+    assert code == 2
+    assert expected in err
+    assert err.count("\n") == 1 and err.startswith("pgdba: error:")
+    assert "Sup3rSecretPw" not in out + err
+    assert "WrongPw123" not in out + err
+    assert "Traceback" not in err
