@@ -63,6 +63,14 @@ class Target:
     def database(self) -> str:
         return str(self.params().get("dbname") or os.environ.get("PGDATABASE") or "")
 
+    @property
+    def key(self) -> str:
+        """A password-free identity of the monitored database (host:port/dbname) for the history store."""
+        params = self.params()
+        host = params.get("host") or params.get("hostaddr") or os.environ.get("PGHOST") or "localhost"
+        port = params.get("port") or os.environ.get("PGPORT") or "5432"
+        return f"{host}:{port}/{self.database}"
+
     def params(self) -> dict[str, object]:
         """The DSN as a dict of libpq keywords; a malformed DSN is an InputError with the password masked."""
         try:

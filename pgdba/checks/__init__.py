@@ -1,0 +1,1 @@
+"""Checks: pure functions over collected statistics. A check never connects to anything."""

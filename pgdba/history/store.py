@@ -1,0 +1,154 @@
+"""The snapshot store. Default: a SQLite file in the user's data dir.
+
+A snapshot is one kind of statistics ("statements", "tables", …) of one target at one time, stored as JSON
+with metadata (server start, stats reset) that lets deltas detect resets. Records are timestamped events
+(restore tests, alert state, reports) of one kind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from pgdba.errors import InputError
+from pgdba.render import to_json
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS snapshot (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    target TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    taken_at TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS snapshot_target_kind_taken ON snapshot (target, kind, taken_at);
+CREATE TABLE IF NOT EXISTS record (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    target TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS record_target_kind_recorded ON record (target, kind, recorded_at);
+"""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    id: int
+    target: str
+    kind: str
+    taken_at: datetime
+    meta: dict[str, Any]
+    payload: Any
+
+
+def default_store_path() -> Path:
+    """PGDBA_HISTORY, else history.sqlite3 in the user's data dir."""
+    if env := os.environ.get("PGDBA_HISTORY"):
+        return Path(env)
+    return Path(platformdirs.user_data_dir("pgdba")) / "history.sqlite3"
+
+
+class HistoryStore:
+    """Snapshots and records in a SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), timeout=30)
+            self._db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise InputError(f"cannot open history store {path}: {exc}") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- snapshots ---------------------------------------------------------------------------------
+    def save_snapshot(
+        self,
+        target: str,
+        kind: str,
+        payload: Any,
+        *,
+        meta: dict[str, Any] | None = None,
+        taken_at: datetime | None = None,
+    ) -> int:
+        when = (taken_at or datetime.now(UTC)).isoformat()
+        with self._db:
+            cur = self._db.execute(
+                "INSERT INTO snapshot (target, kind, taken_at, meta, payload) VALUES (?, ?, ?, ?, ?)",
+                (target, kind, when, to_json(meta or {}), to_json(payload)),
+            )
+        return int(cur.lastrowid or 0)
+
+    def snapshots(
+        self, target: str, kind: str, *, since: datetime | None = None, limit: int = 1000
+    ) -> list[Snapshot]:
+        """Snapshots of one kind, newest first."""
+        rows = self._db.execute(
+            "SELECT id, target, kind, taken_at, meta, payload FROM snapshot"
+            " WHERE target = ? AND kind = ? AND taken_at >= ? ORDER BY taken_at DESC, id DESC LIMIT ?",
+            (target, kind, (since or datetime.min.replace(tzinfo=UTC)).isoformat(), limit),
+        ).fetchall()
+        return [
+            Snapshot(r[0], r[1], r[2], datetime.fromisoformat(r[3]), json.loads(r[4]), json.loads(r[5]))
+            for r in rows
+        ]
+
+    def latest_snapshot(self, target: str, kind: str) -> Snapshot | None:
+        found = self.snapshots(target, kind, limit=1)
+        return found[0] if found else None
+
+    def prune(self, older_than: timedelta) -> int:
+        """Delete snapshots and records older than the retention period; returns how many went."""
+        cutoff = (datetime.now(UTC) - older_than).isoformat()
+        with self._db:
+            a = self._db.execute("DELETE FROM snapshot WHERE taken_at < ?", (cutoff,)).rowcount
+            b = self._db.execute("DELETE FROM record WHERE recorded_at < ?", (cutoff,)).rowcount
+        return int(a + b)
+
+    # ---- records -----------------------------------------------------------------------------------
+    def add_record(self, target: str, kind: str, payload: Any, *, recorded_at: datetime | None = None) -> int:
+        when = (recorded_at or datetime.now(UTC)).isoformat()
+        with self._db:
+            cur = self._db.execute(
+                "INSERT INTO record (target, kind, recorded_at, payload) VALUES (?, ?, ?, ?)",
+                (target, kind, when, to_json(payload)),
+            )
+        return int(cur.lastrowid or 0)
+
+    def records(self, target: str, kind: str, *, limit: int = 100) -> list[tuple[datetime, Any]]:
+        """Records of one kind, newest first."""
+        rows = self._db.execute(
+            "SELECT recorded_at, payload FROM record WHERE target = ? AND kind = ?"
+            " ORDER BY recorded_at DESC, id DESC LIMIT ?",
+            (target, kind, limit),
+        ).fetchall()
+        return [(datetime.fromisoformat(r[0]), json.loads(r[1])) for r in rows]
+
+
+def open_store(location: str | None = None) -> HistoryStore:
+    """A store from `--store` / PGDBA_HISTORY: a file path or sqlite:///path; default in the user data dir."""
+    if not location:
+        return HistoryStore(default_store_path())
+    if location.startswith("sqlite:///"):
+        return HistoryStore(Path(location.removeprefix("sqlite://")))
+    if location.startswith(("postgresql://", "postgres://")):
+        raise InputError("a PostgreSQL history store is not supported yet; use a SQLite file path")
+    return HistoryStore(Path(location))

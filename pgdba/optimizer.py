@@ -1,0 +1,205 @@
+"""The query-optimizer slice: the four reports the user's application already exposes.
+
+Collect (one session, read-only) → check (pure functions in pgdba.checks) → a plain report whose
+to_dict() is the JSON the CLI prints and the API returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pgdba.checks.indexes import StatsAge, unused_indexes
+from pgdba.checks.statement_recommendations import (
+    QueryRecommendation,
+    analyze_statement,
+)
+from pgdba.findings import SCHEMA_VERSION
+from pgdba.history.snapshot import previous_statements
+from pgdba.history.store import HistoryStore
+from pgdba.server import load_server_facts
+from pgdba.stats.indexes import IndexStats, index_stats
+from pgdba.stats.statements import statement_deltas, statement_stats
+from pgdba.stats.tables import TableStats, table_stats
+from pgdba.target import Target, session
+
+
+@dataclass
+class AnalyzeReport:
+    """The seed's optimizer report: analyzed, threshold, recommendations[] (plus the window it covers)."""
+
+    analyzed: int
+    threshold_ms: float
+    recommendations: list[QueryRecommendation]
+    window_source: str
+    window_start: datetime | None
+    window_end: datetime
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "analyzed": self.analyzed,
+            "threshold": f"{self.threshold_ms:g}ms",
+            "window": {
+                "source": self.window_source,
+                "from": self.window_start.isoformat() if self.window_start else None,
+                "to": self.window_end.isoformat(),
+            },
+            "recommendations": [r.to_dict() for r in self.recommendations],
+            "notes": self.notes,
+        }
+
+
+def analyze_queries(
+    target: Target,
+    *,
+    threshold_ms: float = 100.0,
+    store: HistoryStore | None = None,
+    limit: int = 50,
+) -> AnalyzeReport:
+    """Statements with issues (slow, low cache hit, N+1, unstable plan) and what to do about each.
+
+    With a history store holding an earlier snapshot of this target, only the activity since that snapshot
+    is analysed (pg_stat_statements deltas); otherwise the counters since the last reset.
+    """
+    now = datetime.now(UTC)
+    with session(target) as conn:
+        facts = load_server_facts(conn)
+        statements = statement_stats(conn, facts)
+        tables = table_stats(conn)
+        indexes = index_stats(conn)
+    source, start = "cumulative", facts.statements_reset
+    previous = previous_statements(store, target.key) if store else None
+    if previous is not None:
+        start, before = previous
+        statements = statement_deltas(statements, before)
+        source = "delta"
+    analyzed = [s for s in statements if s.toplevel]
+    results = [
+        rec
+        for rec in (analyze_statement(s, tables, indexes, threshold_ms=threshold_ms) for s in analyzed)
+        if rec is not None
+    ]
+    results.sort(key=lambda r: r.stats.total_ms, reverse=True)
+    notes = []
+    if not analyzed:
+        notes.append(
+            "pg_stat_statements has no statements for this database yet: run the application, then retry"
+        )
+    return AnalyzeReport(len(analyzed), threshold_ms, results[:limit], source, start, now, notes)
+
+
+@dataclass
+class IndexUsageReport:
+    indexes: list[IndexStats]
+    stats_age: StatsAge
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "statsSince": self.stats_age.since.isoformat() if self.stats_age.since else None,
+            "statsNote": self.stats_age.note(),
+            "indexes": [_index_row(ix) for ix in self.indexes],
+        }
+
+
+@dataclass
+class UnusedIndexReport:
+    unused: list[IndexStats]
+    stats_age: StatsAge
+    max_scans: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "maxScans": self.max_scans,
+            "statsSince": self.stats_age.since.isoformat() if self.stats_age.since else None,
+            "tooYoungToJudge": self.stats_age.too_young,
+            "statsNote": self.stats_age.note(),
+            "totalReclaimableBytes": sum(ix.size_bytes for ix in self.unused),
+            "indexes": [
+                {
+                    **_index_row(ix),
+                    "recommendation": "DROP INDEX CONCURRENTLY after checking replicas and periodic jobs",
+                    "sql": f"DROP INDEX CONCURRENTLY {_quoted(ix.schema)}.{_quoted(ix.index)};",
+                }
+                for ix in self.unused
+            ],
+        }
+
+
+@dataclass
+class CapacityReport:
+    tables: list[TableStats]
+    database_bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "databaseSizeBytes": self.database_bytes,
+            "tables": [
+                {
+                    "schema": t.schema,
+                    "table": t.table,
+                    "totalBytes": t.total_bytes,
+                    "tableBytes": t.table_bytes,
+                    "indexBytes": t.index_bytes,
+                    "toastBytes": t.toast_bytes,
+                    "rows": max(t.estimated_rows, t.live_rows),
+                    "deadRows": t.dead_rows,
+                    "deadRatio": round(t.dead_ratio * 100, 1),
+                }
+                for t in self.tables
+            ],
+        }
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _index_row(ix: IndexStats) -> dict[str, Any]:
+    return {
+        "schema": ix.schema,
+        "table": ix.table,
+        "index": ix.index,
+        "scans": ix.scans,
+        "tuplesRead": ix.tuples_read,
+        "sizeBytes": ix.size_bytes,
+        "unique": ix.is_unique,
+        "primary": ix.is_primary,
+        "constraint": ix.backs_constraint,
+        "valid": ix.is_valid,
+        "definition": ix.definition,
+    }
+
+
+def index_usage(target: Target) -> IndexUsageReport:
+    """Every index with its scans and size, least used first."""
+    with session(target) as conn:
+        facts = load_server_facts(conn)
+        indexes = index_stats(conn)
+    indexes.sort(key=lambda ix: (ix.scans, -ix.size_bytes))
+    return IndexUsageReport(indexes, StatsAge(facts.stats_reset, datetime.now(UTC)))
+
+
+def unused_index_report(target: Target, *, max_scans: int = 0, min_size_bytes: int = 0) -> UnusedIndexReport:
+    """Indexes never (or hardly) scanned; never unique, primary-key or constraint indexes."""
+    with session(target) as conn:
+        facts = load_server_facts(conn)
+        indexes = index_stats(conn)
+    found = unused_indexes(indexes, max_scans=max_scans, min_size_bytes=min_size_bytes)
+    return UnusedIndexReport(found, StatsAge(facts.stats_reset, datetime.now(UTC)), max_scans)
+
+
+DATABASE_SIZE_SQL = "SELECT pg_database_size(current_database())"
+
+
+def capacity_tables(target: Target) -> CapacityReport:
+    """Sizes of every table (heap, indexes, TOAST), rows and dead rows, largest first."""
+    with session(target) as conn:
+        tables = table_stats(conn)
+        row = conn.execute(DATABASE_SIZE_SQL).fetchone()
+    return CapacityReport(tables, int(row[0]) if row else 0)

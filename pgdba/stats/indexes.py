@@ -1,0 +1,85 @@
+"""Index statistics: usage counters, size, and what each index backs (unique, primary key, constraint)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    schema: str
+    table: str
+    index: str
+    scans: int
+    tuples_read: int
+    tuples_fetched: int
+    size_bytes: int
+    is_unique: bool
+    is_primary: bool
+    backs_constraint: bool
+    is_valid: bool
+    is_partial: bool
+    method: str
+    columns: tuple[str, ...]
+    definition: str
+    table_scans: int
+    table_rows: int
+    table_writes: int
+
+    @property
+    def qualified_table(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.index}"
+
+    @property
+    def protected(self) -> bool:
+        """Unique, primary-key and constraint-backing indexes are never candidates for dropping."""
+        return self.is_unique or self.is_primary or self.backs_constraint
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+INDEX_STATS_SQL = """
+SELECT s.schemaname AS schema,
+       s.relname AS "table",
+       s.indexrelname AS index,
+       s.idx_scan AS scans,
+       s.idx_tup_read AS tuples_read,
+       s.idx_tup_fetch AS tuples_fetched,
+       pg_relation_size(s.indexrelid) AS size_bytes,
+       i.indisunique AS is_unique,
+       i.indisprimary AS is_primary,
+       EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = s.indexrelid) AS backs_constraint,
+       i.indisvalid AS is_valid,
+       i.indpred IS NOT NULL AS is_partial,
+       am.amname AS method,
+       ARRAY(SELECT pg_get_indexdef(s.indexrelid, k, true)
+               FROM generate_series(1, i.indnkeyatts) AS k
+              ORDER BY k) AS columns,
+       pg_get_indexdef(s.indexrelid) AS definition,
+       coalesce(t.seq_scan, 0) AS table_scans,
+       greatest(c.reltuples, 0)::bigint AS table_rows,
+       coalesce(t.n_tup_ins + t.n_tup_upd + t.n_tup_del, 0) AS table_writes
+  FROM pg_stat_user_indexes AS s
+  JOIN pg_index AS i ON i.indexrelid = s.indexrelid
+  JOIN pg_class AS ic ON ic.oid = s.indexrelid
+  JOIN pg_am AS am ON am.oid = ic.relam
+  JOIN pg_class AS c ON c.oid = s.relid
+  LEFT JOIN pg_stat_user_tables AS t ON t.relid = s.relid
+ ORDER BY s.schemaname, s.relname, s.indexrelname
+"""
+
+
+def index_stats(conn: psycopg.Connection) -> list[IndexStats]:
+    """Every user index of the current database with its usage since the last stats reset."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(INDEX_STATS_SQL).fetchall()
+    return [IndexStats(**{**row, "columns": tuple(row["columns"])}) for row in rows]

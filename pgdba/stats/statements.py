@@ -1,0 +1,151 @@
+"""Statement statistics from pg_stat_statements, with the column names of the server's major version."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from pgdba.errors import NotAvailable
+from pgdba.server import ServerFacts
+
+ENABLE_HINT = (
+    "pg_stat_statements is not available: run `pgdba setup pg-stat-statements` to see what is missing "
+    "(shared_preload_libraries, CREATE EXTENSION) and `--apply` to fix it"
+)
+
+
+@dataclass(frozen=True)
+class StatementStats:
+    """Cumulative counters of one normalised statement (or their difference between two snapshots)."""
+
+    queryid: int
+    dbid: int
+    userid: int
+    toplevel: bool
+    query: str
+    calls: int
+    total_ms: float
+    mean_ms: float
+    stddev_ms: float
+    min_ms: float
+    max_ms: float
+    rows: int
+    shared_blks_hit: int
+    shared_blks_read: int
+    temp_blks_written: int
+    blk_read_ms: float
+
+    @property
+    def key(self) -> tuple[int, int, int, bool]:
+        return (self.queryid, self.dbid, self.userid, self.toplevel)
+
+    @property
+    def cache_hit_ratio(self) -> float | None:
+        """Shared-buffer hit percentage, or None when the statement touched no blocks."""
+        touched = self.shared_blks_hit + self.shared_blks_read
+        return None if touched == 0 else 100.0 * self.shared_blks_hit / touched
+
+    @property
+    def rows_per_call(self) -> float:
+        return self.rows / self.calls if self.calls else 0.0
+
+    @property
+    def sum_of_squares_ms(self) -> float:
+        """Σx² of execution times, recovered from mean and population stddev (what the view reports)."""
+        return (self.stddev_ms**2 + self.mean_ms**2) * self.calls
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+STATEMENTS_SQL = """
+SELECT s.queryid,
+       s.dbid,
+       s.userid,
+       {toplevel} AS toplevel,
+       s.query,
+       s.calls,
+       s.{total} AS total_ms,
+       s.{mean} AS mean_ms,
+       s.{stddev} AS stddev_ms,
+       s.{min} AS min_ms,
+       s.{max} AS max_ms,
+       s.rows,
+       s.shared_blks_hit,
+       s.shared_blks_read,
+       s.temp_blks_written,
+       s.{blk_read} AS blk_read_ms
+  FROM pg_stat_statements AS s
+ WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+   AND s.queryid IS NOT NULL
+   AND s.calls > 0
+ ORDER BY s.{total} DESC
+ LIMIT %(limit)s
+"""
+
+
+def statement_stats(
+    conn: psycopg.Connection, facts: ServerFacts, *, limit: int = 5000
+) -> list[StatementStats]:
+    """The current database's statements, by total time, at most `limit` of them."""
+    if not facts.pg_stat_statements_ready:
+        raise NotAvailable(ENABLE_HINT)
+    cols = facts.statement_columns
+    query = sql.SQL(STATEMENTS_SQL).format(
+        toplevel=sql.SQL("s.toplevel") if cols.has_toplevel else sql.SQL("true"),
+        total=sql.Identifier(cols.total_exec_time),
+        mean=sql.Identifier(cols.mean_exec_time),
+        stddev=sql.Identifier(cols.stddev_exec_time),
+        min=sql.Identifier(cols.min_exec_time),
+        max=sql.Identifier(cols.max_exec_time),
+        blk_read=sql.Identifier(cols.blk_read_time),
+    )
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(query, {"limit": limit}).fetchall()
+    return [StatementStats(**_zero_nulls(row)) for row in rows]
+
+
+def _zero_nulls(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (0 if v is None else v) for k, v in row.items()}
+
+
+def statement_deltas(
+    current: Iterable[StatementStats], previous: Iterable[StatementStats]
+) -> list[StatementStats]:
+    """What happened between two snapshots. A statement whose counters went down was reset (or evicted):
+    its current counters are the delta, never a negative number."""
+    before = {s.key: s for s in previous}
+    deltas: list[StatementStats] = []
+    for cur in current:
+        prev = before.get(cur.key)
+        if prev is None or cur.calls < prev.calls or cur.total_ms < prev.total_ms:
+            deltas.append(cur)
+            continue
+        calls = cur.calls - prev.calls
+        if calls == 0:
+            continue
+        total = cur.total_ms - prev.total_ms
+        mean = total / calls
+        sum_sq = max(cur.sum_of_squares_ms - prev.sum_of_squares_ms, 0.0)
+        stddev = math.sqrt(max(sum_sq / calls - mean**2, 0.0))
+        deltas.append(
+            replace(
+                cur,
+                calls=calls,
+                total_ms=total,
+                mean_ms=mean,
+                stddev_ms=stddev,
+                rows=max(cur.rows - prev.rows, 0),
+                shared_blks_hit=max(cur.shared_blks_hit - prev.shared_blks_hit, 0),
+                shared_blks_read=max(cur.shared_blks_read - prev.shared_blks_read, 0),
+                temp_blks_written=max(cur.temp_blks_written - prev.temp_blks_written, 0),
+                blk_read_ms=max(cur.blk_read_ms - prev.blk_read_ms, 0.0),
+            )
+        )
+    return deltas

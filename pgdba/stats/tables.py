@@ -1,0 +1,102 @@
+"""Table statistics: sizes (heap, indexes, TOAST), live and dead rows, maintenance times, access counts."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+
+@dataclass(frozen=True)
+class TableStats:
+    schema: str
+    table: str
+    total_bytes: int
+    table_bytes: int
+    index_bytes: int
+    toast_bytes: int
+    estimated_rows: int
+    live_rows: int
+    dead_rows: int
+    modified_since_analyze: int
+    inserts: int
+    updates: int
+    deletes: int
+    hot_updates: int
+    seq_scans: int
+    seq_rows_read: int
+    index_scans: int
+    last_vacuum: datetime | None
+    last_autovacuum: datetime | None
+    last_analyze: datetime | None
+    last_autoanalyze: datetime | None
+    vacuum_count: int
+    autovacuum_count: int
+    analyze_count: int
+    autoanalyze_count: int
+    has_primary_key: bool
+    reloptions: tuple[str, ...]
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+    @property
+    def last_vacuumed(self) -> datetime | None:
+        return max((t for t in (self.last_vacuum, self.last_autovacuum) if t), default=None)
+
+    @property
+    def last_analyzed(self) -> datetime | None:
+        return max((t for t in (self.last_analyze, self.last_autoanalyze) if t), default=None)
+
+    @property
+    def dead_ratio(self) -> float:
+        total = self.live_rows + self.dead_rows
+        return self.dead_rows / total if total else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+TABLE_STATS_SQL = """
+SELECT t.schemaname AS schema,
+       t.relname AS "table",
+       pg_total_relation_size(t.relid) AS total_bytes,
+       pg_relation_size(t.relid) AS table_bytes,
+       pg_indexes_size(t.relid) AS index_bytes,
+       coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0) AS toast_bytes,
+       greatest(c.reltuples, 0)::bigint AS estimated_rows,
+       t.n_live_tup AS live_rows,
+       t.n_dead_tup AS dead_rows,
+       t.n_mod_since_analyze AS modified_since_analyze,
+       t.n_tup_ins AS inserts,
+       t.n_tup_upd AS updates,
+       t.n_tup_del AS deletes,
+       t.n_tup_hot_upd AS hot_updates,
+       t.seq_scan AS seq_scans,
+       t.seq_tup_read AS seq_rows_read,
+       coalesce(t.idx_scan, 0) AS index_scans,
+       t.last_vacuum,
+       t.last_autovacuum,
+       t.last_analyze,
+       t.last_autoanalyze,
+       t.vacuum_count,
+       t.autovacuum_count,
+       t.analyze_count,
+       t.autoanalyze_count,
+       EXISTS (SELECT 1 FROM pg_constraint p WHERE p.conrelid = t.relid AND p.contype = 'p') AS has_primary_key,
+       coalesce(c.reloptions, '{}') AS reloptions
+  FROM pg_stat_user_tables AS t
+  JOIN pg_class AS c ON c.oid = t.relid
+ ORDER BY pg_total_relation_size(t.relid) DESC
+"""
+
+
+def table_stats(conn: psycopg.Connection) -> list[TableStats]:
+    """Every user table of the current database, largest first."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(TABLE_STATS_SQL).fetchall()
+    return [TableStats(**{**row, "reloptions": tuple(row["reloptions"])}) for row in rows]
