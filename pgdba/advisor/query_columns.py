@@ -1,0 +1,524 @@
+"""Which table columns one query uses, and how: equality filter, range filter, join key, ORDER BY, GROUP BY.
+
+Works on PostgreSQL's own parse tree (pglast), never on the SQL text. Normalised statements from
+pg_stat_statements (`$1` parameters) parse like any other query.
+
+    >>> q = columns_by_role("SELECT * FROM orders o WHERE o.status = $1 AND o.total > $2 ORDER BY o.id")
+    >>> [str(c) for c in q.equality], [str(c) for c in q.range], [str(c) for c in q.order_by]
+    (['orders.status'], ['orders.total'], ['orders.id'])
+
+Unqualified columns are attributed when the query block reads a single table; with several tables, pass
+`catalog` (relation name as written in the query → its column names) so each column finds its table.
+Columns of CTEs, sub-selects in FROM and functions are not table columns and are left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import pglast
+from pglast import ast
+from pglast.enums import A_Expr_Kind, BoolExprType, NullTestType, SortByDir, SubLinkType
+from pglast.stream import RawStream
+
+from pgdba.errors import InputError
+
+
+class Role(StrEnum):
+    """How a query uses a column; the order is the order btree keys want them in."""
+
+    EQUALITY = "equality"
+    RANGE = "range"
+    JOIN = "join"
+    ORDER_BY = "order_by"
+    GROUP_BY = "group_by"
+
+
+@dataclass(frozen=True, order=True)
+class TableColumn:
+    """A column of a base table; `schema` is None when the query did not qualify the table."""
+
+    table: str
+    column: str
+    schema: str | None = None
+
+    @property
+    def relation(self) -> str:
+        """The table as the query named it: `schema.table` or `table`."""
+        return f"{self.schema}.{self.table}" if self.schema else self.table
+
+    def __str__(self) -> str:
+        return f"{self.relation}.{self.column}"
+
+
+@dataclass(frozen=True)
+class ColumnUse:
+    """One use of a column in one query block.
+
+    operator: the SQL operator for filters and joins (`=`, `<`, `BETWEEN`, `IN`, `IS NULL`), else None.
+    constant: the literal compared with (as SQL text), when the other side is a literal constant.
+    conjunctive: False when the predicate sits under OR / NOT (an index serves it less reliably).
+    descending: for ORDER BY. block: the query block (SELECT level) it belongs to, 0 = outermost.
+    position: its place within the ORDER BY / GROUP BY list of its block.
+    """
+
+    column: TableColumn
+    role: Role
+    operator: str | None = None
+    constant: str | None = None
+    conjunctive: bool = True
+    descending: bool = False
+    block: int = 0
+    position: int = 0
+
+
+@dataclass(frozen=True)
+class QueryBlock:
+    """One SELECT level (or the UPDATE/DELETE itself): its tables and whether it has a LIMIT."""
+
+    number: int
+    tables: tuple[TableColumn, ...]  # column is "" — only the relation matters
+    has_limit: bool
+
+
+@dataclass
+class QueryColumns:
+    """Every column use of one statement, by role."""
+
+    uses: list[ColumnUse] = field(default_factory=list)
+    blocks: list[QueryBlock] = field(default_factory=list)
+    unresolved: list[str] = field(default_factory=list)
+
+    def columns(self, role: Role) -> list[TableColumn]:
+        """Distinct columns used in this role, in query order."""
+        return _distinct(use.column for use in self.uses if use.role is role)
+
+    @property
+    def equality(self) -> list[TableColumn]:
+        return self.columns(Role.EQUALITY)
+
+    @property
+    def range(self) -> list[TableColumn]:
+        return self.columns(Role.RANGE)
+
+    @property
+    def join(self) -> list[TableColumn]:
+        return self.columns(Role.JOIN)
+
+    @property
+    def order_by(self) -> list[TableColumn]:
+        return self.columns(Role.ORDER_BY)
+
+    @property
+    def group_by(self) -> list[TableColumn]:
+        return self.columns(Role.GROUP_BY)
+
+    @property
+    def tables(self) -> list[str]:
+        """Every base table the statement reads or changes, as the query named them."""
+        return list(dict.fromkeys(t.relation for block in self.blocks for t in block.tables))
+
+    def for_table(self, relation: str) -> list[ColumnUse]:
+        """The uses on one table (`schema.table` or `table`, as the query named it)."""
+        return [use for use in self.uses if use.column.relation == relation]
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {role.value: [str(c) for c in self.columns(role)] for role in Role}
+
+
+def columns_by_role(sql: str, catalog: Mapping[str, Collection[str]] | None = None) -> QueryColumns:
+    """Parse one statement and return the table columns it uses, by role.
+
+    sql: one SQL statement (literal or normalised with `$n` parameters).
+    catalog: optional relation name (as written in the query, `schema.table` or `table`) → column names,
+      used to attribute unqualified columns in multi-table blocks; without it those land in `unresolved`.
+    Raises InputError when the text does not parse or holds more than one statement.
+    """
+    try:
+        statements = pglast.parse_sql(sql)
+    except pglast.parser.ParseError as exc:
+        raise InputError(f"cannot parse query: {exc}") from None
+    if len(statements) != 1:
+        raise InputError(f"expected one SQL statement, got {len(statements)}")
+    walker = _Walker(catalog or {})
+    walker.statement(statements[0].stmt)
+    return walker.result
+
+
+def _distinct(columns: Iterable[TableColumn]) -> list[TableColumn]:
+    return list(dict.fromkeys(columns))
+
+
+_RANGE_OPERATORS = {"<", ">", "<=", ">="}
+
+
+@dataclass
+class _Scope:
+    """The names visible in one query block: alias or table name → the base table (None = not a table)."""
+
+    number: int
+    names: dict[str, TableColumn | None]
+    parent: _Scope | None
+    ctes: frozenset[str]
+
+    def lookup(self, qualifier: str) -> tuple[TableColumn | None, bool]:
+        """(table, found) for a qualifier, searching outer blocks for correlated references."""
+        scope: _Scope | None = self
+        while scope is not None:
+            if qualifier in scope.names:
+                return scope.names[qualifier], True
+            scope = scope.parent
+        return None, False
+
+
+class _Walker:
+    def __init__(self, catalog: Mapping[str, Collection[str]]) -> None:
+        self.catalog = {name: set(cols) for name, cols in catalog.items()}
+        self.result = QueryColumns()
+        self._blocks = 0
+
+    # statements ----------------------------------------------------------------------------------------
+    def statement(self, node: Any) -> None:
+        if isinstance(node, ast.SelectStmt):
+            self.select(node, None, frozenset())
+        elif isinstance(node, ast.UpdateStmt | ast.DeleteStmt):
+            self.modify(node)
+        elif isinstance(node, ast.InsertStmt) and node.selectStmt is not None:
+            self.select(node.selectStmt, None, self._cte_names(node.withClause, frozenset()))
+        elif isinstance(node, ast.ExplainStmt):
+            self.statement(node.query)
+
+    def modify(self, node: Any) -> None:
+        ctes = self._cte_names(node.withClause, frozenset())
+        scope = self._new_scope(None, ctes)
+        self._add_range_var(node.relation, scope)
+        extra = node.fromClause if isinstance(node, ast.UpdateStmt) else node.usingClause
+        for item in extra or ():
+            self._from_item(item, scope)
+        self._register_block(scope, has_limit=False)
+        self._cte_bodies(node.withClause, None, ctes)
+        self.predicate(node.whereClause, scope, conjunctive=True)
+
+    def select(self, node: Any, parent: _Scope | None, outer_ctes: frozenset[str]) -> _Scope | None:
+        """Walk one SELECT; returns its name scope (None for UNION / INTERSECT / EXCEPT)."""
+        ctes = self._cte_names(node.withClause, outer_ctes)
+        self._cte_bodies(node.withClause, parent, ctes)
+        if node.larg is not None or node.rarg is not None:
+            for arm in (node.larg, node.rarg):
+                if arm is not None:
+                    self.select(arm, parent, ctes)
+            return None
+        scope = self._new_scope(parent, ctes)
+        for item in node.fromClause or ():
+            self._from_item(item, scope)
+        self._register_block(scope, has_limit=node.limitCount is not None)
+        self.predicate(node.whereClause, scope, conjunctive=True)
+        self.predicate(node.havingClause, scope, conjunctive=True)
+        targets: dict[object, Any] = {}
+        for position, target in enumerate(node.targetList or (), start=1):
+            if isinstance(target, ast.ResTarget):
+                self.nested(target.val, scope)
+                targets[position] = target.val
+                if target.name:
+                    targets[target.name] = target.val
+        for position, item in enumerate(node.groupClause or ()):
+            expr = self._output_reference(item, targets)
+            column = self._column(expr, scope)
+            if column is not None:
+                self._use(column, Role.GROUP_BY, scope, position=position)
+        for position, sort in enumerate(node.sortClause or ()):
+            if not isinstance(sort, ast.SortBy):
+                continue
+            expr = self._output_reference(sort.node, targets)
+            column = self._column(expr, scope)
+            if column is not None:
+                descending = sort.sortby_dir == SortByDir.SORTBY_DESC
+                self._use(column, Role.ORDER_BY, scope, descending=descending, position=position)
+        return scope
+
+    def _output_reference(self, expr: Any, targets: Mapping[object, Any]) -> Any:
+        """ORDER BY 2 / ORDER BY alias refer to the select list."""
+        if isinstance(expr, ast.A_Const) and isinstance(expr.val, ast.Integer):
+            return targets.get(expr.val.ival, expr)
+        fields: tuple[Any, ...] = getattr(expr, "fields", None) or ()
+        if isinstance(expr, ast.ColumnRef) and len(fields) == 1 and isinstance(fields[0], ast.String):
+            target = targets.get(fields[0].sval)
+            if isinstance(target, ast.ColumnRef):
+                return target
+        return expr
+
+    # FROM ------------------------------------------------------------------------------------------------
+    def _cte_names(self, with_clause: Any, outer: frozenset[str]) -> frozenset[str]:
+        if with_clause is None:
+            return outer
+        return outer | {
+            str(cte.ctename) for cte in with_clause.ctes or () if isinstance(cte, ast.CommonTableExpr)
+        }
+
+    def _cte_bodies(self, with_clause: Any, parent: _Scope | None, ctes: frozenset[str]) -> None:
+        for cte in (with_clause.ctes or ()) if with_clause else ():
+            if isinstance(cte, ast.CommonTableExpr) and isinstance(cte.ctequery, ast.Node):
+                if isinstance(cte.ctequery, ast.SelectStmt):
+                    self.select(cte.ctequery, parent, ctes)
+                else:
+                    self.statement(cte.ctequery)
+
+    def _new_scope(self, parent: _Scope | None, ctes: frozenset[str]) -> _Scope:
+        scope = _Scope(self._blocks, {}, parent, ctes)
+        self._blocks += 1
+        return scope
+
+    def _register_block(self, scope: _Scope, *, has_limit: bool) -> None:
+        tables = tuple(dict.fromkeys(t for t in scope.names.values() if t is not None))
+        self.result.blocks.append(QueryBlock(scope.number, tables, has_limit))
+
+    def _add_range_var(self, node: Any, scope: _Scope) -> TableColumn | None:
+        alias = node.alias.aliasname if node.alias else None
+        if node.schemaname is None and node.relname in scope.ctes:
+            scope.names[alias or node.relname] = None
+            return None
+        table = TableColumn(node.relname, "", node.schemaname)
+        scope.names[alias or node.relname] = table
+        if alias is None and node.schemaname:
+            scope.names[f"{node.schemaname}.{node.relname}"] = table
+        return table
+
+    def _from_item(self, item: Any, scope: _Scope) -> list[TableColumn | None]:
+        """Register a FROM item; returns the tables it brings (None for non-table items)."""
+        if isinstance(item, ast.RangeVar):
+            return [self._add_range_var(item, scope)]
+        if isinstance(item, ast.JoinExpr):
+            left = self._from_item(item.larg, scope)
+            right = self._from_item(item.rarg, scope)
+            for name in item.usingClause or ():
+                if isinstance(name, ast.String):
+                    self._using_key(str(name.sval), left, scope)
+                    self._using_key(str(name.sval), right, scope)
+            self.predicate(item.quals, scope, conjunctive=True)
+            return left + right
+        if isinstance(item, ast.RangeSubselect):
+            lateral_parent = scope if item.lateral else scope.parent
+            if isinstance(item.subquery, ast.SelectStmt):
+                self.select(item.subquery, lateral_parent, scope.ctes)
+            if item.alias is not None:
+                scope.names[str(item.alias.aliasname)] = None
+            return [None]
+        if isinstance(item, ast.RangeFunction) and item.alias is not None:
+            scope.names[str(item.alias.aliasname)] = None
+        return [None]
+
+    def _using_key(self, column: str, side: list[TableColumn | None], scope: _Scope) -> None:
+        tables = [t for t in side if t is not None]
+        if len(tables) == 1:
+            owner = tables[0]
+        else:
+            owners = [t for t in tables if column in self.catalog.get(t.relation, ())]
+            if len(owners) != 1:
+                self.result.unresolved.append(column)
+                return
+            owner = owners[0]
+        self._use(TableColumn(owner.table, column, owner.schema), Role.JOIN, scope, operator="=")
+
+    # expressions -----------------------------------------------------------------------------------------
+    def predicate(self, node: object, scope: _Scope, *, conjunctive: bool) -> None:
+        """Classify the comparisons of a WHERE / ON / HAVING expression."""
+        if node is None:
+            return
+        if isinstance(node, ast.BoolExpr):
+            inner = conjunctive and node.boolop == BoolExprType.AND_EXPR
+            for arg in node.args or ():
+                self.predicate(arg, scope, conjunctive=inner)
+            return
+        if isinstance(node, ast.A_Expr):
+            self._comparison(node, scope, conjunctive)
+            return
+        if isinstance(node, ast.NullTest):
+            column = self._column(node.arg, scope)
+            if column is not None and node.nulltesttype == NullTestType.IS_NULL:
+                self._use(column, Role.EQUALITY, scope, operator="IS NULL", conjunctive=conjunctive)
+            return
+        if isinstance(node, ast.SubLink):
+            self._sublink(node, scope, conjunctive)
+            return
+        self.nested(node, scope)
+
+    def _comparison(self, node: Any, scope: _Scope, conjunctive: bool) -> None:
+        name = node.name[-1].sval if node.name and isinstance(node.name[-1], ast.String) else ""
+        kind = node.kind
+        if kind == A_Expr_Kind.AEXPR_OP and (name == "=" or name in _RANGE_OPERATORS):
+            left = self._column(node.lexpr, scope)
+            right = self._column(node.rexpr, scope)
+            if left is not None and right is not None:
+                crosses = left.relation != right.relation or not self._same_block(node, scope)
+                if crosses and name == "=":
+                    self._use(left, Role.JOIN, scope, operator="=", conjunctive=conjunctive)
+                    self._use(right, Role.JOIN, scope, operator="=", conjunctive=conjunctive)
+                return
+            column, other = (left, node.rexpr) if left is not None else (right, node.lexpr)
+            if column is not None and isinstance(other, ast.ColumnRef):
+                # the other side is a column of a CTE or sub-select: still a join on this table's column
+                if name == "=":
+                    self._use(column, Role.JOIN, scope, operator="=", conjunctive=conjunctive)
+                return
+            if column is not None and not self._references_table(other, column, scope):
+                role = Role.EQUALITY if name == "=" else Role.RANGE
+                self._use(
+                    column, role, scope, operator=name, constant=_literal(other), conjunctive=conjunctive
+                )
+            self.nested(other, scope)
+            return
+        if kind in (A_Expr_Kind.AEXPR_IN, A_Expr_Kind.AEXPR_OP_ANY) and name == "=":
+            column = self._column(node.lexpr, scope)
+            if column is not None:
+                operator = "IN" if kind == A_Expr_Kind.AEXPR_IN else "= ANY"
+                self._use(column, Role.EQUALITY, scope, operator=operator, conjunctive=conjunctive)
+            self.nested(node.rexpr, scope)
+            return
+        if kind == A_Expr_Kind.AEXPR_BETWEEN:
+            column = self._column(node.lexpr, scope)
+            if column is not None:
+                self._use(column, Role.RANGE, scope, operator="BETWEEN", conjunctive=conjunctive)
+            self.nested(node.rexpr, scope)
+            return
+        self.nested(node, scope)
+
+    def _same_block(self, node: Any, scope: _Scope) -> bool:
+        """Both sides resolve in this block (not a correlation with an outer block)."""
+        for side in (node.lexpr, node.rexpr):
+            if isinstance(side, ast.ColumnRef) and len(side.fields or ()) >= 2:
+                qualifier = _qualifier(side)
+                if qualifier not in scope.names:
+                    return False
+        return True
+
+    def _sublink(self, node: Any, scope: _Scope, conjunctive: bool) -> None:
+        subselect = node.subselect
+        if not isinstance(subselect, ast.SelectStmt):
+            return
+        inner_scope = self.select(subselect, scope, scope.ctes)
+        if node.subLinkType == SubLinkType.ANY_SUBLINK and node.testexpr is not None:
+            # `col IN (SELECT other FROM …)` is a semi-join on col = other
+            outer = self._column(node.testexpr, scope)
+            if outer is not None:
+                self._use(outer, Role.JOIN, scope, operator="=", conjunctive=conjunctive)
+            targets = subselect.targetList or ()
+            if inner_scope is not None and targets and isinstance(targets[0], ast.ResTarget):
+                inner = self._column(targets[0].val, inner_scope)
+                if inner is not None:
+                    self._use(inner, Role.JOIN, inner_scope, operator="=", conjunctive=conjunctive)
+
+    def nested(self, node: object, scope: _Scope) -> None:
+        """Find sub-selects inside any expression (scalar sub-queries, EXISTS, CASE …)."""
+        for sublink in _sublinks(node):
+            self._sublink(sublink, scope, conjunctive=True)
+
+    # columns ---------------------------------------------------------------------------------------------
+    def _column(self, node: object, scope: _Scope) -> TableColumn | None:
+        """The base-table column a bare column reference names, or None."""
+        if not isinstance(node, ast.ColumnRef):
+            return None
+        fields = node.fields or ()
+        if not fields or not all(isinstance(f, ast.String) for f in fields):
+            return None  # `t.*`
+        names = [str(f.sval) for f in fields]
+        column = names[-1]
+        if len(names) >= 2:
+            table, found = scope.lookup(".".join(names[:-1]))
+            if not found:
+                self.result.unresolved.append(".".join(names))
+            return TableColumn(table.table, column, table.schema) if table else None
+        return self._unqualified(column, scope)
+
+    def _unqualified(self, column: str, scope: _Scope) -> TableColumn | None:
+        current: _Scope | None = scope
+        while current is not None:
+            tables = list(dict.fromkeys(t for t in current.names.values() if t is not None))
+            if not self.catalog:
+                # without a catalog only a block reading exactly one table (and nothing else) is certain
+                if len(tables) == 1 and None not in current.names.values():
+                    return TableColumn(tables[0].table, column, tables[0].schema)
+                break
+            owners = [t for t in tables if column in self.catalog.get(t.relation, ())]
+            if len(owners) == 1:
+                return TableColumn(owners[0].table, column, owners[0].schema)
+            if owners:
+                break  # ambiguous
+            current = current.parent  # not a column here: a correlated reference to an outer block
+        self.result.unresolved.append(column)
+        return None
+
+    def _references_table(self, node: object, column: TableColumn, scope: _Scope) -> bool:
+        """Does the other side of a comparison read the same table (then it is no index condition)?"""
+        for ref in _column_refs(node):
+            other = self._column_quiet(ref, scope)
+            if other is not None and other.relation == column.relation:
+                return True
+        return False
+
+    def _column_quiet(self, node: Any, scope: _Scope) -> TableColumn | None:
+        unresolved = len(self.result.unresolved)
+        column = self._column(node, scope)
+        del self.result.unresolved[unresolved:]
+        return column
+
+    def _use(
+        self,
+        column: TableColumn,
+        role: Role,
+        scope: _Scope,
+        *,
+        operator: str | None = None,
+        constant: str | None = None,
+        conjunctive: bool = True,
+        descending: bool = False,
+        position: int = 0,
+    ) -> None:
+        self.result.uses.append(
+            ColumnUse(column, role, operator, constant, conjunctive, descending, scope.number, position)
+        )
+
+
+def _qualifier(node: Any) -> str:
+    return ".".join(str(f.sval) for f in (node.fields or ())[:-1] if isinstance(f, ast.String))
+
+
+def _literal(node: object) -> str | None:
+    """SQL text of a literal constant (possibly cast), else None (parameters and expressions)."""
+    inner = node.arg if isinstance(node, ast.TypeCast) else node
+    if isinstance(inner, ast.A_Const) and not inner.isnull:
+        return str(RawStream()(node))  # type: ignore[arg-type]
+    return None
+
+
+def _children(node: object) -> Iterator[object]:
+    if isinstance(node, list | tuple):
+        yield from node
+    elif isinstance(node, ast.Node):
+        for name in getattr(node, "__slots__", ()):
+            value = getattr(node, name, None)
+            if isinstance(value, ast.Node | list | tuple):
+                yield value
+
+
+def _sublinks(node: object) -> Iterator[Any]:
+    """SubLinks reachable without entering another sub-select."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.SubLink):
+            yield current
+            continue
+        stack.extend(_children(current))
+
+
+def _column_refs(node: object) -> Iterator[Any]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.ColumnRef):
+            yield current
+        elif not isinstance(current, ast.SubLink):
+            stack.extend(_children(current))
