@@ -335,3 +335,17 @@ class EmbeddedCluster:
                 f"{Path(argv[0]).name} failed: {message[-1] if message else proc.returncode}"
             )
         return proc.stdout
+
+
+def is_embedded_target(target: object, data_root: Path | None = None) -> Path | None:
+    """The data root of the embedded cluster this target points at (127.0.0.1 and its port), else None."""
+    root = data_root or default_data_root()
+    conf = root / "data" / "pgdba.conf"
+    params = target.params() if hasattr(target, "params") else {}
+    if not conf.exists() or str(params.get("host", "")) not in ("127.0.0.1", "localhost"):
+        return None
+    for line in conf.read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "port" and str(params.get("port", "5432")) == value.strip():
+            return root
+    return None

@@ -10,11 +10,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pgdba.advisor.query_columns import QueryColumns, columns_by_role
 from pgdba.checks.indexes import StatsAge, unused_indexes
 from pgdba.checks.statement_recommendations import (
     QueryRecommendation,
     analyze_statement,
+    is_application_query,
+    statement_kind,
 )
+from pgdba.errors import InputError
 from pgdba.findings import SCHEMA_VERSION
 from pgdba.history.snapshot import previous_statements
 from pgdba.history.store import HistoryStore
@@ -76,7 +80,9 @@ def analyze_queries(
         start, before = previous
         statements = statement_deltas(statements, before)
         source = "delta"
-    analyzed = [s for s in statements if s.toplevel]
+    analyzed = [
+        s for s in statements if s.toplevel and is_application_query(statement_kind(s.query), _parse(s.query))
+    ]
     results = [
         rec
         for rec in (analyze_statement(s, tables, indexes, threshold_ms=threshold_ms) for s in analyzed)
@@ -89,6 +95,13 @@ def analyze_queries(
             "pg_stat_statements has no statements for this database yet: run the application, then retry"
         )
     return AnalyzeReport(len(analyzed), threshold_ms, results[:limit], source, start, now, notes)
+
+
+def _parse(query: str) -> QueryColumns | None:
+    try:
+        return columns_by_role(query)
+    except InputError:
+        return None
 
 
 @dataclass

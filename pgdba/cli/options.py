@@ -56,3 +56,11 @@ def target_from(
     lock_timeout: int = DEFAULT_LOCK_TIMEOUT_MS,
 ) -> Target:
     return resolve_target(dsn, statement_timeout_ms=statement_timeout, lock_timeout_ms=lock_timeout)
+
+
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store", help="History store: a SQLite file (default in the user data dir, or PGDBA_HISTORY)"
+    ),
+]

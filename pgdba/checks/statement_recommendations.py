@@ -1,0 +1,231 @@
+"""What to do about a statement: its issues, an index on the columns its WHERE / JOIN / ORDER BY use (from
+PostgreSQL's own parse tree), and VACUUM ANALYZE when the statistics of the tables it reads are stale."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pglast
+
+from pgdba.advisor.query_columns import QueryColumns, Role, columns_by_role
+from pgdba.checks.statement_issues import (
+    StatementIssue,
+    low_cache_hit,
+    n_plus_one,
+    slow_query,
+    unstable_plan,
+)
+from pgdba.errors import InputError
+from pgdba.stats.indexes import IndexStats
+from pgdba.stats.statements import StatementStats
+from pgdba.stats.tables import TableStats
+
+MAX_INDEX_COLUMNS = 3
+_DML = {
+    "SelectStmt": "select",
+    "InsertStmt": "insert",
+    "UpdateStmt": "update",
+    "DeleteStmt": "delete",
+    "MergeStmt": "merge",
+}
+_CATALOG_SCHEMAS = {"pg_catalog", "information_schema"}
+
+
+def statement_kind(query: str) -> str | None:
+    """select / insert / update / delete / merge, or None for utility statements and unparsable text."""
+    try:
+        parsed = pglast.parse_sql(query)
+    except pglast.parser.ParseError:
+        return None
+    if len(parsed) != 1 or parsed[0].stmt is None:
+        return None
+    return _DML.get(type(parsed[0].stmt).__name__)
+
+
+def is_application_query(kind: str | None, columns: QueryColumns | None) -> bool:
+    """DML on user tables: not DDL / maintenance, not a bare `SELECT 1`, not a catalog-only query
+    (monitoring tools, pgdba itself)."""
+    if kind is None or columns is None:
+        return False
+    if kind != "select":
+        return True
+    tables = [t for block in columns.blocks for t in block.tables]
+    return any(not (t.table.startswith("pg_") or (t.schema or "") in _CATALOG_SCHEMAS) for t in tables)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    action: str  # create_index | vacuum_analyze
+    description: str
+    table: str
+    columns: tuple[str, ...] = ()
+    sql: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"action": self.action, "description": self.description, "table": self.table}
+        if self.columns:
+            data["columns"] = list(self.columns)
+        if self.sql:
+            data["sql"] = self.sql
+        return data
+
+
+@dataclass
+class QueryRecommendation:
+    stats: StatementStats
+    issues: list[StatementIssue]
+    recommendations: list[Recommendation] = field(default_factory=list)
+
+    def short_query(self, width: int) -> str:
+        text = " ".join(self.stats.query.split())
+        return text if len(text) <= width else text[: width - 1] + "…"
+
+    def to_dict(self) -> dict[str, Any]:
+        ratio = self.stats.cache_hit_ratio
+        return {
+            "queryid": str(self.stats.queryid),
+            "query": self.stats.query,
+            "metrics": {
+                "calls": self.stats.calls,
+                "meanTime": round(self.stats.mean_ms, 2),
+                "totalTime": round(self.stats.total_ms, 2),
+                "cacheHitRatio": None if ratio is None else round(ratio, 1),
+                "rowsPerCall": round(self.stats.rows_per_call, 2),
+                "stddevTime": round(self.stats.stddev_ms, 2),
+            },
+            "issues": [issue.__dict__ for issue in self.issues],
+            "recommendations": [r.to_dict() for r in self.recommendations],
+        }
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _unquote(expression: str) -> str:
+    if len(expression) >= 2 and expression[0] == expression[-1] == '"':
+        return expression[1:-1].replace('""', '"')
+    return expression
+
+
+def _tables_by_name(tables: Sequence[TableStats]) -> dict[str, TableStats]:
+    """Tables by the names a query may use: `table` (first schema wins, like public on the search_path)
+    and `schema.table`."""
+    named: dict[str, TableStats] = {}
+    for table in sorted(tables, key=lambda t: t.schema != "public"):
+        named.setdefault(table.table, table)
+        named[table.qualified_name] = table
+    return named
+
+
+def is_single_table_key_lookup(columns: QueryColumns) -> bool:
+    """One block reading one table, filtered only by equality, no join, grouping or sort."""
+    if len(columns.blocks) != 1 or len(columns.blocks[0].tables) != 1:
+        return False
+    roles = {use.role for use in columns.uses}
+    return roles == {Role.EQUALITY} and all(use.conjunctive for use in columns.uses)
+
+
+def index_candidate(columns: QueryColumns, relation: str) -> tuple[str, ...]:
+    """Key columns for one table of the query: equality filters first, then one range filter or the
+    ORDER BY columns (a btree serves either after the equalities, not both), then join keys."""
+    uses = [u for u in columns.for_table(relation) if u.conjunctive]
+    equality = [u.column.column for u in uses if u.role is Role.EQUALITY]
+    ranges = [u.column.column for u in uses if u.role is Role.RANGE]
+    order_by = [u.column.column for u in sorted(uses, key=lambda u: u.position) if u.role is Role.ORDER_BY]
+    joins = [u.column.column for u in uses if u.role is Role.JOIN]
+    key = list(dict.fromkeys(equality))
+    if order_by and not ranges:
+        key += [c for c in order_by if c not in key]
+    elif ranges:
+        key += [c for c in ranges[:1] if c not in key]
+    if not key:
+        key = list(dict.fromkeys(joins))[:1]
+    return tuple(key[:MAX_INDEX_COLUMNS])
+
+
+def covered_by_existing(table: TableStats, key: tuple[str, ...], indexes: Sequence[IndexStats]) -> bool:
+    """An existing valid, non-partial btree leads with the candidate's columns (same set, any order)."""
+    for ix in indexes:
+        if ix.schema != table.schema or ix.table != table.table or not ix.is_valid or ix.method != "btree":
+            continue
+        leading = tuple(_unquote(c) for c in ix.columns[: len(key)])
+        if not ix.is_partial and set(leading) == set(key):
+            return True
+    return False
+
+
+def stale_statistics(table: TableStats, *, scale_factor: float = 0.1, threshold: int = 50) -> str | None:
+    """Why the planner's statistics of a table are stale, or None. The default mirrors autovacuum's analyze
+    trigger (threshold + scale_factor × rows)."""
+    rows = max(table.estimated_rows, table.live_rows)
+    if table.last_analyzed is None and rows > 0:
+        return "never analysed"
+    if table.modified_since_analyze > threshold + scale_factor * rows:
+        return f"{table.modified_since_analyze:,} rows changed since the last ANALYZE"
+    if table.dead_rows > 1000 and table.dead_ratio > 0.2:
+        return f"{table.dead_ratio:.0%} dead rows"
+    return None
+
+
+def analyze_statement(
+    stmt: StatementStats,
+    tables: Sequence[TableStats],
+    indexes: Sequence[IndexStats],
+    *,
+    threshold_ms: float = 100.0,
+    min_table_rows: int = 10_000,
+    catalog: Mapping[str, Sequence[str]] | None = None,
+) -> QueryRecommendation | None:
+    """The statement's issues and recommendations, or None when it has no issue or is not an application
+    query (see is_application_query)."""
+    try:
+        columns: QueryColumns | None = columns_by_role(stmt.query, catalog)
+    except InputError:
+        columns = None
+    if not is_application_query(statement_kind(stmt.query), columns):
+        return None
+    assert columns is not None
+    key_lookup = columns is not None and is_single_table_key_lookup(columns)
+    found = [
+        slow_query(stmt, threshold_ms=threshold_ms),
+        low_cache_hit(stmt),
+        n_plus_one(stmt, is_single_table_key_lookup=key_lookup),
+        unstable_plan(stmt),
+    ]
+    issues = [issue for issue in found if issue is not None]
+    if not issues:
+        return None
+    result = QueryRecommendation(stmt, issues)
+    named = _tables_by_name(tables)
+    for relation in columns.tables:
+        table = named.get(relation)
+        if table is None:
+            continue
+        key = index_candidate(columns, relation)
+        rows = max(table.estimated_rows, table.live_rows)
+        if key and rows >= min_table_rows and not covered_by_existing(table, key, indexes):
+            cols = ", ".join(_quote(c) for c in key)
+            name = _quote(f"{table.table}_{'_'.join(key)}_idx"[:63])
+            result.recommendations.append(
+                Recommendation(
+                    "create_index",
+                    f"Consider index on: {', '.join(key)}",
+                    table.qualified_name,
+                    key,
+                    f"CREATE INDEX CONCURRENTLY {name} ON {_quote(table.schema)}.{_quote(table.table)} ({cols});",
+                )
+            )
+        reason = stale_statistics(table)
+        if reason:
+            result.recommendations.append(
+                Recommendation(
+                    "vacuum_analyze",
+                    f"Statistics of {table.qualified_name} are stale ({reason}): run VACUUM (ANALYZE)",
+                    table.qualified_name,
+                    sql=f"VACUUM (ANALYZE) {_quote(table.schema)}.{_quote(table.table)};",
+                )
+            )
+    return result
