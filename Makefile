@@ -25,7 +25,7 @@ demo: $(VENV)/.synced system-deps
 
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check pgdba tests benchmarks
+	$(VENV)/bin/ruff format --check .
 
 typecheck: $(VENV)/.synced
 	$(VENV)/bin/mypy

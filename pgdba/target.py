@@ -74,9 +74,13 @@ class Target:
     def params(self) -> dict[str, object]:
         """The DSN as a dict of libpq keywords; a malformed DSN is an InputError with the password masked."""
         try:
-            return dict(conninfo.conninfo_to_dict(self.dsn))
+            params: dict[str, object] = dict(conninfo.conninfo_to_dict(self.dsn))
         except psycopg.ProgrammingError as exc:
             raise InputError(f"malformed DSN {self.masked_dsn!r}: {_first_line(exc, self)}") from None
+        ports = str(params.get("port") or "").split(",")
+        if any(p and not p.strip().isdigit() for p in ports):
+            raise InputError(f"malformed DSN {self.masked_dsn!r}: port {params['port']!r} is not a number")
+        return params
 
     def with_database(self, dbname: str) -> Target:
         """The same server and credentials, another database."""

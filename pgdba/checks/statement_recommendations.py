@@ -64,12 +64,13 @@ class Recommendation:
     sql: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"action": self.action, "description": self.description, "table": self.table}
-        if self.columns:
-            data["columns"] = list(self.columns)
-        if self.sql:
-            data["sql"] = self.sql
-        return data
+        return {
+            "action": self.action,
+            "description": self.description,
+            "table": self.table,
+            "columns": list(self.columns),
+            "sql": self.sql,
+        }
 
 
 @dataclass

@@ -1,0 +1,73 @@
+"""The FastAPI application: routers per area, pgdba errors as JSON 4xx/503 bodies, bearer-token access."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from collections.abc import Awaitable, Callable
+
+import psycopg
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from pgdba import __version__
+from pgdba.api import optimizer_routes
+from pgdba.api.settings import ApiSettings
+from pgdba.errors import ConnectionFailed, InputError, NotAvailable, PgdbaError
+from pgdba.target import mask_password
+
+_STATUS = {InputError: 422, NotAvailable: 409, ConnectionFailed: 503}
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'",
+}
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    app = FastAPI(
+        title="pgdba", version=__version__, description="PostgreSQL DBA and reliability toolkit API"
+    )
+    app.state.settings = settings
+    app.include_router(optimizer_routes.router)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if settings.token and request.url.path not in ("/healthz",):
+            supplied = request.headers.get("authorization", "")
+            expected = f"Bearer {settings.token}"
+            if not hmac.compare_digest(supplied.encode(), expected.encode()):
+                return JSONResponse(
+                    {"error": "unauthorized", "detail": "a valid bearer token is required"}, 401
+                )
+        response = await call_next(request)
+        for name, value in _SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    @app.exception_handler(PgdbaError)
+    async def pgdba_error(_: Request, exc: PgdbaError) -> JSONResponse:
+        status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
+        return JSONResponse({"error": type(exc).__name__, "detail": mask_password(str(exc))}, status)
+
+    @app.exception_handler(psycopg.Error)
+    async def database_error(_: Request, exc: psycopg.Error) -> JSONResponse:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return JSONResponse({"error": "database_error", "detail": mask_password(first)}, 503)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

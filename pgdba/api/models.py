@@ -1,0 +1,113 @@
+"""Pydantic response models of the four /debug/query-optimizer endpoints (the seed's JSON shapes)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ErrorBody(BaseModel):
+    error: str
+    detail: str
+
+
+class Issue(BaseModel):
+    type: str
+    severity: str
+    message: str
+
+
+class Advice(BaseModel):
+    action: str
+    description: str
+    table: str
+    columns: list[str]
+    sql: str | None
+
+
+class QueryMetrics(BaseModel):
+    calls: int
+    meanTime: float
+    totalTime: float
+    cacheHitRatio: float | None
+    rowsPerCall: float
+    stddevTime: float
+
+
+class QueryRecommendationModel(BaseModel):
+    queryid: str
+    query: str
+    metrics: QueryMetrics
+    issues: list[Issue]
+    recommendations: list[Advice]
+
+
+class AnalyzeWindow(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    source: str
+    from_: str | None = Field(alias="from")
+    to: str
+
+
+class AnalyzeResponse(BaseModel):
+    schema_version: int
+    analyzed: int
+    threshold: str
+    window: AnalyzeWindow
+    recommendations: list[QueryRecommendationModel]
+    notes: list[str]
+
+
+class IndexRow(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    schema_: str = Field(alias="schema")
+    table: str
+    index: str
+    scans: int
+    tuplesRead: int
+    sizeBytes: int
+    unique: bool
+    primary: bool
+    constraint: bool
+    valid: bool
+    definition: str
+
+
+class UnusedIndexRow(IndexRow):
+    recommendation: str
+    sql: str
+
+
+class IndexUsageResponse(BaseModel):
+    schema_version: int
+    statsSince: str | None
+    statsNote: str
+    indexes: list[IndexRow]
+
+
+class UnusedIndexResponse(BaseModel):
+    schema_version: int
+    maxScans: int
+    statsSince: str | None
+    tooYoungToJudge: bool
+    statsNote: str
+    totalReclaimableBytes: int
+    indexes: list[UnusedIndexRow]
+
+
+class TableCapacity(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    schema_: str = Field(alias="schema")
+    table: str
+    totalBytes: int
+    tableBytes: int
+    indexBytes: int
+    toastBytes: int
+    rows: int
+    deadRows: int
+    deadRatio: float
+
+
+class CapacityResponse(BaseModel):
+    schema_version: int
+    databaseSizeBytes: int
+    tables: list[TableCapacity]

@@ -1,0 +1,61 @@
+"""The four endpoints the user's application already exposes, same paths and JSON shapes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from pgdba.api.models import AnalyzeResponse, CapacityResponse, IndexUsageResponse, UnusedIndexResponse
+from pgdba.api.settings import ApiSettings
+from pgdba.history.store import open_store
+from pgdba.optimizer import analyze_queries, capacity_tables, index_usage, unused_index_report
+
+router = APIRouter(prefix="/debug/query-optimizer", tags=["query-optimizer"])
+MAX_THRESHOLD_MS = 3_600_000.0
+
+
+def _settings(request: Request) -> ApiSettings:
+    settings: ApiSettings = request.app.state.settings
+    return settings
+
+
+@router.get("/analyze", response_model=AnalyzeResponse)
+def analyze(
+    request: Request,
+    threshold: Annotated[
+        float,
+        Query(
+            ge=0, le=MAX_THRESHOLD_MS, allow_inf_nan=False, description="Mean time in ms that counts as slow"
+        ),
+    ] = 100.0,
+) -> dict[str, Any]:
+    """Statements with issues (slow, low cache hit, N+1, unstable plan) and what to do about each."""
+    settings = _settings(request)
+    store = open_store(settings.history_store) if settings.history_store else None
+    try:
+        return analyze_queries(settings.target, threshold_ms=threshold, store=store).to_dict()
+    finally:
+        if store:
+            store.close()
+
+
+@router.get("/indexes/usage", response_model=IndexUsageResponse)
+def indexes_usage(request: Request) -> dict[str, Any]:
+    """Every index with its scans and size, least used first."""
+    return index_usage(_settings(request).target).to_dict()
+
+
+@router.get("/indexes/unused", response_model=UnusedIndexResponse)
+def indexes_unused(
+    request: Request,
+    max_scans: Annotated[int, Query(alias="maxScans", ge=0, le=1_000_000_000)] = 0,
+) -> dict[str, Any]:
+    """Indexes never (or hardly) scanned; never unique, primary-key or constraint indexes."""
+    return unused_index_report(_settings(request).target, max_scans=max_scans).to_dict()
+
+
+@router.get("/capacity/tables", response_model=CapacityResponse)
+def capacity(request: Request) -> dict[str, Any]:
+    """Table sizes (heap, indexes, TOAST), rows and dead rows, largest first."""
+    return capacity_tables(_settings(request).target).to_dict()

@@ -1,0 +1,184 @@
+"""The query-optimizer report: each issue type is provoked by queries the test runs, then found."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from pgdba.embedded import EmbeddedCluster
+from pgdba.history.snapshot import take_snapshot
+from pgdba.history.store import HistoryStore
+from pgdba.optimizer import analyze_queries
+from pgdba.server import load_server_facts
+from pgdba.target import resolve_target, session
+from tests.conftest import TestDatabase
+
+
+def _flush_stats(conn: psycopg.Connection) -> None:
+    """Make this backend's table counters visible now (PostgreSQL 15+ flushes them lazily)."""
+    if conn.info.server_version >= 150000:
+        conn.execute("SELECT pg_stat_force_next_flush()")
+
+
+def _make_events(db: TestDatabase, rows: int = 60_000) -> None:
+    with db.connect() as conn:
+        conn.execute(
+            "CREATE TABLE events (id bigserial PRIMARY KEY, user_id int NOT NULL, kind text NOT NULL,"
+            " created_at timestamptz NOT NULL, payload text)"
+        )
+        conn.execute(
+            "INSERT INTO events (user_id, kind, created_at, payload)"
+            " SELECT i %% 500, 'k' || (i %% 7), now() - i * interval '1 minute', repeat('x', 50)"
+            " FROM generate_series(1, %s) AS i",
+            (rows,),
+        )
+        conn.execute("ANALYZE events")
+        conn.execute("SELECT pg_stat_statements_reset()")
+
+
+def _find(report: dict[str, Any], fragment: str) -> dict[str, Any]:
+    matches = [r for r in report["recommendations"] if fragment in r["query"]]
+    assert matches, f"no recommendation for {fragment!r} in {[r['query'] for r in report['recommendations']]}"
+    return matches[0]
+
+
+def test_slow_query_gets_index_on_equality_then_range_columns(db: TestDatabase) -> None:
+    _make_events(db)
+    with db.connect() as conn:
+        for user in range(15):
+            conn.execute(
+                "SELECT count(*) FROM events WHERE user_id = %s AND created_at > now() - %s::interval",
+                (user, "3 days"),
+            )
+    report = analyze_queries(db.target, threshold_ms=0.5).to_dict()
+    rec = _find(report, "FROM events WHERE user_id = $1")
+    assert rec["metrics"]["calls"] == 15
+    assert rec["metrics"]["meanTime"] >= 0.5
+    assert "slow_query" in [i["type"] for i in rec["issues"]]
+    index = [r for r in rec["recommendations"] if r["action"] == "create_index"]
+    assert index and index[0]["columns"] == ["user_id", "created_at"]
+    assert index[0]["description"] == "Consider index on: user_id, created_at"
+    assert index[0]["sql"].startswith("CREATE INDEX CONCURRENTLY")
+    assert report["threshold"] == "0.5ms" and report["analyzed"] >= 1
+
+
+def test_query_served_by_an_existing_index_gets_no_index_advice(db: TestDatabase) -> None:
+    _make_events(db)
+    db.execute("CREATE INDEX events_user_created ON events (user_id, created_at)")
+    with db.connect() as conn:
+        for user in range(15):
+            conn.execute(
+                "SELECT count(*) FROM events WHERE user_id = %s AND created_at > now() - %s::interval",
+                (user, "3 days"),
+            )
+    report = analyze_queries(db.target, threshold_ms=0.0).to_dict()
+    rec = _find(report, "FROM events WHERE user_id = $1")
+    assert [r for r in rec["recommendations"] if r["action"] == "create_index"] == []
+
+
+def test_n_plus_one_lookup_is_flagged_and_list_query_is_not(db: TestDatabase) -> None:
+    _make_events(db, rows=5_000)
+    with db.connect() as conn:
+        ids = [row[0] for row in conn.execute("SELECT id FROM events ORDER BY id LIMIT 600").fetchall()]
+        for event_id in ids:
+            conn.execute("SELECT kind, payload FROM events WHERE id = %s", (event_id,))
+    report = analyze_queries(db.target, threshold_ms=1000).to_dict()
+    rec = _find(report, "FROM events WHERE id = $1")
+    issue = next(i for i in rec["issues"] if i["type"] == "n_plus_one")
+    assert "600 calls" in issue["message"]
+    assert rec["metrics"]["rowsPerCall"] == 1.0
+    assert not [r for r in report["recommendations"] if "ORDER BY id LIMIT" in r["query"]]
+
+
+def test_unstable_plan_from_widely_varying_execution_time(db: TestDatabase) -> None:
+    _make_events(db, rows=100)
+    with db.connect() as conn:
+        for i in range(24):
+            conn.execute(
+                "SELECT e.id FROM events e, pg_sleep(%s) WHERE e.id = 1", (0.04 if i % 4 == 0 else 0.0,)
+            )
+    report = analyze_queries(db.target, threshold_ms=1000).to_dict()
+    rec = _find(report, "pg_sleep($1)")
+    assert [i["type"] for i in rec["issues"]] == ["unstable_plan"]
+    assert rec["metrics"]["stddevTime"] > rec["metrics"]["meanTime"]
+
+
+def test_stale_statistics_recommend_vacuum_analyze(db: TestDatabase) -> None:
+    _make_events(db, rows=20_000)
+    with db.connect() as conn:
+        conn.execute("ALTER TABLE events SET (autovacuum_enabled = off)")
+        conn.execute(
+            "INSERT INTO events (user_id, kind, created_at) SELECT 7, 'late', now() FROM generate_series(1, 30000)"
+        )
+        _flush_stats(conn)
+        for _ in range(3):
+            conn.execute("SELECT count(*) FROM events WHERE kind = %s", ("late",))
+    report = analyze_queries(db.target, threshold_ms=0.0).to_dict()
+    rec = _find(report, "FROM events WHERE kind = $1")
+    vacuum = [r for r in rec["recommendations"] if r["action"] == "vacuum_analyze"]
+    assert vacuum and vacuum[0]["table"] == "public.events"
+    assert "rows changed since the last ANALYZE" in vacuum[0]["description"]
+
+
+def test_ddl_and_catalog_queries_are_not_reported(db: TestDatabase) -> None:
+    _make_events(db, rows=1000)
+    with db.connect() as conn:
+        conn.execute("CREATE INDEX events_kind ON events (kind)")
+        conn.execute("SELECT count(*) FROM pg_class WHERE relkind = %s", ("r",))
+    report = analyze_queries(db.target, threshold_ms=0.0).to_dict()
+    texts = " ".join(r["query"] for r in report["recommendations"])
+    assert "CREATE INDEX" not in texts and "pg_class" not in texts
+
+
+def test_deltas_since_snapshot_count_only_new_calls(db: TestDatabase, tmp_path: Path) -> None:
+    _make_events(db, rows=2000)
+    query = "SELECT count(*) FROM events WHERE user_id = %s"
+    with db.connect() as conn:
+        for user in range(10):
+            conn.execute(query, (user,))
+    with HistoryStore(tmp_path / "h.sqlite3") as store:
+        with session(db.target) as conn:
+            take_snapshot(conn, load_server_facts(conn), store, db.target.key)
+        with db.connect() as conn:
+            for user in range(4):
+                conn.execute(query, (user,))
+        report = analyze_queries(db.target, threshold_ms=0.0, store=store).to_dict()
+    assert report["window"]["source"] == "delta"
+    assert _find(report, "FROM events WHERE user_id = $1")["metrics"]["calls"] == 4
+
+
+@pytest.fixture(scope="module")
+def tiny_buffers_cluster() -> Iterator[EmbeddedCluster]:
+    """A cluster whose shared_buffers are far smaller than the table the test scans."""
+    root = Path(tempfile.mkdtemp(prefix="pgdba-test-tinybuf-"))
+    os.chmod(root, 0o755)
+    cluster = EmbeddedCluster(root, settings={"shared_buffers": "256kB", "max_connections": "20"})
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
+def test_low_cache_hit_is_flagged_when_scans_miss_shared_buffers(
+    tiny_buffers_cluster: EmbeddedCluster,
+) -> None:
+    dsn = tiny_buffers_cluster.dsn()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        conn.execute("CREATE TABLE big (id int, filler text)")
+        conn.execute("INSERT INTO big SELECT i, repeat('y', 200) FROM generate_series(1, 20000) i")
+        conn.execute("SELECT pg_stat_statements_reset()")
+        for _ in range(3):
+            conn.execute("SELECT count(*) FROM big WHERE filler <> %s", ("z",))
+    report = analyze_queries(resolve_target(dsn), threshold_ms=10_000).to_dict()
+    rec = _find(report, "FROM big WHERE filler <> $1")
+    issue = next(i for i in rec["issues"] if i["type"] == "low_cache_hit")
+    assert rec["metrics"]["cacheHitRatio"] < 90
+    assert issue["message"].startswith("Cache hit ratio:")

@@ -1,0 +1,73 @@
+"""Index usage, unused indexes and table capacity against the real cluster."""
+
+from __future__ import annotations
+
+from pgdba.optimizer import capacity_tables, index_usage, unused_index_report
+from tests.conftest import TestDatabase
+
+
+def _schema(db: TestDatabase) -> None:
+    with db.connect() as conn:
+        conn.execute(
+            "CREATE TABLE account (id serial PRIMARY KEY, email text NOT NULL, region text, note text)"
+        )
+        conn.execute("CREATE UNIQUE INDEX account_email_key ON account (email)")
+        conn.execute(
+            "CREATE TABLE tagged (account_id int, tag text, CONSTRAINT tagged_uq UNIQUE (account_id, tag))"
+        )
+        conn.execute("CREATE INDEX account_region_idx ON account (region)")
+        conn.execute("CREATE INDEX account_note_idx ON account (note)")
+        conn.execute(
+            "INSERT INTO account (email, region, note) SELECT 'u' || i || '@x', 'r' || (i % 5), repeat('n', 300)"
+            " FROM generate_series(1, 3000) i"
+        )
+        conn.execute("ANALYZE account")
+        conn.execute("SET enable_seqscan = off")
+        conn.execute("SELECT count(*) FROM account WHERE region = 'r1'")
+        if conn.info.server_version >= 150000:
+            conn.execute("SELECT pg_stat_force_next_flush()")
+
+
+def test_unused_index_ignores_unique_primary_and_constraint_indexes(db: TestDatabase) -> None:
+    _schema(db)
+    report = unused_index_report(db.target).to_dict()
+    names = {row["index"] for row in report["indexes"]}
+    assert names == {"account_note_idx"}
+    row = report["indexes"][0]
+    assert row["sql"] == 'DROP INDEX CONCURRENTLY "public"."account_note_idx";'
+    assert report["totalReclaimableBytes"] == row["sizeBytes"] > 0
+
+
+def test_index_usage_lists_every_index_least_used_first(db: TestDatabase) -> None:
+    _schema(db)
+    report = index_usage(db.target).to_dict()
+    names = [row["index"] for row in report["indexes"]]
+    assert set(names) == {
+        "account_pkey",
+        "account_email_key",
+        "account_region_idx",
+        "account_note_idx",
+        "tagged_uq",
+    }
+    region = next(r for r in report["indexes"] if r["index"] == "account_region_idx")
+    assert region["scans"] >= 1
+    assert names.index("account_region_idx") == len(names) - 1
+    assert next(r for r in report["indexes"] if r["index"] == "tagged_uq")["constraint"] is True
+
+
+def test_capacity_reports_heap_index_toast_and_dead_rows(db: TestDatabase) -> None:
+    _schema(db)
+    with db.connect() as conn:
+        conn.execute("ALTER TABLE account SET (autovacuum_enabled = off)")
+        conn.execute("DELETE FROM account WHERE id <= 1000")
+        if conn.info.server_version >= 150000:
+            conn.execute("SELECT pg_stat_force_next_flush()")
+    report = capacity_tables(db.target).to_dict()
+    account = next(t for t in report["tables"] if t["table"] == "account")
+    assert account["tableBytes"] > 0 and account["indexBytes"] > 0
+    assert account["totalBytes"] == account["tableBytes"] + account["indexBytes"] + account["toastBytes"] or (
+        account["totalBytes"] >= account["tableBytes"] + account["indexBytes"]
+    )
+    assert account["deadRows"] == 1000
+    assert report["tables"][0]["table"] == "account"
+    assert report["databaseSizeBytes"] > account["totalBytes"]
