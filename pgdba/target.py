@@ -125,7 +125,7 @@ def _first_line(exc: BaseException, target: Target) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     fatal = [line for line in lines if "FATAL" in line or "failed" in line]
     text = (fatal[-1] if fatal else lines[0]) if lines else type(exc).__name__
-    text = re.sub(r"^connection to server at .*? failed: ", "", text)
+    text = re.sub(r"^(connection failed: )?(connection to server at .*? failed: )?", "", text)
     try:
         password = conninfo.conninfo_to_dict(target.dsn).get("password") or ""
     except psycopg.ProgrammingError:
