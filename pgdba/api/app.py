@@ -5,13 +5,16 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import psycopg
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from pgdba import __version__
 from pgdba.api import optimizer_routes
+from pgdba.api.dashboard import dashboard_router
 from pgdba.api.settings import ApiSettings
 from pgdba.errors import ConnectionFailed, InputError, NotAvailable, PgdbaError
 from pgdba.target import mask_password
@@ -41,6 +44,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
     )
     app.state.settings = settings
     app.include_router(optimizer_routes.router)
+    app.include_router(dashboard_router())
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

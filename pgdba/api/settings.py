@@ -1,9 +1,10 @@
-"""What the API serves: the target database, the history store and the access token."""
+"""What the API serves: the monitored databases, the history store and the access token."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from pgdba.errors import InputError
 from pgdba.target import Target
 
 
@@ -12,3 +13,16 @@ class ApiSettings:
     target: Target
     token: str | None = None
     history_store: str | None = None
+    databases: dict[str, Target] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.databases) or ["default"]
+
+    def target_for(self, name: str | None) -> Target:
+        """The target of a monitored database by name (the first/only one when no name is given)."""
+        if not name or (not self.databases and name == "default"):
+            return self.target
+        if name not in self.databases:
+            raise InputError(f"unknown database {name!r}; configured: {', '.join(self.names)}")
+        return self.databases[name]

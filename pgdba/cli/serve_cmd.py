@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from pgdba.api.app import create_app, is_loopback
+from pgdba.api.config import load_databases
 from pgdba.api.settings import ApiSettings
 from pgdba.cli.options import DsnOption, StoreOption, target_from
 from pgdba.errors import InputError
@@ -23,6 +25,9 @@ def serve(
         str | None, typer.Option(help="Bearer token required on every request (or PGDBA_TOKEN)")
     ] = None,
     store: StoreOption = None,
+    config: Annotated[
+        Path | None, typer.Option(help="TOML file of monitored databases ([[database]] name, dsn or dsn_env)")
+    ] = None,
 ) -> None:
     """Serve the REST API: /debug/query-optimizer/* and /api/v1/*, OpenAPI at /openapi.json.
 
@@ -33,5 +38,7 @@ def serve(
         raise InputError(f"refusing to bind {host} without a token: pass --token or set PGDBA_TOKEN")
     import uvicorn
 
-    app = create_app(ApiSettings(target_from(dsn), token=token, history_store=store))
+    databases = load_databases(config) if config else {}
+    target = next(iter(databases.values())) if databases and not dsn else target_from(dsn)
+    app = create_app(ApiSettings(target, token=token, history_store=store, databases=databases))
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=5, limit_concurrency=64)
