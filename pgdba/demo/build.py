@@ -199,7 +199,14 @@ def _refuse_non_empty(conn: psycopg.Connection, target: Target) -> None:
         JOIN pg_namespace AS n
           ON n.oid = c.relnamespace
         WHERE n.nspname = 'public'
-          AND c.relkind IN ('r', 'p', 'v', 'm')
+          AND c.relkind IN ('r', 'p')
+          AND NOT EXISTS (
+              SELECT 1
+              FROM pg_depend AS d
+              WHERE d.classid = 'pg_class'::regclass
+                AND d.objid = c.oid
+                AND d.deptype = 'e'
+          )
         """
     ).fetchone()
     if row and row[0]:

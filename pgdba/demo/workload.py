@@ -167,33 +167,31 @@ class AppCatalog:
     achievements: tuple[int, ...]
 
 
+# Plain scans, joined in Python: pgdba's own one-off reads must not look like slow application queries.
 _CATALOG_STUDENTS = """
-SELECT u."id", u."email", coalesce(array_agg(e."courseId" ORDER BY e."courseId") FILTER (WHERE e."courseId" IS NOT NULL), '{}')
-FROM "User" AS u
-LEFT JOIN "Enrollment" AS e
-  ON e."userId" = u."id"
-WHERE u."role" = 'STUDENT'
-GROUP BY u."id"
-ORDER BY min(u."createdAt"), u."id"
+SELECT "id", "email"
+FROM "User"
+WHERE "role" = 'STUDENT'
+ORDER BY "createdAt", "id"
+"""
+
+_CATALOG_ENROLLMENTS = """
+SELECT "userId", "courseId"
+FROM "Enrollment"
 """
 
 _CATALOG_COURSES = """
-SELECT c."id", c."instructorId", c."categoryId",
-       array_agg(DISTINCT m."id" ORDER BY m."id"),
-       array_agg(l."id" ORDER BY m."position", l."position")
-FROM "Course" AS c
-JOIN "Module" AS m
-  ON m."courseId" = c."id"
+SELECT "id", "instructorId", "categoryId"
+FROM "Course"
+ORDER BY "id"
+"""
+
+_CATALOG_LESSONS = """
+SELECT m."courseId", m."id", l."id"
+FROM "Module" AS m
 JOIN "Lesson" AS l
   ON l."moduleId" = m."id"
-LEFT JOIN (
-    SELECT "courseId", count(*) AS enrolled
-    FROM "Enrollment"
-    GROUP BY "courseId"
-) AS e
-  ON e."courseId" = c."id"
-GROUP BY c."id", e.enrolled
-ORDER BY coalesce(e.enrolled, 0) DESC, c."id"
+ORDER BY m."courseId", m."position", l."position"
 """
 
 _CATALOG_QUIZZES = """
@@ -219,13 +217,10 @@ def load_catalog(target: Target) -> AppCatalog:
     """Read the ids the workload draws from (pgdba's own read-only session, not application traffic)."""
     try:
         with target.connect() as conn:
-            students = tuple(
-                Student(row[0], row[1], tuple(row[2])) for row in conn.execute(_CATALOG_STUDENTS)
-            )
-            courses = tuple(
-                Course(row[0], row[1], row[2], tuple(row[3]), tuple(row[4]))
-                for row in conn.execute(_CATALOG_COURSES)
-            )
+            users = conn.execute(_CATALOG_STUDENTS).fetchall()
+            enrollments = conn.execute(_CATALOG_ENROLLMENTS).fetchall()
+            course_rows = conn.execute(_CATALOG_COURSES).fetchall()
+            lesson_rows = conn.execute(_CATALOG_LESSONS).fetchall()
             quiz_of_lesson = {row[0]: row[1] for row in conn.execute(_CATALOG_QUIZZES)}
             categories = tuple(row[0] for row in conn.execute(_CATALOG_CATEGORIES))
             achievements = tuple(row[0] for row in conn.execute(_CATALOG_ACHIEVEMENTS))
@@ -233,10 +228,36 @@ def load_catalog(target: Target) -> AppCatalog:
         raise NotAvailable(
             f"{target.database!r} has no demo schema: build it first (build_demo_database)"
         ) from None
-    enrolled = tuple(s for s in students if s.courses)
-    if not enrolled or not courses:
+
+    courses_of_user: dict[uuid.UUID, list[int]] = {}
+    enrolled_in: dict[int, int] = {}
+    for user, course in enrollments:
+        courses_of_user.setdefault(user, []).append(course)
+        enrolled_in[course] = enrolled_in.get(course, 0) + 1
+    students = tuple(
+        Student(user, email, tuple(sorted(courses_of_user[user])))
+        for user, email in users
+        if user in courses_of_user
+    )
+    modules: dict[int, list[int]] = {}
+    lessons: dict[int, list[int]] = {}
+    for course, module, lesson in lesson_rows:
+        if module not in modules.setdefault(course, []):
+            modules[course].append(module)
+        lessons.setdefault(course, []).append(lesson)
+    courses = tuple(
+        sorted(
+            (
+                Course(course, instructor, category, tuple(modules[course]), tuple(lessons[course]))
+                for course, instructor, category in course_rows
+                if course in lessons
+            ),
+            key=lambda c: (-enrolled_in.get(c.id, 0), c.id),
+        )
+    )
+    if not students or not courses:
         raise NotAvailable(f"{target.database!r} has no demo data: build it first (build_demo_database)")
-    return AppCatalog(enrolled, courses, quiz_of_lesson, categories, achievements)
+    return AppCatalog(students, courses, quiz_of_lesson, categories, achievements)
 
 
 # --- the plan -----------------------------------------------------------------------------------------
@@ -335,8 +356,7 @@ class _Planner:
         quiz = self.catalog.quiz_of_lesson[self.rng.choice(quiz_lessons)]
         answers = [self.rng.randint(0, 3) for _ in range(8)]
         score = 40 + self.rng.randint(0, 60)
-        attempt_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-        return (attempt_id, student.id, quiz, score, answers)
+        return (student.id, quiz, score, answers)
 
     def student_dashboard(self) -> tuple[Any, ...]:
         student: Student = self._skewed(self.catalog.students)
@@ -447,8 +467,10 @@ def _behavior_logging(conn: psycopg.Connection[Any], events: tuple[tuple[Any, ..
 
 
 def _quiz_submit(
-    conn: psycopg.Connection[Any], attempt_id: str, user: uuid.UUID, quiz: int, score: int, answers: list[int]
+    conn: psycopg.Connection[Any], user: uuid.UUID, quiz: int, score: int, answers: list[int]
 ) -> int:
+    # the client makes the id (Prisma's @default(uuid())); a fresh one each run, so runs can repeat
+    attempt_id = str(uuid.uuid4())
     conn.execute(q.INSERT_QUIZ_ATTEMPT, (attempt_id, user, quiz, score, score >= 70, Jsonb(answers)))
     conn.execute(q.RECENT_QUIZ_ATTEMPTS, (user,)).fetchall()
     return 2
