@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from psycopg import sql
+
 from pgdba.demo import queries
 
 
@@ -21,6 +23,23 @@ class MissingIndex:
     reason: str
     where: str | None = None
     """A predicate when a partial index fits better than a full one."""
+
+    @property
+    def index_name(self) -> str:
+        """The name Prisma would give it (`@@index([...])`)."""
+        return f"{self.table}_{'_'.join(self.columns)}_idx"
+
+    def create_statement(self) -> sql.Composed:
+        """The fix as SQL, for measuring before/after (the advisor has to find it on its own)."""
+        statement = sql.SQL("CREATE INDEX CONCURRENTLY {name} ON {table} ({columns})").format(
+            name=sql.Identifier(self.index_name),
+            table=sql.Identifier(self.table),
+            columns=sql.SQL(", ").join(sql.Identifier(c) for c in self.columns),
+        )
+        if self.where:
+            # a constant predicate written here, never user input
+            statement += sql.SQL(" WHERE ") + sql.SQL(self.where)
+        return statement
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from pgdba.demo import queries
 from pgdba.demo.build import build_demo_database, create_demo_database
 from pgdba.demo.files import schema_sections
 from pgdba.demo.planted import PLANTED_DUPLICATE_INDEXES, PLANTED_MISSING_INDEXES, PLANTED_UNUSED_INDEXES
@@ -243,3 +244,21 @@ def test_create_demo_database_will_not_drop_the_database_it_connects_to(pg_clust
 def test_scale_out_of_range_is_an_input_error(scale: float) -> None:
     with pytest.raises(InputError, match="scale must be between"):
         demo_size(scale)
+
+
+def test_creating_the_planted_indexes_gives_the_slow_query_its_index(db: TestDatabase) -> None:
+    build_demo_database(db.target, scale=TINY_SCALE)
+    with db.connect() as conn:
+        for missing in PLANTED_MISSING_INDEXES:
+            conn.execute(missing.create_statement())
+        conn.execute("ANALYZE")
+        definitions = dict(
+            conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'").fetchall()
+        )
+        user = conn.execute('SELECT "userId" FROM "BehaviorLog" LIMIT 1').fetchone()
+        assert user is not None
+        plan = conn.execute("EXPLAIN " + queries.RECENT_ACTIVITY, (user[0], 20)).fetchall()
+    for missing in PLANTED_MISSING_INDEXES:
+        assert missing.index_name in definitions
+    assert 'WHERE ("isRead" = false)' in definitions["Notification_userId_idx"]
+    assert "BehaviorLog_userId_timestamp_idx" in "\n".join(row[0] for row in plan)
