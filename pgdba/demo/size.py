@@ -9,10 +9,10 @@ from pgdba.errors import InputError
 MIN_SCALE = 0.001
 MAX_SCALE = 50.0
 
-# At scale 1.0: 20,000 users, 200 courses, 1.1 million BehaviorLog rows (the table the user watches grow).
+# At scale 1.0: 20,000 users, 200 courses, a million BehaviorLog rows (the table the user watches grow).
 USERS_AT_SCALE_1 = 20_000
 COURSES_AT_SCALE_1 = 200
-BEHAVIOR_LOGS_AT_SCALE_1 = 1_100_000
+BEHAVIOR_LOGS_AT_SCALE_1 = 1_000_000
 NOTIFICATIONS_AT_SCALE_1 = 300_000
 USERS_PER_INSTRUCTOR = 400
 
