@@ -11,18 +11,11 @@ import psycopg
 import pytest
 
 from pgdba.demo import queries
+from pgdba.demo.app_catalog import load_catalog
 from pgdba.demo.build import build_demo_database
 from pgdba.demo.planted import N_PLUS_ONE_QUERY, PLANTED_MISSING_INDEXES
-from pgdba.demo.workload import (
-    APPLICATION_NAME,
-    ROUND_MIX,
-    SURGE_SCENARIO,
-    WorkloadPool,
-    load_catalog,
-    open_application_pool,
-    plan_rounds,
-    run_workload,
-)
+from pgdba.demo.traffic_plan import ROUND_MIX, SURGE_SCENARIO, plan_rounds
+from pgdba.demo.workload import APPLICATION_NAME, WorkloadPool, open_application_pool, run_workload
 from pgdba.errors import InputError, NotAvailable
 from tests.conftest import TestDatabase
 from tests.demo.support import TINY_SCALE, BuiltDemo
