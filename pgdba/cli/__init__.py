@@ -9,7 +9,16 @@ import psycopg
 import typer
 
 from pgdba import __version__
-from pgdba.cli import capacity_cmd, embedded_cmd, indexes_cmd, queries_cmd, serve_cmd, setup_cmd, snapshot_cmd
+from pgdba.cli import (
+    capacity_cmd,
+    demo_cmd,
+    embedded_cmd,
+    indexes_cmd,
+    queries_cmd,
+    serve_cmd,
+    setup_cmd,
+    snapshot_cmd,
+)
 from pgdba.errors import PgdbaError
 from pgdba.target import mask_password
 
@@ -27,6 +36,7 @@ app.add_typer(indexes_cmd.app, name="indexes")
 app.add_typer(capacity_cmd.app, name="capacity")
 app.command("snapshot")(snapshot_cmd.snapshot)
 app.command("serve")(serve_cmd.serve)
+app.command("demo")(demo_cmd.demo)
 
 
 @app.command("version")

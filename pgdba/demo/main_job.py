@@ -1,0 +1,166 @@
+"""The main job (`pgdba demo`): embedded PostgreSQL → the e-learning database → its workload → the
+check-up → the advised indexes applied → the workload again, with before/after timings.
+
+Every step is a library call the user can make on their own database; this module only strings them
+together and times them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from psycopg import sql
+
+from pgdba.demo.build import DemoBuildResult, build_demo_database, create_demo_database
+from pgdba.demo.planted import PLANTED_MISSING_INDEXES
+from pgdba.demo.workload import WorkloadResult, run_workload
+from pgdba.embedded import EmbeddedCluster
+from pgdba.findings import SCHEMA_VERSION
+from pgdba.optimizer import AnalyzeReport, analyze_queries
+from pgdba.setup import apply_pg_stat_statements_setup, pg_stat_statements_status
+from pgdba.target import Target, resolve_target
+
+DEMO_DATABASE = "elearning"
+# The demo's own cluster: shared_buffers large enough for BehaviorLog, as a tuned server would have.
+DEMO_CLUSTER_SETTINGS = {"shared_buffers": "512MB", "max_connections": "200"}
+
+StepProgress = Callable[[str, int, int], None]
+
+
+@dataclass
+class AppliedIndex:
+    table: str
+    columns: tuple[str, ...]
+    sql: str
+    seconds: float
+
+
+@dataclass
+class DemoReport:
+    dsn: str
+    build: DemoBuildResult
+    before: WorkloadResult
+    analysis: AnalyzeReport
+    applied: list[AppliedIndex] = field(default_factory=list)
+    after: WorkloadResult | None = None
+    step_seconds: dict[str, float] = field(default_factory=dict)
+
+    def planted_found(self) -> dict[str, bool]:
+        """Each planted missing index, and whether the advice covered its columns."""
+        advised = {(a.table.split(".")[-1], a.columns) for a in self.applied}
+        return {m.index_name: (m.table, m.columns) in advised for m in PLANTED_MISSING_INDEXES}
+
+    def n_plus_one_found(self) -> list[str]:
+        return [
+            r.stats.query
+            for r in self.analysis.recommendations
+            if any(i.type == "n_plus_one" for i in r.issues)
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "dsn": self.dsn,
+            "build": self.build.to_dict(),
+            "before": self.before.to_dict(),
+            "analysis": self.analysis.to_dict(),
+            "applied_indexes": [a.__dict__ for a in self.applied],
+            "after": self.after.to_dict() if self.after else None,
+            "planted_missing_indexes_found": self.planted_found(),
+            "n_plus_one_found": self.n_plus_one_found(),
+            "step_seconds": {k: round(v, 2) for k, v in self.step_seconds.items()},
+        }
+
+
+@contextmanager
+def _timed(report_steps: dict[str, float], name: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        report_steps[name] = time.perf_counter() - started
+
+
+def start_demo_cluster(data_root: Path | None = None) -> tuple[EmbeddedCluster, Target]:
+    """The embedded cluster, started, with pg_stat_statements ready (restarting it once if needed)."""
+    cluster = EmbeddedCluster(data_root, settings=DEMO_CLUSTER_SETTINGS)
+    cluster.start()
+    admin = resolve_target(cluster.dsn(), {})
+    if not pg_stat_statements_status(admin).ready:
+        status = apply_pg_stat_statements_setup(admin, may_restart=True)
+        if status.restart_required:
+            cluster.restart()
+    return cluster, admin
+
+
+def reset_statement_stats(target: Target) -> None:
+    """Forget this database's pg_stat_statements entries, so the next window holds one workload run."""
+    with target.connect(apply=True) as conn:
+        conn.execute(
+            "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)"
+        )
+
+
+def apply_index_advice(target: Target, analysis: AnalyzeReport) -> list[AppliedIndex]:
+    """Create each distinct advised index with CREATE INDEX CONCURRENTLY (never inside a transaction)."""
+    applied: list[AppliedIndex] = []
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    advice = [a for r in analysis.recommendations for a in r.recommendations if a.action == "create_index"]
+    with target.connect(apply=True) as conn:
+        conn.execute("SET statement_timeout = 0")
+        for item in advice:
+            key = (item.table, item.columns)
+            if key in seen or not item.sql:
+                continue
+            seen.add(key)
+            started = time.perf_counter()
+            conn.execute(sql.SQL(item.sql))  # composed by pgdba from quoted catalog identifiers
+            applied.append(AppliedIndex(item.table, item.columns, item.sql, time.perf_counter() - started))
+    return applied
+
+
+def run_demo(
+    *,
+    scale: float = 1.0,
+    rounds: int = 30,
+    workers: int = 8,
+    apply: bool = True,
+    data_root: Path | None = None,
+    progress: StepProgress | None = None,
+    status: Callable[[str], None] | None = None,
+) -> DemoReport:
+    """The whole main job; `status(text)` announces each step, `progress(step, done, total)` its progress."""
+    say = status or (lambda text: None)
+    steps: dict[str, float] = {}
+    with _timed(steps, "start embedded PostgreSQL"):
+        say("starting the embedded PostgreSQL cluster")
+        cluster, admin = start_demo_cluster(data_root)
+    with _timed(steps, "build the e-learning database"):
+        say(f"building the e-learning database (scale {scale:g})")
+        target = create_demo_database(admin, DEMO_DATABASE)
+        build = build_demo_database(target, scale=scale, progress=progress)
+    with _timed(steps, "workload (before)"):
+        say(
+            f"running the application workload ({rounds} rounds, {workers} workers, class-start surges, N+1 page)"
+        )
+        reset_statement_stats(target)
+        before = run_workload(target, rounds=rounds, workers=workers, progress=progress)
+    with _timed(steps, "check-up"):
+        say("analysing the workload")
+        analysis = analyze_queries(target, threshold_ms=100.0)
+    report = DemoReport(cluster.dsn(DEMO_DATABASE), build, before, analysis, step_seconds=steps)
+    if not apply:
+        return report
+    with _timed(steps, "apply advised indexes"):
+        say("creating the advised indexes (CREATE INDEX CONCURRENTLY)")
+        report.applied = apply_index_advice(target, analysis)
+    with _timed(steps, "workload (after)"):
+        say("running the same workload again")
+        reset_statement_stats(target)
+        report.after = run_workload(target, rounds=rounds, workers=workers, progress=progress)
+    return report
