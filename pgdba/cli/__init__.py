@@ -14,6 +14,7 @@ from pgdba.cli import (
     demo_cmd,
     embedded_cmd,
     indexes_cmd,
+    pool_cmd,
     queries_cmd,
     serve_cmd,
     setup_cmd,
@@ -37,6 +38,7 @@ app.add_typer(capacity_cmd.app, name="capacity")
 app.command("snapshot")(snapshot_cmd.snapshot)
 app.command("serve")(serve_cmd.serve)
 app.command("demo")(demo_cmd.demo)
+app.add_typer(pool_cmd.app, name="pool")
 
 
 @app.command("version")

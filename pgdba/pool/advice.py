@@ -1,0 +1,239 @@
+"""Pool size advice: pure arithmetic over the server's limits and the application's shape (no I/O).
+
+Three rules, each shown with its numbers:
+- headroom: connections kept free for admin and monitoring, on top of the reserved slots;
+- Little's law: busy connections ≈ arrival rate × in-database time per call, times a burst factor;
+- the cores rule (PostgreSQL wiki, HikariCP): CPU-bound work runs no faster with more than
+  2 × cores + spindles active connections; extra connections only queue inside the server.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from pgdba.findings import Finding, Severity
+
+# node-postgres and HikariCP both default to 10 when nothing is known about the workload
+DEFAULT_POOL_SIZE = 10
+
+
+@dataclass(frozen=True)
+class AdviceInputs:
+    """Everything the arithmetic needs; measured values come from ServerLimits, the rest from the user."""
+
+    max_connections: int
+    reserved_connections: int
+    other_clients: int
+    instances: int = 1
+    workers_per_instance: int | None = None
+    mean_call_ms: float | None = None
+    peak_calls_per_s: float | None = None
+    server_cpus: int | None = None
+    current_pool_size: int | None = None
+    headroom: int | None = None
+    headroom_fraction: float = 0.10
+    headroom_min: int = 3
+    burst_factor: float = 3.0
+    effective_spindles: int = 0
+
+    def __post_init__(self) -> None:
+        if self.instances < 1:
+            raise ValueError("instances must be at least 1")
+        if self.workers_per_instance is not None and self.workers_per_instance < 1:
+            raise ValueError("workers per instance must be at least 1")
+        if self.server_cpus is not None and self.server_cpus < 1:
+            raise ValueError("server CPUs must be at least 1")
+        if self.mean_call_ms is not None and self.mean_call_ms < 0:
+            raise ValueError("mean call time cannot be negative")
+        if self.peak_calls_per_s is not None and self.peak_calls_per_s < 0:
+            raise ValueError("peak rate cannot be negative")
+
+
+@dataclass(frozen=True)
+class AdviceStep:
+    """One line of the shown arithmetic."""
+
+    rule: str
+    formula: str
+    value: float | int | None
+
+
+@dataclass
+class PoolAdvice:
+    per_instance: int
+    total: int
+    instances: int
+    available_connections: int
+    server_cap_per_instance: int
+    demand_per_instance: int
+    demand_source: str
+    pooler_needed: bool
+    steps: list[AdviceStep] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["findings"] = [f.to_dict() for f in self.findings]
+        return data
+
+
+def headroom_for(inputs: AdviceInputs) -> int:
+    if inputs.headroom is not None:
+        return max(0, inputs.headroom)
+    return max(inputs.headroom_min, math.ceil(inputs.headroom_fraction * inputs.max_connections))
+
+
+def pool_size_advice(inputs: AdviceInputs) -> PoolAdvice:
+    """The pool size per instance and in total, whether a pooler is needed, and why."""
+    steps: list[AdviceStep] = []
+    notes: list[str] = []
+    n = inputs.instances
+
+    headroom = headroom_for(inputs)
+    available = max(0, inputs.max_connections - inputs.reserved_connections - headroom - inputs.other_clients)
+    steps.append(
+        AdviceStep(
+            "server limit",
+            f"max_connections {inputs.max_connections} − reserved {inputs.reserved_connections} "
+            f"− headroom {headroom} − other clients {inputs.other_clients} = {available}",
+            available,
+        )
+    )
+    server_cap = available // n
+    steps.append(
+        AdviceStep("server limit per instance", f"⌊{available} / {n} instances⌋ = {server_cap}", server_cap)
+    )
+
+    cores_total: int | None = None
+    cores_per_instance: int | None = None
+    if inputs.server_cpus is not None:
+        cores_total = 2 * inputs.server_cpus + inputs.effective_spindles
+        cores_per_instance = max(1, math.ceil(cores_total / n))
+        steps.append(
+            AdviceStep(
+                "cores rule",
+                f"2 × {inputs.server_cpus} cores + {inputs.effective_spindles} spindles = {cores_total} "
+                f"active in total; ⌈{cores_total} / {n}⌉ = {cores_per_instance} per instance",
+                cores_per_instance,
+            )
+        )
+    else:
+        notes.append("server CPU count unknown (pass --server-cpus): the cores rule is not applied")
+
+    demand: int
+    source: str
+    if inputs.mean_call_ms is not None and inputs.peak_calls_per_s is not None:
+        busy = inputs.peak_calls_per_s * inputs.mean_call_ms / 1000.0
+        little_total = max(1, math.ceil(busy * inputs.burst_factor))
+        demand = max(1, math.ceil(little_total / n))
+        source = "little"
+        steps.append(
+            AdviceStep(
+                "Little's law",
+                f"{inputs.peak_calls_per_s:g} calls/s × {inputs.mean_call_ms:.2f} ms = {busy:.2f} busy; "
+                f"× burst {inputs.burst_factor:g} → {little_total} in total; "
+                f"⌈{little_total} / {n}⌉ = {demand} per instance",
+                demand,
+            )
+        )
+        if cores_per_instance is not None and demand > cores_per_instance:
+            notes.append(
+                f"Little's law asks for {demand} per instance, more than the cores rule's {cores_per_instance}: "
+                "for CPU-bound queries extra connections only queue inside the server — make the queries "
+                "faster or accept queueing in the pool; wait-bound work (locks, I/O) may use more"
+            )
+            demand = cores_per_instance
+            source = "cores"
+    elif cores_per_instance is not None:
+        demand = cores_per_instance
+        source = "cores"
+        notes.append("no peak rate or measured call time: sized by the cores rule alone (give --peak-rate)")
+    else:
+        demand = DEFAULT_POOL_SIZE
+        source = "default"
+        notes.append(
+            f"neither the workload nor the CPU count is known: starting from the common default {DEFAULT_POOL_SIZE}"
+        )
+
+    if inputs.workers_per_instance is not None and inputs.workers_per_instance < demand:
+        steps.append(
+            AdviceStep(
+                "workers",
+                f"{inputs.workers_per_instance} workers per instance hold at most one connection each: "
+                f"min({demand}, {inputs.workers_per_instance}) = {inputs.workers_per_instance}",
+                inputs.workers_per_instance,
+            )
+        )
+        demand = inputs.workers_per_instance
+        source = "workers"
+
+    per_instance = min(demand, server_cap)
+    pooler_needed = server_cap < demand
+    steps.append(
+        AdviceStep(
+            "recommended",
+            f"min(demand {demand}, server limit {server_cap}) = {per_instance} per instance; "
+            f"× {n} = {per_instance * n} in total",
+            per_instance,
+        )
+    )
+
+    findings: list[Finding] = []
+    if pooler_needed:
+        findings.append(
+            Finding(
+                code="pool.pooler_needed",
+                severity=Severity.CRITICAL if server_cap == 0 else Severity.WARNING,
+                title=(
+                    f"{n} instances need {demand} connections each but the server has room for "
+                    f"{server_cap} each"
+                ),
+                metrics={
+                    "demand_per_instance": demand,
+                    "server_cap_per_instance": server_cap,
+                    "instances": n,
+                },
+                recommendation=(
+                    "put PgBouncer in transaction mode between the instances and PostgreSQL "
+                    f"(default_pool_size ≈ {min(demand * n, available)}), or raise max_connections, "
+                    "or run fewer instances"
+                ),
+            )
+        )
+    if inputs.current_pool_size is not None and inputs.current_pool_size * n > available:
+        findings.append(
+            Finding(
+                code="pool.oversubscribed",
+                severity=Severity.CRITICAL,
+                title=(
+                    f"{n} instances × pool {inputs.current_pool_size} = {n * inputs.current_pool_size} "
+                    f"connections, the server allows {available}"
+                ),
+                metrics={
+                    "instances": n,
+                    "pool_size": inputs.current_pool_size,
+                    "total": n * inputs.current_pool_size,
+                    "available": available,
+                },
+                recommendation=(
+                    "under a surge the last instances get 'sorry, too many clients already'; "
+                    f"use at most {server_cap} per instance"
+                ),
+            )
+        )
+    return PoolAdvice(
+        per_instance=per_instance,
+        total=per_instance * n,
+        instances=n,
+        available_connections=available,
+        server_cap_per_instance=server_cap,
+        demand_per_instance=demand,
+        demand_source=source,
+        pooler_needed=pooler_needed,
+        steps=steps,
+        notes=notes,
+        findings=findings,
+    )

@@ -1,0 +1,225 @@
+"""The pool factory: psycopg_pool pools with the surge preset, fail-fast overload errors and plain stats.
+
+The preset is the user's own choice for class-start surges (node-postgres `max: 20, idleTimeoutMillis:
+30000, connectionTimeoutMillis: 5000, statement_timeout/query_timeout: 60000`) translated to psycopg_pool.
+node-postgres' client-side `query_timeout` has no psycopg counterpart; the server-side statement_timeout
+(same 60 s) is what bounds a query here.
+"""
+
+from __future__ import annotations
+
+import sys
+import weakref
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout, TooManyRequests
+
+from pgdba.errors import PgdbaError
+from pgdba.target import Target
+
+
+class PoolOverloaded(PgdbaError):
+    """More requests are already queued for a connection than the pool's max_waiting allows."""
+
+
+class PoolCheckoutTimeout(PgdbaError):
+    """No connection became free within the pool's connection timeout."""
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """How a pool behaves. The defaults are the surge preset; every field can be overridden."""
+
+    max_size: int = 20
+    # a few warm connections so the first requests of a surge do not all pay the connection set-up
+    min_size: int = 4
+    max_idle_s: float = 30.0
+    connect_timeout_s: float = 5.0
+    statement_timeout_ms: int = 60_000
+    # queued requests beyond this fail at once with PoolOverloaded instead of waiting out the timeout
+    max_waiting: int | None = None
+    max_lifetime_s: float = 3600.0
+    application_name: str | None = None
+    extra_settings: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.max_size < 1:
+            raise ValueError("max_size must be at least 1")
+        if self.min_size < 0 or self.min_size > self.max_size:
+            raise ValueError("min_size must be between 0 and max_size")
+        if self.connect_timeout_s <= 0 or self.max_idle_s <= 0:
+            raise ValueError("timeouts must be positive")
+
+    @property
+    def effective_max_waiting(self) -> int:
+        """max_waiting, defaulting to ten requests queued per connection."""
+        return self.max_waiting if self.max_waiting is not None else 10 * self.max_size
+
+    @property
+    def effective_application_name(self) -> str:
+        return self.application_name or default_application_name()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["extra_settings"] = dict(self.extra_settings)
+        data["max_waiting"] = self.effective_max_waiting
+        data["application_name"] = self.effective_application_name
+        return data
+
+
+SURGE_PRESET = PoolSettings()
+
+
+def default_application_name() -> str:
+    """The running program's name, so pool sessions are recognisable in pg_stat_activity."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return (name or "pgdba")[:63]
+
+
+def connection_kwargs(target: Target, settings: PoolSettings, *, apply: bool) -> dict[str, Any]:
+    """libpq keywords for every pool session: application_name, timeouts, read-only unless apply."""
+    params = target.params()
+    session = {
+        "statement_timeout": str(settings.statement_timeout_ms),
+        "default_transaction_read_only": "off" if apply else "on",
+        **settings.extra_settings,
+    }
+    options = " ".join(f"-c {name}={value}" for name, value in session.items())
+    existing = str(params.get("options") or "")
+    params["options"] = f"{existing} {options}".strip()
+    params["application_name"] = settings.effective_application_name
+    params["connect_timeout"] = max(1, round(settings.connect_timeout_s))
+    params["autocommit"] = True
+    return params
+
+
+_LIVE_POOLS: weakref.WeakValueDictionary[str, SurgePool | AsyncSurgePool] = weakref.WeakValueDictionary()
+
+
+class SurgePool(ConnectionPool[psycopg.Connection[Any]]):
+    """A ConnectionPool whose checkout failures are pgdba errors with a clear message."""
+
+    def getconn(self, timeout: float | None = None) -> psycopg.Connection[Any]:
+        try:
+            return super().getconn(timeout)
+        except TooManyRequests as exc:
+            raise PoolOverloaded(_overloaded_message(self.name, self.max_waiting, self.max_size)) from exc
+        except PoolTimeout as exc:
+            raise PoolCheckoutTimeout(
+                _timeout_message(self.name, self.timeout if timeout is None else timeout, self.max_size)
+            ) from exc
+
+
+class AsyncSurgePool(AsyncConnectionPool[psycopg.AsyncConnection[Any]]):
+    """The asyncio twin of SurgePool."""
+
+    async def getconn(self, timeout: float | None = None) -> psycopg.AsyncConnection[Any]:
+        try:
+            return await super().getconn(timeout)
+        except TooManyRequests as exc:
+            raise PoolOverloaded(_overloaded_message(self.name, self.max_waiting, self.max_size)) from exc
+        except PoolTimeout as exc:
+            raise PoolCheckoutTimeout(
+                _timeout_message(self.name, self.timeout if timeout is None else timeout, self.max_size)
+            ) from exc
+
+
+def _overloaded_message(name: str, max_waiting: int, max_size: int) -> str:
+    return (
+        f"pool {name!r} overloaded: {max_waiting} requests already wait for one of its {max_size} "
+        "connections (max_waiting); shed load or make queries faster — a bigger pool only helps if "
+        "`pgdba pool advise` says the server has room"
+    )
+
+
+def _timeout_message(name: str, timeout: float, max_size: int) -> str:
+    return (
+        f"pool {name!r}: no connection free within {timeout:g} s (all {max_size} busy or the server "
+        "refused new ones)"
+    )
+
+
+def create_pool(
+    target: Target,
+    settings: PoolSettings = SURGE_PRESET,
+    *,
+    apply: bool = False,
+    name: str | None = None,
+    open: bool = True,
+) -> SurgePool:
+    """A psycopg_pool ConnectionPool with the surge preset, a health check on checkout and max_waiting.
+
+    Sessions are read-only unless apply=True (an application pool that writes passes apply=True).
+    """
+    pool = SurgePool(
+        kwargs=connection_kwargs(target, settings, apply=apply),
+        min_size=settings.min_size,
+        max_size=settings.max_size,
+        timeout=settings.connect_timeout_s,
+        max_waiting=settings.effective_max_waiting,
+        max_idle=settings.max_idle_s,
+        max_lifetime=settings.max_lifetime_s,
+        check=ConnectionPool.check_connection,
+        name=name or f"pgdba-pool-{len(_LIVE_POOLS) + 1}",
+        open=False,
+    )
+    _LIVE_POOLS[pool.name] = pool
+    if open:
+        pool.open(wait=False)
+    return pool
+
+
+def create_async_pool(
+    target: Target,
+    settings: PoolSettings = SURGE_PRESET,
+    *,
+    apply: bool = False,
+    name: str | None = None,
+) -> AsyncSurgePool:
+    """The asyncio variant of create_pool; open it with `await pool.open()` or `async with pool`."""
+    pool = AsyncSurgePool(
+        kwargs=connection_kwargs(target, settings, apply=apply),
+        min_size=settings.min_size,
+        max_size=settings.max_size,
+        timeout=settings.connect_timeout_s,
+        max_waiting=settings.effective_max_waiting,
+        max_idle=settings.max_idle_s,
+        max_lifetime=settings.max_lifetime_s,
+        check=AsyncConnectionPool.check_connection,
+        name=name or f"pgdba-pool-{len(_LIVE_POOLS) + 1}",
+        open=False,
+    )
+    _LIVE_POOLS[pool.name] = pool
+    return pool
+
+
+def pool_stats(pool: ConnectionPool[Any] | AsyncConnectionPool[Any]) -> dict[str, int]:
+    """psycopg_pool's counters and gauges as a plain dict, every documented key present (0 when unset)."""
+    keys = (
+        "pool_min",
+        "pool_max",
+        "pool_size",
+        "pool_available",
+        "requests_waiting",
+        "requests_num",
+        "requests_queued",
+        "requests_wait_ms",
+        "requests_errors",
+        "usage_ms",
+        "returns_bad",
+        "connections_num",
+        "connections_ms",
+        "connections_errors",
+        "connections_lost",
+    )
+    stats = pool.get_stats()
+    return {key: int(stats.get(key, 0)) for key in keys}
+
+
+def all_pool_stats() -> dict[str, dict[str, int]]:
+    """Stats of every open pool this process created, by pool name (what a /metrics endpoint reads)."""
+    return {name: pool_stats(pool) for name, pool in list(_LIVE_POOLS.items()) if not pool.closed}

@@ -1,0 +1,443 @@
+"""The bounded surge load test: per pool size, throughput, latency percentiles, connection wait, errors and
+the peak number of server connections seen in pg_stat_activity by a separate sampling session.
+
+Pool size 0 means "no pool": every client opens its own connection, as an application without a pool
+does; above max_connections that is the documented failure mode ("sorry, too many clients already").
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg_pool import PoolTimeout
+
+from pgdba.errors import ConnectionFailed, InputError
+from pgdba.findings import SCHEMA_VERSION
+from pgdba.pool.factory import (
+    PoolCheckoutTimeout,
+    PoolOverloaded,
+    PoolSettings,
+    connection_kwargs,
+    create_pool,
+)
+from pgdba.pool.server_limits import is_loopback
+from pgdba.pool.workload import Workload
+from pgdba.target import Target
+
+PATTERNS = ("surge", "steady")
+BENCH_APPLICATION_NAME = "pgdba-bench"
+
+
+@dataclass(frozen=True)
+class LoadTestConfig:
+    """How hard and how long: every run is bounded by a request count and a time limit per pool size."""
+
+    pool_sizes: tuple[int, ...] = (5, 10, 20, 40)
+    clients: int = 200
+    requests: int = 2000
+    pattern: str = "surge"
+    time_limit_s: float = 60.0
+    connect_timeout_s: float = 5.0
+    statement_timeout_ms: int = 60_000
+    max_waiting: int | None = None
+    # steady pattern: clients start spread over ramp_s and pause think_ms between their requests
+    ramp_s: float = 1.0
+    think_ms: float = 10.0
+    sample_interval_s: float = 0.01
+    application_name: str = BENCH_APPLICATION_NAME
+    apply: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.pool_sizes or any(size < 0 for size in self.pool_sizes):
+            raise InputError("pool sizes must be zero (direct connections) or positive")
+        if self.clients < 1 or self.requests < 1:
+            raise InputError("clients and requests must be at least 1")
+        if self.pattern not in PATTERNS:
+            raise InputError(f"unknown pattern {self.pattern!r}: use {' or '.join(PATTERNS)}")
+        if self.time_limit_s <= 0 or self.connect_timeout_s <= 0:
+            raise InputError("time limit and connection timeout must be positive")
+
+
+@dataclass
+class SizeResult:
+    """What one pool size did under the load."""
+
+    pool_size: int
+    mode: str
+    requests: int
+    ok: int
+    errors: int
+    timeouts: int
+    overloaded: int
+    connection_errors: int
+    not_run: int
+    duration_s: float
+    throughput_per_s: float
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+    wait_p99_ms: float | None
+    peak_server_connections: int
+    peak_active_connections: int
+    error_samples: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return self.errors + self.timeouts + self.overloaded + self.connection_errors
+
+    @property
+    def clean(self) -> bool:
+        return self.failed == 0 and self.not_run == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["failed"] = self.failed
+        return data
+
+
+@dataclass
+class LoadTestReport:
+    config: LoadTestConfig
+    workload: str
+    server: dict[str, Any]
+    machine: dict[str, Any]
+    results: list[SizeResult]
+    recommended_pool_size: int | None
+    recommendation: str
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "started_at": self.started_at.isoformat(),
+            "workload": self.workload,
+            "config": asdict(self.config),
+            "server": self.server,
+            "machine": self.machine,
+            "results": [r.to_dict() for r in self.results],
+            "recommended_pool_size": self.recommended_pool_size,
+            "recommendation": self.recommendation,
+        }
+
+
+def percentile(values: list[float], pct: float) -> float | None:
+    """Nearest-rank percentile (the value below which pct % of the samples fall); None for no samples."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100.0 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def recommend_pool_size(results: list[SizeResult], tolerance: float = 0.10) -> tuple[int | None, str]:
+    """The smallest pool size that ran every request without error and whose p99 is within tolerance of
+    the best such p99. Direct connections (size 0) are never recommended."""
+    clean = [r for r in results if r.mode == "pool" and r.clean and r.p99_ms is not None]
+    if not clean:
+        return None, "no pool size served every request without errors or timeouts: no recommendation"
+    best = min(r.p99_ms for r in clean if r.p99_ms is not None)
+    limit = best * (1.0 + tolerance)
+    chosen = min((r for r in clean if r.p99_ms is not None and r.p99_ms <= limit), key=lambda r: r.pool_size)
+    return chosen.pool_size, (
+        f"pool size {chosen.pool_size}: the smallest with p99 {chosen.p99_ms:.1f} ms within "
+        f"{tolerance:.0%} of the best p99 {best:.1f} ms, with no errors or timeouts"
+    )
+
+
+def check_bench_target(target: Target) -> None:
+    """A load test runs only against loopback or a DSN given explicitly, never one picked up from the env."""
+    if target.source != "--dsn" and not is_loopback(target):
+        raise InputError(
+            f"refusing to load-test {target.masked_dsn or 'the libpq default server'} taken from "
+            f"{target.source}: pass it explicitly with --dsn (or use a loopback server)"
+        )
+
+
+PEAK_SQL = """
+SELECT count(*) AS connections,
+       count(*) FILTER (WHERE state = 'active') AS active
+  FROM pg_stat_activity
+ WHERE application_name = %(app)s
+"""
+
+
+class _PeakSampler:
+    """Samples this load test's server connections from a separate session until stopped."""
+
+    def __init__(self, target: Target, application_name: str, interval_s: float) -> None:
+        self._conn = target.connect()
+        self._app = application_name
+        self._interval = interval_s
+        self._stop = threading.Event()
+        self.peak_connections = 0
+        self.peak_active = 0
+        self._thread = threading.Thread(target=self._loop, name="pgdba-peak-sampler", daemon=True)
+
+    def current(self) -> tuple[int, int]:
+        row = self._conn.execute(PEAK_SQL, {"app": self._app}).fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+    def _sample(self) -> None:
+        connections, active = self.current()
+        self.peak_connections = max(self.peak_connections, connections)
+        self.peak_active = max(self.peak_active, active)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self._interval)
+
+    def start(self) -> None:
+        self.peak_connections = self.peak_active = 0
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="pgdba-peak-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()  # one last look, so a run shorter than the interval is still seen
+
+    def wait_until_gone(self, timeout_s: float = 10.0) -> None:
+        """Backends of a closed pool exit asynchronously; wait so the next size starts from zero."""
+        deadline = time.monotonic() + timeout_s
+        while self.current()[0] > 0 and time.monotonic() < deadline:
+            self._stop.wait(0.02)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+@dataclass
+class _Tally:
+    latencies_ms: list[float] = field(default_factory=list)
+    waits_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    timeouts: int = 0
+    overloaded: int = 0
+    connection_errors: int = 0
+    samples: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def success(self, wait_ms: float, latency_ms: float) -> None:
+        with self.lock:
+            self.waits_ms.append(wait_ms)
+            self.latencies_ms.append(latency_ms)
+
+    def failure(self, kind: str, exc: BaseException) -> None:
+        with self.lock:
+            setattr(self, kind, getattr(self, kind) + 1)
+            message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            if message not in self.samples and len(self.samples) < 3:
+                self.samples.append(message)
+
+
+def _classify(exc: BaseException) -> str:
+    if isinstance(exc, PoolOverloaded):
+        return "overloaded"
+    if isinstance(exc, PoolCheckoutTimeout | psycopg.errors.QueryCanceled):
+        return "timeouts"
+    if isinstance(exc, psycopg.OperationalError | ConnectionFailed):
+        return "connection_errors"
+    return "errors"
+
+
+class _Run:
+    """One pool size: clients take request numbers from a shared counter until the count or time is up."""
+
+    def __init__(self, target: Target, workload: Workload, config: LoadTestConfig, size: int) -> None:
+        self.target = target
+        self.workload = workload
+        self.config = config
+        self.size = size
+        self.tally = _Tally()
+        self._next = itertools.count()
+        self._taken = 0
+        self._taken_lock = threading.Lock()
+        self._deadline = 0.0
+        self._gate = threading.Barrier(config.clients + 1)
+        self._settings = PoolSettings(
+            max_size=max(size, 1),
+            min_size=min(4, max(size, 1)),
+            connect_timeout_s=config.connect_timeout_s,
+            statement_timeout_ms=config.statement_timeout_ms,
+            max_waiting=config.max_waiting,
+            application_name=config.application_name,
+        )
+
+    def _take(self) -> int | None:
+        with self._taken_lock:
+            if self._taken >= self.config.requests or time.monotonic() >= self._deadline:
+                return None
+            self._taken += 1
+            return next(self._next)
+
+    def _pause(self, client: int, stop: threading.Event) -> None:
+        if self.config.pattern == "steady":
+            stop.wait(self.config.think_ms / 1000.0)
+
+    def _start_delay(self, client: int) -> float:
+        if self.config.pattern == "steady":
+            return self.config.ramp_s * client / self.config.clients
+        return 0.0
+
+    def _pooled_client(self, client: int, pool: Any, stop: threading.Event) -> None:
+        self._gate.wait()
+        stop.wait(self._start_delay(client))
+        while (index := self._take()) is not None:
+            t0 = time.perf_counter()
+            try:
+                conn = pool.getconn()
+            except Exception as exc:
+                self.tally.failure(_classify(exc), exc)
+                continue
+            t1 = time.perf_counter()
+            try:
+                self.workload.run(conn, index)
+            except Exception as exc:
+                self.tally.failure(_classify(exc), exc)
+            else:
+                t2 = time.perf_counter()
+                self.tally.success((t1 - t0) * 1000.0, (t2 - t0) * 1000.0)
+            finally:
+                pool.putconn(conn)
+            self._pause(client, stop)
+
+    def _direct_client(self, client: int, stop: threading.Event) -> None:
+        kwargs = connection_kwargs(self.target, self._settings, apply=self.config.apply)
+        conn: psycopg.Connection[Any] | None = None
+        self._gate.wait()
+        stop.wait(self._start_delay(client))
+        try:
+            while (index := self._take()) is not None:
+                t0 = time.perf_counter()
+                try:
+                    if conn is None or conn.closed:
+                        conn = psycopg.connect(**kwargs)
+                except Exception as exc:
+                    self.tally.failure(_classify(exc), exc)
+                    continue
+                t1 = time.perf_counter()
+                try:
+                    self.workload.run(conn, index)
+                except Exception as exc:
+                    self.tally.failure(_classify(exc), exc)
+                else:
+                    self.tally.success((t1 - t0) * 1000.0, (time.perf_counter() - t0) * 1000.0)
+                self._pause(client, stop)
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def execute(self, sampler: _PeakSampler) -> SizeResult:
+        stop = threading.Event()
+        pool = None
+        if self.size > 0:
+            pool = create_pool(
+                self.target,
+                self._settings,
+                apply=self.config.apply,
+                name=f"pgdba-bench-{self.size}",
+                open=False,
+            )
+            try:
+                pool.open(wait=True, timeout=self.config.connect_timeout_s * 2)
+            except PoolTimeout:
+                pool.close()
+                raise ConnectionFailed(
+                    f"pool of {self.size}: could not open {self._settings.min_size} connections to "
+                    f"{self.target.masked_dsn}"
+                ) from None
+        if pool is not None:
+            threads = [
+                threading.Thread(target=self._pooled_client, args=(i, pool, stop), daemon=True)
+                for i in range(self.config.clients)
+            ]
+        else:
+            threads = [
+                threading.Thread(target=self._direct_client, args=(i, stop), daemon=True)
+                for i in range(self.config.clients)
+            ]
+        try:
+            for thread in threads:
+                thread.start()
+            sampler.start()
+            self._deadline = time.monotonic() + self.config.time_limit_s
+            started = time.perf_counter()
+            self._gate.wait(timeout=60)  # surge: every client is released at the same moment
+            for thread in threads:
+                # a request in flight at the deadline may still take up to the statement timeout
+                thread.join()
+            duration = time.perf_counter() - started
+        finally:
+            stop.set()
+            sampler.stop()
+            if pool is not None:
+                pool.close()
+        return self._result(duration, sampler)
+
+    def _result(self, duration: float, sampler: _PeakSampler) -> SizeResult:
+        tally = self.tally
+        ok = len(tally.latencies_ms)
+        done = ok + tally.errors + tally.timeouts + tally.overloaded + tally.connection_errors
+        return SizeResult(
+            pool_size=self.size,
+            mode="pool" if self.size > 0 else "direct",
+            requests=done,
+            ok=ok,
+            errors=tally.errors,
+            timeouts=tally.timeouts,
+            overloaded=tally.overloaded,
+            connection_errors=tally.connection_errors,
+            not_run=self.config.requests - done,
+            duration_s=round(duration, 3),
+            throughput_per_s=round(ok / duration, 1) if duration > 0 else 0.0,
+            p50_ms=_round(percentile(tally.latencies_ms, 50)),
+            p95_ms=_round(percentile(tally.latencies_ms, 95)),
+            p99_ms=_round(percentile(tally.latencies_ms, 99)),
+            max_ms=_round(max(tally.latencies_ms) if tally.latencies_ms else None),
+            wait_p99_ms=_round(percentile(tally.waits_ms, 99)),
+            peak_server_connections=sampler.peak_connections,
+            peak_active_connections=sampler.peak_active,
+            error_samples=tally.samples,
+        )
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+SERVER_SQL = """
+SELECT current_setting('server_version') AS version,
+       current_setting('max_connections')::int AS max_connections
+"""
+
+
+def surge_load_test(target: Target, workload: Workload, config: LoadTestConfig) -> LoadTestReport:
+    """Run the workload once per pool size (size 0 = direct connections) and measure each run."""
+    check_bench_target(target)
+    sampler = _PeakSampler(target, config.application_name, config.sample_interval_s)
+    try:
+        row = sampler._conn.execute(SERVER_SQL).fetchone()
+        assert row is not None
+        server = {"version": row[0], "max_connections": int(row[1]), "dsn": target.masked_dsn}
+        results: list[SizeResult] = []
+        for size in config.pool_sizes:
+            sampler.wait_until_gone()
+            results.append(_Run(target, workload, config, size).execute(sampler))
+        sampler.wait_until_gone()
+    finally:
+        sampler.close()
+    chosen, why = recommend_pool_size(results)
+    machine = {"cpus": os.cpu_count(), "loopback": is_loopback(target)}
+    return LoadTestReport(config, workload.name, server, machine, results, chosen, why)

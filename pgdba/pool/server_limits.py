@@ -1,0 +1,155 @@
+"""What the server allows and who already uses it: the collected inputs of pool advice (read-only)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from pgdba.server import ServerFacts
+from pgdba.target import Target
+
+LOOPBACK_HOSTS = ("", "localhost", "127.0.0.1", "::1")
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """Connection limits, current client connections by application, and the measured in-database time."""
+
+    max_connections: int
+    superuser_reserved_connections: int
+    reserved_connections: int
+    connections_by_application: dict[str, int] = field(default_factory=dict)
+    application_name: str | None = None
+    mean_call_ms: float | None = None
+    calls: int = 0
+    average_calls_per_s: float | None = None
+    statements_note: str = ""
+    server_cpus: int | None = None
+    server_cpus_source: str = "unknown"
+
+    @property
+    def reserved_total(self) -> int:
+        return self.superuser_reserved_connections + self.reserved_connections
+
+    @property
+    def app_connections(self) -> int:
+        """Current connections of the application being sized (they will be replaced by its pool)."""
+        if not self.application_name:
+            return 0
+        return self.connections_by_application.get(self.application_name, 0)
+
+    @property
+    def other_clients(self) -> int:
+        """Client connections that are not the application being sized (and not this session)."""
+        return sum(self.connections_by_application.values()) - self.app_connections
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(
+            reserved_total=self.reserved_total,
+            app_connections=self.app_connections,
+            other_clients=self.other_clients,
+        )
+        return data
+
+
+LIMITS_SQL = """
+SELECT current_setting('max_connections')::int AS max_connections,
+       current_setting('superuser_reserved_connections')::int AS superuser_reserved_connections,
+       coalesce(current_setting('reserved_connections', true), '0')::int AS reserved_connections
+"""
+
+CONNECTIONS_BY_APPLICATION_SQL = """
+SELECT coalesce(nullif(application_name, ''), '(unnamed)') AS application_name,
+       count(*) AS connections
+  FROM pg_stat_activity
+ WHERE backend_type = 'client backend'
+   AND pid <> pg_backend_pid()
+ GROUP BY 1
+ ORDER BY 2 DESC
+"""
+
+MEAN_CALL_TIME_SQL = """
+SELECT sum(s.calls) AS calls,
+       sum(s.{total}) / nullif(sum(s.calls), 0) AS mean_call_ms,
+       sum(s.calls) / nullif(extract(epoch FROM now() - {since}), 0) AS average_calls_per_s
+  FROM pg_stat_statements AS s
+ WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+   AND {toplevel}
+"""
+
+
+def server_limits(
+    conn: psycopg.Connection,
+    facts: ServerFacts,
+    *,
+    application_name: str | None = None,
+    server_cpus: int | None = None,
+    target: Target | None = None,
+) -> ServerLimits:
+    """Read max_connections, the reserved slots, pg_stat_activity by application and pg_stat_statements."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        limits = cur.execute(LIMITS_SQL).fetchone()
+        assert limits is not None
+        by_app = {
+            row["application_name"]: int(row["connections"])
+            for row in cur.execute(CONNECTIONS_BY_APPLICATION_SQL).fetchall()
+        }
+    mean_ms, calls, rate, note = _mean_call_time(conn, facts)
+    cpus, cpus_source = _server_cpus(server_cpus, target)
+    return ServerLimits(
+        max_connections=limits["max_connections"],
+        superuser_reserved_connections=limits["superuser_reserved_connections"],
+        # reserved_connections (for pg_use_reserved_connections) exists from PostgreSQL 16
+        reserved_connections=limits["reserved_connections"] if facts.major >= 16 else 0,
+        connections_by_application=by_app,
+        application_name=application_name,
+        mean_call_ms=mean_ms,
+        calls=calls,
+        average_calls_per_s=rate,
+        statements_note=note,
+        server_cpus=cpus,
+        server_cpus_source=cpus_source,
+    )
+
+
+def _mean_call_time(
+    conn: psycopg.Connection, facts: ServerFacts
+) -> tuple[float | None, int, float | None, str]:
+    if not facts.pg_stat_statements_ready:
+        return None, 0, None, "pg_stat_statements is not enabled: no measured in-database time"
+    cols = facts.statement_columns
+    since = "(SELECT stats_reset FROM pg_stat_statements_info)" if facts.major >= 14 else "NULL::timestamptz"
+    query = sql.SQL(MEAN_CALL_TIME_SQL).format(
+        total=sql.Identifier(cols.total_exec_time),
+        since=sql.SQL(since),
+        toplevel=sql.SQL("s.toplevel") if cols.has_toplevel else sql.SQL("true"),
+    )
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(query).fetchone()
+    if row is None or not row["calls"]:
+        return None, 0, None, "pg_stat_statements has no calls in this database yet"
+    rate = float(row["average_calls_per_s"]) if row["average_calls_per_s"] is not None else None
+    return float(row["mean_call_ms"]), int(row["calls"]), rate, ""
+
+
+def _server_cpus(given: int | None, target: Target | None) -> tuple[int | None, str]:
+    """--server-cpus wins; a loopback server shares this machine's CPUs; otherwise unknown (SQL cannot tell)."""
+    if given is not None:
+        return given, "--server-cpus"
+    if target is not None and is_loopback(target):
+        return os.cpu_count(), "this machine (the server is on loopback)"
+    return None, "unknown (pass --server-cpus)"
+
+
+def is_loopback(target: Target) -> bool:
+    """True when every host of the DSN is this machine (loopback address or Unix socket)."""
+    host = str(target.params().get("host") or os.environ.get("PGHOST") or "")
+    hostaddr = str(target.params().get("hostaddr") or "")
+    hosts = [h.strip() for h in (hostaddr or host).split(",")]
+    return all(h in LOOPBACK_HOSTS or h.startswith("/") or h.startswith("127.") for h in hosts)
