@@ -137,7 +137,7 @@ def bench(
     statement_timeout: Annotated[
         int, typer.Option(help="statement_timeout of the test sessions, ms")
     ] = 60_000,
-    max_waiting: Annotated[int | None, typer.Option(help="pool max_waiting (default 10 × pool size)")] = None,
+    max_waiting: Annotated[int | None, typer.Option(help="pool max_waiting (default: --clients, so nobody is turned away)")] = None,
     chart: Annotated[Path | None, typer.Option(help="write a self-contained SVG chart here")] = None,
     out: Annotated[Path | None, typer.Option(help="also write the JSON report here")] = None,
     apply: Annotated[

@@ -271,7 +271,8 @@ class _Run:
             min_size=min(4, max(size, 1)),
             connect_timeout_s=config.connect_timeout_s,
             statement_timeout_ms=config.statement_timeout_ms,
-            max_waiting=config.max_waiting,
+            # by default every client may queue, so the wait is measured rather than shed
+            max_waiting=config.max_waiting if config.max_waiting is not None else config.clients,
             application_name=config.application_name,
         )
 
