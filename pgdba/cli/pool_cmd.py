@@ -97,6 +97,8 @@ def _print_advice(report: PoolAdviceReport, fmt: str) -> None:
         title="Client connections now (pg_stat_activity)",
         empty="none besides this session",
     )
+    if fmt == "markdown":
+        print()
     print_report(Report(findings=advice.findings, notes=advice.notes), fmt, title="Warnings")
 
 
@@ -137,7 +139,9 @@ def bench(
     statement_timeout: Annotated[
         int, typer.Option(help="statement_timeout of the test sessions, ms")
     ] = 60_000,
-    max_waiting: Annotated[int | None, typer.Option(help="pool max_waiting (default: --clients, so nobody is turned away)")] = None,
+    max_waiting: Annotated[
+        int | None, typer.Option(help="pool max_waiting (default: --clients, so nobody is turned away)")
+    ] = None,
     chart: Annotated[Path | None, typer.Option(help="write a self-contained SVG chart here")] = None,
     out: Annotated[Path | None, typer.Option(help="also write the JSON report here")] = None,
     apply: Annotated[
@@ -146,7 +150,9 @@ def bench(
     dsn: DsnOption = None,
     fmt: FormatOption = "table",
 ) -> None:
-    """Bounded surge load test per pool size: throughput, latency, connection wait, errors, peak connections."""
+    """Bounded surge load test per pool size: throughput, latency, connection wait, errors, peak connections.
+
+    Exit 1 when no pool size served every request without errors (no recommendation)."""
     check_format(fmt)
     config = LoadTestConfig(
         pool_sizes=_pool_sizes(pool_sizes),
@@ -165,6 +171,8 @@ def bench(
     if out is not None:
         out.write_text(to_json(report.to_dict()) + "\n")
     _print_bench(report, fmt)
+    if report.recommended_pool_size is None:
+        raise typer.Exit(1)
 
 
 BENCH_COLUMNS = [

@@ -63,6 +63,11 @@ def advise_pool(
     if limits.statements_note:
         advice.notes.append(limits.statements_note)
     advice.notes.append(f"server CPUs: {limits.server_cpus_source}")
+    if peak_calls_per_s is None and limits.average_calls_per_s is not None:
+        advice.notes.append(
+            f"observed average since the statistics reset: {limits.average_calls_per_s:.1f} calls/s — "
+            "a surge peaks far above its average: give --peak-rate for Little's law"
+        )
     if not application_name:
         advice.notes.append(
             "no --application-name: every current client connection counts as another client "

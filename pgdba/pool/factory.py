@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout, TooManyRequests
 
-from pgdba.errors import PgdbaError
+from pgdba.errors import ConnectionFailed, PgdbaError
 from pgdba.target import Target
 
 
@@ -153,6 +153,8 @@ def create_pool(
 ) -> SurgePool:
     """A psycopg_pool ConnectionPool with the surge preset, a health check on checkout and max_waiting.
 
+    With open=True (default) it waits for min_size connections and raises ConnectionFailed if it cannot.
+
     Sessions are read-only unless apply=True (an application pool that writes passes apply=True).
     """
     pool = SurgePool(
@@ -169,7 +171,16 @@ def create_pool(
     )
     _LIVE_POOLS[pool.name] = pool
     if open:
-        pool.open(wait=False)
+        try:
+            # wait for the warm connections: a wrong DSN fails here, not at the first request
+            pool.open(wait=True, timeout=settings.connect_timeout_s)
+        except PoolTimeout:
+            pool.close()
+            raise ConnectionFailed(
+                f"pool {pool.name!r}: could not open {settings.min_size} connections to "
+                f"{target.masked_dsn or 'the libpq default server'} within "
+                f"{settings.connect_timeout_s:g} s"
+            ) from None
     return pool
 
 

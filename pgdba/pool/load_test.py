@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from psycopg_pool import PoolTimeout
 
 from pgdba.errors import ConnectionFailed, InputError
 from pgdba.findings import SCHEMA_VERSION
@@ -345,20 +344,8 @@ class _Run:
         pool = None
         if self.size > 0:
             pool = create_pool(
-                self.target,
-                self._settings,
-                apply=self.config.apply,
-                name=f"pgdba-bench-{self.size}",
-                open=False,
+                self.target, self._settings, apply=self.config.apply, name=f"pgdba-bench-{self.size}"
             )
-            try:
-                pool.open(wait=True, timeout=self.config.connect_timeout_s * 2)
-            except PoolTimeout:
-                pool.close()
-                raise ConnectionFailed(
-                    f"pool of {self.size}: could not open {self._settings.min_size} connections to "
-                    f"{self.target.masked_dsn}"
-                ) from None
         if pool is not None:
             threads = [
                 threading.Thread(target=self._pooled_client, args=(i, pool, stop), daemon=True)

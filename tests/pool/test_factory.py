@@ -10,6 +10,7 @@ from collections.abc import Callable
 import psycopg
 import pytest
 
+from pgdba.errors import ConnectionFailed
 from pgdba.pool import (
     PoolCheckoutTimeout,
     PoolOverloaded,
@@ -19,6 +20,7 @@ from pgdba.pool import (
     create_pool,
     pool_stats,
 )
+from pgdba.target import resolve_target
 from tests.conftest import TestDatabase
 
 SESSION_SQL = """
@@ -131,3 +133,10 @@ def test_async_pool_has_the_same_session_settings(db: TestDatabase) -> None:
             return row
 
     assert asyncio.run(scenario()) == ("edu-async", "1min", "on")
+
+
+def test_unreachable_server_fails_at_creation_without_the_password() -> None:
+    target = resolve_target("postgresql://edu:hunter2@127.0.0.1:1/edu")
+    with pytest.raises(ConnectionFailed, match="could not open 1 connections") as exc:
+        create_pool(target, PoolSettings(min_size=1, max_size=2, connect_timeout_s=1.0))
+    assert "hunter2" not in str(exc.value)
