@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/pool/run_pool_bench.py [--max-connections 50] [--clients 100]
 
-Writes benchmarks/pool/results/{advice,bench}.json and bench.svg and prints the Markdown table for
+Writes benchmarks/pool/results/{advice,bench}-PATTERN.json and bench-PATTERN.svg and prints the Markdown table for
 benchmarks/RESULTS.md. The cluster lives under /tmp and is destroyed afterwards.
 """
 
@@ -64,9 +64,9 @@ def main() -> None:
 
     out = HERE / "results"
     out.mkdir(exist_ok=True)
-    (out / "bench.json").write_text(to_json(report.to_dict()) + "\n")
-    (out / "advice.json").write_text(to_json(advice.to_dict()) + "\n")
-    (out / "bench.svg").write_text(load_test_svg(report))
+    (out / f"bench-{args.pattern}.json").write_text(to_json(report.to_dict()) + "\n")
+    (out / f"advice-{args.pattern}.json").write_text(to_json(advice.to_dict()) + "\n")
+    (out / f"bench-{args.pattern}.svg").write_text(load_test_svg(report))
     rows = [{**r.to_dict(), "size": "direct" if r.mode == "direct" else r.pool_size} for r in report.results]
     columns = [
         Column("size", "pool size", "right"),
