@@ -88,6 +88,8 @@ def _print_advice(report: PoolAdviceReport, fmt: str) -> None:
             f"(pooler needed: {'yes' if advice.pooler_needed else 'no'})"
         ),
     )
+    if fmt == "markdown":
+        print()
     limits = report.limits
     usage = [{"application": k, "connections": v} for k, v in limits.connections_by_application.items()]
     print_rows(

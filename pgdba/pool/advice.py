@@ -37,6 +37,8 @@ class AdviceInputs:
     headroom_min: int = 3
     burst_factor: float = 3.0
     effective_spindles: int = 0
+    # one slow request must not block every other request of an instance
+    min_per_instance: int = 2
 
     def __post_init__(self) -> None:
         if self.instances < 1:
@@ -169,6 +171,19 @@ def pool_size_advice(inputs: AdviceInputs) -> PoolAdvice:
         )
         demand = inputs.workers_per_instance
         source = "workers"
+
+    if demand < inputs.min_per_instance and (
+        inputs.workers_per_instance is None or inputs.workers_per_instance >= inputs.min_per_instance
+    ):
+        steps.append(
+            AdviceStep(
+                "floor",
+                f"max({demand}, {inputs.min_per_instance}) = {inputs.min_per_instance}: one slow request "
+                "must not block the whole instance",
+                inputs.min_per_instance,
+            )
+        )
+        demand = inputs.min_per_instance
 
     per_instance = min(demand, server_cap)
     pooler_needed = server_cap < demand

@@ -138,3 +138,10 @@ def test_sizes_with_errors_and_direct_connections_are_never_recommended() -> Non
     )
     assert size == 10
     assert recommend_pool_size([result(5, 50.0, failed=3)])[0] is None
+
+
+def test_each_instance_keeps_at_least_two_connections_unless_it_has_one_worker() -> None:
+    spread = pool_size_advice(inputs(server_cpus=2, instances=6))
+    assert spread.per_instance == 2 and spread.total == 12
+    assert "floor" in [s.rule for s in spread.steps]
+    assert pool_size_advice(inputs(server_cpus=2, instances=6, workers_per_instance=1)).per_instance == 1

@@ -78,9 +78,16 @@ def test_advice_reads_the_servers_limits_usage_and_query_time(small_cluster: Emb
             for name in ("grafana", "edu-api", "edu-api")
         ]
         try:
-            report = advise_pool(target, instances=2, application_name="edu-api", peak_calls_per_s=100)
+            report = advise_pool(
+                target, instances=2, application_name="edu-api", peak_calls_per_s=400, server_cpus=16
+            )
             fast = advise_pool(
-                target, instances=2, application_name="edu-api", peak_calls_per_s=100, mean_call_ms=1.0
+                target,
+                instances=2,
+                application_name="edu-api",
+                peak_calls_per_s=400,
+                server_cpus=16,
+                mean_call_ms=1.0,
             )
         finally:
             for conn in others:
