@@ -13,6 +13,7 @@ from pgdba.pool.factory import (
     create_async_pool,
     create_pool,
     pool_stats,
+    surge_pool_factory,
 )
 from pgdba.pool.load_test import LoadTestConfig, LoadTestReport, SizeResult, surge_load_test
 
@@ -36,4 +37,5 @@ __all__ = [
     "pool_size_advice",
     "pool_stats",
     "surge_load_test",
+    "surge_pool_factory",
 ]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import sys
 import weakref
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +91,10 @@ def connection_kwargs(target: Target, settings: PoolSettings, *, apply: bool) ->
     options = " ".join(f"-c {name}={value}" for name, value in session.items())
     existing = str(params.get("options") or "")
     params["options"] = f"{existing} {options}".strip()
-    params["application_name"] = settings.effective_application_name
+    # an application_name in the DSN is the application's own name: keep it unless settings name one
+    params["application_name"] = (
+        settings.application_name or str(params.get("application_name") or "") or default_application_name()
+    )
     params["connect_timeout"] = max(1, round(settings.connect_timeout_s))
     params["autocommit"] = True
     return params
@@ -182,6 +185,19 @@ def create_pool(
                 f"{settings.connect_timeout_s:g} s"
             ) from None
     return pool
+
+
+def surge_pool_factory(
+    settings: PoolSettings = SURGE_PRESET, *, apply: bool = True
+) -> Callable[[str, int], SurgePool]:
+    """A `pool_factory(conninfo, size)` for code that sizes its own pool (the demo workload): the surge
+    preset with max_size=size, opened and warm. apply defaults to True because such workloads write."""
+
+    def factory(conninfo: str, size: int) -> SurgePool:
+        sized = replace(settings, max_size=size, min_size=min(settings.min_size, size))
+        return create_pool(Target(conninfo, source="pool_factory"), sized, apply=apply)
+
+    return factory
 
 
 def create_async_pool(

@@ -19,6 +19,7 @@ from pgdba.pool import (
     create_async_pool,
     create_pool,
     pool_stats,
+    surge_pool_factory,
 )
 from pgdba.target import resolve_target
 from tests.conftest import TestDatabase
@@ -140,3 +141,11 @@ def test_unreachable_server_fails_at_creation_without_the_password() -> None:
     with pytest.raises(ConnectionFailed, match="could not open 1 connections") as exc:
         create_pool(target, PoolSettings(min_size=1, max_size=2, connect_timeout_s=1.0))
     assert "hunter2" not in str(exc.value)
+
+
+def test_pool_factory_sizes_the_pool_and_keeps_the_dsn_application_name(db: TestDatabase) -> None:
+    factory = surge_pool_factory()
+    with factory(f"{db.dsn}&application_name=elearning-app", 3) as pool, pool.connection() as conn:
+        row = conn.execute(SESSION_SQL).fetchone()
+        assert pool_stats(pool)["pool_max"] == 3
+    assert row == ("elearning-app", "1min", "off")  # workloads that size their own pool write
