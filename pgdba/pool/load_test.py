@@ -161,6 +161,12 @@ def check_bench_target(target: Target) -> None:
         )
 
 
+SERVER_SQL = """
+SELECT current_setting('server_version') AS version,
+       current_setting('max_connections')::int AS max_connections
+"""
+
+
 PEAK_SQL = """
 SELECT count(*) AS connections,
        count(*) FILTER (WHERE state = 'active') AS active
@@ -180,6 +186,11 @@ class _PeakSampler:
         self.peak_connections = 0
         self.peak_active = 0
         self._thread = threading.Thread(target=self._loop, name="pgdba-peak-sampler", daemon=True)
+
+    def server(self) -> dict[str, Any]:
+        row = self._conn.execute(SERVER_SQL).fetchone()
+        assert row is not None
+        return {"version": row[0], "max_connections": int(row[1])}
 
     def current(self) -> tuple[int, int]:
         row = self._conn.execute(PEAK_SQL, {"app": self._app}).fetchone()
@@ -282,7 +293,7 @@ class _Run:
             self._taken += 1
             return next(self._next)
 
-    def _pause(self, client: int, stop: threading.Event) -> None:
+    def _pause(self, stop: threading.Event) -> None:
         if self.config.pattern == "steady":
             stop.wait(self.config.think_ms / 1000.0)
 
@@ -311,7 +322,7 @@ class _Run:
                 self.tally.success((t1 - t0) * 1000.0, (t2 - t0) * 1000.0)
             finally:
                 pool.putconn(conn)
-            self._pause(client, stop)
+            self._pause(stop)
 
     def _direct_client(self, client: int, stop: threading.Event) -> None:
         kwargs = connection_kwargs(self.target, self._settings, apply=self.config.apply)
@@ -334,7 +345,7 @@ class _Run:
                     self.tally.failure(_classify(exc), exc)
                 else:
                     self.tally.success((t1 - t0) * 1000.0, (time.perf_counter() - t0) * 1000.0)
-                self._pause(client, stop)
+                self._pause(stop)
         finally:
             if conn is not None:
                 conn.close()
@@ -405,20 +416,12 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-SERVER_SQL = """
-SELECT current_setting('server_version') AS version,
-       current_setting('max_connections')::int AS max_connections
-"""
-
-
 def surge_load_test(target: Target, workload: Workload, config: LoadTestConfig) -> LoadTestReport:
     """Run the workload once per pool size (size 0 = direct connections) and measure each run."""
     check_bench_target(target)
     sampler = _PeakSampler(target, config.application_name, config.sample_interval_s)
     try:
-        row = sampler._conn.execute(SERVER_SQL).fetchone()
-        assert row is not None
-        server = {"version": row[0], "max_connections": int(row[1]), "dsn": target.masked_dsn}
+        server = {**sampler.server(), "dsn": target.masked_dsn}
         results: list[SizeResult] = []
         for size in config.pool_sizes:
             sampler.wait_until_gone()

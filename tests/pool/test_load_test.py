@@ -7,6 +7,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from xml.dom import minidom
 
 import psycopg
 import pytest
@@ -120,6 +121,7 @@ def test_bench_cli_prints_json_and_writes_the_svg_chart(
     assert all(r["ok"] == 80 and r["p99_ms"] is not None for r in data["results"])
     assert data["recommended_pool_size"] in (1, 4)
     svg = chart.read_text()
+    minidom.parseString(svg)  # well-formed, so the dashboard can inline it
     assert svg.startswith("<svg") and svg.count("<rect") >= 8 and "Connection pool surge test" in svg
 
 
