@@ -12,9 +12,11 @@ from pgdba.errors import InputError
 from pgdba.findings import Report
 from pgdba.pool.advise_server import PoolAdviceReport, advise_pool
 from pgdba.pool.chart import load_test_svg
-from pgdba.pool.load_test import LoadTestConfig, LoadTestReport, surge_load_test
+from pgdba.pool.demo_workload import demo_workload
+from pgdba.pool.load_test import LoadTestConfig, LoadTestReport, check_bench_target, surge_load_test
 from pgdba.pool.workload import Workload, statements_from_file
 from pgdba.render import Column, print_json, print_report, print_rows, to_json
+from pgdba.target import Target
 
 app = typer.Typer(help="Connection pool: size advice and a bounded surge load test.", no_args_is_help=True)
 
@@ -114,18 +116,23 @@ def _pool_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def _workload(query: Path | None, workload: str | None) -> Workload:
+def _workload(query: Path | None, workload: str | None, target: Target) -> Workload:
     if (query is None) == (workload is None):
         raise InputError("give exactly one of --query FILE or --workload demo")
     if query is not None:
         return statements_from_file(query)
-    raise InputError(f"unknown --workload {workload!r}: the demo workload is not available in this build")
+    if workload != "demo":
+        raise InputError(f"unknown --workload {workload!r}: the built-in workload is 'demo'")
+    return demo_workload(target)
 
 
 @app.command()
 def bench(
     query: Annotated[Path | None, typer.Option(help="SQL file; request i runs statement i mod n")] = None,
-    workload: Annotated[str | None, typer.Option(help="a built-in workload: demo")] = None,
+    workload: Annotated[
+        str | None,
+        typer.Option(help="demo: the demo database's traffic and class-start surge (writes: needs --apply)"),
+    ] = None,
     pool_sizes: Annotated[
         str, typer.Option(help="comma-separated pool sizes; 0 = direct connections")
     ] = "5,10,20,40",
@@ -167,7 +174,9 @@ def bench(
         max_waiting=max_waiting,
         apply=apply,
     )
-    report = surge_load_test(target_from(dsn), _workload(query, workload), config)
+    target = target_from(dsn)
+    check_bench_target(target)  # before the demo workload reads its catalog from the target
+    report = surge_load_test(target, _workload(query, workload, target), config)
     if chart is not None:
         chart.write_text(load_test_svg(report))
     if out is not None:
