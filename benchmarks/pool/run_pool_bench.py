@@ -1,8 +1,9 @@
 """Pool surge benchmark on a throwaway embedded cluster: advice, then the bounded surge test per pool size.
 
     .venv/bin/python benchmarks/pool/run_pool_bench.py [--max-connections 50] [--clients 100]
+    .venv/bin/python benchmarks/pool/run_pool_bench.py --workload demo --scale 0.2
 
-Writes benchmarks/pool/results/{advice,bench}-PATTERN.json and bench-PATTERN.svg and prints the Markdown table for
+Writes benchmarks/pool/results/{advice,bench}-WORKLOAD-PATTERN.json and bench-WORKLOAD-PATTERN.svg and prints the Markdown table for
 benchmarks/RESULTS.md. The cluster lives under /tmp and is destroyed afterwards.
 """
 
@@ -16,10 +17,12 @@ from pathlib import Path
 
 import psycopg
 
+from pgdba.demo.build import build_demo_database, create_demo_database
 from pgdba.embedded import EmbeddedCluster
 from pgdba.pool import LoadTestConfig, advise_pool, surge_load_test
 from pgdba.pool.chart import load_test_svg
-from pgdba.pool.workload import statements_from_file
+from pgdba.pool.demo_workload import demo_workload
+from pgdba.pool.workload import Workload, statements_from_file
 from pgdba.render import Column, markdown_table, to_json
 from pgdba.target import resolve_target
 
@@ -33,6 +36,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--pool-sizes", default="0,2,4,8,16,32")
     parser.add_argument("--pattern", default="surge")
+    parser.add_argument("--workload", choices=("class-start", "demo"), default="class-start")
+    parser.add_argument("--scale", type=float, default=0.2, help="demo database scale (--workload demo)")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="pgdba-pool-bench-"))
@@ -40,14 +45,19 @@ def main() -> None:
     cluster = EmbeddedCluster(root, settings={"max_connections": str(args.max_connections)})
     cluster.start()
     try:
-        with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
-            conn.execute("CREATE DATABASE classroom")
-        dsn = cluster.dsn("classroom")
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute((HERE / "class_start_schema.sql").read_text().encode())
-            conn.execute("CREATE EXTENSION pg_stat_statements")
-        target = resolve_target(dsn)
-        workload = statements_from_file(HERE / "class_start.sql")
+        if args.workload == "demo":
+            target = create_demo_database(resolve_target(cluster.dsn()), "elearning")
+            build_demo_database(target, scale=args.scale)
+            workload: Workload = demo_workload(target)
+        else:
+            with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+                conn.execute("CREATE DATABASE classroom")
+            dsn = cluster.dsn("classroom")
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute((HERE / "class_start_schema.sql").read_text().encode())
+                conn.execute("CREATE EXTENSION pg_stat_statements")
+            target = resolve_target(dsn)
+            workload = statements_from_file(HERE / "class_start.sql")
         config = LoadTestConfig(
             pool_sizes=tuple(int(s) for s in args.pool_sizes.split(",")),
             clients=args.clients,
@@ -57,16 +67,20 @@ def main() -> None:
             apply=True,
         )
         report = surge_load_test(target, workload, config)
-        # advice after the run, so pg_stat_statements holds the measured in-database time per call
-        advice = advise_pool(target, instances=1, peak_calls_per_s=400)
+        # advice after the runs, from what they measured: the in-database time per statement from
+        # pg_stat_statements, and the statement rate while the load ran (all statements / run time)
+        measured = advise_pool(target, instances=1).limits
+        run_time = sum(r.duration_s for r in report.results)
+        peak_rate = round(measured.calls / run_time) if run_time else None
+        advice = advise_pool(target, instances=1, peak_calls_per_s=peak_rate)
     finally:
         cluster.destroy()
 
     out = HERE / "results"
     out.mkdir(exist_ok=True)
-    (out / f"bench-{args.pattern}.json").write_text(to_json(report.to_dict()) + "\n")
-    (out / f"advice-{args.pattern}.json").write_text(to_json(advice.to_dict()) + "\n")
-    (out / f"bench-{args.pattern}.svg").write_text(load_test_svg(report))
+    (out / f"bench-{args.workload}-{args.pattern}.json").write_text(to_json(report.to_dict()) + "\n")
+    (out / f"advice-{args.workload}-{args.pattern}.json").write_text(to_json(advice.to_dict()) + "\n")
+    (out / f"bench-{args.workload}-{args.pattern}.svg").write_text(load_test_svg(report))
     rows = [{**r.to_dict(), "size": "direct" if r.mode == "direct" else r.pool_size} for r in report.results]
     columns = [
         Column("size", "pool size", "right"),
