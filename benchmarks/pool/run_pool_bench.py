@@ -56,6 +56,7 @@ def main() -> None:
             with psycopg.connect(dsn, autocommit=True) as conn:
                 conn.execute((HERE / "class_start_schema.sql").read_text().encode())
                 conn.execute("CREATE EXTENSION pg_stat_statements")
+                conn.execute("SELECT pg_stat_statements_reset()")  # only the load test's statements count
             target = resolve_target(dsn)
             workload = statements_from_file(HERE / "class_start.sql")
         config = LoadTestConfig(
