@@ -22,6 +22,7 @@ from pgdba.demo.workload import WorkloadResult, run_workload
 from pgdba.embedded import EmbeddedCluster
 from pgdba.findings import SCHEMA_VERSION
 from pgdba.optimizer import AnalyzeReport, analyze_queries
+from pgdba.pool import surge_pool_factory
 from pgdba.setup import apply_pg_stat_statements_setup, pg_stat_statements_status
 from pgdba.target import Target, resolve_target
 
@@ -149,7 +150,9 @@ def run_demo(
             f"running the application workload ({rounds} rounds, {workers} workers, class-start surges, N+1 page)"
         )
         reset_statement_stats(target)
-        before = run_workload(target, rounds=rounds, workers=workers, progress=progress)
+        before = run_workload(
+            target, rounds=rounds, workers=workers, pool_factory=surge_pool_factory(), progress=progress
+        )
     with _timed(steps, "check-up"):
         say("analysing the workload")
         analysis = analyze_queries(target, threshold_ms=100.0)
@@ -162,5 +165,7 @@ def run_demo(
     with _timed(steps, "workload (after)"):
         say("running the same workload again")
         reset_statement_stats(target)
-        report.after = run_workload(target, rounds=rounds, workers=workers, progress=progress)
+        report.after = run_workload(
+            target, rounds=rounds, workers=workers, pool_factory=surge_pool_factory(), progress=progress
+        )
     return report
