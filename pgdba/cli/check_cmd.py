@@ -131,3 +131,22 @@ def health(
     for skipped in score.skipped:
         line = f"skipped {skipped['check']}: {skipped['reason']}"
         print(f"- _{line}_" if fmt == "markdown" else line)
+
+
+def print_selected_checks(
+    dsn: str | None,
+    fmt: str,
+    checks: set[str],
+    title: str,
+    options: dict[str, dict[str, Any]] | None = None,
+    store: str | None = None,
+) -> None:
+    """Run some checks of the check-up and print their findings (used by `queries slow`, `indexes duplicate` …)."""
+    fmt = check_format(fmt)
+    target = target_from(dsn)
+    if store is None:
+        result = run_checkup(target, options=options, only=checks)
+    else:
+        with open_store(store) as history:
+            result = run_checkup(target, store=history, options=options, only=checks)
+    print_report(result.report, fmt, title=title)

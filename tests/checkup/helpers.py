@@ -12,7 +12,6 @@ import psycopg
 from pgdba.checkup import CheckupResult, run_checkup
 from pgdba.findings import Finding, Severity
 from pgdba.history.store import HistoryStore
-
 from tests.conftest import TestDatabase
 
 

@@ -20,7 +20,13 @@ ANALYZE course;
 ANALYZE lesson
 """
 
-QUERY_CHECKS = ("query.slow", "query.n_plus_one", "query.low_cache_hit", "query.unstable_plan", "query.temp_spill")
+QUERY_CHECKS = (
+    "query.slow",
+    "query.n_plus_one",
+    "query.low_cache_hit",
+    "query.unstable_plan",
+    "query.temp_spill",
+)
 
 
 def _reset_statements(db: TestDatabase) -> None:
@@ -44,7 +50,9 @@ def test_n_plus_one_is_found_with_the_outer_list_query(db: TestDatabase) -> None
     _reset_statements(db)
     with db.connect() as conn:
         for _ in range(2):
-            lessons = conn.execute("SELECT id, course_id, title FROM lesson WHERE id <= %s", (600,)).fetchall()
+            lessons = conn.execute(
+                "SELECT id, course_id, title FROM lesson WHERE id <= %s", (600,)
+            ).fetchall()
             for _, course_id, _ in lessons:  # the ORM loop: one course lookup per listed lesson
                 conn.execute("SELECT id, title FROM course WHERE id = %s", (course_id,)).fetchone()
     found = find(run(db, "query.n_plus_one"), "query.n_plus_one")
@@ -82,12 +90,16 @@ def test_slow_and_unstable_queries_are_found(db: TestDatabase) -> None:
 
 def test_temp_file_spill_is_found(db: TestDatabase) -> None:
     script(db, SCHEMA)
-    db.execute("CREATE TABLE log_line AS SELECT g AS id, md5(g::text) AS body FROM generate_series(1, 50000) g")
+    db.execute(
+        "CREATE TABLE log_line AS SELECT g AS id, md5(g::text) AS body FROM generate_series(1, 50000) g"
+    )
     _reset_statements(db)
     with db.connect() as conn:
         conn.execute("SET work_mem = '64kB'")
         for _ in range(10):
-            conn.execute("SELECT body FROM log_line ORDER BY body DESC LIMIT %s OFFSET %s", (10, 40000)).fetchall()
+            conn.execute(
+                "SELECT body FROM log_line ORDER BY body DESC LIMIT %s OFFSET %s", (10, 40000)
+            ).fetchall()
     found = find(run(db, "query.temp_spill"), "query.temp_spill")
     assert len(found) == 1 and "log_line" in found[0].object
     assert found[0].metrics["temp_blks_written"] >= 1280

@@ -138,7 +138,9 @@ def test_connections_near_the_usable_limit_are_found(db: TestDatabase) -> None:
         assert usage.reserved >= 3  # superuser_reserved_connections: not usable by the application
         ratio = (usage.connections - 2) / usage.usable
         found = find(
-            run(db, "safety.connections", safety__connections={"warning_ratio": ratio, "critical_ratio": 2.0}),
+            run(
+                db, "safety.connections", safety__connections={"warning_ratio": ratio, "critical_ratio": 2.0}
+            ),
             "safety.connections",
         )
         assert len(found) == 1 and found[0].severity is Severity.WARNING
