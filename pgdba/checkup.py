@@ -18,7 +18,8 @@ from pgdba.checks import backups, capacity, index_health, queries, safety, setti
 from pgdba.checks.indexes import StatsAge
 from pgdba.errors import InputError, NotAvailable
 from pgdba.findings import Finding, Report, SkippedCheck
-from pgdba.history.snapshot import previous_statements, size_history
+from pgdba.history.deltas import statements_since
+from pgdba.history.snapshot import previous_statement_snapshot, size_history
 from pgdba.history.store import HistoryStore
 from pgdba.server import TESTED_MAJORS, ServerFacts, load_server_facts
 from pgdba.stats.activity import connection_usage, session_activity
@@ -29,7 +30,7 @@ from pgdba.stats.indexes import index_stats
 from pgdba.stats.replication import replication_slots, standby_lag
 from pgdba.stats.sequences import sequence_stats
 from pgdba.stats.settings import server_settings
-from pgdba.stats.statements import statement_deltas, statement_stats
+from pgdba.stats.statements import statement_stats
 from pgdba.stats.tables import table_stats
 from pgdba.target import Target, session
 
@@ -169,19 +170,15 @@ def _sessions(fn: Callable[..., list[Finding]]) -> CheckFunction:
     return run
 
 
-def _previous(d: Data) -> tuple[datetime, list[Any]]:
+def _regressions(d: Data, kw: dict[str, Any]) -> list[Finding]:
     store: HistoryStore | None = d.get("store")
     if store is None:
         raise Skip("no history store given")
-    prev = previous_statements(store, d["target_key"])
+    prev = previous_statement_snapshot(store, d["target_key"])
     if prev is None:
         raise Skip("no earlier statement snapshot (run `pgdba snapshot` regularly)")
-    return prev
-
-
-def _regressions(d: Data, kw: dict[str, Any]) -> list[Finding]:
-    _, before = _previous(d)
-    recent = queries.application_statements(statement_deltas(d["statements"], before))
+    _, before, meta = prev
+    recent = queries.application_statements(statements_since(d["statements"], before, meta, d["facts"]))
     return queries.query_regressions(recent, before, **kw)
 
 

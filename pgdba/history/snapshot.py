@@ -68,10 +68,18 @@ def take_snapshot(
 
 def previous_statements(store: HistoryStore, target_key: str) -> tuple[datetime, list[StatementStats]] | None:
     """The newest stored statement snapshot of the target, if any."""
+    found = previous_statement_snapshot(store, target_key)
+    return None if found is None else (found[0], found[1])
+
+
+def previous_statement_snapshot(
+    store: HistoryStore, target_key: str
+) -> tuple[datetime, list[StatementStats], dict[str, Any]] | None:
+    """The newest statement snapshot with its metadata (server start, reset times)."""
     snap = store.latest_snapshot(target_key, STATEMENTS)
     if snap is None:
         return None
-    return snap.taken_at, [StatementStats(**row) for row in snap.payload]
+    return snap.taken_at, [StatementStats(**row) for row in snap.payload], dict(snap.meta)
 
 
 def size_history(

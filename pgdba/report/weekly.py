@@ -12,10 +12,11 @@ from pgdba.checks.capacity import Growth, growth
 from pgdba.checks.queries import application_statements
 from pgdba.checkup import CheckupResult, run_checkup
 from pgdba.findings import SCHEMA_VERSION, Finding, Severity
-from pgdba.history.snapshot import TABLES, previous_statements, size_history
+from pgdba.history.deltas import statements_since
+from pgdba.history.snapshot import TABLES, previous_statement_snapshot, size_history
 from pgdba.history.store import HistoryStore
 from pgdba.report.score import HealthScore, health_score
-from pgdba.stats.statements import StatementStats, statement_deltas
+from pgdba.stats.statements import StatementStats
 from pgdba.target import Target
 
 REPORT_KIND = "report"
@@ -132,10 +133,10 @@ def build_report(target: Target, store: HistoryStore, *, top: int = 10, save: bo
     now = result.data["now"]
     statements: list[StatementStats] = result.data.get("statements", [])
     window = "since the statistics were reset"
-    prev_statements = previous_statements(store, target.key)
-    if statements and prev_statements is not None:
-        statements = statement_deltas(statements, prev_statements[1])
-        window = f"since the snapshot of {prev_statements[0]:%Y-%m-%d %H:%M} UTC"
+    prev = previous_statement_snapshot(store, target.key)
+    if statements and prev is not None and result.facts is not None:
+        statements = statements_since(statements, prev[1], prev[2], result.facts)
+        window = f"since the snapshot of {prev[0]:%Y-%m-%d %H:%M} UTC"
     app = [p.stats for p in application_statements(statements)]
     top_queries = sorted(app, key=lambda s: s.total_ms, reverse=True)[:top]
     tables = result.data.get("tables", [])
