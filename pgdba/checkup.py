@@ -116,11 +116,11 @@ def collect(conn: psycopg.Connection, facts: ServerFacts, needed: set[str]) -> t
 
 
 # ---- the checks ------------------------------------------------------------------------------------
-def _app_statements(d: Data) -> list[queries.ParsedStatement]:
-    if "app_statements" not in d:
-        d["app_statements"] = queries.application_statements(d["statements"])
-    parsed: list[queries.ParsedStatement] = d["app_statements"]
-    return parsed
+def _app_statements(d: Data) -> queries.StatementSet:
+    if "app_statements" not in d:  # one parse cache shared by every query check
+        d["app_statements"] = queries.StatementSet(d["statements"])
+    statements: queries.StatementSet = d["app_statements"]
+    return statements
 
 
 def _stats_age(d: Data) -> StatsAge:
@@ -178,7 +178,7 @@ def _regressions(d: Data, kw: dict[str, Any]) -> list[Finding]:
     if prev is None:
         raise Skip("no earlier statement snapshot (run `pgdba snapshot` regularly)")
     _, before, meta = prev
-    recent = queries.application_statements(statements_since(d["statements"], before, meta, d["facts"]))
+    recent = queries.StatementSet(statements_since(d["statements"], before, meta, d["facts"]))
     return queries.query_regressions(recent, before, **kw)
 
 

@@ -5,7 +5,7 @@ Every function takes the application's statements (see `application_statements`)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from pgdba.advisor.query_columns import QueryColumns, Role, columns_by_role
@@ -35,19 +35,41 @@ class ParsedStatement:
         return text if len(text) <= QUERY_WIDTH else text[: QUERY_WIDTH - 1] + "…"
 
 
+class StatementSet:
+    """Statements with their parse trees computed on demand and cached.
+
+    Parsing is the expensive part of the query checks (about 1 ms a statement); every check first filters on
+    its numbers and parses only the statements that pass, so 5,000 statements cost a handful of parses."""
+
+    def __init__(self, statements: Iterable[StatementStats]) -> None:
+        self.stats = [s for s in statements if s.toplevel]
+        self._parsed: dict[tuple[int, int, int, bool], ParsedStatement | None] = {}
+
+    def parsed(self, stmt: StatementStats) -> ParsedStatement | None:
+        """The statement with its columns, or None when it is not application DML on user tables."""
+        if stmt.key not in self._parsed:
+            self._parsed[stmt.key] = _parse(stmt)
+        return self._parsed[stmt.key]
+
+    def select(self, keep: Callable[[StatementStats], bool]) -> list[ParsedStatement]:
+        """Application statements whose numbers pass `keep` (checked before parsing)."""
+        chosen = (self.parsed(s) for s in self.stats if keep(s))
+        return [p for p in chosen if p is not None]
+
+
+def _parse(stmt: StatementStats) -> ParsedStatement | None:
+    try:
+        columns = columns_by_role(stmt.query)
+    except InputError:
+        return None
+    if not is_application_query(statement_kind(stmt.query), columns):
+        return None
+    return ParsedStatement(stmt, columns)
+
+
 def application_statements(statements: Iterable[StatementStats]) -> list[ParsedStatement]:
     """Top-level DML on user tables (not pgdba's or a monitor's catalog queries, not DDL)."""
-    parsed: list[ParsedStatement] = []
-    for stmt in statements:
-        if not stmt.toplevel:
-            continue
-        try:
-            columns = columns_by_role(stmt.query)
-        except InputError:
-            continue
-        if is_application_query(statement_kind(stmt.query), columns):
-            parsed.append(ParsedStatement(stmt, columns))
-    return parsed
+    return StatementSet(statements).select(lambda s: True)
 
 
 def _metrics(stmt: StatementStats) -> dict[str, object]:
@@ -63,22 +85,29 @@ def _metrics(stmt: StatementStats) -> dict[str, object]:
 
 
 def slow_queries(
-    statements: Sequence[ParsedStatement],
+    statements: StatementSet,
     *,
     min_calls: int = 100,
     min_mean_ms: float = 20.0,
     threshold_ms: float = 100.0,
+    threshold_min_calls: int = 5,
     critical_mean_ms: float = 1000.0,
 ) -> list[Finding]:
     """PgHero's rule (≥ `min_calls` calls and ≥ `min_mean_ms` mean) is an info; a mean at or over the
-    user's `threshold_ms` (any number of calls) is a warning; over `critical_mean_ms` with `min_calls`
-    calls, critical."""
+    user's `threshold_ms` over ≥ `threshold_min_calls` calls (a one-off migration is not a slow query) is a
+    warning; over `critical_mean_ms` with `min_calls` calls, critical."""
     found = []
-    for p in statements:
+    candidates = statements.select(
+        lambda s: (
+            (s.mean_ms >= threshold_ms and s.calls >= threshold_min_calls)
+            or (s.calls >= min_calls and s.mean_ms >= min_mean_ms)
+        )
+    )
+    for p in candidates:
         s = p.stats
         if s.mean_ms >= critical_mean_ms and s.calls >= min_calls:
             severity = Severity.CRITICAL
-        elif s.mean_ms >= threshold_ms:
+        elif s.mean_ms >= threshold_ms and s.calls >= threshold_min_calls:
             severity = Severity.WARNING
         elif s.calls >= min_calls and s.mean_ms >= min_mean_ms:
             severity = Severity.INFO
@@ -98,7 +127,7 @@ def slow_queries(
 
 
 def low_cache_hit_queries(
-    statements: Sequence[ParsedStatement],
+    statements: StatementSet,
     *,
     min_ratio: float = 90.0,
     min_blocks: int = 1000,
@@ -106,11 +135,13 @@ def low_cache_hit_queries(
 ) -> list[Finding]:
     """Shared-buffer hit ratio under `min_ratio` % once at least `min_blocks` blocks were touched."""
     found = []
-    for p in statements:
+    for p in statements.select(
+        lambda s: (
+            s.shared_blks_hit + s.shared_blks_read >= min_blocks and (s.cache_hit_ratio or 100.0) < min_ratio
+        )
+    ):
         s = p.stats
-        ratio = s.cache_hit_ratio
-        if ratio is None or ratio >= min_ratio or s.shared_blks_hit + s.shared_blks_read < min_blocks:
-            continue
+        ratio = s.cache_hit_ratio or 0.0
         found.append(
             Finding(
                 "query.low_cache_hit",
@@ -125,7 +156,7 @@ def low_cache_hit_queries(
 
 
 def unstable_plan_queries(
-    statements: Sequence[ParsedStatement],
+    statements: StatementSet,
     *,
     max_variation: float = 1.0,
     min_calls: int = 20,
@@ -133,13 +164,13 @@ def unstable_plan_queries(
 ) -> list[Finding]:
     """Execution time varies widely (stddev / mean ≥ `max_variation`): plan flips, skew or cold cache."""
     found = []
-    for p in statements:
+    for p in statements.select(
+        lambda s: (
+            s.calls >= min_calls and s.mean_ms >= min_mean_ms and s.stddev_ms / s.mean_ms >= max_variation
+        )
+    ):
         s = p.stats
-        if s.calls < min_calls or s.mean_ms < min_mean_ms:
-            continue
         variation = s.stddev_ms / s.mean_ms
-        if variation < max_variation:
-            continue
         found.append(
             Finding(
                 "query.unstable_plan",
@@ -154,7 +185,7 @@ def unstable_plan_queries(
 
 
 def temp_spill_queries(
-    statements: Sequence[ParsedStatement],
+    statements: StatementSet,
     *,
     min_temp_blocks_per_call: float = 128.0,
     min_calls: int = 10,
@@ -162,10 +193,10 @@ def temp_spill_queries(
     """Queries writing temp files (sorts and hashes bigger than work_mem), ≥ `min_temp_blocks_per_call`
     blocks (8 kB) per call on average."""
     found = []
-    for p in statements:
+    for p in statements.select(
+        lambda s: s.calls >= min_calls and s.temp_blks_written / s.calls >= min_temp_blocks_per_call
+    ):
         s = p.stats
-        if s.calls < min_calls or s.temp_blks_written / s.calls < min_temp_blocks_per_call:
-            continue
         per_call_kb = s.temp_blks_written * 8 / s.calls
         found.append(
             Finding(
@@ -195,7 +226,7 @@ def _bare(relation: str) -> str:
 
 
 def n_plus_one_queries(
-    statements: Sequence[ParsedStatement],
+    statements: StatementSet,
     fks: Sequence[ForeignKey],
     *,
     min_calls: int = 500,
@@ -207,10 +238,11 @@ def n_plus_one_queries(
     AND an outer query returning ≥ `min_outer_rows_per_call` rows per call from a table related to the
     looked-up column by a foreign key (lessons.course_id → courses.id: one lookup per listed row)."""
     found = []
-    for inner in statements:
+    inners = statements.select(
+        lambda s: s.calls >= min_calls and s.rows_per_call <= max_rows_per_call and s.mean_ms <= max_mean_ms
+    )
+    for inner in inners:
         s = inner.stats
-        if s.calls < min_calls or s.rows_per_call > max_rows_per_call or s.mean_ms > max_mean_ms:
-            continue
         lookup = _lookup_column(inner.columns)
         if lookup is None:
             continue
@@ -223,10 +255,8 @@ def n_plus_one_queries(
         }
         outers = [
             o
-            for o in statements
-            if o is not inner
-            and o.stats.rows_per_call >= min_outer_rows_per_call
-            and any(_bare(rel) in related for rel in o.columns.tables)
+            for o in statements.select(lambda o: o.rows_per_call >= min_outer_rows_per_call)
+            if o.stats.key != s.key and any(_bare(rel) in related for rel in o.columns.tables)
         ]
         if not outers:
             continue
@@ -253,7 +283,7 @@ def n_plus_one_queries(
 
 
 def query_regressions(
-    current: Sequence[ParsedStatement],
+    current: StatementSet,
     previous: Iterable[StatementStats],
     *,
     min_ratio: float = 2.0,
@@ -266,13 +296,16 @@ def query_regressions(
     its cumulative counters)."""
     before = {s.key: s for s in previous}
     found = []
-    for p in current:
-        s = p.stats
+
+    def regressed(s: StatementStats) -> bool:
         old = before.get(s.key)
         if old is None or old.calls < min_calls or s.calls < min_calls or s.mean_ms < min_mean_ms:
-            continue
-        if old.mean_ms <= 0 or s.mean_ms / old.mean_ms < min_ratio:
-            continue
+            return False
+        return old.mean_ms > 0 and s.mean_ms / old.mean_ms >= min_ratio
+
+    for p in current.select(regressed):
+        s = p.stats
+        old = before[s.key]
         found.append(
             Finding(
                 "query.regression",

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pgdba.checks.capacity import Growth, growth
-from pgdba.checks.queries import application_statements
+from pgdba.checks.queries import StatementSet
 from pgdba.checkup import CheckupResult, run_checkup
 from pgdba.findings import SCHEMA_VERSION, Finding, Severity
 from pgdba.history.deltas import statements_since
@@ -126,6 +126,18 @@ def diff_findings(
     return diff
 
 
+def _top_application_statements(statements: list[StatementStats], top: int) -> list[StatementStats]:
+    """The `top` application statements by total time, parsing only as many as needed."""
+    pool = StatementSet(statements)
+    chosen: list[StatementStats] = []
+    for stmt in sorted(pool.stats, key=lambda s: s.total_ms, reverse=True):
+        if len(chosen) == top:
+            break
+        if pool.parsed(stmt) is not None:
+            chosen.append(stmt)
+    return chosen
+
+
 def build_report(target: Target, store: HistoryStore, *, top: int = 10, save: bool = True) -> WeeklyReport:
     """Run the check-up, compare with the previous stored report, and (by default) store this one."""
     result = run_checkup(target, store=store)
@@ -137,8 +149,7 @@ def build_report(target: Target, store: HistoryStore, *, top: int = 10, save: bo
     if statements and prev is not None and result.facts is not None:
         statements = statements_since(statements, prev[1], prev[2], result.facts)
         window = f"since the snapshot of {prev[0]:%Y-%m-%d %H:%M} UTC"
-    app = [p.stats for p in application_statements(statements)]
-    top_queries = sorted(app, key=lambda s: s.total_ms, reverse=True)[:top]
+    top_queries = _top_application_statements(statements, top)
     tables = result.data.get("tables", [])
     rates = growth(
         size_history(store, target.key, TABLES), {t.qualified_name: t.total_bytes for t in tables}, now

@@ -122,7 +122,7 @@ def test_index_and_query_subcommands(db: TestDatabase, capsys: pytest.CaptureFix
     code, out = _run(capsys, "indexes", "invalid", "--dsn", db.dsn)
     assert code == 0 and out.startswith("Findings: none") is False and "Invalid indexes: none" in out
     with db.connect() as conn:
-        for _ in range(2):
+        for _ in range(5):
             conn.execute("SELECT pg_sleep(0.11), id FROM course WHERE id = %s", (1,))
     code, out = _run(capsys, "queries", "slow", "--dsn", db.dsn, "--format", "json")
     assert [f["code"] for f in json.loads(out)["findings"]] == ["query.slow"]
