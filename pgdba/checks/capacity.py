@@ -108,10 +108,12 @@ def size_forecast(
     limit_bytes: int = 60 * GB,
     warning_days: float = 30.0,
     critical_days: float = 7.0,
+    min_window_seconds: float = 6 * 3600,
 ) -> list[Finding]:
     """Days until the database reaches `limit_bytes` (the 60 GB critical threshold) at its growth rate:
-    a warning within `warning_days`, critical within `critical_days`."""
-    if db_growth is None:
+    a warning within `warning_days`, critical within `critical_days`; only from at least
+    `min_window_seconds` (6 hours) of history — minutes of growth say nothing about weeks."""
+    if db_growth is None or db_growth.seconds < min_window_seconds:
         return []
     days = db_growth.days_until(limit_bytes)
     if days is None or days >= warning_days:

@@ -57,6 +57,11 @@ def _rows(table: TableStats) -> int:
     return max(table.estimated_rows, table.live_rows)
 
 
+def _autovacuum_rows(table: TableStats) -> int:
+    """The row count autovacuum scales its trigger by: pg_class.reltuples, once the table was analysed."""
+    return table.estimated_rows if table.estimated_rows > 0 else table.live_rows
+
+
 def table_bloat_findings(
     estimates: Sequence[BloatEstimate], *, min_bytes: int = 100 * 1024**2, warning_ratio: float = 0.7
 ) -> list[Finding]:
@@ -112,7 +117,7 @@ def vacuum_overdue(
     found = []
     for t in tables:
         trigger = autovacuum_trigger(t, settings)
-        due = trigger.vacuum_after(_rows(t))
+        due = trigger.vacuum_after(_autovacuum_rows(t))
         last = t.last_vacuumed
         if t.dead_rows <= due or (last is not None and now - last <= max_age):
             continue
@@ -149,7 +154,7 @@ def analyze_overdue(
     found = []
     for t in tables:
         trigger = autovacuum_trigger(t, settings)
-        due = trigger.analyze_after(_rows(t))
+        due = trigger.analyze_after(_autovacuum_rows(t))
         last = t.last_analyzed
         never = last is None and _rows(t) + t.modified_since_analyze > 0
         stale = t.modified_since_analyze > due and (last is None or now - last > max_age)

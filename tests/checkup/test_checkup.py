@@ -130,7 +130,7 @@ def test_table_growth_and_forecast_from_history(db: TestDatabase, tmp_path: Path
         *checks,
         store=store,
         capacity__table_growth={"min_window_seconds": 0, "warning_bytes_per_hour": 1},
-        capacity__forecast={"limit_bytes": 10**12},
+        capacity__forecast={"limit_bytes": 10**12, "min_window_seconds": 0},
     )
     growth = find(result, "capacity.table_growth")
     assert [f.object for f in growth] == ["public.behavior_log"]
