@@ -134,6 +134,19 @@ def main() -> None:
             health_score(result)
             lib_wall.append(time.perf_counter() - t0)
             lib_server.append(server_ms(admin, role) / 1000)
+        su_wall, su_server = [], []
+        for _ in range(args.runs):  # as the superuser: the bloat checks read pg_stats too
+            reset(admin, "postgres")
+            t0 = time.perf_counter()
+            su_result = run_checkup(resolve_target(dsn))
+            health_score(su_result)
+            su_wall.append(time.perf_counter() - t0)
+            su_server.append(server_ms(admin, "postgres") / 1000)
+        startup = []
+        for _ in range(args.runs):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "pgdba", "version"], capture_output=True, check=True)
+            startup.append(time.perf_counter() - t0)
         med = statistics.median
         print(f"findings={len(result.report.findings)} skipped={[s.check for s in result.report.skipped]}")
         print(f"pgdba check (process) wall median {med(cli_wall):.2f} s (min {min(cli_wall):.2f})")
@@ -141,8 +154,13 @@ def main() -> None:
         print(
             f"server time in pgdba's queries median {med(lib_server):.2f} s (process runs: {med(cli_server):.2f} s)"
         )
+        print(f"pgdba version (interpreter + imports only) median {med(startup):.2f} s")
         print(f"ratio process wall / server {med(cli_wall) / med(cli_server):.2f}x")
         print(f"ratio in-process wall / server {med(lib_wall) / med(lib_server):.2f}x")
+        print(
+            f"superuser run_checkup wall median {med(su_wall):.2f} s, server {med(su_server):.2f} s, "
+            f"ratio {med(su_wall) / med(su_server):.2f}x, skipped {[s.check for s in su_result.report.skipped]}"
+        )
     finally:
         cluster.destroy()
 
