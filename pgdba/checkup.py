@@ -386,14 +386,14 @@ def run_checkup(
         facts = load_server_facts(conn)
         data, failed = collect(conn, facts, needed)
     data.update(now=datetime.now(UTC), store=store, target_key=target.key, notes=[])
-    note = _version_note(facts)
+    note = server_version_note(facts)
     if note:
         data["notes"].append(note)
     report, ran = run_checks(data, failed, options=options, only=only)
     return CheckupResult(report, ran, facts, data)
 
 
-def _version_note(facts: ServerFacts) -> str | None:
+def server_version_note(facts: ServerFacts) -> str | None:
     """The server module's note on untested majors (ServerFacts.version_note), or pgdba's own fallback."""
     note = getattr(facts, "version_note", None)
     if isinstance(note, str):

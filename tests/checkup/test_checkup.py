@@ -12,7 +12,7 @@ import pytest
 
 from pgdba.checks.index_health import low_index_hit_rate
 from pgdba.checks.settings import settings_findings
-from pgdba.checkup import CHECKS, parse_overrides, run_checkup
+from pgdba.checkup import CHECKS, parse_overrides, run_checkup, server_version_note
 from pgdba.errors import InputError
 from pgdba.findings import Severity
 from pgdba.history.snapshot import take_snapshot
@@ -257,3 +257,22 @@ def test_checkup_gives_up_on_a_table_locked_by_ddl_instead_of_queueing(db: TestD
     finally:
         ddl.rollback()
         ddl.close()
+
+
+def test_unused_indexes_are_not_judged_on_young_statistics(db: TestDatabase) -> None:
+    script(db, HEALTHY)
+    db.execute("CREATE INDEX lesson_position_idx ON lesson (position)")
+    db.execute("SELECT pg_stat_reset()")  # counters restart now: a week has not passed
+    result = run(db, "index.unused", index__unused={"min_size_bytes": 0})
+    assert result.report.findings == []
+    assert [s.check for s in result.report.skipped] == ["index.unused"]
+    assert "too young to judge" in result.report.skipped[0].reason
+
+
+def test_untested_server_version_is_named_in_the_notes(db: TestDatabase) -> None:
+    with db.connect() as conn:
+        facts = load_server_facts(conn)
+    assert server_version_note(facts) is None  # the test cluster runs a tested major
+    facts.version_num = 120017
+    note = server_version_note(facts)
+    assert note is not None and "12" in note
