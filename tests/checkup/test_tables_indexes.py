@@ -6,6 +6,7 @@ import psycopg
 import pytest
 
 from pgdba.maintenance import apply_maintenance, maintenance_plan
+from pgdba.target import resolve_target
 from tests.checkup.helpers import codes, find, run, script
 from tests.conftest import TestDatabase
 
@@ -177,3 +178,25 @@ def test_unused_index_is_found_but_never_a_unique_or_primary_key_index(db: TestD
     names = {f.object for f in found}
     assert "public.lesson_position_idx" in names
     assert not names & {"public.course_title_key", "public.course_pkey", "public.lesson_pkey"}
+
+
+def test_maintenance_skips_a_table_locked_by_ddl_and_goes_on_with_the_next(db: TestDatabase) -> None:
+    for name in ("attempt", "progress"):
+        script(
+            db,
+            f"CREATE TABLE {name} (id int PRIMARY KEY) WITH (autovacuum_enabled = false);"
+            f"INSERT INTO {name} SELECT generate_series(1, 20000);"
+            f"ANALYZE {name};"
+            f"DELETE FROM {name} WHERE id > 5000",
+        )
+    plan = maintenance_plan(db.target)
+    assert [i.table for i in plan.items] == ["attempt", "progress"]
+    ddl = db.connect(autocommit=False)
+    ddl.execute("LOCK TABLE attempt IN ACCESS EXCLUSIVE MODE")
+    try:
+        apply_maintenance(resolve_target(db.dsn, lock_timeout_ms=100), plan, announce=lambda _: None)
+    finally:
+        ddl.rollback()
+        ddl.close()
+    assert [(i.table, i.status) for i in plan.items] == [("attempt", "failed"), ("progress", "done")]
+    assert plan.items[0].error is not None and "lock timeout" in plan.items[0].error
