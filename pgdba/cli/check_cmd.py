@@ -128,6 +128,8 @@ def health(
     else:
         console().print(f"[bold]{_score_line(score)}[/bold]")
     print_rows(_deduction_rows(score), _DEDUCTION_COLUMNS, fmt, title="Deductions", empty="no deductions")
+    if fmt == "markdown" and score.skipped:
+        print()
     for skipped in score.skipped:
         line = f"skipped {skipped['check']}: {skipped['reason']}"
         print(f"- _{line}_" if fmt == "markdown" else line)
