@@ -11,11 +11,14 @@ import typer
 from pgdba import __version__
 from pgdba.cli import (
     capacity_cmd,
+    check_cmd,
     demo_cmd,
     embedded_cmd,
     indexes_cmd,
+    maintenance_cmd,
     pool_cmd,
     queries_cmd,
+    report_cmd,
     serve_cmd,
     setup_cmd,
     snapshot_cmd,
@@ -39,6 +42,10 @@ app.command("snapshot")(snapshot_cmd.snapshot)
 app.command("serve")(serve_cmd.serve)
 app.command("demo")(demo_cmd.demo)
 app.add_typer(pool_cmd.app, name="pool")
+app.command("check")(check_cmd.check)
+app.command("health")(check_cmd.health)
+app.command("maintenance")(maintenance_cmd.maintenance)
+app.command("report")(report_cmd.report)
 
 
 @app.command("version")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-from pgdba.cli.options import DsnOption, FormatOption, check_format, target_from
+from pgdba.capacity import table_forecast
+from pgdba.cli.options import DsnOption, FormatOption, StoreOption, check_format, target_from
+from pgdba.history.store import open_store
 from pgdba.optimizer import capacity_tables
 from pgdba.render import Column, print_rows
 from pgdba.units import format_bytes
@@ -13,12 +17,26 @@ app = typer.Typer(help="Database and table sizes, growth and forecasts.", no_arg
 
 
 @app.command()
-def tables(dsn: DsnOption = None, fmt: FormatOption = "table") -> None:
-    """Sizes of every table (heap, indexes, TOAST), rows and dead rows, largest first.
+def tables(
+    dsn: DsnOption = None,
+    fmt: FormatOption = "table",
+    forecast_days: Annotated[
+        int | None,
+        typer.Option(
+            "--forecast-days", help="Growth per day from history and each table's size in N days", min=1
+        ),
+    ] = None,
+    store: StoreOption = None,
+) -> None:
+    """Sizes of every table (heap, indexes, TOAST), rows and dead rows, largest first; with --forecast-days,
+    growth from the history store's snapshots and the forecast size instead.
 
-    Example: pgdba capacity tables --format markdown
+    Example: pgdba capacity tables --format markdown; pgdba capacity tables --forecast-days 30
     """
     fmt = check_format(fmt)
+    if forecast_days is not None:
+        _forecast(dsn, fmt, forecast_days, store)
+        return
     report = capacity_tables(target_from(dsn)).to_dict()
     rows = [
         {
@@ -41,4 +59,28 @@ def tables(dsn: DsnOption = None, fmt: FormatOption = "table") -> None:
         Column("deadRows", "dead rows", "right"),
     ]
     title = f"Tables (database: {format_bytes(report['databaseSizeBytes'])})"
+    print_rows(rows, columns, fmt, title=title, json_data=report, empty="no user tables")
+
+
+def _forecast(dsn: str | None, fmt: str, days: int, store: str | None) -> None:
+    target = target_from(dsn)
+    with open_store(store) as history:
+        report = table_forecast(target, history, days).to_dict()
+    rows = [
+        {
+            "table": row["table"],
+            "total": format_bytes(row["totalBytes"]),
+            "per_day": "" if row["bytesPerDay"] is None else format_bytes(row["bytesPerDay"]),
+            "forecast": "" if row["forecastBytes"] is None else format_bytes(row["forecastBytes"]),
+        }
+        for row in report["tables"]
+    ]
+    columns = [
+        Column("table", "table"),
+        Column("total", "total", "right"),
+        Column("per_day", "growth/day", "right"),
+        Column("forecast", f"in {days} days", "right"),
+    ]
+    since = report["historySince"] or "no snapshot yet: run `pgdba snapshot` daily"
+    title = f"Table growth and {days}-day forecast (history since {since})"
     print_rows(rows, columns, fmt, title=title, json_data=report, empty="no user tables")

@@ -73,3 +73,48 @@ def unused(
     print_rows(rows, columns, fmt, title="Unused indexes", json_data=report, empty="no unused index")
     if fmt == "table":
         console().print(f"[dim]{report['statsNote']}[/dim]")
+
+
+@app.command()
+def duplicate(dsn: DsnOption = None, fmt: FormatOption = "table") -> None:
+    """Duplicate and prefix-covered indexes (same method, same predicate); never the unique one.
+
+    Example: pgdba indexes duplicate --format json
+    """
+    from pgdba.cli.check_cmd import print_selected_checks
+
+    print_selected_checks(dsn, fmt, {"index.duplicate"}, "Duplicate and redundant indexes")
+
+
+@app.command()
+def invalid(dsn: DsnOption = None, fmt: FormatOption = "table") -> None:
+    """Indexes left invalid by a failed CREATE INDEX CONCURRENTLY.
+
+    Example: pgdba indexes invalid
+    """
+    from pgdba.cli.check_cmd import print_selected_checks
+
+    print_selected_checks(dsn, fmt, {"index.invalid"}, "Invalid indexes")
+
+
+@app.command("missing-fk")
+def missing_fk(
+    dsn: DsnOption = None,
+    fmt: FormatOption = "table",
+    min_rows: Annotated[
+        int, typer.Option(help="Only referencing tables with at least this many rows", min=0)
+    ] = 10_000,
+) -> None:
+    """Foreign keys without an index on the referencing columns, on tables large enough to matter.
+
+    Example: pgdba indexes missing-fk --min-rows 1000
+    """
+    from pgdba.cli.check_cmd import print_selected_checks
+
+    print_selected_checks(
+        dsn,
+        fmt,
+        {"index.missing_fk"},
+        "Foreign keys without an index",
+        {"index.missing_fk": {"min_rows": min_rows}},
+    )

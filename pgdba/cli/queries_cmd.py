@@ -62,3 +62,63 @@ def analyze(
     ]
     title = f"{report.analyzed} statements analysed ({report.window_source}), threshold {threshold:g} ms"
     print_rows(rows, columns, fmt, title=title, json_data=report.to_dict(), empty="no statement has an issue")
+
+
+@app.command()
+def slow(
+    dsn: DsnOption = None,
+    fmt: FormatOption = "table",
+    threshold: Annotated[
+        float, typer.Option(help="Mean ms that is a warning whatever the call count", min=0)
+    ] = 100.0,
+    min_calls: Annotated[int, typer.Option(help="PgHero's rule: at least this many calls …", min=1)] = 100,
+    min_mean: Annotated[float, typer.Option(help="… and at least this mean ms", min=0)] = 20.0,
+) -> None:
+    """Slow statements: mean ≥ --threshold ms (warning), or ≥ --min-calls calls and ≥ --min-mean ms (info).
+
+    Example: pgdba queries slow --threshold 250
+    """
+    from pgdba.cli.check_cmd import print_selected_checks
+
+    options = {"query.slow": {"threshold_ms": threshold, "min_calls": min_calls, "min_mean_ms": min_mean}}
+    print_selected_checks(dsn, fmt, {"query.slow"}, "Slow queries", options)
+
+
+@app.command("n-plus-one")
+def n_plus_one(
+    dsn: DsnOption = None,
+    fmt: FormatOption = "table",
+    min_calls: Annotated[int, typer.Option(help="Lookups called at least this many times", min=1)] = 500,
+) -> None:
+    """N+1 patterns: a one-row lookup by key called once per row of a list query on a related table.
+
+    Example: pgdba queries n-plus-one --min-calls 200
+    """
+    from pgdba.cli.check_cmd import print_selected_checks
+
+    print_selected_checks(
+        dsn, fmt, {"query.n_plus_one"}, "N+1 queries", {"query.n_plus_one": {"min_calls": min_calls}}
+    )
+
+
+@app.command()
+def cache(
+    dsn: DsnOption = None,
+    fmt: FormatOption = "table",
+    min_ratio: Annotated[
+        float, typer.Option(help="Hit percentage below which a statement is reported")
+    ] = 90.0,
+) -> None:
+    """Statements with a low shared-buffer cache hit ratio, and the database's index hit rate.
+
+    Example: pgdba queries cache --min-ratio 95
+    """
+    from pgdba.cli.check_cmd import print_selected_checks
+
+    print_selected_checks(
+        dsn,
+        fmt,
+        {"query.low_cache_hit", "index.low_hit_rate"},
+        "Cache hit ratio",
+        {"query.low_cache_hit": {"min_ratio": min_ratio}},
+    )

@@ -1,17 +1,25 @@
-"""`pgdba snapshot`: store the current statistics of a target in the history store."""
+"""`pgdba snapshot`: store statement, table, index and database statistics with reset metadata."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 
 from pgdba.history.store import HistoryStore
 from pgdba.server import ServerFacts
+from pgdba.stats.database import database_stats
+from pgdba.stats.indexes import index_stats
 from pgdba.stats.statements import StatementStats, statement_stats
+from pgdba.stats.tables import table_stats
 
 STATEMENTS = "statements"
+TABLES = "tables"
+INDEXES = "indexes"
+DATABASE = "database"
+KINDS = (STATEMENTS, TABLES, INDEXES, DATABASE)
 
 
 @dataclass(frozen=True)
@@ -32,24 +40,57 @@ def snapshot_meta(facts: ServerFacts) -> dict[str, str | None]:
 
 
 def take_snapshot(
-    conn: psycopg.Connection, facts: ServerFacts, store: HistoryStore, target_key: str
+    conn: psycopg.Connection,
+    facts: ServerFacts,
+    store: HistoryStore,
+    target_key: str,
+    *,
+    kinds: tuple[str, ...] = KINDS,
 ) -> SnapshotSummary:
-    """Store statement statistics (when pg_stat_statements is ready) with the reset metadata."""
+    """Store the chosen kinds of statistics (statements only when pg_stat_statements is ready)."""
     taken_at = datetime.now(UTC)
-    kinds: dict[str, int] = {}
+    stored: dict[str, int] = {}
     meta = snapshot_meta(facts)
-    if facts.pg_stat_statements_ready:
-        statements = statement_stats(conn, facts)
-        store.save_snapshot(
-            target_key, STATEMENTS, [s.to_dict() for s in statements], meta=meta, taken_at=taken_at
-        )
-        kinds[STATEMENTS] = len(statements)
-    return SnapshotSummary(target_key, taken_at, kinds)
+    payloads: dict[str, list[dict[str, Any]]] = {}
+    if STATEMENTS in kinds and facts.pg_stat_statements_ready:
+        payloads[STATEMENTS] = [s.to_dict() for s in statement_stats(conn, facts)]
+    if TABLES in kinds:
+        payloads[TABLES] = [t.to_dict() for t in table_stats(conn)]
+    if INDEXES in kinds:
+        payloads[INDEXES] = [i.to_dict() for i in index_stats(conn)]
+    if DATABASE in kinds:
+        payloads[DATABASE] = [database_stats(conn).to_dict()]
+    for kind, payload in payloads.items():
+        store.save_snapshot(target_key, kind, payload, meta=meta, taken_at=taken_at)
+        stored[kind] = len(payload)
+    return SnapshotSummary(target_key, taken_at, stored)
 
 
 def previous_statements(store: HistoryStore, target_key: str) -> tuple[datetime, list[StatementStats]] | None:
     """The newest stored statement snapshot of the target, if any."""
+    found = previous_statement_snapshot(store, target_key)
+    return None if found is None else (found[0], found[1])
+
+
+def previous_statement_snapshot(
+    store: HistoryStore, target_key: str
+) -> tuple[datetime, list[StatementStats], dict[str, Any]] | None:
+    """The newest statement snapshot with its metadata (server start, reset times)."""
     snap = store.latest_snapshot(target_key, STATEMENTS)
     if snap is None:
         return None
-    return snap.taken_at, [StatementStats(**row) for row in snap.payload]
+    return snap.taken_at, [StatementStats(**row) for row in snap.payload], dict(snap.meta)
+
+
+def size_history(
+    store: HistoryStore, target_key: str, kind: str, *, limit: int = 1000
+) -> list[tuple[datetime, dict[str, int]]]:
+    """(taken_at, {object: bytes}) of the stored table ("tables") or database ("database") snapshots."""
+    samples = []
+    for snap in store.snapshots(target_key, kind, limit=limit):
+        if kind == TABLES:
+            sizes = {f"{row['schema']}.{row['table']}": int(row["total_bytes"]) for row in snap.payload}
+        else:
+            sizes = {row["database"]: int(row["size_bytes"]) for row in snap.payload}
+        samples.append((snap.taken_at, sizes))
+    return samples

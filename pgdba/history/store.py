@@ -144,11 +144,15 @@ class HistoryStore:
 
 
 def open_store(location: str | None = None) -> HistoryStore:
-    """A store from `--store` / PGDBA_HISTORY: a file path or sqlite:///path; default in the user data dir."""
+    """A store from `--store` / PGDBA_HISTORY: a file path, sqlite:///path, or postgresql://… (a `pgdba`
+    schema in that database); default: a SQLite file in the user data dir."""
+    location = location or os.environ.get("PGDBA_HISTORY")
     if not location:
         return HistoryStore(default_store_path())
     if location.startswith("sqlite:///"):
         return HistoryStore(Path(location.removeprefix("sqlite://")))
     if location.startswith(("postgresql://", "postgres://")):
-        raise InputError("a PostgreSQL history store is not supported yet; use a SQLite file path")
+        from pgdba.history.pg_store import PostgresHistoryStore  # imports psycopg's JSON adapters lazily
+
+        return PostgresHistoryStore(location)
     return HistoryStore(Path(location))

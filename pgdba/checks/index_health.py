@@ -1,0 +1,189 @@
+"""Index checks as Findings: unused, duplicate and redundant, invalid, missing FK indexes, bloat, hit rate."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from pgdba.checks.indexes import StatsAge, unused_indexes
+from pgdba.findings import Finding, Severity
+from pgdba.sql_text import identifier, qualified
+from pgdba.stats.bloat import BloatEstimate
+from pgdba.stats.database import DatabaseStats
+from pgdba.stats.foreign_keys import ForeignKey
+from pgdba.stats.indexes import IndexStats
+from pgdba.units import format_bytes
+
+
+def _drop(ix: IndexStats) -> str:
+    return f"DROP INDEX CONCURRENTLY {qualified(ix.schema, ix.index)};"
+
+
+def unused_index_findings(
+    indexes: Sequence[IndexStats], stats_age: StatsAge, *, max_scans: int = 0, min_size_bytes: int = 1024**2
+) -> list[Finding]:
+    """Indexes scanned at most `max_scans` times since the stats reset and at least `min_size_bytes`
+    (1 MB) large; never unique / primary-key / constraint indexes. Nothing while the statistics are too
+    young to judge (the check-up names that as skipped)."""
+    if stats_age.too_young:
+        return []
+    return [
+        Finding(
+            "index.unused",
+            Severity.WARNING,
+            f"Unused index ({ix.scans} scans, {format_bytes(ix.size_bytes)})",
+            ix.qualified_name,
+            {"scans": ix.scans, "size_bytes": ix.size_bytes, "table": ix.qualified_table},
+            "Drop it after checking replicas and periodic jobs (its writes cost on every INSERT/UPDATE)",
+            _drop(ix),
+        )
+        for ix in unused_indexes(indexes, max_scans=max_scans, min_size_bytes=min_size_bytes)
+    ]
+
+
+def _predicate(ix: IndexStats) -> str:
+    _, _, where = ix.definition.partition(" WHERE ")
+    return where
+
+
+def _include(ix: IndexStats) -> str:
+    head, _, _ = ix.definition.partition(" WHERE ")
+    _, _, include = head.partition(" INCLUDE ")
+    return include
+
+
+def duplicate_indexes(indexes: Sequence[IndexStats]) -> list[Finding]:
+    """Index pairs on one table with the same method and predicate where one's key columns equal (duplicate)
+    or are a leading prefix of (redundant) the other's. The one to drop is never unique, primary-key or
+    constraint-backing; a unique index covering a prefix is kept (it enforces something)."""
+    groups: dict[tuple[str, str, str, str], list[IndexStats]] = defaultdict(list)
+    for ix in indexes:
+        if ix.is_valid:
+            groups[(ix.schema, ix.table, ix.method, _predicate(ix))].append(ix)
+    found: list[Finding] = []
+    reported: set[str] = set()
+    for members in groups.values():
+        for ix in sorted(members, key=lambda i: (len(i.columns), i.index)):
+            if ix.protected or ix.index in reported:
+                continue
+            for other in members:
+                if other is ix or other.index in reported:
+                    continue
+                n = len(ix.columns)
+                same = other.columns == ix.columns and _include(other) == _include(ix)
+                prefix = ix.method == "btree" and n < len(other.columns) and other.columns[:n] == ix.columns
+                if same and not other.protected and other.index > ix.index:
+                    continue  # of two plain duplicates, report the later-named one
+                if not (same or prefix):
+                    continue
+                code = "index.duplicate" if same else "index.redundant"
+                found.append(
+                    Finding(
+                        code,
+                        Severity.WARNING,
+                        f"{'Duplicate of' if same else 'Covered by'} {other.index} "
+                        f"({format_bytes(ix.size_bytes)})",
+                        ix.qualified_name,
+                        {
+                            "columns": list(ix.columns),
+                            "covered_by": other.qualified_name,
+                            "covered_by_columns": list(other.columns),
+                            "size_bytes": ix.size_bytes,
+                            "scans": ix.scans,
+                        },
+                        f"{other.index} serves every query this index serves; drop this one",
+                        _drop(ix),
+                    )
+                )
+                reported.add(ix.index)
+                break
+    return found
+
+
+def invalid_indexes(indexes: Sequence[IndexStats]) -> list[Finding]:
+    """Indexes left invalid by a failed CREATE INDEX CONCURRENTLY: written to, never used by the planner."""
+    return [
+        Finding(
+            "index.invalid",
+            Severity.WARNING,
+            f"Invalid index ({format_bytes(ix.size_bytes)}), left by a failed CREATE INDEX CONCURRENTLY",
+            ix.qualified_name,
+            {"size_bytes": ix.size_bytes, "definition": ix.definition},
+            "Drop it and create it again (CONCURRENTLY), or REINDEX INDEX CONCURRENTLY",
+            _drop(ix),
+        )
+        for ix in indexes
+        if not ix.is_valid
+    ]
+
+
+def missing_fk_indexes(fks: Sequence[ForeignKey], *, min_rows: int = 10_000) -> list[Finding]:
+    """Foreign keys with no index leading with their columns, on referencing tables of ≥ `min_rows` rows:
+    every DELETE / key UPDATE on the referenced table then scans the whole referencing table."""
+    found = []
+    for fk in fks:
+        if fk.has_index or fk.table_rows < min_rows:
+            continue
+        cols = ", ".join(identifier(c) for c in fk.columns)
+        name = identifier(f"{fk.table}_{'_'.join(fk.columns)}_idx"[:63])
+        found.append(
+            Finding(
+                "index.missing_fk",
+                Severity.WARNING,
+                f"Foreign key {fk.constraint} ({', '.join(fk.columns)} → {fk.ref_table}) has no index",
+                fk.qualified_table,
+                {
+                    "constraint": fk.constraint,
+                    "columns": list(fk.columns),
+                    "references": fk.qualified_ref_table,
+                    "table_rows": fk.table_rows,
+                },
+                "Index the referencing columns: joins on the key and deletes on the parent need it",
+                f"CREATE INDEX CONCURRENTLY {name} ON {qualified(fk.schema, fk.table)} ({cols});",
+            )
+        )
+    return found
+
+
+def index_bloat_findings(
+    estimates: Sequence[BloatEstimate], *, min_bytes: int = 10 * 1024**2, warning_ratio: float = 0.7
+) -> list[Finding]:
+    """Btree indexes ≥ `min_bytes` (10 MB) whose estimated bloat is ≥ `warning_ratio` (70 %, Netdata's
+    index bloat warning) of their size."""
+    return [
+        Finding(
+            "index.bloat",
+            Severity.WARNING,
+            f"Index bloat ~{e.bloat_ratio:.0%} ({format_bytes(e.bloat_bytes)} of {format_bytes(e.actual_bytes)})",
+            e.object,
+            {
+                "actual_bytes": e.actual_bytes,
+                "expected_bytes": e.expected_bytes,
+                "bloat_ratio": round(e.bloat_ratio, 3),
+            },
+            "Rebuild it without blocking writes",
+            f"REINDEX INDEX CONCURRENTLY {qualified(e.schema, e.index or '')};",
+        )
+        for e in estimates
+        if e.index and e.estimable and e.actual_bytes >= min_bytes and e.bloat_ratio >= warning_ratio
+    ]
+
+
+def low_index_hit_rate(
+    db: DatabaseStats, *, min_ratio: float = 99.0, critical_below: float = 90.0, min_blocks: int = 10_000
+) -> list[Finding]:
+    """Index blocks found in shared buffers under `min_ratio` % (PgHero's 99 %); critical under
+    `critical_below` % (the user's 90 % alert); only once `min_blocks` index blocks were read."""
+    ratio = db.index_hit_ratio
+    if ratio is None or db.idx_blks_hit + db.idx_blks_read < min_blocks or ratio >= min_ratio:
+        return []
+    return [
+        Finding(
+            "index.low_hit_rate",
+            Severity.CRITICAL if ratio < critical_below else Severity.WARNING,
+            f"Index cache hit rate {ratio:.1f}% (target ≥ {min_ratio:g}%)",
+            db.database,
+            {"hit_pct": round(ratio, 2), "blocks_read": db.idx_blks_read, "blocks_hit": db.idx_blks_hit},
+            "The working set of the indexes does not fit in shared_buffers: raise it, or drop unused indexes",
+        )
+    ]

@@ -1,0 +1,323 @@
+"""Statement checks over pg_stat_statements counters (cumulative or a delta between snapshots).
+
+Every function takes the application's statements (see `application_statements`) and returns Findings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from pgdba.advisor.query_columns import QueryColumns, Role, columns_by_role
+from pgdba.checks.statement_recommendations import (
+    is_application_query,
+    is_single_table_key_lookup,
+    statement_kind,
+)
+from pgdba.errors import InputError
+from pgdba.findings import Finding, Severity
+from pgdba.stats.foreign_keys import ForeignKey
+from pgdba.stats.statements import StatementStats
+
+QUERY_WIDTH = 120
+
+
+@dataclass(frozen=True)
+class ParsedStatement:
+    """A statement with the columns its parse tree uses."""
+
+    stats: StatementStats
+    columns: QueryColumns
+
+    @property
+    def label(self) -> str:
+        text = " ".join(self.stats.query.split())
+        return text if len(text) <= QUERY_WIDTH else text[: QUERY_WIDTH - 1] + "…"
+
+
+class StatementSet:
+    """Statements with their parse trees computed on demand and cached.
+
+    Parsing is the expensive part of the query checks (about 1 ms a statement); every check first filters on
+    its numbers and parses only the statements that pass, so 5,000 statements cost a handful of parses."""
+
+    def __init__(self, statements: Iterable[StatementStats]) -> None:
+        self.stats = [s for s in statements if s.toplevel]
+        self._parsed: dict[tuple[int, int, int, bool], ParsedStatement | None] = {}
+
+    def parsed(self, stmt: StatementStats) -> ParsedStatement | None:
+        """The statement with its columns, or None when it is not application DML on user tables."""
+        if stmt.key not in self._parsed:
+            self._parsed[stmt.key] = _parse(stmt)
+        return self._parsed[stmt.key]
+
+    def select(self, keep: Callable[[StatementStats], bool]) -> list[ParsedStatement]:
+        """Application statements whose numbers pass `keep` (checked before parsing)."""
+        chosen = (self.parsed(s) for s in self.stats if keep(s))
+        return [p for p in chosen if p is not None]
+
+
+def _parse(stmt: StatementStats) -> ParsedStatement | None:
+    try:
+        columns = columns_by_role(stmt.query)
+    except InputError:
+        return None
+    if not is_application_query(statement_kind(stmt.query), columns):
+        return None
+    return ParsedStatement(stmt, columns)
+
+
+def application_statements(statements: Iterable[StatementStats]) -> list[ParsedStatement]:
+    """Top-level DML on user tables (not pgdba's or a monitor's catalog queries, not DDL)."""
+    return StatementSet(statements).select(lambda s: True)
+
+
+def _metrics(stmt: StatementStats) -> dict[str, object]:
+    ratio = stmt.cache_hit_ratio
+    return {
+        "queryid": str(stmt.queryid),
+        "calls": stmt.calls,
+        "mean_ms": round(stmt.mean_ms, 2),
+        "total_ms": round(stmt.total_ms, 1),
+        "rows_per_call": round(stmt.rows_per_call, 2),
+        "cache_hit_pct": None if ratio is None else round(ratio, 1),
+    }
+
+
+def slow_queries(
+    statements: StatementSet,
+    *,
+    min_calls: int = 100,
+    min_mean_ms: float = 20.0,
+    threshold_ms: float = 100.0,
+    threshold_min_calls: int = 5,
+    critical_mean_ms: float = 1000.0,
+) -> list[Finding]:
+    """PgHero's rule (≥ `min_calls` calls and ≥ `min_mean_ms` mean) is an info; a mean at or over the
+    user's `threshold_ms` over ≥ `threshold_min_calls` calls (a one-off migration is not a slow query) is a
+    warning; over `critical_mean_ms` with `min_calls` calls, critical."""
+    found = []
+    candidates = statements.select(
+        lambda s: (
+            (s.mean_ms >= threshold_ms and s.calls >= threshold_min_calls)
+            or (s.calls >= min_calls and s.mean_ms >= min_mean_ms)
+        )
+    )
+    for p in candidates:
+        s = p.stats
+        if s.mean_ms >= critical_mean_ms and s.calls >= min_calls:
+            severity = Severity.CRITICAL
+        elif s.mean_ms >= threshold_ms and s.calls >= threshold_min_calls:
+            severity = Severity.WARNING
+        elif s.calls >= min_calls and s.mean_ms >= min_mean_ms:
+            severity = Severity.INFO
+        else:
+            continue
+        found.append(
+            Finding(
+                "query.slow",
+                severity,
+                f"Slow query: mean {s.mean_ms:,.1f} ms over {s.calls:,} calls",
+                p.label,
+                {**_metrics(s), "threshold_ms": threshold_ms},
+                "EXPLAIN (ANALYZE, BUFFERS) it; `pgdba advise indexes` proposes indexes for the workload",
+            )
+        )
+    return found
+
+
+def low_cache_hit_queries(
+    statements: StatementSet,
+    *,
+    min_ratio: float = 90.0,
+    min_blocks: int = 1000,
+    critical_below: float = 50.0,
+) -> list[Finding]:
+    """Shared-buffer hit ratio under `min_ratio` % once at least `min_blocks` blocks were touched."""
+    found = []
+    for p in statements.select(
+        lambda s: (
+            s.shared_blks_hit + s.shared_blks_read >= min_blocks and (s.cache_hit_ratio or 100.0) < min_ratio
+        )
+    ):
+        s = p.stats
+        ratio = s.cache_hit_ratio or 0.0
+        found.append(
+            Finding(
+                "query.low_cache_hit",
+                Severity.WARNING if ratio >= critical_below else Severity.CRITICAL,
+                f"Low cache hit ratio: {ratio:.0f}% (target ≥ {min_ratio:g}%)",
+                p.label,
+                {**_metrics(s), "blocks_read": s.shared_blks_read},
+                "The query reads from disk: an index that narrows the rows read, or more shared_buffers",
+            )
+        )
+    return found
+
+
+def unstable_plan_queries(
+    statements: StatementSet,
+    *,
+    max_variation: float = 1.0,
+    min_calls: int = 20,
+    min_mean_ms: float = 1.0,
+) -> list[Finding]:
+    """Execution time varies widely (stddev / mean ≥ `max_variation`): plan flips, skew or cold cache."""
+    found = []
+    for p in statements.select(
+        lambda s: (
+            s.calls >= min_calls and s.mean_ms >= min_mean_ms and s.stddev_ms / s.mean_ms >= max_variation
+        )
+    ):
+        s = p.stats
+        variation = s.stddev_ms / s.mean_ms
+        found.append(
+            Finding(
+                "query.unstable_plan",
+                Severity.INFO,
+                f"Unstable execution time: stddev {s.stddev_ms:,.1f} ms vs mean {s.mean_ms:,.1f} ms",
+                p.label,
+                {**_metrics(s), "stddev_ms": round(s.stddev_ms, 2), "variation": round(variation, 2)},
+                "Compare plans for different parameters (auto_explain); refresh statistics with ANALYZE",
+            )
+        )
+    return found
+
+
+def temp_spill_queries(
+    statements: StatementSet,
+    *,
+    min_temp_blocks_per_call: float = 128.0,
+    min_calls: int = 10,
+) -> list[Finding]:
+    """Queries writing temp files (sorts and hashes bigger than work_mem), ≥ `min_temp_blocks_per_call`
+    blocks (8 kB) per call on average."""
+    found = []
+    for p in statements.select(
+        lambda s: s.calls >= min_calls and s.temp_blks_written / s.calls >= min_temp_blocks_per_call
+    ):
+        s = p.stats
+        per_call_kb = s.temp_blks_written * 8 / s.calls
+        found.append(
+            Finding(
+                "query.temp_spill",
+                Severity.WARNING,
+                f"Spills to temp files: {per_call_kb:,.0f} kB per call",
+                p.label,
+                {**_metrics(s), "temp_blks_written": s.temp_blks_written},
+                "Raise work_mem for this workload (SET work_mem in the session) or index the ORDER BY",
+            )
+        )
+    return found
+
+
+def _lookup_column(columns: QueryColumns) -> tuple[str, str] | None:
+    """(relation, column) of a single-table equality lookup on one column."""
+    if not is_single_table_key_lookup(columns):
+        return None
+    equal = [u.column for u in columns.uses if u.role is Role.EQUALITY]
+    if len({c.column for c in equal}) != 1:
+        return None
+    return equal[0].relation, equal[0].column
+
+
+def _bare(relation: str) -> str:
+    return relation.rsplit(".", 1)[-1]
+
+
+def n_plus_one_queries(
+    statements: StatementSet,
+    fks: Sequence[ForeignKey],
+    *,
+    min_calls: int = 500,
+    max_rows_per_call: float = 1.5,
+    max_mean_ms: float = 5.0,
+    min_outer_rows_per_call: float = 5.0,
+) -> list[Finding]:
+    """An N+1: a lookup by one key on one table, called ≥ `min_calls` times at ~1 row and ≤ `max_mean_ms`,
+    AND an outer query returning ≥ `min_outer_rows_per_call` rows per call from a table related to the
+    looked-up column by a foreign key (lessons.course_id → courses.id: one lookup per listed row)."""
+    found = []
+    inners = statements.select(
+        lambda s: s.calls >= min_calls and s.rows_per_call <= max_rows_per_call and s.mean_ms <= max_mean_ms
+    )
+    for inner in inners:
+        s = inner.stats
+        lookup = _lookup_column(inner.columns)
+        if lookup is None:
+            continue
+        table, column = _bare(lookup[0]), lookup[1]
+        related = {
+            fk.ref_table if fk.table == table else fk.table
+            for fk in fks
+            if (fk.table == table and column in fk.columns)
+            or (fk.ref_table == table and column in fk.ref_columns)
+        }
+        outers = [
+            o
+            for o in statements.select(lambda o: o.rows_per_call >= min_outer_rows_per_call)
+            if o.stats.key != s.key and any(_bare(rel) in related for rel in o.columns.tables)
+        ]
+        if not outers:
+            continue
+        outer = max(outers, key=lambda o: o.stats.rows)
+        found.append(
+            Finding(
+                "query.n_plus_one",
+                Severity.WARNING,
+                f"N+1: {s.calls:,} one-row lookups of {table}.{column}, one per row of a list query",
+                inner.label,
+                {
+                    **_metrics(s),
+                    "lookup": f"{table}.{column}",
+                    "outer_queryid": str(outer.stats.queryid),
+                    "outer_query": outer.label,
+                    "outer_rows": outer.stats.rows,
+                    "outer_calls": outer.stats.calls,
+                },
+                "Fetch the related rows in one query (WHERE key = ANY($1), a JOIN, or the ORM's "
+                "include/eager loading) instead of one query per listed row",
+            )
+        )
+    return found
+
+
+def query_regressions(
+    current: StatementSet,
+    previous: Iterable[StatementStats],
+    *,
+    min_ratio: float = 2.0,
+    min_mean_ms: float = 10.0,
+    min_calls: int = 20,
+) -> list[Finding]:
+    """Statements whose mean time in this window is ≥ `min_ratio` × their mean in the previous one.
+
+    `current` are the deltas since the last snapshot; `previous` the deltas of the window before it (or
+    its cumulative counters)."""
+    before = {s.key: s for s in previous}
+    found = []
+
+    def regressed(s: StatementStats) -> bool:
+        old = before.get(s.key)
+        if old is None or old.calls < min_calls or s.calls < min_calls or s.mean_ms < min_mean_ms:
+            return False
+        return old.mean_ms > 0 and s.mean_ms / old.mean_ms >= min_ratio
+
+    for p in current.select(regressed):
+        s = p.stats
+        old = before[s.key]
+        found.append(
+            Finding(
+                "query.regression",
+                Severity.WARNING,
+                f"Slower than before: mean {old.mean_ms:,.1f} ms → {s.mean_ms:,.1f} ms",
+                p.label,
+                {
+                    **_metrics(s),
+                    "previous_mean_ms": round(old.mean_ms, 2),
+                    "ratio": round(s.mean_ms / old.mean_ms, 2),
+                },
+                "Look for a plan change (dropped index, stale statistics, data growth) since the last snapshot",
+            )
+        )
+    return found

@@ -1,0 +1,432 @@
+"""The check-up: collect once (one read-only session), run every check that can run, say which could not.
+
+collect → check → score. Each check is registered with its area, its weight in the health score and the
+data it needs; when a collector fails (view not readable, extension missing, lock_timeout) every check that
+needs its data is listed as skipped with the reason, never silently dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from pgdba.checks import backups, capacity, index_health, queries, safety, settings, tables
+from pgdba.checks.indexes import StatsAge
+from pgdba.errors import InputError, NotAvailable
+from pgdba.findings import Finding, Report, SkippedCheck
+from pgdba.history.deltas import statements_since
+from pgdba.history.snapshot import previous_statement_snapshot, size_history
+from pgdba.history.store import HistoryStore
+from pgdba.server import TESTED_MAJORS, ServerFacts, load_server_facts
+from pgdba.stats.activity import connection_usage, session_activity
+from pgdba.stats.bloat import index_bloat, table_bloat
+from pgdba.stats.database import database_stats, wraparound_ages
+from pgdba.stats.foreign_keys import foreign_keys
+from pgdba.stats.indexes import index_stats
+from pgdba.stats.replication import replication_slots, standby_lag
+from pgdba.stats.sequences import sequence_stats
+from pgdba.stats.settings import server_settings
+from pgdba.stats.statements import statement_stats
+from pgdba.stats.tables import table_stats
+from pgdba.target import Target, session
+
+Data = dict[str, Any]
+CheckFunction = Callable[[Data, dict[str, Any]], list[Finding]]
+
+
+class Skip(Exception):
+    """A check cannot judge with the data it has (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    weight: float
+    needs: tuple[str, ...]
+    run: CheckFunction
+
+    @property
+    def area(self) -> str:
+        return self.name.split(".", 1)[0]
+
+
+@dataclass
+class CheckupResult:
+    """Findings of every check that ran, the checks that could not run, and which ran."""
+
+    report: Report
+    ran: list[Check]
+    facts: ServerFacts | None
+    data: Data = field(default_factory=dict, repr=False)
+
+    def findings_of(self, check: Check) -> list[Finding]:
+        return [f for f in self.report.findings if f.code == check.name or _owner(f.code) == check.name]
+
+
+def _owner(code: str) -> str:
+    """The check a finding code belongs to (the few checks that emit more than one code)."""
+    return {
+        "safety.multixact_wraparound": "safety.wraparound",
+        "index.redundant": "index.duplicate",
+    }.get(code, "settings" if code.startswith("settings.") else code)
+
+
+# ---- collection ------------------------------------------------------------------------------------
+def _collectors(conn: psycopg.Connection, facts: ServerFacts) -> dict[str, Callable[[], Any]]:
+    return {
+        "settings": lambda: server_settings(conn),
+        "statements": lambda: statement_stats(conn, facts),
+        "tables": lambda: table_stats(conn),
+        "indexes": lambda: index_stats(conn),
+        "foreign_keys": lambda: foreign_keys(conn),
+        "table_bloat": lambda: table_bloat(conn),
+        "index_bloat": lambda: index_bloat(conn),
+        "database": lambda: database_stats(conn),
+        "wraparound": lambda: wraparound_ages(conn),
+        "sequences": lambda: sequence_stats(conn),
+        "sessions": lambda: session_activity(conn),
+        "connections": lambda: connection_usage(conn),
+        "slots": lambda: replication_slots(conn),
+        "standbys": lambda: standby_lag(conn),
+    }
+
+
+def collect(conn: psycopg.Connection, facts: ServerFacts, needed: set[str]) -> tuple[Data, dict[str, str]]:
+    """Run each needed collector once; a failing one leaves a reason instead of data."""
+    data: Data = {"facts": facts}
+    failed: dict[str, str] = {}
+    for key, collector in _collectors(conn, facts).items():
+        if key not in needed:
+            continue
+        try:
+            data[key] = collector()
+        except NotAvailable as exc:
+            failed[key] = str(exc)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            failed[key] = f"permission denied ({str(exc).splitlines()[0]})"
+        except psycopg.Error as exc:
+            failed[key] = (
+                f"{key} could not be read: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            )
+    return data, failed
+
+
+# ---- the checks ------------------------------------------------------------------------------------
+def _app_statements(d: Data) -> queries.StatementSet:
+    if "app_statements" not in d:  # one parse cache shared by every query check
+        d["app_statements"] = queries.StatementSet(d["statements"])
+    statements: queries.StatementSet = d["app_statements"]
+    return statements
+
+
+def _stats_age(d: Data) -> StatsAge:
+    facts: ServerFacts = d["facts"]
+    return StatsAge(facts.stats_reset, d["now"])
+
+
+def _needs_reading_all_stats(d: Data) -> None:
+    if not d["facts"].can_read_all_stats:
+        raise Skip("this role cannot see other sessions (grant pg_monitor or pg_read_all_stats)")
+
+
+def _unused(d: Data, kw: dict[str, Any]) -> list[Finding]:
+    age = _stats_age(d)
+    if age.too_young:
+        raise Skip(age.note())
+    return index_health.unused_index_findings(d["indexes"], age, **kw)
+
+
+def _bloat_estimates(d: Data, key: str) -> list[Any]:
+    estimates = d[key]
+    analysed = [e for e in estimates if e.rows > 0]
+    if analysed and not any(e.estimable for e in analysed):
+        raise Skip(
+            "no column statistics readable (pg_stats shows only tables this role may SELECT; or ANALYZE)"
+        )
+    return list(estimates)
+
+
+def _sequences(d: Data, kw: dict[str, Any]) -> list[Finding]:
+    seqs = d["sequences"]
+    unreadable = [s.qualified_name for s in seqs if not s.readable]
+    if seqs and len(unreadable) == len(seqs):
+        raise Skip(f"{len(unreadable)} sequence(s) not readable by this role (grant SELECT or USAGE on them)")
+    if unreadable:
+        d["notes"].append(
+            f"safety.sequence_exhaustion: {len(unreadable)} sequence(s) not readable: {', '.join(unreadable[:5])}"
+        )
+    return safety.sequence_exhaustion([s for s in seqs if s.readable], **kw)
+
+
+def _sessions(fn: Callable[..., list[Finding]]) -> CheckFunction:
+    def run(d: Data, kw: dict[str, Any]) -> list[Finding]:
+        _needs_reading_all_stats(d)
+        return fn(d["sessions"], **kw)
+
+    return run
+
+
+def _regressions(d: Data, kw: dict[str, Any]) -> list[Finding]:
+    store: HistoryStore | None = d.get("store")
+    if store is None:
+        raise Skip("no history store given")
+    prev = previous_statement_snapshot(store, d["target_key"])
+    if prev is None:
+        raise Skip("no earlier statement snapshot (run `pgdba snapshot` regularly)")
+    _, before, meta = prev
+    recent = queries.StatementSet(statements_since(d["statements"], before, meta, d["facts"]))
+    return queries.query_regressions(recent, before, **kw)
+
+
+def _growth(d: Data, kind: str) -> list[capacity.Growth]:
+    store: HistoryStore | None = d.get("store")
+    if store is None:
+        raise Skip("no history store given")
+    history = size_history(store, d["target_key"], kind)
+    if not history:
+        raise Skip(f"no earlier {kind} snapshot (run `pgdba snapshot` regularly)")
+    if kind == "tables":
+        current = {t.qualified_name: t.total_bytes for t in d["tables"]}
+    else:
+        current = {d["database"].database: d["database"].size_bytes}
+    return capacity.growth(history, current, d["now"])
+
+
+def _forecast(d: Data, kw: dict[str, Any]) -> list[Finding]:
+    rates = _growth(d, "database")
+    return capacity.size_forecast(rates[0] if rates else None, **kw)
+
+
+def _restore_tests(d: Data, kw: dict[str, Any]) -> list[Finding]:
+    store: HistoryStore | None = d.get("store")
+    if store is None:
+        raise Skip("no history store given")
+    tests = store.records(d["target_key"], backups.RESTORE_TEST_KIND)
+    if not tests and not store.records(d["target_key"], "backup", limit=1):
+        raise Skip("no backup or restore test recorded for this database")
+    return backups.restore_test_findings(tests, d["now"], **kw)
+
+
+CHECKS: tuple[Check, ...] = (  # weights by area follow reliability.md §4 (backups 25, capacity 25, …)
+    # performance (20)
+    Check("query.slow", 5, ("statements",), lambda d, kw: queries.slow_queries(_app_statements(d), **kw)),
+    Check(
+        "query.n_plus_one",
+        2,
+        ("statements", "foreign_keys"),
+        lambda d, kw: queries.n_plus_one_queries(_app_statements(d), d["foreign_keys"], **kw),
+    ),
+    Check(
+        "query.low_cache_hit",
+        2,
+        ("statements",),
+        lambda d, kw: queries.low_cache_hit_queries(_app_statements(d), **kw),
+    ),
+    Check(
+        "query.unstable_plan",
+        1,
+        ("statements",),
+        lambda d, kw: queries.unstable_plan_queries(_app_statements(d), **kw),
+    ),
+    Check(
+        "query.temp_spill",
+        1,
+        ("statements",),
+        lambda d, kw: queries.temp_spill_queries(_app_statements(d), **kw),
+    ),
+    Check("query.regression", 2, ("statements",), _regressions),
+    Check(
+        "index.low_hit_rate",
+        2,
+        ("database",),
+        lambda d, kw: index_health.low_index_hit_rate(d["database"], **kw),
+    ),
+    Check("safety.blocked_sessions", 3, ("sessions",), _sessions(safety.blocked_sessions)),
+    Check("safety.long_running", 2, ("sessions",), _sessions(safety.long_running_queries)),
+    # maintenance (20)
+    Check("safety.wraparound", 5, ("wraparound",), lambda d, kw: safety.wraparound(d["wraparound"], **kw)),
+    Check("safety.sequence_exhaustion", 4, ("sequences",), _sequences),
+    Check("safety.idle_in_transaction", 2, ("sessions",), _sessions(safety.idle_in_transaction)),
+    Check(
+        "table.vacuum_overdue",
+        2,
+        ("tables", "settings"),
+        lambda d, kw: tables.vacuum_overdue(d["tables"], d["settings"], d["now"], **kw),
+    ),
+    Check(
+        "table.analyze_overdue",
+        2,
+        ("tables", "settings"),
+        lambda d, kw: tables.analyze_overdue(d["tables"], d["settings"], d["now"], **kw),
+    ),
+    Check("table.dead_tuples", 2, ("tables",), lambda d, kw: tables.dead_tuple_findings(d["tables"], **kw)),
+    Check(
+        "table.bloat",
+        2,
+        ("table_bloat",),
+        lambda d, kw: tables.table_bloat_findings(_bloat_estimates(d, "table_bloat"), **kw),
+    ),
+    Check(
+        "index.bloat",
+        1,
+        ("index_bloat",),
+        lambda d, kw: index_health.index_bloat_findings(_bloat_estimates(d, "index_bloat"), **kw),
+    ),
+    # schema and index hygiene (8)
+    Check("index.unused", 1, ("indexes",), _unused),
+    Check(
+        "index.duplicate", 1, ("indexes",), lambda d, kw: index_health.duplicate_indexes(d["indexes"], **kw)
+    ),
+    Check("index.invalid", 1, ("indexes",), lambda d, kw: index_health.invalid_indexes(d["indexes"], **kw)),
+    Check(
+        "index.missing_fk",
+        2,
+        ("foreign_keys",),
+        lambda d, kw: index_health.missing_fk_indexes(d["foreign_keys"], **kw),
+    ),
+    Check("table.seq_scan_heavy", 2, ("tables",), lambda d, kw: tables.seq_scan_heavy(d["tables"], **kw)),
+    Check(
+        "table.no_primary_key", 1, ("tables",), lambda d, kw: tables.missing_primary_keys(d["tables"], **kw)
+    ),
+    # capacity (25)
+    Check(
+        "capacity.database_size",
+        8,
+        ("database",),
+        lambda d, kw: capacity.database_size(d["database"].database, d["database"].size_bytes, **kw),
+    ),
+    Check(
+        "capacity.table_growth",
+        5,
+        ("tables",),
+        lambda d, kw: capacity.table_growth(_growth(d, "tables"), **kw),
+    ),
+    Check("capacity.forecast", 6, ("database",), _forecast),
+    Check(
+        "safety.connections",
+        6,
+        ("connections",),
+        lambda d, kw: safety.connection_headroom(d["connections"], **kw),
+    ),
+    # availability and backups (25)
+    Check("backup.restore_test", 25, (), _restore_tests),
+    # replication (10)
+    Check(
+        "safety.inactive_slot",
+        5,
+        ("slots",),
+        lambda d, kw: safety.inactive_replication_slots(d["slots"], **kw),
+    ),
+    Check(
+        "safety.replication_lag", 5, ("standbys",), lambda d, kw: safety.replication_lag(d["standbys"], **kw)
+    ),
+    # configuration (4)
+    Check(
+        "settings",
+        4,
+        ("settings",),
+        lambda d, kw: settings.settings_findings(d["settings"], d.get("database"), **kw),
+    ),
+)
+
+
+def run_checks(
+    data: Data,
+    failed: Mapping[str, str],
+    *,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    only: set[str] | None = None,
+) -> tuple[Report, list[Check]]:
+    """Run every registered check on collected data (pure: no database access)."""
+    report = Report()
+    data.setdefault("notes", [])
+    ran: list[Check] = []
+    for check in CHECKS:
+        if only is not None and check.name not in only:
+            continue
+        missing = [failed[key] for key in check.needs if key in failed]
+        if missing:
+            report.skipped.append(SkippedCheck(check.name, missing[0]))
+            continue
+        kwargs = dict((options or {}).get(check.name, {}))
+        try:
+            report.findings.extend(check.run(data, kwargs))
+        except TypeError as exc:
+            if not kwargs:
+                raise
+            raise InputError(f"{check.name}: {exc}".replace("()", "")) from None
+        except Skip as exc:
+            report.skipped.append(SkippedCheck(check.name, str(exc)))
+            continue
+        ran.append(check)
+    report.notes.extend(data["notes"])
+    return report, ran
+
+
+def run_checkup(
+    target: Target,
+    *,
+    store: HistoryStore | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    only: set[str] | None = None,
+) -> CheckupResult:
+    """Every check (or `only` those named) against one database, in one read-only session.
+
+    `options` maps a check name to keyword arguments of its function (thresholds), e.g.
+    {"query.slow": {"threshold_ms": 250}}."""
+    selected = [c for c in CHECKS if only is None or c.name in only]
+    needed = {key for c in selected for key in c.needs}
+    if any(c.name == "capacity.forecast" for c in selected):
+        needed.add("database")
+    with session(target) as conn:
+        facts = load_server_facts(conn)
+        data, failed = collect(conn, facts, needed)
+    data.update(now=datetime.now(UTC), store=store, target_key=target.key, notes=[])
+    note = server_version_note(facts)
+    if note:
+        data["notes"].append(note)
+    report, ran = run_checks(data, failed, options=options, only=only)
+    return CheckupResult(report, ran, facts, data)
+
+
+def server_version_note(facts: ServerFacts) -> str | None:
+    """The server module's note on untested majors (ServerFacts.version_note), or pgdba's own fallback."""
+    note = getattr(facts, "version_note", None)
+    if isinstance(note, str):
+        return note
+    if facts.is_tested_version:
+        return None
+    tested = f"{TESTED_MAJORS[0]} to {TESTED_MAJORS[-1]}"
+    return f"PostgreSQL {facts.major} is not among the versions pgdba is tested on ({tested}): results may be incomplete"
+
+
+def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
+    """`CHECK.PARAM=VALUE` strings (e.g. `query.slow.threshold_ms=250`) → options for run_checkup."""
+    names = {c.name for c in CHECKS}
+    options: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        check, _, param = key.strip().rpartition(".")
+        if not sep or check not in names or not param:
+            raise InputError(
+                f"bad threshold {item!r}: use CHECK.PARAM=VALUE with CHECK one of {', '.join(sorted(names))}"
+            )
+        options.setdefault(check, {})[param] = _number(raw.strip())
+    return options
+
+
+def _number(raw: str) -> Any:
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    try:
+        return int(raw)
+    except ValueError:
+        pass
+    try:
+        return float(raw)
+    except ValueError:
+        raise InputError(f"threshold value {raw!r} is not a number") from None

@@ -1,0 +1,48 @@
+"""`pgdba maintenance [--apply]`: what needs VACUUM / ANALYZE and why; --apply runs it."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from pgdba.cli.options import (
+    ApplyOption,
+    DsnOption,
+    FormatOption,
+    LockTimeoutOption,
+    check_format,
+    target_from,
+)
+from pgdba.maintenance import apply_maintenance, maintenance_plan
+from pgdba.render import Column, print_rows
+
+
+def maintenance(
+    dsn: DsnOption = None,
+    fmt: FormatOption = "table",
+    apply: ApplyOption = False,
+    lock_timeout: LockTimeoutOption = 2_000,
+) -> None:
+    """List tables needing VACUUM / ANALYZE and why; --apply runs VACUUM (ANALYZE) on exactly those, one at a
+    time, printing each statement first. Exit 1 when an --apply step failed.
+
+    Example: pgdba maintenance --apply --lock-timeout 1000
+    """
+    fmt = check_format(fmt)
+    target = target_from(dsn, lock_timeout=lock_timeout)
+    plan = maintenance_plan(target)
+    if apply and plan.items:
+        # the SQL goes to stderr in json mode so stdout stays one JSON document
+        announce = (lambda text: print(text, file=sys.stderr)) if fmt == "json" else print
+        apply_maintenance(target, plan, announce=announce)
+    rows = [{**item.to_dict(), "reasons": "; ".join(item.reasons)} for item in plan.items]
+    columns = [Column("table", "table"), Column("reasons", "why"), Column("sql", "sql")]
+    if plan.applied:
+        columns += [Column("status", "status"), Column("seconds", "seconds", "right")]
+    title = "Maintenance applied" if plan.applied else "Maintenance needed (run with --apply to do it)"
+    print_rows(
+        rows, columns, fmt, title=title, json_data=plan.to_dict(), empty="no table needs VACUUM or ANALYZE"
+    )
+    if any(item.status == "failed" for item in plan.items):
+        raise typer.Exit(1)

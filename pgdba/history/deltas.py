@@ -1,0 +1,39 @@
+"""Activity between a stored snapshot and now, robust to pg_stat_statements resets and server restarts.
+
+Counters only grow until a reset or a restart sets them back to zero. When the snapshot's metadata shows
+the server restarted or the statistics were reset since it was taken, the current counters ARE the activity
+since then (a subtraction would mix two epochs); otherwise per-statement subtraction, where a statement
+whose counters went down (evicted and re-entered) also counts from zero. Never a negative number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pgdba.history.snapshot import snapshot_meta
+from pgdba.server import ServerFacts
+from pgdba.stats.statements import StatementStats, statement_deltas
+
+_EPOCH_KEYS = ("postmaster_start", "statements_reset")
+
+
+def reset_since(meta: Mapping[str, Any], facts: ServerFacts) -> str | None:
+    """Why the snapshot's counters are not comparable with today's (restart, reset), or None."""
+    now = snapshot_meta(facts)
+    for key in _EPOCH_KEYS:
+        if meta.get(key) and now.get(key) and meta[key] != now[key]:
+            return "the server restarted" if key == "postmaster_start" else "pg_stat_statements was reset"
+    return None
+
+
+def statements_since(
+    current: Sequence[StatementStats],
+    previous: Sequence[StatementStats],
+    meta: Mapping[str, Any],
+    facts: ServerFacts,
+) -> list[StatementStats]:
+    """The statements' activity since the snapshot (see the module docstring)."""
+    if reset_since(meta, facts):
+        return list(current)
+    return statement_deltas(current, previous)

@@ -1,0 +1,103 @@
+"""`pgdba maintenance`: which tables need VACUUM / ANALYZE and why; with apply=True, run
+VACUUM (ANALYZE) on exactly those tables, one at a time, under lock_timeout, and say what happened.
+
+VACUUM takes a SHARE UPDATE EXCLUSIVE lock: reads and writes of the application go on, only DDL and other
+VACUUMs wait. lock_timeout bounds how long we queue behind someone else's DDL.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from pgdba.checks.tables import analyze_overdue, dead_tuple_findings, vacuum_overdue
+from pgdba.findings import SCHEMA_VERSION
+from pgdba.stats.settings import server_settings
+from pgdba.stats.tables import table_stats
+from pgdba.target import Target, session
+
+
+@dataclass
+class MaintenanceItem:
+    schema: str
+    table: str
+    reasons: list[str] = field(default_factory=list)
+    status: str = "planned"  # planned | done | failed
+    seconds: float | None = None
+    error: str | None = None
+
+    @property
+    def statement(self) -> sql.Composed:
+        return sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(self.schema, self.table))
+
+    @property
+    def sql_text(self) -> str:
+        return self.statement.as_string(None) + ";"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "table": f"{self.schema}.{self.table}",
+            "reasons": self.reasons,
+            "sql": self.sql_text,
+            "status": self.status,
+            "seconds": None if self.seconds is None else round(self.seconds, 3),
+            "error": self.error,
+        }
+
+
+@dataclass
+class MaintenancePlan:
+    items: list[MaintenanceItem]
+    applied: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "applied": self.applied,
+            "tables": [i.to_dict() for i in self.items],
+        }
+
+
+def maintenance_plan(target: Target) -> MaintenancePlan:
+    """Tables with overdue VACUUM or ANALYZE or many dead rows (the table checks' default thresholds)."""
+    with session(target) as conn:
+        tables = table_stats(conn)
+        settings = server_settings(conn)
+    now = datetime.now(UTC)
+    items: dict[str, MaintenanceItem] = {}
+    by_name = {t.qualified_name: t for t in tables}
+    for finding in [
+        *vacuum_overdue(tables, settings, now),
+        *analyze_overdue(tables, settings, now),
+        *dead_tuple_findings(tables),
+    ]:
+        t = by_name[finding.object]
+        item = items.setdefault(finding.object, MaintenanceItem(t.schema, t.table))
+        item.reasons.append(finding.title)
+    return MaintenancePlan(sorted(items.values(), key=lambda i: (i.schema, i.table)))
+
+
+def apply_maintenance(
+    target: Target, plan: MaintenancePlan, *, announce: Callable[[str], None] = print
+) -> MaintenancePlan:
+    """Run each item's VACUUM (ANALYZE), one at a time, announcing the SQL before it runs. A table whose lock
+    is not granted within the target's lock_timeout is reported failed and the next one goes on."""
+    with session(target, apply=True) as conn:
+        for item in plan.items:
+            announce(item.sql_text)
+            started = time.monotonic()
+            try:
+                conn.execute(item.statement)
+                item.status = "done"
+            except psycopg.Error as exc:
+                item.status = "failed"
+                item.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            item.seconds = time.monotonic() - started
+    plan.applied = True
+    return plan

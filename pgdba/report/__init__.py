@@ -1,0 +1,1 @@
+"""Health score and the weekly report."""

@@ -1,0 +1,143 @@
+"""The weekly report as Markdown or HTML (Jinja2, autoescaped). Renders what it is given, computes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment
+
+from pgdba.render import Column, markdown_table
+from pgdba.report.weekly import WeeklyReport
+from pgdba.units import format_bytes, format_ms
+
+
+def _context(report: WeeklyReport) -> dict[str, Any]:
+    data = report.to_dict()
+    for q in data["top_queries"]:
+        q["total"] = format_ms(q["total_ms"])
+        q["mean"] = format_ms(q["mean_ms"])
+        q["short"] = q["query"] if len(q["query"]) <= 100 else q["query"][:99] + "…"
+    for g in data["growth"]:
+        g["now"] = format_bytes(g["bytes_now"])
+        g["per_day"] = format_bytes(g["bytes_per_day"])
+    return data
+
+
+def to_markdown(report: WeeklyReport) -> str:
+    d = _context(report)
+    s = d["score"]
+    lines = [
+        f"# pgdba report — {d['target']}",
+        "",
+        f"Generated {d['generated_at']}.",
+        "",
+        f"## Health score: {s['score']}/10",
+        "",
+    ]
+    if s["cap"] is not None and s["uncapped_score"] > s["cap"]:
+        lines.append(f"Capped at {s['cap']:g} (uncapped {s['uncapped_score']}).\n")
+    if s["deductions"]:
+        lines.append(
+            markdown_table(
+                s["deductions"],
+                [
+                    Column("check", "check"),
+                    Column("severity", "worst"),
+                    Column("findings", "findings", "right"),
+                    Column("weight", "weight", "right"),
+                    Column("points", "points lost", "right"),
+                ],
+            )
+        )
+        lines.append("")
+    diff = d["diff"]
+    lines += ["## Since the previous report", ""]
+    if diff["previous_at"] is None:
+        lines.append("_No previous report: this is the first one._")
+    else:
+        lines.append(f"Previous report {diff['previous_at']} scored {diff['previous_score']}/10.")
+        for label in ("new", "worse", "fixed"):
+            lines.append(f"\n**{label.capitalize()}** ({len(diff[label])})\n")
+            for c in diff[label]:
+                was = f" (was {c['previous_severity']})" if c.get("previous_severity") else ""
+                lines.append(f"- {c['severity']}{was} `{c['code']}` {c['title']} — `{c['object']}`")
+    lines += ["", "## Top findings", ""]
+    if not d["top_findings"]:
+        lines.append("_No warning or critical finding._")
+    for f in d["top_findings"]:
+        lines.append(f"- **{f['severity']}** `{f['code']}` {f['title']} — `{f['object']}`")
+        if f["recommendation"]:
+            lines.append(f"  - {f['recommendation']}")
+        if f["sql"]:
+            lines.append(f"  - `{f['sql']}`")
+    lines += ["", f"## Top queries by total time ({d['queries_window']})", ""]
+    lines.append(
+        markdown_table(
+            d["top_queries"],
+            [
+                Column("short", "query"),
+                Column("calls", "calls", "right"),
+                Column("total", "total", "right"),
+                Column("mean", "mean", "right"),
+            ],
+        )
+        if d["top_queries"]
+        else "_No statement statistics._"
+    )
+    lines += ["", "## Growth", ""]
+    lines.append(
+        markdown_table(
+            d["growth"],
+            [
+                Column("object", "table"),
+                Column("now", "size", "right"),
+                Column("per_day", "per day", "right"),
+            ],
+        )
+        if d["growth"]
+        else "_No earlier table snapshot: run `pgdba snapshot` daily to see growth._"
+    )
+    if d["skipped"]:
+        lines += ["", "## Not checked", ""]
+        lines += [f"- `{s['check']}`: {s['reason']}" for s in d["skipped"]]
+    return "\n".join(lines) + "\n"
+
+
+HTML_TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>pgdba report — {{ d.target }}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem}
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}
+.critical{color:#b00020;font-weight:bold}.warning{color:#a06000}.score{font-size:2rem}</style></head>
+<body>
+<h1>pgdba report — {{ d.target }}</h1>
+<p>Generated {{ d.generated_at }}.</p>
+<p class="score">Health score: <strong>{{ d.score.score }}/10</strong>
+{% if d.score.cap is not none and d.score.uncapped_score > d.score.cap %}(capped at {{ d.score.cap }}){% endif %}</p>
+{% if d.score.deductions %}<table><tr><th>check</th><th>worst</th><th>findings</th><th>weight</th><th>points lost</th></tr>
+{% for x in d.score.deductions %}<tr><td>{{ x.check }}</td><td class="{{ x.severity }}">{{ x.severity }}</td>
+<td>{{ x.findings }}</td><td>{{ x.weight }}</td><td>{{ x.points }}</td></tr>{% endfor %}</table>{% endif %}
+<h2>Since the previous report</h2>
+{% if d.diff.previous_at is none %}<p>No previous report: this is the first one.</p>{% else %}
+<p>Previous report {{ d.diff.previous_at }} scored {{ d.diff.previous_score }}/10.</p>
+{% for label in ["new", "worse", "fixed"] %}<h3>{{ label|capitalize }} ({{ d.diff[label]|length }})</h3><ul>
+{% for c in d.diff[label] %}<li class="{{ c.severity }}">{{ c.severity }} <code>{{ c.code }}</code> {{ c.title }} — <code>{{ c.object }}</code></li>{% endfor %}
+</ul>{% endfor %}{% endif %}
+<h2>Top findings</h2><ul>
+{% for f in d.top_findings %}<li><span class="{{ f.severity }}">{{ f.severity }}</span> <code>{{ f.code }}</code> {{ f.title }} — <code>{{ f.object }}</code>
+{% if f.recommendation %}<br>{{ f.recommendation }}{% endif %}{% if f.sql %}<br><code>{{ f.sql }}</code>{% endif %}</li>
+{% else %}<li>No warning or critical finding.</li>{% endfor %}</ul>
+<h2>Top queries by total time ({{ d.queries_window }})</h2>
+<table><tr><th>query</th><th>calls</th><th>total</th><th>mean</th></tr>
+{% for q in d.top_queries %}<tr><td><code>{{ q.short }}</code></td><td>{{ q.calls }}</td><td>{{ q.total }}</td><td>{{ q.mean }}</td></tr>{% endfor %}</table>
+<h2>Growth</h2>
+{% if d.growth %}<table><tr><th>table</th><th>size</th><th>per day</th></tr>
+{% for g in d.growth %}<tr><td>{{ g.object }}</td><td>{{ g.now }}</td><td>{{ g.per_day }}</td></tr>{% endfor %}</table>
+{% else %}<p>No earlier table snapshot: run <code>pgdba snapshot</code> daily to see growth.</p>{% endif %}
+{% if d.skipped %}<h2>Not checked</h2><ul>{% for s in d.skipped %}<li><code>{{ s.check }}</code>: {{ s.reason }}</li>{% endfor %}</ul>{% endif %}
+</body></html>
+"""
+
+
+def to_html(report: WeeklyReport) -> str:
+    env = Environment(autoescape=True)
+    return env.from_string(HTML_TEMPLATE).render(d=_context(report))

@@ -1,0 +1,176 @@
+"""The weekly report: score, top findings, top queries by total time, growth, and the difference from the
+previous report (new, fixed, worse). Each report is stored as a record of kind "report" so the next one can
+compare; rendering to Markdown / HTML is in pgdba.report.render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pgdba.checks.capacity import Growth, growth
+from pgdba.checks.queries import StatementSet
+from pgdba.checkup import CheckupResult, run_checkup
+from pgdba.findings import SCHEMA_VERSION, Finding, Severity
+from pgdba.history.deltas import statements_since
+from pgdba.history.snapshot import TABLES, previous_statement_snapshot, size_history
+from pgdba.history.store import HistoryStore
+from pgdba.report.score import HealthScore, health_score
+from pgdba.stats.statements import StatementStats
+from pgdba.target import Target
+
+REPORT_KIND = "report"
+
+
+@dataclass
+class FindingChange:
+    code: str
+    object: str
+    severity: str
+    title: str
+    previous_severity: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class ReportDiff:
+    previous_at: datetime | None
+    previous_score: float | None
+    new: list[FindingChange] = field(default_factory=list)
+    fixed: list[FindingChange] = field(default_factory=list)
+    worse: list[FindingChange] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "previous_at": self.previous_at.isoformat() if self.previous_at else None,
+            "previous_score": self.previous_score,
+            "new": [c.to_dict() for c in self.new],
+            "fixed": [c.to_dict() for c in self.fixed],
+            "worse": [c.to_dict() for c in self.worse],
+        }
+
+
+@dataclass
+class WeeklyReport:
+    target: str
+    generated_at: datetime
+    score: HealthScore
+    result: CheckupResult
+    top_queries: list[StatementStats]
+    queries_window: str
+    growth: list[Growth]
+    diff: ReportDiff
+    top: int = 10
+
+    @property
+    def top_findings(self) -> list[Finding]:
+        return [f for f in self.result.report.sorted_findings() if f.severity is not Severity.INFO][
+            : self.top
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "target": self.target,
+            "generated_at": self.generated_at.isoformat(),
+            "score": self.score.to_dict(),
+            "top_findings": [f.to_dict() for f in self.top_findings],
+            "findings": [f.to_dict() for f in self.result.report.sorted_findings()],
+            "skipped": [s.__dict__ for s in self.result.report.skipped],
+            "notes": self.result.report.notes,
+            "queries_window": self.queries_window,
+            "top_queries": [
+                {
+                    "queryid": str(q.queryid),
+                    "query": " ".join(q.query.split()),
+                    "calls": q.calls,
+                    "total_ms": round(q.total_ms, 1),
+                    "mean_ms": round(q.mean_ms, 2),
+                }
+                for q in self.top_queries
+            ],
+            "growth": [g.to_dict() for g in self.growth],
+            "diff": self.diff.to_dict(),
+        }
+
+
+def _key(f: dict[str, Any]) -> tuple[str, str]:
+    return (f["code"], f["object"])
+
+
+_RANK = {"info": 0, "warning": 1, "critical": 2}
+
+
+def diff_findings(
+    current: list[Finding], previous: dict[str, Any] | None, previous_at: datetime | None
+) -> ReportDiff:
+    """New, fixed and worse findings against the previous report record (matched by code and object)."""
+    if previous is None:
+        return ReportDiff(None, None)
+    before = {_key(f): f for f in previous.get("findings", [])}
+    now = {_key(f.to_dict()): f.to_dict() for f in current}
+    diff = ReportDiff(previous_at, previous.get("score"))
+    for key, f in now.items():
+        old = before.get(key)
+        change = FindingChange(f["code"], f["object"], f["severity"], f["title"])
+        if old is None:
+            diff.new.append(change)
+        elif _RANK[f["severity"]] > _RANK[old["severity"]]:
+            change.previous_severity = old["severity"]
+            diff.worse.append(change)
+    for key, f in before.items():
+        if key not in now:
+            diff.fixed.append(FindingChange(f["code"], f["object"], f["severity"], f["title"]))
+    return diff
+
+
+def _top_application_statements(statements: list[StatementStats], top: int) -> list[StatementStats]:
+    """The `top` application statements by total time, parsing only as many as needed."""
+    pool = StatementSet(statements)
+    chosen: list[StatementStats] = []
+    for stmt in sorted(pool.stats, key=lambda s: s.total_ms, reverse=True):
+        if len(chosen) == top:
+            break
+        if pool.parsed(stmt) is not None:
+            chosen.append(stmt)
+    return chosen
+
+
+def build_report(target: Target, store: HistoryStore, *, top: int = 10, save: bool = True) -> WeeklyReport:
+    """Run the check-up, compare with the previous stored report, and (by default) store this one."""
+    result = run_checkup(target, store=store)
+    score = health_score(result)
+    now = result.data["now"]
+    statements: list[StatementStats] = result.data.get("statements", [])
+    window = "since the statistics were reset"
+    prev = previous_statement_snapshot(store, target.key)
+    if statements and prev is not None and result.facts is not None:
+        statements = statements_since(statements, prev[1], prev[2], result.facts)
+        window = f"since the snapshot of {prev[0]:%Y-%m-%d %H:%M} UTC"
+    top_queries = _top_application_statements(statements, top)
+    tables = result.data.get("tables", [])
+    rates = growth(
+        size_history(store, target.key, TABLES), {t.qualified_name: t.total_bytes for t in tables}, now
+    )
+    previous = store.records(target.key, REPORT_KIND, limit=1)
+    prev_at, prev_payload = previous[0] if previous else (None, None)
+    diff = diff_findings(result.report.findings, prev_payload, prev_at)
+    report = WeeklyReport(
+        target.key, datetime.now(UTC), score, result, top_queries, window, rates[:top], diff, top
+    )
+    if save:
+        store.add_record(
+            target.key,
+            REPORT_KIND,
+            {
+                "score": round(score.score, 1),
+                "findings": [
+                    {"code": f.code, "object": f.object, "severity": f.severity.value, "title": f.title}
+                    for f in result.report.findings
+                ],
+            },
+            recorded_at=report.generated_at,
+        )
+    return report

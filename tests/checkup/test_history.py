@@ -1,0 +1,140 @@
+"""History: snapshot kinds, the PostgreSQL store, reset-robust deltas, retention, growth forecast."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from pgdba.cli import main
+from pgdba.history.deltas import reset_since, statements_since
+from pgdba.history.pg_store import PostgresHistoryStore
+from pgdba.history.snapshot import KINDS, previous_statement_snapshot, take_snapshot
+from pgdba.history.store import open_store
+from pgdba.server import load_server_facts
+from pgdba.stats.statements import StatementStats, statement_stats
+from tests.checkup.helpers import find, run
+from tests.conftest import TestDatabase
+
+
+def _statement(stats: list[StatementStats], text: str) -> StatementStats:
+    return next(s for s in stats if text in s.query)
+
+
+def test_snapshot_stores_statements_tables_indexes_and_database(db: TestDatabase, tmp_path: Path) -> None:
+    db.execute("CREATE TABLE course (id int PRIMARY KEY)")
+    with open_store(str(tmp_path / "h.sqlite3")) as store, db.connect() as conn:
+        summary = take_snapshot(conn, load_server_facts(conn), store, db.target.key)
+        assert set(summary.kinds) == set(KINDS)
+        tables = store.latest_snapshot(db.target.key, "tables")
+        assert tables is not None and [r["table"] for r in tables.payload] == ["course"]
+        indexes = store.latest_snapshot(db.target.key, "indexes")
+        assert indexes is not None and [r["index"] for r in indexes.payload] == ["course_pkey"]
+        database = store.latest_snapshot(db.target.key, "database")
+        assert database is not None and database.payload[0]["database"] == db.name
+
+
+def test_postgresql_store_keeps_history_in_a_pgdba_schema(db: TestDatabase) -> None:
+    store = open_store(db.dsn)
+    assert isinstance(store, PostgresHistoryStore)
+    with store, db.connect() as conn:
+        take_snapshot(conn, load_server_facts(conn), store, "app-db")
+        store.add_record("app-db", "restore_test", {"passed": True, "at": datetime(2026, 1, 1, tzinfo=UTC)})
+        store.add_record(
+            "app-db", "restore_test", {"passed": False}, recorded_at=datetime.now(UTC) - timedelta(days=400)
+        )
+        assert [p["passed"] for _, p in store.records("app-db", "restore_test")] == [True, False]
+        snap = store.latest_snapshot("app-db", "database")
+        assert snap is not None and snap.payload[0]["database"] == db.name and "postmaster_start" in snap.meta
+        assert store.prune(timedelta(days=365)) == 1
+        row = conn.execute("SELECT count(*) FROM pgdba.snapshot WHERE target = 'app-db'").fetchone()
+        assert row == (len(KINDS),)
+
+
+def test_checkup_reads_its_history_from_the_postgresql_store(db: TestDatabase) -> None:
+    db.execute("CREATE TABLE course (id int PRIMARY KEY, title text)")
+    db.execute("INSERT INTO course VALUES (1, 'a')")
+    assert main(["snapshot", "--dsn", db.dsn, "--store", db.dsn]) == 0
+    with open_store(db.dsn) as store:
+        result = run(db, "query.regression", "capacity.table_growth", store=store)
+    assert {c.name for c in result.ran} == {"query.regression", "capacity.table_growth"}
+
+
+def test_deltas_survive_a_statistics_reset_without_negative_numbers(db: TestDatabase, tmp_path: Path) -> None:
+    db.execute("CREATE TABLE course (id int PRIMARY KEY)")
+    db.execute("SELECT pg_stat_statements_reset()")
+    query = "SELECT id FROM course WHERE id = %s"
+    with db.connect() as conn:
+        for i in range(30):
+            conn.execute(query, (i,))
+    with open_store(str(tmp_path / "h")) as store, db.connect() as conn:
+        take_snapshot(conn, load_server_facts(conn), store, db.target.key)
+        conn.execute("SELECT pg_stat_statements_reset()")
+        for i in range(5):
+            conn.execute(query, (i,))
+        facts = load_server_facts(conn)
+        current = statement_stats(conn, facts)
+        found = previous_statement_snapshot(store, db.target.key)
+    assert found is not None
+    _, before, meta = found
+    assert reset_since(meta, facts) == "pg_stat_statements was reset"
+    since = statements_since(current, before, meta, facts)
+    assert _statement(since, "FROM course").calls == 5  # the activity since the reset, not 5 − 30
+    assert all(s.calls >= 0 and s.total_ms >= 0 for s in since)
+    # a restart shows in the snapshot's postmaster_start the same way
+    restarted = {**meta, "statements_reset": None, "postmaster_start": "2000-01-01T00:00:00+00:00"}
+    assert reset_since(restarted, facts) == "the server restarted"
+
+
+def test_snapshot_retention_prunes_old_entries(
+    db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = str(tmp_path / "h.sqlite3")
+    with open_store(path) as store:
+        store.add_record(db.target.key, "report", {}, recorded_at=datetime.now(UTC) - timedelta(days=40))
+        store.add_record(db.target.key, "report", {"kept": True})
+    assert main(["snapshot", "--dsn", db.dsn, "--store", path, "--keep-days", "30"]) == 0
+    assert "pruned 1 entries older than 30 days" in capsys.readouterr().out
+    with open_store(path) as store:
+        assert [p for _, p in store.records(db.target.key, "report")] == [{"kept": True}]
+
+
+def test_capacity_forecast_from_snapshots(
+    db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = str(tmp_path / "h.sqlite3")
+    db.execute("CREATE TABLE behavior_log (id bigint PRIMARY KEY, payload text)")
+    db.execute("CREATE TABLE course (id int PRIMARY KEY)")
+    assert main(["snapshot", "--dsn", db.dsn, "--store", path]) == 0
+    db.execute("INSERT INTO behavior_log SELECT g, repeat('x', 100) FROM generate_series(1, 10000) g")
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "capacity",
+                "tables",
+                "--dsn",
+                db.dsn,
+                "--store",
+                path,
+                "--forecast-days",
+                "30",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    data = json.loads(capsys.readouterr().out)
+    rows = {r["table"]: r for r in data["tables"]}
+    assert data["forecastDays"] == 30 and data["historySince"] is not None
+    log = rows["public.behavior_log"]
+    assert log["bytesPerDay"] > 0 and log["forecastBytes"] > log["totalBytes"]
+    assert (
+        rows["public.course"]["bytesPerDay"] == 0
+        and rows["public.course"]["forecastBytes"] == rows["public.course"]["totalBytes"]
+    )
+    with open_store(path) as store:  # seconds of history are no trend for the 500 MB/hour alert
+        assert find(run(db, "capacity.table_growth", store=store), "capacity.table_growth") == []

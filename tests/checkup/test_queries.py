@@ -1,0 +1,140 @@
+"""Statement checks provoked with a real workload recorded by pg_stat_statements."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pgdba.findings import Severity
+from pgdba.history.snapshot import take_snapshot
+from pgdba.server import load_server_facts
+from tests.checkup.helpers import find, run, script, store_at
+from tests.conftest import TestDatabase
+
+SCHEMA = """
+CREATE TABLE course (id int PRIMARY KEY, title text NOT NULL);
+CREATE TABLE lesson (id int PRIMARY KEY, course_id int NOT NULL REFERENCES course (id), title text);
+CREATE INDEX lesson_course_id_idx ON lesson (course_id);
+INSERT INTO course SELECT g, 'course ' || g FROM generate_series(1, 50) g;
+INSERT INTO lesson SELECT g, 1 + g % 50, 'lesson ' || g FROM generate_series(1, 600) g;
+ANALYZE course;
+ANALYZE lesson
+"""
+
+QUERY_CHECKS = (
+    "query.slow",
+    "query.n_plus_one",
+    "query.low_cache_hit",
+    "query.unstable_plan",
+    "query.temp_spill",
+)
+
+
+def _reset_statements(db: TestDatabase) -> None:
+    db.execute("SELECT pg_stat_statements_reset()")
+
+
+def test_query_checks_are_quiet_on_a_healthy_workload(db: TestDatabase) -> None:
+    script(db, SCHEMA)
+    _reset_statements(db)
+    with db.connect() as conn:
+        for i in range(1, 200):
+            conn.execute("SELECT title FROM lesson WHERE id = %s", (i,))
+        conn.execute("SELECT c.title, count(*) FROM course c JOIN lesson l ON l.course_id = c.id GROUP BY 1")
+    result = run(db, *QUERY_CHECKS)
+    assert len(result.ran) == len(QUERY_CHECKS)
+    assert result.report.findings == []
+
+
+def test_n_plus_one_is_found_with_the_outer_list_query(db: TestDatabase) -> None:
+    script(db, SCHEMA)
+    _reset_statements(db)
+    with db.connect() as conn:
+        for _ in range(2):
+            lessons = conn.execute(
+                "SELECT id, course_id, title FROM lesson WHERE id <= %s", (600,)
+            ).fetchall()
+            for _, course_id, _ in lessons:  # the ORM loop: one course lookup per listed lesson
+                conn.execute("SELECT id, title FROM course WHERE id = %s", (course_id,)).fetchone()
+    found = find(run(db, "query.n_plus_one"), "query.n_plus_one")
+    assert len(found) == 1
+    assert found[0].metrics["lookup"] == "course.id"
+    assert found[0].metrics["calls"] == 1200
+    assert "FROM lesson" in found[0].metrics["outer_query"]
+    assert found[0].metrics["outer_rows"] == 1200
+    # the lookup alone, with no list query on a related table, is not called an N+1
+    _reset_statements(db)
+    with db.connect() as conn:
+        for i in range(1, 600):
+            conn.execute("SELECT id, title FROM course WHERE id = %s", (1 + i % 50,)).fetchone()
+    assert find(run(db, "query.n_plus_one"), "query.n_plus_one") == []
+
+
+def test_slow_and_unstable_queries_are_found(db: TestDatabase) -> None:
+    script(db, SCHEMA)
+    _reset_statements(db)
+    with db.connect() as conn:
+        for _ in range(5):
+            conn.execute("SELECT pg_sleep(0.11), title FROM course WHERE id = %s", (1,))
+        for i in range(20):  # mostly 1 ms, once 100 ms: a plan or cache that flips
+            conn.execute("SELECT pg_sleep(%s), title FROM lesson WHERE id = 1", (0.1 if i == 0 else 0.001,))
+    result = run(db, "query.slow", "query.unstable_plan")
+    slow = find(result, "query.slow")
+    assert [("FROM course" in f.object, f.severity) for f in slow] == [(True, Severity.WARNING)]
+    assert slow[0].metrics["mean_ms"] >= 100
+    unstable = find(result, "query.unstable_plan")
+    assert len(unstable) == 1 and "FROM lesson" in unstable[0].object
+    assert unstable[0].metrics["variation"] >= 1.0
+    # the user's threshold is a knob: at 200 ms nothing is slow (5 calls < PgHero's 100-call rule)
+    assert find(run(db, "query.slow", query__slow={"threshold_ms": 200}), "query.slow") == []
+
+
+def test_temp_file_spill_is_found(db: TestDatabase) -> None:
+    script(db, SCHEMA)
+    db.execute(
+        "CREATE TABLE log_line AS SELECT g AS id, md5(g::text) AS body FROM generate_series(1, 50000) g"
+    )
+    _reset_statements(db)
+    with db.connect() as conn:
+        conn.execute("SET work_mem = '64kB'")
+        for _ in range(10):
+            conn.execute(
+                "SELECT body FROM log_line ORDER BY body DESC LIMIT %s OFFSET %s", (10, 40000)
+            ).fetchall()
+    found = find(run(db, "query.temp_spill"), "query.temp_spill")
+    assert len(found) == 1 and "log_line" in found[0].object
+    assert found[0].metrics["temp_blks_written"] >= 1280
+
+
+def test_low_cache_hit_query_is_found(db: TestDatabase) -> None:
+    # a table over a quarter of shared_buffers is scanned through a small ring buffer: blocks come from the
+    # OS cache on every scan, and pg_stat_statements counts them as reads
+    db.execute(
+        "CREATE TABLE behavior_log AS SELECT g AS id, repeat('x', 200) AS payload FROM generate_series(1, 170000) g"
+    )
+    _reset_statements(db)
+    with db.connect() as conn:
+        conn.execute("SET max_parallel_workers_per_gather = 0")
+        for _ in range(2):
+            conn.execute("SELECT count(*) FROM behavior_log WHERE payload = %s", ("y",)).fetchone()
+    found = find(run(db, "query.low_cache_hit"), "query.low_cache_hit")
+    assert len(found) == 1 and "behavior_log" in found[0].object
+    assert found[0].metrics["cache_hit_pct"] < 90
+
+
+def test_regression_against_the_previous_snapshot_is_found(db: TestDatabase, tmp_path: Path) -> None:
+    script(db, SCHEMA)
+    _reset_statements(db)
+    query = "SELECT pg_sleep(%s), title FROM course WHERE id = 2"
+    with db.connect() as conn:
+        for _ in range(20):
+            conn.execute(query, (0.001,))
+    store = store_at(tmp_path)
+    with db.connect() as conn:
+        take_snapshot(conn, load_server_facts(conn), store, db.target.key)
+    assert find(run(db, "query.regression", store=store), "query.regression") == []  # nothing new yet
+    with db.connect() as conn:
+        for _ in range(20):
+            conn.execute(query, (0.03,))
+    found = find(run(db, "query.regression", store=store), "query.regression")
+    assert len(found) == 1 and found[0].metrics["ratio"] >= 2
+    assert found[0].metrics["calls"] == 20  # the delta since the snapshot, not the cumulative counters

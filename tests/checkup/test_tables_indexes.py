@@ -1,0 +1,202 @@
+"""Table and index checks, each provoked on the real cluster and each quiet on a healthy table."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from pgdba.maintenance import apply_maintenance, maintenance_plan
+from pgdba.target import resolve_target
+from tests.checkup.helpers import codes, find, run, script
+from tests.conftest import TestDatabase
+
+HEALTHY = """
+CREATE TABLE course (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, title text NOT NULL);
+CREATE TABLE lesson (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    course_id bigint NOT NULL REFERENCES course (id),
+    position int NOT NULL
+);
+CREATE INDEX lesson_course_id_idx ON lesson (course_id, position);
+INSERT INTO course (title) SELECT 'c' || g FROM generate_series(1, 100) g;
+INSERT INTO lesson (course_id, position) SELECT 1 + g % 100, g FROM generate_series(1, 20000) g;
+VACUUM ANALYZE course;
+VACUUM ANALYZE lesson;
+"""
+
+TABLE_AND_INDEX_CHECKS = (
+    "index.duplicate",
+    "index.invalid",
+    "index.missing_fk",
+    "index.bloat",
+    "index.unused",
+    "table.bloat",
+    "table.dead_tuples",
+    "table.vacuum_overdue",
+    "table.analyze_overdue",
+    "table.seq_scan_heavy",
+    "table.no_primary_key",
+)
+
+
+def test_table_and_index_checks_are_quiet_on_a_healthy_schema(db: TestDatabase) -> None:
+    script(db, HEALTHY)
+    result = run(
+        db,
+        *TABLE_AND_INDEX_CHECKS,
+        index__missing_fk={"min_rows": 0},
+        index__bloat={"min_bytes": 0, "warning_ratio": 0.5},
+        table__bloat={"min_bytes": 0},
+    )
+    assert {c.name for c in result.ran} == set(TABLE_AND_INDEX_CHECKS)
+    assert result.report.findings == []
+
+
+def test_duplicate_and_prefix_covered_indexes_are_found_never_the_unique_one(db: TestDatabase) -> None:
+    script(db, HEALTHY)
+    db.execute("CREATE INDEX lesson_course_again ON lesson (course_id, position)")
+    db.execute("CREATE INDEX lesson_course_only ON lesson (course_id)")
+    db.execute("CREATE INDEX lesson_course_partial ON lesson (course_id) WHERE position > 10")
+    db.execute("CREATE UNIQUE INDEX lesson_id_unique ON lesson (id)")
+    result = run(db, "index.duplicate")
+    by_index = {f.object: f for f in result.report.findings}
+    duplicates = [f.object for f in find(result, "index.duplicate")]
+    assert len(duplicates) == 1  # one of the identical pair goes, the other stays
+    assert duplicates[0] in {"public.lesson_course_again", "public.lesson_course_id_idx"}
+    assert by_index["public.lesson_course_only"].code == "index.redundant"
+    assert (
+        by_index["public.lesson_course_only"].sql == 'DROP INDEX CONCURRENTLY "public"."lesson_course_only";'
+    )
+    # a different predicate is a different index; a unique index enforces something; pkey is protected
+    assert set(by_index) == {duplicates[0], "public.lesson_course_only"}
+
+
+def test_invalid_index_left_by_failed_concurrent_build_is_found(db: TestDatabase) -> None:
+    db.execute("CREATE TABLE dup (v int)")
+    db.execute("INSERT INTO dup VALUES (1), (1)")
+    with pytest.raises(psycopg.errors.UniqueViolation):  # the failed build leaves the index invalid
+        db.execute("CREATE UNIQUE INDEX CONCURRENTLY dup_v_key ON dup (v)")
+    result = run(db, "index.invalid", "index.duplicate", "index.unused")
+    assert [f.object for f in find(result, "index.invalid")] == ["public.dup_v_key"]
+    assert find(result, "index.unused") == []  # the invalid index is the invalid check's, not unused's
+
+
+def test_foreign_key_without_index_is_found_only_on_a_large_enough_table(db: TestDatabase) -> None:
+    script(db, HEALTHY)
+    db.execute("DROP INDEX lesson_course_id_idx")
+    assert codes(run(db, "index.missing_fk")) == ["index.missing_fk"]  # 20,000 rows ≥ 10,000
+    found = find(run(db, "index.missing_fk"), "index.missing_fk")[0]
+    assert found.object == "public.lesson" and found.metrics["columns"] == ["course_id"]
+    assert found.sql == 'CREATE INDEX CONCURRENTLY "lesson_course_id_idx" ON "public"."lesson" ("course_id");'
+    assert run(db, "index.missing_fk", index__missing_fk={"min_rows": 50_000}).report.findings == []
+
+
+def test_mass_update_bloats_table_and_index_and_the_estimate_sees_it(db: TestDatabase) -> None:
+    script(
+        db,
+        "CREATE TABLE event (id int PRIMARY KEY, hits int, pad text) WITH (autovacuum_enabled = false);"
+        "INSERT INTO event SELECT g, 0, repeat('x', 50) FROM generate_series(1, 20000) g;",
+    )
+    for _ in range(3):
+        db.execute("UPDATE event SET hits = hits + 1")
+    db.execute("VACUUM ANALYZE event")
+    result = run(
+        db,
+        "table.bloat",
+        "index.bloat",
+        table__bloat={"min_bytes": 0},
+        index__bloat={"min_bytes": 0, "warning_ratio": 0.5},
+    )
+    table = find(result, "table.bloat")[0]
+    assert table.object == "public.event" and table.metrics["bloat_ratio"] >= 0.7
+    assert [f.object for f in find(result, "index.bloat")] == ["public.event_pkey"]
+    # the defaults (100 MB tables, 10 MB indexes) keep small tables out of the report
+    assert run(db, "table.bloat", "index.bloat").report.findings == []
+
+
+def test_dead_rows_make_vacuum_overdue_and_maintenance_apply_vacuums_exactly_that_table(
+    db: TestDatabase,
+) -> None:
+    script(db, HEALTHY)
+    script(
+        db,
+        "CREATE TABLE attempt (id int PRIMARY KEY, score int) WITH (autovacuum_enabled = false);"
+        "INSERT INTO attempt SELECT g, g FROM generate_series(1, 30000) g;"
+        "ANALYZE attempt;"
+        "DELETE FROM attempt WHERE id % 2 = 0;",
+    )
+    result = run(db, "table.dead_tuples", "table.vacuum_overdue")
+    assert [f.object for f in find(result, "table.dead_tuples")] == ["public.attempt"]
+    overdue = find(result, "table.vacuum_overdue")[0]
+    assert overdue.object == "public.attempt" and overdue.metrics["dead_rows"] == 15000
+    assert "autovacuum is disabled" in overdue.recommendation
+
+    plan = maintenance_plan(db.target)
+    assert [f"{i.schema}.{i.table}" for i in plan.items] == ["public.attempt"]
+    announced: list[str] = []
+    apply_maintenance(db.target, plan, announce=announced.append)
+    assert announced == ['VACUUM (ANALYZE) "public"."attempt";']
+    assert plan.items[0].status == "done"
+    assert run(db, "table.dead_tuples", "table.vacuum_overdue").report.findings == []
+    assert maintenance_plan(db.target).items == []
+
+
+def test_never_analysed_table_is_found(db: TestDatabase) -> None:
+    script(
+        db,
+        "CREATE TABLE quiz (id int PRIMARY KEY) WITH (autovacuum_enabled = false);"
+        "INSERT INTO quiz SELECT generate_series(1, 5000);",
+    )
+    found = find(run(db, "table.analyze_overdue"), "table.analyze_overdue")
+    assert [(f.object, f.title) for f in found] == [("public.quiz", "Never analysed")]
+    db.execute("ANALYZE quiz")
+    assert run(db, "table.analyze_overdue").report.findings == []
+
+
+def test_sequential_scans_of_a_large_table_are_found(db: TestDatabase) -> None:
+    script(db, HEALTHY)
+    with db.connect() as conn:  # closing the session flushes its scan counters
+        for _ in range(60):
+            conn.execute("SELECT count(*) FROM lesson WHERE position = 7")
+    found = find(run(db, "table.seq_scan_heavy"), "table.seq_scan_heavy")
+    assert [f.object for f in found] == ["public.lesson"]
+    assert found[0].metrics["seq_scans"] >= 60
+
+
+def test_table_without_primary_key_is_found(db: TestDatabase) -> None:
+    db.execute("CREATE TABLE behavior_log (user_id int, at timestamptz)")
+    assert [f.object for f in find(run(db, "table.no_primary_key"), "table.no_primary_key")] == [
+        "public.behavior_log"
+    ]
+
+
+def test_unused_index_is_found_but_never_a_unique_or_primary_key_index(db: TestDatabase) -> None:
+    script(db, HEALTHY)
+    db.execute("CREATE INDEX lesson_position_idx ON lesson (position)")
+    db.execute("CREATE UNIQUE INDEX course_title_key ON course (title)")
+    found = find(run(db, "index.unused", index__unused={"min_size_bytes": 0}), "index.unused")
+    names = {f.object for f in found}
+    assert "public.lesson_position_idx" in names
+    assert not names & {"public.course_title_key", "public.course_pkey", "public.lesson_pkey"}
+
+
+def test_maintenance_skips_a_table_locked_by_ddl_and_goes_on_with_the_next(db: TestDatabase) -> None:
+    for name in ("attempt", "progress"):
+        script(
+            db,
+            f"CREATE TABLE {name} (id int PRIMARY KEY) WITH (autovacuum_enabled = false);"
+            f"INSERT INTO {name} SELECT generate_series(1, 20000);"
+            f"ANALYZE {name};"
+            f"DELETE FROM {name} WHERE id > 5000",
+        )
+    plan = maintenance_plan(db.target)
+    assert [i.table for i in plan.items] == ["attempt", "progress"]
+    ddl = db.connect(autocommit=False)
+    ddl.execute("LOCK TABLE attempt IN ACCESS EXCLUSIVE MODE")
+    try:
+        apply_maintenance(resolve_target(db.dsn, lock_timeout_ms=100), plan, announce=lambda _: None)
+    finally:
+        ddl.rollback()
+        ddl.close()
+    assert [(i.table, i.status) for i in plan.items] == [("attempt", "failed"), ("progress", "done")]
+    assert plan.items[0].error is not None and "lock timeout" in plan.items[0].error
