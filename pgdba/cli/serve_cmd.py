@@ -8,9 +8,6 @@ from typing import Annotated
 
 import typer
 
-from pgdba.api.app import create_app, is_loopback
-from pgdba.api.config import load_databases
-from pgdba.api.settings import ApiSettings
 from pgdba.cli.options import DsnOption, StoreOption, target_from
 from pgdba.errors import InputError
 
@@ -33,6 +30,11 @@ def serve(
 
     Example: pgdba serve --port 8080
     """
+    # FastAPI is imported here, not at module level: every other command starts faster without it
+    from pgdba.api.app import create_app, is_loopback
+    from pgdba.api.config import load_databases
+    from pgdba.api.settings import ApiSettings
+
     token = token or os.environ.get("PGDBA_TOKEN") or None
     if not is_loopback(host) and not token:
         raise InputError(f"refusing to bind {host} without a token: pass --token or set PGDBA_TOKEN")
