@@ -46,7 +46,7 @@ def _run(
     return result, health_score(result)
 
 
-def _score_line(score: HealthScore) -> str:
+def score_line(score: HealthScore) -> str:
     cap = ""
     if score.cap is not None and score.uncapped > score.cap:
         cap = f", capped at {score.cap:g} ({'critical' if score.cap < 7 else 'warning'} findings)"
@@ -56,7 +56,7 @@ def _score_line(score: HealthScore) -> str:
     )
 
 
-def _deduction_rows(score: HealthScore) -> list[dict[str, Any]]:
+def deduction_rows(score: HealthScore) -> list[dict[str, Any]]:
     return [
         {
             "check": d.check,
@@ -69,7 +69,7 @@ def _deduction_rows(score: HealthScore) -> list[dict[str, Any]]:
     ]
 
 
-_DEDUCTION_COLUMNS = [
+DEDUCTION_COLUMNS = [
     Column("check", "check"),
     Column("severity", "worst"),
     Column("findings", "findings", "right"),
@@ -98,9 +98,9 @@ def check(
         print_json({**result.report.to_dict(), "score": score.to_dict()})
     else:
         if fmt == "markdown":
-            print(f"**{_score_line(score)}**\n")
+            print(f"**{score_line(score)}**\n")
         else:
-            console().print(f"[bold]{_score_line(score)}[/bold]")
+            console().print(f"[bold]{score_line(score)}[/bold]")
         print_report(result.report, fmt, title="Findings")
     if result.report.fails(severity):
         raise typer.Exit(1)
@@ -124,10 +124,10 @@ def health(
         print_json({**score.to_dict(), "schema_version": SCHEMA_VERSION})
         return
     if fmt == "markdown":
-        print(f"**{_score_line(score)}**\n")
+        print(f"**{score_line(score)}**\n")
     else:
-        console().print(f"[bold]{_score_line(score)}[/bold]")
-    print_rows(_deduction_rows(score), _DEDUCTION_COLUMNS, fmt, title="Deductions", empty="no deductions")
+        console().print(f"[bold]{score_line(score)}[/bold]")
+    print_rows(deduction_rows(score), DEDUCTION_COLUMNS, fmt, title="Deductions", empty="no deductions")
     if fmt == "markdown" and score.skipped:
         print()
     for skipped in score.skipped:

@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from pgdba.cli.check_cmd import DEDUCTION_COLUMNS, deduction_rows, score_line
 from pgdba.cli.options import FormatOption, check_format
 from pgdba.demo.main_job import DemoReport, run_demo
-from pgdba.render import Column, console, print_json, print_rows
+from pgdba.render import Column, console, print_json, print_report, print_rows
 from pgdba.units import format_ms
 
 
@@ -71,7 +72,12 @@ def _print_report(report: DemoReport, fmt: str) -> None:
         f"\n[bold]e-learning database[/bold]: {build.total_rows:,} rows in {len(build.row_counts)} tables "
         f"(BehaviorLog {build.row_counts.get('BehaviorLog', 0):,}), built in {build.total_seconds:.1f} s"
     )
-    out.print(f"dsn: {report.dsn}")
+    out.print(f"dsn: {report.dsn}\n")
+    out.print(f"[bold]{score_line(report.score)}[/bold]")
+    print_rows(
+        deduction_rows(report.score), DEDUCTION_COLUMNS, fmt, title="Deductions", empty="no deductions"
+    )
+    print_report(report.checkup.report, fmt, title="Check-up findings")
     analysis = report.analysis
     rows = [
         {

@@ -16,6 +16,7 @@ from typing import Any
 
 from psycopg import sql
 
+from pgdba.checkup import CheckupResult, run_checkup
 from pgdba.demo.build import DemoBuildResult, build_demo_database, create_demo_database
 from pgdba.demo.planted import PLANTED_MISSING_INDEXES
 from pgdba.demo.workload import WorkloadResult, run_workload
@@ -23,6 +24,7 @@ from pgdba.embedded import EmbeddedCluster
 from pgdba.findings import SCHEMA_VERSION
 from pgdba.optimizer import AnalyzeReport, analyze_queries
 from pgdba.pool import surge_pool_factory
+from pgdba.report.score import HealthScore, health_score
 from pgdba.setup import apply_pg_stat_statements_setup, pg_stat_statements_status
 from pgdba.target import Target, resolve_target
 
@@ -47,6 +49,8 @@ class DemoReport:
     build: DemoBuildResult
     before: WorkloadResult
     analysis: AnalyzeReport
+    checkup: CheckupResult
+    score: HealthScore
     applied: list[AppliedIndex] = field(default_factory=list)
     after: WorkloadResult | None = None
     step_seconds: dict[str, float] = field(default_factory=dict)
@@ -70,6 +74,8 @@ class DemoReport:
             "build": self.build.to_dict(),
             "before": self.before.to_dict(),
             "analysis": self.analysis.to_dict(),
+            "health": self.score.to_dict(),
+            "findings": self.checkup.report.to_dict(),
             "applied_indexes": [a.__dict__ for a in self.applied],
             "after": self.after.to_dict() if self.after else None,
             "planted_missing_indexes_found": self.planted_found(),
@@ -154,9 +160,18 @@ def run_demo(
             target, rounds=rounds, workers=workers, pool_factory=surge_pool_factory(), progress=progress
         )
     with _timed(steps, "check-up"):
-        say("analysing the workload")
+        say("running the full check-up and the query-optimizer report")
+        checkup = run_checkup(target)
         analysis = analyze_queries(target, threshold_ms=100.0)
-    report = DemoReport(cluster.dsn(DEMO_DATABASE), build, before, analysis, step_seconds=steps)
+    report = DemoReport(
+        cluster.dsn(DEMO_DATABASE),
+        build,
+        before,
+        analysis,
+        checkup,
+        health_score(checkup),
+        step_seconds=steps,
+    )
     if not apply:
         return report
     with _timed(steps, "apply advised indexes"):
