@@ -19,6 +19,7 @@ from pgdba.cli import (
     pool_cmd,
     queries_cmd,
     report_cmd,
+    schema_cmd,
     serve_cmd,
     setup_cmd,
     snapshot_cmd,
@@ -46,6 +47,7 @@ app.command("check")(check_cmd.check)
 app.command("health")(check_cmd.health)
 app.command("maintenance")(maintenance_cmd.maintenance)
 app.command("report")(report_cmd.report)
+app.add_typer(schema_cmd.app, name="schema")
 
 
 @app.command("version")

@@ -1,0 +1,550 @@
+"""Compare two SchemaModels: tables, columns (by database name), types, nullability, defaults, primary keys,
+uniques, indexes, foreign keys, checks and enums. Every difference is a Finding with a stable code; names a
+source leaves implicit are information, not drift."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from typing import Any
+
+from pgdba.findings import Finding, Severity
+from pgdba.schema.model import Column, DefaultKind, ForeignKey, Index, SchemaModel, Table
+
+UNKNOWN = "?"
+WILDCARD_DEFAULT = "*"
+RENAME_SIMILARITY = 0.6
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    """Equivalences that can be switched off (all documented in the README)."""
+
+    unique_index_equals_constraint: bool = True  # CREATE UNIQUE INDEX ≡ UNIQUE constraint
+    compare_nulls_order: bool = True  # DESC NULLS LAST ≠ DESC (DESC ≡ DESC NULLS FIRST always)
+    restrict_equals_no_action: bool = False  # ON DELETE RESTRICT ≡ NO ACTION (they differ only in timing)
+    compare_names: bool = False  # report explicit-name differences as drift instead of information
+
+
+@dataclass
+class Counts:
+    tables: int = 0
+    columns: int = 0
+    indexes: int = 0
+    foreign_keys: int = 0
+    enums: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class PairResult:
+    left: SchemaModel
+    right: SchemaModel
+    findings: list[Finding] = field(default_factory=list)
+    compared: Counts = field(default_factory=Counts)
+
+    @property
+    def drift(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is not Severity.INFO]
+
+    @property
+    def consistent(self) -> bool:
+        return not self.drift
+
+
+def compare_models(left: SchemaModel, right: SchemaModel, options: CompareOptions | None = None) -> PairResult:
+    return _Comparison(left, right, options or CompareOptions()).run()
+
+
+class _Comparison:
+    def __init__(self, left: SchemaModel, right: SchemaModel, options: CompareOptions) -> None:
+        self.left, self.right, self.options = left, right, options
+        self.result = PairResult(left, right)
+        self.a, self.b = left.label or left.kind, right.label or right.kind
+
+    def add(self, code: str, severity: Severity, title: str, obj: str, recommendation: str = "", **metrics: Any) -> None:
+        self.result.findings.append(
+            Finding(f"schema.{code}", severity, title, obj, {k: v for k, v in metrics.items()}, recommendation)
+        )
+
+    def run(self) -> PairResult:
+        self._tables()
+        self._enums()
+        return self.result
+
+    # --- tables and columns ---------------------------------------------------------------------------
+
+    def _tables(self) -> None:
+        left_only = [t for k, t in self.left.tables.items() if k not in self.right.tables]
+        right_only = [t for k, t in self.right.tables.items() if k not in self.left.tables]
+        for a_table, b_table in _pair_renames(left_only, right_only, _table_similarity):
+            left_only.remove(a_table)
+            right_only.remove(b_table)
+            self.add(
+                "table.renamed",
+                Severity.CRITICAL,
+                f"table `{a_table.qualified}` in {self.a}, `{b_table.qualified}` in {self.b} — probably a rename",
+                a_table.qualified,
+                "rename the table (or map the model to it) so both sides use one name",
+                left=a_table.qualified,
+                right=b_table.qualified,
+            )
+        for table in left_only:
+            self._missing_table(table, self.a, self.b)
+        for table in right_only:
+            self._missing_table(table, self.b, self.a)
+        for key, a_table in self.left.tables.items():
+            b_table = self.right.tables.get(key)
+            if b_table is not None:
+                self.result.compared.tables += 1
+                self._table(a_table, b_table)
+
+    def _missing_table(self, table: Table, present: str, absent: str) -> None:
+        label = f"{table.model} ({table.qualified})" if table.model and table.model != table.name else table.qualified
+        self.add(
+            "table.missing",
+            Severity.CRITICAL,
+            f"table {label} is in {present}, missing in {absent}",
+            table.qualified,
+            f"add it to {absent}, or remove it from {present}",
+            present_in=present,
+            missing_in=absent,
+        )
+
+    def _table(self, a: Table, b: Table) -> None:
+        owner = a.model or b.model or a.name
+        left_only = [c for name, c in a.columns.items() if name not in b.columns]
+        right_only = [c for name, c in b.columns.items() if name not in a.columns]
+        for a_column, b_column in _pair_renames(left_only, right_only, _column_similarity):
+            left_only.remove(a_column)
+            right_only.remove(b_column)
+            self.add(
+                "column.renamed",
+                Severity.CRITICAL,
+                f"{owner}: `{_field(a_column)}` in {self.a}, `{_field(b_column)}` in {self.b} — probably a rename",
+                f"{a.qualified}.{a_column.name}",
+                f"map the field to the database column (@map / the column name argument) or rename the column",
+                left=a_column.name,
+                right=b_column.name,
+            )
+        for column in left_only:
+            self._missing_column(a, column, self.a, self.b)
+        for column in right_only:
+            self._missing_column(b, column, self.b, self.a)
+        for name, a_column in a.columns.items():
+            b_column = b.columns.get(name)
+            if b_column is not None:
+                self.result.compared.columns += 1
+                self._column(a, b, a_column, b_column)
+        self._primary_key(a, b)
+        self._indexes(a, b)
+        if self.left.capabilities.foreign_keys and self.right.capabilities.foreign_keys:
+            self._foreign_keys(a, b)
+        if self.left.capabilities.checks and self.right.capabilities.checks:
+            self._checks(a, b)
+
+    def _missing_column(self, table: Table, column: Column, present: str, absent: str) -> None:
+        self.add(
+            "column.missing",
+            Severity.CRITICAL,
+            f"column {table.column_label(column)} ({column.type}) is in {present}, missing in {absent}",
+            f"{table.qualified}.{column.name}",
+            f"add it to {absent}, or remove it from {present}",
+            present_in=present,
+            missing_in=absent,
+        )
+
+    def _column(self, a_table: Table, b_table: Table, a: Column, b: Column) -> None:
+        obj = f"{a_table.qualified}.{a.name}"
+        label = a_table.column_label(a) if a.field and a.field != a.name else b_table.column_label(b)
+        if a.type != b.type and UNKNOWN not in (a.type, b.type):
+            self.add(
+                "column.type",
+                Severity.CRITICAL,
+                f"{label}: type {a.type} in {self.a}, {b.type} in {self.b}",
+                obj,
+                left=a.type,
+                right=b.type,
+            )
+        if a.nullable != b.nullable:
+            self.add(
+                "column.nullable",
+                Severity.CRITICAL,
+                f"{label}: {_nullability(a)} in {self.a}, {_nullability(b)} in {self.b}",
+                obj,
+                left=_nullability(a),
+                right=_nullability(b),
+            )
+        if not _same_default(a, b):
+            self.add(
+                "column.default",
+                Severity.WARNING,
+                f"{label}: default {a.default.describe()} in {self.a}, {b.default.describe()} in {self.b}",
+                obj,
+                left=a.default.describe(),
+                right=b.default.describe(),
+            )
+        if a.identity != b.identity:
+            self.add(
+                "column.identity",
+                Severity.WARNING,
+                f"{label}: identity {a.identity or 'none'} in {self.a}, {b.identity or 'none'} in {self.b}",
+                obj,
+                left=a.identity,
+                right=b.identity,
+            )
+        if a.generated != b.generated and UNKNOWN not in (a.generated, b.generated):
+            self.add(
+                "column.generated",
+                Severity.WARNING,
+                f"{label}: generated as {a.generated or 'nothing'} in {self.a}, {b.generated or 'nothing'} in {self.b}",
+                obj,
+                left=a.generated,
+                right=b.generated,
+            )
+
+    # --- keys and indexes -----------------------------------------------------------------------------
+
+    def _name_difference(self, what: str, obj: str, a_name: str, a_explicit: bool, b_name: str, b_explicit: bool) -> None:
+        if a_name == b_name:
+            return
+        drift = self.options.compare_names and a_explicit and b_explicit
+        implicit = [side for side, explicit in ((self.a, a_explicit), (self.b, b_explicit)) if not explicit]
+        note = f" ({' and '.join(implicit)} leaves the name to its tool's convention)" if implicit else ""
+        self.add(
+            "name",
+            Severity.WARNING if drift else Severity.INFO,
+            f"{what} is named `{a_name}` in {self.a}, `{b_name}` in {self.b}{note}",
+            obj,
+            left=a_name,
+            right=b_name,
+        )
+
+    def _primary_key(self, a: Table, b: Table) -> None:
+        a_pk, b_pk = a.primary_key, b.primary_key
+        if a_pk is None and b_pk is None:
+            return
+        if a_pk is None or b_pk is None or a_pk.columns != b_pk.columns:
+            self.add(
+                "primary_key",
+                Severity.CRITICAL,
+                f"{a.model or a.name}: primary key ({_columns(a_pk)}) in {self.a}, ({_columns(b_pk)}) in {self.b}",
+                a.qualified,
+                left=_columns(a_pk),
+                right=_columns(b_pk),
+            )
+            return
+        self._name_difference(
+            f"primary key of {a.qualified}", a.qualified, a_pk.name, a_pk.name_explicit, b_pk.name, b_pk.name_explicit
+        )
+
+    def _indexes(self, a: Table, b: Table) -> None:
+        predicates = self.left.capabilities.index_predicates and self.right.capabilities.index_predicates
+        left = list(a.indexes)
+        right = list(b.indexes)
+        pairs: list[tuple[Index, Index]] = []
+        for a_index in list(left):
+            match = next((i for i in right if self._same_index(a_index, i, predicates)), None)
+            if match is not None:
+                pairs.append((a_index, match))
+                left.remove(a_index)
+                right.remove(match)
+        for a_index, b_index in pairs:
+            self.result.compared.indexes += 1
+            obj = f"{a.qualified}.{a_index.name}"
+            self._name_difference(
+                "unique constraint" if a_index.is_constraint else "index" if not a_index.unique else "unique index",
+                obj,
+                a_index.name,
+                a_index.name_explicit,
+                b_index.name,
+                b_index.name_explicit,
+            )
+            if a_index.is_constraint != b_index.is_constraint:
+                self.add(
+                    "unique.kind",
+                    Severity.INFO,
+                    f"unique ({_index_columns(a_index)}) on {a.qualified} is a {_unique_kind(a_index)} in {self.a}, "
+                    f"a {_unique_kind(b_index)} in {self.b} (equivalent)",
+                    obj,
+                )
+        for a_index in list(left):  # same name, different definition
+            match = next((i for i in right if i.name == a_index.name and a_index.name_explicit and i.name_explicit), None)
+            if match is None:
+                continue
+            left.remove(a_index)
+            right.remove(match)
+            self.add(
+                "index.definition",
+                Severity.CRITICAL if a_index.unique or match.unique else Severity.WARNING,
+                f"{_index_kind(a_index)} {a_index.name} on {a.qualified}: {describe_index(a_index)} in {self.a}, "
+                f"{describe_index(match)} in {self.b}",
+                f"{a.qualified}.{a_index.name}",
+                left=describe_index(a_index),
+                right=describe_index(match),
+            )
+        for index in left:
+            self._missing_index(a, index, self.a, self.b)
+        for index in right:
+            self._missing_index(b, index, self.b, self.a)
+
+    def _same_index(self, a: Index, b: Index, predicates: bool) -> bool:
+        if a.unique != b.unique or a.method != b.method or a.include != b.include:
+            return False
+        if a.nulls_not_distinct != b.nulls_not_distinct:
+            return False
+        if a.unique and not self.options.unique_index_equals_constraint and a.is_constraint != b.is_constraint:
+            return False
+        if predicates and a.predicate != b.predicate and UNKNOWN not in (a.predicate, b.predicate):
+            return False
+        if len(a.columns) != len(b.columns):
+            return False
+        for x, y in zip(a.columns, b.columns, strict=True):
+            if x.expression != y.expression or x.descending != y.descending or x.opclass != y.opclass:
+                return False
+            if self.options.compare_nulls_order and x.nulls_first != y.nulls_first:
+                return False
+        return True
+
+    def _missing_index(self, table: Table, index: Index, present: str, absent: str) -> None:
+        self.add(
+            "unique.missing" if index.unique else "index.missing",
+            Severity.CRITICAL if index.unique else Severity.WARNING,
+            f"{_index_kind(index)} {describe_index(index)} on {table.qualified} is in {present}, missing in {absent}",
+            f"{table.qualified}.{index.name}",
+            present_in=present,
+            missing_in=absent,
+            name=index.name,
+        )
+
+    def _foreign_keys(self, a: Table, b: Table) -> None:
+        right = list(b.foreign_keys)
+        for a_fk in a.foreign_keys:
+            match = next((f for f in right if _fk_shape(f) == _fk_shape(a_fk)), None)
+            if match is None:
+                self._missing_fk(a, a_fk, self.a, self.b)
+                continue
+            right.remove(match)
+            self.result.compared.foreign_keys += 1
+            obj = f"{a.qualified}.{a_fk.name}"
+            for what, x, y in (("ON DELETE", a_fk.on_delete, match.on_delete), ("ON UPDATE", a_fk.on_update, match.on_update)):
+                if self._same_action(x, y):
+                    continue
+                self.add(
+                    "foreign_key.action",
+                    Severity.WARNING,
+                    f"foreign key {a.qualified}({', '.join(a_fk.columns)}) → {a_fk.ref_table}: {what} {x} in {self.a}, {y} in {self.b}",
+                    obj,
+                    left=x,
+                    right=y,
+                )
+            self._name_difference("foreign key", obj, a_fk.name, a_fk.name_explicit, match.name, match.name_explicit)
+        for fk in right:
+            self._missing_fk(b, fk, self.b, self.a)
+
+    def _same_action(self, x: str, y: str) -> bool:
+        if x == y:
+            return True
+        return self.options.restrict_equals_no_action and {x, y} == {"RESTRICT", "NO ACTION"}
+
+    def _missing_fk(self, table: Table, fk: ForeignKey, present: str, absent: str) -> None:
+        self.add(
+            "foreign_key.missing",
+            Severity.WARNING,
+            f"foreign key {table.qualified}({', '.join(fk.columns)}) → {fk.ref_table}({', '.join(fk.ref_columns)}) "
+            f"is in {present}, missing in {absent}",
+            f"{table.qualified}.{fk.name}",
+            present_in=present,
+            missing_in=absent,
+        )
+
+    def _checks(self, a: Table, b: Table) -> None:
+        right = {c.name: c for c in b.checks}
+        for check in a.checks:
+            other = right.pop(check.name, None)
+            if other is None:
+                other = next((c for c in right.values() if c.expression == check.expression), None)
+                if other is not None:
+                    right.pop(other.name)
+            if other is None:
+                self.add(
+                    "check.missing",
+                    Severity.WARNING,
+                    f"check {check.name} on {a.qualified} ({check.shown or check.expression}) is in {self.a}, missing in {self.b}",
+                    f"{a.qualified}.{check.name}",
+                )
+            elif other.expression != check.expression:
+                self.add(
+                    "check.definition",
+                    Severity.WARNING,
+                    f"check {check.name} on {a.qualified}: {check.expression} in {self.a}, {other.expression} in {self.b}",
+                    f"{a.qualified}.{check.name}",
+                    left=check.expression,
+                    right=other.expression,
+                )
+        for check in right.values():
+            self.add(
+                "check.missing",
+                Severity.WARNING,
+                f"check {check.name} on {b.qualified} ({check.shown or check.expression}) is in {self.b}, missing in {self.a}",
+                f"{b.qualified}.{check.name}",
+            )
+
+    # --- enums ----------------------------------------------------------------------------------------
+
+    def _enums(self) -> None:
+        for key, a_enum in self.left.enums.items():
+            b_enum = self.right.enums.get(key)
+            if b_enum is None:
+                self.add(
+                    "enum.missing",
+                    Severity.CRITICAL,
+                    f"enum {a_enum.qualified} is in {self.a}, missing in {self.b}",
+                    a_enum.qualified,
+                )
+                continue
+            self.result.compared.enums += 1
+            if a_enum.values == b_enum.values:
+                continue
+            only_a = [v for v in a_enum.values if v not in b_enum.values]
+            only_b = [v for v in b_enum.values if v not in a_enum.values]
+            if not only_a and not only_b:
+                self.add(
+                    "enum.order",
+                    Severity.WARNING,
+                    f"enum {a_enum.qualified}: values ordered {', '.join(a_enum.values)} in {self.a}, "
+                    f"{', '.join(b_enum.values)} in {self.b}",
+                    a_enum.qualified,
+                )
+                continue
+            parts = []
+            if only_a:
+                parts.append(f"{', '.join(only_a)} only in {self.a}")
+            if only_b:
+                parts.append(f"{', '.join(only_b)} only in {self.b}")
+            self.add(
+                "enum.values",
+                Severity.CRITICAL,
+                f"enum {a_enum.qualified}: " + "; ".join(parts),
+                a_enum.qualified,
+                left=list(a_enum.values),
+                right=list(b_enum.values),
+            )
+        for key, b_enum in self.right.enums.items():
+            if key not in self.left.enums:
+                self.add(
+                    "enum.missing",
+                    Severity.CRITICAL,
+                    f"enum {b_enum.qualified} is in {self.b}, missing in {self.a}",
+                    b_enum.qualified,
+                )
+
+
+def _same_default(a: Column, b: Column) -> bool:
+    x, y = a.default, b.default
+    if WILDCARD_DEFAULT in (x.canonical, y.canonical):
+        return x.in_database == y.in_database or x.kind is DefaultKind.EXPRESSION and y.kind is DefaultKind.EXPRESSION
+    if not x.in_database and not y.in_database:
+        return True  # none, or computed by the ORM: the database has no default either way
+    if (a.identity or b.identity) and not (x.in_database and y.in_database):
+        return True  # identity vs serial is reported as an identity difference
+    return x.kind == y.kind and x.canonical == y.canonical
+
+
+def _nullability(column: Column) -> str:
+    return "nullable" if column.nullable else "NOT NULL"
+
+
+def _field(column: Column) -> str:
+    return column.field if column.field and column.field != column.name else column.name
+
+
+def _columns(pk: Any) -> str:
+    return ", ".join(pk.columns) if pk is not None else "none"
+
+
+def _fk_shape(fk: ForeignKey) -> tuple[Any, ...]:
+    return (fk.columns, fk.ref_schema, fk.ref_table, fk.ref_columns)
+
+
+def _index_kind(index: Index) -> str:
+    if index.is_constraint:
+        return "unique constraint"
+    return "unique index" if index.unique else "index"
+
+
+def _unique_kind(index: Index) -> str:
+    return "UNIQUE constraint" if index.is_constraint else "unique index"
+
+
+def _index_columns(index: Index) -> str:
+    return ", ".join(c.expression for c in index.columns)
+
+
+def describe_index(index: Index) -> str:
+    """`USING gin (tags jsonb_path_ops DESC NULLS LAST) WHERE …` — the definition as compared."""
+    parts = []
+    for column in index.columns:
+        text = column.expression
+        if column.opclass:
+            text += f" {column.opclass}"
+        if column.descending:
+            text += " DESC" + ("" if column.nulls_first else " NULLS LAST")
+        elif column.nulls_first:
+            text += " NULLS FIRST"
+        parts.append(text)
+    head = "" if index.method == "btree" else f"USING {index.method} "
+    text = f"{head}({', '.join(parts)})"
+    if index.include:
+        text += f" INCLUDE ({', '.join(index.include)})"
+    if index.nulls_not_distinct:
+        text += " NULLS NOT DISTINCT"
+    if index.predicate:
+        text += f" WHERE {index.predicate}"
+    return text
+
+
+def _column_similarity(a: Column, b: Column) -> float:
+    if a.type != b.type and UNKNOWN not in (a.type, b.type):
+        return 0.0
+    x, y = _field(a).lower(), _field(b).lower()
+    ratio = SequenceMatcher(None, x, y).ratio()
+    if x in y or y in x:
+        ratio = max(ratio, 0.8)
+    return ratio
+
+
+def _table_similarity(a: Table, b: Table) -> float:
+    x, y = set(a.columns), set(b.columns)
+    if not x or not y:
+        return 0.0
+    overlap = len(x & y) / len(x | y)
+    if _singular(a.name) == _singular(b.name):  # User / users, order_item / OrderItems
+        return max(overlap, 0.9)
+    return overlap
+
+
+def _singular(name: str) -> str:
+    return name.lower().replace("_", "").removesuffix("s")
+
+
+def _pair_renames(left: list[Any], right: list[Any], similarity: Any) -> list[tuple[Any, Any]]:
+    """Greedy best-first pairing of one-sided objects that are probably the same object renamed."""
+    scored = sorted(
+        ((similarity(a, b), i, j) for i, a in enumerate(left) for j, b in enumerate(right)),
+        key=lambda t: -t[0],
+    )
+    used_left: set[int] = set()
+    used_right: set[int] = set()
+    pairs = []
+    for score, i, j in scored:
+        if score < RENAME_SIMILARITY:
+            break
+        if i in used_left or j in used_right:
+            continue
+        used_left.add(i)
+        used_right.add(j)
+        pairs.append((left[i], right[j]))
+    return pairs

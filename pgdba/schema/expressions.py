@@ -1,0 +1,153 @@
+"""Normalised SQL expressions for defaults, CHECK constraints and index expressions.
+
+Both sides are parsed with PostgreSQL's own parser (pglast), rewritten to one form and printed again, so
+spelling, parentheses and quoting never count as drift. The built-in equivalences (listed in the README):
+`now()` ≡ `CURRENT_TIMESTAMP` ≡ `transaction_timestamp()`, a cast to the column's own type is dropped
+(`'a'::text` ≡ `'a'` on a text column), numbers compare by value (`'0'::numeric` ≡ `0` ≡ `0.00`),
+JSON literals compare by content, `nextval('…_seq'::regclass)` is the serial sequence whatever its name.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+
+import pglast
+from pglast import ast, enums
+from pglast.stream import RawStream
+
+from pgdba.schema.model import Default, DefaultKind
+from pgdba.schema.types import base_type, format_type_name
+
+_NUMERIC = frozenset({"smallint", "integer", "bigint", "numeric", "real", "double precision", "money", "oid"})
+_NOW = frozenset({"now", "transaction_timestamp"})
+_CURRENT_TIMESTAMP = enums.SQLValueFunctionOp.SVFOP_CURRENT_TIMESTAMP
+
+
+class ExpressionError(ValueError):
+    """Text that PostgreSQL's parser does not accept as an expression."""
+
+
+@lru_cache(maxsize=8192)
+def normalise_default(text: str, column_type: str = "") -> Default:
+    """A database default as written by a source or printed by pg_get_expr(), in canonical form."""
+    shown = text.strip()
+    try:
+        node = _parse_expression(shown)
+    except ExpressionError:
+        return Default(DefaultKind.EXPRESSION, " ".join(shown.split()), shown)
+    if _is_nextval(node):
+        return Default(DefaultKind.SEQUENCE, "nextval", shown)
+    element = base_type(column_type)
+    canonical = RawStream()(_rewrite(node, element, strip_all_casts=False))
+    return Default(DefaultKind.EXPRESSION, canonical, shown)
+
+
+@lru_cache(maxsize=8192)
+def normalise_expression(text: str) -> str:
+    """A CHECK / index / generated expression in canonical form; constant casts are dropped (PostgreSQL
+    adds them when it stores `price >= 0` on a numeric column)."""
+    try:
+        node = _parse_expression(text.strip())
+    except ExpressionError:
+        return " ".join(text.split())
+    return RawStream()(_rewrite(node, "", strip_all_casts=True))
+
+
+def sql_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _parse_expression(text: str) -> ast.Node:
+    if not text:
+        raise ExpressionError("empty expression")
+    try:
+        statements = pglast.parse_sql(f"SELECT ({text})")
+    except pglast.parser.ParseError as exc:
+        raise ExpressionError(str(exc)) from None
+    if len(statements) != 1:
+        raise ExpressionError("more than one statement")
+    select = statements[0].stmt
+    targets = getattr(select, "targetList", None)
+    if not isinstance(select, ast.SelectStmt) or not targets or len(targets) != 1 or select.fromClause:
+        raise ExpressionError("not a single expression")
+    value: ast.Node = targets[0].val
+    return value
+
+
+def _is_nextval(node: ast.Node) -> bool:
+    return isinstance(node, ast.FuncCall) and _function_name(node) == "nextval"
+
+
+def _function_name(node: ast.FuncCall) -> str:
+    names = [n.sval for n in node.funcname]
+    return names[-1].lower()
+
+
+def _rewrite(node: ast.Node, element_type: str, *, strip_all_casts: bool) -> ast.Node:
+    """Rewrite one node (children first) into the canonical form."""
+    for slot in node:
+        child = getattr(node, slot)
+        if isinstance(child, ast.Node):
+            setattr(node, slot, _rewrite(child, element_type, strip_all_casts=strip_all_casts))
+        elif isinstance(child, tuple) and child and isinstance(child[0], ast.Node):
+            setattr(
+                node,
+                slot,
+                tuple(
+                    _rewrite(c, element_type, strip_all_casts=strip_all_casts) if isinstance(c, ast.Node) else c
+                    for c in child
+                ),
+            )
+    if isinstance(node, ast.TypeCast):
+        cast_to = base_type(format_type_name(node.typeName))
+        is_constant = isinstance(node.arg, ast.A_Const | ast.A_ArrayExpr)
+        if (strip_all_casts and is_constant) or cast_to == element_type or (is_constant and cast_to == "unknown"):
+            return node.arg  # type: ignore[no-any-return]
+        return node
+    if isinstance(node, ast.SQLValueFunction) and node.op == _CURRENT_TIMESTAMP:
+        return _now()
+    if isinstance(node, ast.FuncCall):
+        names = [n.sval for n in node.funcname]
+        if names[0] == "pg_catalog":
+            node.funcname = tuple(ast.String(sval=n) for n in names[1:])
+        if _function_name(node) in _NOW and not node.args:
+            return _now()
+        return node
+    if isinstance(node, ast.A_Const):
+        return _constant(node, element_type)
+    return node
+
+
+def _now() -> ast.FuncCall:
+    return ast.FuncCall(funcname=(ast.String(sval="now"),), funcformat=enums.CoercionForm.COERCE_EXPLICIT_CALL)
+
+
+def _constant(node: ast.A_Const, element_type: str) -> ast.Node:
+    value = node.val
+    if value is None or node.isnull:
+        return node
+    if isinstance(value, ast.Integer | ast.Float) or (isinstance(value, ast.String) and element_type in _NUMERIC):
+        text = str(value.ival) if isinstance(value, ast.Integer) else str(getattr(value, "fval", None) or value.sval)
+        try:
+            number = Decimal(text.strip())
+        except InvalidOperation:
+            return node
+        normal = format(number.normalize(), "f")
+        if "." not in normal and abs(number) < 2**31:
+            return ast.A_Const(isnull=False, val=ast.Integer(ival=int(normal)))
+        return ast.A_Const(isnull=False, val=ast.Float(fval=normal))
+    if isinstance(value, ast.String) and element_type == "boolean":
+        lowered = value.sval.strip().lower()
+        if lowered in ("t", "true", "y", "yes", "on", "1"):
+            return ast.A_Const(isnull=False, val=ast.Boolean(boolval=True))
+        if lowered in ("f", "false", "n", "no", "off", "0"):
+            return ast.A_Const(isnull=False, val=ast.Boolean(boolval=False))
+    if isinstance(value, ast.String) and element_type in ("json", "jsonb"):
+        try:
+            parsed = json.loads(value.sval)
+        except ValueError:
+            return node
+        return ast.A_Const(isnull=False, val=ast.String(sval=json.dumps(parsed, sort_keys=True, separators=(",", ":"))))
+    return node
