@@ -33,20 +33,27 @@ def load_source(spec: str, *, dsn: str | None = None, schemas: set[str] | None =
     if kind == "prisma" and rest:
         from pgdba.schema.prisma_source import load_prisma
 
-        return load_prisma(Path(rest), spec)
-    if kind == "drizzle" and rest:
+        model = load_prisma(Path(rest), spec)
+    elif kind == "drizzle" and rest:
         from pgdba.schema.drizzle_source import load_drizzle
 
-        return load_drizzle(Path(rest), spec, casing)
-    if kind == "sqlalchemy" and rest:
+        model = load_drizzle(Path(rest), spec, casing)
+    elif kind == "sqlalchemy" and rest:
         from pgdba.schema.sqlalchemy_source import load_sqlalchemy
 
-        return load_sqlalchemy(rest, spec)
+        model = load_sqlalchemy(rest, spec)
+    else:
+        model = None
+    if model is not None:
+        model.location = rest
+        return model
     if kind == "live":
         from pgdba.schema.live_source import load_live
 
         target = resolve_target(rest or dsn)
-        return load_live(target, schemas, "live" if not rest else f"live:{target.masked_dsn}")
+        model = load_live(target, schemas, "live" if not rest else f"live:{target.masked_dsn}")
+        model.location = target.masked_dsn or "libpq environment"
+        return model
     raise InputError(f"unknown source {spec!r}: use prisma:PATH, drizzle:PATH, sqlalchemy:MODULE:ATTR or live[:DSN]")
 
 

@@ -312,7 +312,7 @@ class _Comparison:
         self.add(
             "unique.missing" if index.unique else "index.missing",
             Severity.CRITICAL if index.unique else Severity.WARNING,
-            f"{_index_kind(index)} {describe_index(index)} on {table.qualified} is in {present}, missing in {absent}",
+            f"{_index_kind(index)} {index.name} {describe_index(index)} on {table.qualified} is in {present}, missing in {absent}",
             f"{table.qualified}.{index.name}",
             present_in=present,
             missing_in=absent,

@@ -103,7 +103,10 @@ def _rewrite(node: ast.Node, element_type: str, *, strip_all_casts: bool) -> ast
     if isinstance(node, ast.TypeCast):
         cast_to = base_type(format_type_name(node.typeName))
         is_constant = isinstance(node.arg, ast.A_Const | ast.A_ArrayExpr)
-        if (strip_all_casts and is_constant) or cast_to == element_type or (is_constant and cast_to == "unknown"):
+        implicit_text = isinstance(node.arg, ast.ColumnRef) and cast_to in ("text", "character varying")
+        if strip_all_casts and (is_constant or implicit_text):
+            return node.arg  # type: ignore[no-any-return]
+        if cast_to == element_type or (is_constant and cast_to == "unknown"):
             return node.arg  # type: ignore[no-any-return]
         return node
     if isinstance(node, ast.SQLValueFunction) and node.op == _CURRENT_TIMESTAMP:
@@ -117,6 +120,8 @@ def _rewrite(node: ast.Node, element_type: str, *, strip_all_casts: bool) -> ast
         return node
     if isinstance(node, ast.A_Const):
         return _constant(node, element_type)
+    if strip_all_casts and isinstance(node, ast.ColumnRef) and len(node.fields) > 1:
+        node.fields = node.fields[-1:]  # "t"."c" ≡ c inside the table's own CHECK / index predicate
     return node
 
 

@@ -165,6 +165,7 @@ class SchemaModel:
     capabilities: Capabilities = field(default_factory=Capabilities)
     notes: list[str] = field(default_factory=list)  # what could not be evaluated, and other caveats
     label: str = ""  # short name shown in the report
+    location: str = ""  # the file, folder, module or (password-masked) DSN it was read from
 
     def add_table(self, table: Table) -> None:
         self.tables[table.key] = table

@@ -27,7 +27,7 @@ def text_report(result: CheckResult, *, verbose: bool = False) -> str:
     for number, source in enumerate(result.sources):
         mark = _NUMBERS[number] if number < len(_NUMBERS) else f"{number + 1}."
         what = "models" if source.kind in ("prisma",) else "tables"
-        where = source.source.partition(":")[2] or "(DSN from the environment)"
+        where = source.location or source.source
         lines.append(f"{mark} {source.label:<{width}}  {where}  — {len(source.tables)} {what}, {len(source.enums)} enums")
         notes = source.notes if verbose else source.notes[:MAX_NOTES]
         for note in notes:
