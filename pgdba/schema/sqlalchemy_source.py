@@ -78,10 +78,11 @@ def _table(sa_table: sa.Table, model: SchemaModel) -> Table:
     for sa_column in sa_table.columns:
         column_type = _type(sa_column.type, model)
         column = Column(sa_column.name, column_type, bool(sa_column.nullable), Default.none(), field=sa_column.key)
-        if sa_column.server_default is not None:
-            column.default = _server_default(sa_column, column_type)
-        elif sa_column.identity is not None:
+        if sa_column.identity is not None:  # an Identity is also the column's server_default
             column.identity = "always" if sa_column.identity.always else "by default"
+            column.nullable = False
+        elif sa_column.server_default is not None:
+            column.default = _server_default(sa_column, column_type)
         elif sa_column is autoincrement:
             column.default = Default(DefaultKind.SEQUENCE, "nextval", "autoincrement")
         elif sa_column.default is not None or sa_column.onupdate is not None:

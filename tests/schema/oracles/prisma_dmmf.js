@@ -2,7 +2,7 @@
 // parser (@prisma/prisma-schema-wasm) reads it. Usage: node prisma_dmmf.js NODE_MODULES PATH
 const fs = require("fs");
 const path = require("path");
-const wasm = require(path.join(process.argv[2], "@prisma/prisma-schema-wasm"));
+const wasm = require(path.resolve(process.argv[2], "@prisma/prisma-schema-wasm"));
 const target = process.argv[3];
 const files = fs.statSync(target).isDirectory()
   ? fs.readdirSync(target).filter((f) => f.endsWith(".prisma")).sort().map((f) => path.join(target, f))
