@@ -463,9 +463,11 @@ class Project:
         if callee_node is None or args_node is None:
             return Unknown("malformed call", module.where(node))
         callee = self.evaluate(callee_node, module, scope)
-        if isinstance(callee, Unknown):
-            return callee
         where = module.where(node)
+        if isinstance(callee, Unknown):
+            if callee.where == where:
+                return callee
+            return Unknown(f"{callee.reason} (see {callee.where})", where)
         if args_node.type == "template_string":  # tagged template: sql`…`
             tag = getattr(callee, "ts_tag", None)
             if tag is None:
