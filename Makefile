@@ -31,6 +31,7 @@ typecheck: $(VENV)/.synced
 	$(VENV)/bin/mypy
 
 pytest: $(VENV)/.synced system-deps
+	@bash scripts/npm-oracles.sh
 	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test: lint typecheck pytest
