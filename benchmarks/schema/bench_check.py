@@ -32,7 +32,7 @@ def generate(models: int, folder: Path) -> tuple[Path, Path, str]:
     """A Prisma file, a Drizzle file and the DDL of the same N-model schema (Prisma's naming)."""
     prisma = ['datasource db {\n  provider = "postgresql"\n}\n']
     drizzle = [
-        'import { pgTable, pgEnum, serial, integer, text, varchar, boolean, timestamp, numeric, jsonb, index,'
+        "import { pgTable, pgEnum, serial, integer, text, varchar, boolean, timestamp, numeric, jsonb, index,"
         ' uniqueIndex, foreignKey } from "drizzle-orm/pg-core";\n'
     ]
     ddl: list[str] = []
@@ -53,7 +53,11 @@ def generate(models: int, folder: Path) -> tuple[Path, Path, str]:
             f"  state     {enum} @default(NEW)\n"
             "  meta      Json?\n"
             "  createdAt DateTime @default(now())\n"
-            + (f"  parentId  Int?\n  parent    {parent}? @relation(fields: [parentId], references: [id])\n" if parent else "")
+            + (
+                f"  parentId  Int?\n  parent    {parent}? @relation(fields: [parentId], references: [id])\n"
+                if parent
+                else ""
+            )
             + (f"  children  Model{i + 1}[]\n" if i + 1 < models else "")
             + "\n  @@index([createdAt(sort: Desc)])\n"
             + ("  @@index([parentId])\n" if parent else "")
@@ -132,8 +136,12 @@ def main() -> None:
             drift = [f.title for p in result.pairs for f in p.drift]
             assert not drift, drift[:5]
         compared = result.pairs[0].compared
-        print(f"| models | {args.models} (tables {compared.tables}, columns {compared.columns}, indexes {compared.indexes}, FKs {compared.foreign_keys}) |")
-        print(f"| pgdba schema check prisma + drizzle + live, 3 pairs, in-process | median {statistics.median(timings):.2f} s, best {min(timings):.2f} s ({args.runs} runs) |")
+        print(
+            f"| models | {args.models} (tables {compared.tables}, columns {compared.columns}, indexes {compared.indexes}, FKs {compared.foreign_keys}) |"
+        )
+        print(
+            f"| pgdba schema check prisma + drizzle + live, 3 pairs, in-process | median {statistics.median(timings):.2f} s, best {min(timings):.2f} s ({args.runs} runs) |"
+        )
         modules = ROOT / ".cache" / "npm-oracles" / "node_modules"
         if modules.is_dir():
             (work / "node_modules").symlink_to(modules)
@@ -141,12 +149,28 @@ def main() -> None:
             for run in range(args.runs):
                 started = time.perf_counter()
                 subprocess.run(
-                    [str(modules / ".bin" / "drizzle-kit"), "generate", "--dialect", "postgresql", "--schema", "schema", "--out", f"out{run}"],
-                    cwd=work, capture_output=True, check=False, timeout=600,
+                    [
+                        str(modules / ".bin" / "drizzle-kit"),
+                        "generate",
+                        "--dialect",
+                        "postgresql",
+                        "--schema",
+                        "schema",
+                        "--out",
+                        f"out{run}",
+                    ],
+                    cwd=work,
+                    capture_output=True,
+                    check=False,
+                    timeout=600,
                 )
                 kit.append(time.perf_counter() - started)
-                assert list((work / f"out{run}" / "meta").glob("*_snapshot.json")), "drizzle-kit wrote no snapshot"
-            print(f"| drizzle-kit generate (Drizzle file only, no comparison) | median {statistics.median(kit):.2f} s, best {min(kit):.2f} s ({args.runs} runs) |")
+                assert list((work / f"out{run}" / "meta").glob("*_snapshot.json")), (
+                    "drizzle-kit wrote no snapshot"
+                )
+            print(
+                f"| drizzle-kit generate (Drizzle file only, no comparison) | median {statistics.median(kit):.2f} s, best {min(kit):.2f} s ({args.runs} runs) |"
+            )
         else:
             print("| drizzle-kit generate | not run: scripts/npm-oracles.sh not installed |")
     finally:

@@ -13,19 +13,27 @@ from pgdba.render import print_json
 from pgdba.schema import check_schemas, load_config
 from pgdba.schema.report import markdown_report, text_report
 
-app = typer.Typer(help="Schema consistency: Prisma ↔ Drizzle ↔ SQLAlchemy ↔ live database.", no_args_is_help=True)
+app = typer.Typer(
+    help="Schema consistency: Prisma ↔ Drizzle ↔ SQLAlchemy ↔ live database.", no_args_is_help=True
+)
 
 
 @app.command()
 def check(
     sources: Annotated[
         list[str],
-        typer.Argument(help="two or more of prisma:PATH, drizzle:PATH, sqlalchemy:MODULE:ATTR, live[:DSN]", show_default=False),
+        typer.Argument(
+            help="two or more of prisma:PATH, drizzle:PATH, sqlalchemy:MODULE:ATTR, live[:DSN]",
+            show_default=False,
+        ),
     ],
     dsn: DsnOption = None,
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="config file (default: pgdba-schema.toml, or [tool.pgdba.schema] in pyproject.toml)"),
+        typer.Option(
+            "--config",
+            help="config file (default: pgdba-schema.toml, or [tool.pgdba.schema] in pyproject.toml)",
+        ),
     ] = None,
     fmt: FormatOption = "table",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="list informational notes too")] = False,

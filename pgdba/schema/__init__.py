@@ -27,7 +27,9 @@ __all__ = ["CheckResult", "CompareOptions", "SchemaConfig", "check_schemas", "lo
 SOURCE_KINDS = ("prisma", "drizzle", "sqlalchemy", "live")
 
 
-def load_source(spec: str, *, dsn: str | None = None, schemas: set[str] | None = None, casing: str = "") -> SchemaModel:
+def load_source(
+    spec: str, *, dsn: str | None = None, schemas: set[str] | None = None, casing: str = ""
+) -> SchemaModel:
     """One source spec → its model. `live` uses --dsn / PGDBA_DSN / DATABASE_URL / libpq environment."""
     kind, _, rest = spec.partition(":")
     if kind == "prisma" and rest:
@@ -54,7 +56,9 @@ def load_source(spec: str, *, dsn: str | None = None, schemas: set[str] | None =
         model = load_live(target, schemas, "live" if not rest else f"live:{target.masked_dsn}")
         model.location = target.masked_dsn or "libpq environment"
         return model
-    raise InputError(f"unknown source {spec!r}: use prisma:PATH, drizzle:PATH, sqlalchemy:MODULE:ATTR or live[:DSN]")
+    raise InputError(
+        f"unknown source {spec!r}: use prisma:PATH, drizzle:PATH, sqlalchemy:MODULE:ATTR or live[:DSN]"
+    )
 
 
 @dataclass
@@ -151,7 +155,11 @@ def _aliases(finding: Finding, pair: PairResult) -> tuple[str, ...]:
         for table in model.tables.values():
             if table.qualified == table_name and table.model:
                 column = table.columns.get(rest)
-                aliases.append(f"{table.model}.{column.field or rest}" if column is not None else f"{table.model}.{rest}".rstrip("."))
+                aliases.append(
+                    f"{table.model}.{column.field or rest}"
+                    if column is not None
+                    else f"{table.model}.{rest}".rstrip(".")
+                )
     return tuple(aliases)
 
 

@@ -54,7 +54,9 @@ class PairResult:
         return not self.drift
 
 
-def compare_models(left: SchemaModel, right: SchemaModel, options: CompareOptions | None = None) -> PairResult:
+def compare_models(
+    left: SchemaModel, right: SchemaModel, options: CompareOptions | None = None
+) -> PairResult:
     return _Comparison(left, right, options or CompareOptions()).run()
 
 
@@ -64,9 +66,13 @@ class _Comparison:
         self.result = PairResult(left, right)
         self.a, self.b = left.label or left.kind, right.label or right.kind
 
-    def add(self, code: str, severity: Severity, title: str, obj: str, recommendation: str = "", **metrics: Any) -> None:
+    def add(
+        self, code: str, severity: Severity, title: str, obj: str, recommendation: str = "", **metrics: Any
+    ) -> None:
         self.result.findings.append(
-            Finding(f"schema.{code}", severity, title, obj, {k: v for k, v in metrics.items()}, recommendation)
+            Finding(
+                f"schema.{code}", severity, title, obj, {k: v for k, v in metrics.items()}, recommendation
+            )
         )
 
     def run(self) -> PairResult:
@@ -102,7 +108,11 @@ class _Comparison:
                 self._table(a_table, b_table)
 
     def _missing_table(self, table: Table, present: str, absent: str) -> None:
-        label = f"{table.model} ({table.qualified})" if table.model and table.model != table.name else table.qualified
+        label = (
+            f"{table.model} ({table.qualified})"
+            if table.model and table.model != table.name
+            else table.qualified
+        )
         self.add(
             "table.missing",
             Severity.CRITICAL,
@@ -125,7 +135,7 @@ class _Comparison:
                 Severity.CRITICAL,
                 f"{owner}: `{_field(a_column)}` in {self.a}, `{_field(b_column)}` in {self.b} — probably a rename",
                 f"{a.qualified}.{a_column.name}",
-                f"map the field to the database column (@map / the column name argument) or rename the column",
+                "map the field to the database column (@map / the column name argument) or rename the column",
                 left=a_column.name,
                 right=b_column.name,
             )
@@ -207,7 +217,9 @@ class _Comparison:
 
     # --- keys and indexes -----------------------------------------------------------------------------
 
-    def _name_difference(self, what: str, obj: str, a_name: str, a_explicit: bool, b_name: str, b_explicit: bool) -> None:
+    def _name_difference(
+        self, what: str, obj: str, a_name: str, a_explicit: bool, b_name: str, b_explicit: bool
+    ) -> None:
         if a_name == b_name:
             return
         drift = self.options.compare_names and a_explicit and b_explicit
@@ -237,7 +249,12 @@ class _Comparison:
             )
             return
         self._name_difference(
-            f"primary key of {a.qualified}", a.qualified, a_pk.name, a_pk.name_explicit, b_pk.name, b_pk.name_explicit
+            f"primary key of {a.qualified}",
+            a.qualified,
+            a_pk.name,
+            a_pk.name_explicit,
+            b_pk.name,
+            b_pk.name_explicit,
         )
 
     def _indexes(self, a: Table, b: Table) -> None:
@@ -255,7 +272,11 @@ class _Comparison:
             self.result.compared.indexes += 1
             obj = f"{a.qualified}.{a_index.name}"
             self._name_difference(
-                "unique constraint" if a_index.is_constraint else "index" if not a_index.unique else "unique index",
+                "unique constraint"
+                if a_index.is_constraint
+                else "index"
+                if not a_index.unique
+                else "unique index",
                 obj,
                 a_index.name,
                 a_index.name_explicit,
@@ -271,7 +292,10 @@ class _Comparison:
                     obj,
                 )
         for a_index in list(left):  # same name, different definition
-            match = next((i for i in right if i.name == a_index.name and a_index.name_explicit and i.name_explicit), None)
+            match = next(
+                (i for i in right if i.name == a_index.name and a_index.name_explicit and i.name_explicit),
+                None,
+            )
             if match is None:
                 continue
             left.remove(a_index)
@@ -295,7 +319,11 @@ class _Comparison:
             return False
         if a.nulls_not_distinct != b.nulls_not_distinct:
             return False
-        if a.unique and not self.options.unique_index_equals_constraint and a.is_constraint != b.is_constraint:
+        if (
+            a.unique
+            and not self.options.unique_index_equals_constraint
+            and a.is_constraint != b.is_constraint
+        ):
             return False
         if predicates and a.predicate != b.predicate and UNKNOWN not in (a.predicate, b.predicate):
             return False
@@ -329,7 +357,10 @@ class _Comparison:
             right.remove(match)
             self.result.compared.foreign_keys += 1
             obj = f"{a.qualified}.{a_fk.name}"
-            for what, x, y in (("ON DELETE", a_fk.on_delete, match.on_delete), ("ON UPDATE", a_fk.on_update, match.on_update)):
+            for what, x, y in (
+                ("ON DELETE", a_fk.on_delete, match.on_delete),
+                ("ON UPDATE", a_fk.on_update, match.on_update),
+            ):
                 if self._same_action(x, y):
                     continue
                 self.add(
@@ -340,7 +371,9 @@ class _Comparison:
                     left=x,
                     right=y,
                 )
-            self._name_difference("foreign key", obj, a_fk.name, a_fk.name_explicit, match.name, match.name_explicit)
+            self._name_difference(
+                "foreign key", obj, a_fk.name, a_fk.name_explicit, match.name, match.name_explicit
+            )
         for fk in right:
             self._missing_fk(b, fk, self.b, self.a)
 
@@ -445,7 +478,9 @@ class _Comparison:
 def _same_default(a: Column, b: Column) -> bool:
     x, y = a.default, b.default
     if WILDCARD_DEFAULT in (x.canonical, y.canonical):
-        return x.in_database == y.in_database or x.kind is DefaultKind.EXPRESSION and y.kind is DefaultKind.EXPRESSION
+        return x.in_database == y.in_database or (
+            x.kind is DefaultKind.EXPRESSION and y.kind is DefaultKind.EXPRESSION
+        )
     if not x.in_database and not y.in_database:
         return True  # none, or computed by the ORM: the database has no default either way
     if (a.identity or b.identity) and not (x.in_database and y.in_database):

@@ -52,7 +52,10 @@ class IgnoreRule:
             return False
         objects = (finding.object, *aliases)
         if self.code == "schema.*" and self.text.startswith("table:"):
-            return any(fnmatch.fnmatchcase(o.split(".")[0], self.object) or fnmatch.fnmatchcase(o, self.object) for o in objects)
+            return any(
+                fnmatch.fnmatchcase(o.split(".")[0], self.object) or fnmatch.fnmatchcase(o, self.object)
+                for o in objects
+            )
         return any(fnmatch.fnmatchcase(o, self.object) for o in objects)
 
 
@@ -67,7 +70,9 @@ class SchemaConfig:
 def parse_rule(text: str) -> IgnoreRule:
     kind, sep, pattern = text.partition(":")
     if not sep or not kind or not pattern:
-        raise InputError(f"ignore rule {text!r}: use KIND:PATTERN (table:, column:, index:, …) or CODE:PATTERN")
+        raise InputError(
+            f"ignore rule {text!r}: use KIND:PATTERN (table:, column:, index:, …) or CODE:PATTERN"
+        )
     if kind in _OBJECT_KINDS:
         prefix = _OBJECT_KINDS[kind]
         return IgnoreRule(prefix + "*" if prefix.endswith(".") else prefix, pattern, text)
@@ -105,7 +110,12 @@ def _from_file(path: Path, *, required: bool) -> SchemaConfig:
 
 
 def config_from_dict(section: dict[str, Any], path: str = "") -> SchemaConfig:
-    known = {"unique_index_equals_constraint", "compare_nulls_order", "restrict_equals_no_action", "compare_names"}
+    known = {
+        "unique_index_equals_constraint",
+        "compare_nulls_order",
+        "restrict_equals_no_action",
+        "compare_names",
+    }
     flags = {}
     for key, value in section.items():
         if key in known:

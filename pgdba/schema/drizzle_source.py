@@ -61,9 +61,28 @@ _SIMPLE_TYPES = {
     "line": "line",
     "bytea": "bytea",
 }
-_PARAMETRISED = {"varchar", "char", "numeric", "decimal", "time", "timestamp", "interval", "vector", "halfvec", "sparsevec", "bit", "geometry"}
+_PARAMETRISED = {
+    "varchar",
+    "char",
+    "numeric",
+    "decimal",
+    "time",
+    "timestamp",
+    "interval",
+    "vector",
+    "halfvec",
+    "sparsevec",
+    "bit",
+    "geometry",
+}
 _SERIALS = frozenset({"serial", "smallserial", "bigserial"})
-_ACTIONS = {"cascade": "CASCADE", "restrict": "RESTRICT", "no action": "NO ACTION", "set null": "SET NULL", "set default": "SET DEFAULT"}
+_ACTIONS = {
+    "cascade": "CASCADE",
+    "restrict": "RESTRICT",
+    "no action": "NO ACTION",
+    "set null": "SET NULL",
+    "set default": "SET DEFAULT",
+}
 
 
 # --- values of the drizzle-orm model ------------------------------------------------------------------
@@ -250,7 +269,9 @@ class _Builtin:
         if name == "pgTableCreator":
             return TableCreator(args[0] if args else None)
         if name == "pgSchema":
-            return SchemaValue(args[0]) if args and isinstance(args[0], str) else Unknown("pgSchema name", where)
+            return (
+                SchemaValue(args[0]) if args and isinstance(args[0], str) else Unknown("pgSchema name", where)
+            )
         if name == "pgEnum":
             if len(args) < 2 or not isinstance(args[0], str) or not isinstance(args[1], list):
                 return Unknown("pgEnum(name, [values]) with values not known statically", where)
@@ -261,7 +282,9 @@ class _Builtin:
             return ConstraintBuilder(name, args[0] if args and isinstance(args[0], str) else None, where)
         if name == "primaryKey":
             config = args[0] if args and isinstance(args[0], dict) else {"columns": list(args)}
-            return ConstraintBuilder("primaryKey", config.get("name"), where, tuple(config.get("columns") or ()))
+            return ConstraintBuilder(
+                "primaryKey", config.get("name"), where, tuple(config.get("columns") or ())
+            )
         if name == "foreignKey":
             config = args[0] if args and isinstance(args[0], dict) else {}
             return ConstraintBuilder(
@@ -272,8 +295,20 @@ class _Builtin:
                 options={"foreignColumns": tuple(config.get("foreignColumns") or ())},
             )
         if name == "check":
-            return ConstraintBuilder("check", args[0] if args else None, where, predicate=args[1] if len(args) > 1 else None)
-        if name in ("relations", "pgView", "pgMaterializedView", "pgPolicy", "pgRole", "pgSequence", "eq", "and", "or"):
+            return ConstraintBuilder(
+                "check", args[0] if args else None, where, predicate=args[1] if len(args) > 1 else None
+            )
+        if name in (
+            "relations",
+            "pgView",
+            "pgMaterializedView",
+            "pgPolicy",
+            "pgRole",
+            "pgSequence",
+            "eq",
+            "and",
+            "or",
+        ):
             return Ignored(name)
         return Unknown(f"{name}() from drizzle-orm is not evaluated", where)
 
@@ -326,7 +361,11 @@ def _sql_text(parts: list[Any], where: str) -> SqlText:
         elif isinstance(value, str):
             text.append(sql_literal(value))
         else:
-            reason = value if isinstance(value, Unknown) else Unknown("sql`…` substitution not known statically", where)
+            reason = (
+                value
+                if isinstance(value, Unknown)
+                else Unknown("sql`…` substitution not known statically", where)
+            )
             return SqlText("".join(text), reason)
     return SqlText("".join(text))
 
@@ -338,7 +377,11 @@ def _table(name: Any, args: list[Any], where: str, schema: str) -> Any:
     if isinstance(columns_arg, Function):
         columns_arg = columns_arg.module.project.call_function(columns_arg, [ColumnNamespace()])
     if not isinstance(columns_arg, dict):
-        unknown = columns_arg if isinstance(columns_arg, Unknown) else Unknown("columns not known statically", where)
+        unknown = (
+            columns_arg
+            if isinstance(columns_arg, Unknown)
+            else Unknown("columns not known statically", where)
+        )
         return TableValue(name, schema, {}, None, where, unknown)
     columns: dict[str, ColumnBuilder | Unknown] = {}
     for key, value in columns_arg.items():
@@ -357,7 +400,9 @@ def load_drizzle(path: Path, source: str = "", casing: str = "") -> SchemaModel:
     if path.is_file():
         files = [path]
     elif path.is_dir():
-        files = sorted(p for p in path.rglob("*.ts") if "node_modules" not in p.parts and not p.name.endswith(".d.ts"))
+        files = sorted(
+            p for p in path.rglob("*.ts") if "node_modules" not in p.parts and not p.name.endswith(".d.ts")
+        )
     else:
         files = []
     if not files:
@@ -422,7 +467,11 @@ class _Converter:
         name = self.column_name(key, builder)
         column_type = self._type(builder)
         nullable = builder.kind not in _SERIALS
-        default = Default(DefaultKind.SEQUENCE, "nextval", builder.kind) if builder.kind in _SERIALS else Default.none()
+        default = (
+            Default(DefaultKind.SEQUENCE, "nextval", builder.kind)
+            if builder.kind in _SERIALS
+            else Default.none()
+        )
         column = Column(name, column_type, nullable, default, field=key)
         for method, args, where in builder.modifiers:
             if method == "notNull":
@@ -433,7 +482,9 @@ class _Converter:
             elif method == "array":
                 column.type = column.type + "[]" if column.type != UNKNOWN_TYPE else column.type
             elif method == "default":
-                column.default = self._default(args[0] if args else None, column.type, where, f"{table.name}.{name}")
+                column.default = self._default(
+                    args[0] if args else None, column.type, where, f"{table.name}.{name}"
+                )
             elif method == "defaultNow":
                 column.default = normalise_default("now()", column.type)
             elif method == "defaultRandom":
@@ -462,7 +513,9 @@ class _Converter:
                     column.generated = normalise_expression(expression.text)
                 else:
                     column.generated = "?"
-                    self.model.notes.append(f"{where}: generated expression of {table.name}.{name} not compared")
+                    self.model.notes.append(
+                        f"{where}: generated expression of {table.name}.{name} not compared"
+                    )
             elif method == "generatedAlwaysAsIdentity":
                 column.identity, column.nullable = "always", False
             elif method == "generatedByDefaultAsIdentity":
@@ -480,7 +533,9 @@ class _Converter:
             return user_type(builder.enum.schema, builder.enum.name)
         config = builder.config
         if any(isinstance(v, Unknown) for v in config.values()):
-            self.model.notes.append(f"{builder.where}: options of a {builder.kind}() column not known statically")
+            self.model.notes.append(
+                f"{builder.where}: options of a {builder.kind}() column not known statically"
+            )
             return UNKNOWN_TYPE
         kind = builder.kind
         if kind in _SIMPLE_TYPES:
@@ -500,7 +555,9 @@ class _Converter:
         if kind == "interval":
             fields = config.get("fields") or ""
             precision = config.get("precision")
-            return canonical_type(f"interval {fields}{f'({precision})' if precision is not None else ''}".strip())
+            return canonical_type(
+                f"interval {fields}{f'({precision})' if precision is not None else ''}".strip()
+            )
         if kind in ("vector", "halfvec", "sparsevec", "bit"):
             dimensions = config.get("dimensions")
             return canonical_type(f"{kind}({dimensions})" if dimensions else kind)
@@ -552,7 +609,11 @@ class _Converter:
                     target = self.project.call_function(target, [])
                 resolved = self._ref_column(target)
                 if resolved is None:
-                    reason = target if isinstance(target, Unknown) else Unknown("referenced column is not an exported table's column", where)
+                    reason = (
+                        target
+                        if isinstance(target, Unknown)
+                        else Unknown("referenced column is not an exported table's column", where)
+                    )
                     self.note(reason, f"foreign key of {table.name}.{key}")
                     continue
                 ref_table, ref_column = resolved
@@ -579,7 +640,10 @@ class _Converter:
             extra = self.project.call_function(extra, [value])
         items = list(extra.values()) if isinstance(extra, dict) else extra
         if not isinstance(items, list):
-            self.note(items if isinstance(items, Unknown) else Unknown("table callback result", value.where), f"indexes and keys of {table.name}")
+            self.note(
+                items if isinstance(items, Unknown) else Unknown("table callback result", value.where),
+                f"indexes and keys of {table.name}",
+            )
             return
         for item in items:
             if isinstance(item, Unknown):
@@ -587,7 +651,9 @@ class _Converter:
             elif isinstance(item, ConstraintBuilder):
                 self._constraint(item, table)
             elif not isinstance(item, Ignored):
-                self.model.notes.append(f"{value.where}: an item of {table.name}'s callback is not an index or key; skipped")
+                self.model.notes.append(
+                    f"{value.where}: an item of {table.name}'s callback is not an index or key; skipped"
+                )
 
     def _constraint(self, item: ConstraintBuilder, table: Table) -> None:
         if item.kind in ("index", "uniqueIndex", "unique"):
@@ -619,28 +685,35 @@ class _Converter:
                 )
             )
         elif item.kind == "primaryKey":
-            columns = [self._ref_column(ref) for ref in item.columns]
-            if any(c is None for c in columns) or not columns:
-                self.model.notes.append(f"{item.where}: primary key of {table.name} not compared (columns unknown)")
+            pk_refs = [self._ref_column(ref) for ref in item.columns]
+            if any(c is None for c in pk_refs) or not pk_refs:
+                self.model.notes.append(
+                    f"{item.where}: primary key of {table.name} not compared (columns unknown)"
+                )
                 return
-            names = tuple(c[1] for c in columns if c is not None)
-            table.primary_key = PrimaryKey(names, item.name or f"{table.name}_{'_'.join(names)}_pk", bool(item.name))
-            for name in names:
-                if name in table.columns:
-                    table.columns[name].nullable = False
+            pk_columns = tuple(c[1] for c in pk_refs if c is not None)
+            table.primary_key = PrimaryKey(
+                pk_columns, item.name or f"{table.name}_{'_'.join(pk_columns)}_pk", bool(item.name)
+            )
+            for pk_column in pk_columns:
+                if pk_column in table.columns:
+                    table.columns[pk_column].nullable = False
         elif item.kind == "foreignKey":
             local = [self._ref_column(ref) for ref in item.columns]
             foreign = [self._ref_column(ref) for ref in item.options.get("foreignColumns", ())]
             if not local or not foreign or any(c is None for c in [*local, *foreign]):
-                self.model.notes.append(f"{item.where}: foreign key of {table.name} not compared (columns unknown)")
+                self.model.notes.append(
+                    f"{item.where}: foreign key of {table.name} not compared (columns unknown)"
+                )
                 return
-            columns = tuple(c[1] for c in local if c is not None)
-            ref_table = foreign[0][0]  # type: ignore[index]
+            fk_columns = tuple(c[1] for c in local if c is not None)
+            ref_table = next(c[0] for c in foreign if c is not None)
             ref_columns = tuple(c[1] for c in foreign if c is not None)
             table.foreign_keys.append(
                 ForeignKey(
-                    item.name or f"{table.name}_{'_'.join(columns)}_{ref_table.name}_{'_'.join(ref_columns)}_fk",
-                    columns,
+                    item.name
+                    or f"{table.name}_{'_'.join(fk_columns)}_{ref_table.name}_{'_'.join(ref_columns)}_fk",
+                    fk_columns,
                     ref_table.schema,
                     ref_table.name,
                     ref_columns,
@@ -650,10 +723,18 @@ class _Converter:
                 )
             )
         elif item.kind == "check":
-            if isinstance(item.predicate, SqlText) and item.predicate.unknown is None and isinstance(item.name, str):
-                table.checks.append(Check(item.name, normalise_expression(item.predicate.text), item.predicate.text))
+            if (
+                isinstance(item.predicate, SqlText)
+                and item.predicate.unknown is None
+                and isinstance(item.name, str)
+            ):
+                table.checks.append(
+                    Check(item.name, normalise_expression(item.predicate.text), item.predicate.text)
+                )
             else:
-                self.model.notes.append(f"{item.where}: check on {table.name} not compared (not known statically)")
+                self.model.notes.append(
+                    f"{item.where}: check on {table.name} not compared (not known statically)"
+                )
 
     def _index_column(self, ref: Any, table: Table, item: ConstraintBuilder) -> IndexColumn | None:
         if isinstance(ref, SqlText):
@@ -663,12 +744,17 @@ class _Converter:
             return IndexColumn(normalise_expression(ref.text))
         resolved = self._ref_column(ref)
         if resolved is None or not isinstance(ref, ColumnRef):
-            self.note(ref if isinstance(ref, Unknown) else Unknown("index column not known statically", item.where), f"an index on {table.name}")
+            self.note(
+                ref if isinstance(ref, Unknown) else Unknown("index column not known statically", item.where),
+                f"an index on {table.name}",
+            )
             return None
         column = resolved[1]
         nulls_first = ref.nulls == "first" if ref.nulls else ref.descending
         column_type = table.columns[column].type if column in table.columns else ""
-        return IndexColumn(column, ref.descending, nulls_first, canonical_opclass(item.method, column_type, ref.opclass))
+        return IndexColumn(
+            column, ref.descending, nulls_first, canonical_opclass(item.method, column_type, ref.opclass)
+        )
 
 
 def _action(value: Any) -> str:

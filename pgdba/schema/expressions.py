@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from typing import Any
 
 import pglast
 from pglast import ast, enums
@@ -59,7 +60,7 @@ def sql_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _parse_expression(text: str) -> ast.Node:
+def _parse_expression(text: str) -> Any:
     if not text:
         raise ExpressionError("empty expression")
     try:
@@ -72,20 +73,20 @@ def _parse_expression(text: str) -> ast.Node:
     targets = getattr(select, "targetList", None)
     if not isinstance(select, ast.SelectStmt) or not targets or len(targets) != 1 or select.fromClause:
         raise ExpressionError("not a single expression")
-    value: ast.Node = targets[0].val
+    value: Any = targets[0].val
     return value
 
 
-def _is_nextval(node: ast.Node) -> bool:
+def _is_nextval(node: Any) -> bool:
     return isinstance(node, ast.FuncCall) and _function_name(node) == "nextval"
 
 
-def _function_name(node: ast.FuncCall) -> str:
+def _function_name(node: Any) -> str:
     names = [n.sval for n in node.funcname]
     return names[-1].lower()
 
 
-def _rewrite(node: ast.Node, element_type: str, *, strip_all_casts: bool) -> ast.Node:
+def _rewrite(node: Any, element_type: str, *, strip_all_casts: bool) -> Any:
     """Rewrite one node (children first) into the canonical form."""
     for slot in node:
         child = getattr(node, slot)
@@ -96,7 +97,9 @@ def _rewrite(node: ast.Node, element_type: str, *, strip_all_casts: bool) -> ast
                 node,
                 slot,
                 tuple(
-                    _rewrite(c, element_type, strip_all_casts=strip_all_casts) if isinstance(c, ast.Node) else c
+                    _rewrite(c, element_type, strip_all_casts=strip_all_casts)
+                    if isinstance(c, ast.Node)
+                    else c
                     for c in child
                 ),
             )
@@ -105,36 +108,46 @@ def _rewrite(node: ast.Node, element_type: str, *, strip_all_casts: bool) -> ast
         is_constant = isinstance(node.arg, ast.A_Const | ast.A_ArrayExpr)
         implicit_text = isinstance(node.arg, ast.ColumnRef) and cast_to in ("text", "character varying")
         if strip_all_casts and (is_constant or implicit_text):
-            return node.arg  # type: ignore[no-any-return]
+            return node.arg
         if cast_to == element_type or (is_constant and cast_to == "unknown"):
-            return node.arg  # type: ignore[no-any-return]
+            return node.arg
         return node
     if isinstance(node, ast.SQLValueFunction) and node.op == _CURRENT_TIMESTAMP:
         return _now()
     if isinstance(node, ast.FuncCall):
-        names = [n.sval for n in node.funcname]
-        if names[0] == "pg_catalog":
+        names = [n.sval for n in (node.funcname or ())]
+        if names and names[0] == "pg_catalog":
             node.funcname = tuple(ast.String(sval=n) for n in names[1:])
         if _function_name(node) in _NOW and not node.args:
             return _now()
         return node
     if isinstance(node, ast.A_Const):
         return _constant(node, element_type)
-    if strip_all_casts and isinstance(node, ast.ColumnRef) and len(node.fields) > 1:
-        node.fields = node.fields[-1:]  # "t"."c" ≡ c inside the table's own CHECK / index predicate
+    if strip_all_casts and isinstance(node, ast.ColumnRef) and len(node.fields or ()) > 1:
+        node.fields = tuple(node.fields or ())[
+            -1:
+        ]  # "t"."c" ≡ c inside the table's own CHECK / index predicate
     return node
 
 
 def _now() -> ast.FuncCall:
-    return ast.FuncCall(funcname=(ast.String(sval="now"),), funcformat=enums.CoercionForm.COERCE_EXPLICIT_CALL)
+    return ast.FuncCall(
+        funcname=(ast.String(sval="now"),), funcformat=enums.CoercionForm.COERCE_EXPLICIT_CALL
+    )
 
 
-def _constant(node: ast.A_Const, element_type: str) -> ast.Node:
-    value = node.val
+def _constant(node: Any, element_type: str) -> Any:
+    value: Any = node.val
     if value is None or node.isnull:
         return node
-    if isinstance(value, ast.Integer | ast.Float) or (isinstance(value, ast.String) and element_type in _NUMERIC):
-        text = str(value.ival) if isinstance(value, ast.Integer) else str(getattr(value, "fval", None) or value.sval)
+    if isinstance(value, ast.Integer | ast.Float) or (
+        isinstance(value, ast.String) and element_type in _NUMERIC
+    ):
+        text = (
+            str(value.ival)
+            if isinstance(value, ast.Integer)
+            else str(getattr(value, "fval", None) or getattr(value, "sval", ""))
+        )
         try:
             number = Decimal(text.strip())
         except InvalidOperation:
@@ -144,15 +157,17 @@ def _constant(node: ast.A_Const, element_type: str) -> ast.Node:
             return ast.A_Const(isnull=False, val=ast.Integer(ival=int(normal)))
         return ast.A_Const(isnull=False, val=ast.Float(fval=normal))
     if isinstance(value, ast.String) and element_type == "boolean":
-        lowered = value.sval.strip().lower()
+        lowered = str(value.sval or "").strip().lower()
         if lowered in ("t", "true", "y", "yes", "on", "1"):
             return ast.A_Const(isnull=False, val=ast.Boolean(boolval=True))
         if lowered in ("f", "false", "n", "no", "off", "0"):
             return ast.A_Const(isnull=False, val=ast.Boolean(boolval=False))
     if isinstance(value, ast.String) and element_type in ("json", "jsonb"):
         try:
-            parsed = json.loads(value.sval)
+            parsed = json.loads(str(value.sval or ""))
         except ValueError:
             return node
-        return ast.A_Const(isnull=False, val=ast.String(sval=json.dumps(parsed, sort_keys=True, separators=(",", ":"))))
+        return ast.A_Const(
+            isnull=False, val=ast.String(sval=json.dumps(parsed, sort_keys=True, separators=(",", ":")))
+        )
     return node

@@ -25,7 +25,9 @@ from pgdba.schema.model import (
 from pgdba.schema.types import user_type
 from pgdba.target import Target, session
 
-BOOKKEEPING_TABLES = frozenset({"_prisma_migrations", "__drizzle_migrations", "alembic_version", "django_migrations"})
+BOOKKEEPING_TABLES = frozenset(
+    {"_prisma_migrations", "__drizzle_migrations", "alembic_version", "django_migrations"}
+)
 _SYSTEM_SCHEMAS = ["pg_catalog", "information_schema", "pg_toast"]
 _ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
 _IDENTITY = {"a": "always", "d": "by default"}
@@ -124,7 +126,9 @@ def live_model(conn: psycopg.Connection, schemas: set[str] | None, source: str =
     model = SchemaModel(source=source, kind="live", label="live")
     with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
         if schemas is None:
-            schema_list = [r["nspname"] for r in cur.execute(SCHEMAS_SQL, {"system": _SYSTEM_SCHEMAS}).fetchall()]
+            schema_list = [
+                r["nspname"] for r in cur.execute(SCHEMAS_SQL, {"system": _SYSTEM_SCHEMAS}).fetchall()
+            ]
         else:
             schema_list = sorted(schemas)
         params = {"schemas": schema_list}
@@ -149,7 +153,9 @@ def live_model(conn: psycopg.Connection, schemas: set[str] | None, source: str =
             nullable=not row["attnotnull"],
             default=_default(row, column_type),
             identity=_IDENTITY.get(row["attidentity"] or "", ""),
-            generated=normalise_expression(row["default_expr"]) if row["attgenerated"] and row["default_expr"] else "",
+            generated=normalise_expression(row["default_expr"])
+            if row["attgenerated"] and row["default_expr"]
+            else "",
         )
     for row in constraints:
         table = model.tables.get((row["schema"], row["table"]))

@@ -74,7 +74,14 @@ _ACTIONS = {
     "SetNull": "SET NULL",
     "SetDefault": "SET DEFAULT",
 }
-_INDEX_TYPES = {"BTree": "btree", "Hash": "hash", "Gist": "gist", "Gin": "gin", "SpGist": "spgist", "Brin": "brin"}
+_INDEX_TYPES = {
+    "BTree": "btree",
+    "Hash": "hash",
+    "Gist": "gist",
+    "Gin": "gin",
+    "SpGist": "spgist",
+    "Brin": "brin",
+}
 
 
 def load_prisma(path: Path, source: str = "") -> SchemaModel:
@@ -178,7 +185,9 @@ class _Builder:
         raise InputError(f"{self.enums[enum_name].path}: enum {enum_name} has no value {value}")
 
     def _table(self, block: Block) -> None:
-        table = Table(self._schema_of(block), self._mapped(block), block.name, location=f"{block.path}:{block.line}")
+        table = Table(
+            self._schema_of(block), self._mapped(block), block.name, location=f"{block.path}:{block.line}"
+        )
         self.tables[block.name] = table
         for decl in block.fields:
             if decl.type_name in self.models:
@@ -208,7 +217,9 @@ class _Builder:
         elif decl.type_name in SCALAR_TYPES:
             base = self._native_type(decl, where) or SCALAR_TYPES[decl.type_name]
         else:
-            self.model.notes.append(f"{where}: field {block.name}.{decl.name} has type {decl.type_name}, not a PostgreSQL column; skipped")
+            self.model.notes.append(
+                f"{where}: field {block.name}.{decl.name} has type {decl.type_name}, not a PostgreSQL column; skipped"
+            )
             return None
         default = self._default(decl, base, where)
         column_type = base + "[]" if decl.is_list else base
@@ -335,7 +346,9 @@ class _Builder:
             field_name = item.name if isinstance(item, Ref | Call) else None
             decl = next((f for f in block.fields if f.name == field_name), None)
             if decl is None:
-                raise InputError(f"{where}: @@{attribute.name} names unknown field {field_name!r} of {block.name}")
+                raise InputError(
+                    f"{where}: @@{attribute.name} names unknown field {field_name!r} of {block.name}"
+                )
             column = self._column_name(decl)
             descending, opclass = False, ""
             if isinstance(item, Call):
@@ -379,10 +392,10 @@ class _Builder:
             )
         columns = tuple(self._field_column(relation.block, v) for v in fields)
         ref_columns = tuple(self._field_column(target_block, v) for v in references)
-        required = any(
-            not f.optional for f in relation.block.fields if f.name in {_name(v) for v in fields}
+        required = any(not f.optional for f in relation.block.fields if f.name in {_name(v) for v in fields})
+        on_delete = _ACTIONS.get(
+            _name(attribute.named("onDelete")) or "", "RESTRICT" if required else "SET NULL"
         )
-        on_delete = _ACTIONS.get(_name(attribute.named("onDelete")) or "", "RESTRICT" if required else "SET NULL")
         on_update = _ACTIONS.get(_name(attribute.named("onUpdate")) or "", "CASCADE")
         name = _text(attribute.named("map"))
         table = relation.table
@@ -426,7 +439,12 @@ def _name(value: Value | None) -> str | None:
 
 def _opclass_name(value: Value) -> str:
     """Prisma's `ops: JsonbPathOps` / `ops: raw("gin_trgm_ops")` → the operator class name."""
-    if isinstance(value, Call) and value.name == "raw" and value.args and isinstance(value.args[0].value, str):
+    if (
+        isinstance(value, Call)
+        and value.name == "raw"
+        and value.args
+        and isinstance(value.args[0].value, str)
+    ):
         return value.args[0].value
     if isinstance(value, Ref):
         name = value.name.replace("MultiMinMax", "MinmaxMulti").replace("MinMax", "Minmax")

@@ -206,7 +206,9 @@ class _Parser:
 
     def error(self, message: str, token: Token | None = None) -> PrismaSyntaxError:
         at = token or self.token
-        found = "end of file" if at.kind == "EOF" else "end of line" if at.kind == "NEWLINE" else repr(at.text)
+        found = (
+            "end of file" if at.kind == "EOF" else "end of line" if at.kind == "NEWLINE" else repr(at.text)
+        )
         return PrismaSyntaxError(self.path, at.line, at.column, f"{message}, found {found}")
 
     def take(self, kind: str, what: str = "") -> Token:
@@ -286,7 +288,9 @@ class _Parser:
         name = self.take("IDENT", "a field name")
         type_token = self.take("IDENT", f"a type for field {name.text!r}")
         type_name, type_args = type_token.text, []
-        while self.accept("."):  # a composite type in another namespace is not a PostgreSQL thing; keep it whole
+        while self.accept(
+            "."
+        ):  # a composite type in another namespace is not a PostgreSQL thing; keep it whole
             type_name += "." + self.take("IDENT", "a type name").text
         if self.accept("("):
             type_args = self.arguments(")")
@@ -304,7 +308,9 @@ class _Parser:
             self.i += 1
             attributes.append(self.attribute_body())
         self.end_of_line()
-        return FieldDecl(name.text, type_name, type_args, optional, is_list, attributes, name.line, name.column)
+        return FieldDecl(
+            name.text, type_name, type_args, optional, is_list, attributes, name.line, name.column
+        )
 
     def attribute_body(self) -> Attribute:
         start = self.take("IDENT", "an attribute name")

@@ -28,12 +28,16 @@ def text_report(result: CheckResult, *, verbose: bool = False) -> str:
         mark = _NUMBERS[number] if number < len(_NUMBERS) else f"{number + 1}."
         what = "models" if source.kind in ("prisma",) else "tables"
         where = source.location or source.source
-        lines.append(f"{mark} {source.label:<{width}}  {where}  — {len(source.tables)} {what}, {len(source.enums)} enums")
+        lines.append(
+            f"{mark} {source.label:<{width}}  {where}  — {len(source.tables)} {what}, {len(source.enums)} enums"
+        )
         notes = source.notes if verbose else source.notes[:MAX_NOTES]
         for note in notes:
             lines.append(f"     ⚠️  {note}")
         if len(source.notes) > len(notes):
-            lines.append(f"     … and {len(source.notes) - len(notes)} more not evaluated statically (--verbose lists them)")
+            lines.append(
+                f"     … and {len(source.notes) - len(notes)} more not evaluated statically (--verbose lists them)"
+            )
     lines.append("")
     for pair in result.pairs:
         title = f"{pair.left.label} ↔ {pair.right.label}"
@@ -47,10 +51,14 @@ def text_report(result: CheckResult, *, verbose: bool = False) -> str:
         if info and verbose:
             lines.extend(f"   {_MARK[Severity.INFO]} {f.title}" for f in info)
         elif info:
-            lines.append(f"   {_MARK[Severity.INFO]} {len(info)} naming/equivalence notes, not drift (--verbose lists them)")
+            lines.append(
+                f"   {_MARK[Severity.INFO]} {len(info)} naming/equivalence notes, not drift (--verbose lists them)"
+            )
     lines.append("")
     if result.ignored:
-        lines.append(f"({len(result.ignored)} finding{'s' if len(result.ignored) != 1 else ''} ignored by {result.config_path or 'the config'})")
+        lines.append(
+            f"({len(result.ignored)} finding{'s' if len(result.ignored) != 1 else ''} ignored by {result.config_path or 'the config'})"
+        )
     drifting = [p for p in result.pairs if not p.consistent]
     if not drifting:
         lines.append(f"✅ 100% SCHEMA CONSISTENCY — all {len(result.sources)} sources agree")
@@ -58,14 +66,23 @@ def text_report(result: CheckResult, *, verbose: bool = False) -> str:
             lines.append("   (except what is listed above as not evaluated statically)")
     else:
         total = sum(len(p.drift) for p in drifting)
-        lines.append(f"❌ SCHEMA DRIFT — {total} difference{'s' if total != 1 else ''} in {len(drifting)} of {len(result.pairs)} source pairs")
+        lines.append(
+            f"❌ SCHEMA DRIFT — {total} difference{'s' if total != 1 else ''} in {len(drifting)} of {len(result.pairs)} source pairs"
+        )
     return "\n".join(lines)
 
 
 def markdown_report(result: CheckResult, *, verbose: bool = False) -> str:
-    lines = ["## Schema consistency", "", "| # | source | tables | enums | not evaluated |", "| ---: | --- | ---: | ---: | ---: |"]
+    lines = [
+        "## Schema consistency",
+        "",
+        "| # | source | tables | enums | not evaluated |",
+        "| ---: | --- | ---: | ---: | ---: |",
+    ]
     for number, source in enumerate(result.sources, 1):
-        lines.append(f"| {number} | `{source.source}` | {len(source.tables)} | {len(source.enums)} | {len(source.notes)} |")
+        lines.append(
+            f"| {number} | `{source.source}` | {len(source.tables)} | {len(source.enums)} | {len(source.notes)} |"
+        )
     lines.append("")
     for pair in result.pairs:
         status = "✅ consistent" if pair.consistent else f"❌ {len(pair.drift)} differences"

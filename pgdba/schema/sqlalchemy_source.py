@@ -30,14 +30,16 @@ from pgdba.schema.model import (
 from pgdba.schema.opclasses import canonical_opclass
 from pgdba.schema.types import canonical_type, user_type
 
-_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
+_DIALECT = postgresql.dialect()
 
 
 def load_sqlalchemy(spec: str, source: str = "") -> SchemaModel:
     """`MODULE:ATTR` → the MetaData it names (a MetaData, or anything with a .metadata such as a Base)."""
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
-        raise InputError(f"sqlalchemy source {spec!r}: use sqlalchemy:MODULE:ATTR, e.g. sqlalchemy:app.models:Base")
+        raise InputError(
+            f"sqlalchemy source {spec!r}: use sqlalchemy:MODULE:ATTR, e.g. sqlalchemy:app.models:Base"
+        )
     if str(Path.cwd()) not in sys.path:
         sys.path.insert(0, str(Path.cwd()))
     try:
@@ -77,7 +79,9 @@ def _table(sa_table: sa.Table, model: SchemaModel) -> Table:
     autoincrement = sa_table.autoincrement_column
     for sa_column in sa_table.columns:
         column_type = _type(sa_column.type, model)
-        column = Column(sa_column.name, column_type, bool(sa_column.nullable), Default.none(), field=sa_column.key)
+        column = Column(
+            sa_column.name, column_type, bool(sa_column.nullable), Default.none(), field=sa_column.key
+        )
         if sa_column.identity is not None:  # an Identity is also the column's server_default
             column.identity = "always" if sa_column.identity.always else "by default"
             column.nullable = False
@@ -106,7 +110,9 @@ def _table(sa_table: sa.Table, model: SchemaModel) -> Table:
                     tuple(IndexColumn(c) for c in columns),
                     unique=True,
                     is_constraint=True,
-                    nulls_not_distinct=bool(constraint.dialect_options["postgresql"].get("nulls_not_distinct")),
+                    nulls_not_distinct=bool(
+                        constraint.dialect_options["postgresql"].get("nulls_not_distinct")
+                    ),
                     name_explicit=bool(name),
                 )
             )
@@ -168,7 +174,9 @@ def _index(sa_index: sa.Index, table: Table) -> Index:
         elif isinstance(element, str):
             name = element
         else:
-            name = normalise_expression(str(element.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True})))
+            name = normalise_expression(
+                str(element.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True}))
+            )
         column_type = table.columns[name].type if name in table.columns else ""
         columns.append(
             IndexColumn(
@@ -181,7 +189,9 @@ def _index(sa_index: sa.Index, table: Table) -> Index:
     where = options.get("where")
     predicate = ""
     if where is not None:
-        predicate = normalise_expression(str(where.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True})))
+        predicate = normalise_expression(
+            str(where.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True}))
+        )
     return Index(
         str(sa_index.name),
         tuple(columns),

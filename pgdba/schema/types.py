@@ -8,6 +8,7 @@ Parsed with PostgreSQL's own grammar (pglast), so every spelling the server acce
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import pglast
 from pglast import ast, keywords
@@ -92,9 +93,9 @@ _INTERVAL_FULL_RANGE = 0x7FFF
 
 def quote_ident(name: str) -> str:
     """PostgreSQL's quote_ident for the names format_type prints (lower-case identifiers stay bare)."""
-    if name and (name[0].islower() or name[0] == "_") and all(c.islower() or c.isdigit() or c == "_" for c in name):
-        if name not in _RESERVED:
-            return name
+    plain = all(c.islower() or c.isdigit() or c == "_" for c in name)
+    if name and (name[0].islower() or name[0] == "_") and plain and name not in _RESERVED:
+        return name
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -122,16 +123,17 @@ def canonical_type(text: str) -> str:
     if raw.lower().strip('"') in SERIAL_TYPES:
         return SERIAL_TYPES[raw.lower().strip('"')]
     try:
-        statement = pglast.parse_sql(f"SELECT NULL::{raw}")[0].stmt
-        type_name = statement.targetList[0].val.typeName  # type: ignore[attr-defined]
+        statement: Any = pglast.parse_sql(f"SELECT NULL::{raw}")[0].stmt
+        type_name = statement.targetList[0].val.typeName
     except (pglast.parser.ParseError, AttributeError, IndexError):
         raise InputError(f"not a PostgreSQL type: {text!r}") from None
-    if len(statement.targetList) != 1 or not isinstance(type_name, ast.TypeName):  # type: ignore[attr-defined]
+    if len(statement.targetList) != 1 or not isinstance(type_name, ast.TypeName):
         raise InputError(f"not a PostgreSQL type: {text!r}")
     return format_type_name(type_name)
 
 
-def format_type_name(type_name: ast.TypeName) -> str:
+def format_type_name(type_name: Any) -> str:
+    """format_type()'s spelling of a pglast TypeName node."""
     names = [n.sval for n in type_name.names]
     if names[0] == "pg_catalog":
         names = names[1:]
@@ -148,20 +150,25 @@ def format_type_name(type_name: ast.TypeName) -> str:
     return base + array
 
 
-def _modifier_value(node: object) -> int | str:
+def _modifier_value(node: Any) -> int | str:
     if isinstance(node, ast.A_Const):
-        value = node.val
+        value: Any = node.val
         if isinstance(value, ast.Integer):
-            return value.ival
+            return int(value.ival or 0)
         if isinstance(value, ast.String):
-            return value.sval
+            return str(value.sval)
     if isinstance(node, ast.ColumnRef):
-        return ".".join(f.sval for f in node.fields if isinstance(f, ast.String))
+        return ".".join(str(f.sval) for f in (node.fields or ()) if isinstance(f, ast.String))
     return str(node)
 
 
 def _builtin_with_modifiers(name: str, modifiers: list[int | str]) -> str:
-    if name in ("timestamp without time zone", "timestamp with time zone", "time without time zone", "time with time zone"):
+    if name in (
+        "timestamp without time zone",
+        "timestamp with time zone",
+        "time without time zone",
+        "time with time zone",
+    ):
         head, _, zone = name.partition(" ")
         return f"{head}({modifiers[0]}) {zone}" if modifiers else name
     if name == "interval":

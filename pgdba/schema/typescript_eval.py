@@ -20,7 +20,13 @@ from pgdba.errors import InputError
 
 _LANGUAGE = Language(tree_sitter_typescript.language_typescript())
 _TRANSPARENT = frozenset(
-    {"parenthesized_expression", "as_expression", "satisfies_expression", "non_null_expression", "type_assertion"}
+    {
+        "parenthesized_expression",
+        "as_expression",
+        "satisfies_expression",
+        "non_null_expression",
+        "type_assertion",
+    }
 )
 _MAX_DEPTH = 200
 
@@ -108,11 +114,12 @@ class Module:
                 for declarator in declaration.named_children:
                     name = declarator.child_by_field_name("name")
                     value = declarator.child_by_field_name("value")
-                    if declarator.type == "variable_declarator" and name is not None and value is not None:
-                        if name.type == "identifier":
-                            self.declarations[self.text(name)] = value
-                            if exported:
-                                self.exports[self.text(name)] = self.text(name)
+                    if declarator.type != "variable_declarator" or name is None or value is None:
+                        continue
+                    if name.type == "identifier":  # destructuring patterns are not schema definitions
+                        self.declarations[self.text(name)] = value
+                        if exported:
+                            self.exports[self.text(name)] = self.text(name)
             elif declaration.type == "function_declaration":
                 name = declaration.child_by_field_name("name")
                 if name is not None:
@@ -337,8 +344,12 @@ class Project:
             target = self.evaluate(node.child_by_field_name("object"), module, scope)  # type: ignore[arg-type]
             index = self.evaluate(node.child_by_field_name("index"), module, scope)  # type: ignore[arg-type]
             if isinstance(index, str | int | float):
-                return self.member(target, str(int(index)) if isinstance(index, float) else str(index), module, node)
-            return index if isinstance(index, Unknown) else Unknown("computed member access", module.where(node))
+                return self.member(
+                    target, str(int(index)) if isinstance(index, float) else str(index), module, node
+                )
+            return (
+                index if isinstance(index, Unknown) else Unknown("computed member access", module.where(node))
+            )
         if kind == "call_expression":
             return self._call(node, module, scope)
         if kind == "unary_expression":
@@ -351,8 +362,8 @@ class Project:
         if kind == "binary_expression":
             left = self.evaluate(node.child_by_field_name("left"), module, scope)  # type: ignore[arg-type]
             right = self.evaluate(node.child_by_field_name("right"), module, scope)  # type: ignore[arg-type]
-            operator = node.child_by_field_name("operator")
-            if operator is not None and operator.type == "+":
+            operator_node = node.child_by_field_name("operator")
+            if operator_node is not None and operator_node.type == "+":
                 if isinstance(left, str) and isinstance(right, str | int | float):
                     return left + _js_string(right)
                 if isinstance(left, int | float) and isinstance(right, int | float):
@@ -418,7 +429,11 @@ class Project:
                 elif spread is None:
                     continue
                 else:
-                    return spread if isinstance(spread, Unknown) else Unknown("spread of a non-object", module.where(child))
+                    return (
+                        spread
+                        if isinstance(spread, Unknown)
+                        else Unknown("spread of a non-object", module.where(child))
+                    )
             elif child.type == "method_definition":
                 name_node = child.child_by_field_name("name")
                 if name_node is not None:
@@ -433,7 +448,11 @@ class Project:
                 if isinstance(spread, list):
                     result.extend(spread)
                 else:
-                    return spread if isinstance(spread, Unknown) else Unknown("spread of a non-array", module.where(child))
+                    return (
+                        spread
+                        if isinstance(spread, Unknown)
+                        else Unknown("spread of a non-array", module.where(child))
+                    )
             else:
                 result.append(self.evaluate(child, module, scope))
         return result
@@ -532,7 +551,9 @@ class Project:
             elif statement.type in ("comment", "expression_statement", "empty_statement"):
                 continue
             else:
-                return Unknown(f"function body with a {statement.type.replace('_', ' ')}", module.where(statement))
+                return Unknown(
+                    f"function body with a {statement.type.replace('_', ' ')}", module.where(statement)
+                )
         return None
 
 
@@ -571,4 +592,3 @@ def _js_string(value: str | int | float) -> str:
 def _excerpt(text: str) -> str:
     one_line = " ".join(text.split())
     return one_line if len(one_line) <= 60 else one_line[:57] + "..."
-

@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from schema_test_paths import NPM_ORACLES, ROOT
 
 
@@ -17,12 +16,20 @@ from schema_test_paths import NPM_ORACLES, ROOT
 def node_modules() -> Path:
     """The oracle packages' node_modules; fails (never skips) when npm cannot provide them."""
     if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.fail("the schema oracle tests need node and npm (apt-get install -y nodejs npm); they are not installed")
+        pytest.fail(
+            "the schema oracle tests need node and npm (apt-get install -y nodejs npm); they are not installed"
+        )
     done = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "npm-oracles.sh")], capture_output=True, text=True, timeout=600, check=False
+        ["bash", str(ROOT / "scripts" / "npm-oracles.sh")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     if done.returncode != 0:
-        pytest.fail(f"scripts/npm-oracles.sh failed (npm registry unreachable?): {done.stderr.strip()[-500:]}")
+        pytest.fail(
+            f"scripts/npm-oracles.sh failed (npm registry unreachable?): {done.stderr.strip()[-500:]}"
+        )
     modules = NPM_ORACLES / "node_modules"
     for package in ("@prisma/prisma-schema-wasm", "drizzle-kit", "drizzle-orm"):
         if not (modules / package / "package.json").is_file():

@@ -58,7 +58,13 @@ _PRISMA_NATIVE = {
     "JsonB": "jsonb",
     "Json": "json",
 }
-_PRISMA_ACTIONS = {"Cascade": "CASCADE", "Restrict": "RESTRICT", "NoAction": "NO ACTION", "SetNull": "SET NULL", "SetDefault": "SET DEFAULT"}
+_PRISMA_ACTIONS = {
+    "Cascade": "CASCADE",
+    "Restrict": "RESTRICT",
+    "NoAction": "NO ACTION",
+    "SetNull": "SET NULL",
+    "SetDefault": "SET DEFAULT",
+}
 
 
 def prisma_dmmf(node_modules: Path, schema: Path) -> dict[str, Any]:
@@ -75,7 +81,9 @@ def prisma_dmmf(node_modules: Path, schema: Path) -> dict[str, Any]:
 
 def dmmf_model(datamodel: dict[str, Any], *, relation_mode_prisma: bool = False) -> SchemaModel:
     model = SchemaModel(source="dmmf", kind="prisma", label="dmmf")
-    model.capabilities = Capabilities(checks=False, foreign_keys=not relation_mode_prisma, index_predicates=False)
+    model.capabilities = Capabilities(
+        checks=False, foreign_keys=not relation_mode_prisma, index_predicates=False
+    )
     enums = {e["name"]: e for e in datamodel["enums"]}
     for enum in datamodel["enums"]:
         values = tuple(v["dbName"] or v["name"] for v in enum["values"])
@@ -119,7 +127,9 @@ def dmmf_model(datamodel: dict[str, Any], *, relation_mode_prisma: bool = False)
                 target_fields = next(m for m in datamodel["models"] if m["name"] == f["type"])["fields"]
                 target_db = {x["name"]: x.get("dbName") or x["name"] for x in target_fields}
                 columns = tuple(db[c] for c in f["relationFromFields"])
-                required = any(x["isRequired"] for x in entry["fields"] if x["name"] in f["relationFromFields"])
+                required = any(
+                    x["isRequired"] for x in entry["fields"] if x["name"] in f["relationFromFields"]
+                )
                 table.foreign_keys.append(
                     ForeignKey(
                         f"{table.name}_{'_'.join(columns)}_fkey",
@@ -127,7 +137,9 @@ def dmmf_model(datamodel: dict[str, Any], *, relation_mode_prisma: bool = False)
                         target.schema,
                         target.name,
                         tuple(target_db[c] for c in f["relationToFields"]),
-                        _PRISMA_ACTIONS.get(f.get("relationOnDelete", ""), "RESTRICT" if required else "SET NULL"),
+                        _PRISMA_ACTIONS.get(
+                            f.get("relationOnDelete", ""), "RESTRICT" if required else "SET NULL"
+                        ),
                         _PRISMA_ACTIONS.get(f.get("relationOnUpdate", ""), "CASCADE"),
                         name_explicit=False,
                     )
@@ -143,15 +155,33 @@ def dmmf_model(datamodel: dict[str, Any], *, relation_mode_prisma: bool = False)
             descending = f.get("sortOrder") == "desc"
             opclass = re.sub(r"(?<!^)(?=[A-Z])", "_", f.get("operatorClass") or "").lower()
             column_type = table.columns[name].type if name in table.columns else ""
-            columns.append(IndexColumn(name, descending, descending, canonical_opclass(method, column_type, opclass)))
+            columns.append(
+                IndexColumn(name, descending, descending, canonical_opclass(method, column_type, opclass))
+            )
         names = "_".join(c.expression for c in columns)
         explicit = bool(index.get("dbName"))
         if index["type"] == "id":
-            table.primary_key = PrimaryKey(tuple(c.expression for c in columns), index.get("dbName") or f"{table.name}_pkey", explicit)
+            table.primary_key = PrimaryKey(
+                tuple(c.expression for c in columns), index.get("dbName") or f"{table.name}_pkey", explicit
+            )
         elif index["type"] == "unique":
-            table.indexes.append(Index(index.get("dbName") or f"{table.name}_{names}_key", tuple(columns), unique=True, name_explicit=explicit))
+            table.indexes.append(
+                Index(
+                    index.get("dbName") or f"{table.name}_{names}_key",
+                    tuple(columns),
+                    unique=True,
+                    name_explicit=explicit,
+                )
+            )
         else:
-            table.indexes.append(Index(index.get("dbName") or f"{table.name}_{names}_idx", tuple(columns), method=method, name_explicit=explicit))
+            table.indexes.append(
+                Index(
+                    index.get("dbName") or f"{table.name}_{names}_idx",
+                    tuple(columns),
+                    method=method,
+                    name_explicit=explicit,
+                )
+            )
     return model
 
 
@@ -190,7 +220,16 @@ def drizzle_kit_generate(workdir: Path) -> tuple[dict[str, Any], str]:
     """Run drizzle-kit generate on workdir/schema; its snapshot and SQL (its exit code is not trusted)."""
     out = workdir / "out"
     done = subprocess.run(
-        [str(workdir / "node_modules" / ".bin" / "drizzle-kit"), "generate", "--dialect", "postgresql", "--schema", "schema", "--out", "out"],
+        [
+            str(workdir / "node_modules" / ".bin" / "drizzle-kit"),
+            "generate",
+            "--dialect",
+            "postgresql",
+            "--schema",
+            "schema",
+            "--out",
+            "out",
+        ],
         cwd=workdir,
         capture_output=True,
         text=True,
@@ -211,10 +250,7 @@ def snapshot_model(snapshot: dict[str, Any]) -> SchemaModel:
         table = Table(entry["schema"] or "public", entry["name"])
         for c in entry["columns"].values():
             raw = c["type"]
-            if "typeSchema" in c:
-                column_type = user_type(c["typeSchema"], raw)
-            else:
-                column_type = canonical_type(raw)
+            column_type = user_type(c["typeSchema"], raw) if "typeSchema" in c else canonical_type(raw)
             column = Column(c["name"], column_type, nullable=not c["notNull"])
             if raw in ("serial", "bigserial", "smallserial"):
                 column.default = Default(DefaultKind.SEQUENCE, "nextval", "")
@@ -229,21 +265,50 @@ def snapshot_model(snapshot: dict[str, Any]) -> SchemaModel:
             table.primary_key = PrimaryKey(tuple(pk["columns"]), pk["name"], False)
         for unique in entry["uniqueConstraints"].values():
             table.indexes.append(
-                Index(unique["name"], tuple(IndexColumn(c) for c in unique["columns"]), unique=True, is_constraint=True, nulls_not_distinct=unique["nullsNotDistinct"])
+                Index(
+                    unique["name"],
+                    tuple(IndexColumn(c) for c in unique["columns"]),
+                    unique=True,
+                    is_constraint=True,
+                    nulls_not_distinct=unique["nullsNotDistinct"],
+                )
             )
         for index in entry["indexes"].values():
             columns = []
             for c in index["columns"]:
                 descending = not c["asc"]
-                expression = c["expression"] if not c["isExpression"] else normalise_expression(c["expression"])
+                expression = (
+                    c["expression"] if not c["isExpression"] else normalise_expression(c["expression"])
+                )
                 column_type = table.columns[expression].type if expression in table.columns else ""
-                columns.append(IndexColumn(expression, descending, c["nulls"] == "first", canonical_opclass(index["method"], column_type, c.get("opclass", ""))))
+                columns.append(
+                    IndexColumn(
+                        expression,
+                        descending,
+                        c["nulls"] == "first",
+                        canonical_opclass(index["method"], column_type, c.get("opclass", "")),
+                    )
+                )
             table.indexes.append(
-                Index(index["name"], tuple(columns), unique=index["isUnique"], method=index["method"], predicate=normalise_expression(index["where"]) if index.get("where") else "")
+                Index(
+                    index["name"],
+                    tuple(columns),
+                    unique=index["isUnique"],
+                    method=index["method"],
+                    predicate=normalise_expression(index["where"]) if index.get("where") else "",
+                )
             )
         for fk in entry["foreignKeys"].values():
             table.foreign_keys.append(
-                ForeignKey(fk["name"], tuple(fk["columnsFrom"]), fk.get("schemaTo") or "public", fk["tableTo"], tuple(fk["columnsTo"]), fk["onDelete"].upper(), fk["onUpdate"].upper())
+                ForeignKey(
+                    fk["name"],
+                    tuple(fk["columnsFrom"]),
+                    fk.get("schemaTo") or "public",
+                    fk["tableTo"],
+                    tuple(fk["columnsTo"]),
+                    fk["onDelete"].upper(),
+                    fk["onUpdate"].upper(),
+                )
             )
         for check in entry["checkConstraints"].values():
             table.checks.append(Check(check["name"], normalise_expression(check["value"])))

@@ -109,7 +109,9 @@ def test_unique_index_vs_constraint_is_configurable(
     prisma_file: Path, db: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db.execute(LIVE_DDL.replace('"passwordHash"', '"password"'))
-    db.execute('DROP INDEX "User_email_key"; ALTER TABLE "User" ADD CONSTRAINT "User_email_key" UNIQUE ("email")')
+    db.execute(
+        'DROP INDEX "User_email_key"; ALTER TABLE "User" ADD CONSTRAINT "User_email_key" UNIQUE ("email")'
+    )
     code, out, _ = _run([f"prisma:{prisma_file}", "live", "--dsn", db.dsn, "-v"], capsys)
     assert code == 0
     assert "is a unique index in prisma, a UNIQUE constraint in live (equivalent)" in out
@@ -133,7 +135,9 @@ def test_parse_error_exits_two_with_file_line_and_column(
 def test_connection_error_exits_two_without_the_password(
     prisma_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = _run([f"prisma:{prisma_file}", "live:postgresql://u:s3cret@127.0.0.1:1/x?connect_timeout=2"], capsys)
+    code, _, err = _run(
+        [f"prisma:{prisma_file}", "live:postgresql://u:s3cret@127.0.0.1:1/x?connect_timeout=2"], capsys
+    )
     assert code == 2
     assert err.startswith("pgdba: error: cannot connect to postgresql://u:***@127.0.0.1:1/x")
     assert "s3cret" not in err and err.count("\n") == 1
@@ -144,7 +148,10 @@ def test_connection_error_exits_two_without_the_password(
     [
         (["prisma:x.prisma"], "give at least two sources"),
         (["mysql:x", "live"], "unknown source 'mysql:x'"),
-        (["prisma:/nonexistent/schema.prisma", "prisma:/nonexistent/b.prisma"], "no Prisma schema at /nonexistent/schema.prisma"),
+        (
+            ["prisma:/nonexistent/schema.prisma", "prisma:/nonexistent/b.prisma"],
+            "no Prisma schema at /nonexistent/schema.prisma",
+        ),
         (["sqlalchemy:no_such_module:Base", "prisma:x"], "cannot import no_such_module"),
     ],
 )
@@ -160,4 +167,7 @@ def test_markdown_format(prisma_file: Path, tmp_path: Path, capsys: pytest.Captu
     code, out, _ = _run([f"prisma:{prisma_file}", f"prisma:{other}", "--format", "markdown"], capsys)
     assert code == 1
     assert "### prisma#1 ↔ prisma#2: ❌ 1 differences" in out
-    assert "- **critical** `schema.column.nullable` User.password: NOT NULL in prisma#1, nullable in prisma#2" in out
+    assert (
+        "- **critical** `schema.column.nullable` User.password: NOT NULL in prisma#1, nullable in prisma#2"
+        in out
+    )

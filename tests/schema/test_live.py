@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from schema_test_paths import FIXTURES
 from oracle_models import drizzle_kit_generate
+from schema_test_paths import FIXTURES
 
 from pgdba.schema import check_schemas, compare_all
 from pgdba.schema.drizzle_source import load_drizzle
@@ -69,11 +69,31 @@ def test_sqlalchemy_create_all_is_consistent_with_its_models(db: Any) -> None:
 
 
 MUTATIONS = {
-    "type": ("ALTER TABLE app_users ALTER COLUMN name TYPE varchar(200)", "schema.column.type", "app_users.name"),
-    "nullability": ("ALTER TABLE app_users ALTER COLUMN weight SET NOT NULL", "schema.column.nullable", "app_users.weight"),
-    "default changed": ("ALTER TABLE app_users ALTER COLUMN level SET DEFAULT 2", "schema.column.default", "app_users.level"),
-    "default dropped": ("ALTER TABLE app_users ALTER COLUMN active DROP DEFAULT", "schema.column.default", "app_users.active"),
-    "default added": ("ALTER TABLE posts ALTER COLUMN title SET DEFAULT 'x'", "schema.column.default", "posts.title"),
+    "type": (
+        "ALTER TABLE app_users ALTER COLUMN name TYPE varchar(200)",
+        "schema.column.type",
+        "app_users.name",
+    ),
+    "nullability": (
+        "ALTER TABLE app_users ALTER COLUMN weight SET NOT NULL",
+        "schema.column.nullable",
+        "app_users.weight",
+    ),
+    "default changed": (
+        "ALTER TABLE app_users ALTER COLUMN level SET DEFAULT 2",
+        "schema.column.default",
+        "app_users.level",
+    ),
+    "default dropped": (
+        "ALTER TABLE app_users ALTER COLUMN active DROP DEFAULT",
+        "schema.column.default",
+        "app_users.active",
+    ),
+    "default added": (
+        "ALTER TABLE posts ALTER COLUMN title SET DEFAULT 'x'",
+        "schema.column.default",
+        "posts.title",
+    ),
     "index dropped": ("DROP INDEX users_name_idx", "schema.index.missing", "app_users.users_name_idx"),
     "index redefined": (
         "DROP INDEX users_name_idx; CREATE INDEX users_name_idx ON app_users (name DESC, email)",
@@ -85,7 +105,11 @@ MUTATIONS = {
         "schema.index.definition",
         "app_users.users_active_partial",
     ),
-    "unique dropped": ("ALTER TABLE auth.sessions DROP CONSTRAINT sessions_token_unique", "schema.unique.missing", "auth.sessions.sessions_token_unique"),
+    "unique dropped": (
+        "ALTER TABLE auth.sessions DROP CONSTRAINT sessions_token_unique",
+        "schema.unique.missing",
+        "auth.sessions.sessions_token_unique",
+    ),
     "foreign key action": (
         "ALTER TABLE auth.sessions DROP CONSTRAINT sessions_user_id_app_users_id_fk; "
         "ALTER TABLE auth.sessions ADD CONSTRAINT sessions_user_id_app_users_id_fk FOREIGN KEY (user_id) "
@@ -93,19 +117,43 @@ MUTATIONS = {
         "schema.foreign_key.action",
         "auth.sessions.sessions_user_id_app_users_id_fk",
     ),
-    "foreign key dropped": ("ALTER TABLE posts DROP CONSTRAINT posts_author_fk", "schema.foreign_key.missing", "posts.posts_author_fk"),
+    "foreign key dropped": (
+        "ALTER TABLE posts DROP CONSTRAINT posts_author_fk",
+        "schema.foreign_key.missing",
+        "posts.posts_author_fk",
+    ),
     "enum value added": ("ALTER TYPE status ADD VALUE 'deleted'", "schema.enum.values", "status"),
-    "enum value renamed": ("ALTER TYPE status RENAME VALUE 'archived' TO 'hidden'", "schema.enum.values", "status"),
-    "column dropped": ("ALTER TABLE app_users DROP COLUMN weight", "schema.column.missing", "app_users.weight"),
-    "column renamed": ("ALTER TABLE app_users RENAME COLUMN password_hash TO password", "schema.column.renamed", "app_users.password_hash"),
+    "enum value renamed": (
+        "ALTER TYPE status RENAME VALUE 'archived' TO 'hidden'",
+        "schema.enum.values",
+        "status",
+    ),
+    "column dropped": (
+        "ALTER TABLE app_users DROP COLUMN weight",
+        "schema.column.missing",
+        "app_users.weight",
+    ),
+    "column renamed": (
+        "ALTER TABLE app_users RENAME COLUMN password_hash TO password",
+        "schema.column.renamed",
+        "app_users.password_hash",
+    ),
     "check changed": (
         "ALTER TABLE app_users DROP CONSTRAINT users_score_positive; "
         "ALTER TABLE app_users ADD CONSTRAINT users_score_positive CHECK (score > 0)",
         "schema.check.definition",
         "app_users.users_score_positive",
     ),
-    "primary key dropped": ("ALTER TABLE app_follows DROP CONSTRAINT app_follows_follower_id_followee_id_pk", "schema.primary_key", "app_follows"),
-    "identity dropped": ("ALTER TABLE posts ALTER COLUMN id DROP IDENTITY", "schema.column.identity", "posts.id"),
+    "primary key dropped": (
+        "ALTER TABLE app_follows DROP CONSTRAINT app_follows_follower_id_followee_id_pk",
+        "schema.primary_key",
+        "app_follows",
+    ),
+    "identity dropped": (
+        "ALTER TABLE posts ALTER COLUMN id DROP IDENTITY",
+        "schema.column.identity",
+        "posts.id",
+    ),
     "table dropped": ("DROP TABLE app_follows", "schema.table.missing", "app_follows"),
 }
 

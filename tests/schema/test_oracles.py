@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from schema_test_paths import FIXTURES
 from oracle_models import dmmf_model, drizzle_kit_generate, prisma_dmmf, snapshot_model
+from schema_test_paths import FIXTURES
 
 from pgdba.schema.compare import compare_models
 from pgdba.schema.drizzle_source import load_drizzle
@@ -60,7 +60,12 @@ def test_drizzle_parser_matches_drizzle_kit_snapshot(drizzle_workdir: Path) -> N
     theirs = snapshot_model(snapshot)
     ours = load_drizzle(drizzle_workdir / "schema")
     assert ours.notes == []
-    assert sorted(t.qualified for t in ours.tables.values()) == ["app_follows", "app_users", "auth.sessions", "posts"]
+    assert sorted(t.qualified for t in ours.tables.values()) == [
+        "app_follows",
+        "app_users",
+        "auth.sessions",
+        "posts",
+    ]
     assert _titles(ours, theirs) == []
 
 

@@ -44,7 +44,9 @@ def test_prisma_reads_maps_defaults_keys_and_relations() -> None:
     assert users.model == "User"
     password = users.columns["password_hash"]
     assert (password.field, password.type, password.nullable) == ("passwordHash", "text", False)
-    assert users.columns["role"].type == "user_role" and users.columns["role"].default.canonical == "'STUDENT'"
+    assert (
+        users.columns["role"].type == "user_role" and users.columns["role"].default.canonical == "'STUDENT'"
+    )
     assert users.columns["id"].default.kind is DefaultKind.CLIENT
     assert users.columns["token"].default.canonical == "gen_random_uuid()"
     assert users.columns["created_at"].default.canonical == "now()"
@@ -115,7 +117,11 @@ def test_drizzle_pg_table_creator_prefix_and_callback_forms() -> None:
 
 # --- fuzzing: never a crash, only a parse error ----------------------------------------------------------
 
-_PRISMA_ALPHABET = st.sampled_from(list('model enum datasource {}()[]@@.,:=?"\n\t /Int String id map default unique index relation fields references 0123456789abcXYZ\\'))
+_PRISMA_ALPHABET = st.sampled_from(
+    list(
+        'model enum datasource {}()[]@@.,:=?"\n\t /Int String id map default unique index relation fields references 0123456789abcXYZ\\'
+    )
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
