@@ -135,12 +135,27 @@ def main() -> None:
             timings.append(time.perf_counter() - started)
             drift = [f.title for p in result.pairs for f in p.drift]
             assert not drift, drift[:5]
+        cli = []
+        for _ in range(args.runs):
+            started = time.perf_counter()
+            done = subprocess.run(
+                [str(ROOT / ".venv" / "bin" / "pgdba"), "schema", "check", *sources, "--dsn", dsn],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=600,
+            )
+            cli.append(time.perf_counter() - started)
+            assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         compared = result.pairs[0].compared
         print(
             f"| models | {args.models} (tables {compared.tables}, columns {compared.columns}, indexes {compared.indexes}, FKs {compared.foreign_keys}) |"
         )
         print(
             f"| pgdba schema check prisma + drizzle + live, 3 pairs, in-process | median {statistics.median(timings):.2f} s, best {min(timings):.2f} s ({args.runs} runs) |"
+        )
+        print(
+            f"| the same as a command: `pgdba schema check prisma:… drizzle:… live` (process start included) | median {statistics.median(cli):.2f} s, best {min(cli):.2f} s ({args.runs} runs) |"
         )
         modules = ROOT / ".cache" / "npm-oracles" / "node_modules"
         if modules.is_dir():

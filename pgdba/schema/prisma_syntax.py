@@ -4,11 +4,12 @@ turns the tree into the schema model)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from pgdba.errors import InputError
 
-_SYMBOLS = {"{", "}", "(", ")", "[", "]", ",", ":", "=", "?", ".", "!"}
 BLOCK_KINDS = frozenset({"model", "view", "enum", "datasource", "generator", "type"})
 
 
@@ -20,8 +21,7 @@ class PrismaSyntaxError(InputError):
         self.path, self.line, self.column, self.reason = path, line, column, message
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     kind: str  # IDENT, STRING, NUMBER, NEWLINE, EOF, AT, ATAT, or the symbol itself
     text: str
     line: int
@@ -113,56 +113,60 @@ class Block:
         return next((a for a in self.attributes if a.name == name), None)
 
 
+_TOKEN = re.compile(
+    r"""
+    (?P<NEWLINE>\n)
+    | (?P<SPACE>[ \t\r\ufeff]+)
+    | (?P<COMMENT>//[^\n]*)
+    | (?P<BLOCK_COMMENT>/\*.*?\*/)
+    | (?P<STRING>"(?:[^"\\\n]|\\[^\n])*")
+    | (?P<ATAT>@@)
+    | (?P<AT>@)
+    | (?P<NUMBER>-?\d[\d.]*)
+    | (?P<IDENT>[^\W\d][\w-]*)
+    | (?P<SYMBOL>[{}()\[\],:=?.!])
+    | (?P<ERROR>.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
 def tokenize(text: str, path: str) -> list[Token]:
+    """The tokens of a schema; a character that starts no token is an error at its line and column."""
     tokens: list[Token] = []
-    i, line, line_start, n = 0, 1, 0, len(text)
-    while i < n:
-        c = text[i]
-        column = i - line_start + 1
-        if c == "\n":
-            tokens.append(Token("NEWLINE", "\n", line, column))
-            i += 1
-            line, line_start = line + 1, i
-        elif c in " \t\r\ufeff":
-            i += 1
-        elif text.startswith("//", i):
-            while i < n and text[i] != "\n":
-                i += 1
-        elif text.startswith("/*", i):  # not Prisma syntax, but harmless to accept
-            end = text.find("*/", i + 2)
-            if end < 0:
+    append = tokens.append
+    line, line_start = 1, 0
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup
+        if kind == "SPACE" or kind == "COMMENT":
+            continue
+        value, start = match.group(), match.start()
+        column = start - line_start + 1
+        if kind == "NEWLINE":
+            append(Token("NEWLINE", "\n", line, column))
+            line, line_start = line + 1, start + 1
+        elif kind == "SYMBOL":
+            append(Token(value, value, line, column))
+        elif kind == "STRING":
+            inner = value[1:-1]
+            append(
+                Token(
+                    "STRING", _unescape(inner, path, line, column) if "\\" in inner else inner, line, column
+                )
+            )
+        elif kind == "BLOCK_COMMENT":  # not Prisma syntax, but harmless to accept
+            if "\n" in value:
+                line += value.count("\n")
+                line_start = start + value.rfind("\n") + 1
+        elif kind == "ERROR":
+            if value == '"':
+                raise PrismaSyntaxError(path, line, column, "unterminated string")
+            if text.startswith("/*", start):
                 raise PrismaSyntaxError(path, line, column, "unterminated /* comment")
-            line += text.count("\n", i, end)
-            if "\n" in text[i:end]:
-                line_start = text.rfind("\n", i, end) + 1
-            i = end + 2
-        elif c == '"':
-            value, i = _string(text, i, path, line, column)
-            tokens.append(Token("STRING", value, line, column))
-        elif c == "@":
-            if text.startswith("@@", i):
-                tokens.append(Token("ATAT", "@@", line, column))
-                i += 2
-            else:
-                tokens.append(Token("AT", "@", line, column))
-                i += 1
-        elif c.isdigit() or (c == "-" and i + 1 < n and text[i + 1].isdigit()):
-            j = i + 1
-            while j < n and (text[j].isdigit() or text[j] == "."):
-                j += 1
-            tokens.append(Token("NUMBER", text[i:j], line, column))
-            i = j
-        elif c.isalpha() or c == "_":
-            j = i + 1
-            while j < n and (text[j].isalnum() or text[j] in "_-"):
-                j += 1
-            tokens.append(Token("IDENT", text[i:j], line, column))
-            i = j
-        elif c in _SYMBOLS:
-            tokens.append(Token(c, c, line, column))
-            i += 1
+            raise PrismaSyntaxError(path, line, column, f"unexpected character {value!r}")
         else:
-            raise PrismaSyntaxError(path, line, column, f"unexpected character {c!r}")
+            append(Token(kind or "", value, line, column))
+    i = len(text)
     tokens.append(Token("EOF", "", line, i - line_start + 1))
     return tokens
 
@@ -170,30 +174,26 @@ def tokenize(text: str, path: str) -> list[Token]:
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "'": "'", "0": "\0"}
 
 
-def _string(text: str, start: int, path: str, line: int, column: int) -> tuple[str, int]:
+def _unescape(text: str, path: str, line: int, column: int) -> str:
     out: list[str] = []
-    i = start + 1
+    i = 0
     while i < len(text):
         c = text[i]
-        if c == '"':
-            return "".join(out), i + 1
-        if c == "\n":
-            break
-        if c == "\\" and i + 1 < len(text):
-            nxt = text[i + 1]
-            if nxt == "u" and i + 5 < len(text):
-                try:
-                    out.append(chr(int(text[i + 2 : i + 6], 16)))
-                except ValueError:
-                    raise PrismaSyntaxError(path, line, column + i - start, "bad \\u escape") from None
-                i += 6
-                continue
-            out.append(_ESCAPES.get(nxt, nxt))
-            i += 2
+        if c != "\\" or i + 1 >= len(text):
+            out.append(c)
+            i += 1
             continue
-        out.append(c)
-        i += 1
-    raise PrismaSyntaxError(path, line, column, "unterminated string")
+        nxt = text[i + 1]
+        if nxt == "u":
+            try:
+                out.append(chr(int(text[i + 2 : i + 6], 16)))
+            except ValueError:
+                raise PrismaSyntaxError(path, line, column + i + 1, "bad \\u escape") from None
+            i += 6
+            continue
+        out.append(_ESCAPES.get(nxt, nxt))
+        i += 2
+    return "".join(out)
 
 
 class _Parser:

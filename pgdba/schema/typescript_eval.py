@@ -223,6 +223,8 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0
 
 def _unescape(text: str) -> str:
     """JavaScript string escapes (\\n, \\', \\u00e9, \\u{1F600}, \\x41) to their characters."""
+    if "\\" not in text:
+        return text
     out: list[str] = []
     i = 0
     while i < len(text):
