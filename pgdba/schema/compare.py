@@ -11,8 +11,8 @@ from typing import Any
 from pgdba.findings import Finding, Severity
 from pgdba.schema.model import Column, DefaultKind, ForeignKey, Index, SchemaModel, Table
 
-UNKNOWN = "?"
-WILDCARD_DEFAULT = "*"
+UNKNOWN = "?"  # a type, default or predicate a source could not evaluate: never compared
+WILDCARD_DEFAULT = "*"  # "some database default" (Prisma's dbgenerated()): only its presence is compared
 RENAME_SIMILARITY = 0.6
 
 
@@ -140,9 +140,11 @@ class _Comparison:
                 right=b_column.name,
             )
         for column in left_only:
-            self._missing_column(a, column, self.a, self.b)
+            if not _maybe_unevaluated(column, b):
+                self._missing_column(a, column, self.a, self.b)
         for column in right_only:
-            self._missing_column(b, column, self.b, self.a)
+            if not _maybe_unevaluated(column, a):
+                self._missing_column(b, column, self.b, self.a)
         for name, a_column in a.columns.items():
             b_column = b.columns.get(name)
             if b_column is not None:
@@ -477,6 +479,8 @@ class _Comparison:
 
 def _same_default(a: Column, b: Column) -> bool:
     x, y = a.default, b.default
+    if UNKNOWN in (x.canonical, y.canonical):
+        return True
     if WILDCARD_DEFAULT in (x.canonical, y.canonical):
         return x.in_database == y.in_database or (
             x.kind is DefaultKind.EXPRESSION and y.kind is DefaultKind.EXPRESSION
@@ -486,6 +490,11 @@ def _same_default(a: Column, b: Column) -> bool:
     if (a.identity or b.identity) and not (x.in_database and y.in_database):
         return True  # identity vs serial is reported as an identity difference
     return x.kind == y.kind and x.canonical == y.canonical
+
+
+def _maybe_unevaluated(column: Column, other: Table) -> bool:
+    """The other source has a column of this name it could not evaluate (its notes say so)."""
+    return column.name in other.unknown_columns or (column.field or column.name) in other.unknown_columns
 
 
 def _nullability(column: Column) -> str:

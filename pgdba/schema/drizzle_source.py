@@ -37,6 +37,7 @@ from pgdba.schema.typescript_eval import (
 )
 
 UNKNOWN_TYPE = "?"  # a type the evaluator could not work out: not compared
+UNKNOWN_DEFAULT = "?"  # a default it could not work out: not compared
 _PACKAGES = ("drizzle-orm",)
 _SIMPLE_TYPES = {
     "integer": "integer",
@@ -458,6 +459,7 @@ class _Converter:
         for key, builder in value.columns.items():
             if isinstance(builder, Unknown):
                 self.note(builder, f"column {value.name}.{key}")
+                table.unknown_columns.append(self.column_name(key, ColumnBuilder("?", None, {}, "")))
                 continue
             column = self._column(key, builder, table)
             table.columns[column.name] = column
@@ -465,7 +467,7 @@ class _Converter:
 
     def _column(self, key: str, builder: ColumnBuilder, table: Table) -> Column:
         name = self.column_name(key, builder)
-        column_type = self._type(builder)
+        column_type = self._type(builder, f"{table.name}.{name}")
         nullable = builder.kind not in _SERIALS
         default = (
             Default(DefaultKind.SEQUENCE, "nextval", builder.kind)
@@ -528,13 +530,13 @@ class _Converter:
                 self.model.notes.append(f"{where}: .{method}() on {table.name}.{name} is not evaluated")
         return column
 
-    def _type(self, builder: ColumnBuilder) -> str:
+    def _type(self, builder: ColumnBuilder, label: str) -> str:
         if builder.enum is not None:
             return user_type(builder.enum.schema, builder.enum.name)
         config = builder.config
         if any(isinstance(v, Unknown) for v in config.values()):
             self.model.notes.append(
-                f"{builder.where}: options of a {builder.kind}() column not known statically"
+                f"{builder.where}: type of {label} not compared: {builder.kind}() options not known statically"
             )
             return UNKNOWN_TYPE
         kind = builder.kind
@@ -561,14 +563,14 @@ class _Converter:
         if kind in ("vector", "halfvec", "sparsevec", "bit"):
             dimensions = config.get("dimensions")
             return canonical_type(f"{kind}({dimensions})" if dimensions else kind)
-        self.model.notes.append(f"{builder.where}: {kind}() columns are not evaluated")
+        self.model.notes.append(f"{builder.where}: type of {label} not compared: {kind}() is not evaluated")
         return UNKNOWN_TYPE
 
     def _default(self, value: Any, column_type: str, where: str, label: str) -> Default:
         if isinstance(value, SqlText):
             if value.unknown is not None:
                 self.note(value.unknown, f"default of {label}")
-                return Default(DefaultKind.EXPRESSION, "*", "sql`…`")
+                return Default(DefaultKind.EXPRESSION, UNKNOWN_DEFAULT, "sql`…` (not evaluated)")
             return normalise_default(value.text, column_type)
         if isinstance(value, bool):
             return normalise_default("true" if value else "false", column_type)
@@ -583,7 +585,7 @@ class _Converter:
             return normalise_default(f"ARRAY[{items}]", column_type)
         reason = value if isinstance(value, Unknown) else Unknown("default value not known statically", where)
         self.note(reason, f"default of {label}")
-        return Default(DefaultKind.EXPRESSION, "*", "?")
+        return Default(DefaultKind.EXPRESSION, UNKNOWN_DEFAULT, "(not evaluated)")
 
     def _ref_column(self, ref: Any) -> tuple[Table, str] | None:
         if not isinstance(ref, ColumnRef):

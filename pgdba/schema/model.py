@@ -111,6 +111,7 @@ class Table:
     foreign_keys: list[ForeignKey] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     location: str = ""  # file:line where the source defines it
+    unknown_columns: list[str] = field(default_factory=list)  # columns the source could not evaluate
 
     @property
     def key(self) -> tuple[str, str]:

@@ -92,9 +92,13 @@ def test_drizzle_says_what_it_cannot_evaluate(tmp_path: Path) -> None:
     users = model.tables["public", "users"]
     assert users.columns["name"].type == UNKNOWN_TYPE
     assert "email" not in users.columns
-    assert users.columns["note"].default.canonical == "*"
+    assert users.columns["note"].default.canonical == "?"
+    assert users.unknown_columns == ["email"]
     notes = "\n".join(model.notes)
-    assert "schema.ts:6:" in notes and "options of a varchar() column not known statically" in notes
+    assert (
+        "schema.ts:6:" in notes
+        and "type of users.name not compared: varchar() options not known statically" in notes
+    )
     assert "schema.ts:7:" in notes and "customType() columns are not evaluated" in notes
     assert "schema.ts:8:" in notes and "default of users.note" in notes
 
