@@ -116,6 +116,7 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    print(f"| machine load (1-min average, {os.cpu_count()} CPUs) at start | {os.getloadavg()[0]:.1f} |")
     work = Path(tempfile.mkdtemp(prefix="pgdba-schema-bench-"))
     os.chmod(work, 0o755)
     cluster = EmbeddedCluster(work / "pg")
@@ -128,11 +129,12 @@ def main() -> None:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(ddl)  # type: ignore[arg-type]
         sources = [f"prisma:{prisma}", f"drizzle:{drizzle}", "live"]
-        timings = []
+        timings, cpu = [], []
         for _ in range(args.runs):
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             result = check_schemas(sources, dsn=dsn)
             timings.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - cpu_started)
             drift = [f.title for p in result.pairs for f in p.drift]
             assert not drift, drift[:5]
         cli = []

@@ -98,9 +98,11 @@ class _Comparison:
                 right=b_table.qualified,
             )
         for table in left_only:
-            self._missing_table(table, self.a, self.b)
+            if table.name not in self.right.unevaluated_tables:
+                self._missing_table(table, self.a, self.b)
         for table in right_only:
-            self._missing_table(table, self.b, self.a)
+            if table.name not in self.left.unevaluated_tables:
+                self._missing_table(table, self.b, self.a)
         for key, a_table in self.left.tables.items():
             b_table = self.right.tables.get(key)
             if b_table is not None:

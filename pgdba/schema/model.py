@@ -167,6 +167,7 @@ class SchemaModel:
     notes: list[str] = field(default_factory=list)  # what could not be evaluated, and other caveats
     label: str = ""  # short name shown in the report
     location: str = ""  # the file, folder, module or (password-masked) DSN it was read from
+    unevaluated_tables: set[str] = field(default_factory=set)  # tables it implies but does not describe
 
     def add_table(self, table: Table) -> None:
         self.tables[table.key] = table

@@ -376,10 +376,13 @@ class _Builder:
                 # the back side of a one-to-one / one-to-many relation holds no column
                 pass
             elif not self._has_back_fields(relation):
-                self.model.notes.append(
-                    f"{relation.block.path}:{relation.field.line}: implicit many-to-many relation "
-                    f"{relation.block.name}.{relation.field.name}: its join table is not compared"
-                )
+                join_table = self._join_table(relation)
+                if join_table not in self.model.unevaluated_tables:
+                    self.model.unevaluated_tables.add(join_table)
+                    self.model.notes.append(
+                        f"{relation.block.path}:{relation.field.line}: implicit many-to-many relation "
+                        f"{relation.block.name}.{relation.field.name}: its join table {join_table} is not compared"
+                    )
             return
         if self.relation_mode_prisma:
             return
@@ -411,6 +414,14 @@ class _Builder:
                 name_explicit=bool(name),
             )
         )
+
+    def _join_table(self, relation: _Relation) -> str:
+        """Prisma's name for an implicit many-to-many table: _{relation name} or _{A}To{B}."""
+        attribute = relation.attribute
+        name = attribute.positional() if attribute else None
+        if not isinstance(name, str):
+            name = "To".join(sorted((relation.block.name, relation.field.type_name)))
+        return f"_{name}"
 
     def _has_back_fields(self, relation: _Relation) -> bool:
         other = self.models[relation.field.type_name]

@@ -172,3 +172,26 @@ def test_every_single_change_to_the_database_is_reported(mutation: str, db: Any,
 def test_drizzle_loader_reads_the_folder_without_notes() -> None:
     model = load_drizzle(DRIZZLE_FOLDER)
     assert model.notes == []
+
+
+def test_prisma_implicit_many_to_many_join_table_is_noted_not_reported(db: Any, tmp_path: Path) -> None:
+    schema = tmp_path / "m2m.prisma"
+    schema.write_text(
+        'datasource db {\n  provider = "postgresql"\n}\n'
+        "model Post {\n  id   Int   @id\n  tags Tag[]\n}\n"
+        "model Tag {\n  id    Int    @id\n  posts Post[]\n}\n"
+    )
+    db.execute(
+        'CREATE TABLE "Post" (id int CONSTRAINT "Post_pkey" PRIMARY KEY);'
+        'CREATE TABLE "Tag" (id int CONSTRAINT "Tag_pkey" PRIMARY KEY);'
+        'CREATE TABLE "_PostToTag" ("A" int NOT NULL REFERENCES "Post"(id), "B" int NOT NULL REFERENCES "Tag"(id))'
+    )
+    result = check_schemas([f"prisma:{schema}", "live"], dsn=db.dsn)
+    assert result.consistent and result.pairs[0].compared.tables == 2
+    assert [n.split(": ", 1)[1] for n in result.sources[0].notes] == [
+        "implicit many-to-many relation Post.tags: its join table _PostToTag is not compared"
+    ]
+    db.execute('DROP TABLE "_PostToTag"; CREATE TABLE "Extra" (id int)')
+    assert [f.code for f in check_schemas([f"prisma:{schema}", "live"], dsn=db.dsn).pairs[0].drift] == [
+        "schema.table.missing"
+    ]
