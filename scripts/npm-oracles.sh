@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Installs the official Prisma and Drizzle parsers (the schema verifier's test oracles) into
-# .cache/npm-oracles, once. Needs node + npm and the npm registry; prints one clear line otherwise.
+# Installs the official Prisma and Drizzle tools (the schema verifier's test oracles) into
+# .cache/npm-oracles, once: Prisma's schema parser (DMMF) and schema engine (DDL, driven through the pg
+# adapter), drizzle-kit and drizzle-orm. Needs node + npm and the npm registry; one clear line otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dest=.cache/npm-oracles
+prisma_engines=8.1.0-2.59be4fda12412a79eeb9c2ae727b6aa723593323
 packages=(
-  "@prisma/prisma-schema-wasm@${PRISMA_SCHEMA_WASM_VERSION:-latest}"
-  "drizzle-kit@${DRIZZLE_KIT_VERSION:-0.31}"
-  "drizzle-orm@${DRIZZLE_ORM_VERSION:-0.44}"
+  "@prisma/prisma-schema-wasm@${prisma_engines}"
+  "@prisma/schema-engine-wasm@${prisma_engines}"
+  "@prisma/adapter-pg@7.10.1"
+  "drizzle-kit@0.31.11"
+  "drizzle-orm@0.44.7"
 )
 stamp="$dest/.installed-$(printf '%s\n' "${packages[@]}" | sha1sum | cut -c1-12)"
 [ -f "$stamp" ] && exit 0

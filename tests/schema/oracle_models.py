@@ -5,11 +5,14 @@ fields, independently of pgdba's parsers."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+from psycopg.conninfo import conninfo_to_dict
 from schema_test_paths import ORACLE_SCRIPTS
 
 from pgdba.schema.expressions import normalise_default, normalise_expression, sql_literal
@@ -314,3 +317,26 @@ def snapshot_model(snapshot: dict[str, Any]) -> SchemaModel:
             table.checks.append(Check(check["name"], normalise_expression(check["value"])))
         model.add_table(table)
     return model
+
+
+def prisma_ddl(node_modules: Path, schema: Path, dsn: str) -> str:
+    """The SQL Prisma's schema engine generates to create `schema` from nothing (it needs a server to
+    talk to; node-postgres does not read libpq passfiles, so the password goes in the URL)."""
+    params = conninfo_to_dict(dsn)
+    password = ""
+    for line in Path(str(params["passfile"])).read_text().splitlines():
+        fields = line.split(":")
+        if len(fields) >= 5 and fields[3] in ("*", params.get("user")):
+            password = ":".join(fields[4:])
+            break
+    url = f"postgresql://{params['user']}:{quote(password, safe='')}@{params['host']}:{params['port']}/{params['dbname']}"
+    done = subprocess.run(
+        ["node", str(ORACLE_SCRIPTS / "prisma_ddl.mjs"), str(node_modules), str(schema)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PRISMA_DDL_URL": url},
+    )
+    assert done.returncode == 0 and "CREATE TABLE" in done.stdout, done.stderr[-2000:]
+    return done.stdout

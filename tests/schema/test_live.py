@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from oracle_models import drizzle_kit_generate
+from oracle_models import drizzle_kit_generate, prisma_ddl
 from schema_test_paths import FIXTURES
 
 from pgdba.schema import check_schemas, compare_all
@@ -195,3 +195,53 @@ def test_prisma_implicit_many_to_many_join_table_is_noted_not_reported(db: Any, 
     assert [f.code for f in check_schemas([f"prisma:{schema}", "live"], dsn=db.dsn).pairs[0].drift] == [
         "schema.table.missing"
     ]
+
+
+@pytest.mark.parametrize("case", ["features.prisma", "relation_mode.prisma", "multi"])
+def test_prisma_engine_ddl_is_consistent_with_its_schema(case: str, db: Any, node_modules: Path) -> None:
+    schema = FIXTURES / "prisma" / case
+    db.execute(prisma_ddl(node_modules, schema, db.dsn))
+    db.execute('CREATE TABLE "_prisma_migrations" (id varchar(36) PRIMARY KEY)')  # bookkeeping
+    result = check_schemas([f"prisma:{schema}", "live"], dsn=db.dsn)
+    pair = result.pairs[0]
+    assert pair.compared.tables == len(result.sources[0].tables) > 0
+    assert [f.title for f in pair.findings] == []
+
+
+PRISMA_MUTATIONS = {
+    "type": ('ALTER TABLE "Post" ALTER COLUMN title TYPE varchar(250)', "schema.column.type", "Post.title"),
+    "nullability": (
+        "ALTER TABLE users ALTER COLUMN name SET NOT NULL",
+        "schema.column.nullable",
+        "users.name",
+    ),
+    "default": (
+        "ALTER TABLE users ALTER COLUMN ratio SET DEFAULT 2.5",
+        "schema.column.default",
+        "users.ratio",
+    ),
+    "index": ("DROP INDEX user_name_email", "schema.index.missing", "users.user_name_email"),
+    "foreign key action": (
+        'ALTER TABLE "Profile" DROP CONSTRAINT "Profile_userId_fkey"; '
+        'ALTER TABLE "Profile" ADD CONSTRAINT "Profile_userId_fkey" FOREIGN KEY ("userId") REFERENCES users(id) '
+        "ON DELETE CASCADE ON UPDATE NO ACTION",
+        "schema.foreign_key.action",
+        "Profile.Profile_userId_fkey",
+    ),
+    "enum value": ("ALTER TYPE user_role ADD VALUE 'guest'", "schema.enum.values", "user_role"),
+    "dropped column": ("ALTER TABLE users DROP COLUMN avatar", "schema.column.missing", "users.avatar"),
+}
+
+
+@pytest.mark.parametrize("mutation", sorted(PRISMA_MUTATIONS))
+def test_every_single_change_to_a_prisma_made_database_is_reported(
+    mutation: str, db: Any, node_modules: Path
+) -> None:
+    schema = FIXTURES / "prisma" / "features.prisma"
+    db.execute(prisma_ddl(node_modules, schema, db.dsn))
+    statement, code, obj = PRISMA_MUTATIONS[mutation]
+    with db.connect() as conn:
+        for part in statement.split("; "):
+            conn.execute(part)  # type: ignore[arg-type]
+    result = check_schemas([f"prisma:{schema}", "live"], dsn=db.dsn)
+    assert sorted((f.code, f.object) for f in result.pairs[0].drift) == [(code, obj)]
