@@ -170,3 +170,17 @@ def test_drizzle_parser_never_crashes_on_random_input(tmp_path: Path, text: str)
         load_drizzle(path)
     except InputError as exc:
         assert "random.ts" in str(exc)
+
+
+def test_drizzle_column_names_follow_the_casing_setting(tmp_path: Path) -> None:
+    (tmp_path / "schema.ts").write_text(
+        'import { pgTable, timestamp, integer } from "drizzle-orm/pg-core";\n'
+        'export const events = pgTable("events", { userId: integer().notNull(), createdAt: timestamp() });\n'
+    )
+    assert sorted(load_drizzle(tmp_path / "schema.ts").tables["public", "events"].columns) == [
+        "createdAt",
+        "userId",
+    ]
+    snake = load_drizzle(tmp_path / "schema.ts", casing="snake_case").tables["public", "events"]
+    assert sorted(snake.columns) == ["created_at", "user_id"]
+    assert snake.columns["user_id"].field == "userId"
