@@ -61,7 +61,7 @@ def metadata_model(metadata: sa.MetaData, source: str = "sqlalchemy") -> SchemaM
 
 
 def _type(sa_type: Any, model: SchemaModel) -> str:
-    if isinstance(sa_type, sa.Enum) and sa_type.name:
+    if isinstance(sa_type, sa.Enum) and sa_type.name and sa_type.native_enum:
         schema = sa_type.schema or "public"
         model.add_enum(EnumType(schema, sa_type.name, tuple(sa_type.enums)))
         return user_type(schema, sa_type.name)
