@@ -11,6 +11,7 @@ from pgdba.cli.options import DsnOption, FormatOption, check_format
 from pgdba.findings import Severity
 from pgdba.render import print_json
 from pgdba.schema import check_schemas, load_config
+from pgdba.schema.config import parse_rule
 from pgdba.schema.report import markdown_report, text_report
 
 app = typer.Typer(
@@ -35,12 +36,21 @@ def check(
             help="config file (default: pgdba-schema.toml, or [tool.pgdba.schema] in pyproject.toml)",
         ),
     ] = None,
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ignore",
+            help="an ignore rule (repeatable), added to the config file's, e.g. column:User.legacyId",
+        ),
+    ] = None,
     fmt: FormatOption = "table",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="list informational notes too")] = False,
 ) -> None:
     """Compare schema descriptions pairwise. Exit 0 consistent, 1 drift, 2 parse or connection error."""
     fmt = check_format(fmt)
-    result = check_schemas(list(sources), dsn=dsn, config=load_config(config))
+    settings = load_config(config)
+    settings.ignore.extend(parse_rule(rule) for rule in ignore or ())
+    result = check_schemas(list(sources), dsn=dsn, config=settings)
     if fmt == "json":
         print_json(result.to_dict())
     elif fmt == "markdown":

@@ -57,7 +57,7 @@ def text_report(result: CheckResult, *, verbose: bool = False) -> str:
     lines.append("")
     if result.ignored:
         lines.append(
-            f"({len(result.ignored)} finding{'s' if len(result.ignored) != 1 else ''} ignored by {result.config_path or 'the config'})"
+            f"({len(result.ignored)} finding{'s' if len(result.ignored) != 1 else ''} ignored by ignore rules{' (' + result.config_path + ')' if result.config_path else ''})"
         )
     drifting = [p for p in result.pairs if not p.consistent]
     if not drifting:

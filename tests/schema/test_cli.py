@@ -102,7 +102,20 @@ def test_ignore_rules_in_the_config_file(
     config.write_text('[schema]\nignore = ["column:User.password*"]\n')
     code, out, _ = _run([f"prisma:{prisma_file}", "live", "--dsn", db.dsn, "--config", str(config)], capsys)
     assert code == 0
-    assert f"(1 finding ignored by {config})" in out
+    assert f"(1 finding ignored by ignore rules ({config}))" in out
+
+
+def test_ignore_rule_on_the_command_line(
+    prisma_file: Path, db: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db.execute(LIVE_DDL)
+    code, out, _ = _run(
+        [f"prisma:{prisma_file}", "live", "--dsn", db.dsn, "--ignore", "schema.column.renamed:User.*"], capsys
+    )
+    assert code == 0
+    assert "(1 finding ignored by ignore rules)" in out
+    code, _, err = _run([f"prisma:{prisma_file}", "live", "--dsn", db.dsn, "--ignore", "nonsense"], capsys)
+    assert code == 2 and "ignore rule 'nonsense': use KIND:PATTERN" in err
 
 
 def test_unique_index_vs_constraint_is_configurable(
