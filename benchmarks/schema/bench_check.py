@@ -154,7 +154,7 @@ def main() -> None:
             f"| models | {args.models} (tables {compared.tables}, columns {compared.columns}, indexes {compared.indexes}, FKs {compared.foreign_keys}) |"
         )
         print(
-            f"| pgdba schema check prisma + drizzle + live, 3 pairs, in-process | median {statistics.median(timings):.2f} s, best {min(timings):.2f} s ({args.runs} runs) |"
+            f"| pgdba schema check prisma + drizzle + live, 3 pairs, in-process | median {statistics.median(timings):.2f} s, best {min(timings):.2f} s ({args.runs} runs); pgdba's own CPU time median {statistics.median(cpu):.2f} s |"
         )
         print(
             f"| the same as a command: `pgdba schema check prisma:… drizzle:… live` (process start included) | median {statistics.median(cli):.2f} s, best {min(cli):.2f} s ({args.runs} runs) |"
