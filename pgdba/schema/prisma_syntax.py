@@ -199,6 +199,7 @@ def _unescape(text: str, path: str, line: int, column: int) -> str:
 class _Parser:
     def __init__(self, tokens: list[Token], path: str) -> None:
         self.tokens, self.path, self.i = tokens, path, 0
+        self.kinds = [t.kind for t in tokens]  # the parser looks at kinds far more often than at tokens
 
     @property
     def token(self) -> Token:
@@ -212,22 +213,22 @@ class _Parser:
         return PrismaSyntaxError(self.path, at.line, at.column, f"{message}, found {found}")
 
     def take(self, kind: str, what: str = "") -> Token:
-        if self.token.kind != kind:
+        if self.kinds[self.i] != kind:
             raise self.error(f"expected {what or kind}")
-        token = self.token
         self.i += 1
-        return token
+        return self.tokens[self.i - 1]
 
     def accept(self, kind: str) -> Token | None:
-        if self.token.kind == kind:
-            token = self.token
+        if self.kinds[self.i] == kind:
             self.i += 1
-            return token
+            return self.tokens[self.i - 1]
         return None
 
     def skip_newlines(self) -> None:
-        while self.token.kind == "NEWLINE":
-            self.i += 1
+        kinds, i = self.kinds, self.i
+        while kinds[i] == "NEWLINE":
+            i += 1
+        self.i = i
 
     def end_of_line(self) -> None:
         if self.token.kind not in ("NEWLINE", "}", "EOF"):
