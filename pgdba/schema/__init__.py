@@ -10,6 +10,7 @@ Every source is normalised to one model in live-catalog terms (model.py), then e
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
@@ -117,18 +118,24 @@ def check_schemas(
     if len(specs) < 2:
         raise InputError("give at least two sources to compare, e.g. prisma:schema.prisma live")
     config = config or SchemaConfig()
-    offline = [load_source(s, casing=config.drizzle_casing) for s in specs if not s.startswith("live")]
-    schemas = set().union(*(m.schemas for m in offline)) if offline else None
-    if offline and not schemas:
-        schemas = {"public"}
-    models: list[SchemaModel] = []
-    for spec in specs:
-        if spec.startswith("live"):
-            models.append(load_source(spec, dsn=dsn, schemas=schemas))
-        else:
-            models.append(offline.pop(0))
+    live_specs = [s for s in specs if s.startswith("live")]
+    with ThreadPoolExecutor(max_workers=max(1, len(live_specs))) as pool:
+        # the catalog queries run on the server while the files are parsed here
+        live = [pool.submit(load_source, s, dsn=dsn, schemas=None) for s in live_specs]
+        offline = [load_source(s, casing=config.drizzle_casing) for s in specs if not s.startswith("live")]
+        live_models = [future.result() for future in live]
+    if offline:
+        schemas = set().union(*(m.schemas for m in offline)) or {"public"}
+        for model in live_models:
+            _keep_schemas(model, schemas)  # the live database may hold other applications' schemas
+    models = [live_models.pop(0) if spec.startswith("live") else offline.pop(0) for spec in specs]
     _unique_labels(models)
     return compare_all(models, config)
+
+
+def _keep_schemas(model: SchemaModel, schemas: set[str]) -> None:
+    model.tables = {k: t for k, t in model.tables.items() if k[0] in schemas}
+    model.enums = {k: e for k, e in model.enums.items() if k[0] in schemas}
 
 
 def compare_all(models: list[SchemaModel], config: SchemaConfig | None = None) -> CheckResult:
