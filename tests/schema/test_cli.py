@@ -4,10 +4,12 @@ equivalence switches, the rename heuristic, bookkeeping tables."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from schema_test_paths import ROOT
 
 from pgdba.cli import main
 
@@ -184,3 +186,20 @@ def test_markdown_format(prisma_file: Path, tmp_path: Path, capsys: pytest.Captu
         "- **critical** `schema.column.nullable` User.password: NOT NULL in prisma#1, nullable in prisma#2"
         in out
     )
+
+
+def test_pre_commit_hook_runs_the_schema_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    hook = next(h for h in hooks if h["id"] == "pgdba-schema-check")
+    assert hook["entry"] == "pgdba schema check" and hook["pass_filenames"] is False
+    assert re.search(hook["files"], "prisma/schema.prisma") and re.search(hook["files"], "src/db/schema.ts")
+    changed = tmp_path / "changed.prisma"
+    changed.write_text(PRISMA.replace("  role      Role", "  role      Role?"))
+    original = tmp_path / "schema.prisma"
+    original.write_text(PRISMA)
+    argv = hook["entry"].split()[1:]
+    assert main([*argv, f"prisma:{original}", f"prisma:{original}"]) == 0
+    assert main([*argv, f"prisma:{original}", f"prisma:{changed}"]) == 1
+    assert "User.role: NOT NULL in prisma#1, nullable in prisma#2" in capsys.readouterr().out
