@@ -10,6 +10,7 @@ import typer
 
 from pgdba import __version__
 from pgdba.cli import (
+    alerts_cmd,
     capacity_cmd,
     check_cmd,
     demo_cmd,
@@ -48,6 +49,9 @@ app.command("health")(check_cmd.health)
 app.command("maintenance")(maintenance_cmd.maintenance)
 app.command("report")(report_cmd.report)
 app.add_typer(schema_cmd.app, name="schema")
+app.add_typer(alerts_cmd.app, name="alerts")
+app.command("netdata-plugin")(alerts_cmd.netdata_plugin)
+app.command("schedule")(alerts_cmd.schedule)
 
 
 @app.command("version")

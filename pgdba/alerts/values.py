@@ -1,0 +1,375 @@
+"""From samples (and the previous check's counters) to the value of each rule's metric per object.
+
+Rates (slow queries, cache hits, deadlocks, rollbacks) are deltas against the counters the previous check
+stored; without them they fall back to the counters since the last stats reset and say so. Growth needs two
+table_sizes snapshots; with one it says so and gives no value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pgdba.alerts.metrics import (
+    XID_WRAPAROUND_LIMIT,
+    ActivitySample,
+    BackupSample,
+    DatabaseCounters,
+    DiskSample,
+    ReplicationSample,
+    StatementCounter,
+    TableSample,
+)
+from pgdba.alerts.rules import Rule
+
+GB = 1024**3
+MB = 1024**2
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """The value of one rule's metric for one object; None with a note when it cannot be known."""
+
+    object: str
+    value: float | None
+    note: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Samples:
+    """What one collection round saw; a family is None when it was not collected, with the reason in errors."""
+
+    taken_at: datetime
+    database: str
+    databases: list[DatabaseCounters] | None = None
+    activity: ActivitySample | None = None
+    statements: list[StatementCounter] | None = None
+    tables: list[TableSample] | None = None
+    replication: ReplicationSample | None = None
+    disk: DiskSample | None = None
+    backups: BackupSample | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def current_database(self) -> DatabaseCounters | None:
+        return next((d for d in self.databases or [] if d.datname == self.database), None)
+
+
+@dataclass(frozen=True)
+class Counters:
+    """Cumulative counters a previous check stored, for rates."""
+
+    taken_at: datetime
+    databases: dict[str, dict[str, int]]
+    statements: dict[str, list[float]]  # key → [calls, total_ms]
+
+
+@dataclass(frozen=True)
+class SizeSnapshot:
+    taken_at: datetime
+    sizes: dict[str, int]
+
+
+def counters_payload(samples: Samples) -> dict[str, Any]:
+    """What a check stores so that the next one can compute rates."""
+    return {
+        "databases": {
+            d.datname: {
+                "blks_hit": d.blks_hit,
+                "blks_read": d.blks_read,
+                "xact_commit": d.xact_commit,
+                "xact_rollback": d.xact_rollback,
+                "deadlocks": d.deadlocks,
+            }
+            for d in samples.databases or []
+        },
+        "statements": {s.key: [s.calls, s.total_ms] for s in samples.statements or []},
+    }
+
+
+FAMILY_OF_METRIC = {
+    "database_size_gb": "databases",
+    "cache_hit_ratio_percent": "databases",
+    "deadlocks_per_minute": "databases",
+    "rollback_ratio_percent": "databases",
+    "xid_age_percent": "databases",
+    "connection_usage_percent": "activity",
+    "longest_transaction_seconds": "activity",
+    "idle_in_transaction_seconds": "activity",
+    "blocked_sessions": "activity",
+    "slow_query_mean_ms": "statements",
+    "table_growth_mb_per_hour": "tables",
+    "dead_tuple_ratio_percent": "tables",
+    "replication_lag_seconds": "replication",
+    "inactive_replication_slots": "replication",
+    "disk_usage_percent": "disk",
+    "backup_age_hours": "backups",
+    "restore_test_age_days": "backups",
+}
+
+
+def rule_values(
+    rule: Rule,
+    samples: Samples,
+    previous: Counters | None,
+    size_snapshots: list[SizeSnapshot],
+) -> list[MetricValue]:
+    """The rule's metric for each object in scope."""
+    family = FAMILY_OF_METRIC[rule.metric]
+    if getattr(samples, family) is None:
+        reason = samples.errors.get(family, "not collected")
+        return [MetricValue(_scope_object(rule, samples), None, reason)]
+    compute = _COMPUTE[rule.metric]
+    return compute(rule, samples, previous, size_snapshots)
+
+
+def _scope_object(rule: Rule, samples: Samples) -> str:
+    return "server" if rule.scope == "server" else samples.database
+
+
+# ---- database family -------------------------------------------------------------------------------------
+def _database_size(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
+    db = s.current_database()
+    if db is None:
+        return [MetricValue(s.database, None, "database not visible")]
+    return [MetricValue(s.database, db.size_bytes / GB, detail={"size_bytes": db.size_bytes})]
+
+
+def _delta(s: Samples, previous: Counters | None, *names: str) -> tuple[dict[str, int], float | None, str]:
+    """Counter deltas of the current database since the previous check (or since the stats reset)."""
+    db = s.current_database()
+    assert db is not None
+    now = {n: int(getattr(db, n)) for n in names}
+    before = previous.databases.get(s.database) if previous else None
+    if previous is None or before is None:
+        return now, None, "since the statistics reset (no previous check stored)"
+    if any(now[n] < int(before.get(n, 0)) for n in names):
+        return now, None, "counters were reset since the previous check"
+    seconds = (s.taken_at - previous.taken_at).total_seconds()
+    return {n: now[n] - int(before.get(n, 0)) for n in names}, max(seconds, 0.001), ""
+
+
+def _cache_hit(rule: Rule, s: Samples, previous: Counters | None, *_: Any) -> list[MetricValue]:
+    if s.current_database() is None:
+        return [MetricValue(s.database, None, "database not visible")]
+    delta, _seconds, note = _delta(s, previous, "blks_hit", "blks_read")
+    touched = delta["blks_hit"] + delta["blks_read"]
+    min_blocks = float(rule.param("min_blocks"))
+    if touched < max(min_blocks, 1):
+        return [
+            MetricValue(
+                s.database, None, f"only {touched} blocks read or hit (min_blocks {min_blocks:g})", delta
+            )
+        ]
+    return [MetricValue(s.database, 100.0 * delta["blks_hit"] / touched, note, delta)]
+
+
+def _deadlocks(rule: Rule, s: Samples, previous: Counters | None, *_: Any) -> list[MetricValue]:
+    if s.current_database() is None:
+        return [MetricValue(s.database, None, "database not visible")]
+    delta, seconds, note = _delta(s, previous, "deadlocks")
+    if seconds is None:
+        return [MetricValue(s.database, None, f"needs a previous check for a rate ({note})", delta)]
+    return [MetricValue(s.database, delta["deadlocks"] * 60.0 / seconds, "", {**delta, "seconds": seconds})]
+
+
+def _rollback_ratio(rule: Rule, s: Samples, previous: Counters | None, *_: Any) -> list[MetricValue]:
+    if s.current_database() is None:
+        return [MetricValue(s.database, None, "database not visible")]
+    delta, _seconds, note = _delta(s, previous, "xact_commit", "xact_rollback")
+    total = delta["xact_commit"] + delta["xact_rollback"]
+    minimum = float(rule.param("min_transactions"))
+    if total < max(minimum, 1):
+        return [
+            MetricValue(s.database, None, f"only {total} transactions (min_transactions {minimum:g})", delta)
+        ]
+    return [MetricValue(s.database, 100.0 * delta["xact_rollback"] / total, note, delta)]
+
+
+def _xid_age(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
+    oldest = max(s.databases or [], key=lambda d: d.xid_age, default=None)
+    if oldest is None:
+        return [MetricValue("server", None, "no database visible")]
+    value = 100.0 * oldest.xid_age / XID_WRAPAROUND_LIMIT
+    return [MetricValue("server", value, f"oldest: {oldest.datname}", {"xid_age": oldest.xid_age})]
+
+
+# ---- activity family --------------------------------------------------------------------------------------
+def _connections(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
+    a = s.activity
+    assert a is not None
+    value = 100.0 * a.client_connections / a.usable_connections
+    detail = {
+        "clients": a.client_connections,
+        "usable": a.usable_connections,
+        "max_connections": a.max_connections,
+    }
+    return [MetricValue("server", value, f"{a.client_connections} of {a.usable_connections} usable", detail)]
+
+
+def _longest_tx(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
+    assert s.activity is not None
+    return [MetricValue("server", s.activity.longest_transaction_s)]
+
+
+def _idle_in_tx(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
+    assert s.activity is not None
+    return [MetricValue("server", s.activity.idle_in_transaction_s)]
+
+
+def _blocked(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
+    assert s.activity is not None
+    return [MetricValue("server", float(s.activity.blocked_sessions))]
+
+
+# ---- statements -------------------------------------------------------------------------------------------
+def _slow_queries(rule: Rule, s: Samples, previous: Counters | None, *_: Any) -> list[MetricValue]:
+    min_calls = float(rule.param("min_calls"))
+    before = previous.statements if previous else None
+    worst: tuple[float, StatementCounter, int] | None = None
+    for st in s.statements or []:
+        calls, total = st.calls, st.total_ms
+        if before is not None and st.key in before:
+            prev_calls, prev_total = before[st.key]
+            if calls >= prev_calls and total >= prev_total:
+                calls, total = calls - int(prev_calls), total - prev_total
+        if calls < max(min_calls, 1):
+            continue
+        mean = total / calls
+        if worst is None or mean > worst[0]:
+            worst = (mean, st, calls)
+    note = "" if before is not None else "means since the pg_stat_statements reset (no previous check stored)"
+    if worst is None:
+        return [MetricValue(s.database, 0.0, note or "no statement ran since the previous check")]
+    mean, st, calls = worst
+    return [MetricValue(s.database, mean, note, {"queryid": st.queryid, "calls": calls, "query": st.query})]
+
+
+# ---- tables -----------------------------------------------------------------------------------------------
+def pick_baseline(snapshots: list[SizeSnapshot], now: datetime, window_s: float) -> SizeSnapshot | None:
+    """The newest snapshot at least `window` old; failing that, the oldest one (a shorter span)."""
+    older = [
+        snap
+        for snap in snapshots
+        if (now - snap.taken_at).total_seconds() >= window_s and snap.taken_at < now
+    ]
+    if older:
+        return max(older, key=lambda snap: snap.taken_at)
+    earlier = [snap for snap in snapshots if snap.taken_at < now]
+    return min(earlier, key=lambda snap: snap.taken_at) if earlier else None
+
+
+def growth_mb_per_hour(before: int, after: int, seconds: float) -> float:
+    return (after - before) / MB / (seconds / 3600.0)
+
+
+def _growth(
+    rule: Rule, s: Samples, previous: Counters | None, snapshots: list[SizeSnapshot]
+) -> list[MetricValue]:
+    baseline = pick_baseline(snapshots, s.taken_at, rule.param_seconds("window"))
+    out = []
+    for t in s.tables or []:
+        if not rule.thresholds_for(t.name).enabled:
+            continue
+        if baseline is None:
+            out.append(MetricValue(t.name, None, "growth needs two table_sizes snapshots; this is the first"))
+            continue
+        if t.name not in baseline.sizes:
+            out.append(MetricValue(t.name, None, "not in the previous table_sizes snapshot"))
+            continue
+        seconds = (s.taken_at - baseline.taken_at).total_seconds()
+        value = growth_mb_per_hour(baseline.sizes[t.name], t.total_bytes, seconds)
+        detail = {
+            "bytes_before": baseline.sizes[t.name],
+            "bytes_now": t.total_bytes,
+            "seconds": round(seconds, 3),
+        }
+        out.append(MetricValue(t.name, value, f"over {seconds:,.0f} s", detail))
+    return out
+
+
+def _dead_tuples(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
+    min_dead = float(rule.param("min_dead_rows"))
+    min_bytes = float(rule.param("min_table_mb")) * MB
+    out = []
+    for t in s.tables or []:
+        if not rule.thresholds_for(t.name).enabled:
+            continue
+        total = t.live_rows + t.dead_rows
+        ratio = 100.0 * t.dead_rows / total if total else 0.0
+        large = t.total_bytes >= min_bytes and t.dead_rows > min_dead
+        # small tables count as 0 (Netdata's bloat alerts gate the same way), so every table has a value
+        out.append(
+            MetricValue(
+                t.name,
+                ratio if large else 0.0,
+                "" if large else "below the size gate",
+                {"dead_rows": t.dead_rows, "live_rows": t.live_rows, "ratio": round(ratio, 2)},
+            )
+        )
+    return out
+
+
+# ---- replication, disk, backups ---------------------------------------------------------------------------
+def _replication_lag(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
+    r = s.replication
+    assert r is not None
+    if r.lag_seconds is None:
+        return [
+            MetricValue("server", 0.0, "no standby connected" if not r.is_replica else "nothing replayed yet")
+        ]
+    return [MetricValue("server", r.lag_seconds, "standby" if r.is_replica else "primary")]
+
+
+def _inactive_slots(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
+    r = s.replication
+    assert r is not None
+    inactive = sorted(name for name, active in r.slots.items() if not active)
+    return [MetricValue("server", float(len(inactive)), ", ".join(inactive), {"inactive": inactive})]
+
+
+def _disk(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
+    d = s.disk
+    assert d is not None
+    if d.usage_percent is None:
+        return [MetricValue("server", None, d.reason)]
+    detail = {"path": d.path, "used_bytes": d.used_bytes, "avail_bytes": d.avail_bytes}
+    return [MetricValue("server", d.usage_percent, d.path, detail)]
+
+
+def _age(when: datetime | None, now: datetime, unit_s: float, what: str) -> MetricValue:
+    if when is None:
+        return MetricValue("server", None, f"unknown: no successful {what} recorded in the history store")
+    return MetricValue("server", (now - when).total_seconds() / unit_s, f"last at {when:%Y-%m-%d %H:%M} UTC")
+
+
+def _backup_age(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
+    assert s.backups is not None
+    return [_age(s.backups.last_backup, s.taken_at, 3600.0, "backup")]
+
+
+def _restore_test_age(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
+    assert s.backups is not None
+    return [_age(s.backups.last_restore_test, s.taken_at, 86400.0, "restore test")]
+
+
+_COMPUTE = {
+    "database_size_gb": _database_size,
+    "cache_hit_ratio_percent": _cache_hit,
+    "deadlocks_per_minute": _deadlocks,
+    "rollback_ratio_percent": _rollback_ratio,
+    "xid_age_percent": _xid_age,
+    "connection_usage_percent": _connections,
+    "longest_transaction_seconds": _longest_tx,
+    "idle_in_transaction_seconds": _idle_in_tx,
+    "blocked_sessions": _blocked,
+    "slow_query_mean_ms": _slow_queries,
+    "table_growth_mb_per_hour": _growth,
+    "dead_tuple_ratio_percent": _dead_tuples,
+    "replication_lag_seconds": _replication_lag,
+    "inactive_replication_slots": _inactive_slots,
+    "disk_usage_percent": _disk,
+    "backup_age_hours": _backup_age,
+    "restore_test_age_days": _restore_test_age,
+}

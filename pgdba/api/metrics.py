@@ -1,0 +1,246 @@
+"""Prometheus /metrics: the numbers pgdba's alert rules need, named like postgres_exporter where it has them.
+
+Collection is bounded (one session with a short statement_timeout) and cached for `cache_seconds`, so
+frequent scrapes cost one collection per interval. Counters postgres_exporter exposes without a `_total`
+suffix (pg_stat_database_*) are exposed untyped to keep their names.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, UnknownMetricFamily
+from prometheus_client.registry import Collector
+
+from pgdba.alerts.check import collect_samples
+from pgdba.alerts.values import Samples
+from pgdba.errors import PgdbaError
+from pgdba.history.store import open_store
+from pgdba.server import load_server_facts
+from pgdba.target import Target, session
+
+ALL_FAMILIES = {"databases", "activity", "statements", "tables", "replication", "disk", "backups"}
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class PgdbaCollector(Collector):
+    """A prometheus_client collector over one target, collecting at most once per `cache_seconds`."""
+
+    def __init__(
+        self,
+        target: Target,
+        *,
+        store: str | Path | None = None,
+        top_tables: int = 20,
+        top_statements: int = 100,
+        cache_seconds: float = 15.0,
+        statement_timeout_ms: int = 5000,
+    ) -> None:
+        self.target = replace(target, statement_timeout_ms=statement_timeout_ms)
+        self.store = str(store) if store else None
+        self.top_tables = top_tables
+        self.top_statements = top_statements
+        self.cache_seconds = cache_seconds
+        self._lock = threading.Lock()
+        self._cached: list[Metric] = []
+        self._cached_at = float("-inf")
+        self.collections = 0
+
+    def collect(self) -> Iterable[Metric]:
+        with self._lock:
+            if time.monotonic() - self._cached_at >= self.cache_seconds:
+                self._cached = list(self._collect_now())
+                self._cached_at = time.monotonic()
+                self.collections += 1
+            return list(self._cached)
+
+    def _collect_now(self) -> Iterator[Metric]:
+        started = time.monotonic()
+        up = GaugeMetricFamily("pg_up", "Whether the last collection reached PostgreSQL (1) or not (0)")
+        try:
+            samples = self._sample()
+        except (PgdbaError, OSError) as exc:
+            up.add_metric([], 0)
+            yield up
+            error = GaugeMetricFamily(
+                "pgdba_scrape_error", "1 when the last collection failed", labels=["error"]
+            )
+            error.add_metric([str(exc).splitlines()[0][:200]], 1)
+            yield error
+            return
+        up.add_metric([], 1)
+        yield up
+        yield from families(samples, self.top_statements)
+        duration = GaugeMetricFamily("pgdba_scrape_duration_seconds", "Time the last collection took")
+        duration.add_metric([], time.monotonic() - started)
+        yield duration
+
+    def _sample(self) -> Samples:
+        with session(self.target) as conn:
+            facts = load_server_facts(conn)
+            if self.store is None:
+                return collect_samples(
+                    conn, facts, self.target, None, ALL_FAMILIES - {"backups"}, top_tables=self.top_tables
+                )
+            with open_store(self.store) as history:
+                return collect_samples(
+                    conn, facts, self.target, history, ALL_FAMILIES, top_tables=self.top_tables
+                )
+
+
+def families(samples: Samples, top_statements: int = 100) -> Iterator[Metric]:
+    """Prometheus metric families from one round of samples."""
+    if samples.databases is not None:
+        size = GaugeMetricFamily(
+            "pg_database_size_bytes", "Disk space used by the database", labels=["datname"]
+        )
+        wrap = GaugeMetricFamily(
+            "pg_database_wraparound_age_datfrozenxid_seconds",
+            "Age of the oldest unfrozen transaction ID (transactions; the name follows postgres_exporter)",
+            labels=["datname"],
+        )
+        counters = {
+            name: UnknownMetricFamily(
+                f"pg_stat_database_{name}", f"pg_stat_database.{name}", labels=["datname"]
+            )
+            for name in ("blks_hit", "blks_read", "xact_commit", "xact_rollback", "deadlocks")
+        }
+        for db in samples.databases:
+            size.add_metric([db.datname], db.size_bytes)
+            wrap.add_metric([db.datname], db.xid_age)
+            for name, family in counters.items():
+                family.add_metric([db.datname], getattr(db, name))
+        yield size
+        yield wrap
+        yield from counters.values()
+    if samples.activity is not None:
+        a = samples.activity
+        count = GaugeMetricFamily(
+            "pg_stat_activity_count", "Client sessions by database and state", labels=["datname", "state"]
+        )
+        longest = GaugeMetricFamily(
+            "pg_stat_activity_max_tx_duration",
+            "Oldest open transaction, seconds",
+            labels=["datname", "state"],
+        )
+        for (datname, state), n in sorted(a.by_state.items()):
+            count.add_metric([datname, state], n)
+            longest.add_metric([datname, state], a.longest_transaction_by_state.get((datname, state), 0.0))
+        yield count
+        yield longest
+        yield _gauge("pg_settings_max_connections", "max_connections", a.max_connections)
+        yield _gauge(
+            "pg_settings_superuser_reserved_connections",
+            "superuser_reserved_connections (+ reserved_connections on PostgreSQL 16+)",
+            a.reserved_connections,
+        )
+        yield _gauge(
+            "pgdba_stat_activity_max_idle_in_transaction_seconds",
+            "Longest time a session has been idle in a transaction",
+            a.idle_in_transaction_s,
+        )
+        yield _gauge(
+            "pgdba_blocked_sessions", "Sessions waiting for a lock another session holds", a.blocked_sessions
+        )
+    if samples.statements is not None:
+        calls = CounterMetricFamily(
+            "pg_stat_statements_calls", "Calls of the statement", labels=["datname", "user", "queryid"]
+        )
+        seconds = CounterMetricFamily(
+            "pg_stat_statements_seconds",
+            "Total execution time of the statement",
+            labels=["datname", "user", "queryid"],
+        )
+        for st in samples.statements[:top_statements]:
+            labels = [samples.database, str(st.userid), str(st.queryid)]
+            calls.add_metric(labels, st.calls)
+            seconds.add_metric(labels, st.total_ms / 1000.0)
+        yield calls
+        yield seconds
+    if samples.tables is not None:
+        labels = ["datname", "schemaname", "relname"]
+        size = GaugeMetricFamily(
+            "pg_stat_user_tables_table_size_bytes",
+            "Total size of the table (pg_total_relation_size)",
+            labels=labels,
+        )
+        live = GaugeMetricFamily("pg_stat_user_tables_n_live_tup", "Estimated live rows", labels=labels)
+        dead = GaugeMetricFamily("pg_stat_user_tables_n_dead_tup", "Estimated dead rows", labels=labels)
+        for t in samples.tables:
+            schema, _, table = t.name.partition(".")
+            key = [samples.database, schema, table]
+            size.add_metric(key, t.total_bytes)
+            live.add_metric(key, t.live_rows)
+            dead.add_metric(key, t.dead_rows)
+        yield size
+        yield live
+        yield dead
+    if samples.replication is not None:
+        r = samples.replication
+        yield _gauge("pg_replication_is_replica", "1 when the server is a standby", int(r.is_replica))
+        yield _gauge(
+            "pg_replication_lag_seconds",
+            "Replay lag (standby) or slowest standby's replay lag (primary)",
+            r.lag_seconds or 0.0,
+        )
+        slots = GaugeMetricFamily(
+            "pg_replication_slots_active", "1 when a client uses the slot", labels=["slot_name"]
+        )
+        for name, active in sorted(r.slots.items()):
+            slots.add_metric([name], int(active))
+        yield slots
+    if samples.disk is not None and samples.disk.used_bytes is not None:
+        d = samples.disk
+        yield _gauge(
+            "pgdba_data_directory_filesystem_used_bytes",
+            f"Used bytes of the filesystem of {d.path}",
+            float(d.used_bytes),
+        )
+        yield _gauge(
+            "pgdba_data_directory_filesystem_avail_bytes",
+            f"Bytes available to PostgreSQL on {d.path}",
+            d.avail_bytes or 0,
+        )
+    if samples.backups is not None:
+        for name, when in (
+            ("pgdba_last_backup_timestamp_seconds", samples.backups.last_backup),
+            ("pgdba_last_restore_test_timestamp_seconds", samples.backups.last_restore_test),
+        ):
+            if when is not None:
+                yield _gauge(
+                    name, "Unix time of the newest successful record in the history store", when.timestamp()
+                )
+
+
+def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, documentation)
+    family.add_metric([], value)
+    return family
+
+
+def metrics_registry(target: Target, **options: Any) -> CollectorRegistry:
+    """A registry with only pgdba's collector (no process/platform metrics)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(PgdbaCollector(target, **options))
+    return registry
+
+
+def make_metrics_router(target: Target, **options: Any) -> Any:
+    """A FastAPI router serving GET /metrics for the target (the app mounts it)."""
+    from fastapi import APIRouter
+    from fastapi.responses import Response
+
+    registry = metrics_registry(target, **options)
+    router = APIRouter()
+
+    @router.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE)
+
+    return router

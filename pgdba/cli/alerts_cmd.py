@@ -1,0 +1,289 @@
+"""`pgdba alerts …`, `pgdba netdata-plugin` and `pgdba schedule`: thin wrappers over pgdba.alerts."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pgdba.alerts.check import CheckResult, check_alerts
+from pgdba.alerts.rules import NotifyConfig, RuleSet, WebhookConfig, load_rules
+from pgdba.cli.options import (
+    DsnOption,
+    FailOnOption,
+    FormatOption,
+    StoreOption,
+    check_fail_on,
+    check_format,
+    target_from,
+)
+from pgdba.errors import InputError
+from pgdba.history.store import open_store
+from pgdba.render import Column, print_rows
+from pgdba.units import format_bytes
+
+app = typer.Typer(
+    help="Capacity and health alerts: check, export for Prometheus / Netdata, deploy.", no_args_is_help=True
+)
+export_app = typer.Typer(help="Write the rules for another monitoring system.", no_args_is_help=True)
+deploy_app = typer.Typer(
+    help="Install the exported rules (and plugin) into a monitoring system.", no_args_is_help=True
+)
+app.add_typer(export_app, name="export")
+app.add_typer(deploy_app, name="deploy")
+
+RulesOption = Annotated[
+    str | None,
+    typer.Option("--rules", help="Your rule file (TOML): overrides and additions to the default rules"),
+]
+OutOption = Annotated[str | None, typer.Option("--out", "-o", help="Write to this file instead of stdout")]
+
+
+def _rules(path: str | None) -> RuleSet:
+    return load_rules(path)
+
+
+def _format_value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit == "GB":
+        return format_bytes(value * 1024**3)
+    return f"{value:,.2f} {unit}"
+
+
+def print_check(result: CheckResult, fmt: str) -> None:
+    rows = [
+        {
+            "status": s.status,
+            "rule": s.rule.name,
+            "object": s.object,
+            "value": _format_value(s.value, s.rule.unit),
+            "thresholds": " / ".join(
+                f"{s.rule.op} {t:g}"
+                for t in (s.rule.thresholds_for(s.object).warn, s.rule.thresholds_for(s.object).crit)
+                if t is not None
+            ),
+            "event": s.event or "",
+            "note": s.note,
+        }
+        for s in result.statuses
+    ]
+    columns = [
+        Column("status", "status"),
+        Column("rule", "rule"),
+        Column("object", "object"),
+        Column("value", "value", "right"),
+        Column("thresholds", "warn / crit"),
+        Column("event", "event"),
+        Column("note", "note"),
+    ]
+    print_rows(rows, columns, fmt, title=f"Alerts for {result.target}", json_data=result.to_dict())
+    if fmt != "json":
+        for sent in result.notifications:
+            outcome = "sent" if sent.delivered else f"FAILED ({sent.error})"
+            print(f"notification {sent.event} {sent.rule} on {sent.object} via {sent.channel}: {outcome}")
+        for note in result.notes:
+            print(f"note: {note}")
+
+
+@app.command()
+def check(
+    dsn: DsnOption = None,
+    rules: RulesOption = None,
+    store: StoreOption = None,
+    fail_on: FailOnOption = "critical",
+    notify: Annotated[
+        bool, typer.Option("--notify", help="Send notifications for alerts that changed")
+    ] = False,
+    webhook: Annotated[
+        str | None, typer.Option("--webhook", help="Notify this URL (adds to [notify] in the rule file)")
+    ] = None,
+    webhook_format: Annotated[str, typer.Option("--webhook-format", help="json or slack")] = "json",
+    fmt: FormatOption = "table",
+) -> None:
+    """Evaluate every rule against the live database and the history store; print each rule's state.
+
+    Exit 1 when an alert is at least --fail-on (warning or critical). With --notify, a change
+    (firing, resolved) is sent once to every configured channel.
+
+    Example: pgdba alerts check --fail-on warning --notify --webhook https://hooks.slack.com/… --webhook-format slack
+    """
+    fmt = check_format(fmt)
+    severity = check_fail_on(fail_on)
+    ruleset = _rules(rules)
+    config = ruleset.notify
+    if webhook:
+        if webhook_format not in ("json", "slack"):
+            raise InputError("--webhook-format takes json or slack")
+        if not webhook.startswith(("http://", "https://")):
+            raise InputError("--webhook takes an http:// or https:// URL")
+        config = NotifyConfig((*config.webhooks, WebhookConfig(webhook, webhook_format)), config.emails)
+    target = target_from(dsn)
+    with open_store(store) as history:
+        result = check_alerts(target, history, ruleset, notify=notify, notify_config=config)
+    print_check(result, fmt)
+    if result.fails(severity):
+        raise typer.Exit(1)
+
+
+@app.command("rules")
+def show_rules(rules: RulesOption = None, fmt: FormatOption = "table") -> None:
+    """Print the effective rules (defaults plus your file).
+
+    Example: pgdba alerts rules --rules my-rules.toml --format markdown
+    """
+    fmt = check_format(fmt)
+    ruleset = _rules(rules)
+    rows = [
+        {
+            "name": r.name + ("" if r.enabled else " (off)"),
+            "metric": r.metric,
+            "scope": r.scope,
+            "op": r.op,
+            "warn": "" if r.warn is None else f"{r.warn:g}",
+            "crit": "" if r.crit is None else f"{r.crit:g}",
+            "unit": r.unit,
+            "for": r.to_dict()["for"],
+            "hysteresis": f"{r.hysteresis:g}",
+            "overrides": ", ".join(
+                f"{name}: {t.warn:g}/{t.crit:g}" if t.crit is not None and t.warn is not None else name
+                for name, t in r.tables.items()
+            ),
+        }
+        for r in ruleset.rules
+    ]
+    columns = [
+        Column(k, k)
+        for k in ("name", "metric", "scope", "op", "warn", "crit", "unit", "for", "hysteresis", "overrides")
+    ]
+    print_rows(
+        rows,
+        columns,
+        fmt,
+        title="Alert rules",
+        json_data={
+            "schema_version": 1,
+            "sources": list(ruleset.sources),
+            "rules": [r.to_dict() for r in ruleset.rules],
+        },
+    )
+
+
+def _write(text: str, out: str | None) -> None:
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        Path(out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write {out}: {exc.strerror or exc}") from None
+    print(f"wrote {out}", file=sys.stderr)
+
+
+@export_app.command("prometheus")
+def export_prometheus(rules: RulesOption = None, out: OutOption = None) -> None:
+    """Prometheus alerting rules for the metrics of `pgdba serve`'s /metrics (promtool check rules accepts them).
+
+    Example: pgdba alerts export prometheus --out /etc/prometheus/rules/pgdba.yml
+    """
+    from pgdba.alerts.prometheus_rules import prometheus_rules
+
+    _write(prometheus_rules(_rules(rules)), out)
+
+
+@export_app.command("netdata")
+def export_netdata(rules: RulesOption = None, out: OutOption = None) -> None:
+    """Netdata health configuration whose templates attach to the pgdba.* charts of `pgdba netdata-plugin`.
+
+    Example: pgdba alerts export netdata --out /etc/netdata/health.d/pgdba.conf
+    """
+    from pgdba.alerts.netdata import health_config
+
+    _write(health_config(_rules(rules)), out)
+
+
+@deploy_app.command("netdata")
+def deploy_netdata(
+    dsn: DsnOption = None,
+    rules: RulesOption = None,
+    store: StoreOption = None,
+    netdata_dir: Annotated[
+        str, typer.Option("--netdata-dir", help="Netdata's config directory")
+    ] = "/etc/netdata",
+    plugins_dir: Annotated[
+        str | None,
+        typer.Option("--plugins-dir", help="Where the plugin goes (default: NETDATA_DIR/custom-plugins.d)"),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--print", help="Only print what to run")] = False,
+) -> None:
+    """Install the pgdba.plugin, its settings and the health file into Netdata, and reload health.
+
+    Example: sudo pgdba alerts deploy netdata --dsn postgresql://pgdba@db/app --netdata-dir /etc/netdata
+    """
+    from pgdba.alerts.netdata import deploy
+
+    target = target_from(dsn)
+    for line in deploy(
+        target,
+        _rules(rules),
+        Path(netdata_dir),
+        Path(plugins_dir) if plugins_dir else None,
+        rules_file=rules,
+        store=store,
+        dry_run=dry_run,
+    ):
+        print(line)
+
+
+def netdata_plugin(
+    update_every: Annotated[int, typer.Argument(help="Seconds between samples (Netdata passes it)")] = 10,
+    dsn: DsnOption = None,
+    rules: RulesOption = None,
+    store: StoreOption = None,
+    iterations: Annotated[
+        int, typer.Option("--iterations", help="Stop after N samples (0: run forever)")
+    ] = 0,
+) -> None:
+    """Netdata external plugin: pgdba.* charts on stdout in the plugins.d protocol (CHART/DIMENSION/BEGIN/SET/END).
+
+    Example: pgdba netdata-plugin 10 --iterations 1
+    """
+    from pgdba.alerts.netdata import run_plugin
+
+    run_plugin(target_from(dsn), _rules(rules), max(update_every, 1), store=store, iterations=iterations)
+
+
+def schedule(
+    dsn: DsnOption = None,
+    kind: Annotated[str, typer.Option("--kind", help="cron or systemd")] = "cron",
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Install the schedule (crontab / systemd timers)")
+    ] = False,
+    env_file: Annotated[
+        str,
+        typer.Option(
+            "--env-file", help="File with PGDBA_DSN=… the jobs read (written by --apply, mode 0600)"
+        ),
+    ] = "/etc/pgdba/pgdba.env",
+    unit_dir: Annotated[
+        str, typer.Option("--unit-dir", help="systemd unit directory")
+    ] = "/etc/systemd/system",
+    rules: RulesOption = None,
+    store: StoreOption = None,
+) -> None:
+    """Print (or install with --apply) cron lines or systemd timers for snapshots, alert checks, backups,
+    restore tests and the weekly report.
+
+    Example: pgdba schedule --kind systemd
+    """
+    from pgdba.alerts.schedule import install_schedule, schedule_jobs
+
+    if kind not in ("cron", "systemd"):
+        raise InputError("--kind takes cron or systemd")
+    jobs = schedule_jobs(env_file=env_file, rules_file=rules, store=store)
+    for line in install_schedule(
+        jobs, kind, apply=apply, env_file=Path(env_file), unit_dir=Path(unit_dir), dsn=dsn
+    ):
+        print(line)
