@@ -195,12 +195,12 @@ def families(samples: Samples, top_statements: int = 100) -> Iterator[Metric]:
         for name, active in sorted(r.slots.items()):
             slots.add_metric([name], int(active))
         yield slots
-    if samples.disk is not None and samples.disk.used_bytes is not None:
+    if samples.disk is not None and (used := samples.disk.used_bytes) is not None:
         d = samples.disk
         yield _gauge(
             "pgdba_data_directory_filesystem_used_bytes",
             f"Used bytes of the filesystem of {d.path}",
-            float(d.used_bytes),
+            used,
         )
         yield _gauge(
             "pgdba_data_directory_filesystem_avail_bytes",

@@ -1,0 +1,205 @@
+"""The user's seven Netdata capacity alerts, each driven across its threshold on a real cluster: it fires,
+and it resolves when the condition ends."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+from pgdba.alerts.metrics import sample_disk
+from pgdba.history.store import HistoryStore
+from pgdba.target import Target
+from tests.alerts.conftest import SmallCluster, run_check, status_of
+from tests.conftest import TestDatabase
+
+GB = 1024**3
+
+
+def _database_bytes(db: TestDatabase) -> int:
+    with db.connect() as conn:
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_database_size_warns_then_goes_critical_then_resolves_when_the_table_is_dropped(
+    db: TestDatabase, store: HistoryStore, rules_file: Callable[[str], Path]
+) -> None:
+    db.execute("CREATE TABLE filler AS SELECT g AS id, repeat('x', 500) AS pad FROM generate_series(1, 8000) AS g")
+    size = _database_bytes(db)
+    just_under = (size - 1024**2) / GB  # 1 MB under the current size; the table is about 4.5 MB
+    warn_only = rules_file(f"[[rule]]\nname = 'database_size'\nwarn = {just_under!r}\ncrit = 1000\nhysteresis = 0\n")
+    both = rules_file(f"[[rule]]\nname = 'database_size'\nwarn = {just_under!r}\ncrit = {just_under!r}\nhysteresis = 0\n")
+
+    first = status_of(run_check(db.target, store, warn_only), "database_size")
+    assert (first.status, first.event) == ("warning", "firing")
+    assert first.value is not None and first.value > just_under
+
+    second = status_of(run_check(db.target, store, both), "database_size")
+    assert (second.status, second.event) == ("critical", "firing")
+
+    db.execute("DROP TABLE filler")
+    third = status_of(run_check(db.target, store, both), "database_size")
+    assert (third.status, third.event) == ("ok", "resolved")
+
+
+def test_default_database_size_thresholds_are_40_and_60_gb(db: TestDatabase, store: HistoryStore) -> None:
+    status = status_of(run_check(db.target, store), "database_size")
+    assert status.status == "ok"
+    assert (status.rule.warn, status.rule.crit) == (40, 60)
+
+
+def test_behaviorlog_growth_needs_two_snapshots_fires_over_500_mb_per_hour_and_resolves(
+    db: TestDatabase, store: HistoryStore, rules_file: Callable[[str], Path]
+) -> None:
+    # autovacuum off on this table: its visibility/free-space maps would add bytes between quick checks
+    db.execute('CREATE TABLE "BehaviorLog" (id bigint, payload text) WITH (autovacuum_enabled = false)')
+    rules = rules_file("[[rule]]\nname = 'table_growth'\nwindow = '0s'\n")
+
+    first = status_of(run_check(db.target, store, rules), "table_growth", "public.BehaviorLog")
+    assert first.status == "unknown"
+    assert "two table_sizes snapshots" in first.note
+
+    db.execute("""INSERT INTO "BehaviorLog" SELECT g, repeat('event', 100) FROM generate_series(1, 6000) AS g""")
+    grown = status_of(run_check(db.target, store, rules), "table_growth", "public.BehaviorLog")
+    assert grown.event == "firing"
+    assert grown.status in ("warning", "critical")
+    assert grown.value is not None and grown.value > 500
+    assert grown.rule.thresholds_for("public.BehaviorLog").warn == 500  # the user's per-table threshold
+    assert grown.detail["bytes_now"] - grown.detail["bytes_before"] > 3 * 1024**2
+
+    still = status_of(run_check(db.target, store, rules), "table_growth", "public.BehaviorLog")
+    assert (still.status, still.event) == ("ok", "resolved")
+    assert still.value == 0
+
+
+_SURGE = textwrap.dedent(
+    """
+    import sys, psycopg
+    conns = [psycopg.connect(sys.argv[1]) for _ in range(int(sys.argv[2]))]
+    print("ready", flush=True)
+    sys.stdin.read()
+    """
+)
+
+
+def _client_backends(small: SmallCluster) -> int:
+    with small.connect() as conn:
+        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'").fetchone()
+    assert row is not None
+    return int(row[0]) - 1
+
+
+def test_connection_surge_from_a_second_process_fires_over_80_percent_and_resolves(
+    small_cluster: SmallCluster, store: HistoryStore
+) -> None:
+    # 20 max_connections - 3 reserved = 17 usable; 14 surge sessions + pgdba's own = 15 → 88 %
+    surge = subprocess.Popen(
+        [sys.executable, "-c", _SURGE, small_cluster.dsn, "14"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
+    try:
+        assert surge.stdout is not None and surge.stdout.readline().strip() == "ready"
+        during = status_of(run_check(small_cluster.target, store), "connection_usage")
+        assert (during.status, during.event) == ("warning", "firing")
+        assert during.value is not None and 80 < during.value <= 90
+        assert during.detail["usable"] == 17
+    finally:
+        assert surge.stdin is not None
+        surge.stdin.close()
+        surge.wait(timeout=30)
+    _wait_for_backends_to_exit(small_cluster)
+    after = status_of(run_check(small_cluster.target, store), "connection_usage")
+    assert (after.status, after.event) == ("ok", "resolved")
+
+
+def _wait_for_backends_to_exit(small: SmallCluster) -> None:
+    """Backends of a closed client leave pg_stat_activity a moment later: poll the server, bounded."""
+    with small.connect() as conn:
+        conn.execute(
+            """
+            DO $$
+            BEGIN
+              FOR i IN 1..200 LOOP
+                EXIT WHEN (SELECT count(*) FROM pg_stat_activity
+                            WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()) = 0;
+                PERFORM pg_sleep(0.05);
+              END LOOP;
+            END $$
+            """
+        )
+
+
+def test_query_slowed_with_pg_sleep_fires_over_1_second_mean_and_resolves(
+    db: TestDatabase, store: HistoryStore
+) -> None:
+    baseline = status_of(run_check(db.target, store), "slow_queries")
+    assert baseline.status == "ok"
+    with db.connect() as conn:
+        conn.execute("SELECT pg_sleep(%s)", (1.05,))
+    slow = status_of(run_check(db.target, store), "slow_queries")
+    assert (slow.status, slow.event) == ("warning", "firing")
+    assert slow.value is not None and slow.value >= 1050
+    assert "pg_sleep" in slow.detail["query"]
+    after = status_of(run_check(db.target, store), "slow_queries")
+    assert (after.status, after.event) == ("ok", "resolved")
+
+
+def test_cache_misses_from_a_large_scan_with_small_shared_buffers_fire_and_hits_resolve(
+    small_cluster: SmallCluster, store: HistoryStore
+) -> None:
+    with small_cluster.connect() as conn:
+        conn.execute("DROP TABLE IF EXISTS big, small")
+        conn.execute("CREATE TABLE big AS SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 20000) AS g")
+        conn.execute("CREATE TABLE small (id int, v int)")
+        conn.execute("INSERT INTO small VALUES (1, 1)")
+    run_check(small_cluster.target, store)  # stores the counters the next check takes its delta from
+    with small_cluster.connect() as conn:
+        conn.execute("SELECT count(*) FROM big")  # 4.6 MB through 128 kB of shared buffers: misses
+    missed = status_of(run_check(small_cluster.target, store), "cache_hit_ratio")
+    assert missed.event == "firing"
+    assert missed.status in ("warning", "critical")
+    assert missed.value is not None and missed.value < 90
+    with small_cluster.connect() as conn:  # one page read 50 000 times: hits
+        conn.execute("DO $$ BEGIN FOR i IN 1..50000 LOOP PERFORM v FROM small WHERE id = 1; END LOOP; END $$")
+    hits = status_of(run_check(small_cluster.target, store), "cache_hit_ratio")
+    assert (hits.status, hits.event) == ("ok", "resolved")
+    assert hits.value is not None and hits.value > 95
+
+
+def test_disk_usage_of_the_data_directory_fires_when_a_file_fills_it_and_resolves_when_removed(
+    db: TestDatabase, store: HistoryStore, rules_file: Callable[[str], Path]
+) -> None:
+    data_dir = db.cluster.data_dir
+    before = status_of(run_check(db.target, store), "disk_usage")
+    assert before.value is not None and before.detail["path"] == str(data_dir)
+    used, avail = before.detail["used_bytes"], before.detail["avail_bytes"]
+    filler_bytes = 1024**3  # allocated, not written: instant, and far above other processes' noise
+    filler_percent = 100 * filler_bytes / (used + avail)
+    threshold = before.value + filler_percent / 2
+    rules = rules_file(f"[[rule]]\nname = 'disk_usage'\nwarn = {threshold!r}\ncrit = 100\nhysteresis = 0\n")
+    filler = db.cluster.data_root / "disk-filler"
+    with filler.open("wb") as handle:
+        os.posix_fallocate(handle.fileno(), 0, filler_bytes)
+    try:
+        full = status_of(run_check(db.target, store, rules), "disk_usage")
+        assert (full.status, full.event) == ("warning", "firing")
+    finally:
+        filler.unlink()
+    freed = status_of(run_check(db.target, store, rules), "disk_usage")
+    assert (freed.status, freed.event) == ("ok", "resolved")
+
+
+def test_disk_usage_is_not_measurable_when_the_server_is_elsewhere(db: TestDatabase) -> None:
+    elsewhere = Target(f"host=db.example port=5432 dbname={db.name} user=postgres")
+    with db.target.connect() as conn:
+        sample = sample_disk(conn, elsewhere)
+    assert sample.usage_percent is None
+    assert sample.reason == "not measurable: the server runs on db.example, not this machine"
