@@ -1,0 +1,83 @@
+"""The anchors' rules on real conditions: blocked sessions, idle in transaction, backups and restore tests."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pgdba.alerts.metrics import BACKUP_KIND, RESTORE_TEST_KIND
+from pgdba.history.store import HistoryStore
+from tests.alerts.conftest import run_check, status_of
+from tests.conftest import TestDatabase
+
+
+def test_a_session_waiting_for_a_lock_fires_blocked_sessions_and_resolves(db: TestDatabase, store: HistoryStore) -> None:
+    db.execute("CREATE TABLE locked (id int)")
+    holder = db.connect(autocommit=False)
+    holder.execute("LOCK TABLE locked IN ACCESS EXCLUSIVE MODE")
+    waiter = threading.Thread(target=lambda: db.execute("SELECT count(*) FROM locked"))
+    waiter.start()
+    try:
+        with db.connect() as conn:  # bounded poll of the server until the waiter is queued on the lock
+            conn.execute(
+                """
+                DO $$
+                BEGIN
+                  FOR i IN 1..200 LOOP
+                    EXIT WHEN EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock');
+                    PERFORM pg_sleep(0.05);
+                  END LOOP;
+                END $$
+                """
+            )
+        blocked = status_of(run_check(db.target, store), "blocked_sessions")
+        assert (blocked.status, blocked.event, blocked.value) == ("warning", "firing", 1)
+    finally:
+        holder.commit()
+        holder.close()
+        waiter.join(timeout=30)
+    free = status_of(run_check(db.target, store), "blocked_sessions")
+    assert (free.status, free.event) == ("ok", "resolved")
+
+
+def test_idle_in_transaction_fires_and_resolves_on_commit(
+    db: TestDatabase, store: HistoryStore, rules_file: Callable[[str], Path]
+) -> None:
+    rules = rules_file("[[rule]]\nname = 'idle_in_transaction'\nwarn = 0\ncrit = 3600\n")
+    idle = db.connect(autocommit=False)
+    idle.execute("SELECT 1")
+    try:
+        during = status_of(run_check(db.target, store, rules), "idle_in_transaction")
+        assert (during.status, during.event) == ("warning", "firing")
+    finally:
+        idle.commit()
+        idle.close()
+    after = status_of(run_check(db.target, store, rules), "idle_in_transaction")
+    assert (after.status, after.event) == ("ok", "resolved")
+
+
+def test_backup_and_restore_test_age_are_unknown_without_records_and_never_fire(
+    db: TestDatabase, store: HistoryStore
+) -> None:
+    result = run_check(db.target, store)
+    for rule in ("backup_age", "restore_test_age"):
+        status = status_of(result, rule)
+        assert status.status == "unknown"
+        assert status.note.startswith("unknown: no successful")
+        assert status.event is None
+
+
+def test_backup_age_counts_from_the_last_successful_backup_record(db: TestDatabase, store: HistoryStore) -> None:
+    now = datetime.now(UTC)
+    store.add_record(db.target.key, BACKUP_KIND, {"status": "ok"}, recorded_at=now - timedelta(hours=30))
+    store.add_record(db.target.key, BACKUP_KIND, {"status": "failed"}, recorded_at=now - timedelta(hours=1))
+    store.add_record(db.target.key, RESTORE_TEST_KIND, {"ok": True}, recorded_at=now - timedelta(days=2))
+    result = run_check(db.target, store)
+    backup = status_of(result, "backup_age")
+    assert (backup.status, backup.event) == ("warning", "firing")
+    assert backup.value is not None and 29.9 < backup.value < 30.1
+    assert status_of(result, "restore_test_age").status == "ok"
+    store.add_record(db.target.key, BACKUP_KIND, {"status": "ok"})
+    assert status_of(run_check(db.target, store), "backup_age").event == "resolved"
