@@ -152,8 +152,11 @@ def install_schedule(
     yield f"wrote {len(units)} units to {unit_dir}"
     timers = [n for n in units if n.endswith(".timer")]
     systemctl = shutil.which("systemctl")
+    # only a directory systemd reads can be enabled; elsewhere (a staging dir) say what to run
+    known = {Path("/etc/systemd/system"), Path.home() / ".config/systemd/user"}
     done = (
         systemctl is not None
+        and unit_dir.resolve() in known
         and subprocess.run([systemctl, "daemon-reload"], capture_output=True).returncode == 0
     )
     if done and systemctl is not None:
@@ -161,7 +164,7 @@ def install_schedule(
         yield "enabled " + " ".join(timers)
     else:
         yield (
-            "systemd is not running here: run `systemctl daemon-reload && systemctl enable --now "
+            "not enabled here: run `systemctl daemon-reload && systemctl enable --now "
             + " ".join(timers)
             + "`"
         )

@@ -13,7 +13,9 @@ from tests.alerts.conftest import run_check, status_of
 from tests.conftest import TestDatabase
 
 
-def test_a_session_waiting_for_a_lock_fires_blocked_sessions_and_resolves(db: TestDatabase, store: HistoryStore) -> None:
+def test_a_session_waiting_for_a_lock_fires_blocked_sessions_and_resolves(
+    db: TestDatabase, store: HistoryStore
+) -> None:
     db.execute("CREATE TABLE locked (id int)")
     holder = db.connect(autocommit=False)
     holder.execute("LOCK TABLE locked IN ACCESS EXCLUSIVE MODE")
@@ -69,7 +71,9 @@ def test_backup_and_restore_test_age_are_unknown_without_records_and_never_fire(
         assert status.event is None
 
 
-def test_backup_age_counts_from_the_last_successful_backup_record(db: TestDatabase, store: HistoryStore) -> None:
+def test_backup_age_counts_from_the_last_successful_backup_record(
+    db: TestDatabase, store: HistoryStore
+) -> None:
     now = datetime.now(UTC)
     store.add_record(db.target.key, BACKUP_KIND, {"status": "ok"}, recorded_at=now - timedelta(hours=30))
     store.add_record(db.target.key, BACKUP_KIND, {"status": "failed"}, recorded_at=now - timedelta(hours=1))

@@ -34,7 +34,9 @@ def _size_rules(db: TestDatabase, rules_file: Callable[[str], Path], extra: str 
 def test_webhook_gets_exactly_one_firing_and_one_resolved_message(
     db: TestDatabase, store: HistoryStore, rules_file: Callable[[str], Path], webhook: WebhookReceiver
 ) -> None:
-    db.execute("CREATE TABLE filler AS SELECT g AS id, repeat('x', 500) AS pad FROM generate_series(1, 8000) AS g")
+    db.execute(
+        "CREATE TABLE filler AS SELECT g AS id, repeat('x', 500) AS pad FROM generate_series(1, 8000) AS g"
+    )
     rules = _size_rules(db, rules_file, f"[notify]\n[[notify.webhook]]\nurl = '{webhook.url}'\n")
 
     for _ in range(3):  # firing, then twice still firing: one message
@@ -59,7 +61,9 @@ def test_webhook_gets_exactly_one_firing_and_one_resolved_message(
 def test_slack_format_posts_only_text(
     db: TestDatabase, store: HistoryStore, rules_file: Callable[[str], Path], webhook: WebhookReceiver
 ) -> None:
-    db.execute("CREATE TABLE filler AS SELECT g AS id, repeat('x', 500) AS pad FROM generate_series(1, 8000) AS g")
+    db.execute(
+        "CREATE TABLE filler AS SELECT g AS id, repeat('x', 500) AS pad FROM generate_series(1, 8000) AS g"
+    )
     rules = _size_rules(db, rules_file)
     config = NotifyConfig((WebhookConfig(webhook.url, "slack"),))
     run_check(db.target, store, rules, notify=True, notify_config=config)
@@ -71,7 +75,9 @@ def test_slack_format_posts_only_text(
 def test_a_failed_delivery_is_retried_by_the_next_check_and_then_not_again(
     db: TestDatabase, store: HistoryStore, rules_file: Callable[[str], Path], webhook: WebhookReceiver
 ) -> None:
-    db.execute("CREATE TABLE filler AS SELECT g AS id, repeat('x', 500) AS pad FROM generate_series(1, 8000) AS g")
+    db.execute(
+        "CREATE TABLE filler AS SELECT g AS id, repeat('x', 500) AS pad FROM generate_series(1, 8000) AS g"
+    )
     rules = _size_rules(db, rules_file)
     config = NotifyConfig((WebhookConfig(webhook.url),))
     webhook.fail_next = 1
@@ -137,9 +143,13 @@ def test_email_is_sent_once_over_smtp(
     smtp_sink: tuple[int, list[tuple[str, list[str], str]]],
 ) -> None:
     port, received = smtp_sink
-    db.execute("CREATE TABLE filler AS SELECT g AS id, repeat('x', 500) AS pad FROM generate_series(1, 8000) AS g")
+    db.execute(
+        "CREATE TABLE filler AS SELECT g AS id, repeat('x', 500) AS pad FROM generate_series(1, 8000) AS g"
+    )
     rules = _size_rules(db, rules_file)
-    config = NotifyConfig(emails=(EmailConfig("127.0.0.1", ("dba@example.org",), "pgdba@example.org", port=port),))
+    config = NotifyConfig(
+        emails=(EmailConfig("127.0.0.1", ("dba@example.org",), "pgdba@example.org", port=port),)
+    )
     run_check(db.target, store, rules, notify=True, notify_config=config)
     run_check(db.target, store, rules, notify=True, notify_config=config)
     assert len(received) == 1
@@ -155,7 +165,9 @@ def test_cli_check_notify_with_webhook_option(
     webhook: WebhookReceiver,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    db.execute("CREATE TABLE filler AS SELECT g AS id, repeat('x', 500) AS pad FROM generate_series(1, 8000) AS g")
+    db.execute(
+        "CREATE TABLE filler AS SELECT g AS id, repeat('x', 500) AS pad FROM generate_series(1, 8000) AS g"
+    )
     rules = _size_rules(db, rules_file)
     args = ["alerts", "check", "--dsn", db.dsn, "--rules", str(rules), "--store", str(tmp_path / "h.sqlite3")]
     assert main([*args, "--notify", "--webhook", webhook.url, "--fail-on", "warning"]) == 1

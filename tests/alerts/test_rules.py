@@ -24,7 +24,10 @@ def test_default_rules_hold_the_users_seven_alerts_at_their_thresholds() -> None
     assert growth.thresholds_for("public.BehaviorLog").warn == 500
     assert growth.thresholds_for("public.other").warn == growth.warn != 500
     assert (rules.rule("connection_usage").op, rules.rule("connection_usage").warn) == (">", 80)
-    assert (rules.rule("slow_queries").metric, rules.rule("slow_queries").warn) == ("slow_query_mean_ms", 1000)
+    assert (rules.rule("slow_queries").metric, rules.rule("slow_queries").warn) == (
+        "slow_query_mean_ms",
+        1000,
+    )
     assert (rules.rule("cache_hit_ratio").op, rules.rule("cache_hit_ratio").warn) == ("<", 90)
     assert (rules.rule("disk_usage").op, rules.rule("disk_usage").warn) == (">", 70)
 
@@ -46,7 +49,9 @@ def test_default_rules_cover_what_the_anchors_agree_on() -> None:
     } <= names
 
 
-def test_user_file_overrides_only_the_fields_it_sets_adds_and_disables(rules_file: Callable[[str], Path]) -> None:
+def test_user_file_overrides_only_the_fields_it_sets_adds_and_disables(
+    rules_file: Callable[[str], Path],
+) -> None:
     path = rules_file(
         """
 [[rule]]
@@ -82,7 +87,9 @@ warn = 50
 
 
 def test_include_defaults_false_starts_from_nothing(rules_file: Callable[[str], Path]) -> None:
-    path = rules_file("include_defaults = false\n[[rule]]\nname = 'x'\nmetric = 'blocked_sessions'\nwarn = 2\n")
+    path = rules_file(
+        "include_defaults = false\n[[rule]]\nname = 'x'\nmetric = 'blocked_sessions'\nwarn = 2\n"
+    )
     assert [r.name for r in load_rules(path).rules] == ["x"]
 
 
@@ -90,9 +97,18 @@ def test_include_defaults_false_starts_from_nothing(rules_file: Callable[[str], 
     ("text", "message"),
     [
         ("[[rule]]\nname = 'a'\nmetric = 'x'\nwarn = = 1\n", "line 4"),
-        ("\n\n[[rule]]\nname = 'db'\nmetric = 'no_such_metric'\nwarn = 1\n", "line 4: rule 'db': unknown metric"),
-        ("[[rule]]\nname = 'database_size'\nwarn = 70\ncrit = 50\n", "line 2: rule 'database_size': with op > crit (50)"),
-        ("[[rule]]\nname = 'database_size'\nfor = 'soon'\n", "line 2: rule 'database_size': for: not a duration"),
+        (
+            "\n\n[[rule]]\nname = 'db'\nmetric = 'no_such_metric'\nwarn = 1\n",
+            "line 4: rule 'db': unknown metric",
+        ),
+        (
+            "[[rule]]\nname = 'database_size'\nwarn = 70\ncrit = 50\n",
+            "line 2: rule 'database_size': with op > crit (50)",
+        ),
+        (
+            "[[rule]]\nname = 'database_size'\nfor = 'soon'\n",
+            "line 2: rule 'database_size': for: not a duration",
+        ),
         ("[[rule]]\nname = 'database_size'\nwran = 1\n", "unknown field 'wran'"),
         ("[[rule]]\nname = 'database_size'\nscope = 'table'\n", "is measured per database, not per table"),
         ("[notify]\n[[notify.email]]\nhost = 'h'\nfrom = 'a'\nto = 'b'\npassword = 'pw'\n", "password_env"),
@@ -120,18 +136,28 @@ def test_parse_duration() -> None:
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def _run(rule_name: str, values: list[float | None], step_s: float = 60, rules_path: Path | None = None) -> list[str]:
+def _run(
+    rule_name: str, values: list[float | None], step_s: float = 60, rules_path: Path | None = None
+) -> list[str]:
     rule = load_rules(rules_path).rule(rule_name)
     state: AlertState | None = None
     seen = []
     for i, value in enumerate(values):
-        status, state = evaluate(rule, MetricValue("server", value), state, T0 + timedelta(seconds=i * step_s))
+        status, state = evaluate(
+            rule, MetricValue("server", value), state, T0 + timedelta(seconds=i * step_s)
+        )
         seen.append(f"{status.status}{'!' + status.event if status.event else ''}")
     return seen
 
 
 def test_hysteresis_keeps_a_connection_alert_until_the_value_is_10_points_lower() -> None:
-    assert _run("connection_usage", [81, 75, 71, 69, 75]) == ["warning!firing", "warning", "warning", "ok!resolved", "ok"]
+    assert _run("connection_usage", [81, 75, 71, 69, 75]) == [
+        "warning!firing",
+        "warning",
+        "warning",
+        "ok!resolved",
+        "ok",
+    ]
 
 
 def test_critical_falls_back_to_warning_then_resolves() -> None:

@@ -29,11 +29,17 @@ def _database_bytes(db: TestDatabase) -> int:
 def test_database_size_warns_then_goes_critical_then_resolves_when_the_table_is_dropped(
     db: TestDatabase, store: HistoryStore, rules_file: Callable[[str], Path]
 ) -> None:
-    db.execute("CREATE TABLE filler AS SELECT g AS id, repeat('x', 500) AS pad FROM generate_series(1, 8000) AS g")
+    db.execute(
+        "CREATE TABLE filler AS SELECT g AS id, repeat('x', 500) AS pad FROM generate_series(1, 8000) AS g"
+    )
     size = _database_bytes(db)
     just_under = (size - 1024**2) / GB  # 1 MB under the current size; the table is about 4.5 MB
-    warn_only = rules_file(f"[[rule]]\nname = 'database_size'\nwarn = {just_under!r}\ncrit = 1000\nhysteresis = 0\n")
-    both = rules_file(f"[[rule]]\nname = 'database_size'\nwarn = {just_under!r}\ncrit = {just_under!r}\nhysteresis = 0\n")
+    warn_only = rules_file(
+        f"[[rule]]\nname = 'database_size'\nwarn = {just_under!r}\ncrit = 1000\nhysteresis = 0\n"
+    )
+    both = rules_file(
+        f"[[rule]]\nname = 'database_size'\nwarn = {just_under!r}\ncrit = {just_under!r}\nhysteresis = 0\n"
+    )
 
     first = status_of(run_check(db.target, store, warn_only), "database_size")
     assert (first.status, first.event) == ("warning", "firing")
@@ -64,7 +70,9 @@ def test_behaviorlog_growth_needs_two_snapshots_fires_over_500_mb_per_hour_and_r
     assert first.status == "unknown"
     assert "two table_sizes snapshots" in first.note
 
-    db.execute("""INSERT INTO "BehaviorLog" SELECT g, repeat('event', 100) FROM generate_series(1, 6000) AS g""")
+    db.execute(
+        """INSERT INTO "BehaviorLog" SELECT g, repeat('event', 100) FROM generate_series(1, 6000) AS g"""
+    )
     grown = status_of(run_check(db.target, store, rules), "table_growth", "public.BehaviorLog")
     assert grown.event == "firing"
     assert grown.status in ("warning", "critical")
@@ -89,7 +97,9 @@ _SURGE = textwrap.dedent(
 
 def _client_backends(small: SmallCluster) -> int:
     with small.connect() as conn:
-        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'").fetchone()
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
+        ).fetchone()
     assert row is not None
     return int(row[0]) - 1
 
@@ -157,7 +167,9 @@ def test_cache_misses_from_a_large_scan_with_small_shared_buffers_fire_and_hits_
 ) -> None:
     with small_cluster.connect() as conn:
         conn.execute("DROP TABLE IF EXISTS big, small")
-        conn.execute("CREATE TABLE big AS SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 20000) AS g")
+        conn.execute(
+            "CREATE TABLE big AS SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 20000) AS g"
+        )
         conn.execute("CREATE TABLE small (id int, v int)")
         conn.execute("INSERT INTO small VALUES (1, 1)")
     run_check(small_cluster.target, store)  # stores the counters the next check takes its delta from

@@ -1,0 +1,235 @@
+"""Netdata: the plugin speaks plugins.d, the health file attaches to its charts, and a real agent loads every
+pgdba alarm and raises the slow-query alarm to WARNING after a slow query."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pgdba.alerts.netdata import PluginState, alarm_names, health_config, plugin_round
+from pgdba.alerts.rules import load_rules
+from pgdba.cli import main
+from tests.conftest import TestDatabase
+
+NETDATA = shutil.which("netdata") or ("/usr/sbin/netdata" if Path("/usr/sbin/netdata").exists() else None)
+
+
+def _charts(output: str) -> dict[str, dict[str, Any]]:
+    """Chart id → context and the values SET for it, from plugins.d output."""
+    charts: dict[str, dict[str, Any]] = {}
+    current = None
+    for line in output.splitlines():
+        words = line.split()
+        if words[0] == "CHART":
+            context = next(w for w in words if w.startswith("pgdba.") and w != words[1])
+            charts[words[1]] = {"context": context, "values": []}
+        elif words[0] == "BEGIN":
+            current = words[1]
+        elif words[0] == "SET":
+            assert current is not None
+            charts[current]["values"].append(int(words[-1]))
+    return charts
+
+
+def test_plugin_emits_a_chart_for_every_rule_and_the_slow_query_after_pg_sleep(db: TestDatabase) -> None:
+    db.execute('CREATE TABLE "BehaviorLog" (id int)')
+    rules = load_rules()
+    state = PluginState()
+    first = io.StringIO()
+    plugin_round(db.target, rules, state, first, 1, None)
+    with db.connect() as conn:
+        conn.execute("SELECT pg_sleep(%s)", (1.05,))
+    second = io.StringIO()
+    plugin_round(db.target, rules, state, second, 1, None)
+    charts = _charts(first.getvalue())
+    contexts = {c["context"] for c in charts.values()}
+    assert contexts == {f"pgdba.{r.name}" for r in rules.enabled}
+    assert "CHART" not in second.getvalue()  # charts are declared once
+    slow = _charts(first.getvalue() + second.getvalue())[f"pgdba.slow_queries_{db.name}"]["values"]
+    assert slow[-1] >= 1_050_000  # ms × 1000
+    growth = charts["pgdba.table_growth_public_BehaviorLog"]
+    assert growth["values"] == []  # one sample: no growth yet, so no value rather than a guess
+    # every template attaches to a context the plugin emits
+    config = health_config(rules)
+    attached = {
+        line.split(":", 1)[1].strip() for line in config.splitlines() if line.strip().startswith("on:")
+    }
+    assert attached == contexts
+
+
+def test_deploy_print_shows_what_to_run_without_the_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dsn = "postgresql://monitor:s3cret@db.example:5432/app"
+    assert main(["alerts", "deploy", "netdata", "--dsn", dsn, "--netdata-dir", str(tmp_path), "--print"]) == 0
+    out = capsys.readouterr().out
+    assert "s3cret" not in out
+    assert "netdatacli reload-health" in out
+    assert f"{tmp_path}/custom-plugins.d/pgdba.plugin" in out
+    assert not any(tmp_path.iterdir())  # --print writes nothing
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _alarms(port: int) -> dict[str, Any]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/alarms?all", timeout=5) as response:
+        return dict(json.loads(response.read())["alarms"])
+
+
+def _wait_for(what: str, condition: Any, timeout_s: float) -> Any:
+    """Poll the agent's API until the condition holds (the agent runs on its own clock), bounded."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = condition()
+        except OSError:
+            last = None
+        if last:
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+@pytest.fixture
+def netdata_home() -> Iterator[Path]:
+    home = Path(tempfile.mkdtemp(prefix="pgdba-netdata-"))
+    os.chmod(home, 0o755)
+    try:
+        yield home
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.mark.netdata
+@pytest.mark.skipif(NETDATA is None or os.geteuid() != 0, reason="needs Debian's netdata and root")
+def test_netdata_agent_loads_every_pgdba_alarm_and_warns_on_slow_queries(
+    db: TestDatabase, netdata_home: Path, tmp_path: Path
+) -> None:
+    db.execute('CREATE TABLE "BehaviorLog" (id int)')
+    db.execute(
+        'CREATE TABLE "Course" (id int)'
+    )  # a table for the generic growth alarm (BehaviorLog has its own)
+    etc = netdata_home / "etc"
+    assert (
+        main(
+            [
+                "alerts",
+                "deploy",
+                "netdata",
+                "--dsn",
+                db.dsn,
+                "--netdata-dir",
+                str(etc),
+                "--store",
+                str(tmp_path / "h.sqlite3"),
+            ]
+        )
+        == 0
+    )
+    for sub in ("cache", "lib", "log", "stock-health"):
+        (netdata_home / sub).mkdir()
+    port = _free_port()
+    (etc / "netdata.conf").write_text(
+        f"""
+[global]
+  run as user = root
+  memory mode = ram
+  hostname = pgdba-test
+[directories]
+  config = {etc}
+  stock config = /usr/lib/netdata/conf.d
+  log = {netdata_home}/log
+  cache = {netdata_home}/cache
+  lib = {netdata_home}/lib
+  plugins = {etc}/custom-plugins.d
+  stock health config = {netdata_home}/stock-health
+  web = /usr/share/netdata/web
+  home = {netdata_home}
+[logs]
+  debug log = none
+  error = {netdata_home}/log/error.log
+  access = none
+[web]
+  bind to = 127.0.0.1:{port}
+[plugins]
+  enable running new plugins = no
+  proc = no
+  diskspace = no
+  cgroups = no
+  tc = no
+  idlejitter = no
+  timex = no
+  statsd = no
+  apps = no
+  charts.d = no
+  python.d = no
+  go.d = no
+  pgdba = yes
+[plugin:pgdba]
+  update every = 2
+[health]
+  enabled = yes
+  postpone alarms during hibernation for seconds = 0
+[ml]
+  enabled = no
+[cloud]
+  enabled = no
+"""
+    )
+    assert NETDATA is not None
+    agent = subprocess.Popen(
+        [NETDATA, "-D", "-c", str(etc / "netdata.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        expected = set(alarm_names(load_rules()))
+        try:
+            loaded = _wait_for(
+                "every pgdba alarm",
+                lambda: (names := {a["name"] for a in _alarms(port).values()}) >= expected and names,
+                60,
+            )
+        except AssertionError:
+            log = (netdata_home / "log" / "error.log").read_text(errors="replace").splitlines()
+            raise AssertionError(
+                "\n".join([line for line in log if "pgdba" in line.lower() or "ERROR" in line][-30:])
+            ) from None
+        assert {n for n in loaded if n.startswith("pgdba_")} == expected
+        slow_key = f"pgdba.slow_queries_{db.name}.pgdba_slow_queries"
+        assert slow_key in _alarms(port)
+        _wait_for("a first slow-query evaluation", lambda: _alarms(port)[slow_key]["status"] == "CLEAR", 60)
+        with db.connect() as conn:
+            conn.execute("SELECT pg_sleep(%s)", (1.1,))
+        alarm = _wait_for(
+            "the slow-query alarm at WARNING",
+            lambda: (a := _alarms(port)[slow_key])["status"] == "WARNING" and a,
+            60,
+        )
+        assert alarm["value"] >= 1100
+    finally:
+        os.killpg(agent.pid, signal.SIGTERM)
+        try:
+            agent.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(agent.pid, signal.SIGKILL)
+            agent.wait(timeout=10)

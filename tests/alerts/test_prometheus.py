@@ -1,0 +1,135 @@
+"""Prometheus: the exported rule file passes promtool, and /metrics exposes what the rules query."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from pgdba.alerts.prometheus_rules import PROMQL, prometheus_rules
+from pgdba.alerts.rules import load_rules
+from pgdba.api.metrics import PgdbaCollector, make_metrics_router, metrics_registry
+from pgdba.cli import main
+from tests.conftest import TestDatabase
+
+PROMTOOL = shutil.which("promtool")
+needs_promtool = pytest.mark.skipif(
+    PROMTOOL is None, reason="promtool (Debian package prometheus) is not installed"
+)
+
+
+@needs_promtool
+def test_promtool_accepts_the_exported_rules(tmp_path: Path, rules_file: Callable[[str], Path]) -> None:
+    user = rules_file(
+        "[[rule]]\nname = 'table_growth'\n[rule.tables.\"public.audit_log\"]\nwarn = 100\nfor = '10m'\n"
+    )
+    out = tmp_path / "pgdba.yml"
+    assert main(["alerts", "export", "prometheus", "--rules", str(user), "--out", str(out)]) == 0
+    assert PROMTOOL is not None
+    proc = subprocess.run([PROMTOOL, "check", "rules", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    expected = sum(
+        (r.warn is not None)
+        + (r.crit is not None)
+        + sum((t.warn is not None) + (t.crit is not None) for t in r.tables.values())
+        for r in load_rules(user).enabled
+    )
+    assert f"SUCCESS: {expected} rules found" in proc.stdout
+    text = out.read_text()
+    assert 'relname=\\"audit_log\\"' in text and "for: 10m" in text
+
+
+@needs_promtool
+def test_promtool_unit_test_fires_the_behaviorlog_growth_alert(tmp_path: Path) -> None:
+    rules = tmp_path / "pgdba.yml"
+    rules.write_text(prometheus_rules(load_rules()))
+    test = tmp_path / "test.yml"
+    # +20 MiB a minute = 1200 MiB/h: over BehaviorLog's 500 MB/h, under the 1000 of other tables
+    test.write_text(
+        f"""
+rule_files: [{rules}]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'pg_stat_user_tables_table_size_bytes{{datname="app",schemaname="public",relname="BehaviorLog"}}'
+        values: '0+20971520x90'
+      - series: 'pg_stat_user_tables_table_size_bytes{{datname="app",schemaname="public",relname="Course"}}'
+        values: '0+20971520x90'
+    alert_rule_test:
+      - eval_time: 80m
+        alertname: PgdbaTableGrowthBehaviorlogWarning
+        exp_alerts:
+          - exp_labels: {{severity: warning, pgdba_rule: table_growth, datname: app, schemaname: public, relname: BehaviorLog}}
+            exp_annotations:
+              summary: "table_growth: 1200.00 MB/h (> 500) on  appBehaviorLog"
+              description: "Table growth in MB per hour, between two snapshots of table sizes"
+      - eval_time: 80m
+        alertname: PgdbaTableGrowthWarning
+        exp_alerts:
+          - exp_labels: {{severity: warning, pgdba_rule: table_growth, datname: app, schemaname: public, relname: Course}}
+            exp_annotations:
+              summary: "table_growth: 1200.00 MB/h (> 1000) on  appCourse"
+              description: "Table growth in MB per hour, between two snapshots of table sizes"
+"""
+    )
+    assert PROMTOOL is not None
+    proc = subprocess.run([PROMTOOL, "test", "rules", str(test)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_metrics_expose_every_series_the_exported_rules_query(db: TestDatabase) -> None:
+    db.execute("CREATE TABLE events AS SELECT g AS id FROM generate_series(1, 1000) AS g")
+    db.execute("SELECT count(*) FROM events")
+    text = generate_latest(metrics_registry(db.target, cache_seconds=0)).decode()
+    names = {family.name for family in text_string_to_metric_families(text)}
+    for sample_name in ("pg_stat_statements_calls_total", "pg_stat_statements_seconds_total"):
+        assert sample_name in text
+    wanted = set()
+    for expr in PROMQL.values():
+        wanted |= set(re.findall(r"\b((?:pg|pgdba)_[a-z_]+)", expr))
+    wanted = {w.removesuffix("_total") for w in wanted}
+    # backups appear once a backup is recorded; the rest must be there now
+    missing = (
+        wanted - names - {"pgdba_last_backup_timestamp_seconds", "pgdba_last_restore_test_timestamp_seconds"}
+    )
+    assert missing == set()
+    assert f'pg_database_size_bytes{{datname="{db.name}"}}' in text
+    assert re.search(
+        rf'pg_stat_user_tables_table_size_bytes{{datname="{db.name}",relname="events",schemaname="public"}} \d',
+        text,
+    )
+    assert "pg_up 1.0" in text
+
+
+def test_collection_is_cached_between_scrapes(db: TestDatabase) -> None:
+    collector = PgdbaCollector(db.target, cache_seconds=60)
+    first = list(collector.collect())
+    second = list(collector.collect())
+    assert collector.collections == 1
+    assert [m.name for m in first] == [m.name for m in second]
+
+
+def test_unreachable_database_gives_pg_up_0_not_an_error(db: TestDatabase) -> None:
+    from pgdba.target import Target
+
+    target = Target(f"host=127.0.0.1 port=1 dbname={db.name} user=postgres", connect_timeout_s=2)
+    text = generate_latest(metrics_registry(target)).decode()
+    assert "pg_up 0.0" in text and "pgdba_scrape_error" in text
+
+
+def test_metrics_router_serves_the_exposition_format(db: TestDatabase) -> None:
+    app = FastAPI()
+    app.include_router(make_metrics_router(db.target))
+    response = TestClient(app).get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert "pg_database_size_bytes" in response.text
