@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from pgdba.alerts.rules import NotifyConfig, RuleSet
 from pgdba.alerts.values import (
     FAMILY_OF_METRIC,
     Counters,
+    MetricValue,
     Samples,
     SizeSnapshot,
     counters_payload,
@@ -169,15 +171,29 @@ def evaluate_all(
     states: dict[str, AlertState],
 ) -> tuple[list[AlertStatus], dict[str, AlertState]]:
     statuses: list[AlertStatus] = []
-    new_states = dict(states)
+    new_states: dict[str, AlertState] = {}
     for rule in rules.enabled:
         for value in rule_values(rule, samples, previous, sizes):
             key = state_key(rule.name, value.object)
             status, state = evaluate(rule, value, states.get(key), samples.taken_at)
             statuses.append(status)
             new_states[key] = state
-    enabled_names = {r.name for r in rules.enabled}
-    new_states = {k: v for k, v in new_states.items() if k.split("|", 1)[0] in enabled_names}
+        if getattr(samples, FAMILY_OF_METRIC[rule.metric]) is None:
+            continue  # not measured this time: keep what this rule had fired
+        for key, old in states.items():
+            name, obj = key.split("|", 1)
+            if name != rule.name or key in new_states:
+                continue
+            if old.level == OK:
+                continue  # an object that is gone (a dropped table): forget it, after resolving if it fired
+            gone = MetricValue(obj, -math.inf if rule.above else math.inf, "no longer present")
+            status, state = evaluate(rule, gone, old, samples.taken_at)
+            status.value = state.value = None
+            statuses.append(status)
+            new_states[key] = state
+    for key, old in states.items():  # a rule that was not measured keeps its states
+        if key not in new_states and key.split("|", 1)[0] in {r.name for r in rules.enabled}:
+            new_states[key] = old
     return statuses, new_states
 
 

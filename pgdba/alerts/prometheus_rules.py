@@ -8,6 +8,7 @@ equivalent and is not exported; `for` is.
 from __future__ import annotations
 
 import json
+import re
 
 from pgdba.alerts.rules import Rule, RuleSet, format_duration
 
@@ -78,12 +79,13 @@ def _alerts_for(rule: Rule) -> list[dict[str, object]]:
     overridden = [t for t, th in rule.tables.items()]
     selectors: list[tuple[str, str, float | None, float | None, float, bool]] = []
     if overridden:
-        names = "|".join(_relname(t) for t in overridden)
+        # a regex in a PromQL string: escape regex metacharacters, then the backslashes for the string
+        names = "|".join(re.escape(_relname(t)).replace("\\", "\\\\") for t in overridden)
         selectors.append((f'{{relname!~"{names}"}}', "", rule.warn, rule.crit, rule.for_seconds, True))
         for table, th in rule.tables.items():
             selectors.append(
                 (
-                    f'{{relname="{_relname(table)}"}}',
+                    f"{{relname={json.dumps(_relname(table))}}}",
                     _camel(_relname(table).lower()),
                     th.warn,
                     th.crit,

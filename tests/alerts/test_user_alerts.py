@@ -215,3 +215,18 @@ def test_disk_usage_is_not_measurable_when_the_server_is_elsewhere(db: TestDatab
         sample = sample_disk(conn, elsewhere)
     assert sample.usage_percent is None
     assert sample.reason == "not measurable: the server runs on db.example, not this machine"
+
+
+def test_a_firing_table_that_is_dropped_resolves(
+    db: TestDatabase, store: HistoryStore, rules_file: Callable[[str], Path]
+) -> None:
+    db.execute("CREATE TABLE audit (id bigint, payload text) WITH (autovacuum_enabled = false)")
+    rules = rules_file("[[rule]]\nname = 'table_growth'\nwindow = '0s'\n")
+    run_check(db.target, store, rules)
+    db.execute("INSERT INTO audit SELECT g, repeat('event', 100) FROM generate_series(1, 6000) AS g")
+    assert status_of(run_check(db.target, store, rules), "table_growth", "public.audit").event == "firing"
+    db.execute("DROP TABLE audit")
+    gone = status_of(run_check(db.target, store, rules), "table_growth", "public.audit")
+    assert (gone.status, gone.event, gone.note) == ("ok", "resolved", "no longer present")
+    after = run_check(db.target, store, rules)
+    assert not [s for s in after.statuses if s.object == "public.audit"]
