@@ -271,9 +271,6 @@ def deploy(
     wrapper = PLUGIN_WRAPPER.format(env_file=shlex.quote(str(env_file)), python=shlex.quote(sys.executable))
     health = health_config(rules)
     if dry_run:
-        yield f"# pgdba alerts export netdata {'--rules ' + shlex.quote(rules_file) if rules_file else ''} > {health_file}".replace(
-            "  ", " "
-        )
         yield f"install -d {shlex.quote(str(health_file.parent))} {shlex.quote(str(plugins))}"
         yield f"pgdba alerts export netdata{' --rules ' + shlex.quote(rules_file) if rules_file else ''} --out {shlex.quote(str(health_file))}"
         yield f"cat > {shlex.quote(str(plugin_file))} <<'EOF'\n{wrapper}EOF"
