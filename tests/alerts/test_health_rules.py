@@ -7,8 +7,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from psycopg import conninfo
+
 from pgdba.alerts.metrics import BACKUP_KIND, RESTORE_TEST_KIND
 from pgdba.history.store import HistoryStore
+from pgdba.target import Target
 from tests.alerts.conftest import run_check, status_of
 from tests.conftest import TestDatabase
 
@@ -85,3 +88,28 @@ def test_backup_age_counts_from_the_last_successful_backup_record(
     assert status_of(result, "restore_test_age").status == "ok"
     store.add_record(db.target.key, BACKUP_KIND, {"status": "ok"})
     assert status_of(run_check(db.target, store), "backup_age").event == "resolved"
+
+
+def test_a_pg_monitor_role_measures_every_family(db: TestDatabase, store: HistoryStore) -> None:
+    role = f"monitor_{db.name}"
+    db.execute(f"CREATE ROLE \"{role}\" LOGIN PASSWORD 'monitor-pw' IN ROLE pg_monitor")
+    try:
+        params = db.target.params()
+        target = Target(
+            conninfo.make_conninfo(
+                host=str(params["host"]),
+                port=str(params["port"]),
+                dbname=db.name,
+                user=role,
+                password="monitor-pw",
+            )
+        )
+        result = run_check(target, store)
+        unknown = {s.rule.name: s.note for s in result.statuses if s.status == "unknown"}
+        # only the rules that need history (rates on a first check, backups) may be unknown
+        assert set(unknown) <= {"backup_age", "restore_test_age", "deadlocks", "rollback_ratio"}, unknown
+        assert status_of(result, "disk_usage").value is not None
+        assert status_of(result, "slow_queries").value is not None
+    finally:
+        db.execute(f'DROP OWNED BY "{role}"')
+        db.execute(f'DROP ROLE "{role}"')
