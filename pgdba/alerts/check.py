@@ -12,7 +12,7 @@ import contextlib
 import fcntl
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -125,6 +125,19 @@ def collect_samples(
         else:
             samples.backups = metrics.sample_backups(store, target.key)
     return samples
+
+
+def table_selection(rules: RuleSet) -> tuple[int, tuple[str, ...]]:
+    """How many of the largest tables the table rules watch, and the tables they name (always watched)."""
+    table_rules = [r for r in rules.enabled if r.scope == "table"]
+    top = int(max((float(r.param("top_tables")) for r in table_rules), default=50))
+    return top, tuple(name for r in table_rules for name in r.tables)
+
+
+def growth_window(rules: RuleSet) -> float:
+    """The longest growth window of the rules, in seconds (1 h when no rule measures growth)."""
+    windows = [r.param_seconds("window") for r in rules.enabled if r.metric == "table_growth_mb_per_hour"]
+    return max(windows, default=3600.0)
 
 
 def previous_counters(store: HistoryStore, target_key: str) -> Counters | None:
@@ -261,18 +274,13 @@ def check_alerts(
     notify_config: NotifyConfig | None = None,
 ) -> CheckResult:
     """Evaluate the rules against the live database and the history store; notify on changes when asked."""
-    limited = Target(
-        target.dsn,
-        target.source,
-        min(target.statement_timeout_ms or ALERT_STATEMENT_TIMEOUT_MS, ALERT_STATEMENT_TIMEOUT_MS),
-        target.lock_timeout_ms,
-        target.connect_timeout_s,
-        target.extra_settings,
+    limited = replace(
+        target,
+        statement_timeout_ms=min(
+            target.statement_timeout_ms or ALERT_STATEMENT_TIMEOUT_MS, ALERT_STATEMENT_TIMEOUT_MS
+        ),
     )
-    table_rules = [r for r in rules.enabled if r.scope == "table"]
-    top = int(max((float(r.param("top_tables")) for r in table_rules), default=50))
-    always = tuple(name for r in table_rules for name in r.tables)
-    windows = [r.param_seconds("window") for r in rules.enabled if r.metric == "table_growth_mb_per_hour"]
+    top, always = table_selection(rules)
     with check_lock(store):
         with session(limited) as conn:
             facts = load_server_facts(conn)
@@ -281,7 +289,7 @@ def check_alerts(
             )
         key = target.key
         previous = previous_counters(store, key)
-        sizes = size_snapshots(store, key, max(windows, default=3600.0), samples.taken_at)
+        sizes = size_snapshots(store, key, growth_window(rules), samples.taken_at)
         states, sent = load_state(store, key)
         statuses, new_states = evaluate_all(rules, samples, previous, sizes, states)
         result = CheckResult(key, samples.taken_at, statuses)

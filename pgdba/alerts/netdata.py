@@ -22,7 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
-from pgdba.alerts.check import collect_samples, families_needed
+from pgdba.alerts.check import collect_samples, families_needed, growth_window, table_selection
 from pgdba.alerts.rules import Rule, RuleSet, format_duration
 from pgdba.alerts.values import Counters, SizeSnapshot, counters_payload, rule_values
 from pgdba.errors import InputError, PgdbaError
@@ -166,9 +166,7 @@ def plugin_round(
     target: Target, rules: RuleSet, state: PluginState, out: TextIO, update_every: int, store: str | None
 ) -> None:
     """Sample once and write CHART (first time) / BEGIN / SET / END for every rule and object."""
-    table_rules = [r for r in rules.enabled if r.scope == "table"]
-    top = int(max((float(r.param("top_tables")) for r in table_rules), default=50))
-    always = tuple(name for r in table_rules for name in r.tables)
+    top, always = table_selection(rules)
     families = families_needed(rules)
     with session(target) as conn:
         facts = load_server_facts(conn)
@@ -181,8 +179,7 @@ def plugin_round(
             samples = collect_samples(
                 conn, facts, target, None, families, top_tables=top, always_tables=always
             )
-    windows = [r.param_seconds("window") for r in rules.enabled if r.metric == "table_growth_mb_per_hour"]
-    keep = max(windows, default=3600.0) * 2 + 60
+    keep = growth_window(rules) * 2 + 60
     lines: list[str] = []
     for rule in rules.enabled:
         for value in rule_values(rule, samples, state.previous, state.sizes):

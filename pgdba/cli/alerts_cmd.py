@@ -98,7 +98,8 @@ def check(
         bool, typer.Option("--notify", help="Send notifications for alerts that changed")
     ] = False,
     webhook: Annotated[
-        str | None, typer.Option("--webhook", help="Notify this URL (adds to [notify] in the rule file)")
+        str | None,
+        typer.Option("--webhook", help="Notify this URL too (besides the notify section of the rule file)"),
     ] = None,
     webhook_format: Annotated[str, typer.Option("--webhook-format", help="json or slack")] = "json",
     fmt: FormatOption = "table",
