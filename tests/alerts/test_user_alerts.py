@@ -181,7 +181,9 @@ def test_cache_misses_from_a_large_scan_with_small_shared_buffers_fire_and_hits_
     assert missed.status in ("warning", "critical")
     assert missed.value is not None and missed.value < 90
     with small_cluster.connect() as conn:  # one page read 100 000 times: hits
-        conn.execute("DO $$ BEGIN FOR i IN 1..100000 LOOP PERFORM v FROM small WHERE id = 1; END LOOP; END $$")
+        conn.execute(
+            "DO $$ BEGIN FOR i IN 1..100000 LOOP PERFORM v FROM small WHERE id = 1; END LOOP; END $$"
+        )
     hits = status_of(run_check(small_cluster.target, store), "cache_hit_ratio")
     assert (hits.status, hits.event) == ("ok", "resolved")
     assert hits.value is not None and hits.value > 95
