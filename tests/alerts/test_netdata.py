@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -233,3 +233,26 @@ def test_netdata_agent_loads_every_pgdba_alarm_and_warns_on_slow_queries(
         except subprocess.TimeoutExpired:
             os.killpg(agent.pid, signal.SIGKILL)
             agent.wait(timeout=10)
+
+
+def test_health_config_uses_the_status_idiom_for_hysteresis_and_min_over_for(
+    rules_file: Callable[[str], Path],
+) -> None:
+    rules = load_rules(rules_file("[[rule]]\nname = 'connection_usage'\nfor = '5m'\n"))
+    config = health_config(rules)
+    block = config.split(" template: pgdba_connection_usage\n", 1)[1].split("\n\n", 1)[0]
+    assert "   lookup: min -5m unaligned of value" in block  # above 80 for the whole five minutes
+    assert "     warn: $this > (($status >= $WARNING) ? (70) : (80))" in block
+    assert "     crit: $this > (($status == $CRITICAL) ? (80) : (90))" in block
+    cache = config.split(" template: pgdba_cache_hit_ratio\n", 1)[1].split("\n\n", 1)[0]
+    assert "   lookup: min -10s unaligned of value" in cache  # a "<" rule looks at the lowest value
+    assert "     warn: $this < (($status >= $WARNING) ? (95) : (90))" in cache
+
+
+def test_netdata_plugin_command_writes_one_round(
+    db: TestDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["netdata-plugin", "5", "--dsn", db.dsn, "--iterations", "1"]) == 0
+    out = capsys.readouterr().out
+    assert f"CHART pgdba.database_size_{db.name} '' " in out
+    assert " pgdba.database_size line 90000 5 '' pgdba alerts" in out
