@@ -9,6 +9,7 @@ An unknown value is not SET, so Netdata shows a gap and the alarm stays undefine
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import os
 import re
@@ -26,7 +27,7 @@ from pgdba.alerts.check import collect_samples, families_needed, growth_window, 
 from pgdba.alerts.rules import Rule, RuleSet, format_duration
 from pgdba.alerts.values import Counters, SizeSnapshot, counters_payload, rule_values
 from pgdba.errors import InputError, PgdbaError
-from pgdba.history.store import open_store
+from pgdba.history.store import HistoryStore, open_store
 from pgdba.server import load_server_facts
 from pgdba.target import Target, session
 
@@ -168,17 +169,18 @@ def plugin_round(
     """Sample once and write CHART (first time) / BEGIN / SET / END for every rule and object."""
     top, always = table_selection(rules)
     families = families_needed(rules)
-    with session(target) as conn:
-        facts = load_server_facts(conn)
+    with contextlib.ExitStack() as stack:
+        history: HistoryStore | None = None
         if "backups" in families:
-            with open_store(store) as history:
-                samples = collect_samples(
-                    conn, facts, target, history, families, top_tables=top, always_tables=always
-                )
-        else:
-            samples = collect_samples(
-                conn, facts, target, None, families, top_tables=top, always_tables=always
-            )
+            try:
+                history = stack.enter_context(open_store(store))
+            except PgdbaError as exc:  # no readable store: backups are unknown, the rest still charts
+                sys.stderr.write(f"pgdba.plugin: {exc}\n")
+        conn = stack.enter_context(session(target))
+        facts = load_server_facts(conn)
+        samples = collect_samples(
+            conn, facts, target, history, families, top_tables=top, always_tables=always
+        )
     keep = growth_window(rules) * 2 + 60
     lines: list[str] = []
     for rule in rules.enabled:

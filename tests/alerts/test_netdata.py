@@ -262,3 +262,16 @@ def test_netdata_plugin_command_writes_one_round(
     out = capsys.readouterr().out
     assert f"CHART pgdba.database_size_{db.name} '' " in out
     assert " pgdba.database_size line 90000 5 '' pgdba alerts" in out
+
+
+def test_plugin_without_a_usable_history_store_still_charts_and_leaves_backups_unknown(
+    db: TestDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = io.StringIO()
+    plugin_round(
+        db.target, load_rules(), PluginState(), out, 1, "/proc/pgdba-cannot-write-here/history.sqlite3"
+    )
+    charts = _charts(out.getvalue())
+    assert charts["pgdba.backup_age_server"]["values"] == []
+    assert charts[f"pgdba.database_size_{db.name}"]["values"] != []
+    assert "cannot open history store" in capsys.readouterr().err
