@@ -33,6 +33,7 @@ from pgdba.alerts.values import (
     rule_values,
 )
 from pgdba.findings import SCHEMA_VERSION, Severity
+from pgdba.history.snapshot import TABLES, size_history
 from pgdba.history.store import HistoryStore
 from pgdba.server import ServerFacts, load_server_facts
 from pgdba.target import Target, session
@@ -150,9 +151,13 @@ def previous_counters(store: HistoryStore, target_key: str) -> Counters | None:
 def size_snapshots(
     store: HistoryStore, target_key: str, window_s: float, now: datetime
 ) -> list[SizeSnapshot]:
+    """Table sizes from the checks' own table_sizes snapshots and from `pgdba snapshot`'s "tables" ones."""
     since = now - timedelta(seconds=2 * window_s + 3600)
     found = store.snapshots(target_key, TABLE_SIZES_KIND, since=since, limit=5000)
-    return [SizeSnapshot(s.taken_at, {k: int(v) for k, v in s.payload.items()}) for s in found]
+    own = [SizeSnapshot(s.taken_at, {k: int(v) for k, v in s.payload.items()}) for s in found]
+    recent = size_history(store, target_key, TABLES, limit=200)  # newest first; bounded
+    taken = [SizeSnapshot(at, sizes) for at, sizes in recent if at >= since]
+    return own + taken
 
 
 def store_samples(store: HistoryStore, target_key: str, samples: Samples) -> None:

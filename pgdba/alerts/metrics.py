@@ -1,8 +1,8 @@
 """Bounded samples of what the alert rules watch: one sampling function per metric family.
 
-Collectors in pgdba.stats are reused where they exist (statements, tables). The activity, database-counter,
-wraparound and replication queries live here until the check-up's collectors land.
-Every function reads only, runs one or two small queries, and returns plain data.
+Each family reuses the collectors of pgdba.stats (statements, tables, activity, database, replication);
+only what they do not ask (a standby's own replay delay, the data directory's filesystem) is queried here.
+Every function reads only and returns plain data.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from psycopg.rows import dict_row
 
 from pgdba.history.store import HistoryStore
 from pgdba.server import ServerFacts
+from pgdba.stats.activity import connection_usage, session_activity
+from pgdba.stats.database import database_stats, wraparound_ages
+from pgdba.stats.replication import replication_slots, standby_lag
 from pgdba.stats.statements import statement_stats
 from pgdba.stats.tables import table_stats
 from pgdba.target import Target
@@ -29,7 +32,7 @@ BACKUP_KIND = "backup"
 RESTORE_TEST_KIND = "restore_test"
 
 
-# ---- database counters (size, blocks, transactions, deadlocks, xid age) ----------------------------------
+# ---- database counters (size, blocks, transactions, deadlocks) and xid ages ------------------------------
 @dataclass(frozen=True)
 class DatabaseCounters:
     datname: str
@@ -39,38 +42,35 @@ class DatabaseCounters:
     xact_commit: int
     xact_rollback: int
     deadlocks: int
-    xid_age: int
 
 
-# TODO(checkup): switch to pgdba.stats.database once the check-up's database collector lands
-DATABASE_COUNTERS_SQL = """
-SELECT d.datname,
-       pg_database_size(d.oid) AS size_bytes,
-       coalesce(s.blks_hit, 0) AS blks_hit,
-       coalesce(s.blks_read, 0) AS blks_read,
-       coalesce(s.xact_commit, 0) AS xact_commit,
-       coalesce(s.xact_rollback, 0) AS xact_rollback,
-       coalesce(s.deadlocks, 0) AS deadlocks,
-       age(d.datfrozenxid) AS xid_age
-  FROM pg_database AS d
-  LEFT JOIN pg_stat_database AS s ON s.datid = d.oid
- WHERE d.datallowconn
-   AND NOT d.datistemplate
-   AND has_database_privilege(d.oid, 'CONNECT')
- ORDER BY d.datname
-"""
+@dataclass(frozen=True)
+class DatabaseSample:
+    current: DatabaseCounters  # the target's database
+    xid_ages: dict[str, int]  # age(datfrozenxid) of every database that accepts connections
 
 
-def sample_databases(conn: psycopg.Connection) -> list[DatabaseCounters]:
-    """Size, cumulative counters and datfrozenxid age of every database pgdba may connect to."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        return [DatabaseCounters(**row) for row in cur.execute(DATABASE_COUNTERS_SQL).fetchall()]
+def sample_databases(conn: psycopg.Connection) -> DatabaseSample:
+    """Size and cumulative counters of the current database, xid ages of all, via pgdba.stats.database."""
+    stats = database_stats(conn)
+    ages = {w.object.removeprefix("database "): w.xid_age for w in wraparound_ages(conn)}
+    current = DatabaseCounters(
+        stats.database,
+        stats.size_bytes,
+        stats.blks_hit,
+        stats.blks_read,
+        stats.xact_commit,
+        stats.xact_rollback,
+        stats.deadlocks,
+    )
+    return DatabaseSample(current, ages)
 
 
 # ---- activity (connections, long transactions, idle in transaction, blocked sessions) ------------------
 @dataclass(frozen=True)
 class ActivitySample:
-    by_state: dict[tuple[str, str], int]  # (datname, state) → client backends
+    by_state: dict[tuple[str, str], int]  # (datname, state) → client backends other than pgdba's own
+    connections: int  # every client backend, pgdba's own included
     max_connections: int
     reserved_connections: int
     longest_transaction_s: float
@@ -79,51 +79,31 @@ class ActivitySample:
     blocked_sessions: int
 
     @property
-    def client_connections(self) -> int:
-        return sum(self.by_state.values())
-
-    @property
     def usable_connections(self) -> int:
         return max(self.max_connections - self.reserved_connections, 1)
 
 
-# TODO(checkup): switch to pgdba.stats.activity once the check-up's activity collector lands
-ACTIVITY_SQL = """
-SELECT coalesce(a.datname, '') AS datname,
-       coalesce(a.state, 'unknown') AS state,
-       count(*) AS sessions,
-       coalesce(max(extract(epoch FROM now() - a.xact_start)), 0) AS longest_transaction_s,
-       coalesce(max(extract(epoch FROM now() - a.state_change))
-                  FILTER (WHERE a.state LIKE 'idle in transaction%'), 0) AS idle_in_transaction_s,
-       count(*) FILTER (WHERE cardinality(pg_blocking_pids(a.pid)) > 0) AS blocked
-  FROM pg_stat_activity AS a
- WHERE a.backend_type = 'client backend'
- GROUP BY 1, 2
-"""
-
-CONNECTION_LIMITS_SQL = """
-SELECT current_setting('max_connections')::int AS max_connections,
-       current_setting('superuser_reserved_connections')::int
-         + coalesce(current_setting('reserved_connections', true)::int, 0) AS reserved
-"""
-
-
 def sample_activity(conn: psycopg.Connection) -> ActivitySample:
-    """Client sessions by database and state, the oldest transaction, the longest idle-in-transaction, blocked."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(ACTIVITY_SQL).fetchall()
-        limits = cur.execute(CONNECTION_LIMITS_SQL).fetchone()
-    assert limits is not None
+    """Sessions by database and state, the oldest transaction, the longest idle-in-transaction and the
+    blocked sessions, via pgdba.stats.activity."""
+    sessions = session_activity(conn)
+    usage = connection_usage(conn)
+    by_state: dict[tuple[str, str], int] = {}
+    longest: dict[tuple[str, str], float] = {}
+    for session in sessions:
+        key = (session.database or "", session.state or "unknown")
+        by_state[key] = by_state.get(key, 0) + 1
+        longest[key] = max(longest.get(key, 0.0), session.xact_seconds or 0.0)
+    idle = [s.state_seconds or 0.0 for s in sessions if (s.state or "").startswith("idle in transaction")]
     return ActivitySample(
-        by_state={(r["datname"], r["state"]): int(r["sessions"]) for r in rows},
-        max_connections=int(limits["max_connections"]),
-        reserved_connections=int(limits["reserved"]),
-        longest_transaction_s=max((float(r["longest_transaction_s"]) for r in rows), default=0.0),
-        longest_transaction_by_state={
-            (r["datname"], r["state"]): float(r["longest_transaction_s"]) for r in rows
-        },
-        idle_in_transaction_s=max((float(r["idle_in_transaction_s"]) for r in rows), default=0.0),
-        blocked_sessions=sum(int(r["blocked"]) for r in rows),
+        by_state=by_state,
+        connections=usage.connections,
+        max_connections=usage.max_connections,
+        reserved_connections=usage.reserved,
+        longest_transaction_s=max(longest.values(), default=0.0),
+        longest_transaction_by_state=longest,
+        idle_in_transaction_s=max(idle, default=0.0),
+        blocked_sessions=sum(1 for s in sessions if s.blocked_by),
     )
 
 
@@ -186,31 +166,27 @@ class ReplicationSample:
         return sum(1 for active in self.slots.values() if not active)
 
 
-# TODO(checkup): switch to pgdba.stats.replication once the check-up's replication collector lands
-REPLICATION_LAG_SQL = """
+# pgdba.stats.replication reports a primary's standbys; a standby's own replay delay is asked here
+STANDBY_REPLAY_SQL = """
 SELECT pg_is_in_recovery() AS is_replica,
-       CASE WHEN pg_is_in_recovery()
-            THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp())
-            ELSE (SELECT max(extract(epoch FROM replay_lag)) FROM pg_stat_replication)
-       END AS lag_seconds
-"""
-
-REPLICATION_SLOTS_SQL = """
-SELECT slot_name,
-       active
-  FROM pg_replication_slots
+       extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 AS replay_delay_s
 """
 
 
 def sample_replication(conn: psycopg.Connection) -> ReplicationSample:
+    """Replay lag of the slowest standby (primary) or of this standby, and the slots, via pgdba.stats."""
     with conn.cursor(row_factory=dict_row) as cur:
-        lag = cur.execute(REPLICATION_LAG_SQL).fetchone()
-        slots = cur.execute(REPLICATION_SLOTS_SQL).fetchall()
-    assert lag is not None
+        row = cur.execute(STANDBY_REPLAY_SQL).fetchone()
+    assert row is not None
+    if row["is_replica"]:
+        lag = row["replay_delay_s"]
+    else:
+        lags = [s.replay_lag_seconds for s in standby_lag(conn) if s.replay_lag_seconds is not None]
+        lag = max(lags, default=None)
     return ReplicationSample(
-        is_replica=bool(lag["is_replica"]),
-        lag_seconds=None if lag["lag_seconds"] is None else float(lag["lag_seconds"]),
-        slots={s["slot_name"]: bool(s["active"]) for s in slots},
+        is_replica=bool(row["is_replica"]),
+        lag_seconds=None if lag is None else float(lag),
+        slots={slot.name: slot.active for slot in replication_slots(conn)},
     )
 
 

@@ -16,6 +16,7 @@ from pgdba.alerts.metrics import (
     ActivitySample,
     BackupSample,
     DatabaseCounters,
+    DatabaseSample,
     DiskSample,
     ReplicationSample,
     StatementCounter,
@@ -43,7 +44,7 @@ class Samples:
 
     taken_at: datetime
     database: str
-    databases: list[DatabaseCounters] | None = None
+    databases: DatabaseSample | None = None
     activity: ActivitySample | None = None
     statements: list[StatementCounter] | None = None
     tables: list[TableSample] | None = None
@@ -53,7 +54,7 @@ class Samples:
     errors: dict[str, str] = field(default_factory=dict)
 
     def current_database(self) -> DatabaseCounters | None:
-        return next((d for d in self.databases or [] if d.datname == self.database), None)
+        return self.databases.current if self.databases is not None else None
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def counters_payload(samples: Samples) -> dict[str, Any]:
                 "xact_rollback": d.xact_rollback,
                 "deadlocks": d.deadlocks,
             }
-            for d in samples.databases or []
+            for d in ([samples.databases.current] if samples.databases else [])
         },
         "statements": {s.key: [s.calls, s.total_ms] for s in samples.statements or []},
     }
@@ -188,24 +189,25 @@ def _rollback_ratio(rule: Rule, s: Samples, previous: Counters | None, *_: Any) 
 
 
 def _xid_age(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
-    oldest = max(s.databases or [], key=lambda d: d.xid_age, default=None)
-    if oldest is None:
+    ages = s.databases.xid_ages if s.databases else {}
+    if not ages:
         return [MetricValue("server", None, "no database visible")]
-    value = 100.0 * oldest.xid_age / XID_WRAPAROUND_LIMIT
-    return [MetricValue("server", value, f"oldest: {oldest.datname}", {"xid_age": oldest.xid_age})]
+    oldest = max(ages, key=lambda name: ages[name])
+    value = 100.0 * ages[oldest] / XID_WRAPAROUND_LIMIT
+    return [MetricValue("server", value, f"oldest: {oldest}", {"xid_age": ages[oldest]})]
 
 
 # ---- activity family --------------------------------------------------------------------------------------
 def _connections(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
     a = s.activity
     assert a is not None
-    value = 100.0 * a.client_connections / a.usable_connections
+    value = 100.0 * a.connections / a.usable_connections
     detail = {
-        "clients": a.client_connections,
+        "clients": a.connections,
         "usable": a.usable_connections,
         "max_connections": a.max_connections,
     }
-    return [MetricValue("server", value, f"{a.client_connections} of {a.usable_connections} usable", detail)]
+    return [MetricValue("server", value, f"{a.connections} of {a.usable_connections} usable", detail)]
 
 
 def _longest_tx(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:

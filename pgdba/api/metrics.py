@@ -111,11 +111,12 @@ def families(samples: Samples, top_statements: int = 100) -> Iterator[Metric]:
             )
             for name in ("blks_hit", "blks_read", "xact_commit", "xact_rollback", "deadlocks")
         }
-        for db in samples.databases:
-            size.add_metric([db.datname], db.size_bytes)
-            wrap.add_metric([db.datname], db.xid_age)
-            for name, family in counters.items():
-                family.add_metric([db.datname], getattr(db, name))
+        db = samples.databases.current
+        size.add_metric([db.datname], db.size_bytes)
+        for name, family in counters.items():
+            family.add_metric([db.datname], getattr(db, name))
+        for datname, age in sorted(samples.databases.xid_ages.items()):
+            wrap.add_metric([datname], age)
         yield size
         yield wrap
         yield from counters.values()

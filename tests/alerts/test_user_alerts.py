@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pgdba.alerts.metrics import sample_disk
+from pgdba.cli import main
 from pgdba.history.store import HistoryStore
 from pgdba.target import Target
 from tests.alerts.conftest import SmallCluster, run_check, status_of
@@ -233,3 +234,18 @@ def test_a_firing_table_that_is_dropped_resolves(
     assert (gone.status, gone.event, gone.note) == ("ok", "resolved", "no longer present")
     after = run_check(db.target, store, rules)
     assert not [s for s in after.statuses if s.object == "public.audit"]
+
+
+def test_growth_uses_a_pgdba_snapshot_of_tables_as_the_baseline(
+    db: TestDatabase, store: HistoryStore, tmp_path: Path
+) -> None:
+    db.execute('CREATE TABLE "BehaviorLog" (id bigint, payload text) WITH (autovacuum_enabled = false)')
+    assert (
+        main(["snapshot", "--dsn", db.dsn, "--store", str(store.path)]) == 0
+    )  # the check-up's "tables" kind
+    db.execute(
+        """INSERT INTO "BehaviorLog" SELECT g, repeat('event', 100) FROM generate_series(1, 6000) AS g"""
+    )
+    grown = status_of(run_check(db.target, store), "table_growth", "public.BehaviorLog")
+    assert grown.event == "firing"
+    assert grown.value is not None and grown.value > 500
