@@ -20,7 +20,8 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 system-deps:
 	@bash scripts/system-deps.sh
 
-demo: $(VENV)/.synced system-deps
+demo: $(VENV)/.synced
+	@bash scripts/system-deps.sh demo
 	$(VENV)/bin/pgdba demo
 
 lint: $(VENV)/.synced

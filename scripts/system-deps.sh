@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Installs the Debian packages pgdba's demo and tests need, when missing and allowed (root);
-# otherwise prints the one command to run.
+# Installs the Debian packages pgdba needs, when missing and allowed (root); otherwise prints the one
+# command to run.  Usage: system-deps.sh demo|test  (the demo needs only PostgreSQL and HypoPG).
 set -euo pipefail
+purpose=${1:-test}
 need=()
 pgbin=/usr/lib/postgresql/15/bin
 [ -x "$pgbin/postgres" ] || need+=(postgresql-15 postgresql-contrib)
 [ -f /usr/lib/postgresql/15/lib/hypopg.so ] || need+=(postgresql-15-hypopg)
-command -v promtool >/dev/null 2>&1 || need+=(prometheus)  # alerts: promtool check rules / test rules
-[ -x /usr/sbin/netdata ] || need+=(netdata)  # alerts: the real Netdata agent test
+if [ "$purpose" = test ]; then
+  command -v promtool >/dev/null 2>&1 || need+=(prometheus)  # alerts: promtool check rules / test rules
+  [ -x /usr/sbin/netdata ] || need+=(netdata)                  # alerts: the real Netdata agent test
+fi
 for pkg in ${EXTRA_DEBIAN_PACKAGES:-}; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
@@ -18,5 +21,12 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "pgdba: installing ${need[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Packages such as prometheus and netdata would start system services on install: keep them stopped.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && created_policy=1
+fi
+trap '[ "$created_policy" = 1 ] && rm -f "$policy"' EXIT
 apt-get update -qq >/dev/null
-apt-get install -y -qq "${need[@]}" >/dev/null
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from pgdba import __version__
 from pgdba.api import optimizer_routes
 from pgdba.api.dashboard import dashboard_router
+from pgdba.api.metrics import make_metrics_router
 from pgdba.api.settings import ApiSettings
 from pgdba.errors import ConnectionFailed, InputError, NotAvailable, PgdbaError
 from pgdba.target import mask_password
@@ -45,6 +46,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.settings = settings
     app.include_router(optimizer_routes.router)
     app.include_router(dashboard_router())
+    app.include_router(make_metrics_router(settings.target))
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     @app.middleware("http")
