@@ -1,0 +1,475 @@
+"""The index advisor end to end: workload → columns → candidates → what-if costing → selection → advice."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import psycopg
+
+from pgdba.advisor.candidates import DEFAULT_MAX_WIDTH, Candidate, CandidateSet, generate_candidates
+from pgdba.advisor.catalog import TableInfo, load_tables, resolve_relations, user_table_oids
+from pgdba.advisor.drops import DropAdvice, indexes_to_drop
+from pgdba.advisor.query_columns import QueryColumns, columns_by_role
+from pgdba.advisor.selection import (
+    DEFAULT_MIN_IMPROVEMENT_PCT,
+    DEFAULT_WRITE_COST_PER_ROW,
+    SelectionSettings,
+    WorkloadCoster,
+    select_indexes,
+)
+from pgdba.advisor.sizes import estimated_index_bytes
+from pgdba.advisor.whatif import WhatIfSession, explain_generic, plan_index_names
+from pgdba.advisor.workload import WorkloadQuery
+from pgdba.errors import InputError, NotAvailable
+from pgdba.findings import Finding, Severity
+from pgdba.server import ServerFacts
+
+DEFAULT_BUDGET_MB = 1024.0
+MB = 1024 * 1024
+
+
+@dataclass
+class AdvisorOptions:
+    """Thresholds of one advisor run, all visible in its output.
+
+    budget_mb: storage the new indexes may take (None: no limit).
+    min_improvement_pct: an index must remove at least this share of the workload's estimated cost.
+    write_cost_per_row: planner cost units charged for every row a write adds to an index (workloads from
+      pg_stat_statements only; a query file says nothing about writes).
+    size_model: "estimate" (pg_stats with btree deduplication) or "hypopg" (hypopg_relation_size).
+    """
+
+    budget_mb: float | None = DEFAULT_BUDGET_MB
+    min_improvement_pct: float = DEFAULT_MIN_IMPROVEMENT_PCT
+    max_width: int = DEFAULT_MAX_WIDTH
+    write_cost_per_row: float = DEFAULT_WRITE_COST_PER_ROW
+    size_model: Literal["estimate", "hypopg"] = "estimate"
+    drops: bool = True
+
+    def validate(self) -> None:
+        if self.budget_mb is not None and self.budget_mb <= 0:
+            raise InputError("--budget-mb must be positive")
+        if not 0 <= self.min_improvement_pct < 100:
+            raise InputError("the minimum improvement must be between 0 and 100 %")
+        if not 1 <= self.max_width <= 8:
+            raise InputError("the index width must be between 1 and 8 columns")
+
+
+@dataclass
+class QueryEffect:
+    number: int
+    sql: str
+    calls: int
+    cost_before: float
+    cost_after: float
+
+
+@dataclass
+class Recommendation:
+    """One index to create, what it costs in space and what it buys."""
+
+    candidate: Candidate
+    sql: str
+    size_bytes: int
+    hypopg_size_bytes: int | None
+    benefit: float  # weighted estimated cost the index alone removes from the final configuration
+    share_pct: float  # that benefit as a share of the workload's cost before
+    queries: list[QueryEffect]
+    status: str  # "estimated" (HypoPG what-if) or "unverified" (rule-based)
+    measured: dict[str, float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.candidate.to_dict(),
+            "sql": self.sql,
+            "size_bytes": self.size_bytes,
+            "hypopg_size_bytes": self.hypopg_size_bytes,
+            "benefit": round(self.benefit, 2),
+            "share_pct": round(self.share_pct, 2),
+            "status": self.status,
+            "queries": [
+                {
+                    "query": q.sql,
+                    "calls": q.calls,
+                    "cost_before": round(q.cost_before, 2),
+                    "cost_after": round(q.cost_after, 2),
+                }
+                for q in self.queries
+            ],
+            "measured": self.measured,
+        }
+
+
+@dataclass
+class Advice:
+    """Everything one advisor run found."""
+
+    recommendations: list[Recommendation]
+    drops: list[DropAdvice]
+    options: AdvisorOptions
+    hypopg: bool
+    queries: int
+    cost_before: float
+    cost_after: float
+    used_bytes: int
+    hypopg_used_bytes: int | None
+    whatif_calls: int
+    cache_hits: int
+    runtime_s: float
+    candidates: int
+    steps: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    verification: dict[str, Any] | None = None
+    workload_indexes: set[str] = field(default_factory=set)  # indexes the workload's current plans use
+
+    @property
+    def relative_cost(self) -> float:
+        return self.cost_after / self.cost_before if self.cost_before else 1.0
+
+    def findings(self) -> list[Finding]:
+        found = [
+            Finding(
+                code="advisor.create_index",
+                severity=Severity.WARNING if r.share_pct >= 10 else Severity.INFO,
+                title=f"index {r.candidate.label()} removes {r.share_pct:.1f} % of the workload's estimated cost"
+                + (" (unverified)" if r.status == "unverified" else ""),
+                object=r.candidate.relation,
+                metrics={
+                    "size_bytes": r.size_bytes,
+                    "benefit": round(r.benefit, 2),
+                    "queries": len(r.queries),
+                },
+                recommendation="create the index (CONCURRENTLY: no write lock)",
+                sql=r.sql,
+            )
+            for r in self.recommendations
+        ]
+        found += [
+            Finding(
+                code=f"advisor.drop_{d.reason}_index",
+                severity=Severity.INFO,
+                title=f"{d.reason} index {d.index.qualified_name}: {d.detail}",
+                object=d.index.qualified_name,
+                metrics={
+                    "size_bytes": d.index.size_bytes,
+                    "scans": d.index.scans,
+                    "writes_saved": d.writes_saved,
+                },
+                recommendation="drop it to save space and write work",
+                sql=d.ddl().as_string(None),
+            )
+            for d in self.drops
+        ]
+        return found
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": 1,
+            "hypopg": self.hypopg,
+            "settings": {
+                "budget_mb": self.options.budget_mb,
+                "min_improvement_pct": self.options.min_improvement_pct,
+                "max_width": self.options.max_width,
+                "write_cost_per_row": self.options.write_cost_per_row,
+                "size_model": self.options.size_model,
+            },
+            "workload": {
+                "queries": self.queries,
+                "cost_before": round(self.cost_before, 2),
+                "cost_after": round(self.cost_after, 2),
+                "relative_cost": round(self.relative_cost, 4),
+                "skipped": [{"query": q, "reason": r} for q, r in self.skipped],
+            },
+            "indexes": [r.to_dict() for r in self.recommendations],
+            "drop": [d.to_dict() for d in self.drops],
+            "used_bytes": self.used_bytes,
+            "hypopg_used_bytes": self.hypopg_used_bytes,
+            "candidates": self.candidates,
+            "whatif_calls": self.whatif_calls,
+            "cache_hits": self.cache_hits,
+            "runtime_s": round(self.runtime_s, 3),
+            "steps": self.steps,
+            "notes": self.notes,
+            "verification": self.verification,
+            "findings": [f.to_dict() for f in self.findings()],
+        }
+
+
+@dataclass
+class AnalysedWorkload:
+    """The workload's queries with their columns resolved against the catalog."""
+
+    queries: list[WorkloadQuery]
+    columns: list[QueryColumns]
+    tables: dict[str, TableInfo]  # relation name as written in the queries → table
+    skipped: list[tuple[str, str]]
+
+
+def analyse_workload(conn: psycopg.Connection, workload: Sequence[WorkloadQuery]) -> AnalysedWorkload:
+    """Parse every query, find its tables in the catalog and attribute its columns."""
+    first = [columns_by_role(q.sql) for q in workload]
+    names = {name for q in first for name in q.tables}
+    oids = resolve_relations(conn, names)
+    infos = load_tables(conn, oids.values())
+    tables = {name: infos[oid] for name, oid in oids.items() if oid in infos}
+    catalog = {name: list(info.columns) for name, info in tables.items()}
+    queries: list[WorkloadQuery] = []
+    columns: list[QueryColumns] = []
+    skipped: list[tuple[str, str]] = []
+    for query in workload:
+        analysed = columns_by_role(query.sql, catalog)
+        if not any(name in tables for name in analysed.tables):
+            skipped.append((query.sql, "reads no table of this database"))
+            continue
+        queries.append(query)
+        columns.append(analysed)
+    return AnalysedWorkload(queries, columns, tables, skipped)
+
+
+def advise_indexes(
+    conn: psycopg.Connection,
+    facts: ServerFacts,
+    workload: Sequence[WorkloadQuery],
+    options: AdvisorOptions | None = None,
+    *,
+    writes_known: bool = False,
+) -> Advice:
+    """Advise indexes for a workload on the database `conn` reads (read-only: HypoPG indexes only).
+
+    writes_known: the workload comes from pg_stat_statements, so table write counts (same window) weigh in.
+    """
+    options = options or AdvisorOptions()
+    options.validate()
+    started = time.monotonic()
+    analysed = analyse_workload(conn, workload)
+    if not analysed.queries:
+        raise InputError("no query of the workload reads a table of this database")
+    by_qualified = {t.qualified_name: t for t in analysed.tables.values()}
+    candidates = generate_candidates(analysed.columns, analysed.tables, max_width=options.max_width)
+    notes: list[str] = []
+    session: WhatIfSession | None
+    try:
+        session = WhatIfSession(conn, facts.version_num)
+    except NotAvailable:
+        session = None
+        notes.append(
+            "HypoPG is not installed in this database: candidates are rule-based and unverified "
+            "(CREATE EXTENSION hypopg to cost them)"
+        )
+    if not writes_known:
+        notes.append("write costs not weighed: the workload came from a file")
+    try:
+        if session is not None:
+            advice = _advise_with_hypopg(session, analysed, candidates, by_qualified, options, writes_known)
+        else:
+            advice = _advise_by_rules(conn, facts, analysed, candidates, by_qualified, options)
+    finally:
+        if session is not None:
+            session.close()
+    advice.notes[:0] = notes
+    if options.drops:
+        advice.drops = _drops(conn, facts, advice, notes)
+    advice.runtime_s = time.monotonic() - started
+    return advice
+
+
+def _size_function(
+    options: AdvisorOptions, tables: dict[str, TableInfo], session: WhatIfSession | None
+) -> Any:
+    def size_of(candidate: Candidate) -> int:
+        if options.size_model == "hypopg" and session is not None:
+            return session.hypopg_size(candidate)
+        return estimated_index_bytes(candidate, tables[candidate.relation])
+
+    return size_of
+
+
+def _advise_with_hypopg(
+    session: WhatIfSession,
+    analysed: AnalysedWorkload,
+    candidates: CandidateSet,
+    tables: dict[str, TableInfo],
+    options: AdvisorOptions,
+    writes_known: bool,
+) -> Advice:
+    # queries the planner cannot EXPLAIN (a parameter of unknown type, a missing privilege) are left out
+    queries: list[WorkloadQuery] = []
+    kept_columns: list[QueryColumns] = []
+    skipped = list(analysed.skipped)
+    for query, columns in zip(analysed.queries, analysed.columns, strict=True):
+        try:
+            session.explain(query.sql, query.param_count)
+        except psycopg.Error as exc:
+            skipped.append((query.sql, f"cannot EXPLAIN: {str(exc).splitlines()[0]}"))
+            continue
+        queries.append(query)
+        kept_columns.append(columns)
+    if not queries:
+        raise InputError("no query of the workload could be EXPLAINed here")
+    if len(queries) != len(analysed.queries):
+        written = {n: t for n, t in analysed.tables.items()}
+        candidates = generate_candidates(kept_columns, written, max_width=options.max_width)
+    weights = {n: float(max(q.calls, 1)) for n, q in enumerate(queries)}
+    coster = WorkloadCoster(session, queries, candidates, weights)
+    size_of = _size_function(options, tables, session)
+    total_calls = sum(weights.values())
+
+    def write_rows(candidate: Candidate) -> float:
+        if not writes_known:
+            return 0.0
+        return float(tables[candidate.relation].writes) if total_calls else 0.0
+
+    budget = None if options.budget_mb is None else int(options.budget_mb * MB)
+    settings = SelectionSettings(
+        budget, options.min_improvement_pct, options.max_width, options.write_cost_per_row
+    )
+    selection = select_indexes(coster, size_of, write_rows, settings)
+    chosen = frozenset(selection.chosen)
+    before = sum(weights[n] * selection.baseline[n] for n in weights)
+    after = sum(weights[n] * selection.final[n] for n in weights)
+    recommendations = []
+    for candidate in selection.chosen:
+        without = frozenset(chosen - {candidate})
+        benefit = sum(
+            weights[n] * (coster.cost(n, without) - selection.final[n]) for n in coster.affected(candidate)
+        )
+        helped = [
+            QueryEffect(n, queries[n].sql, queries[n].calls, selection.baseline[n], selection.final[n])
+            for n in weights
+            if candidate.name() in coster.plan_indexes(n, chosen)
+        ]
+        recommendations.append(
+            Recommendation(
+                candidate=candidate,
+                sql=candidate.sql_text(session.conn),
+                size_bytes=estimated_index_bytes(candidate, tables[candidate.relation]),
+                hypopg_size_bytes=session.hypopg_size(candidate),
+                benefit=benefit,
+                share_pct=100.0 * benefit / before if before else 0.0,
+                queries=helped,
+                status="estimated",
+            )
+        )
+    recommendations.sort(key=lambda r: -r.benefit)
+    used_by_workload = set()
+    for n in weights:
+        used_by_workload |= set(coster.plan_indexes(n, frozenset()))
+    advice = Advice(
+        recommendations=recommendations,
+        drops=[],
+        options=options,
+        hypopg=True,
+        queries=len(queries),
+        cost_before=before,
+        cost_after=after,
+        used_bytes=sum(r.size_bytes for r in recommendations),
+        hypopg_used_bytes=sum(r.hypopg_size_bytes or 0 for r in recommendations),
+        whatif_calls=session.stats.calls,
+        cache_hits=session.stats.cache_hits,
+        runtime_s=0.0,
+        candidates=len(candidates.candidates),
+        steps=selection.steps,
+        skipped=skipped,
+    )
+    advice.workload_indexes = used_by_workload
+    return advice
+
+
+def _advise_by_rules(
+    conn: psycopg.Connection,
+    facts: ServerFacts,
+    analysed: AnalysedWorkload,
+    candidates: CandidateSet,
+    tables: dict[str, TableInfo],
+    options: AdvisorOptions,
+) -> Advice:
+    """Without HypoPG: per query and table the widest equality-first candidate, heaviest queries first."""
+    workload_indexes: set[str] = set()
+    skipped = list(analysed.skipped)
+    for query in analysed.queries:
+        try:
+            plan = explain_generic(conn, facts.version_num, query.sql, query.param_count)
+        except psycopg.Error as exc:
+            skipped.append((query.sql, f"cannot EXPLAIN: {str(exc).splitlines()[0]}"))
+            continue
+        workload_indexes |= plan_index_names(plan)
+    budget = None if options.budget_mb is None else int(options.budget_mb * MB)
+    order = sorted(range(len(analysed.queries)), key=lambda n: -analysed.queries[n].total_ms)
+    chosen: list[Candidate] = []
+    used = 0
+    for number in order:
+        best: dict[str, Candidate] = {}
+        for candidate in sorted(candidates.by_query.get(number, ())):
+            if candidate.is_partial:
+                continue
+            current = best.get(candidate.relation)
+            if current is None or len(candidate.columns) > len(current.columns):
+                best[candidate.relation] = candidate
+        for candidate in best.values():
+            if any(
+                c.relation == candidate.relation and c.columns[: len(candidate.columns)] == candidate.columns
+                for c in chosen
+            ):
+                continue
+            size = estimated_index_bytes(candidate, tables[candidate.relation])
+            if budget is not None and used + size > budget:
+                continue
+            chosen = [
+                c
+                for c in chosen
+                if not (c.relation == candidate.relation and candidate.columns[: len(c.columns)] == c.columns)
+            ]
+            chosen.append(candidate)
+            used = sum(estimated_index_bytes(c, tables[c.relation]) for c in chosen)
+    recommendations = [
+        Recommendation(
+            candidate=c,
+            sql=c.sql_text(None),
+            size_bytes=estimated_index_bytes(c, tables[c.relation]),
+            hypopg_size_bytes=None,
+            benefit=0.0,
+            share_pct=0.0,
+            queries=[
+                QueryEffect(n, q.sql, q.calls, 0.0, 0.0)
+                for n, q in enumerate(analysed.queries)
+                if c in candidates.by_query.get(n, set())
+            ],
+            status="unverified",
+        )
+        for c in chosen
+    ]
+    return Advice(
+        recommendations=recommendations,
+        drops=[],
+        options=options,
+        hypopg=False,
+        queries=len(analysed.queries),
+        cost_before=0.0,
+        cost_after=0.0,
+        used_bytes=used,
+        hypopg_used_bytes=None,
+        whatif_calls=0,
+        cache_hits=0,
+        runtime_s=0.0,
+        candidates=len(candidates.candidates),
+        skipped=skipped,
+        workload_indexes=workload_indexes,
+    )
+
+
+def _drops(
+    conn: psycopg.Connection, facts: ServerFacts, advice: Advice, notes: list[str]
+) -> list[DropAdvice]:
+    judge_unused = not facts.in_recovery
+    if facts.in_recovery:
+        advice.notes.append(
+            "a replica: unused indexes are not judged here (the primary's scans are not visible)"
+        )
+    if facts.stats_reset is not None:
+        advice.notes.append(f"index scan counts since {facts.stats_reset.isoformat(timespec='seconds')}")
+    tables = load_tables(conn, user_table_oids(conn))
+    return indexes_to_drop(tables.values(), advice.workload_indexes, judge_unused=judge_unused)

@@ -1,0 +1,262 @@
+"""Index candidates from the columns each query uses: equality columns first, then range or sort columns.
+
+A candidate is a btree on one table: key columns, optional INCLUDE columns and an optional partial predicate
+(`column = constant`). Candidates an existing index already serves (same leading columns) are left out.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from pgdba.advisor.catalog import TableInfo
+from pgdba.advisor.query_columns import ColumnUse, QueryColumns, Role
+
+DEFAULT_MAX_WIDTH = 3
+# A `column = constant` predicate seen in at least this many workload queries yields partial candidates.
+PARTIAL_MIN_QUERIES = 2
+# Partial predicates only on columns with few distinct values (a status, a flag), where they pay off.
+PARTIAL_MAX_DISTINCT = 50
+IDENTIFIER_MAX = 63
+
+
+@dataclass(frozen=True, order=True)
+class Candidate:
+    """A btree index that may be created."""
+
+    schema: str
+    table: str
+    columns: tuple[str, ...]
+    include: tuple[str, ...] = ()
+    where_column: str | None = None
+    where_value: str | int | float | bool | None = None
+
+    @property
+    def relation(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+    @property
+    def is_partial(self) -> bool:
+        return self.where_column is not None
+
+    def name(self) -> str:
+        """PostgreSQL's (and Prisma's) default naming: table_col1_col2_idx, cut to 63 bytes."""
+        parts = [self.table, *self.columns]
+        if self.where_column is not None:
+            parts.append(f"where_{self.where_column}")
+        base = "_".join(parts)
+        return base[: IDENTIFIER_MAX - 4] + "_idx"
+
+    def label(self) -> str:
+        text = f"{self.relation}({', '.join(self.columns)})"
+        if self.include:
+            text += f" INCLUDE ({', '.join(self.include)})"
+        if self.where_column is not None:
+            text += f" WHERE {self.where_column} = {self.where_value!r}"
+        return text
+
+    def ddl(self, *, concurrently: bool, named: bool = True) -> sql.Composed:
+        """The CREATE INDEX statement, identifiers quoted, the predicate constant as a literal."""
+        parts: list[sql.Composable] = [sql.SQL("CREATE INDEX ")]
+        if concurrently:
+            parts.append(sql.SQL("CONCURRENTLY "))
+        if named:
+            parts.append(sql.SQL("IF NOT EXISTS {} ").format(sql.Identifier(self.name())))
+        parts.append(
+            sql.SQL("ON {}.{} USING btree ({})").format(
+                sql.Identifier(self.schema),
+                sql.Identifier(self.table),
+                sql.SQL(", ").join(sql.Identifier(c) for c in self.columns),
+            )
+        )
+        if self.include:
+            parts.append(
+                sql.SQL(" INCLUDE ({})").format(sql.SQL(", ").join(sql.Identifier(c) for c in self.include))
+            )
+        if self.where_column is not None:
+            parts.append(
+                sql.SQL(" WHERE {} = {}").format(
+                    sql.Identifier(self.where_column), sql.Literal(self.where_value)
+                )
+            )
+        return sql.Composed(parts)
+
+    def sql_text(self, conn: psycopg.Connection | None = None, *, concurrently: bool = True) -> str:
+        return self.ddl(concurrently=concurrently).as_string(conn)
+
+    def extended(self, column: str) -> Candidate:
+        return Candidate(self.schema, self.table, (*self.columns, column), self.include)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "schema": self.schema,
+            "table": self.table,
+            "columns": list(self.columns),
+            "include": list(self.include),
+            "where": None if self.where_column is None else f"{self.where_column} = {self.where_value!r}",
+            "name": self.name(),
+        }
+
+
+@dataclass
+class CandidateSet:
+    """All candidates, and for each query the tables it reads and the columns it uses per table."""
+
+    candidates: set[Candidate] = field(default_factory=set)
+    by_query: dict[int, set[Candidate]] = field(default_factory=dict)
+    query_tables: dict[int, set[str]] = field(default_factory=dict)  # query → relations (schema.table)
+    query_columns: dict[int, dict[str, set[str]]] = field(default_factory=dict)  # query → relation → columns
+
+
+def served_by_existing(candidate: Candidate, table: TableInfo) -> bool:
+    """An existing valid non-partial btree whose leading columns are the candidate's columns serves it."""
+    key = candidate.columns
+    for index in table.indexes:
+        if index.access_method != "btree" or not index.is_valid or index.is_partial:
+            continue
+        if index.columns[: len(key)] == key:
+            return True
+    return False
+
+
+def _literal_value(constant: str | None) -> str | int | float | bool | None:
+    """The Python value of a literal as pglast printed it ('text', 42, 1.5, true)."""
+    if constant is None:
+        return None
+    text = constant.split("::", 1)[0].strip()
+    if text.startswith("'") and text.endswith("'") and len(text) >= 2:
+        return text[1:-1].replace("''", "'")
+    if text in ("true", "false"):
+        return text == "true"
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def generate_candidates(
+    queries: Sequence[QueryColumns],
+    tables: dict[str, TableInfo],
+    *,
+    max_width: int = DEFAULT_MAX_WIDTH,
+) -> CandidateSet:
+    """Candidates for every query. `tables` maps relation names as the queries wrote them to TableInfo."""
+    result = CandidateSet()
+    partial_predicates = _recurring_constants(queries, tables)
+    for number, query in enumerate(queries):
+        result.by_query[number] = set()
+        result.query_tables[number] = set()
+        result.query_columns[number] = {}
+        for block in query.blocks:
+            for relation in dict.fromkeys(t.relation for t in block.tables):
+                table = tables.get(relation)
+                if table is None:
+                    continue
+                result.query_tables[number].add(table.qualified_name)
+                uses = [u for u in query.uses if u.block == block.number and u.column.relation == relation]
+                used = result.query_columns[number].setdefault(table.qualified_name, set())
+                used.update(u.column.column for u in uses)
+                order_uses = [u for u in query.uses if u.block == block.number and u.role is Role.ORDER_BY]
+                sort_key = _sort_key(order_uses, relation)
+                for columns in _column_lists(uses, sort_key, table, max_width):
+                    _add(result, number, Candidate(table.schema, table.name, columns), table)
+                    for where_column, value in partial_predicates.get(table.qualified_name, ()):
+                        if where_column in columns and len(columns) > 1:
+                            rest = tuple(c for c in columns if c != where_column)
+                            partial = Candidate(table.schema, table.name, rest, (), where_column, value)
+                            _add(result, number, partial, table)
+    return result
+
+
+def _add(result: CandidateSet, number: int, candidate: Candidate, table: TableInfo) -> None:
+    if not candidate.columns or served_by_existing(candidate, table):
+        return
+    result.candidates.add(candidate)
+    result.by_query[number].add(candidate)
+
+
+def _sort_key(order_uses: list[ColumnUse], relation: str) -> tuple[str, ...]:
+    """ORDER BY columns when all of them are on this table in one direction (else no index can sort)."""
+    if not order_uses or any(u.column.relation != relation for u in order_uses):
+        return ()
+    if len({u.descending for u in order_uses}) > 1:
+        return ()
+    ordered = sorted(order_uses, key=lambda u: u.position)
+    return tuple(dict.fromkeys(u.column.column for u in ordered))
+
+
+def _column_lists(
+    uses: list[ColumnUse], sort_key: tuple[str, ...], table: TableInfo, max_width: int
+) -> Iterable[tuple[str, ...]]:
+    """Key column lists for one table of one query block, equality columns first."""
+
+    def usable(columns: Iterable[str]) -> list[str]:
+        return [c for c in dict.fromkeys(columns) if c in table.columns and table.columns[c].btree_ok]
+
+    def by_selectivity(columns: list[str]) -> list[str]:
+        return sorted(columns, key=lambda c: -table.columns[c].n_distinct)
+
+    equality = by_selectivity(
+        usable(u.column.column for u in uses if u.role is Role.EQUALITY and u.conjunctive)
+    )
+    ranges = usable(u.column.column for u in uses if u.role is Role.RANGE and u.conjunctive)
+    joins = usable(u.column.column for u in uses if u.role is Role.JOIN)
+    groups = usable(
+        u.column.column for u in sorted(uses, key=lambda u: u.position) if u.role is Role.GROUP_BY
+    )
+    loose = usable(
+        u.column.column for u in uses if not u.conjunctive and u.role in (Role.EQUALITY, Role.RANGE)
+    )
+    sort = tuple(usable(sort_key)) if len(usable(sort_key)) == len(sort_key) else ()
+
+    lists: list[tuple[str, ...]] = [(c,) for c in [*equality, *ranges, *joins, *groups, *loose, *sort]]
+    lists.extend(tuple(equality[:width]) for width in range(2, min(len(equality), max_width) + 1))
+    eq_prefixes = [tuple(equality[:k]) for k in range(0, min(len(equality), max_width - 1) + 1)]
+    for prefix in eq_prefixes:
+        for column in [*ranges, *joins]:
+            if column not in prefix:
+                lists.append((*prefix, column))
+        if sort:
+            lists.append((*prefix, *[c for c in sort if c not in prefix]))
+        if groups:
+            lists.append((*prefix, *[c for c in groups if c not in prefix]))
+    for join in joins:  # join key first, then the filters (serves a nested-loop inner side)
+        for column in [*equality, *ranges]:
+            if column != join:
+                lists.append((join, column))
+    for columns in lists:
+        trimmed = tuple(dict.fromkeys(columns))[:max_width]
+        if trimmed:
+            yield trimmed
+
+
+def _recurring_constants(
+    queries: Sequence[QueryColumns], tables: dict[str, TableInfo]
+) -> dict[str, list[tuple[str, str | int | float | bool]]]:
+    """`column = constant` predicates on low-cardinality columns seen in several queries, per table."""
+    seen: Counter[tuple[str, str, str | int | float | bool]] = Counter()
+    for query in queries:
+        found: set[tuple[str, str, str | int | float | bool]] = set()
+        for use in query.uses:
+            if use.role is not Role.EQUALITY or use.operator != "=" or not use.conjunctive:
+                continue
+            value = _literal_value(use.constant)
+            table = tables.get(use.column.relation)
+            if value is None or table is None or use.column.column not in table.columns:
+                continue
+            if table.columns[use.column.column].n_distinct <= PARTIAL_MAX_DISTINCT:
+                found.add((table.qualified_name, use.column.column, value))
+        seen.update(found)
+    result: dict[str, list[tuple[str, str | int | float | bool]]] = {}
+    for (relation, column, value), count in seen.items():
+        if count >= PARTIAL_MIN_QUERIES:
+            result.setdefault(relation, []).append((column, value))
+    return result

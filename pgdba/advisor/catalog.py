@@ -1,0 +1,262 @@
+"""What the advisor needs to know about tables: size, column statistics, existing indexes, write volume."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg.rows import dict_row
+
+# Columns wider than this on average make poor btree keys (and the btree limit is ~2.7 kB per entry).
+MAX_KEY_AVG_WIDTH = 512
+# Types btree can order but an index on them rarely pays (Dexter and Supabase exclude them too).
+_UNHELPFUL_TYPES = frozenset({"json", "jsonb", "xml", "point", "bytea", "tsvector"})
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """One column and its planner statistics (avg_width in bytes, n_distinct as an absolute count)."""
+
+    name: str
+    type_name: str
+    btree_ok: bool
+    avg_width: int
+    n_distinct: float
+    null_frac: float
+    dedup_ok: bool
+
+
+@dataclass(frozen=True)
+class ExistingIndex:
+    """An index that already exists; `columns` holds "" for expression keys."""
+
+    name: str
+    schema: str
+    table: str
+    columns: tuple[str, ...]
+    access_method: str
+    is_unique: bool
+    is_primary: bool
+    backs_constraint: bool
+    is_valid: bool
+    is_partial: bool
+    size_bytes: int
+    scans: int
+    definition: str
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def protected(self) -> bool:
+        """Unique, primary-key and constraint indexes are never advised to be dropped."""
+        return self.is_unique or self.is_primary or self.backs_constraint
+
+
+@dataclass
+class TableInfo:
+    """A table with what sizes, candidates and write costs need."""
+
+    oid: int
+    schema: str
+    name: str
+    rows: float
+    pages: int
+    size_bytes: int
+    writes: int  # index-touching row writes since the statistics reset: inserts + non-HOT updates
+    columns: dict[str, ColumnInfo] = field(default_factory=dict)
+    indexes: list[ExistingIndex] = field(default_factory=list)
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+TABLES_SQL = """
+SELECT c.oid::int AS oid,
+       n.nspname AS schema,
+       c.relname AS name,
+       greatest(c.reltuples, 0)::float8 AS rows,
+       c.relpages AS pages,
+       pg_table_size(c.oid) AS size_bytes,
+       coalesce(s.n_tup_ins + s.n_tup_upd - s.n_tup_hot_upd, 0) AS writes
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+ WHERE c.oid = ANY(%(oids)s)
+   AND c.relkind IN ('r', 'm')
+"""
+
+COLUMNS_SQL = """
+SELECT a.attrelid::int AS oid,
+       a.attname AS name,
+       format_type(a.atttypid, a.atttypmod) AS type_name,
+       t.typname AS base_type,
+       EXISTS (SELECT 1
+                 FROM pg_opclass oc
+                 JOIN pg_am am ON am.oid = oc.opcmethod
+                WHERE am.amname = 'btree'
+                  AND oc.opcdefault
+                  AND (oc.opcintype = a.atttypid
+                       OR EXISTS (SELECT 1
+                                    FROM pg_cast ca
+                                   WHERE ca.castsource = a.atttypid
+                                     AND ca.casttarget = oc.opcintype
+                                     AND ca.castmethod = 'b'))) AS has_btree,
+       coalesce(s.avg_width, t.typlen, 32) AS avg_width,
+       s.n_distinct,
+       coalesce(s.null_frac, 0)::float8 AS null_frac,
+       t.typcategory AS category
+  FROM pg_attribute a
+  JOIN pg_type t ON t.oid = a.atttypid
+  JOIN pg_class c ON c.oid = a.attrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_stats s ON s.schemaname = n.nspname
+                      AND s.tablename = c.relname
+                      AND s.attname = a.attname
+ WHERE a.attrelid = ANY(%(oids)s)
+   AND a.attnum > 0
+   AND NOT a.attisdropped
+ ORDER BY a.attrelid, a.attnum
+"""
+
+INDEXES_SQL = """
+SELECT i.indrelid::int AS table_oid,
+       ic.relname AS name,
+       n.nspname AS schema,
+       tc.relname AS table_name,
+       ARRAY(SELECT coalesce(a.attname, '')
+               FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY AS k(attnum, pos)
+               LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum AND k.attnum > 0
+              ORDER BY k.pos) AS columns,
+       am.amname AS access_method,
+       i.indisunique AS is_unique,
+       i.indisprimary AS is_primary,
+       EXISTS (SELECT 1 FROM pg_constraint co WHERE co.conindid = i.indexrelid) AS backs_constraint,
+       i.indisvalid AS is_valid,
+       i.indpred IS NOT NULL AS is_partial,
+       pg_relation_size(i.indexrelid) AS size_bytes,
+       coalesce(s.idx_scan, 0) AS scans,
+       pg_get_indexdef(i.indexrelid) AS definition
+  FROM pg_index i
+  JOIN pg_class ic ON ic.oid = i.indexrelid
+  JOIN pg_class tc ON tc.oid = i.indrelid
+  JOIN pg_namespace n ON n.oid = ic.relnamespace
+  JOIN pg_am am ON am.oid = ic.relam
+  LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = i.indexrelid
+ WHERE i.indrelid = ANY(%(oids)s)
+ ORDER BY ic.relname
+"""
+
+RESOLVE_SQL = """
+SELECT to_regclass(%(name)s)::oid::int
+"""
+
+USER_TABLES_SQL = """
+SELECT c.oid::int
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'm')
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND n.nspname NOT LIKE 'pg\\_%%'
+"""
+
+
+def resolve_relations(conn: psycopg.Connection, names: Iterable[str]) -> dict[str, int]:
+    """Relation names as written in queries (`schema.table` or `table`) → table OID, per the search_path."""
+    found: dict[str, int] = {}
+    with conn.cursor() as cur:
+        for name in dict.fromkeys(names):
+            try:
+                row = cur.execute(RESOLVE_SQL, {"name": _quoted_name(name)}).fetchone()
+            except psycopg.Error:
+                continue
+            if row and row[0] is not None:
+                found[name] = int(row[0])
+    return found
+
+
+def _quoted_name(name: str) -> str:
+    """The parser already folded case, so quote each part to keep it exactly as parsed."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
+
+
+def user_table_oids(conn: psycopg.Connection) -> list[int]:
+    """Every user table and materialized view of the database."""
+    with conn.cursor() as cur:
+        return [int(row[0]) for row in cur.execute(USER_TABLES_SQL).fetchall()]
+
+
+def load_tables(conn: psycopg.Connection, oids: Iterable[int]) -> dict[int, TableInfo]:
+    """Tables (by OID) with their columns, statistics and indexes."""
+    oid_list = sorted(set(oids))
+    if not oid_list:
+        return {}
+    with conn.cursor(row_factory=dict_row) as cur:
+        tables = {
+            row["oid"]: TableInfo(
+                oid=row["oid"],
+                schema=row["schema"],
+                name=row["name"],
+                rows=float(row["rows"]),
+                pages=int(row["pages"]),
+                size_bytes=int(row["size_bytes"]),
+                writes=int(row["writes"]),
+            )
+            for row in cur.execute(TABLES_SQL, {"oids": oid_list}).fetchall()
+        }
+        for row in cur.execute(COLUMNS_SQL, {"oids": oid_list}).fetchall():
+            table = tables.get(row["oid"])
+            if table is None:
+                continue
+            table.columns[row["name"]] = _column(row, table.rows)
+        for row in cur.execute(INDEXES_SQL, {"oids": oid_list}).fetchall():
+            table = tables.get(row["table_oid"])
+            if table is None:
+                continue
+            table.indexes.append(
+                ExistingIndex(
+                    name=row["name"],
+                    schema=row["schema"],
+                    table=row["table_name"],
+                    columns=tuple(row["columns"]),
+                    access_method=row["access_method"],
+                    is_unique=row["is_unique"],
+                    is_primary=row["is_primary"],
+                    backs_constraint=row["backs_constraint"],
+                    is_valid=row["is_valid"],
+                    is_partial=row["is_partial"],
+                    size_bytes=int(row["size_bytes"]),
+                    scans=int(row["scans"]),
+                    definition=row["definition"],
+                )
+            )
+    return tables
+
+
+def _column(row: dict[str, object], table_rows: float) -> ColumnInfo:
+    n_distinct = row["n_distinct"]
+    if n_distinct is None:
+        distinct = max(min(table_rows, 200.0), 1.0)  # no statistics: the planner's default guess
+    elif float(n_distinct) < 0:  # type: ignore[arg-type]
+        distinct = max(-float(n_distinct) * table_rows, 1.0)  # type: ignore[arg-type]
+    else:
+        distinct = max(float(n_distinct), 1.0)  # type: ignore[arg-type]
+    avg_width = int(row["avg_width"] or 8)  # type: ignore[call-overload]
+    if avg_width < 0:
+        avg_width = 32
+    base_type = str(row["base_type"])
+    btree_ok = bool(row["has_btree"]) and base_type not in _UNHELPFUL_TYPES and avg_width <= MAX_KEY_AVG_WIDTH
+    # btree deduplication is off for numeric, float and container types (PostgreSQL docs, "Deduplication")
+    dedup_ok = base_type not in {"numeric", "float4", "float8", "jsonb"} and str(row["category"]) != "A"
+    return ColumnInfo(
+        name=str(row["name"]),
+        type_name=str(row["type_name"]),
+        btree_ok=btree_ok,
+        avg_width=avg_width,
+        n_distinct=distinct,
+        null_frac=float(row["null_frac"]),  # type: ignore[arg-type]
+        dedup_ok=dedup_ok,
+    )

@@ -1,0 +1,87 @@
+"""Indexes to drop: never scanned, or a left prefix of another index — never unique, PK or constraint ones."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from psycopg import sql
+
+from pgdba.advisor.catalog import ExistingIndex, TableInfo
+
+
+@dataclass(frozen=True)
+class DropAdvice:
+    """An existing index the workload does not need, and what dropping it saves."""
+
+    index: ExistingIndex
+    reason: str  # "unused" or "redundant"
+    detail: str
+    writes_saved: int  # index entries written since the statistics reset
+
+    def ddl(self) -> sql.Composed:
+        return sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}.{}").format(
+            sql.Identifier(self.index.schema), sql.Identifier(self.index.name)
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "index": self.index.qualified_name,
+            "table": f"{self.index.schema}.{self.index.table}",
+            "reason": self.reason,
+            "detail": self.detail,
+            "size_bytes": self.index.size_bytes,
+            "scans": self.index.scans,
+            "writes_saved": self.writes_saved,
+            "sql": self.ddl().as_string(None),
+        }
+
+
+def indexes_to_drop(
+    tables: Iterable[TableInfo],
+    used_by_workload: set[str],
+    *,
+    judge_unused: bool = True,
+    min_size_bytes: int = 0,
+) -> list[DropAdvice]:
+    """Unused (zero scans, not in any workload plan) and redundant (prefix of another btree) indexes.
+
+    judge_unused: False on a replica or when statistics are too young — then only redundancy is reported.
+    used_by_workload: index names that appear in the workload's current plans.
+    """
+    advice: list[DropAdvice] = []
+    for table in tables:
+        for index in table.indexes:
+            if index.protected or not index.is_valid or index.name in used_by_workload:
+                continue
+            if index.size_bytes < min_size_bytes:
+                continue
+            cover = _covering_index(index, table.indexes)
+            if cover is not None:
+                advice.append(DropAdvice(index, "redundant", f"its columns lead {cover.name}", table.writes))
+            elif judge_unused and index.scans == 0:
+                advice.append(
+                    DropAdvice(index, "unused", "no scans since the statistics reset", table.writes)
+                )
+    return sorted(advice, key=lambda a: -a.index.size_bytes)
+
+
+def _covering_index(index: ExistingIndex, others: list[ExistingIndex]) -> ExistingIndex | None:
+    """Another valid btree on the same table whose leading columns are all of this index's columns."""
+    if index.access_method != "btree" or index.is_partial or "" in index.columns:
+        return None
+    for other in others:
+        if (
+            other.name == index.name
+            or other.access_method != "btree"
+            or not other.is_valid
+            or other.is_partial
+        ):
+            continue
+        longer = len(other.columns) > len(index.columns)
+        same_but_first = other.columns == index.columns and other.name < index.name and not other.protected
+        if other.columns[: len(index.columns)] == index.columns and (
+            longer or other.protected or same_but_first
+        ):
+            return other
+    return None

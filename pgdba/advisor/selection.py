@@ -1,0 +1,177 @@
+"""Workload-level index selection: a lazy greedy over benefit per byte under a storage budget.
+
+Each step either adds a candidate or widens an already chosen index by one column (Extend's move), picking
+the option with the largest (cost removed − write cost) per added byte. Benefits are re-evaluated lazily
+(an option is re-costed only when it reaches the top of the queue), which is exact when benefits only shrink
+as the configuration grows and saves most what-if calls. A final pass removes chosen indexes that no
+longer pay for themselves and fills the freed budget.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from pgdba.advisor.candidates import Candidate, CandidateSet
+from pgdba.advisor.whatif import WhatIfSession
+from pgdba.advisor.workload import WorkloadQuery
+
+DEFAULT_MIN_IMPROVEMENT_PCT = 0.5
+DEFAULT_WRITE_COST_PER_ROW = 2.0
+
+
+@dataclass
+class SelectionSettings:
+    """budget_bytes: None = no limit. min_improvement_pct: the least share of the workload's cost a step
+    must remove. write_cost_per_row: planner cost units charged per index entry a write adds."""
+
+    budget_bytes: int | None
+    min_improvement_pct: float = DEFAULT_MIN_IMPROVEMENT_PCT
+    max_width: int = 3
+    write_cost_per_row: float = DEFAULT_WRITE_COST_PER_ROW
+
+
+@dataclass
+class Selection:
+    chosen: list[Candidate]
+    baseline: dict[int, float]
+    final: dict[int, float]
+    used_bytes: int
+    steps: list[str] = field(default_factory=list)
+
+
+@dataclass
+class WorkloadCoster:
+    """Weighted workload cost of a configuration, one cached what-if call per (query, relevant indexes)."""
+
+    session: WhatIfSession
+    queries: Sequence[WorkloadQuery]
+    candidates: CandidateSet
+    weights: dict[int, float]
+
+    def relevant(self, number: int, config: frozenset[Candidate]) -> frozenset[Candidate]:
+        tables = self.candidates.query_tables.get(number, set())
+        return frozenset(c for c in config if c.relation in tables)
+
+    def cost(self, number: int, config: frozenset[Candidate]) -> float:
+        query = self.queries[number]
+        return self.session.cost(number, query.sql, query.param_count, self.relevant(number, config)).cost
+
+    def plan_indexes(self, number: int, config: frozenset[Candidate]) -> frozenset[str]:
+        query = self.queries[number]
+        return self.session.cost(number, query.sql, query.param_count, self.relevant(number, config)).indexes
+
+    def affected(self, candidate: Candidate) -> list[int]:
+        """Queries that read the candidate's table and use its leading column."""
+        return [
+            number
+            for number, tables in self.candidates.query_tables.items()
+            if candidate.relation in tables
+            and candidate.columns[0] in self.candidates.query_columns[number].get(candidate.relation, set())
+        ]
+
+
+def select_indexes(
+    coster: WorkloadCoster,
+    size_of: Callable[[Candidate], int],
+    write_rows: Callable[[Candidate], float],
+    settings: SelectionSettings,
+) -> Selection:
+    """Choose indexes for the whole workload within the budget."""
+    numbers = list(range(len(coster.queries)))
+    baseline = {n: coster.cost(n, frozenset()) for n in numbers}
+    total_before = sum(coster.weights[n] * baseline[n] for n in numbers)
+    min_gain = total_before * settings.min_improvement_pct / 100.0
+    budget = settings.budget_bytes
+    chosen: set[Candidate] = set()
+    current = dict(baseline)
+    used = 0
+    steps: list[str] = []
+    affected_cache: dict[Candidate, list[int]] = {}
+
+    def affected(candidate: Candidate) -> list[int]:
+        if candidate not in affected_cache:
+            affected_cache[candidate] = coster.affected(candidate)
+        return affected_cache[candidate]
+
+    def gain(option: Candidate, replaces: Candidate | None) -> tuple[float, int]:
+        config = frozenset((chosen - {replaces}) | {option}) if replaces else frozenset(chosen | {option})
+        queries = set(affected(option)) | (set(affected(replaces)) if replaces else set())
+        removed = sum(coster.weights[n] * (current[n] - coster.cost(n, config)) for n in queries)
+        write = settings.write_cost_per_row * write_rows(option)
+        if replaces is not None:
+            write -= settings.write_cost_per_row * write_rows(replaces)
+        delta = size_of(option) - (size_of(replaces) if replaces else 0)
+        return removed - write, delta
+
+    counter = itertools.count()
+    heap: list[tuple[float, int, int, Candidate, Candidate | None]] = []
+    version = 0
+
+    def push(option: Candidate, replaces: Candidate | None) -> None:
+        benefit, delta = gain(option, replaces)
+        if benefit <= 0:
+            return
+        heapq.heappush(heap, (-benefit / max(delta, 8192), next(counter), version, option, replaces))
+
+    def extensions(base: Candidate) -> list[Candidate]:
+        if len(base.columns) >= settings.max_width or base.is_partial:
+            return []
+        columns: set[str] = set()
+        for number in affected(base):
+            columns |= coster.candidates.query_columns[number].get(base.relation, set())
+        return [base.extended(c) for c in sorted(columns - set(base.columns))]
+
+    for candidate in sorted(coster.candidates.candidates):
+        push(candidate, None)
+
+    while heap:
+        _, _, evaluated, option, replaces = heapq.heappop(heap)
+        if option in chosen or (replaces is not None and replaces not in chosen):
+            continue
+        if evaluated != version:
+            push(option, replaces)  # stale: re-cost against the current configuration
+            continue
+        benefit, delta = gain(option, replaces)
+        if benefit < min_gain or (budget is not None and used + delta > budget):
+            continue
+        if replaces is not None:
+            chosen.discard(replaces)
+        chosen.add(option)
+        used += delta
+        config = frozenset(chosen)
+        for number in set(affected(option)) | (set(affected(replaces)) if replaces else set()):
+            current[number] = coster.cost(number, config)
+        steps.append(f"{'widen ' + replaces.label() + ' to' if replaces else 'add'} {option.label()}")
+        version += 1
+        for extension in extensions(option):
+            push(extension, option)
+
+    chosen_list = _prune(coster, chosen, current, min_gain, settings, write_rows, steps)
+    used = sum(size_of(c) for c in chosen_list)
+    return Selection(chosen_list, baseline, current, used, steps)
+
+
+def _prune(
+    coster: WorkloadCoster,
+    chosen: set[Candidate],
+    current: dict[int, float],
+    min_gain: float,
+    settings: SelectionSettings,
+    write_rows: Callable[[Candidate], float],
+    steps: list[str],
+) -> list[Candidate]:
+    """Drop chosen indexes whose removal costs less than the minimum improvement (later steps took over)."""
+    for candidate in sorted(chosen, key=lambda c: c.label()):
+        without = frozenset(chosen - {candidate})
+        queries = coster.affected(candidate)
+        loss = sum(coster.weights[n] * (coster.cost(n, without) - current[n]) for n in queries)
+        loss -= settings.write_cost_per_row * write_rows(candidate)
+        if loss < min_gain:
+            chosen.discard(candidate)
+            for n in queries:
+                current[n] = coster.cost(n, without)
+            steps.append(f"remove {candidate.label()} (superseded)")
+    return sorted(chosen, key=lambda c: c.label())

@@ -1,0 +1,169 @@
+"""HypoPG what-if costing: the planner's cost of a query with a given set of hypothetical indexes.
+
+Normalised `$n` queries are costed with their generic plan: `EXPLAIN (GENERIC_PLAN)` on PostgreSQL 16+,
+else PREPARE + `plan_cache_mode = force_generic_plan` + EXPLAIN EXECUTE with NULLs, prepared afresh each
+time because a cached plan does not notice new hypothetical indexes. Results are cached per
+(query, hypothetical indexes on the query's tables). HypoPG's fake-OID range holds ~2 800 indexes; the
+session uses real OIDs when HypoPG allows it, and otherwise resets and re-creates when the range runs out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from pgdba.advisor.candidates import Candidate
+from pgdba.errors import NotAvailable
+
+_STATEMENT = "pgdba_whatif"
+
+
+@dataclass(frozen=True)
+class CostedPlan:
+    """Total planner cost and the names of the indexes the plan uses."""
+
+    cost: float
+    indexes: frozenset[str]
+
+
+@dataclass
+class WhatIfStats:
+    calls: int = 0
+    cache_hits: int = 0
+    resets: int = 0
+
+
+@dataclass
+class WhatIfSession:
+    """One HypoPG session on a read-only connection."""
+
+    conn: psycopg.Connection
+    server_version_num: int
+    stats: WhatIfStats = field(default_factory=WhatIfStats)
+    _present: dict[Candidate, tuple[int, str]] = field(default_factory=dict)
+    _cache: dict[tuple[int, frozenset[Candidate]], CostedPlan] = field(default_factory=dict)
+    _sizes: dict[Candidate, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        try:
+            self.conn.execute("SELECT hypopg_reset()")
+        except psycopg.errors.UndefinedFunction:
+            raise NotAvailable("HypoPG is not installed in this database (CREATE EXTENSION hypopg)") from None
+        # older HypoPG has fake OIDs only; running out of them is handled by resetting
+        with contextlib.suppress(psycopg.Error):
+            self.conn.execute("SET hypopg.use_real_oids = on")
+
+    @property
+    def hypothetical_names(self) -> dict[str, Candidate]:
+        return {name: candidate for candidate, (_, name) in self._present.items()}
+
+    def close(self) -> None:
+        self._drop_all()
+
+    # configuration ---------------------------------------------------------------------------------------
+    def _drop_all(self) -> None:
+        self.conn.execute("SELECT hypopg_reset()")
+        self._present.clear()
+
+    def _configure(self, config: frozenset[Candidate]) -> None:
+        for candidate in [c for c in self._present if c not in config]:
+            oid, _ = self._present.pop(candidate)
+            self.conn.execute("SELECT hypopg_drop_index(%s)", (oid,))
+        for candidate in sorted(c for c in config if c not in self._present):
+            self._present[candidate] = self._create(candidate, config)
+
+    def _create(self, candidate: Candidate, config: frozenset[Candidate]) -> tuple[int, str]:
+        ddl = candidate.ddl(concurrently=False, named=False).as_string(self.conn)
+        try:
+            row = self.conn.execute(
+                "SELECT indexrelid, indexname FROM hypopg_create_index(%s)", (ddl,)
+            ).fetchone()
+        except psycopg.errors.InternalError as exc:
+            if "oid" not in str(exc):
+                raise
+            # HypoPG's fake-OID range is exhausted: start over with only this configuration
+            self.stats.resets += 1
+            self._drop_all()
+            for other in sorted(c for c in config if c != candidate):
+                self._present[other] = self._create(other, config)
+            row = self.conn.execute(
+                "SELECT indexrelid, indexname FROM hypopg_create_index(%s)", (ddl,)
+            ).fetchone()
+        assert row is not None
+        return int(row[0]), str(row[1])
+
+    # costing ---------------------------------------------------------------------------------------------
+    def cost(self, number: int, query: str, param_count: int, config: Iterable[Candidate]) -> CostedPlan:
+        """Cost of query `number` (text `query`) with exactly the hypothetical indexes `config`."""
+        key = (number, frozenset(config))
+        cached = self._cache.get(key)
+        if cached is not None:
+            self.stats.cache_hits += 1
+            return cached
+        self._configure(key[1])
+        plan = self.explain(query, param_count)
+        self.stats.calls += 1
+        names = self.hypothetical_names
+        used = frozenset(names[n].name() if n in names else n for n in _index_names(plan))
+        result = CostedPlan(float(plan["Plan"]["Total Cost"]), used)
+        self._cache[key] = result
+        return result
+
+    def explain(self, query: str, param_count: int) -> dict[str, Any]:
+        """The generic plan (JSON) of one query with the hypothetical indexes now present."""
+        return explain_generic(self.conn, self.server_version_num, query, param_count)
+
+    def hypopg_size(self, candidate: Candidate) -> int:
+        """HypoPG's size estimate (bytes) of a candidate, the figure the research platform budgets with."""
+        if candidate not in self._sizes:
+            self._configure(frozenset(self._present) | {candidate})
+            oid, _ = self._present[candidate]
+            row = self.conn.execute("SELECT hypopg_relation_size(%s)", (oid,)).fetchone()
+            assert row is not None
+            self._sizes[candidate] = int(row[0])
+        return self._sizes[candidate]
+
+
+def explain_generic(
+    conn: psycopg.Connection, server_version_num: int, query: str, param_count: int
+) -> dict[str, Any]:
+    """EXPLAIN (FORMAT JSON) of a query's generic plan; `$n` parameters need no values."""
+    text = sql.SQL(query)  # a workload statement, parsed and checked beforehand
+    if param_count == 0:
+        row = conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) {}").format(text)).fetchone()
+    elif server_version_num >= 160000:
+        row = conn.execute(sql.SQL("EXPLAIN (GENERIC_PLAN, FORMAT JSON) {}").format(text)).fetchone()
+    else:
+        conn.execute(sql.SQL("SET plan_cache_mode = force_generic_plan"))
+        conn.execute(sql.SQL("PREPARE {} AS {}").format(sql.Identifier(_STATEMENT), text))
+        try:
+            nulls = sql.SQL(", ").join([sql.NULL] * param_count)
+            statement = sql.SQL("EXPLAIN (FORMAT JSON) EXECUTE {}({})").format(
+                sql.Identifier(_STATEMENT), nulls
+            )
+            row = conn.execute(statement).fetchone()
+        finally:
+            conn.execute(sql.SQL("DEALLOCATE {}").format(sql.Identifier(_STATEMENT)))
+    assert row is not None
+    document = row[0] if not isinstance(row[0], str) else json.loads(row[0])
+    return dict(document[0])
+
+
+def plan_index_names(plan: dict[str, Any]) -> frozenset[str]:
+    """Names of the indexes a plan scans."""
+    return frozenset(_index_names(plan))
+
+
+def _index_names(plan: dict[str, Any]) -> Iterator[str]:
+    stack: list[Any] = [plan.get("Plan", plan)]
+    while stack:
+        node = stack.pop()
+        if "Index Name" in node:
+            yield str(node["Index Name"])
+        stack.extend(node.get("Plans", ()))

@@ -1,0 +1,211 @@
+"""The workload to advise on: from pg_stat_statements (weighted by calls and time) or from a file of queries.
+
+Only statements an index can speed up are kept (SELECT, UPDATE, DELETE, INSERT … SELECT); catalog queries,
+pgdba's own and HypoPG's are left out. Queries with the same pglast fingerprint are merged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pglast
+import psycopg
+from pglast import ast
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from pgdba.errors import InputError, NotAvailable
+from pgdba.server import ServerFacts
+
+DEFAULT_MIN_CALLS = 2
+DEFAULT_MIN_MEAN_MS = 0.0
+DEFAULT_TOP = 100
+_SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
+_LOG_MARKERS = ("statement: ", "execute <unnamed>: ", "execute ")
+
+
+@dataclass
+class WorkloadQuery:
+    """One normalised query and how much it weighs: calls and total execution time."""
+
+    sql: str
+    calls: int = 1
+    total_ms: float = 0.0
+    queryid: str | None = None
+
+    @property
+    def mean_ms(self) -> float:
+        return self.total_ms / self.calls if self.calls else 0.0
+
+    @property
+    def param_count(self) -> int:
+        return parameter_count(self.sql)
+
+
+def parameter_count(text: str) -> int:
+    """Highest `$n` in a statement (0 when it has literal values only)."""
+    highest = 0
+    stack: list[object] = [pglast.parse_sql(text)]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.ParamRef):
+            highest = max(highest, node.number or 0)
+        elif isinstance(node, list | tuple):
+            stack.extend(node)
+        elif isinstance(node, ast.Node):
+            stack.extend(getattr(node, name, None) for name in getattr(node, "__slots__", ()))
+    return highest
+
+
+def is_advisable(text: str) -> bool:
+    """A single SELECT / UPDATE / DELETE / INSERT … SELECT on user tables."""
+    try:
+        statements = pglast.parse_sql(text)
+    except pglast.parser.ParseError:
+        return False
+    if len(statements) != 1:
+        return False
+    stmt = statements[0].stmt
+    if isinstance(stmt, ast.InsertStmt):
+        if stmt.selectStmt is None or getattr(stmt.selectStmt, "valuesLists", None):
+            return False
+    elif not isinstance(stmt, ast.SelectStmt | ast.UpdateStmt | ast.DeleteStmt):
+        return False
+    relations = _range_vars(stmt)
+    if not relations:
+        return False
+    for schema, name in relations:
+        if schema in _SYSTEM_SCHEMAS or (schema is None and name.startswith("pg_")):
+            return False
+        if name.startswith("hypopg"):
+            return False
+    return True
+
+
+def _range_vars(stmt: object) -> list[tuple[str | None, str]]:
+    found: list[tuple[str | None, str]] = []
+    stack: list[object] = [stmt]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.RangeVar):
+            found.append((node.schemaname, str(node.relname)))
+        elif isinstance(node, ast.RangeFunction):
+            continue
+        elif isinstance(node, list | tuple):
+            stack.extend(node)
+        elif isinstance(node, ast.Node):
+            stack.extend(getattr(node, name, None) for name in getattr(node, "__slots__", ()))
+    return found
+
+
+def merge_by_fingerprint(queries: Iterable[WorkloadQuery]) -> list[WorkloadQuery]:
+    """One entry per query shape (pglast fingerprint), calls and time summed."""
+    merged: dict[str, WorkloadQuery] = {}
+    for query in queries:
+        key = pglast.parser.fingerprint(query.sql)
+        if key in merged:
+            merged[key].calls += query.calls
+            merged[key].total_ms += query.total_ms
+        else:
+            merged[key] = WorkloadQuery(query.sql, query.calls, query.total_ms, query.queryid)
+    return list(merged.values())
+
+
+def queries_from_file(path: Path) -> list[WorkloadQuery]:
+    """Queries from a SQL file (statements separated by `;`) or a PostgreSQL server log (log_statement /
+    log_min_duration_statement lines, whose `duration:` is used as the time)."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    if any(marker in text for marker in (" LOG:  statement: ", " LOG:  duration: ")):
+        queries = _queries_from_log(text)
+    else:
+        try:
+            statements = [s.strip() for s in pglast.split(text)]
+        except pglast.parser.ParseError as exc:
+            raise InputError(f"{path}: cannot parse: {exc}") from None
+        queries = [WorkloadQuery(s) for s in statements if s]
+    kept = [q for q in queries if is_advisable(q.sql)]
+    if not kept:
+        raise InputError(f"{path}: no SELECT / UPDATE / DELETE statement on user tables found")
+    return merge_by_fingerprint(kept)
+
+
+def _queries_from_log(text: str) -> list[WorkloadQuery]:
+    """Statements of a stderr-format server log; continuation lines start with a tab."""
+    queries: list[WorkloadQuery] = []
+    current: list[str] | None = None
+    duration = 0.0
+    for line in text.splitlines():
+        if line.startswith("\t") and current is not None:
+            current.append(line[1:])
+            continue
+        if current is not None:
+            queries.append(WorkloadQuery("\n".join(current).strip().rstrip(";"), 1, duration))
+            current = None
+        if " LOG:  " not in line:
+            continue
+        message = line.split(" LOG:  ", 1)[1]
+        duration = 0.0
+        if message.startswith("duration: "):
+            number, _, message = message[len("duration: ") :].partition(" ms")
+            try:
+                duration = float(number)
+            except ValueError:
+                duration = 0.0
+            message = message.strip()
+        for marker in _LOG_MARKERS:
+            if message.startswith(marker):
+                body = message[len(marker) :]
+                if marker == "execute ":
+                    body = body.split(": ", 1)[-1]
+                current = [body]
+                break
+    if current is not None:
+        queries.append(WorkloadQuery("\n".join(current).strip().rstrip(";"), 1, duration))
+    return queries
+
+
+STATEMENTS_SQL = """
+SELECT s.queryid::text AS queryid,
+       s.query,
+       s.calls,
+       s.{total} AS total_ms
+  FROM pg_stat_statements s
+ WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+   AND s.calls >= %(min_calls)s
+   AND s.{total} / greatest(s.calls, 1) >= %(min_mean_ms)s
+   AND s.query NOT ILIKE '%%hypopg%%'
+ ORDER BY s.{total} DESC
+ LIMIT %(scan_limit)s
+"""
+
+
+def queries_from_statements(
+    conn: psycopg.Connection,
+    facts: ServerFacts,
+    *,
+    min_calls: int = DEFAULT_MIN_CALLS,
+    min_mean_ms: float = DEFAULT_MIN_MEAN_MS,
+    top: int = DEFAULT_TOP,
+) -> list[WorkloadQuery]:
+    """The top queries by total execution time from pg_stat_statements (this database only)."""
+    if not facts.pg_stat_statements_ready:
+        raise NotAvailable(
+            "pg_stat_statements is not enabled here: add it to shared_preload_libraries and CREATE EXTENSION "
+            "pg_stat_statements (pgdba setup pg-stat-statements --apply), or pass --queries FILE"
+        )
+    columns = facts.statement_columns
+    statement = sql.SQL(STATEMENTS_SQL).format(total=sql.Identifier(columns.total_exec_time))
+    params = {"min_calls": min_calls, "min_mean_ms": min_mean_ms, "scan_limit": top * 5}
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(statement, params).fetchall()
+    queries = [
+        WorkloadQuery(row["query"], int(row["calls"]), float(row["total_ms"]), row["queryid"])
+        for row in rows
+        if row["query"] and is_advisable(row["query"])
+    ]
+    return sorted(merge_by_fingerprint(queries), key=lambda q: -q.total_ms)[:top]
