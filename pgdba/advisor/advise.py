@@ -79,7 +79,7 @@ class Recommendation:
     share_pct: float  # that benefit as a share of the workload's cost before
     queries: list[QueryEffect]
     status: str  # "estimated" (HypoPG what-if) or "unverified" (rule-based)
-    measured: dict[str, float] | None = None
+    table_bytes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -90,6 +90,7 @@ class Recommendation:
             "benefit": round(self.benefit, 2),
             "share_pct": round(self.share_pct, 2),
             "status": self.status,
+            "table_bytes": self.table_bytes,
             "queries": [
                 {
                     "query": q.sql,
@@ -99,7 +100,6 @@ class Recommendation:
                 }
                 for q in self.queries
             ],
-            "measured": self.measured,
         }
 
 
@@ -352,6 +352,7 @@ def _advise_with_hypopg(
                 share_pct=100.0 * benefit / before if before else 0.0,
                 queries=helped,
                 status="estimated",
+                table_bytes=tables[candidate.relation].size_bytes,
             )
         )
     recommendations.sort(key=lambda r: -r.benefit)
@@ -439,6 +440,7 @@ def _advise_by_rules(
                 if c in candidates.by_query.get(n, set())
             ],
             status="unverified",
+            table_bytes=tables[c.relation].size_bytes,
         )
         for c in chosen
     ]

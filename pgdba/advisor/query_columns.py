@@ -63,6 +63,7 @@ class ColumnUse:
     conjunctive: False when the predicate sits under OR / NOT (an index serves it less reliably).
     descending: for ORDER BY. block: the query block (SELECT level) it belongs to, 0 = outermost.
     position: its place within the ORDER BY / GROUP BY list of its block.
+    parameter: n when the column is compared with `$n` directly (lets a caller bind sample values).
     """
 
     column: TableColumn
@@ -73,6 +74,7 @@ class ColumnUse:
     descending: bool = False
     block: int = 0
     position: int = 0
+    parameter: int | None = None
 
 
 @dataclass(frozen=True)
@@ -365,8 +367,15 @@ class _Walker:
                 return
             if column is not None and not self._references_table(other, column, scope):
                 role = Role.EQUALITY if name == "=" else Role.RANGE
+                parameter = other.number if isinstance(other, ast.ParamRef) else None
                 self._use(
-                    column, role, scope, operator=name, constant=_literal(other), conjunctive=conjunctive
+                    column,
+                    role,
+                    scope,
+                    operator=name,
+                    constant=_literal(other),
+                    conjunctive=conjunctive,
+                    parameter=parameter,
                 )
             self.nested(other, scope)
             return
@@ -475,9 +484,12 @@ class _Walker:
         conjunctive: bool = True,
         descending: bool = False,
         position: int = 0,
+        parameter: int | None = None,
     ) -> None:
         self.result.uses.append(
-            ColumnUse(column, role, operator, constant, conjunctive, descending, scope.number, position)
+            ColumnUse(
+                column, role, operator, constant, conjunctive, descending, scope.number, position, parameter
+            )
         )
 
 

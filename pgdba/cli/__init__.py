@@ -10,6 +10,7 @@ import typer
 
 from pgdba import __version__
 from pgdba.cli import (
+    advise_cmd,
     alerts_cmd,
     capacity_cmd,
     check_cmd,
@@ -52,6 +53,7 @@ app.add_typer(schema_cmd.app, name="schema")
 app.add_typer(alerts_cmd.app, name="alerts")
 app.command("netdata-plugin")(alerts_cmd.netdata_plugin)
 app.command("schedule")(alerts_cmd.schedule)
+app.add_typer(advise_cmd.app, name="advise")
 
 
 @app.command("version")

@@ -1,0 +1,310 @@
+"""Advised indexes as a patch for the user's ORM schema: Prisma `@@index([...])`, Drizzle `index().on(...)`.
+
+Table and column names are mapped back to the ORM's model and field names (Prisma `@@map` / `@map`,
+Drizzle `pgTable("table", { field: type("column") })`). Index names follow PostgreSQL's default
+`table_col_idx`, which is also Prisma's default, so Prisma needs no `map:` argument. The Drizzle file is
+read with tree-sitter's TypeScript grammar; the Prisma file with a small block reader (its grammar is
+line-oriented: `model X {`, one field or `@@attribute` per line, `}`).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pgdba.advisor.candidates import Candidate
+from pgdba.errors import InputError
+
+
+@dataclass
+class OrmPatch:
+    """The new schema text, its unified diff, and the indexes that could not be expressed."""
+
+    path: str
+    new_text: str
+    diff: str
+    unmapped: list[str] = field(default_factory=list)
+
+
+def _diff(path: str, old: str, new: str) -> str:
+    return "".join(
+        difflib.unified_diff(
+            old.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{path}", f"b/{path}"
+        )
+    )
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise InputError(f"cannot read schema file {path}: {exc.strerror}") from None
+
+
+# Prisma ------------------------------------------------------------------------------------------------
+@dataclass
+class PrismaModel:
+    name: str
+    table: str
+    fields: dict[str, str]  # column name → field name
+    close_line: int  # index of the line holding the model's closing brace
+    indent: str
+
+
+def _strip_comment(line: str) -> str:
+    in_string = False
+    for i, ch in enumerate(line):
+        if ch == '"':
+            in_string = not in_string
+        elif ch == "/" and not in_string and line[i : i + 2] == "//":
+            return line[:i]
+    return line
+
+
+def _map_argument(text: str, attribute: str) -> str | None:
+    """The string argument of `@map("x")` / `@@map(name: "x")` in one line, else None."""
+    start = text.find(attribute + "(")
+    if start < 0:
+        return None
+    rest = text[start + len(attribute) + 1 :]
+    first = rest.find('"')
+    second = rest.find('"', first + 1)
+    if first < 0 or second < 0:
+        return None
+    return rest[first + 1 : second]
+
+
+def read_prisma_models(text: str) -> dict[str, PrismaModel]:
+    """Prisma models by database table name."""
+    models: dict[str, PrismaModel] = {}
+    lines = text.splitlines()
+    current: PrismaModel | None = None
+    for number, raw in enumerate(lines):
+        line = _strip_comment(raw).strip()
+        if current is None:
+            words = line.split()
+            if len(words) >= 3 and words[0] == "model" and words[2] == "{":
+                current = PrismaModel(words[1], words[1], {}, -1, "  ")
+            continue
+        if line == "}":
+            current.close_line = number
+            models[current.table] = current
+            current = None
+            continue
+        if line.startswith("@@map"):
+            mapped = _map_argument(line, "@@map")
+            if mapped:
+                current.table = mapped
+            continue
+        if not line or line.startswith("@@"):
+            continue
+        words = line.split()
+        if len(words) >= 2:
+            current.indent = raw[: len(raw) - len(raw.lstrip())] or "  "
+            column = _map_argument(line, "@map") or words[0]
+            current.fields[column] = words[0]
+    return models
+
+
+def prisma_patch(path: Path, indexes: Sequence[Candidate]) -> OrmPatch:
+    """Add `@@index([...])` lines to the models of the advised tables."""
+    text = _read(path)
+    models = read_prisma_models(text)
+    lines = text.splitlines(keepends=True)
+    inserts: dict[int, list[str]] = {}
+    unmapped: list[str] = []
+    for candidate in indexes:
+        model = models.get(candidate.table)
+        fields = [model.fields.get(c) for c in candidate.columns] if model else []
+        if model is None or None in fields:
+            unmapped.append(f"{candidate.label()}: no Prisma model/field for it in {path}")
+            continue
+        if candidate.include or candidate.is_partial:
+            unmapped.append(
+                f"{candidate.label()}: Prisma cannot express INCLUDE / partial indexes; use the SQL"
+            )
+            continue
+        line = prisma_index_line(candidate, [f for f in fields if f])
+        inserts.setdefault(model.close_line, []).append(f"{model.indent}{line}\n")
+    new_lines: list[str] = []
+    for number, line in enumerate(lines):
+        new_lines.extend(inserts.get(number, []))
+        new_lines.append(line)
+    new_text = "".join(new_lines)
+    return OrmPatch(str(path), new_text, _diff(path.name, text, new_text), unmapped)
+
+
+def prisma_index_line(candidate: Candidate, fields: Sequence[str]) -> str:
+    """`@@index([a, b])`, with `map:` only when the name differs from Prisma's default."""
+    default = f"{candidate.table}_{'_'.join(candidate.columns)}_idx"
+    mapping = "" if candidate.name() == default else f', map: "{candidate.name()}"'
+    return f"@@index([{', '.join(fields)}]{mapping})"
+
+
+# Drizzle -----------------------------------------------------------------------------------------------
+@dataclass
+class DrizzleTable:
+    variable: str
+    table: str
+    fields: dict[str, str]  # column name → property name
+    call_end: int  # byte offset of the pgTable call's closing parenthesis
+    extra_param: str | None  # parameter name of the third argument's arrow function
+    extra_insert: int | None  # byte offset where a new entry goes inside its array / object
+    extra_is_object: bool
+    extra_empty: bool
+
+
+def _parser() -> object:
+    import tree_sitter_typescript
+    from tree_sitter import Language, Parser
+
+    return Parser(Language(tree_sitter_typescript.language_typescript()))
+
+
+def _text(source: bytes, node: object) -> str:
+    return source[node.start_byte : node.end_byte].decode()  # type: ignore[attr-defined]
+
+
+def _string_value(source: bytes, node: object) -> str | None:
+    if node is None or node.type not in ("string", "template_string"):  # type: ignore[attr-defined]
+        return None
+    return _text(source, node)[1:-1]
+
+
+def _named_children(node: object) -> list[object]:
+    return list(node.named_children)  # type: ignore[attr-defined]
+
+
+def _column_name(source: bytes, value: object, key: str) -> str:
+    """`integer("org_id").notNull()` → org_id; `text()` → the property name."""
+    node = value
+    while node is not None and node.type == "call_expression":  # type: ignore[attr-defined]
+        function = node.child_by_field_name("function")  # type: ignore[attr-defined]
+        if function is not None and function.type == "identifier":
+            arguments = _named_children(node.child_by_field_name("arguments"))  # type: ignore[attr-defined]
+            name = _string_value(source, arguments[0]) if arguments else None
+            return name or key
+        node = function.child_by_field_name("object") if function is not None else None
+    return key
+
+
+def read_drizzle_tables(source: bytes) -> dict[str, DrizzleTable]:
+    """pgTable(...) declarations by database table name."""
+    tree = _parser().parse(source)  # type: ignore[attr-defined]
+    tables: dict[str, DrizzleTable] = {}
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        stack.extend(reversed(node.children))
+        if node.type != "variable_declarator":
+            continue
+        value = node.child_by_field_name("value")
+        name = node.child_by_field_name("name")
+        if value is None or value.type != "call_expression" or name is None:
+            continue
+        function = value.child_by_field_name("function")
+        if function is None or _text(source, function).split(".")[-1] not in ("pgTable", "table"):
+            continue
+        arguments = value.child_by_field_name("arguments")
+        args = _named_children(arguments)
+        table_name = _string_value(source, args[0]) if args else None
+        if table_name is None or len(args) < 2 or args[1].type != "object":  # type: ignore[attr-defined]
+            continue
+        fields: dict[str, str] = {}
+        for pair in _named_children(args[1]):
+            if pair.type != "pair":  # type: ignore[attr-defined]
+                continue
+            key = _text(source, pair.child_by_field_name("key")).strip("\"'")  # type: ignore[attr-defined]
+            fields[_column_name(source, pair.child_by_field_name("value"), key)] = key  # type: ignore[attr-defined]
+        table = DrizzleTable(
+            _text(source, name), table_name, fields, arguments.end_byte - 1, None, None, False, True
+        )
+        if len(args) >= 3 and args[2].type == "arrow_function":  # type: ignore[attr-defined]
+            _third_argument(source, args[2], table)
+        tables[table_name] = table
+    return tables
+
+
+def _third_argument(source: bytes, arrow: object, table: DrizzleTable) -> None:
+    parameter = arrow.child_by_field_name("parameter")  # type: ignore[attr-defined]
+    if parameter is None:
+        parameters = arrow.child_by_field_name("parameters")  # type: ignore[attr-defined]
+        names = _named_children(parameters) if parameters is not None else []
+        parameter = names[0] if names else None
+    body = arrow.child_by_field_name("body")  # type: ignore[attr-defined]
+    if body is not None and body.type == "parenthesized_expression":
+        body = _named_children(body)[0]
+    if parameter is None or body is None or body.type not in ("array", "object"):
+        return
+    table.extra_param = _text(source, parameter).split(":")[0].strip()
+    table.extra_insert = body.end_byte - 1
+    table.extra_is_object = body.type == "object"
+    table.extra_empty = not _named_children(body)
+
+
+def drizzle_index_call(candidate: Candidate, param: str, fields: Sequence[str]) -> str:
+    columns = ", ".join(f"{param}.{f}" for f in fields)
+    return f'index("{candidate.name()}").on({columns})'
+
+
+def drizzle_patch(path: Path, indexes: Sequence[Candidate]) -> OrmPatch:
+    """Add `index("name").on(t.a, t.b)` entries to the tables' third pgTable argument."""
+    text = _read(path)
+    source = text.encode()
+    tables = read_drizzle_tables(source)
+    edits: list[tuple[int, str]] = []
+    unmapped: list[str] = []
+    pending: dict[str, list[str]] = {}
+    for candidate in indexes:
+        table = tables.get(candidate.table)
+        fields = [table.fields.get(c) for c in candidate.columns] if table else []
+        if table is None or None in fields:
+            unmapped.append(f"{candidate.label()}: no pgTable/column for it in {path}")
+            continue
+        if candidate.include or candidate.is_partial:
+            unmapped.append(f"{candidate.label()}: INCLUDE / partial index left to the SQL output")
+            continue
+        param = table.extra_param or "t"
+        call = drizzle_index_call(candidate, param, [f for f in fields if f])
+        if table.extra_is_object:
+            call = f"{candidate.name().replace('_idx', 'Idx')}: {call}"
+        pending.setdefault(candidate.table, []).append(call)
+    for table_name, calls in pending.items():
+        table = tables[table_name]
+        if table.extra_insert is not None:
+            before = source[: table.extra_insert].rstrip()
+            separator = "" if table.extra_empty or before.endswith(b",") else ","
+            edits.append((len(before), separator + "\n  " + ",\n  ".join(calls) + ","))
+        else:
+            edits.append((table.call_end, ", (t) => [\n  " + ",\n  ".join(calls) + ",\n]"))
+    if pending:
+        edits.extend(_import_edit(source))
+    new_source = source
+    for offset, insert in sorted(edits, reverse=True):
+        new_source = new_source[:offset] + insert.encode() + new_source[offset:]
+    new_text = new_source.decode()
+    return OrmPatch(str(path), new_text, _diff(path.name, text, new_text), unmapped)
+
+
+def _import_edit(source: bytes) -> list[tuple[int, str]]:
+    """Add `index` to the drizzle-orm/pg-core import when it is missing."""
+    tree = _parser().parse(source)  # type: ignore[attr-defined]
+    for statement in tree.root_node.children:
+        if statement.type != "import_statement":
+            continue
+        module = statement.child_by_field_name("source")
+        if module is None or _string_value(source, module) != "drizzle-orm/pg-core":
+            continue
+        stack = list(statement.named_children)
+        while stack:
+            node = stack.pop()
+            if node.type == "named_imports":
+                names = {_text(source, s).split(" as ")[0].strip() for s in node.named_children}
+                if "index" in names:
+                    return []
+                last = node.named_children[-1] if node.named_children else None
+                return [(last.end_byte, ", index")] if last is not None else [(node.end_byte - 1, " index ")]
+            stack.extend(node.named_children)
+    return []

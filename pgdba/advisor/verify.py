@@ -1,0 +1,261 @@
+"""Proof: measured before/after times of the workload's queries with EXPLAIN (ANALYZE).
+
+By default on a throwaway copy: a scratch database on the same server (needs CREATEDB) receives the tables
+the measured queries read, their existing indexes and statistics; the advised indexes are built there and
+the database is dropped afterwards — the target database is only read. With --apply the measurement runs on
+the target itself around CREATE INDEX CONCURRENTLY. Only SELECT statements are executed. `$n` parameters are
+bound to values sampled from pg_stats (the most common value for `=`, histogram values for ranges).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pglast
+import psycopg
+from pglast import ast
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from pgdba.advisor.advise import Advice
+from pgdba.advisor.apply import create_indexes
+from pgdba.advisor.catalog import TableInfo, load_tables, resolve_relations
+from pgdba.advisor.query_columns import QueryColumns, columns_by_role
+from pgdba.advisor.workload import parameter_count
+from pgdba.errors import InputError
+from pgdba.server import ServerFacts
+from pgdba.target import Target
+
+# A copy larger than this is refused: measure on the target with --apply --verify instead.
+VERIFY_MAX_COPY_BYTES = 2 * 1024**3
+RUNS = 2  # measured runs per query after one warm-up; the fastest counts
+_STATEMENT = "pgdba_verify"
+
+STATS_SQL = """
+SELECT most_common_vals::text::text[] AS common,
+       histogram_bounds::text::text[] AS histogram
+  FROM pg_stats
+ WHERE schemaname = %(schema)s
+   AND tablename = %(table)s
+   AND attname = %(column)s
+"""
+
+COLUMN_DEFINITIONS_SQL = """
+SELECT a.attname,
+       format_type(a.atttypid, a.atttypmod) AS type_name,
+       a.attnotnull
+  FROM pg_attribute a
+ WHERE a.attrelid = %(oid)s
+   AND a.attnum > 0
+   AND NOT a.attisdropped
+ ORDER BY a.attnum
+"""
+
+
+@dataclass
+class BoundQuery:
+    sql: str
+    values: list[str]
+
+
+def bind_parameters(
+    conn: psycopg.Connection, text: str, columns: QueryColumns, tables: dict[str, TableInfo]
+) -> BoundQuery | None:
+    """Values for every `$n` from pg_stats (None when one cannot be chosen)."""
+    count = parameter_count(text)
+    values: dict[int, str] = {}
+    for number, value in _limit_parameters(text).items():
+        values[number] = value
+    for use in columns.uses:
+        if use.parameter is None or use.parameter in values:
+            continue
+        table = tables.get(use.column.relation)
+        if table is None:
+            continue
+        params = {"schema": table.schema, "table": table.name, "column": use.column.column}
+        with conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(STATS_SQL, params).fetchone()
+        if row is None:
+            continue
+        common = row["common"] or []
+        histogram = row["histogram"] or []
+        if use.operator == "=":
+            sample = common[0] if common else (histogram[len(histogram) // 2] if histogram else None)
+        elif use.operator in ("<", "<="):
+            sample = histogram[len(histogram) // 10] if histogram else None
+        else:
+            sample = histogram[-1 - len(histogram) // 10] if histogram else None
+        if sample is not None:
+            values[use.parameter] = str(sample)
+    if any(n not in values for n in range(1, count + 1)):
+        return None
+    return BoundQuery(text, [values[n] for n in range(1, count + 1)])
+
+
+def _limit_parameters(text: str) -> dict[int, str]:
+    """`LIMIT $n` gets 10 and `OFFSET $n` gets 0."""
+    found: dict[int, str] = {}
+    stack: list[object] = list(pglast.parse_sql(text))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.SelectStmt):
+            if isinstance(node.limitCount, ast.ParamRef) and node.limitCount.number:
+                found[node.limitCount.number] = "10"
+            if isinstance(node.limitOffset, ast.ParamRef) and node.limitOffset.number:
+                found[node.limitOffset.number] = "0"
+        if isinstance(node, list | tuple):
+            stack.extend(node)
+        elif isinstance(node, ast.Node):
+            stack.extend(getattr(node, name, None) for name in getattr(node, "__slots__", ()))
+    return found
+
+
+def _is_select(text: str) -> bool:
+    statements = pglast.parse_sql(text)
+    return len(statements) == 1 and isinstance(statements[0].stmt, ast.SelectStmt)
+
+
+def measure(conn: psycopg.Connection, query: BoundQuery) -> float:
+    """Fastest execution time (ms) of RUNS EXPLAIN (ANALYZE) runs after a warm-up."""
+    conn.execute(sql.SQL("PREPARE {} AS {}").format(sql.Identifier(_STATEMENT), sql.SQL(query.sql)))
+    try:
+        args: sql.Composable = sql.SQL("")
+        if query.values:
+            args = sql.SQL("({})").format(sql.SQL(", ").join(sql.Literal(v) for v in query.values))
+        statement = sql.SQL("EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE {}{}").format(
+            sql.Identifier(_STATEMENT), args
+        )
+        best = float("inf")
+        for run in range(RUNS + 1):
+            row = conn.execute(statement).fetchone()
+            assert row is not None
+            if run:
+                best = min(best, float(row[0][0]["Execution Time"]))
+        return best
+    finally:
+        conn.execute(sql.SQL("DEALLOCATE {}").format(sql.Identifier(_STATEMENT)))
+
+
+def verify_advice(target: Target, facts: ServerFacts, advice: Advice, *, on_target: bool) -> dict[str, Any]:
+    """Measured before/after times of the queries the advised indexes help."""
+    if not advice.recommendations:
+        return {
+            "where": "nowhere",
+            "before_ms": 0.0,
+            "after_ms": 0.0,
+            "queries": [],
+            "notes": ["nothing to verify"],
+        }
+    texts = list(dict.fromkeys(q.sql for r in advice.recommendations for q in r.queries))
+    notes: list[str] = []
+    measure_target = Target(target.dsn, target.source, 0, target.lock_timeout_ms, target.connect_timeout_s)
+    with measure_target.connect() as conn:
+        bound, tables, skipped = _bind_all(conn, texts)
+    notes += skipped
+    if not bound:
+        return {"where": "nowhere", "before_ms": 0.0, "after_ms": 0.0, "queries": [], "notes": notes}
+    if on_target:
+        return _verify_on(measure_target, advice, bound, notes, where="target")
+    needed = {t.oid: t for t in tables.values()}
+    total = sum(t.size_bytes for t in needed.values())
+    if total > VERIFY_MAX_COPY_BYTES:
+        raise InputError(
+            f"the tables to copy take {total / 2**30:.1f} GB (over {VERIFY_MAX_COPY_BYTES / 2**30:.0f} GB): "
+            "measure on the target with --apply --verify instead"
+        )
+    scratch = f"pgdba_verify_{secrets.token_hex(4)}"
+    with measure_target.connect(apply=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(scratch)))
+    try:
+        scratch_target = measure_target.with_database(scratch)
+        _copy_tables(measure_target, scratch_target, list(needed.values()))
+        return _verify_on(scratch_target, advice, bound, notes, where="scratch copy")
+    finally:
+        with measure_target.connect(apply=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch)))
+
+
+def _bind_all(
+    conn: psycopg.Connection, texts: Sequence[str]
+) -> tuple[list[BoundQuery], dict[str, TableInfo], list[str]]:
+    first = [columns_by_role(t) for t in texts]
+    oids = resolve_relations(conn, {name for q in first for name in q.tables})
+    infos = load_tables(conn, oids.values())
+    tables = {name: infos[oid] for name, oid in oids.items() if oid in infos}
+    catalog = {name: list(t.columns) for name, t in tables.items()}
+    bound: list[BoundQuery] = []
+    skipped: list[str] = []
+    used: dict[str, TableInfo] = {}
+    for text in texts:
+        short = " ".join(text.split())[:60]
+        if not _is_select(text):
+            skipped.append(f"not measured (only SELECTs are executed): {short}")
+            continue
+        columns = columns_by_role(text, catalog)
+        query = bind_parameters(conn, text, columns, tables)
+        if query is None:
+            skipped.append(f"not measured (no sample value for a parameter): {short}")
+            continue
+        bound.append(query)
+        used.update({name: tables[name] for name in columns.tables if name in tables})
+    return bound, used, skipped
+
+
+def _verify_on(
+    target: Target, advice: Advice, bound: list[BoundQuery], notes: list[str], *, where: str
+) -> dict[str, Any]:
+    with target.connect() as conn:
+        before = [measure(conn, q) for q in bound]
+    with target.connect(apply=True) as conn:
+        started = time.monotonic()
+        created, failed = create_indexes(conn, advice)
+        build_s = time.monotonic() - started
+        conn.execute("ANALYZE")
+    with target.connect() as conn:
+        after = [measure(conn, q) for q in bound]
+    return {
+        "where": where,
+        "before_ms": sum(before),
+        "after_ms": sum(after),
+        "build_s": round(build_s, 2),
+        "created": created,
+        "failed": failed,
+        "queries": [
+            {"query": q.sql, "values": q.values, "before_ms": round(b, 3), "after_ms": round(a, 3)}
+            for q, b, a in zip(bound, before, after, strict=True)
+        ],
+        "notes": notes,
+    }
+
+
+def _copy_tables(source: Target, scratch: Target, tables: list[TableInfo]) -> None:
+    """Table definitions (columns, NOT NULL), rows, existing indexes and statistics into the scratch DB."""
+    with source.connect() as src, scratch.connect(apply=True) as dst:
+        for table in tables:
+            with src.cursor() as cur:
+                columns = cur.execute(COLUMN_DEFINITIONS_SQL, {"oid": table.oid}).fetchall()
+            definition = sql.SQL(", ").join(
+                sql.SQL("{} {}{}").format(
+                    sql.Identifier(name),
+                    sql.SQL(type_name),  # format_type() output from the catalog
+                    sql.SQL(" NOT NULL" if not_null else ""),
+                )
+                for name, type_name, not_null in columns
+            )
+            dst.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(table.schema)))
+            name = sql.Identifier(table.schema, table.name)
+            dst.execute(sql.SQL("CREATE TABLE {} ({})").format(name, definition))
+            with (
+                src.cursor().copy(sql.SQL("COPY {} TO STDOUT (FORMAT binary)").format(name)) as out,
+                dst.cursor().copy(sql.SQL("COPY {} FROM STDIN (FORMAT binary)").format(name)) as into,
+            ):
+                for block in out:
+                    into.write(block)
+            for index in table.indexes:
+                if index.is_valid:
+                    dst.execute(sql.SQL(index.definition))  # pg_get_indexdef() output
+        dst.execute("ANALYZE")

@@ -1,0 +1,247 @@
+"""`pgdba advise indexes`: the workload index advisor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from pgdba.advisor.advise import DEFAULT_BUDGET_MB, Advice, AdvisorOptions, advise_indexes
+from pgdba.advisor.apply import apply_indexes, refuse_unverified_apply
+from pgdba.advisor.orm_patch import OrmPatch, drizzle_patch, prisma_patch
+from pgdba.advisor.selection import DEFAULT_MIN_IMPROVEMENT_PCT
+from pgdba.advisor.verify import verify_advice
+from pgdba.advisor.workload import (
+    DEFAULT_MIN_CALLS,
+    DEFAULT_MIN_MEAN_MS,
+    DEFAULT_TOP,
+    queries_from_file,
+    queries_from_statements,
+)
+from pgdba.cli.options import (
+    DsnOption,
+    FailOnOption,
+    FormatOption,
+    StatementTimeoutOption,
+    check_fail_on,
+    check_format,
+    target_from,
+)
+from pgdba.errors import InputError
+from pgdba.findings import Report
+from pgdba.render import Column, console, print_json, print_rows
+from pgdba.server import load_server_facts
+from pgdba.target import DEFAULT_STATEMENT_TIMEOUT_MS
+
+app = typer.Typer(help="Advice from the workload: indexes to create and to drop.", no_args_is_help=True)
+EMITS = ("sql", "prisma", "drizzle")
+
+
+@app.command("indexes")
+def indexes(
+    dsn: DsnOption = None,
+    budget_mb: Annotated[
+        float, typer.Option("--budget-mb", help="Storage the new indexes may take, in MB")
+    ] = DEFAULT_BUDGET_MB,
+    min_improvement: Annotated[
+        float,
+        typer.Option(
+            "--min-improvement", help="Least share (%) of the workload's estimated cost an index must remove"
+        ),
+    ] = DEFAULT_MIN_IMPROVEMENT_PCT,
+    emit: Annotated[str, typer.Option("--emit", help="sql, prisma or drizzle")] = "sql",
+    schema: Annotated[
+        Path | None, typer.Option("--schema", help="Prisma / Drizzle schema file to patch")
+    ] = None,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Measure before/after with EXPLAIN ANALYZE on a scratch copy")
+    ] = False,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Create the indexes on the target (CREATE INDEX CONCURRENTLY)")
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Allow --apply without --verify on large tables")
+    ] = False,
+    min_calls: Annotated[
+        int, typer.Option("--min-calls", help="pg_stat_statements: least calls")
+    ] = DEFAULT_MIN_CALLS,
+    min_mean_ms: Annotated[
+        float, typer.Option("--min-mean-ms", help="pg_stat_statements: least mean time (ms)")
+    ] = DEFAULT_MIN_MEAN_MS,
+    top: Annotated[
+        int, typer.Option("--top", help="pg_stat_statements: the N queries with most total time")
+    ] = DEFAULT_TOP,
+    queries: Annotated[
+        Path | None, typer.Option("--queries", help="SQL file or PostgreSQL log to take the workload from")
+    ] = None,
+    max_width: Annotated[int, typer.Option("--max-width", help="Most key columns per index")] = 3,
+    statement_timeout: StatementTimeoutOption = DEFAULT_STATEMENT_TIMEOUT_MS,
+    fail_on: FailOnOption = "critical",
+    fmt: FormatOption = "table",
+) -> None:
+    """Advise the indexes that cut the workload's cost most within the budget, and the ones to drop.
+
+    Example: pgdba advise indexes --queries workload.sql --budget-mb 200 --emit prisma --schema schema.prisma
+    """
+    fmt = check_format(fmt)
+    severity = check_fail_on(fail_on)
+    if emit not in EMITS:
+        raise InputError(f"unknown --emit {emit!r}: use sql, prisma or drizzle")
+    if emit != "sql" and schema is None:
+        raise InputError(f"--emit {emit} needs --schema FILE (the schema to patch)")
+    if min_calls < 0 or top < 1 or min_mean_ms < 0:
+        raise InputError("--min-calls and --min-mean-ms must not be negative, --top must be at least 1")
+    options = AdvisorOptions(budget_mb=budget_mb, min_improvement_pct=min_improvement, max_width=max_width)
+    options.validate()
+    target = target_from(dsn, statement_timeout)
+    with target.connect() as conn:
+        facts = load_server_facts(conn)
+        if queries is not None:
+            workload = queries_from_file(queries)
+        else:
+            workload = queries_from_statements(
+                conn, facts, min_calls=min_calls, min_mean_ms=min_mean_ms, top=top
+            )
+            if not workload:
+                raise InputError("pg_stat_statements holds no query above --min-calls / --min-mean-ms here")
+        advice = advise_indexes(conn, facts, workload, options, writes_known=queries is None)
+        if apply and not verify:
+            refuse_unverified_apply(advice, yes=yes)
+    patch = _patch(emit, schema, advice)
+    if verify or apply:
+        _announce(advice, apply, fmt)
+    if verify:
+        advice.verification = verify_advice(target, facts, advice, on_target=apply)
+    elif apply:
+        advice.verification = apply_indexes(target, advice)
+    _print(advice, patch, emit, fmt)
+    if Report(findings=advice.findings()).fails(severity):
+        raise typer.Exit(1)
+
+
+def _patch(emit: str, schema: Path | None, advice: Advice) -> OrmPatch | None:
+    if schema is None or emit == "sql":
+        return None
+    chosen = [r.candidate for r in advice.recommendations]
+    return prisma_patch(schema, chosen) if emit == "prisma" else drizzle_patch(schema, chosen)
+
+
+def _announce(advice: Advice, apply: bool, fmt: str) -> None:
+    """The SQL goes to stderr before anything changes (stdout stays clean for JSON)."""
+    if not apply or not advice.recommendations:
+        return
+    err = console(stderr=True)
+    err.print(
+        "pgdba: creating on the target:" if fmt != "json" else "pgdba: creating on the target (see JSON):"
+    )
+    for recommendation in advice.recommendations:
+        err.print(f"  {recommendation.sql};")
+
+
+_INDEX_COLUMNS = (
+    Column("index", "index"),
+    Column("size", "est. size", "right"),
+    Column("share", "cost removed %", "right"),
+    Column("queries", "queries", "right"),
+    Column("status", "status"),
+)
+_DROP_COLUMNS = (
+    Column("index", "index"),
+    Column("reason", "reason"),
+    Column("detail", "why"),
+    Column("size", "size", "right"),
+)
+
+
+def _size(num: int | None) -> str:
+    if num is None:
+        return ""
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(num) < 1024 or unit == "GB":
+            return f"{num:.0f} {unit}" if unit == "B" else f"{num:.1f} {unit}"
+        num = num / 1024  # type: ignore[assignment]
+    return str(num)
+
+
+def _print(advice: Advice, patch: OrmPatch | None, emit: str, fmt: str) -> None:
+    if fmt == "json":
+        data: dict[str, Any] = advice.to_dict()
+        data["emit"] = {
+            "format": emit,
+            "sql": [r.sql + ";" for r in advice.recommendations],
+            "patch": patch.diff if patch else None,
+            "unmapped": patch.unmapped if patch else [],
+        }
+        print_json(data)
+        return
+    heading = "##" if fmt == "markdown" else ""
+    summary = (
+        f"{advice.queries} queries, {advice.candidates} candidates, {advice.whatif_calls} what-if plans "
+        f"({advice.cache_hits} cached), {advice.runtime_s:.2f} s"
+    )
+    if advice.hypopg:
+        summary += (
+            f"; estimated workload cost {advice.cost_before:,.0f} → {advice.cost_after:,.0f} "
+            f"({100 * advice.relative_cost:.1f} %), {_size(advice.used_bytes)} of {advice.options.budget_mb:g} MB"
+        )
+    print(f"{heading} index advice: {summary}".strip())
+    print(f"minimum improvement per index: {advice.options.min_improvement_pct:g} % of the workload's cost")
+    rows = [
+        {
+            "index": r.candidate.label(),
+            "size": _size(r.size_bytes),
+            "share": round(r.share_pct, 1) if r.status != "unverified" else None,
+            "queries": len(r.queries),
+            "status": r.status,
+        }
+        for r in advice.recommendations
+    ]
+    print_rows(rows, _INDEX_COLUMNS, fmt, title="Indexes to create", empty="no index worth creating")
+    for r in advice.recommendations:
+        for q in r.queries[:5]:
+            text = " ".join(q.sql.split())
+            cost = (
+                f"cost {q.cost_before:,.0f} → {q.cost_after:,.0f}"
+                if r.status != "unverified"
+                else "unverified"
+            )
+            print(f"  {r.candidate.name()}: {cost}, {q.calls} calls: {text[:100]}")
+    drops = [
+        {
+            "index": d.index.qualified_name,
+            "reason": d.reason,
+            "detail": d.detail,
+            "size": _size(d.index.size_bytes),
+        }
+        for d in advice.drops
+    ]
+    print_rows(drops, _DROP_COLUMNS, fmt, title="Indexes to drop", empty="none")
+    if advice.verification:
+        _print_verification(advice.verification)
+    for note in advice.notes:
+        print(f"note: {note}")
+    for sql_text, reason in advice.skipped:
+        print(f"skipped: {' '.join(sql_text.split())[:80]} ({reason})")
+    if emit == "sql" and advice.recommendations:
+        print("\n-- SQL")
+        for r in advice.recommendations:
+            print(r.sql + ";")
+        for d in advice.drops:
+            print(d.ddl().as_string(None) + ";")
+    if patch is not None:
+        print(f"\n-- patch for {patch.path}")
+        print(patch.diff or "(no change)")
+        for line in patch.unmapped:
+            print(f"not in the patch: {line}")
+
+
+def _print_verification(verification: dict[str, Any]) -> None:
+    print(
+        f"\nmeasured ({verification['where']}): {verification['before_ms']:.1f} ms → {verification['after_ms']:.1f} ms "
+        f"over {len(verification['queries'])} queries"
+    )
+    for q in verification["queries"]:
+        print(f"  {q['before_ms']:9.2f} ms → {q['after_ms']:9.2f} ms  {' '.join(q['query'].split())[:80]}")
+    for line in verification.get("notes", []):
+        print(f"  note: {line}")
