@@ -24,9 +24,9 @@ PARTIAL_MAX_DISTINCT = 50
 IDENTIFIER_MAX = 63
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Candidate:
-    """A btree index that may be created."""
+    """A btree index that may be created (ordered by table, then columns, for stable output)."""
 
     schema: str
     table: str
@@ -38,6 +38,19 @@ class Candidate:
     @property
     def relation(self) -> str:
         return f"{self.schema}.{self.table}"
+
+    def _key(self) -> tuple[str, str, tuple[str, ...], tuple[str, ...], str, str]:
+        return (
+            self.schema,
+            self.table,
+            self.columns,
+            self.include,
+            self.where_column or "",
+            repr(self.where_value),
+        )
+
+    def __lt__(self, other: Candidate) -> bool:
+        return self._key() < other._key()
 
     @property
     def is_partial(self) -> bool:

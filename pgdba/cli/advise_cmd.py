@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,7 +31,7 @@ from pgdba.cli.options import (
 )
 from pgdba.errors import InputError
 from pgdba.findings import Report
-from pgdba.render import Column, console, print_json, print_rows
+from pgdba.render import Column, print_json, print_rows
 from pgdba.server import load_server_facts
 from pgdba.target import DEFAULT_STATEMENT_TIMEOUT_MS
 
@@ -110,7 +111,7 @@ def indexes(
             refuse_unverified_apply(advice, yes=yes)
     patch = _patch(emit, schema, advice)
     if verify or apply:
-        _announce(advice, apply, fmt)
+        _announce(advice, apply)
     if verify:
         advice.verification = verify_advice(target, facts, advice, on_target=apply)
     elif apply:
@@ -127,16 +128,14 @@ def _patch(emit: str, schema: Path | None, advice: Advice) -> OrmPatch | None:
     return prisma_patch(schema, chosen) if emit == "prisma" else drizzle_patch(schema, chosen)
 
 
-def _announce(advice: Advice, apply: bool, fmt: str) -> None:
+def _announce(advice: Advice, apply: bool) -> None:
     """The SQL goes to stderr before anything changes (stdout stays clean for JSON)."""
     if not apply or not advice.recommendations:
         return
-    err = console(stderr=True)
-    err.print(
-        "pgdba: creating on the target:" if fmt != "json" else "pgdba: creating on the target (see JSON):"
-    )
+    sys.stderr.write("pgdba: creating on the target:\n")
     for recommendation in advice.recommendations:
-        err.print(f"  {recommendation.sql};")
+        sys.stderr.write(f"  {recommendation.sql};\n")
+    sys.stderr.flush()
 
 
 _INDEX_COLUMNS = (
@@ -237,11 +236,18 @@ def _print(advice: Advice, patch: OrmPatch | None, emit: str, fmt: str) -> None:
 
 
 def _print_verification(verification: dict[str, Any]) -> None:
-    print(
-        f"\nmeasured ({verification['where']}): {verification['before_ms']:.1f} ms → {verification['after_ms']:.1f} ms "
-        f"over {len(verification['queries'])} queries"
-    )
-    for q in verification["queries"]:
-        print(f"  {q['before_ms']:9.2f} ms → {q['after_ms']:9.2f} ms  {' '.join(q['query'].split())[:80]}")
+    for created in verification.get("created", []):
+        print(f"created on the {verification['where']}: {created['index']} ({_size(created['size_bytes'])})")
+    for failed in verification.get("failed", []):
+        print(f"failed: {failed}")
+    if "before_ms" in verification and verification.get("queries"):
+        print(
+            f"measured ({verification['where']}): {verification['before_ms']:.1f} ms → "
+            f"{verification['after_ms']:.1f} ms over {len(verification['queries'])} queries"
+        )
+        for q in verification["queries"]:
+            print(
+                f"  {q['before_ms']:9.2f} ms → {q['after_ms']:9.2f} ms  {' '.join(q['query'].split())[:80]}"
+            )
     for line in verification.get("notes", []):
         print(f"  note: {line}")

@@ -1,0 +1,228 @@
+"""The advisor on a real cluster with HypoPG: which indexes it picks, what it leaves alone, the budget."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from pgdba.advisor.advise import Advice, AdvisorOptions, advise_indexes
+from pgdba.advisor.candidates import Candidate
+from pgdba.advisor.workload import WorkloadQuery, queries_from_statements
+from pgdba.server import load_server_facts
+from tests.conftest import TestDatabase
+
+SCHEMA = """
+CREATE TABLE customers (id int PRIMARY KEY, email text NOT NULL, country text NOT NULL);
+INSERT INTO customers
+SELECT g, 'user' || g || '@example.com', (ARRAY['de', 'fr', 'us'])[1 + g % 3]
+  FROM generate_series(1, 20000) g;
+CREATE TABLE orders (id int PRIMARY KEY, customer_id int NOT NULL, status text NOT NULL,
+                     total numeric NOT NULL, created_at timestamptz NOT NULL);
+INSERT INTO orders
+SELECT g, 1 + g % 20000, (ARRAY['new', 'paid', 'shipped', 'done'])[1 + g % 4], g % 500,
+       timestamptz '2024-01-01' + g * interval '1 minute'
+  FROM generate_series(1, 40000) g;
+CREATE TABLE events (id int, account_id int NOT NULL, created_at timestamptz NOT NULL, payload text);
+INSERT INTO events
+SELECT g, g % 1000, timestamptz '2024-01-01' + g * interval '1 second', md5(g::text)
+  FROM generate_series(1, 30000) g;
+ANALYZE;
+"""
+
+
+@pytest.fixture
+def shop(db: TestDatabase) -> TestDatabase:
+    db.execute(SCHEMA)
+    return db
+
+
+def advise(db: TestDatabase, queries: list[str], **options: object) -> Advice:
+    with db.target.connect() as conn:
+        facts = load_server_facts(conn)
+        return advise_indexes(conn, facts, [WorkloadQuery(q) for q in queries], AdvisorOptions(**options))  # type: ignore[arg-type]
+
+
+def chosen(advice: Advice) -> list[tuple[str, tuple[str, ...]]]:
+    return [(r.candidate.table, r.candidate.columns) for r in advice.recommendations]
+
+
+@pytest.mark.hypopg
+def test_equality_and_range_give_equality_column_first(shop: TestDatabase) -> None:
+    advice = advise(shop, ["SELECT * FROM events WHERE created_at > $2 AND account_id = $1"])
+    assert chosen(advice) == [("events", ("account_id", "created_at"))]
+    assert advice.relative_cost < 0.2
+    helped = advice.recommendations[0].queries
+    assert len(helped) == 1 and helped[0].cost_after < helped[0].cost_before
+
+
+@pytest.mark.hypopg
+def test_join_gets_the_index_on_the_inner_sides_join_key(shop: TestDatabase) -> None:
+    advice = advise(
+        shop, ["SELECT o.* FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.email = $1"]
+    )
+    assert ("orders", ("customer_id",)) in chosen(advice)
+    assert ("customers", ("email",)) in chosen(advice)
+
+
+@pytest.mark.hypopg
+def test_order_by_limit_gets_a_sort_matching_index(shop: TestDatabase) -> None:
+    # 30 events per account: the index must also deliver them in created_at order to stop after 10
+    advice = advise(shop, ["SELECT * FROM events WHERE account_id = $1 ORDER BY created_at DESC LIMIT 10"])
+    assert chosen(advice) == [("events", ("account_id", "created_at"))]
+
+
+@pytest.mark.hypopg
+def test_query_already_served_by_an_existing_index_gets_nothing(shop: TestDatabase) -> None:
+    shop.execute("CREATE INDEX events_account_created ON events (account_id, created_at)")
+    advice = advise(shop, ["SELECT * FROM events WHERE account_id = $1 AND created_at > $2"])
+    assert advice.recommendations == []
+    assert "events_account_created" in advice.workload_indexes
+    assert all(d.index.name != "events_account_created" for d in advice.drops)
+
+
+@pytest.mark.hypopg
+def test_budget_is_respected(shop: TestDatabase) -> None:
+    workload = [
+        "SELECT * FROM events WHERE account_id = $1",
+        "SELECT * FROM orders WHERE customer_id = $1",
+        "SELECT * FROM customers WHERE email = $1",
+    ]
+    unlimited = advise(shop, workload, budget_mb=None)
+    assert len(unlimited.recommendations) == 3
+    smallest = min(r.size_bytes for r in unlimited.recommendations)
+    budget_mb = (smallest + 8192) / 2**20
+    limited = advise(shop, workload, budget_mb=budget_mb)
+    assert 1 <= len(limited.recommendations) < 3
+    assert limited.used_bytes <= budget_mb * 2**20
+    assert limited.cost_after > unlimited.cost_after
+
+
+@pytest.mark.hypopg
+def test_minimum_improvement_is_visible_and_applied(shop: TestDatabase) -> None:
+    workload = ["SELECT * FROM events WHERE account_id = $1"]
+    advice = advise(shop, workload, min_improvement_pct=99.9)
+    assert advice.recommendations == []
+    assert advice.to_dict()["settings"]["min_improvement_pct"] == 99.9
+
+
+@pytest.mark.hypopg
+def test_recurring_constant_predicates_yield_a_partial_candidate(shop: TestDatabase) -> None:
+    advice = advise(
+        shop,
+        [
+            "SELECT * FROM orders WHERE status = 'new' AND total > 490",
+            "SELECT count(*) FROM orders WHERE status = 'new' AND total > 495",
+        ],
+    )
+    assert advice.recommendations, "a filter on 1 % of the rows must get an index"
+    assert (
+        advice.candidates >= 4
+    )  # (status), (total), (status, total) and the partial (total) WHERE status = 'new'
+
+
+@pytest.mark.hypopg
+def test_hypothetical_sizes_and_estimates_are_both_reported(shop: TestDatabase) -> None:
+    advice = advise(shop, ["SELECT * FROM customers WHERE email = $1"])
+    recommendation = advice.recommendations[0]
+    assert recommendation.hypopg_size_bytes and recommendation.hypopg_size_bytes > 0
+    shop.execute("CREATE INDEX real_email ON customers (email)")
+    with shop.connect() as conn:
+        row = conn.execute("SELECT pg_relation_size('real_email')").fetchone()
+    assert row is not None
+    assert 0.7 < recommendation.size_bytes / row[0] < 1.3
+
+
+@pytest.mark.hypopg
+def test_workload_from_pg_stat_statements_weighs_calls(shop: TestDatabase) -> None:
+    with shop.connect() as conn:
+        conn.execute("SELECT pg_stat_statements_reset()")
+        conn.execute("SELECT pg_stat_reset()")  # the load's inserts are not part of this window
+        for account in range(20):
+            conn.execute("SELECT * FROM events WHERE account_id = %s", (account,))
+        conn.execute("SELECT * FROM customers WHERE email = %s", ("user1@example.com",))
+    with shop.target.connect() as conn:
+        facts = load_server_facts(conn)
+        workload = queries_from_statements(conn, facts, min_calls=2)
+        assert [q.calls for q in workload if "events" in q.sql] == [20]
+        assert not any("customers" in q.sql for q in workload)  # one call is below --min-calls
+        advice = advise_indexes(conn, facts, workload, AdvisorOptions(), writes_known=True)
+    assert chosen(advice) == [("events", ("account_id",))]
+    assert advice.recommendations[0].queries[0].calls == 20
+
+
+@pytest.mark.hypopg
+def test_heavy_writes_outweigh_a_rarely_read_index(shop: TestDatabase) -> None:
+    with shop.connect() as conn:
+        conn.execute("SELECT pg_stat_statements_reset()")
+        conn.execute("SELECT pg_stat_reset()")
+        for account in range(2):
+            conn.execute("SELECT * FROM events WHERE account_id = %s", (account,))
+        conn.execute("INSERT INTO events SELECT g, g % 1000, now(), 'x' FROM generate_series(1, 30000) g")
+    with shop.target.connect() as conn:
+        facts = load_server_facts(conn)
+        workload = queries_from_statements(conn, facts, min_calls=2)
+        light = advise_indexes(
+            conn, facts, workload, AdvisorOptions(write_cost_per_row=0.0), writes_known=True
+        )
+        heavy = advise_indexes(
+            conn, facts, workload, AdvisorOptions(write_cost_per_row=1.0), writes_known=True
+        )
+    assert chosen(light) == [("events", ("account_id",))]
+    assert heavy.recommendations == []  # 30 000 inserted rows cost more than two lookups save
+
+
+def test_without_hypopg_candidates_are_rule_based_and_unverified(shop: TestDatabase) -> None:
+    shop.execute("DROP EXTENSION IF EXISTS hypopg")
+    advice = advise(shop, ["SELECT * FROM events WHERE account_id = $1 AND created_at > $2"])
+    assert not advice.hypopg
+    assert chosen(advice) == [("events", ("account_id", "created_at"))]
+    assert advice.recommendations[0].status == "unverified"
+    assert any("HypoPG is not installed" in note for note in advice.notes)
+
+
+@pytest.mark.hypopg
+def test_drop_advice_never_touches_unique_primary_or_constraint_indexes(shop: TestDatabase) -> None:
+    shop.execute(
+        """
+        CREATE UNIQUE INDEX customers_email_key ON customers (email);
+        ALTER TABLE orders ADD CONSTRAINT orders_status_total UNIQUE (status, total, id);
+        CREATE INDEX orders_status ON orders (status);
+        CREATE INDEX events_payload ON events (payload);
+        """
+    )
+    advice = advise(shop, ["SELECT * FROM events WHERE account_id = $1"])
+    drops = {d.index.name: d.reason for d in advice.drops}
+    assert drops == {"orders_status": "redundant", "events_payload": "unused"}
+    assert all("DROP INDEX CONCURRENTLY" in d.ddl().as_string(None) for d in advice.drops)
+
+
+@pytest.mark.hypopg
+def test_hypothetical_indexes_never_become_real(shop: TestDatabase) -> None:
+    advise(shop, ["SELECT * FROM events WHERE account_id = $1"])
+    with shop.connect() as conn:
+        row = conn.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'events'").fetchone()
+    assert row == (0,)
+
+
+def test_candidate_sql_quotes_identifiers_and_literals() -> None:
+    candidate = Candidate("my schema", 'we"ird', ("a b",), ("c",), "st", "x'y")
+    text = candidate.ddl(concurrently=True).as_string(None)
+    assert text == (
+        'CREATE INDEX CONCURRENTLY IF NOT EXISTS "we""ird_a b_where_st_idx" ON "my schema"."we""ird" '
+        'USING btree ("a b") INCLUDE ("c") WHERE "st" = \'x\'\'y\''
+    )
+
+
+@pytest.mark.hypopg
+def test_unexplainable_queries_are_skipped_with_the_reason(shop: TestDatabase) -> None:
+    advice = advise(
+        shop,
+        ["SELECT * FROM events WHERE account_id = $1", "SELECT * FROM events WHERE no_such_column = $1"],
+    )
+    assert [reason.startswith("cannot EXPLAIN") for _, reason in advice.skipped] == [True]
+    assert advice.queries == 1
+
+
+def test_apply_session_is_needed_to_write(shop: TestDatabase) -> None:
+    with shop.target.connect() as conn, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        conn.execute("CREATE INDEX ON events (account_id)")

@@ -1,0 +1,186 @@
+"""`pgdba advise indexes` end to end: JSON contract, ORM patches, --verify, --apply and input errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pgdba.advisor.advise import Advice, AdvisorOptions, advise_indexes
+from pgdba.advisor.apply import refuse_unverified_apply
+from pgdba.advisor.workload import WorkloadQuery
+from pgdba.cli import main
+from pgdba.errors import InputError
+from pgdba.server import load_server_facts
+from tests.conftest import TestDatabase
+
+SCHEMA = """
+CREATE TABLE users (id int PRIMARY KEY, org_id int NOT NULL, created_at timestamptz NOT NULL, email text);
+INSERT INTO users
+SELECT g, g % 200, timestamptz '2024-01-01' + g * interval '1 minute', 'u' || g
+  FROM generate_series(1, 20000) g;
+ANALYZE users;
+"""
+QUERIES = (
+    "SELECT * FROM users WHERE org_id = $1 AND created_at > $2;\nSELECT id FROM users WHERE email = 'u5';\n"
+)
+PRISMA = """model User {
+  id        Int      @id
+  orgId     Int      @map("org_id")
+  createdAt DateTime @map("created_at")
+  email     String?
+
+  @@map("users")
+}
+"""
+DRIZZLE = """import { pgTable, integer, timestamp, text } from "drizzle-orm/pg-core";
+
+export const users = pgTable("users", {
+  id: integer("id").primaryKey(),
+  orgId: integer("org_id").notNull(),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull(),
+  email: text(),
+});
+"""
+
+
+@pytest.fixture
+def users_db(db: TestDatabase, tmp_path: Path) -> tuple[TestDatabase, Path]:
+    db.execute(SCHEMA)
+    queries = tmp_path / "workload.sql"
+    queries.write_text(QUERIES)
+    return db, queries
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.hypopg
+def test_json_output_lists_indexes_with_their_queries(
+    users_db: tuple[TestDatabase, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, queries = users_db
+    code, out, _ = run(
+        capsys, "advise", "indexes", "--dsn", db.dsn, "--queries", str(queries), "--format", "json"
+    )
+    assert code == 0
+    data = json.loads(out)
+    assert data["schema_version"] == 1
+    assert sorted(i["columns"] for i in data["indexes"]) == [["email"], ["org_id", "created_at"]]
+    first = next(i for i in data["indexes"] if i["columns"] == ["org_id", "created_at"])
+    assert first["sql"].startswith('CREATE INDEX CONCURRENTLY IF NOT EXISTS "users_org_id_created_at_idx"')
+    assert first["queries"][0]["cost_after"] < first["queries"][0]["cost_before"]
+    assert data["workload"]["relative_cost"] < 0.5
+    assert {f["code"] for f in data["findings"]} == {"advisor.create_index"}
+    assert data["emit"]["sql"][0].endswith(";")
+
+
+@pytest.mark.hypopg
+def test_prisma_patch_adds_index_with_field_names(
+    users_db: tuple[TestDatabase, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    db, queries = users_db
+    schema = tmp_path / "schema.prisma"
+    schema.write_text(PRISMA)
+    args = ["advise", "indexes", "--dsn", db.dsn, "--queries", str(queries), "--emit", "prisma"]
+    code, out, _ = run(capsys, *args, "--schema", str(schema), "--format", "json")
+    assert code == 0
+    patch = json.loads(out)["emit"]["patch"]
+    assert "+  @@index([orgId, createdAt])\n" in patch
+    assert "+  @@index([email])\n" in patch
+    assert schema.read_text() == PRISMA  # the patch is printed, the file is left alone
+
+
+@pytest.mark.hypopg
+def test_drizzle_patch_adds_index_calls_and_import(
+    users_db: tuple[TestDatabase, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    db, queries = users_db
+    schema = tmp_path / "schema.ts"
+    schema.write_text(DRIZZLE)
+    args = ["advise", "indexes", "--dsn", db.dsn, "--queries", str(queries), "--emit", "drizzle"]
+    code, out, _ = run(capsys, *args, "--schema", str(schema))
+    assert code == 0
+    assert '+  index("users_org_id_created_at_idx").on(t.orgId, t.createdAt),' in out
+    assert '+  index("users_email_idx").on(t.email),' in out
+    assert '+import { pgTable, integer, timestamp, text, index } from "drizzle-orm/pg-core";' in out
+
+
+@pytest.mark.hypopg
+def test_verify_measures_on_a_scratch_copy_and_leaves_the_target_alone(
+    users_db: tuple[TestDatabase, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, queries = users_db
+    code, out, _ = run(
+        capsys,
+        "advise",
+        "indexes",
+        "--dsn",
+        db.dsn,
+        "--queries",
+        str(queries),
+        "--verify",
+        "--format",
+        "json",
+    )
+    assert code == 0
+    verification = json.loads(out)["verification"]
+    assert verification["where"] == "scratch copy"
+    assert len(verification["queries"]) == 2
+    assert verification["after_ms"] < verification["before_ms"]
+    assert {c["index"] for c in verification["created"]} == {"users_org_id_created_at_idx", "users_email_idx"}
+    with db.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'users'").fetchone() == (1,)
+        scratch = conn.execute(
+            "SELECT count(*) FROM pg_database WHERE datname LIKE 'pgdba_verify_%'"
+        ).fetchone()
+    assert scratch == (0,)
+
+
+@pytest.mark.hypopg
+def test_apply_creates_the_indexes_concurrently_after_printing_them(
+    users_db: tuple[TestDatabase, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, queries = users_db
+    code, _, err = run(capsys, "advise", "indexes", "--dsn", db.dsn, "--queries", str(queries), "--apply")
+    assert code == 0
+    assert 'CREATE INDEX CONCURRENTLY IF NOT EXISTS "users_email_idx"' in err
+    with db.connect() as conn:
+        rows = conn.execute(
+            "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = 'users'::regclass AND indisvalid"
+        ).fetchall()
+    assert {r[0] for r in rows} == {"users_pkey", "users_org_id_created_at_idx", "users_email_idx"}
+
+
+@pytest.mark.hypopg
+def test_apply_without_verify_is_refused_on_large_tables(users_db: tuple[TestDatabase, Path]) -> None:
+    db, _ = users_db
+    with db.target.connect() as conn:
+        facts = load_server_facts(conn)
+        advice: Advice = advise_indexes(conn, facts, [WorkloadQuery(QUERIES.split(";")[0])], AdvisorOptions())
+    advice.recommendations[0].table_bytes = 10 * 2**30
+    with pytest.raises(InputError, match="--verify"):
+        refuse_unverified_apply(advice, yes=False)
+    refuse_unverified_apply(advice, yes=True)
+
+
+def test_bad_options_are_one_line_errors(
+    db: TestDatabase, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, "advise", "indexes", "--dsn", db.dsn, "--emit", "sqlalchemy")
+    assert code == 2 and err.count("\n") == 1 and "--emit" in err
+    code, _, err = run(capsys, "advise", "indexes", "--dsn", db.dsn, "--emit", "prisma")
+    assert code == 2 and "--schema" in err
+    code, _, err = run(capsys, "advise", "indexes", "--dsn", db.dsn, "--budget-mb", "0")
+    assert code == 2 and "--budget-mb" in err
+    missing = tmp_path / "missing.sql"
+    code, _, err = run(capsys, "advise", "indexes", "--dsn", db.dsn, "--queries", str(missing))
+    assert code == 2 and "cannot read" in err
+    junk = tmp_path / "junk.sql"
+    junk.write_text("CREATE TABLE x (a int);")
+    code, _, err = run(capsys, "advise", "indexes", "--dsn", db.dsn, "--queries", str(junk))
+    assert code == 2 and "no SELECT" in err
