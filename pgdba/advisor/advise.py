@@ -18,7 +18,7 @@ from pgdba.advisor.selection import (
     DEFAULT_WRITE_COST_PER_ROW,
     SelectionSettings,
     WorkloadCoster,
-    select_indexes,
+    select_best,
 )
 from pgdba.advisor.sizes import estimated_index_bytes
 from pgdba.advisor.whatif import WhatIfSession, explain_generic, plan_index_names
@@ -327,7 +327,7 @@ def _advise_with_hypopg(
     settings = SelectionSettings(
         budget, options.min_improvement_pct, options.max_width, options.write_cost_per_row
     )
-    selection = select_indexes(coster, size_of, write_rows, settings)
+    selection = select_best(coster, size_of, write_rows, settings)
     chosen = frozenset(selection.chosen)
     before = sum(weights[n] * selection.baseline[n] for n in weights)
     after = sum(weights[n] * selection.final[n] for n in weights)

@@ -22,6 +22,8 @@ PARTIAL_MIN_QUERIES = 2
 # Partial predicates only on columns with few distinct values (a status, a flag), where they pay off.
 PARTIAL_MAX_DISTINCT = 50
 IDENTIFIER_MAX = 63
+# Covering candidates carry at most this many INCLUDE columns (wider ones cost more space than they save).
+MAX_INCLUDE = 3
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,8 @@ class Candidate:
         return self.where_column is not None
 
     def name(self) -> str:
-        """PostgreSQL's (and Prisma's) default naming: table_col1_col2_idx, cut to 63 bytes."""
-        parts = [self.table, *self.columns]
+        """PostgreSQL's (and Prisma's) default naming: table_col1_col2_idx (INCLUDE columns too), cut to 63."""
+        parts = [self.table, *self.columns, *self.include]
         if self.where_column is not None:
             parts.append(f"where_{self.where_column}")
         base = "_".join(parts)
@@ -102,7 +104,9 @@ class Candidate:
         return self.ddl(concurrently=concurrently).as_string(conn)
 
     def extended(self, column: str) -> Candidate:
-        return Candidate(self.schema, self.table, (*self.columns, column), self.include)
+        """One more key column (taken out of INCLUDE when it was there)."""
+        include = tuple(c for c in self.include if c != column)
+        return Candidate(self.schema, self.table, (*self.columns, column), include)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -179,8 +183,13 @@ def generate_candidates(
                 used.update(u.column.column for u in uses)
                 order_uses = [u for u in query.uses if u.block == block.number and u.role is Role.ORDER_BY]
                 sort_key = _sort_key(order_uses, relation)
+                read = [c.column for c in query.referenced.get(block.number, []) if c.relation == relation]
                 for columns in _column_lists(uses, sort_key, table, max_width):
                     _add(result, number, Candidate(table.schema, table.name, columns), table)
+                    rest = tuple(sorted(c for c in set(read) - set(columns) if c in table.columns))
+                    if read and 0 < len(rest) <= MAX_INCLUDE:
+                        # every column the block reads: an index-only scan never visits the table
+                        _add(result, number, Candidate(table.schema, table.name, columns, rest), table)
                     for where_column, value in partial_predicates.get(table.qualified_name, ()):
                         if where_column in columns and len(columns) > 1:
                             rest = tuple(c for c in columns if c != where_column)

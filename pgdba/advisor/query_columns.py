@@ -93,6 +93,8 @@ class QueryColumns:
     uses: list[ColumnUse] = field(default_factory=list)
     blocks: list[QueryBlock] = field(default_factory=list)
     unresolved: list[str] = field(default_factory=list)
+    # every table column a SELECT block reads anywhere (select list, aggregates, …): covering candidates
+    referenced: dict[int, list[TableColumn]] = field(default_factory=dict)
 
     def columns(self, role: Role) -> list[TableColumn]:
         """Distinct columns used in this role, in query order."""
@@ -219,6 +221,12 @@ class _Walker:
         self._register_block(scope, has_limit=node.limitCount is not None)
         self.predicate(node.whereClause, scope, conjunctive=True)
         self.predicate(node.havingClause, scope, conjunctive=True)
+        parts = (node.targetList, node.whereClause, node.havingClause, node.groupClause, node.sortClause)
+        joins = [item for item in node.fromClause or () if isinstance(item, ast.JoinExpr)]
+        refs = list(_block_column_refs([*parts, *joins]))
+        if not any(isinstance(f, ast.A_Star) for ref in refs for f in ref.fields or ()):  # `*` reads all
+            referenced = (self._column_quiet(ref, scope) for ref in refs)
+            self.result.referenced[scope.number] = _distinct(c for c in referenced if c is not None)
         targets: dict[object, Any] = {}
         for position, target in enumerate(node.targetList or (), start=1):
             if isinstance(target, ast.ResTarget):
@@ -533,4 +541,17 @@ def _column_refs(node: object) -> Iterator[Any]:
         if isinstance(current, ast.ColumnRef):
             yield current
         elif not isinstance(current, ast.SubLink):
+            stack.extend(_children(current))
+
+
+def _block_column_refs(node: object) -> Iterator[ast.ColumnRef]:
+    """Column references of one query block: not inside sub-selects (they have their own scope)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.ColumnRef):
+            yield current
+        elif isinstance(current, ast.JoinExpr):
+            stack.extend([current.quals, current.larg, current.rarg])
+        elif not isinstance(current, ast.SubLink | ast.SelectStmt | ast.RangeSubselect | ast.RangeVar):
             stack.extend(_children(current))

@@ -31,6 +31,7 @@ class SelectionSettings:
     min_improvement_pct: float = DEFAULT_MIN_IMPROVEMENT_PCT
     max_width: int = 3
     write_cost_per_row: float = DEFAULT_WRITE_COST_PER_ROW
+    size_exponent: float = 1.0  # score = benefit / added bytes ** size_exponent (1: Extend's ratio)
 
 
 @dataclass
@@ -40,6 +41,9 @@ class Selection:
     final: dict[int, float]
     used_bytes: int
     steps: list[str] = field(default_factory=list)
+
+    def total_after(self, coster: WorkloadCoster) -> float:
+        return sum(coster.weights[n] * cost for n, cost in self.final.items())
 
 
 @dataclass
@@ -71,6 +75,58 @@ class WorkloadCoster:
             if candidate.relation in tables
             and candidate.columns[0] in self.candidates.query_columns[number].get(candidate.relation, set())
         ]
+
+
+# Greedy by benefit per byte (Extend) can starve large, widely useful indexes; a softer size penalty finds
+# those. Both runs share the what-if cache, and the cheaper final configuration wins.
+SIZE_EXPONENTS = (1.0, 0.7)
+
+
+def select_best(
+    coster: WorkloadCoster,
+    size_of: Callable[[Candidate], int],
+    write_rows: Callable[[Candidate], float],
+    settings: SelectionSettings,
+) -> Selection:
+    """The better of the greedy runs with each size exponent (lowest weighted workload cost)."""
+    best: Selection | None = None
+    for exponent in SIZE_EXPONENTS:
+        settings.size_exponent = exponent
+        selection = select_indexes(coster, size_of, write_rows, settings)
+        if best is None or selection.total_after(coster) < best.total_after(coster) - 1e-9:
+            best = selection
+    assert best is not None
+    return best
+
+
+def prefilter(coster: WorkloadCoster) -> set[Candidate]:
+    """Candidates some query's plan picks when all of that query's candidates exist at once (and when those
+    are gone), with their leading-column prefixes: DB2Advis' trick, two what-if calls per query instead of
+    one per candidate and query."""
+    names = {c.name(): c for c in coster.candidates.candidates}
+    pool: set[Candidate] = set()
+    for number, candidates in coster.candidates.by_query.items():
+        if not candidates:
+            continue
+        used = set(coster.plan_indexes(number, frozenset(candidates)))
+        # and the runners-up: what the plan picks once the first choices are gone
+        rest = frozenset(c for c in candidates if c.name() not in used)
+        if rest:
+            used |= coster.plan_indexes(number, rest)
+        for name in used:
+            candidate = names.get(name)
+            if candidate is None:
+                continue
+            pool.add(candidate)
+            for width in range(1, len(candidate.columns)):
+                prefix = Candidate(candidate.schema, candidate.table, candidate.columns[:width])
+                if prefix in coster.candidates.candidates:
+                    pool.add(prefix)
+            if candidate.include:
+                plain = Candidate(candidate.schema, candidate.table, candidate.columns)
+                if plain in coster.candidates.candidates:
+                    pool.add(plain)
+    return pool
 
 
 def select_indexes(
@@ -114,17 +170,31 @@ def select_indexes(
         benefit, delta = gain(option, replaces)
         if benefit <= 0:
             return
-        heapq.heappush(heap, (-benefit / max(delta, 8192), next(counter), version, option, replaces))
+        score = benefit / max(delta, 8192) ** settings.size_exponent
+        heapq.heappush(heap, (-score, next(counter), version, option, replaces))
 
     def extensions(base: Candidate) -> list[Candidate]:
-        if len(base.columns) >= settings.max_width or base.is_partial:
+        """Wider variants of a chosen index: one more key column (Extend's move), or any candidate that
+        starts with the same keys (adds keys or INCLUDE columns)."""
+        if base.is_partial:
             return []
-        columns: set[str] = set()
-        for number in affected(base):
-            columns |= coster.candidates.query_columns[number].get(base.relation, set())
-        return [base.extended(c) for c in sorted(columns - set(base.columns))]
+        wider = {
+            c
+            for c in pool
+            if c != base
+            and c.relation == base.relation
+            and c.columns[: len(base.columns)] == base.columns
+            and not c.is_partial
+        }
+        if len(base.columns) < settings.max_width:
+            columns: set[str] = set()
+            for number in affected(base):
+                columns |= coster.candidates.query_columns[number].get(base.relation, set())
+            wider |= {base.extended(c) for c in columns - set(base.columns)}
+        return sorted(wider)
 
-    for candidate in sorted(coster.candidates.candidates):
+    pool = prefilter(coster)
+    for candidate in sorted(pool):
         push(candidate, None)
 
     while heap:

@@ -49,6 +49,7 @@ class WhatIfSession:
     _present: dict[Candidate, tuple[int, str]] = field(default_factory=dict)
     _cache: dict[tuple[int, frozenset[Candidate]], CostedPlan] = field(default_factory=dict)
     _sizes: dict[Candidate, int] = field(default_factory=dict)
+    rejected: set[Candidate] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         try:
@@ -75,8 +76,12 @@ class WhatIfSession:
         for candidate in [c for c in self._present if c not in config]:
             oid, _ = self._present.pop(candidate)
             self.conn.execute("SELECT hypopg_drop_index(%s)", (oid,))
-        for candidate in sorted(c for c in config if c not in self._present):
-            self._present[candidate] = self._create(candidate, config)
+        for candidate in sorted(c for c in config if c not in self._present and c not in self.rejected):
+            try:
+                self._present[candidate] = self._create(candidate, config)
+            except (psycopg.errors.DataException, psycopg.errors.SyntaxErrorOrAccessRuleViolation):
+                # HypoPG refuses this definition (e.g. an unsupported column type): never propose it
+                self.rejected.add(candidate)
 
     def _create(self, candidate: Candidate, config: frozenset[Candidate]) -> tuple[int, str]:
         ddl = candidate.ddl(concurrently=False, named=False).as_string(self.conn)
@@ -123,6 +128,8 @@ class WhatIfSession:
         """HypoPG's size estimate (bytes) of a candidate, the figure the research platform budgets with."""
         if candidate not in self._sizes:
             self._configure(frozenset(self._present) | {candidate})
+            if candidate not in self._present:
+                return 2**62  # rejected by HypoPG: no budget fits it
             oid, _ = self._present[candidate]
             row = self.conn.execute("SELECT hypopg_relation_size(%s)", (oid,)).fetchone()
             assert row is not None

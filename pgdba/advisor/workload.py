@@ -6,6 +6,7 @@ pgdba's own and HypoPG's are left out. Queries with the same pglast fingerprint 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,7 @@ class WorkloadQuery:
     def mean_ms(self) -> float:
         return self.total_ms / self.calls if self.calls else 0.0
 
-    @property
+    @functools.cached_property
     def param_count(self) -> int:
         return parameter_count(self.sql)
 

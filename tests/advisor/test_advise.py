@@ -208,7 +208,7 @@ def test_candidate_sql_quotes_identifiers_and_literals() -> None:
     candidate = Candidate("my schema", 'we"ird', ("a b",), ("c",), "st", "x'y")
     text = candidate.ddl(concurrently=True).as_string(None)
     assert text == (
-        'CREATE INDEX CONCURRENTLY IF NOT EXISTS "we""ird_a b_where_st_idx" ON "my schema"."we""ird" '
+        'CREATE INDEX CONCURRENTLY IF NOT EXISTS "we""ird_a b_c_where_st_idx" ON "my schema"."we""ird" '
         'USING btree ("a b") INCLUDE ("c") WHERE "st" = \'x\'\'y\''
     )
 
