@@ -51,18 +51,23 @@ def indexes_to_drop(
     """
     advice: list[DropAdvice] = []
     for table in tables:
-        for index in table.indexes:
+        dropped: set[str] = set()
+        # widest first, so a narrower index is never called redundant because of one that goes too
+        for index in sorted(table.indexes, key=lambda i: (-len(i.columns), i.name)):
             if index.protected or not index.is_valid or index.name in used_by_workload:
                 continue
             if index.size_bytes < min_size_bytes:
                 continue
-            cover = _covering_index(index, table.indexes)
+            kept = [other for other in table.indexes if other.name not in dropped]
+            cover = _covering_index(index, kept)
             if cover is not None:
                 advice.append(DropAdvice(index, "redundant", f"its columns lead {cover.name}", table.writes))
+                dropped.add(index.name)
             elif judge_unused and index.scans == 0:
                 advice.append(
                     DropAdvice(index, "unused", "no scans since the statistics reset", table.writes)
                 )
+                dropped.add(index.name)
     return sorted(advice, key=lambda a: -a.index.size_bytes)
 
 

@@ -269,7 +269,9 @@ def drizzle_patch(path: Path, indexes: Sequence[Candidate]) -> OrmPatch:
         param = table.extra_param or "t"
         call = drizzle_index_call(candidate, param, [f for f in fields if f])
         if table.extra_is_object:
-            call = f"{candidate.name().replace('_idx', 'Idx')}: {call}"
+            words = candidate.name().split("_")
+            key = words[0] + "".join(w[:1].upper() + w[1:] for w in words[1:])  # camelCase, as Drizzle docs
+            call = f"{key}: {call}"
         pending.setdefault(candidate.table, []).append(call)
     for table_name, calls in pending.items():
         table = tables[table_name]

@@ -1,0 +1,157 @@
+"""Workload files and logs, candidate generation, size estimates and ORM patch text (no server needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pgdba.advisor.candidates import Candidate, generate_candidates
+from pgdba.advisor.catalog import ColumnInfo, TableInfo
+from pgdba.advisor.orm_patch import drizzle_patch, prisma_patch
+from pgdba.advisor.query_columns import columns_by_role
+from pgdba.advisor.workload import is_advisable, parameter_count, queries_from_file
+
+LOG = """2026-11-28 10:00:00.000 UTC [42] LOG:  duration: 12.500 ms  statement: SELECT * FROM orders
+\tWHERE customer_id = 7
+2026-11-28 10:00:01.000 UTC [42] LOG:  duration: 10.000 ms  statement: SELECT * FROM orders WHERE customer_id = 9
+2026-11-28 10:00:02.000 UTC [42] LOG:  duration: 3.000 ms  execute <unnamed>: SELECT * FROM users WHERE id = $1
+2026-11-28 10:00:03.000 UTC [42] LOG:  statement: BEGIN
+"""
+
+
+def test_log_file_statements_are_merged_by_fingerprint_with_their_durations(tmp_path: Path) -> None:
+    log = tmp_path / "postgresql.log"
+    log.write_text(LOG)
+    queries = queries_from_file(log)
+    by_table = {("orders" in q.sql): q for q in queries}
+    assert len(queries) == 2
+    assert by_table[True].calls == 2 and by_table[True].total_ms == pytest.approx(22.5)
+    assert by_table[False].sql == "SELECT * FROM users WHERE id = $1"
+
+
+def test_sql_file_keeps_only_statements_an_index_can_help(tmp_path: Path) -> None:
+    path = tmp_path / "w.sql"
+    path.write_text(
+        "SELECT * FROM t WHERE a = 1; INSERT INTO t VALUES (1); SELECT * FROM pg_class; "
+        "UPDATE t SET b = 1 WHERE a = $1; SELECT 1;"
+    )
+    assert [q.sql for q in queries_from_file(path)] == [
+        "SELECT * FROM t WHERE a = 1",
+        "UPDATE t SET b = 1 WHERE a = $1",
+    ]
+
+
+def test_parameter_count_and_advisable() -> None:
+    assert parameter_count("SELECT * FROM t WHERE a = $1 AND b IN ($3, $2) LIMIT $4") == 4
+    assert parameter_count("SELECT * FROM t WHERE a = 1") == 0
+    assert is_advisable("INSERT INTO t SELECT * FROM s WHERE x = 1")
+    assert not is_advisable("SELECT hypopg_reset()")
+    assert not is_advisable("SELECT * FROM information_schema.tables")
+
+
+def _table() -> TableInfo:
+    def column(name: str, distinct: float, width: int = 4) -> ColumnInfo:
+        return ColumnInfo(name, "integer", True, width, distinct, 0.0, True)
+
+    table = TableInfo(1, "public", "events", 100_000, 1000, 8_192_000, 0)
+    table.columns = {
+        "id": column("id", 100_000),
+        "account_id": column("account_id", 1000),
+        "kind": column("kind", 5),
+        "created_at": column("created_at", 100_000, 8),
+        "payload": column("payload", 100_000, 40),
+    }
+    return table
+
+
+def test_candidates_put_equality_first_add_covering_and_partial_variants() -> None:
+    table = _table()
+    queries = [
+        columns_by_role("SELECT payload FROM events WHERE created_at > $2 AND account_id = $1 AND kind = 3"),
+        columns_by_role("SELECT count(*) FROM events WHERE kind = 3 AND created_at > now()"),
+    ]
+    found = generate_candidates(queries, {"events": table}).candidates
+    keys = {(c.columns, c.include, c.where_column) for c in found}
+    assert (("account_id", "kind", "created_at"), (), None) in keys  # equality (by selectivity), then range
+    assert (("account_id", "created_at"), ("kind", "payload"), None) in keys  # covering: index-only scan
+    assert (("account_id", "created_at"), (), "kind") in keys  # kind = 3 recurs: partial candidate
+    assert all(c.columns[0] != "payload" for c in found)  # only read, never filtered
+
+
+def test_candidates_already_served_by_an_existing_index_are_left_out() -> None:
+    from pgdba.advisor.catalog import ExistingIndex
+
+    table = _table()
+    table.indexes.append(
+        ExistingIndex(
+            "e_acc",
+            "public",
+            "events",
+            ("account_id", "created_at"),
+            "btree",
+            False,
+            False,
+            False,
+            True,
+            False,
+            0,
+            0,
+            "",
+        )
+    )
+    found = generate_candidates(
+        [columns_by_role("SELECT * FROM events WHERE account_id = $1")], {"events": table}
+    )
+    assert found.candidates == set()
+
+
+PRISMA = """model Order {
+  id         Int    @id
+  customerId Int    @map("customer_id")
+  status     String
+
+  @@index([status])
+  @@map("orders")
+}
+"""
+DRIZZLE = """import { pgTable, integer, text, index } from "drizzle-orm/pg-core";
+
+export const orders = pgTable(
+  "orders",
+  {
+    id: integer("id").primaryKey(),
+    customerId: integer("customer_id").notNull(),
+    status: text("status"),
+  },
+  (table) => ({
+    statusIdx: index("orders_status_idx").on(table.status),
+  }),
+);
+"""
+
+
+def test_prisma_patch_goes_into_the_mapped_model(tmp_path: Path) -> None:
+    schema = tmp_path / "schema.prisma"
+    schema.write_text(PRISMA)
+    patch = prisma_patch(
+        schema,
+        [
+            Candidate("public", "orders", ("customer_id", "status")),
+            Candidate("public", "orders", ("id",), ("status",)),
+        ],
+    )
+    assert patch.new_text.splitlines()[7] == "  @@index([customerId, status])"
+    assert patch.new_text.splitlines()[8] == "}"
+    assert patch.unmapped == [
+        "public.orders(id) INCLUDE (status): Prisma cannot express INCLUDE / partial indexes; use the SQL"
+    ]
+
+
+def test_drizzle_patch_extends_an_object_style_third_argument(tmp_path: Path) -> None:
+    schema = tmp_path / "schema.ts"
+    schema.write_text(DRIZZLE)
+    patch = drizzle_patch(schema, [Candidate("public", "orders", ("customer_id",))])
+    assert 'statusIdx: index("orders_status_idx").on(table.status),\n' in patch.new_text
+    assert 'ordersCustomerIdIdx: index("orders_customer_id_idx").on(table.customerId),' in patch.new_text
+    assert patch.new_text.count("import {") == 1 and ", index, index" not in patch.new_text
