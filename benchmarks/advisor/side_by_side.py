@@ -191,7 +191,7 @@ def main() -> int:
             facts = load_server_facts(conn)
             workload = queries_from_statements(conn, facts, min_calls=2)
             started = time.monotonic()
-            advice = advise_indexes(conn, facts, workload, AdvisorOptions(drops=False), writes_known=False)
+            advice = advise_indexes(conn, facts, workload, AdvisorOptions(drops=False))
             pgdba_s = time.monotonic() - started
             sets = {"pgdba": [r.candidate.sql_text(None, concurrently=False) for r in advice.recommendations]}
             row = conn.execute(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -236,11 +236,12 @@ def advise_indexes(
     workload: Sequence[WorkloadQuery],
     options: AdvisorOptions | None = None,
     *,
-    writes_known: bool = False,
+    writes: Mapping[str, float] | None = None,
 ) -> Advice:
     """Advise indexes for a workload on the database `conn` reads (read-only: HypoPG indexes only).
 
-    writes_known: the workload comes from pg_stat_statements, so table write counts (same window) weigh in.
+    writes: rows written per table (`schema.table`) in the same window as the workload's calls, e.g.
+      `workload.table_writes_from_statements`; None when unknown (a query file): writes are not weighed.
     """
     options = options or AdvisorOptions()
     options.validate()
@@ -260,11 +261,11 @@ def advise_indexes(
             "HypoPG is not installed in this database: candidates are rule-based and unverified "
             "(CREATE EXTENSION hypopg to cost them)"
         )
-    if not writes_known:
+    if writes is None:
         notes.append("write costs not weighed: the workload came from a file")
     try:
         if session is not None:
-            advice = _advise_with_hypopg(session, analysed, candidates, by_qualified, options, writes_known)
+            advice = _advise_with_hypopg(session, analysed, candidates, by_qualified, options, writes or {})
         else:
             advice = _advise_by_rules(conn, facts, analysed, candidates, by_qualified, options)
     finally:
@@ -294,7 +295,7 @@ def _advise_with_hypopg(
     candidates: CandidateSet,
     tables: dict[str, TableInfo],
     options: AdvisorOptions,
-    writes_known: bool,
+    writes: Mapping[str, float],
 ) -> Advice:
     # queries the planner cannot EXPLAIN (a parameter of unknown type, a missing privilege) are left out
     queries: list[WorkloadQuery] = []
@@ -319,9 +320,7 @@ def _advise_with_hypopg(
     total_calls = sum(weights.values())
 
     def write_rows(candidate: Candidate) -> float:
-        if not writes_known:
-            return 0.0
-        return float(tables[candidate.relation].writes) if total_calls else 0.0
+        return float(writes.get(candidate.relation, 0.0)) if total_calls else 0.0
 
     budget = None if options.budget_mb is None else int(options.budget_mb * MB)
     settings = SelectionSettings(

@@ -19,7 +19,7 @@ from pgdba.advisor.whatif import WhatIfSession
 from pgdba.advisor.workload import WorkloadQuery
 
 DEFAULT_MIN_IMPROVEMENT_PCT = 0.5
-DEFAULT_WRITE_COST_PER_ROW = 2.0
+DEFAULT_WRITE_COST_PER_ROW = 1.0
 
 
 @dataclass

@@ -17,6 +17,7 @@ from pglast import ast
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from pgdba.advisor.catalog import load_tables, resolve_relations
 from pgdba.errors import InputError, NotAvailable
 from pgdba.server import ServerFacts
 
@@ -210,3 +211,58 @@ def queries_from_statements(
         if row["query"] and is_advisable(row["query"])
     ]
     return sorted(merge_by_fingerprint(queries), key=lambda q: -q.total_ms)[:top]
+
+
+WRITES_SQL = """
+SELECT s.query,
+       s.rows
+  FROM pg_stat_statements s
+ WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+   AND s.rows > 0
+"""
+
+HOT_SHARE_SQL = """
+SELECT n_tup_hot_upd::float8 / greatest(n_tup_upd, 1)
+  FROM pg_stat_user_tables
+ WHERE relid = to_regclass(%(name)s)
+"""
+
+
+def table_writes_from_statements(conn: psycopg.Connection) -> dict[str, float]:
+    """Index entries written per table (`schema.table`) in the pg_stat_statements window: rows inserted,
+    plus rows updated times the table's share of non-HOT updates (a HOT update adds no index entry).
+
+    Same window as the calls of the read queries, unlike pg_stat_user_tables (since its own reset,
+    including bulk loads)."""
+    with conn.cursor() as cur:
+        rows = cur.execute(WRITES_SQL).fetchall()
+    by_name: dict[str, float] = {}
+    updates: set[str] = set()
+    for text, count in rows:
+        try:
+            statements = pglast.parse_sql(text)
+        except pglast.parser.ParseError:
+            continue
+        if len(statements) != 1:
+            continue
+        stmt = statements[0].stmt
+        if not isinstance(stmt, ast.InsertStmt | ast.UpdateStmt) or stmt.relation is None:
+            continue
+        relation = stmt.relation
+        name = f"{relation.schemaname}.{relation.relname}" if relation.schemaname else str(relation.relname)
+        by_name[name] = by_name.get(name, 0.0) + float(count)
+        if isinstance(stmt, ast.UpdateStmt):
+            updates.add(name)
+    oids = resolve_relations(conn, by_name)
+    tables = load_tables(conn, oids.values())
+    writes: dict[str, float] = {}
+    for name, count in by_name.items():
+        table = tables.get(oids.get(name, -1))
+        if table is None:
+            continue
+        if name in updates:
+            with conn.cursor() as cur:
+                row = cur.execute(HOT_SHARE_SQL, {"name": table.qualified_name}).fetchone()
+            count *= 1.0 - float(row[0] if row and row[0] is not None else 0.0)
+        writes[table.qualified_name] = writes.get(table.qualified_name, 0.0) + count
+    return writes

@@ -19,6 +19,7 @@ from pgdba.advisor.workload import (
     DEFAULT_TOP,
     queries_from_file,
     queries_from_statements,
+    table_writes_from_statements,
 )
 from pgdba.cli.options import (
     DsnOption,
@@ -106,7 +107,8 @@ def indexes(
             )
             if not workload:
                 raise InputError("pg_stat_statements holds no query above --min-calls / --min-mean-ms here")
-        advice = advise_indexes(conn, facts, workload, options, writes_known=queries is None)
+        writes = None if queries is not None else table_writes_from_statements(conn)
+        advice = advise_indexes(conn, facts, workload, options, writes=writes)
         if apply and not verify:
             refuse_unverified_apply(advice, yes=yes)
     patch = _patch(emit, schema, advice)

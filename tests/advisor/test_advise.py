@@ -7,7 +7,7 @@ import pytest
 
 from pgdba.advisor.advise import Advice, AdvisorOptions, advise_indexes
 from pgdba.advisor.candidates import Candidate
-from pgdba.advisor.workload import WorkloadQuery, queries_from_statements
+from pgdba.advisor.workload import WorkloadQuery, queries_from_statements, table_writes_from_statements
 from pgdba.server import load_server_facts
 from tests.conftest import TestDatabase
 
@@ -145,7 +145,9 @@ def test_workload_from_pg_stat_statements_weighs_calls(shop: TestDatabase) -> No
         workload = queries_from_statements(conn, facts, min_calls=2)
         assert [q.calls for q in workload if "events" in q.sql] == [20]
         assert not any("customers" in q.sql for q in workload)  # one call is below --min-calls
-        advice = advise_indexes(conn, facts, workload, AdvisorOptions(), writes_known=True)
+        advice = advise_indexes(
+            conn, facts, workload, AdvisorOptions(), writes=table_writes_from_statements(conn)
+        )
     assert chosen(advice) == [("events", ("account_id",))]
     assert advice.recommendations[0].queries[0].calls == 20
 
@@ -162,10 +164,18 @@ def test_heavy_writes_outweigh_a_rarely_read_index(shop: TestDatabase) -> None:
         facts = load_server_facts(conn)
         workload = queries_from_statements(conn, facts, min_calls=2)
         light = advise_indexes(
-            conn, facts, workload, AdvisorOptions(write_cost_per_row=0.0), writes_known=True
+            conn,
+            facts,
+            workload,
+            AdvisorOptions(write_cost_per_row=0.0),
+            writes=table_writes_from_statements(conn),
         )
         heavy = advise_indexes(
-            conn, facts, workload, AdvisorOptions(write_cost_per_row=1.0), writes_known=True
+            conn,
+            facts,
+            workload,
+            AdvisorOptions(write_cost_per_row=1.0),
+            writes=table_writes_from_statements(conn),
         )
     assert chosen(light) == [("events", ("account_id",))]
     assert heavy.recommendations == []  # 30 000 inserted rows cost more than two lookups save
