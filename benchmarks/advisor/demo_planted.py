@@ -59,7 +59,19 @@ def main() -> int:
         }
         planted_loose = {(t, c) for t, c, _ in planted}
         found = {name: key in advised or (key[0], key[1], None) in advised for key, name in planted.items()}
-        extra = [label for key, label in advised.items() if (key[0], key[1]) not in planted_loose]
+
+        def leads(key: tuple[str, tuple[str, ...], str | None]) -> bool:
+            """The advised index is a left prefix of a planted one (same table, same leading columns)."""
+            return any(t == key[0] and c[: len(key[1])] == key[1] for t, c in planted_loose)
+
+        prefix = [
+            label for key, label in advised.items() if (key[0], key[1]) not in planted_loose and leads(key)
+        ]
+        extra = [
+            label
+            for key, label in advised.items()
+            if (key[0], key[1]) not in planted_loose and not leads(key)
+        ]
         drops = {d.index.name: d.reason for d in advice.drops}
         expected_drops = {u.name for u in PLANTED_UNUSED_INDEXES} | {
             d.name for d in PLANTED_DUPLICATE_INDEXES
@@ -76,6 +88,7 @@ def main() -> int:
             "relative_cost": round(advice.relative_cost, 4),
             "advised": sorted(advised.values()),
             "planted_found": found,
+            "prefix_of_planted": prefix,
             "extra": extra,
             "drops": drops,
             "planted_drops_found": {name: name in drops for name in sorted(expected_drops)},

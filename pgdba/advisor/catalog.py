@@ -68,6 +68,7 @@ class TableInfo:
     writes: int  # index-touching row writes since the statistics reset: inserts + non-HOT updates
     columns: dict[str, ColumnInfo] = field(default_factory=dict)
     indexes: list[ExistingIndex] = field(default_factory=list)
+    foreign_keys: list[tuple[str, ...]] = field(default_factory=list)  # referencing columns of each FK
 
     @property
     def qualified_name(self) -> str:
@@ -148,6 +149,17 @@ SELECT i.indrelid::int AS table_oid,
   LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = i.indexrelid
  WHERE i.indrelid = ANY(%(oids)s)
  ORDER BY ic.relname
+"""
+
+FOREIGN_KEYS_SQL = """
+SELECT co.conrelid::int AS oid,
+       ARRAY(SELECT a.attname
+               FROM unnest(co.conkey) WITH ORDINALITY AS k(attnum, pos)
+               JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k.attnum
+              ORDER BY k.pos) AS columns
+  FROM pg_constraint co
+ WHERE co.contype = 'f'
+   AND co.conrelid = ANY(%(oids)s)
 """
 
 RESOLVE_SQL = """
@@ -233,6 +245,10 @@ def load_tables(conn: psycopg.Connection, oids: Iterable[int]) -> dict[int, Tabl
                     definition=row["definition"],
                 )
             )
+        for row in cur.execute(FOREIGN_KEYS_SQL, {"oids": oid_list}).fetchall():
+            table = tables.get(row["oid"])
+            if table is not None:
+                table.foreign_keys.append(tuple(row["columns"]))
     return tables
 
 

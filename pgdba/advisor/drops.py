@@ -44,7 +44,8 @@ def indexes_to_drop(
     judge_unused: bool = True,
     min_size_bytes: int = 0,
 ) -> list[DropAdvice]:
-    """Unused (zero scans, not in any workload plan) and redundant (prefix of another btree) indexes.
+    """Unused (zero scans, not in any workload plan, not serving a foreign key) and redundant (its columns
+    lead another btree) indexes.
 
     judge_unused: False on a replica or when statistics are too young — then only redundancy is reported.
     used_by_workload: index names that appear in the workload's current plans.
@@ -54,12 +55,15 @@ def indexes_to_drop(
         dropped: set[str] = set()
         # widest first, so a narrower index is never called redundant because of one that goes too
         for index in sorted(table.indexes, key=lambda i: (-len(i.columns), i.name)):
-            if index.protected or not index.is_valid or index.name in used_by_workload:
-                continue
-            if index.size_bytes < min_size_bytes:
+            if index.protected or not index.is_valid or index.size_bytes < min_size_bytes:
                 continue
             kept = [other for other in table.indexes if other.name not in dropped]
             cover = _covering_index(index, kept)
+            # a redundant index may appear in plans: its cover serves the same lookups
+            if cover is None and index.name in used_by_workload:
+                continue
+            if cover is None and _serves_foreign_key(index, table.foreign_keys):
+                continue  # unscanned, but deletes on the referenced table need it for the FK check
             if cover is not None:
                 advice.append(DropAdvice(index, "redundant", f"its columns lead {cover.name}", table.writes))
                 dropped.add(index.name)
@@ -69,6 +73,10 @@ def indexes_to_drop(
                 )
                 dropped.add(index.name)
     return sorted(advice, key=lambda a: -a.index.size_bytes)
+
+
+def _serves_foreign_key(index: ExistingIndex, foreign_keys: list[tuple[str, ...]]) -> bool:
+    return any(set(index.columns[: len(fk)]) == set(fk) for fk in foreign_keys)
 
 
 def _covering_index(index: ExistingIndex, others: list[ExistingIndex]) -> ExistingIndex | None:

@@ -236,3 +236,21 @@ def test_unexplainable_queries_are_skipped_with_the_reason(shop: TestDatabase) -
 def test_apply_session_is_needed_to_write(shop: TestDatabase) -> None:
     with shop.target.connect() as conn, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
         conn.execute("CREATE INDEX ON events (account_id)")
+
+
+@pytest.mark.hypopg
+def test_unscanned_foreign_key_index_is_kept_and_a_used_duplicate_is_still_redundant(
+    shop: TestDatabase,
+) -> None:
+    shop.execute(
+        """
+        ALTER TABLE orders ADD CONSTRAINT orders_customer FOREIGN KEY (customer_id) REFERENCES customers (id);
+        CREATE INDEX orders_customer_id ON orders (customer_id);
+        CREATE UNIQUE INDEX customers_email_key ON customers (email);
+        CREATE INDEX customers_email_plain ON customers (email);
+        """
+    )
+    advice = advise(shop, ["SELECT * FROM customers WHERE email = $1"])
+    drops = {d.index.name: d.reason for d in advice.drops}
+    assert "orders_customer_id" not in drops  # never scanned, but the FK check on customers needs it
+    assert drops.get("customers_email_plain") == "redundant"
