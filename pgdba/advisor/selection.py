@@ -205,7 +205,9 @@ def select_indexes(
             push(option, replaces)  # stale: re-cost against the current configuration
             continue
         benefit, delta = gain(option, replaces)
-        if benefit < min_gain or (budget is not None and used + delta > budget):
+        # a widening adds no index, only bytes: it must pay the minimum in proportion to the bytes it adds
+        needed = min_gain if replaces is None else min_gain * min(1.0, max(delta, 0) / max(size_of(option), 1))
+        if benefit < needed or (budget is not None and used + delta > budget):
             continue
         if replaces is not None:
             chosen.discard(replaces)
