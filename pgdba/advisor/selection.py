@@ -206,7 +206,9 @@ def select_indexes(
             continue
         benefit, delta = gain(option, replaces)
         # a widening adds no index, only bytes: it must pay the minimum in proportion to the bytes it adds
-        needed = min_gain if replaces is None else min_gain * min(1.0, max(delta, 0) / max(size_of(option), 1))
+        needed = (
+            min_gain if replaces is None else min_gain * min(1.0, max(delta, 0) / max(size_of(option), 1))
+        )
         if benefit < needed or (budget is not None and used + delta > budget):
             continue
         if replaces is not None:
