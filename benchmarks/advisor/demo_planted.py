@@ -58,19 +58,27 @@ def main() -> int:
             (m.table, m.columns, "isRead" if m.where else None): m.index_name for m in PLANTED_MISSING_INDEXES
         }
         planted_loose = {(t, c) for t, c, _ in planted}
-        found = {name: key in advised or (key[0], key[1], None) in advised for key, name in planted.items()}
 
-        def leads(key: tuple[str, tuple[str, ...], str | None]) -> bool:
-            """The advised index is a left prefix of a planted one (same table, same leading columns)."""
-            return any(t == key[0] and c[: len(key[1])] == key[1] for t, c in planted_loose)
+        def match(planted_key: tuple[str, tuple[str, ...], str | None]) -> str:
+            """How the advice covers one planted index: exact, wider (planted columns lead the advised
+            index), narrower (the advised index is a left prefix of it) or missing."""
+            table, columns, where = planted_key
+            for key in advised:
+                if key[0] != table:
+                    continue
+                if key[1] == columns and key[2] in (where, None):
+                    return "exact"
+                if key[1][: len(columns)] == columns:
+                    return "wider"
+                if columns[: len(key[1])] == key[1]:
+                    return "narrower"
+            return "missing"
 
-        prefix = [
-            label for key, label in advised.items() if (key[0], key[1]) not in planted_loose and leads(key)
-        ]
+        found = {name: match(key) for key, name in planted.items()}
         extra = [
             label
             for key, label in advised.items()
-            if (key[0], key[1]) not in planted_loose and not leads(key)
+            if not any(t == key[0] and (c[:1] == key[1][:1]) for t, c in planted_loose)
         ]
         drops = {d.index.name: d.reason for d in advice.drops}
         expected_drops = {u.name for u in PLANTED_UNUSED_INDEXES} | {
@@ -88,7 +96,6 @@ def main() -> int:
             "relative_cost": round(advice.relative_cost, 4),
             "advised": sorted(advised.values()),
             "planted_found": found,
-            "prefix_of_planted": prefix,
             "extra": extra,
             "drops": drops,
             "planted_drops_found": {name: name in drops for name in sorted(expected_drops)},
