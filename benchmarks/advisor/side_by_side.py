@@ -7,6 +7,7 @@ building, and the measured time of the whole workload with real constants.
 
     apt-get install postgresql-15-pg-qualstats
     .venv/bin/python benchmarks/advisor/side_by_side.py [--customers 100000] [--orders 1000000]
+    .venv/bin/python benchmarks/advisor/side_by_side.py --workload demo [--scale 1.0] [--rounds 10]
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ import psycopg
 
 from pgdba.advisor.advise import AdvisorOptions, advise_indexes
 from pgdba.advisor.whatif import explain_generic, plan_index_names
-from pgdba.advisor.workload import WorkloadQuery, queries_from_statements
+from pgdba.advisor.workload import WorkloadQuery, queries_from_statements, table_writes_from_statements
+from pgdba.demo.build import build_demo_database, create_demo_database
+from pgdba.demo.workload import run_workload as run_demo_workload
 from pgdba.embedded import EmbeddedCluster
 from pgdba.server import load_server_facts
 from pgdba.target import resolve_target
@@ -92,6 +95,15 @@ def estimated_cost(
     return total
 
 
+def explainable(conn: psycopg.Connection, facts: Any, query: WorkloadQuery) -> bool:
+    """Queries the planner cannot EXPLAIN generically are left out for every tool (as the advisor does)."""
+    try:
+        explain_generic(conn, facts.version_num, query.sql, query.param_count)
+    except psycopg.Error:
+        return False
+    return True
+
+
 def supabase_style(conn: psycopg.Connection, version: int, workload: list[WorkloadQuery]) -> list[str]:
     """Per query: hypothetical single-column btree on every eligible column not already indexed alone;
     keep the ones the generic plan uses (index_advisor 0.2.0's method)."""
@@ -125,7 +137,7 @@ def supabase_style(conn: psycopg.Connection, version: int, workload: list[Worklo
     return sorted(chosen)
 
 
-def build_and_measure(dsn: str, ddl: list[str], sizes: dict[str, int]) -> tuple[float, float]:
+def build_and_measure(dsn: str, ddl: list[str], runner: Any) -> tuple[float, float]:
     """Create the indexes, time the workload, drop them; (seconds, MB)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         before = {r[0] for r in conn.execute("SELECT indexrelid::regclass::text FROM pg_index").fetchall()}
@@ -140,8 +152,8 @@ def build_and_measure(dsn: str, ddl: list[str], sizes: dict[str, int]) -> tuple[
         size_row = conn.execute(
             "SELECT coalesce(sum(pg_relation_size(i::regclass)), 0) FROM unnest(%s::text[]) i", (new,)
         ).fetchone()
-    run_workload(dsn, sizes)  # warm
-    seconds = run_workload(dsn, sizes)
+    runner()  # warm
+    seconds = runner()
     with psycopg.connect(dsn, autocommit=True) as conn:
         for name in new:
             conn.execute(f"DROP INDEX {name}")
@@ -153,45 +165,66 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--workload", choices=("shop", "demo"), default="shop")
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--scale", type=float, default=1.0, help="demo scale")
+    parser.add_argument("--rounds", type=int, default=10, help="demo workload rounds per run")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     sizes = {"customers": args.customers, "orders": args.orders}
     root = Path(tempfile.mkdtemp(prefix="pgdba-side-by-side-"))
     os.chmod(root, 0o755)
-    cluster = EmbeddedCluster(root, settings={"max_connections": "20"})
+    cluster = EmbeddedCluster(root, settings={"max_connections": "40", "shared_buffers": "'512MB'"})
     cluster.start()
     try:
-        admin = cluster.dsn()
-        with psycopg.connect(admin, autocommit=True) as conn:
+        with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
             conn.execute(
                 "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements', 'hypopg', 'pg_qualstats'"
             )
         cluster.restart()
+        if args.workload == "demo":
+            demo_target = create_demo_database(resolve_target(cluster.dsn(), {}), "elearning")
+            build_demo_database(demo_target, scale=args.scale)
+            admin = cluster.dsn("elearning")
+
+            def runner() -> float:
+                return run_demo_workload(demo_target, rounds=args.rounds).elapsed_s
+        else:
+            admin = cluster.dsn()
+
+            def runner() -> float:
+                return run_workload(admin, sizes)
+
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute("ALTER SYSTEM SET pg_qualstats.sample_rate = 1")
             conn.execute("SELECT pg_reload_conf()")
             for extension in ("pg_stat_statements", "hypopg", "pg_qualstats"):
                 conn.execute(f"CREATE EXTENSION IF NOT EXISTS {extension}")
-            for statement in SCHEMA.format(**sizes).split(";"):
-                conn.execute(statement)
-            conn.execute("VACUUM ANALYZE")
+            if args.workload == "shop":
+                for statement in SCHEMA.format(**sizes).split(";"):
+                    conn.execute(statement)
+                conn.execute("VACUUM ANALYZE")
             conn.execute("SELECT pg_stat_statements_reset(), pg_qualstats_reset()")
-        run_workload(admin, sizes)  # warm-up, as for every tool below
-        baseline_s = run_workload(admin, sizes)
+        runner()  # warm-up, as for every tool below
+        baseline_s = runner()
         target = resolve_target(admin, statement_timeout_ms=0)
         results: dict[str, Any] = {
-            "sizes": sizes,
+            "workload": args.workload,
+            "scale": args.scale if args.workload == "demo" else None,
+            "sizes": sizes if args.workload == "shop" else None,
             "calls_per_query": CALLS,
             "no_index_s": baseline_s,
             "tools": {},
         }
         with target.connect() as conn:
             facts = load_server_facts(conn)
-            workload = queries_from_statements(conn, facts, min_calls=2)
+            workload = [
+                q for q in queries_from_statements(conn, facts, min_calls=2) if explainable(conn, facts, q)
+            ]
             started = time.monotonic()
-            advice = advise_indexes(conn, facts, workload, AdvisorOptions(drops=False))
+            writes = table_writes_from_statements(conn)
+            advice = advise_indexes(conn, facts, workload, AdvisorOptions(drops=False), writes=writes)
             pgdba_s = time.monotonic() - started
             sets = {"pgdba": [r.candidate.sql_text(None, concurrently=False) for r in advice.recommendations]}
             row = conn.execute(
@@ -208,7 +241,7 @@ def main() -> int:
                 }
         results["tools"]["pgdba"]["advisor_s"] = pgdba_s
         for tool, ddl in sets.items():
-            seconds, megabytes = build_and_measure(admin, ddl, sizes)
+            seconds, megabytes = build_and_measure(admin, ddl, runner)
             results["tools"][tool].update({"workload_s": seconds, "size_mb": megabytes})
             print(tool, json.dumps(results["tools"][tool]), flush=True)
         print(json.dumps(results, indent=2))
