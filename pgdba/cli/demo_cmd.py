@@ -106,14 +106,19 @@ def _print_report(report: DemoReport, fmt: str) -> None:
         f"N+1 pattern: {'found: ' + ' | '.join(' '.join(q.split())[:90] for q in n_plus_one) if n_plus_one else 'not found'}"
     )
     if report.applied:
+        advice = report.advice
+        if advice is not None:
+            out.print(
+                f"\n[bold]Index advice[/bold]: estimated workload cost {advice.cost_before:,.0f} → "
+                f"{advice.cost_after:,.0f} with {len(advice.recommendations)} index(es), {advice.runtime_s:.1f} s"
+            )
         out.print("\n[bold]Applied indexes[/bold]")
         for index in report.applied:
             out.print(f"  {index.sql}  ({index.seconds:.1f} s)", markup=False)
         found = report.planted_found()
-        out.print(
-            f"planted missing indexes found: {sum(found.values())}/{len(found)} "
-            + ", ".join(f"{name} {'✓' if ok else '✗'}" for name, ok in found.items())
-        )
+        out.print(f"planted missing indexes served: {sum(1 for v in found.values() if v)}/{len(found)}")
+        for name, served_by in found.items():
+            out.print(f"  {name}: {'✓ by ' + served_by if served_by else '✗ not advised'}", markup=False)
     if report.after is not None:
         before, after = report.before.scenarios, report.after.scenarios
         timing_rows = [

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from psycopg import sql
-
+from pgdba.advisor.advise import Advice, AdvisorOptions, advise_indexes
+from pgdba.advisor.apply import apply_indexes
+from pgdba.advisor.workload import queries_from_statements, table_writes_from_statements
 from pgdba.checkup import CheckupResult, run_checkup
 from pgdba.demo.build import DemoBuildResult, build_demo_database, create_demo_database
 from pgdba.demo.planted import PLANTED_MISSING_INDEXES
@@ -25,6 +26,7 @@ from pgdba.findings import SCHEMA_VERSION
 from pgdba.optimizer import AnalyzeReport, analyze_queries
 from pgdba.pool import surge_pool_factory
 from pgdba.report.score import HealthScore, health_score
+from pgdba.server import load_server_facts
 from pgdba.setup import apply_pg_stat_statements_setup, pg_stat_statements_status
 from pgdba.target import Target, resolve_target
 
@@ -51,14 +53,22 @@ class DemoReport:
     analysis: AnalyzeReport
     checkup: CheckupResult
     score: HealthScore
+    advice: Advice | None = None
     applied: list[AppliedIndex] = field(default_factory=list)
     after: WorkloadResult | None = None
     step_seconds: dict[str, float] = field(default_factory=dict)
 
-    def planted_found(self) -> dict[str, bool]:
-        """Each planted missing index, and whether the advice covered its columns."""
-        advised = {(a.table.split(".")[-1], a.columns) for a in self.applied}
-        return {m.index_name: (m.table, m.columns) in advised for m in PLANTED_MISSING_INDEXES}
+    def planted_found(self) -> dict[str, str | None]:
+        """Each planted missing index → the applied index that serves its leading column, if any."""
+        found: dict[str, str | None] = {}
+        for missing in PLANTED_MISSING_INDEXES:
+            match = [
+                a
+                for a in self.applied
+                if a.table.split(".")[-1] == missing.table and a.columns[0] == missing.columns[0]
+            ]
+            found[missing.index_name] = f"{match[0].table}({', '.join(match[0].columns)})" if match else None
+        return found
 
     def n_plus_one_found(self) -> list[str]:
         return [
@@ -76,6 +86,7 @@ class DemoReport:
             "analysis": self.analysis.to_dict(),
             "health": self.score.to_dict(),
             "findings": self.checkup.report.to_dict(),
+            "advice": self.advice.to_dict() if self.advice else None,
             "applied_indexes": [a.__dict__ for a in self.applied],
             "after": self.after.to_dict() if self.after else None,
             "planted_missing_indexes_found": self.planted_found(),
@@ -113,22 +124,24 @@ def reset_statement_stats(target: Target) -> None:
         )
 
 
-def apply_index_advice(target: Target, analysis: AnalyzeReport) -> list[AppliedIndex]:
-    """Create each distinct advised index with CREATE INDEX CONCURRENTLY (never inside a transaction)."""
-    applied: list[AppliedIndex] = []
-    seen: set[tuple[str, tuple[str, ...]]] = set()
-    advice = [a for r in analysis.recommendations for a in r.recommendations if a.action == "create_index"]
-    with target.connect(apply=True) as conn:
-        conn.execute("SET statement_timeout = 0")
-        for item in advice:
-            key = (item.table, item.columns)
-            if key in seen or not item.sql:
-                continue
-            seen.add(key)
-            started = time.perf_counter()
-            conn.execute(sql.SQL(item.sql))  # composed by pgdba from quoted catalog identifiers
-            applied.append(AppliedIndex(item.table, item.columns, item.sql, time.perf_counter() - started))
-    return applied
+def advise_and_apply_indexes(target: Target) -> tuple[Advice, list[AppliedIndex]]:
+    """The index advisor over the workload pg_stat_statements saw, then CREATE INDEX CONCURRENTLY for
+    each chosen index (the same as `pgdba advise indexes --apply --yes`)."""
+    with target.connect() as conn:
+        facts = load_server_facts(conn)
+        workload = queries_from_statements(conn, facts)
+        writes = table_writes_from_statements(conn)
+        advice = advise_indexes(conn, facts, workload, AdvisorOptions(), writes=writes)
+    started = time.perf_counter()
+    advice.verification = apply_indexes(target, advice)
+    created = {item["index"] for item in advice.verification["created"]}
+    seconds = time.perf_counter() - started
+    applied = [
+        AppliedIndex(rec.candidate.relation, rec.candidate.columns, rec.sql, seconds / max(len(created), 1))
+        for rec in advice.recommendations
+        if rec.candidate.name() in created
+    ]
+    return advice, applied
 
 
 def run_demo(
@@ -174,9 +187,9 @@ def run_demo(
     )
     if not apply:
         return report
-    with _timed(steps, "apply advised indexes"):
-        say("creating the advised indexes (CREATE INDEX CONCURRENTLY)")
-        report.applied = apply_index_advice(target, analysis)
+    with _timed(steps, "advise and apply indexes"):
+        say("advising indexes for the whole workload (HypoPG what-if) and creating them concurrently")
+        report.advice, report.applied = advise_and_apply_indexes(target)
     with _timed(steps, "workload (after)"):
         say("running the same workload again")
         reset_statement_stats(target)
