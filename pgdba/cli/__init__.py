@@ -12,6 +12,7 @@ from pgdba import __version__
 from pgdba.cli import (
     advise_cmd,
     alerts_cmd,
+    backup_cmd,
     capacity_cmd,
     check_cmd,
     demo_cmd,
@@ -54,6 +55,8 @@ app.add_typer(alerts_cmd.app, name="alerts")
 app.command("netdata-plugin")(alerts_cmd.netdata_plugin)
 app.command("schedule")(alerts_cmd.schedule)
 app.add_typer(advise_cmd.app, name="advise")
+app.add_typer(backup_cmd.app, name="backup")
+app.command("restore-test")(backup_cmd.restore_test_command)
 
 
 @app.command("version")

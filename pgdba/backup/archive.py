@@ -1,0 +1,73 @@
+"""Feeding a stored archive to pg_restore while hashing it: one read of the object proves both that its
+bytes are the ones pg_dump wrote (sha256) and that pg_restore can read all of it.
+
+`pg_restore -l` only reads the table of contents and exits 0 on a truncated archive; reading every data
+block (`-f /dev/null`, or a real restore) is what finds the damage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pgdba.backup.storage import READ_CHUNK, Storage
+
+
+@dataclass
+class ArchiveRead:
+    sha256: str
+    size: int
+    returncode: int
+    errors: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def restore_ok(self) -> bool:
+        return self.returncode == 0 and not self.errors
+
+
+def pipe_archive(
+    storage: Storage,
+    key: str,
+    argv: list[str],
+    env: dict[str, str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ArchiveRead:
+    """Stream the object into `argv` (a pg_restore reading stdin); the hash covers the whole object even
+    when pg_restore stops early."""
+    digest = hashlib.sha256()
+    size = 0
+    with tempfile.NamedTemporaryFile(prefix="pgdba-pg_restore-", suffix=".err") as errfile:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errfile, env=env
+        )
+        assert proc.stdin is not None
+        stdin_open = True
+        try:
+            with storage.open_read(key) as body:
+                while chunk := body.read(READ_CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    if progress is not None:
+                        progress(size)
+                    if stdin_open:
+                        try:
+                            proc.stdin.write(chunk)
+                        except BrokenPipeError:
+                            stdin_open = False  # pg_restore gave up; keep hashing
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.close()
+        code = proc.wait()
+        with open(errfile.name, encoding="utf-8", errors="replace") as handle:
+            lines = [line.rstrip() for line in handle if line.strip()]
+    errors = [line for line in lines if "error" in line.lower()]
+    return ArchiveRead(digest.hexdigest(), size, code, errors, lines)

@@ -1,0 +1,251 @@
+"""`pgdba backup run`: pg_dump (custom format) streamed into the store, sha256 computed on the way,
+manifest written last.
+
+With exact=True a REPEATABLE READ session exports its snapshot, counts every table (and checksums the
+small ones) in it, and pg_dump dumps that same snapshot (--snapshot), so the manifest's counts are the
+archive's counts even while the application keeps writing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import subprocess
+import tempfile
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import IO
+
+import psycopg
+from psycopg import conninfo
+
+from pgdba.backup.catalog import catalog_fingerprint, measure_tables, normalize_session, user_tables
+from pgdba.backup.manifest import (
+    DUMP_NAME,
+    GLOBALS_NAME,
+    Manifest,
+    TableFacts,
+    backup_prefix,
+    new_backup_id,
+    write_manifest,
+)
+from pgdba.backup.storage import Storage, StorageError
+from pgdba.backup.tools import PgTools, find_pg_tools
+from pgdba.errors import InputError, PgdbaError
+from pgdba.target import Target, mask_password
+
+DEFAULT_CHECKSUM_LIMIT_BYTES = 64 * 1024 * 1024
+
+Progress = Callable[[int], None]
+
+
+class BackupFailed(PgdbaError):
+    """pg_dump or the upload failed; no manifest was written, so the backup does not count."""
+
+
+class HashingReader:
+    """A file-like reader over a stream that hashes and counts what passes through it."""
+
+    def __init__(self, stream: IO[bytes], progress: Progress | None = None) -> None:
+        self.stream = stream
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+        self.progress = progress
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.stream.read(size)
+        if chunk:
+            self.sha256.update(chunk)
+            self.size += len(chunk)
+            if self.progress is not None:
+                self.progress(self.size)
+        return chunk
+
+    def readable(self) -> bool:
+        return True
+
+
+def client_environment(
+    target: Target, environ: Mapping[str, str] | None = None
+) -> tuple[str, dict[str, str]]:
+    """(connection string without the password, environment with PGPASSWORD) for pg_dump & co., so the
+    password never shows on a command line (ps) or in an error message."""
+    env = dict(os.environ if environ is None else environ)
+    params = {k: str(v) for k, v in target.params().items() if k != "password"}
+    if target.password:
+        env["PGPASSWORD"] = target.password
+    return (conninfo.make_conninfo(**params) if params else ""), env
+
+
+def _stderr_summary(path: str, target: Target) -> str:
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        lines = [line.strip() for line in handle if line.strip()]
+    errors = [line for line in lines if "error" in line.lower()] or lines
+    return mask_password(errors[0] if errors else "no message", (target.password,))
+
+
+DATABASE_SIZE_SQL = """
+SELECT current_setting('server_version_num')::int AS version_num,
+       current_setting('server_version') AS version,
+       pg_database_size(current_database()) AS bytes,
+       current_database() AS database
+"""
+
+
+def run_backup(
+    target: Target,
+    storage: Storage,
+    *,
+    exact: bool = False,
+    checksum_limit_bytes: int = DEFAULT_CHECKSUM_LIMIT_BYTES,
+    compress: int | None = None,
+    include_globals: bool = True,
+    progress: Progress | None = None,
+    tools: PgTools | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Manifest:
+    """Dump the target's database into the store; returns the manifest (written last)."""
+    if compress is not None and not 0 <= compress <= 9:
+        raise InputError("--compress takes 0 (none) to 9")
+    started = datetime.now(UTC)
+    snapshot_conn: psycopg.Connection | None = None
+    with target.connect() as conn:
+        row = conn.execute(DATABASE_SIZE_SQL).fetchone()
+        assert row is not None
+        version_num, version, db_bytes, database = int(row[0]), str(row[1]), int(row[2]), str(row[3])
+        tools = tools or find_pg_tools(version_num // 10000, environ)
+        if not exact:
+            normalize_session(conn)
+            tables = user_tables(conn)
+            fingerprint = catalog_fingerprint(conn)
+    backup_id = new_backup_id(started)
+    prefix = backup_prefix(database, backup_id)
+    snapshot: str | None = None
+    try:
+        if exact:
+            snapshot_conn, snapshot, tables, fingerprint = _open_snapshot(target, checksum_limit_bytes)
+        dump_key = f"{prefix}/{DUMP_NAME}"
+        sha256, size = _dump_to_storage(
+            target, tools, storage, dump_key, db_bytes, snapshot, compress, progress, environ
+        )
+    finally:
+        if snapshot_conn is not None:
+            snapshot_conn.close()
+    globals_key, globals_sha, globals_note = None, None, None
+    if include_globals:
+        globals_key, globals_sha, globals_note = _dump_globals(target, tools, storage, prefix, environ)
+    manifest = Manifest(
+        backup_id=backup_id,
+        database=database,
+        target_key=target.key,
+        server_version=version,
+        server_version_num=version_num,
+        pg_dump_version=tools.version,
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        dump_key=dump_key,
+        dump_size=size,
+        dump_sha256=sha256,
+        exact=exact,
+        snapshot=snapshot,
+        globals_key=globals_key,
+        globals_sha256=globals_sha,
+        globals_note=globals_note,
+        database_size=db_bytes,
+        tables=tables,
+        schema_fingerprint=fingerprint,
+    )
+    write_manifest(storage, manifest)  # last: from here on the backup counts
+    return manifest
+
+
+def _open_snapshot(
+    target: Target, checksum_limit_bytes: int
+) -> tuple[psycopg.Connection, str, list[TableFacts], list[str]]:
+    """A REPEATABLE READ session holding an exported snapshot, with the tables measured in it. The
+    session must stay open until pg_dump has imported the snapshot (we keep it for the whole dump)."""
+    conn = target.connect(autocommit=False)
+    try:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        row = conn.execute("SELECT pg_export_snapshot()").fetchone()
+        assert row is not None
+        snapshot = str(row[0])
+        # exact counts scan whole tables: no statement timeout for this one transaction
+        conn.execute("SET LOCAL statement_timeout = 0")
+        normalize_session(conn)
+        tables = user_tables(conn)
+        measure_tables(conn, tables, checksum_limit_bytes)
+        fingerprint = catalog_fingerprint(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn, snapshot, tables, fingerprint
+
+
+def _dump_to_storage(
+    target: Target,
+    tools: PgTools,
+    storage: Storage,
+    key: str,
+    expected_size: int,
+    snapshot: str | None,
+    compress: int | None,
+    progress: Progress | None,
+    environ: Mapping[str, str] | None,
+) -> tuple[str, int]:
+    dsn, env = client_environment(target, environ)
+    argv = [tools.pg_dump, "--format=custom", "--no-password"]
+    if compress is not None:
+        argv.append(f"--compress={compress}")
+    if snapshot:
+        argv.append(f"--snapshot={snapshot}")
+    if dsn:
+        argv.append(f"--dbname={dsn}")
+    with tempfile.NamedTemporaryFile(prefix="pgdba-pg_dump-", suffix=".err") as errfile:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errfile, env=env)
+        assert proc.stdout is not None
+        reader = HashingReader(proc.stdout, progress)
+        try:
+            storage.upload_stream(key, reader, expected_size)  # type: ignore[arg-type]
+        except BaseException as exc:
+            proc.kill()
+            proc.wait()
+            _discard(storage, key)
+            if isinstance(exc, StorageError):
+                raise BackupFailed(f"upload failed, backup discarded: {exc}") from None
+            raise
+        finally:
+            proc.stdout.close()
+        code = proc.wait()
+        if code != 0:
+            _discard(storage, key)
+            reason = _stderr_summary(errfile.name, target)
+            raise BackupFailed(f"pg_dump failed (exit {code}), backup discarded: {reason}")
+    if reader.size == 0:
+        _discard(storage, key)
+        raise BackupFailed("pg_dump wrote nothing, backup discarded")
+    return reader.sha256.hexdigest(), reader.size
+
+
+def _discard(storage: Storage, key: str) -> None:
+    """Remove a dump that must not count; the missing manifest already marks it incomplete if this fails."""
+    with contextlib.suppress(StorageError):
+        storage.delete(key)
+
+
+def _dump_globals(
+    target: Target, tools: PgTools, storage: Storage, prefix: str, environ: Mapping[str, str] | None
+) -> tuple[str | None, str | None, str | None]:
+    """Roles and tablespaces (pg_dump leaves them out). Role password hashes are not stored."""
+    dsn, env = client_environment(target, environ)
+    argv = [tools.pg_dumpall, "--globals-only", "--no-role-passwords", "--no-password"]
+    if dsn:
+        argv.append(f"--dbname={dsn}")
+    out = subprocess.run(argv, capture_output=True, env=env, timeout=600)
+    if out.returncode != 0:
+        reason = out.stderr.decode(errors="replace").strip().splitlines()
+        return None, None, mask_password(reason[0] if reason else "pg_dumpall failed", (target.password,))
+    key = f"{prefix}/{GLOBALS_NAME}"
+    storage.put_bytes(key, out.stdout)
+    return key, hashlib.sha256(out.stdout).hexdigest(), None

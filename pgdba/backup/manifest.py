@@ -1,0 +1,210 @@
+"""The manifest of one backup, and how backups are laid out in a store.
+
+    DATABASE/BACKUP_ID/dump.pgdump        pg_dump custom-format archive
+    DATABASE/BACKUP_ID/globals.sql        pg_dumpall --globals-only (when permitted)
+    DATABASE/BACKUP_ID/manifest.json      written LAST: no manifest means the backup is incomplete
+    DATABASE/BACKUP_ID/restore-test.json  the latest restore test of this backup (pass or fail)
+
+BACKUP_ID is the UTC start time (20261128T210102Z) plus a short random suffix, so ids sort by time.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pgdba.backup.storage import Storage, StorageError
+from pgdba.errors import InputError
+
+MANIFEST_FORMAT = 1
+DUMP_NAME = "dump.pgdump"
+GLOBALS_NAME = "globals.sql"
+MANIFEST_NAME = "manifest.json"
+RESTORE_TEST_NAME = "restore-test.json"
+
+
+def new_backup_id(now: datetime) -> str:
+    return now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
+
+
+def backup_time(backup_id: str) -> datetime:
+    return datetime.strptime(backup_id.split("-", 1)[0], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+
+
+@dataclass
+class TableFacts:
+    """One table as it was at backup time; exact counts and checksums only with --exact."""
+
+    schema: str
+    name: str
+    row_estimate: int | None
+    bytes: int
+    exact_rows: int | None = None
+    checksum: str | None = None
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+@dataclass
+class Manifest:
+    backup_id: str
+    database: str
+    target_key: str
+    server_version: str
+    server_version_num: int
+    pg_dump_version: str
+    started_at: datetime
+    finished_at: datetime
+    dump_key: str
+    dump_size: int
+    dump_sha256: str
+    dump_format: str = "custom"
+    exact: bool = False
+    snapshot: str | None = None
+    globals_key: str | None = None
+    globals_sha256: str | None = None
+    globals_note: str | None = None
+    database_size: int = 0
+    tables: list[TableFacts] = field(default_factory=list)
+    schema_fingerprint: list[str] = field(default_factory=list)
+    format: int = MANIFEST_FORMAT
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["started_at"] = self.started_at.isoformat()
+        data["finished_at"] = self.finished_at.isoformat()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        values = dict(data)
+        values["started_at"] = datetime.fromisoformat(values["started_at"])
+        values["finished_at"] = datetime.fromisoformat(values["finished_at"])
+        values["tables"] = [TableFacts(**t) for t in values.get("tables", [])]
+        return cls(**values)
+
+
+def backup_prefix(database: str, backup_id: str) -> str:
+    return f"{database}/{backup_id}"
+
+
+def write_manifest(storage: Storage, manifest: Manifest) -> None:
+    key = f"{backup_prefix(manifest.database, manifest.backup_id)}/{MANIFEST_NAME}"
+    storage.put_bytes(key, json.dumps(manifest.to_dict(), indent=2, sort_keys=True).encode())
+
+
+def read_manifest(storage: Storage, database: str, backup_id: str) -> Manifest | None:
+    """The manifest, or None when the backup has none (incomplete); a corrupt manifest is an error."""
+    key = f"{backup_prefix(database, backup_id)}/{MANIFEST_NAME}"
+    if not storage.exists(key):
+        return None
+    try:
+        return Manifest.from_dict(json.loads(storage.get_bytes(key)))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise StorageError(f"manifest {key} is unreadable: {exc}") from None
+
+
+@dataclass
+class BackupInfo:
+    """One backup found in a store, with what its objects say about it."""
+
+    database: str
+    backup_id: str
+    objects: dict[str, int]
+    manifest: Manifest | None = None
+    restore_test: dict[str, Any] | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.manifest is not None and DUMP_NAME in self.objects
+
+    @property
+    def taken_at(self) -> datetime:
+        return backup_time(self.backup_id)
+
+    @property
+    def restore_test_passed(self) -> bool:
+        return bool(self.restore_test and self.restore_test.get("passed"))
+
+    @property
+    def status(self) -> str:
+        """incomplete (no manifest: never good), complete, tested-ok or tested-failed."""
+        if not self.complete:
+            return "incomplete"
+        if self.restore_test is None:
+            return "complete"
+        return "tested-ok" if self.restore_test_passed else "tested-failed"
+
+    def key(self, name: str) -> str:
+        return f"{backup_prefix(self.database, self.backup_id)}/{name}"
+
+    def to_dict(self) -> dict[str, Any]:
+        m = self.manifest
+        return {
+            "database": self.database,
+            "backup_id": self.backup_id,
+            "status": self.status,
+            "taken_at": self.taken_at.isoformat(),
+            "size": m.dump_size
+            if m
+            else self.objects.get(DUMP_NAME, self.objects.get(DUMP_NAME + ".partial")),
+            "sha256": m.dump_sha256 if m else None,
+            "server_version": m.server_version if m else None,
+            "exact": m.exact if m else None,
+            "duration_s": round((m.finished_at - m.started_at).total_seconds(), 1) if m else None,
+            "restore_test": self.restore_test,
+        }
+
+
+def list_backups(storage: Storage, database: str | None = None) -> list[BackupInfo]:
+    """Every backup in the store (optionally of one database), oldest first."""
+    grouped: dict[tuple[str, str], dict[str, int]] = {}
+    for obj in storage.list_objects(f"{database}/" if database else ""):
+        parts = obj.key.split("/")
+        if len(parts) != 3:
+            continue
+        grouped.setdefault((parts[0], parts[1]), {})[parts[2]] = obj.size
+    found: list[BackupInfo] = []
+    for (db, backup_id), objects in grouped.items():
+        try:
+            backup_time(backup_id)
+        except ValueError:
+            continue  # not one of ours
+        info = BackupInfo(db, backup_id, objects)
+        if MANIFEST_NAME in objects:
+            info.manifest = read_manifest(storage, db, backup_id)
+        if RESTORE_TEST_NAME in objects:
+            try:
+                info.restore_test = json.loads(storage.get_bytes(info.key(RESTORE_TEST_NAME)))
+            except ValueError:
+                info.restore_test = {"passed": False, "error": "unreadable restore-test record"}
+        found.append(info)
+    return sorted(found, key=lambda b: (b.taken_at, b.backup_id))
+
+
+def find_backup(storage: Storage, backup_id: str | None, database: str | None) -> BackupInfo:
+    """A given backup (id, or DATABASE/ID), or the newest complete one; InputError when there is none."""
+    if backup_id and "/" in backup_id:
+        database, backup_id = backup_id.split("/", 1)
+    backups = list_backups(storage, database)
+    if backup_id:
+        matches = [b for b in backups if b.backup_id == backup_id]
+        if not matches:
+            raise InputError(f"no backup {backup_id!r} in {storage.url}")
+        if len(matches) > 1:
+            raise InputError(
+                f"backup id {backup_id!r} exists for several databases: give DATABASE/{backup_id}"
+            )
+        return matches[0]
+    complete = [b for b in backups if b.complete]
+    if not complete:
+        where = f" of database {database!r}" if database else ""
+        raise InputError(f"no complete backup{where} in {storage.url}")
+    if database is None and len({b.database for b in complete}) > 1:
+        raise InputError("the store holds backups of several databases: pass --database")
+    return complete[-1]

@@ -1,0 +1,275 @@
+"""`pgdba restore-test`: restore a backup into a scratch database and prove it is the source's data.
+
+Checks, in order: the archive's sha256 and size, pg_restore's exit status and errors, every table
+present, row counts (exact when the backup was taken with exact=True, else against the planner's
+estimates), content checksums of the tables that have one in the manifest, no invalid index or
+unvalidated constraint, and the schema equal to the one recorded at backup time. The scratch database
+is dropped afterwards; the result is recorded next to the backup and in the history store.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from pgdba.backup.archive import ArchiveRead, pipe_archive
+from pgdba.backup.catalog import (
+    catalog_fingerprint,
+    count_and_checksum,
+    count_rows,
+    normalize_session,
+    schema_differences,
+)
+from pgdba.backup.dump import client_environment
+from pgdba.backup.manifest import RESTORE_TEST_NAME, BackupInfo, Manifest
+from pgdba.backup.restore import create_database, drop_database
+from pgdba.backup.storage import Storage
+from pgdba.backup.tools import PgTools, find_pg_tools
+from pgdba.errors import InputError
+from pgdba.target import Target
+
+RESTORE_TEST_KIND = "restore_test"
+SCRATCH_PREFIX = "pgdba_restore_test_"
+# with planner estimates only, a restored count this far off is worth a warning (not a failure)
+ESTIMATE_TOLERANCE = 0.10
+ESTIMATE_MIN_SLACK = 1000
+
+PASS, WARN, FAIL = "pass", "warn", "fail"
+
+
+@dataclass
+class Check:
+    name: str
+    status: str
+    detail: str = ""
+
+
+@dataclass
+class TableResult:
+    table: str
+    expected_rows: int | None
+    restored_rows: int | None
+    expected_is_exact: bool
+    checksum_match: bool | None
+
+
+@dataclass
+class RestoreTestResult:
+    database: str
+    backup_id: str
+    target_key: str
+    scratch_database: str
+    started_at: datetime
+    duration_s: float = 0.0
+    checks: list[Check] = field(default_factory=list)
+    tables: list[TableResult] = field(default_factory=list)
+    scratch_dropped: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks) and all(c.status != FAIL for c in self.checks)
+
+    def add(self, name: str, status: str, detail: str = "") -> None:
+        self.checks.append(Check(name, status, detail))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": 1,
+            "database": self.database,
+            "backup_id": self.backup_id,
+            "target": self.target_key,
+            "passed": self.passed,
+            "started_at": self.started_at.isoformat(),
+            "duration_s": round(self.duration_s, 2),
+            "scratch_database": self.scratch_database,
+            "scratch_dropped": self.scratch_dropped,
+            "checks": [asdict(c) for c in self.checks],
+            "tables": [asdict(t) for t in self.tables],
+        }
+
+
+def scratch_name(backup_id: str) -> str:
+    return f"{SCRATCH_PREFIX}{backup_id.replace('-', '_').lower()}_{secrets.token_hex(3)}"
+
+
+def restore_test(
+    storage: Storage,
+    backup: BackupInfo,
+    server: Target,
+    *,
+    keep_scratch: bool = False,
+    tools: PgTools | None = None,
+    environ: Mapping[str, str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> RestoreTestResult:
+    """Restore `backup` into a new scratch database on `server` and verify it (see the module doc)."""
+    manifest = backup.manifest
+    if manifest is None or not backup.complete:
+        raise InputError(
+            f"backup {backup.database}/{backup.backup_id} is incomplete (no manifest): it cannot be tested"
+        )
+    started = time.monotonic()
+    scratch = scratch_name(backup.backup_id)
+    result = RestoreTestResult(
+        backup.database, backup.backup_id, manifest.target_key, scratch, datetime.now(UTC)
+    )
+    tools = tools or find_pg_tools(manifest.server_version_num // 10000, environ)
+    create_database(server, scratch)
+    try:
+        scratch_target = server.with_database(scratch)
+        dsn, env = client_environment(scratch_target, environ)
+        argv = [tools.pg_restore, "--no-owner", "--no-acl", "--no-password", f"--dbname={dsn}"]
+        read = pipe_archive(storage, manifest.dump_key, argv, env, progress)
+        _check_archive(result, manifest, read)
+        # counting whole tables may take longer than the default statement timeout
+        unlimited = Target(scratch_target.dsn, scratch_target.source, 0, scratch_target.lock_timeout_ms)
+        with unlimited.connect() as conn:
+            normalize_session(conn)
+            _check_tables(result, manifest, conn)
+            _check_indexes_and_constraints(result, conn)
+            _check_schema(result, manifest, conn)
+    finally:
+        if not keep_scratch:
+            drop_database(server, scratch)
+            result.scratch_dropped = True
+        result.duration_s = time.monotonic() - started
+    return result
+
+
+def _check_archive(result: RestoreTestResult, manifest: Manifest, read: ArchiveRead) -> None:
+    if read.sha256 == manifest.dump_sha256 and read.size == manifest.dump_size:
+        result.add("archive.sha256", PASS, f"{read.size} bytes, sha256 {read.sha256[:16]}…")
+    else:
+        result.add(
+            "archive.sha256",
+            FAIL,
+            f"read {read.size} bytes with sha256 {read.sha256}; manifest: {manifest.dump_size} bytes, "
+            f"{manifest.dump_sha256}",
+        )
+    if read.restore_ok:
+        result.add("pg_restore", PASS, "exit 0, no errors")
+    else:
+        shown = "; ".join(read.errors[:3]) or "no error message"
+        result.add("pg_restore", FAIL, f"exit {read.returncode}, {len(read.errors)} error line(s): {shown}")
+
+
+RESTORED_TABLES_SQL = """
+SELECT n.nspname,
+       c.relname
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind = 'r'
+"""
+
+
+def _check_tables(result: RestoreTestResult, manifest: Manifest, conn: psycopg.Connection) -> None:
+    present = {(str(r[0]), str(r[1])) for r in conn.execute(RESTORED_TABLES_SQL).fetchall()}
+    missing = [t.qualified for t in manifest.tables if (t.schema, t.name) not in present]
+    if missing:
+        result.add("tables.present", FAIL, f"missing after restore: {', '.join(missing[:10])}")
+    else:
+        result.add("tables.present", PASS, f"all {len(manifest.tables)} tables")
+    wrong_counts: list[str] = []
+    off_estimates: list[str] = []
+    wrong_checksums: list[str] = []
+    checksummed = 0
+    for table in manifest.tables:
+        if (table.schema, table.name) not in present:
+            continue
+        match: bool | None = None
+        if table.checksum is not None:
+            rows, checksum = count_and_checksum(conn, table.schema, table.name)
+            match = checksum == table.checksum
+            checksummed += 1
+            if not match:
+                wrong_checksums.append(table.qualified)
+        else:
+            rows = count_rows(conn, table.schema, table.name)
+        exact = table.exact_rows is not None
+        expected = table.exact_rows if exact else table.row_estimate
+        result.tables.append(TableResult(table.qualified, expected, rows, exact, match))
+        if exact and rows != expected:
+            wrong_counts.append(f"{table.qualified} {rows} != {expected}")
+        elif (
+            not exact
+            and expected is not None
+            and abs(rows - expected) > max(ESTIMATE_TOLERANCE * expected, ESTIMATE_MIN_SLACK)
+        ):
+            off_estimates.append(f"{table.qualified} {rows} vs ~{expected}")
+    if manifest.exact:
+        if wrong_counts:
+            result.add("rows.exact", FAIL, "; ".join(wrong_counts[:10]))
+        else:
+            result.add("rows.exact", PASS, "every table has the row count of the dump's snapshot")
+    else:
+        status = WARN if off_estimates else PASS
+        detail = "; ".join(off_estimates[:10]) or "restored counts within the planner's estimates"
+        result.add("rows.estimate", status, detail + " (take backups with --exact for exact counts)")
+    if wrong_checksums:
+        result.add("rows.checksum", FAIL, f"content differs: {', '.join(wrong_checksums[:10])}")
+    elif checksummed:
+        result.add("rows.checksum", PASS, f"{checksummed} table(s) identical row by row")
+    else:
+        result.add("rows.checksum", WARN, "no table checksums in this backup (take it with --exact)")
+
+
+INVALID_INDEXES_SQL = """
+SELECT i.indexrelid::regclass::text
+  FROM pg_index i
+ WHERE NOT i.indisvalid
+    OR NOT i.indisready
+"""
+
+UNVALIDATED_CONSTRAINTS_SQL = """
+SELECT c.conrelid::regclass::text || '.' || c.conname
+  FROM pg_constraint c
+ WHERE NOT c.convalidated
+   AND c.conrelid <> 0
+"""
+
+
+def _check_indexes_and_constraints(result: RestoreTestResult, conn: psycopg.Connection) -> None:
+    invalid = [str(r[0]) for r in conn.execute(INVALID_INDEXES_SQL).fetchall()]
+    if invalid:
+        result.add("indexes.valid", FAIL, f"invalid: {', '.join(invalid[:10])}")
+    else:
+        result.add("indexes.valid", PASS, "every index valid and ready")
+    unvalidated = [str(r[0]) for r in conn.execute(UNVALIDATED_CONSTRAINTS_SQL).fetchall()]
+    # NOT VALID constraints of the source come back NOT VALID: the schema comparison tells those apart
+    status = WARN if unvalidated else PASS
+    result.add("constraints.validated", status, ", ".join(unvalidated[:10]) or "every constraint validated")
+
+
+def _check_schema(result: RestoreTestResult, manifest: Manifest, conn: psycopg.Connection) -> None:
+    if not manifest.schema_fingerprint:
+        result.add("schema.equal", WARN, "the manifest has no schema fingerprint")
+        return
+    only_source, only_restored = schema_differences(manifest.schema_fingerprint, catalog_fingerprint(conn))
+    if only_source or only_restored:
+        shown = [f"-{line}" for line in only_source[:5]] + [f"+{line}" for line in only_restored[:5]]
+        result.add(
+            "schema.equal",
+            FAIL,
+            f"{len(only_source)} object(s) missing, {len(only_restored)} unexpected: {'; '.join(shown)}",
+        )
+    else:
+        result.add("schema.equal", PASS, f"{len(manifest.schema_fingerprint)} schema objects identical")
+
+
+def record_restore_test(
+    storage: Storage, backup: BackupInfo, result: RestoreTestResult, history_location: str | None = None
+) -> None:
+    """Keep the result next to the backup (retention reads it) and in the history store (health, alerts)."""
+    from pgdba.history import open_store
+
+    payload = result.to_dict()
+    storage.put_bytes(backup.key(RESTORE_TEST_NAME), json.dumps(payload, indent=2).encode())
+    with open_store(history_location) as store:
+        store.add_record(result.target_key, RESTORE_TEST_KIND, payload)

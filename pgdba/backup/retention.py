@@ -1,0 +1,127 @@
+"""`pgdba backup prune`: which backups to keep (count, age, daily/weekly/monthly tiers) and delete.
+
+A tier keeps the newest backup of each of its N most recent periods that have a backup. Whatever the
+rules say, the newest backup that passed a restore test is kept, and so is the newest complete backup.
+Incomplete backups (no manifest) are deleted once older than a grace period, so a dump still running
+is never touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pgdba.backup.manifest import BackupInfo
+from pgdba.backup.storage import Storage
+from pgdba.errors import InputError
+
+DEFAULT_INCOMPLETE_GRACE = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    keep_last: int = 0
+    keep_daily: int = 0
+    keep_weekly: int = 0
+    keep_monthly: int = 0
+    keep_within: timedelta | None = None
+    incomplete_grace: timedelta = DEFAULT_INCOMPLETE_GRACE
+
+    def validate(self) -> None:
+        counts = (self.keep_last, self.keep_daily, self.keep_weekly, self.keep_monthly)
+        if any(n < 0 for n in counts):
+            raise InputError("keep counts must be zero or positive")
+        if not any(counts) and self.keep_within is None:
+            raise InputError(
+                "no retention rule given: pass --keep-last, --keep-daily, --keep-weekly, --keep-monthly "
+                "or --keep-within-days"
+            )
+
+
+@dataclass
+class PruneDecision:
+    backup: BackupInfo
+    keep: bool
+    reasons: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "database": self.backup.database,
+            "backup_id": self.backup.backup_id,
+            "status": self.backup.status,
+            "action": "keep" if self.keep else "delete",
+            "reasons": self.reasons,
+        }
+
+
+_PERIODS: dict[str, Callable[[datetime], tuple[int, ...]]] = {
+    "daily": lambda t: (t.year, t.month, t.day),
+    "weekly": lambda t: tuple(t.isocalendar()[:2]),
+    "monthly": lambda t: (t.year, t.month),
+}
+
+
+def plan_retention(
+    backups: list[BackupInfo], policy: RetentionPolicy, now: datetime | None = None
+) -> list[PruneDecision]:
+    """A keep/delete decision with reasons for every backup; each database is judged on its own."""
+    policy.validate()
+    now = now or datetime.now(UTC)
+    decisions: list[PruneDecision] = []
+    for database in sorted({b.database for b in backups}):
+        mine = sorted((b for b in backups if b.database == database), key=lambda b: b.taken_at, reverse=True)
+        decisions.extend(_plan_one_database(mine, policy, now))
+    return decisions
+
+
+def _plan_one_database(
+    newest_first: list[BackupInfo], policy: RetentionPolicy, now: datetime
+) -> list[PruneDecision]:
+    reasons: dict[str, list[str]] = {b.backup_id: [] for b in newest_first}
+    complete = [b for b in newest_first if b.complete]
+    for b in complete[: policy.keep_last]:
+        reasons[b.backup_id].append(f"last {policy.keep_last}")
+    for tier, count in (
+        ("daily", policy.keep_daily),
+        ("weekly", policy.keep_weekly),
+        ("monthly", policy.keep_monthly),
+    ):
+        seen: list[tuple[int, ...]] = []
+        for b in complete:
+            period = _PERIODS[tier](b.taken_at)
+            if period in seen:
+                continue
+            if len(seen) >= count:
+                break
+            seen.append(period)
+            reasons[b.backup_id].append(tier)
+    if policy.keep_within is not None:
+        for b in complete:
+            if now - b.taken_at <= policy.keep_within:
+                reasons[b.backup_id].append(f"within {policy.keep_within.days} days")
+    tested = [b for b in complete if b.restore_test_passed]
+    if tested:
+        reasons[tested[0].backup_id].append("newest backup that passed a restore test")
+    if complete:
+        reasons[complete[0].backup_id].append("newest complete backup")
+    for b in newest_first:
+        if not b.complete and now - b.taken_at < policy.incomplete_grace:
+            reasons[b.backup_id].append("incomplete but recent (may still be running)")
+    return [PruneDecision(b, bool(reasons[b.backup_id]), reasons[b.backup_id]) for b in newest_first]
+
+
+def prune_backups(storage: Storage, decisions: list[PruneDecision], *, dry_run: bool) -> list[PruneDecision]:
+    """Delete every object of the backups marked delete (manifest first, so a half-deleted backup reads
+    as incomplete, never as good); returns the deleted ones."""
+    deleted = []
+    for decision in decisions:
+        if decision.keep:
+            continue
+        if not dry_run:
+            names = sorted(decision.backup.objects, key=lambda n: n != "manifest.json")
+            for name in names:
+                storage.delete(decision.backup.key(name))
+        deleted.append(decision)
+    return deleted

@@ -1,0 +1,368 @@
+"""`pgdba backup run|list|verify|restore|prune` and `pgdba restore-test`: thin wrappers over pgdba.backup."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Annotated, Any
+
+import typer
+from rich.progress import DownloadColumn, Progress, SpinnerColumn, TextColumn, TransferSpeedColumn
+
+from pgdba.backup import (
+    RetentionPolicy,
+    find_backup,
+    list_backups,
+    open_storage,
+    plan_retention,
+    prune_backups,
+    record_restore_test,
+    restore_backup,
+    restore_test,
+    run_backup,
+    verify_backup,
+)
+from pgdba.backup.dump import DEFAULT_CHECKSUM_LIMIT_BYTES
+from pgdba.backup.storage import Storage
+from pgdba.cli.options import DsnOption, FormatOption, check_format, target_from
+from pgdba.render import Column, console, print_json, print_rows
+from pgdba.target import resolve_target
+
+app = typer.Typer(
+    help="Backups with pg_dump to a folder or S3/R2, verified, restorable, pruned.", no_args_is_help=True
+)
+
+StorageOption = Annotated[
+    str | None,
+    typer.Option(
+        "--storage", help="file:///path or s3://bucket/prefix (else PGDBA_BACKUP_STORAGE)", show_default=False
+    ),
+]
+EndpointOption = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint-url",
+        help="S3-compatible endpoint, e.g. https://ACCOUNT.r2.cloudflarestorage.com (else AWS_ENDPOINT_URL)",
+        show_default=False,
+    ),
+]
+RegionOption = Annotated[
+    str | None, typer.Option("--region", help="S3 region (R2: auto); else the AWS configuration")
+]
+ProfileOption = Annotated[str | None, typer.Option("--profile", help="AWS credentials profile")]
+DatabaseOption = Annotated[
+    str | None, typer.Option("--database", help="only backups of this database", show_default=False)
+]
+BackupArgument = Annotated[
+    str | None, typer.Argument(help="backup id (or DATABASE/ID); default: the newest complete backup")
+]
+
+
+def _storage(url: str | None, endpoint: str | None, region: str | None, profile: str | None) -> Storage:
+    return open_storage(url, endpoint_url=endpoint, region=region, profile=profile)
+
+
+@contextmanager
+def _byte_progress(description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+    """Bytes moved so far, on stderr, only when stderr is a terminal (cron logs stay clean)."""
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=console(stderr=True),
+        transient=True,
+        disable=not sys.stderr.isatty(),
+    )
+    with progress:
+        task = progress.add_task(description, total=total)
+        yield lambda done: progress.update(task, completed=done)
+
+
+@app.command("run")
+def run_command(
+    dsn: DsnOption = None,
+    storage: StorageOption = None,
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = None,
+    profile: ProfileOption = None,
+    exact: Annotated[
+        bool,
+        typer.Option("--exact", help="count rows (and checksum small tables) in the dump's own snapshot"),
+    ] = False,
+    checksum_limit_mb: Annotated[
+        int, typer.Option("--checksum-limit-mb", help="with --exact: checksum tables up to this size")
+    ] = DEFAULT_CHECKSUM_LIMIT_BYTES // (1024 * 1024),
+    compress: Annotated[
+        int | None, typer.Option("--compress", help="pg_dump compression level 0-9 (default: pg_dump's)")
+    ] = None,
+    no_globals: Annotated[
+        bool, typer.Option("--no-globals", help="skip pg_dumpall --globals-only (roles, tablespaces)")
+    ] = False,
+    fmt: FormatOption = "table",
+) -> None:
+    """Dump a database (pg_dump custom format) into the storage; the manifest is written last.
+
+    Example: pgdba backup run --dsn postgresql://app@db/app --storage s3://backups/pg --exact
+    """
+    check_format(fmt)
+    target = target_from(dsn)
+    store = _storage(storage, endpoint_url, region, profile)
+    with _byte_progress("pg_dump") as progress:
+        manifest = run_backup(
+            target,
+            store,
+            exact=exact,
+            checksum_limit_bytes=checksum_limit_mb * 1024 * 1024,
+            compress=compress,
+            include_globals=not no_globals,
+            progress=progress,
+        )
+    data = {
+        "schema_version": 1,
+        "storage": store.url,
+        "database": manifest.database,
+        "backup_id": manifest.backup_id,
+        "size": manifest.dump_size,
+        "sha256": manifest.dump_sha256,
+        "duration_s": round((manifest.finished_at - manifest.started_at).total_seconds(), 2),
+        "exact": manifest.exact,
+        "tables": len(manifest.tables),
+        "globals": manifest.globals_key or f"skipped: {manifest.globals_note}",
+        "pg_dump": manifest.pg_dump_version,
+    }
+    _print_mapping(data, fmt, "backup")
+
+
+def _print_mapping(data: dict[str, Any], fmt: str, title: str) -> None:
+    rows = [{"field": k, "value": v} for k, v in data.items() if k != "schema_version"]
+    print_rows(rows, [Column("field", title), Column("value", "")], fmt, json_data=data)
+
+
+LIST_COLUMNS = [
+    Column("database", "database"),
+    Column("backup_id", "backup"),
+    Column("status", "status"),
+    Column("size", "bytes", "right"),
+    Column("duration_s", "dump s", "right"),
+    Column("exact", "exact"),
+    Column("server_version", "server"),
+]
+
+
+@app.command("list")
+def list_command(
+    storage: StorageOption = None,
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = None,
+    profile: ProfileOption = None,
+    database: DatabaseOption = None,
+    fmt: FormatOption = "table",
+) -> None:
+    """Backups in the storage, oldest first: incomplete (no manifest), complete, tested-ok, tested-failed.
+
+    Example: pgdba backup list --storage file:///var/backups/pg
+    """
+    check_format(fmt)
+    store = _storage(storage, endpoint_url, region, profile)
+    rows = [b.to_dict() for b in list_backups(store, database)]
+    print_rows(
+        rows,
+        LIST_COLUMNS,
+        fmt,
+        title=f"backups in {store.url}",
+        json_data={"schema_version": 1, "storage": store.url, "backups": rows},
+        empty="no backups",
+    )
+
+
+@app.command("verify")
+def verify_command(
+    backup: BackupArgument = None,
+    storage: StorageOption = None,
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = None,
+    profile: ProfileOption = None,
+    database: DatabaseOption = None,
+    fmt: FormatOption = "table",
+) -> None:
+    """Re-read the whole archive: sha256 and size against the manifest, and pg_restore reads every block.
+    Exit 1 when the backup is not good.
+
+    Example: pgdba backup verify --storage s3://backups/pg --database app
+    """
+    check_format(fmt)
+    store = _storage(storage, endpoint_url, region, profile)
+    info = find_backup(store, backup, database)
+    total = info.manifest.dump_size if info.manifest else None
+    with _byte_progress("verify", total) as progress:
+        result = verify_backup(store, info, progress=progress)
+    data = result.to_dict()
+    if fmt == "json":
+        print_json(data)
+    else:
+        verdict = "ok" if result.ok else "BROKEN"
+        print(f"{result.database}/{result.backup_id}: {verdict} ({result.size} bytes read)")
+        for problem in result.problems:
+            print(f"  - {problem}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command("restore")
+def restore_command(
+    backup: BackupArgument = None,
+    into: Annotated[str, typer.Option("--into", help="database to restore into (created if missing)")] = "",
+    dsn: DsnOption = None,
+    storage: StorageOption = None,
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = None,
+    profile: ProfileOption = None,
+    database: DatabaseOption = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="drop and replace the database if it exists and is not empty")
+    ] = False,
+    no_owner: Annotated[bool, typer.Option("--no-owner", help="do not restore object owners")] = False,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="actually restore (otherwise print the plan)")
+    ] = False,
+    fmt: FormatOption = "table",
+) -> None:
+    """Restore a backup into a database on the --dsn server; refuses a non-empty one without --force.
+
+    Example: pgdba backup restore --storage file:///var/backups/pg --into app_copy --apply
+    """
+    check_format(fmt)
+    if not into:
+        raise typer.BadParameter("--into DATABASE is required")
+    server = target_from(dsn)
+    store = _storage(storage, endpoint_url, region, profile)
+    info = find_backup(store, backup, database)
+    total = info.manifest.dump_size if info.manifest else None
+    with _byte_progress("restore", total) as progress:
+        result = restore_backup(
+            store, info, server, into, force=force, apply=apply, no_owner=no_owner, progress=progress
+        )
+    if fmt == "json":
+        print_json(result.to_dict())
+    else:
+        print("applied:" if apply else "plan (pass --apply to run it):")
+        for step in result.steps:
+            print(f"  {step}")
+        for problem in result.problems:
+            print(f"  problem: {problem}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+PRUNE_COLUMNS = [
+    Column("database", "database"),
+    Column("backup_id", "backup"),
+    Column("status", "status"),
+    Column("action", "action"),
+    Column("reasons", "kept because"),
+]
+
+
+@app.command("prune")
+def prune_command(
+    storage: StorageOption = None,
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = None,
+    profile: ProfileOption = None,
+    database: DatabaseOption = None,
+    keep_last: Annotated[int, typer.Option("--keep-last", help="keep the N newest complete backups")] = 0,
+    keep_daily: Annotated[int, typer.Option("--keep-daily", help="newest backup of each of N days")] = 0,
+    keep_weekly: Annotated[
+        int, typer.Option("--keep-weekly", help="newest backup of each of N ISO weeks")
+    ] = 0,
+    keep_monthly: Annotated[
+        int, typer.Option("--keep-monthly", help="newest backup of each of N months")
+    ] = 0,
+    keep_within_days: Annotated[
+        int | None, typer.Option("--keep-within-days", help="keep every backup younger than N days")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="list what would be deleted, delete nothing")
+    ] = False,
+    fmt: FormatOption = "table",
+) -> None:
+    """Delete backups outside the retention rules. The newest backup that passed a restore test and the
+    newest complete backup are always kept.
+
+    Example: pgdba backup prune --storage s3://backups/pg --keep-daily 7 --keep-weekly 4 --keep-monthly 6 --dry-run
+    """
+    check_format(fmt)
+    store = _storage(storage, endpoint_url, region, profile)
+    policy = RetentionPolicy(
+        keep_last=keep_last,
+        keep_daily=keep_daily,
+        keep_weekly=keep_weekly,
+        keep_monthly=keep_monthly,
+        keep_within=timedelta(days=keep_within_days) if keep_within_days is not None else None,
+    )
+    decisions = plan_retention(list_backups(store, database), policy)
+    prune_backups(store, decisions, dry_run=dry_run)
+    rows = [d.to_dict() for d in decisions]
+    if dry_run:
+        for row in rows:
+            if row["action"] == "delete":
+                row["action"] = "would delete"
+    print_rows(
+        rows,
+        PRUNE_COLUMNS,
+        fmt,
+        title=("dry run: " if dry_run else "") + f"retention in {store.url}",
+        json_data={"schema_version": 1, "storage": store.url, "dry_run": dry_run, "backups": rows},
+        empty="no backups",
+    )
+
+
+CHECK_COLUMNS = [Column("name", "check"), Column("status", "status"), Column("detail", "detail")]
+
+
+def restore_test_command(
+    backup: Annotated[
+        str | None, typer.Option("--backup", help="backup id (default: the newest complete one)")
+    ] = None,
+    dsn: DsnOption = None,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="restore on this server instead of the --dsn one", show_default=False),
+    ] = None,
+    storage: StorageOption = None,
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = None,
+    profile: ProfileOption = None,
+    database: DatabaseOption = None,
+    history: Annotated[
+        str | None, typer.Option("--history", help="history store (else PGDBA_HISTORY or the default file)")
+    ] = None,
+    keep_scratch: Annotated[
+        bool, typer.Option("--keep-scratch", help="leave the scratch database for inspection")
+    ] = False,
+    fmt: FormatOption = "table",
+) -> None:
+    """Restore a backup into a scratch database, verify it, drop it, record the result. Exit 1 on failure.
+
+    Creates and drops only its own database (pgdba_restore_test_…), so no --apply is needed.
+    Example: pgdba restore-test --storage file:///var/backups/pg --dsn postgresql://postgres@localhost/postgres
+    """
+    check_format(fmt)
+    server = resolve_target(target) if target else target_from(dsn)
+    store = _storage(storage, endpoint_url, region, profile)
+    info = find_backup(store, backup, database)
+    total = info.manifest.dump_size if info.manifest else None
+    with _byte_progress("restore-test", total) as progress:
+        result = restore_test(store, info, server, keep_scratch=keep_scratch, progress=progress)
+    record_restore_test(store, info, result, history)
+    data = result.to_dict()
+    title = f"restore test of {result.database}/{result.backup_id}: {'PASSED' if result.passed else 'FAILED'}"
+    if fmt == "table":
+        print(f"{title} in {result.duration_s:.1f} s")
+        title = ""
+    print_rows(data["checks"], CHECK_COLUMNS, fmt, title=title, json_data=data)
+    if not result.passed:
+        raise typer.Exit(1)

@@ -1,0 +1,153 @@
+"""Backup → verify → restore test on the real cluster, through the library and the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from pgdba.backup import (
+    find_backup,
+    list_backups,
+    record_restore_test,
+    restore_backup,
+    restore_test,
+    run_backup,
+    verify_backup,
+)
+from pgdba.backup.storage import FileStorage
+from pgdba.cli import main
+from pgdba.errors import InputError
+from pgdba.history import open_store
+
+
+def _databases(db) -> set[str]:  # type: ignore[no-untyped-def]
+    with psycopg.connect(db.cluster.dsn(), autocommit=True) as conn:
+        return {r[0] for r in conn.execute("SELECT datname FROM pg_database").fetchall()}
+
+
+def test_exact_backup_restore_test_passes_with_matching_counts_and_checksums(demo_db, file_storage, tmp_path):
+    manifest = run_backup(demo_db.target, file_storage, exact=True)
+    assert manifest.exact and manifest.snapshot
+    counts = {t.qualified: t.exact_rows for t in manifest.tables}
+    assert counts == {
+        "audit.behavior_log": 5000,
+        "public.app_user": 2000,
+        "public.course": 60,
+        "public.enrollment": 6000,
+    }
+    assert all(t.checksum for t in manifest.tables)
+    assert manifest.globals_key and manifest.globals_sha256
+    assert any(line.startswith("index CREATE INDEX enrollment_course_idx") for line in manifest.schema_fingerprint)
+
+    info = find_backup(file_storage, None, demo_db.name)
+    assert info.status == "complete"
+    assert verify_backup(file_storage, info).ok
+
+    before = _databases(demo_db)
+    result = restore_test(file_storage, info, demo_db.target)
+    assert result.passed, result.to_dict()
+    statuses = {c.name: c.status for c in result.checks}
+    assert statuses == {
+        "archive.sha256": "pass",
+        "pg_restore": "pass",
+        "tables.present": "pass",
+        "rows.exact": "pass",
+        "rows.checksum": "pass",
+        "indexes.valid": "pass",
+        "constraints.validated": "pass",
+        "schema.equal": "pass",
+    }
+    assert {t.table: (t.restored_rows, t.checksum_match) for t in result.tables}["public.enrollment"] == (6000, True)
+    assert result.scratch_dropped and _databases(demo_db) == before
+
+    history = tmp_path / "history.sqlite3"
+    record_restore_test(file_storage, info, result, str(history))
+    with open_store(str(history)) as store:
+        (_, payload), *_ = store.records(demo_db.target.key, "restore_test")
+    assert payload["passed"] is True and payload["backup_id"] == info.backup_id
+    assert find_backup(file_storage, info.backup_id, None).status == "tested-ok"
+
+
+def test_restore_test_fails_when_restored_content_differs_from_the_manifest(demo_db, file_storage):
+    """The checksums compare content, not just counts: a manifest recorded before an UPDATE must fail."""
+    manifest = run_backup(demo_db.target, file_storage, exact=True)
+    info = find_backup(file_storage, manifest.backup_id, None)
+    assert info.manifest is not None
+    # pretend the source had another value in one row when the dump was taken
+    for table in info.manifest.tables:
+        if table.name == "course":
+            table.checksum = "60:1"
+    result = restore_test(file_storage, info, demo_db.target)
+    assert not result.passed
+    failing = [c for c in result.checks if c.status == "fail"]
+    assert [c.name for c in failing] == ["rows.checksum"] and "public.course" in failing[0].detail
+
+
+def test_restore_test_detects_a_schema_difference(demo_db, file_storage):
+    manifest = run_backup(demo_db.target, file_storage)
+    info = find_backup(file_storage, manifest.backup_id, None)
+    assert info.manifest is not None
+    info.manifest.schema_fingerprint.append("index CREATE INDEX ghost_idx ON public.course USING btree (title)")
+    result = restore_test(file_storage, info, demo_db.target)
+    schema = next(c for c in result.checks if c.name == "schema.equal")
+    assert schema.status == "fail" and "ghost_idx" in schema.detail
+    assert not result.passed
+
+
+def test_restore_refuses_a_non_empty_database_without_force(demo_db, file_storage):
+    run_backup(demo_db.target, file_storage, include_globals=False)
+    info = find_backup(file_storage, None, demo_db.name)
+    with pytest.raises(InputError, match="not empty: pass --force"):
+        restore_backup(file_storage, info, demo_db.target, demo_db.name, apply=True)
+    # the plan without --apply changes nothing
+    copy = f"{demo_db.name}_copy"
+    plan = restore_backup(file_storage, info, demo_db.target, copy)
+    assert not plan.applied and copy not in _databases(demo_db)
+    try:
+        done = restore_backup(file_storage, info, demo_db.target, copy, apply=True)
+        assert done.ok, done.problems
+        with psycopg.connect(demo_db.cluster.dsn(copy)) as conn:
+            assert conn.execute("SELECT count(*) FROM enrollment").fetchone() == (6000,)
+            conn.execute("INSERT INTO course (title, price) VALUES ('extra', 1)")
+            conn.commit()
+        forced = restore_backup(file_storage, info, demo_db.target, copy, apply=True, force=True)
+        assert forced.ok and forced.steps[0].startswith("DROP DATABASE")
+        with psycopg.connect(demo_db.cluster.dsn(copy)) as conn:
+            assert conn.execute("SELECT count(*) FROM course").fetchone() == (60,)
+    finally:
+        with psycopg.connect(demo_db.cluster.dsn(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
+
+
+def test_cli_run_list_verify_restore_test(demo_db, backup_dir: Path, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PGDBA_HISTORY", str(tmp_path / "h.sqlite3"))
+    url = f"file://{backup_dir}"
+    assert main(["backup", "run", "--dsn", demo_db.dsn, "--storage", url, "--exact", "--format", "json"]) == 0
+    run = json.loads(capsys.readouterr().out)
+    assert run["schema_version"] == 1 and run["tables"] == 4 and len(run["sha256"]) == 64
+    assert main(["backup", "list", "--storage", url, "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["backups"]
+    assert [(b["backup_id"], b["status"]) for b in listed] == [(run["backup_id"], "complete")]
+    assert main(["backup", "verify", "--storage", url, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+    assert main(["restore-test", "--dsn", demo_db.dsn, "--storage", url, "--format", "json"]) == 0
+    tested = json.loads(capsys.readouterr().out)
+    assert tested["passed"] is True and tested["scratch_dropped"] is True
+    assert json.loads((backup_dir / demo_db.name / run["backup_id"] / "restore-test.json").read_text())["passed"]
+
+
+def test_list_never_shows_a_backup_without_manifest_as_good(demo_db, file_storage: FileStorage):
+    first = run_backup(demo_db.target, file_storage, include_globals=False)
+    second = run_backup(demo_db.target, file_storage, include_globals=False)
+    file_storage.delete(f"{second.database}/{second.backup_id}/manifest.json")
+    statuses = {b.backup_id: b.status for b in list_backups(file_storage)}
+    assert statuses == {first.backup_id: "complete", second.backup_id: "incomplete"}
+    # the newest *complete* one is chosen, and the incomplete one cannot be verified or tested
+    assert find_backup(file_storage, None, None).backup_id == first.backup_id
+    incomplete = find_backup(file_storage, second.backup_id, None)
+    assert verify_backup(file_storage, incomplete).problems == ["incomplete: no manifest (the backup never finished)"]
+    with pytest.raises(InputError, match="incomplete"):
+        restore_test(file_storage, incomplete, demo_db.target)
