@@ -5,13 +5,12 @@
     DATABASE/BACKUP_ID/manifest.json      written LAST: no manifest means the backup is incomplete
     DATABASE/BACKUP_ID/restore-test.json  the latest restore test of this backup (pass or fail)
 
-BACKUP_ID is the UTC start time (20261128T210102Z) plus a short random suffix, so ids sort by time.
+BACKUP_ID is the UTC start time to the microsecond (20261128T210102.123456Z), so ids sort by time.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,12 +25,15 @@ MANIFEST_NAME = "manifest.json"
 RESTORE_TEST_NAME = "restore-test.json"
 
 
+_ID_FORMAT = "%Y%m%dT%H%M%S.%fZ"
+
+
 def new_backup_id(now: datetime) -> str:
-    return now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
+    return now.astimezone(UTC).strftime(_ID_FORMAT)
 
 
 def backup_time(backup_id: str) -> datetime:
-    return datetime.strptime(backup_id.split("-", 1)[0], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    return datetime.strptime(backup_id, _ID_FORMAT).replace(tzinfo=UTC)
 
 
 @dataclass

@@ -32,8 +32,8 @@ from pgdba.backup.manifest import RESTORE_TEST_NAME, BackupInfo, Manifest
 from pgdba.backup.restore import create_database, drop_database
 from pgdba.backup.storage import Storage
 from pgdba.backup.tools import PgTools, find_pg_tools
-from pgdba.errors import InputError
-from pgdba.target import Target
+from pgdba.errors import InputError, PgdbaError
+from pgdba.target import Target, mask_password
 
 RESTORE_TEST_KIND = "restore_test"
 SCRATCH_PREFIX = "pgdba_restore_test_"
@@ -96,7 +96,7 @@ class RestoreTestResult:
 
 
 def scratch_name(backup_id: str) -> str:
-    return f"{SCRATCH_PREFIX}{backup_id.replace('-', '_').lower()}_{secrets.token_hex(3)}"
+    return f"{SCRATCH_PREFIX}{backup_id.replace('.', '_').lower()}_{secrets.token_hex(3)}"
 
 
 def restore_test(
@@ -135,6 +135,11 @@ def restore_test(
             _check_tables(result, manifest, conn)
             _check_indexes_and_constraints(result, conn)
             _check_schema(result, manifest, conn)
+    except (PgdbaError, psycopg.Error) as exc:
+        # a test that could not finish is a failed test, and is recorded as one
+        result.add(
+            "error", FAIL, mask_password(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
+        )
     finally:
         if not keep_scratch:
             drop_database(server, scratch)

@@ -156,7 +156,7 @@ def s3_client_config(max_attempts: int = 5) -> Any:
     return Config(
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
-        retries={"max_attempts": max_attempts, "mode": "standard"},
+        retries={"total_max_attempts": max_attempts, "mode": "standard"},
         connect_timeout=10,
         read_timeout=120,
         s3={"addressing_style": "path"},

@@ -82,6 +82,12 @@ def demo_db(db):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def big_db(db):  # type: ignore[no-untyped-def]
+    db.execute(BIG_TABLE_SQL)
+    return db
+
+
+@pytest.fixture
 def backup_dir() -> Iterator[Path]:
     root = Path(tempfile.mkdtemp(prefix="pgdba-backups-"))
     yield root
@@ -152,7 +158,10 @@ def faulty_s3(moto_endpoint: str) -> Iterator[FaultyS3Proxy]:
             body = self.rfile.read(length) if length else b""
             parsed = urlparse(self.path)
             request = SeenRequest(
-                self.command, parsed.path, parse_qs(parsed.query), {k.lower(): v for k, v in self.headers.items()}
+                self.command,
+                parsed.path,
+                parse_qs(parsed.query),
+                {k.lower(): v for k, v in self.headers.items()},
             )
             proxy.seen.append(request)
             if proxy.fail_when(request):

@@ -40,7 +40,9 @@ def test_exact_backup_restore_test_passes_with_matching_counts_and_checksums(dem
     }
     assert all(t.checksum for t in manifest.tables)
     assert manifest.globals_key and manifest.globals_sha256
-    assert any(line.startswith("index CREATE INDEX enrollment_course_idx") for line in manifest.schema_fingerprint)
+    assert any(
+        line.startswith("index CREATE INDEX enrollment_course_idx") for line in manifest.schema_fingerprint
+    )
 
     info = find_backup(file_storage, None, demo_db.name)
     assert info.status == "complete"
@@ -60,7 +62,10 @@ def test_exact_backup_restore_test_passes_with_matching_counts_and_checksums(dem
         "constraints.validated": "pass",
         "schema.equal": "pass",
     }
-    assert {t.table: (t.restored_rows, t.checksum_match) for t in result.tables}["public.enrollment"] == (6000, True)
+    assert {t.table: (t.restored_rows, t.checksum_match) for t in result.tables}["public.enrollment"] == (
+        6000,
+        True,
+    )
     assert result.scratch_dropped and _databases(demo_db) == before
 
     history = tmp_path / "history.sqlite3"
@@ -90,7 +95,9 @@ def test_restore_test_detects_a_schema_difference(demo_db, file_storage):
     manifest = run_backup(demo_db.target, file_storage)
     info = find_backup(file_storage, manifest.backup_id, None)
     assert info.manifest is not None
-    info.manifest.schema_fingerprint.append("index CREATE INDEX ghost_idx ON public.course USING btree (title)")
+    info.manifest.schema_fingerprint.append(
+        "index CREATE INDEX ghost_idx ON public.course USING btree (title)"
+    )
     result = restore_test(file_storage, info, demo_db.target)
     schema = next(c for c in result.checks if c.name == "schema.equal")
     assert schema.status == "fail" and "ghost_idx" in schema.detail
@@ -136,7 +143,9 @@ def test_cli_run_list_verify_restore_test(demo_db, backup_dir: Path, tmp_path, c
     assert main(["restore-test", "--dsn", demo_db.dsn, "--storage", url, "--format", "json"]) == 0
     tested = json.loads(capsys.readouterr().out)
     assert tested["passed"] is True and tested["scratch_dropped"] is True
-    assert json.loads((backup_dir / demo_db.name / run["backup_id"] / "restore-test.json").read_text())["passed"]
+    assert json.loads((backup_dir / demo_db.name / run["backup_id"] / "restore-test.json").read_text())[
+        "passed"
+    ]
 
 
 def test_list_never_shows_a_backup_without_manifest_as_good(demo_db, file_storage: FileStorage):
@@ -148,6 +157,8 @@ def test_list_never_shows_a_backup_without_manifest_as_good(demo_db, file_storag
     # the newest *complete* one is chosen, and the incomplete one cannot be verified or tested
     assert find_backup(file_storage, None, None).backup_id == first.backup_id
     incomplete = find_backup(file_storage, second.backup_id, None)
-    assert verify_backup(file_storage, incomplete).problems == ["incomplete: no manifest (the backup never finished)"]
+    assert verify_backup(file_storage, incomplete).problems == [
+        "incomplete: no manifest (the backup never finished)"
+    ]
     with pytest.raises(InputError, match="incomplete"):
         restore_test(file_storage, incomplete, demo_db.target)

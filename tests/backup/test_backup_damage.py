@@ -1,0 +1,99 @@
+"""Damaged or unfinished backups are detected and never reported as good."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pgdba.backup import BackupFailed, find_backup, list_backups, restore_test, run_backup, verify_backup
+from pgdba.backup.storage import FileStorage
+from pgdba.backup.tools import find_pg_tools
+from pgdba.cli import main
+
+
+def _archive(storage: FileStorage, database: str, backup_id: str) -> Path:
+    return storage.root / database / backup_id / "dump.pgdump"
+
+
+def test_truncated_archive_is_detected_even_where_pg_restore_list_passes(demo_db, file_storage, server_major):
+    manifest = run_backup(demo_db.target, file_storage, include_globals=False)
+    path = _archive(file_storage, manifest.database, manifest.backup_id)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3])
+    # the trap: the table of contents is intact, so `pg_restore -l` is happy with the broken archive
+    tools = find_pg_tools(server_major)
+    assert subprocess.run([tools.pg_restore, "-l", str(path)], capture_output=True).returncode == 0
+
+    result = verify_backup(file_storage, find_backup(file_storage, manifest.backup_id, None))
+    assert not result.ok
+    assert any(p.startswith("sha256 is") for p in result.problems)
+    assert any(p.startswith("pg_restore cannot read the whole archive") for p in result.problems)
+
+
+def test_truncated_archive_with_a_matching_manifest_still_fails_verify(demo_db, file_storage):
+    """Even if the manifest agreed with the damaged bytes, reading every data block finds the damage."""
+    manifest = run_backup(demo_db.target, file_storage, include_globals=False)
+    path = _archive(file_storage, manifest.database, manifest.backup_id)
+    truncated = path.read_bytes()[: manifest.dump_size // 2]
+    path.write_bytes(truncated)
+    manifest_path = path.with_name("manifest.json")
+    doc = json.loads(manifest_path.read_text())
+    doc["dump_size"], doc["dump_sha256"] = len(truncated), hashlib.sha256(truncated).hexdigest()
+    manifest_path.write_text(json.dumps(doc))
+    result = verify_backup(file_storage, find_backup(file_storage, manifest.backup_id, None))
+    assert [p.split(":")[0] for p in result.problems] == ["pg_restore cannot read the whole archive"]
+
+
+def test_flipped_byte_is_detected_by_verify_and_restore_test(demo_db, file_storage, capsys):
+    manifest = run_backup(demo_db.target, file_storage, include_globals=False, exact=True)
+    path = _archive(file_storage, manifest.database, manifest.backup_id)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    info = find_backup(file_storage, manifest.backup_id, None)
+    result = verify_backup(file_storage, info)
+    assert not result.ok and any(p.startswith("sha256 is") for p in result.problems)
+    tested = restore_test(file_storage, info, demo_db.target)
+    assert not tested.passed
+    assert next(c for c in tested.checks if c.name == "archive.sha256").status == "fail"
+    assert main(["backup", "verify", "--storage", str(file_storage.root)]) == 1
+    assert "BROKEN" in capsys.readouterr().out
+
+
+def _child_pg_dump_pids() -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            comm = stat.read_text().split("(", 1)[1].rsplit(")", 1)[0]
+        except (OSError, IndexError):
+            continue
+        if comm == "pg_dump" and int(fields[1]) == os.getpid():
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def test_dump_killed_midway_leaves_no_backup_and_no_manifest(big_db, file_storage):
+    db = big_db
+    good = run_backup(db.target, file_storage, include_globals=False)
+    killed: list[int] = []
+
+    def kill_pg_dump(done: int) -> None:
+        if not killed:
+            killed.extend(_child_pg_dump_pids())
+            for pid in killed:
+                os.kill(pid, signal.SIGKILL)
+
+    with pytest.raises(BackupFailed, match=r"pg_dump failed \(exit -9\)"):
+        run_backup(db.target, file_storage, include_globals=False, compress=0, progress=kill_pg_dump)
+    assert len(killed) == 1
+    backups = list_backups(file_storage)
+    assert [(b.backup_id, b.status) for b in backups] == [(good.backup_id, "complete")]
+    assert not list(file_storage.root.rglob("*.partial"))
+    assert verify_backup(file_storage, backups[0]).ok
