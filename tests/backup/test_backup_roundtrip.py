@@ -21,6 +21,7 @@ from pgdba.backup.storage import FileStorage
 from pgdba.cli import main
 from pgdba.errors import InputError
 from pgdba.history import open_store
+from pgdba.target import resolve_target
 
 
 def _databases(db) -> set[str]:  # type: ignore[no-untyped-def]
@@ -162,3 +163,41 @@ def test_list_never_shows_a_backup_without_manifest_as_good(demo_db, file_storag
     ]
     with pytest.raises(InputError, match="incomplete"):
         restore_test(file_storage, incomplete, demo_db.target)
+
+
+def test_password_reaches_pg_dump_by_environment_never_its_command_line(big_db, file_storage):
+    demo_db = big_db
+    secret = "s3cr3t-Backup-pw"
+    demo_db.execute(f"CREATE ROLE backup_reader LOGIN PASSWORD '{secret}' IN ROLE pg_read_all_data")
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(demo_db.dsn)
+        dsn = f"postgresql://backup_reader:{secret}@{params['host']}:{params['port']}/{demo_db.name}"
+        command_lines: list[bytes] = []
+
+        def look_at_pg_dump(done: int) -> None:
+            for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+                try:
+                    text = cmdline.read_bytes()
+                except OSError:
+                    continue
+                if b"pg_dump" in text.split(b"\0")[0]:
+                    command_lines.append(text)
+
+        manifest = run_backup(resolve_target(dsn), file_storage, compress=0, progress=look_at_pg_dump)
+        assert manifest.dump_size > 0 and manifest.globals_key
+        assert command_lines and not any(secret.encode() in c for c in command_lines)
+        assert secret not in json.dumps(manifest.to_dict())
+    finally:
+        demo_db.execute("DROP ROLE backup_reader")
+
+
+def test_restore_test_on_another_server_given_by_target(demo_db, file_storage, tmp_path, capsys, monkeypatch):
+    """--target names the server to restore on; --dsn is then not needed (here: the same cluster)."""
+    monkeypatch.setenv("PGDBA_HISTORY", str(tmp_path / "h.sqlite3"))
+    monkeypatch.delenv("PGDBA_DSN", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    run_backup(demo_db.target, file_storage)
+    other = demo_db.cluster.dsn("postgres")
+    args = ["restore-test", "--target", other, "--storage", str(file_storage.root), "--format", "json"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["passed"] is True
