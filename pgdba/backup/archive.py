@@ -13,7 +13,10 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from pgdba.backup.directory import fetch_directory_archive, work_folder
+from pgdba.backup.manifest import Manifest
 from pgdba.backup.storage import READ_CHUNK, Storage
 
 
@@ -71,3 +74,25 @@ def pipe_archive(
             lines = [line.rstrip() for line in handle if line.strip()]
     errors = [line for line in lines if "error" in line.lower()]
     return ArchiveRead(digest.hexdigest(), size, code, errors, lines)
+
+
+def read_archive(
+    storage: Storage,
+    manifest: Manifest,
+    argv: list[str],
+    env: dict[str, str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ArchiveRead:
+    """Give the backup's archive to `argv` (pg_restore): piped for the custom format, unpacked to a work
+    folder for the directory format (whose pg_restore may then use --jobs)."""
+    if manifest.dump_format != "directory":
+        return pipe_archive(storage, manifest.dump_key, argv, env, progress)
+    with work_folder("pgdba-restore-") as tmp:
+        sha256, size, error = fetch_directory_archive(storage, manifest.dump_key, Path(tmp), progress)
+        if error is not None:
+            return ArchiveRead(sha256, size, 1, [f"error: the directory archive cannot be unpacked: {error}"])
+        out = subprocess.run([*argv, tmp], capture_output=True, env=env)
+    lines = [line.rstrip() for line in out.stderr.decode(errors="replace").splitlines() if line.strip()]
+    return ArchiveRead(
+        sha256, size, out.returncode, [line for line in lines if "error" in line.lower()], lines
+    )

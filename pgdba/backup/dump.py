@@ -15,13 +15,16 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO
 
 import psycopg
 from psycopg import conninfo
 
 from pgdba.backup.catalog import catalog_fingerprint, measure_tables, normalize_session, user_tables
+from pgdba.backup.directory import dump_directory, upload_directory_as_tar, work_folder
 from pgdba.backup.manifest import (
+    DIRECTORY_DUMP_NAME,
     DUMP_NAME,
     GLOBALS_NAME,
     Manifest,
@@ -100,14 +103,18 @@ def run_backup(
     exact: bool = False,
     checksum_limit_bytes: int = DEFAULT_CHECKSUM_LIMIT_BYTES,
     compress: int | None = None,
+    jobs: int = 1,
     include_globals: bool = True,
     progress: Progress | None = None,
     tools: PgTools | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Manifest:
-    """Dump the target's database into the store; returns the manifest (written last)."""
+    """Dump the target's database into the store; returns the manifest (written last). jobs > 1 uses
+    pg_dump's directory format in parallel (needs local disk for one copy, see pgdba.backup.directory)."""
     if compress is not None and not 0 <= compress <= 9:
         raise InputError("--compress takes 0 (none) to 9")
+    if jobs < 1:
+        raise InputError("--jobs takes 1 or more")
     started = datetime.now(UTC)
     snapshot_conn: psycopg.Connection | None = None
     with target.connect() as conn:
@@ -125,10 +132,16 @@ def run_backup(
     try:
         if exact:
             snapshot_conn, snapshot, tables, fingerprint = _open_snapshot(target, checksum_limit_bytes)
-        dump_key = f"{prefix}/{DUMP_NAME}"
-        sha256, size = _dump_to_storage(
-            target, tools, storage, dump_key, db_bytes, snapshot, compress, progress, environ
-        )
+        if jobs > 1:
+            dump_key = f"{prefix}/{DIRECTORY_DUMP_NAME}"
+            sha256, size = _dump_directory_to_storage(
+                target, tools, storage, dump_key, db_bytes, snapshot, compress, jobs, progress, environ
+            )
+        else:
+            dump_key = f"{prefix}/{DUMP_NAME}"
+            sha256, size = _dump_to_storage(
+                target, tools, storage, dump_key, db_bytes, snapshot, compress, progress, environ
+            )
     finally:
         if snapshot_conn is not None:
             snapshot_conn.close()
@@ -147,6 +160,7 @@ def run_backup(
         dump_key=dump_key,
         dump_size=size,
         dump_sha256=sha256,
+        dump_format="directory" if jobs > 1 else "custom",
         exact=exact,
         snapshot=snapshot,
         globals_key=globals_key,
@@ -226,6 +240,46 @@ def _dump_to_storage(
         _discard(storage, key)
         raise BackupFailed("pg_dump wrote nothing, backup discarded")
     return reader.sha256.hexdigest(), reader.size
+
+
+def _dump_directory_to_storage(
+    target: Target,
+    tools: PgTools,
+    storage: Storage,
+    key: str,
+    expected_size: int,
+    snapshot: str | None,
+    compress: int | None,
+    jobs: int,
+    progress: Progress | None,
+    environ: Mapping[str, str] | None,
+) -> tuple[str, int]:
+    dsn, env = client_environment(target, environ)
+    argv = [tools.pg_dump, "--format=directory", f"--jobs={jobs}", "--no-password"]
+    if compress is not None:
+        argv.append(f"--compress={compress}")
+    if snapshot:
+        argv.append(f"--snapshot={snapshot}")
+    if dsn:
+        argv.append(f"--dbname={dsn}")
+    readers: list[HashingReader] = []
+
+    def hashing(stream: IO[bytes]) -> IO[bytes]:
+        readers.append(HashingReader(stream, progress))
+        return readers[-1]  # type: ignore[return-value]
+
+    with work_folder("pgdba-dump-") as tmp:
+        code, stderr = dump_directory(argv, env, Path(tmp))
+        if code != 0:
+            lines = [line for line in stderr.splitlines() if line.strip()]
+            reason = mask_password(lines[0] if lines else "no message", (target.password,))
+            raise BackupFailed(f"pg_dump failed (exit {code}), nothing stored: {reason}")
+        try:
+            upload_directory_as_tar(storage, key, Path(tmp) / "dump", expected_size, hashing)
+        except StorageError as exc:
+            _discard(storage, key)
+            raise BackupFailed(f"upload failed, backup discarded: {exc}") from None
+    return readers[0].sha256.hexdigest(), readers[0].size
 
 
 def _discard(storage: Storage, key: str) -> None:

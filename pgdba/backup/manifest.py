@@ -1,6 +1,6 @@
 """The manifest of one backup, and how backups are laid out in a store.
 
-    DATABASE/BACKUP_ID/dump.pgdump        pg_dump custom-format archive
+    DATABASE/BACKUP_ID/dump.pgdump        pg_dump custom-format archive (or dump.tar: directory format)
     DATABASE/BACKUP_ID/globals.sql        pg_dumpall --globals-only (when permitted)
     DATABASE/BACKUP_ID/manifest.json      written LAST: no manifest means the backup is incomplete
     DATABASE/BACKUP_ID/restore-test.json  the latest restore test of this backup (pass or fail)
@@ -20,6 +20,7 @@ from pgdba.errors import InputError
 
 MANIFEST_FORMAT = 1
 DUMP_NAME = "dump.pgdump"
+DIRECTORY_DUMP_NAME = "dump.tar"
 GLOBALS_NAME = "globals.sql"
 MANIFEST_NAME = "manifest.json"
 RESTORE_TEST_NAME = "restore-test.json"
@@ -123,7 +124,7 @@ class BackupInfo:
 
     @property
     def complete(self) -> bool:
-        return self.manifest is not None and DUMP_NAME in self.objects
+        return self.manifest is not None and self.manifest.dump_key.rsplit("/", 1)[-1] in self.objects
 
     @property
     def taken_at(self) -> datetime:

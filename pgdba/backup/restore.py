@@ -9,7 +9,7 @@ from typing import Any
 
 from psycopg import sql
 
-from pgdba.backup.archive import pipe_archive
+from pgdba.backup.archive import read_archive
 from pgdba.backup.dump import client_environment
 from pgdba.backup.manifest import BackupInfo
 from pgdba.backup.storage import Storage
@@ -74,6 +74,7 @@ def restore_backup(
     force: bool = False,
     apply: bool = False,
     no_owner: bool = False,
+    jobs: int = 1,
     tools: PgTools | None = None,
     environ: Mapping[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
@@ -94,10 +95,13 @@ def restore_backup(
         result.steps.append(f"CREATE DATABASE {name} TEMPLATE template0;")
     tools = tools or find_pg_tools(manifest.server_version_num // 10000, environ)
     dsn, env = client_environment(server.with_database(dbname), environ)
-    argv = [tools.pg_restore, "--exit-on-error", "--no-password", f"--dbname={dsn}"]
+    options = ["--exit-on-error", "--no-password"]
     if no_owner:
-        argv.append("--no-owner")
-    result.steps.append(f"pg_restore {' '.join([*argv[1:-1], '--dbname=' + dbname])} < {manifest.dump_key}")
+        options.append("--no-owner")
+    if jobs > 1 and manifest.dump_format == "directory":
+        options.append(f"--jobs={jobs}")
+    argv = [tools.pg_restore, *options, f"--dbname={dsn}"]
+    result.steps.append(f"pg_restore {' '.join(options)} --dbname={dbname} < {manifest.dump_key}")
     if not apply:
         result.ok = True
         return result
@@ -105,7 +109,7 @@ def restore_backup(
         drop_database(server, dbname)
     if state == "missing" or force:
         create_database(server, dbname)
-    read = pipe_archive(storage, manifest.dump_key, argv, env, progress)
+    read = read_archive(storage, manifest, argv, env, progress)
     if read.sha256 != manifest.dump_sha256:
         result.problems.append(
             "the archive's sha256 does not match the manifest: the restored data is suspect"

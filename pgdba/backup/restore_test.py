@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 
-from pgdba.backup.archive import ArchiveRead, pipe_archive
+from pgdba.backup.archive import ArchiveRead, read_archive
 from pgdba.backup.catalog import (
     catalog_fingerprint,
     count_and_checksum,
@@ -105,6 +105,7 @@ def restore_test(
     server: Target,
     *,
     keep_scratch: bool = False,
+    jobs: int = 1,
     tools: PgTools | None = None,
     environ: Mapping[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
@@ -126,7 +127,9 @@ def restore_test(
         scratch_target = server.with_database(scratch)
         dsn, env = client_environment(scratch_target, environ)
         argv = [tools.pg_restore, "--no-owner", "--no-acl", "--no-password", f"--dbname={dsn}"]
-        read = pipe_archive(storage, manifest.dump_key, argv, env, progress)
+        if jobs > 1 and manifest.dump_format == "directory":
+            argv.append(f"--jobs={jobs}")  # pg_restore reads a piped custom archive with one job only
+        read = read_archive(storage, manifest, argv, env, progress)
         _check_archive(result, manifest, read)
         # counting whole tables may take longer than the default statement timeout
         unlimited = Target(scratch_target.dsn, scratch_target.source, 0, scratch_target.lock_timeout_ms)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pgdba.backup.archive import pipe_archive
+from pgdba.backup.archive import read_archive
 from pgdba.backup.manifest import BackupInfo
 from pgdba.backup.storage import Storage, StorageError
 from pgdba.backup.tools import PgTools, find_pg_tools
@@ -53,9 +53,9 @@ def verify_backup(
         result.problems.append(f"the archive {manifest.dump_key} is missing")
         return result
     tools = tools or find_pg_tools(manifest.server_version_num // 10000, environ)
-    read = pipe_archive(
+    read = read_archive(
         storage,
-        manifest.dump_key,
+        manifest,
         [tools.pg_restore, "--file=/dev/null"],
         dict(environ or {}) or None,
         progress,

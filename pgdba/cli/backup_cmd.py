@@ -55,6 +55,14 @@ ProfileOption = Annotated[str | None, typer.Option("--profile", help="AWS creden
 DatabaseOption = Annotated[
     str | None, typer.Option("--database", help="only backups of this database", show_default=False)
 ]
+JobsOption = Annotated[
+    int,
+    typer.Option(
+        "--jobs",
+        "-j",
+        help="parallel jobs: dump in directory format (needs local disk for one copy) / restore it",
+    ),
+]
 BackupArgument = Annotated[
     str | None, typer.Argument(help="backup id (or DATABASE/ID); default: the newest complete backup")
 ]
@@ -101,6 +109,7 @@ def run_command(
     no_globals: Annotated[
         bool, typer.Option("--no-globals", help="skip pg_dumpall --globals-only (roles, tablespaces)")
     ] = False,
+    jobs: JobsOption = 1,
     fmt: FormatOption = "table",
 ) -> None:
     """Dump a database (pg_dump custom format) into the storage; the manifest is written last.
@@ -117,6 +126,7 @@ def run_command(
             exact=exact,
             checksum_limit_bytes=checksum_limit_mb * 1024 * 1024,
             compress=compress,
+            jobs=jobs,
             include_globals=not no_globals,
             progress=progress,
         )
@@ -128,6 +138,7 @@ def run_command(
         "size": manifest.dump_size,
         "sha256": manifest.dump_sha256,
         "duration_s": round((manifest.finished_at - manifest.started_at).total_seconds(), 2),
+        "format": manifest.dump_format,
         "exact": manifest.exact,
         "tables": len(manifest.tables),
         "globals": manifest.globals_key or f"skipped: {manifest.globals_note}",
@@ -225,6 +236,7 @@ def restore_command(
         bool, typer.Option("--force", help="drop and replace the database if it exists and is not empty")
     ] = False,
     no_owner: Annotated[bool, typer.Option("--no-owner", help="do not restore object owners")] = False,
+    jobs: JobsOption = 1,
     apply: Annotated[
         bool, typer.Option("--apply", help="actually restore (otherwise print the plan)")
     ] = False,
@@ -243,7 +255,15 @@ def restore_command(
     total = info.manifest.dump_size if info.manifest else None
     with _byte_progress("restore", total) as progress:
         result = restore_backup(
-            store, info, server, into, force=force, apply=apply, no_owner=no_owner, progress=progress
+            store,
+            info,
+            server,
+            into,
+            force=force,
+            apply=apply,
+            no_owner=no_owner,
+            jobs=jobs,
+            progress=progress,
         )
     if fmt == "json":
         print_json(result.to_dict())
@@ -343,6 +363,7 @@ def restore_test_command(
     keep_scratch: Annotated[
         bool, typer.Option("--keep-scratch", help="leave the scratch database for inspection")
     ] = False,
+    jobs: JobsOption = 1,
     fmt: FormatOption = "table",
 ) -> None:
     """Restore a backup into a scratch database, verify it, drop it, record the result. Exit 1 on failure.
@@ -356,7 +377,7 @@ def restore_test_command(
     info = find_backup(store, backup, database)
     total = info.manifest.dump_size if info.manifest else None
     with _byte_progress("restore-test", total) as progress:
-        result = restore_test(store, info, server, keep_scratch=keep_scratch, progress=progress)
+        result = restore_test(store, info, server, keep_scratch=keep_scratch, jobs=jobs, progress=progress)
     record_restore_test(store, info, result, history)
     data = result.to_dict()
     title = f"restore test of {result.database}/{result.backup_id}: {'PASSED' if result.passed else 'FAILED'}"

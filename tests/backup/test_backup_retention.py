@@ -19,7 +19,17 @@ NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 def _backup(when: datetime, *, complete: bool = True, tested: bool | None = None) -> BackupInfo:
     backup_id = when.strftime("%Y%m%dT%H%M%S.%fZ")
     manifest = Manifest(
-        backup_id, "app", "h:5432/app", "15.8", 150008, "pg_dump 15", when, when, "k", 1, "0" * 64
+        backup_id,
+        "app",
+        "h:5432/app",
+        "15.8",
+        150008,
+        "pg_dump 15",
+        when,
+        when,
+        f"app/{backup_id}/dump.pgdump",
+        1,
+        "0" * 64,
     )
     return BackupInfo(
         "app",

@@ -201,3 +201,22 @@ def test_restore_test_on_another_server_given_by_target(demo_db, file_storage, t
     args = ["restore-test", "--target", other, "--storage", str(file_storage.root), "--format", "json"]
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out)["passed"] is True
+
+
+def test_parallel_directory_format_backup_verifies_and_restore_tests(demo_db, s3_storage):
+    manifest = run_backup(demo_db.target, s3_storage, jobs=2, exact=True)
+    assert manifest.dump_format == "directory" and manifest.dump_key.endswith("/dump.tar")
+    info = find_backup(s3_storage, None, None)
+    assert info.status == "complete" and verify_backup(s3_storage, info).ok
+    result = restore_test(s3_storage, info, demo_db.target, jobs=2)
+    assert result.passed, result.to_dict()
+    assert {t.table: t.restored_rows for t in result.tables}["audit.behavior_log"] == 5000
+
+
+def test_damaged_directory_format_archive_is_detected(demo_db, file_storage):
+    manifest = run_backup(demo_db.target, file_storage, jobs=2, include_globals=False)
+    path = file_storage.root / manifest.dump_key
+    path.write_bytes(path.read_bytes()[: manifest.dump_size // 2])
+    result = verify_backup(file_storage, find_backup(file_storage, None, None))
+    assert not result.ok
+    assert any(p.startswith("pg_restore cannot read the whole archive") for p in result.problems)
