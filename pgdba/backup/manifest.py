@@ -153,9 +153,8 @@ class BackupInfo:
             "backup_id": self.backup_id,
             "status": self.status,
             "taken_at": self.taken_at.isoformat(),
-            "size": m.dump_size
-            if m
-            else self.objects.get(DUMP_NAME, self.objects.get(DUMP_NAME + ".partial")),
+            "size": m.dump_size if m else max(self.objects.values(), default=None),
+            "format": m.dump_format if m else None,
             "sha256": m.dump_sha256 if m else None,
             "server_version": m.server_version if m else None,
             "exact": m.exact if m else None,

@@ -101,7 +101,12 @@ def restore_backup(
     if jobs > 1 and manifest.dump_format == "directory":
         options.append(f"--jobs={jobs}")
     argv = [tools.pg_restore, *options, f"--dbname={dsn}"]
-    result.steps.append(f"pg_restore {' '.join(options)} --dbname={dbname} < {manifest.dump_key}")
+    source = (
+        f"FOLDER  # {manifest.dump_key} unpacked to a work folder"
+        if manifest.dump_format == "directory"
+        else f"< {manifest.dump_key}"
+    )
+    result.steps.append(f"pg_restore {' '.join(options)} --dbname={dbname} {source}")
     if not apply:
         result.ok = True
         return result

@@ -186,6 +186,7 @@ def _check_tables(result: RestoreTestResult, manifest: Manifest, conn: psycopg.C
         result.add("tables.present", PASS, f"all {len(manifest.tables)} tables")
     wrong_counts: list[str] = []
     off_estimates: list[str] = []
+    emptied: list[str] = []
     wrong_checksums: list[str] = []
     checksummed = 0
     for table in manifest.tables:
@@ -205,6 +206,8 @@ def _check_tables(result: RestoreTestResult, manifest: Manifest, conn: psycopg.C
         result.tables.append(TableResult(table.qualified, expected, rows, exact, match))
         if exact and rows != expected:
             wrong_counts.append(f"{table.qualified} {rows} != {expected}")
+        elif not exact and rows == 0 and expected is not None and expected >= ESTIMATE_MIN_SLACK:
+            emptied.append(f"{table.qualified} empty, ~{expected} expected")
         elif (
             not exact
             and expected is not None
@@ -216,6 +219,8 @@ def _check_tables(result: RestoreTestResult, manifest: Manifest, conn: psycopg.C
             result.add("rows.exact", FAIL, "; ".join(wrong_counts[:10]))
         else:
             result.add("rows.exact", PASS, "every table has the row count of the dump's snapshot")
+    elif emptied:
+        result.add("rows.estimate", FAIL, "; ".join(emptied[:10]))
     else:
         status = WARN if off_estimates else PASS
         detail = "; ".join(off_estimates[:10]) or "restored counts within the planner's estimates"

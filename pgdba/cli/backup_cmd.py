@@ -158,6 +158,7 @@ LIST_COLUMNS = [
     Column("status", "status"),
     Column("size", "bytes", "right"),
     Column("duration_s", "dump s", "right"),
+    Column("format", "format"),
     Column("exact", "exact"),
     Column("server_version", "server"),
 ]

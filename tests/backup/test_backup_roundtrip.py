@@ -220,3 +220,28 @@ def test_damaged_directory_format_archive_is_detected(demo_db, file_storage):
     result = verify_backup(file_storage, find_backup(file_storage, None, None))
     assert not result.ok
     assert any(p.startswith("pg_restore cannot read the whole archive") for p in result.problems)
+
+
+def test_without_exact_counts_an_emptied_table_still_fails(demo_db, file_storage):
+    manifest = run_backup(demo_db.target, file_storage, include_globals=False)
+    info = find_backup(file_storage, manifest.backup_id, None)
+    assert info.manifest is not None and not info.manifest.exact
+    for table in info.manifest.tables:
+        if table.name == "course":  # 60 rows really; pretend the planner had seen 5000
+            table.row_estimate = 5000
+        if table.name == "behavior_log":
+            table.row_estimate = 4800  # within 10 % of the 5000 restored: fine
+    result = restore_test(file_storage, info, demo_db.target)
+    rows = next(c for c in result.checks if c.name == "rows.estimate")
+    assert rows.status == "warn" and "public.course 60 vs ~5000" in rows.detail
+    assert "behavior_log" not in rows.detail
+    assert result.passed  # estimates alone never fail a restore, unless a table came back empty
+    demo_db.execute("CREATE TABLE emptied (id int)")
+    manifest = run_backup(demo_db.target, file_storage, include_globals=False)
+    info = find_backup(file_storage, manifest.backup_id, None)
+    assert info.manifest is not None
+    next(t for t in info.manifest.tables if t.name == "emptied").row_estimate = 3000
+    result = restore_test(file_storage, info, demo_db.target)
+    rows = next(c for c in result.checks if c.name == "rows.estimate")
+    assert rows.status == "fail" and "public.emptied empty, ~3000 expected" in rows.detail
+    assert not result.passed
