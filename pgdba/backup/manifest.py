@@ -121,6 +121,7 @@ class BackupInfo:
     objects: dict[str, int]
     manifest: Manifest | None = None
     restore_test: dict[str, Any] | None = None
+    problem: str | None = None
 
     @property
     def complete(self) -> bool:
@@ -160,6 +161,7 @@ class BackupInfo:
             "exact": m.exact if m else None,
             "duration_s": round((m.finished_at - m.started_at).total_seconds(), 1) if m else None,
             "restore_test": self.restore_test,
+            "problem": self.problem,
         }
 
 
@@ -179,7 +181,10 @@ def list_backups(storage: Storage, database: str | None = None) -> list[BackupIn
             continue  # not one of ours
         info = BackupInfo(db, backup_id, objects)
         if MANIFEST_NAME in objects:
-            info.manifest = read_manifest(storage, db, backup_id)
+            try:
+                info.manifest = read_manifest(storage, db, backup_id)
+            except StorageError as exc:
+                info.problem = str(exc)  # listed as incomplete, never as good
         if RESTORE_TEST_NAME in objects:
             try:
                 info.restore_test = json.loads(storage.get_bytes(info.key(RESTORE_TEST_NAME)))

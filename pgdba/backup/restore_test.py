@@ -122,7 +122,13 @@ def restore_test(
         backup.database, backup.backup_id, manifest.target_key, scratch, datetime.now(UTC)
     )
     tools = tools or find_pg_tools(manifest.server_version_num // 10000, environ)
-    create_database(server, scratch)
+    try:
+        create_database(server, scratch)
+    except (PgdbaError, psycopg.Error) as exc:
+        result.add("scratch.create", FAIL, f"cannot create the scratch database: {_first_line(exc)}")
+        result.scratch_dropped = True  # nothing to drop
+        result.duration_s = time.monotonic() - started
+        return result
     try:
         scratch_target = server.with_database(scratch)
         dsn, env = client_environment(scratch_target, environ)
@@ -140,15 +146,18 @@ def restore_test(
             _check_schema(result, manifest, conn)
     except (PgdbaError, psycopg.Error) as exc:
         # a test that could not finish is a failed test, and is recorded as one
-        result.add(
-            "error", FAIL, mask_password(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
-        )
+        result.add("error", FAIL, _first_line(exc))
     finally:
         if not keep_scratch:
             drop_database(server, scratch)
             result.scratch_dropped = True
         result.duration_s = time.monotonic() - started
     return result
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return mask_password(text.splitlines()[0] if text else type(exc).__name__)
 
 
 def _check_archive(result: RestoreTestResult, manifest: Manifest, read: ArchiveRead) -> None:

@@ -15,6 +15,7 @@ from pgdba.backup import BackupFailed, find_backup, list_backups, restore_test, 
 from pgdba.backup.storage import FileStorage
 from pgdba.backup.tools import find_pg_tools
 from pgdba.cli import main
+from pgdba.target import resolve_target
 
 
 def _archive(storage: FileStorage, database: str, backup_id: str) -> Path:
@@ -97,3 +98,27 @@ def test_dump_killed_midway_leaves_no_backup_and_no_manifest(big_db, file_storag
     assert [(b.backup_id, b.status) for b in backups] == [(good.backup_id, "complete")]
     assert not list(file_storage.root.rglob("*.partial"))
     assert verify_backup(file_storage, backups[0]).ok
+
+
+def test_unreadable_manifest_lists_as_incomplete(demo_db, file_storage):
+    manifest = run_backup(demo_db.target, file_storage, include_globals=False)
+    (file_storage.root / manifest.database / manifest.backup_id / "manifest.json").write_text("{not json")
+    (info,) = list_backups(file_storage)
+    assert info.status == "incomplete" and info.problem and "unreadable" in info.problem
+
+
+def test_restore_test_that_cannot_create_its_scratch_database_is_a_recorded_failure(demo_db, file_storage):
+    manifest = run_backup(demo_db.target, file_storage, include_globals=False)
+    demo_db.execute("CREATE ROLE no_createdb LOGIN PASSWORD 'pw-no-createdb'")
+    try:
+        params = demo_db.target.params()
+        weak = resolve_target(
+            f"postgresql://no_createdb:pw-no-createdb@{params['host']}:{params['port']}/postgres"
+        )
+        result = restore_test(file_storage, find_backup(file_storage, manifest.backup_id, None), weak)
+        assert not result.passed
+        (check,) = result.checks
+        assert check.name == "scratch.create" and "permission denied" in check.detail
+        assert "pw-no-createdb" not in check.detail
+    finally:
+        demo_db.execute("DROP ROLE no_createdb")
