@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import signal
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -197,3 +198,30 @@ def faulty_s3(moto_endpoint: str) -> Iterator[FaultyS3Proxy]:
     yield proxy
     server.shutdown()
     server.server_close()
+
+
+@dataclass
+class PgDumpKiller:
+    """A progress callback that SIGKILLs our pg_dump child after its first chunk (as the OOM killer would)."""
+
+    killed: list[int] = field(default_factory=list)
+
+    def progress(self, done: int) -> None:
+        if self.killed:
+            return
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                text = stat.read_text()
+            except OSError:
+                continue
+            comm = text.split("(", 1)[1].rsplit(")", 1)[0]
+            ppid = int(text.rsplit(")", 1)[1].split()[1])
+            if comm == "pg_dump" and ppid == os.getpid():
+                self.killed.append(int(stat.parent.name))
+        for pid in self.killed:
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def pg_dump_killer() -> PgDumpKiller:
+    return PgDumpKiller()

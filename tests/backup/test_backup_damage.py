@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import signal
 import subprocess
 from pathlib import Path
 
@@ -67,33 +65,13 @@ def test_flipped_byte_is_detected_by_verify_and_restore_test(demo_db, file_stora
     assert "BROKEN" in capsys.readouterr().out
 
 
-def _child_pg_dump_pids() -> list[int]:
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            comm = stat.read_text().split("(", 1)[1].rsplit(")", 1)[0]
-        except (OSError, IndexError):
-            continue
-        if comm == "pg_dump" and int(fields[1]) == os.getpid():
-            pids.append(int(stat.parent.name))
-    return pids
-
-
-def test_dump_killed_midway_leaves_no_backup_and_no_manifest(big_db, file_storage):
-    db = big_db
-    good = run_backup(db.target, file_storage, include_globals=False)
-    killed: list[int] = []
-
-    def kill_pg_dump(done: int) -> None:
-        if not killed:
-            killed.extend(_child_pg_dump_pids())
-            for pid in killed:
-                os.kill(pid, signal.SIGKILL)
-
+def test_dump_killed_midway_leaves_no_backup_and_no_manifest(big_db, file_storage, pg_dump_killer):
+    good = run_backup(big_db.target, file_storage, include_globals=False)
     with pytest.raises(BackupFailed, match=r"pg_dump failed \(exit -9\)"):
-        run_backup(db.target, file_storage, include_globals=False, compress=0, progress=kill_pg_dump)
-    assert len(killed) == 1
+        run_backup(
+            big_db.target, file_storage, include_globals=False, compress=0, progress=pg_dump_killer.progress
+        )
+    assert len(pg_dump_killer.killed) == 1
     backups = list_backups(file_storage)
     assert [(b.backup_id, b.status) for b in backups] == [(good.backup_id, "complete")]
     assert not list(file_storage.root.rglob("*.partial"))

@@ -84,3 +84,17 @@ def test_part_size_keeps_large_dumps_within_the_part_limit():
     size = part_size_for(one_tib)
     assert size % MIB == 0 and 2 * one_tib / size <= 10_000
     assert part_size_for(100 * one_tib) == 5 * 1024 * MIB
+
+
+def test_dump_killed_midway_on_s3_leaves_no_object_and_no_manifest(
+    big_db, s3_storage, moto_endpoint, bucket, pg_dump_killer
+):
+    with pytest.raises(BackupFailed, match=r"pg_dump failed \(exit -9\)"):
+        run_backup(
+            big_db.target, s3_storage, include_globals=False, compress=0, progress=pg_dump_killer.progress
+        )
+    assert len(pg_dump_killer.killed) == 1
+    listing = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").list_objects_v2(
+        Bucket=bucket
+    )
+    assert listing.get("KeyCount") == 0
