@@ -59,11 +59,13 @@ def user_tables(conn: psycopg.Connection) -> list[TableFacts]:
 
 
 # Order-independent checksum of a table's rows: the sum of the first 64 bits of each row's md5, so no
-# sort and no big aggregate; duplicates count as often as they occur.
+# sort and no big aggregate; duplicates count as often as they occur. `alias.*` (not a bare alias, which
+# a column of the same name would shadow) makes the whole row.
 COUNT_AND_CHECKSUM_SQL = """
 SELECT count(*) AS rows,
-       coalesce(sum(('x' || substr(md5(t::text), 1, 16))::bit(64)::bigint::numeric), 0)::text AS checksum
-  FROM ONLY {table} AS t
+       coalesce(sum(('x' || substr(md5(ROW(pgdba_row.*)::text), 1, 16))::bit(64)::bigint::numeric), 0)::text
+       AS checksum
+  FROM ONLY {table} AS pgdba_row
 """
 
 COUNT_SQL = """

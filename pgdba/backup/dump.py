@@ -146,8 +146,12 @@ def run_backup(
         if snapshot_conn is not None:
             snapshot_conn.close()
     globals_key, globals_sha, globals_note = None, None, None
-    if include_globals:
-        globals_key, globals_sha, globals_note = _dump_globals(target, tools, storage, prefix, environ)
+    try:
+        if include_globals:
+            globals_key, globals_sha, globals_note = _dump_globals(target, tools, storage, prefix, environ)
+    except StorageError as exc:
+        _discard(storage, dump_key)
+        raise BackupFailed(f"storing the globals failed, backup discarded: {exc}") from None
     manifest = Manifest(
         backup_id=backup_id,
         database=database,
@@ -170,7 +174,13 @@ def run_backup(
         tables=tables,
         schema_fingerprint=fingerprint,
     )
-    write_manifest(storage, manifest)  # last: from here on the backup counts
+    try:
+        write_manifest(storage, manifest)  # last: from here on the backup counts
+    except StorageError as exc:
+        for key in (dump_key, globals_key):
+            if key:
+                _discard(storage, key)
+        raise BackupFailed(f"writing the manifest failed, backup discarded: {exc}") from None
     return manifest
 
 

@@ -245,3 +245,15 @@ def test_without_exact_counts_an_emptied_table_still_fails(demo_db, file_storage
     rows = next(c for c in result.checks if c.name == "rows.estimate")
     assert rows.status == "fail" and "public.emptied empty, ~3000 expected" in rows.detail
     assert not result.passed
+
+
+def test_checksum_covers_the_whole_row_even_with_a_column_named_like_the_alias(db, file_storage):
+    db.execute("CREATE TABLE odd (pgdba_row int, t text); INSERT INTO odd VALUES (1, 'a'), (1, 'b')")
+    manifest = run_backup(db.target, file_storage, exact=True, include_globals=False)
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        conn.execute("UPDATE odd SET t = 'c' WHERE t = 'b'")
+        after = run_backup(db.target, file_storage, exact=True, include_globals=False)
+    (before_odd,) = [t for t in manifest.tables if t.name == "odd"]
+    (after_odd,) = [t for t in after.tables if t.name == "odd"]
+    assert before_odd.exact_rows == after_odd.exact_rows == 2
+    assert before_odd.checksum != after_odd.checksum

@@ -98,3 +98,16 @@ def test_dump_killed_midway_on_s3_leaves_no_object_and_no_manifest(
         Bucket=bucket
     )
     assert listing.get("KeyCount") == 0
+
+
+def test_manifest_write_failing_discards_the_dump(demo_db, faulty_s3, bucket, moto_endpoint):
+    faulty_s3.fail_when = lambda r: r.method == "PUT" and r.path.endswith("/manifest.json")
+    through_proxy = S3Storage(
+        bucket, "pg", endpoint_url=faulty_s3.endpoint, region="us-east-1", max_attempts=2
+    )
+    with pytest.raises(BackupFailed, match="writing the manifest failed, backup discarded"):
+        run_backup(demo_db.target, through_proxy)
+    listing = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").list_objects_v2(
+        Bucket=bucket
+    )
+    assert listing.get("KeyCount") == 0
