@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pgdba.backup.directory import fetch_directory_archive, work_folder
+from pgdba.backup.encryption import decrypt_argv
 from pgdba.backup.manifest import Manifest
 from pgdba.backup.storage import READ_CHUNK, Storage
 
@@ -39,17 +40,27 @@ def pipe_archive(
     argv: list[str],
     env: dict[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
+    decrypt: list[str] | None = None,
 ) -> ArchiveRead:
-    """Stream the object into `argv` (a pg_restore reading stdin); the hash covers the whole object even
-    when pg_restore stops early."""
+    """Stream the object into `argv` (a pg_restore reading stdin), through `decrypt` (age -d) when given;
+    the hash covers the whole stored object even when pg_restore stops early."""
     digest = hashlib.sha256()
     size = 0
     with tempfile.NamedTemporaryFile(prefix="pgdba-pg_restore-", suffix=".err") as errfile:
-        proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errfile, env=env
-        )
-        assert proc.stdin is not None
-        stdin_open = True
+        chain: list[subprocess.Popen[bytes]] = []
+        if decrypt:
+            chain.append(
+                subprocess.Popen(decrypt, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errfile)
+            )
+            feeds = chain[0].stdout
+        else:
+            feeds = subprocess.PIPE  # type: ignore[assignment]
+        chain.append(subprocess.Popen(argv, stdin=feeds, stdout=subprocess.DEVNULL, stderr=errfile, env=env))
+        if decrypt and chain[0].stdout is not None:
+            chain[0].stdout.close()  # pg_restore holds it now; age gets SIGPIPE if pg_restore quits
+        sink = chain[0].stdin
+        assert sink is not None
+        sink_open = True
         try:
             with storage.open_read(key) as body:
                 while chunk := body.read(READ_CHUNK):
@@ -57,22 +68,24 @@ def pipe_archive(
                     size += len(chunk)
                     if progress is not None:
                         progress(size)
-                    if stdin_open:
+                    if sink_open:
                         try:
-                            proc.stdin.write(chunk)
+                            sink.write(chunk)
                         except BrokenPipeError:
-                            stdin_open = False  # pg_restore gave up; keep hashing
+                            sink_open = False  # the reader gave up; keep hashing
         except BaseException:
-            proc.kill()
-            proc.wait()
+            for proc in chain:
+                proc.kill()
+                proc.wait()
             raise
         finally:
             with contextlib.suppress(BrokenPipeError):
-                proc.stdin.close()
-        code = proc.wait()
+                sink.close()
+        codes = [proc.wait() for proc in chain]
         with open(errfile.name, encoding="utf-8", errors="replace") as handle:
             lines = [line.rstrip() for line in handle if line.strip()]
     errors = [line for line in lines if "error" in line.lower()]
+    code = next((c for c in reversed(codes) if c != 0), 0)
     return ArchiveRead(digest.hexdigest(), size, code, errors, lines)
 
 
@@ -82,9 +95,13 @@ def read_archive(
     argv: list[str],
     env: dict[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
+    age_identity: Path | None = None,
 ) -> ArchiveRead:
     """Give the backup's archive to `argv` (pg_restore): piped for the custom format, unpacked to a work
     folder for the directory format (whose pg_restore may then use --jobs)."""
+    if manifest.encryption == "age":
+        decrypt = decrypt_argv(age_identity)
+        return pipe_archive(storage, manifest.dump_key, argv, env, progress, decrypt)
     if manifest.dump_format != "directory":
         return pipe_archive(storage, manifest.dump_key, argv, env, progress)
     with work_folder("pgdba-restore-") as tmp:

@@ -23,6 +23,7 @@ from psycopg import conninfo
 
 from pgdba.backup.catalog import catalog_fingerprint, measure_tables, normalize_session, user_tables
 from pgdba.backup.directory import dump_directory, upload_directory_as_tar, work_folder
+from pgdba.backup.encryption import encrypt_argv, encrypt_bytes
 from pgdba.backup.manifest import (
     DIRECTORY_DUMP_NAME,
     DUMP_NAME,
@@ -105,6 +106,7 @@ def run_backup(
     compress: int | None = None,
     jobs: int = 1,
     include_globals: bool = True,
+    age_recipients: list[str] | None = None,
     progress: Progress | None = None,
     tools: PgTools | None = None,
     environ: Mapping[str, str] | None = None,
@@ -115,6 +117,9 @@ def run_backup(
         raise InputError("--compress takes 0 (none) to 9")
     if jobs < 1:
         raise InputError("--jobs takes 1 or more")
+    if age_recipients and jobs > 1:
+        raise InputError("age encryption works with the custom format only: drop --jobs")
+    encrypt = encrypt_argv(age_recipients) if age_recipients else None
     started = datetime.now(UTC)
     snapshot_conn: psycopg.Connection | None = None
     with target.connect() as conn:
@@ -140,7 +145,7 @@ def run_backup(
         else:
             dump_key = f"{prefix}/{DUMP_NAME}"
             sha256, size = _dump_to_storage(
-                target, tools, storage, dump_key, db_bytes, snapshot, compress, progress, environ
+                target, tools, storage, dump_key, db_bytes, snapshot, compress, progress, environ, encrypt
             )
     finally:
         if snapshot_conn is not None:
@@ -148,7 +153,9 @@ def run_backup(
     globals_key, globals_sha, globals_note = None, None, None
     try:
         if include_globals:
-            globals_key, globals_sha, globals_note = _dump_globals(target, tools, storage, prefix, environ)
+            globals_key, globals_sha, globals_note = _dump_globals(
+                target, tools, storage, prefix, environ, age_recipients
+            )
     except StorageError as exc:
         _discard(storage, dump_key)
         raise BackupFailed(f"storing the globals failed, backup discarded: {exc}") from None
@@ -165,6 +172,7 @@ def run_backup(
         dump_size=size,
         dump_sha256=sha256,
         dump_format="directory" if jobs > 1 else "custom",
+        encryption="age" if encrypt else None,
         exact=exact,
         snapshot=snapshot,
         globals_key=globals_key,
@@ -217,6 +225,7 @@ def _dump_to_storage(
     compress: int | None,
     progress: Progress | None,
     environ: Mapping[str, str] | None,
+    encrypt: list[str] | None = None,
 ) -> tuple[str, int]:
     dsn, env = client_environment(target, environ)
     argv = [tools.pg_dump, "--format=custom", "--no-password"]
@@ -227,25 +236,35 @@ def _dump_to_storage(
     if dsn:
         argv.append(f"--dbname={dsn}")
     with tempfile.NamedTemporaryFile(prefix="pgdba-pg_dump-", suffix=".err") as errfile:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errfile, env=env)
-        assert proc.stdout is not None
-        reader = HashingReader(proc.stdout, progress)
+        dump = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errfile, env=env)
+        chain = [dump]
+        if encrypt:
+            chain.append(subprocess.Popen(encrypt, stdin=dump.stdout, stdout=subprocess.PIPE, stderr=errfile))
+            assert dump.stdout is not None
+            dump.stdout.close()  # age owns it now
+        output = chain[-1].stdout
+        assert output is not None
+        reader = HashingReader(output, progress)
         try:
             storage.upload_stream(key, reader, expected_size)  # type: ignore[arg-type]
         except BaseException as exc:
-            proc.kill()
-            proc.wait()
+            for proc in chain:
+                proc.kill()
+                proc.wait()
             _discard(storage, key)
             if isinstance(exc, StorageError):
                 raise BackupFailed(f"upload failed, backup discarded: {exc}") from None
             raise
         finally:
-            proc.stdout.close()
-        code = proc.wait()
-        if code != 0:
-            _discard(storage, key)
-            reason = _stderr_summary(errfile.name, target)
-            raise BackupFailed(f"pg_dump failed (exit {code}), backup discarded: {reason}")
+            output.close()
+        # every stage must succeed: a killed pg_dump still lets age finish a well-formed (short) file
+        for proc in chain:
+            code = proc.wait()
+            if code != 0:
+                _discard(storage, key)
+                reason = _stderr_summary(errfile.name, target)
+                name = "pg_dump" if proc is dump else "age"
+                raise BackupFailed(f"{name} failed (exit {code}), backup discarded: {reason}")
     if reader.size == 0:
         _discard(storage, key)
         raise BackupFailed("pg_dump wrote nothing, backup discarded")
@@ -299,7 +318,12 @@ def _discard(storage: Storage, key: str) -> None:
 
 
 def _dump_globals(
-    target: Target, tools: PgTools, storage: Storage, prefix: str, environ: Mapping[str, str] | None
+    target: Target,
+    tools: PgTools,
+    storage: Storage,
+    prefix: str,
+    environ: Mapping[str, str] | None,
+    age_recipients: list[str] | None,
 ) -> tuple[str | None, str | None, str | None]:
     """Roles and tablespaces (pg_dump leaves them out). Role password hashes are not stored."""
     dsn, env = client_environment(target, environ)
@@ -310,6 +334,7 @@ def _dump_globals(
     if out.returncode != 0:
         reason = out.stderr.decode(errors="replace").strip().splitlines()
         return None, None, mask_password(reason[0] if reason else "pg_dumpall failed", (target.password,))
-    key = f"{prefix}/{GLOBALS_NAME}"
-    storage.put_bytes(key, out.stdout)
-    return key, hashlib.sha256(out.stdout).hexdigest(), None
+    data = encrypt_bytes(out.stdout, age_recipients) if age_recipients else out.stdout
+    key = f"{prefix}/{GLOBALS_NAME}" + (".age" if age_recipients else "")
+    storage.put_bytes(key, data)
+    return key, hashlib.sha256(data).hexdigest(), None

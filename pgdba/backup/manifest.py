@@ -67,6 +67,7 @@ class Manifest:
     dump_size: int
     dump_sha256: str
     dump_format: str = "custom"
+    encryption: str | None = None
     exact: bool = False
     snapshot: str | None = None
     globals_key: str | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from psycopg import sql
@@ -78,6 +79,7 @@ def restore_backup(
     tools: PgTools | None = None,
     environ: Mapping[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
+    age_identity: Path | None = None,
 ) -> RestoreResult:
     manifest = backup.manifest
     if manifest is None or not backup.complete:
@@ -114,7 +116,7 @@ def restore_backup(
         drop_database(server, dbname)
     if state == "missing" or force:
         create_database(server, dbname)
-    read = read_archive(storage, manifest, argv, env, progress)
+    read = read_archive(storage, manifest, argv, env, progress, age_identity)
     if read.sha256 != manifest.dump_sha256:
         result.problems.append(
             "the archive's sha256 does not match the manifest: the restored data is suspect"

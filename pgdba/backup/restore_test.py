@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -109,6 +110,7 @@ def restore_test(
     tools: PgTools | None = None,
     environ: Mapping[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
+    age_identity: Path | None = None,
 ) -> RestoreTestResult:
     """Restore `backup` into a new scratch database on `server` and verify it (see the module doc)."""
     manifest = backup.manifest
@@ -135,7 +137,7 @@ def restore_test(
         argv = [tools.pg_restore, "--no-owner", "--no-acl", "--no-password", f"--dbname={dsn}"]
         if jobs > 1 and manifest.dump_format == "directory":
             argv.append(f"--jobs={jobs}")  # pg_restore reads a piped custom archive with one job only
-        read = read_archive(storage, manifest, argv, env, progress)
+        read = read_archive(storage, manifest, argv, env, progress, age_identity)
         _check_archive(result, manifest, read)
         # counting whole tables may take longer than the default statement timeout
         unlimited = Target(scratch_target.dsn, scratch_target.source, 0, scratch_target.lock_timeout_ms)

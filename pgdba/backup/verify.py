@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pgdba.backup.archive import read_archive
@@ -42,6 +43,7 @@ def verify_backup(
     tools: PgTools | None = None,
     environ: Mapping[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
+    age_identity: Path | None = None,
 ) -> VerifyResult:
     """Every way the backup could be unusable, as a list of problems (empty = good)."""
     result = VerifyResult(backup.database, backup.backup_id, ok=False)
@@ -59,6 +61,7 @@ def verify_backup(
         [tools.pg_restore, "--file=/dev/null"],
         dict(environ or {}) or None,
         progress,
+        age_identity,
     )
     result.size, result.sha256 = read.size, read.sha256
     if read.size != manifest.dump_size:

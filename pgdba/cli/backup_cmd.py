@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -25,6 +26,7 @@ from pgdba.backup import (
     verify_backup,
 )
 from pgdba.backup.dump import DEFAULT_CHECKSUM_LIMIT_BYTES
+from pgdba.backup.encryption import age_identity, age_recipients
 from pgdba.backup.storage import Storage
 from pgdba.cli.options import DsnOption, FormatOption, check_format, target_from
 from pgdba.render import Column, console, print_json, print_rows
@@ -61,6 +63,14 @@ JobsOption = Annotated[
         "--jobs",
         "-j",
         help="parallel jobs: dump in directory format (needs local disk for one copy) / restore it",
+    ),
+]
+AgeIdentityOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--age-identity",
+        help="age key file for encrypted backups (else PGDBA_BACKUP_AGE_IDENTITY)",
+        show_default=False,
     ),
 ]
 BackupArgument = Annotated[
@@ -110,6 +120,14 @@ def run_command(
         bool, typer.Option("--no-globals", help="skip pg_dumpall --globals-only (roles, tablespaces)")
     ] = False,
     jobs: JobsOption = 1,
+    age_recipient: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--age-recipient",
+            help="encrypt with age for this public key (repeatable; else PGDBA_BACKUP_AGE_RECIPIENT)",
+            show_default=False,
+        ),
+    ] = None,
     fmt: FormatOption = "table",
 ) -> None:
     """Dump a database (pg_dump custom format) into the storage; the manifest is written last.
@@ -128,6 +146,7 @@ def run_command(
             compress=compress,
             jobs=jobs,
             include_globals=not no_globals,
+            age_recipients=age_recipients(age_recipient),
             progress=progress,
         )
     data = {
@@ -139,6 +158,7 @@ def run_command(
         "sha256": manifest.dump_sha256,
         "duration_s": round((manifest.finished_at - manifest.started_at).total_seconds(), 2),
         "format": manifest.dump_format,
+        "encryption": manifest.encryption,
         "exact": manifest.exact,
         "tables": len(manifest.tables),
         "globals": manifest.globals_key or f"skipped: {manifest.globals_note}",
@@ -198,6 +218,7 @@ def verify_command(
     region: RegionOption = None,
     profile: ProfileOption = None,
     database: DatabaseOption = None,
+    age_identity_file: AgeIdentityOption = None,
     fmt: FormatOption = "table",
 ) -> None:
     """Re-read the whole archive: sha256 and size against the manifest, and pg_restore reads every block.
@@ -210,7 +231,7 @@ def verify_command(
     info = find_backup(store, backup, database)
     total = info.manifest.dump_size if info.manifest else None
     with _byte_progress("verify", total) as progress:
-        result = verify_backup(store, info, progress=progress)
+        result = verify_backup(store, info, progress=progress, age_identity=age_identity(age_identity_file))
     data = result.to_dict()
     if fmt == "json":
         print_json(data)
@@ -238,6 +259,7 @@ def restore_command(
     ] = False,
     no_owner: Annotated[bool, typer.Option("--no-owner", help="do not restore object owners")] = False,
     jobs: JobsOption = 1,
+    age_identity_file: AgeIdentityOption = None,
     apply: Annotated[
         bool, typer.Option("--apply", help="actually restore (otherwise print the plan)")
     ] = False,
@@ -265,6 +287,7 @@ def restore_command(
             no_owner=no_owner,
             jobs=jobs,
             progress=progress,
+            age_identity=age_identity(age_identity_file),
         )
     if fmt == "json":
         print_json(result.to_dict())
@@ -365,6 +388,7 @@ def restore_test_command(
         bool, typer.Option("--keep-scratch", help="leave the scratch database for inspection")
     ] = False,
     jobs: JobsOption = 1,
+    age_identity_file: AgeIdentityOption = None,
     fmt: FormatOption = "table",
 ) -> None:
     """Restore a backup into a scratch database, verify it, drop it, record the result. Exit 1 on failure.
@@ -378,7 +402,15 @@ def restore_test_command(
     info = find_backup(store, backup, database)
     total = info.manifest.dump_size if info.manifest else None
     with _byte_progress("restore-test", total) as progress:
-        result = restore_test(store, info, server, keep_scratch=keep_scratch, jobs=jobs, progress=progress)
+        result = restore_test(
+            store,
+            info,
+            server,
+            keep_scratch=keep_scratch,
+            jobs=jobs,
+            progress=progress,
+            age_identity=age_identity(age_identity_file),
+        )
     record_restore_test(store, info, result, history)
     data = result.to_dict()
     title = f"restore test of {result.database}/{result.backup_id}: {'PASSED' if result.passed else 'FAILED'}"

@@ -67,11 +67,11 @@ SELECT g, 1 + g % 2000, 'view', timestamptz '2025-04-01 00:00:00+00' + g * inter
 ANALYZE;
 """
 
-# ~14 MB without compression: large enough that a dump can be killed mid-way and needs two 8 MiB parts
+# ~10 MB without compression: large enough that a dump can be killed mid-way and needs two 8 MiB parts
 BIG_TABLE_SQL = """
 CREATE TABLE big_log AS
 SELECT g AS id, repeat(md5(g::text), 2) AS body
-  FROM generate_series(1, 200000) AS g;
+  FROM generate_series(1, 140000) AS g;
 ANALYZE big_log;
 """
 
