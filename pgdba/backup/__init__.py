@@ -4,7 +4,12 @@ test, retention."""
 from pgdba.backup.dump import BackupFailed, run_backup
 from pgdba.backup.manifest import BackupInfo, Manifest, find_backup, list_backups
 from pgdba.backup.restore import restore_backup
-from pgdba.backup.restore_test import RestoreTestResult, record_restore_test, restore_test
+from pgdba.backup.restore_test import (
+    RestoreTestResult,
+    record_restore_test,
+    restore_test,
+    restore_test_history,
+)
 from pgdba.backup.retention import RetentionPolicy, plan_retention, prune_backups
 from pgdba.backup.storage import FileStorage, S3Storage, StorageError, open_storage
 from pgdba.backup.tools import PgTools, find_pg_tools
@@ -30,6 +35,7 @@ __all__ = [
     "record_restore_test",
     "restore_backup",
     "restore_test",
+    "restore_test_history",
     "run_backup",
     "verify_backup",
 ]

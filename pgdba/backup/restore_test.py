@@ -297,3 +297,14 @@ def record_restore_test(
     storage.put_bytes(backup.key(RESTORE_TEST_NAME), json.dumps(payload, indent=2).encode())
     with open_store(history_location) as store:
         store.add_record(result.target_key, RESTORE_TEST_KIND, payload)
+
+
+def restore_test_history(
+    target_key: str, history_location: str | None = None, *, limit: int = 20
+) -> list[dict[str, Any]]:
+    """Recorded restore tests of a database (Target.key), newest first: what the health score and the
+    alerts read ("no passing restore test in N days")."""
+    from pgdba.history import open_store
+
+    with open_store(history_location) as store:
+        return [payload for _, payload in store.records(target_key, RESTORE_TEST_KIND, limit=limit)]

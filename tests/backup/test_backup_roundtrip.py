@@ -14,6 +14,7 @@ from pgdba.backup import (
     record_restore_test,
     restore_backup,
     restore_test,
+    restore_test_history,
     run_backup,
     verify_backup,
 )
@@ -74,6 +75,9 @@ def test_exact_backup_restore_test_passes_with_matching_counts_and_checksums(dem
     with open_store(str(history)) as store:
         (_, payload), *_ = store.records(demo_db.target.key, "restore_test")
     assert payload["passed"] is True and payload["backup_id"] == info.backup_id
+    assert [r["backup_id"] for r in restore_test_history(demo_db.target.key, str(history))] == [
+        info.backup_id
+    ]
     assert find_backup(file_storage, info.backup_id, None).status == "tested-ok"
 
 
