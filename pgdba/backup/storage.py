@@ -303,6 +303,8 @@ def open_storage(
             max_attempts=max_attempts,
         )
     if parsed.scheme == "file":
+        if parsed.netloc or not parsed.path.startswith("/"):
+            raise InputError(f"--storage {location!r}: a folder URL is file:///absolute/path (three slashes)")
         return FileStorage(Path(unquote(parsed.path)))
     if parsed.scheme == "":
         return FileStorage(Path(location).absolute())

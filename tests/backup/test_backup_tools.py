@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from pgdba.backup.storage import FileStorage, S3Storage, open_storage
 from pgdba.backup.tools import find_pg_tools, tool_version
 from pgdba.cli import main
-from pgdba.errors import NotAvailable
+from pgdba.errors import InputError, NotAvailable
 
 
 def test_pg_dump_of_the_server_major_is_found(server_major):
@@ -38,3 +39,21 @@ def test_backup_run_without_a_usable_pg_dump_is_one_line_and_exit_2(db, backup_d
     assert err.count("\n") == 1 and "no pg_dump found" in err and "Traceback" not in err
     assert not list(backup_dir.rglob("*"))
     Path(empty).rmdir()
+
+
+def test_storage_urls_are_checked(tmp_path, monkeypatch):
+    monkeypatch.delenv("PGDBA_BACKUP_STORAGE", raising=False)
+    assert isinstance(open_storage(f"file://{tmp_path}"), FileStorage)
+    assert isinstance(open_storage(str(tmp_path)), FileStorage)
+    s3 = open_storage("s3://bucket/some/prefix/", region="us-east-1")
+    assert isinstance(s3, S3Storage) and (s3.bucket, s3.prefix) == ("bucket", "some/prefix")
+    for bad, message in (
+        (None, "no backup storage given"),
+        ("file://relative/dir", "three slashes"),
+        ("s3:///nobucket", "has no bucket"),
+        ("gs://bucket", "unsupported --storage scheme"),
+    ):
+        with pytest.raises(InputError, match=message):
+            open_storage(bad)
+    monkeypatch.setenv("PGDBA_BACKUP_STORAGE", f"file://{tmp_path}")
+    assert open_storage(None).url == f"file://{tmp_path}"
