@@ -29,6 +29,7 @@ from pgdba.backup.catalog import (
     schema_differences,
 )
 from pgdba.backup.dump import client_environment
+from pgdba.backup.encryption import decrypt_argv
 from pgdba.backup.manifest import RESTORE_TEST_NAME, BackupInfo, Manifest
 from pgdba.backup.restore import create_database, drop_database
 from pgdba.backup.storage import Storage
@@ -124,6 +125,8 @@ def restore_test(
         backup.database, backup.backup_id, manifest.target_key, scratch, datetime.now(UTC)
     )
     tools = tools or find_pg_tools(manifest.server_version_num // 10000, environ)
+    if manifest.encryption == "age":
+        decrypt_argv(age_identity)  # a missing key is a usage error, not a failed restore
     try:
         create_database(server, scratch)
     except (PgdbaError, psycopg.Error) as exc:
@@ -151,8 +154,11 @@ def restore_test(
         result.add("error", FAIL, _first_line(exc))
     finally:
         if not keep_scratch:
-            drop_database(server, scratch)
-            result.scratch_dropped = True
+            try:
+                drop_database(server, scratch)
+                result.scratch_dropped = True
+            except (PgdbaError, psycopg.Error) as exc:
+                result.add("scratch.drop", WARN, f"drop {scratch} by hand: {_first_line(exc)}")
         result.duration_s = time.monotonic() - started
     return result
 

@@ -33,6 +33,8 @@ def test_encrypted_backup_stores_ciphertext_and_restore_tests(demo_db, file_stor
     with pytest.raises(InputError, match="encrypted with age: pass --age-identity"):
         verify_backup(file_storage, info)
     assert verify_backup(file_storage, info, age_identity=identity).ok
+    with pytest.raises(InputError, match="encrypted with age"):
+        restore_test(file_storage, info, demo_db.target)
     result = restore_test(file_storage, info, demo_db.target, age_identity=identity)
     assert result.passed, result.to_dict()
 
