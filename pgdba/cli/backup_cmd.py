@@ -218,29 +218,41 @@ def verify_command(
     region: RegionOption = None,
     profile: ProfileOption = None,
     database: DatabaseOption = None,
+    every: Annotated[
+        bool,
+        typer.Option("--all", help="verify every backup in the storage (incomplete ones count as broken)"),
+    ] = False,
     age_identity_file: AgeIdentityOption = None,
     fmt: FormatOption = "table",
 ) -> None:
     """Re-read the whole archive: sha256 and size against the manifest, and pg_restore reads every block.
-    Exit 1 when the backup is not good.
+    Exit 1 when a backup is not good.
 
     Example: pgdba backup verify --storage s3://backups/pg --database app
     """
     check_format(fmt)
     store = _storage(storage, endpoint_url, region, profile)
-    info = find_backup(store, backup, database)
-    total = info.manifest.dump_size if info.manifest else None
-    with _byte_progress("verify", total) as progress:
-        result = verify_backup(store, info, progress=progress, age_identity=age_identity(age_identity_file))
-    data = result.to_dict()
+    backups = list_backups(store, database) if every else [find_backup(store, backup, database)]
+    results = []
+    for info in backups:
+        total = info.manifest.dump_size if info.manifest else None
+        with _byte_progress(f"verify {info.backup_id}", total) as progress:
+            results.append(
+                verify_backup(store, info, progress=progress, age_identity=age_identity(age_identity_file))
+            )
     if fmt == "json":
-        print_json(data)
+        print_json(
+            results[0].to_dict()
+            if not every
+            else {"schema_version": 1, "backups": [r.to_dict() for r in results]}
+        )
     else:
-        verdict = "ok" if result.ok else "BROKEN"
-        print(f"{result.database}/{result.backup_id}: {verdict} ({result.size} bytes read)")
-        for problem in result.problems:
-            print(f"  - {problem}")
-    if not result.ok:
+        for result in results:
+            verdict = "ok" if result.ok else "BROKEN"
+            print(f"{result.database}/{result.backup_id}: {verdict} ({result.size} bytes read)")
+            for problem in result.problems:
+                print(f"  - {problem}")
+    if not all(r.ok for r in results):
         raise typer.Exit(1)
 
 

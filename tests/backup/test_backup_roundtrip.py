@@ -153,7 +153,7 @@ def test_cli_run_list_verify_restore_test(demo_db, backup_dir: Path, tmp_path, c
     ]
 
 
-def test_list_never_shows_a_backup_without_manifest_as_good(demo_db, file_storage: FileStorage):
+def test_list_never_shows_a_backup_without_manifest_as_good(demo_db, file_storage: FileStorage, capsys):
     first = run_backup(demo_db.target, file_storage, include_globals=False)
     second = run_backup(demo_db.target, file_storage, include_globals=False)
     file_storage.delete(f"{second.database}/{second.backup_id}/manifest.json")
@@ -167,6 +167,9 @@ def test_list_never_shows_a_backup_without_manifest_as_good(demo_db, file_storag
     ]
     with pytest.raises(InputError, match="incomplete"):
         restore_test(file_storage, incomplete, demo_db.target)
+    assert main(["backup", "verify", "--all", "--storage", str(file_storage.root), "--format", "json"]) == 1
+    verdicts = {b["backup_id"]: b["ok"] for b in json.loads(capsys.readouterr().out)["backups"]}
+    assert verdicts == {first.backup_id: True, second.backup_id: False}
 
 
 def test_password_reaches_pg_dump_by_environment_never_its_command_line(big_db, file_storage):
