@@ -183,10 +183,7 @@ def fingerprint_digest(lines: list[str]) -> str:
 
 
 def schema_differences(source: list[str], restored: list[str]) -> tuple[list[str], list[str]]:
-    """(lines only in the source, lines only in the restored copy).
-
-    This is the hook for pgdba's schema comparison: when `pgdba.schema` can compare two live databases,
-    compare the restored copy with the model stored at backup time there instead of these lines.
-    """
+    """(lines only in the source, lines only in the restored copy). pgdba.schema's comparison runs beside
+    this one (schema_model.py): this one is exact text, that one knows which differences matter."""
     src, dst = set(source), set(restored)
     return sorted(src - dst), sorted(dst - src)

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import psycopg
 from psycopg import conninfo
@@ -131,12 +131,14 @@ def run_backup(
             normalize_session(conn)
             tables = user_tables(conn)
             fingerprint = catalog_fingerprint(conn)
+            schema_model = _schema_model(conn)
     backup_id = new_backup_id(started)
     prefix = backup_prefix(database, backup_id)
     snapshot: str | None = None
     try:
         if exact:
             snapshot_conn, snapshot, tables, fingerprint = _open_snapshot(target, checksum_limit_bytes)
+            schema_model = _schema_model(snapshot_conn)
         if jobs > 1:
             dump_key = f"{prefix}/{DIRECTORY_DUMP_NAME}"
             sha256, size = _dump_directory_to_storage(
@@ -181,6 +183,7 @@ def run_backup(
         database_size=db_bytes,
         tables=tables,
         schema_fingerprint=fingerprint,
+        schema_model=schema_model,
     )
     try:
         write_manifest(storage, manifest)  # last: from here on the backup counts
@@ -190,6 +193,18 @@ def run_backup(
                 _discard(storage, key)
         raise BackupFailed(f"writing the manifest failed, backup discarded: {exc}") from None
     return manifest
+
+
+def _schema_model(conn: psycopg.Connection) -> dict[str, Any] | None:
+    """pgdba.schema's model of the source; a backup never fails for it (the fingerprint still checks)."""
+    from pgdba.backup.schema_model import capture_schema_model
+
+    try:
+        return capture_schema_model(conn)
+    except (PgdbaError, psycopg.Error):
+        if not conn.autocommit:
+            raise  # inside the snapshot transaction an error would abort it: let the backup fail loudly
+        return None
 
 
 def _open_snapshot(

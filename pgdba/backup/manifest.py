@@ -76,6 +76,7 @@ class Manifest:
     database_size: int = 0
     tables: list[TableFacts] = field(default_factory=list)
     schema_fingerprint: list[str] = field(default_factory=list)
+    schema_model: dict[str, Any] | None = None  # pgdba.schema's model of the source (see schema_model.py)
     format: int = MANIFEST_FORMAT
 
     def to_dict(self) -> dict[str, Any]:

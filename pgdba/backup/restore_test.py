@@ -149,6 +149,7 @@ def restore_test(
             _check_tables(result, manifest, conn)
             _check_indexes_and_constraints(result, conn)
             _check_schema(result, manifest, conn)
+            _check_schema_model(result, manifest, conn)
     except (PgdbaError, psycopg.Error) as exc:
         # a test that could not finish is a failed test, and is recorded as one
         result.add("error", FAIL, _first_line(exc))
@@ -275,6 +276,24 @@ def _check_indexes_and_constraints(result: RestoreTestResult, conn: psycopg.Conn
     # NOT VALID constraints of the source come back NOT VALID: the schema comparison tells those apart
     status = WARN if unvalidated else PASS
     result.add("constraints.validated", status, ", ".join(unvalidated[:10]) or "every constraint validated")
+
+
+def _check_schema_model(result: RestoreTestResult, manifest: Manifest, conn: psycopg.Connection) -> None:
+    """pgdba's schema comparison (pgdba.schema) between the model stored at backup time and the copy."""
+    from pgdba.backup.schema_model import schema_model_drift
+
+    if manifest.schema_model is None:
+        result.add("schema.model", WARN, "the manifest has no pgdba.schema model")
+        return
+    try:
+        drift = schema_model_drift(manifest.schema_model, conn)
+    except (TypeError, KeyError, ValueError) as exc:
+        result.add("schema.model", WARN, f"the stored schema model cannot be read by this pgdba: {exc}")
+        return
+    if drift:
+        result.add("schema.model", FAIL, f"{len(drift)} difference(s): {'; '.join(drift[:5])}")
+    else:
+        result.add("schema.model", PASS, "pgdba.schema finds no drift against the backup-time schema")
 
 
 def _check_schema(result: RestoreTestResult, manifest: Manifest, conn: psycopg.Connection) -> None:

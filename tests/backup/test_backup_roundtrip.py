@@ -63,6 +63,7 @@ def test_exact_backup_restore_test_passes_with_matching_counts_and_checksums(dem
         "indexes.valid": "pass",
         "constraints.validated": "pass",
         "schema.equal": "pass",
+        "schema.model": "pass",
     }
     assert {t.table: (t.restored_rows, t.checksum_match) for t in result.tables}["public.enrollment"] == (
         6000,
@@ -107,6 +108,20 @@ def test_restore_test_detects_a_schema_difference(demo_db, file_storage):
     schema = next(c for c in result.checks if c.name == "schema.equal")
     assert schema.status == "fail" and "ghost_idx" in schema.detail
     assert not result.passed
+
+
+def test_restore_test_uses_pgdba_schema_comparison_against_the_backup_time_model(demo_db, file_storage):
+    manifest = run_backup(demo_db.target, file_storage, include_globals=False)
+    info = find_backup(file_storage, manifest.backup_id, None)
+    assert info.manifest is not None and info.manifest.schema_model is not None
+    (course,) = [t for t in info.manifest.schema_model["tables"] if t["name"] == "course"]
+    course["columns"]["level"] = {**course["columns"]["title"], "name": "level", "type": "integer"}
+    result = restore_test(file_storage, info, demo_db.target)
+    model_check = next(c for c in result.checks if c.name == "schema.model")
+    assert model_check.status == "fail" and "level" in model_check.detail
+    info.manifest.schema_model = {"tables": "not a model"}
+    unreadable = restore_test(file_storage, info, demo_db.target)
+    assert next(c for c in unreadable.checks if c.name == "schema.model").status == "warn"
 
 
 def test_restore_refuses_a_non_empty_database_without_force(demo_db, file_storage):
