@@ -42,6 +42,18 @@ class TestDatabase:
             conn.execute(sql, params)  # type: ignore[arg-type]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_history_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Commands that default to the user's history store write to a throwaway one during tests."""
+    previous = os.environ.get("PGDBA_HISTORY")
+    os.environ["PGDBA_HISTORY"] = str(tmp_path_factory.mktemp("history") / "history.sqlite3")
+    yield
+    if previous is None:
+        os.environ.pop("PGDBA_HISTORY", None)
+    else:
+        os.environ["PGDBA_HISTORY"] = previous
+
+
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[EmbeddedCluster]:
     # not under pytest's tmp dir: as root, the unprivileged server user must be able to reach it

@@ -217,3 +217,24 @@ def find_backup(storage: Storage, backup_id: str | None, database: str | None) -
     if database is None and len({b.database for b in complete}) > 1:
         raise InputError("the store holds backups of several databases: pass --database")
     return complete[-1]
+
+
+BACKUP_KIND = "backup"
+
+
+def record_backup(
+    target_key: str, storage_url: str, manifest: Manifest, history_location: str | None = None
+) -> None:
+    """A successful backup in the history store: what the backup-age alert and the health score read."""
+    from pgdba.history import open_store
+
+    payload = {
+        "ok": True,
+        "storage": storage_url,
+        "backup_id": manifest.backup_id,
+        "database": manifest.database,
+        "size": manifest.dump_size,
+        "finished_at": manifest.finished_at.isoformat(),
+    }
+    with open_store(history_location) as store:
+        store.add_record(target_key, BACKUP_KIND, payload, recorded_at=manifest.finished_at)

@@ -27,6 +27,7 @@ from pgdba.backup import (
 )
 from pgdba.backup.dump import DEFAULT_CHECKSUM_LIMIT_BYTES
 from pgdba.backup.encryption import age_identity, age_recipients
+from pgdba.backup.manifest import record_backup
 from pgdba.backup.storage import Storage
 from pgdba.cli.options import DsnOption, FormatOption, check_format, target_from
 from pgdba.render import Column, console, print_json, print_rows
@@ -120,6 +121,9 @@ def run_command(
         bool, typer.Option("--no-globals", help="skip pg_dumpall --globals-only (roles, tablespaces)")
     ] = False,
     jobs: JobsOption = 1,
+    history: Annotated[
+        str | None, typer.Option("--history", help="history store (else PGDBA_HISTORY or the default file)")
+    ] = None,
     age_recipient: Annotated[
         list[str] | None,
         typer.Option(
@@ -149,6 +153,7 @@ def run_command(
             age_recipients=age_recipients(age_recipient),
             progress=progress,
         )
+    record_backup(target.key, store.url, manifest, history)
     data = {
         "schema_version": 1,
         "storage": store.url,

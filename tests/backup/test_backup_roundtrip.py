@@ -22,6 +22,7 @@ from pgdba.backup.storage import FileStorage
 from pgdba.cli import main
 from pgdba.errors import InputError
 from pgdba.history import open_store
+from pgdba.history.store import HistoryStore
 from pgdba.target import resolve_target
 
 
@@ -166,6 +167,11 @@ def test_cli_run_list_verify_restore_test(demo_db, backup_dir: Path, tmp_path, c
     assert json.loads((backup_dir / demo_db.name / run["backup_id"] / "restore-test.json").read_text())[
         "passed"
     ]
+    with HistoryStore(tmp_path / "h.sqlite3") as history:
+        backups = history.records(demo_db.target.key, "backup")
+        restore_tests = history.records(demo_db.target.key, "restore_test")
+    assert [payload["backup_id"] for _, payload in backups] == [run["backup_id"]]
+    assert backups[0][1]["ok"] is True and len(restore_tests) == 1
 
 
 def test_list_never_shows_a_backup_without_manifest_as_good(demo_db, file_storage: FileStorage, capsys):
