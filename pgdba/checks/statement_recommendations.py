@@ -186,10 +186,12 @@ def analyze_statement(
         columns: QueryColumns | None = columns_by_role(stmt.query, catalog)
     except InputError:
         columns = None
-    if not is_application_query(statement_kind(stmt.query), columns):
+    kind = statement_kind(stmt.query)
+    if not is_application_query(kind, columns):
         return None
     assert columns is not None
-    key_lookup = columns is not None and is_single_table_key_lookup(columns)
+    # an N+1 is a read per listed row; a loop of single-row writes is a different problem
+    key_lookup = kind == "select" and is_single_table_key_lookup(columns)
     found = [
         slow_query(stmt, threshold_ms=threshold_ms),
         low_cache_hit(stmt),

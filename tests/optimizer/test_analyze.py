@@ -96,6 +96,15 @@ def test_n_plus_one_lookup_is_flagged_and_list_query_is_not(db: TestDatabase) ->
     assert not [r for r in report["recommendations"] if "ORDER BY id LIMIT" in r["query"]]
 
 
+def test_a_loop_of_single_row_updates_is_not_called_n_plus_one(db: TestDatabase) -> None:
+    _make_events(db, rows=2_000)
+    with db.connect() as conn:
+        for event_id in range(1, 601):
+            conn.execute("UPDATE events SET kind = %s WHERE id = %s", ("seen", event_id))
+    report = analyze_queries(db.target, threshold_ms=1000).to_dict()
+    assert not [r for r in report["recommendations"] if r["query"].startswith("UPDATE events")]
+
+
 def test_unstable_plan_from_widely_varying_execution_time(db: TestDatabase) -> None:
     _make_events(db, rows=100)
     with db.connect() as conn:
