@@ -5,7 +5,6 @@ the custom format needs none."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import tarfile
@@ -15,30 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from pgdba.backup.storage import READ_CHUNK, Storage
-
-
-class _HashingStream:
-    """Read side of a stored object: hashes and counts what tarfile consumes, and the rest at the end."""
-
-    def __init__(self, body: IO[bytes], progress: Callable[[int], None] | None) -> None:
-        self.body = body
-        self.sha256 = hashlib.sha256()
-        self.size = 0
-        self.progress = progress
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self.body.read(size)
-        if chunk:
-            self.sha256.update(chunk)
-            self.size += len(chunk)
-            if self.progress is not None:
-                self.progress(self.size)
-        return chunk
-
-    def drain(self) -> None:
-        while self.read(READ_CHUNK):
-            pass
+from pgdba.backup.hashing import HashingReader
+from pgdba.backup.storage import Storage
 
 
 def dump_directory(argv: list[str], env: dict[str, str], work_dir: Path) -> tuple[int, str]:
@@ -85,7 +62,7 @@ def fetch_directory_archive(
     of the whole object, error being why the tar could not be unpacked (None when it could)."""
     error: str | None = None
     with storage.open_read(key) as body:
-        stream = _HashingStream(body, progress)
+        stream = HashingReader(body, progress)
         try:
             with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
                 tar.extractall(into, filter="data")

@@ -24,6 +24,7 @@ from psycopg import conninfo
 from pgdba.backup.catalog import catalog_fingerprint, measure_tables, normalize_session, user_tables
 from pgdba.backup.directory import dump_directory, upload_directory_as_tar, work_folder
 from pgdba.backup.encryption import encrypt_argv, encrypt_bytes
+from pgdba.backup.hashing import HashingReader
 from pgdba.backup.manifest import (
     DIRECTORY_DUMP_NAME,
     DUMP_NAME,
@@ -46,28 +47,6 @@ Progress = Callable[[int], None]
 
 class BackupFailed(PgdbaError):
     """pg_dump or the upload failed; no manifest was written, so the backup does not count."""
-
-
-class HashingReader:
-    """A file-like reader over a stream that hashes and counts what passes through it."""
-
-    def __init__(self, stream: IO[bytes], progress: Progress | None = None) -> None:
-        self.stream = stream
-        self.sha256 = hashlib.sha256()
-        self.size = 0
-        self.progress = progress
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self.stream.read(size)
-        if chunk:
-            self.sha256.update(chunk)
-            self.size += len(chunk)
-            if self.progress is not None:
-                self.progress(self.size)
-        return chunk
-
-    def readable(self) -> bool:
-        return True
 
 
 def client_environment(
