@@ -65,14 +65,15 @@ def statements_setup_steps(conn: psycopg.Connection, facts: ServerFacts) -> list
     steps: list[SetupStep] = []
     if not facts.pg_stat_statements_preloaded:
         libraries = [*facts.preload_libraries, "pg_stat_statements"]
-        value = ",".join(libraries)
+        # one literal per library: a single 'a,b' literal would name one library called "a,b"
+        value = ", ".join(sql.Literal(lib).as_string(conn) for lib in libraries)
         steps.append(
             SetupStep(
                 "library_not_preloaded",
                 "pg_stat_statements is not in shared_preload_libraries",
                 "add it (keeping the existing entries) and restart PostgreSQL; managed services: set it in the "
                 "provider's parameter group",
-                f"ALTER SYSTEM SET shared_preload_libraries = '{value}';",
+                f"ALTER SYSTEM SET shared_preload_libraries = {value};",
                 needs_restart=True,
                 can_apply=_may_alter_system(conn, facts, "shared_preload_libraries"),
             )
