@@ -13,14 +13,21 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from pgdba import __version__
-from pgdba.api import optimizer_routes
+from pgdba.api import (
+    capacity_routes,
+    databases_routes,
+    indexes_routes,
+    optimizer_routes,
+    queries_routes,
+)
+from pgdba.api.actions import ActionRefused
 from pgdba.api.dashboard import dashboard_router
-from pgdba.api.metrics import make_metrics_router
+from pgdba.api.request_limits import RequestLimits
 from pgdba.api.settings import ApiSettings
 from pgdba.errors import ConnectionFailed, InputError, NotAvailable, PgdbaError
 from pgdba.target import mask_password
 
-_STATUS = {InputError: 422, NotAvailable: 409, ConnectionFailed: 503}
+_STATUS = {ActionRefused: 403, InputError: 422, NotAvailable: 409, ConnectionFailed: 503}
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -45,6 +52,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
     )
     app.state.settings = settings
     app.include_router(optimizer_routes.router)
+    for area in (databases_routes, queries_routes, indexes_routes, capacity_routes):
+        app.include_router(area.router)
     app.include_router(dashboard_router())
     app.include_router(make_metrics_router(settings.target))
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
@@ -62,6 +71,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
+
+    # Outermost: size and time limits apply before authentication and routing. No CORS middleware on
+    # purpose: browsers on other origins cannot read the API.
+    app.add_middleware(RequestLimits)
 
     @app.exception_handler(PgdbaError)
     async def pgdba_error(_: Request, exc: PgdbaError) -> JSONResponse:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from pgdba.api.charts import bar_chart
+from pgdba.api.charts import bar_chart, line_chart
+from pgdba.api.dependencies import history_store
+from pgdba.api.queries_routes import query_history
+from pgdba.api.query_text import normalised, with_normalised_queries
 from pgdba.api.settings import ApiSettings
 from pgdba.errors import PgdbaError
+from pgdba.history.snapshot import STATEMENTS
 from pgdba.history.store import open_store
 from pgdba.optimizer import analyze_queries, capacity_tables, index_usage, unused_index_report
 from pgdba.target import Target, mask_password
@@ -50,7 +55,8 @@ class PanelData:
         def fetch() -> dict[str, Any]:
             store = open_store(self.settings.history_store) if self.settings.history_store else None
             try:
-                return analyze_queries(self.target, threshold_ms=100.0, store=store, limit=200).to_dict()
+                report = analyze_queries(self.target, threshold_ms=100.0, store=store, limit=200)
+                return with_normalised_queries(report.to_dict())
             finally:
                 if store:
                     store.close()
@@ -93,6 +99,27 @@ def _n_plus_one(data: PanelData) -> dict[str, Any]:
     return {"rows": [r for r in recs if any(i["type"] == "n_plus_one" for i in r["issues"])]}
 
 
+def _query_history(data: PanelData) -> dict[str, Any]:
+    """Total time of the five most expensive statements of the newest snapshot, over all snapshots."""
+    with history_store(data.settings) as store:
+        snapshots = store.snapshots(data.target.key, STATEMENTS, limit=200)
+    newest = sorted(snapshots[0].payload, key=lambda r: r["total_ms"], reverse=True) if snapshots else []
+    charts = []
+    for row in newest[:5]:
+        _, points = query_history(snapshots, int(row["queryid"]))
+        series = [(datetime.fromisoformat(p["takenAt"]).timestamp(), p["totalMs"]) for p in points]
+        chart = line_chart(series, title=f"queryid {row['queryid']}: total time (ms)", y_label="ms")
+        charts.append(
+            {
+                "queryid": row["queryid"],
+                "query": normalised(row["query"]),
+                "points": len(points),
+                "chart": chart,
+            }
+        )
+    return {"snapshots": len(snapshots), "charts": charts}
+
+
 def _index_usage(data: PanelData) -> dict[str, Any]:
     return index_usage(data.target).to_dict()
 
@@ -118,6 +145,7 @@ PAGES: list[Page] = [
         (
             Panel("top-queries", "Top statements", "panels/top_queries.html", _top_queries),
             Panel("n-plus-one", "N+1 patterns", "panels/n_plus_one.html", _n_plus_one),
+            Panel("query-history", "History", "panels/query_history.html", _query_history),
         ),
     ),
     Page(

@@ -1,0 +1,53 @@
+"""POST actions that change a database: token required, explicit confirmation, every attempt logged.
+
+With no token configured the API is read-only: an action is refused before anything runs, because a
+loopback-only server without a token would let any local process change the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+from fastapi import Request
+from pydantic import BaseModel, Field
+
+from pgdba.api.dependencies import optional_store, settings_of
+from pgdba.errors import PgdbaError
+from pgdba.target import Target
+
+log = logging.getLogger("pgdba.api.actions")
+ACTION_RECORD = "api_action"
+
+
+class ActionRefused(PgdbaError):
+    """An action the server will not run (no token configured); the API answers 403."""
+
+
+class Confirmation(BaseModel):
+    """Every action body carries `confirm: true`; without it nothing runs."""
+
+    confirm: Literal[True] = Field(description="Must be true: the caller confirms the database will change")
+
+
+def require_action_allowed(request: Request) -> None:
+    """Refuse actions when no token is configured (the middleware already checked the token if one is)."""
+    if not settings_of(request).token:
+        raise ActionRefused(
+            "actions are disabled: start pgdba serve with --token (or PGDBA_TOKEN) to allow them"
+        )
+
+
+def record_action(
+    request: Request, target: Target, action: str, subject: str, outcome: dict[str, Any]
+) -> None:
+    """Log the action (and keep it in the history store when one is configured); no DSN, no password."""
+    client = request.client.host if request.client else "?"
+    log.warning(
+        "action %s on %s (%s) from %s: %s", action, target.key, subject, client, outcome.get("status")
+    )
+    with optional_store(settings_of(request)) as store:
+        if store:
+            store.add_record(
+                target.key, ACTION_RECORD, {"action": action, "subject": subject, "client": client, **outcome}
+            )

@@ -1,0 +1,29 @@
+"""/api/v1/indexes: usage and unused indexes of a monitored database."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from pgdba.api.dependencies import DatabaseName, target_of
+from pgdba.api.models import IndexUsageResponse, UnusedIndexResponse
+from pgdba.optimizer import index_usage, unused_index_report
+
+router = APIRouter(prefix="/api/v1/indexes", tags=["indexes"])
+
+
+@router.get("/usage", response_model=IndexUsageResponse)
+def usage(request: Request, db: DatabaseName = None) -> dict[str, Any]:
+    """Every index with its scans and size, least used first."""
+    return index_usage(target_of(request, db)).to_dict()
+
+
+@router.get("/unused", response_model=UnusedIndexResponse)
+def unused(
+    request: Request,
+    db: DatabaseName = None,
+    max_scans: Annotated[int, Query(alias="maxScans", ge=0, le=1_000_000_000)] = 0,
+) -> dict[str, Any]:
+    """Indexes never (or hardly) scanned; never unique, primary-key or constraint indexes."""
+    return unused_index_report(target_of(request, db), max_scans=max_scans).to_dict()

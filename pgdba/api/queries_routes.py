@@ -1,0 +1,74 @@
+"""/api/v1/queries: statements with issues (normalised texts only) and one statement's history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from pgdba.api.dependencies import DatabaseName, history_store, optional_store, settings_of, target_of
+from pgdba.api.models import AnalyzeResponse
+from pgdba.api.optimizer_routes import MAX_THRESHOLD_MS
+from pgdba.api.query_text import normalised, with_normalised_queries
+from pgdba.api.v1_models import QueryHistoryResponse
+from pgdba.history.snapshot import STATEMENTS
+from pgdba.optimizer import analyze_queries
+
+router = APIRouter(prefix="/api/v1/queries", tags=["queries"])
+
+
+@router.get("", response_model=AnalyzeResponse)
+def queries(
+    request: Request,
+    db: DatabaseName = None,
+    threshold: Annotated[
+        float,
+        Query(ge=0, le=MAX_THRESHOLD_MS, allow_inf_nan=False, description="Mean ms that counts as slow"),
+    ] = 100.0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> dict[str, Any]:
+    """Statements with issues (slow, low cache hit, N+1, unstable plan) and the fix for each."""
+    with optional_store(settings_of(request)) as store:
+        report = analyze_queries(target_of(request, db), threshold_ms=threshold, store=store, limit=limit)
+    return with_normalised_queries(report.to_dict())
+
+
+def query_history(store_rows: list[Any], queryid: int) -> tuple[str | None, list[dict[str, Any]]]:
+    """(text, points) of one statement across statement snapshots, oldest first."""
+    text: str | None = None
+    points = []
+    for snap in reversed(store_rows):
+        rows = [row for row in snap.payload if row.get("queryid") == queryid]
+        if not rows:
+            continue
+        text = text or rows[0]["query"]
+        calls = sum(int(r["calls"]) for r in rows)
+        total = sum(float(r["total_ms"]) for r in rows)
+        points.append(
+            {
+                "takenAt": snap.taken_at.isoformat(),
+                "calls": calls,
+                "totalMs": total,
+                "meanMs": total / calls if calls else 0.0,
+            }
+        )
+    return text, points
+
+
+@router.get("/history", response_model=QueryHistoryResponse)
+def history(
+    request: Request,
+    queryid: Annotated[int, Query(ge=-(2**63), le=2**63 - 1, description="pg_stat_statements queryid")],
+    db: DatabaseName = None,
+    limit: Annotated[int, Query(ge=2, le=1000, description="Most recent snapshots to read")] = 200,
+) -> dict[str, Any]:
+    """Cumulative calls and time of one statement in each stored snapshot (`pgdba snapshot`)."""
+    target = target_of(request, db)
+    with history_store(settings_of(request)) as store:
+        text, points = query_history(store.snapshots(target.key, STATEMENTS, limit=limit), queryid)
+    return {
+        "schema_version": 1,
+        "queryid": str(queryid),
+        "query": normalised(text) if text else None,
+        "points": points,
+    }

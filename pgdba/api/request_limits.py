@@ -1,0 +1,79 @@
+"""Request size and time limits, as plain ASGI middleware (they run before any route or body parsing)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_SECONDS = 60.0
+
+
+async def _send_json(send: Send, status: int, body: dict[str, str]) -> None:
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class RequestLimits:
+    """413 for a body over `max_body_bytes` (declared or streamed), 504 for a request over `max_seconds`."""
+
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int = MAX_BODY_BYTES, max_seconds: float = MAX_SECONDS
+    ):
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.max_seconds = max_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+            await _send_json(send, 413, {"error": "too_large", "detail": "request body is too large"})
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body_bytes:
+                raise BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await asyncio.wait_for(self.app(scope, limited_receive, tracking_send), self.max_seconds)
+        except BodyTooLarge:
+            if not started:
+                await _send_json(send, 413, {"error": "too_large", "detail": "request body is too large"})
+        except TimeoutError:
+            if not started:
+                detail: dict[str, Any] = {
+                    "error": "timeout",
+                    "detail": f"request took over {self.max_seconds:g} s",
+                }
+                await _send_json(send, 504, detail)

@@ -1,0 +1,95 @@
+"""The read-only /api/v1 endpoints: same numbers as the library, normalised texts, no credentials."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pgdba.api.app import create_app
+from pgdba.api.query_text import WITHHELD, normalised
+from pgdba.api.settings import ApiSettings
+from pgdba.history.snapshot import take_snapshot
+from pgdba.history.store import open_store
+from pgdba.server import load_server_facts
+from pgdba.target import resolve_target, session
+from tests.api.conftest import run_lesson_workload
+from tests.conftest import TestDatabase
+
+
+def test_databases_lists_names_and_keys_never_the_password(db: TestDatabase) -> None:
+    target = resolve_target(db.dsn.replace("postgresql://", "postgresql://postgres:Hunter2Secret@", 1))
+    body = TestClient(create_app(ApiSettings(target))).get("/api/v1/databases").json()
+    assert body["databases"] == [{"name": "default", "key": target.key}]
+    assert "Hunter2Secret" not in str(body)
+
+
+def test_queries_lists_the_n_plus_one_lookup_with_a_normalised_text(client: TestClient) -> None:
+    body = client.get("/api/v1/queries", params={"threshold": 0}).json()
+    lookup = next(r for r in body["recommendations"] if "FROM lesson WHERE course_id" in r["query"])
+    assert "$1" in lookup["query"]
+    assert lookup["metrics"]["calls"] == 5
+
+
+def test_normalised_replaces_literals_of_utility_statements() -> None:
+    assert normalised("ALTER ROLE app PASSWORD 'Hunter2Secret'") == "ALTER ROLE app PASSWORD $1"
+    assert normalised("SELECT * FROM t WHERE email = 'a@b.c' AND n = 3") == (
+        "SELECT * FROM t WHERE email = $1 AND n = $2"
+    )
+    assert normalised("SELECT * FROM t WHERE email = 'a@b.c' AND") == WITHHELD
+
+
+def test_query_history_follows_one_statement_across_snapshots(
+    seeded: TestDatabase, client: TestClient, store_path: str
+) -> None:
+    with open_store(store_path) as store:
+        for _ in range(2):
+            with session(seeded.target) as conn:
+                take_snapshot(conn, load_server_facts(conn), store, seeded.target.key)
+            run_lesson_workload(seeded, rounds=3)
+    queries = client.get("/api/v1/queries", params={"threshold": 0}).json()["recommendations"]
+    queryid = next(r["queryid"] for r in queries if "FROM lesson WHERE course_id" in r["query"])
+    history = client.get("/api/v1/queries/history", params={"queryid": queryid}).json()
+    assert [p["calls"] for p in history["points"]] == [5, 8]
+    assert "$1" in history["query"]
+    page = client.get("/queries")
+    assert "2 snapshot(s) in the history store" in page.text
+    assert page.text.count("total time (ms)</text>") == 5
+
+
+@pytest.mark.parametrize(
+    ("path", "library_key"),
+    [("/api/v1/indexes/usage", "indexes"), ("/api/v1/indexes/unused", "indexes")],
+)
+def test_index_endpoints_report_the_seeded_index(client: TestClient, path: str, library_key: str) -> None:
+    body = client.get(path).json()
+    assert "lesson_title_idx" in [ix["index"] for ix in body[library_key]]
+
+
+def test_capacity_counts_live_and_dead_rows(client: TestClient, seeded: TestDatabase) -> None:
+    with seeded.connect() as conn:
+        conn.execute("ANALYZE lesson")
+    lesson = next(t for t in client.get("/api/v1/capacity/tables").json()["tables"] if t["table"] == "lesson")
+    assert lesson["rows"] == 1500
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/queries?threshold=-1",
+        "/api/v1/queries?db=../../etc",
+        "/api/v1/queries/history?queryid=abc",
+        "/api/v1/queries/history?queryid=99999999999999999999",
+        "/api/v1/indexes/unused?maxScans=-3",
+    ],
+)
+def test_hostile_parameters_are_422(client: TestClient, path: str) -> None:
+    assert client.get(path).status_code == 422
+
+
+def test_unknown_database_name_is_422_naming_the_configured_ones(client: TestClient) -> None:
+    response = client.get("/api/v1/capacity/tables", params={"db": "nope"})
+    assert response.status_code == 422
+    assert response.json() == {
+        "error": "InputError",
+        "detail": "unknown database 'nope'; configured: default",
+    }
