@@ -22,12 +22,19 @@ from pgdba.api import (
 )
 from pgdba.api.actions import ActionRefused
 from pgdba.api.dashboard import dashboard_router
+from pgdba.api.dependencies import UnknownDatabase
 from pgdba.api.request_limits import RequestLimits
 from pgdba.api.settings import ApiSettings
 from pgdba.errors import ConnectionFailed, InputError, NotAvailable, PgdbaError
 from pgdba.target import mask_password
 
-_STATUS = {ActionRefused: 403, InputError: 422, NotAvailable: 409, ConnectionFailed: 503}
+_STATUS = {
+    ActionRefused: 403,
+    UnknownDatabase: 404,
+    InputError: 422,
+    NotAvailable: 409,
+    ConnectionFailed: 503,
+}
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",

@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from pgdba.api.dependencies import DatabaseName, target_of
-from pgdba.api.models import CapacityResponse
+from pgdba.api.models import ERROR_RESPONSES, CapacityResponse
 from pgdba.optimizer import capacity_tables
 
-router = APIRouter(prefix="/api/v1/capacity", tags=["capacity"])
+router = APIRouter(prefix="/api/v1/capacity", tags=["capacity"], responses=ERROR_RESPONSES)
 
 
 @router.get("/tables", response_model=CapacityResponse)

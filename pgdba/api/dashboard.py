@@ -108,7 +108,10 @@ def _query_history(data: PanelData) -> dict[str, Any]:
     for row in newest[:5]:
         _, points = query_history(snapshots, int(row["queryid"]))
         series = [(datetime.fromisoformat(p["takenAt"]).timestamp(), p["totalMs"]) for p in points]
-        chart = line_chart(series, title=f"queryid {row['queryid']}: total time (ms)", y_label="ms")
+        top = max((y for _, y in series), default=0.0)
+        chart = line_chart(
+            series, title=f"queryid {row['queryid']}: total time (ms)", y_label=f"{top:,.0f} ms"
+        )
         charts.append(
             {
                 "queryid": row["queryid"],

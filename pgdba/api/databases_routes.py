@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from pgdba.api.dependencies import settings_of
+from pgdba.api.models import ERROR_RESPONSES
 from pgdba.api.v1_models import DatabasesResponse
 
-router = APIRouter(prefix="/api/v1", tags=["databases"])
+router = APIRouter(prefix="/api/v1", tags=["databases"], responses=ERROR_RESPONSES)
 
 
 @router.get("/databases", response_model=DatabasesResponse)

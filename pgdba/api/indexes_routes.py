@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from pgdba.api.dependencies import DatabaseName, target_of
-from pgdba.api.models import IndexUsageResponse, UnusedIndexResponse
+from pgdba.api.models import ERROR_RESPONSES, IndexUsageResponse, UnusedIndexResponse
 from pgdba.optimizer import index_usage, unused_index_report
 
-router = APIRouter(prefix="/api/v1/indexes", tags=["indexes"])
+router = APIRouter(prefix="/api/v1/indexes", tags=["indexes"], responses=ERROR_RESPONSES)
 
 
 @router.get("/usage", response_model=IndexUsageResponse)

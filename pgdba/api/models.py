@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
 class ErrorBody(BaseModel):
     error: str
     detail: str
+
+
+class RequestErrorBody(BaseModel):
+    """422: pgdba's InputError ({error, detail}) or FastAPI's parameter validation ({detail: [...]})."""
+
+    error: str | None = None
+    detail: str | list[dict[str, Any]]
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "A token is configured and the request did not carry it"},
+    403: {"model": ErrorBody, "description": "Actions are disabled (no token configured)"},
+    404: {"model": ErrorBody, "description": "Unknown monitored database"},
+    409: {"model": ErrorBody, "description": "The server cannot answer this (extension, privilege, feature)"},
+    413: {"model": ErrorBody, "description": "Request body too large"},
+    422: {"model": RequestErrorBody, "description": "Invalid parameters"},
+    503: {"model": ErrorBody, "description": "The database could not be reached or failed"},
+    504: {"model": ErrorBody, "description": "The request took too long"},
+}
 
 
 class Issue(BaseModel):

@@ -7,14 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from pgdba.api.dependencies import DatabaseName, history_store, optional_store, settings_of, target_of
-from pgdba.api.models import AnalyzeResponse
+from pgdba.api.models import ERROR_RESPONSES, AnalyzeResponse
 from pgdba.api.optimizer_routes import MAX_THRESHOLD_MS
 from pgdba.api.query_text import normalised, with_normalised_queries
 from pgdba.api.v1_models import QueryHistoryResponse
 from pgdba.history.snapshot import STATEMENTS
 from pgdba.optimizer import analyze_queries
 
-router = APIRouter(prefix="/api/v1/queries", tags=["queries"])
+router = APIRouter(prefix="/api/v1/queries", tags=["queries"], responses=ERROR_RESPONSES)
 
 
 @router.get("", response_model=AnalyzeResponse)

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
+from psycopg import sql
 
 from pgdba.api.app import create_app
 from pgdba.api.settings import ApiSettings
+from pgdba.demo.build import build_demo_database, create_demo_database
+from pgdba.demo.workload import run_workload
+from pgdba.embedded import EmbeddedCluster
+from pgdba.history.snapshot import take_snapshot
+from pgdba.history.store import open_store
+from pgdba.server import load_server_facts
+from pgdba.target import Target, resolve_target, session
 from tests.conftest import TestDatabase
 
 TOKEN = "test-token-5f0c2a"
@@ -49,3 +66,69 @@ def client(seeded: TestDatabase, store_path: str) -> TestClient:
 def token_client(seeded: TestDatabase, store_path: str) -> TestClient:
     app = create_app(ApiSettings(seeded.target, token=TOKEN, history_store=store_path))
     return TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"})
+
+
+@dataclass
+class LiveDashboard:
+    """`pgdba serve` in a subprocess on a free loopback port, over a small demo database."""
+
+    url: str
+    target: Target
+    store: str
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
+    """Poll /healthz until the server answers (or fail with its stderr if it exits)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(
+                f"pgdba serve exited: {process.stderr.read().decode() if process.stderr else ''}"
+            )
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)  # not synchronisation: the poll interval of a readiness check
+    raise AssertionError("pgdba serve did not answer within 60 s")
+
+
+@pytest.fixture(scope="session")
+def live_dashboard(
+    pg_cluster: EmbeddedCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveDashboard]:
+    admin = resolve_target(pg_cluster.dsn())
+    name = f"demo_{uuid.uuid4().hex[:10]}"
+    target = create_demo_database(admin, name)
+    build_demo_database(target, scale=0.02)
+    store = str(tmp_path_factory.mktemp("history") / "history.sqlite3")
+    with open_store(store) as history:
+        # snapshots between traffic, as cron would take them; the last traffic is the Queries page's delta
+        for _ in range(2):
+            run_workload(target, rounds=2, workers=2)
+            with session(target) as conn:
+                take_snapshot(conn, load_server_facts(conn), history, target.key)
+        run_workload(target, rounds=2, workers=2)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k != "PGDBA_TOKEN"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pgdba", "serve", "--dsn", target.dsn, "--port", str(port), "--store", store],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_until_serving(url, process)
+        yield LiveDashboard(url, target, store)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        with admin.connect(apply=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

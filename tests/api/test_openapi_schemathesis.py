@@ -1,0 +1,42 @@
+"""schemathesis (its CLI, as CI runs it) against /openapi.json of a live server: no 5xx, no schema violation."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.api.conftest import LiveDashboard
+
+REPORT_DIR = Path("test-artifacts/schemathesis")
+
+
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_dashboard: LiveDashboard) -> None:
+    REPORT_DIR.mkdir(parents=True, exist_ok=True)
+    run = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("schemathesis")),
+            "run",
+            f"{live_dashboard.url}/openapi.json",
+            "--checks",
+            "all",
+            "--max-examples",
+            "25",
+            "--seed",
+            "7",
+            "--workers",
+            "1",
+            "--no-color",
+            "--generation-database",
+            "none",
+            "--report",
+            "junit",
+            "--report-dir",
+            str(REPORT_DIR),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    (REPORT_DIR / "output.txt").write_text(run.stdout + run.stderr)
+    assert run.returncode == 0, run.stdout[-6000:]
