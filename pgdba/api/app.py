@@ -18,6 +18,7 @@ from pgdba.api import (
     databases_routes,
     indexes_routes,
     optimizer_routes,
+    pool_routes,
     queries_routes,
 )
 from pgdba.api.actions import ActionRefused
@@ -59,7 +60,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     )
     app.state.settings = settings
     app.include_router(optimizer_routes.router)
-    for area in (databases_routes, queries_routes, indexes_routes, capacity_routes):
+    for area in (databases_routes, queries_routes, indexes_routes, capacity_routes, pool_routes):
         app.include_router(area.router)
     app.include_router(dashboard_router())
     app.include_router(make_metrics_router(settings.target))

@@ -20,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from pgdba.api.charts import bar_chart, line_chart
 from pgdba.api.dependencies import history_store
+from pgdba.api.pool_routes import load_bench_report
 from pgdba.api.queries_routes import query_history
 from pgdba.api.query_text import normalised, with_normalised_queries
 from pgdba.api.settings import ApiSettings
@@ -27,6 +28,7 @@ from pgdba.errors import PgdbaError
 from pgdba.history.snapshot import STATEMENTS
 from pgdba.history.store import open_store
 from pgdba.optimizer import analyze_queries, capacity_tables, index_usage, unused_index_report
+from pgdba.pool.advise_server import advise_pool
 from pgdba.target import Target, mask_password
 from pgdba.units import format_bytes, format_ms
 
@@ -141,6 +143,14 @@ def _capacity(data: PanelData) -> dict[str, Any]:
     return {**report, "chart": chart}
 
 
+def _pool_advice(data: PanelData) -> dict[str, Any]:
+    return advise_pool(data.target).to_dict()
+
+
+def _pool_bench(data: PanelData) -> dict[str, Any]:
+    return load_bench_report(data.settings.pool_bench)
+
+
 PAGES: list[Page] = [
     Page(
         "queries",
@@ -160,6 +170,14 @@ PAGES: list[Page] = [
         ),
     ),
     Page("space", "Space", (Panel("tables", "Tables", "panels/capacity.html", _capacity),)),
+    Page(
+        "connections",
+        "Connections",
+        (
+            Panel("pool-advice", "Pool advice", "panels/pool_advice.html", _pool_advice),
+            Panel("pool-bench", "Last pool load test", "panels/pool_bench.html", _pool_bench),
+        ),
+    ),
 ]
 
 

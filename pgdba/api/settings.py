@@ -13,6 +13,7 @@ class ApiSettings:
     target: Target
     token: str | None = None
     history_store: str | None = None
+    pool_bench: str | None = None
     databases: dict[str, Target] = field(default_factory=dict)
 
     @property

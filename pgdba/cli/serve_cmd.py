@@ -25,6 +25,10 @@ def serve(
     config: Annotated[
         Path | None, typer.Option(help="TOML file of monitored databases ([[database]] name, dsn or dsn_env)")
     ] = None,
+    pool_bench: Annotated[
+        Path | None,
+        typer.Option(help="JSON of `pgdba pool bench --out FILE` to show on the Connections page"),
+    ] = None,
 ) -> None:
     """Serve the REST API: /debug/query-optimizer/* and /api/v1/*, OpenAPI at /openapi.json.
 
@@ -42,5 +46,13 @@ def serve(
 
     databases = load_databases(config) if config else {}
     target = next(iter(databases.values())) if databases and not dsn else target_from(dsn)
-    app = create_app(ApiSettings(target, token=token, history_store=store, databases=databases))
+    app = create_app(
+        ApiSettings(
+            target,
+            token=token,
+            history_store=store,
+            databases=databases,
+            pool_bench=str(pool_bench) if pool_bench else None,
+        )
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=5, limit_concurrency=64)

@@ -24,6 +24,9 @@ from pgdba.demo.workload import run_workload
 from pgdba.embedded import EmbeddedCluster
 from pgdba.history.snapshot import take_snapshot
 from pgdba.history.store import open_store
+from pgdba.pool.load_test import LoadTestConfig, LoadTestReport, surge_load_test
+from pgdba.pool.workload import StatementWorkload
+from pgdba.render import to_json
 from pgdba.server import load_server_facts
 from pgdba.target import Target, resolve_target, session
 from tests.conftest import TestDatabase
@@ -99,6 +102,13 @@ def wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout_s: fl
     raise AssertionError("pgdba serve did not answer within 60 s")
 
 
+def small_pool_bench(target: Target) -> LoadTestReport:
+    """A surge load test small enough for a test: two pool sizes, a read-only statement."""
+    workload = StatementWorkload(("SELECT count(*) FROM pg_class",), name="catalog-count")
+    config = LoadTestConfig(pool_sizes=(2, 4), clients=8, requests=40, time_limit_s=20)
+    return surge_load_test(target, workload, config)
+
+
 @pytest.fixture(scope="session")
 def live_dashboard(
     pg_cluster: EmbeddedCluster, tmp_path_factory: pytest.TempPathFactory
@@ -115,11 +125,26 @@ def live_dashboard(
             with session(target) as conn:
                 take_snapshot(conn, load_server_facts(conn), history, target.key)
         run_workload(target, rounds=2, workers=2)
+    bench = tmp_path_factory.mktemp("bench") / "pool-bench.json"
+    bench.write_text(to_json(small_pool_bench(target).to_dict()))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if k != "PGDBA_TOKEN"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "pgdba", "serve", "--dsn", target.dsn, "--port", str(port), "--store", store],
+        [
+            sys.executable,
+            "-m",
+            "pgdba",
+            "serve",
+            "--dsn",
+            target.dsn,
+            "--port",
+            str(port),
+            "--store",
+            store,
+            "--pool-bench",
+            str(bench),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

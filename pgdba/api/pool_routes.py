@@ -1,0 +1,69 @@
+"""/api/v1/pool: pool size advice from the server's limits, and the last surge load test's results."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from pgdba.api.dependencies import DatabaseName, settings_of, target_of
+from pgdba.api.models import ERROR_RESPONSES
+from pgdba.api.v1_models import PoolAdviceResponse, PoolBenchResponse
+from pgdba.errors import InputError, NotAvailable
+from pgdba.pool.advise_server import advise_pool
+
+router = APIRouter(prefix="/api/v1/pool", tags=["pool"], responses=ERROR_RESPONSES)
+
+
+@router.get("/advice", response_model=PoolAdviceResponse)
+def advice(
+    request: Request,
+    db: DatabaseName = None,
+    instances: Annotated[int, Query(ge=1, le=10_000, description="Copies of the application")] = 1,
+    application_name: Annotated[
+        str | None,
+        Query(
+            alias="applicationName",
+            max_length=63,
+            pattern=r"^[\w .:/-]+$",
+            description="The application's application_name (its current connections are not counted twice)",
+        ),
+    ] = None,
+    peak_calls_per_s: Annotated[
+        float | None, Query(alias="peakCallsPerS", ge=0, le=1e7, allow_inf_nan=False)
+    ] = None,
+    current_pool_size: Annotated[int | None, Query(alias="currentPoolSize", ge=1, le=100_000)] = None,
+) -> dict[str, Any]:
+    """Per-instance and total pool size with the arithmetic shown, from max_connections and current use."""
+    try:
+        report = advise_pool(
+            target_of(request, db),
+            instances=instances,
+            application_name=application_name,
+            peak_calls_per_s=peak_calls_per_s,
+            current_pool_size=current_pool_size,
+        )
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    return report.to_dict()
+
+
+def load_bench_report(path: str | None) -> dict[str, Any]:
+    """The JSON `pgdba pool bench --out FILE` wrote, without error samples (they may quote data)."""
+    if not path:
+        raise NotAvailable(
+            "no bench results: run pgdba pool bench --out FILE and serve with --pool-bench FILE"
+        )
+    try:
+        with open(path, encoding="utf-8") as handle:
+            report = PoolBenchResponse.model_validate(json.load(handle))
+    except (OSError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        raise NotAvailable(f"cannot read the bench results file: {type(exc).__name__}") from None
+    return report.model_dump()  # the model has no error_samples field, so they are dropped here
+
+
+@router.get("/bench", response_model=PoolBenchResponse)
+def bench(request: Request) -> dict[str, Any]:
+    """The last surge load test (`pgdba pool bench --out FILE`, served with `--pool-bench FILE`)."""
+    return load_bench_report(settings_of(request).pool_bench)
