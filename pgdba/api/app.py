@@ -15,8 +15,11 @@ from fastapi.staticfiles import StaticFiles
 from pgdba import __version__
 from pgdba.api import (
     capacity_routes,
+    checkup_routes,
+    connections_routes,
     databases_routes,
     indexes_routes,
+    maintenance_routes,
     optimizer_routes,
     pool_routes,
     queries_routes,
@@ -24,6 +27,7 @@ from pgdba.api import (
 from pgdba.api.actions import ActionRefused
 from pgdba.api.dashboard import dashboard_router
 from pgdba.api.dependencies import UnknownDatabase
+from pgdba.api.pages import PAGES
 from pgdba.api.request_limits import RequestLimits
 from pgdba.api.settings import ApiSettings
 from pgdba.errors import ConnectionFailed, InputError, NotAvailable, PgdbaError
@@ -60,10 +64,18 @@ def create_app(settings: ApiSettings) -> FastAPI:
     )
     app.state.settings = settings
     app.include_router(optimizer_routes.router)
-    for area in (databases_routes, queries_routes, indexes_routes, capacity_routes, pool_routes):
+    for area in (
+        databases_routes,
+        checkup_routes,
+        queries_routes,
+        indexes_routes,
+        capacity_routes,
+        maintenance_routes,
+        connections_routes,
+        pool_routes,
+    ):
         app.include_router(area.router)
-    app.include_router(dashboard_router())
-    app.include_router(make_metrics_router(settings.target))
+    app.include_router(dashboard_router(PAGES))
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     @app.middleware("http")

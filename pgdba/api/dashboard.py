@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +17,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from pgdba.api.charts import bar_chart, line_chart
-from pgdba.api.dependencies import history_store
-from pgdba.api.pool_routes import load_bench_report
-from pgdba.api.queries_routes import query_history
-from pgdba.api.query_text import normalised, with_normalised_queries
+from pgdba.api.checkup_routes import checkup_body
+from pgdba.api.query_text import with_normalised_queries
 from pgdba.api.settings import ApiSettings
 from pgdba.errors import PgdbaError
-from pgdba.history.snapshot import STATEMENTS
 from pgdba.history.store import open_store
-from pgdba.optimizer import analyze_queries, capacity_tables, index_usage, unused_index_report
-from pgdba.pool.advise_server import advise_pool
+from pgdba.optimizer import analyze_queries
 from pgdba.target import Target, mask_password
 from pgdba.units import format_bytes, format_ms
 
@@ -52,6 +46,11 @@ class PanelData:
         if key not in self._cache:
             self._cache[key] = fetch()
         return self._cache[key]
+
+    def checkup(self) -> dict[str, Any]:
+        """The check-up with its score (findings' query texts normalised), once per page."""
+        result: dict[str, Any] = self.once("checkup", lambda: checkup_body(self.settings, self.target))
+        return result
 
     def analyze(self) -> dict[str, Any]:
         def fetch() -> dict[str, Any]:
@@ -86,106 +85,6 @@ class Page:
         return "/" if self.slug == "overview" else f"/{self.slug}"
 
 
-def _top_queries(data: PanelData) -> dict[str, Any]:
-    recs = data.analyze()["recommendations"]
-    return {
-        "by_total": sorted(recs, key=lambda r: r["metrics"]["totalTime"], reverse=True)[:15],
-        "by_mean": sorted(recs, key=lambda r: r["metrics"]["meanTime"], reverse=True)[:15],
-        "analyzed": data.analyze()["analyzed"],
-        "window": data.analyze()["window"],
-    }
-
-
-def _n_plus_one(data: PanelData) -> dict[str, Any]:
-    recs = data.analyze()["recommendations"]
-    return {"rows": [r for r in recs if any(i["type"] == "n_plus_one" for i in r["issues"])]}
-
-
-def _query_history(data: PanelData) -> dict[str, Any]:
-    """Total time of the five most expensive statements of the newest snapshot, over all snapshots."""
-    with history_store(data.settings) as store:
-        snapshots = store.snapshots(data.target.key, STATEMENTS, limit=200)
-    newest = sorted(snapshots[0].payload, key=lambda r: r["total_ms"], reverse=True) if snapshots else []
-    charts = []
-    for row in newest[:5]:
-        _, points = query_history(snapshots, int(row["queryid"]))
-        series = [(datetime.fromisoformat(p["takenAt"]).timestamp(), p["totalMs"]) for p in points]
-        top = max((y for _, y in series), default=0.0)
-        chart = line_chart(
-            series, title=f"queryid {row['queryid']}: total time (ms)", y_label=f"{top:,.0f} ms"
-        )
-        charts.append(
-            {
-                "queryid": row["queryid"],
-                "query": normalised(row["query"]),
-                "points": len(points),
-                "chart": chart,
-            }
-        )
-    return {"snapshots": len(snapshots), "charts": charts}
-
-
-def _index_usage(data: PanelData) -> dict[str, Any]:
-    return index_usage(data.target).to_dict()
-
-
-def _unused(data: PanelData) -> dict[str, Any]:
-    return unused_index_report(data.target).to_dict()
-
-
-def _capacity(data: PanelData) -> dict[str, Any]:
-    report = capacity_tables(data.target).to_dict()
-    top = report["tables"][:15]
-    chart = bar_chart(
-        [(f"{t['schema']}.{t['table']}", t["totalBytes"], format_bytes(t["totalBytes"])) for t in top],
-        title="Largest tables (total size)",
-    )
-    return {**report, "chart": chart}
-
-
-def _pool_advice(data: PanelData) -> dict[str, Any]:
-    return advise_pool(data.target).to_dict()
-
-
-def _pool_bench(data: PanelData) -> dict[str, Any]:
-    return load_bench_report(data.settings.pool_bench)
-
-
-PAGES: list[Page] = [
-    Page(
-        "queries",
-        "Queries",
-        (
-            Panel("top-queries", "Top statements", "panels/top_queries.html", _top_queries),
-            Panel("n-plus-one", "N+1 patterns", "panels/n_plus_one.html", _n_plus_one),
-            Panel("query-history", "History", "panels/query_history.html", _query_history),
-        ),
-    ),
-    Page(
-        "indexes",
-        "Indexes",
-        (
-            Panel("unused-indexes", "Unused indexes", "panels/unused_indexes.html", _unused),
-            Panel("index-usage", "Index usage", "panels/index_usage.html", _index_usage),
-        ),
-    ),
-    Page("space", "Space", (Panel("tables", "Tables", "panels/capacity.html", _capacity),)),
-    Page(
-        "connections",
-        "Connections",
-        (
-            Panel("pool-advice", "Pool advice", "panels/pool_advice.html", _pool_advice),
-            Panel("pool-bench", "Last pool load test", "panels/pool_bench.html", _pool_bench),
-        ),
-    ),
-]
-
-
-def register_page(page: Page, *, first: bool = False) -> None:
-    """Areas add their pages here (the overview first)."""
-    PAGES.insert(0, page) if first else PAGES.append(page)
-
-
 def _render_panel(panel: Panel, data: PanelData) -> dict[str, Any]:
     try:
         html = TEMPLATES.get_template(panel.template).render(**panel.data(data))
@@ -195,13 +94,13 @@ def _render_panel(panel: Panel, data: PanelData) -> dict[str, Any]:
         return {"slug": panel.slug, "title": panel.title, "error": mask_password(first)}
 
 
-def render_page(page: Page, settings: ApiSettings, db: str | None) -> str:
+def render_page(page: Page, pages: list[Page], settings: ApiSettings, db: str | None) -> str:
     target = settings.target_for(db)
     data = PanelData(settings, target)
     panels = [_render_panel(panel, data) for panel in page.panels]
     return TEMPLATES.get_template("page.html").render(
         title=page.title,
-        pages=PAGES,
+        pages=pages,
         current=page.path,
         panels=panels,
         databases=settings.names,
@@ -209,15 +108,15 @@ def render_page(page: Page, settings: ApiSettings, db: str | None) -> str:
     )
 
 
-def dashboard_router() -> APIRouter:
+def dashboard_router(pages: list[Page]) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     def make_view(page: Page) -> Callable[..., HTMLResponse]:
         def view(request: Request, db: str | None = Query(None, max_length=64)) -> HTMLResponse:
-            return HTMLResponse(render_page(page, request.app.state.settings, db))
+            return HTMLResponse(render_page(page, pages, request.app.state.settings, db))
 
         return view
 
-    for page in PAGES:
+    for page in pages:
         router.add_api_route(page.path, make_view(page), methods=["GET"], response_class=HTMLResponse)
     return router

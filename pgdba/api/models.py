@@ -13,13 +13,14 @@ class ErrorBody(BaseModel):
 
 
 class RequestErrorBody(BaseModel):
-    """422: pgdba's InputError ({error, detail}) or FastAPI's parameter validation ({detail: [...]})."""
+    """400/422: pgdba's InputError ({error, detail}) or FastAPI's parameter validation ({detail: [...]})."""
 
     error: str | None = None
     detail: str | list[dict[str, Any]]
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": RequestErrorBody, "description": "The request body is not JSON"},
     401: {"model": ErrorBody, "description": "A token is configured and the request did not carry it"},
     403: {"model": ErrorBody, "description": "Actions are disabled (no token configured)"},
     404: {"model": ErrorBody, "description": "Unknown monitored database"},

@@ -1,28 +1,57 @@
-"""Query texts the API and dashboard may show: normalised by PostgreSQL's own parser, never with literals.
+"""Query texts the API and dashboard may show: every literal replaced by $n, comments dropped.
 
-pg_stat_statements already replaces constants with $n for planned statements, but utility statements and
-texts from other sources can still carry literals (a password in ALTER ROLE, an e-mail in a WHERE clause).
+pg_stat_statements already replaces constants with $n in planned statements, but utility statements,
+pg_stat_activity and finding metrics carry texts as the client sent them (a password in ALTER ROLE, an
+e-mail in a WHERE clause, a truncated statement). PostgreSQL's own scanner (through pglast) finds the
+literal tokens even in a statement cut short; a text it cannot scan is withheld, never shown raw.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pglast
 
-WITHHELD = "(statement text withheld: it could not be parsed to remove its literals)"
+WITHHELD = "(statement text withheld: its literals could not be located)"
+_LITERALS = {"SCONST", "ICONST", "FCONST", "BCONST", "XCONST", "USCONST"}
+_COMMENTS = {"C_COMMENT", "SQL_COMMENT"}  # comments can hold data (sqlcommenter tags, pasted values)
+_PARAM = re.compile(r"\$(\d+)")
 
 
 def normalised(text: str) -> str:
-    """The statement with every literal replaced by $n; a text that does not parse is withheld."""
+    """The statement with each literal replaced by $n (numbered after any $n it has) and no comments."""
     try:
-        result: str = pglast.parser.normalize(text)
+        tokens = pglast.parser.scan(text)
     except pglast.parser.ParseError:
         return WITHHELD
-    return result
+    number = max((int(n) for n in _PARAM.findall(text)), default=0)
+    parts: list[str] = []
+    previous_end = -1
+    for token in tokens:
+        gap = text[previous_end + 1 : token.start]
+        parts.append(gap if gap.isspace() or not gap else " ")  # only whitespace lies between tokens
+        if token.name in _COMMENTS:
+            parts.append("")
+        elif token.name in _LITERALS:
+            number += 1
+            parts.append(f"${number}")
+        else:
+            parts.append(text[token.start : token.end + 1])
+        previous_end = token.end
+    return "".join(parts).strip()
 
 
 def with_normalised_queries(report: dict[str, Any]) -> dict[str, Any]:
     """An analyze report (the seed's shape) whose statement texts carry no literals."""
     recommendations = [{**r, "query": normalised(r["query"])} for r in report["recommendations"]]
     return {**report, "recommendations": recommendations}
+
+
+def finding_without_literals(finding: dict[str, Any]) -> dict[str, Any]:
+    """A finding whose query-text metrics (query, last_query, blocker_query, …) are normalised."""
+    metrics = {
+        key: normalised(value) if "query" in key and isinstance(value, str) else value
+        for key, value in finding.get("metrics", {}).items()
+    }
+    return {**finding, "metrics": metrics}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class DatabaseEntry(BaseModel):
@@ -122,3 +122,154 @@ class PoolBenchResponse(BaseModel):
     results: list[PoolBenchResult]
     recommended_pool_size: int | None
     recommendation: str
+
+
+class SkippedCheckModel(BaseModel):
+    check: str
+    reason: str
+
+
+class DeductionModel(BaseModel):
+    check: str
+    weight: float
+    severity: str
+    findings: int
+    points: float
+
+
+class HealthResponse(BaseModel):
+    schema_version: int
+    score: float
+    uncapped_score: float
+    cap: float | None
+    checks_run: int
+    coverage: float
+    deductions: list[DeductionModel]
+    skipped: list[SkippedCheckModel]
+
+
+class CheckupResponse(BaseModel):
+    schema_version: int
+    generated_at: str
+    score: HealthResponse
+    findings: list[FindingModel]
+    skipped: list[SkippedCheckModel]
+    notes: list[str]
+
+
+class MaintenanceTable(BaseModel):
+    table: str
+    reasons: list[str]
+    sql: str
+    status: str
+    seconds: float | None
+    error: str | None
+
+
+class MaintenanceResponse(BaseModel):
+    schema_version: int
+    applied: bool
+    tables: list[MaintenanceTable]
+
+
+class VacuumAnalyzeRequest(BaseModel):
+    confirm: Literal[True] = Field(description="Must be true: VACUUM (ANALYZE) runs on the planned tables")
+    tables: list[str] | None = Field(
+        None, max_length=500, description="Only these tables of the plan (schema.table); default: all of them"
+    )
+
+
+class ForecastTable(BaseModel):
+    table: str
+    totalBytes: int
+    bytesPerDay: int | None
+    forecastBytes: int | None
+
+
+class ForecastResponse(BaseModel):
+    schema_version: int
+    forecastDays: int
+    historySince: str | None
+    tables: list[ForecastTable]
+
+
+class SizePoint(BaseModel):
+    takenAt: str
+    bytes: int
+
+
+class SizeHistoryResponse(BaseModel):
+    schema_version: int
+    object: str
+    points: list[SizePoint]
+
+
+class FindingChangeModel(BaseModel):
+    code: str
+    object: str
+    severity: str
+    title: str
+    previous_severity: str | None
+
+
+class ReportDiffModel(BaseModel):
+    previous_at: str | None
+    previous_score: float | None
+    new: list[FindingChangeModel]
+    fixed: list[FindingChangeModel]
+    worse: list[FindingChangeModel]
+
+
+class ReportQuery(BaseModel):
+    queryid: str
+    query: str
+    calls: int
+    total_ms: float
+    mean_ms: float
+
+
+class GrowthModel(BaseModel):
+    object: str
+    bytes_now: int
+    bytes_then: int
+    window_seconds: int
+    bytes_per_day: int
+
+
+class ReportResponse(BaseModel):
+    schema_version: int
+    target: str
+    generated_at: str
+    score: HealthResponse
+    top_findings: list[FindingModel]
+    findings: list[FindingModel]
+    skipped: list[SkippedCheckModel]
+    notes: list[str]
+    queries_window: str
+    top_queries: list[ReportQuery]
+    growth: list[GrowthModel]
+    diff: ReportDiffModel
+
+
+class SessionModel(BaseModel):
+    pid: int
+    database: str | None
+    user: str | None
+    application: str
+    state: str | None
+    wait_event_type: str | None
+    wait_event: str | None
+    xact_seconds: float | None
+    query_seconds: float | None
+    state_seconds: float | None
+    blocked_by: list[int]
+    query: str
+
+
+class ActivityResponse(BaseModel):
+    schema_version: int
+    connections: int
+    maxConnections: int
+    reserved: int
+    sessions: list[SessionModel]
+    blockedChains: list[FindingModel]

@@ -1,0 +1,15 @@
+"""The dashboard's pages in navigation order (each page module holds its panels)."""
+
+from __future__ import annotations
+
+from pgdba.api.dashboard import Page
+from pgdba.api.panels import connections, indexes, maintenance, overview, queries, space
+
+PAGES: list[Page] = [
+    overview.PAGE,
+    queries.PAGE,
+    indexes.PAGE,
+    space.PAGE,
+    maintenance.PAGE,
+    connections.PAGE,
+]

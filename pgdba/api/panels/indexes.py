@@ -1,0 +1,26 @@
+"""Indexes page: unused indexes (with the DROP to run) and every index's usage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pgdba.api.dashboard import Page, Panel, PanelData
+from pgdba.optimizer import index_usage, unused_index_report
+
+
+def _index_usage(data: PanelData) -> dict[str, Any]:
+    return index_usage(data.target).to_dict()
+
+
+def _unused(data: PanelData) -> dict[str, Any]:
+    return unused_index_report(data.target).to_dict()
+
+
+PAGE = Page(
+    "indexes",
+    "Indexes",
+    (
+        Panel("unused-indexes", "Unused indexes", "panels/unused_indexes.html", _unused),
+        Panel("index-usage", "Index usage", "panels/index_usage.html", _index_usage),
+    ),
+)

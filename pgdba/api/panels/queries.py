@@ -1,0 +1,63 @@
+"""Queries page: top statements by total and mean time, N+1 lookups, each statement's history chart."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pgdba.api.charts import line_chart
+from pgdba.api.dashboard import Page, Panel, PanelData
+from pgdba.api.dependencies import history_store
+from pgdba.api.queries_routes import query_history
+from pgdba.api.query_text import normalised
+from pgdba.history.snapshot import STATEMENTS
+
+
+def _top_queries(data: PanelData) -> dict[str, Any]:
+    recs = data.analyze()["recommendations"]
+    return {
+        "by_total": sorted(recs, key=lambda r: r["metrics"]["totalTime"], reverse=True)[:15],
+        "by_mean": sorted(recs, key=lambda r: r["metrics"]["meanTime"], reverse=True)[:15],
+        "analyzed": data.analyze()["analyzed"],
+        "window": data.analyze()["window"],
+    }
+
+
+def _n_plus_one(data: PanelData) -> dict[str, Any]:
+    recs = data.analyze()["recommendations"]
+    return {"rows": [r for r in recs if any(i["type"] == "n_plus_one" for i in r["issues"])]}
+
+
+def _query_history(data: PanelData) -> dict[str, Any]:
+    """Total time of the five most expensive statements of the newest snapshot, over all snapshots."""
+    with history_store(data.settings) as store:
+        snapshots = store.snapshots(data.target.key, STATEMENTS, limit=200)
+    newest = sorted(snapshots[0].payload, key=lambda r: r["total_ms"], reverse=True) if snapshots else []
+    charts = []
+    for row in newest[:5]:
+        _, points = query_history(snapshots, int(row["queryid"]))
+        series = [(datetime.fromisoformat(p["takenAt"]).timestamp(), p["totalMs"]) for p in points]
+        top = max((y for _, y in series), default=0.0)
+        chart = line_chart(
+            series, title=f"queryid {row['queryid']}: total time (ms)", y_label=f"{top:,.0f} ms"
+        )
+        charts.append(
+            {
+                "queryid": row["queryid"],
+                "query": normalised(row["query"]),
+                "points": len(points),
+                "chart": chart,
+            }
+        )
+    return {"snapshots": len(snapshots), "charts": charts}
+
+
+PAGE = Page(
+    "queries",
+    "Queries",
+    (
+        Panel("top-queries", "Top statements", "panels/top_queries.html", _top_queries),
+        Panel("n-plus-one", "N+1 patterns", "panels/n_plus_one.html", _n_plus_one),
+        Panel("query-history", "History", "panels/query_history.html", _query_history),
+    ),
+)
