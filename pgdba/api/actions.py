@@ -33,6 +33,8 @@ class Confirmation(BaseModel):
 def require_action_allowed(request: Request) -> None:
     """Refuse actions when no token is configured (the middleware already checked the token if one is)."""
     if not settings_of(request).token:
+        client = request.client.host if request.client else "?"
+        log.warning("refused action %s from %s: no token configured", request.url.path, client)
         raise ActionRefused(
             "actions are disabled: start pgdba serve with --token (or PGDBA_TOKEN) to allow them"
         )
