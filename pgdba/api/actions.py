@@ -20,6 +20,15 @@ log = logging.getLogger("pgdba.api.actions")
 ACTION_RECORD = "api_action"
 
 
+def configure_action_log() -> None:
+    """Actions are logged to stderr with a timestamp even when the embedding app configured no logging."""
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s pgdba %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+
+
 class ActionRefused(PgdbaError):
     """An action the server will not run (no token configured); the API answers 403."""
 

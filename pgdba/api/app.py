@@ -24,7 +24,7 @@ from pgdba.api import (
     pool_routes,
     queries_routes,
 )
-from pgdba.api.actions import ActionRefused
+from pgdba.api.actions import ActionRefused, configure_action_log
 from pgdba.api.dashboard import dashboard_router
 from pgdba.api.dependencies import UnknownDatabase
 from pgdba.api.pages import PAGES
@@ -63,6 +63,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         title="pgdba", version=__version__, description="PostgreSQL DBA and reliability toolkit API"
     )
     app.state.settings = settings
+    configure_action_log()
     app.include_router(optimizer_routes.router)
     for area in (
         databases_routes,
