@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hmac
 import ipaddress
 from collections.abc import Awaitable, Callable
@@ -58,6 +59,19 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def supplied_token(authorization: str) -> str:
+    """The token of an `Authorization: Bearer T` header, or the password of `Basic base64(user:T)`."""
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer":
+        return value
+    if scheme.lower() == "basic":
+        try:
+            return base64.b64decode(value, validate=True).decode().partition(":")[2]
+        except (ValueError, UnicodeDecodeError):
+            return ""
+    return ""
+
+
 def create_app(settings: ApiSettings) -> FastAPI:
     app = FastAPI(
         title="pgdba", version=__version__, description="PostgreSQL DBA and reliability toolkit API"
@@ -82,13 +96,21 @@ def create_app(settings: ApiSettings) -> FastAPI:
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         if settings.token and request.url.path not in ("/healthz",):
-            supplied = request.headers.get("authorization", "")
-            expected = f"Bearer {settings.token}"
-            if not hmac.compare_digest(supplied.encode(), expected.encode()):
-                return JSONResponse(
-                    {"error": "unauthorized", "detail": "a valid bearer token is required"}, 401
+            supplied = supplied_token(request.headers.get("authorization", ""))
+            if not hmac.compare_digest(supplied.encode(), settings.token.encode()):
+                # Basic lets a browser ask for the token (as the password) on the dashboard pages
+                challenge = (
+                    "Bearer" if request.url.path.startswith(("/api/", "/debug/")) else 'Basic realm="pgdba"'
                 )
-        response = await call_next(request)
+                response: Response = JSONResponse(
+                    {"error": "unauthorized", "detail": "a valid bearer token is required"},
+                    401,
+                    headers={"WWW-Authenticate": challenge},
+                )
+            else:
+                response = await call_next(request)
+        else:
+            response = await call_next(request)
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response

@@ -55,4 +55,13 @@ def serve(
             pool_bench=str(pool_bench) if pool_bench else None,
         )
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=5, limit_concurrency=64)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_keep_alive=5,
+        limit_concurrency=64,
+        server_header=False,
+        h11_max_incomplete_event_size=16 * 1024,
+    )

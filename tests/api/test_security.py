@@ -32,6 +32,16 @@ def test_security_headers_on_pages_and_api(client: TestClient) -> None:
 def test_token_protects_the_v1_api_and_pages(token_client: TestClient) -> None:
     anonymous = TestClient(token_client.app)
     assert anonymous.get("/api/v1/databases").status_code == 401
-    assert anonymous.get("/space").status_code == 401
+    refused = anonymous.get("/space")
+    assert refused.status_code == 401 and refused.headers["x-frame-options"] == "DENY"
     assert token_client.get("/api/v1/databases").status_code == 200
     assert TOKEN not in token_client.get("/space").text
+
+
+def test_the_dashboard_accepts_the_token_as_a_basic_auth_password(token_client: TestClient) -> None:
+    anonymous = TestClient(token_client.app)
+    challenge = anonymous.get("/space")
+    assert challenge.headers["www-authenticate"] == 'Basic realm="pgdba"'
+    assert anonymous.get("/space", auth=("dba", TOKEN)).status_code == 200
+    assert anonymous.get("/space", auth=("dba", TOKEN + "x")).status_code == 401
+    assert anonymous.get("/api/v1/databases").headers["www-authenticate"] == "Bearer"
