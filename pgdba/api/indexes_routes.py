@@ -8,7 +8,12 @@ from fastapi import APIRouter, Query, Request
 
 from pgdba.api.dependencies import DatabaseName, target_of
 from pgdba.api.models import ERROR_RESPONSES, IndexUsageResponse, UnusedIndexResponse
+from pgdba.api.v1_models import FindingsResponse
+from pgdba.checkup import run_checkup
 from pgdba.optimizer import index_usage, unused_index_report
+from pgdba.target import Target
+
+INDEX_HEALTH_CHECKS = {"index.duplicate", "index.invalid", "index.missing_fk", "index.bloat"}
 
 router = APIRouter(prefix="/api/v1/indexes", tags=["indexes"], responses=ERROR_RESPONSES)
 
@@ -27,3 +32,14 @@ def unused(
 ) -> dict[str, Any]:
     """Indexes never (or hardly) scanned; never unique, primary-key or constraint indexes."""
     return unused_index_report(target_of(request, db), max_scans=max_scans).to_dict()
+
+
+def index_health(target: Target) -> dict[str, Any]:
+    """Duplicate and redundant, invalid, bloated indexes and foreign keys without one (the check-up's checks)."""
+    return run_checkup(target, only=INDEX_HEALTH_CHECKS).report.to_dict()
+
+
+@router.get("/health", response_model=FindingsResponse)
+def health(request: Request, db: DatabaseName = None) -> dict[str, Any]:
+    """Duplicate / redundant, invalid and bloated indexes and unindexed foreign keys, each with its fix."""
+    return index_health(target_of(request, db))

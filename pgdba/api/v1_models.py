@@ -273,3 +273,11 @@ class ActivityResponse(BaseModel):
     reserved: int
     sessions: list[SessionModel]
     blockedChains: list[FindingModel]
+
+
+class FindingsResponse(BaseModel):
+    schema_version: int
+    generated_at: str
+    findings: list[FindingModel]
+    skipped: list[SkippedCheckModel]
+    notes: list[str]

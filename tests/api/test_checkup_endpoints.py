@@ -98,3 +98,19 @@ def test_activity_shows_a_blocked_chain_with_normalised_statements(
     assert [c["metrics"]["blocked_pids"] for c in body["blockedChains"]] == [[waiting["pid"]]]
     for text in (str(body), page):
         assert "WaiterSecret" not in text and "BlockerSecret" not in text
+
+
+def test_index_health_lists_the_unindexed_foreign_key_with_its_create_index(
+    client: TestClient, seeded: TestDatabase
+) -> None:
+    with seeded.connect() as conn:
+        conn.execute("CREATE TABLE course (id int PRIMARY KEY)")
+        conn.execute("INSERT INTO course SELECT generate_series(0, 19)")
+        # the check skips referencing tables under 10,000 rows
+        conn.execute("CREATE TABLE attempt (id int PRIMARY KEY, course_id int REFERENCES course (id))")
+        conn.execute("INSERT INTO attempt SELECT i, i % 20 FROM generate_series(1, 12000) i")
+        conn.execute("ANALYZE attempt")
+    body = client.get("/api/v1/indexes/health").json()
+    missing = next(f for f in body["findings"] if f["code"] == "index.missing_fk")
+    assert missing["object"] == "public.attempt" and "CREATE INDEX CONCURRENTLY" in missing["sql"]
+    assert 'data-code="index.missing_fk"' in client.get("/indexes").text

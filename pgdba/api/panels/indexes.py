@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pgdba.api.dashboard import Page, Panel, PanelData
+from pgdba.api.indexes_routes import index_health
 from pgdba.optimizer import index_usage, unused_index_report
 
 
@@ -16,10 +17,16 @@ def _unused(data: PanelData) -> dict[str, Any]:
     return unused_index_report(data.target).to_dict()
 
 
+def _index_health(data: PanelData) -> dict[str, Any]:
+    report = index_health(data.target)
+    return {"findings": report["findings"], "total": len(report["findings"])}
+
+
 PAGE = Page(
     "indexes",
     "Indexes",
     (
+        Panel("index-health", "Duplicate, invalid and missing", "panels/top_findings.html", _index_health),
         Panel("unused-indexes", "Unused indexes", "panels/unused_indexes.html", _unused),
         Panel("index-usage", "Index usage", "panels/index_usage.html", _index_usage),
     ),
