@@ -100,6 +100,15 @@ def test_key_numbers_match_the_api(live_dashboard: LiveDashboard, page: Page) ->
     row = page.locator(f'tr[data-table="{largest["schema"]}.{largest["table"]}"]')
     assert int(row.get_attribute("data-rows") or -1) == largest["rows"]
 
+    health = api.get("/api/v1/health").json()
+    page.goto(live_dashboard.url + "/")
+    assert (
+        float(page.locator('[data-key="health-score"]').get_attribute("data-value") or -1) == health["score"]
+    )
+    shown_deductions = page.locator("tr[data-check]").evaluate_all("rows => rows.map(r => r.dataset.check)")
+    assert shown_deductions == [d["check"] for d in health["deductions"]]
+    assert int(page.locator('[data-key="table-count"]').get_attribute("data-value") or -1) == len(tables)
+
     unused = api.get("/api/v1/indexes/unused").json()
     page.goto(live_dashboard.url + "/indexes")
     shown = page.locator('[data-key="unused-count"]').get_attribute("data-value")
