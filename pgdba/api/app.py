@@ -24,6 +24,7 @@ from pgdba.api import (
     optimizer_routes,
     pool_routes,
     queries_routes,
+    schema_routes,
 )
 from pgdba.api.actions import ActionRefused, configure_action_log
 from pgdba.api.dashboard import dashboard_router
@@ -88,6 +89,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         maintenance_routes,
         connections_routes,
         pool_routes,
+        schema_routes,
     ):
         app.include_router(area.router)
     app.include_router(dashboard_router(PAGES))

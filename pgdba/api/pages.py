@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pgdba.api.dashboard import Page
-from pgdba.api.panels import connections, indexes, maintenance, overview, queries, space
+from pgdba.api.panels import connections, indexes, maintenance, overview, queries, schema, space
 
 PAGES: list[Page] = [
     overview.PAGE,
@@ -12,4 +12,5 @@ PAGES: list[Page] = [
     space.PAGE,
     maintenance.PAGE,
     connections.PAGE,
+    schema.PAGE,
 ]

@@ -14,6 +14,8 @@ class ApiSettings:
     token: str | None = None
     history_store: str | None = None
     pool_bench: str | None = None
+    schema_sources: tuple[str, ...] = ()
+    schema_config: str | None = None
     databases: dict[str, Target] = field(default_factory=dict)
 
     @property

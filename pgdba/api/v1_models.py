@@ -281,3 +281,29 @@ class FindingsResponse(BaseModel):
     findings: list[FindingModel]
     skipped: list[SkippedCheckModel]
     notes: list[str]
+
+
+class SchemaSourceModel(BaseModel):
+    source: str
+    kind: str
+    label: str
+    tables: int
+    enums: int
+    notes: list[str]
+
+
+class SchemaPairModel(BaseModel):
+    left: str
+    right: str
+    consistent: bool
+    compared: dict[str, int]
+    findings: list[FindingModel]
+
+
+class SchemaCheckResponse(BaseModel):
+    schema_version: int
+    consistent: bool
+    config: str | None
+    sources: list[SchemaSourceModel]
+    pairs: list[SchemaPairModel]
+    ignored: int

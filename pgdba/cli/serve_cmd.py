@@ -29,6 +29,17 @@ def serve(
         Path | None,
         typer.Option(help="JSON of `pgdba pool bench --out FILE` to show on the Connections page"),
     ] = None,
+    schema_source: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--schema-source",
+            help="Schema file to compare with the live database on the Schema page (repeatable): "
+            "prisma:PATH, drizzle:PATH, sqlalchemy:MODULE:ATTR",
+        ),
+    ] = None,
+    schema_config: Annotated[
+        Path | None, typer.Option(help="Schema-check config (ignore rules, options); see `schema check`")
+    ] = None,
 ) -> None:
     """Serve the REST API: /debug/query-optimizer/* and /api/v1/*, OpenAPI at /openapi.json.
 
@@ -53,6 +64,8 @@ def serve(
             history_store=store,
             databases=databases,
             pool_bench=str(pool_bench) if pool_bench else None,
+            schema_sources=tuple(schema_source or ()),
+            schema_config=str(schema_config) if schema_config else None,
         )
     )
     uvicorn.run(

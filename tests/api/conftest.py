@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg import sql
 
+import pgdba.demo as demo_package
 from pgdba.api.app import create_app
 from pgdba.api.settings import ApiSettings
 from pgdba.demo.build import build_demo_database, create_demo_database
@@ -32,6 +33,7 @@ from pgdba.target import Target, resolve_target, session
 from tests.conftest import TestDatabase
 
 TOKEN = "test-token-5f0c2a"
+DEMO_PRISMA = Path(demo_package.__file__).parent / "schema.prisma"
 
 
 def run_lesson_workload(db: TestDatabase, rounds: int = 5) -> None:
@@ -86,14 +88,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
+def wait_until_serving(
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 60.0
+) -> None:
     """Poll /healthz until the server answers (or fail with its stderr if it exits)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(
-                f"pgdba serve exited: {process.stderr.read().decode() if process.stderr else ''}"
-            )
+            raise AssertionError(f"pgdba serve exited: {log.read_text()}")
         try:
             if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
                 return
@@ -127,6 +129,7 @@ def live_dashboard(
         run_workload(target, rounds=2, workers=2)
     bench = tmp_path_factory.mktemp("bench") / "pool-bench.json"
     bench.write_text(to_json(small_pool_bench(target).to_dict()))
+    server_log = tmp_path_factory.mktemp("serve") / "stderr.log"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if k != "PGDBA_TOKEN"}
@@ -144,13 +147,15 @@ def live_dashboard(
             store,
             "--pool-bench",
             str(bench),
+            "--schema-source",
+            f"prisma:{DEMO_PRISMA}",
         ],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=server_log.open("wb"),  # a file, not a pipe: a full pipe would block the server
     )
     try:
-        wait_until_serving(url, process)
+        wait_until_serving(url, process, server_log)
         yield LiveDashboard(url, target, store)
     finally:
         process.terminate()

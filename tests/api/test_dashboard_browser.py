@@ -113,3 +113,14 @@ def test_key_numbers_match_the_api(live_dashboard: LiveDashboard, page: Page) ->
     page.goto(live_dashboard.url + "/indexes")
     shown = page.locator('[data-key="unused-count"]').get_attribute("data-value")
     assert int(shown or -1) == len(unused["indexes"]) > 0
+
+
+def test_schema_page_matches_the_drift_report(live_dashboard: LiveDashboard, page: Page) -> None:
+    report = httpx.get(f"{live_dashboard.url}/api/v1/schema/check", timeout=60).json()
+    page.goto(live_dashboard.url + "/schema")
+    (pair,) = report["pairs"]
+    shown = page.locator('[data-key="schema-findings"]').get_attribute("data-value")
+    assert int(shown or -1) == len(pair["findings"])
+    assert page.locator('[data-key="schema-consistent"]').get_attribute("data-value") == (
+        "1" if report["consistent"] else "0"
+    )
