@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
@@ -10,9 +10,13 @@ from pgdba.api.dependencies import DatabaseName, history_store, optional_store, 
 from pgdba.api.models import ERROR_RESPONSES, AnalyzeResponse
 from pgdba.api.optimizer_routes import MAX_THRESHOLD_MS
 from pgdba.api.query_text import normalised, with_normalised_queries
-from pgdba.api.v1_models import QueryHistoryResponse
+from pgdba.api.v1_models import QueryHistoryResponse, TopStatementsResponse
+from pgdba.checks.queries import StatementSet
 from pgdba.history.snapshot import STATEMENTS
 from pgdba.optimizer import analyze_queries
+from pgdba.server import load_server_facts
+from pgdba.stats.statements import StatementStats, statement_stats
+from pgdba.target import Target, session
 
 router = APIRouter(prefix="/api/v1/queries", tags=["queries"], responses=ERROR_RESPONSES)
 
@@ -53,6 +57,50 @@ def query_history(store_rows: list[Any], queryid: int) -> tuple[str | None, list
             }
         )
     return text, points
+
+
+def application_top(statements: list[StatementStats], order: str, limit: int) -> list[StatementStats]:
+    """The `limit` application statements (not pgdba's or a monitor's catalog queries) by total or mean time."""
+    pool = StatementSet(statements)
+    chosen: list[StatementStats] = []
+    key = (lambda s: s.total_ms) if order == "total" else (lambda s: s.mean_ms)
+    for stmt in sorted(pool.stats, key=key, reverse=True):
+        if len(chosen) == limit:
+            break
+        if pool.parsed(stmt) is not None:
+            chosen.append(stmt)
+    return chosen
+
+
+def top_statements(target: Target, order: str, limit: int) -> dict[str, Any]:
+    with session(target) as conn:
+        statements = statement_stats(conn, load_server_facts(conn))
+    rows = [
+        {
+            "queryid": str(s.queryid),
+            "query": normalised(s.query),
+            "calls": s.calls,
+            "totalMs": round(s.total_ms, 3),
+            "meanMs": round(s.mean_ms, 3),
+            "rowsPerCall": round(s.rows_per_call, 2),
+            "cacheHitRatio": None if s.cache_hit_ratio is None else round(s.cache_hit_ratio, 1),
+        }
+        for s in application_top(statements, order, limit)
+    ]
+    return {"schema_version": 1, "order": order, "statements": rows}
+
+
+@router.get("/top", response_model=TopStatementsResponse)
+def top(
+    request: Request,
+    db: DatabaseName = None,
+    order: Annotated[
+        Literal["total", "mean"], Query(description="By total or by mean execution time")
+    ] = "total",
+    limit: Annotated[int, Query(ge=1, le=500)] = 20,
+) -> dict[str, Any]:
+    """The application's statements with most total (or mean) time since the statistics were reset."""
+    return top_statements(target_of(request, db), order, limit)
 
 
 @router.get("/history", response_model=QueryHistoryResponse)

@@ -307,3 +307,19 @@ class SchemaCheckResponse(BaseModel):
     sources: list[SchemaSourceModel]
     pairs: list[SchemaPairModel]
     ignored: int
+
+
+class TopStatement(BaseModel):
+    queryid: str
+    query: str
+    calls: int
+    totalMs: float
+    meanMs: float
+    rowsPerCall: float
+    cacheHitRatio: float | None
+
+
+class TopStatementsResponse(BaseModel):
+    schema_version: int
+    order: str
+    statements: list[TopStatement]

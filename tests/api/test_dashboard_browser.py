@@ -100,6 +100,12 @@ def test_key_numbers_match_the_api(live_dashboard: LiveDashboard, page: Page) ->
     row = page.locator(f'tr[data-table="{largest["schema"]}.{largest["table"]}"]')
     assert int(row.get_attribute("data-rows") or -1) == largest["rows"]
 
+    top = api.get("/api/v1/queries/top", params={"limit": 15}).json()["statements"]
+    page.goto(live_dashboard.url + "/queries")
+    shown_top = page.locator('[data-key="top-total"] tr[data-queryid]')
+    assert shown_top.first.get_attribute("data-queryid") == top[0]["queryid"]
+    assert shown_top.count() == len(top) > 0
+
     health = api.get("/api/v1/health").json()
     page.goto(live_dashboard.url + "/")
     assert (

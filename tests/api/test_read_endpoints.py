@@ -57,8 +57,9 @@ def test_query_history_follows_one_statement_across_snapshots(
     assert "$1" in history["query"]
     page = client.get("/queries")
     assert "2 snapshot(s) in the history store" in page.text
-    assert page.text.count("<figure data-queryid=") == 5  # the five most expensive statements
-    assert "total time (ms)</text>" in page.text  # a line for those in both snapshots
+    # the application's statements only (lookup, insert, delete), each with a line over both snapshots
+    assert page.text.count("<figure data-queryid=") == 3
+    assert f"queryid {queryid}: total time (ms)</text>" in page.text
 
 
 @pytest.mark.parametrize(
@@ -98,3 +99,13 @@ def test_unknown_database_name_is_404_naming_the_configured_ones(client: TestCli
         "error": "UnknownDatabase",
         "detail": "unknown database 'nope'; configured: default",
     }
+
+
+def test_top_statements_are_the_applications_without_pgdbas_catalog_queries(client: TestClient) -> None:
+    client.get("/api/v1/capacity/tables")  # pgdba's own catalog queries are in pg_stat_statements now
+    body = client.get("/api/v1/queries/top", params={"order": "mean", "limit": 50}).json()
+    texts = [s["query"] for s in body["statements"]]
+    assert any("FROM lesson WHERE course_id = $1" in t for t in texts)
+    assert not any("pg_stat_user_tables" in t or "pg_class" in t for t in texts)
+    means = [s["meanMs"] for s in body["statements"]]
+    assert means == sorted(means, reverse=True)

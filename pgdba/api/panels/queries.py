@@ -8,9 +8,12 @@ from typing import Any
 from pgdba.api.charts import line_chart
 from pgdba.api.dashboard import Page, Panel, PanelData
 from pgdba.api.dependencies import history_store
-from pgdba.api.queries_routes import query_history
+from pgdba.api.queries_routes import application_top, query_history, top_statements
 from pgdba.api.query_text import normalised
 from pgdba.history.snapshot import STATEMENTS
+from pgdba.stats.statements import StatementStats
+
+TOP = 15
 
 
 def _top_queries(data: PanelData) -> dict[str, Any]:
@@ -28,23 +31,29 @@ def _n_plus_one(data: PanelData) -> dict[str, Any]:
     return {"rows": [r for r in recs if any(i["type"] == "n_plus_one" for i in r["issues"])]}
 
 
+def _top_statements(data: PanelData) -> dict[str, Any]:
+    return {
+        "by_total": top_statements(data.target, "total", TOP)["statements"],
+        "by_mean": top_statements(data.target, "mean", TOP)["statements"],
+    }
+
+
 def _query_history(data: PanelData) -> dict[str, Any]:
-    """Total time of the five most expensive statements of the newest snapshot, over all snapshots."""
+    """Total time of the five most expensive application statements of the newest snapshot, over all."""
     with history_store(data.settings) as store:
         snapshots = store.snapshots(data.target.key, STATEMENTS, limit=200)
-    newest = sorted(snapshots[0].payload, key=lambda r: r["total_ms"], reverse=True) if snapshots else []
+    newest = [StatementStats(**row) for row in snapshots[0].payload] if snapshots else []
     charts = []
-    for row in newest[:5]:
-        _, points = query_history(snapshots, int(row["queryid"]))
+    for stmt in application_top(newest, "total", 5):
+        _, points = query_history(snapshots, stmt.queryid)
         series = [(datetime.fromisoformat(p["takenAt"]).timestamp(), p["totalMs"]) for p in points]
         top = max((y for _, y in series), default=0.0)
-        chart = line_chart(
-            series, title=f"queryid {row['queryid']}: total time (ms)", y_label=f"{top:,.0f} ms"
-        )
+        title = f"queryid {stmt.queryid}: total time (ms)"
+        chart = line_chart(series, title=title, y_label=f"{top:,.0f} ms")
         charts.append(
             {
-                "queryid": row["queryid"],
-                "query": normalised(row["query"]),
+                "queryid": str(stmt.queryid),
+                "query": normalised(stmt.query),
                 "points": len(points),
                 "chart": chart,
             }
@@ -56,7 +65,8 @@ PAGE = Page(
     "queries",
     "Queries",
     (
-        Panel("top-queries", "Top statements", "panels/top_queries.html", _top_queries),
+        Panel("top-statements", "Top statements", "panels/top_statements.html", _top_statements),
+        Panel("top-queries", "Statements with issues", "panels/top_queries.html", _top_queries),
         Panel("n-plus-one", "N+1 patterns", "panels/n_plus_one.html", _n_plus_one),
         Panel("query-history", "History", "panels/query_history.html", _query_history),
     ),
