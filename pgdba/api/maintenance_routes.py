@@ -10,7 +10,7 @@ from pgdba.api.actions import record_action, require_action_allowed
 from pgdba.api.dependencies import DatabaseName, target_of
 from pgdba.api.models import ERROR_RESPONSES
 from pgdba.api.v1_models import MaintenanceResponse, VacuumAnalyzeRequest
-from pgdba.errors import InputError
+from pgdba.errors import NotAvailable
 from pgdba.maintenance import apply_maintenance, maintenance_plan
 
 router = APIRouter(prefix="/api/v1/maintenance", tags=["maintenance"], responses=ERROR_RESPONSES)
@@ -34,7 +34,8 @@ def vacuum_analyze(request: Request, body: VacuumAnalyzeRequest, db: DatabaseNam
         names = {item.to_dict()["table"] for item in planned.items}
         unknown = sorted(set(body.tables) - names)
         if unknown:
-            raise InputError(f"not in the maintenance plan: {', '.join(unknown[:5])}")
+            # 409: valid names, but the current plan (the server's state) does not hold them
+            raise NotAvailable(f"not in the maintenance plan: {', '.join(unknown[:5])}")
         planned.items = [item for item in planned.items if item.to_dict()["table"] in body.tables]
     done = apply_maintenance(target, planned, announce=lambda _: None).to_dict()
     statuses = [f"{t['table']}: {t['status']}" for t in done["tables"]]

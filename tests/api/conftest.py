@@ -81,6 +81,9 @@ class LiveDashboard:
     target: Target
     store: str
 
+    def api(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=60, headers={"Authorization": f"Bearer {TOKEN}"})
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -132,7 +135,8 @@ def live_dashboard(
     server_log = tmp_path_factory.mktemp("serve") / "stderr.log"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if k != "PGDBA_TOKEN"}
+    # with a token, so the browser goes through Basic auth and schemathesis can reach the POST actions
+    env = {**os.environ, "PGDBA_TOKEN": TOKEN}
     process = subprocess.Popen(
         [
             sys.executable,

@@ -8,11 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
-from tests.api.conftest import LiveDashboard
+from tests.api.conftest import TOKEN, LiveDashboard
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path("test-artifacts/screenshots")
@@ -42,7 +41,10 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    # the server has a token: the dashboard takes it as the Basic-auth password, as a browser would send it
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, http_credentials={"username": "dba", "password": TOKEN}
+    )
     page = context.new_page()
     errors: list[str] = []
 
@@ -92,7 +94,7 @@ def test_navigation_clicks_through_every_page(live_dashboard: LiveDashboard, pag
 
 
 def test_key_numbers_match_the_api(live_dashboard: LiveDashboard, page: Page) -> None:
-    api = httpx.Client(base_url=live_dashboard.url, timeout=30)
+    api = live_dashboard.api()
     tables = api.get("/api/v1/capacity/tables").json()["tables"]
     page.goto(live_dashboard.url + "/space")
     assert int(page.locator('[data-key="table-count"]').get_attribute("data-value") or -1) == len(tables)
@@ -122,7 +124,7 @@ def test_key_numbers_match_the_api(live_dashboard: LiveDashboard, page: Page) ->
 
 
 def test_schema_page_matches_the_drift_report(live_dashboard: LiveDashboard, page: Page) -> None:
-    report = httpx.get(f"{live_dashboard.url}/api/v1/schema/check", timeout=60).json()
+    report = live_dashboard.api().get("/api/v1/schema/check").json()
     page.goto(live_dashboard.url + "/schema")
     (pair,) = report["pairs"]
     shown = page.locator('[data-key="schema-findings"]').get_attribute("data-value")

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.api.conftest import LiveDashboard
+from tests.api.conftest import TOKEN, LiveDashboard
 
 REPORT_DIR = Path("test-artifacts/schemathesis")
 
@@ -18,6 +18,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_dashboa
             str(Path(sys.executable).with_name("schemathesis")),
             "run",
             f"{live_dashboard.url}/openapi.json",
+            "--header",
+            f"Authorization: Bearer {TOKEN}",
             "--checks",
             "all",
             "--max-examples",
