@@ -7,7 +7,11 @@ need=()
 pgbin=/usr/lib/postgresql/15/bin
 [ -x "$pgbin/postgres" ] || need+=(postgresql-15 postgresql-contrib)
 [ -f /usr/lib/postgresql/15/lib/hypopg.so ] || need+=(postgresql-15-hypopg)
-[ -x /usr/bin/chromium ] || need+=(chromium)  # api: the dashboard browser test (headless, via playwright)
+if [ "$purpose" = test ]; then
+  command -v promtool >/dev/null 2>&1 || need+=(prometheus)  # alerts: promtool check rules / test rules
+  [ -x /usr/sbin/netdata ] || need+=(netdata)                  # alerts: the real Netdata agent test
+  [ -x /usr/bin/chromium ] || need+=(chromium)                 # api: the dashboard browser test (headless)
+fi
 for pkg in ${EXTRA_DEBIAN_PACKAGES:-}; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done

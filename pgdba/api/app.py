@@ -29,6 +29,7 @@ from pgdba.api import (
 from pgdba.api.actions import ActionRefused, configure_action_log
 from pgdba.api.dashboard import dashboard_router
 from pgdba.api.dependencies import UnknownDatabase
+from pgdba.api.metrics import make_metrics_router
 from pgdba.api.pages import PAGES
 from pgdba.api.request_limits import RequestLimits
 from pgdba.api.settings import ApiSettings
@@ -93,6 +94,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     ):
         app.include_router(area.router)
     app.include_router(dashboard_router(PAGES))
+    app.include_router(make_metrics_router(settings.target, store=settings.history_store))
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     @app.middleware("http")
