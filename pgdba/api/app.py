@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from pgdba import __version__
 from pgdba.api import (
+    alerts_routes,
     capacity_routes,
     checkup_routes,
     connections_routes,
@@ -91,6 +92,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         connections_routes,
         pool_routes,
         schema_routes,
+        alerts_routes,
     ):
         app.include_router(area.router)
     app.include_router(dashboard_router(PAGES))

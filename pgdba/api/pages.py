@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pgdba.api.dashboard import Page
-from pgdba.api.panels import connections, indexes, maintenance, overview, queries, schema, space
+from pgdba.api.panels import alerts, connections, indexes, maintenance, overview, queries, schema, space
 
 PAGES: list[Page] = [
     overview.PAGE,
@@ -13,4 +13,5 @@ PAGES: list[Page] = [
     maintenance.PAGE,
     connections.PAGE,
     schema.PAGE,
+    alerts.PAGE,
 ]

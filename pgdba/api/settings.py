@@ -16,6 +16,7 @@ class ApiSettings:
     pool_bench: str | None = None
     schema_sources: tuple[str, ...] = ()
     schema_config: str | None = None
+    alert_rules: str | None = None
     databases: dict[str, Target] = field(default_factory=dict)
 
     @property

@@ -323,3 +323,56 @@ class TopStatementsResponse(BaseModel):
     schema_version: int
     order: str
     statements: list[TopStatement]
+
+
+class AlertRuleModel(BaseModel):
+    name: str
+    metric: str
+    scope: str
+    op: str
+    warn: float | None
+    crit: float | None
+    for_: str = Field(alias="for")
+    hysteresis: float
+    unit: str
+    summary: str
+    enabled: bool
+    params: dict[str, Any]
+    tables: dict[str, dict[str, Any]]
+    source: str
+
+
+class AlertRulesResponse(BaseModel):
+    schema_version: int
+    sources: list[str]
+    rules: list[AlertRuleModel]
+
+
+class AlertStateModel(BaseModel):
+    rule: str
+    object: str
+    level: str
+    since: str | None
+    pending: str | None
+    pending_since: str | None
+    value: float | None
+
+
+class AlertEventModel(BaseModel):
+    recordedAt: str
+    rule: str
+    object: str
+    event: str | None
+    status: str
+    level: str
+    value: float | None
+    unit: str
+    summary: str
+    detail: dict[str, Any]
+
+
+class AlertStateResponse(BaseModel):
+    schema_version: int
+    checkedAt: str | None
+    states: list[AlertStateModel]
+    events: list[AlertEventModel]

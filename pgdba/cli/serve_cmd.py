@@ -37,6 +37,10 @@ def serve(
             "prisma:PATH, drizzle:PATH, sqlalchemy:MODULE:ATTR",
         ),
     ] = None,
+    alert_rules: Annotated[
+        Path | None,
+        typer.Option(help="Alert rule file (as for `pgdba alerts check --rules`) for the Alerts page"),
+    ] = None,
     schema_config: Annotated[
         Path | None, typer.Option(help="Schema-check config (ignore rules, options); see `schema check`")
     ] = None,
@@ -66,6 +70,7 @@ def serve(
             pool_bench=str(pool_bench) if pool_bench else None,
             schema_sources=tuple(schema_source or ()),
             schema_config=str(schema_config) if schema_config else None,
+            alert_rules=str(alert_rules) if alert_rules else None,
         )
     )
     uvicorn.run(

@@ -18,6 +18,8 @@ from fastapi.testclient import TestClient
 from psycopg import sql
 
 import pgdba.demo as demo_package
+from pgdba.alerts.check import check_alerts
+from pgdba.alerts.rules import load_rules
 from pgdba.api.app import create_app
 from pgdba.api.settings import ApiSettings
 from pgdba.demo.build import build_demo_database, create_demo_database
@@ -130,6 +132,7 @@ def live_dashboard(
             with session(target) as conn:
                 take_snapshot(conn, load_server_facts(conn), history, target.key)
         run_workload(target, rounds=2, workers=2)
+        check_alerts(target, history, load_rules())  # the Alerts page shows what the last check recorded
     bench = tmp_path_factory.mktemp("bench") / "pool-bench.json"
     bench.write_text(to_json(small_pool_bench(target).to_dict()))
     server_log = tmp_path_factory.mktemp("serve") / "stderr.log"

@@ -132,3 +132,13 @@ def test_schema_page_matches_the_drift_report(live_dashboard: LiveDashboard, pag
     assert page.locator('[data-key="schema-consistent"]').get_attribute("data-value") == (
         "1" if report["consistent"] else "0"
     )
+
+
+def test_alerts_page_matches_the_recorded_state(live_dashboard: LiveDashboard, page: Page) -> None:
+    state = live_dashboard.api().get("/api/v1/alerts/state").json()
+    rules = live_dashboard.api().get("/api/v1/alerts/rules").json()["rules"]
+    page.goto(live_dashboard.url + "/alerts")
+    firing = [s for s in state["states"] if s["level"] in ("warning", "critical") or s["pending"]]
+    assert state["checkedAt"] is not None
+    assert int(page.locator('[data-key="alerts-firing"]').get_attribute("data-value") or -1) == len(firing)
+    assert page.locator("#alert-rules tr[data-rule]").count() == len(rules) > 0
