@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from pgdba import __version__
 from pgdba.api import (
+    advisor_routes,
     alerts_routes,
     capacity_routes,
     checkup_routes,
@@ -87,6 +88,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         checkup_routes,
         queries_routes,
         indexes_routes,
+        advisor_routes,
         capacity_routes,
         maintenance_routes,
         connections_routes,

@@ -376,3 +376,105 @@ class AlertStateResponse(BaseModel):
     checkedAt: str | None
     states: list[AlertStateModel]
     events: list[AlertEventModel]
+
+
+class AdvisedQuery(BaseModel):
+    query: str
+    calls: int
+    cost_before: float
+    cost_after: float
+
+
+class AdvisedIndex(BaseModel):
+    schema_: str = Field(alias="schema")
+    table: str
+    columns: list[str]
+    include: list[str]
+    where: str | None
+    name: str
+    sql: str
+    size_bytes: int
+    hypopg_size_bytes: int | None
+    benefit: float
+    share_pct: float
+    status: str
+    table_bytes: int
+    queries: list[AdvisedQuery]
+
+
+class DropIndexAdvice(BaseModel):
+    index: str
+    table: str
+    reason: str
+    detail: str
+    size_bytes: int
+    scans: int
+    writes_saved: int
+    sql: str
+
+
+class AdvisorWorkload(BaseModel):
+    queries: int
+    cost_before: float
+    cost_after: float
+    relative_cost: float
+    skipped: list[dict[str, str]]
+
+
+class ProofQuery(BaseModel):
+    query: str
+    before_ms: float
+    after_ms: float
+
+
+class AdvisorProof(BaseModel):
+    where: str
+    before_ms: float | None = None
+    after_ms: float | None = None
+    build_s: float | None = None
+    created: list[dict[str, Any]] = []
+    failed: list[str] = []
+    queries: list[ProofQuery] = []
+    notes: list[str] = []
+
+
+class OrmPatchModel(BaseModel):
+    kind: str
+    path: str
+    diff: str
+    unmapped: list[str]
+    error: str | None
+
+
+class AdvisorFixes(BaseModel):
+    sql: list[str]
+    patches: list[OrmPatchModel]
+
+
+class AdviceResponse(BaseModel):
+    schema_version: int
+    hypopg: bool
+    settings: dict[str, Any]
+    workload: AdvisorWorkload
+    indexes: list[AdvisedIndex]
+    drop: list[DropIndexAdvice]
+    used_bytes: int
+    hypopg_used_bytes: int | None
+    candidates: int
+    whatif_calls: int
+    cache_hits: int
+    runtime_s: float
+    steps: list[str]
+    notes: list[str]
+    verification: AdvisorProof | None
+    findings: list[FindingModel]
+    fixes: AdvisorFixes
+
+
+class AdvisorActionRequest(BaseModel):
+    confirm: Literal[True] = Field(description="Must be true: the caller confirms what this action does")
+    budgetMb: float = Field(1024.0, gt=0, le=10_000_000, allow_inf_nan=False)
+    minImprovement: float = Field(0.5, ge=0, lt=100, allow_inf_nan=False)
+    maxWidth: int = Field(3, ge=1, le=8)
+    indexes: list[str] | None = Field(None, max_length=100, description="apply: only these advised indexes")
+    largeTables: bool = Field(False, description="apply: allow building on tables over 100 MB")

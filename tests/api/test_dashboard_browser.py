@@ -117,6 +117,12 @@ def test_key_numbers_match_the_api(live_dashboard: LiveDashboard, page: Page) ->
     assert shown_deductions == [d["check"] for d in health["deductions"]]
     assert int(page.locator('[data-key="table-count"]').get_attribute("data-value") or -1) == len(tables)
 
+    advice = api.get("/api/v1/advisor/indexes").json()
+    page.goto(live_dashboard.url + "/indexes")
+    shown_advice = page.locator("#index-advice [data-index]").evaluate_all("d => d.map(e => e.dataset.index)")
+    assert shown_advice == [ix["name"] for ix in advice["indexes"]]
+    assert page.locator('[data-key="patch-prisma"]').count() == 1  # the demo's Prisma file, patched
+
     unused = api.get("/api/v1/indexes/unused").json()
     page.goto(live_dashboard.url + "/indexes")
     shown = page.locator('[data-key="unused-count"]').get_attribute("data-value")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pgdba.api.advisor_routes import AdvisorParameters, advice_body, run_advisor
 from pgdba.api.dashboard import Page, Panel, PanelData
 from pgdba.api.indexes_routes import index_health
 from pgdba.optimizer import index_usage, unused_index_report
@@ -22,10 +23,16 @@ def _index_health(data: PanelData) -> dict[str, Any]:
     return {"findings": report["findings"], "total": len(report["findings"])}
 
 
+def _advice(data: PanelData) -> dict[str, Any]:
+    advice, _ = run_advisor(data.target, AdvisorParameters())
+    return advice_body(data.settings, advice)
+
+
 PAGE = Page(
     "indexes",
     "Indexes",
     (
+        Panel("index-advice", "Advice: indexes to create and drop", "panels/index_advice.html", _advice),
         Panel("index-health", "Duplicate, invalid and missing", "panels/top_findings.html", _index_health),
         Panel("unused-indexes", "Unused indexes", "panels/unused_indexes.html", _unused),
         Panel("index-usage", "Index usage", "panels/index_usage.html", _index_usage),

@@ -1,0 +1,108 @@
+"""/api/v1/advisor: index advice with before/after costs and its fixes, the proof, the confirmed apply."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pgdba.api.app import create_app
+from pgdba.api.settings import ApiSettings
+from tests.api.conftest import TOKEN
+from tests.conftest import TestDatabase
+
+PRISMA = """
+datasource db {
+  provider = "postgresql"
+  url      = env("DATABASE_URL")
+}
+
+model Attempt {
+  id       Int  @id
+  courseId Int  @map("course_id")
+  score    Int
+
+  @@map("attempt")
+}
+"""
+
+
+@pytest.fixture
+def attempts(db: TestDatabase) -> TestDatabase:
+    """50,000 attempts and a lookup by course_id with no index on it: the advisor's obvious case."""
+    with db.connect() as conn:
+        conn.execute("CREATE TABLE attempt (id int PRIMARY KEY, course_id int NOT NULL, score int NOT NULL)")
+        conn.execute("INSERT INTO attempt SELECT i, i % 500, i % 100 FROM generate_series(1, 50000) i")
+        conn.execute("ANALYZE attempt")
+        conn.execute("SELECT pg_stat_statements_reset()")  # the load's writes are not the workload
+        for course in range(20):
+            conn.execute("SELECT id, score FROM attempt WHERE course_id = %s", (course,))
+        if conn.info.server_version >= 150000:
+            conn.execute("SELECT pg_stat_force_next_flush()")
+    return db
+
+
+def _client(db: TestDatabase, tmp_path: Path, *, token: str | None = None) -> TestClient:
+    prisma = tmp_path / "schema.prisma"
+    prisma.write_text(PRISMA)
+    settings = ApiSettings(db.target, token=token, schema_sources=(f"prisma:{prisma}",))
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return TestClient(create_app(settings), headers=headers)
+
+
+def _index_exists(db: TestDatabase) -> bool:
+    with db.connect() as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_indexes WHERE tablename = 'attempt' AND indexdef LIKE '%(course_id)%'"
+        ).fetchone()
+        return bool(row and row[0])
+
+
+@pytest.mark.hypopg
+def test_advice_has_before_after_costs_and_sql_and_prisma_fixes(
+    attempts: TestDatabase, tmp_path: Path
+) -> None:
+    client = _client(attempts, tmp_path)
+    body = client.get("/api/v1/advisor/indexes").json()
+    (index,) = [ix for ix in body["indexes"] if ix["table"] == "attempt"]
+    assert index["columns"][0] == "course_id" and index["status"] == "estimated"
+    lookup = next(q for q in index["queries"] if "WHERE course_id = $1" in q["query"])
+    assert lookup["calls"] == 20 and lookup["cost_after"] < lookup["cost_before"]
+    assert body["fixes"]["sql"] == [index["sql"] + ";"]
+    (patch,) = body["fixes"]["patches"]
+    assert patch["kind"] == "prisma" and "+  @@index([courseId" in patch["diff"]
+    page = client.get("/indexes").text
+    assert f'data-index="{index["name"]}"' in page and "CREATE INDEX CONCURRENTLY" in page
+    assert not _index_exists(attempts)  # advice reads only (HypoPG indexes)
+
+
+def test_apply_is_refused_without_a_configured_token_or_confirmation(
+    attempts: TestDatabase, tmp_path: Path
+) -> None:
+    assert (
+        _client(attempts, tmp_path).post("/api/v1/advisor/apply", json={"confirm": True}).status_code == 403
+    )
+    with_token = _client(attempts, tmp_path, token=TOKEN)
+    assert with_token.post("/api/v1/advisor/apply", json={}).status_code == 422
+    assert TestClient(with_token.app).post("/api/v1/advisor/apply", json={"confirm": True}).status_code == 401
+    assert not _index_exists(attempts)
+
+
+@pytest.mark.hypopg
+def test_confirmed_apply_creates_the_advised_index(attempts: TestDatabase, tmp_path: Path) -> None:
+    client = _client(attempts, tmp_path, token=TOKEN)
+    body = client.post("/api/v1/advisor/apply", json={"confirm": True}).json()
+    created = [c["index"] for c in body["verification"]["created"]]
+    assert created and body["verification"]["where"] == "target" and body["verification"]["failed"] == []
+    assert _index_exists(attempts)
+
+
+@pytest.mark.hypopg
+def test_verify_measures_before_and_after_on_a_scratch_copy(attempts: TestDatabase, tmp_path: Path) -> None:
+    client = _client(attempts, tmp_path, token=TOKEN)
+    proof = client.post("/api/v1/advisor/verify", json={"confirm": True}).json()["verification"]
+    assert proof["where"] == "scratch copy"
+    assert proof["queries"] and all("values" not in q for q in proof["queries"])
+    assert proof["after_ms"] < proof["before_ms"]
+    assert not _index_exists(attempts)  # the target itself is only read
