@@ -17,6 +17,7 @@ from pgdba import __version__
 from pgdba.api import (
     advisor_routes,
     alerts_routes,
+    backup_routes,
     capacity_routes,
     checkup_routes,
     connections_routes,
@@ -95,6 +96,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         pool_routes,
         schema_routes,
         alerts_routes,
+        backup_routes,
     ):
         app.include_router(area.router)
     app.include_router(dashboard_router(PAGES))

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from pgdba.api.dashboard import Page
-from pgdba.api.panels import alerts, connections, indexes, maintenance, overview, queries, schema, space
+from pgdba.api.panels import (
+    alerts,
+    backups,
+    connections,
+    indexes,
+    maintenance,
+    overview,
+    queries,
+    schema,
+    space,
+)
 
 PAGES: list[Page] = [
     overview.PAGE,
@@ -14,4 +24,5 @@ PAGES: list[Page] = [
     connections.PAGE,
     schema.PAGE,
     alerts.PAGE,
+    backups.PAGE,
 ]

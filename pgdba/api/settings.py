@@ -17,6 +17,7 @@ class ApiSettings:
     schema_sources: tuple[str, ...] = ()
     schema_config: str | None = None
     alert_rules: str | None = None
+    backup_storage: str | None = None
     databases: dict[str, Target] = field(default_factory=dict)
 
     @property

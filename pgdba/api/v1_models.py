@@ -478,3 +478,82 @@ class AdvisorActionRequest(BaseModel):
     maxWidth: int = Field(3, ge=1, le=8)
     indexes: list[str] | None = Field(None, max_length=100, description="apply: only these advised indexes")
     largeTables: bool = Field(False, description="apply: allow building on tables over 100 MB")
+
+
+class RestoreCheckModel(BaseModel):
+    name: str
+    status: str
+    detail: str
+
+
+class RestoreTableModel(BaseModel):
+    table: str
+    expected_rows: int | None
+    restored_rows: int | None
+    expected_is_exact: bool
+    checksum_match: bool | None
+
+
+class RestoreTestResponse(BaseModel):
+    schema_version: int
+    database: str
+    backup_id: str
+    target: str
+    passed: bool
+    started_at: str
+    duration_s: float
+    scratch_database: str
+    scratch_dropped: bool
+    checks: list[RestoreCheckModel]
+    tables: list[RestoreTableModel]
+
+
+class BackupModel(BaseModel):
+    database: str
+    backup_id: str
+    status: str
+    taken_at: str
+    size: int | None
+    format: str | None
+    sha256: str | None
+    server_version: str | None
+    exact: bool | None
+    duration_s: float | None
+    restore_test: dict[str, Any] | None
+    problem: str | None
+
+
+class BackupListResponse(BaseModel):
+    schema_version: int
+    storage: str
+    backups: list[BackupModel]
+    restoreTests: list[RestoreTestResponse]
+    lastRestoreTest: RestoreTestResponse | None
+
+
+class BackupRunResponse(BaseModel):
+    schema_version: int
+    storage: str
+    backup_id: str
+    database: str
+    started_at: str
+    finished_at: str
+    dump_key: str
+    dump_size: int
+    dump_sha256: str
+    dump_format: str
+    server_version: str
+    exact: bool
+    database_size: int
+
+
+class RestoreTestRequest(BaseModel):
+    confirm: Literal[True] = Field(
+        description="Must be true: a scratch database is created, restored, dropped"
+    )
+    backupId: str | None = Field(
+        None,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9_.:/-]+$",
+        description="default: the newest complete backup",
+    )

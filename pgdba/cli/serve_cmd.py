@@ -41,6 +41,12 @@ def serve(
         Path | None,
         typer.Option(help="Alert rule file (as for `pgdba alerts check --rules`) for the Alerts page"),
     ] = None,
+    backup_storage: Annotated[
+        str | None,
+        typer.Option(
+            help="Backup storage for the Backups page: file:///path or s3://bucket/prefix (or PGDBA_BACKUP_STORAGE)"
+        ),
+    ] = None,
     schema_config: Annotated[
         Path | None, typer.Option(help="Schema-check config (ignore rules, options); see `schema check`")
     ] = None,
@@ -71,6 +77,7 @@ def serve(
             schema_sources=tuple(schema_source or ()),
             schema_config=str(schema_config) if schema_config else None,
             alert_rules=str(alert_rules) if alert_rules else None,
+            backup_storage=backup_storage,
         )
     )
     uvicorn.run(

@@ -22,6 +22,7 @@ from pgdba.alerts.check import check_alerts
 from pgdba.alerts.rules import load_rules
 from pgdba.api.app import create_app
 from pgdba.api.settings import ApiSettings
+from pgdba.backup import find_backup, open_storage, record_restore_test, restore_test, run_backup
 from pgdba.demo.build import build_demo_database, create_demo_database
 from pgdba.demo.workload import run_workload
 from pgdba.embedded import EmbeddedCluster
@@ -133,6 +134,10 @@ def live_dashboard(
                 take_snapshot(conn, load_server_facts(conn), history, target.key)
         run_workload(target, rounds=2, workers=2)
         check_alerts(target, history, load_rules())  # the Alerts page shows what the last check recorded
+    backups = tmp_path_factory.mktemp("backups")
+    storage = open_storage(f"file://{backups}")
+    taken = find_backup(storage, run_backup(target, storage).backup_id, target.database)
+    record_restore_test(storage, taken, restore_test(storage, taken, target), store)
     bench = tmp_path_factory.mktemp("bench") / "pool-bench.json"
     bench.write_text(to_json(small_pool_bench(target).to_dict()))
     server_log = tmp_path_factory.mktemp("serve") / "stderr.log"
@@ -154,6 +159,8 @@ def live_dashboard(
             store,
             "--pool-bench",
             str(bench),
+            "--backup-storage",
+            f"file://{backups}",
             "--schema-source",
             f"prisma:{DEMO_PRISMA}",
         ],

@@ -148,3 +148,14 @@ def test_alerts_page_matches_the_recorded_state(live_dashboard: LiveDashboard, p
     assert state["checkedAt"] is not None
     assert int(page.locator('[data-key="alerts-firing"]').get_attribute("data-value") or -1) == len(firing)
     assert page.locator("#alert-rules tr[data-rule]").count() == len(rules) > 0
+
+
+def test_backups_page_matches_the_backup_list(live_dashboard: LiveDashboard, page: Page) -> None:
+    listed = live_dashboard.api().get("/api/v1/backups").json()
+    page.goto(live_dashboard.url + "/backups")
+    assert int(page.locator('[data-key="backup-count"]').get_attribute("data-value") or -1) == len(
+        listed["backups"]
+    )
+    last = listed["lastRestoreTest"]
+    shown = page.locator('[data-key="restore-test-passed"]').get_attribute("data-value")
+    assert shown == ("yes" if last["passed"] else "no")

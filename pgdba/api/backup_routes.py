@@ -1,0 +1,105 @@
+"""/api/v1/backups: the backups of a database with their restore tests, and the confirmed actions that
+take a backup or run a restore test (into a scratch database on the same server)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from pgdba.api.actions import Confirmation, record_action, require_action_allowed
+from pgdba.api.dependencies import DatabaseName, settings_of, target_of
+from pgdba.api.models import ERROR_RESPONSES
+from pgdba.api.settings import ApiSettings
+from pgdba.api.v1_models import BackupListResponse, BackupRunResponse, RestoreTestRequest, RestoreTestResponse
+from pgdba.backup import (
+    find_backup,
+    list_backups,
+    open_storage,
+    record_restore_test,
+    restore_test,
+    restore_test_history,
+    run_backup,
+)
+from pgdba.backup.manifest import record_backup
+from pgdba.backup.storage import Storage
+from pgdba.errors import InputError, NotAvailable
+from pgdba.target import Target
+
+router = APIRouter(prefix="/api/v1/backups", tags=["backups"], responses=ERROR_RESPONSES)
+
+
+def backup_storage(settings: ApiSettings) -> Storage:
+    if not settings.backup_storage and not os.environ.get("PGDBA_BACKUP_STORAGE"):
+        raise NotAvailable(
+            "no backup storage: serve with --backup-storage file:///path or s3://bucket/prefix"
+        )
+    return open_storage(settings.backup_storage)
+
+
+def backups_body(settings: ApiSettings, target: Target) -> dict[str, Any]:
+    """The database's backups, newest first, and its recorded restore tests (newest first)."""
+    storage = backup_storage(settings)
+    backups = sorted(list_backups(storage, target.database), key=lambda b: b.backup_id, reverse=True)
+    tests = restore_test_history(target.key, settings.history_store, limit=20)
+    return {
+        "schema_version": 1,
+        "storage": storage.url,
+        "backups": [b.to_dict() for b in backups],
+        "restoreTests": tests,
+        "lastRestoreTest": tests[0] if tests else None,
+    }
+
+
+@router.get("", response_model=BackupListResponse)
+def backups(request: Request, db: DatabaseName = None) -> dict[str, Any]:
+    """Backups (status incomplete / complete / tested-ok / tested-failed, size, checksum) and restore tests."""
+    return backups_body(settings_of(request), target_of(request, db))
+
+
+@router.post("/run", response_model=BackupRunResponse, dependencies=[Depends(require_action_allowed)])
+def run(request: Request, body: Confirmation, db: DatabaseName = None) -> dict[str, Any]:
+    """Take a logical backup now (pg_dump into the storage, manifest and checksum written last)."""
+    target = target_of(request, db)
+    settings = settings_of(request)
+    storage = backup_storage(settings)
+    manifest = run_backup(target, storage)
+    record_backup(target.key, storage.url, manifest, settings.history_store)
+    record_action(request, target, "backup-run", manifest.backup_id, {"status": "done"})
+    data = manifest.to_dict()
+    return {"schema_version": 1, "storage": storage.url, **{k: data[k] for k in BACKUP_RUN_FIELDS}}
+
+
+@router.post(
+    "/restore-test", response_model=RestoreTestResponse, dependencies=[Depends(require_action_allowed)]
+)
+def run_restore_test(request: Request, body: RestoreTestRequest, db: DatabaseName = None) -> dict[str, Any]:
+    """Restore a backup (the newest complete one by default) into a scratch database and verify it."""
+    settings = settings_of(request)
+    target = target_of(request, db)
+    storage = backup_storage(settings)
+    try:
+        backup = find_backup(storage, body.backupId, target.database)
+    except InputError as exc:  # no such backup (yet): the storage's state, not a malformed request
+        raise NotAvailable(str(exc)) from None
+    result = restore_test(storage, backup, target)
+    record_restore_test(storage, backup, result, settings.history_store)
+    outcome = "passed" if result.passed else "failed"
+    record_action(request, target, "restore-test", f"{backup.backup_id}: {outcome}", {"status": outcome})
+    return result.to_dict()
+
+
+BACKUP_RUN_FIELDS = (
+    "backup_id",
+    "database",
+    "started_at",
+    "finished_at",
+    "dump_key",
+    "dump_size",
+    "dump_sha256",
+    "dump_format",
+    "server_version",
+    "exact",
+    "database_size",
+)

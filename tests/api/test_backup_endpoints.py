@@ -1,0 +1,57 @@
+"""/api/v1/backups: list and restore tests; taking a backup and running a restore test are confirmed POSTs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from pgdba.api.app import create_app
+from pgdba.api.settings import ApiSettings
+from tests.api.conftest import TOKEN
+from tests.conftest import TestDatabase
+
+
+def _client(db: TestDatabase, tmp_path: Path, store_path: str, *, token: str | None = TOKEN) -> TestClient:
+    storage = tmp_path / "backups"
+    settings = ApiSettings(
+        db.target, token=token, history_store=store_path, backup_storage=f"file://{storage}"
+    )
+    return TestClient(create_app(settings), headers={"Authorization": f"Bearer {token}"} if token else {})
+
+
+def test_backups_without_storage_is_409_saying_how(client: TestClient) -> None:
+    response = client.get("/api/v1/backups")
+    assert response.status_code == 409 and "--backup-storage" in response.json()["detail"]
+
+
+def test_backup_actions_are_refused_without_token_or_confirmation(
+    seeded: TestDatabase, tmp_path: Path, store_path: str
+) -> None:
+    tokenless = _client(seeded, tmp_path, store_path, token=None)
+    assert tokenless.post("/api/v1/backups/run", json={"confirm": True}).status_code == 403
+    client = _client(seeded, tmp_path, store_path)
+    assert client.post("/api/v1/backups/run", json={}).status_code == 422
+    assert client.post("/api/v1/backups/restore-test", json={"confirm": False}).status_code == 422
+    assert client.get("/api/v1/backups").json()["backups"] == []
+
+
+def test_backup_then_restore_test_shows_on_the_list_and_the_page(
+    seeded: TestDatabase, tmp_path: Path, store_path: str
+) -> None:
+    client = _client(seeded, tmp_path, store_path)
+    taken = client.post("/api/v1/backups/run", json={"confirm": True}).json()
+    assert taken["database"] == seeded.name and taken["dump_size"] > 0
+    listed = client.get("/api/v1/backups").json()
+    assert [(b["backup_id"], b["status"]) for b in listed["backups"]] == [(taken["backup_id"], "complete")]
+    assert listed["lastRestoreTest"] is None
+
+    tested = client.post("/api/v1/backups/restore-test", json={"confirm": True}).json()
+    assert tested["passed"] is True and tested["backup_id"] == taken["backup_id"]
+    assert tested["scratch_dropped"] is True
+    listed = client.get("/api/v1/backups").json()
+    assert listed["backups"][0]["status"] == "tested-ok"
+    assert listed["lastRestoreTest"]["backup_id"] == taken["backup_id"]
+    page = client.get("/backups").text
+    assert 'data-key="restore-test-passed" data-value="yes"' in page
+    assert f'data-backup="{taken["backup_id"]}"' in page
