@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
@@ -71,6 +72,9 @@ def test_every_page_loads_shows_its_panels_and_is_screenshotted(
     live_dashboard: LiveDashboard, page: Page
 ) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    # an application session sitting idle in a transaction, for the Connections page to show
+    app_session = psycopg.connect(live_dashboard.target.dsn, application_name="elearning-app")
+    app_session.execute('SELECT count(*) FROM "Course" WHERE id = 42')
     page.goto(live_dashboard.url + "/queries")
     nav = _nav(page)
     assert {"queries", "indexes", "space"} <= {slug for slug, _ in nav}
@@ -82,6 +86,11 @@ def test_every_page_loads_shows_its_panels_and_is_screenshotted(
         # a panel that cannot load says why; on the demo database every panel loads
         assert page.locator(".unavailable").all_inner_texts() == [], slug
         page.screenshot(path=str(SCREENSHOTS / f"{slug}.png"), full_page=True)
+    page.goto(live_dashboard.url + "/connections")
+    session_row = page.locator("#activity tr", has_text="elearning-app")
+    assert "idle in transaction" in session_row.inner_text()
+    assert "WHERE id = $1" in session_row.inner_text()  # the literal 42 never reaches the page
+    app_session.close()
 
 
 def test_navigation_clicks_through_every_page(live_dashboard: LiveDashboard, page: Page) -> None:

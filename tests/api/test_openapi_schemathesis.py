@@ -28,7 +28,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_dashboa
             "--checks",
             "all",
             "--max-examples",
-            "25",
+            "15",
             "--seed",
             "7",
             "--workers",
