@@ -27,10 +27,6 @@ async def _send_json(send: Send, status: int, body: dict[str, str]) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class RequestLimits:
     """413 for a body over `max_body_bytes` (declared or streamed), 504 for a request over `max_seconds`."""
 
@@ -49,16 +45,29 @@ class RequestLimits:
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
             await _send_json(send, 413, {"error": "too_large", "detail": "request body is too large"})
             return
-        received = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        # the body (at most max_body_bytes) is read before the app runs, so an oversized streamed body is
+        # refused here instead of surfacing as a parse error inside FastAPI
+        body = bytearray()
+        more = scope["method"] not in ("GET", "HEAD", "OPTIONS")
+        while more:
             message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_body_bytes:
-                raise BodyTooLarge
-            return message
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.max_body_bytes:
+                await _send_json(send, 413, {"error": "too_large", "detail": "request body is too large"})
+                return
+        replayed = False
+
+        async def replay_receive() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        started = False
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
@@ -66,10 +75,7 @@ class RequestLimits:
             await send(message)
 
         try:
-            await asyncio.wait_for(self.app(scope, limited_receive, tracking_send), self.max_seconds)
-        except BodyTooLarge:
-            if not started:
-                await _send_json(send, 413, {"error": "too_large", "detail": "request body is too large"})
+            await asyncio.wait_for(self.app(scope, replay_receive, tracking_send), self.max_seconds)
         except TimeoutError:
             if not started:
                 detail: dict[str, Any] = {

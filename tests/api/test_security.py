@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
+import asyncio
+from collections.abc import Iterator
 
+from fastapi.testclient import TestClient
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from pgdba.api.request_limits import RequestLimits
 from tests.api.conftest import TOKEN
 
 
@@ -45,3 +53,24 @@ def test_the_dashboard_accepts_the_token_as_a_basic_auth_password(token_client: 
     assert anonymous.get("/space", auth=("dba", TOKEN)).status_code == 200
     assert anonymous.get("/space", auth=("dba", TOKEN + "x")).status_code == 401
     assert anonymous.get("/api/v1/databases").headers["www-authenticate"] == "Bearer"
+
+
+def test_a_request_over_the_time_limit_is_504() -> None:
+    never = asyncio.Event()
+
+    async def stuck(_: Request) -> JSONResponse:
+        await never.wait()  # never set: only the limit can end this request
+        return JSONResponse({})
+
+    app = RequestLimits(Starlette(routes=[Route("/stuck", stuck)]), max_seconds=0.2)
+    response = TestClient(app).get("/stuck")
+    assert response.status_code == 504 and response.json()["error"] == "timeout"
+
+
+def test_a_streamed_body_over_the_limit_is_413_even_without_content_length(client: TestClient) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(20):
+            yield b"x" * 8192
+
+    response = client.post("/api/v1/maintenance/vacuum-analyze", content=chunks())
+    assert response.status_code == 413
