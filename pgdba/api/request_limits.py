@@ -48,7 +48,8 @@ class RequestLimits:
         # the body (at most max_body_bytes) is read before the app runs, so an oversized streamed body is
         # refused here instead of surfacing as a parse error inside FastAPI
         body = bytearray()
-        more = scope["method"] not in ("GET", "HEAD", "OPTIONS")
+        reads_body = scope["method"] not in ("GET", "HEAD", "OPTIONS")
+        more = reads_body
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
@@ -58,7 +59,7 @@ class RequestLimits:
             if len(body) > self.max_body_bytes:
                 await _send_json(send, 413, {"error": "too_large", "detail": "request body is too large"})
                 return
-        replayed = False
+        replayed = not reads_body  # a GET's receive is passed through untouched
 
         async def replay_receive() -> Message:
             nonlocal replayed
