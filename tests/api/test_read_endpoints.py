@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from pgdba.api.app import create_app
 from pgdba.api.query_text import WITHHELD, normalised
 from pgdba.api.settings import ApiSettings
+from pgdba.embedded import EmbeddedCluster
 from pgdba.history.snapshot import take_snapshot
 from pgdba.history.store import open_store
 from pgdba.server import load_server_facts
@@ -109,3 +110,21 @@ def test_top_statements_are_the_applications_without_pgdbas_catalog_queries(clie
     assert not any("pg_stat_user_tables" in t or "pg_class" in t for t in texts)
     means = [s["meanMs"] for s in body["statements"]]
     assert means == sorted(means, reverse=True)
+
+
+def test_each_monitored_database_is_selected_by_name(
+    seeded: TestDatabase, pg_cluster: EmbeddedCluster
+) -> None:
+    other = resolve_target(pg_cluster.dsn("postgres"))
+    settings = ApiSettings(seeded.target, databases={"app": seeded.target, "admin": other})
+    client = TestClient(create_app(settings))
+    names = [d["name"] for d in client.get("/api/v1/databases").json()["databases"]]
+    assert names == ["app", "admin"]
+    app_tables = [
+        t["table"] for t in client.get("/api/v1/capacity/tables", params={"db": "app"}).json()["tables"]
+    ]
+    admin_tables = [
+        t["table"] for t in client.get("/api/v1/capacity/tables", params={"db": "admin"}).json()["tables"]
+    ]
+    assert "lesson" in app_tables and "lesson" not in admin_tables
+    assert '<option value="admin" selected>' in client.get("/space", params={"db": "admin"}).text
