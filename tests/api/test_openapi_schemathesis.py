@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.api.conftest import TOKEN, LiveDashboard
 
-REPORT_DIR = Path("test-artifacts/schemathesis")
+REPORT_DIR = Path("test-artifacts/schemathesis").resolve()
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_dashboard: LiveDashboard) -> None:
@@ -41,6 +41,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_dashboa
             "--report-dir",
             str(REPORT_DIR),
         ],
+        cwd=REPORT_DIR,  # schemathesis keeps a .schemathesis cache in its working folder: not in the repo
         capture_output=True,
         text=True,
         timeout=600,
