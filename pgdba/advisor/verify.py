@@ -55,6 +55,22 @@ SELECT a.attname,
  ORDER BY a.attnum
 """
 
+ENUM_TYPES_SQL = """
+SELECT DISTINCT n.nspname AS schema,
+       t.typname AS name,
+       ARRAY(SELECT e.enumlabel
+               FROM pg_enum e
+              WHERE e.enumtypid = t.oid
+              ORDER BY e.enumsortorder) AS labels
+  FROM pg_attribute a
+  JOIN pg_type t ON t.oid = a.atttypid OR t.typarray = a.atttypid
+  JOIN pg_namespace n ON n.oid = t.typnamespace
+ WHERE a.attrelid = ANY(%(oids)s)
+   AND a.attnum > 0
+   AND NOT a.attisdropped
+   AND t.typtype = 'e'
+"""
+
 
 @dataclass
 class BoundQuery:
@@ -235,6 +251,17 @@ def _verify_on(
 def _copy_tables(source: Target, scratch: Target, tables: list[TableInfo]) -> None:
     """Table definitions (columns, NOT NULL), rows, existing indexes and statistics into the scratch DB."""
     with source.connect() as src, scratch.connect(apply=True) as dst:
+        # the columns' enum types first, or CREATE TABLE cannot name them
+        for schema, type_name, labels in src.execute(
+            ENUM_TYPES_SQL, {"oids": [t.oid for t in tables]}
+        ).fetchall():
+            dst.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            dst.execute(
+                sql.SQL("CREATE TYPE {} AS ENUM ({})").format(
+                    sql.Identifier(schema, type_name),
+                    sql.SQL(", ").join(sql.Literal(label) for label in labels),
+                )
+            )
         for table in tables:
             with src.cursor() as cur:
                 columns = cur.execute(COLUMN_DEFINITIONS_SQL, {"oid": table.oid}).fetchall()

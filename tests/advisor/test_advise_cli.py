@@ -142,6 +142,40 @@ def test_verify_measures_on_a_scratch_copy_and_leaves_the_target_alone(
 
 
 @pytest.mark.hypopg
+def test_verify_copies_enum_typed_columns_into_the_scratch_copy(
+    db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db.execute(
+        """CREATE SCHEMA app;
+        CREATE TYPE app."Kind" AS ENUM ('SYSTEM', 'COURSE', 'PAYMENT');
+        CREATE TABLE app.notice (id int PRIMARY KEY, user_id int NOT NULL, kind app."Kind" NOT NULL,
+                                 kinds app."Kind"[]);
+        INSERT INTO app.notice SELECT g, g % 300, (ARRAY['SYSTEM','COURSE','PAYMENT'])[1 + g % 3]::app."Kind",
+                                      ARRAY['COURSE']::app."Kind"[]
+          FROM generate_series(1, 20000) g;
+        ANALYZE app.notice;"""
+    )
+    queries = tmp_path / "w.sql"
+    queries.write_text("SELECT id, kind FROM app.notice WHERE user_id = $1 AND kind = 'COURSE';\n")
+    code, out, err = run(
+        capsys,
+        "advise",
+        "indexes",
+        "--dsn",
+        db.dsn,
+        "--queries",
+        str(queries),
+        "--verify",
+        "--format",
+        "json",
+    )
+    assert code == 0, err
+    verification = json.loads(out)["verification"]
+    assert verification["where"] == "scratch copy" and verification["created"]
+    assert verification["queries"][0]["before_ms"] > 0
+
+
+@pytest.mark.hypopg
 def test_apply_creates_the_indexes_concurrently_after_printing_them(
     users_db: tuple[TestDatabase, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -20,11 +20,6 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_dashboa
             f"{live_dashboard.url}/openapi.json",
             "--header",
             f"Authorization: Bearer {TOKEN}",
-            # pgdba.advisor.verify does not copy enum types into its scratch database, so on the demo
-            # database (enum columns) the proof fails with 503; tests/api/test_advisor_endpoints.py proves
-            # it on enum-free tables. Excluded until the advisor copies the types.
-            "--exclude-path",
-            "/api/v1/advisor/verify",
             "--checks",
             "all",
             "--max-examples",
