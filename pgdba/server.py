@@ -15,6 +15,28 @@ TESTED_MAJORS = (14, 15, 16, 17, 18)
 BEST_EFFORT_MAJORS = (13,)
 
 
+def version_note(version_num: int) -> str | None:
+    """None on a major pgdba's test matrix covers; otherwise one sentence on how far to trust the results."""
+    major = version_num // 10000
+    tested = f"{TESTED_MAJORS[0]} to {TESTED_MAJORS[-1]}"
+    if major in TESTED_MAJORS:
+        return None
+    if major in BEST_EFFORT_MAJORS:
+        return (
+            f"PostgreSQL {major} is supported on a best-effort basis (pgdba is tested on {tested}): "
+            "checks run, but some statistics may be missing"
+        )
+    if major < TESTED_MAJORS[0]:
+        return (
+            f"PostgreSQL {major} is older than pgdba supports (tested on {tested}): "
+            "catalog queries may fail or return incomplete data; upgrade the server"
+        )
+    return (
+        f"PostgreSQL {major} is newer than pgdba has been tested on ({tested}): "
+        "catalog views may have changed, so checks may miss problems or fail"
+    )
+
+
 @dataclass(frozen=True)
 class StatementColumns:
     """pg_stat_statements column names for one PostgreSQL major (13 renamed *_time, 17 renamed blk_*)."""
@@ -80,6 +102,11 @@ class ServerFacts:
     @property
     def is_tested_version(self) -> bool:
         return self.major in TESTED_MAJORS
+
+    @property
+    def version_note(self) -> str | None:
+        """What to tell the user about this server's version, or None when it is a tested one."""
+        return version_note(self.version_num)
 
     @property
     def statement_columns(self) -> StatementColumns:
