@@ -89,7 +89,10 @@ def _free_port() -> int:
 
 
 def _port_taken(port: int) -> bool:
+    """Another process listens on the port. Like PostgreSQL's own listener, ignore connections of a
+    just-stopped server lingering in TIME_WAIT: they would make a plain bind() fail for a minute."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

@@ -90,6 +90,9 @@ class ServerFacts:
     installed_extensions: dict[str, str] = field(default_factory=dict)
     available_extensions: dict[str, str] = field(default_factory=dict)
     preload_libraries: tuple[str, ...] = ()
+    # False when the role may not read shared_preload_libraries (superuser-only unless pg_read_all_settings):
+    # preload_libraries then holds only what pgdba could prove loaded
+    preload_libraries_visible: bool = True
     roles: tuple[str, ...] = ()
     stats_reset: datetime | None = None
     statements_reset: datetime | None = None
@@ -226,6 +229,9 @@ def load_server_facts(conn: psycopg.Connection) -> ServerFacts:
         for lib in settings.get("shared_preload_libraries", "").split(",")
         if lib.strip()
     )
+    preload_visible = "shared_preload_libraries" in settings
+    if not preload_visible and "pg_stat_statements" in installed and _statements_library_loaded(conn):
+        preload = ("pg_stat_statements",)
     facts = ServerFacts(
         version_num=identity["version_num"],
         version=identity["version"],
@@ -237,6 +243,7 @@ def load_server_facts(conn: psycopg.Connection) -> ServerFacts:
         installed_extensions=installed,
         available_extensions=available,
         preload_libraries=preload,
+        preload_libraries_visible=preload_visible,
         roles=tuple(identity["roles"] or ()),
         stats_reset=identity["stats_reset"],
         postmaster_start=identity["postmaster_start"],
@@ -244,6 +251,25 @@ def load_server_facts(conn: psycopg.Connection) -> ServerFacts:
     if facts.pg_stat_statements_ready and facts.version_num >= 140000:
         facts.statements_reset = _statements_reset(conn)
     return facts
+
+
+STATEMENTS_PROBE_SQL = """
+SELECT 1
+  FROM pg_stat_statements
+ LIMIT 1
+"""
+
+
+def _statements_library_loaded(conn: psycopg.Connection) -> bool:
+    """The view answers only when the library was preloaded; asked when the setting itself is hidden."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute(STATEMENTS_PROBE_SQL)
+        return True
+    except psycopg.Error:
+        if not conn.autocommit:
+            conn.rollback()
+        return False
 
 
 def _statements_reset(conn: psycopg.Connection) -> datetime | None:

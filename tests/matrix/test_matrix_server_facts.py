@@ -152,11 +152,15 @@ def test_pg_monitor_membership_grants_reading_all_stats(db: TestDatabase, monito
         plain = load_server_facts(conn)
     assert not plain.is_superuser
     assert not plain.can_read_all_stats
+    # shared_preload_libraries is hidden from this role; the library is proven loaded by asking it
+    assert not plain.preload_libraries_visible
+    assert plain.pg_stat_statements_preloaded
     db.execute(f"GRANT pg_monitor TO {monitor_role}")
     with target.connect() as conn:
         granted = load_server_facts(conn)
     assert {"pg_monitor", "pg_read_all_stats"} <= set(granted.roles)
     assert granted.can_read_all_stats
+    assert granted.preload_libraries_visible
 
 
 def test_a_monitor_role_reads_statement_reset_time(db: TestDatabase, monitor_role: str) -> None:
