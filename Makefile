@@ -46,7 +46,7 @@ test-matrix: $(VENV)/.synced
 	for major in $(MATRIX_MAJORS); do \
 	  bin=$$(PYTHON=$(PYTHON) bash scripts/pg-binaries.sh $$major) || exit 2; \
 	  echo "== PostgreSQL $$major ($$bin)"; \
-	  PGDBA_PG_BIN=$$bin $(VENV)/bin/pytest -q -p no:cacheprovider -rs -m catalog $(PYTEST_ARGS) \
+	  PGDBA_PG_BIN=$$bin $(VENV)/bin/pytest -q -p no:cacheprovider -rfEs -m catalog $(PYTEST_ARGS) \
 	    || failed="$$failed $$major"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "test-matrix: failed on PostgreSQL$$failed" >&2; exit 1; fi; \

@@ -62,6 +62,7 @@ def test_whole_checkup_on_a_healthy_database_has_no_warning_and_scores_ten(
     }
 
 
+@pytest.mark.catalog
 def test_settings_are_judged_as_this_database_sees_them(db: TestDatabase) -> None:
     db.execute(f'ALTER DATABASE "{db.name}" SET random_page_cost = 1.1')
     db.execute(f"ALTER DATABASE \"{db.name}\" SET effective_cache_size = '8GB'")
@@ -74,6 +75,9 @@ def test_settings_are_judged_as_this_database_sees_them(db: TestDatabase) -> Non
     assert [f.severity for f in effective] == [Severity.WARNING]
 
 
+# reads table/index counters at once; 14's statistics collector delivers them asynchronously
+@pytest.mark.catalog
+@pytest.mark.pg(">= 15")
 def test_temp_files_with_small_work_mem_are_a_settings_warning(db: TestDatabase) -> None:
     db.execute("CREATE TABLE t AS SELECT md5(g::text) AS v FROM generate_series(1, 30000) g")
     with db.connect() as conn:
@@ -103,6 +107,7 @@ def test_low_index_hit_rate_thresholds() -> None:
     assert low_index_hit_rate(stats(50, 50)) == []  # too few blocks to judge
 
 
+@pytest.mark.catalog
 def test_database_size_thresholds_are_the_users_alerts(db: TestDatabase) -> None:
     assert run(db, "capacity.database_size").report.findings == []  # far below 40 GB
     found = find(
@@ -116,6 +121,7 @@ def test_database_size_thresholds_are_the_users_alerts(db: TestDatabase) -> None
     assert [f.severity for f in found] == [Severity.WARNING] and found[0].object == db.name
 
 
+@pytest.mark.catalog
 def test_table_growth_and_forecast_from_history(db: TestDatabase, tmp_path: Path) -> None:
     db.execute("CREATE TABLE behavior_log (id bigint PRIMARY KEY, payload text)")
     store = store_at(tmp_path)
@@ -139,6 +145,7 @@ def test_table_growth_and_forecast_from_history(db: TestDatabase, tmp_path: Path
     assert len(forecast) == 1 and forecast[0].metrics["days_until_limit"] < 7
 
 
+@pytest.mark.catalog
 def test_restore_test_counts_once_backups_exist(db: TestDatabase, tmp_path: Path) -> None:
     store = store_at(tmp_path)
     skipped = run(db, "backup.restore_test", store=store)
@@ -156,6 +163,7 @@ def test_restore_test_counts_once_backups_exist(db: TestDatabase, tmp_path: Path
     assert run(db, "backup.restore_test", store=store).report.findings == []
 
 
+@pytest.mark.catalog
 def test_score_caps_and_deductions(db: TestDatabase, tmp_path: Path) -> None:
     db.execute("CREATE TABLE nopk (v int)")
     warned = run_checkup(db.target, store=store_at(tmp_path))
@@ -215,6 +223,7 @@ def test_checkup_under_a_pg_monitor_role_names_what_it_skipped(db: TestDatabase)
         db.execute(f"DROP ROLE {role}")
 
 
+@pytest.mark.catalog
 def test_checkup_never_blocks_a_concurrent_writer(db: TestDatabase) -> None:
     script(db, HEALTHY)
     writer = db.connect(autocommit=False)
@@ -244,6 +253,7 @@ def test_checkup_never_blocks_a_concurrent_writer(db: TestDatabase) -> None:
     assert row == (writes,)
 
 
+@pytest.mark.catalog
 def test_checkup_gives_up_on_a_table_locked_by_ddl_instead_of_queueing(db: TestDatabase) -> None:
     script(db, HEALTHY)
     ddl = db.connect(autocommit=False)
@@ -259,6 +269,7 @@ def test_checkup_gives_up_on_a_table_locked_by_ddl_instead_of_queueing(db: TestD
         ddl.close()
 
 
+@pytest.mark.catalog
 def test_unused_indexes_are_not_judged_on_young_statistics(db: TestDatabase) -> None:
     script(db, HEALTHY)
     db.execute("CREATE INDEX lesson_position_idx ON lesson (position)")
@@ -269,6 +280,7 @@ def test_unused_indexes_are_not_judged_on_young_statistics(db: TestDatabase) -> 
     assert "too young to judge" in result.report.skipped[0].reason
 
 
+@pytest.mark.catalog
 def test_untested_server_version_is_named_in_the_notes(db: TestDatabase) -> None:
     with db.connect() as conn:
         facts = load_server_facts(conn)

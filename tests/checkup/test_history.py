@@ -23,6 +23,7 @@ def _statement(stats: list[StatementStats], text: str) -> StatementStats:
     return next(s for s in stats if text in s.query)
 
 
+@pytest.mark.catalog
 def test_snapshot_stores_statements_tables_indexes_and_database(db: TestDatabase, tmp_path: Path) -> None:
     db.execute("CREATE TABLE course (id int PRIMARY KEY)")
     with open_store(str(tmp_path / "h.sqlite3")) as store, db.connect() as conn:
@@ -36,6 +37,7 @@ def test_snapshot_stores_statements_tables_indexes_and_database(db: TestDatabase
         assert database is not None and database.payload[0]["database"] == db.name
 
 
+@pytest.mark.catalog
 def test_postgresql_store_keeps_history_in_a_pgdba_schema(db: TestDatabase) -> None:
     store = open_store(db.dsn)
     assert isinstance(store, PostgresHistoryStore)
@@ -53,6 +55,7 @@ def test_postgresql_store_keeps_history_in_a_pgdba_schema(db: TestDatabase) -> N
         assert row == (len(KINDS),)
 
 
+@pytest.mark.catalog
 def test_checkup_reads_its_history_from_the_postgresql_store(db: TestDatabase) -> None:
     db.execute("CREATE TABLE course (id int PRIMARY KEY, title text)")
     db.execute("INSERT INTO course VALUES (1, 'a')")
@@ -62,6 +65,7 @@ def test_checkup_reads_its_history_from_the_postgresql_store(db: TestDatabase) -
     assert {c.name for c in result.ran} == {"query.regression", "capacity.table_growth"}
 
 
+@pytest.mark.catalog
 def test_deltas_survive_a_statistics_reset_without_negative_numbers(db: TestDatabase, tmp_path: Path) -> None:
     db.execute("CREATE TABLE course (id int PRIMARY KEY)")
     db.execute("SELECT pg_stat_statements_reset()")
@@ -88,6 +92,7 @@ def test_deltas_survive_a_statistics_reset_without_negative_numbers(db: TestData
     assert reset_since(restarted, facts) == "the server restarted"
 
 
+@pytest.mark.catalog
 def test_snapshot_retention_prunes_old_entries(
     db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -101,6 +106,7 @@ def test_snapshot_retention_prunes_old_entries(
         assert [p for _, p in store.records(db.target.key, "report")] == [{"kept": True}]
 
 
+@pytest.mark.catalog
 def test_capacity_forecast_from_snapshots(
     db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from pgdba.findings import Severity
 from pgdba.history.snapshot import take_snapshot
 from pgdba.server import load_server_facts
@@ -33,6 +35,7 @@ def _reset_statements(db: TestDatabase) -> None:
     db.execute("SELECT pg_stat_statements_reset()")
 
 
+@pytest.mark.catalog
 def test_query_checks_are_quiet_on_a_healthy_workload(db: TestDatabase) -> None:
     script(db, SCHEMA)
     _reset_statements(db)
@@ -45,6 +48,7 @@ def test_query_checks_are_quiet_on_a_healthy_workload(db: TestDatabase) -> None:
     assert result.report.findings == []
 
 
+@pytest.mark.catalog
 def test_n_plus_one_is_found_with_the_outer_list_query(db: TestDatabase) -> None:
     script(db, SCHEMA)
     _reset_statements(db)
@@ -69,6 +73,7 @@ def test_n_plus_one_is_found_with_the_outer_list_query(db: TestDatabase) -> None
     assert find(run(db, "query.n_plus_one"), "query.n_plus_one") == []
 
 
+@pytest.mark.catalog
 def test_slow_and_unstable_queries_are_found(db: TestDatabase) -> None:
     script(db, SCHEMA)
     _reset_statements(db)
@@ -88,6 +93,7 @@ def test_slow_and_unstable_queries_are_found(db: TestDatabase) -> None:
     assert find(run(db, "query.slow", query__slow={"threshold_ms": 200}), "query.slow") == []
 
 
+@pytest.mark.catalog
 def test_temp_file_spill_is_found(db: TestDatabase) -> None:
     script(db, SCHEMA)
     db.execute(
@@ -105,6 +111,7 @@ def test_temp_file_spill_is_found(db: TestDatabase) -> None:
     assert found[0].metrics["temp_blks_written"] >= 1280
 
 
+@pytest.mark.catalog
 def test_low_cache_hit_query_is_found(db: TestDatabase) -> None:
     # a table over a quarter of shared_buffers is scanned through a small ring buffer: blocks come from the
     # OS cache on every scan, and pg_stat_statements counts them as reads
@@ -121,6 +128,7 @@ def test_low_cache_hit_query_is_found(db: TestDatabase) -> None:
     assert found[0].metrics["cache_hit_pct"] < 90
 
 
+@pytest.mark.catalog
 def test_regression_against_the_previous_snapshot_is_found(db: TestDatabase, tmp_path: Path) -> None:
     script(db, SCHEMA)
     _reset_statements(db)

@@ -19,6 +19,7 @@ from tests.conftest import TestDatabase
 SESSION_CHECKS = ("safety.blocked_sessions", "safety.idle_in_transaction", "safety.long_running")
 
 
+@pytest.mark.catalog
 def test_safety_checks_are_quiet_on_a_healthy_server(db: TestDatabase) -> None:
     db.execute("CREATE TABLE account (id serial PRIMARY KEY)")
     db.execute("INSERT INTO account DEFAULT VALUES")
@@ -35,6 +36,7 @@ def test_safety_checks_are_quiet_on_a_healthy_server(db: TestDatabase) -> None:
     assert result.report.findings == []
 
 
+@pytest.mark.catalog
 def test_sequence_near_its_max_and_int4_column_fed_by_bigint_sequence(db: TestDatabase) -> None:
     db.execute("CREATE TABLE enrollment (id serial PRIMARY KEY)")
     db.execute("SELECT setval('enrollment_id_seq', 2000000000)")  # 93 % of int4
@@ -52,6 +54,7 @@ def test_sequence_near_its_max_and_int4_column_fed_by_bigint_sequence(db: TestDa
     assert legacy.recommendation == "Migrate the column to bigint"
 
 
+@pytest.mark.catalog
 def test_wraparound_age_is_reported_against_its_threshold(db: TestDatabase) -> None:
     # burning 650 million XIDs is not possible in a test; the threshold is the knob the check exposes
     found = find(run(db, "safety.wraparound", safety__wraparound={"warning_age": 1}), "safety.wraparound")
@@ -80,6 +83,7 @@ def _blocked_update(db: TestDatabase) -> Iterator[tuple[int, int]]:
         waiter.close()
 
 
+@pytest.mark.catalog
 def test_blocked_session_is_found_with_its_blocker(db: TestDatabase) -> None:
     with _blocked_update(db) as (holder_pid, waiter_pid):
         result = run(db, *SESSION_CHECKS, safety__blocked_sessions={"warning_seconds": 0})
@@ -93,6 +97,7 @@ def test_blocked_session_is_found_with_its_blocker(db: TestDatabase) -> None:
         assert find(run(db, "safety.blocked_sessions"), "safety.blocked_sessions") == []
 
 
+@pytest.mark.catalog
 def test_idle_in_transaction_session_is_found(db: TestDatabase) -> None:
     with db.connect(autocommit=False) as idle:
         idle.execute("SELECT 1")
@@ -107,6 +112,7 @@ def test_idle_in_transaction_session_is_found(db: TestDatabase) -> None:
         idle.rollback()
 
 
+@pytest.mark.catalog
 def test_long_running_query_is_found(db: TestDatabase) -> None:
     sleeper = db.connect()
     pid = backend_pid(sleeper)
@@ -130,6 +136,7 @@ def _sleep_until_cancelled(conn: psycopg.Connection) -> None:
         conn.execute("SELECT pg_sleep(60)")
 
 
+@pytest.mark.catalog
 def test_connections_near_the_usable_limit_are_found(db: TestDatabase) -> None:
     extra = [db.connect() for _ in range(3)]
     try:
@@ -150,6 +157,7 @@ def test_connections_near_the_usable_limit_are_found(db: TestDatabase) -> None:
             conn.close()
 
 
+@pytest.mark.catalog
 def test_inactive_replication_slot_is_found(db: TestDatabase) -> None:
     db.execute("SELECT pg_create_physical_replication_slot('pgdba_test_slot', true)")
     try:

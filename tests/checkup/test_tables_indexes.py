@@ -39,6 +39,9 @@ TABLE_AND_INDEX_CHECKS = (
 )
 
 
+# reads table/index counters at once; 14's statistics collector delivers them asynchronously
+@pytest.mark.catalog
+@pytest.mark.pg(">= 15")
 def test_table_and_index_checks_are_quiet_on_a_healthy_schema(db: TestDatabase) -> None:
     script(db, HEALTHY)
     result = run(
@@ -52,6 +55,7 @@ def test_table_and_index_checks_are_quiet_on_a_healthy_schema(db: TestDatabase) 
     assert result.report.findings == []
 
 
+@pytest.mark.catalog
 def test_duplicate_and_prefix_covered_indexes_are_found_never_the_unique_one(db: TestDatabase) -> None:
     script(db, HEALTHY)
     db.execute("CREATE INDEX lesson_course_again ON lesson (course_id, position)")
@@ -71,6 +75,7 @@ def test_duplicate_and_prefix_covered_indexes_are_found_never_the_unique_one(db:
     assert set(by_index) == {duplicates[0], "public.lesson_course_only"}
 
 
+@pytest.mark.catalog
 def test_invalid_index_left_by_failed_concurrent_build_is_found(db: TestDatabase) -> None:
     db.execute("CREATE TABLE dup (v int)")
     db.execute("INSERT INTO dup VALUES (1), (1)")
@@ -81,6 +86,9 @@ def test_invalid_index_left_by_failed_concurrent_build_is_found(db: TestDatabase
     assert find(result, "index.unused") == []  # the invalid index is the invalid check's, not unused's
 
 
+# reads table/index counters at once; 14's statistics collector delivers them asynchronously
+@pytest.mark.catalog
+@pytest.mark.pg(">= 15")
 def test_foreign_key_without_index_is_found_only_on_a_large_enough_table(db: TestDatabase) -> None:
     script(db, HEALTHY)
     db.execute("DROP INDEX lesson_course_id_idx")
@@ -91,6 +99,7 @@ def test_foreign_key_without_index_is_found_only_on_a_large_enough_table(db: Tes
     assert run(db, "index.missing_fk", index__missing_fk={"min_rows": 50_000}).report.findings == []
 
 
+@pytest.mark.catalog
 def test_mass_update_bloats_table_and_index_and_the_estimate_sees_it(db: TestDatabase) -> None:
     script(
         db,
@@ -114,6 +123,9 @@ def test_mass_update_bloats_table_and_index_and_the_estimate_sees_it(db: TestDat
     assert run(db, "table.bloat", "index.bloat").report.findings == []
 
 
+# reads table/index counters at once; 14's statistics collector delivers them asynchronously
+@pytest.mark.catalog
+@pytest.mark.pg(">= 15")
 def test_dead_rows_make_vacuum_overdue_and_maintenance_apply_vacuums_exactly_that_table(
     db: TestDatabase,
 ) -> None:
@@ -141,6 +153,9 @@ def test_dead_rows_make_vacuum_overdue_and_maintenance_apply_vacuums_exactly_tha
     assert maintenance_plan(db.target).items == []
 
 
+# reads table/index counters at once; 14's statistics collector delivers them asynchronously
+@pytest.mark.catalog
+@pytest.mark.pg(">= 15")
 def test_never_analysed_table_is_found(db: TestDatabase) -> None:
     script(
         db,
@@ -163,6 +178,7 @@ def test_sequential_scans_of_a_large_table_are_found(db: TestDatabase) -> None:
     assert found[0].metrics["seq_scans"] >= 60
 
 
+@pytest.mark.catalog
 def test_table_without_primary_key_is_found(db: TestDatabase) -> None:
     db.execute("CREATE TABLE behavior_log (user_id int, at timestamptz)")
     assert [f.object for f in find(run(db, "table.no_primary_key"), "table.no_primary_key")] == [
@@ -170,6 +186,9 @@ def test_table_without_primary_key_is_found(db: TestDatabase) -> None:
     ]
 
 
+# reads table/index counters at once; 14's statistics collector delivers them asynchronously
+@pytest.mark.catalog
+@pytest.mark.pg(">= 15")
 def test_unused_index_is_found_but_never_a_unique_or_primary_key_index(db: TestDatabase) -> None:
     script(db, HEALTHY)
     db.execute("CREATE INDEX lesson_position_idx ON lesson (position)")
@@ -180,6 +199,9 @@ def test_unused_index_is_found_but_never_a_unique_or_primary_key_index(db: TestD
     assert not names & {"public.course_title_key", "public.course_pkey", "public.lesson_pkey"}
 
 
+# reads table/index counters at once; 14's statistics collector delivers them asynchronously
+@pytest.mark.catalog
+@pytest.mark.pg(">= 15")
 def test_maintenance_skips_a_table_locked_by_ddl_and_goes_on_with_the_next(db: TestDatabase) -> None:
     for name in ("attempt", "progress"):
         script(

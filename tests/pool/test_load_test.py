@@ -47,6 +47,7 @@ def test_seed_test_1_never_exceeds_the_pool_limit(db: TestDatabase) -> None:
     assert run.peak_active_connections <= run.peak_server_connections
 
 
+@pytest.mark.catalog
 def test_surge_above_max_connections_fails_direct_and_the_advised_pool_serves_it(
     small_cluster: EmbeddedCluster,
 ) -> None:
@@ -67,6 +68,7 @@ def test_surge_above_max_connections_fails_direct_and_the_advised_pool_serves_it
     assert pooled.recommended_pool_size == advice.per_instance
 
 
+@pytest.mark.catalog
 def test_advice_reads_the_servers_limits_usage_and_query_time(small_cluster: EmbeddedCluster) -> None:
     target = resolve_target(small_cluster.dsn())
     with psycopg.connect(small_cluster.dsn(), autocommit=True) as admin:

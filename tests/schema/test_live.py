@@ -36,6 +36,7 @@ def _drift(db: Any) -> list[tuple[str, str]]:
     return sorted((f.code, f.object) for pair in result.pairs for f in pair.drift)
 
 
+@pytest.mark.catalog
 def test_drizzle_kit_ddl_is_consistent_with_its_schema(db: Any, drizzle_ddl: str) -> None:
     db.execute(drizzle_ddl)
     db.execute('CREATE TABLE "__drizzle_migrations" (id serial PRIMARY KEY, hash text)')  # bookkeeping
@@ -46,6 +47,8 @@ def test_drizzle_kit_ddl_is_consistent_with_its_schema(db: Any, drizzle_ddl: str
     assert result.consistent
 
 
+@pytest.mark.catalog
+@pytest.mark.pg(">= 15")
 def test_drizzle_single_file_ddl_is_consistent(db: Any, drizzle_workdir: Path) -> None:
     shutil.copy(FIXTURES / "drizzle" / "single.ts", drizzle_workdir / "schema" / "single.ts")
     _snapshot, sql = drizzle_kit_generate(drizzle_workdir)
@@ -55,6 +58,7 @@ def test_drizzle_single_file_ddl_is_consistent(db: Any, drizzle_workdir: Path) -
     assert [f.title for f in result.pairs[0].findings] == []
 
 
+@pytest.mark.catalog
 def test_sqlalchemy_create_all_is_consistent_with_its_models(db: Any) -> None:
     from fixtures.sqlalchemy_models import metadata  # type: ignore[import-not-found]
 
@@ -158,6 +162,7 @@ MUTATIONS = {
 }
 
 
+@pytest.mark.catalog
 @pytest.mark.parametrize("mutation", sorted(MUTATIONS))
 def test_every_single_change_to_the_database_is_reported(mutation: str, db: Any, drizzle_ddl: str) -> None:
     statement, code, obj = MUTATIONS[mutation]
@@ -174,6 +179,7 @@ def test_drizzle_loader_reads_the_folder_without_notes() -> None:
     assert model.notes == []
 
 
+@pytest.mark.catalog
 def test_prisma_implicit_many_to_many_join_table_is_noted_not_reported(db: Any, tmp_path: Path) -> None:
     schema = tmp_path / "m2m.prisma"
     schema.write_text(
@@ -197,6 +203,7 @@ def test_prisma_implicit_many_to_many_join_table_is_noted_not_reported(db: Any, 
     ]
 
 
+@pytest.mark.catalog
 @pytest.mark.parametrize("case", ["features.prisma", "relation_mode.prisma", "multi"])
 def test_prisma_engine_ddl_is_consistent_with_its_schema(case: str, db: Any, node_modules: Path) -> None:
     schema = FIXTURES / "prisma" / case
@@ -233,6 +240,7 @@ PRISMA_MUTATIONS = {
 }
 
 
+@pytest.mark.catalog
 @pytest.mark.parametrize("mutation", sorted(PRISMA_MUTATIONS))
 def test_every_single_change_to_a_prisma_made_database_is_reported(
     mutation: str, db: Any, node_modules: Path
