@@ -31,6 +31,7 @@ def _databases(db) -> set[str]:  # type: ignore[no-untyped-def]
         return {r[0] for r in conn.execute("SELECT datname FROM pg_database").fetchall()}
 
 
+@pytest.mark.catalog
 def test_exact_backup_restore_test_passes_with_matching_counts_and_checksums(demo_db, file_storage, tmp_path):
     manifest = run_backup(demo_db.target, file_storage, exact=True)
     assert manifest.exact and manifest.snapshot
@@ -83,6 +84,7 @@ def test_exact_backup_restore_test_passes_with_matching_counts_and_checksums(dem
     assert find_backup(file_storage, info.backup_id, None).status == "tested-ok"
 
 
+@pytest.mark.catalog
 def test_restore_test_fails_when_restored_content_differs_from_the_manifest(demo_db, file_storage):
     """The checksums compare content, not just counts: a manifest recorded before an UPDATE must fail."""
     manifest = run_backup(demo_db.target, file_storage, exact=True)
@@ -98,6 +100,7 @@ def test_restore_test_fails_when_restored_content_differs_from_the_manifest(demo
     assert [c.name for c in failing] == ["rows.checksum"] and "public.course" in failing[0].detail
 
 
+@pytest.mark.catalog
 def test_restore_test_detects_a_schema_difference(demo_db, file_storage):
     manifest = run_backup(demo_db.target, file_storage)
     info = find_backup(file_storage, manifest.backup_id, None)
@@ -111,6 +114,7 @@ def test_restore_test_detects_a_schema_difference(demo_db, file_storage):
     assert not result.passed
 
 
+@pytest.mark.catalog
 def test_restore_test_uses_pgdba_schema_comparison_against_the_backup_time_model(demo_db, file_storage):
     manifest = run_backup(demo_db.target, file_storage, include_globals=False)
     info = find_backup(file_storage, manifest.backup_id, None)
@@ -125,6 +129,7 @@ def test_restore_test_uses_pgdba_schema_comparison_against_the_backup_time_model
     assert next(c for c in unreadable.checks if c.name == "schema.model").status == "warn"
 
 
+@pytest.mark.catalog
 def test_restore_refuses_a_non_empty_database_without_force(demo_db, file_storage):
     run_backup(demo_db.target, file_storage, include_globals=False)
     info = find_backup(file_storage, None, demo_db.name)
@@ -150,6 +155,7 @@ def test_restore_refuses_a_non_empty_database_without_force(demo_db, file_storag
             conn.execute(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
 
 
+@pytest.mark.catalog
 def test_cli_run_list_verify_restore_test(demo_db, backup_dir: Path, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("PGDBA_HISTORY", str(tmp_path / "h.sqlite3"))
     url = f"file://{backup_dir}"
@@ -174,6 +180,7 @@ def test_cli_run_list_verify_restore_test(demo_db, backup_dir: Path, tmp_path, c
     assert backups[0][1]["ok"] is True and len(restore_tests) == 1
 
 
+@pytest.mark.catalog
 def test_list_never_shows_a_backup_without_manifest_as_good(demo_db, file_storage: FileStorage, capsys):
     first = run_backup(demo_db.target, file_storage, include_globals=False)
     second = run_backup(demo_db.target, file_storage, include_globals=False)
@@ -193,6 +200,7 @@ def test_list_never_shows_a_backup_without_manifest_as_good(demo_db, file_storag
     assert verdicts == {first.backup_id: True, second.backup_id: False}
 
 
+@pytest.mark.catalog
 def test_password_reaches_pg_dump_by_environment_never_its_command_line(big_db, file_storage):
     demo_db = big_db
     secret = "s3cr3t-Backup-pw"
@@ -219,6 +227,7 @@ def test_password_reaches_pg_dump_by_environment_never_its_command_line(big_db, 
         demo_db.execute("DROP ROLE backup_reader")
 
 
+@pytest.mark.catalog
 def test_restore_test_on_another_server_given_by_target(demo_db, file_storage, tmp_path, capsys, monkeypatch):
     """--target names the server to restore on; --dsn is then not needed (here: the same cluster)."""
     monkeypatch.setenv("PGDBA_HISTORY", str(tmp_path / "h.sqlite3"))
@@ -231,6 +240,7 @@ def test_restore_test_on_another_server_given_by_target(demo_db, file_storage, t
     assert json.loads(capsys.readouterr().out)["passed"] is True
 
 
+@pytest.mark.catalog
 def test_parallel_directory_format_backup_verifies_and_restore_tests(demo_db, s3_storage):
     manifest = run_backup(demo_db.target, s3_storage, jobs=2, exact=True)
     assert manifest.dump_format == "directory" and manifest.dump_key.endswith("/dump.tar")
@@ -241,6 +251,7 @@ def test_parallel_directory_format_backup_verifies_and_restore_tests(demo_db, s3
     assert {t.table: t.restored_rows for t in result.tables}["audit.behavior_log"] == 5000
 
 
+@pytest.mark.catalog
 def test_damaged_directory_format_archive_is_detected(demo_db, file_storage):
     manifest = run_backup(demo_db.target, file_storage, jobs=2, include_globals=False)
     path = file_storage.root / manifest.dump_key
@@ -250,6 +261,7 @@ def test_damaged_directory_format_archive_is_detected(demo_db, file_storage):
     assert any(p.startswith("pg_restore cannot read the whole archive") for p in result.problems)
 
 
+@pytest.mark.catalog
 def test_without_exact_counts_an_emptied_table_still_fails(demo_db, file_storage):
     manifest = run_backup(demo_db.target, file_storage, include_globals=False)
     info = find_backup(file_storage, manifest.backup_id, None)
@@ -275,6 +287,7 @@ def test_without_exact_counts_an_emptied_table_still_fails(demo_db, file_storage
     assert not result.passed
 
 
+@pytest.mark.catalog
 def test_checksum_covers_the_whole_row_even_with_a_column_named_like_the_alias(db, file_storage):
     db.execute("CREATE TABLE odd (pgdba_row int, t text); INSERT INTO odd VALUES (1, 'a'), (1, 'b')")
     manifest = run_backup(db.target, file_storage, exact=True, include_globals=False)

@@ -13,12 +13,14 @@ from pgdba.cli import main
 from pgdba.errors import InputError, NotAvailable
 
 
+@pytest.mark.catalog
 def test_pg_dump_of_the_server_major_is_found(server_major):
     tools = find_pg_tools(server_major)
     assert tools.major >= server_major
     assert tool_version(Path(tools.pg_restore)) is not None
 
 
+@pytest.mark.catalog
 def test_older_pg_dump_than_the_server_is_refused_with_a_clear_message(server_major):
     bin_dir = find_pg_tools(server_major).bin_dir
     newer_server = tool_version(bin_dir / "pg_dump")[0] + 1  # type: ignore[index]
