@@ -46,6 +46,7 @@ def chosen(advice: Advice) -> list[tuple[str, tuple[str, ...]]]:
     return [(r.candidate.table, r.candidate.columns) for r in advice.recommendations]
 
 
+@pytest.mark.catalog
 @pytest.mark.hypopg
 def test_equality_and_range_give_equality_column_first(shop: TestDatabase) -> None:
     advice = advise(shop, ["SELECT * FROM events WHERE created_at > $2 AND account_id = $1"])
@@ -55,6 +56,7 @@ def test_equality_and_range_give_equality_column_first(shop: TestDatabase) -> No
     assert len(helped) == 1 and helped[0].cost_after < helped[0].cost_before
 
 
+@pytest.mark.catalog
 @pytest.mark.hypopg
 def test_join_gets_the_index_on_the_inner_sides_join_key(shop: TestDatabase) -> None:
     advice = advise(
@@ -64,6 +66,7 @@ def test_join_gets_the_index_on_the_inner_sides_join_key(shop: TestDatabase) -> 
     assert ("customers", ("email",)) in chosen(advice)
 
 
+@pytest.mark.catalog
 @pytest.mark.hypopg
 def test_order_by_limit_gets_a_sort_matching_index(shop: TestDatabase) -> None:
     # 30 events per account: the index must also deliver them in created_at order to stop after 10
@@ -71,6 +74,7 @@ def test_order_by_limit_gets_a_sort_matching_index(shop: TestDatabase) -> None:
     assert chosen(advice) == [("events", ("account_id", "created_at"))]
 
 
+@pytest.mark.catalog
 @pytest.mark.hypopg
 def test_query_already_served_by_an_existing_index_gets_nothing(shop: TestDatabase) -> None:
     shop.execute("CREATE INDEX events_account_created ON events (account_id, created_at)")
@@ -80,6 +84,7 @@ def test_query_already_served_by_an_existing_index_gets_nothing(shop: TestDataba
     assert all(d.index.name != "events_account_created" for d in advice.drops)
 
 
+@pytest.mark.catalog
 @pytest.mark.hypopg
 def test_budget_is_respected(shop: TestDatabase) -> None:
     workload = [
@@ -97,6 +102,7 @@ def test_budget_is_respected(shop: TestDatabase) -> None:
     assert limited.cost_after > unlimited.cost_after
 
 
+@pytest.mark.catalog
 @pytest.mark.hypopg
 def test_minimum_improvement_is_visible_and_applied(shop: TestDatabase) -> None:
     workload = ["SELECT * FROM events WHERE account_id = $1"]
@@ -105,6 +111,7 @@ def test_minimum_improvement_is_visible_and_applied(shop: TestDatabase) -> None:
     assert advice.to_dict()["settings"]["min_improvement_pct"] == 99.9
 
 
+@pytest.mark.catalog
 @pytest.mark.hypopg
 def test_recurring_constant_predicates_yield_a_partial_candidate(shop: TestDatabase) -> None:
     advice = advise(
@@ -120,6 +127,7 @@ def test_recurring_constant_predicates_yield_a_partial_candidate(shop: TestDatab
     )  # (status), (total), (status, total) and the partial (total) WHERE status = 'new'
 
 
+@pytest.mark.catalog
 @pytest.mark.hypopg
 def test_hypothetical_sizes_and_estimates_are_both_reported(shop: TestDatabase) -> None:
     advice = advise(shop, ["SELECT * FROM customers WHERE email = $1"])
@@ -132,6 +140,7 @@ def test_hypothetical_sizes_and_estimates_are_both_reported(shop: TestDatabase) 
     assert 0.7 < recommendation.size_bytes / row[0] < 1.3
 
 
+@pytest.mark.catalog
 @pytest.mark.hypopg
 def test_workload_from_pg_stat_statements_weighs_calls(shop: TestDatabase) -> None:
     with shop.connect() as conn:
@@ -152,6 +161,7 @@ def test_workload_from_pg_stat_statements_weighs_calls(shop: TestDatabase) -> No
     assert advice.recommendations[0].queries[0].calls == 20
 
 
+@pytest.mark.catalog
 @pytest.mark.hypopg
 def test_heavy_writes_outweigh_a_rarely_read_index(shop: TestDatabase) -> None:
     with shop.connect() as conn:
@@ -181,6 +191,7 @@ def test_heavy_writes_outweigh_a_rarely_read_index(shop: TestDatabase) -> None:
     assert heavy.recommendations == []  # 30 000 inserted rows cost more than two lookups save
 
 
+@pytest.mark.catalog
 def test_without_hypopg_candidates_are_rule_based_and_unverified(shop: TestDatabase) -> None:
     shop.execute("DROP EXTENSION IF EXISTS hypopg")
     advice = advise(shop, ["SELECT * FROM events WHERE account_id = $1 AND created_at > $2"])
@@ -190,6 +201,7 @@ def test_without_hypopg_candidates_are_rule_based_and_unverified(shop: TestDatab
     assert any("HypoPG is not installed" in note for note in advice.notes)
 
 
+@pytest.mark.catalog
 @pytest.mark.hypopg
 def test_drop_advice_never_touches_unique_primary_or_constraint_indexes(shop: TestDatabase) -> None:
     shop.execute(
@@ -206,6 +218,7 @@ def test_drop_advice_never_touches_unique_primary_or_constraint_indexes(shop: Te
     assert all("DROP INDEX CONCURRENTLY" in d.ddl().as_string(None) for d in advice.drops)
 
 
+@pytest.mark.catalog
 @pytest.mark.hypopg
 def test_hypothetical_indexes_never_become_real(shop: TestDatabase) -> None:
     advise(shop, ["SELECT * FROM events WHERE account_id = $1"])
@@ -223,6 +236,7 @@ def test_candidate_sql_quotes_identifiers_and_literals() -> None:
     )
 
 
+@pytest.mark.catalog
 @pytest.mark.hypopg
 def test_unexplainable_queries_are_skipped_with_the_reason(shop: TestDatabase) -> None:
     advice = advise(
@@ -233,11 +247,13 @@ def test_unexplainable_queries_are_skipped_with_the_reason(shop: TestDatabase) -
     assert advice.queries == 1
 
 
+@pytest.mark.catalog
 def test_apply_session_is_needed_to_write(shop: TestDatabase) -> None:
     with shop.target.connect() as conn, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
         conn.execute("CREATE INDEX ON events (account_id)")
 
 
+@pytest.mark.catalog
 @pytest.mark.hypopg
 def test_unscanned_foreign_key_index_is_kept_and_a_used_duplicate_is_still_redundant(
     shop: TestDatabase,

@@ -59,6 +59,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+@pytest.mark.catalog
 @pytest.mark.hypopg
 def test_json_output_lists_indexes_with_their_queries(
     users_db: tuple[TestDatabase, Path], capsys: pytest.CaptureFixture[str]
@@ -79,6 +80,7 @@ def test_json_output_lists_indexes_with_their_queries(
     assert data["emit"]["sql"][0].endswith(";")
 
 
+@pytest.mark.catalog
 @pytest.mark.hypopg
 def test_prisma_patch_adds_index_with_field_names(
     users_db: tuple[TestDatabase, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
@@ -95,6 +97,7 @@ def test_prisma_patch_adds_index_with_field_names(
     assert schema.read_text() == PRISMA  # the patch is printed, the file is left alone
 
 
+@pytest.mark.catalog
 @pytest.mark.hypopg
 def test_drizzle_patch_adds_index_calls_and_import(
     users_db: tuple[TestDatabase, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
@@ -110,6 +113,7 @@ def test_drizzle_patch_adds_index_calls_and_import(
     assert '+import { pgTable, integer, timestamp, text, index } from "drizzle-orm/pg-core";' in out
 
 
+@pytest.mark.catalog
 @pytest.mark.hypopg
 def test_verify_measures_on_a_scratch_copy_and_leaves_the_target_alone(
     users_db: tuple[TestDatabase, Path], capsys: pytest.CaptureFixture[str]
@@ -141,6 +145,7 @@ def test_verify_measures_on_a_scratch_copy_and_leaves_the_target_alone(
     assert scratch == (0,)
 
 
+@pytest.mark.catalog
 @pytest.mark.hypopg
 def test_verify_copies_enum_typed_columns_into_the_scratch_copy(
     db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -175,6 +180,7 @@ def test_verify_copies_enum_typed_columns_into_the_scratch_copy(
     assert verification["queries"][0]["before_ms"] > 0
 
 
+@pytest.mark.catalog
 @pytest.mark.hypopg
 def test_apply_creates_the_indexes_concurrently_after_printing_them(
     users_db: tuple[TestDatabase, Path], capsys: pytest.CaptureFixture[str]
@@ -190,6 +196,7 @@ def test_apply_creates_the_indexes_concurrently_after_printing_them(
     assert {r[0] for r in rows} == {"users_pkey", "users_org_id_created_at_idx", "users_email_idx"}
 
 
+@pytest.mark.catalog
 @pytest.mark.hypopg
 def test_apply_without_verify_is_refused_on_large_tables(users_db: tuple[TestDatabase, Path]) -> None:
     db, _ = users_db

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from psycopg import conninfo
 
 from pgdba.alerts.metrics import BACKUP_KIND, RESTORE_TEST_KIND
@@ -16,6 +17,7 @@ from tests.alerts.conftest import run_check, status_of
 from tests.conftest import TestDatabase
 
 
+@pytest.mark.catalog
 def test_a_session_waiting_for_a_lock_fires_blocked_sessions_and_resolves(
     db: TestDatabase, store: HistoryStore
 ) -> None:
@@ -47,6 +49,7 @@ def test_a_session_waiting_for_a_lock_fires_blocked_sessions_and_resolves(
     assert (free.status, free.event) == ("ok", "resolved")
 
 
+@pytest.mark.catalog
 def test_idle_in_transaction_fires_and_resolves_on_commit(
     db: TestDatabase, store: HistoryStore, rules_file: Callable[[str], Path]
 ) -> None:
@@ -63,6 +66,7 @@ def test_idle_in_transaction_fires_and_resolves_on_commit(
     assert (after.status, after.event) == ("ok", "resolved")
 
 
+@pytest.mark.catalog
 def test_backup_and_restore_test_age_are_unknown_without_records_and_never_fire(
     db: TestDatabase, store: HistoryStore
 ) -> None:
@@ -74,6 +78,7 @@ def test_backup_and_restore_test_age_are_unknown_without_records_and_never_fire(
         assert status.event is None
 
 
+@pytest.mark.catalog
 def test_backup_age_counts_from_the_last_successful_backup_record(
     db: TestDatabase, store: HistoryStore
 ) -> None:
@@ -90,6 +95,7 @@ def test_backup_age_counts_from_the_last_successful_backup_record(
     assert status_of(run_check(db.target, store), "backup_age").event == "resolved"
 
 
+@pytest.mark.catalog
 def test_a_pg_monitor_role_measures_every_family(db: TestDatabase, store: HistoryStore) -> None:
     role = f"monitor_{db.name}"
     db.execute(f"CREATE ROLE \"{role}\" LOGIN PASSWORD 'monitor-pw' IN ROLE pg_monitor")

@@ -44,6 +44,7 @@ def _charts(output: str) -> dict[str, dict[str, Any]]:
     return charts
 
 
+@pytest.mark.catalog
 def test_plugin_emits_a_chart_for_every_rule_and_the_slow_query_after_pg_sleep(db: TestDatabase) -> None:
     db.execute('CREATE TABLE "BehaviorLog" (id int)')
     rules = load_rules()

@@ -86,6 +86,7 @@ tests:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.catalog
 def test_metrics_expose_every_series_the_exported_rules_query(db: TestDatabase) -> None:
     db.execute("CREATE TABLE events AS SELECT g AS id FROM generate_series(1, 1000) AS g")
     db.execute("SELECT count(*) FROM events")

@@ -10,6 +10,8 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from pgdba.alerts.metrics import sample_disk
 from pgdba.cli import main
 from pgdba.history.store import HistoryStore
@@ -27,6 +29,7 @@ def _database_bytes(db: TestDatabase) -> int:
     return int(row[0])
 
 
+@pytest.mark.catalog
 def test_database_size_warns_then_goes_critical_then_resolves_when_the_table_is_dropped(
     db: TestDatabase, store: HistoryStore, rules_file: Callable[[str], Path]
 ) -> None:
@@ -54,12 +57,14 @@ def test_database_size_warns_then_goes_critical_then_resolves_when_the_table_is_
     assert (third.status, third.event) == ("ok", "resolved")
 
 
+@pytest.mark.catalog
 def test_default_database_size_thresholds_are_40_and_60_gb(db: TestDatabase, store: HistoryStore) -> None:
     status = status_of(run_check(db.target, store), "database_size")
     assert status.status == "ok"
     assert (status.rule.warn, status.rule.crit) == (40, 60)
 
 
+@pytest.mark.catalog
 def test_behaviorlog_growth_needs_two_snapshots_fires_over_500_mb_per_hour_and_resolves(
     db: TestDatabase, store: HistoryStore, rules_file: Callable[[str], Path]
 ) -> None:
@@ -105,6 +110,7 @@ def _client_backends(small: SmallCluster) -> int:
     return int(row[0]) - 1
 
 
+@pytest.mark.catalog
 def test_connection_surge_from_a_second_process_fires_over_80_percent_and_resolves(
     small_cluster: SmallCluster, store: HistoryStore
 ) -> None:
@@ -149,6 +155,7 @@ def _wait_for_backends_to_exit(small: SmallCluster) -> None:
         )
 
 
+@pytest.mark.catalog
 def test_query_slowed_with_pg_sleep_fires_over_1_second_mean_and_resolves(
     db: TestDatabase, store: HistoryStore
 ) -> None:
@@ -164,6 +171,9 @@ def test_query_slowed_with_pg_sleep_fires_over_1_second_mean_and_resolves(
     assert (after.status, after.event) == ("ok", "resolved")
 
 
+# reads counters at once; 14's statistics collector delivers them asynchronously
+@pytest.mark.catalog
+@pytest.mark.pg(">= 15")
 def test_cache_misses_from_a_large_scan_with_small_shared_buffers_fire_and_hits_resolve(
     small_cluster: SmallCluster, store: HistoryStore
 ) -> None:
@@ -190,6 +200,7 @@ def test_cache_misses_from_a_large_scan_with_small_shared_buffers_fire_and_hits_
     assert hits.value is not None and hits.value > 95
 
 
+@pytest.mark.catalog
 def test_disk_usage_of_the_data_directory_fires_when_a_file_fills_it_and_resolves_when_removed(
     db: TestDatabase, store: HistoryStore, rules_file: Callable[[str], Path]
 ) -> None:
@@ -213,6 +224,7 @@ def test_disk_usage_of_the_data_directory_fires_when_a_file_fills_it_and_resolve
     assert (freed.status, freed.event) == ("ok", "resolved")
 
 
+@pytest.mark.catalog
 def test_disk_usage_is_not_measurable_when_the_server_is_elsewhere(db: TestDatabase) -> None:
     elsewhere = Target(f"host=db.example port=5432 dbname={db.name} user=postgres")
     with db.target.connect() as conn:
@@ -221,6 +233,7 @@ def test_disk_usage_is_not_measurable_when_the_server_is_elsewhere(db: TestDatab
     assert sample.reason == "not measurable: the server runs on db.example, not this machine"
 
 
+@pytest.mark.catalog
 def test_a_firing_table_that_is_dropped_resolves(
     db: TestDatabase, store: HistoryStore, rules_file: Callable[[str], Path]
 ) -> None:
@@ -236,6 +249,7 @@ def test_a_firing_table_that_is_dropped_resolves(
     assert not [s for s in after.statuses if s.object == "public.audit"]
 
 
+@pytest.mark.catalog
 def test_growth_uses_a_pgdba_snapshot_of_tables_as_the_baseline(
     db: TestDatabase, store: HistoryStore, tmp_path: Path
 ) -> None:
