@@ -64,18 +64,28 @@ def statements_setup_steps(conn: psycopg.Connection, facts: ServerFacts) -> list
     """What stands between this server and working query statistics, in the order to fix it."""
     steps: list[SetupStep] = []
     if not facts.pg_stat_statements_preloaded:
-        libraries = [*facts.preload_libraries, "pg_stat_statements"]
-        # one literal per library: a single 'a,b' literal would name one library called "a,b"
-        value = ", ".join(sql.Literal(lib).as_string(conn) for lib in libraries)
+        fix = (
+            "add it (keeping the existing entries) and restart PostgreSQL; managed services: set it in the "
+            "provider's parameter group"
+        )
+        if facts.preload_libraries_visible:
+            libraries = [*facts.preload_libraries, "pg_stat_statements"]
+            # one literal per library: a single 'a,b' literal would name one library called "a,b"
+            value = ", ".join(sql.Literal(lib).as_string(conn) for lib in libraries)
+            statement: str | None = f"ALTER SYSTEM SET shared_preload_libraries = {value};"
+        else:
+            # this role cannot read the current list: a statement built from it would drop the others
+            statement = None
+            fix += " (this role cannot read shared_preload_libraries: a superuser must do it)"
         steps.append(
             SetupStep(
                 "library_not_preloaded",
                 "pg_stat_statements is not in shared_preload_libraries",
-                "add it (keeping the existing entries) and restart PostgreSQL; managed services: set it in the "
-                "provider's parameter group",
-                f"ALTER SYSTEM SET shared_preload_libraries = {value};",
+                fix,
+                statement,
                 needs_restart=True,
-                can_apply=_may_alter_system(conn, facts, "shared_preload_libraries"),
+                can_apply=statement is not None
+                and _may_alter_system(conn, facts, "shared_preload_libraries"),
             )
         )
     if "pg_stat_statements" not in facts.installed_extensions:

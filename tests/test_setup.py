@@ -82,3 +82,16 @@ def test_cli_without_apply_reports_and_exits_1(
             "SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'"
         ).fetchone()
     assert row == (0,)
+
+
+def test_a_role_that_cannot_read_the_preload_list_gets_no_statement_that_would_overwrite_it(
+    unprepared_cluster: EmbeddedCluster,
+) -> None:
+    with psycopg.connect(unprepared_cluster.dsn(), autocommit=True) as conn:
+        conn.execute("CREATE ROLE setup_plain LOGIN PASSWORD 'Setup-Plain-1'")
+    plain = resolve_target(
+        f"postgresql://setup_plain:Setup-Plain-1@127.0.0.1:{unprepared_cluster.port}/postgres", {}
+    )
+    step = next(s for s in pg_stat_statements_status(plain).steps if s.code == "library_not_preloaded")
+    assert step.sql is None and not step.can_apply
+    assert "cannot read shared_preload_libraries" in step.fix
