@@ -15,6 +15,7 @@ from pgdba.history.store import HistoryStore
 from pgdba.target import Target
 from tests.alerts.conftest import run_check, status_of
 from tests.conftest import TestDatabase
+from tests.matrix.stats_visibility import eventually
 
 
 @pytest.mark.catalog
@@ -96,6 +97,14 @@ def test_backup_age_counts_from_the_last_successful_backup_record(
 
 
 @pytest.mark.catalog
+def _blocks_touched(db: TestDatabase) -> int:
+    with db.connect() as conn:
+        row = conn.execute(
+            "SELECT blks_hit + blks_read FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def test_a_pg_monitor_role_measures_every_family(db: TestDatabase, store: HistoryStore) -> None:
     role = f"monitor_{db.name}"
     db.execute(f"CREATE ROLE \"{role}\" LOGIN PASSWORD 'monitor-pw' IN ROLE pg_monitor")
@@ -110,6 +119,7 @@ def test_a_pg_monitor_role_measures_every_family(db: TestDatabase, store: Histor
                 password="monitor-pw",
             )
         )
+        eventually(lambda: _blocks_touched(db), lambda n: n >= 100)  # 14 publishes counters asynchronously
         result = run_check(target, store)
         unknown = {s.rule.name: s.note for s in result.statuses if s.status == "unknown"}
         # only the rules that need history (rates on a first check, backups) may be unknown

@@ -23,6 +23,7 @@ from pgdba.stats.settings import server_settings
 from pgdba.target import resolve_target
 from tests.checkup.helpers import find, run, script, serious, store_at
 from tests.conftest import TestDatabase
+from tests.matrix.stats_visibility import eventually
 
 HEALTHY = """
 CREATE TABLE course (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, title text NOT NULL);
@@ -274,6 +275,13 @@ def test_unused_indexes_are_not_judged_on_young_statistics(db: TestDatabase) -> 
     script(db, HEALTHY)
     db.execute("CREATE INDEX lesson_position_idx ON lesson (position)")
     db.execute("SELECT pg_stat_reset()")  # counters restart now: a week has not passed
+
+    def stats_reset() -> object:
+        with db.connect() as conn:
+            row = conn.execute("SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()")
+            return row.fetchone()
+
+    eventually(stats_reset, lambda row: row is not None and row[0] is not None)  # 14 resets asynchronously
     result = run(db, "index.unused", index__unused={"min_size_bytes": 0})
     assert result.report.findings == []
     assert [s.check for s in result.report.skipped] == ["index.unused"]
