@@ -146,6 +146,20 @@ def _timeout_message(name: str, timeout: float, max_size: int) -> str:
     )
 
 
+def _pool_arguments(target: Target, settings: PoolSettings, apply: bool, name: str | None) -> dict[str, Any]:
+    """What the sync and the async pool are both built with: the preset's sizes and timeouts."""
+    return {
+        "kwargs": connection_kwargs(target, settings, apply=apply),
+        "min_size": settings.min_size,
+        "max_size": settings.max_size,
+        "timeout": settings.connect_timeout_s,
+        "max_waiting": settings.effective_max_waiting,
+        "max_idle": settings.max_idle_s,
+        "max_lifetime": settings.max_lifetime_s,
+        "name": name or f"pgdba-pool-{len(_LIVE_POOLS) + 1}",
+    }
+
+
 def create_pool(
     target: Target,
     settings: PoolSettings = SURGE_PRESET,
@@ -161,16 +175,7 @@ def create_pool(
     Sessions are read-only unless apply=True (an application pool that writes passes apply=True).
     """
     pool = SurgePool(
-        kwargs=connection_kwargs(target, settings, apply=apply),
-        min_size=settings.min_size,
-        max_size=settings.max_size,
-        timeout=settings.connect_timeout_s,
-        max_waiting=settings.effective_max_waiting,
-        max_idle=settings.max_idle_s,
-        max_lifetime=settings.max_lifetime_s,
-        check=ConnectionPool.check_connection,
-        name=name or f"pgdba-pool-{len(_LIVE_POOLS) + 1}",
-        open=False,
+        **_pool_arguments(target, settings, apply, name), check=ConnectionPool.check_connection, open=False
     )
     _LIVE_POOLS[pool.name] = pool
     if open:
@@ -209,15 +214,8 @@ def create_async_pool(
 ) -> AsyncSurgePool:
     """The asyncio variant of create_pool; open it with `await pool.open()` or `async with pool`."""
     pool = AsyncSurgePool(
-        kwargs=connection_kwargs(target, settings, apply=apply),
-        min_size=settings.min_size,
-        max_size=settings.max_size,
-        timeout=settings.connect_timeout_s,
-        max_waiting=settings.effective_max_waiting,
-        max_idle=settings.max_idle_s,
-        max_lifetime=settings.max_lifetime_s,
+        **_pool_arguments(target, settings, apply, name),
         check=AsyncConnectionPool.check_connection,
-        name=name or f"pgdba-pool-{len(_LIVE_POOLS) + 1}",
         open=False,
     )
     _LIVE_POOLS[pool.name] = pool
