@@ -10,15 +10,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pgdba.advisor.query_columns import QueryColumns, columns_by_role
 from pgdba.checks.indexes import StatsAge, unused_indexes
 from pgdba.checks.statement_recommendations import (
     QueryRecommendation,
     analyze_statement,
     is_application_query,
-    statement_kind,
+    parse_statement,
 )
-from pgdba.errors import InputError
 from pgdba.findings import SCHEMA_VERSION
 from pgdba.history.snapshot import previous_statements
 from pgdba.history.store import HistoryStore
@@ -80,12 +78,14 @@ def analyze_queries(
         start, before = previous
         statements = statement_deltas(statements, before)
         source = "delta"
-    analyzed = [
-        s for s in statements if s.toplevel and is_application_query(statement_kind(s.query), _parse(s.query))
-    ]
+    parsed = [(s, parse_statement(s.query)) for s in statements if s.toplevel]  # parse each text once
+    analyzed = [(s, columns) for s, columns in parsed if is_application_query(columns)]
     results = [
         rec
-        for rec in (analyze_statement(s, tables, indexes, threshold_ms=threshold_ms) for s in analyzed)
+        for rec in (
+            analyze_statement(s, tables, indexes, threshold_ms=threshold_ms, columns=columns)
+            for s, columns in analyzed
+        )
         if rec is not None
     ]
     results.sort(key=lambda r: r.stats.total_ms, reverse=True)
@@ -95,13 +95,6 @@ def analyze_queries(
             "pg_stat_statements has no statements for this database yet: run the application, then retry"
         )
     return AnalyzeReport(len(analyzed), threshold_ms, results[:limit], source, start, now, notes)
-
-
-def _parse(query: str) -> QueryColumns | None:
-    try:
-        return columns_by_role(query)
-    except InputError:
-        return None
 
 
 @dataclass

@@ -95,6 +95,7 @@ class QueryColumns:
     unresolved: list[str] = field(default_factory=list)
     # every table column a SELECT block reads anywhere (select list, aggregates, …): covering candidates
     referenced: dict[int, list[TableColumn]] = field(default_factory=dict)
+    statement: str = ""  # the parse node of the statement: SelectStmt, UpdateStmt, CreateStmt, …
 
     def columns(self, role: Role) -> list[TableColumn]:
         """Distinct columns used in this role, in query order."""
@@ -148,6 +149,7 @@ def columns_by_role(sql: str, catalog: Mapping[str, Collection[str]] | None = No
     if len(statements) != 1:
         raise InputError(f"expected one SQL statement, got {len(statements)}")
     walker = _Walker(catalog or {})
+    walker.result.statement = type(statements[0].stmt).__name__
     walker.statement(statements[0].stmt)
     return walker.result
 

@@ -12,7 +12,6 @@ from pgdba.advisor.query_columns import QueryColumns, Role, columns_by_role
 from pgdba.checks.statement_recommendations import (
     is_application_query,
     is_single_table_key_lookup,
-    statement_kind,
 )
 from pgdba.errors import InputError
 from pgdba.findings import Finding, Severity
@@ -62,7 +61,7 @@ def _parse(stmt: StatementStats) -> ParsedStatement | None:
         columns = columns_by_role(stmt.query)
     except InputError:
         return None
-    if not is_application_query(statement_kind(stmt.query), columns):
+    if not is_application_query(columns):
         return None
     return ParsedStatement(stmt, columns)
 

@@ -3,11 +3,9 @@ PostgreSQL's own parse tree), and VACUUM ANALYZE when the statistics of the tabl
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-import pglast
 
 from pgdba.advisor.query_columns import QueryColumns, Role, columns_by_role
 from pgdba.checks.statement_issues import (
@@ -33,21 +31,18 @@ _DML = {
 _CATALOG_SCHEMAS = {"pg_catalog", "information_schema"}
 
 
-def statement_kind(query: str) -> str | None:
-    """select / insert / update / delete / merge, or None for utility statements and unparsable text."""
-    try:
-        parsed = pglast.parse_sql(query)
-    except pglast.parser.ParseError:
-        return None
-    if len(parsed) != 1 or parsed[0].stmt is None:
-        return None
-    return _DML.get(type(parsed[0].stmt).__name__)
+def statement_kind(columns: QueryColumns) -> str | None:
+    """select / insert / update / delete / merge, or None for utility statements."""
+    return _DML.get(columns.statement)
 
 
-def is_application_query(kind: str | None, columns: QueryColumns | None) -> bool:
+def is_application_query(columns: QueryColumns | None) -> bool:
     """DML on user tables: not DDL / maintenance, not a bare `SELECT 1`, not a catalog-only query
     (monitoring tools, pgdba itself)."""
-    if kind is None or columns is None:
+    if columns is None:
+        return False
+    kind = statement_kind(columns)
+    if kind is None:
         return False
     if kind != "select":
         return True
@@ -121,6 +116,14 @@ def _tables_by_name(tables: Sequence[TableStats]) -> dict[str, TableStats]:
     return named
 
 
+def parse_statement(query: str) -> QueryColumns | None:
+    """The statement's columns by role, or None when PostgreSQL's parser rejects the text."""
+    try:
+        return columns_by_role(query)
+    except InputError:
+        return None
+
+
 def is_single_table_key_lookup(columns: QueryColumns) -> bool:
     """One block reading one table, filtered only by equality, no join, grouping or sort."""
     if len(columns.blocks) != 1 or len(columns.blocks[0].tables) != 1:
@@ -178,18 +181,15 @@ def analyze_statement(
     *,
     threshold_ms: float = 100.0,
     min_table_rows: int = 10_000,
-    catalog: Mapping[str, Sequence[str]] | None = None,
+    columns: QueryColumns | None = None,
 ) -> QueryRecommendation | None:
     """The statement's issues and recommendations, or None when it has no issue or is not an application
-    query (see is_application_query)."""
-    try:
-        columns: QueryColumns | None = columns_by_role(stmt.query, catalog)
-    except InputError:
-        columns = None
-    kind = statement_kind(stmt.query)
-    if not is_application_query(kind, columns):
+    query (see is_application_query). `columns`: the statement already parsed, if the caller has it."""
+    if columns is None:
+        columns = parse_statement(stmt.query)
+    if columns is None or not is_application_query(columns):
         return None
-    assert columns is not None
+    kind = statement_kind(columns)
     # an N+1 is a read per listed row; a loop of single-row writes is a different problem
     key_lookup = kind == "select" and is_single_table_key_lookup(columns)
     found = [
