@@ -6,6 +6,7 @@ to_dict() is the JSON the CLI prints and the API returns.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +23,7 @@ from pgdba.history.snapshot import previous_statements
 from pgdba.history.store import HistoryStore
 from pgdba.server import load_server_facts
 from pgdba.stats.indexes import IndexStats, index_stats
-from pgdba.stats.statements import statement_deltas, statement_stats
+from pgdba.stats.statements import StatementStats, statement_deltas, statement_stats
 from pgdba.stats.tables import TableStats, table_stats
 from pgdba.target import Target, session
 
@@ -78,6 +79,31 @@ def analyze_queries(
         start, before = previous
         statements = statement_deltas(statements, before)
         source = "delta"
+    return report_statements(
+        statements,
+        tables,
+        indexes,
+        threshold_ms=threshold_ms,
+        limit=limit,
+        source=source,
+        start=start,
+        now=now,
+    )
+
+
+def report_statements(
+    statements: Sequence[StatementStats],
+    tables: Sequence[TableStats],
+    indexes: Sequence[IndexStats],
+    *,
+    threshold_ms: float = 100.0,
+    limit: int = 50,
+    source: str = "cumulative",
+    start: datetime | None = None,
+    now: datetime | None = None,
+) -> AnalyzeReport:
+    """The optimizer report over statistics already collected (pure: no connection)."""
+    now = now or datetime.now(UTC)
     parsed = [(s, parse_statement(s.query)) for s in statements if s.toplevel]  # parse each text once
     analyzed = [(s, columns) for s, columns in parsed if is_application_query(columns)]
     results = [

@@ -23,7 +23,7 @@ from pgdba.demo.planted import PLANTED_MISSING_INDEXES
 from pgdba.demo.workload import WorkloadResult, run_workload
 from pgdba.embedded import EmbeddedCluster
 from pgdba.findings import SCHEMA_VERSION
-from pgdba.optimizer import AnalyzeReport, analyze_queries
+from pgdba.optimizer import AnalyzeReport, report_statements
 from pgdba.pool import surge_pool_factory
 from pgdba.report.score import HealthScore, health_score
 from pgdba.server import load_server_facts
@@ -175,7 +175,13 @@ def run_demo(
     with _timed(steps, "check-up"):
         say("running the full check-up and the query-optimizer report")
         checkup = run_checkup(target)
-        analysis = analyze_queries(target, threshold_ms=100.0)
+        # the check-up already collected the statistics the optimizer report reads: no second round
+        analysis = report_statements(
+            checkup.data.get("statements", []),
+            checkup.data.get("tables", []),
+            checkup.data.get("indexes", []),
+            threshold_ms=100.0,
+        )
     report = DemoReport(
         cluster.dsn(DEMO_DATABASE),
         build,
