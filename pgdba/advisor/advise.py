@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -13,6 +13,7 @@ from pgdba.advisor.candidates import DEFAULT_MAX_WIDTH, Candidate, CandidateSet,
 from pgdba.advisor.catalog import TableInfo, load_tables, resolve_relations, user_table_oids
 from pgdba.advisor.drops import DropAdvice, indexes_to_drop
 from pgdba.advisor.query_columns import QueryColumns, columns_by_role
+from pgdba.advisor.sampling import StatsReader, bind_parameters
 from pgdba.advisor.selection import (
     DEFAULT_MIN_IMPROVEMENT_PCT,
     DEFAULT_WRITE_COST_PER_ROW,
@@ -65,6 +66,8 @@ class QueryEffect:
     calls: int
     cost_before: float
     cost_after: float
+    # "generic" (plan for any value), "sampled" (constants from pg_stats), "as written", "not costed"
+    costing: str = "generic"
 
 
 @dataclass
@@ -97,6 +100,7 @@ class Recommendation:
                     "calls": q.calls,
                     "cost_before": round(q.cost_before, 2),
                     "cost_after": round(q.cost_after, 2),
+                    "costing": q.costing,
                 }
                 for q in self.queries
             ],
@@ -297,16 +301,22 @@ def _advise_with_hypopg(
     options: AdvisorOptions,
     writes: Mapping[str, float],
 ) -> Advice:
-    # queries the planner cannot EXPLAIN (a parameter of unknown type, a missing privilege) are left out
+    # queries the planner cannot EXPLAIN generically (a parameter of unknown type) are costed with sampled
+    # constants; those it cannot EXPLAIN at all (a missing privilege) are left out
+    reader = StatsReader(session.conn)
     queries: list[WorkloadQuery] = []
     kept_columns: list[QueryColumns] = []
+    sampled: dict[int, str] = {}
     skipped = list(analysed.skipped)
     for query, columns in zip(analysed.queries, analysed.columns, strict=True):
         try:
             session.explain(query.sql, query.param_count)
         except psycopg.Error as exc:
-            skipped.append((query.sql, f"cannot EXPLAIN: {str(exc).splitlines()[0]}"))
-            continue
+            literal = _sampled_text(session, reader, query, columns, analysed.tables)
+            if literal is None:
+                skipped.append((query.sql, f"cannot EXPLAIN: {str(exc).splitlines()[0]}"))
+                continue
+            sampled[len(queries)] = literal
         queries.append(query)
         kept_columns.append(columns)
     if not queries:
@@ -315,7 +325,14 @@ def _advise_with_hypopg(
         written = {n: t for n, t in analysed.tables.items()}
         candidates = generate_candidates(kept_columns, written, max_width=options.max_width)
     weights = {n: float(max(q.calls, 1)) for n, q in enumerate(queries)}
-    coster = WorkloadCoster(session, queries, candidates, weights)
+    for number, query in enumerate(queries):
+        if query.param_count and number not in sampled:
+            literal = _sampled_text(session, reader, query, kept_columns[number], analysed.tables)
+            if literal is not None and _generic_misleads(
+                session, query, literal, candidates.by_query[number]
+            ):
+                sampled[number] = literal
+    coster = WorkloadCoster(session, queries, candidates, weights, sampled)
     size_of = _size_function(options, tables, session)
     total_calls = sum(weights.values())
 
@@ -337,7 +354,14 @@ def _advise_with_hypopg(
             weights[n] * (coster.cost(n, without) - selection.final[n]) for n in coster.affected(candidate)
         )
         helped = [
-            QueryEffect(n, queries[n].sql, queries[n].calls, selection.baseline[n], selection.final[n])
+            QueryEffect(
+                n,
+                queries[n].sql,
+                queries[n].calls,
+                selection.baseline[n],
+                selection.final[n],
+                "sampled" if n in sampled else "generic" if queries[n].param_count else "as written",
+            )
             for n in weights
             if candidate.name() in coster.plan_indexes(n, chosen)
         ]
@@ -375,8 +399,50 @@ def _advise_with_hypopg(
         steps=selection.steps,
         skipped=skipped,
     )
+    if sampled:
+        advice.notes.append(
+            f"{len(sampled)} of {sum(1 for q in queries if q.param_count)} parameterised queries costed with "
+            "constants sampled from pg_stats: their generic plan could not be built or its cost differed "
+            f"more than {MISLEADING_RATIO:g}x from the sampled plan's"
+        )
     advice.workload_indexes = used_by_workload
     return advice
+
+
+# A generic plan misleads when its cost differs from the plan with sampled constants by more than this
+# factor, with no index or with all of the query's candidates.
+MISLEADING_RATIO = 2.0
+
+
+def _sampled_text(
+    session: WhatIfSession,
+    reader: StatsReader,
+    query: WorkloadQuery,
+    columns: QueryColumns,
+    tables: Mapping[str, TableInfo],
+) -> str | None:
+    """The query with sampled constants for its `$n`, if pg_stats offers them and the planner takes it."""
+    bound = bind_parameters(reader, query.sql, columns, tables)
+    if bound is None or not bound.values:
+        return None
+    literal = bound.literal_sql(session.conn)
+    try:
+        session.explain(literal, 0)
+    except psycopg.Error:
+        return None
+    return literal
+
+
+def _generic_misleads(
+    session: WhatIfSession, query: WorkloadQuery, literal: str, candidates: Iterable[Candidate]
+) -> bool:
+    for config in (frozenset(), frozenset(candidates)):
+        generic = session.plan_cost(query.sql, query.param_count, config)
+        sampled = session.plan_cost(literal, 0, config)
+        low, high = sorted((max(generic, 1e-6), max(sampled, 1e-6)))
+        if high / low > MISLEADING_RATIO:
+            return True
+    return False
 
 
 def _advise_by_rules(
@@ -434,7 +500,7 @@ def _advise_by_rules(
             benefit=0.0,
             share_pct=0.0,
             queries=[
-                QueryEffect(n, q.sql, q.calls, 0.0, 0.0)
+                QueryEffect(n, q.sql, q.calls, 0.0, 0.0, "not costed")
                 for n, q in enumerate(analysed.queries)
                 if c in candidates.by_query.get(n, set())
             ],

@@ -63,7 +63,6 @@ class ColumnUse:
     conjunctive: False when the predicate sits under OR / NOT (an index serves it less reliably).
     descending: for ORDER BY. block: the query block (SELECT level) it belongs to, 0 = outermost.
     position: its place within the ORDER BY / GROUP BY list of its block.
-    parameter: n when the column is compared with `$n` directly (lets a caller bind sample values).
     """
 
     column: TableColumn
@@ -74,7 +73,6 @@ class ColumnUse:
     descending: bool = False
     block: int = 0
     position: int = 0
-    parameter: int | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +94,8 @@ class QueryColumns:
     # every table column a SELECT block reads anywhere (select list, aggregates, …): covering candidates
     referenced: dict[int, list[TableColumn]] = field(default_factory=dict)
     statement: str = ""  # the parse node of the statement: SelectStmt, UpdateStmt, CreateStmt, …
+    # `$n` → the column it is compared with and how (`=`, `<`, `>=`, `IN`, …): lets a caller bind sample values
+    parameters: dict[int, tuple[TableColumn, str]] = field(default_factory=dict)
 
     def columns(self, role: Role) -> list[TableColumn]:
         """Distinct columns used in this role, in query order."""
@@ -377,16 +377,12 @@ class _Walker:
                 return
             if column is not None and not self._references_table(other, column, scope):
                 role = Role.EQUALITY if name == "=" else Role.RANGE
-                parameter = other.number if isinstance(other, ast.ParamRef) else None
+                # `$1 < col` compares col the other way round
+                operator = name if column is left else _MIRRORED.get(name, name)
                 self._use(
-                    column,
-                    role,
-                    scope,
-                    operator=name,
-                    constant=_literal(other),
-                    conjunctive=conjunctive,
-                    parameter=parameter,
+                    column, role, scope, operator=name, constant=_literal(other), conjunctive=conjunctive
                 )
+                self._parameters([other], column, operator)
             self.nested(other, scope)
             return
         if kind in (A_Expr_Kind.AEXPR_IN, A_Expr_Kind.AEXPR_OP_ANY) and name == "=":
@@ -394,12 +390,17 @@ class _Walker:
             if column is not None:
                 operator = "IN" if kind == A_Expr_Kind.AEXPR_IN else "= ANY"
                 self._use(column, Role.EQUALITY, scope, operator=operator, conjunctive=conjunctive)
+                if kind == A_Expr_Kind.AEXPR_IN and isinstance(node.rexpr, list | tuple):
+                    self._parameters(node.rexpr, column, "IN")
             self.nested(node.rexpr, scope)
             return
         if kind == A_Expr_Kind.AEXPR_BETWEEN:
             column = self._column(node.lexpr, scope)
             if column is not None:
                 self._use(column, Role.RANGE, scope, operator="BETWEEN", conjunctive=conjunctive)
+                if isinstance(node.rexpr, list | tuple) and len(node.rexpr) == 2:
+                    self._parameters(node.rexpr[:1], column, ">=")
+                    self._parameters(node.rexpr[1:], column, "<=")
             self.nested(node.rexpr, scope)
             return
         self.nested(node, scope)
@@ -494,13 +495,20 @@ class _Walker:
         conjunctive: bool = True,
         descending: bool = False,
         position: int = 0,
-        parameter: int | None = None,
     ) -> None:
         self.result.uses.append(
-            ColumnUse(
-                column, role, operator, constant, conjunctive, descending, scope.number, position, parameter
-            )
+            ColumnUse(column, role, operator, constant, conjunctive, descending, scope.number, position)
         )
+
+    def _parameters(self, values: Iterable[object], column: TableColumn, operator: str) -> None:
+        """Remember which column each `$n` (possibly cast) among `values` is compared with."""
+        for value in values:
+            inner = value.arg if isinstance(value, ast.TypeCast) else value
+            if isinstance(inner, ast.ParamRef) and inner.number:
+                self.result.parameters.setdefault(inner.number, (column, operator))
+
+
+_MIRRORED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
 
 def _qualifier(node: Any) -> str:

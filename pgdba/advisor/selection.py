@@ -54,18 +54,26 @@ class WorkloadCoster:
     queries: Sequence[WorkloadQuery]
     candidates: CandidateSet
     weights: dict[int, float]
+    # queries costed with constants sampled from pg_stats: number → the query text with those constants
+    sampled: dict[int, str] = field(default_factory=dict)
+
+    def _text(self, number: int) -> tuple[str, int]:
+        if number in self.sampled:
+            return self.sampled[number], 0
+        query = self.queries[number]
+        return query.sql, query.param_count
 
     def relevant(self, number: int, config: frozenset[Candidate]) -> frozenset[Candidate]:
         tables = self.candidates.query_tables.get(number, set())
         return frozenset(c for c in config if c.relation in tables)
 
     def cost(self, number: int, config: frozenset[Candidate]) -> float:
-        query = self.queries[number]
-        return self.session.cost(number, query.sql, query.param_count, self.relevant(number, config)).cost
+        text, params = self._text(number)
+        return self.session.cost(number, text, params, self.relevant(number, config)).cost
 
     def plan_indexes(self, number: int, config: frozenset[Candidate]) -> frozenset[str]:
-        query = self.queries[number]
-        return self.session.cost(number, query.sql, query.param_count, self.relevant(number, config)).indexes
+        text, params = self._text(number)
+        return self.session.cost(number, text, params, self.relevant(number, config)).indexes
 
     def affected(self, candidate: Candidate) -> list[int]:
         """Queries that read the candidate's table and use its leading column."""

@@ -4,7 +4,7 @@ By default on a throwaway copy: a scratch database on the same server (needs CRE
 the measured queries read, their existing indexes and statistics; the advised indexes are built there and
 the database is dropped afterwards — the target database is only read. With --apply the measurement runs on
 the target itself around CREATE INDEX CONCURRENTLY. Only SELECT statements are executed. `$n` parameters are
-bound to values sampled from pg_stats (the most common value for `=`, histogram values for ranges).
+bound to values sampled from pg_stats (pgdba.advisor.sampling).
 """
 
 from __future__ import annotations
@@ -12,20 +12,18 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pglast
 import psycopg
 from pglast import ast
 from psycopg import sql
-from psycopg.rows import dict_row
 
 from pgdba.advisor.advise import Advice
 from pgdba.advisor.apply import create_indexes
 from pgdba.advisor.catalog import TableInfo, load_tables, resolve_relations
-from pgdba.advisor.query_columns import QueryColumns, columns_by_role
-from pgdba.advisor.workload import parameter_count
+from pgdba.advisor.query_columns import columns_by_role
+from pgdba.advisor.sampling import BoundQuery, StatsReader, bind_parameters
 from pgdba.errors import InputError
 from pgdba.server import ServerFacts
 from pgdba.target import Target
@@ -34,15 +32,6 @@ from pgdba.target import Target
 VERIFY_MAX_COPY_BYTES = 2 * 1024**3
 RUNS = 2  # measured runs per query after one warm-up; the fastest counts
 _STATEMENT = "pgdba_verify"
-
-STATS_SQL = """
-SELECT most_common_vals::text::text[] AS common,
-       histogram_bounds::text::text[] AS histogram
-  FROM pg_stats
- WHERE schemaname = %(schema)s
-   AND tablename = %(table)s
-   AND attname = %(column)s
-"""
 
 COLUMN_DEFINITIONS_SQL = """
 SELECT a.attname,
@@ -70,64 +59,6 @@ SELECT DISTINCT n.nspname AS schema,
    AND NOT a.attisdropped
    AND t.typtype = 'e'
 """
-
-
-@dataclass
-class BoundQuery:
-    sql: str
-    values: list[str]
-
-
-def bind_parameters(
-    conn: psycopg.Connection, text: str, columns: QueryColumns, tables: dict[str, TableInfo]
-) -> BoundQuery | None:
-    """Values for every `$n` from pg_stats (None when one cannot be chosen)."""
-    count = parameter_count(text)
-    values: dict[int, str] = {}
-    for number, value in _limit_parameters(text).items():
-        values[number] = value
-    for use in columns.uses:
-        if use.parameter is None or use.parameter in values:
-            continue
-        table = tables.get(use.column.relation)
-        if table is None:
-            continue
-        params = {"schema": table.schema, "table": table.name, "column": use.column.column}
-        with conn.cursor(row_factory=dict_row) as cur:
-            row = cur.execute(STATS_SQL, params).fetchone()
-        if row is None:
-            continue
-        common = row["common"] or []
-        histogram = row["histogram"] or []
-        if use.operator == "=":
-            sample = common[0] if common else (histogram[len(histogram) // 2] if histogram else None)
-        elif use.operator in ("<", "<="):
-            sample = histogram[len(histogram) // 10] if histogram else None
-        else:
-            sample = histogram[-1 - len(histogram) // 10] if histogram else None
-        if sample is not None:
-            values[use.parameter] = str(sample)
-    if any(n not in values for n in range(1, count + 1)):
-        return None
-    return BoundQuery(text, [values[n] for n in range(1, count + 1)])
-
-
-def _limit_parameters(text: str) -> dict[int, str]:
-    """`LIMIT $n` gets 10 and `OFFSET $n` gets 0."""
-    found: dict[int, str] = {}
-    stack: list[object] = list(pglast.parse_sql(text))
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.SelectStmt):
-            if isinstance(node.limitCount, ast.ParamRef) and node.limitCount.number:
-                found[node.limitCount.number] = "10"
-            if isinstance(node.limitOffset, ast.ParamRef) and node.limitOffset.number:
-                found[node.limitOffset.number] = "0"
-        if isinstance(node, list | tuple):
-            stack.extend(node)
-        elif isinstance(node, ast.Node):
-            stack.extend(getattr(node, name, None) for name in getattr(node, "__slots__", ()))
-    return found
 
 
 def _is_select(text: str) -> bool:
@@ -204,6 +135,7 @@ def _bind_all(
     tables = {name: infos[oid] for name, oid in oids.items() if oid in infos}
     catalog = {name: list(t.columns) for name, t in tables.items()}
     bound: list[BoundQuery] = []
+    reader = StatsReader(conn)
     skipped: list[str] = []
     used: dict[str, TableInfo] = {}
     for text in texts:
@@ -212,7 +144,7 @@ def _bind_all(
             skipped.append(f"not measured (only SELECTs are executed): {short}")
             continue
         columns = columns_by_role(text, catalog)
-        query = bind_parameters(conn, text, columns, tables)
+        query = bind_parameters(reader, text, columns, tables)
         if query is None:
             skipped.append(f"not measured (no sample value for a parameter): {short}")
             continue

@@ -2,7 +2,8 @@
 
 Normalised `$n` queries are costed with their generic plan: `EXPLAIN (GENERIC_PLAN)` on PostgreSQL 16+,
 else PREPARE + `plan_cache_mode = force_generic_plan` + EXPLAIN EXECUTE with NULLs, prepared afresh each
-time because a cached plan does not notice new hypothetical indexes. Results are cached per
+time because a cached plan does not notice new hypothetical indexes (where the generic plan misleads, the
+advisor hands in the query with constants sampled from pg_stats instead: pgdba.advisor.sampling). Results are cached per
 (query, hypothetical indexes on the query's tables). HypoPG's fake-OID range holds ~2 800 indexes; the
 session uses real OIDs when HypoPG allows it, and otherwise resets and re-creates when the range runs out.
 """
@@ -123,6 +124,13 @@ class WhatIfSession:
     def explain(self, query: str, param_count: int) -> dict[str, Any]:
         """The generic plan (JSON) of one query with the hypothetical indexes now present."""
         return explain_generic(self.conn, self.server_version_num, query, param_count)
+
+    def plan_cost(self, query: str, param_count: int, config: Iterable[Candidate]) -> float:
+        """Uncached cost of a query text with exactly the hypothetical indexes `config` (for comparing two
+        ways of costing one query before choosing one)."""
+        self._configure(frozenset(config))
+        self.stats.calls += 1
+        return float(self.explain(query, param_count)["Plan"]["Total Cost"])
 
     def hypopg_size(self, candidate: Candidate) -> int:
         """HypoPG's size estimate (bytes) of a candidate, the figure the research platform budgets with."""

@@ -383,6 +383,7 @@ class AdvisedQuery(BaseModel):
     calls: int
     cost_before: float
     cost_after: float
+    costing: str
 
 
 class AdvisedIndex(BaseModel):

@@ -204,6 +204,7 @@ def _print(advice: Advice, patch: OrmPatch | None, emit: str, fmt: str) -> None:
             text = " ".join(q.sql.split())
             cost = (
                 f"cost {q.cost_before:,.0f} → {q.cost_after:,.0f}"
+                + (" (sampled constants)" if q.costing == "sampled" else "")
                 if r.status != "unverified"
                 else "unverified"
             )

@@ -1,0 +1,199 @@
+"""Constants for a normalised query's `$n` parameters, sampled from pg_stats.
+
+pg_stat_statements keeps `WHERE status = $1`, not the value. A generic plan prices such a query for an
+average value; where that misleads (a skewed column, a one-sided range the planner prices at a default
+third of the rows, a parameter whose type it cannot infer) the advisor and `--verify` bind values taken from
+the column's statistics instead:
+
+- `=` / `IN`: the value a row picked at random most likely holds: the most common value covering the
+  middle row when the common values cover half of the rows, else the histogram's median (further `IN`
+  parameters take the next common values or histogram buckets);
+- `<`, `<=`: the histogram bound a tenth of the way up (about 10 % of the rows qualify); `>`, `>=`: a tenth
+  of the way down; `BETWEEN`: the bounds around the median, a tenth of the histogram apart;
+- `LIMIT $n`: 10, `OFFSET $n`: 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pglast
+import psycopg
+from pglast import ast
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from pgdba.advisor.catalog import TableInfo
+from pgdba.advisor.query_columns import QueryColumns, TableColumn
+from pgdba.advisor.workload import parameter_count
+
+STATS_SQL = """
+SELECT most_common_vals::text::text[] AS common,
+       most_common_freqs AS frequencies,
+       histogram_bounds::text::text[] AS histogram
+  FROM pg_stats
+ WHERE schemaname = %(schema)s
+   AND tablename = %(table)s
+   AND attname = %(column)s
+"""
+
+LIMIT_SAMPLE = "10"
+OFFSET_SAMPLE = "0"
+
+
+@dataclass(frozen=True)
+class ColumnSample:
+    """What pg_stats says about one column's values."""
+
+    common: tuple[str, ...] = ()
+    frequencies: tuple[float, ...] = ()
+    histogram: tuple[str, ...] = ()
+
+    def typical(self, rank: int = 0) -> str | None:
+        """The value a row picked at random most likely holds (`rank` > 0: further distinct values)."""
+        covered = 0.0
+        middle: int | None = None
+        for index, frequency in enumerate(self.frequencies):
+            covered += frequency
+            if covered >= 0.5:
+                middle = index
+                break
+        if middle is not None and self.common:
+            return self.common[(middle + rank) % len(self.common)]
+        if self.histogram:
+            step = max(len(self.histogram) // 10, 1)
+            return self.histogram[(len(self.histogram) // 2 + rank * step) % len(self.histogram)]
+        return self.common[rank % len(self.common)] if self.common else None
+
+    def bound(self, operator: str) -> str | None:
+        """A range bound about a tenth of the rows pass (`<`, `<=`, `>`, `>=`)."""
+        values = self.histogram or self.common
+        if not values:
+            return None
+        tenth = len(values) // 10
+        return values[tenth] if operator in ("<", "<=") else values[-1 - tenth]
+
+    def sample(self, operator: str, rank: int = 0) -> str | None:
+        if operator in ("=", "IN"):
+            return self.typical(rank)
+        if operator in ("<", "<=", ">", ">="):
+            return self.bound(operator)
+        return None
+
+
+@dataclass(frozen=True)
+class BoundQuery:
+    """A normalised query with a sampled value for each `$n` (in order)."""
+
+    sql: str
+    values: tuple[str, ...]
+
+    def literal_sql(self, conn: psycopg.Connection) -> str:
+        """The query text with each `$n` replaced by its value as a quoted literal (its type inferred as
+        for any untyped constant)."""
+        pieces: list[str] = []
+        last = 0
+        for token in pglast.parser.scan(self.sql):  # character offsets, `end` inclusive
+            if token.name != "PARAM":
+                continue
+            number = int(self.sql[token.start + 1 : token.end + 1])
+            pieces += [self.sql[last : token.start], sql.Literal(self.values[number - 1]).as_string(conn)]
+            last = token.end + 1
+        pieces.append(self.sql[last:])
+        return "".join(pieces)
+
+
+class StatsReader:
+    """pg_stats rows of the columns parameters are compared with, each read once."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+        self._samples: dict[tuple[str, str, str], ColumnSample | None] = {}
+
+    def column(self, table: TableInfo, column: str) -> ColumnSample | None:
+        key = (table.schema, table.name, column)
+        if key not in self._samples:
+            params = {"schema": table.schema, "table": table.name, "column": column}
+            with self.conn.cursor(row_factory=dict_row) as cur:
+                row = cur.execute(STATS_SQL, params).fetchone()
+            self._samples[key] = (
+                None
+                if row is None
+                else ColumnSample(
+                    tuple(row["common"] or ()),
+                    tuple(float(f) for f in row["frequencies"] or ()),
+                    tuple(row["histogram"] or ()),
+                )
+            )
+        return self._samples[key]
+
+
+def bind_parameters(
+    reader: StatsReader, text: str, columns: QueryColumns, tables: Mapping[str, TableInfo]
+) -> BoundQuery | None:
+    """A sampled value for every `$n` of `text`, or None when one cannot be chosen."""
+    count = parameter_count(text)
+    if count == 0:
+        return BoundQuery(text, ())
+    values: dict[int, str] = dict(limit_parameters(text))
+    ranks: dict[TableColumn, int] = {}
+    for number in sorted(columns.parameters):
+        if number in values:
+            continue
+        column, operator = columns.parameters[number]
+        table = tables.get(column.relation)
+        sample = reader.column(table, column.column) if table is not None else None
+        if sample is None:
+            continue
+        rank = ranks.get(column, 0) if operator == "IN" else 0
+        ranks[column] = rank + 1
+        value = sample.sample(operator, rank)
+        if value is not None:
+            values[number] = value
+    for column, low, high in _between_pairs(columns):
+        if low in values and high in values:
+            values[low], values[high] = _around_median(reader, tables, column, values[low], values[high])
+    if any(n not in values for n in range(1, count + 1)):
+        return None
+    return BoundQuery(text, tuple(values[n] for n in range(1, count + 1)))
+
+
+def _between_pairs(columns: QueryColumns) -> list[tuple[TableColumn, int, int]]:
+    """`col BETWEEN $a AND $b`: consecutive `>=` / `<=` parameters on the same column."""
+    pairs = []
+    for number, (column, operator) in columns.parameters.items():
+        following = columns.parameters.get(number + 1)
+        if operator == ">=" and following == (column, "<="):
+            pairs.append((column, number, number + 1))
+    return pairs
+
+
+def _around_median(
+    reader: StatsReader, tables: Mapping[str, TableInfo], column: TableColumn, low: str, high: str
+) -> tuple[str, str]:
+    table = tables.get(column.relation)
+    sample = reader.column(table, column.column) if table is not None else None
+    if sample is None or len(sample.histogram) < 3:
+        return low, high
+    histogram = sample.histogram
+    middle, half = len(histogram) // 2, max(len(histogram) // 20, 1)
+    return histogram[max(middle - half, 0)], histogram[min(middle + half, len(histogram) - 1)]
+
+
+def limit_parameters(text: str) -> dict[int, str]:
+    """`LIMIT $n` gets 10 and `OFFSET $n` gets 0."""
+    found: dict[int, str] = {}
+    stack: list[object] = list(pglast.parse_sql(text))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.SelectStmt):
+            if isinstance(node.limitCount, ast.ParamRef) and node.limitCount.number:
+                found[node.limitCount.number] = LIMIT_SAMPLE
+            if isinstance(node.limitOffset, ast.ParamRef) and node.limitOffset.number:
+                found[node.limitOffset.number] = OFFSET_SAMPLE
+        if isinstance(node, list | tuple):
+            stack.extend(node)
+        elif isinstance(node, ast.Node):
+            stack.extend(getattr(node, name, None) for name in getattr(node, "__slots__", ()))
+    return found

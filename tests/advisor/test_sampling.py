@@ -1,0 +1,122 @@
+"""Sampled constants for `$n` parameters: which column each parameter meets, the values pg_stats offers, and
+the advisor costing with them where the generic plan misleads."""
+
+from __future__ import annotations
+
+import pytest
+
+from pgdba.advisor.advise import Advice, AdvisorOptions, advise_indexes
+from pgdba.advisor.catalog import load_tables, resolve_relations
+from pgdba.advisor.query_columns import columns_by_role
+from pgdba.advisor.sampling import BoundQuery, ColumnSample, StatsReader, bind_parameters
+from pgdba.advisor.workload import WorkloadQuery
+from pgdba.server import load_server_facts
+from tests.conftest import TestDatabase
+
+
+def test_parameters_are_attributed_to_the_column_they_meet() -> None:
+    q = columns_by_role(
+        "SELECT * FROM t WHERE $1 < a AND b = $2::int AND c IN ($3, $4) AND d BETWEEN $5 AND $6 "
+        "AND lower(e) = $7 LIMIT $8"
+    )
+    found = {n: (str(column), operator) for n, (column, operator) in q.parameters.items()}
+    assert found == {
+        1: ("t.a", ">"),  # `$1 < a` is `a > $1`
+        2: ("t.b", "="),
+        3: ("t.c", "IN"),
+        4: ("t.c", "IN"),
+        5: ("t.d", ">="),
+        6: ("t.d", "<="),
+    }  # $7 meets an expression, $8 is the LIMIT: neither is a column's value
+
+
+def test_typical_value_is_what_a_random_row_holds() -> None:
+    skewed = ColumnSample(common=("done", "new", "paid"), frequencies=(0.7, 0.2, 0.1))
+    assert skewed.typical() == "done"
+    assert skewed.typical(1) == "new"
+    # common values cover less than half of the rows: the histogram's median
+    spread = ColumnSample(
+        common=("x",), frequencies=(0.01,), histogram=tuple(f"v{i:02}" for i in range(21))
+    )
+    assert spread.typical() == "v10"
+    assert spread.typical(1) != spread.typical()
+    histogram = ColumnSample(histogram=tuple(str(i) for i in range(101)))
+    assert histogram.bound("<") == "10"
+    assert histogram.bound(">=") == "90"
+    assert ColumnSample().sample("=") is None
+
+
+def test_literal_text_replaces_each_parameter_once(db: TestDatabase) -> None:
+    bound = BoundQuery('SELECT "ünï" FROM t WHERE a = $1 AND b IN ($2, $10) LIMIT $3', tuple("abcdefghij"))
+    with db.target.connect() as conn:
+        text = bound.literal_sql(conn)
+    assert text == """SELECT "ünï" FROM t WHERE a = 'a' AND b IN ('b', 'j') LIMIT 'c'"""
+    quoted = BoundQuery("SELECT 1 WHERE $1 = 'x'", ("it's",))
+    with db.target.connect() as conn:
+        assert quoted.literal_sql(conn) == "SELECT 1 WHERE 'it''s' = 'x'"
+
+
+SKEWED = """
+CREATE TABLE tickets (id int PRIMARY KEY, status text NOT NULL, opened_at timestamptz NOT NULL,
+                      body text NOT NULL);
+INSERT INTO tickets
+SELECT g, CASE WHEN g % 100 = 0 THEN 'open' ELSE 'closed' END,
+       timestamptz '2024-01-01' + g * interval '1 minute', repeat(md5(g::text), 4)
+  FROM generate_series(1, 100000) g;
+ANALYZE tickets;
+"""
+
+
+@pytest.mark.catalog
+def test_bound_values_come_from_the_columns_statistics(db: TestDatabase) -> None:
+    db.execute(SKEWED)
+    text = "SELECT id FROM tickets WHERE status = $1 AND opened_at >= $2 ORDER BY opened_at LIMIT $3"
+    with db.target.connect() as conn:
+        oids = resolve_relations(conn, {"tickets"})
+        tables = {"tickets": load_tables(conn, oids.values())[oids["tickets"]]}
+        bound = bind_parameters(StatsReader(conn), text, columns_by_role(text), tables)
+        assert bound is not None
+        status, opened, limit = bound.values
+        assert status == "closed"  # 99 % of the rows
+        assert limit == "10"
+        # about a tenth of the rows are at or after the sampled bound
+        row = conn.execute(
+            "SELECT count(*) FILTER (WHERE opened_at >= %s::timestamptz)::float / count(*) FROM tickets",
+            (opened,),
+        ).fetchone()
+        assert row is not None and 0.03 < row[0] < 0.2
+        conn.execute(bound.literal_sql(conn))  # the literal form runs as it is
+
+
+def advise(db: TestDatabase, queries: list[str]) -> Advice:
+    with db.target.connect() as conn:
+        facts = load_server_facts(conn)
+        return advise_indexes(conn, facts, [WorkloadQuery(q) for q in queries], AdvisorOptions())
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_order_by_limit_parameter_is_costed_with_a_sampled_limit(db: TestDatabase) -> None:
+    # the generic plan prices `LIMIT $1` as a tenth of the rows, where walking an index in order looks
+    # no cheaper than sorting; with LIMIT 10 the index is plainly the plan
+    db.execute(SKEWED)
+    advice = advise(db, ["SELECT * FROM tickets ORDER BY opened_at DESC LIMIT $1"])
+    assert [(r.candidate.table, r.candidate.columns) for r in advice.recommendations] == [
+        ("tickets", ("opened_at",))
+    ]
+    (effect,) = advice.recommendations[0].queries
+    assert effect.costing == "sampled"
+    assert effect.cost_after < effect.cost_before / 10
+    assert any("sampled from pg_stats" in note for note in advice.notes)
+    assert advice.to_dict()["indexes"][0]["queries"][0]["costing"] == "sampled"
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_a_generic_plan_that_agrees_is_kept(db: TestDatabase) -> None:
+    db.execute(SKEWED)
+    advice = advise(db, ["SELECT * FROM tickets WHERE id = $1"])
+    assert advice.recommendations == []  # the primary key serves it
+    advice = advise(db, ["SELECT body FROM tickets WHERE opened_at = $1"])
+    (effect,) = advice.recommendations[0].queries
+    assert effect.costing == "generic"
