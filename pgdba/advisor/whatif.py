@@ -24,6 +24,12 @@ from pgdba.errors import NotAvailable
 
 _STATEMENT = "pgdba_whatif"
 
+HYPOPG_REAL_OIDS_SQL = """
+SELECT string_to_array(split_part(extversion, '-', 1), '.')::int[] >= '{1,4}'
+  FROM pg_extension
+ WHERE extname = 'hypopg'
+"""
+
 
 @dataclass(frozen=True)
 class CostedPlan:
@@ -51,15 +57,20 @@ class WhatIfSession:
     _cache: dict[tuple[int, frozenset[Candidate]], CostedPlan] = field(default_factory=dict)
     _sizes: dict[Candidate, int] = field(default_factory=dict)
     rejected: set[Candidate] = field(default_factory=set)
+    real_oids: bool = False
 
     def __post_init__(self) -> None:
         try:
             self.conn.execute("SELECT hypopg_reset()")
         except psycopg.errors.UndefinedFunction:
             raise NotAvailable("HypoPG is not installed in this database (CREATE EXTENSION hypopg)") from None
-        # older HypoPG has fake OIDs only; running out of them is handled by resetting
+        # HypoPG 1.4+ can take real OIDs; older ones have a fake range of ~2 800 (see _create). Older versions
+        # accept the SET as a meaningless placeholder, so ask for the version first.
         with contextlib.suppress(psycopg.Error):
-            self.conn.execute("SET hypopg.use_real_oids = on")
+            row = self.conn.execute(HYPOPG_REAL_OIDS_SQL).fetchone()
+            if row and row[0]:
+                self.conn.execute("SET hypopg.use_real_oids = on")
+                self.real_oids = True
 
     @property
     def hypothetical_names(self) -> dict[str, Candidate]:
@@ -77,30 +88,46 @@ class WhatIfSession:
         for candidate in [c for c in self._present if c not in config]:
             oid, _ = self._present.pop(candidate)
             self.conn.execute("SELECT hypopg_drop_index(%s)", (oid,))
-        for candidate in sorted(c for c in config if c not in self._present and c not in self.rejected):
-            try:
-                self._present[candidate] = self._create(candidate, config)
-            except (psycopg.errors.DataException, psycopg.errors.SyntaxErrorOrAccessRuleViolation):
-                # HypoPG refuses this definition (e.g. an unsupported column type): never propose it
-                self.rejected.add(candidate)
+        for candidate in sorted(c for c in config if c not in self.rejected):
+            if candidate not in self._present:  # (a reset below may have created it already)
+                self._add(candidate, config)
+
+    def _add(self, candidate: Candidate, config: frozenset[Candidate]) -> None:
+        try:
+            self._present[candidate] = self._create(candidate, config)
+        except (psycopg.errors.DataException, psycopg.errors.SyntaxErrorOrAccessRuleViolation):
+            # HypoPG refuses this definition (e.g. an unsupported column type): never propose it
+            self.rejected.add(candidate)
 
     def _create(self, candidate: Candidate, config: frozenset[Candidate]) -> tuple[int, str]:
-        ddl = candidate.ddl(concurrently=False, named=False).as_string(self.conn)
         try:
-            row = self.conn.execute(
-                "SELECT indexrelid, indexname FROM hypopg_create_index(%s)", (ddl,)
-            ).fetchone()
+            return self._hypopg_create(candidate)
         except psycopg.errors.InternalError as exc:
             if "oid" not in str(exc):
                 raise
-            # HypoPG's fake-OID range is exhausted: start over with only this configuration
-            self.stats.resets += 1
-            self._drop_all()
-            for other in sorted(c for c in config if c != candidate):
-                self._present[other] = self._create(other, config)
-            row = self.conn.execute(
-                "SELECT indexrelid, indexname FROM hypopg_create_index(%s)", (ddl,)
-            ).fetchone()
+        # HypoPG's fake-OID range is exhausted: start over with only this configuration
+        self.stats.resets += 1
+        self._drop_all()
+        try:
+            for other in sorted(c for c in config if c != candidate and c not in self.rejected):
+                with contextlib.suppress(
+                    psycopg.errors.DataException, psycopg.errors.SyntaxErrorOrAccessRuleViolation
+                ):
+                    self._present[other] = self._hypopg_create(other)
+            return self._hypopg_create(candidate)
+        except psycopg.errors.InternalError as exc:
+            if "oid" not in str(exc):
+                raise
+            raise NotAvailable(
+                f"{len(config)} hypothetical indexes at once exceed HypoPG's OID range "
+                "(HypoPG 1.4+ with hypopg.use_real_oids has no such limit)"
+            ) from None
+
+    def _hypopg_create(self, candidate: Candidate) -> tuple[int, str]:
+        ddl = candidate.ddl(concurrently=False, named=False).as_string(self.conn)
+        row = self.conn.execute(
+            "SELECT indexrelid, indexname FROM hypopg_create_index(%s)", (ddl,)
+        ).fetchone()
         assert row is not None
         return int(row[0]), str(row[1])
 

@@ -35,9 +35,7 @@ def test_typical_value_is_what_a_random_row_holds() -> None:
     assert skewed.typical() == "done"
     assert skewed.typical(1) == "new"
     # common values cover less than half of the rows: the histogram's median
-    spread = ColumnSample(
-        common=("x",), frequencies=(0.01,), histogram=tuple(f"v{i:02}" for i in range(21))
-    )
+    spread = ColumnSample(common=("x",), frequencies=(0.01,), histogram=tuple(f"v{i:02}" for i in range(21)))
     assert spread.typical() == "v10"
     assert spread.typical(1) != spread.typical()
     histogram = ColumnSample(histogram=tuple(str(i) for i in range(101)))
