@@ -94,6 +94,7 @@ def main() -> int:
             "advisor_runtime_s": round(advice.runtime_s, 2),
             "whatif_calls": advice.whatif_calls,
             "relative_cost": round(advice.relative_cost, 4),
+            "notes": advice.notes,
             "advised": sorted(advised.values()),
             "planted_found": found,
             "extra": extra,

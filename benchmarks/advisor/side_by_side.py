@@ -240,6 +240,7 @@ def main() -> int:
                     "relative_cost": estimated_cost(conn, facts.version_num, workload, ddl) / no_index_cost,
                 }
         results["tools"]["pgdba"]["advisor_s"] = pgdba_s
+        results["tools"]["pgdba"]["notes"] = advice.notes
         for tool, ddl in sets.items():
             seconds, megabytes = build_and_measure(admin, ddl, runner)
             results["tools"][tool].update({"workload_s": seconds, "size_mb": megabytes})
