@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -13,7 +13,7 @@ from pgdba.advisor.candidates import DEFAULT_MAX_WIDTH, Candidate, CandidateSet,
 from pgdba.advisor.catalog import TableInfo, load_tables, resolve_relations, user_table_oids
 from pgdba.advisor.drops import DropAdvice, indexes_to_drop
 from pgdba.advisor.query_columns import QueryColumns, columns_by_role
-from pgdba.advisor.sampling import StatsReader, bind_parameters
+from pgdba.advisor.sampling import MISLEADING_RATIO, StatsReader, generic_misleads, sampled_text
 from pgdba.advisor.selection import (
     DEFAULT_MIN_IMPROVEMENT_PCT,
     DEFAULT_WRITE_COST_PER_ROW,
@@ -312,7 +312,7 @@ def _advise_with_hypopg(
         try:
             session.explain(query.sql, query.param_count)
         except psycopg.Error as exc:
-            literal = _sampled_text(session, reader, query, columns, analysed.tables)
+            literal = sampled_text(session, reader, query, columns, analysed.tables)
             if literal is None:
                 skipped.append((query.sql, f"cannot EXPLAIN: {str(exc).splitlines()[0]}"))
                 continue
@@ -327,9 +327,9 @@ def _advise_with_hypopg(
     weights = {n: float(max(q.calls, 1)) for n, q in enumerate(queries)}
     for number, query in enumerate(queries):
         if query.param_count and number not in sampled:
-            literal = _sampled_text(session, reader, query, kept_columns[number], analysed.tables)
-            if literal is not None and _generic_misleads(
-                session, query, literal, candidates.by_query[number]
+            literal = sampled_text(session, reader, query, kept_columns[number], analysed.tables)
+            if literal is not None and generic_misleads(
+                session, query, literal, candidates.by_query.get(number, set())
             ):
                 sampled[number] = literal
     coster = WorkloadCoster(session, queries, candidates, weights, sampled)
@@ -407,42 +407,6 @@ def _advise_with_hypopg(
         )
     advice.workload_indexes = used_by_workload
     return advice
-
-
-# A generic plan misleads when its cost differs from the plan with sampled constants by more than this
-# factor, with no index or with all of the query's candidates.
-MISLEADING_RATIO = 2.0
-
-
-def _sampled_text(
-    session: WhatIfSession,
-    reader: StatsReader,
-    query: WorkloadQuery,
-    columns: QueryColumns,
-    tables: Mapping[str, TableInfo],
-) -> str | None:
-    """The query with sampled constants for its `$n`, if pg_stats offers them and the planner takes it."""
-    bound = bind_parameters(reader, query.sql, columns, tables)
-    if bound is None or not bound.values:
-        return None
-    literal = bound.literal_sql(session.conn)
-    try:
-        session.explain(literal, 0)
-    except psycopg.Error:
-        return None
-    return literal
-
-
-def _generic_misleads(
-    session: WhatIfSession, query: WorkloadQuery, literal: str, candidates: Iterable[Candidate]
-) -> bool:
-    for config in (frozenset(), frozenset(candidates)):
-        generic = session.plan_cost(query.sql, query.param_count, config)
-        sampled = session.plan_cost(literal, 0, config)
-        low, high = sorted((max(generic, 1e-6), max(sampled, 1e-6)))
-        if high / low > MISLEADING_RATIO:
-            return True
-    return False
 
 
 def _advise_by_rules(

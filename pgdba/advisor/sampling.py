@@ -15,7 +15,7 @@ the column's statistics instead:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import pglast
@@ -24,9 +24,12 @@ from pglast import ast
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from pgdba.advisor.candidates import Candidate
 from pgdba.advisor.catalog import TableInfo
 from pgdba.advisor.query_columns import QueryColumns, TableColumn
-from pgdba.advisor.workload import parameter_count
+from pgdba.advisor.selection import PREFILTER_BATCH
+from pgdba.advisor.whatif import WhatIfSession
+from pgdba.advisor.workload import WorkloadQuery, parameter_count
 
 STATS_SQL = """
 SELECT most_common_vals::text::text[] AS common,
@@ -197,3 +200,42 @@ def limit_parameters(text: str) -> dict[int, str]:
         elif isinstance(node, ast.Node):
             stack.extend(getattr(node, name, None) for name in getattr(node, "__slots__", ()))
     return found
+
+
+# costing with samples ---------------------------------------------------------------------------------
+# A generic plan misleads when its cost differs from the plan with sampled constants by more than this
+# factor, with no index or with all of the query's candidates.
+MISLEADING_RATIO = 2.0
+
+
+def sampled_text(
+    session: WhatIfSession,
+    reader: StatsReader,
+    query: WorkloadQuery,
+    columns: QueryColumns,
+    tables: Mapping[str, TableInfo],
+) -> str | None:
+    """The query with sampled constants for its `$n`, if pg_stats offers them and the planner takes it."""
+    bound = bind_parameters(reader, query.sql, columns, tables)
+    if bound is None or not bound.values:
+        return None
+    literal = bound.literal_sql(session.conn)
+    try:
+        session.explain(literal, 0)
+    except psycopg.Error:
+        return None
+    return literal
+
+
+def generic_misleads(
+    session: WhatIfSession, query: WorkloadQuery, literal: str, candidates: Iterable[Candidate]
+) -> bool:
+    """Does the generic plan's cost differ from the sampled plan's by more than MISLEADING_RATIO, with no
+    index or with all of the query's candidates (at most one prefilter batch of them)?"""
+    for config in (frozenset(), frozenset(sorted(candidates)[:PREFILTER_BATCH])):
+        generic = session.plan_cost(query.sql, query.param_count, config)
+        sampled = session.plan_cost(literal, 0, config)
+        low, high = sorted((max(generic, 1e-6), max(sampled, 1e-6)))
+        if high / low > MISLEADING_RATIO:
+            return True
+    return False
