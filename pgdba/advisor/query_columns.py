@@ -392,6 +392,8 @@ class _Walker:
                 self._use(column, Role.EQUALITY, scope, operator=operator, conjunctive=conjunctive)
                 if kind == A_Expr_Kind.AEXPR_IN and isinstance(node.rexpr, list | tuple):
                     self._parameters(node.rexpr, column, "IN")
+                elif kind == A_Expr_Kind.AEXPR_OP_ANY:
+                    self._parameters([node.rexpr], column, "= ANY")  # `col = ANY($1)`: an array
             self.nested(node.rexpr, scope)
             return
         if kind == A_Expr_Kind.AEXPR_BETWEEN:

@@ -5,9 +5,9 @@ average value; where that misleads (a skewed column, a one-sided range the plann
 third of the rows, a parameter whose type it cannot infer) the advisor and `--verify` bind values taken from
 the column's statistics instead:
 
-- `=` / `IN`: the value a row picked at random most likely holds: the most common value covering the
-  middle row when the common values cover half of the rows, else the histogram's median (further `IN`
-  parameters take the next common values or histogram buckets);
+- `=` / `IN` / `= ANY` (an array of that one value): the value a row picked at random most likely holds:
+  the most common value covering the middle row when the common values cover half of the rows, else the
+  histogram's median (further `IN` parameters take the next common values or histogram buckets);
 - `<`, `<=`: the histogram bound a tenth of the way up (about 10 % of the rows qualify); `>`, `>=`: a tenth
   of the way down; `BETWEEN`: the bounds around the median, a tenth of the histogram apart;
 - `LIMIT $n`: 10, `OFFSET $n`: 0.
@@ -80,6 +80,9 @@ class ColumnSample:
     def sample(self, operator: str, rank: int = 0) -> str | None:
         if operator in ("=", "IN"):
             return self.typical(rank)
+        if operator == "= ANY":  # an array of the typical value
+            value = self.typical(rank)
+            return None if value is None else '{"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"}'
         if operator in ("<", "<=", ">", ">="):
             return self.bound(operator)
         return None

@@ -17,7 +17,7 @@ from tests.conftest import TestDatabase
 def test_parameters_are_attributed_to_the_column_they_meet() -> None:
     q = columns_by_role(
         "SELECT * FROM t WHERE $1 < a AND b = $2::int AND c IN ($3, $4) AND d BETWEEN $5 AND $6 "
-        "AND lower(e) = $7 LIMIT $8"
+        "AND lower(e) = $7 AND f = ANY($9) LIMIT $8"
     )
     found = {n: (str(column), operator) for n, (column, operator) in q.parameters.items()}
     assert found == {
@@ -27,6 +27,7 @@ def test_parameters_are_attributed_to_the_column_they_meet() -> None:
         4: ("t.c", "IN"),
         5: ("t.d", ">="),
         6: ("t.d", "<="),
+        9: ("t.f", "= ANY"),
     }  # $7 meets an expression, $8 is the LIMIT: neither is a column's value
 
 
@@ -42,6 +43,10 @@ def test_typical_value_is_what_a_random_row_holds() -> None:
     assert histogram.bound("<") == "10"
     assert histogram.bound(">=") == "90"
     assert ColumnSample().sample("=") is None
+    assert (
+        ColumnSample(common=('say "hi" \\o/',), frequencies=(0.9,)).sample("= ANY")
+        == '{"say \\"hi\\" \\\\o/"}'
+    )
 
 
 def test_literal_text_replaces_each_parameter_once(db: TestDatabase) -> None:
@@ -52,6 +57,11 @@ def test_literal_text_replaces_each_parameter_once(db: TestDatabase) -> None:
     quoted = BoundQuery("SELECT 1 WHERE $1 = 'x'", ("it's",))
     with db.target.connect() as conn:
         assert quoted.literal_sql(conn) == "SELECT 1 WHERE 'it''s' = 'x'"
+        # an `= ANY` sample is an array literal PostgreSQL reads back to the very value
+        value = 'a "b" \\c, {d}'
+        array = ColumnSample(common=(value,), frequencies=(1.0,)).sample("= ANY")
+        text = BoundQuery("SELECT ($1::text[])[1], cardinality($1::text[])", (str(array),)).literal_sql(conn)
+        assert conn.execute(text).fetchone() == (value, 1)
 
 
 SKEWED = """
@@ -84,6 +94,11 @@ def test_bound_values_come_from_the_columns_statistics(db: TestDatabase) -> None
         ).fetchone()
         assert row is not None and 0.03 < row[0] < 0.2
         conn.execute(bound.literal_sql(conn))  # the literal form runs as it is
+        text = "SELECT id FROM tickets WHERE status = ANY($1)"
+        array = bind_parameters(StatsReader(conn), text, columns_by_role(text), tables)
+        assert array is not None and array.values == ('{"closed"}',)
+        row = conn.execute(f"SELECT count(*) FROM ({array.literal_sql(conn)}) q").fetchone()
+        assert row == (99000,)
 
 
 def advise(db: TestDatabase, queries: list[str]) -> Advice:
