@@ -18,12 +18,12 @@ from pgdba.findings import Severity
 from pgdba.history.snapshot import take_snapshot
 from pgdba.report.score import health_score
 from pgdba.server import load_server_facts
-from pgdba.stats.database import database_stats
-from pgdba.stats.settings import server_settings
+from pgdba.stats.database import DatabaseStats, database_stats
+from pgdba.stats.settings import Setting, server_settings
 from pgdba.target import resolve_target
 from tests.checkup.helpers import find, run, script, serious, store_at
 from tests.conftest import TestDatabase
-from tests.matrix.stats_visibility import eventually
+from tests.matrix.stats_visibility import eventually, publish_stats
 
 HEALTHY = """
 CREATE TABLE course (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, title text NOT NULL);
@@ -76,16 +76,20 @@ def test_settings_are_judged_as_this_database_sees_them(db: TestDatabase) -> Non
     assert [f.severity for f in effective] == [Severity.WARNING]
 
 
-# reads table/index counters at once; 14's statistics collector delivers them asynchronously
 @pytest.mark.catalog
-@pytest.mark.pg(">= 15")
 def test_temp_files_with_small_work_mem_are_a_settings_warning(db: TestDatabase) -> None:
     db.execute("CREATE TABLE t AS SELECT md5(g::text) AS v FROM generate_series(1, 30000) g")
     with db.connect() as conn:
         conn.execute("SET work_mem = '64kB'")
         conn.execute("SELECT v FROM t ORDER BY v").fetchall()
-    with db.connect() as conn:
-        stats, settings = database_stats(conn), server_settings(conn)
+        publish_stats(conn)
+
+    def collect() -> tuple[DatabaseStats, dict[str, Setting]]:
+        with db.connect() as conn:
+            return database_stats(conn), server_settings(conn)
+
+    # the sort's temporary file must be visible in the database's counters
+    stats, settings = eventually(collect, lambda both: both[0].temp_files >= 1)
     assert stats.temp_files >= 1
     work_mem = [
         f for f in settings_findings(settings, stats, min_temp_files=1) if f.code == "settings.work_mem"

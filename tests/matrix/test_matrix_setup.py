@@ -69,6 +69,7 @@ def _tracking_off_step_can_apply(target: Target) -> bool:
     return steps["tracking_off"].can_apply
 
 
+# stays >= 15, not for the statistics delay: GRANT ... ON PARAMETER is new in 15 (the test below covers 14)
 @pytest.mark.pg(">= 15")
 def test_parameter_grant_lets_a_plain_role_alter_the_setting(db: TestDatabase, plain_role: Target) -> None:
     assert not _tracking_off_step_can_apply(plain_role)
