@@ -96,7 +96,6 @@ def test_backup_age_counts_from_the_last_successful_backup_record(
     assert status_of(run_check(db.target, store), "backup_age").event == "resolved"
 
 
-@pytest.mark.catalog
 def _blocks_touched(db: TestDatabase) -> int:
     with db.connect() as conn:
         row = conn.execute(
@@ -105,6 +104,7 @@ def _blocks_touched(db: TestDatabase) -> int:
     return int(row[0]) if row else 0
 
 
+@pytest.mark.catalog
 def test_a_pg_monitor_role_measures_every_family(db: TestDatabase, store: HistoryStore) -> None:
     role = f"monitor_{db.name}"
     db.execute(f"CREATE ROLE \"{role}\" LOGIN PASSWORD 'monitor-pw' IN ROLE pg_monitor")
