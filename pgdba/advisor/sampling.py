@@ -71,7 +71,7 @@ class ColumnSample:
 
     def bound(self, operator: str) -> str | None:
         """A range bound about a tenth of the rows pass (`<`, `<=`, `>`, `>=`)."""
-        values = self.histogram or self.common
+        values = self.histogram  # in value order (the common values are in frequency order)
         if not values:
             return None
         tenth = len(values) // 10

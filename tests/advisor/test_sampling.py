@@ -43,6 +43,7 @@ def test_typical_value_is_what_a_random_row_holds() -> None:
     assert histogram.bound("<") == "10"
     assert histogram.bound(">=") == "90"
     assert ColumnSample().sample("=") is None
+    assert skewed.sample(">") is None  # common values come in frequency order: no range bound from them
     assert (
         ColumnSample(common=('say "hi" \\o/',), frequencies=(0.9,)).sample("= ANY")
         == '{"say \\"hi\\" \\\\o/"}'
