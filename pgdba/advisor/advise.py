@@ -22,6 +22,7 @@ from pgdba.advisor.selection import (
     select_best,
 )
 from pgdba.advisor.sizes import estimated_index_bytes
+from pgdba.advisor.views import expand_views
 from pgdba.advisor.whatif import WhatIfSession, explain_generic, plan_index_names
 from pgdba.advisor.workload import WorkloadQuery
 from pgdba.errors import InputError, NotAvailable
@@ -214,8 +215,10 @@ class AnalysedWorkload:
 
 
 def analyse_workload(conn: psycopg.Connection, workload: Sequence[WorkloadQuery]) -> AnalysedWorkload:
-    """Parse every query, find its tables in the catalog and attribute its columns."""
-    first = [columns_by_role(q.sql) for q in workload]
+    """Parse every query (views replaced by their bodies), find its tables in the catalog and attribute its
+    columns."""
+    texts = [expand_views(conn, q.sql) for q in workload]
+    first = [columns_by_role(text) for text in texts]
     names = {name for q in first for name in q.tables}
     oids = resolve_relations(conn, names)
     infos = load_tables(conn, oids.values())
@@ -224,8 +227,8 @@ def analyse_workload(conn: psycopg.Connection, workload: Sequence[WorkloadQuery]
     queries: list[WorkloadQuery] = []
     columns: list[QueryColumns] = []
     skipped: list[tuple[str, str]] = []
-    for query in workload:
-        analysed = columns_by_role(query.sql, catalog)
+    for query, text in zip(workload, texts, strict=True):
+        analysed = columns_by_role(text, catalog)
         if not any(name in tables for name in analysed.tables):
             skipped.append((query.sql, "reads no table of this database"))
             continue

@@ -169,6 +169,10 @@ class _Scope:
     names: dict[str, TableColumn | None]
     parent: _Scope | None
     ctes: frozenset[str]
+    # simple sub-selects in FROM (a view's body, once expanded): alias → output column → base table column;
+    # the planner pulls such a sub-select up into this block, so their blocks count as this one's
+    derived: dict[str, dict[str, TableColumn]] = field(default_factory=dict)
+    pulled: list[_Scope] = field(default_factory=list)
 
     def lookup(self, qualifier: str) -> tuple[TableColumn | None, bool]:
         """(table, found) for a qualifier, searching outer blocks for correlated references."""
@@ -178,6 +182,23 @@ class _Scope:
                 return scope.names[qualifier], True
             scope = scope.parent
         return None, False
+
+    def derived_column(self, qualifier: str, column: str) -> TableColumn | None:
+        scope: _Scope | None = self
+        while scope is not None:
+            if qualifier in scope.names:
+                return scope.derived.get(qualifier, {}).get(column)
+            scope = scope.parent
+        return None
+
+    def home_block(self, column: TableColumn) -> int:
+        """The block whose FROM holds the column's table: this one, or a sub-select pulled up into it."""
+        if any(t is not None and t.relation == column.relation for t in self.names.values()):
+            return self.number
+        for inner in self.pulled:
+            if any(t is not None and t.relation == column.relation for t in inner.names.values()):
+                return inner.home_block(column)
+        return self.number
 
 
 class _Walker:
@@ -313,14 +334,37 @@ class _Walker:
             return left + right
         if isinstance(item, ast.RangeSubselect):
             lateral_parent = scope if item.lateral else scope.parent
+            inner = None
             if isinstance(item.subquery, ast.SelectStmt):
-                self.select(item.subquery, lateral_parent, scope.ctes)
+                inner = self.select(item.subquery, lateral_parent, scope.ctes)
             if item.alias is not None:
-                scope.names[str(item.alias.aliasname)] = None
+                alias = str(item.alias.aliasname)
+                scope.names[alias] = None
+                if inner is not None and _pulls_up(item.subquery):
+                    scope.derived[alias] = self._outputs(item.subquery, item.alias, inner)
+                    scope.pulled.append(inner)
             return [None]
         if isinstance(item, ast.RangeFunction) and item.alias is not None:
             scope.names[str(item.alias.aliasname)] = None
         return [None]
+
+    def _outputs(self, subquery: Any, alias: Any, inner: _Scope) -> dict[str, TableColumn]:
+        """A sub-select's output columns that are plain base-table columns, by the name outside sees."""
+        renamed = [str(n.sval) for n in alias.colnames or () if isinstance(n, ast.String)]
+        outputs: dict[str, TableColumn] = {}
+        for position, target in enumerate(subquery.targetList or ()):
+            if not isinstance(target, ast.ResTarget) or not isinstance(target.val, ast.ColumnRef):
+                continue
+            fields = target.val.fields or ()
+            name = target.name or (
+                str(fields[-1].sval) if fields and isinstance(fields[-1], ast.String) else None
+            )
+            if position < len(renamed):
+                name = renamed[position]
+            column = self._column_quiet(target.val, inner)
+            if name is not None and column is not None:
+                outputs[name] = column
+        return outputs
 
     def _using_key(self, column: str, side: list[TableColumn | None], scope: _Scope) -> None:
         tables = [t for t in side if t is not None]
@@ -448,9 +492,12 @@ class _Walker:
         names = [str(f.sval) for f in fields]
         column = names[-1]
         if len(names) >= 2:
-            table, found = scope.lookup(".".join(names[:-1]))
+            qualifier = ".".join(names[:-1])
+            table, found = scope.lookup(qualifier)
             if not found:
                 self.result.unresolved.append(".".join(names))
+            if table is None and found:
+                return scope.derived_column(qualifier, column)
             return TableColumn(table.table, column, table.schema) if table else None
         return self._unqualified(column, scope)
 
@@ -458,14 +505,23 @@ class _Walker:
         current: _Scope | None = scope
         while current is not None:
             tables = list(dict.fromkeys(t for t in current.names.values() if t is not None))
+            derived = [outputs[column] for outputs in current.derived.values() if column in outputs]
             if not self.catalog:
-                # without a catalog only a block reading exactly one table (and nothing else) is certain
+                # without a catalog only a block reading exactly one table (and nothing else) is certain,
+                # or one whose only FROM item is a sub-select that outputs the column
                 if len(tables) == 1 and None not in current.names.values():
                     return TableColumn(tables[0].table, column, tables[0].schema)
+                if not tables and len(current.names) == 1 and len(derived) == 1:
+                    return derived[0]
                 break
-            owners = [t for t in tables if column in self.catalog.get(t.relation, ())]
+            owners = [
+                TableColumn(t.table, column, t.schema)
+                for t in tables
+                if column in self.catalog.get(t.relation, ())
+            ]
+            owners += derived
             if len(owners) == 1:
-                return TableColumn(owners[0].table, column, owners[0].schema)
+                return owners[0]
             if owners:
                 break  # ambiguous
             current = current.parent  # not a column here: a correlated reference to an outer block
@@ -498,8 +554,9 @@ class _Walker:
         descending: bool = False,
         position: int = 0,
     ) -> None:
+        block = scope.home_block(column)
         self.result.uses.append(
-            ColumnUse(column, role, operator, constant, conjunctive, descending, scope.number, position)
+            ColumnUse(column, role, operator, constant, conjunctive, descending, block, position)
         )
 
     def _parameters(self, values: Iterable[object], column: TableColumn, operator: str) -> None:
@@ -511,6 +568,72 @@ class _Walker:
 
 
 _MIRRORED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _pulls_up(select: Any) -> bool:
+    """A sub-select the planner merges into the query around it (as it does with a simple view): no
+    grouping, aggregates over it, DISTINCT, LIMIT/OFFSET, set operation or locking clause."""
+    return (
+        isinstance(select, ast.SelectStmt)
+        and select.larg is None
+        and not select.groupClause
+        and select.havingClause is None
+        and not select.distinctClause
+        and select.limitCount is None
+        and select.limitOffset is None
+        and not select.lockingClause
+        and not select.windowClause
+        and not any(_has_aggregate_or_window(t) for t in select.targetList or ())
+    )
+
+
+def _has_aggregate_or_window(node: object) -> bool:
+    stack: list[object] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.FuncCall):
+            if current.over is not None or current.agg_star or current.agg_distinct:
+                return True
+            name = (
+                current.funcname[-1].sval
+                if current.funcname and isinstance(current.funcname[-1], ast.String)
+                else ""
+            )
+            if name in _AGGREGATES:
+                return True
+        if isinstance(current, ast.SubLink):
+            continue  # an aggregate inside a scalar sub-query belongs to that sub-query
+        stack.extend(_children(current))
+    return False
+
+
+# aggregates that make a sub-select's output one row per group (a user-defined aggregate is not known here;
+# such a sub-select would be treated as if pulled up, which only adds candidates the what-if plans judge)
+_AGGREGATES = frozenset(
+    {
+        "count",
+        "sum",
+        "avg",
+        "min",
+        "max",
+        "array_agg",
+        "string_agg",
+        "bool_and",
+        "bool_or",
+        "every",
+        "json_agg",
+        "jsonb_agg",
+        "json_object_agg",
+        "jsonb_object_agg",
+        "stddev",
+        "variance",
+        "bit_and",
+        "bit_or",
+        "percentile_cont",
+        "percentile_disc",
+        "mode",
+    }
+)
 
 
 def _qualifier(node: Any) -> str:

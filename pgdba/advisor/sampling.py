@@ -94,6 +94,7 @@ class BoundQuery:
 
     sql: str
     values: tuple[str, ...]
+    written: str = ""  # the query as the workload wrote it, when `sql` differs (views replaced)
 
     def literal_sql(self, conn: psycopg.Connection) -> str:
         """The query text with each `$n` replaced by its value as a quoted literal (its type inferred as
@@ -136,12 +137,17 @@ class StatsReader:
 
 
 def bind_parameters(
-    reader: StatsReader, text: str, columns: QueryColumns, tables: Mapping[str, TableInfo]
+    reader: StatsReader,
+    text: str,
+    columns: QueryColumns,
+    tables: Mapping[str, TableInfo],
+    *,
+    written: str = "",
 ) -> BoundQuery | None:
     """A sampled value for every `$n` of `text`, or None when one cannot be chosen."""
     count = parameter_count(text)
     if count == 0:
-        return BoundQuery(text, ())
+        return BoundQuery(text, (), written)
     values: dict[int, str] = dict(limit_parameters(text))
     ranks: dict[TableColumn, int] = {}
     for number in sorted(columns.parameters):
@@ -162,7 +168,7 @@ def bind_parameters(
             values[low], values[high] = _around_median(reader, tables, column, values[low], values[high])
     if any(n not in values for n in range(1, count + 1)):
         return None
-    return BoundQuery(text, tuple(values[n] for n in range(1, count + 1)))
+    return BoundQuery(text, tuple(values[n] for n in range(1, count + 1)), written)
 
 
 def _between_pairs(columns: QueryColumns) -> list[tuple[TableColumn, int, int]]:

@@ -24,6 +24,7 @@ from pgdba.advisor.apply import create_indexes
 from pgdba.advisor.catalog import TableInfo, load_tables, resolve_relations
 from pgdba.advisor.query_columns import columns_by_role
 from pgdba.advisor.sampling import BoundQuery, StatsReader, bind_parameters
+from pgdba.advisor.views import expand_views
 from pgdba.errors import InputError
 from pgdba.server import ServerFacts
 from pgdba.target import Target
@@ -129,6 +130,10 @@ def verify_advice(target: Target, facts: ServerFacts, advice: Advice, *, on_targ
 def _bind_all(
     conn: psycopg.Connection, texts: Sequence[str]
 ) -> tuple[list[BoundQuery], dict[str, TableInfo], list[str]]:
+    # a query reading a view is measured with the view's body in its place (the scratch copy holds tables)
+    originals = list(texts)
+    texts = [expand_views(conn, t) for t in originals]
+    written = {expanded: original for expanded, original in zip(texts, originals, strict=True)}
     first = [columns_by_role(t) for t in texts]
     oids = resolve_relations(conn, {name for q in first for name in q.tables})
     infos = load_tables(conn, oids.values())
@@ -144,7 +149,7 @@ def _bind_all(
             skipped.append(f"not measured (only SELECTs are executed): {short}")
             continue
         columns = columns_by_role(text, catalog)
-        query = bind_parameters(reader, text, columns, tables)
+        query = bind_parameters(reader, text, columns, tables, written=written[text])
         if query is None:
             skipped.append(f"not measured (no sample value for a parameter): {short}")
             continue
@@ -173,7 +178,12 @@ def _verify_on(
         "created": created,
         "failed": failed,
         "queries": [
-            {"query": q.sql, "values": q.values, "before_ms": round(b, 3), "after_ms": round(a, 3)}
+            {
+                "query": q.written or q.sql,
+                "values": q.values,
+                "before_ms": round(b, 3),
+                "after_ms": round(a, 3),
+            }
             for q, b, a in zip(bound, before, after, strict=True)
         ],
         "notes": notes,

@@ -120,3 +120,38 @@ def test_bad_sql_is_an_input_error() -> None:
         columns_by_role("SELEC 1")
     with pytest.raises(InputError):
         columns_by_role("SELECT 1; SELECT 2")
+
+
+def test_a_simple_sub_select_is_seen_through_like_the_planner_pulls_it_up() -> None:
+    q = columns_by_role(
+        "SELECT v.uid, created FROM (SELECT e.user_id AS uid, e.created_at AS created, e.kind FROM events e "
+        "WHERE e.kind = 'click') v WHERE v.uid = $1 AND created > $2 ORDER BY created DESC LIMIT 10"
+    )
+    inner = next(b.number for b in q.blocks if b.tables)
+    uses = {(str(u.column), u.role, u.block) for u in q.uses}
+    # the outer filters and sort land on the base table, in the block that reads it
+    assert ("events.user_id", Role.EQUALITY, inner) in uses
+    assert ("events.created_at", Role.RANGE, inner) in uses
+    assert ("events.created_at", Role.ORDER_BY, inner) in uses
+    assert ("events.kind", Role.EQUALITY, inner) in uses
+    found = {n: (str(column), operator) for n, (column, operator) in q.parameters.items()}
+    assert found == {1: ("events.user_id", "="), 2: ("events.created_at", ">")}
+
+
+def test_column_aliases_of_a_sub_select_rename_its_outputs() -> None:
+    q = columns_by_role(
+        "SELECT * FROM (SELECT o.customer_id, o.total FROM orders o) AS s(cid, amount) WHERE cid = $1"
+    )
+    assert names(q.equality) == ["orders.customer_id"]
+
+
+def test_an_aggregating_sub_select_is_not_seen_through() -> None:
+    # a filter on an aggregate's output cannot reach the table (HAVING-like): no use of orders.customer_id
+    # comes from the outer WHERE
+    q = columns_by_role(
+        "SELECT * FROM (SELECT customer_id AS cid, sum(total) AS spent FROM orders GROUP BY customer_id) s "
+        "WHERE s.spent > $1"
+    )
+    assert names(q.range) == []
+    assert names(q.group_by) == ["orders.customer_id"]
+    assert q.parameters == {}

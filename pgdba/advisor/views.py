@@ -1,0 +1,100 @@
+"""Queries that read views: the view's body put in the view's place.
+
+The planner expands a view into its query and pulls a simple one up into the query around it, so an index on
+a base table serves a filter written against the view. To find such candidates the advisor reads the query
+with each view replaced by `(its body) AS alias` (views on views too); the query itself is still costed as
+written. Materialized views are tables here: they get candidates of their own.
+"""
+
+from __future__ import annotations
+
+import pglast
+import psycopg
+from pglast import ast
+
+VIEW_SQL = """
+SELECT pg_get_viewdef(c.oid)
+  FROM pg_class c
+ WHERE c.oid = to_regclass(%(name)s)
+   AND c.relkind = 'v'
+"""
+
+# views on views on views …: stop after this many rounds of replacing (a query reading more is left as is)
+MAX_DEPTH = 8
+
+
+def expand_views(conn: psycopg.Connection, text: str) -> str:
+    """The query with every view it reads replaced by its body; the text itself when it reads none."""
+    bodies: dict[str, str | None] = {}
+    for _ in range(MAX_DEPTH):
+        replacements: list[tuple[int, int, str]] = []
+        for relation in _range_vars(text):
+            name = _regclass_text(relation)
+            if name not in bodies:
+                bodies[name] = _view_body(conn, name)
+            body = bodies[name]
+            if body is None:
+                continue
+            start = int(relation.location or 0)  # _range_vars keeps only located relations
+            end = _name_end(text, start)
+            alias = "" if relation.alias is not None else " AS " + _quote(str(relation.relname))
+            replacements.append((start, end, f"({body}){alias}"))
+        if not replacements:
+            return text
+        for start, end, replacement in sorted(replacements, reverse=True):
+            text = text[:start] + replacement + text[end:]
+    return text
+
+
+def _range_vars(text: str) -> list[ast.RangeVar]:
+    """The relations a statement names, except WITH queries' names (they shadow any view)."""
+    found: list[ast.RangeVar] = []
+    ctes: set[str] = set()
+    stack: list[object] = list(pglast.parse_sql(text))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.CommonTableExpr) and node.ctename:
+            ctes.add(str(node.ctename))
+        if isinstance(node, ast.RangeVar) and node.location is not None and node.location >= 0:
+            found.append(node)
+        if isinstance(node, list | tuple):
+            stack.extend(node)
+        elif isinstance(node, ast.Node):
+            stack.extend(getattr(node, name, None) for name in getattr(node, "__slots__", ()))
+    return [r for r in found if r.schemaname is not None or str(r.relname) not in ctes]
+
+
+def _view_body(conn: psycopg.Connection, name: str) -> str | None:
+    try:
+        row = conn.execute(VIEW_SQL, {"name": name}).fetchone()
+    except psycopg.Error:
+        return None
+    if row is None or row[0] is None:
+        return None
+    return str(row[0]).strip().rstrip(";")
+
+
+def _name_end(text: str, start: int) -> int:
+    """Where the (possibly qualified, possibly quoted) relation name starting at `start` ends."""
+    end = start
+    expect_name = True
+    for token in pglast.parser.scan(text):
+        if token.start < start:
+            continue
+        if expect_name:
+            end = token.end + 1
+            expect_name = False
+        elif token.name == "ASCII_46":  # `.`
+            expect_name = True
+        else:
+            break
+    return end
+
+
+def _regclass_text(relation: ast.RangeVar) -> str:
+    parts = [p for p in (relation.catalogname, relation.schemaname, relation.relname) if p]
+    return ".".join(_quote(str(p)) for p in parts)
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
