@@ -352,6 +352,13 @@ class _Walker:
         """A sub-select's output columns that are plain base-table columns, by the name outside sees."""
         renamed = [str(n.sval) for n in alias.colnames or () if isinstance(n, ast.String)]
         outputs: dict[str, TableColumn] = {}
+        tables = list(dict.fromkeys(t for t in inner.names.values() if t is not None))
+        if _is_star(subquery.targetList) and len(tables) == 1 and not renamed:
+            # `(SELECT * FROM t) s`: every column of the one table, by its own name
+            table = tables[0]
+            return {
+                c: TableColumn(table.table, c, table.schema) for c in self.catalog.get(table.relation, ())
+            }
         for position, target in enumerate(subquery.targetList or ()):
             if not isinstance(target, ast.ResTarget) or not isinstance(target.val, ast.ColumnRef):
                 continue
@@ -568,6 +575,14 @@ class _Walker:
 
 
 _MIRRORED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _is_star(targets: Any) -> bool:
+    """A select list that is just `*` (or `t.*`)."""
+    if not targets or len(targets) != 1 or not isinstance(targets[0], ast.ResTarget):
+        return False
+    value = targets[0].val
+    return isinstance(value, ast.ColumnRef) and any(isinstance(f, ast.A_Star) for f in value.fields or ())
 
 
 def _pulls_up(select: Any) -> bool:

@@ -155,3 +155,12 @@ def test_an_aggregating_sub_select_is_not_seen_through() -> None:
     assert names(q.range) == []
     assert names(q.group_by) == ["orders.customer_id"]
     assert q.parameters == {}
+
+
+def test_a_star_sub_select_passes_its_tables_columns_through() -> None:
+    catalog = {"orders": ["id", "customer_id", "total"]}
+    q = columns_by_role("SELECT s.id FROM (SELECT * FROM orders) s WHERE s.customer_id = $1", catalog)
+    assert names(q.equality) == ["orders.customer_id"]
+    # a column the table does not have is not invented
+    q = columns_by_role("SELECT 1 FROM (SELECT * FROM orders) s WHERE s.nope = $1", catalog)
+    assert names(q.equality) == []
