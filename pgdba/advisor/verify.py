@@ -144,7 +144,7 @@ def _bind_all(
     skipped: list[str] = []
     used: dict[str, TableInfo] = {}
     for text in texts:
-        short = " ".join(text.split())[:60]
+        short = " ".join(written[text].split())[:60]
         if not _is_select(text):
             skipped.append(f"not measured (only SELECTs are executed): {short}")
             continue

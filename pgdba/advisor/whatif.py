@@ -2,10 +2,11 @@
 
 Normalised `$n` queries are costed with their generic plan: `EXPLAIN (GENERIC_PLAN)` on PostgreSQL 16+,
 else PREPARE + `plan_cache_mode = force_generic_plan` + EXPLAIN EXECUTE with NULLs, prepared afresh each
-time because a cached plan does not notice new hypothetical indexes (where the generic plan misleads, the
-advisor hands in the query with constants sampled from pg_stats instead: pgdba.advisor.sampling). Results are cached per
-(query, hypothetical indexes on the query's tables). HypoPG's fake-OID range holds ~2 800 indexes; the
-session uses real OIDs when HypoPG allows it, and otherwise resets and re-creates when the range runs out.
+time because a cached plan does not notice new hypothetical indexes. (Where the generic plan misleads, the
+advisor hands in the query with constants sampled from pg_stats instead: pgdba.advisor.sampling.) Results
+are cached per (query, hypothetical indexes on the query's tables). HypoPG 1.4+ takes real OIDs; older
+versions have a fake-OID range of ~2 800 indexes alive at once, which dropped indexes give back: a
+configuration larger than that is refused after one reset, with a clear message.
 """
 
 from __future__ import annotations
