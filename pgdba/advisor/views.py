@@ -41,27 +41,39 @@ def expand_views(conn: psycopg.Connection, text: str) -> str:
             replacements.append((start, end, f"({body}){alias}"))
         if not replacements:
             return text
+        expanded = text
         for start, end, replacement in sorted(replacements, reverse=True):
-            text = text[:start] + replacement + text[end:]
+            expanded = expanded[:start] + replacement + expanded[end:]
+        try:
+            pglast.parse_sql(expanded)
+        except pglast.parser.ParseError:
+            return text  # a body pglast cannot read back: keep what was understood so far
+        text = expanded
     return text
 
 
 def _range_vars(text: str) -> list[ast.RangeVar]:
-    """The relations a statement names, except WITH queries' names (they shadow any view)."""
+    """The relations a statement reads, except WITH queries' names (they shadow any view) and the target of
+    an UPDATE / DELETE / INSERT (a view written through stays the target)."""
     found: list[ast.RangeVar] = []
     ctes: set[str] = set()
+    targets: set[int] = set()
     stack: list[object] = list(pglast.parse_sql(text))
     while stack:
         node = stack.pop()
         if isinstance(node, ast.CommonTableExpr) and node.ctename:
             ctes.add(str(node.ctename))
+        if isinstance(node, ast.UpdateStmt | ast.DeleteStmt | ast.InsertStmt) and node.relation is not None:
+            targets.add(id(node.relation))
         if isinstance(node, ast.RangeVar) and node.location is not None and node.location >= 0:
             found.append(node)
         if isinstance(node, list | tuple):
             stack.extend(node)
         elif isinstance(node, ast.Node):
             stack.extend(getattr(node, name, None) for name in getattr(node, "__slots__", ()))
-    return [r for r in found if r.schemaname is not None or str(r.relname) not in ctes]
+    return [
+        r for r in found if id(r) not in targets and (r.schemaname is not None or str(r.relname) not in ctes)
+    ]
 
 
 def _view_body(conn: psycopg.Connection, name: str) -> str | None:

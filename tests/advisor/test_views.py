@@ -60,6 +60,10 @@ def test_views_on_views_are_replaced_by_their_bodies(views: TestDatabase) -> Non
             expand_views(conn, "SELECT * FROM events e WHERE e.id = 1")
             == "SELECT * FROM events e WHERE e.id = 1"
         )
+        # a view written through stays the target; a view it reads from is expanded
+        update = "UPDATE clicks_of_users SET uid = 1 WHERE uid IN (SELECT uid FROM clicks_of_users)"
+        expanded = expand_views(conn, update)
+        assert expanded.startswith("UPDATE clicks_of_users SET") and "FROM clicks_of_users" not in expanded
 
 
 @pytest.mark.catalog
