@@ -24,6 +24,7 @@ from pglast import ast
 from pglast.enums import A_Expr_Kind, BoolExprType, NullTestType, SortByDir, SubLinkType
 from pglast.stream import RawStream
 
+from pgdba.advisor.parse_tree import children, walk
 from pgdba.errors import InputError
 
 
@@ -603,9 +604,8 @@ def _pulls_up(select: Any) -> bool:
 
 
 def _has_aggregate_or_window(node: object) -> bool:
-    stack: list[object] = [node]
-    while stack:
-        current = stack.pop()
+    # an aggregate inside a scalar sub-query belongs to that sub-query: SubLinks are not entered
+    for current in walk(node, skip=(ast.SubLink,)):
         if isinstance(current, ast.FuncCall):
             if current.over is not None or current.agg_star or current.agg_distinct:
                 return True
@@ -616,9 +616,6 @@ def _has_aggregate_or_window(node: object) -> bool:
             )
             if name in _AGGREGATES:
                 return True
-        if isinstance(current, ast.SubLink):
-            continue  # an aggregate inside a scalar sub-query belongs to that sub-query
-        stack.extend(_children(current))
     return False
 
 
@@ -663,16 +660,6 @@ def _literal(node: object) -> str | None:
     return None
 
 
-def _children(node: object) -> Iterator[object]:
-    if isinstance(node, list | tuple):
-        yield from node
-    elif isinstance(node, ast.Node):
-        for name in getattr(node, "__slots__", ()):
-            value = getattr(node, name, None)
-            if isinstance(value, ast.Node | list | tuple):
-                yield value
-
-
 def _sublinks(node: object) -> Iterator[Any]:
     """SubLinks reachable without entering another sub-select."""
     stack = [node]
@@ -681,7 +668,7 @@ def _sublinks(node: object) -> Iterator[Any]:
         if isinstance(current, ast.SubLink):
             yield current
             continue
-        stack.extend(_children(current))
+        stack.extend(children(current))
 
 
 def _column_refs(node: object) -> Iterator[Any]:
@@ -691,7 +678,7 @@ def _column_refs(node: object) -> Iterator[Any]:
         if isinstance(current, ast.ColumnRef):
             yield current
         elif not isinstance(current, ast.SubLink):
-            stack.extend(_children(current))
+            stack.extend(children(current))
 
 
 def _block_column_refs(node: object) -> Iterator[ast.ColumnRef]:
@@ -704,4 +691,4 @@ def _block_column_refs(node: object) -> Iterator[ast.ColumnRef]:
         elif isinstance(current, ast.JoinExpr):
             stack.extend([current.quals, current.larg, current.rarg])
         elif not isinstance(current, ast.SubLink | ast.SelectStmt | ast.RangeSubselect | ast.RangeVar):
-            stack.extend(_children(current))
+            stack.extend(children(current))

@@ -26,6 +26,7 @@ from psycopg.rows import dict_row
 
 from pgdba.advisor.candidates import Candidate
 from pgdba.advisor.catalog import TableInfo
+from pgdba.advisor.parse_tree import walk
 from pgdba.advisor.query_columns import QueryColumns, TableColumn
 from pgdba.advisor.selection import PREFILTER_BATCH
 from pgdba.advisor.whatif import WhatIfSession
@@ -196,18 +197,12 @@ def _around_median(
 def limit_parameters(text: str) -> dict[int, str]:
     """`LIMIT $n` gets 10 and `OFFSET $n` gets 0."""
     found: dict[int, str] = {}
-    stack: list[object] = list(pglast.parse_sql(text))
-    while stack:
-        node = stack.pop()
+    for node in walk(pglast.parse_sql(text)):
         if isinstance(node, ast.SelectStmt):
             if isinstance(node.limitCount, ast.ParamRef) and node.limitCount.number:
                 found[node.limitCount.number] = LIMIT_SAMPLE
             if isinstance(node.limitOffset, ast.ParamRef) and node.limitOffset.number:
                 found[node.limitOffset.number] = OFFSET_SAMPLE
-        if isinstance(node, list | tuple):
-            stack.extend(node)
-        elif isinstance(node, ast.Node):
-            stack.extend(getattr(node, name, None) for name in getattr(node, "__slots__", ()))
     return found
 
 

@@ -12,6 +12,8 @@ import pglast
 import psycopg
 from pglast import ast
 
+from pgdba.advisor.parse_tree import walk
+
 VIEW_SQL = """
 SELECT pg_get_viewdef(c.oid)
   FROM pg_class c
@@ -58,19 +60,13 @@ def _range_vars(text: str) -> list[ast.RangeVar]:
     found: list[ast.RangeVar] = []
     ctes: set[str] = set()
     targets: set[int] = set()
-    stack: list[object] = list(pglast.parse_sql(text))
-    while stack:
-        node = stack.pop()
+    for node in walk(pglast.parse_sql(text)):
         if isinstance(node, ast.CommonTableExpr) and node.ctename:
             ctes.add(str(node.ctename))
         if isinstance(node, ast.UpdateStmt | ast.DeleteStmt | ast.InsertStmt) and node.relation is not None:
             targets.add(id(node.relation))
         if isinstance(node, ast.RangeVar) and node.location is not None and node.location >= 0:
             found.append(node)
-        if isinstance(node, list | tuple):
-            stack.extend(node)
-        elif isinstance(node, ast.Node):
-            stack.extend(getattr(node, name, None) for name in getattr(node, "__slots__", ()))
     return [
         r for r in found if id(r) not in targets and (r.schemaname is not None or str(r.relname) not in ctes)
     ]

@@ -18,6 +18,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from pgdba.advisor.catalog import load_tables, resolve_relations
+from pgdba.advisor.parse_tree import walk
 from pgdba.errors import InputError, NotAvailable
 from pgdba.server import ServerFacts
 
@@ -48,17 +49,8 @@ class WorkloadQuery:
 
 def parameter_count(text: str) -> int:
     """Highest `$n` in a statement (0 when it has literal values only)."""
-    highest = 0
-    stack: list[object] = [pglast.parse_sql(text)]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.ParamRef):
-            highest = max(highest, node.number or 0)
-        elif isinstance(node, list | tuple):
-            stack.extend(node)
-        elif isinstance(node, ast.Node):
-            stack.extend(getattr(node, name, None) for name in getattr(node, "__slots__", ()))
-    return highest
+    numbers = [node.number or 0 for node in walk(pglast.parse_sql(text)) if isinstance(node, ast.ParamRef)]
+    return max(numbers, default=0)
 
 
 def is_advisable(text: str) -> bool:
@@ -87,19 +79,11 @@ def is_advisable(text: str) -> bool:
 
 
 def _range_vars(stmt: object) -> list[tuple[str | None, str]]:
-    found: list[tuple[str | None, str]] = []
-    stack: list[object] = [stmt]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.RangeVar):
-            found.append((node.schemaname, str(node.relname)))
-        elif isinstance(node, ast.RangeFunction):
-            continue
-        elif isinstance(node, list | tuple):
-            stack.extend(node)
-        elif isinstance(node, ast.Node):
-            stack.extend(getattr(node, name, None) for name in getattr(node, "__slots__", ()))
-    return found
+    return [
+        (node.schemaname, str(node.relname))
+        for node in walk(stmt, skip=(ast.RangeFunction,))
+        if isinstance(node, ast.RangeVar)
+    ]
 
 
 def merge_by_fingerprint(queries: Iterable[WorkloadQuery]) -> list[WorkloadQuery]:
