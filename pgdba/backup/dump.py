@@ -209,6 +209,20 @@ def _open_snapshot(
     return conn, snapshot, tables, fingerprint
 
 
+def _pg_dump_argv(
+    tools: PgTools, format_args: list[str], compress: int | None, snapshot: str | None, dsn: str | None
+) -> list[str]:
+    """pg_dump's command line: the format, then compression, the exported snapshot and the database."""
+    argv = [tools.pg_dump, *format_args, "--no-password"]
+    if compress is not None:
+        argv.append(f"--compress={compress}")
+    if snapshot:
+        argv.append(f"--snapshot={snapshot}")
+    if dsn:
+        argv.append(f"--dbname={dsn}")
+    return argv
+
+
 def _dump_to_storage(
     target: Target,
     tools: PgTools,
@@ -222,13 +236,7 @@ def _dump_to_storage(
     encrypt: list[str] | None = None,
 ) -> tuple[str, int]:
     dsn, env = client_environment(target, environ)
-    argv = [tools.pg_dump, "--format=custom", "--no-password"]
-    if compress is not None:
-        argv.append(f"--compress={compress}")
-    if snapshot:
-        argv.append(f"--snapshot={snapshot}")
-    if dsn:
-        argv.append(f"--dbname={dsn}")
+    argv = _pg_dump_argv(tools, ["--format=custom"], compress, snapshot, dsn)
     with tempfile.NamedTemporaryFile(prefix="pgdba-pg_dump-", suffix=".err") as errfile:
         dump = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errfile, env=env)
         chain = [dump]
@@ -278,13 +286,7 @@ def _dump_directory_to_storage(
     environ: Mapping[str, str] | None,
 ) -> tuple[str, int]:
     dsn, env = client_environment(target, environ)
-    argv = [tools.pg_dump, "--format=directory", f"--jobs={jobs}", "--no-password"]
-    if compress is not None:
-        argv.append(f"--compress={compress}")
-    if snapshot:
-        argv.append(f"--snapshot={snapshot}")
-    if dsn:
-        argv.append(f"--dbname={dsn}")
+    argv = _pg_dump_argv(tools, ["--format=directory", f"--jobs={jobs}"], compress, snapshot, dsn)
     readers: list[HashingReader] = []
 
     def hashing(stream: IO[bytes]) -> IO[bytes]:

@@ -302,6 +302,15 @@ class _Run:
             return self.config.ramp_s * client / self.config.clients
         return 0.0
 
+    def _timed_run(self, conn: Any, index: int, started: float, connected: float) -> None:
+        """Run request `index` on `conn` and tally it: connection wait and whole latency since `started`."""
+        try:
+            self.workload.run(conn, index)
+        except Exception as exc:
+            self.tally.failure(_classify(exc), exc)
+        else:
+            self.tally.success((connected - started) * 1000.0, (time.perf_counter() - started) * 1000.0)
+
     def _pooled_client(self, client: int, pool: Any, stop: threading.Event) -> None:
         self._gate.wait()
         stop.wait(self._start_delay(client))
@@ -312,14 +321,8 @@ class _Run:
             except Exception as exc:
                 self.tally.failure(_classify(exc), exc)
                 continue
-            t1 = time.perf_counter()
             try:
-                self.workload.run(conn, index)
-            except Exception as exc:
-                self.tally.failure(_classify(exc), exc)
-            else:
-                t2 = time.perf_counter()
-                self.tally.success((t1 - t0) * 1000.0, (t2 - t0) * 1000.0)
+                self._timed_run(conn, index, t0, time.perf_counter())
             finally:
                 pool.putconn(conn)
             self._pause(stop)
@@ -338,13 +341,7 @@ class _Run:
                 except Exception as exc:
                     self.tally.failure(_classify(exc), exc)
                     continue
-                t1 = time.perf_counter()
-                try:
-                    self.workload.run(conn, index)
-                except Exception as exc:
-                    self.tally.failure(_classify(exc), exc)
-                else:
-                    self.tally.success((t1 - t0) * 1000.0, (time.perf_counter() - t0) * 1000.0)
+                self._timed_run(conn, index, t0, time.perf_counter())
                 self._pause(stop)
         finally:
             if conn is not None:
