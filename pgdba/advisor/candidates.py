@@ -1,11 +1,17 @@
 """Index candidates from the columns each query uses: equality columns first, then range or sort columns.
 
 A candidate is a btree on one table: key columns, optional INCLUDE columns and an optional partial predicate
-(`column = constant`). Candidates an existing index already serves (same leading columns) are left out.
+on one column: `= constant` (a constant several queries share), `IS NULL` (a query asks only for the rows
+where it is null, and they are the minority: the soft-delete and job-queue pattern) or `IS NOT NULL` (a key
+column that is mostly null and that the query compares with a strict operator, so the null rows never
+match: the same plans from a smaller index). Candidates an existing index already serves (same leading
+columns) are left out.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +27,9 @@ DEFAULT_MAX_WIDTH = 3
 PARTIAL_MIN_QUERIES = 2
 # Partial predicates only on columns with few distinct values (a status, a flag), where they pay off.
 PARTIAL_MAX_DISTINCT = 50
+# IS NULL / IS NOT NULL partial candidates only where the predicate leaves out at least this share of rows.
+PARTIAL_MIN_LEFT_OUT = 0.5
+NULL_TESTS = ("IS NULL", "IS NOT NULL")
 IDENTIFIER_MAX = 63
 # Covering candidates carry at most this many INCLUDE columns (wider ones cost more space than they save).
 MAX_INCLUDE = 3
@@ -36,18 +45,24 @@ class Candidate:
     include: tuple[str, ...] = ()
     where_column: str | None = None
     where_value: str | int | float | bool | None = None
+    where_operator: str = "="  # "=" (with where_value), "IS NULL" or "IS NOT NULL"
+
+    def __post_init__(self) -> None:
+        if self.where_operator not in ("=", *NULL_TESTS):
+            raise ValueError(f"unsupported partial predicate operator {self.where_operator!r}")
 
     @property
     def relation(self) -> str:
         return f"{self.schema}.{self.table}"
 
-    def _key(self) -> tuple[str, str, tuple[str, ...], tuple[str, ...], str, str]:
+    def _key(self) -> tuple[str, str, tuple[str, ...], tuple[str, ...], str, str, str]:
         return (
             self.schema,
             self.table,
             self.columns,
             self.include,
             self.where_column or "",
+            self.where_operator,
             repr(self.where_value),
         )
 
@@ -59,19 +74,41 @@ class Candidate:
         return self.where_column is not None
 
     def name(self) -> str:
-        """PostgreSQL's (and Prisma's) default naming: table_col1_col2_idx (INCLUDE columns too), cut to 63."""
+        """PostgreSQL's (and Prisma's) default naming: table_col1_col2_idx (INCLUDE columns too), at most 63
+        characters, and different for every candidate: the advisor maps the indexes a plan uses back by
+        name, and `CREATE INDEX IF NOT EXISTS` would skip a second index of the same name. A name that had
+        to be shortened, or a predicate constant that is not a plain word, ends in a hash of the definition.
+        """
         parts = [self.table, *self.columns, *self.include]
+        exact = True
         if self.where_column is not None:
             parts.append(f"where_{self.where_column}")
-        base = "_".join(parts)
-        return base[: IDENTIFIER_MAX - 4] + "_idx"
+            if self.where_operator == "=":
+                word = re.sub(r"[^0-9A-Za-z]+", "_", str(self.where_value)).strip("_")
+                exact = word == str(self.where_value)
+                parts.append(word)
+            else:
+                parts.append(self.where_operator.lower().replace("is ", "").replace(" ", ""))
+        base = "_".join(part for part in parts if part)
+        if exact and len(base) <= IDENTIFIER_MAX - 4:
+            return base + "_idx"
+        digest = hashlib.sha1(self.label().encode()).hexdigest()[:8]
+        return f"{base[: IDENTIFIER_MAX - 4 - 9]}_{digest}_idx"
+
+    def predicate(self) -> str | None:
+        """The partial predicate as text (`status = 'new'`, `deleted_at IS NULL`), None for a full index."""
+        if self.where_column is None:
+            return None
+        if self.where_operator in NULL_TESTS:
+            return f"{self.where_column} {self.where_operator}"
+        return f"{self.where_column} = {self.where_value!r}"
 
     def label(self) -> str:
         text = f"{self.relation}({', '.join(self.columns)})"
         if self.include:
             text += f" INCLUDE ({', '.join(self.include)})"
         if self.where_column is not None:
-            text += f" WHERE {self.where_column} = {self.where_value!r}"
+            text += f" WHERE {self.predicate()}"
         return text
 
     def ddl(self, *, concurrently: bool, named: bool = True) -> sql.Composed:
@@ -92,7 +129,13 @@ class Candidate:
             parts.append(
                 sql.SQL(" INCLUDE ({})").format(sql.SQL(", ").join(sql.Identifier(c) for c in self.include))
             )
-        if self.where_column is not None:
+        if self.where_column is not None and self.where_operator in NULL_TESTS:
+            parts.append(
+                sql.SQL(" WHERE {} {}").format(
+                    sql.Identifier(self.where_column), sql.SQL(self.where_operator)
+                )
+            )
+        elif self.where_column is not None:
             parts.append(
                 sql.SQL(" WHERE {} = {}").format(
                     sql.Identifier(self.where_column), sql.Literal(self.where_value)
@@ -114,7 +157,7 @@ class Candidate:
             "table": self.table,
             "columns": list(self.columns),
             "include": list(self.include),
-            "where": None if self.where_column is None else f"{self.where_column} = {self.where_value!r}",
+            "where": self.predicate(),
             "name": self.name(),
         }
 
@@ -184,18 +227,60 @@ def generate_candidates(
                 order_uses = [u for u in query.uses if u.block == block.number and u.role is Role.ORDER_BY]
                 sort_key = _sort_key(order_uses, relation)
                 read = [c.column for c in query.referenced.get(block.number, []) if c.relation == relation]
+                predicates: list[tuple[str, str, str | int | float | bool | None]] = [
+                    (column, "=", value) for column, value in partial_predicates.get(table.qualified_name, ())
+                ]
+                predicates += [(column, "IS NULL", None) for column in _rare_nulls(uses, table)]
+                sparse = _sparse_strict(uses, table)
                 for columns in _column_lists(uses, sort_key, table, max_width):
                     _add(result, number, Candidate(table.schema, table.name, columns), table)
                     rest = tuple(sorted(c for c in set(read) - set(columns) if c in table.columns))
                     if read and 0 < len(rest) <= MAX_INCLUDE:
                         # every column the block reads: an index-only scan never visits the table
                         _add(result, number, Candidate(table.schema, table.name, columns, rest), table)
-                    for where_column, value in partial_predicates.get(table.qualified_name, ()):
+                    for where_column, operator, value in predicates:
                         if where_column in columns and len(columns) > 1:
-                            rest = tuple(c for c in columns if c != where_column)
-                            partial = Candidate(table.schema, table.name, rest, (), where_column, value)
+                            keys = tuple(c for c in columns if c != where_column)
+                            partial = Candidate(
+                                table.schema, table.name, keys, (), where_column, value, operator
+                            )
                             _add(result, number, partial, table)
+                    if columns[0] in sparse:
+                        # the same keys without the null rows no filter of this block can match
+                        partial = Candidate(
+                            table.schema, table.name, columns, (), columns[0], None, "IS NOT NULL"
+                        )
+                        _add(result, number, partial, table)
     return result
+
+
+def _rare_nulls(uses: list[ColumnUse], table: TableInfo) -> list[str]:
+    """Columns a block requires to be null (`deleted_at IS NULL`) where most rows are not null: an index
+    over only the null rows is small and serves that block (no recurrence needed, it is not a constant)."""
+    return list(
+        dict.fromkeys(
+            u.column.column
+            for u in uses
+            if u.operator == "IS NULL"
+            and u.conjunctive
+            and u.column.column in table.columns
+            and table.columns[u.column.column].null_frac <= 1 - PARTIAL_MIN_LEFT_OUT
+        )
+    )
+
+
+def _sparse_strict(uses: list[ColumnUse], table: TableInfo) -> set[str]:
+    """Mostly-null columns a block compares with a strict operator (`=`, `<`, `IN`, a join key) in a
+    conjunctive filter: such a filter never matches a null row, so the index may leave them out."""
+    return {
+        u.column.column
+        for u in uses
+        if u.conjunctive
+        and u.role in (Role.EQUALITY, Role.RANGE, Role.JOIN)
+        and u.operator not in (None, *NULL_TESTS)
+        and u.column.column in table.columns
+        and table.columns[u.column.column].null_frac >= PARTIAL_MIN_LEFT_OUT
+    }
 
 
 def _add(result: CandidateSet, number: int, candidate: Candidate, table: TableInfo) -> None:

@@ -29,7 +29,12 @@ def estimated_index_bytes(candidate: Candidate, table: TableInfo) -> int:
     rows = table.rows
     if candidate.where_column is not None:
         column = table.columns.get(candidate.where_column)
-        rows = rows / max(column.n_distinct if column else 10.0, 1.0)
+        if candidate.where_operator == "IS NULL":
+            rows = rows * (column.null_frac if column else 0.5)
+        elif candidate.where_operator == "IS NOT NULL":
+            rows = rows * (1 - column.null_frac if column else 0.5)
+        else:
+            rows = rows / max(column.n_distinct if column else 10.0, 1.0)
     columns = [table.columns[c] for c in (*candidate.columns, *candidate.include) if c in table.columns]
     width = sum(c.avg_width for c in columns)
     null_bitmap = 0 if all(c.null_frac == 0 for c in columns) else 8

@@ -7,8 +7,9 @@ import pytest
 
 from pgdba.advisor.advise import Advice, AdvisorOptions, advise_indexes
 from pgdba.advisor.candidates import Candidate
+from pgdba.advisor.verify import verify_advice
 from pgdba.advisor.workload import WorkloadQuery, queries_from_statements, table_writes_from_statements
-from pgdba.server import load_server_facts
+from pgdba.server import ServerFacts, load_server_facts
 from tests.conftest import TestDatabase
 
 SCHEMA = """
@@ -40,6 +41,11 @@ def advise(db: TestDatabase, queries: list[str], **options: object) -> Advice:
     with db.target.connect() as conn:
         facts = load_server_facts(conn)
         return advise_indexes(conn, facts, [WorkloadQuery(q) for q in queries], AdvisorOptions(**options))  # type: ignore[arg-type]
+
+
+def facts_of(db: TestDatabase) -> ServerFacts:
+    with db.target.connect() as conn:
+        return load_server_facts(conn)
 
 
 def chosen(advice: Advice) -> list[tuple[str, tuple[str, ...]]]:
@@ -231,7 +237,8 @@ def test_candidate_sql_quotes_identifiers_and_literals() -> None:
     candidate = Candidate("my schema", 'we"ird', ("a b",), ("c",), "st", "x'y")
     text = candidate.ddl(concurrently=True).as_string(None)
     assert text == (
-        'CREATE INDEX CONCURRENTLY IF NOT EXISTS "we""ird_a b_c_where_st_idx" ON "my schema"."we""ird" '
+        'CREATE INDEX CONCURRENTLY IF NOT EXISTS "we""ird_a b_c_where_st_x_y_508b2369_idx" '
+        'ON "my schema"."we""ird" '
         'USING btree ("a b") INCLUDE ("c") WHERE "st" = \'x\'\'y\''
     )
 
@@ -270,3 +277,49 @@ def test_unscanned_foreign_key_index_is_kept_and_a_used_duplicate_is_still_redun
     drops = {d.index.name: d.reason for d in advice.drops}
     assert "orders_customer_id" not in drops  # never scanned, but the FK check on customers needs it
     assert drops.get("customers_email_plain") == "redundant"
+
+
+JOBS = """
+CREATE TABLE jobs (id int PRIMARY KEY, queue text NOT NULL, created_at timestamptz NOT NULL,
+                   finished_at timestamptz, referrer_id int);
+INSERT INTO jobs
+SELECT g, (ARRAY['mail', 'video', 'grade'])[1 + g % 3], timestamptz '2024-01-01' + g * interval '1 minute',
+       CASE WHEN g % 100 <> 0 THEN timestamptz '2024-01-02' + g * interval '1 minute' END,
+       CASE WHEN g % 20 = 0 THEN g % 997 END
+  FROM generate_series(1, 60000) g;
+ANALYZE jobs;
+"""
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_a_queue_poll_gets_an_index_over_only_the_unfinished_rows(db: TestDatabase) -> None:
+    db.execute(JOBS)
+    poll = "SELECT * FROM jobs WHERE finished_at IS NULL AND queue = $1 ORDER BY created_at LIMIT 10"
+    advice = advise(db, [poll])
+    assert len(advice.recommendations) == 1
+    recommendation = advice.recommendations[0]
+    # (created_at) or (queue, created_at): the poll's order, over the unfinished rows only
+    assert recommendation.candidate.columns[-1] == "created_at"
+    assert recommendation.candidate.predicate() == "finished_at IS NULL"
+    # 1 % of the rows are unfinished: the index holds those rows only
+    with db.connect() as conn:
+        row = conn.execute("SELECT pg_relation_size('jobs')").fetchone()
+    assert row is not None and recommendation.size_bytes < row[0] / 20
+    assert recommendation.sql.endswith('WHERE "finished_at" IS NULL')
+    verification = verify_advice(db.target, facts_of(db), advice, on_target=False)
+    assert [c["index"] for c in verification["created"]] == [recommendation.candidate.name()]
+    assert verification["after_ms"] < verification["before_ms"]
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_a_mostly_null_key_gets_an_index_without_its_null_rows(db: TestDatabase) -> None:
+    db.execute(JOBS)
+    advice = advise(db, ["SELECT * FROM jobs WHERE referrer_id = $1"])
+    assert [r.candidate.label() for r in advice.recommendations] == [
+        "public.jobs(referrer_id) WHERE referrer_id IS NOT NULL"
+    ]
+    # the plan uses it for `referrer_id = $1`: a strict comparison never matches the rows left out
+    helped = advice.recommendations[0].queries
+    assert len(helped) == 1 and helped[0].cost_after < helped[0].cost_before / 10

@@ -10,6 +10,7 @@ from pgdba.advisor.candidates import Candidate, generate_candidates
 from pgdba.advisor.catalog import ColumnInfo, TableInfo
 from pgdba.advisor.orm_patch import drizzle_patch, prisma_patch
 from pgdba.advisor.query_columns import columns_by_role
+from pgdba.advisor.sizes import estimated_index_bytes
 from pgdba.advisor.workload import is_advisable, parameter_count, queries_from_file
 
 LOG = """2026-11-28 10:00:00.000 UTC [42] LOG:  duration: 12.500 ms  statement: SELECT * FROM orders
@@ -77,6 +78,73 @@ def test_candidates_put_equality_first_add_covering_and_partial_variants() -> No
     assert (("account_id", "created_at"), ("kind", "payload"), None) in keys  # covering: index-only scan
     assert (("account_id", "created_at"), (), "kind") in keys  # kind = 3 recurs: partial candidate
     assert all(c.columns[0] != "payload" for c in found)  # only read, never filtered
+
+
+def _queue_table() -> TableInfo:
+    """jobs: 1 % of rows unfinished (finished_at null), referrer_id null on 95 % of rows."""
+    table = TableInfo(2, "public", "jobs", 100_000, 1000, 8_192_000, 0)
+    table.columns = {
+        "id": ColumnInfo("id", "integer", True, 4, 100_000, 0.0, True),
+        "queue": ColumnInfo("queue", "text", True, 6, 5, 0.0, True),
+        "created_at": ColumnInfo("created_at", "timestamptz", True, 8, 100_000, 0.0, True),
+        "finished_at": ColumnInfo("finished_at", "timestamptz", True, 8, 99_000, 0.01, True),
+        "referrer_id": ColumnInfo("referrer_id", "integer", True, 4, 4_000, 0.95, True),
+        "deleted_at": ColumnInfo("deleted_at", "timestamptz", True, 8, 10_000, 0.9, True),
+    }
+    return table
+
+
+def test_null_tests_yield_partial_candidates_where_they_leave_most_rows_out() -> None:
+    table = _queue_table()
+    queries = [
+        columns_by_role(
+            "SELECT * FROM jobs WHERE finished_at IS NULL AND queue = $1 ORDER BY created_at LIMIT 10"
+        ),
+        columns_by_role("SELECT * FROM jobs WHERE referrer_id = $1"),
+        # deleted_at is null on 90 % of the rows: an index over those rows saves little
+        columns_by_role("SELECT * FROM jobs WHERE deleted_at IS NULL AND queue = $1"),
+        # IS NOT DISTINCT FROM matches null rows too: no IS NOT NULL partial for it
+        columns_by_role("SELECT * FROM jobs WHERE referrer_id IS NOT DISTINCT FROM $1 AND queue = $2"),
+    ]
+    found = generate_candidates(queries, {"jobs": table})
+    partial = {(c.columns, c.where_column, c.where_operator) for c in found.candidates if c.is_partial}
+    assert (("queue",), "finished_at", "IS NULL") in partial
+    assert (("queue", "created_at"), "finished_at", "IS NULL") in partial
+    assert (("referrer_id",), "referrer_id", "IS NOT NULL") in partial
+    assert not any(where == "deleted_at" for _, where, _ in partial)
+    assert {c for c in found.by_query[3] if c.is_partial} == set()
+    queue_partial = Candidate("public", "jobs", ("queue", "created_at"), (), "finished_at", None, "IS NULL")
+    assert queue_partial.ddl(concurrently=True).as_string(None).endswith('WHERE "finished_at" IS NULL')
+    assert queue_partial.to_dict()["where"] == "finished_at IS NULL"
+    full = Candidate("public", "jobs", ("finished_at", "queue", "created_at"))
+    # the partial index holds the 1 % of unfinished rows
+    assert estimated_index_bytes(queue_partial, table) < estimated_index_bytes(full, table) / 20
+
+
+def test_every_candidate_gets_its_own_name_within_63_characters() -> None:
+    def partial(value: object) -> Candidate:
+        return Candidate("public", "orders", ("total",), (), "status", value)  # type: ignore[arg-type]
+
+    long = "a_rather_long_column_name_for_an_index"
+    wide = [
+        Candidate("public", "lineitem", ("l_shipmode", long), (long + "_1", long + "_2")),
+        Candidate("public", "lineitem", ("l_shipmode", long), (long + "_1", long + "_3")),
+    ]
+    candidates = [
+        partial("new"),
+        partial("paid"),
+        partial("a b"),
+        partial("a_b"),
+        *wide,
+        Candidate("public", "orders", ("total",), (), "status", None, "IS NULL"),
+        Candidate("public", "orders", ("total",), (), "status", None, "IS NOT NULL"),
+    ]
+    names = [c.name() for c in candidates]
+    assert len(set(names)) == len(names)
+    assert all(len(name) <= 63 for name in names)
+    assert partial("new").name() == "orders_total_where_status_new_idx"
+    with pytest.raises(ValueError, match="operator"):
+        Candidate("public", "orders", ("total",), (), "status", None, "; DROP TABLE orders")
 
 
 def test_candidates_already_served_by_an_existing_index_are_left_out() -> None:
