@@ -4,7 +4,8 @@ Table and column names are mapped back to the ORM's model and field names (Prism
 Drizzle `pgTable("table", { field: type("column") })`). Index names follow PostgreSQL's default
 `table_col_idx`, which is also Prisma's default, so Prisma needs no `map:` argument. The Drizzle file is
 read with tree-sitter's TypeScript grammar; the Prisma file with a small block reader (its grammar is
-line-oriented: `model X {`, one field or `@@attribute` per line, `}`).
+line-oriented: `model X {`, one field or `@@attribute` per line, `}`). A partial index becomes Drizzle's
+`.where(sql`…`)` (Prisma has no partial indexes); INCLUDE columns have no ORM form and stay in the SQL.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pgdba.advisor.candidates import Candidate
+from psycopg import sql
+
+from pgdba.advisor.candidates import NULL_TESTS, Candidate
 from pgdba.errors import InputError
 
 
@@ -244,9 +247,31 @@ def _third_argument(source: bytes, arrow: object, table: DrizzleTable) -> None:
     table.extra_empty = not _named_children(body)
 
 
-def drizzle_index_call(candidate: Candidate, param: str, fields: Sequence[str]) -> str:
+def drizzle_index_call(
+    candidate: Candidate, param: str, fields: Sequence[str], where_field: str | None = None
+) -> str:
+    """`index("name").on(t.a, t.b)`, with `.where(sql`${t.c} IS NULL`)` for a partial index."""
     columns = ", ".join(f"{param}.{f}" for f in fields)
-    return f'index("{candidate.name()}").on({columns})'
+    call = f'index("{candidate.name()}").on({columns})'
+    if candidate.where_column is not None and where_field is not None:
+        column = f"${{{param}.{where_field}}}"
+        if candidate.where_operator in NULL_TESTS:
+            predicate = f"{column} {candidate.where_operator}"
+        else:
+            predicate = f"{column} = {sql.Literal(candidate.where_value).as_string(None).strip()}"
+        call += f".where(sql`{_template_text(predicate, keep=column)}`)"
+    return call
+
+
+def _template_text(text: str, *, keep: str) -> str:
+    """Text for a JavaScript template literal: backslashes, backticks and `${` escaped, except the one
+    substitution `keep` (the column)."""
+    head, _, tail = text.partition(keep)
+
+    def escape(part: str) -> str:
+        return part.replace("\\", "\\\\").replace("`", "\\`").replace("${", "\\${")
+
+    return escape(head) + keep + escape(tail)
 
 
 def drizzle_patch(path: Path, indexes: Sequence[Candidate]) -> OrmPatch:
@@ -257,17 +282,20 @@ def drizzle_patch(path: Path, indexes: Sequence[Candidate]) -> OrmPatch:
     edits: list[tuple[int, str]] = []
     unmapped: list[str] = []
     pending: dict[str, list[str]] = {}
+    needs_sql = False
     for candidate in indexes:
         table = tables.get(candidate.table)
         fields = [table.fields.get(c) for c in candidate.columns] if table else []
-        if table is None or None in fields:
+        where_field = table.fields.get(candidate.where_column) if table and candidate.where_column else None
+        if table is None or None in fields or (candidate.is_partial and where_field is None):
             unmapped.append(f"{candidate.label()}: no pgTable/column for it in {path}")
             continue
-        if candidate.include or candidate.is_partial:
-            unmapped.append(f"{candidate.label()}: INCLUDE / partial index left to the SQL output")
+        if candidate.include:
+            unmapped.append(f"{candidate.label()}: INCLUDE index left to the SQL output")
             continue
         param = table.extra_param or "t"
-        call = drizzle_index_call(candidate, param, [f for f in fields if f])
+        call = drizzle_index_call(candidate, param, [f for f in fields if f], where_field)
+        needs_sql = needs_sql or candidate.is_partial
         if table.extra_is_object:
             words = candidate.name().split("_")
             key = words[0] + "".join(w[:1].upper() + w[1:] for w in words[1:])  # camelCase, as Drizzle docs
@@ -282,7 +310,9 @@ def drizzle_patch(path: Path, indexes: Sequence[Candidate]) -> OrmPatch:
         else:
             edits.append((table.call_end, ", (t) => [\n  " + ",\n  ".join(calls) + ",\n]"))
     if pending:
-        edits.extend(_import_edit(source))
+        edits.extend(_import_edit(source, "drizzle-orm/pg-core", "index"))
+    if needs_sql:
+        edits.extend(_import_edit(source, "drizzle-orm", "sql"))
     new_source = source
     for offset, insert in sorted(edits, reverse=True):
         new_source = new_source[:offset] + insert.encode() + new_source[offset:]
@@ -290,23 +320,31 @@ def drizzle_patch(path: Path, indexes: Sequence[Candidate]) -> OrmPatch:
     return OrmPatch(str(path), new_text, _diff(path.name, text, new_text), unmapped)
 
 
-def _import_edit(source: bytes) -> list[tuple[int, str]]:
-    """Add `index` to the drizzle-orm/pg-core import when it is missing."""
+def _import_edit(source: bytes, package: str, name: str) -> list[tuple[int, str]]:
+    """Add `name` to the file's import from `package` when it is missing (a new import line after the
+    last import when the file imports nothing from that package)."""
     tree = _parser().parse(source)  # type: ignore[attr-defined]
+    last_import = None
     for statement in tree.root_node.children:
         if statement.type != "import_statement":
             continue
+        last_import = statement
         module = statement.child_by_field_name("source")
-        if module is None or _string_value(source, module) != "drizzle-orm/pg-core":
+        if module is None or _string_value(source, module) != package:
             continue
         stack = list(statement.named_children)
         while stack:
             node = stack.pop()
             if node.type == "named_imports":
                 names = {_text(source, s).split(" as ")[0].strip() for s in node.named_children}
-                if "index" in names:
+                if name in names:
                     return []
                 last = node.named_children[-1] if node.named_children else None
-                return [(last.end_byte, ", index")] if last is not None else [(node.end_byte - 1, " index ")]
+                return (
+                    [(last.end_byte, f", {name}")] if last is not None else [(node.end_byte - 1, f" {name} ")]
+                )
             stack.extend(node.named_children)
-    return []
+    line = f'import {{ {name} }} from "{package}";'
+    if last_import is None:
+        return [(0, line + "\n")]
+    return [(last_import.end_byte, "\n" + line)]

@@ -8,7 +8,7 @@ import pytest
 
 from pgdba.advisor.candidates import Candidate, generate_candidates
 from pgdba.advisor.catalog import ColumnInfo, TableInfo
-from pgdba.advisor.orm_patch import drizzle_patch, prisma_patch
+from pgdba.advisor.orm_patch import drizzle_index_call, drizzle_patch, prisma_patch
 from pgdba.advisor.query_columns import columns_by_role
 from pgdba.advisor.sizes import estimated_index_bytes
 from pgdba.advisor.workload import is_advisable, parameter_count, queries_from_file
@@ -223,3 +223,15 @@ def test_drizzle_patch_extends_an_object_style_third_argument(tmp_path: Path) ->
     assert 'statusIdx: index("orders_status_idx").on(table.status),\n' in patch.new_text
     assert 'ordersCustomerIdIdx: index("orders_customer_id_idx").on(table.customerId),' in patch.new_text
     assert patch.new_text.count("import {") == 1 and ", index, index" not in patch.new_text
+
+
+def test_drizzle_partial_predicate_is_a_safe_template_literal() -> None:
+    hostile = Candidate("public", "orders", ("total",), (), "status", "a`${process.exit()}\\b")
+    call = drizzle_index_call(hostile, "t", ["total"], "status")
+    # the constant is a SQL literal; backticks, `${` and backslashes cannot end or enter the template
+    assert call.endswith(".where(sql`${t.status} = E'a\\`\\${process.exit()}\\\\\\\\b'`)")
+    assert call.count("${") == 2 and call.count("\\${") == 1
+    null_test = Candidate("public", "jobs", ("created_at",), (), "finished_at", None, "IS NULL")
+    assert drizzle_index_call(null_test, "t", ["createdAt"], "finishedAt") == (
+        f'index("{null_test.name()}").on(t.createdAt).where(sql`${{t.finishedAt}} IS NULL`)'
+    )
