@@ -11,6 +11,7 @@ if [ "$purpose" = test ]; then
   command -v promtool >/dev/null 2>&1 || need+=(prometheus)  # alerts: promtool check rules / test rules
   [ -x /usr/sbin/netdata ] || need+=(netdata)                  # alerts: the real Netdata agent test
   command -v age >/dev/null 2>&1 || need+=(age)                # backup: client-side encryption tests
+  [ -f /usr/lib/postgresql/15/lib/pg_qualstats.so ] || need+=(postgresql-15-pg-qualstats)  # advisor: observed constants
   [ -x /usr/bin/chromium ] || need+=(chromium)                 # api: the dashboard browser test (headless)
 fi
 for pkg in ${EXTRA_DEBIAN_PACKAGES:-}; do

@@ -12,6 +12,7 @@ import psycopg
 from pgdba.advisor.candidates import DEFAULT_MAX_WIDTH, Candidate, CandidateSet, generate_candidates
 from pgdba.advisor.catalog import TableInfo, load_tables, resolve_relations, user_table_oids
 from pgdba.advisor.drops import DropAdvice, indexes_to_drop
+from pgdba.advisor.observed import load_observed_constants
 from pgdba.advisor.query_columns import QueryColumns, columns_by_role
 from pgdba.advisor.sampling import MISLEADING_RATIO, StatsReader, generic_misleads, sampled_text
 from pgdba.advisor.selection import (
@@ -67,8 +68,10 @@ class QueryEffect:
     calls: int
     cost_before: float
     cost_after: float
-    # "generic" (plan for any value), "sampled" (constants from pg_stats), "as written", "not costed"
+    # "generic" (plan for any value), "sampled" (constants from pg_stats), "observed" (constants pg_qualstats
+    # saw the application send), "as written", "not costed"
     costing: str = "generic"
+    queryid: str | None = None  # pg_stat_statements' id, when the workload came from there
 
 
 @dataclass
@@ -306,20 +309,23 @@ def _advise_with_hypopg(
 ) -> Advice:
     # queries the planner cannot EXPLAIN generically (a parameter of unknown type) are costed with sampled
     # constants; those it cannot EXPLAIN at all (a missing privilege) are left out
-    reader = StatsReader(session.conn)
+    reader = StatsReader(session.conn, load_observed_constants(session.conn))
     queries: list[WorkloadQuery] = []
     kept_columns: list[QueryColumns] = []
     sampled: dict[int, str] = {}
+    observed: set[int] = set()  # queries bound with constants pg_qualstats saw
     skipped = list(analysed.skipped)
     for query, columns in zip(analysed.queries, analysed.columns, strict=True):
         try:
             session.explain(query.sql, query.param_count)
         except psycopg.Error as exc:
-            literal = sampled_text(session, reader, query, columns, analysed.tables)
-            if literal is None:
+            bound = sampled_text(session, reader, query, columns, analysed.tables)
+            if bound is None:
                 skipped.append((query.sql, f"cannot EXPLAIN: {str(exc).splitlines()[0]}"))
                 continue
-            sampled[len(queries)] = literal
+            if bound.observed:
+                observed.add(len(queries))
+            sampled[len(queries)] = bound.literal_sql(session.conn)
         queries.append(query)
         kept_columns.append(columns)
     if not queries:
@@ -330,11 +336,16 @@ def _advise_with_hypopg(
     weights = {n: float(max(q.calls, 1)) for n, q in enumerate(queries)}
     for number, query in enumerate(queries):
         if query.param_count and number not in sampled:
-            literal = sampled_text(session, reader, query, kept_columns[number], analysed.tables)
-            if literal is not None and generic_misleads(
-                session, query, literal, candidates.by_query.get(number, set())
+            bound = sampled_text(session, reader, query, kept_columns[number], analysed.tables)
+            literal = None if bound is None else bound.literal_sql(session.conn)
+            if (
+                bound is not None
+                and literal is not None
+                and generic_misleads(session, query, literal, candidates.by_query.get(number, set()))
             ):
                 sampled[number] = literal
+                if bound.observed:
+                    observed.add(number)
     coster = WorkloadCoster(session, queries, candidates, weights, sampled)
     size_of = _size_function(options, tables, session)
     total_calls = sum(weights.values())
@@ -363,7 +374,14 @@ def _advise_with_hypopg(
                 queries[n].calls,
                 selection.baseline[n],
                 selection.final[n],
-                "sampled" if n in sampled else "generic" if queries[n].param_count else "as written",
+                "observed"
+                if n in observed
+                else "sampled"
+                if n in sampled
+                else "generic"
+                if queries[n].param_count
+                else "as written",
+                queries[n].queryid,
             )
             for n in weights
             if candidate.name() in coster.plan_indexes(n, chosen)
@@ -403,10 +421,13 @@ def _advise_with_hypopg(
         skipped=skipped,
     )
     if sampled:
+        source = "sampled from pg_stats"
+        if observed:
+            source += f" ({len(observed)} with constants pg_qualstats saw the application send)"
         advice.notes.append(
             f"{len(sampled)} of {sum(1 for q in queries if q.param_count)} parameterised queries costed with "
-            "constants sampled from pg_stats: their generic plan could not be built or its cost differed "
-            f"more than {MISLEADING_RATIO:g}x from the sampled plan's"
+            f"constants {source}: their generic plan could not be built or its cost differed "
+            f"more than {MISLEADING_RATIO:g}x from the plan with those constants"
         )
     advice.workload_indexes = used_by_workload
     return advice
@@ -467,7 +488,7 @@ def _advise_by_rules(
             benefit=0.0,
             share_pct=0.0,
             queries=[
-                QueryEffect(n, q.sql, q.calls, 0.0, 0.0, "not costed")
+                QueryEffect(n, q.sql, q.calls, 0.0, 0.0, "not costed", q.queryid)
                 for n, q in enumerate(analysed.queries)
                 if c in candidates.by_query.get(n, set())
             ],

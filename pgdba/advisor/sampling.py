@@ -11,6 +11,9 @@ the column's statistics instead:
 - `<`, `<=`: the histogram bound a tenth of the way up (about 10 % of the rows qualify); `>`, `>=`: a tenth
   of the way down; `BETWEEN`: the bounds around the median, a tenth of the histogram apart;
 - `LIMIT $n`: 10, `OFFSET $n`: 0.
+
+Where pg_qualstats is installed in the target database, a `$n` compared by `=`, `<`, `<=`, `>` or `>=`
+takes the constant the application sent most often instead (pgdba.advisor.observed).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from psycopg.rows import dict_row
 
 from pgdba.advisor.candidates import Candidate
 from pgdba.advisor.catalog import TableInfo
+from pgdba.advisor.observed import OBSERVED_OPERATORS, ObservedConstants
 from pgdba.advisor.parse_tree import walk
 from pgdba.advisor.query_columns import QueryColumns, TableColumn
 from pgdba.advisor.selection import PREFILTER_BATCH
@@ -96,6 +100,13 @@ class BoundQuery:
     sql: str
     values: tuple[str, ...]
     written: str = ""  # the query as the workload wrote it, when `sql` differs (views replaced)
+    # the parameters (numbers) bound to constants pg_qualstats saw the application send: real application
+    # data, so never printed
+    observed: tuple[int, ...] = ()
+
+    def printable_values(self) -> list[str]:
+        """The values, with the observed ones masked."""
+        return ["(observed)" if n in self.observed else v for n, v in enumerate(self.values, start=1)]
 
     def literal_sql(self, conn: psycopg.Connection) -> str:
         """The query text with each `$n` replaced by its value as a quoted literal (its type inferred as
@@ -113,10 +124,12 @@ class BoundQuery:
 
 
 class StatsReader:
-    """pg_stats rows of the columns parameters are compared with, each read once."""
+    """pg_stats rows of the columns parameters are compared with, each read once; and the constants
+    pg_qualstats saw, when the caller loaded them."""
 
-    def __init__(self, conn: psycopg.Connection) -> None:
+    def __init__(self, conn: psycopg.Connection, observed: ObservedConstants | None = None) -> None:
         self.conn = conn
+        self.observed = observed
         self._samples: dict[tuple[str, str, str], ColumnSample | None] = {}
 
     def column(self, table: TableInfo, column: str) -> ColumnSample | None:
@@ -144,18 +157,27 @@ def bind_parameters(
     tables: Mapping[str, TableInfo],
     *,
     written: str = "",
+    queryid: str | None = None,
 ) -> BoundQuery | None:
-    """A sampled value for every `$n` of `text`, or None when one cannot be chosen."""
+    """A value for every `$n` of `text` (observed by pg_qualstats, else sampled from pg_stats), or None
+    when one cannot be chosen. `queryid`: pg_stat_statements' id of the query, for its own constants."""
     count = parameter_count(text)
     if count == 0:
         return BoundQuery(text, (), written)
     values: dict[int, str] = dict(limit_parameters(text))
+    observed: set[int] = set()
     ranks: dict[TableColumn, int] = {}
     for number in sorted(columns.parameters):
         if number in values:
             continue
         column, operator = columns.parameters[number]
         table = tables.get(column.relation)
+        if reader.observed is not None and table is not None and operator in OBSERVED_OPERATORS:
+            seen = reader.observed.value(queryid, (table.schema, table.name, column.column, operator))
+            if seen is not None:
+                values[number] = seen
+                observed.add(number)
+                continue
         sample = reader.column(table, column.column) if table is not None else None
         if sample is None:
             continue
@@ -165,11 +187,11 @@ def bind_parameters(
         if value is not None:
             values[number] = value
     for column, low, high in _between_pairs(columns):
-        if low in values and high in values:
+        if low in values and high in values and not {low, high} & observed:
             values[low], values[high] = _around_median(reader, tables, column, values[low], values[high])
     if any(n not in values for n in range(1, count + 1)):
         return None
-    return BoundQuery(text, tuple(values[n] for n in range(1, count + 1)), written)
+    return BoundQuery(text, tuple(values[n] for n in range(1, count + 1)), written, tuple(sorted(observed)))
 
 
 def _between_pairs(columns: QueryColumns) -> list[tuple[TableColumn, int, int]]:
@@ -218,17 +240,17 @@ def sampled_text(
     query: WorkloadQuery,
     columns: QueryColumns,
     tables: Mapping[str, TableInfo],
-) -> str | None:
-    """The query with sampled constants for its `$n`, if pg_stats offers them and the planner takes it."""
-    bound = bind_parameters(reader, query.sql, columns, tables)
+) -> BoundQuery | None:
+    """The query bound to constants for its `$n` (observed or sampled), if there are some for each and the
+    planner takes the query with them as literals."""
+    bound = bind_parameters(reader, query.sql, columns, tables, queryid=query.queryid)
     if bound is None or not bound.values:
         return None
-    literal = bound.literal_sql(session.conn)
     try:
-        session.explain(literal, 0)
+        session.explain(bound.literal_sql(session.conn), 0)
     except psycopg.Error:
         return None
-    return literal
+    return bound
 
 
 def generic_misleads(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import pglast
@@ -22,6 +22,7 @@ from psycopg import sql
 from pgdba.advisor.advise import Advice
 from pgdba.advisor.apply import create_indexes
 from pgdba.advisor.catalog import TableInfo, load_tables, resolve_relations
+from pgdba.advisor.observed import load_observed_constants
 from pgdba.advisor.query_columns import columns_by_role
 from pgdba.advisor.sampling import BoundQuery, StatsReader, bind_parameters
 from pgdba.advisor.views import expand_views
@@ -98,11 +99,11 @@ def verify_advice(target: Target, facts: ServerFacts, advice: Advice, *, on_targ
             "queries": [],
             "notes": ["nothing to verify"],
         }
-    texts = list(dict.fromkeys(q.sql for r in advice.recommendations for q in r.queries))
+    queryids = {q.sql: q.queryid for r in advice.recommendations for q in r.queries}
     notes: list[str] = []
     measure_target = Target(target.dsn, target.source, 0, target.lock_timeout_ms, target.connect_timeout_s)
     with measure_target.connect() as conn:
-        bound, tables, skipped = _bind_all(conn, texts)
+        bound, tables, skipped = _bind_all(conn, queryids)
     notes += skipped
     if not bound:
         return {"where": "nowhere", "before_ms": 0.0, "after_ms": 0.0, "queries": [], "notes": notes}
@@ -128,10 +129,11 @@ def verify_advice(target: Target, facts: ServerFacts, advice: Advice, *, on_targ
 
 
 def _bind_all(
-    conn: psycopg.Connection, texts: Sequence[str]
+    conn: psycopg.Connection, queryids: Mapping[str, str | None]
 ) -> tuple[list[BoundQuery], dict[str, TableInfo], list[str]]:
+    """Each query (text → pg_stat_statements id) bound to observed or sampled constants."""
     # a query reading a view is measured with the view's body in its place (the scratch copy holds tables)
-    originals = list(texts)
+    originals = list(queryids)
     texts = [expand_views(conn, t) for t in originals]
     written = {expanded: original for expanded, original in zip(texts, originals, strict=True)}
     first = [columns_by_role(t) for t in texts]
@@ -140,7 +142,7 @@ def _bind_all(
     tables = {name: infos[oid] for name, oid in oids.items() if oid in infos}
     catalog = {name: list(t.columns) for name, t in tables.items()}
     bound: list[BoundQuery] = []
-    reader = StatsReader(conn)
+    reader = StatsReader(conn, load_observed_constants(conn))
     skipped: list[str] = []
     used: dict[str, TableInfo] = {}
     for text in texts:
@@ -149,7 +151,9 @@ def _bind_all(
             skipped.append(f"not measured (only SELECTs are executed): {short}")
             continue
         columns = columns_by_role(text, catalog)
-        query = bind_parameters(reader, text, columns, tables, written=written[text])
+        query = bind_parameters(
+            reader, text, columns, tables, written=written[text], queryid=queryids[written[text]]
+        )
         if query is None:
             skipped.append(f"not measured (no sample value for a parameter): {short}")
             continue
@@ -180,7 +184,7 @@ def _verify_on(
         "queries": [
             {
                 "query": q.written or q.sql,
-                "values": q.values,
+                "values": q.printable_values(),
                 "before_ms": round(b, 3),
                 "after_ms": round(a, 3),
             }

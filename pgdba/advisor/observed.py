@@ -1,0 +1,122 @@
+"""Constants the application really sends, from pg_qualstats, where it is installed in the target database.
+
+pg_stat_statements keeps `WHERE status = $1`; pg_qualstats keeps, per query and per predicate, the constants
+it saw (bound parameters included) and how often. Where the advisor and `--verify` bind a `$n` compared with
+a column by `=`, `<`, `<=`, `>` or `>=`, the constant this query sent most often wins over a value sampled
+from pg_stats: an application polling `status = 'pending'` on a column that is 99 % 'done' is then costed
+for 'pending'. Without a figure for the query, the constant sent most often for that column and operator
+by any query is used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pglast
+import psycopg
+from pglast import ast
+from psycopg import sql
+from psycopg.rows import dict_row
+
+# The operators whose constants bind one `$n` on their own (IN lists and arrays are left to pg_stats).
+OBSERVED_OPERATORS = frozenset({"=", "<", "<=", ">", ">="})
+
+EXTENSION_SQL = "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_qualstats'"
+
+CONSTANTS_SQL = """
+SELECT q.queryid::text AS queryid,
+       n.nspname AS schema,
+       c.relname AS table,
+       a.attname AS column,
+       o.oprname AS operator,
+       q.constvalue AS constant,
+       sum(q.occurences)::float8 AS seen
+  FROM {function}() q
+  JOIN pg_class c ON c.oid = q.lrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_attribute a ON a.attrelid = q.lrelid AND a.attnum = q.lattnum
+  JOIN pg_operator o ON o.oid = q.opno
+ WHERE q.constvalue IS NOT NULL
+   AND q.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+   AND o.oprname = ANY(%(operators)s)
+ GROUP BY 1, 2, 3, 4, 5, 6
+"""
+
+ColumnKey = tuple[str, str, str, str]  # schema, table, column, operator
+
+
+@dataclass
+class ObservedConstants:
+    """Per query: the constant it sent most often for a column and operator. Per column and operator:
+    how often each constant was sent, by all queries together."""
+
+    per_query: dict[tuple[str, ColumnKey], tuple[float, str]] = field(default_factory=dict)
+    tallies: dict[ColumnKey, dict[str, float]] = field(default_factory=dict)
+
+    def add(self, queryid: str | None, key: ColumnKey, value: str, seen: float) -> None:
+        if queryid is not None and seen > self.per_query.get((queryid, key), (0.0, ""))[0]:
+            self.per_query[(queryid, key)] = (seen, value)
+        tally = self.tallies.setdefault(key, {})
+        tally[value] = tally.get(value, 0.0) + seen
+
+    def value(self, queryid: str | None, key: ColumnKey) -> str | None:
+        """The constant to bind: this query's most frequent one, else the column's (ties: lowest text)."""
+        if queryid is not None and (queryid, key) in self.per_query:
+            return self.per_query[(queryid, key)][1]
+        tally = self.tallies.get(key)
+        if not tally:
+            return None
+        return min(tally, key=lambda v: (-tally[v], v))
+
+    def __len__(self) -> int:
+        return sum(len(t) for t in self.tallies.values())
+
+
+def load_observed_constants(conn: psycopg.Connection) -> ObservedConstants | None:
+    """pg_qualstats' constants for this database; None when the extension is not installed here or its
+    figures cannot be read (then pg_stats samples are used)."""
+    try:
+        row = conn.execute(EXTENSION_SQL).fetchone()
+        if row is None:
+            return None
+        query = sql.SQL(CONSTANTS_SQL).format(function=sql.Identifier(row[0], "pg_qualstats"))
+        with conn.cursor(row_factory=dict_row) as cur:
+            rows = cur.execute(query, {"operators": sorted(OBSERVED_OPERATORS)}).fetchall()
+    except psycopg.Error:
+        return None
+    observed = ObservedConstants()
+    for r in rows:
+        value = constant_text(r["constant"])
+        if value is not None:
+            key = (r["schema"], r["table"], r["column"], r["operator"])
+            observed.add(r["queryid"], key, value, float(r["seen"]))
+    return observed
+
+
+def constant_text(constant: str) -> str | None:
+    """The value of a constant as pg_qualstats prints it (`'pending'::text`, `5::numeric`, `true`) in the
+    text form pg_stats uses; None for anything but a plain (possibly cast) constant."""
+    try:
+        statements = pglast.parse_sql(f"SELECT {constant}")
+    except pglast.parser.ParseError:
+        return None
+    if len(statements) != 1:
+        return None
+    target = statements[0].stmt.targetList  # type: ignore[union-attr]
+    if not target or len(target) != 1:
+        return None
+    node = target[0].val
+    while isinstance(node, ast.TypeCast):
+        node = node.arg
+    if not isinstance(node, ast.A_Const) or node.isnull:
+        return None
+    value = node.val
+    if isinstance(value, ast.String):
+        return str(value.sval)
+    if isinstance(value, ast.Integer):
+        return str(value.ival)
+    if isinstance(value, ast.Float):
+        return str(value.fval)
+    if isinstance(value, ast.Boolean):
+        return "true" if value.boolval else "false"
+    return None

@@ -1,0 +1,122 @@
+"""Constants from pg_qualstats: a query is costed for the value the application sends, not the commonest one.
+
+Its own throwaway cluster: pg_qualstats must be preloaded, and the suite's shared cluster stays without it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from pgdba.advisor.advise import Advice, AdvisorOptions, advise_indexes
+from pgdba.advisor.observed import ObservedConstants, constant_text, load_observed_constants
+from pgdba.advisor.verify import verify_advice
+from pgdba.advisor.workload import queries_from_statements
+from pgdba.embedded import EmbeddedCluster
+from pgdba.server import load_server_facts
+from pgdba.target import Target, resolve_target
+
+JOBS = """
+CREATE TABLE jobs (id int PRIMARY KEY, status text NOT NULL, payload text NOT NULL);
+INSERT INTO jobs SELECT g, CASE WHEN g % 100 = 0 THEN 'pending' ELSE 'done' END, md5(g::text)
+  FROM generate_series(1, 50000) g;
+ANALYZE jobs;
+"""
+POLL = "SELECT id, payload FROM jobs WHERE status = %s"
+
+
+def test_constants_read_back_as_pg_stats_prints_values() -> None:
+    assert constant_text("'pending'::text") == "pending"
+    assert constant_text("'it''s'::character varying") == "it's"
+    assert constant_text("5::numeric") == "5"
+    assert constant_text("'2024-01-01 00:00:00+00'::timestamp with time zone") == "2024-01-01 00:00:00+00"
+    assert constant_text("true") == "true"
+    assert constant_text("NULL::text") is None
+    assert constant_text("now()") is None
+    assert constant_text("1; DROP TABLE jobs") is None
+
+
+def test_a_query_takes_its_own_constant_and_others_the_columns_commonest() -> None:
+    observed = ObservedConstants()
+    key = ("public", "jobs", "status", "=")
+    observed.add("1", key, "pending", 50)
+    observed.add("2", key, "done", 30)
+    observed.add("3", key, "done", 30)
+    assert observed.value("1", key) == "pending"
+    assert observed.value("2", key) == "done"
+    assert observed.value(None, key) == "done"  # 60 sends of 'done' against 50 of 'pending'
+    assert observed.value(None, ("public", "jobs", "status", "<")) is None
+
+
+@pytest.fixture(scope="module")
+def qualstats_target() -> Iterator[Target]:
+    root = Path(tempfile.mkdtemp(prefix="pgdba-test-qualstats-"))
+    os.chmod(root, 0o755)
+    cluster = EmbeddedCluster(root)
+    lib = cluster._lib_dir()
+    if lib is None or not (lib / "pg_qualstats.so").exists():
+        cluster.destroy()
+        pytest.skip("pg_qualstats is not installed for this PostgreSQL build")
+    cluster.start()
+    try:
+        with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+            conn.execute(
+                "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements', 'hypopg', 'pg_qualstats'"
+            )
+        cluster.stop()
+        cluster.start()
+        with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+            conn.execute("ALTER SYSTEM SET pg_qualstats.sample_rate = 1")
+            conn.execute("SELECT pg_reload_conf()")
+            for extension in ("pg_stat_statements", "hypopg", "pg_qualstats"):
+                conn.execute(f"CREATE EXTENSION IF NOT EXISTS {extension}")
+            conn.execute(JOBS)
+        yield resolve_target(cluster.dsn())
+    finally:
+        cluster.destroy()
+
+
+def _advise(target: Target) -> Advice:
+    with target.connect() as conn:
+        facts = load_server_facts(conn)
+        workload = [q for q in queries_from_statements(conn, facts, min_calls=2) if "jobs" in q.sql]
+        return advise_indexes(conn, facts, workload, AdvisorOptions())
+
+
+def test_the_queue_poll_is_costed_for_the_rare_status_it_asks_for(qualstats_target: Target) -> None:
+    with psycopg.connect(qualstats_target.dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_statements_reset(), pg_qualstats_reset()")
+        for _ in range(20):
+            conn.execute(POLL, ("pending",))  # a bound parameter, as ORMs send it
+    with qualstats_target.connect() as conn:
+        observed = load_observed_constants(conn)
+    assert observed is not None and observed.value(None, ("public", "jobs", "status", "=")) == "pending"
+
+    advice = _advise(qualstats_target)
+    assert [r.candidate.columns for r in advice.recommendations] == [("status",)]
+    helped = advice.recommendations[0].queries[0]
+    assert helped.costing == "observed" and helped.queryid is not None
+    assert any("pg_qualstats" in note for note in advice.notes)
+    with qualstats_target.connect() as conn:
+        facts = load_server_facts(conn)
+    verification = verify_advice(qualstats_target, facts, advice, on_target=False)
+    # measured with 'pending' too, and the application's constant is not printed
+    assert verification["queries"][0]["values"] == ["(observed)"]
+    assert "pending" not in str(verification)
+
+    # the same workload without pg_qualstats: its generic plan prices `status = $1` for an average status
+    # (half of the rows), where 'pending' is 1 %
+    with psycopg.connect(qualstats_target.dsn, autocommit=True) as conn:
+        conn.execute("DROP EXTENSION pg_qualstats")
+    try:
+        unobserved = _advise(qualstats_target).recommendations[0].queries[0]
+    finally:
+        with psycopg.connect(qualstats_target.dsn, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION pg_qualstats")
+    assert unobserved.costing != "observed"
+    assert helped.cost_after / helped.cost_before < 0.2 < unobserved.cost_after / unobserved.cost_before
