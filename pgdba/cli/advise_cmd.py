@@ -140,6 +140,7 @@ def _announce(advice: Advice, apply: bool) -> None:
     sys.stderr.flush()
 
 
+_COSTING_LABELS = {"sampled": " (sampled constants)", "observed": " (constants seen by pg_qualstats)"}
 _INDEX_COLUMNS = (
     Column("index", "index"),
     Column("size", "est. size", "right"),
@@ -203,8 +204,7 @@ def _print(advice: Advice, patch: OrmPatch | None, emit: str, fmt: str) -> None:
         for q in r.queries[:5]:
             text = " ".join(q.sql.split())
             cost = (
-                f"cost {q.cost_before:,.0f} → {q.cost_after:,.0f}"
-                + (" (sampled constants)" if q.costing == "sampled" else "")
+                f"cost {q.cost_before:,.0f} → {q.cost_after:,.0f}" + _COSTING_LABELS.get(q.costing, "")
                 if r.status != "unverified"
                 else "unverified"
             )
