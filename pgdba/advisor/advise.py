@@ -12,7 +12,12 @@ import psycopg
 from pgdba.advisor.candidates import DEFAULT_MAX_WIDTH, Candidate, CandidateSet, generate_candidates
 from pgdba.advisor.catalog import TableInfo, load_tables, resolve_relations, user_table_oids
 from pgdba.advisor.drops import DropAdvice, indexes_to_drop
-from pgdba.advisor.observed import load_observed_constants
+from pgdba.advisor.observed import (
+    ObservedConstants,
+    fixed_equalities,
+    load_observed_constants,
+    query_fixed_equalities,
+)
 from pgdba.advisor.query_columns import QueryColumns, columns_by_role
 from pgdba.advisor.sampling import MISLEADING_RATIO, StatsReader, generic_misleads, sampled_text
 from pgdba.advisor.selection import (
@@ -260,7 +265,13 @@ def advise_indexes(
     if not analysed.queries:
         raise InputError("no query of the workload reads a table of this database")
     by_qualified = {t.qualified_name: t for t in analysed.tables.values()}
-    candidates = generate_candidates(analysed.columns, analysed.tables, max_width=options.max_width)
+    observed = load_observed_constants(conn)
+    fixed = (
+        fixed_equalities(observed, analysed.queries, analysed.columns, analysed.tables) if observed else []
+    )
+    candidates = generate_candidates(
+        analysed.columns, analysed.tables, max_width=options.max_width, fixed=fixed
+    )
     notes: list[str] = []
     session: WhatIfSession | None
     try:
@@ -275,7 +286,9 @@ def advise_indexes(
         notes.append("write costs not weighed: the workload came from a file")
     try:
         if session is not None:
-            advice = _advise_with_hypopg(session, analysed, candidates, by_qualified, options, writes or {})
+            advice = _advise_with_hypopg(
+                session, analysed, candidates, by_qualified, options, writes or {}, observed, fixed
+            )
         else:
             advice = _advise_by_rules(conn, facts, analysed, candidates, by_qualified, options)
     finally:
@@ -306,14 +319,16 @@ def _advise_with_hypopg(
     tables: dict[str, TableInfo],
     options: AdvisorOptions,
     writes: Mapping[str, float],
+    observed: ObservedConstants | None,
+    fixed: list[tuple[str, str, str]],
 ) -> Advice:
     # queries the planner cannot EXPLAIN generically (a parameter of unknown type) are costed with sampled
     # constants; those it cannot EXPLAIN at all (a missing privilege) are left out
-    reader = StatsReader(session.conn, load_observed_constants(session.conn))
+    reader = StatsReader(session.conn, observed)
     queries: list[WorkloadQuery] = []
     kept_columns: list[QueryColumns] = []
     sampled: dict[int, str] = {}
-    observed: set[int] = set()  # queries bound with constants pg_qualstats saw
+    bound_observed: set[int] = set()  # queries bound with constants pg_qualstats saw
     skipped = list(analysed.skipped)
     for query, columns in zip(analysed.queries, analysed.columns, strict=True):
         try:
@@ -324,7 +339,7 @@ def _advise_with_hypopg(
                 skipped.append((query.sql, f"cannot EXPLAIN: {str(exc).splitlines()[0]}"))
                 continue
             if bound.observed:
-                observed.add(len(queries))
+                bound_observed.add(len(queries))
             sampled[len(queries)] = bound.literal_sql(session.conn)
         queries.append(query)
         kept_columns.append(columns)
@@ -332,20 +347,27 @@ def _advise_with_hypopg(
         raise InputError("no query of the workload could be EXPLAINed here")
     if len(queries) != len(analysed.queries):
         written = {n: t for n, t in analysed.tables.items()}
-        candidates = generate_candidates(kept_columns, written, max_width=options.max_width)
+        candidates = generate_candidates(kept_columns, written, max_width=options.max_width, fixed=fixed)
     weights = {n: float(max(q.calls, 1)) for n, q in enumerate(queries)}
     for number, query in enumerate(queries):
         if query.param_count and number not in sampled:
             bound = sampled_text(session, reader, query, kept_columns[number], analysed.tables)
             literal = None if bound is None else bound.literal_sql(session.conn)
+            # a query that sends one constant every time is costed with it (its partial candidates need it)
             if (
                 bound is not None
                 and literal is not None
-                and generic_misleads(session, query, literal, candidates.by_query.get(number, set()))
+                and (
+                    (
+                        observed
+                        and query_fixed_equalities(observed, query, kept_columns[number], analysed.tables)
+                    )
+                    or generic_misleads(session, query, literal, candidates.by_query.get(number, set()))
+                )
             ):
                 sampled[number] = literal
                 if bound.observed:
-                    observed.add(number)
+                    bound_observed.add(number)
     coster = WorkloadCoster(session, queries, candidates, weights, sampled)
     size_of = _size_function(options, tables, session)
     total_calls = sum(weights.values())
@@ -375,7 +397,7 @@ def _advise_with_hypopg(
                 selection.baseline[n],
                 selection.final[n],
                 "observed"
-                if n in observed
+                if n in bound_observed
                 else "sampled"
                 if n in sampled
                 else "generic"
@@ -422,12 +444,13 @@ def _advise_with_hypopg(
     )
     if sampled:
         source = "sampled from pg_stats"
-        if observed:
-            source += f" ({len(observed)} with constants pg_qualstats saw the application send)"
+        if bound_observed:
+            source += f" ({len(bound_observed)} with constants pg_qualstats saw the application send)"
         advice.notes.append(
             f"{len(sampled)} of {sum(1 for q in queries if q.param_count)} parameterised queries costed with "
-            f"constants {source}: their generic plan could not be built or its cost differed "
-            f"more than {MISLEADING_RATIO:g}x from the plan with those constants"
+            f"constants {source}: their generic plan could not be built, its cost differed "
+            f"more than {MISLEADING_RATIO:g}x from the plan with those constants, or pg_qualstats saw them "
+            "send one constant for a parameter every time"
         )
     advice.workload_indexes = used_by_workload
     return advice

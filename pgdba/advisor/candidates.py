@@ -207,10 +207,15 @@ def generate_candidates(
     tables: dict[str, TableInfo],
     *,
     max_width: int = DEFAULT_MAX_WIDTH,
+    fixed: Iterable[tuple[str, str, str]] = (),
 ) -> CandidateSet:
-    """Candidates for every query. `tables` maps relation names as the queries wrote them to TableInfo."""
+    """Candidates for every query. `tables` maps relation names as the queries wrote them to TableInfo.
+
+    fixed: (schema.table, column, constant) for `column = $n` parameters that receive one constant (nearly)
+      every time (pgdba.advisor.observed): partial predicates like constants written in several queries.
+    """
     result = CandidateSet()
-    partial_predicates = _recurring_constants(queries, tables)
+    partial_predicates = _recurring_constants(queries, tables, fixed)
     for number, query in enumerate(queries):
         result.by_query[number] = set()
         result.query_tables[number] = set()
@@ -346,9 +351,10 @@ def _column_lists(
 
 
 def _recurring_constants(
-    queries: Sequence[QueryColumns], tables: dict[str, TableInfo]
+    queries: Sequence[QueryColumns], tables: dict[str, TableInfo], fixed: Iterable[tuple[str, str, str]] = ()
 ) -> dict[str, list[tuple[str, str | int | float | bool]]]:
-    """`column = constant` predicates on low-cardinality columns seen in several queries, per table."""
+    """`column = constant` predicates on low-cardinality columns seen in several queries (or sent every
+    time, `fixed`), per table."""
     seen: Counter[tuple[str, str, str | int | float | bool]] = Counter()
     for query in queries:
         found: set[tuple[str, str, str | int | float | bool]] = set()
@@ -362,8 +368,31 @@ def _recurring_constants(
             if table.columns[use.column.column].n_distinct <= PARTIAL_MAX_DISTINCT:
                 found.add((table.qualified_name, use.column.column, value))
         seen.update(found)
+    by_name = {t.qualified_name: t for t in tables.values()}
+    for relation, column, constant in fixed:
+        info = by_name.get(relation)
+        if (
+            info is not None
+            and column in info.columns
+            and info.columns[column].n_distinct <= PARTIAL_MAX_DISTINCT
+        ):
+            value = _typed(constant, info.columns[column].type_name)
+            seen[(relation, column, value)] = max(seen[(relation, column, value)], PARTIAL_MIN_QUERIES)
     result: dict[str, list[tuple[str, str | int | float | bool]]] = {}
     for (relation, column, value), count in seen.items():
         if count >= PARTIAL_MIN_QUERIES:
             result.setdefault(relation, []).append((column, value))
     return result
+
+
+def _typed(constant: str, type_name: str) -> str | int | bool:
+    """A constant's text as the Python value a literal of that column's type parses to (so `= false`
+    written in a query and `false` sent for a parameter are one predicate)."""
+    if type_name == "boolean" and constant in ("true", "false"):
+        return constant == "true"
+    if type_name in ("smallint", "integer", "bigint"):
+        try:
+            return int(constant)
+        except ValueError:
+            return constant
+    return constant

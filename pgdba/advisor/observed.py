@@ -6,10 +6,18 @@ a column by `=`, `<`, `<=`, `>` or `>=`, the constant this query sent most often
 from pg_stats: an application polling `status = 'pending'` on a column that is 99 % 'done' is then costed
 for 'pending'. Without a figure for the query, the constant sent most often for that column and operator
 by any query is used.
+
+A `$n` equality on a low-cardinality column that (nearly) always receives the same constant also yields
+partial candidates, as a constant written in several queries does: `state = $2`, sent `'new'` every
+time, can be served by an index `WHERE state = 'new'`. PostgreSQL uses such an index for a prepared
+statement through its custom plans, which it keeps choosing when they are that much cheaper than the
+generic one. (pg_qualstats 2.0.4 records no comparison of a boolean column with a parameter, so
+`is_read = $2` stays without one.)
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pglast
@@ -17,6 +25,10 @@ import psycopg
 from pglast import ast
 from psycopg import sql
 from psycopg.rows import dict_row
+
+from pgdba.advisor.catalog import TableInfo
+from pgdba.advisor.query_columns import QueryColumns, Role
+from pgdba.advisor.workload import WorkloadQuery
 
 # The operators whose constants bind one `$n` on their own (IN lists and arrays are left to pg_stats).
 OBSERVED_OPERATORS = frozenset({"=", "<", "<=", ">", ">="})
@@ -43,6 +55,9 @@ SELECT q.queryid::text AS queryid,
 """
 
 ColumnKey = tuple[str, str, str, str]  # schema, table, column, operator
+# A query's parameter counts as fixed when one constant makes up this share of at least this many sends.
+FIXED_SHARE = 0.9
+FIXED_MIN_SEEN = 5
 
 
 @dataclass
@@ -51,11 +66,14 @@ class ObservedConstants:
     how often each constant was sent, by all queries together."""
 
     per_query: dict[tuple[str, ColumnKey], tuple[float, str]] = field(default_factory=dict)
+    query_totals: dict[tuple[str, ColumnKey], float] = field(default_factory=dict)
     tallies: dict[ColumnKey, dict[str, float]] = field(default_factory=dict)
 
     def add(self, queryid: str | None, key: ColumnKey, value: str, seen: float) -> None:
-        if queryid is not None and seen > self.per_query.get((queryid, key), (0.0, ""))[0]:
-            self.per_query[(queryid, key)] = (seen, value)
+        if queryid is not None:
+            if seen > self.per_query.get((queryid, key), (0.0, ""))[0]:
+                self.per_query[(queryid, key)] = (seen, value)
+            self.query_totals[(queryid, key)] = self.query_totals.get((queryid, key), 0.0) + seen
         tally = self.tallies.setdefault(key, {})
         tally[value] = tally.get(value, 0.0) + seen
 
@@ -67,6 +85,14 @@ class ObservedConstants:
         if not tally:
             return None
         return min(tally, key=lambda v: (-tally[v], v))
+
+    def fixed(self, queryid: str, key: ColumnKey) -> str | None:
+        """The constant this query sends (nearly) every time for that column and operator, if there is one."""
+        seen, value = self.per_query.get((queryid, key), (0.0, ""))
+        total = self.query_totals.get((queryid, key), 0.0)
+        if total >= FIXED_MIN_SEEN and seen >= FIXED_SHARE * total:
+            return value
+        return None
 
     def __len__(self) -> int:
         return sum(len(t) for t in self.tallies.values())
@@ -120,3 +146,37 @@ def constant_text(constant: str) -> str | None:
     if isinstance(value, ast.Boolean):
         return "true" if value.boolval else "false"
     return None
+
+
+def fixed_equalities(
+    observed: ObservedConstants,
+    queries: Sequence[WorkloadQuery],
+    columns: Sequence[QueryColumns],
+    tables: Mapping[str, TableInfo],
+) -> list[tuple[str, str, str]]:
+    """(schema.table, column, constant) for each `column = $n` in a conjunctive filter whose query sends
+    one constant (nearly) every time: partial-index predicates, as recurring literal constants are."""
+    found: dict[tuple[str, str, str], None] = {}
+    for query, used in zip(queries, columns, strict=True):
+        found.update(dict.fromkeys(query_fixed_equalities(observed, query, used, tables)))
+    return list(found)
+
+
+def query_fixed_equalities(
+    observed: ObservedConstants, query: WorkloadQuery, used: QueryColumns, tables: Mapping[str, TableInfo]
+) -> list[tuple[str, str, str]]:
+    """The fixed `column = $n` equalities of one query (see fixed_equalities)."""
+    if query.queryid is None:
+        return []
+    filtered = {
+        u.column for u in used.uses if u.role is Role.EQUALITY and u.operator == "=" and u.conjunctive
+    }
+    found = []
+    for column, operator in used.parameters.values():
+        table = tables.get(column.relation)
+        if operator != "=" or column not in filtered or table is None:
+            continue
+        value = observed.fixed(query.queryid, (table.schema, table.name, column.column, "="))
+        if value is not None:
+            found.append((table.qualified_name, column.column, value))
+    return found

@@ -81,10 +81,10 @@ def qualstats_target() -> Iterator[Target]:
         cluster.destroy()
 
 
-def _advise(target: Target) -> Advice:
+def _advise(target: Target, table: str = "jobs") -> Advice:
     with target.connect() as conn:
         facts = load_server_facts(conn)
-        workload = [q for q in queries_from_statements(conn, facts, min_calls=2) if "jobs" in q.sql]
+        workload = [q for q in queries_from_statements(conn, facts, min_calls=2) if table in q.sql]
         return advise_indexes(conn, facts, workload, AdvisorOptions())
 
 
@@ -120,3 +120,39 @@ def test_the_queue_poll_is_costed_for_the_rare_status_it_asks_for(qualstats_targ
             conn.execute("CREATE EXTENSION pg_qualstats")
     assert unobserved.costing != "observed"
     assert helped.cost_after / helped.cost_before < 0.2 < unobserved.cost_after / unobserved.cost_before
+
+
+NOTICES = """
+CREATE TABLE notices (id int PRIMARY KEY, user_id int NOT NULL, state text NOT NULL, body text NOT NULL);
+INSERT INTO notices
+SELECT g, g % 2000, CASE WHEN g % 20 = 0 THEN 'new' ELSE 'seen' END, md5(g::text)
+  FROM generate_series(1, 60000) g;
+ANALYZE notices;
+"""
+
+
+def test_a_parameter_sent_one_constant_every_time_gets_a_partial_index(qualstats_target: Target) -> None:
+    with psycopg.connect(qualstats_target.dsn, autocommit=True) as conn:
+        conn.execute(NOTICES)
+        conn.execute("SELECT pg_stat_statements_reset(), pg_qualstats_reset()")
+        for user in range(30):
+            # the unread badge: always state = 'new', as a bound parameter
+            conn.execute("SELECT id, body FROM notices WHERE user_id = %s AND state = %s", (user * 7, "new"))
+    advice = _advise(qualstats_target, "notices")
+    assert [r.candidate.label() for r in advice.recommendations] == [
+        "public.notices(user_id) WHERE state = 'new'"
+    ]
+    assert advice.recommendations[0].sql.endswith("WHERE \"state\" = 'new'")
+    assert advice.recommendations[0].queries[0].costing == "observed"
+    # a prepared statement uses it: past its fifth execution PostgreSQL keeps the custom plans, which can
+    # use the partial index, over the generic plan, which cannot
+    with psycopg.connect(qualstats_target.dsn, autocommit=True) as conn:
+        conn.execute(advice.recommendations[0].sql)
+        try:
+            conn.execute(
+                "PREPARE badge(int, text) AS SELECT id, body FROM notices WHERE user_id = $1 AND state = $2"
+            )
+            plans = [str(conn.execute("EXPLAIN EXECUTE badge(14, 'new')").fetchall()) for _ in range(8)]
+            assert all("notices_user_id_where_state_new_idx" in plan for plan in plans)
+        finally:
+            conn.execute("DROP INDEX notices_user_id_where_state_new_idx")
