@@ -33,7 +33,12 @@ from pgdba.advisor.workload import WorkloadQuery
 # The operators whose constants bind one `$n` on their own (IN lists and arrays are left to pg_stats).
 OBSERVED_OPERATORS = frozenset({"=", "<", "<=", ">", ">="})
 
-EXTENSION_SQL = "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_qualstats'"
+EXTENSION_SQL = """
+SELECT n.nspname
+  FROM pg_extension e
+  JOIN pg_namespace n ON n.oid = e.extnamespace
+ WHERE e.extname = 'pg_qualstats'
+"""
 
 CONSTANTS_SQL = """
 SELECT q.queryid::text AS queryid,
