@@ -352,18 +352,15 @@ def _advise_with_hypopg(
     for number, query in enumerate(queries):
         if query.param_count and number not in sampled:
             bound = sampled_text(session, reader, query, kept_columns[number], analysed.tables)
-            literal = None if bound is None else bound.literal_sql(session.conn)
+            if bound is None:
+                continue
+            literal = bound.literal_sql(session.conn)
             # a query that sends one constant every time is costed with it (its partial candidates need it)
-            if (
-                bound is not None
-                and literal is not None
-                and (
-                    (
-                        observed
-                        and query_fixed_equalities(observed, query, kept_columns[number], analysed.tables)
-                    )
-                    or generic_misleads(session, query, literal, candidates.by_query.get(number, set()))
-                )
+            sends_fixed = observed is not None and bool(
+                query_fixed_equalities(observed, query, kept_columns[number], analysed.tables)
+            )
+            if sends_fixed or generic_misleads(
+                session, query, literal, candidates.by_query.get(number, set())
             ):
                 sampled[number] = literal
                 if bound.observed:
