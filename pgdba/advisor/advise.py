@@ -110,6 +110,7 @@ class Recommendation:
                     "cost_before": round(q.cost_before, 2),
                     "cost_after": round(q.cost_after, 2),
                     "costing": q.costing,
+                    "queryid": q.queryid,
                 }
                 for q in self.queries
             ],

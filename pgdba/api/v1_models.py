@@ -384,6 +384,7 @@ class AdvisedQuery(BaseModel):
     cost_before: float
     cost_after: float
     costing: str
+    queryid: str | None = None  # pg_stat_statements' queryid (as text: it is a 64-bit integer)
 
 
 class AdvisedIndex(BaseModel):
