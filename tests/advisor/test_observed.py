@@ -101,7 +101,7 @@ def test_the_queue_poll_is_costed_for_the_rare_status_it_asks_for(qualstats_targ
     assert [r.candidate.columns for r in advice.recommendations] == [("status",)]
     helped = advice.recommendations[0].queries[0]
     assert helped.costing == "observed" and helped.queryid is not None
-    assert advice.to_dict()["recommendations"][0]["queries"][0]["queryid"] == helped.queryid
+    assert advice.to_dict()["indexes"][0]["queries"][0]["queryid"] == helped.queryid
     assert any("pg_qualstats" in note for note in advice.notes)
     with qualstats_target.connect() as conn:
         facts = load_server_facts(conn)
