@@ -106,12 +106,13 @@ class ObservedConstants:
 def load_observed_constants(conn: psycopg.Connection) -> ObservedConstants | None:
     """pg_qualstats' constants for this database; None when the extension is not installed here or its
     figures cannot be read (then pg_stats samples are used)."""
+    row = conn.execute(EXTENSION_SQL).fetchone()
+    if row is None:
+        return None
+    query = sql.SQL(CONSTANTS_SQL).format(function=sql.Identifier(row[0], "pg_qualstats"))
     try:
-        row = conn.execute(EXTENSION_SQL).fetchone()
-        if row is None:
-            return None
-        query = sql.SQL(CONSTANTS_SQL).format(function=sql.Identifier(row[0], "pg_qualstats"))
-        with conn.cursor(row_factory=dict_row) as cur:
+        # in its own (sub)transaction: a failure (not preloaded, no privilege) must not abort the caller's
+        with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
             rows = cur.execute(query, {"operators": sorted(OBSERVED_OPERATORS)}).fetchall()
     except psycopg.Error:
         return None

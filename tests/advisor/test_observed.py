@@ -16,10 +16,11 @@ import pytest
 from pgdba.advisor.advise import Advice, AdvisorOptions, advise_indexes
 from pgdba.advisor.observed import ObservedConstants, constant_text, load_observed_constants
 from pgdba.advisor.verify import verify_advice
-from pgdba.advisor.workload import queries_from_statements
+from pgdba.advisor.workload import WorkloadQuery, queries_from_statements
 from pgdba.embedded import EmbeddedCluster
 from pgdba.server import load_server_facts
 from pgdba.target import Target, resolve_target
+from tests.conftest import TestDatabase
 
 JOBS = """
 CREATE TABLE jobs (id int PRIMARY KEY, status text NOT NULL, payload text NOT NULL);
@@ -157,3 +158,28 @@ def test_a_parameter_sent_one_constant_every_time_gets_a_partial_index(qualstats
             assert all("notices_user_id_where_state_new_idx" in plan for plan in plans)
         finally:
             conn.execute("DROP INDEX notices_user_id_where_state_new_idx")
+
+
+@pytest.mark.hypopg
+def test_unreadable_pg_qualstats_leaves_the_callers_transaction_usable(db: TestDatabase) -> None:
+    """Not preloaded: it reports nothing. Broken (its function gone): the failure stays in a savepoint."""
+    lib = db.cluster._lib_dir()
+    if lib is None or not (lib / "pg_qualstats.so").exists():
+        pytest.skip("pg_qualstats is not installed for this PostgreSQL build")
+    db.execute(JOBS + "CREATE EXTENSION pg_qualstats;")
+    with db.target.connect() as conn:
+        observed = load_observed_constants(conn)
+        assert observed is not None and len(observed) == 0  # the shared cluster does not preload it
+    db.execute(
+        "ALTER EXTENSION pg_qualstats DROP FUNCTION pg_qualstats();"
+        "ALTER FUNCTION pg_qualstats() RENAME TO pg_qualstats_gone;"
+    )
+    with psycopg.connect(db.dsn) as conn:  # not autocommit: a library caller's own transaction
+        conn.execute("SELECT 1")
+        assert load_observed_constants(conn) is None
+        assert conn.execute("SELECT count(*) FROM jobs").fetchone() == (50000,)
+    with db.target.connect() as conn:
+        advice = advise_indexes(
+            conn, load_server_facts(conn), [WorkloadQuery("SELECT id FROM jobs WHERE status = $1")]
+        )
+    assert all(q.costing != "observed" for r in advice.recommendations for q in r.queries)
