@@ -321,29 +321,35 @@ def drizzle_patch(path: Path, indexes: Sequence[Candidate]) -> OrmPatch:
 
 
 def _import_edit(source: bytes, package: str, name: str) -> list[tuple[int, str]]:
-    """Add `name` to the file's import from `package` when it is missing (a new import line after the
-    last import when the file imports nothing from that package)."""
+    """Make `name` a binding of the file: nothing when an import already binds that local name (from any
+    module: a second binding would not compile), else added to the file's named import from `package`,
+    else a new import line after the last import."""
     tree = _parser().parse(source)  # type: ignore[attr-defined]
     last_import = None
+    target = None  # the named_imports of the import from `package`
+    bound: set[str] = set()
     for statement in tree.root_node.children:
         if statement.type != "import_statement":
             continue
         last_import = statement
         module = statement.child_by_field_name("source")
-        if module is None or _string_value(source, module) != package:
-            continue
         stack = list(statement.named_children)
         while stack:
             node = stack.pop()
             if node.type == "named_imports":
-                names = {_text(source, s).split(" as ")[0].strip() for s in node.named_children}
-                if name in names:
-                    return []
-                last = node.named_children[-1] if node.named_children else None
-                return (
-                    [(last.end_byte, f", {name}")] if last is not None else [(node.end_byte - 1, f" {name} ")]
-                )
-            stack.extend(node.named_children)
+                for specifier in node.named_children:
+                    bound.add(_text(source, specifier).split(" as ")[-1].strip())
+                if module is not None and _string_value(source, module) == package:
+                    target = node
+            elif node.type == "identifier":  # a default import
+                bound.add(_text(source, node))
+            else:
+                stack.extend(node.named_children)
+    if name in bound:
+        return []
+    if target is not None:
+        last = target.named_children[-1] if target.named_children else None
+        return [(last.end_byte, f", {name}")] if last is not None else [(target.end_byte - 1, f" {name} ")]
     line = f'import {{ {name} }} from "{package}";'
     if last_import is None:
         return [(0, line + "\n")]

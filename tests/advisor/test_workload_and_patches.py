@@ -235,3 +235,39 @@ def test_drizzle_partial_predicate_is_a_safe_template_literal() -> None:
     assert drizzle_index_call(null_test, "t", ["createdAt"], "finishedAt") == (
         f'index("{null_test.name()}").on(t.createdAt).where(sql`${{t.finishedAt}} IS NULL`)'
     )
+
+
+DRIZZLE_JOBS = """{imports}
+export const jobs = pgTable("jobs", {{
+  id: integer("id"),
+  finishedAt: timestamp("finished_at"),
+  createdAt: timestamp("created_at"),
+}});
+"""
+PG_CORE = 'import { pgTable, integer, timestamp } from "drizzle-orm/pg-core";'
+
+
+@pytest.mark.parametrize(
+    ("imports", "expected"),
+    [
+        (PG_CORE, 'import { sql } from "drizzle-orm";'),  # a new import line
+        (PG_CORE + '\nimport { sql } from "drizzle-orm";', 'import { sql } from "drizzle-orm";'),  # kept
+        (
+            PG_CORE + '\nimport { eq, sql as s } from "drizzle-orm";',
+            'import { eq, sql as s, sql } from "drizzle-orm";',
+        ),
+        (
+            PG_CORE + '\nimport { sql } from "drizzle-orm/sql";',
+            'import { sql } from "drizzle-orm/sql";',
+        ),  # bound
+    ],
+    ids=["missing", "present", "aliased", "from-another-module"],
+)
+def test_drizzle_partial_patch_binds_sql_exactly_once(tmp_path: Path, imports: str, expected: str) -> None:
+    path = tmp_path / "schema.ts"
+    path.write_text(DRIZZLE_JOBS.format(imports=imports))
+    partial = Candidate("public", "jobs", ("created_at",), (), "finished_at", None, "IS NULL")
+    result = drizzle_patch(path, [partial])
+    lines = [line for line in result.new_text.splitlines() if line.startswith("import")]
+    assert lines == [PG_CORE.replace("timestamp }", "timestamp, index }"), expected]
+    assert ".where(sql`${t.finishedAt} IS NULL`)" in result.new_text
