@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from oracle_models import dmmf_model, drizzle_kit_generate, prisma_dmmf, snapshot_model
 from schema_test_paths import FIXTURES
 
+from pgdba.advisor.candidates import Candidate
+from pgdba.advisor.orm_patch import drizzle_patch
+from pgdba.demo.files import SCHEMA_DRIZZLE
 from pgdba.schema.compare import compare_models
 from pgdba.schema.drizzle_source import load_drizzle
 from pgdba.schema.prisma_source import load_prisma
@@ -75,3 +79,36 @@ def test_drizzle_single_file_matches_drizzle_kit_snapshot(drizzle_workdir: Path)
     ours = load_drizzle(drizzle_workdir / "schema" / "single.ts")
     assert len(ours.tables) == len(snapshot["tables"]) > 0
     assert _titles(ours, snapshot_model(snapshot)) == []
+
+
+def test_advisor_drizzle_partial_patch_migrates_to_the_advised_index(drizzle_workdir: Path, db: Any) -> None:
+    """The advisor's Drizzle patch for partial indexes, through drizzle-kit generate, builds on PostgreSQL
+    exactly the index the advisor's own SQL builds (definition and name)."""
+    advised = [
+        Candidate("public", "Notification", ("userId",), (), "readAt", None, "IS NULL"),
+        Candidate("public", "Notification", ("createdAt",), (), "type", "SYSTEM"),
+    ]
+    patch = drizzle_patch(SCHEMA_DRIZZLE, advised)
+    assert patch.unmapped == []
+    (drizzle_workdir / "schema" / "schema.ts").write_text(patch.new_text)
+    _snapshot, migration = drizzle_kit_generate(drizzle_workdir)
+    names = [c.name() for c in advised]
+    statements = [s.strip() for s in migration.split(";") if any(f'"{n}"' in s for n in names)]
+    assert len(statements) == 2
+    db.execute((SCHEMA_DRIZZLE.parent / "schema.sql").read_text())
+
+    def definitions(ddl: list[str]) -> dict[str, str]:
+        with db.connect() as conn:
+            for statement in ddl:
+                conn.execute(statement)
+            rows = conn.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE indexname = ANY(%s)", (names,)
+            ).fetchall()
+            for name in names:
+                conn.execute(f'DROP INDEX IF EXISTS "{name}"')
+        return dict(rows)
+
+    from_drizzle = definitions(statements)
+    from_advisor = definitions([c.sql_text(None, concurrently=False) for c in advised])
+    assert from_drizzle == from_advisor
+    assert 'WHERE ("readAt" IS NULL)' in from_advisor[names[0]]
