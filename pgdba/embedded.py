@@ -159,7 +159,12 @@ class EmbeddedCluster:
         )
 
     def hypopg_available(self) -> bool:
-        return bool(self._lib_dir() and (self._lib_dir() / "hypopg.so").exists())  # type: ignore[operator]
+        return self.library_available("hypopg")
+
+    def library_available(self, name: str) -> bool:
+        """Is the server-side library `name` (hypopg, pg_qualstats, …) installed for these binaries?"""
+        lib = self._lib_dir()
+        return bool(lib and (lib / f"{name}.so").exists())
 
     def _lib_dir(self) -> Path | None:
         pg_config = self.bin_dir / "pg_config"

@@ -59,8 +59,7 @@ def qualstats_target() -> Iterator[Target]:
     root = Path(tempfile.mkdtemp(prefix="pgdba-test-qualstats-"))
     os.chmod(root, 0o755)
     cluster = EmbeddedCluster(root)
-    lib = cluster._lib_dir()
-    if lib is None or not (lib / "pg_qualstats.so").exists():
+    if not cluster.library_available("pg_qualstats"):
         cluster.destroy()
         pytest.skip("pg_qualstats is not installed for this PostgreSQL build")
     cluster.start()
@@ -163,8 +162,7 @@ def test_a_parameter_sent_one_constant_every_time_gets_a_partial_index(qualstats
 @pytest.mark.hypopg
 def test_unreadable_pg_qualstats_leaves_the_callers_transaction_usable(db: TestDatabase) -> None:
     """Not preloaded: it reports nothing. Broken (its function gone): the failure stays in a savepoint."""
-    lib = db.cluster._lib_dir()
-    if lib is None or not (lib / "pg_qualstats.so").exists():
+    if not db.cluster.library_available("pg_qualstats"):
         pytest.skip("pg_qualstats is not installed for this PostgreSQL build")
     db.execute(JOBS + "CREATE EXTENSION pg_qualstats;")
     with db.target.connect() as conn:
