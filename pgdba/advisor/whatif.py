@@ -67,7 +67,8 @@ class WhatIfSession:
             raise NotAvailable("HypoPG is not installed in this database (CREATE EXTENSION hypopg)") from None
         # HypoPG 1.4+ can take real OIDs; older ones have a fake range of ~2 800 (see _create). Older versions
         # accept the SET as a meaningless placeholder, so ask for the version first.
-        with contextlib.suppress(psycopg.Error):
+        # (in a savepoint: an unreadable version string must not abort a caller's transaction)
+        with contextlib.suppress(psycopg.Error), self.conn.transaction():
             row = self.conn.execute(HYPOPG_REAL_OIDS_SQL).fetchone()
             if row and row[0]:
                 self.conn.execute("SET hypopg.use_real_oids = on")
