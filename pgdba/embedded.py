@@ -14,7 +14,7 @@ import secrets
 import shutil
 import socket
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,8 +119,12 @@ class EmbeddedCluster:
         *,
         bin_dir: Path | None = None,
         settings: Mapping[str, str] | None = None,
+        preload: Sequence[str] = (),
     ) -> None:
+        """preload: server libraries to load besides pg_stat_statements and HypoPG (e.g. pg_qualstats);
+        like `settings`, applied when the cluster is created."""
         self.data_root = Path(data_root) if data_root else default_data_root()
+        self.preload = tuple(preload)
         self.bin_dir = bin_dir or find_pg_bin()
         self.settings = {**DEFAULT_SETTINGS, **(settings or {})}
         self.data_dir = self.data_root / "data"
@@ -209,9 +213,8 @@ class EmbeddedCluster:
         os.chmod(self.passfile, 0o600)
         settings = dict(self.settings)
         settings["port"] = str(port or _free_port())
-        settings["shared_preload_libraries"] = (
-            "'pg_stat_statements,hypopg'" if self.hypopg_available() else "'pg_stat_statements'"
-        )
+        libraries = ["pg_stat_statements", *(["hypopg"] if self.hypopg_available() else []), *self.preload]
+        settings["shared_preload_libraries"] = "'" + ",".join(libraries) + "'"
         conf = "".join(f"{key} = {value}\n" for key, value in settings.items())
         (self.data_dir / "pgdba.conf").write_text(conf)
         self._chown(self.data_dir / "pgdba.conf")

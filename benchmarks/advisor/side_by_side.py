@@ -200,14 +200,10 @@ def main() -> int:
     sizes = {"customers": args.customers, "orders": args.orders}
     root = Path(tempfile.mkdtemp(prefix="pgdba-side-by-side-"))
     os.chmod(root, 0o755)
-    cluster = EmbeddedCluster(root, settings={"max_connections": "40", "shared_buffers": "'512MB'"})
+    settings = {"max_connections": "40", "shared_buffers": "'512MB'", "pg_qualstats.sample_rate": "1"}
+    cluster = EmbeddedCluster(root, settings=settings, preload=["pg_qualstats"])
     cluster.start()
     try:
-        with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
-            conn.execute(
-                "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements', 'hypopg', 'pg_qualstats'"
-            )
-        cluster.restart()
         if args.workload == "demo":
             demo_target = create_demo_database(resolve_target(cluster.dsn(), {}), "elearning")
             build_demo_database(demo_target, scale=args.scale)
@@ -222,8 +218,6 @@ def main() -> int:
                 return run_workload(admin, sizes)
 
         with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute("ALTER SYSTEM SET pg_qualstats.sample_rate = 1")
-            conn.execute("SELECT pg_reload_conf()")
             for extension in ("pg_stat_statements", "hypopg", "pg_qualstats"):
                 conn.execute(f"CREATE EXTENSION IF NOT EXISTS {extension}")
             if args.workload == "shop":

@@ -58,21 +58,13 @@ def test_a_query_takes_its_own_constant_and_others_the_columns_commonest() -> No
 def qualstats_target() -> Iterator[Target]:
     root = Path(tempfile.mkdtemp(prefix="pgdba-test-qualstats-"))
     os.chmod(root, 0o755)
-    cluster = EmbeddedCluster(root)
+    cluster = EmbeddedCluster(root, settings={"pg_qualstats.sample_rate": "1"}, preload=["pg_qualstats"])
     if not cluster.library_available("pg_qualstats"):
         cluster.destroy()
         pytest.skip("pg_qualstats is not installed for this PostgreSQL build")
     cluster.start()
     try:
         with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
-            conn.execute(
-                "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements', 'hypopg', 'pg_qualstats'"
-            )
-        cluster.stop()
-        cluster.start()
-        with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
-            conn.execute("ALTER SYSTEM SET pg_qualstats.sample_rate = 1")
-            conn.execute("SELECT pg_reload_conf()")
             for extension in ("pg_stat_statements", "hypopg", "pg_qualstats"):
                 conn.execute(f"CREATE EXTENSION IF NOT EXISTS {extension}")
             conn.execute(JOBS)
