@@ -19,7 +19,13 @@ from pgdba.advisor.observed import (
     query_fixed_equalities,
 )
 from pgdba.advisor.query_columns import QueryColumns, columns_by_role
-from pgdba.advisor.sampling import MISLEADING_RATIO, StatsReader, generic_misleads, sampled_text
+from pgdba.advisor.sampling import (
+    MISLEADING_RATIO,
+    BoundQuery,
+    StatsReader,
+    bind_for_costing,
+    generic_misleads,
+)
 from pgdba.advisor.selection import (
     DEFAULT_MIN_IMPROVEMENT_PCT,
     DEFAULT_WRITE_COST_PER_ROW,
@@ -328,20 +334,17 @@ def _advise_with_hypopg(
     reader = StatsReader(session.conn, observed)
     queries: list[WorkloadQuery] = []
     kept_columns: list[QueryColumns] = []
-    sampled: dict[int, str] = {}
-    bound_observed: set[int] = set()  # queries bound with constants pg_qualstats saw
+    bound: dict[int, BoundQuery] = {}  # queries costed with constants (observed or sampled) instead
     skipped = list(analysed.skipped)
     for query, columns in zip(analysed.queries, analysed.columns, strict=True):
         try:
             session.explain(query.sql, query.param_count)
         except psycopg.Error as exc:
-            bound = sampled_text(session, reader, query, columns, analysed.tables)
-            if bound is None:
+            with_constants = bind_for_costing(session, reader, query, columns, analysed.tables)
+            if with_constants is None:
                 skipped.append((query.sql, f"cannot EXPLAIN: {str(exc).splitlines()[0]}"))
                 continue
-            if bound.observed:
-                bound_observed.add(len(queries))
-            sampled[len(queries)] = bound.literal_sql(session.conn)
+            bound[len(queries)] = with_constants
         queries.append(query)
         kept_columns.append(columns)
     if not queries:
@@ -351,11 +354,11 @@ def _advise_with_hypopg(
         candidates = generate_candidates(kept_columns, written, max_width=options.max_width, fixed=fixed)
     weights = {n: float(max(q.calls, 1)) for n, q in enumerate(queries)}
     for number, query in enumerate(queries):
-        if query.param_count and number not in sampled:
-            bound = sampled_text(session, reader, query, kept_columns[number], analysed.tables)
-            if bound is None:
+        if query.param_count and number not in bound:
+            with_constants = bind_for_costing(session, reader, query, kept_columns[number], analysed.tables)
+            if with_constants is None:
                 continue
-            literal = bound.literal_sql(session.conn)
+            literal = with_constants.literal_sql(session.conn)
             # a query that sends one constant every time is costed with it (its partial candidates need it)
             sends_fixed = observed is not None and bool(
                 query_fixed_equalities(observed, query, kept_columns[number], analysed.tables)
@@ -363,10 +366,9 @@ def _advise_with_hypopg(
             if sends_fixed or generic_misleads(
                 session, query, literal, candidates.by_query.get(number, set())
             ):
-                sampled[number] = literal
-                if bound.observed:
-                    bound_observed.add(number)
-    coster = WorkloadCoster(session, queries, candidates, weights, sampled)
+                bound[number] = with_constants
+    literals = {n: b.literal_sql(session.conn) for n, b in bound.items()}
+    coster = WorkloadCoster(session, queries, candidates, weights, literals)
     size_of = _size_function(options, tables, session)
     total_calls = sum(weights.values())
 
@@ -394,13 +396,7 @@ def _advise_with_hypopg(
                 queries[n].calls,
                 selection.baseline[n],
                 selection.final[n],
-                "observed"
-                if n in bound_observed
-                else "sampled"
-                if n in sampled
-                else "generic"
-                if queries[n].param_count
-                else "as written",
+                _costing(queries[n], bound.get(n)),
                 queries[n].queryid,
             )
             for n in weights
@@ -440,18 +436,26 @@ def _advise_with_hypopg(
         steps=selection.steps,
         skipped=skipped,
     )
-    if sampled:
+    if bound:
         source = "sampled from pg_stats"
-        if bound_observed:
-            source += f" ({len(bound_observed)} with constants pg_qualstats saw the application send)"
+        observed_count = sum(1 for b in bound.values() if b.observed)
+        if observed_count:
+            source += f" ({observed_count} with constants pg_qualstats saw the application send)"
         advice.notes.append(
-            f"{len(sampled)} of {sum(1 for q in queries if q.param_count)} parameterised queries costed with "
+            f"{len(bound)} of {sum(1 for q in queries if q.param_count)} parameterised queries costed with "
             f"constants {source}: their generic plan could not be built, its cost differed "
             f"more than {MISLEADING_RATIO:g}x from the plan with those constants, or pg_qualstats saw them "
             "send one constant for a parameter every time"
         )
     advice.workload_indexes = used_by_workload
     return advice
+
+
+def _costing(query: WorkloadQuery, bound: BoundQuery | None) -> str:
+    """How a query was costed: with observed or sampled constants, its generic plan, or as written."""
+    if bound is not None:
+        return "observed" if bound.observed else "sampled"
+    return "generic" if query.param_count else "as written"
 
 
 def _advise_by_rules(

@@ -234,7 +234,7 @@ def limit_parameters(text: str) -> dict[int, str]:
 MISLEADING_RATIO = 2.0
 
 
-def sampled_text(
+def bind_for_costing(
     session: WhatIfSession,
     reader: StatsReader,
     query: WorkloadQuery,
