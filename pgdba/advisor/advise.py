@@ -229,21 +229,28 @@ class AnalysedWorkload:
     skipped: list[tuple[str, str]]
 
 
-def analyse_workload(conn: psycopg.Connection, workload: Sequence[WorkloadQuery]) -> AnalysedWorkload:
-    """Parse every query (views replaced by their bodies), find its tables in the catalog and attribute its
-    columns."""
-    texts = [expand_views(conn, q.sql) for q in workload]
-    first = [columns_by_role(text) for text in texts]
-    names = {name for q in first for name in q.tables}
-    oids = resolve_relations(conn, names)
+def resolve_columns(
+    conn: psycopg.Connection, texts: Sequence[str]
+) -> tuple[list[str], list[QueryColumns], dict[str, TableInfo]]:
+    """Each text with its views replaced by their bodies, the columns of that text attributed against the
+    catalog, and the tables it reads (relation name as written → table)."""
+    expanded = [expand_views(conn, text) for text in texts]
+    first = [columns_by_role(text) for text in expanded]
+    oids = resolve_relations(conn, {name for q in first for name in q.tables})
     infos = load_tables(conn, oids.values())
     tables = {name: infos[oid] for name, oid in oids.items() if oid in infos}
     catalog = {name: list(info.columns) for name, info in tables.items()}
+    return expanded, [columns_by_role(text, catalog) for text in expanded], tables
+
+
+def analyse_workload(conn: psycopg.Connection, workload: Sequence[WorkloadQuery]) -> AnalysedWorkload:
+    """Parse every query (views replaced by their bodies), find its tables in the catalog and attribute its
+    columns."""
+    _expanded, all_columns, tables = resolve_columns(conn, [q.sql for q in workload])
     queries: list[WorkloadQuery] = []
     columns: list[QueryColumns] = []
     skipped: list[tuple[str, str]] = []
-    for query, text in zip(workload, texts, strict=True):
-        analysed = columns_by_role(text, catalog)
+    for query, analysed in zip(workload, all_columns, strict=True):
         if not any(name in tables for name in analysed.tables):
             skipped.append((query.sql, "reads no table of this database"))
             continue
@@ -274,7 +281,9 @@ def advise_indexes(
     by_qualified = {t.qualified_name: t for t in analysed.tables.values()}
     observed = load_observed_constants(conn)
     fixed = (
-        fixed_equalities(observed, analysed.queries, analysed.columns, analysed.tables) if observed else []
+        fixed_equalities(observed, analysed.queries, analysed.columns, analysed.tables)
+        if observed is not None
+        else []
     )
     candidates = generate_candidates(
         analysed.columns, analysed.tables, max_width=options.max_width, fixed=fixed

@@ -19,13 +19,11 @@ import psycopg
 from pglast import ast
 from psycopg import sql
 
-from pgdba.advisor.advise import Advice
+from pgdba.advisor.advise import Advice, resolve_columns
 from pgdba.advisor.apply import create_indexes
-from pgdba.advisor.catalog import TableInfo, load_tables, resolve_relations
+from pgdba.advisor.catalog import TableInfo
 from pgdba.advisor.observed import load_observed_constants
-from pgdba.advisor.query_columns import columns_by_role
 from pgdba.advisor.sampling import BoundQuery, StatsReader, bind_parameters
-from pgdba.advisor.views import expand_views
 from pgdba.errors import InputError
 from pgdba.server import ServerFacts
 from pgdba.target import Target
@@ -134,26 +132,17 @@ def _bind_all(
     """Each query (text → pg_stat_statements id) bound to observed or sampled constants."""
     # a query reading a view is measured with the view's body in its place (the scratch copy holds tables)
     originals = list(queryids)
-    texts = [expand_views(conn, t) for t in originals]
-    written = {expanded: original for expanded, original in zip(texts, originals, strict=True)}
-    first = [columns_by_role(t) for t in texts]
-    oids = resolve_relations(conn, {name for q in first for name in q.tables})
-    infos = load_tables(conn, oids.values())
-    tables = {name: infos[oid] for name, oid in oids.items() if oid in infos}
-    catalog = {name: list(t.columns) for name, t in tables.items()}
+    texts, all_columns, tables = resolve_columns(conn, originals)
     bound: list[BoundQuery] = []
     reader = StatsReader(conn, load_observed_constants(conn))
     skipped: list[str] = []
     used: dict[str, TableInfo] = {}
-    for text in texts:
-        short = " ".join(written[text].split())[:60]
+    for original, text, columns in zip(originals, texts, all_columns, strict=True):
+        short = " ".join(original.split())[:60]
         if not _is_select(text):
             skipped.append(f"not measured (only SELECTs are executed): {short}")
             continue
-        columns = columns_by_role(text, catalog)
-        query = bind_parameters(
-            reader, text, columns, tables, written=written[text], queryid=queryids[written[text]]
-        )
+        query = bind_parameters(reader, text, columns, tables, written=original, queryid=queryids[original])
         if query is None:
             skipped.append(f"not measured (no sample value for a parameter): {short}")
             continue
