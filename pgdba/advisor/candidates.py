@@ -13,8 +13,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import psycopg
 from psycopg import sql
@@ -31,6 +31,7 @@ PARTIAL_MAX_DISTINCT = 50
 PARTIAL_MIN_LEFT_OUT = 0.5
 NULL_TESTS = ("IS NULL", "IS NOT NULL")
 IDENTIFIER_MAX = 63
+BTREE_DEFAULT_FILLFACTOR = 90
 # Covering candidates carry at most this many INCLUDE columns (wider ones cost more space than they save).
 MAX_INCLUDE = 3
 
@@ -46,16 +47,21 @@ class Candidate:
     where_column: str | None = None
     where_value: str | int | float | bool | None = None
     where_operator: str = "="  # "=" (with where_value), "IS NULL" or "IS NOT NULL"
+    fillfactor: int | None = None  # None: PostgreSQL's btree default (90)
 
     def __post_init__(self) -> None:
         if self.where_operator not in ("=", *NULL_TESTS):
             raise ValueError(f"unsupported partial predicate operator {self.where_operator!r}")
+        if self.fillfactor is not None and not 10 <= self.fillfactor <= 100:
+            raise ValueError(f"btree fillfactor must be 10..100, not {self.fillfactor}")
+        if self.fillfactor == BTREE_DEFAULT_FILLFACTOR:
+            object.__setattr__(self, "fillfactor", None)  # one spelling of the default
 
     @property
     def relation(self) -> str:
         return f"{self.schema}.{self.table}"
 
-    def _key(self) -> tuple[str, str, tuple[str, ...], tuple[str, ...], str, str, str]:
+    def _key(self) -> tuple[str, str, tuple[str, ...], tuple[str, ...], str, str, str, int]:
         return (
             self.schema,
             self.table,
@@ -64,6 +70,7 @@ class Candidate:
             self.where_column or "",
             self.where_operator,
             repr(self.where_value),
+            self.fillfactor or 0,
         )
 
     def __lt__(self, other: Candidate) -> bool:
@@ -129,6 +136,8 @@ class Candidate:
             parts.append(
                 sql.SQL(" INCLUDE ({})").format(sql.SQL(", ").join(sql.Identifier(c) for c in self.include))
             )
+        if self.fillfactor is not None:
+            parts.append(sql.SQL(" WITH (fillfactor = {})").format(sql.Literal(self.fillfactor)))
         if self.where_column is not None and self.where_operator in NULL_TESTS:
             parts.append(
                 sql.SQL(" WHERE {} {}").format(
@@ -149,7 +158,9 @@ class Candidate:
     def extended(self, column: str) -> Candidate:
         """One more key column (taken out of INCLUDE when it was there)."""
         include = tuple(c for c in self.include if c != column)
-        return Candidate(self.schema, self.table, (*self.columns, column), include)
+        return Candidate(
+            self.schema, self.table, (*self.columns, column), include, fillfactor=self.fillfactor
+        )
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -158,6 +169,7 @@ class Candidate:
             "columns": list(self.columns),
             "include": list(self.include),
             "where": self.predicate(),
+            "fillfactor": self.fillfactor or BTREE_DEFAULT_FILLFACTOR,
             "name": self.name(),
         }
 
@@ -208,11 +220,14 @@ def generate_candidates(
     *,
     max_width: int = DEFAULT_MAX_WIDTH,
     fixed: Iterable[tuple[str, str, str]] = (),
+    fillfactors: Mapping[str, int] | None = None,
 ) -> CandidateSet:
     """Candidates for every query. `tables` maps relation names as the queries wrote them to TableInfo.
 
     fixed: (schema.table, column, constant) for `column = $n` parameters that receive one constant (nearly)
       every time (pgdba.advisor.observed): partial predicates like constants written in several queries.
+    fillfactors: schema.table → the btree fillfactor its candidates are built with (tables nothing writes
+      get 100: leaf pages packed full); the others keep PostgreSQL's default.
     """
     result = CandidateSet()
     partial_predicates = _recurring_constants(queries, tables, fixed)
@@ -226,6 +241,7 @@ def generate_candidates(
                 if table is None:
                     continue
                 result.query_tables[number].add(table.qualified_name)
+                fillfactor = (fillfactors or {}).get(table.qualified_name)
                 uses = [u for u in query.uses if u.block == block.number and u.column.relation == relation]
                 used = result.query_columns[number].setdefault(table.qualified_name, set())
                 used.update(u.column.column for u in uses)
@@ -238,24 +254,30 @@ def generate_candidates(
                 predicates += [(column, "IS NULL", None) for column in _rare_nulls(uses, table)]
                 sparse = _sparse_strict(uses, table)
                 for columns in _column_lists(uses, sort_key, table, max_width):
-                    _add(result, number, Candidate(table.schema, table.name, columns), table)
+                    _add(result, number, Candidate(table.schema, table.name, columns), table, fillfactor)
                     rest = tuple(sorted(c for c in set(read) - set(columns) if c in table.columns))
                     if read and 0 < len(rest) <= MAX_INCLUDE:
                         # every column the block reads: an index-only scan never visits the table
-                        _add(result, number, Candidate(table.schema, table.name, columns, rest), table)
+                        _add(
+                            result,
+                            number,
+                            Candidate(table.schema, table.name, columns, rest),
+                            table,
+                            fillfactor,
+                        )
                     for where_column, operator, value in predicates:
                         if where_column in columns and len(columns) > 1:
                             keys = tuple(c for c in columns if c != where_column)
                             partial = Candidate(
                                 table.schema, table.name, keys, (), where_column, value, operator
                             )
-                            _add(result, number, partial, table)
+                            _add(result, number, partial, table, fillfactor)
                     if columns[0] in sparse:
                         # the same keys without the null rows no filter of this block can match
                         partial = Candidate(
                             table.schema, table.name, columns, (), columns[0], None, "IS NOT NULL"
                         )
-                        _add(result, number, partial, table)
+                        _add(result, number, partial, table, fillfactor)
     return result
 
 
@@ -288,9 +310,13 @@ def _sparse_strict(uses: list[ColumnUse], table: TableInfo) -> set[str]:
     }
 
 
-def _add(result: CandidateSet, number: int, candidate: Candidate, table: TableInfo) -> None:
+def _add(
+    result: CandidateSet, number: int, candidate: Candidate, table: TableInfo, fillfactor: int | None
+) -> None:
     if not candidate.columns or served_by_existing(candidate, table):
         return
+    if fillfactor is not None:
+        candidate = replace(candidate, fillfactor=fillfactor)
     result.candidates.add(candidate)
     result.by_query[number].add(candidate)
 

@@ -66,6 +66,8 @@ class TableInfo:
     pages: int
     size_bytes: int
     writes: int  # index-touching row writes since the statistics reset: inserts + non-HOT updates
+    # no row updated or deleted since the statistics reset and none changed since the last ANALYZE
+    unchanged: bool = False
     columns: dict[str, ColumnInfo] = field(default_factory=dict)
     indexes: list[ExistingIndex] = field(default_factory=list)
     foreign_keys: list[tuple[str, ...]] = field(default_factory=list)  # referencing columns of each FK
@@ -82,7 +84,8 @@ SELECT c.oid::int AS oid,
        greatest(c.reltuples, 0)::float8 AS rows,
        c.relpages AS pages,
        pg_table_size(c.oid) AS size_bytes,
-       coalesce(s.n_tup_ins + s.n_tup_upd - s.n_tup_hot_upd, 0) AS writes
+       coalesce(s.n_tup_ins + s.n_tup_upd - s.n_tup_hot_upd, 0) AS writes,
+       coalesce(s.n_tup_upd + s.n_tup_del = 0 AND s.n_mod_since_analyze = 0, false) AS unchanged
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
   LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
@@ -216,6 +219,7 @@ def load_tables(conn: psycopg.Connection, oids: Iterable[int]) -> dict[int, Tabl
                 pages=int(row["pages"]),
                 size_bytes=int(row["size_bytes"]),
                 writes=int(row["writes"]),
+                unchanged=bool(row["unchanged"]),
             )
             for row in cur.execute(TABLES_SQL, {"oids": oid_list}).fetchall()
         }

@@ -6,6 +6,8 @@ Drizzle `pgTable("table", { field: type("column") })`). Index names follow Postg
 read with tree-sitter's TypeScript grammar; the Prisma file with a small block reader (its grammar is
 line-oriented: `model X {`, one field or `@@attribute` per line, `}`). A partial index becomes Drizzle's
 `.where(sql`…`)` (Prisma has no partial indexes); INCLUDE columns have no ORM form and stay in the SQL.
+A fillfactor becomes Drizzle's `.with({ fillfactor: N })`; Prisma cannot set one, so its `@@index` builds
+the same index with PostgreSQL's default fillfactor.
 """
 
 from __future__ import annotations
@@ -250,9 +252,12 @@ def _third_argument(source: bytes, arrow: object, table: DrizzleTable) -> None:
 def drizzle_index_call(
     candidate: Candidate, param: str, fields: Sequence[str], where_field: str | None = None
 ) -> str:
-    """`index("name").on(t.a, t.b)`, with `.where(sql`${t.c} IS NULL`)` for a partial index."""
+    """`index("name").on(t.a, t.b)`, with `.with({ fillfactor: 100 })` for a packed index and
+    `.where(sql`${t.c} IS NULL`)` for a partial one."""
     columns = ", ".join(f"{param}.{f}" for f in fields)
     call = f'index("{candidate.name()}").on({columns})'
+    if candidate.fillfactor is not None:
+        call += f".with({{ fillfactor: {candidate.fillfactor} }})"
     if candidate.where_column is not None and where_field is not None:
         column = f"${{{param}.{where_field}}}"
         if candidate.where_operator in NULL_TESTS:

@@ -136,11 +136,18 @@ def prefilter(coster: WorkloadCoster) -> set[Candidate]:
                 continue
             pool.add(candidate)
             for width in range(1, len(candidate.columns)):
-                prefix = Candidate(candidate.schema, candidate.table, candidate.columns[:width])
+                prefix = Candidate(
+                    candidate.schema,
+                    candidate.table,
+                    candidate.columns[:width],
+                    fillfactor=candidate.fillfactor,
+                )
                 if prefix in coster.candidates.candidates:
                     pool.add(prefix)
             if candidate.include:
-                plain = Candidate(candidate.schema, candidate.table, candidate.columns)
+                plain = Candidate(
+                    candidate.schema, candidate.table, candidate.columns, fillfactor=candidate.fillfactor
+                )
                 if plain in coster.candidates.candidates:
                     pool.add(plain)
     return pool

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import math
 
-from pgdba.advisor.candidates import Candidate
+from pgdba.advisor.candidates import BTREE_DEFAULT_FILLFACTOR, Candidate
 from pgdba.advisor.catalog import TableInfo
 
 BLOCK_SIZE = 8192
 PAGE_OVERHEAD = 24 + 16  # page header + btree special space
-LEAF_FILL = 0.90  # btree default fillfactor for leaf pages
 INDEX_TUPLE_HEADER = 8  # IndexTupleData: heap TID (6) + info (2)
 LINE_POINTER = 4
 HEAP_TID = 6  # one more heap TID inside a posting list
@@ -51,7 +50,8 @@ def estimated_index_bytes(candidate: Candidate, table: TableInfo) -> int:
         leaf_bytes = min(plain, deduplicated)
     else:
         leaf_bytes = plain
-    leaf_pages = math.ceil(leaf_bytes / ((BLOCK_SIZE - PAGE_OVERHEAD) * LEAF_FILL)) or 1
+    leaf_fill = (candidate.fillfactor or BTREE_DEFAULT_FILLFACTOR) / 100  # CREATE INDEX fills leaves so far
+    leaf_pages = math.ceil(leaf_bytes / ((BLOCK_SIZE - PAGE_OVERHEAD) * leaf_fill)) or 1
     fanout = max((BLOCK_SIZE - PAGE_OVERHEAD) * 0.7 / entry, 2)
     inner_pages = 0
     level = leaf_pages

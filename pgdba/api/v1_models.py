@@ -393,6 +393,7 @@ class AdvisedIndex(BaseModel):
     columns: list[str]
     include: list[str]
     where: str | None
+    fillfactor: int = Field(description="btree fillfactor: 100 on tables nothing writes, else the default 90")
     name: str
     sql: str
     size_bytes: int

@@ -8,7 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
-from pgdba.advisor.advise import DEFAULT_BUDGET_MB, Advice, AdvisorOptions, advise_indexes
+from pgdba.advisor.advise import (
+    DEFAULT_BUDGET_MB,
+    STATIC_FILLFACTOR,
+    Advice,
+    AdvisorOptions,
+    advise_indexes,
+)
 from pgdba.advisor.apply import apply_indexes, refuse_unverified_apply
 from pgdba.advisor.orm_patch import OrmPatch, drizzle_patch, prisma_patch
 from pgdba.advisor.selection import DEFAULT_MIN_IMPROVEMENT_PCT
@@ -78,6 +84,13 @@ def indexes(
         Path | None, typer.Option("--queries", help="SQL file or PostgreSQL log to take the workload from")
     ] = None,
     max_width: Annotated[int, typer.Option("--max-width", help="Most key columns per index")] = 3,
+    static_fillfactor: Annotated[
+        int,
+        typer.Option(
+            "--static-fillfactor",
+            help="btree fillfactor on tables nothing writes (90 keeps PostgreSQL's default)",
+        ),
+    ] = STATIC_FILLFACTOR,
     statement_timeout: StatementTimeoutOption = DEFAULT_STATEMENT_TIMEOUT_MS,
     fail_on: FailOnOption = "critical",
     fmt: FormatOption = "table",
@@ -94,7 +107,12 @@ def indexes(
         raise InputError(f"--emit {emit} needs --schema FILE (the schema to patch)")
     if min_calls < 0 or top < 1 or min_mean_ms < 0:
         raise InputError("--min-calls and --min-mean-ms must not be negative, --top must be at least 1")
-    options = AdvisorOptions(budget_mb=budget_mb, min_improvement_pct=min_improvement, max_width=max_width)
+    options = AdvisorOptions(
+        budget_mb=budget_mb,
+        min_improvement_pct=min_improvement,
+        max_width=max_width,
+        static_fillfactor=static_fillfactor,
+    )
     options.validate()
     target = target_from(dsn, statement_timeout)
     with target.connect() as conn:

@@ -11,6 +11,7 @@ from pgdba.advisor.verify import verify_advice
 from pgdba.advisor.workload import WorkloadQuery, queries_from_statements, table_writes_from_statements
 from pgdba.server import ServerFacts, load_server_facts
 from tests.conftest import TestDatabase
+from tests.matrix.stats_visibility import eventually, publish_stats
 
 SCHEMA = """
 CREATE TABLE customers (id int PRIMARY KEY, email text NOT NULL, country text NOT NULL);
@@ -139,11 +140,62 @@ def test_hypothetical_sizes_and_estimates_are_both_reported(shop: TestDatabase) 
     advice = advise(shop, ["SELECT * FROM customers WHERE email = $1"])
     recommendation = advice.recommendations[0]
     assert recommendation.hypopg_size_bytes and recommendation.hypopg_size_bytes > 0
-    shop.execute("CREATE INDEX real_email ON customers (email)")
+    shop.execute(recommendation.candidate.sql_text(None, concurrently=False))
     with shop.connect() as conn:
-        row = conn.execute("SELECT pg_relation_size('real_email')").fetchone()
+        row = conn.execute(
+            "SELECT pg_relation_size(%s::regclass)", (f'"{recommendation.candidate.name()}"',)
+        ).fetchone()
     assert row is not None
     assert 0.7 < recommendation.size_bytes / row[0] < 1.3
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_indexes_on_tables_nothing_writes_are_packed_full(shop: TestDatabase) -> None:
+    """A table loaded and analysed, never updated: its index is advised WITH (fillfactor = 100), estimated
+    and built smaller than PostgreSQL's default 90 would build it. One UPDATE ends that."""
+    query = ["SELECT * FROM customers WHERE email = $1"]
+
+    def fillfactor_of(advice: Advice) -> int | None:
+        return advice.recommendations[0].candidate.fillfactor
+
+    def inserted() -> int:
+        with shop.connect() as conn:
+            row = conn.execute(
+                "SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = 'customers'"
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    # the fixture's load counts once its session has published it; ANALYZE after that, as autovacuum would
+    eventually(inserted, lambda rows: rows >= 20000)
+    with shop.connect() as conn:
+        conn.execute("ANALYZE customers")
+        publish_stats(conn)
+    packed = eventually(lambda: advise(shop, query), lambda a: fillfactor_of(a) == 100)
+    assert fillfactor_of(packed) == 100
+    assert "WITH (fillfactor = 100)" in packed.recommendations[0].sql
+    assert any("fillfactor = 100" in note and "public.customers" in note for note in packed.notes)
+    assert packed.to_dict()["indexes"][0]["fillfactor"] == 100
+    default = advise(shop, query, static_fillfactor=90)
+    assert fillfactor_of(default) is None and "fillfactor" not in default.recommendations[0].sql
+    assert packed.recommendations[0].size_bytes < default.recommendations[0].size_bytes * 0.95
+    with shop.connect() as conn:
+        sizes = []
+        for advice in (packed, default):
+            conn.execute(advice.recommendations[0].candidate.sql_text(None, concurrently=False))
+            size = conn.execute(
+                "SELECT pg_relation_size(%s::regclass)", (f'"{advice.recommendations[0].candidate.name()}"',)
+            ).fetchone()
+            assert size is not None
+            sizes.append(size[0])
+            conn.execute(f'DROP INDEX "{advice.recommendations[0].candidate.name()}"')
+    assert sizes[0] < sizes[1] * 0.95  # built: fuller leaf pages
+    with shop.connect() as conn:
+        conn.execute("UPDATE customers SET country = 'de' WHERE id = 1")
+        publish_stats(conn)
+    written = eventually(lambda: advise(shop, query), lambda a: fillfactor_of(a) is None)
+    assert fillfactor_of(written) is None
+    assert "fillfactor" not in written.recommendations[0].sql
 
 
 @pytest.mark.catalog
@@ -241,6 +293,20 @@ def test_candidate_sql_quotes_identifiers_and_literals() -> None:
         'ON "my schema"."we""ird" '
         'USING btree ("a b") INCLUDE ("c") WHERE "st" = \'x\'\'y\''
     )
+
+
+def test_a_packed_index_carries_its_fillfactor_before_the_predicate() -> None:
+    packed = Candidate("public", "t", ("a",), ("b",), "deleted_at", None, "IS NULL", fillfactor=100)
+    assert packed.ddl(concurrently=False, named=False).as_string(None) == (
+        'CREATE INDEX ON "public"."t" USING btree ("a") INCLUDE ("b") WITH (fillfactor = 100) '
+        'WHERE "deleted_at" IS NULL'
+    )
+    # the default has one spelling: no storage clause, equal to the candidate without one
+    assert Candidate("public", "t", ("a",), fillfactor=90) == Candidate("public", "t", ("a",))
+    assert "WITH" not in Candidate("public", "t", ("a",), fillfactor=90).sql_text(None)
+    assert packed.extended("c").fillfactor == 100
+    with pytest.raises(ValueError, match="fillfactor"):
+        Candidate("public", "t", ("a",), fillfactor=5)
 
 
 @pytest.mark.catalog

@@ -218,6 +218,8 @@ def test_bad_options_are_one_line_errors(
     assert code == 2 and "--schema" in err
     code, _, err = run(capsys, "advise", "indexes", "--dsn", db.dsn, "--budget-mb", "0")
     assert code == 2 and "--budget-mb" in err
+    code, _, err = run(capsys, "advise", "indexes", "--dsn", db.dsn, "--static-fillfactor", "101")
+    assert code == 2 and err.count("\n") == 1 and "--static-fillfactor" in err
     missing = tmp_path / "missing.sql"
     code, _, err = run(capsys, "advise", "indexes", "--dsn", db.dsn, "--queries", str(missing))
     assert code == 2 and "cannot read" in err

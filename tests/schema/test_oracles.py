@@ -82,11 +82,11 @@ def test_drizzle_single_file_matches_drizzle_kit_snapshot(drizzle_workdir: Path)
 
 
 def test_advisor_drizzle_partial_patch_migrates_to_the_advised_index(drizzle_workdir: Path, db: Any) -> None:
-    """The advisor's Drizzle patch for partial indexes, through drizzle-kit generate, builds on PostgreSQL
-    exactly the index the advisor's own SQL builds (definition and name)."""
+    """The advisor's Drizzle patch for partial and packed (fillfactor 100) indexes, through drizzle-kit
+    generate, builds on PostgreSQL exactly the index the advisor's own SQL builds (definition and name)."""
     advised = [
         Candidate("public", "Notification", ("userId",), (), "readAt", None, "IS NULL"),
-        Candidate("public", "Notification", ("createdAt",), (), "type", "SYSTEM"),
+        Candidate("public", "Notification", ("createdAt",), (), "type", "SYSTEM", fillfactor=100),
     ]
     patch = drizzle_patch(SCHEMA_DRIZZLE, advised)
     assert patch.unmapped == []
@@ -112,3 +112,4 @@ def test_advisor_drizzle_partial_patch_migrates_to_the_advised_index(drizzle_wor
     from_advisor = definitions([c.sql_text(None, concurrently=False) for c in advised])
     assert from_drizzle == from_advisor
     assert 'WHERE ("readAt" IS NULL)' in from_advisor[names[0]]
+    assert "WITH (fillfactor='100')" in from_advisor[names[1]]
