@@ -98,6 +98,13 @@ def load(dsn: str, data: Path) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         done = conn.execute("SELECT count(*) FROM pg_tables WHERE tablename = 'lineitem'").fetchone()
         if done and done[0]:
+            # loaded by an earlier run; a crash since then lost the statistics (and the ANALYZE times)
+            unanalysed = conn.execute(
+                "SELECT count(*) FROM pg_stat_user_tables"
+                " WHERE coalesce(last_analyze, last_autoanalyze) IS NULL"
+            ).fetchone()
+            if unanalysed and unanalysed[0]:
+                conn.execute("VACUUM ANALYZE")
             return
         conn.execute("CREATE EXTENSION IF NOT EXISTS hypopg")
         for table, columns in TABLES.items():

@@ -66,7 +66,8 @@ class TableInfo:
     pages: int
     size_bytes: int
     writes: int  # index-touching row writes since the statistics reset: inserts + non-HOT updates
-    # no row updated or deleted since the statistics reset and none changed since the last ANALYZE
+    # analysed, and since then no row changed, nor any updated or deleted since the statistics reset (a crash
+    # also resets them, and loses the ANALYZE times: such a table is not called unchanged)
     unchanged: bool = False
     columns: dict[str, ColumnInfo] = field(default_factory=dict)
     indexes: list[ExistingIndex] = field(default_factory=list)
@@ -85,7 +86,8 @@ SELECT c.oid::int AS oid,
        c.relpages AS pages,
        pg_table_size(c.oid) AS size_bytes,
        coalesce(s.n_tup_ins + s.n_tup_upd - s.n_tup_hot_upd, 0) AS writes,
-       coalesce(s.n_tup_upd + s.n_tup_del = 0 AND s.n_mod_since_analyze = 0, false) AS unchanged
+       coalesce(s.n_tup_upd + s.n_tup_del = 0 AND s.n_mod_since_analyze = 0
+                AND coalesce(s.last_analyze, s.last_autoanalyze) IS NOT NULL, false) AS unchanged
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
   LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
