@@ -22,7 +22,7 @@ from typing import Any
 
 import psycopg
 
-from pgdba.advisor.advise import AdvisorOptions, advise_indexes
+from pgdba.advisor.advise import STATIC_FILLFACTOR, AdvisorOptions, advise_indexes
 from pgdba.advisor.workload import WorkloadQuery
 from pgdba.embedded import EmbeddedCluster
 from pgdba.server import load_server_facts
@@ -121,7 +121,12 @@ def load(dsn: str, data: Path) -> None:
 
 
 def run_budgets(
-    dsn: str, workload: list[WorkloadQuery], budgets: list[float], min_improvement: float, width: int
+    dsn: str,
+    workload: list[WorkloadQuery],
+    budgets: list[float],
+    min_improvement: float,
+    width: int,
+    static_fillfactor: int = STATIC_FILLFACTOR,
 ) -> list[dict[str, Any]]:
     results = []
     target = resolve_target(dsn, statement_timeout_ms=0)
@@ -134,6 +139,7 @@ def run_budgets(
                 min_improvement_pct=min_improvement,
                 drops=False,
                 max_width=width,
+                static_fillfactor=static_fillfactor,
             )
             advice = advise_indexes(conn, facts, workload, options)
         results.append(
@@ -212,7 +218,23 @@ def main() -> int:
     parser.add_argument("--timeout", type=int, default=60)
     parser.add_argument("--max-width", type=int, default=2, help="2 as in the reference platform")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    parser.add_argument(
+        "--static-fillfactor",
+        default=str(STATIC_FILLFACTOR),
+        help="the advisor's fillfactor for tables nothing writes (90: PostgreSQL's default); a comma list"
+        " advises once per value on each statistics sample, the first value's last run is the result",
+    )
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=1,
+        help="advise on N statistics samples: the present one, then after each of N-1 fresh ANALYZEs",
+    )
     args = parser.parse_args()
+    try:
+        fillfactors = [int(v) for v in args.static_fillfactor.split(",")]
+    except ValueError:
+        parser.error("--static-fillfactor takes integers, comma-separated")
 
     args.work_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(args.work_dir, 0o755)
@@ -228,7 +250,17 @@ def main() -> int:
         load(dsn, data)
         workload = [WorkloadQuery(texts[n]) for n in sorted(texts) if n not in EXCLUDED]
         budgets = [float(b) for b in args.budgets.split(",")]
-        results = run_budgets(dsn, workload, budgets, args.min_improvement, args.max_width)
+        results: list[dict[str, Any]] = []
+        for sample in range(args.samples):
+            if sample:
+                with psycopg.connect(dsn, autocommit=True) as conn:
+                    conn.execute("ANALYZE")
+            for fillfactor in reversed(fillfactors):
+                results = run_budgets(
+                    dsn, workload, budgets, args.min_improvement, args.max_width, fillfactor
+                )
+                shares = [round(r["relative_cost"] * 100, 2) for r in results]
+                print(f"sample {sample + 1}, static fillfactor {fillfactor}: {shares} %", flush=True)
         report: dict[str, Any] = {"scale": args.scale, "budgets": results}
         if args.measure:
             print("timing the 22 queries without indexes", flush=True)
