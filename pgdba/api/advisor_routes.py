@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from pgdba.advisor.advise import DEFAULT_BUDGET_MB, Advice, AdvisorOptions, advise_indexes
+from pgdba.advisor.advise import DEFAULT_BUDGET_MB, STATIC_FILLFACTOR, Advice, AdvisorOptions, advise_indexes
 from pgdba.advisor.apply import apply_indexes, refuse_unverified_apply
 from pgdba.advisor.orm_patch import drizzle_patch, prisma_patch
 from pgdba.advisor.selection import DEFAULT_MIN_IMPROVEMENT_PCT
@@ -34,18 +34,25 @@ class AdvisorParameters(BaseModel):
     budget_mb: float = DEFAULT_BUDGET_MB
     min_improvement_pct: float = DEFAULT_MIN_IMPROVEMENT_PCT
     max_width: int = 3
+    static_fillfactor: int = STATIC_FILLFACTOR
 
 
 def parameters_of(body: AdvisorActionRequest) -> AdvisorParameters:
     return AdvisorParameters(
-        budget_mb=body.budgetMb, min_improvement_pct=body.minImprovement, max_width=body.maxWidth
+        budget_mb=body.budgetMb,
+        min_improvement_pct=body.minImprovement,
+        max_width=body.maxWidth,
+        static_fillfactor=body.staticFillfactor,
     )
 
 
 def run_advisor(target: Target, params: AdvisorParameters) -> tuple[Advice, ServerFacts]:
     """The advice for the workload pg_stat_statements recorded (read-only: HypoPG indexes only)."""
     options = AdvisorOptions(
-        budget_mb=params.budget_mb, min_improvement_pct=params.min_improvement_pct, max_width=params.max_width
+        budget_mb=params.budget_mb,
+        min_improvement_pct=params.min_improvement_pct,
+        max_width=params.max_width,
+        static_fillfactor=params.static_fillfactor,
     )
     options.validate()
     with target.connect() as conn:
@@ -111,10 +118,16 @@ def indexes(
         float, Query(alias="minImprovement", ge=0, lt=100, allow_inf_nan=False)
     ] = DEFAULT_MIN_IMPROVEMENT_PCT,
     max_width: Annotated[int, Query(alias="maxWidth", ge=1, le=8)] = 3,
+    static_fillfactor: Annotated[int, Query(alias="staticFillfactor", ge=10, le=100)] = STATIC_FILLFACTOR,
 ) -> dict[str, Any]:
     """Indexes that cut the workload's estimated cost most within the budget (before/after cost per
     query), the indexes to drop, and each fix as SQL and as a Prisma / Drizzle patch."""
-    params = AdvisorParameters(budget_mb=budget_mb, min_improvement_pct=min_improvement, max_width=max_width)
+    params = AdvisorParameters(
+        budget_mb=budget_mb,
+        min_improvement_pct=min_improvement,
+        max_width=max_width,
+        static_fillfactor=static_fillfactor,
+    )
     advice, _ = run_advisor(target_of(request, db), params)
     return advice_body(settings_of(request), advice)
 

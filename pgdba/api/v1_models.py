@@ -479,6 +479,7 @@ class AdvisorActionRequest(BaseModel):
     budgetMb: float = Field(1024.0, gt=0, le=10_000_000, allow_inf_nan=False)
     minImprovement: float = Field(0.5, ge=0, lt=100, allow_inf_nan=False)
     maxWidth: int = Field(3, ge=1, le=8)
+    staticFillfactor: int = Field(100, ge=10, le=100, description="btree fillfactor on tables nothing writes")
     indexes: list[str] | None = Field(None, max_length=100, description="apply: only these advised indexes")
     largeTables: bool = Field(False, description="apply: allow building on tables over 100 MB")
 

@@ -75,6 +75,10 @@ def test_advice_has_before_after_costs_and_sql_and_prisma_fixes(
     page = client.get("/indexes").text
     assert f'data-index="{index["name"]}"' in page and "CREATE INDEX CONCURRENTLY" in page
     assert not _index_exists(attempts)  # advice reads only (HypoPG indexes)
+    default = client.get("/api/v1/advisor/indexes", params={"staticFillfactor": 90}).json()
+    assert default["settings"]["static_fillfactor"] == 90
+    assert all(ix["fillfactor"] == 90 and "fillfactor" not in ix["sql"] for ix in default["indexes"])
+    assert client.get("/api/v1/advisor/indexes", params={"staticFillfactor": 5}).status_code == 422
 
 
 def test_apply_is_refused_without_a_configured_token_or_confirmation(
