@@ -61,8 +61,8 @@ class AdvisorOptions:
     write_cost_per_row: planner cost units charged for every row a write adds to an index (workloads from
       pg_stat_statements only; a query file says nothing about writes).
     size_model: "estimate" (pg_stats with btree deduplication) or "hypopg" (hypopg_relation_size).
-    static_fillfactor: btree fillfactor for indexes on tables nothing writes (no row updated or deleted since
-      the statistics reset, none changed since the last ANALYZE, no write in the workload). PostgreSQL's
+    static_fillfactor: btree fillfactor for indexes on tables nothing writes (analysed, no row changed since,
+      none updated or deleted since the statistics reset, no write in the workload). PostgreSQL's
       manual: for a static table 100 is best (leaf pages packed full, about a tenth smaller than the default
       90); 90 keeps the default.
     """
@@ -356,8 +356,8 @@ def _static_fillfactors(
     if static:
         shown = ", ".join(static[:5]) + (f" and {len(static) - 5} more" if len(static) > 5 else "")
         notes.append(
-            f"indexes on tables nothing writes ({shown}: no update or delete since the statistics reset, "
-            f"no change since the last ANALYZE) are built WITH (fillfactor = {options.static_fillfactor}); "
+            f"indexes on tables nothing writes ({shown}: no row changed since the last ANALYZE, none updated "
+            f"or deleted since the statistics reset) are built WITH (fillfactor = {options.static_fillfactor}); "
             f"--static-fillfactor {BTREE_DEFAULT_FILLFACTOR} keeps PostgreSQL's default"
         )
     return dict.fromkeys(static, options.static_fillfactor)
