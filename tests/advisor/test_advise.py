@@ -176,6 +176,11 @@ def test_indexes_on_tables_nothing_writes_are_packed_full(shop: TestDatabase) ->
     assert "WITH (fillfactor = 100)" in packed.recommendations[0].sql
     assert any("fillfactor = 100" in note and "public.customers" in note for note in packed.notes)
     assert packed.to_dict()["indexes"][0]["fillfactor"] == 100
+    with shop.target.connect() as conn:  # the workload itself writes the table: not static
+        written_by_workload = advise_indexes(
+            conn, facts_of(shop), [WorkloadQuery(query[0])], writes={"public.customers": 10.0}
+        )
+    assert fillfactor_of(written_by_workload) is None
     default = advise(shop, query, static_fillfactor=90)
     assert fillfactor_of(default) is None and "fillfactor" not in default.recommendations[0].sql
     assert packed.recommendations[0].size_bytes < default.recommendations[0].size_bytes * 0.95
