@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian packages pgdba needs, when missing and allowed (root); otherwise prints the one
-# command to run.  Usage: system-deps.sh demo|test  (the demo needs only PostgreSQL and HypoPG).
+# command to run.  Usage: system-deps.sh demo|test  (the demo needs PostgreSQL, HypoPG and pg_qualstats).
 set -euo pipefail
 purpose=${1:-test}
 need=()
 pgbin=/usr/lib/postgresql/15/bin
 [ -x "$pgbin/postgres" ] || need+=(postgresql-15 postgresql-contrib)
 [ -f /usr/lib/postgresql/15/lib/hypopg.so ] || need+=(postgresql-15-hypopg)
+[ -f /usr/lib/postgresql/15/lib/pg_qualstats.so ] || need+=(postgresql-15-pg-qualstats)  # advisor: observed constants
 if [ "$purpose" = test ]; then
   command -v promtool >/dev/null 2>&1 || need+=(prometheus)  # alerts: promtool check rules / test rules
   [ -x /usr/sbin/netdata ] || need+=(netdata)                  # alerts: the real Netdata agent test
   command -v age >/dev/null 2>&1 || need+=(age)                # backup: client-side encryption tests
-  [ -f /usr/lib/postgresql/15/lib/pg_qualstats.so ] || need+=(postgresql-15-pg-qualstats)  # advisor: observed constants
   [ -x /usr/bin/chromium ] || need+=(chromium)                 # api: the dashboard browser test (headless)
 fi
 for pkg in ${EXTRA_DEBIAN_PACKAGES:-}; do

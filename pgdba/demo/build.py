@@ -19,7 +19,9 @@ from pgdba.target import Target
 Progress = Callable[[str, int, int], None]
 """progress(step, done, total): called before each step and once more with done == total at the end."""
 
-DEMO_EXTENSIONS = ("pg_stat_statements", "hypopg")
+DEMO_EXTENSIONS = ("pg_stat_statements", "hypopg", "pg_qualstats")
+# extensions that work only when their library is in shared_preload_libraries (created only then)
+PRELOAD_ONLY = ("pg_qualstats",)
 SEED = 0.42
 
 # Bulk-load settings for the builder's own session only: the data is regenerated, not precious.
@@ -82,7 +84,7 @@ def build_demo_database(
     result = DemoBuildResult(database=target.database, size=size)
 
     def create_extensions(conn: psycopg.Connection) -> None:
-        result.extensions = _create_extensions(conn)
+        result.extensions = create_demo_extensions(conn)
 
     def create_tables(conn: psycopg.Connection) -> None:
         for statement in (*sections.enums, *sections.tables):
@@ -169,9 +171,21 @@ def _reset_statement_statistics(conn: psycopg.Connection) -> None:
             )
     except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectNotInPrerequisiteState):
         pass  # not allowed to reset, or the library is not preloaded: the statistics just include the build
+    reset_qualstats(conn)
 
 
-def _create_extensions(conn: psycopg.Connection) -> list[str]:
+def reset_qualstats(conn: psycopg.Connection) -> None:
+    """Forget the predicates and constants pg_qualstats saw (all databases), where it is installed here."""
+    if not conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_qualstats'").fetchone():
+        return
+    try:
+        with conn.transaction():
+            conn.execute("SELECT pg_qualstats_reset()")
+    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectNotInPrerequisiteState):
+        pass  # as for pg_stat_statements: the constants then include the build's
+
+
+def create_demo_extensions(conn: psycopg.Connection) -> list[str]:
     """Create the extensions the demo wants where the server has them; return the ones now present."""
     available = {
         row[0]
@@ -179,6 +193,9 @@ def _create_extensions(conn: psycopg.Connection) -> list[str]:
             "SELECT name FROM pg_available_extensions WHERE name = ANY(%s)", (list(DEMO_EXTENSIONS),)
         )
     }
+    row = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()
+    preloaded = {name.strip() for name in (row[0] if row else "").split(",")}
+    available -= {name for name in PRELOAD_ONLY if name not in preloaded}
     for name in DEMO_EXTENSIONS:
         if name in available:
             conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name)))

@@ -14,11 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from psycopg import sql
+
 from pgdba.advisor.advise import Advice, AdvisorOptions, advise_indexes
 from pgdba.advisor.apply import apply_indexes
 from pgdba.advisor.workload import queries_from_statements, table_writes_from_statements
 from pgdba.checkup import CheckupResult, run_checkup
-from pgdba.demo.build import DemoBuildResult, build_demo_database, create_demo_database
+from pgdba.demo.build import (
+    DemoBuildResult,
+    build_demo_database,
+    create_demo_database,
+    reset_qualstats,
+)
 from pgdba.demo.planted import PLANTED_MISSING_INDEXES
 from pgdba.demo.workload import WorkloadResult, run_workload
 from pgdba.embedded import EmbeddedCluster
@@ -105,7 +112,8 @@ def _timed(report_steps: dict[str, float], name: str) -> Iterator[None]:
 
 
 def start_demo_cluster(data_root: Path | None = None) -> tuple[EmbeddedCluster, Target]:
-    """The embedded cluster, started, with pg_stat_statements ready (restarting it once if needed)."""
+    """The embedded cluster, started, with pg_stat_statements ready and pg_qualstats loaded where its package
+    is installed (restarting it when that needs it: the first time only)."""
     cluster = EmbeddedCluster(data_root, settings=DEMO_CLUSTER_SETTINGS)
     cluster.start()
     admin = resolve_target(cluster.dsn(), {})
@@ -113,15 +121,38 @@ def start_demo_cluster(data_root: Path | None = None) -> tuple[EmbeddedCluster, 
         status = apply_pg_stat_statements_setup(admin, may_restart=True)
         if status.restart_required:
             cluster.restart()
+    if cluster.library_available("pg_qualstats"):
+        _load_qualstats(cluster, admin)
     return cluster, admin
 
 
+def _load_qualstats(cluster: EmbeddedCluster, admin: Target) -> None:
+    """pg_qualstats preloaded and sampling every query, so the advisor costs parameters with the constants
+    the workload sends. Its settings exist only once the library is loaded: two restarts the first time."""
+    for _ in range(2):
+        with admin.connect(apply=True) as conn:
+            row = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()
+            libraries = [name.strip() for name in (row[0] if row else "").split(",") if name.strip()]
+            if "pg_qualstats" not in libraries:
+                # one literal per library: a single 'a,b' literal would name one library called "a,b"
+                value = sql.SQL(", ").join(sql.Literal(name) for name in [*libraries, "pg_qualstats"])
+                conn.execute(sql.SQL("ALTER SYSTEM SET shared_preload_libraries = {}").format(value))
+            else:
+                rate = conn.execute("SELECT current_setting('pg_qualstats.sample_rate')").fetchone()
+                if rate is not None and float(rate[0]) >= 1:
+                    return
+                conn.execute("ALTER SYSTEM SET pg_qualstats.sample_rate = 1")
+        cluster.restart()
+
+
 def reset_statement_stats(target: Target) -> None:
-    """Forget this database's pg_stat_statements entries, so the next window holds one workload run."""
+    """Forget this database's pg_stat_statements entries (and pg_qualstats' constants), so the next window
+    holds one workload run."""
     with target.connect(apply=True) as conn:
         conn.execute(
             "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)"
         )
+        reset_qualstats(conn)
 
 
 def advise_and_apply_indexes(target: Target) -> tuple[Advice, list[AppliedIndex]]:
