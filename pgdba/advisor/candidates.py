@@ -5,7 +5,7 @@ on one column: `= constant` (a constant several queries share), `IS NULL` (a que
 where it is null, and they are the minority: the soft-delete and job-queue pattern) or `IS NOT NULL` (a key
 column that is mostly null and that the query compares with a strict operator, so the null rows never
 match: the same plans from a smaller index). Candidates an existing index already serves (same leading
-columns) are left out.
+columns; for a partial index, the same predicate too) are left out.
 """
 
 from __future__ import annotations
@@ -16,10 +16,13 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+import pglast
 import psycopg
+from pglast import ast, enums
 from psycopg import sql
 
 from pgdba.advisor.catalog import TableInfo
+from pgdba.advisor.parse_tree import column_name, constant_text
 from pgdba.advisor.query_columns import ColumnUse, QueryColumns, Role
 
 DEFAULT_MAX_WIDTH = 3
@@ -110,6 +113,16 @@ class Candidate:
             return f"{self.where_column} {self.where_operator}"
         return f"{self.where_column} = {self.where_value!r}"
 
+    def predicate_key(self) -> tuple[str, str, str] | None:
+        """The predicate as `predicate_key` reads an existing partial index's, to compare the two."""
+        if self.where_column is None:
+            return None
+        if self.where_operator in NULL_TESTS:
+            return (self.where_column, self.where_operator, "")
+        value = self.where_value
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        return (self.where_column, "=", text)
+
     def label(self) -> str:
         text = f"{self.relation}({', '.join(self.columns)})"
         if self.include:
@@ -185,14 +198,45 @@ class CandidateSet:
 
 
 def served_by_existing(candidate: Candidate, table: TableInfo) -> bool:
-    """An existing valid non-partial btree whose leading columns are the candidate's columns serves it."""
+    """An existing valid btree whose leading columns are the candidate's columns serves it: a full one
+    always, a partial one when its predicate is the candidate's (`finished_at IS NULL`, `status = 'new'`)."""
     key = candidate.columns
     for index in table.indexes:
-        if index.access_method != "btree" or not index.is_valid or index.is_partial:
+        if index.access_method != "btree" or not index.is_valid or index.columns[: len(key)] != key:
             continue
-        if index.columns[: len(key)] == key:
+        if not index.is_partial:
+            return True
+        if candidate.is_partial and predicate_key(index.predicate) == candidate.predicate_key():
             return True
     return False
+
+
+def predicate_key(text: str | None) -> tuple[str, str, str] | None:
+    """(column, "=" / "IS NULL" / "IS NOT NULL", constant as text) of a one-column predicate as PostgreSQL
+    prints a partial index's (`(status = 'new'::text)`, `(NOT is_read)`); None for any other predicate."""
+    if not text:
+        return None
+    try:
+        statements = pglast.parse_sql(f"SELECT 1 WHERE {text}")
+    except pglast.parser.ParseError:
+        return None
+    where = statements[0].stmt.whereClause if len(statements) == 1 else None  # type: ignore[union-attr]
+    if isinstance(where, ast.NullTest):
+        column = column_name(where.arg)
+        operator = "IS NULL" if where.nulltesttype == enums.NullTestType.IS_NULL else "IS NOT NULL"
+        return (column, operator, "") if column else None
+    if isinstance(where, ast.BoolExpr) and where.boolop == enums.BoolExprType.NOT_EXPR:
+        column = column_name(where.args[0]) if where.args and len(where.args) == 1 else None
+        return (column, "=", "false") if column else None
+    if isinstance(where, ast.ColumnRef):
+        column = column_name(where)
+        return (column, "=", "true") if column else None
+    if isinstance(where, ast.A_Expr) and where.kind == enums.A_Expr_Kind.AEXPR_OP:
+        if [n.sval for n in where.name or ()] != ["="]:
+            return None
+        column, value = column_name(where.lexpr), constant_text(where.rexpr)
+        return (column, "=", value) if column and value is not None else None
+    return None
 
 
 def _literal_value(constant: str | None) -> str | int | float | bool | None:

@@ -44,6 +44,7 @@ class ExistingIndex:
     size_bytes: int
     scans: int
     definition: str
+    predicate: str | None = None  # the WHERE of a partial index, as pg_get_expr prints it
 
     @property
     def qualified_name(self) -> str:
@@ -145,7 +146,8 @@ SELECT i.indrelid::int AS table_oid,
        i.indpred IS NOT NULL AS is_partial,
        pg_relation_size(i.indexrelid) AS size_bytes,
        coalesce(s.idx_scan, 0) AS scans,
-       pg_get_indexdef(i.indexrelid) AS definition
+       pg_get_indexdef(i.indexrelid) AS definition,
+       pg_get_expr(i.indpred, i.indrelid) AS predicate
   FROM pg_index i
   JOIN pg_class ic ON ic.oid = i.indexrelid
   JOIN pg_class tc ON tc.oid = i.indrelid
@@ -249,6 +251,7 @@ def load_tables(conn: psycopg.Connection, oids: Iterable[int]) -> dict[int, Tabl
                     size_bytes=int(row["size_bytes"]),
                     scans=int(row["scans"]),
                     definition=row["definition"],
+                    predicate=row["predicate"],
                 )
             )
         for row in cur.execute(FOREIGN_KEYS_SQL, {"oids": oid_list}).fetchall():

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 
 import pglast
 import psycopg
-from pglast import ast
 from psycopg import sql
 from psycopg.rows import dict_row
 
 from pgdba.advisor.catalog import TableInfo
+from pgdba.advisor.parse_tree import constant_text as parsed_constant_text
 from pgdba.advisor.query_columns import QueryColumns, Role
 from pgdba.advisor.workload import WorkloadQuery
 
@@ -137,21 +137,7 @@ def constant_text(constant: str) -> str | None:
     target = statements[0].stmt.targetList  # type: ignore[union-attr]
     if not target or len(target) != 1:
         return None
-    node = target[0].val
-    while isinstance(node, ast.TypeCast):
-        node = node.arg
-    if not isinstance(node, ast.A_Const) or node.isnull:
-        return None
-    value = node.val
-    if isinstance(value, ast.String):
-        return str(value.sval)
-    if isinstance(value, ast.Integer):
-        return str(value.ival)
-    if isinstance(value, ast.Float):
-        return str(value.fval)
-    if isinstance(value, ast.Boolean):
-        return "true" if value.boolval else "false"
-    return None
+    return parsed_constant_text(target[0].val)
 
 
 def fixed_equalities(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from pgdba.advisor.advise import Advice, AdvisorOptions, advise_indexes
-from pgdba.advisor.candidates import Candidate
+from pgdba.advisor.advise import Advice, AdvisorOptions, advise_indexes, resolve_columns
+from pgdba.advisor.candidates import Candidate, generate_candidates, predicate_key
 from pgdba.advisor.verify import verify_advice
 from pgdba.advisor.workload import WorkloadQuery, queries_from_statements, table_writes_from_statements
 from pgdba.server import ServerFacts, load_server_facts
@@ -390,6 +390,71 @@ def test_a_queue_poll_gets_an_index_over_only_the_unfinished_rows(db: TestDataba
     verification = verify_advice(db.target, facts_of(db), advice, on_target=False)
     assert [c["index"] for c in verification["created"]] == [recommendation.candidate.name()]
     assert verification["after_ms"] < verification["before_ms"]
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_an_existing_partial_index_is_not_proposed_again(db: TestDatabase) -> None:
+    db.execute(JOBS)
+    poll = "SELECT * FROM jobs WHERE finished_at IS NULL AND queue = $1 ORDER BY created_at LIMIT 10"
+    advised = advise(db, [poll]).recommendations[0].candidate
+    db.execute(advised.sql_text(None, concurrently=False))
+
+    def repeats(candidates: set[Candidate]) -> list[str]:
+        return [
+            c.label()
+            for c in candidates
+            if c.predicate() == advised.predicate() and advised.columns[: len(c.columns)] == c.columns
+        ]
+
+    with db.target.connect() as conn:
+        _texts, columns, tables = resolve_columns(conn, [poll])
+    assert repeats(generate_candidates(columns, tables).candidates) == []
+    # the same index without its predicate would be: it still serves only the unfinished rows
+    tables["jobs"].indexes = [i for i in tables["jobs"].indexes if i.predicate is None]
+    assert repeats(generate_candidates(columns, tables).candidates) != []
+    assert advise(db, [poll]).recommendations == []
+
+
+@pytest.mark.catalog
+def test_partial_predicates_read_back_as_postgresql_prints_them(db: TestDatabase) -> None:
+    """Existing partial indexes compare with candidates by column, operator and constant, whatever casts
+    PostgreSQL prints (text, varchar, an enum, numeric, a boolean as `NOT col`)."""
+    db.execute(
+        """
+        CREATE TYPE mood AS ENUM ('calm', 'busy');
+        CREATE TABLE p (a int, t text, v varchar(10), e mood, n numeric, b boolean, d timestamptz);
+        CREATE INDEX p_t ON p (a) WHERE t = 'new';
+        CREATE INDEX p_v ON p (a) WHERE v = 'it''s';
+        CREATE INDEX p_e ON p (a) WHERE e = 'busy';
+        CREATE INDEX p_n ON p (a) WHERE n = 5;
+        CREATE INDEX p_i ON p (a) WHERE a = -3;
+        CREATE INDEX p_f ON p (a) WHERE b = false;
+        CREATE INDEX p_tr ON p (a) WHERE b = true;
+        CREATE INDEX p_null ON p (a) WHERE d IS NULL;
+        CREATE INDEX p_not_null ON p (a) WHERE d IS NOT NULL;
+        CREATE INDEX p_other ON p (a) WHERE a > 3;
+        """
+    )
+    with db.target.connect() as conn:
+        _texts, _columns, tables = resolve_columns(conn, ["SELECT * FROM p"])
+    read = {i.name: predicate_key(i.predicate) for i in tables["p"].indexes}
+
+    def key(column: str, value: str | int | bool | None, operator: str = "=") -> object:
+        return Candidate("public", "p", ("a",), (), column, value, operator).predicate_key()
+
+    assert read == {
+        "p_t": key("t", "new"),
+        "p_v": key("v", "it's"),
+        "p_e": key("e", "busy"),
+        "p_n": key("n", 5),
+        "p_i": key("a", -3),
+        "p_f": key("b", False),
+        "p_tr": key("b", True),
+        "p_null": key("d", None, "IS NULL"),
+        "p_not_null": key("d", None, "IS NOT NULL"),
+        "p_other": None,
+    }
 
 
 @pytest.mark.catalog
