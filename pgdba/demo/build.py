@@ -158,19 +158,18 @@ def _vacuum_analyze(conn: psycopg.Connection) -> None:
 def _reset_statement_statistics(conn: psycopg.Connection) -> None:
     """Forget the generator's own statements in this database, so pg_stat_statements shows the application."""
     present = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'").fetchone()
-    if not present:
-        return
-    try:
-        with conn.transaction():
-            conn.execute(
-                """
-                SELECT pg_stat_statements_reset(0, d.oid, 0)
-                FROM pg_database AS d
-                WHERE d.datname = current_database()
-                """
-            )
-    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectNotInPrerequisiteState):
-        pass  # not allowed to reset, or the library is not preloaded: the statistics just include the build
+    if present:
+        try:
+            with conn.transaction():
+                conn.execute(
+                    """
+                    SELECT pg_stat_statements_reset(0, d.oid, 0)
+                    FROM pg_database AS d
+                    WHERE d.datname = current_database()
+                    """
+                )
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectNotInPrerequisiteState):
+            pass  # not allowed to reset, or the library is not preloaded: the statistics include the build
     reset_qualstats(conn)
 
 
@@ -193,7 +192,8 @@ def create_demo_extensions(conn: psycopg.Connection) -> list[str]:
             "SELECT name FROM pg_available_extensions WHERE name = ANY(%s)", (list(DEMO_EXTENSIONS),)
         )
     }
-    row = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()
+    # pg_settings leaves out what this role may not read: then pg_qualstats counts as not preloaded
+    row = conn.execute("SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries'").fetchone()
     preloaded = {name.strip() for name in (row[0] if row else "").split(",")}
     available -= {name for name in PRELOAD_ONLY if name not in preloaded}
     for name in DEMO_EXTENSIONS:
