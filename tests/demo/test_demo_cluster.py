@@ -16,10 +16,12 @@ from pgdba.embedded import EmbeddedCluster
 def test_the_demo_cluster_loads_pg_qualstats_once_and_the_demo_database_gets_it() -> None:
     root = Path(tempfile.mkdtemp(prefix="pgdba-test-demo-cluster-"))
     os.chmod(root, 0o755)
-    if not EmbeddedCluster(root).library_available("pg_qualstats"):
+    same_root = EmbeddedCluster(root)  # destroys whatever start_demo_cluster left, even when it failed
+    if not same_root.library_available("pg_qualstats"):
+        same_root.destroy()
         pytest.skip("pg_qualstats is not installed for this PostgreSQL build")
-    cluster, admin = start_demo_cluster(root)
     try:
+        cluster, admin = start_demo_cluster(root)
         with admin.connect() as conn:
             row = conn.execute(
                 "SELECT current_setting('shared_preload_libraries'), current_setting('pg_qualstats.sample_rate')"
@@ -42,4 +44,4 @@ def test_the_demo_cluster_loads_pg_qualstats_once_and_the_demo_database_gets_it(
         assert seen is not None and seen[0] > 0  # sampled: sample_rate 1
         assert left == (0,)
     finally:
-        cluster.destroy()
+        same_root.destroy()
