@@ -5,6 +5,7 @@ pgdba never restarts a server it did not start; the embedded cluster it may rest
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +61,13 @@ def _may_alter_system(conn: psycopg.Connection, facts: ServerFacts, parameter: s
     return bool(row and row[0])
 
 
+def preload_libraries_statement(libraries: Sequence[str]) -> sql.Composed:
+    """ALTER SYSTEM SET shared_preload_libraries to exactly these libraries (takes effect on restart)."""
+    # one literal per library: a single 'a,b' literal would name one library called "a,b"
+    value = sql.SQL(", ").join(sql.Literal(lib) for lib in libraries)
+    return sql.SQL("ALTER SYSTEM SET shared_preload_libraries = {}").format(value)
+
+
 def statements_setup_steps(conn: psycopg.Connection, facts: ServerFacts) -> list[SetupStep]:
     """What stands between this server and working query statistics, in the order to fix it."""
     steps: list[SetupStep] = []
@@ -70,9 +78,7 @@ def statements_setup_steps(conn: psycopg.Connection, facts: ServerFacts) -> list
         )
         if facts.preload_libraries_visible:
             libraries = [*facts.preload_libraries, "pg_stat_statements"]
-            # one literal per library: a single 'a,b' literal would name one library called "a,b"
-            value = ", ".join(sql.Literal(lib).as_string(conn) for lib in libraries)
-            statement: str | None = f"ALTER SYSTEM SET shared_preload_libraries = {value};"
+            statement: str | None = preload_libraries_statement(libraries).as_string(conn) + ";"
         else:
             # this role cannot read the current list: a statement built from it would drop the others
             statement = None

@@ -406,9 +406,8 @@ def _advise_with_hypopg(
     if not queries:
         raise InputError("no query of the workload could be EXPLAINed here")
     if len(queries) != len(analysed.queries):
-        written = {n: t for n, t in analysed.tables.items()}
         candidates = generate_candidates(
-            kept_columns, written, max_width=options.max_width, fixed=fixed, fillfactors=fillfactors
+            kept_columns, analysed.tables, max_width=options.max_width, fixed=fixed, fillfactors=fillfactors
         )
     weights = {n: float(max(q.calls, 1)) for n, q in enumerate(queries)}
     for number, query in enumerate(queries):

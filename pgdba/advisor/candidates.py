@@ -168,12 +168,13 @@ class Candidate:
     def sql_text(self, conn: psycopg.Connection | None = None, *, concurrently: bool = True) -> str:
         return self.ddl(concurrently=concurrently).as_string(conn)
 
+    def keyed(self, columns: tuple[str, ...], include: tuple[str, ...] = ()) -> Candidate:
+        """A full (not partial) index on the same table with these keys, built with the same fillfactor."""
+        return Candidate(self.schema, self.table, columns, include, fillfactor=self.fillfactor)
+
     def extended(self, column: str) -> Candidate:
         """One more key column (taken out of INCLUDE when it was there)."""
-        include = tuple(c for c in self.include if c != column)
-        return Candidate(
-            self.schema, self.table, (*self.columns, column), include, fillfactor=self.fillfactor
-        )
+        return self.keyed((*self.columns, column), tuple(c for c in self.include if c != column))
 
     def to_dict(self) -> dict[str, object]:
         return {

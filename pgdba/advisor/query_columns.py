@@ -24,7 +24,7 @@ from pglast import ast
 from pglast.enums import A_Expr_Kind, BoolExprType, NullTestType, SortByDir, SubLinkType
 from pglast.stream import RawStream
 
-from pgdba.advisor.parse_tree import children, walk
+from pgdba.advisor.parse_tree import children, column_name, walk
 from pgdba.errors import InputError
 
 
@@ -363,10 +363,7 @@ class _Walker:
         for position, target in enumerate(subquery.targetList or ()):
             if not isinstance(target, ast.ResTarget) or not isinstance(target.val, ast.ColumnRef):
                 continue
-            fields = target.val.fields or ()
-            name = target.name or (
-                str(fields[-1].sval) if fields and isinstance(fields[-1], ast.String) else None
-            )
+            name = target.name or column_name(target.val)
             if position < len(renamed):
                 name = renamed[position]
             column = self._column_quiet(target.val, inner)

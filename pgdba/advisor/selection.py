@@ -136,18 +136,11 @@ def prefilter(coster: WorkloadCoster) -> set[Candidate]:
                 continue
             pool.add(candidate)
             for width in range(1, len(candidate.columns)):
-                prefix = Candidate(
-                    candidate.schema,
-                    candidate.table,
-                    candidate.columns[:width],
-                    fillfactor=candidate.fillfactor,
-                )
+                prefix = candidate.keyed(candidate.columns[:width])
                 if prefix in coster.candidates.candidates:
                     pool.add(prefix)
             if candidate.include:
-                plain = Candidate(
-                    candidate.schema, candidate.table, candidate.columns, fillfactor=candidate.fillfactor
-                )
+                plain = candidate.keyed(candidate.columns)
                 if plain in coster.candidates.candidates:
                     pool.add(plain)
     return pool

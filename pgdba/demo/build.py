@@ -14,6 +14,7 @@ from pgdba.demo.files import schema_sections
 from pgdba.demo.generate import SERIAL_TABLES, SET_SEQUENCE, TABLE_LOADS
 from pgdba.demo.size import DemoSize, demo_size
 from pgdba.errors import InputError
+from pgdba.server import load_server_facts
 from pgdba.target import Target
 
 Progress = Callable[[str, int, int], None]
@@ -192,9 +193,8 @@ def create_demo_extensions(conn: psycopg.Connection) -> list[str]:
             "SELECT name FROM pg_available_extensions WHERE name = ANY(%s)", (list(DEMO_EXTENSIONS),)
         )
     }
-    # pg_settings leaves out what this role may not read: then pg_qualstats counts as not preloaded
-    row = conn.execute("SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries'").fetchone()
-    preloaded = {name.strip() for name in (row[0] if row else "").split(",")}
+    # a role that may not read shared_preload_libraries sees only what pgdba can prove loaded
+    preloaded = load_server_facts(conn).preload_libraries
     available -= {name for name in PRELOAD_ONLY if name not in preloaded}
     for name in DEMO_EXTENSIONS:
         if name in available:

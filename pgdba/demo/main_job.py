@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from psycopg import sql
-
 from pgdba.advisor.advise import Advice, AdvisorOptions, advise_indexes
 from pgdba.advisor.apply import apply_indexes
 from pgdba.advisor.workload import queries_from_statements, table_writes_from_statements
@@ -34,7 +32,11 @@ from pgdba.optimizer import AnalyzeReport, report_statements
 from pgdba.pool import surge_pool_factory
 from pgdba.report.score import HealthScore, health_score
 from pgdba.server import load_server_facts
-from pgdba.setup import apply_pg_stat_statements_setup, pg_stat_statements_status
+from pgdba.setup import (
+    apply_pg_stat_statements_setup,
+    pg_stat_statements_status,
+    preload_libraries_statement,
+)
 from pgdba.target import Target, resolve_target
 
 DEMO_DATABASE = "elearning"
@@ -131,12 +133,9 @@ def _load_qualstats(cluster: EmbeddedCluster, admin: Target) -> None:
     the workload sends. Its settings exist only once the library is loaded: two restarts the first time."""
     for _ in range(2):
         with admin.connect(apply=True) as conn:
-            row = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()
-            libraries = [name.strip() for name in (row[0] if row else "").split(",") if name.strip()]
+            libraries = load_server_facts(conn).preload_libraries
             if "pg_qualstats" not in libraries:
-                # one literal per library: a single 'a,b' literal would name one library called "a,b"
-                value = sql.SQL(", ").join(sql.Literal(name) for name in [*libraries, "pg_qualstats"])
-                conn.execute(sql.SQL("ALTER SYSTEM SET shared_preload_libraries = {}").format(value))
+                conn.execute(preload_libraries_statement([*libraries, "pg_qualstats"]))
             else:
                 rate = conn.execute("SELECT current_setting('pg_qualstats.sample_rate')").fetchone()
                 if rate is not None and float(rate[0]) >= 1:
