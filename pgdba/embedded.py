@@ -144,15 +144,42 @@ class EmbeddedCluster:
 
     @property
     def port(self) -> int | None:
-        conf = self.data_dir / "postgresql.auto.conf"
-        pgdba_conf = self.data_dir / "pgdba.conf"
-        for path in (conf, pgdba_conf):
+        value = self.configured("port")
+        return int(value) if value is not None else None
+
+    def configured(self, name: str) -> str | None:
+        """A setting as the server will read it at start: ALTER SYSTEM's file first, then pgdba's own."""
+        found = self._configured_in(name)
+        return found[0] if found else None
+
+    def _configured_in(self, name: str) -> tuple[str, Path] | None:
+        for path in (self.data_dir / "postgresql.auto.conf", self.data_dir / "pgdba.conf"):
             if path.exists():
                 for line in path.read_text().splitlines():
                     key, _, value = line.partition("=")
-                    if key.strip() == "port":
-                        return int(value.strip().strip("'"))
+                    if key.strip() == name:
+                        return value.strip().strip("'"), path
         return None
+
+    def _missing_preload_libraries(self) -> list[str]:
+        """Libraries shared_preload_libraries names that are not installed for these binaries (a package
+        removed after the cluster was set up): the server would refuse to start."""
+        lib = self._lib_dir()
+        if lib is None or not (lib / "pg_stat_statements.so").exists():
+            return []  # where the server's modules live is unknown: let the server say
+        value = self.configured("shared_preload_libraries") or ""
+        names = [name.strip().strip('"').removeprefix("$libdir/") for name in value.split(",")]
+        return [name for name in names if name and "/" not in name and not (lib / f"{name}.so").exists()]
+
+    def _refuse_missing_preload_libraries(self) -> None:
+        missing = self._missing_preload_libraries()
+        found = self._configured_in("shared_preload_libraries")
+        if missing and found:
+            raise EmbeddedClusterError(
+                f"the cluster in {self.data_root} preloads {', '.join(missing)}, not installed for "
+                f"{self.bin_dir}: install it again (Debian package postgresql-{self.major}-"
+                f"{missing[0].replace('_', '-')}), or remove it from shared_preload_libraries in {found[1]}"
+            )
 
     def dsn(self, dbname: str = "postgres") -> str:
         if self.port is None:
@@ -228,6 +255,7 @@ class EmbeddedCluster:
         if status.running:
             return status
         self._clear_stale_pid()
+        self._refuse_missing_preload_libraries()
         assert self.port is not None
         if _port_taken(self.port):
             raise EmbeddedClusterError(

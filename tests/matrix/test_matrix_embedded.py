@@ -174,3 +174,25 @@ def test_library_not_preloaded_is_found_for_superuser_and_plain_role(cluster: Em
     assert superuser.restart_required
     assert not plain.preload_libraries_visible
     assert not plain.pg_stat_statements_preloaded
+
+
+def test_a_preloaded_library_that_is_not_installed_is_named_before_starting(cluster: EmbeddedCluster) -> None:
+    cluster.start()
+    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+        conn.execute(
+            "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements', 'pgdba_removed_library'"
+        )
+    cluster.stop()
+    auto_conf = cluster.data_dir / "postgresql.auto.conf"
+    try:
+        with pytest.raises(
+            EmbeddedClusterError, match="preloads pgdba_removed_library, not installed"
+        ) as err:
+            cluster.start()
+        assert str(auto_conf) in str(err.value)
+        assert not cluster.status().running
+    finally:
+        # the server cannot start to RESET it: remove the line as the message says
+        lines = auto_conf.read_text().splitlines(keepends=True)
+        auto_conf.write_text("".join(line for line in lines if "shared_preload_libraries" not in line))
+    assert cluster.start().running
