@@ -18,12 +18,7 @@ from pgdba.advisor.candidates import (
 )
 from pgdba.advisor.catalog import TableInfo, load_tables, resolve_relations, user_table_oids
 from pgdba.advisor.drops import DropAdvice, indexes_to_drop
-from pgdba.advisor.observed import (
-    ObservedConstants,
-    fixed_equalities,
-    load_observed_constants,
-    query_fixed_equalities,
-)
+from pgdba.advisor.observed import ObservedConstants, load_observed_constants, query_fixed_equalities
 from pgdba.advisor.query_columns import QueryColumns, columns_by_role
 from pgdba.advisor.sampling import (
     MISLEADING_RATIO,
@@ -236,12 +231,30 @@ class Advice:
 
 @dataclass
 class AnalysedWorkload:
-    """The workload's queries with their columns resolved against the catalog."""
+    """The workload's queries with their columns resolved against the catalog, and the constants
+    pg_qualstats saw each of them send every time."""
 
     queries: list[WorkloadQuery]
     columns: list[QueryColumns]
     tables: dict[str, TableInfo]  # relation name as written in the queries → table
     skipped: list[tuple[str, str]]
+    observed: ObservedConstants | None = None  # None: pg_qualstats is not installed here
+    # per query: (schema.table, column, constant) of each `column = $n` it sends one constant for
+    fixed: list[list[tuple[str, str, str]]] = field(default_factory=list)
+
+    def candidates(
+        self, numbers: Sequence[int], max_width: int, fillfactors: Mapping[str, int]
+    ) -> CandidateSet:
+        """The index candidates of these queries (by position); the constants any of them always sends
+        are partial-index predicates, as recurring literal constants are."""
+        fixed = dict.fromkeys(item for n in numbers for item in self.fixed[n])
+        return generate_candidates(
+            [self.columns[n] for n in numbers],
+            self.tables,
+            max_width=max_width,
+            fixed=list(fixed),
+            fillfactors=fillfactors,
+        )
 
 
 def resolve_columns(
@@ -271,7 +284,12 @@ def analyse_workload(conn: psycopg.Connection, workload: Sequence[WorkloadQuery]
             continue
         queries.append(query)
         columns.append(analysed)
-    return AnalysedWorkload(queries, columns, tables, skipped)
+    observed = load_observed_constants(conn)
+    fixed = [
+        query_fixed_equalities(observed, query, used, tables) if observed is not None else []
+        for query, used in zip(queries, columns, strict=True)
+    ]
+    return AnalysedWorkload(queries, columns, tables, skipped, observed, fixed)
 
 
 def advise_indexes(
@@ -294,17 +312,10 @@ def advise_indexes(
     if not analysed.queries:
         raise InputError("no query of the workload reads a table of this database")
     by_qualified = {t.qualified_name: t for t in analysed.tables.values()}
-    observed = load_observed_constants(conn)
-    fixed = (
-        fixed_equalities(observed, analysed.queries, analysed.columns, analysed.tables)
-        if observed is not None
-        else []
-    )
     notes: list[str] = []
-    fillfactors = _static_fillfactors(by_qualified, options, writes, notes)
-    candidates = generate_candidates(
-        analysed.columns, analysed.tables, max_width=options.max_width, fixed=fixed, fillfactors=fillfactors
-    )
+    fillfactors, packed_note = _static_fillfactors(by_qualified, options, writes)
+    if packed_note:
+        notes.append(packed_note)
     session: WhatIfSession | None
     try:
         session = WhatIfSession(conn, facts.version_num)
@@ -318,18 +329,9 @@ def advise_indexes(
         notes.append("write costs not weighed: the workload came from a file")
     try:
         if session is not None:
-            advice = _advise_with_hypopg(
-                session,
-                analysed,
-                candidates,
-                by_qualified,
-                options,
-                writes or {},
-                observed,
-                fixed,
-                fillfactors,
-            )
+            advice = _advise_with_hypopg(session, analysed, by_qualified, options, writes or {}, fillfactors)
         else:
+            candidates = analysed.candidates(range(len(analysed.queries)), options.max_width, fillfactors)
             advice = _advise_by_rules(conn, facts, analysed, candidates, by_qualified, options)
     finally:
         if session is not None:
@@ -342,25 +344,24 @@ def advise_indexes(
 
 
 def _static_fillfactors(
-    tables: Mapping[str, TableInfo],
-    options: AdvisorOptions,
-    writes: Mapping[str, float] | None,
-    notes: list[str],
-) -> dict[str, int]:
-    """schema.table → options.static_fillfactor for the tables nothing writes (see AdvisorOptions)."""
+    tables: Mapping[str, TableInfo], options: AdvisorOptions, writes: Mapping[str, float] | None
+) -> tuple[dict[str, int], str | None]:
+    """schema.table → options.static_fillfactor for the tables nothing writes (see AdvisorOptions), and
+    the note that names them (None when there are none)."""
     if options.static_fillfactor == BTREE_DEFAULT_FILLFACTOR:
-        return {}
+        return {}, None
     static = sorted(
         name for name, table in tables.items() if table.unchanged and not (writes or {}).get(name)
     )
-    if static:
-        shown = ", ".join(static[:5]) + (f" and {len(static) - 5} more" if len(static) > 5 else "")
-        notes.append(
-            f"indexes on tables nothing writes ({shown}: no row changed since the last ANALYZE, none updated "
-            f"or deleted since the statistics reset) are built WITH (fillfactor = {options.static_fillfactor}); "
-            f"--static-fillfactor {BTREE_DEFAULT_FILLFACTOR} keeps PostgreSQL's default"
-        )
-    return dict.fromkeys(static, options.static_fillfactor)
+    if not static:
+        return {}, None
+    shown = ", ".join(static[:5]) + (f" and {len(static) - 5} more" if len(static) > 5 else "")
+    note = (
+        f"indexes on tables nothing writes ({shown}: no row changed since the last ANALYZE, none updated "
+        f"or deleted since the statistics reset) are built WITH (fillfactor = {options.static_fillfactor}); "
+        f"--static-fillfactor {BTREE_DEFAULT_FILLFACTOR} keeps PostgreSQL's default"
+    )
+    return dict.fromkeys(static, options.static_fillfactor), note
 
 
 def _size_function(
@@ -377,22 +378,19 @@ def _size_function(
 def _advise_with_hypopg(
     session: WhatIfSession,
     analysed: AnalysedWorkload,
-    candidates: CandidateSet,
     tables: dict[str, TableInfo],
     options: AdvisorOptions,
     writes: Mapping[str, float],
-    observed: ObservedConstants | None,
-    fixed: list[tuple[str, str, str]],
     fillfactors: Mapping[str, int],
 ) -> Advice:
     # queries the planner cannot EXPLAIN generically (a parameter of unknown type) are costed with sampled
     # constants; those it cannot EXPLAIN at all (a missing privilege) are left out
-    reader = StatsReader(session.conn, observed)
-    queries: list[WorkloadQuery] = []
-    kept_columns: list[QueryColumns] = []
+    reader = StatsReader(session.conn, analysed.observed)
+    kept: list[int] = []  # positions in analysed.queries
     bound: dict[int, BoundQuery] = {}  # queries costed with constants (observed or sampled) instead
+    literals: dict[int, str] = {}  # … and their text with those constants
     skipped = list(analysed.skipped)
-    for query, columns in zip(analysed.queries, analysed.columns, strict=True):
+    for position, (query, columns) in enumerate(zip(analysed.queries, analysed.columns, strict=True)):
         try:
             session.explain(query.sql, query.param_count)
         except psycopg.Error as exc:
@@ -400,31 +398,29 @@ def _advise_with_hypopg(
             if with_constants is None:
                 skipped.append((query.sql, f"cannot EXPLAIN: {str(exc).splitlines()[0]}"))
                 continue
-            bound[len(queries)] = with_constants
-        queries.append(query)
-        kept_columns.append(columns)
-    if not queries:
+            bound[len(kept)] = with_constants
+            literals[len(kept)] = with_constants.literal_sql(session.conn)
+        kept.append(position)
+    if not kept:
         raise InputError("no query of the workload could be EXPLAINed here")
-    if len(queries) != len(analysed.queries):
-        candidates = generate_candidates(
-            kept_columns, analysed.tables, max_width=options.max_width, fixed=fixed, fillfactors=fillfactors
-        )
+    queries = [analysed.queries[p] for p in kept]
+    candidates = analysed.candidates(kept, options.max_width, fillfactors)
     weights = {n: float(max(q.calls, 1)) for n, q in enumerate(queries)}
     for number, query in enumerate(queries):
         if query.param_count and number not in bound:
-            with_constants = bind_for_costing(session, reader, query, kept_columns[number], analysed.tables)
+            position = kept[number]
+            with_constants = bind_for_costing(
+                session, reader, query, analysed.columns[position], analysed.tables
+            )
             if with_constants is None:
                 continue
             literal = with_constants.literal_sql(session.conn)
             # a query that sends one constant every time is costed with it (its partial candidates need it)
-            sends_fixed = observed is not None and bool(
-                query_fixed_equalities(observed, query, kept_columns[number], analysed.tables)
-            )
-            if sends_fixed or generic_misleads(
+            if analysed.fixed[position] or generic_misleads(
                 session, query, literal, candidates.by_query.get(number, set())
             ):
                 bound[number] = with_constants
-    literals = {n: b.literal_sql(session.conn) for n, b in bound.items()}
+                literals[number] = literal
     coster = WorkloadCoster(session, queries, candidates, weights, literals)
     size_of = _size_function(options, tables, session)
     total_calls = sum(weights.values())

@@ -17,7 +17,7 @@ generic one. (pg_qualstats 2.0.4 records no comparison of a boolean column with 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pglast
@@ -140,24 +140,12 @@ def constant_text(constant: str) -> str | None:
     return parsed_constant_text(target[0].val)
 
 
-def fixed_equalities(
-    observed: ObservedConstants,
-    queries: Sequence[WorkloadQuery],
-    columns: Sequence[QueryColumns],
-    tables: Mapping[str, TableInfo],
-) -> list[tuple[str, str, str]]:
-    """(schema.table, column, constant) for each `column = $n` in a conjunctive filter whose query sends
-    one constant (nearly) every time: partial-index predicates, as recurring literal constants are."""
-    found: dict[tuple[str, str, str], None] = {}
-    for query, used in zip(queries, columns, strict=True):
-        found.update(dict.fromkeys(query_fixed_equalities(observed, query, used, tables)))
-    return list(found)
-
-
 def query_fixed_equalities(
     observed: ObservedConstants, query: WorkloadQuery, used: QueryColumns, tables: Mapping[str, TableInfo]
 ) -> list[tuple[str, str, str]]:
-    """The fixed `column = $n` equalities of one query (see fixed_equalities)."""
+    """(schema.table, column, constant) for each `column = $n` in a conjunctive filter of the query that
+    it sends one constant (nearly) every time: partial-index predicates, as recurring literal constants
+    are."""
     if query.queryid is None:
         return []
     filtered = {

@@ -3,8 +3,8 @@
 Each step either adds a candidate or widens an already chosen index by one column (Extend's move), picking
 the option with the largest (cost removed − write cost) per added byte. Benefits are re-evaluated lazily
 (an option is re-costed only when it reaches the top of the queue), which is exact when benefits only shrink
-as the configuration grows and saves most what-if calls. A final pass removes chosen indexes that no
-longer pay for themselves and fills the freed budget.
+as the configuration grows and saves most what-if calls. A final pass removes chosen indexes that later
+steps made unnecessary (their removal costs less than the minimum improvement).
 """
 
 from __future__ import annotations
