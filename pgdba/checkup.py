@@ -7,6 +7,7 @@ needs its data is listed as skipped with the reason, never silently dropped.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -419,14 +420,15 @@ def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
     return options
 
 
-def _number(raw: str) -> Any:
-    if raw.lower() in ("true", "false"):
-        return raw.lower() == "true"
+def _number(raw: str) -> int | float:
+    """A threshold: every check's thresholds are finite numbers ≥ 0 (sizes, counts, ratios, times)."""
     try:
-        return int(raw)
+        value: int | float = int(raw)
     except ValueError:
-        pass
-    try:
-        return float(raw)
-    except ValueError:
-        raise InputError(f"threshold value {raw!r} is not a number") from None
+        try:
+            value = float(raw)
+        except ValueError:
+            raise InputError(f"threshold value {raw!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise InputError(f"threshold value {raw!r} must be a finite number ≥ 0")
+    return value

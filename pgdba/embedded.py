@@ -249,7 +249,13 @@ class EmbeddedCluster:
             fh.write("\ninclude = 'pgdba.conf'\n")
 
     def start(self, port: int | None = None) -> ClusterStatus:
-        """Create if needed and start; idempotent when already running."""
+        """Create if needed and start; idempotent when already running. A new cluster's port is checked
+        before initdb, so a port that cannot be used leaves nothing behind."""
+        if not self.initialized and port is not None:
+            if not 1024 <= port <= 65535:
+                raise EmbeddedClusterError(f"port {port}: use 1024–65535 (the server runs unprivileged)")
+            if _port_taken(port):
+                raise EmbeddedClusterError(f"port {port} on 127.0.0.1 is taken by another process")
         self.init(port)
         status = self.status()
         if status.running:

@@ -23,14 +23,21 @@ DEFAULT_LOCK_TIMEOUT_MS = 2_000
 DEFAULT_CONNECT_TIMEOUT_S = 10
 
 _LIBPQ_ENV = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE")
-_URI_PASSWORD = re.compile(r"(?P<head>postgres(?:ql)?://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<tail>@)")
-_KV_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+)")
+_URI_PASSWORD = re.compile(r"(?P<head>postgres(?:ql)?://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<tail>@)", re.IGNORECASE)
+# `?password=…` / `&password=…` in a URI: the value ends at `&` or a blank; a `:` right before a blank is
+# the message's own separator (`…?password=x: connection refused`)
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<pw>[^&\s]+?)(?P<tail>:?(?:[&\s]|$))", re.IGNORECASE)
+# `password=…` in a key=value string: quoted, or up to a blank (the same separator rule)
+_KV_PASSWORD = re.compile(
+    r"(?P<head>(?<![?&])\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+?)(?P<tail>:?(?:\s|$))", re.IGNORECASE
+)
 
 
 def mask_password(text: str, secrets: tuple[str, ...] = ()) -> str:
     """Return text with every password replaced by ***: URI and key=value forms, plus known secrets."""
     masked = _URI_PASSWORD.sub(lambda m: f"{m['head']}***{m['tail']}", text)
-    masked = _KV_PASSWORD.sub(lambda m: f"{m['head']}***", masked)
+    masked = _QUERY_PASSWORD.sub(lambda m: f"{m['head']}***{m['tail']}", masked)
+    masked = _KV_PASSWORD.sub(lambda m: f"{m['head']}***{m['tail']}", masked)
     for secret in secrets:
         if secret:
             masked = masked.replace(secret, "***")

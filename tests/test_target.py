@@ -29,6 +29,23 @@ def test_mask_password_in_uri_and_keyword_forms() -> None:
     assert "s3cret" not in mask_password("password='s3 cret' host=db".replace("s3 cret", "s3cret"))
 
 
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        # libpq rejects the upper-case key, but the user typed a password: it is masked all the same
+        ("postgresql://u@h/db?PASSWORD=hunter2: bad", "postgresql://u@h/db?PASSWORD=***: bad"),
+        # the message's own `: ` separator stays; the value ends at `&` in a URI query
+        ("db?password=hunter2: connection is bad", "db?password=***: connection is bad"),
+        ("h/db?sslmode=require&password=hunter2&x=1 oops", "h/db?sslmode=require&password=***&x=1 oops"),
+        ("host=h password=hunter2: refused", "host=h password=***: refused"),
+        ("host=h PassWord=hu:nter2 user=u", "host=h PassWord=*** user=u"),
+        ("POSTGRESQL://u:hunter2@h/db", "POSTGRESQL://u:***@h/db"),
+    ],
+)
+def test_mask_password_whatever_the_case_and_keeps_what_follows(text: str, masked: str) -> None:
+    assert mask_password(text) == masked
+
+
 def test_session_is_read_only_with_pgdba_settings(db: TestDatabase) -> None:
     with db.target.connect() as conn:
         settings = dict(

@@ -21,6 +21,8 @@ from psycopg import sql
 
 from pgdba.advisor.candidates import NULL_TESTS, Candidate
 from pgdba.errors import InputError
+from pgdba.schema.prisma_syntax import parse_prisma
+from pgdba.text_files import read_text_file
 
 
 @dataclass
@@ -41,11 +43,53 @@ def _diff(path: str, old: str, new: str) -> str:
     )
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text()
-    except OSError as exc:
-        raise InputError(f"cannot read schema file {path}: {exc.strerror}") from None
+def check_schema_file(emit: str, path: Path) -> None:
+    """Refuse, before any work, a schema file the patch for `emit` (prisma, drizzle) could not be made in:
+    unreadable, not parsing, or declaring no model / table."""
+    if emit == "prisma":
+        prisma_models(path)
+    elif emit == "drizzle":
+        drizzle_tables(path)
+
+
+def prisma_models(path: Path) -> tuple[str, dict[str, PrismaModel]]:
+    """The Prisma file's text and its models by table name; InputError when it does not parse (with
+    FILE:LINE:COLUMN, from pgdba's own Prisma parser) or declares no model."""
+    text = read_text_file(path, "schema file")
+    parse_prisma(text, str(path))
+    models = read_prisma_models(text)
+    if not models:
+        raise InputError(f"schema file {path} declares no Prisma model")
+    return text, models
+
+
+def drizzle_tables(path: Path) -> tuple[str, dict[str, DrizzleTable]]:
+    """The Drizzle file's text and its pgTable declarations by table name; InputError when it is not
+    TypeScript tree-sitter can parse (with FILE:LINE:COLUMN) or declares no pgTable."""
+    text = read_text_file(path, "schema file")
+    source = text.encode()
+    tree = _parser().parse(source)  # type: ignore[attr-defined]
+    broken = _first_error(tree.root_node)
+    if broken is not None:
+        line, column = broken.start_point  # type: ignore[attr-defined]
+        raise InputError(f"{path}:{line + 1}:{column + 1}: does not parse as TypeScript")
+    tables = read_drizzle_tables(source)
+    if not tables:
+        raise InputError(f"schema file {path} declares no pgTable")
+    return text, tables
+
+
+def _first_error(root: object) -> object | None:
+    """The first ERROR or MISSING node of a tree-sitter tree, in source order."""
+    if not root.has_error:  # type: ignore[attr-defined]
+        return None
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type == "ERROR" or node.is_missing:  # type: ignore[attr-defined]
+            return node
+        stack.extend(reversed([c for c in node.children if c.has_error or c.is_missing]))  # type: ignore[attr-defined]
+    return root
 
 
 # Prisma ------------------------------------------------------------------------------------------------
@@ -115,8 +159,7 @@ def read_prisma_models(text: str) -> dict[str, PrismaModel]:
 
 def prisma_patch(path: Path, indexes: Sequence[Candidate]) -> OrmPatch:
     """Add `@@index([...])` lines to the models of the advised tables."""
-    text = _read(path)
-    models = read_prisma_models(text)
+    text, models = prisma_models(path)
     lines = text.splitlines(keepends=True)
     inserts: dict[int, list[str]] = {}
     unmapped: list[str] = []
@@ -281,9 +324,8 @@ def _template_text(text: str, *, keep: str) -> str:
 
 def drizzle_patch(path: Path, indexes: Sequence[Candidate]) -> OrmPatch:
     """Add `index("name").on(t.a, t.b)` entries to the tables' third pgTable argument."""
-    text = _read(path)
+    text, tables = drizzle_tables(path)
     source = text.encode()
-    tables = read_drizzle_tables(source)
     edits: list[tuple[int, str]] = []
     unmapped: list[str] = []
     pending: dict[str, list[str]] = {}

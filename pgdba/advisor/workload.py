@@ -21,6 +21,7 @@ from pgdba.advisor.catalog import load_tables, resolve_relations
 from pgdba.advisor.parse_tree import walk
 from pgdba.errors import InputError, NotAvailable
 from pgdba.server import ServerFacts
+from pgdba.text_files import read_text_file
 
 DEFAULT_MIN_CALLS = 2
 DEFAULT_MIN_MEAN_MS = 0.0
@@ -102,10 +103,7 @@ def merge_by_fingerprint(queries: Iterable[WorkloadQuery]) -> list[WorkloadQuery
 def queries_from_file(path: Path) -> list[WorkloadQuery]:
     """Queries from a SQL file (statements separated by `;`) or a PostgreSQL server log (log_statement /
     log_min_duration_statement lines, whose `duration:` is used as the time)."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    text = read_text_file(path, "--queries file")
     if any(marker in text for marker in (" LOG:  statement: ", " LOG:  duration: ")):
         queries = _queries_from_log(text)
     else:

@@ -73,10 +73,20 @@ def _error(message: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `pgdba` console script."""
     try:
-        app(args=argv, prog_name="pgdba")  # standalone: Typer handles usage errors (exit 2) and Exit
+        # not standalone: usage errors come back here and become one line like every other error
+        code = app(args=argv, prog_name="pgdba", standalone_mode=False)
+        return code if isinstance(code, int) else 0
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
-    except KeyboardInterrupt:
+    except typer.TyperException as exc:  # click's usage errors (Typer vendors click)
+        formatter = getattr(exc, "format_message", None)
+        message = str(formatter() if formatter else exc)
+        if message.strip():  # empty: no arguments, and the help is already shown
+            context = getattr(exc, "ctx", None)
+            command = context.command_path if context is not None else "pgdba"
+            _error(f"{message} (see {command} --help)")
+        return int(getattr(exc, "exit_code", 2))
+    except (KeyboardInterrupt, typer.Abort):
         sys.stderr.write("pgdba: interrupted\n")
         return 130
     except PgdbaError as exc:
@@ -90,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except UnicodeDecodeError as exc:  # a text input pgdba read without naming it (read_text_file names it)
+        _error(f"an input is not UTF-8 text: {exc}")
+        return 2
     except OSError as exc:
         _error(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
         return 2

@@ -16,7 +16,7 @@ from pgdba.advisor.advise import (
     advise_indexes,
 )
 from pgdba.advisor.apply import apply_indexes, refuse_unverified_apply
-from pgdba.advisor.orm_patch import OrmPatch, drizzle_patch, prisma_patch
+from pgdba.advisor.orm_patch import OrmPatch, check_schema_file, drizzle_patch, prisma_patch
 from pgdba.advisor.selection import DEFAULT_MIN_IMPROVEMENT_PCT
 from pgdba.advisor.verify import verify_advice
 from pgdba.advisor.workload import (
@@ -34,6 +34,7 @@ from pgdba.cli.options import (
     StatementTimeoutOption,
     check_fail_on,
     check_format,
+    finite,
     target_from,
 )
 from pgdba.errors import InputError
@@ -50,12 +51,17 @@ EMITS = ("sql", "prisma", "drizzle")
 def indexes(
     dsn: DsnOption = None,
     budget_mb: Annotated[
-        float, typer.Option("--budget-mb", help="Storage the new indexes may take, in MB")
+        float,
+        typer.Option(
+            "--budget-mb", parser=finite(min=0, min_open=True), help="Storage the new indexes may take, in MB"
+        ),
     ] = DEFAULT_BUDGET_MB,
     min_improvement: Annotated[
         float,
         typer.Option(
-            "--min-improvement", help="Least share (%) of the workload's estimated cost an index must remove"
+            "--min-improvement",
+            parser=finite(min=0, max=100),
+            help="Least share (%) of the workload's estimated cost an index must remove",
         ),
     ] = DEFAULT_MIN_IMPROVEMENT_PCT,
     emit: Annotated[str, typer.Option("--emit", help="sql, prisma or drizzle")] = "sql",
@@ -75,7 +81,8 @@ def indexes(
         int, typer.Option("--min-calls", help="pg_stat_statements: least calls")
     ] = DEFAULT_MIN_CALLS,
     min_mean_ms: Annotated[
-        float, typer.Option("--min-mean-ms", help="pg_stat_statements: least mean time (ms)")
+        float,
+        typer.Option("--min-mean-ms", parser=finite(min=0), help="pg_stat_statements: least mean time (ms)"),
     ] = DEFAULT_MIN_MEAN_MS,
     top: Annotated[
         int, typer.Option("--top", help="pg_stat_statements: the N queries with most total time")
@@ -105,6 +112,10 @@ def indexes(
         raise InputError(f"unknown --emit {emit!r}: use sql, prisma or drizzle")
     if emit != "sql" and schema is None:
         raise InputError(f"--emit {emit} needs --schema FILE (the schema to patch)")
+    if emit == "sql" and schema is not None:
+        raise InputError("--schema FILE is patched only with --emit prisma or --emit drizzle")
+    if schema is not None:
+        check_schema_file(emit, schema)
     if min_calls < 0 or top < 1 or min_mean_ms < 0:
         raise InputError("--min-calls and --min-mean-ms must not be negative, --top must be at least 1")
     options = AdvisorOptions(
@@ -114,12 +125,11 @@ def indexes(
         static_fillfactor=static_fillfactor,
     )
     options.validate()
+    workload = queries_from_file(queries) if queries is not None else []
     target = target_from(dsn, statement_timeout)
     with target.connect() as conn:
         facts = load_server_facts(conn)
-        if queries is not None:
-            workload = queries_from_file(queries)
-        else:
+        if queries is None:
             workload = queries_from_statements(
                 conn, facts, min_calls=min_calls, min_mean_ms=min_mean_ms, top=top
             )

@@ -32,8 +32,11 @@ def _print_status(status: ClusterStatus, fmt: str) -> None:
     if fmt == "json":
         print_json(data)
         return
-    state = f"running (pid {status.pid})" if status.running else "stopped"
-    print(f"embedded PostgreSQL {status.version or '-'}: {state}")
+    if status.version is None:
+        print("embedded PostgreSQL: no cluster here yet (`pgdba embedded start` creates one)")
+    else:
+        state = f"running (pid {status.pid})" if status.running else "stopped"
+        print(f"embedded PostgreSQL {status.version}: {state}")
     print(f"data: {status.data_dir}")
     if status.dsn:
         print(f"dsn:  {status.dsn}")
@@ -43,7 +46,8 @@ def _print_status(status: ClusterStatus, fmt: str) -> None:
 def start(
     dir: DirOption = None,
     port: Annotated[
-        int | None, typer.Option(help="Port on 127.0.0.1 for a new cluster (default: a free one)")
+        int | None,
+        typer.Option(help="Port on 127.0.0.1 for a new cluster (default: a free one)", min=1024, max=65535),
     ] = None,
     fmt: FormatOption = "table",
 ) -> None:

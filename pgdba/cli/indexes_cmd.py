@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pgdba.cli.options import DsnOption, FormatOption, check_format, target_from
+from pgdba.cli.options import DsnOption, FormatOption, check_format, finite, target_from
 from pgdba.optimizer import index_usage, unused_index_report
 from pgdba.render import Column, console, print_rows
 
@@ -56,7 +56,9 @@ def unused(
     dsn: DsnOption = None,
     fmt: FormatOption = "table",
     max_scans: Annotated[int, typer.Option(help="Report indexes scanned at most this many times", min=0)] = 0,
-    min_size_mb: Annotated[float, typer.Option(help="Ignore indexes smaller than this", min=0)] = 0.0,
+    min_size_mb: Annotated[
+        float, typer.Option(parser=finite(min=0), help="Ignore indexes smaller than this (MB)")
+    ] = 0.0,
 ) -> None:
     """Indexes that are (almost) never scanned — never unique, primary-key or constraint indexes.
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -64,3 +66,25 @@ StoreOption = Annotated[
         "--store", help="History store: a SQLite file (default in the user data dir, or PGDBA_HISTORY)"
     ),
 ]
+
+
+def finite(
+    min: float | None = None, max: float | None = None, *, min_open: bool = False
+) -> Callable[[str], float]:
+    """parser for a float option that refuses nan and ±inf (click's FLOAT takes them) and values outside
+    [min, max] (min excluded with min_open): `typer.Option(parser=finite(min=0))`."""
+
+    def parse(text: str) -> float:
+        try:
+            number = float(text)
+        except ValueError:
+            raise typer.BadParameter(f"{text!r} is not a number") from None
+        if not math.isfinite(number):
+            raise typer.BadParameter(f"{text!r} is not a finite number")
+        if min is not None and (number <= min if min_open else number < min):
+            raise typer.BadParameter(f"{text} should be {'>' if min_open else '≥'} {min:g}")
+        if max is not None and number > max:
+            raise typer.BadParameter(f"{text} should be ≤ {max:g}")
+        return number
+
+    return parse

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pgdba.cli.options import DsnOption, FormatOption, StoreOption, check_format, target_from
+from pgdba.cli.options import DsnOption, FormatOption, StoreOption, check_format, finite, target_from
 from pgdba.history.store import open_store
 from pgdba.optimizer import analyze_queries
 from pgdba.render import Column, print_rows
@@ -17,7 +17,7 @@ app = typer.Typer(help="Query statistics from pg_stat_statements.", no_args_is_h
 @app.command()
 def analyze(
     threshold: Annotated[
-        float, typer.Option(help="Mean execution time in ms that counts as slow", min=0)
+        float, typer.Option(parser=finite(min=0), help="Mean execution time in ms that counts as slow")
     ] = 100.0,
     dsn: DsnOption = None,
     fmt: FormatOption = "table",
@@ -69,10 +69,10 @@ def slow(
     dsn: DsnOption = None,
     fmt: FormatOption = "table",
     threshold: Annotated[
-        float, typer.Option(help="Mean ms that is a warning whatever the call count", min=0)
+        float, typer.Option(parser=finite(min=0), help="Mean ms that is a warning whatever the call count")
     ] = 100.0,
     min_calls: Annotated[int, typer.Option(help="PgHero's rule: at least this many calls …", min=1)] = 100,
-    min_mean: Annotated[float, typer.Option(help="… and at least this mean ms", min=0)] = 20.0,
+    min_mean: Annotated[float, typer.Option(parser=finite(min=0), help="… and at least this mean ms")] = 20.0,
 ) -> None:
     """Slow statements: mean ≥ --threshold ms (warning), or ≥ --min-calls calls and ≥ --min-mean ms (info).
 
@@ -106,7 +106,10 @@ def cache(
     dsn: DsnOption = None,
     fmt: FormatOption = "table",
     min_ratio: Annotated[
-        float, typer.Option(help="Hit percentage below which a statement is reported")
+        float,
+        typer.Option(
+            parser=finite(min=0, max=100), help="Hit percentage below which a statement is reported"
+        ),
     ] = 90.0,
 ) -> None:
     """Statements with a low shared-buffer cache hit ratio, and the database's index hit rate.

@@ -20,6 +20,7 @@ KeepDaysOption = Annotated[
         "--keep-days",
         help="Retention: delete snapshots and records older than this many days (0 = keep all)",
         min=0,
+        max=36_500,
     ),
 ]
 

@@ -61,10 +61,15 @@ def default_store_path() -> Path:
 class HistoryStore:
     """Snapshots and records in a SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, create_folder: bool = False) -> None:
+        """create_folder: make the file's folder when missing (the default location only; a folder a user
+        named that does not exist is a typo, not something to create)."""
         self.path = path
+        if not create_folder and not path.parent.is_dir():
+            raise InputError(f"cannot open history store {path}: folder {path.parent} does not exist")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if create_folder:
+                path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(path), timeout=30)
             self._db.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as exc:
@@ -148,11 +153,17 @@ def open_store(location: str | None = None) -> HistoryStore:
     schema in that database); default: a SQLite file in the user data dir."""
     location = location or os.environ.get("PGDBA_HISTORY")
     if not location:
-        return HistoryStore(default_store_path())
+        return HistoryStore(default_store_path(), create_folder=True)
     if location.startswith("sqlite:///"):
         return HistoryStore(Path(location.removeprefix("sqlite://")))
     if location.startswith(("postgresql://", "postgres://")):
         from pgdba.history.pg_store import PostgresHistoryStore  # imports psycopg's JSON adapters lazily
 
         return PostgresHistoryStore(location)
+    scheme, separator, _ = location.partition("://")
+    if separator and scheme.replace("+", "").isalnum():
+        raise InputError(
+            f"history store {scheme}://…: not a store pgdba knows; use a file path, "
+            "sqlite:///absolute/path or postgresql://…"
+        )
     return HistoryStore(Path(location))

@@ -213,7 +213,7 @@ class _Builder:
             raw = decl.type_args[0].value if decl.type_args else None
             if not isinstance(raw, str):
                 raise InputError(f"{where}: Unsupported(...) needs a type name string")
-            base = canonical_type(raw)
+            base = _located_type(raw, where)
         elif decl.type_name in SCALAR_TYPES:
             base = self._native_type(decl, where) or SCALAR_TYPES[decl.type_name]
         else:
@@ -244,7 +244,7 @@ class _Builder:
             text = f"{text[:-2]}({args[0]}) with time zone"
         elif args:
             text += "(" + ",".join(args) + ")"
-        return canonical_type(text)
+        return _located_type(text, where)
 
     def _default(self, decl: FieldDecl, base: str, where: str) -> Default:
         attribute = decl.attribute("default")
@@ -461,3 +461,11 @@ def _opclass_name(value: Value) -> str:
         name = value.name.replace("MultiMinMax", "MinmaxMulti").replace("MinMax", "Minmax")
         return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
     return ""
+
+
+def _located_type(text: str, where: str) -> str:
+    """canonical_type, its error prefixed with FILE:LINE:COLUMN of the field."""
+    try:
+        return canonical_type(text)
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None

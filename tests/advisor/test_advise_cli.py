@@ -227,3 +227,54 @@ def test_bad_options_are_one_line_errors(
     junk.write_text("CREATE TABLE x (a int);")
     code, _, err = run(capsys, "advise", "indexes", "--dsn", db.dsn, "--queries", str(junk))
     assert code == 2 and "no SELECT" in err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--budget-mb", "nan", "'nan' is not a finite number"),
+        ("--budget-mb", "inf", "'inf' is not a finite number"),
+        ("--min-improvement", "-1", "-1 should be ≥ 0"),
+        ("--min-mean-ms", "1e400", "is not a finite number"),
+    ],
+)
+def test_non_finite_and_out_of_range_numbers_are_usage_errors(
+    db: TestDatabase, capsys: pytest.CaptureFixture[str], option: str, value: str, message: str
+) -> None:
+    code, out, err = run(capsys, "advise", "indexes", "--dsn", db.dsn, option, value)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and option in err and message in err
+    assert "(see pgdba advise indexes --help)" in err
+
+
+def test_unusable_input_files_are_refused_before_connecting(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # an unreachable server: each error below must come from the file check, before any connection
+    dsn = "postgresql://advisor:S3cret-Pw@127.0.0.1:1/none"
+    binary = tmp_path / "binary.sql"
+    binary.write_bytes(b"SELECT 1;\n\xff\xfe\x00garbage")
+    code, _, err = run(capsys, "advise", "indexes", "--dsn", dsn, "--queries", str(binary))
+    assert code == 2 and f"--queries file {binary} is not UTF-8 text (byte 0xff at offset 10)" in err
+    code, _, err = run(capsys, "advise", "indexes", "--dsn", dsn, "--queries", str(tmp_path))
+    assert code == 2 and "it is a directory" in err
+    queries = tmp_path / "workload.sql"
+    queries.write_text("SELECT 1;")
+    unclosed = tmp_path / "unclosed.prisma"
+    unclosed.write_text("model User {\n  id Int @id\n")
+    empty = tmp_path / "empty.prisma"
+    empty.write_text("// nothing yet\n")
+    drizzle = tmp_path / "schema.ts"
+    drizzle.write_text('import { pgTable } from "drizzle-orm/pg-core";\nexport const t = pgTable("t", {\n')
+    cases = [
+        (["--emit", "prisma", "--schema", str(unclosed)], f"{unclosed}:3:1: expected '}}'"),
+        (["--emit", "prisma", "--schema", str(empty)], f"schema file {empty} declares no Prisma model"),
+        (["--emit", "drizzle", "--schema", str(unclosed)], f"{unclosed}:1:"),
+        (["--emit", "drizzle", "--schema", str(drizzle)], f"{drizzle}:"),
+        (["--schema", str(unclosed)], "--schema FILE is patched only with --emit prisma or --emit drizzle"),
+    ]
+    for extra, message in cases:
+        code, out, err = run(capsys, "advise", "indexes", "--dsn", dsn, "--queries", str(queries), *extra)
+        assert code == 2 and out == "" and err.count("\n") == 1, (extra, err)
+        assert message in err and "cannot connect" not in err, (extra, err)
+        assert "S3cret-Pw" not in err

@@ -195,6 +195,10 @@ def test_threshold_overrides_are_validated(db: TestDatabase) -> None:
         parse_overrides(["query.sloow.threshold_ms=1"])
     with pytest.raises(InputError, match="not a number"):
         parse_overrides(["query.slow.threshold_ms=fast"])
+    assert parse_overrides(["index.missing_fk.min_rows=0.5"]) == {"index.missing_fk": {"min_rows": 0.5}}
+    for bad in ("-5", "nan", "inf", "-inf", "true"):
+        with pytest.raises(InputError, match=f"{bad!r} (must be a finite number ≥ 0|is not a number)"):
+            parse_overrides([f"query.slow.threshold_ms={bad}"])
     with pytest.raises(InputError, match=r"query\.slow"):
         run(db, "query.slow", query__slow={"no_such_knob": 1})
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from pgdba.cli import main
+from pgdba.errors import InputError
 from pgdba.history.deltas import reset_since, statements_since
 from pgdba.history.pg_store import PostgresHistoryStore
 from pgdba.history.snapshot import KINDS, previous_statement_snapshot, take_snapshot
@@ -144,3 +146,29 @@ def test_capacity_forecast_from_snapshots(
     )
     with open_store(path) as store:  # seconds of history are no trend for the 500 MB/hour alert
         assert find(run(db, "capacity.table_growth", store=store), "capacity.table_growth") == []
+
+
+@pytest.mark.parametrize(
+    ("location", "message"),
+    [
+        ("{tmp}/no-such-folder/h.sqlite3", "folder {tmp}/no-such-folder does not exist"),
+        ("notadsn://x", "use a file path, sqlite:///absolute/path or postgresql://"),
+        ("sqlite://relative.sqlite", "use a file path, sqlite:///absolute/path or postgresql://"),
+        ("mysql://u:hunter2@h/db", "history store mysql://…: not a store pgdba knows"),
+    ],
+)
+def test_a_mistyped_store_location_is_refused_and_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, location: str, message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match=re.escape(message.format(tmp=tmp_path))):
+        open_store(location.format(tmp=tmp_path))
+    assert list(tmp_path.iterdir()) == []  # no folder for the path, no `notadsn:` / `sqlite:` folder either
+
+
+def test_an_existing_folder_store_and_sqlite_url_open(tmp_path: Path) -> None:
+    with (
+        open_store(str(tmp_path / "a.sqlite3")) as first,
+        open_store(f"sqlite://{tmp_path}/b.sqlite3") as second,
+    ):
+        assert first.path.exists() and second.path == tmp_path / "b.sqlite3"

@@ -196,3 +196,22 @@ def test_a_preloaded_library_that_is_not_installed_is_named_before_starting(clus
         lines = auto_conf.read_text().splitlines(keepends=True)
         auto_conf.write_text("".join(line for line in lines if "shared_preload_libraries" not in line))
     assert cluster.start().running
+
+
+def test_a_new_cluster_on_an_unusable_port_leaves_nothing_behind(
+    cluster: EmbeddedCluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "never-created"
+    fresh = EmbeddedCluster(root, bin_dir=cluster.bin_dir)
+    with pytest.raises(EmbeddedClusterError, match="port 80: use 1024–65535"):
+        fresh.start(80)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        with pytest.raises(EmbeddedClusterError, match=f"port {taken} on 127.0.0.1 is taken"):
+            fresh.start(taken)
+    assert not root.exists()  # no initdb ran
+    code = main(["embedded", "status", "--dir", str(root)])
+    out = capsys.readouterr().out
+    assert code == 1 and "no cluster here yet" in out and not root.exists()

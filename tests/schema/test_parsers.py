@@ -38,6 +38,24 @@ def test_prisma_syntax_errors_name_line_and_column(text: str, line: int, column:
     assert str(caught.value) == f"schema.prisma:{line}:{column}: {message}"
 
 
+
+@pytest.mark.parametrize(
+    ("field", "column", "message"),
+    [
+        ("name String @db.VarChar(-5)", 3, "not a PostgreSQL type: 'varchar(-5)'"),
+        ('geo Unsupported("no such(type")', 3, "not a PostgreSQL type: 'no such(type'"),
+    ],
+)
+def test_prisma_bad_column_types_name_the_field_location(
+    tmp_path: Path, field: str, column: int, message: str
+) -> None:
+    schema = tmp_path / "schema.prisma"
+    schema.write_text(f"model A {{\n  id Int @id\n  {field}\n}}\n")
+    with pytest.raises(InputError) as caught:
+        load_prisma(schema)
+    assert str(caught.value) == f"{schema}:3:{column}: {message}"
+
+
 def test_prisma_reads_maps_defaults_keys_and_relations() -> None:
     model = load_prisma(FIXTURES / "prisma" / "features.prisma")
     users = model.tables["public", "users"]
