@@ -1,4 +1,8 @@
-"""Renderers: table (Rich), JSON and Markdown. A renderer formats what it is given and computes nothing."""
+"""Renderers: table (Rich), JSON and Markdown. A renderer formats what it is given and computes nothing.
+
+Values from the database (names, query text, messages) reach Rich only as `rich.text.Text`, never as markup:
+a table named `evil[/red]` is shown as is, not parsed as a closing tag.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from pgdba.findings import Report, Severity
 
@@ -29,7 +34,15 @@ class Column:
 
 def console(stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
-    return Console(file=stream, width=None if stream.isatty() else 160, highlight=False, soft_wrap=False)
+    # emoji=False: a name such as `:fire:` stays text; pgdba writes no emoji codes itself.
+    return Console(
+        file=stream, width=None if stream.isatty() else 160, highlight=False, soft_wrap=False, emoji=False
+    )
+
+
+def print_text(text: str, style: str = "", *, stderr: bool = False) -> None:
+    """Print text literally (no markup is parsed), in one Rich style such as "dim" or "bold"."""
+    console(stderr).print(Text(text, style=style))
 
 
 def _json_default(value: Any) -> Any:
@@ -93,16 +106,15 @@ def print_rows(
             print(f"## {title}\n")
         print(markdown_table(rows, columns) if rows else f"_{empty}_")
         return
-    out = console()
     if not rows:
-        out.print(f"{title + ': ' if title else ''}{empty}")
+        print_text(f"{title + ': ' if title else ''}{empty}")
         return
-    table = Table(title=title or None, title_justify="left", show_lines=False)
+    table = Table(title=Text(title) if title else None, title_justify="left", show_lines=False)
     for column in columns:
-        table.add_column(column.header, justify=column.justify)  # type: ignore[arg-type]
+        table.add_column(Text(column.header), justify=column.justify)  # type: ignore[arg-type]
     for row in rows:
-        table.add_row(*(cell(row.get(c.key)) for c in columns))
-    out.print(table)
+        table.add_row(*(Text(cell(row.get(c.key))) for c in columns))
+    console().print(table)
 
 
 def print_report(report: Report, fmt: str, *, title: str = "Findings") -> None:
@@ -125,21 +137,20 @@ def print_report(report: Report, fmt: str, *, title: str = "Findings") -> None:
             print(f"- _note_: {note}")
         return
     out = console()
-    out.print(f"[bold]{title}[/bold]" + ("" if findings else ": none"))
+    out.print(Text(title + ("" if findings else ": none"), style="bold"))
     area = None
     for f in findings:
         if f.area != area:
             area = f.area
-            out.print(f"\n[bold underline]{area}[/bold underline]")
-        style = _SEVERITY_STYLE[f.severity]
-        out.print(
-            f"  [{style}]{f.severity.value:<8}[/{style}] {f.title}" + (f"  ({f.object})" if f.object else "")
-        )
+            out.print()
+            out.print(Text(area, style="bold underline"))
+        severity = (f"{f.severity.value:<8}", _SEVERITY_STYLE[f.severity])
+        out.print(Text.assemble("  ", severity, f" {f.title}" + (f"  ({f.object})" if f.object else "")))
         if f.recommendation:
-            out.print(f"           → {f.recommendation}", markup=False)
+            out.print(Text(f"           → {f.recommendation}"))
         if f.sql:
-            out.print(f"           {f.sql}", markup=False)
+            out.print(Text(f"           {f.sql}"))
     for s in report.skipped:
-        out.print(f"[dim]skipped {s.check}: {s.reason}[/dim]")
+        out.print(Text(f"skipped {s.check}: {s.reason}", style="dim"))
     for note in report.notes:
-        out.print(f"[dim]note: {note}[/dim]")
+        out.print(Text(f"note: {note}", style="dim"))

@@ -7,17 +7,18 @@ from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from pgdba.cli.check_cmd import DEDUCTION_COLUMNS, deduction_rows, score_line
-from pgdba.cli.options import FormatOption, check_format
+from pgdba.cli.options import FormatOption, check_format, finite
 from pgdba.demo.main_job import DemoReport, run_demo
-from pgdba.render import Column, console, print_json, print_report, print_rows
+from pgdba.render import Column, console, print_json, print_report, print_rows, print_text
 from pgdba.units import format_ms
 
 
 def demo(
     scale: Annotated[
-        float, typer.Option(help="Data scale (1.0: ~1M BehaviorLog rows)", min=0.001, max=20)
+        float, typer.Option(parser=finite(min=0.001, max=20), help="Data scale (1.0: ~1M BehaviorLog rows)")
     ] = 1.0,
     rounds: Annotated[int, typer.Option(help="Workload rounds per run", min=1, max=10_000)] = 30,
     workers: Annotated[int, typer.Option(help="Concurrent application workers", min=1, max=64)] = 8,
@@ -35,7 +36,7 @@ def demo(
     fmt = check_format(fmt)
     err = console(stderr=True)
     with Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
@@ -48,7 +49,7 @@ def demo(
             bar.update(task, description=f"  {step}", completed=done, total=total)
 
         def status(text: str) -> None:
-            err.print(f"[bold]›[/bold] {text}")
+            err.print(Text.assemble(("›", "bold"), f" {text}"))
 
         report = run_demo(
             scale=scale,
@@ -72,7 +73,7 @@ def _print_report(report: DemoReport, fmt: str) -> None:
         f"\n[bold]e-learning database[/bold]: {build.total_rows:,} rows in {len(build.row_counts)} tables "
         f"(BehaviorLog {build.row_counts.get('BehaviorLog', 0):,}), built in {build.total_seconds:.1f} s"
     )
-    out.print(f"dsn: {report.dsn}\n")
+    print_text(f"dsn: {report.dsn}\n")
     out.print(f"[bold]{score_line(report.score)}[/bold]")
     print_rows(
         deduction_rows(report.score), DEDUCTION_COLUMNS, fmt, title="Deductions", empty="no deductions"
@@ -102,7 +103,7 @@ def _print_report(report: DemoReport, fmt: str) -> None:
         title=f"What hurts: {len(rows)} of {analysis.analyzed} statements have an issue (threshold 100 ms)",
     )
     n_plus_one = report.n_plus_one_found()
-    out.print(
+    print_text(
         f"N+1 pattern: {'found: ' + ' | '.join(' '.join(q.split())[:90] for q in n_plus_one) if n_plus_one else 'not found'}"
     )
     if report.applied:
@@ -114,11 +115,11 @@ def _print_report(report: DemoReport, fmt: str) -> None:
             )
         out.print("\n[bold]Applied indexes[/bold]")
         for index in report.applied:
-            out.print(f"  {index.sql}  ({index.seconds:.1f} s)", markup=False)
+            print_text(f"  {index.sql}  ({index.seconds:.1f} s)")
         found = report.planted_found()
         out.print(f"planted missing indexes served: {sum(1 for v in found.values() if v)}/{len(found)}")
         for name, served_by in found.items():
-            out.print(f"  {name}: {'✓ by ' + served_by if served_by else '✗ not advised'}", markup=False)
+            print_text(f"  {name}: {'✓ by ' + served_by if served_by else '✗ not advised'}")
     if report.after is not None:
         before, after = report.before.scenarios, report.after.scenarios
         timing_rows = [

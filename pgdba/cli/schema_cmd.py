@@ -33,7 +33,8 @@ def check(
         Path | None,
         typer.Option(
             "--config",
-            help="config file (default: pgdba-schema.toml, or [tool.pgdba.schema] in pyproject.toml)",
+            # Rich reads help as markup: a backslash keeps the TOML table name in brackets.
+            help="config file (default: pgdba-schema.toml, or \\[tool.pgdba.schema] in pyproject.toml)",
         ),
     ] = None,
     ignore: Annotated[
