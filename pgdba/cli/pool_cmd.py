@@ -7,13 +7,41 @@ from typing import Annotated, Any
 
 import typer
 
-from pgdba.cli.options import DsnOption, FailOnOption, FormatOption, check_fail_on, check_format, target_from
+from pgdba.cli.options import (
+    DsnOption,
+    FailOnOption,
+    FormatOption,
+    check_fail_on,
+    check_format,
+    finite,
+    target_from,
+)
 from pgdba.errors import InputError
 from pgdba.findings import Report
+from pgdba.pool.advice import (
+    MAX_BURST_FACTOR,
+    MAX_CALL_MS,
+    MAX_INSTANCES,
+    MAX_PEAK_CALLS_PER_S,
+    MAX_SERVER_CPUS,
+    MAX_WORKERS_PER_INSTANCE,
+)
 from pgdba.pool.advise_server import PoolAdviceReport, advise_pool
 from pgdba.pool.chart import load_test_svg
 from pgdba.pool.demo_workload import demo_workload
-from pgdba.pool.load_test import LoadTestConfig, LoadTestReport, check_bench_target, surge_load_test
+from pgdba.pool.factory import MAX_STATEMENT_TIMEOUT_MS
+from pgdba.pool.load_test import (
+    MAX_CLIENTS,
+    MAX_CONNECT_TIMEOUT_S,
+    MAX_REQUESTS,
+    MAX_TIME_LIMIT_S,
+    LoadTestConfig,
+    LoadTestReport,
+    check_bench_target,
+    surge_load_test,
+)
+from pgdba.pool.report_files import check_writable, write_text_atomically
+from pgdba.pool.server_limits import MAX_BACKENDS
 from pgdba.pool.workload import Workload, statements_from_file
 from pgdba.render import Column, print_json, print_report, print_rows, to_json
 from pgdba.target import Target
@@ -23,31 +51,62 @@ app = typer.Typer(help="Connection pool: size advice and a bounded surge load te
 
 @app.command()
 def advise(
-    instances: Annotated[int, typer.Option(help="application instances sharing the server")] = 1,
+    instances: Annotated[
+        int, typer.Option(min=1, max=MAX_INSTANCES, help="application instances sharing the server")
+    ] = 1,
     workers_per_instance: Annotated[
-        int | None, typer.Option(help="workers per instance (each holds at most one connection)")
+        int | None,
+        typer.Option(
+            min=1,
+            max=MAX_WORKERS_PER_INSTANCE,
+            help="workers per instance (each holds at most one connection)",
+        ),
     ] = None,
     application_name: Annotated[
         str | None, typer.Option(help="the application's application_name (its connections are not 'other')")
     ] = None,
     server_cpus: Annotated[
         int | None,
-        typer.Option(help="CPU cores of the database server (SQL cannot tell; loopback: this machine)"),
+        typer.Option(
+            min=1,
+            max=MAX_SERVER_CPUS,
+            help="CPU cores of the database server (SQL cannot tell; loopback: this machine)",
+        ),
     ] = None,
     peak_rate: Annotated[
-        float | None, typer.Option(help="peak statements per second across all instances (Little's law)")
+        float | None,
+        typer.Option(
+            parser=finite(min=0, max=MAX_PEAK_CALLS_PER_S),
+            help="peak statements per second across all instances (Little's law)",
+        ),
     ] = None,
     query_ms: Annotated[
         float | None,
-        typer.Option(help="in-database ms per statement (default: measured by pg_stat_statements)"),
+        typer.Option(
+            parser=finite(min=0, max=MAX_CALL_MS),
+            help="in-database ms per statement (default: measured by pg_stat_statements)",
+        ),
     ] = None,
     pool_size: Annotated[
-        int | None, typer.Option(help="the pool size configured now, checked against the server limit")
+        int | None,
+        typer.Option(
+            min=1, max=MAX_BACKENDS, help="the pool size configured now, checked against the server limit"
+        ),
     ] = None,
     headroom: Annotated[
-        int | None, typer.Option(help="connections kept free for admin/monitoring (default max(3, 10 %))")
+        int | None,
+        typer.Option(
+            min=0,
+            max=MAX_BACKENDS,
+            help="connections kept free for admin/monitoring (default max(3, 10 % of max_connections))",
+        ),
     ] = None,
-    burst_factor: Annotated[float, typer.Option(help="Little's law result × this, for bursts")] = 3.0,
+    burst_factor: Annotated[
+        float,
+        typer.Option(
+            parser=finite(min=1, max=MAX_BURST_FACTOR), help="Little's law result × this, for bursts (≥ 1)"
+        ),
+    ] = 3.0,
     dsn: DsnOption = None,
     fmt: FormatOption = "table",
     fail_on: FailOnOption = "critical",
@@ -55,21 +114,18 @@ def advise(
     """Recommend the pool size per instance and in total, and say whether a pooler is needed."""
     check_format(fmt)
     severity = check_fail_on(fail_on)
-    try:
-        report = advise_pool(
-            target_from(dsn),
-            instances=instances,
-            workers_per_instance=workers_per_instance,
-            application_name=application_name,
-            server_cpus=server_cpus,
-            peak_calls_per_s=peak_rate,
-            mean_call_ms=query_ms,
-            current_pool_size=pool_size,
-            headroom=headroom,
-            burst_factor=burst_factor,
-        )
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
+    report = advise_pool(
+        target_from(dsn),
+        instances=instances,
+        workers_per_instance=workers_per_instance,
+        application_name=application_name,
+        server_cpus=server_cpus,
+        peak_calls_per_s=peak_rate,
+        mean_call_ms=query_ms,
+        current_pool_size=pool_size,
+        headroom=headroom,
+        burst_factor=burst_factor,
+    )
     _print_advice(report, fmt)
     if Report(findings=report.advice.findings).fails(severity):
         raise typer.Exit(1)
@@ -136,20 +192,38 @@ def bench(
     pool_sizes: Annotated[
         str, typer.Option(help="comma-separated pool sizes; 0 = direct connections")
     ] = "5,10,20,40",
-    clients: Annotated[int, typer.Option(help="concurrent clients")] = 200,
-    requests: Annotated[int, typer.Option(help="requests per pool size (upper bound)")] = 2000,
+    clients: Annotated[int, typer.Option(min=1, max=MAX_CLIENTS, help="concurrent clients")] = 200,
+    requests: Annotated[
+        int, typer.Option(min=1, max=MAX_REQUESTS, help="requests per pool size (upper bound)")
+    ] = 2000,
     pattern: Annotated[
         str, typer.Option(help="surge (all clients at once) or steady (ramp + think time)")
     ] = "surge",
-    time_limit: Annotated[float, typer.Option(help="seconds per pool size (upper bound)")] = 60.0,
+    time_limit: Annotated[
+        float,
+        typer.Option(
+            parser=finite(min=0, max=MAX_TIME_LIMIT_S, min_open=True),
+            help="seconds per pool size (upper bound)",
+        ),
+    ] = 60.0,
     timeout: Annotated[
-        float, typer.Option(help="connection timeout in s (waiting for the pool or the server)")
+        float,
+        typer.Option(
+            parser=finite(min=0, max=MAX_CONNECT_TIMEOUT_S, min_open=True),
+            help="connection timeout in s (waiting for the pool or the server)",
+        ),
     ] = 5.0,
     statement_timeout: Annotated[
-        int, typer.Option(help="statement_timeout of the test sessions, ms")
+        int,
+        typer.Option(min=1, max=MAX_STATEMENT_TIMEOUT_MS, help="statement_timeout of the test sessions, ms"),
     ] = 60_000,
     max_waiting: Annotated[
-        int | None, typer.Option(help="pool max_waiting (default: --clients, so nobody is turned away)")
+        int | None,
+        typer.Option(
+            min=0,
+            max=MAX_REQUESTS,
+            help="pool max_waiting, 0 = no limit (default: --clients, so nobody is turned away)",
+        ),
     ] = None,
     chart: Annotated[Path | None, typer.Option(help="write a self-contained SVG chart here")] = None,
     out: Annotated[Path | None, typer.Option(help="also write the JSON report here")] = None,
@@ -174,16 +248,26 @@ def bench(
         max_waiting=max_waiting,
         apply=apply,
     )
+    _check_report_files(chart, out)  # before the run, so a typo in a path never costs its results
     target = target_from(dsn)
     check_bench_target(target)  # before the demo workload reads its catalog from the target
     report = surge_load_test(target, _workload(query, workload, target), config)
     if chart is not None:
-        chart.write_text(load_test_svg(report))
+        write_text_atomically(chart, load_test_svg(report), "--chart file")
     if out is not None:
-        out.write_text(to_json(report.to_dict()) + "\n")
+        write_text_atomically(out, to_json(report.to_dict()) + "\n", "--out file")
     _print_bench(report, fmt)
     if report.recommended_pool_size is None:
         raise typer.Exit(1)
+
+
+def _check_report_files(chart: Path | None, out: Path | None) -> None:
+    if chart is not None:
+        check_writable(chart, "--chart file")
+    if out is not None:
+        check_writable(out, "--out file")
+    if chart is not None and out is not None and chart.resolve() == out.resolve():
+        raise InputError("--chart and --out name the same file")
 
 
 BENCH_COLUMNS = [

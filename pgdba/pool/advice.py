@@ -14,9 +14,43 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pgdba.findings import Finding, Severity
+from pgdba.pool.input_ranges import check_finite, check_whole
+from pgdba.pool.server_limits import MAX_BACKENDS
 
 # node-postgres and HikariCP both default to 10 when nothing is known about the workload
 DEFAULT_POOL_SIZE = 10
+
+# what a DBA can mean; beyond these an input is a typo, and inf/nan never reach the arithmetic
+MAX_INSTANCES = 10_000
+MAX_WORKERS_PER_INSTANCE = 1_000_000
+MAX_SERVER_CPUS = 10_000
+MAX_PEAK_CALLS_PER_S = 1e7
+MAX_CALL_MS = 86_400_000.0  # a day
+MAX_BURST_FACTOR = 100.0
+MAX_HEADROOM_FRACTION = 0.9
+
+
+def check_advice_options(
+    *,
+    instances: int = 1,
+    workers_per_instance: int | None = None,
+    server_cpus: int | None = None,
+    peak_calls_per_s: float | None = None,
+    mean_call_ms: float | None = None,
+    current_pool_size: int | None = None,
+    headroom: int | None = None,
+    burst_factor: float = 3.0,
+) -> None:
+    """The user's side of the advice, checked before any server is asked: an InputError names the first
+    value out of range (the API answers it with 422)."""
+    check_whole(instances, "instances", 1, MAX_INSTANCES)
+    check_whole(workers_per_instance, "workers per instance", 1, MAX_WORKERS_PER_INSTANCE)
+    check_whole(server_cpus, "server CPUs", 1, MAX_SERVER_CPUS)
+    check_finite(peak_calls_per_s, "peak rate (calls/s)", 0, MAX_PEAK_CALLS_PER_S)
+    check_finite(mean_call_ms, "call time (ms)", 0, MAX_CALL_MS)
+    check_whole(current_pool_size, "pool size", 1, MAX_BACKENDS)
+    check_whole(headroom, "headroom (connections)", 0, MAX_BACKENDS)
+    check_finite(burst_factor, "burst factor", 1, MAX_BURST_FACTOR)
 
 
 @dataclass(frozen=True)
@@ -41,16 +75,23 @@ class AdviceInputs:
     min_per_instance: int = 2
 
     def __post_init__(self) -> None:
-        if self.instances < 1:
-            raise ValueError("instances must be at least 1")
-        if self.workers_per_instance is not None and self.workers_per_instance < 1:
-            raise ValueError("workers per instance must be at least 1")
-        if self.server_cpus is not None and self.server_cpus < 1:
-            raise ValueError("server CPUs must be at least 1")
-        if self.mean_call_ms is not None and self.mean_call_ms < 0:
-            raise ValueError("mean call time cannot be negative")
-        if self.peak_calls_per_s is not None and self.peak_calls_per_s < 0:
-            raise ValueError("peak rate cannot be negative")
+        check_advice_options(
+            instances=self.instances,
+            workers_per_instance=self.workers_per_instance,
+            server_cpus=self.server_cpus,
+            peak_calls_per_s=self.peak_calls_per_s,
+            mean_call_ms=self.mean_call_ms,
+            current_pool_size=self.current_pool_size,
+            headroom=self.headroom,
+            burst_factor=self.burst_factor,
+        )
+        check_whole(self.max_connections, "max_connections", 1, MAX_BACKENDS)
+        check_whole(self.reserved_connections, "reserved connections", 0, MAX_BACKENDS)
+        check_whole(self.other_clients, "other clients", 0, MAX_BACKENDS)
+        check_finite(self.headroom_fraction, "headroom fraction", 0, MAX_HEADROOM_FRACTION)
+        check_whole(self.headroom_min, "minimum headroom", 0, MAX_BACKENDS)
+        check_whole(self.effective_spindles, "effective spindles", 0, MAX_SERVER_CPUS)
+        check_whole(self.min_per_instance, "minimum per instance", 1, MAX_BACKENDS)
 
 
 @dataclass(frozen=True)
@@ -84,7 +125,7 @@ class PoolAdvice:
 
 def headroom_for(inputs: AdviceInputs) -> int:
     if inputs.headroom is not None:
-        return max(0, inputs.headroom)
+        return inputs.headroom
     return max(inputs.headroom_min, math.ceil(inputs.headroom_fraction * inputs.max_connections))
 
 

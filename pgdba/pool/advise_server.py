@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pgdba.findings import SCHEMA_VERSION
-from pgdba.pool.advice import AdviceInputs, PoolAdvice, pool_size_advice
+from pgdba.pool.advice import AdviceInputs, PoolAdvice, check_advice_options, pool_size_advice
 from pgdba.pool.server_limits import ServerLimits, server_limits
 from pgdba.server import load_server_facts
 from pgdba.target import Target, session
@@ -40,7 +40,19 @@ def advise_pool(
     headroom: int | None = None,
     burst_factor: float = 3.0,
 ) -> PoolAdviceReport:
-    """Pool size advice for `instances` copies of an application; mean_call_ms overrides the measured one."""
+    """Pool size advice for `instances` copies of an application; mean_call_ms overrides the measured one.
+
+    A value out of range (negative, non-finite, absurdly large) is an InputError before the server is asked."""
+    check_advice_options(
+        instances=instances,
+        workers_per_instance=workers_per_instance,
+        server_cpus=server_cpus,
+        peak_calls_per_s=peak_calls_per_s,
+        mean_call_ms=mean_call_ms,
+        current_pool_size=current_pool_size,
+        headroom=headroom,
+        burst_factor=burst_factor,
+    )
     with session(target) as conn:
         facts = load_server_facts(conn)
         limits = server_limits(

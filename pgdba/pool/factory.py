@@ -8,6 +8,7 @@ node-postgres' client-side `query_timeout` has no psycopg counterpart; the serve
 
 from __future__ import annotations
 
+import math
 import sys
 import weakref
 from collections.abc import Callable, Mapping
@@ -20,6 +21,9 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout, TooMa
 
 from pgdba.errors import ConnectionFailed, PgdbaError
 from pgdba.target import Target
+
+# statement_timeout is an int of milliseconds in PostgreSQL
+MAX_STATEMENT_TIMEOUT_MS = 2_147_483_647
 
 
 class PoolOverloaded(PgdbaError):
@@ -40,7 +44,7 @@ class PoolSettings:
     max_idle_s: float = 30.0
     connect_timeout_s: float = 5.0
     statement_timeout_ms: int = 60_000
-    # queued requests beyond this fail at once with PoolOverloaded instead of waiting out the timeout
+    # queued requests beyond this fail at once with PoolOverloaded instead of waiting out the timeout (0: none)
     max_waiting: int | None = None
     max_lifetime_s: float = 3600.0
     application_name: str | None = None
@@ -51,8 +55,13 @@ class PoolSettings:
             raise ValueError("max_size must be at least 1")
         if self.min_size < 0 or self.min_size > self.max_size:
             raise ValueError("min_size must be between 0 and max_size")
-        if self.connect_timeout_s <= 0 or self.max_idle_s <= 0:
-            raise ValueError("timeouts must be positive")
+        timeouts = (self.connect_timeout_s, self.max_idle_s, self.max_lifetime_s)
+        if not all(math.isfinite(t) and t > 0 for t in timeouts):
+            raise ValueError("timeouts must be positive finite numbers of seconds")
+        if not 0 <= self.statement_timeout_ms <= MAX_STATEMENT_TIMEOUT_MS:
+            raise ValueError(f"statement_timeout_ms must be between 0 (none) and {MAX_STATEMENT_TIMEOUT_MS}")
+        if self.max_waiting is not None and self.max_waiting < 0:
+            raise ValueError("max_waiting must be zero (no limit) or positive")
 
     @property
     def effective_max_waiting(self) -> int:

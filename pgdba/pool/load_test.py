@@ -21,18 +21,25 @@ import psycopg
 from pgdba.errors import ConnectionFailed, InputError
 from pgdba.findings import SCHEMA_VERSION
 from pgdba.pool.factory import (
+    MAX_STATEMENT_TIMEOUT_MS,
     PoolCheckoutTimeout,
     PoolOverloaded,
     PoolSettings,
     connection_kwargs,
     create_pool,
 )
-from pgdba.pool.server_limits import is_loopback
+from pgdba.pool.input_ranges import check_finite, check_whole
+from pgdba.pool.server_limits import MAX_BACKENDS, is_loopback
 from pgdba.pool.workload import Workload
 from pgdba.target import Target
 
 PATTERNS = ("surge", "steady")
 BENCH_APPLICATION_NAME = "pgdba-bench"
+# bounds of a load test: one thread per client, a day per pool size at most
+MAX_CLIENTS = 10_000
+MAX_REQUESTS = 100_000_000
+MAX_TIME_LIMIT_S = 86_400.0
+MAX_CONNECT_TIMEOUT_S = 3_600.0
 
 
 @dataclass(frozen=True)
@@ -55,14 +62,24 @@ class LoadTestConfig:
     apply: bool = False
 
     def __post_init__(self) -> None:
-        if not self.pool_sizes or any(size < 0 for size in self.pool_sizes):
-            raise InputError("pool sizes must be zero (direct connections) or positive")
-        if self.clients < 1 or self.requests < 1:
-            raise InputError("clients and requests must be at least 1")
+        if not self.pool_sizes:
+            raise InputError("no pool size to test")
+        for size in self.pool_sizes:
+            check_whole(size, "pool size (0 = direct connections)", 0, MAX_BACKENDS)
+        check_whole(self.clients, "clients", 1, MAX_CLIENTS)
+        check_whole(self.requests, "requests", 1, MAX_REQUESTS)
         if self.pattern not in PATTERNS:
             raise InputError(f"unknown pattern {self.pattern!r}: use {' or '.join(PATTERNS)}")
-        if self.time_limit_s <= 0 or self.connect_timeout_s <= 0:
-            raise InputError("time limit and connection timeout must be positive")
+        check_finite(self.time_limit_s, "time limit (s)", 0, MAX_TIME_LIMIT_S, low_open=True)
+        check_finite(
+            self.connect_timeout_s, "connection timeout (s)", 0, MAX_CONNECT_TIMEOUT_S, low_open=True
+        )
+        # 0 (none) is refused here: a request in flight at the time limit must still end
+        check_whole(self.statement_timeout_ms, "statement timeout (ms)", 1, MAX_STATEMENT_TIMEOUT_MS)
+        check_whole(self.max_waiting, "max waiting (0 = no limit)", 0, MAX_REQUESTS)
+        check_finite(self.ramp_s, "ramp (s)", 0, MAX_TIME_LIMIT_S)
+        check_finite(self.think_ms, "think time (ms)", 0, MAX_TIME_LIMIT_S * 1000)
+        check_finite(self.sample_interval_s, "sample interval (s)", 0, 60, low_open=True)
 
 
 @dataclass

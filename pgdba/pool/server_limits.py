@@ -14,6 +14,8 @@ from pgdba.server import ServerFacts
 from pgdba.target import Target
 
 LOOPBACK_HOSTS = ("", "localhost", "127.0.0.1", "::1")
+# PostgreSQL's MAX_BACKENDS (2^18 - 1): no max_connections, pool size or headroom can exceed it
+MAX_BACKENDS = 262_143
 
 
 @dataclass(frozen=True)

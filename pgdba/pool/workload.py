@@ -11,6 +11,7 @@ import pglast
 import psycopg
 
 from pgdba.errors import InputError
+from pgdba.text_files import read_text_file
 
 
 class Workload(Protocol):
@@ -49,10 +50,7 @@ class CallableWorkload:
 
 def statements_from_file(path: Path) -> StatementWorkload:
     """The statements of a SQL file, split by PostgreSQL's own parser."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise InputError(f"cannot read --query file {path}: {exc.strerror or exc}") from None
+    text = read_text_file(path, "--query file")
     try:
         statements = [s.strip() for s in pglast.split(text) if s.strip()]
     except pglast.parser.ParseError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from pgdba.errors import InputError
 from pgdba.pool.advice import DEFAULT_POOL_SIZE, AdviceInputs, headroom_for, pool_size_advice
 from pgdba.pool.load_test import SizeResult, percentile, recommend_pool_size
 
@@ -87,9 +88,9 @@ def test_every_step_of_the_arithmetic_is_shown() -> None:
 
 
 def test_nonsense_inputs_are_rejected() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match="instances"):
         inputs(instances=0)
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match="server CPUs"):
         inputs(server_cpus=0)
 
 
