@@ -5,7 +5,7 @@ pgdba never restarts a server it did not start; the embedded cluster it may rest
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,32 +68,53 @@ def preload_libraries_statement(libraries: Sequence[str]) -> sql.Composed:
     return sql.SQL("ALTER SYSTEM SET shared_preload_libraries = {}").format(value)
 
 
+PRELOAD_FIX = (
+    "add it (keeping the existing entries) and restart PostgreSQL; managed services: set it in the "
+    "provider's parameter group"
+)
+
+
+def _preload_step(conn: psycopg.Connection, facts: ServerFacts) -> SetupStep | None:
+    """The shared_preload_libraries step: none when the library is loaded, 'unknown' when this role cannot tell."""
+    if facts.pg_stat_statements_preloaded:
+        return None
+    if facts.preload_libraries_visible:
+        libraries = [*facts.preload_libraries, "pg_stat_statements"]
+        statement = preload_libraries_statement(libraries).as_string(conn) + ";"
+        return SetupStep(
+            "library_not_preloaded",
+            "pg_stat_statements is not in shared_preload_libraries",
+            PRELOAD_FIX,
+            statement,
+            needs_restart=True,
+            can_apply=_may_alter_system(conn, facts, "shared_preload_libraries"),
+        )
+    if "pg_stat_statements" in facts.installed_extensions:
+        # the created view answers only when the library is loaded, and it did not answer
+        return SetupStep(
+            "library_not_preloaded",
+            "pg_stat_statements is not loaded (its view does not answer)",
+            PRELOAD_FIX + " (this role cannot read shared_preload_libraries: a superuser must do it)",
+            None,  # built from a list this role cannot read, a statement would drop the other libraries
+            needs_restart=True,
+            can_apply=False,
+        )
+    return SetupStep(
+        "library_preload_unknown",
+        "this role cannot read shared_preload_libraries, so whether pg_stat_statements is preloaded is unknown",
+        "a superuser must check it (SHOW shared_preload_libraries) and, if pg_stat_statements is missing, add it "
+        "keeping the existing entries and restart PostgreSQL; or grant this role pg_read_all_settings",
+        None,
+        can_apply=False,
+    )
+
+
 def statements_setup_steps(conn: psycopg.Connection, facts: ServerFacts) -> list[SetupStep]:
     """What stands between this server and working query statistics, in the order to fix it."""
     steps: list[SetupStep] = []
-    if not facts.pg_stat_statements_preloaded:
-        fix = (
-            "add it (keeping the existing entries) and restart PostgreSQL; managed services: set it in the "
-            "provider's parameter group"
-        )
-        if facts.preload_libraries_visible:
-            libraries = [*facts.preload_libraries, "pg_stat_statements"]
-            statement: str | None = preload_libraries_statement(libraries).as_string(conn) + ";"
-        else:
-            # this role cannot read the current list: a statement built from it would drop the others
-            statement = None
-            fix += " (this role cannot read shared_preload_libraries: a superuser must do it)"
-        steps.append(
-            SetupStep(
-                "library_not_preloaded",
-                "pg_stat_statements is not in shared_preload_libraries",
-                fix,
-                statement,
-                needs_restart=True,
-                can_apply=statement is not None
-                and _may_alter_system(conn, facts, "shared_preload_libraries"),
-            )
-        )
+    preload = _preload_step(conn, facts)
+    if preload is not None:
+        steps.append(preload)
     if "pg_stat_statements" not in facts.installed_extensions:
         available = "pg_stat_statements" in facts.available_extensions
         steps.append(
@@ -138,22 +159,77 @@ def pg_stat_statements_status(target: Target) -> SetupStatus:
     return SetupStatus(ready=not steps, steps=steps, restart_required=any(s.needs_restart for s in steps))
 
 
-def apply_pg_stat_statements_setup(target: Target, *, may_restart: bool = False) -> SetupStatus:
-    """Run the fixes this role may run. A restart happens only when `may_restart` (the embedded cluster)."""
-    status = pg_stat_statements_status(target)
+RESTART_PENDING = SetupStep(
+    "restart_pending",
+    "shared_preload_libraries now lists pg_stat_statements, but the library loads only when PostgreSQL restarts",
+    "restart PostgreSQL",
+    None,
+    needs_restart=True,
+    can_apply=False,
+)
+
+
+def _run_fixes(
+    target: Target, steps: Sequence[SetupStep], announce: Callable[[str], None]
+) -> tuple[list[SetupStep], list[str]]:
+    """Run each step this role may fix, announcing its SQL first: the steps done, and notes on the others."""
+    done: list[SetupStep] = []
+    notes: list[str] = []
     with session(target, apply=True) as conn:
-        for step in status.steps:
+        for step in steps:
             if not step.can_apply or step.sql is None:
-                status.notes.append(f"cannot fix '{step.code}' as this role: {step.fix}")
+                notes.append(f"cannot fix '{step.code}' as this role: {step.fix}")
                 continue
-            for statement in (part.strip() for part in step.sql.split(";") if part.strip()):
-                conn.execute(statement.encode())
-            status.applied.append(step.sql)
-    if status.restart_required and not may_restart:
-        status.notes.append(
+            announce(step.sql)
+            try:
+                for statement in (part.strip() for part in step.sql.split(";") if part.strip()):
+                    conn.execute(statement.encode())
+            except psycopg.Error as exc:
+                notes.append(f"could not fix '{step.code}': {str(exc).strip().splitlines()[0]}")
+                continue
+            done.append(step)
+    return done, notes
+
+
+def apply_pg_stat_statements_setup(
+    target: Target,
+    *,
+    may_restart: bool = False,
+    restart: Callable[[], object] | None = None,
+    announce: Callable[[str], None] = lambda _: None,
+) -> SetupStatus:
+    """Run the fixes this role may run, then check again: the status returned is the state after them.
+
+    `restart` (the embedded cluster's) is called when a fix needs it; pgdba never restarts a server it did not
+    start, so without it a preload change is reported as 'restart_pending'. `may_restart` says the caller will
+    restart the server itself (the demo), which silences the note telling the user to.
+    """
+    done, notes = _run_fixes(target, pg_stat_statements_status(target).steps, announce)
+    restarted = False
+    if restart is not None and any(step.needs_restart for step in done):
+        restart()
+        restarted = True
+        notes.append("restarted the embedded cluster to load pg_stat_statements")
+    after = pg_stat_statements_status(target)
+    done_codes = {step.code for step in done}
+    # the preload change was made: what is left is the restart, not the ALTER SYSTEM again
+    steps = [
+        RESTART_PENDING if s.code == "library_not_preloaded" and s.code in done_codes else s
+        for s in after.steps
+    ]
+    restart_required = any(step.needs_restart for step in steps)
+    if restart_required and not may_restart:
+        notes.append(
             "restart PostgreSQL to load pg_stat_statements (pgdba never restarts a server it did not start)"
         )
-    return status
+    return SetupStatus(
+        ready=not steps,
+        steps=steps,
+        applied=[step.sql for step in done if step.sql is not None],
+        restart_required=restart_required,
+        restarted=restarted,
+        notes=notes,
+    )
 
 
 def require_statements(facts: ServerFacts) -> None:

@@ -40,6 +40,8 @@ def maintenance(
     columns = [Column("table", "table"), Column("reasons", "why"), Column("sql", "sql")]
     if plan.applied:
         columns += [Column("status", "status"), Column("seconds", "seconds", "right")]
+    if any(item.error for item in plan.items):
+        columns.append(Column("error", "error"))
     title = "Maintenance applied" if plan.applied else "Maintenance needed (run with --apply to do it)"
     print_rows(
         rows, columns, fmt, title=title, json_data=plan.to_dict(), empty="no table needs VACUUM or ANALYZE"

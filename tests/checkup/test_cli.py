@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from pgdba.cli import main
+from pgdba.maintenance import maintenance_plan
 from tests.checkup.helpers import script
 from tests.conftest import TestDatabase
+from tests.matrix.stats_visibility import eventually
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
@@ -101,6 +103,48 @@ def test_maintenance_prints_sql_first_then_what_it_did(
     assert "done" in out
     code, out = _run(capsys, "maintenance", "--dsn", db.dsn)
     assert "no table needs VACUUM or ANALYZE" in out
+
+
+def test_maintenance_apply_reports_a_table_held_by_access_exclusive_and_vacuums_the_others(
+    db: TestDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("attempt", "progress"):
+        script(
+            db,
+            f"CREATE TABLE {name} (id int PRIMARY KEY) WITH (autovacuum_enabled = false);"
+            f"INSERT INTO {name} SELECT generate_series(1, 20000);",
+        )
+    eventually(  # both tables' rows must be visible, or neither is planned as never analysed
+        lambda: maintenance_plan(db.target),
+        lambda p: {i.table for i in p.items} >= {"attempt", "progress"},
+    )
+    ddl = db.connect(autocommit=False)
+    ddl.execute("LOCK TABLE attempt IN ACCESS EXCLUSIVE MODE")
+    try:
+        code, out = _run(
+            capsys, "maintenance", "--dsn", db.dsn, "--apply", "--lock-timeout", "100", "--format", "json"
+        )
+    finally:
+        ddl.rollback()
+        ddl.close()
+    assert code == 1
+    tables = {t["table"]: t for t in json.loads(out)["tables"]}
+    assert tables["public.attempt"]["status"] == "failed"
+    assert "lock timeout" in tables["public.attempt"]["error"]
+    assert tables["public.progress"]["status"] == "done"
+    vacuumed = eventually(  # the VACUUM must be visible in the statistics
+        lambda: _vacuumed_tables(db),
+        lambda names: names == ["progress"],
+    )
+    assert vacuumed == ["progress"]
+
+
+def _vacuumed_tables(db: TestDatabase) -> list[str]:
+    with db.connect() as conn:
+        rows = conn.execute(
+            "SELECT relname FROM pg_stat_user_tables WHERE last_vacuum IS NOT NULL ORDER BY relname"
+        ).fetchall()
+    return [row[0] for row in rows]
 
 
 def test_index_and_query_subcommands(db: TestDatabase, capsys: pytest.CaptureFixture[str]) -> None:
