@@ -26,7 +26,7 @@ from typing import TextIO
 from pgdba.alerts.check import collect_samples, families_needed, growth_window, table_selection
 from pgdba.alerts.rules import Rule, RuleSet, format_duration
 from pgdba.alerts.values import Counters, SizeSnapshot, counters_payload, rule_values
-from pgdba.errors import InputError, PgdbaError
+from pgdba.errors import ConnectionFailed, InputError, PgdbaError
 from pgdba.history.store import HistoryStore, open_store
 from pgdba.server import load_server_facts
 from pgdba.target import Target, session
@@ -207,6 +207,36 @@ def plugin_round(
         state.sizes = [s for s in state.sizes if samples.taken_at - s.taken_at <= timedelta(seconds=keep)]
 
 
+class PluginDisabled(PgdbaError):
+    """The plugin can never work as configured; it told Netdata DISABLE (so Netdata stops respawning it)."""
+
+
+# libpq and server messages of a login that will fail the same way every time (wrong password, no such
+# role or database, no pg_hba.conf entry): retrying cannot help, unlike an unreachable or starting server
+_PERMANENT_LOGIN_FAILURES = (
+    "authentication failed",
+    "no pg_hba.conf entry",
+    "pg_hba.conf rejects connection",
+    "does not exist",
+    "no password supplied",
+    "is not permitted to log in",
+    "permission denied for database",
+)
+
+
+def is_permanent(error: PgdbaError) -> bool:
+    """A connection failure that the next sample would repeat: the settings must change first."""
+    text = str(error)
+    return isinstance(error, ConnectionFailed) and any(m in text for m in _PERMANENT_LOGIN_FAILURES)
+
+
+def disable_plugin(out: TextIO, reason: str) -> PluginDisabled:
+    """Tell Netdata to stop the plugin for good (plugins.d `DISABLE`); the error to raise with the reason."""
+    out.write("DISABLE\n")
+    out.flush()
+    return PluginDisabled(f"pgdba.plugin disabled: {reason}")
+
+
 def run_plugin(
     target: Target,
     rules: RuleSet,
@@ -215,22 +245,29 @@ def run_plugin(
     store: str | None = None,
     iterations: int = 0,
     out: TextIO | None = None,
-) -> None:
-    """The plugin's loop: one round every `update_every` seconds; errors go to stderr (Netdata's error.log)."""
+) -> int:
+    """The plugin's loop: one round every `update_every` seconds; returns how many rounds failed.
+
+    A transient failure (server unreachable, restarting) goes to stderr (Netdata's error.log) and the next
+    round retries. A login that can never succeed (is_permanent) sends DISABLE and raises PluginDisabled."""
     stream = out or sys.stdout
     state = PluginState()
-    done = 0
+    done = failed = 0
     while iterations == 0 or done < iterations:
         started = time.monotonic()
         try:
             plugin_round(target, rules, state, stream, update_every, store)
         except PgdbaError as exc:
+            if is_permanent(exc):
+                raise disable_plugin(stream, str(exc)) from None
+            failed += 1
             sys.stderr.write(f"pgdba.plugin: {exc}\n")
             sys.stderr.flush()
         done += 1
         if iterations and done >= iterations:
             break
         time.sleep(max(update_every - (time.monotonic() - started), 0.1))  # the plugin's own cadence
+    return failed
 
 
 # ---- deploy -----------------------------------------------------------------------------------------------
@@ -253,8 +290,10 @@ def deploy(
     rules_file: str | None = None,
     store: str | None = None,
     dry_run: bool = False,
+    reload: bool = True,
 ) -> Iterator[str]:
-    """Install health.d/pgdba.conf, the pgdba.plugin wrapper and its settings; reload Netdata's health.
+    """Install health.d/pgdba.conf, the pgdba.plugin wrapper and its settings; reload Netdata's health
+    (unless reload is False). Raises ReloadFailed, after the files are in place, when the reload fails.
 
     With dry_run, yield the shell commands that would do it instead."""
     plugins = plugins_dir or netdata_dir / "custom-plugins.d"
@@ -276,7 +315,8 @@ def deploy(
         yield f"chmod 0755 {shlex.quote(str(plugin_file))}"
         yield f"printf '%s\\n' 'PGDBA_DSN={target.masked_dsn}' > {shlex.quote(str(env_file))}  # put the real DSN here"
         yield f"chmod 0640 {shlex.quote(str(env_file))}; chgrp netdata {shlex.quote(str(env_file))}"
-        yield "netdatacli reload-health   # a new plugin starts within 60 s, or restart netdata"
+        if reload:
+            yield "netdatacli reload-health   # a new plugin starts within 60 s, or restart netdata"
         return
     try:
         health_file.parent.mkdir(parents=True, exist_ok=True)
@@ -295,7 +335,10 @@ def deploy(
     yield f"wrote {health_file} ({len(alarm_names(rules))} alarms)"
     yield f"wrote {plugin_file}"
     yield f"wrote {env_file} (mode 0640, holds the DSN)"
-    yield reload_health()
+    if reload:
+        yield reload_health()
+    else:
+        yield "not reloaded (--no-reload): run `netdatacli reload-health` (or restart netdata) to load them"
 
 
 def _share_with_netdata(path: Path) -> None:
@@ -308,15 +351,27 @@ def _share_with_netdata(path: Path) -> None:
         return
 
 
+class ReloadFailed(PgdbaError):
+    """The files are installed but Netdata did not reload its health configuration (exit 1, not 2: the
+    install itself worked, and a scheduled deploy must still notice)."""
+
+    exit_code = 1
+
+
 def reload_health() -> str:
+    """Run `netdatacli reload-health`; raises ReloadFailed when netdatacli is missing or fails."""
+    by_hand = (
+        "the files are installed; reload Netdata yourself (`netdatacli reload-health`, or restart netdata)"
+    )
     cli = shutil.which("netdatacli")
     if cli is None:
-        return "netdatacli not found: run `netdatacli reload-health` (or restart netdata) on the Netdata host"
+        raise ReloadFailed(f"netdatacli not found: {by_hand}, or use --no-reload")
     try:
         proc = subprocess.run([cli, "reload-health"], capture_output=True, text=True, timeout=15)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"netdatacli reload-health failed ({exc}): run it (or restart netdata) yourself"
+        raise ReloadFailed(f"netdatacli reload-health failed ({exc}): {by_hand}") from None
     if proc.returncode != 0:
         reason = (proc.stderr or proc.stdout).strip().splitlines()
-        return f"netdatacli reload-health failed ({reason[-1] if reason else proc.returncode}): is netdata running?"
+        shown = reason[-1] if reason else f"exit {proc.returncode}"
+        raise ReloadFailed(f"netdatacli reload-health failed ({shown}): is netdata running? {by_hand}")
     return "reloaded Netdata health (a new plugin starts within 60 s, or restart netdata)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -77,9 +78,10 @@ class Channel:
 def channels(config: NotifyConfig) -> list[Channel]:
     out = []
     for hook in config.webhooks:
-        digest = hashlib.sha256(hook.url.encode()).hexdigest()[:12]
-        host = hook.url.split("/")[2] if hook.url.count("/") >= 2 else hook.url
-        out.append(Channel("webhook", f"webhook:{digest}", f"webhook {hook.format} to {host}", webhook=hook))
+        digest = hashlib.sha256(hook.identity.encode()).hexdigest()[:12]
+        out.append(
+            Channel("webhook", f"webhook:{digest}", f"webhook {hook.format} to {hook.label}", webhook=hook)
+        )
     for mail in config.emails:
         digest = hashlib.sha256(f"{mail.host}|{','.join(mail.to)}".encode()).hexdigest()[:12]
         out.append(Channel("email", f"email:{digest}", f"e-mail to {', '.join(mail.to)}", email=mail))
@@ -97,18 +99,33 @@ def send(channel: Channel, note: Notification) -> None:
 def send_webhook(config: WebhookConfig, note: Notification) -> None:
     body = {"text": note.text} if config.format == "slack" else note.to_dict()
     request = urllib.request.Request(
-        config.url,
+        config.endpoint,
         data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json", "User-Agent": "pgdba-alerts"},
         method="POST",
     )
+    credentials = config.credentials
+    if credentials is not None:
+        # unredirected: a redirect to another host must not carry the password there
+        request.add_unredirected_header("Authorization", basic_authorization(*credentials))
     try:
         with urllib.request.urlopen(request, timeout=config.timeout_s) as response:
             response.read()
     except urllib.error.HTTPError as exc:
         raise OSError(f"webhook answered HTTP {exc.code}") from None
     except urllib.error.URLError as exc:
-        raise OSError(f"webhook unreachable: {exc.reason}") from None
+        raise OSError(_without(f"webhook unreachable: {exc.reason}", credentials)) from None
+    except (OSError, ValueError) as exc:  # a timeout while reading, a URL urllib refuses
+        raise OSError(_without(f"webhook failed: {exc}", credentials)) from None
+
+
+def basic_authorization(user: str, password: str) -> str:
+    """The HTTP Basic Authorization header value (RFC 7617, UTF-8)."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+def _without(message: str, credentials: tuple[str, str] | None) -> str:
+    return mask_password(message, (credentials[1],)) if credentials else message
 
 
 def send_email(config: EmailConfig, note: Notification) -> None:

@@ -8,8 +8,10 @@ Every mistake is an InputError naming the file and the line.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
+import urllib.parse
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Any
 
 from pgdba.alerts.catalog import METRICS, OPS, SCOPES
 from pgdba.errors import InputError
+from pgdba.text_files import read_text_file
 
 DEFAULT_RULES_NAME = "default_rules.toml"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
@@ -131,9 +134,64 @@ class Rule:
 
 @dataclass(frozen=True)
 class WebhookConfig:
+    """A URL to POST events to; `http://user:password@host/…` sends the user and password as HTTP Basic auth."""
+
     url: str
     format: str = "json"  # json, or slack ({"text": …}, what Slack incoming webhooks accept)
     timeout_s: float = 10.0
+
+    @property
+    def endpoint(self) -> str:
+        """The URL to connect to: without the user and password."""
+        parts = urllib.parse.urlsplit(self.url)
+        return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+    @property
+    def credentials(self) -> tuple[str, str] | None:
+        """(user, password) from the URL's userinfo, percent-decoded; None when the URL has none."""
+        parts = urllib.parse.urlsplit(self.url)
+        if "@" not in parts.netloc:
+            return None
+        return urllib.parse.unquote(parts.username or ""), urllib.parse.unquote(parts.password or "")
+
+    @property
+    def identity(self) -> str:
+        """The URL without its password: a new password is still the same channel."""
+        parts = urllib.parse.urlsplit(self.url)
+        if parts.password is None:
+            return self.url
+        user = parts.netloc.rpartition("@")[0].partition(":")[0]
+        return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}@{parts.netloc.rpartition('@')[2]}"))
+
+    @property
+    def label(self) -> str:
+        """scheme://host:port, the userinfo shown as *** and no path (a Slack URL's path is its secret)."""
+        parts = urllib.parse.urlsplit(self.url)
+        host = parts.netloc.rpartition("@")[2]
+        return f"{parts.scheme}://{'***@' if '@' in parts.netloc else ''}{host}"
+
+
+def webhook_config(url: object, fmt: object = "json", timeout: object = 10.0, *, where: str) -> WebhookConfig:
+    """A checked WebhookConfig; `where` starts every error (the messages never repeat the URL: it may hold a
+    password)."""
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise InputError(f'{where}: a webhook needs an http:// or https:// URL (url = "http(s)://…")')
+    parts = urllib.parse.urlsplit(url)
+    try:
+        parts.port  # noqa: B018 -- urllib checks the port when it is read
+    except ValueError:
+        raise InputError(f"{where}: the webhook URL has an invalid port") from None
+    if not parts.hostname:
+        raise InputError(f"{where}: the webhook URL has no host name")
+    if any(ch.isspace() for ch in url):
+        raise InputError(f"{where}: the webhook URL contains white space")
+    if fmt not in ("json", "slack"):
+        raise InputError(f"{where}: webhook format must be json or slack (got {fmt!r})")
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not math.isfinite(timeout):
+        raise InputError(f"{where}: webhook timeout must be a number of seconds (got {timeout!r})")
+    if timeout <= 0:
+        raise InputError(f"{where}: webhook timeout must be positive (got {timeout!r})")
+    return WebhookConfig(url, fmt, float(timeout))
 
 
 @dataclass(frozen=True)
@@ -188,10 +246,7 @@ def load_rules(user_file: str | Path | None = None) -> RuleSet:
     sources = ["default rules"]
     if user_file is not None:
         path = Path(user_file)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"cannot read rule file {path}: {exc.strerror or exc}") from None
+        text = read_text_file(path, "rule file")
         data = _parse_file(text, str(path))
         include = data.pop("include_defaults", True)
         if not isinstance(include, bool):
@@ -400,13 +455,11 @@ def _notify_from(data: object, text: str, source: str) -> NotifyConfig:
         raise InputError(f"{where}: [notify] takes [[notify.webhook]] and [[notify.email]] entries")
     webhooks = []
     for hook in _as_list(data.get("webhook", [])):
-        url = hook.get("url")
-        fmt = hook.get("format", "json")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise InputError(f'{where}: notify.webhook needs url = "http(s)://…"')
-        if fmt not in ("json", "slack"):
-            raise InputError(f"{where}: notify.webhook format must be json or slack (got {fmt!r})")
-        webhooks.append(WebhookConfig(url, fmt, float(hook.get("timeout", 10))))
+        webhooks.append(
+            webhook_config(
+                hook.get("url"), hook.get("format", "json"), hook.get("timeout", 10), where=f"{where}: notify"
+            )
+        )
     emails = []
     for mail in _as_list(data.get("email", [])):
         try:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from pgdba.alerts.check import CheckResult, check_alerts
-from pgdba.alerts.rules import NotifyConfig, RuleSet, WebhookConfig, load_rules
+from pgdba.alerts.rules import NotifyConfig, RuleSet, load_rules, webhook_config
 from pgdba.cli.options import (
     DsnOption,
     FailOnOption,
@@ -19,7 +19,7 @@ from pgdba.cli.options import (
     check_format,
     target_from,
 )
-from pgdba.errors import InputError
+from pgdba.errors import InputError, PgdbaError
 from pgdba.history.store import open_store
 from pgdba.render import Column, print_rows
 from pgdba.units import format_bytes
@@ -99,7 +99,11 @@ def check(
     ] = False,
     webhook: Annotated[
         str | None,
-        typer.Option("--webhook", help="Notify this URL too (besides the notify section of the rule file)"),
+        typer.Option(
+            "--webhook",
+            help="Notify this URL too (besides the notify section of the rule file);"
+            " http://user:password@host/… sends HTTP Basic auth",
+        ),
     ] = None,
     webhook_format: Annotated[str, typer.Option("--webhook-format", help="json or slack")] = "json",
     fmt: FormatOption = "table",
@@ -118,9 +122,9 @@ def check(
     if webhook:
         if webhook_format not in ("json", "slack"):
             raise InputError("--webhook-format takes json or slack")
-        if not webhook.startswith(("http://", "https://")):
-            raise InputError("--webhook takes an http:// or https:// URL")
-        config = NotifyConfig((*config.webhooks, WebhookConfig(webhook, webhook_format)), config.emails)
+        config = NotifyConfig(
+            (*config.webhooks, webhook_config(webhook, webhook_format, where="--webhook")), config.emails
+        )
     target = target_from(dsn)
     with open_store(store) as history:
         result = check_alerts(target, history, ruleset, notify=notify, notify_config=config)
@@ -218,8 +222,19 @@ def deploy_netdata(
         typer.Option("--plugins-dir", help="Where the plugin goes (default: NETDATA_DIR/custom-plugins.d)"),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--print", help="Only print what to run")] = False,
+    reload: Annotated[
+        bool,
+        typer.Option(
+            "--reload/--no-reload",
+            help="Run `netdatacli reload-health` after installing (--no-reload: do not)",
+        ),
+    ] = True,
 ) -> None:
     """Install the pgdba.plugin, its settings and the health file into Netdata, and reload health.
+
+    Exit 0 when everything is installed and Netdata reloaded. Exit 1 when the files are installed but the
+    reload failed (netdatacli missing, or netdata not running): reload Netdata by hand. Exit 2 when the
+    files could not be written. --no-reload installs only (exit 0).
 
     Example: sudo pgdba alerts deploy netdata --dsn postgresql://pgdba@db/app --netdata-dir /etc/netdata
     """
@@ -234,26 +249,38 @@ def deploy_netdata(
         rules_file=rules,
         store=store,
         dry_run=dry_run,
+        reload=reload,
     ):
-        print(line)
+        print(line, flush=True)
 
 
 def netdata_plugin(
-    update_every: Annotated[int, typer.Argument(help="Seconds between samples (Netdata passes it)")] = 10,
+    update_every: Annotated[
+        int, typer.Argument(min=1, help="Seconds between samples (Netdata passes it)")
+    ] = 10,
     dsn: DsnOption = None,
     rules: RulesOption = None,
     store: StoreOption = None,
     iterations: Annotated[
-        int, typer.Option("--iterations", help="Stop after N samples (0: run forever)")
+        int, typer.Option("--iterations", min=0, help="Stop after N samples (0: run forever)")
     ] = 0,
 ) -> None:
     """Netdata external plugin: pgdba.* charts on stdout in the plugins.d protocol (CHART/DIMENSION/BEGIN/SET/END).
 
+    A setting that can never work (a bad --dsn or rule file, a wrong password, an unknown role or database)
+    prints DISABLE, so Netdata stops respawning the plugin, and exits 2. An unreachable server is retried
+    every UPDATE_EVERY seconds; with --iterations, exit 1 when a sample failed.
+
     Example: pgdba netdata-plugin 10 --iterations 1
     """
-    from pgdba.alerts.netdata import run_plugin
+    from pgdba.alerts.netdata import disable_plugin, run_plugin
 
-    run_plugin(target_from(dsn), _rules(rules), max(update_every, 1), store=store, iterations=iterations)
+    try:
+        target, ruleset = target_from(dsn), _rules(rules)
+    except PgdbaError as exc:
+        raise disable_plugin(sys.stdout, str(exc)) from None
+    if run_plugin(target, ruleset, update_every, store=store, iterations=iterations):
+        raise typer.Exit(1)
 
 
 def schedule(

@@ -89,6 +89,7 @@ def small_cluster() -> Iterator[SmallCluster]:
 class WebhookReceiver:
     url: str
     messages: list[dict[str, Any]] = field(default_factory=list)
+    authorizations: list[str | None] = field(default_factory=list)  # the Authorization header of each POST
     fail_next: int = 0  # answer HTTP 500 to this many requests
 
 
@@ -100,6 +101,7 @@ def webhook() -> Iterator[WebhookReceiver]:
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            receiver.authorizations.append(self.headers.get("Authorization"))
             if receiver.fail_next > 0:
                 receiver.fail_next -= 1
                 self.send_response(500)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -19,9 +20,10 @@ from typing import Any
 
 import pytest
 
-from pgdba.alerts.netdata import PluginState, alarm_names, health_config, plugin_round
+from pgdba.alerts.netdata import PluginState, alarm_names, health_config, plugin_round, run_plugin
 from pgdba.alerts.rules import load_rules
 from pgdba.cli import main
+from pgdba.target import resolve_target
 from tests.conftest import TestDatabase
 
 NETDATA = shutil.which("netdata") or ("/usr/sbin/netdata" if Path("/usr/sbin/netdata").exists() else None)
@@ -150,6 +152,7 @@ def test_netdata_agent_loads_every_pgdba_alarm_and_warns_on_slow_queries(
                 str(etc),
                 "--store",
                 str(tmp_path / "h.sqlite3"),
+                "--no-reload",  # the agent starts below and reads the files itself
             ]
         )
         == 0
@@ -276,3 +279,153 @@ def test_plugin_without_a_usable_history_store_still_charts_and_leaves_backups_u
     assert charts["pgdba.backup_age_server"]["values"] == []
     assert charts[f"pgdba.database_size_{db.name}"]["values"] != []
     assert "cannot open history store" in capsys.readouterr().err
+
+
+def _deploy_args(db: TestDatabase, netdata_dir: Path) -> list[str]:
+    return ["alerts", "deploy", "netdata", "--dsn", db.dsn, "--netdata-dir", str(netdata_dir)]
+
+
+def _installed(netdata_dir: Path) -> bool:
+    return all(
+        (netdata_dir / name).is_file()
+        for name in ("health.d/pgdba.conf", "custom-plugins.d/pgdba.plugin", "pgdba.env")
+    )
+
+
+def test_deploy_exits_1_when_netdatacli_is_missing_but_says_the_files_are_installed(
+    db: TestDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    assert main(_deploy_args(db, tmp_path / "nd")) == 1
+    out, err = capsys.readouterr()
+    assert _installed(tmp_path / "nd")
+    assert f"wrote {tmp_path}/nd/health.d/pgdba.conf" in out
+    assert err.count("\n") == 1
+    assert err.startswith(
+        "pgdba: error: netdatacli not found: the files are installed; reload Netdata yourself"
+    )
+
+
+def test_deploy_exits_1_when_netdatacli_reload_fails(
+    db: TestDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # netdatacli as it answers when no agent is running (Debian's netdatacli 1.37, exit 255)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    netdatacli = bin_dir / "netdatacli"
+    netdatacli.write_text(
+        "#!/bin/sh\necho 'uv_pipe_connect(): no such file or directory'\n"
+        "echo 'Make sure the netdata service is running.' >&2\nexit 255\n"
+    )
+    netdatacli.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    assert main(_deploy_args(db, tmp_path / "nd")) == 1
+    err = capsys.readouterr().err
+    assert _installed(tmp_path / "nd")
+    assert err.startswith(
+        "pgdba: error: netdatacli reload-health failed (Make sure the netdata service is running.): "
+        "is netdata running? the files are installed"
+    )
+
+
+def test_deploy_with_no_reload_installs_and_exits_0_without_netdatacli(
+    db: TestDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert main([*_deploy_args(db, tmp_path / "nd"), "--no-reload"]) == 0
+    out, err = capsys.readouterr()
+    assert _installed(tmp_path / "nd")
+    assert "not reloaded (--no-reload)" in out and err == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["1", "--iterations", "-1"], ["0", "--iterations", "1"], ["-5"]],
+    ids=["negative-iterations", "zero-update-every", "negative-update-every"],
+)
+def test_plugin_refuses_bad_option_values_in_one_line_with_exit_2(
+    capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    assert main(["netdata-plugin", *args, "--dsn", "postgresql://127.0.0.1:1/x"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("pgdba: error: ")
+
+
+@pytest.fixture
+def plugin_role(db: TestDatabase) -> Iterator[str]:
+    db.execute("DROP ROLE IF EXISTS pgdba_plugin_login")
+    db.execute("CREATE ROLE pgdba_plugin_login LOGIN PASSWORD 'Right0ne'")
+    yield "pgdba_plugin_login"
+    db.execute("DROP ROLE IF EXISTS pgdba_plugin_login")
+
+
+@pytest.mark.parametrize(
+    ("credentials", "database", "expected"),
+    [
+        ("pgdba_plugin_login:Wr0ngPassw0rd", None, "password authentication failed"),
+        ("pgdba_plugin_login:Right0ne", "no_such_database", "does not exist"),
+        ("no_such_role_here:Wr0ngPassw0rd", None, "password authentication failed"),
+    ],
+    ids=["wrong-password", "unknown-database", "unknown-role"],
+)
+def test_plugin_that_cannot_log_in_prints_disable_and_exits_non_zero(
+    db: TestDatabase,
+    plugin_role: str,
+    capsys: pytest.CaptureFixture[str],
+    credentials: str,
+    database: str | None,
+    expected: str,
+) -> None:
+    dsn = f"postgresql://{credentials}@127.0.0.1:{db.cluster.port}/{database or db.name}"
+    assert main(["netdata-plugin", "1", "--iterations", "1", "--dsn", dsn]) == 2
+    out, err = capsys.readouterr()
+    assert out == "DISABLE\n"
+    assert err.count("\n") == 1 and err.startswith("pgdba: error: pgdba.plugin disabled: cannot connect")
+    assert expected in err
+    assert "Wr0ngPassw0rd" not in out + err and "Right0ne" not in out + err
+
+
+def test_plugin_keeps_retrying_an_unreachable_server_without_disabling(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = io.StringIO()
+    target = resolve_target("postgresql://postgres@127.0.0.1:1/x?connect_timeout=2")
+    failed = run_plugin(target, load_rules(), 1, iterations=2, out=out)
+    assert failed == 2
+    assert out.getvalue() == ""  # no DISABLE: Netdata keeps the plugin, the next round tries again
+    assert capsys.readouterr().err.count("pgdba.plugin: cannot connect") == 2
+
+
+def test_plugin_command_exits_1_when_its_only_sample_failed(capsys: pytest.CaptureFixture[str]) -> None:
+    dsn = "postgresql://postgres@127.0.0.1:1/x?connect_timeout=2"
+    assert main(["netdata-plugin", "1", "--iterations", "1", "--dsn", dsn]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "pgdba.plugin: cannot connect" in err
+
+
+def _not_utf8(path: Path) -> Path:
+    data = bytes([0xFF]) + random.Random(7).randbytes(512)
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")
+    path.write_bytes(data)
+    return path
+
+
+def test_a_rule_file_that_is_not_utf8_is_one_line_for_rules_and_disables_the_plugin(
+    db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    binary = _not_utf8(tmp_path / "binary.sql")
+    assert main(["alerts", "rules", "--rules", str(binary)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"pgdba: error: rule file {binary} is not UTF-8 text (byte 0xff at offset 0)\n"
+    assert main(["netdata-plugin", "1", "--iterations", "1", "--dsn", db.dsn, "--rules", str(binary)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "DISABLE\n"
+    assert (
+        err
+        == f"pgdba: error: pgdba.plugin disabled: rule file {binary} is not UTF-8 text (byte 0xff at offset 0)\n"
+    )

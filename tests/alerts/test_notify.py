@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import socketserver
 import threading
 from collections.abc import Callable, Iterator
@@ -175,3 +177,97 @@ def test_cli_check_notify_with_webhook_option(
     assert "notification firing database_size on" in out and ": sent" in out
     assert main([*args, "--notify", "--webhook", webhook.url]) == 0  # warning < default --fail-on critical
     assert len(webhook.messages) == 1
+
+
+def _with_userinfo(url: str, userinfo: str) -> str:
+    return url.replace("http://", f"http://{userinfo}@", 1)
+
+
+def test_a_webhook_url_with_user_and_password_sends_basic_auth_and_never_shows_the_password(
+    db: TestDatabase,
+    tmp_path: Path,
+    rules_file: Callable[[str], Path],
+    webhook: WebhookReceiver,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    db.execute(
+        "CREATE TABLE filler AS SELECT g AS id, repeat('x', 500) AS pad FROM generate_series(1, 8000) AS g"
+    )
+    rules = _size_rules(db, rules_file)
+    port = webhook.url.split(":")[2].split("/")[0]
+    args = ["alerts", "check", "--dsn", db.dsn, "--rules", str(rules), "--notify"]
+    hook = _with_userinfo(webhook.url, "u:hunter2")
+    assert main([*args, "--store", str(tmp_path / "a.sqlite3"), "--webhook", hook]) == 0
+    out, err = capsys.readouterr()
+    assert f"via webhook json to http://***@127.0.0.1:{port}: sent" in out
+    assert webhook.authorizations == ["Basic " + base64.b64encode(b"u:hunter2").decode()]
+    assert len(webhook.messages) == 1
+    assert main([*args, "--store", str(tmp_path / "b.sqlite3"), "--webhook", hook, "-f", "json"]) == 0
+    json_out, json_err = capsys.readouterr()
+    assert (
+        json.loads(json_out)["notifications"][0]["channel"] == f"webhook json to http://***@127.0.0.1:{port}"
+    )
+    assert "hunter2" not in out + err + json_out + json_err
+
+
+def test_an_unreachable_webhook_with_a_password_fails_without_showing_it(
+    db: TestDatabase, tmp_path: Path, rules_file: Callable[[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    db.execute(
+        "CREATE TABLE filler AS SELECT g AS id, repeat('x', 500) AS pad FROM generate_series(1, 8000) AS g"
+    )
+    rules = _size_rules(db, rules_file)
+    args = ["alerts", "check", "--dsn", db.dsn, "--rules", str(rules), "--store", str(tmp_path / "h.sqlite3")]
+    assert main([*args, "--notify", "--webhook", "http://u:hunter2@127.0.0.1:1/hook"]) == 0
+    out, err = capsys.readouterr()
+    assert "via webhook json to http://***@127.0.0.1:1: FAILED (webhook unreachable:" in out
+    assert "Name or service not known" not in out  # it connected to 127.0.0.1, not to a host "u:hunter2@…"
+    assert "hunter2" not in out + err
+
+
+def test_a_rule_file_webhook_decodes_percent_escaped_credentials(
+    db: TestDatabase, store: HistoryStore, rules_file: Callable[[str], Path], webhook: WebhookReceiver
+) -> None:
+    db.execute(
+        "CREATE TABLE filler AS SELECT g AS id, repeat('x', 500) AS pad FROM generate_series(1, 8000) AS g"
+    )
+    hook = _with_userinfo(webhook.url, "ops%40example.org:p%3Ass%40w0rd")
+    rules = _size_rules(db, rules_file, f"[notify]\n[[notify.webhook]]\nurl = '{hook}'\nformat = 'slack'\n")
+    result = run_check(db.target, store, rules, notify=True)
+    assert [(n.delivered, n.channel) for n in result.notifications] == [
+        (True, f"webhook slack to {webhook.url.removesuffix('/hook').replace('//', '//***@')}")
+    ]
+    assert webhook.authorizations == ["Basic " + base64.b64encode(b"ops@example.org:p:ss@w0rd").decode()]
+    assert webhook.messages[0]["text"].startswith("🟠 pgdba WARNING: database_size on ")
+
+
+def test_a_webhook_without_credentials_sends_no_authorization(
+    db: TestDatabase, store: HistoryStore, rules_file: Callable[[str], Path], webhook: WebhookReceiver
+) -> None:
+    db.execute(
+        "CREATE TABLE filler AS SELECT g AS id, repeat('x', 500) AS pad FROM generate_series(1, 8000) AS g"
+    )
+    rules = _size_rules(db, rules_file)
+    run_check(db.target, store, rules, notify=True, notify_config=NotifyConfig((WebhookConfig(webhook.url),)))
+    assert webhook.authorizations == [None]
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://u:hunter2@127.0.0.1:port/hook", "the webhook URL has an invalid port"),
+        ("http://u:hunter2@/hook", "the webhook URL has no host name"),
+        ("ftp://u:hunter2@example.org/", "a webhook needs an http:// or https:// URL"),
+    ],
+)
+def test_a_bad_webhook_url_is_one_line_without_the_password(
+    rules_file: Callable[[str], Path], capsys: pytest.CaptureFixture[str], url: str, message: str
+) -> None:
+    rules = rules_file(f"[notify]\n[[notify.webhook]]\nurl = '{url}'\n")
+    assert main(["alerts", "rules", "--rules", str(rules)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"pgdba: error: {rules} line 1: notify: {message}") and err.count("\n") == 1
+    assert "hunter2" not in err
+    assert main(["alerts", "check", "--dsn", "postgresql://127.0.0.1:1/x", "--webhook", url, "--notify"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--webhook: {message}" in err and "hunter2" not in err
