@@ -23,7 +23,7 @@ from psycopg import conninfo
 
 from pgdba.backup.catalog import catalog_fingerprint, measure_tables, normalize_session, user_tables
 from pgdba.backup.directory import dump_directory, upload_directory_as_tar, work_folder
-from pgdba.backup.encryption import encrypt_argv, encrypt_bytes
+from pgdba.backup.encryption import check_recipients, encrypt_argv, encrypt_bytes
 from pgdba.backup.hashing import HashingReader
 from pgdba.backup.manifest import (
     DIRECTORY_DUMP_NAME,
@@ -61,6 +61,12 @@ def client_environment(
     return (conninfo.make_conninfo(**params) if params else ""), env
 
 
+def check_jobs(jobs: int) -> None:
+    """--jobs of pg_dump and pg_restore: 1 (one process) or more."""
+    if jobs < 1:
+        raise InputError("--jobs takes 1 or more")
+
+
 def _stderr_summary(path: str, target: Target) -> str:
     with open(path, encoding="utf-8", errors="replace") as handle:
         lines = [line.strip() for line in handle if line.strip()]
@@ -94,10 +100,11 @@ def run_backup(
     pg_dump's directory format in parallel (needs local disk for one copy, see pgdba.backup.directory)."""
     if compress is not None and not 0 <= compress <= 9:
         raise InputError("--compress takes 0 (none) to 9")
-    if jobs < 1:
-        raise InputError("--jobs takes 1 or more")
+    check_jobs(jobs)
     if age_recipients and jobs > 1:
         raise InputError("age encryption works with the custom format only: drop --jobs")
+    if age_recipients:
+        check_recipients(age_recipients)  # before pg_dump starts: a bad key must not look like a dump failure
     encrypt = encrypt_argv(age_recipients) if age_recipients else None
     started = datetime.now(UTC)
     snapshot_conn: psycopg.Connection | None = None

@@ -44,6 +44,27 @@ def encrypt_argv(recipients: list[str]) -> list[str]:
     return argv
 
 
+def check_recipients(recipients: list[str]) -> None:
+    """Let age itself judge the public keys (age1…, ssh-…) by encrypting nothing, before any dump starts."""
+    out = subprocess.run(encrypt_argv(recipients), input=b"", capture_output=True)
+    if out.returncode != 0:
+        raise InputError(f"--age-recipient: {_age_error(out.stderr)}")
+
+
+def _age_error(stderr: bytes) -> str:
+    """age's first error line, without its 'age: error: ' prefix."""
+    lines = [line.strip() for line in stderr.decode(errors="replace").splitlines() if line.strip()]
+    first = lines[0] if lines else "age failed without a message"
+    return first.removeprefix("age: ").removeprefix("error: ")
+
+
+def unused_identity_note(backup: str, encryption: str | None, identity: Path | None) -> str | None:
+    """A note when an age identity was given for a backup that is not encrypted (it is not used)."""
+    if identity is None or encryption == "age":
+        return None
+    return f"note: backup {backup} is not encrypted: the age identity {identity} is not used"
+
+
 def decrypt_argv(identity: Path | None) -> list[str]:
     if identity is None:
         raise InputError(
@@ -57,5 +78,5 @@ def decrypt_argv(identity: Path | None) -> list[str]:
 def encrypt_bytes(data: bytes, recipients: list[str]) -> bytes:
     out = subprocess.run(encrypt_argv(recipients), input=data, capture_output=True)
     if out.returncode != 0:
-        raise InputError(f"age cannot encrypt: {out.stderr.decode(errors='replace').strip()}")
+        raise InputError(f"age cannot encrypt: {_age_error(out.stderr)}")
     return out.stdout

@@ -198,18 +198,9 @@ def list_backups(storage: Storage, database: str | None = None) -> list[BackupIn
 
 def find_backup(storage: Storage, backup_id: str | None, database: str | None) -> BackupInfo:
     """A given backup (id, or DATABASE/ID), or the newest complete one; InputError when there is none."""
-    if backup_id and "/" in backup_id:
-        database, backup_id = backup_id.split("/", 1)
-    backups = list_backups(storage, database)
     if backup_id:
-        matches = [b for b in backups if b.backup_id == backup_id]
-        if not matches:
-            raise InputError(f"no backup {backup_id!r} in {storage.url}")
-        if len(matches) > 1:
-            raise InputError(
-                f"backup id {backup_id!r} exists for several databases: give DATABASE/{backup_id}"
-            )
-        return matches[0]
+        return _find_given_backup(storage, backup_id, database)
+    backups = list_backups(storage, database)
     complete = [b for b in backups if b.complete]
     if not complete:
         where = f" of database {database!r}" if database else ""
@@ -219,7 +210,31 @@ def find_backup(storage: Storage, backup_id: str | None, database: str | None) -
     return complete[-1]
 
 
+def _find_given_backup(storage: Storage, given: str, database: str | None) -> BackupInfo:
+    """The backup named ID or DATABASE/ID; errors echo the id as given."""
+    backup_id = given
+    if "/" in given:
+        database, backup_id = given.split("/", 1)
+    if database in (".", "..") or "/" in backup_id:
+        raise InputError(f"no backup {given!r} in {storage.url}")  # not a layout path: never one of ours
+    matches = [b for b in list_backups(storage, database) if b.backup_id == backup_id]
+    if not matches:
+        raise InputError(f"no backup {given!r} in {storage.url}")
+    if len(matches) > 1:
+        raise InputError(f"backup id {given!r} exists for several databases: give DATABASE/{given}")
+    return matches[0]
+
+
 BACKUP_KIND = "backup"
+
+
+def check_history_store(history_location: str | None = None) -> None:
+    """Open and close the history store, so an unusable one fails before a backup or a restore test
+    runs, not after it (it is reopened to record: a long dump would outlive an idle connection)."""
+    from pgdba.history import open_store
+
+    with open_store(history_location):
+        pass
 
 
 def record_backup(

@@ -3,6 +3,7 @@ force. Nothing happens without apply=True; the plan (SQL and pg_restore command)
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 from psycopg import sql
 
 from pgdba.backup.archive import read_archive
-from pgdba.backup.dump import client_environment
+from pgdba.backup.dump import check_jobs, client_environment
 from pgdba.backup.manifest import BackupInfo
 from pgdba.backup.storage import Storage
 from pgdba.backup.tools import PgTools, find_pg_tools
@@ -86,6 +87,7 @@ def restore_backup(
         raise InputError(
             f"backup {backup.database}/{backup.backup_id} is incomplete (no manifest): not restoring it"
         )
+    check_jobs(jobs)
     result = RestoreResult(dbname, backup.backup_id, applied=apply, ok=False)
     state = database_state(server, dbname)
     if state == "non-empty" and not force:
@@ -106,9 +108,9 @@ def restore_backup(
     source = (
         f"FOLDER  # {manifest.dump_key} unpacked to a work folder"
         if manifest.dump_format == "directory"
-        else f"< {manifest.dump_key}"
+        else f"< {shlex.quote(manifest.dump_key)}"
     )
-    result.steps.append(f"pg_restore {' '.join(options)} --dbname={dbname} {source}")
+    result.steps.append(f"{shlex.join(['pg_restore', *options, f'--dbname={dbname}'])} {source}")
     if not apply:
         result.ok = True
         return result

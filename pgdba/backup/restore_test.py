@@ -28,13 +28,13 @@ from pgdba.backup.catalog import (
     normalize_session,
     schema_differences,
 )
-from pgdba.backup.dump import client_environment
+from pgdba.backup.dump import check_jobs, client_environment
 from pgdba.backup.encryption import decrypt_argv
 from pgdba.backup.manifest import RESTORE_TEST_NAME, BackupInfo, Manifest
 from pgdba.backup.restore import create_database, drop_database
 from pgdba.backup.storage import Storage
 from pgdba.backup.tools import PgTools, find_pg_tools
-from pgdba.errors import InputError, PgdbaError
+from pgdba.errors import ConnectionFailed, InputError, NotAvailable, PgdbaError
 from pgdba.target import Target, mask_password
 
 RESTORE_TEST_KIND = "restore_test"
@@ -44,6 +44,10 @@ ESTIMATE_TOLERANCE = 0.10
 ESTIMATE_MIN_SLACK = 1000
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
+
+
+class ScratchDatabaseUnavailable(NotAvailable):
+    """The scratch database could not be created: the test did not run, so nothing is recorded."""
 
 
 @dataclass
@@ -124,16 +128,11 @@ def restore_test(
     result = RestoreTestResult(
         backup.database, backup.backup_id, manifest.target_key, scratch, datetime.now(UTC)
     )
+    check_jobs(jobs)
     tools = tools or find_pg_tools(manifest.server_version_num // 10000, environ)
     if manifest.encryption == "age":
         decrypt_argv(age_identity)  # a missing key is a usage error, not a failed restore
-    try:
-        create_database(server, scratch)
-    except (PgdbaError, psycopg.Error) as exc:
-        result.add("scratch.create", FAIL, f"cannot create the scratch database: {_first_line(exc)}")
-        result.scratch_dropped = True  # nothing to drop
-        result.duration_s = time.monotonic() - started
-        return result
+    create_scratch_database(server, scratch)
     try:
         scratch_target = server.with_database(scratch)
         dsn, env = client_environment(scratch_target, environ)
@@ -162,6 +161,27 @@ def restore_test(
                 result.add("scratch.drop", WARN, f"drop {scratch} by hand: {_first_line(exc)}")
         result.duration_s = time.monotonic() - started
     return result
+
+
+NOT_RUN = "the restore test did not run, nothing recorded"
+
+
+def create_scratch_database(server: Target, scratch: str) -> None:
+    """CREATE DATABASE scratch, or an error (never a failed test): a server we cannot reach or a role
+    without CREATEDB says nothing about the backup, and must not replace an earlier passing result."""
+    try:
+        create_database(server, scratch)
+    except ConnectionFailed as exc:
+        raise ConnectionFailed(f"{exc} ({NOT_RUN})") from None
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise ScratchDatabaseUnavailable(
+            f"{_first_line(exc)} on {server.key.rsplit('/', 1)[0]}: the role needs CREATEDB to create "
+            f"the scratch database ({NOT_RUN})"
+        ) from None
+    except psycopg.Error as exc:
+        raise ScratchDatabaseUnavailable(
+            f"cannot create the scratch database {scratch} ({NOT_RUN}): {_first_line(exc)}"
+        ) from None
 
 
 def _first_line(exc: BaseException) -> str:

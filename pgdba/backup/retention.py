@@ -33,6 +33,8 @@ class RetentionPolicy:
         counts = (self.keep_last, self.keep_daily, self.keep_weekly, self.keep_monthly)
         if any(n < 0 for n in counts):
             raise InputError("keep counts must be zero or positive")
+        if self.keep_within is not None and self.keep_within < timedelta(0):
+            raise InputError("--keep-within-days must be zero or positive")
         if not any(counts) and self.keep_within is None:
             raise InputError(
                 "no retention rule given: pass --keep-last, --keep-daily, --keep-weekly, --keep-monthly "

@@ -125,6 +125,8 @@ class FileStorage:
 
     def list_objects(self, prefix: str = "") -> list[StoredObject]:
         base = self.root / prefix if prefix else self.root
+        if base.resolve() != self.root.resolve() and self.root.resolve() not in base.resolve().parents:
+            raise InputError(f"prefix {prefix!r} leaves the backup folder")
         if not base.exists():
             return []
         found = []

@@ -26,8 +26,8 @@ from pgdba.backup import (
     verify_backup,
 )
 from pgdba.backup.dump import DEFAULT_CHECKSUM_LIMIT_BYTES
-from pgdba.backup.encryption import age_identity, age_recipients
-from pgdba.backup.manifest import record_backup
+from pgdba.backup.encryption import age_identity, age_recipients, unused_identity_note
+from pgdba.backup.manifest import BackupInfo, check_history_store, record_backup
 from pgdba.backup.storage import Storage
 from pgdba.cli.options import DsnOption, FormatOption, check_format, target_from
 from pgdba.render import Column, console, print_json, print_rows
@@ -58,19 +58,29 @@ ProfileOption = Annotated[str | None, typer.Option("--profile", help="AWS creden
 DatabaseOption = Annotated[
     str | None, typer.Option("--database", help="only backups of this database", show_default=False)
 ]
-JobsOption = Annotated[
+DumpJobsOption = Annotated[
     int,
     typer.Option(
         "--jobs",
         "-j",
-        help="parallel jobs: dump in directory format (needs local disk for one copy) / restore it",
+        help="parallel pg_dump jobs (1 or more): above 1, directory format (needs local disk for one copy)",
+    ),
+]
+RestoreJobsOption = Annotated[
+    int,
+    typer.Option(
+        "--jobs",
+        "-j",
+        help="parallel pg_restore jobs (1 or more) for backups taken with --jobs; a custom-format "
+        "archive is restored with one",
     ),
 ]
 AgeIdentityOption = Annotated[
     Path | None,
     typer.Option(
         "--age-identity",
-        help="age key file for encrypted backups (else PGDBA_BACKUP_AGE_IDENTITY)",
+        help="age key file for encrypted backups (else PGDBA_BACKUP_AGE_IDENTITY); given for a backup "
+        "that is not encrypted, it is not used and a note says so on stderr",
         show_default=False,
     ),
 ]
@@ -120,7 +130,7 @@ def run_command(
     no_globals: Annotated[
         bool, typer.Option("--no-globals", help="skip pg_dumpall --globals-only (roles, tablespaces)")
     ] = False,
-    jobs: JobsOption = 1,
+    jobs: DumpJobsOption = 1,
     history: Annotated[
         str | None, typer.Option("--history", help="history store (else PGDBA_HISTORY or the default file)")
     ] = None,
@@ -141,6 +151,7 @@ def run_command(
     check_format(fmt)
     target = target_from(dsn)
     store = _storage(storage, endpoint_url, region, profile)
+    check_history_store(history)  # a bad --history must not turn a stored backup into a "failed" one
     with _byte_progress("pg_dump") as progress:
         manifest = run_backup(
             target,
@@ -170,6 +181,15 @@ def run_command(
         "pg_dump": manifest.pg_dump_version,
     }
     _print_mapping(data, fmt, "backup")
+
+
+def _note_unused_identity(info: BackupInfo, given: Path | None) -> None:
+    """--age-identity given for a backup that is not encrypted: say so rather than ignore it silently."""
+    if info.manifest is None:
+        return  # incomplete: verify or the restore reports that, encrypted or not
+    note = unused_identity_note(f"{info.database}/{info.backup_id}", info.manifest.encryption, given)
+    if note:
+        print(note, file=sys.stderr)
 
 
 def _print_mapping(data: dict[str, Any], fmt: str, title: str) -> None:
@@ -240,6 +260,7 @@ def verify_command(
     backups = list_backups(store, database) if every else [find_backup(store, backup, database)]
     results = []
     for info in backups:
+        _note_unused_identity(info, age_identity_file)
         total = info.manifest.dump_size if info.manifest else None
         with _byte_progress(f"verify {info.backup_id}", total) as progress:
             results.append(
@@ -275,7 +296,7 @@ def restore_command(
         bool, typer.Option("--force", help="drop and replace the database if it exists and is not empty")
     ] = False,
     no_owner: Annotated[bool, typer.Option("--no-owner", help="do not restore object owners")] = False,
-    jobs: JobsOption = 1,
+    jobs: RestoreJobsOption = 1,
     age_identity_file: AgeIdentityOption = None,
     apply: Annotated[
         bool, typer.Option("--apply", help="actually restore (otherwise print the plan)")
@@ -292,6 +313,7 @@ def restore_command(
     server = target_from(dsn)
     store = _storage(storage, endpoint_url, region, profile)
     info = find_backup(store, backup, database)
+    _note_unused_identity(info, age_identity_file)
     total = info.manifest.dump_size if info.manifest else None
     with _byte_progress("restore", total) as progress:
         result = restore_backup(
@@ -404,19 +426,23 @@ def restore_test_command(
     keep_scratch: Annotated[
         bool, typer.Option("--keep-scratch", help="leave the scratch database for inspection")
     ] = False,
-    jobs: JobsOption = 1,
+    jobs: RestoreJobsOption = 1,
     age_identity_file: AgeIdentityOption = None,
     fmt: FormatOption = "table",
 ) -> None:
     """Restore a backup into a scratch database, verify it, drop it, record the result. Exit 1 on failure.
 
-    Creates and drops only its own database (pgdba_restore_test_…), so no --apply is needed.
+    Creates and drops only its own database (pgdba_restore_test_…), so no --apply is needed. When the
+    test cannot run (server unreachable, login refused, the role lacks CREATEDB) it exits 2 and records
+    nothing, so an earlier result of the backup stands.
     Example: pgdba restore-test --storage file:///var/backups/pg --dsn postgresql://postgres@localhost/postgres
     """
     check_format(fmt)
     server = resolve_target(target) if target else target_from(dsn)
     store = _storage(storage, endpoint_url, region, profile)
     info = find_backup(store, backup, database)
+    check_history_store(history)
+    _note_unused_identity(info, age_identity_file)
     total = info.manifest.dump_size if info.manifest else None
     with _byte_progress("restore-test", total) as progress:
         result = restore_test(

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pgdba.backup import BackupFailed, find_backup, list_backups, restore_test, run_backup, verify_backup
+from pgdba.backup.restore_test import ScratchDatabaseUnavailable
 from pgdba.backup.storage import FileStorage
 from pgdba.backup.tools import find_pg_tools
 from pgdba.cli import main
@@ -85,7 +86,8 @@ def test_unreadable_manifest_lists_as_incomplete(demo_db, file_storage):
     assert info.status == "incomplete" and info.problem and "unreadable" in info.problem
 
 
-def test_restore_test_that_cannot_create_its_scratch_database_is_a_recorded_failure(demo_db, file_storage):
+def test_restore_test_that_cannot_create_its_scratch_database_is_an_error_not_a_result(demo_db, file_storage):
+    """No CREATEDB says nothing about the backup: an error to fix, never a failed test to record."""
     manifest = run_backup(demo_db.target, file_storage, include_globals=False)
     demo_db.execute("CREATE ROLE no_createdb LOGIN PASSWORD 'pw-no-createdb'")
     try:
@@ -93,10 +95,9 @@ def test_restore_test_that_cannot_create_its_scratch_database_is_a_recorded_fail
         weak = resolve_target(
             f"postgresql://no_createdb:pw-no-createdb@{params['host']}:{params['port']}/postgres"
         )
-        result = restore_test(file_storage, find_backup(file_storage, manifest.backup_id, None), weak)
-        assert not result.passed
-        (check,) = result.checks
-        assert check.name == "scratch.create" and "permission denied" in check.detail
-        assert "pw-no-createdb" not in check.detail
+        with pytest.raises(ScratchDatabaseUnavailable, match="permission denied") as raised:
+            restore_test(file_storage, find_backup(file_storage, manifest.backup_id, None), weak)
+        assert "CREATEDB" in str(raised.value) and "pw-no-createdb" not in str(raised.value)
+        assert find_backup(file_storage, manifest.backup_id, None).status == "complete"
     finally:
         demo_db.execute("DROP ROLE no_createdb")
