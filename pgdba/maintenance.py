@@ -16,12 +16,11 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
 
 from pgdba.checks.tables import analyze_overdue, dead_tuple_findings, vacuum_overdue
 from pgdba.findings import SCHEMA_VERSION
 from pgdba.stats.settings import server_settings
-from pgdba.stats.tables import TableStats
+from pgdba.stats.tables import table_stats
 from pgdba.target import Target, session
 
 
@@ -68,56 +67,10 @@ class MaintenancePlan:
 
 # pgdba.stats.tables reads sizes with pg_*_size(), which take ACCESS SHARE on every table and so fail (or queue)
 # behind DDL; the plan needs only the counters, so sizes here are pg_class's page counts and nothing is locked
-UNLOCKED_TABLE_STATS_SQL = """
-SELECT t.schemaname AS schema,
-       t.relname AS "table",
-       (c.relpages + coalesce(toast.relpages, 0) + coalesce(ix.pages, 0))::bigint * block.size AS total_bytes,
-       c.relpages::bigint * block.size AS table_bytes,
-       coalesce(ix.pages, 0)::bigint * block.size AS index_bytes,
-       coalesce(toast.relpages, 0)::bigint * block.size AS toast_bytes,
-       greatest(c.reltuples, 0)::bigint AS estimated_rows,
-       t.n_live_tup AS live_rows,
-       t.n_dead_tup AS dead_rows,
-       t.n_mod_since_analyze AS modified_since_analyze,
-       t.n_tup_ins AS inserts,
-       t.n_tup_upd AS updates,
-       t.n_tup_del AS deletes,
-       t.n_tup_hot_upd AS hot_updates,
-       t.seq_scan AS seq_scans,
-       t.seq_tup_read AS seq_rows_read,
-       coalesce(t.idx_scan, 0) AS index_scans,
-       t.last_vacuum,
-       t.last_autovacuum,
-       t.last_analyze,
-       t.last_autoanalyze,
-       t.vacuum_count,
-       t.autovacuum_count,
-       t.analyze_count,
-       t.autoanalyze_count,
-       EXISTS (SELECT 1 FROM pg_constraint p WHERE p.conrelid = t.relid AND p.contype = 'p') AS has_primary_key,
-       coalesce(c.reloptions, '{}') AS reloptions
-  FROM pg_stat_user_tables AS t
-  JOIN pg_class AS c ON c.oid = t.relid
-  LEFT JOIN pg_class AS toast ON toast.oid = c.reltoastrelid
-  LEFT JOIN LATERAL (SELECT sum(i.relpages) AS pages
-                       FROM pg_index AS x
-                       JOIN pg_class AS i ON i.oid = x.indexrelid
-                      WHERE x.indrelid = t.relid) AS ix ON true
- CROSS JOIN (SELECT current_setting('block_size')::bigint AS size) AS block
-"""
-
-
-def unlocked_table_stats(conn: psycopg.Connection) -> list[TableStats]:
-    """Every user table's counters without taking a lock on any table (sizes are pg_class's estimates)."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(UNLOCKED_TABLE_STATS_SQL).fetchall()
-    return [TableStats(**{**row, "reloptions": tuple(row["reloptions"])}) for row in rows]
-
-
 def maintenance_plan(target: Target) -> MaintenancePlan:
     """Tables with overdue VACUUM or ANALYZE or many dead rows (the table checks' default thresholds)."""
     with session(target) as conn:
-        tables = unlocked_table_stats(conn)
+        tables = table_stats(conn)  # waits for no table's lock
         settings = server_settings(conn)
     now = datetime.now(UTC)
     items: dict[str, MaintenanceItem] = {}

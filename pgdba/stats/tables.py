@@ -39,6 +39,8 @@ class TableStats:
     autoanalyze_count: int
     has_primary_key: bool
     reloptions: tuple[str, ...]
+    # a table another session holds (or waits for) ACCESS EXCLUSIVE: sizes are pg_class's page counts
+    size_is_estimate: bool = False
 
     @property
     def qualified_name(self) -> str:
@@ -61,14 +63,45 @@ class TableStats:
         return asdict(self)
 
 
+# Sizes come from pg_*_size(), which lock each table (ACCESS SHARE) and so wait behind an ACCESS EXCLUSIVE
+# lock that DDL holds or waits for. Such a table (or its TOAST table or an index of it) gets pg_class's
+# page counts instead (as of its last VACUUM / ANALYZE), flagged size_is_estimate, and no lock is taken on it.
 TABLE_STATS_SQL = """
+WITH blocked AS (
+    SELECT l.relation
+      FROM pg_locks AS l
+     WHERE l.locktype = 'relation'
+       AND l.mode = 'AccessExclusiveLock'
+       AND l.pid <> pg_backend_pid()
+       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+), tables AS (
+    SELECT t.*, c.reltoastrelid, c.reltuples, c.reloptions, c.relpages,
+           coalesce(toast.relpages, 0) AS toast_pages,
+           coalesce(ix.pages, 0) AS index_pages,
+           (t.relid IN (SELECT relation FROM blocked)
+            OR c.reltoastrelid IN (SELECT relation FROM blocked)
+            OR EXISTS (SELECT 1 FROM pg_index AS x
+                        WHERE x.indrelid = t.relid AND x.indexrelid IN (SELECT relation FROM blocked)))
+             AS size_is_estimate
+      FROM pg_stat_user_tables AS t
+      JOIN pg_class AS c ON c.oid = t.relid
+      LEFT JOIN pg_class AS toast ON toast.oid = c.reltoastrelid
+      LEFT JOIN LATERAL (SELECT sum(i.relpages) AS pages
+                           FROM pg_index AS x
+                           JOIN pg_class AS i ON i.oid = x.indexrelid
+                          WHERE x.indrelid = t.relid) AS ix ON true
+)
 SELECT t.schemaname AS schema,
        t.relname AS "table",
-       pg_total_relation_size(t.relid) AS total_bytes,
-       pg_relation_size(t.relid) AS table_bytes,
-       pg_indexes_size(t.relid) AS index_bytes,
-       coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0) AS toast_bytes,
-       greatest(c.reltuples, 0)::bigint AS estimated_rows,
+       CASE WHEN t.size_is_estimate THEN (t.relpages + t.toast_pages + t.index_pages)::bigint * block.size
+            ELSE pg_total_relation_size(t.relid) END AS total_bytes,
+       CASE WHEN t.size_is_estimate THEN t.relpages::bigint * block.size
+            ELSE pg_relation_size(t.relid) END AS table_bytes,
+       CASE WHEN t.size_is_estimate THEN t.index_pages::bigint * block.size
+            ELSE pg_indexes_size(t.relid) END AS index_bytes,
+       CASE WHEN t.size_is_estimate THEN t.toast_pages::bigint * block.size
+            ELSE coalesce(pg_total_relation_size(nullif(t.reltoastrelid, 0)), 0) END AS toast_bytes,
+       greatest(t.reltuples, 0)::bigint AS estimated_rows,
        t.n_live_tup AS live_rows,
        t.n_dead_tup AS dead_rows,
        t.n_mod_since_analyze AS modified_since_analyze,
@@ -88,15 +121,17 @@ SELECT t.schemaname AS schema,
        t.analyze_count,
        t.autoanalyze_count,
        EXISTS (SELECT 1 FROM pg_constraint p WHERE p.conrelid = t.relid AND p.contype = 'p') AS has_primary_key,
-       coalesce(c.reloptions, '{}') AS reloptions
-  FROM pg_stat_user_tables AS t
-  JOIN pg_class AS c ON c.oid = t.relid
- ORDER BY pg_total_relation_size(t.relid) DESC
+       coalesce(t.reloptions, '{}') AS reloptions,
+       t.size_is_estimate
+  FROM tables AS t
+ CROSS JOIN (SELECT current_setting('block_size')::bigint AS size) AS block
+ ORDER BY total_bytes DESC
 """
 
 
 def table_stats(conn: psycopg.Connection) -> list[TableStats]:
-    """Every user table of the current database, largest first."""
+    """Every user table of the current database, largest first; never waits for a table's lock (see
+    TABLE_STATS_SQL)."""
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(TABLE_STATS_SQL).fetchall()
     return [TableStats(**{**row, "reloptions": tuple(row["reloptions"])}) for row in rows]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from pgdba.checkup import run_checkup
 from pgdba.maintenance import apply_maintenance, maintenance_plan
+from pgdba.stats.tables import table_stats
 from pgdba.target import resolve_target
 from tests.checkup.helpers import codes, find, run, script
 from tests.conftest import TestDatabase
@@ -244,3 +246,24 @@ def test_maintenance_skips_a_table_locked_by_ddl_and_goes_on_with_the_next(db: T
         ddl.close()
     assert [(i.table, i.status) for i in plan.items] == [("attempt", "failed"), ("progress", "done")]
     assert plan.items[0].error is not None and "lock timeout" in plan.items[0].error
+
+
+@pytest.mark.catalog
+def test_a_table_held_access_exclusive_gets_estimated_sizes_and_the_checkup_still_runs(
+    db: TestDatabase,
+) -> None:
+    script(db, HEALTHY)
+    quick = resolve_target(db.dsn, lock_timeout_ms=100)  # waiting for any lock would fail within 0.1 s
+    with db.connect(autocommit=False) as holder:
+        holder.execute("LOCK TABLE lesson IN ACCESS EXCLUSIVE MODE")
+        with quick.connect() as conn:
+            stats = {t.table: t for t in table_stats(conn)}
+        result = run_checkup(quick, only={"table.no_primary_key", "table.vacuum_overdue"})
+        holder.rollback()
+    lesson, course = stats["lesson"], stats["course"]
+    assert lesson.size_is_estimate and not course.size_is_estimate
+    # pg_class's page counts as of the VACUUM ANALYZE above: the heap and both indexes are there
+    assert lesson.table_bytes > 0 and lesson.index_bytes > 0 and lesson.total_bytes >= lesson.table_bytes
+    assert course.total_bytes > 0
+    assert not result.report.skipped  # the table collector did not give up on the lock
+    assert {c.name for c in result.ran} == {"table.no_primary_key", "table.vacuum_overdue"}
