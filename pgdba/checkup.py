@@ -390,8 +390,24 @@ def run_checkup(
     note = server_version_note(facts)
     if note:
         data["notes"].append(note)
+    _set_aside_locked_indexes(data)
     report, ran = run_checks(data, failed, options=options, only=only)
     return CheckupResult(report, ran, facts, data)
+
+
+def _set_aside_locked_indexes(data: Data) -> None:
+    """Indexes under DDL right now (locked by another session) are not judged: their definition is unread."""
+    indexes = data.get("indexes")
+    if not indexes:
+        return
+    locked = [i.qualified_name for i in indexes if i.locked]
+    if locked:
+        data["indexes"] = [i for i in indexes if not i.locked]
+        shown = ", ".join(locked[:5]) + (f" and {len(locked) - 5} more" if len(locked) > 5 else "")
+        data["notes"].append(
+            f"not judged: {shown} (another session holds or waits for an ACCESS EXCLUSIVE lock on it or its "
+            "table: DDL in flight)"
+        )
 
 
 def server_version_note(facts: ServerFacts) -> str | None:

@@ -8,6 +8,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from pgdba.stats.locks import BLOCKED_RELATIONS
+
 
 @dataclass(frozen=True)
 class ForeignKey:
@@ -36,7 +38,8 @@ class ForeignKey:
 
 # An index serves the FK when its leading key columns are the FK's columns in any order (a valid,
 # non-partial index; indkey is 0-based, so the slice is [0 : n-1]).
-FOREIGN_KEYS_SQL = """
+FOREIGN_KEYS_SQL = f"""
+WITH blocked AS ({BLOCKED_RELATIONS})
 SELECT n.nspname AS schema,
        c.relname AS "table",
        con.conname AS "constraint",
@@ -51,7 +54,9 @@ SELECT n.nspname AS schema,
                JOIN pg_attribute AS a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
               ORDER BY k.pos) AS ref_columns,
        greatest(c.reltuples, 0)::bigint AS table_rows,
-       pg_relation_size(c.oid) AS table_bytes,
+       CASE WHEN c.oid IN (SELECT relation FROM blocked)
+            THEN c.relpages::bigint * current_setting('block_size')::bigint
+            ELSE pg_relation_size(c.oid) END AS table_bytes,
        EXISTS (SELECT 1
                  FROM pg_index AS i
                 WHERE i.indrelid = con.conrelid

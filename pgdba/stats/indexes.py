@@ -8,6 +8,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from pgdba.stats.locks import BLOCKED_RELATIONS
+
 
 @dataclass(frozen=True)
 class IndexStats:
@@ -29,6 +31,9 @@ class IndexStats:
     table_scans: int
     table_rows: int
     table_writes: int
+    # another session holds or waits for ACCESS EXCLUSIVE on the index or its table (DDL in flight): size is
+    # pg_class's page count, columns plain names, definition empty
+    locked: bool = False
 
     @property
     def qualified_table(self) -> str:
@@ -47,28 +52,44 @@ class IndexStats:
         return asdict(self)
 
 
-INDEX_STATS_SQL = """
+# An index whose lock, or whose table's, is blocked (pgdba.stats.locks) is flagged `locked`: its size is
+# pg_class's page count, its key columns are read from pg_attribute (an expression shows as "(expression)")
+# and its definition is not read (pg_get_indexdef locks): checks must not judge it.
+INDEX_STATS_SQL = f"""
+WITH blocked AS ({BLOCKED_RELATIONS}), indexes AS (
+    SELECT u.*, (u.indexrelid IN (SELECT relation FROM blocked) OR u.relid IN (SELECT relation FROM blocked))
+                  AS locked
+      FROM pg_stat_user_indexes AS u
+)
 SELECT s.schemaname AS schema,
        s.relname AS "table",
        s.indexrelname AS index,
        s.idx_scan AS scans,
        s.idx_tup_read AS tuples_read,
        s.idx_tup_fetch AS tuples_fetched,
-       pg_relation_size(s.indexrelid) AS size_bytes,
+       CASE WHEN s.locked THEN ic.relpages::bigint * current_setting('block_size')::bigint
+            ELSE pg_relation_size(s.indexrelid) END AS size_bytes,
+       s.locked,
        i.indisunique AS is_unique,
        i.indisprimary AS is_primary,
        EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = s.indexrelid) AS backs_constraint,
        i.indisvalid AS is_valid,
        i.indpred IS NOT NULL AS is_partial,
        am.amname AS method,
-       ARRAY(SELECT pg_get_indexdef(s.indexrelid, k, true)
-               FROM generate_series(1, i.indnkeyatts) AS k
-              ORDER BY k) AS columns,
-       pg_get_indexdef(s.indexrelid) AS definition,
+       CASE WHEN s.locked
+            THEN ARRAY(SELECT coalesce(a.attname, '(expression)')
+                         FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY AS k(attnum, pos)
+                         LEFT JOIN pg_attribute AS a
+                                ON a.attrelid = i.indrelid AND a.attnum = k.attnum AND k.attnum > 0
+                        ORDER BY k.pos)
+            ELSE ARRAY(SELECT pg_get_indexdef(s.indexrelid, k, true)
+                         FROM generate_series(1, i.indnkeyatts) AS k
+                        ORDER BY k) END AS columns,
+       CASE WHEN s.locked THEN '' ELSE pg_get_indexdef(s.indexrelid) END AS definition,
        coalesce(t.seq_scan, 0) AS table_scans,
        greatest(c.reltuples, 0)::bigint AS table_rows,
        coalesce(t.n_tup_ins + t.n_tup_upd + t.n_tup_del, 0) AS table_writes
-  FROM pg_stat_user_indexes AS s
+  FROM indexes AS s
   JOIN pg_index AS i ON i.indexrelid = s.indexrelid
   JOIN pg_class AS ic ON ic.oid = s.indexrelid
   JOIN pg_am AS am ON am.oid = ic.relam

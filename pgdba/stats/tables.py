@@ -9,6 +9,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from pgdba.stats.locks import BLOCKED_RELATIONS
+
 
 @dataclass(frozen=True)
 class TableStats:
@@ -39,8 +41,9 @@ class TableStats:
     autoanalyze_count: int
     has_primary_key: bool
     reloptions: tuple[str, ...]
-    # a table another session holds (or waits for) ACCESS EXCLUSIVE: sizes are pg_class's page counts
-    size_is_estimate: bool = False
+    # another session holds or waits for ACCESS EXCLUSIVE on the table (DDL in flight): its sizes are
+    # pg_class's page counts
+    locked: bool = False
 
     @property
     def qualified_name(self) -> str:
@@ -63,18 +66,10 @@ class TableStats:
         return asdict(self)
 
 
-# Sizes come from pg_*_size(), which lock each table (ACCESS SHARE) and so wait behind an ACCESS EXCLUSIVE
-# lock that DDL holds or waits for. Such a table (or its TOAST table or an index of it) gets pg_class's
-# page counts instead (as of its last VACUUM / ANALYZE), flagged size_is_estimate, and no lock is taken on it.
-TABLE_STATS_SQL = """
-WITH blocked AS (
-    SELECT l.relation
-      FROM pg_locks AS l
-     WHERE l.locktype = 'relation'
-       AND l.mode = 'AccessExclusiveLock'
-       AND l.pid <> pg_backend_pid()
-       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-), tables AS (
+# A table whose lock (or whose TOAST table's or an index's) is blocked (pgdba.stats.locks) gets pg_class's page
+# counts as sizes, flagged `locked`, and no lock is taken on it.
+TABLE_STATS_SQL = f"""
+WITH blocked AS ({BLOCKED_RELATIONS}), tables AS (
     SELECT t.*, c.reltoastrelid, c.reltuples, c.reloptions, c.relpages,
            coalesce(toast.relpages, 0) AS toast_pages,
            coalesce(ix.pages, 0) AS index_pages,
@@ -82,7 +77,7 @@ WITH blocked AS (
             OR c.reltoastrelid IN (SELECT relation FROM blocked)
             OR EXISTS (SELECT 1 FROM pg_index AS x
                         WHERE x.indrelid = t.relid AND x.indexrelid IN (SELECT relation FROM blocked)))
-             AS size_is_estimate
+             AS locked
       FROM pg_stat_user_tables AS t
       JOIN pg_class AS c ON c.oid = t.relid
       LEFT JOIN pg_class AS toast ON toast.oid = c.reltoastrelid
@@ -93,13 +88,13 @@ WITH blocked AS (
 )
 SELECT t.schemaname AS schema,
        t.relname AS "table",
-       CASE WHEN t.size_is_estimate THEN (t.relpages + t.toast_pages + t.index_pages)::bigint * block.size
+       CASE WHEN t.locked THEN (t.relpages + t.toast_pages + t.index_pages)::bigint * block.size
             ELSE pg_total_relation_size(t.relid) END AS total_bytes,
-       CASE WHEN t.size_is_estimate THEN t.relpages::bigint * block.size
+       CASE WHEN t.locked THEN t.relpages::bigint * block.size
             ELSE pg_relation_size(t.relid) END AS table_bytes,
-       CASE WHEN t.size_is_estimate THEN t.index_pages::bigint * block.size
+       CASE WHEN t.locked THEN t.index_pages::bigint * block.size
             ELSE pg_indexes_size(t.relid) END AS index_bytes,
-       CASE WHEN t.size_is_estimate THEN t.toast_pages::bigint * block.size
+       CASE WHEN t.locked THEN t.toast_pages::bigint * block.size
             ELSE coalesce(pg_total_relation_size(nullif(t.reltoastrelid, 0)), 0) END AS toast_bytes,
        greatest(t.reltuples, 0)::bigint AS estimated_rows,
        t.n_live_tup AS live_rows,
@@ -121,8 +116,8 @@ SELECT t.schemaname AS schema,
        t.analyze_count,
        t.autoanalyze_count,
        EXISTS (SELECT 1 FROM pg_constraint p WHERE p.conrelid = t.relid AND p.contype = 'p') AS has_primary_key,
-       coalesce(t.reloptions, '{}') AS reloptions,
-       t.size_is_estimate
+       coalesce(t.reloptions, '{{}}') AS reloptions,
+       t.locked
   FROM tables AS t
  CROSS JOIN (SELECT current_setting('block_size')::bigint AS size) AS block
  ORDER BY total_bytes DESC

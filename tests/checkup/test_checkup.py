@@ -263,22 +263,6 @@ def test_checkup_never_blocks_a_concurrent_writer(db: TestDatabase) -> None:
 
 
 @pytest.mark.catalog
-def test_checkup_gives_up_on_a_table_locked_by_ddl_instead_of_queueing(db: TestDatabase) -> None:
-    script(db, HEALTHY)
-    ddl = db.connect(autocommit=False)
-    ddl.execute("LOCK TABLE lesson IN ACCESS EXCLUSIVE MODE")  # a migration in progress
-    try:
-        target = resolve_target(db.dsn, lock_timeout_ms=100)
-        result = run_checkup(target)
-        reasons = " ".join(s.reason for s in result.report.skipped)
-        assert "lock timeout" in reasons
-        assert "safety.wraparound" in {c.name for c in result.ran}
-    finally:
-        ddl.rollback()
-        ddl.close()
-
-
-@pytest.mark.catalog
 def test_unused_indexes_are_not_judged_on_young_statistics(db: TestDatabase) -> None:
     script(db, HEALTHY)
     db.execute("CREATE INDEX lesson_position_idx ON lesson (position)")
