@@ -22,6 +22,7 @@ from pgdba.cli.options import (
 from pgdba.errors import InputError, PgdbaError
 from pgdba.history.store import open_store
 from pgdba.render import Column, print_rows
+from pgdba.text_files import write_text_atomically
 from pgdba.units import format_bytes
 
 app = typer.Typer(
@@ -180,10 +181,7 @@ def _write(text: str, out: str | None) -> None:
     if out is None:
         sys.stdout.write(text)
         return
-    try:
-        Path(out).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot write {out}: {exc.strerror or exc}") from None
+    write_text_atomically(Path(out), text, "--out file")
     print(f"wrote {out}", file=sys.stderr)
 
 

@@ -40,11 +40,11 @@ from pgdba.pool.load_test import (
     check_bench_target,
     surge_load_test,
 )
-from pgdba.pool.report_files import check_writable, write_text_atomically
 from pgdba.pool.server_limits import MAX_BACKENDS
 from pgdba.pool.workload import Workload, statements_from_file
 from pgdba.render import Column, print_json, print_report, print_rows, to_json
 from pgdba.target import Target
+from pgdba.text_files import check_writable, write_text_atomically
 
 app = typer.Typer(help="Connection pool: size advice and a bounded surge load test.", no_args_is_help=True)
 

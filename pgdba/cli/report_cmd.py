@@ -12,6 +12,7 @@ from pgdba.errors import InputError
 from pgdba.history.store import open_store
 from pgdba.report.render import to_html, to_markdown
 from pgdba.report.weekly import build_report
+from pgdba.text_files import check_writable, write_text_atomically
 
 
 def report(
@@ -27,14 +28,12 @@ def report(
     suffix = out.suffix.lower()
     if suffix not in (".md", ".markdown", ".html", ".htm"):
         raise InputError(f"--out {out}: use a .md or .html file name")
+    check_writable(out, "--out file")  # before the report is built and stored for next week's diff
     target = target_from(dsn)
     with open_store(store) as history:
         weekly = build_report(target, history)
     text = to_html(weekly) if suffix in (".html", ".htm") else to_markdown(weekly)
-    try:
-        out.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot write {out}: {exc.strerror}") from None
+    write_text_atomically(out, text, "--out file")
     d = weekly.diff
     print(
         f"wrote {out}: score {weekly.score.score:.1f}/10, {len(weekly.result.report.findings)} findings"

@@ -81,6 +81,16 @@ def test_report_diffs_against_the_previous_report(
     assert "<h3>Fixed (1)</h3>" in html and "public.nopk" in html
     code = main(["report", "--dsn", db.dsn, "--store", store, "--out", str(tmp_path / "r.pdf")])
     assert code == 2
+    # an --out that cannot be written is refused before the report is built and stored: the next report
+    # still diffs against r2, so it finds nothing new
+    capsys.readouterr()
+    code = main(["report", "--dsn", db.dsn, "--store", store, "--out", str(tmp_path / "no-such" / "r3.md")])
+    assert code == 2 and "directory" in capsys.readouterr().err and not (tmp_path / "no-such").exists()
+    db.execute("CREATE TABLE another_log (at int)")
+    code = main(["report", "--dsn", db.dsn, "--store", store, "--out", str(tmp_path / "r3.md")])
+    out = capsys.readouterr().out
+    assert code == 0 and "(1 new, 0 fixed, 0 worse)" in out
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no partial file
 
 
 def test_maintenance_prints_sql_first_then_what_it_did(

@@ -13,8 +13,8 @@ from pgdba.cli import main
 from pgdba.embedded import EmbeddedCluster
 from pgdba.errors import InputError
 from pgdba.pool import AdviceInputs, LoadTestConfig, advise_pool
-from pgdba.pool.report_files import write_text_atomically
 from pgdba.target import resolve_target
+from pgdba.text_files import write_text_atomically
 from tests.conftest import TestDatabase
 
 

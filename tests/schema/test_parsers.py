@@ -38,7 +38,6 @@ def test_prisma_syntax_errors_name_line_and_column(text: str, line: int, column:
     assert str(caught.value) == f"schema.prisma:{line}:{column}: {message}"
 
 
-
 @pytest.mark.parametrize(
     ("field", "column", "message"),
     [
