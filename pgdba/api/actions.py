@@ -7,12 +7,12 @@ loopback-only server without a token would let any local process change the data
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import Request
-from pydantic import BaseModel, Field
 
 from pgdba.api.dependencies import optional_store, settings_of
+from pgdba.api.v1_models import ActionRequest
 from pgdba.errors import PgdbaError
 from pgdba.target import Target
 
@@ -33,10 +33,8 @@ class ActionRefused(PgdbaError):
     """An action the server will not run (no token configured); the API answers 403."""
 
 
-class Confirmation(BaseModel):
-    """Every action body carries `confirm: true`; without it nothing runs."""
-
-    confirm: Literal[True] = Field(description="Must be true: the caller confirms the database will change")
+class Confirmation(ActionRequest):
+    """An action body of `confirm: true` only; without it nothing runs."""
 
 
 def require_action_allowed(request: Request) -> None:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import base64
 import hmac
 import ipaddress
+import math
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from fastapi import FastAPI, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -31,11 +35,10 @@ from pgdba.api import (
 )
 from pgdba.api.actions import ActionRefused, configure_action_log
 from pgdba.api.dashboard import dashboard_router
-from pgdba.api.dependencies import UnknownDatabase
 from pgdba.api.metrics import make_metrics_router
 from pgdba.api.pages import PAGES
 from pgdba.api.request_limits import RequestLimits
-from pgdba.api.settings import ApiSettings
+from pgdba.api.settings import ApiSettings, UnknownDatabase
 from pgdba.errors import ConnectionFailed, InputError, NotAvailable, PgdbaError
 from pgdba.target import mask_password
 
@@ -75,6 +78,18 @@ def supplied_token(authorization: str) -> str:
         except (ValueError, UnicodeDecodeError):
             return ""
     return ""
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with every NaN / ±Infinity float spelled as a string ("NaN", "Infinity", "-Infinity"):
+    a JSON body may hold them (1e400 parses as inf) and a validation error echoes its input back."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
@@ -128,6 +143,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
     # Outermost: size and time limits apply before authentication and routing. No CORS middleware on
     # purpose: browsers on other origins cannot read the API.
     app.add_middleware(RequestLimits)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": json_safe(jsonable_encoder(exc.errors()))}, 422)
 
     @app.exception_handler(PgdbaError)
     async def pgdba_error(_: Request, exc: PgdbaError) -> JSONResponse:

@@ -22,7 +22,7 @@ from pgdba.backup import (
     restore_test_history,
     run_backup,
 )
-from pgdba.backup.manifest import record_backup
+from pgdba.backup.manifest import check_history_store, record_backup
 from pgdba.backup.storage import Storage
 from pgdba.errors import InputError, NotAvailable
 from pgdba.target import Target
@@ -64,6 +64,7 @@ def run(request: Request, body: Confirmation, db: DatabaseName = None) -> dict[s
     target = target_of(request, db)
     settings = settings_of(request)
     storage = backup_storage(settings)
+    check_history_store(settings.history_store)  # before the dump: a stored backup must get recorded
     manifest = run_backup(target, storage)
     record_backup(target.key, storage.url, manifest, settings.history_store)
     record_action(request, target, "backup-run", manifest.backup_id, {"status": "done"})
@@ -83,6 +84,7 @@ def run_restore_test(request: Request, body: RestoreTestRequest, db: DatabaseNam
         backup = find_backup(storage, body.backupId, target.database)
     except InputError as exc:  # no such backup (yet): the storage's state, not a malformed request
         raise NotAvailable(str(exc)) from None
+    check_history_store(settings.history_store)
     result = restore_test(storage, backup, target)
     record_restore_test(storage, backup, result, settings.history_store)
     outcome = "passed" if result.passed else "failed"

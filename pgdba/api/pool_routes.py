@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import ValidationError
 
 from pgdba.api.dependencies import DatabaseName, settings_of, target_of
 from pgdba.api.models import ERROR_RESPONSES
 from pgdba.api.v1_models import PoolAdviceResponse, PoolBenchResponse
 from pgdba.errors import InputError, NotAvailable
 from pgdba.pool.advise_server import advise_pool
+from pgdba.text_files import read_text_file
 
 router = APIRouter(prefix="/api/v1/pool", tags=["pool"], responses=ERROR_RESPONSES)
 
@@ -49,18 +52,35 @@ def advice(
     return report.to_dict()
 
 
+def read_bench_report(path: Path) -> dict[str, Any]:
+    """The JSON `pgdba pool bench --out FILE` wrote, without error samples (they may quote data); an
+    InputError naming the file when it is missing, not JSON or not a bench report."""
+    text = read_text_file(path, "--pool-bench file")
+    try:
+        report = PoolBenchResponse.model_validate(json.loads(text))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--pool-bench file {path} is not JSON: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "top level"
+        raise InputError(
+            f"--pool-bench file {path} is not a `pgdba pool bench --out` report: {where}: {first['msg']}"
+        ) from None
+    return report.model_dump()  # the model has no error_samples field, so they are dropped here
+
+
 def load_bench_report(path: str | None) -> dict[str, Any]:
-    """The JSON `pgdba pool bench --out FILE` wrote, without error samples (they may quote data)."""
+    """The configured bench results; 409 when none is configured or the file no longer reads."""
     if not path:
         raise NotAvailable(
             "no bench results: run pgdba pool bench --out FILE and serve with --pool-bench FILE"
         )
     try:
-        with open(path, encoding="utf-8") as handle:
-            report = PoolBenchResponse.model_validate(json.load(handle))
-    except (OSError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
-        raise NotAvailable(f"cannot read the bench results file: {type(exc).__name__}") from None
-    return report.model_dump()  # the model has no error_samples field, so they are dropped here
+        return read_bench_report(Path(path))
+    except InputError:  # the server's file, not the request: 409 (the message would show its path)
+        raise NotAvailable(
+            "cannot read the bench results file (pgdba serve names the problem when it starts)"
+        ) from None
 
 
 @router.get("/bench", response_model=PoolBenchResponse)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pgdba.errors import InputError
+from pgdba.errors import PgdbaError
 from pgdba.target import Target
+
+
+class UnknownDatabase(PgdbaError):
+    """A `db=` name that is not configured; the API and the dashboard pages answer 404."""
 
 
 @dataclass(frozen=True)
@@ -29,5 +33,7 @@ class ApiSettings:
         if not name or (not self.databases and name == "default"):
             return self.target
         if name not in self.databases:
-            raise InputError(f"unknown database {name!r}; configured: {', '.join(self.names)}")
+            raise UnknownDatabase(
+                f"no monitored database named {name!r}; configured: {', '.join(self.names)}"
+            )
         return self.databases[name]

@@ -1,10 +1,12 @@
-"""Pydantic response models of /api/v1 (camelCase like the seed's endpoints; numbers are raw units)."""
+"""Pydantic models of /api/v1 (camelCase like the seed's endpoints; numbers are raw units): the responses,
+and the action bodies (only JSON `true` confirms; unknown fields and NaN/Infinity are refused)."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 
 class DatabaseEntry(BaseModel):
@@ -29,6 +31,22 @@ class QueryHistoryResponse(BaseModel):
     queryid: str
     query: str | None
     points: list[QueryHistoryPoint]
+
+
+class ActionRequest(BaseModel):
+    """The body of a POST action: `confirm: true` and the action's own fields, nothing else."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    confirm: Literal[True] = Field(description="Must be true: the caller confirms the database will change")
+
+    @field_validator("confirm", mode="before")
+    @classmethod
+    def confirm_is_json_true(cls, value: Any) -> Any:
+        # Literal[True] alone lets 1 and 1.0 through (they equal True in Python)
+        if value is not True:
+            raise PydanticCustomError("literal_error", "Input should be true", {"expected": "true"})
+        return value
 
 
 class ActionResponse(BaseModel):
@@ -172,7 +190,7 @@ class MaintenanceResponse(BaseModel):
     tables: list[MaintenanceTable]
 
 
-class VacuumAnalyzeRequest(BaseModel):
+class VacuumAnalyzeRequest(ActionRequest):
     confirm: Literal[True] = Field(description="Must be true: VACUUM (ANALYZE) runs on the planned tables")
     tables: list[str] | None = Field(
         None, max_length=500, description="Only these tables of the plan (schema.table); default: all of them"
@@ -474,14 +492,16 @@ class AdviceResponse(BaseModel):
     fixes: AdvisorFixes
 
 
-class AdvisorActionRequest(BaseModel):
+class AdvisorActionRequest(ActionRequest):
     confirm: Literal[True] = Field(description="Must be true: the caller confirms what this action does")
     budgetMb: float = Field(1024.0, gt=0, le=10_000_000, allow_inf_nan=False)
     minImprovement: float = Field(0.5, ge=0, lt=100, allow_inf_nan=False)
     maxWidth: int = Field(3, ge=1, le=8)
     staticFillfactor: int = Field(100, ge=10, le=100, description="btree fillfactor on tables nothing writes")
     indexes: list[str] | None = Field(None, max_length=100, description="apply: only these advised indexes")
-    largeTables: bool = Field(False, description="apply: allow building on tables over 100 MB")
+    largeTables: bool = Field(
+        False, strict=True, description="apply: allow building on tables over 100 MB (JSON true or false)"
+    )
 
 
 class RestoreCheckModel(BaseModel):
@@ -551,7 +571,7 @@ class BackupRunResponse(BaseModel):
     database_size: int
 
 
-class RestoreTestRequest(BaseModel):
+class RestoreTestRequest(ActionRequest):
     confirm: Literal[True] = Field(
         description="Must be true: a scratch database is created, restored, dropped"
     )

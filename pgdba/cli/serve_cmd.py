@@ -23,7 +23,9 @@ def serve(
     ] = None,
     store: StoreOption = None,
     config: Annotated[
-        Path | None, typer.Option(help="TOML file of monitored databases ([[database]] name, dsn or dsn_env)")
+        Path | None,
+        # Rich reads help as markup: a backslash keeps the TOML table name in brackets.
+        typer.Option(help="TOML file of monitored databases ([\\[database]] name, dsn or dsn_env)"),
     ] = None,
     pool_bench: Annotated[
         Path | None,
@@ -59,6 +61,7 @@ def serve(
     from pgdba.api.app import create_app, is_loopback
     from pgdba.api.config import load_databases
     from pgdba.api.settings import ApiSettings
+    from pgdba.api.startup_checks import check_served_files
 
     token = token or os.environ.get("PGDBA_TOKEN") or None
     if not is_loopback(host) and not token:
@@ -67,19 +70,19 @@ def serve(
 
     databases = load_databases(config) if config else {}
     target = next(iter(databases.values())) if databases and not dsn else target_from(dsn)
-    app = create_app(
-        ApiSettings(
-            target,
-            token=token,
-            history_store=store,
-            databases=databases,
-            pool_bench=str(pool_bench) if pool_bench else None,
-            schema_sources=tuple(schema_source or ()),
-            schema_config=str(schema_config) if schema_config else None,
-            alert_rules=str(alert_rules) if alert_rules else None,
-            backup_storage=backup_storage,
-        )
+    settings = ApiSettings(
+        target,
+        token=token,
+        history_store=store,
+        databases=databases,
+        pool_bench=str(pool_bench) if pool_bench else None,
+        schema_sources=tuple(schema_source or ()),
+        schema_config=str(schema_config) if schema_config else None,
+        alert_rules=str(alert_rules) if alert_rules else None,
+        backup_storage=backup_storage,
     )
+    check_served_files(settings)  # a missing or malformed file stops here, not as a 409/422 per request
+    app = create_app(settings)
     uvicorn.run(
         app,
         host=host,

@@ -93,12 +93,13 @@ def test_hostile_parameters_are_422(client: TestClient, path: str) -> None:
     assert client.get(path).status_code == 422
 
 
-def test_unknown_database_name_is_404_naming_the_configured_ones(client: TestClient) -> None:
-    response = client.get("/api/v1/capacity/tables", params={"db": "nope"})
+@pytest.mark.parametrize("path", ["/api/v1/capacity/tables", "/space", "/"])
+def test_unknown_database_name_is_404_naming_the_configured_ones(client: TestClient, path: str) -> None:
+    response = client.get(path, params={"db": "nope"})
     assert response.status_code == 404
     assert response.json() == {
         "error": "UnknownDatabase",
-        "detail": "unknown database 'nope'; configured: default",
+        "detail": "no monitored database named 'nope'; configured: default",
     }
 
 

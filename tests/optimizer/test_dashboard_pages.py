@@ -41,7 +41,7 @@ def test_database_selector_uses_the_config_file(db: TestDatabase, tmp_path: Path
     client = TestClient(create_app(ApiSettings(databases["main"], databases=databases)))
     page = client.get("/indexes", params={"db": "other"})
     assert page.status_code == 200 and '<option value="other" selected>' in page.text
-    assert client.get("/indexes", params={"db": "missing"}).status_code == 422
+    assert client.get("/indexes", params={"db": "missing"}).status_code == 404
 
 
 @pytest.mark.parametrize(
