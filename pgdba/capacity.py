@@ -47,6 +47,7 @@ def table_forecast(target: Target, store: HistoryStore, days: int) -> TableForec
         tables = table_stats(conn)
     history = size_history(store, target.key, TABLES)
     sizes = {t.qualified_name: t.total_bytes for t in tables}
-    rates = {g.object: g for g in growth(history, sizes, datetime.now(UTC))}
+    measured = {t.qualified_name: t.total_bytes for t in tables if not t.locked}  # not pg_class's estimate
+    rates = {g.object: g for g in growth(history, measured, datetime.now(UTC))}
     since = min((taken for taken, _ in history), default=None)
     return TableForecast(days, since, {name: rates.get(name) for name in sizes}, sizes)

@@ -359,7 +359,10 @@ def run_checks(
         except TypeError as exc:
             if not kwargs:
                 raise
-            raise InputError(f"{check.name}: {exc}".replace("()", "")) from None
+            unknown = str(exc).rpartition("argument ")[2].strip("'") or ", ".join(kwargs)
+            raise InputError(
+                f"{check.name} has no threshold named {unknown!r} (--set {check.name}.PARAM)"
+            ) from None
         except Skip as exc:
             report.skipped.append(SkippedCheck(check.name, str(exc)))
             continue

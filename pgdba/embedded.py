@@ -115,7 +115,7 @@ class EmbeddedCluster:
 
     def __init__(
         self,
-        data_root: Path | None = None,
+        data_root: Path | str | None = None,
         *,
         bin_dir: Path | None = None,
         settings: Mapping[str, str] | None = None,
@@ -123,7 +123,12 @@ class EmbeddedCluster:
     ) -> None:
         """preload: server libraries to load besides pg_stat_statements and HypoPG (e.g. pg_qualstats);
         like `settings`, applied when the cluster is created."""
-        self.data_root = Path(data_root) if data_root else default_data_root()
+        if data_root is not None and not str(data_root).strip():
+            raise EmbeddedClusterError(
+                "an empty data root: pass a folder, or leave --dir out for the default"
+            )
+        # absolute: initdb runs in another directory, and the DSN's passfile must not depend on the caller's
+        self.data_root = Path(data_root).absolute() if data_root is not None else default_data_root()
         self.preload = tuple(preload)
         self.bin_dir = bin_dir or find_pg_bin()
         self.settings = {**DEFAULT_SETTINGS, **(settings or {})}
@@ -215,7 +220,10 @@ class EmbeddedCluster:
         self.data_dir.mkdir(exist_ok=True)
         password = secrets.token_urlsafe(24)
         pwfile = self.data_root / ".initdb-pw"
-        pwfile.write_text(password + "\n")
+        # the superuser's password: readable by the server's user only, from its first byte on
+        descriptor = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(password + "\n")
         self._chown(self.data_dir, pwfile)
         os.chmod(self.data_dir, 0o700)
         try:

@@ -21,13 +21,22 @@ APPLICATION_NAME = "pgdba"
 DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
 DEFAULT_LOCK_TIMEOUT_MS = 2_000
 DEFAULT_CONNECT_TIMEOUT_S = 10
+MAX_TIMEOUT_MS = 2_147_483_647  # PostgreSQL's limit for statement_timeout and lock_timeout
 
 _LIBPQ_ENV = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE")
-_URI_PASSWORD = re.compile(r"(?P<head>postgres(?:ql)?://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<tail>@)", re.IGNORECASE)
+# `scheme://user:password@` for any scheme (postgresql://, postgresql+psycopg2://, …), and a bare
+# `user:password@host` (what someone types without the scheme)
+_URI_PASSWORD = re.compile(
+    r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<tail>@)", re.IGNORECASE
+)
+_BARE_USERINFO_PASSWORD = re.compile(
+    r"(?P<head>(?:^|(?<=['\"]))[^\s:/@'\"=]+:)(?P<pw>[^\s@'\"/]+)(?P<tail>@)"
+)
 # `?password=…` / `&password=…` in a URI: the value ends at `&` or a blank; a `:` right before a blank is
 # the message's own separator (`…?password=x: connection refused`)
 _QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<pw>[^&\s]+?)(?P<tail>:?(?:[&\s]|$))", re.IGNORECASE)
 # `password=…` in a key=value string: quoted, or up to a blank (the same separator rule)
+_DRIVER_SCHEME = re.compile(r"^(?P<scheme>postgres(?:ql)?)\+[a-z0-9_]+://", re.IGNORECASE)
 _KV_PASSWORD = re.compile(
     r"(?P<head>(?<![?&])\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+?)(?P<tail>:?(?:\s|$))", re.IGNORECASE
 )
@@ -36,6 +45,7 @@ _KV_PASSWORD = re.compile(
 def mask_password(text: str, secrets: tuple[str, ...] = ()) -> str:
     """Return text with every password replaced by ***: URI and key=value forms, plus known secrets."""
     masked = _URI_PASSWORD.sub(lambda m: f"{m['head']}***{m['tail']}", text)
+    masked = _BARE_USERINFO_PASSWORD.sub(lambda m: f"{m['head']}***{m['tail']}", masked)
     masked = _QUERY_PASSWORD.sub(lambda m: f"{m['head']}***{m['tail']}", masked)
     masked = _KV_PASSWORD.sub(lambda m: f"{m['head']}***{m['tail']}", masked)
     for secret in secrets:
@@ -140,6 +150,12 @@ def _first_line(exc: BaseException, target: Target) -> str:
     return mask_password(text, (str(password),))
 
 
+def _without_driver(dsn: str) -> str:
+    """`postgresql+psycopg2://…` (SQLAlchemy's URL, often in DATABASE_URL) as libpq reads it:
+    `postgresql://…`."""
+    return _DRIVER_SCHEME.sub(r"\g<scheme>://", dsn, count=1)
+
+
 def resolve_target(
     dsn: str | None = None,
     environ: Mapping[str, str] | None = None,
@@ -149,15 +165,17 @@ def resolve_target(
 ) -> Target:
     """Pick the DSN: --dsn, then PGDBA_DSN, then DATABASE_URL, then the libpq environment (PGHOST …)."""
     env = os.environ if environ is None else environ
-    if statement_timeout_ms < 0 or lock_timeout_ms < 0:
-        raise InputError("timeouts must be zero (no limit) or positive milliseconds")
+    if not (0 <= statement_timeout_ms <= MAX_TIMEOUT_MS and 0 <= lock_timeout_ms <= MAX_TIMEOUT_MS):
+        raise InputError(
+            f"timeouts must be zero (no limit) or positive milliseconds, at most {MAX_TIMEOUT_MS}"
+        )
     for value, source in (
         (dsn, "--dsn"),
         (env.get("PGDBA_DSN"), "PGDBA_DSN"),
         (env.get("DATABASE_URL"), "DATABASE_URL"),
     ):
         if value:
-            target = Target(value.strip(), source, statement_timeout_ms, lock_timeout_ms)
+            target = Target(_without_driver(value.strip()), source, statement_timeout_ms, lock_timeout_ms)
             target.params()  # validate early: a malformed DSN is an input error, not a connection error
             return target
     if any(env.get(name) for name in _LIBPQ_ENV):

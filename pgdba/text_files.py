@@ -3,7 +3,9 @@ so that a failure never leaves a half-written file."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -27,34 +29,75 @@ def read_text_file(path: Path, what: str) -> str:
         ) from None
 
 
-def check_writable(path: Path, what: str) -> None:
-    """InputError unless a file can be created at path: its directory exists and takes a new file.
+def _output_path(path: Path, what: str) -> Path:
+    """Where an --out really goes: a symlink is followed (the link stays, its target is written); an
+    empty name is an InputError."""
+    if not str(path) or not Path(path).name:
+        raise InputError(f"{what}: an empty file name")
+    return Path(os.path.realpath(path)) if Path(path).is_symlink() else Path(path)
 
-    Checked by creating (and removing) a file there, so read-only mounts and root count right."""
-    if path.is_dir():
+
+def _is_special(path: Path) -> bool:
+    """A FIFO, a device or a socket (e.g. /dev/stdout): written in place, never replaced."""
+    return path.exists() and not path.is_file() and not path.is_dir()
+
+
+def check_writable(path: Path, what: str) -> None:
+    """InputError unless the file can be written: an existing FIFO or device must be writable; otherwise
+    its directory must exist and take a new file (checked by creating and removing one there, so
+    read-only mounts and root count right)."""
+    real = _output_path(path, what)
+    if real.is_dir():
         raise InputError(f"cannot write {what} {path}: it is a directory")
-    directory = path.parent
+    if _is_special(real):
+        if not os.access(real, os.W_OK):
+            raise InputError(f"cannot write {what} {path}: permission denied")
+        return
+    directory = real.parent
     if not directory.is_dir():
         raise InputError(f"cannot write {what} {path}: directory {directory} does not exist")
     try:
-        with tempfile.NamedTemporaryFile(dir=directory, prefix=f".{path.name}.", suffix=".check"):
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=f".{real.name}.", suffix=".check"):
             pass
     except OSError as exc:
         raise InputError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
 
 
 def write_text_atomically(path: Path, text: str, what: str) -> None:
-    """Write text to a temporary file beside path, then rename it over path: never a half-written file."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    """Write text to a temporary file beside the file, then rename it over the file: never a half-written
+    file. A symlink is followed and kept; an existing file keeps its mode (and owner, where allowed); a FIFO
+    or device (/dev/stdout) is written in place."""
+    real = _output_path(path, what)
+    try:
+        if _is_special(real):
+            with open(real, "w", encoding="utf-8") as out:
+                out.write(text)
+            return
+    except OSError as exc:
+        raise InputError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
+    partial = real.with_name(f".{real.name}.{os.getpid()}.partial")
     try:
         with open(partial, "x", encoding="utf-8") as out:  # mode from the umask, as a plain write's
             out.write(text)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(partial, path)
+        _keep_mode_and_owner(real, partial)
+        os.replace(partial, real)
     except OSError as exc:
         partial.unlink(missing_ok=True)
         raise InputError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+def _keep_mode_and_owner(existing: Path, replacement: Path) -> None:
+    """The replacement of an existing file gets its permission bits, and its owner when we may set it."""
+    try:
+        status = existing.stat()
+    except FileNotFoundError:
+        return
+    os.chmod(replacement, stat.S_IMODE(status.st_mode))
+    if (status.st_uid, status.st_gid) != (os.geteuid(), os.getegid()):
+        with contextlib.suppress(PermissionError):  # not root: ours, with the old permission bits
+            os.chown(replacement, status.st_uid, status.st_gid)

@@ -40,6 +40,9 @@ def test_mask_password_in_uri_and_keyword_forms() -> None:
         ("host=h password=hunter2: refused", "host=h password=***: refused"),
         ("host=h PassWord=hu:nter2 user=u", "host=h PassWord=*** user=u"),
         ("POSTGRESQL://u:hunter2@h/db", "POSTGRESQL://u:***@h/db"),
+        # SQLAlchemy's URL (DATABASE_URL of Python apps), and a DSN typed without its scheme
+        ("postgresql+psycopg2://u:hunter2@h/db", "postgresql+psycopg2://u:***@h/db"),
+        ("malformed DSN 'u:hunter2@h:5432/db': x", "malformed DSN 'u:***@h:5432/db': x"),
     ],
 )
 def test_mask_password_whatever_the_case_and_keeps_what_follows(text: str, masked: str) -> None:
@@ -110,3 +113,9 @@ def test_connection_failures_are_one_masked_line_and_exit_2(
     assert "Sup3rSecretPw" not in out + err
     assert "WrongPw123" not in out + err
     assert "Traceback" not in err
+
+
+def test_a_sqlalchemy_url_is_read_as_libpq_reads_postgresql_urls() -> None:
+    target = resolve_target(None, {"DATABASE_URL": "postgresql+asyncpg://app:hunter2@db.internal:5433/shop"})
+    assert target.dsn == "postgresql://app:hunter2@db.internal:5433/shop" and target.source == "DATABASE_URL"
+    assert target.params()["port"] == "5433" and "hunter2" not in target.masked_dsn

@@ -19,16 +19,16 @@ from pathlib import Path
 
 from pgdba.errors import InputError
 from pgdba.target import Target, resolve_target
+from pgdba.text_files import read_text_file
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 def load_databases(path: Path) -> dict[str, Target]:
     """Name → target, in file order; a malformed file is an InputError naming the problem."""
+    text = read_text_file(path, "--config file")
     try:
-        data = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: {exc}") from None
     entries = data.get("database")

@@ -92,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     except PgdbaError as exc:
         _error(str(exc))
         return exc.exit_code
+    except psycopg.errors.LockNotAvailable as exc:
+        _error(
+            "a lock pgdba needs was not granted within lock_timeout: another session holds or waits for a "
+            f"conflicting lock (DDL in flight on a table it reads?); retry when that is done ({exc})"
+        )
+        return 2
     except psycopg.errors.QueryCanceled as exc:
         _error(f"query cancelled (statement_timeout or lock_timeout reached): {exc}")
         return 2

@@ -85,7 +85,10 @@ def indexes(
         typer.Option("--min-mean-ms", parser=finite(min=0), help="pg_stat_statements: least mean time (ms)"),
     ] = DEFAULT_MIN_MEAN_MS,
     top: Annotated[
-        int, typer.Option("--top", help="pg_stat_statements: the N queries with most total time")
+        int,
+        typer.Option(
+            "--top", help="pg_stat_statements: the N queries with most total time", min=1, max=100_000
+        ),
     ] = DEFAULT_TOP,
     queries: Annotated[
         Path | None, typer.Option("--queries", help="SQL file or PostgreSQL log to take the workload from")

@@ -23,7 +23,10 @@ def tables(
     forecast_days: Annotated[
         int | None,
         typer.Option(
-            "--forecast-days", help="Growth per day from history and each table's size in N days", min=1
+            "--forecast-days",
+            help="Growth per day from history and each table's size in N days",
+            min=1,
+            max=3650,
         ),
     ] = None,
     store: StoreOption = None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,8 +13,8 @@ from pgdba.render import print_json
 app = typer.Typer(
     help="The embedded PostgreSQL cluster (initdb + pg_ctl on 127.0.0.1).", no_args_is_help=True
 )
-DirOption = Annotated[
-    Path | None, typer.Option("--dir", help="Data root (default: PGDBA_EMBEDDED_DIR or the user data dir)")
+DirOption = Annotated[  # text, not Path: Typer would read an empty --dir as "."
+    str | None, typer.Option("--dir", help="Data root (default: PGDBA_EMBEDDED_DIR or the user data dir)")
 ]
 
 

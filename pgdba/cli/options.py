@@ -11,7 +11,13 @@ import typer
 from pgdba.errors import InputError
 from pgdba.findings import Severity
 from pgdba.render import FORMATS
-from pgdba.target import DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS, Target, resolve_target
+from pgdba.target import (
+    DEFAULT_LOCK_TIMEOUT_MS,
+    DEFAULT_STATEMENT_TIMEOUT_MS,
+    MAX_TIMEOUT_MS,
+    Target,
+    resolve_target,
+)
 
 DsnOption = Annotated[
     str | None,
@@ -26,10 +32,17 @@ FailOnOption = Annotated[
     str, typer.Option("--fail-on", help="exit 1 when a finding is at least this severe: warning or critical")
 ]
 StatementTimeoutOption = Annotated[
-    int, typer.Option("--statement-timeout", help="statement_timeout for pgdba's session, in ms (0 = none)")
+    int,
+    typer.Option(
+        "--statement-timeout",
+        help="statement_timeout for pgdba's session, in ms (0 = none)",
+        min=0,
+        max=MAX_TIMEOUT_MS,
+    ),
 ]
 LockTimeoutOption = Annotated[
-    int, typer.Option("--lock-timeout", help="lock_timeout for pgdba's session, in ms")
+    int,
+    typer.Option("--lock-timeout", help="lock_timeout for pgdba's session, in ms", min=0, max=MAX_TIMEOUT_MS),
 ]
 ApplyOption = Annotated[
     bool, typer.Option("--apply", help="Actually change the database (otherwise read-only).")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -82,6 +83,7 @@ def serve(
         backup_storage=backup_storage,
     )
     check_served_files(settings)  # a missing or malformed file stops here, not as a 409/422 per request
+    _check_port_free(host, port)
     app = create_app(settings)
     uvicorn.run(
         app,
@@ -93,3 +95,12 @@ def serve(
         server_header=False,
         h11_max_incomplete_event_size=16 * 1024,
     )
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """One line instead of uvicorn's own error when the address is taken or cannot be bound."""
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None

@@ -85,11 +85,16 @@ def previous_statement_snapshot(
 def size_history(
     store: HistoryStore, target_key: str, kind: str, *, limit: int = 1000
 ) -> list[tuple[datetime, dict[str, int]]]:
-    """(taken_at, {object: bytes}) of the stored table ("tables") or database ("database") snapshots."""
+    """(taken_at, {object: bytes}) of the stored table ("tables") or database ("database") snapshots. A table
+    that was locked by DDL when the snapshot was taken has only pg_class's estimate there: it is left out."""
     samples = []
     for snap in store.snapshots(target_key, kind, limit=limit):
         if kind == TABLES:
-            sizes = {f"{row['schema']}.{row['table']}": int(row["total_bytes"]) for row in snap.payload}
+            sizes = {
+                f"{row['schema']}.{row['table']}": int(row["total_bytes"])
+                for row in snap.payload
+                if not row.get("locked")
+            }
         else:
             sizes = {row["database"]: int(row["size_bytes"]) for row in snap.payload}
         samples.append((snap.taken_at, sizes))

@@ -278,3 +278,16 @@ def test_unusable_input_files_are_refused_before_connecting(
         assert code == 2 and out == "" and err.count("\n") == 1, (extra, err)
         assert message in err and "cannot connect" not in err, (extra, err)
         assert "S3cret-Pw" not in err
+
+
+@pytest.mark.hypopg
+def test_a_table_locked_by_ddl_is_one_line_saying_so(
+    users_db: tuple[TestDatabase, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, queries = users_db
+    with db.connect(autocommit=False) as migration:
+        migration.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        code, out, err = run(capsys, "advise", "indexes", "--dsn", db.dsn, "--queries", str(queries))
+        migration.rollback()
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "a lock pgdba needs was not granted within lock_timeout" in err and "DDL in flight" in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,27 @@ def test_serve_with_a_missing_bench_file_exits_2_with_one_line(
     assert capsys.readouterr().err == (
         f"pgdba: error: cannot read --pool-bench file {missing}: No such file or directory\n"
     )
+
+
+def test_serve_on_a_port_in_use_exits_2_with_one_line(
+    db: TestDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        code = main(["serve", "--dsn", db.dsn, "--port", str(port)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(
+        f"pgdba: error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    )
+    assert err.count("\n") == 1
+
+
+def test_serve_config_that_is_not_utf8_is_named(
+    db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "databases.toml"
+    config.write_bytes(b'[[database]]\nname = "caf\xe9"\n')
+    assert main(["serve", "--config", str(config)]) == 2
+    assert f"--config file {config} is not UTF-8 text" in capsys.readouterr().err

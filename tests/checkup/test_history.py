@@ -172,3 +172,27 @@ def test_an_existing_folder_store_and_sqlite_url_open(tmp_path: Path) -> None:
         open_store(f"sqlite://{tmp_path}/b.sqlite3") as second,
     ):
         assert first.path.exists() and second.path == tmp_path / "b.sqlite3"
+
+
+@pytest.mark.catalog
+def test_a_table_locked_during_a_snapshot_fakes_no_growth(
+    db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = str(tmp_path / "h.sqlite3")
+    db.execute("CREATE TABLE busy (id bigint PRIMARY KEY, payload text)")
+    db.execute("INSERT INTO busy SELECT g, repeat('x', 100) FROM generate_series(1, 10000) g")
+    # never analysed: pg_class says 0 heap pages (1 for the new index), so a locked snapshot stores ~nothing
+    with db.connect(autocommit=False) as migration:
+        migration.execute("LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
+        assert main(["snapshot", "--dsn", db.dsn, "--store", path]) == 0  # no wait for the lock
+        migration.rollback()
+    with open_store(path) as store:
+        stored = {r["table"]: r for r in store.snapshots(db.target.key, "tables", limit=1)[0].payload}
+        assert stored["busy"]["locked"] and stored["busy"]["total_bytes"] < 100_000
+    capsys.readouterr()
+    code = main(
+        ["capacity", "tables", "--dsn", db.dsn, "--store", path, "--forecast-days", "30", "-f", "json"]
+    )
+    busy = {r["table"]: r for r in json.loads(capsys.readouterr().out)["tables"]}["public.busy"]
+    assert code == 0 and busy["totalBytes"] > 1_000_000
+    assert busy["bytesPerDay"] is None  # the only earlier sample was an estimate: no rate, not 0 → 1 MB

@@ -215,3 +215,17 @@ def test_a_new_cluster_on_an_unusable_port_leaves_nothing_behind(
     code = main(["embedded", "status", "--dir", str(root)])
     out = capsys.readouterr().out
     assert code == 1 and "no cluster here yet" in out and not root.exists()
+
+
+def test_a_relative_data_root_is_made_absolute_and_an_empty_one_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    relative = EmbeddedCluster("rel")
+    # initdb runs in another directory, and the DSN's passfile must not depend on where pgdba was started
+    assert relative.data_root == tmp_path / "rel" and relative.passfile.is_absolute()
+    with pytest.raises(EmbeddedClusterError, match="an empty data root"):
+        EmbeddedCluster("")
+    assert main(["embedded", "start", "--dir", ""]) == 2
+    assert "an empty data root" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
