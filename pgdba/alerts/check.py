@@ -30,6 +30,7 @@ from pgdba.alerts.values import (
     Samples,
     SizeSnapshot,
     counters_payload,
+    measured_sizes,
     rule_values,
 )
 from pgdba.findings import SCHEMA_VERSION, Severity
@@ -165,7 +166,7 @@ def store_samples(store: HistoryStore, target_key: str, samples: Samples) -> Non
     if samples.databases is not None or samples.statements is not None:
         store.save_snapshot(target_key, COUNTERS_KIND, counters_payload(samples), taken_at=samples.taken_at)
     if samples.tables is not None:
-        sizes = {t.name: t.total_bytes for t in samples.tables}
+        sizes = measured_sizes(samples)
         store.save_snapshot(target_key, TABLE_SIZES_KIND, sizes, taken_at=samples.taken_at)
 
 

@@ -143,6 +143,7 @@ class TableSample:
     total_bytes: int
     live_rows: int
     dead_rows: int
+    locked: bool = False  # another session holds ACCESS EXCLUSIVE: total_bytes is pg_class's estimate
 
 
 def sample_tables(
@@ -153,7 +154,7 @@ def sample_tables(
     out = []
     for rank, t in enumerate(table_stats(conn)):
         if rank < top or t.qualified_name in wanted or t.table in wanted:
-            out.append(TableSample(t.qualified_name, t.total_bytes, t.live_rows, t.dead_rows))
+            out.append(TableSample(t.qualified_name, t.total_bytes, t.live_rows, t.dead_rows, t.locked))
     return out
 
 

@@ -5,12 +5,14 @@ the object (the bare table name for table rules), one dimension `value` in the r
 with divisor 1000, the protocol carries integers). Values come from the same functions `alerts check` uses;
 rates are taken against the plugin's previous sample, growth against the sizes it saw `window` ago.
 An unknown value is not SET, so Netdata shows a gap and the alarm stays undefined instead of firing.
+Names from the database reach the protocol and the health file only through netdata_id / netdata_text.
 """
 
 from __future__ import annotations
 
 import contextlib
 import grp
+import hashlib
 import os
 import re
 import shlex
@@ -25,7 +27,7 @@ from typing import TextIO
 
 from pgdba.alerts.check import collect_samples, families_needed, growth_window, table_selection
 from pgdba.alerts.rules import Rule, RuleSet, format_duration
-from pgdba.alerts.values import Counters, SizeSnapshot, counters_payload, rule_values
+from pgdba.alerts.values import Counters, SizeSnapshot, counters_payload, measured_sizes, rule_values
 from pgdba.errors import ConnectionFailed, InputError, PgdbaError
 from pgdba.history.store import HistoryStore, open_store
 from pgdba.server import load_server_facts
@@ -53,12 +55,46 @@ _CLASS = {
 }
 
 
-def _chart_id(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", text)
+# ---- names from the database, made safe for plugins.d and health.d ------------------------------------
+# Table and database names can hold anything (newlines, quotes, spaces): each one goes through netdata_id or
+# netdata_text before it reaches a protocol line or the health configuration.
+_UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_]")
+# control characters and line separators end or split a line; quotes and backslashes end a quoted word
+_UNSAFE_TEXT_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029'\"\\]")
+
+
+def netdata_id(name: str) -> str:
+    """A name as (part of) a chart id, family or alarm name: letters, digits and _ only. When other
+    characters had to be replaced, a short hash of the name is appended so two names never meet."""
+    safe = _UNSAFE_ID_CHARS.sub("_", name)
+    if safe == name:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{safe}_{digest}"
+
+
+def netdata_text(text: str) -> str:
+    """Free text (a chart title, a health `info`) on one line, without quotes that would end its word."""
+    return _UNSAFE_TEXT_CHARS.sub(" ", text)
+
+
+def object_id(rule: Rule, obj: str) -> str:
+    """The object's part of a chart id: schema_table for table rules (public.orders → public_orders)."""
+    parts = obj.split(".", 1) if rule.scope == "table" else [obj]
+    return "_".join(netdata_id(part) for part in parts)
+
+
+def chart_id(rule: Rule, obj: str) -> str:
+    return f"pgdba.{rule.name}_{object_id(rule, obj)}"
 
 
 def family_of(rule: Rule, obj: str) -> str:
-    return obj.split(".", 1)[-1] if rule.scope == "table" else obj
+    """The chart's family: the bare table name for table rules (what health `families:` match), else the object."""
+    return netdata_id(obj.split(".", 1)[-1] if rule.scope == "table" else obj)
+
+
+def _table_alarm_name(rule: Rule, table: str) -> str:
+    return f"pgdba_{rule.name}_{netdata_id(table.split('.', 1)[-1]).lower()}"
 
 
 # ---- health configuration ---------------------------------------------------------------------------------
@@ -105,7 +141,7 @@ def _template(
         lines.append(f"     crit: {_condition(rule, crit, hysteresis, 'crit')}")
     lines += [
         "    delay: down 5m multiplier 1.5 max 1h",
-        f"     info: {rule.summary or rule.metric} (pgdba rule {rule.name})",
+        f"     info: {netdata_text(rule.summary or rule.metric)} (pgdba rule {rule.name})",
         "       to: dba",
         "",
     ]
@@ -122,17 +158,17 @@ def health_config(rules: RuleSet) -> str:
     ]
     for rule in rules.enabled:
         if rule.tables:
-            bare = sorted({t.split(".", 1)[-1] for t in rule.tables})
-            others = " ".join(f"!{b}" for b in bare) + " *"
+            families = sorted({family_of(rule, t) for t in rule.tables})
+            others = " ".join(f"!{f}" for f in families) + " *"
             lines += _template(
                 rule, f"pgdba_{rule.name}", others, rule.warn, rule.crit, rule.hysteresis, rule.for_seconds
             )
             for table, th in rule.tables.items():
                 if not th.enabled:
                     continue
-                bare_name = table.split(".", 1)[-1]
-                name = f"pgdba_{rule.name}_{_chart_id(bare_name).lower()}"
-                lines += _template(rule, name, bare_name, th.warn, th.crit, th.hysteresis, th.for_seconds)
+                name = _table_alarm_name(rule, table)
+                family = family_of(rule, table)
+                lines += _template(rule, name, family, th.warn, th.crit, th.hysteresis, th.for_seconds)
         else:
             lines += _template(
                 rule, f"pgdba_{rule.name}", None, rule.warn, rule.crit, rule.hysteresis, rule.for_seconds
@@ -145,11 +181,7 @@ def alarm_names(rules: RuleSet) -> list[str]:
     names = []
     for rule in rules.enabled:
         names.append(f"pgdba_{rule.name}")
-        names += [
-            f"pgdba_{rule.name}_{_chart_id(t.split('.', 1)[-1]).lower()}"
-            for t, th in rule.tables.items()
-            if th.enabled
-        ]
+        names += [_table_alarm_name(rule, t) for t, th in rule.tables.items() if th.enabled]
     return names
 
 
@@ -185,9 +217,9 @@ def plugin_round(
     lines: list[str] = []
     for rule in rules.enabled:
         for value in rule_values(rule, samples, state.previous, state.sizes):
-            chart = f"pgdba.{_chart_id(rule.name + '_' + value.object)}"
+            chart = chart_id(rule, value.object)
             if chart not in state.charts:
-                title = f"{rule.summary or rule.metric} ({value.object})".replace("'", "")
+                title = netdata_text(f"{rule.summary or rule.metric} ({value.object})")
                 lines.append(
                     f"CHART {chart} '' '{title}' '{rule.unit}' '{family_of(rule, value.object)}' "
                     f"pgdba.{rule.name} line 90000 {update_every} '' pgdba alerts"
@@ -203,7 +235,7 @@ def plugin_round(
     payload = counters_payload(samples)
     state.previous = Counters(samples.taken_at, payload["databases"], payload["statements"])
     if samples.tables is not None:
-        state.sizes.append(SizeSnapshot(samples.taken_at, {t.name: t.total_bytes for t in samples.tables}))
+        state.sizes.append(SizeSnapshot(samples.taken_at, measured_sizes(samples)))
         state.sizes = [s for s in state.sizes if samples.taken_at - s.taken_at <= timedelta(seconds=keep)]
 
 
@@ -313,7 +345,8 @@ def deploy(
         yield f"pgdba alerts export netdata{' --rules ' + shlex.quote(rules_file) if rules_file else ''} --out {shlex.quote(str(health_file))}"
         yield f"cat > {shlex.quote(str(plugin_file))} <<'EOF'\n{wrapper}EOF"
         yield f"chmod 0755 {shlex.quote(str(plugin_file))}"
-        yield f"printf '%s\\n' 'PGDBA_DSN={target.masked_dsn}' > {shlex.quote(str(env_file))}  # put the real DSN here"
+        setting = shlex.quote(f"PGDBA_DSN={target.masked_dsn}")
+        yield f"printf '%s\\n' {setting} > {shlex.quote(str(env_file))}  # put the real DSN here"
         yield f"chmod 0640 {shlex.quote(str(env_file))}; chgrp netdata {shlex.quote(str(env_file))}"
         if reload:
             yield "netdatacli reload-health   # a new plugin starts within 60 s, or restart netdata"

@@ -7,6 +7,7 @@ equivalent and is not exported; `for` is.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -58,6 +59,21 @@ def _camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_"))
 
 
+def _table_suffix(table: str) -> str:
+    """A table's part of an alert name (letters and digits only, as Prometheus requires); a name that had
+    other characters gets a short hash, so two tables never share an alert name."""
+    relname = _relname(table)
+    safe = re.sub(r"[^a-z0-9_]", "_", relname.lower())
+    if safe != relname.lower():
+        safe += "_" + hashlib.sha256(relname.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return _camel(safe)
+
+
+def _promql_string(text: str) -> str:
+    """A PromQL string literal: JSON's escapes are Go's; non-ASCII stays UTF-8 (Go refuses escaped surrogates)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
 def _expr(rule: Rule, selector: str) -> str:
     template = PROMQL[rule.metric]
     values = {"sel": selector}
@@ -79,14 +95,16 @@ def _alerts_for(rule: Rule) -> list[dict[str, object]]:
     overridden = [t for t, th in rule.tables.items()]
     selectors: list[tuple[str, str, float | None, float | None, float, bool]] = []
     if overridden:
-        # a regex in a PromQL string: escape regex metacharacters, then the backslashes for the string
-        names = "|".join(re.escape(_relname(t)).replace("\\", "\\\\") for t in overridden)
-        selectors.append((f'{{relname!~"{names}"}}', "", rule.warn, rule.crit, rule.for_seconds, True))
+        # a regex in a PromQL string: escape regex metacharacters, then quote it as a string
+        names = "|".join(re.escape(_relname(t)) for t in overridden)
+        selectors.append(
+            (f"{{relname!~{_promql_string(names)}}}", "", rule.warn, rule.crit, rule.for_seconds, True)
+        )
         for table, th in rule.tables.items():
             selectors.append(
                 (
-                    f"{{relname={json.dumps(_relname(table))}}}",
-                    _camel(_relname(table).lower()),
+                    f"{{relname={_promql_string(_relname(table))}}}",
+                    _table_suffix(table),
                     th.warn,
                     th.crit,
                     th.for_seconds,

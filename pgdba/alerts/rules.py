@@ -46,11 +46,15 @@ def parse_duration(text: str | int | float) -> float:
     if isinstance(text, bool):
         raise ValueError(f"not a duration: {text!r}")
     if isinstance(text, int | float):
-        return float(text)
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 5m, 1h, 2d)")
-    return float(match[1]) * _DURATION_SECONDS[match[2]]
+        seconds = float(text)
+    else:
+        match = _DURATION.match(text)
+        if not match:
+            raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 5m, 1h, 2d)")
+        seconds = float(match[1]) * _DURATION_SECONDS[match[2]]
+    if not math.isfinite(seconds):
+        raise ValueError(f"not a finite duration: {text!r}")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:
@@ -314,9 +318,12 @@ def _rules_from(data: dict[str, Any], text: str, source: str, existing: dict[str
     return out
 
 
-def _number(value: object, what: str, where: str) -> float:
+def _number(value: object, key: str, rule: str, where: str) -> float:
+    """A finite number from the rule file (TOML also has nan and inf, which no threshold can be)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InputError(f"{where}: {what} must be a number (got {value!r})")
+        raise InputError(f"{where}: rule {rule!r}: {key} must be a number (got {value!r})")
+    if not math.isfinite(value):
+        raise InputError(f"{where}: rule {rule!r}: {key} must be a finite number (got {value!r})")
     return float(value)
 
 
@@ -342,8 +349,8 @@ def _rule_from(entry: dict[str, Any], base: Rule | None, where: str, source: str
     op = entry.get("op", base.op if base else ">")
     if op not in OPS:
         raise InputError(f"{where}: rule {name!r}: op must be one of {' '.join(OPS)} (got {op!r})")
-    warn = _number(entry["warn"], "warn", where) if "warn" in entry else (base.warn if base else None)
-    crit = _number(entry["crit"], "crit", where) if "crit" in entry else (base.crit if base else None)
+    warn = _number(entry["warn"], "warn", name, where) if "warn" in entry else (base.warn if base else None)
+    crit = _number(entry["crit"], "crit", name, where) if "crit" in entry else (base.crit if base else None)
     if warn is None and crit is None:
         raise InputError(f"{where}: rule {name!r} needs warn or crit (or both)")
     _check_order(name, op, warn, crit, where)
@@ -352,7 +359,7 @@ def _rule_from(entry: dict[str, Any], base: Rule | None, where: str, source: str
     except ValueError as exc:
         raise InputError(f"{where}: rule {name!r}: for: {exc}") from None
     hysteresis = (
-        _number(entry["hysteresis"], "hysteresis", where)
+        _number(entry["hysteresis"], "hysteresis", name, where)
         if "hysteresis" in entry
         else (base.hysteresis if base else 0.0)
     )
@@ -398,7 +405,7 @@ def _param(rule: str, key: str, value: object, default: float | str, where: str)
                 f"{where}: rule {rule!r}: {key} must be a duration like 1h (got {value!r})"
             ) from None
         return value  # type: ignore[return-value]
-    number = _number(value, key, where)
+    number = _number(value, key, rule, where)
     if number < 0:
         raise InputError(f"{where}: rule {rule!r}: {key} cannot be negative")
     return number
@@ -435,14 +442,18 @@ def _override(
     unknown = set(override) - _OVERRIDE_FIELDS
     if unknown:
         raise InputError(f"{where}: rule {rule!r}: tables.{table}: unknown field {sorted(unknown)[0]!r}")
-    t_warn = _number(override["warn"], "warn", where) if "warn" in override else warn
-    t_crit = _number(override["crit"], "crit", where) if "crit" in override else crit
+    t_warn = _number(override["warn"], f"tables.{table}.warn", rule, where) if "warn" in override else warn
+    t_crit = _number(override["crit"], f"tables.{table}.crit", rule, where) if "crit" in override else crit
     _check_order(f"{rule}.tables.{table}", op, t_warn, t_crit, where)
     try:
         t_for = parse_duration(override["for"]) if "for" in override else for_seconds
     except ValueError as exc:
         raise InputError(f"{where}: rule {rule!r}: tables.{table}.for: {exc}") from None
-    t_hyst = _number(override["hysteresis"], "hysteresis", where) if "hysteresis" in override else hysteresis
+    t_hyst = hysteresis
+    if "hysteresis" in override:
+        t_hyst = _number(override["hysteresis"], f"tables.{table}.hysteresis", rule, where)
+        if t_hyst < 0:
+            raise InputError(f"{where}: rule {rule!r}: tables.{table}.hysteresis cannot be negative")
     enabled = override.get("enabled", True)
     return Thresholds(t_warn, t_crit, t_hyst, t_for, bool(enabled))
 
@@ -479,6 +490,8 @@ def _notify_from(data: object, text: str, source: str) -> NotifyConfig:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"{where}: notify.email needs host, from and to ({exc})") from None
+        if not math.isfinite(emails[-1].timeout_s) or emails[-1].timeout_s <= 0:
+            raise InputError(f"{where}: notify.email timeout must be a positive, finite number of seconds")
         if "password" in mail:
             raise InputError(
                 f"{where}: notify.email: put the password in an environment variable named by password_env"

@@ -26,6 +26,7 @@ from pgdba.alerts.rules import Rule
 
 GB = 1024**3
 MB = 1024**2
+LOCKED_NOTE = "size not measurable: another session holds an ACCESS EXCLUSIVE lock on the table"
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,12 @@ class Counters:
 class SizeSnapshot:
     taken_at: datetime
     sizes: dict[str, int]
+
+
+def measured_sizes(samples: Samples) -> dict[str, int]:
+    """Table name → total bytes of the tables whose size was measured: a locked table's size is only
+    pg_class's estimate, which would fake growth, so it is left out of this round."""
+    return {t.name: t.total_bytes for t in samples.tables or [] if not t.locked}
 
 
 def counters_payload(samples: Samples) -> dict[str, Any]:
@@ -273,6 +280,9 @@ def _growth(
     out = []
     for t in s.tables or []:
         if not rule.thresholds_for(t.name).enabled:
+            continue
+        if t.locked:
+            out.append(MetricValue(t.name, None, LOCKED_NOTE))
             continue
         if baseline is None:
             out.append(MetricValue(t.name, None, "growth needs two table_sizes snapshots; this is the first"))

@@ -177,6 +177,13 @@ def show_rules(rules: RulesOption = None, fmt: FormatOption = "table") -> None:
     )
 
 
+def _directory(value: str, option: str) -> Path:
+    """A directory option as a Path; an empty one would silently mean the current directory."""
+    if not value.strip():
+        raise InputError(f"{option} needs a directory (got an empty string)")
+    return Path(value)
+
+
 def _write(text: str, out: str | None) -> None:
     if out is None:
         sys.stdout.write(text)
@@ -238,12 +245,14 @@ def deploy_netdata(
     """
     from pgdba.alerts.netdata import deploy
 
+    directory = _directory(netdata_dir, "--netdata-dir")
+    plugins = None if plugins_dir is None else _directory(plugins_dir, "--plugins-dir")
     target = target_from(dsn)
     for line in deploy(
         target,
         _rules(rules),
-        Path(netdata_dir),
-        Path(plugins_dir) if plugins_dir else None,
+        directory,
+        plugins,
         rules_file=rules,
         store=store,
         dry_run=dry_run,
@@ -308,8 +317,9 @@ def schedule(
 
     if kind not in ("cron", "systemd"):
         raise InputError("--kind takes cron or systemd")
+    if not env_file.strip():
+        raise InputError("--env-file needs a file name (got an empty string)")
+    units = _directory(unit_dir, "--unit-dir")
     jobs = schedule_jobs(env_file=env_file, rules_file=rules, store=store)
-    for line in install_schedule(
-        jobs, kind, apply=apply, env_file=Path(env_file), unit_dir=Path(unit_dir), dsn=dsn
-    ):
+    for line in install_schedule(jobs, kind, apply=apply, env_file=Path(env_file), unit_dir=units, dsn=dsn):
         print(line)

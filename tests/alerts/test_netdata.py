@@ -7,6 +7,7 @@ import io
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from psycopg import sql
 
 from pgdba.alerts.netdata import PluginState, alarm_names, health_config, plugin_round, run_plugin
 from pgdba.alerts.rules import load_rules
@@ -429,3 +431,122 @@ def test_a_rule_file_that_is_not_utf8_is_one_line_for_rules_and_disables_the_plu
         err
         == f"pgdba: error: pgdba.plugin disabled: rule file {binary} is not UTF-8 text (byte 0xff at offset 0)\n"
     )
+
+
+# ---- names from the database cannot break out of the protocol or the health file ------------------------
+PLUGINS_D_KEYWORDS = {"CHART", "DIMENSION", "BEGIN", "SET", "END"}
+HOSTILE_TABLES = ("x\nDISABLE\ny", "x\rDISABLE", "it's", 'say "hi"', "two words", "x y", "x_y", "tab\there")
+
+
+def _plugins_d_words(line: str) -> list[str]:
+    """A line split as Netdata's plugins.d parser splits it: on spaces, a word in ' or " quotes kept whole."""
+    words: list[str] = []
+    i = 0
+    while i < len(line):
+        if line[i] == " ":
+            i += 1
+            continue
+        if line[i] in "'\"":
+            end = line.index(line[i], i + 1)  # an unterminated quote fails the test
+            words.append(line[i + 1 : end])
+            i = end + 1
+        else:
+            end = line.find(" ", i)
+            end = len(line) if end < 0 else end
+            words.append(line[i:end])
+            i = end
+    return words
+
+
+def _create_tables(db: TestDatabase, names: tuple[str, ...]) -> None:
+    with db.connect() as conn:
+        for name in names:
+            conn.execute(sql.SQL("CREATE TABLE {} (id int)").format(sql.Identifier(name)))
+
+
+def test_plugin_output_stays_in_the_protocol_whatever_the_table_names(
+    db: TestDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _create_tables(db, HOSTILE_TABLES)
+    assert main(["netdata-plugin", "1", "--iterations", "1", "--dsn", db.dsn]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith("\n")
+    growth_charts = []
+    for line in out[:-1].split("\n"):  # Netdata reads lines up to \n; \r must not appear either
+        words = _plugins_d_words(line)
+        assert words and words[0] in PLUGINS_D_KEYWORDS, repr(line)
+        assert not any(ch in line for ch in "\r\t\x0b\x0c")
+        if words[0] == "CHART":
+            # CHART type.id name title units family context charttype priority update_every options plugin module
+            assert len(words) == 13, repr(line)
+            assert re.fullmatch(r"pgdba\.[A-Za-z0-9_]+", words[1]), repr(line)
+            assert re.fullmatch(r"[A-Za-z0-9_]+", words[5]), repr(line)
+            if words[6] == "pgdba.table_growth":
+                growth_charts.append(words[1])
+        if words[0] in ("BEGIN", "SET", "END"):
+            assert len(words) == {"BEGIN": 2, "SET": 4, "END": 1}[words[0]], repr(line)
+    # every table keeps its own chart: sanitising never merges two tables (x y, x_y and x\rDISABLE…)
+    assert len(growth_charts) == len(set(growth_charts)) == len(HOSTILE_TABLES)
+    assert "pgdba.table_growth_public_x_y" in growth_charts  # a plain name keeps its plain id
+
+
+def test_health_config_families_and_alarm_names_of_hostile_table_names_match_the_plugin(
+    db: TestDatabase, rules_file: Callable[[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _create_tables(db, (*HOSTILE_TABLES, "BehaviorLog"))  # the default rules override BehaviorLog too
+    overrides = "".join(f"tables.{json.dumps(name)} = {{ warn = 1 }}\n" for name in HOSTILE_TABLES)
+    path = rules_file(f"[[rule]]\nname = 'table_growth'\nsummary = 'grows\\nfast'\n{overrides}")
+    assert main(["alerts", "export", "netdata", "--rules", str(path)]) == 0
+    config = capsys.readouterr().out
+    templates: dict[str, str] = {}
+    current = ""
+    for line in config.split("\n"):
+        if not line or line.startswith("#"):
+            continue
+        key, value = (part.strip() for part in line.split(":", 1))  # every line is one `key: value`
+        assert re.fullmatch(r"[a-z]+", key), repr(line)
+        assert "'" not in value and '"' not in value and "\r" not in value, repr(line)
+        if key == "template":
+            assert re.fullmatch(r"pgdba_[a-z0-9_]+", value), repr(line)
+            current = value
+        if key == "families":
+            assert all(re.fullmatch(r"!?[A-Za-z0-9_]+|\*", word) for word in value.split(" ")), repr(line)
+            templates[current] = value
+    rules = load_rules(path)
+    growth = {name for name in templates if name.startswith("pgdba_table_growth_")}
+    assert growth == {name for name in alarm_names(rules) if name.startswith("pgdba_table_growth_")}
+    assert len(growth) == len(HOSTILE_TABLES) + 1
+    # the families the health file names are those the plugin gives the tables' charts
+    out = io.StringIO()
+    plugin_round(db.target, rules, PluginState(), out, 1, None)
+    plugin_families = {
+        _plugins_d_words(line)[5]
+        for line in out.getvalue().splitlines()
+        if line.startswith("CHART ") and " pgdba.table_growth " in line
+    }
+    assert {templates[name] for name in growth} == plugin_families
+    excluded = {word.removeprefix("!") for word in templates["pgdba_table_growth"].split(" ")[:-1]}
+    assert excluded == plugin_families
+
+
+def test_deploy_refuses_an_empty_netdata_or_plugins_dir(
+    db: TestDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["alerts", "deploy", "netdata", "--dsn", db.dsn, "--netdata-dir", "", "--no-reload"]) == 2
+    assert capsys.readouterr().err == "pgdba: error: --netdata-dir needs a directory (got an empty string)\n"
+    args = ["alerts", "deploy", "netdata", "--dsn", db.dsn, "--netdata-dir", str(tmp_path / "nd")]
+    assert main([*args, "--plugins-dir", "", "--no-reload"]) == 2
+    assert capsys.readouterr().err == "pgdba: error: --plugins-dir needs a directory (got an empty string)\n"
+    assert list(tmp_path.iterdir()) == []  # nothing installed, in the current directory or elsewhere
+
+
+def test_export_refuses_an_empty_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for system in ("netdata", "prometheus"):
+        assert main(["alerts", "export", system, "--out", ""]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("pgdba: error: ") and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []

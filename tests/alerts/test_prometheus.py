@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -134,3 +135,50 @@ def test_metrics_router_serves_the_exposition_format(db: TestDatabase) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
     assert "pg_database_size_bytes" in response.text
+
+
+@needs_promtool
+def test_hostile_table_names_in_overrides_give_valid_rules_that_fire_for_that_table(
+    tmp_path: Path, rules_file: Callable[[str], Path]
+) -> None:
+    hostile = ("x\nDISABLE\ny", 'say "hi"', "it's", "two words", "a|b.*")
+    overrides = "".join(f"tables.{json.dumps(name)} = {{ warn = 100 }}\n" for name in hostile)
+    user = rules_file(f"[[rule]]\nname = 'table_growth'\n{overrides}")
+    rules = tmp_path / "pgdba.yml"
+    assert main(["alerts", "export", "prometheus", "--rules", str(user), "--out", str(rules)]) == 0
+    assert PROMTOOL is not None
+    check = subprocess.run([PROMTOOL, "check", "rules", str(rules)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    names = re.findall(r"^      - alert: (.*)$", rules.read_text(), flags=re.M)
+    assert all(re.fullmatch(r"[A-Za-z_:][A-Za-z0-9_:]*", name) for name in names)
+    assert len(names) == len(set(names))
+    alert = next(n for n in names if n.startswith("PgdbaTableGrowthXDisableY") and n.endswith("Warning"))
+    # the per-table alert fires for the table with the newline; the generic one leaves it out
+    test = tmp_path / "test.yml"
+    series = (
+        'pg_stat_user_tables_table_size_bytes{datname="app",schemaname="public",relname="x\\nDISABLE\\ny"}'
+    )
+    test.write_text(
+        f"""
+rule_files: [{rules}]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: {json.dumps(series)}
+        values: '0+20971520x90'
+    alert_rule_test:
+      - eval_time: 80m
+        alertname: {alert}
+        exp_alerts:
+          - exp_labels: {{severity: warning, pgdba_rule: table_growth, datname: app, schemaname: public, relname: "x\\nDISABLE\\ny"}}
+            exp_annotations:
+              summary: "table_growth: 1200.00 MB/h (> 100) on  appx\\nDISABLE\\ny"
+              description: "Table growth in MB per hour, between two snapshots of table sizes"
+      - eval_time: 80m
+        alertname: PgdbaTableGrowthWarning
+        exp_alerts: []
+"""
+    )
+    proc = subprocess.run([PROMTOOL, "test", "rules", str(test)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

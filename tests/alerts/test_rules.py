@@ -3,6 +3,7 @@ add and disable; mistakes are errors that name the line."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -125,7 +126,46 @@ def test_cli_reports_a_bad_rule_file_in_one_line_with_exit_2(
     path = rules_file("[[rule]]\nname = 'database_size'\nwarn = 'big'\n")
     assert main(["alerts", "rules", "--rules", str(path)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"pgdba: error: {path} line 2: warn must be a number (got 'big')"
+    assert err == f"pgdba: error: {path} line 2: rule 'database_size': warn must be a number (got 'big')"
+
+
+@pytest.mark.parametrize("literal", ["nan", "inf", "-inf", "+nan"])
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ("warn = {x}\n", "warn"),
+        ("crit = {x}\n", "crit"),
+        ("hysteresis = {x}\n", "hysteresis"),
+        ("metric = 'table_growth_mb_per_hour'\nscope = 'table'\nwarn = 1\ntop_tables = {x}\n", "top_tables"),
+        ("warn = 1\ntables.orders = {{ warn = {x} }}\n", "tables.orders.warn"),
+        ("warn = 1\ntables.orders = {{ crit = {x} }}\n", "tables.orders.crit"),
+        ("warn = 1\ntables.orders = {{ hysteresis = {x} }}\n", "tables.orders.hysteresis"),
+    ],
+)
+def test_a_rule_file_number_that_is_not_finite_is_refused_naming_file_rule_and_key(
+    rules_file: Callable[[str], Path], capsys: pytest.CaptureFixture[str], body: str, key: str, literal: str
+) -> None:
+    name = "table_growth" if "tables." in key or "top_tables" in key else "database_size"
+    path = rules_file(f"[[rule]]\nname = '{name}'\n" + body.format(x=literal))
+    assert main(["alerts", "rules", "--rules", str(path), "-f", "json"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith(f"pgdba: error: {path} line 2: rule '{name}': {key} must be a finite number")
+
+
+@pytest.mark.parametrize("text", ["for = nan", "for = inf", "window = inf"])
+def test_a_duration_that_is_not_finite_is_refused(rules_file: Callable[[str], Path], text: str) -> None:
+    path = rules_file(f"[[rule]]\nname = 'table_growth'\n{text}\n")
+    key = text.split(" ", 1)[0]
+    with pytest.raises(InputError, match=re.escape(f"{path} line 2: rule 'table_growth': {key}")):
+        load_rules(path)
+
+
+def test_a_not_finite_email_timeout_is_refused(rules_file: Callable[[str], Path]) -> None:
+    path = rules_file("[notify]\n[[notify.email]]\nhost = 'h'\nfrom = 'a'\nto = 'b'\ntimeout = nan\n")
+    with pytest.raises(InputError, match=r"notify\.email timeout must be a positive, finite number"):
+        load_rules(path)
 
 
 def test_parse_duration() -> None:

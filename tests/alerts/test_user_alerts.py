@@ -3,6 +3,7 @@ and it resolves when the condition ends."""
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -13,7 +14,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from pgdba.alerts.check import TABLE_SIZES_KIND
 from pgdba.alerts.metrics import sample_disk
+from pgdba.alerts.netdata import PluginState, plugin_round
+from pgdba.alerts.rules import load_rules
+from pgdba.alerts.values import LOCKED_NOTE
 from pgdba.cli import main
 from pgdba.history.store import HistoryStore
 from pgdba.target import Target
@@ -289,3 +294,37 @@ def test_growth_uses_a_pgdba_snapshot_of_tables_as_the_baseline(
     grown = status_of(run_check(db.target, store), "table_growth", "public.BehaviorLog")
     assert grown.event == "firing"
     assert grown.value is not None and grown.value > 500
+
+
+@pytest.mark.catalog
+def test_a_table_locked_access_exclusive_has_no_size_stored_and_no_growth(
+    db: TestDatabase, store: HistoryStore, rules_file: Callable[[str], Path]
+) -> None:
+    db.execute("CREATE TABLE steady (id int)")
+    db.execute(
+        "CREATE TABLE rebuilt AS SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 2000) g"
+    )
+    rules = rules_file("[[rule]]\nname = 'table_growth'\nwindow = '0s'\n")
+    run_check(db.target, store, rules)  # a first snapshot with every table measured
+    before = store.latest_snapshot(db.target.key, TABLE_SIZES_KIND)
+    assert before is not None and {"public.steady", "public.rebuilt"} <= set(before.payload)
+
+    holder = db.connect(autocommit=False)
+    try:
+        holder.execute("LOCK TABLE rebuilt IN ACCESS EXCLUSIVE MODE")  # held until the rollback below
+        result = run_check(db.target, store, rules)
+        plugin_state = PluginState()
+        plugin_round(db.target, load_rules(rules), plugin_state, io.StringIO(), 1, None)
+    finally:
+        holder.rollback()
+        holder.close()
+
+    stored = store.latest_snapshot(db.target.key, TABLE_SIZES_KIND)
+    assert stored is not None and stored.taken_at == result.checked_at
+    assert "public.rebuilt" not in stored.payload
+    assert "public.steady" in stored.payload
+    assert "public.rebuilt" not in plugin_state.sizes[-1].sizes
+    assert "public.steady" in plugin_state.sizes[-1].sizes
+    locked = status_of(result, "table_growth", "public.rebuilt")
+    assert (locked.status, locked.value, locked.note) == ("unknown", None, LOCKED_NOTE)
+    assert status_of(result, "table_growth", "public.steady").value == 0
