@@ -25,6 +25,7 @@ from pgdba.backup.catalog import catalog_fingerprint, measure_tables, normalize_
 from pgdba.backup.directory import dump_directory, upload_directory_as_tar, work_folder
 from pgdba.backup.encryption import check_recipients, encrypt_argv, encrypt_bytes
 from pgdba.backup.hashing import HashingReader
+from pgdba.backup.locks import TableLock, exclusive_table_locks, lock_conflict_message
 from pgdba.backup.manifest import (
     DIRECTORY_DUMP_NAME,
     DUMP_NAME,
@@ -40,7 +41,11 @@ from pgdba.backup.tools import PgTools, find_pg_tools
 from pgdba.errors import InputError, PgdbaError
 from pgdba.target import Target, mask_password
 
-DEFAULT_CHECKSUM_LIMIT_BYTES = 64 * 1024 * 1024
+MB = 1024 * 1024
+DEFAULT_CHECKSUM_LIMIT_BYTES = 64 * MB
+MAX_CHECKSUM_LIMIT_MB = 10_000_000  # 10 TB: larger than any table worth a full-scan checksum
+MAX_JOBS = 256  # pg_dump/pg_restore processes, each with its own server connection
+MAX_LOCK_TIMEOUT_MS = 24 * 3600 * 1000  # a backup queued behind DDL for longer than a day is stuck
 
 Progress = Callable[[int], None]
 
@@ -62,16 +67,54 @@ def client_environment(
 
 
 def check_jobs(jobs: int) -> None:
-    """--jobs of pg_dump and pg_restore: 1 (one process) or more."""
-    if jobs < 1:
-        raise InputError("--jobs takes 1 or more")
+    """--jobs of pg_dump and pg_restore: 1 (one process) to MAX_JOBS."""
+    if not 1 <= jobs <= MAX_JOBS:
+        raise InputError(f"--jobs takes 1 to {MAX_JOBS}")
 
 
-def _stderr_summary(path: str, target: Target) -> str:
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        lines = [line.strip() for line in handle if line.strip()]
+def check_checksum_limit(checksum_limit_bytes: int) -> None:
+    """--checksum-limit-mb: 0 (checksum no table with data) to MAX_CHECKSUM_LIMIT_MB."""
+    if not 0 <= checksum_limit_bytes <= MAX_CHECKSUM_LIMIT_MB * MB:
+        raise InputError(f"--checksum-limit-mb takes 0 to {MAX_CHECKSUM_LIMIT_MB}")
+
+
+def check_lock_timeout(lock_timeout_ms: int) -> None:
+    """The target's lock_timeout, which pg_dump also gets as --lock-wait-timeout: 0 (wait forever) to
+    MAX_LOCK_TIMEOUT_MS."""
+    if not 0 <= lock_timeout_ms <= MAX_LOCK_TIMEOUT_MS:
+        raise InputError(f"--lock-timeout takes 0 (wait forever) to {MAX_LOCK_TIMEOUT_MS} ms")
+
+
+def _stderr_summary(stderr: str, target: Target) -> str:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     errors = [line for line in lines if "error" in line.lower()] or lines
     return mask_password(errors[0] if errors else "no message", (target.password,))
+
+
+def _read_stderr(path: str) -> str:
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return handle.read()
+
+
+def _lock_conflict(target: Target, step: str) -> BackupFailed:
+    """The one-line error for a step that gave up waiting for a table lock, naming who holds it."""
+    try:
+        with target.connect() as conn:
+            locks: list[TableLock] | None = exclusive_table_locks(conn)
+    except (PgdbaError, psycopg.Error):
+        locks = None
+    return BackupFailed(lock_conflict_message(step, locks, target.lock_timeout_ms))
+
+
+def _gave_up_on_a_lock(pg_dump_stderr: str) -> bool:
+    """pg_dump's --lock-wait-timeout ends its LOCK TABLE with a statement timeout ("Query was: LOCK …")."""
+    return "LOCK TABLE" in pg_dump_stderr and "timeout" in pg_dump_stderr.lower()
+
+
+def _pg_dump_failed(code: int, stderr: str, target: Target, outcome: str) -> BackupFailed:
+    if _gave_up_on_a_lock(stderr):
+        return _lock_conflict(target, "pg_dump (--lock-wait-timeout)")
+    return BackupFailed(f"pg_dump failed (exit {code}), {outcome}: {_stderr_summary(stderr, target)}")
 
 
 DATABASE_SIZE_SQL = """
@@ -101,6 +144,8 @@ def run_backup(
     if compress is not None and not 0 <= compress <= 9:
         raise InputError("--compress takes 0 (none) to 9")
     check_jobs(jobs)
+    check_checksum_limit(checksum_limit_bytes)
+    check_lock_timeout(target.lock_timeout_ms)
     if age_recipients and jobs > 1:
         raise InputError("age encryption works with the custom format only: drop --jobs")
     if age_recipients:
@@ -114,17 +159,23 @@ def run_backup(
         version_num, version, db_bytes, database = int(row[0]), str(row[1]), int(row[2]), str(row[3])
         tools = tools or find_pg_tools(version_num // 10000, environ)
         if not exact:
-            normalize_session(conn)
-            tables = user_tables(conn)
-            fingerprint = catalog_fingerprint(conn)
+            try:
+                normalize_session(conn)
+                tables = user_tables(conn)
+                fingerprint = catalog_fingerprint(conn)
+            except psycopg.errors.LockNotAvailable:
+                raise _lock_conflict(target, "the table size and catalog query before pg_dump") from None
             schema_model = _schema_model(conn)
     backup_id = new_backup_id(started)
     prefix = backup_prefix(database, backup_id)
     snapshot: str | None = None
     try:
         if exact:
-            snapshot_conn, snapshot, tables, fingerprint = _open_snapshot(target, checksum_limit_bytes)
-            schema_model = _schema_model(snapshot_conn)
+            try:
+                snapshot_conn, snapshot, tables, fingerprint = _open_snapshot(target, checksum_limit_bytes)
+                schema_model = _schema_model(snapshot_conn)
+            except psycopg.errors.LockNotAvailable:
+                raise _lock_conflict(target, "counting rows for --exact") from None
         if jobs > 1:
             dump_key = f"{prefix}/{DIRECTORY_DUMP_NAME}"
             sha256, size = _dump_directory_to_storage(
@@ -217,10 +268,19 @@ def _open_snapshot(
 
 
 def _pg_dump_argv(
-    tools: PgTools, format_args: list[str], compress: int | None, snapshot: str | None, dsn: str | None
+    tools: PgTools,
+    format_args: list[str],
+    compress: int | None,
+    snapshot: str | None,
+    dsn: str | None,
+    lock_timeout_ms: int,
 ) -> list[str]:
-    """pg_dump's command line: the format, then compression, the exported snapshot and the database."""
+    """pg_dump's command line: the format, the lock wait, compression, the exported snapshot and the
+    database. pg_dump turns lock_timeout off in its session, so without --lock-wait-timeout it would wait
+    forever behind DDL (a migration holding ACCESS EXCLUSIVE)."""
     argv = [tools.pg_dump, *format_args, "--no-password"]
+    if lock_timeout_ms:
+        argv.append(f"--lock-wait-timeout={lock_timeout_ms}ms")
     if compress is not None:
         argv.append(f"--compress={compress}")
     if snapshot:
@@ -243,7 +303,7 @@ def _dump_to_storage(
     encrypt: list[str] | None = None,
 ) -> tuple[str, int]:
     dsn, env = client_environment(target, environ)
-    argv = _pg_dump_argv(tools, ["--format=custom"], compress, snapshot, dsn)
+    argv = _pg_dump_argv(tools, ["--format=custom"], compress, snapshot, dsn, target.lock_timeout_ms)
     with tempfile.NamedTemporaryFile(prefix="pgdba-pg_dump-", suffix=".err") as errfile:
         dump = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errfile, env=env)
         chain = [dump]
@@ -271,9 +331,12 @@ def _dump_to_storage(
             code = proc.wait()
             if code != 0:
                 _discard(storage, key)
-                reason = _stderr_summary(errfile.name, target)
-                name = "pg_dump" if proc is dump else "age"
-                raise BackupFailed(f"{name} failed (exit {code}), backup discarded: {reason}")
+                stderr = _read_stderr(errfile.name)
+                if proc is dump:
+                    raise _pg_dump_failed(code, stderr, target, "backup discarded")
+                raise BackupFailed(
+                    f"age failed (exit {code}), backup discarded: {_stderr_summary(stderr, target)}"
+                )
     if reader.size == 0:
         _discard(storage, key)
         raise BackupFailed("pg_dump wrote nothing, backup discarded")
@@ -293,7 +356,9 @@ def _dump_directory_to_storage(
     environ: Mapping[str, str] | None,
 ) -> tuple[str, int]:
     dsn, env = client_environment(target, environ)
-    argv = _pg_dump_argv(tools, ["--format=directory", f"--jobs={jobs}"], compress, snapshot, dsn)
+    argv = _pg_dump_argv(
+        tools, ["--format=directory", f"--jobs={jobs}"], compress, snapshot, dsn, target.lock_timeout_ms
+    )
     readers: list[HashingReader] = []
 
     def hashing(stream: IO[bytes]) -> IO[bytes]:
@@ -303,9 +368,7 @@ def _dump_directory_to_storage(
     with work_folder("pgdba-dump-") as tmp:
         code, stderr = dump_directory(argv, env, Path(tmp))
         if code != 0:
-            lines = [line for line in stderr.splitlines() if line.strip()]
-            reason = mask_password(lines[0] if lines else "no message", (target.password,))
-            raise BackupFailed(f"pg_dump failed (exit {code}), nothing stored: {reason}")
+            raise _pg_dump_failed(code, stderr, target, "nothing stored")
         try:
             upload_directory_as_tar(storage, key, Path(tmp) / "dump", expected_size, hashing)
         except StorageError as exc:

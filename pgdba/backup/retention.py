@@ -4,6 +4,10 @@ A tier keeps the newest backup of each of its N most recent periods that have a 
 rules say, the newest backup that passed a restore test is kept, and so is the newest complete backup.
 Incomplete backups (no manifest) are deleted once older than a grace period, so a dump still running
 is never touched.
+
+Every rule is optional (None: not given) and, when given, takes 1 or more: a rule of 0 would keep no
+backup, so it is refused like a negative one (pgBackRest refuses a retention of 0 the same way) rather
+than read as "no rule".
 """
 
 from __future__ import annotations
@@ -18,28 +22,48 @@ from pgdba.backup.storage import Storage
 from pgdba.errors import InputError
 
 DEFAULT_INCOMPLETE_GRACE = timedelta(hours=24)
+MAX_KEEP_COUNT = 100_000  # backups (or days, weeks, months with a backup): centuries of daily dumps
+MAX_KEEP_WITHIN_DAYS = 36_500  # a hundred years
 
 
 @dataclass(frozen=True)
 class RetentionPolicy:
-    keep_last: int = 0
-    keep_daily: int = 0
-    keep_weekly: int = 0
-    keep_monthly: int = 0
-    keep_within: timedelta | None = None
+    keep_last: int | None = None
+    keep_daily: int | None = None
+    keep_weekly: int | None = None
+    keep_monthly: int | None = None
+    keep_within_days: int | None = None
     incomplete_grace: timedelta = DEFAULT_INCOMPLETE_GRACE
 
+    def __post_init__(self) -> None:
+        self.validate()  # before any listing or deleting: a policy that exists is a valid one
+
+    def rules(self) -> dict[str, int]:
+        """The rules given, by their option name."""
+        given = {
+            "--keep-last": self.keep_last,
+            "--keep-daily": self.keep_daily,
+            "--keep-weekly": self.keep_weekly,
+            "--keep-monthly": self.keep_monthly,
+            "--keep-within-days": self.keep_within_days,
+        }
+        return {option: value for option, value in given.items() if value is not None}
+
     def validate(self) -> None:
-        counts = (self.keep_last, self.keep_daily, self.keep_weekly, self.keep_monthly)
-        if any(n < 0 for n in counts):
-            raise InputError("keep counts must be zero or positive")
-        if self.keep_within is not None and self.keep_within < timedelta(0):
-            raise InputError("--keep-within-days must be zero or positive")
-        if not any(counts) and self.keep_within is None:
+        rules = self.rules()
+        if not rules:
             raise InputError(
                 "no retention rule given: pass --keep-last, --keep-daily, --keep-weekly, --keep-monthly "
                 "or --keep-within-days"
             )
+        for option, value in rules.items():
+            limit = MAX_KEEP_WITHIN_DAYS if option == "--keep-within-days" else MAX_KEEP_COUNT
+            if value == 0:
+                raise InputError(
+                    f"{option} takes 1 to {limit}: 0 would keep no backup by this rule (leave the option out)"
+                )
+            if not 1 <= value <= limit:
+                raise InputError(f"{option} takes 1 to {limit}, not {value}")
 
 
 @dataclass
@@ -69,7 +93,6 @@ def plan_retention(
     backups: list[BackupInfo], policy: RetentionPolicy, now: datetime | None = None
 ) -> list[PruneDecision]:
     """A keep/delete decision with reasons for every backup; each database is judged on its own."""
-    policy.validate()
     now = now or datetime.now(UTC)
     decisions: list[PruneDecision] = []
     for database in sorted({b.database for b in backups}):
@@ -83,13 +106,16 @@ def _plan_one_database(
 ) -> list[PruneDecision]:
     reasons: dict[str, list[str]] = {b.backup_id: [] for b in newest_first}
     complete = [b for b in newest_first if b.complete]
-    for b in complete[: policy.keep_last]:
-        reasons[b.backup_id].append(f"last {policy.keep_last}")
+    if policy.keep_last is not None:
+        for b in complete[: policy.keep_last]:
+            reasons[b.backup_id].append(f"last {policy.keep_last}")
     for tier, count in (
         ("daily", policy.keep_daily),
         ("weekly", policy.keep_weekly),
         ("monthly", policy.keep_monthly),
     ):
+        if count is None:
+            continue
         seen: list[tuple[int, ...]] = []
         for b in complete:
             period = _PERIODS[tier](b.taken_at)
@@ -99,10 +125,10 @@ def _plan_one_database(
                 break
             seen.append(period)
             reasons[b.backup_id].append(tier)
-    if policy.keep_within is not None:
+    if policy.keep_within_days is not None:
         for b in complete:
-            if now - b.taken_at <= policy.keep_within:
-                reasons[b.backup_id].append(f"within {policy.keep_within.days} days")
+            if now - b.taken_at <= timedelta(days=policy.keep_within_days):
+                reasons[b.backup_id].append(f"within {policy.keep_within_days} days")
     tested = [b for b in complete if b.restore_test_passed]
     if tested:
         reasons[tested[0].backup_id].append("newest backup that passed a restore test")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,13 +24,20 @@ from pgdba.backup import (
     run_backup,
     verify_backup,
 )
-from pgdba.backup.dump import DEFAULT_CHECKSUM_LIMIT_BYTES
+from pgdba.backup.dump import (
+    DEFAULT_CHECKSUM_LIMIT_BYTES,
+    MAX_CHECKSUM_LIMIT_MB,
+    MAX_JOBS,
+    MAX_LOCK_TIMEOUT_MS,
+    MB,
+)
 from pgdba.backup.encryption import age_identity, age_recipients, unused_identity_note
 from pgdba.backup.manifest import BackupInfo, check_history_store, record_backup
+from pgdba.backup.retention import MAX_KEEP_COUNT, MAX_KEEP_WITHIN_DAYS
 from pgdba.backup.storage import Storage
 from pgdba.cli.options import DsnOption, FormatOption, check_format, target_from
 from pgdba.render import Column, console, print_json, print_rows
-from pgdba.target import resolve_target
+from pgdba.target import DEFAULT_LOCK_TIMEOUT_MS, resolve_target
 
 app = typer.Typer(
     help="Backups with pg_dump to a folder or S3/R2, verified, restorable, pruned.", no_args_is_help=True
@@ -63,7 +69,8 @@ DumpJobsOption = Annotated[
     typer.Option(
         "--jobs",
         "-j",
-        help="parallel pg_dump jobs (1 or more): above 1, directory format (needs local disk for one copy)",
+        help=f"parallel pg_dump jobs (1 to {MAX_JOBS}): above 1, directory format (needs local disk for one "
+        "copy)",
     ),
 ]
 RestoreJobsOption = Annotated[
@@ -71,7 +78,7 @@ RestoreJobsOption = Annotated[
     typer.Option(
         "--jobs",
         "-j",
-        help="parallel pg_restore jobs (1 or more) for backups taken with --jobs; a custom-format "
+        help=f"parallel pg_restore jobs (1 to {MAX_JOBS}) for backups taken with --jobs; a custom-format "
         "archive is restored with one",
     ),
 ]
@@ -122,8 +129,12 @@ def run_command(
         typer.Option("--exact", help="count rows (and checksum small tables) in the dump's own snapshot"),
     ] = False,
     checksum_limit_mb: Annotated[
-        int, typer.Option("--checksum-limit-mb", help="with --exact: checksum tables up to this size")
-    ] = DEFAULT_CHECKSUM_LIMIT_BYTES // (1024 * 1024),
+        int,
+        typer.Option(
+            "--checksum-limit-mb",
+            help=f"with --exact: checksum tables up to this size (0 to {MAX_CHECKSUM_LIMIT_MB})",
+        ),
+    ] = DEFAULT_CHECKSUM_LIMIT_BYTES // MB,
     compress: Annotated[
         int | None, typer.Option("--compress", help="pg_dump compression level 0-9 (default: pg_dump's)")
     ] = None,
@@ -131,6 +142,14 @@ def run_command(
         bool, typer.Option("--no-globals", help="skip pg_dumpall --globals-only (roles, tablespaces)")
     ] = False,
     jobs: DumpJobsOption = 1,
+    lock_timeout: Annotated[
+        int,
+        typer.Option(
+            "--lock-timeout",
+            help="ms to wait for a table lock, in pgdba's queries and as pg_dump's --lock-wait-timeout "
+            f"(0 = wait forever, up to {MAX_LOCK_TIMEOUT_MS}): a backup behind DDL fails instead of hanging",
+        ),
+    ] = DEFAULT_LOCK_TIMEOUT_MS,
     history: Annotated[
         str | None, typer.Option("--history", help="history store (else PGDBA_HISTORY or the default file)")
     ] = None,
@@ -149,7 +168,7 @@ def run_command(
     Example: pgdba backup run --dsn postgresql://app@db/app --storage s3://backups/pg --exact
     """
     check_format(fmt)
-    target = target_from(dsn)
+    target = target_from(dsn, lock_timeout=lock_timeout)
     store = _storage(storage, endpoint_url, region, profile)
     check_history_store(history)  # a bad --history must not turn a stored backup into a "failed" one
     with _byte_progress("pg_dump") as progress:
@@ -157,7 +176,7 @@ def run_command(
             target,
             store,
             exact=exact,
-            checksum_limit_bytes=checksum_limit_mb * 1024 * 1024,
+            checksum_limit_bytes=checksum_limit_mb * MB,
             compress=compress,
             jobs=jobs,
             include_globals=not no_globals,
@@ -356,16 +375,27 @@ def prune_command(
     region: RegionOption = None,
     profile: ProfileOption = None,
     database: DatabaseOption = None,
-    keep_last: Annotated[int, typer.Option("--keep-last", help="keep the N newest complete backups")] = 0,
-    keep_daily: Annotated[int, typer.Option("--keep-daily", help="newest backup of each of N days")] = 0,
+    keep_last: Annotated[
+        int | None,
+        typer.Option("--keep-last", help=f"keep the N newest complete backups (1 to {MAX_KEEP_COUNT})"),
+    ] = None,
+    keep_daily: Annotated[
+        int | None,
+        typer.Option("--keep-daily", help=f"newest backup of each of N days (1 to {MAX_KEEP_COUNT})"),
+    ] = None,
     keep_weekly: Annotated[
-        int, typer.Option("--keep-weekly", help="newest backup of each of N ISO weeks")
-    ] = 0,
+        int | None,
+        typer.Option("--keep-weekly", help=f"newest backup of each of N ISO weeks (1 to {MAX_KEEP_COUNT})"),
+    ] = None,
     keep_monthly: Annotated[
-        int, typer.Option("--keep-monthly", help="newest backup of each of N months")
-    ] = 0,
+        int | None,
+        typer.Option("--keep-monthly", help=f"newest backup of each of N months (1 to {MAX_KEEP_COUNT})"),
+    ] = None,
     keep_within_days: Annotated[
-        int | None, typer.Option("--keep-within-days", help="keep every backup younger than N days")
+        int | None,
+        typer.Option(
+            "--keep-within-days", help=f"keep every backup younger than N days (1 to {MAX_KEEP_WITHIN_DAYS})"
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="list what would be deleted, delete nothing")
@@ -375,17 +405,20 @@ def prune_command(
     """Delete backups outside the retention rules. The newest backup that passed a restore test and the
     newest complete backup are always kept.
 
+    Give at least one --keep-* rule; each takes 1 or more. A rule of 0 would keep no backup, so it is
+    refused (as pgBackRest refuses a retention of 0): leave the option out instead.
+
     Example: pgdba backup prune --storage s3://backups/pg --keep-daily 7 --keep-weekly 4 --keep-monthly 6 --dry-run
     """
     check_format(fmt)
-    store = _storage(storage, endpoint_url, region, profile)
     policy = RetentionPolicy(
         keep_last=keep_last,
         keep_daily=keep_daily,
         keep_weekly=keep_weekly,
         keep_monthly=keep_monthly,
-        keep_within=timedelta(days=keep_within_days) if keep_within_days is not None else None,
+        keep_within_days=keep_within_days,
     )
+    store = _storage(storage, endpoint_url, region, profile)
     decisions = plan_retention(list_backups(store, database), policy)
     prune_backups(store, decisions, dry_run=dry_run)
     rows = [d.to_dict() for d in decisions]

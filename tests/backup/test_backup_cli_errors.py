@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from pgdba.backup import find_backup, list_backups, run_backup
+from pgdba.backup.dump import MAX_CHECKSUM_LIMIT_MB, MAX_JOBS, MAX_LOCK_TIMEOUT_MS
 from pgdba.backup.storage import FileStorage
 from pgdba.cli import main
 from pgdba.history.store import HistoryStore
@@ -143,26 +144,67 @@ def test_a_bad_age_recipient_is_refused_before_pg_dump_starts(demo_db, file_stor
     assert not any(file_storage.root.iterdir())
 
 
-@pytest.mark.parametrize("rule", [["--keep-within-days", "-5"], ["--keep-last", "-1"]])
-def test_prune_refuses_negative_keep_rules_alike(tested_backup, rule, capsys):
-    assert main(["backup", "prune", "--storage", str(tested_backup.storage.root), *rule]) == 2
+KEEP_OPTIONS = ["--keep-last", "--keep-daily", "--keep-weekly", "--keep-monthly", "--keep-within-days"]
+
+
+@pytest.mark.parametrize("option", KEEP_OPTIONS)
+def test_prune_refuses_a_keep_rule_of_zero_saying_it_keeps_nothing(tested_backup, option, capsys):
+    args = ["backup", "prune", "--storage", str(tested_backup.storage.root), option, "0", "--dry-run"]
+    assert main(args) == 2
     (line,) = capsys.readouterr().err.splitlines()
-    assert line.startswith("pgdba: error:") and "must be zero or positive" in line
+    assert line.startswith(f"pgdba: error: {option} takes 1 to ") and "0 would keep no backup" in line
+    assert "no retention rule" not in line
     assert len(list_backups(tested_backup.storage)) == 1
 
 
-def test_every_jobs_option_refuses_zero_alike(demo_db, tested_backup, capsys):
+@pytest.mark.parametrize("option", KEEP_OPTIONS)
+@pytest.mark.parametrize("value", ["-1", "99999999999999"])
+def test_prune_refuses_negative_and_huge_keep_rules_alike(tested_backup, option, value, capsys):
+    args = ["backup", "prune", "--storage", str(tested_backup.storage.root), option, value, "--dry-run"]
+    assert main(args) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"pgdba: error: {option} takes 1 to ") and line.endswith(f", not {value}")
+    assert len(list_backups(tested_backup.storage)) == 1
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--checksum-limit-mb", "-1", f"--checksum-limit-mb takes 0 to {MAX_CHECKSUM_LIMIT_MB}"),
+        ("--checksum-limit-mb", str(MAX_CHECKSUM_LIMIT_MB + 1), "--checksum-limit-mb takes 0 to"),
+        ("--jobs", "99999999999999", f"--jobs takes 1 to {MAX_JOBS}"),
+        ("--compress", "99999999999999", "--compress takes 0 (none) to 9"),
+        (
+            "--lock-timeout",
+            str(MAX_LOCK_TIMEOUT_MS + 1),
+            f"--lock-timeout takes 0 (wait forever) to {MAX_LOCK_TIMEOUT_MS}",
+        ),
+        ("--lock-timeout", "-1", "timeouts must be zero (no limit) or positive"),
+    ],
+)
+def test_backup_run_refuses_out_of_range_numbers_before_dumping(
+    demo_db, file_storage, option, value, message, capsys
+):
+    args = ["backup", "run", "--dsn", demo_db.dsn, "--storage", str(file_storage.root), option, value]
+    assert main(args) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"pgdba: error: {message}")
+    assert not any(file_storage.root.iterdir())
+
+
+@pytest.mark.parametrize("jobs", ["0", str(MAX_JOBS + 1)])
+def test_every_jobs_option_refuses_out_of_range_alike(demo_db, tested_backup, jobs, capsys):
     storage = ["--storage", str(tested_backup.storage.root)]
     server = ["--dsn", demo_db.cluster.dsn()]
     before = tested_backup.record.read_bytes()
     commands = [
-        ["restore-test", *server, *storage, "--history", str(tested_backup.history), "--jobs", "0"],
-        ["backup", "restore", *server, *storage, "--into", "never_created", "--apply", "--jobs", "0"],
-        ["backup", "run", "--dsn", demo_db.dsn, *storage, "--jobs", "0"],
+        ["restore-test", *server, *storage, "--history", str(tested_backup.history), "--jobs", jobs],
+        ["backup", "restore", *server, *storage, "--into", "never_created", "--apply", "--jobs", jobs],
+        ["backup", "run", "--dsn", demo_db.dsn, *storage, "--jobs", jobs],
     ]
     for argv in commands:
         assert main(argv) == 2, argv
-        assert capsys.readouterr().err == "pgdba: error: --jobs takes 1 or more\n"
+        assert capsys.readouterr().err == f"pgdba: error: --jobs takes 1 to {MAX_JOBS}\n"
     assert len(list_backups(tested_backup.storage)) == 1
     assert tested_backup.record.read_bytes() == before
     assert len(tested_backup.restore_test_records()) == 1
@@ -207,3 +249,10 @@ def test_restore_plan_quotes_shell_words_so_it_can_be_pasted(demo_db, tested_bac
     command = next(line.strip() for line in capsys.readouterr().out.splitlines() if "pg_restore" in line)
     words = shlex.split(command.split(" < ")[0])
     assert words[0] == "pg_restore" and f"--dbname={into}" in words
+
+
+def test_prune_help_says_a_rule_of_zero_is_refused(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+    assert main(["backup", "prune", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "each takes 1 or more. A rule of 0 would keep no backup, so it is refused" in text

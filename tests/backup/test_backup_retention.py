@@ -9,7 +9,7 @@ import pytest
 
 from pgdba.backup import list_backups, run_backup
 from pgdba.backup.manifest import BackupInfo, Manifest
-from pgdba.backup.retention import RetentionPolicy, plan_retention
+from pgdba.backup.retention import MAX_KEEP_COUNT, MAX_KEEP_WITHIN_DAYS, RetentionPolicy, plan_retention
 from pgdba.cli import main
 from pgdba.errors import InputError
 
@@ -78,7 +78,7 @@ def test_incomplete_backups_go_after_the_grace_period_and_age_rule():
         _backup(NOW - timedelta(days=40)),
         _backup(NOW - timedelta(days=2)),
     ]
-    decisions = plan_retention(backups, RetentionPolicy(keep_within=timedelta(days=30)), NOW)
+    decisions = plan_retention(backups, RetentionPolicy(keep_within_days=30), NOW)
     actions = {(d.backup.taken_at, d.backup.status): d.keep for d in decisions}
     assert actions == {
         (NOW - timedelta(hours=1), "incomplete"): True,
@@ -91,6 +91,27 @@ def test_incomplete_backups_go_after_the_grace_period_and_age_rule():
 def test_no_rule_is_refused_rather_than_deleting_everything():
     with pytest.raises(InputError, match="no retention rule"):
         plan_retention([_backup(NOW)], RetentionPolicy(), NOW)
+
+
+@pytest.mark.parametrize(
+    ("rule", "limit"),
+    [
+        ("keep_last", MAX_KEEP_COUNT),
+        ("keep_daily", MAX_KEEP_COUNT),
+        ("keep_weekly", MAX_KEEP_COUNT),
+        ("keep_monthly", MAX_KEEP_COUNT),
+        ("keep_within_days", MAX_KEEP_WITHIN_DAYS),
+    ],
+)
+def test_every_keep_rule_takes_one_up_to_its_limit(rule, limit):
+    option = "--" + rule.replace("_", "-")
+    with pytest.raises(InputError, match=f"^{option} takes 1 to {limit}: 0 would keep no backup"):
+        RetentionPolicy(**{rule: 0})
+    for wrong in (-1, limit + 1):
+        with pytest.raises(InputError, match=f"^{option} takes 1 to {limit}, not {wrong}$"):
+            RetentionPolicy(**{rule: wrong})
+    decisions = plan_retention([_backup(NOW)], RetentionPolicy(**{rule: limit}), NOW)
+    assert [d.keep for d in decisions] == [True]
 
 
 def test_prune_dry_run_deletes_nothing_and_real_run_keeps_the_tested_backup(db, file_storage, capsys):
