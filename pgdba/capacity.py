@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pgdba.checks.capacity import Growth, growth
+from pgdba.checks.capacity import MIN_TREND_WINDOW_S, Growth, growth
 from pgdba.findings import SCHEMA_VERSION
 from pgdba.history.snapshot import TABLES, size_history
 from pgdba.history.store import HistoryStore
@@ -48,6 +48,7 @@ def table_forecast(target: Target, store: HistoryStore, days: int) -> TableForec
     history = size_history(store, target.key, TABLES)
     sizes = {t.qualified_name: t.total_bytes for t in tables}
     measured = {t.qualified_name: t.total_bytes for t in tables if not t.locked}  # not pg_class's estimate
-    rates = {g.object: g for g in growth(history, measured, datetime.now(UTC))}
+    now = datetime.now(UTC)
+    rates = {g.object: g for g in growth(history, measured, now, min_window_seconds=MIN_TREND_WINDOW_S)}
     since = min((taken for taken, _ in history), default=None)
     return TableForecast(days, since, {name: rates.get(name) for name in sizes}, sizes)

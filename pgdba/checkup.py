@@ -191,7 +191,7 @@ def _growth(d: Data, kind: str) -> list[capacity.Growth]:
     if not history:
         raise Skip(f"no earlier {kind} snapshot (run `pgdba snapshot` regularly)")
     if kind == "tables":
-        current = {t.qualified_name: t.total_bytes for t in d["tables"]}
+        current = {t.qualified_name: t.total_bytes for t in d["tables"] if not t.locked}
     else:
         current = {d["database"].database: d["database"].size_bytes}
     return capacity.growth(history, current, d["now"])

@@ -361,6 +361,8 @@ def deploy(
         env_file.chmod(0o600)
         env_file.write_text(env_text, encoding="utf-8")
         _share_with_netdata(env_file)
+        if store and Path(store).is_file():  # the history store is its owner's only: the plugin reads it
+            _share_with_netdata(Path(store))
     except OSError as exc:
         raise InputError(
             f"cannot install into {netdata_dir}: {exc.strerror or exc} (run as root, or use --print)"

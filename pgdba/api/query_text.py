@@ -8,38 +8,11 @@ literal tokens even in a statement cut short; a text it cannot scan is withheld,
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-import pglast
+from pgdba.statement_text import WITHHELD, normalised
 
-WITHHELD = "(statement text withheld: its literals could not be located)"
-_LITERALS = {"SCONST", "ICONST", "FCONST", "BCONST", "XCONST", "USCONST"}
-_COMMENTS = {"C_COMMENT", "SQL_COMMENT"}  # comments can hold data (sqlcommenter tags, pasted values)
-_PARAM = re.compile(r"\$(\d+)")
-
-
-def normalised(text: str) -> str:
-    """The statement with each literal replaced by $n (numbered after any $n it has) and no comments."""
-    try:
-        tokens = pglast.parser.scan(text)
-    except pglast.parser.ParseError:
-        return WITHHELD
-    number = max((int(n) for n in _PARAM.findall(text)), default=0)
-    parts: list[str] = []
-    previous_end = -1
-    for token in tokens:
-        gap = text[previous_end + 1 : token.start]
-        parts.append(gap if gap.isspace() or not gap else " ")  # only whitespace lies between tokens
-        if token.name in _COMMENTS:
-            parts.append("")
-        elif token.name in _LITERALS:
-            number += 1
-            parts.append(f"${number}")
-        else:
-            parts.append(text[token.start : token.end + 1])
-        previous_end = token.end
-    return "".join(parts).strip()
+__all__ = ["WITHHELD", "finding_without_literals", "normalised", "with_normalised_queries"]
 
 
 def with_normalised_queries(report: dict[str, Any]) -> dict[str, Any]:

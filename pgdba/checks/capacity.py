@@ -47,11 +47,21 @@ class Growth:
         }
 
 
+# A per-day rate from less history than this is noise (an index build, a visibility map page): trends and
+# forecasts shown to people wait for it
+MIN_TREND_WINDOW_S = 3600.0
+
+
 def growth(
-    history: Sequence[tuple[datetime, Mapping[str, int]]], current: Mapping[str, int], now: datetime
+    history: Sequence[tuple[datetime, Mapping[str, int]]],
+    current: Mapping[str, int],
+    now: datetime,
+    *,
+    min_window_seconds: float = 0.0,
 ) -> list[Growth]:
     """Growth of every object in `current` since the oldest sample in `history` that has it (samples are
-    (taken_at, {object: bytes})). Objects with no earlier sample are left out; fastest growing first."""
+    (taken_at, {object: bytes})). Objects with no sample at least `min_window_seconds` old are left out;
+    fastest growing first."""
     oldest: dict[str, tuple[datetime, int]] = {}
     for taken_at, sizes in history:
         for name, size in sizes.items():
@@ -60,7 +70,7 @@ def growth(
     rates = [
         Growth(name, size, oldest[name][1], (now - oldest[name][0]).total_seconds())
         for name, size in current.items()
-        if name in oldest and now > oldest[name][0]
+        if name in oldest and (now - oldest[name][0]).total_seconds() > max(min_window_seconds, 0.0)
     ]
     return sorted(rates, key=lambda g: g.bytes_per_day, reverse=True)
 

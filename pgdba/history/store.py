@@ -7,6 +7,7 @@ with metadata (server start, stats reset) that lets deltas detect resets. Record
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -70,6 +71,9 @@ class HistoryStore:
         try:
             if create_folder:
                 path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():  # statement texts, report findings: readable by its owner only
+                with contextlib.suppress(FileExistsError):  # another pgdba created it meanwhile
+                    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             self._db = sqlite3.connect(str(path), timeout=30)
             self._db.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as exc:

@@ -13,6 +13,7 @@ from psycopg.rows import dict_row
 
 from pgdba.errors import NotAvailable
 from pgdba.server import ServerFacts
+from pgdba.statement_text import normalised
 
 ENABLE_HINT = (
     "pg_stat_statements is not available: run `pgdba setup pg-stat-statements` to see what is missing "
@@ -108,7 +109,9 @@ def statement_stats(
     )
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(query, {"limit": limit}).fetchall()
-    return [StatementStats(**_zero_nulls(row)) for row in rows]
+    # a utility statement keeps its literals in pg_stat_statements (ALTER ROLE … PASSWORD '…'): never
+    # let them reach output, reports or the history store
+    return [StatementStats(**{**_zero_nulls(row), "query": normalised(row["query"] or "")}) for row in rows]
 
 
 def _zero_nulls(row: dict[str, Any]) -> dict[str, Any]:

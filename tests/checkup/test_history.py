@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -118,6 +119,17 @@ def test_capacity_forecast_from_snapshots(
     assert main(["snapshot", "--dsn", db.dsn, "--store", path]) == 0
     db.execute("INSERT INTO behavior_log SELECT g, repeat('x', 100) FROM generate_series(1, 10000) g")
     capsys.readouterr()
+    # seconds of history are no trend: no rate yet, rather than a wild one
+    assert (
+        main(["capacity", "tables", "--dsn", db.dsn, "--store", path, "--forecast-days", "30", "-f", "json"])
+        == 0
+    )
+    young = {r["table"]: r for r in json.loads(capsys.readouterr().out)["tables"]}["public.behavior_log"]
+    assert young["bytesPerDay"] is None and young["forecastBytes"] is None
+    with sqlite3.connect(path) as history:  # the first snapshot two hours back: a window worth a rate
+        history.execute(
+            "UPDATE snapshot SET taken_at = ?", ((datetime.now(UTC) - timedelta(hours=2)).isoformat(),)
+        )
     assert (
         main(
             [
@@ -196,3 +208,33 @@ def test_a_table_locked_during_a_snapshot_fakes_no_growth(
     busy = {r["table"]: r for r in json.loads(capsys.readouterr().out)["tables"]}["public.busy"]
     assert code == 0 and busy["totalBytes"] > 1_000_000
     assert busy["bytesPerDay"] is None  # the only earlier sample was an estimate: no rate, not 0 → 1 MB
+
+
+@pytest.mark.catalog
+def test_a_password_in_a_utility_statement_never_reaches_the_store_or_the_output(
+    db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db.execute("DROP ROLE IF EXISTS history_leak")
+    db.execute("CREATE ROLE history_leak")
+    db.execute(
+        "ALTER ROLE history_leak PASSWORD 'Sekrit-in-pgss-42'"
+    )  # pg_stat_statements keeps utility text
+    try:
+        with db.connect() as conn:
+            kept = conn.execute(
+                "SELECT count(*) FROM pg_stat_statements WHERE query LIKE '%Sekrit-in-pgss-42%'"
+            ).fetchone()
+        assert kept == (1,)  # the leak this guards against is real on this server
+        store = tmp_path / "h.sqlite3"
+        assert main(["snapshot", "--dsn", db.dsn, "--store", str(store)]) == 0
+        assert b"Sekrit-in-pgss-42" not in store.read_bytes()
+        with open_store(str(store)) as history:
+            texts = [
+                row["query"] for row in history.snapshots(db.target.key, "statements", limit=1)[0].payload
+            ]
+        assert "ALTER ROLE history_leak PASSWORD $1" in texts
+        assert main(["check", "--dsn", db.dsn, "-f", "json"]) in (0, 1)
+        assert "Sekrit-in-pgss-42" not in capsys.readouterr().out
+        assert (store.stat().st_mode & 0o777) == 0o600
+    finally:
+        db.execute("DROP ROLE history_leak")

@@ -1,0 +1,42 @@
+"""Statement texts without their literals: every literal replaced by $n, comments dropped.
+
+pg_stat_statements already replaces constants with $n in planned statements, but utility statements,
+pg_stat_activity and finding metrics carry texts as the client sent them (a password in ALTER ROLE, an
+e-mail in a WHERE clause, a truncated statement). PostgreSQL's own scanner (through pglast) finds the
+literal tokens even in a statement cut short; a text it cannot scan is withheld, never shown raw. Every
+statement text pgdba reads from pg_stat_statements passes through here before anyone prints or stores it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pglast
+
+WITHHELD = "(statement text withheld: its literals could not be located)"
+_LITERALS = {"SCONST", "ICONST", "FCONST", "BCONST", "XCONST", "USCONST"}
+_COMMENTS = {"C_COMMENT", "SQL_COMMENT"}  # comments can hold data (sqlcommenter tags, pasted values)
+_PARAM = re.compile(r"\$(\d+)")
+
+
+def normalised(text: str) -> str:
+    """The statement with each literal replaced by $n (numbered after any $n it has) and no comments."""
+    try:
+        tokens = pglast.parser.scan(text)
+    except pglast.parser.ParseError:
+        return WITHHELD
+    number = max((int(n) for n in _PARAM.findall(text)), default=0)
+    parts: list[str] = []
+    previous_end = -1
+    for token in tokens:
+        gap = text[previous_end + 1 : token.start]
+        parts.append(gap if gap.isspace() or not gap else " ")  # only whitespace lies between tokens
+        if token.name in _COMMENTS:
+            parts.append("")
+        elif token.name in _LITERALS:
+            number += 1
+            parts.append(f"${number}")
+        else:
+            parts.append(text[token.start : token.end + 1])
+        previous_end = token.end
+    return "".join(parts).strip()
