@@ -67,10 +67,13 @@ class Target:
 
     @property
     def password(self) -> str:
+        """The DSN's password; from a DSN libpq cannot parse, the raw token where a password stands (an
+        unparsable one, e.g. a bad %-escape, is what libpq's error message repeats)."""
         try:
             return str(conninfo.conninfo_to_dict(self.dsn).get("password") or "")
         except psycopg.ProgrammingError:
-            return ""
+            raw = _URI_PASSWORD.search(self.dsn) or _QUERY_PASSWORD.search(self.dsn)
+            return raw["pw"] if raw else ""
 
     @property
     def masked_dsn(self) -> str:
@@ -143,11 +146,7 @@ def _first_line(exc: BaseException, target: Target) -> str:
     fatal = [line for line in lines if "FATAL" in line or "failed" in line]
     text = (fatal[-1] if fatal else lines[0]) if lines else type(exc).__name__
     text = re.sub(r"^(connection failed: )?(connection to server at .*? failed: )?", "", text)
-    try:
-        password = conninfo.conninfo_to_dict(target.dsn).get("password") or ""
-    except psycopg.ProgrammingError:
-        password = ""
-    return mask_password(text, (str(password),))
+    return mask_password(text, (target.password,))
 
 
 def _without_driver(dsn: str) -> str:

@@ -119,3 +119,9 @@ def test_a_sqlalchemy_url_is_read_as_libpq_reads_postgresql_urls() -> None:
     target = resolve_target(None, {"DATABASE_URL": "postgresql+asyncpg://app:hunter2@db.internal:5433/shop"})
     assert target.dsn == "postgresql://app:hunter2@db.internal:5433/shop" and target.source == "DATABASE_URL"
     assert target.params()["port"] == "5433" and "hunter2" not in target.masked_dsn
+
+
+def test_a_password_libpq_cannot_decode_is_not_repeated_by_its_error() -> None:
+    with pytest.raises(InputError) as raised:
+        resolve_target("postgresql://app:S3cret%ZZ@127.0.0.1:5432/db")
+    assert "S3cret" not in str(raised.value) and "invalid percent-encoded token" in str(raised.value)
