@@ -69,12 +69,16 @@ def slow(
     dsn: DsnOption = None,
     fmt: FormatOption = "table",
     threshold: Annotated[
-        float, typer.Option(parser=finite(min=0), help="Mean ms that is a warning whatever the call count")
+        float,
+        typer.Option(
+            parser=finite(min=0), help="Mean ms that is a warning from 5 calls on (one slow call is no trend)"
+        ),
     ] = 100.0,
     min_calls: Annotated[int, typer.Option(help="PgHero's rule: at least this many calls …", min=1)] = 100,
     min_mean: Annotated[float, typer.Option(parser=finite(min=0), help="… and at least this mean ms")] = 20.0,
 ) -> None:
-    """Slow statements: mean ≥ --threshold ms (warning), or ≥ --min-calls calls and ≥ --min-mean ms (info).
+    """Slow statements: mean ≥ --threshold ms over at least 5 calls (warning), or ≥ --min-calls calls and
+    ≥ --min-mean ms (info). `queries analyze` lists every statement over its threshold, whatever its calls.
 
     Example: pgdba queries slow --threshold 250
     """
