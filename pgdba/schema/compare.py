@@ -14,6 +14,31 @@ from pgdba.schema.model import Column, DefaultKind, ForeignKey, Index, SchemaMod
 UNKNOWN = "?"  # a type, default or predicate a source could not evaluate: never compared
 WILDCARD_DEFAULT = "*"  # "some database default" (Prisma's dbgenerated()): only its presence is compared
 RENAME_SIMILARITY = 0.6
+# every finding code (after "schema."): ignore rules are checked against these
+FINDING_CODES = (
+    "table.missing",
+    "table.renamed",
+    "column.missing",
+    "column.renamed",
+    "column.type",
+    "column.nullable",
+    "column.default",
+    "column.identity",
+    "column.generated",
+    "primary_key",
+    "unique.missing",
+    "unique.kind",
+    "index.missing",
+    "index.definition",
+    "foreign_key.missing",
+    "foreign_key.action",
+    "check.missing",
+    "check.definition",
+    "enum.missing",
+    "enum.values",
+    "enum.order",
+    "name",
+)
 
 
 @dataclass(frozen=True)
@@ -69,6 +94,8 @@ class _Comparison:
     def add(
         self, code: str, severity: Severity, title: str, obj: str, recommendation: str = "", **metrics: Any
     ) -> None:
+        if code not in FINDING_CODES:  # a new code must be listed there, or ignore rules would refuse it
+            raise ValueError(f"finding code {code!r} is not in FINDING_CODES")
         self.result.findings.append(
             Finding(
                 f"schema.{code}", severity, title, obj, {k: v for k, v in metrics.items()}, recommendation

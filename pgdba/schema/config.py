@@ -26,7 +26,8 @@ from typing import Any
 
 from pgdba.errors import InputError
 from pgdba.findings import Finding
-from pgdba.schema.compare import CompareOptions
+from pgdba.schema.compare import FINDING_CODES, CompareOptions
+from pgdba.text_files import read_text_file
 
 DEFAULT_CONFIG_FILES = ("pgdba-schema.toml", ".pgdba-schema.toml")
 _OBJECT_KINDS = {
@@ -76,9 +77,13 @@ def parse_rule(text: str) -> IgnoreRule:
     if kind in _OBJECT_KINDS:
         prefix = _OBJECT_KINDS[kind]
         return IgnoreRule(prefix + "*" if prefix.endswith(".") else prefix, pattern, text)
-    if not kind.startswith("schema."):
-        kind = "schema." + kind
-    return IgnoreRule(kind, pattern, text)
+    code = kind if kind.startswith("schema.") else "schema." + kind
+    if not any(fnmatch.fnmatchcase(f"schema.{known}", code) for known in FINDING_CODES):
+        raise InputError(
+            f"ignore rule {text!r}: unknown kind {kind!r}; use one of {', '.join(_OBJECT_KINDS)} "
+            f"or a finding code ({', '.join(FINDING_CODES)}; a glob such as column.* works too)"
+        )
+    return IgnoreRule(code, pattern, text)
 
 
 def load_config(path: Path | None = None) -> SchemaConfig:
@@ -98,15 +103,37 @@ def load_config(path: Path | None = None) -> SchemaConfig:
 
 def _from_file(path: Path, *, required: bool) -> SchemaConfig:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        data = tomllib.loads(read_text_file(path, "config file"))
+    except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: {exc}") from None
-    section: Any = data.get("schema")
-    if section is None:
-        section = data.get("tool", {}).get("pgdba", {}).get("schema")
+    section = _pyproject_section(data, path) if path.name == "pyproject.toml" else _schema_section(data, path)
     if section is None:
         return SchemaConfig(path=str(path) if required else "")
     return config_from_dict(section, str(path))
+
+
+def _schema_section(data: dict[str, Any], path: Path) -> dict[str, Any] | None:
+    """pgdba-schema.toml: a [schema] table and nothing else."""
+    unknown = [key for key in data if key != "schema"]
+    if unknown:
+        raise InputError(
+            f"{path}: unknown top-level key(s) {', '.join(unknown)} (settings go in the [schema] table)"
+        )
+    return _table_or_none(data, "schema", "schema", path)
+
+
+def _pyproject_section(data: dict[str, Any], path: Path) -> dict[str, Any] | None:
+    """pyproject.toml: only [tool.pgdba.schema] is pgdba's; the other tools' tables are left alone."""
+    tool = _table_or_none(data, "tool", "tool", path)
+    pgdba = _table_or_none(tool, "pgdba", "tool.pgdba", path) if tool is not None else None
+    return _table_or_none(pgdba, "schema", "tool.pgdba.schema", path) if pgdba is not None else None
+
+
+def _table_or_none(data: dict[str, Any], key: str, dotted: str, path: Path) -> dict[str, Any] | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, dict):
+        raise InputError(f"{path}: {dotted} must be a table ([{dotted}]), not {type(value).__name__}")
+    return value
 
 
 def config_from_dict(section: dict[str, Any], path: str = "") -> SchemaConfig:
@@ -130,4 +157,11 @@ def config_from_dict(section: dict[str, Any], path: str = "") -> SchemaConfig:
     casing = section.get("drizzle_casing", "")
     if casing not in ("", "snake_case", "camelCase"):
         raise InputError(f"{path}: schema.drizzle_casing must be snake_case or camelCase")
-    return SchemaConfig(CompareOptions(**flags), [parse_rule(r) for r in rules], casing, path)
+    return SchemaConfig(CompareOptions(**flags), [_file_rule(r, path) for r in rules], casing, path)
+
+
+def _file_rule(text: str, path: str) -> IgnoreRule:
+    try:
+        return parse_rule(text)
+    except InputError as exc:
+        raise InputError(f"{path}: schema.ignore: {exc}") from None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,10 @@ class TableValue:
         if name == "_":
             return Unknown("table internals", where)
         return Unknown(f"table {self.name} has no column {name}", where)
+
+
+class UnnamedTable(Unknown):
+    """pgTable(NAME, …) whose NAME is not known statically: listed in the notes, never compared."""
 
 
 @dataclass
@@ -373,7 +378,8 @@ def _sql_text(parts: list[Any], where: str) -> SqlText:
 
 def _table(name: Any, args: list[Any], where: str, schema: str) -> Any:
     if not isinstance(name, str):
-        return name if isinstance(name, Unknown) else Unknown("table name not known statically", where)
+        cause = f"{name.reason} at {name.where}" if isinstance(name, Unknown) else "not a string"
+        return UnnamedTable(f"its table name is not known statically ({cause})", where)
     columns_arg = args[0] if args else {}
     if isinstance(columns_arg, Function):
         columns_arg = columns_arg.module.project.call_function(columns_arg, [ColumnNamespace()])
@@ -431,6 +437,7 @@ class _Converter:
         for name, value in exported:
             if isinstance(value, TableValue) and id(value) not in self.tables:
                 self._table(name, value)
+        self._unnamed_tables(value for _name, value in exported)
         for table_value, table in list(self.tables.values()):
             self._extras(table_value, table)
             self._references(table_value, table)
@@ -438,6 +445,13 @@ class _Converter:
 
     def note(self, unknown: Unknown, what: str) -> None:
         self.model.notes.append(f"{unknown.where}: {what} not compared: {unknown.reason}")
+
+    def _unnamed_tables(self, values: Iterable[Any]) -> None:
+        noted: set[str] = set()
+        for value in values:
+            if isinstance(value, UnnamedTable) and value.where not in noted:
+                noted.add(value.where)
+                self.note(value, "pgTable(...)")
 
     def _enum(self, value: EnumValue) -> None:
         self.model.add_enum(EnumType(value.schema, value.name, value.values, value.name))

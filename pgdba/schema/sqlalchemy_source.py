@@ -44,6 +44,8 @@ def load_sqlalchemy(spec: str, source: str = "") -> SchemaModel:
         sys.path.insert(0, str(Path.cwd()))
     try:
         module = importlib.import_module(module_name)
+    except SystemExit as exc:  # a module that exits on import (a missing setting …) is their input error
+        raise InputError(f"importing {module_name} exited ({_exit_status(exc)})") from None
     except Exception as exc:  # an import error of the user's module is their input error
         raise InputError(f"cannot import {module_name}: {type(exc).__name__}: {exc}") from None
     value = getattr(module, attribute, None)
@@ -51,6 +53,13 @@ def load_sqlalchemy(spec: str, source: str = "") -> SchemaModel:
     if not isinstance(metadata, sa.MetaData):
         raise InputError(f"{module_name}:{attribute} is not a SQLAlchemy MetaData or declarative Base")
     return metadata_model(metadata, source or f"sqlalchemy:{spec}")
+
+
+def _exit_status(exc: SystemExit) -> str:
+    """`code N`, or `code 1: MESSAGE` for sys.exit("MESSAGE"), as Python itself would exit."""
+    if exc.code is None or isinstance(exc.code, int):
+        return f"code {exc.code or 0}"
+    return f"code 1: {exc.code}"
 
 
 def metadata_model(metadata: sa.MetaData, source: str = "sqlalchemy") -> SchemaModel:

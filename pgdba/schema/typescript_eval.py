@@ -29,6 +29,7 @@ _TRANSPARENT = frozenset(
     }
 )
 _MAX_DEPTH = 200
+_MAX_CALL_DEPTH = 32  # user functions calling user functions: deeper than any schema helper, a recursion
 
 
 class TypeScriptSyntaxError(InputError):
@@ -273,6 +274,7 @@ class Project:
         for file in files:
             self.modules[file.resolve()] = Module(file, self)
         self.depth = 0
+        self.call_depth = 0
 
     def module_for(self, module: Module, specifier: str) -> Module | None:
         if not specifier.startswith("."):
@@ -307,6 +309,11 @@ class Project:
             if self.depth > _MAX_DEPTH:
                 return Unknown("expression nested too deeply", module.where(node))
             return self._evaluate(node, module, scope)
+        except RecursionError:
+            if self.depth > 1:
+                raise
+            # the depth limits bound the common chains; Python's own limit is the last safety net
+            return Unknown("expression nested too deeply", module.where(node))
         finally:
             self.depth -= 1
 
@@ -521,6 +528,18 @@ class Project:
         return Unknown("call of a value that is not a function", where)
 
     def call_function(self, function: Function, args: list[Any]) -> Any:
+        if self.call_depth >= _MAX_CALL_DEPTH:
+            return Unknown(
+                f"function calls nested more than {_MAX_CALL_DEPTH} deep (a recursion?)",
+                function.module.where(function.node),
+            )
+        self.call_depth += 1
+        try:
+            return self._function_result(function, args)
+        finally:
+            self.call_depth -= 1
+
+    def _function_result(self, function: Function, args: list[Any]) -> Any:
         node, module = function.node, function.module
         scope = dict(function.scope)
         parameters = node.child_by_field_name("parameters") or node.child_by_field_name("parameter")
