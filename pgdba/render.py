@@ -1,13 +1,17 @@
 """Renderers: table (Rich), JSON and Markdown. A renderer formats what it is given and computes nothing.
 
 Values from the database (names, query text, messages) reach Rich only as `rich.text.Text`, never as markup:
-a table named `evil[/red]` is shown as is, not parsed as a closing tag.
+a table named `evil[/red]` is shown as is, not parsed as a closing tag. In Markdown they go through `md_text`
+(prose, table cells), `md_code` (inline code) or `md_fenced` (SQL), so a name cannot add HTML, end a list
+item, split a table row or close a code span.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -19,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from pgdba.findings import Report, Severity
+from pgdba.findings import Finding, Report, Severity
 
 FORMATS = ("table", "json", "markdown")
 _SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -77,14 +81,79 @@ def cell(value: Any) -> str:
     return str(value)
 
 
-def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> str:
-    def escape(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
+_VISIBLE_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_HTML_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_BACKSLASHED = frozenset("\\`*_[]|~")
+# What would start a heading, list, thematic break or setext underline when it opens a line
+# (an ordered-list marker needs a space or the line's end after it; "0.07" stays as it is).
+_BLOCK_START = re.compile(r"^(\d{1,9}(?=[.)](?:[ \t]|$))|(?=[#+=-]))")
 
-    lines = ["| " + " | ".join(c.header for c in columns) + " |"]
+
+def visible_text(text: str) -> str:
+    """The text on one line: backslash, newline, CR, tab and other control characters written as escapes
+    (\\\\, \\n, \\r, \\t, \\xNN, \\uNNNN), so a name with a newline stays recognisable and unambiguous."""
+    return "".join(_visible_char(ch) for ch in text)
+
+
+def _visible_char(ch: str) -> str:
+    if ch in _VISIBLE_ESCAPES:
+        return _VISIBLE_ESCAPES[ch]
+    if unicodedata.category(ch) == "Cc" or ch in "\u2028\u2029":
+        return f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+    return ch
+
+
+def md_text(text: str) -> str:
+    """Text for Markdown prose or a table cell: renders as `visible_text(text)`, never as HTML, emphasis, a
+    link, a code span, a table cell break or a new block."""
+    visible = visible_text(text)
+    escaped = "".join(_md_char(visible, i) for i in range(len(visible)))
+    escaped = _BLOCK_START.sub(r"\g<1>\\", escaped, count=1)
+    stripped = escaped.lstrip(" ")
+    return "&#32;" * (len(escaped) - len(stripped)) + stripped
+
+
+def _md_char(text: str, i: int) -> str:
+    ch = text[i]
+    if ch in _HTML_ENTITIES:
+        return _HTML_ENTITIES[ch]
+    if ch == "_" and 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum():
+        return ch  # inside a word `_` can neither open nor close emphasis: pg_stat_activity stays readable
+    return "\\" + ch if ch in _BACKSLASHED else ch
+
+
+def _fence(text: str, least: int) -> str:
+    """A run of backticks longer than any inside the text (CommonMark), and at least `least` long."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(least, longest + 1)
+
+
+def md_code(text: str, *, in_table: bool = False) -> str:
+    """Inline code showing `visible_text(text)`: stripping the fence (and one padding space) gives it back.
+    Never put it first on a line: a fence of three backticks there would open a code block."""
+    content = visible_text(text) or " "
+    fence = _fence(content, 1)
+    if content.strip(" ") and (content[0] == "`" or content[-1] == "`" or content[0] == content[-1] == " "):
+        content = f" {content} "  # CommonMark strips one space on each side
+    if in_table:
+        content = content.replace("|", "\\|")  # GFM splits cells before parsing code spans
+    return f"{fence}{content}{fence}"
+
+
+def md_fenced(text: str, info: str = "sql", *, indent: int = 0) -> str:
+    """A fenced code block holding text exactly (newlines kept), its fence longer than any backtick run inside;
+    indent is the content column of the list item the block belongs to."""
+    fence = _fence(text, 3)
+    margin = " " * indent
+    lines = [f"{fence}{info}", *text.split("\n"), fence]
+    return "\n".join(margin + line for line in lines)
+
+
+def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> str:
+    lines = ["| " + " | ".join(md_text(c.header) for c in columns) + " |"]
     lines.append("| " + " | ".join("---:" if c.justify == "right" else "---" for c in columns) + " |")
     for row in rows:
-        lines.append("| " + " | ".join(escape(cell(row.get(c.key))) for c in columns) + " |")
+        lines.append("| " + " | ".join(md_text(cell(row.get(c.key))) for c in columns) + " |")
     return "\n".join(lines)
 
 
@@ -103,8 +172,8 @@ def print_rows(
         return
     if fmt == "markdown":
         if title:
-            print(f"## {title}\n")
-        print(markdown_table(rows, columns) if rows else f"_{empty}_")
+            print(f"## {md_text(title)}\n")
+        print(markdown_table(rows, columns) if rows else f"_{md_text(empty)}_")
         return
     if not rows:
         print_text(f"{title + ': ' if title else ''}{empty}")
@@ -117,6 +186,27 @@ def print_rows(
     console().print(table)
 
 
+def finding_markdown(finding: Finding) -> list[str]:
+    """One finding as a Markdown list item: the recommendation a nested item, the fix SQL a fenced block."""
+    head = f"- **{finding.severity.value}** {md_code(finding.code)} {md_text(finding.title)}"
+    lines = [head + (f" — {md_code(finding.object)}" if finding.object else "")]
+    if finding.recommendation:
+        lines.append(f"  - {md_text(finding.recommendation)}")
+    if finding.sql:
+        lines.append(md_fenced(finding.sql, "sql", indent=2))
+    return lines
+
+
+def report_markdown(report: Report, *, title: str = "Findings") -> str:
+    """Findings worst first, then the skipped checks and notes, as one Markdown list under a heading."""
+    lines = [f"## {md_text(title)}", ""]
+    for finding in report.sorted_findings():
+        lines += finding_markdown(finding)
+    lines += [f"- _skipped_ {md_code(s.check)}: {md_text(s.reason)}" for s in report.skipped]
+    lines += [f"- _note_: {md_text(note)}" for note in report.notes]
+    return "\n".join(lines)
+
+
 def print_report(report: Report, fmt: str, *, title: str = "Findings") -> None:
     """Findings grouped by area, worst first."""
     if fmt == "json":
@@ -124,17 +214,7 @@ def print_report(report: Report, fmt: str, *, title: str = "Findings") -> None:
         return
     findings = report.sorted_findings()
     if fmt == "markdown":
-        print(f"## {title}\n")
-        for f in findings:
-            print(f"- **{f.severity.value}** `{f.code}` {f.title}" + (f" — `{f.object}`" if f.object else ""))
-            if f.recommendation:
-                print(f"  - {f.recommendation}")
-            if f.sql:
-                print(f"  - `{f.sql}`")
-        for s in report.skipped:
-            print(f"- _skipped_ `{s.check}`: {s.reason}")
-        for note in report.notes:
-            print(f"- _note_: {note}")
+        print(report_markdown(report, title=title))
         return
     out = console()
     out.print(Text(title + ("" if findings else ": none"), style="bold"))

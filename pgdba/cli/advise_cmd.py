@@ -13,6 +13,8 @@ from pgdba.advisor.advise import (
     STATIC_FILLFACTOR,
     Advice,
     AdvisorOptions,
+    QueryEffect,
+    Recommendation,
     advise_indexes,
 )
 from pgdba.advisor.apply import apply_indexes, refuse_unverified_apply
@@ -39,7 +41,7 @@ from pgdba.cli.options import (
 )
 from pgdba.errors import InputError
 from pgdba.findings import Report
-from pgdba.render import Column, print_json, print_rows
+from pgdba.render import Column, markdown_table, md_code, md_fenced, md_text, print_json, print_rows
 from pgdba.server import load_server_facts
 from pgdba.target import DEFAULT_STATEMENT_TIMEOUT_MS
 
@@ -208,7 +210,36 @@ def _print(advice: Advice, patch: OrmPatch | None, emit: str, fmt: str) -> None:
         }
         print_json(data)
         return
-    heading = "##" if fmt == "markdown" else ""
+    if fmt == "markdown":
+        print(_markdown(advice, patch, emit))
+        return
+    print(f"index advice: {_summary(advice)}")
+    print(f"minimum improvement per index: {advice.options.min_improvement_pct:g} % of the workload's cost")
+    print_rows(
+        _index_rows(advice), _INDEX_COLUMNS, fmt, title="Indexes to create", empty="no index worth creating"
+    )
+    for r in advice.recommendations:
+        for q in r.queries[:5]:
+            print(f"  {r.candidate.name()}: {_query_effect(r, q)}: {_one_line(q.sql)[:100]}")
+    print_rows(_drop_rows(advice), _DROP_COLUMNS, fmt, title="Indexes to drop", empty="none")
+    if advice.verification:
+        _print_verification(advice.verification)
+    for note in advice.notes:
+        print(f"note: {note}")
+    for sql_text, reason in advice.skipped:
+        print(f"skipped: {_one_line(sql_text)[:80]} ({reason})")
+    if emit == "sql" and advice.recommendations:
+        print("\n-- SQL")
+        for statement in _statements(advice):
+            print(statement)
+    if patch is not None:
+        print(f"\n-- patch for {patch.path}")
+        print(patch.diff or "(no change)")
+        for line in patch.unmapped:
+            print(f"not in the patch: {line}")
+
+
+def _summary(advice: Advice) -> str:
     summary = (
         f"{advice.queries} queries, {advice.candidates} candidates, {advice.whatif_calls} what-if plans "
         f"({advice.cache_hits} cached), {advice.runtime_s:.2f} s"
@@ -218,9 +249,11 @@ def _print(advice: Advice, patch: OrmPatch | None, emit: str, fmt: str) -> None:
             f"; estimated workload cost {advice.cost_before:,.0f} → {advice.cost_after:,.0f} "
             f"({100 * advice.relative_cost:.1f} %), {_size(advice.used_bytes)} of {advice.options.budget_mb:g} MB"
         )
-    print(f"{heading} index advice: {summary}".strip())
-    print(f"minimum improvement per index: {advice.options.min_improvement_pct:g} % of the workload's cost")
-    rows = [
+    return summary
+
+
+def _index_rows(advice: Advice) -> list[dict[str, Any]]:
+    return [
         {
             "index": r.candidate.label(),
             "size": _size(r.size_bytes),
@@ -230,17 +263,10 @@ def _print(advice: Advice, patch: OrmPatch | None, emit: str, fmt: str) -> None:
         }
         for r in advice.recommendations
     ]
-    print_rows(rows, _INDEX_COLUMNS, fmt, title="Indexes to create", empty="no index worth creating")
-    for r in advice.recommendations:
-        for q in r.queries[:5]:
-            text = " ".join(q.sql.split())
-            cost = (
-                f"cost {q.cost_before:,.0f} → {q.cost_after:,.0f}" + _COSTING_LABELS.get(q.costing, "")
-                if r.status != "unverified"
-                else "unverified"
-            )
-            print(f"  {r.candidate.name()}: {cost}, {q.calls} calls: {text[:100]}")
-    drops = [
+
+
+def _drop_rows(advice: Advice) -> list[dict[str, Any]]:
+    return [
         {
             "index": d.index.qualified_name,
             "reason": d.reason,
@@ -249,24 +275,64 @@ def _print(advice: Advice, patch: OrmPatch | None, emit: str, fmt: str) -> None:
         }
         for d in advice.drops
     ]
-    print_rows(drops, _DROP_COLUMNS, fmt, title="Indexes to drop", empty="none")
+
+
+def _query_effect(r: Recommendation, q: QueryEffect) -> str:
+    if r.status == "unverified":
+        return f"unverified, {q.calls} calls"
+    costing = _COSTING_LABELS.get(q.costing, "")
+    return f"cost {q.cost_before:,.0f} → {q.cost_after:,.0f}{costing}, {q.calls} calls"
+
+
+def _one_line(sql_text: str) -> str:
+    return " ".join(sql_text.split())
+
+
+def _statements(advice: Advice) -> list[str]:
+    """The runnable SQL: CREATE INDEX for every recommendation, then DROP INDEX for every drop."""
+    creates = [r.sql + ";" for r in advice.recommendations]
+    return creates + [d.ddl().as_string(None) + ";" for d in advice.drops]
+
+
+def _markdown(advice: Advice, patch: OrmPatch | None, emit: str) -> str:
+    """The advice as Markdown: tables, one list item per query an index helps, SQL and patch fenced."""
+    lines = [
+        f"## Index advice: {md_text(_summary(advice))}",
+        "",
+        f"Minimum improvement per index: {advice.options.min_improvement_pct:g} % of the workload's cost.",
+        "",
+        "### Indexes to create",
+        "",
+        markdown_table(_index_rows(advice), _INDEX_COLUMNS)
+        if advice.recommendations
+        else "_no index worth creating_",
+        "",
+    ]
+    queries = [(r, q) for r in advice.recommendations for q in r.queries[:5]]
+    lines += [
+        f"- index {md_code(r.candidate.name())}: {_query_effect(r, q)}: {md_code(_one_line(q.sql)[:100])}"
+        for r, q in queries
+    ]
+    lines += ["", "### Indexes to drop", ""]
+    lines.append(markdown_table(_drop_rows(advice), _DROP_COLUMNS) if advice.drops else "_none_")
     if advice.verification:
-        _print_verification(advice.verification)
-    for note in advice.notes:
-        print(f"note: {note}")
-    for sql_text, reason in advice.skipped:
-        print(f"skipped: {' '.join(sql_text.split())[:80]} ({reason})")
+        lines += ["", "### Verification", "", *_verification_markdown(advice.verification)]
+    if advice.notes or advice.skipped:
+        lines += ["", "### Notes", ""]
+        lines += [f"- _note_: {md_text(note)}" for note in advice.notes]
+        lines += [
+            f"- _skipped_: {md_code(_one_line(sql_text)[:80])} ({md_text(reason)})"
+            for sql_text, reason in advice.skipped
+        ]
     if emit == "sql" and advice.recommendations:
-        print("\n-- SQL")
-        for r in advice.recommendations:
-            print(r.sql + ";")
-        for d in advice.drops:
-            print(d.ddl().as_string(None) + ";")
+        lines += ["", "### SQL", "", md_fenced("\n".join(_statements(advice)), "sql")]
     if patch is not None:
-        print(f"\n-- patch for {patch.path}")
-        print(patch.diff or "(no change)")
-        for line in patch.unmapped:
-            print(f"not in the patch: {line}")
+        lines += ["", f"### Patch for {md_code(str(patch.path))}", ""]
+        lines.append(md_fenced(patch.diff, "diff") if patch.diff else "_no change_")
+        if patch.unmapped:
+            lines.append("")
+            lines += [f"- not in the patch: {md_text(line)}" for line in patch.unmapped]
+    return "\n".join(lines)
 
 
 def _print_verification(verification: dict[str, Any]) -> None:
@@ -275,13 +341,37 @@ def _print_verification(verification: dict[str, Any]) -> None:
     for failed in verification.get("failed", []):
         print(f"failed: {failed}")
     if "before_ms" in verification and verification.get("queries"):
-        print(
-            f"measured ({verification['where']}): {verification['before_ms']:.1f} ms → "
-            f"{verification['after_ms']:.1f} ms over {len(verification['queries'])} queries"
-        )
+        print(_measured(verification))
         for q in verification["queries"]:
-            print(
-                f"  {q['before_ms']:9.2f} ms → {q['after_ms']:9.2f} ms  {' '.join(q['query'].split())[:80]}"
-            )
+            print(f"  {_query_timing(q)}  {_one_line(q['query'])[:80]}")
     for line in verification.get("notes", []):
         print(f"  note: {line}")
+
+
+def _verification_markdown(verification: dict[str, Any]) -> list[str]:
+    """The same lines as _print_verification, as a Markdown list (query timings nested)."""
+    lines = [
+        f"- created on the {md_text(verification['where'])}: {md_code(created['index'])} "
+        f"({_size(created['size_bytes'])})"
+        for created in verification.get("created", [])
+    ]
+    lines += [f"- failed: {md_text(str(failed))}" for failed in verification.get("failed", [])]
+    if "before_ms" in verification and verification.get("queries"):
+        lines.append(f"- {md_text(_measured(verification))}")
+        lines += [
+            f"  - {q['before_ms']:.2f} ms → {q['after_ms']:.2f} ms: {md_code(_one_line(q['query'])[:80])}"
+            for q in verification["queries"]
+        ]
+    lines += [f"- note: {md_text(line)}" for line in verification.get("notes", [])]
+    return lines
+
+
+def _measured(verification: dict[str, Any]) -> str:
+    return (
+        f"measured ({verification['where']}): {verification['before_ms']:.1f} ms → "
+        f"{verification['after_ms']:.1f} ms over {len(verification['queries'])} queries"
+    )
+
+
+def _query_timing(q: dict[str, Any]) -> str:
+    return f"{q['before_ms']:9.2f} ms → {q['after_ms']:9.2f} ms"

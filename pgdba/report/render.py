@@ -6,7 +6,7 @@ from typing import Any
 
 from jinja2 import Environment
 
-from pgdba.render import Column, markdown_table
+from pgdba.render import Column, finding_markdown, markdown_table, md_code, md_text
 from pgdba.report.weekly import WeeklyReport
 from pgdba.units import format_bytes, format_ms
 
@@ -16,7 +16,8 @@ def _context(report: WeeklyReport) -> dict[str, Any]:
     for q in data["top_queries"]:
         q["total"] = format_ms(q["total_ms"])
         q["mean"] = format_ms(q["mean_ms"])
-        q["short"] = q["query"] if len(q["query"]) <= 100 else q["query"][:99] + "…"
+        one_line = " ".join(q["query"].split())
+        q["short"] = one_line if len(one_line) <= 100 else one_line[:99] + "…"
     for g in data["growth"]:
         g["now"] = format_bytes(g["bytes_now"])
         g["per_day"] = format_bytes(g["bytes_per_day"])
@@ -27,9 +28,9 @@ def to_markdown(report: WeeklyReport) -> str:
     d = _context(report)
     s = d["score"]
     lines = [
-        f"# pgdba report — {d['target']}",
+        f"# pgdba report — {md_text(d['target'])}",
         "",
-        f"Generated {d['generated_at']}.",
+        f"Generated {md_text(d['generated_at'])}.",
         "",
         f"## Health score: {s['score']}/10",
         "",
@@ -60,16 +61,14 @@ def to_markdown(report: WeeklyReport) -> str:
             lines.append(f"\n**{label.capitalize()}** ({len(diff[label])})\n")
             for c in diff[label]:
                 was = f" (was {c['previous_severity']})" if c.get("previous_severity") else ""
-                lines.append(f"- {c['severity']}{was} `{c['code']}` {c['title']} — `{c['object']}`")
+                lines.append(
+                    f"- {c['severity']}{was} {md_code(c['code'])} {md_text(c['title'])} — {md_code(c['object'])}"
+                )
     lines += ["", "## Top findings", ""]
     if not d["top_findings"]:
         lines.append("_No warning or critical finding._")
-    for f in d["top_findings"]:
-        lines.append(f"- **{f['severity']}** `{f['code']}` {f['title']} — `{f['object']}`")
-        if f["recommendation"]:
-            lines.append(f"  - {f['recommendation']}")
-        if f["sql"]:
-            lines.append(f"  - `{f['sql']}`")
+    for finding in report.top_findings:
+        lines += finding_markdown(finding)
     lines += ["", f"## Top queries by total time ({d['queries_window']})", ""]
     lines.append(
         markdown_table(
@@ -99,7 +98,7 @@ def to_markdown(report: WeeklyReport) -> str:
     )
     if d["skipped"]:
         lines += ["", "## Not checked", ""]
-        lines += [f"- `{s['check']}`: {s['reason']}" for s in d["skipped"]]
+        lines += [f"- check {md_code(s['check'])}: {md_text(s['reason'])}" for s in d["skipped"]]
     return "\n".join(lines) + "\n"
 
 

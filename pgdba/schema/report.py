@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pgdba.findings import Finding, Severity
+from pgdba.render import md_code, md_text
 from pgdba.schema import CheckResult
 from pgdba.schema.compare import PairResult
 
@@ -81,17 +82,17 @@ def markdown_report(result: CheckResult, *, verbose: bool = False) -> str:
     ]
     for number, source in enumerate(result.sources, 1):
         lines.append(
-            f"| {number} | `{source.source}` | {len(source.tables)} | {len(source.enums)} | {len(source.notes)} |"
+            f"| {number} | {md_code(source.source, in_table=True)} | {len(source.tables)} | {len(source.enums)} "
+            f"| {len(source.notes)} |"
         )
     lines.append("")
     for pair in result.pairs:
         status = "✅ consistent" if pair.consistent else f"❌ {len(pair.drift)} differences"
-        lines.append(f"### {pair.left.label} ↔ {pair.right.label}: {status}")
+        lines.append(f"### {md_text(pair.left.label)} ↔ {md_text(pair.right.label)}: {status}")
         lines.append("")
         shown: list[Finding] = pair.findings if verbose else pair.drift
         for finding in sorted(shown, key=lambda f: (-f.severity.rank, f.object, f.code)):
-            title = finding.title.replace("|", "\\|")
-            lines.append(f"- **{finding.severity.value}** `{finding.code}` {title}")
+            lines.append(f"- **{finding.severity.value}** {md_code(finding.code)} {md_text(finding.title)}")
         if shown:
             lines.append("")
     lines.append("**✅ 100% schema consistency**" if result.consistent else "**❌ schema drift**")
