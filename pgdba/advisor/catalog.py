@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg.rows import dict_row
 
+from pgdba.stats.indexes import KEY_OPCLASSES_SQL, SERVED_FOREIGN_KEY_SQL
+
 # Columns wider than this on average make poor btree keys (and the btree limit is ~2.7 kB per entry).
 MAX_KEY_AVG_WIDTH = 512
 # Types btree can order but an index on them rarely pays (Dexter and Supabase exclude them too).
@@ -45,6 +47,10 @@ class ExistingIndex:
     scans: int
     definition: str
     predicate: str | None = None  # the WHERE of a partial index, as pg_get_expr prints it
+    # per key column "operator class/collation": the same columns under another opclass or collation serve
+    # other queries (LIKE 'ab%' needs text_pattern_ops or COLLATE "C")
+    key_opclasses: tuple[str, ...] = ()
+    serves_foreign_key: str | None = None  # the FK it serves (pgdba.stats.indexes.SERVED_FOREIGN_KEY_SQL)
 
     @property
     def qualified_name(self) -> str:
@@ -72,7 +78,6 @@ class TableInfo:
     unchanged: bool = False
     columns: dict[str, ColumnInfo] = field(default_factory=dict)
     indexes: list[ExistingIndex] = field(default_factory=list)
-    foreign_keys: list[tuple[str, ...]] = field(default_factory=list)  # referencing columns of each FK
 
     @property
     def qualified_name(self) -> str:
@@ -129,7 +134,7 @@ SELECT a.attrelid::int AS oid,
  ORDER BY a.attrelid, a.attnum
 """
 
-INDEXES_SQL = """
+INDEXES_SQL = f"""
 SELECT i.indrelid::int AS table_oid,
        ic.relname AS name,
        n.nspname AS schema,
@@ -147,7 +152,9 @@ SELECT i.indrelid::int AS table_oid,
        pg_relation_size(i.indexrelid) AS size_bytes,
        coalesce(s.idx_scan, 0) AS scans,
        pg_get_indexdef(i.indexrelid) AS definition,
-       pg_get_expr(i.indpred, i.indrelid) AS predicate
+       pg_get_expr(i.indpred, i.indrelid) AS predicate,
+       {KEY_OPCLASSES_SQL} AS key_opclasses,
+       {SERVED_FOREIGN_KEY_SQL} AS serves_foreign_key
   FROM pg_index i
   JOIN pg_class ic ON ic.oid = i.indexrelid
   JOIN pg_class tc ON tc.oid = i.indrelid
@@ -156,17 +163,6 @@ SELECT i.indrelid::int AS table_oid,
   LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = i.indexrelid
  WHERE i.indrelid = ANY(%(oids)s)
  ORDER BY ic.relname
-"""
-
-FOREIGN_KEYS_SQL = """
-SELECT co.conrelid::int AS oid,
-       ARRAY(SELECT a.attname
-               FROM unnest(co.conkey) WITH ORDINALITY AS k(attnum, pos)
-               JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k.attnum
-              ORDER BY k.pos) AS columns
-  FROM pg_constraint co
- WHERE co.contype = 'f'
-   AND co.conrelid = ANY(%(oids)s)
 """
 
 RESOLVE_SQL = """
@@ -252,12 +248,10 @@ def load_tables(conn: psycopg.Connection, oids: Iterable[int]) -> dict[int, Tabl
                     scans=int(row["scans"]),
                     definition=row["definition"],
                     predicate=row["predicate"],
+                    key_opclasses=tuple(row["key_opclasses"]),
+                    serves_foreign_key=row["serves_foreign_key"],
                 )
             )
-        for row in cur.execute(FOREIGN_KEYS_SQL, {"oids": oid_list}).fetchall():
-            table = tables.get(row["oid"])
-            if table is not None:
-                table.foreign_keys.append(tuple(row["columns"]))
     return tables
 
 

@@ -62,7 +62,7 @@ def indexes_to_drop(
             # a redundant index may appear in plans: its cover serves the same lookups
             if cover is None and index.name in used_by_workload:
                 continue
-            if cover is None and _serves_foreign_key(index, table.foreign_keys):
+            if cover is None and index.serves_foreign_key:
                 continue  # unscanned, but deletes on the referenced table need it for the FK check
             if cover is not None:
                 advice.append(DropAdvice(index, "redundant", f"its columns lead {cover.name}", table.writes))
@@ -75,12 +75,9 @@ def indexes_to_drop(
     return sorted(advice, key=lambda a: -a.index.size_bytes)
 
 
-def _serves_foreign_key(index: ExistingIndex, foreign_keys: list[tuple[str, ...]]) -> bool:
-    return any(set(index.columns[: len(fk)]) == set(fk) for fk in foreign_keys)
-
-
 def _covering_index(index: ExistingIndex, others: list[ExistingIndex]) -> ExistingIndex | None:
-    """Another valid btree on the same table whose leading columns are all of this index's columns."""
+    """Another valid btree on the same table whose leading columns are all of this index's columns, with the
+    same operator classes and collations."""
     if index.access_method != "btree" or index.is_partial or "" in index.columns:
         return None
     for other in others:
@@ -91,10 +88,10 @@ def _covering_index(index: ExistingIndex, others: list[ExistingIndex]) -> Existi
             or other.is_partial
         ):
             continue
-        longer = len(other.columns) > len(index.columns)
+        n = len(index.columns)
+        leads = other.columns[:n] == index.columns and other.key_opclasses[:n] == index.key_opclasses
+        longer = len(other.columns) > n
         same_but_first = other.columns == index.columns and other.name < index.name and not other.protected
-        if other.columns[: len(index.columns)] == index.columns and (
-            longer or other.protected or same_but_first
-        ):
+        if leads and (longer or other.protected or same_but_first):
             return other
     return None

@@ -23,22 +23,46 @@ def unused_index_findings(
     indexes: Sequence[IndexStats], stats_age: StatsAge, *, max_scans: int = 0, min_size_bytes: int = 1024**2
 ) -> list[Finding]:
     """Indexes scanned at most `max_scans` times since the stats reset and at least `min_size_bytes`
-    (1 MB) large; never unique / primary-key / constraint indexes. Nothing while the statistics are too
-    young to judge (the check-up names that as skipped)."""
+    (1 MB) large; never unique / primary-key / constraint indexes. One serving a foreign key is reported
+    as kept (info, no DROP). Nothing while the statistics are too young to judge (the check-up names that
+    as skipped)."""
     if stats_age.too_young:
         return []
     return [
-        Finding(
-            "index.unused",
-            Severity.WARNING,
-            f"Unused index ({ix.scans} scans, {format_bytes(ix.size_bytes)})",
-            ix.qualified_name,
-            {"scans": ix.scans, "size_bytes": ix.size_bytes, "table": ix.qualified_table},
-            "Drop it after checking replicas and periodic jobs (its writes cost on every INSERT/UPDATE)",
-            _drop(ix),
-        )
+        _kept_for_foreign_key(ix) if ix.serves_foreign_key else _unused(ix)
         for ix in unused_indexes(indexes, max_scans=max_scans, min_size_bytes=min_size_bytes)
     ]
+
+
+def _unused(ix: IndexStats) -> Finding:
+    return Finding(
+        "index.unused",
+        Severity.WARNING,
+        f"Unused index ({ix.scans} scans, {format_bytes(ix.size_bytes)})",
+        ix.qualified_name,
+        {"scans": ix.scans, "size_bytes": ix.size_bytes, "table": ix.qualified_table},
+        "Drop it after checking replicas and periodic jobs (its writes cost on every INSERT/UPDATE)",
+        _drop(ix),
+    )
+
+
+def _kept_for_foreign_key(ix: IndexStats) -> Finding:
+    """Unscanned, but not a drop candidate: without it the missing-FK check fires."""
+    return Finding(
+        "index.unused",
+        Severity.INFO,
+        f"Unused index kept: it serves foreign key {ix.serves_foreign_key} ({ix.scans} scans, "
+        f"{format_bytes(ix.size_bytes)})",
+        ix.qualified_name,
+        {
+            "scans": ix.scans,
+            "size_bytes": ix.size_bytes,
+            "table": ix.qualified_table,
+            "serves_foreign_key": ix.serves_foreign_key,
+        },
+        f"Keep it: without it every DELETE or key UPDATE on the referenced table scans {ix.qualified_table} "
+        f"to check {ix.serves_foreign_key}",
+    )
 
 
 def _predicate(ix: IndexStats) -> str:
@@ -53,8 +77,8 @@ def _include(ix: IndexStats) -> str:
 
 
 def duplicate_indexes(indexes: Sequence[IndexStats]) -> list[Finding]:
-    """Index pairs on one table with the same method and predicate where one's key columns equal (duplicate)
-    or are a leading prefix of (redundant) the other's. The one to drop is never unique, primary-key or
+    """Index pairs on one table with the same method and predicate where one's key columns, with their
+    operator classes and collations, equal (duplicate) or are a leading prefix of (redundant) the other's. The one to drop is never unique, primary-key or
     constraint-backing; a unique index covering a prefix is kept (it enforces something)."""
     groups: dict[tuple[str, str, str, str], list[IndexStats]] = defaultdict(list)
     for ix in indexes:
@@ -70,8 +94,17 @@ def duplicate_indexes(indexes: Sequence[IndexStats]) -> list[Finding]:
                 if other is ix or other.index in reported:
                     continue
                 n = len(ix.columns)
-                same = other.columns == ix.columns and _include(other) == _include(ix)
-                prefix = ix.method == "btree" and n < len(other.columns) and other.columns[:n] == ix.columns
+                same = (
+                    other.columns == ix.columns
+                    and other.key_opclasses == ix.key_opclasses
+                    and _include(other) == _include(ix)
+                )
+                prefix = (
+                    ix.method == "btree"
+                    and n < len(other.columns)
+                    and other.columns[:n] == ix.columns
+                    and other.key_opclasses[:n] == ix.key_opclasses
+                )
                 if same and not other.protected and other.index > ix.index:
                     continue  # of two plain duplicates, report the later-named one
                 if not (same or prefix):

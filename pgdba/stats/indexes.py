@@ -34,6 +34,11 @@ class IndexStats:
     # another session holds or waits for ACCESS EXCLUSIVE on the index or its table (DDL in flight): size is
     # pg_class's page count, columns plain names, definition empty
     locked: bool = False
+    # per key column "operator class/collation" ("" for a type without collation): indexes on the same
+    # columns with another opclass or collation serve other queries (LIKE 'ab%' needs text_pattern_ops or "C")
+    key_opclasses: tuple[str, ...] = ()
+    # the foreign key this index serves (pgdba.stats.foreign_keys' rule), or None
+    serves_foreign_key: str | None = None
 
     @property
     def qualified_table(self) -> str:
@@ -51,6 +56,26 @@ class IndexStats:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+
+# "opclass/collation" of each key column of the pg_index row `i` (indclass and indcollation are 0-based
+# oidvectors holding the key columns only); catalog rows only, so it takes no lock on the index
+KEY_OPCLASSES_SQL = """ARRAY(SELECT oc.opcname || '/' || coalesce(coll.collname, '')
+               FROM generate_series(0, i.indnkeyatts - 1) AS k
+               JOIN pg_opclass AS oc ON oc.oid = i.indclass[k]
+               LEFT JOIN pg_collation AS coll ON coll.oid = i.indcollation[k]
+              ORDER BY k)"""
+
+# The foreign key the index `i` serves, by the missing-FK check's rule (pgdba.stats.foreign_keys): a valid,
+# non-partial index whose leading columns are the FK's columns in any order. Dropping it makes every DELETE
+# or key UPDATE on the referenced table scan the referencing one.
+SERVED_FOREIGN_KEY_SQL = """(SELECT min(fk.conname)
+          FROM pg_constraint AS fk
+         WHERE fk.contype = 'f'
+           AND fk.conrelid = i.indrelid
+           AND i.indisvalid
+           AND i.indpred IS NULL
+           AND (i.indkey::int2[])[0:cardinality(fk.conkey) - 1] @> fk.conkey
+           AND (i.indkey::int2[])[0:cardinality(fk.conkey) - 1] <@ fk.conkey)"""
 
 # An index whose lock, or whose table's, is blocked (pgdba.stats.locks) is flagged `locked`: its size is
 # pg_class's page count, its key columns are read from pg_attribute (an expression shows as "(expression)")
@@ -86,6 +111,8 @@ SELECT s.schemaname AS schema,
                          FROM generate_series(1, i.indnkeyatts) AS k
                         ORDER BY k) END AS columns,
        CASE WHEN s.locked THEN '' ELSE pg_get_indexdef(s.indexrelid) END AS definition,
+       {KEY_OPCLASSES_SQL} AS key_opclasses,
+       {SERVED_FOREIGN_KEY_SQL} AS serves_foreign_key,
        coalesce(t.seq_scan, 0) AS table_scans,
        greatest(c.reltuples, 0)::bigint AS table_rows,
        coalesce(t.n_tup_ins + t.n_tup_upd + t.n_tup_del, 0) AS table_writes
@@ -103,4 +130,7 @@ def index_stats(conn: psycopg.Connection) -> list[IndexStats]:
     """Every user index of the current database with its usage since the last stats reset."""
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(INDEX_STATS_SQL).fetchall()
-    return [IndexStats(**{**row, "columns": tuple(row["columns"])}) for row in rows]
+    return [
+        IndexStats(**{**row, "columns": tuple(row["columns"]), "key_opclasses": tuple(row["key_opclasses"])})
+        for row in rows
+    ]

@@ -468,3 +468,33 @@ def test_a_mostly_null_key_gets_an_index_without_its_null_rows(db: TestDatabase)
     # the plan uses it for `referrer_id = $1`: a strict comparison never matches the rows left out
     helped = advice.recommendations[0].queries
     assert len(helped) == 1 and helped[0].cost_after < helped[0].cost_before / 10
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_same_column_under_another_opclass_or_collation_is_not_dropped_as_redundant(db: TestDatabase) -> None:
+    db.execute(
+        """
+        CREATE TABLE dd (id int PRIMARY KEY, t text);
+        INSERT INTO dd SELECT g, md5(g::text) FROM generate_series(1, 20000) g;
+        ANALYZE dd;
+        CREATE INDEX dd_t_again ON dd (t);
+        CREATE INDEX dd_t ON dd (t);
+        CREATE INDEX dd_t_pattern ON dd (t text_pattern_ops);
+        CREATE INDEX dd_t_c ON dd (t COLLATE "C");
+        """
+    )
+    workload = [
+        "SELECT * FROM dd WHERE t LIKE 'ab%'",
+        "SELECT * FROM dd WHERE t ~>=~ 'ab' AND t ~<~ 'ac'",  # only text_pattern_ops has these operators
+        "SELECT * FROM dd WHERE t COLLATE \"C\" >= 'ab' AND t COLLATE \"C\" < 'ac'",  # only the "C" index
+        # only text_ops under the column's collation: of two equal indexes the planner takes the newer, dd_t
+        "SELECT * FROM dd WHERE t < '00a'",
+    ]
+    advice = advise(db, workload)
+    assert {"dd_t", "dd_t_pattern", "dd_t_c"} <= advice.workload_indexes
+    drops = {d.index.name: d for d in advice.drops}
+    assert "dd_t_pattern" not in drops and "dd_t_c" not in drops
+    assert {n: (d.reason, d.detail) for n, d in drops.items()} == {
+        "dd_t_again": ("redundant", "its columns lead dd_t")
+    }

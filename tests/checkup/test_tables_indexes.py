@@ -6,6 +6,7 @@ import psycopg
 import pytest
 
 from pgdba.checkup import run_checkup
+from pgdba.findings import Severity
 from pgdba.maintenance import apply_maintenance, maintenance_plan
 from pgdba.stats.foreign_keys import foreign_keys
 from pgdba.stats.indexes import index_stats
@@ -278,3 +279,63 @@ def test_a_table_held_access_exclusive_gets_estimated_sizes_and_the_checkup_stil
     assert not [s for s in result.report.skipped if "lock" in s.reason], result.report.skipped
     assert "table.vacuum_overdue" in {c.name for c in result.ran}
     assert any(n.startswith("not judged: public.lesson_course_id_idx") for n in result.report.notes)
+
+
+SAME_COLUMN_OTHER_OPCLASS = """
+CREATE TABLE dd (id int PRIMARY KEY, t text);
+INSERT INTO dd SELECT g, md5(g::text) FROM generate_series(1, 20000) g;
+ANALYZE dd;
+CREATE INDEX dd_t ON dd (t);
+CREATE INDEX dd_t_pattern ON dd (t text_pattern_ops);
+CREATE INDEX dd_t_c ON dd (t COLLATE "C");
+"""
+
+
+@pytest.mark.catalog
+def test_same_column_under_another_opclass_or_collation_is_no_duplicate_but_a_plain_copy_is(
+    db: TestDatabase,
+) -> None:
+    script(db, SAME_COLUMN_OTHER_OPCLASS)
+    db.execute("CREATE INDEX dd_t_again ON dd (t)")
+    found = run(db, "index.duplicate").report.findings
+    assert [(f.code, f.object) for f in found] == [("index.duplicate", "public.dd_t_again")]
+
+
+@pytest.mark.catalog
+def test_a_prefix_is_redundant_only_under_the_longer_indexs_opclass_and_collation(db: TestDatabase) -> None:
+    script(db, SAME_COLUMN_OTHER_OPCLASS)
+    db.execute('CREATE INDEX dd_t_c_id ON dd (t COLLATE "C", id)')
+    found = run(db, "index.duplicate").report.findings
+    assert [(f.code, f.object, f.metrics["covered_by"]) for f in found] == [
+        ("index.redundant", "public.dd_t_c", "public.dd_t_c_id")
+    ]
+
+
+FOREIGN_KEY_INDEX = """
+CREATE TABLE parent (id int PRIMARY KEY);
+INSERT INTO parent SELECT generate_series(1, 100);
+CREATE TABLE child (id int PRIMARY KEY, ref int NOT NULL REFERENCES parent (id), note int);
+INSERT INTO child SELECT g, 1 + g % 100, g FROM generate_series(1, 30000) g;
+CREATE INDEX fk_ref_idx ON child (ref);
+CREATE INDEX child_note_idx ON child (note);
+ANALYZE parent;
+ANALYZE child;
+"""
+
+
+# >= 15 for the statistics age, as test_unused_index_is_found_but_never_a_unique_or_primary_key_index
+@pytest.mark.catalog
+@pytest.mark.pg(">= 15")
+def test_unused_index_serving_a_foreign_key_is_kept_while_another_unused_one_is_dropped(
+    db: TestDatabase,
+) -> None:
+    script(db, FOREIGN_KEY_INDEX)
+    result = run(db, "index.unused", "index.missing_fk", index__unused={"min_size_bytes": 0})
+    by_index = {f.object: f for f in find(result, "index.unused")}
+    assert by_index["public.child_note_idx"].sql == 'DROP INDEX CONCURRENTLY "public"."child_note_idx";'
+    kept = by_index["public.fk_ref_idx"]
+    assert kept.severity is Severity.INFO and kept.sql is None
+    assert kept.metrics["serves_foreign_key"] == "child_ref_fkey"
+    assert "child_ref_fkey" in kept.title
+    assert not any(f.sql and "fk_ref_idx" in f.sql for f in result.report.findings)
+    assert find(result, "index.missing_fk") == []

@@ -45,6 +45,16 @@ def test_unused_index_ignores_unique_primary_and_constraint_indexes(db: TestData
 
 
 @pytest.mark.catalog
+def test_unused_index_report_never_proposes_the_index_a_foreign_key_needs(db: TestDatabase) -> None:
+    _schema(db)
+    db.execute("CREATE TABLE invoice (id int PRIMARY KEY, account_id int REFERENCES account (id), memo text)")
+    db.execute("CREATE INDEX invoice_account_id_idx ON invoice (account_id)")  # serves the FK, never scanned
+    db.execute("CREATE INDEX invoice_memo_idx ON invoice (memo)")  # serves nothing, never scanned
+    names = {row["index"] for row in unused_index_report(db.target).to_dict()["indexes"]}
+    assert "invoice_memo_idx" in names and "invoice_account_id_idx" not in names
+
+
+@pytest.mark.catalog
 def test_index_usage_lists_every_index_least_used_first(db: TestDatabase) -> None:
     _schema(db)
     report = eventually(
