@@ -20,7 +20,7 @@ from pgdba.cli.options import (
 )
 from pgdba.findings import SCHEMA_VERSION
 from pgdba.history.store import open_store
-from pgdba.render import Column, console, print_json, print_report, print_rows
+from pgdba.render import Column, console, md_code, md_text, print_json, print_report, print_rows
 from pgdba.report.score import HealthScore, health_score
 
 ThresholdOption = Annotated[
@@ -131,8 +131,10 @@ def health(
     if fmt == "markdown" and score.skipped:
         print()
     for skipped in score.skipped:
-        line = f"skipped {skipped['check']}: {skipped['reason']}"
-        print(f"- _{line}_" if fmt == "markdown" else line)
+        if fmt == "markdown":
+            print(f"- skipped {md_code(skipped['check'])}: {md_text(skipped['reason'])}")
+        else:
+            print(f"skipped {skipped['check']}: {skipped['reason']}")
 
 
 def print_selected_checks(
