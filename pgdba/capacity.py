@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +11,7 @@ from pgdba.checks.capacity import MIN_TREND_WINDOW_S, Growth, growth
 from pgdba.findings import SCHEMA_VERSION
 from pgdba.history.snapshot import TABLES, size_history
 from pgdba.history.store import HistoryStore
-from pgdba.stats.tables import table_stats
+from pgdba.stats.tables import TableStats, measured_sizes, table_stats
 from pgdba.target import Target, session
 
 
@@ -47,8 +48,14 @@ def table_forecast(target: Target, store: HistoryStore, days: int) -> TableForec
         tables = table_stats(conn)
     history = size_history(store, target.key, TABLES)
     sizes = {t.qualified_name: t.total_bytes for t in tables}
-    measured = {t.qualified_name: t.total_bytes for t in tables if not t.locked}  # not pg_class's estimate
-    now = datetime.now(UTC)
-    rates = {g.object: g for g in growth(history, measured, now, min_window_seconds=MIN_TREND_WINDOW_S)}
+    rates = {g.object: g for g in table_growth(history, tables, datetime.now(UTC))}
     since = min((taken for taken, _ in history), default=None)
     return TableForecast(days, since, {name: rates.get(name) for name in sizes}, sizes)
+
+
+def table_growth(
+    history: Sequence[tuple[datetime, Mapping[str, int]]], tables: Iterable[TableStats], now: datetime
+) -> list[Growth]:
+    """Per-day growth of the measured tables (not those locked by DDL) over at least MIN_TREND_WINDOW_S of
+    history, fastest first: what people are shown (forecasts, the weekly report)."""
+    return growth(history, measured_sizes(tables), now, min_window_seconds=MIN_TREND_WINDOW_S)

@@ -32,7 +32,7 @@ from pgdba.stats.replication import replication_slots, standby_lag
 from pgdba.stats.sequences import sequence_stats
 from pgdba.stats.settings import server_settings
 from pgdba.stats.statements import statement_stats
-from pgdba.stats.tables import table_stats
+from pgdba.stats.tables import measured_sizes, table_stats
 from pgdba.target import Target, session
 
 Data = dict[str, Any]
@@ -191,7 +191,7 @@ def _growth(d: Data, kind: str) -> list[capacity.Growth]:
     if not history:
         raise Skip(f"no earlier {kind} snapshot (run `pgdba snapshot` regularly)")
     if kind == "tables":
-        current = {t.qualified_name: t.total_bytes for t in d["tables"] if not t.locked}
+        current = measured_sizes(d["tables"])
     else:
         current = {d["database"].database: d["database"].size_bytes}
     return capacity.growth(history, current, d["now"])

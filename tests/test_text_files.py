@@ -52,13 +52,13 @@ def test_a_fifo_is_written_in_place_not_replaced(tmp_path: Path) -> None:
     assert stat.S_ISFIFO(fifo.stat().st_mode)
 
 
-@pytest.mark.parametrize("name", ["", "."])
-def test_an_empty_out_name_is_refused(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_empty_out_name_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
+    empty = Path("")  # what a CLI option given '' becomes: Path("."), the same as "."
     with pytest.raises(InputError, match="--out file: an empty file name"):
-        write_text_atomically(Path(name) if name else Path(""), "x", "--out file")
+        write_text_atomically(empty, "x", "--out file")
     with pytest.raises(InputError, match="an empty file name"):
-        check_writable(Path(name), "--out file")
+        check_writable(empty, "--out file")
     assert list(tmp_path.iterdir()) == []
 
 

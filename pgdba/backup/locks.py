@@ -12,19 +12,17 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.rows import dict_row
 
-# ACCESS EXCLUSIVE locks of other sessions on table-like relations of this database; a request still
-# waiting counts too, since pgdba's ACCESS SHARE request queues behind it
-EXCLUSIVE_TABLE_LOCKS_SQL = """
+from pgdba.stats.locks import OTHER_SESSIONS_EXCLUSIVE_LOCKS
+
+# ACCESS EXCLUSIVE locks of other sessions on table-like relations of this database (pgdba.stats.locks)
+EXCLUSIVE_TABLE_LOCKS_SQL = f"""
 SELECT format('%I.%I', n.nspname, c.relname) AS table_name,
        l.pid,
        l.granted
   FROM pg_locks l
   JOIN pg_class c ON c.oid = l.relation
   JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE l.locktype = 'relation'
-   AND l.mode = 'AccessExclusiveLock'
-   AND l.pid <> pg_backend_pid()
-   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+ WHERE {OTHER_SESSIONS_EXCLUSIVE_LOCKS}
    AND c.relkind IN ('r', 'p', 'm', 'f')
  ORDER BY l.granted DESC, 1, l.pid
 """

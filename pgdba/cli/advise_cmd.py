@@ -80,7 +80,7 @@ def indexes(
         bool, typer.Option("--yes", help="Allow --apply without --verify on large tables")
     ] = False,
     min_calls: Annotated[
-        int, typer.Option("--min-calls", help="pg_stat_statements: least calls")
+        int, typer.Option("--min-calls", help="pg_stat_statements: least calls", min=0)
     ] = DEFAULT_MIN_CALLS,
     min_mean_ms: Annotated[
         float,
@@ -121,8 +121,6 @@ def indexes(
         raise InputError("--schema FILE is patched only with --emit prisma or --emit drizzle")
     if schema is not None:
         check_schema_file(emit, schema)
-    if min_calls < 0 or top < 1 or min_mean_ms < 0:
-        raise InputError("--min-calls and --min-mean-ms must not be negative, --top must be at least 1")
     options = AdvisorOptions(
         budget_mb=budget_mb,
         min_improvement_pct=min_improvement,

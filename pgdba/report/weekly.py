@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pgdba.checks.capacity import MIN_TREND_WINDOW_S, Growth, growth
+from pgdba.capacity import table_growth
+from pgdba.checks.capacity import Growth
 from pgdba.checks.queries import StatementSet
 from pgdba.checkup import CheckupResult, run_checkup
 from pgdba.findings import SCHEMA_VERSION, Finding, Severity
@@ -151,10 +152,7 @@ def build_report(target: Target, store: HistoryStore, *, top: int = 10, save: bo
         window = f"since the snapshot of {prev[0]:%Y-%m-%d %H:%M} UTC"
     top_queries = _top_application_statements(statements, top)
     tables = result.data.get("tables", [])
-    measured = {t.qualified_name: t.total_bytes for t in tables if not t.locked}  # not pg_class's guess
-    rates = growth(
-        size_history(store, target.key, TABLES), measured, now, min_window_seconds=MIN_TREND_WINDOW_S
-    )
+    rates = table_growth(size_history(store, target.key, TABLES), tables, now)
     previous = store.records(target.key, REPORT_KIND, limit=1)
     prev_at, prev_payload = previous[0] if previous else (None, None)
     diff = diff_findings(result.report.findings, prev_payload, prev_at)

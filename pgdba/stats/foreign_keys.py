@@ -36,8 +36,17 @@ class ForeignKey:
         return asdict(self)
 
 
-# An index serves the FK when its leading key columns are the FK's columns in any order (a valid,
-# non-partial index; indkey is 0-based, so the slice is [0 : n-1]).
+def index_serves_foreign_key(index: str, constraint: str) -> str:
+    """SQL condition: the pg_index row `index` serves the pg_constraint row `constraint` (a foreign key)
+    when it is valid, not partial, and its leading key columns are the FK's columns in any order (indkey is
+    0-based, so the slice is [0 : n-1]). The missing-FK check and the unused-index checks share it."""
+    leading = f"({index}.indkey::int2[])[0:cardinality({constraint}.conkey) - 1]"
+    return (
+        f"{index}.indisvalid AND {index}.indpred IS NULL"
+        f" AND {leading} @> {constraint}.conkey AND {leading} <@ {constraint}.conkey"
+    )
+
+
 FOREIGN_KEYS_SQL = f"""
 WITH blocked AS ({BLOCKED_RELATIONS})
 SELECT n.nspname AS schema,
@@ -60,10 +69,7 @@ SELECT n.nspname AS schema,
        EXISTS (SELECT 1
                  FROM pg_index AS i
                 WHERE i.indrelid = con.conrelid
-                  AND i.indisvalid
-                  AND i.indpred IS NULL
-                  AND (i.indkey::int2[])[0:cardinality(con.conkey) - 1] @> con.conkey
-                  AND (i.indkey::int2[])[0:cardinality(con.conkey) - 1] <@ con.conkey) AS has_index
+                  AND {index_serves_foreign_key("i", "con")}) AS has_index
   FROM pg_constraint AS con
   JOIN pg_class AS c ON c.oid = con.conrelid
   JOIN pg_namespace AS n ON n.oid = c.relnamespace

@@ -8,6 +8,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from pgdba.stats.foreign_keys import index_serves_foreign_key
 from pgdba.stats.locks import BLOCKED_RELATIONS
 
 
@@ -65,17 +66,13 @@ KEY_OPCLASSES_SQL = """ARRAY(SELECT oc.opcname || '/' || coalesce(coll.collname,
                LEFT JOIN pg_collation AS coll ON coll.oid = i.indcollation[k]
               ORDER BY k)"""
 
-# The foreign key the index `i` serves, by the missing-FK check's rule (pgdba.stats.foreign_keys): a valid,
-# non-partial index whose leading columns are the FK's columns in any order. Dropping it makes every DELETE
-# or key UPDATE on the referenced table scan the referencing one.
-SERVED_FOREIGN_KEY_SQL = """(SELECT min(fk.conname)
+# The foreign key the index `i` serves, by the missing-FK check's rule (pgdba.stats.foreign_keys). Dropping
+# it makes every DELETE or key UPDATE on the referenced table scan the referencing one.
+SERVED_FOREIGN_KEY_SQL = f"""(SELECT min(fk.conname)
           FROM pg_constraint AS fk
          WHERE fk.contype = 'f'
            AND fk.conrelid = i.indrelid
-           AND i.indisvalid
-           AND i.indpred IS NULL
-           AND (i.indkey::int2[])[0:cardinality(fk.conkey) - 1] @> fk.conkey
-           AND (i.indkey::int2[])[0:cardinality(fk.conkey) - 1] <@ fk.conkey)"""
+           AND {index_serves_foreign_key("i", "fk")})"""
 
 # An index whose lock, or whose table's, is blocked (pgdba.stats.locks) is flagged `locked`: its size is
 # pg_class's page count, its key columns are read from pg_attribute (an expression shows as "(expression)")

@@ -5,13 +5,17 @@ from pg_class's page counts instead (as of their last VACUUM / ANALYZE / CREATE 
 
 from __future__ import annotations
 
-# a common table expression: `WITH blocked AS ({BLOCKED_RELATIONS}) …`, then `x IN (SELECT relation FROM
-# blocked)`
-BLOCKED_RELATIONS = """
-    SELECT l.relation
-      FROM pg_locks AS l
-     WHERE l.locktype = 'relation'
+# the pg_locks rows (alias `l`) of ACCESS EXCLUSIVE relation locks another session of this database holds
+# or waits for (a waiting request counts: an ACCESS SHARE request queues behind it)
+OTHER_SESSIONS_EXCLUSIVE_LOCKS = """l.locktype = 'relation'
        AND l.mode = 'AccessExclusiveLock'
        AND l.pid <> pg_backend_pid()
-       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"""
+
+# a common table expression: `WITH blocked AS ({BLOCKED_RELATIONS}) …`, then `x IN (SELECT relation FROM
+# blocked)`
+BLOCKED_RELATIONS = f"""
+    SELECT l.relation
+      FROM pg_locks AS l
+     WHERE {OTHER_SESSIONS_EXCLUSIVE_LOCKS}
 """

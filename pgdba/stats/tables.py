@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -130,3 +131,9 @@ def table_stats(conn: psycopg.Connection) -> list[TableStats]:
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(TABLE_STATS_SQL).fetchall()
     return [TableStats(**{**row, "reloptions": tuple(row["reloptions"])}) for row in rows]
+
+
+def measured_sizes(tables: Iterable[TableStats]) -> dict[str, int]:
+    """schema.table → total bytes of the tables whose size was measured: a locked table's size is only
+    pg_class's estimate, which would fake growth."""
+    return {t.qualified_name: t.total_bytes for t in tables if not t.locked}
