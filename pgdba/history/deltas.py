@@ -9,6 +9,7 @@ whose counters went down (evicted and re-entered) also counts from zero. Never a
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from pgdba.history.snapshot import snapshot_meta
@@ -37,3 +38,13 @@ def statements_since(
     if reset_since(meta, facts):
         return list(current)
     return statement_deltas(current, previous)
+
+
+def window_since(taken_at: datetime, meta: Mapping[str, Any], facts: ServerFacts) -> str:
+    """What `statements_since` measured, in words: since the snapshot, or since the restart or reset that
+    came after it."""
+    reason = reset_since(meta, facts)
+    if reason is None:
+        return f"since the snapshot of {taken_at:%Y-%m-%d %H:%M} UTC"
+    epoch = facts.postmaster_start if reason == "the server restarted" else facts.statements_reset
+    return f"since {reason}" + (f" at {epoch:%Y-%m-%d %H:%M} UTC" if epoch else "")

@@ -56,6 +56,22 @@ SELECT id, target, kind, taken_at, meta, payload
  LIMIT %(limit)s
 """
 
+BASELINE_SNAPSHOT_SQL = """
+(SELECT id, target, kind, taken_at, meta, payload, 0 AS rank
+   FROM pgdba.snapshot
+  WHERE target = %(target)s AND kind = %(kind)s AND taken_at <= %(at)s
+  ORDER BY taken_at DESC, id DESC
+  LIMIT 1)
+UNION ALL
+(SELECT id, target, kind, taken_at, meta, payload, 1 AS rank
+   FROM pgdba.snapshot
+  WHERE target = %(target)s AND kind = %(kind)s
+  ORDER BY taken_at, id
+  LIMIT 1)
+ORDER BY rank
+LIMIT 1
+"""
+
 ADD_RECORD_SQL = """
 INSERT INTO pgdba.record (target, kind, recorded_at, payload)
 VALUES (%(target)s, %(kind)s, %(recorded_at)s, %(payload)s)
@@ -129,6 +145,10 @@ class PostgresHistoryStore(HistoryStore):
             },
         ).fetchall()
         return [Snapshot(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+    def baseline_snapshot(self, target: str, kind: str, at: datetime) -> Snapshot | None:
+        row = self._conn.execute(BASELINE_SNAPSHOT_SQL, {"target": target, "kind": kind, "at": at}).fetchone()
+        return None if row is None else Snapshot(row[0], row[1], row[2], row[3], row[4], row[5])
 
     def prune(self, older_than: timedelta) -> int:
         cutoff = datetime.now(UTC) - older_than

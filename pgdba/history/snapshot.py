@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from pgdba.history.store import HistoryStore
+from pgdba.history.store import HistoryStore, Snapshot
 from pgdba.server import ServerFacts
 from pgdba.stats.database import database_stats
 from pgdba.stats.indexes import index_stats
@@ -76,7 +76,19 @@ def previous_statement_snapshot(
     store: HistoryStore, target_key: str
 ) -> tuple[datetime, list[StatementStats], dict[str, Any]] | None:
     """The newest statement snapshot with its metadata (server start, reset times)."""
-    snap = store.latest_snapshot(target_key, STATEMENTS)
+    return _statement_snapshot(store.latest_snapshot(target_key, STATEMENTS))
+
+
+def statement_snapshot_at(
+    store: HistoryStore, target_key: str, at: datetime
+) -> tuple[datetime, list[StatementStats], dict[str, Any]] | None:
+    """The newest statement snapshot taken at or before `at` (the oldest one when all are younger)."""
+    return _statement_snapshot(store.baseline_snapshot(target_key, STATEMENTS, at))
+
+
+def _statement_snapshot(
+    snap: Snapshot | None,
+) -> tuple[datetime, list[StatementStats], dict[str, Any]] | None:
     if snap is None:
         return None
     return snap.taken_at, [StatementStats(**row) for row in snap.payload], dict(snap.meta)

@@ -124,6 +124,25 @@ class HistoryStore:
         found = self.snapshots(target, kind, limit=1)
         return found[0] if found else None
 
+    def baseline_snapshot(self, target: str, kind: str, at: datetime) -> Snapshot | None:
+        """The newest snapshot taken at or before `at`; when every snapshot is younger, the oldest one (the
+        caller's window is then shorter than it asked for)."""
+        columns = (
+            "SELECT id, target, kind, taken_at, meta, payload FROM snapshot WHERE target = ? AND kind = ?"
+        )
+        row = (
+            self._db.execute(
+                f"{columns} AND taken_at <= ? ORDER BY taken_at DESC, id DESC LIMIT 1",
+                (target, kind, at.astimezone(UTC).isoformat()),
+            ).fetchone()
+            or self._db.execute(f"{columns} ORDER BY taken_at, id LIMIT 1", (target, kind)).fetchone()
+        )
+        if row is None:
+            return None
+        return Snapshot(
+            row[0], row[1], row[2], datetime.fromisoformat(row[3]), json.loads(row[4]), json.loads(row[5])
+        )
+
     def prune(self, older_than: timedelta) -> int:
         """Delete snapshots and records older than the retention period; returns how many went."""
         cutoff = (datetime.now(UTC) - older_than).isoformat()

@@ -5,7 +5,7 @@ compare; rendering to Markdown / HTML is in pgdba.report.render."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pgdba.capacity import table_growth
@@ -13,8 +13,8 @@ from pgdba.checks.capacity import Growth
 from pgdba.checks.queries import StatementSet
 from pgdba.checkup import CheckupResult, run_checkup
 from pgdba.findings import SCHEMA_VERSION, Finding, Severity
-from pgdba.history.deltas import statements_since
-from pgdba.history.snapshot import TABLES, previous_statement_snapshot, size_history
+from pgdba.history.deltas import statements_since, window_since
+from pgdba.history.snapshot import TABLES, size_history, statement_snapshot_at
 from pgdba.history.store import HistoryStore
 from pgdba.report.score import HealthScore, health_score
 from pgdba.stats.statements import StatementStats
@@ -139,17 +139,25 @@ def _top_application_statements(statements: list[StatementStats], top: int) -> l
     return chosen
 
 
+REPORT_PERIOD = timedelta(days=7)
+
+
 def build_report(target: Target, store: HistoryStore, *, top: int = 10, save: bool = True) -> WeeklyReport:
-    """Run the check-up, compare with the previous stored report, and (by default) store this one."""
+    """Run the check-up, compare with the previous stored report, and (by default) store this one.
+
+    The top queries are the activity of the report's week: since the newest statement snapshot taken a
+    week ago or earlier (hourly snapshots do not shrink the window to an hour), or since the oldest one
+    when the history is younger, or since a restart or reset that came after it."""
     result = run_checkup(target, store=store)
     score = health_score(result)
     now = result.data["now"]
     statements: list[StatementStats] = result.data.get("statements", [])
     window = "since the statistics were reset"
-    prev = previous_statement_snapshot(store, target.key)
-    if statements and prev is not None and result.facts is not None:
-        statements = statements_since(statements, prev[1], prev[2], result.facts)
-        window = f"since the snapshot of {prev[0]:%Y-%m-%d %H:%M} UTC"
+    baseline = statement_snapshot_at(store, target.key, now - REPORT_PERIOD)
+    if statements and baseline is not None and result.facts is not None:
+        taken_at, before, meta = baseline
+        statements = statements_since(statements, before, meta, result.facts)
+        window = window_since(taken_at, meta, result.facts)
     top_queries = _top_application_statements(statements, top)
     tables = result.data.get("tables", [])
     rates = table_growth(size_history(store, target.key, TABLES), tables, now)

@@ -8,14 +8,22 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from pgdba.cli import main
 from pgdba.errors import InputError
 from pgdba.history.deltas import reset_since, statements_since
 from pgdba.history.pg_store import PostgresHistoryStore
-from pgdba.history.snapshot import KINDS, previous_statement_snapshot, take_snapshot
-from pgdba.history.store import open_store
+from pgdba.history.snapshot import (
+    KINDS,
+    STATEMENTS,
+    previous_statement_snapshot,
+    snapshot_meta,
+    take_snapshot,
+)
+from pgdba.history.store import HistoryStore, open_store
+from pgdba.report.weekly import build_report
 from pgdba.server import load_server_facts
 from pgdba.stats.statements import StatementStats, statement_stats
 from tests.checkup.helpers import find, run
@@ -238,3 +246,79 @@ def test_a_password_in_a_utility_statement_never_reaches_the_store_or_the_output
         assert (store.stat().st_mode & 0o777) == 0o600
     finally:
         db.execute("DROP ROLE history_leak")
+
+
+def _snapshot_statements_at(conn: psycopg.Connection, store: HistoryStore, key: str, at: datetime) -> None:
+    facts = load_server_facts(conn)
+    payload = [s.to_dict() for s in statement_stats(conn, facts)]
+    store.save_snapshot(key, STATEMENTS, payload, meta=snapshot_meta(facts), taken_at=at)
+
+
+@pytest.mark.catalog
+def test_weekly_report_top_queries_cover_the_week_not_the_last_hourly_snapshot(
+    db: TestDatabase, tmp_path: Path
+) -> None:
+    db.execute("CREATE TABLE course (id int PRIMARY KEY)")
+    db.execute("SELECT pg_stat_statements_reset()")
+    weekly = "SELECT id FROM course WHERE id = %s"
+    early_in_week = "SELECT count(*) FROM course WHERE id > %s"
+    now = datetime.now(UTC)
+    with open_store(str(tmp_path / "h.sqlite3")) as store, db.connect() as conn:
+        for i in range(10):
+            conn.execute(weekly, (i,))
+        _snapshot_statements_at(conn, store, db.target.key, now - timedelta(days=9))
+        _snapshot_statements_at(conn, store, db.target.key, now - timedelta(days=8))  # the week's baseline
+        for i in range(5):
+            conn.execute(early_in_week, (i,))
+        _snapshot_statements_at(conn, store, db.target.key, now - timedelta(days=6))
+        for i in range(3):
+            conn.execute(weekly, (i,))
+        _snapshot_statements_at(conn, store, db.target.key, now - timedelta(minutes=30))  # the hourly one
+        for i in range(2):
+            conn.execute(weekly, (i,))
+        report = build_report(db.target, store, save=False)
+    assert report.queries_window == f"since the snapshot of {now - timedelta(days=8):%Y-%m-%d %H:%M} UTC"
+    calls = {" ".join(q.query.split()): q.calls for q in report.top_queries}
+    assert calls["SELECT id FROM course WHERE id = $1"] == 5  # 3 + 2 this week, not the 10 before it
+    assert calls["SELECT count(*) FROM course WHERE id > $1"] == 5  # before the last hourly snapshot
+
+
+@pytest.mark.catalog
+def test_weekly_report_window_on_a_young_history_and_after_a_reset(db: TestDatabase, tmp_path: Path) -> None:
+    db.execute("CREATE TABLE course (id int PRIMARY KEY)")
+    db.execute("SELECT pg_stat_statements_reset()")
+    query = "SELECT id FROM course WHERE id = %s"
+    now = datetime.now(UTC)
+    with open_store(str(tmp_path / "h.sqlite3")) as store, db.connect() as conn:
+        for i in range(4):
+            conn.execute(query, (i,))
+        _snapshot_statements_at(conn, store, db.target.key, now - timedelta(days=2))  # the oldest there is
+        _snapshot_statements_at(conn, store, db.target.key, now - timedelta(hours=1))
+        for i in range(3):
+            conn.execute(query, (i,))
+        young = build_report(db.target, store, save=False)
+        conn.execute("SELECT pg_stat_statements_reset()")
+        conn.execute(query, (1,))
+        reset = build_report(db.target, store, save=False)
+    assert young.queries_window == f"since the snapshot of {now - timedelta(days=2):%Y-%m-%d %H:%M} UTC"
+    assert [q.calls for q in young.top_queries if "FROM course WHERE id" in q.query] == [3]
+    assert reset.queries_window.startswith("since pg_stat_statements was reset at ")
+    assert [q.calls for q in reset.top_queries if "FROM course WHERE id" in q.query] == [1]
+
+
+@pytest.mark.catalog
+@pytest.mark.parametrize("kind_of_store", ["sqlite", "postgresql"])
+def test_baseline_snapshot_is_the_newest_at_or_before_else_the_oldest(
+    db: TestDatabase, tmp_path: Path, kind_of_store: str
+) -> None:
+    now = datetime.now(UTC)
+    location = str(tmp_path / "h.sqlite3") if kind_of_store == "sqlite" else db.dsn
+    with open_store(location) as store:
+        for days in (9, 8, 2):
+            store.save_snapshot("app", "statements", [{"days": days}], taken_at=now - timedelta(days=days))
+        store.save_snapshot("other", "statements", [{"days": 30}], taken_at=now - timedelta(days=30))
+        week = store.baseline_snapshot("app", "statements", now - timedelta(days=7))
+        month = store.baseline_snapshot("app", "statements", now - timedelta(days=30))
+        assert store.baseline_snapshot("app", "tables", now) is None
+    assert week is not None and week.payload == [{"days": 8}]
+    assert month is not None and month.payload == [{"days": 9}]  # nothing that old: the oldest there is
