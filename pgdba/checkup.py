@@ -16,11 +16,11 @@ from typing import Any
 import psycopg
 
 from pgdba.checks import backups, capacity, index_health, queries, safety, settings, tables
-from pgdba.checks.indexes import StatsAge
+from pgdba.checks.indexes import MIN_STATS_AGE, IndexAges, StatsAge
 from pgdba.errors import InputError, NotAvailable
-from pgdba.findings import Finding, Report, SkippedCheck
+from pgdba.findings import Finding, Report, Severity, SkippedCheck
 from pgdba.history.deltas import statements_since
-from pgdba.history.snapshot import previous_statement_snapshot, size_history
+from pgdba.history.snapshot import indexes_existing_at, previous_statement_snapshot, size_history
 from pgdba.history.store import HistoryStore
 from pgdba.server import TESTED_MAJORS, ServerFacts, load_server_facts
 from pgdba.stats.activity import connection_usage, session_activity
@@ -138,7 +138,24 @@ def _unused(d: Data, kw: dict[str, Any]) -> list[Finding]:
     age = _stats_age(d)
     if age.too_young:
         raise Skip(age.note())
-    return index_health.unused_index_findings(d["indexes"], age, **kw)
+    indexes = d["indexes"]
+    ages = _index_ages(d)
+    if ages is not None:
+        indexes, young = ages.split(indexes)
+        found = index_health.unused_index_findings(young, age, **kw)
+        not_judged = [f.object for f in found if f.severity is Severity.WARNING]  # not the FK-kept ones
+        if not_judged:
+            d["notes"].append(f"index.unused: {ages.note(not_judged)}")
+    return index_health.unused_index_findings(indexes, age, **kw)
+
+
+def _index_ages(d: Data) -> IndexAges | None:
+    """Which indexes the history store saw a week ago (None without a store or such an old snapshot)."""
+    store: HistoryStore | None = d.get("store")
+    if store is None:
+        return None
+    found = indexes_existing_at(store, d["target_key"], d["now"] - MIN_STATS_AGE)
+    return None if found is None else IndexAges(found[0], frozenset(found[1]))
 
 
 def _bloat_estimates(d: Data, key: str) -> list[Any]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pgdba.checks.indexes import StatsAge, unused_indexes
+from pgdba.checks.indexes import MIN_STATS_AGE, IndexAges, StatsAge, unused_indexes
 from pgdba.checks.statement_recommendations import (
     QueryRecommendation,
     analyze_statement,
@@ -19,7 +19,7 @@ from pgdba.checks.statement_recommendations import (
     parse_statement,
 )
 from pgdba.findings import SCHEMA_VERSION
-from pgdba.history.snapshot import previous_statements
+from pgdba.history.snapshot import indexes_existing_at, previous_statements
 from pgdba.history.store import HistoryStore
 from pgdba.server import load_server_facts
 from pgdba.stats.indexes import IndexStats, index_stats
@@ -142,6 +142,16 @@ class UnusedIndexReport:
     unused: list[IndexStats]
     stats_age: StatsAge
     max_scans: int
+    # unused by the counters, but created after the week-old index snapshot of the history store
+    not_judged: list[IndexStats] = field(default_factory=list)
+    ages: IndexAges | None = None
+
+    @property
+    def notes(self) -> list[str]:
+        notes = [self.stats_age.note()]
+        if self.ages is not None and self.not_judged:
+            notes.append(self.ages.note([ix.qualified_name for ix in self.not_judged]))
+        return notes
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -150,6 +160,8 @@ class UnusedIndexReport:
             "statsSince": self.stats_age.since.isoformat() if self.stats_age.since else None,
             "tooYoungToJudge": self.stats_age.too_young,
             "statsNote": self.stats_age.note(),
+            "notes": self.notes,
+            "notJudged": [_index_row(ix) for ix in self.not_judged],
             "totalReclaimableBytes": sum(ix.size_bytes for ix in self.unused),
             "indexes": [
                 {
@@ -217,16 +229,23 @@ def index_usage(target: Target) -> IndexUsageReport:
     return IndexUsageReport(indexes, StatsAge(facts.stats_reset, datetime.now(UTC)))
 
 
-def unused_index_report(target: Target, *, max_scans: int = 0, min_size_bytes: int = 0) -> UnusedIndexReport:
-    """Indexes never (or hardly) scanned; never unique, primary-key or constraint indexes."""
+def unused_index_report(
+    target: Target, *, max_scans: int = 0, min_size_bytes: int = 0, store: HistoryStore | None = None
+) -> UnusedIndexReport:
+    """Indexes never (or hardly) scanned; never unique, primary-key or constraint indexes. With a history
+    store holding a week-old index snapshot, indexes created since are listed as not judged instead."""
     with session(target) as conn:
         facts = load_server_facts(conn)
         indexes = index_stats(conn)
+    now = datetime.now(UTC)
     found = unused_indexes(indexes, max_scans=max_scans, min_size_bytes=min_size_bytes)
     # an index a foreign key needs (its referencing side's lookups on DELETE / UPDATE of the parent) or one
     # under DDL right now is not a candidate for dropping, however rarely the workload scans it
     found = [ix for ix in found if ix.serves_foreign_key is None and not ix.locked]
-    return UnusedIndexReport(found, StatsAge(facts.stats_reset, datetime.now(UTC)), max_scans)
+    existing = None if store is None else indexes_existing_at(store, target.key, now - MIN_STATS_AGE)
+    ages = None if existing is None else IndexAges(existing[0], frozenset(existing[1]))
+    found, young = ages.split(found) if ages is not None else (found, [])
+    return UnusedIndexReport(found, StatsAge(facts.stats_reset, now), max_scans, young, ages)
 
 
 DATABASE_SIZE_SQL = "SELECT pg_database_size(current_database())"

@@ -165,8 +165,10 @@ def print_rows(
     title: str = "",
     json_data: Any = None,
     empty: str = "nothing to report",
+    notes: Sequence[str] = (),
 ) -> None:
-    """Print rows in the chosen format; json prints json_data (the documented shape) when given."""
+    """Print rows in the chosen format; json prints json_data (the documented shape) when given, which
+    carries its own notes; the table and markdown formats print `notes` after the rows."""
     if fmt == "json":
         print_json(json_data if json_data is not None else list(rows))
         return
@@ -174,16 +176,20 @@ def print_rows(
         if title:
             print(f"## {md_text(title)}\n")
         print(markdown_table(rows, columns) if rows else f"_{md_text(empty)}_")
+        for note in notes:
+            print(f"\n_{md_text(note)}_")
         return
     if not rows:
         print_text(f"{title + ': ' if title else ''}{empty}")
-        return
-    table = Table(title=Text(title) if title else None, title_justify="left", show_lines=False)
-    for column in columns:
-        table.add_column(Text(column.header), justify=column.justify)  # type: ignore[arg-type]
-    for row in rows:
-        table.add_row(*(Text(cell(row.get(c.key))) for c in columns))
-    console().print(table)
+    else:
+        table = Table(title=Text(title) if title else None, title_justify="left", show_lines=False)
+        for column in columns:
+            table.add_column(Text(column.header), justify=column.justify)  # type: ignore[arg-type]
+        for row in rows:
+            table.add_row(*(Text(cell(row.get(c.key))) for c in columns))
+        console().print(table)
+    for note in notes:
+        console().print(Text(note, style="dim"))
 
 
 def finding_markdown(finding: Finding) -> list[str]:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from pgdba.api.dependencies import DatabaseName, target_of
+from pgdba.api.dependencies import DatabaseName, history_store, settings_of, target_of
 from pgdba.api.models import ERROR_RESPONSES, IndexUsageResponse, UnusedIndexResponse
 from pgdba.api.v1_models import FindingsResponse
 from pgdba.checkup import run_checkup
@@ -30,8 +30,11 @@ def unused(
     db: DatabaseName = None,
     max_scans: Annotated[int, Query(alias="maxScans", ge=0, le=1_000_000_000)] = 0,
 ) -> dict[str, Any]:
-    """Indexes never (or hardly) scanned; never unique, primary-key or constraint indexes."""
-    return unused_index_report(target_of(request, db), max_scans=max_scans).to_dict()
+    """Indexes never (or hardly) scanned; never unique, primary-key or constraint indexes. Those created
+    after the history store's week-old index snapshot are listed under notJudged."""
+    target = target_of(request, db)
+    with history_store(settings_of(request)) as store:
+        return unused_index_report(target, max_scans=max_scans, store=store).to_dict()
 
 
 def index_health(target: Target) -> dict[str, Any]:

@@ -112,6 +112,8 @@ class UnusedIndexResponse(BaseModel):
     statsSince: str | None
     tooYoungToJudge: bool
     statsNote: str
+    notes: list[str]
+    notJudged: list[IndexRow]
     totalReclaimableBytes: int
     indexes: list[UnusedIndexRow]
 

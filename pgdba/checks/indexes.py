@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,6 +35,31 @@ class StatsAge:
         if self.too_young:
             text += f": too young to judge unused indexes (wait at least {self.min_age.days} days)"
         return text
+
+
+@dataclass(frozen=True)
+class IndexAges:
+    """Which indexes existed at the start of the judging window: those in the newest index snapshot taken
+    MIN_STATS_AGE ago or earlier. One created since has counted scans for less than that, however old the
+    statistics are (its counters start at zero), so it is not judged unused yet."""
+
+    snapshot_at: datetime
+    existing: frozenset[int]
+
+    def split(self, indexes: Iterable[IndexStats]) -> tuple[list[IndexStats], list[IndexStats]]:
+        """(indexes old enough to judge, indexes created after the snapshot)."""
+        old: list[IndexStats] = []
+        young: list[IndexStats] = []
+        for ix in indexes:
+            (old if ix.oid in self.existing else young).append(ix)
+        return old, young
+
+    def note(self, names: Sequence[str]) -> str:
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        return (
+            f"unused but not judged: {shown} (created after the index snapshot of "
+            f"{self.snapshot_at:%Y-%m-%d %H:%M} UTC, so scanned for less than {MIN_STATS_AGE.days} days)"
+        )
 
 
 def unused_indexes(

@@ -6,9 +6,10 @@ from typing import Annotated
 
 import typer
 
-from pgdba.cli.options import DsnOption, FormatOption, check_format, finite, target_from
+from pgdba.cli.options import DsnOption, FormatOption, StoreOption, check_format, finite, target_from
+from pgdba.history.store import open_store
 from pgdba.optimizer import index_usage, unused_index_report
-from pgdba.render import Column, console, print_rows
+from pgdba.render import Column, print_rows
 
 app = typer.Typer(
     help="Index usage, unused, duplicate, invalid and missing-FK indexes.", no_args_is_help=True
@@ -46,9 +47,7 @@ def usage(dsn: DsnOption = None, fmt: FormatOption = "table") -> None:
     rows = [
         {**row, "table": f"{row['schema']}.{row['table']}", "kind": _kind(row)} for row in report["indexes"]
     ]
-    print_rows(rows, _COLUMNS, fmt, title="Index usage", json_data=report)
-    if fmt == "table":
-        console().print(f"[dim]{report['statsNote']}[/dim]")
+    print_rows(rows, _COLUMNS, fmt, title="Index usage", json_data=report, notes=[report["statsNote"]])
 
 
 @app.command()
@@ -59,22 +58,32 @@ def unused(
     min_size_mb: Annotated[
         float, typer.Option(parser=finite(min=0), help="Ignore indexes smaller than this (MB)")
     ] = 0.0,
+    store: StoreOption = None,
 ) -> None:
-    """Indexes that are (almost) never scanned — never unique, primary-key or constraint indexes.
+    """Indexes that are (almost) never scanned — never unique, primary-key or constraint indexes. Indexes
+    created after the history store's week-old index snapshot are listed as not judged yet.
 
     Example: pgdba indexes unused --max-scans 50
     """
     fmt = check_format(fmt)
-    report = unused_index_report(
-        target_from(dsn), max_scans=max_scans, min_size_bytes=int(min_size_mb * 1024 * 1024)
-    ).to_dict()
+    target = target_from(dsn)
+    with open_store(store) as history:
+        report = unused_index_report(
+            target, max_scans=max_scans, min_size_bytes=int(min_size_mb * 1024 * 1024), store=history
+        ).to_dict()
     rows = [
         {**row, "table": f"{row['schema']}.{row['table']}", "kind": row["sql"]} for row in report["indexes"]
     ]
     columns = [*_COLUMNS[:-1], Column("kind", "fix")]
-    print_rows(rows, columns, fmt, title="Unused indexes", json_data=report, empty="no unused index")
-    if fmt == "table":
-        console().print(f"[dim]{report['statsNote']}[/dim]")
+    print_rows(
+        rows,
+        columns,
+        fmt,
+        title="Unused indexes",
+        json_data=report,
+        empty="no unused index",
+        notes=report["notes"],
+    )
 
 
 @app.command()

@@ -94,6 +94,20 @@ def _statement_snapshot(
     return snap.taken_at, [StatementStats(**row) for row in snap.payload], dict(snap.meta)
 
 
+def indexes_existing_at(
+    store: HistoryStore, target_key: str, at: datetime
+) -> tuple[datetime, set[int]] | None:
+    """(taken_at, index OIDs) of the newest index snapshot taken at or before `at`; None when no snapshot is
+    that old (or it predates pgdba recording OIDs): then nobody can tell which indexes are younger."""
+    snap = store.baseline_snapshot(target_key, INDEXES, at)
+    if snap is None or snap.taken_at > at:
+        return None
+    oids = {int(row.get("oid") or 0) for row in snap.payload}
+    if 0 in oids:
+        return None
+    return snap.taken_at, oids
+
+
 def size_history(
     store: HistoryStore, target_key: str, kind: str, *, limit: int = 1000
 ) -> list[tuple[datetime, dict[str, int]]]:

@@ -40,6 +40,8 @@ class IndexStats:
     key_opclasses: tuple[str, ...] = ()
     # the foreign key this index serves (pgdba.stats.foreign_keys' rule), or None
     serves_foreign_key: str | None = None
+    # the index's OID: index snapshots tell by it whether an index existed a week ago (0 in old snapshots)
+    oid: int = 0
 
     @property
     def qualified_table(self) -> str:
@@ -84,6 +86,7 @@ WITH blocked AS ({BLOCKED_RELATIONS}), indexes AS (
       FROM pg_stat_user_indexes AS u
 )
 SELECT s.schemaname AS schema,
+       s.indexrelid::bigint AS oid,
        s.relname AS "table",
        s.indexrelname AS index,
        s.idx_scan AS scans,

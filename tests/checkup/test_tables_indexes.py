@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
 import psycopg
 import pytest
 
 from pgdba.checkup import run_checkup
+from pgdba.cli import main
 from pgdba.findings import Severity
+from pgdba.history.snapshot import INDEXES
+from pgdba.history.store import open_store
 from pgdba.maintenance import apply_maintenance, maintenance_plan
 from pgdba.stats.foreign_keys import foreign_keys
 from pgdba.stats.indexes import index_stats
@@ -221,6 +228,40 @@ def test_unused_index_is_found_but_never_a_unique_or_primary_key_index(db: TestD
     names = {f.object for f in found}
     assert "public.lesson_position_idx" in names
     assert not names & {"public.course_title_key", "public.course_pkey", "public.lesson_pkey"}
+
+
+# stays >= 15 (see above): on 14 index.unused skips the young test database before ages matter
+@pytest.mark.catalog
+@pytest.mark.pg(">= 15")
+def test_an_index_created_after_the_week_old_snapshot_is_not_judged_unused(
+    db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script(db, HEALTHY)
+    db.execute("CREATE INDEX lesson_position_idx ON lesson (position)")
+    with open_store(str(tmp_path / "h.sqlite3")) as store:
+        with db.connect() as conn:  # the history saw lesson_position_idx 8 days ago
+            payload = [ix.to_dict() for ix in index_stats(conn)]
+        store.save_snapshot(db.target.key, INDEXES, payload, taken_at=datetime.now(UTC) - timedelta(days=8))
+        db.execute("CREATE INDEX course_title_idx ON course (title)")  # today, so it has counted no scans yet
+        without_history = run(db, "index.unused", index__unused={"min_size_bytes": 0})
+        result = run(db, "index.unused", store=store, index__unused={"min_size_bytes": 0})
+    warned = {f.object for f in find(without_history, "index.unused") if f.severity is Severity.WARNING}
+    assert warned == {"public.lesson_position_idx", "public.course_title_idx"}  # no history: both judged
+    warned = {f.object for f in find(result, "index.unused") if f.severity is Severity.WARNING}
+    assert warned == {"public.lesson_position_idx"}
+    [note] = [n for n in result.report.notes if n.startswith("index.unused:")]
+    assert "public.course_title_idx" in note and "less than 7 days" in note
+    assert "lesson_position_idx" not in note and "lesson_course_id_idx" not in note  # FK-kept: not listed
+
+    store_file = str(tmp_path / "h.sqlite3")
+    assert main(["indexes", "unused", "--dsn", db.dsn, "--store", store_file, "-f", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [ix["index"] for ix in report["indexes"]] == ["lesson_position_idx"]
+    assert [ix["index"] for ix in report["notJudged"]] == ["course_title_idx"]
+    assert main(["indexes", "unused", "--dsn", db.dsn, "--store", store_file, "-f", "markdown"]) == 0
+    out = capsys.readouterr().out
+    assert "| lesson_position_idx |" in out and "course_title_idx (created after the index snapshot" in out
+    assert "statistics have never been reset" in out  # the statistics-age note, in markdown too
 
 
 @pytest.mark.catalog
