@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from pgdba.api.dependencies import history_store
 from pgdba.api.models import AnalyzeResponse, CapacityResponse, IndexUsageResponse, UnusedIndexResponse
 from pgdba.api.settings import ApiSettings
-from pgdba.history.store import open_store
 from pgdba.optimizer import analyze_queries, capacity_tables, index_usage, unused_index_report
 
 router = APIRouter(prefix="/debug/query-optimizer", tags=["query-optimizer"])
@@ -32,12 +32,9 @@ def analyze(
 ) -> dict[str, Any]:
     """Statements with issues (slow, low cache hit, N+1, unstable plan) and what to do about each."""
     settings = _settings(request)
-    store = open_store(settings.history_store) if settings.history_store else None
-    try:
+    # deltas since the last `pgdba snapshot` in the configured (else the default) store, as the CLI does
+    with history_store(settings) as store:
         return analyze_queries(settings.target, threshold_ms=threshold, store=store).to_dict()
-    finally:
-        if store:
-            store.close()
 
 
 @router.get("/indexes/usage", response_model=IndexUsageResponse)
@@ -51,8 +48,11 @@ def indexes_unused(
     request: Request,
     max_scans: Annotated[int, Query(alias="maxScans", ge=0, le=1_000_000_000)] = 0,
 ) -> dict[str, Any]:
-    """Indexes never (or hardly) scanned; never unique, primary-key or constraint indexes."""
-    return unused_index_report(_settings(request).target, max_scans=max_scans).to_dict()
+    """Indexes never (or hardly) scanned; never unique, primary-key or constraint indexes. Those created
+    after the history store's week-old index snapshot are listed under notJudged."""
+    settings = _settings(request)
+    with history_store(settings) as store:
+        return unused_index_report(settings.target, max_scans=max_scans, store=store).to_dict()
 
 
 @router.get("/capacity/tables", response_model=CapacityResponse)

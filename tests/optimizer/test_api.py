@@ -49,7 +49,7 @@ def test_endpoint_returns_same_json_as_cli(
     assert response.status_code == 200
     body = response.json()
     command = {
-        "analyze": ["queries", "analyze", "--threshold", "0", "--cumulative"],
+        "analyze": ["queries", "analyze", "--threshold", "0"],  # both: deltas since the last snapshot
         "usage": ["indexes", "usage"],
         "unused": ["indexes", "unused"],
         "tables": ["capacity", "tables"],
@@ -70,6 +70,24 @@ def test_analyze_has_the_seed_shape(client: TestClient) -> None:
     assert set(rec["metrics"]) >= {"calls", "meanTime", "totalTime", "cacheHitRatio"}
     assert rec["metrics"]["calls"] == 5
     assert {"type", "severity", "message"} == set(rec["issues"][0])
+
+
+def test_analyze_counts_since_the_last_snapshot_like_the_cli(
+    client: TestClient, db: TestDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["snapshot", "--dsn", db.dsn]) == 0  # into the default store, which the API reads too
+    capsys.readouterr()
+    with db.connect() as conn:
+        for course in range(3):
+            conn.execute("SELECT id, title FROM lesson WHERE course_id = %s", (course,))
+    body = client.get("/debug/query-optimizer/analyze", params={"threshold": 0}).json()
+    rec = next(r for r in body["recommendations"] if "FROM lesson WHERE course_id" in r["query"])
+    assert rec["metrics"]["calls"] == 3  # not the cumulative 8
+    assert body["window"]["from"] is not None
+    assert main(["queries", "analyze", "--threshold", "0", "--dsn", db.dsn, "--format", "json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    cli_rec = next(r for r in cli["recommendations"] if "FROM lesson WHERE course_id" in r["query"])
+    assert cli_rec["metrics"]["calls"] == 3 and cli["window"]["source"] == body["window"]["source"]
 
 
 @pytest.mark.parametrize("threshold", ["-1", "abc", "1e308", "nan", "inf", "", "100; DROP TABLE lesson"])
