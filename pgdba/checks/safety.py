@@ -54,18 +54,20 @@ def sequence_exhaustion(
     sequences: Sequence[SequenceStats], *, warning_ratio: float = 0.85, critical_ratio: float = 0.95
 ) -> list[Finding]:
     """Sequences that used ≥ `warning_ratio` (check_postgres: 85 %) or ≥ `critical_ratio` (95 %) of their range
-    — the range of the column they feed when that is smaller (int4 column, bigint sequence)."""
+    — the range of the column they feed when that is smaller (int4 column, bigint sequence). A CYCLE sequence
+    counts only when that column is narrower: it cycles by design, but the column overflows first."""
     found = []
     for s in sequences:
         ratio = s.used_ratio
-        if ratio is None or s.cycle or ratio < warning_ratio:
+        narrower = s.narrower_column
+        # CYCLE restarts at the sequence's own bound: a narrower column overflows before that
+        if ratio is None or (s.cycle and not narrower) or ratio < warning_ratio:
             continue
-        narrower = s.effective_max < s.max_value
         found.append(
             Finding(
                 "safety.sequence_exhaustion",
                 Severity.CRITICAL if ratio >= critical_ratio else Severity.WARNING,
-                f"Sequence {ratio:.0%} used ({s.last_value:,} of {s.effective_max:,})"
+                f"Sequence {ratio:.0%} used ({s.last_value:,} of {s.limit:,})"
                 + (f", feeding {s.owner_column_type} column {s.owner_column}" if narrower else ""),
                 s.qualified_name,
                 {

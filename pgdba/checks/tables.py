@@ -32,6 +32,17 @@ class AutovacuumTrigger:
         return self.analyze_threshold + self.analyze_scale_factor * rows
 
 
+def _is_false(value: str) -> bool:
+    """A boolean reloption as PostgreSQL reads it (stored as written: 'no', 'f', 'OFF', '0' … all mean false)."""
+    word = value.strip().lower()
+    return bool(word) and (
+        word == "0"
+        or "false".startswith(word)
+        or "no".startswith(word)
+        or (len(word) > 1 and "off".startswith(word))
+    )
+
+
 def autovacuum_trigger(table: TableStats, settings: Mapping[str, Setting]) -> AutovacuumTrigger:
     """The server's autovacuum settings overridden by the table's own (ALTER TABLE … SET (…))."""
     options = dict(opt.split("=", 1) for opt in table.reloptions if "=" in opt)
@@ -41,9 +52,9 @@ def autovacuum_trigger(table: TableStats, settings: Mapping[str, Setting]) -> Au
         return float(options.get(name, server.value if server else default))
 
     server_on = settings.get("autovacuum")
-    enabled = (server_on is None or server_on.value == "on") and options.get(
-        "autovacuum_enabled", "true"
-    ).lower() not in ("false", "off", "0")
+    enabled = (server_on is None or server_on.value == "on") and not _is_false(
+        options.get("autovacuum_enabled", "true")
+    )
     return AutovacuumTrigger(
         enabled,
         pick("autovacuum_vacuum_threshold", "50"),
@@ -215,7 +226,7 @@ def seq_scan_heavy(
 
 def missing_primary_keys(tables: Sequence[TableStats]) -> list[Finding]:
     """Tables without a primary key: rows cannot be addressed reliably, logical replication cannot
-    replicate their UPDATEs and DELETEs, and ORMs need one."""
+    replicate their UPDATEs and DELETEs, and ORMs need one (a materialized view cannot have one)."""
     return [
         Finding(
             "table.no_primary_key",
@@ -226,5 +237,5 @@ def missing_primary_keys(tables: Sequence[TableStats]) -> list[Finding]:
             "Add a primary key (ALTER TABLE … ADD PRIMARY KEY, or an identity column)",
         )
         for t in tables
-        if not t.has_primary_key
+        if not t.has_primary_key and t.kind != "materialized view"
     ]

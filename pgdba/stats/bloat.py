@@ -89,6 +89,7 @@ SELECT n.nspname AS schema,
               GROUP BY s.schemaname, s.tablename) AS w
          ON w.schemaname = n.nspname AND w.tablename = c.relname
  WHERE c.relkind IN ('r', 'm')
+   AND c.relpersistence <> 't'
    AND n.nspname NOT IN ('pg_catalog', 'information_schema')
    AND n.nspname !~ '^pg_toast'
 """
@@ -128,6 +129,7 @@ SELECT n.nspname AS schema,
                                          AND NOT s.inherited) AS w ON true
  WHERE am.amname = 'btree'
    AND i.indisvalid
+   AND t.relpersistence <> 't'
    AND n.nspname NOT IN ('pg_catalog', 'information_schema')
    AND n.nspname !~ '^pg_toast'
 """

@@ -45,6 +45,7 @@ class TableStats:
     # another session holds or waits for ACCESS EXCLUSIVE on the table (DDL in flight): its sizes are
     # pg_class's page counts
     locked: bool = False
+    kind: str = "table"  # or "materialized view" / "partitioned table"
 
     @property
     def qualified_name(self) -> str:
@@ -71,7 +72,7 @@ class TableStats:
 # counts as sizes, flagged `locked`, and no lock is taken on it.
 TABLE_STATS_SQL = f"""
 WITH blocked AS ({BLOCKED_RELATIONS}), tables AS (
-    SELECT t.*, c.reltoastrelid, c.reltuples, c.reloptions, c.relpages,
+    SELECT t.*, c.reltoastrelid, c.reltuples, c.reloptions, c.relpages, c.relkind,
            coalesce(toast.relpages, 0) AS toast_pages,
            coalesce(ix.pages, 0) AS index_pages,
            (t.relid IN (SELECT relation FROM blocked)
@@ -86,6 +87,7 @@ WITH blocked AS ({BLOCKED_RELATIONS}), tables AS (
                            FROM pg_index AS x
                            JOIN pg_class AS i ON i.oid = x.indexrelid
                           WHERE x.indrelid = t.relid) AS ix ON true
+     WHERE c.relpersistence <> 't'  -- temp tables: only their own session can vacuum, analyze or alter them
 )
 SELECT t.schemaname AS schema,
        t.relname AS "table",
@@ -118,7 +120,10 @@ SELECT t.schemaname AS schema,
        t.autoanalyze_count,
        EXISTS (SELECT 1 FROM pg_constraint p WHERE p.conrelid = t.relid AND p.contype = 'p') AS has_primary_key,
        coalesce(t.reloptions, '{{}}') AS reloptions,
-       t.locked
+       t.locked,
+       CASE t.relkind WHEN 'm' THEN 'materialized view'
+                      WHEN 'p' THEN 'partitioned table'
+                      ELSE 'table' END AS kind
   FROM tables AS t
  CROSS JOIN (SELECT current_setting('block_size')::bigint AS size) AS block
  ORDER BY total_bytes DESC
