@@ -122,6 +122,7 @@ SELECT s.schemaname AS schema,
   JOIN pg_am AS am ON am.oid = ic.relam
   JOIN pg_class AS c ON c.oid = s.relid
   LEFT JOIN pg_stat_user_tables AS t ON t.relid = s.relid
+ WHERE c.relpersistence <> 't'  -- another session's temp table: only that session could drop or use its index
  ORDER BY s.schemaname, s.relname, s.indexrelname
 """
 

@@ -264,6 +264,26 @@ def test_an_index_created_after_the_week_old_snapshot_is_not_judged_unused(
     assert "statistics have never been reset" in out  # the statistics-age note, in markdown too
 
 
+# stays >= 15 (see above)
+@pytest.mark.catalog
+@pytest.mark.pg(">= 15")
+def test_an_index_of_another_sessions_temp_table_is_not_judged(
+    db: TestDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script(db, HEALTHY)
+    db.execute("CREATE INDEX lesson_position_idx ON lesson (position)")
+    with db.connect() as app:  # only this session could use or drop its temp table's index
+        app.execute("CREATE TEMP TABLE scratch (id int)")
+        app.execute("CREATE INDEX scratch_id_idx ON scratch (id)")
+        names = {ix.index for ix in index_stats(app)}
+        found = find(run(db, "index.unused", index__unused={"min_size_bytes": 0}), "index.unused")
+        assert main(["indexes", "unused", "--dsn", db.dsn, "-f", "json"]) == 0
+    assert "lesson_position_idx" in names and "scratch_id_idx" not in names
+    assert "public.lesson_position_idx" in {f.object for f in found}
+    assert not any("scratch" in f.object for f in found)
+    assert [ix["index"] for ix in json.loads(capsys.readouterr().out)["indexes"]] == ["lesson_position_idx"]
+
+
 @pytest.mark.catalog
 def test_maintenance_skips_a_table_locked_by_ddl_and_goes_on_with_the_next(db: TestDatabase) -> None:
     for name in ("attempt", "progress"):
