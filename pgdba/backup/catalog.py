@@ -36,6 +36,8 @@ USER_TABLES_SQL = """
 SELECT n.nspname AS schema,
        c.relname AS name,
        CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END AS row_estimate,
+       CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_stat_get_live_tuples(c.oid) END AS live_rows_estimate,
+       CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_stat_get_dead_tuples(c.oid) END AS dead_rows_estimate,
        pg_table_size(c.oid) AS bytes
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -47,6 +47,10 @@ class TableFacts:
     bytes: int
     exact_rows: int | None = None
     checksum: str | None = None
+    # the statistics' n_live_tup / n_dead_tup: they follow a DELETE that reltuples misses until the next
+    # (auto)vacuum/analyze; None on a standby, which does not count the changes it replays
+    live_rows_estimate: int | None = None
+    dead_rows_estimate: int | None = None
 
     @property
     def qualified(self) -> str:
@@ -130,6 +134,15 @@ class BackupInfo:
         return self.manifest is not None and self.manifest.dump_key.rsplit("/", 1)[-1] in self.objects
 
     @property
+    def dump_name(self) -> str | None:
+        return self.manifest.dump_key.rsplit("/", 1)[-1] if self.manifest else None
+
+    @property
+    def stored_size_matches(self) -> bool:
+        """The archive in the store has the size the manifest recorded (a cut-short copy has not)."""
+        return self.manifest is not None and self.objects.get(self.dump_name or "") == self.manifest.dump_size
+
+    @property
     def taken_at(self) -> datetime:
         return backup_time(self.backup_id)
 
@@ -187,6 +200,11 @@ def list_backups(storage: Storage, database: str | None = None) -> list[BackupIn
                 info.manifest = read_manifest(storage, db, backup_id)
             except StorageError as exc:
                 info.problem = str(exc)  # listed as incomplete, never as good
+        if info.complete and not info.stored_size_matches and info.manifest is not None:
+            info.problem = (
+                f"{info.dump_name} is {objects[info.dump_name or '']} bytes, "
+                f"the manifest says {info.manifest.dump_size}"
+            )
         if RESTORE_TEST_NAME in objects:
             try:
                 info.restore_test = json.loads(storage.get_bytes(info.key(RESTORE_TEST_NAME)))

@@ -3,7 +3,7 @@
 A tier keeps the newest backup of each of its N most recent periods that have a backup. Whatever the
 rules say, the newest backup that passed a restore test is kept, and so is the newest complete backup.
 Incomplete backups (no manifest) are deleted once older than a grace period, so a dump still running
-is never touched.
+is never touched; a backup whose manifest exists but could not be read is never deleted.
 
 Every rule is optional (None: not given) and, when given, takes 1 or more: a rule of 0 would keep no
 backup, so it is refused like a negative one (pgBackRest refuses a retention of 0 the same way) rather
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pgdba.backup.manifest import BackupInfo
+from pgdba.backup.manifest import MANIFEST_NAME, BackupInfo
 from pgdba.backup.storage import Storage
 from pgdba.errors import InputError
 
@@ -105,7 +105,8 @@ def _plan_one_database(
     newest_first: list[BackupInfo], policy: RetentionPolicy, now: datetime
 ) -> list[PruneDecision]:
     reasons: dict[str, list[str]] = {b.backup_id: [] for b in newest_first}
-    complete = [b for b in newest_first if b.complete]
+    # a complete backup whose archive is not the size its manifest recorded was damaged after the fact
+    complete = [b for b in newest_first if b.complete and b.stored_size_matches]
     if policy.keep_last is not None:
         for b in complete[: policy.keep_last]:
             reasons[b.backup_id].append(f"last {policy.keep_last}")
@@ -135,7 +136,11 @@ def _plan_one_database(
     if complete:
         reasons[complete[0].backup_id].append("newest complete backup")
     for b in newest_first:
-        if not b.complete and now - b.taken_at < policy.incomplete_grace:
+        if b.manifest is None and MANIFEST_NAME in b.objects:
+            # a store error (500, 403, throttling) or a damaged file: never delete what could not be judged
+            why = b.problem or "it vanished while listing"
+            reasons[b.backup_id].append(f"manifest not readable, kept unjudged ({why})")
+        elif not b.complete and now - b.taken_at < policy.incomplete_grace:
             reasons[b.backup_id].append("incomplete but recent (may still be running)")
     return [PruneDecision(b, bool(reasons[b.backup_id]), reasons[b.backup_id]) for b in newest_first]
 

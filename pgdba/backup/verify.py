@@ -49,7 +49,7 @@ def verify_backup(
     result = VerifyResult(backup.database, backup.backup_id, ok=False)
     manifest = backup.manifest
     if manifest is None:
-        result.problems.append("incomplete: no manifest (the backup never finished)")
+        result.problems.append(backup.problem or "incomplete: no manifest (the backup never finished)")
         return result
     if not backup.complete:
         result.problems.append(f"the archive {manifest.dump_key} is missing")
