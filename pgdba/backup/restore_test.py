@@ -2,9 +2,10 @@
 
 Checks, in order: the archive's sha256 and size, pg_restore's exit status and errors, every table
 present, row counts (exact when the backup was taken with exact=True, else against the planner's
-estimates, a table the statistics saw emptied by DELETE before the dump being no failure), content checksums of the tables that have one in the manifest, no invalid index or
-unvalidated constraint, and the schema equal to the one recorded at backup time. The scratch database
-is dropped afterwards; the result is recorded next to the backup and in the history store.
+estimates, a table the statistics saw emptied by DELETE before the dump being no failure), content
+checksums of the tables that have one in the manifest, no invalid index or unvalidated constraint, and
+the schema equal to the one recorded at backup time. The scratch database is dropped afterwards; the
+result is recorded next to the backup and in the history store.
 """
 
 from __future__ import annotations
