@@ -9,7 +9,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from pgdba.findings import Finding, Severity
-from pgdba.schema.model import Column, DefaultKind, ForeignKey, Index, SchemaModel, Table
+from pgdba.schema.model import Check, Column, DefaultKind, ForeignKey, Index, SchemaModel, Table
 
 UNKNOWN = "?"  # a type, default or predicate a source could not evaluate: never compared
 WILDCARD_DEFAULT = "*"  # "some database default" (Prisma's dbgenerated()): only its presence is compared
@@ -425,13 +425,13 @@ class _Comparison:
         )
 
     def _checks(self, a: Table, b: Table) -> None:
-        right = {c.name: c for c in b.checks}
+        right = list(b.checks)
         for check in a.checks:
-            other = right.pop(check.name, None)
+            other = next((c for c in right if _same_check_name(c, check)), None)
             if other is None:
-                other = next((c for c in right.values() if c.expression == check.expression), None)
-                if other is not None:
-                    right.pop(other.name)
+                other = next((c for c in right if c.expression == check.expression), None)
+            if other is not None:
+                right.remove(other)
             if other is None:
                 self.add(
                     "check.missing",
@@ -448,7 +448,7 @@ class _Comparison:
                     left=check.expression,
                     right=other.expression,
                 )
-        for check in right.values():
+        for check in right:
             self.add(
                 "check.missing",
                 Severity.WARNING,
@@ -519,6 +519,10 @@ def _same_default(a: Column, b: Column) -> bool:
     if (a.identity or b.identity) and not (x.in_database and y.in_database):
         return True  # identity vs serial is reported as an identity difference
     return x.kind == y.kind and x.canonical == y.canonical
+
+
+def _same_check_name(a: Check, b: Check) -> bool:
+    return a.name_explicit and b.name_explicit and a.name == b.name
 
 
 def _maybe_unevaluated(column: Column, other: Table) -> bool:

@@ -460,9 +460,10 @@ class _Converter:
         if builder.name:
             return builder.name
         if self.casing == "snake_case":
-            return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key).lower()
+            return "_".join(word.lower() for word in _casing_words(key))
         if self.casing == "camelCase":
-            return re.sub(r"_([a-z0-9])", lambda m: m[1].upper(), key)
+            words = _casing_words(key)
+            return "".join(w.lower() if i == 0 else w[0].upper() + w[1:] for i, w in enumerate(words))
         return key
 
     def _table(self, variable: str, value: TableValue) -> None:
@@ -771,6 +772,16 @@ class _Converter:
         return IndexColumn(
             column, ref.descending, nulls_first, canonical_opclass(item.method, column_type, ref.opclass)
         )
+
+
+# The words drizzle's `casing` option splits a key into (apostrophes dropped): runs of lower-case letters
+# and digits, runs of capitals not followed by a lower-case letter, a capital with the lower-case letters
+# and digits after it. apiURLPath → api, URL, Path; userIDs → user, I, Ds (drizzle-kit's own names).
+_CASING_WORD = re.compile(r"[0-9a-z]+|[A-Z]+(?![a-z])|[A-Z][0-9a-z]+")
+
+
+def _casing_words(key: str) -> list[str]:
+    return _CASING_WORD.findall(key.replace("'", "").replace("\u2019", ""))
 
 
 def _action(value: Any) -> str:

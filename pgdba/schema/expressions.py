@@ -40,6 +40,8 @@ def normalise_default(text: str, column_type: str = "") -> Default:
         return Default(DefaultKind.EXPRESSION, " ".join(shown.split()), shown)
     if _is_nextval(node):
         return Default(DefaultKind.SEQUENCE, "nextval", shown)
+    if column_type.endswith("[]"):
+        node = _array_literal_as_constructor(node)
     element = base_type(column_type)
     canonical = RawStream()(_rewrite(node, element, strip_all_casts=False))
     return Default(DefaultKind.EXPRESSION, canonical, shown)
@@ -75,6 +77,103 @@ def _parse_expression(text: str) -> Any:
         raise ExpressionError("not a single expression")
     value: Any = targets[0].val
     return value
+
+
+def _array_literal_as_constructor(node: Any) -> Any:
+    """`'{a,b}'` (drizzle-kit writes array defaults so) ≡ `ARRAY['a', 'b']` (Prisma writes them so)."""
+    literal = node.arg if isinstance(node, ast.TypeCast) else node
+    if not (isinstance(literal, ast.A_Const) and isinstance(literal.val, ast.String)):
+        return node
+    items = parse_array_literal(str(literal.val.sval or ""))
+    if items is None:
+        return node
+    constructor = _array_expression(items)
+    if isinstance(node, ast.TypeCast):
+        node.arg = constructor
+        return node
+    return constructor
+
+
+def _array_expression(items: list[Any]) -> ast.A_ArrayExpr:
+    elements = tuple(
+        _array_expression(item)
+        if isinstance(item, list)
+        else ast.A_Const(isnull=True)
+        if item is None
+        else ast.A_Const(isnull=False, val=ast.String(sval=item))
+        for item in items
+    )
+    return ast.A_ArrayExpr(elements=elements or None)
+
+
+def parse_array_literal(text: str) -> list[Any] | None:
+    """PostgreSQL's array input syntax `{a,"b c",NULL,{1,2}}` → nested lists of str / None; None when the
+    text is not one (dimension decorations such as `[0:1]={…}` are not read)."""
+    text = text.strip()
+    if not text.startswith("{"):
+        return None
+    try:
+        items, end = _array_items(text, 0)
+    except (ValueError, IndexError):
+        return None
+    return items if not text[end:].strip() else None
+
+
+def _array_items(text: str, position: int) -> tuple[list[Any], int]:
+    """The items of the `{…}` that starts at `position`, and the position after its `}`."""
+    items: list[Any] = []
+    position = _skip_spaces(text, position + 1)
+    if text[position] == "}":
+        return items, position + 1
+    while True:
+        position = _skip_spaces(text, position)
+        item: Any
+        if text[position] == "{":
+            item, position = _array_items(text, position)
+        elif text[position] == '"':
+            item, position = _quoted_item(text, position + 1)
+        else:
+            item, position = _unquoted_item(text, position)
+        items.append(item)
+        position = _skip_spaces(text, position)
+        if text[position] == "}":
+            return items, position + 1
+        if text[position] != ",":
+            raise ValueError("expected , or }")
+        position += 1
+
+
+def _skip_spaces(text: str, position: int) -> int:
+    while text[position].isspace():
+        position += 1
+    return position
+
+
+def _quoted_item(text: str, position: int) -> tuple[str, int]:
+    chars: list[str] = []
+    while text[position] != '"':
+        if text[position] == "\\":
+            position += 1
+        chars.append(text[position])
+        position += 1
+    return "".join(chars), position + 1
+
+
+def _unquoted_item(text: str, position: int) -> tuple[str | None, int]:
+    chars: list[str] = []
+    escaped = False
+    while text[position] not in ",}":
+        if text[position] in '{"':
+            raise ValueError("unexpected character in an unquoted array item")
+        if text[position] == "\\":
+            position += 1
+            escaped = True
+        chars.append(text[position])
+        position += 1
+    value = "".join(chars).strip()
+    if not value:
+        raise ValueError("empty array item")
+    return (None if value.upper() == "NULL" and not escaped else value), position
 
 
 def _is_nextval(node: Any) -> bool:

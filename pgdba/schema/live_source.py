@@ -22,7 +22,7 @@ from pgdba.schema.model import (
     SchemaModel,
     Table,
 )
-from pgdba.schema.types import user_type
+from pgdba.schema.types import quote_ident, user_type
 from pgdba.target import Target, session
 
 BOOKKEEPING_TABLES = frozenset(
@@ -37,7 +37,10 @@ SELECT n.nspname AS schema, c.relname AS table, a.attname AS column, a.attnum,
        format_type(a.atttypid, a.atttypmod) AS type,
        t.typtype, tn.nspname AS type_schema, t.typname, et.typtype AS element_typtype,
        etn.nspname AS element_schema, et.typname AS element_name,
-       a.attnotnull, pg_get_expr(d.adbin, d.adrelid) AS default_expr, a.attidentity, a.attgenerated
+       a.attnotnull, pg_get_expr(d.adbin, d.adrelid) AS default_expr, a.attidentity, a.attgenerated,
+       EXISTS (SELECT 1 FROM pg_depend x
+               WHERE x.classid = 'pg_type'::regclass AND x.objid IN (t.oid, et.oid) AND x.deptype = 'e')
+         AS extension_type
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -68,6 +71,7 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_class f ON f.oid = k.confrelid
 LEFT JOIN pg_namespace fn ON fn.oid = f.relnamespace
 WHERE k.contype IN ('p', 'u', 'f', 'c')
+  AND k.conparentid = 0  -- not the per-partition clones of a foreign key to a partitioned table
   AND n.nspname = ANY(%(schemas)s)
 ORDER BY n.nspname, c.relname, k.conname
 """
@@ -181,6 +185,9 @@ def _column_type(row: dict[str, Any]) -> str:
         return user_type(row["element_schema"], row["element_name"]) + "[]"
     if row["typtype"] == "e":
         return user_type(row["type_schema"], row["typname"])
+    if row["extension_type"]:
+        # citext, vector … named as the ORM writes them, whichever schema the extension was installed in
+        return str(row["type"]).removeprefix(quote_ident(row["element_schema"] or row["type_schema"]) + ".")
     return str(row["type"])
 
 

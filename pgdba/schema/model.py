@@ -98,6 +98,7 @@ class Check:
     name: str
     expression: str  # normalised
     shown: str = ""
+    name_explicit: bool = True  # False when the source leaves the name to PostgreSQL
 
 
 @dataclass

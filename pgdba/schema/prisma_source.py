@@ -417,18 +417,19 @@ class _Builder:
 
     def _join_table(self, relation: _Relation) -> str:
         """Prisma's name for an implicit many-to-many table: _{relation name} or _{A}To{B}."""
-        attribute = relation.attribute
-        name = attribute.positional() if attribute else None
-        if not isinstance(name, str):
+        name = _relation_name(relation.attribute)
+        if not name:
             name = "To".join(sorted((relation.block.name, relation.field.type_name)))
         return f"_{name}"
 
     def _has_back_fields(self, relation: _Relation) -> bool:
+        """The other side of this relation (same relation name) holds the foreign key columns."""
         other = self.models[relation.field.type_name]
+        name = _relation_name(relation.attribute)
         for decl in other.fields:
-            if decl.type_name == relation.block.name:
+            if decl.type_name == relation.block.name and decl is not relation.field:
                 attribute = decl.attribute("relation")
-                if attribute and attribute.named("fields"):
+                if attribute and attribute.named("fields") and _relation_name(attribute) == name:
                     return True
         return False
 
@@ -438,6 +439,13 @@ class _Builder:
         if decl is None:
             raise InputError(f"{block.path}: model {block.name} has no field {field_name!r}")
         return self._column_name(decl)
+
+
+def _relation_name(attribute: Attribute | None) -> str:
+    """@relation("name") or @relation(name: "name"); empty when the relation is unnamed."""
+    if attribute is None:
+        return ""
+    return _text(attribute.positional()) or _text(attribute.named("name"))
 
 
 def _text(value: Value | None) -> str:

@@ -109,7 +109,8 @@ def _table(sa_table: sa.Table, model: SchemaModel) -> Table:
         table.primary_key = PrimaryKey(
             tuple(c.name for c in pk.columns), str(pk.name or f"{table.name}_pkey"), bool(pk.name)
         )
-    for constraint in sa_table.constraints:
+    column_checks = [c for sa_column in sa_table.columns for c in sa_column.constraints]
+    for constraint in [*sa_table.constraints, *column_checks]:
         if isinstance(constraint, sa.UniqueConstraint):
             columns = tuple(c.name for c in constraint.columns)
             name = constraint.name if isinstance(constraint.name, str) else None
@@ -141,9 +142,13 @@ def _table(sa_table: sa.Table, model: SchemaModel) -> Table:
                     name_explicit=bool(name),
                 )
             )
-        elif isinstance(constraint, sa.CheckConstraint) and isinstance(constraint.name, str):
+        elif isinstance(constraint, sa.CheckConstraint):
             text = str(constraint.sqltext.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True}))
-            table.checks.append(Check(constraint.name, normalise_expression(text), text))
+            name = constraint.name if isinstance(constraint.name, str) else None
+            # unnamed: PostgreSQL names it ({table}_{column}_check …); it is matched by its expression
+            table.checks.append(
+                Check(name or f"{table.name}_check", normalise_expression(text), text, bool(name))
+            )
     for sa_index in sa_table.indexes:
         table.indexes.append(_index(sa_index, table))
     return table
