@@ -49,7 +49,7 @@ METRICS: dict[str, MetricSpec] = {
             "disk_usage_percent",
             "server",
             "%",
-            "used / (used + available) of the data directory's filesystem",
+            "used / (used + available) of the fullest filesystem of the data directory, pg_wal and tablespaces",
         ),
         MetricSpec("xid_age_percent", "server", "%", "max age(datfrozenxid) / 2^31"),
         MetricSpec(

@@ -170,10 +170,21 @@ class ReplicationSample:
         return sum(1 for active in self.slots.values() if not active)
 
 
-# pgdba.stats.replication reports a primary's standbys; a standby's own replay delay is asked here
+# pgdba.stats.replication reports a primary's standbys; a standby's own replay delay is asked here. The time
+# since the last replayed commit grows while the primary is idle: a standby that streams and has replayed
+# all it received is not behind (postgres_exporter's pg_replication_lag does the same). A standby that lost
+# its primary (no streaming wal receiver) keeps counting.
 STANDBY_REPLAY_SQL = """
 SELECT pg_is_in_recovery() AS is_replica,
-       extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 AS replay_delay_s
+       CASE
+         WHEN pg_is_in_recovery()
+          AND pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()
+          AND EXISTS (SELECT 1
+                        FROM pg_stat_wal_receiver
+                       WHERE status = 'streaming')
+         THEN 0.0
+         ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8
+       END AS replay_delay_s
 """
 
 
@@ -194,13 +205,14 @@ def sample_replication(conn: psycopg.Connection) -> ReplicationSample:
     )
 
 
-# ---- disk (the filesystem of the data directory, when this machine can see it) ------------------------
+# ---- disk (the fullest filesystem PostgreSQL writes to, when this machine can see it) ------------------
 @dataclass(frozen=True)
 class DiskSample:
-    path: str
+    path: str  # the data directory, pg_wal or a tablespace: the one on the fullest filesystem
     used_bytes: int | None
     avail_bytes: int | None
     reason: str = ""  # why it is not measurable
+    checked: tuple[str, ...] = ()  # one path per filesystem that was measured
 
     @property
     def usage_percent(self) -> float | None:
@@ -214,13 +226,23 @@ SELECT current_setting('data_directory', true) AS data_directory,
        current_setting('port') AS port
 """
 
+# tablespaces outside the data directory (pg_default and pg_global have no location)
+TABLESPACE_LOCATIONS_SQL = """
+SELECT pg_tablespace_location(oid) AS location
+  FROM pg_tablespace
+ WHERE pg_tablespace_location(oid) <> ''
+ ORDER BY spcname
+"""
+
 _LOCAL_HOSTS = ("", "localhost", "127.0.0.1", "::1")
 
 
 def sample_disk(conn: psycopg.Connection, target: Target) -> DiskSample:
-    """shutil.disk_usage of data_directory when the server runs on this machine; else 'not measurable'."""
+    """shutil.disk_usage of the fullest filesystem among the data directory, pg_wal (often a symlink to its
+    own disk) and the tablespaces, when the server runs on this machine; else 'not measurable'."""
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(DATA_DIRECTORY_SQL).fetchone()
+        locations = [r["location"] for r in cur.execute(TABLESPACE_LOCATIONS_SQL).fetchall()]
     assert row is not None
     data_dir = row["data_directory"]
     if not data_dir:
@@ -234,9 +256,28 @@ def sample_disk(conn: psycopg.Connection, target: Target) -> DiskSample:
         return DiskSample(
             data_dir, None, None, f"not measurable: {data_dir} is not visible from this machine"
         )
-    usage = shutil.disk_usage(data_dir)
+    measured = _filesystem_usage([data_dir, os.path.join(data_dir, "pg_wal"), *locations])
+    if not measured:
+        return DiskSample(data_dir, None, None, f"not measurable: cannot read the filesystem of {data_dir}")
     # used / (used + available), as df and Netdata compute it: root-reserved blocks count as unavailable
-    return DiskSample(data_dir, usage.used, usage.free)
+    path, used, free = max(measured, key=lambda m: m[1] / max(m[1] + m[2], 1))
+    return DiskSample(path, used, free, checked=tuple(m[0] for m in measured))
+
+
+def _filesystem_usage(paths: list[str]) -> list[tuple[str, int, int]]:
+    """(path, used, free) of the first visible path on each filesystem (paths this user cannot see are skipped)."""
+    seen: set[int] = set()
+    out = []
+    for path in paths:
+        try:
+            device = os.stat(path).st_dev
+            usage = shutil.disk_usage(path)
+        except OSError:
+            continue
+        if device not in seen:
+            seen.add(device)
+            out.append((path, usage.used, usage.free))
+    return out
 
 
 def _same_server(data_dir: Path, port: str) -> bool:

@@ -25,9 +25,12 @@ PROMQL: dict[str, str] = {
         "1000 * max by (instance, datname) ("
         "rate(pg_stat_statements_seconds_total[5m]) / rate(pg_stat_statements_calls_total[5m]))"
     ),
+    # min_blocks / min_transactions gate as the check does: a nearly idle database has no ratio worth an alarm
     "cache_hit_ratio_percent": (
         "100 * rate(pg_stat_database_blks_hit[5m])"
         " / (rate(pg_stat_database_blks_hit[5m]) + rate(pg_stat_database_blks_read[5m]) > 0)"
+        " and increase(pg_stat_database_blks_hit[5m]) + increase(pg_stat_database_blks_read[5m])"
+        " >= {min_blocks}"
     ),
     "disk_usage_percent": (
         "100 * pgdba_data_directory_filesystem_used_bytes"
@@ -41,6 +44,8 @@ PROMQL: dict[str, str] = {
     "rollback_ratio_percent": (
         "100 * rate(pg_stat_database_xact_rollback[5m])"
         " / (rate(pg_stat_database_xact_rollback[5m]) + rate(pg_stat_database_xact_commit[5m]) > 0)"
+        " and increase(pg_stat_database_xact_rollback[5m]) + increase(pg_stat_database_xact_commit[5m])"
+        " >= {min_transactions}"
     ),
     "dead_tuple_ratio_percent": (
         "100 * pg_stat_user_tables_n_dead_tup{sel}"
@@ -79,6 +84,9 @@ def _expr(rule: Rule, selector: str) -> str:
     values = {"sel": selector}
     if "window" in template:
         values["window"] = format_duration(rule.param_seconds("window"))
+    for name in ("min_blocks", "min_transactions"):
+        if "{" + name + "}" in template:
+            values[name] = f"{max(float(rule.param(name)), 1):g}"
     if "min_dead_rows" in template:
         values["min_dead_rows"] = f"{float(rule.param('min_dead_rows')):g}"
         values["min_table_bytes"] = f"{float(rule.param('min_table_mb')) * 1048576:g}"

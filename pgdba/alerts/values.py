@@ -346,7 +346,12 @@ def _disk(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
     assert d is not None
     if d.usage_percent is None:
         return [MetricValue("server", None, d.reason)]
-    detail = {"path": d.path, "used_bytes": d.used_bytes, "avail_bytes": d.avail_bytes}
+    detail = {
+        "path": d.path,
+        "used_bytes": d.used_bytes,
+        "avail_bytes": d.avail_bytes,
+        "filesystems_checked": list(d.checked),
+    }
     return [MetricValue("server", d.usage_percent, d.path, detail)]
 
 

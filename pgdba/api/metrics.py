@@ -200,7 +200,7 @@ def families(samples: Samples, top_statements: int = 100) -> Iterator[Metric]:
         d = samples.disk
         yield _gauge(
             "pgdba_data_directory_filesystem_used_bytes",
-            f"Used bytes of the filesystem of {d.path}",
+            f"Used bytes of the fullest filesystem PostgreSQL writes to (now: the one of {d.path})",
             used,
         )
         yield _gauge(
