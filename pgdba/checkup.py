@@ -200,7 +200,8 @@ def _regressions(d: Data, kw: dict[str, Any]) -> list[Finding]:
     return queries.query_regressions(recent, before, **kw)
 
 
-def _growth(d: Data, kind: str) -> list[capacity.Growth]:
+def _size_history(d: Data, kind: str) -> tuple[list[tuple[datetime, dict[str, int]]], dict[str, int]]:
+    """(stored size history, sizes now) of the tables or the database."""
     store: HistoryStore | None = d.get("store")
     if store is None:
         raise Skip("no history store given")
@@ -208,14 +209,21 @@ def _growth(d: Data, kind: str) -> list[capacity.Growth]:
     if not history:
         raise Skip(f"no earlier {kind} snapshot (run `pgdba snapshot` regularly)")
     if kind == "tables":
-        current = measured_sizes(d["tables"])
-    else:
-        current = {d["database"].database: d["database"].size_bytes}
-    return capacity.growth(history, current, d["now"])
+        return history, measured_sizes(d["tables"])
+    return history, {d["database"].database: d["database"].size_bytes}
+
+
+def _table_growth(d: Data, kw: dict[str, Any]) -> list[Finding]:
+    """The present rate: since the newest snapshot at least the check's window old, not the oldest one."""
+    history, current = _size_history(d, "tables")
+    window = float(kw.get("min_window_seconds", capacity.TABLE_GROWTH_WINDOW_S))
+    return capacity.table_growth(capacity.recent_growth(history, current, d["now"], window), **kw)
 
 
 def _forecast(d: Data, kw: dict[str, Any]) -> list[Finding]:
-    rates = _growth(d, "database")
+    """The long-run trend: since the oldest snapshot."""
+    history, current = _size_history(d, "database")
+    rates = capacity.growth(history, current, d["now"])
     return capacity.size_forecast(rates[0] if rates else None, **kw)
 
 
@@ -321,7 +329,7 @@ CHECKS: tuple[Check, ...] = (  # weights by area follow reliability.md §4 (back
         "capacity.table_growth",
         5,
         ("tables",),
-        lambda d, kw: capacity.table_growth(_growth(d, "tables"), **kw),
+        _table_growth,
     ),
     Check("capacity.forecast", 6, ("database",), _forecast),
     Check(

@@ -75,6 +75,30 @@ def growth(
     return sorted(rates, key=lambda g: g.bytes_per_day, reverse=True)
 
 
+def recent_growth(
+    history: Sequence[tuple[datetime, Mapping[str, int]]],
+    current: Mapping[str, int],
+    now: datetime,
+    min_window_seconds: float,
+) -> list[Growth]:
+    """Growth of every object in `current` since the NEWEST sample at least `min_window_seconds` old that
+    has it: the present rate, which a logging loop started today moves at once (the rate since the oldest
+    sample averages it over weeks of history). Objects with no sample that old are left out; fastest first."""
+    baseline: dict[str, tuple[datetime, int]] = {}
+    for taken_at, sizes in history:
+        if (now - taken_at).total_seconds() < max(min_window_seconds, 0.0):
+            continue
+        for name, size in sizes.items():
+            if name not in baseline or taken_at > baseline[name][0]:
+                baseline[name] = (taken_at, size)
+    rates = [
+        Growth(name, size, baseline[name][1], (now - baseline[name][0]).total_seconds())
+        for name, size in current.items()
+        if name in baseline and now > baseline[name][0]
+    ]
+    return sorted(rates, key=lambda g: g.bytes_per_day, reverse=True)
+
+
 def database_size(
     database: str, size_bytes: int, *, warning_bytes: int = 40 * GB, critical_bytes: int = 60 * GB
 ) -> list[Finding]:
@@ -93,11 +117,17 @@ def database_size(
     ]
 
 
+TABLE_GROWTH_WINDOW_S = 600.0
+
+
 def table_growth(
-    rates: Sequence[Growth], *, warning_bytes_per_hour: int = 500 * MB, min_window_seconds: float = 600.0
+    rates: Sequence[Growth],
+    *,
+    warning_bytes_per_hour: int = 500 * MB,
+    min_window_seconds: float = TABLE_GROWTH_WINDOW_S,
 ) -> list[Finding]:
     """Tables growing ≥ `warning_bytes_per_hour` (500 MB/h, the user's BehaviorLog alert), measured over at
-    least `min_window_seconds` of history."""
+    least `min_window_seconds` of history (the check-up passes `recent_growth` over that window)."""
     return [
         Finding(
             "capacity.table_growth",

@@ -10,16 +10,18 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from pgdba.checks.capacity import growth
 from pgdba.checks.index_health import low_index_hit_rate
 from pgdba.checks.settings import settings_findings
 from pgdba.checkup import CHECKS, parse_overrides, run_checkup, server_version_note
 from pgdba.errors import InputError
 from pgdba.findings import Severity
-from pgdba.history.snapshot import take_snapshot
+from pgdba.history.snapshot import TABLES, size_history, take_snapshot
 from pgdba.report.score import health_score
 from pgdba.server import load_server_facts
 from pgdba.stats.database import DatabaseStats, database_stats
 from pgdba.stats.settings import Setting, server_settings
+from pgdba.stats.tables import table_stats
 from pgdba.target import resolve_target
 from tests.checkup.helpers import find, run, script, serious, store_at
 from tests.conftest import TestDatabase
@@ -148,6 +150,38 @@ def test_table_growth_and_forecast_from_history(db: TestDatabase, tmp_path: Path
     assert growth[0].metrics["bytes_now"] > growth[0].metrics["bytes_then"]
     forecast = find(result, "capacity.forecast")
     assert len(forecast) == 1 and forecast[0].metrics["days_until_limit"] < 7
+
+
+@pytest.mark.catalog
+def test_table_growth_is_the_present_rate_not_the_average_since_the_oldest_snapshot(
+    db: TestDatabase, tmp_path: Path
+) -> None:
+    db.execute("CREATE TABLE behavior_log (id bigint PRIMARY KEY, payload text)")
+    db.execute("INSERT INTO behavior_log SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g")
+    with db.connect() as conn:
+        [now_bytes] = [t.total_bytes for t in table_stats(conn) if t.table == "behavior_log"]
+    store = store_at(tmp_path)
+    now = datetime.now(UTC)
+
+    def sizes_at(ago: timedelta, total_bytes: int) -> None:
+        row = {"schema": "public", "table": "behavior_log", "total_bytes": total_bytes}
+        store.save_snapshot(db.target.key, TABLES, [row], taken_at=now - ago)
+
+    # weeks of a flat table, then a loop that started two hours ago: 1 MB in the last hour
+    sizes_at(timedelta(days=20), now_bytes - 2 * 2**20)
+    sizes_at(timedelta(hours=2), now_bytes - 2 * 2**20)
+    sizes_at(timedelta(hours=1), now_bytes - 2**20)
+    sizes_at(timedelta(minutes=1), now_bytes - 2**10)  # too recent for the 10-minute window
+    options = {"warning_bytes_per_hour": 2**20 // 2}
+    found = find(
+        run(db, "capacity.table_growth", store=store, capacity__table_growth=options), "capacity.table_growth"
+    )
+    assert [f.object for f in found] == ["public.behavior_log"]
+    assert found[0].metrics["bytes_then"] == now_bytes - 2**20  # the newest snapshot ≥ 10 min old
+    assert 3000 <= found[0].metrics["window_seconds"] <= 4200
+    # the same history averaged since its oldest snapshot is ~4 kB/h: the loop would go unnoticed
+    rates = growth(size_history(store, db.target.key, TABLES), {"public.behavior_log": now_bytes}, now)
+    assert rates[0].bytes_per_day / 24 < 2**20 // 2
 
 
 @pytest.mark.catalog
