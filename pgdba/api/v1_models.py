@@ -85,6 +85,9 @@ class PoolServerLimits(BaseModel):
     reserved_total: int
     app_connections: int
     other_clients: int
+    database_connection_limit: int = -1
+    other_clients_in_database: int = 0
+    hidden_sessions: int = 0
 
 
 class PoolAdviceStep(BaseModel):
@@ -130,6 +133,7 @@ class PoolBenchResult(BaseModel):
     wait_p99_ms: float | None
     peak_server_connections: int
     peak_active_connections: int
+    pool_connection_errors: int = 0  # absent from bench files written before pgdba recorded it
 
 
 class PoolBenchResponse(BaseModel):

@@ -61,6 +61,9 @@ class AdviceInputs:
     reserved_connections: int
     other_clients: int
     instances: int = 1
+    # the current database's CONNECTION LIMIT (None or -1: none) and the other clients already in it
+    database_connection_limit: int | None = None
+    other_clients_in_database: int = 0
     workers_per_instance: int | None = None
     mean_call_ms: float | None = None
     peak_calls_per_s: float | None = None
@@ -88,6 +91,8 @@ class AdviceInputs:
         check_whole(self.max_connections, "max_connections", 1, MAX_BACKENDS)
         check_whole(self.reserved_connections, "reserved connections", 0, MAX_BACKENDS)
         check_whole(self.other_clients, "other clients", 0, MAX_BACKENDS)
+        check_whole(self.database_connection_limit, "database connection limit", -1, MAX_BACKENDS)
+        check_whole(self.other_clients_in_database, "other clients in the database", 0, MAX_BACKENDS)
         check_finite(self.headroom_fraction, "headroom fraction", 0, MAX_HEADROOM_FRACTION)
         check_whole(self.headroom_min, "minimum headroom", 0, MAX_BACKENDS)
         check_whole(self.effective_spindles, "effective spindles", 0, MAX_SERVER_CPUS)
@@ -129,6 +134,26 @@ def headroom_for(inputs: AdviceInputs) -> int:
     return max(inputs.headroom_min, math.ceil(inputs.headroom_fraction * inputs.max_connections))
 
 
+def _within_database_limit(inputs: AdviceInputs, available: int, steps: list[AdviceStep]) -> int:
+    """A database CONNECTION LIMIT refuses non-superusers past it ("too many connections for database")
+    whatever max_connections says; superusers are exempt, so no headroom is kept inside it."""
+    limit = inputs.database_connection_limit
+    if limit is None or limit < 0:
+        return available
+    in_database = max(0, limit - inputs.other_clients_in_database)
+    if in_database >= available:
+        return available
+    steps.append(
+        AdviceStep(
+            "database connection limit",
+            f"CONNECTION LIMIT {limit} − other clients in this database {inputs.other_clients_in_database} "
+            f"= {in_database}",
+            in_database,
+        )
+    )
+    return in_database
+
+
 def pool_size_advice(inputs: AdviceInputs) -> PoolAdvice:
     """The pool size per instance and in total, whether a pooler is needed, and why."""
     steps: list[AdviceStep] = []
@@ -145,6 +170,7 @@ def pool_size_advice(inputs: AdviceInputs) -> PoolAdvice:
             available,
         )
     )
+    available = _within_database_limit(inputs, available, steps)
     server_cap = available // n
     steps.append(
         AdviceStep("server limit per instance", f"⌊{available} / {n} instances⌋ = {server_cap}", server_cap)
@@ -168,10 +194,13 @@ def pool_size_advice(inputs: AdviceInputs) -> PoolAdvice:
 
     demand: int
     source: str
+    # what the server needs in total, whatever the instance count: the size of a pooler's server-side pool
+    total_demand: int
     if inputs.mean_call_ms is not None and inputs.peak_calls_per_s is not None:
         busy = inputs.peak_calls_per_s * inputs.mean_call_ms / 1000.0
         little_total = max(1, math.ceil(busy * inputs.burst_factor))
         demand = max(1, math.ceil(little_total / n))
+        total_demand = little_total if cores_total is None else min(little_total, cores_total)
         source = "little"
         steps.append(
             AdviceStep(
@@ -190,12 +219,14 @@ def pool_size_advice(inputs: AdviceInputs) -> PoolAdvice:
             )
             demand = cores_per_instance
             source = "cores"
-    elif cores_per_instance is not None:
+    elif cores_per_instance is not None and cores_total is not None:
         demand = cores_per_instance
+        total_demand = cores_total
         source = "cores"
         notes.append("no peak rate or measured call time: sized by the cores rule alone (give --peak-rate)")
     else:
         demand = DEFAULT_POOL_SIZE
+        total_demand = DEFAULT_POOL_SIZE
         source = "default"
         notes.append(
             f"neither the workload nor the CPU count is known: starting from the common default {DEFAULT_POOL_SIZE}"
@@ -212,6 +243,8 @@ def pool_size_advice(inputs: AdviceInputs) -> PoolAdvice:
         )
         demand = inputs.workers_per_instance
         source = "workers"
+    if inputs.workers_per_instance is not None:
+        total_demand = min(total_demand, inputs.workers_per_instance * n)
 
     if demand < inputs.min_per_instance and (
         inputs.workers_per_instance is None or inputs.workers_per_instance >= inputs.min_per_instance
@@ -239,6 +272,7 @@ def pool_size_advice(inputs: AdviceInputs) -> PoolAdvice:
 
     findings: list[Finding] = []
     if pooler_needed:
+        server_side_pool = min(max(total_demand, min(inputs.min_per_instance, demand * n)), available)
         findings.append(
             Finding(
                 code="pool.pooler_needed",
@@ -251,11 +285,12 @@ def pool_size_advice(inputs: AdviceInputs) -> PoolAdvice:
                     "demand_per_instance": demand,
                     "server_cap_per_instance": server_cap,
                     "instances": n,
+                    "server_side_pool": server_side_pool,
                 },
                 recommendation=(
                     "put PgBouncer in transaction mode between the instances and PostgreSQL "
-                    f"(default_pool_size ≈ {min(demand * n, available)}), or raise max_connections, "
-                    "or run fewer instances"
+                    f"(default_pool_size ≈ {server_side_pool}: the server-side need in total, not "
+                    "instances × pool), or raise max_connections, or run fewer instances"
                 ),
             )
         )

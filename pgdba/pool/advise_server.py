@@ -62,6 +62,8 @@ def advise_pool(
         max_connections=limits.max_connections,
         reserved_connections=limits.reserved_total,
         other_clients=limits.other_clients,
+        database_connection_limit=limits.database_connection_limit,
+        other_clients_in_database=limits.other_clients_in_database,
         instances=instances,
         workers_per_instance=workers_per_instance,
         mean_call_ms=mean_call_ms if mean_call_ms is not None else limits.mean_call_ms,
@@ -75,6 +77,12 @@ def advise_pool(
     if limits.statements_note:
         advice.notes.append(limits.statements_note)
     advice.notes.append(f"server CPUs: {limits.server_cpus_source}")
+    if limits.hidden_sessions:
+        advice.notes.append(
+            f"{limits.hidden_sessions} sessions of other roles are hidden from this role (grant it "
+            "pg_read_all_stats or pg_monitor): counted as client connections, which may include a few "
+            "background workers or logical walsenders"
+        )
     if peak_calls_per_s is None and limits.average_calls_per_s is not None:
         advice.notes.append(
             f"observed average since the statistics reset: {limits.average_calls_per_s:.1f} calls/s — "

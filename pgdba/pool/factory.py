@@ -9,6 +9,7 @@ node-postgres' client-side `query_timeout` has no psycopg counterpart; the serve
 from __future__ import annotations
 
 import math
+import os
 import sys
 import weakref
 from collections.abc import Callable, Mapping
@@ -98,12 +99,16 @@ def connection_kwargs(target: Target, settings: PoolSettings, *, apply: bool) ->
         **settings.extra_settings,
     }
     options = " ".join(f"-c {name}={value}" for name, value in session.items())
-    existing = str(params.get("options") or "")
+    # libpq reads PGOPTIONS only when the DSN has no options: ours would silently replace it
+    existing = str(params.get("options") or os.environ.get("PGOPTIONS") or "")
     params["options"] = f"{existing} {options}".strip()
-    # an application_name in the DSN is the application's own name: keep it unless settings name one
-    params["application_name"] = (
-        settings.application_name or str(params.get("application_name") or "") or default_application_name()
-    )
+    if settings.application_name:
+        params["application_name"] = settings.application_name
+    else:
+        # libpq's order: the DSN's application_name, then PGAPPNAME, then this fallback
+        params["fallback_application_name"] = str(
+            params.get("fallback_application_name") or default_application_name()
+        )
     params["connect_timeout"] = max(1, round(settings.connect_timeout_s))
     params["autocommit"] = True
     return params

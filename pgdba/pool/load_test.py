@@ -25,8 +25,10 @@ from pgdba.pool.factory import (
     PoolCheckoutTimeout,
     PoolOverloaded,
     PoolSettings,
+    SurgePool,
     connection_kwargs,
     create_pool,
+    pool_stats,
 )
 from pgdba.pool.input_ranges import check_finite, check_whole
 from pgdba.pool.server_limits import MAX_BACKENDS, is_loopback
@@ -105,6 +107,9 @@ class SizeResult:
     peak_server_connections: int
     peak_active_connections: int
     error_samples: list[str] = field(default_factory=list)
+    # connections the pool tried to open and the server refused (psycopg_pool retries them in the
+    # background, so no request sees the error): the server could not hold a pool this big
+    pool_connection_errors: int = 0
 
     @property
     def failed(self) -> int:
@@ -112,7 +117,7 @@ class SizeResult:
 
     @property
     def clean(self) -> bool:
-        return self.failed == 0 and self.not_run == 0
+        return self.failed == 0 and self.not_run == 0 and self.pool_connection_errors == 0
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -155,8 +160,9 @@ def percentile(values: list[float], pct: float) -> float | None:
 
 
 def recommend_pool_size(results: list[SizeResult], tolerance: float = 0.10) -> tuple[int | None, str]:
-    """The smallest pool size that ran every request without error and whose p99 is within tolerance of
-    the best such p99. Direct connections (size 0) are never recommended."""
+    """The smallest pool size that ran every request without error, and opened every connection it
+    tried, whose p99 is within tolerance of the best such p99. Direct connections (size 0) are never
+    recommended."""
     clean = [r for r in results if r.mode == "pool" and r.clean and r.p99_ms is not None]
     if not clean:
         return None, "no pool size served every request without errors or timeouts: no recommendation"
@@ -253,6 +259,7 @@ class _Tally:
     timeouts: int = 0
     overloaded: int = 0
     connection_errors: int = 0
+    pool_connection_errors: int = 0
     samples: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -396,8 +403,19 @@ class _Run:
             stop.set()
             sampler.stop()
             if pool is not None:
+                self._tally_refused_connections(pool)
                 pool.close()
         return self._result(duration, sampler)
+
+    def _tally_refused_connections(self, pool: SurgePool) -> None:
+        refused = pool_stats(pool)["connections_errors"]
+        self.tally.pool_connection_errors = refused
+        if refused:
+            self.tally.samples.insert(
+                0,
+                f"the pool could not open {refused} connection attempt(s): the server refused them "
+                "(max_connections or a role/database connection limit reached)",
+            )
 
     def _result(self, duration: float, sampler: _PeakSampler) -> SizeResult:
         tally = self.tally
@@ -423,6 +441,7 @@ class _Run:
             peak_server_connections=sampler.peak_connections,
             peak_active_connections=sampler.peak_active,
             error_samples=tally.samples,
+            pool_connection_errors=tally.pool_connection_errors,
         )
 
 

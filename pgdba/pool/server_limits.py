@@ -25,7 +25,12 @@ class ServerLimits:
     max_connections: int
     superuser_reserved_connections: int
     reserved_connections: int
+    # CONNECTION LIMIT of the current database (-1: none); it binds every role but superusers
+    database_connection_limit: int = -1
     connections_by_application: dict[str, int] = field(default_factory=dict)
+    # client connections of other roles this role may not inspect (no pg_read_all_stats): counted anyway
+    hidden_sessions: int = 0
+    database_connections_by_application: dict[str, int] = field(default_factory=dict)
     application_name: str | None = None
     mean_call_ms: float | None = None
     calls: int = 0
@@ -50,12 +55,19 @@ class ServerLimits:
         """Client connections that are not the application being sized (and not this session)."""
         return sum(self.connections_by_application.values()) - self.app_connections
 
+    @property
+    def other_clients_in_database(self) -> int:
+        """Other clients connected to the current database (they count against its CONNECTION LIMIT)."""
+        own = self.database_connections_by_application.get(self.application_name or "", 0)
+        return sum(self.database_connections_by_application.values()) - own
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.update(
             reserved_total=self.reserved_total,
             app_connections=self.app_connections,
             other_clients=self.other_clients,
+            other_clients_in_database=self.other_clients_in_database,
         )
         return data
 
@@ -63,14 +75,22 @@ class ServerLimits:
 LIMITS_SQL = """
 SELECT current_setting('max_connections')::int AS max_connections,
        current_setting('superuser_reserved_connections')::int AS superuser_reserved_connections,
-       coalesce(current_setting('reserved_connections', true), '0')::int AS reserved_connections
+       coalesce(current_setting('reserved_connections', true), '0')::int AS reserved_connections,
+       (SELECT datconnlimit
+          FROM pg_database
+         WHERE datname = current_database()) AS database_connection_limit
 """
 
 CONNECTIONS_BY_APPLICATION_SQL = """
 SELECT coalesce(nullif(application_name, ''), '(unnamed)') AS application_name,
-       count(*) AS connections
+       count(*) AS connections,
+       count(*) FILTER (WHERE backend_type IS NULL) AS hidden,
+       count(*) FILTER (WHERE datname = current_database()) AS in_this_database
   FROM pg_stat_activity
- WHERE backend_type = 'client backend'
+ WHERE (backend_type = 'client backend'
+        -- without pg_read_all_stats, other roles' sessions show no backend_type: one in a database
+        -- under a role is a client (background processes have no role, physical walsenders no database)
+        OR (backend_type IS NULL AND datid IS NOT NULL AND usesysid IS NOT NULL))
    AND pid <> pg_backend_pid()
  GROUP BY 1
  ORDER BY 2 DESC
@@ -98,10 +118,8 @@ def server_limits(
     with conn.cursor(row_factory=dict_row) as cur:
         limits = cur.execute(LIMITS_SQL).fetchone()
         assert limits is not None
-        by_app = {
-            row["application_name"]: int(row["connections"])
-            for row in cur.execute(CONNECTIONS_BY_APPLICATION_SQL).fetchall()
-        }
+        usage = cur.execute(CONNECTIONS_BY_APPLICATION_SQL).fetchall()
+    by_app = {row["application_name"]: int(row["connections"]) for row in usage}
     mean_ms, calls, rate, note = _mean_call_time(conn, facts)
     cpus, cpus_source = _server_cpus(server_cpus, target)
     return ServerLimits(
@@ -110,6 +128,11 @@ def server_limits(
         # reserved_connections (for pg_use_reserved_connections) exists from PostgreSQL 16
         reserved_connections=limits["reserved_connections"] if facts.major >= 16 else 0,
         connections_by_application=by_app,
+        hidden_sessions=sum(int(row["hidden"]) for row in usage),
+        database_connection_limit=int(limits["database_connection_limit"]),
+        database_connections_by_application={
+            row["application_name"]: int(row["in_this_database"]) for row in usage if row["in_this_database"]
+        },
         application_name=application_name,
         mean_call_ms=mean_ms,
         calls=calls,

@@ -19,6 +19,8 @@ def test_pool_advice_reads_max_connections_and_shows_its_arithmetic(client: Test
     assert body["instances"] == 3
     assert body["total"] == body["per_instance"] * 3
     assert body["steps"] and all(step["formula"] for step in body["steps"])
+    # the database's CONNECTION LIMIT (none here) and the other roles' hidden sessions reach the API too
+    assert body["server"]["database_connection_limit"] == -1 and body["server"]["hidden_sessions"] == 0
 
 
 def test_pool_advice_rejects_a_hostile_application_name(client: TestClient) -> None:
@@ -41,6 +43,7 @@ def test_pool_bench_serves_the_load_test_results(seeded: TestDatabase, tmp_path:
     assert [r["pool_size"] for r in body["results"]] == [2, 4]
     assert sum(r["ok"] for r in body["results"]) == 80
     assert all("error_samples" not in r for r in body["results"])
+    assert [r["pool_connection_errors"] for r in body["results"]] == [0, 0]
     page = client.get("/connections")
     assert 'data-key="pool-per-instance"' in page.text and '<td class="num">4</td>' in page.text
 
