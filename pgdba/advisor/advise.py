@@ -172,7 +172,12 @@ class Advice:
                     "benefit": round(r.benefit, 2),
                     "queries": len(r.queries),
                 },
-                recommendation="create the index (CONCURRENTLY: no write lock)",
+                recommendation=(
+                    "create the index (on a partitioned table not CONCURRENTLY: it blocks writes to every "
+                    "partition while it builds)"
+                    if r.candidate.partitioned
+                    else "create the index (CONCURRENTLY: no write lock)"
+                ),
                 sql=r.sql,
             )
             for r in self.recommendations
@@ -337,6 +342,14 @@ def advise_indexes(
         if session is not None:
             session.close()
     advice.notes[:0] = notes
+    partitioned = sorted({r.candidate.relation for r in advice.recommendations if r.candidate.partitioned})
+    if partitioned:
+        advice.notes.append(
+            f"partitioned tables ({', '.join(partitioned)}): PostgreSQL cannot build their indexes "
+            "CONCURRENTLY, so the SQL blocks writes to every partition while it runs; to avoid that, "
+            "CREATE INDEX ON ONLY the table, CREATE INDEX CONCURRENTLY on each partition, then ALTER INDEX "
+            "… ATTACH PARTITION each one"
+        )
     if options.drops:
         advice.drops = _drops(conn, facts, advice, notes)
     advice.runtime_s = time.monotonic() - started

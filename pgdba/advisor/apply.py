@@ -50,10 +50,14 @@ def create_indexes(conn: psycopg.Connection, advice: Advice) -> tuple[list[dict[
         if row is None:
             continue
         if not row[0]:
+            # (a partitioned index cannot be dropped CONCURRENTLY)
+            drop = (
+                "DROP INDEX IF EXISTS {}.{}"
+                if candidate.partitioned
+                else "DROP INDEX CONCURRENTLY IF EXISTS {}.{}"
+            )
             conn.execute(
-                sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}.{}").format(
-                    sql.Identifier(candidate.schema), sql.Identifier(candidate.name())
-                )
+                sql.SQL(drop).format(sql.Identifier(candidate.schema), sql.Identifier(candidate.name()))
             )
             failed.append(f"{candidate.name()}: the build left it invalid; dropped it again")
             continue

@@ -51,6 +51,8 @@ class Candidate:
     where_value: str | int | float | bool | None = None
     where_operator: str = "="  # "=" (with where_value), "IS NULL" or "IS NOT NULL"
     fillfactor: int | None = None  # None: PostgreSQL's btree default (90)
+    # on a partitioned table: CREATE INDEX builds it on every partition; CONCURRENTLY is refused there
+    partitioned: bool = False
 
     def __post_init__(self) -> None:
         if self.where_operator not in ("=", *NULL_TESTS):
@@ -131,17 +133,22 @@ class Candidate:
             text += f" WHERE {self.predicate()}"
         return text
 
-    def ddl(self, *, concurrently: bool, named: bool = True) -> sql.Composed:
-        """The CREATE INDEX statement, identifiers quoted, the predicate constant as a literal."""
+    def ddl(
+        self, *, concurrently: bool, named: bool = True, on: tuple[str, str] | None = None
+    ) -> sql.Composed:
+        """The CREATE INDEX statement, identifiers quoted, the predicate constant as a literal (never
+        CONCURRENTLY on a partitioned table, which PostgreSQL refuses). on: (schema, table) to build it on
+        instead (one partition, for a what-if index)."""
+        schema, table = on or (self.schema, self.table)
         parts: list[sql.Composable] = [sql.SQL("CREATE INDEX ")]
-        if concurrently:
+        if concurrently and not self.partitioned:
             parts.append(sql.SQL("CONCURRENTLY "))
         if named:
             parts.append(sql.SQL("IF NOT EXISTS {} ").format(sql.Identifier(self.name())))
         parts.append(
             sql.SQL("ON {}.{} USING btree ({})").format(
-                sql.Identifier(self.schema),
-                sql.Identifier(self.table),
+                sql.Identifier(schema),
+                sql.Identifier(table),
                 sql.SQL(", ").join(sql.Identifier(c) for c in self.columns),
             )
         )
@@ -170,7 +177,14 @@ class Candidate:
 
     def keyed(self, columns: tuple[str, ...], include: tuple[str, ...] = ()) -> Candidate:
         """A full (not partial) index on the same table with these keys, built with the same fillfactor."""
-        return Candidate(self.schema, self.table, columns, include, fillfactor=self.fillfactor)
+        return Candidate(
+            self.schema,
+            self.table,
+            columns,
+            include,
+            fillfactor=self.fillfactor,
+            partitioned=self.partitioned,
+        )
 
     def extended(self, column: str) -> Candidate:
         """One more key column (taken out of INCLUDE when it was there)."""
@@ -362,6 +376,8 @@ def _add(
         return
     if fillfactor is not None:
         candidate = replace(candidate, fillfactor=fillfactor)
+    if table.partitioned:
+        candidate = replace(candidate, partitioned=True)
     result.candidates.add(candidate)
     result.by_query[number].add(candidate)
 

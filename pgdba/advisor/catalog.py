@@ -51,6 +51,10 @@ class ExistingIndex:
     # other queries (LIKE 'ab%' needs text_pattern_ops or COLLATE "C")
     key_opclasses: tuple[str, ...] = ()
     serves_foreign_key: str | None = None  # the FK it serves (pgdba.stats.indexes.SERVED_FOREIGN_KEY_SQL)
+    # per key column pg_index.indoption: bit 1 DESC, bit 2 NULLS FIRST (the order a scan returns rows in)
+    key_options: tuple[int, ...] = ()
+    # the partitioned index this partition's index is attached to: it can only be dropped with that one
+    attached_to: str | None = None
 
     @property
     def qualified_name(self) -> str:
@@ -78,6 +82,9 @@ class TableInfo:
     unchanged: bool = False
     columns: dict[str, ColumnInfo] = field(default_factory=dict)
     indexes: list[ExistingIndex] = field(default_factory=list)
+    # a partitioned table (rows, pages, sizes and writes summed over its leaf partitions): its indexes are
+    # created on it, which builds one on every partition, and cannot be built CONCURRENTLY
+    partitioned: bool = False
 
     @property
     def qualified_name(self) -> str:
@@ -85,20 +92,29 @@ class TableInfo:
 
 
 TABLES_SQL = """
+WITH parts AS (  -- a partitioned table's figures are its leaf partitions' sums; a table is its own leaf
+    SELECT c.oid AS root, coalesce(t.relid, c.oid) AS leaf
+      FROM pg_class c
+      LEFT JOIN LATERAL pg_partition_tree(c.oid) t ON c.relkind = 'p' AND t.isleaf
+     WHERE c.oid = ANY(%(oids)s)
+)
 SELECT c.oid::int AS oid,
        n.nspname AS schema,
        c.relname AS name,
-       greatest(c.reltuples, 0)::float8 AS rows,
-       c.relpages AS pages,
-       pg_table_size(c.oid) AS size_bytes,
-       coalesce(s.n_tup_ins + s.n_tup_upd - s.n_tup_hot_upd, 0) AS writes,
-       coalesce(s.n_tup_upd + s.n_tup_del = 0 AND s.n_mod_since_analyze = 0
-                AND coalesce(s.last_analyze, s.last_autoanalyze) IS NOT NULL, false) AS unchanged
-  FROM pg_class c
+       c.relkind = 'p' AS partitioned,
+       sum(greatest(l.reltuples, 0))::float8 AS rows,
+       coalesce(sum(l.relpages), 0)::int AS pages,
+       coalesce(sum(pg_table_size(l.oid)), 0)::bigint AS size_bytes,
+       coalesce(sum(s.n_tup_ins + s.n_tup_upd - s.n_tup_hot_upd), 0)::bigint AS writes,
+       coalesce(bool_and(s.n_tup_upd + s.n_tup_del = 0 AND s.n_mod_since_analyze = 0
+                         AND coalesce(s.last_analyze, s.last_autoanalyze) IS NOT NULL), false) AS unchanged
+  FROM parts p
+  JOIN pg_class c ON c.oid = p.root
   JOIN pg_namespace n ON n.oid = c.relnamespace
-  LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
- WHERE c.oid = ANY(%(oids)s)
-   AND c.relkind IN ('r', 'm')
+  LEFT JOIN pg_class l ON l.oid = p.leaf
+  LEFT JOIN pg_stat_user_tables s ON s.relid = l.oid
+ WHERE c.relkind IN ('r', 'm', 'p')
+ GROUP BY c.oid, n.nspname, c.relname, c.relkind
 """
 
 COLUMNS_SQL = """
@@ -128,6 +144,7 @@ SELECT a.attrelid::int AS oid,
   LEFT JOIN pg_stats s ON s.schemaname = n.nspname
                       AND s.tablename = c.relname
                       AND s.attname = a.attname
+                      AND s.inherited = (c.relkind = 'p')  -- a partitioned table's are over its partitions
  WHERE a.attrelid = ANY(%(oids)s)
    AND a.attnum > 0
    AND NOT a.attisdropped
@@ -154,7 +171,15 @@ SELECT i.indrelid::int AS table_oid,
        pg_get_indexdef(i.indexrelid) AS definition,
        pg_get_expr(i.indpred, i.indrelid) AS predicate,
        {KEY_OPCLASSES_SQL} AS key_opclasses,
-       {SERVED_FOREIGN_KEY_SQL} AS serves_foreign_key
+       {SERVED_FOREIGN_KEY_SQL} AS serves_foreign_key,
+       ARRAY(SELECT i.indoption[k]::int
+               FROM generate_series(0, i.indnkeyatts - 1) AS k
+              ORDER BY k) AS key_options,
+       (SELECT format('%%I.%%I', pn.nspname, pc.relname)
+          FROM pg_inherits h
+          JOIN pg_class pc ON pc.oid = h.inhparent
+          JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+         WHERE h.inhrelid = i.indexrelid) AS attached_to
   FROM pg_index i
   JOIN pg_class ic ON ic.oid = i.indexrelid
   JOIN pg_class tc ON tc.oid = i.indrelid
@@ -220,6 +245,7 @@ def load_tables(conn: psycopg.Connection, oids: Iterable[int]) -> dict[int, Tabl
                 size_bytes=int(row["size_bytes"]),
                 writes=int(row["writes"]),
                 unchanged=bool(row["unchanged"]),
+                partitioned=bool(row["partitioned"]),
             )
             for row in cur.execute(TABLES_SQL, {"oids": oid_list}).fetchall()
         }
@@ -250,6 +276,8 @@ def load_tables(conn: psycopg.Connection, oids: Iterable[int]) -> dict[int, Tabl
                     predicate=row["predicate"],
                     key_opclasses=tuple(row["key_opclasses"]),
                     serves_foreign_key=row["serves_foreign_key"],
+                    key_options=tuple(row["key_options"]),
+                    attached_to=row["attached_to"],
                 )
             )
     return tables

@@ -57,6 +57,9 @@ def indexes_to_drop(
         for index in sorted(table.indexes, key=lambda i: (-len(i.columns), i.name)):
             if index.protected or not index.is_valid or index.size_bytes < min_size_bytes:
                 continue
+            if index.attached_to is not None:
+                continue  # a partition's part of a partitioned index: DROP INDEX refuses it alone
+
             kept = [other for other in table.indexes if other.name not in dropped]
             cover = _covering_index(index, kept)
             # a redundant index may appear in plans: its cover serves the same lookups
@@ -77,7 +80,7 @@ def indexes_to_drop(
 
 def _covering_index(index: ExistingIndex, others: list[ExistingIndex]) -> ExistingIndex | None:
     """Another valid btree on the same table whose leading columns are all of this index's columns, with the
-    same operator classes and collations."""
+    same operator classes and collations, in the same order (or its exact reverse, scanned backward)."""
     if index.access_method != "btree" or index.is_partial or "" in index.columns:
         return None
     for other in others:
@@ -89,9 +92,26 @@ def _covering_index(index: ExistingIndex, others: list[ExistingIndex]) -> Existi
         ):
             continue
         n = len(index.columns)
-        leads = other.columns[:n] == index.columns and other.key_opclasses[:n] == index.key_opclasses
+        leads = (
+            other.columns[:n] == index.columns
+            and other.key_opclasses[:n] == index.key_opclasses
+            and _same_order(index.key_options, other.key_options[:n])
+        )
         longer = len(other.columns) > n
         same_but_first = other.columns == index.columns and other.name < index.name and not other.protected
         if leads and (longer or other.protected or same_but_first):
             return other
     return None
+
+
+# pg_index.indoption bits of a btree key: a backward scan flips both (DESC and NULLS FIRST)
+_DESC_AND_NULLS_FIRST = 0b11
+
+
+def _same_order(options: tuple[int, ...], others: tuple[int, ...]) -> bool:
+    """Two key lists return rows in the same order, forward or one scanned backward: `(a, b DESC)` serves
+    `ORDER BY a, b DESC` and `(a, b)` does not, `(a DESC NULLS LAST)` serves what `(a)` cannot."""
+    if len(options) != len(others):
+        return False
+    flipped = tuple(o ^ _DESC_AND_NULLS_FIRST for o in options)
+    return others in (options, flipped)

@@ -31,6 +31,16 @@ SELECT string_to_array(split_part(extversion, '-', 1), '.')::int[] >= '{1,4}'
  WHERE extname = 'hypopg'
 """
 
+LEAF_PARTITIONS_SQL = """
+SELECT n.nspname,
+       c.relname
+  FROM pg_partition_tree(%s::regclass) t
+  JOIN pg_class c ON c.oid = t.relid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE t.isleaf
+ ORDER BY n.nspname, c.relname
+"""
+
 
 @dataclass(frozen=True)
 class CostedPlan:
@@ -54,7 +64,8 @@ class WhatIfSession:
     conn: psycopg.Connection
     server_version_num: int
     stats: WhatIfStats = field(default_factory=WhatIfStats)
-    _present: dict[Candidate, tuple[int, str]] = field(default_factory=dict)
+    # candidate → its hypothetical indexes (one per leaf partition on a partitioned table): (oid, name)
+    _present: dict[Candidate, list[tuple[int, str]]] = field(default_factory=dict)
     _cache: dict[tuple[int, frozenset[Candidate]], CostedPlan] = field(default_factory=dict)
     _sizes: dict[Candidate, int] = field(default_factory=dict)
     rejected: set[Candidate] = field(default_factory=set)
@@ -76,7 +87,7 @@ class WhatIfSession:
 
     @property
     def hypothetical_names(self) -> dict[str, Candidate]:
-        return {name: candidate for candidate, (_, name) in self._present.items()}
+        return {name: candidate for candidate, made in self._present.items() for _, name in made}
 
     def close(self) -> None:
         self._drop_all()
@@ -88,8 +99,8 @@ class WhatIfSession:
 
     def _configure(self, config: frozenset[Candidate]) -> None:
         for candidate in [c for c in self._present if c not in config]:
-            oid, _ = self._present.pop(candidate)
-            self.conn.execute("SELECT hypopg_drop_index(%s)", (oid,))
+            for oid, _ in self._present.pop(candidate):
+                self.conn.execute("SELECT hypopg_drop_index(%s)", (oid,))
         for candidate in sorted(c for c in config if c not in self.rejected):
             if candidate not in self._present:  # (a reset below may have created it already)
                 self._add(candidate, config)
@@ -101,7 +112,7 @@ class WhatIfSession:
             # HypoPG refuses this definition (e.g. an unsupported column type): never propose it
             self.rejected.add(candidate)
 
-    def _create(self, candidate: Candidate, config: frozenset[Candidate]) -> tuple[int, str]:
+    def _create(self, candidate: Candidate, config: frozenset[Candidate]) -> list[tuple[int, str]]:
         try:
             return self._hypopg_create(candidate)
         except psycopg.errors.InternalError as exc:
@@ -125,13 +136,29 @@ class WhatIfSession:
                 "(HypoPG 1.4+ with hypopg.use_real_oids has no such limit)"
             ) from None
 
-    def _hypopg_create(self, candidate: Candidate) -> tuple[int, str]:
-        ddl = candidate.ddl(concurrently=False, named=False).as_string(self.conn)
-        row = self.conn.execute(
-            "SELECT indexrelid, indexname FROM hypopg_create_index(%s)", (ddl,)
-        ).fetchone()
-        assert row is not None
-        return int(row[0]), str(row[1])
+    def _hypopg_create(self, candidate: Candidate) -> list[tuple[int, str]]:
+        """The candidate's hypothetical index; on a partitioned table one per leaf partition, as CREATE INDEX
+        on the parent builds (HypoPG plans one on the parent itself for only some partitions)."""
+        targets: list[tuple[str, str] | None] = [None]
+        if candidate.partitioned:
+            parent = sql.Identifier(candidate.schema, candidate.table).as_string(self.conn)
+            rows = self.conn.execute(LEAF_PARTITIONS_SQL, (parent,))
+            targets = [(str(schema), str(name)) for schema, name in rows.fetchall()]
+        made: list[tuple[int, str]] = []
+        try:
+            for target in targets:
+                ddl = candidate.ddl(concurrently=False, named=False, on=target).as_string(self.conn)
+                row = self.conn.execute(
+                    "SELECT indexrelid, indexname FROM hypopg_create_index(%s)", (ddl,)
+                ).fetchone()
+                assert row is not None
+                made.append((int(row[0]), str(row[1])))
+        except psycopg.Error:
+            for oid, _ in made:  # none of a half-made candidate stays behind
+                with contextlib.suppress(psycopg.Error):
+                    self.conn.execute("SELECT hypopg_drop_index(%s)", (oid,))
+            raise
+        return made
 
     # costing ---------------------------------------------------------------------------------------------
     def cost(self, number: int, query: str, param_count: int, config: Iterable[Candidate]) -> CostedPlan:
@@ -167,11 +194,15 @@ class WhatIfSession:
             self._configure(frozenset(self._present) | {candidate})
             if candidate not in self._present:
                 return 2**62  # rejected by HypoPG: no budget fits it
-            oid, _ = self._present[candidate]
-            row = self.conn.execute("SELECT hypopg_relation_size(%s)", (oid,)).fetchone()
-            assert row is not None
-            self._sizes[candidate] = int(row[0])
+            self._sizes[candidate] = sum(
+                self._hypopg_relation_size(oid) for oid, _ in self._present[candidate]
+            )
         return self._sizes[candidate]
+
+    def _hypopg_relation_size(self, oid: int) -> int:
+        row = self.conn.execute("SELECT hypopg_relation_size(%s)", (oid,)).fetchone()
+        assert row is not None
+        return int(row[0])
 
 
 def explain_generic(
