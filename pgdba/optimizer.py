@@ -12,18 +12,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pgdba.checks.indexes import MIN_STATS_AGE, IndexAges, StatsAge, unused_indexes
-from pgdba.checks.statement_recommendations import (
-    QueryRecommendation,
-    analyze_statement,
-    is_application_query,
-    parse_statement,
-)
+from pgdba.checks.queries import StatementSet, list_queries_behind
+from pgdba.checks.statement_recommendations import QueryRecommendation, analyze_statement
 from pgdba.findings import SCHEMA_VERSION
-from pgdba.history.snapshot import indexes_existing_at, previous_statements
+from pgdba.history.deltas import reset_since, statements_since
+from pgdba.history.snapshot import indexes_existing_at, previous_statement_snapshot
 from pgdba.history.store import HistoryStore
-from pgdba.server import load_server_facts
+from pgdba.server import ServerFacts, load_server_facts
+from pgdba.stats.foreign_keys import ForeignKey, foreign_keys
 from pgdba.stats.indexes import IndexStats, index_stats
-from pgdba.stats.statements import StatementStats, statement_deltas, statement_stats
+from pgdba.stats.statements import StatementStats, statement_stats
 from pgdba.stats.tables import TableStats, table_stats
 from pgdba.target import Target, session
 
@@ -73,11 +71,14 @@ def analyze_queries(
         statements = statement_stats(conn, facts)
         tables = table_stats(conn)
         indexes = index_stats(conn)
+        fks = foreign_keys(conn)
     source, start = "cumulative", facts.statements_reset
-    previous = previous_statements(store, target.key) if store else None
+    previous = previous_statement_snapshot(store, target.key) if store else None
     if previous is not None:
-        start, before = previous
-        statements = statement_deltas(statements, before)
+        taken_at, before, meta = previous
+        # a reset (or restart) after the snapshot: today's counters are the activity, from that reset on
+        statements = statements_since(statements, before, meta, facts)
+        start = _window_start(taken_at, reset_since(meta, facts), facts)
         source = "delta"
     return report_statements(
         statements,
@@ -88,7 +89,15 @@ def analyze_queries(
         source=source,
         start=start,
         now=now,
+        fks=fks,
     )
+
+
+def _window_start(taken_at: datetime, reset: str | None, facts: ServerFacts) -> datetime | None:
+    """When the delta window began: the snapshot, or the restart or reset that came after it."""
+    if reset is None:
+        return taken_at
+    return facts.postmaster_start if reset == "the server restarted" else facts.statements_reset
 
 
 def report_statements(
@@ -101,16 +110,25 @@ def report_statements(
     source: str = "cumulative",
     start: datetime | None = None,
     now: datetime | None = None,
+    fks: Sequence[ForeignKey] | None = None,
 ) -> AnalyzeReport:
-    """The optimizer report over statistics already collected (pure: no connection)."""
+    """The optimizer report over statistics already collected (pure: no connection). An N+1 needs list
+    queries on the looked-up table or one related to it by a foreign key in `fks` (on any table without)."""
     now = now or datetime.now(UTC)
-    parsed = [(s, parse_statement(s.query)) for s in statements if s.toplevel]  # parse each text once
-    analyzed = [(s, columns) for s, columns in parsed if is_application_query(columns)]
+    pool = StatementSet(statements)  # top-level statements, one row however many roles ran them
+    analyzed = pool.select(lambda s: True)  # application DML, each text parsed once
     results = [
         rec
         for rec in (
-            analyze_statement(s, tables, indexes, threshold_ms=threshold_ms, columns=columns)
-            for s, columns in analyzed
+            analyze_statement(
+                p.stats,
+                tables,
+                indexes,
+                threshold_ms=threshold_ms,
+                columns=p.columns,
+                repeated_per_listed_row=bool(list_queries_behind(p, pool, fks)),
+            )
+            for p in analyzed
         )
         if rec is not None
     ]

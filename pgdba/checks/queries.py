@@ -12,11 +12,12 @@ from pgdba.advisor.query_columns import QueryColumns, Role, columns_by_role
 from pgdba.checks.statement_recommendations import (
     is_application_query,
     is_single_table_key_lookup,
+    statement_kind,
 )
 from pgdba.errors import InputError
 from pgdba.findings import Finding, Severity
 from pgdba.stats.foreign_keys import ForeignKey
-from pgdba.stats.statements import StatementStats
+from pgdba.stats.statements import StatementStats, merged_across_roles
 
 QUERY_WIDTH = 120
 
@@ -41,7 +42,7 @@ class StatementSet:
     its numbers and parses only the statements that pass, so 5,000 statements cost a handful of parses."""
 
     def __init__(self, statements: Iterable[StatementStats]) -> None:
-        self.stats = [s for s in statements if s.toplevel]
+        self.stats = merged_across_roles(s for s in statements if s.toplevel)  # one row however many roles
         self._parsed: dict[tuple[int, int, int, bool], ParsedStatement | None] = {}
 
     def parsed(self, stmt: StatementStats) -> ParsedStatement | None:
@@ -136,7 +137,9 @@ def low_cache_hit_queries(
     found = []
     for p in statements.select(
         lambda s: (
-            s.shared_blks_hit + s.shared_blks_read >= min_blocks and (s.cache_hit_ratio or 100.0) < min_ratio
+            s.shared_blks_hit + s.shared_blks_read >= min_blocks
+            and s.cache_hit_ratio is not None
+            and s.cache_hit_ratio < min_ratio  # 0 % (every block read) is the worst case, not "no data"
         )
     ):
         s = p.stats
@@ -224,6 +227,42 @@ def _bare(relation: str) -> str:
     return relation.rsplit(".", 1)[-1]
 
 
+def list_queries_behind(
+    lookup: ParsedStatement,
+    statements: StatementSet,
+    fks: Sequence[ForeignKey] | None,
+    *,
+    min_outer_rows_per_call: float = 5.0,
+    max_lookups_per_listed_row: float = 2.0,
+) -> list[ParsedStatement]:
+    """The list queries a one-row key lookup is repeated for, or [] when it is no such lookup or its calls
+    do not track their rows: SELECTs returning ≥ `min_outer_rows_per_call` rows per call from the looked-up
+    table or a table related to the looked-up column by a foreign key (any table when `fks` is None), which
+    together returned at least 1 / `max_lookups_per_listed_row` rows per lookup. A hot lookup made once per
+    request, with far more calls than any list ever returned rows, is no N+1."""
+    found = _lookup_column(lookup.columns)
+    if found is None:
+        return []
+    table, column = _bare(found[0]), found[1]
+    related = {table} | {
+        fk.ref_table if fk.table == table else fk.table
+        for fk in fks or ()
+        if (fk.table == table and column in fk.columns)
+        or (fk.ref_table == table and column in fk.ref_columns)
+    }
+    outers = [
+        o
+        for o in statements.select(lambda o: o.rows_per_call >= min_outer_rows_per_call)
+        if o.stats.key != lookup.stats.key
+        and statement_kind(o.columns) == "select"
+        and (fks is None or any(_bare(rel) in related for rel in o.columns.tables))
+    ]
+    listed_rows = sum(o.stats.rows for o in outers)
+    if not outers or lookup.stats.calls > max_lookups_per_listed_row * listed_rows:
+        return []
+    return outers
+
+
 def n_plus_one_queries(
     statements: StatementSet,
     fks: Sequence[ForeignKey],
@@ -232,33 +271,29 @@ def n_plus_one_queries(
     max_rows_per_call: float = 1.5,
     max_mean_ms: float = 5.0,
     min_outer_rows_per_call: float = 5.0,
+    max_lookups_per_listed_row: float = 2.0,
 ) -> list[Finding]:
     """An N+1: a lookup by one key on one table, called ≥ `min_calls` times at ~1 row and ≤ `max_mean_ms`,
-    AND an outer query returning ≥ `min_outer_rows_per_call` rows per call from a table related to the
-    looked-up column by a foreign key (lessons.course_id → courses.id: one lookup per listed row)."""
+    AND list queries returning ≥ `min_outer_rows_per_call` rows per call from that table or one related to
+    the looked-up column by a foreign key (lessons.course_id → courses.id: one lookup per listed row), whose
+    rows add up to at least 1 / `max_lookups_per_listed_row` per lookup call (see list_queries_behind)."""
     found = []
     inners = statements.select(
         lambda s: s.calls >= min_calls and s.rows_per_call <= max_rows_per_call and s.mean_ms <= max_mean_ms
     )
     for inner in inners:
         s = inner.stats
+        outers = list_queries_behind(
+            inner,
+            statements,
+            fks,
+            min_outer_rows_per_call=min_outer_rows_per_call,
+            max_lookups_per_listed_row=max_lookups_per_listed_row,
+        )
         lookup = _lookup_column(inner.columns)
-        if lookup is None:
+        if not outers or lookup is None:
             continue
         table, column = _bare(lookup[0]), lookup[1]
-        related = {
-            fk.ref_table if fk.table == table else fk.table
-            for fk in fks
-            if (fk.table == table and column in fk.columns)
-            or (fk.ref_table == table and column in fk.ref_columns)
-        }
-        outers = [
-            o
-            for o in statements.select(lambda o: o.rows_per_call >= min_outer_rows_per_call)
-            if o.stats.key != s.key and any(_bare(rel) in related for rel in o.columns.tables)
-        ]
-        if not outers:
-            continue
         outer = max(outers, key=lambda o: o.stats.rows)
         found.append(
             Finding(
@@ -281,6 +316,11 @@ def n_plus_one_queries(
     return found
 
 
+def _statement(s: StatementStats) -> tuple[int, int, bool]:
+    """A statement whatever the role that ran it (a merged row has userid 0)."""
+    return (s.queryid, s.dbid, s.toplevel)
+
+
 def query_regressions(
     current: StatementSet,
     previous: Iterable[StatementStats],
@@ -293,18 +333,18 @@ def query_regressions(
 
     `current` are the deltas since the last snapshot; `previous` the deltas of the window before it (or
     its cumulative counters)."""
-    before = {s.key: s for s in previous}
+    before = {_statement(s): s for s in merged_across_roles(previous)}  # like `current`: roles merged
     found = []
 
     def regressed(s: StatementStats) -> bool:
-        old = before.get(s.key)
+        old = before.get(_statement(s))
         if old is None or old.calls < min_calls or s.calls < min_calls or s.mean_ms < min_mean_ms:
             return False
         return old.mean_ms > 0 and s.mean_ms / old.mean_ms >= min_ratio
 
     for p in current.select(regressed):
         s = p.stats
-        old = before[s.key]
+        old = before[_statement(s)]
         found.append(
             Finding(
                 "query.regression",

@@ -182,16 +182,19 @@ def analyze_statement(
     threshold_ms: float = 100.0,
     min_table_rows: int = 10_000,
     columns: QueryColumns | None = None,
+    repeated_per_listed_row: bool = False,
 ) -> QueryRecommendation | None:
     """The statement's issues and recommendations, or None when it has no issue or is not an application
-    query (see is_application_query). `columns`: the statement already parsed, if the caller has it."""
+    query (see is_application_query). `columns`: the statement already parsed, if the caller has it.
+    `repeated_per_listed_row`: list queries were found whose rows its calls track (see
+    pgdba.checks.queries.list_queries_behind); without them a hot key lookup is no N+1."""
     if columns is None:
         columns = parse_statement(stmt.query)
     if columns is None or not is_application_query(columns):
         return None
     kind = statement_kind(columns)
     # an N+1 is a read per listed row; a loop of single-row writes is a different problem
-    key_lookup = kind == "select" and is_single_table_key_lookup(columns)
+    key_lookup = kind == "select" and repeated_per_listed_row and is_single_table_key_lookup(columns)
     found = [
         slow_query(stmt, threshold_ms=threshold_ms),
         low_cache_hit(stmt),

@@ -152,3 +152,37 @@ def statement_deltas(
             )
         )
     return deltas
+
+
+def merged_across_roles(statements: Iterable[StatementStats]) -> list[StatementStats]:
+    """One row per statement of a database (queryid, dbid, toplevel), by total time: pg_stat_statements keeps
+    a row per role, so an application connecting as several roles would otherwise have each statement's calls
+    split (and listed once per role). The userid of a row several roles ran is 0."""
+    groups: dict[tuple[int, int, bool], list[StatementStats]] = {}
+    for stmt in statements:
+        groups.setdefault((stmt.queryid, stmt.dbid, stmt.toplevel), []).append(stmt)
+    merged = [rows[0] if len(rows) == 1 else _merged(rows) for rows in groups.values()]
+    return sorted(merged, key=lambda s: s.total_ms, reverse=True)
+
+
+def _merged(rows: list[StatementStats]) -> StatementStats:
+    calls = sum(s.calls for s in rows)
+    total = sum(s.total_ms for s in rows)
+    mean = total / calls if calls else 0.0
+    sum_sq = sum(s.sum_of_squares_ms for s in rows)
+    busiest = max(rows, key=lambda s: s.total_ms)
+    return replace(
+        busiest,
+        userid=0,
+        calls=calls,
+        total_ms=total,
+        mean_ms=mean,
+        stddev_ms=math.sqrt(max(sum_sq / calls - mean**2, 0.0)) if calls else 0.0,
+        min_ms=min(s.min_ms for s in rows),
+        max_ms=max(s.max_ms for s in rows),
+        rows=sum(s.rows for s in rows),
+        shared_blks_hit=sum(s.shared_blks_hit for s in rows),
+        shared_blks_read=sum(s.shared_blks_read for s in rows),
+        temp_blks_written=sum(s.temp_blks_written for s in rows),
+        blk_read_ms=sum(s.blk_read_ms for s in rows),
+    )
