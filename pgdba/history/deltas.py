@@ -1,9 +1,13 @@
 """Activity between a stored snapshot and now, robust to pg_stat_statements resets and server restarts.
 
-Counters only grow until a reset or a restart sets them back to zero. When the snapshot's metadata shows
-the server restarted or the statistics were reset since it was taken, the current counters ARE the activity
-since then (a subtraction would mix two epochs); otherwise per-statement subtraction, where a statement
-whose counters went down (evicted and re-entered) also counts from zero. Never a negative number.
+Counters only grow until a reset sets them back to zero. When the snapshot's metadata shows the statistics
+were reset since it was taken, the current counters ARE the activity since then (a subtraction would mix two
+epochs); otherwise per-statement subtraction, where a statement whose counters went down (evicted and
+re-entered) also counts from zero. Never a negative number.
+
+pg_stat_statements keeps its counters and its stats_reset across a clean restart (pg_stat_statements.save,
+on by default) and starts both afresh when it does not keep them, so where both sides know stats_reset
+(pg_stat_statements_info, 14+) it alone tells a reset; a restart counts as one only where it is unknown.
 """
 
 from __future__ import annotations
@@ -16,15 +20,15 @@ from pgdba.history.snapshot import snapshot_meta
 from pgdba.server import ServerFacts
 from pgdba.stats.statements import StatementStats, statement_deltas
 
-_EPOCH_KEYS = ("postmaster_start", "statements_reset")
-
 
 def reset_since(meta: Mapping[str, Any], facts: ServerFacts) -> str | None:
-    """Why the snapshot's counters are not comparable with today's (restart, reset), or None."""
+    """Why the snapshot's counters are not comparable with today's (reset, or a restart where the reset time
+    is unknown), or None."""
     now = snapshot_meta(facts)
-    for key in _EPOCH_KEYS:
-        if meta.get(key) and now.get(key) and meta[key] != now[key]:
-            return "the server restarted" if key == "postmaster_start" else "pg_stat_statements was reset"
+    if meta.get("statements_reset") and now.get("statements_reset"):
+        return "pg_stat_statements was reset" if meta["statements_reset"] != now["statements_reset"] else None
+    if meta.get("postmaster_start") and now.get("postmaster_start"):
+        return "the server restarted" if meta["postmaster_start"] != now["postmaster_start"] else None
     return None
 
 

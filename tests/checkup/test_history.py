@@ -98,9 +98,30 @@ def test_deltas_survive_a_statistics_reset_without_negative_numbers(db: TestData
     since = statements_since(current, before, meta, facts)
     assert _statement(since, "FROM course").calls == 5  # the activity since the reset, not 5 − 30
     assert all(s.calls >= 0 and s.total_ms >= 0 for s in since)
-    # a restart shows in the snapshot's postmaster_start the same way
+    # where stats_reset is unknown (a snapshot without it), a restart counts as a reset
     restarted = {**meta, "statements_reset": None, "postmaster_start": "2000-01-01T00:00:00+00:00"}
     assert reset_since(restarted, facts) == "the server restarted"
+
+
+@pytest.mark.catalog
+def test_a_clean_restart_that_kept_the_counters_is_no_reset(db: TestDatabase, tmp_path: Path) -> None:
+    # pg_stat_statements.save (the default) keeps counters and stats_reset across a clean restart: the
+    # activity since the snapshot is then a subtraction, not the whole history since the statistics began
+    db.execute("CREATE TABLE course (id int PRIMARY KEY)")
+    query = "SELECT id FROM course WHERE id = %s"
+    with db.connect() as conn:
+        for i in range(30):
+            conn.execute(query, (i,))
+        facts = load_server_facts(conn)
+        before = statement_stats(conn, facts)
+        for i in range(4):
+            conn.execute(query, (i,))
+        now = load_server_facts(conn)
+        current = statement_stats(conn, now)
+    assert now.statements_reset is not None  # pg_stat_statements_info (14+) records it
+    restarted = {**snapshot_meta(facts), "postmaster_start": "2000-01-01T00:00:00+00:00"}  # same stats_reset
+    assert reset_since(restarted, now) is None
+    assert _statement(statements_since(current, before, restarted, now), "FROM course").calls == 4
 
 
 @pytest.mark.catalog
