@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg.rows import dict_row
 
-from pgdba.stats.indexes import KEY_OPCLASSES_SQL, SERVED_FOREIGN_KEY_SQL
+from pgdba.stats.indexes import ATTACHED_TO_SQL, KEY_OPCLASSES_SQL, KEY_OPTIONS_SQL, SERVED_FOREIGN_KEY_SQL
 
 # Columns wider than this on average make poor btree keys (and the btree limit is ~2.7 kB per entry).
 MAX_KEY_AVG_WIDTH = 512
@@ -172,14 +172,8 @@ SELECT i.indrelid::int AS table_oid,
        pg_get_expr(i.indpred, i.indrelid) AS predicate,
        {KEY_OPCLASSES_SQL} AS key_opclasses,
        {SERVED_FOREIGN_KEY_SQL} AS serves_foreign_key,
-       ARRAY(SELECT i.indoption[k]::int
-               FROM generate_series(0, i.indnkeyatts - 1) AS k
-              ORDER BY k) AS key_options,
-       (SELECT format('%%I.%%I', pn.nspname, pc.relname)
-          FROM pg_inherits h
-          JOIN pg_class pc ON pc.oid = h.inhparent
-          JOIN pg_namespace pn ON pn.oid = pc.relnamespace
-         WHERE h.inhrelid = i.indexrelid) AS attached_to
+       {KEY_OPTIONS_SQL} AS key_options,
+       {ATTACHED_TO_SQL} AS attached_to
   FROM pg_index i
   JOIN pg_class ic ON ic.oid = i.indexrelid
   JOIN pg_class tc ON tc.oid = i.indrelid

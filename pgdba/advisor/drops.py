@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from psycopg import sql
 
 from pgdba.advisor.catalog import ExistingIndex, TableInfo
+from pgdba.stats.indexes import same_key_order
 
 
 @dataclass(frozen=True)
@@ -95,23 +96,10 @@ def _covering_index(index: ExistingIndex, others: list[ExistingIndex]) -> Existi
         leads = (
             other.columns[:n] == index.columns
             and other.key_opclasses[:n] == index.key_opclasses
-            and _same_order(index.key_options, other.key_options[:n])
+            and same_key_order(index.key_options, other.key_options[:n])
         )
         longer = len(other.columns) > n
         same_but_first = other.columns == index.columns and other.name < index.name and not other.protected
         if leads and (longer or other.protected or same_but_first):
             return other
     return None
-
-
-# pg_index.indoption bits of a btree key: a backward scan flips both (DESC and NULLS FIRST)
-_DESC_AND_NULLS_FIRST = 0b11
-
-
-def _same_order(options: tuple[int, ...], others: tuple[int, ...]) -> bool:
-    """Two key lists return rows in the same order, forward or one scanned backward: `(a, b DESC)` serves
-    `ORDER BY a, b DESC` and `(a, b)` does not, `(a DESC NULLS LAST)` serves what `(a)` cannot."""
-    if len(options) != len(others):
-        return False
-    flipped = tuple(o ^ _DESC_AND_NULLS_FIRST for o in options)
-    return others in (options, flipped)

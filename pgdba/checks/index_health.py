@@ -11,7 +11,7 @@ from pgdba.sql_text import identifier, qualified
 from pgdba.stats.bloat import BloatEstimate
 from pgdba.stats.database import DatabaseStats
 from pgdba.stats.foreign_keys import ForeignKey
-from pgdba.stats.indexes import IndexStats
+from pgdba.stats.indexes import IndexStats, same_key_order
 from pgdba.units import format_bytes
 
 
@@ -78,8 +78,10 @@ def _include(ix: IndexStats) -> str:
 
 def duplicate_indexes(indexes: Sequence[IndexStats]) -> list[Finding]:
     """Index pairs on one table with the same method and predicate where one's key columns, with their
-    operator classes and collations, equal (duplicate) or are a leading prefix of (redundant) the other's. The one to drop is never unique, primary-key or
-    constraint-backing; a unique index covering a prefix is kept (it enforces something)."""
+    operator classes, collations and sort order (or its exact reverse), equal (duplicate) or are a leading
+    prefix of (redundant) the other's. The one to drop is never unique, primary-key, constraint-backing or a
+    partition's part of a partitioned index; a unique index covering a prefix is kept (it enforces
+    something)."""
     groups: dict[tuple[str, str, str, str], list[IndexStats]] = defaultdict(list)
     for ix in indexes:
         if ix.is_valid:
@@ -97,6 +99,7 @@ def duplicate_indexes(indexes: Sequence[IndexStats]) -> list[Finding]:
                 same = (
                     other.columns == ix.columns
                     and other.key_opclasses == ix.key_opclasses
+                    and _same_order(ix, other, n)
                     and _include(other) == _include(ix)
                 )
                 prefix = (
@@ -104,6 +107,7 @@ def duplicate_indexes(indexes: Sequence[IndexStats]) -> list[Finding]:
                     and n < len(other.columns)
                     and other.columns[:n] == ix.columns
                     and other.key_opclasses[:n] == ix.key_opclasses
+                    and _same_order(ix, other, n)
                 )
                 if same and not other.protected and other.index > ix.index:
                     continue  # of two plain duplicates, report the later-named one
@@ -131,6 +135,11 @@ def duplicate_indexes(indexes: Sequence[IndexStats]) -> list[Finding]:
                 reported.add(ix.index)
                 break
     return found
+
+
+def _same_order(ix: IndexStats, other: IndexStats, n: int) -> bool:
+    """`other`'s first n keys return rows in ix's order (or its exact reverse); a non-btree has no order."""
+    return ix.method != "btree" or same_key_order(ix.key_options, other.key_options[:n])
 
 
 def invalid_indexes(indexes: Sequence[IndexStats]) -> list[Finding]:

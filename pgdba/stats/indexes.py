@@ -42,6 +42,10 @@ class IndexStats:
     serves_foreign_key: str | None = None
     # the index's OID: index snapshots tell by it whether an index existed a week ago (0 in old snapshots)
     oid: int = 0
+    # per key column pg_index.indoption (see KEY_OPTIONS_SQL): the order its scans return rows in
+    key_options: tuple[int, ...] = ()
+    # the partitioned index this partition's index is attached to: it cannot be dropped on its own
+    attached_to: str | None = None
 
     @property
     def qualified_table(self) -> str:
@@ -53,8 +57,9 @@ class IndexStats:
 
     @property
     def protected(self) -> bool:
-        """Unique, primary-key and constraint-backing indexes are never candidates for dropping."""
-        return self.is_unique or self.is_primary or self.backs_constraint
+        """Unique, primary-key and constraint-backing indexes, and a partition's part of a partitioned index
+        (DROP INDEX refuses it alone), are never candidates for dropping."""
+        return self.is_unique or self.is_primary or self.backs_constraint or self.attached_to is not None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,6 +72,33 @@ KEY_OPCLASSES_SQL = """ARRAY(SELECT oc.opcname || '/' || coalesce(coll.collname,
                JOIN pg_opclass AS oc ON oc.oid = i.indclass[k]
                LEFT JOIN pg_collation AS coll ON coll.oid = i.indcollation[k]
               ORDER BY k)"""
+
+# per key column of the pg_index row `i`: pg_index.indoption (bit 1 DESC, bit 2 NULLS FIRST), the order a
+# forward scan returns rows in
+KEY_OPTIONS_SQL = """ARRAY(SELECT i.indoption[k]::int
+               FROM generate_series(0, i.indnkeyatts - 1) AS k
+              ORDER BY k)"""
+
+# the partitioned index the index of the pg_index row `i` is attached to (schema.name), or NULL: PostgreSQL
+# drops such a partition's index only together with that one
+ATTACHED_TO_SQL = """(SELECT quote_ident(pn.nspname) || '.' || quote_ident(pc.relname)
+          FROM pg_inherits AS h
+          JOIN pg_class AS pc ON pc.oid = h.inhparent
+          JOIN pg_namespace AS pn ON pn.oid = pc.relnamespace
+         WHERE h.inhrelid = i.indexrelid)"""
+
+# pg_index.indoption bits of a btree key that a backward scan flips
+_DESC_AND_NULLS_FIRST = 0b11
+
+
+def same_key_order(options: tuple[int, ...], others: tuple[int, ...]) -> bool:
+    """Two key lists return rows in the same order, forward or one scanned backward: `(a, b DESC)` serves
+    `ORDER BY a, b DESC` and `(a, b)` does not; `(a DESC NULLS LAST)` serves what `(a)` cannot."""
+    if len(options) != len(others):
+        return False
+    flipped = tuple(o ^ _DESC_AND_NULLS_FIRST for o in options)
+    return others in (options, flipped)
+
 
 # The foreign key the index `i` serves, by the missing-FK check's rule (pgdba.stats.foreign_keys). Dropping
 # it makes every DELETE or key UPDATE on the referenced table scan the referencing one.
@@ -112,6 +144,8 @@ SELECT s.schemaname AS schema,
                         ORDER BY k) END AS columns,
        CASE WHEN s.locked THEN '' ELSE pg_get_indexdef(s.indexrelid) END AS definition,
        {KEY_OPCLASSES_SQL} AS key_opclasses,
+       {KEY_OPTIONS_SQL} AS key_options,
+       {ATTACHED_TO_SQL} AS attached_to,
        {SERVED_FOREIGN_KEY_SQL} AS serves_foreign_key,
        coalesce(t.seq_scan, 0) AS table_scans,
        greatest(c.reltuples, 0)::bigint AS table_rows,
@@ -132,6 +166,13 @@ def index_stats(conn: psycopg.Connection) -> list[IndexStats]:
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(INDEX_STATS_SQL).fetchall()
     return [
-        IndexStats(**{**row, "columns": tuple(row["columns"]), "key_opclasses": tuple(row["key_opclasses"])})
+        IndexStats(
+            **{
+                **row,
+                "columns": tuple(row["columns"]),
+                "key_opclasses": tuple(row["key_opclasses"]),
+                "key_options": tuple(row["key_options"]),
+            }
+        )
         for row in rows
     ]

@@ -285,6 +285,55 @@ def test_an_index_of_another_sessions_temp_table_is_not_judged(
 
 
 @pytest.mark.catalog
+def test_redundant_index_check_compares_sort_order(db: TestDatabase) -> None:
+    script(
+        db,
+        "CREATE TABLE post (id int PRIMARY KEY, posted_at timestamptz, score int);"
+        "CREATE INDEX post_recent ON post (posted_at DESC NULLS LAST);"  # ORDER BY posted_at DESC NULLS LAST
+        "CREATE INDEX post_posted_score ON post (posted_at, score);"
+        "CREATE INDEX post_score_recent ON post (score, posted_at DESC);"  # ORDER BY score, posted_at DESC
+        "CREATE INDEX post_score_posted_id ON post (score, posted_at, id);"
+        "CREATE INDEX post_score_desc ON post (score DESC);",  # a backward scan of (score, …) gives this order
+    )
+    found = find(run(db, "index.duplicate"), "index.redundant")
+    assert {f.object: f.metrics["covered_by"] for f in found} == {
+        "public.post_score_desc": "public.post_score_posted_id"
+    }
+
+
+# stays >= 15 (see above)
+@pytest.mark.catalog
+@pytest.mark.pg(">= 15")
+def test_a_partitions_part_of_a_partitioned_index_is_never_proposed_for_dropping(
+    db: TestDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script(
+        db,
+        "CREATE TABLE event (at date NOT NULL, kind text) PARTITION BY RANGE (at);"
+        "CREATE TABLE event_2025 PARTITION OF event FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');"
+        "CREATE TABLE event_2026 PARTITION OF event FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');"
+        "CREATE INDEX event_kind_idx ON event (kind);"  # one index per partition, attached to this one
+        "CREATE INDEX event_2026_kind_at_idx ON event_2026 (kind, at);"  # covers event_2026's part
+        "CREATE INDEX event_2025_at_idx ON event_2025 (at);",  # a plain index of one partition
+    )
+    with db.connect() as conn:
+        attached = {ix.index: ix.attached_to for ix in index_stats(conn)}
+    assert (
+        attached["event_2026_kind_idx"] == "public.event_kind_idx" and attached["event_2025_at_idx"] is None
+    )
+    result = run(db, "index.unused", "index.duplicate", index__unused={"min_size_bytes": 0})
+    assert {f.object for f in find(result, "index.unused")} == {
+        "public.event_2025_at_idx",
+        "public.event_2026_kind_at_idx",
+    }
+    assert find(result, "index.redundant") == []  # event_2026_kind_idx is covered but cannot go alone
+    assert main(["indexes", "unused", "--dsn", db.dsn, "-f", "json"]) == 0
+    sql = [ix["sql"] for ix in json.loads(capsys.readouterr().out)["indexes"]]
+    for statement in sql:  # every DROP it proposes runs
+        db.execute(statement.replace(" CONCURRENTLY", ""))
+
+
+@pytest.mark.catalog
 def test_maintenance_skips_a_table_locked_by_ddl_and_goes_on_with_the_next(db: TestDatabase) -> None:
     for name in ("attempt", "progress"):
         script(
