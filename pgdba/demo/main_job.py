@@ -211,6 +211,7 @@ def run_demo(
             checkup.data.get("tables", []),
             checkup.data.get("indexes", []),
             threshold_ms=100.0,
+            fks=checkup.data.get("foreign_keys"),  # an N+1's list query is on a related table
         )
     report = DemoReport(
         cluster.dsn(DEMO_DATABASE),
