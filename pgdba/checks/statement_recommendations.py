@@ -150,13 +150,31 @@ def index_candidate(columns: QueryColumns, relation: str) -> tuple[str, ...]:
     return tuple(key[:MAX_INDEX_COLUMNS])
 
 
-def covered_by_existing(table: TableStats, key: tuple[str, ...], indexes: Sequence[IndexStats]) -> bool:
-    """An existing valid, non-partial btree leads with the candidate's columns (same set, any order)."""
+def equality_prefix(columns: QueryColumns, relation: str, key: tuple[str, ...]) -> int:
+    """How many of the candidate key's leading columns are equality filters (their order is free)."""
+    equality = {
+        u.column.column for u in columns.for_table(relation) if u.conjunctive and u.role is Role.EQUALITY
+    }
+    count = 0
+    while count < len(key) and key[count] in equality:
+        count += 1
+    return count
+
+
+def covered_by_existing(
+    table: TableStats, key: tuple[str, ...], indexes: Sequence[IndexStats], *, equalities: int | None = None
+) -> bool:
+    """An existing valid, non-partial btree leads with the candidate's columns: its first `equalities`
+    (default: all) in any order, the range or sort columns after them in the same place. (created_at,
+    user_id) does not serve `user_id = $1 AND created_at > $2` the way (user_id, created_at) does."""
+    free = len(key) if equalities is None else equalities
     for ix in indexes:
         if ix.schema != table.schema or ix.table != table.table or not ix.is_valid or ix.method != "btree":
             continue
         leading = tuple(_unquote(c) for c in ix.columns[: len(key)])
-        if not ix.is_partial and set(leading) == set(key):
+        if ix.is_partial or len(leading) < len(key):
+            continue
+        if set(leading[:free]) == set(key[:free]) and leading[free:] == key[free:]:
             return True
     return False
 
@@ -212,7 +230,12 @@ def analyze_statement(
             continue
         key = index_candidate(columns, relation)
         rows = max(table.estimated_rows, table.live_rows)
-        if key and rows >= min_table_rows and not covered_by_existing(table, key, indexes):
+        equalities = equality_prefix(columns, relation, key)
+        if (
+            key
+            and rows >= min_table_rows
+            and not covered_by_existing(table, key, indexes, equalities=equalities)
+        ):
             cols = ", ".join(_quote(c) for c in key)
             name = _quote(f"{table.table}_{'_'.join(key)}_idx"[:63])
             result.recommendations.append(

@@ -80,6 +80,30 @@ def test_query_served_by_an_existing_index_gets_no_index_advice(db: TestDatabase
 
 
 @pytest.mark.catalog
+def test_an_index_with_the_range_column_first_does_not_count_as_serving_equality_then_range(
+    db: TestDatabase,
+) -> None:
+    _make_events(db)
+    db.execute("CREATE INDEX events_created_user ON events (created_at, user_id)")  # range column first
+    db.execute("CREATE INDEX events_kind_user ON events (kind, user_id)")  # equalities in another order
+    with db.connect() as conn:
+        for user in range(15):
+            conn.execute(
+                "SELECT count(*) FROM events WHERE user_id = %s AND created_at > now() - %s::interval",
+                (user, "3 days"),
+            )
+            conn.execute("SELECT count(*) FROM events WHERE user_id = %s AND kind = %s", (user, "k1"))
+    report = analyze_queries(db.target, threshold_ms=0.0).to_dict()
+    ranged = _find(report, "created_at > now()")
+    index = [r for r in ranged["recommendations"] if r["action"] == "create_index"]
+    assert [r["columns"] for r in index] == [["user_id", "created_at"]]
+    equal = _find(report, "AND kind = $2")
+    assert [
+        r for r in equal["recommendations"] if r["action"] == "create_index"
+    ] == []  # (kind, user_id) serves
+
+
+@pytest.mark.catalog
 def test_n_plus_one_lookup_is_flagged_and_list_query_is_not(db: TestDatabase) -> None:
     _make_events(db, rows=5_000)
     with db.connect() as conn:
