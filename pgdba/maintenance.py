@@ -87,11 +87,21 @@ def maintenance_plan(target: Target) -> MaintenancePlan:
 
 
 def apply_maintenance(
-    target: Target, plan: MaintenancePlan, *, announce: Callable[[str], None] = print
+    target: Target,
+    plan: MaintenancePlan,
+    *,
+    announce: Callable[[str], None] = print,
+    vacuum_timeout_ms: int = 0,
 ) -> MaintenancePlan:
     """Run each item's VACUUM (ANALYZE), one at a time, announcing the SQL before it runs. A table whose lock
-    is not granted within the target's lock_timeout is reported failed and the next one goes on."""
+    is not granted within the target's lock_timeout is reported failed and the next one goes on.
+
+    The VACUUMs run under `vacuum_timeout_ms` (0: none), not the target's statement_timeout: pgdba's 30 s
+    default would cancel the VACUUM of every large table halfway (its work so far kept, the table still
+    needing it). It never blocks the application (SHARE UPDATE EXCLUSIVE) and lock_timeout still bounds
+    the wait for its lock."""
     with session(target, apply=True) as conn:
+        conn.execute(sql.SQL("SET statement_timeout = {}").format(sql.Literal(vacuum_timeout_ms)))
         for item in plan.items:
             announce(item.sql_text)
             started = time.monotonic()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -16,6 +17,7 @@ from pgdba.cli.options import (
 )
 from pgdba.maintenance import apply_maintenance, maintenance_plan
 from pgdba.render import Column, print_rows
+from pgdba.target import MAX_TIMEOUT_MS
 
 
 def maintenance(
@@ -23,6 +25,16 @@ def maintenance(
     fmt: FormatOption = "table",
     apply: ApplyOption = False,
     lock_timeout: LockTimeoutOption = 2_000,
+    vacuum_timeout: Annotated[
+        int,
+        typer.Option(
+            "--vacuum-timeout",
+            help="statement_timeout for each VACUUM with --apply, in ms (0 = none: a large table's VACUUM "
+            "takes as long as it takes; --lock-timeout still bounds the wait for its lock)",
+            min=0,
+            max=MAX_TIMEOUT_MS,
+        ),
+    ] = 0,
 ) -> None:
     """List tables needing VACUUM / ANALYZE and why; --apply runs VACUUM (ANALYZE) on exactly those, one at a
     time, printing each statement first. Exit 1 when an --apply step failed.
@@ -35,7 +47,7 @@ def maintenance(
     if apply and plan.items:
         # the SQL goes to stderr in json mode so stdout stays one JSON document
         announce = (lambda text: print(text, file=sys.stderr)) if fmt == "json" else print
-        apply_maintenance(target, plan, announce=announce)
+        apply_maintenance(target, plan, announce=announce, vacuum_timeout_ms=vacuum_timeout)
     rows = [{**item.to_dict(), "reasons": "; ".join(item.reasons)} for item in plan.items]
     columns = [Column("table", "table"), Column("reasons", "why"), Column("sql", "sql")]
     if plan.applied:

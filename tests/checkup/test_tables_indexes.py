@@ -334,6 +334,30 @@ def test_a_partitions_part_of_a_partitioned_index_is_never_proposed_for_dropping
 
 
 @pytest.mark.catalog
+def test_maintenance_vacuum_is_not_cut_short_by_pgdbas_statement_timeout(
+    db: TestDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script(
+        db,
+        "CREATE TABLE attempt (id int PRIMARY KEY, note text) WITH (autovacuum_enabled = false);"
+        "INSERT INTO attempt SELECT g, repeat('x', 200) FROM generate_series(1, 200000) g;"
+        "ANALYZE attempt;"
+        "DELETE FROM attempt WHERE id % 2 = 0",
+    )
+    plan = eventually(lambda: maintenance_plan(db.target), lambda p: bool(p.items))
+    # a session whose statement_timeout (1 ms here, pgdba's 30 s on a big table) is far below the VACUUM's
+    hurried = resolve_target(db.dsn, statement_timeout_ms=1)
+    apply_maintenance(hurried, plan, announce=lambda _: None)
+    assert [(i.table, i.status, i.error) for i in plan.items] == [("attempt", "done", None)]
+    # the CLI's --vacuum-timeout bounds it when asked to, and says the VACUUM failed
+    script(db, "DELETE FROM attempt WHERE id % 3 = 0")
+    eventually(lambda: maintenance_plan(db.target), lambda p: bool(p.items))
+    code = main(["maintenance", "--dsn", db.dsn, "--apply", "--vacuum-timeout", "1", "-f", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1 and "statement timeout" in report["tables"][0]["error"]
+
+
+@pytest.mark.catalog
 def test_maintenance_skips_a_table_locked_by_ddl_and_goes_on_with_the_next(db: TestDatabase) -> None:
     for name in ("attempt", "progress"):
         script(
