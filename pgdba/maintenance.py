@@ -32,10 +32,12 @@ class MaintenanceItem:
     status: str = "planned"  # planned | done | failed
     seconds: float | None = None
     error: str | None = None
+    partitioned: bool = False  # ANALYZE only: a VACUUM of a partitioned table vacuums every partition
 
     @property
     def statement(self) -> sql.Composed:
-        return sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(self.schema, self.table))
+        command = "ANALYZE {}" if self.partitioned else "VACUUM (ANALYZE) {}"
+        return sql.SQL(command).format(sql.Identifier(self.schema, self.table))
 
     @property
     def sql_text(self) -> str:
@@ -81,7 +83,9 @@ def maintenance_plan(target: Target) -> MaintenancePlan:
         *dead_tuple_findings(tables),
     ]:
         t = by_name[finding.object]
-        item = items.setdefault(finding.object, MaintenanceItem(t.schema, t.table))
+        item = items.setdefault(
+            finding.object, MaintenanceItem(t.schema, t.table, partitioned=t.kind == "partitioned table")
+        )
         item.reasons.append(finding.title)
     return MaintenancePlan(sorted(items.values(), key=lambda i: (i.schema, i.table)))
 

@@ -161,9 +161,15 @@ def analyze_overdue(
     max_age: timedelta = timedelta(days=1),
 ) -> list[Finding]:
     """Tables with rows that were never analysed, or whose changes since the last ANALYZE passed autovacuum's
-    analyze trigger more than `max_age` (1 day) after that ANALYZE: the planner works from stale numbers."""
-    found = []
+    analyze trigger more than `max_age` (1 day) after that ANALYZE: the planner works from stale numbers.
+    A partitioned table whose partitions hold rows and that was never analysed is one too: autovacuum
+    analyses only its partitions, and estimates over the whole table (a GROUP BY, a join) are guesses."""
+    found = [
+        _partitioned_never_analysed(t) for t in tables if t.partition_rows > 0 and t.last_analyzed is None
+    ]
     for t in tables:
+        if t.kind == "partitioned table":
+            continue  # no row counters of its own: only the never-analysed rule above applies
         trigger = autovacuum_trigger(t, settings)
         due = trigger.analyze_after(_autovacuum_rows(t))
         last = t.last_analyzed
@@ -189,6 +195,20 @@ def analyze_overdue(
             )
         )
     return found
+
+
+def _partitioned_never_analysed(t: TableStats) -> Finding:
+    return Finding(
+        "table.analyze_overdue",
+        Severity.WARNING,
+        f"Partitioned table never analysed ({t.partition_rows:,} rows in its partitions)",
+        t.qualified_name,
+        {"partition_rows": t.partition_rows, "last_analyze": None},
+        "Run ANALYZE on it after loading and then periodically: autovacuum never analyses a partitioned "
+        "table, only its partitions, so the planner guesses row counts and distinct values for the whole "
+        "table (GROUP BY, joins)",
+        f"ANALYZE {qualified(t.schema, t.table)};",
+    )
 
 
 def seq_scan_heavy(

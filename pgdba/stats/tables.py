@@ -46,6 +46,9 @@ class TableStats:
     # pg_class's page counts
     locked: bool = False
     kind: str = "table"  # or "materialized view" / "partitioned table"
+    # a partitioned table that is no partition itself: its leaf partitions' rows (pg_class estimates), 0
+    # otherwise. Autovacuum never analyses it, and without ANALYZE the planner guesses for the whole table.
+    partition_rows: int = 0
 
     @property
     def qualified_name(self) -> str:
@@ -72,7 +75,7 @@ class TableStats:
 # counts as sizes, flagged `locked`, and no lock is taken on it.
 TABLE_STATS_SQL = f"""
 WITH blocked AS ({BLOCKED_RELATIONS}), tables AS (
-    SELECT t.*, c.reltoastrelid, c.reltuples, c.reloptions, c.relpages, c.relkind,
+    SELECT t.*, c.reltoastrelid, c.reltuples, c.reloptions, c.relpages, c.relkind, c.relispartition,
            coalesce(toast.relpages, 0) AS toast_pages,
            coalesce(ix.pages, 0) AS index_pages,
            (t.relid IN (SELECT relation FROM blocked)
@@ -123,7 +126,19 @@ SELECT t.schemaname AS schema,
        t.locked,
        CASE t.relkind WHEN 'm' THEN 'materialized view'
                       WHEN 'p' THEN 'partitioned table'
-                      ELSE 'table' END AS kind
+                      ELSE 'table' END AS kind,
+       CASE WHEN t.relkind = 'p' AND NOT t.relispartition THEN (
+            -- pg_inherits, not pg_partition_tree(), which locks every partition
+            WITH RECURSIVE tree(relid) AS (
+                SELECT h.inhrelid FROM pg_inherits AS h WHERE h.inhparent = t.relid
+                UNION ALL
+                SELECT h.inhrelid FROM pg_inherits AS h JOIN tree ON h.inhparent = tree.relid
+            )
+            SELECT coalesce(sum(greatest(leaf.reltuples, 0)), 0)::bigint
+              FROM tree
+              JOIN pg_class AS leaf ON leaf.oid = tree.relid
+             WHERE leaf.relkind <> 'p')
+       ELSE 0 END AS partition_rows
   FROM tables AS t
  CROSS JOIN (SELECT current_setting('block_size')::bigint AS size) AS block
  ORDER BY total_bytes DESC

@@ -358,6 +358,38 @@ def test_maintenance_vacuum_is_not_cut_short_by_pgdbas_statement_timeout(
 
 
 @pytest.mark.catalog
+def test_a_partitioned_table_never_analysed_is_found_and_maintenance_analyses_it(db: TestDatabase) -> None:
+    script(
+        db,
+        "CREATE TABLE event (at date NOT NULL, kind int) PARTITION BY RANGE (at);"
+        "CREATE TABLE event_2025 PARTITION OF event FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')"
+        " PARTITION BY RANGE (at);"  # a sub-partitioned partition: ANALYZE event covers it
+        "CREATE TABLE event_2025_h1 PARTITION OF event_2025 FOR VALUES FROM ('2025-01-01') TO ('2025-07-01');"
+        "CREATE TABLE event_2025_h2 PARTITION OF event_2025 FOR VALUES FROM ('2025-07-01') TO ('2026-01-01');"
+        "INSERT INTO event SELECT '2025-01-01'::date + (g % 360), g FROM generate_series(1, 30000) g;"
+        "ANALYZE event_2025_h1; ANALYZE event_2025_h2",  # what autovacuum does: the partitions only
+    )
+    with db.connect() as conn:  # without ANALYZE on the parent the planner guesses the whole table
+        plan = conn.execute("EXPLAIN SELECT kind, count(*) FROM event GROUP BY kind").fetchone()
+    assert plan is not None and "rows=200 " in plan[0]
+    result = eventually(  # the partitions' ANALYZE must be visible (14's statistics collector lags)
+        lambda: run(db, "table.analyze_overdue"),
+        lambda r: all(f.object == "public.event" for f in find(r, "table.analyze_overdue")),
+    )
+    found = find(result, "table.analyze_overdue")
+    assert [(f.object, f.sql) for f in found] == [("public.event", 'ANALYZE "public"."event";')]
+    assert found[0].metrics["partition_rows"] == 30000
+    plan_items = maintenance_plan(db.target)
+    assert [i.sql_text for i in plan_items.items] == ['ANALYZE "public"."event";']
+    apply_maintenance(db.target, plan_items, announce=lambda _: None)
+    assert plan_items.items[0].status == "done"
+    after = eventually(
+        lambda: run(db, "table.analyze_overdue"), lambda r: find(r, "table.analyze_overdue") == []
+    )
+    assert find(after, "table.analyze_overdue") == []
+
+
+@pytest.mark.catalog
 def test_maintenance_skips_a_table_locked_by_ddl_and_goes_on_with_the_next(db: TestDatabase) -> None:
     for name in ("attempt", "progress"):
         script(
