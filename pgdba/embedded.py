@@ -23,6 +23,7 @@ from urllib.parse import quote
 import platformdirs
 
 from pgdba.errors import EmbeddedClusterError
+from pgdba.server import library_name, list_setting_entries
 
 SUPERUSER = "postgres"
 DEFAULT_SETTINGS: dict[str, str] = {
@@ -173,8 +174,10 @@ class EmbeddedCluster:
         if lib is None or not (lib / "pg_stat_statements.so").exists():
             return []  # where the server's modules live is unknown: let the server say
         value = self.configured("shared_preload_libraries") or ""
-        names = [name.strip().strip('"').removeprefix("$libdir/") for name in value.split(",")]
-        return [name for name in names if name and "/" not in name and not (lib / f"{name}.so").exists()]
+        # '$libdir/auto_explain', 'auto_explain.so' and 'auto_explain' are one library; other paths: the server says
+        entries = [e for e in list_setting_entries(value) if "/" not in e.removeprefix("$libdir/")]
+        names = [library_name(entry) for entry in entries]
+        return [name for name in names if not (lib / f"{name}.so").exists()]
 
     def _refuse_missing_preload_libraries(self) -> None:
         missing = self._missing_preload_libraries()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 
 TESTED_MAJORS = (14, 15, 16, 17, 18)
@@ -97,6 +98,10 @@ class ServerFacts:
     stats_reset: datetime | None = None
     statements_reset: datetime | None = None
     postmaster_start: datetime | None = None
+    # the schema pg_stat_statements is created in, and whether this session's search_path reaches it (pgdba's
+    # queries name the view unqualified)
+    statements_schema: str | None = None
+    statements_on_search_path: bool = True
 
     @property
     def major(self) -> int:
@@ -117,11 +122,15 @@ class ServerFacts:
 
     @property
     def pg_stat_statements_preloaded(self) -> bool:
-        return "pg_stat_statements" in self.preload_libraries
+        return any(library_name(entry) == "pg_stat_statements" for entry in self.preload_libraries)
 
     @property
     def pg_stat_statements_ready(self) -> bool:
-        return self.pg_stat_statements_preloaded and "pg_stat_statements" in self.installed_extensions
+        return (
+            self.pg_stat_statements_preloaded
+            and "pg_stat_statements" in self.installed_extensions
+            and self.statements_on_search_path
+        )
 
     @property
     def hypopg_available(self) -> bool:
@@ -163,6 +172,7 @@ _SETTINGS_OF_INTEREST = (
     "track_counts",
     "pg_stat_statements.track",
     "pg_stat_statements.max",
+    "compute_query_id",
     "shared_preload_libraries",
     "block_size",
     "data_directory",
@@ -203,6 +213,14 @@ SELECT current_setting('server_version_num')::int AS version_num,
               WHERE pg_has_role(current_user, b.oid, 'MEMBER')) AS roles
 """
 
+STATEMENTS_SCHEMA_SQL = """
+SELECT n.nspname AS schema,
+       n.nspname = ANY(current_schemas(true)) AS on_search_path
+  FROM pg_extension AS e
+  JOIN pg_namespace AS n ON n.oid = e.extnamespace
+ WHERE e.extname = 'pg_stat_statements'
+"""
+
 STATEMENTS_RESET_SQL = """
 SELECT stats_reset
   FROM pg_stat_statements_info
@@ -224,13 +242,11 @@ def load_server_facts(conn: psycopg.Connection) -> ServerFacts:
             available[row["name"]] = row["default_version"] or ""
             if row["installed_version"]:
                 installed[row["name"]] = row["installed_version"]
-    preload = tuple(
-        lib.strip().strip('"')
-        for lib in settings.get("shared_preload_libraries", "").split(",")
-        if lib.strip()
-    )
+        statements = cur.execute(STATEMENTS_SCHEMA_SQL).fetchone()
+    preload = list_setting_entries(settings.get("shared_preload_libraries", ""))
     preload_visible = "shared_preload_libraries" in settings
-    if not preload_visible and "pg_stat_statements" in installed and _statements_library_loaded(conn):
+    schema = statements["schema"] if statements else None
+    if not preload_visible and schema is not None and _statements_library_loaded(conn, schema):
         preload = ("pg_stat_statements",)
     facts = ServerFacts(
         version_num=identity["version_num"],
@@ -247,24 +263,57 @@ def load_server_facts(conn: psycopg.Connection) -> ServerFacts:
         roles=tuple(identity["roles"] or ()),
         stats_reset=identity["stats_reset"],
         postmaster_start=identity["postmaster_start"],
+        statements_schema=schema,
+        statements_on_search_path=bool(statements["on_search_path"]) if statements else True,
     )
     if facts.pg_stat_statements_ready and facts.version_num >= 140000:
         facts.statements_reset = _statements_reset(conn)
     return facts
 
 
+def list_setting_entries(value: str) -> tuple[str, ...]:
+    """The entries of a list setting (shared_preload_libraries, search_path) as PostgreSQL splits it: at
+    commas outside double quotes, trimmed, quotes removed ("" inside quotes is one ")."""
+    entries: list[str] = []
+    current: list[str] = []
+    quoted = False
+    i = 0
+    while i < len(value):
+        char = value[i]
+        if char == '"' and quoted and value[i + 1 : i + 2] == '"':
+            current.append('"')
+            i += 1
+        elif char == '"':
+            quoted = not quoted
+        elif char == "," and not quoted:
+            entries.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+        i += 1
+    entries.append("".join(current).strip())
+    return tuple(entry for entry in entries if entry)
+
+
+def library_name(entry: str) -> str:
+    """The library a preload entry loads: '$libdir/pg_stat_statements', 'pg_stat_statements.so' and
+    '/usr/lib/postgresql/16/lib/pg_stat_statements.so' all load pg_stat_statements."""
+    base = entry.rsplit("/", 1)[-1]
+    return base.removesuffix(".so")
+
+
 STATEMENTS_PROBE_SQL = """
 SELECT 1
-  FROM pg_stat_statements
+  FROM {schema}.pg_stat_statements
  LIMIT 1
 """
 
 
-def _statements_library_loaded(conn: psycopg.Connection) -> bool:
+def _statements_library_loaded(conn: psycopg.Connection, schema: str) -> bool:
     """The view answers only when the library was preloaded; asked when the setting itself is hidden."""
     try:
         with conn.cursor() as cur:
-            cur.execute(STATEMENTS_PROBE_SQL)
+            cur.execute(sql.SQL(STATEMENTS_PROBE_SQL).format(schema=sql.Identifier(schema)))
         return True
     except psycopg.Error:
         if not conn.autocommit:

@@ -14,7 +14,7 @@ from psycopg import sql
 
 from pgdba.errors import NotAvailable
 from pgdba.findings import SCHEMA_VERSION
-from pgdba.server import ServerFacts, load_server_facts
+from pgdba.server import ServerFacts, list_setting_entries, load_server_facts
 from pgdba.target import Target, session
 
 
@@ -109,6 +109,32 @@ def _preload_step(conn: psycopg.Connection, facts: ServerFacts) -> SetupStep | N
     )
 
 
+def search_path_entries(conn: psycopg.Connection) -> list[str]:
+    """This session's search_path as a list of schema names ('$user' as written, quotes removed)."""
+    row = conn.execute("SHOW search_path").fetchone()
+    return list(list_setting_entries(row[0] if row else ""))
+
+
+def _search_path_step(conn: psycopg.Connection, facts: ServerFacts) -> SetupStep | None:
+    """pgdba names the view unqualified: an extension in a schema off the search_path is not found."""
+    schema = facts.statements_schema
+    if schema is None or facts.statements_on_search_path:
+        return None
+    names = [*search_path_entries(conn), schema]
+    statement = sql.SQL("ALTER ROLE {role} IN DATABASE {database} SET search_path = {names}").format(
+        role=sql.Identifier(facts.user),
+        database=sql.Identifier(facts.database),
+        names=sql.SQL(", ").join(sql.Literal(name) for name in names),
+    )
+    return SetupStep(
+        "extension_not_on_search_path",
+        f"pg_stat_statements is created in schema {sql.Identifier(schema).as_string(conn)}, "
+        f"which is not on role {facts.user}'s search_path",
+        "add that schema to this role's search_path in this database (new sessions get it)",
+        statement.as_string(conn) + ";",
+    )
+
+
 def statements_setup_steps(conn: psycopg.Connection, facts: ServerFacts) -> list[SetupStep]:
     """What stands between this server and working query statistics, in the order to fix it."""
     steps: list[SetupStep] = []
@@ -125,6 +151,19 @@ def statements_setup_steps(conn: psycopg.Connection, facts: ServerFacts) -> list
                 "CREATE EXTENSION as a superuser (or a role allowed to create it)",
                 "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;",
                 can_apply=available and facts.is_superuser,
+            )
+        )
+    search_path = _search_path_step(conn, facts)
+    if search_path is not None:
+        steps.append(search_path)
+    if facts.major >= 14 and facts.setting("compute_query_id") == "off":
+        steps.append(
+            SetupStep(
+                "query_id_off",
+                "compute_query_id is 'off': pg_stat_statements records no statement without a query id",
+                "set it to 'auto' (pg_stat_statements then computes them) and reload",
+                "ALTER SYSTEM SET compute_query_id = 'auto'; SELECT pg_reload_conf();",
+                can_apply=_may_alter_system(conn, facts, "compute_query_id"),
             )
         )
     track = facts.setting("pg_stat_statements.track")

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import smtplib
 import urllib.error
 import urllib.request
@@ -128,9 +129,14 @@ def _without(message: str, credentials: tuple[str, str] | None) -> str:
     return mask_password(message, (credentials[1],)) if credentials else message
 
 
+_HEADER_BREAKS = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+
+
 def send_email(config: EmailConfig, note: Notification) -> None:
     message = EmailMessage()
-    message["Subject"] = f"[pgdba] {note.event.upper()} {note.level}: {note.rule} on {note.object}"
+    subject = f"[pgdba] {note.event.upper()} {note.level}: {note.rule} on {note.object}"
+    # a table name may hold a line break, which a header must not (EmailMessage refuses it)
+    message["Subject"] = _HEADER_BREAKS.sub(" ", subject)
     message["From"] = config.sender
     message["To"] = ", ".join(config.to)
     message.set_content(note.text + "\n\n" + json.dumps(note.to_dict(), indent=2, ensure_ascii=False) + "\n")

@@ -33,9 +33,12 @@ class Job:
 
 def schedule_jobs(*, env_file: str, rules_file: str | None = None, store: str | None = None) -> list[Job]:
     """The default schedule: snapshots hourly, alert checks every 5 minutes, a daily backup at 03:00,
-    a weekly restore test on Sunday 04:00 and the weekly report on Monday 07:00 (the user's crontab times)."""
-    store_args = ("--store", store) if store else ()
-    rules_args = ("--rules", rules_file) if rules_file else ()
+    a weekly restore test on Sunday 04:00 and the weekly report on Monday 07:00 (the server's local time,
+    for cron and systemd alike). Paths are made absolute: cron runs jobs in $HOME, systemd in /."""
+    # one history store for every job: the alert check reads the backups and restore tests they record
+    store_args = ("--store", _absolute(store)) if store else ()
+    history_args = ("--history", _absolute(store)) if store else ()
+    rules_args = ("--rules", _absolute(rules_file)) if rules_file else ()
     return [
         Job(
             "snapshot",
@@ -51,16 +54,32 @@ def schedule_jobs(*, env_file: str, rules_file: str | None = None, store: str | 
             ("alerts", "check", "--notify", *rules_args, *store_args),
             "evaluate alert rules, notify on changes",
         ),
-        Job("backup", "0 3 * * *", "*-*-* 03:00:00", ("backup", "run"), "daily logical backup"),
-        Job("restore-test", "0 4 * * 0", "Sun *-*-* 04:00:00", ("restore-test",), "weekly restore test"),
+        Job(
+            "backup",
+            "0 3 * * *",
+            "*-*-* 03:00:00",
+            ("backup", "run", *history_args),
+            "daily logical backup",
+        ),
+        Job(
+            "restore-test",
+            "0 4 * * 0",
+            "Sun *-*-* 04:00:00",
+            ("restore-test", *history_args),
+            "weekly restore test",
+        ),
         Job(
             "weekly-report",
             "0 7 * * 1",
             "Mon *-*-* 07:00:00",
-            ("report", "--out", "/var/lib/pgdba/weekly-report.html"),
+            ("report", "--out", "/var/lib/pgdba/weekly-report.html", *store_args),
             "weekly report",
         ),
     ]
+
+
+def _absolute(path: str) -> str:
+    return str(Path(path).expanduser().absolute())
 
 
 def _pgdba() -> str:
@@ -70,7 +89,7 @@ def _pgdba() -> str:
 
 def cron_lines(jobs: list[Job], env_file: Path) -> list[str]:
     exe = _pgdba()
-    env = shlex.quote(str(env_file))
+    env = shlex.quote(_absolute(str(env_file)))
     lines = [CRON_BEGIN]
     for job in jobs:
         command = " ".join(shlex.quote(a) for a in job.args)
@@ -89,7 +108,7 @@ def systemd_units(jobs: list[Job], env_file: Path) -> dict[str, str]:
         command = " ".join(shlex.quote(a) for a in job.args)
         units[f"pgdba-{job.name}.service"] = (
             f"[Unit]\nDescription=pgdba: {job.description}\n\n"
-            f"[Service]\nType=oneshot\nEnvironmentFile={env_file}\nExecStart={exe} {command}\n"
+            f"[Service]\nType=oneshot\nEnvironmentFile={_absolute(str(env_file))}\nExecStart={exe} {command}\n"
         )
         units[f"pgdba-{job.name}.timer"] = (
             f"[Unit]\nDescription=pgdba: {job.description}\n\n"
@@ -171,7 +190,8 @@ def install_schedule(
 
 
 def _write_env(env_file: Path, dsn: str | None) -> None:
-    """Write PGDBA_DSN to the env file (0600) when a DSN was given; keep an existing file otherwise."""
+    """Set PGDBA_DSN in the env file (0600) when a DSN was given, keeping its other lines (the backup's
+    PGDBA_BACKUP_STORAGE, AWS settings); keep an existing file as it is otherwise."""
     if dsn is None:
         if not env_file.exists():
             raise InputError(f"{env_file} does not exist: pass --dsn so --apply can write it")
@@ -181,6 +201,15 @@ def _write_env(env_file: Path, dsn: str | None) -> None:
         env_file.parent.mkdir(parents=True, exist_ok=True)
         env_file.touch(mode=0o600)
         env_file.chmod(0o600)
-        env_file.write_text(f"PGDBA_DSN={shlex.quote(target.dsn)}\n", encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot write {env_file}: {exc.strerror or exc}") from None
+        kept = [line for line in env_file.read_text(encoding="utf-8").splitlines() if not _sets_dsn(line)]
+        env_file.write_text(
+            "\n".join([f"PGDBA_DSN={shlex.quote(target.dsn)}", *kept]) + "\n", encoding="utf-8"
+        )
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
+        raise InputError(f"cannot write {env_file}: {reason or exc}") from None
+
+
+def _sets_dsn(line: str) -> bool:
+    words = line.strip().removeprefix("export ").lstrip()
+    return words.startswith("PGDBA_DSN=")

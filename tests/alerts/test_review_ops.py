@@ -1,0 +1,132 @@
+"""Review of keeping pgdba running: the schedule's jobs agree on one history store, work from cron's and
+systemd's working directories, and keep the settings the user put in the env file."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pgdba.alerts.notify import Notification, send_email
+from pgdba.alerts.rules import EmailConfig
+from pgdba.alerts.schedule import cron_lines, schedule_jobs, systemd_units
+from pgdba.backup.manifest import BACKUP_KIND
+from pgdba.cli import main
+from pgdba.history.store import open_store
+from tests.alerts.test_notify import smtp_sink  # noqa: F401 (a fixture)
+from tests.conftest import TestDatabase
+
+
+def _job(jobs: list, name: str) -> tuple[str, ...]:
+    return next(job.args for job in jobs if job.name == name)
+
+
+def _run_job(args: tuple[str, ...], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(".venv/bin/pgdba").absolute()), *args],
+        env={**os.environ, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_every_job_uses_the_store_given_to_the_schedule(db: TestDatabase, tmp_path: Path) -> None:
+    store = tmp_path / "history.sqlite3"
+    storage = tmp_path / "backups"
+    storage.mkdir()
+    jobs = schedule_jobs(env_file=str(tmp_path / "pgdba.env"), store=str(store))
+    elsewhere = tmp_path / "default.sqlite3"  # where a job that forgets the store would write
+    env = {"PGDBA_DSN": db.dsn, "PGDBA_BACKUP_STORAGE": f"file://{storage}", "PGDBA_HISTORY": str(elsewhere)}
+
+    backup = _run_job(_job(jobs, "backup"), env, tmp_path)
+
+    assert backup.returncode == 0, backup.stderr
+    with open_store(str(store)) as history:
+        recorded = history.records(db.target.key, BACKUP_KIND)
+    # the alert check reads the backup's age from this store: the backup must be recorded there
+    assert len(recorded) == 1
+    assert not elsewhere.exists()
+    for name in ("restore-test", "weekly-report"):
+        args = _job(jobs, name)
+        assert str(store) in args, (name, args)
+
+
+def test_relative_paths_become_absolute_in_cron_lines_and_units(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    jobs = schedule_jobs(env_file="pgdba.env", rules_file="rules.toml", store="h.sqlite3")
+    lines = "\n".join(cron_lines(jobs, Path("pgdba.env")))
+    units = systemd_units(jobs, Path("pgdba.env"))
+    # cron runs jobs in $HOME and systemd in /: a relative name would be another file or none
+    assert f". {tmp_path / 'pgdba.env'};" in lines
+    assert str(tmp_path / "rules.toml") in lines and str(tmp_path / "h.sqlite3") in lines
+    assert f"EnvironmentFile={tmp_path / 'pgdba.env'}\n" in units["pgdba-snapshot.service"]
+    assert str(tmp_path / "rules.toml") in units["pgdba-alerts-check.service"]
+
+
+def test_apply_keeps_the_other_settings_of_the_env_file(tmp_path: Path) -> None:
+    env_file = tmp_path / "pgdba.env"
+    env_file.write_text(
+        "PGDBA_DSN=postgresql://old@db/app\nPGDBA_BACKUP_STORAGE=s3://backups/pg\n", encoding="utf-8"
+    )
+    env_file.chmod(0o600)
+    code = main(
+        [
+            "schedule",
+            "--kind",
+            "systemd",
+            "--apply",
+            "--dsn",
+            "postgresql://monitor@db.example:5432/app",
+            "--env-file",
+            str(env_file),
+            "--unit-dir",
+            str(tmp_path / "units"),
+        ]
+    )
+    assert code == 0
+    lines = env_file.read_text(encoding="utf-8").splitlines()
+    assert "PGDBA_BACKUP_STORAGE=s3://backups/pg" in lines  # the daily backup needs it
+    assert [line for line in lines if line.startswith("PGDBA_DSN=")] == [
+        "PGDBA_DSN=" + shlex.quote("postgresql://monitor@db.example:5432/app")
+    ]
+
+
+def test_an_email_about_a_table_whose_name_holds_a_newline_is_sent_on_one_subject_line(
+    db: TestDatabase,
+    smtp_sink: tuple[int, list[tuple[str, list[str], str]]],  # noqa: F811 (the imported fixture)
+) -> None:
+    port, received = smtp_sink
+    db.execute('CREATE TABLE "orders\nBcc: someone@example.org" (id int)')
+    with db.connect() as conn:
+        row = conn.execute("SELECT relname FROM pg_class WHERE relname LIKE 'orders%'").fetchone()
+    assert row is not None
+    note = Notification(
+        event="firing",
+        rule="dead_tuple_ratio",
+        object=f"public.{row[0]}",
+        level="warning",
+        value=42.0,
+        unit="%",
+        threshold=20.0,
+        target="127.0.0.1:5432/app",
+        at="2024-01-01T00:00:00+00:00",
+        summary="dead tuples",
+    )
+    config = EmailConfig("127.0.0.1", ("dba@example.org",), "pgdba@example.org", port=port)
+
+    send_email(config, note)  # raised ValueError: a header may not hold a line break
+
+    (_, recipients, data) = received[0]
+    assert recipients == ["<dba@example.org>"]
+    headers = data.replace("\r\n", "\n").split("\n\n", 1)[0]
+    unfolded = headers.replace("\n ", " ").splitlines()  # a long header continues on indented lines
+    subject = next(line for line in unfolded if line.startswith("Subject:"))
+    assert "orders Bcc: someone@example.org" in subject
+    assert not any(line.startswith("Bcc:") for line in unfolded)

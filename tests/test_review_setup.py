@@ -1,0 +1,136 @@
+"""Review of `setup pg-stat-statements` and the server facts against real servers (spellings, settings, schemas)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from pgdba.embedded import EmbeddedCluster
+from pgdba.errors import NotAvailable
+from pgdba.server import load_server_facts
+from pgdba.setup import apply_pg_stat_statements_setup, pg_stat_statements_status
+from pgdba.stats.statements import statement_stats
+from pgdba.target import Target, resolve_target, session
+from tests.conftest import TestDatabase
+
+
+@pytest.fixture
+def throwaway_cluster() -> Iterator[EmbeddedCluster]:
+    """A cluster of our own (the suite's is never restarted or reconfigured)."""
+    root = Path(tempfile.mkdtemp(prefix="pgdba-review-setup-"))
+    os.chmod(root, 0o755)
+    cluster = EmbeddedCluster(root, settings={"max_connections": "20"})
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
+def _preload(cluster: EmbeddedCluster, value: str) -> None:
+    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+        conn.execute(f"ALTER SYSTEM SET shared_preload_libraries = {value}")
+    cluster.restart()
+
+
+def test_a_libdir_spelling_of_the_preloaded_library_counts_as_preloaded(
+    throwaway_cluster: EmbeddedCluster,
+) -> None:
+    _preload(throwaway_cluster, "'$libdir/pg_stat_statements', 'auto_explain'")
+    with psycopg.connect(throwaway_cluster.dsn(), autocommit=True) as conn:
+        assert conn.execute("SHOW shared_preload_libraries").fetchone() == (
+            '"$libdir/pg_stat_statements", auto_explain',
+        )
+        conn.execute("CREATE EXTENSION pg_stat_statements")
+    target = resolve_target(throwaway_cluster.dsn(), {})
+
+    status = pg_stat_statements_status(target)
+
+    assert status.ready and status.steps == []
+    with session(target) as conn:
+        assert statement_stats(conn, load_server_facts(conn))  # the query features work on it
+
+
+def test_apply_keeps_a_libdir_entry_and_appends_the_library_once(
+    throwaway_cluster: EmbeddedCluster,
+) -> None:
+    _preload(throwaway_cluster, "'$libdir/auto_explain.so', 'pg_prewarm'")
+    target = resolve_target(throwaway_cluster.dsn(), {})
+
+    status = apply_pg_stat_statements_setup(target, restart=throwaway_cluster.restart)
+
+    assert status.ready, status.steps
+    with psycopg.connect(throwaway_cluster.dsn()) as conn:
+        shown = conn.execute("SHOW shared_preload_libraries").fetchone()
+    assert shown == ('"$libdir/auto_explain.so", pg_prewarm, pg_stat_statements',)
+    # a second run finds nothing to do: the library is not appended again
+    again = apply_pg_stat_statements_setup(target, restart=throwaway_cluster.restart)
+    assert again.applied == [] and not again.restarted
+
+
+@pytest.mark.pg(">= 14")
+def test_compute_query_id_off_is_found_because_nothing_is_recorded(db: TestDatabase) -> None:
+    target = Target(db.dsn, extra_settings={"compute_query_id": "off"})
+    with psycopg.connect(db.dsn, autocommit=True, options="-c compute_query_id=off") as conn:
+        conn.execute("SELECT pg_stat_statements_reset()")
+        conn.execute("SELECT 'review-marker-' || 42")
+        recorded = conn.execute(
+            "SELECT count(*) FROM pg_stat_statements WHERE query LIKE '%review-marker%'"
+        ).fetchone()
+    assert recorded == (0,)  # the server really records nothing with it off
+
+    status = pg_stat_statements_status(target)
+
+    assert [s.code for s in status.steps] == ["query_id_off"]
+    assert status.steps[0].sql == "ALTER SYSTEM SET compute_query_id = 'auto'; SELECT pg_reload_conf();"
+    assert status.steps[0].can_apply
+    assert pg_stat_statements_status(Target(db.dsn, extra_settings={"compute_query_id": "auto"})).ready
+
+
+@pytest.fixture
+def statements_in_own_schema(db: TestDatabase) -> TestDatabase:
+    db.execute("DROP EXTENSION pg_stat_statements")
+    db.execute('CREATE SCHEMA "Monitoring"')
+    db.execute('CREATE EXTENSION pg_stat_statements SCHEMA "Monitoring"')
+    return db
+
+
+def test_extension_in_a_schema_off_the_search_path_is_not_ready(
+    statements_in_own_schema: TestDatabase,
+) -> None:
+    db = statements_in_own_schema
+    with session(db.target) as conn:
+        facts = load_server_facts(conn)
+        assert not facts.pg_stat_statements_ready
+        with pytest.raises(NotAvailable):  # a clear 'not ready', not "relation does not exist"
+            statement_stats(conn, facts)
+
+    status = pg_stat_statements_status(db.target)
+
+    assert [s.code for s in status.steps] == ["extension_not_on_search_path"]
+    assert '"Monitoring"' in status.steps[0].problem
+
+
+def test_apply_puts_the_extensions_schema_on_the_roles_search_path(
+    statements_in_own_schema: TestDatabase,
+) -> None:
+    db = statements_in_own_schema
+
+    status = apply_pg_stat_statements_setup(db.target)
+
+    assert status.ready, status.steps
+    assert status.applied == [
+        f'ALTER ROLE "postgres" IN DATABASE "{db.name}" SET search_path = '
+        "'$user', 'public', 'Monitoring';"
+    ]
+    with session(db.target) as conn:
+        facts = load_server_facts(conn)
+        assert statement_stats(conn, facts) is not None
+    with psycopg.connect(db.cluster.dsn()) as conn:  # other databases keep their search_path
+        assert conn.execute("SHOW search_path").fetchone() == ('"$user", public',)
+    db.execute(f'ALTER ROLE postgres IN DATABASE "{db.name}" RESET search_path')
