@@ -14,7 +14,7 @@ from pgdba.demo.files import schema_sections
 from pgdba.demo.generate import SERIAL_TABLES, SET_SEQUENCE, TABLE_LOADS
 from pgdba.demo.size import DemoSize, demo_size
 from pgdba.errors import InputError
-from pgdba.server import load_server_facts
+from pgdba.server import library_name, load_server_facts
 from pgdba.target import Target
 
 Progress = Callable[[str, int, int], None]
@@ -194,7 +194,7 @@ def create_demo_extensions(conn: psycopg.Connection) -> list[str]:
         )
     }
     # a role that may not read shared_preload_libraries sees only what pgdba can prove loaded
-    preloaded = load_server_facts(conn).preload_libraries
+    preloaded = {library_name(entry) for entry in load_server_facts(conn).preload_libraries}
     available -= {name for name in PRELOAD_ONLY if name not in preloaded}
     for name in DEMO_EXTENSIONS:
         if name in available:

@@ -31,7 +31,7 @@ from pgdba.findings import SCHEMA_VERSION
 from pgdba.optimizer import AnalyzeReport, report_statements
 from pgdba.pool import surge_pool_factory
 from pgdba.report.score import HealthScore, health_score
-from pgdba.server import load_server_facts
+from pgdba.server import library_name, load_server_facts
 from pgdba.setup import (
     apply_pg_stat_statements_setup,
     pg_stat_statements_status,
@@ -134,7 +134,7 @@ def _load_qualstats(cluster: EmbeddedCluster, admin: Target) -> None:
     for _ in range(2):
         with admin.connect(apply=True) as conn:
             libraries = load_server_facts(conn).preload_libraries
-            if "pg_qualstats" not in libraries:
+            if "pg_qualstats" not in {library_name(entry) for entry in libraries}:  # '$libdir/…' too
                 conn.execute(preload_libraries_statement([*libraries, "pg_qualstats"]))
             else:
                 rate = conn.execute("SELECT current_setting('pg_qualstats.sample_rate')").fetchone()
