@@ -13,6 +13,7 @@ from typing import Any
 
 from pgdba.checks.indexes import MIN_STATS_AGE, IndexAges, StatsAge, unused_indexes
 from pgdba.checks.queries import StatementSet, list_queries_behind
+from pgdba.checks.statement_issues import n_plus_one
 from pgdba.checks.statement_recommendations import QueryRecommendation, analyze_statement
 from pgdba.findings import SCHEMA_VERSION
 from pgdba.history.deltas import reset_since, statements_since
@@ -126,7 +127,9 @@ def report_statements(
                 indexes,
                 threshold_ms=threshold_ms,
                 columns=p.columns,
-                repeated_per_listed_row=bool(list_queries_behind(p, pool, fks)),
+                # (asked only of statements whose numbers look like an N+1: it compares with every list)
+                repeated_per_listed_row=n_plus_one(p.stats, is_single_table_key_lookup=True) is not None
+                and bool(list_queries_behind(p, pool, fks)),
             )
             for p in analyzed
         )

@@ -44,6 +44,7 @@ class StatementSet:
     def __init__(self, statements: Iterable[StatementStats]) -> None:
         self.stats = merged_across_roles(s for s in statements if s.toplevel)  # one row however many roles
         self._parsed: dict[tuple[int, int, int, bool], ParsedStatement | None] = {}
+        self._lists: dict[float, dict[str, list[ParsedStatement]]] = {}
 
     def parsed(self, stmt: StatementStats) -> ParsedStatement | None:
         """The statement with its columns, or None when it is not application DML on user tables."""
@@ -55,6 +56,18 @@ class StatementSet:
         """Application statements whose numbers pass `keep` (checked before parsing)."""
         chosen = (self.parsed(s) for s in self.stats if keep(s))
         return [p for p in chosen if p is not None]
+
+    def list_queries(self, min_rows_per_call: float) -> dict[str, list[ParsedStatement]]:
+        """SELECTs returning ≥ `min_rows_per_call` rows per call, by the bare name of each table they read
+        (computed once: every N+1 candidate asks)."""
+        if min_rows_per_call not in self._lists:
+            by_table: dict[str, list[ParsedStatement]] = {}
+            for p in self.select(lambda s: s.rows_per_call >= min_rows_per_call):
+                if statement_kind(p.columns) == "select":
+                    for relation in {_bare(rel) for rel in p.columns.tables}:
+                        by_table.setdefault(relation, []).append(p)
+            self._lists[min_rows_per_call] = by_table
+        return self._lists[min_rows_per_call]
 
 
 def _parse(stmt: StatementStats) -> ParsedStatement | None:
@@ -250,13 +263,11 @@ def list_queries_behind(
         if (fk.table == table and column in fk.columns)
         or (fk.ref_table == table and column in fk.ref_columns)
     }
-    outers = [
-        o
-        for o in statements.select(lambda o: o.rows_per_call >= min_outer_rows_per_call)
-        if o.stats.key != lookup.stats.key
-        and statement_kind(o.columns) == "select"
-        and (fks is None or any(_bare(rel) in related for rel in o.columns.tables))
-    ]
+    lists = statements.list_queries(min_outer_rows_per_call)
+    candidates = {
+        o.stats.key: o for relation in (lists if fks is None else related) for o in lists.get(relation, ())
+    }
+    outers = [o for key, o in candidates.items() if key != lookup.stats.key]
     listed_rows = sum(o.stats.rows for o in outers)
     if not outers or lookup.stats.calls > max_lookups_per_listed_row * listed_rows:
         return []
