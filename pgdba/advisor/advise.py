@@ -513,6 +513,7 @@ def _advise_with_hypopg(
             f"more than {MISLEADING_RATIO:g}x from the plan with those constants, or pg_qualstats saw them "
             "send one constant for a parameter every time"
         )
+    advice.notes.extend(session.notes)
     advice.workload_indexes = used_by_workload
     return advice
 

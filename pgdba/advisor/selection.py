@@ -120,10 +120,9 @@ def prefilter(coster: WorkloadCoster) -> set[Candidate]:
         if not candidates:
             continue
         used: set[str] = set()
-        ordered = sorted(candidates)
-        # in batches: HypoPG without real OIDs holds ~2 800 hypothetical indexes at once
-        for start in range(0, len(ordered), PREFILTER_BATCH):
-            batch = ordered[start : start + PREFILTER_BATCH]
+        # in batches: HypoPG without real OIDs holds ~2 800 hypothetical indexes at once (a candidate on a
+        # partitioned table takes one per partition)
+        for batch in _batches(sorted(candidates), coster.session.hypothetical_count):
             first = coster.plan_indexes(number, frozenset(batch))
             used |= first
             # and the runners-up: what the plan picks once the first choices are gone
@@ -144,6 +143,20 @@ def prefilter(coster: WorkloadCoster) -> set[Candidate]:
                 if plain in coster.candidates.candidates:
                     pool.add(plain)
     return pool
+
+
+def _batches(candidates: list[Candidate], weight: Callable[[Candidate], int]) -> list[list[Candidate]]:
+    """Consecutive runs of candidates whose hypothetical indexes add up to at most PREFILTER_BATCH."""
+    batches: list[list[Candidate]] = []
+    total = 0
+    for candidate in candidates:
+        size = weight(candidate)
+        if not batches or total + size > PREFILTER_BATCH:
+            batches.append([])
+            total = 0
+        batches[-1].append(candidate)
+        total += size
+    return batches
 
 
 def select_indexes(

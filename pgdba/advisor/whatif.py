@@ -31,6 +31,19 @@ SELECT string_to_array(split_part(extversion, '-', 1), '.')::int[] >= '{1,4}'
  WHERE extname = 'hypopg'
 """
 
+# a partitioned table is costed with one hypothetical index per leaf partition: beyond this many, what-if
+# planning gets slow (seconds per plan) and HypoPG < 1.4 runs out of its ~2 800 fake OIDs
+MAX_WHATIF_PARTITIONS = 100
+
+
+class _OidRangeExhausted(Exception):
+    """HypoPG's fake-OID range is full even with only the configuration being costed."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(count)
+        self.count = count
+
+
 LEAF_PARTITIONS_SQL = """
 SELECT n.nspname,
        c.relname
@@ -70,6 +83,9 @@ class WhatIfSession:
     _sizes: dict[Candidate, int] = field(default_factory=dict)
     rejected: set[Candidate] = field(default_factory=set)
     real_oids: bool = False
+    # why candidates were not costed (a partitioned table with too many partitions): for the advice's notes
+    notes: list[str] = field(default_factory=list)
+    _leaves: dict[tuple[str, str], list[tuple[str, str]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         try:
@@ -106,11 +122,28 @@ class WhatIfSession:
                 self._add(candidate, config)
 
     def _add(self, candidate: Candidate, config: frozenset[Candidate]) -> None:
+        if candidate.partitioned and len(self._leaf_partitions(candidate)) > MAX_WHATIF_PARTITIONS:
+            self._reject_partitioned(candidate, f"more than {MAX_WHATIF_PARTITIONS} partitions")
+            return
         try:
             self._present[candidate] = self._create(candidate, config)
         except (psycopg.errors.DataException, psycopg.errors.SyntaxErrorOrAccessRuleViolation):
             # HypoPG refuses this definition (e.g. an unsupported column type): never propose it
             self.rejected.add(candidate)
+        except _OidRangeExhausted as exc:
+            if not candidate.partitioned:
+                raise NotAvailable(
+                    f"{exc.count} hypothetical indexes at once exceed HypoPG's OID range "
+                    "(HypoPG 1.4+ with hypopg.use_real_oids has no such limit)"
+                ) from None
+            # one per partition: this candidate alone takes too many; the others are still advised
+            self._reject_partitioned(candidate, "its hypothetical indexes exceed HypoPG's OID range")
+
+    def _reject_partitioned(self, candidate: Candidate, why: str) -> None:
+        self.rejected.add(candidate)
+        note = f"{candidate.relation}: partitioned table not costed ({why}: one hypothetical index per partition)"
+        if note not in self.notes:
+            self.notes.append(note)
 
     def _create(self, candidate: Candidate, config: frozenset[Candidate]) -> list[tuple[int, str]]:
         try:
@@ -131,19 +164,15 @@ class WhatIfSession:
         except psycopg.errors.InternalError as exc:
             if "oid" not in str(exc):
                 raise
-            raise NotAvailable(
-                f"{len(config)} hypothetical indexes at once exceed HypoPG's OID range "
-                "(HypoPG 1.4+ with hypopg.use_real_oids has no such limit)"
-            ) from None
+            count = sum(self.hypothetical_count(c) for c in config)
+            raise _OidRangeExhausted(count) from None
 
     def _hypopg_create(self, candidate: Candidate) -> list[tuple[int, str]]:
         """The candidate's hypothetical index; on a partitioned table one per leaf partition, as CREATE INDEX
         on the parent builds (HypoPG plans one on the parent itself for only some partitions)."""
         targets: list[tuple[str, str] | None] = [None]
         if candidate.partitioned:
-            parent = sql.Identifier(candidate.schema, candidate.table).as_string(self.conn)
-            rows = self.conn.execute(LEAF_PARTITIONS_SQL, (parent,))
-            targets = [(str(schema), str(name)) for schema, name in rows.fetchall()]
+            targets = list(self._leaf_partitions(candidate))
         made: list[tuple[int, str]] = []
         try:
             for target in targets:
@@ -159,6 +188,19 @@ class WhatIfSession:
                     self.conn.execute("SELECT hypopg_drop_index(%s)", (oid,))
             raise
         return made
+
+    def hypothetical_count(self, candidate: Candidate) -> int:
+        """How many hypothetical indexes the candidate takes: one per leaf partition on a partitioned table."""
+        return len(self._leaf_partitions(candidate)) if candidate.partitioned else 1
+
+    def _leaf_partitions(self, candidate: Candidate) -> list[tuple[str, str]]:
+        """(schema, table) of each leaf partition of the candidate's partitioned table, read once."""
+        key = (candidate.schema, candidate.table)
+        if key not in self._leaves:
+            parent = sql.Identifier(*key).as_string(self.conn)
+            rows = self.conn.execute(LEAF_PARTITIONS_SQL, (parent,)).fetchall()
+            self._leaves[key] = [(str(schema), str(name)) for schema, name in rows]
+        return self._leaves[key]
 
     # costing ---------------------------------------------------------------------------------------------
     def cost(self, number: int, query: str, param_count: int, config: Iterable[Candidate]) -> CostedPlan:

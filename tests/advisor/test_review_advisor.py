@@ -7,6 +7,7 @@ import pytest
 from pgdba.advisor.advise import Advice, AdvisorOptions, advise_indexes
 from pgdba.advisor.apply import create_indexes
 from pgdba.advisor.verify import verify_advice
+from pgdba.advisor.whatif import MAX_WHATIF_PARTITIONS
 from pgdba.advisor.workload import WorkloadQuery
 from pgdba.server import ServerFacts, load_server_facts
 from tests.conftest import TestDatabase
@@ -137,3 +138,26 @@ def test_query_on_a_partitioned_table_gets_an_index_on_the_parent_that_builds(db
 def load_facts(db: TestDatabase) -> ServerFacts:
     with db.target.connect() as conn:
         return load_server_facts(conn)
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_a_table_with_too_many_partitions_is_noted_and_the_rest_still_advised(db: TestDatabase) -> None:
+    partitions = MAX_WHATIF_PARTITIONS + 1
+    db.execute(
+        "CREATE TABLE big (id int, c int NOT NULL) PARTITION BY RANGE (id);"
+        + "".join(
+            f"CREATE TABLE big_{i} PARTITION OF big FOR VALUES FROM ({i * 100}) TO ({(i + 1) * 100});"
+            for i in range(partitions)
+        )
+        + f"INSERT INTO big SELECT g, g % 97 FROM generate_series(0, {partitions * 100 - 1}) g;"
+        + "CREATE TABLE plain (id int, v int);"
+        + "INSERT INTO plain SELECT g, g FROM generate_series(1, 50000) g;"
+        + "ANALYZE"
+    )
+    advice = advise(db, ["SELECT * FROM plain WHERE v = 42", "SELECT * FROM big WHERE c = 42"])
+    assert [r.candidate.label() for r in advice.recommendations] == ["public.plain(v)"]
+    assert any(
+        "public.big: partitioned table not costed" in note and f"more than {MAX_WHATIF_PARTITIONS}" in note
+        for note in advice.notes
+    )
