@@ -37,9 +37,10 @@ TEMPLATES.filters["ms"] = format_ms
 class PanelData:
     """What one request has already fetched, so panels of a page share one query per report."""
 
-    def __init__(self, settings: ApiSettings, target: Target) -> None:
+    def __init__(self, settings: ApiSettings, target: Target, db: str = "default") -> None:
         self.settings = settings
         self.target = target
+        self.db = db  # the monitored database's name, for links to the API about the same database
         self._cache: dict[str, Any] = {}
 
     def once(self, key: str, fetch: Callable[[], Any]) -> Any:
@@ -87,7 +88,7 @@ class Page:
 
 def _render_panel(panel: Panel, data: PanelData) -> dict[str, Any]:
     try:
-        html = TEMPLATES.get_template(panel.template).render(**panel.data(data))
+        html = TEMPLATES.get_template(panel.template).render(**panel.data(data), shown_db=data.db)
         return {"slug": panel.slug, "title": panel.title, "html": html}
     except (PgdbaError, psycopg.Error) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -96,7 +97,7 @@ def _render_panel(panel: Panel, data: PanelData) -> dict[str, Any]:
 
 def render_page(page: Page, pages: list[Page], settings: ApiSettings, db: str | None) -> str:
     target = settings.target_for(db)
-    data = PanelData(settings, target)
+    data = PanelData(settings, target, db or settings.names[0])
     panels = [_render_panel(panel, data) for panel in page.panels]
     return TEMPLATES.get_template("page.html").render(
         title=page.title,

@@ -6,6 +6,7 @@ from typing import Any
 
 from pgdba.api.advisor_routes import AdvisorParameters, advice_body, run_advisor
 from pgdba.api.dashboard import Page, Panel, PanelData
+from pgdba.api.dependencies import history_store
 from pgdba.api.indexes_routes import index_health
 from pgdba.optimizer import index_usage, unused_index_report
 
@@ -15,12 +16,14 @@ def _index_usage(data: PanelData) -> dict[str, Any]:
 
 
 def _unused(data: PanelData) -> dict[str, Any]:
-    return unused_index_report(data.target).to_dict()
+    """As /api/v1/indexes/unused: indexes created after the store's week-old index snapshot are not judged."""
+    with history_store(data.settings) as store:
+        return unused_index_report(data.target, store=store).to_dict()
 
 
 def _index_health(data: PanelData) -> dict[str, Any]:
     report = index_health(data.target)
-    return {"findings": report["findings"], "total": len(report["findings"])}
+    return {"findings": report["findings"], "total": len(report["findings"]), "skipped": report["skipped"]}
 
 
 def _advice(data: PanelData) -> dict[str, Any]:

@@ -15,8 +15,10 @@ def _plan(data: PanelData) -> dict[str, Any]:
 def _table_findings(data: PanelData) -> dict[str, Any]:
     """The check-up's table findings: dead tuples, bloat, overdue VACUUM/ANALYZE, wraparound."""
     areas = ("table.", "index.bloat", "safety.wraparound", "safety.multixact_wraparound")
-    findings = [f for f in data.checkup()["findings"] if f["code"].startswith(areas)]
-    return {"findings": findings, "total": len(findings)}
+    checkup = data.checkup()
+    findings = [f for f in checkup["findings"] if f["code"].startswith(areas)]
+    skipped = [s for s in checkup["skipped"] if s["check"].startswith(areas)]
+    return {"findings": findings, "total": len(findings), "skipped": skipped}
 
 
 PAGE = Page(

@@ -38,9 +38,17 @@ def _growth(data: PanelData) -> dict[str, Any]:
     chart = line_chart(
         series, title="Database size over the stored snapshots", y_label=format_bytes(int(top))
     )
-    growing = [t for t in forecast["tables"] if t["bytesPerDay"]]
-    growing.sort(key=lambda t: t["bytesPerDay"], reverse=True)
-    return {"points": len(series), "chart": chart, "growing": growing[:15], **forecast}
+    measured = [t for t in forecast["tables"] if t["bytesPerDay"] is not None]
+    growing = sorted(
+        (t for t in measured if t["bytesPerDay"] > 0), key=lambda t: t["bytesPerDay"], reverse=True
+    )
+    return {
+        "points": len(series),
+        "chart": chart,
+        "growing": growing[:15],
+        "measured": len(measured),
+        **forecast,
+    }
 
 
 PAGE = Page(
