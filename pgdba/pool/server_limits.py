@@ -129,7 +129,7 @@ def server_limits(
         reserved_connections=limits["reserved_connections"] if facts.major >= 16 else 0,
         connections_by_application=by_app,
         hidden_sessions=sum(int(row["hidden"]) for row in usage),
-        database_connection_limit=int(limits["database_connection_limit"]),
+        database_connection_limit=_binding_limit(int(limits["database_connection_limit"]), limits),
         database_connections_by_application={
             row["application_name"]: int(row["in_this_database"]) for row in usage if row["in_this_database"]
         },
@@ -178,3 +178,9 @@ def is_loopback(target: Target) -> bool:
     hostaddr = str(target.params().get("hostaddr") or "")
     hosts = [h.strip() for h in (hostaddr or host).split(",")]
     return all(h in LOOPBACK_HOSTS or h.startswith("/") or h.startswith("127.") for h in hosts)
+
+
+def _binding_limit(database_limit: int, limits: dict[str, Any]) -> int:
+    """The database's CONNECTION LIMIT, or -1 when it cannot bind: PostgreSQL accepts any number, and one at
+    or above max_connections never refuses anybody max_connections did not."""
+    return -1 if database_limit < 0 or database_limit >= int(limits["max_connections"]) else database_limit

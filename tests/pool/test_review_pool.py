@@ -132,3 +132,12 @@ def test_advice_respects_the_databases_connection_limit(db: TestDatabase) -> Non
     assert advice.per_instance <= 4
     assert "database connection limit" in [step.rule for step in advice.steps]
     assert "pool.oversubscribed" in [f.code for f in advice.findings]
+
+
+@pytest.mark.catalog
+def test_a_database_connection_limit_above_max_connections_binds_nothing(db: TestDatabase) -> None:
+    # PostgreSQL accepts any CONNECTION LIMIT; one past max_connections (or past MAX_BACKENDS) limits nothing
+    db.execute(f'ALTER DATABASE "{db.name}" CONNECTION LIMIT 1000000')
+    report = advise_pool(db.target, application_name="edu-api", server_cpus=4)
+    assert report.limits.database_connection_limit == -1
+    assert "database connection limit" not in [step.rule for step in report.advice.steps]
