@@ -6,6 +6,8 @@ Every session pgdba opens sets application_name, statement_timeout and lock_time
 
 from __future__ import annotations
 
+import contextlib
+import getpass
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -81,7 +83,16 @@ class Target:
 
     @property
     def database(self) -> str:
-        return str(self.params().get("dbname") or os.environ.get("PGDATABASE") or "")
+        """The database libpq connects to: dbname, else PGDATABASE, else the user's name (libpq's default),
+        so two users' databases on one server never share a history-store key."""
+        params = self.params()
+        return str(params.get("dbname") or os.environ.get("PGDATABASE") or self._user(params))
+
+    @staticmethod
+    def _user(params: dict[str, object]) -> str:
+        with contextlib.suppress(Exception):  # no login name (a container without a passwd entry)
+            return str(params.get("user") or os.environ.get("PGUSER") or getpass.getuser())
+        return ""
 
     @property
     def key(self) -> str:

@@ -125,3 +125,26 @@ def test_a_password_libpq_cannot_decode_is_not_repeated_by_its_error() -> None:
     with pytest.raises(InputError) as raised:
         resolve_target("postgresql://app:S3cret%ZZ@127.0.0.1:5432/db")
     assert "S3cret" not in str(raised.value) and "invalid percent-encoded token" in str(raised.value)
+
+
+def test_a_dsn_without_a_database_names_the_users_database_as_libpq_does(
+    db: TestDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PGDATABASE", raising=False)
+    monkeypatch.delenv("PGUSER", raising=False)
+    alice = resolve_target("postgresql://alice@db.example:5432")
+    bob = resolve_target("postgresql://bob@db.example:5432")
+    assert (alice.database, bob.database) == ("alice", "bob")
+    assert alice.key != bob.key  # two users' databases never share their history
+    # and the name is the one the server connects to: a role named like its database, no dbname given
+    db.execute(f"CREATE ROLE \"{db.name}\" LOGIN PASSWORD 'pw-of-the-test'")
+    try:
+        params = db.target.params()
+        target = resolve_target(
+            f"host={params['host']} port={params['port']} user={db.name} password=pw-of-the-test"
+        )
+        with target.connect() as conn:
+            row = conn.execute("SELECT current_database()").fetchone()
+        assert row == (target.database,)
+    finally:
+        db.execute(f'DROP ROLE "{db.name}"')
