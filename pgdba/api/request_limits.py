@@ -83,4 +83,10 @@ class RequestLimits:
                     "error": "timeout",
                     "detail": f"request took over {self.max_seconds:g} s",
                 }
+                if scope.get("method") not in ("GET", "HEAD"):
+                    # a worker thread cannot be stopped: the VACUUM, backup or index build goes on
+                    detail["detail"] += (
+                        "; an action that had started keeps running on the server and is written to the "
+                        "action log when it ends"
+                    )
                 await _send_json(send, 504, detail)

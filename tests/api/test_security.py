@@ -56,15 +56,17 @@ def test_the_dashboard_accepts_the_token_as_a_basic_auth_password(token_client: 
 
 
 def test_a_request_over_the_time_limit_is_504() -> None:
-    never = asyncio.Event()
-
     async def stuck(_: Request) -> JSONResponse:
-        await never.wait()  # never set: only the limit can end this request
+        await asyncio.Event().wait()  # never set: only the limit can end this request
         return JSONResponse({})
 
-    app = RequestLimits(Starlette(routes=[Route("/stuck", stuck)]), max_seconds=0.2)
+    app = RequestLimits(Starlette(routes=[Route("/stuck", stuck, methods=["GET", "POST"])]), max_seconds=0.2)
     response = TestClient(app).get("/stuck")
     assert response.status_code == 504 and response.json()["error"] == "timeout"
+    assert "keeps running" not in response.json()["detail"]
+    # an action cannot be stopped halfway: the answer says it goes on
+    action = TestClient(app).post("/stuck", json={})
+    assert action.status_code == 504 and "keeps running on the server" in action.json()["detail"]
 
 
 def test_a_streamed_body_over_the_limit_is_413_even_without_content_length(client: TestClient) -> None:
