@@ -27,6 +27,8 @@ class AlertState:
     pending: str | None = None
     pending_since: str | None = None
     value: float | None = None
+    # why the last check could not measure it (the level is then the one kept from before), else None
+    unknown: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -35,6 +37,7 @@ class AlertState:
             "pending": self.pending,
             "pending_since": self.pending_since,
             "value": self.value,
+            "unknown": self.unknown,
         }
 
     @classmethod
@@ -45,6 +48,7 @@ class AlertState:
             pending=data.get("pending"),
             pending_since=data.get("pending_since"),
             value=data.get("value"),
+            unknown=data.get("unknown"),
         )
 
 
@@ -121,10 +125,13 @@ def evaluate(
     t = rule.thresholds_for(value.object)
     before = state.level
     if value.value is None:
+        # the level stays (a read failure resolves nothing), but the state says it was not measured
+        state.unknown = value.note or "not measured"
         status = AlertStatus(
             rule, value.object, None, "unknown", state.level, None, value.note, None, before, value.detail
         )
         return status, state
+    state.unknown = None
     raw = raw_level(value.value, t, rule.op, state.level)
     state.value = value.value
     event: str | None = None

@@ -378,6 +378,7 @@ class AlertStateModel(BaseModel):
     pending: str | None
     pending_since: str | None
     value: float | None
+    unknown: str | None = None  # why the last check could not measure it (the level is the one kept)
 
 
 class AlertEventModel(BaseModel):

@@ -37,3 +37,19 @@ def test_alerts_show_the_rule_file_and_the_state_the_last_check_recorded(
     assert [(e["rule"], e["event"]) for e in state["events"]] == [("database_size", "firing")]
     page = client.get("/alerts").text
     assert 'data-key="alerts-firing" data-value="1"' in page and 'data-rule="database_size"' in page
+
+
+def test_a_rule_the_last_check_could_not_measure_is_shown_as_unknown_not_ok(
+    seeded: TestDatabase, store_path: str
+) -> None:
+    # no backup was ever recorded: backup_age cannot be measured, which must not read as "every rule is ok"
+    client = TestClient(create_app(ApiSettings(seeded.target, history_store=store_path)))
+    with open_store(store_path) as store:
+        check_alerts(seeded.target, store, load_rules(None))
+    states = {s["rule"]: s for s in client.get("/api/v1/alerts/state").json()["states"]}
+    assert states["backup_age"]["level"] == "ok"
+    assert states["backup_age"]["unknown"].startswith("unknown: no successful")
+    assert states["database_size"]["unknown"] is None  # measured
+    page = client.get("/alerts").text
+    assert 'data-key="alerts-unknown"' in page and "every rule is ok" not in page
+    assert '<tr data-rule="backup_age"><td>backup_age</td>' in page

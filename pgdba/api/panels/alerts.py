@@ -11,7 +11,8 @@ from pgdba.api.dashboard import Page, Panel, PanelData
 def _state(data: PanelData) -> dict[str, Any]:
     state = alert_state(data.settings, data.target)
     firing = [s for s in state["states"] if s["level"] in ("warning", "critical") or s["pending"]]
-    return {**state, "firing": firing}
+    unknown = [s for s in state["states"] if s.get("unknown") and s not in firing]
+    return {**state, "firing": firing, "unknown": unknown}
 
 
 def _rules(data: PanelData) -> dict[str, Any]:
