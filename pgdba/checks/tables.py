@@ -88,13 +88,26 @@ def table_bloat_findings(
                 "actual_bytes": e.actual_bytes,
                 "expected_bytes": e.expected_bytes,
                 "bloat_ratio": round(e.bloat_ratio, 3),
+                "dropped_columns": e.dropped_columns,
             },
-            "VACUUM makes the space reusable but does not shrink the file; pg_repack (online) or "
-            "VACUUM FULL (locks the table) gives it back",
+            _bloat_advice(e),
         )
         for e in estimates
         if e.index is None and e.estimable and e.actual_bytes >= min_bytes and e.bloat_ratio >= warning_ratio
     ]
+
+
+def _bloat_advice(e: BloatEstimate) -> str:
+    advice = (
+        "VACUUM makes the space reusable but does not shrink the file; pg_repack (online) or "
+        "VACUUM FULL (locks the table) gives it back"
+    )
+    if e.dropped_columns:
+        advice += (
+            f". Part of it may be the {e.dropped_columns} dropped column(s) still stored in rows written before "
+            "the DROP, which VACUUM never reclaims: only such a rewrite does"
+        )
+    return advice
 
 
 def dead_tuple_findings(

@@ -33,6 +33,9 @@ class BloatEstimate:
     fillfactor: int
     block_size: int
     estimable: bool
+    # a table's dropped columns: rows written before the DROP still hold their data, which the estimate
+    # (from pg_stats of the live columns) counts as bloat and which only a rewrite reclaims
+    dropped_columns: int = 0
 
     @property
     def object(self) -> str:
@@ -77,7 +80,12 @@ SELECT n.nspname AS schema,
                                          FROM pg_attribute AS a
                                         WHERE a.attrelid = c.oid
                                           AND a.attnum > 0
-                                          AND NOT a.attisdropped) AS estimable
+                                          AND NOT a.attisdropped) AS estimable,
+       (SELECT count(*)
+          FROM pg_attribute AS a
+         WHERE a.attrelid = c.oid
+           AND a.attnum > 0
+           AND a.attisdropped)::int AS dropped_columns
   FROM pg_class AS c
   JOIN pg_namespace AS n ON n.oid = c.relnamespace
   LEFT JOIN (SELECT s.schemaname,

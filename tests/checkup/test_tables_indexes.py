@@ -137,6 +137,23 @@ def test_mass_update_bloats_table_and_index_and_the_estimate_sees_it(db: TestDat
 
 
 @pytest.mark.catalog
+def test_bloat_from_a_dropped_column_says_vacuum_will_not_reclaim_it(db: TestDatabase) -> None:
+    script(
+        db,
+        "CREATE TABLE profile (id int PRIMARY KEY, bio text, avatar text);"
+        "INSERT INTO profile SELECT g, 'b', repeat('x', 300) FROM generate_series(1, 20000) g;"
+        "ALTER TABLE profile DROP COLUMN avatar;"  # its 300 bytes stay in every row until a rewrite
+        "VACUUM ANALYZE profile",
+    )
+    [bloat] = find(run(db, "table.bloat", table__bloat={"min_bytes": 0}), "table.bloat")
+    assert bloat.object == "public.profile" and bloat.metrics["dropped_columns"] == 1
+    assert "1 dropped column(s)" in bloat.recommendation and "VACUUM never reclaims" in bloat.recommendation
+    db.execute("VACUUM FULL profile")  # the rewrite: the dropped column's bytes are gone
+    db.execute("ANALYZE profile")
+    assert find(run(db, "table.bloat", table__bloat={"min_bytes": 0}), "table.bloat") == []
+
+
+@pytest.mark.catalog
 def test_dead_rows_make_vacuum_overdue_and_maintenance_apply_vacuums_exactly_that_table(
     db: TestDatabase,
 ) -> None:
