@@ -267,7 +267,12 @@ def test_netdata_plugin_command_writes_one_round(
     assert main(["netdata-plugin", "5", "--dsn", db.dsn, "--iterations", "1"]) == 0
     out = capsys.readouterr().out
     assert f"CHART pgdba.database_size_{db.name} '' " in out
-    assert " pgdba.database_size line 90000 5 '' pgdba alerts" in out
+    assert " pgdba.database_size line 90000 10 '' pgdba alerts" in out  # at least 10 s, not Netdata's 5
+    # Netdata's global default of 1 s would read pg_stat_statements and table sizes every second
+    assert main(["netdata-plugin", "1", "--dsn", db.dsn, "--iterations", "1"]) == 0
+    assert " pgdba.database_size line 90000 10 '' pgdba alerts" in capsys.readouterr().out
+    assert main(["netdata-plugin", "30", "--dsn", db.dsn, "--iterations", "1"]) == 0
+    assert " pgdba.database_size line 90000 30 '' pgdba alerts" in capsys.readouterr().out
 
 
 def test_plugin_without_a_usable_history_store_still_charts_and_leaves_backups_unknown(
