@@ -70,7 +70,12 @@ def serve(
     import uvicorn
 
     databases = load_databases(config) if config else {}
-    target = next(iter(databases.values())) if databases and not dsn else target_from(dsn)
+    if databases and dsn:
+        # a request without ?db= would read --dsn's database while every page names the config's first one
+        raise InputError(
+            "--dsn and --config both name the databases to serve: add this one to the config file"
+        )
+    target = next(iter(databases.values())) if databases else target_from(dsn)
     settings = ApiSettings(
         target,
         token=token,

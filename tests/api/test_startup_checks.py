@@ -111,3 +111,16 @@ def test_serve_config_that_is_not_utf8_is_named(
     config.write_bytes(b'[[database]]\nname = "caf\xe9"\n')
     assert main(["serve", "--config", str(config)]) == 2
     assert f"--config file {config} is not UTF-8 text" in capsys.readouterr().err
+
+
+def test_serve_refuses_a_dsn_beside_a_config_of_databases(
+    db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "databases.toml"
+    config.write_text(f'[[database]]\nname = "app"\ndsn = "{db.dsn}"\n')
+    assert main(["serve", "--config", str(config), "--dsn", db.dsn]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err
+        == "pgdba: error: --dsn and --config both name the databases to serve: add this one to the config file\n"
+    )
