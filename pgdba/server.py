@@ -102,6 +102,8 @@ class ServerFacts:
     # queries name the view unqualified)
     statements_schema: str | None = None
     statements_on_search_path: bool = True
+    # this role may use that schema (USAGE): without it the view is out of reach whatever the search_path
+    statements_schema_usable: bool = True
 
     @property
     def major(self) -> int:
@@ -130,6 +132,7 @@ class ServerFacts:
             self.pg_stat_statements_preloaded
             and "pg_stat_statements" in self.installed_extensions
             and self.statements_on_search_path
+            and self.statements_schema_usable
         )
 
     @property
@@ -215,7 +218,8 @@ SELECT current_setting('server_version_num')::int AS version_num,
 
 STATEMENTS_SCHEMA_SQL = """
 SELECT n.nspname AS schema,
-       n.nspname = ANY(current_schemas(true)) AS on_search_path
+       n.nspname = ANY(current_schemas(true)) AS on_search_path,
+       has_schema_privilege(n.oid, 'USAGE') AS usable
   FROM pg_extension AS e
   JOIN pg_namespace AS n ON n.oid = e.extnamespace
  WHERE e.extname = 'pg_stat_statements'
@@ -265,6 +269,7 @@ def load_server_facts(conn: psycopg.Connection) -> ServerFacts:
         postmaster_start=identity["postmaster_start"],
         statements_schema=schema,
         statements_on_search_path=bool(statements["on_search_path"]) if statements else True,
+        statements_schema_usable=bool(statements["usable"]) if statements else True,
     )
     if facts.pg_stat_statements_ready and facts.version_num >= 140000:
         facts.statements_reset = _statements_reset(conn)

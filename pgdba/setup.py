@@ -116,11 +116,26 @@ def search_path_entries(conn: psycopg.Connection) -> list[str]:
 
 
 def _search_path_step(conn: psycopg.Connection, facts: ServerFacts) -> SetupStep | None:
-    """pgdba names the view unqualified: an extension in a schema off the search_path is not found."""
+    """pgdba names the view unqualified: an extension in a schema off the search_path is not found, nor one
+    in a schema this role has no USAGE on (current_schemas() leaves such a schema out even when listed)."""
     schema = facts.statements_schema
-    if schema is None or facts.statements_on_search_path:
+    if schema is None:
         return None
-    names = [*search_path_entries(conn), schema]
+    if not facts.statements_schema_usable:
+        return SetupStep(
+            "extension_schema_not_usable",
+            f"pg_stat_statements is created in schema {sql.Identifier(schema).as_string(conn)}, "
+            f"which role {facts.user} has no USAGE on",
+            "grant it USAGE on that schema (the schema's owner or a superuser runs this)",
+            sql.SQL("GRANT USAGE ON SCHEMA {} TO {};")
+            .format(sql.Identifier(schema), sql.Identifier(facts.user))
+            .as_string(conn),
+            can_apply=facts.is_superuser,
+        )
+    if facts.statements_on_search_path:
+        return None
+    entries = search_path_entries(conn)
+    names = entries if schema in entries else [*entries, schema]
     statement = sql.SQL("ALTER ROLE {role} IN DATABASE {database} SET search_path = {names}").format(
         role=sql.Identifier(facts.user),
         database=sql.Identifier(facts.database),

@@ -134,3 +134,29 @@ def test_apply_puts_the_extensions_schema_on_the_roles_search_path(
     with psycopg.connect(db.cluster.dsn()) as conn:  # other databases keep their search_path
         assert conn.execute("SHOW search_path").fetchone() == ('"$user", public',)
     db.execute(f'ALTER ROLE postgres IN DATABASE "{db.name}" RESET search_path')
+
+
+def test_a_schema_the_role_may_not_use_gets_a_grant_not_a_search_path_change(
+    statements_in_own_schema: TestDatabase,
+) -> None:
+    db = statements_in_own_schema
+    role = f"watcher_{db.name}"
+    db.execute(
+        f"CREATE ROLE \"{role}\" LOGIN PASSWORD 'watch-pw' IN ROLE pg_read_all_stats, pg_read_all_settings"
+    )
+    # the schema is on its search_path already; only USAGE is missing (current_schemas() hides it then)
+    db.execute(f'ALTER ROLE "{role}" IN DATABASE "{db.name}" SET search_path = "$user", public, "Monitoring"')
+    params = db.target.params()
+    watcher = resolve_target(
+        f"host={params['host']} port={params['port']} dbname={db.name} user={role} password=watch-pw"
+    )
+    try:
+        status = pg_stat_statements_status(watcher)
+        assert [(s.code, s.sql) for s in status.steps] == [
+            ("extension_schema_not_usable", f'GRANT USAGE ON SCHEMA "Monitoring" TO "{role}";')
+        ]
+        db.execute(f'GRANT USAGE ON SCHEMA "Monitoring" TO "{role}"')
+        assert pg_stat_statements_status(watcher).ready
+    finally:
+        db.execute(f'DROP OWNED BY "{role}"')
+        db.execute(f'DROP ROLE "{role}"')
