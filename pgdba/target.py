@@ -96,11 +96,15 @@ class Target:
 
     @property
     def key(self) -> str:
-        """A password-free identity of the monitored database (host:port/dbname) for the history store."""
+        """A password-free identity of the monitored database (host:port/dbname) for the history store.
+
+        A DSN without dbname (and no PGDATABASE) keeps the key `host:port/` that history, alert states and
+        backup manifests were stored under, though libpq connects to the user's database: two users'
+        databases on one server, both named that way, share it (name the database in the DSN)."""
         params = self.params()
         host = params.get("host") or params.get("hostaddr") or os.environ.get("PGHOST") or "localhost"
         port = params.get("port") or os.environ.get("PGPORT") or "5432"
-        return f"{host}:{port}/{self.database}"
+        return f"{host}:{port}/{params.get('dbname') or os.environ.get('PGDATABASE') or ''}"
 
     def params(self) -> dict[str, object]:
         """The DSN as a dict of libpq keywords; a malformed DSN is an InputError with the password masked."""

@@ -56,8 +56,8 @@ def size_points(store: HistoryStore, target: Target, table: str | None, limit: i
     """One table's (or the database's) size in each stored snapshot, oldest first."""
     kind = TABLES if table else DATABASE
     samples = sorted(size_history(store, target.key, kind, limit=limit), key=lambda sample: sample[0])
-    # a database snapshot holds the one database pgdba connected to, named as the server says: a DSN
-    # without dbname (libpq then uses the user's name) leaves target.database empty
+    # a database snapshot holds the one database pgdba connected to, named as the server says (the DSN may
+    # name none: libpq then connects to the user's database)
     name = table or next((db for _, sizes in reversed(samples) for db in sizes), target.database)
     points = [
         {"takenAt": taken.isoformat(), "bytes": sizes[name]} for taken, sizes in samples if name in sizes
