@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import operator
 import os
-import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg
 import pytest
 
 from pgdba.embedded import EmbeddedCluster
 from pgdba.target import Target, resolve_target
+from tests.clusters import own_cluster
 
 _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}
 
@@ -56,15 +55,8 @@ def _private_history_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[EmbeddedCluster]:
-    # not under pytest's tmp dir: as root, the unprivileged server user must be able to reach it
-    root = Path(tempfile.mkdtemp(prefix="pgdba-test-cluster-"))
-    os.chmod(root, 0o755)
-    cluster = EmbeddedCluster(root, settings={"max_connections": "120"})
-    cluster.start()
-    try:
+    with own_cluster("test-cluster", max_connections="120") as cluster:
         yield cluster
-    finally:
-        cluster.destroy()
 
 
 @pytest.fixture(scope="session")

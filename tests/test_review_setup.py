@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -16,20 +13,15 @@ from pgdba.server import load_server_facts
 from pgdba.setup import apply_pg_stat_statements_setup, pg_stat_statements_status
 from pgdba.stats.statements import statement_stats
 from pgdba.target import Target, resolve_target, session
+from tests.clusters import own_cluster
 from tests.conftest import TestDatabase
 
 
 @pytest.fixture
 def throwaway_cluster() -> Iterator[EmbeddedCluster]:
     """A cluster of our own (the suite's is never restarted or reconfigured)."""
-    root = Path(tempfile.mkdtemp(prefix="pgdba-review-setup-"))
-    os.chmod(root, 0o755)
-    cluster = EmbeddedCluster(root, settings={"max_connections": "20"})
-    cluster.start()
-    try:
+    with own_cluster("review-setup") as cluster:
         yield cluster
-    finally:
-        cluster.destroy()
 
 
 def _preload(cluster: EmbeddedCluster, value: str) -> None:

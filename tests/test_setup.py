@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -16,23 +13,18 @@ from pgdba.cli import main
 from pgdba.embedded import EmbeddedCluster
 from pgdba.setup import apply_pg_stat_statements_setup, pg_stat_statements_status
 from pgdba.target import resolve_target
+from tests.clusters import own_cluster
 from tests.conftest import TestDatabase
 
 
 @pytest.fixture
 def unprepared_cluster() -> Iterator[EmbeddedCluster]:
     """A cluster preloading only auto_explain: pg_stat_statements is neither loaded nor created."""
-    root = Path(tempfile.mkdtemp(prefix="pgdba-test-setup-"))
-    os.chmod(root, 0o755)
-    cluster = EmbeddedCluster(root, settings={"max_connections": "20"})
-    cluster.start()
-    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
-        conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'auto_explain'")
-    cluster.restart()
-    try:
+    with own_cluster("test-setup") as cluster:
+        with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+            conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'auto_explain'")
+        cluster.restart()
         yield cluster
-    finally:
-        cluster.destroy()
 
 
 def _postmaster_start(dsn: str) -> object:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -204,19 +201,6 @@ def test_deltas_since_snapshot_count_only_new_calls(db: TestDatabase, tmp_path: 
         report = analyze_queries(db.target, threshold_ms=0.0, store=store).to_dict()
     assert report["window"]["source"] == "delta"
     assert _find(report, "FROM events WHERE user_id = $1")["metrics"]["calls"] == 4
-
-
-@pytest.fixture(scope="module")
-def tiny_buffers_cluster() -> Iterator[EmbeddedCluster]:
-    """A cluster whose shared_buffers are far smaller than the table the test scans."""
-    root = Path(tempfile.mkdtemp(prefix="pgdba-test-tinybuf-"))
-    os.chmod(root, 0o755)
-    cluster = EmbeddedCluster(root, settings={"shared_buffers": "256kB", "max_connections": "20"})
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.destroy()
 
 
 @pytest.mark.catalog

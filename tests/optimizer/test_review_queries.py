@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,19 +80,6 @@ def test_n_plus_one_check_ignores_lookups_far_more_numerous_than_the_listed_rows
 
 
 # ---- cache hit ------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def tiny_buffers_cluster() -> Iterator[EmbeddedCluster]:
-    """A cluster whose shared_buffers are far smaller than the table the test scans."""
-    root = Path(tempfile.mkdtemp(prefix="pgdba-test-review-tinybuf-"))
-    os.chmod(root, 0o755)
-    cluster = EmbeddedCluster(root, settings={"shared_buffers": "256kB", "max_connections": "20"})
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.destroy()
-
-
 @pytest.mark.catalog
 def test_low_cache_hit_check_flags_a_statement_that_never_hit_the_cache(
     tiny_buffers_cluster: EmbeddedCluster,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from xml.dom import minidom
@@ -19,6 +17,7 @@ from pgdba.pool import LoadTestConfig, advise_pool, surge_load_test
 from pgdba.pool.load_test import check_bench_target
 from pgdba.pool.workload import StatementWorkload
 from pgdba.target import Target, resolve_target
+from tests.clusters import own_cluster
 from tests.conftest import TestDatabase
 
 SLEEP_20MS = StatementWorkload(("SELECT pg_sleep(0.02)",), name="sleep-20ms")
@@ -27,14 +26,8 @@ SLEEP_20MS = StatementWorkload(("SELECT pg_sleep(0.02)",), name="sleep-20ms")
 @pytest.fixture(scope="module")
 def small_cluster() -> Iterator[EmbeddedCluster]:
     """A cluster of its own with max_connections = 20, so a surge can exceed it."""
-    root = Path(tempfile.mkdtemp(prefix="pgdba-pool-small-"))
-    os.chmod(root, 0o755)
-    cluster = EmbeddedCluster(root, settings={"max_connections": "20"})
-    cluster.start()
-    try:
+    with own_cluster("pool-small") as cluster:
         yield cluster
-    finally:
-        cluster.destroy()
 
 
 def test_seed_test_1_never_exceeds_the_pool_limit(db: TestDatabase) -> None:

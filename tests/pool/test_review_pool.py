@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -16,6 +13,7 @@ from pgdba.embedded import EmbeddedCluster
 from pgdba.pool import LoadTestConfig, PoolSettings, advise_pool, create_pool, surge_load_test
 from pgdba.pool.workload import StatementWorkload
 from pgdba.target import Target, resolve_target
+from tests.clusters import own_cluster
 from tests.conftest import TestDatabase
 
 SLEEP_20MS = StatementWorkload(("SELECT pg_sleep(0.02)",), name="sleep-20ms")
@@ -24,14 +22,8 @@ SLEEP_20MS = StatementWorkload(("SELECT pg_sleep(0.02)",), name="sleep-20ms")
 @pytest.fixture(scope="module")
 def small_cluster() -> Iterator[EmbeddedCluster]:
     """A cluster of its own with max_connections = 20, so a pool can be bigger than the server allows."""
-    root = Path(tempfile.mkdtemp(prefix="pgdba-pool-review-"))
-    os.chmod(root, 0o755)
-    cluster = EmbeddedCluster(root, settings={"max_connections": "20"})
-    cluster.start()
-    try:
+    with own_cluster("pool-review") as cluster:
         yield cluster
-    finally:
-        cluster.destroy()
 
 
 @pytest.fixture
