@@ -187,8 +187,13 @@ class UnusedIndexReport:
             "indexes": [
                 {
                     **_index_row(ix),
-                    "recommendation": "DROP INDEX CONCURRENTLY after checking replicas and periodic jobs",
-                    "sql": f"DROP INDEX CONCURRENTLY {_quoted(ix.schema)}.{_quoted(ix.index)};",
+                    "recommendation": (
+                        "DROP INDEX after checking replicas and periodic jobs (on a partitioned table it "
+                        "locks the table while it runs: PostgreSQL has no CONCURRENTLY there)"
+                        if ix.partitioned
+                        else "DROP INDEX CONCURRENTLY after checking replicas and periodic jobs"
+                    ),
+                    "sql": ix.drop_sql,
                 }
                 for ix in self.unused
             ],
@@ -219,10 +224,6 @@ class CapacityReport:
                 for t in self.tables
             ],
         }
-
-
-def _quoted(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _index_row(ix: IndexStats) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from pgdba.units import format_bytes
 
 
 def _drop(ix: IndexStats) -> str:
-    return f"DROP INDEX CONCURRENTLY {qualified(ix.schema, ix.index)};"
+    return ix.drop_sql
 
 
 def unused_index_findings(

@@ -8,6 +8,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from pgdba.sql_text import qualified
 from pgdba.stats.foreign_keys import index_serves_foreign_key
 from pgdba.stats.locks import BLOCKED_RELATIONS
 
@@ -46,6 +47,17 @@ class IndexStats:
     key_options: tuple[int, ...] = ()
     # the partitioned index this partition's index is attached to: it cannot be dropped on its own
     attached_to: str | None = None
+    # an index on a partitioned table: its numbers are its partitions' parts summed; it is dropped with a
+    # plain DROP INDEX (PostgreSQL refuses CONCURRENTLY there), which drops every part
+    partitioned: bool = False
+
+    @property
+    def drop_sql(self) -> str:
+        """The statement that drops it without blocking writes, where PostgreSQL allows that: on a
+        partitioned table only a plain DROP INDEX exists (it drops every partition's part and locks the
+        table while it runs)."""
+        concurrently = "" if self.partitioned else " CONCURRENTLY"
+        return f"DROP INDEX{concurrently} {qualified(self.schema, self.index)};"
 
     @property
     def qualified_table(self) -> str:
@@ -161,10 +173,88 @@ SELECT s.schemaname AS schema,
 """
 
 
+# Indexes on partitioned tables, which pg_stat_user_indexes leaves out (only their partitions' parts are
+# there): each top-level one with its leaf parts' counters and page counts summed, lock-free as above.
+PARTITIONED_INDEX_STATS_SQL = f"""
+WITH RECURSIVE blocked AS ({BLOCKED_RELATIONS}), roots AS (
+    SELECT x.indexrelid, x.indrelid
+      FROM pg_index AS x
+      JOIN pg_class AS xc ON xc.oid = x.indexrelid
+      JOIN pg_namespace AS xn ON xn.oid = xc.relnamespace
+     WHERE xc.relkind = 'I'
+       AND NOT EXISTS (SELECT 1 FROM pg_inherits AS h WHERE h.inhrelid = x.indexrelid)
+       AND xn.nspname NOT IN ('pg_catalog', 'information_schema')
+), parts(root, part) AS (
+    SELECT r.indexrelid, h.inhrelid FROM roots AS r JOIN pg_inherits AS h ON h.inhparent = r.indexrelid
+    UNION ALL
+    SELECT parts.root, h.inhrelid FROM parts JOIN pg_inherits AS h ON h.inhparent = parts.part
+), summed AS (
+    SELECT r.indexrelid,
+           r.indrelid,
+           coalesce(sum(u.idx_scan), 0)::bigint AS scans,
+           coalesce(sum(u.idx_tup_read), 0)::bigint AS tuples_read,
+           coalesce(sum(u.idx_tup_fetch), 0)::bigint AS tuples_fetched,
+           coalesce(sum(lc.relpages), 0)::bigint * current_setting('block_size')::bigint AS size_bytes,
+           coalesce(bool_and(lx.indisvalid), true) AS parts_valid,
+           (r.indexrelid IN (SELECT relation FROM blocked) OR r.indrelid IN (SELECT relation FROM blocked)
+            OR coalesce(bool_or(u.indexrelid IN (SELECT relation FROM blocked)
+                                OR u.relid IN (SELECT relation FROM blocked)), false)) AS locked
+      FROM roots AS r
+      LEFT JOIN parts ON parts.root = r.indexrelid
+      LEFT JOIN pg_class AS lc ON lc.oid = parts.part AND lc.relkind = 'i'
+      LEFT JOIN pg_index AS lx ON lx.indexrelid = lc.oid
+      LEFT JOIN pg_stat_all_indexes AS u ON u.indexrelid = lc.oid
+     GROUP BY r.indexrelid, r.indrelid
+)
+SELECT n.nspname AS schema,
+       s.indexrelid::bigint AS oid,
+       c.relname AS "table",
+       ic.relname AS index,
+       s.scans,
+       s.tuples_read,
+       s.tuples_fetched,
+       s.size_bytes,
+       s.locked,
+       i.indisunique AS is_unique,
+       i.indisprimary AS is_primary,
+       EXISTS (SELECT 1 FROM pg_constraint AS k WHERE k.conindid = s.indexrelid) AS backs_constraint,
+       i.indisvalid AND s.parts_valid AS is_valid,
+       i.indpred IS NOT NULL AS is_partial,
+       am.amname AS method,
+       CASE WHEN s.locked
+            THEN ARRAY(SELECT coalesce(a.attname, '(expression)')
+                         FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY AS k(attnum, pos)
+                         LEFT JOIN pg_attribute AS a
+                                ON a.attrelid = i.indrelid AND a.attnum = k.attnum AND k.attnum > 0
+                        ORDER BY k.pos)
+            ELSE ARRAY(SELECT pg_get_indexdef(s.indexrelid, k, true)
+                         FROM generate_series(1, i.indnkeyatts) AS k
+                        ORDER BY k) END AS columns,
+       CASE WHEN s.locked THEN '' ELSE pg_get_indexdef(s.indexrelid) END AS definition,
+       {KEY_OPCLASSES_SQL} AS key_opclasses,
+       {KEY_OPTIONS_SQL} AS key_options,
+       {SERVED_FOREIGN_KEY_SQL} AS serves_foreign_key,
+       0 AS table_scans,
+       0 AS table_rows,
+       0 AS table_writes,
+       true AS partitioned
+  FROM summed AS s
+  JOIN pg_index AS i ON i.indexrelid = s.indexrelid
+  JOIN pg_class AS ic ON ic.oid = s.indexrelid
+  JOIN pg_am AS am ON am.oid = ic.relam
+  JOIN pg_class AS c ON c.oid = s.indrelid
+  JOIN pg_namespace AS n ON n.oid = c.relnamespace
+ WHERE c.relpersistence <> 't'
+ ORDER BY n.nspname, c.relname, ic.relname
+"""
+
+
 def index_stats(conn: psycopg.Connection) -> list[IndexStats]:
-    """Every user index of the current database with its usage since the last stats reset."""
+    """Every user index of the current database with its usage since the last stats reset, and every index
+    of a partitioned table with its parts' usage summed."""
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(INDEX_STATS_SQL).fetchall()
+        rows += cur.execute(PARTITIONED_INDEX_STATS_SQL).fetchall()
     return [
         IndexStats(
             **{

@@ -322,33 +322,59 @@ def test_redundant_index_check_compares_sort_order(db: TestDatabase) -> None:
 # stays >= 15 (see above)
 @pytest.mark.catalog
 @pytest.mark.pg(">= 15")
-def test_a_partitions_part_of_a_partitioned_index_is_never_proposed_for_dropping(
+def test_a_partitioned_index_is_judged_whole_and_never_one_partitions_part(
     db: TestDatabase, capsys: pytest.CaptureFixture[str]
 ) -> None:
     script(
         db,
-        "CREATE TABLE event (at date NOT NULL, kind text) PARTITION BY RANGE (at);"
+        "CREATE TABLE event (at date NOT NULL, kind text, source text) PARTITION BY RANGE (at);"
         "CREATE TABLE event_2025 PARTITION OF event FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');"
         "CREATE TABLE event_2026 PARTITION OF event FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');"
         "CREATE INDEX event_kind_idx ON event (kind);"  # one index per partition, attached to this one
+        "CREATE INDEX event_kind_copy ON event (kind);"  # the same again: a duplicate partitioned index
+        "CREATE INDEX event_source_idx ON event (source);"
         "CREATE INDEX event_2026_kind_at_idx ON event_2026 (kind, at);"  # covers event_2026's part
-        "CREATE INDEX event_2025_at_idx ON event_2025 (at);",  # a plain index of one partition
+        "CREATE INDEX event_2025_at_idx ON event_2025 (at);"  # a plain index of one partition
+        "INSERT INTO event SELECT '2025-01-01'::date + g % 700, 'k' || g % 9, 's' || g % 5"
+        "  FROM generate_series(1, 20000) g;"
+        "ANALYZE event",
     )
     with db.connect() as conn:
-        attached = {ix.index: ix.attached_to for ix in index_stats(conn)}
+        by_name = {ix.index: ix for ix in index_stats(conn)}
+        conn.execute("SET enable_seqscan = off")
+        for _ in range(3):  # the source index is used, through its partitions' parts
+            conn.execute("SELECT count(*) FROM event WHERE source = 's1'").fetchone()
+    assert by_name["event_2026_kind_idx"].attached_to == "public.event_kind_idx"
+    assert by_name["event_2025_at_idx"].attached_to is None
+    kind = by_name["event_kind_idx"]  # not in pg_stat_user_indexes: summed over its two parts
+    assert kind.partitioned and kind.table == "event" and kind.columns == ("kind",)
     assert (
-        attached["event_2026_kind_idx"] == "public.event_kind_idx" and attached["event_2025_at_idx"] is None
+        kind.size_bytes
+        == by_name["event_2025_kind_idx"].size_bytes + by_name["event_2026_kind_idx"].size_bytes
     )
-    result = run(db, "index.unused", "index.duplicate", index__unused={"min_size_bytes": 0})
-    assert {f.object for f in find(result, "index.unused")} == {
-        "public.event_2025_at_idx",
-        "public.event_2026_kind_at_idx",
+    result = eventually(  # the scans of event_source_idx's parts must be visible
+        lambda: run(db, "index.unused", "index.duplicate", index__unused={"min_size_bytes": 0}),
+        lambda r: "public.event_source_idx" not in {f.object for f in find(r, "index.unused")},
+    )
+    unused = {f.object: f.sql for f in find(result, "index.unused")}
+    assert unused == {
+        "public.event_2025_at_idx": 'DROP INDEX CONCURRENTLY "public"."event_2025_at_idx";',
+        "public.event_2026_kind_at_idx": 'DROP INDEX CONCURRENTLY "public"."event_2026_kind_at_idx";',
+        # one DROP for all its parts, without CONCURRENTLY, which PostgreSQL refuses on a partitioned index
+        "public.event_kind_idx": 'DROP INDEX "public"."event_kind_idx";',
+        "public.event_kind_copy": 'DROP INDEX "public"."event_kind_copy";',
+    }
+    duplicates = {f.object: f.metrics["covered_by"] for f in find(result, "index.duplicate")}
+    assert duplicates == {"public.event_kind_idx": "public.event_kind_copy"} or duplicates == {
+        "public.event_kind_copy": "public.event_kind_idx"
     }
     assert find(result, "index.redundant") == []  # event_2026_kind_idx is covered but cannot go alone
     assert main(["indexes", "unused", "--dsn", db.dsn, "-f", "json"]) == 0
-    sql = [ix["sql"] for ix in json.loads(capsys.readouterr().out)["indexes"]]
-    for statement in sql:  # every DROP it proposes runs
-        db.execute(statement.replace(" CONCURRENTLY", ""))
+    for statement in [ix["sql"] for ix in json.loads(capsys.readouterr().out)["indexes"]]:
+        db.execute(statement.replace(" CONCURRENTLY", ""))  # every DROP it proposes runs
+    with db.connect() as conn:
+        left = {ix.index for ix in index_stats(conn)}
+    assert left == {"event_source_idx", "event_2025_source_idx", "event_2026_source_idx"}
 
 
 @pytest.mark.catalog
