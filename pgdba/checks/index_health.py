@@ -143,20 +143,34 @@ def _same_order(ix: IndexStats, other: IndexStats, n: int) -> bool:
 
 
 def invalid_indexes(indexes: Sequence[IndexStats]) -> list[Finding]:
-    """Indexes left invalid by a failed CREATE INDEX CONCURRENTLY: written to, never used by the planner."""
-    return [
-        Finding(
-            "index.invalid",
-            Severity.WARNING,
-            f"Invalid index ({format_bytes(ix.size_bytes)}), left by a failed CREATE INDEX CONCURRENTLY",
-            ix.qualified_name,
-            {"size_bytes": ix.size_bytes, "definition": ix.definition},
-            "Drop it and create it again (CONCURRENTLY), or REINDEX INDEX CONCURRENTLY",
-            _drop(ix),
-        )
-        for ix in indexes
-        if not ix.is_valid
-    ]
+    """Indexes left invalid by a failed CREATE INDEX CONCURRENTLY: written to, never used by the planner. An
+    index on a partitioned table is invalid while some partition has no valid index attached to it (the
+    lock-free CREATE INDEX … ON ONLY route, half done): that one is completed, not dropped."""
+    return [_unfinished_partitioned(ix) if ix.partitioned else _invalid(ix) for ix in indexes if not ix.is_valid]
+
+
+def _invalid(ix: IndexStats) -> Finding:
+    return Finding(
+        "index.invalid",
+        Severity.WARNING,
+        f"Invalid index ({format_bytes(ix.size_bytes)}), left by a failed CREATE INDEX CONCURRENTLY",
+        ix.qualified_name,
+        {"size_bytes": ix.size_bytes, "definition": ix.definition},
+        "Drop it and create it again (CONCURRENTLY), or REINDEX INDEX CONCURRENTLY",
+        _drop(ix),
+    )
+
+
+def _unfinished_partitioned(ix: IndexStats) -> Finding:
+    return Finding(
+        "index.invalid",
+        Severity.WARNING,
+        "Partitioned index not valid yet: a partition has no valid index attached to it",
+        ix.qualified_name,
+        {"size_bytes": ix.size_bytes, "definition": ix.definition},
+        "Create the missing partition's index CONCURRENTLY and ALTER INDEX … ATTACH PARTITION it (or rebuild "
+        "a partition's failed one): until then queries on that partition go without the index",
+    )
 
 
 def missing_fk_indexes(fks: Sequence[ForeignKey], *, min_rows: int = 10_000) -> list[Finding]:

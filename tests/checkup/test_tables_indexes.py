@@ -549,3 +549,23 @@ def test_unused_index_serving_a_foreign_key_is_kept_while_another_unused_one_is_
     assert "child_ref_fkey" in kept.title
     assert not any(f.sql and "fk_ref_idx" in f.sql for f in result.report.findings)
     assert find(result, "index.missing_fk") == []
+
+
+@pytest.mark.catalog
+def test_a_half_built_partitioned_index_is_completed_not_dropped(db: TestDatabase) -> None:
+    script(
+        db,
+        "CREATE TABLE event (at date NOT NULL, kind text) PARTITION BY RANGE (at);"
+        "CREATE TABLE event_2025 PARTITION OF event FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');"
+        "CREATE TABLE event_2026 PARTITION OF event FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');"
+        # the lock-free route, half done: the parent's index ON ONLY, one partition's built and attached
+        "CREATE INDEX event_kind_idx ON ONLY event (kind);"
+        "CREATE INDEX event_2025_kind_idx ON event_2025 (kind);"
+        "ALTER INDEX event_kind_idx ATTACH PARTITION event_2025_kind_idx;",
+    )
+    [finding] = find(run(db, "index.invalid"), "index.invalid")
+    assert finding.object == "public.event_kind_idx" and finding.sql is None  # no DROP of the work so far
+    assert "ATTACH PARTITION" in finding.recommendation
+    db.execute("CREATE INDEX event_2026_kind_idx ON event_2026 (kind)")
+    db.execute("ALTER INDEX event_kind_idx ATTACH PARTITION event_2026_kind_idx")
+    assert find(run(db, "index.invalid"), "index.invalid") == []
