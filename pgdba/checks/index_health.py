@@ -146,7 +146,9 @@ def invalid_indexes(indexes: Sequence[IndexStats]) -> list[Finding]:
     """Indexes left invalid by a failed CREATE INDEX CONCURRENTLY: written to, never used by the planner. An
     index on a partitioned table is invalid while some partition has no valid index attached to it (the
     lock-free CREATE INDEX … ON ONLY route, half done): that one is completed, not dropped."""
-    return [_unfinished_partitioned(ix) if ix.partitioned else _invalid(ix) for ix in indexes if not ix.is_valid]
+    return [
+        _unfinished_partitioned(ix) if ix.partitioned else _invalid(ix) for ix in indexes if not ix.is_valid
+    ]
 
 
 def _invalid(ix: IndexStats) -> Finding:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
 
 from pgdba.cli.options import DsnOption, FormatOption, StoreOption, check_format, finite, target_from
+from pgdba.errors import InputError
 from pgdba.history.store import open_store
 from pgdba.optimizer import index_usage, unused_index_report
 from pgdba.render import Column, print_rows
@@ -67,10 +69,20 @@ def unused(
     """
     fmt = check_format(fmt)
     target = target_from(dsn)
-    with open_store(store) as history:
-        report = unused_index_report(
-            target, max_scans=max_scans, min_size_bytes=int(min_size_mb * 1024 * 1024), store=history
-        ).to_dict()
+    min_size_bytes = int(min_size_mb * 1024 * 1024)
+    try:
+        history = open_store(store)
+    except InputError as exc:
+        if store or os.environ.get("PGDBA_HISTORY"):
+            raise  # a store the user named must open
+        # the default store cannot be made here (a read-only home): judge every index by its counters
+        report = unused_index_report(target, max_scans=max_scans, min_size_bytes=min_size_bytes).to_dict()
+        report["notes"].append(f"{exc}: indexes created in the last week cannot be told apart")
+    else:
+        with history:
+            report = unused_index_report(
+                target, max_scans=max_scans, min_size_bytes=min_size_bytes, store=history
+            ).to_dict()
     rows = [
         {**row, "table": f"{row['schema']}.{row['table']}", "kind": row["sql"]} for row in report["indexes"]
     ]

@@ -569,3 +569,21 @@ def test_a_half_built_partitioned_index_is_completed_not_dropped(db: TestDatabas
     db.execute("CREATE INDEX event_2026_kind_idx ON event_2026 (kind)")
     db.execute("ALTER INDEX event_kind_idx ATTACH PARTITION event_2026_kind_idx")
     assert find(run(db, "index.invalid"), "index.invalid") == []
+
+
+def test_indexes_unused_without_a_usable_default_store_judges_by_the_counters(
+    db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db.execute("CREATE TABLE course (id int PRIMARY KEY, title text)")
+    db.execute("CREATE INDEX course_title_idx ON course (title)")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.delenv("PGDBA_HISTORY", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(blocker / "data"))  # the default store's folder cannot be made
+    assert main(["indexes", "unused", "--dsn", db.dsn, "-f", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert "course_title_idx" in [ix["index"] for ix in report["indexes"]]
+    assert any("cannot open history store" in note and "last week" in note for note in report["notes"])
+    # a store the user names must open
+    assert main(["indexes", "unused", "--dsn", db.dsn, "--store", str(blocker / "h.sqlite3")]) == 2
+    assert "cannot open history store" in capsys.readouterr().err
