@@ -16,11 +16,11 @@ from typing import Any
 import psycopg
 
 from pgdba.checks import backups, capacity, index_health, queries, safety, settings, tables
-from pgdba.checks.indexes import MIN_STATS_AGE, IndexAges, StatsAge
+from pgdba.checks.indexes import IndexAges, StatsAge
 from pgdba.errors import InputError, NotAvailable
 from pgdba.findings import Finding, Report, Severity, SkippedCheck
 from pgdba.history.deltas import statements_since
-from pgdba.history.snapshot import indexes_existing_at, previous_statement_snapshot, size_history
+from pgdba.history.snapshot import index_ages, previous_statement_snapshot, size_history
 from pgdba.history.store import HistoryStore
 from pgdba.server import TESTED_MAJORS, ServerFacts, load_server_facts
 from pgdba.stats.activity import connection_usage, session_activity
@@ -154,8 +154,7 @@ def _index_ages(d: Data) -> IndexAges | None:
     store: HistoryStore | None = d.get("store")
     if store is None:
         return None
-    found = indexes_existing_at(store, d["target_key"], d["now"] - MIN_STATS_AGE)
-    return None if found is None else IndexAges(found[0], frozenset(found[1]))
+    return index_ages(store, d["target_key"], d["now"])
 
 
 def _bloat_estimates(d: Data, key: str) -> list[Any]:

@@ -59,6 +59,11 @@ class MaintenancePlan:
     items: list[MaintenanceItem]
     applied: bool = False
 
+    @property
+    def failed(self) -> bool:
+        """One table's VACUUM or ANALYZE failed (the CLI exits 1, the API records the action failed)."""
+        return any(item.status == "failed" for item in self.items)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema_version": SCHEMA_VERSION,

@@ -11,15 +11,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pgdba.checks.indexes import MIN_STATS_AGE, IndexAges, StatsAge, unused_indexes
+from pgdba.checks.indexes import IndexAges, StatsAge, unused_indexes
 from pgdba.checks.queries import StatementSet, list_queries_behind
 from pgdba.checks.statement_issues import n_plus_one
 from pgdba.checks.statement_recommendations import QueryRecommendation, analyze_statement
 from pgdba.findings import SCHEMA_VERSION
-from pgdba.history.deltas import reset_since, statements_since
-from pgdba.history.snapshot import indexes_existing_at, previous_statement_snapshot
+from pgdba.history.deltas import statements_since, window_start
+from pgdba.history.snapshot import index_ages, previous_statement_snapshot
 from pgdba.history.store import HistoryStore
-from pgdba.server import ServerFacts, load_server_facts
+from pgdba.server import load_server_facts
 from pgdba.stats.foreign_keys import ForeignKey, foreign_keys
 from pgdba.stats.indexes import IndexStats, index_stats
 from pgdba.stats.statements import StatementStats, statement_stats
@@ -79,7 +79,7 @@ def analyze_queries(
         taken_at, before, meta = previous
         # a reset (or restart) after the snapshot: today's counters are the activity, from that reset on
         statements = statements_since(statements, before, meta, facts)
-        start = _window_start(taken_at, reset_since(meta, facts), facts)
+        start = window_start(taken_at, meta, facts)
         source = "delta"
     return report_statements(
         statements,
@@ -92,13 +92,6 @@ def analyze_queries(
         now=now,
         fks=fks,
     )
-
-
-def _window_start(taken_at: datetime, reset: str | None, facts: ServerFacts) -> datetime | None:
-    """When the delta window began: the snapshot, or the restart or reset that came after it."""
-    if reset is None:
-        return taken_at
-    return facts.postmaster_start if reset == "the server restarted" else facts.statements_reset
 
 
 def report_statements(
@@ -264,8 +257,7 @@ def unused_index_report(
     # an index a foreign key needs (its referencing side's lookups on DELETE / UPDATE of the parent) or one
     # under DDL right now is not a candidate for dropping, however rarely the workload scans it
     found = [ix for ix in found if ix.serves_foreign_key is None and not ix.locked]
-    existing = None if store is None else indexes_existing_at(store, target.key, now - MIN_STATS_AGE)
-    ages = None if existing is None else IndexAges(existing[0], frozenset(existing[1]))
+    ages = None if store is None else index_ages(store, target.key, now)
     found, young = ages.split(found) if ages is not None else (found, [])
     return UnusedIndexReport(found, StatsAge(facts.stats_reset, now), max_scans, young, ages)
 

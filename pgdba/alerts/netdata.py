@@ -269,6 +269,16 @@ def disable_plugin(out: TextIO, reason: str) -> PluginDisabled:
     return PluginDisabled(f"pgdba.plugin disabled: {reason}")
 
 
+# Netdata passes its global `update every` (1 s by default): a round reads pg_stat_statements and table sizes,
+# which a busy server should not serve every second. The CHART lines declare the interval used.
+MIN_PLUGIN_UPDATE_EVERY_S = 10
+
+
+def plugin_interval(update_every: int) -> int:
+    """The seconds between the plugin's rounds for the interval Netdata asked for."""
+    return max(update_every, MIN_PLUGIN_UPDATE_EVERY_S)
+
+
 def run_plugin(
     target: Target,
     rules: RuleSet,

@@ -37,10 +37,10 @@ def vacuum_analyze(request: Request, body: VacuumAnalyzeRequest, db: DatabaseNam
             # 409: valid names, but the current plan (the server's state) does not hold them
             raise NotAvailable(f"not in the maintenance plan: {', '.join(unknown[:5])}")
         planned.items = [item for item in planned.items if item.to_dict()["table"] in body.tables]
-    done = apply_maintenance(target, planned, announce=lambda _: None).to_dict()
+    applied = apply_maintenance(target, planned, announce=lambda _: None)
+    done = applied.to_dict()
     statuses = [f"{t['table']}: {t['status']}" for t in done["tables"]]
-    # like `pgdba maintenance --apply`'s exit 1: one table whose VACUUM failed makes the action a failure
-    outcome = "failed" if any(t["status"] == "failed" for t in done["tables"]) else "done"
+    outcome = "failed" if applied.failed else "done"
     record_action(
         request, target, "vacuum-analyze", ", ".join(statuses) or "(nothing planned)", {"status": outcome}
     )

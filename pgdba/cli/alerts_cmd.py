@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from pgdba.alerts.check import CheckResult, check_alerts
+from pgdba.alerts.netdata import MIN_PLUGIN_UPDATE_EVERY_S
 from pgdba.alerts.rules import NotifyConfig, RuleSet, load_rules, webhook_config
 from pgdba.cli.options import (
     DsnOption,
@@ -261,9 +262,6 @@ def deploy_netdata(
         print(line, flush=True)
 
 
-MIN_PLUGIN_UPDATE_EVERY_S = 10
-
-
 def netdata_plugin(
     update_every: Annotated[
         int,
@@ -286,16 +284,13 @@ def netdata_plugin(
 
     Example: pgdba netdata-plugin 10 --iterations 1
     """
-    from pgdba.alerts.netdata import disable_plugin, run_plugin
+    from pgdba.alerts.netdata import disable_plugin, plugin_interval, run_plugin
 
     try:
         target, ruleset = target_from(dsn), _rules(rules)
     except PgdbaError as exc:
         raise disable_plugin(sys.stdout, str(exc)) from None
-    # Netdata passes its global `update every` (1 s by default): pgdba's round reads pg_stat_statements and
-    # table sizes, which a busy server should not serve every second. The CHART lines declare the real one.
-    every = max(update_every, MIN_PLUGIN_UPDATE_EVERY_S)
-    if run_plugin(target, ruleset, every, store=store, iterations=iterations):
+    if run_plugin(target, ruleset, plugin_interval(update_every), store=store, iterations=iterations):
         raise typer.Exit(1)
 
 

@@ -58,5 +58,5 @@ def maintenance(
     print_rows(
         rows, columns, fmt, title=title, json_data=plan.to_dict(), empty="no table needs VACUUM or ANALYZE"
     )
-    if any(item.status == "failed" for item in plan.items):
+    if plan.failed:
         raise typer.Exit(1)

@@ -20,6 +20,8 @@ from pgdba.history.snapshot import snapshot_meta
 from pgdba.server import ServerFacts
 from pgdba.stats.statements import StatementStats, statement_deltas
 
+RESTARTED = "the server restarted"
+
 
 def reset_since(meta: Mapping[str, Any], facts: ServerFacts) -> str | None:
     """Why the snapshot's counters are not comparable with today's (reset, or a restart where the reset time
@@ -28,7 +30,7 @@ def reset_since(meta: Mapping[str, Any], facts: ServerFacts) -> str | None:
     if meta.get("statements_reset") and now.get("statements_reset"):
         return "pg_stat_statements was reset" if meta["statements_reset"] != now["statements_reset"] else None
     if meta.get("postmaster_start") and now.get("postmaster_start"):
-        return "the server restarted" if meta["postmaster_start"] != now["postmaster_start"] else None
+        return RESTARTED if meta["postmaster_start"] != now["postmaster_start"] else None
     return None
 
 
@@ -44,11 +46,18 @@ def statements_since(
     return statement_deltas(current, previous)
 
 
+def window_start(taken_at: datetime, meta: Mapping[str, Any], facts: ServerFacts) -> datetime | None:
+    """When what `statements_since` measured began: the snapshot, or the restart or reset after it."""
+    reason = reset_since(meta, facts)
+    if reason is None:
+        return taken_at
+    return facts.postmaster_start if reason == RESTARTED else facts.statements_reset
+
+
 def window_since(taken_at: datetime, meta: Mapping[str, Any], facts: ServerFacts) -> str:
-    """What `statements_since` measured, in words: since the snapshot, or since the restart or reset that
-    came after it."""
+    """The same, in words."""
     reason = reset_since(meta, facts)
     if reason is None:
         return f"since the snapshot of {taken_at:%Y-%m-%d %H:%M} UTC"
-    epoch = facts.postmaster_start if reason == "the server restarted" else facts.statements_reset
+    epoch = window_start(taken_at, meta, facts)
     return f"since {reason}" + (f" at {epoch:%Y-%m-%d %H:%M} UTC" if epoch else "")

@@ -8,6 +8,7 @@ from typing import Any
 
 import psycopg
 
+from pgdba.checks.indexes import MIN_STATS_AGE, IndexAges
 from pgdba.history.store import HistoryStore, Snapshot
 from pgdba.server import ServerFacts
 from pgdba.stats.database import database_stats
@@ -94,18 +95,18 @@ def _statement_snapshot(
     return snap.taken_at, [StatementStats(**row) for row in snap.payload], dict(snap.meta)
 
 
-def indexes_existing_at(
-    store: HistoryStore, target_key: str, at: datetime
-) -> tuple[datetime, set[int]] | None:
-    """(taken_at, index OIDs) of the newest index snapshot taken at or before `at`; None when no snapshot is
-    that old (or it predates pgdba recording OIDs): then nobody can tell which indexes are younger."""
+def index_ages(store: HistoryStore, target_key: str, now: datetime) -> IndexAges | None:
+    """Which indexes existed MIN_STATS_AGE ago: those in the newest index snapshot taken then or earlier.
+    None when no snapshot is that old (or it predates pgdba recording OIDs): then nobody can tell which
+    indexes are younger."""
+    at = now - MIN_STATS_AGE
     snap = store.baseline_snapshot(target_key, INDEXES, at)
     if snap is None or snap.taken_at > at:
         return None
-    oids = {int(row.get("oid") or 0) for row in snap.payload}
+    oids = frozenset(int(row.get("oid") or 0) for row in snap.payload)
     if 0 in oids:
         return None
-    return snap.taken_at, oids
+    return IndexAges(snap.taken_at, oids)
 
 
 def size_history(

@@ -120,6 +120,22 @@ SERVED_FOREIGN_KEY_SQL = f"""(SELECT min(fk.conname)
            AND fk.conrelid = i.indrelid
            AND {index_serves_foreign_key("i", "fk")})"""
 
+# The key columns, definition, operator classes and sort options of the index of the row `s` (indexrelid,
+# locked) and pg_index row `i`. Of a locked one the columns come from pg_attribute (an expression shows as
+# "(expression)") and the definition is not read (pg_get_indexdef locks).
+COLUMNS_AND_DEFINITION_SQL = f"""CASE WHEN s.locked
+            THEN ARRAY(SELECT coalesce(a.attname, '(expression)')
+                         FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY AS k(attnum, pos)
+                         LEFT JOIN pg_attribute AS a
+                                ON a.attrelid = i.indrelid AND a.attnum = k.attnum AND k.attnum > 0
+                        ORDER BY k.pos)
+            ELSE ARRAY(SELECT pg_get_indexdef(s.indexrelid, k, true)
+                         FROM generate_series(1, i.indnkeyatts) AS k
+                        ORDER BY k) END AS columns,
+       CASE WHEN s.locked THEN '' ELSE pg_get_indexdef(s.indexrelid) END AS definition,
+       {KEY_OPCLASSES_SQL} AS key_opclasses,
+       {KEY_OPTIONS_SQL} AS key_options"""
+
 # An index whose lock, or whose table's, is blocked (pgdba.stats.locks) is flagged `locked`: its size is
 # pg_class's page count, its key columns are read from pg_attribute (an expression shows as "(expression)")
 # and its definition is not read (pg_get_indexdef locks): checks must not judge it.
@@ -145,18 +161,7 @@ SELECT s.schemaname AS schema,
        i.indisvalid AS is_valid,
        i.indpred IS NOT NULL AS is_partial,
        am.amname AS method,
-       CASE WHEN s.locked
-            THEN ARRAY(SELECT coalesce(a.attname, '(expression)')
-                         FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY AS k(attnum, pos)
-                         LEFT JOIN pg_attribute AS a
-                                ON a.attrelid = i.indrelid AND a.attnum = k.attnum AND k.attnum > 0
-                        ORDER BY k.pos)
-            ELSE ARRAY(SELECT pg_get_indexdef(s.indexrelid, k, true)
-                         FROM generate_series(1, i.indnkeyatts) AS k
-                        ORDER BY k) END AS columns,
-       CASE WHEN s.locked THEN '' ELSE pg_get_indexdef(s.indexrelid) END AS definition,
-       {KEY_OPCLASSES_SQL} AS key_opclasses,
-       {KEY_OPTIONS_SQL} AS key_options,
+       {COLUMNS_AND_DEFINITION_SQL},
        {ATTACHED_TO_SQL} AS attached_to,
        {SERVED_FOREIGN_KEY_SQL} AS serves_foreign_key,
        coalesce(t.seq_scan, 0) AS table_scans,
@@ -221,18 +226,7 @@ SELECT n.nspname AS schema,
        i.indisvalid AND s.parts_valid AS is_valid,
        i.indpred IS NOT NULL AS is_partial,
        am.amname AS method,
-       CASE WHEN s.locked
-            THEN ARRAY(SELECT coalesce(a.attname, '(expression)')
-                         FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY AS k(attnum, pos)
-                         LEFT JOIN pg_attribute AS a
-                                ON a.attrelid = i.indrelid AND a.attnum = k.attnum AND k.attnum > 0
-                        ORDER BY k.pos)
-            ELSE ARRAY(SELECT pg_get_indexdef(s.indexrelid, k, true)
-                         FROM generate_series(1, i.indnkeyatts) AS k
-                        ORDER BY k) END AS columns,
-       CASE WHEN s.locked THEN '' ELSE pg_get_indexdef(s.indexrelid) END AS definition,
-       {KEY_OPCLASSES_SQL} AS key_opclasses,
-       {KEY_OPTIONS_SQL} AS key_options,
+       {COLUMNS_AND_DEFINITION_SQL},
        {SERVED_FOREIGN_KEY_SQL} AS serves_foreign_key,
        0 AS table_scans,
        0 AS table_rows,

@@ -27,6 +27,33 @@ needs_promtool = pytest.mark.skipif(
 )
 
 
+def _default_rules(tmp_path: Path) -> Path:
+    rules = tmp_path / "pgdba.yml"
+    rules.write_text(prometheus_rules(load_rules()))
+    return rules
+
+
+def _promtool_unit_test(rules: Path, series: str, checks: str) -> None:
+    """`promtool test rules` on a rule file: `series` are input_series items, `checks` alert_rule_test items
+    (YAML, indented six spaces), one sample a minute."""
+    test = rules.parent / "test.yml"
+    test.write_text(
+        f"""
+rule_files: [{rules}]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+{series}
+    alert_rule_test:
+{checks}
+"""
+    )
+    assert PROMTOOL is not None
+    proc = subprocess.run([PROMTOOL, "test", "rules", str(test)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 @needs_promtool
 def test_promtool_accepts_the_exported_rules(tmp_path: Path, rules_file: Callable[[str], Path]) -> None:
     user = rules_file(
@@ -50,41 +77,75 @@ def test_promtool_accepts_the_exported_rules(tmp_path: Path, rules_file: Callabl
 
 @needs_promtool
 def test_promtool_unit_test_fires_the_behaviorlog_growth_alert(tmp_path: Path) -> None:
-    rules = tmp_path / "pgdba.yml"
-    rules.write_text(prometheus_rules(load_rules()))
-    test = tmp_path / "test.yml"
     # +20 MiB a minute = 1200 MiB/h: over BehaviorLog's 500 MB/h, under the 1000 of other tables
-    test.write_text(
-        f"""
-rule_files: [{rules}]
-evaluation_interval: 1m
-tests:
-  - interval: 1m
-    input_series:
-      - series: 'pg_stat_user_tables_table_size_bytes{{datname="app",schemaname="public",relname="BehaviorLog"}}'
+    series = """
+      - series: 'pg_stat_user_tables_table_size_bytes{datname="app",schemaname="public",relname="BehaviorLog"}'
         values: '0+20971520x90'
-      - series: 'pg_stat_user_tables_table_size_bytes{{datname="app",schemaname="public",relname="Course"}}'
-        values: '0+20971520x90'
-    alert_rule_test:
+      - series: 'pg_stat_user_tables_table_size_bytes{datname="app",schemaname="public",relname="Course"}'
+        values: '0+20971520x90'"""
+    checks = """
       - eval_time: 80m
         alertname: PgdbaTableGrowthBehaviorlogWarning
         exp_alerts:
-          - exp_labels: {{severity: warning, pgdba_rule: table_growth, datname: app, schemaname: public, relname: BehaviorLog}}
+          - exp_labels: {severity: warning, pgdba_rule: table_growth, datname: app, schemaname: public, relname: BehaviorLog}
             exp_annotations:
               summary: "table_growth: 1200.00 MB/h (> 500) on  appBehaviorLog"
               description: "Table growth in MB per hour, between two snapshots of table sizes"
       - eval_time: 80m
         alertname: PgdbaTableGrowthWarning
         exp_alerts:
-          - exp_labels: {{severity: warning, pgdba_rule: table_growth, datname: app, schemaname: public, relname: Course}}
+          - exp_labels: {severity: warning, pgdba_rule: table_growth, datname: app, schemaname: public, relname: Course}
             exp_annotations:
               summary: "table_growth: 1200.00 MB/h (> 1000) on  appCourse"
-              description: "Table growth in MB per hour, between two snapshots of table sizes"
-"""
-    )
-    assert PROMTOOL is not None
-    proc = subprocess.run([PROMTOOL, "test", "rules", str(test)], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+              description: "Table growth in MB per hour, between two snapshots of table sizes\""""
+    _promtool_unit_test(_default_rules(tmp_path), series, checks)
+
+
+@needs_promtool
+def test_prometheus_cache_hit_alert_needs_min_blocks_like_the_check(tmp_path: Path) -> None:
+    # an idle database: 1 block hit and 2 read a minute is a 33 % hit ratio over 15 blocks in 5 min, far
+    # below min_blocks (100): `alerts check` gives no verdict, the exported rule must not fire either
+    series = """
+      - series: 'pg_stat_database_blks_hit{datname="idle"}'
+        values: '0+1x30'
+      - series: 'pg_stat_database_blks_read{datname="idle"}'
+        values: '0+2x30'
+      - series: 'pg_stat_database_blks_hit{datname="busy"}'
+        values: '0+1000x30'
+      - series: 'pg_stat_database_blks_read{datname="busy"}'
+        values: '0+2000x30'"""
+    checks = """
+      - eval_time: 20m
+        alertname: PgdbaCacheHitRatioCritical
+        exp_alerts:
+          - exp_labels: {severity: critical, pgdba_rule: cache_hit_ratio, datname: busy}
+            exp_annotations:
+              summary: "cache_hit_ratio: 33.33 % (< 50) on  busy"
+              description: "Shared-buffer hit % of blocks read since the last check\""""
+    _promtool_unit_test(_default_rules(tmp_path), series, checks)
+
+
+@needs_promtool
+def test_prometheus_rollback_alert_needs_min_transactions_like_the_check(tmp_path: Path) -> None:
+    # one rollback among three transactions a minute is 33 % but only 15 transactions in 5 min (< 100)
+    series = """
+      - series: 'pg_stat_database_xact_commit{datname="idle"}'
+        values: '0+2x30'
+      - series: 'pg_stat_database_xact_rollback{datname="idle"}'
+        values: '0+1x30'
+      - series: 'pg_stat_database_xact_commit{datname="busy"}'
+        values: '0+200x30'
+      - series: 'pg_stat_database_xact_rollback{datname="busy"}'
+        values: '0+100x30'"""
+    checks = """
+      - eval_time: 20m
+        alertname: PgdbaRollbackRatioCritical
+        exp_alerts:
+          - exp_labels: {severity: critical, pgdba_rule: rollback_ratio, datname: busy}
+            exp_annotations:
+              summary: "rollback_ratio: 33.33 % (> 10) on  busy"
+              description: "Rolled-back share of transactions since the last check\""""
+    _promtool_unit_test(_default_rules(tmp_path), series, checks)
 
 
 @pytest.mark.catalog
@@ -154,20 +215,10 @@ def test_hostile_table_names_in_overrides_give_valid_rules_that_fire_for_that_ta
     assert len(names) == len(set(names))
     alert = next(n for n in names if n.startswith("PgdbaTableGrowthXDisableY") and n.endswith("Warning"))
     # the per-table alert fires for the table with the newline; the generic one leaves it out
-    test = tmp_path / "test.yml"
     series = (
         'pg_stat_user_tables_table_size_bytes{datname="app",schemaname="public",relname="x\\nDISABLE\\ny"}'
     )
-    test.write_text(
-        f"""
-rule_files: [{rules}]
-evaluation_interval: 1m
-tests:
-  - interval: 1m
-    input_series:
-      - series: {json.dumps(series)}
-        values: '0+20971520x90'
-    alert_rule_test:
+    checks = f"""
       - eval_time: 80m
         alertname: {alert}
         exp_alerts:
@@ -177,8 +228,11 @@ tests:
               description: "Table growth in MB per hour, between two snapshots of table sizes"
       - eval_time: 80m
         alertname: PgdbaTableGrowthWarning
-        exp_alerts: []
-"""
+        exp_alerts: []"""
+    _promtool_unit_test(
+        rules,
+        f"""
+      - series: {json.dumps(series)}
+        values: '0+20971520x90'""",
+        checks,
     )
-    proc = subprocess.run([PROMTOOL, "test", "rules", str(test)], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -15,83 +15,8 @@ import psycopg
 import pytest
 
 from pgdba.alerts.metrics import sample_disk, sample_replication
-from pgdba.alerts.prometheus_rules import prometheus_rules
-from pgdba.alerts.rules import load_rules
 from pgdba.embedded import SUPERUSER, EmbeddedCluster
 from tests.conftest import TestDatabase
-
-PROMTOOL = shutil.which("promtool")
-needs_promtool = pytest.mark.skipif(
-    PROMTOOL is None, reason="promtool (Debian package prometheus) is not installed"
-)
-
-
-def _promtool_test(tmp_path: Path, series: str, checks: str) -> None:
-    rules = tmp_path / "pgdba.yml"
-    rules.write_text(prometheus_rules(load_rules()))
-    test = tmp_path / "test.yml"
-    test.write_text(
-        f"""
-rule_files: [{rules}]
-evaluation_interval: 1m
-tests:
-  - interval: 1m
-    input_series:
-{series}
-    alert_rule_test:
-{checks}
-"""
-    )
-    assert PROMTOOL is not None
-    proc = subprocess.run([PROMTOOL, "test", "rules", str(test)], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
-@needs_promtool
-def test_prometheus_cache_hit_alert_needs_min_blocks_like_the_check(tmp_path: Path) -> None:
-    # an idle database: 1 block hit and 2 read a minute is a 33 % hit ratio over 15 blocks in 5 min, far
-    # below min_blocks (100): `alerts check` gives no verdict, the exported rule must not fire either
-    idle = """
-      - series: 'pg_stat_database_blks_hit{datname="idle"}'
-        values: '0+1x30'
-      - series: 'pg_stat_database_blks_read{datname="idle"}'
-        values: '0+2x30'
-      - series: 'pg_stat_database_blks_hit{datname="busy"}'
-        values: '0+1000x30'
-      - series: 'pg_stat_database_blks_read{datname="busy"}'
-        values: '0+2000x30'"""
-    checks = """
-      - eval_time: 20m
-        alertname: PgdbaCacheHitRatioCritical
-        exp_alerts:
-          - exp_labels: {severity: critical, pgdba_rule: cache_hit_ratio, datname: busy}
-            exp_annotations:
-              summary: "cache_hit_ratio: 33.33 % (< 50) on  busy"
-              description: "Shared-buffer hit % of blocks read since the last check\""""
-    _promtool_test(tmp_path, idle, checks)
-
-
-@needs_promtool
-def test_prometheus_rollback_alert_needs_min_transactions_like_the_check(tmp_path: Path) -> None:
-    # one rollback among three transactions a minute is 33 % but only 15 transactions in 5 min (< 100)
-    series = """
-      - series: 'pg_stat_database_xact_commit{datname="idle"}'
-        values: '0+2x30'
-      - series: 'pg_stat_database_xact_rollback{datname="idle"}'
-        values: '0+1x30'
-      - series: 'pg_stat_database_xact_commit{datname="busy"}'
-        values: '0+200x30'
-      - series: 'pg_stat_database_xact_rollback{datname="busy"}'
-        values: '0+100x30'"""
-    checks = """
-      - eval_time: 20m
-        alertname: PgdbaRollbackRatioCritical
-        exp_alerts:
-          - exp_labels: {severity: critical, pgdba_rule: rollback_ratio, datname: busy}
-            exp_annotations:
-              summary: "rollback_ratio: 33.33 % (> 10) on  busy"
-              description: "Rolled-back share of transactions since the last check\""""
-    _promtool_test(tmp_path, series, checks)
 
 
 @pytest.fixture

@@ -72,3 +72,19 @@ def script(db: TestDatabase, text: str) -> None:
         for statement in text.split(";"):
             if statement.strip():
                 conn.execute(statement)  # type: ignore[call-overload]
+
+
+# two related tables the query checks' tests run their statements against
+COURSE_LESSON_SCHEMA = """
+CREATE TABLE course (id int PRIMARY KEY, title text NOT NULL);
+CREATE TABLE lesson (id int PRIMARY KEY, course_id int NOT NULL REFERENCES course (id), title text);
+CREATE INDEX lesson_course_id_idx ON lesson (course_id);
+INSERT INTO course SELECT g, 'course ' || g FROM generate_series(1, 50) g;
+INSERT INTO lesson SELECT g, 1 + g % 50, 'lesson ' || g FROM generate_series(1, 600) g;
+ANALYZE course;
+ANALYZE lesson
+"""
+
+
+def reset_statements(db: TestDatabase) -> None:
+    db.execute("SELECT pg_stat_statements_reset()")

@@ -9,18 +9,8 @@ import pytest
 from pgdba.findings import Severity
 from pgdba.history.snapshot import take_snapshot
 from pgdba.server import load_server_facts
-from tests.checkup.helpers import find, run, script, store_at
+from tests.checkup.helpers import COURSE_LESSON_SCHEMA, find, reset_statements, run, script, store_at
 from tests.conftest import TestDatabase
-
-SCHEMA = """
-CREATE TABLE course (id int PRIMARY KEY, title text NOT NULL);
-CREATE TABLE lesson (id int PRIMARY KEY, course_id int NOT NULL REFERENCES course (id), title text);
-CREATE INDEX lesson_course_id_idx ON lesson (course_id);
-INSERT INTO course SELECT g, 'course ' || g FROM generate_series(1, 50) g;
-INSERT INTO lesson SELECT g, 1 + g % 50, 'lesson ' || g FROM generate_series(1, 600) g;
-ANALYZE course;
-ANALYZE lesson
-"""
 
 QUERY_CHECKS = (
     "query.slow",
@@ -31,14 +21,10 @@ QUERY_CHECKS = (
 )
 
 
-def _reset_statements(db: TestDatabase) -> None:
-    db.execute("SELECT pg_stat_statements_reset()")
-
-
 @pytest.mark.catalog
 def test_query_checks_are_quiet_on_a_healthy_workload(db: TestDatabase) -> None:
-    script(db, SCHEMA)
-    _reset_statements(db)
+    script(db, COURSE_LESSON_SCHEMA)
+    reset_statements(db)
     with db.connect() as conn:
         for i in range(1, 200):
             conn.execute("SELECT title FROM lesson WHERE id = %s", (i,))
@@ -50,8 +36,8 @@ def test_query_checks_are_quiet_on_a_healthy_workload(db: TestDatabase) -> None:
 
 @pytest.mark.catalog
 def test_n_plus_one_is_found_with_the_outer_list_query(db: TestDatabase) -> None:
-    script(db, SCHEMA)
-    _reset_statements(db)
+    script(db, COURSE_LESSON_SCHEMA)
+    reset_statements(db)
     with db.connect() as conn:
         for _ in range(2):
             lessons = conn.execute(
@@ -66,7 +52,7 @@ def test_n_plus_one_is_found_with_the_outer_list_query(db: TestDatabase) -> None
     assert "FROM lesson" in found[0].metrics["outer_query"]
     assert found[0].metrics["outer_rows"] == 1200
     # the lookup alone, with no list query on a related table, is not called an N+1
-    _reset_statements(db)
+    reset_statements(db)
     with db.connect() as conn:
         for i in range(1, 600):
             conn.execute("SELECT id, title FROM course WHERE id = %s", (1 + i % 50,)).fetchone()
@@ -75,8 +61,8 @@ def test_n_plus_one_is_found_with_the_outer_list_query(db: TestDatabase) -> None
 
 @pytest.mark.catalog
 def test_slow_and_unstable_queries_are_found(db: TestDatabase) -> None:
-    script(db, SCHEMA)
-    _reset_statements(db)
+    script(db, COURSE_LESSON_SCHEMA)
+    reset_statements(db)
     with db.connect() as conn:
         for _ in range(5):
             conn.execute("SELECT pg_sleep(0.11), title FROM course WHERE id = %s", (1,))
@@ -95,11 +81,11 @@ def test_slow_and_unstable_queries_are_found(db: TestDatabase) -> None:
 
 @pytest.mark.catalog
 def test_temp_file_spill_is_found(db: TestDatabase) -> None:
-    script(db, SCHEMA)
+    script(db, COURSE_LESSON_SCHEMA)
     db.execute(
         "CREATE TABLE log_line AS SELECT g AS id, md5(g::text) AS body FROM generate_series(1, 50000) g"
     )
-    _reset_statements(db)
+    reset_statements(db)
     with db.connect() as conn:
         conn.execute("SET work_mem = '64kB'")
         for _ in range(10):
@@ -118,7 +104,7 @@ def test_low_cache_hit_query_is_found(db: TestDatabase) -> None:
     db.execute(
         "CREATE TABLE behavior_log AS SELECT g AS id, repeat('x', 200) AS payload FROM generate_series(1, 170000) g"
     )
-    _reset_statements(db)
+    reset_statements(db)
     with db.connect() as conn:
         conn.execute("SET max_parallel_workers_per_gather = 0")
         for _ in range(2):
@@ -130,8 +116,8 @@ def test_low_cache_hit_query_is_found(db: TestDatabase) -> None:
 
 @pytest.mark.catalog
 def test_regression_against_the_previous_snapshot_is_found(db: TestDatabase, tmp_path: Path) -> None:
-    script(db, SCHEMA)
-    _reset_statements(db)
+    script(db, COURSE_LESSON_SCHEMA)
+    reset_statements(db)
     query = "SELECT pg_sleep(%s), title FROM course WHERE id = 2"
     with db.connect() as conn:
         for _ in range(20):

@@ -18,22 +18,8 @@ from pgdba.history.store import HistoryStore
 from pgdba.optimizer import analyze_queries
 from pgdba.server import load_server_facts
 from pgdba.target import resolve_target, session
-from tests.checkup.helpers import find, run, script
+from tests.checkup.helpers import COURSE_LESSON_SCHEMA, find, reset_statements, run, script
 from tests.conftest import TestDatabase
-
-SCHEMA = """
-CREATE TABLE course (id int PRIMARY KEY, title text NOT NULL);
-CREATE TABLE lesson (id int PRIMARY KEY, course_id int NOT NULL REFERENCES course (id), title text);
-CREATE INDEX lesson_course_id_idx ON lesson (course_id);
-INSERT INTO course SELECT g, 'course ' || g FROM generate_series(1, 50) g;
-INSERT INTO lesson SELECT g, 1 + g % 50, 'lesson ' || g FROM generate_series(1, 600) g;
-ANALYZE course;
-ANALYZE lesson
-"""
-
-
-def _reset_statements(db: TestDatabase) -> None:
-    db.execute("SELECT pg_stat_statements_reset()")
 
 
 def _recommendations(report: dict[str, Any], fragment: str) -> list[dict[str, Any]]:
@@ -47,8 +33,8 @@ def _issue_types(report: dict[str, Any], fragment: str) -> list[str]:
 # ---- N+1: the lookups must track the rows of a list query ------------------------------------------
 @pytest.mark.catalog
 def test_analyze_does_not_call_a_hot_key_lookup_without_a_list_query_n_plus_one(db: TestDatabase) -> None:
-    script(db, SCHEMA)
-    _reset_statements(db)
+    script(db, COURSE_LESSON_SCHEMA)
+    reset_statements(db)
     with db.connect() as conn:
         for i in range(600):  # one course lookup per request (an API's GET /courses/:id)
             conn.execute("SELECT id, title FROM course WHERE id = %s", (1 + i % 50,)).fetchone()
@@ -58,8 +44,8 @@ def test_analyze_does_not_call_a_hot_key_lookup_without_a_list_query_n_plus_one(
 
 @pytest.mark.catalog
 def test_analyze_flags_lookups_made_once_per_listed_row(db: TestDatabase) -> None:
-    script(db, SCHEMA)
-    _reset_statements(db)
+    script(db, COURSE_LESSON_SCHEMA)
+    reset_statements(db)
     with db.connect() as conn:
         lessons = conn.execute("SELECT id, course_id FROM lesson WHERE id <= %s", (600,)).fetchall()
         for _, course_id in lessons:  # the ORM loop: one course lookup per listed lesson
@@ -70,8 +56,8 @@ def test_analyze_flags_lookups_made_once_per_listed_row(db: TestDatabase) -> Non
 
 @pytest.mark.catalog
 def test_n_plus_one_check_ignores_lookups_far_more_numerous_than_the_listed_rows(db: TestDatabase) -> None:
-    script(db, SCHEMA)
-    _reset_statements(db)
+    script(db, COURSE_LESSON_SCHEMA)
+    reset_statements(db)
     with db.connect() as conn:
         conn.execute("SELECT id, title FROM lesson WHERE course_id = %s", (7,)).fetchall()  # 12 rows, once
         for i in range(1200):  # a hot lookup unrelated to that one list
@@ -107,7 +93,8 @@ def test_low_cache_hit_check_flags_a_statement_that_never_hit_the_cache(
 # ---- the same statement run by several roles -------------------------------------------------------
 @pytest.fixture
 def two_app_roles(db: TestDatabase) -> Iterator[tuple[str, str]]:
-    """Two login roles allowed to read the test database's tables (an app and its worker)."""
+    """The course/lesson tables and two login roles allowed to read them (an app and its worker)."""
+    script(db, COURSE_LESSON_SCHEMA)
     names = (f"app_{uuid.uuid4().hex[:8]}", f"worker_{uuid.uuid4().hex[:8]}")
     for name in names:
         db.execute(f'CREATE ROLE "{name}" LOGIN')
@@ -128,10 +115,7 @@ def _as_role(db: TestDatabase, role: str) -> psycopg.Connection:
 def test_analyze_reports_a_statement_run_by_two_roles_once_with_all_its_calls(
     db: TestDatabase, two_app_roles: tuple[str, str]
 ) -> None:
-    script(db, SCHEMA)
-    for role in two_app_roles:
-        db.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{role}"')
-    _reset_statements(db)
+    reset_statements(db)
     for role in two_app_roles:
         with _as_role(db, role) as conn:
             for _ in range(3):
@@ -145,10 +129,7 @@ def test_analyze_reports_a_statement_run_by_two_roles_once_with_all_its_calls(
 def test_n_plus_one_check_counts_the_lookups_of_every_role(
     db: TestDatabase, two_app_roles: tuple[str, str]
 ) -> None:
-    script(db, SCHEMA)
-    for role in two_app_roles:
-        db.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{role}"')
-    _reset_statements(db)
+    reset_statements(db)
     for role in two_app_roles:  # the same page served by two roles: 300 lookups each, 600 in all
         with _as_role(db, role) as conn:
             lessons = conn.execute("SELECT id, course_id FROM lesson WHERE id <= %s", (300,)).fetchall()
@@ -163,7 +144,7 @@ def test_n_plus_one_check_counts_the_lookups_of_every_role(
 def test_analyze_since_snapshot_counts_from_a_pg_stat_statements_reset_after_it(
     db: TestDatabase, tmp_path: Path
 ) -> None:
-    script(db, SCHEMA)
+    script(db, COURSE_LESSON_SCHEMA)
     query = "SELECT count(*) FROM lesson WHERE course_id = %s"
     with db.connect() as conn:
         for course in range(10):
@@ -171,7 +152,7 @@ def test_analyze_since_snapshot_counts_from_a_pg_stat_statements_reset_after_it(
     with HistoryStore(tmp_path / "h.sqlite3") as store:
         with session(db.target) as conn:
             take_snapshot(conn, load_server_facts(conn), store, db.target.key)
-        _reset_statements(db)  # every counter back to zero: the 14 calls below are all the activity
+        reset_statements(db)  # every counter back to zero: the 14 calls below are all the activity
         with db.connect() as conn:
             for course in range(14):
                 conn.execute(query, (course,))
