@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import psycopg
@@ -38,6 +39,7 @@ from pgdba.advisor.sizes import estimated_index_bytes
 from pgdba.advisor.views import expand_views
 from pgdba.advisor.whatif import WhatIfSession, explain_generic, plan_index_names
 from pgdba.advisor.workload import WorkloadQuery
+from pgdba.checks.indexes import IndexAges, StatsAge
 from pgdba.errors import InputError, NotAvailable
 from pgdba.findings import Finding, Severity
 from pgdba.server import ServerFacts
@@ -154,6 +156,7 @@ class Advice:
     notes: list[str] = field(default_factory=list)
     verification: dict[str, Any] | None = None
     workload_indexes: set[str] = field(default_factory=set)  # indexes the workload's current plans use
+    drops_not_judged: list[str] = field(default_factory=list)  # unscanned, but created too recently to judge
 
     @property
     def relative_cost(self) -> float:
@@ -221,6 +224,7 @@ class Advice:
             },
             "indexes": [r.to_dict() for r in self.recommendations],
             "drop": [d.to_dict() for d in self.drops],
+            "drop_not_judged": self.drops_not_judged,
             "used_bytes": self.used_bytes,
             "hypopg_used_bytes": self.hypopg_used_bytes,
             "candidates": self.candidates,
@@ -304,11 +308,14 @@ def advise_indexes(
     options: AdvisorOptions | None = None,
     *,
     writes: Mapping[str, float] | None = None,
+    index_ages: IndexAges | None = None,
 ) -> Advice:
     """Advise indexes for a workload on the database `conn` reads (read-only: HypoPG indexes only).
 
     writes: rows written per table (`schema.table`) in the same window as the workload's calls, e.g.
       `workload.table_writes_from_statements`; None when unknown (a query file): writes are not weighed.
+    index_ages: which indexes existed a week ago (`pgdba.history.snapshot.index_ages`); the younger ones are
+      not advised to be dropped as unused. None when no history tells: every index is judged by its counters.
     """
     options = options or AdvisorOptions()
     options.validate()
@@ -351,7 +358,7 @@ def advise_indexes(
             "… ATTACH PARTITION each one"
         )
     if options.drops:
-        advice.drops = _drops(conn, facts, advice, notes)
+        advice.drops = _drops(conn, facts, advice, index_ages)
     advice.runtime_s = time.monotonic() - started
     return advice
 
@@ -609,14 +616,28 @@ def _advise_by_rules(
 
 
 def _drops(
-    conn: psycopg.Connection, facts: ServerFacts, advice: Advice, notes: list[str]
+    conn: psycopg.Connection, facts: ServerFacts, advice: Advice, index_ages: IndexAges | None
 ) -> list[DropAdvice]:
+    """The indexes to drop: unused ones only on a primary whose counters are old enough to judge, and not
+    those created after the judging window began (index_ages, from the history store, when known)."""
     judge_unused = not facts.in_recovery
     if facts.in_recovery:
         advice.notes.append(
             "a replica: unused indexes are not judged here (the primary's scans are not visible)"
         )
+    stats_age = StatsAge(facts.stats_reset, datetime.now(UTC))
     if facts.stats_reset is not None:
         advice.notes.append(f"index scan counts since {facts.stats_reset.isoformat(timespec='seconds')}")
+    if judge_unused and stats_age.too_young:
+        judge_unused = False
+        advice.notes.append(f"unused indexes are not judged: {stats_age.note()}")
     tables = load_tables(conn, user_table_oids(conn))
-    return indexes_to_drop(tables.values(), advice.workload_indexes, judge_unused=judge_unused)
+    existing = [ix for table in tables.values() for ix in table.indexes]
+    young = frozenset(
+        ix.oid for ix in existing if index_ages is not None and ix.oid not in index_ages.existing
+    )
+    drops = indexes_to_drop(tables.values(), advice.workload_indexes, judge_unused=judge_unused, young=young)
+    if drops.not_judged and index_ages is not None:
+        advice.drops_not_judged = [ix.qualified_name for ix in drops.not_judged]
+        advice.notes.append(index_ages.note(advice.drops_not_judged))
+    return drops.advice

@@ -55,6 +55,11 @@ class ExistingIndex:
     key_options: tuple[int, ...] = ()
     # the partitioned index this partition's index is attached to: it can only be dropped with that one
     attached_to: str | None = None
+    oid: int = 0
+    # an index on a partitioned table: size and scans are its leaf partitions' parts summed, plans name the
+    # parts (part_names), and it is dropped whole, without CONCURRENTLY (PostgreSQL refuses it there)
+    partitioned: bool = False
+    part_names: tuple[str, ...] = ()
 
     @property
     def qualified_name(self) -> str:
@@ -153,6 +158,7 @@ SELECT a.attrelid::int AS oid,
 
 INDEXES_SQL = f"""
 SELECT i.indrelid::int AS table_oid,
+       i.indexrelid::bigint AS oid,
        ic.relname AS name,
        n.nspname AS schema,
        tc.relname AS table_name,
@@ -166,8 +172,10 @@ SELECT i.indrelid::int AS table_oid,
        EXISTS (SELECT 1 FROM pg_constraint co WHERE co.conindid = i.indexrelid) AS backs_constraint,
        i.indisvalid AS is_valid,
        i.indpred IS NOT NULL AS is_partial,
-       pg_relation_size(i.indexrelid) AS size_bytes,
-       coalesce(s.idx_scan, 0) AS scans,
+       CASE WHEN ic.relkind = 'I' THEN parts.size_bytes ELSE pg_relation_size(i.indexrelid) END AS size_bytes,
+       CASE WHEN ic.relkind = 'I' THEN parts.scans ELSE coalesce(s.idx_scan, 0) END AS scans,
+       ic.relkind = 'I' AS partitioned,
+       coalesce(parts.names, '{{}}') AS part_names,
        pg_get_indexdef(i.indexrelid) AS definition,
        pg_get_expr(i.indpred, i.indrelid) AS predicate,
        {KEY_OPCLASSES_SQL} AS key_opclasses,
@@ -180,6 +188,15 @@ SELECT i.indrelid::int AS table_oid,
   JOIN pg_namespace n ON n.oid = ic.relnamespace
   JOIN pg_am am ON am.oid = ic.relam
   LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = i.indexrelid
+  LEFT JOIN LATERAL (  -- a partitioned index's leaf parts: they hold its pages, count its scans, name it in plans
+      SELECT coalesce(sum(pg_relation_size(t.relid)), 0)::bigint AS size_bytes,
+             coalesce(sum(u.idx_scan), 0)::bigint AS scans,
+             array_agg(pc.relname::text) FILTER (WHERE pc.relname IS NOT NULL) AS names
+        FROM pg_partition_tree(i.indexrelid) t
+        JOIN pg_class pc ON pc.oid = t.relid
+        LEFT JOIN pg_stat_all_indexes u ON u.indexrelid = t.relid
+       WHERE t.isleaf AND t.relid <> i.indexrelid
+  ) parts ON ic.relkind = 'I'
  WHERE i.indrelid = ANY(%(oids)s)
  ORDER BY ic.relname
 """
@@ -192,7 +209,7 @@ USER_TABLES_SQL = """
 SELECT c.oid::int
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind IN ('r', 'm')
+ WHERE c.relkind IN ('r', 'm', 'p')
    AND n.nspname NOT IN ('pg_catalog', 'information_schema')
    AND n.nspname NOT LIKE 'pg\\_%%'
 """
@@ -218,7 +235,7 @@ def _quoted_name(name: str) -> str:
 
 
 def user_table_oids(conn: psycopg.Connection) -> list[int]:
-    """Every user table and materialized view of the database."""
+    """Every user table (partitioned ones and their partitions too) and materialized view of the database."""
     with conn.cursor() as cur:
         return [int(row[0]) for row in cur.execute(USER_TABLES_SQL).fetchall()]
 
@@ -254,6 +271,7 @@ def load_tables(conn: psycopg.Connection, oids: Iterable[int]) -> dict[int, Tabl
                 continue
             table.indexes.append(
                 ExistingIndex(
+                    oid=int(row["oid"]),
                     name=row["name"],
                     schema=row["schema"],
                     table=row["table_name"],
@@ -272,6 +290,8 @@ def load_tables(conn: psycopg.Connection, oids: Iterable[int]) -> dict[int, Tabl
                     serves_foreign_key=row["serves_foreign_key"],
                     key_options=tuple(row["key_options"]),
                     attached_to=row["attached_to"],
+                    partitioned=bool(row["partitioned"]),
+                    part_names=tuple(row["part_names"]),
                 )
             )
     return tables

@@ -21,9 +21,13 @@ class DropAdvice:
     writes_saved: int  # index entries written since the statistics reset
 
     def ddl(self) -> sql.Composed:
-        return sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}.{}").format(
-            sql.Identifier(self.index.schema), sql.Identifier(self.index.name)
+        # PostgreSQL refuses CONCURRENTLY for an index on a partitioned table: it goes whole, with its parts
+        drop = (
+            "DROP INDEX IF EXISTS {}.{}"
+            if self.index.partitioned
+            else "DROP INDEX CONCURRENTLY IF EXISTS {}.{}"
         )
+        return sql.SQL(drop).format(sql.Identifier(self.index.schema), sql.Identifier(self.index.name))
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -38,20 +42,33 @@ class DropAdvice:
         }
 
 
+@dataclass
+class Drops:
+    """Indexes to drop, and the unscanned ones too young to call unused (created after the judging window
+    began: their counters started at zero then)."""
+
+    advice: list[DropAdvice]
+    not_judged: list[ExistingIndex]
+
+
 def indexes_to_drop(
     tables: Iterable[TableInfo],
     used_by_workload: set[str],
     *,
     judge_unused: bool = True,
     min_size_bytes: int = 0,
-) -> list[DropAdvice]:
+    young: frozenset[int] = frozenset(),
+) -> Drops:
     """Unused (zero scans, not in any workload plan, not serving a foreign key) and redundant (its columns
-    lead another btree) indexes.
+    lead another btree) indexes. An index on a partitioned table is judged whole: its parts' scans summed, in
+    the workload's plans when any part is.
 
     judge_unused: False on a replica or when statistics are too young — then only redundancy is reported.
     used_by_workload: index names that appear in the workload's current plans.
+    young: OIDs of indexes created after the judging window began: not called unused (redundancy still is).
     """
     advice: list[DropAdvice] = []
+    not_judged: list[ExistingIndex] = []
     for table in tables:
         dropped: set[str] = set()
         # widest first, so a narrower index is never called redundant because of one that goes too
@@ -64,19 +81,28 @@ def indexes_to_drop(
             kept = [other for other in table.indexes if other.name not in dropped]
             cover = _covering_index(index, kept)
             # a redundant index may appear in plans: its cover serves the same lookups
-            if cover is None and index.name in used_by_workload:
+            if cover is None and used_by_workload.intersection((index.name, *index.part_names)):
                 continue
             if cover is None and index.serves_foreign_key:
                 continue  # unscanned, but deletes on the referenced table need it for the FK check
             if cover is not None:
                 advice.append(DropAdvice(index, "redundant", f"its columns lead {cover.name}", table.writes))
                 dropped.add(index.name)
+            elif judge_unused and index.scans == 0 and index.oid in young:
+                not_judged.append(index)
             elif judge_unused and index.scans == 0:
-                advice.append(
-                    DropAdvice(index, "unused", "no scans since the statistics reset", table.writes)
-                )
+                advice.append(DropAdvice(index, "unused", _unused_detail(index), table.writes))
                 dropped.add(index.name)
-    return sorted(advice, key=lambda a: -a.index.size_bytes)
+    return Drops(sorted(advice, key=lambda a: -a.index.size_bytes), not_judged)
+
+
+def _unused_detail(index: ExistingIndex) -> str:
+    if not index.partitioned:
+        return "no scans since the statistics reset"
+    return (
+        f"no scans on any of its {len(index.part_names)} partitions since the statistics reset; the DROP "
+        "locks the table and its partitions (no CONCURRENTLY on a partitioned table)"
+    )
 
 
 def _covering_index(index: ExistingIndex, others: list[ExistingIndex]) -> ExistingIndex | None:

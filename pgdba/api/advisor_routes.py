@@ -5,6 +5,7 @@ Every query text is normalised and the proof's sampled parameter values (data fr
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,12 +19,13 @@ from pgdba.advisor.selection import DEFAULT_MIN_IMPROVEMENT_PCT
 from pgdba.advisor.verify import verify_advice
 from pgdba.advisor.workload import queries_from_statements, table_writes_from_statements
 from pgdba.api.actions import record_action, require_action_allowed
-from pgdba.api.dependencies import DatabaseName, settings_of, target_of
+from pgdba.api.dependencies import DatabaseName, history_store, settings_of, target_of
 from pgdba.api.models import ERROR_RESPONSES
 from pgdba.api.query_text import finding_without_literals, normalised
 from pgdba.api.settings import ApiSettings
 from pgdba.api.v1_models import AdviceResponse, AdvisorActionRequest
 from pgdba.errors import InputError, NotAvailable, PgdbaError
+from pgdba.history.snapshot import index_ages
 from pgdba.server import ServerFacts, load_server_facts
 from pgdba.target import Target
 
@@ -46,8 +48,13 @@ def parameters_of(body: AdvisorActionRequest) -> AdvisorParameters:
     )
 
 
-def run_advisor(target: Target, params: AdvisorParameters) -> tuple[Advice, ServerFacts]:
-    """The advice for the workload pg_stat_statements recorded (read-only: HypoPG indexes only)."""
+def run_advisor(
+    target: Target, params: AdvisorParameters, settings: ApiSettings
+) -> tuple[Advice, ServerFacts]:
+    """The advice for the workload pg_stat_statements recorded (read-only: HypoPG indexes only); indexes
+    created after the history store's week-old index snapshot are not advised to be dropped."""
+    with history_store(settings) as store:
+        ages = index_ages(store, target.key, datetime.now(UTC))
     options = AdvisorOptions(
         budget_mb=params.budget_mb,
         min_improvement_pct=params.min_improvement_pct,
@@ -61,7 +68,8 @@ def run_advisor(target: Target, params: AdvisorParameters) -> tuple[Advice, Serv
         if not workload:
             raise NotAvailable("pg_stat_statements holds no query of this database to advise on yet")
         try:
-            advice = advise_indexes(conn, facts, workload, options, writes=table_writes_from_statements(conn))
+            writes = table_writes_from_statements(conn)
+            advice = advise_indexes(conn, facts, workload, options, writes=writes, index_ages=ages)
         except InputError as exc:  # e.g. no recorded query reads a table here: the database's state
             raise NotAvailable(str(exc)) from None
     return advice, facts
@@ -128,7 +136,7 @@ def indexes(
         max_width=max_width,
         static_fillfactor=static_fillfactor,
     )
-    advice, _ = run_advisor(target_of(request, db), params)
+    advice, _ = run_advisor(target_of(request, db), params, settings_of(request))
     return advice_body(settings_of(request), advice)
 
 
@@ -137,7 +145,7 @@ def verify(request: Request, body: AdvisorActionRequest, db: DatabaseName = None
     """The proof: measured before/after times (EXPLAIN ANALYZE) on a scratch copy of the tables the advised
     indexes serve, in a scratch database on the same server (needs CREATEDB; dropped afterwards)."""
     target = target_of(request, db)
-    advice, facts = run_advisor(target, parameters_of(body))
+    advice, facts = run_advisor(target, parameters_of(body), settings_of(request))
     advice.verification = verify_advice(target, facts, advice, on_target=False)
     record_action(
         request, target, "advisor-verify", f"{len(advice.recommendations)} index(es)", {"status": "done"}
@@ -150,7 +158,7 @@ def apply(request: Request, body: AdvisorActionRequest, db: DatabaseName = None)
     """Create the advised indexes (or the listed ones of them) with CREATE INDEX CONCURRENTLY, each checked
     valid afterwards (an invalid build is dropped again). Tables over 100 MB need `largeTables: true`."""
     target = target_of(request, db)
-    advice, _ = run_advisor(target, parameters_of(body))
+    advice, _ = run_advisor(target, parameters_of(body), settings_of(request))
     if body.indexes is not None:
         unknown = set(body.indexes) - {r.candidate.name() for r in advice.recommendations}
         if unknown:

@@ -484,6 +484,7 @@ class AdviceResponse(BaseModel):
     workload: AdvisorWorkload
     indexes: list[AdvisedIndex]
     drop: list[DropIndexAdvice]
+    drop_not_judged: list[str] = []  # unscanned indexes created after the store's week-old index snapshot
     used_bytes: int
     hypopg_used_bytes: int | None
     candidates: int

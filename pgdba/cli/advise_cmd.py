@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,13 +35,16 @@ from pgdba.cli.options import (
     FailOnOption,
     FormatOption,
     StatementTimeoutOption,
+    StoreOption,
     check_fail_on,
     check_format,
     finite,
+    store_if_openable,
     target_from,
 )
 from pgdba.errors import InputError
 from pgdba.findings import Report
+from pgdba.history.snapshot import index_ages
 from pgdba.render import Column, markdown_table, md_code, md_fenced, md_text, print_json, print_rows
 from pgdba.server import load_server_facts
 from pgdba.target import DEFAULT_STATEMENT_TIMEOUT_MS
@@ -104,10 +108,12 @@ def indexes(
         ),
     ] = STATIC_FILLFACTOR,
     statement_timeout: StatementTimeoutOption = DEFAULT_STATEMENT_TIMEOUT_MS,
+    store: StoreOption = None,
     fail_on: FailOnOption = "critical",
     fmt: FormatOption = "table",
 ) -> None:
-    """Advise the indexes that cut the workload's cost most within the budget, and the ones to drop.
+    """Advise the indexes that cut the workload's cost most within the budget, and the ones to drop (not
+    those created after the history store's week-old index snapshot).
 
     Example: pgdba advise indexes --queries workload.sql --budget-mb 200 --emit prisma --schema schema.prisma
     """
@@ -139,7 +145,11 @@ def indexes(
             if not workload:
                 raise InputError("pg_stat_statements holds no query above --min-calls / --min-mean-ms here")
         writes = None if queries is not None else table_writes_from_statements(conn)
-        advice = advise_indexes(conn, facts, workload, options, writes=writes)
+        with store_if_openable(store) as (history, unopened):
+            ages = None if history is None else index_ages(history, target.key, datetime.now(UTC))
+        advice = advise_indexes(conn, facts, workload, options, writes=writes, index_ages=ages)
+        if unopened and advice.drops:
+            advice.notes.append(f"{unopened}: indexes created in the last week cannot be told apart")
         if apply and not verify:
             refuse_unverified_apply(advice, yes=yes)
     patch = _patch(emit, schema, advice)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
 
-from pgdba.cli.options import DsnOption, FormatOption, StoreOption, check_format, finite, target_from
-from pgdba.errors import InputError
-from pgdba.history.store import open_store
+from pgdba.cli.options import (
+    DsnOption,
+    FormatOption,
+    StoreOption,
+    check_format,
+    finite,
+    store_if_openable,
+    target_from,
+)
 from pgdba.optimizer import index_usage, unused_index_report
 from pgdba.render import Column, print_rows
 
@@ -70,19 +75,12 @@ def unused(
     fmt = check_format(fmt)
     target = target_from(dsn)
     min_size_bytes = int(min_size_mb * 1024 * 1024)
-    try:
-        history = open_store(store)
-    except InputError as exc:
-        if store or os.environ.get("PGDBA_HISTORY"):
-            raise  # a store the user named must open
-        # the default store cannot be made here (a read-only home): judge every index by its counters
-        report = unused_index_report(target, max_scans=max_scans, min_size_bytes=min_size_bytes).to_dict()
-        report["notes"].append(f"{exc}: indexes created in the last week cannot be told apart")
-    else:
-        with history:
-            report = unused_index_report(
-                target, max_scans=max_scans, min_size_bytes=min_size_bytes, store=history
-            ).to_dict()
+    with store_if_openable(store) as (history, unopened):
+        report = unused_index_report(
+            target, max_scans=max_scans, min_size_bytes=min_size_bytes, store=history
+        ).to_dict()
+    if unopened:  # judged by the counters alone
+        report["notes"].append(f"{unopened}: indexes created in the last week cannot be told apart")
     rows = [
         {**row, "table": f"{row['schema']}.{row['table']}", "kind": row["sql"]} for row in report["indexes"]
     ]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 
 from pgdba.errors import InputError
 from pgdba.findings import Severity
+from pgdba.history.store import HistoryStore, open_store
 from pgdba.render import FORMATS
 from pgdba.target import (
     DEFAULT_LOCK_TIMEOUT_MS,
@@ -101,3 +104,18 @@ def finite(
         return number
 
     return parse
+
+
+@contextmanager
+def store_if_openable(store: str | None) -> Iterator[tuple[HistoryStore | None, str | None]]:
+    """(the history store, None); a store the user named (--store or PGDBA_HISTORY) must open. When the
+    default one cannot be made here (a read-only home): (None, why), and the command works without history."""
+    try:
+        history = open_store(store)
+    except InputError as exc:
+        if store or os.environ.get("PGDBA_HISTORY"):
+            raise
+        yield None, str(exc)
+        return
+    with history:
+        yield history, None

@@ -27,7 +27,7 @@ def _index_health(data: PanelData) -> dict[str, Any]:
 
 
 def _advice(data: PanelData) -> dict[str, Any]:
-    advice, _ = run_advisor(data.target, AdvisorParameters())
+    advice, _ = run_advisor(data.target, AdvisorParameters(), data.settings)
     return advice_body(data.settings, advice)
 
 

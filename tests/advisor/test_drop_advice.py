@@ -1,0 +1,152 @@
+"""The advisor's indexes to drop: partitioned tables' indexes judged whole, young statistics and young
+indexes not called unused."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from pgdba.advisor.advise import Advice, AdvisorOptions, advise_indexes
+from pgdba.advisor.workload import WorkloadQuery
+from pgdba.cli import main
+from pgdba.history.snapshot import INDEXES, index_ages
+from pgdba.history.store import open_store
+from pgdba.server import load_server_facts
+from pgdba.stats.indexes import index_stats
+from tests.advisor.test_review_advisor import EVENTS
+from tests.conftest import TestDatabase
+
+# PostgreSQL 14 stamps a new database's pg_stat_database.stats_reset with its creation time (15+ leaves it
+# NULL until a reset), so there every test database's statistics are too young to judge unused indexes.
+NEEDS_UNSTAMPED_STATS = pytest.mark.pg(">= 15")
+
+
+def advise(db: TestDatabase, queries: list[str], **kwargs: object) -> Advice:
+    with db.target.connect() as conn:
+        facts = load_server_facts(conn)
+        return advise_indexes(conn, facts, [WorkloadQuery(q) for q in queries], AdvisorOptions(), **kwargs)  # type: ignore[arg-type]
+
+
+def drops_of(advice: Advice) -> dict[str, str]:
+    return {d.index.name: d.reason for d in advice.drops}
+
+
+def part_sizes(db: TestDatabase, parent_index: str) -> tuple[int, int]:
+    """(number of leaf parts, their summed size) of a partitioned index."""
+    with db.connect() as conn:
+        row = conn.execute(
+            "SELECT count(*), sum(pg_relation_size(relid)) FROM pg_partition_tree(%s::regclass) WHERE isleaf",
+            (parent_index,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+@NEEDS_UNSTAMPED_STATS
+def test_an_unused_index_on_a_partitioned_table_is_dropped_whole_without_concurrently(
+    db: TestDatabase,
+) -> None:
+    db.execute(EVENTS)
+    advice = advise(db, ["SELECT * FROM other WHERE x = $1"])
+    [drop] = [d for d in advice.drops if d.index.name == "ev_payload"]
+    parts, size = part_sizes(db, "ev_payload")
+    assert (drop.reason, parts) == ("unused", 2)
+    assert drop.index.size_bytes == size > 0  # the parts hold its pages, not the parent
+    assert "2 partitions" in drop.detail
+    ddl = drop.ddl().as_string(None)
+    assert ddl == 'DROP INDEX IF EXISTS "public"."ev_payload"'  # PostgreSQL refuses CONCURRENTLY here
+    with db.connect() as conn:
+        conn.execute(ddl)
+        left = conn.execute("SELECT count(*) FROM pg_indexes WHERE indexdef LIKE '%(payload)%'").fetchone()
+    assert left == (0,)  # the parts went with it
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+@NEEDS_UNSTAMPED_STATS
+def test_a_partitioned_index_the_workload_plans_use_through_its_parts_is_kept(db: TestDatabase) -> None:
+    db.execute(EVENTS)
+    advice = advise(db, ["SELECT * FROM ev WHERE payload = $1"])
+    assert advice.workload_indexes & {"Ev_2024_payload_idx", "ev_2025_payload_idx"}  # plans name the parts
+    assert "ev_payload" not in drops_of(advice)
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_a_redundant_index_on_a_partitioned_table_is_dropped_whole(db: TestDatabase) -> None:
+    db.execute(EVENTS)
+    db.execute("CREATE INDEX ev_account ON ev (account_id)")
+    db.execute("CREATE INDEX ev_account_created ON ev (account_id, created_at)")
+    advice = advise(db, ["SELECT * FROM ev WHERE account_id = $1 AND created_at > $2"])
+    [drop] = [d for d in advice.drops if d.index.name == "ev_account"]
+    assert (drop.reason, drop.detail) == ("redundant", "its columns lead ev_account_created")
+    assert "CONCURRENTLY" not in drop.ddl().as_string(None)
+
+
+SHOP = """
+CREATE TABLE t (id int PRIMARY KEY, a int, b int, c text);
+INSERT INTO t SELECT g, g % 100, g % 7, md5(g::text) FROM generate_series(1, 20000) g;
+CREATE INDEX t_c ON t (c);
+CREATE INDEX t_a ON t (a);
+CREATE INDEX t_a_b ON t (a, b);
+ANALYZE t;
+"""
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+@NEEDS_UNSTAMPED_STATS
+def test_unused_indexes_are_not_judged_on_statistics_younger_than_a_week(db: TestDatabase) -> None:
+    db.execute(SHOP)
+    workload = ["SELECT * FROM t WHERE a = $1 AND b = $2"]  # served by t_a_b
+    old = advise(db, workload)
+    assert drops_of(old) == {"t_a": "redundant", "t_c": "unused"}
+    db.execute("SELECT pg_stat_reset()")  # the counters start again now
+    young = advise(db, workload)
+    assert drops_of(young) == {"t_a": "redundant"}  # redundancy does not depend on counters
+    assert any(n.startswith("unused indexes are not judged: statistics collected for") for n in young.notes)
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+@NEEDS_UNSTAMPED_STATS
+def test_an_index_created_after_the_week_old_snapshot_is_not_advised_to_be_dropped(
+    db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db.execute(SHOP)
+    store_file = str(tmp_path / "h.sqlite3")
+    with open_store(store_file) as store:
+        with db.connect() as conn:  # the history saw t_c, t_a and t_a_b 8 days ago
+            payload = [ix.to_dict() for ix in index_stats(conn)]
+        store.save_snapshot(db.target.key, INDEXES, payload, taken_at=datetime.now(UTC) - timedelta(days=8))
+        db.execute("CREATE INDEX t_b_c ON t (b, c)")  # today: it has counted no scans yet
+        ages = index_ages(store, db.target.key, datetime.now(UTC))
+    assert drops_of(advise(db, ["SELECT * FROM t WHERE a = $1"]))["t_b_c"] == "unused"  # without history
+    advice = advise(db, ["SELECT * FROM t WHERE a = $1"], index_ages=ages)
+    assert "t_b_c" not in drops_of(advice) and drops_of(advice)["t_c"] == "unused"
+    assert advice.drops_not_judged == ["public.t_b_c"]
+    assert any("public.t_b_c (created after the index snapshot" in n for n in advice.notes)
+
+    queries = tmp_path / "w.sql"
+    queries.write_text("SELECT * FROM t WHERE a = 1;\n")
+    args = [
+        "advise",
+        "indexes",
+        "--dsn",
+        db.dsn,
+        "--queries",
+        str(queries),
+        "--store",
+        store_file,
+        "-f",
+        "json",
+    ]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["drop_not_judged"] == ["public.t_b_c"]
+    assert "t_b_c" not in {d["index"].split(".")[-1] for d in report["drop"]}
