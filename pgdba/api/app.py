@@ -115,7 +115,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
     ):
         app.include_router(area.router)
     app.include_router(dashboard_router(PAGES))
-    app.include_router(make_metrics_router(settings.target, store=settings.history_store))
+    app.include_router(
+        make_metrics_router(settings.target, target_for=settings.target_for, store=settings.history_store)
+    )
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     @app.middleware("http")

@@ -3,13 +3,19 @@
 Collection is bounded (one session with a short statement_timeout) and cached for `cache_seconds`, so
 frequent scrapes cost one collection per interval. Counters postgres_exporter exposes without a `_total`
 suffix (pg_stat_database_*) are exposed untyped to keep their names.
+
+GET /metrics serves the default database, GET /metrics?db=NAME a configured one (multi-target, like
+postgres_exporter's /probe?target= and blackbox_exporter). Series carry no `db` label: the scrape config
+sets `instance` to NAME by relabelling instead, because the exported rules aggregate `by (instance)` and
+server-wide series (pg_stat_activity_count over every database, pg_settings_*) scraped twice under one
+shared instance would be summed twice (connection usage doubled).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +26,8 @@ from prometheus_client.registry import Collector
 
 from pgdba.alerts.check import collect_samples
 from pgdba.alerts.values import Samples
+from pgdba.api.dependencies import DatabaseName
+from pgdba.api.settings import ApiSettings
 from pgdba.errors import PgdbaError
 from pgdba.history.store import open_store
 from pgdba.server import load_server_facts
@@ -232,16 +240,48 @@ def metrics_registry(target: Target, **options: Any) -> CollectorRegistry:
     return registry
 
 
-def make_metrics_router(target: Target, **options: Any) -> Any:
-    """A FastAPI router serving GET /metrics for the target (the app mounts it)."""
+class MetricsByDatabase:
+    """One registry (one cached collector) per monitored database: the default one made now, the others on
+    their first scrape and kept, so each database is collected at most once per `cache_seconds`."""
+
+    def __init__(
+        self, default: Target, target_for: Callable[[str | None], Target] | None = None, **options: Any
+    ) -> None:
+        self._default = default
+        # without a lookup only the default database exists (`?db=default` names it, as on the other routes)
+        self._target_for = target_for or ApiSettings(default).target_for
+        self._options = options
+        self._lock = threading.Lock()
+        # keyed by DSN: /metrics and /metrics?db=<the default's name> are one database, one collection
+        self._registries = {default.dsn: metrics_registry(default, **options)}
+
+    @property
+    def collector_count(self) -> int:
+        return len(self._registries)
+
+    def registry_for(self, name: str | None) -> CollectorRegistry:
+        """The registry of database `name` (the default for None); UnknownDatabase, before anything is
+        cached, for a name not configured."""
+        target = self._target_for(name) if name else self._default
+        with self._lock:
+            if target.dsn not in self._registries:
+                self._registries[target.dsn] = metrics_registry(target, **self._options)
+            return self._registries[target.dsn]
+
+
+def make_metrics_router(
+    target: Target, *, target_for: Callable[[str | None], Target] | None = None, **options: Any
+) -> Any:
+    """A FastAPI router serving GET /metrics for the target and GET /metrics?db=NAME for the database
+    `target_for(NAME)` returns (ApiSettings.target_for; the app mounts it)."""
     from fastapi import APIRouter
     from fastapi.responses import Response
 
-    registry = metrics_registry(target, **options)
+    registries = MetricsByDatabase(target, target_for, **options)
     router = APIRouter()
 
     @router.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE)
+    def metrics(db: DatabaseName = None) -> Response:
+        return Response(generate_latest(registries.registry_for(db)), media_type=CONTENT_TYPE)
 
     return router
