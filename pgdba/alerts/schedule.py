@@ -1,7 +1,8 @@
 """`pgdba schedule`: cron lines or systemd timers for snapshots, alert checks, backups, restore tests, reports.
 
 The jobs read the connection from an environment file (PGDBA_DSN=…, mode 0600), so no password ends up
-in a crontab or a unit file.
+in a crontab or a unit file. They write their logs, the weekly report and their lock files to directories the
+installing user can write, and flock(1) keeps the backup and the restore test (and two alert checks) apart.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from pgdba.target import resolve_target
 
 CRON_BEGIN = "# BEGIN pgdba schedule"
 CRON_END = "# END pgdba schedule"
+# flock's exit code when `flock -n` finds the lock taken (EX_TEMPFAIL; pgdba itself exits 0, 1 or 2)
+LOCK_TAKEN_EXIT = 75
 
 
 @dataclass(frozen=True)
@@ -29,12 +32,59 @@ class Job:
     calendar: str  # systemd OnCalendar
     args: tuple[str, ...]
     description: str
+    lock: str | None = None  # jobs with the same lock never run at the same time
+    skip_if_locked: bool = False  # a run that finds the lock taken is skipped instead of waiting
 
 
-def schedule_jobs(*, env_file: str, rules_file: str | None = None, store: str | None = None) -> list[Job]:
+@dataclass(frozen=True)
+class JobRuntime:
+    """Where the jobs write, and how they are kept apart."""
+
+    logs: Path  # one <job>.log per job (cron; systemd jobs log to the journal)
+    state: Path  # the weekly report and the lock files
+    flock: str | None  # flock(1); None when util-linux is missing: the jobs are then not serialised
+
+    def log_file(self, job: Job) -> Path:
+        return self.logs / f"{job.name}.log"
+
+    def lock_file(self, lock: str) -> Path:
+        return self.state / f"{lock}.lock"
+
+
+def default_dirs(*, root: bool, environ: Mapping[str, str], home: Path) -> tuple[Path, Path]:
+    """(logs, state) for a user: root writes to /var/log/pgdba and /var/lib/pgdba; anyone else (a
+    `postgres` or service user installing its own crontab) cannot, so to $XDG_STATE_HOME/pgdba, by
+    default ~/.local/state/pgdba."""
+    if root:
+        return Path("/var/log/pgdba"), Path("/var/lib/pgdba")
+    xdg_state = environ.get("XDG_STATE_HOME", "")
+    # the XDG spec says a relative value is invalid and must be ignored
+    base = Path(xdg_state) if xdg_state and Path(xdg_state).is_absolute() else home / ".local/state"
+    return base / "pgdba", base / "pgdba"
+
+
+def job_runtime(state_dir: str | None = None) -> JobRuntime:
+    """The runtime for the current user: everything in state_dir when given, else the default dirs."""
+    if state_dir is not None:
+        logs = state = Path(_absolute(state_dir))
+    else:
+        logs, state = default_dirs(root=os.geteuid() == 0, environ=os.environ, home=Path.home())
+    return JobRuntime(logs=logs, state=state, flock=shutil.which("flock"))
+
+
+def schedule_jobs(
+    *,
+    env_file: str,
+    rules_file: str | None = None,
+    store: str | None = None,
+    runtime: JobRuntime | None = None,
+) -> list[Job]:
     """The default schedule: snapshots hourly, alert checks every 5 minutes, a daily backup at 03:00,
     a weekly restore test on Sunday 04:00 and the weekly report on Monday 07:00 (the server's local time,
-    for cron and systemd alike). Paths are made absolute: cron runs jobs in $HOME, systemd in /."""
+    for cron and systemd alike). Paths are made absolute: cron runs jobs in $HOME, systemd in /.
+    The backup and the restore test share a lock (one waits for the other); an alert check that finds
+    the previous one still running is skipped."""
+    report = (runtime or job_runtime()).state / "weekly-report.html"
     # one history store for every job: the alert check reads the backups and restore tests they record
     store_args = ("--store", _absolute(store)) if store else ()
     history_args = ("--history", _absolute(store)) if store else ()
@@ -53,6 +103,8 @@ def schedule_jobs(*, env_file: str, rules_file: str | None = None, store: str | 
             "*:0/5",
             ("alerts", "check", "--notify", *rules_args, *store_args),
             "evaluate alert rules, notify on changes",
+            lock="alerts-check",
+            skip_if_locked=True,
         ),
         Job(
             "backup",
@@ -60,6 +112,7 @@ def schedule_jobs(*, env_file: str, rules_file: str | None = None, store: str | 
             "*-*-* 03:00:00",
             ("backup", "run", *history_args),
             "daily logical backup",
+            lock="backup",
         ),
         Job(
             "restore-test",
@@ -67,12 +120,13 @@ def schedule_jobs(*, env_file: str, rules_file: str | None = None, store: str | 
             "Sun *-*-* 04:00:00",
             ("restore-test", *history_args),
             "weekly restore test",
+            lock="backup",
         ),
         Job(
             "weekly-report",
             "0 7 * * 1",
             "Mon *-*-* 07:00:00",
-            ("report", "--out", "/var/lib/pgdba/weekly-report.html", *store_args),
+            ("report", "--out", str(report), *store_args),
             "weekly report",
         ),
     ]
@@ -84,37 +138,73 @@ def _absolute(path: str) -> str:
 
 def _pgdba() -> str:
     found = shutil.which("pgdba")
-    return found or f"{sys.executable} -m pgdba"
+    return shlex.quote(found) if found else f"{shlex.quote(sys.executable)} -m pgdba"
 
 
-def cron_lines(jobs: list[Job], env_file: Path) -> list[str]:
-    exe = _pgdba()
+def _command(job: Job) -> str:
+    return " ".join([_pgdba(), *(shlex.quote(a) for a in job.args)])
+
+
+def _not_serialised_note(runtime: JobRuntime) -> list[str]:
+    if runtime.flock is not None:
+        return []
+    return [
+        "# note: flock (util-linux) is not installed: jobs are not serialised, so a long backup can overlap"
+        " the restore test; install util-linux and run pgdba schedule again"
+    ]
+
+
+def cron_lines(jobs: list[Job], env_file: Path, runtime: JobRuntime | None = None) -> list[str]:
+    runtime = runtime or job_runtime()
     env = shlex.quote(_absolute(str(env_file)))
-    lines = [CRON_BEGIN]
+    lines = [CRON_BEGIN, f"# logs: {runtime.logs}/<job>.log; report and locks: {runtime.state}"]
+    lines += _not_serialised_note(runtime)
     for job in jobs:
-        command = " ".join(shlex.quote(a) for a in job.args)
         lines.append(f"# {job.description}")
-        lines.append(
-            f"{job.cron} set -a; . {env}; set +a; {exe} {command} >> /var/log/pgdba-{job.name}.log 2>&1"
-        )
+        lines.append(f"{job.cron} set -a; . {env}; set +a; {_cron_command(job, runtime)}")
     lines.append(CRON_END)
     return lines
 
 
-def systemd_units(jobs: list[Job], env_file: Path) -> dict[str, str]:
-    exe = _pgdba()
+def _cron_command(job: Job, runtime: JobRuntime) -> str:
+    """The job's shell command (POSIX sh, as cron runs it), output appended to its log. No `%` in it:
+    cron turns `%` into a newline."""
+    log = shlex.quote(str(runtime.log_file(job)))
+    if job.lock is None or runtime.flock is None:
+        return f"{_command(job)} >> {log} 2>&1"
+    flock, lock = shlex.quote(runtime.flock), shlex.quote(str(runtime.lock_file(job.lock)))
+    if not job.skip_if_locked:
+        return f"{flock} {lock} {_command(job)} >> {log} 2>&1"
+    skipped = f'echo "$(date): skipped, the previous {job.name} still runs" >> {log}'
+    return (
+        f"{flock} -n -E {LOCK_TAKEN_EXIT} {lock} {_command(job)} >> {log} 2>&1"
+        f" || [ $? -ne {LOCK_TAKEN_EXIT} ] || {skipped}"
+    )
+
+
+def systemd_units(jobs: list[Job], env_file: Path, runtime: JobRuntime | None = None) -> dict[str, str]:
+    runtime = runtime or job_runtime()
     units: dict[str, str] = {}
     for job in jobs:
-        command = " ".join(shlex.quote(a) for a in job.args)
         units[f"pgdba-{job.name}.service"] = (
             f"[Unit]\nDescription=pgdba: {job.description}\n\n"
-            f"[Service]\nType=oneshot\nEnvironmentFile={_absolute(str(env_file))}\nExecStart={exe} {command}\n"
+            f"[Service]\nType=oneshot\nEnvironmentFile={_absolute(str(env_file))}\n"
+            f"ExecStart={_systemd_command(job, runtime)}\n"
         )
         units[f"pgdba-{job.name}.timer"] = (
             f"[Unit]\nDescription=pgdba: {job.description}\n\n"
             f"[Timer]\nOnCalendar={job.calendar}\nPersistent=true\n\n[Install]\nWantedBy=timers.target\n"
         )
     return units
+
+
+def _systemd_command(job: Job, runtime: JobRuntime) -> str:
+    # systemd never starts a oneshot service twice, so only jobs that share a lock with another one need
+    # flock. The same flock as cron rather than After=/Conflicts=: Conflicts= would stop a running backup
+    # when the restore test starts, and After= orders one way only (both ways is a cycle).
+    if job.lock is None or job.skip_if_locked or runtime.flock is None:
+        return _command(job)
+    return f"{shlex.quote(runtime.flock)} {shlex.quote(str(runtime.lock_file(job.lock)))} {_command(job)}"
 
 
 def merge_crontab(existing: str, lines: list[str]) -> str:
@@ -136,32 +226,68 @@ def merge_crontab(existing: str, lines: list[str]) -> str:
 
 
 def install_schedule(
-    jobs: list[Job], kind: str, *, apply: bool, env_file: Path, unit_dir: Path, dsn: str | None = None
+    jobs: list[Job],
+    kind: str,
+    *,
+    apply: bool,
+    env_file: Path,
+    unit_dir: Path,
+    dsn: str | None = None,
+    runtime: JobRuntime | None = None,
 ) -> Iterator[str]:
     """Print the schedule, or install it with apply (crontab of the current user, or systemd timers)."""
+    runtime = runtime or job_runtime()
     if kind == "cron":
-        lines = cron_lines(jobs, env_file)
-        if not apply:
-            yield from lines
-            return
-        _write_env(env_file, dsn)
-        crontab = shutil.which("crontab")
-        if crontab is None:
-            raise InputError("crontab is not installed: install cron, or use --kind systemd")
-        current = subprocess.run([crontab, "-l"], capture_output=True, text=True)
-        merged = merge_crontab(current.stdout if current.returncode == 0 else "", lines)
-        subprocess.run([crontab, "-"], input=merged, text=True, check=True)
-        yield f"installed {len(jobs)} cron jobs in the crontab of {os.environ.get('USER', 'this user')}"
+        yield from _install_cron(jobs, apply=apply, env_file=env_file, dsn=dsn, runtime=runtime)
+    else:
+        yield from _install_systemd(
+            jobs, apply=apply, env_file=env_file, unit_dir=unit_dir, dsn=dsn, runtime=runtime
+        )
+
+
+def _install_cron(
+    jobs: list[Job], *, apply: bool, env_file: Path, dsn: str | None, runtime: JobRuntime
+) -> Iterator[str]:
+    lines = cron_lines(jobs, env_file, runtime)
+    if not apply:
+        yield from lines
         return
-    units = systemd_units(jobs, env_file)
+    crontab = shutil.which("crontab")
+    if crontab is None:
+        raise InputError("crontab is not installed: install cron, or use --kind systemd")
+    _write_env(env_file, dsn)
+    create_dirs(runtime.logs, runtime.state)
+    current = subprocess.run([crontab, "-l"], capture_output=True, text=True)
+    merged = merge_crontab(current.stdout if current.returncode == 0 else "", lines)
+    installed = subprocess.run([crontab, "-"], input=merged, text=True, capture_output=True)
+    if installed.returncode != 0:
+        raise InputError(f"crontab refused the schedule: {_first_line(installed.stderr)}")
+    yield f"installed {len(jobs)} cron jobs in the crontab of {os.environ.get('USER', 'this user')}"
+    yield f"logs: {runtime.logs}/<job>.log; report and locks: {runtime.state}"
+    yield from _not_serialised_note(runtime)
+
+
+def _install_systemd(
+    jobs: list[Job], *, apply: bool, env_file: Path, unit_dir: Path, dsn: str | None, runtime: JobRuntime
+) -> Iterator[str]:
+    units = systemd_units(jobs, env_file, runtime)
+    timers = [n for n in units if n.endswith(".timer")]
+    scope = systemctl_scope(unit_dir)
+    commands = systemctl_commands(scope or (), timers)
+    to_run = " && ".join(shlex.join(c) for c in commands)
+    about = [
+        f"# logs: journalctl {shlex.join([*(scope or ()), '-u', 'pgdba-*'])}; report and locks: {runtime.state}",
+        *_not_serialised_note(runtime),
+        *_linger_note(scope),
+    ]
     if not apply:
         for name, text in units.items():
             yield f"# {unit_dir / name}\n{text}"
-        yield "systemctl daemon-reload && systemctl enable --now " + " ".join(
-            n for n in units if n.endswith(".timer")
-        )
+        yield from about
+        yield to_run
         return
     _write_env(env_file, dsn)
+    create_dirs(runtime.state)
     try:
         unit_dir.mkdir(parents=True, exist_ok=True)
         for name, text in units.items():
@@ -169,24 +295,60 @@ def install_schedule(
     except OSError as exc:
         raise InputError(f"cannot write units to {unit_dir}: {exc.strerror or exc}") from None
     yield f"wrote {len(units)} units to {unit_dir}"
-    timers = [n for n in units if n.endswith(".timer")]
+    yield from (line.removeprefix("# ") for line in about)
     systemctl = shutil.which("systemctl")
-    # only a directory systemd reads can be enabled; elsewhere (a staging dir) say what to run
-    known = {Path("/etc/systemd/system"), Path.home() / ".config/systemd/user"}
-    done = (
-        systemctl is not None
-        and unit_dir.resolve() in known
-        and subprocess.run([systemctl, "daemon-reload"], capture_output=True).returncode == 0
-    )
-    if done and systemctl is not None:
-        subprocess.run([systemctl, "enable", "--now", *timers], capture_output=True, check=False)
-        yield "enabled " + " ".join(timers)
-    else:
-        yield (
-            "not enabled here: run `systemctl daemon-reload && systemctl enable --now "
-            + " ".join(timers)
-            + "`"
-        )
+    # only a directory a systemd manager reads can be enabled; elsewhere (a staging dir) say what to run
+    if systemctl is None or scope is None:
+        yield f"not enabled here: run `{to_run}`"
+        return
+    for command in commands:
+        done = subprocess.run([systemctl, *command[1:]], capture_output=True, text=True)
+        if done.returncode != 0:
+            yield f"not enabled: `{shlex.join(command)}` failed ({_first_line(done.stderr)}): run `{to_run}`"
+            return
+    yield "enabled " + " ".join(timers)
+
+
+def systemctl_scope(unit_dir: Path) -> tuple[str, ...] | None:
+    """systemctl's flags for the manager that reads unit_dir: () the system manager, ("--user",) the
+    user's own manager (its units are invisible to the system one), None a directory no manager reads."""
+    where = unit_dir.expanduser().resolve()
+    if where == Path("/etc/systemd/system").resolve():
+        return ()
+    config = os.environ.get("XDG_CONFIG_HOME", "")
+    config_home = Path(config) if config and Path(config).is_absolute() else Path.home() / ".config"
+    if where == (config_home / "systemd/user").resolve():
+        return ("--user",)
+    return None
+
+
+def systemctl_commands(scope: tuple[str, ...], timers: list[str]) -> list[list[str]]:
+    """Reload the manager of that scope and start the timers now and at every boot (timers.target)."""
+    return [["systemctl", *scope, "daemon-reload"], ["systemctl", *scope, "enable", "--now", *timers]]
+
+
+def _linger_note(scope: tuple[str, ...] | None) -> list[str]:
+    if scope != ("--user",):
+        return []
+    user = os.environ.get("USER", "$USER")
+    return [
+        f"# user timers run only while {user} is logged in: `loginctl enable-linger {user}` keeps them running"
+    ]
+
+
+def create_dirs(*dirs: Path) -> None:
+    """Create the jobs' directories; one this user cannot write would make every job fail unseen."""
+    for directory in dirs:
+        try:
+            directory.mkdir(mode=0o750, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot create {directory}: {exc.strerror or exc} (pass --state-dir)") from None
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise InputError(f"{directory} is not writable by this user: pass --state-dir")
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "no message")
 
 
 def _write_env(env_file: Path, dsn: str | None) -> None:

@@ -311,19 +311,31 @@ def schedule(
     ] = "/etc/systemd/system",
     rules: RulesOption = None,
     store: StoreOption = None,
+    state_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--state-dir",
+            help="Directory for the jobs' logs, lock files and weekly report (created by --apply); default "
+            "/var/log/pgdba + /var/lib/pgdba for root, else $XDG_STATE_HOME/pgdba or ~/.local/state/pgdba",
+        ),
+    ] = None,
 ) -> None:
     """Print (or install with --apply) cron lines or systemd timers for snapshots, alert checks, backups,
-    restore tests and the weekly report.
+    restore tests and the weekly report. flock(1) keeps the backup and the restore test apart and skips an
+    alert check while the previous one still runs.
 
     Example: pgdba schedule --kind systemd
     """
-    from pgdba.alerts.schedule import install_schedule, schedule_jobs
+    from pgdba.alerts.schedule import install_schedule, job_runtime, schedule_jobs
 
     if kind not in ("cron", "systemd"):
         raise InputError("--kind takes cron or systemd")
     if not env_file.strip():
         raise InputError("--env-file needs a file name (got an empty string)")
     units = _directory(unit_dir, "--unit-dir")
-    jobs = schedule_jobs(env_file=env_file, rules_file=rules, store=store)
-    for line in install_schedule(jobs, kind, apply=apply, env_file=Path(env_file), unit_dir=units, dsn=dsn):
+    runtime = job_runtime(None if state_dir is None else str(_directory(state_dir, "--state-dir")))
+    jobs = schedule_jobs(env_file=env_file, rules_file=rules, store=store, runtime=runtime)
+    for line in install_schedule(
+        jobs, kind, apply=apply, env_file=Path(env_file), unit_dir=units, dsn=dsn, runtime=runtime
+    ):
         print(line)
