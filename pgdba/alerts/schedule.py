@@ -63,6 +63,22 @@ def default_dirs(*, root: bool, environ: Mapping[str, str], home: Path) -> tuple
     return base / "pgdba", base / "pgdba"
 
 
+def default_install_paths(*, root: bool, environ: Mapping[str, str], home: Path) -> tuple[Path, Path]:
+    """(env file, systemd unit directory) for a user: root's are /etc/pgdba/pgdba.env and the system
+    manager's /etc/systemd/system; anyone else cannot write /etc, so $XDG_CONFIG_HOME/pgdba/pgdba.env and
+    the user manager's $XDG_CONFIG_HOME/systemd/user (by default under ~/.config)."""
+    if root:
+        return Path("/etc/pgdba/pgdba.env"), Path("/etc/systemd/system")
+    config_home = _config_home(environ, home)
+    return config_home / "pgdba/pgdba.env", config_home / "systemd/user"
+
+
+def _config_home(environ: Mapping[str, str], home: Path) -> Path:
+    config = environ.get("XDG_CONFIG_HOME", "")
+    # the XDG spec says a relative value is invalid and must be ignored
+    return Path(config) if config and Path(config).is_absolute() else home / ".config"
+
+
 def job_runtime(state_dir: str | None = None) -> JobRuntime:
     """The runtime for the current user: everything in state_dir when given, else the default dirs."""
     if state_dir is not None:
@@ -315,9 +331,7 @@ def systemctl_scope(unit_dir: Path) -> tuple[str, ...] | None:
     where = unit_dir.expanduser().resolve()
     if where == Path("/etc/systemd/system").resolve():
         return ()
-    config = os.environ.get("XDG_CONFIG_HOME", "")
-    config_home = Path(config) if config and Path(config).is_absolute() else Path.home() / ".config"
-    if where == (config_home / "systemd/user").resolve():
+    if where == (_config_home(os.environ, Path.home()) / "systemd/user").resolve():
         return ("--user",)
     return None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -301,14 +302,20 @@ def schedule(
         bool, typer.Option("--apply", help="Install the schedule (crontab / systemd timers)")
     ] = False,
     env_file: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--env-file", help="File with PGDBA_DSN=… the jobs read (written by --apply, mode 0600)"
+            "--env-file",
+            help="File with PGDBA_DSN=… the jobs read (written by --apply, mode 0600); default "
+            "/etc/pgdba/pgdba.env for root, else ~/.config/pgdba/pgdba.env",
         ),
-    ] = "/etc/pgdba/pgdba.env",
+    ] = None,
     unit_dir: Annotated[
-        str, typer.Option("--unit-dir", help="systemd unit directory")
-    ] = "/etc/systemd/system",
+        str | None,
+        typer.Option(
+            "--unit-dir",
+            help="systemd unit directory; default /etc/systemd/system for root, else ~/.config/systemd/user",
+        ),
+    ] = None,
     rules: RulesOption = None,
     store: StoreOption = None,
     state_dir: Annotated[
@@ -326,13 +333,17 @@ def schedule(
 
     Example: pgdba schedule --kind systemd
     """
-    from pgdba.alerts.schedule import install_schedule, job_runtime, schedule_jobs
+    from pgdba.alerts.schedule import default_install_paths, install_schedule, job_runtime, schedule_jobs
 
     if kind not in ("cron", "systemd"):
         raise InputError("--kind takes cron or systemd")
-    if not env_file.strip():
+    if env_file is not None and not env_file.strip():
         raise InputError("--env-file needs a file name (got an empty string)")
-    units = _directory(unit_dir, "--unit-dir")
+    default_env, default_units = default_install_paths(
+        root=os.geteuid() == 0, environ=os.environ, home=Path.home()
+    )
+    env_file = env_file or str(default_env)
+    units = _directory(unit_dir, "--unit-dir") if unit_dir is not None else default_units
     runtime = job_runtime(None if state_dir is None else str(_directory(state_dir, "--state-dir")))
     jobs = schedule_jobs(env_file=env_file, rules_file=rules, store=store, runtime=runtime)
     for line in install_schedule(

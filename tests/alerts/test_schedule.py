@@ -3,6 +3,7 @@ writing where the installing user can, and kept apart by flock(1)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import stat
 import subprocess
@@ -17,6 +18,7 @@ from pgdba.alerts.schedule import (
     JobRuntime,
     cron_lines,
     default_dirs,
+    default_install_paths,
     merge_crontab,
     schedule_jobs,
     systemctl_scope,
@@ -119,6 +121,26 @@ def test_a_non_root_user_logs_under_its_own_state_home(tmp_path: Path) -> None:
     fallback = tmp_path / ".local/state/pgdba"
     assert default_dirs(root=False, environ={"XDG_STATE_HOME": "rel"}, home=tmp_path) == (fallback, fallback)
     assert default_dirs(root=False, environ={}, home=tmp_path) == (fallback, fallback)
+
+
+def test_a_non_root_user_installs_its_env_file_and_units_under_its_own_config_home(tmp_path: Path) -> None:
+    assert default_install_paths(root=True, environ={}, home=tmp_path) == (
+        Path("/etc/pgdba/pgdba.env"),
+        Path("/etc/systemd/system"),
+    )
+    own = tmp_path / "xdg-config"
+    assert default_install_paths(root=False, environ={"XDG_CONFIG_HOME": str(own)}, home=tmp_path) == (
+        own / "pgdba/pgdba.env",
+        own / "systemd/user",
+    )
+    config = tmp_path / ".config"
+    assert default_install_paths(root=False, environ={"XDG_CONFIG_HOME": "rel"}, home=tmp_path) == (
+        config / "pgdba/pgdba.env",
+        config / "systemd/user",
+    )
+    # the user's unit directory is the one the user manager reads: enabled with systemctl --user
+    user_units = default_install_paths(root=False, environ=os.environ, home=Path.home())[1]
+    assert systemctl_scope(user_units) == ("--user",)
 
 
 def test_state_dir_holds_every_log_the_report_and_the_locks(
