@@ -9,7 +9,7 @@ from typing import Any
 
 from pgdba.checks.capacity import MIN_TREND_WINDOW_S, Growth, growth
 from pgdba.findings import SCHEMA_VERSION
-from pgdba.history.snapshot import TABLES, size_history
+from pgdba.history.snapshot import TABLES, size_history, table_oids
 from pgdba.history.store import HistoryStore
 from pgdba.stats.tables import TableStats, measured_sizes, table_stats
 from pgdba.target import Target, session
@@ -46,7 +46,7 @@ def table_forecast(target: Target, store: HistoryStore, days: int) -> TableForec
     """Each table's size now, its growth per day since the oldest stored snapshot, and its size in `days`."""
     with session(target) as conn:
         tables = table_stats(conn)
-    history = size_history(store, target.key, TABLES)
+    history = size_history(store, target.key, TABLES, current_oids=table_oids(tables))
     sizes = {t.qualified_name: t.total_bytes for t in tables}
     rates = {g.object: g for g in table_growth(history, tables, datetime.now(UTC))}
     since = min((taken for taken, _ in history), default=None)

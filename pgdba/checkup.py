@@ -20,7 +20,7 @@ from pgdba.checks.indexes import IndexAges, StatsAge
 from pgdba.errors import InputError, NotAvailable
 from pgdba.findings import Finding, Report, Severity, SkippedCheck
 from pgdba.history.deltas import statements_since
-from pgdba.history.snapshot import index_ages, previous_statement_snapshot, size_history
+from pgdba.history.snapshot import index_ages, previous_statement_snapshot, size_history, table_oids
 from pgdba.history.store import HistoryStore
 from pgdba.server import TESTED_MAJORS, ServerFacts, load_server_facts
 from pgdba.stats.activity import connection_usage, session_activity
@@ -204,7 +204,9 @@ def _size_history(d: Data, kind: str) -> tuple[list[tuple[datetime, dict[str, in
     store: HistoryStore | None = d.get("store")
     if store is None:
         raise Skip("no history store given")
-    history = size_history(store, d["target_key"], kind)
+    # the tables as they are now: a table dropped and created again since the newest snapshot starts anew
+    current_oids = table_oids(d["tables"]) if kind == "tables" else None
+    history = size_history(store, d["target_key"], kind, current_oids=current_oids)
     if not history:
         raise Skip(f"no earlier {kind} snapshot (run `pgdba snapshot` regularly)")
     if kind == "tables":

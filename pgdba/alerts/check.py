@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,7 +30,6 @@ from pgdba.alerts.values import (
     Samples,
     SizeSnapshot,
     counters_payload,
-    measured_sizes,
     rule_values,
 )
 from pgdba.findings import SCHEMA_VERSION, Severity
@@ -150,24 +149,41 @@ def previous_counters(store: HistoryStore, target_key: str) -> Counters | None:
 
 
 def size_snapshots(
-    store: HistoryStore, target_key: str, window_s: float, now: datetime
+    store: HistoryStore,
+    target_key: str,
+    window_s: float,
+    now: datetime,
+    current_oids: Mapping[str, int] | None = None,
 ) -> list[SizeSnapshot]:
-    """Table sizes from the checks' own table_sizes snapshots and from `pgdba snapshot`'s "tables" ones."""
+    """Table sizes from the checks' own table_sizes snapshots and from `pgdba snapshot`'s "tables" ones
+    (those cut where a table was dropped and created again: `current_oids` are the tables' OIDs now)."""
     since = now - timedelta(seconds=2 * window_s + 3600)
     found = store.snapshots(target_key, TABLE_SIZES_KIND, since=since, limit=5000)
-    own = [SizeSnapshot(s.taken_at, {k: int(v) for k, v in s.payload.items()}) for s in found]
-    recent = size_history(store, target_key, TABLES, limit=200)  # newest first; bounded
+    own = [_size_snapshot(s.taken_at, s.payload) for s in found]
+    recent = size_history(store, target_key, TABLES, limit=200, current_oids=current_oids)  # newest first
     taken = [SizeSnapshot(at, sizes) for at, sizes in recent if at >= since]
     return own + taken
 
 
+def _size_snapshot(taken_at: datetime, payload: dict[str, Any]) -> SizeSnapshot:
+    """A stored table_sizes payload: {"sizes": {name: bytes}, "oids": {name: oid}}, or, before pgdba kept
+    the OIDs, {name: bytes} (a table name always holds a dot, so "sizes" is never one)."""
+    if isinstance(payload.get("sizes"), dict):
+        sizes, oids = payload["sizes"], payload.get("oids") or {}
+        return SizeSnapshot(
+            taken_at, {k: int(v) for k, v in sizes.items()}, {k: int(v) for k, v in oids.items()}
+        )
+    return SizeSnapshot(taken_at, {k: int(v) for k, v in payload.items()})
+
+
 def store_samples(store: HistoryStore, target_key: str, samples: Samples) -> None:
-    """What the next check needs: counters for rates, table sizes for growth."""
+    """What the next check needs: counters for rates, table sizes (with the tables' OIDs) for growth."""
     if samples.databases is not None or samples.statements is not None:
         store.save_snapshot(target_key, COUNTERS_KIND, counters_payload(samples), taken_at=samples.taken_at)
     if samples.tables is not None:
-        sizes = measured_sizes(samples)
-        store.save_snapshot(target_key, TABLE_SIZES_KIND, sizes, taken_at=samples.taken_at)
+        snapshot = SizeSnapshot.of(samples)
+        payload = {"sizes": snapshot.sizes, "oids": snapshot.oids}
+        store.save_snapshot(target_key, TABLE_SIZES_KIND, payload, taken_at=samples.taken_at)
 
 
 # ---- evaluation, state and notification -------------------------------------------------------------------
@@ -295,7 +311,8 @@ def check_alerts(
             )
         key = target.key
         previous = previous_counters(store, key)
-        sizes = size_snapshots(store, key, growth_window(rules), samples.taken_at)
+        current_oids = {t.name: t.oid for t in samples.tables or []}
+        sizes = size_snapshots(store, key, growth_window(rules), samples.taken_at, current_oids)
         states, sent = load_state(store, key)
         statuses, new_states = evaluate_all(rules, samples, previous, sizes, states)
         result = CheckResult(key, samples.taken_at, statuses)

@@ -144,6 +144,7 @@ class TableSample:
     live_rows: int
     dead_rows: int
     locked: bool = False  # another session holds ACCESS EXCLUSIVE: total_bytes is pg_class's estimate
+    oid: int = 0  # a new one when the table is dropped and created again under its name
 
 
 def sample_tables(
@@ -154,7 +155,9 @@ def sample_tables(
     out = []
     for rank, t in enumerate(table_stats(conn)):
         if rank < top or t.qualified_name in wanted or t.table in wanted:
-            out.append(TableSample(t.qualified_name, t.total_bytes, t.live_rows, t.dead_rows, t.locked))
+            out.append(
+                TableSample(t.qualified_name, t.total_bytes, t.live_rows, t.dead_rows, t.locked, t.oid)
+            )
     return out
 
 

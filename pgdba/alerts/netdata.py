@@ -27,7 +27,7 @@ from typing import TextIO
 
 from pgdba.alerts.check import collect_samples, families_needed, growth_window, table_selection
 from pgdba.alerts.rules import Rule, RuleSet, format_duration
-from pgdba.alerts.values import Counters, SizeSnapshot, counters_payload, measured_sizes, rule_values
+from pgdba.alerts.values import Counters, SizeSnapshot, counters_payload, rule_values
 from pgdba.errors import ConnectionFailed, InputError, PgdbaError
 from pgdba.history.store import HistoryStore, open_store
 from pgdba.server import load_server_facts
@@ -235,7 +235,7 @@ def plugin_round(
     payload = counters_payload(samples)
     state.previous = Counters(samples.taken_at, payload["databases"], payload["statements"])
     if samples.tables is not None:
-        state.sizes.append(SizeSnapshot(samples.taken_at, measured_sizes(samples)))
+        state.sizes.append(SizeSnapshot.of(samples))
         state.sizes = [s for s in state.sizes if samples.taken_at - s.taken_at <= timedelta(seconds=keep)]
 
 

@@ -27,6 +27,7 @@ from pgdba.alerts.rules import Rule
 GB = 1024**3
 MB = 1024**2
 LOCKED_NOTE = "size not measurable: another session holds an ACCESS EXCLUSIVE lock on the table"
+RECREATED_NOTE = "dropped and created again since the baseline snapshot: a new table, no growth yet"
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,15 @@ class Counters:
 class SizeSnapshot:
     taken_at: datetime
     sizes: dict[str, int]
+    # table name → OID when the snapshot was taken: a table dropped and created again under its name since
+    # then is another table, whose growth the old size would fake (empty for older snapshots: not known)
+    oids: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, samples: Samples) -> SizeSnapshot:
+        """This round's measured sizes with the tables' OIDs."""
+        oids = {t.name: t.oid for t in samples.tables or [] if t.oid}
+        return cls(samples.taken_at, measured_sizes(samples), oids)
 
 
 def measured_sizes(samples: Samples) -> dict[str, int]:
@@ -289,6 +299,9 @@ def _growth(
             continue
         if t.name not in baseline.sizes:
             out.append(MetricValue(t.name, None, "not in the previous table_sizes snapshot"))
+            continue
+        if baseline.oids.get(t.name, 0) not in (0, t.oid):
+            out.append(MetricValue(t.name, None, RECREATED_NOTE))
             continue
         seconds = (s.taken_at - baseline.taken_at).total_seconds()
         value = growth_mb_per_hour(baseline.sizes[t.name], t.total_bytes, seconds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +15,7 @@ from pgdba.server import ServerFacts
 from pgdba.stats.database import database_stats
 from pgdba.stats.indexes import index_stats
 from pgdba.stats.statements import StatementStats, statement_stats
-from pgdba.stats.tables import table_stats
+from pgdba.stats.tables import TableStats, table_stats
 
 STATEMENTS = "statements"
 TABLES = "tables"
@@ -110,19 +111,49 @@ def index_ages(store: HistoryStore, target_key: str, now: datetime) -> IndexAges
 
 
 def size_history(
-    store: HistoryStore, target_key: str, kind: str, *, limit: int = 1000
+    store: HistoryStore,
+    target_key: str,
+    kind: str,
+    *,
+    limit: int = 1000,
+    current_oids: Mapping[str, int] | None = None,
 ) -> list[tuple[datetime, dict[str, int]]]:
-    """(taken_at, {object: bytes}) of the stored table ("tables") or database ("database") snapshots. A table
-    that was locked by DDL when the snapshot was taken has only pg_class's estimate there: it is left out."""
+    """(taken_at, {object: bytes}) of the stored table ("tables") or database ("database") snapshots, newest
+    first. A table that was locked by DDL when the snapshot was taken has only pg_class's estimate there: it
+    is left out. So are a table's samples from before it was dropped and created again under its name (see
+    `same_table_samples`); `current_oids` (schema.table → OID, from `table_oids`) names the tables as they are
+    now, else the newest snapshot does."""
+    snaps = store.snapshots(target_key, kind, limit=limit)
+    if kind == TABLES:
+        return same_table_samples(snaps, current_oids or {})
+    return [
+        (snap.taken_at, {row["database"]: int(row["size_bytes"]) for row in snap.payload}) for snap in snaps
+    ]
+
+
+def same_table_samples(
+    snaps: Sequence[Snapshot], current_oids: Mapping[str, int]
+) -> list[tuple[datetime, dict[str, int]]]:
+    """Each table snapshot's measured sizes, newest first. Going back, a table's samples stop at the first
+    whose OID differs from the table's own (current_oids', else its newest sample's): from there on the name
+    belonged to a table since dropped. Samples without an OID (older pgdba) count as the same table. Names
+    key the series: a renamed table's (same OID) starts at the rename."""
+    expected = {name: oid for name, oid in current_oids.items() if oid}
+    ended: set[str] = set()
     samples = []
-    for snap in store.snapshots(target_key, kind, limit=limit):
-        if kind == TABLES:
-            sizes = {
-                f"{row['schema']}.{row['table']}": int(row["total_bytes"])
-                for row in snap.payload
-                if not row.get("locked")
-            }
-        else:
-            sizes = {row["database"]: int(row["size_bytes"]) for row in snap.payload}
+    for snap in snaps:
+        sizes = {}
+        for row in snap.payload:
+            name = f"{row['schema']}.{row['table']}"
+            oid = int(row.get("oid") or 0)
+            if oid and expected.setdefault(name, oid) != oid:
+                ended.add(name)
+            if name not in ended and not row.get("locked"):
+                sizes[name] = int(row["total_bytes"])
         samples.append((snap.taken_at, sizes))
     return samples
+
+
+def table_oids(tables: Iterable[TableStats]) -> dict[str, int]:
+    """schema.table → OID of the tables now: what `size_history` matches the stored samples against."""
+    return {t.qualified_name: t.oid for t in tables}

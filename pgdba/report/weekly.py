@@ -14,7 +14,7 @@ from pgdba.checks.queries import StatementSet
 from pgdba.checkup import CheckupResult, run_checkup
 from pgdba.findings import SCHEMA_VERSION, Finding, Severity
 from pgdba.history.deltas import statements_since, window_since
-from pgdba.history.snapshot import TABLES, size_history, statement_snapshot_at
+from pgdba.history.snapshot import TABLES, size_history, statement_snapshot_at, table_oids
 from pgdba.history.store import HistoryStore
 from pgdba.report.score import HealthScore, health_score
 from pgdba.stats.statements import StatementStats
@@ -160,7 +160,8 @@ def build_report(target: Target, store: HistoryStore, *, top: int = 10, save: bo
         window = window_since(taken_at, meta, result.facts)
     top_queries = _top_application_statements(statements, top)
     tables = result.data.get("tables", [])
-    rates = table_growth(size_history(store, target.key, TABLES), tables, now)
+    history = size_history(store, target.key, TABLES, current_oids=table_oids(tables))
+    rates = table_growth(history, tables, now)
     previous = store.records(target.key, REPORT_KIND, limit=1)
     prev_at, prev_payload = previous[0] if previous else (None, None)
     diff = diff_findings(result.report.findings, prev_payload, prev_at)

@@ -49,6 +49,9 @@ class TableStats:
     # a partitioned table that is no partition itself: its leaf partitions' rows (pg_class estimates), 0
     # otherwise. Autovacuum never analyses it, and without ANALYZE the planner guesses for the whole table.
     partition_rows: int = 0
+    # the table's OID: a table dropped and created again under its name gets a new one (TRUNCATE, VACUUM FULL,
+    # CLUSTER, pg_repack keep it), so its size history starts anew (0 in old snapshots)
+    oid: int = 0
 
     @property
     def qualified_name(self) -> str:
@@ -138,7 +141,8 @@ SELECT t.schemaname AS schema,
               FROM tree
               JOIN pg_class AS leaf ON leaf.oid = tree.relid
              WHERE leaf.relkind <> 'p')
-       ELSE 0 END AS partition_rows
+       ELSE 0 END AS partition_rows,
+       t.relid::bigint AS oid
   FROM tables AS t
  CROSS JOIN (SELECT current_setting('block_size')::bigint AS size) AS block
  ORDER BY total_bytes DESC

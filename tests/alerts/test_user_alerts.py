@@ -18,7 +18,7 @@ from pgdba.alerts.check import TABLE_SIZES_KIND
 from pgdba.alerts.metrics import sample_disk
 from pgdba.alerts.netdata import PluginState, plugin_round
 from pgdba.alerts.rules import load_rules
-from pgdba.alerts.values import LOCKED_NOTE
+from pgdba.alerts.values import LOCKED_NOTE, RECREATED_NOTE
 from pgdba.cli import main
 from pgdba.history.store import HistoryStore
 from pgdba.target import Target
@@ -307,7 +307,7 @@ def test_a_table_locked_access_exclusive_has_no_size_stored_and_no_growth(
     rules = rules_file("[[rule]]\nname = 'table_growth'\nwindow = '0s'\n")
     run_check(db.target, store, rules)  # a first snapshot with every table measured
     before = store.latest_snapshot(db.target.key, TABLE_SIZES_KIND)
-    assert before is not None and {"public.steady", "public.rebuilt"} <= set(before.payload)
+    assert before is not None and {"public.steady", "public.rebuilt"} <= set(before.payload["sizes"])
 
     holder = db.connect(autocommit=False)
     try:
@@ -321,10 +321,35 @@ def test_a_table_locked_access_exclusive_has_no_size_stored_and_no_growth(
 
     stored = store.latest_snapshot(db.target.key, TABLE_SIZES_KIND)
     assert stored is not None and stored.taken_at == result.checked_at
-    assert "public.rebuilt" not in stored.payload
-    assert "public.steady" in stored.payload
+    assert "public.rebuilt" not in stored.payload["sizes"]
+    assert "public.steady" in stored.payload["sizes"]
     assert "public.rebuilt" not in plugin_state.sizes[-1].sizes
     assert "public.steady" in plugin_state.sizes[-1].sizes
     locked = status_of(result, "table_growth", "public.rebuilt")
     assert (locked.status, locked.value, locked.note) == ("unknown", None, LOCKED_NOTE)
     assert status_of(result, "table_growth", "public.steady").value == 0
+
+
+@pytest.mark.catalog
+def test_a_table_dropped_and_created_again_since_the_baseline_has_no_growth(
+    db: TestDatabase, store: HistoryStore, rules_file: Callable[[str], Path]
+) -> None:
+    db.execute("CREATE TABLE staging (id bigint, payload text) WITH (autovacuum_enabled = false)")
+    rules = rules_file("[[rule]]\nname = 'table_growth'\nwindow = '0s'\nwarn = 1\n")
+    run_check(db.target, store, rules)  # the baseline: the empty table
+    load = "INSERT INTO staging SELECT g, repeat('event', 100) FROM generate_series(1, 6000) AS g"
+    # the nightly rebuild: a new table under the old name, loaded at once (4 MB is not growth of the old one)
+    db.execute(f"DROP TABLE staging; CREATE TABLE staging (id bigint, payload text); {load}")
+    rebuilt = status_of(run_check(db.target, store, rules), "table_growth", "public.staging")
+    assert (rebuilt.status, rebuilt.value, rebuilt.note) == ("unknown", None, RECREATED_NOTE)
+    plugin_state = PluginState()  # the Netdata plugin's in-memory baseline follows the same rule
+    plugin_round(db.target, load_rules(rules), plugin_state, io.StringIO(), 1, None)
+    db.execute(f"DROP TABLE staging; CREATE TABLE staging (id bigint, payload text); {load}")
+    out = io.StringIO()
+    plugin_round(db.target, load_rules(rules), plugin_state, out, 1, None)
+    chart = out.getvalue().split("BEGIN pgdba.table_growth_public_staging\n", 1)[1]
+    assert chart.startswith("END")  # no value charted
+    run_check(db.target, store, rules)  # a baseline of the table as it is now
+    db.execute(load)  # the same table growing is growth
+    grown = status_of(run_check(db.target, store, rules), "table_growth", "public.staging")
+    assert grown.status in ("warning", "critical") and grown.value is not None and grown.value > 1
