@@ -32,6 +32,7 @@ from pgdba.alerts.values import (
     counters_payload,
     rule_values,
 )
+from pgdba.backup.server_identity import read_system_identifier
 from pgdba.findings import SCHEMA_VERSION, Severity
 from pgdba.history.snapshot import TABLES, size_history
 from pgdba.history.store import HistoryStore
@@ -124,7 +125,7 @@ def collect_samples(
         if store is None:
             samples.errors["backups"] = "unknown: no history store"
         else:
-            samples.backups = metrics.sample_backups(store, target.key)
+            samples.backups = metrics.sample_backups(store, target.key, read_system_identifier(conn))
     return samples
 
 

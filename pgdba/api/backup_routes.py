@@ -23,6 +23,11 @@ from pgdba.backup import (
     run_backup,
 )
 from pgdba.backup.manifest import check_history_store, record_backup
+from pgdba.backup.server_identity import (
+    backups_of_server,
+    reachable_system_identifier,
+    target_system_identifier,
+)
 from pgdba.backup.storage import Storage
 from pgdba.errors import InputError, NotAvailable
 from pgdba.target import Target
@@ -39,10 +44,15 @@ def backup_storage(settings: ApiSettings) -> Storage:
 
 
 def backups_body(settings: ApiSettings, target: Target) -> dict[str, Any]:
-    """The database's backups, newest first, and its recorded restore tests (newest first)."""
+    """The database's backups taken on its server (another server's under the same database name are left
+    out; all of them when the server is unreachable), newest first, and its recorded restore tests."""
     storage = backup_storage(settings)
-    backups = sorted(list_backups(storage, target.database), key=lambda b: b.backup_id, reverse=True)
-    tests = restore_test_history(target.key, settings.history_store, limit=20)
+    system_identifier = reachable_system_identifier(target)
+    mine = backups_of_server(list_backups(storage, target.database), system_identifier)
+    backups = sorted(mine, key=lambda b: b.backup_id, reverse=True)
+    tests = restore_test_history(
+        target.key, settings.history_store, limit=20, system_identifier=system_identifier
+    )
     return {
         "schema_version": 1,
         "storage": storage.url,
@@ -81,7 +91,8 @@ def run_restore_test(request: Request, body: RestoreTestRequest, db: DatabaseNam
     target = target_of(request, db)
     storage = backup_storage(settings)
     try:
-        backup = find_backup(storage, body.backupId, target.database)
+        newest_of = target_system_identifier(target) if body.backupId is None else None
+        backup = find_backup(storage, body.backupId, target.database, newest_of)
     except InputError as exc:  # no such backup (yet): the storage's state, not a malformed request
         raise NotAvailable(str(exc)) from None
     check_history_store(settings.history_store)

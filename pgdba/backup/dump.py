@@ -31,11 +31,13 @@ from pgdba.backup.manifest import (
     DUMP_NAME,
     GLOBALS_NAME,
     Manifest,
+    SequenceFacts,
     TableFacts,
     backup_prefix,
     new_backup_id,
     write_manifest,
 )
+from pgdba.backup.server_identity import read_system_identifier
 from pgdba.backup.storage import Storage, StorageError
 from pgdba.backup.tools import PgTools, find_pg_tools
 from pgdba.errors import InputError, PgdbaError
@@ -157,12 +159,14 @@ def run_backup(
         row = conn.execute(DATABASE_SIZE_SQL).fetchone()
         assert row is not None
         version_num, version, db_bytes, database = int(row[0]), str(row[1]), int(row[2]), str(row[3])
+        system_identifier = read_system_identifier(conn)  # None when not readable: the backup goes on
         tools = tools or find_pg_tools(version_num // 10000, environ)
         if not exact:
             try:
                 normalize_session(conn)
                 tables = user_tables(conn)
                 fingerprint = catalog_fingerprint(conn)
+                sequences, large_objects = _restore_test_facts(conn)
             except psycopg.errors.LockNotAvailable:
                 raise _lock_conflict(target, "the table size and catalog query before pg_dump") from None
             schema_model = _schema_model(conn)
@@ -174,6 +178,7 @@ def run_backup(
             try:
                 snapshot_conn, snapshot, tables, fingerprint = _open_snapshot(target, checksum_limit_bytes)
                 schema_model = _schema_model(snapshot_conn)
+                sequences, large_objects = _restore_test_facts(snapshot_conn)
             except psycopg.errors.LockNotAvailable:
                 raise _lock_conflict(target, "counting rows for --exact") from None
         if jobs > 1:
@@ -189,6 +194,7 @@ def run_backup(
     finally:
         if snapshot_conn is not None:
             snapshot_conn.close()
+    large_objects_at_dump_end = _note_dump_end(target, sequences)
     globals_key, globals_sha, globals_note = None, None, None
     try:
         if include_globals:
@@ -214,6 +220,7 @@ def run_backup(
         encryption="age" if encrypt else None,
         exact=exact,
         snapshot=snapshot,
+        system_identifier=system_identifier,
         globals_key=globals_key,
         globals_sha256=globals_sha,
         globals_note=globals_note,
@@ -221,6 +228,9 @@ def run_backup(
         tables=tables,
         schema_fingerprint=fingerprint,
         schema_model=schema_model,
+        sequences=sequences,
+        large_objects=large_objects,
+        large_objects_at_dump_end=None if exact else large_objects_at_dump_end,  # exact: the snapshot's count
     )
     try:
         write_manifest(storage, manifest)  # last: from here on the backup counts
@@ -241,6 +251,27 @@ def _schema_model(conn: psycopg.Connection) -> dict[str, Any] | None:
     except (PgdbaError, psycopg.Error):
         if not conn.autocommit:
             raise  # inside the snapshot transaction an error would abort it: let the backup fail loudly
+        return None
+
+
+def _restore_test_facts(conn: psycopg.Connection) -> tuple[list[SequenceFacts], int]:
+    """The sequence values and large-object count the restore test compares (see restore_test.py)."""
+    from pgdba.backup.restore_test import count_large_objects, sequence_values  # it imports this module
+
+    return sequence_values(conn), count_large_objects(conn)
+
+
+def _note_dump_end(target: Target, sequences: list[SequenceFacts]) -> int | None:
+    """Read the sequences again (not transactional: pg_dump read them at some moment of the dump) and
+    count the large objects again once pg_dump has finished; None when that fails, which costs the backup
+    nothing (the restore test then checks against the first reading)."""
+    from pgdba.backup.restore_test import count_large_objects, note_dump_end_values
+
+    try:
+        with target.connect() as conn:
+            note_dump_end_values(conn, sequences)
+            return count_large_objects(conn)
+    except (PgdbaError, psycopg.Error):
         return None
 
 

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pgdba.backup.server_identity import newest_of_server
 from pgdba.backup.storage import Storage, StorageError
 from pgdba.errors import InputError
 
@@ -58,6 +59,24 @@ class TableFacts:
 
 
 @dataclass
+class SequenceFacts:
+    """One sequence when the backup started (in the dump's snapshot with --exact) and once pg_dump had
+    finished: sequences are not transactional, so pg_dump's own reading lies between the two."""
+
+    schema: str
+    name: str
+    increment: int
+    last_value: int
+    is_called: bool
+    dump_end_last_value: int | None = None
+    dump_end_is_called: bool | None = None
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+@dataclass
 class Manifest:
     backup_id: str
     database: str
@@ -74,6 +93,7 @@ class Manifest:
     encryption: str | None = None
     exact: bool = False
     snapshot: str | None = None
+    system_identifier: str | None = None  # the server's (server_identity.py); None: an earlier pgdba's
     globals_key: str | None = None
     globals_sha256: str | None = None
     globals_note: str | None = None
@@ -82,6 +102,9 @@ class Manifest:
     schema_fingerprint: list[str] = field(default_factory=list)
     schema_model: dict[str, Any] | None = None  # pgdba.schema's model of the source (see schema_model.py)
     format: int = MANIFEST_FORMAT
+    sequences: list[SequenceFacts] | None = None  # None: taken by a pgdba that did not record them
+    large_objects: int | None = None  # counted when the backup started (in the dump's snapshot with --exact)
+    large_objects_at_dump_end: int | None = None  # counted again after pg_dump (without --exact)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -95,6 +118,8 @@ class Manifest:
         values["started_at"] = datetime.fromisoformat(values["started_at"])
         values["finished_at"] = datetime.fromisoformat(values["finished_at"])
         values["tables"] = [TableFacts(**t) for t in values.get("tables", [])]
+        if values.get("sequences") is not None:
+            values["sequences"] = [SequenceFacts(**s) for s in values["sequences"]]
         return cls(**values)
 
 
@@ -147,6 +172,10 @@ class BackupInfo:
         return backup_time(self.backup_id)
 
     @property
+    def system_identifier(self) -> str | None:
+        return self.manifest.system_identifier if self.manifest else None
+
+    @property
     def restore_test_passed(self) -> bool:
         return bool(self.restore_test and self.restore_test.get("passed"))
 
@@ -173,6 +202,7 @@ class BackupInfo:
             "format": m.dump_format if m else None,
             "sha256": m.dump_sha256 if m else None,
             "server_version": m.server_version if m else None,
+            "system_identifier": self.system_identifier,
             "exact": m.exact if m else None,
             "duration_s": round((m.finished_at - m.started_at).total_seconds(), 1) if m else None,
             "restore_test": self.restore_test,
@@ -214,8 +244,17 @@ def list_backups(storage: Storage, database: str | None = None) -> list[BackupIn
     return sorted(found, key=lambda b: (b.taken_at, b.backup_id))
 
 
-def find_backup(storage: Storage, backup_id: str | None, database: str | None) -> BackupInfo:
-    """A given backup (id, or DATABASE/ID), or the newest complete one; InputError when there is none."""
+def find_backup(
+    storage: Storage,
+    backup_id: str | None,
+    database: str | None,
+    system_identifier: str | None = None,
+    *,
+    server_preferred: bool = False,
+) -> BackupInfo:
+    """A given backup (id, or DATABASE/ID), or the newest complete one of the server `system_identifier`
+    (None: of the one server the store has backups of; server_preferred: of that server when it has
+    some, else as with None); InputError when there is none."""
     if backup_id:
         return _find_given_backup(storage, backup_id, database)
     backups = list_backups(storage, database)
@@ -225,7 +264,7 @@ def find_backup(storage: Storage, backup_id: str | None, database: str | None) -
         raise InputError(f"no complete backup{where} in {storage.url}")
     if database is None and len({b.database for b in complete}) > 1:
         raise InputError("the store holds backups of several databases: pass --database")
-    return complete[-1]
+    return newest_of_server(complete, system_identifier, storage.url, server_preferred=server_preferred)
 
 
 def _find_given_backup(storage: Storage, given: str, database: str | None) -> BackupInfo:
@@ -266,6 +305,7 @@ def record_backup(
         "storage": storage_url,
         "backup_id": manifest.backup_id,
         "database": manifest.database,
+        "system_identifier": manifest.system_identifier,
         "size": manifest.dump_size,
         "finished_at": manifest.finished_at.isoformat(),
     }

@@ -13,7 +13,7 @@ from psycopg import sql
 
 from pgdba.backup.archive import read_archive
 from pgdba.backup.dump import check_jobs, client_environment
-from pgdba.backup.manifest import BackupInfo
+from pgdba.backup.manifest import BackupInfo, find_backup
 from pgdba.backup.storage import Storage
 from pgdba.backup.tools import PgTools, find_pg_tools
 from pgdba.errors import InputError
@@ -45,6 +45,15 @@ class RestoreResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema_version": 1, **self.__dict__}
+
+
+def choose_backup_to_restore(
+    storage: Storage, backup_id: str | None, database: str | None, destination_identifier: str | None
+) -> BackupInfo:
+    """The given backup, else the newest complete one of the server restored into when it has backups
+    there (recovering a server from its own), else of the one server the store has backups of: with
+    several, which one is the user's to say (a backup id)."""
+    return find_backup(storage, backup_id, database, destination_identifier, server_preferred=True)
 
 
 def database_state(server: Target, dbname: str) -> str:

@@ -3,9 +3,14 @@
 Checks, in order: the archive's sha256 and size, pg_restore's exit status and errors, every table
 present, row counts (exact when the backup was taken with exact=True, else against the planner's
 estimates, a table the statistics saw emptied by DELETE before the dump being no failure), content
-checksums of the tables that have one in the manifest, no invalid index or unvalidated constraint, and
-the schema equal to the one recorded at backup time. The scratch database is dropped afterwards; the
-result is recorded next to the backup and in the history store.
+checksums of the tables that have one in the manifest, no invalid index or unvalidated constraint, the
+schema equal to the one recorded at backup time, every sequence at the value pg_dump read (between the
+backup start and the dump end: sequences are not transactional), no sequence owned by a column behind
+that column's values (the next INSERT would hit a duplicate key), and as many large objects as the source
+had. The scratch database is dropped afterwards; the result is recorded next to the backup and in the
+history store.
+
+pg_restore is chosen by the major of the pg_dump that wrote the archive (an older one cannot read it).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from pgdba.backup.archive import ArchiveRead, read_archive
 from pgdba.backup.catalog import (
@@ -31,10 +37,11 @@ from pgdba.backup.catalog import (
 )
 from pgdba.backup.dump import check_jobs, client_environment
 from pgdba.backup.encryption import decrypt_argv
-from pgdba.backup.manifest import RESTORE_TEST_NAME, BackupInfo, Manifest, TableFacts
+from pgdba.backup.manifest import RESTORE_TEST_NAME, BackupInfo, Manifest, SequenceFacts, TableFacts
 from pgdba.backup.restore import create_database, drop_database
+from pgdba.backup.server_identity import same_server
 from pgdba.backup.storage import Storage
-from pgdba.backup.tools import PgTools, find_pg_tools
+from pgdba.backup.tools import PgTools, pg_restore_for_archive
 from pgdba.errors import ConnectionFailed, InputError, NotAvailable, PgdbaError
 from pgdba.target import Target, mask_password
 
@@ -78,6 +85,7 @@ class RestoreTestResult:
     checks: list[Check] = field(default_factory=list)
     tables: list[TableResult] = field(default_factory=list)
     scratch_dropped: bool = False
+    system_identifier: str | None = None  # of the server the backup was taken on (None: not recorded)
 
     @property
     def passed(self) -> bool:
@@ -92,6 +100,7 @@ class RestoreTestResult:
             "database": self.database,
             "backup_id": self.backup_id,
             "target": self.target_key,
+            "system_identifier": self.system_identifier,
             "passed": self.passed,
             "started_at": self.started_at.isoformat(),
             "duration_s": round(self.duration_s, 2),
@@ -127,10 +136,17 @@ def restore_test(
     started = time.monotonic()
     scratch = scratch_name(backup.backup_id)
     result = RestoreTestResult(
-        backup.database, backup.backup_id, manifest.target_key, scratch, datetime.now(UTC)
+        backup.database,
+        backup.backup_id,
+        manifest.target_key,
+        scratch,
+        datetime.now(UTC),
+        system_identifier=manifest.system_identifier,
     )
     check_jobs(jobs)
-    tools = tools or find_pg_tools(manifest.server_version_num // 10000, environ)
+    tools = tools or pg_restore_for_archive(
+        manifest.pg_dump_version, manifest.server_version_num // 10000, environ
+    )
     if manifest.encryption == "age":
         decrypt_argv(age_identity)  # a missing key is a usage error, not a failed restore
     create_scratch_database(server, scratch)
@@ -150,6 +166,9 @@ def restore_test(
             _check_indexes_and_constraints(result, conn)
             _check_schema(result, manifest, conn)
             _check_schema_model(result, manifest, conn)
+            same_as_source = _check_sequence_values(result, manifest, conn)
+            _check_sequences_ahead_of_their_columns(result, conn, same_as_source)
+            _check_large_objects(result, manifest, conn)
     except (PgdbaError, psycopg.Error) as exc:
         # a test that could not finish is a failed test, and is recorded as one
         result.add("error", FAIL, _first_line(exc))
@@ -349,6 +368,227 @@ def _check_schema(result: RestoreTestResult, manifest: Manifest, conn: psycopg.C
         result.add("schema.equal", PASS, f"{len(manifest.schema_fingerprint)} schema objects identical")
 
 
+SEQUENCES_SQL = """
+SELECT n.nspname AS schema,
+       c.relname AS name,
+       s.seqincrement AS increment
+  FROM pg_sequence s
+  JOIN pg_class c ON c.oid = s.seqrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND n.nspname NOT LIKE 'pg\\_temp%'
+   AND (c.relpersistence = 'p' OR NOT pg_is_in_recovery())
+   AND NOT EXISTS (SELECT 1
+                     FROM pg_depend d
+                    WHERE d.classid = 'pg_class'::regclass
+                      AND d.objid = c.oid
+                      AND d.deptype = 'e')
+ ORDER BY n.nspname, c.relname
+"""
+
+SEQUENCE_VALUE_SQL = """
+SELECT last_value,
+       is_called
+  FROM {sequence}
+"""
+
+
+def _sequence_value(conn: psycopg.Connection, schema: str, name: str) -> tuple[int, bool]:
+    row = conn.execute(sql.SQL(SEQUENCE_VALUE_SQL).format(sequence=sql.Identifier(schema, name))).fetchone()
+    assert row is not None
+    return int(row[0]), bool(row[1])
+
+
+def sequence_values(conn: psycopg.Connection) -> list[SequenceFacts]:
+    """Every sequence pg_dump dumps the value of (extension members excluded), read now: a sequence is
+    not transactional, so even inside a snapshot this is its current value."""
+    found: list[SequenceFacts] = []
+    for schema, name, increment in conn.execute(SEQUENCES_SQL).fetchall():
+        last_value, is_called = _sequence_value(conn, str(schema), str(name))
+        found.append(SequenceFacts(str(schema), str(name), int(increment), last_value, is_called))
+    return found
+
+
+def note_dump_end_values(conn: psycopg.Connection, sequences: list[SequenceFacts]) -> None:
+    """Read the recorded sequences again once pg_dump has finished (one dropped meanwhile stays unread)."""
+    now = {s.qualified: s for s in sequence_values(conn)}
+    for recorded in sequences:
+        if recorded.qualified in now:
+            recorded.dump_end_last_value = now[recorded.qualified].last_value
+            recorded.dump_end_is_called = now[recorded.qualified].is_called
+
+
+LARGE_OBJECTS_SQL = """
+SELECT count(*)
+  FROM pg_largeobject_metadata
+"""
+
+
+def count_large_objects(conn: psycopg.Connection) -> int:
+    row = conn.execute(LARGE_OBJECTS_SQL).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _next_value(last_value: int, is_called: bool, increment: int) -> int:
+    """What nextval() returns next."""
+    return last_value + increment if is_called else last_value
+
+
+def _dump_window(recorded: SequenceFacts) -> tuple[int, int | None]:
+    """The next values the source's sequence had when the backup started and when the dump ended (None:
+    not read again)."""
+    start = _next_value(recorded.last_value, recorded.is_called, recorded.increment)
+    if recorded.dump_end_last_value is None or recorded.dump_end_is_called is None:
+        return start, None
+    return start, _next_value(recorded.dump_end_last_value, recorded.dump_end_is_called, recorded.increment)
+
+
+def _within_dump_window(recorded: SequenceFacts, restored_next: int) -> bool:
+    """pg_dump read the sequence at one moment of the dump: the restored next value lies between the two
+    readings in the sequence's direction (either side of a wrap when it cycled or was set back), or at
+    least at the first one when there is no second."""
+    sign = 1 if recorded.increment > 0 else -1
+    start, end = _dump_window(recorded)
+    got = sign * restored_next
+    if end is None:
+        return got >= sign * start
+    low, high = sign * start, sign * end
+    if low <= high:
+        return low <= got <= high
+    return got >= low or got <= high
+
+
+def _source_value(recorded: SequenceFacts) -> str:
+    start, end = _dump_window(recorded)
+    if end is None:
+        return f"{start} when the backup started"
+    return f"{start}" if start == end else f"between {start} and {end} during the dump"
+
+
+def _check_sequence_values(
+    result: RestoreTestResult, manifest: Manifest, conn: psycopg.Connection
+) -> set[str]:
+    """Each recorded sequence restored at the value pg_dump read; returns those that were."""
+    if manifest.sequences is None:
+        result.add("sequences.values", WARN, "the manifest (from an older pgdba) has no sequence values")
+        return set()
+    restored = {s.qualified: s for s in sequence_values(conn)}
+    wrong: list[str] = []
+    same: set[str] = set()
+    for recorded in manifest.sequences:
+        copy = restored.get(recorded.qualified)
+        if copy is None:
+            wrong.append(f"{recorded.qualified} missing after restore")
+            continue
+        got = _next_value(copy.last_value, copy.is_called, copy.increment)
+        if _within_dump_window(recorded, got):
+            same.add(recorded.qualified)
+            continue
+        wrong.append(f"{recorded.qualified} next value {got}, the source's was {_source_value(recorded)}")
+    if wrong:
+        result.add("sequences.values", FAIL, "; ".join(wrong[:10]))
+    else:
+        result.add("sequences.values", PASS, f"{len(manifest.sequences)} sequence(s) at the source's values")
+    return same
+
+
+OWNED_SEQUENCES_SQL = """
+SELECT sn.nspname AS sequence_schema,
+       s.relname AS sequence_name,
+       seq.seqincrement AS increment,
+       tn.nspname AS table_schema,
+       t.relname AS table_name,
+       a.attname AS column_name
+  FROM pg_depend d
+  JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+  JOIN pg_namespace sn ON sn.oid = s.relnamespace
+  JOIN pg_sequence seq ON seq.seqrelid = s.oid
+  JOIN pg_class t ON t.oid = d.refobjid AND t.relkind IN ('r', 'p')
+  JOIN pg_namespace tn ON tn.oid = t.relnamespace
+  JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
+ WHERE d.classid = 'pg_class'::regclass
+   AND d.refclassid = 'pg_class'::regclass
+   AND d.deptype IN ('a', 'i')
+   AND a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)
+ ORDER BY sn.nspname, s.relname
+"""
+
+# the column's value a new one must pass: its max for an ascending sequence, its min for a descending one
+COLUMN_EDGE_SQL = """
+SELECT {edge}({column})
+  FROM {table}
+"""
+
+
+def _column_edge(
+    conn: psycopg.Connection, schema: str, table: str, column: str, ascending: bool
+) -> int | None:
+    query = sql.SQL(COLUMN_EDGE_SQL).format(
+        edge=sql.SQL("max" if ascending else "min"),
+        column=sql.Identifier(column),
+        table=sql.Identifier(schema, table),
+    )
+    row = conn.execute(query).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def _behind_its_column(
+    conn: psycopg.Connection, owned: tuple[Any, ...], same_as_source: set[str]
+) -> str | None:
+    """What is wrong when an owned sequence's next value is not past its column's values, else None."""
+    seq_schema, seq_name, increment, table_schema, table_name, column = owned
+    ascending = int(increment) > 0
+    next_value = _next_value(*_sequence_value(conn, seq_schema, seq_name), int(increment))
+    edge = _column_edge(conn, table_schema, table_name, column, ascending)
+    if edge is None or (next_value > edge if ascending else next_value < edge):
+        return None
+    sequence, table = f"{seq_schema}.{seq_name}", f"{table_schema}.{table_name}"
+    where = " (as on the source)" if sequence in same_as_source else ""
+    return (
+        f"{sequence} hands out {next_value} next but {table}.{column} already holds {edge}{where}: "
+        f"the next INSERT collides; SELECT setval('{sequence}', (SELECT {'max' if ascending else 'min'}"
+        f"({column}) FROM {table}))"
+    )
+
+
+def _check_sequences_ahead_of_their_columns(
+    result: RestoreTestResult, conn: psycopg.Connection, same_as_source: set[str]
+) -> None:
+    """A serial or identity sequence whose next value is not past its column's values in the copy: the
+    application's next INSERT that takes the default fails with a duplicate key."""
+    owned = conn.execute(OWNED_SEQUENCES_SQL).fetchall()
+    behind = [problem for row in owned if (problem := _behind_its_column(conn, row, same_as_source))]
+    if behind:
+        result.add("sequences.columns", FAIL, "; ".join(behind[:10]))
+    else:
+        detail = f"{len(owned)} sequence(s) owned by a column, each past its values"
+        result.add("sequences.columns", PASS, detail)
+
+
+def _check_large_objects(result: RestoreTestResult, manifest: Manifest, conn: psycopg.Connection) -> None:
+    if manifest.large_objects is None:
+        result.add("large_objects", WARN, "the manifest (from an older pgdba) has no large-object count")
+        return
+    restored = count_large_objects(conn)
+    start, end = manifest.large_objects, manifest.large_objects_at_dump_end
+    low, high = sorted((start, start if end is None else end))
+    if low <= restored <= high:
+        moved = "" if low == high else f" (the source went from {start} to {end} while the dump ran)"
+        result.add("large_objects", PASS, f"{restored} large object(s), as the source{moved}")
+    elif manifest.exact:
+        detail = f"{restored} large object(s) restored, the source had {start} in the dump's snapshot"
+        result.add("large_objects", FAIL, detail)
+    elif end == start:
+        detail = f"{restored} large object(s) restored, the source had {start} before and after the dump"
+        result.add("large_objects", FAIL, detail)
+    else:
+        detail = (
+            f"{restored} large object(s) restored, the source had {start} before the dump and "
+            f"{'?' if end is None else end} after it (take backups with --exact for an exact count)"
+        )
+        result.add("large_objects", WARN, detail)
+
+
 def record_restore_test(
     storage: Storage, backup: BackupInfo, result: RestoreTestResult, history_location: str | None = None
 ) -> None:
@@ -362,11 +602,17 @@ def record_restore_test(
 
 
 def restore_test_history(
-    target_key: str, history_location: str | None = None, *, limit: int = 20
+    target_key: str,
+    history_location: str | None = None,
+    *,
+    limit: int = 20,
+    system_identifier: str | None = None,
 ) -> list[dict[str, Any]]:
     """Recorded restore tests of a database (Target.key), newest first: what the health score and the
-    alerts read ("no passing restore test in N days")."""
+    alerts read ("no passing restore test in N days"); with system_identifier, not those of another
+    server's backups recorded under the same key."""
     from pgdba.history import open_store
 
     with open_store(history_location) as store:
-        return [payload for _, payload in store.records(target_key, RESTORE_TEST_KIND, limit=limit)]
+        records = store.records(target_key, RESTORE_TEST_KIND, limit=limit)
+    return [p for _, p in records if same_server(p.get("system_identifier"), system_identifier)]

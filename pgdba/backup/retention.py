@@ -5,6 +5,11 @@ rules say, the newest backup that passed a restore test is kept, and so is the n
 Incomplete backups (no manifest) are deleted once older than a grace period, so a dump still running
 is never touched; a backup whose manifest exists but could not be read is never deleted.
 
+Each server's backups are a series of their own (server_identity.py): with two servers that each have a
+database of the same name in one storage, one server's newer backups never push the other's out. Given a
+server (--dsn), only its backups are judged, and the other servers' under the same name are counted and
+left alone.
+
 Every rule is optional (None: not given) and, when given, takes 1 or more: a rule of 0 would keep no
 backup, so it is refused like a negative one (pgBackRest refuses a retention of 0 the same way) rather
 than read as "no rule".
@@ -12,18 +17,23 @@ than read as "no rule".
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pgdba.backup.manifest import MANIFEST_NAME, BackupInfo
+from pgdba.backup.server_identity import OtherServerBackups, backups_for_server, known_servers, series_key
 from pgdba.backup.storage import Storage
 from pgdba.errors import InputError
 
 DEFAULT_INCOMPLETE_GRACE = timedelta(hours=24)
 MAX_KEEP_COUNT = 100_000  # backups (or days, weeks, months with a backup): centuries of daily dumps
 MAX_KEEP_WITHIN_DAYS = 36_500  # a hundred years
+OTHER_SERVER_NOT_PRUNED = (
+    "touched (a new identifier follows initdb or pg_upgrade; prune them with --dsn of that server, or "
+    "without --dsn)"
+)
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,7 @@ class PruneDecision:
         return {
             "database": self.backup.database,
             "backup_id": self.backup.backup_id,
+            "system_identifier": self.backup.system_identifier,
             "status": self.backup.status,
             "action": "keep" if self.keep else "delete",
             "reasons": self.reasons,
@@ -92,13 +103,68 @@ _PERIODS: dict[str, Callable[[datetime], tuple[int, ...]]] = {
 def plan_retention(
     backups: list[BackupInfo], policy: RetentionPolicy, now: datetime | None = None
 ) -> list[PruneDecision]:
-    """A keep/delete decision with reasons for every backup; each database is judged on its own."""
+    """A keep/delete decision with reasons for every backup; each database of each server (a series) is
+    judged on its own."""
     now = now or datetime.now(UTC)
+    known = known_servers(backups)
+    series: dict[tuple[str, str], list[BackupInfo]] = {}
+    for b in backups:
+        database, server = series_key(b, known)
+        series.setdefault((database, server or ""), []).append(b)
     decisions: list[PruneDecision] = []
-    for database in sorted({b.database for b in backups}):
-        mine = sorted((b for b in backups if b.database == database), key=lambda b: b.taken_at, reverse=True)
-        decisions.extend(_plan_one_database(mine, policy, now))
+    for key in sorted(series):
+        newest_first = sorted(series[key], key=lambda b: b.taken_at, reverse=True)
+        decisions.extend(_plan_one_database(newest_first, policy, now))
     return decisions
+
+
+@dataclass
+class RetentionPlan:
+    """The decisions, for one server (system_identifier) or every server (None), and what to tell."""
+
+    decisions: list[PruneDecision]
+    system_identifier: str | None = None
+    other_servers: list[OtherServerBackups] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def plan_server_retention(
+    backups: list[BackupInfo],
+    policy: RetentionPolicy,
+    system_identifier: str | None,
+    now: datetime | None = None,
+    own_databases: Iterable[str] = (),
+) -> RetentionPlan:
+    """The plan for the backups of the server `system_identifier` (those without a recorded one count as
+    its own); the other servers' backups under the same database names (its backups' and own_databases)
+    are counted, never judged."""
+    server = backups_for_server(backups, system_identifier, own_databases)
+    plan = RetentionPlan(plan_retention(server.backups, policy, now), system_identifier, server.other_servers)
+    plan.notes.extend(other.note(OTHER_SERVER_NOT_PRUNED) for other in server.other_servers)
+    if system_identifier is None:
+        plan.notes.append(
+            "this server's system identifier is not readable (pg_control_system()): every server's backups "
+            "are judged, each server's on their own"
+        )
+    elif server.unattributed_note:
+        plan.notes.append(server.unattributed_note)
+    return plan
+
+
+def plan_store_retention(
+    backups: list[BackupInfo], policy: RetentionPolicy, now: datetime | None = None
+) -> RetentionPlan:
+    """The plan for every server's backups, each series on its own, saying where several servers share a
+    database name."""
+    plan = RetentionPlan(plan_retention(backups, policy, now))
+    for database, servers in sorted(known_servers(backups).items()):
+        if len(servers) > 1:
+            shown = ", ".join(sorted(servers))
+            plan.notes.append(
+                f"database {database!r} holds backups of {len(servers)} servers (system identifiers {shown}): "
+                "each server's are judged on their own"
+            )
+    return plan
 
 
 def _plan_one_database(

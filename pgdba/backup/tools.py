@@ -1,8 +1,11 @@
-"""Finding pg_dump / pg_restore / pg_dumpall of the server's major version or newer.
+"""Finding pg_dump / pg_restore / pg_dumpall of the server's major version or newer, and the pg_restore
+that reads an archive.
 
 An older pg_dump refuses to dump a newer server ("aborting because of server version mismatch"), and a
-newer one reads every older server, so the rule is: same major or newer. The search order is the one
-`pgdba.embedded.find_pg_bin` uses: PGDBA_PG_BIN, `pg_config --bindir`, /usr/lib/postgresql/*/bin, PATH.
+newer one reads every older server, so the rule is: same major or newer. Likewise an older pg_restore
+refuses the archive of a newer pg_dump ("unsupported version (1.16) in file header"), so pg_restore is
+chosen by the major of the pg_dump that wrote the archive, not by the server's. The search order is the
+one `pgdba.embedded.find_pg_bin` uses: PGDBA_PG_BIN, `pg_config --bindir`, /usr/lib/postgresql/*/bin, PATH.
 """
 
 from __future__ import annotations
@@ -55,8 +58,14 @@ def tool_version(program: Path) -> tuple[int, str] | None:
     return int(match["major"]), out.stdout.strip()
 
 
-def candidate_bin_dirs(environ: Mapping[str, str] | None = None) -> list[Path]:
-    """Directories that may hold pg_dump, in the order they are tried."""
+def pg_dump_major(version_text: str) -> int | None:
+    """The major of a `--version` line as the manifest records it ("pg_dump (PostgreSQL) 15.18 (Debian …)")."""
+    match = _VERSION.search(version_text)
+    return int(match["major"]) if match else None
+
+
+def candidate_bin_dirs(environ: Mapping[str, str] | None = None, program: str = "pg_dump") -> list[Path]:
+    """Directories that may hold `program`, in the order they are tried."""
     env = os.environ if environ is None else environ
     if env.get("PGDBA_PG_BIN"):
         return [Path(env["PGDBA_PG_BIN"])]
@@ -67,7 +76,7 @@ def candidate_bin_dirs(environ: Mapping[str, str] | None = None) -> list[Path]:
             out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=True)
             found.append(Path(out.stdout.strip()))
     found.extend(Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True))
-    on_path = shutil.which("pg_dump", path=env.get("PATH"))
+    on_path = shutil.which(program, path=env.get("PATH"))
     if on_path:
         found.append(Path(on_path).resolve().parent)
     unique: list[Path] = []
@@ -96,3 +105,36 @@ def find_pg_tools(server_major: int, environ: Mapping[str, str] | None = None) -
         f"the server runs PostgreSQL {server_major} and needs pg_dump {server_major} or newer ({where}): "
         f"install postgresql-client-{server_major} or point PGDBA_PG_BIN at its bin directory"
     )
+
+
+def nearest_pg_restore(found: list[PgTools], archive_major: int) -> PgTools | None:
+    """The pg_restore of the archive's pg_dump major, else the oldest newer one: the closest to the
+    pg_dump that wrote the archive (a newer one reads it too, but may emit settings an older server lacks)."""
+    usable = [tools for tools in found if tools.major >= archive_major]
+    return min(usable, key=lambda tools: tools.major, default=None)
+
+
+def find_pg_restore(archive_major: int, environ: Mapping[str, str] | None = None) -> PgTools:
+    """The pg_restore that reads an archive written by pg_dump `archive_major` (see nearest_pg_restore);
+    NotAvailable with what was seen."""
+    found: list[PgTools] = []
+    for bin_dir in candidate_bin_dirs(environ, "pg_restore"):
+        version = tool_version(bin_dir / "pg_restore")
+        if version is not None:
+            found.append(PgTools(bin_dir, *version))
+    chosen = nearest_pg_restore(found, archive_major)
+    if chosen is not None:
+        return chosen
+    where = "; ".join(f"{t.bin_dir}/pg_restore is {t.major}" for t in found) or "no pg_restore found"
+    raise NotAvailable(
+        f"the archive was written by pg_dump {archive_major} and needs pg_restore {archive_major} or newer "
+        f"({where}): install postgresql-client-{archive_major} or point PGDBA_PG_BIN at its bin directory"
+    )
+
+
+def pg_restore_for_archive(
+    pg_dump_version: str, server_major: int, environ: Mapping[str, str] | None = None
+) -> PgTools:
+    """The pg_restore for a backup, from its manifest's pg_dump_version (the server's major when that
+    line cannot be read: pg_dump was at least as new as the server)."""
+    return find_pg_restore(pg_dump_major(pg_dump_version) or server_major, environ)

@@ -16,7 +16,6 @@ from pgdba.backup import (
     find_backup,
     list_backups,
     open_storage,
-    plan_retention,
     prune_backups,
     record_restore_test,
     restore_backup,
@@ -33,7 +32,15 @@ from pgdba.backup.dump import (
 )
 from pgdba.backup.encryption import age_identity, age_recipients, unused_identity_note
 from pgdba.backup.manifest import BackupInfo, check_history_store, record_backup
-from pgdba.backup.retention import MAX_KEEP_COUNT, MAX_KEEP_WITHIN_DAYS
+from pgdba.backup.restore import choose_backup_to_restore
+from pgdba.backup.retention import (
+    MAX_KEEP_COUNT,
+    MAX_KEEP_WITHIN_DAYS,
+    RetentionPlan,
+    plan_server_retention,
+    plan_store_retention,
+)
+from pgdba.backup.server_identity import backups_for_server, short_identifier, target_system_identifier
 from pgdba.backup.storage import Storage
 from pgdba.cli.options import DsnOption, FormatOption, check_format, target_from
 from pgdba.render import Column, console, print_json, print_rows
@@ -88,6 +95,15 @@ AgeIdentityOption = Annotated[
         "--age-identity",
         help="age key file for encrypted backups (else PGDBA_BACKUP_AGE_IDENTITY); given for a backup "
         "that is not encrypted, it is not used and a note says so on stderr",
+        show_default=False,
+    ),
+]
+ServerDsnOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dsn",
+        help="only the backups of this server (its system identifier; backups of an earlier pgdba, which "
+        "recorded none, count as its own); given here only, not read from PGDBA_DSN",
         show_default=False,
     ),
 ]
@@ -198,7 +214,14 @@ def run_command(
         "tables": len(manifest.tables),
         "globals": manifest.globals_key or f"skipped: {manifest.globals_note}",
         "pg_dump": manifest.pg_dump_version,
+        "system_identifier": manifest.system_identifier,
     }
+    if manifest.system_identifier is None:
+        print(
+            "pgdba: note: the server's system identifier is not readable (pg_control_system()): this backup "
+            "is not told apart from another server's with a database of the same name",
+            file=sys.stderr,
+        )
     _print_mapping(data, fmt, "backup")
 
 
@@ -225,6 +248,7 @@ LIST_COLUMNS = [
     Column("format", "format"),
     Column("exact", "exact"),
     Column("server_version", "server"),
+    Column("server_id", "system id"),
 ]
 
 
@@ -235,23 +259,44 @@ def list_command(
     region: RegionOption = None,
     profile: ProfileOption = None,
     database: DatabaseOption = None,
+    dsn: ServerDsnOption = None,
     fmt: FormatOption = "table",
 ) -> None:
-    """Backups in the storage, oldest first: incomplete (no manifest), complete, tested-ok, tested-failed.
+    """Backups in the storage, oldest first: incomplete (no manifest), complete, tested-ok, tested-failed,
+    with the server each was taken on (system id: the last digits of its system identifier).
 
-    Example: pgdba backup list --storage file:///var/backups/pg
+    Example: pgdba backup list --storage file:///var/backups/pg --dsn postgresql://app@db/app
     """
     check_format(fmt)
     store = _storage(storage, endpoint_url, region, profile)
-    rows = [b.to_dict() for b in list_backups(store, database)]
+    backups = list_backups(store, database)
+    data: dict[str, Any] = {"schema_version": 1, "storage": store.url}
+    notes: list[str] = []
+    if dsn is not None:
+        target = target_from(dsn)
+        server = backups_for_server(backups, target_system_identifier(target), [target.database])
+        backups = server.backups
+        data["system_identifier"] = server.system_identifier
+        data["other_servers"] = [o.to_dict() for o in server.other_servers]
+        notes = [o.note("listed") for o in server.other_servers]
+        notes += [server.unattributed_note] if server.unattributed_note else []
+        if server.system_identifier is None:
+            notes.append("this server's system identifier is not readable (pg_control_system()): all listed")
+    rows = [b.to_dict() for b in backups]
+    data["backups"] = rows
+    table_rows = [{**row, "server_id": short_identifier(row["system_identifier"])} for row in rows]
     print_rows(
-        rows,
-        LIST_COLUMNS,
-        fmt,
-        title=f"backups in {store.url}",
-        json_data={"schema_version": 1, "storage": store.url, "backups": rows},
-        empty="no backups",
+        table_rows, LIST_COLUMNS, fmt, title=f"backups in {store.url}", json_data=data, empty="no backups"
     )
+    _print_notes(notes, fmt)
+
+
+def _print_notes(notes: list[str], fmt: str) -> None:
+    """Notes after a table (JSON carries the same facts in its fields)."""
+    if fmt == "json":
+        return
+    for note in notes:
+        print(f"note: {note}")
 
 
 @app.command("verify")
@@ -324,6 +369,9 @@ def restore_command(
 ) -> None:
     """Restore a backup into a database on the --dsn server; refuses a non-empty one without --force.
 
+    Without a backup id: the newest complete backup of the --dsn server when the storage has some of it,
+    else of the one server the storage has backups of (of several: give an id).
+
     Example: pgdba backup restore --storage file:///var/backups/pg --into app_copy --apply
     """
     check_format(fmt)
@@ -331,7 +379,8 @@ def restore_command(
         raise typer.BadParameter("--into DATABASE is required")
     server = target_from(dsn)
     store = _storage(storage, endpoint_url, region, profile)
-    info = find_backup(store, backup, database)
+    destination = target_system_identifier(server) if backup is None else None
+    info = choose_backup_to_restore(store, backup, database, destination)
     _note_unused_identity(info, age_identity_file)
     total = info.manifest.dump_size if info.manifest else None
     with _byte_progress("restore", total) as progress:
@@ -361,6 +410,7 @@ def restore_command(
 
 PRUNE_COLUMNS = [
     Column("database", "database"),
+    Column("server_id", "system id"),
     Column("backup_id", "backup"),
     Column("status", "status"),
     Column("action", "action"),
@@ -400,6 +450,7 @@ def prune_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="list what would be deleted, delete nothing")
     ] = False,
+    dsn: ServerDsnOption = None,
     fmt: FormatOption = "table",
 ) -> None:
     """Delete backups outside the retention rules. The newest backup that passed a restore test and the
@@ -407,6 +458,10 @@ def prune_command(
 
     Give at least one --keep-* rule; each takes 1 or more. A rule of 0 would keep no backup, so it is
     refused (as pgBackRest refuses a retention of 0): leave the option out instead.
+
+    Each server's backups are judged on their own (two servers with a database of the same name in one
+    storage never count each other's); with --dsn only that server's are judged, and the other servers'
+    under the same database names are counted and left alone.
 
     Example: pgdba backup prune --storage s3://backups/pg --keep-daily 7 --keep-weekly 4 --keep-monthly 6 --dry-run
     """
@@ -419,21 +474,39 @@ def prune_command(
         keep_within_days=keep_within_days,
     )
     store = _storage(storage, endpoint_url, region, profile)
-    decisions = plan_retention(list_backups(store, database), policy)
-    prune_backups(store, decisions, dry_run=dry_run)
-    rows = [d.to_dict() for d in decisions]
+    server = target_from(dsn) if dsn is not None else None
+    system_identifier = target_system_identifier(server) if server else None  # before anything is listed
+    backups = list_backups(store, database)
+    plan = (
+        plan_server_retention(backups, policy, system_identifier, own_databases=[server.database])
+        if server
+        else plan_store_retention(backups, policy)
+    )
+    prune_backups(store, plan.decisions, dry_run=dry_run)
+    _print_prune(store.url, plan, dry_run, server is not None, fmt)
+
+
+def _print_prune(storage_url: str, plan: RetentionPlan, dry_run: bool, for_server: bool, fmt: str) -> None:
+    rows = [d.to_dict() for d in plan.decisions]
     if dry_run:
         for row in rows:
             if row["action"] == "delete":
                 row["action"] = "would delete"
+    data: dict[str, Any] = {"schema_version": 1, "storage": storage_url, "dry_run": dry_run, "backups": rows}
+    if for_server:
+        data["system_identifier"] = plan.system_identifier
+        data["other_servers"] = [o.to_dict() for o in plan.other_servers]
+    data["notes"] = plan.notes
+    table_rows = [{**row, "server_id": short_identifier(row["system_identifier"])} for row in rows]
     print_rows(
-        rows,
+        table_rows,
         PRUNE_COLUMNS,
         fmt,
-        title=("dry run: " if dry_run else "") + f"retention in {store.url}",
-        json_data={"schema_version": 1, "storage": store.url, "dry_run": dry_run, "backups": rows},
+        title=("dry run: " if dry_run else "") + f"retention in {storage_url}",
+        json_data=data,
         empty="no backups",
     )
+    _print_notes(plan.notes, fmt)
 
 
 CHECK_COLUMNS = [Column("name", "check"), Column("status", "status"), Column("detail", "detail")]
@@ -446,7 +519,12 @@ def restore_test_command(
     dsn: DsnOption = None,
     target: Annotated[
         str | None,
-        typer.Option("--target", help="restore on this server instead of the --dsn one", show_default=False),
+        typer.Option(
+            "--target",
+            help="restore on this server instead of the --dsn one (the newest backup is then the --dsn "
+            "server's when --dsn is given, else the one server's the store has)",
+            show_default=False,
+        ),
     ] = None,
     storage: StorageOption = None,
     endpoint_url: EndpointOption = None,
@@ -467,13 +545,16 @@ def restore_test_command(
 
     Creates and drops only its own database (pgdba_restore_test_…), so no --apply is needed. When the
     test cannot run (server unreachable, login refused, the role lacks CREATEDB) it exits 2 and records
-    nothing, so an earlier result of the backup stands.
+    nothing, so an earlier result of the backup stands. Without --backup it tests the newest complete
+    backup the --dsn server took (another server's under the same database name is never picked).
     Example: pgdba restore-test --storage file:///var/backups/pg --dsn postgresql://postgres@localhost/postgres
     """
     check_format(fmt)
     server = resolve_target(target) if target else target_from(dsn)
     store = _storage(storage, endpoint_url, region, profile)
-    info = find_backup(store, backup, database)
+    source = target_from(dsn) if dsn or not target else None  # the server whose backups are tested
+    newest_of = target_system_identifier(source) if source and backup is None else None
+    info = find_backup(store, backup, database, newest_of)
     check_history_store(history)
     _note_unused_identity(info, age_identity_file)
     total = info.manifest.dump_size if info.manifest else None

@@ -66,6 +66,9 @@ def test_exact_backup_restore_test_passes_with_matching_counts_and_checksums(dem
         "constraints.validated": "pass",
         "schema.equal": "pass",
         "schema.model": "pass",
+        "sequences.values": "pass",
+        "sequences.columns": "pass",
+        "large_objects": "pass",
     }
     assert {t.table: (t.restored_rows, t.checksum_match) for t in result.tables}["public.enrollment"] == (
         6000,
