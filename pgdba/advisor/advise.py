@@ -17,7 +17,13 @@ from pgdba.advisor.candidates import (
     CandidateSet,
     generate_candidates,
 )
-from pgdba.advisor.catalog import TableInfo, load_tables, resolve_relations, user_table_oids
+from pgdba.advisor.catalog import (
+    TableInfo,
+    load_tables,
+    locked_relations,
+    resolve_relations,
+    user_table_oids,
+)
 from pgdba.advisor.drops import DropAdvice, indexes_to_drop
 from pgdba.advisor.observed import ObservedConstants, load_observed_constants, query_fixed_equalities
 from pgdba.advisor.query_columns import QueryColumns, columns_by_role
@@ -40,7 +46,7 @@ from pgdba.advisor.views import expand_views
 from pgdba.advisor.whatif import WhatIfSession, explain_generic, plan_index_names
 from pgdba.advisor.workload import WorkloadQuery
 from pgdba.checks.indexes import IndexAges, StatsAge
-from pgdba.errors import InputError, NotAvailable
+from pgdba.errors import InputError, NotAvailable, PgdbaError
 from pgdba.findings import Finding, Severity
 from pgdba.server import ServerFacts
 
@@ -250,6 +256,8 @@ class AnalysedWorkload:
     observed: ObservedConstants | None = None  # None: pg_qualstats is not installed here
     # per query: (schema.table, column, constant) of each `column = $n` it sends one constant for
     fixed: list[list[tuple[str, str, str]]] = field(default_factory=list)
+    # the locked relations (catalog.locked_relations) that left queries out
+    locked: list[str] = field(default_factory=list)
 
     def candidates(
         self, numbers: Sequence[int], max_width: int, fillfactors: Mapping[str, int]
@@ -280,14 +288,39 @@ def resolve_columns(
     return expanded, [columns_by_role(text, catalog) for text in expanded], tables
 
 
+def locked_reads(conn: psycopg.Connection, workload: Sequence[WorkloadQuery]) -> dict[int, str]:
+    """Position of each query that reads a relation another session holds or waits for an ACCESS EXCLUSIVE
+    lock on (itself, or a view's table, a partition, an index: catalog.locked_relations) → that relation.
+    Asked before the views are expanded: pg_get_viewdef locks a view's tables too."""
+    names = [columns_by_role(query.sql).tables for query in workload]
+    oids = resolve_relations(conn, {name for relations in names for name in relations})
+    locked = locked_relations(conn, oids.values())
+    found: dict[int, str] = {}
+    for position, relations in enumerate(names):
+        hit = next((locked[oids[n]] for n in relations if oids.get(n) in locked), None)
+        if hit is not None:
+            found[position] = hit
+    return found
+
+
+def locked_reason(relation: str) -> str:
+    """Why a query is left out: planning it would wait for a lock a migration holds."""
+    return (
+        f"another session holds or waits for an ACCESS EXCLUSIVE lock on {relation} (DDL in flight?), which "
+        "planning it needs: left out, rerun when that is done"
+    )
+
+
 def analyse_workload(conn: psycopg.Connection, workload: Sequence[WorkloadQuery]) -> AnalysedWorkload:
     """Parse every query (views replaced by their bodies), find its tables in the catalog and attribute its
-    columns."""
-    _expanded, all_columns, tables = resolve_columns(conn, [q.sql for q in workload])
+    columns. A query reading a locked relation (locked_reads) is left out, its reason in `skipped`."""
+    locked = locked_reads(conn, workload)
+    skipped: list[tuple[str, str]] = [(workload[n].sql, locked_reason(r)) for n, r in locked.items()]
+    readable = [query for n, query in enumerate(workload) if n not in locked]
+    _expanded, all_columns, tables = resolve_columns(conn, [q.sql for q in readable])
     queries: list[WorkloadQuery] = []
     columns: list[QueryColumns] = []
-    skipped: list[tuple[str, str]] = []
-    for query, analysed in zip(workload, all_columns, strict=True):
+    for query, analysed in zip(readable, all_columns, strict=True):
         if not any(name in tables for name in analysed.tables):
             skipped.append((query.sql, "reads no table of this database"))
             continue
@@ -298,7 +331,7 @@ def analyse_workload(conn: psycopg.Connection, workload: Sequence[WorkloadQuery]
         query_fixed_equalities(observed, query, used, tables) if observed is not None else []
         for query, used in zip(queries, columns, strict=True)
     ]
-    return AnalysedWorkload(queries, columns, tables, skipped, observed, fixed)
+    return AnalysedWorkload(queries, columns, tables, skipped, observed, fixed, sorted(set(locked.values())))
 
 
 def advise_indexes(
@@ -321,6 +354,12 @@ def advise_indexes(
     options.validate()
     started = time.monotonic()
     analysed = analyse_workload(conn, workload)
+    if not analysed.queries and analysed.locked:
+        raise PgdbaError(
+            "no query of the workload can be costed now: another session holds or waits for an ACCESS "
+            f"EXCLUSIVE lock on what they read (DDL in flight?): {', '.join(analysed.locked)}; rerun when "
+            "that is done"
+        )
     if not analysed.queries:
         raise InputError("no query of the workload reads a table of this database")
     by_qualified = {t.qualified_name: t for t in analysed.tables.values()}
@@ -632,12 +671,26 @@ def _drops(
         judge_unused = False
         advice.notes.append(f"unused indexes are not judged: {stats_age.note()}")
     tables = load_tables(conn, user_table_oids(conn))
-    existing = [ix for table in tables.values() for ix in table.indexes]
+    locked = sorted(t.qualified_name for t in tables.values() if t.locked)
+    if locked:
+        advice.notes.append(_not_judged_note(locked, tables))
+    judged = [t for t in tables.values() if not t.locked]  # their indexes were not read (catalog.load_tables)
+    existing = [ix for table in judged for ix in table.indexes]
     young = frozenset(
         ix.oid for ix in existing if index_ages is not None and ix.oid not in index_ages.existing
     )
-    drops = indexes_to_drop(tables.values(), advice.workload_indexes, judge_unused=judge_unused, young=young)
+    drops = indexes_to_drop(judged, advice.workload_indexes, judge_unused=judge_unused, young=young)
     if drops.not_judged and index_ages is not None:
         advice.drops_not_judged = [ix.qualified_name for ix in drops.not_judged]
         advice.notes.append(index_ages.note(advice.drops_not_judged))
     return drops.advice
+
+
+def _not_judged_note(locked: list[str], tables: Mapping[int, TableInfo]) -> str:
+    """The tables whose indexes were not judged for dropping, each with the relation that is locked."""
+    why = {t.qualified_name: t.locked for t in tables.values() if t.locked}
+    named = [name if why[name] == name else f"{name} (lock on {why[name]})" for name in locked]
+    return (
+        f"indexes of {', '.join(named)} not judged for dropping: another session holds or waits for an ACCESS "
+        "EXCLUSIVE lock (DDL in flight?); rerun when that is done"
+    )

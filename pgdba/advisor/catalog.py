@@ -9,6 +9,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from pgdba.stats.indexes import ATTACHED_TO_SQL, KEY_OPCLASSES_SQL, KEY_OPTIONS_SQL, SERVED_FOREIGN_KEY_SQL
+from pgdba.stats.locks import BLOCKED_RELATIONS
 
 # Columns wider than this on average make poor btree keys (and the btree limit is ~2.7 kB per entry).
 MAX_KEY_AVG_WIDTH = 512
@@ -90,6 +91,10 @@ class TableInfo:
     # a partitioned table (rows, pages, sizes and writes summed over its leaf partitions): its indexes are
     # created on it, which builds one on every partition, and cannot be built CONCURRENTLY
     partitioned: bool = False
+    # the relation it needs (itself, a partition, an index, its TOAST table) that another session holds or
+    # waits for an ACCESS EXCLUSIVE lock on (DDL in flight), or None: its size is pg_class's page count and
+    # its indexes are not read (pg_table_size, pg_get_indexdef … would wait for that lock)
+    locked: str | None = None
 
     @property
     def qualified_name(self) -> str:
@@ -100,7 +105,9 @@ TABLES_SQL = """
 WITH parts AS (  -- a partitioned table's figures are its leaf partitions' sums; a table is its own leaf
     SELECT c.oid AS root, coalesce(t.relid, c.oid) AS leaf
       FROM pg_class c
-      LEFT JOIN LATERAL pg_partition_tree(c.oid) t ON c.relkind = 'p' AND t.isleaf
+      -- (not on a locked table: pg_partition_tree locks every partition; pg_partition_tree(NULL) is empty)
+      LEFT JOIN LATERAL pg_partition_tree(CASE WHEN c.oid <> ALL(%(locked)s) THEN c.oid END) t
+             ON c.relkind = 'p' AND t.isleaf
      WHERE c.oid = ANY(%(oids)s)
 )
 SELECT c.oid::int AS oid,
@@ -109,7 +116,9 @@ SELECT c.oid::int AS oid,
        c.relkind = 'p' AS partitioned,
        sum(greatest(l.reltuples, 0))::float8 AS rows,
        coalesce(sum(l.relpages), 0)::int AS pages,
-       coalesce(sum(pg_table_size(l.oid)), 0)::bigint AS size_bytes,
+       coalesce(sum(CASE WHEN c.oid = ANY(%(locked)s)
+                         THEN l.relpages::bigint * current_setting('block_size')::bigint
+                         ELSE pg_table_size(l.oid) END), 0)::bigint AS size_bytes,
        coalesce(sum(s.n_tup_ins + s.n_tup_upd - s.n_tup_hot_upd), 0)::bigint AS writes,
        coalesce(bool_and(s.n_tup_upd + s.n_tup_del = 0 AND s.n_mod_since_analyze = 0
                          AND coalesce(s.last_analyze, s.last_autoanalyze) IS NOT NULL), false) AS unchanged
@@ -198,7 +207,43 @@ SELECT i.indrelid::int AS table_oid,
        WHERE t.isleaf AND t.relid <> i.indexrelid
   ) parts ON ic.relkind = 'I'
  WHERE i.indrelid = ANY(%(oids)s)
+   AND i.indrelid <> ALL(%(locked)s)  -- pg_relation_size, pg_get_indexdef, pg_get_expr wait for its lock
  ORDER BY ic.relname
+"""
+
+# Relation OID → the relation planning or sizing it locks (itself; a view's tables; a partitioned table's
+# partitions; every index, which the planner opens; the TOAST table, which pg_table_size opens) that another
+# session holds or waits for an ACCESS EXCLUSIVE lock on (pgdba.stats.locks), itself named first. Catalog
+# rows only: it takes no lock.
+LOCKED_RELATIONS_SQL = f"""
+WITH RECURSIVE blocked AS ({BLOCKED_RELATIONS}), needs(relid, needed) AS (
+    SELECT r.relid, r.relid FROM unnest(%(oids)s::oid[]) AS r(relid)
+    UNION
+    SELECT needs.relid, more.needed
+      FROM needs
+     CROSS JOIN LATERAL (
+         SELECT h.inhrelid FROM pg_inherits AS h WHERE h.inhparent = needs.needed
+          UNION ALL
+         SELECT x.indexrelid FROM pg_index AS x WHERE x.indrelid = needs.needed
+          UNION ALL
+         SELECT t.reltoastrelid FROM pg_class AS t WHERE t.oid = needs.needed AND t.reltoastrelid <> 0
+          UNION ALL
+         SELECT d.refobjid
+           FROM pg_class AS v
+           JOIN pg_rewrite AS w ON w.ev_class = v.oid
+           JOIN pg_depend AS d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
+                              AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> v.oid
+          WHERE v.oid = needs.needed AND v.relkind = 'v'
+     ) AS more(needed)
+)
+SELECT needs.relid::int AS oid,
+       (array_agg(n.nspname || '.' || c.relname ORDER BY needs.needed <> needs.relid, n.nspname, c.relname))[1]
+         AS locked
+  FROM needs
+  JOIN pg_class AS c ON c.oid = needs.needed
+  JOIN pg_namespace AS n ON n.oid = c.relnamespace
+ WHERE needs.needed IN (SELECT relation FROM blocked)
+ GROUP BY needs.relid
 """
 
 RESOLVE_SQL = """
@@ -240,11 +285,26 @@ def user_table_oids(conn: psycopg.Connection) -> list[int]:
         return [int(row[0]) for row in cur.execute(USER_TABLES_SQL).fetchall()]
 
 
-def load_tables(conn: psycopg.Connection, oids: Iterable[int]) -> dict[int, TableInfo]:
-    """Tables (by OID) with their columns, statistics and indexes."""
+def locked_relations(conn: psycopg.Connection, oids: Iterable[int]) -> dict[int, str]:
+    """Relation OID (a table or a view) → `schema.name` of a relation that querying or sizing it would lock
+    and that another session holds or waits for an ACCESS EXCLUSIVE lock on (see LOCKED_RELATIONS_SQL); the
+    others are left out. Takes no lock itself."""
     oid_list = sorted(set(oids))
     if not oid_list:
         return {}
+    with conn.cursor() as cur:
+        rows = cur.execute(LOCKED_RELATIONS_SQL, {"oids": oid_list}).fetchall()
+    return {int(oid): str(name) for oid, name in rows}
+
+
+def load_tables(conn: psycopg.Connection, oids: Iterable[int]) -> dict[int, TableInfo]:
+    """Tables (by OID) with their columns, statistics and indexes; a table another session holds locked
+    (TableInfo.locked) is read without waiting for its lock: its size from pg_class, no indexes."""
+    oid_list = sorted(set(oids))
+    if not oid_list:
+        return {}
+    locked = locked_relations(conn, oid_list)
+    params = {"oids": oid_list, "locked": sorted(locked)}
     with conn.cursor(row_factory=dict_row) as cur:
         tables = {
             row["oid"]: TableInfo(
@@ -257,15 +317,16 @@ def load_tables(conn: psycopg.Connection, oids: Iterable[int]) -> dict[int, Tabl
                 writes=int(row["writes"]),
                 unchanged=bool(row["unchanged"]),
                 partitioned=bool(row["partitioned"]),
+                locked=locked.get(row["oid"]),
             )
-            for row in cur.execute(TABLES_SQL, {"oids": oid_list}).fetchall()
+            for row in cur.execute(TABLES_SQL, params).fetchall()
         }
         for row in cur.execute(COLUMNS_SQL, {"oids": oid_list}).fetchall():
             table = tables.get(row["oid"])
             if table is None:
                 continue
             table.columns[row["name"]] = _column(row, table.rows)
-        for row in cur.execute(INDEXES_SQL, {"oids": oid_list}).fetchall():
+        for row in cur.execute(INDEXES_SQL, params).fetchall():
             table = tables.get(row["table_oid"])
             if table is None:
                 continue
