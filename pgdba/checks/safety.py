@@ -25,24 +25,39 @@ def wraparound(
     *,
     warning_age: int = 650_000_000,
     critical_age: int = 1_300_000_000,
+    freeze_margin: float = 1.25,
 ) -> list[Finding]:
     """Databases whose oldest unfrozen transaction ID or multixact is ≥ `warning_age` old (PgHero warns with
-    fewer than 1.5 B left of the 2.1 B limit) or ≥ `critical_age` (check_postgres's txn_wraparound warning)."""
+    fewer than 1.5 B left of the 2.1 B limit) or ≥ `critical_age` (check_postgres's txn_wraparound warning).
+
+    A server whose autovacuum_freeze_max_age (autovacuum_multixact_freeze_max_age) was raised lets ages grow
+    that far by design before its anti-wraparound vacuum starts: the warning then begins at `freeze_margin`
+    times that setting (the vacuum should have frozen the oldest table by then), never past `critical_age`.
+    With PostgreSQL's defaults (200 M, 400 M) the warning stays at `warning_age`."""
     found = []
     for a in ages:
-        for kind, age, code in (
-            ("transaction ID", a.xid_age, "safety.wraparound"),
-            ("multixact", a.mxid_age, "safety.multixact_wraparound"),
+        for kind, age, setting, freeze_max_age, code in (
+            ("transaction ID", a.xid_age, "autovacuum_freeze_max_age", a.freeze_max_age, "safety.wraparound"),
+            (
+                "multixact",
+                a.mxid_age,
+                "autovacuum_multixact_freeze_max_age",
+                a.multixact_freeze_max_age,
+                "safety.multixact_wraparound",
+            ),
         ):
-            if age < warning_age:
+            warn_from = max(warning_age, min(critical_age, int(freeze_max_age * freeze_margin)))
+            if age < warn_from:
                 continue
+            raised = warn_from > warning_age
             found.append(
                 Finding(
                     code,
                     Severity.CRITICAL if age >= critical_age else Severity.WARNING,
-                    f"{kind} age {age:,} ({age / XID_LIMIT:.0%} of the wraparound limit)",
+                    f"{kind} age {age:,} ({age / XID_LIMIT:.0%} of the wraparound limit)"
+                    + (f"; {setting} is {freeze_max_age:,}" if raised else ""),
                     a.object,
-                    {"age": age, "limit": XID_LIMIT, "remaining": XID_LIMIT - age},
+                    {"age": age, "limit": XID_LIMIT, "remaining": XID_LIMIT - age, "warning_age": warn_from},
                     "Find what blocks freezing (long transactions, prepared transactions, replication slots) "
                     "and run VACUUM (FREEZE) on the oldest tables",
                 )

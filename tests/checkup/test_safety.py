@@ -9,9 +9,10 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 
-from pgdba.checks.safety import replication_lag
+from pgdba.checks.safety import replication_lag, wraparound
 from pgdba.findings import Severity
 from pgdba.stats.activity import connection_usage
+from pgdba.stats.database import WraparoundAge
 from pgdba.stats.replication import StandbyLag
 from tests.checkup.helpers import backend_pid, find, run, session_state, wait_until
 from tests.conftest import TestDatabase
@@ -57,9 +58,32 @@ def test_sequence_near_its_max_and_int4_column_fed_by_bigint_sequence(db: TestDa
 @pytest.mark.catalog
 def test_wraparound_age_is_reported_against_its_threshold(db: TestDatabase) -> None:
     # burning 650 million XIDs is not possible in a test; the threshold is the knob the check exposes
-    found = find(run(db, "safety.wraparound", safety__wraparound={"warning_age": 1}), "safety.wraparound")
+    # (freeze_margin 0: the warning does not wait for autovacuum_freeze_max_age × 1.25, 250 M here)
+    options = {"warning_age": 1, "freeze_margin": 0}
+    found = find(run(db, "safety.wraparound", safety__wraparound=options), "safety.wraparound")
     assert f"database {db.name}" in {f.object for f in found}
     assert all(f.metrics["remaining"] == 2**31 - f.metrics["age"] for f in found)
+    # the server's own autovacuum_freeze_max_age (200 M) is read: 1.25 × it is the floor of the warning
+    assert (
+        find(run(db, "safety.wraparound", safety__wraparound={"warning_age": 1}), "safety.wraparound") == []
+    )
+
+
+def test_a_raised_autovacuum_freeze_max_age_moves_the_warning_not_the_critical() -> None:
+    def ages(xid_age: int, freeze_max_age: int) -> list[WraparoundAge]:
+        return [WraparoundAge("database app", xid_age, 0, freeze_max_age, 400_000_000)]
+
+    default = wraparound(ages(700_000_000, 200_000_000))
+    assert [(f.code, f.severity) for f in default] == [("safety.wraparound", Severity.WARNING)]
+    assert "autovacuum_freeze_max_age" not in default[0].title
+    # 1 B on purpose: 700 M is where its anti-wraparound vacuum has not even started
+    assert wraparound(ages(700_000_000, 1_000_000_000)) == []
+    [late] = wraparound(ages(1_260_000_000, 1_000_000_000))
+    assert late.severity is Severity.WARNING and late.metrics["warning_age"] == 1_250_000_000
+    assert "autovacuum_freeze_max_age is 1,000,000,000" in late.title
+    # however high the setting, 1.3 B is critical
+    [critical] = wraparound(ages(1_300_000_000, 2_000_000_000))
+    assert critical.severity is Severity.CRITICAL
 
 
 @contextmanager
