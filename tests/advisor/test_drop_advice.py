@@ -18,10 +18,7 @@ from pgdba.server import load_server_facts
 from pgdba.stats.indexes import index_stats
 from tests.advisor.test_review_advisor import EVENTS
 from tests.conftest import TestDatabase
-
-# PostgreSQL 14 stamps a new database's pg_stat_database.stats_reset with its creation time (15+ leaves it
-# NULL until a reset), so there every test database's statistics are too young to judge unused indexes.
-NEEDS_UNSTAMPED_STATS = pytest.mark.pg(">= 15")
+from tests.matrix.stats_visibility import NEEDS_UNSTAMPED_STATS
 
 
 def advise(db: TestDatabase, queries: list[str], **kwargs: object) -> Advice:

@@ -4,8 +4,6 @@ rest of the database is still advised, without waiting for the lock."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,9 +15,9 @@ from pgdba.cli import main
 from pgdba.server import load_server_facts
 from pgdba.target import resolve_target
 from tests.conftest import TestDatabase
+from tests.locks import locked
+from tests.matrix.stats_visibility import NEEDS_UNSTAMPED_STATS
 
-# PostgreSQL 14 stamps a new database's statistics reset time: its unused indexes are never judged there
-NEEDS_UNSTAMPED_STATS = pytest.mark.pg(">= 15")
 QUICK_LOCK_TIMEOUT_MS = 100  # any wait for a lock fails within 0.1 s
 
 SHOP = """
@@ -40,18 +38,6 @@ USERS_QUERY = "SELECT * FROM users WHERE org_id = $1"
 VIEW_QUERY = "SELECT * FROM active_users WHERE email = $1"
 EVENTS_QUERY = "SELECT * FROM ev WHERE account_id = $1"
 ORDERS_QUERY = "SELECT * FROM orders WHERE user_id = $1"
-
-
-@contextmanager
-def locked(db: TestDatabase, table: str) -> Iterator[None]:
-    """Another session holds ACCESS EXCLUSIVE on the table (a migration in flight) until the block ends."""
-    migration = db.connect(autocommit=False)
-    try:
-        migration.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
-        yield
-    finally:
-        migration.rollback()
-        migration.close()
 
 
 def advise_quickly(db: TestDatabase, queries: list[str]) -> Advice:

@@ -13,8 +13,13 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import psycopg
+import pytest
 
 T = TypeVar("T")
+
+# PostgreSQL 14 stamps a new database's pg_stat_database.stats_reset with its creation time (15+ leaves it
+# NULL until a reset), so there every test database's statistics are too young to judge unused indexes.
+NEEDS_UNSTAMPED_STATS = pytest.mark.pg(">= 15")
 
 STATS_DEADLINE_S = 10.0
 _POLL_INTERVAL_S = 0.05

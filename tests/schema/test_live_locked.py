@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ from pgdba.cli import main
 from pgdba.schema.live_source import load_live
 from pgdba.target import resolve_target
 from tests.checkup.helpers import wait_until
+from tests.locks import locked
 
 QUICK_LOCK_TIMEOUT_MS = 100  # any wait for a lock fails within 0.1 s
 
@@ -71,18 +70,6 @@ model ev {
   @@id([id, at], map: "ev_pkey")
 }
 """
-
-
-@contextmanager
-def locked(db: Any, table: str) -> Iterator[None]:
-    """Another session holds ACCESS EXCLUSIVE on the table (a migration in flight) until the block ends."""
-    migration = db.connect(autocommit=False)
-    try:
-        migration.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
-        yield
-    finally:
-        migration.rollback()
-        migration.close()
 
 
 def check_json(db: Any, prisma: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
