@@ -15,6 +15,8 @@ from typing import Any
 
 import psycopg
 
+from pgdba.backup.manifest import BACKUP_KIND
+from pgdba.backup.server_identity import read_system_identifier, records_of_server
 from pgdba.checks import backups, capacity, index_health, queries, safety, settings, tables
 from pgdba.checks.indexes import IndexAges, StatsAge
 from pgdba.errors import InputError, NotAvailable
@@ -93,6 +95,7 @@ def _collectors(conn: psycopg.Connection, facts: ServerFacts) -> dict[str, Calla
         "connections": lambda: connection_usage(conn),
         "slots": lambda: replication_slots(conn),
         "standbys": lambda: standby_lag(conn),
+        "system_identifier": lambda: read_system_identifier(conn),  # whose backup records are this server's
     }
 
 
@@ -232,8 +235,10 @@ def _restore_tests(d: Data, kw: dict[str, Any]) -> list[Finding]:
     store: HistoryStore | None = d.get("store")
     if store is None:
         raise Skip("no history store given")
-    tests = store.records(d["target_key"], backups.RESTORE_TEST_KIND)
-    if not tests and not store.records(d["target_key"], "backup", limit=1):
+    # another server's jobs may record under the same key (localhost:5432/app in a shared store)
+    system_identifier = d["system_identifier"]
+    tests = records_of_server(store.records(d["target_key"], backups.RESTORE_TEST_KIND), system_identifier)
+    if not tests and not records_of_server(store.records(d["target_key"], BACKUP_KIND), system_identifier):
         raise Skip("no backup or restore test recorded for this database")
     return backups.restore_test_findings(tests, d["now"], **kw)
 
@@ -340,7 +345,7 @@ CHECKS: tuple[Check, ...] = (  # weights by area follow reliability.md §4 (back
         lambda d, kw: safety.connection_headroom(d["connections"], **kw),
     ),
     # availability and backups (25)
-    Check("backup.restore_test", 25, (), _restore_tests),
+    Check("backup.restore_test", 25, ("system_identifier",), _restore_tests),
     # replication (10)
     Check(
         "safety.inactive_slot",

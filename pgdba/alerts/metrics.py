@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from pgdba.backup.server_identity import same_server
+from pgdba.backup.server_identity import records_of_server
 from pgdba.history.store import HistoryStore
 from pgdba.server import ServerFacts
 from pgdba.stats.activity import connection_usage, session_activity
@@ -306,19 +306,11 @@ def sample_backups(
     """The newest backup and restore test recorded for the target; records naming another server (two
     servers' jobs can use one key, e.g. localhost:5432/app, in a shared store) are not this one's."""
     return BackupSample(
-        _last_success(_of_server(store.records(target_key, BACKUP_KIND, limit=50), system_identifier)),
-        _last_success(_of_server(store.records(target_key, RESTORE_TEST_KIND, limit=50), system_identifier)),
+        _last_success(records_of_server(store.records(target_key, BACKUP_KIND, limit=50), system_identifier)),
+        _last_success(
+            records_of_server(store.records(target_key, RESTORE_TEST_KIND, limit=50), system_identifier)
+        ),
     )
-
-
-def _of_server(
-    records: list[tuple[datetime, Any]], system_identifier: str | None
-) -> list[tuple[datetime, Any]]:
-    return [
-        (at, payload)
-        for at, payload in records
-        if not isinstance(payload, dict) or same_server(payload.get("system_identifier"), system_identifier)
-    ]
 
 
 def _last_success(records: list[tuple[datetime, Any]]) -> datetime | None:

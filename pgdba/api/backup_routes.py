@@ -24,7 +24,7 @@ from pgdba.backup import (
 )
 from pgdba.backup.manifest import check_history_store, record_backup
 from pgdba.backup.server_identity import (
-    backups_of_server,
+    backups_for_server,
     reachable_system_identifier,
     target_system_identifier,
 )
@@ -44,18 +44,21 @@ def backup_storage(settings: ApiSettings) -> Storage:
 
 
 def backups_body(settings: ApiSettings, target: Target) -> dict[str, Any]:
-    """The database's backups taken on its server (another server's under the same database name are left
-    out; all of them when the server is unreachable), newest first, and its recorded restore tests."""
+    """The database's backups taken on its server (another server's under the same database name are
+    counted in other_servers, not listed; all are listed when the server is unreachable), newest first, and
+    its recorded restore tests."""
     storage = backup_storage(settings)
     system_identifier = reachable_system_identifier(target)
-    mine = backups_of_server(list_backups(storage, target.database), system_identifier)
-    backups = sorted(mine, key=lambda b: b.backup_id, reverse=True)
+    server = backups_for_server(list_backups(storage, target.database), system_identifier, [target.database])
+    backups = sorted(server.backups, key=lambda b: b.backup_id, reverse=True)
     tests = restore_test_history(
         target.key, settings.history_store, limit=20, system_identifier=system_identifier
     )
     return {
         "schema_version": 1,
         "storage": storage.url,
+        "system_identifier": system_identifier,
+        "other_servers": [other.to_dict() for other in server.other_servers],
         "backups": [b.to_dict() for b in backups],
         "restoreTests": tests,
         "lastRestoreTest": tests[0] if tests else None,
@@ -113,6 +116,7 @@ BACKUP_RUN_FIELDS = (
     "dump_sha256",
     "dump_format",
     "server_version",
+    "system_identifier",
     "exact",
     "database_size",
 )

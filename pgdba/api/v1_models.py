@@ -529,6 +529,7 @@ class RestoreTestResponse(BaseModel):
     database: str
     backup_id: str
     target: str
+    system_identifier: str | None = None  # the backed-up server's (pg_control_system()); None: not recorded
     passed: bool
     started_at: str
     duration_s: float
@@ -547,15 +548,26 @@ class BackupModel(BaseModel):
     format: str | None
     sha256: str | None
     server_version: str | None
+    system_identifier: str | None = None  # the server the backup was taken on; None: an earlier pgdba's
     exact: bool | None
     duration_s: float | None
     restore_test: dict[str, Any] | None
     problem: str | None
 
 
+class OtherServerBackupsModel(BaseModel):
+    """Backups under the served database's name taken on another server: counted, not listed."""
+
+    database: str
+    system_identifier: str
+    backups: int
+
+
 class BackupListResponse(BaseModel):
     schema_version: int
     storage: str
+    system_identifier: str | None = None  # the served server's; None: not readable (every backup listed)
+    other_servers: list[OtherServerBackupsModel] = Field(default_factory=list)
     backups: list[BackupModel]
     restoreTests: list[RestoreTestResponse]
     lastRestoreTest: RestoreTestResponse | None
@@ -573,6 +585,7 @@ class BackupRunResponse(BaseModel):
     dump_sha256: str
     dump_format: str
     server_version: str
+    system_identifier: str | None = None
     exact: bool
     database_size: int
 

@@ -11,7 +11,7 @@ BACKUP_ID is the UTC start time to the microsecond (20261128T210102.123456Z), so
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -114,13 +114,24 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Manifest:
-        values = dict(data)
+        """The manifest as read back; fields this pgdba does not know (a newer one wrote it) are ignored."""
+        values = known_fields(cls, data)
         values["started_at"] = datetime.fromisoformat(values["started_at"])
         values["finished_at"] = datetime.fromisoformat(values["finished_at"])
-        values["tables"] = [TableFacts(**t) for t in values.get("tables", [])]
+        values["tables"] = [TableFacts(**known_fields(TableFacts, t)) for t in values.get("tables", [])]
         if values.get("sequences") is not None:
-            values["sequences"] = [SequenceFacts(**s) for s in values["sequences"]]
+            values["sequences"] = [
+                SequenceFacts(**known_fields(SequenceFacts, s)) for s in values["sequences"]
+            ]
         return cls(**values)
+
+
+def known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """The entries of `data` that are fields of the dataclass `cls`: a newer pgdba may record more."""
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, found {type(data).__name__}")
+    names = {f.name for f in fields(cls)}
+    return {key: value for key, value in data.items() if key in names}
 
 
 def backup_prefix(database: str, backup_id: str) -> str:

@@ -15,7 +15,7 @@ from pgdba.backup.archive import read_archive
 from pgdba.backup.dump import check_jobs, client_environment
 from pgdba.backup.manifest import BackupInfo, find_backup
 from pgdba.backup.storage import Storage
-from pgdba.backup.tools import PgTools, find_pg_tools
+from pgdba.backup.tools import PgTools, pg_restore_for_archive
 from pgdba.errors import InputError
 from pgdba.target import Target
 
@@ -106,7 +106,9 @@ def restore_backup(
         result.steps.append(f"DROP DATABASE IF EXISTS {name} WITH (FORCE);")
     if state == "missing" or force:
         result.steps.append(f"CREATE DATABASE {name} TEMPLATE template0;")
-    tools = tools or find_pg_tools(manifest.server_version_num // 10000, environ)
+    tools = tools or pg_restore_for_archive(
+        manifest.pg_dump_version, manifest.server_version_num // 10000, environ
+    )
     dsn, env = client_environment(server.with_database(dbname), environ)
     options = ["--exit-on-error", "--no-password"]
     if no_owner:

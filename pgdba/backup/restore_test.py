@@ -39,7 +39,7 @@ from pgdba.backup.dump import check_jobs, client_environment
 from pgdba.backup.encryption import decrypt_argv
 from pgdba.backup.manifest import RESTORE_TEST_NAME, BackupInfo, Manifest, SequenceFacts, TableFacts
 from pgdba.backup.restore import create_database, drop_database
-from pgdba.backup.server_identity import same_server
+from pgdba.backup.server_identity import records_of_server
 from pgdba.backup.storage import Storage
 from pgdba.backup.tools import PgTools, pg_restore_for_archive
 from pgdba.errors import ConnectionFailed, InputError, NotAvailable, PgdbaError
@@ -615,4 +615,4 @@ def restore_test_history(
 
     with open_store(history_location) as store:
         records = store.records(target_key, RESTORE_TEST_KIND, limit=limit)
-    return [p for _, p in records if same_server(p.get("system_identifier"), system_identifier)]
+    return [payload for _, payload in records_of_server(records, system_identifier)]

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -72,6 +73,19 @@ def same_server(recorded: str | None, system_identifier: str | None) -> bool:
 
 def backups_of_server(backups: Iterable[BackupInfo], system_identifier: str | None) -> list[BackupInfo]:
     return [b for b in backups if same_server(b.system_identifier, system_identifier)]
+
+
+def records_of_server(
+    records: Iterable[tuple[datetime, Any]], system_identifier: str | None
+) -> list[tuple[datetime, Any]]:
+    """History-store records (recorded_at, payload) of the server `system_identifier`: two servers' jobs can
+    record under one key (e.g. localhost:5432/app) in a shared store, and a payload naming another
+    server's identifier is not this one's."""
+    return [
+        (recorded_at, payload)
+        for recorded_at, payload in records
+        if not isinstance(payload, dict) or same_server(payload.get("system_identifier"), system_identifier)
+    ]
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,14 @@
-"""Finding pg_dump / pg_restore / pg_dumpall of the server's major version or newer, and the pg_restore
-that reads an archive.
+"""Finding pg_dump / pg_restore / pg_dumpall of the server's major version (else the nearest newer one),
+and the pg_restore that reads an archive.
 
 An older pg_dump refuses to dump a newer server ("aborting because of server version mismatch"), and a
-newer one reads every older server, so the rule is: same major or newer. Likewise an older pg_restore
-refuses the archive of a newer pg_dump ("unsupported version (1.16) in file header"), so pg_restore is
-chosen by the major of the pg_dump that wrote the archive, not by the server's. The search order is the
-one `pgdba.embedded.find_pg_bin` uses: PGDBA_PG_BIN, `pg_config --bindir`, /usr/lib/postgresql/*/bin, PATH.
+newer one reads every older server, so the rule is: same major or newer, the nearest preferred: the
+archive of a newer pg_dump needs a pg_restore as new, and pg_restore 17+ sends `SET transaction_timeout`,
+which a PostgreSQL 16 or older server (the scratch server of a restore test) rejects. Likewise an older
+pg_restore refuses the archive of a newer pg_dump ("unsupported version (1.16) in file header"), so
+pg_restore is chosen by the major of the pg_dump that wrote the archive, not by the server's. The search
+order is the one `pgdba.embedded.find_pg_bin` uses: PGDBA_PG_BIN, `pg_config --bindir`,
+/usr/lib/postgresql/*/bin, PATH.
 """
 
 from __future__ import annotations
@@ -87,31 +90,44 @@ def candidate_bin_dirs(environ: Mapping[str, str] | None = None, program: str = 
 
 
 def find_pg_tools(server_major: int, environ: Mapping[str, str] | None = None) -> PgTools:
-    """The newest pg_dump/pg_restore whose major is at least the server's; NotAvailable with what was seen."""
-    seen: list[str] = []
-    best: PgTools | None = None
+    """The pg_dump/pg_restore for dumping a server (see choose_pg_dump); NotAvailable with what was seen."""
+    return choose_pg_dump(installed_pg_dumps(environ), server_major)
+
+
+def installed_pg_dumps(environ: Mapping[str, str] | None = None) -> list[PgTools]:
+    """Every pg_dump that runs and has a pg_restore beside it, in search order."""
+    found: list[PgTools] = []
     for bin_dir in candidate_bin_dirs(environ):
         version = tool_version(bin_dir / "pg_dump")
-        if version is None or not (bin_dir / "pg_restore").exists():
-            continue
-        major, text = version
-        seen.append(f"{bin_dir}/pg_dump is {major}")
-        if major >= server_major and (best is None or major > best.major):
-            best = PgTools(bin_dir, major, text)
-    if best is not None:
-        return best
-    where = "; ".join(seen) if seen else "no pg_dump found"
+        if version is not None and (bin_dir / "pg_restore").exists():
+            found.append(PgTools(bin_dir, *version))
+    return found
+
+
+def choose_pg_dump(found: list[PgTools], server_major: int) -> PgTools:
+    """The pg_dump of the server's major, else the oldest newer one (nearest_tools); NotAvailable naming
+    each one seen when all are older."""
+    chosen = nearest_tools(found, server_major)
+    if chosen is not None:
+        return chosen
+    where = "; ".join(f"{t.bin_dir}/pg_dump is {t.major}" for t in found) or "no pg_dump found"
     raise NotAvailable(
         f"the server runs PostgreSQL {server_major} and needs pg_dump {server_major} or newer ({where}): "
         f"install postgresql-client-{server_major} or point PGDBA_PG_BIN at its bin directory"
     )
 
 
+def nearest_tools(found: list[PgTools], major: int) -> PgTools | None:
+    """The tools of `major`, else the oldest newer ones: a newer client works with an older server or
+    archive, but may emit settings an older server lacks. None when all are older."""
+    usable = [tools for tools in found if tools.major >= major]
+    return min(usable, key=lambda tools: tools.major, default=None)
+
+
 def nearest_pg_restore(found: list[PgTools], archive_major: int) -> PgTools | None:
     """The pg_restore of the archive's pg_dump major, else the oldest newer one: the closest to the
-    pg_dump that wrote the archive (a newer one reads it too, but may emit settings an older server lacks)."""
-    usable = [tools for tools in found if tools.major >= archive_major]
-    return min(usable, key=lambda tools: tools.major, default=None)
+    pg_dump that wrote the archive."""
+    return nearest_tools(found, archive_major)
 
 
 def find_pg_restore(archive_major: int, environ: Mapping[str, str] | None = None) -> PgTools:

@@ -12,7 +12,7 @@ from typing import Any
 from pgdba.backup.archive import read_archive
 from pgdba.backup.manifest import BackupInfo
 from pgdba.backup.storage import Storage, StorageError
-from pgdba.backup.tools import PgTools, find_pg_tools
+from pgdba.backup.tools import PgTools, pg_restore_for_archive
 
 
 @dataclass
@@ -54,7 +54,9 @@ def verify_backup(
     if not backup.complete:
         result.problems.append(f"the archive {manifest.dump_key} is missing")
         return result
-    tools = tools or find_pg_tools(manifest.server_version_num // 10000, environ)
+    tools = tools or pg_restore_for_archive(
+        manifest.pg_dump_version, manifest.server_version_num // 10000, environ
+    )
     read = read_archive(
         storage,
         manifest,

@@ -1,4 +1,4 @@
-"""pg_dump discovery: the server's major or newer, or a clear refusal."""
+"""pg_dump discovery: the server's major, else the nearest newer one, or a clear refusal."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pgdba.backup.storage import FileStorage, S3Storage, open_storage
-from pgdba.backup.tools import find_pg_tools, tool_version
+from pgdba.backup.tools import PgTools, choose_pg_dump, find_pg_tools, tool_version
 from pgdba.cli import main
 from pgdba.errors import InputError, NotAvailable
 
@@ -30,6 +30,28 @@ def test_older_pg_dump_than_the_server_is_refused_with_a_clear_message(server_ma
     assert f"needs pg_dump {newer_server} or newer" in message
     assert f"{bin_dir}/pg_dump is {newer_server - 1}" in message
     assert f"postgresql-client-{newer_server}" in message
+
+
+def _installed(*majors: int) -> list[PgTools]:
+    return [PgTools(Path(f"/opt/pg{m}/bin"), m, f"pg_dump (PostgreSQL) {m}.1") for m in majors]
+
+
+def test_the_pg_dump_of_the_server_major_is_preferred_over_a_newer_one():
+    # pg_dump 18's archive needs pg_restore 18, which sends SET transaction_timeout: a PostgreSQL 15
+    # scratch server rejects it, so a 15 server's backups taken with pg_dump 18 never pass a restore test
+    assert choose_pg_dump(_installed(18, 15, 17), 15).major == 15
+    assert choose_pg_dump(_installed(18, 14, 17), 15).major == 17
+    assert choose_pg_dump(_installed(18), 16).major == 18
+
+
+def test_only_older_pg_dumps_are_refused_naming_each_one_seen():
+    with pytest.raises(NotAvailable) as error:
+        choose_pg_dump(_installed(14, 13), 15)
+    message = str(error.value)
+    assert "\n" not in message
+    assert "needs pg_dump 15 or newer (/opt/pg14/bin/pg_dump is 14; /opt/pg13/bin/pg_dump is 13)" in message
+    with pytest.raises(NotAvailable, match=r"needs pg_dump 15 or newer \(no pg_dump found\)"):
+        choose_pg_dump([], 15)
 
 
 def test_backup_run_without_a_usable_pg_dump_is_one_line_and_exit_2(db, backup_dir, monkeypatch, capsys):
