@@ -179,6 +179,11 @@ class BackupInfo:
         return self.manifest is not None and self.objects.get(self.dump_name or "") == self.manifest.dump_size
 
     @property
+    def damaged(self) -> bool:
+        """Complete by its manifest, yet the store says otherwise (a cut-short archive): `problem` says how."""
+        return self.complete and self.problem is not None
+
+    @property
     def taken_at(self) -> datetime:
         return backup_time(self.backup_id)
 

@@ -277,6 +277,16 @@ def _s3_reason(exc: Exception) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def require_existing_folder(storage: Storage) -> None:
+    """A folder store that is read must exist: a missing one is a mistyped path, not an empty store (only
+    `backup run` creates it; an S3 bucket is checked when it is listed)."""
+    if isinstance(storage, FileStorage) and not storage.root.is_dir():
+        raise InputError(
+            f"backup storage {storage.url}: {storage.root} is not an existing folder "
+            "(check --storage or PGDBA_BACKUP_STORAGE; pgdba backup run creates it)"
+        )
+
+
 def open_storage(
     url: str | None,
     *,

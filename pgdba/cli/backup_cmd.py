@@ -41,7 +41,8 @@ from pgdba.backup.retention import (
     plan_store_retention,
 )
 from pgdba.backup.server_identity import backups_for_server, short_identifier, target_system_identifier
-from pgdba.backup.storage import Storage
+from pgdba.backup.storage import Storage, require_existing_folder
+from pgdba.backup.verify import VerifyResult, verify_or_say_why_not
 from pgdba.cli.options import DsnOption, FormatOption, check_format, target_from
 from pgdba.render import Column, console, print_json, print_rows
 from pgdba.target import DEFAULT_LOCK_TIMEOUT_MS, resolve_target
@@ -114,6 +115,15 @@ BackupArgument = Annotated[
 
 def _storage(url: str | None, endpoint: str | None, region: str | None, profile: str | None) -> Storage:
     return open_storage(url, endpoint_url=endpoint, region=region, profile=profile)
+
+
+def _existing_storage(
+    url: str | None, endpoint: str | None, region: str | None, profile: str | None
+) -> Storage:
+    """The store to read backups from: a folder that does not exist is an error, not an empty store."""
+    store = _storage(url, endpoint, region, profile)
+    require_existing_folder(store)
+    return store
 
 
 @contextmanager
@@ -263,12 +273,13 @@ def list_command(
     fmt: FormatOption = "table",
 ) -> None:
     """Backups in the storage, oldest first: incomplete (no manifest), complete, tested-ok, tested-failed,
-    with the server each was taken on (system id: the last digits of its system identifier).
+    with the server each was taken on (system id: the last digits of its system identifier). The table
+    shows an archive whose stored size differs from its manifest as damaged, its problem under the table.
 
     Example: pgdba backup list --storage file:///var/backups/pg --dsn postgresql://app@db/app
     """
     check_format(fmt)
-    store = _storage(storage, endpoint_url, region, profile)
+    store = _existing_storage(storage, endpoint_url, region, profile)
     backups = list_backups(store, database)
     data: dict[str, Any] = {"schema_version": 1, "storage": store.url}
     notes: list[str] = []
@@ -284,11 +295,28 @@ def list_command(
             notes.append("this server's system identifier is not readable (pg_control_system()): all listed")
     rows = [b.to_dict() for b in backups]
     data["backups"] = rows
-    table_rows = [{**row, "server_id": short_identifier(row["system_identifier"])} for row in rows]
+    table_rows = [_list_table_row(info, row) for info, row in zip(backups, rows, strict=True)]
     print_rows(
         table_rows, LIST_COLUMNS, fmt, title=f"backups in {store.url}", json_data=data, empty="no backups"
     )
+    _print_problems(backups, fmt)
     _print_notes(notes, fmt)
+
+
+def _list_table_row(info: BackupInfo, row: dict[str, Any]) -> dict[str, Any]:
+    """A listed backup as the table shows it: a damaged archive says so in place of its status (the JSON
+    keeps `status` and carries the reason in `problem`)."""
+    status = "damaged" if info.damaged else row["status"]
+    return {**row, "status": status, "server_id": short_identifier(row["system_identifier"])}
+
+
+def _print_problems(backups: list[BackupInfo], fmt: str) -> None:
+    """Each listed backup's problem after the table (JSON carries it in the backup's `problem`)."""
+    if fmt == "json":
+        return
+    for info in backups:
+        if info.problem:
+            print(f"problem: {info.database}/{info.backup_id}: {info.problem}")
 
 
 def _print_notes(notes: list[str], fmt: str) -> None:
@@ -317,18 +345,22 @@ def verify_command(
     """Re-read the whole archive: sha256 and size against the manifest, and pg_restore reads every block.
     Exit 1 when a backup is not good.
 
+    With --all, a backup this machine cannot verify (no pg_restore as new as the pg_dump that wrote it) is
+    reported as not verified and the others are verified; finding no backup at all is a failure too.
+
     Example: pgdba backup verify --storage s3://backups/pg --database app
     """
     check_format(fmt)
-    store = _storage(storage, endpoint_url, region, profile)
+    store = _existing_storage(storage, endpoint_url, region, profile)
     backups = list_backups(store, database) if every else [find_backup(store, backup, database)]
+    verify = verify_or_say_why_not if every else verify_backup  # one backup alone: its error, exit 2
     results = []
     for info in backups:
         _note_unused_identity(info, age_identity_file)
         total = info.manifest.dump_size if info.manifest else None
         with _byte_progress(f"verify {info.backup_id}", total) as progress:
             results.append(
-                verify_backup(store, info, progress=progress, age_identity=age_identity(age_identity_file))
+                verify(store, info, progress=progress, age_identity=age_identity(age_identity_file))
             )
     if fmt == "json":
         print_json(
@@ -337,13 +369,24 @@ def verify_command(
             else {"schema_version": 1, "backups": [r.to_dict() for r in results]}
         )
     else:
-        for result in results:
-            verdict = "ok" if result.ok else "BROKEN"
-            print(f"{result.database}/{result.backup_id}: {verdict} ({result.size} bytes read)")
-            for problem in result.problems:
-                print(f"  - {problem}")
-    if not all(r.ok for r in results):
+        _print_verdicts(results)
+    if not results:
+        where = f" for database {database!r}" if database else ""
+        print(f"no backup found in {store.url}{where}", file=sys.stderr if fmt == "json" else sys.stdout)
+    if not results or not all(r.ok for r in results):
         raise typer.Exit(1)
+
+
+def _print_verdicts(results: list[VerifyResult]) -> None:
+    for result in results:
+        name = f"{result.database}/{result.backup_id}"
+        if result.not_verified:
+            print(f"{name}: not verified: {result.not_verified}")
+            continue
+        verdict = "ok" if result.ok else "BROKEN"
+        print(f"{name}: {verdict} ({result.size} bytes read)")
+        for problem in result.problems:
+            print(f"  - {problem}")
 
 
 @app.command("restore")
@@ -378,7 +421,7 @@ def restore_command(
     if not into:
         raise typer.BadParameter("--into DATABASE is required")
     server = target_from(dsn)
-    store = _storage(storage, endpoint_url, region, profile)
+    store = _existing_storage(storage, endpoint_url, region, profile)
     destination = target_system_identifier(server) if backup is None else None
     info = choose_backup_to_restore(store, backup, database, destination)
     _note_unused_identity(info, age_identity_file)
@@ -473,7 +516,7 @@ def prune_command(
         keep_monthly=keep_monthly,
         keep_within_days=keep_within_days,
     )
-    store = _storage(storage, endpoint_url, region, profile)
+    store = _existing_storage(storage, endpoint_url, region, profile)
     server = target_from(dsn) if dsn is not None else None
     system_identifier = target_system_identifier(server) if server else None  # before anything is listed
     backups = list_backups(store, database)
@@ -551,7 +594,7 @@ def restore_test_command(
     """
     check_format(fmt)
     server = resolve_target(target) if target else target_from(dsn)
-    store = _storage(storage, endpoint_url, region, profile)
+    store = _existing_storage(storage, endpoint_url, region, profile)
     source = target_from(dsn) if dsn or not target else None  # the server whose backups are tested
     newest_of = target_system_identifier(source) if source and backup is None else None
     info = find_backup(store, backup, database, newest_of)
