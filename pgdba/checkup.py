@@ -149,7 +149,10 @@ def _unused(d: Data, kw: dict[str, Any]) -> list[Finding]:
         not_judged = [f.object for f in found if f.severity is Severity.WARNING]  # not the FK-kept ones
         if not_judged:
             d["notes"].append(f"index.unused: {ages.note(not_judged)}")
-    return index_health.unused_index_findings(indexes, age, **kw)
+    found = index_health.unused_index_findings(indexes, age, **kw)
+    if found and age.since is None:  # judged all the same: a years-old database has no reset time either
+        d["notes"].append(f"index.unused: {age.note()}")
+    return found
 
 
 def _index_ages(d: Data) -> IndexAges | None:

@@ -16,7 +16,7 @@ from pgdba.checks.queries import StatementSet, list_queries_behind
 from pgdba.checks.statement_issues import n_plus_one
 from pgdba.checks.statement_recommendations import QueryRecommendation, analyze_statement
 from pgdba.findings import SCHEMA_VERSION
-from pgdba.history.deltas import statements_since, window_start
+from pgdba.history.deltas import statements_since, window_since, window_start
 from pgdba.history.snapshot import index_ages, previous_statement_snapshot
 from pgdba.history.store import HistoryStore
 from pgdba.server import load_server_facts
@@ -73,15 +73,17 @@ def analyze_queries(
         tables = table_stats(conn)
         indexes = index_stats(conn)
         fks = foreign_keys(conn)
-    source, start = "cumulative", facts.statements_reset
+    source, start, window = "cumulative", facts.statements_reset, ""
+    cumulative = statements
     previous = previous_statement_snapshot(store, target.key) if store else None
     if previous is not None:
         taken_at, before, meta = previous
         # a reset (or restart) after the snapshot: today's counters are the activity, from that reset on
         statements = statements_since(statements, before, meta, facts)
         start = window_start(taken_at, meta, facts)
+        window = window_since(taken_at, meta, facts)
         source = "delta"
-    return report_statements(
+    report = report_statements(
         statements,
         tables,
         indexes,
@@ -91,6 +93,19 @@ def analyze_queries(
         start=start,
         now=now,
         fks=fks,
+    )
+    if source == "delta" and report.analyzed == 0:
+        earlier = len(StatementSet(cumulative).select(lambda s: True))
+        if earlier:  # statements exist, none ran in the window: not the "run the application" case
+            report.notes = [_no_activity_note(window, earlier)]
+    return report
+
+
+def _no_activity_note(window: str, cumulative_count: int) -> str:
+    """Why a delta report is empty although pg_stat_statements holds application statements."""
+    return (
+        f"no statement ran {window} (delta window); `--cumulative` reads the counters since the reset"
+        f" ({cumulative_count} application statement{'' if cumulative_count == 1 else 's'} there)"
     )
 
 

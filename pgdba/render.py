@@ -82,11 +82,13 @@ def cell(value: Any) -> str:
 
 
 _VISIBLE_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_HTML_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _BACKSLASHED = frozenset("\\`*_[]|~")
-# What would start a heading, list, thematic break or setext underline when it opens a line
+# `<` opens raw HTML or an autolink only with something other than a space after it, `&` an entity only
+# with a letter, digit or `#`: those get a backslash; `a > b`, `x < 10` and `a & b` stay as they are.
+_OPENS_MARKUP = {"<": re.compile(r"\S"), "&": re.compile(r"[0-9A-Za-z#]")}
+# What would start a heading, list, block quote, thematic break or setext underline when it opens a line
 # (an ordered-list marker needs a space or the line's end after it; "0.07" stays as it is).
-_BLOCK_START = re.compile(r"^(\d{1,9}(?=[.)](?:[ \t]|$))|(?=[#+=-]))")
+_BLOCK_START = re.compile(r"^(\d{1,9}(?=[.)](?:[ \t]|$))|(?=[#+=>-]))")
 
 
 def visible_text(text: str) -> str:
@@ -103,20 +105,22 @@ def _visible_char(ch: str) -> str:
     return ch
 
 
-def md_text(text: str) -> str:
-    """Text for Markdown prose or a table cell: renders as `visible_text(text)`, never as HTML, emphasis, a
-    link, a code span, a table cell break or a new block."""
+def md_text(text: str, *, in_table: bool = False) -> str:
+    """Text for Markdown prose or (in_table) a table cell: renders as `visible_text(text)`, never as HTML,
+    emphasis, a link, a code span, a table cell break or a new block. Only what could be markup is
+    backslash-escaped, so the raw Markdown reads as the text (`> 500`, not `&gt; 500`)."""
     visible = visible_text(text)
     escaped = "".join(_md_char(visible, i) for i in range(len(visible)))
-    escaped = _BLOCK_START.sub(r"\g<1>\\", escaped, count=1)
+    if not in_table:  # a cell holds inline content only: `> 500` there is no block quote
+        escaped = _BLOCK_START.sub(r"\g<1>\\", escaped, count=1)
     stripped = escaped.lstrip(" ")
     return "&#32;" * (len(escaped) - len(stripped)) + stripped
 
 
 def _md_char(text: str, i: int) -> str:
     ch = text[i]
-    if ch in _HTML_ENTITIES:
-        return _HTML_ENTITIES[ch]
+    if ch in _OPENS_MARKUP:
+        return "\\" + ch if _OPENS_MARKUP[ch].match(text, i + 1) else ch
     if ch == "_" and 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum():
         return ch  # inside a word `_` can neither open nor close emphasis: pg_stat_activity stays readable
     return "\\" + ch if ch in _BACKSLASHED else ch
@@ -150,10 +154,10 @@ def md_fenced(text: str, info: str = "sql", *, indent: int = 0) -> str:
 
 
 def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> str:
-    lines = ["| " + " | ".join(md_text(c.header) for c in columns) + " |"]
+    lines = ["| " + " | ".join(md_text(c.header, in_table=True) for c in columns) + " |"]
     lines.append("| " + " | ".join("---:" if c.justify == "right" else "---" for c in columns) + " |")
     for row in rows:
-        lines.append("| " + " | ".join(md_text(cell(row.get(c.key))) for c in columns) + " |")
+        lines.append("| " + " | ".join(md_text(cell(row.get(c.key)), in_table=True) for c in columns) + " |")
     return "\n".join(lines)
 
 

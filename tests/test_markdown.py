@@ -75,7 +75,22 @@ def test_inline_code_shows_the_name_on_one_line(name: str) -> None:
     _assert_no_raw_html(markdown)
 
 
-@pytest.mark.parametrize("name", [*HOSTILE_NAMES, "# heading", "1. item", "- item", "    indented", "a\\b"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        *HOSTILE_NAMES,
+        "# heading",
+        "1. item",
+        "- item",
+        "    indented",
+        "a\\b",
+        "> quote",
+        "<1@x.y>",
+        "<https://x.y>",
+        "&amp; &#60; &x",
+        "</b>",
+    ],
+)
 def test_text_renders_as_the_visible_name_in_one_paragraph(name: str) -> None:
     markdown = f"- {md_text(name)}"
     tokens = _tokens(markdown)
@@ -224,3 +239,23 @@ def test_schema_check_markdown_shows_a_hostile_table_name_as_text(
     items = [_rendered_text(t) for t in tokens if t.type == "inline" and "schema.table" in t.content]
     assert len(items) == 1 and name in items[0]
     _assert_no_raw_html(out)
+
+
+def test_comparisons_and_ampersands_stay_as_they_are_in_markdown() -> None:
+    assert md_text("mean > 500 ms & calls < 10") == "mean > 500 ms & calls < 10"
+    table = markdown_table([{"thresholds": "> 500 / > 2000"}], [Column("thresholds", "warn / crit")])
+    assert table.splitlines()[-1] == "| > 500 / > 2000 |"
+    cells = [_rendered_text(t) for t in _tokens(table) if t.type == "inline"]
+    assert cells == ["warn / crit", "> 500 / > 2000"]
+
+
+def test_alerts_check_markdown_shows_thresholds_as_the_readme_does(
+    db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["alerts", "check", "--dsn", db.dsn, "--store", str(tmp_path / "h.sqlite3"), "-f", "markdown"]
+    )
+    out = capsys.readouterr().out
+    assert code in (0, 1)
+    assert "&gt;" not in out and "&lt;" not in out
+    assert any(line.startswith("| ") and " | > " in line for line in out.splitlines())

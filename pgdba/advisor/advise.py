@@ -670,6 +670,8 @@ def _drops(
     if judge_unused and stats_age.too_young:
         judge_unused = False
         advice.notes.append(f"unused indexes are not judged: {stats_age.note()}")
+    if judge_unused and facts.stats_reset is None:  # judged all the same: an old database has none either
+        advice.notes.append(f"unused indexes judged, but {stats_age.note()}")
     tables = load_tables(conn, user_table_oids(conn))
     locked = sorted(t.qualified_name for t in tables.values() if t.locked)
     if locked:

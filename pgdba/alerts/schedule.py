@@ -153,6 +153,11 @@ def _absolute(path: str) -> str:
 
 
 def _pgdba() -> str:
+    """This installation's console script (next to the interpreter, as in a virtualenv not on PATH), else
+    the one on PATH, else `python -m pgdba`."""
+    beside = Path(sys.executable).parent / "pgdba"
+    if os.access(beside, os.X_OK) and beside.is_file():
+        return shlex.quote(str(beside))
     found = shutil.which("pgdba")
     return shlex.quote(found) if found else f"{shlex.quote(sys.executable)} -m pgdba"
 
@@ -170,11 +175,34 @@ def _not_serialised_note(runtime: JobRuntime) -> list[str]:
     ]
 
 
+# the jobs that read their storage from the env file: `backup run` and `restore-test` take --storage, else
+# PGDBA_BACKUP_STORAGE, and without either fail with "no backup storage given"
+STORAGE_JOBS = frozenset({"backup", "restore-test"})
+
+
+def backup_storage_note(jobs: list[Job], env_file: Path) -> list[str]:
+    """A `# note:` when the backup jobs would find no storage in the env file (or it cannot be read)."""
+    if not any(job.name in STORAGE_JOBS for job in jobs):
+        return []
+    try:
+        text = env_file.read_text(encoding="utf-8") if env_file.exists() else ""
+    except (OSError, UnicodeDecodeError):
+        return [f"# note: cannot read {env_file}: make sure it sets PGDBA_BACKUP_STORAGE for the backup jobs"]
+    if any(_env_value(line, "PGDBA_BACKUP_STORAGE") for line in text.splitlines()):
+        return []
+    return [
+        f"# note: {env_file} does not set PGDBA_BACKUP_STORAGE: the backup and restore-test jobs would fail"
+        " every night with `no backup storage given` (seen only in their logs); add"
+        " PGDBA_BACKUP_STORAGE=file:///path or s3://bucket/prefix to it"
+    ]
+
+
 def cron_lines(jobs: list[Job], env_file: Path, runtime: JobRuntime | None = None) -> list[str]:
     runtime = runtime or job_runtime()
     env = shlex.quote(_absolute(str(env_file)))
     lines = [CRON_BEGIN, f"# logs: {runtime.logs}/<job>.log; report and locks: {runtime.state}"]
     lines += _not_serialised_note(runtime)
+    lines += backup_storage_note(jobs, env_file)
     for job in jobs:
         lines.append(f"# {job.description}")
         lines.append(f"{job.cron} set -a; . {env}; set +a; {_cron_command(job, runtime)}")
@@ -281,6 +309,7 @@ def _install_cron(
     yield f"installed {len(jobs)} cron jobs in the crontab of {os.environ.get('USER', 'this user')}"
     yield f"logs: {runtime.logs}/<job>.log; report and locks: {runtime.state}"
     yield from _not_serialised_note(runtime)
+    yield from (line.removeprefix("# ") for line in backup_storage_note(jobs, env_file))
 
 
 def _install_systemd(
@@ -294,6 +323,7 @@ def _install_systemd(
     about = [
         f"# logs: journalctl {shlex.join([*(scope or ()), '-u', 'pgdba-*'])}; report and locks: {runtime.state}",
         *_not_serialised_note(runtime),
+        *backup_storage_note(jobs, env_file),
         *_linger_note(scope),
     ]
     if not apply:
@@ -389,3 +419,15 @@ def _write_env(env_file: Path, dsn: str | None) -> None:
 def _sets_dsn(line: str) -> bool:
     words = line.strip().removeprefix("export ").lstrip()
     return words.startswith("PGDBA_DSN=")
+
+
+def _env_value(line: str, name: str) -> str:
+    """The value a `NAME=value` (or `export NAME=value`) line of the env file gives `name`; "" otherwise."""
+    words = line.strip().removeprefix("export ").lstrip()
+    if not words.startswith(f"{name}="):
+        return ""
+    try:
+        values = shlex.split(words.removeprefix(f"{name}="), comments=True)
+    except ValueError:  # unbalanced quotes: sh would refuse the file too
+        return ""
+    return values[0] if values else ""

@@ -213,6 +213,7 @@ class ForecastResponse(BaseModel):
     forecastDays: int
     historySince: str | None
     tables: list[ForecastTable]
+    notes: list[str] = []  # why growth and forecast are empty (no snapshot old enough)
 
 
 class SizePoint(BaseModel):

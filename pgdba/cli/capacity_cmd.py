@@ -86,4 +86,6 @@ def _forecast(dsn: str | None, fmt: str, days: int, store: str | None) -> None:
     ]
     since = report["historySince"] or "no snapshot yet: run `pgdba snapshot` daily"
     title = f"Table growth and {days}-day forecast (history since {since})"
-    print_rows(rows, columns, fmt, title=title, json_data=report, empty="no user tables")
+    print_rows(
+        rows, columns, fmt, title=title, json_data=report, empty="no user tables", notes=report["notes"]
+    )

@@ -54,9 +54,15 @@ def maintenance(
         columns += [Column("status", "status"), Column("seconds", "seconds", "right")]
     if any(item.error for item in plan.items):
         columns.append(Column("error", "error"))
-    title = "Maintenance applied" if plan.applied else "Maintenance needed (run with --apply to do it)"
+    title = _title(applied=plan.applied, needed=bool(plan.items))
     print_rows(
         rows, columns, fmt, title=title, json_data=plan.to_dict(), empty="no table needs VACUUM or ANALYZE"
     )
     if plan.failed:
         raise typer.Exit(1)
+
+
+def _title(*, applied: bool, needed: bool) -> str:
+    if applied:
+        return "Maintenance applied"
+    return "Maintenance needed (run with --apply to do it)" if needed else "No maintenance needed"

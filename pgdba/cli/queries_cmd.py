@@ -61,7 +61,15 @@ def analyze(
         Column("advice", "recommendations"),
     ]
     title = f"{report.analyzed} statements analysed ({report.window_source}), threshold {threshold:g} ms"
-    print_rows(rows, columns, fmt, title=title, json_data=report.to_dict(), empty="no statement has an issue")
+    print_rows(
+        rows,
+        columns,
+        fmt,
+        title=title,
+        json_data=report.to_dict(),
+        empty="no statement has an issue",
+        notes=report.notes,
+    )
 
 
 @app.command()

@@ -8,10 +8,13 @@ does; above max_connections that is the documented failure mode ("sorry, too man
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -449,9 +452,39 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
+class AbortedPipelineEcho(logging.Filter):
+    """Drops psycopg's warning about the PipelineAborted it meets when closing a pipeline (executemany)
+    whose statement failed, e.g. an INSERT in a read-only session: that statement's own error is raised and
+    counted, the echo only repeats it on stderr. Any other error closing a pipeline is still logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (
+            record.msg == "error ignored terminating %r: %s"
+            and len(args) == 2
+            and isinstance(args[1], psycopg.errors.PipelineAborted)
+        )
+
+
+@contextmanager
+def _without_aborted_pipeline_echoes() -> Iterator[None]:
+    psycopg_logger = logging.getLogger("psycopg")
+    echo = AbortedPipelineEcho()
+    psycopg_logger.addFilter(echo)
+    try:
+        yield
+    finally:
+        psycopg_logger.removeFilter(echo)
+
+
 def surge_load_test(target: Target, workload: Workload, config: LoadTestConfig) -> LoadTestReport:
     """Run the workload once per pool size (size 0 = direct connections) and measure each run."""
     check_bench_target(target)
+    with _without_aborted_pipeline_echoes():
+        return _measure_each_size(target, workload, config)
+
+
+def _measure_each_size(target: Target, workload: Workload, config: LoadTestConfig) -> LoadTestReport:
     sampler = _PeakSampler(target, config.application_name, config.sample_interval_s)
     try:
         server = {**sampler.server(), "dsn": target.masked_dsn}

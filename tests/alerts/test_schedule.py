@@ -7,6 +7,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -302,3 +303,45 @@ def test_units_in_the_user_directory_are_enabled_with_systemctl_user(
     assert "systemctl --user daemon-reload" in applied
     assert "systemctl daemon-reload" not in applied
     assert "\nenabled " not in applied
+
+
+# 4. the jobs run the console script of this installation, and say when the backups have nowhere to go
+
+
+def test_the_jobs_run_the_console_script_next_to_the_interpreter_when_pgdba_is_not_on_path(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = Path(sys.executable).parent / "pgdba"
+    if not os.access(script, os.X_OK):
+        pytest.skip(f"this installation has no console script at {script}")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert main(["schedule"]) == 0
+    jobs = [line for line in capsys.readouterr().out.splitlines() if line and not line.startswith("#")]
+    assert all(f"{script} " in line for line in jobs)
+    assert not any(" -m pgdba" in line for line in jobs)
+
+
+@pytest.mark.parametrize("kind", ["cron", "systemd"])
+def test_an_env_file_without_backup_storage_is_pointed_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    env_file = tmp_path / "pgdba.env"
+    env_file.write_text("PGDBA_DSN='postgresql://m@db/app'\nPGDBA_BACKUP_STORAGE=\n", encoding="utf-8")
+    common = ["schedule", "--kind", kind, "--env-file", str(env_file), "--state-dir", str(tmp_path / "s")]
+    common += ["--unit-dir", str(tmp_path / "units")]
+    assert main(common) == 0
+    [note] = [line for line in capsys.readouterr().out.splitlines() if "PGDBA_BACKUP_STORAGE" in line]
+    assert note.startswith(f"# note: {env_file} does not set PGDBA_BACKUP_STORAGE")
+    assert "no backup storage given" in note
+
+    if kind == "systemd":
+        assert main([*common, "--apply"]) == 0  # the units go to a staging dir: nothing is enabled
+        applied = capsys.readouterr().out.splitlines()
+        assert any(line.startswith(f"note: {env_file} does not set PGDBA_BACKUP_STORAGE") for line in applied)
+
+    env_file.write_text(
+        "PGDBA_DSN='postgresql://m@db/app'\nexport PGDBA_BACKUP_STORAGE='file:///var/backups/pg'\n",
+        encoding="utf-8",
+    )
+    assert main(common) == 0
+    assert "PGDBA_BACKUP_STORAGE" not in capsys.readouterr().out

@@ -59,6 +59,8 @@ def test_capacity_history_and_forecast_read_the_snapshots(
     assert table["points"][1]["bytes"] > table["points"][0]["bytes"]
     forecast = client.get("/api/v1/capacity/forecast", params={"days": 7}).json()
     assert forecast["forecastDays"] == 7 and "public.lesson" in [t["table"] for t in forecast["tables"]]
+    # two snapshots a moment apart: no growth yet, and the answer says why
+    assert any("less than 1 h old" in note for note in forecast["notes"])
 
 
 def test_activity_shows_a_blocked_chain_with_normalised_statements(

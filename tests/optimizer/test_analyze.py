@@ -8,6 +8,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from pgdba.cli import main
 from pgdba.embedded import EmbeddedCluster
 from pgdba.history.snapshot import take_snapshot
 from pgdba.history.store import HistoryStore
@@ -220,3 +221,39 @@ def test_low_cache_hit_is_flagged_when_scans_miss_shared_buffers(
     issue = next(i for i in rec["issues"] if i["type"] == "low_cache_hit")
     assert rec["metrics"]["cacheHitRatio"] < 90
     assert issue["message"].startswith("Cache hit ratio:")
+
+
+@pytest.mark.catalog
+def test_no_activity_since_the_snapshot_is_told_apart_from_no_statements_at_all(
+    db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _make_events(db, rows=100)
+    with db.connect() as conn:
+        for user in range(3):
+            conn.execute("SELECT count(*) FROM events WHERE user_id = %s", (user,))
+    store_path = tmp_path / "h.sqlite3"
+    with HistoryStore(store_path) as store:
+        with session(db.target) as conn:
+            take_snapshot(conn, load_server_facts(conn), store, db.target.key)
+        report = analyze_queries(db.target, threshold_ms=0.0, store=store).to_dict()
+    assert report["analyzed"] == 0
+    [note] = report["notes"]
+    assert note.startswith("no statement ran since the snapshot of ")
+    assert "(delta window)" in note and "--cumulative" in note
+    code = main(["queries", "analyze", "--dsn", db.dsn, "--store", str(store_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "no statement ran since the snapshot of " in " ".join(out.split())  # the table prints the note
+    cumulative = analyze_queries(db.target, threshold_ms=0.0).to_dict()
+    assert cumulative["analyzed"] >= 1 and cumulative["notes"] == []
+
+
+@pytest.mark.catalog
+def test_an_empty_pg_stat_statements_says_so_in_every_format(
+    db: TestDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db.execute("SELECT pg_stat_statements_reset()")
+    code = main(["queries", "analyze", "--dsn", db.dsn, "--cumulative", "-f", "markdown"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "pg_stat_statements has no statements for this database yet" in out

@@ -4,6 +4,7 @@ demo's own run_workload with the surge pool as its pool_factory."""
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Iterator
 
@@ -82,3 +83,38 @@ def test_demo_run_workload_uses_the_surge_pool(demo_db: tuple[Target, str]) -> N
     stats = pool_stats(pool)
     # every scenario call and each roster read checked a connection out of this pool, and none failed
     assert stats["requests_num"] == result.calls and stats["requests_errors"] == 0
+
+
+def test_a_read_only_demo_bench_reports_the_failed_writes_without_psycopg_pipeline_echoes(
+    demo_db: tuple[Target, str], capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    args = ["pool", "bench", "--dsn", demo_db[1], "--workload", "demo", "--pool-sizes", "0,2"]
+    code = main([*args, "--clients", "10", "--requests", "120", "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 1  # the writes failed in the read-only sessions: no size qualifies
+    samples = " ".join(s for r in data["results"] for s in r["error_samples"])
+    assert "ReadOnlySqlTransaction" in samples  # the real error is still reported
+    assert data["results"][0]["failed"] > 0
+    echoes = [r for r in caplog.records if r.getMessage().startswith("error ignored terminating")]
+    assert echoes == []
+
+
+def test_only_the_aborted_pipeline_echo_is_silenced() -> None:
+    from pgdba.pool.load_test import AbortedPipelineEcho
+
+    def record(error: Exception) -> logging.LogRecord:
+        return logging.LogRecord(
+            "psycopg",
+            logging.WARNING,
+            __file__,
+            1,
+            "error ignored terminating %r: %s",
+            ("<pipe>", error),
+            None,
+        )
+
+    echo = AbortedPipelineEcho()
+    assert not echo.filter(record(psycopg.errors.PipelineAborted("pipeline aborted")))
+    assert echo.filter(
+        record(psycopg.OperationalError("consuming input failed: server closed the connection"))
+    )
