@@ -186,9 +186,11 @@ _SETTINGS_OF_INTEREST = (
     "wal_level",
 )
 
+# pg_stat_statements.track as configured (reset_val), not as this session has it: pgdba's own sessions turn
+# tracking off for themselves (pgdba.target.untrack_own_statements), the application's get the configured one
 SETTINGS_SQL = """
 SELECT name,
-       setting,
+       CASE WHEN name = 'pg_stat_statements.track' THEN reset_val ELSE setting END AS setting,
        unit
   FROM pg_settings
  WHERE name = ANY(%(names)s)

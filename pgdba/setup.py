@@ -205,12 +205,44 @@ def statements_setup_steps(conn: psycopg.Connection, facts: ServerFacts) -> list
     return steps
 
 
+SET_PRIVILEGE_SQL = "SELECT has_parameter_privilege(%s, 'SET')"
+
+
+def own_statements_note(conn: psycopg.Connection, facts: ServerFacts) -> str | None:
+    """A note when pgdba's own statements are recorded in pg_stat_statements: this role may not turn
+    tracking off for its sessions (pgdba.target.untrack_own_statements). Only a superuser can grant it, so
+    it is a note for them, not a step that makes the statistics "not ready"."""
+    if facts.is_superuser or facts.setting("pg_stat_statements.track") is None:
+        return None
+    if facts.major >= 15:
+        row = conn.execute(SET_PRIVILEGE_SQL, ("pg_stat_statements.track",)).fetchone()
+        if row is not None and row[0]:
+            return None
+        grant = sql.SQL("GRANT SET ON PARAMETER pg_stat_statements.track TO {}").format(
+            sql.Identifier(facts.user)
+        )
+        return (
+            f"pgdba's own statements are recorded in pg_stat_statements (role {facts.user} may not turn "
+            f"tracking off for its sessions): as a superuser, run {grant.as_string(conn)};"
+        )
+    return (
+        "pgdba's own statements are recorded in pg_stat_statements (only a superuser may turn tracking off "
+        "before PostgreSQL 15); pgdba leaves them out of the application's statements"
+    )
+
+
 def pg_stat_statements_status(target: Target) -> SetupStatus:
-    """Read-only: what is missing."""
+    """Read-only: what is missing, and a note when pgdba's own statements are recorded."""
     with session(target) as conn:
         facts = load_server_facts(conn)
         steps = statements_setup_steps(conn, facts)
-    return SetupStatus(ready=not steps, steps=steps, restart_required=any(s.needs_restart for s in steps))
+        note = own_statements_note(conn, facts)
+    return SetupStatus(
+        ready=not steps,
+        steps=steps,
+        restart_required=any(s.needs_restart for s in steps),
+        notes=[note] if note else [],
+    )
 
 
 RESTART_PENDING = SetupStep(
@@ -265,6 +297,7 @@ def apply_pg_stat_statements_setup(
         restarted = True
         notes.append("restarted the embedded cluster to load pg_stat_statements")
     after = pg_stat_statements_status(target)
+    notes += after.notes
     done_codes = {step.code for step in done}
     # the preload change was made: what is left is the restart, not the ALTER SYSTEM again
     steps = [

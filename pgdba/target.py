@@ -1,7 +1,8 @@
 """Connection target: where the DSN comes from, how passwords are masked, and the safe session settings.
 
 Every session pgdba opens sets application_name, statement_timeout and lock_timeout, and is read-only
-(default_transaction_read_only=on) unless the command was given --apply.
+(default_transaction_read_only=on) unless the command was given --apply. It also turns pg_stat_statements
+tracking off for itself where the role may, so pgdba's own statements are never counted as the application's.
 """
 
 from __future__ import annotations
@@ -34,13 +35,18 @@ _URI_PASSWORD = re.compile(
 _BARE_USERINFO_PASSWORD = re.compile(
     r"(?P<head>(?:^|(?<=['\"]))[^\s:/@'\"=]+:)(?P<pw>[^\s@'\"/]+)(?P<tail>@)"
 )
+# libpq's secret parameters (those it shows as "*": `PQconndefaults()` dispchar), masked like `password`
+_SECRET_KEYWORD = r"(?:password|sslpassword|oauth_client_secret)"
 # `?password=…` / `&password=…` in a URI: the value ends at `&` or a blank; a `:` right before a blank is
 # the message's own separator (`…?password=x: connection refused`)
-_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<pw>[^&\s]+?)(?P<tail>:?(?:[&\s]|$))", re.IGNORECASE)
+_QUERY_PASSWORD = re.compile(
+    rf"(?P<head>[?&]{_SECRET_KEYWORD}=)(?P<pw>[^&\s]+?)(?P<tail>:?(?:[&\s]|$))", re.IGNORECASE
+)
 # `password=…` in a key=value string: quoted, or up to a blank (the same separator rule)
 _DRIVER_SCHEME = re.compile(r"^(?P<scheme>postgres(?:ql)?)\+[a-z0-9_]+://", re.IGNORECASE)
 _KV_PASSWORD = re.compile(
-    r"(?P<head>(?<![?&])\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+?)(?P<tail>:?(?:\s|$))", re.IGNORECASE
+    rf"(?P<head>(?<![?&])\b{_SECRET_KEYWORD}\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+?)(?P<tail>:?(?:\s|$))",
+    re.IGNORECASE,
 )
 
 
@@ -66,6 +72,8 @@ class Target:
     lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS
     connect_timeout_s: int = DEFAULT_CONNECT_TIMEOUT_S
     extra_settings: Mapping[str, str] = field(default_factory=dict)
+    # True for a session that plays a workload to be measured: its statements stay in pg_stat_statements
+    track_statements: bool = False
 
     @property
     def password(self) -> str:
@@ -128,6 +136,7 @@ class Target:
             self.lock_timeout_ms,
             self.connect_timeout_s,
             self.extra_settings,
+            self.track_statements,
         )
 
     def session_options(self, apply: bool) -> str:
@@ -148,11 +157,53 @@ class Target:
         params["application_name"] = APPLICATION_NAME
         params.setdefault("connect_timeout", self.connect_timeout_s)
         try:
-            return psycopg.connect(**params, autocommit=autocommit)  # type: ignore[arg-type]
+            conn = psycopg.connect(**params, autocommit=autocommit)  # type: ignore[arg-type]
         except psycopg.Error as exc:
             raise ConnectionFailed(
                 f"cannot connect to {self.masked_dsn or 'the libpq default server'}: {_first_line(exc, self)}"
             ) from None
+        if not self.track_statements:
+            untrack_own_statements(conn)
+        return conn
+
+
+# pg_stat_statements.track is superuser-only (PGC_SUSET), so it cannot go in the `options` above: a role
+# without the right would be refused the connection. Turned off after connecting instead, only when the
+# library is loaded (the setting exists) and the role may set it. Every value is a bound parameter: a
+# constant would make pg_stat_statements store this statement's text while parsing it, before tracking is off.
+UNTRACK_SQL = """
+SELECT set_config(%(name)s, %(value)s, %(is_local)s)
+ WHERE current_setting(%(name)s, %(missing_ok)s) IS NOT NULL
+"""
+# PostgreSQL 15+ lets a superuser GRANT SET ON PARAMETER pg_stat_statements.track to a monitoring role
+UNTRACK_SQL_15 = UNTRACK_SQL + "   AND has_parameter_privilege(%(name)s, %(privilege)s)\n"
+_UNTRACK_PARAMS = {
+    "name": "pg_stat_statements.track",
+    "value": "none",
+    "is_local": False,
+    "missing_ok": True,
+    "privilege": "SET",
+}
+
+
+def untrack_own_statements(conn: psycopg.Connection) -> bool:
+    """Stop pg_stat_statements from counting this session's statements; True when it did.
+
+    False (and the session unchanged) when the library is not loaded or the role may not set the parameter;
+    never an error. A session-level set_config in an open transaction would be undone by a rollback: it is
+    committed at once."""
+    superuser = conn.info.parameter_status("is_superuser") == "on"
+    if not superuser and conn.info.server_version < 150000:
+        return False
+    try:
+        row = conn.execute(UNTRACK_SQL if superuser else UNTRACK_SQL_15, _UNTRACK_PARAMS).fetchone()
+    except psycopg.DatabaseError:  # a server or pooler that refuses it: pgdba works on, tracked
+        if not conn.autocommit:
+            conn.rollback()
+        return False
+    if not conn.autocommit:
+        conn.commit()
+    return row is not None
 
 
 def _first_line(exc: BaseException, target: Target) -> str:

@@ -18,6 +18,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from pgdba.backup.server_identity import records_of_server
+from pgdba.checks.queries import application_statements
 from pgdba.history.store import HistoryStore
 from pgdba.server import ServerFacts
 from pgdba.stats.activity import connection_usage, session_activity
@@ -120,10 +121,16 @@ class StatementCounter:
     calls: int
     total_ms: float
     query: str
+    # top-level DML on user tables, the check-up's filter: a slow DROP DATABASE or a catalog query is not
+    # the application's slow query
+    application: bool = True
 
 
 def sample_statements(conn: psycopg.Connection, facts: ServerFacts) -> list[StatementCounter]:
-    """The current database's statements by total time (at most STATEMENT_LIMIT), via pgdba.stats."""
+    """The current database's statements by total time (at most STATEMENT_LIMIT), via pgdba.stats, each
+    marked whether it is an application statement as the check-up counts them."""
+    statements = statement_stats(conn, facts, limit=STATEMENT_LIMIT)
+    application = {(p.stats.queryid, p.stats.dbid) for p in application_statements(statements)}
     return [
         StatementCounter(
             key=f"{s.queryid}/{s.dbid}/{s.userid}/{int(s.toplevel)}",
@@ -132,8 +139,9 @@ def sample_statements(conn: psycopg.Connection, facts: ServerFacts) -> list[Stat
             calls=s.calls,
             total_ms=s.total_ms,
             query=" ".join(s.query.split())[:120],
+            application=s.toplevel and (s.queryid, s.dbid) in application,
         )
-        for s in statement_stats(conn, facts, limit=STATEMENT_LIMIT)
+        for s in statements
     ]
 
 

@@ -248,6 +248,8 @@ def _slow_queries(rule: Rule, s: Samples, previous: Counters | None, *_: Any) ->
     before = previous.statements if previous else None
     worst: tuple[float, StatementCounter, int] | None = None
     for st in s.statements or []:
+        if not st.application:
+            continue
         calls, total = st.calls, st.total_ms
         if before is not None and st.key in before:
             prev_calls, prev_total = before[st.key]
@@ -260,9 +262,11 @@ def _slow_queries(rule: Rule, s: Samples, previous: Counters | None, *_: Any) ->
             worst = (mean, st, calls)
     note = "" if before is not None else "means since the pg_stat_statements reset (no previous check stored)"
     if worst is None:
-        return [MetricValue(s.database, 0.0, note or "no statement ran since the previous check")]
+        return [MetricValue(s.database, 0.0, note or "no application statement ran since the previous check")]
     mean, st, calls = worst
-    return [MetricValue(s.database, mean, note, {"queryid": st.queryid, "calls": calls, "query": st.query})]
+    # the queryid as a string, as in every pgdba JSON: a 64-bit number loses digits in JavaScript
+    detail = {"queryid": str(st.queryid), "calls": calls, "query": st.query}
+    return [MetricValue(s.database, mean, note, detail)]
 
 
 # ---- tables -----------------------------------------------------------------------------------------------

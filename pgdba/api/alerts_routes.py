@@ -34,7 +34,13 @@ def alert_rules(settings: ApiSettings) -> dict[str, Any]:
 
 
 def _without_literals(detail: dict[str, Any]) -> dict[str, Any]:
-    return {k: normalised(v) if "query" in k and isinstance(v, str) else v for k, v in detail.items()}
+    texts = {k for k, v in detail.items() if "query" in k and k != "queryid" and isinstance(v, str)}
+    return {k: normalised(v) if k in texts else v for k, v in detail.items()}
+
+
+def _queryid_as_string(detail: dict[str, Any]) -> dict[str, Any]:
+    """Events stored by earlier versions hold the queryid as a number; JSON readers get the string."""
+    return {**detail, "queryid": str(detail["queryid"])} if isinstance(detail.get("queryid"), int) else detail
 
 
 def _state_order(state: dict[str, Any]) -> tuple[int, bool, str, str]:
@@ -64,7 +70,7 @@ def alert_state(settings: ApiSettings, target: Target, events: int = 50) -> dict
                     k: e.get(k)
                     for k in ("rule", "object", "event", "status", "level", "value", "unit", "summary")
                 },
-                "detail": _without_literals(e.get("detail") or {}),
+                "detail": _queryid_as_string(_without_literals(e.get("detail") or {})),
             }
             for when, e in recorded
         ],

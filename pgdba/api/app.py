@@ -7,6 +7,7 @@ import hmac
 import ipaddress
 import math
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pgdba import __version__
 from pgdba.api import (
@@ -35,12 +37,13 @@ from pgdba.api import (
 )
 from pgdba.api.actions import ActionRefused, configure_action_log
 from pgdba.api.dashboard import dashboard_router
+from pgdba.api.docs_page import add_docs_page
+from pgdba.api.error_text import without_connection_strings
 from pgdba.api.metrics import make_metrics_router
 from pgdba.api.pages import PAGES
 from pgdba.api.request_limits import RequestLimits
 from pgdba.api.settings import ApiSettings, UnknownDatabase
 from pgdba.errors import ConnectionFailed, InputError, NotAvailable, PgdbaError
-from pgdba.target import mask_password
 
 _STATUS = {
     ActionRefused: 403,
@@ -93,8 +96,15 @@ def json_safe(value: Any) -> Any:
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
+    # FastAPI's own docs pages are off: /docs is added with the CSP it needs, ReDoc and the OAuth2 redirect
+    # (pgdba has no OAuth2) are not served
     app = FastAPI(
-        title="pgdba", version=__version__, description="PostgreSQL DBA and reliability toolkit API"
+        title="pgdba",
+        version=__version__,
+        description="PostgreSQL DBA and reliability toolkit API",
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.settings = settings
     configure_action_log()
@@ -119,6 +129,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         make_metrics_router(settings.target, target_for=settings.target_for, store=settings.history_store)
     )
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    add_docs_page(app)
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -148,17 +159,26 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": json_safe(jsonable_encoder(exc.errors()))}, 422)
+        problems = json_safe(jsonable_encoder(exc.errors()))
+        return JSONResponse({"error": "RequestValidationError", "detail": problems}, 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # an unknown path (404) or method (405): the same {error, detail} body as every other error
+        error = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_")
+        return JSONResponse({"error": error, "detail": exc.detail}, exc.status_code, headers=exc.headers)
 
     @app.exception_handler(PgdbaError)
     async def pgdba_error(_: Request, exc: PgdbaError) -> JSONResponse:
         status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
-        return JSONResponse({"error": type(exc).__name__, "detail": mask_password(str(exc))}, status)
+        return JSONResponse(
+            {"error": type(exc).__name__, "detail": without_connection_strings(str(exc))}, status
+        )
 
     @app.exception_handler(psycopg.Error)
     async def database_error(_: Request, exc: psycopg.Error) -> JSONResponse:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        return JSONResponse({"error": "database_error", "detail": mask_password(first)}, 503)
+        return JSONResponse({"error": "database_error", "detail": without_connection_strings(first)}, 503)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

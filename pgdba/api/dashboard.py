@@ -18,12 +18,13 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from pgdba.api.checkup_routes import checkup_body
+from pgdba.api.error_text import without_connection_strings
 from pgdba.api.query_text import with_normalised_queries
 from pgdba.api.settings import ApiSettings
 from pgdba.errors import PgdbaError
 from pgdba.history.store import open_store
 from pgdba.optimizer import analyze_queries
-from pgdba.target import Target, mask_password
+from pgdba.target import Target
 from pgdba.units import format_bytes, format_ms
 
 TEMPLATES = Environment(
@@ -92,7 +93,7 @@ def _render_panel(panel: Panel, data: PanelData) -> dict[str, Any]:
         return {"slug": panel.slug, "title": panel.title, "html": html}
     except (PgdbaError, psycopg.Error) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        return {"slug": panel.slug, "title": panel.title, "error": mask_password(first)}
+        return {"slug": panel.slug, "title": panel.title, "error": without_connection_strings(first)}
 
 
 def render_page(page: Page, pages: list[Page], settings: ApiSettings, db: str | None) -> str:

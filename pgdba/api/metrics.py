@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 from pgdba.alerts.check import collect_samples
 from pgdba.alerts.values import Samples
 from pgdba.api.dependencies import DatabaseName
+from pgdba.api.error_text import without_connection_strings
 from pgdba.api.settings import ApiSettings
 from pgdba.errors import PgdbaError
 from pgdba.history.store import open_store
@@ -79,7 +80,7 @@ class PgdbaCollector(Collector):
             error = GaugeMetricFamily(
                 "pgdba_scrape_error", "1 when the last collection failed", labels=["error"]
             )
-            error.add_metric([str(exc).splitlines()[0][:200]], 1)
+            error.add_metric([without_connection_strings(str(exc).splitlines()[0])[:200]], 1)
             yield error
             return
         up.add_metric([], 1)

@@ -13,7 +13,8 @@ class ErrorBody(BaseModel):
 
 
 class RequestErrorBody(BaseModel):
-    """400/422: pgdba's InputError ({error, detail}) or FastAPI's parameter validation ({detail: [...]})."""
+    """400/422: pgdba's InputError ({error, detail}) or FastAPI's parameter validation
+    ({error: "RequestValidationError", detail: [...]})."""
 
     error: str | None = None
     detail: str | list[dict[str, Any]]

@@ -65,6 +65,18 @@ class StatementStats:
         return asdict(self)
 
 
+# pgdba turns pg_stat_statements tracking off in its own sessions (pgdba.target.untrack_own_statements), but a
+# role that may not set pg_stat_statements.track is still tracked. The statements of pgdba that read or write
+# user tables, so pass the "application DML" filter, or are slow enough to look like the application's, name
+# one of these identifiers: the backup's checksum (alias pgdba_row), the advisor's prepared statements
+# (pgdba_verify, pgdba_whatif) and scratch databases (pgdba_verify_…), the restore test's scratch databases
+# (pgdba_restore_test_…) and the history store's tables (pgdba.snapshot, pgdba.record). Identifiers survive
+# pg_stat_statements' normalisation (only constants become $n); a comment marker would not do: the text kept
+# is the first one seen for a queryid, comments included, so it would hide an application statement pgdba
+# happened to run first. pgdba's catalog queries and utility statements stay in the view, and the readers of
+# application statements (pgdba.checks.queries) leave them out.
+OWN_STATEMENT_PATTERN = r"\mpgdba_(row|verify|whatif|restore_test_)|\mpgdba\.(snapshot|record)\M"
+
 STATEMENTS_SQL = """
 SELECT s.queryid,
        s.dbid,
@@ -86,6 +98,7 @@ SELECT s.queryid,
  WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
    AND s.queryid IS NOT NULL
    AND s.calls > 0
+   AND coalesce(s.query, '') !~ %(own_statement)s
  ORDER BY s.{total} DESC
  LIMIT %(limit)s
 """
@@ -94,7 +107,8 @@ SELECT s.queryid,
 def statement_stats(
     conn: psycopg.Connection, facts: ServerFacts, *, limit: int = 5000
 ) -> list[StatementStats]:
-    """The current database's statements, by total time, at most `limit` of them."""
+    """The current database's statements, by total time, at most `limit` of them; never pgdba's own (see
+    OWN_STATEMENT_PATTERN)."""
     if not facts.pg_stat_statements_ready:
         raise NotAvailable(ENABLE_HINT)
     cols = facts.statement_columns
@@ -108,7 +122,7 @@ def statement_stats(
         blk_read=sql.Identifier(cols.blk_read_time),
     )
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(query, {"limit": limit}).fetchall()
+        rows = cur.execute(query, {"limit": limit, "own_statement": OWN_STATEMENT_PATTERN}).fetchall()
     # a utility statement keeps its literals in pg_stat_statements (ALTER ROLE … PASSWORD '…'): never
     # let them reach output, reports or the history store
     return [StatementStats(**{**_zero_nulls(row), "query": normalised(row["query"] or "")}) for row in rows]

@@ -56,7 +56,7 @@ def test_plugin_emits_a_chart_for_every_rule_and_the_slow_query_after_pg_sleep(d
     first = io.StringIO()
     plugin_round(db.target, rules, state, first, 1, None)
     with db.connect() as conn:
-        conn.execute("SELECT pg_sleep(%s)", (1.05,))
+        conn.execute('SELECT pg_sleep(%s), count(*) FROM "BehaviorLog"', (1.05,))
     second = io.StringIO()
     plugin_round(db.target, rules, state, second, 1, None)
     charts = _charts(first.getvalue())
@@ -234,7 +234,7 @@ def test_netdata_agent_loads_every_pgdba_alarm_and_warns_on_slow_queries(
         assert slow_key in _alarms(port)
         _wait_for("a first slow-query evaluation", lambda: _alarms(port)[slow_key]["status"] == "CLEAR", 90)
         with db.connect() as conn:
-            conn.execute("SELECT pg_sleep(%s)", (1.1,))
+            conn.execute('SELECT pg_sleep(%s), count(*) FROM "BehaviorLog"', (1.1,))
         # the alarm log keeps the transition even if a loaded machine polls after it cleared again
         entry = _wait_for("the slow-query alarm at WARNING", lambda: _warning_logged(port, slow_key), 90)
         assert entry["value"] >= 1100

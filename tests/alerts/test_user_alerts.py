@@ -166,10 +166,11 @@ def _wait_for_backends_to_exit(small: SmallCluster) -> None:
 def test_query_slowed_with_pg_sleep_fires_over_1_second_mean_and_resolves(
     db: TestDatabase, store: HistoryStore
 ) -> None:
+    db.execute("CREATE TABLE course (id int)")
     baseline = status_of(run_check(db.target, store), "slow_queries")
     assert baseline.status == "ok"
-    with db.connect() as conn:
-        conn.execute("SELECT pg_sleep(%s)", (1.05,))
+    with db.connect() as conn:  # an application statement: it reads a user table
+        conn.execute("SELECT pg_sleep(%s), count(*) FROM course", (1.05,))
     slow = status_of(run_check(db.target, store), "slow_queries")
     assert (slow.status, slow.event) == ("warning", "firing")
     assert slow.value is not None and slow.value >= 1050
