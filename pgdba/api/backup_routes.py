@@ -28,7 +28,7 @@ from pgdba.backup.server_identity import (
     reachable_system_identifier,
     target_system_identifier,
 )
-from pgdba.backup.storage import Storage
+from pgdba.backup.storage import Storage, require_existing_folder
 from pgdba.errors import InputError, NotAvailable
 from pgdba.target import Target
 
@@ -43,11 +43,24 @@ def backup_storage(settings: ApiSettings) -> Storage:
     return open_storage(settings.backup_storage)
 
 
+def existing_backup_storage(settings: ApiSettings) -> Storage:
+    """The storage to read backups from: a folder that has vanished since `serve` checked it at start (an
+    unmounted disk) is 409, not an empty list of backups."""
+    storage = backup_storage(settings)
+    try:
+        require_existing_folder(storage)
+    except InputError:  # the server's folder, not the request: 409
+        raise NotAvailable(
+            f"backup storage {storage.url} is not available: its folder does not exist (unmounted?)"
+        ) from None
+    return storage
+
+
 def backups_body(settings: ApiSettings, target: Target) -> dict[str, Any]:
     """The database's backups taken on its server (another server's under the same database name are
     counted in other_servers, not listed; all are listed when the server is unreachable), newest first, and
     its recorded restore tests."""
-    storage = backup_storage(settings)
+    storage = existing_backup_storage(settings)
     system_identifier = reachable_system_identifier(target)
     server = backups_for_server(list_backups(storage, target.database), system_identifier, [target.database])
     backups = sorted(server.backups, key=lambda b: b.backup_id, reverse=True)
@@ -67,7 +80,8 @@ def backups_body(settings: ApiSettings, target: Target) -> dict[str, Any]:
 
 @router.get("", response_model=BackupListResponse)
 def backups(request: Request, db: DatabaseName = None) -> dict[str, Any]:
-    """Backups (status incomplete / complete / tested-ok / tested-failed, size, checksum) and restore tests."""
+    """Backups (status incomplete / complete / tested-ok / tested-failed, size, checksum) and restore tests;
+    409 when the storage folder no longer exists."""
     return backups_body(settings_of(request), target_of(request, db))
 
 
@@ -92,7 +106,7 @@ def run_restore_test(request: Request, body: RestoreTestRequest, db: DatabaseNam
     """Restore a backup (the newest complete one by default) into a scratch database and verify it."""
     settings = settings_of(request)
     target = target_of(request, db)
-    storage = backup_storage(settings)
+    storage = existing_backup_storage(settings)
     try:
         newest_of = target_system_identifier(target) if body.backupId is None else None
         backup = find_backup(storage, body.backupId, target.database, newest_of)

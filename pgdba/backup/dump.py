@@ -41,7 +41,7 @@ from pgdba.backup.server_identity import read_system_identifier
 from pgdba.backup.storage import Storage, StorageError
 from pgdba.backup.tools import PgTools, find_pg_tools
 from pgdba.errors import InputError, PgdbaError
-from pgdba.target import Target, mask_password
+from pgdba.target import Target, mask_password, untrack_own_statements
 
 MB = 1024 * 1024
 DEFAULT_CHECKSUM_LIMIT_BYTES = 64 * MB
@@ -56,16 +56,46 @@ class BackupFailed(PgdbaError):
     """pg_dump or the upload failed; no manifest was written, so the backup does not count."""
 
 
+# pg_dump, pg_dumpall and pg_restore get it at connection start (libpq options) so that none of their
+# statements is counted as the application's; only where clients_may_untrack says so, as a role that may not
+# set this superuser-only parameter would be refused the login
+UNTRACKED_OPTION = "-c pg_stat_statements.track=none"
+
+
 def client_environment(
-    target: Target, environ: Mapping[str, str] | None = None
+    target: Target, environ: Mapping[str, str] | None = None, *, untracked: bool = False
 ) -> tuple[str, dict[str, str]]:
     """(connection string without the password, environment with PGPASSWORD) for pg_dump & co., so the
-    password never shows on a command line (ps) or in an error message."""
+    password never shows on a command line (ps) or in an error message. untracked=True adds UNTRACKED_OPTION
+    after the user's PGOPTIONS, or after the DSN's own `options` when it has some (libpq then ignores
+    PGOPTIONS)."""
     env = dict(os.environ if environ is None else environ)
     params = {k: str(v) for k, v in target.params().items() if k != "password"}
     if target.password:
         env["PGPASSWORD"] = target.password
+    if untracked and params.get("options"):
+        params["options"] = f"{params['options']} {UNTRACKED_OPTION}"
+    elif untracked:
+        env["PGOPTIONS"] = f"{env.get('PGOPTIONS', '')} {UNTRACKED_OPTION}".strip()
     return (conninfo.make_conninfo(**params) if params else ""), env
+
+
+def clients_may_untrack(target: Target, conn: psycopg.Connection) -> bool:
+    """Whether pg_dump & co. connecting as `target` may start with UNTRACKED_OPTION: as in pgdba's own
+    sessions, when the library is loaded and the role may set it (asked on `conn`, a session of the same
+    role and server, left untracked), never for a target that plays a workload to be measured."""
+    return not target.track_statements and untrack_own_statements(conn)
+
+
+def untracked_client_environment(
+    target: Target, environ: Mapping[str, str] | None = None
+) -> tuple[str, dict[str, str]]:
+    """client_environment, untracked when clients_may_untrack (asked in a short session of `target`)."""
+    if target.track_statements:
+        return client_environment(target, environ)
+    with target.connect() as conn:
+        untracked = clients_may_untrack(target, conn)
+    return client_environment(target, environ, untracked=untracked)
 
 
 def check_jobs(jobs: int) -> None:
@@ -160,6 +190,7 @@ def run_backup(
         assert row is not None
         version_num, version, db_bytes, database = int(row[0]), str(row[1]), int(row[2]), str(row[3])
         system_identifier = read_system_identifier(conn)  # None when not readable: the backup goes on
+        untracked = clients_may_untrack(target, conn)
         tools = tools or find_pg_tools(version_num // 10000, environ)
         if not exact:
             try:
@@ -184,12 +215,32 @@ def run_backup(
         if jobs > 1:
             dump_key = f"{prefix}/{DIRECTORY_DUMP_NAME}"
             sha256, size = _dump_directory_to_storage(
-                target, tools, storage, dump_key, db_bytes, snapshot, compress, jobs, progress, environ
+                target,
+                tools,
+                storage,
+                dump_key,
+                db_bytes,
+                snapshot,
+                compress,
+                jobs,
+                progress,
+                environ,
+                untracked=untracked,
             )
         else:
             dump_key = f"{prefix}/{DUMP_NAME}"
             sha256, size = _dump_to_storage(
-                target, tools, storage, dump_key, db_bytes, snapshot, compress, progress, environ, encrypt
+                target,
+                tools,
+                storage,
+                dump_key,
+                db_bytes,
+                snapshot,
+                compress,
+                progress,
+                environ,
+                untracked=untracked,
+                encrypt=encrypt,
             )
     finally:
         if snapshot_conn is not None:
@@ -199,7 +250,7 @@ def run_backup(
     try:
         if include_globals:
             globals_key, globals_sha, globals_note = _dump_globals(
-                target, tools, storage, prefix, environ, age_recipients
+                target, tools, storage, prefix, environ, age_recipients, untracked=untracked
             )
     except StorageError as exc:
         _discard(storage, dump_key)
@@ -331,9 +382,11 @@ def _dump_to_storage(
     compress: int | None,
     progress: Progress | None,
     environ: Mapping[str, str] | None,
+    *,
+    untracked: bool,
     encrypt: list[str] | None = None,
 ) -> tuple[str, int]:
-    dsn, env = client_environment(target, environ)
+    dsn, env = client_environment(target, environ, untracked=untracked)
     argv = _pg_dump_argv(tools, ["--format=custom"], compress, snapshot, dsn, target.lock_timeout_ms)
     with tempfile.NamedTemporaryFile(prefix="pgdba-pg_dump-", suffix=".err") as errfile:
         dump = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errfile, env=env)
@@ -385,8 +438,10 @@ def _dump_directory_to_storage(
     jobs: int,
     progress: Progress | None,
     environ: Mapping[str, str] | None,
+    *,
+    untracked: bool,
 ) -> tuple[str, int]:
-    dsn, env = client_environment(target, environ)
+    dsn, env = client_environment(target, environ, untracked=untracked)
     argv = _pg_dump_argv(
         tools, ["--format=directory", f"--jobs={jobs}"], compress, snapshot, dsn, target.lock_timeout_ms
     )
@@ -421,9 +476,11 @@ def _dump_globals(
     prefix: str,
     environ: Mapping[str, str] | None,
     age_recipients: list[str] | None,
+    *,
+    untracked: bool,
 ) -> tuple[str | None, str | None, str | None]:
     """Roles and tablespaces (pg_dump leaves them out). Role password hashes are not stored."""
-    dsn, env = client_environment(target, environ)
+    dsn, env = client_environment(target, environ, untracked=untracked)
     argv = [tools.pg_dumpall, "--globals-only", "--no-role-passwords", "--no-password"]
     if dsn:
         argv.append(f"--dbname={dsn}")

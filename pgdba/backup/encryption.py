@@ -65,9 +65,13 @@ def unused_identity_note(backup: str, encryption: str | None, identity: Path | N
     return f"note: backup {backup} is not encrypted: the age identity {identity} is not used"
 
 
+class NoAgeIdentity(InputError):
+    """An encrypted backup and no identity given: its key is not on this machine (not a mistyped path)."""
+
+
 def decrypt_argv(identity: Path | None) -> list[str]:
     if identity is None:
-        raise InputError(
+        raise NoAgeIdentity(
             "this backup is encrypted with age: pass --age-identity FILE (or PGDBA_BACKUP_AGE_IDENTITY)"
         )
     if not identity.is_file():

@@ -12,7 +12,7 @@ from typing import Any
 from psycopg import sql
 
 from pgdba.backup.archive import read_archive
-from pgdba.backup.dump import check_jobs, client_environment
+from pgdba.backup.dump import check_jobs, untracked_client_environment
 from pgdba.backup.manifest import BackupInfo, find_backup
 from pgdba.backup.storage import Storage
 from pgdba.backup.tools import PgTools, pg_restore_for_archive
@@ -109,13 +109,11 @@ def restore_backup(
     tools = tools or pg_restore_for_archive(
         manifest.pg_dump_version, manifest.server_version_num // 10000, environ
     )
-    dsn, env = client_environment(server.with_database(dbname), environ)
     options = ["--exit-on-error", "--no-password"]
     if no_owner:
         options.append("--no-owner")
     if jobs > 1 and manifest.dump_format == "directory":
         options.append(f"--jobs={jobs}")
-    argv = [tools.pg_restore, *options, f"--dbname={dsn}"]
     source = (
         f"FOLDER  # {manifest.dump_key} unpacked to a work folder"
         if manifest.dump_format == "directory"
@@ -129,6 +127,8 @@ def restore_backup(
         drop_database(server, dbname)
     if state == "missing" or force:
         create_database(server, dbname)
+    dsn, env = untracked_client_environment(server.with_database(dbname), environ)
+    argv = [tools.pg_restore, *options, f"--dbname={dsn}"]
     read = read_archive(storage, manifest, argv, env, progress, age_identity)
     if read.sha256 != manifest.dump_sha256:
         result.problems.append(

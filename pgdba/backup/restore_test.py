@@ -35,7 +35,7 @@ from pgdba.backup.catalog import (
     normalize_session,
     schema_differences,
 )
-from pgdba.backup.dump import check_jobs, client_environment
+from pgdba.backup.dump import check_jobs, untracked_client_environment
 from pgdba.backup.encryption import decrypt_argv
 from pgdba.backup.manifest import RESTORE_TEST_NAME, BackupInfo, Manifest, SequenceFacts, TableFacts
 from pgdba.backup.restore import create_database, drop_database
@@ -152,7 +152,7 @@ def restore_test(
     create_scratch_database(server, scratch)
     try:
         scratch_target = server.with_database(scratch)
-        dsn, env = client_environment(scratch_target, environ)
+        dsn, env = untracked_client_environment(scratch_target, environ)
         argv = [tools.pg_restore, "--no-owner", "--no-acl", "--no-password", f"--dbname={dsn}"]
         if jobs > 1 and manifest.dump_format == "directory":
             argv.append(f"--jobs={jobs}")  # pg_restore reads a piped custom archive with one job only

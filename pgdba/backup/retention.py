@@ -90,6 +90,7 @@ class PruneDecision:
             "status": self.backup.status,
             "action": "keep" if self.keep else "delete",
             "reasons": self.reasons,
+            "problem": self.backup.problem,
         }
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pgdba.backup.archive import read_archive
+from pgdba.backup.encryption import NoAgeIdentity
 from pgdba.backup.manifest import BackupInfo
 from pgdba.backup.storage import Storage, StorageError
 from pgdba.backup.tools import PgTools, pg_restore_for_archive
@@ -99,10 +100,11 @@ def verify_or_say_why_not(
     age_identity: Path | None = None,
 ) -> VerifyResult:
     """verify_backup, except that a backup this machine cannot verify (no pg_restore as new as its pg_dump,
-    no age) is a result saying why, not an error: one such backup must not stop `verify --all`."""
+    no age, encrypted and no age identity given) is a result saying why, not an error: one such backup must
+    not stop `verify --all`. A given identity file that does not exist stays an error (a mistyped path)."""
     try:
         return verify_backup(
             storage, backup, tools=tools, environ=environ, progress=progress, age_identity=age_identity
         )
-    except NotAvailable as exc:
+    except (NotAvailable, NoAgeIdentity) as exc:
         return VerifyResult(backup.database, backup.backup_id, ok=False, not_verified=str(exc))

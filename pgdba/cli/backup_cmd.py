@@ -304,8 +304,8 @@ def list_command(
 
 
 def _list_table_row(info: BackupInfo, row: dict[str, Any]) -> dict[str, Any]:
-    """A listed backup as the table shows it: a damaged archive says so in place of its status (the JSON
-    keeps `status` and carries the reason in `problem`)."""
+    """A backup as the `list` and `prune` tables show it: a damaged archive says so in place of its status
+    (the JSON keeps `status` and carries the reason in `problem`)."""
     status = "damaged" if info.damaged else row["status"]
     return {**row, "status": status, "server_id": short_identifier(row["system_identifier"])}
 
@@ -345,8 +345,9 @@ def verify_command(
     """Re-read the whole archive: sha256 and size against the manifest, and pg_restore reads every block.
     Exit 1 when a backup is not good.
 
-    With --all, a backup this machine cannot verify (no pg_restore as new as the pg_dump that wrote it) is
-    reported as not verified and the others are verified; finding no backup at all is a failure too.
+    With --all, a backup this machine cannot verify (no pg_restore as new as the pg_dump that wrote it, or
+    encrypted and no --age-identity given) is reported as not verified and the others are verified; finding
+    no backup at all is a failure too.
 
     Example: pgdba backup verify --storage s3://backups/pg --database app
     """
@@ -504,7 +505,8 @@ def prune_command(
 
     Each server's backups are judged on their own (two servers with a database of the same name in one
     storage never count each other's); with --dsn only that server's are judged, and the other servers'
-    under the same database names are counted and left alone.
+    under the same database names are counted and left alone. The table shows a damaged archive (its
+    stored size differs from its manifest) as damaged, its problem under the table, as `list` does.
 
     Example: pgdba backup prune --storage s3://backups/pg --keep-daily 7 --keep-weekly 4 --keep-monthly 6 --dry-run
     """
@@ -540,7 +542,8 @@ def _print_prune(storage_url: str, plan: RetentionPlan, dry_run: bool, for_serve
         data["system_identifier"] = plan.system_identifier
         data["other_servers"] = [o.to_dict() for o in plan.other_servers]
     data["notes"] = plan.notes
-    table_rows = [{**row, "server_id": short_identifier(row["system_identifier"])} for row in rows]
+    backups = [d.backup for d in plan.decisions]
+    table_rows = [_list_table_row(info, row) for info, row in zip(backups, rows, strict=True)]
     print_rows(
         table_rows,
         PRUNE_COLUMNS,
@@ -549,6 +552,7 @@ def _print_prune(storage_url: str, plan: RetentionPlan, dry_run: bool, for_serve
         json_data=data,
         empty="no backups",
     )
+    _print_problems(backups, fmt)
     _print_notes(plan.notes, fmt)
 
 

@@ -14,6 +14,7 @@ from tests.conftest import TestDatabase
 
 def _client(db: TestDatabase, tmp_path: Path, store_path: str, *, token: str | None = TOKEN) -> TestClient:
     storage = tmp_path / "backups"
+    storage.mkdir(exist_ok=True)  # `serve --backup-storage` requires an existing folder
     settings = ApiSettings(
         db.target, token=token, history_store=store_path, backup_storage=f"file://{storage}"
     )
