@@ -43,7 +43,7 @@ from pgdba.advisor.selection import (
 )
 from pgdba.advisor.sizes import estimated_index_bytes
 from pgdba.advisor.views import expand_views
-from pgdba.advisor.whatif import WhatIfSession, explain_generic, plan_index_names
+from pgdba.advisor.whatif import DeclaredTypes, WhatIfSession, explain_typed, plan_index_names
 from pgdba.advisor.workload import WorkloadQuery
 from pgdba.checks.indexes import IndexAges, StatsAge
 from pgdba.errors import InputError, NotAvailable, PgdbaError
@@ -113,8 +113,12 @@ class Recommendation:
     benefit: float  # weighted estimated cost the index alone removes from the final configuration
     share_pct: float  # that benefit as a share of the workload's cost before
     queries: list[QueryEffect]
-    status: str  # "estimated" (HypoPG what-if) or "unverified" (rule-based)
+    # "estimated" (HypoPG what-if), "unverified" (rule-based), "measured slower" (--verify: see `measured`)
+    status: str
     table_bytes: int = 0
+    # --verify's verdict on the queries it was advised for: "faster", "slower", "no measurable change",
+    # "too fast to measure", "not measured" (pgdba.advisor.verify.mark_measured); None: not verified
+    measured: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -125,6 +129,7 @@ class Recommendation:
             "benefit": round(self.benefit, 2),
             "share_pct": round(self.share_pct, 2),
             "status": self.status,
+            "measured": self.measured,
             "table_bytes": self.table_bytes,
             "queries": [
                 {
@@ -174,19 +179,14 @@ class Advice:
                 code="advisor.create_index",
                 severity=Severity.WARNING if r.share_pct >= 10 else Severity.INFO,
                 title=f"index {r.candidate.label()} removes {r.share_pct:.1f} % of the workload's estimated cost"
-                + (" (unverified)" if r.status == "unverified" else ""),
+                + (f" ({r.status})" if r.status in ("unverified", "measured slower") else ""),
                 object=r.candidate.relation,
                 metrics={
                     "size_bytes": r.size_bytes,
                     "benefit": round(r.benefit, 2),
                     "queries": len(r.queries),
                 },
-                recommendation=(
-                    "create the index (on a partitioned table not CONCURRENTLY: it blocks writes to every "
-                    "partition while it builds)"
-                    if r.candidate.partitioned
-                    else "create the index (CONCURRENTLY: no write lock)"
-                ),
+                recommendation=_create_recommendation(r),
                 sql=r.sql,
             )
             for r in self.recommendations
@@ -242,6 +242,17 @@ class Advice:
             "verification": self.verification,
             "findings": [f.to_dict() for f in self.findings()],
         }
+
+
+def _create_recommendation(r: Recommendation) -> str:
+    if r.status == "measured slower":
+        return "do not create it as is: a query it serves measured slower with it; check that query's plan"
+    if r.candidate.partitioned:
+        return (
+            "create the index (on a partitioned table not CONCURRENTLY: it blocks writes to every partition "
+            "while it builds)"
+        )
+    return "create the index (CONCURRENTLY: no write lock)"
 
 
 @dataclass
@@ -380,7 +391,9 @@ def advise_indexes(
         notes.append("write costs not weighed: the workload came from a file")
     try:
         if session is not None:
-            advice = _advise_with_hypopg(session, analysed, by_qualified, options, writes or {}, fillfactors)
+            advice = _advise_with_hypopg(
+                session, analysed, by_qualified, options, writes or {}, fillfactors, facts.user
+            )
         else:
             candidates = analysed.candidates(range(len(analysed.queries)), options.max_width, fillfactors)
             advice = _advise_by_rules(conn, facts, analysed, candidates, by_qualified, options)
@@ -441,6 +454,7 @@ def _advise_with_hypopg(
     options: AdvisorOptions,
     writes: Mapping[str, float],
     fillfactors: Mapping[str, int],
+    role: str,
 ) -> Advice:
     # queries the planner cannot EXPLAIN generically (a parameter of unknown type) are costed with sampled
     # constants; those it cannot EXPLAIN at all (a missing privilege) are left out
@@ -449,19 +463,21 @@ def _advise_with_hypopg(
     bound: dict[int, BoundQuery] = {}  # queries costed with constants (observed or sampled) instead
     literals: dict[int, str] = {}  # … and their text with those constants
     skipped = list(analysed.skipped)
+    failures: list[psycopg.Error] = []
     for position, (query, columns) in enumerate(zip(analysed.queries, analysed.columns, strict=True)):
         try:
             session.explain(query.sql, query.param_count)
         except psycopg.Error as exc:
             with_constants = bind_for_costing(session, reader, query, columns, analysed.tables)
             if with_constants is None:
-                skipped.append((query.sql, f"cannot EXPLAIN: {str(exc).splitlines()[0]}"))
+                skipped.append((query.sql, explain_failure(exc, role)))
+                failures.append(exc)
                 continue
             bound[len(kept)] = with_constants
             literals[len(kept)] = with_constants.literal_sql(session.conn)
         kept.append(position)
     if not kept:
-        raise InputError("no query of the workload could be EXPLAINed here")
+        raise unexplainable_workload(failures, role)
     queries = [analysed.queries[p] for p in kept]
     candidates = analysed.candidates(kept, options.max_width, fillfactors)
     weights = {n: float(max(q.calls, 1)) for n, q in enumerate(queries)}
@@ -559,9 +575,70 @@ def _advise_with_hypopg(
             f"more than {MISLEADING_RATIO:g}x from the plan with those constants, or pg_qualstats saw them "
             "send one constant for a parameter every time"
         )
+    advice.notes.extend(declared_types_notes(session.types, [q.sql for q in queries]))
     advice.notes.extend(session.notes)
     advice.workload_indexes = used_by_workload
     return advice
+
+
+def declared_types_notes(types: DeclaredTypes, queries: Sequence[str]) -> list[str]:
+    """One note per query planned with a parameter type declared for it (whatif.DeclaredTypes)."""
+    return [
+        f"planned with {types.described(text)} (PostgreSQL cannot infer that parameter's type from the "
+        f"query alone): {' '.join(text.split())}"
+        for text in queries
+        if text in types.found
+    ]
+
+
+# what each kind of object PostgreSQL denies needs granted, and how the advice names the objects
+_TABLE_KINDS = ("materialized view", "foreign table", "table", "view")
+_GRANTS = {"schema": "USAGE", "function": "EXECUTE", "sequence": "SELECT"}
+
+
+def _denied_object(exc: psycopg.Error) -> tuple[str, str]:
+    """(kind, name) of PostgreSQL's "permission denied for table orders"; ("", message) if it says other."""
+    message = exc.diag.message_primary or str(exc).splitlines()[0]
+    rest = message.removeprefix("permission denied for ")
+    for kind in (*_TABLE_KINDS, *_GRANTS):
+        if rest.startswith(f"{kind} "):
+            return kind, rest[len(kind) + 1 :]
+    return "", message
+
+
+def explain_failure(exc: psycopg.Error, role: str) -> str:
+    """Why a query is left out: the planner's error, and the grant it needs when a privilege is missing."""
+    reason = f"cannot EXPLAIN: {str(exc).splitlines()[0]}"
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        kind, _ = _denied_object(exc)
+        reason += f": grant {_GRANTS.get(kind, 'SELECT')} on it to {role} (EXPLAIN needs it)"
+    return reason
+
+
+def unexplainable_workload(failures: Sequence[psycopg.Error], role: str) -> PgdbaError:
+    """The error when no query could be EXPLAINed: the privileges missing, when that is why."""
+    denied: dict[str, set[str]] = {}
+    for exc in failures:
+        if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+            kind, name = _denied_object(exc)
+            denied.setdefault(kind, set()).add(name)
+    if not denied:
+        return InputError("no query of the workload could be EXPLAINed here")
+    causes = "; ".join(
+        f"permission denied for {kind} {', '.join(sorted(names))}" if kind else ", ".join(sorted(names))
+        for kind, names in sorted(denied.items())
+    )
+    grants = []
+    if any(kind in _TABLE_KINDS or kind not in _GRANTS for kind in denied):
+        grants.append(f"grant SELECT on the workload's tables to {role}")
+    grants += [
+        f"grant {_GRANTS[kind]} on {kind} {', '.join(sorted(names))} to {role}"
+        for kind, names in sorted(denied.items())
+        if kind in _GRANTS
+    ]
+    return NotAvailable(
+        f"no query of the workload could be EXPLAINed here: {causes}: {' and '.join(grants)} (EXPLAIN needs it)"
+    )
 
 
 def _costing(query: WorkloadQuery, bound: BoundQuery | None) -> str:
@@ -582,11 +659,12 @@ def _advise_by_rules(
     """Without HypoPG: per query and table the widest equality-first candidate, heaviest queries first."""
     workload_indexes: set[str] = set()
     skipped = list(analysed.skipped)
+    types = DeclaredTypes()
     for query in analysed.queries:
         try:
-            plan = explain_generic(conn, facts.version_num, query.sql, query.param_count)
+            plan = explain_typed(conn, facts.version_num, query.sql, query.param_count, types)
         except psycopg.Error as exc:
-            skipped.append((query.sql, f"cannot EXPLAIN: {str(exc).splitlines()[0]}"))
+            skipped.append((query.sql, explain_failure(exc, facts.user)))
             continue
         workload_indexes |= plan_index_names(plan)
     budget = None if options.budget_mb is None else int(options.budget_mb * MB)

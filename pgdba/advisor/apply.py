@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import psycopg
@@ -36,12 +37,17 @@ def refuse_unverified_apply(advice: Advice, *, yes: bool) -> None:
         )
 
 
-def create_indexes(conn: psycopg.Connection, advice: Advice) -> tuple[list[dict[str, Any]], list[str]]:
-    """Run each CREATE INDEX CONCURRENTLY; an index left invalid by a failed build is dropped again."""
+def create_indexes(
+    conn: psycopg.Connection, advice: Advice, relations: Collection[str] | None = None
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Run each CREATE INDEX CONCURRENTLY (only on `relations`, schema.table, when given); an index left
+    invalid by a failed build is dropped again."""
     created: list[dict[str, Any]] = []
     failed: list[str] = []
     for recommendation in advice.recommendations:
         candidate = recommendation.candidate
+        if relations is not None and candidate.relation not in relations:
+            continue
         try:
             conn.execute(candidate.ddl(concurrently=True))
         except psycopg.Error as exc:

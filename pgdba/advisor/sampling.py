@@ -217,12 +217,20 @@ def _around_median(
 
 
 def limit_parameters(text: str) -> dict[int, str]:
-    """`LIMIT $n` gets 10 and `OFFSET $n` gets 0."""
+    """`LIMIT $n` gets 10 and `OFFSET $n` gets 0; the LIMIT of a subquery used as a value (`= (SELECT id …
+    LIMIT $n)`) gets 1: it is there to return one row, and 10 would fail with "more than one row returned by
+    a subquery used as an expression"."""
+    nodes = list(walk(pglast.parse_sql(text)))
+    scalar = {
+        id(node.subselect)
+        for node in nodes
+        if isinstance(node, ast.SubLink) and node.subLinkType == pglast.enums.SubLinkType.EXPR_SUBLINK
+    }
     found: dict[int, str] = {}
-    for node in walk(pglast.parse_sql(text)):
+    for node in nodes:
         if isinstance(node, ast.SelectStmt):
             if isinstance(node.limitCount, ast.ParamRef) and node.limitCount.number:
-                found[node.limitCount.number] = LIMIT_SAMPLE
+                found[node.limitCount.number] = "1" if id(node) in scalar else LIMIT_SAMPLE
             if isinstance(node.limitOffset, ast.ParamRef) and node.limitOffset.number:
                 found[node.limitOffset.number] = OFFSET_SAMPLE
     return found

@@ -5,13 +5,16 @@ the measured queries read, their existing indexes and statistics; the advised in
 the database is dropped afterwards — the target database is only read. With --apply the measurement runs on
 the target itself around CREATE INDEX CONCURRENTLY. Only SELECT statements are executed. `$n` parameters are
 bound to values sampled from pg_stats (pgdba.advisor.sampling).
+
+Each measured query gets a verdict (timing_verdict), and each recommendation the verdict of the queries it
+was advised for (mark_measured): one measured slower with its index is marked so, never left "estimated".
 """
 
 from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import pglast
@@ -31,6 +34,13 @@ from pgdba.target import Target
 # A copy larger than this is refused: measure on the target with --apply --verify instead.
 VERIFY_MAX_COPY_BYTES = 2 * 1024**3
 RUNS = 2  # measured runs per query after one warm-up; the fastest counts
+# A difference counts when it is at least NOISE_SHARE of the faster time and at least NOISE_FLOOR_MS. Under
+# a millisecond EXPLAIN (ANALYZE) times mostly its own per-row clock reads and scheduling jitter (two runs of
+# one plan differ by tens of microseconds), so two such times are "too fast to measure", not a verdict.
+NOISE_FLOOR_MS = 1.0
+NOISE_SHARE = 0.2
+# a recommendation takes the first of these verdicts any of its measured queries got
+VERDICT_ORDER = ("slower", "faster", "no measurable change", "too fast to measure")
 _STATEMENT = "pgdba_verify"
 
 COLUMN_DEFINITIONS_SQL = """
@@ -87,8 +97,52 @@ def measure(conn: psycopg.Connection, query: BoundQuery) -> float:
         conn.execute(sql.SQL("DEALLOCATE {}").format(sql.Identifier(_STATEMENT)))
 
 
+def timing_verdict(
+    before_ms: float, after_ms: float, *, floor_ms: float = NOISE_FLOOR_MS, share: float = NOISE_SHARE
+) -> str:
+    """ "faster", "slower", "no measurable change" (within the noise margin) or "too fast to measure" (both
+    under `floor_ms`). The margin: `share` of the faster time, at least `floor_ms`."""
+    if max(before_ms, after_ms) < floor_ms:
+        return "too fast to measure"
+    margin = max(floor_ms, share * min(before_ms, after_ms))
+    if after_ms - before_ms >= margin:
+        return "slower"
+    if before_ms - after_ms >= margin:
+        return "faster"
+    return "no measurable change"
+
+
+def mark_measured(advice: Advice, verification: Mapping[str, Any]) -> list[str]:
+    """Each recommendation's `measured`: the verdict of the queries it was advised for ("not measured" when
+    none was); one measured slower gets the status "measured slower". Returns the notes that say so."""
+    verdicts = {q["query"]: q["verdict"] for q in verification.get("queries", []) if "verdict" in q}
+    notes: list[str] = []
+    for recommendation in advice.recommendations:
+        found = [verdicts[q.sql] for q in recommendation.queries if q.sql in verdicts]
+        recommendation.measured = next((v for v in VERDICT_ORDER if v in found), "not measured")
+        if recommendation.measured == "slower":
+            recommendation.status = "measured slower"
+            notes.append(
+                f"{recommendation.candidate.name()} measured slower: a query it was advised for ran slower "
+                "with the advised indexes (the planner misjudged it): check the plan before creating it"
+            )
+    if any(r.measured == "too fast to measure" for r in advice.recommendations):
+        notes.append(
+            f"too fast to measure: queries under {NOISE_FLOOR_MS:g} ms before and after, where EXPLAIN "
+            "(ANALYZE) times mostly its own instrumentation; their indexes stand on the estimate"
+        )
+    return notes
+
+
 def verify_advice(target: Target, facts: ServerFacts, advice: Advice, *, on_target: bool) -> dict[str, Any]:
-    """Measured before/after times of the queries the advised indexes help."""
+    """Measured before/after times of the queries the advised indexes help, each with its verdict; the
+    recommendations are marked with theirs (mark_measured)."""
+    verification = _measure_advice(target, advice, on_target=on_target)
+    verification["notes"] = [*verification["notes"], *mark_measured(advice, verification)]
+    return verification
+
+
+def _measure_advice(target: Target, advice: Advice, *, on_target: bool) -> dict[str, Any]:
     if not advice.recommendations:
         return {
             "where": "nowhere",
@@ -120,7 +174,8 @@ def verify_advice(target: Target, facts: ServerFacts, advice: Advice, *, on_targ
     try:
         scratch_target = measure_target.with_database(scratch)
         _copy_tables(measure_target, scratch_target, list(needed.values()))
-        return _verify_on(scratch_target, advice, bound, notes, where="scratch copy")
+        copied = {t.qualified_name for t in needed.values()}
+        return _verify_on(scratch_target, advice, bound, notes, where="scratch copy", relations=copied)
     finally:
         with measure_target.connect(apply=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch)))
@@ -138,7 +193,7 @@ def _bind_all(
     skipped: list[str] = []
     used: dict[str, TableInfo] = {}
     for original, text, columns in zip(originals, texts, all_columns, strict=True):
-        short = " ".join(original.split())[:60]
+        short = _short(original)
         if not _is_select(text):
             skipped.append(f"not measured (only SELECTs are executed): {short}")
             continue
@@ -152,17 +207,41 @@ def _bind_all(
 
 
 def _verify_on(
-    target: Target, advice: Advice, bound: list[BoundQuery], notes: list[str], *, where: str
+    target: Target,
+    advice: Advice,
+    bound: list[BoundQuery],
+    notes: list[str],
+    *,
+    where: str,
+    relations: Collection[str] | None = None,
 ) -> dict[str, Any]:
+    """Measure, build the advised indexes (only those on `relations`, the tables a scratch copy holds),
+    ANALYZE, measure again."""
     with target.connect() as conn:
-        before = [measure(conn, q) for q in bound]
+        bound, before, failed_before = _measure_each(conn, bound)
+    notes = [*notes, *failed_before]
+    if not bound:
+        notes.append("no query could be measured: no index was built")
+        return {"where": "nowhere", "before_ms": 0.0, "after_ms": 0.0, "queries": [], "notes": notes}
+    if relations is not None:
+        left = sorted(
+            r.candidate.name() for r in advice.recommendations if r.candidate.relation not in relations
+        )
+        if left:
+            notes = [
+                *notes,
+                f"not built on the {where} (no measured query reads its table): {', '.join(left)}",
+            ]
     with target.connect(apply=True) as conn:
         started = time.monotonic()
-        created, failed = create_indexes(conn, advice)
+        created, failed = create_indexes(conn, advice, relations)
         build_s = time.monotonic() - started
         conn.execute("ANALYZE")
     with target.connect() as conn:
-        after = [measure(conn, q) for q in bound]
+        measured, after, failed_after = _measure_each(conn, bound)
+    if failed_after:  # a query that ran before the indexes but not after is compared nowhere
+        before = [b for q, b in zip(bound, before, strict=True) if q in measured]
+        bound, notes = measured, [*notes, *failed_after]
     return {
         "where": where,
         "before_ms": sum(before),
@@ -176,11 +255,38 @@ def _verify_on(
                 "values": q.printable_values(),
                 "before_ms": round(b, 3),
                 "after_ms": round(a, 3),
+                "verdict": timing_verdict(b, a),
             }
             for q, b, a in zip(bound, before, after, strict=True)
         ],
         "notes": notes,
     }
+
+
+def _measure_each(
+    conn: psycopg.Connection, bound: list[BoundQuery]
+) -> tuple[list[BoundQuery], list[float], list[str]]:
+    """(the queries measured, their times, a note per query that failed): one query the database refuses
+    with the sampled values (a scalar subquery returning two rows, a cast) is left out, not the proof."""
+    measured: list[BoundQuery] = []
+    times: list[float] = []
+    notes: list[str] = []
+    for query in bound:
+        try:
+            times.append(measure(conn, query))
+        except psycopg.Error as exc:
+            if not conn.autocommit:
+                conn.rollback()
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            notes.append(f"not measured ({first}): {_short(query.written or query.sql)}")
+            continue
+        measured.append(query)
+    return measured, times, notes
+
+
+def _short(text: str, width: int = 60) -> str:
+    one_line = " ".join(text.split())
+    return one_line if len(one_line) <= width else one_line[: width - 1] + "…"
 
 
 def _copy_tables(source: Target, scratch: Target, tables: list[TableInfo]) -> None:

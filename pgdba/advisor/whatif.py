@@ -2,7 +2,10 @@
 
 Normalised `$n` queries are costed with their generic plan: `EXPLAIN (GENERIC_PLAN)` on PostgreSQL 16+,
 else PREPARE + `plan_cache_mode = force_generic_plan` + EXPLAIN EXECUTE with NULLs, prepared afresh each
-time because a cached plan does not notice new hypothetical indexes. (Where the generic plan misleads, the
+time because a cached plan does not notice new hypothetical indexes. A `$n` PostgreSQL cannot type from the
+text alone (`ts >= LOCALTIMESTAMP - $1`: an untyped `$1` makes that timestamp - timestamp = interval) is
+declared as the first of a few common types that lets the query prepare, found once per query
+(DeclaredTypes). (Where the generic plan misleads, the
 advisor hands in the query with constants sampled from pg_stats instead: pgdba.advisor.sampling.) Results
 are cached per (query, hypothetical indexes on the query's tables). HypoPG 1.4+ takes real OIDs; older
 versions have a fake-OID range of ~2 800 indexes alive at once, which dropped indexes give back: a
@@ -70,6 +73,35 @@ class WhatIfStats:
     resets: int = 0
 
 
+# The types tried, in order, for a `$n` PostgreSQL cannot type from the query (undefined or ambiguous
+# operator): interval first, the type of `now() - $1`, `CURRENT_DATE + $1` and the like.
+DECLARABLE_TYPES = ("interval", "text", "numeric", "bigint", "timestamp", "timestamptz", "date", "boolean")
+# at most this many PREPAREs per query to find them (one parameter at a time, each type in turn)
+MAX_TYPE_ATTEMPTS = 64
+_UNTYPED_PARAMETER_ERRORS = (psycopg.errors.UndefinedFunction, psycopg.errors.AmbiguousFunction)
+_TYPES_STATEMENT = "pgdba_types"
+
+
+@dataclass
+class DeclaredTypes:
+    """Parameter types declared for the queries PostgreSQL cannot type on its own, found once per query.
+
+    found: query text → the type of each `$n` in order ("unknown": left for PostgreSQL to infer).
+    untypable: queries no single declared parameter type makes valid.
+    attempts: PREPAREs tried so far.
+    """
+
+    found: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    untypable: set[str] = field(default_factory=set)
+    attempts: int = 0
+
+    def described(self, query: str) -> str:
+        """`$1 as interval` for each declared parameter of a query."""
+        return ", ".join(
+            f"${n} as {name}" for n, name in enumerate(self.found[query], start=1) if name != "unknown"
+        )
+
+
 @dataclass
 class WhatIfSession:
     """One HypoPG session on a read-only connection."""
@@ -86,6 +118,7 @@ class WhatIfSession:
     # why candidates were not costed (a partitioned table with too many partitions): for the advice's notes
     notes: list[str] = field(default_factory=list)
     _leaves: dict[tuple[str, str], list[tuple[str, str]]] = field(default_factory=dict)
+    types: DeclaredTypes = field(default_factory=DeclaredTypes)
 
     def __post_init__(self) -> None:
         try:
@@ -221,7 +254,7 @@ class WhatIfSession:
 
     def explain(self, query: str, param_count: int) -> dict[str, Any]:
         """The generic plan (JSON) of one query with the hypothetical indexes now present."""
-        return explain_generic(self.conn, self.server_version_num, query, param_count)
+        return explain_typed(self.conn, self.server_version_num, query, param_count, self.types)
 
     def plan_cost(self, query: str, param_count: int, config: Iterable[Candidate]) -> float:
         """Uncached cost of a query text with exactly the hypothetical indexes `config` (for comparing two
@@ -247,18 +280,79 @@ class WhatIfSession:
         return int(row[0])
 
 
-def explain_generic(
-    conn: psycopg.Connection, server_version_num: int, query: str, param_count: int
+def explain_typed(
+    conn: psycopg.Connection, server_version_num: int, query: str, param_count: int, types: DeclaredTypes
 ) -> dict[str, Any]:
-    """EXPLAIN (FORMAT JSON) of a query's generic plan; `$n` parameters need no values."""
+    """explain_generic, with the parameter types `types` holds or finds for a query PostgreSQL cannot type
+    on its own; the original error when none are found."""
+    declared = types.found.get(query)
+    try:
+        return explain_generic(conn, server_version_num, query, param_count, declared)
+    except _UNTYPED_PARAMETER_ERRORS:
+        if declared is not None or param_count == 0 or query in types.untypable:
+            raise
+        found = declarable_types(conn, query, param_count, types)
+        if found is None:
+            types.untypable.add(query)
+            raise
+        types.found[query] = found
+    return explain_generic(conn, server_version_num, query, param_count, found)
+
+
+def declarable_types(
+    conn: psycopg.Connection, query: str, param_count: int, types: DeclaredTypes
+) -> tuple[str, ...] | None:
+    """The parameter types (one `$n` declared as one of DECLARABLE_TYPES, the others "unknown") with which
+    PostgreSQL prepares the query, trying at most MAX_TYPE_ATTEMPTS; None when none does."""
+    attempts = 0
+    for number in range(param_count):
+        for name in DECLARABLE_TYPES:
+            if attempts == MAX_TYPE_ATTEMPTS:
+                return None
+            attempts += 1
+            types.attempts += 1
+            candidate = tuple(name if n == number else "unknown" for n in range(param_count))
+            if _prepares(conn, query, candidate):
+                return candidate
+    return None
+
+
+def _prepares(conn: psycopg.Connection, query: str, parameter_types: tuple[str, ...]) -> bool:
+    """Does PostgreSQL parse and type the query with these parameter types? (Nothing is planned or run.)"""
+    statement = sql.Identifier(_TYPES_STATEMENT)
+    try:
+        with conn.transaction():  # a savepoint: a failed PREPARE must not abort a caller's transaction
+            conn.execute(
+                sql.SQL("PREPARE {} ({}) AS {}").format(
+                    statement, sql.SQL(", ").join(map(sql.SQL, parameter_types)), sql.SQL(query)
+                )
+            )
+            conn.execute(sql.SQL("DEALLOCATE {}").format(statement))
+    except psycopg.Error:
+        return False
+    return True
+
+
+def explain_generic(
+    conn: psycopg.Connection,
+    server_version_num: int,
+    query: str,
+    param_count: int,
+    parameter_types: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
+    """EXPLAIN (FORMAT JSON) of a query's generic plan; `$n` parameters need no values. `parameter_types`:
+    the type of each `$n` (names from DECLARABLE_TYPES or "unknown"), declared with PREPARE."""
     text = sql.SQL(query)  # a workload statement, parsed and checked beforehand
     if param_count == 0:
         row = conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) {}").format(text)).fetchone()
-    elif server_version_num >= 160000:
+    elif server_version_num >= 160000 and parameter_types is None:
         row = conn.execute(sql.SQL("EXPLAIN (GENERIC_PLAN, FORMAT JSON) {}").format(text)).fetchone()
     else:
+        declared: sql.Composable = sql.SQL("")
+        if parameter_types is not None:
+            declared = sql.SQL(" ({})").format(sql.SQL(", ").join(map(sql.SQL, parameter_types)))
         conn.execute(sql.SQL("SET plan_cache_mode = force_generic_plan"))
-        conn.execute(sql.SQL("PREPARE {} AS {}").format(sql.Identifier(_STATEMENT), text))
+        conn.execute(sql.SQL("PREPARE {}{} AS {}").format(sql.Identifier(_STATEMENT), declared, text))
         try:
             nulls = sql.SQL(", ").join([sql.NULL] * param_count)
             statement = sql.SQL("EXPLAIN (FORMAT JSON) EXECUTE {}({})").format(

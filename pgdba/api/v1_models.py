@@ -425,6 +425,7 @@ class AdvisedIndex(BaseModel):
     benefit: float
     share_pct: float
     status: str
+    measured: str | None = None  # the --verify verdict of its queries (faster, slower, too fast to measure…)
     table_bytes: int
     queries: list[AdvisedQuery]
 
@@ -452,6 +453,7 @@ class ProofQuery(BaseModel):
     query: str
     before_ms: float
     after_ms: float
+    verdict: str | None = None  # faster, slower, no measurable change, too fast to measure
 
 
 class AdvisorProof(BaseModel):

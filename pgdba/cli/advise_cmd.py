@@ -228,14 +228,14 @@ def _print(advice: Advice, patch: OrmPatch | None, emit: str, fmt: str) -> None:
     )
     for r in advice.recommendations:
         for q in r.queries[:5]:
-            print(f"  {r.candidate.name()}: {_query_effect(r, q)}: {_one_line(q.sql)[:100]}")
+            print(f"  {r.candidate.name()}: {_query_effect(r, q)}: {_shortened(q.sql, 100)}")
     print_rows(_drop_rows(advice), _DROP_COLUMNS, fmt, title="Indexes to drop", empty="none")
     if advice.verification:
         _print_verification(advice.verification)
     for note in advice.notes:
         print(f"note: {note}")
-    for sql_text, reason in advice.skipped:
-        print(f"skipped: {_one_line(sql_text)[:80]} ({reason})")
+    for sql_text, reason in advice.skipped:  # whole: the reason may be about its end
+        print(f"skipped: {_one_line(sql_text)} ({reason})")
     if emit == "sql" and advice.recommendations:
         print("\n-- SQL")
         for statement in _statements(advice):
@@ -267,10 +267,19 @@ def _index_rows(advice: Advice) -> list[dict[str, Any]]:
             "size": _size(r.size_bytes),
             "share": round(r.share_pct, 1) if r.status != "unverified" else None,
             "queries": len(r.queries),
-            "status": r.status,
+            "status": _status(r),
         }
         for r in advice.recommendations
     ]
+
+
+_MEASURED_LABELS = {"faster": "measured faster", "slower": ""}
+
+
+def _status(r: Recommendation) -> str:
+    """The status with --verify's verdict beside it ("estimated, too fast to measure")."""
+    label = _MEASURED_LABELS.get(r.measured, r.measured) if r.measured else ""
+    return f"{r.status}, {label}" if label else r.status
 
 
 def _drop_rows(advice: Advice) -> list[dict[str, Any]]:
@@ -296,9 +305,24 @@ def _one_line(sql_text: str) -> str:
     return " ".join(sql_text.split())
 
 
+def _shortened(sql_text: str, width: int) -> str:
+    """The query on one line, cut to `width` characters with an ellipsis that says it was cut."""
+    line = _one_line(sql_text)
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
 def _statements(advice: Advice) -> list[str]:
     """The runnable SQL: CREATE INDEX for every recommendation, then DROP INDEX for every drop."""
-    creates = [r.sql + ";" for r in advice.recommendations]
+    creates = [
+        (
+            "-- measured slower with it (see the verification): check before creating\n"
+            if r.measured == "slower"
+            else ""
+        )
+        + r.sql
+        + ";"
+        for r in advice.recommendations
+    ]
     return creates + [d.ddl().as_string(None) + ";" for d in advice.drops]
 
 
@@ -318,7 +342,7 @@ def _markdown(advice: Advice, patch: OrmPatch | None, emit: str) -> str:
     ]
     queries = [(r, q) for r in advice.recommendations for q in r.queries[:5]]
     lines += [
-        f"- index {md_code(r.candidate.name())}: {_query_effect(r, q)}: {md_code(_one_line(q.sql)[:100])}"
+        f"- index {md_code(r.candidate.name())}: {_query_effect(r, q)}: {md_code(_shortened(q.sql, 100))}"
         for r, q in queries
     ]
     lines += ["", "### Indexes to drop", ""]
@@ -329,7 +353,7 @@ def _markdown(advice: Advice, patch: OrmPatch | None, emit: str) -> str:
         lines += ["", "### Notes", ""]
         lines += [f"- _note_: {md_text(note)}" for note in advice.notes]
         lines += [
-            f"- _skipped_: {md_code(_one_line(sql_text)[:80])} ({md_text(reason)})"
+            f"- _skipped_: {md_code(_one_line(sql_text))} ({md_text(reason)})"
             for sql_text, reason in advice.skipped
         ]
     if emit == "sql" and advice.recommendations:
@@ -351,7 +375,7 @@ def _print_verification(verification: dict[str, Any]) -> None:
     if "before_ms" in verification and verification.get("queries"):
         print(_measured(verification))
         for q in verification["queries"]:
-            print(f"  {_query_timing(q)}  {_one_line(q['query'])[:80]}")
+            print(f"  {_query_timing(q)}  {_shortened(q['query'], 80)}")
     for line in verification.get("notes", []):
         print(f"  note: {line}")
 
@@ -367,7 +391,8 @@ def _verification_markdown(verification: dict[str, Any]) -> list[str]:
     if "before_ms" in verification and verification.get("queries"):
         lines.append(f"- {md_text(_measured(verification))}")
         lines += [
-            f"  - {q['before_ms']:.2f} ms → {q['after_ms']:.2f} ms: {md_code(_one_line(q['query'])[:80])}"
+            f"  - {q['before_ms']:.2f} ms → {q['after_ms']:.2f} ms{_verdict(q)}: "
+            f"{md_code(_shortened(q['query'], 80))}"
             for q in verification["queries"]
         ]
     lines += [f"- note: {md_text(line)}" for line in verification.get("notes", [])]
@@ -382,4 +407,8 @@ def _measured(verification: dict[str, Any]) -> str:
 
 
 def _query_timing(q: dict[str, Any]) -> str:
-    return f"{q['before_ms']:9.2f} ms → {q['after_ms']:9.2f} ms"
+    return f"{q['before_ms']:9.2f} ms → {q['after_ms']:9.2f} ms{_verdict(q)}"
+
+
+def _verdict(q: dict[str, Any]) -> str:
+    return f" ({q['verdict']})" if q.get("verdict") else ""
