@@ -9,6 +9,8 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from pgdba.findings import Finding, Severity
+from pgdba.schema import fixes
+from pgdba.schema.fixes import Fix, Side, describe_index, either
 from pgdba.schema.model import Check, Column, DefaultKind, ForeignKey, Index, SchemaModel, Table
 
 UNKNOWN = "?"  # a type, default or predicate a source could not evaluate: never compared
@@ -90,15 +92,20 @@ class _Comparison:
         self.left, self.right, self.options = left, right, options
         self.result = PairResult(left, right)
         self.a, self.b = left.label or left.kind, right.label or right.kind
+        self.a_side, self.b_side = Side(self.a, left.kind), Side(self.b, right.kind)
 
-    def add(
-        self, code: str, severity: Severity, title: str, obj: str, recommendation: str = "", **metrics: Any
-    ) -> None:
+    def add(self, code: str, severity: Severity, title: str, obj: str, fix: Fix, **metrics: Any) -> None:
         if code not in FINDING_CODES:  # a new code must be listed there, or ignore rules would refuse it
             raise ValueError(f"finding code {code!r} is not in FINDING_CODES")
         self.result.findings.append(
             Finding(
-                f"schema.{code}", severity, title, obj, {k: v for k, v in metrics.items()}, recommendation
+                f"schema.{code}",
+                severity,
+                title,
+                obj,
+                {k: v for k, v in metrics.items()},
+                fix.recommendation,
+                fix.sql,
             )
         )
 
@@ -120,40 +127,36 @@ class _Comparison:
                 Severity.CRITICAL,
                 f"table `{a_table.qualified}` in {self.a}, `{b_table.qualified}` in {self.b} — probably a rename",
                 a_table.qualified,
-                "rename the table (or map the model to it) so both sides use one name",
+                fixes.table_renamed(a_table, b_table, self.a_side, self.b_side),
                 left=a_table.qualified,
                 right=b_table.qualified,
             )
         for table in left_only:
             if table.name not in self.right.unevaluated_tables:
-                self._missing_table(table, self.a, self.b)
+                self._missing_table(table, self.a_side, self.b_side)
         for table in right_only:
             if table.name not in self.left.unevaluated_tables:
-                self._missing_table(table, self.b, self.a)
+                self._missing_table(table, self.b_side, self.a_side)
         for key, a_table in self.left.tables.items():
             b_table = self.right.tables.get(key)
             if b_table is not None:
                 self.result.compared.tables += 1
                 self._table(a_table, b_table)
 
-    def _missing_table(self, table: Table, present: str, absent: str) -> None:
-        label = (
-            f"{table.model} ({table.qualified})"
-            if table.model and table.model != table.name
-            else table.qualified
-        )
+    def _missing_table(self, table: Table, present: Side, absent: Side) -> None:
+        label = self._table_name(table)
         self.add(
             "table.missing",
             Severity.CRITICAL,
-            f"table {label} is in {present}, missing in {absent}",
+            f"table {label} is in {present.label}, missing in {absent.label}",
             table.qualified,
-            f"add it to {absent}, or remove it from {present}",
-            present_in=present,
-            missing_in=absent,
+            fixes.table_missing(table, present, absent),
+            present_in=present.label,
+            missing_in=absent.label,
         )
 
     def _table(self, a: Table, b: Table) -> None:
-        owner = a.model or b.model or a.name
+        owner = self._table_name(a, b)
         left_only = [c for name, c in a.columns.items() if name not in b.columns]
         right_only = [c for name, c in b.columns.items() if name not in a.columns]
         for a_column, b_column in _pair_renames(left_only, right_only, _column_similarity):
@@ -164,16 +167,16 @@ class _Comparison:
                 Severity.CRITICAL,
                 f"{owner}: `{_field(a_column)}` in {self.a}, `{_field(b_column)}` in {self.b} — probably a rename",
                 f"{a.qualified}.{a_column.name}",
-                "map the field to the database column (@map / the column name argument) or rename the column",
+                fixes.column_renamed(a, a_column, b_column, self.a_side, self.b_side),
                 left=a_column.name,
                 right=b_column.name,
             )
         for column in left_only:
             if not _maybe_unevaluated(column, b):
-                self._missing_column(a, column, self.a, self.b)
+                self._missing_column(a, column, self.a_side, self.b_side)
         for column in right_only:
             if not _maybe_unevaluated(column, a):
-                self._missing_column(b, column, self.b, self.a)
+                self._missing_column(b, column, self.b_side, self.a_side)
         for name, a_column in a.columns.items():
             b_column = b.columns.get(name)
             if b_column is not None:
@@ -186,26 +189,27 @@ class _Comparison:
         if self.left.capabilities.checks and self.right.capabilities.checks:
             self._checks(a, b)
 
-    def _missing_column(self, table: Table, column: Column, present: str, absent: str) -> None:
+    def _missing_column(self, table: Table, column: Column, present: Side, absent: Side) -> None:
         self.add(
             "column.missing",
             Severity.CRITICAL,
-            f"column {table.column_label(column)} ({column.type}) is in {present}, missing in {absent}",
+            f"column {self._column_name(column, (table, None))} ({column.type}) is in {present.label}, missing in {absent.label}",
             f"{table.qualified}.{column.name}",
-            f"add it to {absent}, or remove it from {present}",
-            present_in=present,
-            missing_in=absent,
+            fixes.column_missing(table, column, present, absent),
+            present_in=present.label,
+            missing_in=absent.label,
         )
 
     def _column(self, a_table: Table, b_table: Table, a: Column, b: Column) -> None:
         obj = f"{a_table.qualified}.{a.name}"
-        label = a_table.column_label(a) if a.field and a.field != a.name else b_table.column_label(b)
+        label = self._column_name(a, (a_table, a), (b_table, b))
         if a.type != b.type and UNKNOWN not in (a.type, b.type):
             self.add(
                 "column.type",
                 Severity.CRITICAL,
                 f"{label}: type {a.type} in {self.a}, {b.type} in {self.b}",
                 obj,
+                fixes.column_type(a_table, a, b, self.a_side, self.b_side),
                 left=a.type,
                 right=b.type,
             )
@@ -215,6 +219,7 @@ class _Comparison:
                 Severity.CRITICAL,
                 f"{label}: {_nullability(a)} in {self.a}, {_nullability(b)} in {self.b}",
                 obj,
+                fixes.column_nullable(a_table, a, b, self.a_side, self.b_side),
                 left=_nullability(a),
                 right=_nullability(b),
             )
@@ -224,6 +229,7 @@ class _Comparison:
                 Severity.WARNING,
                 f"{label}: default {a.default.describe()} in {self.a}, {b.default.describe()} in {self.b}",
                 obj,
+                fixes.column_default(a_table, a, b, self.a_side, self.b_side),
                 left=a.default.describe(),
                 right=b.default.describe(),
             )
@@ -233,6 +239,10 @@ class _Comparison:
                 Severity.WARNING,
                 f"{label}: identity {a.identity or 'none'} in {self.a}, {b.identity or 'none'} in {self.b}",
                 obj,
+                either(
+                    fixes.column_identity(a_table, a, b.identity, self.a_side),
+                    fixes.column_identity(b_table, b, a.identity, self.b_side),
+                ),
                 left=a.identity,
                 right=b.identity,
             )
@@ -242,15 +252,55 @@ class _Comparison:
                 Severity.WARNING,
                 f"{label}: generated as {a.generated or 'nothing'} in {self.a}, {b.generated or 'nothing'} in {self.b}",
                 obj,
+                either(
+                    fixes.column_generated(a_table, a, b.generated, self.a_side),
+                    fixes.column_generated(b_table, b, a.generated, self.b_side),
+                ),
                 left=a.generated,
                 right=b.generated,
             )
 
+    def _side_of(self, table: Table) -> Side:
+        return self.a_side if self.left.tables.get(table.key) is table else self.b_side
+
+    def _table_name(self, a: Table, b: Table | None = None) -> str:
+        """The database name, then each ORM side's model / variable name when it differs: `Course [drizzle: course]`."""
+        aliases = [
+            f"{side.label}: {table.model}"
+            for table, side in ((a, self.a_side), (b, self.b_side))
+            if table is not None and not side.live and table.model and table.model != table.name
+        ]
+        if b is None and aliases:  # one table: it belongs to whichever side holds it
+            aliases = [f"{self._side_of(a).label}: {a.model}"]
+        return f"{a.qualified} [{', '.join(aliases)}]" if aliases else a.qualified
+
+    def _column_name(self, column: Column, *owners: tuple[Table, Column | None]) -> str:
+        """`Course.title [drizzle: course.title]`: the database name, then the ORM's model.field where it differs."""
+        table = owners[0][0]
+        database = f"{table.qualified}.{column.name}"
+        aliases = []
+        for owner, own_column in owners:
+            own = own_column or column
+            orm = f"{owner.model or owner.name}.{own.field or own.name}"
+            side = self._side_of(owner)
+            if not side.live and orm != f"{owner.name}.{own.name}":
+                aliases.append(f"{side.label}: {orm}")
+        return f"{database} [{', '.join(aliases)}]" if aliases else database
+
     # --- keys and indexes -----------------------------------------------------------------------------
 
     def _name_difference(
-        self, what: str, obj: str, a_name: str, a_explicit: bool, b_name: str, b_explicit: bool
+        self,
+        tables: tuple[Table, Table],
+        kind: str,
+        what: str,
+        obj: str,
+        a_name: str,
+        a_explicit: bool,
+        b_name: str,
+        b_explicit: bool,
     ) -> None:
+        """`kind`: index, unique index, unique constraint, primary key or foreign key."""
         if a_name == b_name:
             return
         drift = self.options.compare_names and a_explicit and b_explicit
@@ -261,6 +311,10 @@ class _Comparison:
             Severity.WARNING if drift else Severity.INFO,
             f"{what} is named `{a_name}` in {self.a}, `{b_name}` in {self.b}{note}",
             obj,
+            either(
+                fixes.name_difference(tables[0], kind, a_name, b_name, self.a_side),
+                fixes.name_difference(tables[1], kind, b_name, a_name, self.b_side),
+            ),
             left=a_name,
             right=b_name,
         )
@@ -273,13 +327,19 @@ class _Comparison:
             self.add(
                 "primary_key",
                 Severity.CRITICAL,
-                f"{a.model or a.name}: primary key ({_columns(a_pk)}) in {self.a}, ({_columns(b_pk)}) in {self.b}",
+                f"{self._table_name(a, b)}: primary key ({_columns(a_pk)}) in {self.a}, ({_columns(b_pk)}) in {self.b}",
                 a.qualified,
+                either(
+                    fixes.primary_key(a, b_pk.columns if b_pk else (), self.a_side),
+                    fixes.primary_key(b, a_pk.columns if a_pk else (), self.b_side),
+                ),
                 left=_columns(a_pk),
                 right=_columns(b_pk),
             )
             return
         self._name_difference(
+            (a, b),
+            "primary key",
             f"primary key of {a.qualified}",
             a.qualified,
             a_pk.name,
@@ -303,11 +363,9 @@ class _Comparison:
             self.result.compared.indexes += 1
             obj = f"{a.qualified}.{a_index.name}"
             self._name_difference(
-                "unique constraint"
-                if a_index.is_constraint
-                else "index"
-                if not a_index.unique
-                else "unique index",
+                (a, b),
+                _index_kind(a_index),
+                _index_kind(a_index),
                 obj,
                 a_index.name,
                 a_index.name_explicit,
@@ -321,6 +379,10 @@ class _Comparison:
                     f"unique ({_index_columns(a_index)}) on {a.qualified} is a {_unique_kind(a_index)} in {self.a}, "
                     f"a {_unique_kind(b_index)} in {self.b} (equivalent)",
                     obj,
+                    Fix(
+                        "nothing to do: they are equivalent "
+                        "(unique_index_equals_constraint = false in the config makes them differ)"
+                    ),
                 )
         for a_index in list(left):  # same name, different definition
             match = next(
@@ -337,13 +399,17 @@ class _Comparison:
                 f"{_index_kind(a_index)} {a_index.name} on {a.qualified}: {describe_index(a_index)} in {self.a}, "
                 f"{describe_index(match)} in {self.b}",
                 f"{a.qualified}.{a_index.name}",
+                either(
+                    fixes.index_definition(a, a_index, match, self.a_side),
+                    fixes.index_definition(b, match, a_index, self.b_side),
+                ),
                 left=describe_index(a_index),
                 right=describe_index(match),
             )
         for index in left:
-            self._missing_index(a, index, self.a, self.b)
+            self._missing_index(a, index, self.a_side, self.b_side)
         for index in right:
-            self._missing_index(b, index, self.b, self.a)
+            self._missing_index(b, index, self.b_side, self.a_side)
 
     def _same_index(self, a: Index, b: Index, predicates: bool) -> bool:
         if a.unique != b.unique or a.method != b.method or a.include != b.include:
@@ -367,14 +433,16 @@ class _Comparison:
                 return False
         return True
 
-    def _missing_index(self, table: Table, index: Index, present: str, absent: str) -> None:
+    def _missing_index(self, table: Table, index: Index, present: Side, absent: Side) -> None:
         self.add(
             "unique.missing" if index.unique else "index.missing",
             Severity.CRITICAL if index.unique else Severity.WARNING,
-            f"{_index_kind(index)} {index.name} {describe_index(index)} on {table.qualified} is in {present}, missing in {absent}",
+            f"{_index_kind(index)} {index.name} {describe_index(index)} on {table.qualified} "
+            f"is in {present.label}, missing in {absent.label}",
             f"{table.qualified}.{index.name}",
-            present_in=present,
-            missing_in=absent,
+            fixes.index_missing(table, index, present, absent),
+            present_in=present.label,
+            missing_in=absent.label,
             name=index.name,
         )
 
@@ -383,7 +451,7 @@ class _Comparison:
         for a_fk in a.foreign_keys:
             match = next((f for f in right if _fk_shape(f) == _fk_shape(a_fk)), None)
             if match is None:
-                self._missing_fk(a, a_fk, self.a, self.b)
+                self._missing_fk(a, a_fk, self.a_side, self.b_side)
                 continue
             right.remove(match)
             self.result.compared.foreign_keys += 1
@@ -399,29 +467,41 @@ class _Comparison:
                     Severity.WARNING,
                     f"foreign key {a.qualified}({', '.join(a_fk.columns)}) → {a_fk.ref_table}: {what} {x} in {self.a}, {y} in {self.b}",
                     obj,
+                    either(
+                        fixes.foreign_key_action(a, a_fk, match, self.a_side),
+                        fixes.foreign_key_action(b, match, a_fk, self.b_side),
+                    ),
                     left=x,
                     right=y,
                 )
             self._name_difference(
-                "foreign key", obj, a_fk.name, a_fk.name_explicit, match.name, match.name_explicit
+                (a, b),
+                "foreign key",
+                "foreign key",
+                obj,
+                a_fk.name,
+                a_fk.name_explicit,
+                match.name,
+                match.name_explicit,
             )
         for fk in right:
-            self._missing_fk(b, fk, self.b, self.a)
+            self._missing_fk(b, fk, self.b_side, self.a_side)
 
     def _same_action(self, x: str, y: str) -> bool:
         if x == y:
             return True
         return self.options.restrict_equals_no_action and {x, y} == {"RESTRICT", "NO ACTION"}
 
-    def _missing_fk(self, table: Table, fk: ForeignKey, present: str, absent: str) -> None:
+    def _missing_fk(self, table: Table, fk: ForeignKey, present: Side, absent: Side) -> None:
         self.add(
             "foreign_key.missing",
             Severity.WARNING,
             f"foreign key {table.qualified}({', '.join(fk.columns)}) → {fk.ref_table}({', '.join(fk.ref_columns)}) "
-            f"is in {present}, missing in {absent}",
+            f"is in {present.label}, missing in {absent.label}",
             f"{table.qualified}.{fk.name}",
-            present_in=present,
-            missing_in=absent,
+            fixes.foreign_key_missing(table, fk, present, absent),
+            present_in=present.label,
+            missing_in=absent.label,
         )
 
     def _checks(self, a: Table, b: Table) -> None:
@@ -438,6 +518,7 @@ class _Comparison:
                     Severity.WARNING,
                     f"check {check.name} on {a.qualified} ({check.shown or check.expression}) is in {self.a}, missing in {self.b}",
                     f"{a.qualified}.{check.name}",
+                    fixes.check_missing(a, check, self.a_side, self.b_side),
                 )
             elif other.expression != check.expression:
                 self.add(
@@ -445,6 +526,10 @@ class _Comparison:
                     Severity.WARNING,
                     f"check {check.name} on {a.qualified}: {check.expression} in {self.a}, {other.expression} in {self.b}",
                     f"{a.qualified}.{check.name}",
+                    either(
+                        fixes.check_definition(a, check, other, self.a_side),
+                        fixes.check_definition(b, other, check, self.b_side),
+                    ),
                     left=check.expression,
                     right=other.expression,
                 )
@@ -454,6 +539,7 @@ class _Comparison:
                 Severity.WARNING,
                 f"check {check.name} on {b.qualified} ({check.shown or check.expression}) is in {self.b}, missing in {self.a}",
                 f"{b.qualified}.{check.name}",
+                fixes.check_missing(b, check, self.b_side, self.a_side),
             )
 
     # --- enums ----------------------------------------------------------------------------------------
@@ -467,6 +553,7 @@ class _Comparison:
                     Severity.CRITICAL,
                     f"enum {a_enum.qualified} is in {self.a}, missing in {self.b}",
                     a_enum.qualified,
+                    fixes.enum_missing(a_enum, self.a_side, self.b_side),
                 )
                 continue
             self.result.compared.enums += 1
@@ -481,6 +568,10 @@ class _Comparison:
                     f"enum {a_enum.qualified}: values ordered {', '.join(a_enum.values)} in {self.a}, "
                     f"{', '.join(b_enum.values)} in {self.b}",
                     a_enum.qualified,
+                    either(
+                        fixes.enum_values(a_enum, b_enum.values, self.a_side),
+                        fixes.enum_values(b_enum, a_enum.values, self.b_side),
+                    ),
                 )
                 continue
             parts = []
@@ -493,6 +584,10 @@ class _Comparison:
                 Severity.CRITICAL,
                 f"enum {a_enum.qualified}: " + "; ".join(parts),
                 a_enum.qualified,
+                either(
+                    fixes.enum_values(a_enum, b_enum.values, self.a_side),
+                    fixes.enum_values(b_enum, a_enum.values, self.b_side),
+                ),
                 left=list(a_enum.values),
                 right=list(b_enum.values),
             )
@@ -503,6 +598,7 @@ class _Comparison:
                     Severity.CRITICAL,
                     f"enum {b_enum.qualified} is in {self.b}, missing in {self.a}",
                     b_enum.qualified,
+                    fixes.enum_missing(b_enum, self.b_side, self.a_side),
                 )
 
 
@@ -558,29 +654,6 @@ def _unique_kind(index: Index) -> str:
 
 def _index_columns(index: Index) -> str:
     return ", ".join(c.expression for c in index.columns)
-
-
-def describe_index(index: Index) -> str:
-    """`USING gin (tags jsonb_path_ops DESC NULLS LAST) WHERE …` — the definition as compared."""
-    parts = []
-    for column in index.columns:
-        text = column.expression
-        if column.opclass:
-            text += f" {column.opclass}"
-        if column.descending:
-            text += " DESC" + ("" if column.nulls_first else " NULLS LAST")
-        elif column.nulls_first:
-            text += " NULLS FIRST"
-        parts.append(text)
-    head = "" if index.method == "btree" else f"USING {index.method} "
-    text = f"{head}({', '.join(parts)})"
-    if index.include:
-        text += f" INCLUDE ({', '.join(index.include)})"
-    if index.nulls_not_distinct:
-        text += " NULLS NOT DISTINCT"
-    if index.predicate:
-        text += f" WHERE {index.predicate}"
-    return text
 
 
 def _column_similarity(a: Column, b: Column) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pgdba.findings import Finding, Severity
 from pgdba.render import md_code, md_text
 from pgdba.schema import CheckResult
@@ -20,6 +22,28 @@ def _counts(pair: PairResult) -> str:
     if c.enums:
         parts.append(f"{c.enums} enums")
     return ", ".join(parts)
+
+
+def _text_fix(finding: Finding) -> list[str]:
+    """The finding's fix, indented under it: the recommendation, then its SQL."""
+    lines = [f"      ↳ {finding.recommendation}"] if finding.recommendation else []
+    if finding.sql:
+        lines.extend(f"        {line}" for line in finding.sql.splitlines())
+    return lines
+
+
+def _markdown_fix(finding: Finding) -> list[str]:
+    lines = [f"  - fix: {md_text(finding.recommendation)}"] if finding.recommendation else []
+    if finding.sql:
+        fence = "`" * max(3, _longest_backtick_run(finding.sql) + 1)
+        lines.extend(
+            ["", f"    {fence}sql", *(f"    {line}" for line in finding.sql.splitlines()), f"    {fence}"]
+        )
+    return lines
+
+
+def _longest_backtick_run(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
 
 
 def text_report(result: CheckResult, *, verbose: bool = False) -> str:
@@ -48,7 +72,9 @@ def text_report(result: CheckResult, *, verbose: bool = False) -> str:
             lines.append(f"{title}: ✅ consistent ({_counts(pair)} compared)")
         else:
             lines.append(f"{title}: ❌ {len(drift)} difference{'s' if len(drift) != 1 else ''}")
-            lines.extend(f"   {_MARK[f.severity]} {f.title}" for f in drift)
+            for finding in drift:
+                lines.append(f"   {_MARK[finding.severity]} {finding.title}")
+                lines.extend(_text_fix(finding))
         if info and verbose:
             lines.extend(f"   {_MARK[Severity.INFO]} {f.title}" for f in info)
         elif info:
@@ -93,6 +119,7 @@ def markdown_report(result: CheckResult, *, verbose: bool = False) -> str:
         shown: list[Finding] = pair.findings if verbose else pair.drift
         for finding in sorted(shown, key=lambda f: (-f.severity.rank, f.object, f.code)):
             lines.append(f"- **{finding.severity.value}** {md_code(finding.code)} {md_text(finding.title)}")
+            lines.extend(_markdown_fix(finding))
         if shown:
             lines.append("")
     lines.append("**✅ 100% schema consistency**" if result.consistent else "**❌ schema drift**")

@@ -1,0 +1,184 @@
+"""Every schema finding carries its fix: which side to change and how, in both directions, with SQL for the
+live side that (applied to the real server) makes the drift go away, and the ORM's own words for the other."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pglast
+import pytest
+from oracle_models import drizzle_kit_generate
+from schema_test_paths import ROOT
+from test_live import DRIZZLE_FOLDER, MUTATIONS
+
+from pgdba.cli import main
+from pgdba.findings import Finding
+from pgdba.schema import check_schemas
+
+DEMO = ROOT / "pgdba" / "demo"
+DRIFTED = f"prisma:{DEMO / 'drifted' / 'schema.prisma'}"
+# what SQL cannot put right on the live side: a table needs the ORM's migration, enum values cannot be dropped
+NO_LIVE_SQL = {"table dropped", "enum value added", "enum value renamed"}
+
+
+@pytest.fixture(scope="module")
+def drizzle_ddl(tmp_path_factory: pytest.TempPathFactory, node_modules: Path) -> str:
+    """The DDL drizzle-kit generates for the fixture folder the mutations start from."""
+    workdir = tmp_path_factory.mktemp("drizzle-kit")
+    (workdir / "node_modules").symlink_to(node_modules)
+    shutil.copytree(DRIZZLE_FOLDER, workdir / "schema")
+    return drizzle_kit_generate(workdir)[1]
+
+
+def _apply(db: Any, sql: str) -> None:
+    with db.connect() as conn:  # autocommit: CREATE INDEX CONCURRENTLY and ALTER TYPE … ADD VALUE need it
+        for statement in pglast.split(sql):
+            conn.execute(statement)  # type: ignore[arg-type]
+
+
+def _options(finding: Finding) -> set[str]:
+    """The sides the recommendation tells how to change ("in prisma: ", "in live: ")."""
+    text = finding.recommendation.removeprefix("either ")
+    return {option.split(": ", 1)[0] + ": " for option in text.split("; or ")}
+
+
+def _drizzle_drift(db: Any) -> list[Finding]:
+    return check_schemas([f"drizzle:{DRIZZLE_FOLDER}", "live"], dsn=db.dsn).pairs[0].drift
+
+
+@pytest.mark.catalog
+def test_every_drifted_demo_finding_has_a_fix_and_its_sql_removes_the_drift(db: Any) -> None:
+    db.execute((DEMO / "schema.sql").read_text())
+    drift = check_schemas([DRIFTED, "live"], dsn=db.dsn).pairs[0].drift
+    assert len(drift) == 10
+    for finding in drift:
+        assert finding.recommendation.startswith("either in "), finding.code
+        assert {"in prisma: ", "in live: "} <= _options(finding), finding.code
+    without_sql = [f.code for f in drift if f.sql is None]
+    assert without_sql == ["schema.table.missing"]  # Coupon: created by the ORM's migration tool
+    for finding in drift:
+        if finding.sql:
+            _apply(db, finding.sql)
+    after = check_schemas([DRIFTED, "live"], dsn=db.dsn).pairs[0].drift
+    assert [(f.code, f.object) for f in after] == [("schema.table.missing", "Coupon")]
+
+
+@pytest.mark.catalog
+def test_drifted_demo_fixes_speak_prisma_and_sql(db: Any) -> None:
+    db.execute((DEMO / "schema.sql").read_text())
+    drift = {f.code: f for f in check_schemas([DRIFTED, "live"], dsn=db.dsn).pairs[0].drift}
+    nullable = drift["schema.column.nullable"]
+    assert "make the field optional: `description String?`" in nullable.recommendation
+    assert "SET NOT NULL after checking no NULLs exist" in nullable.recommendation
+    assert nullable.sql is not None and nullable.sql.endswith(
+        'ALTER TABLE "Course" ALTER COLUMN "description" SET NOT NULL;'
+    )
+    assert "`locale String @db.VarChar(10)`" in drift["schema.column.type"].recommendation
+    assert '`@default("UTC")`' in drift["schema.column.default"].recommendation
+    assert drift["schema.column.default"].sql == (
+        'ALTER TABLE "Profile" ALTER COLUMN "timezone" SET DEFAULT \'Europe/Paris\';'
+    )
+    assert '`@@unique([slug], map: "Course_slug_key")`' in drift["schema.unique.missing"].recommendation
+    assert drift["schema.unique.missing"].sql == 'DROP INDEX CONCURRENTLY "public"."Course_slug_key";'
+    assert (
+        '`@@index([categoryId], map: "Course_categoryId_idx")`'
+        in drift["schema.index.missing"].recommendation
+    )
+    assert "onDelete: Cascade, onUpdate: Cascade)" in drift["schema.foreign_key.action"].recommendation
+    assert "ON DELETE RESTRICT ON UPDATE CASCADE NOT VALID" in (drift["schema.foreign_key.action"].sql or "")
+    assert drift["schema.enum.values"].sql == "ALTER TYPE \"Role\" ADD VALUE 'GUEST' AFTER 'ADMIN';"
+    assert "remove the field `password`" not in drift["schema.column.renamed"].recommendation
+    assert '@map("passwordHash")' in drift["schema.column.renamed"].recommendation
+    assert "destructive" in (drift["schema.column.missing"].sql or "")  # dropping Profile.bio loses data
+
+
+@pytest.mark.catalog
+@pytest.mark.parametrize("mutation", sorted(MUTATIONS))
+def test_each_finding_kind_is_fixed_by_its_live_sql(mutation: str, db: Any, drizzle_ddl: str) -> None:
+    statement, code, _obj = MUTATIONS[mutation]
+    db.execute(drizzle_ddl)
+    _apply(db, statement)
+    [finding] = _drizzle_drift(db)
+    assert finding.code == code
+    assert {"in drizzle: ", "in live: "} <= _options(finding), finding.recommendation
+    if mutation in NO_LIVE_SQL:
+        assert finding.sql is None
+        return
+    assert finding.sql is not None
+    _apply(db, finding.sql)
+    assert _drizzle_drift(db) == []
+
+
+@pytest.mark.catalog
+def test_fixes_when_live_is_the_left_source_still_change_live_toward_the_orm(db: Any) -> None:
+    db.execute((DEMO / "schema.sql").read_text())
+    drift = check_schemas(["live", DRIFTED], dsn=db.dsn).pairs[0].drift
+    nullable = next(f for f in drift if f.code == "schema.column.nullable")
+    assert nullable.recommendation.startswith("either in live: SET NOT NULL")
+    assert nullable.sql is not None and "SET NOT NULL" in nullable.sql
+
+
+@pytest.mark.catalog
+def test_enum_missing_and_enum_order_fixes(db: Any, tmp_path: Path) -> None:
+    prisma = tmp_path / "schema.prisma"
+    prisma.write_text(
+        'datasource db {\n  provider = "postgresql"\n}\n'
+        "enum Level {\n  LOW\n  HIGH\n}\n"
+        "enum Mood {\n  HAPPY\n  SAD\n}\n"
+        'model T {\n  id Int @id(map: "T_pkey")\n  level Level\n}\n'
+    )
+    db.execute(
+        'CREATE TYPE "Level" AS ENUM (\'HIGH\', \'LOW\'); CREATE TABLE "T" (id int PRIMARY KEY, level "Level" NOT NULL)'
+    )
+    drift = {f.code: f for f in check_schemas([f"prisma:{prisma}", "live"], dsn=db.dsn).pairs[0].drift}
+    assert set(drift) == {"schema.enum.missing", "schema.enum.order"}
+    missing = drift["schema.enum.missing"]
+    assert "remove the enum Mood" in missing.recommendation
+    assert missing.sql == "CREATE TYPE \"Mood\" AS ENUM ('HAPPY', 'SAD');"
+    order = drift["schema.enum.order"]
+    assert "list the values HIGH, LOW in `enum Level`" in order.recommendation
+    assert "cannot drop or reorder enum values" in order.recommendation and order.sql is None
+    _apply(db, missing.sql)
+    left = [f.code for f in check_schemas([f"prisma:{prisma}", "live"], dsn=db.dsn).pairs[0].drift]
+    assert left == ["schema.enum.order"]
+
+
+@pytest.mark.catalog
+def test_text_and_markdown_reports_print_the_fix_under_each_finding(
+    db: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db.execute((DEMO / "schema.sql").read_text())
+    assert main(["schema", "check", DRIFTED, "live", "--dsn", db.dsn]) == 1
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    at = lines.index("   ❌ Course.description: NOT NULL in prisma, nullable in live")
+    assert lines[at + 1].startswith(
+        "      ↳ either in prisma: make the field optional: `description String?`"
+    )
+    assert '        ALTER TABLE "Course" ALTER COLUMN "description" SET NOT NULL;' in lines[at + 2 : at + 6]
+    assert main(["schema", "check", DRIFTED, "live", "--dsn", db.dsn, "--format", "markdown"]) == 1
+    markdown = capsys.readouterr().out
+    assert "  - fix: either in prisma: make the field optional" in markdown
+    assert '    ALTER TABLE "Course" ALTER COLUMN "description" SET NOT NULL;' in markdown
+    assert "    ```sql" in markdown
+
+
+@pytest.mark.catalog
+def test_drizzle_findings_name_the_table_by_database_name_with_the_variable_in_brackets(db: Any) -> None:
+    db.execute((DEMO / "schema.sql").read_text())
+    db.execute(
+        'ALTER TABLE "Course" ALTER COLUMN description SET NOT NULL; ALTER TABLE "Course" ADD COLUMN extra text'
+    )
+    drift = check_schemas([f"drizzle:{DEMO / 'schema.ts'}", "live"], dsn=db.dsn).pairs[0].drift
+    titles = sorted(f.title for f in drift)
+    assert titles == [
+        "Course.description [drizzle: course.description]: nullable in drizzle, NOT NULL in live",
+        "column Course.extra (text) is in live, missing in drizzle",
+    ]
+    nullable = next(f for f in drift if f.code == "schema.column.nullable")
+    assert "in drizzle: add `.notNull()` to `description`" in nullable.recommendation
+    assert nullable.sql == 'ALTER TABLE "Course" ALTER COLUMN "description" DROP NOT NULL;'
+    missing = next(f for f in drift if f.code == "schema.column.missing")
+    assert 'in drizzle: add `extra: text("extra")` to the pgTable' in missing.recommendation
