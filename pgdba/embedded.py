@@ -16,6 +16,7 @@ import socket
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -393,15 +394,44 @@ class EmbeddedCluster:
         return proc.stdout
 
 
-def is_embedded_target(target: object, data_root: Path | None = None) -> Path | None:
-    """The data root of the embedded cluster this target points at (127.0.0.1 and its port), else None."""
-    root = data_root or default_data_root()
-    conf = root / "data" / "pgdba.conf"
-    params = target.params() if hasattr(target, "params") else {}
-    if not conf.exists() or str(params.get("host", "")) not in ("127.0.0.1", "localhost"):
+# postmaster.pid: line 1 the pid, 2 the data directory, 3 the start time (epoch seconds), 4 the port
+_PID_FILE_START_LINE, _PID_FILE_PORT_LINE = 2, 3
+# the pid file's start time and pg_postmaster_start_time() are taken a moment apart (libraries load between)
+_START_TIME_TOLERANCE_S = 60
+
+
+def running_embedded_root(data_directory: str | None, port: int, started_at: datetime) -> Path | None:
+    """The data root of the embedded cluster pgdba created that runs here now as the server reached: the
+    server's data directory (the default root's when it cannot be read) holds pgdba's settings file, its
+    passfile sits beside it, and the live postmaster of that directory listens on `port` and started at
+    `started_at`. None for any other server: pgdba never restarts one it did not start."""
+    root = Path(data_directory).parent if data_directory else default_data_root()
+    data_dir = root / "data"
+    if not ((data_dir / "pgdba.conf").is_file() and (root / "pgpass").is_file()):
         return None
-    for line in conf.read_text().splitlines():
-        key, _, value = line.partition("=")
-        if key.strip() == "port" and str(params.get("port", "5432")) == value.strip():
-            return root
-    return None
+    lines = _pid_file_lines(data_dir)
+    if len(lines) <= _PID_FILE_PORT_LINE or not _process_alive(lines[0]):
+        return None
+    try:
+        same_port = int(lines[_PID_FILE_PORT_LINE]) == port
+        start_gap = abs(int(lines[_PID_FILE_START_LINE]) - started_at.timestamp())
+    except ValueError:
+        return None
+    return root if same_port and start_gap <= _START_TIME_TOLERANCE_S else None
+
+
+def _pid_file_lines(data_dir: Path) -> list[str]:
+    try:
+        return (data_dir / "postmaster.pid").read_text().splitlines()
+    except OSError:
+        return []
+
+
+def _process_alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True

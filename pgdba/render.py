@@ -109,8 +109,33 @@ def md_text(text: str, *, in_table: bool = False) -> str:
     """Text for Markdown prose or (in_table) a table cell: renders as `visible_text(text)`, never as HTML,
     emphasis, a link, a code span, a table cell break or a new block. Only what could be markup is
     backslash-escaped, so the raw Markdown reads as the text (`> 500`, not `&gt; 500`)."""
-    visible = visible_text(text)
-    escaped = "".join(_md_char(visible, i) for i in range(len(visible)))
+    return _line_safe(_md_escaped(visible_text(text)), in_table=in_table)
+
+
+# a code span as pgdba writes one in its own sentences: a backtick pair on one line, no backtick inside
+CODE_SPAN = re.compile(r"`([^`\n\r]+)`")
+
+
+def md_prose(text: str, *, in_table: bool = False) -> str:
+    """md_text for pgdba's own sentences (notes, reasons, recommendations), whose `backticked` commands and
+    names render as inline code (md_code) instead of literal backticks. The rest is escaped as md_text does:
+    a name with backticks can at most turn part of itself into a code span, never into markup."""
+    pieces: list[str] = []
+    start = 0
+    for span in CODE_SPAN.finditer(text):
+        pieces.append(_md_escaped(visible_text(text[start : span.start()])))
+        pieces.append(md_code(span.group(1), in_table=in_table))
+        start = span.end()
+    pieces.append(_md_escaped(visible_text(text[start:])))
+    return _line_safe("".join(pieces), in_table=in_table)
+
+
+def _md_escaped(visible: str) -> str:
+    return "".join(_md_char(visible, i) for i in range(len(visible)))
+
+
+def _line_safe(escaped: str, *, in_table: bool) -> str:
+    """No block opens where the text starts a line, and its leading spaces are kept (as &#32;)."""
     if not in_table:  # a cell holds inline content only: `> 500` there is no block quote
         escaped = _BLOCK_START.sub(r"\g<1>\\", escaped, count=1)
     stripped = escaped.lstrip(" ")
@@ -181,7 +206,7 @@ def print_rows(
             print(f"## {md_text(title)}\n")
         print(markdown_table(rows, columns) if rows else f"_{md_text(empty)}_")
         for note in notes:
-            print(f"\n_{md_text(note)}_")
+            print(f"\n_{md_prose(note)}_")
         return
     if not rows:
         print_text(f"{title + ': ' if title else ''}{empty}")
@@ -201,7 +226,7 @@ def finding_markdown(finding: Finding) -> list[str]:
     head = f"- **{finding.severity.value}** {md_code(finding.code)} {md_text(finding.title)}"
     lines = [head + (f" — {md_code(finding.object)}" if finding.object else "")]
     if finding.recommendation:
-        lines.append(f"  - {md_text(finding.recommendation)}")
+        lines.append(f"  - {md_prose(finding.recommendation)}")
     if finding.sql:
         lines.append(md_fenced(finding.sql, "sql", indent=2))
     return lines
@@ -212,8 +237,8 @@ def report_markdown(report: Report, *, title: str = "Findings") -> str:
     lines = [f"## {md_text(title)}", ""]
     for finding in report.sorted_findings():
         lines += finding_markdown(finding)
-    lines += [f"- _skipped_ {md_code(s.check)}: {md_text(s.reason)}" for s in report.skipped]
-    lines += [f"- _note_: {md_text(note)}" for note in report.notes]
+    lines += [f"- _skipped_ {md_code(s.check)}: {md_prose(s.reason)}" for s in report.skipped]
+    lines += [f"- _note_: {md_prose(note)}" for note in report.notes]
     return "\n".join(lines)
 
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from pgdba.embedded import running_embedded_root
 from pgdba.errors import NotAvailable
 from pgdba.findings import SCHEMA_VERSION
 from pgdba.server import ServerFacts, list_setting_entries, load_server_facts
@@ -243,6 +245,29 @@ def pg_stat_statements_status(target: Target) -> SetupStatus:
         restart_required=any(s.needs_restart for s in steps),
         notes=[note] if note else [],
     )
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+# data_directory is visible to superusers and pg_read_all_settings only: no row for other roles
+SERVER_IDENTITY_SQL = """
+SELECT current_setting('port')::int AS port,
+       pg_postmaster_start_time() AS started_at,
+       (SELECT setting FROM pg_settings WHERE name = 'data_directory') AS data_directory
+"""
+
+
+def embedded_cluster_root(target: Target) -> Path | None:
+    """The data root of the embedded cluster of pgdba's this target reaches on this machine, wherever that
+    root is (`pgdba embedded start --dir DIR`); None for any other server."""
+    if str(target.params().get("host") or "") not in LOOPBACK_HOSTS:
+        return None
+    with session(target) as conn:
+        row = conn.execute(SERVER_IDENTITY_SQL).fetchone()
+    if row is None:
+        return None
+    port, started_at, data_directory = row
+    return running_embedded_root(data_directory, port, started_at)
 
 
 RESTART_PENDING = SetupStep(

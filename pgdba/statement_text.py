@@ -10,6 +10,7 @@ statement text pgdba reads from pg_stat_statements passes through here before an
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pglast
 
@@ -40,3 +41,12 @@ def normalised(text: str) -> str:
             parts.append(text[token.start : token.end + 1])
         previous_end = token.end
     return "".join(parts).strip()
+
+
+def finding_without_literals(finding: dict[str, Any]) -> dict[str, Any]:
+    """A finding whose query-text metrics (query, last_query, blocker_query, …) are normalised."""
+    metrics = {
+        key: normalised(value) if "query" in key and isinstance(value, str) else value
+        for key, value in finding.get("metrics", {}).items()
+    }
+    return {**finding, "metrics": metrics}

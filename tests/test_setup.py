@@ -95,22 +95,6 @@ def test_cli_without_apply_reports_and_exits_1(
     assert row == (0,)
 
 
-def test_cli_apply_without_a_restart_reports_the_restart_still_needed_and_exits_1(
-    unprepared_cluster: EmbeddedCluster, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code = main(
-        ["setup", "pg-stat-statements", "--dsn", unprepared_cluster.dsn(), "--apply", "--format", "json"]
-    )
-    status = json.loads(capsys.readouterr().out)
-    assert code == 1
-    assert status["ready"] is False and status["restart_required"] is True and status["restarted"] is False
-    assert [step["code"] for step in status["missing"]] == ["restart_pending"]
-    assert status["applied"] == [
-        "ALTER SYSTEM SET shared_preload_libraries = 'auto_explain', 'pg_stat_statements';",
-        "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;",
-    ]
-
-
 def test_a_role_that_cannot_read_the_preload_list_gets_no_statement_that_would_overwrite_it(
     unprepared_cluster: EmbeddedCluster,
 ) -> None:

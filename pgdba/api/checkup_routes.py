@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 
 from pgdba.api.dependencies import DatabaseName, history_store, settings_of, target_of
 from pgdba.api.models import ERROR_RESPONSES
-from pgdba.api.query_text import finding_without_literals, normalised
+from pgdba.api.query_text import finding_without_literals
 from pgdba.api.settings import ApiSettings
 from pgdba.api.v1_models import CheckupResponse, HealthResponse, ReportResponse
 from pgdba.checkup import run_checkup
@@ -51,8 +51,4 @@ def report(request: Request, db: DatabaseName = None) -> dict[str, Any]:
     Reading it does not store it: `pgdba report --out FILE` does, so next week's diff starts from there."""
     target = target_of(request, db)
     with history_store(settings_of(request)) as store:
-        body = build_report(target, store, save=False).to_dict()
-    body["findings"] = [finding_without_literals(f) for f in body["findings"]]
-    body["top_findings"] = [finding_without_literals(f) for f in body["top_findings"]]
-    body["top_queries"] = [{**q, "query": normalised(q["query"])} for q in body["top_queries"]]
-    return body
+        return build_report(target, store, save=False).to_shareable_dict()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pgdba.statement_text import WITHHELD, normalised
+from pgdba.statement_text import WITHHELD, finding_without_literals, normalised
 
 __all__ = ["WITHHELD", "finding_without_literals", "normalised", "with_normalised_queries"]
 
@@ -19,12 +19,3 @@ def with_normalised_queries(report: dict[str, Any]) -> dict[str, Any]:
     """An analyze report (the seed's shape) whose statement texts carry no literals."""
     recommendations = [{**r, "query": normalised(r["query"])} for r in report["recommendations"]]
     return {**report, "recommendations": recommendations}
-
-
-def finding_without_literals(finding: dict[str, Any]) -> dict[str, Any]:
-    """A finding whose query-text metrics (query, last_query, blocker_query, …) are normalised."""
-    metrics = {
-        key: normalised(value) if "query" in key and isinstance(value, str) else value
-        for key, value in finding.get("metrics", {}).items()
-    }
-    return {**finding, "metrics": metrics}

@@ -271,6 +271,7 @@ class ReportResponse(BaseModel):
     queries_window: str
     top_queries: list[ReportQuery]
     growth: list[GrowthModel]
+    growth_notes: list[str] = []  # why growth is empty (no snapshot old enough)
     diff: ReportDiffModel
 
 

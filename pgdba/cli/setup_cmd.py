@@ -7,9 +7,15 @@ from collections.abc import Callable
 import typer
 
 from pgdba.cli.options import ApplyOption, DsnOption, FormatOption, check_format, target_from
-from pgdba.embedded import EmbeddedCluster, is_embedded_target
+from pgdba.embedded import EmbeddedCluster
 from pgdba.render import Column, print_rows, print_text
-from pgdba.setup import SetupStatus, apply_pg_stat_statements_setup, pg_stat_statements_status
+from pgdba.setup import (
+    RESTART_PENDING,
+    SetupStatus,
+    apply_pg_stat_statements_setup,
+    embedded_cluster_root,
+    pg_stat_statements_status,
+)
 from pgdba.target import Target
 
 app = typer.Typer(help="Check and enable what pgdba needs on the server.", no_args_is_help=True)
@@ -17,13 +23,24 @@ app = typer.Typer(help="Check and enable what pgdba needs on the server.", no_ar
 
 def _embedded_restart(target: Target) -> Callable[[], object] | None:
     """The restart of the embedded cluster this target points at; None for any other server."""
-    embedded = is_embedded_target(target)
+    embedded = embedded_cluster_root(target)
     return None if embedded is None else EmbeddedCluster(embedded).restart
+
+
+def _restart_notes(status: SetupStatus) -> list[str]:
+    """Table and Markdown show a fix's SQL only: say which of them needs a restart (JSON has needs_restart)."""
+    return [
+        f"restart needed: the fix for '{step.code}' takes effect only after PostgreSQL restarts "
+        "(--apply restarts pgdba's own embedded cluster; any other server you restart yourself)"
+        for step in status.steps
+        if step.needs_restart and step.code != RESTART_PENDING.code
+    ]
 
 
 def _print_status(status: SetupStatus, fmt: str) -> None:
     rows = [{"code": s.code, "problem": s.problem, "fix": s.sql or s.fix} for s in status.steps]
     title = "pg_stat_statements is ready" if status.ready else "pg_stat_statements is not ready"
+    applied = [f"applied: {statement}" for statement in status.applied]
     print_rows(
         rows,
         [Column("code", "missing"), Column("problem", "problem"), Column("fix", "fix")],
@@ -31,12 +48,8 @@ def _print_status(status: SetupStatus, fmt: str) -> None:
         title=title,
         json_data=status.to_dict(),
         empty="nothing is missing",
+        notes=[*applied, *_restart_notes(status), *(f"note: {note}" for note in status.notes)],
     )
-    if fmt == "table":
-        for statement in status.applied:
-            print_text(f"applied: {statement}")
-        for note in status.notes:
-            print_text(f"note: {note}")
 
 
 @app.command("pg-stat-statements")

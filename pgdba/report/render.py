@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from jinja2 import Environment
+from markupsafe import Markup, escape
 
-from pgdba.render import Column, finding_markdown, markdown_table, md_code, md_text
+from pgdba.render import CODE_SPAN, Column, finding_markdown, markdown_table, md_code, md_prose, md_text
 from pgdba.report.weekly import WeeklyReport
 from pgdba.units import format_bytes, format_ms
 
@@ -18,6 +19,8 @@ def _context(report: WeeklyReport) -> dict[str, Any]:
         q["mean"] = format_ms(q["mean_ms"])
         one_line = " ".join(q["query"].split())
         q["short"] = one_line if len(one_line) <= 100 else one_line[:99] + "…"
+    score = data["score"]
+    score["coverage_text"] = f"{score['checks_run']} checks run, {score['coverage']:.0%} of the check weight"
     for g in data["growth"]:
         g["now"] = format_bytes(g["bytes_now"])
         g["per_day"] = format_bytes(g["bytes_per_day"])
@@ -32,7 +35,7 @@ def to_markdown(report: WeeklyReport) -> str:
         "",
         f"Generated {md_text(d['generated_at'])}.",
         "",
-        f"## Health score: {s['score']}/10",
+        f"## Health score: {s['score']}/10 ({s['coverage_text']})",
         "",
     ]
     if s["cap"] is not None and s["uncapped_score"] > s["cap"]:
@@ -84,21 +87,21 @@ def to_markdown(report: WeeklyReport) -> str:
         else "_No statement statistics._"
     )
     lines += ["", "## Growth", ""]
-    lines.append(
-        markdown_table(
-            d["growth"],
-            [
-                Column("object", "table"),
-                Column("now", "size", "right"),
-                Column("per_day", "per day", "right"),
-            ],
+    if d["growth"]:
+        lines.append(
+            markdown_table(
+                d["growth"],
+                [
+                    Column("object", "table"),
+                    Column("now", "size", "right"),
+                    Column("per_day", "per day", "right"),
+                ],
+            )
         )
-        if d["growth"]
-        else "_No earlier table snapshot: run `pgdba snapshot` daily to see growth._"
-    )
+    lines += [f"\n_{md_prose(note)}_" for note in d["growth_notes"]]
     if d["skipped"]:
         lines += ["", "## Not checked", ""]
-        lines += [f"- check {md_code(s['check'])}: {md_text(s['reason'])}" for s in d["skipped"]]
+        lines += [f"- check {md_code(s['check'])}: {md_prose(s['reason'])}" for s in d["skipped"]]
     return "\n".join(lines) + "\n"
 
 
@@ -110,7 +113,7 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25rem .5rem;
 <body>
 <h1>pgdba report — {{ d.target }}</h1>
 <p>Generated {{ d.generated_at }}.</p>
-<p class="score">Health score: <strong>{{ d.score.score }}/10</strong>
+<p class="score">Health score: <strong>{{ d.score.score }}/10</strong> ({{ d.score.coverage_text }})
 {% if d.score.cap is not none and d.score.uncapped_score > d.score.cap %}(capped at {{ d.score.cap }}){% endif %}</p>
 {% if d.score.deductions %}<table><tr><th>check</th><th>worst</th><th>findings</th><th>weight</th><th>points lost</th></tr>
 {% for x in d.score.deductions %}<tr><td>{{ x.check }}</td><td class="{{ x.severity }}">{{ x.severity }}</td>
@@ -131,12 +134,24 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25rem .5rem;
 <h2>Growth</h2>
 {% if d.growth %}<table><tr><th>table</th><th>size</th><th>per day</th></tr>
 {% for g in d.growth %}<tr><td>{{ g.object }}</td><td>{{ g.now }}</td><td>{{ g.per_day }}</td></tr>{% endfor %}</table>
-{% else %}<p>No earlier table snapshot: run <code>pgdba snapshot</code> daily to see growth.</p>{% endif %}
-{% if d.skipped %}<h2>Not checked</h2><ul>{% for s in d.skipped %}<li><code>{{ s.check }}</code>: {{ s.reason }}</li>{% endfor %}</ul>{% endif %}
+{% endif %}{% for note in d.growth_notes %}<p>{{ note|code_spans }}</p>{% endfor %}
+{% if d.skipped %}<h2>Not checked</h2><ul>{% for s in d.skipped %}<li><code>{{ s.check }}</code>: {{ s.reason|code_spans }}</li>{% endfor %}</ul>{% endif %}
 </body></html>
 """
 
 
+def html_code_spans(text: str) -> Markup:
+    """pgdba's sentence, HTML-escaped, with its `backticked` commands and names as <code>."""
+    pieces: list[str] = []
+    start = 0
+    for span in CODE_SPAN.finditer(text):
+        pieces += [escape(text[start : span.start()]), Markup("<code>%s</code>") % span.group(1)]
+        start = span.end()
+    pieces.append(escape(text[start:]))
+    return Markup("").join(pieces)
+
+
 def to_html(report: WeeklyReport) -> str:
     env = Environment(autoescape=True)
+    env.filters["code_spans"] = html_code_spans
     return env.from_string(HTML_TEMPLATE).render(d=_context(report))

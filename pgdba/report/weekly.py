@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pgdba.capacity import table_growth
+from pgdba.capacity import no_growth_notes, table_growth
 from pgdba.checks.capacity import Growth
 from pgdba.checks.queries import StatementSet
 from pgdba.checkup import CheckupResult, run_checkup
@@ -17,6 +17,7 @@ from pgdba.history.deltas import statements_since, window_since
 from pgdba.history.snapshot import TABLES, size_history, statement_snapshot_at, table_oids
 from pgdba.history.store import HistoryStore
 from pgdba.report.score import HealthScore, health_score
+from pgdba.statement_text import finding_without_literals, normalised
 from pgdba.stats.statements import StatementStats
 from pgdba.target import Target
 
@@ -64,6 +65,8 @@ class WeeklyReport:
     growth: list[Growth]
     diff: ReportDiff
     top: int = 10
+    # why tables have no growth, as `capacity tables --forecast-days` says it (no snapshot, none old enough, …)
+    growth_notes: list[str] = field(default_factory=list)
 
     @property
     def top_findings(self) -> list[Finding]:
@@ -93,8 +96,18 @@ class WeeklyReport:
                 for q in self.top_queries
             ],
             "growth": [g.to_dict() for g in self.growth],
+            "growth_notes": self.growth_notes,
             "diff": self.diff.to_dict(),
         }
+
+    def to_shareable_dict(self) -> dict[str, Any]:
+        """to_dict() with every query text normalised (literals replaced by $n), as GET /api/v1/report and
+        `pgdba report --format json` show it."""
+        body = self.to_dict()
+        body["findings"] = [finding_without_literals(f) for f in body["findings"]]
+        body["top_findings"] = [finding_without_literals(f) for f in body["top_findings"]]
+        body["top_queries"] = [{**q, "query": normalised(q["query"])} for q in body["top_queries"]]
+        return body
 
 
 def _key(f: dict[str, Any]) -> tuple[str, str]:
@@ -162,11 +175,27 @@ def build_report(target: Target, store: HistoryStore, *, top: int = 10, save: bo
     tables = result.data.get("tables", [])
     history = size_history(store, target.key, TABLES, current_oids=table_oids(tables))
     rates = table_growth(history, tables, now)
+    rate_of = {g.object: g for g in rates}
+    growth_notes = no_growth_notes(
+        {t.qualified_name: rate_of.get(t.qualified_name) for t in tables},
+        min((taken for taken, _ in history), default=None),
+        len(history),
+        now,
+    )
     previous = store.records(target.key, REPORT_KIND, limit=1)
     prev_at, prev_payload = previous[0] if previous else (None, None)
     diff = diff_findings(result.report.findings, prev_payload, prev_at)
     report = WeeklyReport(
-        target.key, datetime.now(UTC), score, result, top_queries, window, rates[:top], diff, top
+        target.key,
+        datetime.now(UTC),
+        score,
+        result,
+        top_queries,
+        window,
+        rates[:top],
+        diff,
+        top,
+        growth_notes,
     )
     if save:
         store.add_record(
