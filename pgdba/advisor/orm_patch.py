@@ -13,9 +13,11 @@ the same index with PostgreSQL's default fillfactor.
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from psycopg import sql
 
@@ -197,11 +199,16 @@ class DrizzleTable:
     variable: str
     table: str
     fields: dict[str, str]  # column name → property name
-    call_end: int  # byte offset of the pgTable call's closing parenthesis
+    last_argument_end: int  # byte offset just after the pgTable call's last argument
     extra_param: str | None  # parameter name of the third argument's arrow function
-    extra_insert: int | None  # byte offset where a new entry goes inside its array / object
+    extra_insert: int | None  # byte offset where new entries go: after its last entry (and comma) or `[`
     extra_is_object: bool
-    extra_empty: bool
+    extra_needs_comma: bool  # its last entry has no trailing comma
+    indent: str  # the indentation of the line the new entries' block closes on
+    indent_unit: str  # one level of the file's indentation: spaces or a tab, as the columns are indented
+    entry_indent: str  # the indentation of the third argument's entries (else indent + indent_unit)
+    close_on_new_line: bool  # a line break lies between extra_insert and the closing bracket
+    quote: str  # the quote of the table name's string, used for the index names
 
 
 def _parser() -> object:
@@ -223,6 +230,42 @@ def _string_value(source: bytes, node: object) -> str | None:
 
 def _named_children(node: object) -> list[object]:
     return list(node.named_children)  # type: ignore[attr-defined]
+
+
+def _line_start(source: bytes, offset: int) -> int:
+    return source.rfind(b"\n", 0, offset) + 1
+
+
+def _line_indent(source: bytes, offset: int) -> str:
+    """The leading whitespace (spaces and tabs) of the line holding byte `offset`."""
+    line = source[_line_start(source, offset) :].split(b"\n", 1)[0]
+    return line[: len(line) - len(line.lstrip(b" \t"))].decode()
+
+
+def _starts_its_line(source: bytes, offset: int) -> bool:
+    return not source[_line_start(source, offset) : offset].strip(b" \t")
+
+
+def _indent_unit(source: bytes, block: object) -> str:
+    """One indentation level, read from a multi-line `{ … }` block: its first entry's indentation past the
+    indentation of the line it closes on; two spaces when the block does not show one."""
+    entries = _named_children(block)
+    if not entries:
+        return "  "
+    first = entries[0].start_byte  # type: ignore[attr-defined]
+    outer = _line_indent(source, block.end_byte - 1)  # type: ignore[attr-defined]
+    inner = _line_indent(source, first)
+    if _starts_its_line(source, first) and inner.startswith(outer) and len(inner) > len(outer):
+        return inner[len(outer) :]
+    return "  "
+
+
+def _js_string(value: str, quote: str) -> str:
+    """`value` as a JavaScript string literal in the file's quote style (double or single)."""
+    double = json.dumps(value)
+    if quote != "'":
+        return double
+    return "'" + double[1:-1].replace('\\"', '"').replace("'", "\\'") + "'"
 
 
 def _column_name(source: bytes, value: object, key: str) -> str:
@@ -266,8 +309,24 @@ def read_drizzle_tables(source: bytes) -> dict[str, DrizzleTable]:
                 continue
             key = _text(source, pair.child_by_field_name("key")).strip("\"'")  # type: ignore[attr-defined]
             fields[_column_name(source, pair.child_by_field_name("value"), key)] = key  # type: ignore[attr-defined]
+        last_end = args[-1].end_byte  # type: ignore[attr-defined]
+        quote = _text(source, args[0])[0]
+        unit = _indent_unit(source, args[1])
+        indent = _line_indent(source, last_end - 1)
         table = DrizzleTable(
-            _text(source, name), table_name, fields, arguments.end_byte - 1, None, None, False, True
+            _text(source, name),
+            table_name,
+            fields,
+            last_end,
+            None,
+            None,
+            False,
+            False,
+            indent,
+            unit,
+            indent + unit,
+            True,
+            quote if quote in "'\"" else '"',
         )
         if len(args) >= 3 and args[2].type == "arrow_function":  # type: ignore[attr-defined]
             _third_argument(source, args[2], table)
@@ -287,18 +346,38 @@ def _third_argument(source: bytes, arrow: object, table: DrizzleTable) -> None:
     if parameter is None or body is None or body.type not in ("array", "object"):
         return
     table.extra_param = _text(source, parameter).split(":")[0].strip()
-    table.extra_insert = body.end_byte - 1
     table.extra_is_object = body.type == "object"
-    table.extra_empty = not _named_children(body)
+    # comments are named nodes too: new entries go after the last real one, before a trailing comment
+    entries: list[Any] = [c for c in body.named_children if c.type != "comment"]
+    children = list(body.children)
+    table.extra_insert = body.start_byte + 1
+    if entries:
+        following = children[children.index(entries[-1]) + 1 :]
+        comma = following[0] if following and following[0].type == "," else None
+        table.extra_insert = (comma or entries[-1]).end_byte
+        table.extra_needs_comma = comma is None
+    close = body.end_byte - 1
+    table.indent = _line_indent(source, close)
+    table.close_on_new_line = b"\n" in source[table.extra_insert : close]
+    first = entries[0].start_byte if entries else None
+    if first is not None and _starts_its_line(source, first):
+        table.entry_indent = _line_indent(source, first)
+    else:
+        table.entry_indent = table.indent + table.indent_unit
 
 
 def drizzle_index_call(
-    candidate: Candidate, param: str, fields: Sequence[str], where_field: str | None = None
+    candidate: Candidate,
+    param: str,
+    fields: Sequence[str],
+    where_field: str | None = None,
+    *,
+    quote: str = '"',
 ) -> str:
     """`index("name").on(t.a, t.b)`, with `.with({ fillfactor: 100 })` for a packed index and
-    `.where(sql`${t.c} IS NULL`)` for a partial one."""
+    `.where(sql`${t.c} IS NULL`)` for a partial one; the name in the file's `quote` (" or ')."""
     columns = ", ".join(f"{param}.{f}" for f in fields)
-    call = f'index("{candidate.name()}").on({columns})'
+    call = f"index({_js_string(candidate.name(), quote)}).on({columns})"
     if candidate.fillfactor is not None:
         call += f".with({{ fillfactor: {candidate.fillfactor} }})"
     if candidate.where_column is not None and where_field is not None:
@@ -341,7 +420,7 @@ def drizzle_patch(path: Path, indexes: Sequence[Candidate]) -> OrmPatch:
             unmapped.append(f"{candidate.label()}: INCLUDE index left to the SQL output")
             continue
         param = table.extra_param or "t"
-        call = drizzle_index_call(candidate, param, [f for f in fields if f], where_field)
+        call = drizzle_index_call(candidate, param, [f for f in fields if f], where_field, quote=table.quote)
         needs_sql = needs_sql or candidate.is_partial
         if table.extra_is_object:
             words = candidate.name().split("_")
@@ -349,13 +428,7 @@ def drizzle_patch(path: Path, indexes: Sequence[Candidate]) -> OrmPatch:
             call = f"{key}: {call}"
         pending.setdefault(candidate.table, []).append(call)
     for table_name, calls in pending.items():
-        table = tables[table_name]
-        if table.extra_insert is not None:
-            before = source[: table.extra_insert].rstrip()
-            separator = "" if table.extra_empty or before.endswith(b",") else ","
-            edits.append((len(before), separator + "\n  " + ",\n  ".join(calls) + ","))
-        else:
-            edits.append((table.call_end, ", (t) => [\n  " + ",\n  ".join(calls) + ",\n]"))
+        edits.append(_entries_edit(source, tables[table_name], calls))
     if pending:
         edits.extend(_import_edit(source, "drizzle-orm/pg-core", "index"))
     if needs_sql:
@@ -365,6 +438,17 @@ def drizzle_patch(path: Path, indexes: Sequence[Candidate]) -> OrmPatch:
         new_source = new_source[:offset] + insert.encode() + new_source[offset:]
     new_text = new_source.decode()
     return OrmPatch(str(path), new_text, _diff(path.name, text, new_text), unmapped)
+
+
+def _entries_edit(source: bytes, table: DrizzleTable, calls: Sequence[str]) -> tuple[int, str]:
+    """Where and what to insert for the new entries, one a line at the indentation of the table's third
+    argument (a new `(t) => [ … ]` argument when it has none)."""
+    lines = "".join(f"\n{table.entry_indent}{call}," for call in calls)
+    if table.extra_insert is None:
+        return table.last_argument_end, f", (t) => [{lines}\n{table.indent}]"
+    separator = "," if table.extra_needs_comma else ""
+    closing = "" if table.close_on_new_line else f"\n{table.indent}"
+    return table.extra_insert, separator + lines + closing
 
 
 def _import_edit(source: bytes, package: str, name: str) -> list[tuple[int, str]]:
@@ -397,7 +481,9 @@ def _import_edit(source: bytes, package: str, name: str) -> list[tuple[int, str]
     if target is not None:
         last = target.named_children[-1] if target.named_children else None
         return [(last.end_byte, f", {name}")] if last is not None else [(target.end_byte - 1, f" {name} ")]
-    line = f'import {{ {name} }} from "{package}";'
     if last_import is None:
-        return [(0, line + "\n")]
-    return [(last_import.end_byte, "\n" + line)]
+        return [(0, f"import {{ {name} }} from {_js_string(package, chr(34))};\n")]
+    last_source = last_import.child_by_field_name("source")
+    quote = _text(source, last_source)[0] if last_source is not None else '"'
+    end = ";" if _text(source, last_import).endswith(";") else ""
+    return [(last_import.end_byte, f"\nimport {{ {name} }} from {_js_string(package, quote)}{end}")]

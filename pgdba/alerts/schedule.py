@@ -103,7 +103,6 @@ def schedule_jobs(
     report = (runtime or job_runtime()).state / "weekly-report.html"
     # one history store for every job: the alert check reads the backups and restore tests they record
     store_args = ("--store", _absolute(store)) if store else ()
-    history_args = ("--history", _absolute(store)) if store else ()
     rules_args = ("--rules", _absolute(rules_file)) if rules_file else ()
     return [
         Job(
@@ -126,7 +125,7 @@ def schedule_jobs(
             "backup",
             "0 3 * * *",
             "*-*-* 03:00:00",
-            ("backup", "run", *history_args),
+            ("backup", "run", *store_args),
             "daily logical backup",
             lock="backup",
         ),
@@ -134,7 +133,7 @@ def schedule_jobs(
             "restore-test",
             "0 4 * * 0",
             "Sun *-*-* 04:00:00",
-            ("restore-test", *history_args),
+            ("restore-test", *store_args),
             "weekly restore test",
             lock="backup",
         ),

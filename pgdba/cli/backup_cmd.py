@@ -43,7 +43,8 @@ from pgdba.backup.retention import (
 from pgdba.backup.server_identity import backups_for_server, short_identifier, target_system_identifier
 from pgdba.backup.storage import Storage, require_existing_folder
 from pgdba.backup.verify import VerifyResult, verify_or_say_why_not
-from pgdba.cli.options import DsnOption, FormatOption, check_format, target_from
+from pgdba.cli.options import DsnOption, FormatOption, StoreOption, check_format, target_from
+from pgdba.errors import InputError
 from pgdba.render import Column, console, print_json, print_rows
 from pgdba.target import DEFAULT_LOCK_TIMEOUT_MS, resolve_target
 
@@ -81,6 +82,18 @@ DumpJobsOption = Annotated[
         "copy)",
     ),
 ]
+# `--history`, the old name of these commands' `--store`: kept, hidden, so existing crontabs still run
+HistoryAliasOption = Annotated[str | None, typer.Option("--history", hidden=True)]
+
+
+def chosen_history_store(store: str | None, history: str | None) -> str | None:
+    """The history store named by --store or by its old spelling --history; both naming different files is
+    an error rather than a silent choice."""
+    if store is not None and history is not None and store != history:
+        raise InputError(f"--store {store} and --history {history} name different history stores; give one")
+    return store if store is not None else history
+
+
 RestoreJobsOption = Annotated[
     int,
     typer.Option(
@@ -176,9 +189,8 @@ def run_command(
             f"(0 = wait forever, up to {MAX_LOCK_TIMEOUT_MS}): a backup behind DDL fails instead of hanging",
         ),
     ] = DEFAULT_LOCK_TIMEOUT_MS,
-    history: Annotated[
-        str | None, typer.Option("--history", help="history store (else PGDBA_HISTORY or the default file)")
-    ] = None,
+    history_store: StoreOption = None,
+    history_alias: HistoryAliasOption = None,
     age_recipient: Annotated[
         list[str] | None,
         typer.Option(
@@ -196,7 +208,8 @@ def run_command(
     check_format(fmt)
     target = target_from(dsn, lock_timeout=lock_timeout)
     store = _storage(storage, endpoint_url, region, profile)
-    check_history_store(history)  # a bad --history must not turn a stored backup into a "failed" one
+    history = chosen_history_store(history_store, history_alias)
+    check_history_store(history)  # a bad --store must not turn a stored backup into a "failed" one
     with _byte_progress("pg_dump") as progress:
         manifest = run_backup(
             target,
@@ -578,9 +591,8 @@ def restore_test_command(
     region: RegionOption = None,
     profile: ProfileOption = None,
     database: DatabaseOption = None,
-    history: Annotated[
-        str | None, typer.Option("--history", help="history store (else PGDBA_HISTORY or the default file)")
-    ] = None,
+    history_store: StoreOption = None,
+    history_alias: HistoryAliasOption = None,
     keep_scratch: Annotated[
         bool, typer.Option("--keep-scratch", help="leave the scratch database for inspection")
     ] = False,
@@ -602,6 +614,7 @@ def restore_test_command(
     source = target_from(dsn) if dsn or not target else None  # the server whose backups are tested
     newest_of = target_system_identifier(source) if source and backup is None else None
     info = find_backup(store, backup, database, newest_of)
+    history = chosen_history_store(history_store, history_alias)
     check_history_store(history)
     _note_unused_identity(info, age_identity_file)
     total = info.manifest.dump_size if info.manifest else None

@@ -25,7 +25,10 @@ from pgdba.alerts.schedule import (
     systemctl_scope,
     systemd_units,
 )
+from pgdba.backup.manifest import BACKUP_KIND
 from pgdba.cli import main
+from pgdba.history.store import HistoryStore
+from pgdba.target import resolve_target
 from tests.conftest import TestDatabase
 
 FLOCK = shutil.which("flock")
@@ -345,3 +348,19 @@ def test_an_env_file_without_backup_storage_is_pointed_out(
     )
     assert main(common) == 0
     assert "PGDBA_BACKUP_STORAGE" not in capsys.readouterr().out
+
+
+@needs_flock
+def test_the_scheduled_backup_job_records_into_the_store_it_names_with_store(
+    db: TestDatabase, tmp_path: Path
+) -> None:
+    command, runtime = _job_command(tmp_path, db, "backup")
+    history = tmp_path / "history.sqlite3"
+    assert f"backup run --store {history}" in command and "--history" not in command
+    done = subprocess.run(["bash", "-c", command], timeout=300, check=False)
+    assert done.returncode == 0, (runtime.logs / "backup.log").read_text()
+    with HistoryStore(history) as store:
+        assert len(store.records(resolve_target(db.dsn).key, BACKUP_KIND)) == 1
+    jobs = schedule_jobs(env_file="/etc/pgdba/pgdba.env", store=str(history))
+    restore_test = next(job for job in jobs if job.name == "restore-test")
+    assert restore_test.args == ("restore-test", "--store", str(history))
