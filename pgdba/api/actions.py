@@ -37,11 +37,31 @@ class Confirmation(ActionRequest):
     """An action body of `confirm: true` only; without it nothing runs."""
 
 
+def is_action_request(request: Request) -> bool:
+    """A POST under /api/v1/: every such endpoint is an action that changes a database."""
+    return request.method == "POST" and request.url.path.startswith("/api/v1/")
+
+
+def log_refused_action(request: Request, status: int, reason: str) -> None:
+    """Log a refused action request: its path, client, status and a reason written by pgdba (never the
+    request's body or headers, which may hold the token or other secrets)."""
+    if is_action_request(request):
+        client = request.client.host if request.client else "?"
+        log.warning("refused action %s from %s: %d %s", request.url.path, client, status, reason)
+
+
+def validation_summary(problems: list[dict[str, Any]]) -> str:
+    """Where and why a body was refused (`body.confirm: Input should be true`), without the input."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in problem.get('loc', ()))}: {problem.get('msg', '')}"
+        for problem in problems[:5]
+    )
+
+
 def require_action_allowed(request: Request) -> None:
     """Refuse actions when no token is configured (the middleware already checked the token if one is)."""
     if not settings_of(request).token:
-        client = request.client.host if request.client else "?"
-        log.warning("refused action %s from %s: no token configured", request.url.path, client)
+        log_refused_action(request, 403, "no token configured")
         raise ActionRefused(
             "actions are disabled: start pgdba serve with --token (or PGDBA_TOKEN) to allow them"
         )

@@ -35,7 +35,7 @@ from pgdba.api import (
     queries_routes,
     schema_routes,
 )
-from pgdba.api.actions import ActionRefused, configure_action_log
+from pgdba.api.actions import ActionRefused, configure_action_log, log_refused_action, validation_summary
 from pgdba.api.dashboard import dashboard_router
 from pgdba.api.docs_page import add_docs_page
 from pgdba.api.error_text import without_connection_strings
@@ -140,6 +140,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
                 challenge = (
                     "Bearer" if request.url.path.startswith(("/api/", "/debug/")) else 'Basic realm="pgdba"'
                 )
+                log_refused_action(request, 401, "no valid bearer token")
                 response: Response = JSONResponse(
                     {"error": "unauthorized", "detail": "a valid bearer token is required"},
                     401,
@@ -158,8 +159,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.add_middleware(RequestLimits)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = json_safe(jsonable_encoder(exc.errors()))
+        log_refused_action(request, 422, validation_summary(problems))
         return JSONResponse({"error": "RequestValidationError", "detail": problems}, 422)
 
     @app.exception_handler(StarletteHTTPException)
@@ -169,11 +171,12 @@ def create_app(settings: ApiSettings) -> FastAPI:
         return JSONResponse({"error": error, "detail": exc.detail}, exc.status_code, headers=exc.headers)
 
     @app.exception_handler(PgdbaError)
-    async def pgdba_error(_: Request, exc: PgdbaError) -> JSONResponse:
+    async def pgdba_error(request: Request, exc: PgdbaError) -> JSONResponse:
         status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
-        return JSONResponse(
-            {"error": type(exc).__name__, "detail": without_connection_strings(str(exc))}, status
-        )
+        detail = without_connection_strings(str(exc))
+        if not isinstance(exc, ActionRefused):  # require_action_allowed logged it
+            log_refused_action(request, status, (detail.splitlines() or [""])[0])
+        return JSONResponse({"error": type(exc).__name__, "detail": detail}, status)
 
     @app.exception_handler(psycopg.Error)
     async def database_error(_: Request, exc: psycopg.Error) -> JSONResponse:

@@ -19,14 +19,16 @@ router = APIRouter(prefix="/api/v1/connections", tags=["connections"], responses
 
 
 def activity_body(target: Target) -> dict[str, Any]:
-    """Client sessions now, and every lock chain (any wait, not only the check's 5 s threshold)."""
+    """Client sessions now (pgdba's own left out), and every lock chain (any wait, not only the check's
+    5 s threshold)."""
     with session(target) as conn:
         sessions = session_activity(conn)
         usage = connection_usage(conn)
     chains = [f.to_dict() for f in blocked_sessions(sessions, warning_seconds=0.0)]
     return {
         "schema_version": SCHEMA_VERSION,
-        "connections": usage.connections,
+        # the sessions listed, so count and list agree: pgdba's own session is in neither
+        "connections": len(sessions),
         "maxConnections": usage.max_connections,
         "reserved": usage.reserved,
         "sessions": [{**s.to_dict(), "query": normalised(s.query) if s.query else ""} for s in sessions],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,27 @@ from pgdba.optimizer import analyze_queries
 from pgdba.target import Target
 from pgdba.units import format_bytes, format_ms
 
+
+def utc_minute(timestamp: str | None) -> str:
+    """An ISO timestamp as `2026-11-29 11:58 UTC` (a naive one is taken as UTC: pgdba stores UTC); a text
+    that is no ISO timestamp is shown as it is."""
+    if not timestamp:
+        return ""
+    try:
+        moment = datetime.fromisoformat(timestamp)
+    except ValueError:
+        return timestamp
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
 )
 TEMPLATES.filters["bytes"] = format_bytes
 TEMPLATES.filters["ms"] = format_ms
+TEMPLATES.filters["utc"] = utc_minute
 
 
 class PanelData:

@@ -195,9 +195,13 @@ class MaintenanceResponse(BaseModel):
 
 
 class VacuumAnalyzeRequest(ActionRequest):
-    confirm: Literal[True] = Field(description="Must be true: VACUUM (ANALYZE) runs on the planned tables")
+    confirm: Literal[True] = Field(
+        description="Must be true: VACUUM (ANALYZE) runs on the planned (or listed) tables"
+    )
     tables: list[str] | None = Field(
-        None, max_length=500, description="Only these tables of the plan (schema.table); default: all of them"
+        None,
+        max_length=500,
+        description="Only these tables (schema.table), planned or not; an unknown one is 422. Default: the plan",
     )
 
 
