@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import psycopg
 import pytest
 
 from pgdba.backup import find_backup, restore_test, run_backup
-from pgdba.backup.manifest import MANIFEST_NAME
 from pgdba.backup.tools import find_pg_tools
+from tests.backup.older_manifests import as_written_before
 from tests.backup.pg_dump_variants import pg_dump_with_options
 
 LARGE_OBJECTS_SQL = """
@@ -96,11 +94,7 @@ def test_a_manifest_from_before_large_objects_were_counted_skips_the_check_with_
     lo_db, file_storage, backup_dir
 ):
     manifest = run_backup(lo_db.target, file_storage, include_globals=False)
-    path = backup_dir / manifest.database / manifest.backup_id / MANIFEST_NAME
-    old = json.loads(path.read_text())
-    for key in ("sequences", "large_objects", "large_objects_at_dump_end"):
-        old.pop(key)
-    path.write_text(json.dumps(old))
+    as_written_before(backup_dir, manifest)
     info = find_backup(file_storage, manifest.backup_id, None)
 
     result = restore_test(file_storage, info, lo_db.target)

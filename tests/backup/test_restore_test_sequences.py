@@ -4,15 +4,13 @@ next INSERT fails with a duplicate key."""
 
 from __future__ import annotations
 
-import json
-
 import psycopg
 import pytest
 
 from pgdba.backup import find_backup, restore_test, run_backup
-from pgdba.backup.manifest import MANIFEST_NAME
 from pgdba.backup.restore import drop_database
 from pgdba.backup.tools import find_pg_tools
+from tests.backup.older_manifests import as_written_before
 from tests.backup.pg_dump_variants import pg_dump_with_options
 
 SEQUENCES_SQL = """
@@ -181,11 +179,7 @@ def test_a_manifest_from_before_sequences_were_recorded_skips_the_comparison_wit
     seq_db, file_storage, backup_dir
 ):
     manifest = run_backup(seq_db.target, file_storage, include_globals=False)
-    path = backup_dir / manifest.database / manifest.backup_id / MANIFEST_NAME
-    old = json.loads(path.read_text())
-    for key in ("sequences", "large_objects", "large_objects_at_dump_end"):
-        old.pop(key)
-    path.write_text(json.dumps(old))
+    as_written_before(backup_dir, manifest)
     info = find_backup(file_storage, manifest.backup_id, None)
     assert info.manifest is not None and info.manifest.sequences is None
 
