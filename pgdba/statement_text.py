@@ -50,3 +50,10 @@ def finding_without_literals(finding: dict[str, Any]) -> dict[str, Any]:
         for key, value in finding.get("metrics", {}).items()
     }
     return {**finding, "metrics": metrics}
+
+
+def shortened(text: str, width: int) -> str:
+    """The text on one line (runs of blanks and line breaks as one space), cut to `width` characters with an
+    ellipsis that says it was cut."""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"

@@ -29,6 +29,7 @@ from pgdba.advisor.observed import load_observed_constants
 from pgdba.advisor.sampling import BoundQuery, StatsReader, bind_parameters
 from pgdba.errors import InputError
 from pgdba.server import ServerFacts
+from pgdba.statement_text import shortened
 from pgdba.target import Target
 
 # A copy larger than this is refused: measure on the target with --apply --verify instead.
@@ -284,9 +285,8 @@ def _measure_each(
     return measured, times, notes
 
 
-def _short(text: str, width: int = 60) -> str:
-    one_line = " ".join(text.split())
-    return one_line if len(one_line) <= width else one_line[: width - 1] + "…"
+def _short(text: str) -> str:
+    return shortened(text, 60)
 
 
 def _copy_tables(source: Target, scratch: Target, tables: list[TableInfo]) -> None:

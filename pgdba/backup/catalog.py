@@ -13,7 +13,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from pgdba.backup.manifest import TableFacts
+from pgdba.backup.manifest import SequenceFacts, TableFacts
 
 # settings that change how a row prints as text (and so its checksum), pinned on both sides
 _CANONICAL_SETTINGS = {
@@ -32,7 +32,16 @@ def normalize_session(conn: psycopg.Connection) -> None:
             cur.execute("SELECT set_config(%s, %s, false)", (name, value))
 
 
-USER_TABLES_SQL = """
+# a relation an extension created (a member: pg_dump leaves it to CREATE EXTENSION), for `c` in pg_class
+NOT_EXTENSION_MEMBER = """
+   AND NOT EXISTS (SELECT 1
+                     FROM pg_depend d
+                    WHERE d.classid = 'pg_class'::regclass
+                      AND d.objid = c.oid
+                      AND d.deptype = 'e')
+""".lstrip("\n")
+
+USER_TABLES_SQL = f"""
 SELECT n.nspname AS schema,
        c.relname AS name,
        CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END AS row_estimate,
@@ -45,12 +54,7 @@ SELECT n.nspname AS schema,
    AND n.nspname NOT IN ('pg_catalog', 'information_schema')
    AND n.nspname NOT LIKE 'pg\\_toast%'
    AND n.nspname NOT LIKE 'pg\\_temp%'
-   AND NOT EXISTS (SELECT 1
-                     FROM pg_depend d
-                    WHERE d.classid = 'pg_class'::regclass
-                      AND d.objid = c.oid
-                      AND d.deptype = 'e')
- ORDER BY n.nspname, c.relname
+{NOT_EXTENSION_MEMBER} ORDER BY n.nspname, c.relname
 """
 
 
@@ -189,3 +193,60 @@ def schema_differences(source: list[str], restored: list[str]) -> tuple[list[str
     this one (schema_model.py): this one is exact text, that one knows which differences matter."""
     src, dst = set(source), set(restored)
     return sorted(src - dst), sorted(dst - src)
+
+
+# sequences and large objects: what the restore test compares (pg_dump keeps their values too) ---------
+SEQUENCES_SQL = f"""
+SELECT n.nspname AS schema,
+       c.relname AS name,
+       s.seqincrement AS increment
+  FROM pg_sequence s
+  JOIN pg_class c ON c.oid = s.seqrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND n.nspname NOT LIKE 'pg\\_temp%'
+   AND (c.relpersistence = 'p' OR NOT pg_is_in_recovery())
+{NOT_EXTENSION_MEMBER} ORDER BY n.nspname, c.relname
+"""
+
+SEQUENCE_VALUE_SQL = """
+SELECT last_value,
+       is_called
+  FROM {sequence}
+"""
+
+
+def sequence_value(conn: psycopg.Connection, schema: str, name: str) -> tuple[int, bool]:
+    row = conn.execute(sql.SQL(SEQUENCE_VALUE_SQL).format(sequence=sql.Identifier(schema, name))).fetchone()
+    assert row is not None
+    return int(row[0]), bool(row[1])
+
+
+def sequence_values(conn: psycopg.Connection) -> list[SequenceFacts]:
+    """Every sequence pg_dump dumps the value of (extension members excluded), read now: a sequence is
+    not transactional, so even inside a snapshot this is its current value."""
+    found: list[SequenceFacts] = []
+    for schema, name, increment in conn.execute(SEQUENCES_SQL).fetchall():
+        last_value, is_called = sequence_value(conn, str(schema), str(name))
+        found.append(SequenceFacts(str(schema), str(name), int(increment), last_value, is_called))
+    return found
+
+
+def note_dump_end_values(conn: psycopg.Connection, sequences: list[SequenceFacts]) -> None:
+    """Read the recorded sequences again once pg_dump has finished (one dropped meanwhile stays unread)."""
+    now = {s.qualified: s for s in sequence_values(conn)}
+    for recorded in sequences:
+        if recorded.qualified in now:
+            recorded.dump_end_last_value = now[recorded.qualified].last_value
+            recorded.dump_end_is_called = now[recorded.qualified].is_called
+
+
+LARGE_OBJECTS_SQL = """
+SELECT count(*)
+  FROM pg_largeobject_metadata
+"""
+
+
+def count_large_objects(conn: psycopg.Connection) -> int:
+    row = conn.execute(LARGE_OBJECTS_SQL).fetchone()
+    return int(row[0]) if row else 0

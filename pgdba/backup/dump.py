@@ -21,7 +21,15 @@ from typing import IO, Any
 import psycopg
 from psycopg import conninfo
 
-from pgdba.backup.catalog import catalog_fingerprint, measure_tables, normalize_session, user_tables
+from pgdba.backup.catalog import (
+    catalog_fingerprint,
+    count_large_objects,
+    measure_tables,
+    normalize_session,
+    note_dump_end_values,
+    sequence_values,
+    user_tables,
+)
 from pgdba.backup.directory import dump_directory, upload_directory_as_tar, work_folder
 from pgdba.backup.encryption import check_recipients, encrypt_argv, encrypt_bytes
 from pgdba.backup.hashing import HashingReader
@@ -307,8 +315,6 @@ def _schema_model(conn: psycopg.Connection) -> dict[str, Any] | None:
 
 def _restore_test_facts(conn: psycopg.Connection) -> tuple[list[SequenceFacts], int]:
     """The sequence values and large-object count the restore test compares (see restore_test.py)."""
-    from pgdba.backup.restore_test import count_large_objects, sequence_values  # it imports this module
-
     return sequence_values(conn), count_large_objects(conn)
 
 
@@ -316,8 +322,6 @@ def _note_dump_end(target: Target, sequences: list[SequenceFacts]) -> int | None
     """Read the sequences again (not transactional: pg_dump read them at some moment of the dump) and
     count the large objects again once pg_dump has finished; None when that fails, which costs the backup
     nothing (the restore test then checks against the first reading)."""
-    from pgdba.backup.restore_test import count_large_objects, note_dump_end_values
-
     try:
         with target.connect() as conn:
             note_dump_end_values(conn, sequences)

@@ -31,9 +31,12 @@ from pgdba.backup.archive import ArchiveRead, read_archive
 from pgdba.backup.catalog import (
     catalog_fingerprint,
     count_and_checksum,
+    count_large_objects,
     count_rows,
     normalize_session,
     schema_differences,
+    sequence_value,
+    sequence_values,
 )
 from pgdba.backup.dump import check_jobs, untracked_client_environment
 from pgdba.backup.encryption import decrypt_argv
@@ -368,67 +371,6 @@ def _check_schema(result: RestoreTestResult, manifest: Manifest, conn: psycopg.C
         result.add("schema.equal", PASS, f"{len(manifest.schema_fingerprint)} schema objects identical")
 
 
-SEQUENCES_SQL = """
-SELECT n.nspname AS schema,
-       c.relname AS name,
-       s.seqincrement AS increment
-  FROM pg_sequence s
-  JOIN pg_class c ON c.oid = s.seqrelid
-  JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
-   AND n.nspname NOT LIKE 'pg\\_temp%'
-   AND (c.relpersistence = 'p' OR NOT pg_is_in_recovery())
-   AND NOT EXISTS (SELECT 1
-                     FROM pg_depend d
-                    WHERE d.classid = 'pg_class'::regclass
-                      AND d.objid = c.oid
-                      AND d.deptype = 'e')
- ORDER BY n.nspname, c.relname
-"""
-
-SEQUENCE_VALUE_SQL = """
-SELECT last_value,
-       is_called
-  FROM {sequence}
-"""
-
-
-def _sequence_value(conn: psycopg.Connection, schema: str, name: str) -> tuple[int, bool]:
-    row = conn.execute(sql.SQL(SEQUENCE_VALUE_SQL).format(sequence=sql.Identifier(schema, name))).fetchone()
-    assert row is not None
-    return int(row[0]), bool(row[1])
-
-
-def sequence_values(conn: psycopg.Connection) -> list[SequenceFacts]:
-    """Every sequence pg_dump dumps the value of (extension members excluded), read now: a sequence is
-    not transactional, so even inside a snapshot this is its current value."""
-    found: list[SequenceFacts] = []
-    for schema, name, increment in conn.execute(SEQUENCES_SQL).fetchall():
-        last_value, is_called = _sequence_value(conn, str(schema), str(name))
-        found.append(SequenceFacts(str(schema), str(name), int(increment), last_value, is_called))
-    return found
-
-
-def note_dump_end_values(conn: psycopg.Connection, sequences: list[SequenceFacts]) -> None:
-    """Read the recorded sequences again once pg_dump has finished (one dropped meanwhile stays unread)."""
-    now = {s.qualified: s for s in sequence_values(conn)}
-    for recorded in sequences:
-        if recorded.qualified in now:
-            recorded.dump_end_last_value = now[recorded.qualified].last_value
-            recorded.dump_end_is_called = now[recorded.qualified].is_called
-
-
-LARGE_OBJECTS_SQL = """
-SELECT count(*)
-  FROM pg_largeobject_metadata
-"""
-
-
-def count_large_objects(conn: psycopg.Connection) -> int:
-    row = conn.execute(LARGE_OBJECTS_SQL).fetchone()
-    return int(row[0]) if row else 0
-
-
 def _next_value(last_value: int, is_called: bool, increment: int) -> int:
     """What nextval() returns next."""
     return last_value + increment if is_called else last_value
@@ -539,7 +481,7 @@ def _behind_its_column(
     source is that way too (its restored value is the source's); else None."""
     seq_schema, seq_name, increment, table_schema, table_name, column = owned
     ascending = int(increment) > 0
-    next_value = _next_value(*_sequence_value(conn, seq_schema, seq_name), int(increment))
+    next_value = _next_value(*sequence_value(conn, seq_schema, seq_name), int(increment))
     edge = _column_edge(conn, table_schema, table_name, column, ascending)
     if edge is None or (next_value > edge if ascending else next_value < edge):
         return None

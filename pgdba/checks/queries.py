@@ -16,6 +16,7 @@ from pgdba.checks.statement_recommendations import (
 )
 from pgdba.errors import InputError
 from pgdba.findings import Finding, Severity
+from pgdba.statement_text import shortened
 from pgdba.stats.foreign_keys import ForeignKey
 from pgdba.stats.statements import StatementStats, merged_across_roles
 
@@ -31,8 +32,7 @@ class ParsedStatement:
 
     @property
     def label(self) -> str:
-        text = " ".join(self.stats.query.split())
-        return text if len(text) <= QUERY_WIDTH else text[: QUERY_WIDTH - 1] + "…"
+        return shortened(self.stats.query, QUERY_WIDTH)
 
 
 class StatementSet:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pgdba.findings import Finding, Severity
+from pgdba.statement_text import shortened
 from pgdba.stats.activity import ConnectionUsage, SessionActivity
 from pgdba.stats.database import WraparoundAge
 from pgdba.stats.replication import ReplicationSlot, StandbyLag
@@ -16,8 +17,7 @@ XID_LIMIT = 2**31  # transaction IDs (and multixacts) wrap around at 2^31 of age
 
 
 def _query(text: str, width: int = 100) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
+    return shortened(text, width)
 
 
 def wraparound(

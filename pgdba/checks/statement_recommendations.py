@@ -16,6 +16,7 @@ from pgdba.checks.statement_issues import (
     unstable_plan,
 )
 from pgdba.errors import InputError
+from pgdba.statement_text import shortened
 from pgdba.stats.indexes import IndexStats
 from pgdba.stats.statements import StatementStats
 from pgdba.stats.tables import TableStats
@@ -75,8 +76,7 @@ class QueryRecommendation:
     recommendations: list[Recommendation] = field(default_factory=list)
 
     def short_query(self, width: int) -> str:
-        text = " ".join(self.stats.query.split())
-        return text if len(text) <= width else text[: width - 1] + "…"
+        return shortened(self.stats.query, width)
 
     def to_dict(self) -> dict[str, Any]:
         ratio = self.stats.cache_hit_ratio

@@ -47,6 +47,7 @@ from pgdba.findings import Report
 from pgdba.history.snapshot import index_ages
 from pgdba.render import Column, markdown_table, md_code, md_fenced, md_text, print_json, print_rows
 from pgdba.server import load_server_facts
+from pgdba.statement_text import shortened
 from pgdba.target import DEFAULT_STATEMENT_TIMEOUT_MS
 
 app = typer.Typer(help="Advice from the workload: indexes to create and to drop.", no_args_is_help=True)
@@ -228,7 +229,7 @@ def _print(advice: Advice, patch: OrmPatch | None, emit: str, fmt: str) -> None:
     )
     for r in advice.recommendations:
         for q in r.queries[:5]:
-            print(f"  {r.candidate.name()}: {_query_effect(r, q)}: {_shortened(q.sql, 100)}")
+            print(f"  {r.candidate.name()}: {_query_effect(r, q)}: {shortened(q.sql, 100)}")
     print_rows(_drop_rows(advice), _DROP_COLUMNS, fmt, title="Indexes to drop", empty="none")
     if advice.verification:
         _print_verification(advice.verification)
@@ -305,12 +306,6 @@ def _one_line(sql_text: str) -> str:
     return " ".join(sql_text.split())
 
 
-def _shortened(sql_text: str, width: int) -> str:
-    """The query on one line, cut to `width` characters with an ellipsis that says it was cut."""
-    line = _one_line(sql_text)
-    return line if len(line) <= width else line[: width - 1] + "…"
-
-
 def _statements(advice: Advice) -> list[str]:
     """The runnable SQL: CREATE INDEX for every recommendation, then DROP INDEX for every drop."""
     creates = [
@@ -342,7 +337,7 @@ def _markdown(advice: Advice, patch: OrmPatch | None, emit: str) -> str:
     ]
     queries = [(r, q) for r in advice.recommendations for q in r.queries[:5]]
     lines += [
-        f"- index {md_code(r.candidate.name())}: {_query_effect(r, q)}: {md_code(_shortened(q.sql, 100))}"
+        f"- index {md_code(r.candidate.name())}: {_query_effect(r, q)}: {md_code(shortened(q.sql, 100))}"
         for r, q in queries
     ]
     lines += ["", "### Indexes to drop", ""]
@@ -375,7 +370,7 @@ def _print_verification(verification: dict[str, Any]) -> None:
     if "before_ms" in verification and verification.get("queries"):
         print(_measured(verification))
         for q in verification["queries"]:
-            print(f"  {_query_timing(q)}  {_shortened(q['query'], 80)}")
+            print(f"  {_query_timing(q)}  {shortened(q['query'], 80)}")
     for line in verification.get("notes", []):
         print(f"  note: {line}")
 
@@ -392,7 +387,7 @@ def _verification_markdown(verification: dict[str, Any]) -> list[str]:
         lines.append(f"- {md_text(_measured(verification))}")
         lines += [
             f"  - {q['before_ms']:.2f} ms → {q['after_ms']:.2f} ms{_verdict(q)}: "
-            f"{md_code(_shortened(q['query'], 80))}"
+            f"{md_code(shortened(q['query'], 80))}"
             for q in verification["queries"]
         ]
     lines += [f"- note: {md_text(line)}" for line in verification.get("notes", [])]

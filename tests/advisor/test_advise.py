@@ -10,6 +10,7 @@ from pgdba.advisor.candidates import Candidate, generate_candidates, predicate_k
 from pgdba.advisor.verify import verify_advice
 from pgdba.advisor.workload import WorkloadQuery, queries_from_statements, table_writes_from_statements
 from pgdba.server import ServerFacts, load_server_facts
+from tests.advisor.helpers import advise
 from tests.conftest import TestDatabase
 from tests.matrix.stats_visibility import eventually, publish_stats
 
@@ -36,12 +37,6 @@ ANALYZE;
 def shop(db: TestDatabase) -> TestDatabase:
     db.execute(SCHEMA)
     return db
-
-
-def advise(db: TestDatabase, queries: list[str], **options: object) -> Advice:
-    with db.target.connect() as conn:
-        facts = load_server_facts(conn)
-        return advise_indexes(conn, facts, [WorkloadQuery(q) for q in queries], AdvisorOptions(**options))  # type: ignore[arg-type]
 
 
 def facts_of(db: TestDatabase) -> ServerFacts:

@@ -9,22 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from pgdba.advisor.advise import Advice, AdvisorOptions, advise_indexes
-from pgdba.advisor.workload import WorkloadQuery
+from pgdba.advisor.advise import Advice
 from pgdba.cli import main
 from pgdba.history.snapshot import INDEXES, index_ages
 from pgdba.history.store import open_store
-from pgdba.server import load_server_facts
 from pgdba.stats.indexes import index_stats
+from tests.advisor.helpers import advise
 from tests.advisor.test_review_advisor import EVENTS
 from tests.conftest import TestDatabase
 from tests.matrix.stats_visibility import NEEDS_UNSTAMPED_STATS
-
-
-def advise(db: TestDatabase, queries: list[str], **kwargs: object) -> Advice:
-    with db.target.connect() as conn:
-        facts = load_server_facts(conn)
-        return advise_indexes(conn, facts, [WorkloadQuery(q) for q in queries], AdvisorOptions(), **kwargs)  # type: ignore[arg-type]
 
 
 def drops_of(advice: Advice) -> dict[str, str]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from pgdba.advisor.advise import Advice, AdvisorOptions, advise_indexes
+from pgdba.advisor.advise import Advice
 from pgdba.advisor.apply import create_indexes
 from pgdba.advisor.verify import verify_advice
 from pgdba.advisor.whatif import MAX_WHATIF_PARTITIONS
-from pgdba.advisor.workload import WorkloadQuery
 from pgdba.server import ServerFacts, load_server_facts
+from tests.advisor.helpers import advise
 from tests.conftest import TestDatabase
 
 FEED = """
@@ -36,12 +36,6 @@ CREATE TABLE other (id int, x int);
 INSERT INTO other SELECT g, g FROM generate_series(1, 10000) g;
 ANALYZE;
 """
-
-
-def advise(db: TestDatabase, queries: list[str], **options: object) -> Advice:
-    with db.target.connect() as conn:
-        facts = load_server_facts(conn)
-        return advise_indexes(conn, facts, [WorkloadQuery(q) for q in queries], AdvisorOptions(**options))  # type: ignore[arg-type]
 
 
 def dropped(advice: Advice) -> set[str]:

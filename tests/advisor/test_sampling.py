@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from pgdba.advisor.advise import Advice, AdvisorOptions, advise_indexes
 from pgdba.advisor.catalog import load_tables, resolve_relations
 from pgdba.advisor.query_columns import columns_by_role
 from pgdba.advisor.sampling import BoundQuery, ColumnSample, StatsReader, bind_parameters
-from pgdba.advisor.workload import WorkloadQuery
-from pgdba.server import load_server_facts
+from tests.advisor.helpers import advise
 from tests.conftest import TestDatabase
 
 
@@ -100,12 +98,6 @@ def test_bound_values_come_from_the_columns_statistics(db: TestDatabase) -> None
         assert array is not None and array.values == ('{"closed"}',)
         row = conn.execute(f"SELECT count(*) FROM ({array.literal_sql(conn)}) q").fetchone()
         assert row == (99000,)
-
-
-def advise(db: TestDatabase, queries: list[str]) -> Advice:
-    with db.target.connect() as conn:
-        facts = load_server_facts(conn)
-        return advise_indexes(conn, facts, [WorkloadQuery(q) for q in queries], AdvisorOptions())
 
 
 @pytest.mark.catalog

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from pgdba.advisor.advise import Advice, AdvisorOptions, advise_indexes
 from pgdba.advisor.whatif import WhatIfSession
-from pgdba.advisor.workload import WorkloadQuery
 from pgdba.cli import main
 from pgdba.server import load_server_facts
+from tests.advisor.helpers import advise
 from tests.conftest import TestDatabase
 
 BEHAVIOR_LOG = """
@@ -33,12 +32,6 @@ UNTYPABLE = (
     'SELECT "action", count(*) FROM "BehaviorLog" WHERE "timestamp" >= $1 - $2 AND "action" <> \'x\' '
     'GROUP BY "action"'
 )
-
-
-def advise(db: TestDatabase, queries: list[str]) -> Advice:
-    with db.target.connect() as conn:
-        facts = load_server_facts(conn)
-        return advise_indexes(conn, facts, [WorkloadQuery(q) for q in queries], AdvisorOptions())
 
 
 @pytest.mark.catalog

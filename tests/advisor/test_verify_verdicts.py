@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pgdba.advisor.advise import Advice, AdvisorOptions, advise_indexes
 from pgdba.advisor.verify import timing_verdict, verify_advice
-from pgdba.advisor.workload import WorkloadQuery
 from pgdba.cli import main
 from pgdba.server import load_server_facts
+from tests.advisor.helpers import advise
 from tests.conftest import TestDatabase
 
 # The rows with kind = 7 hold the largest `rank`s. pg_stats knows each column alone, so the planner
@@ -34,12 +33,6 @@ CREATE INDEX tags_owner ON tags (owner_id);
 ANALYZE tags;
 """
 SMALL_LOOKUP_QUERY = "SELECT label FROM tags WHERE owner_id = 5 ORDER BY label LIMIT 5"
-
-
-def advise(db: TestDatabase, queries: list[str], **options: object) -> Advice:
-    with db.target.connect() as conn:
-        facts = load_server_facts(conn)
-        return advise_indexes(conn, facts, [WorkloadQuery(q) for q in queries], AdvisorOptions(**options))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

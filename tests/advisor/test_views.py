@@ -7,12 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pgdba.advisor.advise import Advice, AdvisorOptions, advise_indexes
 from pgdba.advisor.query_columns import columns_by_role
 from pgdba.advisor.views import expand_views
-from pgdba.advisor.workload import WorkloadQuery
 from pgdba.cli import main
-from pgdba.server import load_server_facts
+from tests.advisor.helpers import advise
 from tests.conftest import TestDatabase
 
 SCHEMA = """
@@ -35,12 +33,6 @@ ANALYZE;
 def views(db: TestDatabase) -> TestDatabase:
     db.execute(SCHEMA)
     return db
-
-
-def advise(db: TestDatabase, queries: list[str]) -> Advice:
-    with db.target.connect() as conn:
-        facts = load_server_facts(conn)
-        return advise_indexes(conn, facts, [WorkloadQuery(q) for q in queries], AdvisorOptions())
 
 
 @pytest.mark.catalog

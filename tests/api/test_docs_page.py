@@ -6,14 +6,13 @@ import base64
 import hashlib
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Page, Route
 
+from tests.api.browser import CHROMIUM, headless_chromium
 from tests.api.conftest import TOKEN, LiveDashboard
-from tests.api.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS
 
 STRICT_POLICY = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'"
 CDN = "https://cdn.jsdelivr.net"
@@ -60,17 +59,11 @@ STUB_CSS = "#swagger-ui { border-top: 3px solid rgb(1, 2, 3); }"
 
 @pytest.fixture
 def page() -> Iterator[Page]:
-    if not Path(CHROMIUM).exists():
+    if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed (system-deps)")
-    with sync_playwright() as playwright:
-        browser: Browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            context = browser.new_context(http_credentials={"username": "dba", "password": TOKEN})
-            yield context.new_page()
-        finally:
-            browser.close()
+    with headless_chromium() as browser:
+        context = browser.new_context(http_credentials={"username": "dba", "password": TOKEN})
+        yield context.new_page()
 
 
 def test_swagger_ui_starts_in_a_browser_under_the_docs_pages_policy(
