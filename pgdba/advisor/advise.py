@@ -681,7 +681,7 @@ def _advise_by_rules(
                 best[candidate.relation] = candidate
         for candidate in best.values():
             if any(
-                c.relation == candidate.relation and c.columns[: len(candidate.columns)] == candidate.columns
+                c.relation == candidate.relation and c.keys[: len(candidate.keys)] == candidate.keys
                 for c in chosen
             ):
                 continue
@@ -691,7 +691,7 @@ def _advise_by_rules(
             chosen = [
                 c
                 for c in chosen
-                if not (c.relation == candidate.relation and candidate.columns[: len(c.columns)] == c.columns)
+                if not (c.relation == candidate.relation and candidate.keys[: len(c.keys)] == c.keys)
             ]
             chosen.append(candidate)
             used = sum(estimated_index_bytes(c, tables[c.relation]) for c in chosen)

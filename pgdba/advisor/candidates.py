@@ -37,6 +37,9 @@ IDENTIFIER_MAX = 63
 BTREE_DEFAULT_FILLFACTOR = 90
 # Covering candidates carry at most this many INCLUDE columns (wider ones cost more space than they save).
 MAX_INCLUDE = 3
+# the operator classes that compare strings character by character: a btree of them serves LIKE 'abc%'
+PATTERN_OPS = "_pattern_ops"
+PATTERN_OPCLASSES = frozenset(f"{t}{PATTERN_OPS}" for t in ("text", "varchar", "bpchar"))
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,9 @@ class Candidate:
     fillfactor: int | None = None  # None: PostgreSQL's btree default (90)
     # on a partitioned table: CREATE INDEX builds it on every partition; CONCURRENTLY is refused there
     partitioned: bool = False
+    # (key column, operator class) of the keys that serve `LIKE 'abc%'` under a non-C collation
+    # (text_pattern_ops …); the other keys take their type's default operator class
+    pattern_ops: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.where_operator not in ("=", *NULL_TESTS):
@@ -61,12 +67,18 @@ class Candidate:
             raise ValueError(f"btree fillfactor must be 10..100, not {self.fillfactor}")
         if self.fillfactor == BTREE_DEFAULT_FILLFACTOR:
             object.__setattr__(self, "fillfactor", None)  # one spelling of the default
+        if any(
+            column not in self.columns or opclass not in PATTERN_OPCLASSES
+            for column, opclass in self.pattern_ops
+        ):
+            raise ValueError(f"pattern operator classes only on key columns, not {self.pattern_ops!r}")
+        object.__setattr__(self, "pattern_ops", tuple(sorted(set(self.pattern_ops))))
 
     @property
     def relation(self) -> str:
         return f"{self.schema}.{self.table}"
 
-    def _key(self) -> tuple[str, str, tuple[str, ...], tuple[str, ...], str, str, str, int]:
+    def _key(self) -> tuple[str, str, tuple[str, ...], tuple[str, ...], str, str, str, int, str]:
         return (
             self.schema,
             self.table,
@@ -76,6 +88,7 @@ class Candidate:
             self.where_operator,
             repr(self.where_value),
             self.fillfactor or 0,
+            repr(self.pattern_ops),
         )
 
     def __lt__(self, other: Candidate) -> bool:
@@ -85,13 +98,23 @@ class Candidate:
     def is_partial(self) -> bool:
         return self.where_column is not None
 
+    def opclass(self, column: str) -> str:
+        """The operator class of a key column: "" for its type's default."""
+        return dict(self.pattern_ops).get(column, "")
+
+    @property
+    def keys(self) -> tuple[tuple[str, str], ...]:
+        """(column, operator class) of each key: an index serves another's queries only when its keys
+        start with the other's keys, operator classes included."""
+        return tuple((column, self.opclass(column)) for column in self.columns)
+
     def name(self) -> str:
         """PostgreSQL's (and Prisma's) default naming: table_col1_col2_idx (INCLUDE columns too), at most 63
         characters, and different for every candidate: the advisor maps the indexes a plan uses back by
         name, and `CREATE INDEX IF NOT EXISTS` would skip a second index of the same name. A name that had
         to be shortened, or a predicate constant that is not a plain word, ends in a hash of the definition.
         """
-        parts = [self.table, *self.columns, *self.include]
+        parts = [self.table, *(f"{c}_pattern" if self.opclass(c) else c for c in self.columns), *self.include]
         exact = True
         if self.where_column is not None:
             parts.append(f"where_{self.where_column}")
@@ -126,7 +149,8 @@ class Candidate:
         return (self.where_column, "=", text)
 
     def label(self) -> str:
-        text = f"{self.relation}({', '.join(self.columns)})"
+        keys = (f"{c} {self.opclass(c)}" if self.opclass(c) else c for c in self.columns)
+        text = f"{self.relation}({', '.join(keys)})"
         if self.include:
             text += f" INCLUDE ({', '.join(self.include)})"
         if self.where_column is not None:
@@ -149,7 +173,7 @@ class Candidate:
             sql.SQL("ON {}.{} USING btree ({})").format(
                 sql.Identifier(schema),
                 sql.Identifier(table),
-                sql.SQL(", ").join(sql.Identifier(c) for c in self.columns),
+                sql.SQL(", ").join(self._key_sql(c) for c in self.columns),
             )
         )
         if self.include:
@@ -172,11 +196,18 @@ class Candidate:
             )
         return sql.Composed(parts)
 
+    def _key_sql(self, column: str) -> sql.Composable:
+        opclass = self.opclass(column)
+        if not opclass:
+            return sql.Identifier(column)
+        return sql.SQL("{} {}").format(sql.Identifier(column), sql.SQL(opclass))  # one of PATTERN_OPCLASSES
+
     def sql_text(self, conn: psycopg.Connection | None = None, *, concurrently: bool = True) -> str:
         return self.ddl(concurrently=concurrently).as_string(conn)
 
     def keyed(self, columns: tuple[str, ...], include: tuple[str, ...] = ()) -> Candidate:
-        """A full (not partial) index on the same table with these keys, built with the same fillfactor."""
+        """A full (not partial) index on the same table with these keys, built with the same fillfactor (and
+        the same operator class on the keys it keeps)."""
         return Candidate(
             self.schema,
             self.table,
@@ -184,6 +215,7 @@ class Candidate:
             include,
             fillfactor=self.fillfactor,
             partitioned=self.partitioned,
+            pattern_ops=tuple((c, o) for c, o in self.pattern_ops if c in columns),
         )
 
     def extended(self, column: str) -> Candidate:
@@ -198,6 +230,7 @@ class Candidate:
             "include": list(self.include),
             "where": self.predicate(),
             "fillfactor": self.fillfactor or BTREE_DEFAULT_FILLFACTOR,
+            "opclasses": dict(self.pattern_ops),  # key column → operator class, where not the default
             "name": self.name(),
         }
 
@@ -213,17 +246,31 @@ class CandidateSet:
 
 
 def served_by_existing(candidate: Candidate, table: TableInfo) -> bool:
-    """An existing valid btree whose leading columns are the candidate's columns serves it: a full one
-    always, a partial one when its predicate is the candidate's (`finished_at IS NULL`, `status = 'new'`)."""
+    """An existing valid btree whose leading columns are the candidate's columns, with operator classes
+    that serve the same operators, serves it: a full one always, a partial one when its predicate is the
+    candidate's (`finished_at IS NULL`, `status = 'new'`)."""
     key = candidate.columns
     for index in table.indexes:
         if index.access_method != "btree" or not index.is_valid or index.columns[: len(key)] != key:
+            continue
+        if not all(
+            _serves_like(opclass) if candidate.opclass(column) else not _serves_like(opclass, collation=False)
+            for column, opclass in zip(key, index.key_opclasses, strict=False)
+        ):
             continue
         if not index.is_partial:
             return True
         if candidate.is_partial and predicate_key(index.predicate) == candidate.predicate_key():
             return True
     return False
+
+
+def _serves_like(key_opclass: str, *, collation: bool = True) -> bool:
+    """Does an existing index key ("opclass/collation", as ExistingIndex.key_opclasses) serve LIKE 'abc%':
+    a pattern operator class does (and serves nothing but `=` besides), so does a "C" / "POSIX" collation
+    when `collation`."""
+    opclass, _, collation_name = key_opclass.partition("/")
+    return opclass.endswith(PATTERN_OPS) or (collation and collation_name in ("C", "POSIX"))
 
 
 def predicate_key(text: str | None) -> tuple[str, str, str] | None:
@@ -300,44 +347,95 @@ def generate_candidates(
                 if table is None:
                     continue
                 result.query_tables[number].add(table.qualified_name)
-                fillfactor = (fillfactors or {}).get(table.qualified_name)
                 uses = [u for u in query.uses if u.block == block.number and u.column.relation == relation]
                 used = result.query_columns[number].setdefault(table.qualified_name, set())
                 used.update(u.column.column for u in uses)
                 order_uses = [u for u in query.uses if u.block == block.number and u.role is Role.ORDER_BY]
-                sort_key = _sort_key(order_uses, relation)
                 read = [c.column for c in query.referenced.get(block.number, []) if c.relation == relation]
                 predicates: list[tuple[str, str, str | int | float | bool | None]] = [
                     (column, "=", value) for column, value in partial_predicates.get(table.qualified_name, ())
                 ]
                 predicates += [(column, "IS NULL", None) for column in _rare_nulls(uses, table)]
-                sparse = _sparse_strict(uses, table)
-                for columns in _column_lists(uses, sort_key, table, max_width):
-                    _add(result, number, Candidate(table.schema, table.name, columns), table, fillfactor)
-                    rest = tuple(sorted(c for c in set(read) - set(columns) if c in table.columns))
-                    if read and 0 < len(rest) <= MAX_INCLUDE:
-                        # every column the block reads: an index-only scan never visits the table
-                        _add(
-                            result,
-                            number,
-                            Candidate(table.schema, table.name, columns, rest),
-                            table,
-                            fillfactor,
-                        )
-                    for where_column, operator, value in predicates:
-                        if where_column in columns and len(columns) > 1:
-                            keys = tuple(c for c in columns if c != where_column)
-                            partial = Candidate(
-                                table.schema, table.name, keys, (), where_column, value, operator
-                            )
-                            _add(result, number, partial, table, fillfactor)
-                    if columns[0] in sparse:
-                        # the same keys without the null rows no filter of this block can match
-                        partial = Candidate(
-                            table.schema, table.name, columns, (), columns[0], None, "IS NOT NULL"
-                        )
-                        _add(result, number, partial, table, fillfactor)
+                block_keys = _BlockKeys(
+                    table, uses, read, predicates, (fillfactors or {}).get(table.qualified_name)
+                )
+                for columns in _column_lists(uses, _sort_key(order_uses, relation), table, max_width):
+                    for pattern in _opclass_variants(columns, uses, _like_opclasses(uses, table)):
+                        block_keys.add_variants(result, number, columns, pattern)
     return result
+
+
+@dataclass
+class _BlockKeys:
+    """What one query block does with one table, for the variants of each key list: plain, covering
+    (INCLUDE the other columns the block reads) and partial."""
+
+    table: TableInfo
+    uses: list[ColumnUse]
+    read: list[str]  # every column of the table the block reads
+    predicates: list[tuple[str, str, str | int | float | bool | None]]  # partial: (column, operator, value)
+    fillfactor: int | None
+
+    def add_variants(
+        self,
+        result: CandidateSet,
+        number: int,
+        columns: tuple[str, ...],
+        pattern: tuple[tuple[str, str], ...],
+    ) -> None:
+        table = self.table
+        _add(
+            result,
+            number,
+            Candidate(table.schema, table.name, columns, pattern_ops=pattern),
+            table,
+            self.fillfactor,
+        )
+        rest = tuple(sorted(c for c in set(self.read) - set(columns) if c in table.columns))
+        if self.read and 0 < len(rest) <= MAX_INCLUDE:
+            # every column the block reads: an index-only scan never visits the table
+            covering = Candidate(table.schema, table.name, columns, rest, pattern_ops=pattern)
+            _add(result, number, covering, table, self.fillfactor)
+        for where_column, operator, value in self.predicates:
+            if where_column in columns and len(columns) > 1:
+                keys = tuple(c for c in columns if c != where_column)
+                kept = tuple((c, o) for c, o in pattern if c in keys)
+                partial = Candidate(
+                    table.schema, table.name, keys, (), where_column, value, operator, pattern_ops=kept
+                )
+                _add(result, number, partial, table, self.fillfactor)
+        if columns[0] in _sparse_strict(self.uses, table):
+            # the same keys without the null rows no filter of this block can match
+            partial = Candidate(
+                table.schema, table.name, columns, (), columns[0], None, "IS NOT NULL", pattern_ops=pattern
+            )
+            _add(result, number, partial, table, self.fillfactor)
+
+
+def _like_opclasses(uses: list[ColumnUse], table: TableInfo) -> dict[str, str]:
+    """Columns a block compares with `LIKE 'abc%'` (conjunctively) whose collation needs a pattern operator
+    class for a btree to serve it → that operator class."""
+    return {
+        u.column.column: opclass
+        for u in uses
+        if u.operator == "LIKE"
+        and u.conjunctive
+        and u.column.column in table.columns
+        and (opclass := table.columns[u.column.column].like_opclass)
+    }
+
+
+def _opclass_variants(
+    columns: tuple[str, ...], uses: list[ColumnUse], like: Mapping[str, str]
+) -> list[tuple[tuple[str, str], ...]]:
+    """The operator classes to try for one key list: the defaults; with the LIKE keys in their pattern
+    class too, or only so when the block uses such a key for nothing but LIKE (the default class would serve
+    none of its uses)."""
+    pattern = tuple((c, like[c]) for c in columns if c in like)
+    if not pattern:
+        return [()]
+    like_only = any(all(u.operator == "LIKE" for u in uses if u.column.column == c) for c, _ in pattern)
+    return [pattern] if like_only else [(), pattern]
 
 
 def _rare_nulls(uses: list[ColumnUse], table: TableInfo) -> list[str]:

@@ -28,6 +28,10 @@ class ColumnInfo:
     n_distinct: float
     null_frac: float
     dedup_ok: bool
+    # the operator class a btree key needs to serve `LIKE 'abc%'` on it: "" (the default one serves it: a
+    # "C"/"POSIX" collation), "text_pattern_ops" / "varchar_pattern_ops" / "bpchar_pattern_ops" (any other
+    # collation compares by locale rules, where no prefix range exists), None (not a string column)
+    like_opclass: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,9 +154,23 @@ SELECT a.attrelid::int AS oid,
        coalesce(s.avg_width, t.typlen, 32) AS avg_width,
        s.n_distinct,
        coalesce(s.null_frac, 0)::float8 AS null_frac,
-       t.typcategory AS category
+       t.typcategory AS category,
+       CASE WHEN t.typname NOT IN ('text', 'varchar', 'bpchar') THEN NULL
+            -- a libc "C"/"POSIX" collation (the column's, or the database's default): the default operator
+            -- class serves a LIKE prefix search; any other (ICU, builtin, a locale) needs a pattern one
+            WHEN coalesce(CASE WHEN a.attcollation = 100  -- DEFAULT_COLLATION_OID
+                               THEN (SELECT d.datcollate IN ('C', 'POSIX')
+                                            AND coalesce(to_jsonb(d) ->> 'datlocprovider', 'c') = 'c'
+                                       FROM pg_database d
+                                      WHERE d.datname = current_database())
+                               ELSE co.collprovider = 'c' AND co.collcollate IN ('C', 'POSIX')
+                          END, false)
+            THEN ''
+            ELSE t.typname || '_pattern_ops'
+       END AS like_opclass
   FROM pg_attribute a
   JOIN pg_type t ON t.oid = a.atttypid
+  LEFT JOIN pg_collation co ON co.oid = a.attcollation
   JOIN pg_class c ON c.oid = a.attrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace
   LEFT JOIN pg_stats s ON s.schemaname = n.nspname
@@ -381,4 +399,5 @@ def _column(row: dict[str, object], table_rows: float) -> ColumnInfo:
         n_distinct=distinct,
         null_frac=float(row["null_frac"]),  # type: ignore[arg-type]
         dedup_ok=dedup_ok,
+        like_opclass=None if row["like_opclass"] is None else str(row["like_opclass"]),
     )

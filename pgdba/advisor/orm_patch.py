@@ -187,10 +187,15 @@ def prisma_patch(path: Path, indexes: Sequence[Candidate]) -> OrmPatch:
 
 
 def prisma_index_line(candidate: Candidate, fields: Sequence[str]) -> str:
-    """`@@index([a, b])`, with `map:` only when the name differs from Prisma's default."""
+    """`@@index([a, b])`, with `map:` only when the name differs from Prisma's default, and
+    `b(ops: raw("text_pattern_ops"))` for a key in a pattern operator class."""
     default = f"{candidate.table}_{'_'.join(candidate.columns)}_idx"
     mapping = "" if candidate.name() == default else f', map: "{candidate.name()}"'
-    return f"@@index([{', '.join(fields)}]{mapping})"
+    keys = [
+        f'{field}(ops: raw("{candidate.opclass(column)}"))' if candidate.opclass(column) else field
+        for column, field in zip(candidate.columns, fields, strict=True)
+    ]
+    return f"@@index([{', '.join(keys)}]{mapping})"
 
 
 # Drizzle -----------------------------------------------------------------------------------------------
@@ -374,9 +379,15 @@ def drizzle_index_call(
     *,
     quote: str = '"',
 ) -> str:
-    """`index("name").on(t.a, t.b)`, with `.with({ fillfactor: 100 })` for a packed index and
-    `.where(sql`${t.c} IS NULL`)` for a partial one; the name in the file's `quote` (" or ')."""
-    columns = ", ".join(f"{param}.{f}" for f in fields)
+    """`index("name").on(t.a, t.b)`, with `t.b.op("text_pattern_ops")` for a key in a pattern operator
+    class, `.with({ fillfactor: 100 })` for a packed index and `.where(sql`${t.c} IS NULL`)` for a partial
+    one; the name in the file's `quote` (" or ')."""
+    columns = ", ".join(
+        f"{param}.{f}.op({_js_string(candidate.opclass(c), quote)})"
+        if candidate.opclass(c)
+        else f"{param}.{f}"
+        for c, f in zip(candidate.columns, fields, strict=True)
+    )
     call = f"index({_js_string(candidate.name(), quote)}).on({columns})"
     if candidate.fillfactor is not None:
         call += f".with({{ fillfactor: {candidate.fillfactor} }})"

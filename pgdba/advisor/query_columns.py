@@ -445,6 +445,9 @@ class _Walker:
                     self._parameters([node.rexpr], column, "= ANY")  # `col = ANY($1)`: an array
             self.nested(node.rexpr, scope)
             return
+        if kind == A_Expr_Kind.AEXPR_LIKE and name == "~~":
+            self._like(node, scope, conjunctive)
+            return
         if kind == A_Expr_Kind.AEXPR_BETWEEN:
             column = self._column(node.lexpr, scope)
             if column is not None:
@@ -455,6 +458,23 @@ class _Walker:
             self.nested(node.rexpr, scope)
             return
         self.nested(node, scope)
+
+    def _like(self, node: Any, scope: _Scope, conjunctive: bool) -> None:
+        """`col LIKE 'abc%'` (a pattern with a fixed start) or `col LIKE $n`: a btree serves it as the range
+        of values that start with the prefix (on a non-C collation only with a `*_pattern_ops` key)."""
+        column = self._column(node.lexpr, scope)
+        pattern = node.rexpr.arg if isinstance(node.rexpr, ast.TypeCast) else node.rexpr
+        if column is not None and (isinstance(pattern, ast.ParamRef) or like_prefix(_literal(pattern))):
+            self._use(
+                column,
+                Role.RANGE,
+                scope,
+                operator="LIKE",
+                constant=_literal(pattern),
+                conjunctive=conjunctive,
+            )
+            self._parameters([node.rexpr], column, "LIKE")
+        self.nested(node.rexpr, scope)
 
     def _same_block(self, node: Any, scope: _Scope) -> bool:
         """Both sides resolve in this block (not a correlation with an outer block)."""
@@ -573,6 +593,27 @@ class _Walker:
 
 
 _MIRRORED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def like_prefix(constant: str | None) -> str:
+    """The fixed start of a LIKE pattern written as a literal (`'abc%'` → `abc`; "" when it starts with a
+    wildcard, or for anything that is not a string literal)."""
+    if constant is None or not (len(constant) >= 2 and constant[0] == constant[-1] == "'"):
+        return ""
+    text = constant[1:-1].replace("''", "'")
+    prefix: list[str] = []
+    escaped = False
+    for char in text:
+        if escaped:
+            prefix.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char in "%_":
+            break
+        else:
+            prefix.append(char)
+    return "".join(prefix)
 
 
 def _is_star(targets: Any) -> bool:

@@ -10,6 +10,8 @@ the column's statistics instead:
   histogram's median (further `IN` parameters take the next common values or histogram buckets);
 - `<`, `<=`: the histogram bound a tenth of the way up (about 10 % of the rows qualify); `>`, `>=`: a tenth
   of the way down; `BETWEEN`: the bounds around the median, a tenth of the histogram apart;
+- `LIKE`: the typical value's first half (at least three characters) followed by `%`, the shape of a
+  search-as-you-type filter;
 - `LIMIT $n`: 10, `OFFSET $n`: 0.
 
 Where pg_qualstats is installed in the target database, a `$n` compared by `=`, `<`, `<=`, `>` or `>=`
@@ -18,6 +20,7 @@ takes the constant the application sent most often instead (pgdba.advisor.observ
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -47,6 +50,8 @@ SELECT most_common_vals::text::text[] AS common,
 """
 
 LIMIT_SAMPLE = "10"
+# a sampled `LIKE $n` pattern keeps at least this many leading characters of a typical value
+LIKE_MIN_PREFIX = 3
 OFFSET_SAMPLE = "0"
 
 
@@ -90,7 +95,17 @@ class ColumnSample:
             return None if value is None else '{"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"}'
         if operator in ("<", "<=", ">", ">="):
             return self.bound(operator)
+        if operator == "LIKE":
+            value = self.typical(rank)
+            return None if value is None else like_start(value)
         return None
+
+
+def like_start(value: str) -> str:
+    """A LIKE pattern for the values that start as `value` does: its first half (at least LIKE_MIN_PREFIX
+    characters), wildcards in it escaped, then `%`."""
+    prefix = value[: max(LIKE_MIN_PREFIX, len(value) // 2)]
+    return re.sub(r"([\\%_])", r"\\\1", prefix) + "%"
 
 
 @dataclass(frozen=True)

@@ -213,7 +213,7 @@ def select_indexes(
             for c in pool
             if c != base
             and c.relation == base.relation
-            and c.columns[: len(base.columns)] == base.columns
+            and c.keys[: len(base.keys)] == base.keys
             and not c.is_partial
         }
         if len(base.columns) < settings.max_width:
