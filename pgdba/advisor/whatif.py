@@ -5,7 +5,8 @@ else PREPARE + `plan_cache_mode = force_generic_plan` + EXPLAIN EXECUTE with NUL
 time because a cached plan does not notice new hypothetical indexes. A `$n` PostgreSQL cannot type from the
 text alone (`ts >= LOCALTIMESTAMP - $1`: an untyped `$1` makes that timestamp - timestamp = interval) is
 declared as the first of a few common types that lets the query prepare, found once per query
-(DeclaredTypes). (Where the generic plan misleads, the
+(DeclaredTypes); parameters PostgreSQL can only type together (`ts >= $1 - $2`) are declared together
+(declarable_types). (Where the generic plan misleads, the
 advisor hands in the query with constants sampled from pg_stats instead: pgdba.advisor.sampling.) Results
 are cached per (query, hypothetical indexes on the query's tables). HypoPG 1.4+ takes real OIDs; older
 versions have a fake-OID range of ~2 800 indexes alive at once, which dropped indexes give back: a
@@ -15,15 +16,19 @@ configuration larger than that is refused after one reset, with a clear message.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pglast
 import psycopg
+from pglast import ast
 from psycopg import sql
 
 from pgdba.advisor.candidates import Candidate
+from pgdba.advisor.parse_tree import walk
 from pgdba.errors import NotAvailable
 
 _STATEMENT = "pgdba_whatif"
@@ -76,7 +81,7 @@ class WhatIfStats:
 # The types tried, in order, for a `$n` PostgreSQL cannot type from the query (undefined or ambiguous
 # operator): interval first, the type of `now() - $1`, `CURRENT_DATE + $1` and the like.
 DECLARABLE_TYPES = ("interval", "text", "numeric", "bigint", "timestamp", "timestamptz", "date", "boolean")
-# at most this many PREPAREs per query to find them (one parameter at a time, each type in turn)
+# at most this many PREPAREs per query to find them (see declarable_types)
 MAX_TYPE_ATTEMPTS = 64
 _UNTYPED_PARAMETER_ERRORS = (psycopg.errors.UndefinedFunction, psycopg.errors.AmbiguousFunction)
 _TYPES_STATEMENT = "pgdba_types"
@@ -87,7 +92,7 @@ class DeclaredTypes:
     """Parameter types declared for the queries PostgreSQL cannot type on its own, found once per query.
 
     found: query text → the type of each `$n` in order ("unknown": left for PostgreSQL to infer).
-    untypable: queries no single declared parameter type makes valid.
+    untypable: queries no declared parameter types found within MAX_TYPE_ATTEMPTS make valid.
     attempts: PREPAREs tried so far.
     """
 
@@ -302,35 +307,106 @@ def explain_typed(
 def declarable_types(
     conn: psycopg.Connection, query: str, param_count: int, types: DeclaredTypes
 ) -> tuple[str, ...] | None:
-    """The parameter types (one `$n` declared as one of DECLARABLE_TYPES, the others "unknown") with which
-    PostgreSQL prepares the query, trying at most MAX_TYPE_ATTEMPTS; None when none does."""
+    """The parameter types (each `$n` one of DECLARABLE_TYPES or "unknown") with which PostgreSQL prepares
+    the query, found in at most MAX_TYPE_ATTEMPTS PREPAREs; None when none is found.
+
+    PostgreSQL stops at the first operator it cannot resolve and says where (the error's position): only
+    the `$n` under that operator can resolve it, and they may have to be declared together (`ts >= $1 - $2`
+    takes a timestamp and an interval; either one alone leaves `ts >= interval`). So the search tries
+    declarations of those parameters only, fewest declared first, then the leftmost, then in
+    DECLARABLE_TYPES order, the other parameters as declared so far. The first that prepares is the answer;
+    the first whose error moves to an operator over none of those parameters is kept, and the search goes
+    on with the parameters under the new one (`ts >= LOCALTIMESTAMP - $1 AND ts < LOCALTIMESTAMP - $2`:
+    three PREPAREs). A single parameter is the failing one without asking; an error PostgreSQL does not
+    place puts every parameter under it.
+    """
+    tree = _parse_tree(query)
+    every = frozenset(range(1, param_count + 1))
     attempts = 0
-    for number in range(param_count):
-        for name in DECLARABLE_TYPES:
+
+    def failing(parameter_types: tuple[str, ...]) -> frozenset[int] | None:
+        """The parameters under the operator PostgreSQL fails at with these types; None: it prepares."""
+        nonlocal attempts
+        attempts += 1
+        types.attempts += 1
+        offset = _prepare_failure(conn, query, parameter_types)
+        if offset is None:
+            return None
+        return (_parameters_at(tree, offset) & every) or every
+
+    declared = ("unknown",) * param_count
+    stuck = every
+    if param_count > 1:
+        first = failing(declared)
+        if first is None:
+            return declared
+        stuck = first
+    while True:
+        moved_on: tuple[tuple[str, ...], frozenset[int]] | None = None
+        for declaration in _declarations(sorted(stuck)):
             if attempts == MAX_TYPE_ATTEMPTS:
                 return None
-            attempts += 1
-            types.attempts += 1
-            candidate = tuple(name if n == number else "unknown" for n in range(param_count))
-            if _prepares(conn, query, candidate):
+            candidate = tuple(
+                declaration.get(n, "unknown" if n in stuck else declared[n - 1])
+                for n in range(1, param_count + 1)
+            )
+            now_stuck = failing(candidate)
+            if now_stuck is None:
                 return candidate
-    return None
+            if not now_stuck & stuck:
+                moved_on = candidate, now_stuck
+                break
+        if moved_on is None:
+            return None
+        declared, stuck = moved_on
 
 
-def _prepares(conn: psycopg.Connection, query: str, parameter_types: tuple[str, ...]) -> bool:
-    """Does PostgreSQL parse and type the query with these parameter types? (Nothing is planned or run.)"""
+def _declarations(parameters: Sequence[int]) -> Iterator[dict[int, str]]:
+    """Types for some of the parameters (`$n` number → type name): one parameter declared, then two, …;
+    leftmost parameters first; each in DECLARABLE_TYPES order."""
+    for size in range(1, len(parameters) + 1):
+        for chosen in itertools.combinations(parameters, size):
+            for names in itertools.product(DECLARABLE_TYPES, repeat=size):
+                yield dict(zip(chosen, names, strict=True))
+
+
+def _parse_tree(query: str) -> tuple[ast.Node, ...]:
+    """The query's parse tree; empty if pglast cannot parse it (the search then places no error)."""
+    try:
+        return tuple(pglast.parse_sql(query))
+    except pglast.parser.ParseError:
+        return ()
+
+
+def _parameters_at(tree: tuple[ast.Node, ...], offset: int) -> frozenset[int]:
+    """The `$n` numbers under the nodes starting at character `offset` of the query (the operator, function
+    or BETWEEN an error points at)."""
+    return frozenset(
+        parameter.number
+        for node in walk(list(tree))
+        if getattr(node, "location", None) == offset
+        for parameter in walk(node)
+        if isinstance(parameter, ast.ParamRef) and parameter.number is not None
+    )
+
+
+def _prepare_failure(conn: psycopg.Connection, query: str, parameter_types: tuple[str, ...]) -> int | None:
+    """Where PostgreSQL stops parsing and typing the query with these parameter types: a character offset
+    into the query, -1 when it does not say; None when the query prepares. (Nothing is planned or run.)"""
     statement = sql.Identifier(_TYPES_STATEMENT)
+    text = (
+        sql.SQL("PREPARE {} ({}) AS {}")
+        .format(statement, sql.SQL(", ").join(map(sql.SQL, parameter_types)), sql.SQL(query))
+        .as_string(conn)
+    )
     try:
         with conn.transaction():  # a savepoint: a failed PREPARE must not abort a caller's transaction
-            conn.execute(
-                sql.SQL("PREPARE {} ({}) AS {}").format(
-                    statement, sql.SQL(", ").join(map(sql.SQL, parameter_types)), sql.SQL(query)
-                )
-            )
+            conn.execute(text)
             conn.execute(sql.SQL("DEALLOCATE {}").format(statement))
-    except psycopg.Error:
-        return False
-    return True
+    except psycopg.Error as exc:
+        position = exc.diag.statement_position  # 1-based, in characters of the whole statement
+        return -1 if position is None else int(position) - 1 - (len(text) - len(query))
+    return None
 
 
 def explain_generic(

@@ -27,9 +27,9 @@ FROM "BehaviorLog"
 WHERE "timestamp" >= LOCALTIMESTAMP - $1
 GROUP BY "action"
 ORDER BY count(*) DESC"""
-# two untyped parameters in one expression: no single declared type makes it valid
+# two untyped parameters in one expression: no declared types make it comparable with a varchar
 UNTYPABLE = (
-    'SELECT "action", count(*) FROM "BehaviorLog" WHERE "timestamp" >= $1 - $2 AND "action" <> \'x\' '
+    'SELECT "action", count(*) FROM "BehaviorLog" WHERE "action" > $1 - $2 AND "action" <> \'x\' '
     'GROUP BY "action"'
 )
 
