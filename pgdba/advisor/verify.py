@@ -27,6 +27,7 @@ from pgdba.advisor.apply import create_indexes
 from pgdba.advisor.catalog import TableInfo
 from pgdba.advisor.observed import load_observed_constants
 from pgdba.advisor.sampling import BoundQuery, StatsReader, bind_parameters
+from pgdba.advisor.scratch_copy import copy_tables, create_scratch_database
 from pgdba.errors import InputError
 from pgdba.server import ServerFacts
 from pgdba.statement_text import shortened
@@ -43,33 +44,6 @@ NOISE_SHARE = 0.2
 # a recommendation takes the first of these verdicts any of its measured queries got
 VERDICT_ORDER = ("slower", "faster", "no measurable change", "too fast to measure")
 _STATEMENT = "pgdba_verify"
-
-COLUMN_DEFINITIONS_SQL = """
-SELECT a.attname,
-       format_type(a.atttypid, a.atttypmod) AS type_name,
-       a.attnotnull
-  FROM pg_attribute a
- WHERE a.attrelid = %(oid)s
-   AND a.attnum > 0
-   AND NOT a.attisdropped
- ORDER BY a.attnum
-"""
-
-ENUM_TYPES_SQL = """
-SELECT DISTINCT n.nspname AS schema,
-       t.typname AS name,
-       ARRAY(SELECT e.enumlabel
-               FROM pg_enum e
-              WHERE e.enumtypid = t.oid
-              ORDER BY e.enumsortorder) AS labels
-  FROM pg_attribute a
-  JOIN pg_type t ON t.oid = a.atttypid OR t.typarray = a.atttypid
-  JOIN pg_namespace n ON n.oid = t.typnamespace
- WHERE a.attrelid = ANY(%(oids)s)
-   AND a.attnum > 0
-   AND NOT a.attisdropped
-   AND t.typtype = 'e'
-"""
 
 
 def _is_select(text: str) -> bool:
@@ -170,11 +144,10 @@ def _measure_advice(target: Target, advice: Advice, *, on_target: bool) -> dict[
             "measure on the target with --apply --verify instead"
         )
     scratch = f"pgdba_verify_{secrets.token_hex(4)}"
-    with measure_target.connect(apply=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(scratch)))
+    create_scratch_database(measure_target, scratch)
     try:
         scratch_target = measure_target.with_database(scratch)
-        _copy_tables(measure_target, scratch_target, list(needed.values()))
+        copy_tables(measure_target, scratch_target, list(needed.values()))
         copied = {t.qualified_name for t in needed.values()}
         return _verify_on(scratch_target, advice, bound, notes, where="scratch copy", relations=copied)
     finally:
@@ -287,46 +260,3 @@ def _measure_each(
 
 def _short(text: str) -> str:
     return shortened(text, 60)
-
-
-def _copy_tables(source: Target, scratch: Target, tables: list[TableInfo]) -> None:
-    """Table definitions (columns, NOT NULL), rows, existing indexes and statistics into the scratch DB."""
-    with source.connect() as src, scratch.connect(apply=True) as dst:
-        # the columns' enum types first, or CREATE TABLE cannot name them
-        for schema, type_name, labels in src.execute(
-            ENUM_TYPES_SQL, {"oids": [t.oid for t in tables]}
-        ).fetchall():
-            dst.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-            dst.execute(
-                sql.SQL("CREATE TYPE {} AS ENUM ({})").format(
-                    sql.Identifier(schema, type_name),
-                    sql.SQL(", ").join(sql.Literal(label) for label in labels),
-                )
-            )
-        for table in tables:
-            with src.cursor() as cur:
-                columns = cur.execute(COLUMN_DEFINITIONS_SQL, {"oid": table.oid}).fetchall()
-            definition = sql.SQL(", ").join(
-                sql.SQL("{} {}{}").format(
-                    sql.Identifier(name),
-                    sql.SQL(type_name),  # format_type() output from the catalog
-                    sql.SQL(" NOT NULL" if not_null else ""),
-                )
-                for name, type_name, not_null in columns
-            )
-            dst.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(table.schema)))
-            name = sql.Identifier(table.schema, table.name)
-            dst.execute(sql.SQL("CREATE TABLE {} ({})").format(name, definition))
-            with (
-                # (a query, since COPY refuses a partitioned table; the copy is one plain table)
-                src.cursor().copy(
-                    sql.SQL("COPY (SELECT * FROM {}) TO STDOUT (FORMAT binary)").format(name)
-                ) as out,
-                dst.cursor().copy(sql.SQL("COPY {} FROM STDIN (FORMAT binary)").format(name)) as into,
-            ):
-                for block in out:
-                    into.write(block)
-            for index in table.indexes:
-                if index.is_valid:
-                    dst.execute(sql.SQL(index.definition))  # pg_get_indexdef() output
-        dst.execute("ANALYZE")

@@ -8,6 +8,8 @@ import pytest
 
 from pgdba.advisor.candidates import Candidate
 from pgdba.advisor.query_columns import columns_by_role, like_prefix
+from pgdba.advisor.verify import verify_advice
+from pgdba.server import load_server_facts
 from tests.advisor.helpers import advise
 from tests.conftest import TestDatabase
 
@@ -112,3 +114,23 @@ def test_a_pattern_operator_class_is_only_accepted_on_a_key_column() -> None:
         "id"
     )
     assert widened.keys == (("email", "text_pattern_ops"), ("id", ""))
+
+
+@pytest.mark.hypopg
+def test_verify_builds_the_pattern_index_on_the_scratch_copy_and_measures_the_like_faster(
+    db: TestDatabase,
+) -> None:
+    """The throwaway copy keeps the column's collation, so the plan with the built index is the plan the
+    advice promised (a copy under "C" would use a plain index and prove nothing)."""
+    db.execute(SCHEMA)
+    db.execute(
+        "INSERT INTO users SELECT g, 'member' || g, 'm' || g, 'x' || g, 1 FROM generate_series(60001, 400000) g"
+    )
+    db.execute("ANALYZE users")
+    advice = advise(db, ["SELECT id FROM users WHERE email LIKE 'user4242%'"])
+    with db.target.connect() as conn:
+        facts = load_server_facts(conn)
+    verification = verify_advice(db.target, facts, advice, on_target=False)
+    [measured] = verification["queries"]
+    assert measured["verdict"] == "faster", verification
+    assert advice.recommendations[0].measured == "faster"

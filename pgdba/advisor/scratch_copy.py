@@ -1,0 +1,177 @@
+"""The throwaway copy `--verify` measures on: a scratch database on the target's server with the target's
+encoding and collation, and copies of the tables the measured queries read (columns with their types,
+collations and NOT NULL, rows, existing indexes, fresh statistics).
+
+Collations matter to the proof: under a "C" collation a plain btree serves `LIKE 'abc%'` and sorts differ
+from a locale's, so a copy under another collation than the target's would measure other plans.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from pgdba.advisor.catalog import TableInfo
+from pgdba.target import Target
+
+# the current database's encoding and default collation; the provider and its locale columns differ by
+# version (datlocprovider 15+, daticulocale 15–16, datlocale 17+), so they are read by name from the row
+DATABASE_LOCALE_SQL = """
+SELECT pg_encoding_to_char(d.encoding) AS encoding,
+       d.datcollate,
+       d.datctype,
+       coalesce(to_jsonb(d) ->> 'datlocprovider', 'c') AS provider,
+       coalesce(to_jsonb(d) ->> 'datlocale', to_jsonb(d) ->> 'daticulocale') AS locale
+  FROM pg_database d
+ WHERE d.datname = current_database()
+"""
+
+COLUMN_DEFINITIONS_SQL = """
+SELECT a.attname,
+       format_type(a.atttypid, a.atttypmod) AS type_name,
+       a.attnotnull,
+       CASE WHEN a.attcollation <> t.typcollation
+            THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname)
+       END AS collation
+  FROM pg_attribute a
+  JOIN pg_type t ON t.oid = a.atttypid
+  LEFT JOIN pg_collation co ON co.oid = a.attcollation
+  LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
+ WHERE a.attrelid = %(oid)s
+   AND a.attnum > 0
+   AND NOT a.attisdropped
+ ORDER BY a.attnum
+"""
+
+# collations the copied columns use that are not built in (CREATE COLLATION made them): made again in the
+# scratch database from their definitions (the locale column is named by version: colllocale 17+,
+# colliculocale 15–16, collcollate before)
+USER_COLLATIONS_SQL = """
+SELECT DISTINCT n.nspname AS schema,
+       c.collname AS name,
+       c.collprovider AS provider,
+       c.collisdeterministic AS deterministic,
+       c.collcollate,
+       c.collctype,
+       coalesce(to_jsonb(c) ->> 'colllocale', to_jsonb(c) ->> 'colliculocale', c.collcollate) AS locale
+  FROM pg_attribute a
+  JOIN pg_collation c ON c.oid = a.attcollation
+  JOIN pg_namespace n ON n.oid = c.collnamespace
+ WHERE a.attrelid = ANY(%(oids)s)
+   AND a.attnum > 0
+   AND NOT a.attisdropped
+   AND n.nspname <> 'pg_catalog'
+"""
+
+ENUM_TYPES_SQL = """
+SELECT DISTINCT n.nspname AS schema,
+       t.typname AS name,
+       ARRAY(SELECT e.enumlabel
+               FROM pg_enum e
+              WHERE e.enumtypid = t.oid
+              ORDER BY e.enumsortorder) AS labels
+  FROM pg_attribute a
+  JOIN pg_type t ON t.oid = a.atttypid OR t.typarray = a.atttypid
+  JOIN pg_namespace n ON n.oid = t.typnamespace
+ WHERE a.attrelid = ANY(%(oids)s)
+   AND a.attnum > 0
+   AND NOT a.attisdropped
+   AND t.typtype = 'e'
+"""
+
+_PROVIDER_NAMES = {"c": "libc", "i": "icu", "b": "builtin"}
+
+
+def create_scratch_database(target: Target, name: str) -> None:
+    """CREATE DATABASE `name` on the target's server with the target database's encoding and collation."""
+    with target.connect(apply=True) as admin:
+        row = admin.execute(DATABASE_LOCALE_SQL).fetchone()
+        assert row is not None  # the current database exists
+        encoding, collate, ctype, provider, locale = row
+        options = [
+            sql.SQL("TEMPLATE template0 ENCODING {} LC_COLLATE {} LC_CTYPE {}").format(
+                sql.Literal(encoding), sql.Literal(collate), sql.Literal(ctype)
+            )
+        ]
+        if admin.info.server_version >= 150000:
+            options.append(sql.SQL("LOCALE_PROVIDER {}").format(sql.SQL(_PROVIDER_NAMES[provider])))
+        if provider == "i":
+            options.append(sql.SQL("ICU_LOCALE {}").format(sql.Literal(locale)))
+        elif provider == "b":
+            options.append(sql.SQL("BUILTIN_LOCALE {}").format(sql.Literal(locale)))
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} {}").format(sql.Identifier(name), sql.SQL(" ").join(options))
+        )
+
+
+def copy_tables(source: Target, scratch: Target, tables: list[TableInfo]) -> None:
+    """Table definitions (columns, collations, NOT NULL), rows, existing indexes and statistics into the
+    scratch database."""
+    oids = {"oids": [t.oid for t in tables]}
+    with source.connect() as src, scratch.connect(apply=True) as dst:
+        # the columns' collations and enum types first, or CREATE TABLE cannot name them
+        for row in src.execute(USER_COLLATIONS_SQL, oids).fetchall():
+            _create_collation(dst, *row)
+        for schema, type_name, labels in src.execute(ENUM_TYPES_SQL, oids).fetchall():
+            dst.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            dst.execute(
+                sql.SQL("CREATE TYPE {} AS ENUM ({})").format(
+                    sql.Identifier(schema, type_name),
+                    sql.SQL(", ").join(sql.Literal(label) for label in labels),
+                )
+            )
+        for table in tables:
+            _copy_table(src, dst, table)
+        dst.execute("ANALYZE")
+
+
+def _create_collation(
+    dst: psycopg.Connection,
+    schema: str,
+    name: str,
+    provider: str,
+    deterministic: bool,
+    collate: str | None,
+    ctype: str | None,
+    locale: str | None,
+) -> None:
+    if provider == "c":
+        definition = sql.SQL("provider = libc, lc_collate = {}, lc_ctype = {}").format(
+            sql.Literal(collate), sql.Literal(ctype)
+        )
+    else:
+        definition = sql.SQL("provider = {}, locale = {}").format(
+            sql.SQL(_PROVIDER_NAMES[provider]), sql.Literal(locale)
+        )
+    dst.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    dst.execute(
+        sql.SQL("CREATE COLLATION IF NOT EXISTS {} ({}, deterministic = {})").format(
+            sql.Identifier(schema, name), definition, sql.Literal(deterministic)
+        )
+    )
+
+
+def _copy_table(src: psycopg.Connection, dst: psycopg.Connection, table: TableInfo) -> None:
+    columns = src.execute(COLUMN_DEFINITIONS_SQL, {"oid": table.oid}).fetchall()
+    definition = sql.SQL(", ").join(
+        sql.SQL("{} {}{}{}").format(
+            sql.Identifier(name),
+            sql.SQL(type_name),  # format_type() output from the catalog
+            sql.SQL(f" COLLATE {collation}" if collation else ""),  # quote_ident()ed by the catalog query
+            sql.SQL(" NOT NULL" if not_null else ""),
+        )
+        for name, type_name, not_null, collation in columns
+    )
+    dst.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(table.schema)))
+    name = sql.Identifier(table.schema, table.name)
+    dst.execute(sql.SQL("CREATE TABLE {} ({})").format(name, definition))
+    with (
+        # (a query, since COPY refuses a partitioned table; the copy is one plain table)
+        src.cursor().copy(sql.SQL("COPY (SELECT * FROM {}) TO STDOUT (FORMAT binary)").format(name)) as out,
+        dst.cursor().copy(sql.SQL("COPY {} FROM STDIN (FORMAT binary)").format(name)) as into,
+    ):
+        for block in out:
+            into.write(block)
+    for index in table.indexes:
+        if index.is_valid:
+            dst.execute(sql.SQL(index.definition))  # pg_get_indexdef() output

@@ -1,0 +1,91 @@
+"""`--verify`'s throwaway copy keeps the target database's collation and each column's own: under "C" a plain
+btree serves `LIKE 'abc%'` and sorts differ from a locale's, so a copy under another collation would measure
+other plans than the target runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from pgdba.advisor.catalog import load_tables, user_table_oids
+from pgdba.advisor.scratch_copy import copy_tables, create_scratch_database
+from pgdba.target import Target
+from tests.conftest import TestDatabase
+
+
+@pytest.fixture
+def locale_database(db: TestDatabase) -> Iterator[Target]:
+    """A database whose default collation is glibc's C.UTF-8 (not "C" to the planner), beside the test's."""
+    name = f"{db.name}_locale"
+    with psycopg.connect(db.cluster.dsn(), autocommit=True) as conn:
+        conn.execute(
+            f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' "
+            "LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
+        )
+    yield db.target.with_database(name)
+    with psycopg.connect(db.cluster.dsn(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_the_scratch_database_gets_the_target_databases_collation(locale_database: Target) -> None:
+    scratch = locale_database.with_database("pgdba_verify_collation_test")
+    create_scratch_database(locale_database, "pgdba_verify_collation_test")
+    try:
+        with scratch.connect() as conn:
+            row = conn.execute(
+                "SELECT datcollate, datctype, pg_encoding_to_char(encoding) FROM pg_database"
+                " WHERE datname = current_database()"
+            ).fetchone()
+        assert row == ("C.UTF-8", "C.UTF-8", "UTF8")
+    finally:
+        with psycopg.connect(locale_database.dsn, autocommit=True) as conn:
+            conn.execute('DROP DATABASE IF EXISTS "pgdba_verify_collation_test" WITH (FORCE)')
+
+
+def test_copied_columns_keep_their_own_collations_and_user_collations_are_made_again(
+    db: TestDatabase,
+) -> None:
+    db.execute(
+        """
+        CREATE SCHEMA app;
+        CREATE COLLATION app.by_locale (provider = libc, locale = 'C.UTF-8');
+        CREATE TABLE users (
+            id int PRIMARY KEY,
+            email text COLLATE app.by_locale NOT NULL,
+            code varchar(10) COLLATE "POSIX",
+            nick text
+        );
+        INSERT INTO users VALUES (1, 'a@example.com', 'x', 'n');
+        CREATE INDEX users_email_pattern ON users (email text_pattern_ops);
+        """
+    )
+    scratch = db.target.with_database(f"{db.name}_copy")
+    create_scratch_database(db.target, f"{db.name}_copy")
+    try:
+        with db.target.connect() as conn:
+            tables = load_tables(conn, user_table_oids(conn))
+        copy_tables(db.target, scratch, list(tables.values()))
+        with scratch.connect() as conn:
+            collations = dict(
+                conn.execute(
+                    "SELECT a.attname, coalesce(n.nspname || '.' || c.collname, '')"
+                    "  FROM pg_attribute a LEFT JOIN pg_collation c ON c.oid = a.attcollation"
+                    "  LEFT JOIN pg_namespace n ON n.oid = c.collnamespace"
+                    " WHERE a.attrelid = 'public.users'::regclass AND a.attnum > 0"
+                ).fetchall()
+            )
+            definition = conn.execute(
+                "SELECT pg_get_indexdef('public.users_email_pattern'::regclass)"
+            ).fetchone()
+        assert collations == {
+            "id": "",
+            "email": "app.by_locale",
+            "code": "pg_catalog.POSIX",
+            "nick": "pg_catalog.default",
+        }
+        assert definition is not None and "text_pattern_ops" in definition[0]
+    finally:
+        with psycopg.connect(db.cluster.dsn(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{db.name}_copy" WITH (FORCE)')
