@@ -26,6 +26,7 @@ from pgdba.history.snapshot import index_ages, previous_statement_snapshot, size
 from pgdba.history.store import HistoryStore
 from pgdba.server import TESTED_MAJORS, ServerFacts, load_server_facts
 from pgdba.stats.activity import connection_usage, session_activity
+from pgdba.stats.archiver import wal_archiver_status
 from pgdba.stats.bloat import index_bloat, table_bloat
 from pgdba.stats.database import database_stats, wraparound_ages
 from pgdba.stats.foreign_keys import foreign_keys
@@ -75,6 +76,9 @@ def _owner(code: str) -> str:
     return {
         "safety.multixact_wraparound": "safety.wraparound",
         "index.redundant": "index.duplicate",
+        backups.NONE_KNOWN: "backup.restore_test",
+        backups.WAL_ARCHIVE_FAILING: "backup.restore_test",
+        backups.WAL_ARCHIVED_ELSEWHERE: "backup.restore_test",
     }.get(code, "settings" if code.startswith("settings.") else code)
 
 
@@ -96,6 +100,7 @@ def _collectors(conn: psycopg.Connection, facts: ServerFacts) -> dict[str, Calla
         "slots": lambda: replication_slots(conn),
         "standbys": lambda: standby_lag(conn),
         "system_identifier": lambda: read_system_identifier(conn),  # whose backup records are this server's
+        "wal_archiver": lambda: wal_archiver_status(conn),  # another tool's backups show as archived WAL
     }
 
 
@@ -235,15 +240,26 @@ def _forecast(d: Data, kw: dict[str, Any]) -> list[Finding]:
 
 
 def _restore_tests(d: Data, kw: dict[str, Any]) -> list[Finding]:
+    """pgdba's restore tests when it backs the database up; else what the server's WAL archiving shows."""
+    unknown = sorted(set(kw) - {*backups.RESTORE_TEST_OPTIONS, *backups.ARCHIVE_OPTIONS})
+    if unknown:  # whichever half runs, a mistyped threshold is refused
+        raise InputError(
+            f"backup.restore_test has no threshold named {unknown[0]!r} (--set backup.restore_test.PARAM)"
+        )
     store: HistoryStore | None = d.get("store")
-    if store is None:
-        raise Skip("no history store given")
-    # another server's jobs may record under the same key (localhost:5432/app in a shared store)
-    system_identifier = d["system_identifier"]
-    tests = records_of_server(store.records(d["target_key"], backups.RESTORE_TEST_KIND), system_identifier)
-    if not tests and not records_of_server(store.records(d["target_key"], BACKUP_KIND), system_identifier):
-        raise Skip("no backup or restore test recorded for this database")
-    return backups.restore_test_findings(tests, d["now"], **kw)
+    if store is not None:
+        # another server's jobs may record under the same key (localhost:5432/app in a shared store)
+        system_identifier = d["system_identifier"]
+        tests = records_of_server(
+            store.records(d["target_key"], backups.RESTORE_TEST_KIND), system_identifier
+        )
+        if tests or records_of_server(store.records(d["target_key"], BACKUP_KIND), system_identifier):
+            restore_kw = {k: v for k, v in kw.items() if k in backups.RESTORE_TEST_OPTIONS}
+            return backups.restore_test_findings(tests, d["now"], **restore_kw)
+    archive_kw = {k: v for k, v in kw.items() if k in backups.ARCHIVE_OPTIONS}
+    return backups.unknown_backup_findings(
+        d["wal_archiver"], d["now"], history_store=store is not None, **archive_kw
+    )
 
 
 CHECKS: tuple[Check, ...] = (  # weights by area follow reliability.md §4 (backups 25, capacity 25, …)
@@ -348,7 +364,7 @@ CHECKS: tuple[Check, ...] = (  # weights by area follow reliability.md §4 (back
         lambda d, kw: safety.connection_headroom(d["connections"], **kw),
     ),
     # availability and backups (25)
-    Check("backup.restore_test", 25, ("system_identifier",), _restore_tests),
+    Check("backup.restore_test", 25, ("system_identifier", "wal_archiver"), _restore_tests),
     # replication (10)
     Check(
         "safety.inactive_slot",

@@ -1,14 +1,23 @@
-"""Backup safety from the history store: a backup nobody restored is a hope, not a backup."""
+"""Backup safety from the history store: a backup nobody restored is a hope, not a backup.
+
+A database with no pgdba backup is judged by the server's WAL archiving instead: working archiving means
+another tool backs it up (pgdba cannot test those restores), none means no backup is known at all."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pgdba.findings import Finding, Severity
+from pgdba.stats.archiver import ArchiverStatus
 
 RESTORE_TEST_KIND = "restore_test"
+NONE_KNOWN = "backup.none_known"
+WAL_ARCHIVE_FAILING = "backup.wal_archive_failing"
+WAL_ARCHIVED_ELSEWHERE = "backup.wal_archived_elsewhere"
+RESTORE_TEST_OPTIONS = ("max_age",)  # the thresholds of restore_test_findings
+ARCHIVE_OPTIONS = ("max_archive_age_hours",)  # … and of unknown_backup_findings
 
 
 def restore_test_findings(
@@ -36,3 +45,101 @@ def restore_test_findings(
             "Run `pgdba restore-test` (and schedule it weekly): only a restored backup is known to work",
         )
     ]
+
+
+def unknown_backup_findings(
+    archiver: ArchiverStatus,
+    now: datetime,
+    *,
+    max_archive_age_hours: float = 24.0,
+    history_store: bool = True,
+) -> list[Finding]:
+    """For a database pgdba has no backup of: judged by WAL archiving (pg_stat_archiver).
+
+    Working (archive_mode on, a WAL archived within `max_archive_age_hours`, 24 h, and no failure since) is
+    info: another tool backs it up. Failing since the last success is a warning, critical once nothing
+    was archived for `max_archive_age_hours`. Off or idle is a warning: no backup is known at all."""
+    max_age = timedelta(hours=max_archive_age_hours)
+    metrics = {
+        **archiver.to_dict(),
+        "pgdba_backups": 0,
+        "history_store": history_store,
+        "max_archive_age_hours": max_archive_age_hours,
+    }
+    if _archive_failing(archiver):
+        return [_failing_archive(archiver, now, max_age, metrics)]
+    not_working = _why_archiving_is_not_working(archiver, now, max_age)
+    if not_working is None:
+        return [_archived_elsewhere(archiver, metrics)]
+    where = "pgdba" if history_store else "pgdba (no history store given)"
+    return [
+        Finding(
+            NONE_KNOWN,
+            Severity.WARNING,
+            f"No backup of this database is known to {where} and WAL archiving is not active ({not_working})",
+            "backups",
+            metrics,
+            "Back it up with `pgdba backup run --storage URL` and schedule the daily backup and weekly "
+            "restore test with `pgdba schedule --apply`",
+        )
+    ]
+
+
+def _archive_failing(archiver: ArchiverStatus) -> bool:
+    """The archiver's newest attempt failed: a failure after the last success (or with none at all)."""
+    failed, archived = archiver.last_failed_time, archiver.last_archived_time
+    return archiver.archive_mode != "off" and failed is not None and (archived is None or failed > archived)
+
+
+def _why_archiving_is_not_working(archiver: ArchiverStatus, now: datetime, max_age: timedelta) -> str | None:
+    """None when WAL archiving works, else why not (in words)."""
+    if archiver.archive_mode == "off":
+        return "archive_mode is off"
+    last = archiver.last_archived_time
+    if archiver.archived_count == 0 or last is None:
+        return f"archive_mode is {archiver.archive_mode} but no WAL file has been archived"
+    if now - last > max_age:
+        return f"no WAL file archived within {_hours(max_age)}, the last at {_utc(last)}"
+    return None
+
+
+def _failing_archive(
+    archiver: ArchiverStatus, now: datetime, max_age: timedelta, metrics: dict[str, Any]
+) -> Finding:
+    last = archiver.last_archived_time
+    stale = last is None or now - last > max_age
+    since = "no WAL file ever archived" if last is None else f"last success {_utc(last)}"
+    failed_at = _utc(archiver.last_failed_time) if archiver.last_failed_time else "?"
+    return Finding(
+        WAL_ARCHIVE_FAILING,
+        Severity.CRITICAL if stale else Severity.WARNING,
+        f"WAL archiving is failing: {archiver.last_failed_wal} failed at {failed_at} ({since}); "
+        "no pgdba backup of this database either",
+        "backups",
+        metrics,
+        "Fix archive_command (the server log has its error): until it succeeds, WAL piles up in pg_wal "
+        "and recovery from the archive stops at the last archived file; `pgdba backup run --storage URL` "
+        "gives a backup pgdba can test meanwhile",
+    )
+
+
+def _archived_elsewhere(archiver: ArchiverStatus, metrics: dict[str, Any]) -> Finding:
+    last = _utc(archiver.last_archived_time) if archiver.last_archived_time else "?"
+    return Finding(
+        WAL_ARCHIVED_ELSEWHERE,
+        Severity.INFO,
+        f"An external tool archives WAL (last {archiver.last_archived_wal} at {last}); "
+        "pgdba has no backup of this database and cannot test its restores",
+        "backups",
+        metrics,
+        "Test restores with that tool, or have pgdba test one too: `pgdba backup run --storage URL` then "
+        "`pgdba restore-test` (`pgdba schedule --apply` runs both)",
+    )
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _hours(span: timedelta) -> str:
+    return f"{span.total_seconds() / 3600:g} h"

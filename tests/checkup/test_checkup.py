@@ -187,8 +187,11 @@ def test_table_growth_is_the_present_rate_not_the_average_since_the_oldest_snaps
 @pytest.mark.catalog
 def test_restore_test_counts_once_backups_exist(db: TestDatabase, tmp_path: Path) -> None:
     store = store_at(tmp_path)
-    skipped = run(db, "backup.restore_test", store=store)
-    assert [s.check for s in skipped.report.skipped] == ["backup.restore_test"]
+    unknown = run(db, "backup.restore_test", store=store)  # no backup known, WAL archiving off
+    assert unknown.report.skipped == []
+    assert [(f.code, f.severity) for f in unknown.report.findings] == [
+        ("backup.none_known", Severity.WARNING)
+    ]
     store.add_record(db.target.key, "restore_test", {"passed": False})
     failed = find(run(db, "backup.restore_test", store=store), "backup.restore_test")
     assert [(f.severity, f.title) for f in failed] == [
@@ -205,7 +208,9 @@ def test_restore_test_counts_once_backups_exist(db: TestDatabase, tmp_path: Path
 @pytest.mark.catalog
 def test_score_caps_and_deductions(db: TestDatabase, tmp_path: Path) -> None:
     db.execute("CREATE TABLE nopk (v int)")
-    warned = run_checkup(db.target, store=store_at(tmp_path))
+    store = store_at(tmp_path)
+    store.add_record(db.target.key, "restore_test", {"passed": True})  # backed up: nopk is the one warning
+    warned = run_checkup(db.target, store=store)
     score = health_score(warned)
     assert score.cap == 7.0 and score.score == 7.0 and score.uncapped > 9
     assert [d.check for d in score.deductions] == ["table.no_primary_key"]
@@ -213,7 +218,7 @@ def test_score_caps_and_deductions(db: TestDatabase, tmp_path: Path) -> None:
     assert score.deductions[0].points == pytest.approx(10 * 1 * 0.5 / total)
     db.execute("CREATE TABLE enrollment (id serial PRIMARY KEY)")
     db.execute("SELECT setval('enrollment_id_seq', 2100000000)")
-    critical = health_score(run_checkup(db.target, store=store_at(tmp_path)))
+    critical = health_score(run_checkup(db.target, store=store))
     assert critical.cap == 4.0 and critical.score == 4.0
     assert critical.deductions[0].check == "safety.sequence_exhaustion"
 
@@ -261,7 +266,8 @@ def test_checkup_under_a_pg_monitor_role_names_what_it_skipped(db: TestDatabase)
             "index.duplicate",
             "settings",
         } <= ran
-        assert serious(result) == []
+        # no history store given and WAL archiving off: no backup known (pg_stat_archiver is readable)
+        assert [f.code for f in serious(result)] == ["backup.none_known"]
     finally:
         db.execute(f"DROP ROLE {role}")
 

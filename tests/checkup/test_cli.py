@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pgdba.cli import main
+from pgdba.history.store import HistoryStore
 from pgdba.maintenance import maintenance_plan
 from tests.checkup.helpers import script
 from tests.conftest import TestDatabase
@@ -28,7 +29,8 @@ def test_check_exit_code_follows_fail_on(
     assert code == 0  # default --fail-on critical; only a warning here
     assert "Health score 7.0/10, capped at 7 (warning findings)" in out
     assert "No primary key  (public.nopk)" in out
-    assert "skipped backup.restore_test: no backup or restore test recorded" in out
+    assert "No backup of this database is known to pgdba and WAL archiving is not active" in out
+    assert "skipped backup.restore_test" not in out
     code, _ = _run(capsys, "check", "--dsn", db.dsn, "--store", store, "--fail-on", "warning")
     assert code == 1
 
@@ -41,8 +43,11 @@ def test_check_json_has_score_findings_and_skipped(
     data = json.loads(out)
     assert code == 0 and data["schema_version"] == 1
     assert data["score"]["score"] == 7.0
-    assert [f["code"] for f in data["findings"] if f["severity"] != "info"] == ["table.no_primary_key"]
-    assert "backup.restore_test" in {s["check"] for s in data["skipped"]}
+    assert [f["code"] for f in data["findings"] if f["severity"] != "info"] == [
+        "backup.none_known",
+        "table.no_primary_key",
+    ]
+    assert "backup.restore_test" not in {s["check"] for s in data["skipped"]}
 
 
 def test_bad_threshold_is_one_line_and_exit_2(db: TestDatabase, capsys: pytest.CaptureFixture[str]) -> None:
@@ -56,6 +61,7 @@ def test_health_lists_deductions_with_weights(
 ) -> None:
     db.execute("CREATE TABLE enrollment (id serial PRIMARY KEY)")
     db.execute("SELECT setval('enrollment_id_seq', 2100000000)")
+    HistoryStore(tmp_path / "h").add_record(db.target.key, "restore_test", {"passed": True})  # backed up
     code, out = _run(capsys, "health", "--dsn", db.dsn, "--store", str(tmp_path / "h"), "--format", "json")
     data = json.loads(out)
     assert code == 0 and data["score"] == 4.0 and data["cap"] == 4.0

@@ -77,7 +77,7 @@ def test_report_headline_shows_how_much_of_the_check_weight_ran(
     store = str(tmp_path / "h.sqlite3")
     assert main(["report", "--dsn", db.dsn, "--store", store, "--format", "json"]) == 0
     score = json.loads(capsys.readouterr().out)["score"]
-    assert score["coverage"] < 1  # backup checks cannot run without a backup storage
+    assert score["coverage"] < 1  # the history-based checks cannot run without earlier snapshots
 
     assert main(["report", "--dsn", db.dsn, "--store", store, "--out", str(tmp_path / "r.md")]) == 0
 
