@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import pglast
@@ -21,9 +21,9 @@ import psycopg
 from pglast import ast, enums
 from psycopg import sql
 
-from pgdba.advisor.catalog import TableInfo
+from pgdba.advisor.catalog import ExistingIndex, TableInfo
 from pgdba.advisor.parse_tree import column_name, constant_text
-from pgdba.advisor.query_columns import ColumnUse, QueryColumns, Role
+from pgdba.advisor.query_columns import KEY_FUNCTIONS, ColumnUse, QueryColumns, Role
 
 DEFAULT_MAX_WIDTH = 3
 # A `column = constant` predicate seen in at least this many workload queries yields partial candidates.
@@ -59,6 +59,9 @@ class Candidate:
     # (key column, operator class) of the keys that serve `LIKE 'abc%'` under a non-C collation
     # (text_pattern_ops …); the other keys take their type's default operator class
     pattern_ops: tuple[tuple[str, str], ...] = ()
+    # (key column, function) of the keys that are an expression of one column: `lower(email)` serves
+    # `lower(email) = $1` (KEY_FUNCTIONS); the other keys are plain columns
+    key_functions: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.where_operator not in ("=", *NULL_TESTS):
@@ -73,12 +76,15 @@ class Candidate:
         ):
             raise ValueError(f"pattern operator classes only on key columns, not {self.pattern_ops!r}")
         object.__setattr__(self, "pattern_ops", tuple(sorted(set(self.pattern_ops))))
+        if any(column not in self.columns or f not in KEY_FUNCTIONS for column, f in self.key_functions):
+            raise ValueError(f"key functions only on key columns, not {self.key_functions!r}")
+        object.__setattr__(self, "key_functions", tuple(sorted(set(self.key_functions))))
 
     @property
     def relation(self) -> str:
         return f"{self.schema}.{self.table}"
 
-    def _key(self) -> tuple[str, str, tuple[str, ...], tuple[str, ...], str, str, str, int, str]:
+    def _key(self) -> tuple[str, str, tuple[str, ...], tuple[str, ...], str, str, str, int, str, str]:
         return (
             self.schema,
             self.table,
@@ -89,6 +95,7 @@ class Candidate:
             repr(self.where_value),
             self.fillfactor or 0,
             repr(self.pattern_ops),
+            repr(self.key_functions),
         )
 
     def __lt__(self, other: Candidate) -> bool:
@@ -102,11 +109,20 @@ class Candidate:
         """The operator class of a key column: "" for its type's default."""
         return dict(self.pattern_ops).get(column, "")
 
+    def function(self, column: str) -> str:
+        """The function a key applies to its column (`lower`), "" for a plain column key."""
+        return dict(self.key_functions).get(column, "")
+
     @property
-    def keys(self) -> tuple[tuple[str, str], ...]:
-        """(column, operator class) of each key: an index serves another's queries only when its keys
-        start with the other's keys, operator classes included."""
-        return tuple((column, self.opclass(column)) for column in self.columns)
+    def keys(self) -> tuple[tuple[str, str, str], ...]:
+        """(column, operator class, function) of each key: an index serves another's queries only when its
+        keys start with the other's keys, operator classes and expressions included."""
+        return tuple((c, self.opclass(c), self.function(c)) for c in self.columns)
+
+    def key_text(self, column: str) -> str:
+        """A key as written in CREATE INDEX, unquoted: `email`, `lower(email)`, `email text_pattern_ops`."""
+        text = f"{self.function(column)}({column})" if self.function(column) else column
+        return f"{text} {self.opclass(column)}" if self.opclass(column) else text
 
     def name(self) -> str:
         """PostgreSQL's (and Prisma's) default naming: table_col1_col2_idx (INCLUDE columns too), at most 63
@@ -114,7 +130,11 @@ class Candidate:
         name, and `CREATE INDEX IF NOT EXISTS` would skip a second index of the same name. A name that had
         to be shortened, or a predicate constant that is not a plain word, ends in a hash of the definition.
         """
-        parts = [self.table, *(f"{c}_pattern" if self.opclass(c) else c for c in self.columns), *self.include]
+        keys = (
+            "_".join(p for p in (self.function(c), c, "pattern" if self.opclass(c) else "") if p)
+            for c in self.columns
+        )
+        parts = [self.table, *keys, *self.include]
         exact = True
         if self.where_column is not None:
             parts.append(f"where_{self.where_column}")
@@ -149,8 +169,7 @@ class Candidate:
         return (self.where_column, "=", text)
 
     def label(self) -> str:
-        keys = (f"{c} {self.opclass(c)}" if self.opclass(c) else c for c in self.columns)
-        text = f"{self.relation}({', '.join(keys)})"
+        text = f"{self.relation}({', '.join(self.key_text(c) for c in self.columns)})"
         if self.include:
             text += f" INCLUDE ({', '.join(self.include)})"
         if self.where_column is not None:
@@ -197,10 +216,12 @@ class Candidate:
         return sql.Composed(parts)
 
     def _key_sql(self, column: str) -> sql.Composable:
-        opclass = self.opclass(column)
-        if not opclass:
-            return sql.Identifier(column)
-        return sql.SQL("{} {}").format(sql.Identifier(column), sql.SQL(opclass))  # one of PATTERN_OPCLASSES
+        key: sql.Composable = sql.Identifier(column)
+        if self.function(column):
+            key = sql.SQL("{}({})").format(sql.SQL(self.function(column)), key)  # one of KEY_FUNCTIONS
+        if self.opclass(column):
+            key = sql.SQL("{} {}").format(key, sql.SQL(self.opclass(column)))  # one of PATTERN_OPCLASSES
+        return key
 
     def sql_text(self, conn: psycopg.Connection | None = None, *, concurrently: bool = True) -> str:
         return self.ddl(concurrently=concurrently).as_string(conn)
@@ -216,6 +237,7 @@ class Candidate:
             fillfactor=self.fillfactor,
             partitioned=self.partitioned,
             pattern_ops=tuple((c, o) for c, o in self.pattern_ops if c in columns),
+            key_functions=tuple((c, f) for c, f in self.key_functions if c in columns),
         )
 
     def extended(self, column: str) -> Candidate:
@@ -231,6 +253,7 @@ class Candidate:
             "where": self.predicate(),
             "fillfactor": self.fillfactor or BTREE_DEFAULT_FILLFACTOR,
             "opclasses": dict(self.pattern_ops),  # key column → operator class, where not the default
+            "functions": dict(self.key_functions),  # key column → the function the key applies to it
             "name": self.name(),
         }
 
@@ -246,23 +269,32 @@ class CandidateSet:
 
 
 def served_by_existing(candidate: Candidate, table: TableInfo) -> bool:
-    """An existing valid btree whose leading columns are the candidate's columns, with operator classes
-    that serve the same operators, serves it: a full one always, a partial one when its predicate is the
-    candidate's (`finished_at IS NULL`, `status = 'new'`)."""
-    key = candidate.columns
+    """An existing valid btree whose leading keys are the candidate's keys (the same columns or
+    expressions, with operator classes that serve the same operators) serves it: a full one always, a
+    partial one when its predicate is the candidate's (`finished_at IS NULL`, `status = 'new'`)."""
     for index in table.indexes:
-        if index.access_method != "btree" or not index.is_valid or index.columns[: len(key)] != key:
-            continue
-        if not all(
-            _serves_like(opclass) if candidate.opclass(column) else not _serves_like(opclass, collation=False)
-            for column, opclass in zip(key, index.key_opclasses, strict=False)
-        ):
+        if index.access_method != "btree" or not index.is_valid or not _leads_with(index, candidate):
             continue
         if not index.is_partial:
             return True
         if candidate.is_partial and predicate_key(index.predicate) == candidate.predicate_key():
             return True
     return False
+
+
+def _leads_with(index: ExistingIndex, candidate: Candidate) -> bool:
+    """Are the index's first keys the candidate's keys?"""
+    if len(index.columns) < len(candidate.columns):
+        return False
+    for position, column in enumerate(candidate.columns):
+        function = candidate.function(column)
+        existing = index.key_functions[position] if position < len(index.key_functions) else None
+        if (existing != (function, column)) if function else (index.columns[position] != column):
+            return False
+        opclass = index.key_opclasses[position] if position < len(index.key_opclasses) else ""
+        if not _serves_like(opclass) if candidate.opclass(column) else _serves_like(opclass, collation=False):
+            return False
+    return True
 
 
 def _serves_like(key_opclass: str, *, collation: bool = True) -> bool:
@@ -350,18 +382,21 @@ def generate_candidates(
                 uses = [u for u in query.uses if u.block == block.number and u.column.relation == relation]
                 used = result.query_columns[number].setdefault(table.qualified_name, set())
                 used.update(u.column.column for u in uses)
+                plain = [u for u in uses if not u.column.function]  # (`lower(email)` needs its own key)
                 order_uses = [u for u in query.uses if u.block == block.number and u.role is Role.ORDER_BY]
                 read = [c.column for c in query.referenced.get(block.number, []) if c.relation == relation]
                 predicates: list[tuple[str, str, str | int | float | bool | None]] = [
                     (column, "=", value) for column, value in partial_predicates.get(table.qualified_name, ())
                 ]
-                predicates += [(column, "IS NULL", None) for column in _rare_nulls(uses, table)]
+                predicates += [(column, "IS NULL", None) for column in _rare_nulls(plain, table)]
                 block_keys = _BlockKeys(
-                    table, uses, read, predicates, (fillfactors or {}).get(table.qualified_name)
+                    table, plain, read, predicates, (fillfactors or {}).get(table.qualified_name)
                 )
-                for columns in _column_lists(uses, _sort_key(order_uses, relation), table, max_width):
-                    for pattern in _opclass_variants(columns, uses, _like_opclasses(uses, table)):
+                for columns in _column_lists(plain, _sort_key(order_uses, relation), table, max_width):
+                    for pattern in _opclass_variants(columns, plain, _like_opclasses(plain, table)):
                         block_keys.add_variants(result, number, columns, pattern)
+                for columns, functions, pattern in _function_key_lists(uses, table, max_width):
+                    block_keys.add_variants(result, number, columns, pattern, functions)
     return result
 
 
@@ -382,34 +417,74 @@ class _BlockKeys:
         number: int,
         columns: tuple[str, ...],
         pattern: tuple[tuple[str, str], ...],
+        functions: tuple[tuple[str, str], ...] = (),
     ) -> None:
         table = self.table
-        _add(
-            result,
-            number,
-            Candidate(table.schema, table.name, columns, pattern_ops=pattern),
-            table,
-            self.fillfactor,
-        )
-        rest = tuple(sorted(c for c in set(self.read) - set(columns) if c in table.columns))
+        expression_keys = {c for c, _ in functions}
+
+        def candidate(
+            keys: tuple[str, ...],
+            include: tuple[str, ...] = (),
+            where: tuple[str, str, str | int | float | bool | None] | None = None,  # column, operator, value
+        ) -> Candidate:
+            where_column, operator, value = where or (None, "=", None)
+            return Candidate(
+                table.schema,
+                table.name,
+                keys,
+                include,
+                where_column,
+                value,
+                operator,
+                pattern_ops=tuple((c, o) for c, o in pattern if c in keys),
+                key_functions=tuple((c, f) for c, f in functions if c in keys),
+            )
+
+        _add(result, number, candidate(columns), table, self.fillfactor)
+        # (a column under an expression key is not in the index: it can still be INCLUDEd)
+        plain_keys = set(columns) - expression_keys
+        rest = tuple(sorted(c for c in set(self.read) - plain_keys if c in table.columns))
         if self.read and 0 < len(rest) <= MAX_INCLUDE:
             # every column the block reads: an index-only scan never visits the table
-            covering = Candidate(table.schema, table.name, columns, rest, pattern_ops=pattern)
-            _add(result, number, covering, table, self.fillfactor)
-        for where_column, operator, value in self.predicates:
-            if where_column in columns and len(columns) > 1:
-                keys = tuple(c for c in columns if c != where_column)
-                kept = tuple((c, o) for c, o in pattern if c in keys)
-                partial = Candidate(
-                    table.schema, table.name, keys, (), where_column, value, operator, pattern_ops=kept
-                )
-                _add(result, number, partial, table, self.fillfactor)
+            _add(result, number, candidate(columns, rest), table, self.fillfactor)
+        for where in self.predicates:
+            if where[0] in plain_keys and len(columns) > 1:
+                keys = tuple(c for c in columns if c != where[0])
+                _add(result, number, candidate(keys, where=where), table, self.fillfactor)
         if columns[0] in _sparse_strict(self.uses, table):
             # the same keys without the null rows no filter of this block can match
-            partial = Candidate(
-                table.schema, table.name, columns, (), columns[0], None, "IS NOT NULL", pattern_ops=pattern
-            )
-            _add(result, number, partial, table, self.fillfactor)
+            not_null = (columns[0], "IS NOT NULL", None)
+            _add(result, number, candidate(columns, where=not_null), table, self.fillfactor)
+
+
+def _function_key_lists(
+    uses: list[ColumnUse], table: TableInfo, max_width: int
+) -> Iterator[tuple[tuple[str, ...], tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]]:
+    """(key columns, key functions, pattern operator classes) for each column a block filters or sorts on
+    through one of KEY_FUNCTIONS (`lower(email) = $1`): the expression alone, after the block's equality
+    columns (most selective first), and, when the block compares it with `=`, before each range column."""
+    plain = [u for u in uses if not u.column.function and u.conjunctive and u.column.column in table.columns]
+    equality = sorted(
+        dict.fromkeys(u.column.column for u in plain if u.role is Role.EQUALITY),
+        key=lambda c: -table.columns[c].n_distinct,
+    )
+    ranges = list(dict.fromkeys(u.column.column for u in plain if u.role is Role.RANGE))
+    for use in uses:
+        column, function = use.column.column, use.column.function
+        info = table.columns.get(column)
+        if not function or info is None or not info.btree_ok:
+            continue
+        if use.role not in (Role.EQUALITY, Role.RANGE, Role.ORDER_BY) or not use.conjunctive:
+            continue
+        functions = ((column, function),)
+        pattern = ((column, info.like_opclass),) if use.operator == "LIKE" and info.like_opclass else ()
+        others = [c for c in equality if c != column and table.columns[c].btree_ok]
+        for width in range(0, min(len(others), max_width - 1) + 1):
+            yield (*others[:width], column), functions, pattern
+        if use.role is Role.EQUALITY:
+            for after in ranges:
+                if after != column and table.columns[after].btree_ok:
+                    yield (column, after), functions, pattern
 
 
 def _like_opclasses(uses: list[ColumnUse], table: TableInfo) -> dict[str, str]:
@@ -482,7 +557,7 @@ def _add(
 
 def _sort_key(order_uses: list[ColumnUse], relation: str) -> tuple[str, ...]:
     """ORDER BY columns when all of them are on this table in one direction (else no index can sort)."""
-    if not order_uses or any(u.column.relation != relation for u in order_uses):
+    if not order_uses or any(u.column.relation != relation or u.column.function for u in order_uses):
         return ()
     if len({u.descending for u in order_uses}) > 1:
         return ()
@@ -544,7 +619,12 @@ def _recurring_constants(
     for query in queries:
         found: set[tuple[str, str, str | int | float | bool]] = set()
         for use in query.uses:
-            if use.role is not Role.EQUALITY or use.operator != "=" or not use.conjunctive:
+            if (
+                use.role is not Role.EQUALITY
+                or use.operator != "="
+                or not use.conjunctive
+                or use.column.function
+            ):
                 continue
             value = _literal_value(use.constant)
             table = tables.get(use.column.relation)

@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import pglast
 import psycopg
+from pglast import ast
 from psycopg.rows import dict_row
 
+from pgdba.advisor.parse_tree import column_name
+from pgdba.advisor.query_columns import KEY_FUNCTIONS
 from pgdba.stats.indexes import ATTACHED_TO_SQL, KEY_OPCLASSES_SQL, KEY_OPTIONS_SQL, SERVED_FOREIGN_KEY_SQL
 from pgdba.stats.locks import BLOCKED_RELATIONS
 
@@ -55,6 +59,9 @@ class ExistingIndex:
     # per key column "operator class/collation": the same columns under another opclass or collation serve
     # other queries (LIKE 'ab%' needs text_pattern_ops or COLLATE "C")
     key_opclasses: tuple[str, ...] = ()
+    # per key column: (function, column) for an expression key of one of KEY_FUNCTIONS on one column
+    # (`lower(email)`, as pg_get_indexdef prints it, casts seen through), else None
+    key_functions: tuple[tuple[str, str] | None, ...] = ()
     serves_foreign_key: str | None = None  # the FK it serves (pgdba.stats.indexes.SERVED_FOREIGN_KEY_SQL)
     # per key column pg_index.indoption: bit 1 DESC, bit 2 NULLS FIRST (the order a scan returns rows in)
     key_options: tuple[int, ...] = ()
@@ -206,6 +213,9 @@ SELECT i.indrelid::int AS table_oid,
        pg_get_indexdef(i.indexrelid) AS definition,
        pg_get_expr(i.indpred, i.indrelid) AS predicate,
        {KEY_OPCLASSES_SQL} AS key_opclasses,
+       ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, false)
+               FROM generate_series(1, i.indnkeyatts) AS k
+              ORDER BY k) AS key_definitions,
        {SERVED_FOREIGN_KEY_SQL} AS serves_foreign_key,
        {KEY_OPTIONS_SQL} AS key_options,
        {ATTACHED_TO_SQL} AS attached_to
@@ -366,6 +376,7 @@ def load_tables(conn: psycopg.Connection, oids: Iterable[int]) -> dict[int, Tabl
                     definition=row["definition"],
                     predicate=row["predicate"],
                     key_opclasses=tuple(row["key_opclasses"]),
+                    key_functions=tuple(key_function(text) for text in row["key_definitions"]),
                     serves_foreign_key=row["serves_foreign_key"],
                     key_options=tuple(row["key_options"]),
                     attached_to=row["attached_to"],
@@ -401,3 +412,22 @@ def _column(row: dict[str, object], table_rows: float) -> ColumnInfo:
         dedup_ok=dedup_ok,
         like_opclass=None if row["like_opclass"] is None else str(row["like_opclass"]),
     )
+
+
+def key_function(definition: str) -> tuple[str, str] | None:
+    """(function, column) of an index key pg_get_indexdef prints as one of KEY_FUNCTIONS applied to one
+    column (`lower(email)`, `lower((nick)::text)` on a varchar), else None (a plain column, another
+    expression)."""
+    try:
+        statements = pglast.parse_sql(f"SELECT {definition}")
+    except pglast.parser.ParseError:
+        return None
+    targets = getattr(statements[0].stmt, "targetList", None) if len(statements) == 1 else None
+    call = targets[0].val if targets and len(targets) == 1 else None
+    if not isinstance(call, ast.FuncCall) or not call.args or len(call.args) != 1:
+        return None
+    names = [str(n.sval) for n in call.funcname or () if isinstance(n, ast.String)]
+    column = column_name(call.args[0])  # (casts seen through)
+    if not names or names[-1] not in KEY_FUNCTIONS or names[:-1] not in ([], ["pg_catalog"]) or not column:
+        return None
+    return names[-1], column

@@ -154,7 +154,7 @@ def query_fixed_equalities(
     found = []
     for column, operator in used.parameters.values():
         table = tables.get(column.relation)
-        if operator != "=" or column not in filtered or table is None:
+        if operator != "=" or column not in filtered or table is None or column.function:
             continue
         value = observed.fixed(query.queryid, (table.schema, table.name, column.column, "="))
         if value is not None:

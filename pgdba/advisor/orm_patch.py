@@ -171,9 +171,10 @@ def prisma_patch(path: Path, indexes: Sequence[Candidate]) -> OrmPatch:
         if model is None or None in fields:
             unmapped.append(f"{candidate.label()}: no Prisma model/field for it in {path}")
             continue
-        if candidate.include or candidate.is_partial:
+        if candidate.include or candidate.is_partial or candidate.key_functions:
             unmapped.append(
-                f"{candidate.label()}: Prisma cannot express INCLUDE / partial indexes; use the SQL"
+                f"{candidate.label()}: Prisma cannot express INCLUDE / partial / expression indexes; "
+                "use the SQL"
             )
             continue
         line = prisma_index_line(candidate, [f for f in fields if f])
@@ -383,10 +384,8 @@ def drizzle_index_call(
     class, `.with({ fillfactor: 100 })` for a packed index and `.where(sql`${t.c} IS NULL`)` for a partial
     one; the name in the file's `quote` (" or ')."""
     columns = ", ".join(
-        f"{param}.{f}.op({_js_string(candidate.opclass(c), quote)})"
-        if candidate.opclass(c)
-        else f"{param}.{f}"
-        for c, f in zip(candidate.columns, fields, strict=True)
+        _drizzle_key(candidate, column, f"{param}.{field}", quote)
+        for column, field in zip(candidate.columns, fields, strict=True)
     )
     call = f"index({_js_string(candidate.name(), quote)}).on({columns})"
     if candidate.fillfactor is not None:
@@ -399,6 +398,16 @@ def drizzle_index_call(
             predicate = f"{column} = {sql.Literal(candidate.where_value).as_string(None).strip()}"
         call += f".where(sql`{_template_text(predicate, keep=column)}`)"
     return call
+
+
+def _drizzle_key(candidate: Candidate, column: str, reference: str, quote: str) -> str:
+    """One key of `.on(…)`: `t.email`, `t.email.op("text_pattern_ops")`, or an expression key
+    `` sql`lower(${t.email})` `` (drizzle_patch leaves an expression key with an operator class out)."""
+    if candidate.function(column):
+        return f"sql`{candidate.function(column)}(${{{reference}}})`"
+    if candidate.opclass(column):
+        return f"{reference}.op({_js_string(candidate.opclass(column), quote)})"
+    return reference
 
 
 def _template_text(text: str, *, keep: str) -> str:
@@ -430,9 +439,12 @@ def drizzle_patch(path: Path, indexes: Sequence[Candidate]) -> OrmPatch:
         if candidate.include:
             unmapped.append(f"{candidate.label()}: INCLUDE index left to the SQL output")
             continue
+        if set(dict(candidate.key_functions)) & set(dict(candidate.pattern_ops)):
+            unmapped.append(f"{candidate.label()}: an expression key with an operator class; use the SQL")
+            continue
         param = table.extra_param or "t"
         call = drizzle_index_call(candidate, param, [f for f in fields if f], where_field, quote=table.quote)
-        needs_sql = needs_sql or candidate.is_partial
+        needs_sql = needs_sql or candidate.is_partial or bool(candidate.key_functions)
         if table.extra_is_object:
             words = candidate.name().split("_")
             key = words[0] + "".join(w[:1].upper() + w[1:] for w in words[1:])  # camelCase, as Drizzle docs

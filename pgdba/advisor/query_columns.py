@@ -15,7 +15,7 @@ Columns of CTEs, sub-selects in FROM and functions are not table columns and are
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -40,11 +40,14 @@ class Role(StrEnum):
 
 @dataclass(frozen=True, order=True)
 class TableColumn:
-    """A column of a base table; `schema` is None when the query did not qualify the table."""
+    """A column of a base table; `schema` is None when the query did not qualify the table. `function`: the
+    query uses the column inside one of KEY_FUNCTIONS (`lower(email) = $1`), which only an index on that
+    expression serves."""
 
     table: str
     column: str
     schema: str | None = None
+    function: str = ""
 
     @property
     def relation(self) -> str:
@@ -52,7 +55,8 @@ class TableColumn:
         return f"{self.schema}.{self.table}" if self.schema else self.table
 
     def __str__(self) -> str:
-        return f"{self.relation}.{self.column}"
+        text = f"{self.relation}.{self.column}"
+        return f"{self.function}({text})" if self.function else text
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,9 @@ def _distinct(columns: Iterable[TableColumn]) -> list[TableColumn]:
 
 
 _RANGE_OPERATORS = {"<", ">", "<=", ">="}
+# functions of one column a query filters or sorts on that an expression index serves (the case-insensitive
+# lookup `lower(email) = $1`); pgdba.advisor.candidates builds keys `lower("email")` for them
+KEY_FUNCTIONS = ("lower", "upper")
 
 
 @dataclass
@@ -508,7 +515,10 @@ class _Walker:
 
     # columns ---------------------------------------------------------------------------------------------
     def _column(self, node: object, scope: _Scope) -> TableColumn | None:
-        """The base-table column a bare column reference names, or None."""
+        """The base-table column a bare column reference names (or one of KEY_FUNCTIONS applied to it:
+        `lower(email)`), or None."""
+        if isinstance(node, ast.FuncCall):
+            return self._key_function(node, scope)
         if not isinstance(node, ast.ColumnRef):
             return None
         fields = node.fields or ()
@@ -525,6 +535,21 @@ class _Walker:
                 return scope.derived_column(qualifier, column)
             return TableColumn(table.table, column, table.schema) if table else None
         return self._unqualified(column, scope)
+
+    def _key_function(self, node: ast.FuncCall, scope: _Scope) -> TableColumn | None:
+        """`lower(col)` / `upper(col)` (plain calls, the column unqualified or qualified): the column, marked
+        with the function."""
+        names = [str(n.sval) for n in node.funcname or () if isinstance(n, ast.String)]
+        plain = not (node.agg_star or node.agg_distinct or node.over or node.agg_filter or node.agg_order)
+        args = node.args or ()
+        if not plain or len(args) != 1 or not names or names[-1] not in KEY_FUNCTIONS:
+            return None
+        if len(names) > 2 or (len(names) == 2 and names[0] != "pg_catalog"):
+            return None
+        column = self._column(args[0], scope)
+        if column is None or column.function:
+            return None
+        return replace(column, function=names[-1])
 
     def _unqualified(self, column: str, scope: _Scope) -> TableColumn | None:
         current: _Scope | None = scope

@@ -10,6 +10,7 @@ the column's statistics instead:
   histogram's median (further `IN` parameters take the next common values or histogram buckets);
 - `<`, `<=`: the histogram bound a tenth of the way up (about 10 % of the rows qualify); `>`, `>=`: a tenth
   of the way down; `BETWEEN`: the bounds around the median, a tenth of the histogram apart;
+- a column inside `lower()` / `upper()`: its sample, lowered or uppercased;
 - `LIKE`: the typical value's first half (at least three characters) followed by `%`, the shape of a
   search-as-you-type filter;
 - `LIMIT $n`: 10, `OFFSET $n`: 0.
@@ -50,6 +51,8 @@ SELECT most_common_vals::text::text[] AS common,
 """
 
 LIMIT_SAMPLE = "10"
+# KEY_FUNCTIONS (pgdba.advisor.query_columns) applied to a sampled value
+_KEY_FUNCTIONS_IN_PYTHON = {"lower": str.lower, "upper": str.upper}
 # a sampled `LIKE $n` pattern keeps at least this many leading characters of a typical value
 LIKE_MIN_PREFIX = 3
 OFFSET_SAMPLE = "0"
@@ -187,7 +190,9 @@ def bind_parameters(
             continue
         column, operator = columns.parameters[number]
         table = tables.get(column.relation)
-        if reader.observed is not None and table is not None and operator in OBSERVED_OPERATORS:
+        # (pg_qualstats records a comparison of lower(col) as no constant of col)
+        observable = operator in OBSERVED_OPERATORS and not column.function
+        if reader.observed is not None and table is not None and observable:
             seen = reader.observed.value(queryid, (table.schema, table.name, column.column, operator))
             if seen is not None:
                 values[number] = seen
@@ -200,7 +205,8 @@ def bind_parameters(
         ranks[column] = rank + 1
         value = sample.sample(operator, rank)
         if value is not None:
-            values[number] = value
+            # `lower(email) = $1` compares with the lowered value
+            values[number] = _KEY_FUNCTIONS_IN_PYTHON[column.function](value) if column.function else value
     for column, low, high in _between_pairs(columns):
         if low in values and high in values and not {low, high} & observed:
             values[low], values[high] = _around_median(reader, tables, column, values[low], values[high])

@@ -25,8 +25,9 @@ def test_parameters_are_attributed_to_the_column_they_meet() -> None:
         4: ("t.c", "IN"),
         5: ("t.d", ">="),
         6: ("t.d", "<="),
+        7: ("lower(t.e)", "="),  # an expression index's key, sampled lowered
         9: ("t.f", "= ANY"),
-    }  # $7 meets an expression, $8 is the LIMIT: neither is a column's value
+    }  # $8 is the LIMIT: not a column's value
 
 
 def test_typical_value_is_what_a_random_row_holds() -> None:

@@ -212,7 +212,8 @@ def test_prisma_patch_goes_into_the_mapped_model(tmp_path: Path) -> None:
     assert patch.new_text.splitlines()[7] == "  @@index([customerId, status])"
     assert patch.new_text.splitlines()[8] == "}"
     assert patch.unmapped == [
-        "public.orders(id) INCLUDE (status): Prisma cannot express INCLUDE / partial indexes; use the SQL"
+        "public.orders(id) INCLUDE (status): Prisma cannot express INCLUDE / partial / expression indexes; "
+        "use the SQL"
     ]
 
 

@@ -1,0 +1,173 @@
+"""A case-insensitive lookup (`lower(email) = $1`) is served only by an index on the expression: the advisor
+proposes `users(lower(email))`, knows such an existing index, and writes it for Drizzle (Prisma cannot)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pgdba.advisor.candidates import Candidate
+from pgdba.advisor.catalog import load_tables, resolve_relations
+from pgdba.advisor.orm_patch import drizzle_patch, prisma_patch
+from pgdba.advisor.query_columns import columns_by_role
+from pgdba.advisor.sampling import StatsReader, bind_parameters
+from pgdba.advisor.verify import verify_advice
+from pgdba.schema import check_schemas
+from pgdba.server import load_server_facts
+from tests.advisor.helpers import advise
+from tests.conftest import TestDatabase
+
+SCHEMA = """
+CREATE TABLE users (
+    id int PRIMARY KEY,
+    email text NOT NULL,
+    nick varchar(40) NOT NULL,
+    org_id int NOT NULL,
+    created_at timestamp NOT NULL
+);
+INSERT INTO users
+SELECT g, 'User' || g || '@Example.com', 'Nick' || g, g % 100, timestamp '2026-01-01' + g * interval '1 minute'
+  FROM generate_series(1, 200000) g;
+ANALYZE users;
+"""
+
+
+def labels(db: TestDatabase, queries: list[str]) -> list[str]:
+    return [r.candidate.label() for r in advise(db, queries).recommendations]
+
+
+def test_lower_and_upper_of_a_column_are_uses_of_the_column_through_the_function() -> None:
+    uses = columns_by_role(
+        "SELECT * FROM users u WHERE lower(u.email) = $1 AND pg_catalog.upper(nick) LIKE 'AB%'"
+        " ORDER BY lower(u.email)"
+    ).uses
+    assert [(str(u.column), u.role.value) for u in uses] == [
+        ("lower(users.email)", "equality"),
+        ("upper(users.nick)", "range"),
+        ("lower(users.email)", "order_by"),
+    ]
+    # other functions, nested calls and aggregates are not index keys here
+    assert (
+        columns_by_role("SELECT * FROM users WHERE btrim(email) = $1 OR lower(lower(email)) = $2").uses == []
+    )
+
+
+@pytest.mark.hypopg
+def test_a_lowered_lookup_gets_an_expression_index_the_planner_uses(db: TestDatabase) -> None:
+    db.execute(SCHEMA)
+    advice = advise(db, ["SELECT id FROM users WHERE lower(email) = $1"])
+    [recommendation] = advice.recommendations
+    assert recommendation.candidate.label() == "public.users(lower(email))"
+    assert recommendation.candidate.name() == "users_lower_email_idx"
+    assert 'USING btree (lower("email"))' in recommendation.sql
+    # no plain users(email): it cannot serve the query
+    db.execute(recommendation.candidate.ddl(concurrently=False).as_string(None))
+    with db.connect() as conn:
+        plan = conn.execute(
+            "EXPLAIN SELECT id FROM users WHERE lower(email) = 'user42@example.com'"
+        ).fetchall()
+    assert "users_lower_email_idx" in str(plan)
+
+
+@pytest.mark.hypopg
+def test_equality_columns_lead_an_expression_key_and_an_expression_equality_leads_a_range(
+    db: TestDatabase,
+) -> None:
+    db.execute(SCHEMA)
+    assert labels(db, ["SELECT id FROM users WHERE org_id = $1 AND upper(nick) LIKE 'NICK12%'"]) in (
+        ["public.users(upper(nick))"],
+        ["public.users(org_id, upper(nick))"],
+    )
+    [label] = labels(db, ["SELECT id FROM users WHERE lower(email) = $1 AND created_at > $2"])
+    assert label.startswith("public.users(lower(email)")
+
+
+@pytest.mark.hypopg
+def test_an_existing_expression_index_serves_the_lookup_and_a_plain_one_does_not(db: TestDatabase) -> None:
+    db.execute(SCHEMA)
+    db.execute("CREATE INDEX users_email_plain ON users (email)")
+    query = "SELECT id FROM users WHERE lower(email) = $1"
+    assert labels(db, [query]) == ["public.users(lower(email))"]
+    db.execute("CREATE INDEX users_email_lower ON users (lower(email))")
+    assert labels(db, [query]) == []
+    # a varchar column's expression is printed with a cast, lower((nick)::text): still the same key
+    db.execute("CREATE INDEX users_nick_upper ON users (upper(nick))")
+    assert labels(db, ["SELECT id FROM users WHERE upper(nick) = $1"]) == []
+
+
+@pytest.mark.hypopg
+def test_verify_measures_the_expression_index_faster(db: TestDatabase) -> None:
+    db.execute(SCHEMA)
+    advice = advise(db, ["SELECT id FROM users WHERE lower(email) = $1"])
+    with db.target.connect() as conn:
+        facts = load_server_facts(conn)
+    verification = verify_advice(db.target, facts, advice, on_target=False)
+    [measured] = verification["queries"]
+    assert measured["verdict"] == "faster", verification
+
+
+LOWER_EMAIL = Candidate("public", "users", ("email",), key_functions=(("email", "lower"),))
+
+DRIZZLE = """import { pgTable, integer, text, index } from "drizzle-orm/pg-core";
+
+export const users = pgTable("users", {
+  id: integer("id").primaryKey(),
+  email: text("email").notNull(),
+});
+"""
+
+PRISMA = """datasource db {
+  provider = "postgresql"
+}
+
+model User {
+  id    Int    @id
+  email String
+
+  @@map("users")
+}
+"""
+
+
+@pytest.mark.catalog
+def test_the_drizzle_patch_declares_the_expression_index_the_sql_builds(
+    db: TestDatabase, tmp_path: Path
+) -> None:
+    db.execute("CREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL)")
+    db.execute(LOWER_EMAIL.ddl(concurrently=False).as_string(None))
+    schema = tmp_path / "schema.ts"
+    schema.write_text(DRIZZLE)
+    result = drizzle_patch(schema, [LOWER_EMAIL])
+    assert result.unmapped == []
+    assert 'index("users_lower_email_idx").on(sql`lower(${t.email})`)' in result.new_text
+    assert 'import { sql } from "drizzle-orm";' in result.new_text
+    schema.write_text(result.new_text)
+    check = check_schemas([f"drizzle:{schema}", "live"], dsn=db.dsn)
+    assert [f.title for f in check.pairs[0].drift] == []
+
+
+def test_prisma_cannot_express_an_expression_index_and_says_so(tmp_path: Path) -> None:
+    schema = tmp_path / "schema.prisma"
+    schema.write_text(PRISMA)
+    result = prisma_patch(schema, [LOWER_EMAIL])
+    assert result.new_text == PRISMA
+    assert result.unmapped == [
+        "public.users(lower(email)): Prisma cannot express INCLUDE / partial / expression indexes; use the SQL"
+    ]
+
+
+@pytest.mark.catalog
+def test_a_parameter_compared_with_a_lowered_column_is_sampled_lowered(db: TestDatabase) -> None:
+    db.execute(SCHEMA)
+    text = "SELECT id FROM users WHERE lower(email) = $1 AND upper(nick) LIKE $2"
+    with db.target.connect() as conn:
+        oids = resolve_relations(conn, {"users"})
+        tables = {"users": load_tables(conn, oids.values())[oids["users"]]}
+        bound = bind_parameters(StatsReader(conn), text, columns_by_role(text), tables)
+        assert bound is not None
+        email, nick = bound.values
+        assert email == email.lower() and email.startswith("user") and email.endswith("@example.com")
+        assert nick == nick.upper() and nick.startswith("NICK") and nick.endswith("%")
+        row = conn.execute(bound.literal_sql(conn).replace("SELECT id", "SELECT count(*)", 1)).fetchone()
+        assert row is not None and row[0] >= 1  # the sampled values find rows, as the application's would
