@@ -10,6 +10,12 @@ whole workload with real constants.
     apt-get install postgresql-15-pg-qualstats
     .venv/bin/python benchmarks/advisor/side_by_side.py [--customers 100000] [--orders 1000000]
     .venv/bin/python benchmarks/advisor/side_by_side.py --workload demo [--scale 1.0] [--rounds 10]
+    .venv/bin/python benchmarks/advisor/side_by_side.py --workload search [--customers 300000]
+
+The search workload is the lookups a user-facing application sends by text: a case-insensitive login
+(`lower(email) = $1`) and search-as-you-type prefixes (`LIKE 'ann%'`), in a database whose collation is
+not "C" (glibc's C.UTF-8 here, as en_US.UTF-8 or ICU would be in production), where a plain btree serves
+neither.
 """
 
 from __future__ import annotations
@@ -69,16 +75,43 @@ WORKLOAD: list[tuple[str, Any]] = [
         lambda r, n: [f"2021-0{r.randint(1, 9)}-1{r.randint(0, 9)}"],
     ),
 ]
+# (a database with a locale collation; emails written in mixed case, as users type them)
+SEARCH_SCHEMA = """
+CREATE TABLE users (id int PRIMARY KEY, email text NOT NULL, name text NOT NULL, created_at date NOT NULL);
+INSERT INTO users
+SELECT g, 'User' || g || '@Example.com',
+       (ARRAY['Anna', 'Ben', 'Carla', 'David', 'Eva', 'Frank', 'Greta', 'Hugo'])[1 + g % 8] || ' '
+       || (ARRAY['Meyer', 'Schmidt', 'Novak', 'Rossi', 'Dubois', 'Smith'])[1 + g % 6] || ' ' || g,
+       date '2020-01-01' + (g % 1500)
+  FROM generate_series(1, {customers}) g
+"""
+
+SEARCH_WORKLOAD: list[tuple[str, Any]] = [
+    (
+        "SELECT id, name FROM users WHERE lower(email) = %s",
+        lambda r, n: [f"user{r.randint(1, n['customers'])}@example.com"],
+    ),
+    (
+        "SELECT id, email FROM users WHERE email LIKE %s LIMIT 20",
+        lambda r, n: [f"User{r.randint(1, n['customers'] // 1000)}0%"],
+    ),
+    (
+        "SELECT count(*) FROM users WHERE name LIKE %s",
+        lambda r, n: [r.choice(["Anna M", "Ben S", "Eva R", "Hugo D"]) + "%"],
+    ),
+]
 CALLS = 30
 
 
-def run_workload(dsn: str, sizes: dict[str, int], seed: int = 7) -> float:
+def run_workload(
+    dsn: str, sizes: dict[str, int], seed: int = 7, workload: list[tuple[str, Any]] = WORKLOAD
+) -> float:
     """Execute every workload query CALLS times with real values; total seconds."""
     rng = random.Random(seed)
     with psycopg.connect(dsn, autocommit=True) as conn:
         started = time.monotonic()
         for _ in range(CALLS):
-            for text, values in WORKLOAD:
+            for text, values in workload:
                 conn.execute(text, values(rng, sizes)).fetchall()
         return time.monotonic() - started
 
@@ -98,17 +131,22 @@ def estimated_cost(
 
 
 def estimated_cost_with_constants(
-    conn: psycopg.Connection, sizes: dict[str, int], ddl: list[str], draws: int = 5, seed: int = 11
+    conn: psycopg.Connection,
+    sizes: dict[str, int],
+    ddl: list[str],
+    draws: int = 5,
+    seed: int = 11,
+    workload: list[tuple[str, Any]] = WORKLOAD,
 ) -> float:
-    """The shop workload's cost with hypothetical `ddl`, each shape planned with `draws` sets of the
-    constants the workload sends, averaged and weighted by CALLS."""
+    """The shop (or search) workload's cost with hypothetical `ddl`, each shape planned with `draws` sets
+    of the constants the workload sends, averaged and weighted by CALLS."""
     rng = random.Random(seed)
     conn.execute("SELECT hypopg_reset()")
     for statement in ddl:
         conn.execute("SELECT hypopg_create_index(%s)", (statement,))
     cursor = psycopg.ClientCursor(conn)
     total = 0.0
-    for text, values in WORKLOAD:
+    for text, values in workload:
         costs = []
         for _ in range(draws):
             literal = cursor.mogrify(text, values(rng, sizes))
@@ -190,7 +228,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--workload", choices=("shop", "demo"), default="shop")
+    parser.add_argument("--workload", choices=("shop", "demo", "search"), default="shop")
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--scale", type=float, default=1.0, help="demo scale")
@@ -211,6 +249,16 @@ def main() -> int:
 
             def runner() -> float:
                 return run_demo_workload(demo_target, rounds=args.rounds).elapsed_s
+        elif args.workload == "search":
+            with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+                conn.execute(
+                    "CREATE DATABASE search TEMPLATE template0 ENCODING 'UTF8'"
+                    " LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
+                )
+            admin = cluster.dsn("search")
+
+            def runner() -> float:
+                return run_workload(admin, sizes, workload=SEARCH_WORKLOAD)
         else:
             admin = cluster.dsn()
 
@@ -220,8 +268,9 @@ def main() -> int:
         with psycopg.connect(admin, autocommit=True) as conn:
             for extension in ("pg_stat_statements", "hypopg", "pg_qualstats"):
                 conn.execute(f"CREATE EXTENSION IF NOT EXISTS {extension}")
-            if args.workload == "shop":
-                for statement in SCHEMA.format(**sizes).split(";"):
+            if args.workload in ("shop", "search"):
+                schema = SCHEMA if args.workload == "shop" else SEARCH_SCHEMA
+                for statement in schema.format(**sizes).split(";"):
                     conn.execute(statement)
                 conn.execute("VACUUM ANALYZE")
             conn.execute("SELECT pg_stat_statements_reset(), pg_qualstats_reset()")
@@ -231,7 +280,7 @@ def main() -> int:
         results: dict[str, Any] = {
             "workload": args.workload,
             "scale": args.scale if args.workload == "demo" else None,
-            "sizes": sizes if args.workload == "shop" else None,
+            "sizes": sizes if args.workload != "demo" else None,
             "calls_per_query": CALLS,
             "no_index_s": baseline_s,
             "tools": {},
@@ -253,16 +302,18 @@ def main() -> int:
             sets["pg_qualstats"] = list((qualstats or {}).get("indexes") or [])
             sets["supabase-style"] = supabase_style(conn, facts.version_num, workload)
             no_index_cost = estimated_cost(conn, facts.version_num, workload, [])
-            shop = args.workload == "shop"
-            no_index_literal = estimated_cost_with_constants(conn, sizes, []) if shop else 0.0
+            drawn = {"shop": WORKLOAD, "search": SEARCH_WORKLOAD}.get(args.workload)
+            no_index_literal = (
+                estimated_cost_with_constants(conn, sizes, [], workload=drawn) if drawn else 0.0
+            )
             for tool, ddl in sets.items():
                 results["tools"][tool] = {
                     "indexes": ddl,
                     "relative_cost": estimated_cost(conn, facts.version_num, workload, ddl) / no_index_cost,
                 }
-                if shop:
+                if drawn:
                     results["tools"][tool]["relative_cost_constants"] = (
-                        estimated_cost_with_constants(conn, sizes, ddl) / no_index_literal
+                        estimated_cost_with_constants(conn, sizes, ddl, workload=drawn) / no_index_literal
                     )
         results["tools"]["pgdba"]["advisor_s"] = pgdba_s
         results["tools"]["pgdba"]["notes"] = advice.notes
