@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pgdba.advisor.advise import Advice, AdvisorOptions, advise_indexes
+from pgdba.advisor.verify import verify_advice
 from pgdba.advisor.workload import WorkloadQuery
 from pgdba.checks.indexes import IndexAges
 from pgdba.server import load_server_facts
@@ -17,3 +20,10 @@ def advise(
         facts = load_server_facts(conn)
         workload = [WorkloadQuery(q) for q in queries]
         return advise_indexes(conn, facts, workload, AdvisorOptions(**options), index_ages=index_ages)  # type: ignore[arg-type]
+
+
+def verified(db: TestDatabase, advice: Advice) -> dict[str, Any]:
+    """`--verify` on a scratch copy of the test database (verify_advice), the recommendations marked."""
+    with db.target.connect() as conn:
+        facts = load_server_facts(conn)
+    return verify_advice(db.target, facts, advice, on_target=False)

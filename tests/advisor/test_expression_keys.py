@@ -12,10 +12,8 @@ from pgdba.advisor.catalog import load_tables, resolve_relations
 from pgdba.advisor.orm_patch import drizzle_patch, prisma_patch
 from pgdba.advisor.query_columns import columns_by_role
 from pgdba.advisor.sampling import StatsReader, bind_parameters
-from pgdba.advisor.verify import verify_advice
 from pgdba.schema import check_schemas
-from pgdba.server import load_server_facts
-from tests.advisor.helpers import advise
+from tests.advisor.helpers import advise, verified
 from tests.conftest import TestDatabase
 
 SCHEMA = """
@@ -100,9 +98,7 @@ def test_an_existing_expression_index_serves_the_lookup_and_a_plain_one_does_not
 def test_verify_measures_the_expression_index_faster(db: TestDatabase) -> None:
     db.execute(SCHEMA)
     advice = advise(db, ["SELECT id FROM users WHERE lower(email) = $1"])
-    with db.target.connect() as conn:
-        facts = load_server_facts(conn)
-    verification = verify_advice(db.target, facts, advice, on_target=False)
+    verification = verified(db, advice)
     [measured] = verification["queries"]
     assert measured["verdict"] == "faster", verification
 

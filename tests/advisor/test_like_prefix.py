@@ -8,9 +8,7 @@ import pytest
 
 from pgdba.advisor.candidates import Candidate
 from pgdba.advisor.query_columns import columns_by_role, like_prefix
-from pgdba.advisor.verify import verify_advice
-from pgdba.server import load_server_facts
-from tests.advisor.helpers import advise
+from tests.advisor.helpers import advise, verified
 from tests.conftest import TestDatabase
 
 # the test cluster's default collation is "C"; glibc's built-in C.UTF-8 locale is not "C" to the planner
@@ -128,9 +126,7 @@ def test_verify_builds_the_pattern_index_on_the_scratch_copy_and_measures_the_li
     )
     db.execute("ANALYZE users")
     advice = advise(db, ["SELECT id FROM users WHERE email LIKE 'user4242%'"])
-    with db.target.connect() as conn:
-        facts = load_server_facts(conn)
-    verification = verify_advice(db.target, facts, advice, on_target=False)
+    verification = verified(db, advice)
     [measured] = verification["queries"]
     assert measured["verdict"] == "faster", verification
     assert advice.recommendations[0].measured == "faster"
