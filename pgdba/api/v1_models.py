@@ -545,6 +545,9 @@ class RestoreTestResponse(BaseModel):
     scratch_dropped: bool
     checks: list[RestoreCheckModel]
     tables: list[RestoreTableModel]
+    # the large objects compared by content (counts, what was not covered and why); None: the backup's
+    # manifest has no digests (an earlier pgdba's)
+    large_object_content: dict[str, Any] | None = None
 
 
 class BackupModel(BaseModel):

@@ -13,7 +13,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from pgdba.backup.manifest import SequenceFacts, TableFacts
+from pgdba.backup.manifest import LargeObjectDigest, LargeObjectDigests, SequenceFacts, TableFacts
 
 # settings that change how a row prints as text (and so its checksum), pinned on both sides
 _CANONICAL_SETTINGS = {
@@ -250,3 +250,110 @@ SELECT count(*)
 def count_large_objects(conn: psycopg.Connection) -> int:
     row = conn.execute(LARGE_OBJECTS_SQL).fetchone()
     return int(row[0]) if row else 0
+
+
+# large-object contents: a digest per object, read on the server in chunks (no object is held in memory
+# whole, and lo_get's 1 GB bytea limit does not apply) -------------------------------------------------
+LARGE_OBJECT_CHUNK_BYTES = 1024 * 1024
+INV_READ = 0x40000  # lo_open's read-only mode: reads as of the transaction's snapshot
+UNREADABLE_OIDS_KEPT = 10
+
+# every `step`-th large object by oid, at most max_objects of them: spread over the whole range
+LARGE_OBJECT_SAMPLE_SQL = """
+SELECT oid
+  FROM (SELECT oid,
+               row_number() OVER (ORDER BY oid) - 1 AS position
+          FROM pg_largeobject_metadata) AS numbered
+ WHERE position %% %(step)s = 0
+ ORDER BY oid
+ LIMIT %(max_objects)s
+"""
+
+# (size, digest): the md5 of the concatenated md5s of its chunks; no digest (NULL) when the object is
+# larger than max_bytes, which is then never read. lo_open needs SELECT on the object (or superuser, or
+# lo_compat_privileges); its descriptor closes with the transaction.
+LARGE_OBJECT_DIGEST_SQL = """
+WITH opened AS (
+    SELECT lo_lseek64(lo_open(%(oid)s::oid, %(mode)s), 0, 2) AS size
+)
+SELECT size,
+       CASE WHEN size <= %(max_bytes)s::bigint THEN
+            (SELECT md5(coalesce(string_agg(md5(lo_get(%(oid)s::oid, part * %(chunk)s::int, %(chunk)s::int)),
+                                            '' ORDER BY part), ''))
+               FROM generate_series(0::bigint, (size - 1) / %(chunk)s::int) AS part)
+       END AS md5
+  FROM opened
+"""
+
+
+class LargeObjectUnreadable(Exception):
+    """The role may not read this large object (lo_open: permission denied)."""
+
+
+def large_object_digest(
+    conn: psycopg.Connection, oid: int, max_bytes: int, chunk_bytes: int = LARGE_OBJECT_CHUNK_BYTES
+) -> tuple[int, str | None] | None:
+    """(size, digest) of one large object, the digest None past max_bytes; None when it does not exist.
+    Runs in a savepoint so that inside a snapshot transaction a refused object does not abort it."""
+    params = {"oid": oid, "mode": INV_READ, "max_bytes": max_bytes, "chunk": chunk_bytes}
+    try:
+        with conn.transaction():
+            row = conn.execute(LARGE_OBJECT_DIGEST_SQL, params).fetchone()
+    except psycopg.errors.InsufficientPrivilege:
+        raise LargeObjectUnreadable(oid) from None
+    except psycopg.errors.UndefinedObject:
+        return None
+    assert row is not None
+    return int(row[0]), None if row[1] is None else str(row[1])
+
+
+def sample_large_objects(conn: psycopg.Connection, total: int, max_objects: int) -> list[int]:
+    """At most max_objects oids, evenly spread over all `total` large objects (all when there are fewer)."""
+    if max_objects <= 0 or total <= 0:
+        return []
+    step = -(-total // max_objects)
+    rows = conn.execute(LARGE_OBJECT_SAMPLE_SQL, {"step": step, "max_objects": max_objects}).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def large_object_digests(
+    conn: psycopg.Connection, total: int, max_objects: int, max_bytes: int
+) -> LargeObjectDigests:
+    """Digests of a sample of the large objects, within max_objects objects and max_bytes read in all;
+    `total` is their count in the same session (snapshot)."""
+    digests = LargeObjectDigests(total, LARGE_OBJECT_CHUNK_BYTES, max_objects, max_bytes)
+    sample = sample_large_objects(conn, total, max_objects)
+    not_covered = {"over_object_limit": max(total - len(sample), 0)}
+    budget = max_bytes
+    for oid in sample:
+        try:
+            found = large_object_digest(conn, oid, budget)
+        except LargeObjectUnreadable:
+            not_covered["unreadable"] = not_covered.get("unreadable", 0) + 1
+            if len(digests.unreadable_oids) < UNREADABLE_OIDS_KEPT:
+                digests.unreadable_oids.append(oid)
+            continue
+        if found is None:
+            not_covered["vanished"] = not_covered.get("vanished", 0) + 1  # deleted since it was listed
+        elif found[1] is None:
+            not_covered["over_byte_limit"] = not_covered.get("over_byte_limit", 0) + 1
+        else:
+            digests.objects.append(LargeObjectDigest(oid, found[0], found[1]))
+            budget -= found[0]
+    digests.not_covered = {reason: count for reason, count in not_covered.items() if count}
+    return digests
+
+
+def note_dump_end_digests(conn: psycopg.Connection, digests: LargeObjectDigests) -> None:
+    """Read the covered large objects again once pg_dump has finished (without --exact the first reading
+    is not pg_dump's snapshot): the dump_end fields of those that changed or are gone."""
+    for recorded in digests.objects:
+        try:
+            found = large_object_digest(conn, recorded.oid, max(recorded.size, digests.max_bytes))
+        except LargeObjectUnreadable:
+            continue  # its privileges changed during the dump: the first reading stands
+        if found is None:
+            recorded.dump_end_missing = True
+        elif found != (recorded.size, recorded.md5):
+            recorded.dump_end_size, recorded.dump_end_md5 = found[0], found[1] or "not read: too large"
+    digests.read_at_dump_end = True

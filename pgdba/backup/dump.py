@@ -24,8 +24,10 @@ from psycopg import conninfo
 from pgdba.backup.catalog import (
     catalog_fingerprint,
     count_large_objects,
+    large_object_digests,
     measure_tables,
     normalize_session,
+    note_dump_end_digests,
     note_dump_end_values,
     sequence_values,
     user_tables,
@@ -38,6 +40,7 @@ from pgdba.backup.manifest import (
     DIRECTORY_DUMP_NAME,
     DUMP_NAME,
     GLOBALS_NAME,
+    LargeObjectDigests,
     Manifest,
     SequenceFacts,
     TableFacts,
@@ -56,6 +59,10 @@ DEFAULT_CHECKSUM_LIMIT_BYTES = 64 * MB
 MAX_CHECKSUM_LIMIT_MB = 10_000_000  # 10 TB: larger than any table worth a full-scan checksum
 MAX_JOBS = 256  # pg_dump/pg_restore processes, each with its own server connection
 MAX_LOCK_TIMEOUT_MS = 24 * 3600 * 1000  # a backup queued behind DDL for longer than a day is stuck
+# large objects whose contents the manifest records a digest of: read on the server before the dump
+# (and again after it without --exact), so the cost stays bounded on a database with millions of them
+DEFAULT_LARGE_OBJECT_DIGEST_OBJECTS = 1000
+DEFAULT_LARGE_OBJECT_DIGEST_BYTES = 64 * MB
 
 Progress = Callable[[int], None]
 
@@ -171,6 +178,8 @@ def run_backup(
     *,
     exact: bool = False,
     checksum_limit_bytes: int = DEFAULT_CHECKSUM_LIMIT_BYTES,
+    large_object_digest_objects: int = DEFAULT_LARGE_OBJECT_DIGEST_OBJECTS,
+    large_object_digest_bytes: int = DEFAULT_LARGE_OBJECT_DIGEST_BYTES,
     compress: int | None = None,
     jobs: int = 1,
     include_globals: bool = True,
@@ -180,11 +189,16 @@ def run_backup(
     environ: Mapping[str, str] | None = None,
 ) -> Manifest:
     """Dump the target's database into the store; returns the manifest (written last). jobs > 1 uses
-    pg_dump's directory format in parallel (needs local disk for one copy, see pgdba.backup.directory)."""
+    pg_dump's directory format in parallel (needs local disk for one copy, see pgdba.backup.directory).
+    The contents of up to large_object_digest_objects large objects, large_object_digest_bytes in all,
+    are digested for the restore test (0 digests none)."""
     if compress is not None and not 0 <= compress <= 9:
         raise InputError("--compress takes 0 (none) to 9")
     check_jobs(jobs)
     check_checksum_limit(checksum_limit_bytes)
+    if large_object_digest_objects < 0 or large_object_digest_bytes < 0:
+        raise InputError("the large-object digest limits take 0 (digest none) or more")
+    lo_limits = (large_object_digest_objects, large_object_digest_bytes)
     check_lock_timeout(target.lock_timeout_ms)
     if age_recipients and jobs > 1:
         raise InputError("age encryption works with the custom format only: drop --jobs")
@@ -205,7 +219,7 @@ def run_backup(
                 normalize_session(conn)
                 tables = user_tables(conn)
                 fingerprint = catalog_fingerprint(conn)
-                sequences, large_objects = _restore_test_facts(conn)
+                sequences, large_objects, lo_digests = _restore_test_facts(conn, *lo_limits)
             except psycopg.errors.LockNotAvailable:
                 raise _lock_conflict(target, "the table size and catalog query before pg_dump") from None
             schema_model = _schema_model(conn)
@@ -217,7 +231,7 @@ def run_backup(
             try:
                 snapshot_conn, snapshot, tables, fingerprint = _open_snapshot(target, checksum_limit_bytes)
                 schema_model = _schema_model(snapshot_conn)
-                sequences, large_objects = _restore_test_facts(snapshot_conn)
+                sequences, large_objects, lo_digests = _restore_test_facts(snapshot_conn, *lo_limits)
             except psycopg.errors.LockNotAvailable:
                 raise _lock_conflict(target, "counting rows for --exact") from None
         if jobs > 1:
@@ -253,7 +267,7 @@ def run_backup(
     finally:
         if snapshot_conn is not None:
             snapshot_conn.close()
-    large_objects_at_dump_end = _note_dump_end(target, sequences)
+    large_objects_at_dump_end = _note_dump_end(target, sequences, None if exact else lo_digests)
     globals_key, globals_sha, globals_note = None, None, None
     try:
         if include_globals:
@@ -290,6 +304,7 @@ def run_backup(
         sequences=sequences,
         large_objects=large_objects,
         large_objects_at_dump_end=None if exact else large_objects_at_dump_end,  # exact: the snapshot's count
+        large_object_digests=lo_digests,
     )
     try:
         write_manifest(storage, manifest)  # last: from here on the backup counts
@@ -313,18 +328,27 @@ def _schema_model(conn: psycopg.Connection) -> dict[str, Any] | None:
         return None
 
 
-def _restore_test_facts(conn: psycopg.Connection) -> tuple[list[SequenceFacts], int]:
-    """The sequence values and large-object count the restore test compares (see restore_test.py)."""
-    return sequence_values(conn), count_large_objects(conn)
+def _restore_test_facts(
+    conn: psycopg.Connection, digest_objects: int, digest_bytes: int
+) -> tuple[list[SequenceFacts], int, LargeObjectDigests]:
+    """The sequence values, large-object count and large-object digests the restore test compares (see
+    restore_test.py)."""
+    sequences, large_objects = sequence_values(conn), count_large_objects(conn)
+    return sequences, large_objects, large_object_digests(conn, large_objects, digest_objects, digest_bytes)
 
 
-def _note_dump_end(target: Target, sequences: list[SequenceFacts]) -> int | None:
-    """Read the sequences again (not transactional: pg_dump read them at some moment of the dump) and
-    count the large objects again once pg_dump has finished; None when that fails, which costs the backup
-    nothing (the restore test then checks against the first reading)."""
+def _note_dump_end(
+    target: Target, sequences: list[SequenceFacts], lo_digests: LargeObjectDigests | None
+) -> int | None:
+    """Read the sequences again (not transactional: pg_dump read them at some moment of the dump), count
+    the large objects again and (without --exact) digest the covered ones again once pg_dump has finished;
+    None when that fails, which costs the backup nothing (the restore test then checks against the first
+    reading)."""
     try:
         with target.connect() as conn:
             note_dump_end_values(conn, sequences)
+            if lo_digests is not None:
+                note_dump_end_digests(conn, lo_digests)
             return count_large_objects(conn)
     except (PgdbaError, psycopg.Error):
         return None

@@ -77,6 +77,48 @@ class SequenceFacts:
 
 
 @dataclass
+class LargeObjectDigest:
+    """One large object's size and content digest (LARGE_OBJECT_DIGEST_SQL in catalog.py), read when the
+    backup started (in the dump's snapshot with --exact); without --exact read again once pg_dump had
+    finished, the dump_end fields set only when the object changed or was gone by then."""
+
+    oid: int
+    size: int
+    md5: str
+    dump_end_size: int | None = None
+    dump_end_md5: str | None = None
+    dump_end_missing: bool = False
+
+
+@dataclass
+class LargeObjectDigests:
+    """The large objects whose contents the restore test compares: at most max_objects of them (spread
+    evenly over the oids) and max_bytes in all; `not_covered` counts the others by reason."""
+
+    total: int  # large objects in the source when the digests were taken
+    chunk_bytes: int  # the digest is the md5 of the md5s of chunks of this size
+    max_objects: int
+    max_bytes: int
+    objects: list[LargeObjectDigest] = field(default_factory=list)
+    # reason (over_object_limit, over_byte_limit, unreadable, vanished) -> how many objects
+    not_covered: dict[str, int] = field(default_factory=dict)
+    unreadable_oids: list[int] = field(default_factory=list)  # the first few the backup role may not read
+    read_at_dump_end: bool = False  # without --exact: read again once pg_dump had finished
+
+    @property
+    def covered_bytes(self) -> int:
+        return sum(d.size for d in self.objects)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LargeObjectDigests:
+        values = known_fields(cls, data)
+        values["objects"] = [
+            LargeObjectDigest(**known_fields(LargeObjectDigest, d)) for d in values.get("objects", [])
+        ]
+        return cls(**values)
+
+
+@dataclass
 class Manifest:
     backup_id: str
     database: str
@@ -105,6 +147,7 @@ class Manifest:
     sequences: list[SequenceFacts] | None = None  # None: taken by a pgdba that did not record them
     large_objects: int | None = None  # counted when the backup started (in the dump's snapshot with --exact)
     large_objects_at_dump_end: int | None = None  # counted again after pg_dump (without --exact)
+    large_object_digests: LargeObjectDigests | None = None  # None: taken by a pgdba that did not record them
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -123,6 +166,8 @@ class Manifest:
             values["sequences"] = [
                 SequenceFacts(**known_fields(SequenceFacts, s)) for s in values["sequences"]
             ]
+        if values.get("large_object_digests") is not None:
+            values["large_object_digests"] = LargeObjectDigests.from_dict(values["large_object_digests"])
         return cls(**values)
 
 

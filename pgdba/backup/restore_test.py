@@ -6,9 +6,10 @@ estimates, a table the statistics saw emptied by DELETE before the dump being no
 checksums of the tables that have one in the manifest, no invalid index or unvalidated constraint, the
 schema equal to the one recorded at backup time, every sequence at the value pg_dump read (between the
 backup start and the dump end: sequences are not transactional), no sequence owned by a column behind
-that column's values (the next INSERT would hit a duplicate key), and as many large objects as the source
-had. The scratch database is dropped afterwards; the result is recorded next to the backup and in the
-history store.
+that column's values (the next INSERT would hit a duplicate key), as many large objects as the source
+had, and the contents of those the backup digested (a bounded sample) identical to the source's. The
+scratch database is dropped afterwards; the result is recorded next to the backup and in the history
+store.
 
 pg_restore is chosen by the major of the pg_dump that wrote the archive (an older one cannot read it).
 """
@@ -29,10 +30,12 @@ from psycopg import sql
 
 from pgdba.backup.archive import ArchiveRead, read_archive
 from pgdba.backup.catalog import (
+    LargeObjectUnreadable,
     catalog_fingerprint,
     count_and_checksum,
     count_large_objects,
     count_rows,
+    large_object_digest,
     normalize_session,
     schema_differences,
     sequence_value,
@@ -40,7 +43,15 @@ from pgdba.backup.catalog import (
 )
 from pgdba.backup.dump import check_jobs, untracked_client_environment
 from pgdba.backup.encryption import decrypt_argv
-from pgdba.backup.manifest import RESTORE_TEST_NAME, BackupInfo, Manifest, SequenceFacts, TableFacts
+from pgdba.backup.manifest import (
+    RESTORE_TEST_NAME,
+    BackupInfo,
+    LargeObjectDigest,
+    LargeObjectDigests,
+    Manifest,
+    SequenceFacts,
+    TableFacts,
+)
 from pgdba.backup.restore import create_database, drop_database
 from pgdba.backup.server_identity import records_of_server
 from pgdba.backup.storage import Storage
@@ -78,6 +89,36 @@ class TableResult:
 
 
 @dataclass
+class LargeObjectComparison:
+    """The digested large objects of the source against the restored copy, by oid."""
+
+    source_total: int  # large objects in the source when the digests were taken
+    compared: list[int] = field(default_factory=list)  # restored with the source's contents
+    compared_bytes: int = 0
+    differ: list[str] = field(default_factory=list)  # "oid N: what differs"
+    missing: list[int] = field(default_factory=list)
+    changed_during_dump: list[int] = field(default_factory=list)  # restored as read after the dump
+    uncertain: list[str] = field(default_factory=list)  # differ, but changed while the dump ran
+    gone_during_dump: list[int] = field(default_factory=list)  # deleted while the dump ran, not restored
+    unreadable: list[int] = field(default_factory=list)  # the restoring role may not read them
+    not_covered: dict[str, int] = field(default_factory=dict)  # not digested at backup time, by reason
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source_total": self.source_total,
+            "compared": len(self.compared),
+            "compared_bytes": self.compared_bytes,
+            "differ": self.differ,
+            "missing": self.missing,
+            "changed_during_dump": self.changed_during_dump,
+            "uncertain": self.uncertain,
+            "gone_during_dump": self.gone_during_dump,
+            "unreadable": self.unreadable,
+            "not_covered": self.not_covered,
+        }
+
+
+@dataclass
 class RestoreTestResult:
     database: str
     backup_id: str
@@ -89,6 +130,7 @@ class RestoreTestResult:
     tables: list[TableResult] = field(default_factory=list)
     scratch_dropped: bool = False
     system_identifier: str | None = None  # of the server the backup was taken on (None: not recorded)
+    large_object_content: LargeObjectComparison | None = None  # None: the manifest has no digests
 
     @property
     def passed(self) -> bool:
@@ -111,6 +153,9 @@ class RestoreTestResult:
             "scratch_dropped": self.scratch_dropped,
             "checks": [asdict(c) for c in self.checks],
             "tables": [asdict(t) for t in self.tables],
+            "large_object_content": (
+                None if self.large_object_content is None else self.large_object_content.to_dict()
+            ),
         }
 
 
@@ -172,6 +217,7 @@ def restore_test(
             same_as_source = _check_sequence_values(result, manifest, conn)
             _check_sequences_ahead_of_their_columns(result, conn, same_as_source)
             _check_large_objects(result, manifest, conn)
+            _check_large_object_contents(result, manifest, conn)
     except (PgdbaError, psycopg.Error) as exc:
         # a test that could not finish is a failed test, and is recorded as one
         result.add("error", FAIL, _first_line(exc))
@@ -537,6 +583,149 @@ def _check_large_objects(result: RestoreTestResult, manifest: Manifest, conn: ps
             f"{'?' if end is None else end} after it (take backups with --exact for an exact count)"
         )
         result.add("large_objects", WARN, detail)
+
+
+LARGE_OBJECT_OIDS_SHOWN = 5
+NOT_COVERED_REASONS = {
+    "over_object_limit": "past the {max_objects}-object limit",
+    "over_byte_limit": "past the {max_bytes}-byte limit",
+    "unreadable": "not readable by the backup role (it needs SELECT on them, superuser or "
+    "lo_compat_privileges){oids}",
+    "vanished": "deleted while being digested",
+}
+
+
+def _check_large_object_contents(
+    result: RestoreTestResult, manifest: Manifest, conn: psycopg.Connection
+) -> None:
+    """The large objects the backup digested have the same size and digest in the copy."""
+    digests = manifest.large_object_digests
+    if digests is None:
+        if manifest.large_objects == 0:
+            result.add("large_objects.content", PASS, "the source had no large objects")
+        else:
+            note = "the manifest (from an older pgdba) has no large-object digests: contents not compared"
+            result.add("large_objects.content", WARN, note)
+        return
+    if digests.total == 0:
+        result.add("large_objects.content", PASS, "the source had no large objects")
+        return
+    compared = compare_large_objects(conn, digests, manifest.exact)
+    result.large_object_content = compared
+    status, detail = _large_object_verdict(compared)
+    coverage = _not_covered_note(digests, compared)
+    result.add("large_objects.content", status, f"{detail}{'; ' + coverage if coverage else ''}")
+
+
+def compare_large_objects(
+    conn: psycopg.Connection, digests: LargeObjectDigests, exact: bool
+) -> LargeObjectComparison:
+    """Digest each recorded large object in the copy (reading no more than the source's size) and sort
+    it: same, different, missing, or only different from a reading the concurrent dump may not have seen."""
+    compared = LargeObjectComparison(digests.total, not_covered=dict(digests.not_covered))
+    for recorded in digests.objects:
+        longest = max(recorded.size, recorded.dump_end_size or 0)
+        try:
+            restored = large_object_digest(conn, recorded.oid, longest, digests.chunk_bytes)
+        except LargeObjectUnreadable:
+            compared.unreadable.append(recorded.oid)
+            continue
+        _sort_large_object(compared, recorded, restored, exact, digests.read_at_dump_end)
+    return compared
+
+
+def _sort_large_object(
+    compared: LargeObjectComparison,
+    recorded: LargeObjectDigest,
+    restored: tuple[int, str | None] | None,
+    exact: bool,
+    read_at_dump_end: bool,
+) -> None:
+    # without --exact pg_dump read its own snapshot between the two readings: an object that changed
+    # (or was not read again) may have any content it had in between
+    moved = not exact and (
+        not read_at_dump_end or recorded.dump_end_size is not None or recorded.dump_end_missing
+    )
+    if restored is None:
+        if recorded.dump_end_missing:
+            compared.gone_during_dump.append(recorded.oid)
+        elif moved:
+            compared.uncertain.append(f"oid {recorded.oid}: missing, it may have changed during the dump")
+        else:
+            compared.missing.append(recorded.oid)
+    elif restored == (recorded.size, recorded.md5):
+        compared.compared.append(recorded.oid)
+        compared.compared_bytes += recorded.size
+    elif restored == (recorded.dump_end_size, recorded.dump_end_md5):
+        compared.compared.append(recorded.oid)
+        compared.compared_bytes += restored[0]
+        compared.changed_during_dump.append(recorded.oid)
+    else:
+        size = restored[0]
+        what = "other contents" if size == recorded.size else f"{size} bytes"
+        text = f"oid {recorded.oid}: {what}, the source's {recorded.size} bytes"
+        (compared.uncertain if moved else compared.differ).append(text)
+
+
+def _large_object_verdict(compared: LargeObjectComparison) -> tuple[str, str]:
+    problems: list[str] = []
+    if compared.differ:
+        problems.append(
+            f"contents differ from the source: {', '.join(compared.differ[:LARGE_OBJECT_OIDS_SHOWN])}"
+        )
+    if compared.missing:
+        problems.append(f"missing after restore: {_oids(compared.missing)}")
+    counted = (
+        f"{len(compared.compared)} large object(s) identical to the source ({compared.compared_bytes} bytes)"
+    )
+    if problems:
+        return FAIL, f"{'; '.join(problems)}; {counted}"
+    notes = [counted]
+    if compared.changed_during_dump:
+        notes.append(
+            f"changed while the dump ran, restored as read after it: {_oids(compared.changed_during_dump)}"
+        )
+    if compared.gone_during_dump:
+        notes.append(f"deleted while the dump ran: {_oids(compared.gone_during_dump)}")
+    if compared.uncertain:
+        notes.append(
+            "differ, but they changed while the dump ran (take backups with --exact to compare them "
+            f"in the dump's snapshot): {', '.join(compared.uncertain[:LARGE_OBJECT_OIDS_SHOWN])}"
+        )
+    if compared.unreadable:
+        notes.append(f"not readable in the copy: {_oids(compared.unreadable)}")
+    status = WARN if compared.uncertain or compared.unreadable or not compared.compared else PASS
+    return status, "; ".join(notes)
+
+
+def _not_covered_note(digests: LargeObjectDigests, compared: LargeObjectComparison) -> str:
+    """The source's large objects whose contents were not compared, and why."""
+    not_covered = compared.not_covered
+    if not not_covered:
+        return ""
+    limits = {
+        "max_objects": digests.max_objects,
+        "max_bytes": digests.max_bytes,
+        "oids": f" ({_oids(digests.unreadable_oids)})" if digests.unreadable_oids else "",
+    }
+    parts = [
+        f"{count} {NOT_COVERED_REASONS.get(reason, reason).format(**limits)}"
+        for reason, count in sorted(not_covered.items(), key=lambda item: _reason_order(item[0]))
+    ]
+    return f"not compared, of the source's {digests.total}: {', '.join(parts)}"
+
+
+def _reason_order(reason: str) -> int:
+    """NOT_COVERED_REASONS' order (the manifest stores them sorted by name); a newer pgdba's reason last."""
+    order = list(NOT_COVERED_REASONS)
+    return order.index(reason) if reason in order else len(order)
+
+
+def _oids(oids: list[int]) -> str:
+    shown = ", ".join(f"oid {oid}" for oid in oids[:LARGE_OBJECT_OIDS_SHOWN])
+    return shown + (
+        f" and {len(oids) - LARGE_OBJECT_OIDS_SHOWN} more" if len(oids) > LARGE_OBJECT_OIDS_SHOWN else ""
+    )
 
 
 def record_restore_test(

@@ -41,6 +41,7 @@ def test_backup_then_restore_test_shows_on_the_list_and_the_page(
     seeded: TestDatabase, tmp_path: Path, store_path: str
 ) -> None:
     client = _client(seeded, tmp_path, store_path)
+    seeded.execute("SELECT lo_from_bytea(0, 'a large object')")
     taken = client.post("/api/v1/backups/run", json={"confirm": True}).json()
     assert taken["database"] == seeded.name and taken["dump_size"] > 0
     listed = client.get("/api/v1/backups").json()
@@ -50,6 +51,9 @@ def test_backup_then_restore_test_shows_on_the_list_and_the_page(
     tested = client.post("/api/v1/backups/restore-test", json={"confirm": True}).json()
     assert tested["passed"] is True and tested["backup_id"] == taken["backup_id"]
     assert tested["scratch_dropped"] is True
+    # the large-object comparison reaches API clients
+    assert tested["large_object_content"]["source_total"] == 1
+    assert (tested["large_object_content"]["compared"], tested["large_object_content"]["differ"]) == (1, [])
     listed = client.get("/api/v1/backups").json()
     assert listed["backups"][0]["status"] == "tested-ok"
     assert listed["lastRestoreTest"]["backup_id"] == taken["backup_id"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pgdba.backup.manifest import MANIFEST_NAME, Manifest
 
-RESTORE_FACTS = ("sequences", "large_objects", "large_objects_at_dump_end")
+RESTORE_FACTS = ("sequences", "large_objects", "large_objects_at_dump_end", "large_object_digests")
 
 
 def as_written_before(backup_dir: Path, manifest: Manifest, fields: tuple[str, ...] = RESTORE_FACTS) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
 from pathlib import Path
 
 from pgdba.backup.tools import PgTools, tool_version
@@ -17,6 +18,26 @@ def pg_dump_with_options(real: PgTools, bin_dir: Path, *options: str) -> PgTools
     bin_dir.mkdir(parents=True, exist_ok=True)
     wrapper = bin_dir / "pg_dump"
     wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(real.pg_dump)} "$@" {shlex.join(options)}\n')
+    wrapper.chmod(0o755)
+    for program in ("pg_restore", "pg_dumpall"):
+        os.symlink(real.bin_dir / program, bin_dir / program)
+    version = tool_version(wrapper)
+    assert version is not None
+    return PgTools(bin_dir, *version)
+
+
+def pg_dump_output_altered(real: PgTools, bin_dir: Path, old: bytes, new: bytes) -> PgTools:
+    """`bin_dir` with a pg_dump whose output has every `old` turned into `new` (same length) on its way to
+    pgdba: an archive damaged before pgdba hashed it (a faulty pipe, memory, or a pg_dump bug), so its
+    sha256 matches the manifest and pg_restore reads it without complaint."""
+    assert len(old) == len(new)
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    rewrite = f"import sys; sys.stdout.buffer.write(sys.stdin.buffer.read().replace({old!r}, {new!r}))"
+    wrapper = bin_dir / "pg_dump"
+    wrapper.write_text(
+        "#!/bin/bash\nset -o pipefail\n"
+        f'{shlex.quote(real.pg_dump)} "$@" | {shlex.quote(sys.executable)} -c {shlex.quote(rewrite)}\n'
+    )
     wrapper.chmod(0o755)
     for program in ("pg_restore", "pg_dumpall"):
         os.symlink(real.bin_dir / program, bin_dir / program)

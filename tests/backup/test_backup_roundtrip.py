@@ -69,6 +69,7 @@ def test_exact_backup_restore_test_passes_with_matching_counts_and_checksums(dem
         "sequences.values": "pass",
         "sequences.columns": "pass",
         "large_objects": "pass",
+        "large_objects.content": "pass",
     }
     assert {t.table: (t.restored_rows, t.checksum_match) for t in result.tables}["public.enrollment"] == (
         6000,
