@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import os
+import pwd
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -62,6 +63,26 @@ def mask_password(text: str, secrets: tuple[str, ...] = ()) -> str:
     return masked
 
 
+class HistoryKey(str):
+    """A target's history-store key, with the keys earlier versions stored the same database under
+    (`former`): the store reads those too, and writes only under the key itself."""
+
+    former: tuple[str, ...]
+
+    def __new__(cls, key: str, former: tuple[str, ...] = ()) -> HistoryKey:
+        made = super().__new__(cls, key)
+        made.former = tuple(k for k in former if k != key)
+        return made
+
+
+def _login_name() -> str:
+    """The OS user name libpq defaults the role to: the effective user's passwd entry (not $USER)."""
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:  # no passwd entry: libpq fails there too, getpass at least reads $USER / $LOGNAME
+        return getpass.getuser()
+
+
 @dataclass(frozen=True)
 class Target:
     """A database to connect to, and how the session must behave."""
@@ -98,21 +119,25 @@ class Target:
 
     @staticmethod
     def _user(params: dict[str, object]) -> str:
+        """The role libpq logs in as: user, else PGUSER, else the name of the effective OS user."""
         with contextlib.suppress(Exception):  # no login name (a container without a passwd entry)
-            return str(params.get("user") or os.environ.get("PGUSER") or getpass.getuser())
+            return str(params.get("user") or os.environ.get("PGUSER") or _login_name())
         return ""
 
     @property
-    def key(self) -> str:
+    def key(self) -> HistoryKey:
         """A password-free identity of the monitored database (host:port/dbname) for the history store.
 
-        A DSN without dbname (and no PGDATABASE) keeps the key `host:port/` that history, alert states and
-        backup manifests were stored under, though libpq connects to the user's database: two users'
-        databases on one server, both named that way, share it (name the database in the DSN)."""
+        Without dbname in the DSN, the database is libpq's default (PGDATABASE, else the user's name), so
+        two users' databases never share a key and a database has one key however its DSN names it. Earlier
+        versions keyed such a DSN (without PGDATABASE) `host:port/`: that key is kept as a former key, which
+        the history store reads too."""
         params = self.params()
         host = params.get("host") or params.get("hostaddr") or os.environ.get("PGHOST") or "localhost"
         port = params.get("port") or os.environ.get("PGPORT") or "5432"
-        return f"{host}:{port}/{params.get('dbname') or os.environ.get('PGDATABASE') or ''}"
+        named = params.get("dbname") or os.environ.get("PGDATABASE")
+        former = () if named else (f"{host}:{port}/",)
+        return HistoryKey(f"{host}:{port}/{self.database}", former)
 
     def params(self) -> dict[str, object]:
         """The DSN as a dict of libpq keywords; a malformed DSN is an InputError with the password masked."""

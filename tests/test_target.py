@@ -135,8 +135,9 @@ def test_a_dsn_without_a_database_names_the_users_database_as_libpq_does(
     alice = resolve_target("postgresql://alice@db.example:5432")
     bob = resolve_target("postgresql://bob@db.example:5432")
     assert (alice.database, bob.database) == ("alice", "bob")
-    # the history key stays the one earlier versions stored under (see Target.key)
-    assert alice.key == bob.key == "db.example:5432/"
+    # each keys its own database's history; the key earlier versions stored both under is still read
+    assert (alice.key, bob.key) == ("db.example:5432/alice", "db.example:5432/bob")
+    assert alice.key.former == bob.key.former == ("db.example:5432/",)
     # and the name is the one the server connects to: a role named like its database, no dbname given
     db.execute(f"CREATE ROLE \"{db.name}\" LOGIN PASSWORD 'pw-of-the-test'")
     try:

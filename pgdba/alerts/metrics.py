@@ -72,7 +72,7 @@ def sample_databases(conn: psycopg.Connection) -> DatabaseSample:
 @dataclass(frozen=True)
 class ActivitySample:
     by_state: dict[tuple[str, str], int]  # (datname, state) → client backends
-    connections: int  # every client backend, pgdba's own included
+    connections: int  # every client backend but pgdba's own session (not the application's load)
     max_connections: int
     reserved_connections: int
     longest_transaction_s: float
@@ -96,8 +96,9 @@ def sample_activity(conn: psycopg.Connection) -> ActivitySample:
         key = (session.database or "", session.state or "unknown")
         by_state[key] = by_state.get(key, 0) + 1
         longest[key] = max(longest.get(key, 0.0), session.xact_seconds or 0.0)
-    own = (conn.info.dbname, "active")  # pgdba's own session counts, as postgres_exporter counts its own
-    by_state[own] = by_state.get(own, 0) + 1
+    # pgdba's own session is not counted (as in connection_usage); its database still has a series, at 0
+    own = (conn.info.dbname, "active")
+    by_state.setdefault(own, 0)
     longest.setdefault(own, 0.0)
     idle = [s.state_seconds or 0.0 for s in sessions if (s.state or "").startswith("idle in transaction")]
     return ActivitySample(

@@ -1,7 +1,8 @@
 """Netdata: the external plugin (plugins.d text protocol) and the health configuration for its charts.
 
-The plugin emits one chart per rule and object: id `pgdba.<rule>_<object>`, context `pgdba.<rule>`, family
-the object (the bare table name for table rules), one dimension `value` in the rule's unit (sent ×1000
+The plugin emits one chart per rule and object: id `pgdba.<rule>_<object>` (plus a short hash of the object
+when another object's id would be the same), context `pgdba.<rule>`, family the object (the bare table name
+for table rules), one dimension `value` in the rule's unit (sent ×1000
 with divisor 1000, the protocol carries integers). Values come from the same functions `alerts check` uses;
 rates are taken against the plugin's previous sample, growth against the sizes it saw `window` ago.
 An unknown value is not SET, so Netdata shows a gap and the alarm stays undefined instead of firing.
@@ -20,7 +21,8 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
@@ -69,8 +71,11 @@ def netdata_id(name: str) -> str:
     safe = _UNSAFE_ID_CHARS.sub("_", name)
     if safe == name:
         return name
-    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    return f"{safe}_{digest}"
+    return f"{safe}_{_short_hash(name)}"
+
+
+def _short_hash(name: str) -> str:
+    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
 
 def netdata_text(text: str) -> str:
@@ -86,6 +91,16 @@ def object_id(rule: Rule, obj: str) -> str:
 
 def chart_id(rule: Rule, obj: str) -> str:
     return f"pgdba.{rule.name}_{object_id(rule, obj)}"
+
+
+def unique_chart_ids(charted: Iterable[tuple[Rule, str]]) -> dict[tuple[str, str], str]:
+    """The chart id of each (rule, object) of one round, by (rule name, object). Ids that meet (a_b.c and
+    a.b_c both join to a_b_c) each get a short hash of their object; an id no other meets stays chart_id."""
+    plain = {(rule.name, obj): chart_id(rule, obj) for rule, obj in charted}
+    uses = Counter(plain.values())
+    return {
+        key: chart if uses[chart] == 1 else f"{chart}_{_short_hash(key[1])}" for key, chart in plain.items()
+    }
 
 
 def family_of(rule: Rule, obj: str) -> str:
@@ -215,21 +230,26 @@ def plugin_round(
         )
     keep = growth_window(rules) * 2 + 60
     lines: list[str] = []
-    for rule in rules.enabled:
-        for value in rule_values(rule, samples, state.previous, state.sizes):
-            chart = chart_id(rule, value.object)
-            if chart not in state.charts:
-                title = netdata_text(f"{rule.summary or rule.metric} ({value.object})")
-                lines.append(
-                    f"CHART {chart} '' '{title}' '{rule.unit}' '{family_of(rule, value.object)}' "
-                    f"pgdba.{rule.name} line 90000 {update_every} '' pgdba alerts"
-                )
-                lines.append("DIMENSION value value absolute 1 1000")
-                state.charts.add(chart)
-            lines.append(f"BEGIN {chart}")
-            if value.value is not None:
-                lines.append(f"SET value = {round(value.value * 1000)}")
-            lines.append("END")
+    values = [
+        (rule, value)
+        for rule in rules.enabled
+        for value in rule_values(rule, samples, state.previous, state.sizes)
+    ]
+    charts = unique_chart_ids((rule, value.object) for rule, value in values)
+    for rule, value in values:
+        chart = charts[(rule.name, value.object)]
+        if chart not in state.charts:
+            title = netdata_text(f"{rule.summary or rule.metric} ({value.object})")
+            lines.append(
+                f"CHART {chart} '' '{title}' '{rule.unit}' '{family_of(rule, value.object)}' "
+                f"pgdba.{rule.name} line 90000 {update_every} '' pgdba alerts"
+            )
+            lines.append("DIMENSION value value absolute 1 1000")
+            state.charts.add(chart)
+        lines.append(f"BEGIN {chart}")
+        if value.value is not None:
+            lines.append(f"SET value = {round(value.value * 1000)}")
+        lines.append("END")
     out.write("\n".join(lines) + "\n")
     out.flush()
     payload = counters_payload(samples)

@@ -15,7 +15,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from pgdba.errors import InputError
-from pgdba.history.store import HistoryStore, Snapshot
+from pgdba.history.store import HistoryStore, Snapshot, stored_keys
 from pgdba.render import to_json
 from pgdba.target import Target
 
@@ -49,7 +49,7 @@ RETURNING id
 SNAPSHOTS_SQL = """
 SELECT id, target, kind, taken_at, meta, payload
   FROM pgdba.snapshot
- WHERE target = %(target)s
+ WHERE target = ANY(%(targets)s)
    AND kind = %(kind)s
    AND taken_at >= %(since)s
  ORDER BY taken_at DESC, id DESC
@@ -59,13 +59,13 @@ SELECT id, target, kind, taken_at, meta, payload
 BASELINE_SNAPSHOT_SQL = """
 (SELECT id, target, kind, taken_at, meta, payload, 0 AS rank
    FROM pgdba.snapshot
-  WHERE target = %(target)s AND kind = %(kind)s AND taken_at <= %(at)s
+  WHERE target = ANY(%(targets)s) AND kind = %(kind)s AND taken_at <= %(at)s
   ORDER BY taken_at DESC, id DESC
   LIMIT 1)
 UNION ALL
 (SELECT id, target, kind, taken_at, meta, payload, 1 AS rank
    FROM pgdba.snapshot
-  WHERE target = %(target)s AND kind = %(kind)s
+  WHERE target = ANY(%(targets)s) AND kind = %(kind)s
   ORDER BY taken_at, id
   LIMIT 1)
 ORDER BY rank
@@ -81,7 +81,7 @@ RETURNING id
 RECORDS_SQL = """
 SELECT recorded_at, payload
   FROM pgdba.record
- WHERE target = %(target)s
+ WHERE target = ANY(%(targets)s)
    AND kind = %(kind)s
  ORDER BY recorded_at DESC, id DESC
  LIMIT %(limit)s
@@ -123,7 +123,7 @@ class PostgresHistoryStore(HistoryStore):
         row = self._conn.execute(
             SAVE_SNAPSHOT_SQL,
             {
-                "target": target,
+                "target": str(target),
                 "kind": kind,
                 "taken_at": taken_at or datetime.now(UTC),
                 "meta": _jsonb(meta or {}),
@@ -138,7 +138,7 @@ class PostgresHistoryStore(HistoryStore):
         rows = self._conn.execute(
             SNAPSHOTS_SQL,
             {
-                "target": target,
+                "targets": list(stored_keys(target)),
                 "kind": kind,
                 "since": since or datetime(1970, 1, 1, tzinfo=UTC),
                 "limit": limit,
@@ -147,7 +147,8 @@ class PostgresHistoryStore(HistoryStore):
         return [Snapshot(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
     def baseline_snapshot(self, target: str, kind: str, at: datetime) -> Snapshot | None:
-        row = self._conn.execute(BASELINE_SNAPSHOT_SQL, {"target": target, "kind": kind, "at": at}).fetchone()
+        params = {"targets": list(stored_keys(target)), "kind": kind, "at": at}
+        row = self._conn.execute(BASELINE_SNAPSHOT_SQL, params).fetchone()
         return None if row is None else Snapshot(row[0], row[1], row[2], row[3], row[4], row[5])
 
     def prune(self, older_than: timedelta) -> int:
@@ -161,7 +162,7 @@ class PostgresHistoryStore(HistoryStore):
         row = self._conn.execute(
             ADD_RECORD_SQL,
             {
-                "target": target,
+                "target": str(target),
                 "kind": kind,
                 "recorded_at": recorded_at or datetime.now(UTC),
                 "payload": _jsonb(payload),
@@ -172,6 +173,6 @@ class PostgresHistoryStore(HistoryStore):
     def records(self, target: str, kind: str, *, limit: int = 100) -> list[tuple[datetime, Any]]:
         rows = self._conn.execute(
             RECORDS_SQL,
-            {"target": target, "kind": kind, "limit": limit},
+            {"targets": list(stored_keys(target)), "kind": kind, "limit": limit},
         ).fetchall()
         return [(r[0], r[1]) for r in rows]

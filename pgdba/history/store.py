@@ -20,6 +20,7 @@ import platformdirs
 
 from pgdba.errors import InputError
 from pgdba.render import to_json
+from pgdba.target import HistoryKey
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshot (
@@ -50,6 +51,15 @@ class Snapshot:
     taken_at: datetime
     meta: dict[str, Any]
     payload: Any
+
+
+def stored_keys(target: str) -> tuple[str, ...]:
+    """The keys a target's history may be stored under: its key, then any key an earlier version used."""
+    return (str(target), *target.former) if isinstance(target, HistoryKey) else (target,)
+
+
+def _placeholders(keys: tuple[str, ...]) -> str:
+    return ", ".join("?" * len(keys))
 
 
 def default_store_path() -> Path:
@@ -102,7 +112,7 @@ class HistoryStore:
         with self._db:
             cur = self._db.execute(
                 "INSERT INTO snapshot (target, kind, taken_at, meta, payload) VALUES (?, ?, ?, ?, ?)",
-                (target, kind, when, to_json(meta or {}), to_json(payload)),
+                (str(target), kind, when, to_json(meta or {}), to_json(payload)),
             )
         return int(cur.lastrowid or 0)
 
@@ -110,10 +120,12 @@ class HistoryStore:
         self, target: str, kind: str, *, since: datetime | None = None, limit: int = 1000
     ) -> list[Snapshot]:
         """Snapshots of one kind, newest first."""
+        keys = stored_keys(target)
         rows = self._db.execute(
             "SELECT id, target, kind, taken_at, meta, payload FROM snapshot"
-            " WHERE target = ? AND kind = ? AND taken_at >= ? ORDER BY taken_at DESC, id DESC LIMIT ?",
-            (target, kind, (since or datetime.min.replace(tzinfo=UTC)).isoformat(), limit),
+            f" WHERE target IN ({_placeholders(keys)}) AND kind = ? AND taken_at >= ?"
+            " ORDER BY taken_at DESC, id DESC LIMIT ?",
+            (*keys, kind, (since or datetime.min.replace(tzinfo=UTC)).isoformat(), limit),
         ).fetchall()
         return [
             Snapshot(r[0], r[1], r[2], datetime.fromisoformat(r[3]), json.loads(r[4]), json.loads(r[5]))
@@ -127,15 +139,17 @@ class HistoryStore:
     def baseline_snapshot(self, target: str, kind: str, at: datetime) -> Snapshot | None:
         """The newest snapshot taken at or before `at`; when every snapshot is younger, the oldest one (the
         caller's window is then shorter than it asked for)."""
+        keys = stored_keys(target)
         columns = (
-            "SELECT id, target, kind, taken_at, meta, payload FROM snapshot WHERE target = ? AND kind = ?"
+            "SELECT id, target, kind, taken_at, meta, payload FROM snapshot"
+            f" WHERE target IN ({_placeholders(keys)}) AND kind = ?"
         )
         row = (
             self._db.execute(
                 f"{columns} AND taken_at <= ? ORDER BY taken_at DESC, id DESC LIMIT 1",
-                (target, kind, at.astimezone(UTC).isoformat()),
+                (*keys, kind, at.astimezone(UTC).isoformat()),
             ).fetchone()
-            or self._db.execute(f"{columns} ORDER BY taken_at, id LIMIT 1", (target, kind)).fetchone()
+            or self._db.execute(f"{columns} ORDER BY taken_at, id LIMIT 1", (*keys, kind)).fetchone()
         )
         if row is None:
             return None
@@ -157,16 +171,17 @@ class HistoryStore:
         with self._db:
             cur = self._db.execute(
                 "INSERT INTO record (target, kind, recorded_at, payload) VALUES (?, ?, ?, ?)",
-                (target, kind, when, to_json(payload)),
+                (str(target), kind, when, to_json(payload)),
             )
         return int(cur.lastrowid or 0)
 
     def records(self, target: str, kind: str, *, limit: int = 100) -> list[tuple[datetime, Any]]:
         """Records of one kind, newest first."""
+        keys = stored_keys(target)
         rows = self._db.execute(
-            "SELECT recorded_at, payload FROM record WHERE target = ? AND kind = ?"
+            f"SELECT recorded_at, payload FROM record WHERE target IN ({_placeholders(keys)}) AND kind = ?"
             " ORDER BY recorded_at DESC, id DESC LIMIT ?",
-            (target, kind, limit),
+            (*keys, kind, limit),
         ).fetchall()
         return [(datetime.fromisoformat(r[0]), json.loads(r[1])) for r in rows]
 

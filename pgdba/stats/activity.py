@@ -59,7 +59,8 @@ def session_activity(conn: psycopg.Connection) -> list[SessionActivity]:
 
 @dataclass(frozen=True)
 class ConnectionUsage:
-    """Client connections in use against what max_connections leaves to ordinary roles."""
+    """Client connections in use (pgdba's own session left out: it is not the application's load) against
+    what max_connections leaves to ordinary roles."""
 
     connections: int
     max_connections: int
@@ -74,10 +75,13 @@ class ConnectionUsage:
         return self.connections / self.usable
 
 
+# pgdba's own session is not the application's load; counted, a superuser's session that found every usable
+# slot taken (it sits in a reserved one) would read as more than 100 % of what the application may use
 CONNECTIONS_SQL = """
 SELECT (SELECT count(*)
           FROM pg_stat_activity
-         WHERE backend_type = 'client backend') AS connections,
+         WHERE backend_type = 'client backend'
+           AND pid <> pg_backend_pid()) AS connections,
        current_setting('max_connections')::int AS max_connections,
        current_setting('superuser_reserved_connections')::int
          + coalesce(current_setting('reserved_connections', true)::int, 0) AS reserved
@@ -85,7 +89,8 @@ SELECT (SELECT count(*)
 
 
 def connection_usage(conn: psycopg.Connection) -> ConnectionUsage:
-    """Connections in use, max_connections and the slots reserved for superusers (and pg_use_reserved)."""
+    """Client connections in use but this session, max_connections and the slots reserved for superusers
+    (and pg_use_reserved_connections)."""
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(CONNECTIONS_SQL).fetchone()
     assert row is not None

@@ -555,3 +555,25 @@ def test_export_refuses_an_empty_out(
         err = capsys.readouterr().err
         assert err.startswith("pgdba: error: ") and err.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_tables_whose_schema_and_name_join_to_one_chart_id_keep_a_chart_each(db: TestDatabase) -> None:
+    with db.connect() as conn:
+        conn.execute("CREATE SCHEMA a_b")
+        conn.execute("CREATE SCHEMA a")
+        conn.execute("CREATE TABLE a_b.c (id int)")  # a_b + c and a + b_c both join to a_b_c
+        conn.execute("CREATE TABLE a.b_c (id int)")
+        conn.execute("CREATE TABLE public.orders (id int)")
+    out = io.StringIO()
+    plugin_round(db.target, load_rules(), PluginState(), out, 1, None)
+    titles = {
+        words[1]: words[3]
+        for words in map(_plugins_d_words, out.getvalue().splitlines())
+        if words[0] == "CHART" and words[6] == "pgdba.table_growth"
+    }
+    mine = {chart: title for chart, title in titles.items() if "(a_b.c)" in title or "(a.b_c)" in title}
+    assert len(mine) == 2  # one chart each, not one chart both write into
+    assert all(re.fullmatch(r"pgdba\.table_growth_a_b_c_[0-9a-f]{8}", chart) for chart in mine)
+    assert "pgdba.table_growth_public_orders" in titles  # a name no other meets keeps its plain id
+    begun = [line for line in out.getvalue().splitlines() if line.startswith("BEGIN ")]
+    assert len(begun) == len(set(begun))  # no chart is written twice in one round

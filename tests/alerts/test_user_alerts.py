@@ -121,7 +121,7 @@ def _client_backends(small: SmallCluster) -> int:
 def test_connection_surge_from_a_second_process_fires_over_80_percent_and_resolves(
     small_cluster: SmallCluster, store: HistoryStore
 ) -> None:
-    # 20 max_connections - 3 reserved = 17 usable; 14 surge sessions + pgdba's own = 15 → 88 %
+    # 20 max_connections - 3 reserved = 17 usable; 14 surge sessions → 82 % (pgdba's own is not counted)
     _wait_for_backends_to_exit(small_cluster)  # sessions of earlier set-up leave the server a moment late
     surge = subprocess.Popen(
         [sys.executable, "-c", _SURGE, small_cluster.dsn, "14"],
