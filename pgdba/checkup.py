@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -39,6 +39,7 @@ from pgdba.stats.tables import measured_sizes, table_stats
 from pgdba.target import Target, session
 
 Data = dict[str, Any]
+Records = list[tuple[datetime, Any]]
 CheckFunction = Callable[[Data, dict[str, Any]], list[Finding]]
 
 
@@ -77,7 +78,6 @@ def _owner(code: str) -> str:
         "safety.multixact_wraparound": "safety.wraparound",
         "index.redundant": "index.duplicate",
         backups.NONE_KNOWN: "backup.restore_test",
-        backups.WAL_ARCHIVE_FAILING: "backup.restore_test",
         backups.WAL_ARCHIVED_ELSEWHERE: "backup.restore_test",
     }.get(code, "settings" if code.startswith("settings.") else code)
 
@@ -239,6 +239,23 @@ def _forecast(d: Data, kw: dict[str, Any]) -> list[Finding]:
     return capacity.size_forecast(rates[0] if rates else None, **kw)
 
 
+def _pgdba_backup_records(d: Data) -> tuple[Records, Records]:
+    """(restore tests, backups) the history store holds for this database on this server (the newest 100
+    of each); none without a store."""
+    store: HistoryStore | None = d.get("store")
+    if store is None:
+        return [], []
+    if "pgdba_backup_records" not in d:  # read once for both backup checks
+        # another server's jobs may record under the same key (localhost:5432/app in a shared store)
+        system_identifier = d.get("system_identifier")
+        d["pgdba_backup_records"] = (
+            records_of_server(store.records(d["target_key"], backups.RESTORE_TEST_KIND), system_identifier),
+            records_of_server(store.records(d["target_key"], BACKUP_KIND), system_identifier),
+        )
+    records: tuple[Records, Records] = d["pgdba_backup_records"]
+    return records
+
+
 def _restore_tests(d: Data, kw: dict[str, Any]) -> list[Finding]:
     """pgdba's restore tests when it backs the database up; else what the server's WAL archiving shows."""
     unknown = sorted(set(kw) - {*backups.RESTORE_TEST_OPTIONS, *backups.ARCHIVE_OPTIONS})
@@ -246,20 +263,47 @@ def _restore_tests(d: Data, kw: dict[str, Any]) -> list[Finding]:
         raise InputError(
             f"backup.restore_test has no threshold named {unknown[0]!r} (--set backup.restore_test.PARAM)"
         )
-    store: HistoryStore | None = d.get("store")
-    if store is not None:
-        # another server's jobs may record under the same key (localhost:5432/app in a shared store)
-        system_identifier = d["system_identifier"]
-        tests = records_of_server(
-            store.records(d["target_key"], backups.RESTORE_TEST_KIND), system_identifier
-        )
-        if tests or records_of_server(store.records(d["target_key"], BACKUP_KIND), system_identifier):
-            restore_kw = {k: v for k, v in kw.items() if k in backups.RESTORE_TEST_OPTIONS}
-            return backups.restore_test_findings(tests, d["now"], **restore_kw)
+    tests, backed_up = _pgdba_backup_records(d)
+    if tests or backed_up:
+        restore_kw = {k: v for k, v in kw.items() if k in backups.RESTORE_TEST_OPTIONS}
+        return backups.restore_test_findings(tests, d["now"], **_in_days("backup.restore_test", restore_kw))
     archive_kw = {k: v for k, v in kw.items() if k in backups.ARCHIVE_OPTIONS}
     return backups.unknown_backup_findings(
-        d["wal_archiver"], d["now"], history_store=store is not None, **archive_kw
+        d["wal_archiver"], d["now"], history_store=d.get("store") is not None, **archive_kw
     )
+
+
+def _wal_archive_failing(d: Data, kw: dict[str, Any]) -> list[Finding]:
+    """Every database, pgdba backups or not: a failing archive_command fills pg_wal whatever backs it up.
+
+    Its own check (weight 5 of the backups area's 25, as an inactive slot's: both retain WAL until the disk
+    fills) rather than a state of backup.restore_test: that one answers "can pgdba restore this database",
+    and a restore test passed today says nothing about the archive; folded in, a failing archive would
+    change a backed-up database's restore-test status, and a critical restore test would hide it."""
+    _, backed_up = _pgdba_backup_records(d)
+    return backups.failing_wal_archive_findings(
+        d["wal_archiver"],
+        d["now"],
+        pgdba_backups=len(backed_up),
+        history_store=d.get("store") is not None,
+        **kw,
+    )
+
+
+def _in_days(check: str, kw: dict[str, Any]) -> dict[str, Any]:
+    """The `max_age` threshold as a timedelta: `--set CHECK.max_age=N` is N days, the unit the README gives
+    it in (a library caller may pass a timedelta)."""
+    value = kw.get("max_age")
+    if value is None or isinstance(value, timedelta):
+        return kw
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            raise ValueError(value)
+        return {**kw, "max_age": timedelta(days=value)}
+    except (ValueError, OverflowError):
+        raise InputError(
+            f"{check}.max_age is a number of days (e.g. --set {check}.max_age=7), not {value!r}"
+        ) from None
 
 
 CHECKS: tuple[Check, ...] = (  # weights by area follow reliability.md §4 (backups 25, capacity 25, …)
@@ -306,13 +350,17 @@ CHECKS: tuple[Check, ...] = (  # weights by area follow reliability.md §4 (back
         "table.vacuum_overdue",
         2,
         ("tables", "settings"),
-        lambda d, kw: tables.vacuum_overdue(d["tables"], d["settings"], d["now"], **kw),
+        lambda d, kw: tables.vacuum_overdue(
+            d["tables"], d["settings"], d["now"], **_in_days("table.vacuum_overdue", kw)
+        ),
     ),
     Check(
         "table.analyze_overdue",
         2,
         ("tables", "settings"),
-        lambda d, kw: tables.analyze_overdue(d["tables"], d["settings"], d["now"], **kw),
+        lambda d, kw: tables.analyze_overdue(
+            d["tables"], d["settings"], d["now"], **_in_days("table.analyze_overdue", kw)
+        ),
     ),
     Check("table.dead_tuples", 2, ("tables",), lambda d, kw: tables.dead_tuple_findings(d["tables"], **kw)),
     Check(
@@ -364,7 +412,9 @@ CHECKS: tuple[Check, ...] = (  # weights by area follow reliability.md §4 (back
         lambda d, kw: safety.connection_headroom(d["connections"], **kw),
     ),
     # availability and backups (25)
-    Check("backup.restore_test", 25, ("system_identifier", "wal_archiver"), _restore_tests),
+    Check("backup.restore_test", 20, ("system_identifier", "wal_archiver"), _restore_tests),
+    # every database's archiver, pgdba backups or not (why its own check: _wal_archive_failing)
+    Check("backup.wal_archive_failing", 5, ("system_identifier", "wal_archiver"), _wal_archive_failing),
     # replication (10)
     Check(
         "safety.inactive_slot",

@@ -100,6 +100,13 @@ METRICS: dict[str, MetricSpec] = {
             "days",
             "days since the newest successful 'restore_test' history record",
         ),
+        MetricSpec(
+            "wal_archive_failing_hours",
+            "server",
+            "h",
+            "hours without an archived WAL file while the archiver's newest attempt failed (pg_stat_archiver); "
+            "0 while archiving works or is off",
+        ),
     )
 }
 

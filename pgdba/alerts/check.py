@@ -111,6 +111,7 @@ def collect_samples(
         "tables": lambda: metrics.sample_tables(conn, top=top_tables, always=always_tables),
         "replication": lambda: metrics.sample_replication(conn),
         "disk": lambda: metrics.sample_disk(conn, target),
+        "archiver": lambda: metrics.sample_archiver(conn),
     }
     for family, run in runs.items():
         if family not in families:

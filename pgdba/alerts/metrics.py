@@ -22,6 +22,7 @@ from pgdba.checks.queries import application_statements
 from pgdba.history.store import HistoryStore
 from pgdba.server import ServerFacts
 from pgdba.stats.activity import connection_usage, session_activity
+from pgdba.stats.archiver import ArchiverStatus, wal_archiver_status
 from pgdba.stats.database import database_stats, wraparound_ages
 from pgdba.stats.replication import replication_slots, standby_lag
 from pgdba.stats.statements import statement_stats
@@ -300,6 +301,12 @@ def _same_server(data_dir: Path, port: str) -> bool:
     except OSError:
         return True  # a directory we may not read (0700, another user) is still the one the server reported
     return len(lines) < 4 or lines[3].strip() == port
+
+
+# ---- WAL archiving (pg_stat_archiver) --------------------------------------------------------------------
+def sample_archiver(conn: psycopg.Connection) -> ArchiverStatus:
+    """archive_mode and the archiver's counters, via pgdba.stats.archiver (the check-up reads the same)."""
+    return wal_archiver_status(conn)
 
 
 # ---- backups and restore tests (history records written by the backup commands) ------------------------

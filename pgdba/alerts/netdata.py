@@ -54,6 +54,7 @@ _CLASS = {
     "inactive_replication_slots": "Errors",
     "backup_age_hours": "Errors",
     "restore_test_age_days": "Errors",
+    "wal_archive_failing_hours": "Errors",
 }
 
 

@@ -57,6 +57,7 @@ PROMQL: dict[str, str] = {
     "inactive_replication_slots": "count by (instance) (pg_replication_slots_active == 0)",
     "backup_age_hours": "(time() - pgdba_last_backup_timestamp_seconds) / 3600",
     "restore_test_age_days": "(time() - pgdba_last_restore_test_timestamp_seconds) / 86400",
+    "wal_archive_failing_hours": "pgdba_stat_archiver_failing_seconds / 3600",
 }
 
 

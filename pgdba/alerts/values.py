@@ -23,6 +23,7 @@ from pgdba.alerts.metrics import (
     TableSample,
 )
 from pgdba.alerts.rules import Rule
+from pgdba.stats.archiver import ArchiverStatus
 
 GB = 1024**3
 MB = 1024**2
@@ -53,6 +54,7 @@ class Samples:
     replication: ReplicationSample | None = None
     disk: DiskSample | None = None
     backups: BackupSample | None = None
+    archiver: ArchiverStatus | None = None
     errors: dict[str, str] = field(default_factory=dict)
 
     def current_database(self) -> DatabaseCounters | None:
@@ -124,6 +126,7 @@ FAMILY_OF_METRIC = {
     "disk_usage_percent": "disk",
     "backup_age_hours": "backups",
     "restore_test_age_days": "backups",
+    "wal_archive_failing_hours": "archiver",
 }
 
 
@@ -388,6 +391,23 @@ def _restore_test_age(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
     return [_age(s.backups.last_restore_test, s.taken_at, 86400.0, "restore test")]
 
 
+def _wal_archive_failing(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
+    """Hours without a successful archive while the archiver's newest attempt failed; 0 while it works."""
+    a = s.archiver
+    assert a is not None
+    lasting = a.time_without_success(s.taken_at)
+    if lasting is None:
+        note = "archive_mode is off" if a.archive_mode == "off" else "the newest attempt succeeded"
+        return [MetricValue("server", 0.0, note)]
+    failed_at = f"{a.last_failed_time:%Y-%m-%d %H:%M} UTC" if a.last_failed_time else "?"
+    detail = {"last_failed_wal": a.last_failed_wal, "failed_count": a.failed_count}
+    return [
+        MetricValue(
+            "server", lasting.total_seconds() / 3600.0, f"{a.last_failed_wal} failed at {failed_at}", detail
+        )
+    ]
+
+
 _COMPUTE = {
     "database_size_gb": _database_size,
     "cache_hit_ratio_percent": _cache_hit,
@@ -406,4 +426,5 @@ _COMPUTE = {
     "disk_usage_percent": _disk,
     "backup_age_hours": _backup_age,
     "restore_test_age_days": _restore_test_age,
+    "wal_archive_failing_hours": _wal_archive_failing,
 }

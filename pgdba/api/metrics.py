@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,10 @@ from pgdba.api.settings import ApiSettings
 from pgdba.errors import PgdbaError
 from pgdba.history.store import open_store
 from pgdba.server import load_server_facts
+from pgdba.stats.archiver import ArchiverStatus
 from pgdba.target import Target, session
 
-ALL_FAMILIES = {"databases", "activity", "statements", "tables", "replication", "disk", "backups"}
+ALL_FAMILIES = {"databases", "activity", "statements", "tables", "replication", "disk", "backups", "archiver"}
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -217,6 +219,8 @@ def families(samples: Samples, top_statements: int = 100) -> Iterator[Metric]:
             f"Bytes available to PostgreSQL on {d.path}",
             d.avail_bytes or 0,
         )
+    if samples.archiver is not None:
+        yield from _archiver_families(samples.archiver, samples.taken_at)
     if samples.backups is not None:
         for name, when in (
             ("pgdba_last_backup_timestamp_seconds", samples.backups.last_backup),
@@ -226,6 +230,33 @@ def families(samples: Samples, top_statements: int = 100) -> Iterator[Metric]:
                 yield _gauge(
                     name, "Unix time of the newest successful record in the history store", when.timestamp()
                 )
+
+
+def _archiver_families(a: ArchiverStatus, now: datetime) -> Iterator[Metric]:
+    """pg_stat_archiver as postgres_exporter names it (counters untyped, as pg_stat_database_*), the age of
+    the last failure and how long archiving has been failing (0 while it works), which the rule reads."""
+    for name, count in (("archived_count", a.archived_count), ("failed_count", a.failed_count)):
+        family = UnknownMetricFamily(f"pg_stat_archiver_{name}", f"pg_stat_archiver.{name}")
+        family.add_metric([], count)
+        yield family
+    if a.last_archived_time is not None:
+        yield _gauge(
+            "pg_stat_archiver_last_archive_age",
+            "Seconds since the last WAL file was archived",
+            (now - a.last_archived_time).total_seconds(),
+        )
+    if a.last_failed_time is not None:
+        yield _gauge(
+            "pgdba_stat_archiver_last_failed_age_seconds",
+            "Seconds since the last failed attempt to archive a WAL file",
+            (now - a.last_failed_time).total_seconds(),
+        )
+    failing = a.time_without_success(now)
+    yield _gauge(
+        "pgdba_stat_archiver_failing_seconds",
+        "Seconds without an archived WAL file while the newest attempt failed; 0 while archiving works or is off",
+        failing.total_seconds() if failing is not None else 0.0,
+    )
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

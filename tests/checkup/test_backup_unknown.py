@@ -1,6 +1,7 @@
 """backup.restore_test on a database pgdba has no backup of: judged by the server's WAL archiving, never
 skipped. No backup known and no archiving is a warning that costs the score; archiving that works means
-another tool backs it up (info); archiving that fails names the WAL file it could not archive."""
+another tool backs it up (info); archiving that fails is no known backup either, and the archiver's own
+check (backup.wal_archive_failing, tests/checkup/test_wal_archive_failing.py) names the WAL file."""
 
 from __future__ import annotations
 
@@ -20,15 +21,13 @@ from pgdba.findings import Finding, Severity
 from pgdba.history.store import HistoryStore
 from pgdba.report.score import health_score
 from pgdba.target import resolve_target
-from tests.checkup.helpers import script, store_at, wait_until
-from tests.clusters import own_cluster
+from tests.checkup.helpers import script, store_at
 from tests.conftest import TestDatabase
+from tests.wal_archiving import archive_one, archiving_cluster, failing_archive
 
 CHECK = "backup.restore_test"
+FAILING = WAL_ARCHIVE_FAILING  # the archiver's own check, named after its one finding
 CODES = {NONE_KNOWN, WAL_ARCHIVE_FAILING, WAL_ARCHIVED_ELSEWHERE, CHECK}
-# the archiver runs in the data directory; the marker file next to it makes the next attempts fail
-FAIL_MARKER = "archive-fails"
-ARCHIVE_COMMAND = f"'test ! -e ../{FAIL_MARKER} && mkdir -p archived && cp %p archived/%f'"
 
 
 def _backup_findings(result: CheckupResult) -> list[Finding]:
@@ -69,7 +68,7 @@ def test_no_backup_known_costs_the_health_score(db: TestDatabase, tmp_path: Path
     assert CHECK not in {s["check"] for s in score.skipped}
     assert score.score < 10 and score.cap == 7.0
     [deduction] = [d for d in score.deductions if d.check == CHECK]
-    assert deduction.severity is Severity.WARNING and deduction.weight == 25
+    assert deduction.severity is Severity.WARNING and deduction.weight == 20
 
 
 def test_check_command_prints_the_no_backup_warning(
@@ -114,45 +113,12 @@ def test_a_mistyped_threshold_is_refused_without_pgdba_backups(db: TestDatabase,
 # ---- a cluster of its own with archive_mode = on ----------------------------------------------------
 @pytest.fixture(scope="module")
 def archiving() -> Iterator[EmbeddedCluster]:
-    with own_cluster("wal-archive", archive_mode="on", archive_command=ARCHIVE_COMMAND) as cluster:
+    with archiving_cluster() as cluster:
         yield cluster
 
 
-def _archiver(cluster: EmbeddedCluster) -> tuple[str | None, str | None, bool]:
-    """(last archived WAL, last failed WAL, whether the newest attempt failed)."""
-    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT last_archived_wal, last_failed_wal,"
-            " coalesce(last_failed_time > last_archived_time OR last_archived_time IS NULL, false)"
-            " FROM pg_stat_archiver"
-        ).fetchone()
-    assert row is not None
-    return row[0], row[1], bool(row[2])
-
-
-def _complete_a_wal_file(cluster: EmbeddedCluster) -> str:
-    """Write, switch to a new WAL file, and return the name of the one just completed (now .ready)."""
-    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS wal_writer (v int)")
-        conn.execute("INSERT INTO wal_writer VALUES (1)")
-        row = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()
-    assert row is not None
-    return str(row[0])
-
-
-def _archive_one(cluster: EmbeddedCluster) -> str:
-    (cluster.data_root / FAIL_MARKER).unlink(missing_ok=True)
-    wal = _complete_a_wal_file(cluster)
-    wait_until(
-        lambda: (last := _archiver(cluster))[0] is not None and last[0] >= wal and not last[2],
-        timeout=30,
-        what=f"{wal} archived",
-    )
-    return wal
-
-
 def test_working_archiving_means_another_tool_backs_it_up(archiving: EmbeddedCluster, tmp_path: Path) -> None:
-    wal = _archive_one(archiving)
+    wal = archive_one(archiving)
     result = _check(archiving.dsn(), store_at(tmp_path))
     [found] = _backup_findings(result)
     assert (found.code, found.severity) == (WAL_ARCHIVED_ELSEWHERE, Severity.INFO)
@@ -166,26 +132,28 @@ def test_working_archiving_means_another_tool_backs_it_up(archiving: EmbeddedClu
 def test_archiving_idle_longer_than_the_threshold_is_not_a_backup(
     archiving: EmbeddedCluster, tmp_path: Path
 ) -> None:
-    _archive_one(archiving)
+    archive_one(archiving)
     [found] = _backup_findings(_check(archiving.dsn(), store_at(tmp_path), max_archive_age_hours=0))
     assert (found.code, found.severity) == (NONE_KNOWN, Severity.WARNING)
     assert "(no WAL file archived within 0 h, the last at " in found.title
 
 
-def test_failing_archiving_names_the_wal_file(archiving: EmbeddedCluster, tmp_path: Path) -> None:
-    _archive_one(archiving)  # a recent success first: the failure is new
-    (archiving.data_root / FAIL_MARKER).touch()
-    try:
-        wal = _complete_a_wal_file(archiving)
-        wait_until(lambda: _archiver(archiving)[1:] == (wal, True), timeout=30, what=f"{wal} failing")
-        result = _check(archiving.dsn(), store_at(tmp_path))
-        [found] = _backup_findings(result)
-        assert (found.code, found.severity) == (WAL_ARCHIVE_FAILING, Severity.WARNING)
-        assert found.title.startswith(f"WAL archiving is failing: {wal} failed at ")
-        assert found.metrics["last_failed_wal"] == wal
-        assert [(d.check, d.severity) for d in health_score(result).deductions] == [(CHECK, Severity.WARNING)]
-        # nothing archived within the threshold: the archive has been broken too long
-        [stale] = _backup_findings(_check(archiving.dsn(), store_at(tmp_path), max_archive_age_hours=0))
-        assert (stale.code, stale.severity) == (WAL_ARCHIVE_FAILING, Severity.CRITICAL)
-    finally:
-        (archiving.data_root / FAIL_MARKER).unlink(missing_ok=True)
+def test_failing_archiving_is_no_known_backup_and_names_the_wal_file(
+    archiving: EmbeddedCluster, tmp_path: Path
+) -> None:
+    with failing_archive(archiving) as wal:
+        result = run_checkup(resolve_target(archiving.dsn()), store=store_at(tmp_path), only={CHECK, FAILING})
+    # the restore-test check: an archive that stopped is no backup; the archiver's own check names the file
+    [unknown, failing] = sorted(_backup_findings(result), key=lambda f: f.code)
+    assert (unknown.code, unknown.severity) == (NONE_KNOWN, Severity.WARNING)
+    assert f"(archive_command is failing: {wal} failed at " in unknown.title
+    assert (failing.code, failing.severity) == (WAL_ARCHIVE_FAILING, Severity.WARNING)
+    assert failing.title.startswith(f"WAL archiving is failing: {wal} failed at ")
+    assert failing.title.endswith("; no pgdba backup of this database either")
+    assert failing.metrics["last_failed_wal"] == wal and failing.metrics["pgdba_backups"] == 0
+    assert "`pgdba backup run --storage URL`" in failing.recommendation
+    # one warning each, weighed 20 + 5: the 25 of the backups area, as the one warning before
+    assert sorted((d.check, d.severity, d.weight) for d in health_score(result).deductions) == [
+        (CHECK, Severity.WARNING, 20),
+        (FAILING, Severity.WARNING, 5),
+    ]
