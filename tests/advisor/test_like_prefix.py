@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from pgdba.advisor.candidates import Candidate
+from pgdba.advisor.catalog import load_tables, resolve_relations
 from pgdba.advisor.query_columns import columns_by_role, like_prefix
 from tests.advisor.helpers import advise, verified
 from tests.conftest import TestDatabase
@@ -130,3 +131,25 @@ def test_verify_builds_the_pattern_index_on_the_scratch_copy_and_measures_the_li
     [measured] = verification["queries"]
     assert measured["verdict"] == "faster", verification
     assert advice.recommendations[0].measured == "faster"
+
+
+@pytest.mark.catalog
+def test_the_catalog_says_which_operator_class_serves_like_on_each_column(db: TestDatabase) -> None:
+    """Read from pg_attribute / pg_collation / pg_database on every supported major (the locale columns
+    of the latter two differ by version)."""
+    db.execute(SCHEMA)
+    db.execute(
+        'ALTER TABLE users ADD COLUMN tag char(4) COLLATE pgdba_locale, ADD COLUMN posix text COLLATE "POSIX"'
+    )
+    with db.target.connect() as conn:
+        oids = resolve_relations(conn, {"users"})
+        columns = load_tables(conn, oids.values())[oids["users"]].columns
+    assert {name: info.like_opclass for name, info in columns.items()} == {
+        "id": None,
+        "email": "text_pattern_ops",
+        "nick": "varchar_pattern_ops",
+        "code": "",  # the database's default collation is "C" in the test cluster
+        "org_id": None,
+        "tag": "bpchar_pattern_ops",
+        "posix": "",
+    }

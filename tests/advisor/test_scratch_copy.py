@@ -29,6 +29,7 @@ def locale_database(db: TestDatabase) -> Iterator[Target]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.mark.catalog
 def test_the_scratch_database_gets_the_target_databases_collation(locale_database: Target) -> None:
     scratch = locale_database.with_database("pgdba_verify_collation_test")
     create_scratch_database(locale_database, "pgdba_verify_collation_test")
@@ -44,6 +45,7 @@ def test_the_scratch_database_gets_the_target_databases_collation(locale_databas
             conn.execute('DROP DATABASE IF EXISTS "pgdba_verify_collation_test" WITH (FORCE)')
 
 
+@pytest.mark.catalog
 def test_copied_columns_keep_their_own_collations_and_user_collations_are_made_again(
     db: TestDatabase,
 ) -> None:
