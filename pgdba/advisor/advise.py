@@ -25,6 +25,7 @@ from pgdba.advisor.catalog import (
     user_table_oids,
 )
 from pgdba.advisor.drops import DropAdvice, indexes_to_drop
+from pgdba.advisor.foreign_key_cover import foreign_key_note, foreign_keys_served
 from pgdba.advisor.observed import ObservedConstants, load_observed_constants, query_fixed_equalities
 from pgdba.advisor.query_columns import QueryColumns, columns_by_role
 from pgdba.advisor.sampling import (
@@ -49,6 +50,7 @@ from pgdba.checks.indexes import IndexAges, StatsAge
 from pgdba.errors import InputError, NotAvailable, PgdbaError
 from pgdba.findings import Finding, Severity
 from pgdba.server import ServerFacts
+from pgdba.stats.foreign_keys import foreign_keys
 
 DEFAULT_BUDGET_MB = 1024.0
 MB = 1024 * 1024
@@ -119,6 +121,8 @@ class Recommendation:
     # --verify's verdict on the queries it was advised for: "faster", "slower", "no measurable change",
     # "too fast to measure", "not measured" (pgdba.advisor.verify.mark_measured); None: not verified
     measured: str | None = None
+    # unindexed foreign keys (constraint names) this index also indexes (pgdba.advisor.foreign_key_cover)
+    serves_foreign_keys: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -131,6 +135,7 @@ class Recommendation:
             "status": self.status,
             "measured": self.measured,
             "table_bytes": self.table_bytes,
+            "serves_foreign_keys": self.serves_foreign_keys,
             "queries": [
                 {
                     "query": q.sql,
@@ -186,7 +191,7 @@ class Advice:
                     "benefit": round(r.benefit, 2),
                     "queries": len(r.queries),
                 },
-                recommendation=_create_recommendation(r),
+                recommendation=_create_advice(r),
                 sql=r.sql,
             )
             for r in self.recommendations
@@ -253,6 +258,12 @@ def _create_recommendation(r: Recommendation) -> str:
             "while it builds)"
         )
     return "create the index (CONCURRENTLY: no write lock)"
+
+
+def _create_advice(r: Recommendation) -> str:
+    """What to do with one recommendation, and the foreign keys it indexes too."""
+    text = _create_recommendation(r)
+    return f"{text}; {foreign_key_note(r.serves_foreign_keys)}" if r.serves_foreign_keys else text
 
 
 @dataclass
@@ -409,6 +420,10 @@ def advise_indexes(
             "CREATE INDEX ON ONLY the table, CREATE INDEX CONCURRENTLY on each partition, then ALTER INDEX "
             "… ATTACH PARTITION each one"
         )
+    if advice.recommendations:
+        fks = foreign_keys(conn)
+        for recommendation in advice.recommendations:
+            recommendation.serves_foreign_keys = foreign_keys_served(recommendation.candidate, fks)
     if options.drops:
         advice.drops = _drops(conn, facts, advice, index_ages)
     advice.runtime_s = time.monotonic() - started

@@ -432,6 +432,11 @@ class AdvisedIndex(BaseModel):
     status: str
     measured: str | None = None  # the --verify verdict of its queries (faster, slower, too fast to measure…)
     table_bytes: int
+    # key column → its pattern operator class (text_pattern_ops …) / the function of an expression key (lower)
+    opclasses: dict[str, str] = Field(default_factory=dict)
+    functions: dict[str, str] = Field(default_factory=dict)
+    # unindexed foreign keys whose columns the index leads with: the missing-FK index is then not needed
+    serves_foreign_keys: list[str] = Field(default_factory=list)
     queries: list[AdvisedQuery]
 
 

@@ -196,7 +196,9 @@ def missing_fk_indexes(fks: Sequence[ForeignKey], *, min_rows: int = 10_000) -> 
                     "references": fk.qualified_ref_table,
                     "table_rows": fk.table_rows,
                 },
-                "Index the referencing columns: joins on the key and deletes on the parent need it",
+                "Index the referencing columns: joins on the key and deletes on the parent need it (an index "
+                "leading with them, such as a composite one `pgdba advise indexes` proposes, serves it too: "
+                "create one of the two)",
                 f"CREATE INDEX CONCURRENTLY {name} ON {qualified(fk.schema, fk.table)} ({cols});",
             )
         )

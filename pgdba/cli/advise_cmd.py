@@ -19,6 +19,7 @@ from pgdba.advisor.advise import (
     advise_indexes,
 )
 from pgdba.advisor.apply import apply_indexes, refuse_unverified_apply
+from pgdba.advisor.foreign_key_cover import foreign_key_note
 from pgdba.advisor.orm_patch import OrmPatch, check_schema_file, drizzle_patch, prisma_patch
 from pgdba.advisor.selection import DEFAULT_MIN_IMPROVEMENT_PCT
 from pgdba.advisor.verify import verify_advice
@@ -230,6 +231,8 @@ def _print(advice: Advice, patch: OrmPatch | None, emit: str, fmt: str) -> None:
     for r in advice.recommendations:
         for q in r.queries[:5]:
             print(f"  {r.candidate.name()}: {_query_effect(r, q)}: {shortened(q.sql, 100)}")
+        if r.serves_foreign_keys:
+            print(f"  {r.candidate.name()}: {foreign_key_note(r.serves_foreign_keys)}")
     print_rows(_drop_rows(advice), _DROP_COLUMNS, fmt, title="Indexes to drop", empty="none")
     if advice.verification:
         _print_verification(advice.verification)
@@ -339,6 +342,11 @@ def _markdown(advice: Advice, patch: OrmPatch | None, emit: str) -> str:
     lines += [
         f"- index {md_code(r.candidate.name())}: {_query_effect(r, q)}: {md_code(shortened(q.sql, 100))}"
         for r, q in queries
+    ]
+    lines += [
+        f"- index {md_code(r.candidate.name())}: {md_text(foreign_key_note(r.serves_foreign_keys))}"
+        for r in advice.recommendations
+        if r.serves_foreign_keys
     ]
     lines += ["", "### Indexes to drop", ""]
     lines.append(markdown_table(_drop_rows(advice), _DROP_COLUMNS) if advice.drops else "_none_")

@@ -110,3 +110,19 @@ def test_verify_measures_before_and_after_on_a_scratch_copy(attempts: TestDataba
     assert proof["queries"] and all("values" not in q for q in proof["queries"])
     assert proof["after_ms"] < proof["before_ms"]
     assert not _index_exists(attempts)  # the target itself is only read
+
+
+@pytest.mark.hypopg
+def test_advice_names_the_unindexed_foreign_key_its_index_serves(
+    attempts: TestDatabase, tmp_path: Path
+) -> None:
+    attempts.execute(
+        "CREATE TABLE course (id int PRIMARY KEY); INSERT INTO course SELECT generate_series(0, 499);"
+        " ALTER TABLE attempt ADD CONSTRAINT attempt_course_fk FOREIGN KEY (course_id) REFERENCES course (id)"
+    )
+    body = _client(attempts, tmp_path).get("/api/v1/advisor/indexes").json()
+    (index,) = [ix for ix in body["indexes"] if ix["table"] == "attempt"]
+    assert index["serves_foreign_keys"] == ["attempt_course_fk"]
+    assert (index["opclasses"], index["functions"]) == ({}, {})  # plain keys
+    (finding,) = [f for f in body["findings"] if f["code"] == "advisor.create_index"]
+    assert "also indexes foreign key attempt_course_fk" in finding["recommendation"]
