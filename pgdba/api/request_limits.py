@@ -6,10 +6,19 @@ import asyncio
 import json
 from typing import Any
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pgdba.api.actions import log_refused_action
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_SECONDS = 60.0
+
+
+async def _too_large(scope: Scope, send: Send) -> None:
+    """413, logged like every refused action when the request was one (never its body)."""
+    log_refused_action(Request(scope), 413, "request body is too large")
+    await _send_json(send, 413, {"error": "too_large", "detail": "request body is too large"})
 
 
 async def _send_json(send: Send, status: int, body: dict[str, str]) -> None:
@@ -43,7 +52,7 @@ class RequestLimits:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
-            await _send_json(send, 413, {"error": "too_large", "detail": "request body is too large"})
+            await _too_large(scope, send)
             return
         # the body (at most max_body_bytes) is read before the app runs, so an oversized streamed body is
         # refused here instead of surfacing as a parse error inside FastAPI
@@ -57,7 +66,7 @@ class RequestLimits:
             body += message.get("body", b"")
             more = message.get("more_body", False)
             if len(body) > self.max_body_bytes:
-                await _send_json(send, 413, {"error": "too_large", "detail": "request body is too large"})
+                await _too_large(scope, send)
                 return
         replayed = not reads_body  # a GET's receive is passed through untouched
 

@@ -4,6 +4,7 @@ body, a refusal of the server (409), never with the token or the request body.""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -80,3 +81,19 @@ def test_a_refused_read_is_not_an_action(
         assert TestClient(token_client.app).get("/api/v1/maintenance").status_code == 401
         assert token_client.get("/api/v1/queries/top", params={"order": "x"}).status_code == 422
     assert "refused action" not in caplog.text
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "streamed"])
+def test_an_action_refused_for_its_body_size_is_logged_without_the_body(
+    token_client: TestClient, seeded: TestDatabase, caplog: pytest.LogCaptureFixture, declared: bool
+) -> None:
+    body = b'{"confirm": true, "x": "' + b"secret-filler " * 6000 + b'"}'
+
+    def chunks() -> Iterator[bytes]:
+        yield body
+
+    with caplog.at_level(logging.WARNING, logger=ACTIONS_LOGGER):
+        response = token_client.post(VACUUM, content=body if declared else chunks())
+    assert response.status_code == 413
+    assert f"refused action {VACUUM} from testclient: 413 request body is too large" in caplog.text
+    assert "secret-filler" not in caplog.text
