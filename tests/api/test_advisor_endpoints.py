@@ -126,3 +126,24 @@ def test_advice_names_the_unindexed_foreign_key_its_index_serves(
     assert (index["opclasses"], index["functions"]) == ({}, {})  # plain keys
     (finding,) = [f for f in body["findings"] if f["code"] == "advisor.create_index"]
     assert "also indexes foreign key attempt_course_fk" in finding["recommendation"]
+    page = _client(attempts, tmp_path).get("/indexes").text
+    assert '<p data-key="serves-foreign-keys">It also indexes foreign key attempt_course_fk' in page
+
+
+@pytest.mark.hypopg
+def test_the_page_writes_an_expression_key_as_its_expression(db: TestDatabase, tmp_path: Path) -> None:
+    with db.connect() as conn:
+        conn.execute("CREATE TABLE member (id int PRIMARY KEY, email text NOT NULL)")
+        conn.execute(
+            "INSERT INTO member SELECT i, 'User' || i || '@Example.com' FROM generate_series(1, 50000) i"
+        )
+        conn.execute("ANALYZE member")
+        conn.execute("SELECT pg_stat_statements_reset()")
+        for i in range(20):
+            conn.execute("SELECT id FROM member WHERE lower(email) = %s", (f"user{i}@example.com",))
+        if conn.info.server_version >= 150000:
+            conn.execute("SELECT pg_stat_force_next_flush()")
+    client = _client(db, tmp_path)
+    (index,) = client.get("/api/v1/advisor/indexes").json()["indexes"]
+    assert index["functions"] == {"email": "lower"}
+    assert f"<h3>{index['name']} on public.member (lower(email))</h3>" in client.get("/indexes").text
