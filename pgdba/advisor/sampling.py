@@ -12,7 +12,10 @@ the column's statistics instead:
   of the way down; `BETWEEN`: the bounds around the median, a tenth of the histogram apart;
 - a column inside `lower()` / `upper()`: its sample, lowered or uppercased;
 - `LIKE`: the typical value's first half (at least three characters) followed by `%`, the shape of a
-  search-as-you-type filter;
+  search-as-you-type filter; for a value from the histogram, that start with its last character moved one
+  up, so that it matches no histogram bound (like_pattern: PostgreSQL estimates a pattern by the share of
+  bounds it matches, and a prefix cut from a bound would always match one, a hundred times the share a
+  typed prefix of a unique column gets);
 - `LIMIT $n`: 10, `OFFSET $n`: 0.
 
 Where pg_qualstats is installed in the target database, a `$n` compared by `=`, `<`, `<=`, `>` or `>=`
@@ -99,15 +102,32 @@ class ColumnSample:
         if operator in ("<", "<=", ">", ">="):
             return self.bound(operator)
         if operator == "LIKE":
-            value = self.typical(rank)
-            return None if value is None else like_start(value)
+            return self.like_pattern(rank)
         return None
 
+    def like_pattern(self, rank: int = 0) -> str | None:
+        """A search-as-you-type pattern: the start of the typical value, then `%`.
 
-def like_start(value: str) -> str:
-    """A LIKE pattern for the values that start as `value` does: its first half (at least LIKE_MIN_PREFIX
-    characters), wildcards in it escaped, then `%`."""
-    prefix = value[: max(LIKE_MIN_PREFIX, len(value) // 2)]
+        PostgreSQL estimates a pattern over the histogram by the share of its bounds the pattern matches
+        (at least 1 in 10 000). A typed prefix of a unique column (an email) matches one row, so almost
+        never a bound: the estimate is that floor. A prefix cut from a bound always matches that bound, and
+        gets 1 % with a 100-bound histogram: LIMIT 20 then looks as if it stops after a few pages, and no
+        index seems worth building. So a histogram value's start is moved inside its bucket (the last
+        character one up) while that matches no bound; a common value's start is kept (PostgreSQL counts
+        the common values a pattern matches exactly)."""
+        value = self.typical(rank)
+        if value is None:
+            return None
+        prefix = value[: max(LIKE_MIN_PREFIX, len(value) // 2)]
+        if value not in self.common:
+            moved = prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix and ord(prefix[-1]) < 0x10FFFF else ""
+            if moved.isprintable() and not any(bound.startswith(moved) for bound in self.histogram):
+                prefix = moved
+        return like_start(prefix)
+
+
+def like_start(prefix: str) -> str:
+    """A LIKE pattern for the values that start with `prefix`: its wildcards escaped, then `%`."""
     return re.sub(r"([\\%_])", r"\\\1", prefix) + "%"
 
 

@@ -9,6 +9,7 @@ import pytest
 from pgdba.advisor.candidates import Candidate
 from pgdba.advisor.catalog import load_tables, resolve_relations
 from pgdba.advisor.query_columns import columns_by_role, like_prefix
+from pgdba.advisor.sampling import ColumnSample
 from tests.advisor.helpers import advise, verified
 from tests.conftest import TestDatabase
 
@@ -153,3 +154,24 @@ def test_the_catalog_says_which_operator_class_serves_like_on_each_column(db: Te
         "tag": "bpchar_pattern_ops",
         "posix": "",
     }
+
+
+def test_a_sampled_pattern_matches_no_histogram_bound_as_a_typed_prefix_of_a_unique_column_would() -> None:
+    bounds = tuple(f"User{n}@Example.com" for n in range(10000, 99999, 900))
+    pattern = ColumnSample(histogram=bounds).like_pattern()
+    assert pattern is not None and pattern.endswith("%")
+    assert not any(bound.startswith(pattern[:-1]) for bound in bounds)
+    median = bounds[len(bounds) // 2]
+    assert pattern[:-2] == median[: len(pattern) - 2]  # the typical value's start, its last character moved
+    # a common value is counted exactly by PostgreSQL: its start is kept
+    common = ColumnSample(common=("Anna Meyer", "Ben Smith"), frequencies=(0.6, 0.3))
+    assert common.like_pattern() == "Anna %"
+
+
+@pytest.mark.hypopg
+def test_an_autocomplete_with_a_limit_on_a_unique_column_gets_its_pattern_index(db: TestDatabase) -> None:
+    """Costed with a prefix cut from a histogram bound, PostgreSQL expected 1 % of the rows to match, the
+    LIMIT to stop after a few pages, and no index to help; a typed prefix matches one row."""
+    db.execute(SCHEMA)
+    advice = advise(db, ["SELECT id, email FROM users WHERE email LIKE $1 LIMIT $2"])
+    assert [r.candidate.label() for r in advice.recommendations] == ["public.users(email text_pattern_ops)"]
