@@ -8,7 +8,7 @@ table_sizes snapshots; with one it says so and gives no value.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pgdba.alerts.metrics import (
@@ -399,7 +399,8 @@ def _wal_archive_failing(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
     if lasting is None:
         note = "archive_mode is off" if a.archive_mode == "off" else "the newest attempt succeeded"
         return [MetricValue("server", 0.0, note)]
-    failed_at = f"{a.last_failed_time:%Y-%m-%d %H:%M} UTC" if a.last_failed_time else "?"
+    failed = a.last_failed_time.astimezone(UTC) if a.last_failed_time else None  # (in the server's TimeZone)
+    failed_at = f"{failed:%Y-%m-%d %H:%M} UTC" if failed else "?"
     detail = {"last_failed_wal": a.last_failed_wal, "failed_count": a.failed_count}
     return [
         MetricValue(

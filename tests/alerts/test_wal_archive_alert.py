@@ -5,6 +5,7 @@ rule fires on the same number (promtool)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,11 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from pgdba.alerts.rules import load_rules
+from pgdba.alerts.values import Samples, rule_values
 from pgdba.api.metrics import metrics_registry
 from pgdba.embedded import EmbeddedCluster
 from pgdba.history.store import HistoryStore
+from pgdba.stats.archiver import ArchiverStatus
 from pgdba.target import resolve_target
 from tests.alerts.conftest import run_check, status_of
 from tests.alerts.test_prometheus import _default_rules, _promtool_unit_test, needs_promtool
@@ -116,3 +119,22 @@ def test_prometheus_rule_warns_on_a_failing_archive_and_is_critical_after_24_hou
         alertname: PgdbaWalArchiveFailingCritical
         exp_alerts: []"""
     _promtool_unit_test(_default_rules(tmp_path), series, checks)
+
+
+def test_the_alert_names_the_failure_time_in_utc_whatever_the_servers_time_zone() -> None:
+    """psycopg returns pg_stat_archiver's times in the session's TimeZone (a server in Tokyo: +09:00)."""
+    tokyo = timezone(timedelta(hours=9))
+    failed = datetime(2026, 11, 29, 9, 30, tzinfo=tokyo)  # 00:30 UTC
+    archiver = ArchiverStatus(
+        "on",
+        3,
+        "00000001000000000000000A",
+        failed - timedelta(hours=2),
+        1,
+        "00000001000000000000000B",
+        failed,
+    )
+    samples = Samples(taken_at=datetime(2026, 11, 29, 1, 30, tzinfo=UTC), database="app", archiver=archiver)
+    [value] = rule_values(load_rules().rule("wal_archive_failing"), samples, None, [])
+    assert value.value == pytest.approx(3.0)  # hours since the last success, 22:30 UTC the day before
+    assert value.note == "00000001000000000000000B failed at 2026-11-29 00:30 UTC"
