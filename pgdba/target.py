@@ -1,7 +1,7 @@
 """Connection target: where the DSN comes from, how passwords are masked, and the safe session settings.
 
-Every session pgdba opens sets application_name, statement_timeout and lock_timeout, and is read-only
-(default_transaction_read_only=on) unless the command was given --apply. It also turns pg_stat_statements
+Every session pgdba opens sets application_name, statement_timeout, lock_timeout and TimeZone=UTC, and is
+read-only (default_transaction_read_only=on) unless the command was given --apply. It also turns pg_stat_statements
 tracking off for itself where the role may, so pgdba's own statements are never counted as the application's.
 """
 
@@ -170,6 +170,8 @@ class Target:
             "statement_timeout": str(self.statement_timeout_ms),
             "lock_timeout": str(self.lock_timeout_ms),
             "default_transaction_read_only": "off" if apply else "on",
+            # timestamps come back in UTC, which is what every time pgdba prints says it is
+            "TimeZone": "UTC",
             **self.extra_settings,
         }
         return " ".join(f"-c {name}={value}" for name, value in settings.items())
@@ -189,6 +191,10 @@ class Target:
             ) from None
         if not self.track_statements:
             untrack_own_statements(conn)
+        if os.environ.get("PGTZ"):  # libpq applies PGTZ after the options' TimeZone
+            conn.execute("SET TimeZone TO 'UTC'")
+            if not conn.autocommit:
+                conn.commit()  # (a rollback would undo a SET of the open transaction)
         return conn
 
 

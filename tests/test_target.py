@@ -65,6 +65,24 @@ def test_session_is_read_only_with_pgdba_settings(db: TestDatabase) -> None:
     }
 
 
+def test_session_times_are_utc_whatever_the_servers_or_clients_time_zone(
+    db: TestDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every time pgdba prints says UTC: a server (or a PGTZ) in Tokyo must not shift them by nine hours."""
+    db.execute(f"ALTER DATABASE \"{db.name}\" SET TimeZone = 'Asia/Tokyo'")
+    monkeypatch.setenv("PGTZ", "Asia/Tokyo")
+    with db.connect() as plain:
+        row = plain.execute("SELECT current_setting('TimeZone'), now()").fetchone()
+    assert row is not None and row[0] == "Asia/Tokyo" and row[1].utcoffset().total_seconds() == 9 * 3600
+    with db.target.connect() as conn:
+        row = conn.execute("SELECT current_setting('TimeZone'), now()").fetchone()
+    assert row is not None and row[0] == "UTC" and row[1].utcoffset().total_seconds() == 0
+    with db.target.connect(autocommit=False) as conn:
+        conn.rollback()
+        row = conn.execute("SELECT current_setting('TimeZone')").fetchone()
+    assert row == ("UTC",)
+
+
 def test_apply_session_may_write(db: TestDatabase) -> None:
     with db.target.connect(apply=True) as conn:
         conn.execute("CREATE TABLE written (id int)")
