@@ -146,4 +146,5 @@ def test_the_page_writes_an_expression_key_as_its_expression(db: TestDatabase, t
     client = _client(db, tmp_path)
     (index,) = client.get("/api/v1/advisor/indexes").json()["indexes"]
     assert index["functions"] == {"email": "lower"}
-    assert f"<h3>{index['name']} on public.member (lower(email))</h3>" in client.get("/indexes").text
+    # (with or without an INCLUDE of the other columns the query reads, as the estimates decide)
+    assert f"<h3>{index['name']} on public.member (lower(email))" in client.get("/indexes").text
