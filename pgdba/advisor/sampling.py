@@ -12,10 +12,10 @@ the column's statistics instead:
   of the way down; `BETWEEN`: the bounds around the median, a tenth of the histogram apart;
 - a column inside `lower()` / `upper()`: its sample, lowered or uppercased;
 - `LIKE`: the typical value's first half (at least three characters) followed by `%`, the shape of a
-  search-as-you-type filter; for a value from the histogram, that start with its last character moved one
-  up, so that it matches no histogram bound (like_pattern: PostgreSQL estimates a pattern by the share of
-  bounds it matches, and a prefix cut from a bound would always match one, a hundred times the share a
-  typed prefix of a unique column gets);
+  search-as-you-type filter; when that start matches only the histogram bound it was cut from, its last
+  character moved one up, so that it matches no bound (like_pattern: PostgreSQL estimates a pattern by the
+  share of bounds it matches, and a selective prefix cut from a bound would always match one, a hundred
+  times the share a typed prefix of a unique column gets);
 - `LIMIT $n`: 10, `OFFSET $n`: 0.
 
 Where pg_qualstats is installed in the target database, a `$n` compared by `=`, `<`, `<=`, `>` or `>=`
@@ -112,15 +112,17 @@ class ColumnSample:
         (at least 1 in 10 000). A typed prefix of a unique column (an email) matches one row, so almost
         never a bound: the estimate is that floor. A prefix cut from a bound always matches that bound, and
         gets 1 % with a 100-bound histogram: LIMIT 20 then looks as if it stops after a few pages, and no
-        index seems worth building. So a histogram value's start is moved inside its bucket (the last
-        character one up) while that matches no bound; a common value's start is kept (PostgreSQL counts
-        the common values a pattern matches exactly)."""
+        index seems worth building. So a start that matches only the bound it was cut from (selective) is
+        moved inside its bucket (the last character one up) while that matches no bound. A start several
+        bounds share (`Nick` of `Nick12345`) is broad, and the share of bounds it matches is the right
+        estimate: it is kept, as is a common value's (PostgreSQL counts those exactly)."""
         value = self.typical(rank)
         if value is None:
             return None
         prefix = value[: max(LIKE_MIN_PREFIX, len(value) // 2)]
-        if value not in self.common:
-            moved = prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix and ord(prefix[-1]) < 0x10FFFF else ""
+        matched = sum(1 for bound in self.histogram if bound.startswith(prefix))
+        if prefix and value not in self.common and matched == 1:  # selective: only its own bound matches
+            moved = prefix[:-1] + chr(ord(prefix[-1]) + 1) if ord(prefix[-1]) < 0x10FFFF else ""
             if moved.isprintable() and not any(bound.startswith(moved) for bound in self.histogram):
                 prefix = moved
         return like_start(prefix)

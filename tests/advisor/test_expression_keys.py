@@ -23,7 +23,7 @@ CREATE TABLE users (
     nick varchar(40) NOT NULL,
     org_id int NOT NULL,
     created_at timestamp NOT NULL
-);
+) WITH (autovacuum_enabled = off);  -- no visibility map: plans do not depend on autovacuum's timing
 INSERT INTO users
 SELECT g, 'User' || g || '@Example.com', 'Nick' || g, g % 100, timestamp '2026-01-01' + g * interval '1 minute'
   FROM generate_series(1, 200000) g;

@@ -23,7 +23,7 @@ CREATE TABLE users (
     nick varchar(40) COLLATE pgdba_locale NOT NULL,
     code text NOT NULL,
     org_id int NOT NULL
-);
+) WITH (autovacuum_enabled = off);  -- no visibility map: plans do not depend on autovacuum's timing
 INSERT INTO users
 SELECT g, 'user' || g || '@example.com', 'nick' || g, 'c' || g, g % 100 FROM generate_series(1, 60000) g;
 ANALYZE users;
@@ -163,6 +163,8 @@ def test_a_sampled_pattern_matches_no_histogram_bound_as_a_typed_prefix_of_a_uni
     assert not any(bound.startswith(pattern[:-1]) for bound in bounds)
     median = bounds[len(bounds) // 2]
     assert pattern[:-2] == median[: len(pattern) - 2]  # the typical value's start, its last character moved
+    # a start many bounds share is broad: the share of bounds it matches is the right estimate, it is kept
+    assert ColumnSample(histogram=tuple(f"Nick{n}" for n in range(10, 100))).like_pattern() == "Nic%"
     # a common value is counted exactly by PostgreSQL: its start is kept
     common = ColumnSample(common=("Anna Meyer", "Ben Smith"), frequencies=(0.6, 0.3))
     assert common.like_pattern() == "Anna %"

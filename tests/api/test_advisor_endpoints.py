@@ -133,7 +133,9 @@ def test_advice_names_the_unindexed_foreign_key_its_index_serves(
 @pytest.mark.hypopg
 def test_the_page_writes_an_expression_key_as_its_expression(db: TestDatabase, tmp_path: Path) -> None:
     with db.connect() as conn:
-        conn.execute("CREATE TABLE member (id int PRIMARY KEY, email text NOT NULL)")
+        conn.execute(
+            "CREATE TABLE member (id int PRIMARY KEY, email text NOT NULL) WITH (autovacuum_enabled = off)"
+        )
         conn.execute(
             "INSERT INTO member SELECT i, 'User' || i || '@Example.com' FROM generate_series(1, 50000) i"
         )
