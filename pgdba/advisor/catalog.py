@@ -11,7 +11,7 @@ from pglast import ast
 from psycopg.rows import dict_row
 
 from pgdba.advisor.parse_tree import column_name
-from pgdba.advisor.query_columns import KEY_FUNCTIONS
+from pgdba.advisor.query_columns import key_function_name
 from pgdba.stats.indexes import ATTACHED_TO_SQL, KEY_OPCLASSES_SQL, KEY_OPTIONS_SQL, SERVED_FOREIGN_KEY_SQL
 from pgdba.stats.locks import BLOCKED_RELATIONS
 
@@ -424,10 +424,8 @@ def key_function(definition: str) -> tuple[str, str] | None:
         return None
     targets = getattr(statements[0].stmt, "targetList", None) if len(statements) == 1 else None
     call = targets[0].val if targets and len(targets) == 1 else None
-    if not isinstance(call, ast.FuncCall) or not call.args or len(call.args) != 1:
+    if not isinstance(call, ast.FuncCall) or not call.args:
         return None
-    names = [str(n.sval) for n in call.funcname or () if isinstance(n, ast.String)]
-    column = column_name(call.args[0])  # (casts seen through)
-    if not names or names[-1] not in KEY_FUNCTIONS or names[:-1] not in ([], ["pg_catalog"]) or not column:
-        return None
-    return names[-1], column
+    function = key_function_name(call)
+    column = column_name(call.args[0]) if function else None  # (casts seen through)
+    return (function, column) if function and column else None

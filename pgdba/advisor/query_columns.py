@@ -14,7 +14,7 @@ Columns of CTEs, sub-selects in FROM and functions are not table columns and are
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -165,8 +165,19 @@ def _distinct(columns: Iterable[TableColumn]) -> list[TableColumn]:
 
 _RANGE_OPERATORS = {"<", ">", "<=", ">="}
 # functions of one column a query filters or sorts on that an expression index serves (the case-insensitive
-# lookup `lower(email) = $1`); pgdba.advisor.candidates builds keys `lower("email")` for them
-KEY_FUNCTIONS = ("lower", "upper")
+# lookup `lower(email) = $1`), each with what it does to a value (pgdba.advisor.sampling applies it to a
+# sampled constant); pgdba.advisor.candidates builds keys `lower("email")` for them
+KEY_FUNCTIONS: dict[str, Callable[[str], str]] = {"lower": str.lower, "upper": str.upper}
+
+
+def key_function_name(call: ast.FuncCall) -> str | None:
+    """The name of one of KEY_FUNCTIONS a plain call of one argument makes (`lower(x)`, `pg_catalog.upper(x)`;
+    not an aggregate or window call), else None. The argument is the caller's to read."""
+    names = [str(n.sval) for n in call.funcname or () if isinstance(n, ast.String)]
+    plain = not (call.agg_star or call.agg_distinct or call.over or call.agg_filter or call.agg_order)
+    if not plain or len(call.args or ()) != 1 or not names or names[-1] not in KEY_FUNCTIONS:
+        return None
+    return names[-1] if names[:-1] in ([], ["pg_catalog"]) else None
 
 
 @dataclass
@@ -539,17 +550,11 @@ class _Walker:
     def _key_function(self, node: ast.FuncCall, scope: _Scope) -> TableColumn | None:
         """`lower(col)` / `upper(col)` (plain calls, the column unqualified or qualified): the column, marked
         with the function."""
-        names = [str(n.sval) for n in node.funcname or () if isinstance(n, ast.String)]
-        plain = not (node.agg_star or node.agg_distinct or node.over or node.agg_filter or node.agg_order)
-        args = node.args or ()
-        if not plain or len(args) != 1 or not names or names[-1] not in KEY_FUNCTIONS:
+        function = key_function_name(node)
+        column = self._column(node.args[0], scope) if function and node.args else None
+        if function is None or column is None or column.function:
             return None
-        if len(names) > 2 or (len(names) == 2 and names[0] != "pg_catalog"):
-            return None
-        column = self._column(args[0], scope)
-        if column is None or column.function:
-            return None
-        return replace(column, function=names[-1])
+        return replace(column, function=function)
 
     def _unqualified(self, column: str, scope: _Scope) -> TableColumn | None:
         current: _Scope | None = scope

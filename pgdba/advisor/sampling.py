@@ -38,7 +38,7 @@ from pgdba.advisor.candidates import Candidate
 from pgdba.advisor.catalog import TableInfo
 from pgdba.advisor.observed import OBSERVED_OPERATORS, ObservedConstants
 from pgdba.advisor.parse_tree import walk
-from pgdba.advisor.query_columns import QueryColumns, TableColumn
+from pgdba.advisor.query_columns import KEY_FUNCTIONS, QueryColumns, TableColumn
 from pgdba.advisor.selection import PREFILTER_BATCH
 from pgdba.advisor.whatif import WhatIfSession
 from pgdba.advisor.workload import WorkloadQuery, parameter_count
@@ -54,8 +54,6 @@ SELECT most_common_vals::text::text[] AS common,
 """
 
 LIMIT_SAMPLE = "10"
-# KEY_FUNCTIONS (pgdba.advisor.query_columns) applied to a sampled value
-_KEY_FUNCTIONS_IN_PYTHON = {"lower": str.lower, "upper": str.upper}
 # a sampled `LIKE $n` pattern keeps at least this many leading characters of a typical value
 LIKE_MIN_PREFIX = 3
 OFFSET_SAMPLE = "0"
@@ -228,7 +226,7 @@ def bind_parameters(
         value = sample.sample(operator, rank)
         if value is not None:
             # `lower(email) = $1` compares with the lowered value
-            values[number] = _KEY_FUNCTIONS_IN_PYTHON[column.function](value) if column.function else value
+            values[number] = KEY_FUNCTIONS[column.function](value) if column.function else value
     for column, low, high in _between_pairs(columns):
         if low in values and high in values and not {low, high} & observed:
             values[low], values[high] = _around_median(reader, tables, column, values[low], values[high])

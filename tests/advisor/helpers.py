@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
+
 from pgdba.advisor.advise import Advice, AdvisorOptions, advise_indexes
+from pgdba.advisor.catalog import TableInfo, load_tables, resolve_relations
 from pgdba.advisor.verify import verify_advice
 from pgdba.advisor.workload import WorkloadQuery
 from pgdba.checks.indexes import IndexAges
@@ -27,3 +30,9 @@ def verified(db: TestDatabase, advice: Advice) -> dict[str, Any]:
     with db.target.connect() as conn:
         facts = load_server_facts(conn)
     return verify_advice(db.target, facts, advice, on_target=False)
+
+
+def table_info(conn: psycopg.Connection, name: str) -> TableInfo:
+    """The advisor's catalog facts of one table (pgdba.advisor.catalog), named as a query would name it."""
+    oids = resolve_relations(conn, {name})
+    return load_tables(conn, oids.values())[oids[name]]

@@ -8,12 +8,11 @@ from pathlib import Path
 import pytest
 
 from pgdba.advisor.candidates import Candidate
-from pgdba.advisor.catalog import load_tables, resolve_relations
 from pgdba.advisor.orm_patch import drizzle_patch, prisma_patch
 from pgdba.advisor.query_columns import columns_by_role
 from pgdba.advisor.sampling import StatsReader, bind_parameters
 from pgdba.schema import check_schemas
-from tests.advisor.helpers import advise, verified
+from tests.advisor.helpers import advise, table_info, verified
 from tests.conftest import TestDatabase
 
 SCHEMA = """
@@ -158,8 +157,7 @@ def test_a_parameter_compared_with_a_lowered_column_is_sampled_lowered(db: TestD
     db.execute(SCHEMA)
     text = "SELECT id FROM users WHERE lower(email) = $1 AND upper(nick) LIKE $2"
     with db.target.connect() as conn:
-        oids = resolve_relations(conn, {"users"})
-        tables = {"users": load_tables(conn, oids.values())[oids["users"]]}
+        tables = {"users": table_info(conn, "users")}
         bound = bind_parameters(StatsReader(conn), text, columns_by_role(text), tables)
         assert bound is not None
         email, nick = bound.values

@@ -7,10 +7,9 @@ from __future__ import annotations
 import pytest
 
 from pgdba.advisor.candidates import Candidate
-from pgdba.advisor.catalog import load_tables, resolve_relations
 from pgdba.advisor.query_columns import columns_by_role, like_prefix
 from pgdba.advisor.sampling import ColumnSample
-from tests.advisor.helpers import advise, verified
+from tests.advisor.helpers import advise, table_info, verified
 from tests.conftest import TestDatabase
 
 # the test cluster's default collation is "C"; glibc's built-in C.UTF-8 locale is not "C" to the planner
@@ -143,8 +142,7 @@ def test_the_catalog_says_which_operator_class_serves_like_on_each_column(db: Te
         'ALTER TABLE users ADD COLUMN tag char(4) COLLATE pgdba_locale, ADD COLUMN posix text COLLATE "POSIX"'
     )
     with db.target.connect() as conn:
-        oids = resolve_relations(conn, {"users"})
-        columns = load_tables(conn, oids.values())[oids["users"]].columns
+        columns = table_info(conn, "users").columns
     assert {name: info.like_opclass for name, info in columns.items()} == {
         "id": None,
         "email": "text_pattern_ops",

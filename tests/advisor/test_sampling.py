@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from pgdba.advisor.catalog import load_tables, resolve_relations
 from pgdba.advisor.query_columns import columns_by_role
 from pgdba.advisor.sampling import BoundQuery, ColumnSample, StatsReader, bind_parameters
-from tests.advisor.helpers import advise
+from tests.advisor.helpers import advise, table_info
 from tests.conftest import TestDatabase
 
 
@@ -80,8 +79,7 @@ def test_bound_values_come_from_the_columns_statistics(db: TestDatabase) -> None
     db.execute(SKEWED)
     text = "SELECT id FROM tickets WHERE status = $1 AND opened_at >= $2 ORDER BY opened_at LIMIT $3"
     with db.target.connect() as conn:
-        oids = resolve_relations(conn, {"tickets"})
-        tables = {"tickets": load_tables(conn, oids.values())[oids["tickets"]]}
+        tables = {"tickets": table_info(conn, "tickets")}
         bound = bind_parameters(StatsReader(conn), text, columns_by_role(text), tables)
         assert bound is not None
         status, opened, limit = bound.values

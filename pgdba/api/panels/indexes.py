@@ -28,7 +28,13 @@ def _index_health(data: PanelData) -> dict[str, Any]:
 
 def _advice(data: PanelData) -> dict[str, Any]:
     advice, _ = run_advisor(data.target, AdvisorParameters(), data.settings)
-    return advice_body(data.settings, advice)
+    body = advice_body(data.settings, advice)
+    # each index's keys as CREATE INDEX writes them (`lower(email)`, `email text_pattern_ops`), by name
+    body["key_texts"] = {
+        r.candidate.name(): [r.candidate.key_text(c) for c in r.candidate.columns]
+        for r in advice.recommendations
+    }
+    return body
 
 
 PAGE = Page(
