@@ -402,9 +402,11 @@ def drizzle_index_call(
 
 def _drizzle_key(candidate: Candidate, column: str, reference: str, quote: str) -> str:
     """One key of `.on(…)`: `t.email`, `t.email.op("text_pattern_ops")`, or an expression key
-    `` sql`lower(${t.email})` `` (drizzle_patch leaves an expression key with an operator class out)."""
+    `` sql`lower(${t.email})` `` (its operator class inside the template: `.op()` is a column's method, and
+    drizzle-kit writes an expression key's text as it stands)."""
     if candidate.function(column):
-        return f"sql`{candidate.function(column)}(${{{reference}}})`"
+        opclass = f" {candidate.opclass(column)}" if candidate.opclass(column) else ""
+        return f"sql`{candidate.function(column)}(${{{reference}}}){opclass}`"
     if candidate.opclass(column):
         return f"{reference}.op({_js_string(candidate.opclass(column), quote)})"
     return reference
@@ -438,9 +440,6 @@ def drizzle_patch(path: Path, indexes: Sequence[Candidate]) -> OrmPatch:
             continue
         if candidate.include:
             unmapped.append(f"{candidate.label()}: INCLUDE index left to the SQL output")
-            continue
-        if set(dict(candidate.key_functions)) & set(dict(candidate.pattern_ops)):
-            unmapped.append(f"{candidate.label()}: an expression key with an operator class; use the SQL")
             continue
         param = table.extra_param or "t"
         call = drizzle_index_call(candidate, param, [f for f in fields if f], where_field, quote=table.quote)

@@ -13,7 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from pgdba.errors import InputError
-from pgdba.schema.expressions import normalise_default, normalise_expression, sql_literal
+from pgdba.schema.expressions import (
+    index_key_expression,
+    normalise_default,
+    normalise_expression,
+    sql_literal,
+)
 from pgdba.schema.model import (
     Check,
     Column,
@@ -758,7 +763,8 @@ class _Converter:
             if ref.unknown is not None:
                 self.note(ref.unknown, f"an index expression on {table.name}")
                 return None
-            return IndexColumn(normalise_expression(ref.text))
+            expression, opclass = index_key_expression(ref.text)
+            return IndexColumn(expression, opclass=opclass)
         resolved = self._ref_column(ref)
         if resolved is None or not isinstance(ref, ColumnRef):
             self.note(

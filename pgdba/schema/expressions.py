@@ -58,6 +58,22 @@ def normalise_expression(text: str) -> str:
     return RawStream()(_rewrite(node, "", strip_all_casts=True))
 
 
+def index_key_expression(text: str) -> tuple[str, str]:
+    """An index key written as SQL text, as drizzle's `` sql`lower(${t.email}) text_pattern_ops` `` writes
+    it: (the expression in canonical form, its operator class or "")."""
+    try:
+        statements = pglast.parse_sql(f"CREATE INDEX ON t ({text})")
+    except pglast.parser.ParseError:
+        return normalise_expression(text), ""
+    statement = statements[0].stmt if len(statements) == 1 else None
+    params: tuple[Any, ...] = tuple(getattr(statement, "indexParams", None) or ())
+    key = params[0] if isinstance(statement, ast.IndexStmt) and len(params) == 1 else None
+    if key is None or key.expr is None:
+        return normalise_expression(text), ""
+    opclass = ".".join(str(part.sval) for part in key.opclass or ())
+    return RawStream()(_rewrite(key.expr, "", strip_all_casts=True)), opclass
+
+
 def sql_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 

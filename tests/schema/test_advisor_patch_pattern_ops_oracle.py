@@ -91,3 +91,44 @@ def test_the_patched_schema_agrees_with_the_database_after_the_advised_sql(
     db.execute(f'DROP INDEX "{NAME}"; CREATE INDEX "{NAME}" ON users (org_id, email)')
     check = check_schemas([f"{kind}:{schema}", "live"], dsn=db.dsn)
     assert any(NAME in f.title for f in check.pairs[0].drift)
+
+
+LOWER_PATTERN = Candidate(
+    "public",
+    "users",
+    ("email",),
+    pattern_ops=(("email", "text_pattern_ops"),),
+    key_functions=(("email", "lower"),),
+)
+LOWER_PATTERN_NAME = "users_lower_email_pattern_idx"
+
+
+def test_drizzle_kit_builds_an_expression_key_with_its_operator_class(drizzle_workdir: Path) -> None:
+    """`lower(email) LIKE 'abc%'` under a non-C collation: the operator class goes inside the expression's
+    template (`.op()` is a column's method), and drizzle-kit writes it into the index as it stands."""
+    schema = drizzle_workdir / "schema" / "schema.ts"
+    schema.write_text(DRIZZLE)
+    result = drizzle_patch(schema, [LOWER_PATTERN])
+    assert result.unmapped == []
+    assert f'index("{LOWER_PATTERN_NAME}").on(sql`lower(${{t.email}}) text_pattern_ops`)' in result.new_text
+    schema.write_text(result.new_text)
+    _snapshot, migration = drizzle_kit_generate(drizzle_workdir)
+    assert 'USING btree (lower("email") text_pattern_ops)' in migration
+
+
+def test_the_drizzle_expression_key_with_an_operator_class_agrees_with_the_database(
+    db: TestDatabase, tmp_path: Path
+) -> None:
+    db.execute(LIVE)
+    db.execute(LOWER_PATTERN.ddl(concurrently=False).as_string(None))
+    schema = tmp_path / "schema.ts"
+    schema.write_text(DRIZZLE)
+    schema.write_text(drizzle_patch(schema, [LOWER_PATTERN]).new_text)
+    check = check_schemas([f"drizzle:{schema}", "live"], dsn=db.dsn)
+    assert [f.title for f in check.pairs[0].drift] == []
+    # without its operator class the live index is drift: the reader did see it inside the expression
+    db.execute(
+        f'DROP INDEX "{LOWER_PATTERN_NAME}"; CREATE INDEX "{LOWER_PATTERN_NAME}" ON users (lower(email))'
+    )
+    check = check_schemas([f"drizzle:{schema}", "live"], dsn=db.dsn)
+    assert any(LOWER_PATTERN_NAME in f.title for f in check.pairs[0].drift)
