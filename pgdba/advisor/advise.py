@@ -43,6 +43,7 @@ from pgdba.advisor.selection import (
     select_best,
 )
 from pgdba.advisor.sizes import estimated_index_bytes
+from pgdba.advisor.trigram import SearchIndexAdvice, search_index_advice
 from pgdba.advisor.views import expand_views
 from pgdba.advisor.whatif import DeclaredTypes, WhatIfSession, explain_typed, plan_index_names
 from pgdba.advisor.workload import WorkloadQuery
@@ -173,6 +174,8 @@ class Advice:
     verification: dict[str, Any] | None = None
     workload_indexes: set[str] = field(default_factory=set)  # indexes the workload's current plans use
     drops_not_judged: list[str] = field(default_factory=list)  # unscanned, but created too recently to judge
+    # trigram (pg_trgm GIN) indexes for searches no btree serves: not costed, not in the budget
+    search_indexes: list[SearchIndexAdvice] = field(default_factory=list)
 
     @property
     def relative_cost(self) -> float:
@@ -212,6 +215,18 @@ class Advice:
             )
             for d in self.drops
         ]
+        found += [
+            Finding(
+                code="advisor.create_search_index",
+                severity=Severity.INFO,
+                title=f"search index {s.label()} for {len(s.queries)} pattern-search queries ({s.status})",
+                object=s.relation,
+                metrics={"table_bytes": s.table_bytes, "queries": len(s.queries)},
+                recommendation=_search_recommendation(s),
+                sql=s.sql if s.extension.available else None,
+            )
+            for s in self.search_indexes
+        ]
         return found
 
     def to_dict(self) -> dict[str, Any]:
@@ -234,6 +249,7 @@ class Advice:
                 "skipped": [{"query": q, "reason": r} for q, r in self.skipped],
             },
             "indexes": [r.to_dict() for r in self.recommendations],
+            "search_indexes": [s.to_dict() for s in self.search_indexes],
             "drop": [d.to_dict() for d in self.drops],
             "drop_not_judged": self.drops_not_judged,
             "used_bytes": self.used_bytes,
@@ -258,6 +274,16 @@ def _create_recommendation(r: Recommendation) -> str:
             "while it builds)"
         )
     return "create the index (CONCURRENTLY: no write lock)"
+
+
+def _search_recommendation(s: SearchIndexAdvice) -> str:
+    """What to do with one search index advice."""
+    if not s.extension.available:
+        return "install the PostgreSQL contrib package (pg_trgm), then create the trigram index"
+    if s.status == "measured slower":
+        return "do not create it as is: a query it serves measured slower with it; check that query's plan"
+    first = "CREATE EXTENSION pg_trgm, then create" if s.extension.create_statement() else "create"
+    return f"{first} the trigram index (CONCURRENTLY: no write lock)"
 
 
 def _create_advice(r: Recommendation) -> str:
@@ -424,6 +450,10 @@ def advise_indexes(
         fks = foreign_keys(conn)
         for recommendation in advice.recommendations:
             recommendation.serves_foreign_keys = foreign_keys_served(recommendation.candidate, fks)
+    advice.search_indexes, search_notes = search_index_advice(
+        conn, analysed.queries, analysed.columns, analysed.tables
+    )
+    advice.notes.extend(search_notes)
     if options.drops:
         advice.drops = _drops(conn, facts, advice, index_ages)
     advice.runtime_s = time.monotonic() - started

@@ -7,7 +7,9 @@ read with tree-sitter's TypeScript grammar; the Prisma file with a small block r
 line-oriented: `model X {`, one field or `@@attribute` per line, `}`). A partial index becomes Drizzle's
 `.where(sql`…`)` (Prisma has no partial indexes); INCLUDE columns have no ORM form and stay in the SQL.
 A fillfactor becomes Drizzle's `.with({ fillfactor: N })`; Prisma cannot set one, so its `@@index` builds
-the same index with PostgreSQL's default fillfactor.
+the same index with PostgreSQL's default fillfactor. A trigram search index (pgdba.advisor.trigram) becomes
+Prisma's `@@index([title(ops: raw("gin_trgm_ops"))], type: Gin)` and Drizzle's
+`index("name").using("gin", t.title.op("gin_trgm_ops"))`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from psycopg import sql
 
 from pgdba.advisor.candidates import NULL_TESTS, Candidate
+from pgdba.advisor.trigram import OPCLASS, SearchIndexAdvice
 from pgdba.errors import InputError
 from pgdba.schema.prisma_syntax import parse_prisma
 from pgdba.text_files import read_text_file
@@ -35,6 +38,20 @@ class OrmPatch:
     new_text: str
     diff: str
     unmapped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the user must do besides applying the patch
+
+
+# Prisma creates a GIN trigram index only once pg_trgm exists; it manages the extension itself only with
+# the preview feature (the datasource is the user's to edit: the patch leaves it alone)
+PRISMA_TRIGRAM_NOTE = (
+    "the trigram index needs pg_trgm: for Prisma to create it, add previewFeatures = "
+    '["postgresqlExtensions"] to the generator and extensions = [pg_trgm] to the datasource (or CREATE '
+    "EXTENSION pg_trgm in the database first)"
+)
+DRIZZLE_TRIGRAM_NOTE = (
+    "the trigram index needs pg_trgm: CREATE EXTENSION IF NOT EXISTS pg_trgm before the migration "
+    "(drizzle-kit does not manage extensions)"
+)
 
 
 def _diff(path: str, old: str, new: str) -> str:
@@ -159,8 +176,10 @@ def read_prisma_models(text: str) -> dict[str, PrismaModel]:
     return models
 
 
-def prisma_patch(path: Path, indexes: Sequence[Candidate]) -> OrmPatch:
-    """Add `@@index([...])` lines to the models of the advised tables."""
+def prisma_patch(
+    path: Path, indexes: Sequence[Candidate], searches: Sequence[SearchIndexAdvice] = ()
+) -> OrmPatch:
+    """Add `@@index([...])` lines to the models of the advised tables (the trigram search indexes too)."""
     text, models = prisma_models(path)
     lines = text.splitlines(keepends=True)
     inserts: dict[int, list[str]] = {}
@@ -179,12 +198,22 @@ def prisma_patch(path: Path, indexes: Sequence[Candidate]) -> OrmPatch:
             continue
         line = prisma_index_line(candidate, [f for f in fields if f])
         inserts.setdefault(model.close_line, []).append(f"{model.indent}{line}\n")
+    notes: list[str] = []
+    for search in searches:
+        model = models.get(search.table)
+        search_field = model.fields.get(search.column) if model else None
+        if model is None or search_field is None:
+            unmapped.append(f"{search.label()}: no Prisma model/field for it in {path}")
+            continue
+        line = prisma_search_index_line(search, search_field)
+        inserts.setdefault(model.close_line, []).append(f"{model.indent}{line}\n")
+        notes = [PRISMA_TRIGRAM_NOTE]
     new_lines: list[str] = []
     for number, line in enumerate(lines):
         new_lines.extend(inserts.get(number, []))
         new_lines.append(line)
     new_text = "".join(new_lines)
-    return OrmPatch(str(path), new_text, _diff(path.name, text, new_text), unmapped)
+    return OrmPatch(str(path), new_text, _diff(path.name, text, new_text), unmapped, notes)
 
 
 def prisma_index_line(candidate: Candidate, fields: Sequence[str]) -> str:
@@ -197,6 +226,12 @@ def prisma_index_line(candidate: Candidate, fields: Sequence[str]) -> str:
         for column, field in zip(candidate.columns, fields, strict=True)
     ]
     return f"@@index([{', '.join(keys)}]{mapping})"
+
+
+def prisma_search_index_line(search: SearchIndexAdvice, field_name: str) -> str:
+    """`@@index([title(ops: raw("gin_trgm_ops"))], map: "course_title_trgm_idx", type: Gin)` (Prisma's
+    default name would be `course_title_idx`)."""
+    return f'@@index([{field_name}(ops: raw("{OPCLASS}"))], map: "{search.name()}", type: Gin)'
 
 
 # Drizzle -----------------------------------------------------------------------------------------------
@@ -423,8 +458,17 @@ def _template_text(text: str, *, keep: str) -> str:
     return escape(head) + keep + escape(tail)
 
 
-def drizzle_patch(path: Path, indexes: Sequence[Candidate]) -> OrmPatch:
-    """Add `index("name").on(t.a, t.b)` entries to the tables' third pgTable argument."""
+def drizzle_search_index_call(search: SearchIndexAdvice, reference: str, *, quote: str = '"') -> str:
+    """`index("course_title_trgm_idx").using("gin", t.title.op("gin_trgm_ops"))`."""
+    name, method, opclass = (_js_string(v, quote) for v in (search.name(), "gin", OPCLASS))
+    return f"index({name}).using({method}, {reference}.op({opclass}))"
+
+
+def drizzle_patch(
+    path: Path, indexes: Sequence[Candidate], searches: Sequence[SearchIndexAdvice] = ()
+) -> OrmPatch:
+    """Add `index("name").on(t.a, t.b)` entries to the tables' third pgTable argument (and
+    `index("name").using("gin", …)` for the trigram search indexes)."""
     text, tables = drizzle_tables(path)
     source = text.encode()
     edits: list[tuple[int, str]] = []
@@ -449,6 +493,21 @@ def drizzle_patch(path: Path, indexes: Sequence[Candidate]) -> OrmPatch:
             key = words[0] + "".join(w[:1].upper() + w[1:] for w in words[1:])  # camelCase, as Drizzle docs
             call = f"{key}: {call}"
         pending.setdefault(candidate.table, []).append(call)
+    notes: list[str] = []
+    for search in searches:
+        table = tables.get(search.table)
+        search_field = table.fields.get(search.column) if table else None
+        if table is None or search_field is None:
+            unmapped.append(f"{search.label()}: no pgTable/column for it in {path}")
+            continue
+        call = drizzle_search_index_call(
+            search, f"{table.extra_param or 't'}.{search_field}", quote=table.quote
+        )
+        if table.extra_is_object:
+            words = search.name().split("_")
+            call = f"{words[0]}{''.join(w[:1].upper() + w[1:] for w in words[1:])}: {call}"
+        pending.setdefault(search.table, []).append(call)
+        notes = [DRIZZLE_TRIGRAM_NOTE]
     for table_name, calls in pending.items():
         edits.append(_entries_edit(source, tables[table_name], calls))
     if pending:
@@ -459,7 +518,7 @@ def drizzle_patch(path: Path, indexes: Sequence[Candidate]) -> OrmPatch:
     for offset, insert in sorted(edits, reverse=True):
         new_source = new_source[:offset] + insert.encode() + new_source[offset:]
     new_text = new_source.decode()
-    return OrmPatch(str(path), new_text, _diff(path.name, text, new_text), unmapped)
+    return OrmPatch(str(path), new_text, _diff(path.name, text, new_text), unmapped, notes)
 
 
 def _entries_edit(source: bytes, table: DrizzleTable, calls: Sequence[str]) -> tuple[int, str]:

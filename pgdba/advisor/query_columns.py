@@ -81,6 +81,24 @@ class ColumnUse:
 
 
 @dataclass(frozen=True)
+class SearchUse:
+    """A search no btree serves (`col ILIKE '%abc%'`, `col LIKE '%' || $1 || '%'`, `col ~* $1`): a trigram
+    (pg_trgm GIN) index on the column does (pgdba.advisor.trigram).
+
+    operator: "ILIKE", "LIKE", "~" or "~*". pattern: the literal pattern as SQL text, None for `$n` or an
+    expression. ambiguous: `col LIKE $n`, which serves both `abc%` (a btree prefix) and `%abc%` (a search),
+    depending on what the application sends.
+    """
+
+    column: TableColumn
+    operator: str
+    pattern: str | None = None
+    ambiguous: bool = False
+    conjunctive: bool = True
+    block: int = 0
+
+
+@dataclass(frozen=True)
 class QueryBlock:
     """One SELECT level (or the UPDATE/DELETE itself): its tables and whether it has a LIMIT."""
 
@@ -101,6 +119,8 @@ class QueryColumns:
     statement: str = ""  # the parse node of the statement: SelectStmt, UpdateStmt, CreateStmt, …
     # `$n` → the column it is compared with and how (`=`, `<`, `>=`, `IN`, …): lets a caller bind sample values
     parameters: dict[int, tuple[TableColumn, str]] = field(default_factory=dict)
+    # searches a trigram index serves, kept apart from `uses` (which btree candidates are built from)
+    searches: list[SearchUse] = field(default_factory=list)
 
     def columns(self, role: Role) -> list[TableColumn]:
         """Distinct columns used in this role, in query order."""
@@ -136,7 +156,9 @@ class QueryColumns:
         return [use for use in self.uses if use.column.relation == relation]
 
     def to_dict(self) -> dict[str, list[str]]:
-        return {role.value: [str(c) for c in self.columns(role)] for role in Role}
+        found = {role.value: [str(c) for c in self.columns(role)] for role in Role}
+        found["search"] = [str(c) for c in _distinct(s.column for s in self.searches)]
+        return found
 
 
 def columns_by_role(sql: str, catalog: Mapping[str, Collection[str]] | None = None) -> QueryColumns:
@@ -466,6 +488,11 @@ class _Walker:
         if kind == A_Expr_Kind.AEXPR_LIKE and name == "~~":
             self._like(node, scope, conjunctive)
             return
+        search = _SEARCH_OPERATORS.get((kind, str(name)))
+        if search is not None:
+            self._search(node, scope, conjunctive, search)
+            self.nested(node.rexpr, scope)
+            return
         if kind == A_Expr_Kind.AEXPR_BETWEEN:
             column = self._column(node.lexpr, scope)
             if column is not None:
@@ -492,7 +519,47 @@ class _Walker:
                 conjunctive=conjunctive,
             )
             self._parameters([node.rexpr], column, "LIKE")
+        self._search(node, scope, conjunctive, "LIKE")
         self.nested(node.rexpr, scope)
+
+    def _search(self, node: Any, scope: _Scope, conjunctive: bool, operator: str) -> None:
+        """Record a search a trigram index serves (SearchUse): `col ILIKE x` and `col ~ x` / `col ~* x` for
+        any pattern, `col LIKE x` when x starts with a wildcard (a literal, or a concatenation whose first
+        piece is one) or is a `$n` (ambiguous); the column plain or cast to text / varchar. A literal pattern
+        with no run of TRIGRAM_MIN_RUN plain characters is left out: pg_trgm extracts no trigram from it."""
+        column = self._search_column(node.lexpr, scope)
+        pattern = node.rexpr.arg if isinstance(node.rexpr, ast.TypeCast) else node.rexpr
+        pieces = _concatenated(pattern)
+        if column is None or any(True for _ in _column_refs(pattern)):
+            return
+        literal = _literal(pattern)
+        ambiguous = operator == "LIKE" and isinstance(pattern, ast.ParamRef)
+        if operator == "LIKE" and not ambiguous and not _starts_with_wildcard(pieces[0]):
+            return
+        if (
+            operator in ("LIKE", "ILIKE")
+            and literal is not None
+            and _longest_plain_run(literal) < TRIGRAM_MIN_RUN
+        ):
+            return
+        block = scope.home_block(column)
+        self.result.searches.append(SearchUse(column, operator, literal, ambiguous, conjunctive, block))
+        if isinstance(pattern, ast.ParamRef):
+            self._parameters([pattern], column, operator)  # (`LIKE $n` keeps the btree's "LIKE": a prefix)
+        elif len(pieces) > 1:
+            self._parameters(pieces, column, f"{operator} part")
+
+    def _search_column(self, node: object, scope: _Scope) -> TableColumn | None:
+        """The plain table column searched, also through a `::text` / `::varchar` cast (Prisma adds one)."""
+        if isinstance(node, ast.TypeCast):
+            type_names = node.typeName.names if node.typeName is not None else None
+            names = [str(n.sval) for n in type_names or () if isinstance(n, ast.String)]
+            if not names or names[-1] not in _SEARCH_CASTS:
+                return None
+            node = node.arg
+        if not isinstance(node, ast.ColumnRef):
+            return None
+        return self._column_quiet(node, scope)
 
     def _same_block(self, node: Any, scope: _Scope) -> bool:
         """Both sides resolve in this block (not a correlation with an outer block)."""
@@ -623,6 +690,54 @@ class _Walker:
 
 
 _MIRRORED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
+# (expression kind, operator) → the SearchUse operator; negations (NOT ILIKE, !~) no index serves
+_SEARCH_OPERATORS = {
+    (A_Expr_Kind.AEXPR_ILIKE, "~~*"): "ILIKE",
+    (A_Expr_Kind.AEXPR_OP, "~"): "~",
+    (A_Expr_Kind.AEXPR_OP, "~*"): "~*",
+}
+_SEARCH_CASTS = frozenset({"text", "varchar"})
+# pg_trgm narrows a LIKE / ILIKE search only by a run of at least three plain characters (one trigram)
+TRIGRAM_MIN_RUN = 3
+
+
+def _concatenated(node: object) -> list[object]:
+    """The pieces of `a || b || c` or `concat(a, b, c)`, in order; [node] for anything else."""
+    if isinstance(node, ast.A_Expr) and node.kind == A_Expr_Kind.AEXPR_OP:
+        name = node.name[-1].sval if node.name and isinstance(node.name[-1], ast.String) else ""
+        if name == "||" and node.lexpr is not None:
+            return [*_concatenated(node.lexpr), *_concatenated(node.rexpr)]
+    if isinstance(node, ast.FuncCall) and node.args:
+        names = [str(n.sval) for n in node.funcname or () if isinstance(n, ast.String)]
+        if names and names[-1] == "concat" and names[:-1] in ([], ["pg_catalog"]):
+            return [piece for arg in node.args for piece in _concatenated(arg)]
+    return [node]
+
+
+def _starts_with_wildcard(node: object) -> bool:
+    """A string literal (possibly cast) whose first character is a LIKE wildcard (`%` or `_`)."""
+    text = _literal(node)
+    return text is not None and len(text) >= 3 and text[0] == "'" and text[1] in "%_"
+
+
+def _longest_plain_run(constant: str) -> int:
+    """The longest run of characters between LIKE wildcards in a string literal (`'%ab%cde%'` → 3); a
+    number for anything that is not a string literal (it is no pattern to judge)."""
+    if not (len(constant) >= 2 and constant[0] == constant[-1] == "'"):
+        return TRIGRAM_MIN_RUN
+    longest = current = 0
+    escaped = False
+    for char in constant[1:-1].replace("''", "'"):
+        if not escaped and char == "\\":
+            escaped = True
+            continue
+        if not escaped and char in "%_":
+            current = 0
+        else:
+            current += 1
+            longest = max(longest, current)
+        escaped = False
+    return longest
 
 
 def like_prefix(constant: str | None) -> str:

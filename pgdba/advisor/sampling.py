@@ -16,6 +16,10 @@ the column's statistics instead:
   character moved one up, so that it matches no bound (like_pattern: PostgreSQL estimates a pattern by the
   share of bounds it matches, and a selective prefix cut from a bound would always match one, a hundred
   times the share a typed prefix of a unique column gets);
+- a search a trigram index serves (query_columns.SearchUse): `ILIKE $n` the middle part of the typical
+  value between `%`s (`%<middle>%`, the shape of a "contains" search), `~` / `~*` that part as a regular
+  expression, and a `$n` inside a concatenation (`'%' || $n || '%'`) the part alone; an ambiguous `LIKE $n`
+  keeps the prefix above (the btree's reading);
 - `LIMIT $n`: 10, `OFFSET $n`: 0.
 
 Where pg_qualstats is installed in the target database, a `$n` compared by `=`, `<`, `<=`, `>` or `>=`
@@ -25,7 +29,7 @@ takes the constant the application sent most often instead (pgdba.advisor.observ
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import pglast
@@ -101,6 +105,9 @@ class ColumnSample:
             return self.bound(operator)
         if operator == "LIKE":
             return self.like_pattern(rank)
+        if operator in SEARCH_SAMPLES:
+            value = self.typical(rank)
+            return None if value is None else SEARCH_SAMPLES[operator](middle_part(value))
         return None
 
     def like_pattern(self, rank: int = 0) -> str | None:
@@ -126,9 +133,38 @@ class ColumnSample:
         return like_start(prefix)
 
 
+def middle_part(value: str) -> str:
+    """The middle half of a value (at least LIKE_MIN_PREFIX characters): what a "contains" search types."""
+    length = max(LIKE_MIN_PREFIX, len(value) // 2)
+    start = max((len(value) - length) // 2, 0)
+    return value[start : start + length]
+
+
+def like_escaped(text: str) -> str:
+    """Text matched literally inside a LIKE pattern: its wildcards and backslashes escaped."""
+    return re.sub(r"([\\%_])", r"\\\1", text)
+
+
+def regex_escaped(text: str) -> str:
+    """Text matched literally by a POSIX regular expression: its special characters escaped."""
+    return re.sub(r"([\\.^$|?*+()\[\]{}])", r"\\\1", text)
+
+
+# a search's parameter (query_columns.SearchUse, by its operator) → its value from a middle part
+SEARCH_SAMPLES: dict[str, Callable[[str], str]] = {
+    "ILIKE": lambda part: f"%{like_escaped(part)}%",
+    "~": regex_escaped,
+    "~*": regex_escaped,
+    "LIKE part": like_escaped,
+    "ILIKE part": like_escaped,
+    "~ part": regex_escaped,
+    "~* part": regex_escaped,
+}
+
+
 def like_start(prefix: str) -> str:
     """A LIKE pattern for the values that start with `prefix`: its wildcards escaped, then `%`."""
-    return re.sub(r"([\\%_])", r"\\\1", prefix) + "%"
+    return like_escaped(prefix) + "%"
 
 
 @dataclass(frozen=True)

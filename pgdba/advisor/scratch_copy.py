@@ -8,6 +8,8 @@ from a locale's, so a copy under another collation than the target's would measu
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import psycopg
 from psycopg import sql
 
@@ -79,6 +81,25 @@ SELECT DISTINCT n.nspname AS schema,
    AND t.typtype = 'e'
 """
 
+# the extensions to create in the scratch database, each in the schema it has in the source: the named ones
+# (installed or not: those not installed get no row) and those owning an operator class one of the copied
+# tables' indexes uses (gin_trgm_ops, gist_trgm_ops …), or copying that index would fail
+EXTENSIONS_SQL = """
+SELECT e.extname AS name,
+       n.nspname AS schema
+  FROM pg_extension e
+  JOIN pg_namespace n ON n.oid = e.extnamespace
+ WHERE e.extname = ANY(%(names)s)
+    OR e.oid IN (SELECT d.refobjid
+                   FROM pg_index i
+                  CROSS JOIN LATERAL unnest(i.indclass::oid[]) AS k(opclass)
+                   JOIN pg_depend d ON d.classid = 'pg_opclass'::regclass
+                                   AND d.objid = k.opclass
+                                   AND d.refclassid = 'pg_extension'::regclass
+                                   AND d.deptype = 'e'
+                  WHERE i.indrelid = ANY(%(oids)s))
+"""
+
 _PROVIDER_NAMES = {"c": "libc", "i": "icu", "b": "builtin"}
 
 
@@ -104,11 +125,15 @@ def create_scratch_database(target: Target, name: str) -> None:
         )
 
 
-def copy_tables(source: Target, scratch: Target, tables: list[TableInfo]) -> None:
+def copy_tables(
+    source: Target, scratch: Target, tables: list[TableInfo], *, extensions: Collection[str] = ()
+) -> None:
     """Table definitions (columns, collations, NOT NULL), rows, existing indexes and statistics into the
-    scratch database."""
+    scratch database; `extensions` (and those the copied indexes' operator classes come from) created there
+    first, in the schema each has in the source."""
     oids = {"oids": [t.oid for t in tables]}
     with source.connect() as src, scratch.connect(apply=True) as dst:
+        _create_extensions(src, dst, oids["oids"], extensions)
         # the columns' collations and enum types first, or CREATE TABLE cannot name them
         for row in src.execute(USER_COLLATIONS_SQL, oids).fetchall():
             _create_collation(dst, *row)
@@ -123,6 +148,22 @@ def copy_tables(source: Target, scratch: Target, tables: list[TableInfo]) -> Non
         for table in tables:
             _copy_table(src, dst, table)
         dst.execute("ANALYZE")
+
+
+def _create_extensions(
+    src: psycopg.Connection, dst: psycopg.Connection, oids: list[int], names: Collection[str]
+) -> None:
+    """CREATE EXTENSION in the scratch database for `names` and the copied indexes' operator classes."""
+    found = src.execute(EXTENSIONS_SQL, {"names": list(names), "oids": oids}).fetchall()
+    for name, schema in found:
+        dst.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        dst.execute(
+            sql.SQL("CREATE EXTENSION IF NOT EXISTS {} SCHEMA {}").format(
+                sql.Identifier(name), sql.Identifier(schema)
+            )
+        )
+    for name in sorted(set(names) - {str(row[0]) for row in found}):  # not installed in the source
+        dst.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name)))
 
 
 def _create_collation(

@@ -8,6 +8,8 @@ bound to values sampled from pg_stats (pgdba.advisor.sampling).
 
 Each measured query gets a verdict (timing_verdict), and each recommendation the verdict of the queries it
 was advised for (mark_measured): one measured slower with its index is marked so, never left "estimated".
+Search indexes (pg_trgm GIN, pgdba.advisor.trigram), which HypoPG cannot cost, are built and measured the
+same way (pg_trgm created in the scratch database first); their status becomes the measured verdict.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pgdba.advisor.catalog import TableInfo
 from pgdba.advisor.observed import load_observed_constants
 from pgdba.advisor.sampling import BoundQuery, StatsReader, bind_parameters
 from pgdba.advisor.scratch_copy import copy_tables, create_scratch_database
+from pgdba.advisor.trigram import EXTENSION, SearchIndexAdvice
 from pgdba.errors import InputError
 from pgdba.server import ServerFacts
 from pgdba.statement_text import shortened
@@ -101,12 +104,34 @@ def mark_measured(advice: Advice, verification: Mapping[str, Any]) -> list[str]:
                 f"{recommendation.candidate.name()} measured slower: a query it was advised for ran slower "
                 "with the advised indexes (the planner misjudged it): check the plan before creating it"
             )
+    for search in advice.search_indexes:
+        found = [verdicts[q.sql] for q in search.queries if q.sql in verdicts]
+        search.measured = next((v for v in VERDICT_ORDER if v in found), "not measured")
+        _mark_search_measured(search)
     if any(r.measured == "too fast to measure" for r in advice.recommendations):
         notes.append(
             f"too fast to measure: queries under {NOISE_FLOOR_MS:g} ms before and after, where EXPLAIN "
             "(ANALYZE) times mostly its own instrumentation; their indexes stand on the estimate"
         )
     return notes
+
+
+# a search index's status after --verify, by the verdict of its queries ("not measured": left unverified)
+SEARCH_STATUSES = {
+    "faster": "measured faster",
+    "slower": "measured slower",
+    "no measurable change": "measured, no measurable change",
+    "too fast to measure": "too fast to measure",
+}
+
+
+def _mark_search_measured(search: SearchIndexAdvice) -> None:
+    """The search index's status and reason from its `measured` verdict."""
+    if search.measured not in SEARCH_STATUSES:
+        search.reason = f"{search.reason} (its queries were not measured)"
+        return
+    search.status = SEARCH_STATUSES[search.measured]
+    search.reason = f"--verify measured its queries: {search.measured}"
 
 
 def verify_advice(target: Target, facts: ServerFacts, advice: Advice, *, on_target: bool) -> dict[str, Any]:
@@ -118,7 +143,7 @@ def verify_advice(target: Target, facts: ServerFacts, advice: Advice, *, on_targ
 
 
 def _measure_advice(target: Target, advice: Advice, *, on_target: bool) -> dict[str, Any]:
-    if not advice.recommendations:
+    if not advice.recommendations and not advice.search_indexes:
         return {
             "where": "nowhere",
             "before_ms": 0.0,
@@ -127,6 +152,9 @@ def _measure_advice(target: Target, advice: Advice, *, on_target: bool) -> dict[
             "notes": ["nothing to verify"],
         }
     queryids = {q.sql: q.queryid for r in advice.recommendations for q in r.queries}
+    queryids.update(
+        {q.sql: q.queryid for s in advice.search_indexes for q in s.queries if q.sql not in queryids}
+    )
     notes: list[str] = []
     measure_target = Target(target.dsn, target.source, 0, target.lock_timeout_ms, target.connect_timeout_s)
     with measure_target.connect() as conn:
@@ -147,7 +175,10 @@ def _measure_advice(target: Target, advice: Advice, *, on_target: bool) -> dict[
     create_scratch_database(measure_target, scratch)
     try:
         scratch_target = measure_target.with_database(scratch)
-        copy_tables(measure_target, scratch_target, list(needed.values()))
+        # the search indexes' operator class comes with pg_trgm (trusted: the scratch database's owner may
+        # create it)
+        extensions = [EXTENSION] if any(s.extension.available for s in advice.search_indexes) else []
+        copy_tables(measure_target, scratch_target, list(needed.values()), extensions=extensions)
         copied = {t.qualified_name for t in needed.values()}
         return _verify_on(scratch_target, advice, bound, notes, where="scratch copy", relations=copied)
     finally:
@@ -201,6 +232,7 @@ def _verify_on(
         left = sorted(
             r.candidate.name() for r in advice.recommendations if r.candidate.relation not in relations
         )
+        left += sorted(s.name() for s in advice.search_indexes if s.relation not in relations)
         if left:
             notes = [
                 *notes,

@@ -78,13 +78,17 @@ def run_advisor(
 def orm_fixes(settings: ApiSettings, advice: Advice) -> dict[str, Any]:
     """SQL always; a Prisma / Drizzle patch of each schema file `serve --schema-source` names."""
     chosen = [r.candidate for r in advice.recommendations]
-    fixes: dict[str, Any] = {"sql": [r.sql + ";" for r in advice.recommendations], "patches": []}
+    searches = advice.search_indexes
+    statements = [r.sql + ";" for r in advice.recommendations]
+    for search in searches:  # CREATE EXTENSION pg_trgm once, before the first search index
+        statements += [s + ";" for s in search.statements() if s + ";" not in statements]
+    fixes: dict[str, Any] = {"sql": statements, "patches": []}
     for spec in settings.schema_sources:
         kind, _, path = spec.partition(":")
-        if kind not in ("prisma", "drizzle") or not chosen:
+        if kind not in ("prisma", "drizzle") or not (chosen or searches):
             continue
         try:
-            patch = (prisma_patch if kind == "prisma" else drizzle_patch)(Path(path), chosen)
+            patch = (prisma_patch if kind == "prisma" else drizzle_patch)(Path(path), chosen, searches)
         except PgdbaError as exc:
             fixes["patches"].append(
                 {"kind": kind, "path": path, "diff": "", "unmapped": [], "error": str(exc)}
@@ -100,6 +104,8 @@ def advice_body(settings: ApiSettings, advice: Advice) -> dict[str, Any]:
     body = advice.to_dict()
     for index in body["indexes"]:
         index["queries"] = [{**q, "query": normalised(q["query"])} for q in index["queries"]]
+    for search in body["search_indexes"]:
+        search["queries"] = [{**q, "query": normalised(q["query"])} for q in search["queries"]]
     body["workload"]["skipped"] = [
         {**s, "query": normalised(s["query"])} for s in body["workload"]["skipped"]
     ]
@@ -160,10 +166,12 @@ def apply(request: Request, body: AdvisorActionRequest, db: DatabaseName = None)
     target = target_of(request, db)
     advice, _ = run_advisor(target, parameters_of(body), settings_of(request))
     if body.indexes is not None:
-        unknown = set(body.indexes) - {r.candidate.name() for r in advice.recommendations}
+        advised = {r.candidate.name() for r in advice.recommendations}
+        unknown = set(body.indexes) - advised - {s.name() for s in advice.search_indexes}
         if unknown:
             raise NotAvailable(f"not in the current advice: {', '.join(sorted(unknown)[:5])}")
         advice.recommendations = [r for r in advice.recommendations if r.candidate.name() in body.indexes]
+        advice.search_indexes = [s for s in advice.search_indexes if s.name() in body.indexes]
     try:
         refuse_unverified_apply(advice, yes=body.largeTables)
     except InputError as exc:  # the tables' size (state), not the request, is the reason: 409

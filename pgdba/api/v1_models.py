@@ -440,6 +440,42 @@ class AdvisedIndex(BaseModel):
     queries: list[AdvisedQuery]
 
 
+class TrigramExtensionState(BaseModel):
+    name: str
+    installed: bool
+    available: bool = Field(description="the server has pg_trgm to install (its contrib package)")
+    schema_: str | None = Field(alias="schema")
+
+
+class SearchIndexQuery(BaseModel):
+    query: str
+    calls: int
+    operator: str = Field(description="ILIKE, LIKE, ~ or ~*")
+    ambiguous: bool = Field(description="`LIKE $n`: a search only when the application sends `%…` patterns")
+    queryid: str | None
+
+
+class SearchIndexAdvice(BaseModel):
+    """A trigram (pg_trgm GIN) index for searches no btree serves; HypoPG cannot cost it."""
+
+    schema_: str = Field(alias="schema")
+    table: str
+    column: str
+    name: str
+    method: str
+    opclass: str
+    sql: str | None = Field(description="null when the server has no pg_trgm")
+    statements: list[str] = Field(description="CREATE EXTENSION pg_trgm first when it is not installed")
+    extension: TrigramExtensionState
+    status: str
+    reason: str
+    measured: str | None
+    ambiguous: bool
+    table_bytes: int
+    notes: list[str]
+    queries: list[SearchIndexQuery]
+
+
 class DropIndexAdvice(BaseModel):
     index: str
     table: str
@@ -496,6 +532,8 @@ class AdviceResponse(BaseModel):
     settings: dict[str, Any]
     workload: AdvisorWorkload
     indexes: list[AdvisedIndex]
+    # trigram indexes for pattern searches (not costed, not in the budget)
+    search_indexes: list[SearchIndexAdvice] = []
     drop: list[DropIndexAdvice]
     drop_not_judged: list[str] = []  # unscanned indexes created after the store's week-old index snapshot
     used_bytes: int

@@ -22,6 +22,7 @@ from pgdba.advisor.apply import apply_indexes, refuse_unverified_apply
 from pgdba.advisor.foreign_key_cover import foreign_key_note
 from pgdba.advisor.orm_patch import OrmPatch, check_schema_file, drizzle_patch, prisma_patch
 from pgdba.advisor.selection import DEFAULT_MIN_IMPROVEMENT_PCT
+from pgdba.advisor.trigram import SearchIndexAdvice, SearchQuery
 from pgdba.advisor.verify import verify_advice
 from pgdba.advisor.workload import (
     DEFAULT_MIN_CALLS,
@@ -170,17 +171,27 @@ def _patch(emit: str, schema: Path | None, advice: Advice) -> OrmPatch | None:
     if schema is None or emit == "sql":
         return None
     chosen = [r.candidate for r in advice.recommendations]
-    return prisma_patch(schema, chosen) if emit == "prisma" else drizzle_patch(schema, chosen)
+    patch = prisma_patch if emit == "prisma" else drizzle_patch
+    return patch(schema, chosen, advice.search_indexes)
 
 
 def _announce(advice: Advice, apply: bool) -> None:
     """The SQL goes to stderr before anything changes (stdout stays clean for JSON)."""
-    if not apply or not advice.recommendations:
+    statements = [r.sql for r in advice.recommendations] + _search_statements(advice)
+    if not apply or not statements:
         return
     sys.stderr.write("pgdba: creating on the target:\n")
-    for recommendation in advice.recommendations:
-        sys.stderr.write(f"  {recommendation.sql};\n")
+    for statement in statements:
+        sys.stderr.write(f"  {statement};\n")
     sys.stderr.flush()
+
+
+def _search_statements(advice: Advice) -> list[str]:
+    """The search indexes' SQL (without `;`): CREATE EXTENSION pg_trgm once, first, when it is needed."""
+    statements: list[str] = []
+    for search in advice.search_indexes:
+        statements += [s for s in search.statements() if s not in statements]
+    return sorted(statements, key=lambda s: not s.startswith("CREATE EXTENSION"))
 
 
 _COSTING_LABELS = {"sampled": " (sampled constants)", "observed": " (constants seen by pg_qualstats)"}
@@ -214,9 +225,11 @@ def _print(advice: Advice, patch: OrmPatch | None, emit: str, fmt: str) -> None:
         data: dict[str, Any] = advice.to_dict()
         data["emit"] = {
             "format": emit,
-            "sql": [r.sql + ";" for r in advice.recommendations],
+            "sql": [r.sql + ";" for r in advice.recommendations]
+            + [s + ";" for s in _search_statements(advice)],
             "patch": patch.diff if patch else None,
             "unmapped": patch.unmapped if patch else [],
+            "patch_notes": patch.notes if patch else [],
         }
         print_json(data)
         return
@@ -233,6 +246,7 @@ def _print(advice: Advice, patch: OrmPatch | None, emit: str, fmt: str) -> None:
             print(f"  {r.candidate.name()}: {_query_effect(r, q)}: {shortened(q.sql, 100)}")
         if r.serves_foreign_keys:
             print(f"  {r.candidate.name()}: {foreign_key_note(r.serves_foreign_keys)}")
+    _print_search_indexes(advice)
     print_rows(_drop_rows(advice), _DROP_COLUMNS, fmt, title="Indexes to drop", empty="none")
     if advice.verification:
         _print_verification(advice.verification)
@@ -240,7 +254,7 @@ def _print(advice: Advice, patch: OrmPatch | None, emit: str, fmt: str) -> None:
         print(f"note: {note}")
     for sql_text, reason in advice.skipped:  # whole: the reason may be about its end
         print(f"skipped: {_one_line(sql_text)} ({reason})")
-    if emit == "sql" and advice.recommendations:
+    if emit == "sql" and (advice.recommendations or _search_statements(advice)):
         print("\n-- SQL")
         for statement in _statements(advice):
             print(statement)
@@ -249,6 +263,64 @@ def _print(advice: Advice, patch: OrmPatch | None, emit: str, fmt: str) -> None:
         print(patch.diff or "(no change)")
         for line in patch.unmapped:
             print(f"not in the patch: {line}")
+        for line in patch.notes:
+            print(f"patch note: {line}")
+
+
+_SEARCH_TITLE = "Search indexes (pg_trgm GIN, for pattern searches no btree serves)"
+
+
+def _print_search_indexes(advice: Advice) -> None:
+    """The search indexes, each with what, why, its SQL and its queries (after the btree ones)."""
+    if not advice.search_indexes:
+        return
+    print(f"\n{_SEARCH_TITLE}:")
+    for search in advice.search_indexes:
+        print(f"  {search.label()}: {_search_status(search)}")
+        print(f"    why: {_search_why(search)}")
+        for statement in search.statements():
+            print(f"    sql: {statement};")
+        for line in search.notes:
+            print(f"    note: {line}")
+        for q in search.queries[:5]:
+            print(f"    {_search_query(q)}: {shortened(q.sql, 100)}")
+
+
+def _search_status(search: SearchIndexAdvice) -> str:
+    if search.status == "unverified":
+        return f"unverified ({search.reason})"
+    return search.status
+
+
+def _search_why(search: SearchIndexAdvice) -> str:
+    operators = sorted({q.operator for q in search.queries})
+    return (
+        f"{len(search.queries)} queries search {search.column} with {' / '.join(operators)}: no btree "
+        "serves a pattern that does not start with fixed text; a trigram index does"
+    )
+
+
+def _search_query(q: SearchQuery) -> str:
+    text = f"{q.operator}, {q.calls} calls"
+    return f"{text}, only if it sends patterns that start with a wildcard" if q.ambiguous else text
+
+
+def _search_markdown(advice: Advice) -> list[str]:
+    """The search indexes as a Markdown section (after the btree ones)."""
+    if not advice.search_indexes:
+        return []
+    lines = ["", f"### {_SEARCH_TITLE}", ""]
+    for search in advice.search_indexes:
+        lines.append(f"- {md_code(search.label())}: {md_text(_search_status(search))}")
+        lines.append(f"  - why: {md_text(_search_why(search))}")
+        lines += [f"  - note: {md_text(line)}" for line in search.notes]
+        lines += [
+            f"  - {md_text(_search_query(q))}: {md_code(shortened(q.sql, 100))}" for q in search.queries[:5]
+        ]
+        statements = search.statements()
+        if statements:
+            lines += ["", md_fenced("\n".join(s + ";" for s in statements), "sql"), ""]
+    return lines
 
 
 def _summary(advice: Advice) -> str:
@@ -321,7 +393,8 @@ def _statements(advice: Advice) -> list[str]:
         + ";"
         for r in advice.recommendations
     ]
-    return creates + [d.ddl().as_string(None) + ";" for d in advice.drops]
+    searches = [s + ";" for s in _search_statements(advice)]
+    return creates + searches + [d.ddl().as_string(None) + ";" for d in advice.drops]
 
 
 def _markdown(advice: Advice, patch: OrmPatch | None, emit: str) -> str:
@@ -348,6 +421,7 @@ def _markdown(advice: Advice, patch: OrmPatch | None, emit: str) -> str:
         for r in advice.recommendations
         if r.serves_foreign_keys
     ]
+    lines += _search_markdown(advice)
     lines += ["", "### Indexes to drop", ""]
     lines.append(markdown_table(_drop_rows(advice), _DROP_COLUMNS) if advice.drops else "_none_")
     if advice.verification:
@@ -359,14 +433,15 @@ def _markdown(advice: Advice, patch: OrmPatch | None, emit: str) -> str:
             f"- _skipped_: {md_code(_one_line(sql_text))} ({md_text(reason)})"
             for sql_text, reason in advice.skipped
         ]
-    if emit == "sql" and advice.recommendations:
+    if emit == "sql" and (advice.recommendations or _search_statements(advice)):
         lines += ["", "### SQL", "", md_fenced("\n".join(_statements(advice)), "sql")]
     if patch is not None:
         lines += ["", f"### Patch for {md_code(str(patch.path))}", ""]
         lines.append(md_fenced(patch.diff, "diff") if patch.diff else "_no change_")
-        if patch.unmapped:
+        if patch.unmapped or patch.notes:
             lines.append("")
             lines += [f"- not in the patch: {md_text(line)}" for line in patch.unmapped]
+            lines += [f"- patch note: {md_text(line)}" for line in patch.notes]
     return "\n".join(lines)
 
 

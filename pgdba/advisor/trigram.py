@@ -1,0 +1,318 @@
+"""Trigram search-index advice: a pg_trgm GIN index for the "contains" searches no btree serves.
+
+`title ILIKE '%algebra%'`, Prisma's `contains` (`"title"::text ILIKE $1` with `%q%` as the value),
+`title LIKE '%' || $1 || '%'` and regular expressions (`~`, `~*`) read every row without an index; a GIN index
+over the column's trigrams (`USING gin (title gin_trgm_ops)`) finds the matching rows. The searches are
+found by pgdba.advisor.query_columns (SearchUse); here they become one advice per (table, column) searched.
+
+HypoPG cannot create hypothetical GIN indexes, so this advice is not costed: its status is "unverified"
+until `--verify` measures it (pgdba.advisor.verify), and it is not counted in the btree budget.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from pgdba.advisor.candidates import IDENTIFIER_MAX
+from pgdba.advisor.catalog import TableInfo
+from pgdba.advisor.query_columns import QueryColumns, SearchUse
+from pgdba.advisor.workload import WorkloadQuery
+
+EXTENSION = "pg_trgm"
+OPCLASS = "gin_trgm_ops"
+UNVERIFIED_REASON = "HypoPG cannot cost GIN indexes: --verify measures it"
+AMBIGUOUS_NOTE = (
+    "`LIKE $n` serves a search only if the application sends patterns that start with a wildcard "
+    "(`%abc%`, Prisma's contains); for prefixes (`abc%`, startsWith) the btree advice serves it"
+)
+NOT_AVAILABLE_NOTE = "pg_trgm is not available on this server (install the PostgreSQL contrib package)"
+# The btree path has no size floor (HypoPG's plans judge tiny tables); this advice is not costed, so it
+# skips tables a sequential scan reads in a few dozen pages, where a GIN index rarely wins and still costs
+# every write.
+SEARCH_MIN_TABLE_BYTES = 256 * 1024
+
+# where pg_trgm is installed (NULL: not installed), whether that schema is on the search_path, and whether
+# the server has it to install at all
+TRIGRAM_EXTENSION_SQL = """
+SELECT n.nspname AS schema,
+       coalesce(n.nspname = ANY(current_schemas(false)), false) AS on_search_path,
+       EXISTS (SELECT 1
+                 FROM pg_available_extensions a
+                WHERE a.name = 'pg_trgm') AS available
+  FROM (SELECT 1) AS one
+  LEFT JOIN pg_extension e ON e.extname = 'pg_trgm'
+  LEFT JOIN pg_namespace n ON n.oid = e.extnamespace
+"""
+
+# the columns of a table whose type (through any domains) is text, varchar or bpchar: gin_trgm_ops indexes
+# text, and those two are binary-coercible to it. citext is left out: its ILIKE is citext's own operator,
+# which gin_trgm_ops does not serve.
+TEXT_COLUMNS_SQL = """
+WITH RECURSIVE types(name, type_oid) AS (
+    SELECT a.attname, a.atttypid
+      FROM pg_attribute a
+     WHERE a.attrelid = %(oid)s
+       AND a.attnum > 0
+       AND NOT a.attisdropped
+     UNION ALL
+    SELECT types.name, t.typbasetype
+      FROM types
+      JOIN pg_type t ON t.oid = types.type_oid
+     WHERE t.typtype = 'd'
+)
+SELECT name
+  FROM types
+ WHERE type_oid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype)
+"""
+
+# the columns of a table a valid, full GIN or GiST index already keys with a trigram operator class
+# (gin_trgm_ops, gist_trgm_ops): such an index serves the searches already
+TRIGRAM_INDEXED_SQL = """
+SELECT DISTINCT a.attname
+  FROM pg_index i
+  JOIN pg_class ic ON ic.oid = i.indexrelid
+  JOIN pg_am am ON am.oid = ic.relam
+ CROSS JOIN LATERAL unnest(i.indkey::int2[], i.indclass::oid[]) AS k(attnum, opclass)
+  JOIN pg_opclass oc ON oc.oid = k.opclass
+  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+ WHERE i.indrelid = %(oid)s
+   AND i.indisvalid
+   AND i.indpred IS NULL
+   AND am.amname IN ('gin', 'gist')
+   AND oc.opcname LIKE '%%trgm_ops'
+"""
+
+
+@dataclass(frozen=True)
+class TrigramExtension:
+    """pg_trgm in the target database: where it is installed (None: it is not), whether that schema is on
+    the search_path, and whether the server has it to install (the contrib package)."""
+
+    available: bool
+    schema: str | None = None
+    on_search_path: bool = True
+
+    @property
+    def installed(self) -> bool:
+        return self.schema is not None
+
+    def opclass(self) -> sql.Composable:
+        """gin_trgm_ops, schema-qualified when pg_trgm sits in a schema off the search_path."""
+        if self.schema is not None and not self.on_search_path:
+            return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.SQL(OPCLASS))
+        return sql.SQL(OPCLASS)
+
+    def create_statement(self) -> str | None:
+        """CREATE EXTENSION when it is needed and can succeed (trusted since PostgreSQL 13: a database
+        owner may run it), else None."""
+        if self.installed or not self.available:
+            return None
+        return f"CREATE EXTENSION IF NOT EXISTS {EXTENSION}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": EXTENSION,
+            "installed": self.installed,
+            "available": self.available,
+            "schema": self.schema,
+        }
+
+
+def trigram_extension(conn: psycopg.Connection) -> TrigramExtension:
+    """Where pg_trgm is in the database `conn` reads, and whether the server can install it."""
+    row = conn.execute(TRIGRAM_EXTENSION_SQL).fetchone()
+    assert row is not None  # one row always
+    schema, on_search_path, available = row
+    return TrigramExtension(bool(available) or schema is not None, schema, bool(on_search_path))
+
+
+def text_columns(conn: psycopg.Connection, table_oid: int) -> set[str]:
+    """The table's text / varchar / bpchar columns (domains over them too): those gin_trgm_ops indexes."""
+    return {str(row[0]) for row in conn.execute(TEXT_COLUMNS_SQL, {"oid": table_oid}).fetchall()}
+
+
+def trigram_indexed_columns(conn: psycopg.Connection, table_oid: int) -> set[str]:
+    """The table's columns a valid, full GIN or GiST trigram index already keys."""
+    return {str(row[0]) for row in conn.execute(TRIGRAM_INDEXED_SQL, {"oid": table_oid}).fetchall()}
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """One workload query that searches the column, and how (operator; `ambiguous`: `LIKE $n`, a search
+    only when the application sends a pattern that starts with a wildcard)."""
+
+    sql: str
+    calls: int
+    operator: str
+    ambiguous: bool = False
+    queryid: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.sql,
+            "calls": self.calls,
+            "operator": self.operator,
+            "ambiguous": self.ambiguous,
+            "queryid": self.queryid,
+        }
+
+
+@dataclass
+class SearchIndexAdvice:
+    """A trigram GIN index to create on one column, the queries it serves, and pg_trgm's state."""
+
+    schema: str
+    table: str
+    column: str
+    queries: list[SearchQuery]
+    extension: TrigramExtension
+    table_bytes: int = 0
+    partitioned: bool = False  # CONCURRENTLY is refused on a partitioned table
+    status: str = "unverified"
+    reason: str = UNVERIFIED_REASON
+    # --verify's verdict on its queries (pgdba.advisor.verify.mark_measured); None: not verified
+    measured: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def relation(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+    @property
+    def ambiguous(self) -> bool:
+        """Every query it serves searches with `LIKE $n`: it pays only if they send `%…` patterns."""
+        return all(q.ambiguous for q in self.queries)
+
+    def name(self) -> str:
+        """`<table>_<column>_trgm_idx`, at most 63 characters (a shortened one ends in a hash, as
+        Candidate.name does)."""
+        base = f"{self.table}_{self.column}_trgm"
+        if len(base) <= IDENTIFIER_MAX - 4:
+            return base + "_idx"
+        digest = hashlib.sha1(f"{self.relation}({self.column} {OPCLASS})".encode()).hexdigest()[:8]
+        return f"{base[: IDENTIFIER_MAX - 4 - 9]}_{digest}_idx"
+
+    def label(self) -> str:
+        return f"{self.relation} USING gin ({self.column} {OPCLASS})"
+
+    def ddl(self, *, concurrently: bool = True) -> sql.Composed:
+        """CREATE INDEX [CONCURRENTLY] IF NOT EXISTS … USING gin ("column" gin_trgm_ops)."""
+        return sql.SQL("CREATE INDEX {}IF NOT EXISTS {} ON {}.{} USING gin ({} {})").format(
+            sql.SQL("CONCURRENTLY " if concurrently and not self.partitioned else ""),
+            sql.Identifier(self.name()),
+            sql.Identifier(self.schema),
+            sql.Identifier(self.table),
+            sql.Identifier(self.column),
+            self.extension.opclass(),
+        )
+
+    @property
+    def sql(self) -> str:
+        return self.ddl().as_string(None)
+
+    def statements(self) -> list[str]:
+        """The runnable SQL, without `;`: CREATE EXTENSION first when pg_trgm is not installed; nothing when
+        the server does not have pg_trgm (the statements would fail)."""
+        if not self.extension.available:
+            return []
+        create = self.extension.create_statement()
+        return [create, self.sql] if create else [self.sql]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema,
+            "table": self.table,
+            "column": self.column,
+            "name": self.name(),
+            "method": "gin",
+            "opclass": OPCLASS,
+            "sql": self.sql if self.extension.available else None,
+            "statements": [s + ";" for s in self.statements()],
+            "extension": self.extension.to_dict(),
+            "status": self.status,
+            "reason": self.reason,
+            "measured": self.measured,
+            "ambiguous": self.ambiguous,
+            "table_bytes": self.table_bytes,
+            "notes": self.notes,
+            "queries": [q.to_dict() for q in self.queries],
+        }
+
+
+def search_index_advice(
+    conn: psycopg.Connection,
+    queries: Sequence[WorkloadQuery],
+    columns: Sequence[QueryColumns],
+    tables: dict[str, TableInfo],
+    *,
+    min_table_bytes: int = SEARCH_MIN_TABLE_BYTES,
+) -> tuple[list[SearchIndexAdvice], list[str]]:
+    """One trigram index advice per (table, column) the workload searches (queries[n] analysed as
+    columns[n]; tables: relation as the queries name it → table), heaviest first, and the notes on the
+    searches left out. Left out: columns that are not text / varchar / bpchar, columns a trigram index
+    already keys, tables under `min_table_bytes`."""
+    searched = _searches_by_column(queries, columns, tables)
+    if not searched:
+        return [], []
+    extension = trigram_extension(conn)
+    found: list[SearchIndexAdvice] = []
+    notes: list[str] = []
+    for table, column, found_queries in searched:
+        if column not in text_columns(conn, table.oid):
+            notes.append(
+                f"{table.qualified_name}.{column} is searched with a pattern, but it is not a text column: "
+                "no trigram index advised (index a text expression of it, or search another column)"
+            )
+            continue
+        if column in trigram_indexed_columns(conn, table.oid):
+            continue
+        if table.size_bytes < min_table_bytes:
+            continue
+        advice = SearchIndexAdvice(
+            table.schema,
+            table.name,
+            column,
+            sorted(found_queries, key=lambda q: -q.calls),
+            extension,
+            table_bytes=table.size_bytes,
+            partitioned=table.partitioned,
+        )
+        if any(q.ambiguous for q in advice.queries):
+            advice.notes.append(AMBIGUOUS_NOTE)
+        found.append(advice)
+    found.sort(key=lambda advice: (-sum(q.calls for q in advice.queries), advice.name()))
+    if found:
+        notes.append(
+            "search indexes (pg_trgm GIN) are not costed (HypoPG cannot create GIN indexes) nor counted in "
+            "the budget: --verify measures them"
+        )
+        if not extension.available:
+            notes.append(NOT_AVAILABLE_NOTE)
+    return found, notes
+
+
+def _searches_by_column(
+    queries: Sequence[WorkloadQuery], columns: Sequence[QueryColumns], tables: dict[str, TableInfo]
+) -> list[tuple[TableInfo, str, list[SearchQuery]]]:
+    """(table, column, the queries searching it: one entry per query and operator), in workload order."""
+    by_oid: dict[int, TableInfo] = {}
+    searched: dict[tuple[int, str], dict[tuple[str, str], SearchQuery]] = {}
+    for query, used in zip(queries, columns, strict=True):
+        for search in used.searches:
+            table = tables.get(search.column.relation)
+            if table is None or search.column.column not in table.columns:
+                continue
+            by_oid[table.oid] = table
+            entries = searched.setdefault((table.oid, search.column.column), {})
+            entries.setdefault((query.sql, search.operator), _search_query(query, search))
+    return [(by_oid[oid], column, list(entries.values())) for (oid, column), entries in searched.items()]
+
+
+def _search_query(query: WorkloadQuery, search: SearchUse) -> SearchQuery:
+    return SearchQuery(query.sql, query.calls, search.operator, search.ambiguous, query.queryid)
