@@ -382,6 +382,7 @@ def generate_candidates(
                 uses = [u for u in query.uses if u.block == block.number and u.column.relation == relation]
                 used = result.query_columns[number].setdefault(table.qualified_name, set())
                 used.update(u.column.column for u in uses)
+                uses = [u for u in uses if _keyable(u, table)]
                 plain = [u for u in uses if not u.column.function]  # (`lower(email)` needs its own key)
                 order_uses = [u for u in query.uses if u.block == block.number and u.role is Role.ORDER_BY]
                 read = [c.column for c in query.referenced.get(block.number, []) if c.relation == relation]
@@ -485,6 +486,23 @@ def _function_key_lists(
             for after in ranges:
                 if after != column and table.columns[after].btree_ok:
                     yield (column, after), functions, pattern
+
+
+def _keyable(use: ColumnUse, table: TableInfo) -> bool:
+    """An index key can serve this use as the query writes it: a column cast to text / varchar only when it
+    is text or varchar (on other types the cast is a function of the column), the date of a column only
+    when it is a timestamp without time zone or a date (on a timestamptz it depends on the TimeZone:
+    PostgreSQL refuses such an index)."""
+    info = table.columns.get(use.column.column)
+    if info is None:
+        return True
+    if use.column.cast and not (info.type_name == "text" or info.type_name.startswith("character varying")):
+        return False
+    if use.column.function == "date":
+        return info.type_name == "date" or (
+            info.type_name.startswith("timestamp") and info.type_name.endswith("without time zone")
+        )
+    return True
 
 
 def _like_opclasses(uses: list[ColumnUse], table: TableInfo) -> dict[str, str]:

@@ -11,7 +11,7 @@ from pglast import ast
 from psycopg.rows import dict_row
 
 from pgdba.advisor.parse_tree import column_name
-from pgdba.advisor.query_columns import key_function_name
+from pgdba.advisor.query_columns import CAST_KEY_FUNCTIONS, cast_type_name, key_function_name
 from pgdba.stats.indexes import ATTACHED_TO_SQL, KEY_OPCLASSES_SQL, KEY_OPTIONS_SQL, SERVED_FOREIGN_KEY_SQL
 from pgdba.stats.locks import BLOCKED_RELATIONS
 
@@ -416,14 +416,18 @@ def _column(row: dict[str, object], table_rows: float) -> ColumnInfo:
 
 def key_function(definition: str) -> tuple[str, str] | None:
     """(function, column) of an index key pg_get_indexdef prints as one of KEY_FUNCTIONS applied to one
-    column (`lower(email)`, `lower((nick)::text)` on a varchar), else None (a plain column, another
-    expression)."""
+    column (`lower(email)`, `lower((nick)::text)` on a varchar, `((created_at)::date)`), else None (a plain
+    column, another expression)."""
     try:
         statements = pglast.parse_sql(f"SELECT {definition}")
     except pglast.parser.ParseError:
         return None
     targets = getattr(statements[0].stmt, "targetList", None) if len(statements) == 1 else None
     call = targets[0].val if targets and len(targets) == 1 else None
+    if isinstance(call, ast.TypeCast):  # `((created_at)::date)`
+        function = cast_type_name(call)
+        column = column_name(call.arg) if isinstance(call.arg, ast.ColumnRef) else None
+        return (function, column) if function in CAST_KEY_FUNCTIONS and column else None
     if not isinstance(call, ast.FuncCall) or not call.args:
         return None
     function = key_function_name(call)

@@ -41,13 +41,16 @@ class Role(StrEnum):
 @dataclass(frozen=True, order=True)
 class TableColumn:
     """A column of a base table; `schema` is None when the query did not qualify the table. `function`: the
-    query uses the column inside one of KEY_FUNCTIONS (`lower(email) = $1`), which only an index on that
-    expression serves."""
+    query uses the column inside one of KEY_FUNCTIONS (`lower(email) = $1`, `created_at::date = $1`), which
+    only an index on that expression serves. `cast`: the query casts the column to one of TEXT_CASTS
+    (Prisma's `"email"::text LIKE $1`), which an index on the column serves only on a text or varchar
+    column (pgdba.advisor.candidates checks the type); it is not part of the column's identity."""
 
     table: str
     column: str
     schema: str | None = None
     function: str = ""
+    cast: str = field(default="", compare=False)
 
     @property
     def relation(self) -> str:
@@ -189,7 +192,17 @@ _RANGE_OPERATORS = {"<", ">", "<=", ">="}
 # functions of one column a query filters or sorts on that an expression index serves (the case-insensitive
 # lookup `lower(email) = $1`), each with what it does to a value (pgdba.advisor.sampling applies it to a
 # sampled constant); pgdba.advisor.candidates builds keys `lower("email")` for them
-KEY_FUNCTIONS: dict[str, Callable[[str], str]] = {"lower": str.lower, "upper": str.upper}
+KEY_FUNCTIONS: dict[str, Callable[[str], str]] = {
+    "lower": str.lower,
+    "upper": str.upper,
+    # `date(created_at)` ≡ `created_at::date`; immutable (indexable) only on timestamp and date columns
+    "date": lambda value: value.replace("T", " ").split(" ", 1)[0],
+}
+# the casts a query may write around a column and still mean the column itself, where it is text or varchar
+# (a varchar cast to text is only relabelled; `::varchar(n)` would cut values, so only the bare type counts)
+TEXT_CASTS = frozenset({"text", "varchar"})
+# casts that are one of KEY_FUNCTIONS: `created_at::date` is `date(created_at)` to the planner
+CAST_KEY_FUNCTIONS = frozenset({"date"})
 
 
 def key_function_name(call: ast.FuncCall) -> str | None:
@@ -200,6 +213,16 @@ def key_function_name(call: ast.FuncCall) -> str | None:
     if not plain or len(call.args or ()) != 1 or not names or names[-1] not in KEY_FUNCTIONS:
         return None
     return names[-1] if names[:-1] in ([], ["pg_catalog"]) else None
+
+
+def cast_type_name(cast: ast.TypeCast) -> str | None:
+    """The built-in type a cast names, when it is a bare name (`::date`, `::pg_catalog.varchar`; not
+    `::varchar(10)` or an array), else None."""
+    type_name = cast.typeName
+    if type_name is None or type_name.typmods or type_name.arrayBounds or type_name.setof:
+        return None
+    names = [str(n.sval) for n in type_name.names or () if isinstance(n, ast.String)]
+    return names[-1] if names and names[:-1] in ([], ["pg_catalog"]) else None
 
 
 @dataclass
@@ -552,9 +575,7 @@ class _Walker:
     def _search_column(self, node: object, scope: _Scope) -> TableColumn | None:
         """The plain table column searched, also through a `::text` / `::varchar` cast (Prisma adds one)."""
         if isinstance(node, ast.TypeCast):
-            type_names = node.typeName.names if node.typeName is not None else None
-            names = [str(n.sval) for n in type_names or () if isinstance(n, ast.String)]
-            if not names or names[-1] not in _SEARCH_CASTS:
+            if cast_type_name(node) not in TEXT_CASTS:
                 return None
             node = node.arg
         if not isinstance(node, ast.ColumnRef):
@@ -594,9 +615,11 @@ class _Walker:
     # columns ---------------------------------------------------------------------------------------------
     def _column(self, node: object, scope: _Scope) -> TableColumn | None:
         """The base-table column a bare column reference names (or one of KEY_FUNCTIONS applied to it:
-        `lower(email)`), or None."""
+        `lower(email)`, `created_at::date`; or cast to one of TEXT_CASTS: `email::text`), or None."""
         if isinstance(node, ast.FuncCall):
             return self._key_function(node, scope)
+        if isinstance(node, ast.TypeCast):
+            return self._cast_column(node, scope)
         if not isinstance(node, ast.ColumnRef):
             return None
         fields = node.fields or ()
@@ -622,6 +645,19 @@ class _Walker:
         if function is None or column is None or column.function:
             return None
         return replace(column, function=function)
+
+    def _cast_column(self, node: ast.TypeCast, scope: _Scope) -> TableColumn | None:
+        """`col::text` / `col::varchar` (the column, marked with the cast) or `col::date` (the column through
+        `date`); a cast of anything but a plain column reference is None."""
+        type_name = cast_type_name(node)
+        if type_name is None or not isinstance(node.arg, ast.ColumnRef):
+            return None
+        column = self._column(node.arg, scope)
+        if column is None:
+            return None
+        if type_name in TEXT_CASTS:
+            return replace(column, cast=type_name)
+        return replace(column, function=type_name) if type_name in CAST_KEY_FUNCTIONS else None
 
     def _unqualified(self, column: str, scope: _Scope) -> TableColumn | None:
         current: _Scope | None = scope
@@ -696,7 +732,6 @@ _SEARCH_OPERATORS = {
     (A_Expr_Kind.AEXPR_OP, "~"): "~",
     (A_Expr_Kind.AEXPR_OP, "~*"): "~*",
 }
-_SEARCH_CASTS = frozenset({"text", "varchar"})
 # pg_trgm narrows a LIKE / ILIKE search only by a run of at least three plain characters (one trigram)
 TRIGRAM_MIN_RUN = 3
 

@@ -135,12 +135,13 @@ def is_single_table_key_lookup(columns: QueryColumns) -> bool:
 def index_candidate(columns: QueryColumns, relation: str) -> tuple[str, ...]:
     """Key columns for one table of the query: equality filters first, then one range filter or the
     ORDER BY columns (a btree serves either after the equalities, not both), then join keys."""
-    # (a column used inside lower() / upper() needs an expression index, and a LIKE under most collations
-    # a pattern operator class: both are the advisor's job, which knows the collation)
+    # (a column used inside lower() / upper() / ::date needs an expression index, a LIKE under most
+    # collations a pattern operator class, and a column cast to text an index only if it is text or varchar:
+    # the advisor's job, which knows the collation and the types)
     uses = [
         u
         for u in columns.for_table(relation)
-        if u.conjunctive and not u.column.function and u.operator != "LIKE"
+        if u.conjunctive and not u.column.function and not u.column.cast and u.operator != "LIKE"
     ]
     equality = [u.column.column for u in uses if u.role is Role.EQUALITY]
     ranges = [u.column.column for u in uses if u.role is Role.RANGE]
