@@ -346,14 +346,21 @@ def large_object_digests(
 
 def note_dump_end_digests(conn: psycopg.Connection, digests: LargeObjectDigests) -> None:
     """Read the covered large objects again once pg_dump has finished (without --exact the first reading
-    is not pg_dump's snapshot): the dump_end fields of those that changed or are gone."""
+    is not pg_dump's snapshot): the dump_end fields of those that changed or are gone. Within max_bytes in
+    all, as the first reading: each object may be read up to its recorded size, and the growth of all of
+    them shares what the first reading left of max_bytes (an object that grew past that is "not read: too
+    large")."""
+    growth_left = max(digests.max_bytes - sum(recorded.size for recorded in digests.objects), 0)
     for recorded in digests.objects:
         try:
-            found = large_object_digest(conn, recorded.oid, max(recorded.size, digests.max_bytes))
+            found = large_object_digest(conn, recorded.oid, recorded.size + growth_left)
         except LargeObjectUnreadable:
             continue  # its privileges changed during the dump: the first reading stands
         if found is None:
             recorded.dump_end_missing = True
-        elif found != (recorded.size, recorded.md5):
+            continue
+        if found[1] is not None:
+            growth_left -= max(found[0] - recorded.size, 0)
+        if found != (recorded.size, recorded.md5):
             recorded.dump_end_size, recorded.dump_end_md5 = found[0], found[1] or "not read: too large"
     digests.read_at_dump_end = True
