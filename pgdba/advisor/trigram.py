@@ -12,7 +12,7 @@ until `--verify` measures it (pgdba.advisor.verify), and it is not counted in th
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,6 +178,8 @@ class SearchIndexAdvice:
     reason: str = UNVERIFIED_REASON
     # --verify's verdict on its queries (pgdba.advisor.verify.mark_measured); None: not verified
     measured: str | None = None
+    # index entries written to the table in the workload's window (None: unknown, a query file)
+    writes: float | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -240,6 +242,7 @@ class SearchIndexAdvice:
             "measured": self.measured,
             "ambiguous": self.ambiguous,
             "table_bytes": self.table_bytes,
+            "writes": self.writes,
             "notes": self.notes,
             "queries": [q.to_dict() for q in self.queries],
         }
@@ -252,11 +255,14 @@ def search_index_advice(
     tables: dict[str, TableInfo],
     *,
     min_table_bytes: int = SEARCH_MIN_TABLE_BYTES,
+    writes: Mapping[str, float] | None = None,
 ) -> tuple[list[SearchIndexAdvice], list[str]]:
     """One trigram index advice per (table, column) the workload searches (queries[n] analysed as
     columns[n]; tables: relation as the queries name it → table), heaviest first, and the notes on the
     searches left out. Left out: columns that are not text / varchar / bpchar, columns a trigram index
-    already keys, tables under `min_table_bytes`."""
+    already keys, tables under `min_table_bytes`. `writes`: index entries written per table (schema.table)
+    in the workload's window; a table written more often than it is searched gets a note (a GIN index
+    makes every write of the column slower, which the advice cannot weigh without a cost)."""
     searched = _searches_by_column(queries, columns, tables)
     if not searched:
         return [], []
@@ -282,9 +288,18 @@ def search_index_advice(
             extension,
             table_bytes=table.size_bytes,
             partitioned=table.partitioned,
+            writes=None if writes is None else float(writes.get(table.qualified_name, 0.0)),
         )
         if any(q.ambiguous for q in advice.queries):
             advice.notes.append(AMBIGUOUS_NOTE)
+        searches = sum(q.calls for q in advice.queries)
+        if advice.writes and advice.writes > searches:
+            advice.notes.append(
+                f"{table.qualified_name} takes {advice.writes:,.0f} index entries written in the window of "
+                f"these {searches:,} searches: a GIN index adds an entry per distinct trigram of {column} to "
+                "each (held in its pending list up to gin_pending_list_limit, merged by VACUUM); "
+                "measure the writes' latency after creating it"
+            )
         found.append(advice)
     found.sort(key=lambda advice: (-sum(q.calls for q in advice.queries), advice.name()))
     if found:

@@ -472,6 +472,9 @@ class SearchIndexAdvice(BaseModel):
     measured: str | None
     ambiguous: bool
     table_bytes: int
+    writes: float | None = Field(
+        None, description="index entries written to the table in the workload's window"
+    )
     notes: list[str]
     queries: list[SearchIndexQuery]
 

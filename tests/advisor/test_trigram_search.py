@@ -9,15 +9,18 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from pgdba.advisor.advise import AdvisorOptions, advise_indexes
 from pgdba.advisor.apply import create_indexes, refuse_unverified_apply
 from pgdba.advisor.orm_patch import drizzle_patch, prisma_patch
 from pgdba.advisor.query_columns import columns_by_role
 from pgdba.advisor.sampling import ColumnSample
 from pgdba.advisor.trigram import NOT_AVAILABLE_NOTE, SearchIndexAdvice, TrigramExtension
+from pgdba.advisor.workload import queries_from_statements, table_writes_from_statements
 from pgdba.api.app import create_app
 from pgdba.api.settings import ApiSettings
 from pgdba.cli import main
 from pgdba.errors import InputError
+from pgdba.server import load_server_facts
 from tests.advisor.helpers import advise, verified
 from tests.conftest import TestDatabase
 
@@ -325,3 +328,28 @@ def test_the_indexes_page_shows_the_search_index_and_the_api_fixes_carry_its_sql
     assert search["extension"]["installed"] is False and search["queries"][0]["operator"] == "ILIKE"
     page = client.get("/indexes").text
     assert 'data-search-index="course_title_trgm_idx"' in page
+
+
+def test_a_table_written_more_often_than_searched_gets_a_write_cost_note(course_db: TestDatabase) -> None:
+    with course_db.connect() as conn:
+        conn.execute("SELECT pg_stat_statements_reset()")  # the load's writes are not the workload
+        for word in ("alg", "geo", "bio"):
+            conn.execute("SELECT id, title FROM course WHERE title ILIKE %s", (f"%{word}%",))
+        for n in range(40):
+            conn.execute(
+                "INSERT INTO course VALUES (%s, %s, %s, 1)", (100_000 + n, f"new course {n}", f"n{n}")
+            )
+        conn.commit()
+        if conn.info.server_version >= 150000:
+            conn.execute("SELECT pg_stat_force_next_flush()")
+    with course_db.target.connect() as conn:
+        facts = load_server_facts(conn)
+        workload = queries_from_statements(conn, facts)
+        writes = table_writes_from_statements(conn)
+        advice = advise_indexes(conn, facts, workload, AdvisorOptions(), writes=writes)
+    [search] = advice.search_indexes
+    assert search.writes == 40 and search.to_dict()["writes"] == 40
+    assert any("40 index entries written in the window of these 3 searches" in n for n in search.notes)
+    # a query file says nothing about writes: no figure, no note
+    [from_file] = searches(course_db, ["SELECT id FROM course WHERE title ILIKE $1"])
+    assert from_file.writes is None and not any("written" in n for n in from_file.notes)
