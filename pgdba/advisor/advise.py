@@ -451,7 +451,7 @@ def advise_indexes(
         for recommendation in advice.recommendations:
             recommendation.serves_foreign_keys = foreign_keys_served(recommendation.candidate, fks)
     advice.search_indexes, search_notes = search_index_advice(
-        conn, analysed.queries, analysed.columns, analysed.tables, writes=writes
+        conn, analysed.queries, analysed.columns, analysed.tables, writes=writes, observed=analysed.observed
     )
     advice.notes.extend(search_notes)
     if options.drops:

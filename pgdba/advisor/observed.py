@@ -32,6 +32,10 @@ from pgdba.advisor.workload import WorkloadQuery
 
 # The operators whose constants bind one `$n` on their own (IN lists and arrays are left to pg_stats).
 OBSERVED_OPERATORS = frozenset({"=", "<", "<=", ">", ">="})
+# LIKE / ILIKE patterns, by pg_operator's name → the name pgdba.advisor.query_columns gives the use: what
+# the application sends for `title LIKE $1` says whether it is a prefix (a btree serves it) or a contains
+# search (only a trigram index does)
+PATTERN_OPERATORS = {"~~": "LIKE", "~~*": "ILIKE"}
 
 EXTENSION_SQL = """
 SELECT n.nspname
@@ -73,14 +77,24 @@ class ObservedConstants:
     per_query: dict[tuple[str, ColumnKey], tuple[float, str]] = field(default_factory=dict)
     query_totals: dict[tuple[str, ColumnKey], float] = field(default_factory=dict)
     tallies: dict[ColumnKey, dict[str, float]] = field(default_factory=dict)
+    # LIKE / ILIKE only: every pattern a query sent, and how often
+    query_patterns: dict[tuple[str, ColumnKey], dict[str, float]] = field(default_factory=dict)
 
     def add(self, queryid: str | None, key: ColumnKey, value: str, seen: float) -> None:
         if queryid is not None:
             if seen > self.per_query.get((queryid, key), (0.0, ""))[0]:
                 self.per_query[(queryid, key)] = (seen, value)
             self.query_totals[(queryid, key)] = self.query_totals.get((queryid, key), 0.0) + seen
+            if key[3] in PATTERN_OPERATORS.values():
+                patterns = self.query_patterns.setdefault((queryid, key), {})
+                patterns[value] = patterns.get(value, 0.0) + seen
         tally = self.tallies.setdefault(key, {})
         tally[value] = tally.get(value, 0.0) + seen
+
+    def patterns(self, queryid: str | None, key: ColumnKey) -> dict[str, float]:
+        """The LIKE / ILIKE patterns this query sent for the column (key's operator "LIKE" or "ILIKE"),
+        with how often; empty when pg_qualstats saw none."""
+        return dict(self.query_patterns.get((queryid, key), {})) if queryid is not None else {}
 
     def value(self, queryid: str | None, key: ColumnKey) -> str | None:
         """The constant to bind: this query's most frequent one, else the column's (ties: lowest text)."""
@@ -113,14 +127,16 @@ def load_observed_constants(conn: psycopg.Connection) -> ObservedConstants | Non
     try:
         # in its own (sub)transaction: a failure (not preloaded, no privilege) must not abort the caller's
         with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute(query, {"operators": sorted(OBSERVED_OPERATORS)}).fetchall()
+            operators = sorted(OBSERVED_OPERATORS | set(PATTERN_OPERATORS))
+            rows = cur.execute(query, {"operators": operators}).fetchall()
     except psycopg.Error:
         return None
     observed = ObservedConstants()
     for r in rows:
         value = constant_text(r["constant"])
         if value is not None:
-            key = (r["schema"], r["table"], r["column"], r["operator"])
+            operator = PATTERN_OPERATORS.get(str(r["operator"]), str(r["operator"]))
+            key = (r["schema"], r["table"], r["column"], operator)
             observed.add(r["queryid"], key, value, float(r["seen"]))
     return observed
 

@@ -40,7 +40,7 @@ from psycopg.rows import dict_row
 
 from pgdba.advisor.candidates import Candidate
 from pgdba.advisor.catalog import TableInfo
-from pgdba.advisor.observed import OBSERVED_OPERATORS, ObservedConstants
+from pgdba.advisor.observed import OBSERVED_OPERATORS, PATTERN_OPERATORS, ObservedConstants
 from pgdba.advisor.parse_tree import walk
 from pgdba.advisor.query_columns import KEY_FUNCTIONS, QueryColumns, TableColumn
 from pgdba.advisor.selection import PREFILTER_BATCH
@@ -162,6 +162,28 @@ SEARCH_SAMPLES: dict[str, Callable[[str], str]] = {
 }
 
 
+def _observed_value(
+    observed: ObservedConstants | None,
+    queryid: str | None,
+    table: TableInfo | None,
+    column: TableColumn,
+    operator: str,
+) -> str | None:
+    """The constant pg_qualstats saw this query send for `column operator $n` (for `=` and ranges, else
+    the column's commonest from any query), its commonest LIKE / ILIKE pattern (this query's only: another
+    query's may be a prefix where this one searches); None when there is none or the column is compared
+    through a function (pg_qualstats records `lower(col) = $1` as no constant of col)."""
+    if observed is None or table is None or column.function:
+        return None
+    key = (table.schema, table.name, column.column, operator)
+    if operator in OBSERVED_OPERATORS:
+        return observed.value(queryid, key)
+    if operator in PATTERN_OPERATORS.values():
+        patterns = observed.patterns(queryid, key)
+        return min(patterns, key=lambda p: (-patterns[p], p)) if patterns else None
+    return None
+
+
 def like_start(prefix: str) -> str:
     """A LIKE pattern for the values that start with `prefix`: its wildcards escaped, then `%`."""
     return like_escaped(prefix) + "%"
@@ -246,14 +268,11 @@ def bind_parameters(
             continue
         column, operator = columns.parameters[number]
         table = tables.get(column.relation)
-        # (pg_qualstats records a comparison of lower(col) as no constant of col)
-        observable = operator in OBSERVED_OPERATORS and not column.function
-        if reader.observed is not None and table is not None and observable:
-            seen = reader.observed.value(queryid, (table.schema, table.name, column.column, operator))
-            if seen is not None:
-                values[number] = seen
-                observed.add(number)
-                continue
+        seen = _observed_value(reader.observed, queryid, table, column, operator)
+        if seen is not None:
+            values[number] = seen
+            observed.add(number)
+            continue
         sample = reader.column(table, column.column) if table is not None else None
         if sample is None:
             continue

@@ -21,7 +21,8 @@ from psycopg import sql
 
 from pgdba.advisor.candidates import IDENTIFIER_MAX
 from pgdba.advisor.catalog import TableInfo
-from pgdba.advisor.query_columns import QueryColumns, SearchUse
+from pgdba.advisor.observed import ObservedConstants
+from pgdba.advisor.query_columns import QueryColumns
 from pgdba.advisor.workload import WorkloadQuery
 
 EXTENSION = "pg_trgm"
@@ -256,14 +257,16 @@ def search_index_advice(
     *,
     min_table_bytes: int = SEARCH_MIN_TABLE_BYTES,
     writes: Mapping[str, float] | None = None,
+    observed: ObservedConstants | None = None,
 ) -> tuple[list[SearchIndexAdvice], list[str]]:
     """One trigram index advice per (table, column) the workload searches (queries[n] analysed as
     columns[n]; tables: relation as the queries name it → table), heaviest first, and the notes on the
     searches left out. Left out: columns that are not text / varchar / bpchar, columns a trigram index
     already keys, tables under `min_table_bytes`. `writes`: index entries written per table (schema.table)
     in the workload's window; a table written more often than it is searched gets a note (a GIN index
-    makes every write of the column slower, which the advice cannot weigh without a cost)."""
-    searched = _searches_by_column(queries, columns, tables)
+    makes every write of the column slower, which the advice cannot weigh without a cost). `observed`:
+    pg_qualstats' constants, which tell whether a `LIKE $n` sends prefixes or searches."""
+    searched = _searches_by_column(queries, columns, tables, observed)
     if not searched:
         return [], []
     extension = trigram_extension(conn)
@@ -313,9 +316,14 @@ def search_index_advice(
 
 
 def _searches_by_column(
-    queries: Sequence[WorkloadQuery], columns: Sequence[QueryColumns], tables: dict[str, TableInfo]
+    queries: Sequence[WorkloadQuery],
+    columns: Sequence[QueryColumns],
+    tables: dict[str, TableInfo],
+    observed: ObservedConstants | None,
 ) -> list[tuple[TableInfo, str, list[SearchQuery]]]:
-    """(table, column, the queries searching it: one entry per query and operator), in workload order."""
+    """(table, column, the queries searching it: one entry per query and operator), in workload order. A
+    `LIKE $n` pg_qualstats saw is a search only if some pattern it sent starts with a wildcard, and then
+    no longer ambiguous."""
     by_oid: dict[int, TableInfo] = {}
     searched: dict[tuple[int, str], dict[tuple[str, str], SearchQuery]] = {}
     for query, used in zip(queries, columns, strict=True):
@@ -323,11 +331,17 @@ def _searches_by_column(
             table = tables.get(search.column.relation)
             if table is None or search.column.column not in table.columns:
                 continue
+            ambiguous = search.ambiguous
+            if ambiguous and observed is not None:
+                key = (table.schema, table.name, search.column.column, search.operator)
+                sent = observed.patterns(query.queryid, key)
+                if sent and not any(pattern[:1] in ("%", "_") for pattern in sent):
+                    continue  # only prefixes: the btree advice serves it
+                ambiguous = not sent
             by_oid[table.oid] = table
             entries = searched.setdefault((table.oid, search.column.column), {})
-            entries.setdefault((query.sql, search.operator), _search_query(query, search))
+            entries.setdefault(
+                (query.sql, search.operator),
+                SearchQuery(query.sql, query.calls, search.operator, ambiguous, query.queryid),
+            )
     return [(by_oid[oid], column, list(entries.values())) for (oid, column), entries in searched.items()]
-
-
-def _search_query(query: WorkloadQuery, search: SearchUse) -> SearchQuery:
-    return SearchQuery(query.sql, query.calls, search.operator, search.ambiguous, query.queryid)

@@ -173,3 +173,60 @@ def test_unreadable_pg_qualstats_leaves_the_callers_transaction_usable(db: TestD
             conn, load_server_facts(conn), [WorkloadQuery("SELECT id FROM jobs WHERE status = $1")]
         )
     assert all(q.costing != "observed" for r in advice.recommendations for q in r.queries)
+
+
+COURSES = """
+CREATE TABLE courses (id int PRIMARY KEY, title text NOT NULL, author text NOT NULL)
+  WITH (autovacuum_enabled = off);
+INSERT INTO courses SELECT g, 'course ' || g || ' ' || md5(g::text), 'author ' || md5((g * 7)::text)
+  FROM generate_series(1, 60000) g;
+ANALYZE courses;
+"""
+CONTAINS = "SELECT id FROM courses WHERE title LIKE %s"  # Prisma's contains and startsWith send both so
+PREFIX = "SELECT id FROM courses WHERE author LIKE %s ORDER BY author LIMIT 10"
+
+
+def test_the_patterns_a_like_parameter_was_sent_decide_between_a_prefix_and_a_search(
+    qualstats_target: Target,
+) -> None:
+    with psycopg.connect(qualstats_target.dsn, autocommit=True) as conn:
+        conn.execute(COURSES)
+        conn.execute("SELECT pg_stat_statements_reset(), pg_qualstats_reset()")
+        for word in ("alg", "geo", "bio", "alg", "chem"):
+            conn.execute(CONTAINS, (f"%{word}%",))
+        for start in ("author 1", "author a", "author f", "author 1"):
+            conn.execute(PREFIX, (f"{start}%",))
+    with qualstats_target.connect() as conn:
+        observed = load_observed_constants(conn)
+    assert observed is not None
+    assert observed.patterns(None, ("public", "courses", "title", "LIKE")) == {}  # per query only
+    [(queryid, _key)] = [k for k in observed.query_patterns if k[1][2] == "title"]
+    assert observed.patterns(queryid, ("public", "courses", "title", "LIKE")) == {
+        "%alg%": 2.0,
+        "%geo%": 1.0,
+        "%bio%": 1.0,
+        "%chem%": 1.0,
+    }
+
+    advice = _advise(qualstats_target, "courses")
+    # the searched column: a trigram index, no longer "only if it sends wildcards"; no btree on title,
+    # which the sent patterns cannot use (costed with '%alg%', not a sampled prefix)
+    [search] = advice.search_indexes
+    assert (search.column, search.ambiguous) == ("title", False)
+    assert not any(n.startswith("`LIKE $n`") for n in search.notes)
+    # the prefixed column: the btree only, costed with the prefix it was sent most
+    assert [r.candidate.columns[0] for r in advice.recommendations] == ["author"]
+    assert advice.recommendations[0].queries[0].costing == "observed"
+
+    # the same workload without pg_qualstats: both stay ambiguous
+    with psycopg.connect(qualstats_target.dsn, autocommit=True) as conn:
+        conn.execute("DROP EXTENSION pg_qualstats")
+    try:
+        unobserved = _advise(qualstats_target, "courses")
+    finally:
+        with psycopg.connect(qualstats_target.dsn, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION pg_qualstats")
+    assert sorted((s.column, s.ambiguous) for s in unobserved.search_indexes) == [
+        ("author", True),
+        ("title", True),
+    ]
