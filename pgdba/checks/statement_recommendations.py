@@ -53,7 +53,7 @@ def is_application_query(columns: QueryColumns | None) -> bool:
 
 @dataclass(frozen=True)
 class Recommendation:
-    action: str  # create_index | vacuum_analyze
+    action: str  # create_index | create_search_index | vacuum_analyze
     description: str
     table: str
     columns: tuple[str, ...] = ()
@@ -186,6 +186,50 @@ def covered_by_existing(
     return False
 
 
+def search_index_hint(
+    columns: QueryColumns,
+    relation: str,
+    table: TableStats,
+    indexes: Sequence[IndexStats],
+    *,
+    min_table_rows: int,
+) -> Recommendation | None:
+    """A trigram (pg_trgm GIN) index for the first pattern search of the statement on `relation` (the
+    table as the statement names it) that no
+    btree serves (`title ILIKE $1`, `LIKE '%abc%'`, `~*`; not the ambiguous `LIKE $n`), unless a GIN or
+    GiST trigram index already keys that column. The SQL creates pg_trgm first (IF NOT EXISTS); `pgdba
+    advise indexes --verify` measures it, which HypoPG cannot."""
+    if max(table.estimated_rows, table.live_rows) < min_table_rows:
+        return None
+    trigram_indexed = {
+        index.columns[0]
+        for index in indexes
+        if (index.schema, index.table) == (table.schema, table.table)
+        and index.method in ("gin", "gist")
+        and index.columns
+        and index.key_opclasses[:1]
+        and index.key_opclasses[0].split("/")[0].endswith("_trgm_ops")
+    }
+    for search in columns.searches:
+        column = search.column.column
+        if search.column.relation != relation or search.ambiguous or not search.conjunctive:
+            continue
+        if column in trigram_indexed:
+            continue
+        name = _quote(f"{table.table}_{column}_trgm_idx"[:63])
+        return Recommendation(
+            "create_search_index",
+            f"Pattern search on {column} ({search.operator}): no btree serves it, a trigram index does "
+            "(`pgdba advise indexes --verify` measures it)",
+            table.qualified_name,
+            (column,),
+            "CREATE EXTENSION IF NOT EXISTS pg_trgm; "
+            f"CREATE INDEX CONCURRENTLY {name} ON {_quote(table.schema)}.{_quote(table.table)} "
+            f"USING gin ({_quote(column)} gin_trgm_ops);",
+        )
+    return None
+
+
 def stale_statistics(table: TableStats, *, scale_factor: float = 0.1, threshold: int = 50) -> str | None:
     """Why the planner's statistics of a table are stale, or None. The default mirrors autovacuum's analyze
     trigger (threshold + scale_factor × rows)."""
@@ -254,6 +298,9 @@ def analyze_statement(
                     f"CREATE INDEX CONCURRENTLY {name} ON {_quote(table.schema)}.{_quote(table.table)} ({cols});",
                 )
             )
+        search = search_index_hint(columns, relation, table, indexes, min_table_rows=min_table_rows)
+        if search is not None:
+            result.recommendations.append(search)
         reason = stale_statistics(table)
         if reason:
             result.recommendations.append(

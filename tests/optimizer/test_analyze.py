@@ -257,3 +257,31 @@ def test_an_empty_pg_stat_statements_says_so_in_every_format(
     out = capsys.readouterr().out
     assert code == 0
     assert "pg_stat_statements has no statements for this database yet" in out
+
+
+@pytest.mark.catalog
+def test_a_slow_pattern_search_gets_a_trigram_index_and_none_once_one_exists(db: TestDatabase) -> None:
+    _make_events(db)
+    with db.connect() as conn:
+        for word in ("k1", "k3", "k5"):
+            conn.execute("SELECT id FROM events WHERE kind ILIKE %s", (f"%{word}%",))
+            conn.execute("SELECT id FROM events WHERE payload LIKE %s", (f"{word}%",))  # LIKE $n: ambiguous
+    report = analyze_queries(db.target, threshold_ms=0.0).to_dict()
+    [search] = [
+        r for r in _find(report, "kind ILIKE $1")["recommendations"] if r["action"] == "create_search_index"
+    ]
+    assert search["columns"] == ["kind"] and search["table"] == "public.events"
+    assert search["sql"] == (
+        'CREATE EXTENSION IF NOT EXISTS pg_trgm; CREATE INDEX CONCURRENTLY "events_kind_trgm_idx" ON '
+        '"public"."events" USING gin ("kind" gin_trgm_ops);'
+    )
+    assert "create_search_index" not in [
+        r["action"] for r in _find(report, "payload LIKE $1")["recommendations"]
+    ]
+    db.execute(
+        "CREATE EXTENSION pg_trgm; CREATE INDEX events_kind_gist ON events USING gist (kind gist_trgm_ops)"
+    )
+    report = analyze_queries(db.target, threshold_ms=0.0).to_dict()
+    assert "create_search_index" not in [
+        r["action"] for r in _find(report, "kind ILIKE $1")["recommendations"]
+    ]
