@@ -489,9 +489,7 @@ def drizzle_patch(
         call = drizzle_index_call(candidate, param, [f for f in fields if f], where_field, quote=table.quote)
         needs_sql = needs_sql or candidate.is_partial or bool(candidate.key_functions)
         if table.extra_is_object:
-            words = candidate.name().split("_")
-            key = words[0] + "".join(w[:1].upper() + w[1:] for w in words[1:])  # camelCase, as Drizzle docs
-            call = f"{key}: {call}"
+            call = f"{_drizzle_entry_key(candidate.name())}: {call}"
         pending.setdefault(candidate.table, []).append(call)
     notes: list[str] = []
     for search in searches:
@@ -504,8 +502,7 @@ def drizzle_patch(
             search, f"{table.extra_param or 't'}.{search_field}", quote=table.quote
         )
         if table.extra_is_object:
-            words = search.name().split("_")
-            call = f"{words[0]}{''.join(w[:1].upper() + w[1:] for w in words[1:])}: {call}"
+            call = f"{_drizzle_entry_key(search.name())}: {call}"
         pending.setdefault(search.table, []).append(call)
         notes = [DRIZZLE_TRIGRAM_NOTE]
     for table_name, calls in pending.items():
@@ -519,6 +516,13 @@ def drizzle_patch(
         new_source = new_source[:offset] + insert.encode() + new_source[offset:]
     new_text = new_source.decode()
     return OrmPatch(str(path), new_text, _diff(path.name, text, new_text), unmapped, notes)
+
+
+def _drizzle_entry_key(index_name: str) -> str:
+    """The key of an index in an object-style third pgTable argument: the name in camelCase, as Drizzle's
+    docs write them (`users_org_id_idx` → `usersOrgIdIdx`)."""
+    words = index_name.split("_")
+    return words[0] + "".join(w[:1].upper() + w[1:] for w in words[1:])
 
 
 def _entries_edit(source: bytes, table: DrizzleTable, calls: Sequence[str]) -> tuple[int, str]:
