@@ -47,10 +47,11 @@ from pgdba.cli.options import (
 from pgdba.errors import InputError
 from pgdba.findings import Report
 from pgdba.history.snapshot import index_ages
-from pgdba.render import Column, markdown_table, md_code, md_fenced, md_text, print_json, print_rows
+from pgdba.render import Column, markdown_table, md_code, md_fenced, md_text, print_rows, to_json
 from pgdba.server import load_server_facts
 from pgdba.statement_text import shortened
 from pgdba.target import DEFAULT_STATEMENT_TIMEOUT_MS
+from pgdba.text_files import check_writable, write_text_atomically
 
 app = typer.Typer(help="Advice from the workload: indexes to create and to drop.", no_args_is_help=True)
 EMITS = ("sql", "prisma", "drizzle")
@@ -114,6 +115,14 @@ def indexes(
     store: StoreOption = None,
     fail_on: FailOnOption = "critical",
     fmt: FormatOption = "table",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write the advice to this file (*.md or *.json; replaced whole, never half-written) instead"
+            " of stdout: the weekly job of `pgdba schedule`",
+        ),
+    ] = None,
 ) -> None:
     """Advise the indexes that cut the workload's cost most within the budget, and the ones to drop (not
     those created after the history store's week-old index snapshot).
@@ -121,6 +130,9 @@ def indexes(
     Example: pgdba advise indexes --queries workload.sql --budget-mb 200 --emit prisma --schema schema.prisma
     """
     fmt = check_format(fmt)
+    if out is not None:
+        fmt = out_format(out, fmt)
+        check_writable(out, "--out file")  # before the advisor runs
     severity = check_fail_on(fail_on)
     if emit not in EMITS:
         raise InputError(f"unknown --emit {emit!r}: use sql, prisma or drizzle")
@@ -162,9 +174,29 @@ def indexes(
         advice.verification = verify_advice(target, facts, advice, on_target=apply)
     elif apply:
         advice.verification = apply_indexes(target, advice)
-    _print(advice, patch, emit, fmt)
+    if out is None:
+        _print(advice, patch, emit, fmt)
+    else:
+        write_text_atomically(out, _rendered(advice, patch, emit, fmt), "--out file")
+        print(
+            f"wrote {out}: {len(advice.recommendations)} to create, {len(advice.search_indexes)} search "
+            f"indexes, {len(advice.drops)} to drop"
+        )
     if Report(findings=advice.findings()).fails(severity):
         raise typer.Exit(1)
+
+
+_OUT_FORMATS = {".md": "markdown", ".markdown": "markdown", ".json": "json"}
+
+
+def out_format(out: Path, fmt: str) -> str:
+    """The format an --out file is written in: its suffix's (.md, .json); --format, when given, must agree."""
+    implied = _OUT_FORMATS.get(out.suffix.lower())
+    if implied is None:
+        raise InputError(f"--out {out}: use a .md or .json file name")
+    if fmt not in ("table", implied):  # ("table": the default, i.e. --format not given)
+        raise InputError(f"--out {out} is a {implied} file name but --format is {fmt}")
+    return implied
 
 
 def _patch(emit: str, schema: Path | None, advice: Advice) -> OrmPatch | None:
@@ -220,21 +252,24 @@ def _size(num: int | None) -> str:
     return str(num)
 
 
-def _print(advice: Advice, patch: OrmPatch | None, emit: str, fmt: str) -> None:
-    if fmt == "json":
-        data: dict[str, Any] = advice.to_dict()
-        data["emit"] = {
-            "format": emit,
-            "sql": [r.sql + ";" for r in advice.recommendations]
-            + [s + ";" for s in _search_statements(advice)],
-            "patch": patch.diff if patch else None,
-            "unmapped": patch.unmapped if patch else [],
-            "patch_notes": patch.notes if patch else [],
-        }
-        print_json(data)
-        return
+def _rendered(advice: Advice, patch: OrmPatch | None, emit: str, fmt: str) -> str:
+    """The advice as JSON or Markdown text."""
     if fmt == "markdown":
-        print(_markdown(advice, patch, emit))
+        return _markdown(advice, patch, emit) + "\n"
+    data: dict[str, Any] = advice.to_dict()
+    data["emit"] = {
+        "format": emit,
+        "sql": [r.sql + ";" for r in advice.recommendations] + [s + ";" for s in _search_statements(advice)],
+        "patch": patch.diff if patch else None,
+        "unmapped": patch.unmapped if patch else [],
+        "patch_notes": patch.notes if patch else [],
+    }
+    return to_json(data) + "\n"
+
+
+def _print(advice: Advice, patch: OrmPatch | None, emit: str, fmt: str) -> None:
+    if fmt in ("json", "markdown"):
+        sys.stdout.write(_rendered(advice, patch, emit, fmt))
         return
     print(f"index advice: {_summary(advice)}")
     print(f"minimum improvement per index: {advice.options.min_improvement_pct:g} % of the workload's cost")

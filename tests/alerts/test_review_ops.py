@@ -130,3 +130,41 @@ def test_an_email_about_a_table_whose_name_holds_a_newline_is_sent_on_one_subjec
     subject = next(line for line in unfolded if line.startswith("Subject:"))
     assert "orders Bcc: someone@example.org" in subject
     assert not any(line.startswith("Bcc:") for line in unfolded)
+
+
+def test_the_weekly_index_advice_job_writes_its_file_whole_or_leaves_the_last_one(
+    db: TestDatabase, tmp_path: Path
+) -> None:
+    db.execute(
+        "CREATE TABLE lessons (id int PRIMARY KEY, course_id int NOT NULL, title text NOT NULL);"
+        "INSERT INTO lessons SELECT g, g % 500, 'lesson ' || g FROM generate_series(1, 50000) g;"
+        "ANALYZE lessons;"
+    )
+    jobs = schedule_jobs(env_file=str(tmp_path / "pgdba.env"), store=str(tmp_path / "history.sqlite3"))
+    args = _job(jobs, "index-advice")
+    scheduled = args[args.index("--out") + 1]
+    assert Path(scheduled).name == "index-advice.md"
+    advice = tmp_path / "index-advice.md"  # (the job's file in the state directory, here tmp_path)
+    args = tuple(str(advice) if a == scheduled else a for a in args)
+    env = {"PGDBA_DSN": db.dsn}
+
+    # nothing in pg_stat_statements yet: the job fails with one line and writes nothing
+    with db.connect() as conn:
+        conn.execute("SELECT pg_stat_statements_reset()")
+    empty = _run_job(args, env, tmp_path)
+    assert empty.returncode == 2 and "pg_stat_statements holds no query" in empty.stderr
+    assert not advice.exists()
+
+    with db.connect() as conn:
+        for course in range(12):
+            conn.execute("SELECT id, title FROM lessons WHERE course_id = %s", (course,))
+    done = _run_job(args, env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"wrote {advice}: 1 to create, 0 search indexes, 0 to drop")
+    text = advice.read_text(encoding="utf-8")
+    assert "lessons" in text and 'CREATE INDEX CONCURRENTLY IF NOT EXISTS "lessons_course_id' in text
+
+    # a later run that fails (the server is unreachable) leaves last week's file as it was
+    broken = _run_job(args, {"PGDBA_DSN": "postgresql://pgdba@127.0.0.1:1/none"}, tmp_path)
+    assert broken.returncode == 2 and advice.read_text(encoding="utf-8") == text
+    assert not list(tmp_path.glob(".index-advice.md.*"))  # no partial file left behind

@@ -1,4 +1,4 @@
-"""`pgdba schedule`: cron lines and systemd timers for the five jobs, installed without a password in them,
+"""`pgdba schedule`: cron lines and systemd timers for the six jobs, installed without a password in them,
 writing where the installing user can, and kept apart by flock(1)."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ needs_flock = pytest.mark.skipif(FLOCK is None, reason="flock (util-linux) is no
 SHELLS = ["bash", "/bin/sh"]
 
 
-def test_cron_schedule_covers_snapshots_alerts_backups_restore_tests_and_the_report(
+def test_cron_schedule_covers_snapshots_alerts_backups_restore_tests_the_advice_and_the_report(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main(["schedule"]) == 0
@@ -48,6 +48,7 @@ def test_cron_schedule_covers_snapshots_alerts_backups_restore_tests_and_the_rep
         ["*/5", "*", "*", "*", "*"],
         ["0", "3", "*", "*", "*"],
         ["0", "4", "*", "*", "0"],
+        ["30", "6", "*", "*", "1"],
         ["0", "7", "*", "*", "1"],
     ]
     for command in (
@@ -55,6 +56,7 @@ def test_cron_schedule_covers_snapshots_alerts_backups_restore_tests_and_the_rep
         "pgdba alerts check --notify",
         "pgdba backup run",
         "pgdba restore-test",
+        "pgdba advise indexes --out",
         "pgdba report",
     ):
         assert any(command in line for line in jobs), command
@@ -95,7 +97,7 @@ def test_systemd_apply_writes_timers_a_private_env_file_and_the_state_dir(
     ]
     assert main(args) == 0
     written = sorted(p.name for p in units.iterdir())
-    assert len(written) == 10 and "pgdba-alerts-check.timer" in written
+    assert len(written) == 12 and "pgdba-alerts-check.timer" in written
     assert "OnCalendar=*:0/5" in (units / "pgdba-alerts-check.timer").read_text()
     assert f"EnvironmentFile={env_file}" in (units / "pgdba-alerts-check.service").read_text()
     assert f"--out {state / 'weekly-report.html'}" in (units / "pgdba-weekly-report.service").read_text()
@@ -153,9 +155,10 @@ def test_state_dir_holds_every_log_the_report_and_the_locks(
     assert main(["schedule", "--state-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     jobs = [line for line in out.splitlines() if line and not line.startswith("#")]
-    for name in ("snapshot", "alerts-check", "backup", "restore-test", "weekly-report"):
+    for name in ("snapshot", "alerts-check", "backup", "restore-test", "index-advice", "weekly-report"):
         assert sum(f">> {tmp_path / name}.log 2>&1" in line for line in jobs) == 1, name
     assert f"--out {tmp_path / 'weekly-report.html'}" in out
+    assert f"advise indexes --out {tmp_path / 'index-advice.md'}" in out
     assert f"# logs: {tmp_path}/<job>.log; report and locks: {tmp_path}" in out
     assert "/var/" not in out
 
