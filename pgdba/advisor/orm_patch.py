@@ -62,6 +62,18 @@ def _diff(path: str, old: str, new: str) -> str:
     )
 
 
+# schema file suffix → the ORM whose patch it takes
+ORM_OF_SUFFIX = {".prisma": "prisma", ".ts": "drizzle", ".mts": "drizzle"}
+
+
+def orm_kind(path: Path) -> str:
+    """prisma or drizzle, from the schema file's suffix; InputError for any other."""
+    kind = ORM_OF_SUFFIX.get(path.suffix.lower())
+    if kind is None:
+        raise InputError(f"schema file {path}: use a .prisma file or a Drizzle .ts file")
+    return kind
+
+
 def check_schema_file(emit: str, path: Path) -> None:
     """Refuse, before any work, a schema file the patch for `emit` (prisma, drizzle) could not be made in:
     unreadable, not parsing, or declaring no model / table."""

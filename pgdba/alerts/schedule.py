@@ -94,18 +94,21 @@ def schedule_jobs(
     rules_file: str | None = None,
     store: str | None = None,
     runtime: JobRuntime | None = None,
+    orm_schema: tuple[str, str] | None = None,
 ) -> list[Job]:
     """The default schedule: snapshots hourly, alert checks every 5 minutes, a daily backup at 03:00,
     a weekly restore test on Sunday 04:00, the weekly index advice (Markdown, with its SQL) on Monday 06:30
     and the weekly report on Monday 07:00 (the server's local time, for cron and systemd alike). Paths are made absolute: cron runs jobs in $HOME, systemd in /.
     The backup and the restore test share a lock (one waits for the other); an alert check that finds
-    the previous one still running is skipped."""
+    the previous one still running is skipped. `orm_schema`: ("prisma" or "drizzle", the schema file) whose
+    patch the index advice carries."""
     state = (runtime or job_runtime()).state
     report = state / "weekly-report.html"
     advice = state / "index-advice.md"
     # one history store for every job: the alert check reads the backups and restore tests they record
     store_args = ("--store", _absolute(store)) if store else ()
     rules_args = ("--rules", _absolute(rules_file)) if rules_file else ()
+    patch_args = ("--emit", orm_schema[0], "--schema", _absolute(orm_schema[1])) if orm_schema else ()
     return [
         Job(
             "snapshot",
@@ -143,7 +146,7 @@ def schedule_jobs(
             "index-advice",
             "30 6 * * 1",
             "Mon *-*-* 06:30:00",
-            ("advise", "indexes", "--out", str(advice), *store_args),
+            ("advise", "indexes", "--out", str(advice), *patch_args, *store_args),
             "weekly index advice from pg_stat_statements (read only)",
         ),
         Job(

@@ -326,13 +326,21 @@ def schedule(
             "/var/log/pgdba + /var/lib/pgdba for root, else $XDG_STATE_HOME/pgdba or ~/.local/state/pgdba",
         ),
     ] = None,
+    orm_schema: Annotated[
+        Path | None,
+        typer.Option(
+            "--orm-schema",
+            help="schema.prisma or a Drizzle *.ts file: the weekly index advice carries its patch too",
+        ),
+    ] = None,
 ) -> None:
     """Print (or install with --apply) cron lines or systemd timers for snapshots, alert checks, backups,
-    restore tests and the weekly report. flock(1) keeps the backup and the restore test apart and skips an
+    restore tests, the weekly index advice and the weekly report. flock(1) keeps the backup and the restore test apart and skips an
     alert check while the previous one still runs.
 
     Example: pgdba schedule --kind systemd
     """
+    from pgdba.advisor.orm_patch import check_schema_file, orm_kind
     from pgdba.alerts.schedule import default_install_paths, install_schedule, job_runtime, schedule_jobs
 
     if kind not in ("cron", "systemd"):
@@ -345,7 +353,17 @@ def schedule(
     env_file = env_file or str(default_env)
     units = _directory(unit_dir, "--unit-dir") if unit_dir is not None else default_units
     runtime = job_runtime(None if state_dir is None else str(_directory(state_dir, "--state-dir")))
-    jobs = schedule_jobs(env_file=env_file, rules_file=rules, store=store, runtime=runtime)
+    emit = None
+    if orm_schema is not None:
+        emit = orm_kind(orm_schema)
+        check_schema_file(emit, orm_schema)
+    jobs = schedule_jobs(
+        env_file=env_file,
+        rules_file=rules,
+        store=store,
+        runtime=runtime,
+        orm_schema=None if emit is None else (emit, str(orm_schema)),
+    )
     for line in install_schedule(
         jobs, kind, apply=apply, env_file=Path(env_file), unit_dir=units, dsn=dsn, runtime=runtime
     ):

@@ -168,3 +168,49 @@ def test_the_weekly_index_advice_job_writes_its_file_whole_or_leaves_the_last_on
     broken = _run_job(args, {"PGDBA_DSN": "postgresql://pgdba@127.0.0.1:1/none"}, tmp_path)
     assert broken.returncode == 2 and advice.read_text(encoding="utf-8") == text
     assert not list(tmp_path.glob(".index-advice.md.*"))  # no partial file left behind
+
+
+PRISMA = """datasource db {
+  provider = "postgresql"
+}
+
+model Lesson {
+  id       Int    @id
+  courseId Int    @map("course_id")
+  title    String
+
+  @@map("lessons")
+}
+"""
+
+
+def test_the_weekly_index_advice_carries_the_orm_patch_of_the_schema_named(
+    db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db.execute(
+        "CREATE TABLE lessons (id int PRIMARY KEY, course_id int NOT NULL, title text NOT NULL);"
+        "INSERT INTO lessons SELECT g, g % 500, 'lesson ' || g FROM generate_series(1, 50000) g;"
+        "ANALYZE lessons;"
+    )
+    schema = tmp_path / "schema.prisma"
+    schema.write_text(PRISMA)
+    assert main(["schedule", "--state-dir", str(tmp_path), "--orm-schema", str(schema)]) == 0
+    [line] = [line for line in capsys.readouterr().out.splitlines() if "advise indexes" in line]
+    assert f"--emit prisma --schema {schema}" in line
+    jobs = schedule_jobs(
+        env_file=str(tmp_path / "pgdba.env"), runtime=None, orm_schema=("prisma", str(schema))
+    )
+    args = _job(jobs, "index-advice")
+    args = tuple(str(tmp_path / "advice.md") if a.endswith("index-advice.md") else a for a in args)
+    with db.connect() as conn:
+        conn.execute("SELECT pg_stat_statements_reset()")
+        for course in range(12):
+            conn.execute("SELECT id, title FROM lessons WHERE course_id = %s", (course,))
+    done = _run_job(args, {"PGDBA_DSN": db.dsn}, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "+  @@index([courseId])" in (tmp_path / "advice.md").read_text(encoding="utf-8")
+    assert schema.read_text() == PRISMA  # the patch is in the advice; the schema file is not touched
+    # a schema file that is not one is refused when the schedule is made, not every Monday
+    (tmp_path / "notes.txt").write_text("hello")
+    assert main(["schedule", "--orm-schema", str(tmp_path / "notes.txt")]) == 2
+    assert "use a .prisma file or a Drizzle .ts file" in capsys.readouterr().err
