@@ -16,6 +16,7 @@ from pgdba.advisor.candidates import (
     Candidate,
     CandidateSet,
     generate_candidates,
+    timestamptz_day_notes,
 )
 from pgdba.advisor.catalog import (
     TableInfo,
@@ -426,6 +427,7 @@ def advise_indexes(
         )
     if writes is None:
         notes.append("write costs not weighed: the workload came from a file")
+    notes += timestamptz_day_notes(analysed.columns, analysed.tables)
     try:
         if session is not None:
             advice = _advise_with_hypopg(

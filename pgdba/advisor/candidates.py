@@ -505,6 +505,30 @@ def _keyable(use: ColumnUse, table: TableInfo) -> bool:
     return True
 
 
+def timestamptz_day_notes(queries: Sequence[QueryColumns], tables: Mapping[str, TableInfo]) -> list[str]:
+    """A note per timestamptz column a query filters by its day (`seen_at::date = $1`, `date(seen_at)`): no
+    index can serve that (the day depends on the session's TimeZone, so PostgreSQL refuses the index), and
+    the fix is in the query, a range on the column itself."""
+    notes: dict[str, str] = {}
+    for query in queries:
+        for use in query.uses:
+            table = tables.get(use.column.relation)
+            info = table.columns.get(use.column.column) if table is not None else None
+            if use.column.function != "date" or info is None or info.type_name != "timestamp with time zone":
+                continue
+            if use.role not in (Role.EQUALITY, Role.RANGE):
+                continue
+            assert table is not None
+            column = f"{table.qualified_name}.{use.column.column}"
+            notes[column] = (
+                f"{column} is filtered by its day ({use.column.column}::date): no index can serve that on a "
+                "timestamptz (the day depends on the session's TimeZone); compare the column with a range "
+                f"instead, `{use.column.column} >= $1 AND {use.column.column} < $1 + interval '1 day'` (the "
+                "day's start as a timestamptz), which a plain index on it serves"
+            )
+    return list(notes.values())
+
+
 def _like_opclasses(uses: list[ColumnUse], table: TableInfo) -> dict[str, str]:
     """Columns a block compares with `LIKE 'abc%'` (conjunctively) whose collation needs a pattern operator
     class for a btree to serve it → that operator class."""

@@ -122,6 +122,14 @@ def test_the_date_of_a_timestamptz_is_no_index_key(db: TestDatabase) -> None:
     advice = advise(db, ["SELECT id FROM events WHERE seen_at::date = $1"])
     assert advice.recommendations == []
     assert advice.queries == 1 and advice.skipped == []
+    # … and the advice says why, and how to write the filter so that an index serves it
+    [note] = [n for n in advice.notes if "public.events.seen_at" in n]
+    assert "no index can serve that on a timestamptz" in note
+    assert "seen_at >= $1 AND seen_at < $1 + interval '1 day'" in note
+    # (the day of a timestamp without time zone is indexable: no such note)
+    assert not any(
+        "created_at" in n for n in advise(db, ["SELECT id FROM events WHERE created_at::date = $1"]).notes
+    )
 
 
 @pytest.mark.catalog
