@@ -472,6 +472,7 @@ class SearchIndexAdvice(BaseModel):
     measured: str | None
     ambiguous: bool
     table_bytes: int
+    estimated_bytes: int = Field(0, description="rough size (about one trigram a character, 2.5 bytes each)")
     writes: float | None = Field(
         None, description="index entries written to the table in the workload's window"
     )

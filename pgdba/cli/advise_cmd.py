@@ -311,7 +311,7 @@ def _print_search_indexes(advice: Advice) -> None:
         return
     print(f"\n{_SEARCH_TITLE}:")
     for search in advice.search_indexes:
-        print(f"  {search.label()}: {_search_status(search)}")
+        print(f"  {search.label()}: {_search_status(search)}, {_search_size(search)}")
         print(f"    why: {_search_why(search)}")
         for statement in search.statements():
             print(f"    sql: {statement};")
@@ -325,6 +325,10 @@ def _search_status(search: SearchIndexAdvice) -> str:
     if search.status == "unverified":
         return f"unverified ({search.reason})"
     return search.status
+
+
+def _search_size(search: SearchIndexAdvice) -> str:
+    return f"about {_size(search.estimated_bytes)} (rough)" if search.estimated_bytes else "size unknown"
 
 
 def _search_why(search: SearchIndexAdvice) -> str:
@@ -346,7 +350,8 @@ def _search_markdown(advice: Advice) -> list[str]:
         return []
     lines = ["", f"### {_SEARCH_TITLE}", ""]
     for search in advice.search_indexes:
-        lines.append(f"- {md_code(search.label())}: {md_text(_search_status(search))}")
+        status = f"{_search_status(search)}, {_search_size(search)}"
+        lines.append(f"- {md_code(search.label())}: {md_text(status)}")
         lines.append(f"  - why: {md_text(_search_why(search))}")
         lines += [f"  - note: {md_text(line)}" for line in search.notes]
         lines += [

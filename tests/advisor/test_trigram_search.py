@@ -231,6 +231,9 @@ def test_verify_measures_the_search_faster_with_the_trigram_index(db: TestDataba
     assert verification["created"] == [
         {"index": "course_title_trgm_idx", "size_bytes": verification["created"][0]["size_bytes"]}
     ]
+    # the rough size estimate is within a factor of 1.5 of the built index's
+    built = verification["created"][0]["size_bytes"]
+    assert built / 1.5 <= search.estimated_bytes <= built * 1.5
     [query] = verification["queries"]
     assert query["values"][0].startswith("%") and query["values"][0].endswith("%")
     assert query["verdict"] == "faster", query
@@ -353,3 +356,17 @@ def test_a_table_written_more_often_than_searched_gets_a_write_cost_note(course_
     # a query file says nothing about writes: no figure, no note
     [from_file] = searches(course_db, ["SELECT id FROM course WHERE title ILIKE $1"])
     assert from_file.writes is None and not any("written" in n for n in from_file.notes)
+
+
+def test_a_search_index_estimated_larger_than_its_table_says_so(db: TestDatabase) -> None:
+    db.execute(
+        """CREATE TABLE note (id int PRIMARY KEY, body text NOT NULL) WITH (autovacuum_enabled = off);
+        INSERT INTO note SELECT g, repeat(md5(g::text), 6) FROM generate_series(1, 20000) g;
+        ANALYZE note;"""
+    )
+    [search] = searches(db, ["SELECT id FROM note WHERE body ILIKE $1"])
+    # 192-character bodies: about 20,000 × 193 × 2.5 bytes, more than the table holding them
+    assert 9_000_000 < search.estimated_bytes < 11_000_000
+    assert search.estimated_bytes > search.table_bytes
+    assert any("more than the table" in n for n in search.notes)
+    assert search.to_dict()["estimated_bytes"] == search.estimated_bytes
