@@ -302,22 +302,7 @@ def search_index_advice(
             writes=None if writes is None else float(writes.get(table.qualified_name, 0.0)),
             estimated_bytes=estimated_gin_bytes(table, column),
         )
-        if advice.estimated_bytes > table.size_bytes:
-            advice.notes.append(
-                f"about {advice.estimated_bytes / 2**20:,.0f} MB (a rough estimate), more than the table "
-                f"({table.size_bytes / 2**20:,.0f} MB): long values make many trigrams; --verify builds it and "
-                "reports its real size"
-            )
-        if any(q.ambiguous for q in advice.queries):
-            advice.notes.append(AMBIGUOUS_NOTE)
-        searches = sum(q.calls for q in advice.queries)
-        if advice.writes and advice.writes > searches:
-            advice.notes.append(
-                f"{table.qualified_name} takes {advice.writes:,.0f} index entries written in the window of "
-                f"these {searches:,} searches: a GIN index adds an entry per distinct trigram of {column} to "
-                "each (held in its pending list up to gin_pending_list_limit, merged by VACUUM); "
-                "measure the writes' latency after creating it"
-            )
+        advice.notes = _advice_notes(advice)
         found.append(advice)
     found.sort(key=lambda advice: (-sum(q.calls for q in advice.queries), advice.name()))
     if found:
@@ -328,6 +313,29 @@ def search_index_advice(
         if not extension.available:
             notes.append(NOT_AVAILABLE_NOTE)
     return found, notes
+
+
+def _advice_notes(advice: SearchIndexAdvice) -> list[str]:
+    """What to know before creating it: larger than its table, served only if the application sends
+    wildcards first (`LIKE $n`), on a table written more often than searched."""
+    notes: list[str] = []
+    if advice.estimated_bytes > advice.table_bytes:
+        notes.append(
+            f"about {advice.estimated_bytes / 2**20:,.0f} MB (a rough estimate), more than the table "
+            f"({advice.table_bytes / 2**20:,.0f} MB): long values make many trigrams; --verify builds it and "
+            "reports its real size"
+        )
+    if any(q.ambiguous for q in advice.queries):
+        notes.append(AMBIGUOUS_NOTE)
+    searches = sum(q.calls for q in advice.queries)
+    if advice.writes and advice.writes > searches:
+        notes.append(
+            f"{advice.relation} takes {advice.writes:,.0f} index entries written in the window of these "
+            f"{searches:,} searches: a GIN index adds an entry per distinct trigram of {advice.column} to "
+            "each (held in its pending list up to gin_pending_list_limit, merged by VACUUM); measure the "
+            "writes' latency after creating it"
+        )
+    return notes
 
 
 def estimated_gin_bytes(table: TableInfo, column: str) -> int:
