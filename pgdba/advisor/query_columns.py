@@ -573,14 +573,10 @@ class _Walker:
             self._parameters(pieces, column, f"{operator} part")
 
     def _search_column(self, node: object, scope: _Scope) -> TableColumn | None:
-        """The plain table column searched, also through a `::text` / `::varchar` cast (Prisma adds one)."""
-        if isinstance(node, ast.TypeCast):
-            if cast_type_name(node) not in TEXT_CASTS:
-                return None
-            node = node.arg
-        if not isinstance(node, ast.ColumnRef):
-            return None
-        return self._column_quiet(node, scope)
+        """The plain table column searched, also through a `::text` / `::varchar` cast (Prisma adds one); not
+        one inside a function (`lower(title)`, `created_at::date`)."""
+        column = self._column_quiet(node, scope)
+        return column if column is not None and not column.function else None
 
     def _same_block(self, node: Any, scope: _Scope) -> bool:
         """Both sides resolve in this block (not a correlation with an outer block)."""

@@ -78,23 +78,6 @@ SELECT name
  WHERE type_oid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype)
 """
 
-# the columns of a table a valid, full GIN or GiST index already keys with a trigram operator class
-# (gin_trgm_ops, gist_trgm_ops): such an index serves the searches already
-TRIGRAM_INDEXED_SQL = """
-SELECT DISTINCT a.attname
-  FROM pg_index i
-  JOIN pg_class ic ON ic.oid = i.indexrelid
-  JOIN pg_am am ON am.oid = ic.relam
- CROSS JOIN LATERAL unnest(i.indkey::int2[], i.indclass::oid[]) AS k(attnum, opclass)
-  JOIN pg_opclass oc ON oc.oid = k.opclass
-  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
- WHERE i.indrelid = %(oid)s
-   AND i.indisvalid
-   AND i.indpred IS NULL
-   AND am.amname IN ('gin', 'gist')
-   AND oc.opcname LIKE '%%trgm_ops'
-"""
-
 
 @dataclass(frozen=True)
 class TrigramExtension:
@@ -144,9 +127,22 @@ def text_columns(conn: psycopg.Connection, table_oid: int) -> set[str]:
     return {str(row[0]) for row in conn.execute(TEXT_COLUMNS_SQL, {"oid": table_oid}).fetchall()}
 
 
-def trigram_indexed_columns(conn: psycopg.Connection, table_oid: int) -> set[str]:
-    """The table's columns a valid, full GIN or GiST trigram index already keys."""
-    return {str(row[0]) for row in conn.execute(TRIGRAM_INDEXED_SQL, {"oid": table_oid}).fetchall()}
+def is_trigram_opclass(key_opclass: str) -> bool:
+    """A key's "operator class/collation" (as pgdba's catalog readers give them) is pg_trgm's
+    (gin_trgm_ops, gist_trgm_ops)."""
+    return key_opclass.split("/")[0].endswith("_trgm_ops")
+
+
+def trigram_indexed_columns(table: TableInfo) -> set[str]:
+    """The table's columns a valid, full GIN or GiST index already keys with a trigram operator class:
+    such an index serves the searches already (from the indexes pgdba.advisor.catalog read)."""
+    return {
+        column
+        for index in table.indexes
+        if index.is_valid and not index.is_partial and index.access_method in ("gin", "gist")
+        for column, opclass in zip(index.columns, index.key_opclasses, strict=False)
+        if column and is_trigram_opclass(opclass)
+    }
 
 
 @dataclass(frozen=True)
@@ -257,6 +253,14 @@ class SearchIndexAdvice:
         }
 
 
+def search_statements(searches: Sequence[SearchIndexAdvice]) -> list[str]:
+    """The search indexes' SQL (without `;`): CREATE EXTENSION pg_trgm once, first, when it is needed."""
+    statements: list[str] = []
+    for search in searches:
+        statements += [s for s in search.statements() if s not in statements]
+    return sorted(statements, key=lambda s: not s.startswith("CREATE EXTENSION"))
+
+
 def search_index_advice(
     conn: psycopg.Connection,
     queries: Sequence[WorkloadQuery],
@@ -280,14 +284,17 @@ def search_index_advice(
     extension = trigram_extension(conn)
     found: list[SearchIndexAdvice] = []
     notes: list[str] = []
+    texts: dict[int, set[str]] = {}  # table oid → its text columns (one catalog query a table)
     for table, column, found_queries in searched:
-        if column not in text_columns(conn, table.oid):
+        if table.oid not in texts:
+            texts[table.oid] = text_columns(conn, table.oid)
+        if column not in texts[table.oid]:
             notes.append(
                 f"{table.qualified_name}.{column} is searched with a pattern, but it is not a text column: "
                 "no trigram index advised (index a text expression of it, or search another column)"
             )
             continue
-        if column in trigram_indexed_columns(conn, table.oid):
+        if column in trigram_indexed_columns(table):
             continue
         if table.size_bytes < min_table_bytes:
             continue

@@ -104,7 +104,7 @@ def schedule_jobs(
     patch the index advice carries."""
     state = (runtime or job_runtime()).state
     report = state / "weekly-report.html"
-    advice = state / "index-advice.md"
+    advice_file = state / "index-advice.md"
     # one history store for every job: the alert check reads the backups and restore tests they record
     store_args = ("--store", _absolute(store)) if store else ()
     rules_args = ("--rules", _absolute(rules_file)) if rules_file else ()
@@ -146,7 +146,7 @@ def schedule_jobs(
             "index-advice",
             "30 6 * * 1",
             "Mon *-*-* 06:30:00",
-            ("advise", "indexes", "--out", str(advice), *patch_args, *store_args),
+            ("advise", "indexes", "--out", str(advice_file), *patch_args, *store_args),
             "weekly index advice from pg_stat_statements (read only)",
         ),
         Job(

@@ -16,6 +16,7 @@ from pgdba.advisor.advise import DEFAULT_BUDGET_MB, STATIC_FILLFACTOR, Advice, A
 from pgdba.advisor.apply import apply_indexes, refuse_unverified_apply
 from pgdba.advisor.orm_patch import drizzle_patch, prisma_patch
 from pgdba.advisor.selection import DEFAULT_MIN_IMPROVEMENT_PCT
+from pgdba.advisor.trigram import search_statements
 from pgdba.advisor.verify import verify_advice
 from pgdba.advisor.workload import queries_from_statements, table_writes_from_statements
 from pgdba.api.actions import record_action, require_action_allowed
@@ -80,8 +81,7 @@ def orm_fixes(settings: ApiSettings, advice: Advice) -> dict[str, Any]:
     chosen = [r.candidate for r in advice.recommendations]
     searches = advice.search_indexes
     statements = [r.sql + ";" for r in advice.recommendations]
-    for search in searches:  # CREATE EXTENSION pg_trgm once, before the first search index
-        statements += [s + ";" for s in search.statements() if s + ";" not in statements]
+    statements += [s + ";" for s in search_statements(searches)]  # CREATE EXTENSION pg_trgm once, first
     fixes: dict[str, Any] = {"sql": statements, "patches": []}
     for spec in settings.schema_sources:
         kind, _, path = spec.partition(":")

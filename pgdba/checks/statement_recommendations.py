@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pgdba.advisor.query_columns import QueryColumns, Role, columns_by_role
+from pgdba.advisor.trigram import is_trigram_opclass
 from pgdba.checks.statement_issues import (
     StatementIssue,
     low_cache_hit,
@@ -208,7 +209,7 @@ def search_index_hint(
         and index.method in ("gin", "gist")
         and index.columns
         and index.key_opclasses[:1]
-        and index.key_opclasses[0].split("/")[0].endswith("_trgm_ops")
+        and is_trigram_opclass(index.key_opclasses[0])
     }
     for search in columns.searches:
         column = search.column.column

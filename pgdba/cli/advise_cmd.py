@@ -22,7 +22,7 @@ from pgdba.advisor.apply import apply_indexes, refuse_unverified_apply
 from pgdba.advisor.foreign_key_cover import foreign_key_note
 from pgdba.advisor.orm_patch import OrmPatch, check_schema_file, drizzle_patch, prisma_patch
 from pgdba.advisor.selection import DEFAULT_MIN_IMPROVEMENT_PCT
-from pgdba.advisor.trigram import SearchIndexAdvice, SearchQuery
+from pgdba.advisor.trigram import SearchIndexAdvice, SearchQuery, search_statements
 from pgdba.advisor.verify import verify_advice
 from pgdba.advisor.workload import (
     DEFAULT_MIN_CALLS,
@@ -209,21 +209,13 @@ def _patch(emit: str, schema: Path | None, advice: Advice) -> OrmPatch | None:
 
 def _announce(advice: Advice, apply: bool) -> None:
     """The SQL goes to stderr before anything changes (stdout stays clean for JSON)."""
-    statements = [r.sql for r in advice.recommendations] + _search_statements(advice)
+    statements = [r.sql for r in advice.recommendations] + search_statements(advice.search_indexes)
     if not apply or not statements:
         return
     sys.stderr.write("pgdba: creating on the target:\n")
     for statement in statements:
         sys.stderr.write(f"  {statement};\n")
     sys.stderr.flush()
-
-
-def _search_statements(advice: Advice) -> list[str]:
-    """The search indexes' SQL (without `;`): CREATE EXTENSION pg_trgm once, first, when it is needed."""
-    statements: list[str] = []
-    for search in advice.search_indexes:
-        statements += [s for s in search.statements() if s not in statements]
-    return sorted(statements, key=lambda s: not s.startswith("CREATE EXTENSION"))
 
 
 _COSTING_LABELS = {"sampled": " (sampled constants)", "observed": " (constants seen by pg_qualstats)"}
@@ -259,7 +251,8 @@ def _rendered(advice: Advice, patch: OrmPatch | None, emit: str, fmt: str) -> st
     data: dict[str, Any] = advice.to_dict()
     data["emit"] = {
         "format": emit,
-        "sql": [r.sql + ";" for r in advice.recommendations] + [s + ";" for s in _search_statements(advice)],
+        "sql": [r.sql + ";" for r in advice.recommendations]
+        + [s + ";" for s in search_statements(advice.search_indexes)],
         "patch": patch.diff if patch else None,
         "unmapped": patch.unmapped if patch else [],
         "patch_notes": patch.notes if patch else [],
@@ -289,7 +282,7 @@ def _print(advice: Advice, patch: OrmPatch | None, emit: str, fmt: str) -> None:
         print(f"note: {note}")
     for sql_text, reason in advice.skipped:  # whole: the reason may be about its end
         print(f"skipped: {_one_line(sql_text)} ({reason})")
-    if emit == "sql" and (advice.recommendations or _search_statements(advice)):
+    if emit == "sql" and (advice.recommendations or search_statements(advice.search_indexes)):
         print("\n-- SQL")
         for statement in _statements(advice):
             print(statement)
@@ -433,7 +426,7 @@ def _statements(advice: Advice) -> list[str]:
         + ";"
         for r in advice.recommendations
     ]
-    searches = [s + ";" for s in _search_statements(advice)]
+    searches = [s + ";" for s in search_statements(advice.search_indexes)]
     return creates + searches + [d.ddl().as_string(None) + ";" for d in advice.drops]
 
 
@@ -473,7 +466,7 @@ def _markdown(advice: Advice, patch: OrmPatch | None, emit: str) -> str:
             f"- _skipped_: {md_code(_one_line(sql_text))} ({md_text(reason)})"
             for sql_text, reason in advice.skipped
         ]
-    if emit == "sql" and (advice.recommendations or _search_statements(advice)):
+    if emit == "sql" and (advice.recommendations or search_statements(advice.search_indexes)):
         lines += ["", "### SQL", "", md_fenced("\n".join(_statements(advice)), "sql")]
     if patch is not None:
         lines += ["", f"### Patch for {md_code(str(patch.path))}", ""]
