@@ -217,6 +217,9 @@ def prisma_patch(
         if model is None or search_field is None:
             unmapped.append(f"{search.label()}: no Prisma model/field for it in {path}")
             continue
+        if search.function:
+            unmapped.append(f"{search.label()}: Prisma cannot express expression indexes; use the SQL")
+            continue
         line = prisma_search_index_line(search, search_field)
         inserts.setdefault(model.close_line, []).append(f"{model.indent}{line}\n")
         notes = [PRISMA_TRIGRAM_NOTE]
@@ -471,8 +474,11 @@ def _template_text(text: str, *, keep: str) -> str:
 
 
 def drizzle_search_index_call(search: SearchIndexAdvice, reference: str, *, quote: str = '"') -> str:
-    """`index("course_title_trgm_idx").using("gin", t.title.op("gin_trgm_ops"))`."""
+    """`index("course_title_trgm_idx").using("gin", t.title.op("gin_trgm_ops"))`; for an expression,
+    `` .using("gin", sql`lower(${t.title}) gin_trgm_ops`) `` (as _drizzle_key writes one)."""
     name, method, opclass = (_js_string(v, quote) for v in (search.name(), "gin", OPCLASS))
+    if search.function:
+        return f"index({name}).using({method}, sql`{search.function}(${{{reference}}}) {OPCLASS}`)"
     return f"index({name}).using({method}, {reference}.op({opclass}))"
 
 
@@ -513,6 +519,7 @@ def drizzle_patch(
         call = drizzle_search_index_call(
             search, f"{table.extra_param or 't'}.{search_field}", quote=table.quote
         )
+        needs_sql = needs_sql or bool(search.function)
         if table.extra_is_object:
             call = f"{_drizzle_entry_key(search.name())}: {call}"
         pending.setdefault(search.table, []).append(call)

@@ -551,8 +551,8 @@ class _Walker:
         piece is one) or is a `$n` (ambiguous); the column plain or cast to text / varchar. A literal pattern
         with no run of TRIGRAM_MIN_RUN plain characters is left out: pg_trgm extracts no trigram from it."""
         column = self._search_column(node.lexpr, scope)
-        pattern = node.rexpr.arg if isinstance(node.rexpr, ast.TypeCast) else node.rexpr
-        pieces = _concatenated(pattern)
+        pattern = _search_pattern(node.rexpr)
+        pieces = [_search_pattern(piece) for piece in _concatenated(pattern)]
         if column is None or any(True for _ in _column_refs(pattern)):
             return
         literal = _literal(pattern)
@@ -573,10 +573,13 @@ class _Walker:
             self._parameters(pieces, column, f"{operator} part")
 
     def _search_column(self, node: object, scope: _Scope) -> TableColumn | None:
-        """The plain table column searched, also through a `::text` / `::varchar` cast (Prisma adds one); not
-        one inside a function (`lower(title)`, `created_at::date`)."""
+        """The table column searched, also through a `::text` / `::varchar` cast (Prisma adds one) or inside
+        one of SEARCH_KEY_FUNCTIONS (`lower(title)`, Django's `UPPER("title"::text)`: a trigram index on that
+        expression serves it); not one inside another function (`created_at::date`)."""
         column = self._column_quiet(node, scope)
-        return column if column is not None and not column.function else None
+        if column is None or column.function not in ("", *SEARCH_KEY_FUNCTIONS):
+            return None
+        return column
 
     def _same_block(self, node: Any, scope: _Scope) -> bool:
         """Both sides resolve in this block (not a correlation with an outer block)."""
@@ -730,6 +733,19 @@ _SEARCH_OPERATORS = {
 }
 # pg_trgm narrows a LIKE / ILIKE search only by a run of at least three plain characters (one trigram)
 TRIGRAM_MIN_RUN = 3
+# the case-folding functions a search may apply to the column and to its pattern (`lower(title) LIKE
+# lower($1)`): a trigram index on `lower(title)` serves it
+SEARCH_KEY_FUNCTIONS = frozenset({"lower", "upper"})
+
+
+def _search_pattern(node: object) -> object:
+    """A search's pattern without the case folding around it (`lower($1)`, `UPPER('%abc%')`) or a cast
+    (`$1::text`): what the application sends."""
+    inner = node.arg if isinstance(node, ast.TypeCast) else node
+    if isinstance(inner, ast.FuncCall) and key_function_name(inner) in SEARCH_KEY_FUNCTIONS and inner.args:
+        (argument,) = inner.args
+        inner = argument.arg if isinstance(argument, ast.TypeCast) else argument
+    return inner
 
 
 def _concatenated(node: object) -> list[object]:

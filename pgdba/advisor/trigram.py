@@ -133,16 +133,24 @@ def is_trigram_opclass(key_opclass: str) -> bool:
     return key_opclass.split("/")[0].endswith("_trgm_ops")
 
 
-def trigram_indexed_columns(table: TableInfo) -> set[str]:
-    """The table's columns a valid, full GIN or GiST index already keys with a trigram operator class:
-    such an index serves the searches already (from the indexes pgdba.advisor.catalog read)."""
-    return {
-        column
-        for index in table.indexes
-        if index.is_valid and not index.is_partial and index.access_method in ("gin", "gist")
-        for column, opclass in zip(index.columns, index.key_opclasses, strict=False)
-        if column and is_trigram_opclass(opclass)
-    }
+def trigram_indexed_keys(table: TableInfo) -> set[tuple[str, str]]:
+    """(column, function) of each key a valid, full GIN or GiST index of the table already has with a
+    trigram operator class (function "" for the column itself, `lower` for `lower(title)`): such an index
+    serves those searches already (from the indexes pgdba.advisor.catalog read)."""
+    found: set[tuple[str, str]] = set()
+    for index in table.indexes:
+        if not index.is_valid or index.is_partial or index.access_method not in ("gin", "gist"):
+            continue
+        for position, opclass in enumerate(index.key_opclasses):
+            if not is_trigram_opclass(opclass):
+                continue
+            column = index.columns[position] if position < len(index.columns) else ""
+            function = index.key_functions[position] if position < len(index.key_functions) else None
+            if column:
+                found.add((column, ""))
+            elif function is not None:
+                found.add((function[1], function[0]))
+    return found
 
 
 @dataclass(frozen=True)
@@ -175,6 +183,9 @@ class SearchIndexAdvice:
     column: str
     queries: list[SearchQuery]
     extension: TrigramExtension
+    # the case folding the queries apply to the column (`lower(title) LIKE …`, SEARCH_KEY_FUNCTIONS): the
+    # index keys that expression; "" for the column itself
+    function: str = ""
     table_bytes: int = 0
     partitioned: bool = False  # CONCURRENTLY is refused on a partitioned table
     status: str = "unverified"
@@ -195,26 +206,36 @@ class SearchIndexAdvice:
         """Every query it serves searches with `LIKE $n`: it pays only if they send `%…` patterns."""
         return all(q.ambiguous for q in self.queries)
 
+    @property
+    def key(self) -> str:
+        """The indexed key as the queries write it: `title`, `lower(title)`."""
+        return f"{self.function}({self.column})" if self.function else self.column
+
     def name(self) -> str:
-        """`<table>_<column>_trgm_idx`, at most 63 characters (a shortened one ends in a hash, as
-        Candidate.name does)."""
-        base = f"{self.table}_{self.column}_trgm"
+        """`<table>_<column>_trgm_idx` (`<table>_lower_<column>_trgm_idx` for an expression, as
+        Candidate.name names one), at most 63 characters (a shortened one ends in a hash, as Candidate.name
+        does)."""
+        base = "_".join(p for p in (self.table, self.function, self.column, "trgm") if p)
         if len(base) <= IDENTIFIER_MAX - 4:
             return base + "_idx"
-        digest = hashlib.sha1(f"{self.relation}({self.column} {OPCLASS})".encode()).hexdigest()[:8]
+        digest = hashlib.sha1(f"{self.relation}({self.key} {OPCLASS})".encode()).hexdigest()[:8]
         return f"{base[: IDENTIFIER_MAX - 4 - 9]}_{digest}_idx"
 
     def label(self) -> str:
-        return f"{self.relation} USING gin ({self.column} {OPCLASS})"
+        return f"{self.relation} USING gin ({self.key} {OPCLASS})"
 
     def ddl(self, *, concurrently: bool = True) -> sql.Composed:
-        """CREATE INDEX [CONCURRENTLY] IF NOT EXISTS … USING gin ("column" gin_trgm_ops)."""
+        """CREATE INDEX [CONCURRENTLY] IF NOT EXISTS … USING gin ("column" gin_trgm_ops) (or
+        `lower("column") gin_trgm_ops`)."""
+        key: sql.Composable = sql.Identifier(self.column)
+        if self.function:
+            key = sql.SQL("{}({})").format(sql.SQL(self.function), key)  # one of SEARCH_KEY_FUNCTIONS
         return sql.SQL("CREATE INDEX {}IF NOT EXISTS {} ON {}.{} USING gin ({} {})").format(
             sql.SQL("CONCURRENTLY " if concurrently and not self.partitioned else ""),
             sql.Identifier(self.name()),
             sql.Identifier(self.schema),
             sql.Identifier(self.table),
-            sql.Identifier(self.column),
+            key,
             self.extension.opclass(),
         )
 
@@ -235,6 +256,7 @@ class SearchIndexAdvice:
             "schema": self.schema,
             "table": self.table,
             "column": self.column,
+            "function": self.function or None,
             "name": self.name(),
             "method": "gin",
             "opclass": OPCLASS,
@@ -285,7 +307,7 @@ def search_index_advice(
     found: list[SearchIndexAdvice] = []
     notes: list[str] = []
     texts: dict[int, set[str]] = {}  # table oid → its text columns (one catalog query a table)
-    for table, column, found_queries in searched:
+    for table, column, function, found_queries in searched:
         if table.oid not in texts:
             texts[table.oid] = text_columns(conn, table.oid)
         if column not in texts[table.oid]:
@@ -294,7 +316,7 @@ def search_index_advice(
                 "no trigram index advised (index a text expression of it, or search another column)"
             )
             continue
-        if column in trigram_indexed_columns(table):
+        if (column, function) in trigram_indexed_keys(table):
             continue
         if table.size_bytes < min_table_bytes:
             continue
@@ -308,6 +330,7 @@ def search_index_advice(
             partitioned=table.partitioned,
             writes=None if writes is None else float(writes.get(table.qualified_name, 0.0)),
             estimated_bytes=estimated_gin_bytes(table, column),
+            function=function,
         )
         advice.notes = _advice_notes(advice)
         found.append(advice)
@@ -334,6 +357,12 @@ def _advice_notes(advice: SearchIndexAdvice) -> list[str]:
         )
     if any(q.ambiguous for q in advice.queries):
         notes.append(AMBIGUOUS_NOTE)
+    if advice.function:
+        notes.append(
+            f"it serves only searches written on {advice.key}; written as `{advice.column} ILIKE …` (the "
+            f"same case-insensitive match), they would share one index on {advice.column} with its other "
+            "searches"
+        )
     searches = sum(q.calls for q in advice.queries)
     if advice.writes and advice.writes > searches:
         notes.append(
@@ -359,28 +388,32 @@ def _searches_by_column(
     columns: Sequence[QueryColumns],
     tables: dict[str, TableInfo],
     observed: ObservedConstants | None,
-) -> list[tuple[TableInfo, str, list[SearchQuery]]]:
-    """(table, column, the queries searching it: one entry per query and operator), in workload order. A
-    `LIKE $n` pg_qualstats saw is a search only if some pattern it sent starts with a wildcard, and then
-    no longer ambiguous."""
+) -> list[tuple[TableInfo, str, str, list[SearchQuery]]]:
+    """(table, column, the function the search applies to it ("" or one of SEARCH_KEY_FUNCTIONS), the
+    queries searching it: one entry per query and operator), in workload order. A `LIKE $n` pg_qualstats
+    saw is a search only if some pattern it sent starts with a wildcard, and then no longer ambiguous."""
     by_oid: dict[int, TableInfo] = {}
-    searched: dict[tuple[int, str], dict[tuple[str, str], SearchQuery]] = {}
+    searched: dict[tuple[int, str, str], dict[tuple[str, str], SearchQuery]] = {}
     for query, used in zip(queries, columns, strict=True):
         for search in used.searches:
             table = tables.get(search.column.relation)
             if table is None or search.column.column not in table.columns:
                 continue
             ambiguous = search.ambiguous
-            if ambiguous and observed is not None:
+            if ambiguous and observed is not None and not search.column.function:
                 key = (table.schema, table.name, search.column.column, search.operator)
                 sent = observed.patterns(query.queryid, key)
                 if sent and not any(pattern[:1] in ("%", "_") for pattern in sent):
                     continue  # only prefixes: the btree advice serves it
                 ambiguous = not sent
             by_oid[table.oid] = table
-            entries = searched.setdefault((table.oid, search.column.column), {})
+            key_of = (table.oid, search.column.column, search.column.function)
+            entries = searched.setdefault(key_of, {})
             entries.setdefault(
                 (query.sql, search.operator),
                 SearchQuery(query.sql, query.calls, search.operator, ambiguous, query.queryid),
             )
-    return [(by_oid[oid], column, list(entries.values())) for (oid, column), entries in searched.items()]
+    return [
+        (by_oid[oid], column, function, list(entries.values()))
+        for (oid, column, function), entries in searched.items()
+    ]

@@ -461,6 +461,10 @@ class SearchIndexAdvice(BaseModel):
     schema_: str = Field(alias="schema")
     table: str
     column: str
+    function: str | None = Field(
+        None,
+        description="lower / upper: the index keys that function of the column, as the queries search it",
+    )
     name: str
     method: str
     opclass: str

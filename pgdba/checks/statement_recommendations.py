@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pgdba.advisor.catalog import key_function
 from pgdba.advisor.query_columns import QueryColumns, Role, columns_by_role
 from pgdba.advisor.trigram import is_trigram_opclass
 from pgdba.checks.statement_issues import (
@@ -202,33 +203,43 @@ def search_index_hint(
     advise indexes --verify` measures it, which HypoPG cannot."""
     if max(table.estimated_rows, table.live_rows) < min_table_rows:
         return None
-    trigram_indexed = {
-        index.columns[0]
-        for index in indexes
-        if (index.schema, index.table) == (table.schema, table.table)
-        and index.method in ("gin", "gist")
-        and index.columns
-        and index.key_opclasses[:1]
-        and is_trigram_opclass(index.key_opclasses[0])
-    }
+    trigram_indexed = _trigram_keys(indexes, table)
     for search in columns.searches:
-        column = search.column.column
+        column, function = search.column.column, search.column.function
         if search.column.relation != relation or search.ambiguous or not search.conjunctive:
             continue
-        if column in trigram_indexed:
+        if (column, function) in trigram_indexed:
             continue
-        name = _quote(f"{table.table}_{column}_trgm_idx"[:63])
+        key = f"{function}({_quote(column)})" if function else _quote(column)
+        name = _quote("_".join(p for p in (table.table, function, column, "trgm_idx") if p)[:63])
+        searched = f"{function}({column})" if function else column
         return Recommendation(
             "create_search_index",
-            f"Pattern search on {column} ({search.operator}): no btree serves it, a trigram index does "
+            f"Pattern search on {searched} ({search.operator}): no btree serves it, a trigram index does "
             "(`pgdba advise indexes --verify` measures it)",
             table.qualified_name,
             (column,),
             "CREATE EXTENSION IF NOT EXISTS pg_trgm; "
             f"CREATE INDEX CONCURRENTLY {name} ON {_quote(table.schema)}.{_quote(table.table)} "
-            f"USING gin ({_quote(column)} gin_trgm_ops);",
+            f"USING gin ({key} gin_trgm_ops);",
         )
     return None
+
+
+def _trigram_keys(indexes: Sequence[IndexStats], table: TableStats) -> set[tuple[str, str]]:
+    """(column, function) of each key a valid, full GIN or GiST index of the table has with a trigram
+    operator class: `title` → ("title", ""), `lower(title)` → ("title", "lower")."""
+    keys: set[tuple[str, str]] = set()
+    for index in indexes:
+        if (index.schema, index.table) != (table.schema, table.table) or index.method not in ("gin", "gist"):
+            continue
+        if not index.is_valid or index.is_partial:
+            continue
+        for text, opclass in zip(index.columns, index.key_opclasses, strict=False):
+            if is_trigram_opclass(opclass):
+                expression = key_function(text)
+                keys.add((expression[1], expression[0]) if expression else (_unquote(text), ""))
+    return keys
 
 
 def stale_statistics(table: TableStats, *, scale_factor: float = 0.1, threshold: int = 50) -> str | None:

@@ -327,7 +327,7 @@ def _search_size(search: SearchIndexAdvice) -> str:
 def _search_why(search: SearchIndexAdvice) -> str:
     operators = sorted({q.operator for q in search.queries})
     return (
-        f"{len(search.queries)} queries search {search.column} with {' / '.join(operators)}: no btree "
+        f"{len(search.queries)} queries search {search.key} with {' / '.join(operators)}: no btree "
         "serves a pattern that does not start with fixed text; a trigram index does"
     )
 
