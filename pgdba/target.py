@@ -12,6 +12,7 @@ import getpass
 import os
 import pwd
 import re
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,9 +47,41 @@ _QUERY_PASSWORD = re.compile(
 # `password=…` in a key=value string: quoted, or up to a blank (the same separator rule)
 _DRIVER_SCHEME = re.compile(r"^(?P<scheme>postgres(?:ql)?)\+[a-z0-9_]+://", re.IGNORECASE)
 _KV_PASSWORD = re.compile(
-    rf"(?P<head>(?<![?&])\b{_SECRET_KEYWORD}\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+?)(?P<tail>:?(?:\s|$))",
+    rf"(?P<head>(?<![?&])\b{_SECRET_KEYWORD}\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|(?:\\.|[^\s\\])+?)"
+    r"(?P<tail>:?(?:\s|$))",
     re.IGNORECASE,
 )
+# Where a password may stand in a DSN libpq cannot parse, read broadly (blanks, `/`, `?` and `#` included)
+# to know what a message must not repeat: the userinfo of a URI up to its `@` (`u:pa/ss@h`, which libpq reads
+# as host `u`, port `pa`), a `password=` query parameter up to `&`, a key=value password (an unquoted one
+# may escape a blank with a backslash)
+_RAW_URI_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^:/@\s]*:(?P<pw>[^@]*)@", re.IGNORECASE)
+_RAW_QUERY_PASSWORD = re.compile(rf"[?&]{_SECRET_KEYWORD}=(?P<pw>[^&]*)", re.IGNORECASE)
+_RAW_KV_PASSWORD = re.compile(
+    rf"(?<![?&])\b{_SECRET_KEYWORD}\s*=\s*(?P<pw>'(?:[^'\\]|\\.)*'|(?:\\.|[^\s\\])+)", re.IGNORECASE
+)
+# a piece of a raw password this long is masked wherever a message repeats it (libpq quotes pieces: the
+# "port" of `u:pa/ss@h`); shorter pieces would mask ordinary words
+_SECRET_PIECE_MIN = 3
+
+
+def secret_tokens(dsn: str) -> tuple[str, ...]:
+    """What may be a password in `dsn`, read broadly (also where libpq would not parse one), as written,
+    percent-decoded and unescaped, with its pieces between `/ ? # ` and blanks: the strings an error
+    message about this DSN must not repeat. Longest first, so a masked piece never splits a longer one."""
+    found: set[str] = set()
+    raw = [m["pw"] for pattern in (_RAW_URI_PASSWORD, _RAW_QUERY_PASSWORD) for m in pattern.finditer(dsn)]
+    raw += [_unquoted_value(m["pw"]) for m in _RAW_KV_PASSWORD.finditer(dsn)]
+    for token in raw:
+        forms = {token, urllib.parse.unquote(token), re.sub(r"\\(.)", r"\1", token)}
+        found |= forms
+        found |= {p for form in forms for p in re.split(r"[/?#\s]+", form) if len(p) >= _SECRET_PIECE_MIN}
+    return tuple(sorted((t for t in found if t), key=len, reverse=True))
+
+
+def _unquoted_value(value: str) -> str:
+    """A key=value value without its single quotes (libpq's quoting)."""
+    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == "'" else value
 
 
 def mask_password(text: str, secrets: tuple[str, ...] = ()) -> str:
@@ -107,8 +140,15 @@ class Target:
             return raw["pw"] if raw else ""
 
     @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every string a message about this target must mask: its password, and whatever stands where a
+        password may (secret_tokens), for a DSN libpq reads otherwise (`u:pa/ss@h`: host u, port pa)."""
+        return tuple(dict.fromkeys(t for t in (self.password, *secret_tokens(self.dsn)) if t))
+
+    @property
     def masked_dsn(self) -> str:
-        return mask_password(self.dsn, (self.password,))
+        """The DSN with its password masked; a line break shown as `\\n` (a message stays one line)."""
+        return mask_password(self.dsn, self.secrets).replace("\r", "\\r").replace("\n", "\\n")
 
     @property
     def database(self) -> str:
@@ -144,10 +184,15 @@ class Target:
         try:
             params: dict[str, object] = dict(conninfo.conninfo_to_dict(self.dsn))
         except psycopg.ProgrammingError as exc:
-            raise InputError(f"malformed DSN {self.masked_dsn!r}: {_first_line(exc, self)}") from None
+            raise InputError(f"malformed DSN '{self.masked_dsn}': {_first_line(exc, self)}") from None
         ports = str(params.get("port") or "").split(",")
         if any(p and not p.strip().isdigit() for p in ports):
-            raise InputError(f"malformed DSN {self.masked_dsn!r}: port {params['port']!r} is not a number")
+            if any(p and p in secret for p in ports for secret in self.secrets):
+                raise InputError(
+                    f"malformed DSN '{self.masked_dsn}': libpq reads the password as a port (a '/' ends the "
+                    "user:password part): write a '/' in a password as %2F"
+                )
+            raise InputError(f"malformed DSN '{self.masked_dsn}': port {params['port']!r} is not a number")
         return params
 
     def with_database(self, dbname: str) -> Target:
@@ -243,7 +288,7 @@ def _first_line(exc: BaseException, target: Target) -> str:
     fatal = [line for line in lines if "FATAL" in line or "failed" in line]
     text = (fatal[-1] if fatal else lines[0]) if lines else type(exc).__name__
     text = re.sub(r"^(connection failed: )?(connection to server at .*? failed: )?", "", text)
-    return mask_password(text, (target.password,))
+    return mask_password(text, target.secrets)
 
 
 def _without_driver(dsn: str) -> str:

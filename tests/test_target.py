@@ -168,3 +168,36 @@ def test_a_dsn_without_a_database_names_the_users_database_as_libpq_does(
         assert row == (target.database,)
     finally:
         db.execute(f'DROP ROLE "{db.name}"')
+
+
+@pytest.mark.parametrize(
+    "dsn, expected",
+    [
+        # libpq ends the userinfo at a '/': host `u`, port `S3cretPw` (the port message repeated it)
+        ("postgresql://u:S3cretPw/x@127.0.0.1:1/x", "write a '/' in a password as %2F"),
+        ("postgresql://u:S3cretPw/@127.0.0.1:1/x", "write a '/' in a password as %2F"),
+        # libpq's own message quotes the password with its blank
+        ("postgresql://u:S3cret Pw@127.0.0.1:1/x", "unexpected spaces found"),
+        ("postgresql://u@127.0.0.1:1/x?password=S3cretPw%zz", "invalid percent-encoded token"),
+        # an unquoted key=value password may escape a blank (the mask stopped at it)
+        ("host=127.0.0.1 port=1 password=S3cret\\ Pw connect_timeout=2", "refused"),
+        # a line break in the DSN: the message stays one line and keeps its reason
+        ("postgresql://u:S3cretPw@127.0.0.1:1/x\ny", "refused"),
+    ],
+    ids=["slash", "slash-at-end", "blank", "bad-escape-query", "escaped-blank", "line-break"],
+)
+def test_no_piece_of_a_password_in_a_malformed_dsn_reaches_the_message(
+    capsys: pytest.CaptureFixture[str], dsn: str, expected: str
+) -> None:
+    for args, env in (
+        (["indexes", "usage", "--dsn", dsn], {}),
+        (["indexes", "usage"], {"DATABASE_URL": dsn}),
+    ):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.delenv("PGDBA_DSN", raising=False)
+            for name, value in env.items():
+                patch.setenv(name, value)
+            code, out, err = _run_cli(args, capsys)
+        assert code == 2, err
+        assert expected in err and err.startswith("pgdba: error:") and err.count("\n") == 1, err
+        assert "S3cret" not in out + err and " Pw" not in err, err

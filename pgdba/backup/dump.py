@@ -135,7 +135,7 @@ def check_lock_timeout(lock_timeout_ms: int) -> None:
 def _stderr_summary(stderr: str, target: Target) -> str:
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     errors = [line for line in lines if "error" in line.lower()] or lines
-    return mask_password(errors[0] if errors else "no message", (target.password,))
+    return mask_password(errors[0] if errors else "no message", target.secrets)
 
 
 def _read_stderr(path: str) -> str:
@@ -515,7 +515,7 @@ def _dump_globals(
     out = subprocess.run(argv, capture_output=True, env=env, timeout=600)
     if out.returncode != 0:
         reason = out.stderr.decode(errors="replace").strip().splitlines()
-        return None, None, mask_password(reason[0] if reason else "pg_dumpall failed", (target.password,))
+        return None, None, mask_password(reason[0] if reason else "pg_dumpall failed", target.secrets)
     data = encrypt_bytes(out.stdout, age_recipients) if age_recipients else out.stdout
     key = f"{prefix}/{GLOBALS_NAME}" + (".age" if age_recipients else "")
     storage.put_bytes(key, data)
