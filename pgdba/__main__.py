@@ -1,5 +1,3 @@
-import sys
+from pgdba.cli import run
 
-from pgdba.cli import main
-
-sys.exit(main())
+run()

@@ -216,14 +216,26 @@ def cron_lines(jobs: list[Job], env_file: Path, runtime: JobRuntime | None = Non
     lines += backup_storage_note(jobs, env_file)
     for job in jobs:
         lines.append(f"# {job.description}")
-        lines.append(f"{job.cron} set -a; . {env}; set +a; {_cron_command(job, runtime)}")
+        command = f"set -a; . {env}; set +a; {_cron_command(job, runtime)}"
+        lines.append(f"{job.cron} {cron_escaped(command)}")
     lines.append(CRON_END)
     return lines
 
 
+def cron_escaped(command: str) -> str:
+    """`command` as a crontab line holds it: cron ends the command at an unescaped `%` (what follows becomes
+    its stdin) and reads `\\%` as `%`. A backslash of the command's own before a `%` cannot be kept."""
+    if "\\%" in command:
+        path = next(word for word in shlex.split(command) if "\\%" in word)
+        raise InputError(
+            f"{path}: a path with a backslash before `%` cannot go into a crontab line (cron drops that "
+            "backslash): rename it"
+        )
+    return command.replace("%", "\\%")
+
+
 def _cron_command(job: Job, runtime: JobRuntime) -> str:
-    """The job's shell command (POSIX sh, as cron runs it), output appended to its log. No `%` in it:
-    cron turns `%` into a newline."""
+    """The job's shell command (POSIX sh, as cron runs it), output appended to its log."""
     log = shlex.quote(str(runtime.log_file(job)))
     if job.lock is None or runtime.flock is None:
         return f"{_command(job)} >> {log} 2>&1"
@@ -243,14 +255,19 @@ def systemd_units(jobs: list[Job], env_file: Path, runtime: JobRuntime | None = 
     for job in jobs:
         units[f"pgdba-{job.name}.service"] = (
             f"[Unit]\nDescription=pgdba: {job.description}\n\n"
-            f"[Service]\nType=oneshot\nEnvironmentFile={_absolute(str(env_file))}\n"
-            f"ExecStart={_systemd_command(job, runtime)}\n"
+            f"[Service]\nType=oneshot\nEnvironmentFile={systemd_escaped(_absolute(str(env_file)))}\n"
+            f"ExecStart={systemd_escaped(_systemd_command(job, runtime))}\n"
         )
         units[f"pgdba-{job.name}.timer"] = (
             f"[Unit]\nDescription=pgdba: {job.description}\n\n"
             f"[Timer]\nOnCalendar={job.calendar}\nPersistent=true\n\n[Install]\nWantedBy=timers.target\n"
         )
     return units
+
+
+def systemd_escaped(value: str) -> str:
+    """`value` as a unit file setting holds it: systemd reads `%x` as a specifier and `%%` as `%`."""
+    return value.replace("%", "%%")
 
 
 def _systemd_command(job: Job, runtime: JobRuntime) -> str:

@@ -27,6 +27,7 @@ from pgdba.cli import (
     setup_cmd,
     snapshot_cmd,
 )
+from pgdba.cli.termination import TERMINATED_EXIT, Terminated, sigterm_unwinds
 from pgdba.errors import PgdbaError
 from pgdba.target import mask_password
 
@@ -70,8 +71,20 @@ def _error(message: str) -> None:
     sys.stderr.write(f"pgdba: error: {first}\n")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `pgdba` console script."""
+def main(argv: list[str] | None = None, *, unwind_on_sigterm: bool = False) -> int:
+    """Entry point of the `pgdba` console script. `unwind_on_sigterm` (the console script's and `python -m
+    pgdba`'s): SIGTERM stops the command as Ctrl-C does, its cleanup done, with exit code 143."""
+    if not unwind_on_sigterm:
+        return _run(argv)
+    with sigterm_unwinds() as sigterm:
+        code = _run(argv)
+    if sigterm.received:
+        sys.stderr.write("pgdba: terminated\n")
+        return TERMINATED_EXIT
+    return code
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         # not standalone: usage errors come back here and become one line like every other error
         code = app(args=argv, prog_name="pgdba", standalone_mode=False)
@@ -86,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             command = context.command_path if context is not None else "pgdba"
             _error(f"{message} (see {command} --help)")
         return int(getattr(exc, "exit_code", 2))
+    except Terminated:  # main() says so, as when Typer caught it
+        return TERMINATED_EXIT
     except (KeyboardInterrupt, typer.Abort):
         sys.stderr.write("pgdba: interrupted\n")
         return 130
@@ -122,4 +137,4 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:
     """Console-script wrapper: exit with main()'s code."""
-    sys.exit(main())
+    sys.exit(main(unwind_on_sigterm=True))

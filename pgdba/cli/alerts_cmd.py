@@ -353,6 +353,8 @@ def schedule(
     env_file = env_file or str(default_env)
     units = _directory(unit_dir, "--unit-dir") if unit_dir is not None else default_units
     runtime = job_runtime(None if state_dir is None else str(_directory(state_dir, "--state-dir")))
+    if rules is not None:
+        _rules(rules)  # refused now, not by the alert check every 5 minutes
     emit = None
     if orm_schema is not None:
         emit = orm_kind(orm_schema)
