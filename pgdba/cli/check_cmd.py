@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Annotated, Any
 
 import typer
@@ -18,7 +19,8 @@ from pgdba.cli.options import (
     check_format,
     target_from,
 )
-from pgdba.findings import SCHEMA_VERSION
+from pgdba.errors import NotAvailable
+from pgdba.findings import SCHEMA_VERSION, Report
 from pgdba.history.store import open_store
 from pgdba.render import Column, console, md_code, md_text, print_json, print_report, print_rows
 from pgdba.report.score import HealthScore, health_score
@@ -144,8 +146,11 @@ def print_selected_checks(
     title: str,
     options: dict[str, dict[str, Any]] | None = None,
     store: str | None = None,
+    required: Collection[str] = (),
 ) -> None:
-    """Run some checks of the check-up and print their findings (used by `queries slow`, `indexes duplicate` …)."""
+    """Run some checks of the check-up and print their findings (used by `queries slow`, `indexes duplicate` …).
+
+    A `required` check that could not run is an error (exit 2 with the reason), not an empty list."""
     fmt = check_format(fmt)
     target = target_from(dsn)
     if store is None:
@@ -153,4 +158,13 @@ def print_selected_checks(
     else:
         with open_store(store) as history:
             result = run_checkup(target, store=history, options=options, only=checks)
+    fail_if_skipped(result.report, required)
     print_report(result.report, fmt, title=title)
+
+
+def fail_if_skipped(report: Report, required: Collection[str]) -> None:
+    """Raise NotAvailable with the reason of the first required check that was skipped: a command about that
+    check alone would otherwise print "none", as if it had looked and found nothing."""
+    for skipped in report.skipped:
+        if skipped.check in required:
+            raise NotAvailable(skipped.reason)

@@ -104,7 +104,9 @@ def duplicate(dsn: DsnOption = None, fmt: FormatOption = "table") -> None:
     """
     from pgdba.cli.check_cmd import print_selected_checks
 
-    print_selected_checks(dsn, fmt, {"index.duplicate"}, "Duplicate and redundant indexes")
+    print_selected_checks(
+        dsn, fmt, {"index.duplicate"}, "Duplicate and redundant indexes", required={"index.duplicate"}
+    )
 
 
 @app.command()
@@ -115,7 +117,7 @@ def invalid(dsn: DsnOption = None, fmt: FormatOption = "table") -> None:
     """
     from pgdba.cli.check_cmd import print_selected_checks
 
-    print_selected_checks(dsn, fmt, {"index.invalid"}, "Invalid indexes")
+    print_selected_checks(dsn, fmt, {"index.invalid"}, "Invalid indexes", required={"index.invalid"})
 
 
 @app.command("missing-fk")
@@ -138,4 +140,5 @@ def missing_fk(
         {"index.missing_fk"},
         "Foreign keys without an index",
         {"index.missing_fk": {"min_rows": min_rows}},
+        required={"index.missing_fk"},
     )

@@ -93,7 +93,7 @@ def slow(
     from pgdba.cli.check_cmd import print_selected_checks
 
     options = {"query.slow": {"threshold_ms": threshold, "min_calls": min_calls, "min_mean_ms": min_mean}}
-    print_selected_checks(dsn, fmt, {"query.slow"}, "Slow queries", options)
+    print_selected_checks(dsn, fmt, {"query.slow"}, "Slow queries", options, required={"query.slow"})
 
 
 @app.command("n-plus-one")
@@ -109,7 +109,12 @@ def n_plus_one(
     from pgdba.cli.check_cmd import print_selected_checks
 
     print_selected_checks(
-        dsn, fmt, {"query.n_plus_one"}, "N+1 queries", {"query.n_plus_one": {"min_calls": min_calls}}
+        dsn,
+        fmt,
+        {"query.n_plus_one"},
+        "N+1 queries",
+        {"query.n_plus_one": {"min_calls": min_calls}},
+        required={"query.n_plus_one"},
     )
 
 
@@ -136,4 +141,5 @@ def cache(
         {"query.low_cache_hit", "index.low_hit_rate"},
         "Cache hit ratio",
         {"query.low_cache_hit": {"min_ratio": min_ratio}},
+        required={"query.low_cache_hit"},
     )

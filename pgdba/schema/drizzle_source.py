@@ -420,7 +420,16 @@ def load_drizzle(path: Path, source: str = "", casing: str = "") -> SchemaModel:
     if not files:
         raise InputError(f"no Drizzle schema at {path} (a .ts file or a folder holding some)")
     project = Project(files, _package)
-    return _Converter(project, files, source or f"drizzle:{path}", casing).build()
+    converter = _Converter(project, files, source or f"drizzle:{path}", casing)
+    model = converter.build()
+    # compared as it is, every live table would be reported missing, with a DROP TABLE for each (a table
+    # whose name is unknown statically is a note of the report instead: the file does declare tables)
+    if not model.tables and not converter.unnamed_tables:
+        kind = "folder" if path.is_dir() else "file"
+        raise InputError(
+            f"schema {kind} {path} declares no Drizzle pgTable (pgdba, like drizzle-kit, reads exported ones only)"
+        )
+    return model
 
 
 class _Converter:
@@ -429,6 +438,7 @@ class _Converter:
         self.casing = casing
         self.model = SchemaModel(source=source, kind="drizzle", label="drizzle")
         self.tables: dict[int, tuple[TableValue, Table]] = {}
+        self.unnamed_tables: set[str] = set()  # where pgTable is called with a name unknown statically
 
     def build(self) -> SchemaModel:
         exported: list[tuple[str, Any]] = []
@@ -452,10 +462,9 @@ class _Converter:
         self.model.notes.append(f"{unknown.where}: {what} not compared: {unknown.reason}")
 
     def _unnamed_tables(self, values: Iterable[Any]) -> None:
-        noted: set[str] = set()
         for value in values:
-            if isinstance(value, UnnamedTable) and value.where not in noted:
-                noted.add(value.where)
+            if isinstance(value, UnnamedTable) and value.where not in self.unnamed_tables:
+                self.unnamed_tables.add(value.where)
                 self.note(value, "pgTable(...)")
 
     def _enum(self, value: EnumValue) -> None:

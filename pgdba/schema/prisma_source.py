@@ -96,6 +96,9 @@ def load_prisma(path: Path, source: str = "") -> SchemaModel:
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"cannot read {file}: {exc}") from None
         blocks.extend(parse_prisma(text, str(file)))
+    if not any(block.kind == "model" for block in blocks):
+        # compared as it is, every live table would be reported missing, with a DROP TABLE for each
+        raise InputError(f"schema {'folder' if path.is_dir() else 'file'} {path} declares no Prisma model")
     return prisma_model(blocks, source or f"prisma:{path}")
 
 

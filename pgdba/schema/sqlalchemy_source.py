@@ -52,6 +52,11 @@ def load_sqlalchemy(spec: str, source: str = "") -> SchemaModel:
     metadata = value if isinstance(value, sa.MetaData) else getattr(value, "metadata", None)
     if not isinstance(metadata, sa.MetaData):
         raise InputError(f"{module_name}:{attribute} is not a SQLAlchemy MetaData or declarative Base")
+    if not metadata.tables:  # compared as it is, every live table would be reported missing
+        raise InputError(
+            f"{module_name}:{attribute} declares no SQLAlchemy table (does {module_name} import the modules "
+            "that define the models?)"
+        )
     return metadata_model(metadata, source or f"sqlalchemy:{spec}")
 
 
