@@ -228,7 +228,11 @@ def bench(
     chart: Annotated[Path | None, typer.Option(help="write a self-contained SVG chart here")] = None,
     out: Annotated[Path | None, typer.Option(help="also write the JSON report here")] = None,
     apply: Annotated[
-        bool, typer.Option("--apply", help="let the workload write (sessions read-only otherwise)")
+        bool,
+        typer.Option(
+            "--apply",
+            help="let the workload write (otherwise only plain reads run, each in a READ ONLY transaction)",
+        ),
     ] = False,
     dsn: DsnOption = None,
     fmt: FormatOption = "table",

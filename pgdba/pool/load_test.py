@@ -35,7 +35,7 @@ from pgdba.pool.factory import (
 )
 from pgdba.pool.input_ranges import check_finite, check_whole
 from pgdba.pool.server_limits import MAX_BACKENDS, is_loopback
-from pgdba.pool.workload import Workload
+from pgdba.pool.workload import StatementWorkload, Workload
 from pgdba.target import Target
 
 PATTERNS = ("surge", "steady")
@@ -478,8 +478,13 @@ def _without_aborted_pipeline_echoes() -> Iterator[None]:
 
 
 def surge_load_test(target: Target, workload: Workload, config: LoadTestConfig) -> LoadTestReport:
-    """Run the workload once per pool size (size 0 = direct connections) and measure each run."""
+    """Run the workload once per pool size (size 0 = direct connections) and measure each run.
+
+    Without config.apply, a workload of statements must be plain reads (InputError before anything runs)
+    and each request runs in a READ ONLY transaction; every session's read-only default is on as well."""
     check_bench_target(target)
+    if not config.apply and isinstance(workload, StatementWorkload):
+        workload = workload.as_plain_reads()
     with _without_aborted_pipeline_echoes():
         return _measure_each_size(target, workload, config)
 
