@@ -12,6 +12,7 @@ from pgdba.advisor.query_columns import columns_by_role
 from pgdba.advisor.trigram import SearchIndexAdvice, TrigramExtension
 from pgdba.optimizer import analyze_queries
 from tests.advisor.helpers import advise, verified
+from tests.advisor.test_trigram_search import DRIZZLE, PRISMA
 from tests.conftest import TestDatabase
 
 SCHEMA = """
@@ -135,22 +136,6 @@ def test_the_optimizer_hint_indexes_the_expression_the_statement_searches(db: Te
     report = analyze_queries(db.target, threshold_ms=0.0).to_dict()
     [statement] = [s for s in report["recommendations"] if "lower(title) ~" in s["query"]]
     assert "create_search_index" not in [r["action"] for r in statement["recommendations"]]
-
-
-PRISMA = """model Course {
-  id    Int    @id
-  title String
-
-  @@map("course")
-}
-"""
-DRIZZLE = """import { pgTable, integer, text } from "drizzle-orm/pg-core";
-
-export const course = pgTable("course", {
-  id: integer("id").primaryKey(),
-  title: text("title").notNull(),
-});
-"""
 
 
 def test_prisma_says_it_cannot_and_drizzle_writes_the_expression(tmp_path: Path) -> None:
