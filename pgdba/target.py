@@ -16,6 +16,7 @@ import urllib.parse
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psycopg
 from psycopg import conninfo
@@ -152,10 +153,18 @@ class Target:
 
     @property
     def database(self) -> str:
-        """The database libpq connects to: dbname, else PGDATABASE, else the user's name (libpq's default),
-        so two users' databases on one server never share a history-store key."""
-        params = self.params()
+        """The database libpq connects to: dbname (the DSN's, else its connection service's), else PGDATABASE,
+        else the user's name (libpq's default), so two users' databases on one server never share a
+        history-store key."""
+        params = self._with_service(self.params())
         return str(params.get("dbname") or os.environ.get("PGDATABASE") or self._user(params))
+
+    def _with_service(self, params: dict[str, object]) -> dict[str, object]:
+        """The DSN's keywords completed from its connection service (`service=NAME` or PGSERVICE), as libpq
+        completes them: a keyword the DSN sets wins over the service file's."""
+        name = params.get("service") or os.environ.get("PGSERVICE")
+        found = service_parameters(str(name), os.environ) if name else None
+        return {**(found or {}), **params}
 
     @staticmethod
     def _user(params: dict[str, object]) -> str:
@@ -173,11 +182,22 @@ class Target:
         versions keyed such a DSN (without PGDATABASE) `host:port/`: that key is kept as a former key, which
         the history store reads too."""
         params = self.params()
-        host = params.get("host") or params.get("hostaddr") or os.environ.get("PGHOST") or "localhost"
-        port = params.get("port") or os.environ.get("PGPORT") or "5432"
-        named = params.get("dbname") or os.environ.get("PGDATABASE")
-        former = () if named else (f"{host}:{port}/",)
-        return HistoryKey(f"{host}:{port}/{self.database}", former)
+        former = []
+        if params.get("service") or os.environ.get("PGSERVICE"):
+            # earlier versions did not read the service file: what they keyed the same DSN, read as well
+            former.append(_host_port(params, os.environ) + "/" + self._database_without_service(params))
+            name = params.get("service") or os.environ.get("PGSERVICE")
+            if service_parameters(str(name), os.environ) is None:
+                # a file pgdba cannot find (libpq's compiled-in system folder): two services never share a key
+                return HistoryKey(f"service={name}/{self.database}", tuple(former))
+            params = self._with_service(params)
+        host_port = _host_port(params, os.environ)
+        if not (params.get("dbname") or os.environ.get("PGDATABASE")):
+            former.append(f"{host_port}/")
+        return HistoryKey(f"{host_port}/{self.database}", tuple(former))
+
+    def _database_without_service(self, params: dict[str, object]) -> str:
+        return str(params.get("dbname") or os.environ.get("PGDATABASE") or self._user(params))
 
     def params(self) -> dict[str, object]:
         """The DSN as a dict of libpq keywords; a malformed DSN is an InputError with the password masked."""
@@ -280,6 +300,49 @@ def untrack_own_statements(conn: psycopg.Connection) -> bool:
     if not conn.autocommit:
         conn.commit()
     return row is not None
+
+
+def _host_port(params: Mapping[str, object], env: Mapping[str, str]) -> str:
+    """`host:port` as libpq connects: the keyword, else PGHOST / PGPORT, else localhost:5432."""
+    host = params.get("host") or params.get("hostaddr") or env.get("PGHOST") or "localhost"
+    port = params.get("port") or env.get("PGPORT") or "5432"
+    return f"{host}:{port}"
+
+
+def service_parameters(name: str, env: Mapping[str, str]) -> dict[str, str] | None:
+    """The keywords of connection service `name` from the first service file that defines it, in libpq's
+    order: PGSERVICEFILE (else ~/.pg_service.conf), then pg_service.conf in PGSYSCONFDIR. None when no file
+    pgdba can find has it: libpq also reads its compiled-in system folder, which pgdba does not know."""
+    files = [Path(env["PGSERVICEFILE"] if env.get("PGSERVICEFILE") else "~/.pg_service.conf").expanduser()]
+    if env.get("PGSYSCONFDIR"):
+        files.append(Path(env["PGSYSCONFDIR"]) / "pg_service.conf")
+    for path in files:
+        found = _service_section(path, name)
+        if found is not None:
+            return found
+    return None
+
+
+def _service_section(path: Path, name: str) -> dict[str, str] | None:
+    """The `key=value` lines of section `[name]` of a service file (blank lines and `#` comments skipped),
+    None when the file cannot be read or has no such section."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    section: dict[str, str] | None = None
+    for raw in lines:
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            if section is not None:
+                return section  # the next section: ours is complete
+            section = {} if line == f"[{name}]" else None
+        elif section is not None and "=" in line:
+            key, value = line.split("=", 1)
+            section[key.strip()] = value.strip()
+    return section
 
 
 def _first_line(exc: BaseException, target: Target) -> str:

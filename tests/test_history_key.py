@@ -130,3 +130,49 @@ def test_postgres_history_of_an_earlier_version_under_host_port_slash_is_still_r
         assert isinstance(store, PostgresHistoryStore)
         _write_as_an_earlier_version(store, legacy_key)
         _assert_reads_earlier_history(store, target, legacy_key)
+
+
+@pytest.fixture
+def service_file(
+    pg_cluster: EmbeddedCluster,
+    role_databases: tuple[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[str, str]:
+    """A service file (PGSERVICEFILE) with one service per role database, on the test cluster."""
+    for name in ("PGSERVICE", "PGDATABASE", "PGHOST", "PGPORT", "PGUSER", "PGSYSCONFDIR"):
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "services.conf"
+    path.write_text(
+        "# two applications on one server\n"
+        + "".join(
+            f"[app{n}]\nhost=127.0.0.1\nport={pg_cluster.port}\nuser={role}\ndbname={role}\n\n"
+            for n, role in enumerate(role_databases, start=1)
+        )
+    )
+    monkeypatch.setenv("PGSERVICEFILE", str(path))
+    return role_databases
+
+
+def test_a_connection_service_is_keyed_by_the_database_libpq_connects_it_to(
+    pg_cluster: EmbeddedCluster, service_file: tuple[str, str]
+) -> None:
+    first, second = (resolve_target(f"service=app{n} password={PASSWORD}") for n in (1, 2))
+    # libpq itself is the oracle: where the service connects is what the key names
+    assert _connected_database(first) == service_file[0] and _connected_database(second) == service_file[1]
+    assert first.key == f"127.0.0.1:{pg_cluster.port}/{service_file[0]}"
+    assert second.key == f"127.0.0.1:{pg_cluster.port}/{service_file[1]}"
+    # what earlier versions keyed these DSNs (the service file unread: one key for both) is read as well
+    assert first.key.former == second.key.former == (f"localhost:5432/{pwd.getpwuid(os.geteuid()).pw_name}",)
+    # a keyword of the DSN wins over the service's, as in libpq
+    other = resolve_target(
+        f"service=app1 dbname={service_file[1]} user={service_file[0]} password={PASSWORD}"
+    )
+    assert _connected_database(other) == service_file[1]
+    assert other.key == f"127.0.0.1:{pg_cluster.port}/{service_file[1]}"
+
+
+def test_a_service_pgdba_cannot_find_is_keyed_by_its_name(service_file: tuple[str, str]) -> None:
+    target = resolve_target("service=elsewhere dbname=shop")
+    assert target.key == "service=elsewhere/shop"
+    assert resolve_target("service=elsewhere2 dbname=shop").key != target.key
