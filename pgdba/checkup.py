@@ -535,19 +535,51 @@ def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
             raise InputError(
                 f"bad threshold {item!r}: use CHECK.PARAM=VALUE with CHECK one of {', '.join(sorted(names))}"
             )
-        options.setdefault(check, {})[param] = _number(raw.strip())
+        options.setdefault(check, {})[param] = _threshold(f"{check}.{param}", raw.strip())
     return options
 
 
-def _number(raw: str) -> int | float:
-    """A threshold: every check's thresholds are finite numbers ≥ 0 (sizes, counts, ratios, times)."""
+# Every count, size and age PostgreSQL's statistics report fits a bigint: a larger threshold could never be
+# reached, and only overflows the conversions of the checks (int(), timedelta).
+MAX_THRESHOLD = 2**63 - 1
+# Thresholds in a unit of time stop at 100 years, well inside what a timedelta holds (999,999,999 days).
+# (`max_age`, in days, is checked where it becomes a timedelta: `_in_days`.)
+MAX_SPAN_DAYS = 36_525
+# parameter name suffix → the unit of time it is given in, and that unit's length in days
+_TIME_UNITS: dict[str, tuple[str, float]] = {
+    "_ms": ("ms", 1 / 86_400_000),
+    "_seconds": ("seconds", 1 / 86_400),
+    "_hours": ("hours", 1 / 24),
+    "_days": ("days", 1.0),
+}
+
+
+def _threshold(name: str, raw: str) -> int | float:
+    """A threshold: every check's thresholds are finite numbers ≥ 0 (sizes, counts, ratios, times), up to
+    the bound of the parameter's unit."""
+    value = _number(name, raw)
+    limit, unit = _upper_bound(name)
+    if value > limit:
+        raise InputError(f"--set {name}: threshold value {raw!r} must be at most {limit:,}{unit}")
+    return value
+
+
+def _number(name: str, raw: str) -> int | float:
     try:
         value: int | float = int(raw)
     except ValueError:
         try:
             value = float(raw)
         except ValueError:
-            raise InputError(f"threshold value {raw!r} is not a number") from None
+            raise InputError(f"--set {name}: threshold value {raw!r} is not a number") from None
     if not math.isfinite(value) or value < 0:
-        raise InputError(f"threshold value {raw!r} must be a finite number ≥ 0")
+        raise InputError(f"--set {name}: threshold value {raw!r} must be a finite number ≥ 0")
     return value
+
+
+def _upper_bound(name: str) -> tuple[int, str]:
+    """The largest value the parameter takes, and its unit as a message shows it."""
+    for suffix, (unit, days) in _TIME_UNITS.items():
+        if name.endswith(suffix):
+            return int(MAX_SPAN_DAYS / days), f" {unit} (100 years)"
+    return MAX_THRESHOLD, " (2^63 - 1)"

@@ -24,6 +24,10 @@ from pgdba.text_files import read_text_file
 DEFAULT_RULES_NAME = "default_rules.toml"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _DURATION_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+# The longest `for` or duration parameter (window) a rule takes: a year. Longer is a typo, past the history
+# a check keeps, and overflows what is computed from it (the check's datetimes, Prometheus' 64-bit
+# nanoseconds, Netdata's 32-bit seconds).
+MAX_DURATION_SECONDS = 365 * 86400
 _RULE_FIELDS = {
     "name",
     "metric",
@@ -48,7 +52,7 @@ def parse_duration(text: str | int | float) -> float:
     if isinstance(text, int | float):
         seconds = float(text)
     else:
-        match = _DURATION.match(text)
+        match = _DURATION.match(text) if isinstance(text, str) else None
         if not match:
             raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 5m, 1h, 2d)")
         seconds = float(match[1]) * _DURATION_SECONDS[match[2]]
@@ -354,10 +358,9 @@ def _rule_from(entry: dict[str, Any], base: Rule | None, where: str, source: str
     if warn is None and crit is None:
         raise InputError(f"{where}: rule {name!r} needs warn or crit (or both)")
     _check_order(name, op, warn, crit, where)
-    try:
-        for_seconds = parse_duration(entry["for"]) if "for" in entry else (base.for_seconds if base else 0.0)
-    except ValueError as exc:
-        raise InputError(f"{where}: rule {name!r}: for: {exc}") from None
+    for_seconds = (
+        _duration(entry["for"], "for", name, where) if "for" in entry else (base.for_seconds if base else 0.0)
+    )
     hysteresis = (
         _number(entry["hysteresis"], "hysteresis", name, where)
         if "hysteresis" in entry
@@ -396,6 +399,20 @@ def _rule_from(entry: dict[str, Any], base: Rule | None, where: str, source: str
     )
 
 
+def _duration(value: object, key: str, rule: str, where: str) -> float:
+    """A duration from the rule file, in seconds: from 0 up to MAX_DURATION_SECONDS."""
+    try:
+        seconds = parse_duration(value)  # type: ignore[arg-type]
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"{where}: rule {rule!r}: {key}: {exc}") from None
+    if not 0 <= seconds <= MAX_DURATION_SECONDS:
+        raise InputError(
+            f"{where}: rule {rule!r}: {key} must be from 0s to {format_duration(MAX_DURATION_SECONDS)} "
+            f"(got {value!r})"
+        )
+    return seconds
+
+
 def _param(rule: str, key: str, value: object, default: float | str, where: str) -> float | str:
     if isinstance(default, str):
         try:
@@ -404,6 +421,7 @@ def _param(rule: str, key: str, value: object, default: float | str, where: str)
             raise InputError(
                 f"{where}: rule {rule!r}: {key} must be a duration like 1h (got {value!r})"
             ) from None
+        _duration(value, key, rule, where)
         return value  # type: ignore[return-value]
     number = _number(value, key, rule, where)
     if number < 0:
@@ -445,10 +463,9 @@ def _override(
     t_warn = _number(override["warn"], f"tables.{table}.warn", rule, where) if "warn" in override else warn
     t_crit = _number(override["crit"], f"tables.{table}.crit", rule, where) if "crit" in override else crit
     _check_order(f"{rule}.tables.{table}", op, t_warn, t_crit, where)
-    try:
-        t_for = parse_duration(override["for"]) if "for" in override else for_seconds
-    except ValueError as exc:
-        raise InputError(f"{where}: rule {rule!r}: tables.{table}.for: {exc}") from None
+    t_for = (
+        _duration(override["for"], f"tables.{table}.for", rule, where) if "for" in override else for_seconds
+    )
     t_hyst = hysteresis
     if "hysteresis" in override:
         t_hyst = _number(override["hysteresis"], f"tables.{table}.hysteresis", rule, where)

@@ -13,10 +13,14 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlparse
 
 from pgdba.errors import InputError, PgdbaError
+from pgdba.target import mask_password
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 MIB = 1024 * 1024
 # S3 and R2: at most 10 000 parts; parts of 5 MiB .. 5 GiB (R2: equal sizes except the last).
@@ -178,16 +182,11 @@ class S3Storage:
         profile: str | None = None,
         max_attempts: int = 5,
     ) -> None:
-        import boto3
-
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.url = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
-        session = boto3.session.Session(profile_name=profile) if profile else boto3.session.Session()
         self.config = s3_client_config(max_attempts)
-        self.client = session.client(
-            "s3", endpoint_url=endpoint_url, region_name=region or None, config=self.config
-        )
+        self.client = _s3_client(endpoint_url, region, profile, self.config)
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -272,6 +271,49 @@ class S3Storage:
             raise self._fail("delete", key, exc) from None
 
 
+def _s3_client(endpoint_url: str | None, region: str | None, profile: str | None, config: Any) -> S3Client:
+    """A boto3 S3 client; settings boto3 rejects while building it (a malformed endpoint or region, an
+    unknown profile, an unreadable AWS config file) are the user's input, so they become an InputError."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, InvalidRegionError, ProfileNotFound
+
+    try:
+        session = boto3.session.Session(profile_name=profile) if profile else boto3.session.Session()
+        return session.client("s3", endpoint_url=endpoint_url, region_name=region or None, config=config)
+    except ProfileNotFound as exc:
+        raise InputError(_unknown_profile_message(profile, exc)) from None
+    except InvalidRegionError as exc:
+        raise InputError(_invalid_region_message(region, exc)) from None
+    except BotoCoreError as exc:
+        raise InputError(
+            f"cannot set up the S3 client: {mask_password(_s3_reason(exc))} "
+            "(check --profile, --region and the AWS configuration files)"
+        ) from None
+    except ValueError as exc:  # botocore's "Invalid endpoint: URL" is a bare ValueError
+        raise InputError(_invalid_endpoint_message(endpoint_url, exc)) from None
+
+
+def _unknown_profile_message(profile: str | None, exc: Exception) -> str:
+    if profile:
+        return f"--profile {profile!r}: no such profile in the AWS configuration files (~/.aws/config)"
+    return f"the AWS profile from AWS_PROFILE does not exist: {_s3_reason(exc)}"
+
+
+def _invalid_region_message(region: str | None, exc: Exception) -> str:
+    if region:
+        return f"--region {region!r} is not a valid region name (e.g. us-east-1; auto for R2)"
+    return f"the S3 region from AWS_DEFAULT_REGION or the AWS profile is not valid: {_s3_reason(exc)}"
+
+
+def _invalid_endpoint_message(endpoint_url: str | None, exc: Exception) -> str:
+    if endpoint_url:
+        return (
+            f"--endpoint-url {mask_password(endpoint_url)!r} (or PGDBA_S3_ENDPOINT_URL, AWS_ENDPOINT_URL) "
+            "is not a valid URL: use https://host[:port]"
+        )
+    return f"the S3 endpoint from the AWS configuration is not valid: {mask_password(_s3_reason(exc))}"
+
+
 def _s3_reason(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
@@ -301,6 +343,11 @@ def open_storage(
         raise InputError("no backup storage given: pass --storage file:///path or s3://bucket/prefix")
     parsed = urlparse(location)
     if parsed.scheme == "s3":
+        if "@" in parsed.netloc:
+            raise InputError(
+                f"--storage {_without_userinfo(location)!r}: an s3:// URL must not carry credentials "
+                "(user:password@); use --profile, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            )
         if not parsed.netloc:
             raise InputError(f"--storage {location!r} has no bucket: use s3://bucket/prefix")
         endpoint = (
@@ -316,10 +363,19 @@ def open_storage(
         )
     if parsed.scheme == "file":
         if parsed.netloc or not parsed.path.startswith("/"):
-            raise InputError(f"--storage {location!r}: a folder URL is file:///absolute/path (three slashes)")
+            raise InputError(
+                f"--storage {_without_userinfo(location)!r}: a folder URL is file:///absolute/path "
+                "(three slashes)"
+            )
         return FileStorage(Path(unquote(parsed.path)))
     if parsed.scheme == "":
         return FileStorage(Path(location).absolute())
     raise InputError(
         f"unsupported --storage scheme {parsed.scheme!r}: use file:///path or s3://bucket/prefix"
     )
+
+
+def _without_userinfo(location: str) -> str:
+    """The URL to show in a message: a `user:password@` part is dropped, so a secret is never echoed."""
+    userinfo, at, _host = urlparse(location).netloc.rpartition("@")
+    return location.replace(f"{userinfo}{at}", "", 1) if at else location

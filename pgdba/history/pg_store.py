@@ -79,7 +79,7 @@ RETURNING id
 """
 
 RECORDS_SQL = """
-SELECT recorded_at, payload
+SELECT id, recorded_at, payload
   FROM pgdba.record
  WHERE target = ANY(%(targets)s)
    AND kind = %(kind)s
@@ -107,6 +107,10 @@ class PostgresHistoryStore(HistoryStore):
             ) from None
         with self._conn.transaction():
             self._conn.execute(SCHEMA_SQL)
+
+    @property
+    def label(self) -> str:
+        return self.location.masked_dsn
 
     def close(self) -> None:
         self._conn.close()
@@ -144,12 +148,12 @@ class PostgresHistoryStore(HistoryStore):
                 "limit": limit,
             },
         ).fetchall()
-        return [Snapshot(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+        return [self.checked_snapshot(Snapshot(*r)) for r in rows]
 
     def baseline_snapshot(self, target: str, kind: str, at: datetime) -> Snapshot | None:
         params = {"targets": list(stored_keys(target)), "kind": kind, "at": at}
         row = self._conn.execute(BASELINE_SNAPSHOT_SQL, params).fetchone()
-        return None if row is None else Snapshot(row[0], row[1], row[2], row[3], row[4], row[5])
+        return None if row is None else self.checked_snapshot(Snapshot(*row[:6]))
 
     def prune(self, older_than: timedelta) -> int:
         cutoff = datetime.now(UTC) - older_than
@@ -175,4 +179,4 @@ class PostgresHistoryStore(HistoryStore):
             RECORDS_SQL,
             {"targets": list(stored_keys(target)), "kind": kind, "limit": limit},
         ).fetchall()
-        return [(r[0], r[1]) for r in rows]
+        return [(recorded_at, self.checked_record(kind, i, payload)) for i, recorded_at, payload in rows]

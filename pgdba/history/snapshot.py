@@ -78,22 +78,24 @@ def previous_statement_snapshot(
     store: HistoryStore, target_key: str
 ) -> tuple[datetime, list[StatementStats], dict[str, Any]] | None:
     """The newest statement snapshot with its metadata (server start, reset times)."""
-    return _statement_snapshot(store.latest_snapshot(target_key, STATEMENTS))
+    return _statement_snapshot(store, store.latest_snapshot(target_key, STATEMENTS))
 
 
 def statement_snapshot_at(
     store: HistoryStore, target_key: str, at: datetime
 ) -> tuple[datetime, list[StatementStats], dict[str, Any]] | None:
     """The newest statement snapshot taken at or before `at` (the oldest one when all are younger)."""
-    return _statement_snapshot(store.baseline_snapshot(target_key, STATEMENTS, at))
+    return _statement_snapshot(store, store.baseline_snapshot(target_key, STATEMENTS, at))
 
 
 def _statement_snapshot(
-    snap: Snapshot | None,
+    store: HistoryStore, snap: Snapshot | None
 ) -> tuple[datetime, list[StatementStats], dict[str, Any]] | None:
     if snap is None:
         return None
-    return snap.taken_at, [StatementStats(**row) for row in snap.payload], dict(snap.meta)
+    with store.reading(STATEMENTS):
+        statements = [StatementStats(**row) for row in snap.payload]
+    return snap.taken_at, statements, dict(snap.meta)
 
 
 def index_ages(store: HistoryStore, target_key: str, now: datetime) -> IndexAges | None:
@@ -104,7 +106,8 @@ def index_ages(store: HistoryStore, target_key: str, now: datetime) -> IndexAges
     snap = store.baseline_snapshot(target_key, INDEXES, at)
     if snap is None or snap.taken_at > at:
         return None
-    oids = frozenset(int(row.get("oid") or 0) for row in snap.payload)
+    with store.reading(INDEXES):
+        oids = frozenset(int(row.get("oid") or 0) for row in snap.payload)
     if 0 in oids:
         return None
     return IndexAges(snap.taken_at, oids)
@@ -124,11 +127,13 @@ def size_history(
     `same_table_samples`); `current_oids` (schema.table → OID, from `table_oids`) names the tables as they are
     now, else the newest snapshot does."""
     snaps = store.snapshots(target_key, kind, limit=limit)
-    if kind == TABLES:
-        return same_table_samples(snaps, current_oids or {})
-    return [
-        (snap.taken_at, {row["database"]: int(row["size_bytes"]) for row in snap.payload}) for snap in snaps
-    ]
+    with store.reading(kind):
+        if kind == TABLES:
+            return same_table_samples(snaps, current_oids or {})
+        return [
+            (snap.taken_at, {row["database"]: int(row["size_bytes"]) for row in snap.payload})
+            for snap in snaps
+        ]
 
 
 def same_table_samples(

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 import platformdirs
 
 from pgdba.errors import InputError
+from pgdba.history.payload_shapes import OBJECT, RECORD_SHAPES, SNAPSHOT_SHAPES
 from pgdba.render import to_json
 from pgdba.target import HistoryKey
 
@@ -58,6 +60,12 @@ def stored_keys(target: str) -> tuple[str, ...]:
     return (str(target), *target.former) if isinstance(target, HistoryKey) else (target,)
 
 
+def _lenient_text(raw: bytes) -> str:
+    """A TEXT column as str. Bytes that are not UTF-8 (a damaged file) would make sqlite3 fail the whole
+    query; decoded with U+FFFD they fail the JSON check instead, which names the row and the store."""
+    return raw.decode("utf-8", errors="replace")
+
+
 def _placeholders(keys: tuple[str, ...]) -> str:
     return ", ".join("?" * len(keys))
 
@@ -85,9 +93,15 @@ class HistoryStore:
                 with contextlib.suppress(FileExistsError):  # another pgdba created it meanwhile
                     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             self._db = sqlite3.connect(str(path), timeout=30)
+            self._db.text_factory = _lenient_text
             self._db.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise InputError(f"cannot open history store {path}: {exc}") from None
+
+    @property
+    def label(self) -> str:
+        """The store as messages name it."""
+        return str(self.path)
 
     def close(self) -> None:
         self._db.close()
@@ -127,10 +141,7 @@ class HistoryStore:
             " ORDER BY taken_at DESC, id DESC LIMIT ?",
             (*keys, kind, (since or datetime.min.replace(tzinfo=UTC)).isoformat(), limit),
         ).fetchall()
-        return [
-            Snapshot(r[0], r[1], r[2], datetime.fromisoformat(r[3]), json.loads(r[4]), json.loads(r[5]))
-            for r in rows
-        ]
+        return [self._snapshot(row) for row in rows]
 
     def latest_snapshot(self, target: str, kind: str) -> Snapshot | None:
         found = self.snapshots(target, kind, limit=1)
@@ -151,11 +162,7 @@ class HistoryStore:
             ).fetchone()
             or self._db.execute(f"{columns} ORDER BY taken_at, id LIMIT 1", (*keys, kind)).fetchone()
         )
-        if row is None:
-            return None
-        return Snapshot(
-            row[0], row[1], row[2], datetime.fromisoformat(row[3]), json.loads(row[4]), json.loads(row[5])
-        )
+        return None if row is None else self._snapshot(row)
 
     def prune(self, older_than: timedelta) -> int:
         """Delete snapshots and records older than the retention period; returns how many went."""
@@ -179,11 +186,79 @@ class HistoryStore:
         """Records of one kind, newest first."""
         keys = stored_keys(target)
         rows = self._db.execute(
-            f"SELECT recorded_at, payload FROM record WHERE target IN ({_placeholders(keys)}) AND kind = ?"
+            "SELECT id, recorded_at, payload FROM record"
+            f" WHERE target IN ({_placeholders(keys)}) AND kind = ?"
             " ORDER BY recorded_at DESC, id DESC LIMIT ?",
             (*keys, kind, limit),
         ).fetchall()
-        return [(datetime.fromisoformat(r[0]), json.loads(r[1])) for r in rows]
+        return [self._record(kind, *row) for row in rows]
+
+    # ---- reading stored rows -----------------------------------------------------------------------
+    # A payload that does not decode, or lacks the shape its readers rely on (someone edited the file, a
+    # disk error), is reported as a corrupt store, one line and exit 2, rather than crashing a reader.
+    def corrupt(self, what: str, reason: str) -> InputError:
+        return InputError(f"history store {self.label} is corrupt (a {what} is not valid: {reason})")
+
+    def _snapshot(self, row: tuple[Any, ...]) -> Snapshot:
+        snapshot_id, target, kind, taken_at, meta, payload = row
+        name = f"the {kind} snapshot {snapshot_id}"
+        return self.checked_snapshot(
+            Snapshot(
+                snapshot_id,
+                target,
+                kind,
+                self._timestamp(taken_at, "snapshot", name),
+                self._json(meta, "snapshot", f"the metadata of {name}"),
+                self._json(payload, "snapshot payload", name),
+            )
+        )
+
+    def _record(self, kind: str, record_id: int, recorded_at: str, payload: str) -> tuple[datetime, Any]:
+        name = f"the {kind} record {record_id}"
+        when = self._timestamp(recorded_at, "record", name)
+        return when, self.checked_record(kind, record_id, self._json(payload, "record payload", name))
+
+    def _json(self, text: str, what: str, name: str) -> Any:
+        try:
+            return json.loads(text)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise self.corrupt(what, f"{name} is not JSON ({exc})") from None
+
+    def _timestamp(self, text: str, what: str, name: str) -> datetime:
+        try:
+            return datetime.fromisoformat(text)
+        except (ValueError, TypeError):
+            raise self.corrupt(what, f"{name} has no valid time ({text!r})") from None
+
+    def checked_snapshot(self, snap: Snapshot) -> Snapshot:
+        """The snapshot, when its metadata is an object and its payload has its kind's shape."""
+        name = f"the {snap.kind} snapshot {snap.id}"
+        if not isinstance(snap.meta, dict):
+            raise self.corrupt("snapshot", f"the metadata of {name} is not {OBJECT.description}")
+        shape = SNAPSHOT_SHAPES.get(snap.kind)
+        if shape is not None and not shape.matches(snap.payload):
+            raise self.corrupt("snapshot payload", f"{name} is not {shape.description}")
+        return snap
+
+    def checked_record(self, kind: str, record_id: int, payload: Any) -> Any:
+        """The record's payload, when it is an object laid out as its kind's readers need."""
+        shape = RECORD_SHAPES.get(kind, OBJECT)
+        if not shape.matches(payload):
+            raise self.corrupt("record payload", f"the {kind} record {record_id} is not {shape.description}")
+        return payload
+
+    @contextlib.contextmanager
+    def reading(self, kind: str) -> Iterator[None]:
+        """Around turning a kind's snapshot rows into objects: a row without a field its reader needs (or
+        with a value of the wrong type) is the corrupt-store error too."""
+        try:
+            yield
+        except KeyError as exc:
+            raise self.corrupt("snapshot payload", f"a {kind} snapshot has a row without {exc}") from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise self.corrupt(
+                "snapshot payload", f"a {kind} snapshot has a row pgdba cannot read ({exc})"
+            ) from None
 
 
 def open_store(location: str | None = None) -> HistoryStore:
