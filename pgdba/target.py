@@ -48,7 +48,7 @@ _QUERY_PASSWORD = re.compile(
 # `password=…` in a key=value string: quoted, or up to a blank (the same separator rule)
 _DRIVER_SCHEME = re.compile(r"^(?P<scheme>postgres(?:ql)?)\+[a-z0-9_]+://", re.IGNORECASE)
 _KV_PASSWORD = re.compile(
-    rf"(?P<head>(?<![?&])\b{_SECRET_KEYWORD}\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|(?:\\.|[^\s\\])+?)"
+    rf"(?P<head>(?<![?&])\b{_SECRET_KEYWORD}\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*(?:'|$)|(?:\\.|[^\s\\])+?)"
     r"(?P<tail>:?(?:\s|$))",
     re.IGNORECASE,
 )
@@ -59,7 +59,7 @@ _KV_PASSWORD = re.compile(
 _RAW_URI_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^:/@\s]*:(?P<pw>[^@]*)@", re.IGNORECASE)
 _RAW_QUERY_PASSWORD = re.compile(rf"[?&]{_SECRET_KEYWORD}=(?P<pw>[^&]*)", re.IGNORECASE)
 _RAW_KV_PASSWORD = re.compile(
-    rf"(?<![?&])\b{_SECRET_KEYWORD}\s*=\s*(?P<pw>'(?:[^'\\]|\\.)*'|(?:\\.|[^\s\\])+)", re.IGNORECASE
+    rf"(?<![?&])\b{_SECRET_KEYWORD}\s*=\s*(?P<pw>'(?:[^'\\]|\\.)*(?:'|$)|(?:\\.|[^\s\\])+)", re.IGNORECASE
 )
 # a piece of a raw password this long is masked wherever a message repeats it (libpq quotes pieces: the
 # "port" of `u:pa/ss@h`); shorter pieces would mask ordinary words
@@ -81,8 +81,11 @@ def secret_tokens(dsn: str) -> tuple[str, ...]:
 
 
 def _unquoted_value(value: str) -> str:
-    """A key=value value without its single quotes (libpq's quoting)."""
-    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == "'" else value
+    """A key=value value without its single quotes (libpq's quoting; the closing one may be missing)."""
+    if value.startswith("'"):
+        value = value[1:]
+        return value[:-1] if value.endswith("'") and not value.endswith("\\'") else value
+    return value
 
 
 def mask_password(text: str, secrets: tuple[str, ...] = ()) -> str:

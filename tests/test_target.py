@@ -183,8 +183,20 @@ def test_a_dsn_without_a_database_names_the_users_database_as_libpq_does(
         ("host=127.0.0.1 port=1 password=S3cret\\ Pw connect_timeout=2", "refused"),
         # a line break in the DSN: the message stays one line and keeps its reason
         ("postgresql://u:S3cretPw@127.0.0.1:1/x\ny", "refused"),
+        # a quoted key=value password without its closing quote (the mask stopped at the blank)
+        ("host=127.0.0.1 port=1 password='S3cret Pw", "unterminated quoted string"),
+        ("host=127.0.0.1 port=1 password= 'S3cret Pw", "unterminated quoted string"),
     ],
-    ids=["slash", "slash-at-end", "blank", "bad-escape-query", "escaped-blank", "line-break"],
+    ids=[
+        "slash",
+        "slash-at-end",
+        "blank",
+        "bad-escape-query",
+        "escaped-blank",
+        "line-break",
+        "open-quote",
+        "open-quote-blank",
+    ],
 )
 def test_no_piece_of_a_password_in_a_malformed_dsn_reaches_the_message(
     capsys: pytest.CaptureFixture[str], dsn: str, expected: str

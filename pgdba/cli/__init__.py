@@ -73,14 +73,15 @@ def _error(message: str) -> None:
 
 def main(argv: list[str] | None = None, *, unwind_on_sigterm: bool = False) -> int:
     """Entry point of the `pgdba` console script. `unwind_on_sigterm` (the console script's and `python -m
-    pgdba`'s): SIGTERM stops the command as Ctrl-C does, its cleanup done, with exit code 143."""
+    pgdba`'s): SIGTERM or SIGHUP stops the command as Ctrl-C does, its cleanup done, with exit code 143 or
+    129."""
     if not unwind_on_sigterm:
         return _run(argv)
     with sigterm_unwinds() as sigterm:
         code = _run(argv)
-    if sigterm.received:
-        sys.stderr.write("pgdba: terminated\n")
-        return TERMINATED_EXIT
+    if sigterm.received is not None:
+        sys.stderr.write(f"pgdba: {sigterm.message}\n")
+        return sigterm.exit_code
     return code
 
 

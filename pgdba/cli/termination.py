@@ -1,4 +1,5 @@
-"""SIGTERM (what `timeout`, systemd and cron killers send) stops a command the way Ctrl-C does.
+"""SIGTERM (what `timeout`, systemd and cron killers send) and SIGHUP (a closed terminal or SSH session) stop
+a command the way Ctrl-C does.
 
 Only the console entry point installs the handler (`pgdba`, `python -m pgdba`): importing pgdba as a
 library leaves the process's signal handling alone.
@@ -11,37 +12,49 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+# the signals that unwind, and the line pgdba ends with on each (its exit code is 128 + the signal's number)
+UNWINDING_SIGNALS: dict[signal.Signals, str] = {signal.SIGTERM: "terminated", signal.SIGHUP: "hung up"}
 TERMINATED_EXIT = 128 + signal.SIGTERM
 
 
 class Terminated(KeyboardInterrupt):
-    """Raised in the main thread on SIGTERM. A KeyboardInterrupt, so all that unwinds on Ctrl-C unwinds on it
-    too: psycopg cancels the running query, Typer stops the command, `finally` blocks drop scratch databases."""
+    """Raised in the main thread on SIGTERM or SIGHUP. A KeyboardInterrupt, so all that unwinds on Ctrl-C
+    unwinds on it too: psycopg cancels the running query, Typer stops the command, `finally` blocks drop
+    scratch databases."""
 
 
 class SigtermHandler:
-    """Raises Terminated on the first SIGTERM; `received` tells the CLI why it stopped (Typer returns 130
-    for any KeyboardInterrupt)."""
+    """Raises Terminated on the first unwinding signal; `received` (that signal, None before) tells the CLI
+    why it stopped (Typer returns 130 for any KeyboardInterrupt)."""
 
     def __init__(self) -> None:
-        self.received = False
+        self.received: signal.Signals | None = None
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
-        if self.received:
+        if self.received is not None:
             # `timeout` signals the process and then its process group: a second raise would cut the cleanup
             # of the first one short
             return
-        self.received = True
+        self.received = signal.Signals(signum)
         raise Terminated
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + (self.received or signal.SIGTERM)
+
+    @property
+    def message(self) -> str:
+        return UNWINDING_SIGNALS[self.received or signal.SIGTERM]
 
 
 @contextmanager
 def sigterm_unwinds() -> Iterator[SigtermHandler]:
-    """SIGTERM raises Terminated while the block runs; the previous handler is back afterwards."""
+    """SIGTERM and SIGHUP raise Terminated while the block runs; the previous handlers are back afterwards."""
     handler = SigtermHandler()
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {signum: signal.signal(signum, handler) for signum in UNWINDING_SIGNALS}
     try:
         yield handler
     finally:
-        # None: a handler not installed from Python, which cannot be put back; the default is the closest
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        for signum, before in previous.items():
+            # None: a handler not installed from Python, which cannot be put back; the default is the closest
+            signal.signal(signum, signal.SIG_DFL if before is None else before)

@@ -76,8 +76,11 @@ def _wait_until_serving(port: int, server: subprocess.Popen[bytes], log: Path) -
 
 
 @pytest.mark.hypopg
-def test_sigterm_during_verify_drops_the_scratch_database_and_exits_143(
-    db: TestDatabase, tmp_path: Path
+@pytest.mark.parametrize(
+    "signum, code, line", [(signal.SIGTERM, 143, "pgdba: terminated"), (signal.SIGHUP, 129, "pgdba: hung up")]
+)
+def test_sigterm_or_sighup_during_verify_drops_the_scratch_database_and_exits_128_plus_it(
+    db: TestDatabase, tmp_path: Path, signum: signal.Signals, code: int, line: str
 ) -> None:
     db.execute(SCHEMA)
     queries = tmp_path / "workload.sql"
@@ -90,7 +93,7 @@ def test_sigterm_during_verify_drops_the_scratch_database_and_exits_143(
         )
         try:
             scratch = _scratch_in_use(admin, command, before)
-            command.send_signal(signal.SIGTERM)
+            command.send_signal(signum)
             out, err = command.communicate(timeout=60)
             left = _databases(admin) - before
         finally:
@@ -99,8 +102,8 @@ def test_sigterm_during_verify_drops_the_scratch_database_and_exits_143(
                 command.wait()
             _drop(admin, _databases(admin) - before)
     assert scratch not in left and not left
-    assert command.returncode == 143, err
-    assert err.splitlines()[-1:] == ["pgdba: terminated"]
+    assert command.returncode == code, err
+    assert err.splitlines()[-1:] == [line]
     assert "Traceback" not in err and out == ""
 
 
@@ -129,7 +132,7 @@ def test_serve_still_shuts_down_on_sigterm(db: TestDatabase, tmp_path: Path) -> 
 def test_only_the_entry_point_handles_sigterm_and_puts_the_previous_handler_back(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    default = signal.getsignal(signal.SIGTERM)
+    default, default_hup = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)
     imported = subprocess.run(
         [sys.executable, "-c", "import signal, pgdba, pgdba.cli; print(signal.getsignal(signal.SIGTERM))"],
         capture_output=True,
@@ -139,7 +142,7 @@ def test_only_the_entry_point_handles_sigterm_and_puts_the_previous_handler_back
     assert imported.stdout.strip() == str(signal.Handlers.SIG_DFL)
     assert main(["version"], unwind_on_sigterm=True) == 0
     assert main(["version"]) == 0
-    assert signal.getsignal(signal.SIGTERM) is default
+    assert signal.getsignal(signal.SIGTERM) is default and signal.getsignal(signal.SIGHUP) is default_hup
     assert capsys.readouterr().err == ""
 
 
