@@ -208,8 +208,23 @@ def backup_storage_note(jobs: list[Job], env_file: Path) -> list[str]:
     ]
 
 
+def refuse_control_characters(jobs: list[Job], env_file: Path, runtime: JobRuntime) -> None:
+    """An InputError for a path or argument with a line break or another control character: cron and
+    systemd read one line per entry, so a line break in a path would cut a job in two, or add one (the
+    comment naming the log folder included)."""
+    values = [str(env_file), str(runtime.logs), str(runtime.state), runtime.flock or "", _pgdba()]
+    values += [arg for job in jobs for arg in job.args]
+    for value in values:
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+            raise InputError(
+                f"{value!r}: a path or argument with a line break or another control character cannot go "
+                "into a crontab or a systemd unit: rename it"
+            )
+
+
 def cron_lines(jobs: list[Job], env_file: Path, runtime: JobRuntime | None = None) -> list[str]:
     runtime = runtime or job_runtime()
+    refuse_control_characters(jobs, env_file, runtime)
     env = shlex.quote(_absolute(str(env_file)))
     lines = [CRON_BEGIN, f"# logs: {runtime.logs}/<job>.log; report and locks: {runtime.state}"]
     lines += _not_serialised_note(runtime)
@@ -251,6 +266,7 @@ def _cron_command(job: Job, runtime: JobRuntime) -> str:
 
 def systemd_units(jobs: list[Job], env_file: Path, runtime: JobRuntime | None = None) -> dict[str, str]:
     runtime = runtime or job_runtime()
+    refuse_control_characters(jobs, env_file, runtime)
     units: dict[str, str] = {}
     for job in jobs:
         units[f"pgdba-{job.name}.service"] = (

@@ -13,6 +13,7 @@ import pytest
 
 from pgdba.alerts.schedule import JobRuntime, schedule_jobs, systemd_units
 from pgdba.cli import main
+from pgdba.errors import InputError
 from tests.conftest import TestDatabase
 
 BAD_RULE_FILES = {
@@ -116,3 +117,24 @@ def test_a_percent_in_a_path_is_doubled_in_the_systemd_units(tmp_path: Path) -> 
             ["systemd-analyze", "verify", "--man=no", *services], capture_output=True, text=True, timeout=60
         )
         assert "specifier" not in verified.stdout + verified.stderr
+
+
+@pytest.mark.parametrize("option", ["--state-dir", "--store"])
+def test_a_line_break_in_a_path_cannot_add_a_job_to_the_crontab(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    planted = tmp_path / "planted"
+    hostile = f"{tmp_path}/x\n* * * * * touch {planted}"
+    env_file = str(tmp_path / "pgdba.env")
+    args = ["schedule", "--env-file", env_file, option, hostile]
+    if option == "--store":
+        args += ["--state-dir", str(tmp_path / "state")]
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.splitlines()) == 1, err
+    assert "control character" in err and repr(hostile) in err
+    runtime = JobRuntime(logs=tmp_path, state=tmp_path, flock=None)
+    with pytest.raises(InputError, match="line break"):
+        systemd_units(
+            schedule_jobs(env_file=env_file, store=hostile, runtime=runtime), Path(env_file), runtime
+        )
