@@ -33,13 +33,29 @@ PARTIAL_MAX_DISTINCT = 50
 # IS NULL / IS NOT NULL partial candidates only where the predicate leaves out at least this share of rows.
 PARTIAL_MIN_LEFT_OUT = 0.5
 NULL_TESTS = ("IS NULL", "IS NOT NULL")
-IDENTIFIER_MAX = 63
+IDENTIFIER_MAX = 63  # bytes: PostgreSQL keeps NAMEDATALEN - 1 of an identifier
 BTREE_DEFAULT_FILLFACTOR = 90
 # Covering candidates carry at most this many INCLUDE columns (wider ones cost more space than they save).
 MAX_INCLUDE = 3
 # the operator classes that compare strings character by character: a btree of them serves LIKE 'abc%'
 PATTERN_OPS = "_pattern_ops"
 PATTERN_OPCLASSES = frozenset(f"{t}{PATTERN_OPS}" for t in ("text", "varchar", "bpchar"))
+
+
+def identifier_prefix(text: str, limit: int = IDENTIFIER_MAX) -> str:
+    """The longest start of `text` that fits `limit` bytes of UTF-8, never half a character: PostgreSQL cuts
+    a longer identifier at 63 bytes itself, and a cut inside a character is not valid text."""
+    # the cut can only leave an incomplete character at the end, which "ignore" drops
+    return text.encode()[:limit].decode(errors="ignore")
+
+
+def index_name(base: str, definition: str, *, exact: bool = True) -> str:
+    """`<base>_idx` when it fits IDENTIFIER_MAX bytes (and `exact`: the base spells the definition
+    faithfully); else the base cut to fit, then a hash of `definition` that tells such names apart."""
+    if exact and len(base.encode()) <= IDENTIFIER_MAX - 4:
+        return base + "_idx"
+    digest = hashlib.sha1(definition.encode()).hexdigest()[:8]
+    return f"{identifier_prefix(base, IDENTIFIER_MAX - 4 - 9)}_{digest}_idx"
 
 
 @dataclass(frozen=True)
@@ -126,7 +142,7 @@ class Candidate:
 
     def name(self) -> str:
         """PostgreSQL's (and Prisma's) default naming: table_col1_col2_idx (INCLUDE columns too), at most 63
-        characters, and different for every candidate: the advisor maps the indexes a plan uses back by
+        bytes (index_name), and different for every candidate: the advisor maps the indexes a plan uses back by
         name, and `CREATE INDEX IF NOT EXISTS` would skip a second index of the same name. A name that had
         to be shortened, or a predicate constant that is not a plain word, ends in a hash of the definition.
         """
@@ -144,11 +160,7 @@ class Candidate:
                 parts.append(word)
             else:
                 parts.append(self.where_operator.lower().replace("is ", "").replace(" ", ""))
-        base = "_".join(part for part in parts if part)
-        if exact and len(base) <= IDENTIFIER_MAX - 4:
-            return base + "_idx"
-        digest = hashlib.sha1(self.label().encode()).hexdigest()[:8]
-        return f"{base[: IDENTIFIER_MAX - 4 - 9]}_{digest}_idx"
+        return index_name("_".join(part for part in parts if part), self.label(), exact=exact)
 
     def predicate(self) -> str | None:
         """The partial predicate as text (`status = 'new'`, `deleted_at IS NULL`), None for a full index."""

@@ -11,7 +11,6 @@ until `--verify` measures it (pgdba.advisor.verify), and it is not counted in th
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from pgdba.advisor.candidates import IDENTIFIER_MAX
+from pgdba.advisor.candidates import index_name
 from pgdba.advisor.catalog import TableInfo
 from pgdba.advisor.observed import ObservedConstants
 from pgdba.advisor.query_columns import QueryColumns
@@ -213,13 +212,10 @@ class SearchIndexAdvice:
 
     def name(self) -> str:
         """`<table>_<column>_trgm_idx` (`<table>_lower_<column>_trgm_idx` for an expression, as
-        Candidate.name names one), at most 63 characters (a shortened one ends in a hash, as Candidate.name
+        Candidate.name names one), at most 63 bytes (a shortened one ends in a hash, as Candidate.name
         does)."""
         base = "_".join(p for p in (self.table, self.function, self.column, "trgm") if p)
-        if len(base) <= IDENTIFIER_MAX - 4:
-            return base + "_idx"
-        digest = hashlib.sha1(f"{self.relation}({self.key} {OPCLASS})".encode()).hexdigest()[:8]
-        return f"{base[: IDENTIFIER_MAX - 4 - 9]}_{digest}_idx"
+        return index_name(base, f"{self.relation}({self.key} {OPCLASS})")
 
     def label(self) -> str:
         return f"{self.relation} USING gin ({self.key} {OPCLASS})"

@@ -26,6 +26,8 @@ import pglast
 import psycopg
 from pglast import ast
 from psycopg import sql
+from psycopg.abc import AdaptContext, Buffer
+from psycopg.adapt import Loader
 
 from pgdba.advisor.candidates import Candidate
 from pgdba.advisor.parse_tree import walk
@@ -50,6 +52,36 @@ class _OidRangeExhausted(Exception):
     def __init__(self, count: int) -> None:
         super().__init__(count)
         self.count = count
+
+
+# HypoPG names a hypothetical index itself (`<oid>btree_<table>_<column>`), cut at 63 bytes even inside a
+# character: the name, and the plans that show it, are read with lenient_cursor
+HYPOPG_CREATE_SQL = "SELECT indexrelid, indexname FROM hypopg_create_index(%s)"
+
+
+class _LenientTextLoader(Loader):
+    """Text in the connection's encoding, a byte sequence invalid in it read as U+FFFD instead of failing."""
+
+    def __init__(self, oid: int, context: AdaptContext | None = None) -> None:
+        super().__init__(oid, context)
+        self._encoding = self.connection.info.encoding if self.connection is not None else "utf-8"
+
+    def load(self, data: Buffer) -> str:
+        return bytes(data).decode(self._encoding, errors="replace")
+
+
+class _LenientJsonLoader(_LenientTextLoader):
+    def load(self, data: Buffer) -> Any:
+        return json.loads(super().load(data))
+
+
+def lenient_cursor(conn: psycopg.Connection) -> psycopg.Cursor[Any]:
+    """A cursor that reads text and JSON leniently (_LenientTextLoader): a hypothetical index's name, and a
+    plan that names it, decode to the same text, so the plan's index maps back to its candidate."""
+    cursor = conn.cursor()
+    cursor.adapters.register_loader("text", _LenientTextLoader)
+    cursor.adapters.register_loader("json", _LenientJsonLoader)
+    return cursor
 
 
 LEAF_PARTITIONS_SQL = """
@@ -215,9 +247,7 @@ class WhatIfSession:
         try:
             for target in targets:
                 ddl = candidate.ddl(concurrently=False, named=False, on=target).as_string(self.conn)
-                row = self.conn.execute(
-                    "SELECT indexrelid, indexname FROM hypopg_create_index(%s)", (ddl,)
-                ).fetchone()
+                row = lenient_cursor(self.conn).execute(HYPOPG_CREATE_SQL, (ddl,)).fetchone()
                 assert row is not None
                 made.append((int(row[0]), str(row[1])))
         except psycopg.Error:
@@ -419,10 +449,11 @@ def explain_generic(
     """EXPLAIN (FORMAT JSON) of a query's generic plan; `$n` parameters need no values. `parameter_types`:
     the type of each `$n` (names from DECLARABLE_TYPES or "unknown"), declared with PREPARE."""
     text = sql.SQL(query)  # a workload statement, parsed and checked beforehand
+    cursor = lenient_cursor(conn)  # the plan may name a hypothetical index
     if param_count == 0:
-        row = conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) {}").format(text)).fetchone()
+        row = cursor.execute(sql.SQL("EXPLAIN (FORMAT JSON) {}").format(text)).fetchone()
     elif server_version_num >= 160000 and parameter_types is None:
-        row = conn.execute(sql.SQL("EXPLAIN (GENERIC_PLAN, FORMAT JSON) {}").format(text)).fetchone()
+        row = cursor.execute(sql.SQL("EXPLAIN (GENERIC_PLAN, FORMAT JSON) {}").format(text)).fetchone()
     else:
         declared: sql.Composable = sql.SQL("")
         if parameter_types is not None:
@@ -434,7 +465,7 @@ def explain_generic(
             statement = sql.SQL("EXPLAIN (FORMAT JSON) EXECUTE {}({})").format(
                 sql.Identifier(_STATEMENT), nulls
             )
-            row = conn.execute(statement).fetchone()
+            row = cursor.execute(statement).fetchone()
         finally:
             conn.execute(sql.SQL("DEALLOCATE {}").format(sql.Identifier(_STATEMENT)))
     assert row is not None

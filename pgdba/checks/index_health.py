@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
+from pgdba.advisor.candidates import identifier_prefix
 from pgdba.checks.indexes import StatsAge, unused_indexes
 from pgdba.findings import Finding, Severity
 from pgdba.sql_text import identifier, qualified
@@ -183,7 +184,7 @@ def missing_fk_indexes(fks: Sequence[ForeignKey], *, min_rows: int = 10_000) -> 
         if fk.has_index or fk.table_rows < min_rows:
             continue
         cols = ", ".join(identifier(c) for c in fk.columns)
-        name = identifier(f"{fk.table}_{'_'.join(fk.columns)}_idx"[:63])
+        name = identifier(identifier_prefix(f"{fk.table}_{'_'.join(fk.columns)}_idx"))
         found.append(
             Finding(
                 "index.missing_fk",

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pgdba.advisor.candidates import identifier_prefix
 from pgdba.advisor.catalog import key_function
 from pgdba.advisor.query_columns import QueryColumns, Role, columns_by_role
 from pgdba.advisor.trigram import is_trigram_opclass
@@ -211,7 +212,9 @@ def search_index_hint(
         if (column, function) in trigram_indexed:
             continue
         key = f"{function}({_quote(column)})" if function else _quote(column)
-        name = _quote("_".join(p for p in (table.table, function, column, "trgm_idx") if p)[:63])
+        name = _quote(
+            identifier_prefix("_".join(p for p in (table.table, function, column, "trgm_idx") if p))
+        )
         searched = f"{function}({column})" if function else column
         return Recommendation(
             "create_search_index",
@@ -300,7 +303,7 @@ def analyze_statement(
             and not covered_by_existing(table, key, indexes, equalities=equalities)
         ):
             cols = ", ".join(_quote(c) for c in key)
-            name = _quote(f"{table.table}_{'_'.join(key)}_idx"[:63])
+            name = _quote(identifier_prefix(f"{table.table}_{'_'.join(key)}_idx"))
             result.recommendations.append(
                 Recommendation(
                     "create_index",
