@@ -119,6 +119,99 @@ def test_every_route_out_of_read_only_is_refused_before_anything_runs(
     assert row_count(rows_db) == 10
 
 
+# one call per family of functions whose effects a READ ONLY transaction does not stop (PostgreSQL 15 runs
+# all of these there but nextval)
+LASTING_EFFECT_CALLS = [
+    ("SELECT lo_unlink(min(oid)) FROM pg_largeobject_metadata", "lo_unlink"),
+    ("SELECT lo_create(0)", "lo_create"),
+    (
+        "SELECT pg_create_physical_replication_slot('audit2_slot', true)",
+        "pg_create_physical_replication_slot",
+    ),
+    ("SELECT pg_replication_origin_create('audit2_origin')", "pg_replication_origin_create"),
+    ("SELECT pg_logical_slot_get_changes('s', NULL, NULL)", "pg_logical_slot_get_changes"),
+    ("SELECT pg_stat_statements_reset()", "pg_stat_statements_reset"),
+    ("SELECT pg_stat_reset()", "pg_stat_reset"),
+    ("SELECT pg_stat_reset_shared('bgwriter')", "pg_stat_reset_shared"),
+    ("SELECT hypopg_reset()", "hypopg_reset"),
+    ("SELECT * FROM hypopg_create_index('CREATE INDEX ON u (note)')", "hypopg_create_index"),
+    ("SELECT pg_terminate_backend(1)", "pg_terminate_backend"),
+    ("SELECT pg_cancel_backend(1)", "pg_cancel_backend"),
+    ("SELECT pg_switch_wal()", "pg_switch_wal"),
+    ("SELECT pg_reload_conf()", "pg_reload_conf"),
+    ("SELECT pg_logical_emit_message(false, 'p', 'x')", "pg_logical_emit_message"),
+    ("SELECT pg_notify('audit', 'x')", "pg_notify"),
+    ("SELECT pg_advisory_lock(1)", "pg_advisory_lock"),
+    ("SELECT pg_try_advisory_xact_lock(1)", "pg_try_advisory_xact_lock"),
+    ("SELECT nextval('u_id_seq')", "nextval"),
+    ("SELECT txid_current()", "txid_current"),
+    ("SELECT pg_file_write('x', 'y', false)", "pg_file_write"),
+    ("SELECT pg_import_system_collations('public')", "pg_import_system_collations"),
+    ("SELECT brin_summarize_new_values('u_pkey')", "brin_summarize_new_values"),
+    ("SELECT query_to_xml('SELECT lo_create(0)', true, false, '')", "query_to_xml"),
+    ("SELECT ts_stat('SELECT to_tsvector(lo_create(0)::text)')", "ts_stat"),
+    ("SELECT dblink_exec('dbname=x', 'DELETE FROM u')", "dblink_exec"),
+    ("SELECT set_config('transaction_read_only', 'off', true)", "set_config"),
+]
+# the same calls where other syntax hides them
+HIDDEN_CALLS = [
+    ("SELECT * FROM lo_create(0)", "lo_create"),
+    ("SELECT * FROM ROWS FROM (lo_create(0)) AS r", "lo_create"),
+    ("SELECT * FROM u, LATERAL lo_create(u.id) AS l", "lo_create"),
+    ("SELECT (pg_cancel_backend(1))", "pg_cancel_backend"),
+    ("SELECT (SELECT lo_create(0))", "lo_create"),
+    ("SELECT count(*) FROM u WHERE id IN (SELECT pg_terminate_backend(id)::int)", "pg_terminate_backend"),
+    ("WITH c AS (SELECT lo_create(0)) SELECT * FROM c", "lo_create"),
+    ("VALUES (1), (lo_create(0))", "lo_create"),
+    ("SELECT id FROM u ORDER BY pg_advisory_lock(id)", "pg_advisory_lock"),
+    ("SELECT count(*) FILTER (WHERE pg_notify('c', note) IS NULL) FROM u", "pg_notify"),
+    ("EXPLAIN SELECT lo_create(0)", "lo_create"),
+    ("EXPLAIN ANALYZE SELECT pg_stat_reset()", "pg_stat_reset"),
+    ("SELECT pg_catalog.lo_create(0)", "lo_create"),
+    ("SELECT public.pg_stat_statements_reset()", "pg_stat_statements_reset"),
+    ("SELECT LO_CREATE(0)", "lo_create"),  # PostgreSQL folds the unquoted name
+    ('SELECT "lo_create"(0)', "lo_create"),
+]
+
+
+@pytest.mark.parametrize(("sql", "function"), LASTING_EFFECT_CALLS + HIDDEN_CALLS)
+def test_a_function_with_effects_outside_the_transaction_is_refused(
+    rows_db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str], sql: str, function: str
+) -> None:
+    assert bench(rows_db, tmp_path, f"SELECT 1;\n{sql};\n") == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"pgdba: error: w.sql: statement 2 calls {function}() (") and err.count("\n") == 1
+    assert "pass --apply" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("sql", "server_state", "before"),
+    [
+        ("SELECT lo_create(0)", "SELECT count(*) FROM pg_largeobject_metadata", 0),
+        (
+            "SELECT pg_create_physical_replication_slot('pool_bench_slot')",
+            "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pool_bench_slot'",
+            0,
+        ),
+        (
+            "SELECT pg_stat_statements_reset()",
+            "SELECT count(*) FROM pg_stat_statements JOIN pg_database AS d ON d.oid = dbid "
+            "WHERE query = 'SELECT $1 AS pool_bench_marker' AND d.datname = current_database()",
+            1,
+        ),
+    ],
+)
+def test_a_refused_function_changes_nothing_on_the_server(
+    rows_db: TestDatabase, tmp_path: Path, sql: str, server_state: str, before: int
+) -> None:
+    with rows_db.connect() as conn:
+        conn.execute("SELECT 1 AS pool_bench_marker")
+        assert conn.execute(server_state).fetchone() == (before,)
+    assert bench(rows_db, tmp_path, f"{sql};", "--clients", "1", "--requests", "1", "--pool-sizes", "1") == 2
+    with rows_db.connect() as conn:
+        assert conn.execute(server_state).fetchone() == (before,)
+
+
 def test_plain_reads_still_benchmark(
     rows_db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -130,10 +223,11 @@ def test_plain_reads_still_benchmark(
         EXPLAIN SELECT * FROM u WHERE id = 1;
         EXPLAIN (ANALYZE, COSTS OFF) SELECT count(*) FROM u;
         SELECT current_setting('transaction_read_only');
+        SELECT pg_stat_clear_snapshot(), lower('LO_X'), currval IS NULL FROM (VALUES (1)) AS t (currval);
     """
-    assert bench(rows_db, tmp_path, sql, "--requests", "70", "--format", "json") == 0
+    assert bench(rows_db, tmp_path, sql, "--requests", "80", "--format", "json") == 0
     [result] = json.loads(capsys.readouterr().out)["results"]
-    assert result["ok"] == 70 and result["failed"] == 0, result["error_samples"]
+    assert result["ok"] == 80 and result["failed"] == 0, result["error_samples"]
 
 
 def test_a_volatile_function_that_inserts_fails_read_only_and_writes_nothing(
