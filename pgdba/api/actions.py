@@ -42,12 +42,23 @@ def is_action_request(request: Request) -> bool:
     return request.method == "POST" and request.url.path.startswith("/api/v1/")
 
 
+def printable(text: str) -> str:
+    """`text` with every character that is not printable (NUL, newline, escape, bidi overrides …) written
+    as its Python escape (`\\x00`, `\\n`, `\\u202e`): a request's text cannot split, fake or colour a
+    log line, nor make the log binary."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
+def client_of(request: Request) -> str:
+    return printable(request.client.host) if request.client else "?"
+
+
 def log_refused_action(request: Request, status: int, reason: str) -> None:
     """Log a refused action request: its path, client, status and a reason written by pgdba (never the
     request's body or headers, which may hold the token or other secrets)."""
     if is_action_request(request):
-        client = request.client.host if request.client else "?"
-        log.warning("refused action %s from %s: %d %s", request.url.path, client, status, reason)
+        path, why = printable(request.url.path), printable(reason)
+        log.warning("refused action %s from %s: %d %s", path, client_of(request), status, why)
 
 
 def validation_summary(problems: list[dict[str, Any]]) -> str:
@@ -73,7 +84,12 @@ def record_action(
     """Log the action (and keep it in the history store when one is configured); no DSN, no password."""
     client = request.client.host if request.client else "?"
     log.warning(
-        "action %s on %s (%s) from %s: %s", action, target.key, subject, client, outcome.get("status")
+        "action %s on %s (%s) from %s: %s",
+        action,
+        printable(target.key),
+        printable(subject),
+        client_of(request),
+        outcome.get("status"),
     )
     with optional_store(settings_of(request)) as store:
         if store:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 
 from pgdba.alerts.check import EVENT_KIND, STATE_KIND
 from pgdba.alerts.rules import load_rules
-from pgdba.api.dependencies import DatabaseName, history_store, settings_of, target_of
+from pgdba.api.dependencies import DatabaseName, history_store, require_known_database, settings_of, target_of
 from pgdba.api.models import ERROR_RESPONSES
 from pgdba.api.query_text import normalised
 from pgdba.api.settings import ApiSettings
@@ -78,8 +78,10 @@ def alert_state(settings: ApiSettings, target: Target, events: int = 50) -> dict
 
 
 @router.get("/rules", response_model=AlertRulesResponse)
-def rules(request: Request) -> dict[str, Any]:
-    """Every rule (defaults plus `serve --alert-rules FILE`): metric, thresholds, `for`, scope, summary."""
+def rules(request: Request, db: DatabaseName = None) -> dict[str, Any]:
+    """Every rule (defaults plus `serve --alert-rules FILE`): metric, thresholds, `for`, scope, summary.
+    The rules are the same for every `db` (an unknown one is 404 as everywhere)."""
+    require_known_database(request, db)
     return alert_rules(settings_of(request))
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from pgdba.api.dependencies import DatabaseName, history_store, settings_of, target_of
 from pgdba.api.models import ERROR_RESPONSES, CapacityResponse
-from pgdba.api.v1_models import ForecastResponse, SizeHistoryResponse
+from pgdba.api.v1_models import NO_CONTROL_CHARACTERS, ForecastResponse, SizeHistoryResponse
 from pgdba.capacity import table_forecast
 from pgdba.history.snapshot import DATABASE, TABLES, size_history
 from pgdba.history.store import HistoryStore
@@ -42,7 +42,11 @@ def history(
     db: DatabaseName = None,
     table: Annotated[
         str | None,
-        Query(max_length=200, description="schema.table; default: the database's own size"),
+        Query(
+            max_length=200,
+            pattern=NO_CONTROL_CHARACTERS,
+            description="schema.table; default: the database's own size",
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=2, le=1000)] = 200,
 ) -> dict[str, Any]:

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from pgdba.api.checkup_routes import checkup_body
+from pgdba.api.dependencies import DatabaseName
 from pgdba.api.error_text import without_connection_strings
 from pgdba.api.query_text import with_normalised_queries
 from pgdba.api.settings import ApiSettings
@@ -130,7 +131,7 @@ def dashboard_router(pages: list[Page]) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     def make_view(page: Page) -> Callable[..., HTMLResponse]:
-        def view(request: Request, db: str | None = Query(None, max_length=64)) -> HTMLResponse:
+        def view(request: Request, db: DatabaseName = None) -> HTMLResponse:
             return HTMLResponse(render_page(page, pages, request.app.state.settings, db))
 
         return view

@@ -30,6 +30,12 @@ def target_of(request: Request, db: str | None) -> Target:
     return settings_of(request).target_for(db)
 
 
+def require_known_database(request: Request, db: str | None) -> None:
+    """UnknownDatabase (404) for a `db=` name not configured, on a route whose data is the server's, the
+    same for every database: `db` is honoured there as everywhere else."""
+    target_of(request, db)
+
+
 @contextmanager
 def optional_store(settings: ApiSettings) -> Iterator[HistoryStore | None]:
     """The history store when `serve --store` configured one, else None (history features then say so)."""

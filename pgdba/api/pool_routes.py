@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
 
-from pgdba.api.dependencies import DatabaseName, settings_of, target_of
+from pgdba.api.dependencies import DatabaseName, require_known_database, settings_of, target_of
 from pgdba.api.models import ERROR_RESPONSES
 from pgdba.api.v1_models import PoolAdviceResponse, PoolBenchResponse
 from pgdba.errors import InputError, NotAvailable
@@ -82,6 +82,8 @@ def load_bench_report(path: str | None) -> dict[str, Any]:
 
 
 @router.get("/bench", response_model=PoolBenchResponse)
-def bench(request: Request) -> dict[str, Any]:
-    """The last surge load test (`pgdba pool bench --out FILE`, served with `--pool-bench FILE`)."""
+def bench(request: Request, db: DatabaseName = None) -> dict[str, Any]:
+    """The last surge load test (`pgdba pool bench --out FILE`, served with `--pool-bench FILE`): one file
+    for the server, the same for every `db` (an unknown one is 404 as everywhere)."""
+    require_known_database(request, db)
     return load_bench_report(settings_of(request).pool_bench)

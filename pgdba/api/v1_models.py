@@ -3,10 +3,28 @@ and the action bodies (only JSON `true` confirms; unknown fields and NaN/Infinit
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
+
+from pgdba.render import to_json
+
+# PostgreSQL identifiers cannot hold NUL, and a name with any other control character is no name a
+# caller means (it would also reach the action log): such a name is a 422, before any database is asked
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f-\x9f]+$"
+ObjectName = Annotated[str, StringConstraints(pattern=NO_CONTROL_CHARACTERS)]
+
+
+def as_the_cli_writes(value: Any) -> Any:
+    """`value` as `pgdba … -f json` writes it: a datetime in a free-form field as its isoformat()
+    (`+00:00`, like every other timestamp of the API) where pydantic would write `Z`, a Decimal as a number."""
+    return json.loads(to_json(value))
+
+
+# a free-form object of library data (a finding's metrics, settings, inputs): values as the CLI writes them
+CliJsonObject = Annotated[dict[str, Any], BeforeValidator(as_the_cli_writes)]
 
 
 class DatabaseEntry(BaseModel):
@@ -65,7 +83,7 @@ class FindingModel(BaseModel):
     severity: str
     title: str
     object: str
-    metrics: dict[str, Any]
+    metrics: CliJsonObject
     recommendation: str
     sql: str | None
 
@@ -88,6 +106,8 @@ class PoolServerLimits(BaseModel):
     database_connection_limit: int = -1
     other_clients_in_database: int = 0
     hidden_sessions: int = 0
+    # client connections to the served database by application (those count against its CONNECTION LIMIT)
+    database_connections_by_application: dict[str, int] = Field(default_factory=dict)
 
 
 class PoolAdviceStep(BaseModel):
@@ -99,7 +119,7 @@ class PoolAdviceStep(BaseModel):
 class PoolAdviceResponse(BaseModel):
     schema_version: int
     server: PoolServerLimits
-    inputs: dict[str, Any]
+    inputs: CliJsonObject
     per_instance: int
     total: int
     instances: int
@@ -140,7 +160,7 @@ class PoolBenchResponse(BaseModel):
     schema_version: int
     started_at: str
     workload: str
-    config: dict[str, Any]
+    config: CliJsonObject
     results: list[PoolBenchResult]
     recommended_pool_size: int | None
     recommendation: str
@@ -198,7 +218,7 @@ class VacuumAnalyzeRequest(ActionRequest):
     confirm: Literal[True] = Field(
         description="Must be true: VACUUM (ANALYZE) runs on the planned (or listed) tables"
     )
-    tables: list[str] | None = Field(
+    tables: list[ObjectName] | None = Field(
         None,
         max_length=500,
         description="Only these tables (schema.table), planned or not; an unknown one is 422. Default: the plan",
@@ -365,7 +385,7 @@ class AlertRuleModel(BaseModel):
     unit: str
     summary: str
     enabled: bool
-    params: dict[str, Any]
+    params: CliJsonObject
     tables: dict[str, dict[str, Any]]
     source: str
 
@@ -397,7 +417,7 @@ class AlertEventModel(BaseModel):
     value: float | None
     unit: str
     summary: str
-    detail: dict[str, Any]
+    detail: CliJsonObject
 
 
 class AlertStateResponse(BaseModel):
@@ -515,7 +535,7 @@ class AdvisorProof(BaseModel):
     before_ms: float | None = None
     after_ms: float | None = None
     build_s: float | None = None
-    created: list[dict[str, Any]] = []
+    created: list[CliJsonObject] = []
     failed: list[str] = []
     queries: list[ProofQuery] = []
     notes: list[str] = []
@@ -537,7 +557,7 @@ class AdvisorFixes(BaseModel):
 class AdviceResponse(BaseModel):
     schema_version: int
     hypopg: bool
-    settings: dict[str, Any]
+    settings: CliJsonObject
     workload: AdvisorWorkload
     indexes: list[AdvisedIndex]
     # trigram indexes for pattern searches (not costed, not in the budget)
@@ -563,7 +583,9 @@ class AdvisorActionRequest(ActionRequest):
     minImprovement: float = Field(0.5, ge=0, lt=100, allow_inf_nan=False)
     maxWidth: int = Field(3, ge=1, le=8)
     staticFillfactor: int = Field(100, ge=10, le=100, description="btree fillfactor on tables nothing writes")
-    indexes: list[str] | None = Field(None, max_length=100, description="apply: only these advised indexes")
+    indexes: list[ObjectName] | None = Field(
+        None, max_length=100, description="apply: only these advised indexes"
+    )
     largeTables: bool = Field(
         False, strict=True, description="apply: allow building on tables over 100 MB (JSON true or false)"
     )
@@ -598,7 +620,7 @@ class RestoreTestResponse(BaseModel):
     tables: list[RestoreTableModel]
     # the large objects compared by content (counts, what was not covered and why); None: the backup's
     # manifest has no digests (an earlier pgdba's)
-    large_object_content: dict[str, Any] | None = None
+    large_object_content: CliJsonObject | None = None
 
 
 class BackupModel(BaseModel):
@@ -613,7 +635,7 @@ class BackupModel(BaseModel):
     system_identifier: str | None = None  # the server the backup was taken on; None: an earlier pgdba's
     exact: bool | None
     duration_s: float | None
-    restore_test: dict[str, Any] | None
+    restore_test: CliJsonObject | None
     problem: str | None
 
 

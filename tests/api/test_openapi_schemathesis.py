@@ -9,6 +9,7 @@ from pathlib import Path
 from tests.api.conftest import TOKEN, LiveDashboard
 
 REPORT_DIR = Path("test-artifacts/schemathesis").resolve()
+CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_dashboard: LiveDashboard) -> None:
@@ -16,6 +17,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_dashboa
     run = subprocess.run(
         [
             str(Path(sys.executable).with_name("schemathesis")),
+            "--config-file",
+            str(CONFIG),
             "run",
             f"{live_dashboard.url}/openapi.json",
             "--header",
