@@ -5,19 +5,18 @@ blocks run, so `advise indexes --verify` drops its scratch database, and pgdba e
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 from psycopg import sql
 
 from pgdba.cli import main
 from pgdba.cli.termination import SigtermHandler, Terminated
+from tests.api.conftest import free_port, wait_until_serving
 from tests.conftest import TestDatabase
 
 # big enough that the copy into the scratch database and the measurements there take seconds
@@ -57,24 +56,6 @@ def _drop(admin: psycopg.Connection, names: set[str]) -> None:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until_serving(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert server.poll() is None, f"pgdba serve exited: {log.read_text()}"
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.2)  # not synchronisation: the poll interval of a readiness check
-    raise AssertionError("pgdba serve did not answer within 60 s")
-
-
 @pytest.mark.hypopg
 @pytest.mark.parametrize(
     "signum, code, line", [(signal.SIGTERM, 143, "pgdba: terminated"), (signal.SIGHUP, 129, "pgdba: hung up")]
@@ -108,7 +89,7 @@ def test_sigterm_or_sighup_during_verify_drops_the_scratch_database_and_exits_12
 
 
 def test_serve_still_shuts_down_on_sigterm(db: TestDatabase, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as stderr:  # a file, not a pipe: a full pipe would block the server
         server = subprocess.Popen(
@@ -117,7 +98,7 @@ def test_serve_still_shuts_down_on_sigterm(db: TestDatabase, tmp_path: Path) -> 
             stderr=stderr,
         )
         try:
-            _wait_until_serving(port, server, log)
+            wait_until_serving(f"http://127.0.0.1:{port}", server, log)
             server.send_signal(signal.SIGTERM)
             code = server.wait(timeout=30)
         finally:
