@@ -63,6 +63,7 @@ def serve(
     from pgdba.api.config import load_databases
     from pgdba.api.settings import ApiSettings
     from pgdba.api.startup_checks import check_served_files
+    from pgdba.cli.termination import hangup_as_termination
 
     token = token or os.environ.get("PGDBA_TOKEN") or None
     if not is_loopback(host) and not token:
@@ -90,16 +91,17 @@ def serve(
     check_served_files(settings)  # a missing or malformed file stops here, not as a 409/422 per request
     _check_port_free(host, port)
     app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level="warning",
-        timeout_keep_alive=5,
-        limit_concurrency=64,
-        server_header=False,
-        h11_max_incomplete_event_size=16 * 1024,
-    )
+    with hangup_as_termination():
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            timeout_keep_alive=5,
+            limit_concurrency=64,
+            server_header=False,
+            h11_max_incomplete_event_size=16 * 1024,
+        )
 
 
 def _check_port_free(host: str, port: int) -> None:

@@ -7,6 +7,7 @@ library leaves the process's signal handling alone.
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,3 +59,19 @@ def sigterm_unwinds() -> Iterator[SigtermHandler]:
         for signum, before in previous.items():
             # None: a handler not installed from Python, which cannot be put back; the default is the closest
             signal.signal(signum, signal.SIG_DFL if before is None else before)
+
+
+@contextmanager
+def hangup_as_termination() -> Iterator[None]:
+    """SIGHUP sent on as SIGTERM while the block runs: a server that shuts down gracefully on SIGTERM
+    (uvicorn handles SIGINT and SIGTERM only) does so on a hang-up too, instead of being cut off mid-request
+    with a traceback."""
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGHUP, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL if previous is None else previous)

@@ -88,7 +88,10 @@ def test_sigterm_or_sighup_during_verify_drops_the_scratch_database_and_exits_12
     assert "Traceback" not in err and out == ""
 
 
-def test_serve_still_shuts_down_on_sigterm(db: TestDatabase, tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_serve_shuts_down_gracefully_on_sigterm_and_on_sighup(
+    db: TestDatabase, tmp_path: Path, signum: signal.Signals
+) -> None:
     port = free_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as stderr:  # a file, not a pipe: a full pipe would block the server
@@ -99,13 +102,14 @@ def test_serve_still_shuts_down_on_sigterm(db: TestDatabase, tmp_path: Path) -> 
         )
         try:
             wait_until_serving(f"http://127.0.0.1:{port}", server, log)
-            server.send_signal(signal.SIGTERM)
+            server.send_signal(signum)
             code = server.wait(timeout=30)
         finally:
             if server.poll() is None:
                 server.kill()
                 server.wait()
-    # uvicorn shuts down gracefully, then passes the signal on to pgdba's handler
+    # uvicorn shuts down gracefully (on a hang-up too, sent on as SIGTERM), then passes SIGTERM on to
+    # pgdba's handler
     assert code == 143
     assert log.read_text().splitlines() == ["pgdba: terminated"]
 
