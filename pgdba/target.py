@@ -159,15 +159,21 @@ class Target:
         """The database libpq connects to: dbname (the DSN's, else its connection service's), else PGDATABASE,
         else the user's name (libpq's default), so two users' databases on one server never share a
         history-store key."""
-        params = self._with_service(self.params())
+        return self._database_of(self._with_service(self.params()))
+
+    def _database_of(self, params: dict[str, object]) -> str:
         return str(params.get("dbname") or os.environ.get("PGDATABASE") or self._user(params))
 
     def _with_service(self, params: dict[str, object]) -> dict[str, object]:
         """The DSN's keywords completed from its connection service (`service=NAME` or PGSERVICE), as libpq
         completes them: a keyword the DSN sets wins over the service file's."""
+        return {**(self._service_parameters(params) or {}), **params}
+
+    @staticmethod
+    def _service_parameters(params: dict[str, object]) -> dict[str, str] | None:
+        """The keywords of the DSN's connection service; None without one or when no file pgdba finds has it."""
         name = params.get("service") or os.environ.get("PGSERVICE")
-        found = service_parameters(str(name), os.environ) if name else None
-        return {**(found or {}), **params}
+        return service_parameters(str(name), os.environ) if name else None
 
     @staticmethod
     def _user(params: dict[str, object]) -> str:
@@ -186,21 +192,19 @@ class Target:
         the history store reads too."""
         params = self.params()
         former = []
-        if params.get("service") or os.environ.get("PGSERVICE"):
+        service = params.get("service") or os.environ.get("PGSERVICE")
+        if service:
             # earlier versions did not read the service file: what they keyed the same DSN, read as well
-            former.append(_host_port(params, os.environ) + "/" + self._database_without_service(params))
-            name = params.get("service") or os.environ.get("PGSERVICE")
-            if service_parameters(str(name), os.environ) is None:
+            former.append(_host_port(params, os.environ) + "/" + self._database_of(params))
+            found = self._service_parameters(params)
+            if found is None:
                 # a file pgdba cannot find (libpq's compiled-in system folder): two services never share a key
-                return HistoryKey(f"service={name}/{self.database}", tuple(former))
-            params = self._with_service(params)
+                return HistoryKey(f"service={service}/{self._database_of(params)}", tuple(former))
+            params = {**found, **params}
         host_port = _host_port(params, os.environ)
         if not (params.get("dbname") or os.environ.get("PGDATABASE")):
             former.append(f"{host_port}/")
-        return HistoryKey(f"{host_port}/{self.database}", tuple(former))
-
-    def _database_without_service(self, params: dict[str, object]) -> str:
-        return str(params.get("dbname") or os.environ.get("PGDATABASE") or self._user(params))
+        return HistoryKey(f"{host_port}/{self._database_of(params)}", tuple(former))
 
     def params(self) -> dict[str, object]:
         """The DSN as a dict of libpq keywords; a malformed DSN is an InputError with the password masked."""
