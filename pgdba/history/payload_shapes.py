@@ -2,17 +2,26 @@
 
 The history store checks a payload against its kind's shape as it reads it, so a store edited by hand or
 damaged on disk is reported as corrupt (one line, exit 2) instead of crashing the command that reads it.
-A shape checks the containers and the keys the readers index, not every value; a kind not listed here
-(one a newer pgdba writes) is not checked.
+A shape checks the containers, the keys the readers index and the type of every value they read (a row's
+fields as its dataclass declares them); a field or kind not listed here (one a newer pgdba writes) is not
+checked.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import types
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pgdba.findings import Severity
+from pgdba.stats.database import DatabaseStats
+from pgdba.stats.indexes import IndexStats
+from pgdba.stats.statements import StatementStats
+from pgdba.stats.tables import TableStats
 
 Check = Callable[[Any], bool]
 
@@ -71,6 +80,51 @@ def is_null(value: Any) -> bool:
     return value is None
 
 
+def is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def is_timestamp(value: Any) -> bool:
+    """An ISO 8601 timestamp, as pgdba writes datetimes."""
+    if not isinstance(value, str):
+        return False
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def optional(check: Check) -> Check:
+    return either(is_null, check)
+
+
+_CHECK_OF_TYPE: dict[Any, Check] = {
+    int: is_number,  # JSON does not keep 1 and 1.0 apart
+    float: is_number,
+    str: is_text,
+    bool: is_bool,
+    datetime: is_timestamp,
+    type(None): is_null,
+}
+
+
+def _check_of_annotation(annotation: Any) -> Check:
+    origin = typing.get_origin(annotation)
+    if origin in (types.UnionType, typing.Union):
+        return either(*(_check_of_annotation(arg) for arg in typing.get_args(annotation)))
+    if origin in (tuple, list):
+        return list_of(_check_of_annotation(typing.get_args(annotation)[0]))
+    return _CHECK_OF_TYPE.get(annotation, lambda _value: True)
+
+
+def fields_of(row_type: type) -> Check:
+    """An object whose fields named as `row_type`'s dataclass fields, where present, have their declared
+    types (rows of an older pgdba lack the newer fields; their readers default them)."""
+    hints = typing.get_type_hints(row_type)
+    return object_with(**{f.name: _check_of_annotation(hints[f.name]) for f in dataclasses.fields(row_type)})
+
+
 def _number_pair(value: Any) -> bool:
     return isinstance(value, list) and len(value) == 2 and all(is_number(v) for v in value)
 
@@ -79,7 +133,9 @@ def _severity(value: Any) -> bool:
     return value in {s.value for s in Severity}
 
 
-ROWS = PayloadShape("a list of JSON objects", list_of(is_object))
+def rows_of(row_type: type, what: str) -> PayloadShape:
+    return PayloadShape(f"a list of {what} rows", list_of(fields_of(row_type)))
+
 
 # pgdba.alerts.values.counters_payload: counters by database, [calls, total_ms] by statement
 _ALERT_COUNTERS = PayloadShape(
@@ -99,18 +155,41 @@ _TABLE_SIZES = PayloadShape(
 )
 
 SNAPSHOT_SHAPES: dict[str, PayloadShape] = {
-    "statements": ROWS,
-    "tables": ROWS,
-    "indexes": ROWS,
-    "database": ROWS,
+    "statements": rows_of(StatementStats, "statement statistics"),
+    "tables": rows_of(TableStats, "table statistics"),
+    "indexes": rows_of(IndexStats, "index statistics"),
+    "database": rows_of(DatabaseStats, "database statistics"),
     "alerts.counters": _ALERT_COUNTERS,
     "table_sizes": _TABLE_SIZES,
 }
 
 OBJECT = PayloadShape("a JSON object", is_object)
+
+
+# pgdba.alerts.evaluate's OK, WARNING, CRITICAL (it imports the store, so not imported from there)
+_ALERT_LEVELS = ("ok", "warning", "critical")
+
+
+def _alert_level(value: Any) -> bool:
+    return value in _ALERT_LEVELS
+
+
 # pgdba.alerts.check's state: each alert's state and each channel's sent notifications
 _ALERT_STATE = PayloadShape(
-    "an object of alert states", object_with(states=object_of(is_object), sent=object_of(is_object))
+    "an object of alert states",
+    object_with(
+        states=object_of(
+            object_with(
+                level=_alert_level,
+                since=optional(is_timestamp),
+                pending=optional(_alert_level),
+                pending_since=optional(is_timestamp),
+                value=optional(is_number),
+                unknown=optional(is_text),
+            )
+        ),
+        sent=object_of(is_object),
+    ),
 )
 # pgdba.report.weekly: the findings the next report compares with
 _REPORT = PayloadShape(
@@ -118,7 +197,8 @@ _REPORT = PayloadShape(
     object_with(
         findings=list_of(
             object_having(code=is_text, object=is_text, severity=_severity, title=is_text),
-        )
+        ),
+        score=optional(is_number),
     ),
 )
 

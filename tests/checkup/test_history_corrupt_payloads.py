@@ -3,6 +3,7 @@ reported as corrupt, in one line with exit 2, by every command that reads it: ne
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -142,7 +143,7 @@ def test_the_postgresql_store_reports_a_payload_of_another_shape(
     assert line.startswith(
         f"pgdba: error: history store {shown} is corrupt (a snapshot payload is not valid:"
     )
-    assert "is not a list of JSON objects" in line
+    assert "the tables snapshot" in line and "is not a list of table statistics rows" in line
 
 
 def test_a_payload_that_is_not_utf8_is_reported_as_corrupt(
@@ -154,3 +155,47 @@ def test_a_payload_that_is_not_utf8_is_reported_as_corrupt(
     line = _run(["capacity", "tables", "--forecast-days", "7"], db, filled_store, capsys)
     assert line.startswith(f"pgdba: error: history store {filled_store} is corrupt (a snapshot payload is")
     assert "the tables snapshot" in line and "is not JSON" in line
+
+
+def _set_in_rows(path: Path, table: str, kind: str, json_path: str, value: object) -> None:
+    """Set one value inside the stored payloads of a kind, with sqlite's own JSON functions."""
+    with sqlite3.connect(path) as conn:
+        changed = conn.execute(
+            f"UPDATE {table} SET payload = json_set(payload, ?, json(?)) WHERE kind = ?",
+            (json_path, json.dumps(value), kind),
+        ).rowcount
+    conn.close()
+    assert changed > 0
+
+
+@pytest.mark.parametrize(
+    ("reader", "table", "kind", "json_path", "value"),
+    [
+        ("report", "snapshot", "statements", "$[0].total_ms", "slow"),  # time as text
+        ("queries analyze", "snapshot", "statements", "$[0].calls", [1]),
+        ("capacity tables", "snapshot", "tables", "$[0].total_bytes", "1 GB"),
+        ("check", "snapshot", "tables", "$[0].last_vacuum", "yesterday"),  # not a timestamp
+        ("indexes unused", "snapshot", "indexes", "$[0].scans", "none"),
+        ("report", "snapshot", "database", "$[0].size_bytes", {"bytes": 1}),
+        ("alerts check", "record", "alert_state", "$.states", {"rule|x": {"level": "ok", "value": "3"}}),
+        ("alerts check", "record", "alert_state", "$.states", {"rule|x": {"pending_since": "soon"}}),
+        ("report", "record", "report", "$.score", "ten"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_a_one_line_error(
+    db: TestDatabase,
+    filled_store: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    reader: str,
+    table: str,
+    kind: str,
+    json_path: str,
+    value: object,
+) -> None:
+    _set_in_rows(filled_store, table, kind, json_path, value)
+    line = _run(READERS[reader](tmp_path), db, filled_store, capsys)
+    assert line.startswith(
+        f"pgdba: error: history store {filled_store} is corrupt (a {table} payload is not valid:"
+    )
+    assert kind in line
