@@ -254,6 +254,10 @@ class Target:
         existing = str(params.get("options") or "")
         params["options"] = f"{existing} {self.session_options(apply)}".strip()
         params["application_name"] = APPLICATION_NAME
+        # libpq would take a SQL_ASCII database's encoding as the client's, and psycopg would then hand back
+        # every text value as bytes. Asked for UTF8, the server converts from any other encoding, and from
+        # SQL_ASCII it checks: bytes that are not UTF-8 there are a one-line database error, not garbage.
+        params["client_encoding"] = "UTF8"
         params.setdefault("connect_timeout", self.connect_timeout_s)
         try:
             conn = psycopg.connect(**params, autocommit=autocommit)  # type: ignore[arg-type]

@@ -1,0 +1,62 @@
+"""A SQL_ASCII database: pgdba reads it as UTF-8 (libpq would otherwise take SQL_ASCII as the client
+encoding, and psycopg would hand back every name as bytes: an internal error in every command)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from pgdba.cli import main
+from pgdba.embedded import EmbeddedCluster
+
+pytestmark = pytest.mark.catalog
+
+
+@pytest.fixture
+def sql_ascii_dsn(pg_cluster: EmbeddedCluster) -> Iterator[str]:
+    name = f"a_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
+        conn.execute(
+            f"CREATE DATABASE \"{name}\" ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+        )
+    dsn = pg_cluster.dsn(name)
+    with psycopg.connect(dsn, autocommit=True, client_encoding="UTF8") as conn:
+        conn.execute(
+            'CREATE TABLE "café" (id int PRIMARY KEY, title text);'
+            'CREATE INDEX "café_title_idx" ON "café" (title);'
+            'CREATE INDEX "café_title_idx1" ON "café" (title);'
+            "INSERT INTO \"café\" SELECT g, 'cours ' || g FROM generate_series(1, 100) AS g;"
+            'ANALYZE "café"'
+        )
+    yield dsn
+    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_names_written_in_utf8_read_back_as_text(
+    sql_ascii_dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["capacity", "tables", "--dsn", sql_ascii_dsn, "--format", "json"]) == 0
+    tables = json.loads(capsys.readouterr().out)["tables"]
+    assert [(t["schema"], t["table"]) for t in tables] == [("public", "café")]
+    assert main(["indexes", "duplicate", "--dsn", sql_ascii_dsn, "--format", "json"]) == 0
+    (finding,) = json.loads(capsys.readouterr().out)["findings"]
+    assert finding["object"] == "public.café_title_idx1"
+    assert main(["check", "--dsn", sql_ascii_dsn]) in (0, 1)
+    captured = capsys.readouterr()
+    assert "Duplicate of café_title_idx" in captured.out
+    assert "internal error" not in captured.err
+
+
+def test_bytes_that_are_not_utf8_are_a_one_line_error(
+    sql_ascii_dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with psycopg.connect(sql_ascii_dsn, autocommit=True, client_encoding="SQL_ASCII") as conn:
+        conn.execute(b'CREATE TABLE "caf\xe9" (id int PRIMARY KEY)')  # Latin-1, stored as it came
+    assert main(["capacity", "tables", "--dsn", sql_ascii_dsn]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("pgdba: error: ") and 'invalid byte sequence for encoding "UTF8": 0xe9' in line
