@@ -99,7 +99,7 @@ def free_port() -> int:
 
 
 def wait_until_serving(
-    url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 60.0
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 180.0
 ) -> None:
     """Poll /healthz until the server answers (or fail with its stderr if it exits)."""
     deadline = time.monotonic() + timeout_s
@@ -111,7 +111,7 @@ def wait_until_serving(
                 return
         except httpx.TransportError:
             time.sleep(0.2)  # not synchronisation: the poll interval of a readiness check
-    raise AssertionError("pgdba serve did not answer within 60 s")
+    raise AssertionError(f"pgdba serve did not answer within {timeout_s:.0f} s")
 
 
 def small_pool_bench(target: Target) -> LoadTestReport:
