@@ -506,12 +506,22 @@ class _Comparison:
 
     def _checks(self, a: Table, b: Table) -> None:
         right = list(b.checks)
-        for check in a.checks:
+        # by name where both sides name the check, then by normalised expression whatever the names (an
+        # unnamed check is named by PostgreSQL, `{table}_{column}_check`, not as the ORM guesses)
+        paired: dict[int, Check] = {}
+        for position, check in enumerate(a.checks):
             other = next((c for c in right if _same_check_name(c, check)), None)
-            if other is None:
-                other = next((c for c in right if c.expression == check.expression), None)
             if other is not None:
+                paired[position] = other
                 right.remove(other)
+        for position, check in enumerate(a.checks):
+            if position not in paired:
+                other = next((c for c in right if c.expression == check.expression), None)
+                if other is not None:
+                    paired[position] = other
+                    right.remove(other)
+        for position, check in enumerate(a.checks):
+            other = paired.get(position)
             if other is None:
                 self.add(
                     "check.missing",

@@ -5,10 +5,14 @@ spelling, parentheses and quoting never count as drift. The built-in equivalence
 `now()` ≡ `CURRENT_TIMESTAMP` ≡ `transaction_timestamp()`, a cast to the column's own type is dropped
 (`'a'::text` ≡ `'a'` on a text column), numbers compare by value (`'0'::numeric` ≡ `0` ≡ `0.00`),
 JSON literals compare by content, `nextval('…_seq'::regclass)` is the serial sequence whatever its name.
+What PostgreSQL rewrites when it stores an expression is rewritten the same way on the source side: IN /
+NOT IN lists, BETWEEN, LIKE / ILIKE / SIMILAR TO, row comparisons, nested AND / OR; casts it adds that keep
+the value (`'-1'::integer`, `'utc'::text`, `(name)::text`) are dropped.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -219,14 +223,11 @@ def _rewrite(node: Any, element_type: str, *, strip_all_casts: bool) -> Any:
                 ),
             )
     if isinstance(node, ast.TypeCast):
-        cast_to = base_type(format_type_name(node.typeName))
-        is_constant = isinstance(node.arg, ast.A_Const | ast.A_ArrayExpr)
-        implicit_text = isinstance(node.arg, ast.ColumnRef) and cast_to in ("text", "character varying")
-        if strip_all_casts and (is_constant or implicit_text):
-            return node.arg
-        if cast_to == element_type or (is_constant and cast_to == "unknown"):
-            return node.arg
-        return node
+        return _cast(node, element_type, strip_all_casts=strip_all_casts)
+    if isinstance(node, ast.A_Expr):
+        return _operator(node)
+    if isinstance(node, ast.BoolExpr):
+        return _flattened(node)
     if isinstance(node, ast.SQLValueFunction) and node.op == _CURRENT_TIMESTAMP:
         return _now()
     if isinstance(node, ast.FuncCall):
@@ -243,6 +244,248 @@ def _rewrite(node: Any, element_type: str, *, strip_all_casts: bool) -> Any:
             -1:
         ]  # "t"."c" ≡ c inside the table's own CHECK / index predicate
     return node
+
+
+# --- casts ---------------------------------------------------------------------------------------------
+
+# types PostgreSQL gives a quoted literal from its position (`coalesce(name, '')` on a varchar column stores
+# `''::character varying`, `now() AT TIME ZONE 'utc'` stores `'utc'::text`, `to_tsvector('english', …)`
+# stores `'english'::regconfig`) and whose value is the literal's text unchanged (without a length that
+# could cut it); internal names, as pglast reads a cast
+_LITERAL_TYPES = frozenset(
+    {
+        "text",
+        "varchar",
+        "bpchar",
+        "name",
+        "unknown",
+        "regclass",
+        "regconfig",
+        "regdictionary",
+        "regtype",
+        "regproc",
+        "regprocedure",
+        "regoper",
+        "regoperator",
+        "regnamespace",
+        "regrole",
+        "regcollation",
+    }
+)
+# numeric types a number keeps its value in (PostgreSQL prints a negative constant with its literal's
+# type, `'-1'::integer` or `'-1.5'::numeric`, and casts it to the column's type on its own)
+_INTEGER_BOUNDS = {"int2": 2**15, "int4": 2**31, "int8": 2**63}
+_FLOAT_TYPES = frozenset({"float4", "float8", "numeric"})
+_TEXT_TYPES = frozenset({"text", "varchar"})
+
+
+def _cast(node: ast.TypeCast, element_type: str, *, strip_all_casts: bool) -> Any:
+    """A cast that does not change the value is dropped; PostgreSQL adds them when it stores an expression."""
+    type_name: Any = node.typeName
+    internal = _internal_type_name(type_name)
+    plain = not type_name.typmods and not type_name.arrayBounds
+    arg = node.arg
+    number = _number(arg, internal)
+    if number is not None and _keeps_value(number, internal, type_name):
+        return _number_constant(number)
+    is_constant = isinstance(arg, ast.A_Const | ast.A_ArrayExpr)
+    is_string = isinstance(arg, ast.A_Const) and isinstance(arg.val, ast.String)
+    if plain and is_string and internal in _LITERAL_TYPES:
+        return arg
+    if plain and not is_constant and internal in _TEXT_TYPES:
+        return arg  # (name)::text: PostgreSQL's implicit varchar/char → text, written out
+    if strip_all_casts and is_constant:
+        return arg
+    if base_type(format_type_name(type_name)) == element_type:
+        return arg
+    return node
+
+
+def _internal_type_name(type_name: Any) -> str:
+    names = [str(n.sval) for n in type_name.names or ()]
+    return names[-1] if names else ""
+
+
+def _number(node: Any, internal: str) -> Decimal | None:
+    """The value of a numeric constant (or of a quoted number cast to a numeric type): finite only."""
+    if not isinstance(node, ast.A_Const) or node.isnull:
+        return None
+    value: Any = node.val
+    if isinstance(value, ast.Integer):
+        text = str(value.ival)
+    elif isinstance(value, ast.Float):
+        text = str(value.fval)
+    elif isinstance(value, ast.String) and (internal in _INTEGER_BOUNDS or internal in _FLOAT_TYPES):
+        text = str(value.sval or "")
+    else:
+        return None
+    try:
+        number = Decimal(text.strip())
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def _keeps_value(number: Decimal, internal: str, type_name: Any) -> bool:
+    if type_name.arrayBounds:
+        return False
+    modifiers = [
+        m.val.ival for m in type_name.typmods or () if isinstance(getattr(m, "val", None), ast.Integer)
+    ]
+    if len(modifiers) != len(type_name.typmods or ()):
+        return False
+    if internal in _INTEGER_BOUNDS:
+        bound = _INTEGER_BOUNDS[internal]
+        return not modifiers and number == number.to_integral_value() and -bound <= number < bound
+    if internal == "numeric" and modifiers:
+        precision, scale = modifiers[0], modifiers[1] if len(modifiers) > 1 else 0
+        exponent = number.normalize().as_tuple().exponent
+        digits = len(number.to_integral_value().as_tuple().digits) if number else 0
+        return isinstance(exponent, int) and -exponent <= scale and digits + scale <= precision
+    return internal in _FLOAT_TYPES and not modifiers
+
+
+def _number_constant(number: Decimal) -> ast.A_Const:
+    normal = format(number.normalize(), "f")
+    if "." not in normal and abs(number) < 2**31:
+        return ast.A_Const(isnull=False, val=ast.Integer(ival=int(normal)))
+    return ast.A_Const(isnull=False, val=ast.Float(fval=normal))
+
+
+# --- operators PostgreSQL rewrites when it stores an expression -----------------------------------------
+
+_IN = enums.A_Expr_Kind.AEXPR_IN
+_PATTERN = (enums.A_Expr_Kind.AEXPR_LIKE, enums.A_Expr_Kind.AEXPR_ILIKE, enums.A_Expr_Kind.AEXPR_SIMILAR)
+_BETWEEN = {
+    enums.A_Expr_Kind.AEXPR_BETWEEN: (False, False),
+    enums.A_Expr_Kind.AEXPR_NOT_BETWEEN: (True, False),
+    enums.A_Expr_Kind.AEXPR_BETWEEN_SYM: (False, True),
+    enums.A_Expr_Kind.AEXPR_NOT_BETWEEN_SYM: (True, True),
+}
+
+
+def _operator(node: ast.A_Expr) -> Any:
+    """The form PostgreSQL stores (transformAExprIn / …Between, make_row_comparison_op): `x IN ('a', 'b')`
+    → `x = ANY(ARRAY['a', 'b'])`, `x NOT IN ('a')` → `x <> 'a'`, `x BETWEEN 0 AND 9` → `x >= 0 AND x <= 9`,
+    `x LIKE 'a%'` → `x ~~ 'a%'`, `(a, b) = (1, 2)` → `a = 1 AND b = 2`."""
+    kind = node.kind
+    if kind == _IN:
+        return _in_list(node)
+    if kind in _BETWEEN:
+        return _between(node, *_BETWEEN[kind])
+    if kind in _PATTERN:
+        return _binary(_operator_name(node), node.lexpr, node.rexpr)
+    if kind == enums.A_Expr_Kind.AEXPR_OP:
+        left: Any = node.lexpr
+        right: Any = node.rexpr
+        if _is_decimal(right) and _is_numeric_column(left):
+            node.lexpr = left.arg  # `i * 2.5` on an integer column is stored `(i)::numeric * 2.5`
+        elif _is_decimal(left) and _is_numeric_column(right):
+            node.rexpr = right.arg
+        return _row_comparison(node)
+    return node
+
+
+def _is_decimal(node: Any) -> bool:
+    """A constant PostgreSQL types numeric: a number with a fraction."""
+    return isinstance(node, ast.A_Const) and isinstance(node.val, ast.Float) and "." in str(node.val.fval)
+
+
+def _is_numeric_column(node: Any) -> bool:
+    """`(column)::numeric`: the implicit cast PostgreSQL writes out when the other operand is numeric."""
+    if not isinstance(node, ast.TypeCast) or not isinstance(node.arg, ast.ColumnRef):
+        return False
+    type_name: Any = node.typeName
+    return _internal_type_name(type_name) == "numeric" and not type_name.typmods and not type_name.arrayBounds
+
+
+def _operator_name(node: ast.A_Expr) -> str:
+    names = [str(n.sval) for n in node.name or ()]
+    return names[-1] if names else ""
+
+
+def _binary(name: str, left: Any, right: Any) -> ast.A_Expr:
+    return ast.A_Expr(
+        kind=enums.A_Expr_Kind.AEXPR_OP,
+        name=(ast.String(sval=name),),
+        lexpr=copy.deepcopy(left),
+        rexpr=copy.deepcopy(right),
+    )
+
+
+def _bool(operator: enums.BoolExprType, args: list[Any]) -> Any:
+    if len(args) == 1:
+        return args[0]
+    return _flattened(ast.BoolExpr(boolop=operator, args=tuple(args)))
+
+
+def _flattened(node: ast.BoolExpr) -> ast.BoolExpr:
+    """`a AND (b AND c)` ≡ `(a AND b) AND c` ≡ `a AND b AND c`; PostgreSQL nests what the parser flattens."""
+    if node.boolop == enums.BoolExprType.NOT_EXPR:
+        return node
+    args: list[Any] = []
+    for arg in node.args or ():
+        if isinstance(arg, ast.BoolExpr) and arg.boolop == node.boolop:
+            args.extend(arg.args or ())
+        else:
+            args.append(arg)
+    node.args = tuple(args)
+    return node
+
+
+def _in_list(node: ast.A_Expr) -> Any:
+    name = _operator_name(node)
+    items = list(node.rexpr) if isinstance(node.rexpr, tuple | list) else [node.rexpr]
+    combine = enums.BoolExprType.OR_EXPR if name == "=" else enums.BoolExprType.AND_EXPR
+    rows = isinstance(node.lexpr, ast.RowExpr) or any(isinstance(i, ast.RowExpr) for i in items)
+    constants = [i for i in items if not _has_column(i)]
+    comparisons: list[Any] = []
+    if not rows and len(constants) > 1:
+        kind = enums.A_Expr_Kind.AEXPR_OP_ANY if name == "=" else enums.A_Expr_Kind.AEXPR_OP_ALL
+        array = ast.A_ArrayExpr(elements=tuple(constants))
+        comparisons.append(
+            ast.A_Expr(kind=kind, name=(ast.String(sval=name),), lexpr=copy.deepcopy(node.lexpr), rexpr=array)
+        )
+        items = [i for i in items if _has_column(i)]
+    comparisons.extend(_row_comparison(_binary(name, node.lexpr, item)) for item in items)
+    return _bool(combine, comparisons)
+
+
+def _between(node: ast.A_Expr, negated: bool, symmetric: bool) -> Any:
+    low, high = tuple(node.rexpr or ())
+    value = node.lexpr
+
+    def within(a: Any, b: Any) -> Any:
+        if negated:
+            return _bool(enums.BoolExprType.OR_EXPR, [_binary("<", value, a), _binary(">", value, b)])
+        return _bool(enums.BoolExprType.AND_EXPR, [_binary(">=", value, a), _binary("<=", value, b)])
+
+    if not symmetric:
+        return within(low, high)
+    either = enums.BoolExprType.AND_EXPR if negated else enums.BoolExprType.OR_EXPR
+    return ast.BoolExpr(boolop=either, args=(within(low, high), within(high, low)))
+
+
+def _row_comparison(node: ast.A_Expr) -> Any:
+    name = _operator_name(node)
+    left, right = node.lexpr, node.rexpr
+    if name not in ("=", "<>") or not isinstance(left, ast.RowExpr) or not isinstance(right, ast.RowExpr):
+        return node
+    pairs = list(zip(left.args or (), right.args or (), strict=False))
+    if not pairs or len(pairs) != len(left.args or ()) or len(pairs) != len(right.args or ()):
+        return node
+    combine = enums.BoolExprType.AND_EXPR if name == "=" else enums.BoolExprType.OR_EXPR
+    return _bool(combine, [_binary(name, a, b) for a, b in pairs])
+
+
+def _has_column(node: Any) -> bool:
+    if isinstance(node, ast.ColumnRef):
+        return True
+    if isinstance(node, ast.Node):
+        return any(_has_column(getattr(node, slot)) for slot in node)
+    if isinstance(node, tuple | list):
+        return any(_has_column(item) for item in node)
+    return False
 
 
 def _now() -> ast.FuncCall:
@@ -267,10 +510,7 @@ def _constant(node: Any, element_type: str) -> Any:
             number = Decimal(text.strip())
         except InvalidOperation:
             return node
-        normal = format(number.normalize(), "f")
-        if "." not in normal and abs(number) < 2**31:
-            return ast.A_Const(isnull=False, val=ast.Integer(ival=int(normal)))
-        return ast.A_Const(isnull=False, val=ast.Float(fval=normal))
+        return _number_constant(number) if number.is_finite() else node
     if isinstance(value, ast.String) and element_type == "boolean":
         lowered = str(value.sval or "").strip().lower()
         if lowered in ("t", "true", "y", "yes", "on", "1"):

@@ -726,7 +726,7 @@ def _drizzle_default(default: Default) -> str:
 
 _VARCHAR = re.compile(r"^character varying\((\d+)\)$")
 _NUMERIC = re.compile(r"^numeric\((\d+),(\d+)\)$")
-_TIMESTAMP = re.compile(r"^timestamp\((\d)\) (with|without) time zone$")
+_TIMESTAMP = re.compile(r"^(timestamp|time)(?:\((\d)\))? (with|without) time zone$")
 _PRISMA_SCALARS = {
     "text": "String",
     "integer": "Int",
@@ -757,8 +757,9 @@ def _prisma_type(column: Column, *, nullable: bool | None = None) -> str:
     if match := _NUMERIC.match(base):
         return f"Decimal{suffix} @db.Decimal({match.group(1)}, {match.group(2)})"
     if match := _TIMESTAMP.match(base):
-        native = "Timestamptz" if match.group(2) == "with" else "Timestamp"
-        return f"DateTime{suffix} @db.{native}({match.group(1)})"
+        native = match.group(1).capitalize() + ("tz" if match.group(3) == "with" else "")
+        precision = f"({match.group(2)})" if match.group(2) else ""
+        return f"DateTime{suffix} @db.{native}{precision}"
     if base.startswith('"') or base.isidentifier():
         return base.strip('"') + suffix  # an enum
     return f"Unsupported({_js(base)}){suffix}"
@@ -788,8 +789,10 @@ def _drizzle_builder(column: Column, *, modifiers: bool = True) -> str:
     elif match := _NUMERIC.match(base):
         call = f"numeric({name}, {{ precision: {match.group(1)}, scale: {match.group(2)} }})"
     elif match := _TIMESTAMP.match(base):
-        zone = ", withTimezone: true" if match.group(2) == "with" else ""
-        call = f"timestamp({name}, {{ precision: {match.group(1)}{zone} }})"
+        options = [f"precision: {match.group(2)}"] if match.group(2) else []
+        options += ["withTimezone: true"] if match.group(3) == "with" else []
+        config = ", { " + ", ".join(options) + " }" if options else ""
+        call = f"{match.group(1)}({name}{config})"
     else:
         call = f"customType(…)({name}) /* {base} */"
     if array:

@@ -29,7 +29,7 @@ from pgdba.schema.model import (
     SchemaModel,
     Table,
 )
-from pgdba.schema.types import quote_ident, user_type
+from pgdba.schema.types import quote_ident, user_type, without_full_precision
 from pgdba.stats.locks import BLOCKED_RELATIONS
 from pgdba.target import Target, session
 
@@ -218,7 +218,7 @@ def _default(row: dict[str, Any], column_type: str) -> Default:
 
 def _column_type(row: dict[str, Any]) -> str:
     """format_type()'s text, except that enums are named schema-qualified only outside public, whatever
-    the session's search_path."""
+    the session's search_path, and a fractional-second precision of 6 (the default) is left out."""
     if row["element_typtype"] == "e":
         return user_type(row["element_schema"], row["element_name"]) + "[]"
     if row["typtype"] == "e":
@@ -226,7 +226,7 @@ def _column_type(row: dict[str, Any]) -> str:
     if row["extension_type"]:
         # citext, vector … named as the ORM writes them, whichever schema the extension was installed in
         return str(row["type"]).removeprefix(quote_ident(row["element_schema"] or row["type_schema"]) + ".")
-    return str(row["type"])
+    return without_full_precision(str(row["type"]))
 
 
 def _constraint(table: Table, row: dict[str, Any]) -> None:

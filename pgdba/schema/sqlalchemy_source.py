@@ -30,7 +30,9 @@ from pgdba.schema.model import (
 from pgdba.schema.opclasses import canonical_opclass
 from pgdba.schema.types import canonical_type, user_type
 
-_DIALECT = postgresql.dialect()
+# the named paramstyle: SQL text is compiled as PostgreSQL receives it (the default pyformat doubles every
+# `%`, so a CHECK's `LIKE 'a%'` would read `LIKE 'a%%'`)
+_DIALECT = postgresql.dialect(paramstyle="named")
 
 
 def load_sqlalchemy(spec: str, source: str = "") -> SchemaModel:
@@ -99,6 +101,8 @@ def _table(sa_table: sa.Table, model: SchemaModel) -> Table:
         if sa_column.identity is not None:  # an Identity is also the column's server_default
             column.identity = "always" if sa_column.identity.always else "by default"
             column.nullable = False
+        elif sa_column.computed is not None:  # so is a Computed: a generated column has no default
+            pass
         elif sa_column.server_default is not None:
             column.default = _server_default(sa_column, column_type)
         elif sa_column is autoincrement:

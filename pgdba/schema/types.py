@@ -7,6 +7,7 @@ Parsed with PostgreSQL's own grammar (pglast), so every spelling the server acce
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -89,6 +90,19 @@ _INTERVAL_FIELDS = {
     6144: "minute to second",
 }
 _INTERVAL_FULL_RANGE = 0x7FFF
+# fractional-second precision of timestamp, time and interval: PostgreSQL's default is also its maximum, so
+# `timestamp(6)` (Prisma db pull's spelling) stores the same values as `timestamp`; a larger one is reduced
+# to it (with a warning)
+MAX_SECONDS_PRECISION = 6
+_DATETIME = (
+    "timestamp without time zone",
+    "timestamp with time zone",
+    "time without time zone",
+    "time with time zone",
+)
+_FORMATTED_PRECISION = re.compile(
+    r"^(?P<head>timestamp|time|interval(?: [a-z ]+)?)\((?P<precision>\d+)\)(?P<tail>(?: with(?:out)? time zone)?(?:\[\])?)$"
+)
 
 
 def quote_ident(name: str) -> str:
@@ -163,14 +177,9 @@ def _modifier_value(node: Any) -> int | str:
 
 
 def _builtin_with_modifiers(name: str, modifiers: list[int | str]) -> str:
-    if name in (
-        "timestamp without time zone",
-        "timestamp with time zone",
-        "time without time zone",
-        "time with time zone",
-    ):
+    if name in _DATETIME:
         head, _, zone = name.partition(" ")
-        return f"{head}({modifiers[0]}) {zone}" if modifiers else name
+        return f"{head}({modifiers[0]}) {zone}" if modifiers and not _full_precision(modifiers[0]) else name
     if name == "interval":
         return _interval(modifiers)
     if name == "numeric" and len(modifiers) == 1:
@@ -188,9 +197,22 @@ def _interval(modifiers: list[int | str]) -> str:
     text = "interval"
     if isinstance(fields, int) and fields != _INTERVAL_FULL_RANGE:
         text += " " + _INTERVAL_FIELDS.get(fields, str(fields))
-    if precision is not None:
+    if precision is not None and not _full_precision(precision):
         text += f"({precision})"
     return text
+
+
+def _full_precision(precision: int | str) -> bool:
+    return isinstance(precision, int) and precision >= MAX_SECONDS_PRECISION
+
+
+def without_full_precision(formatted: str) -> str:
+    """format_type()'s text with a fractional-second precision of 6 left out, as canonical_type leaves it:
+    "timestamp(6) with time zone" → "timestamp with time zone" (the same type: 6 is the default)."""
+    match = _FORMATTED_PRECISION.match(formatted)
+    if match is None or int(match["precision"]) < MAX_SECONDS_PRECISION:
+        return formatted
+    return match["head"] + match["tail"]
 
 
 def base_type(canonical: str) -> str:

@@ -322,6 +322,28 @@ def snapshot_model(snapshot: dict[str, Any]) -> SchemaModel:
 def prisma_ddl(node_modules: Path, schema: Path, dsn: str) -> str:
     """The SQL Prisma's schema engine generates to create `schema` from nothing (it needs a server to
     talk to; node-postgres does not read libpq passfiles, so the password goes in the URL)."""
+    sql = _prisma_engine(node_modules, schema, dsn, "ddl")
+    assert "CREATE TABLE" in sql, sql[-2000:]
+    return sql
+
+
+def prisma_pull(node_modules: Path, datasource: Path, dsn: str) -> str:
+    """The schema `prisma db pull` writes for the database at `dsn` (`datasource`: a file with only the
+    datasource block)."""
+    schema = _prisma_engine(node_modules, datasource, dsn, "pull")
+    assert "model " in schema, schema[-2000:]
+    return schema
+
+
+def prisma_migration_from_live(node_modules: Path, schema: Path, dsn: str) -> str:
+    """The SQL statements that would bring the database at `dsn` to `schema`, as `prisma migrate diff
+    --from-config-datasource --to-schema SCHEMA --script` prints them: none when Prisma's own engine finds
+    the database and the schema the same."""
+    script = _prisma_engine(node_modules, schema, dsn, "diff")
+    return "\n".join(line for line in script.splitlines() if line.strip() and not line.startswith("--"))
+
+
+def _prisma_engine(node_modules: Path, schema: Path, dsn: str, mode: str) -> str:
     params = conninfo_to_dict(dsn)
     password = ""
     for line in Path(str(params["passfile"])).read_text().splitlines():
@@ -336,7 +358,7 @@ def prisma_ddl(node_modules: Path, schema: Path, dsn: str) -> str:
         text=True,
         timeout=120,
         check=False,
-        env={**os.environ, "PRISMA_DDL_URL": url},
+        env={**os.environ, "PRISMA_DDL_URL": url, "PRISMA_MODE": mode},
     )
-    assert done.returncode == 0 and "CREATE TABLE" in done.stdout, done.stderr[-2000:]
+    assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
