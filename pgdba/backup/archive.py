@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import signal
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -41,9 +42,12 @@ def pipe_archive(
     env: dict[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
     decrypt: list[str] | None = None,
+    *,
+    whole: bool = True,
 ) -> ArchiveRead:
     """Stream the object into `argv` (a pg_restore reading stdin), through `decrypt` (age -d) when given;
-    the hash covers the whole stored object even when pg_restore stops early."""
+    the hash covers the whole stored object even when pg_restore stops early, unless whole=False: then
+    reading stops with pg_restore (the hash and size are of what was read)."""
     digest = hashlib.sha256()
     size = 0
     with tempfile.NamedTemporaryFile(prefix="pgdba-pg_restore-", suffix=".err") as errfile:
@@ -73,6 +77,8 @@ def pipe_archive(
                             sink.write(chunk)
                         except BrokenPipeError:
                             sink_open = False  # the reader gave up; keep hashing
+                    if not sink_open and not whole:
+                        break
         except BaseException:
             for proc in chain:
                 proc.kill()
@@ -82,6 +88,10 @@ def pipe_archive(
             with contextlib.suppress(BrokenPipeError):
                 sink.close()
         codes = [proc.wait() for proc in chain]
+        if decrypt and codes[-1] == 0 and codes[0] == -signal.SIGPIPE:
+            # pg_restore had all it wanted (`--list` reads only the table of contents) and closed its
+            # input: age, still writing, got SIGPIPE. The hash of the whole stored object still stands.
+            codes[0] = 0
         with open(errfile.name, encoding="utf-8", errors="replace") as handle:
             lines = [line.rstrip() for line in handle if line.strip()]
     errors = [line for line in lines if "error" in line.lower()]
@@ -113,3 +123,25 @@ def read_archive(
     return ArchiveRead(
         sha256, size, out.returncode, [line for line in lines if "error" in line.lower()], lines
     )
+
+
+def read_table_of_contents(
+    storage: Storage,
+    manifest: Manifest,
+    pg_restore: str,
+    env: dict[str, str] | None = None,
+    age_identity: Path | None = None,
+) -> str | None:
+    """`pg_restore --list` of a custom-format archive, reading only as far as its table of contents (the
+    start of the object); None for a directory-format one (its toc.dat comes last in the stored tar) or
+    when pg_restore cannot read it."""
+    if manifest.dump_format == "directory":
+        return None
+    decrypt = decrypt_argv(age_identity) if manifest.encryption == "age" else None
+    with tempfile.TemporaryDirectory(prefix="pgdba-toc-") as tmp:
+        listing = Path(tmp) / "list.txt"
+        argv = [pg_restore, "--list", f"--file={listing}"]
+        read = pipe_archive(storage, manifest.dump_key, argv, env, None, decrypt, whole=False)
+        if not read.restore_ok or not listing.exists():
+            return None
+        return listing.read_text(encoding="utf-8", errors="replace")

@@ -32,6 +32,7 @@ from pgdba.backup.catalog import (
     sequence_values,
     user_tables,
 )
+from pgdba.backup.database_properties import read_database_properties
 from pgdba.backup.directory import dump_directory, upload_directory_as_tar, work_folder
 from pgdba.backup.encryption import check_recipients, encrypt_argv, encrypt_bytes
 from pgdba.backup.hashing import HashingReader
@@ -223,6 +224,7 @@ def run_backup(
             except psycopg.errors.LockNotAvailable:
                 raise _lock_conflict(target, "the table size and catalog query before pg_dump") from None
             schema_model = _schema_model(conn)
+        database_properties = _database_properties(conn)
     backup_id = new_backup_id(started)
     prefix = backup_prefix(database, backup_id)
     snapshot: str | None = None
@@ -305,6 +307,7 @@ def run_backup(
         large_objects=large_objects,
         large_objects_at_dump_end=None if exact else large_objects_at_dump_end,  # exact: the snapshot's count
         large_object_digests=lo_digests,
+        database_properties=database_properties,
     )
     try:
         write_manifest(storage, manifest)  # last: from here on the backup counts
@@ -326,6 +329,17 @@ def _schema_model(conn: psycopg.Connection) -> dict[str, Any] | None:
         if not conn.autocommit:
             raise  # inside the snapshot transaction an error would abort it: let the backup fail loudly
         return None
+
+
+def _database_properties(conn: psycopg.Connection) -> dict[str, Any] | None:
+    """The database's owner, locale, settings, privileges and comment, and the roles its objects need
+    (database_properties.py), for the restore; None when they cannot be read: the backup goes on, and a
+    restore then treats it as one of an earlier pgdba."""
+    try:
+        props = read_database_properties(conn)
+    except psycopg.Error:
+        return None
+    return None if props is None else props.to_dict()
 
 
 def _restore_test_facts(

@@ -148,6 +148,9 @@ class Manifest:
     large_objects: int | None = None  # counted when the backup started (in the dump's snapshot with --exact)
     large_objects_at_dump_end: int | None = None  # counted again after pg_dump (without --exact)
     large_object_digests: LargeObjectDigests | None = None  # None: taken by a pgdba that did not record them
+    # the database's owner, locale, settings, privileges and comment, and the roles its objects need
+    # (database_properties.py); None: taken by a pgdba that did not record them
+    database_properties: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -11,6 +11,14 @@ had, and the contents of those the backup digested (a bounded sample) identical 
 scratch database is dropped afterwards; the result is recorded next to the backup and in the history
 store.
 
+The copy is restored as `pgdba backup restore` restores: with object owners and privileges, created with
+the source's encoding and locale, then given the source database's owner, settings, privileges and
+comment (recorded in the manifest), which are read back and compared. When the server lacks a role the
+backup needs (or the restoring role is no superuser and cannot give objects to their owners), the data is
+restored without owners and privileges and the `roles` check says why a real restore would not get
+through here: a warning when the backup's globals.sql defines the missing roles, a failure when it has no
+globals.sql.
+
 pg_restore is chosen by the major of the pg_dump that wrote the archive (an older one cannot read it).
 """
 
@@ -28,7 +36,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from pgdba.backup.archive import ArchiveRead, read_archive
+from pgdba.backup.archive import ArchiveRead, read_archive, read_table_of_contents
 from pgdba.backup.catalog import (
     LargeObjectUnreadable,
     catalog_fingerprint,
@@ -41,6 +49,21 @@ from pgdba.backup.catalog import (
     sequence_value,
     sequence_values,
 )
+from pgdba.backup.database_properties import (
+    DATABASE_OWNER,
+    NAMED_IN_PRIVILEGES,
+    OWNS_OBJECTS,
+    DatabaseProperties,
+    apply_property_statements,
+    existing_roles,
+    missing_roles,
+    properties_of,
+    property_differences,
+    property_statements,
+    read_database_properties,
+    roles_needed,
+    toc_owners,
+)
 from pgdba.backup.dump import check_jobs, untracked_client_environment
 from pgdba.backup.encryption import decrypt_argv
 from pgdba.backup.manifest import (
@@ -52,7 +75,7 @@ from pgdba.backup.manifest import (
     SequenceFacts,
     TableFacts,
 )
-from pgdba.backup.restore import create_database, drop_database
+from pgdba.backup.restore import RESTORING_ROLE_SQL, create_database, drop_database, missing_roles_message
 from pgdba.backup.server_identity import records_of_server
 from pgdba.backup.storage import Storage
 from pgdba.backup.tools import PgTools, pg_restore_for_archive
@@ -197,11 +220,23 @@ def restore_test(
     )
     if manifest.encryption == "age":
         decrypt_argv(age_identity)  # a missing key is a usage error, not a failed restore
-    create_scratch_database(server, scratch)
+    props = properties_of(manifest)
+    locale_note = create_scratch_database(server, scratch, props)
     try:
         scratch_target = server.with_database(scratch)
+        with server.connect() as conn:
+            roles = existing_roles(conn)
+            row = conn.execute(RESTORING_ROLE_SQL).fetchone()
+        restoring_role, superuser = (str(row[0]), bool(row[1])) if row else (None, False)
+        listing = read_table_of_contents(
+            storage, manifest, tools.pg_restore, dict(environ or {}) or None, age_identity
+        )
+        as_restore = _check_roles(result, storage, backup, props, listing, roles, restoring_role, superuser)
         dsn, env = untracked_client_environment(scratch_target, environ)
-        argv = [tools.pg_restore, "--no-owner", "--no-acl", "--no-password", f"--dbname={dsn}"]
+        # with every role there, the restore `pgdba backup restore` runs: owners and privileges included
+        argv = [tools.pg_restore, "--no-password", f"--dbname={dsn}"]
+        if not as_restore:
+            argv[1:1] = ["--no-owner", "--no-acl"]
         if jobs > 1 and manifest.dump_format == "directory":
             argv.append(f"--jobs={jobs}")  # pg_restore reads a piped custom archive with one job only
         read = read_archive(storage, manifest, argv, env, progress, age_identity)
@@ -218,6 +253,8 @@ def restore_test(
             _check_sequences_ahead_of_their_columns(result, conn, same_as_source)
             _check_large_objects(result, manifest, conn)
             _check_large_object_contents(result, manifest, conn)
+        # last: the source's settings on the copy must not change how the checks above read it
+        _check_database_properties(result, server, scratch, props, as_restore, restoring_role, locale_note)
     except (PgdbaError, psycopg.Error) as exc:
         # a test that could not finish is a failed test, and is recorded as one
         result.add("error", FAIL, _first_line(exc))
@@ -235,11 +272,14 @@ def restore_test(
 NOT_RUN = "the restore test did not run, nothing recorded"
 
 
-def create_scratch_database(server: Target, scratch: str) -> None:
-    """CREATE DATABASE scratch, or an error (never a failed test): a server we cannot reach or a role
-    without CREATEDB says nothing about the backup, and must not replace an earlier passing result."""
+def create_scratch_database(
+    server: Target, scratch: str, props: DatabaseProperties | None = None
+) -> str | None:
+    """CREATE DATABASE scratch (with the source's encoding and locale when recorded: the note says when the
+    server refused them), or an error (never a failed test): a server we cannot reach or a role without
+    CREATEDB says nothing about the backup, and must not replace an earlier passing result."""
     try:
-        create_database(server, scratch)
+        return create_database(server, scratch, props)
     except ConnectionFailed as exc:
         raise ConnectionFailed(f"{exc} ({NOT_RUN})") from None
     except psycopg.errors.InsufficientPrivilege as exc:
@@ -273,6 +313,101 @@ def _check_archive(result: RestoreTestResult, manifest: Manifest, read: ArchiveR
     else:
         shown = "; ".join(read.errors[:3]) or "no error message"
         result.add("pg_restore", FAIL, f"exit {read.returncode}, {len(read.errors)} error line(s): {shown}")
+
+
+def _check_roles(
+    result: RestoreTestResult,
+    storage: Storage,
+    backup: BackupInfo,
+    props: DatabaseProperties | None,
+    listing: str | None,
+    roles: set[str],
+    restoring_role: str | None,
+    superuser: bool,
+) -> bool:
+    """Whether the copy can be restored as `pgdba backup restore` restores (owners and privileges): every
+    role the backup needs exists, and the restoring role may give objects to their owners (a superuser).
+    Otherwise the data is still restored and checked, without owners and privileges, and the check says
+    why a real restore on this server would not get through: a warning when the backup's globals.sql has
+    the missing roles, a failure when the backup has no globals.sql to create them from."""
+    owners, default_acl_roles = toc_owners(listing or "", roles)
+    needed = roles_needed(props, owners)
+    for role in default_acl_roles:
+        needed.setdefault(role, NAMED_IN_PRIVILEGES)
+    missing = missing_roles(needed, roles)
+    without = "the data was restored and checked without owners and privileges"
+    if missing:
+        message = missing_roles_message(backup, storage, missing)
+        status = WARN if backup.manifest is not None and backup.manifest.globals_key else FAIL
+        result.add(
+            "roles", status, f"{message}. `pgdba backup restore` refuses here until they exist; {without}"
+        )
+        return False
+    owning = sorted(
+        r for r, why in needed.items() if why in (OWNS_OBJECTS, DATABASE_OWNER) and r != restoring_role
+    )
+    if owning and not superuser:
+        result.add(
+            "roles",
+            WARN,
+            f"{restoring_role} is not a superuser and cannot give objects to {', '.join(owning[:10])} as a "
+            f"restore does: {without}",
+        )
+        return False
+    known = "" if listing is not None or props is not None else " (none recorded, table of contents not read)"
+    result.add(
+        "roles",
+        PASS,
+        f"the {len(needed)} role(s) the backup needs exist{known}; restored with owners and privileges, as "
+        "`pgdba backup restore` does",
+    )
+    return True
+
+
+def _check_database_properties(
+    result: RestoreTestResult,
+    server: Target,
+    scratch: str,
+    props: DatabaseProperties | None,
+    as_restore: bool,
+    restoring_role: str | None,
+    locale_note: str | None,
+) -> None:
+    """The source database's owner, settings, privileges and comment applied to the copy as a restore
+    applies them, and read back."""
+    if props is None:
+        result.add(
+            "database.properties",
+            WARN,
+            "the manifest (from an older pgdba) has no database owner, settings, privileges or comment: "
+            "a restore cannot give them back",
+        )
+        return
+    if not as_restore:
+        result.add(
+            "database.properties", WARN, "not applied: the roles they name cannot be used here (see roles)"
+        )
+        return
+    statements = property_statements(scratch, props, restoring_role=restoring_role)
+    try:
+        with server.connect(apply=True) as conn:
+            notes = apply_property_statements(conn, statements)
+        with server.connect() as conn:
+            got = read_database_properties(conn, scratch, with_object_roles=False)
+    except psycopg.Error as exc:
+        result.add("database.properties", FAIL, f"a restore cannot apply them: {_first_line(exc)}")
+        return
+    differences = property_differences(props, got) if got is not None else ["the copy is gone"]
+    if differences:
+        result.add("database.properties", FAIL, "; ".join(differences))
+        return
+    notes = [*([locale_note] if locale_note else []), *notes]
+    detail = (
+        f"owner {props.owner}, {len(props.settings)} setting(s), "
+        f"{'default privileges' if props.acl is None else f'{len(props.acl)} privilege(s)'}, "
+        f"{'a comment' if props.comment is not None else 'no comment'}: as the source's"
+    )
+    result.add("database.properties", WARN if notes else PASS, "; ".join([detail, *notes]))
 
 
 RESTORED_TABLES_SQL = """

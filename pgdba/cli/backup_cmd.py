@@ -414,9 +414,19 @@ def restore_command(
     profile: ProfileOption = None,
     database: DatabaseOption = None,
     force: Annotated[
-        bool, typer.Option("--force", help="drop and replace the database if it exists and is not empty")
+        bool,
+        typer.Option(
+            "--force",
+            help="replace the database if it exists and is not empty (once the backup is restored beside it)",
+        ),
     ] = False,
-    no_owner: Annotated[bool, typer.Option("--no-owner", help="do not restore object owners")] = False,
+    no_owner: Annotated[
+        bool,
+        typer.Option(
+            "--no-owner",
+            help="do not restore object owners nor the database's owner: the restoring role owns them",
+        ),
+    ] = False,
     jobs: RestoreJobsOption = 1,
     age_identity_file: AgeIdentityOption = None,
     apply: Annotated[
@@ -429,6 +439,12 @@ def restore_command(
     Without a backup id: the newest complete backup of the --dsn server when the storage has some of it,
     else of the one server the storage has backups of (of several: give an id).
 
+    The whole archive is checked (sha256, pg_restore --list) and the roles it needs are looked up before
+    anything changes; a missing role is refused with its name and where the backup's globals.sql is. The
+    backup is restored into a new database of a temporary name, given the source database's owner,
+    settings, privileges and comment, and only then put in place of the existing one: a failure leaves the
+    existing database as it was.
+
     Example: pgdba backup restore --storage file:///var/backups/pg --into app_copy --apply
     """
     check_format(fmt)
@@ -439,7 +455,8 @@ def restore_command(
     destination = target_system_identifier(server) if backup is None else None
     info = choose_backup_to_restore(store, backup, database, destination)
     _note_unused_identity(info, age_identity_file)
-    total = info.manifest.dump_size if info.manifest else None
+    # with --apply the archive is read twice: checked whole before anything changes, then restored
+    total = info.manifest.dump_size * (2 if apply else 1) if info.manifest else None
     with _byte_progress("restore", total) as progress:
         result = restore_backup(
             store,
@@ -456,11 +473,16 @@ def restore_command(
     if fmt == "json":
         print_json(result.to_dict())
     else:
-        print("applied:" if apply else "plan (pass --apply to run it):")
+        if not apply:
+            print("plan (pass --apply to run it):")
+        else:
+            print("applied:" if result.ok else "stopped (see the problems below), the plan was:")
         for step in result.steps:
             print(f"  {step}")
         for problem in result.problems:
             print(f"  problem: {problem}")
+        for note in result.notes:
+            print(f"  note: {note}")
     if not result.ok:
         raise typer.Exit(1)
 
@@ -631,9 +653,16 @@ def restore_test_command(
     record_restore_test(store, info, result, history)
     data = result.to_dict()
     title = f"restore test of {result.database}/{result.backup_id}: {'PASSED' if result.passed else 'FAILED'}"
+    caveat = ""
+    if result.passed and any(c.name == "roles" and c.status != "pass" for c in result.checks):
+        caveat = (
+            " — of the data only: a restore with owners and privileges would not get through here (see roles)"
+        )
     if fmt == "table":
-        print(f"{title} in {result.duration_s:.1f} s")
+        print(f"{title} in {result.duration_s:.1f} s{caveat}")
         title = ""
+    else:
+        title += caveat
     print_rows(data["checks"], CHECK_COLUMNS, fmt, title=title, json_data=data)
     if not result.passed:
         raise typer.Exit(1)

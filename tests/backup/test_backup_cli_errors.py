@@ -246,9 +246,12 @@ def test_restore_plan_quotes_shell_words_so_it_can_be_pasted(demo_db, tested_bac
     into = 'bad"name'
     args = ["backup", "restore", "--dsn", demo_db.cluster.dsn(), "--storage", str(tested_backup.storage.root)]
     assert main([*args, "--into", into]) == 0
-    command = next(line.strip() for line in capsys.readouterr().out.splitlines() if "pg_restore" in line)
+    out = capsys.readouterr().out.splitlines()
+    command = next(line.strip() for line in out if line.strip().startswith("pg_restore"))
     words = shlex.split(command.split(" < ")[0])
-    assert words[0] == "pg_restore" and f"--dbname={into}" in words
+    # restored under a temporary name first, that ends with the name restored into
+    assert words[0] == "pg_restore" and words[-1].startswith("--dbname=pgdba_new_")
+    assert words[-1].endswith(f"_{into}")
 
 
 def test_prune_help_says_a_rule_of_zero_is_refused(capsys, monkeypatch):

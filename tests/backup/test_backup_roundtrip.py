@@ -57,6 +57,7 @@ def test_exact_backup_restore_test_passes_with_matching_counts_and_checksums(dem
     assert result.passed, result.to_dict()
     statuses = {c.name: c.status for c in result.checks}
     assert statuses == {
+        "roles": "pass",
         "archive.sha256": "pass",
         "pg_restore": "pass",
         "tables.present": "pass",
@@ -70,6 +71,7 @@ def test_exact_backup_restore_test_passes_with_matching_counts_and_checksums(dem
         "sequences.columns": "pass",
         "large_objects": "pass",
         "large_objects.content": "pass",
+        "database.properties": "pass",
     }
     assert {t.table: (t.restored_rows, t.checksum_match) for t in result.tables}["public.enrollment"] == (
         6000,
@@ -151,7 +153,10 @@ def test_restore_refuses_a_non_empty_database_without_force(demo_db, file_storag
             conn.execute("INSERT INTO course (title, price) VALUES ('extra', 1)")
             conn.commit()
         forced = restore_backup(file_storage, info, demo_db.target, copy, apply=True, force=True)
-        assert forced.ok and forced.steps[0].startswith("DROP DATABASE")
+        # the copy is restored beside the database first, then put in its place
+        assert forced.ok and forced.steps[1].startswith('CREATE DATABASE "pgdba_new_')
+        assert forced.steps[-3].startswith(f'ALTER DATABASE "{copy}" RENAME TO "pgdba_old_')
+        assert forced.steps[-1].startswith('DROP DATABASE "pgdba_old_')
         with psycopg.connect(demo_db.cluster.dsn(copy)) as conn:
             assert conn.execute("SELECT count(*) FROM course").fetchone() == (60,)
     finally:
