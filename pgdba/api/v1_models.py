@@ -108,6 +108,11 @@ class PoolServerLimits(BaseModel):
     hidden_sessions: int = 0
     # client connections to the served database by application (those count against its CONNECTION LIMIT)
     database_connections_by_application: dict[str, int] = Field(default_factory=dict)
+    # the login role, its CONNECTION LIMIT (-1: none or a superuser) and its sessions by application
+    role_name: str = ""
+    role_connection_limit: int = -1
+    other_clients_of_role: int = 0
+    role_connections_by_application: dict[str, int] = Field(default_factory=dict)
 
 
 class PoolAdviceStep(BaseModel):
@@ -128,6 +133,8 @@ class PoolAdviceResponse(BaseModel):
     demand_per_instance: int
     demand_source: str
     pooler_needed: bool
+    # where available_connections comes from: "server", "database" or "role" (CONNECTION LIMIT)
+    binding_limit: Literal["server", "database", "role"] = "server"
     steps: list[PoolAdviceStep]
     notes: list[str]
     findings: list[FindingModel]
@@ -154,6 +161,9 @@ class PoolBenchResult(BaseModel):
     peak_server_connections: int
     peak_active_connections: int
     pool_connection_errors: int = 0  # absent from bench files written before pgdba recorded it
+    # the peak of server connections reached the pool size (None: direct connections, or a bench file
+    # written before pgdba pre-opened its pools and recorded it)
+    size_reached: bool | None = None
 
 
 class PoolBenchResponse(BaseModel):

@@ -143,7 +143,8 @@ def _print_advice(report: PoolAdviceReport, fmt: str) -> None:
         fmt,
         title=(
             f"Pool size: {advice.per_instance} per instance × {advice.instances} = {advice.total} "
-            f"(pooler needed: {'yes' if advice.pooler_needed else 'no'})"
+            f"(pooler needed: {'yes' if advice.pooler_needed else 'no'}"
+            f"{_bound_by(report)})"
         ),
     )
     if fmt == "markdown":
@@ -160,6 +161,16 @@ def _print_advice(report: PoolAdviceReport, fmt: str) -> None:
     if fmt == "markdown":
         print()
     print_report(Report(findings=advice.findings, notes=advice.notes), fmt, title="Warnings")
+
+
+def _bound_by(report: PoolAdviceReport) -> str:
+    """Which CONNECTION LIMIT binds the advice, when one does (the steps show the server's arithmetic)."""
+    binding = report.advice.binding_limit
+    if binding == "role":
+        return f"; bound by role {report.limits.role_name}'s CONNECTION LIMIT {report.limits.role_connection_limit}"
+    if binding == "database":
+        return f"; bound by the database's CONNECTION LIMIT {report.limits.database_connection_limit}"
+    return ""
 
 
 def _pool_sizes(text: str) -> tuple[int, ...]:
@@ -213,6 +224,13 @@ def bench(
             help="connection timeout in s (waiting for the pool or the server)",
         ),
     ] = 5.0,
+    open_timeout: Annotated[
+        float,
+        typer.Option(
+            parser=finite(min=0, max=MAX_CONNECT_TIMEOUT_S, min_open=True),
+            help="seconds for each pool to open all its connections before the surge",
+        ),
+    ] = 60.0,
     statement_timeout: Annotated[
         int,
         typer.Option(min=1, max=MAX_STATEMENT_TIMEOUT_MS, help="statement_timeout of the test sessions, ms"),
@@ -239,7 +257,9 @@ def bench(
 ) -> None:
     """Bounded surge load test per pool size: throughput, latency, connection wait, errors, peak connections.
 
-    Exit 1 when no pool size served every request without errors (no recommendation)."""
+    Each pool opens all its connections before the surge; a size above what the server can give this role
+    now is refused (exit 2). Exit 1 when no pool size served every request without errors at its full size
+    (no recommendation)."""
     check_format(fmt)
     config = LoadTestConfig(
         pool_sizes=_pool_sizes(pool_sizes),
@@ -248,6 +268,7 @@ def bench(
         pattern=pattern,
         time_limit_s=time_limit,
         connect_timeout_s=timeout,
+        open_timeout_s=open_timeout,
         statement_timeout_ms=statement_timeout,
         max_waiting=max_waiting,
         apply=apply,
@@ -297,6 +318,8 @@ def _print_bench(report: LoadTestReport, fmt: str) -> None:
     for result in report.results:
         row = result.to_dict()
         row["size"] = "direct" if result.mode == "direct" else result.pool_size
+        if result.size_reached is False:
+            row["peak_server_connections"] = f"{result.peak_server_connections} (< size)"
         rows.append(row)
     cfg = report.config
     print_rows(

@@ -64,6 +64,10 @@ class AdviceInputs:
     # the current database's CONNECTION LIMIT (None or -1: none) and the other clients already in it
     database_connection_limit: int | None = None
     other_clients_in_database: int = 0
+    # the application role's CONNECTION LIMIT (None or -1: none) and its other sessions, in any database
+    role_connection_limit: int | None = None
+    other_clients_of_role: int = 0
+    role_name: str | None = None
     workers_per_instance: int | None = None
     mean_call_ms: float | None = None
     peak_calls_per_s: float | None = None
@@ -93,6 +97,8 @@ class AdviceInputs:
         check_whole(self.other_clients, "other clients", 0, MAX_BACKENDS)
         check_whole(self.database_connection_limit, "database connection limit", -1, MAX_BACKENDS)
         check_whole(self.other_clients_in_database, "other clients in the database", 0, MAX_BACKENDS)
+        check_whole(self.role_connection_limit, "role connection limit", -1, MAX_BACKENDS)
+        check_whole(self.other_clients_of_role, "other sessions of the role", 0, MAX_BACKENDS)
         check_finite(self.headroom_fraction, "headroom fraction", 0, MAX_HEADROOM_FRACTION)
         check_whole(self.headroom_min, "minimum headroom", 0, MAX_BACKENDS)
         check_whole(self.effective_spindles, "effective spindles", 0, MAX_SERVER_CPUS)
@@ -118,6 +124,9 @@ class PoolAdvice:
     demand_per_instance: int
     demand_source: str
     pooler_needed: bool
+    # which limit available_connections comes from: "server" (max_connections less the reserved slots,
+    # headroom and other clients), "database" or "role" (its CONNECTION LIMIT less the others counted in it)
+    binding_limit: str = "server"
     steps: list[AdviceStep] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
@@ -134,24 +143,63 @@ def headroom_for(inputs: AdviceInputs) -> int:
     return max(inputs.headroom_min, math.ceil(inputs.headroom_fraction * inputs.max_connections))
 
 
-def _within_database_limit(inputs: AdviceInputs, available: int, steps: list[AdviceStep]) -> int:
-    """A database CONNECTION LIMIT refuses non-superusers past it ("too many connections for database")
-    whatever max_connections says; superusers are exempt, so no headroom is kept inside it."""
-    limit = inputs.database_connection_limit
-    if limit is None or limit < 0:
-        return available
-    in_database = max(0, limit - inputs.other_clients_in_database)
-    if in_database >= available:
-        return available
-    steps.append(
-        AdviceStep(
-            "database connection limit",
-            f"CONNECTION LIMIT {limit} − other clients in this database {inputs.other_clients_in_database} "
-            f"= {in_database}",
-            in_database,
-        )
+def _within_connection_limits(
+    inputs: AdviceInputs, available: int, steps: list[AdviceStep]
+) -> tuple[int, str]:
+    """A database's or a role's CONNECTION LIMIT refuses non-superusers past it ("too many connections for
+    database" / "for role") whatever max_connections says; superusers are exempt, so no headroom is kept
+    inside it. Returns the connections left and which limit binds: "server", "database" or "role"."""
+    binding = "server"
+    limits = (
+        (
+            "database",
+            inputs.database_connection_limit,
+            inputs.other_clients_in_database,
+            "other clients in this database",
+        ),
+        (
+            "role",
+            inputs.role_connection_limit,
+            inputs.other_clients_of_role,
+            f"other sessions of role {inputs.role_name}"
+            if inputs.role_name
+            else "other sessions of the role",
+        ),
     )
-    return in_database
+    for name, limit, others, whose in limits:
+        if limit is None or limit < 0:
+            continue
+        within = max(0, limit - others)
+        if within >= available:
+            continue
+        steps.append(
+            AdviceStep(
+                f"{name} connection limit", f"CONNECTION LIMIT {limit} − {whose} {others} = {within}", within
+            )
+        )
+        available, binding = within, name
+    return available, binding
+
+
+def _limit_words(binding: str, inputs: AdviceInputs) -> tuple[str, str, str]:
+    """The binding limit as a finding names it: what allows the connections, the error a connection past
+    it gets, and what to raise."""
+    if binding == "role":
+        role = inputs.role_name
+        return (
+            f"role {role}'s CONNECTION LIMIT {inputs.role_connection_limit} allows"
+            if role
+            else f"the role's CONNECTION LIMIT {inputs.role_connection_limit} allows",
+            f'too many connections for role "{role}"' if role else "too many connections for role",
+            "the role's CONNECTION LIMIT",
+        )
+    if binding == "database":
+        return (
+            f"the database's CONNECTION LIMIT {inputs.database_connection_limit} allows",
+            "too many connections for database",
+            "the database's CONNECTION LIMIT",
+        )
+    return "the server allows", "sorry, too many clients already", "max_connections"
 
 
 def pool_size_advice(inputs: AdviceInputs) -> PoolAdvice:
@@ -170,7 +218,7 @@ def pool_size_advice(inputs: AdviceInputs) -> PoolAdvice:
             available,
         )
     )
-    available = _within_database_limit(inputs, available, steps)
+    available, binding = _within_connection_limits(inputs, available, steps)
     server_cap = available // n
     steps.append(
         AdviceStep("server limit per instance", f"⌊{available} / {n} instances⌋ = {server_cap}", server_cap)
@@ -271,6 +319,7 @@ def pool_size_advice(inputs: AdviceInputs) -> PoolAdvice:
     )
 
     findings: list[Finding] = []
+    allows, refusal, to_raise = _limit_words(binding, inputs)
     if pooler_needed:
         server_side_pool = min(max(total_demand, min(inputs.min_per_instance, demand * n)), available)
         findings.append(
@@ -278,19 +327,24 @@ def pool_size_advice(inputs: AdviceInputs) -> PoolAdvice:
                 code="pool.pooler_needed",
                 severity=Severity.CRITICAL if server_cap == 0 else Severity.WARNING,
                 title=(
-                    f"{n} instances need {demand} connections each but the server has room for "
-                    f"{server_cap} each"
+                    f"{n} instances need {demand} connections each but "
+                    + (
+                        f"the server has room for {server_cap} each"
+                        if binding == "server"
+                        else f"{allows} {server_cap} each"
+                    )
                 ),
                 metrics={
                     "demand_per_instance": demand,
                     "server_cap_per_instance": server_cap,
                     "instances": n,
                     "server_side_pool": server_side_pool,
+                    "binding_limit": binding,
                 },
                 recommendation=(
                     "put PgBouncer in transaction mode between the instances and PostgreSQL "
                     f"(default_pool_size ≈ {server_side_pool}: the server-side need in total, not "
-                    "instances × pool), or raise max_connections, or run fewer instances"
+                    f"instances × pool), or raise {to_raise}, or run fewer instances"
                 ),
             )
         )
@@ -301,17 +355,17 @@ def pool_size_advice(inputs: AdviceInputs) -> PoolAdvice:
                 severity=Severity.CRITICAL,
                 title=(
                     f"{n} instances × pool {inputs.current_pool_size} = {n * inputs.current_pool_size} "
-                    f"connections, the server allows {available}"
+                    f"connections, {allows} {available}"
                 ),
                 metrics={
                     "instances": n,
                     "pool_size": inputs.current_pool_size,
                     "total": n * inputs.current_pool_size,
                     "available": available,
+                    "binding_limit": binding,
                 },
                 recommendation=(
-                    "under a surge the last instances get 'sorry, too many clients already'; "
-                    f"use at most {server_cap} per instance"
+                    f"under a surge the last instances get '{refusal}'; use at most {server_cap} per instance"
                 ),
             )
         )
@@ -324,6 +378,7 @@ def pool_size_advice(inputs: AdviceInputs) -> PoolAdvice:
         demand_per_instance=demand,
         demand_source=source,
         pooler_needed=pooler_needed,
+        binding_limit=binding,
         steps=steps,
         notes=notes,
         findings=findings,

@@ -3,6 +3,10 @@ the peak number of server connections seen in pg_stat_activity by a separate sam
 
 Pool size 0 means "no pool": every client opens its own connection, as an application without a pool
 does; above max_connections that is the documented failure mode ("sorry, too many clients already").
+
+A pool size is what is measured: before anything runs, sizes above what the server can give this role now
+are refused (InputError naming the limit); each pool opens all its connections before the surge is
+released; a size whose peak of server connections still stayed below it is flagged and never recommended.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from pgdba.pool.factory import (
     pool_stats,
 )
 from pgdba.pool.input_ranges import check_finite, check_whole
-from pgdba.pool.server_limits import MAX_BACKENDS, is_loopback
+from pgdba.pool.server_limits import MAX_BACKENDS, ConnectionBudget, connection_budget, is_loopback
 from pgdba.pool.workload import StatementWorkload, Workload
 from pgdba.target import Target
 
@@ -45,6 +49,8 @@ MAX_CLIENTS = 10_000
 MAX_REQUESTS = 100_000_000
 MAX_TIME_LIMIT_S = 86_400.0
 MAX_CONNECT_TIMEOUT_S = 3_600.0
+# how often the opening of a pool is checked (ready, refused, timed out)
+OPEN_POLL_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,8 @@ class LoadTestConfig:
     pattern: str = "surge"
     time_limit_s: float = 60.0
     connect_timeout_s: float = 5.0
+    # a pool opens all its connections before the surge: a size not open within this is an error
+    open_timeout_s: float = 60.0
     statement_timeout_ms: int = 60_000
     max_waiting: int | None = None
     # steady pattern: clients start spread over ramp_s and pause think_ms between their requests
@@ -79,6 +87,7 @@ class LoadTestConfig:
         check_finite(
             self.connect_timeout_s, "connection timeout (s)", 0, MAX_CONNECT_TIMEOUT_S, low_open=True
         )
+        check_finite(self.open_timeout_s, "pool open timeout (s)", 0, MAX_CONNECT_TIMEOUT_S, low_open=True)
         # 0 (none) is refused here: a request in flight at the time limit must still end
         check_whole(self.statement_timeout_ms, "statement timeout (ms)", 1, MAX_STATEMENT_TIMEOUT_MS)
         check_whole(self.max_waiting, "max waiting (0 = no limit)", 0, MAX_REQUESTS)
@@ -122,9 +131,18 @@ class SizeResult:
     def clean(self) -> bool:
         return self.failed == 0 and self.not_run == 0 and self.pool_connection_errors == 0
 
+    @property
+    def size_reached(self) -> bool | None:
+        """Whether the test really had pool_size server connections (None for direct connections): a size
+        whose peak stayed below it measured a smaller pool."""
+        if self.mode != "pool":
+            return None
+        return self.peak_server_connections >= self.pool_size
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["failed"] = self.failed
+        data["size_reached"] = self.size_reached
         return data
 
 
@@ -163,19 +181,42 @@ def percentile(values: list[float], pct: float) -> float | None:
 
 
 def recommend_pool_size(results: list[SizeResult], tolerance: float = 0.10) -> tuple[int | None, str]:
-    """The smallest pool size that ran every request without error, and opened every connection it
-    tried, whose p99 is within tolerance of the best such p99. Direct connections (size 0) are never
-    recommended."""
-    clean = [r for r in results if r.mode == "pool" and r.clean and r.p99_ms is not None]
+    """The smallest pool size that ran every request without error, opened every connection it tried and
+    really reached its size (peak server connections), whose p99 is within tolerance of the best such p99.
+    Direct connections (size 0) are never recommended."""
+    unreached = [r for r in results if r.size_reached is False]
+    clean = [r for r in results if r.mode == "pool" and r.clean and r.size_reached and r.p99_ms is not None]
+    never = (
+        "; not counted, their peak of server connections stayed below the size: "
+        + ", ".join(f"{r.pool_size} (peak {r.peak_server_connections})" for r in unreached)
+        if unreached
+        else ""
+    )
     if not clean:
-        return None, "no pool size served every request without errors or timeouts: no recommendation"
+        return None, (
+            "no pool size served every request without errors or timeouts at its full size: "
+            f"no recommendation{never}"
+        )
     best = min(r.p99_ms for r in clean if r.p99_ms is not None)
     limit = best * (1.0 + tolerance)
     chosen = min((r for r in clean if r.p99_ms is not None and r.p99_ms <= limit), key=lambda r: r.pool_size)
     return chosen.pool_size, (
         f"pool size {chosen.pool_size}: the smallest with p99 {chosen.p99_ms:.1f} ms within "
-        f"{tolerance:.0%} of the best p99 {best:.1f} ms, with no errors or timeouts"
+        f"{tolerance:.0%} of the best p99 {best:.1f} ms, with no errors or timeouts{never}"
     )
+
+
+def check_pool_sizes(config: LoadTestConfig, budget: ConnectionBudget) -> None:
+    """Refuse pool sizes the server cannot give this role now: such a pool could never be measured at its
+    size. Direct connections (size 0) are not checked: running past the limit is what they show."""
+    over = sorted({size for size in config.pool_sizes if size > budget.free})
+    if over:
+        sizes = ", ".join(str(size) for size in over)
+        raise InputError(
+            f"pool size{'s' if len(over) > 1 else ''} {sizes} {'is' if len(over) == 1 else 'are'} more than the "
+            f"server can give this role now ({budget.arithmetic}); "
+            f"test sizes up to {budget.free}"
+        )
 
 
 def check_bench_target(target: Target) -> None:
@@ -212,6 +253,10 @@ class _PeakSampler:
         self.peak_connections = 0
         self.peak_active = 0
         self._thread = threading.Thread(target=self._loop, name="pgdba-peak-sampler", daemon=True)
+
+    @property
+    def connection(self) -> psycopg.Connection[Any]:
+        return self._conn
 
     def server(self) -> dict[str, Any]:
         row = self._conn.execute(SERVER_SQL).fetchone()
@@ -305,7 +350,9 @@ class _Run:
         self._gate = threading.Barrier(config.clients + 1)
         self._settings = PoolSettings(
             max_size=max(size, 1),
-            min_size=min(4, max(size, 1)),
+            # every connection open before the surge: the size measured is the size asked for, not what a
+            # pool growing one connection at a time reached while the requests were already queued
+            min_size=max(size, 1),
             connect_timeout_s=config.connect_timeout_s,
             statement_timeout_ms=config.statement_timeout_ms,
             # by default every client may queue, so the wait is measured rather than shed
@@ -374,13 +421,52 @@ class _Run:
             if conn is not None:
                 conn.close()
 
+    def _open_pool(self) -> SurgePool:
+        """A pool with all its connections open and idle; ConnectionFailed when the server refuses one of
+        them or they are not all open within the open timeout."""
+        pool = create_pool(
+            self.target, self._settings, apply=self.config.apply, name=f"pgdba-bench-{self.size}", open=False
+        )
+        refusals = _RefusedConnections(pool.name)
+        psycopg_pool_logger = logging.getLogger("psycopg.pool")
+        psycopg_pool_logger.addFilter(refusals)
+        try:
+            pool.open(wait=False)
+            stats = self._wait_until_open(pool)
+            if stats["pool_available"] >= self.size:
+                return pool
+            pool.close()  # with the filter still on: its workers' last refusals are not echoed either
+        except BaseException:
+            pool.close()
+            raise
+        finally:
+            psycopg_pool_logger.removeFilter(refusals)
+        opened = f"{stats['pool_available']} of its {self.size} connections open"
+        if stats["connections_errors"]:
+            raise ConnectionFailed(
+                f"pool size {self.size}: the server refused a connection while the pool opened before the "
+                f"surge ({opened}){': ' + refusals.first if refusals.first else ''}; other sessions may have "
+                "taken the free slots: test a smaller size"
+            )
+        raise ConnectionFailed(
+            f"pool size {self.size}: only {opened} within {self.config.open_timeout_s:g} s before the surge "
+            "(raise --open-timeout)"
+        )
+
+    def _wait_until_open(self, pool: SurgePool) -> dict[str, int]:
+        """The pool's stats once all its connections are open, one was refused, or the open timeout passed."""
+        deadline = time.monotonic() + self.config.open_timeout_s
+        while True:
+            stats = pool_stats(pool)
+            if stats["pool_available"] >= self.size or stats["connections_errors"]:
+                return stats
+            if time.monotonic() >= deadline:
+                return stats
+            time.sleep(OPEN_POLL_S)
+
     def execute(self, sampler: _PeakSampler) -> SizeResult:
         stop = threading.Event()
-        pool = None
-        if self.size > 0:
-            pool = create_pool(
-                self.target, self._settings, apply=self.config.apply, name=f"pgdba-bench-{self.size}"
-            )
+        pool = self._open_pool() if self.size > 0 else None
         if pool is not None:
             threads = [
                 threading.Thread(target=self._pooled_client, args=(i, pool, stop), daemon=True)
@@ -448,6 +534,27 @@ class _Run:
         )
 
 
+class _RefusedConnections(logging.Filter):
+    """Keeps the first "error connecting" psycopg_pool logs for one pool while it opens, and drops the
+    record: the error the bench raises quotes it once."""
+
+    def __init__(self, pool_name: str) -> None:
+        super().__init__()
+        self._pool_name = pool_name
+        self.first = ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if record.msg == "error connecting in %r: %s" and len(args) == 2 and args[0] == self._pool_name:
+            text = str(args[1]).strip()
+            if text and not self.first:
+                # libpq's "connection to server at … failed: FATAL:  …": the server's own words
+                first = text.splitlines()[0]
+                self.first = " ".join(first[first.find("FATAL:") :].split()) if "FATAL:" in first else first
+            return False
+        return True
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
@@ -492,7 +599,9 @@ def surge_load_test(target: Target, workload: Workload, config: LoadTestConfig) 
 def _measure_each_size(target: Target, workload: Workload, config: LoadTestConfig) -> LoadTestReport:
     sampler = _PeakSampler(target, config.application_name, config.sample_interval_s)
     try:
-        server = {**sampler.server(), "dsn": target.masked_dsn}
+        budget = connection_budget(sampler.connection)
+        check_pool_sizes(config, budget)
+        server = {**sampler.server(), "dsn": target.masked_dsn, "connection_budget": budget.to_dict()}
         results: list[SizeResult] = []
         for size in config.pool_sizes:
             sampler.wait_until_gone()

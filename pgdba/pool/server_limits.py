@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -27,10 +28,16 @@ class ServerLimits:
     reserved_connections: int
     # CONNECTION LIMIT of the current database (-1: none); it binds every role but superusers
     database_connection_limit: int = -1
+    # the login role (session_user) and its CONNECTION LIMIT (-1: none, or the role is a superuser, whom
+    # the server never holds to it); it counts the role's sessions in every database
+    role_name: str = ""
+    role_connection_limit: int = -1
     connections_by_application: dict[str, int] = field(default_factory=dict)
     # client connections of other roles this role may not inspect (no pg_read_all_stats): counted anyway
     hidden_sessions: int = 0
     database_connections_by_application: dict[str, int] = field(default_factory=dict)
+    # client connections of the login role by application (they count against its CONNECTION LIMIT)
+    role_connections_by_application: dict[str, int] = field(default_factory=dict)
     application_name: str | None = None
     mean_call_ms: float | None = None
     calls: int = 0
@@ -61,6 +68,12 @@ class ServerLimits:
         own = self.database_connections_by_application.get(self.application_name or "", 0)
         return sum(self.database_connections_by_application.values()) - own
 
+    @property
+    def other_clients_of_role(self) -> int:
+        """Other sessions of the login role, in any database (they count against its CONNECTION LIMIT)."""
+        own = self.role_connections_by_application.get(self.application_name or "", 0)
+        return sum(self.role_connections_by_application.values()) - own
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.update(
@@ -68,29 +81,41 @@ class ServerLimits:
             app_connections=self.app_connections,
             other_clients=self.other_clients,
             other_clients_in_database=self.other_clients_in_database,
+            other_clients_of_role=self.other_clients_of_role,
         )
         return data
 
 
+# The connection limits are the login role's (session_user): the one the server checks at connection start
 LIMITS_SQL = """
 SELECT current_setting('max_connections')::int AS max_connections,
        current_setting('superuser_reserved_connections')::int AS superuser_reserved_connections,
        coalesce(current_setting('reserved_connections', true), '0')::int AS reserved_connections,
        (SELECT datconnlimit
           FROM pg_database
-         WHERE datname = current_database()) AS database_connection_limit
+         WHERE datname = current_database()) AS database_connection_limit,
+       r.rolname AS role_name,
+       r.rolsuper AS role_is_superuser,
+       r.rolconnlimit AS role_connection_limit
+  FROM pg_roles AS r
+ WHERE r.rolname = session_user
 """
 
-CONNECTIONS_BY_APPLICATION_SQL = """
+# A session that takes one of max_connections' slots. Without pg_read_all_stats, other roles' sessions
+# show no backend_type: one in a database under a role is a client (background processes have no role,
+# physical walsenders no database; walsenders and background workers have slots of their own).
+CLIENT_BACKEND = """(backend_type = 'client backend'
+        OR (backend_type IS NULL AND datid IS NOT NULL AND usesysid IS NOT NULL))"""
+
+CONNECTIONS_BY_APPLICATION_SQL = f"""
 SELECT coalesce(nullif(application_name, ''), '(unnamed)') AS application_name,
        count(*) AS connections,
        count(*) FILTER (WHERE backend_type IS NULL) AS hidden,
-       count(*) FILTER (WHERE datname = current_database()) AS in_this_database
+       count(*) FILTER (WHERE datname = current_database()) AS in_this_database,
+       count(*) FILTER (WHERE usesysid = (SELECT oid FROM pg_roles WHERE rolname = session_user))
+         AS of_this_role
   FROM pg_stat_activity
- WHERE (backend_type = 'client backend'
-        -- without pg_read_all_stats, other roles' sessions show no backend_type: one in a database
-        -- under a role is a client (background processes have no role, physical walsenders no database)
-        OR (backend_type IS NULL AND datid IS NOT NULL AND usesysid IS NOT NULL))
+ WHERE {CLIENT_BACKEND}
    AND pid <> pg_backend_pid()
  GROUP BY 1
  ORDER BY 2 DESC
@@ -132,6 +157,16 @@ def server_limits(
         database_connection_limit=_binding_limit(int(limits["database_connection_limit"]), limits),
         database_connections_by_application={
             row["application_name"]: int(row["in_this_database"]) for row in usage if row["in_this_database"]
+        },
+        role_name=str(limits["role_name"]),
+        # the server never holds a superuser to its role's CONNECTION LIMIT
+        role_connection_limit=(
+            -1
+            if limits["role_is_superuser"]
+            else _binding_limit(int(limits["role_connection_limit"]), limits)
+        ),
+        role_connections_by_application={
+            row["application_name"]: int(row["of_this_role"]) for row in usage if row["of_this_role"]
         },
         application_name=application_name,
         mean_call_ms=mean_ms,
@@ -180,7 +215,106 @@ def is_loopback(target: Target) -> bool:
     return all(h in LOOPBACK_HOSTS or h.startswith("/") or h.startswith("127.") for h in hosts)
 
 
-def _binding_limit(database_limit: int, limits: dict[str, Any]) -> int:
-    """The database's CONNECTION LIMIT, or -1 when it cannot bind: PostgreSQL accepts any number, and one at
-    or above max_connections never refuses anybody max_connections did not."""
-    return -1 if database_limit < 0 or database_limit >= int(limits["max_connections"]) else database_limit
+def _binding_limit(connection_limit: int, limits: Mapping[str, Any]) -> int:
+    """A database's or role's CONNECTION LIMIT, or -1 when it cannot bind: PostgreSQL accepts any number, and
+    one at or above max_connections never refuses anybody max_connections did not."""
+    return (
+        -1 if connection_limit < 0 or connection_limit >= int(limits["max_connections"]) else connection_limit
+    )
+
+
+BUDGET_SQL = f"""
+SELECT current_setting('max_connections')::int AS max_connections,
+       current_setting('superuser_reserved_connections')::int AS superuser_reserved_connections,
+       coalesce(current_setting('reserved_connections', true), '0')::int AS reserved_connections,
+       r.rolname AS role_name,
+       r.rolsuper AS superuser,
+       -- PostgreSQL 16+: members of pg_use_reserved_connections may take the reserved_connections slots
+       coalesce(pg_has_role(session_user, to_regrole('pg_use_reserved_connections')::oid, 'USAGE'), false)
+         AS may_use_reserved,
+       r.rolconnlimit AS role_connection_limit,
+       d.datname AS database,
+       d.datconnlimit AS database_connection_limit,
+       (SELECT count(*) FROM pg_stat_activity WHERE {CLIENT_BACKEND}) AS clients,
+       (SELECT count(*) FROM pg_stat_activity WHERE {CLIENT_BACKEND} AND datid = d.oid) AS database_clients,
+       (SELECT count(*) FROM pg_stat_activity WHERE {CLIENT_BACKEND} AND usesysid = r.oid) AS role_clients
+  FROM pg_roles AS r, pg_database AS d
+ WHERE r.rolname = session_user
+   AND d.datname = current_database()
+"""
+
+
+@dataclass(frozen=True)
+class ConnectionBudget:
+    """How many more connections the login role can open to the current database right now, and which
+    limit says so: what the server checks at connection start (max_connections less the slots reserved for
+    others, the database's and the role's CONNECTION LIMIT; superusers are held to max_connections only),
+    less the connections in use (this session's included)."""
+
+    free: int
+    limit: str  # "max_connections", "database CONNECTION LIMIT" or "role CONNECTION LIMIT"
+    arithmetic: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def connection_budget(conn: psycopg.Connection) -> ConnectionBudget:
+    """The connections the login role of `conn` can still open to its database, by the tightest limit."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(BUDGET_SQL).fetchone()
+    assert row is not None
+    return budget_of(row)
+
+
+def budget_of(row: Mapping[str, Any]) -> ConnectionBudget:
+    """The arithmetic of connection_budget over one row of BUDGET_SQL (no I/O)."""
+    max_connections = int(row["max_connections"])
+    clients = int(row["clients"])
+    if row["superuser"]:
+        reserved, reserved_text = 0, " (a superuser may take the reserved slots)"
+    elif row["may_use_reserved"]:
+        reserved = int(row["superuser_reserved_connections"])
+        reserved_text = f" − superuser_reserved_connections {reserved}"
+    else:
+        superuser_reserved = int(row["superuser_reserved_connections"])
+        other_reserved = int(row["reserved_connections"])
+        reserved = superuser_reserved + other_reserved
+        reserved_text = f" − superuser_reserved_connections {superuser_reserved}" + (
+            f" − reserved_connections {other_reserved}" if other_reserved else ""
+        )
+    server_free = max(0, max_connections - reserved - clients)
+    budgets = [
+        ConnectionBudget(
+            server_free,
+            "max_connections",
+            f"max_connections {max_connections}{reserved_text} − {clients} client "
+            f"connection{'' if clients == 1 else 's'} in use = {server_free}",
+        )
+    ]
+    if not row["superuser"]:
+        database_limit = int(row["database_connection_limit"])
+        if database_limit >= 0:
+            in_database = int(row["database_clients"])
+            free = max(0, database_limit - in_database)
+            budgets.append(
+                ConnectionBudget(
+                    free,
+                    "database CONNECTION LIMIT",
+                    f"database {row['database']}'s CONNECTION LIMIT {database_limit} − {in_database} "
+                    f"connection{'' if in_database == 1 else 's'} to it in use = {free}",
+                )
+            )
+        role_limit = int(row["role_connection_limit"])
+        if role_limit >= 0:
+            of_role = int(row["role_clients"])
+            free = max(0, role_limit - of_role)
+            budgets.append(
+                ConnectionBudget(
+                    free,
+                    "role CONNECTION LIMIT",
+                    f"role {row['role_name']}'s CONNECTION LIMIT {role_limit} − {of_role} of its "
+                    f"connections in use = {free}",
+                )
+            )
+    return min(budgets, key=lambda budget: budget.free)  # the first (the server's) on a tie

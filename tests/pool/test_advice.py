@@ -77,7 +77,37 @@ def test_instances_times_pool_over_the_server_limit_is_critical() -> None:
     over = pool_size_advice(inputs(max_connections=100, current_pool_size=20, instances=5))
     assert "pool.oversubscribed" not in [f.code for f in ok.findings]  # 80 ≤ 85
     finding = next(f for f in over.findings if f.code == "pool.oversubscribed")
-    assert finding.metrics == {"instances": 5, "pool_size": 20, "total": 100, "available": 85}
+    assert finding.metrics == {
+        "instances": 5,
+        "pool_size": 20,
+        "total": 100,
+        "available": 85,
+        "binding_limit": "server",
+    }
+    assert finding.title.endswith("the server allows 85")
+
+
+def test_a_roles_connection_limit_binds_like_the_databases() -> None:
+    # the audit's case: CONNECTION LIMIT 10 on the role, 6 instances with a pool of 5 each
+    advice = pool_size_advice(
+        inputs(server_cpus=2, instances=6, current_pool_size=5, role_connection_limit=10, role_name="webapp")
+    )
+    assert advice.available_connections == 10 and advice.binding_limit == "role"
+    assert advice.total <= 10
+    step = next(s for s in advice.steps if s.rule == "role connection limit")
+    assert step.formula == "CONNECTION LIMIT 10 − other sessions of role webapp 0 = 10"
+    finding = next(f for f in advice.findings if f.code == "pool.oversubscribed")
+    assert (
+        finding.title == "6 instances × pool 5 = 30 connections, role webapp's CONNECTION LIMIT 10 allows 10"
+    )
+    assert 'too many connections for role "webapp"' in str(finding.recommendation)
+    pooler = next(f for f in advice.findings if f.code == "pool.pooler_needed")
+    assert "raise the role's CONNECTION LIMIT" in str(pooler.recommendation)
+    # its other sessions count against it; a limit the server limit is below binds nothing
+    crowded = pool_size_advice(inputs(role_connection_limit=10, other_clients_of_role=4))
+    assert crowded.available_connections == 6
+    loose = pool_size_advice(inputs(role_connection_limit=90))
+    assert loose.binding_limit == "server" and loose.available_connections == 85
 
 
 def test_every_step_of_the_arithmetic_is_shown() -> None:
@@ -131,6 +161,20 @@ def test_recommends_the_smallest_size_within_ten_percent_of_the_best_p99() -> No
     )
     assert size == 10
     assert "within 10%" in why
+
+
+def test_a_size_whose_peak_stayed_below_it_is_flagged_and_never_recommended() -> None:
+    reached = result(16, 120.0)
+    nominal = result(110, 100.0)
+    nominal.peak_server_connections = 42  # the audit's pool of 110 that only ever had 42 connections
+    assert (reached.size_reached, nominal.size_reached) == (True, False)
+    assert nominal.to_dict()["size_reached"] is False
+    assert result(0, 10.0, mode="direct").size_reached is None
+    size, why = recommend_pool_size([reached, nominal])
+    assert size == 16
+    assert "stayed below the size: 110 (peak 42)" in why
+    size, why = recommend_pool_size([nominal])
+    assert size is None and why.startswith("no pool size served every request")
 
 
 def test_sizes_with_errors_and_direct_connections_are_never_recommended() -> None:

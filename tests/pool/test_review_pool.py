@@ -10,6 +10,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pgdba.embedded import EmbeddedCluster
+from pgdba.errors import InputError
 from pgdba.pool import LoadTestConfig, PoolSettings, advise_pool, create_pool, surge_load_test
 from pgdba.pool.workload import StatementWorkload
 from pgdba.target import Target, resolve_target
@@ -75,19 +76,16 @@ def test_pgbouncer_pool_advice_follows_littles_law_total(db: TestDatabase) -> No
     assert finding.metrics["server_side_pool"] == 6
 
 
-def test_bench_never_recommends_a_pool_size_the_server_refused_connections_to(
-    small_cluster: EmbeddedCluster,
-) -> None:
+def test_bench_never_runs_a_pool_size_the_server_cannot_give(small_cluster: EmbeddedCluster) -> None:
+    # a pool of 40 on max_connections 20 used to run, its growth refused by the server ("too many
+    # clients"); now it is refused before anything runs, naming the limit
     target = resolve_target(small_cluster.dsn())
     config = LoadTestConfig(pool_sizes=(8, 40), clients=40, requests=400, time_limit_s=60.0)
-    report = surge_load_test(target, SLEEP_20MS, config)
-    small, big = report.results
-    assert small.clean and small.pool_connection_errors == 0
-    # a pool of 40 on max_connections 20: the server said "too many clients" to the pool's growth
-    assert big.peak_server_connections < 40
-    assert big.pool_connection_errors > 0
-    assert not big.clean
-    assert any("too many clients" in sample or "refused" in sample for sample in big.error_samples)
+    with pytest.raises(InputError, match=r"pool size 40 is more than .*max_connections 20"):
+        surge_load_test(target, SLEEP_20MS, config)
+    report = surge_load_test(target, SLEEP_20MS, LoadTestConfig(pool_sizes=(8,), clients=40, requests=400))
+    [small] = report.results
+    assert small.clean and small.pool_connection_errors == 0 and small.size_reached
     assert report.recommended_pool_size == 8
 
 
