@@ -81,7 +81,8 @@ def no_growth_notes(
     shown = ", ".join(missing[:5]) + (", …" if len(missing) > 5 else "")
     return [
         f"{len(missing)} of {len(forecasts)} tables ({shown}) have no size sample at least {window} old"
-        " (created or recreated since, or locked by DDL during the snapshots): no growth or forecast for them"
+        " (created or recreated since, locked by DDL during the snapshots, or partitioned and sampled only by"
+        " a pgdba that did not sum partitions yet): no growth or forecast for them"
     ]
 
 

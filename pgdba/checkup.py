@@ -228,6 +228,9 @@ def _size_history(d: Data, kind: str) -> tuple[list[tuple[datetime, dict[str, in
 def _table_growth(d: Data, kw: dict[str, Any]) -> list[Finding]:
     """The present rate: since the newest snapshot at least the check's window old, not the oldest one."""
     history, current = _size_history(d, "tables")
+    # a partition's growth is judged in its partitioned table's, which sums every partition's
+    partitions = {t.qualified_name for t in d["tables"] if t.is_partition}
+    current = {name: size for name, size in current.items() if name not in partitions}
     window = float(kw.get("min_window_seconds", capacity.TABLE_GROWTH_WINDOW_S))
     return capacity.table_growth(capacity.recent_growth(history, current, d["now"], window), **kw)
 

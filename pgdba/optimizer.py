@@ -225,9 +225,11 @@ class CapacityReport:
                     "tableBytes": t.table_bytes,
                     "indexBytes": t.index_bytes,
                     "toastBytes": t.toast_bytes,
-                    "rows": max(t.estimated_rows, t.live_rows),
+                    "rows": max(t.estimated_rows, t.live_rows, t.partition_rows),
                     "deadRows": t.dead_rows,
                     "deadRatio": round(t.dead_ratio * 100, 1),
+                    # its sizes are its partitions' summed, which are rows here too: a total skips one or the other
+                    "partitioned": t.partitions_summed,
                 }
                 for t in self.tables
             ],

@@ -16,6 +16,7 @@ from pgdba.advisor.candidates import (
     Candidate,
     CandidateSet,
     generate_candidates,
+    partitioned_build_note,
     timestamptz_day_notes,
 )
 from pgdba.advisor.catalog import (
@@ -442,12 +443,7 @@ def advise_indexes(
     advice.notes[:0] = notes
     partitioned = sorted({r.candidate.relation for r in advice.recommendations if r.candidate.partitioned})
     if partitioned:
-        advice.notes.append(
-            f"partitioned tables ({', '.join(partitioned)}): PostgreSQL cannot build their indexes "
-            "CONCURRENTLY, so the SQL blocks writes to every partition while it runs; to avoid that, "
-            "CREATE INDEX ON ONLY the table, CREATE INDEX CONCURRENTLY on each partition, then ALTER INDEX "
-            "… ATTACH PARTITION each one"
-        )
+        advice.notes.append(partitioned_build_note(partitioned))
     if advice.recommendations:
         fks = foreign_keys(conn)
         for recommendation in advice.recommendations:

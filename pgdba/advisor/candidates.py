@@ -49,6 +49,21 @@ def identifier_prefix(text: str, limit: int = IDENTIFIER_MAX) -> str:
     return text.encode()[:limit].decode(errors="ignore")
 
 
+def partitioned_build_note(tables: Sequence[str]) -> str:
+    """Why the SQL of an index on a partitioned table (`schema.table`) blocks writes, and the lock-free
+    route: the advice's note, and the check-up's on an index it proposes there."""
+    named = (
+        f"partitioned table {tables[0]}: PostgreSQL cannot build its indexes"
+        if len(tables) == 1
+        else f"partitioned tables ({', '.join(tables)}): PostgreSQL cannot build their indexes"
+    )
+    return (
+        f"{named} CONCURRENTLY, so the SQL blocks writes to every partition while it runs; to avoid that, "
+        "CREATE INDEX ON ONLY the table, CREATE INDEX CONCURRENTLY on each partition, then ALTER INDEX … "
+        "ATTACH PARTITION each one"
+    )
+
+
 def index_name(base: str, definition: str, *, exact: bool = True) -> str:
     """`<base>_idx` when it fits IDENTIFIER_MAX bytes (and `exact`: the base spells the definition
     faithfully); else the base cut to fit, then a hash of `definition` that tells such names apart."""

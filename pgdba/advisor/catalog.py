@@ -68,6 +68,8 @@ class ExistingIndex:
     # the partitioned index this partition's index is attached to: it can only be dropped with that one
     attached_to: str | None = None
     oid: int = 0
+    # its INCLUDE columns: an index-only scan returns them, so an index covers another only if it holds them
+    include_columns: tuple[str, ...] = ()
     # an index on a partitioned table: size and scans are its leaf partitions' parts summed, plans name the
     # parts (part_names), and it is dropped whole, without CONCURRENTLY (PostgreSQL refuses it there)
     partitioned: bool = False
@@ -200,6 +202,10 @@ SELECT i.indrelid::int AS table_oid,
                FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY AS k(attnum, pos)
                LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum AND k.attnum > 0
               ORDER BY k.pos) AS columns,
+       ARRAY(SELECT a.attname
+               FROM unnest(i.indkey[i.indnkeyatts:i.indnatts - 1]) WITH ORDINALITY AS k(attnum, pos)
+               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+              ORDER BY k.pos) AS include_columns,
        am.amname AS access_method,
        i.indisunique AS is_unique,
        i.indisprimary AS is_primary,
@@ -365,6 +371,7 @@ def load_tables(conn: psycopg.Connection, oids: Iterable[int]) -> dict[int, Tabl
                     schema=row["schema"],
                     table=row["table_name"],
                     columns=tuple(row["columns"]),
+                    include_columns=tuple(row["include_columns"]),
                     access_method=row["access_method"],
                     is_unique=row["is_unique"],
                     is_primary=row["is_primary"],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass
 
 from psycopg import sql
@@ -59,9 +59,10 @@ def indexes_to_drop(
     min_size_bytes: int = 0,
     young: frozenset[int] = frozenset(),
 ) -> Drops:
-    """Unused (zero scans, not in any workload plan, not serving a foreign key) and redundant (its columns
-    lead another btree) indexes. An index on a partitioned table is judged whole: its parts' scans summed, in
-    the workload's plans when any part is.
+    """Unused (zero scans, not serving a foreign key) and redundant (its key columns lead another btree,
+    which holds its INCLUDE columns too) indexes. One in the workload's plans is neither, unless another is
+    identical to it (nothing costs the plans without it). An index on a partitioned table is judged whole:
+    its parts' scans summed, in the workload's plans when any part is.
 
     judge_unused: False on a replica or when statistics are too young — then only redundancy is reported.
     used_by_workload: index names that appear in the workload's current plans.
@@ -72,16 +73,18 @@ def indexes_to_drop(
     for table in tables:
         dropped: set[str] = set()
         # widest first, so a narrower index is never called redundant because of one that goes too
-        for index in sorted(table.indexes, key=lambda i: (-len(i.columns), i.name)):
+        for index in sorted(table.indexes, key=lambda i: (-len(i.columns), -len(i.include_columns), i.name)):
             if index.protected or not index.is_valid or index.size_bytes < min_size_bytes:
                 continue
             if index.attached_to is not None:
                 continue  # a partition's part of a partitioned index: DROP INDEX refuses it alone
-
             kept = [other for other in table.indexes if other.name not in dropped]
-            cover = _covering_index(index, kept)
-            # a redundant index may appear in plans: its cover serves the same lookups
-            if cover is None and used_by_workload.intersection((index.name, *index.part_names)):
+            # in the workload's plans, only an identical cover gives the same plans without it: nothing costs
+            # them otherwise, and a wider cover may plan worse (its key reads more pages; the one it replaces
+            # may have served an index-only scan)
+            in_plans = _in_plans(index, used_by_workload)
+            cover = _covering_index(index, kept, used_by_workload, identical_only=in_plans)
+            if cover is None and in_plans:
                 continue
             if cover is None and index.serves_foreign_key:
                 continue  # unscanned, but deletes on the referenced table need it for the FK check
@@ -105,9 +108,23 @@ def _unused_detail(index: ExistingIndex) -> str:
     )
 
 
-def _covering_index(index: ExistingIndex, others: list[ExistingIndex]) -> ExistingIndex | None:
-    """Another valid btree on the same table whose leading columns are all of this index's columns, with the
-    same operator classes and collations, in the same order (or its exact reverse, scanned backward)."""
+def _in_plans(index: ExistingIndex, used_by_workload: Set[str]) -> bool:
+    """The workload's plans use it (a partitioned index's plans name its partitions' parts)."""
+    return not used_by_workload.isdisjoint((index.name, *index.part_names))
+
+
+def _covering_index(
+    index: ExistingIndex,
+    others: list[ExistingIndex],
+    used_by_workload: Set[str] = frozenset(),
+    *,
+    identical_only: bool = False,
+) -> ExistingIndex | None:
+    """Another valid btree on the same table whose leading columns are all of this index's key columns, with
+    the same operator classes and collations, in the same order (or its exact reverse, scanned backward), and
+    that holds its INCLUDE columns among its own keys or INCLUDE columns. Of two identical ones (the same
+    keys and INCLUDE columns) the one kept is a protected one, else the one the workload's plans use, else
+    the first by name. identical_only: only an identical one covers it."""
     if index.access_method != "btree" or index.is_partial or "" in index.columns:
         return None
     for other in others:
@@ -124,8 +141,23 @@ def _covering_index(index: ExistingIndex, others: list[ExistingIndex]) -> Existi
             and other.key_opclasses[:n] == index.key_opclasses
             and same_key_order(index.key_options, other.key_options[:n])
         )
-        longer = len(other.columns) > n
-        same_but_first = other.columns == index.columns and other.name < index.name and not other.protected
-        if leads and (longer or other.protected or same_but_first):
+        holds_included = set(index.include_columns) <= {*other.columns, *other.include_columns}
+        if not (leads and holds_included):
+            continue
+        identical = other.columns == index.columns and set(other.include_columns) == set(
+            index.include_columns
+        )
+        if identical_only and not identical:
+            continue
+        if not identical or other.protected or _kept_of_identical(other, index, used_by_workload):
             return other
     return None
+
+
+def _kept_of_identical(other: ExistingIndex, index: ExistingIndex, used_by_workload: Set[str]) -> bool:
+    """Of two identical unprotected indexes, `other` is the one to keep: the plans use it and not `index`,
+    or both or neither and its name comes first."""
+    other_used, index_used = _in_plans(other, used_by_workload), _in_plans(index, used_by_workload)
+    if other_used != index_used:
+        return other_used
+    return other.name < index.name

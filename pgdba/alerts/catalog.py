@@ -22,7 +22,8 @@ METRICS: dict[str, MetricSpec] = {
             "table_growth_mb_per_hour",
             "table",
             "MB/h",
-            "growth of pg_total_relation_size between two table_sizes snapshots",
+            "growth of pg_total_relation_size (a partitioned table: its partitions' summed) between two "
+            "table_sizes snapshots",
             {"window": "1h", "top_tables": 50.0},
         ),
         MetricSpec(

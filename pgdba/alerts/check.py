@@ -168,14 +168,18 @@ def size_snapshots(
 
 
 def _size_snapshot(taken_at: datetime, payload: dict[str, Any]) -> SizeSnapshot:
-    """A stored table_sizes payload: {"sizes": {name: bytes}, "oids": {name: oid}}, or, before pgdba kept
-    the OIDs, {name: bytes} (a table name always holds a dot, so "sizes" is never one)."""
+    """A stored table_sizes payload: {"sizes": {name: bytes}, "oids": {name: oid}, "partitions_summed":
+    true}, or, before pgdba summed partitioned tables' sizes, without that key, or, before it kept the OIDs,
+    {name: bytes} (a table name always holds a dot, so "sizes" is never one)."""
     if isinstance(payload.get("sizes"), dict):
         sizes, oids = payload["sizes"], payload.get("oids") or {}
         return SizeSnapshot(
-            taken_at, {k: int(v) for k, v in sizes.items()}, {k: int(v) for k, v in oids.items()}
+            taken_at,
+            {k: int(v) for k, v in sizes.items()},
+            {k: int(v) for k, v in oids.items()},
+            partitions_summed=payload.get("partitions_summed") is True,
         )
-    return SizeSnapshot(taken_at, {k: int(v) for k, v in payload.items()})
+    return SizeSnapshot(taken_at, {k: int(v) for k, v in payload.items()}, partitions_summed=False)
 
 
 def store_samples(store: HistoryStore, target_key: str, samples: Samples) -> None:
@@ -184,7 +188,7 @@ def store_samples(store: HistoryStore, target_key: str, samples: Samples) -> Non
         store.save_snapshot(target_key, COUNTERS_KIND, counters_payload(samples), taken_at=samples.taken_at)
     if samples.tables is not None:
         snapshot = SizeSnapshot.of(samples)
-        payload = {"sizes": snapshot.sizes, "oids": snapshot.oids}
+        payload = {"sizes": snapshot.sizes, "oids": snapshot.oids, "partitions_summed": True}
         store.save_snapshot(target_key, TABLE_SIZES_KIND, payload, taken_at=samples.taken_at)
 
 

@@ -156,6 +156,7 @@ class TableSample:
     dead_rows: int
     locked: bool = False  # another session holds ACCESS EXCLUSIVE: total_bytes is pg_class's estimate
     oid: int = 0  # a new one when the table is dropped and created again under its name
+    partitioned: bool = False  # a partitioned table: total_bytes is its partitions' summed
 
 
 def sample_tables(
@@ -167,7 +168,15 @@ def sample_tables(
     for rank, t in enumerate(table_stats(conn)):
         if rank < top or t.qualified_name in wanted or t.table in wanted:
             out.append(
-                TableSample(t.qualified_name, t.total_bytes, t.live_rows, t.dead_rows, t.locked, t.oid)
+                TableSample(
+                    t.qualified_name,
+                    t.total_bytes,
+                    t.live_rows,
+                    t.dead_rows,
+                    t.locked,
+                    t.oid,
+                    t.partitions_summed,
+                )
             )
     return out
 

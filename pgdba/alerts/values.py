@@ -29,6 +29,9 @@ GB = 1024**3
 MB = 1024**2
 LOCKED_NOTE = "size not measurable: another session holds an ACCESS EXCLUSIVE lock on the table"
 RECREATED_NOTE = "dropped and created again since the baseline snapshot: a new table, no growth yet"
+UNSUMMED_NOTE = (
+    "partitioned table: the baseline snapshot predates pgdba summing its partitions' sizes, no growth yet"
+)
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,9 @@ class SizeSnapshot:
     # table name → OID when the snapshot was taken: a table dropped and created again under its name since
     # then is another table, whose growth the old size would fake (empty for older snapshots: not known)
     oids: dict[str, int] = field(default_factory=dict)
+    # False for a table_sizes snapshot of an older pgdba: a partitioned table's size there was 0, not its
+    # partitions' summed, and growth from it would be its whole size
+    partitions_summed: bool = True
 
     @classmethod
     def of(cls, samples: Samples) -> SizeSnapshot:
@@ -309,6 +315,9 @@ def _growth(
             continue
         if baseline.oids.get(t.name, 0) not in (0, t.oid):
             out.append(MetricValue(t.name, None, RECREATED_NOTE))
+            continue
+        if t.partitioned and not baseline.partitions_summed:
+            out.append(MetricValue(t.name, None, UNSUMMED_NOTE))
             continue
         seconds = (s.taken_at - baseline.taken_at).total_seconds()
         value = growth_mb_per_hour(baseline.sizes[t.name], t.total_bytes, seconds)

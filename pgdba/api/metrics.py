@@ -179,7 +179,8 @@ def families(samples: Samples, top_statements: int = 100) -> Iterator[Metric]:
         labels = ["datname", "schemaname", "relname"]
         size = GaugeMetricFamily(
             "pg_stat_user_tables_table_size_bytes",
-            "Total size of the table (pg_total_relation_size)",
+            "Total size of the table (pg_total_relation_size; a partitioned table's partitions' summed: a sum "
+            "over tables counts them twice)",
             labels=labels,
         )
         live = GaugeMetricFamily("pg_stat_user_tables_n_live_tup", "Estimated live rows", labels=labels)

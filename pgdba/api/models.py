@@ -130,6 +130,9 @@ class TableCapacity(BaseModel):
     rows: int
     deadRows: int
     deadRatio: float
+    partitioned: bool = Field(
+        False, description="a partitioned table: its sizes are its partitions' summed, which are listed too"
+    )
 
 
 class CapacityResponse(BaseModel):

@@ -127,7 +127,8 @@ def table_growth(
     min_window_seconds: float = TABLE_GROWTH_WINDOW_S,
 ) -> list[Finding]:
     """Tables growing ≥ `warning_bytes_per_hour` (500 MB/h, the user's BehaviorLog alert), measured over at
-    least `min_window_seconds` of history (the check-up passes `recent_growth` over that window)."""
+    least `min_window_seconds` of history (the check-up passes `recent_growth` over that window, of a
+    partitioned table as a whole, its partitions' sizes summed, and not of its partitions alone)."""
     return [
         Finding(
             "capacity.table_growth",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from pgdba.advisor.candidates import identifier_prefix
+from pgdba.advisor.candidates import identifier_prefix, partitioned_build_note
 from pgdba.checks.indexes import StatsAge, unused_indexes
 from pgdba.findings import Finding, Severity
 from pgdba.sql_text import identifier, qualified
@@ -71,16 +71,11 @@ def _predicate(ix: IndexStats) -> str:
     return where
 
 
-def _include(ix: IndexStats) -> str:
-    head, _, _ = ix.definition.partition(" WHERE ")
-    _, _, include = head.partition(" INCLUDE ")
-    return include
-
-
 def duplicate_indexes(indexes: Sequence[IndexStats]) -> list[Finding]:
     """Index pairs on one table with the same method and predicate where one's key columns, with their
-    operator classes, collations and sort order (or its exact reverse), equal (duplicate) or are a leading
-    prefix of (redundant) the other's. The one to drop is never unique, primary-key, constraint-backing or a
+    operator classes, collations and sort order (or its exact reverse), equal (duplicate) or lead (redundant)
+    the other's, which holds its INCLUDE columns too (among its keys or its own INCLUDE columns: an
+    index-only scan needs them). The one to drop is never unique, primary-key, constraint-backing or a
     partition's part of a partitioned index; a unique index covering a prefix is kept (it enforces
     something)."""
     groups: dict[tuple[str, str, str, str], list[IndexStats]] = defaultdict(list)
@@ -90,25 +85,28 @@ def duplicate_indexes(indexes: Sequence[IndexStats]) -> list[Finding]:
     found: list[Finding] = []
     reported: set[str] = set()
     for members in groups.values():
-        for ix in sorted(members, key=lambda i: (len(i.columns), i.index)):
+        for ix in sorted(members, key=lambda i: (len(i.columns), len(i.include_columns), i.index)):
             if ix.protected or ix.index in reported:
                 continue
             for other in members:
                 if other is ix or other.index in reported:
                     continue
                 n = len(ix.columns)
-                same = (
-                    other.columns == ix.columns
-                    and other.key_opclasses == ix.key_opclasses
+                leads = (
+                    other.columns[:n] == ix.columns
+                    and other.key_opclasses[:n] == ix.key_opclasses
                     and _same_order(ix, other, n)
-                    and _include(other) == _include(ix)
+                )
+                same = (
+                    leads
+                    and len(other.columns) == n
+                    and set(other.include_columns) == set(ix.include_columns)
                 )
                 prefix = (
                     ix.method == "btree"
-                    and n < len(other.columns)
-                    and other.columns[:n] == ix.columns
-                    and other.key_opclasses[:n] == ix.key_opclasses
-                    and _same_order(ix, other, n)
+                    and leads
+                    and not same
+                    and set(ix.include_columns) <= {*other.columns, *other.include_columns}
                 )
                 if same and not other.protected and other.index > ix.index:
                     continue  # of two plain duplicates, report the later-named one
@@ -177,14 +175,24 @@ def _unfinished_partitioned(ix: IndexStats) -> Finding:
 
 
 def missing_fk_indexes(fks: Sequence[ForeignKey], *, min_rows: int = 10_000) -> list[Finding]:
-    """Foreign keys with no index leading with their columns, on referencing tables of ≥ `min_rows` rows:
-    every DELETE / key UPDATE on the referenced table then scans the whole referencing table."""
+    """Foreign keys with no index leading with their columns, on referencing tables of ≥ `min_rows` rows (a
+    partitioned table's: its partitions'): every DELETE / key UPDATE on the referenced table then scans the
+    whole referencing table. A partitioned table's is proposed without CONCURRENTLY, which PostgreSQL refuses
+    there, with the lock-free route named."""
     found = []
     for fk in fks:
         if fk.has_index or fk.table_rows < min_rows:
             continue
         cols = ", ".join(identifier(c) for c in fk.columns)
         name = identifier(identifier_prefix(f"{fk.table}_{'_'.join(fk.columns)}_idx"))
+        recommendation = (
+            "Index the referencing columns: joins on the key and deletes on the parent need it (an index "
+            "leading with them, such as a composite one `pgdba advise indexes` proposes, serves it too: "
+            "create one of the two)"
+        )
+        if fk.partitioned:
+            recommendation += f"; {partitioned_build_note([fk.qualified_table])}"
+        concurrently = "" if fk.partitioned else " CONCURRENTLY"
         found.append(
             Finding(
                 "index.missing_fk",
@@ -197,10 +205,8 @@ def missing_fk_indexes(fks: Sequence[ForeignKey], *, min_rows: int = 10_000) -> 
                     "references": fk.qualified_ref_table,
                     "table_rows": fk.table_rows,
                 },
-                "Index the referencing columns: joins on the key and deletes on the parent need it (an index "
-                "leading with them, such as a composite one `pgdba advise indexes` proposes, serves it too: "
-                "create one of the two)",
-                f"CREATE INDEX CONCURRENTLY {name} ON {qualified(fk.schema, fk.table)} ({cols});",
+                recommendation,
+                f"CREATE INDEX{concurrently} {name} ON {qualified(fk.schema, fk.table)} ({cols});",
             )
         )
     return found

@@ -227,8 +227,9 @@ def temp_spill_queries(
 
 
 def _lookup_column(columns: QueryColumns) -> tuple[str, str] | None:
-    """(relation, column) of a single-table equality lookup on one column."""
-    if not is_single_table_key_lookup(columns):
+    """(relation, column) of a single-table equality lookup on one column: a SELECT (an UPDATE or DELETE by
+    key repeated per row is a loop of writes, which eager loading does not replace)."""
+    if statement_kind(columns) != "select" or not is_single_table_key_lookup(columns):
         return None
     equal = [u.column for u in columns.uses if u.role is Role.EQUALITY]
     if len({c.column for c in equal}) != 1:
@@ -284,7 +285,7 @@ def n_plus_one_queries(
     min_outer_rows_per_call: float = 5.0,
     max_lookups_per_listed_row: float = 2.0,
 ) -> list[Finding]:
-    """An N+1: a lookup by one key on one table, called ≥ `min_calls` times at ~1 row and ≤ `max_mean_ms`,
+    """An N+1: a SELECT by one key on one table, called ≥ `min_calls` times at ~1 row and ≤ `max_mean_ms`,
     AND list queries returning ≥ `min_outer_rows_per_call` rows per call from that table or one related to
     the looked-up column by a foreign key (lessons.course_id → courses.id: one lookup per listed row), whose
     rows add up to at least 1 / `max_lookups_per_listed_row` per lookup call (see list_queries_behind)."""

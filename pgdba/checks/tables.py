@@ -259,16 +259,22 @@ def seq_scan_heavy(
 
 def missing_primary_keys(tables: Sequence[TableStats]) -> list[Finding]:
     """Tables without a primary key: rows cannot be addressed reliably, logical replication cannot
-    replicate their UPDATEs and DELETEs, and ORMs need one (a materialized view cannot have one)."""
+    replicate their UPDATEs and DELETEs, and ORMs need one (a materialized view cannot have one). A
+    partitioned table's partitions are not named: the key is added to it, which adds it to each of them."""
     return [
         Finding(
             "table.no_primary_key",
             Severity.WARNING,
             "No primary key",
             t.qualified_name,
-            {"rows": _rows(t)},
-            "Add a primary key (ALTER TABLE … ADD PRIMARY KEY, or an identity column)",
+            {"rows": max(_rows(t), t.partition_rows)},
+            "Add a primary key (ALTER TABLE … ADD PRIMARY KEY, or an identity column)"
+            + (
+                "; on a partitioned table it includes the partition key's columns"
+                if t.kind == "partitioned table"
+                else ""
+            ),
         )
         for t in tables
-        if not t.has_primary_key and t.kind != "materialized view"
+        if not t.has_primary_key and t.kind != "materialized view" and not t.is_partition
     ]

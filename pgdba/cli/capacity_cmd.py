@@ -62,7 +62,10 @@ def tables(
         Column("deadRows", "dead rows", "right"),
     ]
     title = f"Tables (database: {format_bytes(report['databaseSizeBytes'])})"
-    print_rows(rows, columns, fmt, title=title, json_data=report, empty="no user tables")
+    partitioned = [row["name"] for row in rows if row["partitioned"]]
+    shown = ", ".join(partitioned[:5]) + (f" and {len(partitioned) - 5} more" if len(partitioned) > 5 else "")
+    notes = [f"{shown}: partitioned, sizes summed over the partitions (listed too)"] if partitioned else []
+    print_rows(rows, columns, fmt, title=title, json_data=report, empty="no user tables", notes=notes)
 
 
 def _forecast(dsn: str | None, fmt: str, days: int, store: str | None) -> None:

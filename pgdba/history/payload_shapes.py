@@ -142,13 +142,14 @@ _ALERT_COUNTERS = PayloadShape(
     "an object of database and statement counters",
     object_with(databases=object_of(object_of(is_number)), statements=object_of(_number_pair)),
 )
-# pgdba.alerts.check: {"sizes": {table: bytes}, "oids": {table: oid}}, or {table: bytes} before the OIDs
+# pgdba.alerts.check: {"sizes": {table: bytes}, "oids": {table: oid}, "partitions_summed": true}, or
+# {table: bytes} before the OIDs
 _TABLE_SIZES = PayloadShape(
     "an object of table sizes",
     either(
         both(
             object_having(sizes=object_of(is_number)),
-            object_with(oids=either(is_null, object_of(is_number))),
+            object_with(oids=either(is_null, object_of(is_number)), partitions_summed=is_bool),
         ),
         object_of(is_number),
     ),

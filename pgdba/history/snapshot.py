@@ -124,8 +124,9 @@ def size_history(
     """(taken_at, {object: bytes}) of the stored table ("tables") or database ("database") snapshots, newest
     first. A table that was locked by DDL when the snapshot was taken has only pg_class's estimate there: it
     is left out. So are a table's samples from before it was dropped and created again under its name (see
-    `same_table_samples`); `current_oids` (schema.table → OID, from `table_oids`) names the tables as they are
-    now, else the newest snapshot does."""
+    `same_table_samples`), and a partitioned table's from before pgdba summed its partitions' sizes (0 then);
+    `current_oids` (schema.table → OID, from `table_oids`) names the tables as they are now, else the newest
+    snapshot does."""
     snaps = store.snapshots(target_key, kind, limit=limit)
     with store.reading(kind):
         if kind == TABLES:
@@ -141,8 +142,9 @@ def same_table_samples(
 ) -> list[tuple[datetime, dict[str, int]]]:
     """Each table snapshot's measured sizes, newest first. Going back, a table's samples stop at the first
     whose OID differs from the table's own (current_oids', else its newest sample's): from there on the name
-    belonged to a table since dropped. Samples without an OID (older pgdba) count as the same table. Names
-    key the series: a renamed table's (same OID) starts at the rename."""
+    belonged to a table since dropped. Samples without an OID (older pgdba) count as the same table; a
+    partitioned table's rows from before pgdba summed its partitions' sizes are no samples. Names key the
+    series: a renamed table's (same OID) starts at the rename."""
     expected = {name: oid for name, oid in current_oids.items() if oid}
     ended: set[str] = set()
     samples = []
@@ -153,10 +155,16 @@ def same_table_samples(
             oid = int(row.get("oid") or 0)
             if oid and expected.setdefault(name, oid) != oid:
                 ended.add(name)
-            if name not in ended and not row.get("locked"):
+            if name not in ended and not row.get("locked") and not _unsummed_partitioned(row):
                 sizes[name] = int(row["total_bytes"])
         samples.append((snap.taken_at, sizes))
     return samples
+
+
+def _unsummed_partitioned(row: Mapping[str, Any]) -> bool:
+    """A partitioned table's row from a pgdba that did not sum its partitions' sizes: its 0 bytes are no
+    sample of it (growth from there would be its whole size)."""
+    return row.get("kind") == "partitioned table" and not row.get("partitions_summed")
 
 
 def table_oids(tables: Iterable[TableStats]) -> dict[str, int]:

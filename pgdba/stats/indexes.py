@@ -50,6 +50,8 @@ class IndexStats:
     # an index on a partitioned table: its numbers are its partitions' parts summed; it is dropped with a
     # plain DROP INDEX (PostgreSQL refuses CONCURRENTLY there), which drops every part
     partitioned: bool = False
+    # its INCLUDE columns (as `columns` names them): an index covers another only if it holds them too
+    include_columns: tuple[str, ...] = ()
 
     @property
     def drop_sql(self) -> str:
@@ -120,9 +122,9 @@ SERVED_FOREIGN_KEY_SQL = f"""(SELECT min(fk.conname)
            AND fk.conrelid = i.indrelid
            AND {index_serves_foreign_key("i", "fk")})"""
 
-# The key columns, definition, operator classes and sort options of the index of the row `s` (indexrelid,
-# locked) and pg_index row `i`. Of a locked one the columns come from pg_attribute (an expression shows as
-# "(expression)") and the definition is not read (pg_get_indexdef locks).
+# The key and INCLUDE columns, definition, operator classes and sort options of the index of the row `s`
+# (indexrelid, locked) and pg_index row `i`. Of a locked one the columns come from pg_attribute (an expression
+# shows as "(expression)") and the definition is not read (pg_get_indexdef locks).
 COLUMNS_AND_DEFINITION_SQL = f"""CASE WHEN s.locked
             THEN ARRAY(SELECT coalesce(a.attname, '(expression)')
                          FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY AS k(attnum, pos)
@@ -132,6 +134,14 @@ COLUMNS_AND_DEFINITION_SQL = f"""CASE WHEN s.locked
             ELSE ARRAY(SELECT pg_get_indexdef(s.indexrelid, k, true)
                          FROM generate_series(1, i.indnkeyatts) AS k
                         ORDER BY k) END AS columns,
+       CASE WHEN s.locked
+            THEN ARRAY(SELECT a.attname
+                         FROM unnest(i.indkey[i.indnkeyatts:i.indnatts - 1]) WITH ORDINALITY AS k(attnum, pos)
+                         JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                        ORDER BY k.pos)
+            ELSE ARRAY(SELECT pg_get_indexdef(s.indexrelid, k, true)
+                         FROM generate_series(i.indnkeyatts + 1, i.indnatts) AS k
+                        ORDER BY k) END AS include_columns,
        CASE WHEN s.locked THEN '' ELSE pg_get_indexdef(s.indexrelid) END AS definition,
        {KEY_OPCLASSES_SQL} AS key_opclasses,
        {KEY_OPTIONS_SQL} AS key_options"""
@@ -254,6 +264,7 @@ def index_stats(conn: psycopg.Connection) -> list[IndexStats]:
             **{
                 **row,
                 "columns": tuple(row["columns"]),
+                "include_columns": tuple(row["include_columns"]),
                 "key_opclasses": tuple(row["key_opclasses"]),
                 "key_options": tuple(row["key_options"]),
             }

@@ -11,6 +11,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from pgdba.stats.locks import BLOCKED_RELATIONS
+from pgdba.stats.partitions import leaf_partitions
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,8 @@ class TableStats:
     autoanalyze_count: int
     has_primary_key: bool
     reloptions: tuple[str, ...]
-    # another session holds or waits for ACCESS EXCLUSIVE on the table (DDL in flight): its sizes are
-    # pg_class's page counts
+    # another session holds or waits for ACCESS EXCLUSIVE on the table, or on one of a partitioned table's
+    # partitions (DDL in flight): its sizes are pg_class's page counts
     locked: bool = False
     kind: str = "table"  # or "materialized view" / "partitioned table"
     # a partitioned table that is no partition itself: its leaf partitions' rows (pg_class estimates), 0
@@ -52,6 +53,12 @@ class TableStats:
     # the table's OID: a table dropped and created again under its name gets a new one (TRUNCATE, VACUUM FULL,
     # CLUSTER, pg_repack keep it), so its size history starts anew (0 in old snapshots)
     oid: int = 0
+    # a partitioned table: its sizes are its leaf partitions' summed (it has no storage of its own; a total over
+    # tables must not add both). False in snapshots of older pgdba, whose partitioned tables' sizes were 0:
+    # not a size sample
+    partitions_summed: bool = False
+    # a partition of a partitioned table: its bytes and growth are in that table's too
+    is_partition: bool = False
 
     @property
     def qualified_name(self) -> str:
@@ -75,7 +82,8 @@ class TableStats:
 
 
 # A table whose lock (or whose TOAST table's or an index's) is blocked (pgdba.stats.locks) gets pg_class's page
-# counts as sizes, flagged `locked`, and no lock is taken on it.
+# counts as sizes, flagged `locked`, and no lock is taken on it. A partitioned table's sizes are its leaf
+# partitions' summed (locked when one of them is): it has no storage of its own.
 TABLE_STATS_SQL = f"""
 WITH blocked AS ({BLOCKED_RELATIONS}), tables AS (
     SELECT t.*, c.reltoastrelid, c.reltuples, c.reloptions, c.relpages, c.relkind, c.relispartition,
@@ -94,17 +102,26 @@ WITH blocked AS ({BLOCKED_RELATIONS}), tables AS (
                            JOIN pg_class AS i ON i.oid = x.indexrelid
                           WHERE x.indrelid = t.relid) AS ix ON true
      WHERE c.relpersistence <> 't'  -- temp tables: only their own session can vacuum, analyze or alter them
+), measured AS (  -- each table's own storage (none for a partitioned table)
+    SELECT t.relid,
+           t.locked,
+           CASE WHEN t.locked THEN (t.relpages + t.toast_pages + t.index_pages)::bigint * block.size
+                ELSE pg_total_relation_size(t.relid) END AS total_bytes,
+           CASE WHEN t.locked THEN t.relpages::bigint * block.size
+                ELSE pg_relation_size(t.relid) END AS table_bytes,
+           CASE WHEN t.locked THEN t.index_pages::bigint * block.size
+                ELSE pg_indexes_size(t.relid) END AS index_bytes,
+           CASE WHEN t.locked THEN t.toast_pages::bigint * block.size
+                ELSE coalesce(pg_total_relation_size(nullif(t.reltoastrelid, 0)), 0) END AS toast_bytes
+      FROM tables AS t
+     CROSS JOIN (SELECT current_setting('block_size')::bigint AS size) AS block
 )
 SELECT t.schemaname AS schema,
        t.relname AS "table",
-       CASE WHEN t.locked THEN (t.relpages + t.toast_pages + t.index_pages)::bigint * block.size
-            ELSE pg_total_relation_size(t.relid) END AS total_bytes,
-       CASE WHEN t.locked THEN t.relpages::bigint * block.size
-            ELSE pg_relation_size(t.relid) END AS table_bytes,
-       CASE WHEN t.locked THEN t.index_pages::bigint * block.size
-            ELSE pg_indexes_size(t.relid) END AS index_bytes,
-       CASE WHEN t.locked THEN t.toast_pages::bigint * block.size
-            ELSE coalesce(pg_total_relation_size(nullif(t.reltoastrelid, 0)), 0) END AS toast_bytes,
+       coalesce(parts.total_bytes, m.total_bytes) AS total_bytes,
+       coalesce(parts.table_bytes, m.table_bytes) AS table_bytes,
+       coalesce(parts.index_bytes, m.index_bytes) AS index_bytes,
+       coalesce(parts.toast_bytes, m.toast_bytes) AS toast_bytes,
        greatest(t.reltuples, 0)::bigint AS estimated_rows,
        t.n_live_tup AS live_rows,
        t.n_dead_tup AS dead_rows,
@@ -126,25 +143,26 @@ SELECT t.schemaname AS schema,
        t.autoanalyze_count,
        EXISTS (SELECT 1 FROM pg_constraint p WHERE p.conrelid = t.relid AND p.contype = 'p') AS has_primary_key,
        coalesce(t.reloptions, '{{}}') AS reloptions,
-       t.locked,
+       t.locked OR coalesce(parts.locked, false) AS locked,
        CASE t.relkind WHEN 'm' THEN 'materialized view'
                       WHEN 'p' THEN 'partitioned table'
                       ELSE 'table' END AS kind,
-       CASE WHEN t.relkind = 'p' AND NOT t.relispartition THEN (
-            -- pg_inherits, not pg_partition_tree(), which locks every partition
-            WITH RECURSIVE tree(relid) AS (
-                SELECT h.inhrelid FROM pg_inherits AS h WHERE h.inhparent = t.relid
-                UNION ALL
-                SELECT h.inhrelid FROM pg_inherits AS h JOIN tree ON h.inhparent = tree.relid
-            )
-            SELECT coalesce(sum(greatest(leaf.reltuples, 0)), 0)::bigint
-              FROM tree
-              JOIN pg_class AS leaf ON leaf.oid = tree.relid
-             WHERE leaf.relkind <> 'p')
-       ELSE 0 END AS partition_rows,
-       t.relid::bigint AS oid
+       CASE WHEN t.relkind = 'p' AND NOT t.relispartition THEN parts.rows ELSE 0 END AS partition_rows,
+       t.relid::bigint AS oid,
+       t.relkind = 'p' AS partitions_summed,
+       t.relispartition AS is_partition
   FROM tables AS t
- CROSS JOIN (SELECT current_setting('block_size')::bigint AS size) AS block
+  JOIN measured AS m ON m.relid = t.relid
+  LEFT JOIN LATERAL (  -- a partitioned table's leaf partitions: their rows (pg_class estimates) and sizes
+      SELECT coalesce(sum(greatest(leaf.reltuples, 0)), 0)::bigint AS rows,
+             coalesce(sum(lm.total_bytes), 0)::bigint AS total_bytes,
+             coalesce(sum(lm.table_bytes), 0)::bigint AS table_bytes,
+             coalesce(sum(lm.index_bytes), 0)::bigint AS index_bytes,
+             coalesce(sum(lm.toast_bytes), 0)::bigint AS toast_bytes,
+             coalesce(bool_or(lm.locked), false) AS locked
+        FROM {leaf_partitions("t.relid")} AS leaf
+        LEFT JOIN measured AS lm ON lm.relid = leaf.oid
+  ) AS parts ON t.relkind = 'p'
  ORDER BY total_bytes DESC
 """
 

@@ -16,6 +16,7 @@ from pgdba.history.store import open_store
 from pgdba.stats.indexes import index_stats
 from tests.advisor.helpers import advise
 from tests.advisor.test_review_advisor import EVENTS
+from tests.checkup.helpers import script
 from tests.conftest import TestDatabase
 from tests.matrix.stats_visibility import NEEDS_UNSTAMPED_STATS
 
@@ -140,3 +141,46 @@ def test_an_index_created_after_the_week_old_snapshot_is_not_advised_to_be_dropp
     report = json.loads(capsys.readouterr().out)
     assert report["drop_not_judged"] == ["public.t_b_c"]
     assert "t_b_c" not in {d["index"].split(".")[-1] for d in report["drop"]}
+
+
+COVERING = """
+CREATE TABLE inc (id serial PRIMARY KEY, a int, b int, c int, d text);
+INSERT INTO inc (a, b, c, d) SELECT g % 5000, g % 13, g, md5(g::text) FROM generate_series(1, 100000) g;
+CREATE INDEX inc_a_incl_c ON inc (a) INCLUDE (c);
+CREATE INDEX inc_a_b ON inc (a, b);
+VACUUM ANALYZE inc
+"""
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_an_include_index_the_plans_scan_index_only_is_not_redundant_to_a_wider_key(db: TestDatabase) -> None:
+    script(db, COVERING)
+    sums = "SELECT sum(c) FROM public.inc WHERE a BETWEEN 100 AND 1100"
+    advice = advise(db, [sums, "SELECT * FROM inc WHERE a = $1 AND b = $2"])
+    assert {
+        "inc_a_incl_c",
+        "inc_a_b",
+    } <= advice.workload_indexes  # an index-only scan on it; c is not in inc_a_b
+    assert not {"inc_a_incl_c", "inc_a_b"} & set(drops_of(advice))
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_an_index_holding_the_include_columns_in_its_key_covers_it(db: TestDatabase) -> None:
+    script(db, COVERING)
+    db.execute("CREATE INDEX inc_a_incl_b ON inc (a) INCLUDE (b)")
+    advice = advise(db, ["SELECT * FROM inc WHERE a = $1 AND b = $2"])
+    assert drops_of(advice).get("inc_a_incl_b") == "redundant"  # b is a key column of inc_a_b
+    assert drops_of(advice).get("inc_a_incl_c") != "redundant"  # c is in no other index
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_of_two_identical_indexes_the_one_the_plans_use_is_kept(db: TestDatabase) -> None:
+    script(db, COVERING)
+    db.execute("CREATE INDEX inc_a_b_again ON inc (a, b)")
+    advice = advise(db, ["SELECT * FROM inc WHERE a = $1 AND b = $2"])
+    [used] = {"inc_a_b", "inc_a_b_again"} & advice.workload_indexes
+    [other] = {"inc_a_b", "inc_a_b_again"} - {used}
+    assert drops_of(advice).get(other) == "redundant" and used not in drops_of(advice)

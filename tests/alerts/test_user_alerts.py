@@ -18,7 +18,7 @@ from pgdba.alerts.check import TABLE_SIZES_KIND
 from pgdba.alerts.metrics import sample_disk
 from pgdba.alerts.netdata import PluginState, plugin_round
 from pgdba.alerts.rules import load_rules
-from pgdba.alerts.values import LOCKED_NOTE, RECREATED_NOTE
+from pgdba.alerts.values import LOCKED_NOTE, RECREATED_NOTE, UNSUMMED_NOTE
 from pgdba.cli import main
 from pgdba.history.store import HistoryStore
 from pgdba.target import Target
@@ -354,3 +354,37 @@ def test_a_table_dropped_and_created_again_since_the_baseline_has_no_growth(
     db.execute(load)  # the same table growing is growth
     grown = status_of(run_check(db.target, store, rules), "table_growth", "public.staging")
     assert grown.status in ("warning", "critical") and grown.value is not None and grown.value > 1
+
+
+@pytest.mark.catalog
+def test_a_partitioned_tables_growth_is_its_partitions_and_an_older_baseline_fakes_none(
+    db: TestDatabase, store: HistoryStore, rules_file: Callable[[str], Path]
+) -> None:
+    db.execute(
+        "CREATE TABLE metrics (id bigint NOT NULL, payload text) PARTITION BY HASH (id);"
+        "CREATE TABLE metrics_0 PARTITION OF metrics FOR VALUES WITH (MODULUS 2, REMAINDER 0);"
+        "CREATE TABLE metrics_1 PARTITION OF metrics FOR VALUES WITH (MODULUS 2, REMAINDER 1)"
+    )
+    load = "INSERT INTO metrics SELECT g, repeat('event', 100) FROM generate_series(1, 6000) AS g"
+    db.execute(load)
+    rules = rules_file("[[rule]]\nname = 'table_growth'\nwindow = '0s'\nwarn = 1\n")
+    # a baseline as an older pgdba stored it: a partitioned table's size was 0 then
+    sizes = {"public.metrics": 0, "public.metrics_0": 2 * 1024**2, "public.metrics_1": 2 * 1024**2}
+    store.save_snapshot(db.target.key, TABLE_SIZES_KIND, {"sizes": sizes, "oids": {}})
+    older = status_of(run_check(db.target, store, rules), "table_growth", "public.metrics")
+    assert (older.status, older.value, older.note) == ("unknown", None, UNSUMMED_NOTE)
+    stored = store.latest_snapshot(db.target.key, TABLE_SIZES_KIND)
+    assert stored is not None and stored.payload["partitions_summed"] is True
+    assert stored.payload["sizes"]["public.metrics"] == sum(
+        stored.payload["sizes"][f"public.metrics_{n}"] for n in (0, 1)
+    )
+    db.execute(load)  # both partitions grow: the partitioned table by their sum
+    result = run_check(db.target, store, rules)
+    grown = status_of(result, "table_growth", "public.metrics")
+    assert grown.status in ("warning", "critical") and grown.value is not None
+
+    def delta(obj: str) -> int:
+        detail = status_of(result, "table_growth", obj).detail
+        return int(detail["bytes_now"] - detail["bytes_before"])
+
+    assert delta("public.metrics") == delta("public.metrics_0") + delta("public.metrics_1") > 3 * 1024**2

@@ -60,6 +60,18 @@ def test_n_plus_one_is_found_with_the_outer_list_query(db: TestDatabase) -> None
 
 
 @pytest.mark.catalog
+def test_a_loop_of_one_row_updates_by_key_is_no_n_plus_one(db: TestDatabase) -> None:
+    script(db, COURSE_LESSON_SCHEMA)
+    reset_statements(db)
+    with db.connect() as conn:
+        for i in range(60):  # lists of lessons, then one UPDATE per lesson: writes, not lookups to eager-load
+            conn.execute("SELECT id, title FROM lesson WHERE id BETWEEN %s AND %s", (i * 10, i * 10 + 20))
+        for i in range(1, 600):
+            conn.execute("UPDATE lesson SET title = %s WHERE id = %s", (f"lesson {i}!", i))
+    assert find(run(db, "query.n_plus_one"), "query.n_plus_one") == []
+
+
+@pytest.mark.catalog
 def test_slow_and_unstable_queries_are_found(db: TestDatabase) -> None:
     script(db, COURSE_LESSON_SCHEMA)
     reset_statements(db)

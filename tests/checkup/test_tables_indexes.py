@@ -588,3 +588,79 @@ def test_indexes_unused_without_a_usable_default_store_judges_by_the_counters(
     # a store the user names must open
     assert main(["indexes", "unused", "--dsn", db.dsn, "--store", str(blocker / "h.sqlite3")]) == 2
     assert "cannot open history store" in capsys.readouterr().err
+
+
+INCLUDE_COLUMNS = """
+CREATE TABLE inc (id serial PRIMARY KEY, a int, b int, c int, d text);
+INSERT INTO inc (a, b, c, d) SELECT g % 5000, g % 13, g, md5(g::text) FROM generate_series(1, 20000) g;
+CREATE INDEX inc_a_b ON inc (a, b);
+CREATE INDEX inc_a_incl_c ON inc (a) INCLUDE (c);
+CREATE INDEX inc_a_incl_b ON inc (a) INCLUDE (b);
+CREATE INDEX inc_a_incl_c_d ON inc (a) INCLUDE (d, c);
+"""
+
+
+@pytest.mark.catalog
+def test_an_index_covers_another_only_if_it_holds_its_include_columns(db: TestDatabase) -> None:
+    script(db, INCLUDE_COLUMNS)
+    found = run(db, "index.duplicate").report.findings
+    assert sorted((f.code, f.object, f.metrics["covered_by"]) for f in found) == [
+        ("index.redundant", "public.inc_a_incl_b", "public.inc_a_b"),  # b is one of its keys
+        ("index.redundant", "public.inc_a_incl_c", "public.inc_a_incl_c_d"),  # c is one of its INCLUDEs
+    ]  # inc_a_b holds no c: an index-only scan of inc_a_incl_c (sum(c) WHERE a …) needs c
+    db.execute("CREATE INDEX inc_a_incl_c_again ON inc (a) INCLUDE (c)")
+    db.execute("DROP INDEX inc_a_incl_c_d")
+    assert [(f.code, f.object) for f in find(run(db, "index.duplicate"), "index.duplicate")] == [
+        ("index.duplicate", "public.inc_a_incl_c_again")
+    ]
+    assert {f.object for f in find(run(db, "index.duplicate"), "index.redundant")} == {"public.inc_a_incl_b"}
+
+
+FOREIGN_KEY_PROBES = """
+CREATE EXTENSION IF NOT EXISTS btree_gist;
+CREATE TABLE owner (id int PRIMARY KEY);
+INSERT INTO owner SELECT generate_series(1, 100);
+CREATE TABLE pet (id int PRIMARY KEY, owner_id int NOT NULL REFERENCES owner (id), note int);
+INSERT INTO pet SELECT g, 1 + g % 100, g FROM generate_series(1, 20000) g;
+CREATE TABLE big_owner (id bigint PRIMARY KEY);
+INSERT INTO big_owner SELECT generate_series(1, 100);
+CREATE TABLE big_pet (id int PRIMARY KEY, owner_id int NOT NULL REFERENCES big_owner (id));
+INSERT INTO big_pet SELECT g, 1 + g % 100 FROM generate_series(1, 20000) g;
+ANALYZE pet;
+ANALYZE big_pet
+"""
+
+
+@pytest.mark.catalog
+@pytest.mark.parametrize(
+    ("index", "serves"),
+    [
+        ("pet (owner_id)", True),
+        ("pet (owner_id, note)", True),
+        ("pet (note, owner_id)", False),  # not leading: the lookup reads the whole index
+        ("pet USING hash (owner_id)", True),
+        ("pet USING gist (owner_id)", True),  # btree_gist's operator class holds int4 =
+        ("pet USING brin (owner_id)", False),  # reads every block range the ids' spread leaves open
+        ("big_pet (owner_id)", True),  # btree's integer family compares int8 = int4 too
+        ("big_pet USING gist (owner_id)", False),  # btree_gist's holds no int8 = int4: a full scan
+    ],
+)
+def test_only_an_index_the_foreign_keys_lookup_can_probe_serves_it(
+    db: TestDatabase, index: str, serves: bool
+) -> None:
+    with db.connect() as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_available_extensions WHERE name = 'btree_gist'"
+        ).fetchone()
+    if row != (1,):
+        pytest.skip("btree_gist is not available for this PostgreSQL build")
+    script(db, FOREIGN_KEY_PROBES)
+    db.execute(f"CREATE INDEX probe ON {index}")
+    table = index.split(" ", 1)[0]
+    missing = {f.object for f in find(run(db, "index.missing_fk"), "index.missing_fk")}
+    assert (f"public.{table}" not in missing) is serves
+    with db.connect() as conn:
+        [fk] = [k for k in foreign_keys(conn) if k.table == table]
+        [ix] = [i for i in index_stats(conn) if i.index == "probe"]
+    assert fk.has_index is serves
+    assert (ix.serves_foreign_key is not None) is serves  # the unused-index check keeps it only then
