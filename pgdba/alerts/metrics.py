@@ -258,33 +258,57 @@ SELECT pg_tablespace_location(oid) AS location
 """
 
 _LOCAL_HOSTS = ("", "localhost", "127.0.0.1", "::1")
+DATA_DIRECTORY_NOT_READABLE = "not measurable: data_directory is not readable (needs pg_monitor)"
 
 
 def sample_disk(conn: psycopg.Connection, target: Target) -> DiskSample:
     """shutil.disk_usage of the fullest filesystem among the data directory, pg_wal (often a symlink to its
     own disk) and the tablespaces, when the server runs on this machine; else 'not measurable'."""
+    data_dir, reason = _local_data_directory(conn, target)
+    if reason:
+        return DiskSample(data_dir, None, None, reason)
     with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(DATA_DIRECTORY_SQL).fetchone()
         locations = [r["location"] for r in cur.execute(TABLESPACE_LOCATIONS_SQL).fetchall()]
-    assert row is not None
-    data_dir = row["data_directory"]
-    if not data_dir:
-        return DiskSample("", None, None, "not measurable: data_directory is not readable (needs pg_monitor)")
-    host = str(target.params().get("host") or os.environ.get("PGHOST") or "")
-    if not (host in _LOCAL_HOSTS or host.startswith("/")):
-        return DiskSample(
-            data_dir, None, None, f"not measurable: the server runs on {host}, not this machine"
-        )
-    if not Path(data_dir).is_dir() or not _same_server(Path(data_dir), str(row["port"])):
-        return DiskSample(
-            data_dir, None, None, f"not measurable: {data_dir} is not visible from this machine"
-        )
     measured = _filesystem_usage([data_dir, os.path.join(data_dir, "pg_wal"), *locations])
     if not measured:
         return DiskSample(data_dir, None, None, f"not measurable: cannot read the filesystem of {data_dir}")
     # used / (used + available), as df and Netdata compute it: root-reserved blocks count as unavailable
     path, used, free = max(measured, key=lambda m: m[1] / max(m[1] + m[2], 1))
     return DiskSample(path, used, free, checked=tuple(m[0] for m in measured))
+
+
+def data_directory_disk(conn: psycopg.Connection, target: Target) -> DiskSample:
+    """shutil.disk_usage of the data directory's filesystem, where CREATE DATABASE puts a new database (the
+    pg_default tablespace), when the server runs on this machine; else 'not measurable'. The restore test
+    reads it before it creates its scratch database, often as a role that may not read data_directory."""
+    try:
+        with conn.transaction():  # a savepoint inside an open transaction: the refusal does not abort it
+            data_dir, reason = _local_data_directory(conn, target)
+    except psycopg.errors.InsufficientPrivilege:
+        data_dir, reason = "", DATA_DIRECTORY_NOT_READABLE
+    if reason:
+        return DiskSample(data_dir, None, None, reason)
+    measured = _filesystem_usage([data_dir])
+    if not measured:
+        return DiskSample(data_dir, None, None, f"not measurable: cannot read the filesystem of {data_dir}")
+    path, used, free = measured[0]
+    return DiskSample(path, used, free, checked=(path,))
+
+
+def _local_data_directory(conn: psycopg.Connection, target: Target) -> tuple[str, str]:
+    """(the server's data directory, why this machine cannot measure its filesystems: "" when it can)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(DATA_DIRECTORY_SQL).fetchone()
+    assert row is not None
+    data_dir = row["data_directory"]
+    if not data_dir:
+        return "", DATA_DIRECTORY_NOT_READABLE
+    host = str(target.params().get("host") or os.environ.get("PGHOST") or "")
+    if not (host in _LOCAL_HOSTS or host.startswith("/")):
+        return data_dir, f"not measurable: the server runs on {host}, not this machine"
+    if not Path(data_dir).is_dir() or not _same_server(Path(data_dir), str(row["port"])):
+        return data_dir, f"not measurable: {data_dir} is not visible from this machine"
+    return data_dir, ""
 
 
 def _filesystem_usage(paths: list[str]) -> list[tuple[str, int, int]]:

@@ -1,8 +1,10 @@
-"""`pgdba schedule`: cron lines or systemd timers for snapshots, alert checks, backups, restore tests, reports.
+"""`pgdba schedule`: cron lines or systemd timers for snapshots, alert checks, backups (pruned when retention
+rules are given), restore tests, reports.
 
 The jobs read the connection from an environment file (PGDBA_DSN=…, mode 0600), so no password ends up
 in a crontab or a unit file. They write their logs, the weekly report and their lock files to directories the
-installing user can write, and flock(1) keeps the backup and the restore test (and two alert checks) apart.
+installing user can write, and flock(1) keeps the backup, the prune and the restore test (and two alert
+checks) apart.
 """
 
 from __future__ import annotations
@@ -95,13 +97,15 @@ def schedule_jobs(
     store: str | None = None,
     runtime: JobRuntime | None = None,
     orm_schema: tuple[str, str] | None = None,
+    retention: Mapping[str, int] | None = None,
 ) -> list[Job]:
     """The default schedule: snapshots hourly, alert checks every 5 minutes, a daily backup at 03:00,
     a weekly restore test on Sunday 04:00, the weekly index advice (Markdown, with its SQL) on Monday 06:30
     and the weekly report on Monday 07:00 (the server's local time, for cron and systemd alike). Paths are made absolute: cron runs jobs in $HOME, systemd in /.
-    The backup and the restore test share a lock (one waits for the other); an alert check that finds
-    the previous one still running is skipped. `orm_schema`: ("prisma" or "drizzle", the schema file) whose
-    patch the index advice carries."""
+    With `retention` (the rules of a RetentionPolicy by option: {"--keep-daily": 7, …}), a daily
+    `backup prune` at 03:30 too. The backup, the prune and the restore test share a lock (each waits for
+    the one running); an alert check that finds the previous one still running is skipped. `orm_schema`:
+    ("prisma" or "drizzle", the schema file) whose patch the index advice carries."""
     state = (runtime or job_runtime()).state
     report = state / "weekly-report.html"
     advice_file = state / "index-advice.md"
@@ -109,6 +113,7 @@ def schedule_jobs(
     store_args = ("--store", _absolute(store)) if store else ()
     rules_args = ("--rules", _absolute(rules_file)) if rules_file else ()
     patch_args = ("--emit", orm_schema[0], "--schema", _absolute(orm_schema[1])) if orm_schema else ()
+    prune = [prune_job(retention)] if retention else []
     return [
         Job(
             "snapshot",
@@ -134,6 +139,7 @@ def schedule_jobs(
             "daily logical backup",
             lock="backup",
         ),
+        *prune,
         Job(
             "restore-test",
             "0 4 * * 0",
@@ -157,6 +163,20 @@ def schedule_jobs(
             "weekly report",
         ),
     ]
+
+
+def prune_job(retention: Mapping[str, int]) -> Job:
+    """`backup prune` with these rules, half an hour after the backup and behind its lock (a backup still
+    running is waited for), over every backup in the storage, as the README's cron set-up prunes."""
+    rules = tuple(arg for option, value in retention.items() for arg in (option, str(value)))
+    return Job(
+        "backup-prune",
+        "30 3 * * *",
+        "*-*-* 03:30:00",
+        ("backup", "prune", *rules),
+        "daily pruning of the backups the retention rules do not keep",
+        lock="backup",
+    )
 
 
 def _absolute(path: str) -> str:
@@ -186,9 +206,9 @@ def _not_serialised_note(runtime: JobRuntime) -> list[str]:
     ]
 
 
-# the jobs that read their storage from the env file: `backup run` and `restore-test` take --storage, else
-# PGDBA_BACKUP_STORAGE, and without either fail with "no backup storage given"
-STORAGE_JOBS = frozenset({"backup", "restore-test"})
+# the jobs that read their storage from the env file: `backup run`, `backup prune` and `restore-test` take
+# --storage, else PGDBA_BACKUP_STORAGE, and without either fail with "no backup storage given"
+STORAGE_JOBS = frozenset({"backup", "backup-prune", "restore-test"})
 
 
 def backup_storage_note(jobs: list[Job], env_file: Path) -> list[str]:
@@ -201,8 +221,11 @@ def backup_storage_note(jobs: list[Job], env_file: Path) -> list[str]:
         return [f"# note: cannot read {env_file}: make sure it sets PGDBA_BACKUP_STORAGE for the backup jobs"]
     if any(_env_value(line, "PGDBA_BACKUP_STORAGE") for line in text.splitlines()):
         return []
+    names = [job.name for job in jobs if job.name in STORAGE_JOBS]
+    listed = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+    listed += " jobs" if len(names) > 1 else " job"
     return [
-        f"# note: {env_file} does not set PGDBA_BACKUP_STORAGE: the backup and restore-test jobs would fail"
+        f"# note: {env_file} does not set PGDBA_BACKUP_STORAGE: the {listed} would fail"
         " every night with `no backup storage given` (seen only in their logs); add"
         " PGDBA_BACKUP_STORAGE=file:///path or s3://bucket/prefix to it"
     ]

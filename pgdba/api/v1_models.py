@@ -631,6 +631,9 @@ class RestoreTestResponse(BaseModel):
     # the large objects compared by content (counts, what was not covered and why); None: the backup's
     # manifest has no digests (an earlier pgdba's)
     large_object_content: CliJsonObject | None = None
+    # the free-space check before the scratch database (needed and available bytes, why not measured);
+    # None: recorded by an earlier pgdba
+    scratch_space: CliJsonObject | None = None
 
 
 class BackupModel(BaseModel):

@@ -2,7 +2,7 @@
 test, retention."""
 
 from pgdba.backup.dump import BackupFailed, run_backup
-from pgdba.backup.manifest import BackupInfo, Manifest, find_backup, list_backups
+from pgdba.backup.manifest import BackupInfo, Manifest, find_backup, list_backups, locate_backup
 from pgdba.backup.restore import restore_backup
 from pgdba.backup.restore_test import (
     RestoreTestResult,
@@ -29,6 +29,7 @@ __all__ = [
     "find_backup",
     "find_pg_tools",
     "list_backups",
+    "locate_backup",
     "open_storage",
     "plan_retention",
     "prune_backups",

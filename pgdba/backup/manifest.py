@@ -6,6 +6,8 @@
     DATABASE/BACKUP_ID/restore-test.json  the latest restore test of this backup (pass or fail)
 
 BACKUP_ID is the UTC start time to the microsecond (20261128T210102.123456Z), so ids sort by time.
+DATABASE is the database name as one path segment (database_segment): percent-encoded where the name would
+not stay one segment of an S3 key or a file name, so `sales/eu` is stored as `sales%2Feu`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 from pgdba.backup.server_identity import newest_of_server
 from pgdba.backup.storage import Storage, StorageError
@@ -182,8 +185,29 @@ def known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in data.items() if key in names}
 
 
+def database_segment(database: str) -> str:
+    """The database name as one path segment of the store, reversibly (database_of_segment): '%', '/' and
+    control characters percent-encoded, and '.' and '..' as a whole ('%2E', '%2E%2E'), which a folder
+    would read as itself or its parent. A name needing none of this (most) is its own segment, as every
+    earlier pgdba stored it."""
+    if not database:
+        raise InputError("a backup needs the name of a database (got an empty one)")
+    if database in (".", ".."):
+        return database.replace(".", "%2E")
+    return "".join(f"%{ord(c):02X}" if c in "%/" or ord(c) < 0x20 or ord(c) == 0x7F else c for c in database)
+
+
+def database_of_segment(segment: str) -> str:
+    """The database a store's path segment names. A segment that is not database_segment's own encoding
+    of what it decodes to was stored by an earlier pgdba, as the name was: it names itself."""
+    if "%" not in segment:
+        return segment
+    decoded = unquote(segment)
+    return decoded if decoded and database_segment(decoded) == segment else segment
+
+
 def backup_prefix(database: str, backup_id: str) -> str:
-    return f"{database}/{backup_id}"
+    return f"{database_segment(database)}/{backup_id}"
 
 
 def write_manifest(storage: Storage, manifest: Manifest) -> None:
@@ -191,9 +215,9 @@ def write_manifest(storage: Storage, manifest: Manifest) -> None:
     storage.put_bytes(key, json.dumps(manifest.to_dict(), indent=2, sort_keys=True).encode())
 
 
-def read_manifest(storage: Storage, database: str, backup_id: str) -> Manifest | None:
-    """The manifest, or None when the backup has none (incomplete); a corrupt manifest is an error."""
-    key = f"{backup_prefix(database, backup_id)}/{MANIFEST_NAME}"
+def read_manifest(storage: Storage, key: str) -> Manifest | None:
+    """The manifest stored under `key`, or None when the backup has none (incomplete); a corrupt manifest
+    is an error."""
     if not storage.exists(key):
         return None
     try:
@@ -212,6 +236,7 @@ class BackupInfo:
     manifest: Manifest | None = None
     restore_test: dict[str, Any] | None = None
     problem: str | None = None
+    segment: str | None = None  # the database's path segment as stored; None: database_segment(database)
 
     @property
     def complete(self) -> bool:
@@ -253,7 +278,8 @@ class BackupInfo:
         return "tested-ok" if self.restore_test_passed else "tested-failed"
 
     def key(self, name: str) -> str:
-        return f"{backup_prefix(self.database, self.backup_id)}/{name}"
+        segment = self.segment if self.segment is not None else database_segment(self.database)
+        return f"{segment}/{self.backup_id}/{name}"
 
     def to_dict(self) -> dict[str, Any]:
         m = self.manifest
@@ -276,22 +302,27 @@ class BackupInfo:
 
 def list_backups(storage: Storage, database: str | None = None) -> list[BackupInfo]:
     """Every backup in the store (optionally of one database), oldest first."""
+    database = database or None  # no database is named "": every one
     grouped: dict[tuple[str, str], dict[str, int]] = {}
-    for obj in storage.list_objects(f"{database}/" if database else ""):
-        parts = obj.key.split("/")
-        if len(parts) != 3:
-            continue
-        grouped.setdefault((parts[0], parts[1]), {})[parts[2]] = obj.size
+    for prefix in _listing_prefixes(database):
+        for obj in storage.list_objects(prefix):
+            parts = obj.key.split("/")
+            if len(parts) != 3:
+                continue
+            grouped.setdefault((parts[0], parts[1]), {})[parts[2]] = obj.size
     found: list[BackupInfo] = []
-    for (db, backup_id), objects in grouped.items():
+    for (segment, backup_id), objects in grouped.items():
+        db = database_of_segment(segment)
+        if database is not None and db != database:
+            continue
         try:
             backup_time(backup_id)
         except ValueError:
             continue  # not one of ours
-        info = BackupInfo(db, backup_id, objects)
+        info = BackupInfo(db, backup_id, objects, segment=segment)
         if MANIFEST_NAME in objects:
             try:
-                info.manifest = read_manifest(storage, db, backup_id)
+                info.manifest = read_manifest(storage, info.key(MANIFEST_NAME))
             except StorageError as exc:
                 info.problem = str(exc)  # listed as incomplete, never as good
         if info.complete and not info.stored_size_matches and info.manifest is not None:
@@ -308,6 +339,18 @@ def list_backups(storage: Storage, database: str | None = None) -> list[BackupIn
     return sorted(found, key=lambda b: (b.taken_at, b.backup_id))
 
 
+def _listing_prefixes(database: str | None) -> list[str]:
+    """Where the backups of `database` (None: of every database) are: under its segment, and under the
+    name as it was where an earlier pgdba stored that unencoded (a name with '%', '/' or a control
+    character), unless the name was never one segment ('/', '.', '..')."""
+    if database is None:
+        return [""]
+    prefixes = [f"{database_segment(database)}/"]
+    if prefixes[0] != f"{database}/" and "/" not in database and database not in (".", ".."):
+        prefixes.append(f"{database}/")
+    return prefixes
+
+
 def find_backup(
     storage: Storage,
     backup_id: str | None,
@@ -315,29 +358,68 @@ def find_backup(
     system_identifier: str | None = None,
     *,
     server_preferred: bool = False,
+    preferred_database: str | None = None,
 ) -> BackupInfo:
     """A given backup (id, or DATABASE/ID), or the newest complete one of the server `system_identifier`
     (None: of the one server the store has backups of; server_preferred: of that server when it has
-    some, else as with None); InputError when there is none."""
+    some, else as with None); InputError when there is none. Without `database`, a store holding
+    backups of several databases needs `preferred_database` (the --dsn one) among them."""
+    return locate_backup(
+        storage,
+        backup_id,
+        database,
+        system_identifier,
+        server_preferred=server_preferred,
+        preferred_database=preferred_database,
+    ).backup
+
+
+@dataclass(frozen=True)
+class LocatedBackup:
+    backup: BackupInfo
+    note: str | None = None  # how the database was chosen, when the store left a choice
+
+
+def locate_backup(
+    storage: Storage,
+    backup_id: str | None,
+    database: str | None,
+    system_identifier: str | None = None,
+    *,
+    server_preferred: bool = False,
+    preferred_database: str | None = None,
+) -> LocatedBackup:
+    """find_backup, saying which database it chose when the store holds several and none was given."""
     if backup_id:
-        return _find_given_backup(storage, backup_id, database)
+        return LocatedBackup(_find_given_backup(storage, backup_id, database))
     backups = list_backups(storage, database)
     complete = [b for b in backups if b.complete]
     if not complete:
         where = f" of database {database!r}" if database else ""
         raise InputError(f"no complete backup{where} in {storage.url}")
-    if database is None and len({b.database for b in complete}) > 1:
-        raise InputError("the store holds backups of several databases: pass --database")
-    return newest_of_server(complete, system_identifier, storage.url, server_preferred=server_preferred)
+    note = None
+    databases = {b.database for b in complete}
+    if database is None and len(databases) > 1:
+        if preferred_database not in databases:
+            mine = f" (none of {preferred_database!r}, the --dsn database)" if preferred_database else ""
+            raise InputError(f"the store holds backups of several databases{mine}: pass --database")
+        complete = [b for b in complete if b.database == preferred_database]
+        note = (
+            f"chose database {preferred_database!r}, the --dsn one, of the {len(databases)} databases the "
+            "store holds backups of (pass --database for another)"
+        )
+    chosen = newest_of_server(complete, system_identifier, storage.url, server_preferred=server_preferred)
+    return LocatedBackup(chosen, note)
 
 
 def _find_given_backup(storage: Storage, given: str, database: str | None) -> BackupInfo:
-    """The backup named ID or DATABASE/ID; errors echo the id as given."""
+    """The backup named ID or DATABASE/ID (a database name may hold '/', a backup id never does); errors
+    echo the id as given."""
     backup_id = given
     if "/" in given:
-        database, backup_id = given.split("/", 1)
-    if database in (".", "..") or "/" in backup_id:
-        raise InputError(f"no backup {given!r} in {storage.url}")  # not a layout path: never one of ours
+        database, backup_id = given.rsplit("/", 1)
+    if database == "":
+        raise InputError(f"no backup {given!r} in {storage.url}")  # "/ID": no database is named ""
     matches = [b for b in list_backups(storage, database) if b.backup_id == backup_id]
     if not matches:
         raise InputError(f"no backup {given!r} in {storage.url}")

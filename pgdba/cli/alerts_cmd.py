@@ -333,15 +333,40 @@ def schedule(
             help="schema.prisma or a Drizzle *.ts file: the weekly index advice carries its patch too",
         ),
     ] = None,
+    keep_last: Annotated[
+        int | None, typer.Option("--keep-last", help="with a daily `backup prune`: keep the N newest backups")
+    ] = None,
+    keep_daily: Annotated[
+        int | None,
+        typer.Option("--keep-daily", help="with a daily `backup prune`: one backup of each of N days"),
+    ] = None,
+    keep_weekly: Annotated[
+        int | None,
+        typer.Option("--keep-weekly", help="with a daily `backup prune`: one backup of each of N ISO weeks"),
+    ] = None,
+    keep_monthly: Annotated[
+        int | None,
+        typer.Option("--keep-monthly", help="with a daily `backup prune`: one backup of each of N months"),
+    ] = None,
+    keep_within_days: Annotated[
+        int | None,
+        typer.Option(
+            "--keep-within-days", help="with a daily `backup prune`: every backup younger than N days"
+        ),
+    ] = None,
 ) -> None:
     """Print (or install with --apply) cron lines or systemd timers for snapshots, alert checks, backups,
     restore tests, the weekly index advice and the weekly report. flock(1) keeps the backup and the restore test apart and skips an
     alert check while the previous one still runs.
 
-    Example: pgdba schedule --kind systemd
+    Given retention rules (--keep-daily 7 --keep-weekly 4 …, as `pgdba backup prune` takes them), a daily
+    `backup prune` at 03:30 too, behind the backup's lock: it judges every backup in the storage.
+
+    Example: pgdba schedule --kind systemd --keep-daily 7 --keep-weekly 4 --keep-monthly 6
     """
     from pgdba.advisor.orm_patch import check_schema_file, orm_kind
     from pgdba.alerts.schedule import default_install_paths, install_schedule, job_runtime, schedule_jobs
+    from pgdba.backup.retention import RetentionPolicy
 
     if kind not in ("cron", "systemd"):
         raise InputError("--kind takes cron or systemd")
@@ -359,12 +384,23 @@ def schedule(
     if orm_schema is not None:
         emit = orm_kind(orm_schema)
         check_schema_file(emit, orm_schema)
+    retention = None
+    if any(rule is not None for rule in (keep_last, keep_daily, keep_weekly, keep_monthly, keep_within_days)):
+        policy = RetentionPolicy(  # refused now, not by the prune every night
+            keep_last=keep_last,
+            keep_daily=keep_daily,
+            keep_weekly=keep_weekly,
+            keep_monthly=keep_monthly,
+            keep_within_days=keep_within_days,
+        )
+        retention = policy.rules()
     jobs = schedule_jobs(
         env_file=env_file,
         rules_file=rules,
         store=store,
         runtime=runtime,
         orm_schema=None if emit is None else (emit, str(orm_schema)),
+        retention=retention,
     )
     for line in install_schedule(
         jobs, kind, apply=apply, env_file=Path(env_file), unit_dir=units, dsn=dsn, runtime=runtime

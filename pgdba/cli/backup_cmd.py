@@ -15,6 +15,7 @@ from pgdba.backup import (
     RetentionPolicy,
     find_backup,
     list_backups,
+    locate_backup,
     open_storage,
     prune_backups,
     record_restore_test,
@@ -620,14 +621,28 @@ def restore_test_command(
     ] = False,
     jobs: RestoreJobsOption = 1,
     age_identity_file: AgeIdentityOption = None,
+    skip_space_check: Annotated[
+        bool,
+        typer.Option(
+            "--skip-space-check",
+            help="run even when the server's free space looks too small for the scratch database",
+        ),
+    ] = False,
     fmt: FormatOption = "table",
 ) -> None:
     """Restore a backup into a scratch database, verify it, drop it, record the result. Exit 1 on failure.
 
     Creates and drops only its own database (pgdba_restore_test_…), so no --apply is needed. When the
-    test cannot run (server unreachable, login refused, the role lacks CREATEDB) it exits 2 and records
-    nothing, so an earlier result of the backup stands. Without --backup it tests the newest complete
-    backup the --dsn server took (another server's under the same database name is never picked).
+    test cannot run (server unreachable, login refused, the role lacks CREATEDB, the scratch database
+    would not fit in the free space) it exits 2 and records nothing, so an earlier result of the backup
+    stands. Without --backup it tests the newest complete backup the --dsn server took (another server's
+    under the same database name is never picked); without --database, of the --dsn database when the
+    storage holds backups of several.
+
+    Before the scratch database is created, the free space of the server's data directory is checked
+    when this machine can see it (a local server, a role with pg_monitor): the backup's database size ×
+    1.5 must fit, else it refuses in one line (--skip-space-check runs it anyway); when it cannot be
+    measured a note says so and the test runs.
     Example: pgdba restore-test --storage file:///var/backups/pg --dsn postgresql://postgres@localhost/postgres
     """
     check_format(fmt)
@@ -635,7 +650,9 @@ def restore_test_command(
     store = _existing_storage(storage, endpoint_url, region, profile)
     source = target_from(dsn) if dsn or not target else None  # the server whose backups are tested
     newest_of = target_system_identifier(source) if source and backup is None else None
-    info = find_backup(store, backup, database, newest_of)
+    preferred = source.database if source and database is None else None
+    located = locate_backup(store, backup, database, newest_of, preferred_database=preferred)
+    info = located.backup
     history = chosen_history_store(history_store, history_alias)
     check_history_store(history)
     _note_unused_identity(info, age_identity_file)
@@ -649,7 +666,14 @@ def restore_test_command(
             jobs=jobs,
             progress=progress,
             age_identity=age_identity(age_identity_file),
+            space_check=not skip_space_check,
         )
+    # once the test has run: a test that cannot run says so in one line (naming the backup)
+    space = result.scratch_space
+    if space is not None and space.note and not space.skipped:
+        print(f"pgdba: note: {space.note}: the restore test ran without a free-space check", file=sys.stderr)
+    if located.note:
+        print(f"pgdba: note: {located.note}", file=sys.stderr)
     record_restore_test(store, info, result, history)
     data = result.to_dict()
     title = f"restore test of {result.database}/{result.backup_id}: {'PASSED' if result.passed else 'FAILED'}"

@@ -1,5 +1,6 @@
-"""Fixtures for the backup tests: a small e-learning-like database, a backup folder, a moto S3 server on
-127.0.0.1 and an S3 proxy that injects faults (a real HTTP server between boto3 and moto)."""
+"""Fixtures for the backup tests: a small e-learning-like database, databases of any name, a backup folder,
+a moto S3 server on 127.0.0.1 and an S3 proxy that injects faults (a real HTTP server between boto3 and
+moto)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,14 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import boto3
+import psycopg
 import pytest
 from moto.server import ThreadedMotoServer
+from psycopg import conninfo, sql
 
 from pgdba.backup.storage import FileStorage, S3Storage
+from pgdba.embedded import EmbeddedCluster
+from pgdba.target import Target, resolve_target
 
 SCHEMA_SQL = """
 CREATE TYPE role_kind AS ENUM ('student', 'teacher', 'admin');
@@ -225,3 +230,26 @@ class PgDumpKiller:
 @pytest.fixture
 def pg_dump_killer() -> PgDumpKiller:
     return PgDumpKiller()
+
+
+@pytest.fixture
+def named_database(pg_cluster: EmbeddedCluster) -> Iterator[Callable[[str], Target]]:
+    """Databases with the names given (dropped afterwards), each holding a small table."""
+    created: list[str] = []
+
+    def create(name: str) -> Target:
+        with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        created.append(name)
+        dsn = conninfo.make_conninfo(pg_cluster.dsn(), dbname=name)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(
+                "CREATE TABLE sale AS SELECT g AS id, g * 2 AS amount FROM generate_series(1, 500) AS g"
+            )
+            conn.execute("ANALYZE sale")
+        return resolve_target(dsn)
+
+    yield create
+    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
+        for name in created:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
