@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 
+from pgdba.alerts.metrics import succeeded
 from pgdba.backup.manifest import BACKUP_KIND
 from pgdba.backup.server_identity import read_system_identifier, records_of_server
 from pgdba.checks import backups, capacity, index_health, queries, safety, settings, tables
@@ -243,8 +244,9 @@ def _forecast(d: Data, kw: dict[str, Any]) -> list[Finding]:
 
 
 def _pgdba_backup_records(d: Data) -> tuple[Records, Records]:
-    """(restore tests, backups) the history store holds for this database on this server (the newest 100
-    of each); none without a store."""
+    """(restore tests, successful backups) the history store holds for this database on this server (of the
+    newest 100 of each); none without a store. Failed backup runs are recorded too (the backup-age alert
+    counts them), but they are no backup of the database."""
     store: HistoryStore | None = d.get("store")
     if store is None:
         return [], []
@@ -253,7 +255,13 @@ def _pgdba_backup_records(d: Data) -> tuple[Records, Records]:
         system_identifier = d.get("system_identifier")
         d["pgdba_backup_records"] = (
             records_of_server(store.records(d["target_key"], backups.RESTORE_TEST_KIND), system_identifier),
-            records_of_server(store.records(d["target_key"], BACKUP_KIND), system_identifier),
+            [
+                (when, payload)
+                for when, payload in records_of_server(
+                    store.records(d["target_key"], BACKUP_KIND), system_identifier
+                )
+                if succeeded(payload)
+            ],
         )
     records: tuple[Records, Records] = d["pgdba_backup_records"]
     return records

@@ -93,13 +93,24 @@ METRICS: dict[str, MetricSpec] = {
         ),
         MetricSpec("inactive_replication_slots", "server", "slots", "replication slots with active = false"),
         MetricSpec(
-            "backup_age_hours", "server", "h", "hours since the newest successful 'backup' history record"
+            "backup_age_hours",
+            "server",
+            "h",
+            "hours since the newest successful 'backup' history record (none ever succeeded: since the first "
+            "failed one)",
         ),
         MetricSpec(
             "restore_test_age_days",
             "server",
             "days",
-            "days since the newest successful 'restore_test' history record",
+            "days since the newest successful 'restore_test' history record (none ever passed: since the "
+            "first failed one)",
+        ),
+        MetricSpec(
+            "restore_test_failed",
+            "server",
+            "boolean",
+            "1 when the newest 'restore_test' history record failed, 0 when it passed",
         ),
         MetricSpec(
             "wal_archive_failing_hours",

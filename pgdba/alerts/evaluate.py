@@ -20,7 +20,12 @@ RANK = {OK: 0, WARNING: 1, CRITICAL: 2}
 
 @dataclass
 class AlertState:
-    """What a rule has fired for one object, and a level waiting out its `for` duration."""
+    """What a rule has fired for one object, and since when each level's condition has held.
+
+    warning_since / critical_since: when the value last got past that level's threshold and stayed there
+    (None while it is not). A level fires once its own condition has held for the rule's `for`, as the
+    exported Prometheus rules do with one alert per severity. `pending` / `pending_since` name the highest
+    level whose condition holds but has not held long enough yet (what the dashboard shows)."""
 
     level: str = OK
     since: str | None = None
@@ -29,6 +34,8 @@ class AlertState:
     value: float | None = None
     # why the last check could not measure it (the level is then the one kept from before), else None
     unknown: str | None = None
+    warning_since: str | None = None
+    critical_since: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -38,18 +45,39 @@ class AlertState:
             "pending_since": self.pending_since,
             "value": self.value,
             "unknown": self.unknown,
+            "warning_since": self.warning_since,
+            "critical_since": self.critical_since,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AlertState:
-        return cls(
+        state = cls(
             level=data.get("level", OK),
             since=data.get("since"),
             pending=data.get("pending"),
             pending_since=data.get("pending_since"),
             value=data.get("value"),
             unknown=data.get("unknown"),
+            warning_since=data.get("warning_since"),
+            critical_since=data.get("critical_since"),
         )
+        if "warning_since" not in data and "critical_since" not in data:
+            state._held_from_older_state()
+        return state
+
+    def _held_from_older_state(self) -> None:
+        """A state an earlier pgdba stored kept one timer (pending_since) for whichever level was pending:
+        the fired level and the levels below it have held at least since it fired, the pending one (and
+        those below it) since pending_since."""
+        for level, since in ((self.level, self.since), (self.pending, self.pending_since)):
+            if level not in (WARNING, CRITICAL) or since is None:
+                continue
+            for held in (WARNING, CRITICAL)[: RANK[level]]:
+                if self.held_since(held) is None:
+                    setattr(self, f"{held}_since", since)
+
+    def held_since(self, level: str) -> str | None:
+        return {WARNING: self.warning_since, CRITICAL: self.critical_since}.get(level)
 
 
 @dataclass
@@ -104,23 +132,26 @@ def _past(value: float, threshold: float, op: str) -> bool:
     }[op]
 
 
-def raw_level(value: float, t: Thresholds, op: str, fired: str) -> str:
-    """The level the value reaches. A fired level holds until the value is back past threshold ∓ hysteresis."""
-    above = op in (">", ">=")
-    for level, threshold in ((CRITICAL, t.crit), (WARNING, t.warn)):
-        if threshold is None:
-            continue
-        if RANK[fired] >= RANK[level]:
-            threshold = threshold - t.hysteresis if above else threshold + t.hysteresis
-        if _past(value, threshold, op):
-            return level
-    return OK
+def holds(value: float, t: Thresholds, op: str, level: str, fired: str) -> bool:
+    """The value is past `level`'s threshold. A fired level (or one above it) holds until the value is
+    back past threshold ∓ hysteresis."""
+    threshold = t.crit if level == CRITICAL else t.warn
+    if threshold is None:
+        return False
+    if RANK[fired] >= RANK[level]:
+        threshold = threshold - t.hysteresis if op in (">", ">=") else threshold + t.hysteresis
+    return _past(value, threshold, op)
 
 
 def evaluate(
     rule: Rule, value: MetricValue, previous: AlertState | None, now: datetime
 ) -> tuple[AlertStatus, AlertState]:
-    """One rule on one object: the status to print and the state to keep."""
+    """One rule on one object: the status to print and the state to keep.
+
+    Each level's condition keeps its own start time: a level fires once its condition has held for `for`
+    (at once when `for` is 0), stays fired while it holds and drops as soon as it no longer does. A value
+    that rises from warning to critical waits out `for` from the moment it got past crit; one that falls
+    from critical to warning is a warning for as long as it has been past warn."""
     state = AlertState(**(previous.to_dict() if previous else {}))
     t = rule.thresholds_for(value.object)
     before = state.level
@@ -132,29 +163,30 @@ def evaluate(
         )
         return status, state
     state.unknown = None
-    raw = raw_level(value.value, t, rule.op, state.level)
     state.value = value.value
-    event: str | None = None
-    status_name = raw
-    if raw == state.level:
-        state.pending = state.pending_since = None
-    elif RANK[raw] < RANK[state.level] or t.for_seconds <= 0:
-        state.pending = state.pending_since = None
-        state.level, state.since = raw, now.isoformat()
-    else:  # a rise that must hold for `for` before it fires
-        if state.pending is None or RANK[raw] < RANK[state.pending]:
-            state.pending, state.pending_since = raw, now.isoformat()
-        if (
-            state.pending_since
-            and (now - datetime.fromisoformat(state.pending_since)).total_seconds() >= t.for_seconds
-        ):
-            state.level, state.since = raw, now.isoformat()
-            state.pending = state.pending_since = None
+    fired = OK
+    state.pending = state.pending_since = None
+    for level in (WARNING, CRITICAL):
+        attribute = f"{level}_since"
+        if not holds(value.value, t, rule.op, level, before):
+            setattr(state, attribute, None)
+            continue
+        started = state.held_since(level) or now.isoformat()
+        setattr(state, attribute, started)
+        held_s = (now - datetime.fromisoformat(started)).total_seconds()
+        # a level already fired stays while its condition holds (also when `for` was raised since)
+        if RANK[before] >= RANK[level] or t.for_seconds <= 0 or held_s >= t.for_seconds:
+            fired = level
         else:
-            status_name = "pending"
+            state.pending, state.pending_since = level, started
+    if fired != before:
+        state.level, state.since = fired, now.isoformat()
+    event: str | None = None
     if state.level != before:
         event = "resolved" if state.level == OK else "firing"
-    threshold = {CRITICAL: t.crit, WARNING: t.warn}.get(raw, t.warn)
+    status_name = state.level if state.level != OK or state.pending is None else "pending"
+    shown = state.pending if status_name == "pending" else state.level
+    threshold = {CRITICAL: t.crit, WARNING: t.warn}.get(shown or OK, t.warn)
     status = AlertStatus(
         rule,
         value.object,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -343,34 +343,95 @@ def sample_archiver(conn: psycopg.Connection) -> ArchiverStatus:
 
 
 # ---- backups and restore tests (history records written by the backup commands) ------------------------
+# records read per check; when none of them succeeded, up to DEEP_RECORD_LIMIT are read to find the last
+# success (or the first attempt): a job failing daily for months still counts from its real start
+RECORD_LIMIT = 50
+DEEP_RECORD_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class JobRecords:
+    """What the history store says of one kind of job (backups or restore tests) of the target."""
+
+    last_success: datetime | None = None
+    # the first attempt that failed after the last success (of all recorded when none succeeded); None while
+    # the newest attempt succeeded
+    failing_since: datetime | None = None
+    failed_since_success: int = 0  # attempts that failed after the last success
+    last_attempt: datetime | None = None
+    last_failed: bool | None = None  # the newest attempt failed; None: no attempt recorded
+
+    @property
+    def attempted(self) -> bool:
+        return self.last_attempt is not None
+
+    @property
+    def age_since(self) -> datetime | None:
+        """What an age counts from: the last success, else (none ever succeeded) the first failed attempt."""
+        return self.last_success or self.failing_since
+
+
 @dataclass(frozen=True)
 class BackupSample:
-    last_backup: datetime | None
-    last_restore_test: datetime | None
+    backups: JobRecords
+    restore_tests: JobRecords
+
+    @property
+    def last_backup(self) -> datetime | None:
+        return self.backups.last_success
+
+    @property
+    def last_restore_test(self) -> datetime | None:
+        return self.restore_tests.last_success
 
 
 def sample_backups(
     store: HistoryStore, target_key: str, system_identifier: str | None = None
 ) -> BackupSample:
-    """The newest backup and restore test recorded for the target; records naming another server (two
-    servers' jobs can use one key, e.g. localhost:5432/app, in a shared store) are not this one's."""
+    """The backups and restore tests recorded for the target; records naming another server (two servers'
+    jobs can use one key, e.g. localhost:5432/app, in a shared store) are not this one's."""
     return BackupSample(
-        _last_success(records_of_server(store.records(target_key, BACKUP_KIND, limit=50), system_identifier)),
-        _last_success(
-            records_of_server(store.records(target_key, RESTORE_TEST_KIND, limit=50), system_identifier)
-        ),
+        job_records(store, target_key, BACKUP_KIND, system_identifier),
+        job_records(store, target_key, RESTORE_TEST_KIND, system_identifier),
     )
 
 
-def _last_success(records: list[tuple[datetime, Any]]) -> datetime | None:
-    """The newest record that does not say it failed (ok=false, or a status other than ok/success/passed)."""
+def job_records(
+    store: HistoryStore, target_key: str, kind: str, system_identifier: str | None = None
+) -> JobRecords:
+    """The last success, the failures since and the newest attempt among the records of one kind."""
+    found = store.records(target_key, kind, limit=RECORD_LIMIT)
+    mine = records_of_server(found, system_identifier)
+    if len(found) == RECORD_LIMIT and not any(succeeded(payload) for _, payload in mine):
+        mine = records_of_server(store.records(target_key, kind, limit=DEEP_RECORD_LIMIT), system_identifier)
+    return summarise_records(mine)
+
+
+def summarise_records(records: list[tuple[datetime, Any]]) -> JobRecords:
+    """JobRecords of records newest first (as the history store returns them)."""
+    if not records:
+        return JobRecords()
+    failed: list[datetime] = []
+    last_success = None
     for recorded_at, payload in records:
-        if _succeeded(payload):
-            return _finished_at(payload) or recorded_at
-    return None
+        when = _finished_at(payload) or recorded_at
+        if succeeded(payload):
+            last_success = when
+            break
+        failed.append(when)
+    newest_at, newest = records[0]
+    return JobRecords(
+        last_success=last_success,
+        failing_since=min(failed) if failed else None,
+        failed_since_success=len(failed),
+        last_attempt=_finished_at(newest) or newest_at,
+        last_failed=not succeeded(newest),
+    )
 
 
-def _succeeded(payload: Any) -> bool:
+def succeeded(payload: Any) -> bool:
+    """A backup or restore-test record that does not say it failed (ok=false, passed=false, or a status
+    other than ok/success/passed)."""
     if not isinstance(payload, dict):
         return True
     if payload.get("ok") is False or payload.get("success") is False or payload.get("passed") is False:
@@ -386,7 +447,8 @@ def _finished_at(payload: Any) -> datetime | None:
         value = payload.get(key)
         if isinstance(value, str):
             try:
-                return datetime.fromisoformat(value)
+                when = datetime.fromisoformat(value)
             except ValueError:
                 continue
+            return when if when.tzinfo else when.replace(tzinfo=UTC)  # compared with the store's UTC times
     return None

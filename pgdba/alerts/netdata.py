@@ -1,8 +1,9 @@
 """Netdata: the external plugin (plugins.d text protocol) and the health configuration for its charts.
 
 The plugin emits one chart per rule and object: id `pgdba.<rule>_<object>` (plus a short hash of the object
-when another object's id would be the same), context `pgdba.<rule>`, family the object (the bare table name
-for table rules), one dimension `value` in the rule's unit (sent ×1000
+when another object's id would be the same), context `pgdba.<rule>`, family the object (`schema.table` for
+table rules, so a health template's `families:` can name one table, `public.orders`, or a table name in every
+schema, `*.orders`), one dimension `value` in the rule's unit (sent ×1000
 with divisor 1000, the protocol carries integers). Values come from the same functions `alerts check` uses;
 rates are taken against the plugin's previous sample, growth against the sizes it saw `window` ago.
 An unknown value is not SET, so Netdata shows a gap and the alarm stays undefined instead of firing.
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import TextIO
 
 from pgdba.alerts.check import collect_samples, families_needed, growth_window, table_selection
-from pgdba.alerts.rules import Rule, RuleSet, format_duration
+from pgdba.alerts.rules import Rule, RuleSet, format_duration, format_number, table_key_parts
 from pgdba.alerts.values import Counters, SizeSnapshot, counters_payload, rule_values
 from pgdba.errors import ConnectionFailed, InputError, PgdbaError
 from pgdba.history.store import HistoryStore, open_store
@@ -54,6 +55,7 @@ _CLASS = {
     "inactive_replication_slots": "Errors",
     "backup_age_hours": "Errors",
     "restore_test_age_days": "Errors",
+    "restore_test_failed": "Errors",
     "wal_archive_failing_hours": "Errors",
 }
 
@@ -105,12 +107,31 @@ def unique_chart_ids(charted: Iterable[tuple[Rule, str]]) -> dict[tuple[str, str
 
 
 def family_of(rule: Rule, obj: str) -> str:
-    """The chart's family: the bare table name for table rules (what health `families:` match), else the object."""
-    return netdata_id(obj.split(".", 1)[-1] if rule.scope == "table" else obj)
+    """The chart's family: `schema.table` for table rules (what health `families:` match; neither part
+    holds a dot once through netdata_id), else the object."""
+    if rule.scope != "table":
+        return netdata_id(obj)
+    schema, _, table = obj.partition(".")
+    return f"{netdata_id(schema)}.{netdata_id(table)}"
 
 
-def _table_alarm_name(rule: Rule, table: str) -> str:
-    return f"pgdba_{rule.name}_{netdata_id(table.split('.', 1)[-1]).lower()}"
+def override_families(table: str) -> str:
+    """The families a per-table override's template matches: one table for "public.orders", the table of
+    that name in every schema (`*.orders`) for a bare "orders"."""
+    schema, name = table_key_parts(table)
+    return f"{'*' if schema is None else netdata_id(schema)}.{netdata_id(name)}"
+
+
+def _table_alarm_names(rule: Rule) -> dict[str, str]:
+    """The alarm name of each table override (pgdba_<rule>_<table>, or _<schema>_<table> for a qualified
+    key); names that would meet (public.orders and public_orders, Orders and orders) get a short hash."""
+    plain = {}
+    for table in rule.tables:
+        schema, name = table_key_parts(table)
+        parts = [name] if schema is None else [schema, name]
+        plain[table] = f"pgdba_{rule.name}_{'_'.join(netdata_id(p) for p in parts).lower()}"
+    uses = Counter(plain.values())
+    return {table: n if uses[n] == 1 else f"{n}_{_short_hash(table)}" for table, n in plain.items()}
 
 
 # ---- health configuration ---------------------------------------------------------------------------------
@@ -118,8 +139,8 @@ def _condition(rule: Rule, threshold: float, hysteresis: float, level: str) -> s
     held = "$status >= $WARNING" if level == "warn" else "$status == $CRITICAL"
     relaxed = threshold - hysteresis if rule.above else threshold + hysteresis
     if hysteresis == 0:
-        return f"$this {rule.op} {threshold:g}"
-    return f"$this {rule.op} (({held}) ? ({relaxed:g}) : ({threshold:g}))"
+        return f"$this {rule.op} {format_number(threshold)}"
+    return f"$this {rule.op} (({held}) ? ({format_number(relaxed)}) : ({format_number(threshold)}))"
 
 
 def _template(
@@ -174,17 +195,26 @@ def health_config(rules: RuleSet) -> str:
     ]
     for rule in rules.enabled:
         if rule.tables:
-            families = sorted({family_of(rule, t) for t in rule.tables})
-            others = " ".join(f"!{f}" for f in families) + " *"
+            # Netdata's simple patterns: the first that matches decides, `!` excludes
+            covered = {table: override_families(table) for table in rule.tables}
+            qualified = sorted(f for t, f in covered.items() if table_key_parts(t)[0] is not None)
+            others = " ".join(f"!{f}" for f in sorted(set(covered.values()))) + " *"
             lines += _template(
                 rule, f"pgdba_{rule.name}", others, rule.warn, rule.crit, rule.hysteresis, rule.for_seconds
             )
+            names = _table_alarm_names(rule)
             for table, th in rule.tables.items():
                 if not th.enabled:
                     continue
-                name = _table_alarm_name(rule, table)
-                family = family_of(rule, table)
-                lines += _template(rule, name, family, th.warn, th.crit, th.hysteresis, th.for_seconds)
+                schema, bare = table_key_parts(table)
+                # a qualified override of the same table name takes precedence, as in the check
+                same_name = (
+                    [] if schema is not None else [f for f in qualified if f.endswith(f".{netdata_id(bare)}")]
+                )
+                families = " ".join([*(f"!{f}" for f in same_name), covered[table]])
+                lines += _template(
+                    rule, names[table], families, th.warn, th.crit, th.hysteresis, th.for_seconds
+                )
         else:
             lines += _template(
                 rule, f"pgdba_{rule.name}", None, rule.warn, rule.crit, rule.hysteresis, rule.for_seconds
@@ -197,7 +227,8 @@ def alarm_names(rules: RuleSet) -> list[str]:
     names = []
     for rule in rules.enabled:
         names.append(f"pgdba_{rule.name}")
-        names += [_table_alarm_name(rule, t) for t, th in rule.tables.items() if th.enabled]
+        table_names = _table_alarm_names(rule)
+        names += [table_names[t] for t, th in rule.tables.items() if th.enabled]
     return names
 
 

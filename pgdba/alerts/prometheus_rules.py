@@ -1,8 +1,10 @@
 """Prometheus alerting rules for the metrics `pgdba serve` exposes at /metrics (postgres_exporter names).
 
 One alert per rule and severity (PgdbaDatabaseSizeWarning, …Critical). Per-table overrides become their own
-alerts on `relname`, and the generic alert leaves those tables out. Hysteresis has no Prometheus
-equivalent and is not exported; `for` is.
+alerts: a bare name ("BehaviorLog") on `relname` in any schema, a schema-qualified one ("public.orders") on
+`schemaname` and `relname`; the generic alert leaves those tables out (a qualified override only that
+schema's table, with `unless on (schemaname, relname)`). Hysteresis has no Prometheus equivalent and is not
+exported; `for` is. Thresholds are written exactly (repr), never rounded.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
+from dataclasses import dataclass
 
-from pgdba.alerts.rules import Rule, RuleSet, format_duration
+from pgdba.alerts.rules import Rule, RuleSet, format_duration, format_number, table_key_parts
 
 # PromQL for each metric, in the rule's unit; {sel} is where a per-table label matcher goes.
 PROMQL: dict[str, str] = {
@@ -55,8 +59,16 @@ PROMQL: dict[str, str] = {
     ),
     "replication_lag_seconds": "pg_replication_lag_seconds",
     "inactive_replication_slots": "count by (instance) (pg_replication_slots_active == 0)",
-    "backup_age_hours": "(time() - pgdba_last_backup_timestamp_seconds) / 3600",
-    "restore_test_age_days": "(time() - pgdba_last_restore_test_timestamp_seconds) / 86400",
+    # since the last success, else (none ever succeeded) since the first failure: a job failing since it was
+    # set up ages too, as in the check
+    "backup_age_hours": (
+        "(time() - (pgdba_last_backup_timestamp_seconds or pgdba_backup_failing_since_timestamp_seconds)) / 3600"
+    ),
+    "restore_test_age_days": (
+        "(time() - (pgdba_last_restore_test_timestamp_seconds"
+        " or pgdba_restore_test_failing_since_timestamp_seconds)) / 86400"
+    ),
+    "restore_test_failed": "pgdba_last_restore_test_failed",
     "wal_archive_failing_hours": "pgdba_stat_archiver_failing_seconds / 3600",
 }
 
@@ -65,14 +77,33 @@ def _camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_"))
 
 
-def _table_suffix(table: str) -> str:
-    """A table's part of an alert name (letters and digits only, as Prometheus requires); a name that had
-    other characters gets a short hash, so two tables never share an alert name."""
-    relname = _relname(table)
-    safe = re.sub(r"[^a-z0-9_]", "_", relname.lower())
-    if safe != relname.lower():
-        safe += "_" + hashlib.sha256(relname.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    return _camel(safe)
+def _safe_part(name: str) -> str:
+    """A name as letters, digits and _ (as Prometheus requires of an alert name); a name that had other
+    characters gets a short hash of it."""
+    safe = re.sub(r"[^a-z0-9_]", "_", name.lower())
+    if safe != name.lower():
+        safe += "_" + _short_hash(name)
+    return safe
+
+
+def _short_hash(name: str) -> str:
+    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def _table_suffixes(tables: list[str]) -> dict[str, str]:
+    """Each override's part of its alert names: the table ("BehaviorLog"), schema and table for a qualified
+    key ("public.orders" → PublicOrders). Two keys that would share one (public.orders and public_orders)
+    each get a short hash of their key, so two overrides never share an alert name."""
+    plain = {}
+    for table in tables:
+        schema, name = table_key_parts(table)
+        parts = [name] if schema is None else [schema, name]
+        plain[table] = _camel("_".join(_safe_part(part) for part in parts))
+    uses = Counter(plain.values())
+    return {
+        table: suffix if uses[suffix] == 1 else f"{suffix}{_short_hash(table).capitalize()}"
+        for table, suffix in plain.items()
+    }
 
 
 def _promql_string(text: str) -> str:
@@ -87,57 +118,91 @@ def _expr(rule: Rule, selector: str) -> str:
         values["window"] = format_duration(rule.param_seconds("window"))
     for name in ("min_blocks", "min_transactions"):
         if "{" + name + "}" in template:
-            values[name] = f"{max(float(rule.param(name)), 1):g}"
+            values[name] = format_number(max(float(rule.param(name)), 1))
     if "min_dead_rows" in template:
-        values["min_dead_rows"] = f"{float(rule.param('min_dead_rows')):g}"
-        values["min_table_bytes"] = f"{float(rule.param('min_table_mb')) * 1048576:g}"
+        values["min_dead_rows"] = format_number(float(rule.param("min_dead_rows")))
+        values["min_table_bytes"] = format_number(float(rule.param("min_table_mb")) * 1048576)
     for key, value in values.items():
         template = template.replace("{" + key + "}", value)
     return template
 
 
-def _relname(table: str) -> str:
-    return table.split(".", 1)[-1]
+@dataclass(frozen=True)
+class _Scope:
+    """The series one alert of a rule watches: label matchers, and the (schema, table) pairs it leaves out."""
+
+    matchers: tuple[str, ...]
+    suffix: str
+    warn: float | None
+    crit: float | None
+    for_seconds: float
+    enabled: bool = True
+    excluded: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def selector(self) -> str:
+        return "{" + ",".join(self.matchers) + "}" if self.matchers else ""
+
+    def unless(self) -> str:
+        """` unless on (schemaname, relname) (…)` leaving out the excluded schema-qualified tables."""
+        if not self.excluded:
+            return ""
+        tables = " or ".join(
+            f"{TABLE_SERIES}{{schemaname={_promql_string(schema)},relname={_promql_string(name)}}}"
+            for schema, name in self.excluded
+        )
+        return f" unless on (schemaname, relname) ({tables})"
+
+
+# a series /metrics gives every table it exposes (the table rules' series come with it)
+TABLE_SERIES = "pg_stat_user_tables_table_size_bytes"
+
+
+def _scopes(rule: Rule) -> list[_Scope]:
+    """The generic alert's scope and one per table override. A bare override (relname) is left out of the
+    generic alert by name; a schema-qualified one only for its schema (and out of a bare override of the
+    same name too, as the check gives the qualified key precedence)."""
+    if not rule.tables:
+        return [_Scope((), "", rule.warn, rule.crit, rule.for_seconds)]
+    keys = {table: table_key_parts(table) for table in rule.tables}
+    bare = [name for schema, name in keys.values() if schema is None]
+    qualified = [(schema, name) for schema, name in keys.values() if schema is not None]
+    # a regex in a PromQL string: escape regex metacharacters, then quote it as a string
+    generic = (f"relname!~{_promql_string('|'.join(re.escape(name) for name in bare))}",) if bare else ()
+    scopes = [_Scope(generic, "", rule.warn, rule.crit, rule.for_seconds, True, tuple(qualified))]
+    suffixes = _table_suffixes(list(rule.tables))
+    for table, th in rule.tables.items():
+        schema, name = keys[table]
+        if schema is None:
+            matchers: tuple[str, ...] = (f"relname={_promql_string(name)}",)
+            excluded = tuple(pair for pair in qualified if pair[1] == name)
+        else:
+            matchers = (f"schemaname={_promql_string(schema)}", f"relname={_promql_string(name)}")
+            excluded = ()
+        scopes.append(
+            _Scope(matchers, suffixes[table], th.warn, th.crit, th.for_seconds, th.enabled, excluded)
+        )
+    return scopes
 
 
 def _alerts_for(rule: Rule) -> list[dict[str, object]]:
-    overridden = [t for t, th in rule.tables.items()]
-    selectors: list[tuple[str, str, float | None, float | None, float, bool]] = []
-    if overridden:
-        # a regex in a PromQL string: escape regex metacharacters, then quote it as a string
-        names = "|".join(re.escape(_relname(t)) for t in overridden)
-        selectors.append(
-            (f"{{relname!~{_promql_string(names)}}}", "", rule.warn, rule.crit, rule.for_seconds, True)
-        )
-        for table, th in rule.tables.items():
-            selectors.append(
-                (
-                    f"{{relname={_promql_string(_relname(table))}}}",
-                    _table_suffix(table),
-                    th.warn,
-                    th.crit,
-                    th.for_seconds,
-                    th.enabled,
-                )
-            )
-    else:
-        selectors.append(("", "", rule.warn, rule.crit, rule.for_seconds, True))
     out: list[dict[str, object]] = []
-    for selector, suffix, warn, crit, for_s, enabled in selectors:
-        if not enabled:
+    for scope in _scopes(rule):
+        if not scope.enabled:
             continue
-        for severity, threshold in (("warning", warn), ("critical", crit)):
+        for severity, threshold in (("warning", scope.warn), ("critical", scope.crit)):
             if threshold is None:
                 continue
+            number = format_number(threshold)
             alert: dict[str, object] = {
-                "alert": f"Pgdba{_camel(rule.name)}{suffix}{severity.capitalize()}",
-                "expr": f"({_expr(rule, selector)}) {rule.op} {threshold:g}",
+                "alert": f"Pgdba{_camel(rule.name)}{scope.suffix}{severity.capitalize()}",
+                "expr": f"({_expr(rule, scope.selector)}) {rule.op} {number}{scope.unless()}",
             }
-            if for_s > 0:
-                alert["for"] = format_duration(for_s)
+            if scope.for_seconds > 0:
+                alert["for"] = format_duration(scope.for_seconds)
             alert["labels"] = {"severity": severity, "pgdba_rule": rule.name}
             alert["annotations"] = {
-                "summary": f'{rule.name}: {{{{ $value | printf "%.2f" }}}} {rule.unit} ({rule.op} {threshold:g})'
+                "summary": f'{rule.name}: {{{{ $value | printf "%.2f" }}}} {rule.unit} ({rule.op} {number})'
                 + " on {{ $labels.instance }} {{ $labels.datname }}{{ $labels.relname }}",
                 "description": rule.summary,
             }

@@ -69,6 +69,20 @@ def format_duration(seconds: float) -> str:
     return f"{int(seconds)}s" if float(seconds).is_integer() else f"{int(seconds * 1000)}ms"
 
 
+def format_number(value: float) -> str:
+    """A number as an exported rule writes it: the shortest text that reads back as the same float (repr),
+    without a trailing .0 (1234567.8 stays 1234567.8 and 100 MiB 104857600, where :g gives 1.23457e+06)."""
+    text = repr(float(value))
+    return text.removesuffix(".0")
+
+
+def table_key_parts(table: str) -> tuple[str | None, str]:
+    """A per-table override's key as (schema, table): "public.orders" names one table, a bare "orders" the
+    table of that name in any schema (schema None)."""
+    schema, dot, name = table.partition(".")
+    return (schema, name) if dot else (None, table)
+
+
 @dataclass(frozen=True)
 class Thresholds:
     warn: float | None

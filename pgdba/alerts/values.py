@@ -18,6 +18,7 @@ from pgdba.alerts.metrics import (
     DatabaseCounters,
     DatabaseSample,
     DiskSample,
+    JobRecords,
     ReplicationSample,
     StatementCounter,
     TableSample,
@@ -132,6 +133,7 @@ FAMILY_OF_METRIC = {
     "disk_usage_percent": "disk",
     "backup_age_hours": "backups",
     "restore_test_age_days": "backups",
+    "restore_test_failed": "backups",
     "wal_archive_failing_hours": "archiver",
 }
 
@@ -384,20 +386,61 @@ def _disk(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
     return [MetricValue("server", d.usage_percent, d.path, detail)]
 
 
-def _age(when: datetime | None, now: datetime, unit_s: float, what: str) -> MetricValue:
-    if when is None:
-        return MetricValue("server", None, f"unknown: no successful {what} recorded in the history store")
-    return MetricValue("server", (now - when).total_seconds() / unit_s, f"last at {when:%Y-%m-%d %H:%M} UTC")
+def _age(jobs: JobRecords, now: datetime, unit_s: float, what: str) -> MetricValue:
+    """Time since the last success; when attempts were recorded but none ever succeeded, since the first of
+    them (a job failing every night since it was set up is as overdue as one that stopped succeeding)."""
+    detail: dict[str, Any] = {
+        "last_success": jobs.last_success.isoformat() if jobs.last_success else None,
+        "failed_since_success": jobs.failed_since_success,
+        "last_attempt": jobs.last_attempt.isoformat() if jobs.last_attempt else None,
+        "last_failed": jobs.last_failed,
+    }
+    if not jobs.attempted:
+        return MetricValue("server", None, f"unknown: no {what} recorded in the history store", detail)
+    failures = _failures(jobs.failed_since_success, what)
+    if jobs.last_success is None:
+        assert jobs.failing_since is not None
+        value = (now - jobs.failing_since).total_seconds() / unit_s
+        note = f"no successful {what} recorded: {failures} since {jobs.failing_since:%Y-%m-%d %H:%M} UTC"
+        return MetricValue("server", value, note, detail)
+    note = f"last at {jobs.last_success:%Y-%m-%d %H:%M} UTC"
+    if jobs.failed_since_success:
+        note += f"; {failures} since"
+    return MetricValue("server", (now - jobs.last_success).total_seconds() / unit_s, note, detail)
+
+
+def _failures(count: int, what: str) -> str:
+    return f"1 failed {what}" if count == 1 else f"{count} failed {what}s"
 
 
 def _backup_age(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
     assert s.backups is not None
-    return [_age(s.backups.last_backup, s.taken_at, 3600.0, "backup")]
+    return [_age(s.backups.backups, s.taken_at, 3600.0, "backup")]
 
 
 def _restore_test_age(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
     assert s.backups is not None
-    return [_age(s.backups.last_restore_test, s.taken_at, 86400.0, "restore test")]
+    return [_age(s.backups.restore_tests, s.taken_at, 86400.0, "restore test")]
+
+
+def _restore_test_failed(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
+    """1 when the newest recorded restore test failed, 0 when it passed."""
+    assert s.backups is not None
+    tests = s.backups.restore_tests
+    if tests.last_attempt is None:
+        return [MetricValue("server", None, "unknown: no restore test recorded in the history store")]
+    detail = {
+        "last_attempt": tests.last_attempt.isoformat(),
+        "failed_since_success": tests.failed_since_success,
+    }
+    at = f"{tests.last_attempt:%Y-%m-%d %H:%M} UTC"
+    if not tests.last_failed:
+        return [MetricValue("server", 0.0, f"the newest, at {at}, passed", detail)]
+    passed = (
+        f"last passed {tests.last_success:%Y-%m-%d %H:%M} UTC" if tests.last_success else "none ever passed"
+    )
+    note = f"the newest, at {at}, failed ({_failures(tests.failed_since_success, 'restore test')}; {passed})"
+    return [MetricValue("server", 1.0, note, detail)]
 
 
 def _wal_archive_failing(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
@@ -436,5 +479,6 @@ _COMPUTE = {
     "disk_usage_percent": _disk,
     "backup_age_hours": _backup_age,
     "restore_test_age_days": _restore_test_age,
+    "restore_test_failed": _restore_test_failed,
     "wal_archive_failing_hours": _wal_archive_failing,
 }

@@ -3,7 +3,9 @@ take a backup or run a restore test (into a scratch database on the same server)
 
 from __future__ import annotations
 
+import contextlib
 import os
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -22,7 +24,7 @@ from pgdba.backup import (
     restore_test_history,
     run_backup,
 )
-from pgdba.backup.manifest import check_history_store, record_backup
+from pgdba.backup.manifest import check_history_store, record_backup, record_failed_backup
 from pgdba.backup.server_identity import (
     backups_for_server,
     reachable_system_identifier,
@@ -92,7 +94,13 @@ def run(request: Request, body: Confirmation, db: DatabaseName = None) -> dict[s
     settings = settings_of(request)
     storage = backup_storage(settings)
     check_history_store(settings.history_store)  # before the dump: a stored backup must get recorded
-    manifest = run_backup(target, storage)
+    started = datetime.now(UTC)
+    try:
+        manifest = run_backup(target, storage)
+    except Exception as exc:  # a failed backup is recorded too (the backup-age alert counts it), then raised
+        with contextlib.suppress(Exception):
+            record_failed_backup(target.key, storage.url, started, exc, settings.history_store)
+        raise
     record_backup(target.key, storage.url, manifest, settings.history_store)
     record_action(request, target, "backup-run", manifest.backup_id, {"status": "done"})
     data = manifest.to_dict()

@@ -26,6 +26,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from pgdba.alerts.check import collect_samples
+from pgdba.alerts.metrics import JobRecords
 from pgdba.alerts.values import Samples
 from pgdba.api.dependencies import DatabaseName
 from pgdba.api.error_text import without_connection_strings
@@ -223,14 +224,36 @@ def families(samples: Samples, top_statements: int = 100) -> Iterator[Metric]:
     if samples.archiver is not None:
         yield from _archiver_families(samples.archiver, samples.taken_at)
     if samples.backups is not None:
-        for name, when in (
-            ("pgdba_last_backup_timestamp_seconds", samples.backups.last_backup),
-            ("pgdba_last_restore_test_timestamp_seconds", samples.backups.last_restore_test),
+        for job, what, jobs in (
+            ("backup", "backup", samples.backups.backups),
+            ("restore_test", "restore test", samples.backups.restore_tests),
         ):
-            if when is not None:
-                yield _gauge(
-                    name, "Unix time of the newest successful record in the history store", when.timestamp()
-                )
+            yield from _job_families(job, what, jobs)
+
+
+def _job_families(job: str, what: str, jobs: JobRecords) -> Iterator[Metric]:
+    """The newest successful backup / restore test, since when they have been failing, and whether the
+    newest failed: the age rules read `pgdba_last_<job>_timestamp_seconds or
+    pgdba_<job>_failing_since_timestamp_seconds`, so a job that never succeeded still ages."""
+    if jobs.last_success is not None:
+        yield _gauge(
+            f"pgdba_last_{job}_timestamp_seconds",
+            f"Unix time of the newest successful {what} recorded in the history store",
+            jobs.last_success.timestamp(),
+        )
+    if jobs.failing_since is not None:
+        yield _gauge(
+            f"pgdba_{job}_failing_since_timestamp_seconds",
+            f"Unix time of the first failed {what} since the last successful one (of all recorded when none "
+            "succeeded); absent while the newest succeeded",
+            jobs.failing_since.timestamp(),
+        )
+    if jobs.last_failed is not None:
+        yield _gauge(
+            f"pgdba_last_{job}_failed",
+            f"1 when the newest {what} recorded in the history store failed, 0 when it succeeded",
+            int(jobs.last_failed),
+        )
 
 
 def _archiver_families(a: ArchiverStatus, now: datetime) -> Iterator[Metric]:

@@ -415,6 +415,9 @@ class AlertStateModel(BaseModel):
     pending_since: str | None
     value: float | None
     unknown: str | None = None  # why the last check could not measure it (the level is the one kept)
+    # since when each level's condition has held (None while it does not; absent from earlier pgdba's states)
+    warning_since: str | None = None
+    critical_since: str | None = None
 
 
 class AlertEventModel(BaseModel):

@@ -457,3 +457,33 @@ def record_backup(
     }
     with open_store(history_location) as store:
         store.add_record(target_key, BACKUP_KIND, payload, recorded_at=manifest.finished_at)
+
+
+def record_failed_backup(
+    target_key: str,
+    storage_url: str,
+    started_at: datetime,
+    error: BaseException,
+    history_location: str | None = None,
+) -> None:
+    """A backup run that failed, in the history store: the backup-age alert counts a job that never
+    succeeded from its first failure, so one failing every night since it was set up still alerts."""
+    from pgdba.history import open_store
+    from pgdba.target import mask_password
+
+    finished_at = datetime.now(UTC)
+    if isinstance(error, OSError) and error.filename:  # as the CLI prints it
+        text = f"{error.strerror or error}: {error.filename}"
+    else:
+        text = str(error).strip() or type(error).__name__
+    reason = mask_password(text.splitlines()[0])
+    payload = {
+        "ok": False,
+        "status": "interrupted" if isinstance(error, KeyboardInterrupt) else "failed",
+        "storage": storage_url,
+        "error": reason[:500],
+        "started_at": started_at.isoformat(),
+        "finished_at": finished_at.isoformat(),
+    }
+    with open_store(history_location) as store:
+        store.add_record(target_key, BACKUP_KIND, payload, recorded_at=finished_at)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,7 +34,7 @@ from pgdba.backup.dump import (
     MB,
 )
 from pgdba.backup.encryption import age_identity, age_recipients, unused_identity_note
-from pgdba.backup.manifest import BackupInfo, check_history_store, record_backup
+from pgdba.backup.manifest import BackupInfo, check_history_store, record_backup, record_failed_backup
 from pgdba.backup.restore import choose_backup_to_restore
 from pgdba.backup.retention import (
     MAX_KEEP_COUNT,
@@ -157,6 +159,25 @@ def _byte_progress(description: str, total: int | None = None) -> Iterator[Calla
         yield lambda done: progress.update(task, completed=done)
 
 
+@contextmanager
+def recording_failures(target_key: str, storage_url: str, history: str | None) -> Iterator[None]:
+    """A backup run that fails (or is interrupted: cron's `timeout`, Ctrl-C) is recorded as a failed
+    backup in the history store, then its error goes on as before; a failure to record it only adds a
+    note on stderr."""
+    started = datetime.now(UTC)
+    try:
+        yield
+    except (Exception, KeyboardInterrupt) as exc:
+        try:
+            record_failed_backup(target_key, storage_url, started, exc, history)
+        except Exception as record_error:
+            print(
+                f"pgdba: note: the failed backup was not recorded in the history store: {record_error}",
+                file=sys.stderr,
+            )
+        raise
+
+
 @app.command("run")
 def run_command(
     dsn: DsnOption = None,
@@ -208,21 +229,25 @@ def run_command(
     """
     check_format(fmt)
     target = target_from(dsn, lock_timeout=lock_timeout)
-    store = _storage(storage, endpoint_url, region, profile)
     history = chosen_history_store(history_store, history_alias)
     check_history_store(history)  # a bad --store must not turn a stored backup into a "failed" one
-    with _byte_progress("pg_dump") as progress:
-        manifest = run_backup(
-            target,
-            store,
-            exact=exact,
-            checksum_limit_bytes=checksum_limit_mb * MB,
-            compress=compress,
-            jobs=jobs,
-            include_globals=not no_globals,
-            age_recipients=age_recipients(age_recipient),
-            progress=progress,
-        )
+    given_storage = storage or os.environ.get("PGDBA_BACKUP_STORAGE", "")
+    # from here on a failure (a storage that does not open included: a cron job without its settings) is a
+    # failed backup in the history store, which the backup-age alert counts
+    with recording_failures(target.key, given_storage, history):
+        store = _storage(storage, endpoint_url, region, profile)
+        with _byte_progress("pg_dump") as progress:
+            manifest = run_backup(
+                target,
+                store,
+                exact=exact,
+                checksum_limit_bytes=checksum_limit_mb * MB,
+                compress=compress,
+                jobs=jobs,
+                include_globals=not no_globals,
+                age_recipients=age_recipients(age_recipient),
+                progress=progress,
+            )
     record_backup(target.key, store.url, manifest, history)
     data = {
         "schema_version": 1,

@@ -187,6 +187,8 @@ _ALERT_STATE = PayloadShape(
                 pending_since=optional(is_timestamp),
                 value=optional(is_number),
                 unknown=optional(is_text),
+                warning_since=optional(is_timestamp),
+                critical_since=optional(is_timestamp),
             )
         ),
         sent=object_of(is_object),

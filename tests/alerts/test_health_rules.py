@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -11,9 +12,10 @@ import pytest
 from psycopg import conninfo
 
 from pgdba.alerts.metrics import BACKUP_KIND, RESTORE_TEST_KIND
+from pgdba.cli import main
 from pgdba.history.store import HistoryStore
 from pgdba.target import Target
-from tests.alerts.conftest import run_check, status_of
+from tests.alerts.conftest import WebhookReceiver, run_check, status_of
 from tests.conftest import TestDatabase
 from tests.matrix.stats_visibility import eventually
 
@@ -68,15 +70,84 @@ def test_idle_in_transaction_fires_and_resolves_on_commit(
 
 
 @pytest.mark.catalog
-def test_backup_and_restore_test_age_are_unknown_without_records_and_never_fire(
+def test_backup_and_restore_test_rules_are_unknown_without_records_and_never_fire(
     db: TestDatabase, store: HistoryStore
 ) -> None:
     result = run_check(db.target, store)
-    for rule in ("backup_age", "restore_test_age"):
+    for rule, what in (
+        ("backup_age", "backup"),
+        ("restore_test_age", "restore test"),
+        ("restore_test_failed", "restore test"),
+    ):
         status = status_of(result, rule)
         assert status.status == "unknown"
-        assert status.note.startswith("unknown: no successful")
+        assert status.note == f"unknown: no {what} recorded in the history store"
         assert status.event is None
+
+
+@pytest.mark.catalog
+def test_a_failed_backup_run_is_recorded_and_a_backup_never_succeeding_goes_critical(
+    db: TestDatabase, tmp_path: Path, webhook: WebhookReceiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = tmp_path / "history.sqlite3"
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    run = ["backup", "run", "--dsn", db.dsn, "--storage", f"file://{not_a_folder}/backups"]
+    assert main([*run, "--store", str(history), "--no-globals"]) == 2
+    (error,) = capsys.readouterr().err.splitlines()
+    with HistoryStore(history) as store:
+        ((recorded_at, payload),) = store.records(db.target.key, BACKUP_KIND)
+        assert payload["ok"] is False and payload["status"] == "failed"
+        assert error.startswith("pgdba: error: ") and payload["error"] == error.removeprefix("pgdba: error: ")
+        # the same job failed 60 hours earlier too: nothing ever succeeded since it was set up
+        before = recorded_at - timedelta(hours=60)
+        earlier = {**payload, "started_at": before.isoformat(), "finished_at": before.isoformat()}
+        store.add_record(db.target.key, BACKUP_KIND, earlier, recorded_at=before)
+    check = ["alerts", "check", "--dsn", db.dsn, "--store", str(history), "--fail-on", "warning"]
+    assert main([*check, "--notify", "--webhook", webhook.url, "--format", "json"]) == 1
+    alerts = {a["rule"]: a for a in json.loads(capsys.readouterr().out)["alerts"]}
+    backup = alerts["backup_age"]
+    assert (backup["status"], backup["event"]) == ("critical", "firing")
+    assert 59.9 < backup["value"] < 60.2
+    assert backup["note"].startswith("no successful backup recorded: 2 failed backups since ")
+    assert backup["detail"]["last_failed"] is True and backup["detail"]["last_success"] is None
+    assert [(m["rule"], m["severity"]) for m in webhook.messages] == [("backup_age", "critical")]
+
+
+@pytest.mark.catalog
+def test_restore_tests_that_always_failed_fire_at_once_and_age_from_the_first(
+    db: TestDatabase, store: HistoryStore
+) -> None:
+    now = datetime.now(UTC)
+    failed = {"schema_version": 1, "passed": False, "backup_id": "b1"}
+    store.add_record(db.target.key, RESTORE_TEST_KIND, failed, recorded_at=now - timedelta(days=20))
+    store.add_record(db.target.key, RESTORE_TEST_KIND, failed, recorded_at=now - timedelta(days=1))
+    result = run_check(db.target, store)
+    broken = status_of(result, "restore_test_failed")
+    assert (broken.status, broken.event, broken.value) == ("critical", "firing", 1.0)
+    assert "2 failed restore tests; none ever passed" in broken.note
+    age = status_of(result, "restore_test_age")
+    assert (age.status, age.event) == ("critical", "firing")  # 20 days without a passing one: over 15
+    assert age.value is not None and 19.9 < age.value < 20.1
+    store.add_record(db.target.key, RESTORE_TEST_KIND, {**failed, "passed": True})
+    after = run_check(db.target, store)
+    assert status_of(after, "restore_test_failed").event == "resolved"
+    assert status_of(after, "restore_test_age").event == "resolved"
+
+
+@pytest.mark.catalog
+def test_a_restore_test_failing_after_a_pass_is_critical_now_not_after_the_age_threshold(
+    db: TestDatabase, store: HistoryStore
+) -> None:
+    now = datetime.now(UTC)
+    test = {"schema_version": 1, "passed": True, "backup_id": "b1"}
+    store.add_record(db.target.key, RESTORE_TEST_KIND, test, recorded_at=now - timedelta(days=2))
+    store.add_record(db.target.key, RESTORE_TEST_KIND, {**test, "passed": False})
+    result = run_check(db.target, store)
+    assert status_of(result, "restore_test_age").status == "ok"  # the pass 2 days ago: under 8
+    broken = status_of(result, "restore_test_failed")
+    assert (broken.status, broken.event) == ("critical", "firing")
+    assert "1 failed restore test; last passed " in broken.note
 
 
 @pytest.mark.catalog
@@ -123,7 +194,13 @@ def test_a_pg_monitor_role_measures_every_family(db: TestDatabase, store: Histor
         result = run_check(target, store)
         unknown = {s.rule.name: s.note for s in result.statuses if s.status == "unknown"}
         # only the rules that need history (rates on a first check, backups) may be unknown
-        assert set(unknown) <= {"backup_age", "restore_test_age", "deadlocks", "rollback_ratio"}, unknown
+        assert set(unknown) <= {
+            "backup_age",
+            "restore_test_age",
+            "restore_test_failed",
+            "deadlocks",
+            "rollback_ratio",
+        }, unknown
         assert status_of(result, "disk_usage").value is not None
         assert status_of(result, "slow_queries").value is not None
     finally:

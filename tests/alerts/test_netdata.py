@@ -3,6 +3,8 @@ pgdba alarm and raises the slow-query alarm to WARNING after a slow query."""
 
 from __future__ import annotations
 
+import fnmatch
+import hashlib
 import io
 import json
 import os
@@ -22,7 +24,14 @@ from typing import Any
 import pytest
 from psycopg import sql
 
-from pgdba.alerts.netdata import PluginState, alarm_names, health_config, plugin_round, run_plugin
+from pgdba.alerts.netdata import (
+    PluginState,
+    alarm_names,
+    family_of,
+    health_config,
+    plugin_round,
+    run_plugin,
+)
 from pgdba.alerts.rules import load_rules
 from pgdba.cli import main
 from pgdba.target import resolve_target
@@ -138,9 +147,11 @@ def test_netdata_agent_loads_every_pgdba_alarm_and_warns_on_slow_queries(
     db: TestDatabase, netdata_home: Path, tmp_path: Path
 ) -> None:
     db.execute('CREATE TABLE "BehaviorLog" (id int)')
-    db.execute(
-        'CREATE TABLE "Course" (id int)'
-    )  # a table for the generic growth alarm (BehaviorLog has its own)
+    db.execute('CREATE TABLE "Course" (id int)')
+    # archive."Course": the generic growth alarm's (BehaviorLog has its own, public.Course an override)
+    db.execute('CREATE SCHEMA archive; CREATE TABLE archive."Course" (id int)')
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[rule]]\nname = "table_growth"\n[rule.tables."public.Course"]\nwarn = 900\n')
     etc = netdata_home / "etc"
     assert (
         main(
@@ -150,6 +161,8 @@ def test_netdata_agent_loads_every_pgdba_alarm_and_warns_on_slow_queries(
                 "netdata",
                 "--dsn",
                 db.dsn,
+                "--rules",
+                str(rules),
                 "--netdata-dir",
                 str(etc),
                 "--store",
@@ -217,7 +230,7 @@ def test_netdata_agent_loads_every_pgdba_alarm_and_warns_on_slow_queries(
         start_new_session=True,
     )
     try:
-        expected = set(alarm_names(load_rules()))
+        expected = set(alarm_names(load_rules(rules)))
         try:
             loaded = _wait_for(
                 "every pgdba alarm",
@@ -230,6 +243,13 @@ def test_netdata_agent_loads_every_pgdba_alarm_and_warns_on_slow_queries(
                 "\n".join([line for line in log if "pgdba" in line.lower() or "ERROR" in line][-30:])
             ) from None
         assert {n for n in loaded if n.startswith("pgdba_")} == expected
+        # the schema-qualified override attaches to that schema's table only, the generic alarm to the other
+        growth = {key for key in _alarms(port) if key.startswith("pgdba.table_growth_")}
+        assert growth == {
+            "pgdba.table_growth_public_BehaviorLog.pgdba_table_growth_behaviorlog",
+            "pgdba.table_growth_public_Course.pgdba_table_growth_public_course",
+            "pgdba.table_growth_archive_Course.pgdba_table_growth",
+        }
         slow_key = f"pgdba.slow_queries_{db.name}.pgdba_slow_queries"
         assert slow_key in _alarms(port)
         _wait_for("a first slow-query evaluation", lambda: _alarms(port)[slow_key]["status"] == "CLEAR", 90)
@@ -440,6 +460,7 @@ def test_a_rule_file_that_is_not_utf8_is_one_line_for_rules_and_disables_the_plu
 
 # ---- names from the database cannot break out of the protocol or the health file ------------------------
 PLUGINS_D_KEYWORDS = {"CHART", "DIMENSION", "BEGIN", "SET", "END"}
+TABLE_CONTEXTS = ("pgdba.table_growth", "pgdba.dead_tuples")
 HOSTILE_TABLES = ("x\nDISABLE\ny", "x\rDISABLE", "it's", 'say "hi"', "two words", "x y", "x_y", "tab\there")
 
 
@@ -485,7 +506,8 @@ def test_plugin_output_stays_in_the_protocol_whatever_the_table_names(
             # CHART type.id name title units family context charttype priority update_every options plugin module
             assert len(words) == 13, repr(line)
             assert re.fullmatch(r"pgdba\.[A-Za-z0-9_]+", words[1]), repr(line)
-            assert re.fullmatch(r"[A-Za-z0-9_]+", words[5]), repr(line)
+            family = r"[A-Za-z0-9_]+\.[A-Za-z0-9_]+" if words[6] in TABLE_CONTEXTS else r"[A-Za-z0-9_]+"
+            assert re.fullmatch(family, words[5]), repr(line)  # schema.table for table rules
             if words[6] == "pgdba.table_growth":
                 growth_charts.append(words[1])
         if words[0] in ("BEGIN", "SET", "END"):
@@ -515,7 +537,8 @@ def test_health_config_families_and_alarm_names_of_hostile_table_names_match_the
             assert re.fullmatch(r"pgdba_[a-z0-9_]+", value), repr(line)
             current = value
         if key == "families":
-            assert all(re.fullmatch(r"!?[A-Za-z0-9_]+|\*", word) for word in value.split(" ")), repr(line)
+            words = value.split(" ")
+            assert all(re.fullmatch(r"!?(\*|[A-Za-z0-9_]+)\.[A-Za-z0-9_]+|\*", w) for w in words), repr(line)
             templates[current] = value
     rules = load_rules(path)
     growth = {name for name in templates if name.startswith("pgdba_table_growth_")}
@@ -529,9 +552,78 @@ def test_health_config_families_and_alarm_names_of_hostile_table_names_match_the
         for line in out.getvalue().splitlines()
         if line.startswith("CHART ") and " pgdba.table_growth " in line
     }
-    assert {templates[name] for name in growth} == plugin_families
-    excluded = {word.removeprefix("!") for word in templates["pgdba_table_growth"].split(" ")[:-1]}
-    assert excluded == plugin_families
+    # each override's template (`*.table`: a bare name, in every schema) matches its table's chart only
+    matched = [
+        {family for family in plugin_families if _netdata_families_match(templates[name], family)}
+        for name in growth
+    ]
+    assert all(len(families) == 1 for families in matched) and set.union(*matched) == plugin_families
+    assert not any(_netdata_families_match(templates["pgdba_table_growth"], f) for f in plugin_families)
+
+
+def _netdata_families_match(patterns: str, family: str) -> bool:
+    """Netdata's simple patterns: the first pattern that matches decides, `!` makes it a refusal."""
+    for pattern in patterns.split(" "):
+        if fnmatch.fnmatchcase(family, pattern.removeprefix("!")):
+            return not pattern.startswith("!")
+    return False
+
+
+def test_a_schema_qualified_override_names_that_schemas_table_in_the_health_families(
+    rules_file: Callable[[str], Path],
+) -> None:
+    path = rules_file(
+        "[[rule]]\nname = 'table_growth'\n"
+        '[rule.tables."public.orders"]\nwarn = 50\n'
+        '[rule.tables."orders"]\nwarn = 70\n'
+        '[rule.tables."public_orders"]\nwarn = 80\n'  # its alarm name would be public.orders' one
+    )
+    rules = load_rules(path)
+    config = health_config(rules)
+    families = {
+        block["template"]: block["families"]
+        for block in (
+            dict(line.strip().split(": ", 1) for line in text.splitlines() if not line.startswith("#"))
+            for text in config.split("\n\n")
+        )
+        if "families" in block
+    }
+    public_orders, bare_public_orders = (
+        f"pgdba_table_growth_public_orders_{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+        for key in ("public.orders", "public_orders")
+    )
+    growth = [n for n in alarm_names(rules) if n.startswith("pgdba_table_growth")]
+    assert sorted(growth) == sorted(
+        [
+            "pgdba_table_growth",
+            "pgdba_table_growth_behaviorlog",
+            public_orders,
+            "pgdba_table_growth_orders",
+            bare_public_orders,
+        ]
+    )
+    rule = rules.rule("table_growth")
+    tables = (
+        "public.orders",
+        "archive.orders",
+        "public.BehaviorLog",
+        "public.public_orders",
+        "public.Course",
+    )
+    chosen = {
+        table: [n for n in growth if _netdata_families_match(families[n], family_of(rule, table))]
+        for table in tables
+    }
+    # one template per table, the one the check applies: public.orders its own, archive.orders the bare one
+    assert chosen == {
+        "public.orders": [public_orders],
+        "archive.orders": ["pgdba_table_growth_orders"],
+        "public.BehaviorLog": ["pgdba_table_growth_behaviorlog"],
+        "public.public_orders": [bare_public_orders],
+        "public.Course": ["pgdba_table_growth"],
+    }
+    assert [rule.thresholds_for(table).warn for table in tables] == [50, 70, 500, 80, 1000]
+    assert "     warn: $this > 50\n" in config.split(f" template: {public_orders}\n")[1].split("\n\n")[0]
 
 
 def test_deploy_refuses_an_empty_netdata_or_plugins_dir(

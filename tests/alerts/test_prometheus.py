@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,12 @@ from fastapi.testclient import TestClient
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from pgdba.alerts.metrics import BACKUP_KIND, RESTORE_TEST_KIND
 from pgdba.alerts.prometheus_rules import PROMQL, prometheus_rules
 from pgdba.alerts.rules import load_rules
 from pgdba.api.metrics import PgdbaCollector, make_metrics_router, metrics_registry
 from pgdba.cli import main
+from pgdba.history.store import HistoryStore
 from tests.conftest import TestDatabase
 
 PROMTOOL = shutil.which("promtool")
@@ -102,6 +105,149 @@ def test_promtool_unit_test_fires_the_behaviorlog_growth_alert(tmp_path: Path) -
 
 
 @needs_promtool
+def test_a_schema_qualified_override_alerts_on_that_schemas_table_only(
+    tmp_path: Path, rules_file: Callable[[str], Path]
+) -> None:
+    user = rules_file(
+        "[[rule]]\nname = 'table_growth'\nwarn = 10\n[rule.tables.\"public.orders\"]\nwarn = 50\n"
+    )
+    rules = tmp_path / "pgdba.yml"
+    assert main(["alerts", "export", "prometheus", "--rules", str(user), "--out", str(rules)]) == 0
+    text = rules.read_text()
+    assert 'schemaname=\\"public\\",relname=\\"orders\\"' in text
+    assert 'relname!~\\"BehaviorLog\\"' in text  # the bare override's name only, not orders
+    # +1 MiB a minute = 60 MB/h in both schemas: over the public.orders override (50) and the generic 10;
+    # archive.orders is the generic rule's, public.orders its override's only
+    series = """
+      - series: 'pg_stat_user_tables_table_size_bytes{datname="app",schemaname="public",relname="orders"}'
+        values: '0+1048576x90'
+      - series: 'pg_stat_user_tables_table_size_bytes{datname="app",schemaname="archive",relname="orders"}'
+        values: '0+1048576x90'"""
+    description = load_rules(user).rule("table_growth").summary
+    checks = f"""
+      - eval_time: 80m
+        alertname: PgdbaTableGrowthPublicOrdersWarning
+        exp_alerts:
+          - exp_labels: {{severity: warning, pgdba_rule: table_growth, datname: app, schemaname: public, relname: orders}}
+            exp_annotations:
+              summary: "table_growth: 60.00 MB/h (> 50) on  apporders"
+              description: {json.dumps(description)}
+      - eval_time: 80m
+        alertname: PgdbaTableGrowthWarning
+        exp_alerts:
+          - exp_labels: {{severity: warning, pgdba_rule: table_growth, datname: app, schemaname: archive, relname: orders}}
+            exp_annotations:
+              summary: "table_growth: 60.00 MB/h (> 10) on  apporders"
+              description: {json.dumps(description)}"""
+    _promtool_unit_test(rules, series, checks)
+
+
+@needs_promtool
+def test_thresholds_are_exported_exactly_not_rounded_to_six_digits(
+    tmp_path: Path, rules_file: Callable[[str], Path]
+) -> None:
+    user = rules_file("[[rule]]\nname = 'database_size'\nwarn = 1234567.8\ncrit = 2345678.9\n")
+    rules = tmp_path / "pgdba.yml"
+    rules.write_text(prometheus_rules(load_rules(user)))
+    text = rules.read_text()
+    assert "> 1234567.8" in text and "1.23457e+06" not in text
+    assert "pg_stat_user_tables_table_size_bytes > 104857600" in text  # dead_tuples' min_table_mb = 100 MiB
+    # 1234567.85 GB is over 1234567.8 (the rounded 1234570 would hide it), 1234567.75 GB is not
+    series = """
+      - series: 'pg_database_size_bytes{datname="over"}'
+        values: '1325607135110758.5x10'
+      - series: 'pg_database_size_bytes{datname="under"}'
+        values: '1325607027736576x10'"""
+    description = load_rules(user).rule("database_size").summary
+    checks = f"""
+      - eval_time: 5m
+        alertname: PgdbaDatabaseSizeWarning
+        exp_alerts:
+          - exp_labels: {{severity: warning, pgdba_rule: database_size, datname: over}}
+            exp_annotations:
+              summary: "database_size: 1234567.85 GB (> 1234567.8) on  over"
+              description: {json.dumps(description)}"""
+    _promtool_unit_test(rules, series, checks)
+
+
+def _alert(rule: str, severity: str, summary: str) -> str:
+    description = load_rules().rule(rule).summary
+    return f"""
+          - exp_labels: {{severity: {severity}, pgdba_rule: {rule}}}
+            exp_annotations:
+              summary: {json.dumps(summary)}
+              description: {json.dumps(description)}"""
+
+
+@needs_promtool
+def test_backup_and_restore_test_alerts_fire_when_nothing_ever_succeeded(tmp_path: Path) -> None:
+    # promtool's clock starts at 0: backups failing since then, no success; at 60 h both backup alerts fire.
+    # Restore tests: one passed at 0, the newest failed: the failure is critical although the pass is recent
+    series = """
+      - series: 'pgdba_backup_failing_since_timestamp_seconds'
+        values: '0x4000'
+      - series: 'pgdba_last_backup_failed'
+        values: '1x4000'
+      - series: 'pgdba_last_restore_test_timestamp_seconds'
+        values: '0x4000'
+      - series: 'pgdba_restore_test_failing_since_timestamp_seconds'
+        values: '3600x4000'
+      - series: 'pgdba_last_restore_test_failed'
+        values: '1x4000'"""
+    checks = f"""
+      - eval_time: 60h
+        alertname: PgdbaBackupAgeWarning
+        exp_alerts:{_alert("backup_age", "warning", "backup_age: 60.00 h (> 26) on  ")}
+      - eval_time: 60h
+        alertname: PgdbaBackupAgeCritical
+        exp_alerts:{_alert("backup_age", "critical", "backup_age: 60.00 h (> 50) on  ")}
+      - eval_time: 60h
+        alertname: PgdbaRestoreTestAgeWarning
+        exp_alerts: []
+      - eval_time: 60h
+        alertname: PgdbaRestoreTestFailedCritical
+        exp_alerts:{_alert("restore_test_failed", "critical", "restore_test_failed: 1.00 boolean (>= 1) on  ")}"""
+    _promtool_unit_test(_default_rules(tmp_path), series, checks)
+    # a success newer than the first failure wins: 4 h old, no backup alert
+    series = """
+      - series: 'pgdba_last_backup_timestamp_seconds'
+        values: '201600x4000'
+      - series: 'pgdba_backup_failing_since_timestamp_seconds'
+        values: '0x4000'"""
+    checks = """
+      - eval_time: 60h
+        alertname: PgdbaBackupAgeWarning
+        exp_alerts: []"""
+    _promtool_unit_test(_default_rules(tmp_path), series, checks)
+
+
+@pytest.mark.catalog
+def test_metrics_expose_failed_backups_and_restore_tests_for_the_age_and_failure_rules(
+    db: TestDatabase, tmp_path: Path
+) -> None:
+    history = tmp_path / "history.sqlite3"
+    now = datetime.now(UTC)
+    first_failure = now - timedelta(hours=30)
+    with HistoryStore(history) as store:
+        for at in (first_failure, now - timedelta(hours=1)):
+            store.add_record(db.target.key, BACKUP_KIND, {"ok": False, "status": "failed"}, recorded_at=at)
+        store.add_record(db.target.key, RESTORE_TEST_KIND, {"passed": False}, recorded_at=now)
+    text = generate_latest(metrics_registry(db.target, store=history, cache_seconds=0)).decode()
+    samples = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if "backup" in sample.name or "restore_test" in sample.name
+    }
+    assert samples == {
+        "pgdba_backup_failing_since_timestamp_seconds": pytest.approx(first_failure.timestamp()),
+        "pgdba_last_backup_failed": 1.0,
+        "pgdba_restore_test_failing_since_timestamp_seconds": pytest.approx(now.timestamp()),
+        "pgdba_last_restore_test_failed": 1.0,
+    }
+
+
+@needs_promtool
 def test_prometheus_cache_hit_alert_needs_min_blocks_like_the_check(tmp_path: Path) -> None:
     # an idle database: 1 block hit and 2 read a minute is a 33 % hit ratio over 15 blocks in 5 min, far
     # below min_blocks (100): `alerts check` gives no verdict, the exported rule must not fire either
@@ -160,11 +306,14 @@ def test_metrics_expose_every_series_the_exported_rules_query(db: TestDatabase) 
     for expr in PROMQL.values():
         wanted |= set(re.findall(r"\b((?:pg|pgdba)_[a-z_]+)", expr))
     wanted = {w.removesuffix("_total") for w in wanted}
-    # backups appear once a backup is recorded; the rest must be there now
-    missing = (
-        wanted - names - {"pgdba_last_backup_timestamp_seconds", "pgdba_last_restore_test_timestamp_seconds"}
-    )
-    assert missing == set()
+    # backups and restore tests appear once one is recorded; the rest must be there now
+    recorded = {name for name in wanted if "backup" in name or "restore_test" in name}
+    assert recorded == {
+        f"pgdba_{series}"
+        for job in ("backup", "restore_test")
+        for series in (f"last_{job}_timestamp_seconds", f"{job}_failing_since_timestamp_seconds")
+    } | {"pgdba_last_restore_test_failed"}
+    assert wanted - names - recorded == set()
     assert f'pg_database_size_bytes{{datname="{db.name}"}}' in text
     assert re.search(
         rf'pg_stat_user_tables_table_size_bytes{{datname="{db.name}",relname="events",schemaname="public"}} \d',

@@ -228,3 +228,51 @@ def test_an_unknown_value_changes_nothing() -> None:
         "unknown",
         "ok!resolved",
     ]
+
+
+def test_each_level_waits_out_its_own_for_as_the_prometheus_alerts_do(
+    rules_file: Callable[[str], Path],
+) -> None:
+    path = rules_file("[[rule]]\nname = 'connection_usage'\nfor = '5m'\n")
+    # over 80 since t0: the warning fires at t+5m; over 90 only since t+5m: critical waits until t+10m
+    assert _run("connection_usage", [85, 95, 95], step_s=300, rules_path=path) == [
+        "pending",
+        "warning!firing",
+        "critical!firing",
+    ]
+    # over 80 since t0, whatever it did above 90: the warning fires at t+5m
+    assert _run("connection_usage", [95, 85, 85], step_s=300, rules_path=path) == [
+        "pending",
+        "warning!firing",
+        "warning",
+    ]
+    # a fired warning stays one while critical is pending (the warning alert is still firing)
+    assert _run("connection_usage", [85, 85, 95], step_s=300, rules_path=path) == [
+        "pending",
+        "warning!firing",
+        "warning",
+    ]
+
+
+def test_a_state_stored_by_an_earlier_pgdba_keeps_its_level_and_pending_timer(
+    rules_file: Callable[[str], Path],
+) -> None:
+    rule = load_rules(rules_file("[[rule]]\nname = 'connection_usage'\nfor = '5m'\n")).rule(
+        "connection_usage"
+    )
+    earlier = {  # one timer for whichever level was pending, no per-level start times
+        "level": "warning",
+        "since": T0.isoformat(),
+        "pending": "critical",
+        "pending_since": (T0 + timedelta(minutes=2)).isoformat(),
+        "value": 95.0,
+        "unknown": None,
+    }
+    state = AlertState.from_dict(earlier)
+    at = T0 + timedelta(minutes=3)
+    status, state = evaluate(rule, MetricValue("server", 95.0), state, at)
+    assert (status.status, status.level, state.pending) == ("warning", "warning", "critical")
+    assert state.critical_since == earlier["pending_since"]
+    status, state = evaluate(rule, MetricValue("server", 95.0), state, at + timedelta(minutes=4))
+    assert (status.status, status.event) == ("critical", "firing")  # over 90 since T0 + 2m, 5 minutes on
+    assert set(state.to_dict()) == {*earlier, "warning_since", "critical_since"}

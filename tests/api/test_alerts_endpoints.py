@@ -48,7 +48,7 @@ def test_a_rule_the_last_check_could_not_measure_is_shown_as_unknown_not_ok(
         check_alerts(seeded.target, store, load_rules(None))
     states = {s["rule"]: s for s in client.get("/api/v1/alerts/state").json()["states"]}
     assert states["backup_age"]["level"] == "ok"
-    assert states["backup_age"]["unknown"].startswith("unknown: no successful")
+    assert states["backup_age"]["unknown"] == "unknown: no backup recorded in the history store"
     assert states["database_size"]["unknown"] is None  # measured
     page = client.get("/alerts").text
     assert 'data-key="alerts-unknown"' in page and "every rule is ok" not in page

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from pgdba.api.app import create_app
 from pgdba.api.settings import ApiSettings
+from pgdba.backup.manifest import BACKUP_KIND
+from pgdba.history.store import open_store
 from tests.api.conftest import TOKEN
 from tests.conftest import TestDatabase
 
@@ -60,3 +63,18 @@ def test_backup_then_restore_test_shows_on_the_list_and_the_page(
     page = client.get("/backups").text
     assert 'data-key="restore-test-passed" data-value="yes"' in page
     assert f'data-backup="{taken["backup_id"]}"' in page
+
+
+def test_a_backup_run_that_fails_is_recorded_as_failed_for_the_backup_age_alert(
+    seeded: TestDatabase, tmp_path: Path, store_path: str
+) -> None:
+    client = _client(seeded, tmp_path, store_path)
+    storage = tmp_path / "backups"
+    storage.rmdir()
+    storage.write_text("")  # the storage folder became a file (a failed mount): the dump cannot be stored
+    with pytest.raises(OSError):  # the TestClient raises what the server answers 500 to
+        client.post("/api/v1/backups/run", json={"confirm": True})
+    with open_store(store_path) as store:
+        ((_, payload),) = store.records(seeded.target.key, BACKUP_KIND)
+    assert (payload["ok"], payload["status"], payload["storage"]) == (False, "failed", f"file://{storage}")
+    assert str(storage) in payload["error"]

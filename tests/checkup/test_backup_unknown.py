@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from pgdba.backup.manifest import BACKUP_KIND
 from pgdba.checks.backups import NONE_KNOWN, WAL_ARCHIVE_FAILING, WAL_ARCHIVED_ELSEWHERE
 from pgdba.checkup import CheckupResult, run_checkup
 from pgdba.cli import main
@@ -59,6 +60,17 @@ def test_no_pgdba_backup_and_archiving_off_is_a_warning_not_skipped(db: TestData
     assert "`pgdba backup run --storage URL`" in found.recommendation
     assert "`pgdba schedule --apply`" in found.recommendation
     assert found.metrics["archive_mode"] == "off" and found.metrics["pgdba_backups"] == 0
+
+
+def test_failed_backup_runs_recorded_in_the_store_are_no_backup_of_the_database(
+    db: TestDatabase, tmp_path: Path
+) -> None:
+    store = store_at(tmp_path)
+    failed = {"ok": False, "status": "failed", "error": "upload failed", "storage": "s3://nobucket/x"}
+    store.add_record(db.target.key, BACKUP_KIND, failed)  # what `pgdba backup run` records when it fails
+    [found] = _backup_findings(_check(db.dsn, store))
+    assert (found.code, found.severity) == (NONE_KNOWN, Severity.WARNING)
+    assert found.metrics["pgdba_backups"] == 0
 
 
 def test_no_backup_known_costs_the_health_score(db: TestDatabase, tmp_path: Path) -> None:

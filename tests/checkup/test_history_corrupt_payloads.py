@@ -179,6 +179,7 @@ def _set_in_rows(path: Path, table: str, kind: str, json_path: str, value: objec
         ("report", "snapshot", "database", "$[0].size_bytes", {"bytes": 1}),
         ("alerts check", "record", "alert_state", "$.states", {"rule|x": {"level": "ok", "value": "3"}}),
         ("alerts check", "record", "alert_state", "$.states", {"rule|x": {"pending_since": "soon"}}),
+        ("alerts check", "record", "alert_state", "$.states", {"rule|x": {"critical_since": 5}}),
         ("report", "record", "report", "$.score", "ten"),
     ],
 )
