@@ -19,7 +19,7 @@ from pgdba.alerts.metrics import succeeded
 from pgdba.backup.manifest import BACKUP_KIND
 from pgdba.backup.server_identity import read_system_identifier, records_of_server
 from pgdba.checks import backups, capacity, index_health, queries, safety, settings, tables
-from pgdba.checks.indexes import IndexAges, StatsAge
+from pgdba.checks.indexes import UNUSED_ON_REPLICA, IndexAges, StatsAge, server_stats_age
 from pgdba.errors import InputError, NotAvailable
 from pgdba.findings import Finding, Report, Severity, SkippedCheck
 from pgdba.history.deltas import statements_since
@@ -46,6 +46,14 @@ CheckFunction = Callable[[Data, dict[str, Any]], list[Finding]]
 
 class Skip(Exception):
     """A check cannot judge with the data it has (the message says why)."""
+
+
+# A standby's pg_stat_user_tables counts only what ran on it: no write, VACUUM or ANALYZE (they happen on the
+# primary and reach it as WAL, uncounted). (Its index scans: UNUSED_ON_REPLICA.)
+REPLICA_COUNTERS = (
+    "a replica (in recovery): its tables' dead-row, change, VACUUM and ANALYZE counters show only its own "
+    "activity, not the primary's (where the writes, VACUUM and ANALYZE run); judge this on the primary"
+)
 
 
 @dataclass(frozen=True)
@@ -133,9 +141,11 @@ def _app_statements(d: Data) -> queries.StatementSet:
     return statements
 
 
-def _stats_age(d: Data) -> StatsAge:
+def _stats_age(d: Data, min_age_days: float | None = None) -> StatsAge:
     facts: ServerFacts = d["facts"]
-    return StatsAge(facts.stats_reset, d["now"])
+    if min_age_days is None:
+        return server_stats_age(facts, d["now"])
+    return server_stats_age(facts, d["now"], timedelta(days=min_age_days))
 
 
 def _needs_reading_all_stats(d: Data) -> None:
@@ -143,12 +153,29 @@ def _needs_reading_all_stats(d: Data) -> None:
         raise Skip("this role cannot see other sessions (grant pg_monitor or pg_read_all_stats)")
 
 
+def _on_primary(d: Data) -> None:
+    """Checks driven by a table's or an index's own activity counters judge the primary only."""
+    if d["facts"].in_recovery:
+        raise Skip(REPLICA_COUNTERS)
+
+
+def _primary_only(fn: CheckFunction) -> CheckFunction:
+    def run(d: Data, kw: dict[str, Any]) -> list[Finding]:
+        _on_primary(d)
+        return fn(d, kw)
+
+    return run
+
+
 def _unused(d: Data, kw: dict[str, Any]) -> list[Finding]:
-    age = _stats_age(d)
-    if age.too_young:
-        raise Skip(age.note())
-    indexes = d["indexes"]
+    if d["facts"].in_recovery:
+        raise Skip(UNUSED_ON_REPLICA)
+    age = _stats_age(d, kw.pop("min_stats_age_days", None))
     ages = _index_ages(d)
+    why_not = age.not_judged(week_old_snapshot=ages is not None)
+    if why_not is not None:
+        raise Skip(why_not)
+    indexes = d["indexes"]
     if ages is not None:
         indexes, young = ages.split(indexes)
         found = index_health.unused_index_findings(young, age, **kw)
@@ -156,7 +183,7 @@ def _unused(d: Data, kw: dict[str, Any]) -> list[Finding]:
         if not_judged:
             d["notes"].append(f"index.unused: {ages.note(not_judged)}")
     found = index_health.unused_index_findings(indexes, age, **kw)
-    if found and age.since is None:  # judged all the same: a years-old database has no reset time either
+    if found and age.since is None:  # a database never reset: its counters' age is the server's statistics'
         d["notes"].append(f"index.unused: {age.note()}")
     return found
 
@@ -361,19 +388,28 @@ CHECKS: tuple[Check, ...] = (  # weights by area follow reliability.md §4 (back
         "table.vacuum_overdue",
         2,
         ("tables", "settings"),
-        lambda d, kw: tables.vacuum_overdue(
-            d["tables"], d["settings"], d["now"], **_in_days("table.vacuum_overdue", kw)
+        _primary_only(
+            lambda d, kw: tables.vacuum_overdue(
+                d["tables"], d["settings"], d["now"], **_in_days("table.vacuum_overdue", kw)
+            )
         ),
     ),
     Check(
         "table.analyze_overdue",
         2,
         ("tables", "settings"),
-        lambda d, kw: tables.analyze_overdue(
-            d["tables"], d["settings"], d["now"], **_in_days("table.analyze_overdue", kw)
+        _primary_only(
+            lambda d, kw: tables.analyze_overdue(
+                d["tables"], d["settings"], d["now"], **_in_days("table.analyze_overdue", kw)
+            )
         ),
     ),
-    Check("table.dead_tuples", 2, ("tables",), lambda d, kw: tables.dead_tuple_findings(d["tables"], **kw)),
+    Check(
+        "table.dead_tuples",
+        2,
+        ("tables",),
+        _primary_only(lambda d, kw: tables.dead_tuple_findings(d["tables"], **kw)),
+    ),
     Check(
         "table.bloat",
         2,

@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 
 from pgdba.checks.tables import analyze_overdue, dead_tuple_findings, vacuum_overdue
+from pgdba.errors import NotAvailable
 from pgdba.findings import SCHEMA_VERSION
 from pgdba.stats.settings import server_settings
 from pgdba.stats.tables import table_stats
@@ -58,6 +59,8 @@ class MaintenanceItem:
 class MaintenancePlan:
     items: list[MaintenanceItem]
     applied: bool = False
+    # why nothing was planned without looking (a replica), or None
+    not_planned: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -68,8 +71,25 @@ class MaintenancePlan:
         return {
             "schema_version": SCHEMA_VERSION,
             "applied": self.applied,
+            "notPlanned": self.not_planned,
             "tables": [i.to_dict() for i in self.items],
         }
+
+
+# VACUUM and ANALYZE cannot run during recovery, and a standby needs neither of its own: they run on the
+# primary and reach it as WAL. Its dead-row and change counters stay 0 and its last_(auto)vacuum /
+# last_(auto)analyze NULL, whatever the primary's tables need.
+ON_REPLICA = (
+    "a replica (in recovery): VACUUM and ANALYZE run on the primary and reach the replica as WAL, and the "
+    "replica's counters do not show what the primary's tables need; run pgdba maintenance against the primary"
+)
+
+IN_RECOVERY_SQL = "SELECT pg_is_in_recovery()"
+
+
+def _in_recovery(conn: psycopg.Connection) -> bool:
+    row = conn.execute(IN_RECOVERY_SQL).fetchone()
+    return bool(row and row[0])
 
 
 # pgdba.stats.tables reads sizes with pg_*_size(), which take ACCESS SHARE on every table and so fail (or queue)
@@ -77,6 +97,8 @@ class MaintenancePlan:
 def maintenance_plan(target: Target) -> MaintenancePlan:
     """Tables with overdue VACUUM or ANALYZE or many dead rows (the table checks' default thresholds)."""
     with session(target) as conn:
+        if _in_recovery(conn):
+            return MaintenancePlan([], not_planned=ON_REPLICA)
         tables = table_stats(conn)  # waits for no table's lock
         settings = server_settings(conn)
     now = datetime.now(UTC)
@@ -108,8 +130,12 @@ def apply_maintenance(
     The VACUUMs run under `vacuum_timeout_ms` (0: none), not the target's statement_timeout: pgdba's 30 s
     default would cancel the VACUUM of every large table halfway (its work so far kept, the table still
     needing it). It never blocks the application (SHARE UPDATE EXCLUSIVE) and lock_timeout still bounds
-    the wait for its lock."""
+    the wait for its lock. On a replica nothing runs: NotAvailable says why."""
+    if plan.not_planned is not None:
+        raise NotAvailable(plan.not_planned)
     with session(target, apply=True) as conn:
+        if _in_recovery(conn):  # a plan of tables listed by name, or a server demoted since the plan
+            raise NotAvailable(ON_REPLICA)
         conn.execute(sql.SQL("SET statement_timeout = {}").format(sql.Literal(vacuum_timeout_ms)))
         for item in plan.items:
             announce(item.sql_text)

@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pgdba.checks.indexes import IndexAges, StatsAge, unused_indexes
+from pgdba.checks.indexes import (
+    MIN_STATS_AGE,
+    UNUSED_ON_REPLICA,
+    IndexAges,
+    StatsAge,
+    server_stats_age,
+    unused_indexes,
+)
 from pgdba.checks.queries import StatementSet, list_queries_behind
 from pgdba.checks.statement_issues import n_plus_one
 from pgdba.checks.statement_recommendations import QueryRecommendation, analyze_statement
@@ -160,7 +167,7 @@ class IndexUsageReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema_version": SCHEMA_VERSION,
-            "statsSince": self.stats_age.since.isoformat() if self.stats_age.since else None,
+            "statsSince": _since(self.stats_age),
             "statsNote": self.stats_age.note(),
             "indexes": [_index_row(ix) for ix in self.indexes],
         }
@@ -174,9 +181,13 @@ class UnusedIndexReport:
     # unused by the counters, but created after the week-old index snapshot of the history store
     not_judged: list[IndexStats] = field(default_factory=list)
     ages: IndexAges | None = None
+    # why no index was judged (a replica, statistics too young or of unknown age), or None
+    not_judged_reason: str | None = None
 
     @property
     def notes(self) -> list[str]:
+        if self.not_judged_reason is not None:
+            return [self.not_judged_reason]
         notes = [self.stats_age.note()]
         if self.ages is not None and self.not_judged:
             notes.append(self.ages.note([ix.qualified_name for ix in self.not_judged]))
@@ -186,8 +197,9 @@ class UnusedIndexReport:
         return {
             "schema_version": SCHEMA_VERSION,
             "maxScans": self.max_scans,
-            "statsSince": self.stats_age.since.isoformat() if self.stats_age.since else None,
+            "statsSince": _since(self.stats_age),
             "tooYoungToJudge": self.stats_age.too_young,
+            "notJudgedReason": self.not_judged_reason,
             "statsNote": self.stats_age.note(),
             "notes": self.notes,
             "notJudged": [_index_row(ix) for ix in self.not_judged],
@@ -236,6 +248,11 @@ class CapacityReport:
         }
 
 
+def _since(age: StatsAge) -> str | None:
+    """When the counters began: the database's stats reset, else the server's statistics' start."""
+    return age.start.isoformat() if age.start else None
+
+
 def _index_row(ix: IndexStats) -> dict[str, Any]:
     return {
         "schema": ix.schema,
@@ -258,25 +275,38 @@ def index_usage(target: Target) -> IndexUsageReport:
         facts = load_server_facts(conn)
         indexes = index_stats(conn)
     indexes.sort(key=lambda ix: (ix.scans, -ix.size_bytes))
-    return IndexUsageReport(indexes, StatsAge(facts.stats_reset, datetime.now(UTC)))
+    return IndexUsageReport(indexes, server_stats_age(facts, datetime.now(UTC)))
 
 
 def unused_index_report(
-    target: Target, *, max_scans: int = 0, min_size_bytes: int = 0, store: HistoryStore | None = None
+    target: Target,
+    *,
+    max_scans: int = 0,
+    min_size_bytes: int = 0,
+    store: HistoryStore | None = None,
+    min_stats_age: timedelta = MIN_STATS_AGE,
 ) -> UnusedIndexReport:
     """Indexes never (or hardly) scanned; never unique, primary-key or constraint indexes. With a history
-    store holding a week-old index snapshot, indexes created since are listed as not judged instead."""
+    store holding a week-old index snapshot, indexes created since are listed as not judged instead.
+
+    None is judged on a replica (its counters show only its own reads) or on counters younger than
+    `min_stats_age` (a reset, a crash), or of unknown age without such a snapshot: not_judged_reason says
+    which."""
     with session(target) as conn:
         facts = load_server_facts(conn)
         indexes = index_stats(conn)
     now = datetime.now(UTC)
+    age = server_stats_age(facts, now, min_stats_age)
+    ages = None if store is None else index_ages(store, target.key, now)
+    reason = UNUSED_ON_REPLICA if facts.in_recovery else age.not_judged(week_old_snapshot=ages is not None)
+    if reason is not None:
+        return UnusedIndexReport([], age, max_scans, not_judged_reason=reason)
     found = unused_indexes(indexes, max_scans=max_scans, min_size_bytes=min_size_bytes)
     # an index a foreign key needs (its referencing side's lookups on DELETE / UPDATE of the parent) or one
     # under DDL right now is not a candidate for dropping, however rarely the workload scans it
     found = [ix for ix in found if ix.serves_foreign_key is None and not ix.locked]
-    ages = None if store is None else index_ages(store, target.key, now)
     found, young = ages.split(found) if ages is not None else (found, [])
-    return UnusedIndexReport(found, StatsAge(facts.stats_reset, now), max_scans, young, ages)
+    return UnusedIndexReport(found, age, max_scans, young, ages)
 
 
 DATABASE_SIZE_SQL = "SELECT pg_database_size(current_database())"

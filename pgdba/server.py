@@ -96,6 +96,12 @@ class ServerFacts:
     preload_libraries_visible: bool = True
     roles: tuple[str, ...] = ()
     stats_reset: datetime | None = None
+    # when the server's statistics began counting: the earliest stats_reset of its cluster-wide views (see
+    # SERVER_STATS_SINCE_VIEWS); the age of a database's counters whose stats_reset is NULL (never reset)
+    server_stats_since: datetime | None = None
+    # when this server was last promoted from a standby (its newest timeline history file in pg_wal), or None:
+    # its counters from before count only what the standby ran itself. Unknown to roles without pg_monitor.
+    promoted_at: datetime | None = None
     statements_reset: datetime | None = None
     postmaster_start: datetime | None = None
     # the schema pg_stat_statements is created in, and whether this session's search_path reaches it (pgdba's
@@ -218,6 +224,35 @@ SELECT current_setting('server_version_num')::int AS version_num,
               WHERE pg_has_role(current_user, b.oid, 'MEMBER')) AS roles
 """
 
+# The cluster-wide statistics and the major that has each. initdb stamps their stats_reset, a clean restart keeps
+# it (the stats file), and a crash, an immediate shutdown or a lost stats file resets them all at once, with
+# every database's counters (whose own stats_reset stays NULL from 15 on): so the earliest is when the counters
+# began. pg_stat_reset_shared() moves only the one it resets forward: the earliest, not the latest.
+SERVER_STATS_SINCE_VIEWS = (
+    ("pg_stat_bgwriter", 0),
+    ("pg_stat_archiver", 0),
+    ("pg_stat_wal", 140000),
+    ("pg_stat_checkpointer", 170000),
+)
+
+
+def server_stats_since_sql(server_version_num: int) -> str:
+    """The earliest stats_reset of the cluster-wide statistics views this version has."""
+    views = [view for view, since in SERVER_STATS_SINCE_VIEWS if server_version_num >= since]
+    return "SELECT least(" + ", ".join(f"(SELECT stats_reset FROM {view})" for view in views) + ")"
+
+
+# A promotion starts a new timeline and writes its history file (00000002.history …) into pg_wal then; no
+# other file of that name is written later. pg_ls_waldir() needs pg_monitor (or a grant).
+PROMOTED_AT_SQL = r"""
+SELECT max(modification)
+  FROM pg_ls_waldir()
+ WHERE name ~ '^[0-9A-F]{8}\.history$'
+"""
+
+CAN_LIST_WAL_SQL = "SELECT has_function_privilege('pg_ls_waldir()', 'EXECUTE')"
+
+
 STATEMENTS_SCHEMA_SQL = """
 SELECT n.nspname AS schema,
        n.nspname = ANY(current_schemas(true)) AS on_search_path,
@@ -268,6 +303,8 @@ def load_server_facts(conn: psycopg.Connection) -> ServerFacts:
         preload_libraries_visible=preload_visible,
         roles=tuple(identity["roles"] or ()),
         stats_reset=identity["stats_reset"],
+        server_stats_since=_server_stats_since(conn, identity["version_num"]),
+        promoted_at=None if identity["in_recovery"] else _promoted_at(conn),
         postmaster_start=identity["postmaster_start"],
         statements_schema=schema,
         statements_on_search_path=bool(statements["on_search_path"]) if statements else True,
@@ -326,6 +363,31 @@ def _statements_library_loaded(conn: psycopg.Connection, schema: str) -> bool:
         if not conn.autocommit:
             conn.rollback()
         return False
+
+
+def _server_stats_since(conn: psycopg.Connection, server_version_num: int) -> datetime | None:
+    try:
+        with conn.cursor() as cur:
+            row = cur.execute(server_stats_since_sql(server_version_num)).fetchone()
+            return row[0] if row else None
+    except psycopg.Error:
+        if not conn.autocommit:
+            conn.rollback()
+        return None
+
+
+def _promoted_at(conn: psycopg.Connection) -> datetime | None:
+    try:
+        with conn.cursor() as cur:
+            allowed = cur.execute(CAN_LIST_WAL_SQL).fetchone()
+            if not (allowed and allowed[0]):
+                return None
+            row = cur.execute(PROMOTED_AT_SQL).fetchone()
+            return row[0] if row else None
+    except psycopg.Error:
+        if not conn.autocommit:
+            conn.rollback()
+        return None
 
 
 def _statements_reset(conn: psycopg.Connection) -> datetime | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import psycopg
@@ -49,7 +49,7 @@ from pgdba.advisor.trigram import SearchIndexAdvice, search_index_advice
 from pgdba.advisor.views import expand_views
 from pgdba.advisor.whatif import DeclaredTypes, WhatIfSession, explain_typed, plan_index_names
 from pgdba.advisor.workload import WorkloadQuery
-from pgdba.checks.indexes import IndexAges, StatsAge
+from pgdba.checks.indexes import MAX_STATS_AGE_DAYS, MIN_STATS_AGE, IndexAges, server_stats_age
 from pgdba.errors import InputError, NotAvailable, PgdbaError
 from pgdba.findings import Finding, Severity
 from pgdba.server import ServerFacts
@@ -73,6 +73,8 @@ class AdvisorOptions:
       none updated or deleted since the statistics reset, no write in the workload). PostgreSQL's
       manual: for a static table 100 is best (leaf pages packed full, about a tenth smaller than the default
       90); 90 keeps the default.
+    min_stats_age_days: unused indexes are judged only on scan counters that have counted this long (since the
+      statistics reset, or the server's statistics' start: initdb or the last crash recovery).
     """
 
     budget_mb: float | None = DEFAULT_BUDGET_MB
@@ -82,6 +84,7 @@ class AdvisorOptions:
     size_model: Literal["estimate", "hypopg"] = "estimate"
     drops: bool = True
     static_fillfactor: int = STATIC_FILLFACTOR
+    min_stats_age_days: float = MIN_STATS_AGE.days
 
     def validate(self) -> None:
         if self.budget_mb is not None and self.budget_mb <= 0:
@@ -92,6 +95,8 @@ class AdvisorOptions:
             raise InputError("the index width must be between 1 and 8 columns")
         if not 10 <= self.static_fillfactor <= 100:
             raise InputError("--static-fillfactor must be between 10 and 100")
+        if not 0 <= self.min_stats_age_days <= MAX_STATS_AGE_DAYS:
+            raise InputError(f"--min-stats-age-days must be between 0 and {MAX_STATS_AGE_DAYS:,}")
 
 
 @dataclass
@@ -242,6 +247,7 @@ class Advice:
                 "write_cost_per_row": self.options.write_cost_per_row,
                 "size_model": self.options.size_model,
                 "static_fillfactor": self.options.static_fillfactor,
+                "min_stats_age_days": self.options.min_stats_age_days,
             },
             "workload": {
                 "queries": self.queries,
@@ -785,13 +791,14 @@ def _drops(
         advice.notes.append(
             "a replica: unused indexes are not judged here (the primary's scans are not visible)"
         )
-    stats_age = StatsAge(facts.stats_reset, datetime.now(UTC))
-    if facts.stats_reset is not None:
-        advice.notes.append(f"index scan counts since {facts.stats_reset.isoformat(timespec='seconds')}")
-    if judge_unused and stats_age.too_young:
+    stats_age = server_stats_age(facts, datetime.now(UTC), timedelta(days=advice.options.min_stats_age_days))
+    if stats_age.start is not None:
+        advice.notes.append(f"index scan counts since {stats_age.start.isoformat(timespec='seconds')}")
+    not_judged = stats_age.not_judged(week_old_snapshot=index_ages is not None)
+    if judge_unused and not_judged is not None:
         judge_unused = False
-        advice.notes.append(f"unused indexes are not judged: {stats_age.note()}")
-    if judge_unused and facts.stats_reset is None:  # judged all the same: an old database has none either
+        advice.notes.append(f"unused indexes are not judged: {not_judged}")
+    if judge_unused and facts.stats_reset is None:  # never reset here: counting since the server's start
         advice.notes.append(f"unused indexes judged, but {stats_age.note()}")
     tables = load_tables(conn, user_table_oids(conn))
     locked = sorted(t.qualified_name for t in tables.values() if t.locked)

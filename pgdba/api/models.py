@@ -112,6 +112,7 @@ class UnusedIndexResponse(BaseModel):
     maxScans: int
     statsSince: str | None
     tooYoungToJudge: bool
+    notJudgedReason: str | None = None
     statsNote: str
     notes: list[str]
     notJudged: list[IndexRow]

@@ -221,6 +221,9 @@ class MaintenanceTable(BaseModel):
 class MaintenanceResponse(BaseModel):
     schema_version: int
     applied: bool
+    notPlanned: str | None = Field(
+        None, description="Why nothing was planned without looking at the tables (a replica), or null"
+    )
     tables: list[MaintenanceTable]
 
 

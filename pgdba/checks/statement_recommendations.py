@@ -249,7 +249,8 @@ def stale_statistics(table: TableStats, *, scale_factor: float = 0.1, threshold:
     """Why the planner's statistics of a table are stale, or None. The default mirrors autovacuum's analyze
     trigger (threshold + scale_factor × rows)."""
     rows = max(table.estimated_rows, table.live_rows)
-    if table.last_analyzed is None and rows > 0:
+    # last_analyze is an activity counter (a reset clears it); statistics in pg_stats mean it was analysed
+    if table.last_analyzed is None and table.has_stats is not True and rows > 0:
         return "never analysed"
     if table.modified_since_analyze > threshold + scale_factor * rows:
         return f"{table.modified_since_analyze:,} rows changed since the last ANALYZE"

@@ -166,6 +166,13 @@ def vacuum_overdue(
     return found
 
 
+def never_analysed(table: TableStats) -> bool:
+    """No ANALYZE on record and no statistics either. last_analyze and last_autoanalyze are activity
+    counters: pg_stat_reset() and a crash clear them, and pg_statistic keeps what the last ANALYZE gathered
+    (has_stats; when it is unknown, the times alone tell)."""
+    return table.last_analyzed is None and table.has_stats is not True
+
+
 def analyze_overdue(
     tables: Sequence[TableStats],
     settings: Mapping[str, Setting],
@@ -176,17 +183,17 @@ def analyze_overdue(
     """Tables with rows that were never analysed, or whose changes since the last ANALYZE passed autovacuum's
     analyze trigger more than `max_age` (1 day) after that ANALYZE: the planner works from stale numbers.
     A partitioned table whose partitions hold rows and that was never analysed is one too: autovacuum
-    analyses only its partitions, and estimates over the whole table (a GROUP BY, a join) are guesses."""
-    found = [
-        _partitioned_never_analysed(t) for t in tables if t.partition_rows > 0 and t.last_analyzed is None
-    ]
+    analyses only its partitions, and estimates over the whole table (a GROUP BY, a join) are guesses.
+    A table with statistics but no ANALYZE time (the counters were reset since) is judged by its changes
+    alone, counted since that reset."""
+    found = [_partitioned_never_analysed(t) for t in tables if t.partition_rows > 0 and never_analysed(t)]
     for t in tables:
         if t.kind == "partitioned table":
             continue  # no row counters of its own: only the never-analysed rule above applies
         trigger = autovacuum_trigger(t, settings)
         due = trigger.analyze_after(_autovacuum_rows(t))
         last = t.last_analyzed
-        never = last is None and _rows(t) + t.modified_since_analyze > 0
+        never = never_analysed(t) and _rows(t) + t.modified_since_analyze > 0
         stale = t.modified_since_analyze > due and (last is None or now - last > max_age)
         if not (never or stale):
             continue
@@ -194,9 +201,7 @@ def analyze_overdue(
             Finding(
                 "table.analyze_overdue",
                 Severity.WARNING,
-                "Never analysed"
-                if last is None
-                else f"Stale statistics: {t.modified_since_analyze:,} rows changed since the last ANALYZE",
+                "Never analysed" if never else _stale_title(t),
                 t.qualified_name,
                 {
                     "modified_since_analyze": t.modified_since_analyze,
@@ -208,6 +213,15 @@ def analyze_overdue(
             )
         )
     return found
+
+
+def _stale_title(t: TableStats) -> str:
+    if t.last_analyzed is None:  # analysed before the counters were reset: changes counted since the reset
+        return (
+            f"Stale statistics: {t.modified_since_analyze:,} rows changed since the statistics counters were "
+            "reset (the last ANALYZE was before)"
+        )
+    return f"Stale statistics: {t.modified_since_analyze:,} rows changed since the last ANALYZE"
 
 
 def _partitioned_never_analysed(t: TableStats) -> Finding:

@@ -32,6 +32,7 @@ from pgdba.advisor.workload import (
     queries_from_statements,
     table_writes_from_statements,
 )
+from pgdba.checks.indexes import MAX_STATS_AGE_DAYS, MIN_STATS_AGE
 from pgdba.cli.options import (
     DsnOption,
     FailOnOption,
@@ -111,6 +112,13 @@ def indexes(
             help="btree fillfactor on tables nothing writes (90 keeps PostgreSQL's default)",
         ),
     ] = STATIC_FILLFACTOR,
+    min_stats_age_days: Annotated[
+        float,
+        typer.Option(
+            parser=finite(min=0, max=MAX_STATS_AGE_DAYS),
+            help="Judge unused indexes only on scan counters that have counted at least this many days",
+        ),
+    ] = MIN_STATS_AGE.days,
     statement_timeout: StatementTimeoutOption = DEFAULT_STATEMENT_TIMEOUT_MS,
     store: StoreOption = None,
     fail_on: FailOnOption = "critical",
@@ -147,6 +155,7 @@ def indexes(
         min_improvement_pct=min_improvement,
         max_width=max_width,
         static_fillfactor=static_fillfactor,
+        min_stats_age_days=min_stats_age_days,
     )
     options.validate()
     workload = queries_from_file(queries) if queries is not None else []

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import typer
 
+from pgdba.checks.indexes import MAX_STATS_AGE_DAYS, MIN_STATS_AGE
 from pgdba.cli.options import (
     DsnOption,
     FormatOption,
@@ -15,6 +17,7 @@ from pgdba.cli.options import (
     store_if_openable,
     target_from,
 )
+from pgdba.errors import NotAvailable
 from pgdba.optimizer import index_usage, unused_index_report
 from pgdba.render import Column, print_rows
 
@@ -66,9 +69,18 @@ def unused(
         float, typer.Option(parser=finite(min=0), help="Ignore indexes smaller than this (MB)")
     ] = 0.0,
     store: StoreOption = None,
+    min_stats_age_days: Annotated[
+        float,
+        typer.Option(
+            parser=finite(min=0, max=MAX_STATS_AGE_DAYS),
+            help="Judge only counters that have counted at least this many days (since the statistics reset, "
+            "or the server's last crash or initdb)",
+        ),
+    ] = MIN_STATS_AGE.days,
 ) -> None:
     """Indexes that are (almost) never scanned — never unique, primary-key or constraint indexes. Indexes
-    created after the history store's week-old index snapshot are listed as not judged yet.
+    created after the history store's week-old index snapshot are listed as not judged yet. Nothing is
+    judged (exit 2, saying why) on a replica, or on counters younger than --min-stats-age-days.
 
     Example: pgdba indexes unused --max-scans 50
     """
@@ -77,8 +89,14 @@ def unused(
     min_size_bytes = int(min_size_mb * 1024 * 1024)
     with store_if_openable(store) as (history, unopened):
         report = unused_index_report(
-            target, max_scans=max_scans, min_size_bytes=min_size_bytes, store=history
+            target,
+            max_scans=max_scans,
+            min_size_bytes=min_size_bytes,
+            store=history,
+            min_stats_age=timedelta(days=min_stats_age_days),
         ).to_dict()
+    if report["notJudgedReason"] is not None:
+        raise NotAvailable(report["notJudgedReason"])
     if unopened:  # judged by the counters alone
         report["notes"].append(f"{unopened}: indexes created in the last week cannot be told apart")
     rows = [

@@ -15,6 +15,7 @@ from pgdba.cli.options import (
     check_format,
     target_from,
 )
+from pgdba.errors import NotAvailable
 from pgdba.maintenance import apply_maintenance, maintenance_plan
 from pgdba.render import Column, print_rows
 from pgdba.target import MAX_TIMEOUT_MS
@@ -37,13 +38,16 @@ def maintenance(
     ] = 0,
 ) -> None:
     """List tables needing VACUUM / ANALYZE and why; --apply runs VACUUM (ANALYZE) on exactly those, one at a
-    time, printing each statement first. Exit 1 when an --apply step failed.
+    time, printing each statement first. Exit 1 when an --apply step failed. On a replica nothing is
+    planned (VACUUM and ANALYZE run on the primary) and --apply exits 2.
 
     Example: pgdba maintenance --apply --lock-timeout 1000
     """
     fmt = check_format(fmt)
     target = target_from(dsn, lock_timeout=lock_timeout)
     plan = maintenance_plan(target)
+    if apply and plan.not_planned is not None:
+        raise NotAvailable(plan.not_planned)
     if apply and plan.items:
         # the SQL goes to stderr in json mode so stdout stays one JSON document
         announce = (lambda text: print(text, file=sys.stderr)) if fmt == "json" else print
@@ -54,9 +58,18 @@ def maintenance(
         columns += [Column("status", "status"), Column("seconds", "seconds", "right")]
     if any(item.error for item in plan.items):
         columns.append(Column("error", "error"))
-    title = _title(applied=plan.applied, needed=bool(plan.items))
+    title = (
+        "Maintenance not planned"
+        if plan.not_planned
+        else _title(applied=plan.applied, needed=bool(plan.items))
+    )
     print_rows(
-        rows, columns, fmt, title=title, json_data=plan.to_dict(), empty="no table needs VACUUM or ANALYZE"
+        rows,
+        columns,
+        fmt,
+        title=title,
+        json_data=plan.to_dict(),
+        empty=plan.not_planned or "no table needs VACUUM or ANALYZE",
     )
     if plan.failed:
         raise typer.Exit(1)

@@ -59,6 +59,10 @@ class TableStats:
     partitions_summed: bool = False
     # a partition of a partitioned table: its bytes and growth are in that table's too
     is_partition: bool = False
+    # the planner has statistics of it (pg_stats; a partitioned table's own, over its partitions): it was
+    # analysed once, whatever last_analyze says (an activity counter, cleared by pg_stat_reset() and a crash).
+    # None: unknown (no SELECT on it, row security hides them, or a snapshot written before this was read)
+    has_stats: bool | None = None
 
     @property
     def qualified_name(self) -> str:
@@ -150,7 +154,15 @@ SELECT t.schemaname AS schema,
        CASE WHEN t.relkind = 'p' AND NOT t.relispartition THEN parts.rows ELSE 0 END AS partition_rows,
        t.relid::bigint AS oid,
        t.relkind = 'p' AS partitions_summed,
-       t.relispartition AS is_partition
+       t.relispartition AS is_partition,
+       -- pg_stats, not pg_statistic (superuser only): it shows the columns this role may SELECT
+       CASE WHEN EXISTS (SELECT 1
+                           FROM pg_stats AS s
+                          WHERE s.schemaname = t.schemaname
+                            AND s.tablename = t.relname
+                            AND s.inherited = (t.relkind = 'p')) THEN true
+            WHEN has_table_privilege(t.relid, 'SELECT') AND NOT row_security_active(t.relid) THEN false
+       END AS has_stats
   FROM tables AS t
   JOIN measured AS m ON m.relid = t.relid
   LEFT JOIN LATERAL (  -- a partitioned table's leaf partitions: their rows (pg_class estimates) and sizes

@@ -43,7 +43,7 @@ def test_an_unused_index_on_a_partitioned_table_is_dropped_whole_without_concurr
     db: TestDatabase,
 ) -> None:
     db.execute(EVENTS)
-    advice = advise(db, ["SELECT * FROM other WHERE x = $1"])
+    advice = advise(db, ["SELECT * FROM other WHERE x = $1"], min_stats_age_days=0)
     [drop] = [d for d in advice.drops if d.index.name == "ev_payload"]
     parts, size = part_sizes(db, "ev_payload")
     assert (drop.reason, parts) == ("unused", 2)
@@ -62,7 +62,7 @@ def test_an_unused_index_on_a_partitioned_table_is_dropped_whole_without_concurr
 @NEEDS_UNSTAMPED_STATS
 def test_a_partitioned_index_the_workload_plans_use_through_its_parts_is_kept(db: TestDatabase) -> None:
     db.execute(EVENTS)
-    advice = advise(db, ["SELECT * FROM ev WHERE payload = $1"])
+    advice = advise(db, ["SELECT * FROM ev WHERE payload = $1"], min_stats_age_days=0)
     assert advice.workload_indexes & {"Ev_2024_payload_idx", "ev_2025_payload_idx"}  # plans name the parts
     assert "ev_payload" not in drops_of(advice)
 
@@ -95,10 +95,10 @@ ANALYZE t;
 def test_unused_indexes_are_not_judged_on_statistics_younger_than_a_week(db: TestDatabase) -> None:
     db.execute(SHOP)
     workload = ["SELECT * FROM t WHERE a = $1 AND b = $2"]  # served by t_a_b
-    old = advise(db, workload)
+    old = advise(db, workload, min_stats_age_days=0)  # the suite's statistics, judged at any age
     assert drops_of(old) == {"t_a": "redundant", "t_c": "unused"}
     db.execute("SELECT pg_stat_reset()")  # the counters start again now
-    young = advise(db, workload)
+    young = advise(db, workload)  # a week by default: the database's reset (not the server's start) tells
     assert drops_of(young) == {"t_a": "redundant"}  # redundancy does not depend on counters
     assert any(n.startswith("unused indexes are not judged: statistics collected for") for n in young.notes)
 
@@ -117,8 +117,10 @@ def test_an_index_created_after_the_week_old_snapshot_is_not_advised_to_be_dropp
         store.save_snapshot(db.target.key, INDEXES, payload, taken_at=datetime.now(UTC) - timedelta(days=8))
         db.execute("CREATE INDEX t_b_c ON t (b, c)")  # today: it has counted no scans yet
         ages = index_ages(store, db.target.key, datetime.now(UTC))
-    assert drops_of(advise(db, ["SELECT * FROM t WHERE a = $1"]))["t_b_c"] == "unused"  # without history
-    advice = advise(db, ["SELECT * FROM t WHERE a = $1"], index_ages=ages)
+    # (the suite's statistics, judged at any age)
+    without_history = advise(db, ["SELECT * FROM t WHERE a = $1"], min_stats_age_days=0)
+    assert drops_of(without_history)["t_b_c"] == "unused"
+    advice = advise(db, ["SELECT * FROM t WHERE a = $1"], index_ages=ages, min_stats_age_days=0)
     assert "t_b_c" not in drops_of(advice) and drops_of(advice)["t_c"] == "unused"
     assert advice.drops_not_judged == ["public.t_b_c"]
     assert any("public.t_b_c (created after the index snapshot" in n for n in advice.notes)
@@ -134,6 +136,8 @@ def test_an_index_created_after_the_week_old_snapshot_is_not_advised_to_be_dropp
         str(queries),
         "--store",
         store_file,
+        "--min-stats-age-days",
+        "0",
         "-f",
         "json",
     ]

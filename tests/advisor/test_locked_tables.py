@@ -45,7 +45,9 @@ def advise_quickly(db: TestDatabase, queries: list[str]) -> Advice:
     target = resolve_target(db.dsn, lock_timeout_ms=QUICK_LOCK_TIMEOUT_MS)
     with target.connect() as conn:
         facts = load_server_facts(conn)
-        return advise_indexes(conn, facts, [WorkloadQuery(q) for q in queries], AdvisorOptions())
+        # unused indexes judged on the test cluster's statistics, which began when the suite started
+        options = AdvisorOptions(min_stats_age_days=0)
+        return advise_indexes(conn, facts, [WorkloadQuery(q) for q in queries], options)
 
 
 def skipped_reasons(advice: Advice) -> dict[str, str]:

@@ -18,7 +18,7 @@ from tests.conftest import TestDatabase
 READERS: dict[str, Callable[[Path], list[str]]] = {
     "queries analyze": lambda _tmp: ["queries", "analyze"],
     "capacity tables": lambda _tmp: ["capacity", "tables", "--forecast-days", "7"],
-    "indexes unused": lambda _tmp: ["indexes", "unused"],
+    "indexes unused": lambda _tmp: ["indexes", "unused", "--min-stats-age-days", "0"],
     "report": lambda tmp: ["report", "--out", str(tmp / "report.md")],
     "alerts check": lambda _tmp: ["alerts", "check"],
     "check": lambda _tmp: ["check"],

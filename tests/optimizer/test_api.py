@@ -54,6 +54,10 @@ def test_endpoint_returns_same_json_as_cli(
         "unused": ["indexes", "unused"],
         "tables": ["capacity", "tables"],
     }[path.split("?")[0].rsplit("/", 1)[-1]]
+    if body.get("notJudgedReason"):  # unused indexes on the young test cluster: the CLI says why, exit 2
+        assert body["indexes"] == [] and main([*command, "--dsn", db.dsn, "--format", "json"]) == 2
+        assert capsys.readouterr().err == f"pgdba: error: {body['notJudgedReason']}\n"
+        return
     assert main([*command, "--dsn", db.dsn, "--format", "json"]) == 0
     cli = json.loads(capsys.readouterr().out)
     volatile = {"window", "generated_at", "statsNote"}
