@@ -57,7 +57,8 @@ def listed_plan(target: Target, planned: MaintenancePlan, names: list[str]) -> M
 
 @router.get("", response_model=MaintenanceResponse)
 def plan(request: Request, db: DatabaseName = None) -> dict[str, Any]:
-    """Tables with overdue VACUUM or ANALYZE or many dead rows, each with its reasons and SQL."""
+    """Tables with overdue VACUUM or ANALYZE or many dead rows, each with its reasons and SQL; on a replica
+    none (notPlanned says why: VACUUM and ANALYZE run on the primary)."""
     return maintenance_plan(target_of(request, db)).to_dict()
 
 
@@ -66,7 +67,8 @@ def plan(request: Request, db: DatabaseName = None) -> dict[str, Any]:
 )
 def vacuum_analyze(request: Request, body: VacuumAnalyzeRequest, db: DatabaseName = None) -> dict[str, Any]:
     """Run VACUUM (ANALYZE) on the planned tables, or on the listed ones (planned or not: the caller
-    named them), one at a time under lock_timeout. Needs the token and `confirm: true`; logged."""
+    named them), one at a time under lock_timeout. Needs the token and `confirm: true`; logged. On a
+    replica: 409, nothing run."""
     target = target_of(request, db)
     planned = maintenance_plan(target)
     if body.tables is not None:

@@ -65,11 +65,19 @@ def test_query_history_follows_one_statement_across_snapshots(
 
 @pytest.mark.parametrize(
     ("path", "library_key"),
-    [("/api/v1/indexes/usage", "indexes"), ("/api/v1/indexes/unused", "indexes")],
+    # (unused indexes judged on the test cluster's statistics, which began when the suite started)
+    [("/api/v1/indexes/usage", "indexes"), ("/api/v1/indexes/unused?minStatsAgeDays=0", "indexes")],
 )
 def test_index_endpoints_report_the_seeded_index(client: TestClient, path: str, library_key: str) -> None:
     body = client.get(path).json()
     assert "lesson_title_idx" in [ix["index"] for ix in body[library_key]]
+
+
+def test_unused_indexes_are_not_judged_on_statistics_younger_than_asked(client: TestClient) -> None:
+    body = client.get("/api/v1/indexes/unused").json()  # a week by default
+    assert body["indexes"] == [] and body["tooYoungToJudge"]
+    assert "too young to judge unused indexes (wait at least 7 days)" in body["notJudgedReason"]
+    assert body["notes"] == [body["notJudgedReason"]]
 
 
 def test_capacity_counts_live_and_dead_rows(client: TestClient, seeded: TestDatabase) -> None:
@@ -87,6 +95,9 @@ def test_capacity_counts_live_and_dead_rows(client: TestClient, seeded: TestData
         "/api/v1/queries/history?queryid=abc",
         "/api/v1/queries/history?queryid=99999999999999999999",
         "/api/v1/indexes/unused?maxScans=-3",
+        "/api/v1/indexes/unused?minStatsAgeDays=-1",
+        "/api/v1/indexes/unused?minStatsAgeDays=nan",
+        "/api/v1/indexes/unused?minStatsAgeDays=1e9",
     ],
 )
 def test_hostile_parameters_are_422(client: TestClient, path: str) -> None:
