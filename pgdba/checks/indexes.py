@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from pgdba.server import ServerFacts
 
 MIN_STATS_AGE = timedelta(days=7)
+_SECOND = timedelta(seconds=1)
 MAX_STATS_AGE_DAYS = 36_525  # a threshold of 100 years; more overflows nothing but means nothing either
 
 # a standby counts only the scans of the queries it ran itself, never the primary's
@@ -45,12 +46,16 @@ class StatsAge:
     @property
     def _since_promotion(self) -> bool:
         counted = self._counted_since
-        return self.promoted_at is not None and (counted is None or self.promoted_at > counted)
+        # the history file's time is in whole seconds: a promotion within the second after the counters' start
+        return self.promoted_at is not None and (counted is None or self.promoted_at + _SECOND > counted)
 
     @property
     def start(self) -> datetime | None:
         """When the counters began counting the primary's work."""
-        return self.promoted_at if self._since_promotion else self._counted_since
+        counted = self._counted_since
+        if self.promoted_at is not None and self._since_promotion:
+            return self.promoted_at if counted is None else max(self.promoted_at, counted)
+        return counted
 
     @property
     def age(self) -> timedelta | None:
