@@ -13,6 +13,7 @@ import pwd
 import secrets
 import shutil
 import socket
+import stat
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ DEFAULT_SETTINGS: dict[str, str] = {
     "log_line_prefix": "'%m [%p] %q%u@%d '",
 }
 _UNPRIVILEGED_USERS = ("postgres", "nobody")
+PGDBA_STATE_FOLDER = Path("/var/lib/pgdba")  # root's: the embedded cluster's, and `pgdba schedule`'s state
 
 
 def default_data_root() -> Path:
@@ -49,7 +51,7 @@ def default_data_root() -> Path:
         return Path(env)
     if os.geteuid() == 0:
         # root's home is private; the unprivileged server user must be able to reach its data directory
-        return Path("/var/lib/pgdba/embedded")
+        return PGDBA_STATE_FOLDER / "embedded"
     return Path(platformdirs.user_data_dir("pgdba")) / "embedded"
 
 
@@ -221,6 +223,7 @@ class EmbeddedCluster:
             return
         self.data_root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.data_root, 0o755)
+        self._check_server_can_enter(self.data_root)
         self.data_dir.mkdir(exist_ok=True)
         password = secrets.token_urlsafe(24)
         pwfile = self.data_root / ".initdb-pw"
@@ -361,6 +364,31 @@ class EmbeddedCluster:
         raise EmbeddedClusterError(
             "running as root and no unprivileged 'postgres' or 'nobody' user to run the server"
         )
+
+    def _check_server_can_enter(self, folder: Path) -> None:
+        """The unprivileged server user must be able to enter every folder above its data directory, or
+        initdb fails on its password file with a bare "Permission denied". pgdba's own /var/lib/pgdba, which
+        `pgdba schedule --apply` creates 0750 for its logs and locks, is given search permission only (o+x:
+        no listing); any other folder is named in the error."""
+        if not self.run_as:
+            return
+        for folder_above in reversed((folder, *folder.parents)):
+            mode = folder_above.stat()
+            if mode.st_uid == self.run_as.pw_uid:
+                may_enter = mode.st_mode & stat.S_IXUSR
+            elif mode.st_gid == self.run_as.pw_gid:
+                may_enter = mode.st_mode & stat.S_IXGRP
+            else:
+                may_enter = mode.st_mode & stat.S_IXOTH
+            if may_enter:
+                continue
+            if folder_above == PGDBA_STATE_FOLDER and mode.st_uid == os.geteuid():
+                os.chmod(folder_above, stat.S_IMODE(mode.st_mode) | stat.S_IXOTH)
+                continue
+            raise EmbeddedClusterError(
+                f"the server's user {self.run_as.pw_name} cannot enter {folder_above} (mode "
+                f"{stat.S_IMODE(mode.st_mode):o}): `chmod o+x {folder_above}`, or choose another --dir"
+            )
 
     def _chown(self, *paths: Path) -> None:
         if self.run_as:
