@@ -20,7 +20,7 @@ from pgdba.errors import InputError
 from pgdba.findings import SCHEMA_VERSION, Finding, Severity
 from pgdba.schema.compare import CompareOptions, PairResult, compare_models
 from pgdba.schema.config import SchemaConfig, load_config
-from pgdba.schema.model import SchemaModel
+from pgdba.schema.model import BOOKKEEPING_TABLES, SchemaModel
 from pgdba.target import resolve_target
 
 __all__ = ["CheckResult", "CompareOptions", "SchemaConfig", "check_schemas", "load_config", "load_source"]
@@ -157,10 +157,14 @@ def compare_all(models: list[SchemaModel], config: SchemaConfig | None = None) -
 
 def _leave_out_unread(models: list[SchemaModel]) -> None:
     """Tables a live source could not read (locked by a migration: its notes name them) are compared in no
-    pair: present on one side only, they would be called missing, or a rename of a look-alike table."""
+    pair: present on one side only, they would be called missing, or a rename of a look-alike table. Nor
+    are the migration tools' bookkeeping tables, whichever source describes one (`prisma db pull` writes
+    `model prisma_migrations { … @@map("_prisma_migrations") @@ignore }` for one without a primary key)."""
     unread = {name for model in models if model.kind == "live" for name in model.unevaluated_tables}
     for model in models:
-        model.tables = {k: t for k, t in model.tables.items() if t.name not in unread}
+        model.tables = {
+            k: t for k, t in model.tables.items() if t.name not in unread and t.name not in BOOKKEEPING_TABLES
+        }
 
 
 def _aliases(finding: Finding, pair: PairResult) -> tuple[str, ...]:

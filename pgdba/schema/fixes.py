@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 import pglast
+from pglast import ast
 
 from pgdba.schema.model import Check, Column, Default, DefaultKind, EnumType, ForeignKey, Index, Table
 from pgdba.sql_text import identifier, qualified
@@ -131,15 +132,7 @@ def column_missing(table: Table, column: Column, present: Side, absent: Side) ->
 def _add_column(table: Table, column: Column, side: Side) -> Option:
     name = column.field or column.name
     if side.live:
-        sql = f"ALTER TABLE {_table_sql(table)} ADD COLUMN {identifier(column.name)} {column.type}"
-        default = _default_sql(column.default)
-        if default:
-            sql += f" DEFAULT {default}"
-        if not column.nullable:
-            sql += " NOT NULL"
-            if not default:
-                sql = "-- fails while the table has rows (NOT NULL without a default)\n" + sql
-        return Option(side, f"add the column {column.name} {column.type}", sql + ";")
+        return Option(side, f"add the column {column.name} {column.type}", _add_column_sql(table, column))
     if side.kind == "prisma":
         return Option(
             side, f"add the field `{name} {_prisma_type(column)}` to model {table.model or table.name}"
@@ -147,6 +140,40 @@ def _add_column(table: Table, column: Column, side: Side) -> Option:
     if side.kind == "drizzle":
         return Option(side, f"add `{name}: {_drizzle_builder(column)}` to the pgTable")
     return Option(side, f'add `{name} = mapped_column("{column.name}", {_sqlalchemy_type(column.type)})`')
+
+
+def _add_column_sql(table: Table, column: Column) -> str:
+    """ADD COLUMN as the source declares the column: a serial type for a sequence default, GENERATED …
+    AS IDENTITY, GENERATED ALWAYS AS (…) STORED, the default with its type (`ARRAY[]::text[]`)."""
+    definition = f"{identifier(column.name)} {column.type}"
+    comments = []
+    computed = bool(column.identity or column.generated)  # the server fills every existing row
+    if column.generated:
+        definition += f" GENERATED ALWAYS AS ({column.generated}) STORED"
+        comments.append("-- computed from other columns of the table: add those first")
+    elif column.identity:
+        definition += f" GENERATED {column.identity.upper()} AS IDENTITY"
+    elif column.default.kind is DefaultKind.SEQUENCE and column.type in SERIAL_TYPES:
+        definition = f"{identifier(column.name)} {SERIAL_TYPES[column.type]}"  # its own sequence, filled
+        computed = True
+    elif column.default.kind is not DefaultKind.NONE:
+        value = _default_sql(column.default, column.type)
+        if value is not None:
+            definition += f" DEFAULT {value}"
+            computed = True
+        elif column.default.in_database:
+            comments.append(
+                f"-- the default ({column.default.describe()}) is not SQL pgdba can write: add it by hand"
+            )
+    if not column.nullable:
+        definition += " NOT NULL"
+        if not computed:
+            comments.append("-- fails while the table has rows (NOT NULL without a default)")
+    sql = f"ALTER TABLE {_table_sql(table)} ADD COLUMN {definition};"
+    return "\n".join([*comments, sql])
+
+
+SERIAL_TYPES = {"integer": "serial", "bigint": "bigserial", "smallint": "smallserial"}
 
 
 def _remove_column(table: Table, column: Column, side: Side) -> Option:
@@ -238,18 +265,31 @@ def _set_default(table: Table, column: Column, wanted: Default, side: Side) -> O
         alter = f"ALTER TABLE {_table_sql(table)} ALTER COLUMN {identifier(column.name)}"
         if not wanted.in_database:
             return Option(side, "drop the database default", f"{alter} DROP DEFAULT;")
-        value = _default_sql(wanted)
+        if wanted.kind is DefaultKind.SEQUENCE:
+            return Option(
+                side,
+                "give the column a sequence of its own (a serial column's default): a migration writes it",
+            )
+        value = _default_sql(wanted, column.type)
         if value is None:
+            if wanted.canonical == WILDCARD:
+                return Option(
+                    side,
+                    f"give the column a database default: {described} does not say which, so there is no SQL",
+                )
             return Option(side, f"give the column the default {described} (a migration writes it)")
         return Option(side, f"set the default to {value}", f"{alter} SET DEFAULT {value};")
     if not wanted.in_database:
         attribute = {"prisma": "@default(…)", "drizzle": ".default(…)"}.get(side.kind, "server_default=")
         return Option(side, f"remove `{attribute}` from `{field}`")
+    if wanted.canonical == WILDCARD:
+        return Option(side, f"give `{field}` the database's default ({described} does not say which)")
     if side.kind == "prisma":
-        return Option(side, f"set `{_prisma_default(wanted)}` on `{field}`")
+        return Option(side, f"set `{_prisma_default(wanted, column.type)}` on `{field}`")
     if side.kind == "drizzle":
-        return Option(side, f"set `{_drizzle_default(wanted)}` on `{field}`")
-    return Option(side, f'set `server_default=text("{_default_sql(wanted) or described}")` on `{field}`')
+        return Option(side, f"set `{_drizzle_default(wanted, column.type)}` on `{field}`")
+    value = _default_sql(wanted, column.type) or described
+    return Option(side, f'set `server_default=text("{value}")` on `{field}`')
 
 
 def column_identity(table: Table, column: Column, wanted: str, side: Side) -> Option:
@@ -278,6 +318,12 @@ def column_identity(table: Table, column: Column, wanted: str, side: Side) -> Op
     if side.kind == "prisma":
         if not wanted:
             return Option(side, f"use `@default(autoincrement())` on `{field}` (a serial column)")
+        if wanted == "by default":
+            return Option(
+                side,
+                f"use `@default(autoincrement())` on `{field}`: pgdba takes it for GENERATED BY DEFAULT AS "
+                "IDENTITY, as `prisma db pull` writes one",
+            )
         return Option(
             side,
             "Prisma cannot declare an identity column: keep it in a migration and ignore this finding "
@@ -313,7 +359,13 @@ def column_generated(table: Table, column: Column, wanted: str, side: Side) -> O
             f"    ADD COLUMN {identifier(column.name)} {column.type} GENERATED ALWAYS AS ({wanted}) STORED;",
         )
     if side.kind == "prisma":
-        return Option(side, "Prisma cannot declare a generated column: keep it in a migration")
+        if not wanted:
+            return Option(side, f"remove `@default(dbgenerated(…))` from `{field}`")
+        return Option(
+            side,
+            "Prisma cannot create a generated column: keep it in a migration, and describe it as "
+            f"`@default(dbgenerated({_js(wanted)}))` on `{field}` (as `prisma db pull` does)",
+        )
     if side.kind == "drizzle":
         return Option(
             side,
@@ -375,10 +427,16 @@ def _add_index(table: Table, index: Index, side: Side) -> Option:
     columns = _orm_columns(table, tuple(c.expression for c in index.columns))
     plain = all(c.expression in table.columns for c in index.columns)
     if side.kind == "prisma":
-        if not plain or index.predicate:
+        if not plain:
             return Option(side, f"Prisma cannot declare this {what}: keep it in a migration")
         attribute = "@@unique" if index.unique else "@@index"
-        return Option(side, f'add `{attribute}([{", ".join(columns)}], map: "{index.name}")`')
+        where = ""
+        if index.predicate:
+            where = f", where: raw({_js(index.predicate)})"
+        text = f'add `{attribute}([{", ".join(columns)}]{where}, map: "{index.name}")`'
+        if where:
+            text += ' (with previewFeatures = ["partialIndexes"] in the generator block)'
+        return Option(side, text)
     if side.kind == "drizzle":
         call = "uniqueIndex" if index.unique else "index"
         return Option(side, f'add `{call}("{index.name}").on({", ".join("t." + c for c in columns)})`')
@@ -409,6 +467,13 @@ def index_definition(table: Table, current: Index, wanted: Index, side: Side) ->
             "-- between the two statements the table has no such index\n"
             f"DROP INDEX CONCURRENTLY {qualified(table.schema, current.name)};\n"
             f"{create_index_sql(table, wanted)};",
+        )
+    if side.kind == "prisma" and wanted.predicate != current.predicate:
+        where = f"`where: raw({_js(wanted.predicate)})`" if wanted.predicate else "no `where:`"
+        return Option(
+            side,
+            f"declare {current.name} as {describe_index(wanted)} in Prisma ({where}; partial indexes need "
+            'previewFeatures = ["partialIndexes"])',
         )
     return Option(side, f"declare {current.name} as {describe_index(wanted)} in {_orm(side)}")
 
@@ -682,14 +747,25 @@ def _js(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _default_sql(default: Default) -> str | None:
-    """The default as SQL when it is a database expression PostgreSQL's parser accepts."""
-    if default.kind is not DefaultKind.EXPRESSION:
+WILDCARD = "*"  # "some database default" (compare.WILDCARD_DEFAULT): no SQL says it
+
+
+def _default_sql(default: Default, column_type: str = "") -> str | None:
+    """The default as SQL when it is a database expression PostgreSQL's parser accepts; None for "some
+    default" (Prisma's `dbgenerated()`, SQLAlchemy's unreadable server default). The comparison drops a
+    cast to the column's own type; an array constructor gets it back (`ARRAY[]::text[]`: PostgreSQL cannot
+    type an empty one, and `ARRAY['a']` is text[], not the column's enum[])."""
+    if default.kind is not DefaultKind.EXPRESSION or default.canonical == WILDCARD:
         return None
     try:
-        pglast.parse_sql(f"SELECT {default.canonical}")
+        statements = pglast.parse_sql(f"SELECT {default.canonical}")
     except pglast.parser.ParseError:
         return None
+    targets = getattr(statements[0].stmt, "targetList", None) if len(statements) == 1 else None
+    if not targets or len(targets) != 1:
+        return None
+    if column_type and isinstance(targets[0].val, ast.A_ArrayExpr):
+        return f"{default.canonical}::{column_type}"
     return default.canonical
 
 
@@ -702,8 +778,11 @@ def _unquote(body: str) -> str:
     return body.replace("''", "'")
 
 
-def _prisma_default(default: Default) -> str:
+def _prisma_default(default: Default, column_type: str = "") -> str:
     value = default.canonical
+    if value == "ARRAY[]":
+        return "@default([])"
+    value = _default_sql(default, column_type) or value
     if value in _NOW:
         return "@default(now())"
     if string := _STRING.match(value):
@@ -713,8 +792,11 @@ def _prisma_default(default: Default) -> str:
     return f"@default(dbgenerated({_js(value)}))"
 
 
-def _drizzle_default(default: Default) -> str:
+def _drizzle_default(default: Default, column_type: str = "") -> str:
     value = default.canonical
+    if value == "ARRAY[]":
+        return ".default([])"
+    value = _default_sql(default, column_type) or value
     if value in _NOW:
         return ".defaultNow()"
     if string := _STRING.match(value):
@@ -797,7 +879,21 @@ def _drizzle_builder(column: Column, *, modifiers: bool = True) -> str:
         call = f"customType(…)({name}) /* {base} */"
     if array:
         call += ".array()"
-    if modifiers and not column.nullable:
+    if not modifiers:
+        return call
+    if column.default.kind is DefaultKind.SEQUENCE and column.type in SERIAL_TYPES:
+        return f"{SERIAL_TYPES[column.type]}({name})"  # NOT NULL, with a sequence of its own
+    if column.generated:
+        call += f".generatedAlwaysAs(sql`{column.generated}`)"
+    elif column.identity:
+        call += (
+            ".generatedAlwaysAsIdentity()"
+            if column.identity == "always"
+            else ".generatedByDefaultAsIdentity()"
+        )
+    elif column.default.in_database and column.default.canonical != WILDCARD:
+        call += _drizzle_default(column.default, column.type)
+    if not column.nullable and not column.identity:
         call += ".notNull()"
     return call
 

@@ -18,6 +18,7 @@ import psycopg
 
 from pgdba.schema.expressions import normalise_default, normalise_expression
 from pgdba.schema.model import (
+    BOOKKEEPING_TABLES,
     Check,
     Column,
     Default,
@@ -33,9 +34,6 @@ from pgdba.schema.types import quote_ident, user_type, without_full_precision
 from pgdba.stats.locks import BLOCKED_RELATIONS
 from pgdba.target import Target, session
 
-BOOKKEEPING_TABLES = frozenset(
-    {"_prisma_migrations", "__drizzle_migrations", "alembic_version", "django_migrations"}
-)
 _SYSTEM_SCHEMAS = ["pg_catalog", "information_schema", "pg_toast"]
 _ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
 _IDENTITY = {"a": "always", "d": "by default"}

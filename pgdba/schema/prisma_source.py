@@ -1,6 +1,8 @@
 """Prisma schema (a file or a folder of .prisma files) → SchemaModel, following what `prisma migrate`
 creates on PostgreSQL: scalar and @db.* types, @map/@@map, defaults, @id/@@id, @unique/@@unique, @@index,
-relations with their referential actions, enums, relationMode and @@schema."""
+partial indexes (`where:`, preview feature partialIndexes), relations with their referential actions,
+enums, relationMode and @@schema; and reading what `prisma db pull` writes in Prisma's own terms
+(`@default(dbgenerated("…"))` for a generated column)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import pglast
+from pglast import ast
+
 from pgdba.errors import InputError
-from pgdba.schema.expressions import normalise_default, sql_literal
+from pgdba.schema.expressions import normalise_default, normalise_expression, sql_literal
 from pgdba.schema.model import (
     Capabilities,
     Column,
@@ -24,8 +29,19 @@ from pgdba.schema.model import (
     Table,
 )
 from pgdba.schema.opclasses import canonical_opclass
-from pgdba.schema.prisma_syntax import Attribute, Block, Call, FieldDecl, Ref, Value, parse_prisma
-from pgdba.schema.types import canonical_type, user_type
+from pgdba.schema.prisma_syntax import (
+    Attribute,
+    Block,
+    Call,
+    FieldDecl,
+    Object,
+    Ref,
+    Value,
+    parse_prisma,
+)
+from pgdba.schema.types import canonical_type, quote_ident, user_type
+
+UNKNOWN = "?"  # a predicate not compared (compare.UNKNOWN)
 
 SCALAR_TYPES = {
     "String": "text",
@@ -139,11 +155,19 @@ class _Builder:
             self._table(block)
         for relation in self.relations:
             self._foreign_key(relation)
+        # Prisma cannot declare CHECK constraints, identity columns or expression indexes; its list fields
+        # are created nullable whatever the database says (`String[]?` is not Prisma syntax)
+        capabilities = {
+            "checks": False,
+            "identity": False,
+            "expression_indexes": False,
+            "list_nullability": False,
+        }
         if self.relation_mode_prisma:
-            self.model.capabilities = Capabilities(checks=False, foreign_keys=False, index_predicates=False)
+            self.model.capabilities = Capabilities(foreign_keys=False, **capabilities)
             self.model.notes.append('relationMode = "prisma": no foreign keys in the database, not compared')
         else:
-            self.model.capabilities = Capabilities(checks=False, index_predicates=False)
+            self.model.capabilities = Capabilities(**capabilities)
         return self.model
 
     def _check_duplicates(self) -> None:
@@ -200,7 +224,7 @@ class _Builder:
             if column is None:
                 continue
             table.columns[column.name] = column
-            self._field_keys(table, decl, column)
+            self._field_keys(table, block, decl, column)
         self._block_keys(table, block)
         self.model.add_table(table)
 
@@ -226,12 +250,19 @@ class _Builder:
             return None
         default = self._default(decl, base, where)
         column_type = base + "[]" if decl.is_list else base
+        computed = _computed_by_database(decl)
+        generated = ""
+        if computed not in ("", "*") and _references_columns(computed):
+            # no DEFAULT can read the row: `prisma db pull` describes a generated column so
+            default, generated, computed = Default.none(), computed, ""
         return Column(
             name=name,
             type=column_type,
             nullable=decl.optional or decl.is_list,  # Prisma creates list columns nullable
             default=default,
             field=decl.name,
+            generated=generated,
+            computed_by_database=computed,
         )
 
     def _native_type(self, decl: FieldDecl, where: str) -> str:
@@ -289,7 +320,7 @@ class _Builder:
             return sql_literal(value)
         raise InputError(f"{where}: @default needs a value")
 
-    def _field_keys(self, table: Table, decl: FieldDecl, column: Column) -> None:
+    def _field_keys(self, table: Table, block: Block, decl: FieldDecl, column: Column) -> None:
         id_attribute = decl.attribute("id")
         if id_attribute:
             name = _text(id_attribute.named("map"))
@@ -304,6 +335,7 @@ class _Builder:
                     name or f"{table.name}_{column.name}_key",
                     (IndexColumn(column.name, descending, descending),),
                     unique=True,
+                    predicate=self._predicate(block, unique, f"{block.path}:{unique.line}:{unique.column}"),
                     name_explicit=bool(name),
                 )
             )
@@ -332,11 +364,62 @@ class _Builder:
                         columns,
                         unique=attribute.name == "unique",
                         method=method,
+                        predicate=self._predicate(block, attribute, where),
                         name_explicit=bool(name),
                     )
                 )
             elif attribute.name == "fulltext":
                 self.model.notes.append(f"{where}: @@fulltext is MySQL/MongoDB only; skipped")
+
+    def _predicate(self, block: Block, attribute: Attribute, where: str) -> str:
+        """A partial index's `where:` (preview feature partialIndexes) as a normalised predicate:
+        `raw("…")` is SQL; `{ field: value, … }` is what the schema engine writes for it: `"col" = value`,
+        `"col" IS NULL` for null, `{ not: value }` for `!=` / `IS NOT NULL`, the conditions joined by AND."""
+        value = attribute.named("where")
+        if value is None:
+            return ""
+        if isinstance(value, Call) and value.name == "raw":
+            text = value.args[0].value if value.args else None
+            if not isinstance(text, str) or not text.strip():
+                raise InputError(f'{where}: where: raw("…") needs the predicate as a string')
+            return normalise_expression(text)
+        if not isinstance(value, Object) or not value.entries:
+            raise InputError(f'{where}: where: takes raw("…") or an object such as {{ deletedAt: null }}')
+        conditions = []
+        for entry in value.entries:
+            decl = next((f for f in block.fields if f.name == entry.name), None)
+            if decl is None or decl.type_name in self.models:
+                raise InputError(f"{where}: where: names unknown field {entry.name!r} of {block.name}")
+            column = quote_ident(self._column_name(decl))
+            condition = entry.value
+            negated = False
+            if isinstance(condition, Object):
+                keys = [e.name for e in condition.entries]
+                if keys != ["not"]:
+                    raise InputError(f"{where}: where: {entry.name}: only {{ not: value }} is supported")
+                condition, negated = condition.entries[0].value, True
+            if isinstance(condition, Ref) and condition.name == "null":
+                conditions.append(f"{column} IS {'NOT ' if negated else ''}NULL")
+                continue
+            if isinstance(condition, str) and decl.type_name == "DateTime":
+                # compared as PostgreSQL prints the stored timestamp, which depends on the session: not read
+                self.model.notes.append(
+                    f"{where}: the predicate compares {block.name}.{decl.name} with a date string; not compared"
+                )
+                return UNKNOWN
+            conditions.append(f"{column} {'!=' if negated else '='} {self._where_literal(condition, where)}")
+        return normalise_expression(" AND ".join(conditions))
+
+    def _where_literal(self, value: Value, where: str) -> str:
+        if isinstance(value, Ref) and value.name in ("true", "false"):
+            return value.name
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int | float):
+            return repr(value)
+        if isinstance(value, str):
+            return sql_literal(value)
+        raise InputError(f"{where}: where: values are true, false, null, a string, a number or {{ not: … }}")
 
     def _index_columns(
         self, table: Table, block: Block, attribute: Attribute, where: str, method: str
@@ -442,6 +525,37 @@ class _Builder:
         if decl is None:
             raise InputError(f"{block.path}: model {block.name} has no field {field_name!r}")
         return self._column_name(decl)
+
+
+def _computed_by_database(decl: FieldDecl) -> str:
+    """`@default(dbgenerated("expr"))`: the normalised expr ("*" for `dbgenerated()`); else empty."""
+    attribute = decl.attribute("default")
+    value = attribute.positional() if attribute else None
+    if not isinstance(value, Call) or value.name != "dbgenerated":
+        return ""
+    expression = value.args[0].value if value.args else None
+    if isinstance(expression, str) and expression.strip():
+        return normalise_expression(expression)
+    return "*"
+
+
+def _references_columns(expression: str) -> bool:
+    """Whether a (normalised) SQL expression reads a column."""
+    try:
+        statements = pglast.parse_sql(f"SELECT ({expression})")
+    except pglast.parser.ParseError:
+        return False
+
+    def reads(node: object) -> bool:
+        if isinstance(node, ast.ColumnRef):
+            return True
+        if isinstance(node, ast.Node):
+            return any(reads(getattr(node, slot)) for slot in node)
+        if isinstance(node, tuple):
+            return any(reads(child) for child in node)
+        return False
+
+    return reads(statements[0].stmt)
 
 
 def _relation_name(attribute: Attribute | None) -> str:

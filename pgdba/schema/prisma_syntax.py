@@ -43,7 +43,14 @@ class Ref:
     name: str
 
 
-Value = str | int | float | list["Value"] | Call | Ref  # str: a string literal; numbers parsed
+@dataclass
+class Object:
+    """`{ key: value, … }` — an object value, as partial indexes' `where: { deletedAt: null }` writes one."""
+
+    entries: list[Argument]
+
+
+Value = str | int | float | list["Value"] | Call | Ref | Object  # str: a string literal; numbers parsed
 
 
 @dataclass
@@ -354,6 +361,9 @@ class _Parser:
         if token.kind == "[":
             self.i += 1
             return [a.value for a in self.arguments("]")]
+        if token.kind == "{":
+            self.i += 1
+            return self.object_value(token)
         if token.kind == "IDENT":
             self.i += 1
             name = token.text
@@ -363,6 +373,16 @@ class _Parser:
                 return Call(name, self.arguments(")"))
             return Ref(name)
         raise self.error("expected a value")
+
+    def object_value(self, opening: Token) -> Object:
+        """The entries of `{ key: value, … }` after its `{`; every entry is named."""
+        entries = self.arguments("}")
+        unnamed = next((a for a in entries if a.name is None), None)
+        if unnamed is not None:
+            raise PrismaSyntaxError(
+                self.path, opening.line, opening.column, "an object's entries are `key: value`"
+            )
+        return Object(entries)
 
 
 def parse_prisma(text: str, path: str = "schema.prisma") -> list[Block]:

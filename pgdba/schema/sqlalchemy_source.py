@@ -101,7 +101,7 @@ def _table(sa_table: sa.Table, model: SchemaModel) -> Table:
         if sa_column.identity is not None:  # an Identity is also the column's server_default
             column.identity = "always" if sa_column.identity.always else "by default"
             column.nullable = False
-        elif sa_column.computed is not None:  # so is a Computed: a generated column has no default
+        elif sa_column.computed is not None:  # so is a Computed: the generated expression, read below
             pass
         elif sa_column.server_default is not None:
             column.default = _server_default(sa_column, column_type)

@@ -319,6 +319,19 @@ def snapshot_model(snapshot: dict[str, Any]) -> SchemaModel:
     return model
 
 
+def node_url(dsn: str) -> str:
+    """The test database's DSN as a URL the node tools read: node-postgres does not read libpq passfiles,
+    so the password goes in the URL."""
+    params = conninfo_to_dict(dsn)
+    password = ""
+    for line in Path(str(params["passfile"])).read_text().splitlines():
+        fields = line.split(":")
+        if len(fields) >= 5 and fields[3] in ("*", params.get("user")):
+            password = ":".join(fields[4:])
+            break
+    return f"postgresql://{params['user']}:{quote(password, safe='')}@{params['host']}:{params['port']}/{params['dbname']}"
+
+
 def prisma_ddl(node_modules: Path, schema: Path, dsn: str) -> str:
     """The SQL Prisma's schema engine generates to create `schema` from nothing (it needs a server to
     talk to; node-postgres does not read libpq passfiles, so the password goes in the URL)."""
@@ -344,21 +357,68 @@ def prisma_migration_from_live(node_modules: Path, schema: Path, dsn: str) -> st
 
 
 def _prisma_engine(node_modules: Path, schema: Path, dsn: str, mode: str) -> str:
-    params = conninfo_to_dict(dsn)
-    password = ""
-    for line in Path(str(params["passfile"])).read_text().splitlines():
-        fields = line.split(":")
-        if len(fields) >= 5 and fields[3] in ("*", params.get("user")):
-            password = ":".join(fields[4:])
-            break
-    url = f"postgresql://{params['user']}:{quote(password, safe='')}@{params['host']}:{params['port']}/{params['dbname']}"
     done = subprocess.run(
         ["node", str(ORACLE_SCRIPTS / "prisma_ddl.mjs"), str(node_modules), str(schema)],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
-        env={**os.environ, "PRISMA_DDL_URL": url, "PRISMA_MODE": mode},
+        env={**os.environ, "PRISMA_DDL_URL": node_url(dsn), "PRISMA_MODE": mode},
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
+
+
+def prisma_db_pull(node_modules: Path, schema: Path, dsn: str) -> str:
+    """The schema `prisma db pull` writes for the database (`schema`: a file with the datasource and
+    generator blocks to keep)."""
+    done = subprocess.run(
+        ["node", str(ORACLE_SCRIPTS / "prisma_engine.mjs"), str(node_modules), "pull", str(schema)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PRISMA_DDL_URL": node_url(dsn)},
+    )
+    assert done.returncode == 0 and "model " in done.stdout, done.stderr[-2000:]
+    return done.stdout
+
+
+def prisma_db_push(node_modules: Path, schema: Path, dsn: str) -> dict[str, Any]:
+    """`prisma db push` without --accept-data-loss: {"executedSteps": 0, "warnings": [], …} when Prisma's
+    engine sees no difference between `schema` and the database (else it changes the database, or warns)."""
+    done = subprocess.run(
+        ["node", str(ORACLE_SCRIPTS / "prisma_engine.mjs"), str(node_modules), "push", str(schema)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PRISMA_DDL_URL": node_url(dsn)},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def drizzle_kit_pull(workdir: Path, dsn: str) -> Path:
+    """Run `drizzle-kit pull` on the database; the schema.ts it writes."""
+    out = workdir / "pulled"
+    done = subprocess.run(
+        [
+            str(workdir / "node_modules" / ".bin" / "drizzle-kit"),
+            "pull",
+            "--dialect",
+            "postgresql",
+            "--url",
+            node_url(dsn),
+            "--out",
+            str(out),
+        ],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    schema = out / "schema.ts"
+    assert schema.is_file(), f"drizzle-kit pull wrote no schema: {done.stdout[-1500:]} {done.stderr[-1500:]}"
+    return schema

@@ -1,0 +1,65 @@
+// Drives Prisma's own schema engine (@prisma/schema-engine-wasm through @prisma/adapter-pg) against a live
+// database, as `prisma db pull` and `prisma db push` would.
+// Usage: PRISMA_DDL_URL=postgresql://… node prisma_engine.mjs NODE_MODULES MODE PATH
+//   MODE pull: prints the schema `prisma db pull` writes (PATH: a .prisma file with the datasource block)
+//   MODE push: prints the engine's push result as JSON without applying anything that loses data;
+//              {"executedSteps": 0, …} means the engine sees no difference between PATH and the database.
+// adapter-pg 7.10.1 cannot read the "char" columns of the catalog queries that introspection runs (it throws
+// UnsupportedNativeDataType for type oid 18); the pool below hands them over as text, which they are.
+// a panic of the engine prints its message instead of failing to report it
+globalThis.PRISMA_WASM_PANIC_REGISTRY = { set_message: (message) => console.error("PANIC:", message) };
+import fs from "node:fs";
+import path from "node:path";
+
+const [modulesArg, mode, targetArg] = process.argv.slice(2);
+const modules = path.resolve(modulesArg);
+const target = path.resolve(targetArg);
+const enginePackage = path.join(modules, "@prisma/schema-engine-wasm");
+const bindings = await import(path.join(enginePackage, "schema_engine_bg.js"));
+const wasmBytes = fs.readFileSync(path.join(enginePackage, "schema_engine_bg.wasm"));
+const { instance } = await WebAssembly.instantiate(wasmBytes, { "./schema_engine_bg.js": bindings });
+bindings.__wbg_set_wasm(instance.exports);
+instance.exports.__wbindgen_start();
+const { PrismaPg } = await import(path.join(modules, "@prisma/adapter-pg/dist/index.mjs"));
+const { bindMigrationAwareSqlAdapterFactory } = await import(
+  path.join(modules, "@prisma/driver-adapter-utils/dist/index.mjs")
+);
+const pg = (await import(path.join(modules, "pg/esm/index.mjs"))).default;
+
+const CHAR_OID = 18;
+const TEXT_OID = 25;
+
+class CharAsTextPool extends pg.Pool {
+  async query(...args) {
+    const result = await super.query(...args);
+    for (const field of result?.fields ?? []) {
+      if (field.dataTypeID === CHAR_OID) field.dataTypeID = TEXT_OID;
+    }
+    return result;
+  }
+}
+
+const paths = fs.statSync(target).isDirectory()
+  ? fs.readdirSync(target).filter((f) => f.endsWith(".prisma")).sort().map((f) => path.join(target, f))
+  : [target];
+const files = paths.map((p) => ({ path: p, content: fs.readFileSync(p, "utf8") }));
+const pool = new CharAsTextPool({ connectionString: process.env.PRISMA_DDL_URL });
+const adapter = bindMigrationAwareSqlAdapterFactory(new PrismaPg(pool));
+const engine = await bindings.SchemaEngine.new({ datamodels: files.map((f) => [f.path, f.content]) }, () => {}, adapter);
+const filters = { externalTables: [], externalEnums: [] };
+if (mode === "pull") {
+  const result = await engine.introspect({
+    schema: { files },
+    baseDirectoryPath: path.dirname(paths[0]),
+    force: true,
+    compositeTypeDepth: -1,
+    namespaces: null,
+  });
+  process.stdout.write(result.schema.files.map((f) => f.content).join("\n"));
+} else if (mode === "push") {
+  const result = await engine.schemaPush({ force: false, schema: { files }, filters });
+  process.stdout.write(JSON.stringify(result));
+} else {
+  throw new Error(`unknown mode ${mode}: pull or push`);
+}
+process.exit(0);
