@@ -293,28 +293,31 @@ def budget_of(row: Mapping[str, Any]) -> ConnectionBudget:
         )
     ]
     if not row["superuser"]:
-        database_limit = int(row["database_connection_limit"])
-        if database_limit >= 0:
-            in_database = int(row["database_clients"])
-            free = max(0, database_limit - in_database)
-            budgets.append(
-                ConnectionBudget(
-                    free,
-                    "database CONNECTION LIMIT",
-                    f"database {row['database']}'s CONNECTION LIMIT {database_limit} − {in_database} "
-                    f"connection{'' if in_database == 1 else 's'} to it in use = {free}",
-                )
-            )
-        role_limit = int(row["role_connection_limit"])
-        if role_limit >= 0:
-            of_role = int(row["role_clients"])
-            free = max(0, role_limit - of_role)
-            budgets.append(
-                ConnectionBudget(
-                    free,
-                    "role CONNECTION LIMIT",
-                    f"role {row['role_name']}'s CONNECTION LIMIT {role_limit} − {of_role} of its "
-                    f"connections in use = {free}",
-                )
-            )
+        in_database = int(row["database_clients"])
+        budgets += _connection_limit_budget(
+            int(row["database_connection_limit"]),
+            in_database,
+            "database CONNECTION LIMIT",
+            f"database {row['database']}'s",
+            f"connection{'' if in_database == 1 else 's'} to it in use",
+        )
+        budgets += _connection_limit_budget(
+            int(row["role_connection_limit"]),
+            int(row["role_clients"]),
+            "role CONNECTION LIMIT",
+            f"role {row['role_name']}'s",
+            "of its connections in use",
+        )
     return min(budgets, key=lambda budget: budget.free)  # the first (the server's) on a tie
+
+
+def _connection_limit_budget(
+    limit: int, in_use: int, kind: str, owner: str, in_use_text: str
+) -> list[ConnectionBudget]:
+    """A database's or role's CONNECTION LIMIT as a budget; none when it has no limit (-1)."""
+    if limit < 0:
+        return []
+    free = max(0, limit - in_use)
+    return [
+        ConnectionBudget(free, kind, f"{owner} CONNECTION LIMIT {limit} − {in_use} {in_use_text} = {free}")
+    ]

@@ -312,13 +312,10 @@ class _Builder:
             if value.name in ("true", "false"):
                 return value.name
             raise InputError(f"{where}: unknown default value {value.name}")
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, int | float):
-            return repr(value)
-        if isinstance(value, str):
-            return sql_literal(value)
-        raise InputError(f"{where}: @default needs a value")
+        literal = _scalar_literal(value)
+        if literal is None:
+            raise InputError(f"{where}: @default needs a value")
+        return literal
 
     def _field_keys(self, table: Table, block: Block, decl: FieldDecl, column: Column) -> None:
         id_attribute = decl.attribute("id")
@@ -413,13 +410,12 @@ class _Builder:
     def _where_literal(self, value: Value, where: str) -> str:
         if isinstance(value, Ref) and value.name in ("true", "false"):
             return value.name
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, int | float):
-            return repr(value)
-        if isinstance(value, str):
-            return sql_literal(value)
-        raise InputError(f"{where}: where: values are true, false, null, a string, a number or {{ not: … }}")
+        literal = _scalar_literal(value)
+        if literal is None:
+            raise InputError(
+                f"{where}: where: values are true, false, null, a string, a number or {{ not: … }}"
+            )
+        return literal
 
     def _index_columns(
         self, table: Table, block: Block, attribute: Attribute, where: str, method: str
@@ -594,3 +590,14 @@ def _located_type(text: str, where: str) -> str:
         return canonical_type(text)
     except InputError as exc:
         raise InputError(f"{where}: {exc}") from None
+
+
+def _scalar_literal(value: Value | None) -> str | None:
+    """A boolean, number or string of the schema as SQL; None for anything else."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return sql_literal(value)
+    return None
