@@ -31,9 +31,15 @@ lint: $(VENV)/.synced
 typecheck: $(VENV)/.synced
 	$(VENV)/bin/mypy
 
+# Test files run in PYTEST_WORKERS processes (pytest-xdist), each with its own throwaway cluster; a file's
+# tests stay in one process (--dist loadfile), so a module's fixtures are built once. Most of a test's time is
+# spent waiting on PostgreSQL and subprocesses, so 3 workers pay off even on 2 cores. PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 3
+XDIST = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
+
 pytest: $(VENV)/.synced system-deps
 	@bash scripts/npm-oracles.sh
-	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -p no:cacheprovider $(XDIST) $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
@@ -46,7 +52,7 @@ test-matrix: $(VENV)/.synced
 	for major in $(MATRIX_MAJORS); do \
 	  bin=$$(PYTHON=$(PYTHON) bash scripts/pg-binaries.sh $$major) || exit 2; \
 	  echo "== PostgreSQL $$major ($$bin)"; \
-	  PGDBA_PG_BIN=$$bin $(VENV)/bin/pytest -q -p no:cacheprovider -rfEs -m catalog $(PYTEST_ARGS) \
+	  PGDBA_PG_BIN=$$bin $(VENV)/bin/pytest -q -p no:cacheprovider -rfEs -m catalog $(XDIST) $(PYTEST_ARGS) \
 	    || failed="$$failed $$major"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "test-matrix: failed on PostgreSQL$$failed" >&2; exit 1; fi; \

@@ -1,4 +1,5 @@
-"""Test fixtures: one throwaway PostgreSQL cluster per test session, a fresh database per test.
+"""Test fixtures: one throwaway PostgreSQL cluster per test session (per pytest-xdist worker under `make
+test`), a fresh database per test.
 
 The cluster is started by pgdba's own embedded module (PGDBA_PG_BIN selects another PostgreSQL build, as
 the version matrix does). `@pytest.mark.pg(">= 16")` gates a test by the server's major version.
