@@ -104,7 +104,7 @@ METRICS: dict[str, MetricSpec] = {
             "server",
             "days",
             "days since the newest successful 'restore_test' history record (none ever passed: since the "
-            "first failed one)",
+            "first failed one; none ever recorded: since the first successful backup)",
         ),
         MetricSpec(
             "restore_test_failed",

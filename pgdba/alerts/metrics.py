@@ -375,6 +375,9 @@ class JobRecords:
 class BackupSample:
     backups: JobRecords
     restore_tests: JobRecords
+    # when no restore test of this server was ever recorded: its first successful backup, from which the
+    # restore-test age counts (backups taken for weeks and never restored are overdue, not "unknown")
+    untested_since: datetime | None = None
 
     @property
     def last_backup(self) -> datetime | None:
@@ -390,10 +393,25 @@ def sample_backups(
 ) -> BackupSample:
     """The backups and restore tests recorded for the target; records naming another server (two servers'
     jobs can use one key, e.g. localhost:5432/app, in a shared store) are not this one's."""
-    return BackupSample(
-        job_records(store, target_key, BACKUP_KIND, system_identifier),
-        job_records(store, target_key, RESTORE_TEST_KIND, system_identifier),
-    )
+    backups = job_records(store, target_key, BACKUP_KIND, system_identifier)
+    restore_tests = job_records(store, target_key, RESTORE_TEST_KIND, system_identifier)
+    untested_since = None
+    if backups.last_success is not None and not restore_tests.attempted:
+        untested_since = first_success(store, target_key, BACKUP_KIND, system_identifier)
+    return BackupSample(backups, restore_tests, untested_since)
+
+
+def first_success(
+    store: HistoryStore, target_key: str, kind: str, system_identifier: str | None = None
+) -> datetime | None:
+    """When the oldest successful record of one kind (among the newest DEEP_RECORD_LIMIT) finished."""
+    found = store.records(target_key, kind, limit=DEEP_RECORD_LIMIT)
+    times = [
+        _finished_at(payload) or recorded_at
+        for recorded_at, payload in records_of_server(found, system_identifier)
+        if succeeded(payload)
+    ]
+    return min(times, default=None)
 
 
 def job_records(

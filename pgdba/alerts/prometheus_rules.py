@@ -64,9 +64,11 @@ PROMQL: dict[str, str] = {
     "backup_age_hours": (
         "(time() - (pgdba_last_backup_timestamp_seconds or pgdba_backup_failing_since_timestamp_seconds)) / 3600"
     ),
+    # ... and when no restore test was ever recorded, since the first backup (never restored, overdue)
     "restore_test_age_days": (
         "(time() - (pgdba_last_restore_test_timestamp_seconds"
-        " or pgdba_restore_test_failing_since_timestamp_seconds)) / 86400"
+        " or pgdba_restore_test_failing_since_timestamp_seconds"
+        " or pgdba_backups_untested_since_timestamp_seconds)) / 86400"
     ),
     "restore_test_failed": "pgdba_last_restore_test_failed",
     "wal_archive_failing_hours": "pgdba_stat_archiver_failing_seconds / 3600",

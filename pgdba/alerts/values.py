@@ -419,7 +419,15 @@ def _backup_age(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
 
 
 def _restore_test_age(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
+    """Days since the last passing restore test; when none was ever recorded but backups were, since the
+    first of those backups (they have never been restored: the check-up's backup.restore_test is critical)."""
     assert s.backups is not None
+    untested_since = s.backups.untested_since
+    if untested_since is not None:
+        note = f"no restore test recorded; the backups since {untested_since:%Y-%m-%d %H:%M} UTC were never tested"
+        detail = {"last_success": None, "untested_since": untested_since.isoformat()}
+        value = (s.taken_at - untested_since).total_seconds() / 86400.0
+        return [MetricValue("server", value, note, detail)]
     return [_age(s.backups.restore_tests, s.taken_at, 86400.0, "restore test")]
 
 

@@ -229,6 +229,13 @@ def families(samples: Samples, top_statements: int = 100) -> Iterator[Metric]:
             ("restore_test", "restore test", samples.backups.restore_tests),
         ):
             yield from _job_families(job, what, jobs)
+        if (untested_since := samples.backups.untested_since) is not None:
+            yield _gauge(
+                "pgdba_backups_untested_since_timestamp_seconds",
+                "Unix time of the first successful backup recorded when no restore test ever was (the "
+                "restore-test age counts from it); absent once a restore test is recorded",
+                untested_since.timestamp(),
+            )
 
 
 def _job_families(job: str, what: str, jobs: JobRecords) -> Iterator[Metric]:

@@ -136,6 +136,24 @@ def test_restore_tests_that_always_failed_fire_at_once_and_age_from_the_first(
 
 
 @pytest.mark.catalog
+def test_backups_never_restore_tested_age_from_the_first_successful_backup(
+    db: TestDatabase, store: HistoryStore
+) -> None:
+    now = datetime.now(UTC)
+    store.add_record(db.target.key, BACKUP_KIND, {"ok": False}, recorded_at=now - timedelta(days=30))
+    for days in (10, 5, 1):
+        store.add_record(db.target.key, BACKUP_KIND, {"ok": True}, recorded_at=now - timedelta(days=days))
+    result = run_check(db.target, store)
+    age = status_of(result, "restore_test_age")
+    assert (age.status, age.event) == ("warning", "firing")  # 10 days of untested backups: over 8
+    assert age.value is not None and 9.9 < age.value < 10.1
+    assert age.note.startswith("no restore test recorded; the backups since ")
+    assert status_of(result, "restore_test_failed").status == "unknown"  # nothing failed, nothing ran
+    store.add_record(db.target.key, RESTORE_TEST_KIND, {"passed": True})
+    assert status_of(run_check(db.target, store), "restore_test_age").event == "resolved"
+
+
+@pytest.mark.catalog
 def test_a_restore_test_failing_after_a_pass_is_critical_now_not_after_the_age_threshold(
     db: TestDatabase, store: HistoryStore
 ) -> None:

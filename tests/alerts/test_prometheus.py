@@ -221,6 +221,53 @@ def test_backup_and_restore_test_alerts_fire_when_nothing_ever_succeeded(tmp_pat
     _promtool_unit_test(_default_rules(tmp_path), series, checks)
 
 
+@needs_promtool
+def test_restore_test_age_fires_on_backups_that_were_never_restore_tested(tmp_path: Path) -> None:
+    # a backup every day since 0, no restore test ever recorded: at 10 days the weekly test is 2 days late
+    series = """
+      - series: 'pgdba_last_backup_timestamp_seconds'
+        values: '0+60x15000'
+      - series: 'pgdba_backups_untested_since_timestamp_seconds'
+        values: '0x15000'"""
+    checks = f"""
+      - eval_time: 10d
+        alertname: PgdbaRestoreTestAgeWarning
+        exp_alerts:{_alert("restore_test_age", "warning", "restore_test_age: 10.00 days (> 8) on  ")}
+      - eval_time: 10d
+        alertname: PgdbaRestoreTestAgeCritical
+        exp_alerts: []"""
+    _promtool_unit_test(_default_rules(tmp_path), series, checks)
+
+
+@pytest.mark.catalog
+def test_metrics_expose_when_backups_have_gone_untested(db: TestDatabase, tmp_path: Path) -> None:
+    history = tmp_path / "history.sqlite3"
+    now = datetime.now(UTC)
+    first_backup = now - timedelta(days=12)
+    with HistoryStore(history) as store:
+        store.add_record(db.target.key, BACKUP_KIND, {"ok": False, "status": "failed"}, recorded_at=now)
+        for at in (first_backup, now - timedelta(days=1)):
+            store.add_record(db.target.key, BACKUP_KIND, {"ok": True}, recorded_at=at)
+        store.add_record(db.target.key, BACKUP_KIND, {"ok": False}, recorded_at=now - timedelta(days=13))
+
+    def exported() -> dict[str, float]:
+        text = generate_latest(metrics_registry(db.target, store=history, cache_seconds=0)).decode()
+        return {
+            sample.name: sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if "untested" in sample.name
+        }
+
+    # the first successful backup, not the failed attempt before it
+    assert exported() == {
+        "pgdba_backups_untested_since_timestamp_seconds": pytest.approx(first_backup.timestamp())
+    }
+    with HistoryStore(history) as store:
+        store.add_record(db.target.key, RESTORE_TEST_KIND, {"passed": False}, recorded_at=now)
+    assert exported() == {}  # a restore test is recorded: its own age and failure series take over
+
+
 @pytest.mark.catalog
 def test_metrics_expose_failed_backups_and_restore_tests_for_the_age_and_failure_rules(
     db: TestDatabase, tmp_path: Path
@@ -312,7 +359,7 @@ def test_metrics_expose_every_series_the_exported_rules_query(db: TestDatabase) 
         f"pgdba_{series}"
         for job in ("backup", "restore_test")
         for series in (f"last_{job}_timestamp_seconds", f"{job}_failing_since_timestamp_seconds")
-    } | {"pgdba_last_restore_test_failed"}
+    } | {"pgdba_last_restore_test_failed", "pgdba_backups_untested_since_timestamp_seconds"}
     assert wanted - names - recorded == set()
     assert f'pg_database_size_bytes{{datname="{db.name}"}}' in text
     assert re.search(
