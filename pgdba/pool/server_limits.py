@@ -86,26 +86,33 @@ class ServerLimits:
         return data
 
 
-# The connection limits are the login role's (session_user): the one the server checks at connection start
-LIMITS_SQL = """
-SELECT current_setting('max_connections')::int AS max_connections,
-       current_setting('superuser_reserved_connections')::int AS superuser_reserved_connections,
-       coalesce(current_setting('reserved_connections', true), '0')::int AS reserved_connections,
-       (SELECT datconnlimit
-          FROM pg_database
-         WHERE datname = current_database()) AS database_connection_limit,
-       r.rolname AS role_name,
-       r.rolsuper AS role_is_superuser,
-       r.rolconnlimit AS role_connection_limit
-  FROM pg_roles AS r
- WHERE r.rolname = session_user
-"""
-
 # A session that takes one of max_connections' slots. Without pg_read_all_stats, other roles' sessions
 # show no backend_type: one in a database under a role is a client (background processes have no role,
 # physical walsenders no database; walsenders and background workers have slots of their own).
 CLIENT_BACKEND = """(backend_type = 'client backend'
         OR (backend_type IS NULL AND datid IS NOT NULL AND usesysid IS NOT NULL))"""
+
+# The limits the server checks at connection start, for the login role (session_user) and the current
+# database, and the client connections counted against each: `pool advise` and `pool bench` read this one row
+BUDGET_SQL = f"""
+SELECT current_setting('max_connections')::int AS max_connections,
+       current_setting('superuser_reserved_connections')::int AS superuser_reserved_connections,
+       coalesce(current_setting('reserved_connections', true), '0')::int AS reserved_connections,
+       r.rolname AS role_name,
+       r.rolsuper AS superuser,
+       -- PostgreSQL 16+: members of pg_use_reserved_connections may take the reserved_connections slots
+       coalesce(pg_has_role(session_user, to_regrole('pg_use_reserved_connections')::oid, 'USAGE'), false)
+         AS may_use_reserved,
+       r.rolconnlimit AS role_connection_limit,
+       d.datname AS database,
+       d.datconnlimit AS database_connection_limit,
+       (SELECT count(*) FROM pg_stat_activity WHERE {CLIENT_BACKEND}) AS clients,
+       (SELECT count(*) FROM pg_stat_activity WHERE {CLIENT_BACKEND} AND datid = d.oid) AS database_clients,
+       (SELECT count(*) FROM pg_stat_activity WHERE {CLIENT_BACKEND} AND usesysid = r.oid) AS role_clients
+  FROM pg_roles AS r, pg_database AS d
+ WHERE r.rolname = session_user
+   AND d.datname = current_database()
+"""
 
 CONNECTIONS_BY_APPLICATION_SQL = f"""
 SELECT coalesce(nullif(application_name, ''), '(unnamed)') AS application_name,
@@ -141,7 +148,7 @@ def server_limits(
 ) -> ServerLimits:
     """Read max_connections, the reserved slots, pg_stat_activity by application and pg_stat_statements."""
     with conn.cursor(row_factory=dict_row) as cur:
-        limits = cur.execute(LIMITS_SQL).fetchone()
+        limits = cur.execute(BUDGET_SQL).fetchone()
         assert limits is not None
         usage = cur.execute(CONNECTIONS_BY_APPLICATION_SQL).fetchall()
     by_app = {row["application_name"]: int(row["connections"]) for row in usage}
@@ -161,9 +168,7 @@ def server_limits(
         role_name=str(limits["role_name"]),
         # the server never holds a superuser to its role's CONNECTION LIMIT
         role_connection_limit=(
-            -1
-            if limits["role_is_superuser"]
-            else _binding_limit(int(limits["role_connection_limit"]), limits)
+            -1 if limits["superuser"] else _binding_limit(int(limits["role_connection_limit"]), limits)
         ),
         role_connections_by_application={
             row["application_name"]: int(row["of_this_role"]) for row in usage if row["of_this_role"]
@@ -221,27 +226,6 @@ def _binding_limit(connection_limit: int, limits: Mapping[str, Any]) -> int:
     return (
         -1 if connection_limit < 0 or connection_limit >= int(limits["max_connections"]) else connection_limit
     )
-
-
-BUDGET_SQL = f"""
-SELECT current_setting('max_connections')::int AS max_connections,
-       current_setting('superuser_reserved_connections')::int AS superuser_reserved_connections,
-       coalesce(current_setting('reserved_connections', true), '0')::int AS reserved_connections,
-       r.rolname AS role_name,
-       r.rolsuper AS superuser,
-       -- PostgreSQL 16+: members of pg_use_reserved_connections may take the reserved_connections slots
-       coalesce(pg_has_role(session_user, to_regrole('pg_use_reserved_connections')::oid, 'USAGE'), false)
-         AS may_use_reserved,
-       r.rolconnlimit AS role_connection_limit,
-       d.datname AS database,
-       d.datconnlimit AS database_connection_limit,
-       (SELECT count(*) FROM pg_stat_activity WHERE {CLIENT_BACKEND}) AS clients,
-       (SELECT count(*) FROM pg_stat_activity WHERE {CLIENT_BACKEND} AND datid = d.oid) AS database_clients,
-       (SELECT count(*) FROM pg_stat_activity WHERE {CLIENT_BACKEND} AND usesysid = r.oid) AS role_clients
-  FROM pg_roles AS r, pg_database AS d
- WHERE r.rolname = session_user
-   AND d.datname = current_database()
-"""
 
 
 @dataclass(frozen=True)
