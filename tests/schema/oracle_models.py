@@ -340,14 +340,6 @@ def prisma_ddl(node_modules: Path, schema: Path, dsn: str) -> str:
     return sql
 
 
-def prisma_pull(node_modules: Path, datasource: Path, dsn: str) -> str:
-    """The schema `prisma db pull` writes for the database at `dsn` (`datasource`: a file with only the
-    datasource block)."""
-    schema = _prisma_engine(node_modules, datasource, dsn, "pull")
-    assert "model " in schema, schema[-2000:]
-    return schema
-
-
 def prisma_migration_from_live(node_modules: Path, schema: Path, dsn: str) -> str:
     """The SQL statements that would bring the database at `dsn` to `schema`, as `prisma migrate diff
     --from-config-datasource --to-schema SCHEMA --script` prints them: none when Prisma's own engine finds
@@ -357,46 +349,31 @@ def prisma_migration_from_live(node_modules: Path, schema: Path, dsn: str) -> st
 
 
 def _prisma_engine(node_modules: Path, schema: Path, dsn: str, mode: str) -> str:
+    """What oracles/prisma_engine.mjs prints in `mode` (ddl, diff, pull or push) for `schema` and the database."""
     done = subprocess.run(
-        ["node", str(ORACLE_SCRIPTS / "prisma_ddl.mjs"), str(node_modules), str(schema)],
+        ["node", str(ORACLE_SCRIPTS / "prisma_engine.mjs"), str(node_modules), mode, str(schema)],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
-        env={**os.environ, "PRISMA_DDL_URL": node_url(dsn), "PRISMA_MODE": mode},
+        env={**os.environ, "PRISMA_DDL_URL": node_url(dsn)},
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
 
 def prisma_db_pull(node_modules: Path, schema: Path, dsn: str) -> str:
-    """The schema `prisma db pull` writes for the database (`schema`: a file with the datasource and
-    generator blocks to keep)."""
-    done = subprocess.run(
-        ["node", str(ORACLE_SCRIPTS / "prisma_engine.mjs"), str(node_modules), "pull", str(schema)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "PRISMA_DDL_URL": node_url(dsn)},
-    )
-    assert done.returncode == 0 and "model " in done.stdout, done.stderr[-2000:]
-    return done.stdout
+    """The schema `prisma db pull` writes for the database (`schema`: a file with the datasource block, and
+    the generator blocks to keep)."""
+    pulled = _prisma_engine(node_modules, schema, dsn, "pull")
+    assert "model " in pulled, pulled[-2000:]
+    return pulled
 
 
 def prisma_db_push(node_modules: Path, schema: Path, dsn: str) -> dict[str, Any]:
     """`prisma db push` without --accept-data-loss: {"executedSteps": 0, "warnings": [], …} when Prisma's
     engine sees no difference between `schema` and the database (else it changes the database, or warns)."""
-    done = subprocess.run(
-        ["node", str(ORACLE_SCRIPTS / "prisma_engine.mjs"), str(node_modules), "push", str(schema)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "PRISMA_DDL_URL": node_url(dsn)},
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
+    return json.loads(_prisma_engine(node_modules, schema, dsn, "push"))  # type: ignore[no-any-return]
 
 
 def drizzle_kit_pull(workdir: Path, dsn: str) -> Path:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from oracle_models import drizzle_kit_generate, prisma_ddl, prisma_migration_from_live, prisma_pull
+from oracle_models import drizzle_kit_generate, prisma_db_pull, prisma_ddl, prisma_migration_from_live
 from schema_test_paths import FIXTURES
 
 from pgdba.schema import check_schemas, compare_all
@@ -345,7 +345,7 @@ def test_prisma_db_pull_of_a_database_is_consistent_with_it(
     datasource = tmp_path / "datasource.prisma"
     datasource.write_text('datasource db {\n  provider = "postgresql"\n}\n')
     schema = tmp_path / "schema.prisma"
-    schema.write_text(prisma_pull(node_modules, datasource, db.dsn))
+    schema.write_text(prisma_db_pull(node_modules, datasource, db.dsn))
     pulled = schema.read_text()
     assert "@db.Timestamptz(6)" in pulled and "@db.Time(6)" in pulled and "@default(-7)" in pulled
     assert prisma_migration_from_live(node_modules, schema, db.dsn) == ""

@@ -1,6 +1,11 @@
 // Drives Prisma's own schema engine (@prisma/schema-engine-wasm through @prisma/adapter-pg) against a live
-// database, as `prisma db pull` and `prisma db push` would.
-// Usage: PRISMA_DDL_URL=postgresql://… node prisma_engine.mjs NODE_MODULES MODE PATH
+// PostgreSQL, as the Prisma CLI would. Usage: PRISMA_DDL_URL=postgresql://… node prisma_engine.mjs NODE_MODULES MODE PATH
+// (PATH: a .prisma file or a folder of them). Only `push` may change the database.
+//   MODE ddl:  prints the SQL that creates the schema PATH from nothing, as `prisma migrate diff --from-empty
+//              --to-schema PATH --script` (the engine needs a reachable server, it changes nothing)
+//   MODE diff: prints the SQL that would bring the database to the schema PATH, as `prisma migrate diff
+//              --from-config-datasource --to-schema PATH --script` (only a comment when the engine finds the
+//              database and the schema the same)
 //   MODE pull: prints the schema `prisma db pull` writes (PATH: a .prisma file with the datasource block)
 //   MODE push: prints the engine's push result as JSON without applying anything that loses data;
 //              {"executedSteps": 0, …} means the engine sees no difference between PATH and the database.
@@ -59,7 +64,16 @@ if (mode === "pull") {
 } else if (mode === "push") {
   const result = await engine.schemaPush({ force: false, schema: { files }, filters });
   process.stdout.write(JSON.stringify(result));
+} else if (mode === "ddl" || mode === "diff") {
+  const result = await engine.diff({
+    from: mode === "diff" ? { tag: "schemaDatasource", files, configDir: path.dirname(paths[0]) } : { tag: "empty" },
+    to: { tag: "schemaDatamodel", files },
+    script: true,
+    exitCode: null,
+    filters,
+  });
+  process.stdout.write(result.stdout);
 } else {
-  throw new Error(`unknown mode ${mode}: pull or push`);
+  throw new Error(`unknown mode ${mode}: ddl, diff, pull or push`);
 }
 process.exit(0);
