@@ -1,5 +1,6 @@
-"""Bad input and an unusable environment are one-line errors (exit 2) that store and record nothing; a
-restore test that could not run never replaces an earlier result."""
+"""Bad input and an unusable environment are one-line errors (exit 2) that store nothing in the backup
+storage (a `backup run` that fails once it has started is recorded as a failed backup in the history store:
+tests/alerts/test_health_rules.py); a restore test that could not run never replaces an earlier result."""
 
 from __future__ import annotations
 
