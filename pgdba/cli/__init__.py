@@ -27,12 +27,19 @@ from pgdba.cli import (
     setup_cmd,
     snapshot_cmd,
 )
-from pgdba.cli.termination import TERMINATED_EXIT, Terminated, sigterm_unwinds
+from pgdba.cli.termination import (
+    TERMINATED_EXIT,
+    Interrupted,
+    InterruptReportingGroup,
+    Terminated,
+    sigterm_unwinds,
+)
 from pgdba.errors import PgdbaError
 from pgdba.target import mask_password
 
 app = typer.Typer(
     name="pgdba",
+    cls=InterruptReportingGroup,
     help="PostgreSQL DBA and reliability toolkit.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -102,7 +109,7 @@ def _run(argv: list[str] | None) -> int:
         return int(getattr(exc, "exit_code", 2))
     except Terminated:  # main() says so, as when Typer caught it
         return TERMINATED_EXIT
-    except (KeyboardInterrupt, typer.Abort):
+    except (Interrupted, KeyboardInterrupt, typer.Abort):
         sys.stderr.write("pgdba: interrupted\n")
         return 130
     except PgdbaError as exc:

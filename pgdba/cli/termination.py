@@ -12,6 +12,9 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
+
+from typer.core import TyperGroup
 
 # the signals that unwind, and the line pgdba ends with on each (its exit code is 128 + the signal's number)
 UNWINDING_SIGNALS: dict[signal.Signals, str] = {signal.SIGTERM: "terminated", signal.SIGHUP: "hung up"}
@@ -22,6 +25,24 @@ class Terminated(KeyboardInterrupt):
     """Raised in the main thread on SIGTERM or SIGHUP. A KeyboardInterrupt, so all that unwinds on Ctrl-C
     unwinds on it too: psycopg cancels the running query, Typer stops the command, `finally` blocks drop
     scratch databases."""
+
+
+class Interrupted(Exception):
+    """A Ctrl-C carried past Typer, which turns a KeyboardInterrupt into a silent exit 130: the CLI says
+    "pgdba: interrupted" for it. Not a KeyboardInterrupt, so Typer lets it through."""
+
+
+class InterruptReportingGroup(TyperGroup):
+    """pgdba's top-level command group: a Ctrl-C (KeyboardInterrupt) that unwound the command leaves it as
+    Interrupted. Terminated (SIGTERM, SIGHUP) goes on as before: main() names the signal."""
+
+    def invoke(self, ctx: Any) -> Any:  # Any: Typer's Context class lives in its private _click module
+        try:
+            return super().invoke(ctx)
+        except Terminated:
+            raise
+        except KeyboardInterrupt as exc:
+            raise Interrupted from exc
 
 
 class SigtermHandler:
