@@ -12,3 +12,10 @@ def qualified(schema: str, name: str) -> str:
 
 def identifier(name: str) -> str:
     return sql.Identifier(name).as_string(None)
+
+
+def unquoted(name: str) -> str:
+    """A name as it is stored: `"Course"` → Course (a name PostgreSQL prints bare stays as it is)."""
+    if len(name) >= 2 and name[0] == '"' and name[-1] == '"':
+        return name[1:-1].replace('""', '"')
+    return name

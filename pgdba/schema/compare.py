@@ -1,6 +1,6 @@
-"""Compare two SchemaModels: tables, columns (by database name), types, nullability, defaults, primary keys,
-uniques, indexes, foreign keys, checks and enums. Every difference is a Finding with a stable code; names a
-source leaves implicit are information, not drift."""
+"""Compare two SchemaModels: tables, columns (by database name), types, nullability, defaults, collations,
+primary keys, uniques, indexes, foreign keys, checks and enums. Every difference is a Finding with a stable
+code; names a source leaves implicit are information, not drift."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ FINDING_CODES = (
     "column.default",
     "column.identity",
     "column.generated",
+    "column.collation",
     "primary_key",
     "unique.missing",
     "unique.kind",
@@ -235,6 +236,8 @@ class _Comparison:
                 left=a.default.describe(),
                 right=b.default.describe(),
             )
+        if a.collation != b.collation:
+            self._collation(a_table, b_table, a, b, label, obj)
         if a.identity != b.identity and not self._autoincrement_as_identity(a, b):
             self.add(
                 "column.identity",
@@ -261,6 +264,40 @@ class _Comparison:
                 left=a.generated,
                 right=b.generated,
             )
+
+    def _collation(self, a_table: Table, b_table: Table, a: Column, b: Column, label: str, obj: str) -> None:
+        """A collation the other side cannot declare at all (Prisma, Drizzle) is a note: that source can never
+        say it, so it is not drift; one both sides can declare is."""
+        mute = next(
+            (
+                side
+                for column, side, model in ((a, self.a_side, self.left), (b, self.b_side, self.right))
+                if not column.collation and not model.capabilities.column_collations
+            ),
+            None,
+        )
+        if mute is not None:
+            orm = fixes.ORM_NAMES.get(mute.kind, mute.label)
+            self.add(
+                "column.collation",
+                Severity.INFO,
+                f"{label}: collation {a.collation or b.collation} in {self.b if mute is self.a_side else self.a}, "
+                f"which {mute.label} cannot declare (not drift)",
+                obj,
+                Fix(f"nothing to do: {orm} cannot declare a column's collation; keep it in a migration"),
+                left=a.collation,
+                right=b.collation,
+            )
+            return
+        self.add(
+            "column.collation",
+            Severity.WARNING,
+            f"{label}: {_described_collation(a)} in {self.a}, {_described_collation(b)} in {self.b}",
+            obj,
+            fixes.column_collation(a_table, a, b, self.a_side, self.b_side),
+            left=a.collation,
+            right=b.collation,
+        )
 
     def _nullability_expressible(self, a: Column, b: Column) -> bool:
         """False for an array column of a source that cannot say whether one is NULL (Prisma: `String[]`
@@ -710,6 +747,10 @@ def _same_check_name(a: Check, b: Check) -> bool:
 def _maybe_unevaluated(column: Column, other: Table) -> bool:
     """The other source has a column of this name it could not evaluate (its notes say so)."""
     return column.name in other.unknown_columns or (column.field or column.name) in other.unknown_columns
+
+
+def _described_collation(column: Column) -> str:
+    return f"collation {column.collation}" if column.collation else "the type's default collation"
 
 
 def _nullability(column: Column) -> str:

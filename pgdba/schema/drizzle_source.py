@@ -20,6 +20,7 @@ from pgdba.schema.expressions import (
     sql_literal,
 )
 from pgdba.schema.model import (
+    Capabilities,
     Check,
     Column,
     Default,
@@ -436,7 +437,13 @@ class _Converter:
     def __init__(self, project: Project, files: list[Path], source: str, casing: str) -> None:
         self.project, self.files = project, files
         self.casing = casing
-        self.model = SchemaModel(source=source, kind="drizzle", label="drizzle")
+        # drizzle-orm's pg-core column builders have no collation (0.44: no `collate` anywhere in pg-core)
+        self.model = SchemaModel(
+            source=source,
+            kind="drizzle",
+            label="drizzle",
+            capabilities=Capabilities(column_collations=False),
+        )
         self.tables: dict[int, tuple[TableValue, Table]] = {}
         self.unnamed_tables: set[str] = set()  # where pgTable is called with a name unknown statically
 

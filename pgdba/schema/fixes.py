@@ -14,7 +14,7 @@ import pglast
 from pglast import ast
 
 from pgdba.schema.model import Check, Column, Default, DefaultKind, EnumType, ForeignKey, Index, Table
-from pgdba.sql_text import identifier, qualified
+from pgdba.sql_text import identifier, qualified, unquoted
 
 ORM_NAMES = {"prisma": "Prisma", "drizzle": "Drizzle", "sqlalchemy": "SQLAlchemy"}
 MIGRATION_TOOLS = {
@@ -146,6 +146,8 @@ def _add_column_sql(table: Table, column: Column) -> str:
     """ADD COLUMN as the source declares the column: a serial type for a sequence default, GENERATED …
     AS IDENTITY, GENERATED ALWAYS AS (…) STORED, the default with its type (`ARRAY[]::text[]`)."""
     definition = f"{identifier(column.name)} {column.type}"
+    if column.collation:
+        definition += f" COLLATE {column.collation}"
     comments = []
     computed = bool(column.identity or column.generated)  # the server fills every existing row
     if column.generated:
@@ -225,6 +227,36 @@ def _retype(table: Table, current: Column, wanted: Column, side: Side) -> Option
     if side.kind == "drizzle":
         return Option(side, f"declare the column as `{field}: {_drizzle_builder(wanted, modifiers=False)}`")
     return Option(side, f"declare the column as `{_sqlalchemy_type(wanted.type)}`")
+
+
+def column_collation(table: Table, a: Column, b: Column, a_side: Side, b_side: Side) -> Fix:
+    return either(
+        _set_collation(table, a, b.collation, a_side), _set_collation(table, b, a.collation, b_side)
+    )
+
+
+def _set_collation(table: Table, column: Column, wanted: str, side: Side) -> Option:
+    """`wanted`: a collation as SQL names it, "" for the type's default (ALTER … TYPE without COLLATE)."""
+    if side.live:
+        collate = f" COLLATE {wanted}" if wanted else ""
+        described = wanted or "its type's default"
+        return Option(
+            side,
+            f"change the column's collation to {described}",
+            # measured on 15: the table keeps its file (no rewrite), the column's indexes are rebuilt
+            "-- rebuilds the column's indexes under an ACCESS EXCLUSIVE lock (the rows are not rewritten); "
+            "a unique one fails if the new collation makes two values equal\n"
+            f"ALTER TABLE {_table_sql(table)} ALTER COLUMN {identifier(column.name)} TYPE {column.type}{collate};",
+        )
+    if not wanted:
+        return Option(side, f"remove `collation=` from the type of `{column.field or column.name}`")
+    argument = f'collation="{unquoted(wanted)}"'
+    declared = _sqlalchemy_type(column.type)
+    if declared.endswith(")"):
+        return Option(side, f"declare the column as `{declared[:-1]}, {argument})`")
+    if declared[:1].isupper():
+        return Option(side, f"declare the column as `{declared}({argument})`")
+    return Option(side, f"give the column's type `{argument}`")
 
 
 def column_nullable(table: Table, a: Column, b: Column, a_side: Side, b_side: Side) -> Fix:

@@ -1,5 +1,5 @@
 """The live database → SchemaModel, read from the catalog in four queries on one read-only session:
-columns (format_type, pg_get_expr), constraints (pg_get_constraintdef), indexes (pg_get_indexdef per key
+columns (format_type, pg_get_expr, collation), constraints (pg_get_constraintdef), indexes (pg_get_indexdef per key
 column, indoption, default operator classes) and enums. Objects that belong to extensions and the
 migration tools' bookkeeping tables are left out.
 
@@ -31,6 +31,7 @@ from pgdba.schema.model import (
     Table,
 )
 from pgdba.schema.types import quote_ident, user_type, without_full_precision
+from pgdba.sql_text import identifier, qualified, unquoted
 from pgdba.stats.locks import BLOCKED_RELATIONS
 from pgdba.target import Target, session
 
@@ -46,7 +47,10 @@ SELECT n.nspname AS schema, c.relname AS table, a.attname AS column, a.attnum,
        a.attnotnull, pg_get_expr(d.adbin, d.adrelid) AS default_expr, a.attidentity, a.attgenerated,
        EXISTS (SELECT 1 FROM pg_depend x
                WHERE x.classid = 'pg_type'::regclass AND x.objid IN (t.oid, et.oid) AND x.deptype = 'e')
-         AS extension_type
+         AS extension_type,
+       -- a collation other than the type's default (an array's type has its element's)
+       CASE WHEN a.attcollation <> t.typcollation THEN co.collname END AS collation,
+       CASE WHEN a.attcollation <> t.typcollation THEN con.nspname END AS collation_schema
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -55,6 +59,8 @@ JOIN pg_namespace tn ON tn.oid = t.typnamespace
 LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
 LEFT JOIN pg_namespace etn ON etn.oid = et.typnamespace
 LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+LEFT JOIN pg_collation co ON co.oid = a.attcollation
+LEFT JOIN pg_namespace con ON con.oid = co.collnamespace
 WHERE c.relkind IN ('r', 'p')
   AND NOT c.relispartition
   AND n.nspname = ANY(%(schemas)s)
@@ -189,6 +195,7 @@ def live_model(conn: psycopg.Connection, schemas: set[str] | None, source: str =
             generated=normalise_expression(row["default_expr"])
             if row["attgenerated"] and row["default_expr"]
             else "",
+            collation=_collation(row),
         )
     for row in constraints:
         table = model.tables.get((row["schema"], row["table"]))
@@ -212,6 +219,16 @@ def _default(row: dict[str, Any], column_type: str) -> Default:
     if row["default_expr"] and not row["attgenerated"]:
         return normalise_default(row["default_expr"], column_type)
     return Default.none()
+
+
+def _collation(row: dict[str, Any]) -> str:
+    """The column's collation as SQL names it, schema-qualified outside pg_catalog and public (an ORM
+    names a collation unqualified), or "" for its type's default."""
+    if row["collation"] is None:
+        return ""
+    if row["collation_schema"] in ("pg_catalog", "public"):
+        return identifier(row["collation"])
+    return qualified(row["collation_schema"], row["collation"])
 
 
 def _column_type(row: dict[str, Any]) -> str:
@@ -268,7 +285,7 @@ def _index(row: dict[str, Any], table: Table) -> Index:
     columns = []
     for position in range(key_count):
         expression = keys[position]
-        name = _unquote(expression)
+        name = unquoted(expression)
         option = options[position] if position < len(options) else 0
         descending, nulls_first = bool(option & 1), bool(option & 2)
         columns.append(
@@ -286,12 +303,6 @@ def _index(row: dict[str, Any], table: Table) -> Index:
         unique=row["indisunique"],
         method=row["amname"],
         predicate=normalise_expression(row["predicate"]) if row["predicate"] else "",
-        include=tuple(_unquote(k) for k in keys[key_count:]),
+        include=tuple(unquoted(k) for k in keys[key_count:]),
         nulls_not_distinct="NULLS NOT DISTINCT" in definition,
     )
-
-
-def _unquote(identifier: str) -> str:
-    if len(identifier) >= 2 and identifier[0] == '"' and identifier[-1] == '"':
-        return identifier[1:-1].replace('""', '"')
-    return identifier

@@ -155,13 +155,15 @@ class _Builder:
             self._table(block)
         for relation in self.relations:
             self._foreign_key(relation)
-        # Prisma cannot declare CHECK constraints, identity columns or expression indexes; its list fields
-        # are created nullable whatever the database says (`String[]?` is not Prisma syntax)
+        # Prisma cannot declare CHECK constraints, identity columns, expression indexes or (on PostgreSQL) a
+        # column's collation (prisma/orm#16781); its list fields are created nullable whatever the database
+        # says (`String[]?` is not Prisma syntax)
         capabilities = {
             "checks": False,
             "identity": False,
             "expression_indexes": False,
             "list_nullability": False,
+            "column_collations": False,
         }
         if self.relation_mode_prisma:
             self.model.capabilities = Capabilities(foreign_keys=False, **capabilities)

@@ -3,6 +3,7 @@ tables, with types compiled by SQLAlchemy's own PostgreSQL dialect."""
 
 from __future__ import annotations
 
+import copy
 import importlib
 import sys
 from pathlib import Path
@@ -29,6 +30,7 @@ from pgdba.schema.model import (
 )
 from pgdba.schema.opclasses import canonical_opclass
 from pgdba.schema.types import canonical_type, user_type
+from pgdba.sql_text import identifier
 
 # the named paramstyle: SQL text is compiled as PostgreSQL receives it (the default pyformat doubles every
 # `%`, so a CHECK's `LIKE 'a%'` would read `LIKE 'a%%'`)
@@ -83,11 +85,22 @@ def _type(sa_type: Any, model: SchemaModel) -> str:
         return user_type(schema, sa_type.name)
     if isinstance(sa_type, sa.ARRAY):
         return _type(sa_type.item_type, model) + "[]"
+    if getattr(sa_type, "collation", None):  # compiled with COLLATE: the collation is compared on its own
+        sa_type = copy.copy(sa_type)
+        sa_type.collation = None
     try:
         return canonical_type(sa_type.compile(dialect=_DIALECT))
     except (InputError, sa.exc.CompileError) as exc:
         model.notes.append(f"type {sa_type!r} not compared: {exc}")
         return "?"
+
+
+def _collation(sa_type: Any) -> str:
+    """The collation a string type (or an ARRAY of one) declares, as SQL names it (SQLAlchemy quotes the
+    name it is given); "" when it declares none."""
+    item = sa_type.item_type if isinstance(sa_type, sa.ARRAY) else sa_type
+    name = getattr(item, "collation", None)
+    return identifier(name) if name else ""
 
 
 def _table(sa_table: sa.Table, model: SchemaModel) -> Table:
@@ -96,7 +109,12 @@ def _table(sa_table: sa.Table, model: SchemaModel) -> Table:
     for sa_column in sa_table.columns:
         column_type = _type(sa_column.type, model)
         column = Column(
-            sa_column.name, column_type, bool(sa_column.nullable), Default.none(), field=sa_column.key
+            sa_column.name,
+            column_type,
+            bool(sa_column.nullable),
+            Default.none(),
+            field=sa_column.key,
+            collation=_collation(sa_column.type),
         )
         if sa_column.identity is not None:  # an Identity is also the column's server_default
             column.identity = "always" if sa_column.identity.always else "by default"

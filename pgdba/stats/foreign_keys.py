@@ -50,10 +50,11 @@ def index_serves_foreign_key(index: str, constraint: str) -> str:
     """SQL condition: the pg_index row `index` serves the pg_constraint row `constraint` (a foreign key):
     the lookup the FK's checks make on every DELETE or key UPDATE of the referenced table (`WHERE $1 =
     fk_column`) can use it. It is valid, not partial, its leading key columns are the FK's columns in any
-    order (indkey and indclass are 0-based: the slice is [0 : n-1], array_position a 0-based subscript), its
-    method one of _EQUALITY_PROBE_METHODS, and its operator class of each FK column holds that lookup's
-    equality (the commutator of the FK's PK = FK operator): btree and hash ones do, and GiST or GIN ones of
-    btree_gist and btree_gin. The missing-FK check and the unused-index checks share it."""
+    order (indkey, indclass and indcollation are 0-based: the slice is [0 : n-1], array_position a 0-based
+    subscript), its method one of _EQUALITY_PROBE_METHODS, its operator class of each FK column holds that
+    lookup's equality (the commutator of the FK's PK = FK operator): btree and hash ones do, and GiST or
+    GIN ones of btree_gist and btree_gin; and its collation of each FK column is the column's (or none, for
+    a type without collation). The missing-FK check and the unused-index checks share it."""
     leading = f"({index}.indkey::int2[])[0:cardinality({constraint}.conkey) - 1]"
     return f"""{index}.indisvalid
                   AND {index}.indpred IS NULL
@@ -67,7 +68,15 @@ def index_serves_foreign_key(index: str, constraint: str) -> str:
                       SELECT 1
                         FROM unnest({constraint}.conkey, {constraint}.conpfeqop) AS key(attnum, pk_eq_fk)
                         JOIN pg_operator AS eq ON eq.oid = key.pk_eq_fk
-                       WHERE NOT EXISTS (
+                        JOIN pg_attribute AS col ON col.attrelid = {constraint}.conrelid
+                                                AND col.attnum = key.attnum
+                       -- the lookup compares under the column's collation, and the planner uses an index
+                       -- key only under the same one (measured on 15: an index on (code COLLATE "C") of a
+                       -- default-collation column, in a "C" database, is never used for it; DELETE of a
+                       -- parent row seq-scans the child, even with enable_seqscan off)
+                       WHERE {index}.indcollation[array_position({index}.indkey::int2[], key.attnum)]
+                             NOT IN (0, col.attcollation)
+                          OR NOT EXISTS (
                              SELECT 1
                                FROM pg_opclass AS oc
                                JOIN pg_amop AS ao ON ao.amopfamily = oc.opcfamily
