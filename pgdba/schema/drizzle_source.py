@@ -709,7 +709,7 @@ class _Converter:
                     self.model.notes.append(f"{item.where}: WHERE of an index on {table.name} not compared")
                     predicate = "?"
                 else:
-                    predicate = normalise_expression(item.predicate.text)
+                    predicate = normalise_expression(item.predicate.text, table.column_types)
             table.indexes.append(
                 Index(
                     item.name or f"{table.name}_{names}_{suffix}",
@@ -767,7 +767,11 @@ class _Converter:
                 and isinstance(item.name, str)
             ):
                 table.checks.append(
-                    Check(item.name, normalise_expression(item.predicate.text), item.predicate.text)
+                    Check(
+                        item.name,
+                        normalise_expression(item.predicate.text, table.column_types),
+                        item.predicate.text,
+                    )
                 )
             else:
                 self.model.notes.append(

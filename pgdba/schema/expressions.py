@@ -4,7 +4,8 @@ Both sides are parsed with PostgreSQL's own parser (pglast), rewritten to one fo
 spelling, parentheses and quoting never count as drift. The built-in equivalences (listed in the README):
 `now()` ≡ `CURRENT_TIMESTAMP` ≡ `transaction_timestamp()`, a cast to the column's own type is dropped
 (`'a'::text` ≡ `'a'` on a text column), numbers compare by value (`'0'::numeric` ≡ `0` ≡ `0.00`),
-JSON literals compare by content, `nextval('…_seq'::regclass)` is the serial sequence whatever its name.
+JSON literals compare by content, `nextval('…_seq'::regclass)` is the serial sequence whatever its name;
+date / time / interval / uuid literals compare by value in the type they are read as (literals.py).
 What PostgreSQL rewrites when it stores an expression is rewritten the same way on the source side: IN /
 NOT IN lists, BETWEEN, LIKE / ILIKE / SIMILAR TO, row comparisons, nested AND / OR; casts it adds that keep
 the value (`'-1'::integer`, `'utc'::text`, `(name)::text`) are dropped.
@@ -13,7 +14,7 @@ the value (`'-1'::integer`, `'utc'::text`, `(name)::text`) are dropped.
 from __future__ import annotations
 
 import copy
-import json
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
@@ -22,6 +23,7 @@ import pglast
 from pglast import ast, enums
 from pglast.stream import RawStream
 
+from pgdba.schema.literals import TYPED_LITERAL_TYPES, canonical_literal
 from pgdba.schema.model import Default, DefaultKind
 from pgdba.schema.types import base_type, format_type_name
 
@@ -47,18 +49,30 @@ def normalise_default(text: str, column_type: str = "") -> Default:
     if column_type.endswith("[]"):
         node = _array_literal_as_constructor(node)
     element = base_type(column_type)
+    _typed_literals(node, element)  # `'2020-01-01T00:00:00Z'` on a timestamp column, as it is stored
     canonical = RawStream()(_rewrite(node, element, strip_all_casts=False))
     return Default(DefaultKind.EXPRESSION, canonical, shown)
 
 
-@lru_cache(maxsize=8192)
-def normalise_expression(text: str) -> str:
+def normalise_expression(text: str, column_types: Mapping[str, str] | None = None) -> str:
     """A CHECK / index / generated expression in canonical form; constant casts are dropped (PostgreSQL
-    adds them when it stores `price >= 0` on a numeric column)."""
+    adds them when it stores `price >= 0` on a numeric column). `column_types` (the table's columns' types)
+    lets a literal compared with a column be read as that column's type: `day IN ('2020-1-2')` on a date
+    column is stored `day = ANY (ARRAY['2020-01-02'::date])`."""
+    types = tuple(sorted((column_types or {}).items()))
+    return _normalised_expression(
+        text, tuple((n, t) for n, t in types if base_type(t) in TYPED_LITERAL_TYPES)
+    )
+
+
+@lru_cache(maxsize=8192)
+def _normalised_expression(text: str, column_types: tuple[tuple[str, str], ...]) -> str:
     try:
         node = _parse_expression(text.strip())
     except ExpressionError:
         return " ".join(text.split())
+    if column_types:
+        _literals_compared_with_columns(node, {name: base_type(kind) for name, kind in column_types})
     return RawStream()(_rewrite(node, "", strip_all_casts=True))
 
 
@@ -196,6 +210,65 @@ def _unquoted_item(text: str, position: int) -> tuple[str | None, int]:
     return (None if value.upper() == "NULL" and not escaped else value), position
 
 
+# --- typed literals: compared by value in the type PostgreSQL reads them as (see literals.py) ----------
+
+# operators whose unknown-typed literal operand PostgreSQL reads as the other operand's type
+_SAME_TYPE_OPERATORS = frozenset({"=", "<>", "!=", "<", ">", "<=", ">=", "@>", "<@"})
+_LIST_KINDS = frozenset(
+    {
+        enums.A_Expr_Kind.AEXPR_IN,
+        enums.A_Expr_Kind.AEXPR_OP_ANY,
+        enums.A_Expr_Kind.AEXPR_OP_ALL,
+        enums.A_Expr_Kind.AEXPR_DISTINCT,
+        enums.A_Expr_Kind.AEXPR_NOT_DISTINCT,
+        enums.A_Expr_Kind.AEXPR_BETWEEN,
+        enums.A_Expr_Kind.AEXPR_NOT_BETWEEN,
+        enums.A_Expr_Kind.AEXPR_BETWEEN_SYM,
+        enums.A_Expr_Kind.AEXPR_NOT_BETWEEN_SYM,
+    }
+)
+
+
+def _typed_literals(node: Any, type_name: str) -> None:
+    """Rewrite in place the quoted literals of `node` (one, a list or an ARRAY[…] of them) read as `type_name`."""
+    if isinstance(node, tuple | list):
+        for item in node:
+            _typed_literals(item, type_name)
+    elif isinstance(node, ast.A_ArrayExpr):
+        _typed_literals(node.elements or (), type_name)
+    elif isinstance(node, ast.A_Const) and isinstance(node.val, ast.String) and not node.isnull:
+        canonical = canonical_literal(str(node.val.sval or ""), type_name)
+        if canonical is not None:
+            node.val = ast.String(sval=canonical)
+
+
+def _literals_compared_with_columns(node: Any, column_types: dict[str, str]) -> None:
+    """`at > '2020-01-01'` with `at` a timestamp column: the literal is read as a timestamp."""
+    if isinstance(node, tuple | list):
+        for item in node:
+            _literals_compared_with_columns(item, column_types)
+        return
+    if not isinstance(node, ast.Node):
+        return
+    if isinstance(node, ast.A_Expr) and (
+        node.kind in _LIST_KINDS or _operator_name(node) in _SAME_TYPE_OPERATORS
+    ):
+        left, right = _column_type(node.lexpr, column_types), _column_type(node.rexpr, column_types)
+        if left:
+            _typed_literals(node.rexpr, left)
+        elif right and node.kind == enums.A_Expr_Kind.AEXPR_OP:
+            _typed_literals(node.lexpr, right)
+    for slot in node:
+        _literals_compared_with_columns(getattr(node, slot), column_types)
+
+
+def _column_type(node: Any, column_types: dict[str, str]) -> str:
+    if not isinstance(node, ast.ColumnRef) or not node.fields:
+        return ""
+    last = node.fields[-1]
+    return column_types.get(str(last.sval), "") if isinstance(last, ast.String) else ""
+
+
 def _is_nextval(node: Any) -> bool:
     return isinstance(node, ast.FuncCall) and _function_name(node) == "nextval"
 
@@ -285,6 +358,11 @@ def _cast(node: ast.TypeCast, element_type: str, *, strip_all_casts: bool) -> An
     internal = _internal_type_name(type_name)
     plain = not type_name.typmods and not type_name.arrayBounds
     arg = node.arg
+    cast_type = base_type(format_type_name(type_name))
+    if cast_type in TYPED_LITERAL_TYPES and (
+        isinstance(arg, ast.A_Const) or (type_name.arrayBounds and isinstance(arg, ast.A_ArrayExpr))
+    ):
+        _typed_literals(arg, cast_type)  # `'90 minutes'::interval` is stored `'01:30:00'::interval`
     number = _number(arg, internal)
     if number is not None and _keeps_value(number, internal, type_name):
         return _number_constant(number)
@@ -296,7 +374,7 @@ def _cast(node: ast.TypeCast, element_type: str, *, strip_all_casts: bool) -> An
         return arg  # (name)::text: PostgreSQL's implicit varchar/char → text, written out
     if strip_all_casts and is_constant:
         return arg
-    if base_type(format_type_name(type_name)) == element_type:
+    if cast_type == element_type:
         return arg
     return node
 
@@ -375,9 +453,18 @@ def _operator(node: ast.A_Expr) -> Any:
         return _between(node, *_BETWEEN[kind])
     if kind in _PATTERN:
         return _binary(_operator_name(node), node.lexpr, node.rexpr)
+    if kind in (enums.A_Expr_Kind.AEXPR_OP_ANY, enums.A_Expr_Kind.AEXPR_OP_ALL):
+        value: Any = node.lexpr
+        items: Any = node.rexpr.elements if isinstance(node.rexpr, ast.A_ArrayExpr) else ()
+        if _is_numeric_column(value) and any(_is_decimal(i) for i in items or ()):
+            node.lexpr = value.arg  # `i IN (1, 2.5)` is stored `(i)::numeric = ANY (ARRAY[…])`
+        return node
     if kind == enums.A_Expr_Kind.AEXPR_OP:
         left: Any = node.lexpr
         right: Any = node.rexpr
+        negated = _number(right, "") if left is None and _operator_name(node) == "-" else None
+        if negated is not None:
+            return _number_constant(-negated)  # `-1::integer` is `-(1::integer)`, stored `(- 1)`
         if _is_decimal(right) and _is_numeric_column(left):
             node.lexpr = left.arg  # `i * 2.5` on an integer column is stored `(i)::numeric * 2.5`
         elif _is_decimal(left) and _is_numeric_column(right):
@@ -518,11 +605,6 @@ def _constant(node: Any, element_type: str) -> Any:
         if lowered in ("f", "false", "n", "no", "off", "0"):
             return ast.A_Const(isnull=False, val=ast.Boolean(boolval=False))
     if isinstance(value, ast.String) and element_type in ("json", "jsonb"):
-        try:
-            parsed = json.loads(str(value.sval or ""))
-        except ValueError:
-            return node
-        return ast.A_Const(
-            isnull=False, val=ast.String(sval=json.dumps(parsed, sort_keys=True, separators=(",", ":")))
-        )
+        canonical = canonical_literal(str(value.sval or ""), element_type)
+        return node if canonical is None else ast.A_Const(isnull=False, val=ast.String(sval=canonical))
     return node

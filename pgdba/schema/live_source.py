@@ -274,7 +274,9 @@ def _constraint(table: Table, row: dict[str, Any]) -> None:
         )
     elif kind == "c":
         expression = row["check_expr"] or ""
-        table.checks.append(Check(row["conname"], normalise_expression(expression), expression))
+        table.checks.append(
+            Check(row["conname"], normalise_expression(expression, table.column_types), expression)
+        )
 
 
 def _index(row: dict[str, Any], table: Table) -> Index:
@@ -302,7 +304,7 @@ def _index(row: dict[str, Any], table: Table) -> Index:
         tuple(columns),
         unique=row["indisunique"],
         method=row["amname"],
-        predicate=normalise_expression(row["predicate"]) if row["predicate"] else "",
+        predicate=normalise_expression(row["predicate"], table.column_types) if row["predicate"] else "",
         include=tuple(unquoted(k) for k in keys[key_count:]),
         nulls_not_distinct="NULLS NOT DISTINCT" in definition,
     )

@@ -134,6 +134,11 @@ class Table:
     def qualified(self) -> str:
         return self.name if self.schema == "public" else f"{self.schema}.{self.name}"
 
+    @property
+    def column_types(self) -> dict[str, str]:
+        """Each column's type by its database name: what a literal compared with the column is read as."""
+        return {name: column.type for name, column in self.columns.items()}
+
     def column_label(self, column: Column) -> str:
         """`Model.field` as the ORM names it, with the database name when it differs."""
         owner = self.model or self.name

@@ -334,7 +334,9 @@ class _Builder:
                     name or f"{table.name}_{column.name}_key",
                     (IndexColumn(column.name, descending, descending),),
                     unique=True,
-                    predicate=self._predicate(block, unique, f"{block.path}:{unique.line}:{unique.column}"),
+                    predicate=self._predicate(
+                        table, block, unique, f"{block.path}:{unique.line}:{unique.column}"
+                    ),
                     name_explicit=bool(name),
                 )
             )
@@ -363,14 +365,14 @@ class _Builder:
                         columns,
                         unique=attribute.name == "unique",
                         method=method,
-                        predicate=self._predicate(block, attribute, where),
+                        predicate=self._predicate(table, block, attribute, where),
                         name_explicit=bool(name),
                     )
                 )
             elif attribute.name == "fulltext":
                 self.model.notes.append(f"{where}: @@fulltext is MySQL/MongoDB only; skipped")
 
-    def _predicate(self, block: Block, attribute: Attribute, where: str) -> str:
+    def _predicate(self, table: Table, block: Block, attribute: Attribute, where: str) -> str:
         """A partial index's `where:` (preview feature partialIndexes) as a normalised predicate:
         `raw("…")` is SQL; `{ field: value, … }` is what the schema engine writes for it: `"col" = value`,
         `"col" IS NULL` for null, `{ not: value }` for `!=` / `IS NOT NULL`, the conditions joined by AND."""
@@ -381,7 +383,7 @@ class _Builder:
             text = value.args[0].value if value.args else None
             if not isinstance(text, str) or not text.strip():
                 raise InputError(f'{where}: where: raw("…") needs the predicate as a string')
-            return normalise_expression(text)
+            return normalise_expression(text, table.column_types)
         if not isinstance(value, Object) or not value.entries:
             raise InputError(f'{where}: where: takes raw("…") or an object such as {{ deletedAt: null }}')
         conditions = []
@@ -407,7 +409,7 @@ class _Builder:
                 )
                 return UNKNOWN
             conditions.append(f"{column} {'!=' if negated else '='} {self._where_literal(condition, where)}")
-        return normalise_expression(" AND ".join(conditions))
+        return normalise_expression(" AND ".join(conditions), table.column_types)
 
     def _where_literal(self, value: Value, where: str) -> str:
         if isinstance(value, Ref) and value.name in ("true", "false"):

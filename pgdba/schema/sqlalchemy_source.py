@@ -174,7 +174,12 @@ def _table(sa_table: sa.Table, model: SchemaModel) -> Table:
             name = constraint.name if isinstance(constraint.name, str) else None
             # unnamed: PostgreSQL names it ({table}_{column}_check …); it is matched by its expression
             table.checks.append(
-                Check(name or f"{table.name}_check", normalise_expression(text), text, bool(name))
+                Check(
+                    name or f"{table.name}_check",
+                    normalise_expression(text, table.column_types),
+                    text,
+                    bool(name),
+                )
             )
     for sa_index in sa_table.indexes:
         table.indexes.append(_index(sa_index, table))
@@ -231,7 +236,7 @@ def _index(sa_index: sa.Index, table: Table) -> Index:
     predicate = ""
     if where is not None:
         predicate = normalise_expression(
-            str(where.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True}))
+            str(where.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True})), table.column_types
         )
     return Index(
         str(sa_index.name),
