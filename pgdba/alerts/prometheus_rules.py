@@ -17,10 +17,20 @@ from dataclasses import dataclass
 
 from pgdba.alerts.rules import Rule, RuleSet, format_duration, format_number, table_key_parts
 
+# A table's size: a table with storage (partitions too) in one family, a partitioned table (its partitions'
+# summed) in the other, so a sum over the first counts each byte once. The check judges both, so do the rules.
+TABLE_SIZE_FAMILIES = ("pg_stat_user_tables_table_size_bytes", "pg_partitioned_table_size_bytes")
+
+
+def _either_table_size(template: str) -> str:
+    """`template` (holding {family}) over both size families, joined with `or` (their tables differ)."""
+    return "(" + " or ".join(template.replace("{family}", family) for family in TABLE_SIZE_FAMILIES) + ")"
+
+
 # PromQL for each metric, in the rule's unit; {sel} is where a per-table label matcher goes.
 PROMQL: dict[str, str] = {
     "database_size_gb": "pg_database_size_bytes / 1073741824",
-    "table_growth_mb_per_hour": "deriv(pg_stat_user_tables_table_size_bytes{sel}[{window}]) * 3600 / 1048576",
+    "table_growth_mb_per_hour": _either_table_size("deriv({family}{sel}[{window}])") + " * 3600 / 1048576",
     "connection_usage_percent": (
         "100 * sum by (instance) (pg_stat_activity_count)"
         " / on (instance) max by (instance) (pg_settings_max_connections - pg_settings_superuser_reserved_connections)"
@@ -55,7 +65,7 @@ PROMQL: dict[str, str] = {
         "100 * pg_stat_user_tables_n_dead_tup{sel}"
         " / (pg_stat_user_tables_n_live_tup{sel} + pg_stat_user_tables_n_dead_tup{sel} > 0)"
         " and pg_stat_user_tables_n_dead_tup{sel} > {min_dead_rows}"
-        " and pg_stat_user_tables_table_size_bytes{sel} > {min_table_bytes}"
+        " and " + _either_table_size("{family}{sel}") + " > {min_table_bytes}"
     ),
     "replication_lag_seconds": "pg_replication_lag_seconds",
     "inactive_replication_slots": "count by (instance) (pg_replication_slots_active == 0)",
@@ -149,15 +159,14 @@ class _Scope:
         """` unless on (schemaname, relname) (…)` leaving out the excluded schema-qualified tables."""
         if not self.excluded:
             return ""
+        # every table /metrics exposes has a size series, in one family or the other
         tables = " or ".join(
-            f"{TABLE_SERIES}{{schemaname={_promql_string(schema)},relname={_promql_string(name)}}}"
+            _either_table_size(
+                "{family}" + f"{{schemaname={_promql_string(schema)},relname={_promql_string(name)}}}"
+            )
             for schema, name in self.excluded
         )
         return f" unless on (schemaname, relname) ({tables})"
-
-
-# a series /metrics gives every table it exposes (the table rules' series come with it)
-TABLE_SERIES = "pg_stat_user_tables_table_size_bytes"
 
 
 def _scopes(rule: Rule) -> list[_Scope]:

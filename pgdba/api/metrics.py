@@ -178,10 +178,20 @@ def families(samples: Samples, top_statements: int = 100) -> Iterator[Metric]:
         yield seconds
     if samples.tables is not None:
         labels = ["datname", "schemaname", "relname"]
+        # a partitioned table has no storage of its own: its partitions' summed size gets its own family, so
+        # that sum(pg_stat_user_tables_table_size_bytes) counts each byte once (the rules read both)
         size = GaugeMetricFamily(
             "pg_stat_user_tables_table_size_bytes",
-            "Total size of the table (pg_total_relation_size; a partitioned table's partitions' summed: a sum "
-            "over tables counts them twice)",
+            "Total size of the table (pg_total_relation_size) with its indexes and TOAST; tables with storage "
+            "only (partitions included, partitioned tables in pg_partitioned_table_size_bytes): a sum counts "
+            "each byte once",
+            labels=labels,
+        )
+        partitioned_size = GaugeMetricFamily(
+            "pg_partitioned_table_size_bytes",
+            "Total size of a partitioned table: its leaf partitions' summed (they are in "
+            "pg_stat_user_tables_table_size_bytes too; a sub-partitioned table's partitioned partitions are here "
+            "as well)",
             labels=labels,
         )
         live = GaugeMetricFamily("pg_stat_user_tables_n_live_tup", "Estimated live rows", labels=labels)
@@ -189,10 +199,11 @@ def families(samples: Samples, top_statements: int = 100) -> Iterator[Metric]:
         for t in samples.tables:
             schema, _, table = t.name.partition(".")
             key = [samples.database, schema, table]
-            size.add_metric(key, t.total_bytes)
+            (partitioned_size if t.partitioned else size).add_metric(key, t.total_bytes)
             live.add_metric(key, t.live_rows)
             dead.add_metric(key, t.dead_rows)
         yield size
+        yield partitioned_size
         yield live
         yield dead
     if samples.replication is not None:

@@ -161,6 +161,8 @@ class PoolBenchResult(BaseModel):
     peak_server_connections: int
     peak_active_connections: int
     pool_connection_errors: int = 0  # absent from bench files written before pgdba recorded it
+    # of the errors, writes the server refused in a READ ONLY run (absent from older bench files)
+    read_only_refusals: int = 0
     # the peak of server connections reached the pool size (None: direct connections, or a bench file
     # written before pgdba pre-opened its pools and recorded it)
     size_reached: bool | None = None

@@ -39,6 +39,7 @@ from pgdba.pool.factory import (
 )
 from pgdba.pool.input_ranges import check_finite, check_whole
 from pgdba.pool.server_limits import MAX_BACKENDS, ConnectionBudget, connection_budget, is_loopback
+from pgdba.pool.volatile_calls import check_no_volatile_user_functions
 from pgdba.pool.workload import StatementWorkload, Workload
 from pgdba.target import Target
 
@@ -122,6 +123,9 @@ class SizeResult:
     # connections the pool tried to open and the server refused (psycopg_pool retries them in the
     # background, so no request sees the error): the server could not hold a pool this big
     pool_connection_errors: int = 0
+    # of the errors, requests that wrote (a function's INSERT, nextval(), …) and the server refused in the
+    # READ ONLY transaction of a run without --apply: the workload is not the read-only one it looked like
+    read_only_refusals: int = 0
 
     @property
     def failed(self) -> int:
@@ -186,23 +190,30 @@ def recommend_pool_size(results: list[SizeResult], tolerance: float = 0.10) -> t
     Direct connections (size 0) are never recommended."""
     unreached = [r for r in results if r.size_reached is False]
     clean = [r for r in results if r.mode == "pool" and r.clean and r.size_reached and r.p99_ms is not None]
-    never = (
+    notes = (
         "; not counted, their peak of server connections stayed below the size: "
         + ", ".join(f"{r.pool_size} (peak {r.peak_server_connections})" for r in unreached)
         if unreached
         else ""
     )
+    refused = sum(r.read_only_refusals for r in results)
+    if refused:
+        notes += (
+            f"; {refused} request{'s' if refused > 1 else ''} wrote and the server refused "
+            f"{'them' if refused > 1 else 'it'} in a READ ONLY transaction: pass --apply to run a workload "
+            "that may write"
+        )
     if not clean:
         return None, (
             "no pool size served every request without errors or timeouts at its full size: "
-            f"no recommendation{never}"
+            f"no recommendation{notes}"
         )
     best = min(r.p99_ms for r in clean if r.p99_ms is not None)
     limit = best * (1.0 + tolerance)
     chosen = min((r for r in clean if r.p99_ms is not None and r.p99_ms <= limit), key=lambda r: r.pool_size)
     return chosen.pool_size, (
         f"pool size {chosen.pool_size}: the smallest with p99 {chosen.p99_ms:.1f} ms within "
-        f"{tolerance:.0%} of the best p99 {best:.1f} ms, with no errors or timeouts{never}"
+        f"{tolerance:.0%} of the best p99 {best:.1f} ms, with no errors or timeouts{notes}"
     )
 
 
@@ -308,6 +319,7 @@ class _Tally:
     overloaded: int = 0
     connection_errors: int = 0
     pool_connection_errors: int = 0
+    read_only_refusals: int = 0
     samples: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -319,6 +331,8 @@ class _Tally:
     def failure(self, kind: str, exc: BaseException) -> None:
         with self.lock:
             setattr(self, kind, getattr(self, kind) + 1)
+            if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
+                self.read_only_refusals += 1
             message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
             if message not in self.samples and len(self.samples) < 3:
                 self.samples.append(message)
@@ -531,6 +545,7 @@ class _Run:
             peak_active_connections=sampler.peak_active,
             error_samples=tally.samples,
             pool_connection_errors=tally.pool_connection_errors,
+            read_only_refusals=tally.read_only_refusals,
         )
 
 
@@ -587,8 +602,9 @@ def _without_aborted_pipeline_echoes() -> Iterator[None]:
 def surge_load_test(target: Target, workload: Workload, config: LoadTestConfig) -> LoadTestReport:
     """Run the workload once per pool size (size 0 = direct connections) and measure each run.
 
-    Without config.apply, a workload of statements must be plain reads (InputError before anything runs)
-    and each request runs in a READ ONLY transaction; every session's read-only default is on as well."""
+    Without config.apply, a workload of statements must be plain reads calling no user-defined VOLATILE
+    function (InputError before anything runs) and each request runs in a READ ONLY transaction; every
+    session's read-only default is on as well."""
     check_bench_target(target)
     if not config.apply and isinstance(workload, StatementWorkload):
         workload = workload.as_plain_reads()
@@ -601,6 +617,8 @@ def _measure_each_size(target: Target, workload: Workload, config: LoadTestConfi
     try:
         budget = connection_budget(sampler.connection)
         check_pool_sizes(config, budget)
+        if isinstance(workload, StatementWorkload) and workload.read_only:
+            check_no_volatile_user_functions(sampler.connection, workload.statements, workload.name)
         server = {**sampler.server(), "dsn": target.masked_dsn, "connection_budget": budget.to_dict()}
         results: list[SizeResult] = []
         for size in config.pool_sizes:

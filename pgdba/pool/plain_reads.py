@@ -4,9 +4,11 @@ PostgreSQL's own parser (through pglast) classifies each statement before anythi
 SELECT, VALUES, TABLE or WITH query, or an EXPLAIN of one, with no data-modifying WITH, no SELECT … INTO, no
 row locks and no call of a built-in (or common extension) function with effects a READ ONLY transaction
 does not stop: set_config(), dblink, large objects, replication slots, statistics resets, signals to other
-sessions, advisory locks, … (_LASTING_EFFECTS). This check is the first line only: the load test also runs
-each request in a READ ONLY transaction, so that a function which writes to a table fails on the server. A
-user-defined function (or a view) with such effects is not detected.
+sessions, advisory locks, … (_LASTING_EFFECTS). This check is the first line only: the load test also refuses
+a call of a user-defined VOLATILE function (pgdba.pool.volatile_calls: its body is not seen here), and runs
+each request in a READ ONLY transaction, so that a write this check missed (a STABLE function's nextval(), a
+view's function) fails on the server. A view whose function has effects READ ONLY does not stop is not
+detected.
 """
 
 from __future__ import annotations
@@ -169,6 +171,18 @@ def lasting_effect(function: str) -> str | None:
         if function in effect.names or function.startswith(effect.prefixes):
             return effect.why
     return None
+
+
+def called_functions(statement: str) -> list[tuple[str | None, str]]:
+    """(schema or None, name) of every function the statement calls by name, as PostgreSQL folds them.
+    Raises pglast's ParseError for a text that is not SQL."""
+    calls = []
+    for node in walk(pglast.parse_sql(statement)):
+        if isinstance(node, ast.FuncCall):
+            parts = [str(part.sval) for part in node.funcname or () if isinstance(part, ast.String)]
+            if parts:
+                calls.append((parts[-2] if len(parts) > 1 else None, parts[-1]))
+    return calls
 
 
 def _function_name(call: ast.FuncCall) -> str:

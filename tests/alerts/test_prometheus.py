@@ -143,6 +143,54 @@ def test_a_schema_qualified_override_alerts_on_that_schemas_table_only(
 
 
 @needs_promtool
+def test_a_partitioned_tables_growth_fires_on_its_own_size_family_as_in_the_check(tmp_path: Path) -> None:
+    # events grows 1200 MiB/h, each of its two partitions 600: the check judges the partitioned table (over the
+    # generic 1000 MB/h) and each partition (under it); so must the exported rule
+    series = """
+      - series: 'pg_partitioned_table_size_bytes{datname="app",schemaname="public",relname="events"}'
+        values: '0+20971520x90'
+      - series: 'pg_stat_user_tables_table_size_bytes{datname="app",schemaname="public",relname="events_0"}'
+        values: '0+10485760x90'
+      - series: 'pg_stat_user_tables_table_size_bytes{datname="app",schemaname="public",relname="events_1"}'
+        values: '0+10485760x90'"""
+    checks = """
+      - eval_time: 80m
+        alertname: PgdbaTableGrowthWarning
+        exp_alerts:
+          - exp_labels: {severity: warning, pgdba_rule: table_growth, datname: app, schemaname: public, relname: events}
+            exp_annotations:
+              summary: "table_growth: 1200.00 MB/h (> 1000) on  appevents"
+              description: "Table growth in MB per hour, between two snapshots of table sizes\""""
+    _promtool_unit_test(_default_rules(tmp_path), series, checks)
+
+
+@needs_promtool
+def test_a_qualified_override_of_a_partitioned_table_is_left_out_of_the_generic_alert(
+    tmp_path: Path, rules_file: Callable[[str], Path]
+) -> None:
+    user = rules_file("[[rule]]\nname = 'table_growth'\n[rule.tables.\"public.events\"]\nwarn = 500\n")
+    rules = tmp_path / "pgdba.yml"
+    rules.write_text(prometheus_rules(load_rules(user)))
+    # 1200 MB/h: over the override (500) and the generic 1000, which must leave public.events to its override
+    series = """
+      - series: 'pg_partitioned_table_size_bytes{datname="app",schemaname="public",relname="events"}'
+        values: '0+20971520x90'"""
+    description = load_rules(user).rule("table_growth").summary
+    checks = f"""
+      - eval_time: 80m
+        alertname: PgdbaTableGrowthPublicEventsWarning
+        exp_alerts:
+          - exp_labels: {{severity: warning, pgdba_rule: table_growth, datname: app, schemaname: public, relname: events}}
+            exp_annotations:
+              summary: "table_growth: 1200.00 MB/h (> 500) on  appevents"
+              description: {json.dumps(description)}
+      - eval_time: 80m
+        alertname: PgdbaTableGrowthWarning
+        exp_alerts: []"""
+    _promtool_unit_test(rules, series, checks)
+
+
+@needs_promtool
 def test_thresholds_are_exported_exactly_not_rounded_to_six_digits(
     tmp_path: Path, rules_file: Callable[[str], Path]
 ) -> None:
@@ -151,7 +199,7 @@ def test_thresholds_are_exported_exactly_not_rounded_to_six_digits(
     rules.write_text(prometheus_rules(load_rules(user)))
     text = rules.read_text()
     assert "> 1234567.8" in text and "1.23457e+06" not in text
-    assert "pg_stat_user_tables_table_size_bytes > 104857600" in text  # dead_tuples' min_table_mb = 100 MiB
+    assert "pg_partitioned_table_size_bytes) > 104857600" in text  # dead_tuples' min_table_mb = 100 MiB
     # 1234567.85 GB is over 1234567.8 (the rounded 1234570 would hide it), 1234567.75 GB is not
     series = """
       - series: 'pg_database_size_bytes{datname="over"}'
@@ -367,6 +415,40 @@ def test_metrics_expose_every_series_the_exported_rules_query(db: TestDatabase) 
         text,
     )
     assert "pg_up 1.0" in text
+
+
+@pytest.mark.catalog
+def test_a_partitioned_tables_summed_size_has_its_own_family_so_a_sum_counts_each_byte_once(
+    db: TestDatabase,
+) -> None:
+    db.execute(
+        "CREATE TABLE events (id bigint NOT NULL, payload text) PARTITION BY HASH (id);"
+        "CREATE TABLE events_0 PARTITION OF events FOR VALUES WITH (MODULUS 2, REMAINDER 0);"
+        "CREATE TABLE events_1 PARTITION OF events FOR VALUES WITH (MODULUS 2, REMAINDER 1);"
+        "CREATE TABLE plain AS SELECT g AS id FROM generate_series(1, 1000) AS g;"
+        "INSERT INTO events SELECT g, repeat('event', 100) FROM generate_series(1, 6000) AS g"
+    )
+    text = generate_latest(metrics_registry(db.target, cache_seconds=0, top_tables=1000)).decode()
+
+    def family(name: str) -> dict[str, float]:
+        return {
+            sample.labels["relname"]: sample.value
+            for metric in text_string_to_metric_families(text)
+            for sample in metric.samples
+            if sample.name == name
+        }
+
+    tables = family("pg_stat_user_tables_table_size_bytes")
+    partitioned = family("pg_partitioned_table_size_bytes")
+    assert set(tables) == {"events_0", "events_1", "plain"}
+    assert partitioned == {"events": tables["events_0"] + tables["events_1"]}
+    with db.connect() as conn:
+        row = conn.execute(
+            "SELECT sum(pg_total_relation_size(oid)) FROM pg_class"
+            " WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'"
+        ).fetchone()
+    assert row is not None and sum(tables.values()) == row[0] > 1024**2  # every byte once
+    assert {"events", "events_0", "plain"} <= set(family("pg_stat_user_tables_n_live_tup"))
 
 
 def test_collection_is_cached_between_scrapes(db: TestDatabase) -> None:

@@ -1,5 +1,6 @@
 """`pgdba pool bench` without --apply never writes: the workload's statements are refused unless they are
-plain reads, and every request runs in a READ ONLY transaction pgdba opens, so a writing function fails."""
+plain reads calling no user-defined VOLATILE function, and every request runs in a READ ONLY transaction
+pgdba opens, so a writing function the checks cannot see (behind a view, or declared STABLE) fails."""
 
 from __future__ import annotations
 
@@ -230,20 +231,105 @@ def test_plain_reads_still_benchmark(
     assert result["ok"] == 80 and result["failed"] == 0, result["error_samples"]
 
 
-def test_a_volatile_function_that_inserts_fails_read_only_and_writes_nothing(
+USER_FUNCTIONS = (
+    "CREATE SCHEMA app;"
+    "CREATE TABLE app.counter (n int NOT NULL); INSERT INTO app.counter VALUES (0);"
+    "CREATE FUNCTION app.bump_counter() RETURNS int LANGUAGE plpgsql AS $$ "
+    "BEGIN UPDATE app.counter SET n = n + 1; RETURN 1; END $$;"
+    "CREATE FUNCTION app.new_object() RETURNS oid LANGUAGE sql AS 'SELECT lo_create(0)';"
+    "CREATE FUNCTION take_lock() RETURNS int LANGUAGE plpgsql AS $$ "
+    "BEGIN PERFORM pg_advisory_lock(42); RETURN 1; END $$;"
+    "CREATE SEQUENCE app.ticket;"
+    "CREATE FUNCTION app.stable_ticket() RETURNS bigint STABLE LANGUAGE sql AS $$ SELECT nextval('app.ticket') $$;"
+    "CREATE FUNCTION app.row_count() RETURNS bigint STABLE LANGUAGE sql AS 'SELECT count(*) FROM public.u';"
+    # a VOLATILE namesake of a built-in, in a schema off the search path: lower() is still pg_catalog's
+    "CREATE FUNCTION app.lower(text) RETURNS text LANGUAGE sql AS 'SELECT lo_create(0)::text'"
+)
+
+
+@pytest.mark.parametrize(
+    ("sql", "function"),
+    [
+        ("SELECT app.bump_counter()", "app.bump_counter"),  # an UPDATE READ ONLY would refuse at run time
+        ("SELECT * FROM app.new_object()", "app.new_object"),  # a large object READ ONLY lets through
+        ("SELECT take_lock()", "public.take_lock"),  # a session lock, found on the search path
+        ("SELECT count(*) FROM u WHERE id > app.bump_counter()", "app.bump_counter"),
+        ('SELECT "app"."bump_counter"()', "app.bump_counter"),
+    ],
+)
+def test_a_user_defined_volatile_function_is_refused_naming_it(
+    rows_db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str], sql: str, function: str
+) -> None:
+    rows_db.execute(USER_FUNCTIONS)
+    assert bench(rows_db, tmp_path, f"SELECT 1;\n{sql};\n") == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"pgdba: error: w.sql: statement 2 calls {function}() (a user-defined VOLATILE")
+    assert "pass --apply" in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_refused_user_function_changes_nothing_and_runs_with_apply(
     rows_db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    rows_db.execute(USER_FUNCTIONS)
+    objects = "SELECT count(*) FROM pg_largeobject_metadata"
+    assert bench(rows_db, tmp_path, "SELECT app.new_object();") == 2
+    with rows_db.connect() as conn:
+        assert conn.execute(objects).fetchone() == (0,)
+    assert bench(rows_db, tmp_path, "SELECT app.new_object();", "--apply", "--format", "json") == 0
+    with rows_db.connect() as conn:
+        assert conn.execute(objects).fetchone() == (20,)
+
+
+def test_stable_user_functions_and_namesakes_off_the_search_path_still_benchmark(
+    rows_db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows_db.execute(USER_FUNCTIONS)
+    sql = "SELECT app.row_count();\nSELECT lower(note) FROM u;\n"
+    assert bench(rows_db, tmp_path, sql, "--format", "json") == 0
+    [result] = json.loads(capsys.readouterr().out)["results"]
+    assert result["ok"] == 20 and result["read_only_refusals"] == 0, result["error_samples"]
+    with rows_db.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM pg_largeobject_metadata").fetchone() == (0,)
+
+
+def test_a_stable_function_that_takes_a_sequence_value_is_refused_by_the_server_and_said_so(
+    rows_db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows_db.execute(USER_FUNCTIONS)
+    assert bench(rows_db, tmp_path, "SELECT app.stable_ticket();", "--format", "json") == 1
+    report = json.loads(capsys.readouterr().out)
+    [result] = report["results"]
+    assert result["ok"] == 0 and result["errors"] == 20 and result["read_only_refusals"] == 20
+    assert result["error_samples"] == [
+        "ReadOnlySqlTransaction: cannot execute nextval() in a read-only transaction"
+    ]
+    assert report["recommended_pool_size"] is None
+    assert report["recommendation"].endswith(
+        "20 requests wrote and the server refused them in a READ ONLY transaction: pass --apply to run a "
+        "workload that may write"
+    )
+    with rows_db.connect() as conn:  # the sequence never advanced
+        assert conn.execute("SELECT last_value, is_called FROM app.ticket").fetchone() == (1, False)
+
+
+def test_a_write_behind_a_view_fails_read_only_the_user_is_told_and_nothing_is_written(
+    rows_db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a view hides the function from the checks: the READ ONLY transaction is what stops its INSERT
     rows_db.execute(
         "CREATE FUNCTION log_visit() RETURNS int VOLATILE LANGUAGE plpgsql AS $$ "
-        "BEGIN INSERT INTO u (note) VALUES ('visit'); RETURN 1; END $$"
+        "BEGIN INSERT INTO u (note) VALUES ('visit'); RETURN 1; END $$;"
+        "CREATE VIEW visits AS SELECT log_visit() AS logged"
     )
-    assert bench(rows_db, tmp_path, "SELECT log_visit();", "--format", "json") == 1  # no size qualifies
+    assert bench(rows_db, tmp_path, "SELECT * FROM visits;") == 1  # no size qualifies
     captured = capsys.readouterr()
-    [result] = json.loads(captured.out)["results"]
-    assert result["ok"] == 0 and result["errors"] == 20
-    assert result["error_samples"] == [
-        "ReadOnlySqlTransaction: cannot execute INSERT in a read-only transaction"
-    ]
+    lines = captured.out.splitlines()
+    assert "  2: ReadOnlySqlTransaction: cannot execute INSERT in a read-only transaction" in lines
+    assert lines[-1] == (
+        "no pool size served every request without errors or timeouts at its full size: no recommendation; "
+        "20 requests wrote and the server refused them in a READ ONLY transaction: pass --apply to run a "
+        "workload that may write"
+    )
     assert "Traceback" not in captured.err
     assert row_count(rows_db) == 10
 
@@ -251,14 +337,16 @@ def test_a_volatile_function_that_inserts_fails_read_only_and_writes_nothing(
 def test_a_function_that_switches_the_session_default_off_still_cannot_write(
     rows_db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # the first call turns the session's read-only default off (and commits), later calls would write
+    # the first call turns the session's read-only default off (and commits), later calls would write; the
+    # view hides the VOLATILE function from the check that refuses calling one
     rows_db.execute(
         "CREATE FUNCTION sneaky() RETURNS int VOLATILE LANGUAGE plpgsql AS $$ BEGIN "
         "IF current_setting('transaction_read_only') = 'on' THEN "
         "PERFORM set_config('default_transaction_read_only', 'off', false); RETURN 0; END IF; "
-        "DELETE FROM u WHERE id = (SELECT min(id) FROM u); RETURN 1; END $$"
+        "DELETE FROM u WHERE id = (SELECT min(id) FROM u); RETURN 1; END $$;"
+        "CREATE VIEW sneaky_view AS SELECT sneaky() AS deleted"
     )
-    assert bench(rows_db, tmp_path, "SELECT sneaky();", "--format", "json") == 0
+    assert bench(rows_db, tmp_path, "SELECT * FROM sneaky_view;", "--format", "json") == 0
     [result] = json.loads(capsys.readouterr().out)["results"]
     assert result["ok"] == 20
     assert row_count(rows_db) == 10
