@@ -36,16 +36,17 @@ def _default_rules(tmp_path: Path) -> Path:
     return rules
 
 
-def _promtool_unit_test(rules: Path, series: str, checks: str) -> None:
+def _promtool_unit_test(rules: Path, series: str, checks: str, *, interval: str = "1m") -> None:
     """`promtool test rules` on a rule file: `series` are input_series items, `checks` alert_rule_test items
-    (YAML, indented six spaces), one sample a minute."""
+    (YAML, indented six spaces), one sample and one rule evaluation per `interval` (a test spanning days
+    takes 1h: promtool evaluates every rule at each step)."""
     test = rules.parent / "test.yml"
     test.write_text(
         f"""
 rule_files: [{rules}]
-evaluation_interval: 1m
+evaluation_interval: {interval}
 tests:
-  - interval: 1m
+  - interval: {interval}
     input_series:
 {series}
     alert_rule_test:
@@ -271,12 +272,13 @@ def test_backup_and_restore_test_alerts_fire_when_nothing_ever_succeeded(tmp_pat
 
 @needs_promtool
 def test_restore_test_age_fires_on_backups_that_were_never_restore_tested(tmp_path: Path) -> None:
-    # a backup every day since 0, no restore test ever recorded: at 10 days the weekly test is 2 days late
+    # backups since 0 (the newest an hour old), no restore test ever recorded: at 10 days the weekly test is
+    # 2 days late. One sample and evaluation an hour: a minute's would be 14 400 evaluations of every rule
     series = """
       - series: 'pgdba_last_backup_timestamp_seconds'
-        values: '0+60x15000'
+        values: '0+3600x300'
       - series: 'pgdba_backups_untested_since_timestamp_seconds'
-        values: '0x15000'"""
+        values: '0x300'"""
     checks = f"""
       - eval_time: 10d
         alertname: PgdbaRestoreTestAgeWarning
@@ -284,7 +286,7 @@ def test_restore_test_age_fires_on_backups_that_were_never_restore_tested(tmp_pa
       - eval_time: 10d
         alertname: PgdbaRestoreTestAgeCritical
         exp_alerts: []"""
-    _promtool_unit_test(_default_rules(tmp_path), series, checks)
+    _promtool_unit_test(_default_rules(tmp_path), series, checks, interval="1h")
 
 
 @pytest.mark.catalog
