@@ -26,6 +26,7 @@ from pgdba.backup import (
 )
 from pgdba.backup.manifest import check_history_store, record_backup, record_failed_backup
 from pgdba.backup.server_identity import (
+    ServerReached,
     backups_for_server,
     reachable_system_identifier,
     target_system_identifier,
@@ -95,11 +96,14 @@ def run(request: Request, body: Confirmation, db: DatabaseName = None) -> dict[s
     storage = backup_storage(settings)
     check_history_store(settings.history_store)  # before the dump: a stored backup must get recorded
     started = datetime.now(UTC)
+    reached = ServerReached()  # the server's identifier once connected: the failure is that server's
     try:
-        manifest = run_backup(target, storage)
+        manifest = run_backup(target, storage, reached=reached)
     except Exception as exc:  # a failed backup is recorded too (the backup-age alert counts it), then raised
         with contextlib.suppress(Exception):
-            record_failed_backup(target.key, storage.url, started, exc, settings.history_store)
+            record_failed_backup(
+                target.key, storage.url, started, exc, settings.history_store, reached.system_identifier
+            )
         raise
     record_backup(target.key, storage.url, manifest, settings.history_store)
     record_action(request, target, "backup-run", manifest.backup_id, {"status": "done"})
@@ -111,7 +115,8 @@ def run(request: Request, body: Confirmation, db: DatabaseName = None) -> dict[s
     "/restore-test", response_model=RestoreTestResponse, dependencies=[Depends(require_action_allowed)]
 )
 def run_restore_test(request: Request, body: RestoreTestRequest, db: DatabaseName = None) -> dict[str, Any]:
-    """Restore a backup (the newest complete one by default) into a scratch database and verify it."""
+    """Restore a backup (the newest complete one by default) into a scratch database and verify it; 409
+    when the server's free space (where this machine sees it) is too small, unless skipSpaceCheck."""
     settings = settings_of(request)
     target = target_of(request, db)
     storage = existing_backup_storage(settings)
@@ -121,7 +126,7 @@ def run_restore_test(request: Request, body: RestoreTestRequest, db: DatabaseNam
     except InputError as exc:  # no such backup (yet): the storage's state, not a malformed request
         raise NotAvailable(str(exc)) from None
     check_history_store(settings.history_store)
-    result = restore_test(storage, backup, target)
+    result = restore_test(storage, backup, target, space_check=not body.skipSpaceCheck)
     record_restore_test(storage, backup, result, settings.history_store)
     outcome = "passed" if result.passed else "failed"
     record_action(request, target, "restore-test", f"{backup.backup_id}: {outcome}", {"status": outcome})

@@ -705,3 +705,9 @@ class RestoreTestRequest(ActionRequest):
         pattern=r"^[A-Za-z0-9_.:/-]+$",
         description="default: the newest complete backup",
     )
+    skipSpaceCheck: bool = Field(
+        False,
+        strict=True,
+        description="run even when the server's free space looks too small for the restore (as "
+        "`restore-test --skip-space-check`; JSON true or false)",
+    )

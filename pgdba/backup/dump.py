@@ -49,7 +49,8 @@ from pgdba.backup.manifest import (
     new_backup_id,
     write_manifest,
 )
-from pgdba.backup.server_identity import read_system_identifier
+from pgdba.backup.scratch_space import tablespace_sizes
+from pgdba.backup.server_identity import ServerReached, read_system_identifier
 from pgdba.backup.storage import Storage, StorageError
 from pgdba.backup.tools import PgTools, find_pg_tools
 from pgdba.errors import InputError, PgdbaError
@@ -188,8 +189,10 @@ def run_backup(
     progress: Progress | None = None,
     tools: PgTools | None = None,
     environ: Mapping[str, str] | None = None,
+    reached: ServerReached | None = None,
 ) -> Manifest:
-    """Dump the target's database into the store; returns the manifest (written last). jobs > 1 uses
+    """Dump the target's database into the store; returns the manifest (written last). `reached` gets the
+    server's system identifier once connected, for the record of a backup that fails after that. jobs > 1 uses
     pg_dump's directory format in parallel (needs local disk for one copy, see pgdba.backup.directory).
     The contents of up to large_object_digest_objects large objects, large_object_digest_bytes in all,
     are digested for the restore test (0 digests none)."""
@@ -213,6 +216,8 @@ def run_backup(
         assert row is not None
         version_num, version, db_bytes, database = int(row[0]), str(row[1]), int(row[2]), str(row[3])
         system_identifier = read_system_identifier(conn)  # None when not readable: the backup goes on
+        if reached is not None:
+            reached.system_identifier = system_identifier
         untracked = clients_may_untrack(target, conn)
         tools = tools or find_pg_tools(version_num // 10000, environ)
         if not exact:
@@ -225,6 +230,7 @@ def run_backup(
                 raise _lock_conflict(target, "the table size and catalog query before pg_dump") from None
             schema_model = _schema_model(conn)
         database_properties = _database_properties(conn)
+        sizes_by_tablespace = tablespace_sizes(conn)
     backup_id = new_backup_id(started)
     prefix = backup_prefix(database, backup_id)
     snapshot: str | None = None
@@ -308,6 +314,7 @@ def run_backup(
         large_objects_at_dump_end=None if exact else large_objects_at_dump_end,  # exact: the snapshot's count
         large_object_digests=lo_digests,
         database_properties=database_properties,
+        tablespace_sizes=sizes_by_tablespace,
     )
     try:
         write_manifest(storage, manifest)  # last: from here on the backup counts

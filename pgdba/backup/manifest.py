@@ -154,6 +154,9 @@ class Manifest:
     # the database's owner, locale, settings, privileges and comment, and the roles its objects need
     # (database_properties.py); None: taken by a pgdba that did not record them
     database_properties: dict[str, Any] | None = None
+    # bytes of the relations in each named tablespace, which a restore writes there (scratch_space.py);
+    # None: taken by a pgdba that did not record them, or not readable
+    tablespace_sizes: dict[str, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -465,9 +468,12 @@ def record_failed_backup(
     started_at: datetime,
     error: BaseException,
     history_location: str | None = None,
+    system_identifier: str | None = None,
 ) -> None:
     """A backup run that failed, in the history store: the backup-age alert counts a job that never
-    succeeded from its first failure, so one failing every night since it was set up still alerts."""
+    succeeded from its first failure, so one failing every night since it was set up still alerts.
+    system_identifier: of the server the run had connected to (ServerReached), so that another server
+    recording under the same key does not count it; None (it failed before connecting) counts for all."""
     from pgdba.history import open_store
     from pgdba.target import mask_password
 
@@ -481,6 +487,7 @@ def record_failed_backup(
         "ok": False,
         "status": "interrupted" if isinstance(error, KeyboardInterrupt) else "failed",
         "storage": storage_url,
+        "system_identifier": system_identifier,
         "error": reason[:500],
         "started_at": started_at.isoformat(),
         "finished_at": finished_at.isoformat(),

@@ -22,13 +22,13 @@ globals.sql.
 pg_restore is chosen by the major of the pg_dump that wrote the archive (an older one cannot read it).
 
 Before the scratch database is created, the server's free space is checked where this machine can see it
-(scratch_space): a copy that would not fit is refused, and the test does not run.
+(scratch_space.py: the data directory's filesystem, pg_wal's and the tablespaces'): a copy that would not
+fit is refused, and the test does not run.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -80,12 +80,18 @@ from pgdba.backup.manifest import (
     TableFacts,
 )
 from pgdba.backup.restore import RESTORING_ROLE_SQL, create_database, drop_database, missing_roles_message
+from pgdba.backup.scratch_space import (
+    NOT_RUN,
+    SCRATCH_SPACE_MARGIN,
+    ScratchSpace,
+    refuse_when_short,
+    scratch_space,
+)
 from pgdba.backup.server_identity import records_of_server
 from pgdba.backup.storage import Storage
 from pgdba.backup.tools import PgTools, pg_restore_for_archive
 from pgdba.errors import ConnectionFailed, InputError, NotAvailable, PgdbaError
 from pgdba.target import Target, mask_password
-from pgdba.units import format_bytes
 
 RESTORE_TEST_KIND = "restore_test"
 SCRATCH_PREFIX = "pgdba_restore_test_"
@@ -96,66 +102,8 @@ ESTIMATE_MIN_SLACK = 1000
 PASS, WARN, FAIL = "pass", "warn", "fail"
 
 
-# the room the scratch database needs, as a multiple of the source's pg_database_size: the copy itself is
-# at most about that (dead rows and bloat are not restored), and loading it writes WAL, which pg_wal holds
-# until a checkpoint recycles it (longer while archiving lags), on the data directory's disk by default
-SCRATCH_SPACE_MARGIN = 1.5
-
-
 class ScratchDatabaseUnavailable(NotAvailable):
     """The scratch database could not be created: the test did not run, so nothing is recorded."""
-
-
-class ScratchSpaceShort(NotAvailable):
-    """The scratch database would not fit on the server's disk: the test did not run, nothing is recorded."""
-
-
-@dataclass(frozen=True)
-class ScratchSpace:
-    """The free space the scratch database needs on the server, against what this machine can see."""
-
-    database_size: int  # the source's pg_database_size when the backup was taken (0: not recorded)
-    margin: float  # SCRATCH_SPACE_MARGIN unless told otherwise
-    available_bytes: int | None  # on the data directory's filesystem; None: not measured
-    path: str = ""  # the data directory measured
-    note: str = ""  # why the space was not checked
-    skipped: bool = False  # not checked on request (restore_test(space_check=False))
-
-    @property
-    def needed_bytes(self) -> int:
-        return math.ceil(self.database_size * self.margin)
-
-    @property
-    def fits(self) -> bool | None:
-        """None: not known (not measured, or no size to compare)."""
-        if self.available_bytes is None or not self.needed_bytes:
-            return None
-        return self.needed_bytes <= self.available_bytes
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self) | {"needed_bytes": self.needed_bytes, "fits": self.fits}
-
-
-def scratch_space(server: Target, manifest: Manifest, margin: float = SCRATCH_SPACE_MARGIN) -> ScratchSpace:
-    """The room a restore of `manifest` needs (its database_size × margin) and the free space of the
-    server's data directory, where the scratch database goes; not measured (the note says why) when the
-    server runs elsewhere, the role may not read data_directory (it needs pg_monitor), or the manifest
-    records no size."""
-    if manifest.database_size <= 0:
-        return ScratchSpace(
-            0, margin, None, note="free space not checked: the backup's manifest records no database size"
-        )
-    # imported here: pgdba.alerts reads the records of pgdba.backup, which must not need it to load
-    from pgdba.alerts.metrics import data_directory_disk
-
-    try:
-        with server.connect() as conn:
-            disk = data_directory_disk(conn, server)
-    except ConnectionFailed as exc:
-        raise ConnectionFailed(f"{exc} ({NOT_RUN})") from None
-    if disk.avail_bytes is None:
-        return ScratchSpace(manifest.database_size, margin, None, disk.path, f"free space {disk.reason}")
-    return ScratchSpace(manifest.database_size, margin, disk.avail_bytes, disk.path)
 
 
 def checked_scratch_space(server: Target, backup: BackupInfo, check: bool, margin: float) -> ScratchSpace:
@@ -165,20 +113,8 @@ def checked_scratch_space(server: Target, backup: BackupInfo, check: bool, margi
         size = backup.manifest.database_size
         return ScratchSpace(size, margin, None, note="free space not checked, on request", skipped=True)
     space = scratch_space(server, backup.manifest, margin)
-    refuse_when_short(space, backup)
+    refuse_when_short(space, f"{backup.database}/{backup.backup_id}")
     return space
-
-
-def refuse_when_short(space: ScratchSpace, backup: BackupInfo) -> None:
-    """ScratchSpaceShort, in one line, when the scratch database would not fit in the free space."""
-    if space.fits is not False:
-        return
-    assert space.available_bytes is not None
-    raise ScratchSpaceShort(
-        f"restoring {backup.database}/{backup.backup_id} needs about {format_bytes(space.needed_bytes)} "
-        f"({space.margin:g} × its database size of {format_bytes(space.database_size)}) and {space.path} "
-        f"has {format_bytes(space.available_bytes)} free ({NOT_RUN}; --skip-space-check runs it anyway)"
-    )
 
 
 @dataclass
@@ -362,9 +298,6 @@ def restore_test(
                 result.add("scratch.drop", WARN, f"drop {scratch} by hand: {_first_line(exc)}")
         result.duration_s = time.monotonic() - started
     return result
-
-
-NOT_RUN = "the restore test did not run, nothing recorded"
 
 
 def create_scratch_database(

@@ -33,6 +33,15 @@ SHORT_DIGITS = 6  # the low digits: the high bits of the identifier are initdb's
 NOT_RECORDED = "not recorded"
 
 
+@dataclass
+class ServerReached:
+    """The server a job has connected to, filled in by the job as soon as it has (read once, early): a
+    failure recorded afterwards names the server. A job that failed before connecting has no identifier,
+    and its failure counts for every server recording under its key (same_server)."""
+
+    system_identifier: str | None = None
+
+
 def read_system_identifier(conn: psycopg.Connection) -> str | None:
     """The cluster's system identifier, or None when pg_control_system() is not readable (EXECUTE revoked,
     a fork without it); in its own (sub)transaction, so a failure never aborts the caller's."""

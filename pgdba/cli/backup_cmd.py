@@ -43,7 +43,12 @@ from pgdba.backup.retention import (
     plan_server_retention,
     plan_store_retention,
 )
-from pgdba.backup.server_identity import backups_for_server, short_identifier, target_system_identifier
+from pgdba.backup.server_identity import (
+    ServerReached,
+    backups_for_server,
+    short_identifier,
+    target_system_identifier,
+)
 from pgdba.backup.storage import Storage, require_existing_folder
 from pgdba.backup.verify import VerifyResult, verify_or_say_why_not
 from pgdba.cli.options import DsnOption, FormatOption, StoreOption, check_format, target_from
@@ -160,16 +165,18 @@ def _byte_progress(description: str, total: int | None = None) -> Iterator[Calla
 
 
 @contextmanager
-def recording_failures(target_key: str, storage_url: str, history: str | None) -> Iterator[None]:
+def recording_failures(target_key: str, storage_url: str, history: str | None) -> Iterator[ServerReached]:
     """A backup run that fails (or is interrupted: cron's `timeout`, Ctrl-C) is recorded as a failed
     backup in the history store, then its error goes on as before; a failure to record it only adds a
-    note on stderr."""
+    note on stderr. The run fills in the ServerReached yielded once it has connected: the record then
+    names the server (before that it has no identifier, and counts for every server under the key)."""
     started = datetime.now(UTC)
+    reached = ServerReached()
     try:
-        yield
+        yield reached
     except (Exception, KeyboardInterrupt) as exc:
         try:
-            record_failed_backup(target_key, storage_url, started, exc, history)
+            record_failed_backup(target_key, storage_url, started, exc, history, reached.system_identifier)
         except Exception as record_error:
             print(
                 f"pgdba: note: the failed backup was not recorded in the history store: {record_error}",
@@ -234,7 +241,7 @@ def run_command(
     given_storage = storage or os.environ.get("PGDBA_BACKUP_STORAGE", "")
     # from here on a failure (a storage that does not open included: a cron job without its settings) is a
     # failed backup in the history store, which the backup-age alert counts
-    with recording_failures(target.key, given_storage, history):
+    with recording_failures(target.key, given_storage, history) as reached:
         store = _storage(storage, endpoint_url, region, profile)
         with _byte_progress("pg_dump") as progress:
             manifest = run_backup(
@@ -247,6 +254,7 @@ def run_command(
                 include_globals=not no_globals,
                 age_recipients=age_recipients(age_recipient),
                 progress=progress,
+                reached=reached,
             )
     record_backup(target.key, store.url, manifest, history)
     data = {
@@ -664,10 +672,11 @@ def restore_test_command(
     under the same database name is never picked); without --database, of the --dsn database when the
     storage holds backups of several.
 
-    Before the scratch database is created, the free space of the server's data directory is checked
-    when this machine can see it (a local server, a role with pg_monitor): the backup's database size ×
-    1.5 must fit, else it refuses in one line (--skip-space-check runs it anyway); when it cannot be
-    measured a note says so and the test runs.
+    Before the scratch database is created, the free space of each filesystem the restore writes to is
+    checked when this machine can see it (a local server, a role with pg_monitor): the backup's database
+    size × 1.5 on the data directory's, the WAL it writes on pg_wal's, each tablespace's objects on its
+    own; short anywhere, it refuses in one line naming the filesystem (--skip-space-check runs it anyway);
+    when it cannot be measured a note says so and the test runs.
     Example: pgdba restore-test --storage file:///var/backups/pg --dsn postgresql://postgres@localhost/postgres
     """
     check_format(fmt)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,9 @@ from fastapi.testclient import TestClient
 
 from pgdba.api.app import create_app
 from pgdba.api.settings import ApiSettings
-from pgdba.backup.manifest import BACKUP_KIND
+from pgdba.backup import find_backup
+from pgdba.backup.manifest import BACKUP_KIND, write_manifest
+from pgdba.backup.storage import FileStorage
 from pgdba.history.store import open_store
 from tests.api.conftest import TOKEN
 from tests.conftest import TestDatabase
@@ -78,3 +81,26 @@ def test_a_backup_run_that_fails_is_recorded_as_failed_for_the_backup_age_alert(
         ((_, payload),) = store.records(seeded.target.key, BACKUP_KIND)
     assert (payload["ok"], payload["status"], payload["storage"]) == (False, "failed", f"file://{storage}")
     assert str(storage) in payload["error"]
+
+
+def test_restore_test_refuses_a_copy_too_large_for_the_free_space_unless_skip_space_check(
+    seeded: TestDatabase, tmp_path: Path, store_path: str
+) -> None:
+    client = _client(seeded, tmp_path, store_path)
+    taken = client.post("/api/v1/backups/run", json={"confirm": True}).json()
+    storage = FileStorage(tmp_path / "backups")
+    manifest = find_backup(storage, taken["backup_id"], seeded.name).manifest
+    assert manifest is not None
+    write_manifest(storage, dataclasses.replace(manifest, database_size=10 * 2**50))  # 10 PiB: no disk has it
+
+    refused = client.post("/api/v1/backups/restore-test", json={"confirm": True})
+    assert refused.status_code == 409
+    detail = refused.json()["detail"]
+    assert detail.startswith(f"restoring {seeded.name}/{taken['backup_id']} needs about 15.0 PB")
+    assert client.get("/api/v1/backups").json()["lastRestoreTest"] is None  # nothing recorded
+
+    tested = client.post("/api/v1/backups/restore-test", json={"confirm": True, "skipSpaceCheck": True})
+    assert tested.status_code == 200
+    body = tested.json()
+    assert body["passed"] is True
+    assert (body["scratch_space"]["skipped"], body["scratch_space"]["fits"]) == (True, None)

@@ -118,3 +118,13 @@ def test_large_tables_must_be_a_json_boolean(token_client: TestClient) -> None:
     response = token_client.post("/api/v1/advisor/apply", json={"confirm": True, "largeTables": "yes"})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "largeTables"]
+
+
+@pytest.mark.parametrize("skip", ["yes", "true", 1, None, []])
+def test_skip_space_check_must_be_a_json_boolean(token_client: TestClient, skip: object) -> None:
+    response = token_client.post(
+        "/api/v1/backups/restore-test", json={"confirm": True, "skipSpaceCheck": skip}
+    )
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert (error["loc"], error["msg"]) == (["body", "skipSpaceCheck"], "Input should be a valid boolean")

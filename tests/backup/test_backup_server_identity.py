@@ -19,10 +19,18 @@ from fastapi.testclient import TestClient
 from psycopg import conninfo, sql
 
 from pgdba.alerts.check import collect_samples
+from pgdba.alerts.metrics import JobRecords
 from pgdba.api.app import create_app
 from pgdba.api.settings import ApiSettings
 from pgdba.backup import find_backup, list_backups, run_backup
-from pgdba.backup.manifest import MANIFEST_NAME, BackupInfo, Manifest, new_backup_id, record_backup
+from pgdba.backup.manifest import (
+    BACKUP_KIND,
+    MANIFEST_NAME,
+    BackupInfo,
+    Manifest,
+    new_backup_id,
+    record_backup,
+)
 from pgdba.backup.restore import choose_backup_to_restore
 from pgdba.backup.retention import RetentionPolicy, plan_retention
 from pgdba.backup.server_identity import short_identifier
@@ -244,6 +252,35 @@ def test_backup_age_alert_ignores_a_newer_backup_another_server_recorded_under_t
         samples = collect_samples(conn, load_server_facts(conn), db.target, store, {"backups"})
     assert samples.backups is not None
     assert samples.backups.last_backup == mine.finished_at
+
+
+def test_a_backup_run_that_fails_on_one_server_does_not_count_for_another_recording_under_its_key(
+    db, twin, file_storage, tmp_path: Path, capsys
+):
+    history = str(tmp_path / "history.sqlite3")
+    mine = run_backup(db.target, file_storage, include_globals=False)
+    record_backup(twin.key, file_storage.url, mine, history)  # this server's cron, under the same key
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / twin.database).write_text("")  # the database's folder is a file: the dump cannot be stored
+    argv = ["backup", "run", "--dsn", twin.dsn, "--storage", f"file://{broken}", "--no-globals"]
+    assert main([*argv, "--store", history]) == 2
+    assert str(broken / twin.database) in capsys.readouterr().err
+    with open_store(history) as store:
+        failed = store.records(twin.key, BACKUP_KIND)[0][1]
+    assert (failed["ok"], failed["system_identifier"]) == (False, _system_identifier(twin.dsn))
+
+    def backup_jobs(conn: psycopg.Connection) -> JobRecords:
+        with open_store(history) as store:
+            samples = collect_samples(conn, load_server_facts(conn), twin, store, {"backups"})
+        assert samples.backups is not None
+        return samples.backups.backups
+
+    with session(db.target) as conn:  # the other server's failure is not this one's
+        assert backup_jobs(conn) == JobRecords(mine.finished_at, None, 0, mine.finished_at, False)
+    with session(twin) as conn:  # the failing server's: failing since its first failure, none succeeded
+        jobs = backup_jobs(conn)
+    assert (jobs.last_success, jobs.failed_since_success, jobs.last_failed) == (None, 1, True)
 
 
 def test_api_lists_and_restore_tests_only_the_backups_of_its_servers_database(

@@ -1,15 +1,21 @@
 """`restore-test` checks the server's free space before it creates the scratch database: the backup's
-database size × 1.5 must fit on the data directory's filesystem, else it refuses in one line (exit 2,
-nothing created, nothing recorded) unless --skip-space-check; where the space cannot be measured it says so
-and runs."""
+database size × 1.5 must fit on the data directory's filesystem, the WAL it writes on pg_wal's (here a
+tmpfs of its own) and the objects of each tablespace on the tablespace's, else it refuses in one line
+naming the filesystem (exit 2, nothing created, nothing recorded) unless --skip-space-check; where the
+space cannot be measured it says so and runs."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import math
+import os
+import shutil
+import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -21,7 +27,10 @@ from pgdba.backup.manifest import Manifest, write_manifest
 from pgdba.backup.restore_test import SCRATCH_SPACE_MARGIN, scratch_space
 from pgdba.backup.storage import FileStorage
 from pgdba.cli import main
+from pgdba.embedded import EmbeddedCluster
 from pgdba.target import Target, resolve_target
+from pgdba.units import format_bytes
+from tests.clusters import own_cluster
 
 
 def _scratch_databases(db) -> set[str]:  # type: ignore[no-untyped-def]
@@ -129,3 +138,140 @@ def test_the_free_space_is_not_measured_for_a_server_elsewhere_nor_without_a_rec
         None,
         "free space not checked: the backup's manifest records no database size",
     )
+
+
+MB = 2**20
+
+
+@contextmanager
+def _tmpfs(size_mb: int) -> Iterator[Path]:
+    """A tmpfs of its own (a filesystem with a known, small free space), unmounted afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mount_point = Path(tempfile.mkdtemp(prefix="pgdba-tmpfs-"))
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_mb}m,mode=0755", "tmpfs", str(mount_point)], check=True
+    )
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True)
+        mount_point.rmdir()
+
+
+def _server_owned(cluster: EmbeddedCluster, folder: Path) -> None:
+    assert cluster.run_as is not None
+    for path in [folder, *folder.rglob("*")]:
+        os.chown(path, cluster.run_as.pw_uid, cluster.run_as.pw_gid)
+
+
+@pytest.fixture(scope="module")
+def wal_elsewhere() -> Iterator[tuple[EmbeddedCluster, Path, Path]]:
+    """A cluster whose pg_wal is a symlink to a 256 MB tmpfs, with a tablespace `small` on an 8 MB tmpfs:
+    (cluster, pg_wal's filesystem, the tablespace's location)."""
+    # max_wal_size set here: the WAL room a restore needs is the smaller of it and the database size
+    with (
+        _tmpfs(256) as wal_disk,
+        _tmpfs(8) as tablespace_disk,
+        own_cluster("wal-elsewhere", max_wal_size="1GB", min_wal_size="32MB") as cluster,
+    ):
+        cluster.stop()
+        wal = wal_disk / "pg_wal"
+        shutil.copytree(cluster.data_dir / "pg_wal", wal)
+        shutil.rmtree(cluster.data_dir / "pg_wal")
+        (cluster.data_dir / "pg_wal").symlink_to(wal)
+        location = tablespace_disk / "small"
+        location.mkdir(mode=0o700)
+        _server_owned(cluster, wal_disk)
+        _server_owned(cluster, location)
+        cluster.start()
+        with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+            conn.execute(f"CREATE TABLESPACE small LOCATION '{location}'")
+        yield cluster, wal_disk, location
+
+
+def _database_on(cluster: EmbeddedCluster, setup: str) -> Target:
+    name = f"shop_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    with psycopg.connect(cluster.dsn(name), autocommit=True) as conn:
+        conn.execute(setup)
+    return resolve_target(cluster.dsn(name))
+
+
+def _scratch_databases_on(cluster: EmbeddedCluster) -> list[str]:
+    with psycopg.connect(cluster.dsn()) as conn:
+        rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'pgdba_restore_test_%'")
+        return [str(r[0]) for r in rows.fetchall()]
+
+
+def test_restore_test_checks_the_wal_room_on_pg_wals_own_filesystem_and_names_it_when_short(
+    wal_elsewhere: tuple[EmbeddedCluster, Path, Path], tmp_path: Path, capsys
+):
+    cluster, wal_disk, _ = wal_elsewhere
+    source = _database_on(
+        cluster, "CREATE TABLE item AS SELECT g AS id, md5(g::text) AS name FROM generate_series(1, 2000) g"
+    )
+    storage = FileStorage(tmp_path / "backups")
+    manifest = run_backup(source, storage, include_globals=False)
+    result = restore_test(storage, find_backup(storage, None, source.database), source)
+    assert result.passed, result.to_dict()
+    data_dir = str(cluster.data_dir)
+    data_room, wal_room = result.to_dict()["scratch_space"]["filesystems"]
+    assert (data_room["path"], data_room["needed_bytes"]) == (
+        data_dir,
+        math.ceil(manifest.database_size * SCRATCH_SPACE_MARGIN),
+    )
+    assert (wal_room["path"], wal_room["needed_bytes"], wal_room["fits"]) == (
+        f"{data_dir}/pg_wal",
+        manifest.database_size,  # smaller than max_wal_size (1 GB)
+        True,
+    )
+    assert 0 < wal_room["available_bytes"] <= shutil.disk_usage(wal_disk).total
+
+    # 2 GB: 3 GB fit on the data directory's disk, 1 GB of WAL (max_wal_size) not on pg_wal's 256 MB
+    write_manifest(storage, dataclasses.replace(manifest, database_size=2 * 2**30))
+    assert shutil.disk_usage(cluster.data_dir).free > 3 * 2**30
+    argv = ["restore-test", "--dsn", source.dsn, "--storage", f"file://{storage.root}"]
+    assert main([*argv, "--store", str(tmp_path / "history.sqlite3")]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    (line,) = err.splitlines()
+    assert line.startswith(
+        f"pgdba: error: restoring {source.database}/{manifest.backup_id} needs about 1.0 GB on the "
+        f"filesystem of {data_dir}/pg_wal (its WAL in pg_wal: the smaller of its database size and "
+        "max_wal_size) and it has "
+    )
+    assert line.endswith(
+        "free (the restore test did not run, nothing recorded; --skip-space-check runs it anyway)"
+    )
+    assert _scratch_databases_on(cluster) == []
+
+
+def test_restore_test_refuses_when_a_tablespaces_objects_would_not_fit_on_its_filesystem(
+    wal_elsewhere: tuple[EmbeddedCluster, Path, Path], tmp_path: Path, capsys
+):
+    cluster, _, location = wal_elsewhere
+    # about 5 MB in the 8 MB tablespace: a copy restored next to it does not fit
+    source = _database_on(
+        cluster,
+        "CREATE TABLE wide (id int, pad text) TABLESPACE small; "
+        "INSERT INTO wide SELECT g, repeat('x', 500) FROM generate_series(1, 9000) g",
+    )
+    storage = FileStorage(tmp_path / "backups")
+    manifest = run_backup(source, storage, include_globals=False)
+    assert manifest.tablespace_sizes is not None and manifest.tablespace_sizes["small"] > 4 * MB
+    free = shutil.disk_usage(location).free
+    assert free < manifest.tablespace_sizes["small"]
+    argv = ["restore-test", "--dsn", source.dsn, "--storage", f"file://{storage.root}"]
+    assert main([*argv, "--store", str(tmp_path / "history.sqlite3")]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    (line,) = err.splitlines()
+    assert line.startswith(
+        f"pgdba: error: restoring {source.database}/{manifest.backup_id} needs about "
+        f"{format_bytes(manifest.tablespace_sizes['small'])} on the filesystem of {location} (its objects "
+        "in tablespace small) and it has "
+    )
+    assert _scratch_databases_on(cluster) == []
+    assert not list(storage.root.rglob("restore-test.json"))
