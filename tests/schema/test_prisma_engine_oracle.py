@@ -130,9 +130,8 @@ CREATE TABLE "_prisma_migrations" (id text);
 """
 
 
-# what `prisma db pull` writes for PULLED_DDL (with HEADER's blocks): the test below pulls it again where the
-# pinned Prisma schema engine can (it panics introspecting PostgreSQL 18's catalog: sql-schema-describer,
-# postgres.rs:1193), and the others compare it with the database on every major
+# what `prisma db pull` writes for PULLED_DDL (with HEADER's blocks): the test below pulls it again and the
+# others compare it with the database, on every major
 PULLED = """generator client {
   provider        = "prisma-client-js"
   previewFeatures = ["partialIndexes"]
@@ -182,7 +181,6 @@ def pulled(db: Any, tmp_path: Path) -> Path:
 
 
 @pytest.mark.catalog
-@pytest.mark.pg("<= 17")
 def test_prisma_db_pull_writes_what_the_tests_compare(db: Any, node_modules: Path, tmp_path: Path) -> None:
     db.execute(PULLED_DDL)
     base = tmp_path / "base.prisma"

@@ -10,7 +10,7 @@
 //   MODE push: prints the engine's push result as JSON without applying anything that loses data;
 //              {"executedSteps": 0, …} means the engine sees no difference between PATH and the database.
 // adapter-pg 7.10.1 cannot read the "char" columns of the catalog queries that introspection runs (it throws
-// UnsupportedNativeDataType for type oid 18); the pool below hands them over as text, which they are.
+// UnsupportedNativeDataType for type oid 18); they are handed over as text and typed Character (below).
 // a panic of the engine prints its message instead of failing to report it
 globalThis.PRISMA_WASM_PANIC_REGISTRY = { set_message: (message) => console.error("PANIC:", message) };
 import fs from "node:fs";
@@ -29,27 +29,32 @@ const { PrismaPg } = await import(path.join(modules, "@prisma/adapter-pg/dist/in
 const { bindMigrationAwareSqlAdapterFactory } = await import(
   path.join(modules, "@prisma/driver-adapter-utils/dist/index.mjs")
 );
-const pg = (await import(path.join(modules, "pg/esm/index.mjs"))).default;
-
 const CHAR_OID = 18;
 const TEXT_OID = 25;
-
-class CharAsTextPool extends pg.Pool {
-  async query(...args) {
-    const result = await super.query(...args);
-    for (const field of result?.fields ?? []) {
-      if (field.dataTypeID === CHAR_OID) field.dataTypeID = TEXT_OID;
-    }
-    return result;
-  }
-}
 
 const paths = fs.statSync(target).isDirectory()
   ? fs.readdirSync(target).filter((f) => f.endsWith(".prisma")).sort().map((f) => path.join(target, f))
   : [target];
 const files = paths.map((p) => ({ path: p, content: fs.readFileSync(p, "utf8") }));
-const pool = new CharAsTextPool({ connectionString: process.env.PRISMA_DDL_URL });
-const adapter = bindMigrationAwareSqlAdapterFactory(new PrismaPg(pool));
+const { ColumnTypeEnum } = await import(path.join(modules, "@prisma/driver-adapter-utils/dist/index.mjs"));
+const factory = new PrismaPg({ connectionString: process.env.PRISMA_DDL_URL });
+
+// The adapter's query class is patched: a "char" column's result is read as text, then typed Character, as
+// the engine's describer reads it (typed Text, PostgreSQL 18's NOT NULL constraints, contype 'n', panic it)
+const probe = await factory.connect();
+const queryable = Object.getPrototypeOf(Object.getPrototypeOf(probe));
+await probe.dispose();
+const queryRaw = queryable.queryRaw;
+queryable.queryRaw = async function (query) {
+  const io = await this.performIO(query);
+  const chars = io.fields.map((field) => field.dataTypeID === CHAR_OID);
+  for (const field of io.fields) if (field.dataTypeID === CHAR_OID) field.dataTypeID = TEXT_OID;
+  const answered = Object.create(this, { performIO: { value: async () => io } });
+  const result = await queryRaw.call(answered, query);
+  result.columnTypes = result.columnTypes.map((type, i) => (chars[i] ? ColumnTypeEnum.Character : type));
+  return result;
+};
+const adapter = bindMigrationAwareSqlAdapterFactory(factory);
 const engine = await bindings.SchemaEngine.new({ datamodels: files.map((f) => [f.path, f.content]) }, () => {}, adapter);
 const filters = { externalTables: [], externalEnums: [] };
 if (mode === "pull") {
