@@ -15,17 +15,17 @@ from tests.conftest import TestDatabase
 from tests.matrix.stats_visibility import eventually, publish_stats
 
 SCHEMA = """
-CREATE TABLE customers (id int PRIMARY KEY, email text NOT NULL, country text NOT NULL);
+CREATE TABLE customers (id int PRIMARY KEY, email text NOT NULL, country text NOT NULL) WITH (autovacuum_enabled = off);
 INSERT INTO customers
 SELECT g, 'user' || g || '@example.com', (ARRAY['de', 'fr', 'us'])[1 + g % 3]
   FROM generate_series(1, 20000) g;
 CREATE TABLE orders (id int PRIMARY KEY, customer_id int NOT NULL, status text NOT NULL,
-                     total numeric NOT NULL, created_at timestamptz NOT NULL);
+                     total numeric NOT NULL, created_at timestamptz NOT NULL) WITH (autovacuum_enabled = off);
 INSERT INTO orders
 SELECT g, 1 + g % 20000, (ARRAY['new', 'paid', 'shipped', 'done'])[1 + g % 4], g % 500,
        timestamptz '2024-01-01' + g * interval '1 minute'
   FROM generate_series(1, 40000) g;
-CREATE TABLE events (id int, account_id int NOT NULL, created_at timestamptz NOT NULL, payload text);
+CREATE TABLE events (id int, account_id int NOT NULL, created_at timestamptz NOT NULL, payload text) WITH (autovacuum_enabled = off);
 INSERT INTO events
 SELECT g, g % 1000, timestamptz '2024-01-01' + g * interval '1 second', md5(g::text)
   FROM generate_series(1, 30000) g;
@@ -33,6 +33,8 @@ ANALYZE;
 """
 
 
+# autovacuum off: a vacuum after the load marks the pages all-visible, and then covering indexes (email, id)
+# rightly win over (email); the tests want one known state
 @pytest.fixture
 def shop(db: TestDatabase) -> TestDatabase:
     db.execute(SCHEMA)

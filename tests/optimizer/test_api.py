@@ -15,7 +15,10 @@ from tests.conftest import TestDatabase
 
 def _seed(db: TestDatabase) -> None:
     with db.connect() as conn:
-        conn.execute("CREATE TABLE lesson (id serial PRIMARY KEY, course_id int, title text)")
+        # autovacuum off: an autoanalyze between the CLI's and the API's reading changes what they report
+        conn.execute(
+            "CREATE TABLE lesson (id serial PRIMARY KEY, course_id int, title text) WITH (autovacuum_enabled = off)"
+        )
         conn.execute("CREATE INDEX lesson_title_idx ON lesson (title)")
         conn.execute(
             "INSERT INTO lesson (course_id, title) SELECT i % 20, 't' || i FROM generate_series(1, 2000) i"
