@@ -36,6 +36,10 @@ typecheck: $(VENV)/.synced
 # spent waiting on PostgreSQL and subprocesses, so 3 workers pay off even on 2 cores. PYTEST_WORKERS=0: one process.
 PYTEST_WORKERS ?= 3
 XDIST = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
+# The matrix stays in one process (MATRIX_WORKERS=3 runs it as make test does): in 3 processes one Netdata
+# test failed on PostgreSQL 17 only, after another file's tests in its worker; not understood yet
+MATRIX_WORKERS ?= 0
+MATRIX_XDIST = $(if $(filter 0,$(MATRIX_WORKERS)),,-n $(MATRIX_WORKERS) --dist loadfile)
 
 pytest: $(VENV)/.synced system-deps
 	@bash scripts/npm-oracles.sh
@@ -52,7 +56,7 @@ test-matrix: $(VENV)/.synced
 	for major in $(MATRIX_MAJORS); do \
 	  bin=$$(PYTHON=$(PYTHON) bash scripts/pg-binaries.sh $$major) || exit 2; \
 	  echo "== PostgreSQL $$major ($$bin)"; \
-	  PGDBA_PG_BIN=$$bin $(VENV)/bin/pytest -q -p no:cacheprovider -rfEs -m catalog $(XDIST) $(PYTEST_ARGS) \
+	  PGDBA_PG_BIN=$$bin $(VENV)/bin/pytest -q -p no:cacheprovider -rfEs -m catalog $(MATRIX_XDIST) $(PYTEST_ARGS) \
 	    || failed="$$failed $$major"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "test-matrix: failed on PostgreSQL$$failed" >&2; exit 1; fi; \
