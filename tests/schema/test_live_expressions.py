@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from live_drift import alter, drift
 from oracle_models import drizzle_kit_generate, prisma_db_pull, prisma_ddl, prisma_migration_from_live
 from schema_test_paths import FIXTURES
 
@@ -26,15 +27,7 @@ DRIZZLE_SCHEMA = FIXTURES / "drizzle" / "expressions.ts"
 PRISMA_SCHEMA = FIXTURES / "prisma" / "expressions.prisma"
 
 
-def _drift(source: str, db: Any) -> list[tuple[str, str]]:
-    result = check_schemas([source, "live"], dsn=db.dsn)
-    return sorted((f.code, f.object) for f in result.pairs[0].drift)
-
-
-def _alter(db: Any, statements: str) -> None:
-    with db.connect() as conn:
-        for statement in statements.split("; "):
-            conn.execute(statement)  # type: ignore[arg-type]
+# type: ignore[arg-type]
 
 
 # --- the normaliser against the server's own reading of the same text ------------------------------------
@@ -122,7 +115,7 @@ def test_stored_checks_defaults_and_generated_columns_normalise_as_written(db: A
         f"CREATE TABLE g{i} ({columns}, v {kind} GENERATED ALWAYS AS ({expression}) STORED)"
         for i, (columns, kind, expression) in enumerate(GENERATED)
     ]
-    _alter(db, "; ".join(statements))
+    alter(db, "; ".join(statements))
     live = load_live(db.target, {"public"})
     mismatches = []
     for i, (_columns, check) in enumerate(CHECKS):
@@ -184,7 +177,7 @@ def test_a_different_check_or_default_is_never_normalised_away(db: Any) -> None:
         f"CREATE TABLE d{i} (v {kind} DEFAULT {stored})"
         for i, (kind, _w, stored) in enumerate(DIFFERENT_DEFAULTS)
     ]
-    _alter(db, "; ".join(statements))
+    alter(db, "; ".join(statements))
     live = load_live(db.target, {"public"})
     hidden = []
     for i, (_columns, written, _stored) in enumerate(DIFFERENT_CHECKS):
@@ -286,8 +279,8 @@ def test_a_real_difference_in_a_rewritten_expression_is_reported(
 ) -> None:
     statement, code, obj = DRIZZLE_MUTATIONS[mutation]
     db.execute(drizzle_expressions_ddl)
-    _alter(db, statement)
-    assert _drift(f"drizzle:{DRIZZLE_SCHEMA}", db) == [(code, obj)]
+    alter(db, statement)
+    assert drift(f"drizzle:{DRIZZLE_SCHEMA}", db) == [(code, obj)]
 
 
 # --- Prisma ------------------------------------------------------------------------------------------------
@@ -309,11 +302,11 @@ def test_prisma_engine_ddl_with_precision_six_and_negative_defaults_is_consisten
     result = check_schemas([f"prisma:{PRISMA_SCHEMA}", "live"], dsn=db.dsn)
     assert result.pairs[0].compared.columns == 13
     assert [f.title for f in result.pairs[0].findings] == []
-    _alter(db, "ALTER TABLE readings ALTER COLUMN big SET DEFAULT -6")
+    alter(db, "ALTER TABLE readings ALTER COLUMN big SET DEFAULT -6")
     assert 'ALTER COLUMN "big" SET DEFAULT -5' in prisma_migration_from_live(
         node_modules, PRISMA_SCHEMA, db.dsn
     )
-    assert _drift(f"prisma:{PRISMA_SCHEMA}", db) == [("schema.column.default", "readings.big")]
+    assert drift(f"prisma:{PRISMA_SCHEMA}", db) == [("schema.column.default", "readings.big")]
 
 
 PULLED_TABLE = """
@@ -352,12 +345,12 @@ def test_prisma_db_pull_of_a_database_is_consistent_with_it(
     result = check_schemas([f"prisma:{schema}", "live"], dsn=db.dsn)
     assert result.pairs[0].compared.columns == 13
     assert [f.title for f in result.pairs[0].findings] == []
-    _alter(
+    alter(
         db,
         "ALTER TABLE events ALTER COLUMN at TYPE timestamptz(3); ALTER TABLE events ALTER COLUMN rl SET DEFAULT -2.5",
     )
     assert prisma_migration_from_live(node_modules, schema, db.dsn) != ""
-    assert _drift(f"prisma:{schema}", db) == [
+    assert drift(f"prisma:{schema}", db) == [
         ("schema.column.default", "events.rl"),
         ("schema.column.type", "events.at"),
     ]
@@ -366,7 +359,7 @@ def test_prisma_db_pull_of_a_database_is_consistent_with_it(
 # --- SQLAlchemy --------------------------------------------------------------------------------------------
 
 
-def _sqlalchemy_drift(db: Any, metadata: sa.MetaData) -> list[str]:
+def _sqlalchemydrift(db: Any, metadata: sa.MetaData) -> list[str]:
     result = compare_all([metadata_model(metadata), load_live(db.target, {"public"})])
     return [f"{f.code}: {f.title}" for f in result.pairs[0].findings]
 
@@ -378,15 +371,15 @@ def test_sqlalchemy_create_all_with_rewritten_expressions_is_consistent(db: Any)
     engine = sa.create_engine(db.dsn.replace("postgresql://", "postgresql+psycopg://", 1))
     metadata.create_all(engine)
     engine.dispose()
-    assert _sqlalchemy_drift(db, metadata) == []
+    assert _sqlalchemydrift(db, metadata) == []
     # the unnamed CHECK is matched by its expression; changed, it no longer is
-    _alter(
+    alter(
         db,
         "ALTER TABLE readings DROP CONSTRAINT readings_kind_check; "
         "ALTER TABLE readings ADD CONSTRAINT readings_kind_check CHECK (kind IN ('a', 'c')); "
         "ALTER TABLE readings ALTER COLUMN negn SET DEFAULT -0.5",
     )
-    assert sorted(f.partition(":")[0] for f in _sqlalchemy_drift(db, metadata)) == [
+    assert sorted(f.partition(":")[0] for f in _sqlalchemydrift(db, metadata)) == [
         "schema.check.missing",
         "schema.check.missing",
         "schema.column.default",

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from live_drift import alter, drift
 from oracle_models import drizzle_kit_generate, prisma_ddl
 from schema_test_paths import FIXTURES
 
@@ -28,15 +29,7 @@ COLUMNS = (
 )
 
 
-def _drift(source: str, db: Any) -> list[tuple[str, str]]:
-    result = check_schemas([source, "live"], dsn=db.dsn)
-    return sorted((f.code, f.object) for f in result.pairs[0].drift)
-
-
-def _alter(db: Any, statements: str) -> None:
-    with db.connect() as conn:
-        for statement in statements.split("; "):
-            conn.execute(statement)  # type: ignore[arg-type]
+# type: ignore[arg-type]
 
 
 # (column type, a DEFAULT as written)
@@ -102,7 +95,7 @@ def test_stored_typed_literals_normalise_as_written(db: Any) -> None:
     statements += [f"CREATE TABLE c{i} ({COLUMNS}, CHECK ({check}))" for i, check in enumerate(EXPRESSIONS)]
     statements += [f"CREATE TABLE p ({COLUMNS})"]
     statements += [f"CREATE INDEX p{i} ON p (x) WHERE {predicate}" for i, predicate in enumerate(PREDICATES)]
-    _alter(db, "; ".join(statements))
+    alter(db, "; ".join(statements))
     live = load_live(db.target, {"public"})
     mismatches = []
     for i, (kind, value) in enumerate(DEFAULTS):
@@ -170,7 +163,7 @@ def test_a_different_typed_literal_or_operator_is_never_normalised_away(db: Any)
     statements += [
         f"CREATE TABLE c{i} ({COLUMNS}, CHECK ({stored}))" for i, (_w, stored) in enumerate(DIFFERENT_CHECKS)
     ]
-    _alter(db, "; ".join(statements))
+    alter(db, "; ".join(statements))
     live = load_live(db.target, {"public"})
     hidden = []
     for i, (kind, written, _stored) in enumerate(DIFFERENT_DEFAULTS):
@@ -259,8 +252,8 @@ def test_a_real_difference_in_a_typed_literal_is_reported(
 ) -> None:
     statement, code, obj = DRIZZLE_MUTATIONS[mutation]
     db.execute(drizzle_typed_literals_ddl)
-    _alter(db, statement)
-    assert _drift(f"drizzle:{DRIZZLE_SCHEMA}", db) == [(code, obj)]
+    alter(db, statement)
+    assert drift(f"drizzle:{DRIZZLE_SCHEMA}", db) == [(code, obj)]
 
 
 # --- Prisma ------------------------------------------------------------------------------------------------
@@ -274,12 +267,12 @@ def test_prisma_engine_ddl_with_typed_literal_defaults_is_consistent(db: Any, no
     result = check_schemas([f"prisma:{PRISMA_SCHEMA}", "live"], dsn=db.dsn)
     assert result.pairs[0].compared.columns == 8 and result.pairs[0].compared.indexes == 2
     assert [f.title for f in result.pairs[0].findings] == []
-    _alter(
+    alter(
         db,
         "ALTER TABLE events ALTER COLUMN day SET DEFAULT '2020-01-03'; "
         "ALTER TABLE events ALTER COLUMN ref SET DEFAULT 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12'",
     )
-    assert _drift(f"prisma:{PRISMA_SCHEMA}", db) == [
+    assert drift(f"prisma:{PRISMA_SCHEMA}", db) == [
         ("schema.column.default", "events.day"),
         ("schema.column.default", "events.ref"),
     ]
@@ -316,6 +309,6 @@ def test_sqlalchemy_create_all_with_typed_literals_is_consistent(db: Any) -> Non
     live = load_live(db.target, {"public"})
     result = compare_all([metadata_model(metadata), live])
     assert [f.title for f in result.pairs[0].findings] == []
-    _alter(db, "ALTER TABLE events ALTER COLUMN span SET DEFAULT '01:30:01'")
+    alter(db, "ALTER TABLE events ALTER COLUMN span SET DEFAULT '01:30:01'")
     result = compare_all([metadata_model(metadata), load_live(db.target, {"public"})])
     assert [f.code for f in result.pairs[0].findings] == ["schema.column.default"]
