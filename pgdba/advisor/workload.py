@@ -15,12 +15,12 @@ import pglast
 import psycopg
 from pglast import ast
 from psycopg import sql
-from psycopg.rows import dict_row
 
 from pgdba.advisor.catalog import load_tables, resolve_relations
 from pgdba.advisor.parse_tree import walk
 from pgdba.errors import InputError, NotAvailable
 from pgdba.server import ServerFacts
+from pgdba.stats.statement_texts import rows_with_texts
 from pgdba.text_files import read_text_file
 
 DEFAULT_MIN_CALLS = 2
@@ -158,7 +158,7 @@ SELECT s.queryid::text AS queryid,
        s.query,
        s.calls,
        s.{total} AS total_ms
-  FROM pg_stat_statements s
+  FROM {source} s
  WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
    AND s.calls >= %(min_calls)s
    AND s.{total} / greatest(s.calls, 1) >= %(min_mean_ms)s
@@ -183,10 +183,12 @@ def queries_from_statements(
             "pg_stat_statements (pgdba setup pg-stat-statements --apply), or pass --queries FILE"
         )
     columns = facts.statement_columns
-    statement = sql.SQL(STATEMENTS_SQL).format(total=sql.Identifier(columns.total_exec_time))
     params = {"min_calls": min_calls, "min_mean_ms": min_mean_ms, "scan_limit": top * 5}
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(statement, params).fetchall()
+    rows, unreadable = rows_with_texts(
+        conn, STATEMENTS_SQL, params, total=sql.Identifier(columns.total_exec_time)
+    )
+    if unreadable:
+        raise NotAvailable(f"{unreadable}; or pass --queries FILE")
     queries = [
         WorkloadQuery(row["query"], int(row["calls"]), float(row["total_ms"]), row["queryid"])
         for row in rows
@@ -198,7 +200,7 @@ def queries_from_statements(
 WRITES_SQL = """
 SELECT s.query,
        s.rows
-  FROM pg_stat_statements s
+  FROM {source} s
  WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
    AND s.rows > 0
 """
@@ -216,11 +218,12 @@ def table_writes_from_statements(conn: psycopg.Connection) -> dict[str, float]:
 
     Same window as the calls of the read queries, unlike pg_stat_user_tables (since its own reset,
     including bulk loads)."""
-    with conn.cursor() as cur:
-        rows = cur.execute(WRITES_SQL).fetchall()
+    rows, unreadable = rows_with_texts(conn, WRITES_SQL, {})
+    if unreadable:
+        raise NotAvailable(unreadable)
     by_name: dict[str, float] = {}
     updates: set[str] = set()
-    for text, count in rows:
+    for text, count in ((row["query"], row["rows"]) for row in rows):
         try:
             statements = pglast.parse_sql(text)
         except pglast.parser.ParseError:

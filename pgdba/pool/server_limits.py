@@ -128,11 +128,13 @@ SELECT coalesce(nullif(application_name, ''), '(unnamed)') AS application_name,
  ORDER BY 2 DESC
 """
 
+# counters only: without the texts, which one text of another database's encoding can make unreadable
+# (pgdba.stats.statement_texts)
 MEAN_CALL_TIME_SQL = """
 SELECT sum(s.calls) AS calls,
        sum(s.{total}) / nullif(sum(s.calls), 0) AS mean_call_ms,
        sum(s.calls) / nullif(extract(epoch FROM now() - {since}), 0) AS average_calls_per_s
-  FROM pg_stat_statements AS s
+  FROM pg_stat_statements(false) AS s
  WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
    AND {toplevel}
 """

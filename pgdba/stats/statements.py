@@ -9,11 +9,11 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
 
 from pgdba.errors import NotAvailable
 from pgdba.server import ServerFacts
 from pgdba.statement_text import normalised
+from pgdba.stats.statement_texts import rows_with_texts
 
 ENABLE_HINT = (
     "pg_stat_statements is not available: run `pgdba setup pg-stat-statements` to see what is missing "
@@ -94,7 +94,7 @@ SELECT s.queryid,
        s.shared_blks_read,
        s.temp_blks_written,
        s.{blk_read} AS blk_read_ms
-  FROM pg_stat_statements AS s
+  FROM {source} AS s
  WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
    AND s.queryid IS NOT NULL
    AND s.calls > 0
@@ -112,7 +112,10 @@ def statement_stats(
     if not facts.pg_stat_statements_ready:
         raise NotAvailable(ENABLE_HINT)
     cols = facts.statement_columns
-    query = sql.SQL(STATEMENTS_SQL).format(
+    rows, unreadable = rows_with_texts(
+        conn,
+        STATEMENTS_SQL,
+        {"limit": limit, "own_statement": OWN_STATEMENT_PATTERN},
         toplevel=sql.SQL("s.toplevel") if cols.has_toplevel else sql.SQL("true"),
         total=sql.Identifier(cols.total_exec_time),
         mean=sql.Identifier(cols.mean_exec_time),
@@ -121,11 +124,22 @@ def statement_stats(
         max=sql.Identifier(cols.max_exec_time),
         blk_read=sql.Identifier(cols.blk_read_time),
     )
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(query, {"limit": limit, "own_statement": OWN_STATEMENT_PATTERN}).fetchall()
     # a utility statement keeps its literals in pg_stat_statements (ALTER ROLE … PASSWORD '…'): never
     # let them reach output, reports or the history store
-    return [StatementStats(**{**_zero_nulls(row), "query": normalised(row["query"] or "")}) for row in rows]
+    return [
+        StatementStats(
+            **{
+                **_zero_nulls(row),
+                "query": unreadable_text(unreadable) if unreadable else normalised(row["query"] or ""),
+            }
+        )
+        for row in rows
+    ]
+
+
+def unreadable_text(reason: str) -> str:
+    """What stands for a statement's text when pg_stat_statements hands out none (see statement_texts)."""
+    return f"(statement text unreadable: {reason})"
 
 
 def _zero_nulls(row: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,75 @@
+"""Reading pg_stat_statements when one of its query texts cannot be converted to this database's encoding.
+
+pg_stat_statements hands out the texts of every database of the server at once, each converted from the
+encoding it was recorded in to this database's: before any WHERE clause applies. One text it cannot convert
+(Latin-1 bytes recorded in a SQL_ASCII database, a character this database's encoding lacks) fails every
+read of the view, in every database of the server, until that entry is reset. The counters stay readable
+through the function with `showtext => false`, whose query column is NULL.
+"""
+
+from __future__ import annotations
+
+from typing import Any, LiteralString
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+# the server's errors for a text it cannot convert: an invalid byte sequence in the source encoding, or a
+# character the target encoding lacks
+TEXT_CONVERSION_ERRORS = (psycopg.errors.CharacterNotInRepertoire, psycopg.errors.UntranslatableCharacter)
+
+WITH_TEXTS = sql.SQL("pg_stat_statements")
+WITHOUT_TEXTS = sql.SQL("pg_stat_statements(false)")
+
+OTHER_ENCODINGS_SQL: LiteralString = """
+SELECT s.dbid,
+       d.datname,
+       pg_encoding_to_char(d.encoding) AS encoding
+  FROM pg_stat_statements(false) AS s
+  LEFT JOIN pg_database AS d ON d.oid = s.dbid
+ WHERE d.oid IS NULL
+    OR d.encoding <> (SELECT encoding FROM pg_database WHERE datname = current_database())
+ GROUP BY 1, 2, 3
+ ORDER BY 1
+"""
+
+
+def rows_with_texts(
+    conn: psycopg.Connection, template: LiteralString, params: dict[str, Any], **parts: sql.Composable
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The rows of `template` (which reads `FROM {source}`, its other placeholders filled from `parts`) with
+    the query texts; when the server cannot convert one of them, the rows without texts (query NULL) and the
+    reason: what failed, whose texts, how to clear it."""
+    try:
+        with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+            query = sql.SQL(template).format(source=WITH_TEXTS, **parts)
+            return cur.execute(query, params).fetchall(), None
+    except TEXT_CONVERSION_ERRORS as exc:
+        reason = unreadable_texts_reason(conn, exc)
+    with conn.cursor(row_factory=dict_row) as cur:
+        query = sql.SQL(template).format(source=WITHOUT_TEXTS, **parts)
+        return cur.execute(query, params).fetchall(), reason
+
+
+def unreadable_texts_reason(conn: psycopg.Connection, error: psycopg.Error) -> str:
+    """Why pg_stat_statements hands out no text, naming the databases of another encoding whose statements
+    it holds and the reset that forgets them."""
+    detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+    with conn.cursor(row_factory=dict_row) as cur:
+        others = cur.execute(OTHER_ENCODINGS_SQL).fetchall()
+    reason = (
+        f"pg_stat_statements cannot convert one of its query texts to this database's encoding ({detail})"
+    )
+    if not others:
+        return reason
+    named = ", ".join(
+        f'"{row["datname"]}" ({row["encoding"]})'
+        if row["datname"]
+        else f"a dropped database (oid {row['dbid']})"
+        for row in others
+    )
+    resets = "; ".join(f"SELECT pg_stat_statements_reset(0, {row['dbid']}, 0)" for row in others)
+    return (
+        f"{reason}; it holds statements of databases in another encoding: {named}; forget them with {resets}"
+    )

@@ -1,0 +1,113 @@
+"""One pg_stat_statements text the server cannot convert to this database's encoding (Latin-1 bytes recorded in
+a SQL_ASCII database) fails every read of the view, in every database of the server. pgdba keeps the counters,
+says whose texts are unreadable and how to forget them, and refuses only what needs the texts."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from pgdba.cli import main
+from pgdba.embedded import EmbeddedCluster
+from pgdba.pool.server_limits import server_limits
+from pgdba.server import load_server_facts
+from pgdba.stats.statements import statement_stats
+from tests.conftest import TestDatabase
+
+pytestmark = pytest.mark.catalog
+
+PROBE = "SELECT count(*) FROM pg_class WHERE relname = 'unreadable_probe'"
+
+
+@pytest.fixture
+def latin1_text_oid(pg_cluster: EmbeddedCluster, db: TestDatabase) -> Iterator[int]:
+    """The oid of a SQL_ASCII database whose statement `SELECT 1 AS "café"` pg_stat_statements recorded in
+    Latin-1; its entries are reset afterwards (from `db`, which has the extension), so the rest of the suite
+    reads the view again."""
+    name = f"a_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
+        conn.execute(
+            f"CREATE DATABASE \"{name}\" ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+        )
+        row = conn.execute("SELECT oid FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        assert row is not None
+        oid = int(row[0])
+    try:
+        with psycopg.connect(pg_cluster.dsn(name), autocommit=True, client_encoding="SQL_ASCII") as conn:
+            conn.execute("SET pg_stat_statements.track = 'all'")
+            conn.execute(b'SELECT 1 AS "caf\xe9"')  # an alias survives normalisation, a constant would not
+        # the condition the tests stand on
+        with db.connect() as conn, pytest.raises(psycopg.errors.CharacterNotInRepertoire):
+            conn.execute("SELECT query FROM pg_stat_statements").fetchall()
+        yield oid
+    finally:
+        with db.connect() as conn:
+            conn.execute("SELECT pg_stat_statements_reset(0, %s::oid, 0)", (oid,))
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _run_probe(db: TestDatabase, times: int) -> None:
+    with db.connect() as conn:
+        conn.execute("SET pg_stat_statements.track = 'all'")
+        for _ in range(times):
+            conn.execute(PROBE)
+
+
+def test_counters_stay_readable_and_the_text_says_whose_texts_to_forget(
+    db: TestDatabase, latin1_text_oid: int
+) -> None:
+    _run_probe(db, 23)  # a count no other statement of this fresh database reaches
+    with db.target.connect() as conn:
+        stats = statement_stats(conn, load_server_facts(conn))
+    (probe,) = [s for s in stats if s.calls == 23]
+    assert probe.query.startswith("(statement text unreadable: pg_stat_statements cannot convert")
+    assert f"SELECT pg_stat_statements_reset(0, {latin1_text_oid}, 0)" in probe.query
+    assert "(SQL_ASCII)" in probe.query
+
+
+def test_check_up_keeps_its_statement_checks(
+    db: TestDatabase, latin1_text_oid: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _run_probe(db, 2)
+    assert main(["check", "--dsn", db.dsn, "--format", "json"]) in (0, 1)
+    out = capsys.readouterr().out
+    assert '"statements could not be read' not in out and "invalid byte sequence" not in out
+
+
+def test_pool_advice_measures_the_mean_call_time_without_texts(
+    db: TestDatabase, latin1_text_oid: int
+) -> None:
+    _run_probe(db, 3)
+    with db.target.connect() as conn:
+        limits = server_limits(conn, load_server_facts(conn))
+    assert limits.calls >= 3 and limits.mean_call_ms is not None and limits.statements_note == ""
+
+
+def test_advice_from_statements_is_a_one_line_error_that_names_the_reset(
+    db: TestDatabase, latin1_text_oid: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _run_probe(db, 2)
+    assert main(["advise", "indexes", "--dsn", db.dsn]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("pgdba: error: pg_stat_statements cannot convert one of its query texts")
+    assert f"SELECT pg_stat_statements_reset(0, {latin1_text_oid}, 0)" in line
+    assert line.endswith("or pass --queries FILE")
+
+
+def test_advice_from_a_file_of_queries_does_not_read_the_texts(
+    db: TestDatabase, latin1_text_oid: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db.execute(
+        "CREATE TABLE lesson (id int PRIMARY KEY, course_id int, title text) WITH (autovacuum_enabled = off);"
+        "INSERT INTO lesson SELECT g, g % 500, 'l' || g FROM generate_series(1, 50000) AS g; ANALYZE lesson"
+    )
+    queries = tmp_path / "queries.sql"
+    queries.write_text("SELECT * FROM lesson WHERE course_id = 42;\n", encoding="utf-8")
+    assert main(["advise", "indexes", "--dsn", db.dsn, "--queries", str(queries), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [i["columns"] for i in data["indexes"]] == [["course_id"]]
