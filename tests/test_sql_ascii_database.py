@@ -12,6 +12,8 @@ import pytest
 
 from pgdba.cli import main
 from pgdba.embedded import EmbeddedCluster
+from pgdba.stats.activity import session_activity
+from tests.conftest import TestDatabase
 
 pytestmark = pytest.mark.catalog
 
@@ -63,3 +65,22 @@ def test_bytes_that_are_not_utf8_are_a_one_line_error(
     assert main(["capacity", "tables", "--dsn", sql_ascii_dsn]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("pgdba: error: ") and 'invalid byte sequence for encoding "UTF8": 0xe9' in line
+
+
+def test_a_latin1_session_elsewhere_on_the_server_leaves_the_check_up_and_alerts_working(
+    sql_ascii_dsn: str, db: TestDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # pg_stat_activity hands out each session's text unconverted: these Latin-1 bytes reach a UTF-8 reader
+    with psycopg.connect(sql_ascii_dsn, autocommit=True, client_encoding="SQL_ASCII") as idle:
+        idle.execute("SET pg_stat_statements.track = 'none'")  # see the test above
+        idle.execute(b'SELECT 1 AS "caf\xe9"')
+        with db.target.connect() as conn:
+            sessions = session_activity(conn)
+        assert [s.query for s in sessions if s.query.startswith("SELECT 1 AS")] == ['SELECT 1 AS "caf\ufffd"']
+        assert main(["check", "--dsn", db.dsn, "--format", "json"]) in (0, 1)
+        report = json.loads(capsys.readouterr().out)
+        assert "sessions" not in json.dumps(report["skipped"])
+        assert main(["alerts", "check", "--dsn", db.dsn, "--format", "json"]) in (0, 1)
+        alerts = json.loads(capsys.readouterr().out)["alerts"]
+        (longest,) = [a for a in alerts if a["metric"] == "longest_transaction_seconds"]
+        assert longest["status"] != "unknown", longest["note"]  # the activity sample was read
