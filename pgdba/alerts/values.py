@@ -341,7 +341,7 @@ def _dead_tuples(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
             continue
         total = t.live_rows + t.dead_rows
         ratio = 100.0 * t.dead_rows / total if total else 0.0
-        large = t.total_bytes >= min_bytes and t.dead_rows > min_dead
+        large = t.total_bytes > min_bytes and t.dead_rows > min_dead  # "over", as the exported rule
         # small tables count as 0 (Netdata's bloat alerts gate the same way), so every table has a value
         out.append(
             MetricValue(

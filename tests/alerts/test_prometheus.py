@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -23,7 +24,9 @@ from pgdba.api.metrics import PgdbaCollector, make_metrics_router, metrics_regis
 from pgdba.cli import main
 from pgdba.history.store import HistoryStore
 from tests.conftest import TestDatabase
+from tests.matrix.stats_visibility import eventually, publish_stats
 
+MB = 1024**2
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(
     PROMTOOL is None, reason="promtool (Debian package prometheus) is not installed"
@@ -516,3 +519,65 @@ def test_hostile_table_names_in_overrides_give_valid_rules_that_fire_for_that_ta
         values: '0+20971520x90'""",
         checks,
     )
+
+
+@needs_promtool
+@pytest.mark.catalog
+def test_a_table_of_exactly_min_table_mb_is_below_the_dead_tuple_gate_in_the_check_and_the_rule(
+    db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db.execute(
+        "CREATE TABLE attempt (id int PRIMARY KEY) WITH (autovacuum_enabled = off);"
+        "INSERT INTO attempt SELECT generate_series(1, 2000); DELETE FROM attempt WHERE id <= 1000;"
+    )
+    with db.connect() as conn:
+        publish_stats(conn)
+        row = conn.execute("SELECT pg_total_relation_size('attempt')").fetchone()
+    assert row is not None
+    size = int(row[0])
+
+    def gate(name: str, table_bytes: int) -> Path:  # min_table_mb to the byte: dividing by 2^20 is exact
+        rules = tmp_path / f"{name}.toml"
+        rules.write_text(
+            f"[[rule]]\nname = 'dead_tuples'\nmin_dead_rows = 0\nmin_table_mb = {table_bytes / MB!r}\n"
+        )
+        return rules
+
+    at_size = gate("at_size", size)
+    alert = eventually(
+        lambda: _dead_tuple_alert(db, at_size, capsys), lambda found: found["detail"]["dead_rows"] == 1000
+    )
+    assert alert["value"] == 0.0 and alert["note"] == "below the size gate", alert
+    over = _dead_tuple_alert(db, gate("below_size", size - 1), capsys)
+    assert over["value"] == 50.0 and over["level"] == "critical", over
+    # the exported rule at the same gate, given the same table, stays silent too
+    exported = tmp_path / "pgdba.yml"
+    exported.write_text(prometheus_rules(load_rules(at_size)))
+    series = f"""
+      - series: 'pg_stat_user_tables_n_dead_tup{{schemaname="public",relname="attempt"}}'
+        values: '1000x10'
+      - series: 'pg_stat_user_tables_n_live_tup{{schemaname="public",relname="attempt"}}'
+        values: '1000x10'
+      - series: 'pg_stat_user_tables_table_size_bytes{{schemaname="public",relname="attempt"}}'
+        values: '{size}x10'"""
+    silent = """
+      - eval_time: 5m
+        alertname: PgdbaDeadTuplesCritical
+        exp_alerts: []"""
+    _promtool_unit_test(exported, series, silent)
+    fires = """
+      - eval_time: 5m
+        alertname: PgdbaDeadTuplesCritical
+        exp_alerts:
+          - exp_labels: {severity: critical, pgdba_rule: dead_tuples, schemaname: public, relname: attempt}
+            exp_annotations:
+              summary: "dead_tuples: 50.00 % (> 20) on  attempt"
+              description: "Dead rows as % of all rows, on large tables\""""
+    _promtool_unit_test(exported, series.replace(f"'{size}x10'", f"'{size + 1}x10'"), fires)
+
+
+def _dead_tuple_alert(db: TestDatabase, rules: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    assert main(["alerts", "check", "--dsn", db.dsn, "--rules", str(rules), "--format", "json"]) in (0, 1)
+    alerts = json.loads(capsys.readouterr().out)["alerts"]
+    (alert,) = [a for a in alerts if a["rule"] == "dead_tuples" and a["object"] == "public.attempt"]
+    return dict(alert)
