@@ -35,7 +35,7 @@ from pgdba.stats.indexes import index_stats
 from pgdba.stats.replication import replication_slots, standby_lag
 from pgdba.stats.sequences import sequence_stats
 from pgdba.stats.settings import server_settings
-from pgdba.stats.statements import statement_stats
+from pgdba.stats.statements import statement_stats, unreadable_reason
 from pgdba.stats.tables import measured_sizes, table_stats
 from pgdba.target import Target, session
 
@@ -541,6 +541,11 @@ def run_checkup(
     if note:
         data["notes"].append(note)
     _set_aside_locked_indexes(data)
+    unreadable = unreadable_reason(data.get("statements") or ())
+    if unreadable:
+        data["notes"].append(
+            f"statement texts unreadable, the query checks judged counters only: {unreadable}"
+        )
     report, ran = run_checks(data, failed, options=options, only=only)
     return CheckupResult(report, ran, facts, data)
 

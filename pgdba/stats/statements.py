@@ -137,9 +137,20 @@ def statement_stats(
     ]
 
 
+UNREADABLE_PREFIX = "(statement text unreadable: "
+
+
 def unreadable_text(reason: str) -> str:
     """What stands for a statement's text when pg_stat_statements hands out none (see statement_texts)."""
-    return f"(statement text unreadable: {reason})"
+    return f"{UNREADABLE_PREFIX}{reason})"
+
+
+def unreadable_reason(statements: Iterable[StatementStats]) -> str | None:
+    """Why these statements came without their texts, or None when they have them."""
+    for stmt in statements:
+        if stmt.query.startswith(UNREADABLE_PREFIX):
+            return stmt.query.removeprefix(UNREADABLE_PREFIX).removesuffix(")")
+    return None
 
 
 def _zero_nulls(row: dict[str, Any]) -> dict[str, Any]:
