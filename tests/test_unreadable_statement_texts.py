@@ -68,6 +68,8 @@ def test_counters_stay_readable_and_the_text_says_whose_texts_to_forget(
     assert probe.query.startswith("(statement text unreadable: pg_stat_statements cannot convert")
     assert f"SELECT pg_stat_statements_reset(0, {latin1_text_oid}, 0)" in probe.query
     assert "(SQL_ASCII)" in probe.query
+    assert '(invalid byte sequence for encoding "UTF8": …)' in probe.query  # the text's bytes are not quoted
+    assert "0xe9" not in probe.query
 
 
 def test_check_up_keeps_its_statement_checks(

@@ -9,6 +9,7 @@ through the function with `showtext => false`, whose query column is NULL.
 
 from __future__ import annotations
 
+import re
 from typing import Any, LiteralString
 
 import psycopg
@@ -18,6 +19,9 @@ from psycopg.rows import dict_row
 # the server's errors for a text it cannot convert: an invalid byte sequence in the source encoding, or a
 # character the target encoding lacks
 TEXT_CONVERSION_ERRORS = (psycopg.errors.CharacterNotInRepertoire, psycopg.errors.UntranslatableCharacter)
+
+_TEXT_BYTES = re.compile(r"0x[0-9a-fA-F]{2}(?: 0x[0-9a-fA-F]{2})*")
+NAMED_AT_MOST = 5  # databases named (and reset statements given) in the reason
 
 WITH_TEXTS = sql.SQL("pg_stat_statements")
 WITHOUT_TEXTS = sql.SQL("pg_stat_statements(false)")
@@ -55,7 +59,8 @@ def rows_with_texts(
 def unreadable_texts_reason(conn: psycopg.Connection, error: psycopg.Error) -> str:
     """Why pg_stat_statements hands out no text, naming the databases of another encoding whose statements
     it holds and the reset that forgets them."""
-    detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+    # the server's message quotes the bytes of the text (a password's, in an ALTER ROLE): never shown
+    detail = _TEXT_BYTES.sub("…", str(error).splitlines()[0]) if str(error) else type(error).__name__
     with conn.cursor(row_factory=dict_row) as cur:
         others = cur.execute(OTHER_ENCODINGS_SQL).fetchall()
     reason = (
@@ -63,13 +68,16 @@ def unreadable_texts_reason(conn: psycopg.Connection, error: psycopg.Error) -> s
     )
     if not others:
         return reason
+    shown, more = others[:NAMED_AT_MOST], len(others) - NAMED_AT_MOST
     named = ", ".join(
         f'"{row["datname"]}" ({row["encoding"]})'
         if row["datname"]
         else f"a dropped database (oid {row['dbid']})"
-        for row in others
+        for row in shown
     )
-    resets = "; ".join(f"SELECT pg_stat_statements_reset(0, {row['dbid']}, 0)" for row in others)
+    resets = "; ".join(f"SELECT pg_stat_statements_reset(0, {row['dbid']}, 0)" for row in shown)
+    rest = f" (and {more} more databases)" if more > 0 else ""
     return (
-        f"{reason}; it holds statements of databases in another encoding: {named}; forget them with {resets}"
+        f"{reason}; it holds statements of databases in another encoding: {named}{rest}; "
+        f"forget them with {resets}"
     )
