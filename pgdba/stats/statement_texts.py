@@ -26,6 +26,8 @@ NAMED_AT_MOST = 5  # databases named (and reset statements given) in the reason
 WITH_TEXTS = sql.SQL("pg_stat_statements")
 WITHOUT_TEXTS = sql.SQL("pg_stat_statements(false)")
 
+# SQL_ASCII databases first (they store bytes unchecked: the likely source), then those still there, then
+# dropped ones
 OTHER_ENCODINGS_SQL: LiteralString = """
 SELECT s.dbid,
        d.datname,
@@ -34,8 +36,8 @@ SELECT s.dbid,
   LEFT JOIN pg_database AS d ON d.oid = s.dbid
  WHERE d.oid IS NULL
     OR d.encoding <> (SELECT encoding FROM pg_database WHERE datname = current_database())
- GROUP BY 1, 2, 3
- ORDER BY 1
+ GROUP BY s.dbid, d.oid, d.datname, d.encoding
+ ORDER BY d.encoding = pg_char_to_encoding('SQL_ASCII') DESC NULLS LAST, d.oid IS NULL, s.dbid
 """
 
 
@@ -61,8 +63,11 @@ def unreadable_texts_reason(conn: psycopg.Connection, error: psycopg.Error) -> s
     it holds and the reset that forgets them."""
     # the server's message quotes the bytes of the text (a password's, in an ALTER ROLE): never shown
     detail = _TEXT_BYTES.sub("…", str(error).splitlines()[0]) if str(error) else type(error).__name__
-    with conn.cursor(row_factory=dict_row) as cur:
-        others = cur.execute(OTHER_ENCODINGS_SQL).fetchall()
+    try:
+        with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+            others = cur.execute(OTHER_ENCODINGS_SQL).fetchall()
+    except psycopg.Error:  # the reason without the databases' names: the counters are still read
+        others = []
     reason = (
         f"pg_stat_statements cannot convert one of its query texts to this database's encoding ({detail})"
     )
@@ -75,9 +80,13 @@ def unreadable_texts_reason(conn: psycopg.Connection, error: psycopg.Error) -> s
         else f"a dropped database (oid {row['dbid']})"
         for row in shown
     )
-    resets = "; ".join(f"SELECT pg_stat_statements_reset(0, {row['dbid']}, 0)" for row in shown)
-    rest = f" (and {more} more databases)" if more > 0 else ""
+    rest = f" and {more} more" if more > 0 else ""
+    if len(others) == 1:
+        reset = f"SELECT pg_stat_statements_reset(0, {others[0]['dbid']}, 0)"
+    else:
+        oids = ",".join(str(row["dbid"]) for row in others)
+        reset = f"SELECT pg_stat_statements_reset(0, dbid, 0) FROM unnest('{{{oids}}}'::oid[]) AS dbid"
     return (
         f"{reason}; it holds statements of databases in another encoding: {named}{rest}; "
-        f"forget them with {resets}"
+        f"forget them with {reset}"
     )
