@@ -11,7 +11,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 
+from pgdba.api.app import create_app
+from pgdba.api.settings import ApiSettings
 from pgdba.cli import main
 from pgdba.embedded import EmbeddedCluster
 from pgdba.pool.server_limits import server_limits
@@ -167,3 +170,21 @@ def test_a_latin1_database_keeps_its_counters_when_another_holds_a_character_lat
                 "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)"
             )
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_the_api_answers_409_with_the_reason_where_texts_are_needed_and_200_elsewhere(
+    db: TestDatabase, latin1_text_oid: int, tmp_path: Path
+) -> None:
+    _run_probe(db, 2)
+    api = TestClient(create_app(ApiSettings(db.target, history_store=str(tmp_path / "history.sqlite3"))))
+    advice = api.get("/api/v1/advisor/indexes")
+    assert advice.status_code == 409, advice.text
+    assert advice.json()["detail"].startswith("pg_stat_statements cannot convert one of its query texts")
+    assert str(latin1_text_oid) in advice.json()["detail"]
+    for path in (
+        "/api/v1/checkup",
+        "/api/v1/pool/advice",
+        "/api/v1/connections/activity",
+        "/api/v1/queries/top",
+    ):
+        assert api.get(path).status_code == 200, path
