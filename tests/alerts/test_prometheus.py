@@ -234,18 +234,19 @@ def _alert(rule: str, severity: str, summary: str) -> str:
 @needs_promtool
 def test_backup_and_restore_test_alerts_fire_when_nothing_ever_succeeded(tmp_path: Path) -> None:
     # promtool's clock starts at 0: backups failing since then, no success; at 60 h both backup alerts fire.
-    # Restore tests: one passed at 0, the newest failed: the failure is critical although the pass is recent
+    # Restore tests: one passed at 0, the newest failed: the failure is critical although the pass is recent.
+    # One sample and evaluation an hour: a minute's would be 3 600 evaluations of every rule
     series = """
       - series: 'pgdba_backup_failing_since_timestamp_seconds'
-        values: '0x4000'
+        values: '0x100'
       - series: 'pgdba_last_backup_failed'
-        values: '1x4000'
+        values: '1x100'
       - series: 'pgdba_last_restore_test_timestamp_seconds'
-        values: '0x4000'
+        values: '0x100'
       - series: 'pgdba_restore_test_failing_since_timestamp_seconds'
-        values: '3600x4000'
+        values: '3600x100'
       - series: 'pgdba_last_restore_test_failed'
-        values: '1x4000'"""
+        values: '1x100'"""
     checks = f"""
       - eval_time: 60h
         alertname: PgdbaBackupAgeWarning
@@ -259,18 +260,18 @@ def test_backup_and_restore_test_alerts_fire_when_nothing_ever_succeeded(tmp_pat
       - eval_time: 60h
         alertname: PgdbaRestoreTestFailedCritical
         exp_alerts:{_alert("restore_test_failed", "critical", "restore_test_failed: 1.00 boolean (>= 1) on  ")}"""
-    _promtool_unit_test(_default_rules(tmp_path), series, checks)
+    _promtool_unit_test(_default_rules(tmp_path), series, checks, interval="1h")
     # a success newer than the first failure wins: 4 h old, no backup alert
     series = """
       - series: 'pgdba_last_backup_timestamp_seconds'
-        values: '201600x4000'
+        values: '201600x100'
       - series: 'pgdba_backup_failing_since_timestamp_seconds'
-        values: '0x4000'"""
+        values: '0x100'"""
     checks = """
       - eval_time: 60h
         alertname: PgdbaBackupAgeWarning
         exp_alerts: []"""
-    _promtool_unit_test(_default_rules(tmp_path), series, checks)
+    _promtool_unit_test(_default_rules(tmp_path), series, checks, interval="1h")
 
 
 @needs_promtool
