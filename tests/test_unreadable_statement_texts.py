@@ -188,3 +188,14 @@ def test_the_api_answers_409_with_the_reason_where_texts_are_needed_and_200_else
         "/api/v1/queries/top",
     ):
         assert api.get(path).status_code == 200, path
+
+
+def test_the_slow_query_alert_is_unknown_not_quietly_ok(
+    db: TestDatabase, latin1_text_oid: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db.execute("SELECT pg_sleep(0.05)")  # a slow statement: which one is the application's is unknowable
+    assert main(["alerts", "check", "--dsn", db.dsn, "--format", "json"]) in (0, 1)
+    alerts = json.loads(capsys.readouterr().out)["alerts"]
+    (slow,) = [a for a in alerts if a["rule"] == "slow_queries"]
+    assert slow["status"] == "unknown" and slow["value"] is None
+    assert slow["note"].startswith("unknown: pg_stat_statements' texts are unreadable here"), slow["note"]

@@ -25,6 +25,7 @@ from pgdba.alerts.metrics import (
 )
 from pgdba.alerts.rules import Rule
 from pgdba.stats.archiver import ArchiverStatus
+from pgdba.stats.statements import UNREADABLE_PREFIX
 
 GB = 1024**3
 MB = 1024**2
@@ -254,9 +255,18 @@ def _blocked(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
 
 
 # ---- statements -------------------------------------------------------------------------------------------
+UNREADABLE_NOTE = (
+    "unknown: pg_stat_statements' texts are unreadable here, so the application's statements cannot be told "
+    "apart (`pgdba check` says why and how to clear it)"
+)
+
+
 def _slow_queries(rule: Rule, s: Samples, previous: Counters | None, *_: Any) -> list[MetricValue]:
     min_calls = float(rule.param("min_calls"))
     before = previous.statements if previous else None
+    if any(st.query.startswith(UNREADABLE_PREFIX) for st in s.statements or []):
+        # without texts no statement can be told to be the application's: unknown, never a quiet 0
+        return [MetricValue(s.database, None, UNREADABLE_NOTE)]
     worst: tuple[float, StatementCounter, int] | None = None
     for st in s.statements or []:
         if not st.application:

@@ -21,7 +21,7 @@ from psycopg.rows import dict_row
 TEXT_CONVERSION_ERRORS = (psycopg.errors.CharacterNotInRepertoire, psycopg.errors.UntranslatableCharacter)
 
 _TEXT_BYTES = re.compile(r"0x[0-9a-fA-F]{2}(?: 0x[0-9a-fA-F]{2})*")
-NAMED_AT_MOST = 5  # databases named (and reset statements given) in the reason
+NAMED_AT_MOST = 5  # databases named in the reason (its reset covers them all)
 
 WITH_TEXTS = sql.SQL("pg_stat_statements")
 WITHOUT_TEXTS = sql.SQL("pg_stat_statements(false)")
