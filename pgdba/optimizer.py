@@ -29,7 +29,7 @@ from pgdba.history.store import HistoryStore
 from pgdba.server import load_server_facts
 from pgdba.stats.foreign_keys import ForeignKey, foreign_keys
 from pgdba.stats.indexes import IndexStats, index_stats
-from pgdba.stats.statements import StatementStats, statement_stats
+from pgdba.stats.statements import StatementStats, statement_stats, unreadable_reason
 from pgdba.stats.tables import TableStats, table_stats
 from pgdba.target import Target, session
 
@@ -105,6 +105,9 @@ def analyze_queries(
         earlier = len(StatementSet(cumulative).select(lambda s: True))
         if earlier:  # statements exist, none ran in the window: not the "run the application" case
             report.notes = [_no_activity_note(window, earlier)]
+    unreadable = unreadable_reason(statements)
+    if unreadable:  # without texts no statement is analysed: say why, never an empty report alone
+        report.notes.append(f"statement texts unreadable, no statement analysed: {unreadable}")
     return report
 
 

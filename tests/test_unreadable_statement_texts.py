@@ -17,6 +17,7 @@ from pgdba.api.app import create_app
 from pgdba.api.settings import ApiSettings
 from pgdba.cli import main
 from pgdba.embedded import EmbeddedCluster
+from pgdba.optimizer import analyze_queries
 from pgdba.pool.server_limits import server_limits
 from pgdba.server import load_server_facts
 from pgdba.stats.statements import statement_stats
@@ -199,3 +200,11 @@ def test_the_slow_query_alert_is_unknown_not_quietly_ok(
     (slow,) = [a for a in alerts if a["rule"] == "slow_queries"]
     assert slow["status"] == "unknown" and slow["value"] is None
     assert slow["note"].startswith("unknown: pg_stat_statements' texts are unreadable here"), slow["note"]
+
+
+def test_the_query_optimizer_says_why_it_analysed_nothing(db: TestDatabase, latin1_text_oid: int) -> None:
+    _run_probe(db, 3)
+    report = analyze_queries(db.target)
+    assert report.analyzed == 0
+    (note,) = [n for n in report.notes if n.startswith("statement texts unreadable, no statement analysed")]
+    assert str(latin1_text_oid) in _given_reset(note)
