@@ -47,15 +47,17 @@ def rows_with_texts(
     """The rows of `template` (which reads `FROM {source}`, its other placeholders filled from `parts`) with
     the query texts; when the server cannot convert one of them, the rows without texts (query NULL) and the
     reason: what failed, whose texts, how to clear it."""
+
+    def rows(source: sql.Composable) -> list[dict[str, Any]]:
+        with conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(sql.SQL(template).format(source=source, **parts), params).fetchall()
+
     try:
-        with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-            query = sql.SQL(template).format(source=WITH_TEXTS, **parts)
-            return cur.execute(query, params).fetchall(), None
+        with conn.transaction():
+            return rows(WITH_TEXTS), None
     except TEXT_CONVERSION_ERRORS as exc:
         reason = unreadable_texts_reason(conn, exc)
-    with conn.cursor(row_factory=dict_row) as cur:
-        query = sql.SQL(template).format(source=WITHOUT_TEXTS, **parts)
-        return cur.execute(query, params).fetchall(), reason
+    return rows(WITHOUT_TEXTS), reason
 
 
 def unreadable_texts_reason(conn: psycopg.Connection, error: psycopg.Error) -> str:

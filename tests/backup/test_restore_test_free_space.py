@@ -205,6 +205,17 @@ def _scratch_databases_on(cluster: EmbeddedCluster) -> list[str]:
         return [str(r[0]) for r in rows.fetchall()]
 
 
+def _refusal(source: Target, storage: FileStorage, tmp_path: Path, capsys) -> str:  # type: ignore[no-untyped-def]
+    """The one stderr line of a restore test of `source`'s newest backup that refused to run (exit 2, no
+    output)."""
+    argv = ["restore-test", "--dsn", source.dsn, "--storage", f"file://{storage.root}"]
+    assert main([*argv, "--store", str(tmp_path / "history.sqlite3")]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    (line,) = err.splitlines()
+    return str(line)
+
+
 def test_restore_test_checks_the_wal_room_on_pg_wals_own_filesystem_and_names_it_when_short(
     wal_elsewhere: tuple[EmbeddedCluster, Path, Path], tmp_path: Path, capsys
 ):
@@ -232,11 +243,7 @@ def test_restore_test_checks_the_wal_room_on_pg_wals_own_filesystem_and_names_it
     # 2 GB: 3 GB fit on the data directory's disk, 1 GB of WAL (max_wal_size) not on pg_wal's 256 MB
     write_manifest(storage, dataclasses.replace(manifest, database_size=2 * 2**30))
     assert shutil.disk_usage(cluster.data_dir).free > 3 * 2**30
-    argv = ["restore-test", "--dsn", source.dsn, "--storage", f"file://{storage.root}"]
-    assert main([*argv, "--store", str(tmp_path / "history.sqlite3")]) == 2
-    out, err = capsys.readouterr()
-    assert out == ""
-    (line,) = err.splitlines()
+    line = _refusal(source, storage, tmp_path, capsys)
     assert line.startswith(
         f"pgdba: error: restoring {source.database}/{manifest.backup_id} needs about 1.0 GB on the "
         f"filesystem of {data_dir}/pg_wal (its WAL in pg_wal: the smaller of its database size and "
@@ -263,11 +270,7 @@ def test_restore_test_refuses_when_a_tablespaces_objects_would_not_fit_on_its_fi
     assert manifest.tablespace_sizes is not None and manifest.tablespace_sizes["small"] > 4 * MB
     free = shutil.disk_usage(location).free
     assert free < manifest.tablespace_sizes["small"]
-    argv = ["restore-test", "--dsn", source.dsn, "--storage", f"file://{storage.root}"]
-    assert main([*argv, "--store", str(tmp_path / "history.sqlite3")]) == 2
-    out, err = capsys.readouterr()
-    assert out == ""
-    (line,) = err.splitlines()
+    line = _refusal(source, storage, tmp_path, capsys)
     assert line.startswith(
         f"pgdba: error: restoring {source.database}/{manifest.backup_id} needs about "
         f"{format_bytes(manifest.tablespace_sizes['small'])} on the filesystem of {location} (its objects "
