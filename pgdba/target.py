@@ -236,9 +236,9 @@ class Target:
             self.track_statements,
         )
 
-    def session_options(self, apply: bool) -> str:
-        """The libpq `options` string that sets pgdba's session settings at connection start."""
-        settings = {
+    def session_settings(self, apply: bool) -> dict[str, str]:
+        """pgdba's session settings, by name."""
+        return {
             "statement_timeout": str(self.statement_timeout_ms),
             "lock_timeout": str(self.lock_timeout_ms),
             "default_transaction_read_only": "off" if apply else "on",
@@ -246,7 +246,10 @@ class Target:
             "TimeZone": "UTC",
             **self.extra_settings,
         }
-        return " ".join(f"-c {name}={value}" for name, value in settings.items())
+
+    def session_options(self, apply: bool) -> str:
+        """The libpq `options` string that sets pgdba's session settings at connection start."""
+        return " ".join(f"-c {name}={value}" for name, value in self.session_settings(apply).items())
 
     def connect(self, *, apply: bool = False, autocommit: bool = True) -> psycopg.Connection:
         """Open a session with pgdba's settings; every failure becomes a ConnectionFailed with no password."""
@@ -262,16 +265,61 @@ class Target:
         try:
             conn = psycopg.connect(**params, autocommit=autocommit)  # type: ignore[arg-type]
         except psycopg.Error as exc:
-            raise ConnectionFailed(
-                f"cannot connect to {self.masked_dsn or 'the libpq default server'}: {_first_line(exc, self)}"
-            ) from None
+            reason = _first_line(exc, self)
+            if UNSUPPORTED_STARTUP_PARAMETER in reason:
+                reason += f": {POOLER_ADVICE}"
+            raise ConnectionFailed(f"cannot connect to {self.where}: {reason}") from None
         if not self.track_statements:
             untrack_own_statements(conn)
         if os.environ.get("PGTZ"):  # libpq applies PGTZ after the options' TimeZone
             conn.execute("SET TimeZone TO 'UTC'")
             if not conn.autocommit:
                 conn.commit()  # (a rollback would undo a SET of the open transaction)
+        self._refuse_unapplied_settings(conn, apply)
         return conn
+
+    @property
+    def where(self) -> str:
+        """The server as pgdba names it in messages: the DSN with its password masked."""
+        return self.masked_dsn or "the libpq default server"
+
+    def _refuse_unapplied_settings(self, conn: psycopg.Connection, apply: bool) -> None:
+        """Close the session and raise ConnectionFailed unless the server runs it with pgdba's timeouts and
+        read-only guard. A pooler that drops startup options (PgBouncer's `ignore_startup_parameters`) would
+        otherwise hand pgdba a session with none of them."""
+        wanted = {name: self.session_settings(apply)[name] for name in GUARD_SETTINGS}
+        try:
+            rows = conn.execute(SESSION_SETTINGS_SQL, {"names": list(wanted)}).fetchall()
+            if not conn.autocommit:
+                conn.rollback()
+        except psycopg.Error as exc:
+            conn.close()
+            raise ConnectionFailed(f"cannot use {self.where}: {_first_line(exc, self)}") from None
+        found = {str(name): str(value) for name, value in rows}
+        unapplied = [
+            f"{name} is {found.get(name, 'unknown')}, not {value}"
+            for name, value in wanted.items()
+            if found.get(name) != value
+        ]
+        if unapplied:
+            conn.close()
+            raise ConnectionFailed(
+                f"cannot use {self.where}: the server did not apply pgdba's session settings "
+                f"({'; '.join(unapplied)}): {POOLER_ADVICE}"
+            )
+
+
+# The settings that keep pgdba safe on production (no runaway statement, no lock queue, no write without
+# --apply): each session checks that the server applied them. pg_settings gives the timeouts in ms, as set.
+GUARD_SETTINGS = ("statement_timeout", "lock_timeout", "default_transaction_read_only")
+SESSION_SETTINGS_SQL = """
+SELECT name, setting FROM pg_catalog.pg_settings WHERE name = ANY(%(names)s)
+"""
+UNSUPPORTED_STARTUP_PARAMETER = "unsupported startup parameter"
+POOLER_ADVICE = (
+    "a connection pooler (such as PgBouncer) drops or refuses the startup options that set pgdba's timeouts "
+    "and read-only guard: point pgdba at PostgreSQL itself"
+)
 
 
 # pg_stat_statements.track is superuser-only (PGC_SUSET), so it cannot go in the `options` above: a role

@@ -13,6 +13,7 @@ if [ "$purpose" = test ]; then
   [ -x /usr/sbin/netdata ] || need+=(netdata)                  # alerts: the real Netdata agent test
   command -v age >/dev/null 2>&1 || need+=(age)                # backup: client-side encryption tests
   [ -x /usr/bin/chromium ] || need+=(chromium)                 # api: the dashboard browser test (headless)
+  [ -x /usr/sbin/pgbouncer ] || need+=(pgbouncer)              # target: the test of a pooler in between
 fi
 for pkg in ${EXTRA_DEBIAN_PACKAGES:-}; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")

@@ -199,9 +199,8 @@ def create_pool(
         except PoolTimeout:
             pool.close()
             raise ConnectionFailed(
-                f"pool {pool.name!r}: could not open {settings.min_size} connections to "
-                f"{target.masked_dsn or 'the libpq default server'} within "
-                f"{settings.connect_timeout_s:g} s"
+                f"pool {pool.name!r}: could not open {settings.min_size} connections to {target.where} "
+                f"within {settings.connect_timeout_s:g} s"
             ) from None
     return pool
 

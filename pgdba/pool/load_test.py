@@ -234,7 +234,7 @@ def check_bench_target(target: Target) -> None:
     """A load test runs only against loopback or a DSN given explicitly, never one picked up from the env."""
     if target.source != "--dsn" and not is_loopback(target):
         raise InputError(
-            f"refusing to load-test {target.masked_dsn or 'the libpq default server'} taken from "
+            f"refusing to load-test {target.where} taken from "
             f"{target.source}: pass it explicitly with --dsn (or use a loopback server)"
         )
 
