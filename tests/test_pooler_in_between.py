@@ -19,6 +19,7 @@ import pytest
 from pgdba.cli import main
 from pgdba.embedded import EmbeddedCluster
 from pgdba.errors import ConnectionFailed
+from pgdba.pool import PoolSettings, create_pool
 from pgdba.target import resolve_target
 
 PGBOUNCER = shutil.which("pgbouncer") or (
@@ -144,3 +145,15 @@ def test_a_direct_session_runs_with_the_settings_checked(pg_cluster: EmbeddedClu
             "current_setting('transaction_read_only')"
         ).fetchone()
     assert row == ("4321ms", "321ms", "on")
+
+
+def test_an_application_pool_names_the_pooler_that_refuses_its_options(
+    pgbouncer: Callable[[str], str],
+) -> None:
+    """pgdba.pool sets its sessions' statement_timeout and read-only guard the same way."""
+    target = resolve_target(pgbouncer(""))
+    with pytest.raises(ConnectionFailed) as refused:
+        create_pool(target, PoolSettings(min_size=1, max_size=1, connect_timeout_s=2.0))
+    message = str(refused.value)
+    assert "within 2 s: FATAL: unsupported startup parameter: options: a connection pooler" in message
+    assert message.endswith("point pgdba at PostgreSQL itself") and CLIENT_PASSWORD not in message

@@ -8,6 +8,7 @@ node-postgres' client-side `query_timeout` has no psycopg counterpart; the serve
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sys
@@ -21,7 +22,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout, TooManyRequests
 
 from pgdba.errors import ConnectionFailed, PgdbaError
-from pgdba.target import Target
+from pgdba.target import POOLER_ADVICE, UNSUPPORTED_STARTUP_PARAMETER, Target, mask_password
 
 # statement_timeout is an int of milliseconds in PostgreSQL
 MAX_STATEMENT_TIMEOUT_MS = 2_147_483_647
@@ -160,6 +161,35 @@ def _timeout_message(name: str, timeout: float, max_size: int) -> str:
     )
 
 
+class ConnectionRefusals(logging.Filter):
+    """Keeps the first "error connecting" psycopg_pool logs for one pool while it opens, and drops the
+    record: the error raised when the pool does not open quotes it once, instead of a warning per retry."""
+
+    def __init__(self, pool_name: str) -> None:
+        super().__init__()
+        self._pool_name = pool_name
+        self.first = ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if record.msg == "error connecting in %r: %s" and len(args) == 2 and args[0] == self._pool_name:
+            text = str(args[1]).strip()
+            if text and not self.first:
+                # libpq's "connection to server at … failed: FATAL:  …": the server's own words
+                first = text.splitlines()[0]
+                self.first = " ".join(first[first.find("FATAL:") :].split()) if "FATAL:" in first else first
+            return False
+        return True
+
+    def reason(self, target: Target) -> str:
+        """ ": <the server's first refusal>" with any password masked, and the pooler advice where a pooler
+        refused pgdba's startup options; "" when none was logged (a timeout without a refusal)."""
+        if not self.first:
+            return ""
+        advice = f": {POOLER_ADVICE}" if UNSUPPORTED_STARTUP_PARAMETER in self.first else ""
+        return f": {mask_password(self.first, target.secrets)}{advice}"
+
+
 def _pool_arguments(target: Target, settings: PoolSettings, apply: bool, name: str | None) -> dict[str, Any]:
     """What the sync and the async pool are both built with: the preset's sizes and timeouts."""
     return {
@@ -192,16 +222,22 @@ def create_pool(
         **_pool_arguments(target, settings, apply, name), check=ConnectionPool.check_connection, open=False
     )
     _LIVE_POOLS[pool.name] = pool
-    if open:
-        try:
-            # wait for the warm connections: a wrong DSN fails here, not at the first request
-            pool.open(wait=True, timeout=settings.connect_timeout_s)
-        except PoolTimeout:
-            pool.close()
-            raise ConnectionFailed(
-                f"pool {pool.name!r}: could not open {settings.min_size} connections to {target.where} "
-                f"within {settings.connect_timeout_s:g} s"
-            ) from None
+    if not open:
+        return pool
+    refusals = ConnectionRefusals(pool.name)
+    psycopg_pool_logger = logging.getLogger("psycopg.pool")
+    psycopg_pool_logger.addFilter(refusals)
+    try:
+        # wait for the warm connections: a wrong DSN fails here, not at the first request
+        pool.open(wait=True, timeout=settings.connect_timeout_s)
+    except PoolTimeout:
+        pool.close()  # with the filter still on: its workers' last refusals are not echoed either
+        raise ConnectionFailed(
+            f"pool {pool.name!r}: could not open {settings.min_size} connections to {target.where} "
+            f"within {settings.connect_timeout_s:g} s{refusals.reason(target)}"
+        ) from None
+    finally:
+        psycopg_pool_logger.removeFilter(refusals)
     return pool
 
 

@@ -29,6 +29,7 @@ from pgdba.errors import ConnectionFailed, InputError
 from pgdba.findings import SCHEMA_VERSION
 from pgdba.pool.factory import (
     MAX_STATEMENT_TIMEOUT_MS,
+    ConnectionRefusals,
     PoolCheckoutTimeout,
     PoolOverloaded,
     PoolSettings,
@@ -441,7 +442,7 @@ class _Run:
         pool = create_pool(
             self.target, self._settings, apply=self.config.apply, name=f"pgdba-bench-{self.size}", open=False
         )
-        refusals = _RefusedConnections(pool.name)
+        refusals = ConnectionRefusals(pool.name)
         psycopg_pool_logger = logging.getLogger("psycopg.pool")
         psycopg_pool_logger.addFilter(refusals)
         try:
@@ -459,7 +460,7 @@ class _Run:
         if stats["connections_errors"]:
             raise ConnectionFailed(
                 f"pool size {self.size}: the server refused a connection while the pool opened before the "
-                f"surge ({opened}){': ' + refusals.first if refusals.first else ''}; other sessions may have "
+                f"surge ({opened}){refusals.reason(self.target)}; other sessions may have "
                 "taken the free slots: test a smaller size"
             )
         raise ConnectionFailed(
@@ -547,27 +548,6 @@ class _Run:
             pool_connection_errors=tally.pool_connection_errors,
             read_only_refusals=tally.read_only_refusals,
         )
-
-
-class _RefusedConnections(logging.Filter):
-    """Keeps the first "error connecting" psycopg_pool logs for one pool while it opens, and drops the
-    record: the error the bench raises quotes it once."""
-
-    def __init__(self, pool_name: str) -> None:
-        super().__init__()
-        self._pool_name = pool_name
-        self.first = ""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args if isinstance(record.args, tuple) else ()
-        if record.msg == "error connecting in %r: %s" and len(args) == 2 and args[0] == self._pool_name:
-            text = str(args[1]).strip()
-            if text and not self.first:
-                # libpq's "connection to server at … failed: FATAL:  …": the server's own words
-                first = text.splitlines()[0]
-                self.first = " ".join(first[first.find("FATAL:") :].split()) if "FATAL:" in first else first
-            return False
-        return True
 
 
 def _round(value: float | None) -> float | None:

@@ -143,6 +143,23 @@ def test_unreachable_server_fails_at_creation_without_the_password() -> None:
     assert "hunter2" not in str(exc.value)
 
 
+def test_a_refused_login_is_quoted_when_the_pool_cannot_open(
+    db: TestDatabase, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server's reason, once, with the password masked, instead of a bare timeout after a warning per
+    retry."""
+    target = resolve_target(f"postgresql://postgres:Wr0ngPassw0rd@127.0.0.1:{db.cluster.port}/{db.name}")
+    with pytest.raises(ConnectionFailed) as exc:
+        create_pool(target, PoolSettings(min_size=1, max_size=2, connect_timeout_s=2.0), name="edu-refused")
+    message = str(exc.value)
+    assert message.startswith(
+        "pool 'edu-refused': could not open 1 connections to postgresql://postgres:***@127.0.0.1:"
+    )
+    assert message.endswith('within 2 s: FATAL: password authentication failed for user "postgres"')
+    assert "Wr0ngPassw0rd" not in message
+    assert not [r for r in caplog.records if "error connecting" in r.getMessage()]
+
+
 def test_pool_factory_sizes_the_pool_and_keeps_the_dsn_application_name(db: TestDatabase) -> None:
     factory = surge_pool_factory()
     with factory(f"{db.dsn}&application_name=elearning-app", 3) as pool, pool.connection() as conn:
