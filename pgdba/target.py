@@ -292,6 +292,12 @@ class Target:
             rows = conn.execute(SESSION_SETTINGS_SQL, {"names": list(wanted)}).fetchall()
             if not conn.autocommit:
                 conn.rollback()
+        except psycopg.errors.QueryCanceled:
+            # pgdba's statement_timeout cut the check short (a timeout of a few ms), so the startup options
+            # were applied: they travel as one string, a pooler drops them all or none
+            if not conn.autocommit:
+                conn.rollback()
+            return
         except psycopg.Error as exc:
             conn.close()
             raise ConnectionFailed(f"cannot use {self.where}: {_first_line(exc, self)}") from None
