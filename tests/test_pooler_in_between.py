@@ -156,4 +156,27 @@ def test_an_application_pool_names_the_pooler_that_refuses_its_options(
         create_pool(target, PoolSettings(min_size=1, max_size=1, connect_timeout_s=2.0))
     message = str(refused.value)
     assert "within 2 s: FATAL: unsupported startup parameter: options: a connection pooler" in message
-    assert message.endswith("point pgdba at PostgreSQL itself") and CLIENT_PASSWORD not in message
+    assert message.endswith("pass PoolSettings(startup_options=False) and set statement_timeout on the role")
+    assert CLIENT_PASSWORD not in message
+
+
+def test_an_application_pool_goes_through_the_pooler_without_startup_options(
+    pgbouncer: Callable[[str], str],
+) -> None:
+    """Behind a transaction-pooling PgBouncer the pool sends no session setting: the role's hold. It must
+    say so, not claim a read-only pool it cannot have."""
+    target = resolve_target(pgbouncer(""))
+    settings = PoolSettings(
+        min_size=2,
+        max_size=2,
+        connect_timeout_s=5.0,
+        application_name="edu-behind-pgbouncer",
+        startup_options=False,
+    )
+    with create_pool(target, settings, apply=True) as pool, pool.connection() as conn:
+        row = conn.execute("SELECT current_setting('application_name'), current_setting('statement_timeout')")
+        assert row.fetchone() == ("edu-behind-pgbouncer", "0")
+    with pytest.raises(ValueError, match="a read-only pool needs its startup options"):
+        create_pool(target, settings, apply=False)
+    with pytest.raises(ValueError, match="extra_settings are sent as startup options"):
+        PoolSettings(startup_options=False, extra_settings={"work_mem": "64MB"})

@@ -51,6 +51,10 @@ class PoolSettings:
     max_lifetime_s: float = 3600.0
     application_name: str | None = None
     extra_settings: Mapping[str, str] = field(default_factory=dict)
+    # False for a pool behind a transaction-pooling PgBouncer, which refuses libpq startup options (and
+    # could not keep session settings anyway): no setting is sent then, neither statement_timeout nor the
+    # read-only guard nor extra_settings; the role's own settings (ALTER ROLE … SET …) are what hold
+    startup_options: bool = True
 
     def __post_init__(self) -> None:
         if self.max_size < 1:
@@ -64,6 +68,11 @@ class PoolSettings:
             raise ValueError(f"statement_timeout_ms must be between 0 (none) and {MAX_STATEMENT_TIMEOUT_MS}")
         if self.max_waiting is not None and self.max_waiting < 0:
             raise ValueError("max_waiting must be zero (no limit) or positive")
+        if not self.startup_options and self.extra_settings:
+            raise ValueError(
+                "extra_settings are sent as startup options: with startup_options=False set them on the role "
+                "(ALTER ROLE … SET …)"
+            )
 
     @property
     def effective_max_waiting(self) -> int:
@@ -94,15 +103,21 @@ def default_application_name() -> str:
 def connection_kwargs(target: Target, settings: PoolSettings, *, apply: bool) -> dict[str, Any]:
     """libpq keywords for every pool session: application_name, timeouts, read-only unless apply."""
     params = target.params()
-    session = {
-        "statement_timeout": str(settings.statement_timeout_ms),
-        "default_transaction_read_only": "off" if apply else "on",
-        **settings.extra_settings,
-    }
-    options = " ".join(f"-c {name}={value}" for name, value in session.items())
-    # libpq reads PGOPTIONS only when the DSN has no options: ours would silently replace it
-    existing = str(params.get("options") or os.environ.get("PGOPTIONS") or "")
-    params["options"] = f"{existing} {options}".strip()
+    if settings.startup_options:
+        session = {
+            "statement_timeout": str(settings.statement_timeout_ms),
+            "default_transaction_read_only": "off" if apply else "on",
+            **settings.extra_settings,
+        }
+        options = " ".join(f"-c {name}={value}" for name, value in session.items())
+        # libpq reads PGOPTIONS only when the DSN has no options: ours would silently replace it
+        existing = str(params.get("options") or os.environ.get("PGOPTIONS") or "")
+        params["options"] = f"{existing} {options}".strip()
+    elif not apply:
+        raise ValueError(
+            "a read-only pool needs its startup options (default_transaction_read_only): with "
+            "startup_options=False pass apply=True, and the role's own settings are what hold"
+        )
     if settings.application_name:
         params["application_name"] = settings.application_name
     else:
@@ -181,13 +196,20 @@ class ConnectionRefusals(logging.Filter):
             return False
         return True
 
-    def reason(self, target: Target) -> str:
-        """ ": <the server's first refusal>" with any password masked, and the pooler advice where a pooler
-        refused pgdba's startup options; "" when none was logged (a timeout without a refusal)."""
+    def reason(self, target: Target, pooler_advice: str = POOLER_ADVICE) -> str:
+        """The server's first refusal after ": ", any password masked, and the pooler advice where a pooler
+        refused the startup options; "" when none was logged (a timeout without a refusal)."""
         if not self.first:
             return ""
-        advice = f": {POOLER_ADVICE}" if UNSUPPORTED_STARTUP_PARAMETER in self.first else ""
+        advice = f": {pooler_advice}" if UNSUPPORTED_STARTUP_PARAMETER in self.first else ""
         return f": {mask_password(self.first, target.secrets)}{advice}"
+
+
+APPLICATION_POOLER_ADVICE = (
+    "a connection pooler (such as PgBouncer) refuses the startup options that set the pool's statement_timeout "
+    "and read-only guard: point the pool at PostgreSQL itself, or, for an application pool that must go "
+    "through the pooler, pass PoolSettings(startup_options=False) and set statement_timeout on the role"
+)
 
 
 def _pool_arguments(target: Target, settings: PoolSettings, apply: bool, name: str | None) -> dict[str, Any]:
@@ -234,7 +256,7 @@ def create_pool(
         pool.close()  # with the filter still on: its workers' last refusals are not echoed either
         raise ConnectionFailed(
             f"pool {pool.name!r}: could not open {settings.min_size} connections to {target.where} "
-            f"within {settings.connect_timeout_s:g} s{refusals.reason(target)}"
+            f"within {settings.connect_timeout_s:g} s{refusals.reason(target, APPLICATION_POOLER_ADVICE)}"
         ) from None
     finally:
         psycopg_pool_logger.removeFilter(refusals)
