@@ -105,7 +105,8 @@ def analyze_queries(
         earlier = len(StatementSet(cumulative).select(lambda s: True))
         if earlier:  # statements exist, none ran in the window: not the "run the application" case
             report.notes = [_no_activity_note(window, earlier)]
-    unreadable = unreadable_reason(statements)
+    # read from all of today's statements: a quiet delta window holds none, yet the texts are still unreadable
+    unreadable = unreadable_reason(cumulative)
     if unreadable:  # without texts no statement is analysed: say why, never an empty report alone
         report.notes.append(f"statement texts unreadable, no statement analysed: {unreadable}")
     return report

@@ -17,11 +17,13 @@ from pgdba.api.app import create_app
 from pgdba.api.settings import ApiSettings
 from pgdba.cli import main
 from pgdba.embedded import EmbeddedCluster
+from pgdba.history.snapshot import take_snapshot
+from pgdba.history.store import HistoryStore
 from pgdba.optimizer import analyze_queries
 from pgdba.pool.server_limits import server_limits
 from pgdba.server import load_server_facts
 from pgdba.stats.statements import statement_stats
-from pgdba.target import resolve_target
+from pgdba.target import resolve_target, session
 from tests.conftest import TestDatabase
 
 pytestmark = pytest.mark.catalog
@@ -206,5 +208,20 @@ def test_the_query_optimizer_says_why_it_analysed_nothing(db: TestDatabase, lati
     _run_probe(db, 3)
     report = analyze_queries(db.target)
     assert report.analyzed == 0
+    (note,) = [n for n in report.notes if n.startswith("statement texts unreadable, no statement analysed")]
+    assert str(latin1_text_oid) in _given_reset(note)
+
+
+def test_the_query_optimizer_says_it_over_a_quiet_delta_window_too(
+    db: TestDatabase, latin1_text_oid: int, tmp_path: Path
+) -> None:
+    """With a history snapshot the report covers the activity since it; when none ran, the reason the texts
+    are unreadable still shows beside the "no statement ran" note."""
+    _run_probe(db, 3)
+    with HistoryStore(tmp_path / "h.sqlite3") as store:
+        with session(db.target) as conn:
+            take_snapshot(conn, load_server_facts(conn), store, db.target.key)
+        report = analyze_queries(db.target, store=store)
+    assert report.window_source == "delta" and report.analyzed == 0
     (note,) = [n for n in report.notes if n.startswith("statement texts unreadable, no statement analysed")]
     assert str(latin1_text_oid) in _given_reset(note)
