@@ -287,7 +287,9 @@ class Target:
         """Close the session and raise ConnectionFailed unless the server runs it with pgdba's timeouts and
         read-only guard. A pooler that drops startup options (PgBouncer's `ignore_startup_parameters`) would
         otherwise hand pgdba a session with none of them."""
-        wanted = {name: self.session_settings(apply)[name] for name in GUARD_SETTINGS}
+        # a library caller's extra_settings may set one in other units ("5s"): those are not compared
+        settings = self.session_settings(apply)
+        wanted = {name: settings[name] for name in GUARD_SETTINGS if name not in self.extra_settings}
         try:
             rows = conn.execute(SESSION_SETTINGS_SQL, {"names": list(wanted)}).fetchall()
             if not conn.autocommit:

@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
@@ -180,3 +181,11 @@ def test_an_application_pool_goes_through_the_pooler_without_startup_options(
         create_pool(target, settings, apply=False)
     with pytest.raises(ValueError, match="extra_settings are sent as startup options"):
         PoolSettings(startup_options=False, extra_settings={"work_mem": "64MB"})
+
+
+def test_a_guard_setting_given_in_other_units_is_not_mistaken_for_a_dropped_one(
+    pg_cluster: EmbeddedCluster,
+) -> None:
+    target = replace(resolve_target(pg_cluster.dsn()), extra_settings={"statement_timeout": "5s"})
+    with target.connect() as conn:
+        assert conn.execute("SELECT current_setting('statement_timeout')").fetchone() == ("5s",)
