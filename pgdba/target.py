@@ -20,6 +20,8 @@ from pathlib import Path
 
 import psycopg
 from psycopg import conninfo
+from psycopg.abc import Buffer
+from psycopg.adapt import Loader
 
 from pgdba.errors import ConnectionFailed, InputError
 
@@ -269,6 +271,8 @@ class Target:
             if UNSUPPORTED_STARTUP_PARAMETER in reason:
                 reason += f": {POOLER_ADVICE}"
             raise ConnectionFailed(f"cannot connect to {self.where}: {reason}") from None
+        for type_name in ("name", "text"):  # text: a name concatenated or cast in a query
+            conn.adapters.register_loader(type_name, ReplacingTextLoader)
         if not self.track_statements:
             untrack_own_statements(conn)
         if os.environ.get("PGTZ"):  # libpq applies PGTZ after the options' TimeZone
@@ -315,6 +319,17 @@ class Target:
                 f"cannot use {self.where}: the server did not apply pgdba's session settings "
                 f"({'; '.join(unapplied)}): {POOLER_ADVICE}"
             )
+
+
+class ReplacingTextLoader(Loader):
+    """`name` and `text` values as str, bytes that are not UTF-8 shown as U+FFFD. A database or role name
+    written in Latin-1 from a SQL_ASCII session lives in the shared catalogs and reaches every other database
+    unconverted: decoded strictly, it failed every command that lists the server's databases, on every
+    database of the server. (Text of a UTF-8 database is checked by the server on its way in; a SQL_ASCII
+    database's is checked on its way out, a one-line error: pgdba asks for client_encoding UTF8.)"""
+
+    def load(self, data: Buffer) -> str:
+        return bytes(data).decode("utf-8", errors="replace")
 
 
 # The settings that keep pgdba safe on production (no runaway statement, no lock queue, no write without

@@ -13,6 +13,7 @@ import pytest
 from pgdba.cli import main
 from pgdba.embedded import EmbeddedCluster
 from pgdba.stats.activity import session_activity
+from pgdba.stats.database import wraparound_ages
 from tests.conftest import TestDatabase
 
 pytestmark = pytest.mark.catalog
@@ -84,3 +85,23 @@ def test_a_latin1_session_elsewhere_on_the_server_leaves_the_check_up_and_alerts
         alerts = json.loads(capsys.readouterr().out)["alerts"]
         (longest,) = [a for a in alerts if a["metric"] == "longest_transaction_seconds"]
         assert longest["status"] != "unknown", longest["note"]  # the activity sample was read
+
+
+def test_a_database_named_in_latin1_leaves_every_other_database_checkable(
+    sql_ascii_dsn: str, db: TestDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Database names live in the shared catalog and reach a UTF-8 database unconverted: this one failed the
+    check-up of every database of the server ("an input is not UTF-8 text")."""
+    latin1_name = b"caf\xe9_" + uuid.uuid4().hex[:8].encode()
+    with psycopg.connect(sql_ascii_dsn, autocommit=True, client_encoding="SQL_ASCII") as legacy:
+        legacy.execute("SET pg_stat_statements.track = 'none'")  # see the test above
+        legacy.execute(b'CREATE DATABASE "' + latin1_name + b'"')
+        try:
+            assert main(["check", "--dsn", db.dsn, "--format", "json"]) in (0, 1)
+            report = json.loads(capsys.readouterr().out)
+            assert "wraparound" not in json.dumps(report["skipped"])
+            with db.target.connect() as conn:
+                objects = [age.object for age in wraparound_ages(conn)]
+            assert f"database caf\ufffd_{latin1_name[-8:].decode()}" in objects
+        finally:
+            legacy.execute(b'DROP DATABASE "' + latin1_name + b'" WITH (FORCE)')

@@ -31,8 +31,8 @@ class SessionActivity:
 
 
 # a session's query text is kept as its client sent it, in its own database's encoding, and handed out
-# unconverted: Latin-1 bytes from a session of a SQL_ASCII database would fail the decoding of every row, so
-# the text comes as bytes and undecodable ones read as U+FFFD
+# unconverted: Latin-1 bytes from a session of a SQL_ASCII database read as U+FFFD in pgdba's sessions
+# (pgdba.target.ReplacingTextLoader), not as a decoding error that fails every row
 SESSIONS_SQL = """
 SELECT a.pid,
        a.datname AS database,
@@ -45,7 +45,7 @@ SELECT a.pid,
        extract(epoch FROM now() - a.query_start)::float8 AS query_seconds,
        extract(epoch FROM now() - a.state_change)::float8 AS state_seconds,
        pg_blocking_pids(a.pid) AS blocked_by,
-       textsend(coalesce(a.query, '')) AS query
+       coalesce(a.query, '') AS query
   FROM pg_stat_activity AS a
  WHERE a.backend_type = 'client backend'
    AND a.pid <> pg_backend_pid()
@@ -57,16 +57,7 @@ def session_activity(conn: psycopg.Connection) -> list[SessionActivity]:
     """Every client session of the server (not only this database), oldest transaction first."""
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(SESSIONS_SQL).fetchall()
-    return [
-        SessionActivity(
-            **{
-                **row,
-                "blocked_by": tuple(row["blocked_by"] or ()),
-                "query": bytes(row["query"]).decode("utf-8", errors="replace"),
-            }
-        )
-        for row in rows
-    ]
+    return [SessionActivity(**{**row, "blocked_by": tuple(row["blocked_by"] or ())}) for row in rows]
 
 
 @dataclass(frozen=True)
