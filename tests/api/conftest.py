@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from psycopg import sql
 
 import pgdba.demo as demo_package
+from pgdba.advisor.workload import queries_from_statements
 from pgdba.alerts.check import check_alerts
 from pgdba.alerts.rules import load_rules
 from pgdba.api.app import create_app
@@ -119,6 +120,17 @@ def small_pool_bench(target: Target) -> LoadTestReport:
     workload = StatementWorkload(("SELECT count(*) FROM pg_class",), name="catalog-count")
     config = LoadTestConfig(pool_sizes=(2, 4), clients=8, requests=40, time_limit_s=20)
     return surge_load_test(target, workload, config)
+
+
+@pytest.fixture
+def workload_recorded(live_dashboard: LiveDashboard) -> None:
+    """The demo's workload in pg_stat_statements, for pages that advise on it (Indexes). live_dashboard is
+    built once per test process, and a test file that ran since may have reset pg_stat_statements for the
+    whole cluster (several do): the workload is played again then."""
+    with session(live_dashboard.target) as conn:
+        if queries_from_statements(conn, load_server_facts(conn)):
+            return
+    run_workload(live_dashboard.target, rounds=2, workers=2)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page
 from tests.api.browser import NEEDS_CHROMIUM, headless_chromium
 from tests.api.conftest import TOKEN, LiveDashboard
 
-pytestmark = NEEDS_CHROMIUM
+pytestmark = [NEEDS_CHROMIUM, pytest.mark.usefixtures("workload_recorded")]
 NO_CLIPBOARD_API = "delete Navigator.prototype.clipboard;"
 
 

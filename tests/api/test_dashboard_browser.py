@@ -17,7 +17,7 @@ from tests.api.conftest import TOKEN, LiveDashboard
 
 SCREENSHOTS = Path("test-artifacts/screenshots")
 
-pytestmark = NEEDS_CHROMIUM
+pytestmark = [NEEDS_CHROMIUM, pytest.mark.usefixtures("workload_recorded")]
 
 
 @pytest.fixture(scope="module")
