@@ -296,17 +296,15 @@ class Target:
         wanted = {name: settings[name] for name in GUARD_SETTINGS if name not in self.extra_settings}
         try:
             rows = conn.execute(SESSION_SETTINGS_SQL, {"names": list(wanted)}).fetchall()
-            if not conn.autocommit:
-                conn.rollback()
         except psycopg.errors.QueryCanceled:
             # pgdba's statement_timeout cut the check short (a timeout of a few ms), so the startup options
             # were applied: they travel as one string, a pooler drops them all or none
-            if not conn.autocommit:
-                conn.rollback()
-            return
+            rows = list(wanted.items())
         except psycopg.Error as exc:
             conn.close()
             raise ConnectionFailed(f"cannot use {self.where}: {_first_line(exc, self)}") from None
+        if not conn.autocommit:
+            conn.rollback()
         found = {str(name): str(value) for name, value in rows}
         unapplied = [
             f"{name} is {found.get(name, 'unknown')}, not {value}"

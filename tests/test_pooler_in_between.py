@@ -22,6 +22,7 @@ from pgdba.embedded import EmbeddedCluster
 from pgdba.errors import ConnectionFailed
 from pgdba.pool import PoolSettings, create_pool
 from pgdba.target import resolve_target
+from tests.api.conftest import free_port
 
 PGBOUNCER = shutil.which("pgbouncer") or (
     "/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").exists() else None
@@ -31,12 +32,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 CLIENT_PASSWORD = "Hunter2pooler"  # in the client's DSN only: PgBouncer (auth_type any) does not check it
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_until_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -62,7 +57,7 @@ def pgbouncer(pg_cluster: EmbeddedCluster) -> Iterator[Callable[[str], str]]:
     started: list[subprocess.Popen[bytes]] = []
 
     def start(extra: str) -> str:
-        port = _free_port()
+        port = free_port()
         config, log = home / f"pgbouncer-{port}.ini", home / f"pgbouncer-{port}.log"
         config.write_text(
             "[databases]\n"

@@ -178,12 +178,20 @@ def _timeout_message(name: str, timeout: float, max_size: int) -> str:
 
 class ConnectionRefusals(logging.Filter):
     """Keeps the first "error connecting" psycopg_pool logs for one pool while it opens, and drops the
-    record: the error raised when the pool does not open quotes it once, instead of a warning per retry."""
+    record: the error raised when the pool does not open quotes it once, instead of a warning per retry.
+    Filters psycopg_pool's logger inside `with ConnectionRefusals(name) as refusals:`."""
 
     def __init__(self, pool_name: str) -> None:
         super().__init__()
         self._pool_name = pool_name
         self.first = ""
+
+    def __enter__(self) -> ConnectionRefusals:
+        logging.getLogger("psycopg.pool").addFilter(self)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        logging.getLogger("psycopg.pool").removeFilter(self)
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args if isinstance(record.args, tuple) else ()
@@ -246,20 +254,16 @@ def create_pool(
     _LIVE_POOLS[pool.name] = pool
     if not open:
         return pool
-    refusals = ConnectionRefusals(pool.name)
-    psycopg_pool_logger = logging.getLogger("psycopg.pool")
-    psycopg_pool_logger.addFilter(refusals)
-    try:
-        # wait for the warm connections: a wrong DSN fails here, not at the first request
-        pool.open(wait=True, timeout=settings.connect_timeout_s)
-    except PoolTimeout:
-        pool.close()  # with the filter still on: its workers' last refusals are not echoed either
-        raise ConnectionFailed(
-            f"pool {pool.name!r}: could not open {settings.min_size} connections to {target.where} "
-            f"within {settings.connect_timeout_s:g} s{refusals.reason(target, APPLICATION_POOLER_ADVICE)}"
-        ) from None
-    finally:
-        psycopg_pool_logger.removeFilter(refusals)
+    with ConnectionRefusals(pool.name) as refusals:
+        try:
+            # wait for the warm connections: a wrong DSN fails here, not at the first request
+            pool.open(wait=True, timeout=settings.connect_timeout_s)
+        except PoolTimeout:
+            pool.close()  # with the filter still on: its workers' last refusals are not echoed either
+            raise ConnectionFailed(
+                f"pool {pool.name!r}: could not open {settings.min_size} connections to {target.where} "
+                f"within {settings.connect_timeout_s:g} s{refusals.reason(target, APPLICATION_POOLER_ADVICE)}"
+            ) from None
     return pool
 
 

@@ -442,20 +442,16 @@ class _Run:
         pool = create_pool(
             self.target, self._settings, apply=self.config.apply, name=f"pgdba-bench-{self.size}", open=False
         )
-        refusals = ConnectionRefusals(pool.name)
-        psycopg_pool_logger = logging.getLogger("psycopg.pool")
-        psycopg_pool_logger.addFilter(refusals)
-        try:
-            pool.open(wait=False)
-            stats = self._wait_until_open(pool)
-            if stats["pool_available"] >= self.size:
-                return pool
-            pool.close()  # with the filter still on: its workers' last refusals are not echoed either
-        except BaseException:
-            pool.close()
-            raise
-        finally:
-            psycopg_pool_logger.removeFilter(refusals)
+        with ConnectionRefusals(pool.name) as refusals:
+            try:
+                pool.open(wait=False)
+                stats = self._wait_until_open(pool)
+                if stats["pool_available"] >= self.size:
+                    return pool
+                pool.close()  # with the filter still on: its workers' last refusals are not echoed either
+            except BaseException:
+                pool.close()
+                raise
         opened = f"{stats['pool_available']} of its {self.size} connections open"
         if stats["connections_errors"]:
             raise ConnectionFailed(
