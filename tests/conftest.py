@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import psycopg
 import pytest
+from psycopg import conninfo, sql
 
 from pgdba.embedded import EmbeddedCluster
 from pgdba.target import Target, resolve_target
@@ -104,3 +105,19 @@ def db(pg_cluster: EmbeddedCluster, hypopg_available: bool) -> Iterator[TestData
     yield TestDatabase(name, dsn, resolve_target(dsn), pg_cluster)
     with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def monitor_role(db: TestDatabase) -> Iterator[Target]:
+    """A LOGIN role that is not superuser (reads the statistics through pg_read_all_stats)."""
+    name = f"monitor_{uuid.uuid4().hex[:8]}"
+    db.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'monitor'").format(sql.Identifier(name)).as_string())
+    db.execute(sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(name)).as_string())
+    db.execute(
+        sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(sql.Identifier(name)).as_string()
+    )
+    dsn = conninfo.make_conninfo(db.dsn, user=name, password="monitor", passfile="")
+    yield Target(dsn)
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))

@@ -3,14 +3,11 @@ tracking off where the role may, and the statement reader leaves out what pgdba 
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import conninfo, sql
+from psycopg import sql
 
 from pgdba.backup.catalog import measure_tables, user_tables
 from pgdba.backup.dump import run_backup
@@ -46,22 +43,6 @@ def recorded(db: TestDatabase) -> list[str]:
 def forget_statements(db: TestDatabase) -> None:
     with db.connect() as conn:
         conn.execute(RESET_SQL)
-
-
-@pytest.fixture
-def monitor_role(db: TestDatabase) -> Iterator[Target]:
-    """A LOGIN role that is not superuser (reads the statistics through pg_read_all_stats)."""
-    name = f"monitor_{uuid.uuid4().hex[:8]}"
-    db.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'monitor'").format(sql.Identifier(name)).as_string())
-    db.execute(sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(name)).as_string())
-    db.execute(
-        sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(sql.Identifier(name)).as_string()
-    )
-    dsn = conninfo.make_conninfo(db.dsn, user=name, password="monitor", passfile="")
-    yield Target(dsn)
-    with psycopg.connect(db.dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
 
 
 def tracking(target: Target) -> str:

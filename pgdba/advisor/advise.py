@@ -510,7 +510,6 @@ def _advise_with_hypopg(
     reader = StatsReader(session.conn, analysed.observed)
     kept: list[int] = []  # positions in analysed.queries
     bound: dict[int, BoundQuery] = {}  # queries costed with constants (observed or sampled) instead
-    literals: dict[int, str] = {}  # … and their text with those constants
     skipped = list(analysed.skipped)
     failures: list[psycopg.Error] = []
     for position, (query, columns) in enumerate(zip(analysed.queries, analysed.columns, strict=True)):
@@ -523,7 +522,6 @@ def _advise_with_hypopg(
                 failures.append(exc)
                 continue
             bound[len(kept)] = with_constants
-            literals[len(kept)] = with_constants.literal_sql(session.conn)
         kept.append(position)
     if not kept:
         raise unexplainable_workload(failures, role)
@@ -538,14 +536,12 @@ def _advise_with_hypopg(
             )
             if with_constants is None:
                 continue
-            literal = with_constants.literal_sql(session.conn)
             # a query that sends one constant every time is costed with it (its partial candidates need it)
             if analysed.fixed[position] or generic_misleads(
-                session, query, literal, candidates.by_query.get(number, set())
+                session, query, with_constants, candidates.by_query.get(number, set())
             ):
                 bound[number] = with_constants
-                literals[number] = literal
-    coster = WorkloadCoster(session, queries, candidates, weights, literals)
+    coster = WorkloadCoster(session, queries, candidates, weights, bound)
     size_of = _size_function(options, tables, session)
     total_calls = sum(weights.values())
 

@@ -35,7 +35,6 @@ from dataclasses import dataclass
 import pglast
 import psycopg
 from pglast import ast
-from psycopg import sql
 from psycopg.rows import dict_row
 
 from pgdba.advisor.candidates import Candidate
@@ -204,20 +203,6 @@ class BoundQuery:
         """The values, with the observed ones masked."""
         return ["(observed)" if n in self.observed else v for n, v in enumerate(self.values, start=1)]
 
-    def literal_sql(self, conn: psycopg.Connection) -> str:
-        """The query text with each `$n` replaced by its value as a quoted literal (its type inferred as
-        for any untyped constant)."""
-        pieces: list[str] = []
-        last = 0
-        for token in pglast.parser.scan(self.sql):  # character offsets, `end` inclusive
-            if token.name != "PARAM":
-                continue
-            number = int(self.sql[token.start + 1 : token.end + 1])
-            pieces += [self.sql[last : token.start], sql.Literal(self.values[number - 1]).as_string(conn)]
-            last = token.end + 1
-        pieces.append(self.sql[last:])
-        return "".join(pieces)
-
 
 class StatsReader:
     """pg_stats rows of the columns parameters are compared with, each read once; and the constants
@@ -351,20 +336,20 @@ def bind_for_costing(
     if bound is None or not bound.values:
         return None
     try:
-        session.explain(bound.literal_sql(session.conn), 0)
+        session.explain(bound.sql, len(bound.values), bound.values)
     except psycopg.Error:
         return None
     return bound
 
 
 def generic_misleads(
-    session: WhatIfSession, query: WorkloadQuery, literal: str, candidates: Iterable[Candidate]
+    session: WhatIfSession, query: WorkloadQuery, bound: BoundQuery, candidates: Iterable[Candidate]
 ) -> bool:
     """Does the generic plan's cost differ from the sampled plan's by more than MISLEADING_RATIO, with no
     index or with all of the query's candidates (at most one prefilter batch of them)?"""
     for config in (frozenset(), frozenset(sorted(candidates)[:PREFILTER_BATCH])):
         generic = session.plan_cost(query.sql, query.param_count, config)
-        sampled = session.plan_cost(literal, 0, config)
+        sampled = session.plan_cost(bound.sql, len(bound.values), config, bound.values)
         low, high = sorted((max(generic, 1e-6), max(sampled, 1e-6)))
         if high / low > MISLEADING_RATIO:
             return True

@@ -13,10 +13,14 @@ import heapq
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pgdba.advisor.candidates import Candidate, CandidateSet
-from pgdba.advisor.whatif import WhatIfSession
+from pgdba.advisor.whatif import CostedPlan, WhatIfSession
 from pgdba.advisor.workload import WorkloadQuery
+
+if TYPE_CHECKING:  # sampling reads PREFILTER_BATCH from here
+    from pgdba.advisor.sampling import BoundQuery
 
 DEFAULT_MIN_IMPROVEMENT_PCT = 0.5
 DEFAULT_WRITE_COST_PER_ROW = 1.0
@@ -54,26 +58,26 @@ class WorkloadCoster:
     queries: Sequence[WorkloadQuery]
     candidates: CandidateSet
     weights: dict[int, float]
-    # queries costed with constants sampled from pg_stats: number → the query text with those constants
-    sampled: dict[int, str] = field(default_factory=dict)
+    # queries costed with constants (observed, or sampled from pg_stats): number → the query bound to them
+    sampled: dict[int, BoundQuery] = field(default_factory=dict)
 
-    def _text(self, number: int) -> tuple[str, int]:
+    def _costed(self, number: int, config: frozenset[Candidate]) -> CostedPlan:
+        relevant = self.relevant(number, config)
         if number in self.sampled:
-            return self.sampled[number], 0
+            bound = self.sampled[number]
+            return self.session.cost(number, bound.sql, len(bound.values), relevant, bound.values)
         query = self.queries[number]
-        return query.sql, query.param_count
+        return self.session.cost(number, query.sql, query.param_count, relevant)
 
     def relevant(self, number: int, config: frozenset[Candidate]) -> frozenset[Candidate]:
         tables = self.candidates.query_tables.get(number, set())
         return frozenset(c for c in config if c.relation in tables)
 
     def cost(self, number: int, config: frozenset[Candidate]) -> float:
-        text, params = self._text(number)
-        return self.session.cost(number, text, params, self.relevant(number, config)).cost
+        return self._costed(number, config).cost
 
     def plan_indexes(self, number: int, config: frozenset[Candidate]) -> frozenset[str]:
-        text, params = self._text(number)
-        return self.session.cost(number, text, params, self.relevant(number, config)).indexes
+        return self._costed(number, config).indexes
 
     def affected(self, candidate: Candidate) -> list[int]:
         """Queries that read the candidate's table and use its leading column."""

@@ -31,6 +31,7 @@ from pgdba.advisor.observed import load_observed_constants
 from pgdba.advisor.sampling import BoundQuery, StatsReader, bind_parameters
 from pgdba.advisor.scratch_copy import copy_tables, create_scratch_database
 from pgdba.advisor.trigram import EXTENSION, SearchIndexAdvice
+from pgdba.advisor.whatif import explain_with_values
 from pgdba.errors import InputError
 from pgdba.server import ServerFacts
 from pgdba.statement_text import shortened
@@ -46,7 +47,6 @@ NOISE_FLOOR_MS = 1.0
 NOISE_SHARE = 0.2
 # a recommendation takes the first of these verdicts any of its measured queries got
 VERDICT_ORDER = ("slower", "faster", "no measurable change", "too fast to measure")
-_STATEMENT = "pgdba_verify"
 
 
 def _is_select(text: str) -> bool:
@@ -55,24 +55,14 @@ def _is_select(text: str) -> bool:
 
 
 def measure(conn: psycopg.Connection, query: BoundQuery) -> float:
-    """Fastest execution time (ms) of RUNS EXPLAIN (ANALYZE) runs after a warm-up."""
-    conn.execute(sql.SQL("PREPARE {} AS {}").format(sql.Identifier(_STATEMENT), sql.SQL(query.sql)))
-    try:
-        args: sql.Composable = sql.SQL("")
-        if query.values:
-            args = sql.SQL("({})").format(sql.SQL(", ").join(sql.Literal(v) for v in query.values))
-        statement = sql.SQL("EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE {}{}").format(
-            sql.Identifier(_STATEMENT), args
-        )
-        best = float("inf")
-        for run in range(RUNS + 1):
-            row = conn.execute(statement).fetchone()
-            assert row is not None
-            if run:
-                best = min(best, float(row[0][0]["Execution Time"]))
-        return best
-    finally:
-        conn.execute(sql.SQL("DEALLOCATE {}").format(sql.Identifier(_STATEMENT)))
+    """Fastest execution time (ms) of RUNS EXPLAIN (ANALYZE) runs after a warm-up, the values bound as
+    parameters (never written into the text pg_stat_statements records: explain_with_values)."""
+    best = float("inf")
+    for run in range(RUNS + 1):
+        plan = explain_with_values(conn, "ANALYZE, FORMAT JSON", query.sql, query.values)
+        if run:
+            best = min(best, float(plan["Execution Time"]))
+    return best
 
 
 def timing_verdict(

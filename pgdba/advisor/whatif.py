@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ from pglast import ast
 from psycopg import sql
 from psycopg.abc import AdaptContext, Buffer
 from psycopg.adapt import Loader
+from psycopg.types.string import StrDumper
 
 from pgdba.advisor.candidates import Candidate
 from pgdba.advisor.parse_tree import walk
@@ -75,13 +77,57 @@ class _LenientJsonLoader(_LenientTextLoader):
         return json.loads(super().load(data))
 
 
-def lenient_cursor(conn: psycopg.Connection) -> psycopg.Cursor[Any]:
+def lenient_cursor(conn: psycopg.Connection, *, raw: bool = False) -> psycopg.Cursor[Any]:
     """A cursor that reads text and JSON leniently (_LenientTextLoader): a hypothetical index's name, and a
-    plan that names it, decode to the same text, so the plan's index maps back to its candidate."""
-    cursor = conn.cursor()
+    plan that names it, decode to the same text, so the plan's index maps back to its candidate. raw: the
+    query's own `$n` are its placeholders (psycopg.RawCursor), and a `%` in it is just a `%`."""
+    cursor = psycopg.RawCursor(conn) if raw else conn.cursor()
     cursor.adapters.register_loader("text", _LenientTextLoader)
     cursor.adapters.register_loader("json", _LenientJsonLoader)
     return cursor
+
+
+class _Text(str):
+    """A value sent as `text` (psycopg sends a plain str as `unknown`, for the server to type by its place)."""
+
+
+def explain_with_values(
+    conn: psycopg.Connection, options: str, query: str, values: Sequence[str]
+) -> dict[str, Any]:
+    """EXPLAIN (`options`) of a `$n` query with each `$n` bound to its value as a parameter, the way an
+    application's driver sends one: the planner plans for the values (a custom plan, as for literals), and
+    pg_stat_statements, which records the text as sent, never sees them. (A value written into the text as
+    a literal is recorded verbatim on PostgreSQL 14 and 15: a sampled or observed value — application data
+    — would be left there for every reader of pg_stat_statements.)
+
+    Each value goes as `unknown`, typed by its place as a quoted literal is; one its place leaves untyped
+    (`SELECT $1`), which PostgreSQL refuses for a parameter, goes as `text`, what such a literal reads as.
+    """
+    cursor = lenient_cursor(conn, raw=True)  # the plan may name a hypothetical index
+    cursor.adapters.register_dumper(_Text, StrDumper)
+    # a workload statement, parsed and checked beforehand
+    statement = sql.SQL("EXPLAIN ({}) {}").format(sql.SQL(options), sql.SQL(query))
+    as_text: set[int] = set()
+    while True:
+        params = [_Text(v) if n in as_text else v for n, v in enumerate(values, start=1)]
+        try:
+            with contextlib.nullcontext() if conn.autocommit else conn.transaction():
+                row = cursor.execute(statement, params, prepare=False).fetchone()
+        except psycopg.errors.IndeterminateDatatype as exc:
+            untyped = _indeterminate_parameter(exc)
+            if untyped is None or untyped in as_text or not 1 <= untyped <= len(values):
+                raise
+            as_text.add(untyped)
+            continue
+        assert row is not None
+        document = row[0] if not isinstance(row[0], str) else json.loads(row[0])
+        return dict(document[0])
+
+
+def _indeterminate_parameter(exc: psycopg.Error) -> int | None:
+    """N of PostgreSQL's `could not determine data type of parameter $N`."""
+    found = re.search(r"parameter \$(\d+)", exc.diag.message_primary or "")
+    return int(found.group(1)) if found else None
 
 
 LEAF_PARTITIONS_SQL = """
@@ -271,15 +317,23 @@ class WhatIfSession:
         return self._leaves[key]
 
     # costing ---------------------------------------------------------------------------------------------
-    def cost(self, number: int, query: str, param_count: int, config: Iterable[Candidate]) -> CostedPlan:
-        """Cost of query `number` (text `query`) with exactly the hypothetical indexes `config`."""
+    def cost(
+        self,
+        number: int,
+        query: str,
+        param_count: int,
+        config: Iterable[Candidate],
+        values: Sequence[str] | None = None,
+    ) -> CostedPlan:
+        """Cost of query `number` (text `query`, its `$n` bound to `values` if given) with exactly the
+        hypothetical indexes `config`."""
         key = (number, frozenset(config))
         cached = self._cache.get(key)
         if cached is not None:
             self.stats.cache_hits += 1
             return cached
         self._configure(key[1])
-        plan = self.explain(query, param_count)
+        plan = self.explain(query, param_count, values)
         self.stats.calls += 1
         names = self.hypothetical_names
         used = frozenset(names[n].name() if n in names else n for n in _index_names(plan))
@@ -287,16 +341,21 @@ class WhatIfSession:
         self._cache[key] = result
         return result
 
-    def explain(self, query: str, param_count: int) -> dict[str, Any]:
-        """The generic plan (JSON) of one query with the hypothetical indexes now present."""
+    def explain(self, query: str, param_count: int, values: Sequence[str] | None = None) -> dict[str, Any]:
+        """The plan (JSON) of one query with the hypothetical indexes now present: its generic plan, or the
+        plan for `values` bound to its `$n` when they are given (explain_with_values)."""
+        if values is not None:
+            return explain_with_values(self.conn, "FORMAT JSON", query, values)
         return explain_typed(self.conn, self.server_version_num, query, param_count, self.types)
 
-    def plan_cost(self, query: str, param_count: int, config: Iterable[Candidate]) -> float:
+    def plan_cost(
+        self, query: str, param_count: int, config: Iterable[Candidate], values: Sequence[str] | None = None
+    ) -> float:
         """Uncached cost of a query text with exactly the hypothetical indexes `config` (for comparing two
         ways of costing one query before choosing one)."""
         self._configure(frozenset(config))
         self.stats.calls += 1
-        return float(self.explain(query, param_count)["Plan"]["Total Cost"])
+        return float(self.explain(query, param_count, values)["Plan"]["Total Cost"])
 
     def hypopg_size(self, candidate: Candidate) -> int:
         """HypoPG's size estimate (bytes) of a candidate, the figure the research platform budgets with."""

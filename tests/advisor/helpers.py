@@ -8,6 +8,7 @@ import psycopg
 
 from pgdba.advisor.advise import Advice, AdvisorOptions, advise_indexes
 from pgdba.advisor.catalog import TableInfo, load_tables, resolve_relations
+from pgdba.advisor.sampling import BoundQuery
 from pgdba.advisor.verify import verify_advice
 from pgdba.advisor.workload import WorkloadQuery
 from pgdba.checks.indexes import IndexAges
@@ -30,6 +31,12 @@ def verified(db: TestDatabase, advice: Advice) -> dict[str, Any]:
     with db.target.connect() as conn:
         facts = load_server_facts(conn)
     return verify_advice(db.target, facts, advice, on_target=False)
+
+
+def run_bound(conn: psycopg.Connection, bound: BoundQuery, text: str | None = None) -> list[tuple[Any, ...]]:
+    """The rows of a bound query (or of `text`, with the same `$n`), its values sent as parameters, as
+    the advisor's EXPLAINs send them."""
+    return psycopg.RawCursor(conn).execute(text or bound.sql, bound.values).fetchall()
 
 
 def table_info(conn: psycopg.Connection, name: str) -> TableInfo:

@@ -7,7 +7,8 @@ import pytest
 
 from pgdba.advisor.query_columns import columns_by_role
 from pgdba.advisor.sampling import BoundQuery, ColumnSample, StatsReader, bind_parameters
-from tests.advisor.helpers import advise, table_info
+from pgdba.advisor.whatif import explain_with_values
+from tests.advisor.helpers import advise, run_bound, table_info
 from tests.conftest import TestDatabase
 
 
@@ -48,19 +49,21 @@ def test_typical_value_is_what_a_random_row_holds() -> None:
     )
 
 
-def test_literal_text_replaces_each_parameter_once(db: TestDatabase) -> None:
-    bound = BoundQuery('SELECT "ünï" FROM t WHERE a = $1 AND b IN ($2, $10) LIMIT $3', tuple("abcdefghij"))
+def test_values_are_bound_as_parameters_and_planned_as_constants(db: TestDatabase) -> None:
+    db.execute("CREATE TABLE t (id int PRIMARY KEY, a text NOT NULL)")
+    # `$1` alone in the select list has no type PostgreSQL can infer (a parameter is refused there): it
+    # goes as text, as a literal there reads; `$2` is typed by its place; the `%` is the query's own
+    text = "SELECT $1 AS kind, id FROM t WHERE a = $2 AND a NOT LIKE '%x'"
     with db.target.connect() as conn:
-        text = bound.literal_sql(conn)
-    assert text == """SELECT "ünï" FROM t WHERE a = 'a' AND b IN ('b', 'j') LIMIT 'c'"""
-    quoted = BoundQuery("SELECT 1 WHERE $1 = 'x'", ("it's",))
-    with db.target.connect() as conn:
-        assert quoted.literal_sql(conn) == "SELECT 1 WHERE 'it''s' = 'x'"
+        plan = explain_with_values(conn, "VERBOSE, FORMAT JSON", text, ("tag", "it's"))["Plan"]
+        assert plan["Output"] == ["'tag'::text", "id"]
+        assert plan["Filter"] == "((t.a !~~ '%x'::text) AND (t.a = 'it''s'::text))"  # planned for the value
         # an `= ANY` sample is an array literal PostgreSQL reads back to the very value
         value = 'a "b" \\c, {d}'
         array = ColumnSample(common=(value,), frequencies=(1.0,)).sample("= ANY")
-        text = BoundQuery("SELECT ($1::text[])[1], cardinality($1::text[])", (str(array),)).literal_sql(conn)
-        assert conn.execute(text).fetchone() == (value, 1)
+        assert array is not None
+        read = BoundQuery("SELECT ($1::text[])[1], cardinality($1::text[])", (array,))
+        assert run_bound(conn, read) == [(value, 1)]
 
 
 SKEWED = """
@@ -91,12 +94,11 @@ def test_bound_values_come_from_the_columns_statistics(db: TestDatabase) -> None
             (opened,),
         ).fetchone()
         assert row is not None and 0.03 < row[0] < 0.2
-        conn.execute(bound.literal_sql(conn))  # the literal form runs as it is
+        run_bound(conn, bound)  # the bound form runs as it is
         text = "SELECT id FROM tickets WHERE status = ANY($1)"
         array = bind_parameters(StatsReader(conn), text, columns_by_role(text), tables)
         assert array is not None and array.values == ('{"closed"}',)
-        row = conn.execute(f"SELECT count(*) FROM ({array.literal_sql(conn)}) q").fetchone()
-        assert row == (99000,)
+        assert run_bound(conn, array, f"SELECT count(*) FROM ({text}) q") == [(99000,)]
 
 
 @pytest.mark.catalog
