@@ -72,6 +72,14 @@ class ScratchSpace:
         return math.ceil(self.database_size * self.margin)
 
     @property
+    def unmeasured_note(self) -> str:
+        """What was not checked: the paths the restore writes to that this machine cannot see."""
+        return (
+            f"free space not measured on {', '.join(self.unmeasured)} (this machine cannot see it): the "
+            "restore test ran without checking the room there"
+        )
+
+    @property
     def short(self) -> FilesystemRoom | None:
         """The first filesystem the restore would not fit on."""
         return next((room for room in self.filesystems if not room.fits), None)

@@ -706,6 +706,8 @@ def restore_test_command(
     space = result.scratch_space
     if space is not None and space.note and not space.skipped:
         print(f"pgdba: note: {space.note}: the restore test ran without a free-space check", file=sys.stderr)
+    if space is not None and space.unmeasured:
+        print(f"pgdba: note: {space.unmeasured_note}", file=sys.stderr)
     if located.note:
         print(f"pgdba: note: {located.note}", file=sys.stderr)
     record_restore_test(store, info, result, history)

@@ -12,6 +12,7 @@ import math
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -278,3 +279,38 @@ def test_restore_test_refuses_when_a_tablespaces_objects_would_not_fit_on_its_fi
     )
     assert _scratch_databases_on(cluster) == []
     assert not list(storage.root.rglob("restore-test.json"))
+
+
+def test_restore_test_names_the_tablespace_path_this_machine_cannot_see(
+    wal_elsewhere: tuple[EmbeddedCluster, Path, Path], tmp_path: Path
+):
+    cluster, _, location = wal_elsewhere
+    source = _database_on(
+        cluster, "CREATE TABLE tagged (id int) TABLESPACE small; INSERT INTO tagged VALUES (1)"
+    )
+    storage = FileStorage(tmp_path / "backups")
+    run_backup(source, storage, include_globals=False)
+    argv = ["restore-test", "--dsn", source.dsn, "--storage", f"file://{storage.root}", "--format", "json"]
+    argv += ["--store", str(tmp_path / "history.sqlite3")]
+    # pgdba in a mount namespace of its own, where an empty filesystem hides the tablespace's (as in a
+    # container on the server's machine that was not given that mount); the server still writes there
+    hidden = f'mount -t tmpfs -o size=1m tmpfs {location.parent} && exec "$0" -m pgdba "$@"'
+    run = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", hidden, sys.executable, *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    tested = json.loads(run.stdout)
+    assert tested["passed"] is True
+    assert tested["scratch_space"]["unmeasured"] == [str(location)]
+    assert [room["path"] for room in tested["scratch_space"]["filesystems"]] == [
+        str(cluster.data_dir),
+        f"{cluster.data_dir}/pg_wal",
+    ]
+    assert run.stderr.splitlines() == [
+        f"pgdba: note: free space not measured on {location} (this machine cannot see it): the restore test "
+        "ran without checking the room there"
+    ]
+    assert location.is_dir()  # outside the namespace nothing was hidden
