@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from psycopg import pq
 
 from pgdba.cli import main
 from pgdba.target import mask_password
+from tests.api.conftest import free_port
 
 # the options libpq itself shows as secrets (dispchar "*"): password, sslpassword, oauth_client_secret, …
 LIBPQ_SECRET_KEYWORDS = sorted(
     option.keyword.decode() for option in pq.Conninfo.get_defaults() if option.dispchar == b"*"
 )
-
-
-def unused_port() -> int:
-    """A loopback port nothing listens on (the kernel's pick, released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.parametrize("keyword", LIBPQ_SECRET_KEYWORDS)
@@ -48,7 +40,7 @@ def test_the_secret_keywords_include_the_ssl_key_password() -> None:
     ids=["uri", "keywords"],
 )
 def test_a_failed_connection_names_no_ssl_key_password(dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["queries", "analyze", "--dsn", dsn.format(port=unused_port())])  # nothing listens there
+    code = main(["queries", "analyze", "--dsn", dsn.format(port=free_port())])  # nothing listens there
     _, err = capsys.readouterr()
     assert code == 2 and err.startswith("pgdba: error: cannot connect to")
     assert "sslpassword=***" in err

@@ -12,7 +12,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -35,6 +34,7 @@ from pgdba.alerts.netdata import (
 from pgdba.alerts.rules import load_rules
 from pgdba.cli import main
 from pgdba.target import resolve_target
+from tests.api.conftest import free_port
 from tests.conftest import TestDatabase
 
 NETDATA = shutil.which("netdata") or ("/usr/sbin/netdata" if Path("/usr/sbin/netdata").exists() else None)
@@ -94,12 +94,6 @@ def test_deploy_print_shows_what_to_run_without_the_password(
     assert "netdatacli reload-health" in out
     assert f"{tmp_path}/custom-plugins.d/pgdba.plugin" in out
     assert not any(tmp_path.iterdir())  # --print writes nothing
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _alarms(port: int) -> dict[str, Any]:
@@ -174,7 +168,7 @@ def test_netdata_agent_loads_every_pgdba_alarm_and_warns_on_slow_queries(
     )
     for sub in ("cache", "lib", "log", "stock-health"):
         (netdata_home / sub).mkdir()
-    port = _free_port()
+    port = free_port()
     (etc / "netdata.conf").write_text(
         f"""
 [global]

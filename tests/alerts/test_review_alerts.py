@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import pytest
 
 from pgdba.alerts.metrics import sample_disk, sample_replication
 from pgdba.embedded import SUPERUSER, EmbeddedCluster
+from tests.api.conftest import free_port
 from tests.conftest import TestDatabase
 
 
@@ -68,12 +68,6 @@ class Pair:
     standby: EmbeddedCluster
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _password(cluster: EmbeddedCluster) -> str:
     return cluster.passfile.read_text().strip().rsplit(":", 1)[1]
 
@@ -117,7 +111,7 @@ def standby_pair() -> Iterator[Pair]:
         )
         conf = standby.data_dir / "pgdba.conf"
         lines = [line for line in conf.read_text().splitlines() if not line.startswith("port")]
-        conf.write_text("\n".join([*lines, f"port = {_free_port()}"]) + "\n")
+        conf.write_text("\n".join([*lines, f"port = {free_port()}"]) + "\n")
         standby.passfile.write_text(primary.passfile.read_text())
         os.chmod(standby.passfile, 0o600)
         subprocess.run(["chown", "-R", "postgres:postgres", str(standby.data_dir)], check=True)
