@@ -54,6 +54,55 @@ def parameter_count(text: str) -> int:
     return max(numbers, default=0)
 
 
+# the fields that may follow `interval $n` (`interval '1' day` is recorded `interval $1 day`)
+_INTERVAL_FIELDS = frozenset({"YEAR_P", "MONTH_P", "DAY_P", "HOUR_P", "MINUTE_P", "SECOND_P", "TO"})
+_SECOND_PRECISION = ("ASCII_40", "ICONST", "ASCII_41")  # `second(3)`
+
+
+def cast_typed_parameters(text: str) -> str:
+    """The statement with each `type $n` written `CAST($n AS type)`. pg_stat_statements records a typed
+    literal (`now() - interval '7 days'`, `date '2026-01-01'`) as `interval $2`, which pglast reads but
+    PostgreSQL refuses (`syntax error at or near "$2"`): such a query could be neither costed nor measured.
+    Text pglast cannot parse is returned as it is."""
+    try:
+        tree = pglast.parse_sql(text)
+    except pglast.parser.ParseError:
+        return text
+    casts = sorted(
+        (node.typeName.location, node.arg.location)
+        for node in walk(tree)
+        if isinstance(node, ast.TypeCast)
+        and isinstance(node.arg, ast.ParamRef)
+        and node.typeName is not None
+        and node.typeName.location is not None
+        and node.arg.location is not None
+        and node.typeName.location < node.arg.location  # `type $n`, not `$n::type` nor CAST($n AS type)
+    )
+    if not casts:
+        return text
+    tokens = list(pglast.parser.scan(text))  # character offsets, as the tree's; `end` inclusive
+    at = {token.start: n for n, token in enumerate(tokens)}
+    pieces: list[str] = []
+    last = 0
+    for type_start, param_start in casts:
+        param = at[param_start]
+        following = param + 1
+        while following < len(tokens) and tokens[following].name in _INTERVAL_FIELDS:
+            following += 1
+            if (
+                tokens[following - 1].name == "SECOND_P"
+                and tuple(t.name for t in tokens[following : following + 3]) == _SECOND_PRECISION
+            ):
+                following += 3
+        param_end = tokens[param].end + 1
+        end = tokens[following - 1].end + 1
+        type_name = " ".join([text[type_start:param_start].strip(), text[param_end:end].strip()]).strip()
+        pieces += [text[last:type_start], f"CAST({text[param_start:param_end]} AS {type_name})"]
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
 def is_advisable(text: str) -> bool:
     """A single SELECT / UPDATE / DELETE / INSERT … SELECT on user tables."""
     try:
@@ -111,7 +160,7 @@ def queries_from_file(path: Path) -> list[WorkloadQuery]:
             statements = [s.strip() for s in pglast.split(text)]
         except pglast.parser.ParseError as exc:
             raise InputError(f"{path}: cannot parse: {exc}") from None
-        queries = [WorkloadQuery(s) for s in statements if s]
+        queries = [WorkloadQuery(cast_typed_parameters(s)) for s in statements if s]
     kept = [q for q in queries if is_advisable(q.sql)]
     if not kept:
         raise InputError(f"{path}: no SELECT / UPDATE / DELETE statement on user tables found")
@@ -190,7 +239,9 @@ def queries_from_statements(
     if unreadable:
         raise NotAvailable(f"{unreadable}; or pass --queries FILE")
     queries = [
-        WorkloadQuery(row["query"], int(row["calls"]), float(row["total_ms"]), row["queryid"])
+        WorkloadQuery(
+            cast_typed_parameters(row["query"]), int(row["calls"]), float(row["total_ms"]), row["queryid"]
+        )
         for row in rows
         if row["query"] and is_advisable(row["query"])
     ]
