@@ -21,7 +21,7 @@ from typing import Any
 
 import pglast
 from pglast import ast
-from pglast.enums import A_Expr_Kind, BoolExprType, NullTestType, SortByDir, SubLinkType
+from pglast.enums import A_Expr_Kind, BoolExprType, NullTestType, SortByDir, SQLValueFunctionOp, SubLinkType
 from pglast.stream import RawStream
 
 from pgdba.advisor.parse_tree import children, column_name, walk
@@ -110,6 +110,17 @@ class QueryBlock:
     has_limit: bool
 
 
+@dataclass(frozen=True)
+class ClockOffset:
+    """A `$n` that a column is compared with through the clock (`at > now() - $1`): the column, the
+    comparison (as `parameters` has it), the clock as SQL (`now()`, `CURRENT_DATE`, …) and the sign."""
+
+    column: TableColumn
+    operator: str
+    clock: str
+    sign: str  # "-": clock - $n; "+": clock + $n
+
+
 @dataclass
 class QueryColumns:
     """Every column use of one statement, by role."""
@@ -122,6 +133,8 @@ class QueryColumns:
     statement: str = ""  # the parse node of the statement: SelectStmt, UpdateStmt, CreateStmt, …
     # `$n` → the column it is compared with and how (`=`, `<`, `>=`, `IN`, …): lets a caller bind sample values
     parameters: dict[int, tuple[TableColumn, str]] = field(default_factory=dict)
+    # `$n` → how a column is compared with it through the clock (`at > now() - $n`)
+    clock_offsets: dict[int, ClockOffset] = field(default_factory=dict)
     # searches a trigram index serves, kept apart from `uses` (which btree candidates are built from)
     searches: list[SearchUse] = field(default_factory=list)
 
@@ -717,11 +730,54 @@ class _Walker:
         )
 
     def _parameters(self, values: Iterable[object], column: TableColumn, operator: str) -> None:
-        """Remember which column each `$n` (possibly cast) among `values` is compared with."""
+        """Remember which column each `$n` (possibly cast) among `values` is compared with, directly or
+        through the clock (`now() - $n`)."""
         for value in values:
-            inner = value.arg if isinstance(value, ast.TypeCast) else value
-            if isinstance(inner, ast.ParamRef) and inner.number:
-                self.result.parameters.setdefault(inner.number, (column, operator))
+            number = _parameter_number(value)
+            if number:
+                self.result.parameters.setdefault(number, (column, operator))
+                continue
+            offset = _clock_offset(value)
+            if offset is not None:
+                number, clock, sign = offset
+                self.result.clock_offsets.setdefault(number, ClockOffset(column, operator, clock, sign))
+
+
+def _parameter_number(value: object) -> int | None:
+    """n of `$n`, possibly cast."""
+    inner = value.arg if isinstance(value, ast.TypeCast) else value
+    return inner.number if isinstance(inner, ast.ParamRef) and inner.number else None
+
+
+# the clocks a column is compared against as `clock - $n` / `clock + $n`, as SQL
+_CLOCK_FUNCTIONS = {
+    name: f"{name}()" for name in ("now", "statement_timestamp", "transaction_timestamp", "clock_timestamp")
+}
+_CLOCK_VALUES = {
+    SQLValueFunctionOp.SVFOP_CURRENT_DATE: "CURRENT_DATE",
+    SQLValueFunctionOp.SVFOP_CURRENT_TIMESTAMP: "CURRENT_TIMESTAMP",
+    SQLValueFunctionOp.SVFOP_CURRENT_TIMESTAMP_N: "CURRENT_TIMESTAMP",
+    SQLValueFunctionOp.SVFOP_LOCALTIMESTAMP: "LOCALTIMESTAMP",
+    SQLValueFunctionOp.SVFOP_LOCALTIMESTAMP_N: "LOCALTIMESTAMP",
+}
+
+
+def _clock_offset(value: object) -> tuple[int, str, str] | None:
+    """(n, clock, sign) of `clock - $n` or `clock + $n` (`$n` possibly cast), else None."""
+    if not isinstance(value, ast.A_Expr) or value.kind != A_Expr_Kind.AEXPR_OP or not value.name:
+        return None
+    sign = value.name[-1].sval if isinstance(value.name[-1], ast.String) else ""
+    number = _parameter_number(value.rexpr)
+    if sign not in ("-", "+") or not number:
+        return None
+    clock = value.lexpr
+    if isinstance(clock, ast.SQLValueFunction) and clock.op in _CLOCK_VALUES:
+        return number, _CLOCK_VALUES[clock.op], sign
+    if isinstance(clock, ast.FuncCall) and not clock.args and clock.funcname:
+        name = clock.funcname[-1].sval if isinstance(clock.funcname[-1], ast.String) else None
+        if name is not None and name in _CLOCK_FUNCTIONS:
+            return number, _CLOCK_FUNCTIONS[name], sign
+    return None
 
 
 _MIRRORED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}

@@ -35,13 +35,14 @@ from dataclasses import dataclass
 import pglast
 import psycopg
 from pglast import ast
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from pgdba.advisor.candidates import Candidate
 from pgdba.advisor.catalog import TableInfo
 from pgdba.advisor.observed import OBSERVED_OPERATORS, PATTERN_OPERATORS, ObservedConstants
 from pgdba.advisor.parse_tree import walk
-from pgdba.advisor.query_columns import KEY_FUNCTIONS, QueryColumns, TableColumn
+from pgdba.advisor.query_columns import KEY_FUNCTIONS, ClockOffset, QueryColumns, TableColumn
 from pgdba.advisor.selection import PREFILTER_BATCH
 from pgdba.advisor.whatif import WhatIfSession
 from pgdba.advisor.workload import WorkloadQuery, parameter_count
@@ -230,6 +231,21 @@ class StatsReader:
             )
         return self._samples[key]
 
+    def clock_offset(self, offset: ClockOffset, value: str) -> str | None:
+        """The interval `$n` that puts `clock - $n` (or `clock + $n`) at `value`, a sample of the column the
+        clock is compared with; None when it is not a point in time."""
+        clock = sql.SQL(offset.clock)  # one of query_columns' fixed clock spellings
+        template = (
+            "{}::timestamptz - %s::timestamptz" if offset.sign == "-" else "%s::timestamptz - {}::timestamptz"
+        )
+        statement = sql.SQL("SELECT ({})::text").format(sql.SQL(template).format(clock))
+        try:
+            with self.conn.transaction():  # a savepoint in a caller's transaction
+                row = self.conn.execute(statement, (value,)).fetchone()
+        except psycopg.Error:
+            return None
+        return None if row is None or row[0] is None else str(row[0])
+
 
 def bind_parameters(
     reader: StatsReader,
@@ -267,6 +283,15 @@ def bind_parameters(
         if value is not None:
             # `lower(email) = $1` compares with the lowered value
             values[number] = KEY_FUNCTIONS[column.function](value) if column.function else value
+    for number, offset in sorted(columns.clock_offsets.items()):  # `at > now() - $n`
+        table = tables.get(offset.column.relation)
+        if number in values or table is None or offset.column.function:
+            continue
+        sample = reader.column(table, offset.column.column)
+        point = sample.sample(offset.operator) if sample is not None else None
+        value = reader.clock_offset(offset, point) if point is not None else None
+        if value is not None:
+            values[number] = value
     for column, low, high in _between_pairs(columns):
         if low in values and high in values and not {low, high} & observed:
             values[low], values[high] = _around_median(reader, tables, column, values[low], values[high])

@@ -31,7 +31,12 @@ from pgdba.advisor.observed import load_observed_constants
 from pgdba.advisor.sampling import BoundQuery, StatsReader, bind_parameters
 from pgdba.advisor.scratch_copy import copy_tables, create_scratch_database
 from pgdba.advisor.trigram import EXTENSION, SearchIndexAdvice
-from pgdba.advisor.whatif import explain_with_values
+from pgdba.advisor.whatif import (
+    UNTYPED_PARAMETER_ERRORS,
+    DeclaredTypes,
+    declarable_types,
+    explain_with_values,
+)
 from pgdba.errors import InputError
 from pgdba.server import ServerFacts
 from pgdba.statement_text import shortened
@@ -56,12 +61,21 @@ def _is_select(text: str) -> bool:
 
 def measure(conn: psycopg.Connection, query: BoundQuery) -> float:
     """Fastest execution time (ms) of RUNS EXPLAIN (ANALYZE) runs after a warm-up, the values bound as
-    parameters (never written into the text pg_stat_statements records: explain_with_values)."""
+    parameters (never written into the text pg_stat_statements records: explain_with_values), declared
+    where PostgreSQL cannot type one on its own (`now() - $1`: declarable_types)."""
+    options = "ANALYZE, FORMAT JSON"
+    declared: tuple[str, ...] | None = None
+    try:
+        explain_with_values(conn, options, query.sql, query.values)  # the warm-up
+    except UNTYPED_PARAMETER_ERRORS:
+        declared = declarable_types(conn, query.sql, len(query.values), DeclaredTypes())
+        if declared is None:
+            raise
+        explain_with_values(conn, options, query.sql, query.values, declared)
     best = float("inf")
-    for run in range(RUNS + 1):
-        plan = explain_with_values(conn, "ANALYZE, FORMAT JSON", query.sql, query.values)
-        if run:
-            best = min(best, float(plan["Execution Time"]))
+    for _ in range(RUNS):
+        plan = explain_with_values(conn, options, query.sql, query.values, declared)
+        best = min(best, float(plan["Execution Time"]))
     return best
 
 

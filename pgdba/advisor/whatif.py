@@ -92,7 +92,11 @@ class _Text(str):
 
 
 def explain_with_values(
-    conn: psycopg.Connection, options: str, query: str, values: Sequence[str]
+    conn: psycopg.Connection,
+    options: str,
+    query: str,
+    values: Sequence[str],
+    parameter_types: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """EXPLAIN (`options`) of a `$n` query with each `$n` bound to its value as a parameter, the way an
     application's driver sends one: the planner plans for the values (a custom plan, as for literals), and
@@ -100,13 +104,17 @@ def explain_with_values(
     a literal is recorded verbatim on PostgreSQL 14 and 15: a sampled or observed value — application data
     — would be left there for every reader of pg_stat_statements.)
 
-    Each value goes as `unknown`, typed by its place as a quoted literal is; one its place leaves untyped
-    (`SELECT $1`), which PostgreSQL refuses for a parameter, goes as `text`, what such a literal reads as.
+    Each value goes as `unknown`, typed by its place as a quoted literal is, or as the type
+    `parameter_types` declares for it (DeclaredTypes: `now() - $1` is an interval); one its place leaves
+    untyped (`SELECT $1`), which PostgreSQL refuses for a parameter, goes as `text`, what such a literal
+    reads as.
     """
     cursor = lenient_cursor(conn, raw=True)  # the plan may name a hypothetical index
     cursor.adapters.register_dumper(_Text, StrDumper)
     # a workload statement, parsed and checked beforehand
-    statement = sql.SQL("EXPLAIN ({}) {}").format(sql.SQL(options), sql.SQL(query))
+    statement = sql.SQL("EXPLAIN ({}) {}").format(
+        sql.SQL(options), sql.SQL(_declared(query, parameter_types))
+    )
     as_text: set[int] = set()
     while True:
         params = [_Text(v) if n in as_text else v for n, v in enumerate(values, start=1)]
@@ -122,6 +130,24 @@ def explain_with_values(
         assert row is not None
         document = row[0] if not isinstance(row[0], str) else json.loads(row[0])
         return dict(document[0])
+
+
+def _declared(query: str, parameter_types: Sequence[str] | None) -> str:
+    """The query with each `$n` a type is declared for written `CAST($n AS type)`."""
+    if not parameter_types or all(name == "unknown" for name in parameter_types):
+        return query
+    pieces: list[str] = []
+    last = 0
+    for token in pglast.parser.scan(query):  # character offsets, `end` inclusive
+        if token.name != "PARAM":
+            continue
+        number = int(query[token.start + 1 : token.end + 1])
+        if number <= len(parameter_types) and parameter_types[number - 1] != "unknown":
+            param = query[token.start : token.end + 1]
+            pieces += [query[last : token.start], f"CAST({param} AS {parameter_types[number - 1]})"]
+            last = token.end + 1
+    pieces.append(query[last:])
+    return "".join(pieces)
 
 
 def _indeterminate_parameter(exc: psycopg.Error) -> int | None:
@@ -161,7 +187,7 @@ class WhatIfStats:
 DECLARABLE_TYPES = ("interval", "text", "numeric", "bigint", "timestamp", "timestamptz", "date", "boolean")
 # at most this many PREPAREs per query to find them (see declarable_types)
 MAX_TYPE_ATTEMPTS = 64
-_UNTYPED_PARAMETER_ERRORS = (psycopg.errors.UndefinedFunction, psycopg.errors.AmbiguousFunction)
+UNTYPED_PARAMETER_ERRORS = (psycopg.errors.UndefinedFunction, psycopg.errors.AmbiguousFunction)
 _TYPES_STATEMENT = "pgdba_types"
 
 
@@ -345,7 +371,7 @@ class WhatIfSession:
         """The plan (JSON) of one query with the hypothetical indexes now present: its generic plan, or the
         plan for `values` bound to its `$n` when they are given (explain_with_values)."""
         if values is not None:
-            return explain_with_values(self.conn, "FORMAT JSON", query, values)
+            return explain_with_values(self.conn, "FORMAT JSON", query, values, self.types.found.get(query))
         return explain_typed(self.conn, self.server_version_num, query, param_count, self.types)
 
     def plan_cost(
@@ -382,7 +408,7 @@ def explain_typed(
     declared = types.found.get(query)
     try:
         return explain_generic(conn, server_version_num, query, param_count, declared)
-    except _UNTYPED_PARAMETER_ERRORS:
+    except UNTYPED_PARAMETER_ERRORS:
         if declared is not None or param_count == 0 or query in types.untypable:
             raise
         found = declarable_types(conn, query, param_count, types)

@@ -4,13 +4,18 @@ by pg_stat_statements as `interval $2`, which PostgreSQL itself refuses: the adv
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import psycopg
 import pytest
 
 from pgdba.advisor.advise import AdvisorOptions, advise_indexes
+from pgdba.advisor.query_columns import columns_by_role
+from pgdba.advisor.sampling import StatsReader, bind_parameters
 from pgdba.advisor.verify import verify_advice
 from pgdba.advisor.workload import cast_typed_parameters, queries_from_statements
 from pgdba.server import load_server_facts
+from tests.advisor.helpers import run_bound, table_info
 from tests.conftest import TestDatabase
 from tests.test_own_statements import forget_statements
 
@@ -72,7 +77,58 @@ def test_a_query_recorded_with_a_typed_parameter_is_advised_and_measured(db: Tes
     )
     assert sorted(q.sql for q in recommendation.queries) == texts
     verification = verify_advice(db.target, facts, advice, on_target=False)
-    # the date is sampled from the column it meets and measured; `now() - $2` meets none: nothing to bind
-    (measured,) = verification["queries"]
-    assert (measured["query"], measured["verdict"]) == (texts[1], "faster")
-    assert verification["notes"] == [f"not measured (no sample value for a parameter): {texts[0][:59]}…"]
+    # the date is sampled from the column it meets, `now() - $2` from the column it bounds (a clock offset)
+    measured = {q["query"]: q["verdict"] for q in verification["queries"]}
+    assert measured == dict.fromkeys(texts, "faster"), verification
+    assert verification["notes"] == []
+
+
+@pytest.mark.catalog
+def test_a_parameter_measured_from_the_clock_gets_the_interval_to_a_sampled_bound(db: TestDatabase) -> None:
+    db.execute(VISITS)
+    text = "SELECT id FROM visits WHERE at > now() - $1 AND now() + $2 >= at AND at < LOCALTIMESTAMP - $3"
+    columns = columns_by_role(text)
+    assert sorted(
+        (n, o.column.column, o.operator, o.clock, o.sign) for n, o in columns.clock_offsets.items()
+    ) == [
+        (1, "at", ">", "now()", "-"),
+        (2, "at", "<=", "now()", "+"),  # `now() + $2 >= at` is `at <= now() + $2`
+        (3, "at", "<", "LOCALTIMESTAMP", "-"),
+    ]
+    with db.target.connect() as conn:
+        bound = bind_parameters(StatsReader(conn), text, columns, {"visits": table_info(conn, "visits")})
+        assert bound is not None
+        since, until, before = bound.values
+        # the interval back from now to the bound a tenth of the rows pass, each way
+        [(after, upto, below)] = run_bound(
+            conn,
+            bound,
+            "SELECT count(*) FILTER (WHERE at > now() - CAST($1 AS interval))::float / count(*), "
+            "count(*) FILTER (WHERE at <= now() + CAST($2 AS interval))::float / count(*), "
+            "count(*) FILTER (WHERE at < LOCALTIMESTAMP - CAST($3 AS interval))::float / count(*) FROM visits",
+        )
+        assert 0.03 < after < 0.2 and 0.03 < upto < 0.2 and 0.03 < below < 0.2
+        assert not since.startswith("-") and until.startswith("-") and not before.startswith("-")  # all past
+
+
+@pytest.mark.hypopg
+def test_a_clock_parameter_the_driver_typed_is_costed_and_measured(db: TestDatabase) -> None:
+    db.execute(VISITS)
+    forget_statements(db)
+    with db.connect() as app:  # psycopg sends a timedelta as a typed interval: recorded `now() - $2`
+        for n in range(3):
+            app.execute(
+                "SELECT count(*) FROM visits WHERE user_id = %s AND at > now() - %s", (n, timedelta(days=3))
+            )
+    with db.target.connect() as conn:
+        facts = load_server_facts(conn)
+        workload = [q for q in queries_from_statements(conn, facts, min_calls=1) if "visits" in q.sql]
+        assert [q.sql for q in workload] == [
+            "SELECT count(*) FROM visits WHERE user_id = $1 AND at > now() - $2"
+        ]
+        advice = advise_indexes(conn, facts, workload, AdvisorOptions())
+    (recommendation,) = advice.recommendations
+    assert recommendation.candidate.columns[:2] == ("user_id", "at")
+    verification = verify_advice(db.target, facts, advice, on_target=False)
+    [measured] = verification["queries"]
+    assert measured["verdict"] == "faster" and verification["notes"] == [], verification
