@@ -83,7 +83,7 @@ def indexes_to_drop(
             # them otherwise, and a wider cover may plan worse (its key reads more pages; the one it replaces
             # may have served an index-only scan)
             in_plans = _in_plans(index, used_by_workload)
-            cover = _covering_index(index, kept, used_by_workload, identical_only=in_plans)
+            cover = _covering_index(index, kept, identical_only=in_plans)
             if cover is None and in_plans:
                 continue
             if cover is None and index.serves_foreign_key:
@@ -116,15 +116,14 @@ def _in_plans(index: ExistingIndex, used_by_workload: Set[str]) -> bool:
 def _covering_index(
     index: ExistingIndex,
     others: list[ExistingIndex],
-    used_by_workload: Set[str] = frozenset(),
     *,
     identical_only: bool = False,
 ) -> ExistingIndex | None:
     """Another valid btree on the same table whose leading columns are all of this index's key columns, with
     the same operator classes and collations, in the same order (or its exact reverse, scanned backward), and
     that holds its INCLUDE columns among its own keys or INCLUDE columns. Of two identical ones (the same
-    keys and INCLUDE columns) the one kept is a protected one, else the one the workload's plans use, else
-    the first by name. identical_only: only an identical one covers it."""
+    keys and INCLUDE columns) the one kept is a protected one, else the first by name: the plans use the
+    one kept as they used the other. identical_only: only an identical one covers it."""
     if index.access_method != "btree" or index.is_partial or "" in index.columns:
         return None
     for other in others:
@@ -149,15 +148,8 @@ def _covering_index(
         )
         if identical_only and not identical:
             continue
-        if not identical or other.protected or _kept_of_identical(other, index, used_by_workload):
+        # of two identical unprotected indexes the first by name is kept, as the check-up keeps it
+        # (pgdba.checks.index_health): the two never advise dropping both, whichever the plans use now
+        if not identical or other.protected or other.name < index.name:
             return other
     return None
-
-
-def _kept_of_identical(other: ExistingIndex, index: ExistingIndex, used_by_workload: Set[str]) -> bool:
-    """Of two identical unprotected indexes, `other` is the one to keep: the plans use it and not `index`,
-    or both or neither and its name comes first."""
-    other_used, index_used = _in_plans(other, used_by_workload), _in_plans(index, used_by_workload)
-    if other_used != index_used:
-        return other_used
-    return other.name < index.name
