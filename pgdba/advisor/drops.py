@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from psycopg import sql
 
 from pgdba.advisor.catalog import ExistingIndex, TableInfo
-from pgdba.stats.indexes import same_key_order
+from pgdba.stats.indexes import kept_of_twins, same_key_order
 
 
 @dataclass(frozen=True)
@@ -122,8 +122,9 @@ def _covering_index(
     """Another valid btree on the same table whose leading columns are all of this index's key columns, with
     the same operator classes and collations, in the same order (or its exact reverse, scanned backward), and
     that holds its INCLUDE columns among its own keys or INCLUDE columns. Of two identical ones (the same
-    keys and INCLUDE columns) the one kept is a protected one, else the first by name: the plans use the
-    one kept as they used the other. identical_only: only an identical one covers it."""
+    keys and INCLUDE columns) the one kept is a protected one, else the one scanned more, else the first by
+    name (kept_of_twins): the plans use the one kept as they used the other. identical_only: only an
+    identical one covers it."""
     if index.access_method != "btree" or index.is_partial or "" in index.columns:
         return None
     for other in others:
@@ -148,8 +149,12 @@ def _covering_index(
         )
         if identical_only and not identical:
             continue
-        # of two identical unprotected indexes the first by name is kept, as the check-up keeps it
-        # (pgdba.checks.index_health): the two never advise dropping both, whichever the plans use now
-        if not identical or other.protected or other.name < index.name:
+        # of two identical unprotected indexes the one kept_of_twins keeps, as the check-up keeps it: the
+        # two never advise dropping both
+        if (
+            not identical
+            or other.protected
+            or kept_of_twins(other.scans, other.name, index.scans, index.name)
+        ):
             return other
     return None

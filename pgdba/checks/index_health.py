@@ -12,7 +12,7 @@ from pgdba.sql_text import identifier, qualified
 from pgdba.stats.bloat import BloatEstimate
 from pgdba.stats.database import DatabaseStats
 from pgdba.stats.foreign_keys import ForeignKey
-from pgdba.stats.indexes import IndexStats, same_key_order
+from pgdba.stats.indexes import IndexStats, kept_of_twins, same_key_order
 from pgdba.units import format_bytes
 
 
@@ -77,7 +77,8 @@ def duplicate_indexes(indexes: Sequence[IndexStats]) -> list[Finding]:
     the other's, which holds its INCLUDE columns too (among its keys or its own INCLUDE columns: an
     index-only scan needs them). The one to drop is never unique, primary-key, constraint-backing or a
     partition's part of a partitioned index; a unique index covering a prefix is kept (it enforces
-    something)."""
+    something); of two plain duplicates the one scanned more is kept, else the first by name
+    (kept_of_twins, as the advisor keeps it)."""
     groups: dict[tuple[str, str, str, str], list[IndexStats]] = defaultdict(list)
     for ix in indexes:
         if ix.is_valid:
@@ -108,8 +109,12 @@ def duplicate_indexes(indexes: Sequence[IndexStats]) -> list[Finding]:
                     and not same
                     and set(ix.include_columns) <= {*other.columns, *other.include_columns}
                 )
-                if same and not other.protected and other.index > ix.index:
-                    continue  # of two plain duplicates, report the later-named one
+                if (
+                    same
+                    and not other.protected
+                    and kept_of_twins(ix.scans, ix.index, other.scans, other.index)
+                ):
+                    continue  # of two plain duplicates, report the one kept_of_twins drops
                 if not (same or prefix):
                     continue
                 code = "index.duplicate" if same else "index.redundant"

@@ -114,6 +114,16 @@ def same_key_order(options: tuple[int, ...], others: tuple[int, ...]) -> bool:
     return others in (options, flipped)
 
 
+def kept_of_twins(scans: int, name: str, other_scans: int, other_name: str) -> bool:
+    """Of two identical indexes (neither one unique or constraint-backing), is this one kept and the other
+    dropped: the one scanned more since the statistics reset (the one in use: dropping it while the other,
+    unused, is also reported unused would leave neither), else the first by name. The check-up and the
+    advisor keep the same one by this rule."""
+    if scans != other_scans:
+        return scans > other_scans
+    return name < other_name
+
+
 # The foreign key the index `i` serves, by the missing-FK check's rule (pgdba.stats.foreign_keys). Dropping
 # it makes every DELETE or key UPDATE on the referenced table scan the referencing one.
 SERVED_FOREIGN_KEY_SQL = f"""(SELECT min(fk.conname)
