@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from psycopg import sql
 
 from pgdba.advisor.catalog import ExistingIndex, TableInfo
-from pgdba.stats.indexes import kept_of_twins, same_key_order
+from pgdba.stats.indexes import kept_of_twins, may_cover, same_key_order
 
 
 @dataclass(frozen=True)
@@ -123,8 +123,8 @@ def _covering_index(
     the same operator classes and collations, in the same order (or its exact reverse, scanned backward), and
     that holds its INCLUDE columns among its own keys or INCLUDE columns. Of two identical ones (the same
     keys and INCLUDE columns) the one kept is a protected one, else the one scanned more, else the first by
-    name (kept_of_twins): the plans use the one kept as they used the other. identical_only: only an
-    identical one covers it."""
+    name (kept_of_twins): the plans use the one kept as they used the other. An unscanned index covers none
+    in use (may_cover). identical_only: only an identical one covers it."""
     if index.access_method != "btree" or index.is_partial or "" in index.columns:
         return None
     for other in others:
@@ -142,7 +142,7 @@ def _covering_index(
             and same_key_order(index.key_options, other.key_options[:n])
         )
         holds_included = set(index.include_columns) <= {*other.columns, *other.include_columns}
-        if not (leads and holds_included):
+        if not (leads and holds_included) or not may_cover(other, index.scans):
             continue
         identical = other.columns == index.columns and set(other.include_columns) == set(
             index.include_columns

@@ -12,7 +12,7 @@ from pgdba.sql_text import identifier, qualified
 from pgdba.stats.bloat import BloatEstimate
 from pgdba.stats.database import DatabaseStats
 from pgdba.stats.foreign_keys import ForeignKey
-from pgdba.stats.indexes import IndexStats, kept_of_twins, same_key_order
+from pgdba.stats.indexes import IndexStats, kept_of_twins, may_cover, same_key_order
 from pgdba.units import format_bytes
 
 
@@ -78,7 +78,7 @@ def duplicate_indexes(indexes: Sequence[IndexStats]) -> list[Finding]:
     index-only scan needs them). The one to drop is never unique, primary-key, constraint-backing or a
     partition's part of a partitioned index; a unique index covering a prefix is kept (it enforces
     something); of two plain duplicates the one scanned more is kept, else the first by name
-    (kept_of_twins, as the advisor keeps it)."""
+    (kept_of_twins, as the advisor keeps it); an unscanned index stands in for none in use (may_cover)."""
     groups: dict[tuple[str, str, str, str], list[IndexStats]] = defaultdict(list)
     for ix in indexes:
         if ix.is_valid:
@@ -115,7 +115,7 @@ def duplicate_indexes(indexes: Sequence[IndexStats]) -> list[Finding]:
                     and kept_of_twins(ix.scans, ix.index, other.scans, other.index)
                 ):
                     continue  # of two plain duplicates, report the one kept_of_twins drops
-                if not (same or prefix):
+                if not (same or prefix) or not may_cover(other, ix.scans):
                     continue
                 code = "index.duplicate" if same else "index.redundant"
                 found.append(

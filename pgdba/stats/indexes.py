@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from psycopg.rows import dict_row
@@ -122,6 +122,23 @@ def kept_of_twins(scans: int, name: str, other_scans: int, other_name: str) -> b
     if scans != other_scans:
         return scans > other_scans
     return name < other_name
+
+
+class CoveringIndex(Protocol):
+    """What may_cover reads of an index: the check-up's IndexStats and the advisor's ExistingIndex."""
+
+    @property
+    def protected(self) -> bool: ...
+
+    @property
+    def scans(self) -> int: ...
+
+
+def may_cover(cover: CoveringIndex, covered_scans: int) -> bool:
+    """Can an index stand in for one it covers, that one dropped as redundant? Not when it is unscanned and
+    the covered one is in use: the unscanned one is the index to drop (index.unused names it), and following
+    both findings would leave neither. A unique, primary-key or constraint index is never dropped: it may."""
+    return cover.protected or cover.scans > 0 or covered_scans == 0
 
 
 # The foreign key the index `i` serves, by the missing-FK check's rule (pgdba.stats.foreign_keys). Dropping

@@ -217,3 +217,31 @@ def test_of_two_identical_indexes_the_check_up_and_the_advisor_drop_the_same_one
     eventually(lambda: {i.index: i.scans for i in stats_of(db)}, lambda s: s.get("inc_a_b_twin", 0) == 5)
     advice = advise(db, [query], min_stats_age_days=0)
     assert check_up_drops(db, unused=True) == {"inc_a_b"} == set(drops_of(advice))
+
+
+PREFIX = """
+CREATE TABLE pre (id serial PRIMARY KEY, a int, c int);
+INSERT INTO pre (a, c) SELECT g % 5000, g FROM generate_series(1, 100000) g;
+CREATE INDEX pre_a_c ON pre (a, c);
+CREATE INDEX pre_a ON pre (a);
+VACUUM ANALYZE pre;
+"""
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+@NEEDS_UNSTAMPED_STATS
+def test_an_unscanned_wider_index_stands_in_for_no_prefix_in_use(db: TestDatabase) -> None:
+    script(db, PREFIX)
+    workload = ["SELECT * FROM pre WHERE id = $1"]  # reads neither
+    # neither scanned: the prefix is redundant, by both tools
+    assert check_up_drops(db, unused=False) == {"pre_a"} == set(drops_of(advise(db, workload)))
+    # the application runs on the prefix: the unscanned wider one goes (unused), never the two
+    with db.connect() as app:
+        for n in range(5):
+            app.execute("SELECT * FROM pre WHERE a = %s", (n,))
+        publish_stats(app)
+    eventually(lambda: {i.index: i.scans for i in stats_of(db)}, lambda s: s.get("pre_a", 0) == 5)
+    assert check_up_drops(db, unused=False) == set()  # young statistics: nothing to drop
+    assert check_up_drops(db, unused=True) == {"pre_a_c"}
+    assert drops_of(advise(db, workload, min_stats_age_days=0)) == {"pre_a_c": "unused"}
