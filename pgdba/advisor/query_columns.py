@@ -135,6 +135,8 @@ class QueryColumns:
     parameters: dict[int, tuple[TableColumn, str]] = field(default_factory=dict)
     # `$n` → how a column is compared with it through the clock (`at > now() - $n`)
     clock_offsets: dict[int, ClockOffset] = field(default_factory=dict)
+    # `$n` → the column an UPDATE assigns it to (`SET status = $1`)
+    assigned: dict[int, TableColumn] = field(default_factory=dict)
     # searches a trigram index serves, kept apart from `uses` (which btree candidates are built from)
     searches: list[SearchUse] = field(default_factory=list)
 
@@ -298,13 +300,24 @@ class _Walker:
     def modify(self, node: Any) -> None:
         ctes = self._cte_names(node.withClause, frozenset())
         scope = self._new_scope(None, ctes)
-        self._add_range_var(node.relation, scope)
+        modified = self._add_range_var(node.relation, scope)
         extra = node.fromClause if isinstance(node, ast.UpdateStmt) else node.usingClause
         for item in extra or ():
             self._from_item(item, scope)
         self._register_block(scope, has_limit=False)
         self._cte_bodies(node.withClause, None, ctes)
         self.predicate(node.whereClause, scope, conjunctive=True)
+        if isinstance(node, ast.UpdateStmt) and modified is not None:
+            self._assignments(node, modified)
+
+    def _assignments(self, node: Any, table: TableColumn) -> None:
+        """Remember the column of `table` each `SET column = $n` (possibly cast) assigns its parameter to."""
+        for target in node.targetList or ():
+            if not isinstance(target, ast.ResTarget) or target.indirection or not target.name:
+                continue  # `SET a[1] = …`; `SET (a, b) = …` comes as one MultiAssignRef per column
+            number = _parameter_number(target.val)
+            if number:
+                self.result.assigned.setdefault(number, replace(table, column=str(target.name)))
 
     def select(self, node: Any, parent: _Scope | None, outer_ctes: frozenset[str]) -> _Scope | None:
         """Walk one SELECT; returns its name scope (None for UNION / INTERSECT / EXCEPT)."""

@@ -292,6 +292,12 @@ def bind_parameters(
         value = reader.clock_offset(offset, point) if point is not None else None
         if value is not None:
             values[number] = value
+    for number, column in sorted(columns.assigned.items()):  # `SET status = $n`: what a row holds
+        table = tables.get(column.relation)
+        sample = reader.column(table, column.column) if table is not None and number not in values else None
+        value = sample.typical() if sample is not None else None
+        if value is not None:
+            values[number] = value
     for column, low, high in _between_pairs(columns):
         if low in values and high in values and not {low, high} & observed:
             values[low], values[high] = _around_median(reader, tables, column, values[low], values[high])

@@ -14,6 +14,7 @@ same way (pg_trgm created in the scratch database first); their status becomes t
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from collections.abc import Collection, Mapping
@@ -62,21 +63,24 @@ def _is_select(text: str) -> bool:
 def measure(conn: psycopg.Connection, query: BoundQuery) -> float:
     """Fastest execution time (ms) of RUNS EXPLAIN (ANALYZE) runs after a warm-up, the values bound as
     parameters (never written into the text pg_stat_statements records: explain_with_values), declared
-    where PostgreSQL cannot type one on its own (`now() - $1`: declarable_types)."""
+    where PostgreSQL cannot type one on its own (`now() - $1`: declarable_types). Outside autocommit (a
+    scratch copy's writable session) each run is a transaction rolled back: every run of an UPDATE or
+    DELETE finds the rows as the first did, and a row lock ends with its run."""
     options = "ANALYZE, FORMAT JSON"
     declared: tuple[str, ...] | None = None
+
+    def run() -> dict[str, Any]:
+        with contextlib.nullcontext() if conn.autocommit else conn.transaction(force_rollback=True):
+            return explain_with_values(conn, options, query.sql, query.values, declared)
+
     try:
-        explain_with_values(conn, options, query.sql, query.values)  # the warm-up
+        run()  # the warm-up
     except UNTYPED_PARAMETER_ERRORS:
         declared = declarable_types(conn, query.sql, len(query.values), DeclaredTypes())
         if declared is None:
             raise
-        explain_with_values(conn, options, query.sql, query.values, declared)
-    best = float("inf")
-    for _ in range(RUNS):
-        plan = explain_with_values(conn, options, query.sql, query.values, declared)
-        best = min(best, float(plan["Execution Time"]))
-    return best
+        run()
+    return min(float(run()["Execution Time"]) for _ in range(RUNS))
 
 
 def timing_verdict(
@@ -162,7 +166,7 @@ def _measure_advice(target: Target, advice: Advice, *, on_target: bool) -> dict[
     notes: list[str] = []
     measure_target = Target(target.dsn, target.source, 0, target.lock_timeout_ms, target.connect_timeout_s)
     with measure_target.connect() as conn:
-        bound, tables, skipped = _bind_all(conn, queryids)
+        bound, tables, skipped = _bind_all(conn, queryids, on_target=on_target)
     notes += skipped
     if not bound:
         return {"where": "nowhere", "before_ms": 0.0, "after_ms": 0.0, "queries": [], "notes": notes}
@@ -191,9 +195,11 @@ def _measure_advice(target: Target, advice: Advice, *, on_target: bool) -> dict[
 
 
 def _bind_all(
-    conn: psycopg.Connection, queryids: Mapping[str, str | None]
+    conn: psycopg.Connection, queryids: Mapping[str, str | None], *, on_target: bool
 ) -> tuple[list[BoundQuery], dict[str, TableInfo], list[str]]:
-    """Each query (text → pg_stat_statements id) bound to observed or sampled constants."""
+    """Each query (text → pg_stat_statements id) bound to observed or sampled constants. On the target only
+    SELECTs are measured, in a read-only session (a SELECT … FOR UPDATE is refused there); a scratch copy
+    measures UPDATE, DELETE and INSERT … SELECT too, each run rolled back (_measure_each)."""
     # a query reading a view is measured with the view's body in its place (the scratch copy holds tables)
     originals = list(queryids)
     texts, all_columns, tables = resolve_columns(conn, originals)
@@ -203,8 +209,8 @@ def _bind_all(
     used: dict[str, TableInfo] = {}
     for original, text, columns in zip(originals, texts, all_columns, strict=True):
         short = _short(original)
-        if not _is_select(text):
-            skipped.append(f"not measured (only SELECTs are executed): {short}")
+        if on_target and not _is_select(text):
+            skipped.append(f"not measured (only SELECTs are executed on the target): {short}")
             continue
         query = bind_parameters(reader, text, columns, tables, written=original, queryid=queryids[original])
         if query is None:
@@ -226,7 +232,10 @@ def _verify_on(
 ) -> dict[str, Any]:
     """Measure, build the advised indexes (only those on `relations`, the tables a scratch copy holds),
     ANALYZE, measure again."""
-    with target.connect() as conn:
+    # a scratch copy is pgdba's own: measured in a writable session, each run rolled back, so a write or a
+    # row lock leaves nothing behind; the target is measured read-only
+    scratch = relations is not None
+    with target.connect(apply=scratch, autocommit=not scratch) as conn:
         bound, before, failed_before = _measure_each(conn, bound)
     notes = [*notes, *failed_before]
     if not bound:
@@ -246,8 +255,10 @@ def _verify_on(
         started = time.monotonic()
         created, failed = create_indexes(conn, advice, relations)
         build_s = time.monotonic() - started
-        conn.execute("ANALYZE")
-    with target.connect() as conn:
+        # the rolled-back writes of the runs before left dead rows behind on the copy: gone before the runs after
+        writes = scratch and not all(_is_select(q.sql) for q in bound)
+        conn.execute("VACUUM ANALYZE" if writes else "ANALYZE")
+    with target.connect(apply=scratch, autocommit=not scratch) as conn:
         measured, after, failed_after = _measure_each(conn, bound)
     if failed_after:  # a query that ran before the indexes but not after is compared nowhere
         before = [b for q, b in zip(bound, before, strict=True) if q in measured]
