@@ -13,19 +13,12 @@ from pgdba.advisor.verify import measure
 from pgdba.advisor.workload import WorkloadQuery
 from pgdba.server import load_server_facts
 from pgdba.target import Target
+from tests.advisor.test_sampling import SKEWED
 from tests.conftest import TestDatabase
 from tests.test_own_statements import forget_statements, recorded
 
 # a status only this test's table holds: any recorded text with "zq-" carries a value pgdba bound
-MARKED = """
-CREATE TABLE tickets (id int PRIMARY KEY, status text NOT NULL, opened_at timestamptz NOT NULL,
-                      body text NOT NULL);
-INSERT INTO tickets
-SELECT g, CASE WHEN g % 100 = 0 THEN 'zq-open' ELSE 'zq-closed' END,
-       timestamptz '2024-01-01' + g * interval '1 minute', repeat(md5(g::text), 4)
-  FROM generate_series(1, 100000) g;
-ANALYZE tickets;
-"""
+MARKED = SKEWED.replace("'open'", "'zq-open'").replace("'closed'", "'zq-closed'")
 QUERY = "SELECT * FROM tickets WHERE status = $1 ORDER BY opened_at DESC LIMIT $2"
 
 

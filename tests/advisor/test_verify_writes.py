@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from pgdba.advisor.advise import AdvisorOptions, advise_indexes
+from pgdba.advisor.advise import Advice, AdvisorOptions, advise_indexes
 from pgdba.advisor.verify import verify_advice
 from pgdba.advisor.workload import WorkloadQuery
-from pgdba.server import load_server_facts
+from pgdba.server import ServerFacts, load_server_facts
 from tests.checkup.helpers import script
 from tests.conftest import TestDatabase
 
@@ -23,6 +23,14 @@ VACUUM ANALYZE progress;
 UPDATE = "UPDATE progress SET done = $1, updated_at = now() WHERE user_id = $2 AND lesson_id = $3"
 DELETE = "DELETE FROM progress WHERE user_id = $1 AND lesson_id = $2 AND NOT done"
 LOCK = "SELECT id FROM progress WHERE user_id = $1 AND lesson_id = $2 FOR UPDATE SKIP LOCKED"
+
+
+def advised(db: TestDatabase, queries: tuple[str, ...]) -> tuple[ServerFacts, Advice]:
+    with db.target.connect() as conn:
+        facts = load_server_facts(conn)
+        return facts, advise_indexes(conn, facts, [WorkloadQuery(q) for q in queries], AdvisorOptions())
+
+
 WRITE_ROWS = """
 SELECT count(*), count(*) FILTER (WHERE done), max(updated_at), sum(hashtext(id::text || done::text))
   FROM progress
@@ -33,11 +41,7 @@ SELECT count(*), count(*) FILTER (WHERE done), max(updated_at), sum(hashtext(id:
 @pytest.mark.hypopg
 def test_writes_and_row_locks_are_measured_on_the_scratch_copy_and_rolled_back(db: TestDatabase) -> None:
     script(db, PROGRESS)
-    with db.target.connect() as conn:
-        facts = load_server_facts(conn)
-        advice = advise_indexes(
-            conn, facts, [WorkloadQuery(q) for q in (UPDATE, DELETE, LOCK)], AdvisorOptions()
-        )
+    facts, advice = advised(db, (UPDATE, DELETE, LOCK))
     assert ("user_id", "lesson_id") in [r.candidate.columns[:2] for r in advice.recommendations]
     with db.connect() as conn:
         rows_before = conn.execute(WRITE_ROWS).fetchone()
@@ -59,9 +63,7 @@ def test_writes_and_row_locks_are_measured_on_the_scratch_copy_and_rolled_back(d
 @pytest.mark.hypopg
 def test_on_the_target_only_selects_run(db: TestDatabase) -> None:
     script(db, PROGRESS)
-    with db.target.connect() as conn:
-        facts = load_server_facts(conn)
-        advice = advise_indexes(conn, facts, [WorkloadQuery(q) for q in (UPDATE, LOCK)], AdvisorOptions())
+    facts, advice = advised(db, (UPDATE, LOCK))
     assert advice.recommendations
     with db.connect() as conn:
         rows_before = conn.execute(WRITE_ROWS).fetchone()
