@@ -231,6 +231,11 @@ class StatsReader:
             )
         return self._samples[key]
 
+    def sample_of(self, tables: Mapping[str, TableInfo], column: TableColumn) -> ColumnSample | None:
+        """The pg_stats sample of a query's column, None when its table is not among `tables`."""
+        table = tables.get(column.relation)
+        return self.column(table, column.column) if table is not None else None
+
     def clock_offset(self, offset: ClockOffset, value: str) -> str | None:
         """The interval `$n` that puts `clock - $n` (or `clock + $n`) at `value`, a sample of the column the
         clock is compared with; None when it is not a point in time."""
@@ -274,7 +279,7 @@ def bind_parameters(
             values[number] = seen
             observed.add(number)
             continue
-        sample = reader.column(table, column.column) if table is not None else None
+        sample = reader.sample_of(tables, column)
         if sample is None:
             continue
         rank = ranks.get(column, 0) if operator == "IN" else 0
@@ -284,17 +289,17 @@ def bind_parameters(
             # `lower(email) = $1` compares with the lowered value
             values[number] = KEY_FUNCTIONS[column.function](value) if column.function else value
     for number, offset in sorted(columns.clock_offsets.items()):  # `at > now() - $n`
-        table = tables.get(offset.column.relation)
-        if number in values or table is None or offset.column.function:
+        if number in values or offset.column.function:
             continue
-        sample = reader.column(table, offset.column.column)
+        sample = reader.sample_of(tables, offset.column)
         point = sample.sample(offset.operator) if sample is not None else None
         value = reader.clock_offset(offset, point) if point is not None else None
         if value is not None:
             values[number] = value
     for number, column in sorted(columns.assigned.items()):  # `SET status = $n`: what a row holds
-        table = tables.get(column.relation)
-        sample = reader.column(table, column.column) if table is not None and number not in values else None
+        if number in values:
+            continue
+        sample = reader.sample_of(tables, column)
         value = sample.typical() if sample is not None else None
         if value is not None:
             values[number] = value
@@ -319,8 +324,7 @@ def _between_pairs(columns: QueryColumns) -> list[tuple[TableColumn, int, int]]:
 def _around_median(
     reader: StatsReader, tables: Mapping[str, TableInfo], column: TableColumn, low: str, high: str
 ) -> tuple[str, str]:
-    table = tables.get(column.relation)
-    sample = reader.column(table, column.column) if table is not None else None
+    sample = reader.sample_of(tables, column)
     if sample is None or len(sample.histogram) < 3:
         return low, high
     histogram = sample.histogram
