@@ -746,7 +746,7 @@ class _Walker:
         """Remember which column each `$n` (possibly cast) among `values` is compared with, directly or
         through the clock (`now() - $n`)."""
         for value in values:
-            number = _parameter_number(value)
+            number = _parameter_number(value) or _parameter_through(column.function, value)
             if number:
                 self.result.parameters.setdefault(number, (column, operator))
                 continue
@@ -760,6 +760,15 @@ def _parameter_number(value: object) -> int | None:
     """n of `$n`, possibly cast."""
     inner = value.arg if isinstance(value, ast.TypeCast) else value
     return inner.number if isinstance(inner, ast.ParamRef) and inner.number else None
+
+
+def _parameter_through(function: str, value: object) -> int | None:
+    """n of `lower($n)` where the column is compared through the same one of KEY_FUNCTIONS (`lower(email) =
+    lower($1)`, the usual case-insensitive lookup): each of them is idempotent, so a value of the column
+    through the function is a value for `$n` too."""
+    if not function or not isinstance(value, ast.FuncCall) or key_function_name(value) != function:
+        return None
+    return _parameter_number(value.args[0]) if value.args else None
 
 
 # the clocks a column is compared against as `clock - $n` / `clock + $n`, as SQL

@@ -102,6 +102,26 @@ def test_verify_measures_the_expression_index_faster(db: TestDatabase) -> None:
     assert measured["verdict"] == "faster", verification
 
 
+@pytest.mark.hypopg
+def test_a_lookup_lowering_both_sides_is_measured_with_a_sampled_value(db: TestDatabase) -> None:
+    """`lower(email) = lower($1)`, the usual case-insensitive login: `$1` takes a value of the column through
+    the same function (lower is idempotent), so --verify measures the query instead of leaving it out."""
+    db.execute(SCHEMA)
+    queries = [
+        "SELECT id FROM users WHERE lower(email) = lower($1)",
+        "SELECT id FROM users WHERE upper($1) = upper(nick)",
+    ]
+    advice = advise(db, queries)
+    labels = sorted(r.candidate.label() for r in advice.recommendations)
+    assert labels == ["public.users(lower(email))", "public.users(upper(nick))"]
+    verification = verified(db, advice)
+    assert sorted((q["query"], q["verdict"]) for q in verification["queries"]) == sorted(
+        (text, "faster") for text in queries
+    ), verification
+    # another function around the parameter is not the column's: no value is made up for it
+    assert columns_by_role("SELECT id FROM users WHERE lower(email) = upper($1)").parameters == {}
+
+
 LOWER_EMAIL = Candidate("public", "users", ("email",), key_functions=(("email", "lower"),))
 
 DRIZZLE = """import { pgTable, integer, text, index } from "drizzle-orm/pg-core";
