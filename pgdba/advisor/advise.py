@@ -131,6 +131,9 @@ class Recommendation:
     measured: str | None = None
     # unindexed foreign keys (constraint names) this index also indexes (pgdba.advisor.foreign_key_cover)
     serves_foreign_keys: list[str] = field(default_factory=list)
+    # False for a rule-based candidate (no HypoPG): no cost, share or benefit was estimated; this stays true
+    # when --verify later changes `status` to "measured slower"
+    costed: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -141,6 +144,7 @@ class Recommendation:
             "benefit": round(self.benefit, 2),
             "share_pct": round(self.share_pct, 2),
             "status": self.status,
+            "costed": self.costed,
             "measured": self.measured,
             "table_bytes": self.table_bytes,
             "serves_foreign_keys": self.serves_foreign_keys,
@@ -193,7 +197,12 @@ class Advice:
             Finding(
                 code="advisor.create_index",
                 severity=Severity.WARNING if r.share_pct >= 10 else Severity.INFO,
-                title=f"index {r.candidate.label()} removes {r.share_pct:.1f} % of the workload's estimated cost"
+                title=f"index {r.candidate.label()} "
+                + (
+                    f"removes {r.share_pct:.1f} % of the workload's estimated cost"
+                    if r.costed
+                    else "is not costed"
+                )
                 + (f" ({r.status})" if r.status in ("unverified", "measured slower") else ""),
                 object=r.candidate.relation,
                 metrics={
@@ -755,6 +764,7 @@ def _advise_by_rules(
             ],
             status="unverified",
             table_bytes=tables[c.relation].size_bytes,
+            costed=False,
         )
         for c in chosen
     ]

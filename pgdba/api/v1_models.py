@@ -468,6 +468,7 @@ class AdvisedIndex(BaseModel):
     benefit: float
     share_pct: float
     status: str
+    costed: bool = Field(True, description="false: rule-based (no HypoPG), no cost or share was estimated")
     measured: str | None = None  # the --verify verdict of its queries (faster, slower, too fast to measure…)
     table_bytes: int
     # key column → its pattern operator class (text_pattern_ops …) / the function of an expression key (lower)

@@ -383,7 +383,7 @@ def _index_rows(advice: Advice) -> list[dict[str, Any]]:
         {
             "index": r.candidate.label(),
             "size": _size(r.size_bytes),
-            "share": round(r.share_pct, 1) if r.status != "unverified" else None,
+            "share": round(r.share_pct, 1) if r.costed else None,
             "queries": len(r.queries),
             "status": _status(r),
         }
@@ -413,7 +413,7 @@ def _drop_rows(advice: Advice) -> list[dict[str, Any]]:
 
 
 def _query_effect(r: Recommendation, q: QueryEffect) -> str:
-    if r.status == "unverified":
+    if not r.costed:
         return f"unverified, {q.calls} calls"
     costing = _COSTING_LABELS.get(q.costing, "")
     return f"cost {q.cost_before:,.0f} → {q.cost_after:,.0f}{costing}, {q.calls} calls"

@@ -7,7 +7,7 @@ import pytest
 
 from pgdba.advisor.advise import Advice, AdvisorOptions, advise_indexes, resolve_columns
 from pgdba.advisor.candidates import Candidate, generate_candidates, predicate_key
-from pgdba.advisor.verify import verify_advice
+from pgdba.advisor.verify import mark_measured, verify_advice
 from pgdba.advisor.workload import WorkloadQuery, queries_from_statements, table_writes_from_statements
 from pgdba.server import ServerFacts, load_server_facts
 from tests.advisor.helpers import advise
@@ -266,8 +266,14 @@ def test_without_hypopg_candidates_are_rule_based_and_unverified(shop: TestDatab
     advice = advise(shop, ["SELECT * FROM events WHERE account_id = $1 AND created_at > $2"])
     assert not advice.hypopg
     assert chosen(advice) == [("events", ("account_id", "created_at"))]
-    assert advice.recommendations[0].status == "unverified"
+    [recommendation] = advice.recommendations
+    assert recommendation.status == "unverified" and recommendation.to_dict()["costed"] is False
     assert any("HypoPG is not installed" in note for note in advice.notes)
+    # --verify may measure it slower: the status says so, and it still claims no estimated share
+    mark_measured(advice, {"queries": [{"query": recommendation.queries[0].sql, "verdict": "slower"}]})
+    assert recommendation.status == "measured slower"
+    [finding] = [f for f in advice.findings() if f.code == "advisor.create_index"]
+    assert finding.title == "index public.events(account_id, created_at) is not costed (measured slower)"
 
 
 @pytest.mark.catalog

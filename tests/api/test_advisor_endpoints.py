@@ -154,3 +154,16 @@ def test_the_page_writes_an_expression_key_as_its_expression(db: TestDatabase, t
     assert index["functions"] == {"email": "lower"}
     # (with or without an INCLUDE of the other columns the query reads, as the estimates decide)
     assert f"<h3>{index['name']} on public.member (lower(email))" in client.get("/indexes").text
+
+
+def test_without_hypopg_the_page_claims_no_estimated_cost(attempts: TestDatabase, tmp_path: Path) -> None:
+    attempts.execute("DROP EXTENSION IF EXISTS hypopg")
+    client = _client(attempts, tmp_path)
+    (index,) = [
+        ix for ix in client.get("/api/v1/advisor/indexes").json()["indexes"] if ix["table"] == "attempt"
+    ]
+    assert index["status"] == "unverified" and index["costed"] is False
+    page = client.get("/indexes").text
+    section = page[page.index(f'data-index="{index["name"]}"') :]
+    assert "not costed (rule-based: HypoPG is not installed) (unverified)" in section
+    assert "removes 0.0 %" not in section and "removes" not in section.split("</div>")[0]
