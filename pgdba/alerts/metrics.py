@@ -18,7 +18,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from pgdba.backup.server_identity import records_of_server
-from pgdba.checks.queries import application_statements
+from pgdba.checks.queries import StatementSet
 from pgdba.history.store import HistoryStore
 from pgdba.server import ServerFacts
 from pgdba.stats.activity import connection_usage, session_activity
@@ -132,7 +132,10 @@ def sample_statements(conn: psycopg.Connection, facts: ServerFacts) -> list[Stat
     """The current database's statements by total time (at most STATEMENT_LIMIT), via pgdba.stats, each
     marked whether it is an application statement as the check-up counts them."""
     statements = statement_stats(conn, facts, limit=STATEMENT_LIMIT)
-    application = {(p.stats.queryid, p.stats.dbid) for p in application_statements(statements)}
+    pool = StatementSet(statements)
+    application = {  # every row of an application statement, whichever of its rows the check-up shows
+        (row.queryid, row.dbid) for p in pool.select(lambda s: True) for row in pool.rows_of(p.stats)
+    }
     return [
         StatementCounter(
             key=f"{s.queryid}/{s.dbid}/{s.userid}/{int(s.toplevel)}",

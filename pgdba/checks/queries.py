@@ -18,7 +18,13 @@ from pgdba.errors import InputError
 from pgdba.findings import Finding, Severity
 from pgdba.statement_text import shortened
 from pgdba.stats.foreign_keys import ForeignKey
-from pgdba.stats.statements import StatementStats, merged_across_roles
+from pgdba.stats.statements import (
+    StatementKey,
+    StatementStats,
+    merged_statement,
+    statement_groups,
+    statement_keys,
+)
 
 QUERY_WIDTH = 120
 
@@ -42,7 +48,12 @@ class StatementSet:
     its numbers and parses only the statements that pass, so 5,000 statements cost a handful of parses."""
 
     def __init__(self, statements: Iterable[StatementStats]) -> None:
-        self.stats = merged_across_roles(s for s in statements if s.toplevel)  # one row however many roles
+        # one row however many roles ran a statement, or parameter types it was sent with
+        merged = [
+            (merged_statement(rows), rows) for rows in statement_groups(s for s in statements if s.toplevel)
+        ]
+        self.stats = sorted((m for m, _ in merged), key=lambda s: s.total_ms, reverse=True)
+        self._rows = {m.key: rows for m, rows in merged}
         self._parsed: dict[tuple[int, int, int, bool], ParsedStatement | None] = {}
         self._lists: dict[float, dict[str, list[ParsedStatement]]] = {}
 
@@ -51,6 +62,10 @@ class StatementSet:
         if stmt.key not in self._parsed:
             self._parsed[stmt.key] = _parse(stmt)
         return self._parsed[stmt.key]
+
+    def rows_of(self, stmt: StatementStats) -> list[StatementStats]:
+        """The pg_stat_statements rows one of `stats` merges (see statement_groups)."""
+        return self._rows[stmt.key]
 
     def select(self, keep: Callable[[StatementStats], bool]) -> list[ParsedStatement]:
         """Application statements whose numbers pass `keep` (checked before parsing)."""
@@ -328,11 +343,6 @@ def n_plus_one_queries(
     return found
 
 
-def _statement(s: StatementStats) -> tuple[int, int, bool]:
-    """A statement whatever the role that ran it (a merged row has userid 0)."""
-    return (s.queryid, s.dbid, s.toplevel)
-
-
 def query_regressions(
     current: StatementSet,
     previous: Iterable[StatementStats],
@@ -345,18 +355,26 @@ def query_regressions(
 
     `current` are the deltas since the last snapshot; `previous` the deltas of the window before it (or
     its cumulative counters)."""
-    before = {_statement(s): s for s in merged_across_roles(previous)}  # like `current`: roles merged
+    before: dict[StatementKey, StatementStats] = {}  # like `current`: one row per statement
+    for rows in statement_groups(previous):
+        merged = merged_statement(rows)
+        before.update((key, merged) for row in rows for key in statement_keys(row))
     found = []
 
+    def earlier(s: StatementStats) -> StatementStats | None:
+        return next((before[key] for key in statement_keys(s) if key in before), None)
+
     def regressed(s: StatementStats) -> bool:
-        old = before.get(_statement(s))
+        old = earlier(s)
         if old is None or old.calls < min_calls or s.calls < min_calls or s.mean_ms < min_mean_ms:
             return False
         return old.mean_ms > 0 and s.mean_ms / old.mean_ms >= min_ratio
 
     for p in current.select(regressed):
         s = p.stats
-        old = before[_statement(s)]
+        old = earlier(s)
+        if old is None:  # (regressed(s) found it)
+            continue
         found.append(
             Finding(
                 "query.regression",

@@ -12,7 +12,7 @@ from psycopg import sql
 
 from pgdba.errors import NotAvailable
 from pgdba.server import ServerFacts
-from pgdba.statement_text import normalised
+from pgdba.statement_text import WITHHELD, normalised
 from pgdba.stats.statement_texts import rows_with_texts
 
 ENABLE_HINT = (
@@ -193,14 +193,66 @@ def statement_deltas(
     return deltas
 
 
-def merged_across_roles(statements: Iterable[StatementStats]) -> list[StatementStats]:
-    """One row per statement of a database (queryid, dbid, toplevel), by total time: pg_stat_statements keeps
-    a row per role, so an application connecting as several roles would otherwise have each statement's calls
-    split (and listed once per role). The userid of a row several roles ran is 0."""
-    groups: dict[tuple[int, int, bool], list[StatementStats]] = {}
-    for stmt in statements:
-        groups.setdefault((stmt.queryid, stmt.dbid, stmt.toplevel), []).append(stmt)
-    merged = [rows[0] if len(rows) == 1 else _merged(rows) for rows in groups.values()]
+# what pg_stat_statements shows for another role's statement to a role without pg_read_all_stats
+INSUFFICIENT_PRIVILEGE = "<insufficient privilege>"
+
+
+def readable_text(stmt: StatementStats) -> str | None:
+    """The statement's text, or None when it stands for none (unreadable, withheld, another role's)."""
+    text = stmt.query
+    if not text or text == INSUFFICIENT_PRIVILEGE or text.startswith((UNREADABLE_PREFIX, WITHHELD)):
+        return None
+    return text
+
+
+StatementKey = tuple[str, int | str, int, bool]
+
+
+def statement_keys(stmt: StatementStats) -> list[StatementKey]:
+    """What identifies the statement a row counts: its queryid, and its text where it has a readable one
+    (both within its database and toplevel flag)."""
+    keys: list[StatementKey] = [("queryid", stmt.queryid, stmt.dbid, stmt.toplevel)]
+    text = readable_text(stmt)
+    if text is not None:
+        keys.append(("text", text, stmt.dbid, stmt.toplevel))
+    return keys
+
+
+def statement_groups(statements: Iterable[StatementStats]) -> list[list[StatementStats]]:
+    """The rows of each statement together. pg_stat_statements keeps a row per role that ran a statement
+    (same queryid) and a row per set of parameter types a driver sent for it (same text, another queryid:
+    psycopg 3 sends 5 as smallint and 40 000 as integer, so one lookup by id gets two or three rows). Rows
+    that share a queryid or a readable text are one statement."""
+    rows = list(statements)
+    parent = list(range(len(rows)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[StatementKey, int] = {}
+    for i, stmt in enumerate(rows):
+        for key in statement_keys(stmt):
+            parent[root(i)] = root(first.setdefault(key, i))
+    groups: dict[int, list[StatementStats]] = {}
+    for i, stmt in enumerate(rows):
+        groups.setdefault(root(i), []).append(stmt)
+    return list(groups.values())
+
+
+def merged_statement(rows: list[StatementStats]) -> StatementStats:
+    """One row for a statement group (statement_groups): counters summed, the busiest row's queryid and
+    text; the userid of a row several roles ran is 0."""
+    return rows[0] if len(rows) == 1 else _merged(rows)
+
+
+def one_row_per_statement(statements: Iterable[StatementStats]) -> list[StatementStats]:
+    """One row per statement of a database (statement_groups), by total time: otherwise an application
+    connecting as several roles, or through a driver that types parameters by their values, would have each
+    statement's calls split over several rows (and listed once per row)."""
+    merged = [merged_statement(rows) for rows in statement_groups(statements)]
     return sorted(merged, key=lambda s: s.total_ms, reverse=True)
 
 
@@ -212,7 +264,7 @@ def _merged(rows: list[StatementStats]) -> StatementStats:
     busiest = max(rows, key=lambda s: s.total_ms)
     return replace(
         busiest,
-        userid=0,
+        userid=busiest.userid if len({s.userid for s in rows}) == 1 else 0,
         calls=calls,
         total_ms=total,
         mean_ms=mean,
