@@ -246,6 +246,10 @@ class Target:
             "default_transaction_read_only": "off" if apply else "on",
             # timestamps come back in UTC, which is what every time pgdba prints says it is
             "TimeZone": "UTC",
+            # pg_qualstats records the constants of every plan it sees, a plain EXPLAIN's too: the advisor's
+            # what-if plans would leave their sampled values there, and the next advice would read them back
+            # as constants the application sent (user-settable; a placeholder where it is not loaded)
+            **({} if self.track_statements else {"pg_qualstats.enabled": "off"}),
             **self.extra_settings,
         }
 

@@ -115,6 +115,33 @@ def test_the_queue_poll_is_costed_for_the_rare_status_it_asks_for(qualstats_targ
     assert helped.cost_after / helped.cost_before < 0.2 < unobserved.cost_after / unobserved.cost_before
 
 
+def _jobs_constants(target: Target) -> list[str]:
+    with psycopg.connect(target.dsn) as conn:
+        rows = conn.execute(
+            "SELECT constvalue FROM pg_qualstats() WHERE lrelid = 'jobs'::regclass AND constvalue IS NOT NULL"
+            " AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).fetchall()
+    return sorted(str(value) for (value,) in rows)
+
+
+def test_the_advisors_own_plans_leave_no_constant_in_pg_qualstats(qualstats_target: Target) -> None:
+    """pg_qualstats records the constants of a plain EXPLAIN too: the values the advisor samples for its
+    what-if plans would be read back by the next advice as constants the application sent."""
+    with psycopg.connect(qualstats_target.dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_qualstats_reset()")
+        conn.execute("EXPLAIN SELECT id FROM jobs WHERE status = 'queued'")  # the premise: an EXPLAIN counts
+    assert _jobs_constants(qualstats_target) == ["'queued'::text"]
+    with psycopg.connect(qualstats_target.dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_qualstats_reset()")
+    with qualstats_target.connect() as conn:
+        facts = load_server_facts(conn)
+        advice = advise_indexes(
+            conn, facts, [WorkloadQuery("SELECT id, payload FROM jobs WHERE status = $1")]
+        )
+    assert advice.whatif_calls > 0
+    assert _jobs_constants(qualstats_target) == []
+
+
 NOTICES = """
 CREATE TABLE notices (id int PRIMARY KEY, user_id int NOT NULL, state text NOT NULL, body text NOT NULL);
 INSERT INTO notices
