@@ -489,9 +489,9 @@ class _Comparison:
                 right=describe_index(match),
             )
         for index in left:
-            self._missing_index(a, index, self.a_side, self.b_side)
+            self._missing_index(a, index, self.a_side, self.b_side, b)
         for index in right:
-            self._missing_index(b, index, self.b_side, self.a_side)
+            self._missing_index(b, index, self.b_side, self.a_side, a)
 
     def _same_index(self, a: Index, b: Index, predicates: bool) -> bool:
         if a.unique != b.unique or a.method != b.method or a.include != b.include:
@@ -515,7 +515,10 @@ class _Comparison:
                 return False
         return True
 
-    def _missing_index(self, table: Table, index: Index, present: Side, absent: Side) -> None:
+    def _missing_index(
+        self, table: Table, index: Index, present: Side, absent: Side, counterpart: Table
+    ) -> None:
+        """`counterpart`: the same table in the source without the index."""
         absent_model = self.left if absent is self.a_side else self.right
         expressions = [c.expression for c in index.columns if c.expression not in table.columns]
         if expressions and not absent_model.capabilities.expression_indexes:
@@ -541,7 +544,7 @@ class _Comparison:
             f"{_index_kind(index)} {index.name} {describe_index(index)} on {table.qualified} "
             f"is in {present.label}, missing in {absent.label}",
             f"{table.qualified}.{index.name}",
-            fixes.index_missing(table, index, present, absent),
+            fixes.index_missing(table, index, present, absent, counterpart),
             present_in=present.label,
             missing_in=absent.label,
             name=index.name,
@@ -552,7 +555,7 @@ class _Comparison:
         for a_fk in a.foreign_keys:
             match = next((f for f in right if _fk_shape(f) == _fk_shape(a_fk)), None)
             if match is None:
-                self._missing_fk(a, a_fk, self.a_side, self.b_side)
+                self._missing_fk(a, a_fk, self.a_side, self.b_side, b)
                 continue
             right.remove(match)
             self.result.compared.foreign_keys += 1
@@ -586,21 +589,26 @@ class _Comparison:
                 match.name_explicit,
             )
         for fk in right:
-            self._missing_fk(b, fk, self.b_side, self.a_side)
+            self._missing_fk(b, fk, self.b_side, self.a_side, a)
 
     def _same_action(self, x: str, y: str) -> bool:
         if x == y:
             return True
         return self.options.restrict_equals_no_action and {x, y} == {"RESTRICT", "NO ACTION"}
 
-    def _missing_fk(self, table: Table, fk: ForeignKey, present: Side, absent: Side) -> None:
+    def _missing_fk(
+        self, table: Table, fk: ForeignKey, present: Side, absent: Side, counterpart: Table
+    ) -> None:
+        """`counterpart`: the same table in the source without the key."""
+        absent_model = self.left if absent is self.a_side else self.right
+        referenced = absent_model.tables.get((fk.ref_schema, fk.ref_table))
         self.add(
             "foreign_key.missing",
             Severity.WARNING,
             f"foreign key {table.qualified}({', '.join(fk.columns)}) → {fk.ref_table}({', '.join(fk.ref_columns)}) "
             f"is in {present.label}, missing in {absent.label}",
             f"{table.qualified}.{fk.name}",
-            fixes.foreign_key_missing(table, fk, present, absent),
+            fixes.foreign_key_missing(table, fk, present, absent, (counterpart, referenced)),
             present_in=present.label,
             missing_in=absent.label,
         )

@@ -212,14 +212,31 @@ def column_type(table: Table, a: Column, b: Column, a_side: Side, b_side: Side) 
     return either(_retype(table, a, b, a_side), _retype(table, b, a, b_side))
 
 
+_VARCHAR = re.compile(r"character varying(?:\((\d+)\))?")
+
+
+def _only_length_grows(current: str, wanted: str) -> bool:
+    """varchar(n) to varchar(m ≥ n) or to varchar without a limit: PostgreSQL changes the catalog only (no
+    rewrite, no index rebuild)."""
+    now, then = _VARCHAR.fullmatch(current), _VARCHAR.fullmatch(wanted)
+    if now is None or then is None or now.group(1) is None:
+        return False
+    return then.group(1) is None or int(then.group(1)) >= int(now.group(1))
+
+
 def _retype(table: Table, current: Column, wanted: Column, side: Side) -> Option:
     field = current.field or current.name
     if side.live:
+        comment = (
+            "-- only the length limit grows: no rewrite, a catalog change under a brief ACCESS EXCLUSIVE lock"
+            if _only_length_grows(current.type, wanted.type)
+            else "-- rewrites the table under an ACCESS EXCLUSIVE lock; fails if a value does not fit or convert"
+            " (add USING … when PostgreSQL asks)"
+        )
         return Option(
             side,
             f"change the column's type to {wanted.type}",
-            "-- rewrites the table under an ACCESS EXCLUSIVE lock (unless only a length grows); fails if a value"
-            " does not fit or convert (add USING … when PostgreSQL asks)\n"
+            f"{comment}\n"
             f"ALTER TABLE {_table_sql(table)} ALTER COLUMN {identifier(current.name)} TYPE {wanted.type};",
         )
     if side.kind == "prisma":
@@ -442,11 +459,17 @@ def primary_key(table: Table, wanted: tuple[str, ...], side: Side) -> Option:
     )
 
 
-def index_missing(table: Table, index: Index, present: Side, absent: Side) -> Fix:
-    return either(_add_index(table, index, absent), _remove_index(table, index, present))
+def index_missing(
+    table: Table, index: Index, present: Side, absent: Side, absent_table: Table | None = None
+) -> Fix:
+    """`table` is the present side's; `absent_table` the same table in the source without the index, whose
+    field names the ORM declaration is written with."""
+    return either(
+        _add_index(table, index, absent, absent_table or table), _remove_index(table, index, present)
+    )
 
 
-def _add_index(table: Table, index: Index, side: Side) -> Option:
+def _add_index(table: Table, index: Index, side: Side, declared_in: Table) -> Option:
     what = "unique index" if index.unique else "index"
     if side.live:
         note = "-- fails if duplicate values exist; " if index.unique else "-- "
@@ -456,7 +479,7 @@ def _add_index(table: Table, index: Index, side: Side) -> Option:
             f"{note}CONCURRENTLY: writes go on while it builds (not inside a transaction block)\n"
             f"{create_index_sql(table, index)};",
         )
-    columns = _orm_columns(table, tuple(c.expression for c in index.columns))
+    columns = _orm_columns(declared_in, tuple(c.expression for c in index.columns))
     plain = all(c.expression in table.columns for c in index.columns)
     if side.kind == "prisma":
         if not plain:
@@ -510,14 +533,25 @@ def index_definition(table: Table, current: Index, wanted: Index, side: Side) ->
     return Option(side, f"declare {current.name} as {describe_index(wanted)} in {_orm(side)}")
 
 
-def foreign_key_missing(table: Table, fk: ForeignKey, present: Side, absent: Side) -> Fix:
-    return either(_add_foreign_key(table, fk, absent), _remove_foreign_key(table, fk, present))
+def foreign_key_missing(
+    table: Table,
+    fk: ForeignKey,
+    present: Side,
+    absent: Side,
+    absent_tables: tuple[Table | None, Table | None] = (None, None),
+) -> Fix:
+    """`table` is the present side's; `absent_tables` the table and the referenced table in the source without
+    the key, whose model and field names the ORM declaration is written with (None: not there)."""
+    return either(_add_foreign_key(table, fk, absent, absent_tables), _remove_foreign_key(table, fk, present))
 
 
-def _add_foreign_key(table: Table, fk: ForeignKey, side: Side) -> Option:
+def _add_foreign_key(
+    table: Table, fk: ForeignKey, side: Side, declared_in: tuple[Table | None, Table | None]
+) -> Option:
     if side.live:
         return Option(side, f"add the foreign key {fk.name}", _add_foreign_key_sql(table, fk))
-    return Option(side, f"declare the relation: {_orm_relation(table, fk, side)}")
+    own, referenced = declared_in
+    return Option(side, f"declare the relation: {_orm_relation(own or table, fk, side, referenced)}")
 
 
 def _remove_foreign_key(table: Table, fk: ForeignKey, side: Side) -> Option:
@@ -556,16 +590,20 @@ def _add_foreign_key_sql(table: Table, fk: ForeignKey, name: str = "") -> str:
     )
 
 
-def _orm_relation(table: Table, fk: ForeignKey, side: Side) -> str:
+def _orm_relation(table: Table, fk: ForeignKey, side: Side, referenced: Table | None = None) -> str:
+    """The relation as `side` declares it; the referenced model and fields named as `referenced` (that
+    source's referenced table) names them, else by their database names."""
     columns = _orm_columns(table, fk.columns)
+    ref_columns = _orm_columns(referenced, fk.ref_columns) if referenced is not None else list(fk.ref_columns)
+    ref_model = referenced.model if referenced is not None and referenced.model else fk.ref_table
     if side.kind == "prisma":
         return (
-            f"`@relation(fields: [{', '.join(columns)}], references: [{', '.join(fk.ref_columns)}], "
+            f"`@relation(fields: [{', '.join(columns)}], references: [{', '.join(ref_columns)}], "
             f"onDelete: {_PRISMA_ACTIONS[fk.on_delete]}, onUpdate: {_PRISMA_ACTIONS[fk.on_update]})`"
         )
     if side.kind == "drizzle":
         return (
-            f"`.references(() => {fk.ref_table}.{fk.ref_columns[0]}, "
+            f"`.references(() => {ref_model}.{ref_columns[0]}, "
             f'{{ onDelete: "{fk.on_delete.lower()}", onUpdate: "{fk.on_update.lower()}" }})`'
             f" on `{columns[0]}`"
         )

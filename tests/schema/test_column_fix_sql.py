@@ -185,3 +185,43 @@ def test_sqlalchemy_computed_column_is_no_server_default(db: Any) -> None:
     assert finding.sql is not None and "SET DEFAULT" not in finding.sql
     _run_fixes(db, [finding])
     assert compare_all([metadata_model(metadata), load_live(db.target, {"public"})]).pairs[0].findings == []
+
+
+def _relfilenode(db: Any, table: str) -> int:
+    with db.connect() as conn:
+        row = conn.execute("SELECT pg_relation_filenode(%s)", (table,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.mark.catalog
+def test_a_varchar_that_only_grows_is_said_not_to_rewrite_and_does_not(db: Any) -> None:
+    metadata = sa.MetaData()
+    sa.Table(
+        "item",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("sku", sa.String(64)),
+    )
+    sa.Table(
+        "code",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("value", sa.String(8)),
+    )
+    db.execute(
+        "CREATE TABLE item (id int PRIMARY KEY, sku varchar(32)); INSERT INTO item VALUES (1, 'A-1');"
+        "CREATE TABLE code (id int PRIMARY KEY, value varchar(16)); INSERT INTO code VALUES (1, 'X')"
+    )
+    live = load_live(db.target, {"public"})
+    drift = compare_all([metadata_model(metadata, "sqlalchemy:m:metadata"), live]).pairs[0].drift
+    sql = {f.object: f.sql for f in drift}
+    assert set(sql) == {"item.sku", "code.value"}
+    assert sql["item.sku"] is not None and "no rewrite" in sql["item.sku"]
+    assert sql["code.value"] is not None and "rewrites the table" in sql["code.value"]  # a shrink checks rows
+    before = {table: _relfilenode(db, table) for table in ("item", "code")}
+    _run_fixes(db, drift)
+    assert _relfilenode(db, "item") == before["item"]  # the same file: not rewritten
+    assert _relfilenode(db, "code") != before["code"]
+    after = compare_all([metadata_model(metadata, "sqlalchemy:m:metadata"), load_live(db.target, {"public"})])
+    assert after.pairs[0].drift == []

@@ -182,3 +182,67 @@ def test_drizzle_findings_name_the_table_by_database_name_with_the_variable_in_b
     assert nullable.sql == 'ALTER TABLE "Course" ALTER COLUMN "description" DROP NOT NULL;'
     missing = next(f for f in drift if f.code == "schema.column.missing")
     assert 'in drizzle: add `extra: text("extra")` to the pgTable' in missing.recommendation
+
+
+SHOP_DRIZZLE = """import { pgTable, integer, text, index } from "drizzle-orm/pg-core";
+
+export const accounts = pgTable("account", {
+  accountId: integer("account_id").primaryKey(),
+  tenantId: integer("tenant_id").notNull(),
+  email: text("email").notNull(),
+});
+
+export const orders = pgTable("orders", {
+  id: integer("id").primaryKey(),
+  buyerId: integer("buyer_id").notNull(),
+});
+"""
+SHOP_PRISMA = """datasource db {
+  provider = "postgresql"
+}
+
+model Account {
+  accountId Int    @id @map("account_id")
+  tenantId  Int    @map("tenant_id")
+  email     String
+
+  @@map("account")
+}
+
+model Order {
+  id      Int @id
+  buyerId Int @map("buyer_id")
+
+  @@map("orders")
+}
+"""
+
+
+@pytest.mark.catalog
+def test_an_orm_declaration_of_a_live_only_index_or_key_uses_the_orms_own_names(
+    db: Any, tmp_path: Path
+) -> None:
+    """The declaration for the source without the index or key names its fields and models, not the
+    database's columns and tables (`t.tenantId`, `accounts.accountId`: `t.tenant_id` would not compile)."""
+    db.execute(
+        "CREATE TABLE account (account_id int PRIMARY KEY, tenant_id int NOT NULL, email text NOT NULL);"
+        "CREATE TABLE orders (id int PRIMARY KEY, buyer_id int NOT NULL REFERENCES account (account_id));"
+        "CREATE INDEX account_tenant_id_email_idx ON account (tenant_id, email)"
+    )
+    (tmp_path / "schema.ts").write_text(SHOP_DRIZZLE)
+    (tmp_path / "schema.prisma").write_text(SHOP_PRISMA)
+    texts = {}
+    for kind in ("drizzle", "prisma"):
+        source = f"{kind}:{tmp_path / ('schema.ts' if kind == 'drizzle' else 'schema.prisma')}"
+        drift = check_schemas([source, "live"], dsn=db.dsn).pairs[0].drift
+        texts[kind] = sorted(f.recommendation.split("; or ")[0] for f in drift)
+    assert texts["drizzle"] == [
+        'either in drizzle: add `index("account_tenant_id_email_idx").on(t.tenantId, t.email)`',
+        'either in drizzle: declare the relation: `.references(() => accounts.accountId, { onDelete: "no action",'
+        ' onUpdate: "no action" })` on `buyerId`',
+    ]
+    assert texts["prisma"] == [
+        'either in prisma: add `@@index([tenantId, email], map: "account_tenant_id_email_idx")`',
+        "either in prisma: declare the relation: `@relation(fields: [buyerId], references: [accountId],"
+        " onDelete: NoAction, onUpdate: NoAction)`",
+    ]
