@@ -11,6 +11,7 @@ from markdown_it.token import Token
 from psycopg import sql
 
 from pgdba.cli import main
+from pgdba.cli.alerts_cmd import _format_value
 from pgdba.findings import Finding, Report, Severity, SkippedCheck
 from pgdba.render import Column, markdown_table, md_code, md_fenced, md_text, report_markdown, visible_text
 from tests.conftest import TestDatabase
@@ -259,3 +260,11 @@ def test_alerts_check_markdown_shows_thresholds_as_the_readme_does(
     assert code in (0, 1)
     assert "&gt;" not in out and "&lt;" not in out
     assert any(line.startswith("| ") and " | > " in line for line in out.splitlines())
+    rows = {line.split(" | ")[1]: line.split(" | ") for line in out.splitlines() if line.startswith("| ")}
+    # the thresholds name the rule's unit, which the value may not be printed in (a size in MB against GB)
+    assert (
+        rows["database_size"][3].endswith(("B", "kB", "MB", "GB"))
+        and rows["database_size"][4] == "> 40 / > 60 GB"
+    )
+    assert rows["restore_test_failed"][4] == ">= 1"  # (a yes / no rule: no unit)
+    assert [_format_value(v, "boolean") for v in (0.0, 1.0, None)] == ["no", "yes", "—"]

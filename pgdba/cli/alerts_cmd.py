@@ -11,7 +11,7 @@ import typer
 
 from pgdba.alerts.check import CheckResult, check_alerts
 from pgdba.alerts.netdata import MIN_PLUGIN_UPDATE_EVERY_S
-from pgdba.alerts.rules import NotifyConfig, RuleSet, load_rules, webhook_config
+from pgdba.alerts.rules import NotifyConfig, RuleSet, Thresholds, load_rules, webhook_config
 from pgdba.cli.options import (
     DsnOption,
     FailOnOption,
@@ -53,7 +53,15 @@ def _format_value(value: float | None, unit: str) -> str:
         return "—"
     if unit == "GB":
         return format_bytes(value * 1024**3)
+    if unit == "boolean":
+        return "yes" if value else "no"
     return f"{value:,.2f} {unit}"
+
+
+def _thresholds(op: str, thresholds: Thresholds, unit: str) -> str:
+    """`> 40 / > 60 GB`: in the rule's unit, which the value beside it may not be printed in (338.3 MB)."""
+    levels = " / ".join(f"{op} {t:g}" for t in (thresholds.warn, thresholds.crit) if t is not None)
+    return f"{levels} {unit}" if levels and unit and unit != "boolean" else levels
 
 
 def print_check(result: CheckResult, fmt: str) -> None:
@@ -63,11 +71,7 @@ def print_check(result: CheckResult, fmt: str) -> None:
             "rule": s.rule.name,
             "object": s.object,
             "value": _format_value(s.value, s.rule.unit),
-            "thresholds": " / ".join(
-                f"{s.rule.op} {t:g}"
-                for t in (s.rule.thresholds_for(s.object).warn, s.rule.thresholds_for(s.object).crit)
-                if t is not None
-            ),
+            "thresholds": _thresholds(s.rule.op, s.rule.thresholds_for(s.object), s.rule.unit),
             "event": s.event or "",
             "note": s.note,
         }
