@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import psycopg
@@ -187,6 +188,10 @@ def test_cli_run_list_verify_restore_test(demo_db, backup_dir: Path, tmp_path, c
         restore_tests = history.records(demo_db.target.key, "restore_test")
     assert [payload["backup_id"] for _, payload in backups] == [run["backup_id"]]
     assert backups[0][1]["ok"] is True and len(restore_tests) == 1
+    # the text gives the size readably, with the bytes the JSON gives
+    assert main(["backup", "run", "--dsn", demo_db.dsn, "--storage", url]) == 0
+    [size_line] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("│ size ")]
+    assert re.search(r"│ \d+(\.\d)? (kB|MB) \([\d,]+ bytes\)", size_line), size_line
 
 
 @pytest.mark.catalog
