@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,8 @@ def test_the_demo_cluster_loads_pg_qualstats_once_and_the_demo_database_gets_it(
         again, _ = start_demo_cluster(root)  # set up already: no restart, no second entry
         assert again.status().pid == started
         target = create_demo_database(admin, "qualstats_check")
-        with target.connect(apply=True) as conn:
+        # a session that plays a workload: pgdba's own sessions turn pg_qualstats off for themselves
+        with replace(target, track_statements=True).connect(apply=True) as conn:
             assert "pg_qualstats" in create_demo_extensions(conn)
             conn.execute("CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 100) g")
             conn.execute("SELECT count(*) FROM t WHERE id = %s", (7,))
