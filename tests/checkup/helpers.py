@@ -88,3 +88,11 @@ ANALYZE lesson
 
 def reset_statements(db: TestDatabase) -> None:
     db.execute("SELECT pg_stat_statements_reset()")
+
+
+def list_then_look_up_each(conn: psycopg.Connection, pages: int = 2, lessons: int = 600) -> None:
+    """The ORM loop of an N+1: list lessons, then one course lookup per listed lesson (COURSE_LESSON_SCHEMA)."""
+    for _ in range(pages):
+        listed = conn.execute("SELECT id, course_id FROM lesson WHERE id <= %s", (lessons,)).fetchall()
+        for _, course_id in listed:
+            conn.execute("SELECT id, title FROM course WHERE id = %s", (course_id,)).fetchone()

@@ -9,7 +9,15 @@ import pytest
 from pgdba.findings import Severity
 from pgdba.history.snapshot import take_snapshot
 from pgdba.server import load_server_facts
-from tests.checkup.helpers import COURSE_LESSON_SCHEMA, find, reset_statements, run, script, store_at
+from tests.checkup.helpers import (
+    COURSE_LESSON_SCHEMA,
+    find,
+    list_then_look_up_each,
+    reset_statements,
+    run,
+    script,
+    store_at,
+)
 from tests.conftest import TestDatabase
 
 QUERY_CHECKS = (
@@ -39,12 +47,7 @@ def test_n_plus_one_is_found_with_the_outer_list_query(db: TestDatabase) -> None
     script(db, COURSE_LESSON_SCHEMA)
     reset_statements(db)
     with db.connect() as conn:
-        for _ in range(2):
-            lessons = conn.execute(
-                "SELECT id, course_id, title FROM lesson WHERE id <= %s", (600,)
-            ).fetchall()
-            for _, course_id, _ in lessons:  # the ORM loop: one course lookup per listed lesson
-                conn.execute("SELECT id, title FROM course WHERE id = %s", (course_id,)).fetchone()
+        list_then_look_up_each(conn)
     found = find(run(db, "query.n_plus_one"), "query.n_plus_one")
     assert len(found) == 1
     assert found[0].metrics["lookup"] == "course.id"

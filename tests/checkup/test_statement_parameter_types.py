@@ -11,7 +11,15 @@ from pgdba.alerts.metrics import sample_statements
 from pgdba.findings import Severity
 from pgdba.history.snapshot import take_snapshot
 from pgdba.server import load_server_facts
-from tests.checkup.helpers import COURSE_LESSON_SCHEMA, find, reset_statements, run, script, store_at
+from tests.checkup.helpers import (
+    COURSE_LESSON_SCHEMA,
+    find,
+    list_then_look_up_each,
+    reset_statements,
+    run,
+    script,
+    store_at,
+)
 from tests.conftest import TestDatabase
 
 # courses 1‥50 (smallint to psycopg) and 40 001‥40 050 (integer), a lesson of each course in turn
@@ -41,10 +49,7 @@ def test_an_n_plus_one_counts_the_lookups_of_every_parameter_type(db: TestDataba
     script(db, TWO_SIZES_OF_KEY)
     reset_statements(db)
     with db.connect() as conn:
-        for _ in range(2):
-            lessons = conn.execute("SELECT id, course_id FROM lesson WHERE id <= %s", (600,)).fetchall()
-            for _, course_id in lessons:  # half the keys are smallints to psycopg, half integers
-                conn.execute("SELECT id, title FROM course WHERE id = %s", (course_id,)).fetchone()
+        list_then_look_up_each(conn)  # half the course keys are smallints to psycopg, half integers
     assert _rows_of(db, "FROM course WHERE id = $1") == 2  # the premise: one queryid per type
     [found] = find(run(db, "query.n_plus_one"), "query.n_plus_one")
     assert found.metrics["calls"] == 1200
