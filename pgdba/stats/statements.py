@@ -248,14 +248,6 @@ def merged_statement(rows: list[StatementStats]) -> StatementStats:
     return rows[0] if len(rows) == 1 else _merged(rows)
 
 
-def one_row_per_statement(statements: Iterable[StatementStats]) -> list[StatementStats]:
-    """One row per statement of a database (statement_groups), by total time: otherwise an application
-    connecting as several roles, or through a driver that types parameters by their values, would have each
-    statement's calls split over several rows (and listed once per row)."""
-    merged = [merged_statement(rows) for rows in statement_groups(statements)]
-    return sorted(merged, key=lambda s: s.total_ms, reverse=True)
-
-
 def _merged(rows: list[StatementStats]) -> StatementStats:
     calls = sum(s.calls for s in rows)
     total = sum(s.total_ms for s in rows)
