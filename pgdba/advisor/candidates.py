@@ -498,10 +498,11 @@ CASE_FUNCTIONS = frozenset({"lower", "upper"})
 
 def _one_row_expressions(uses: list[ColumnUse], table: TableInfo) -> frozenset[tuple[str, str]]:
     """(column, function) of each `lower(email) = …` the block compares by `=` on a column with about one
-    row per value, through a function that keeps values apart (lower, upper; not date). Such a lookup finds about one row, so covering it saves about one heap fetch for a wider
-    index; but the planner has no statistics for a hypothetical expression index, prices the lookup at
-    0.5 % of the rows, and a covering variant would look to save hundreds. A plain column's lookup is
-    estimated from its own statistics, and its covering variant judged on them."""
+    row per value, through a function that keeps values apart (lower, upper; not date). Such a lookup
+    finds about one row, so covering it saves about one heap fetch for a wider index; but the planner has
+    no statistics for a hypothetical expression index, prices the lookup at 0.5 % of the rows, and a
+    covering variant would look to save hundreds. A plain column's lookup is estimated from its own
+    statistics, and its covering variant judged on them."""
     return frozenset(
         (u.column.column, u.column.function)
         for u in uses
