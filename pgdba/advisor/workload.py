@@ -202,17 +202,21 @@ def _queries_from_log(text: str) -> list[WorkloadQuery]:
     return queries
 
 
+# One row per statement text, its rows summed before the thresholds: pg_stat_statements keeps a row per role
+# and per set of parameter types a driver sent (psycopg 3 sends 5 as smallint, 40 000 as integer), each
+# of which alone may stay under --min-calls. The queryid is the busiest row's.
 STATEMENTS_SQL = """
-SELECT s.queryid::text AS queryid,
+SELECT (array_agg(s.queryid::text ORDER BY s.{total} DESC))[1] AS queryid,
        s.query,
-       s.calls,
-       s.{total} AS total_ms
+       sum(s.calls) AS calls,
+       sum(s.{total}) AS total_ms
   FROM {source} s
  WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-   AND s.calls >= %(min_calls)s
-   AND s.{total} / greatest(s.calls, 1) >= %(min_mean_ms)s
    AND s.query NOT ILIKE '%%hypopg%%'
- ORDER BY s.{total} DESC
+ GROUP BY s.query
+HAVING sum(s.calls) >= %(min_calls)s
+   AND sum(s.{total}) / greatest(sum(s.calls), 1) >= %(min_mean_ms)s
+ ORDER BY sum(s.{total}) DESC
  LIMIT %(scan_limit)s
 """
 

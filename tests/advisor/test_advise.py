@@ -218,11 +218,16 @@ def test_workload_from_pg_stat_statements_weighs_calls(shop: TestDatabase) -> No
         for account in range(20):
             conn.execute("SELECT * FROM events WHERE account_id = %s", (account,))
         conn.execute("SELECT * FROM customers WHERE email = %s", ("user1@example.com",))
+        for account in (7, 70000):  # psycopg 3 types an int by its value: smallint, then integer
+            conn.execute("SELECT id FROM events WHERE account_id = %s AND payload <> 'z'", (account,))
     with shop.target.connect() as conn:
         facts = load_server_facts(conn)
         workload = queries_from_statements(conn, facts, min_calls=2)
-        assert [q.calls for q in workload if "events" in q.sql] == [20]
+        assert [q.calls for q in workload if "SELECT * FROM events" in q.sql] == [20]
         assert not any("customers" in q.sql for q in workload)  # one call is below --min-calls
+        # one call with a smallint and one with an integer (below): two queryids of one call each
+        [split] = [q for q in workload if "payload <> $2" in q.sql]
+        assert split.calls == 2
         advice = advise_indexes(
             conn, facts, workload, AdvisorOptions(), writes=table_writes_from_statements(conn)
         )
