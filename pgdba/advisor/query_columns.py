@@ -314,8 +314,13 @@ class _Walker:
         """Remember the column of `table` each `SET column = $n` (possibly cast) assigns its parameter to."""
         for target in node.targetList or ():
             if not isinstance(target, ast.ResTarget) or target.indirection or not target.name:
-                continue  # `SET a[1] = …`; `SET (a, b) = …` comes as one MultiAssignRef per column
-            number = _parameter_number(target.val)
+                continue  # `SET a[1] = …`
+            value = target.val
+            if isinstance(value, ast.MultiAssignRef):  # `SET (a, b) = ($1, $2)`: one per column, by position
+                row = value.source.args if isinstance(value.source, ast.RowExpr) else None
+                position = value.colno or 0
+                value = row[position - 1] if row and 0 < position <= len(row) else None
+            number = _parameter_number(value)
             if number:
                 self.result.assigned.setdefault(number, replace(table, column=str(target.name)))
 

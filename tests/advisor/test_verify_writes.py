@@ -78,3 +78,16 @@ def test_on_the_target_only_selects_run(db: TestDatabase) -> None:
     )
     with db.connect() as conn:
         assert conn.execute(WRITE_ROWS).fetchone() == rows_before
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_a_row_of_set_values_is_sampled_column_by_column(db: TestDatabase) -> None:
+    """`SET (done, updated_at) = ($1, now())`: PostgreSQL hands the row over one column at a time, and each
+    `$n` takes a value of the column at its position."""
+    script(db, PROGRESS)
+    row_update = "UPDATE progress SET (done, updated_at) = ($1, now()) WHERE user_id = $2 AND lesson_id = $3"
+    facts, advice = advised(db, (row_update,))
+    verification = verify_advice(db.target, facts, advice, on_target=False)
+    [measured] = verification["queries"]
+    assert (measured["query"], measured["verdict"], measured["values"][0]) == (row_update, "faster", "f")
