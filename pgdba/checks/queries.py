@@ -21,8 +21,7 @@ from pgdba.stats.foreign_keys import ForeignKey
 from pgdba.stats.statements import (
     StatementKey,
     StatementStats,
-    merged_statement,
-    statement_groups,
+    merged_statements,
     statement_keys,
 )
 
@@ -49,9 +48,7 @@ class StatementSet:
 
     def __init__(self, statements: Iterable[StatementStats]) -> None:
         # one row however many roles ran a statement, or parameter types it was sent with
-        merged = [
-            (merged_statement(rows), rows) for rows in statement_groups(s for s in statements if s.toplevel)
-        ]
+        merged = merged_statements(s for s in statements if s.toplevel)
         self.stats = sorted((m for m, _ in merged), key=lambda s: s.total_ms, reverse=True)
         self._rows = {m.key: rows for m, rows in merged}
         self._parsed: dict[tuple[int, int, int, bool], ParsedStatement | None] = {}
@@ -64,7 +61,7 @@ class StatementSet:
         return self._parsed[stmt.key]
 
     def rows_of(self, stmt: StatementStats) -> list[StatementStats]:
-        """The pg_stat_statements rows one of `stats` merges (see statement_groups)."""
+        """The pg_stat_statements rows one of `stats` merges (see merged_statements)."""
         return self._rows[stmt.key]
 
     def select(self, keep: Callable[[StatementStats], bool]) -> list[ParsedStatement]:
@@ -356,8 +353,7 @@ def query_regressions(
     `current` are the deltas since the last snapshot; `previous` the deltas of the window before it (or
     its cumulative counters)."""
     before: dict[StatementKey, StatementStats] = {}  # like `current`: one row per statement
-    for rows in statement_groups(previous):
-        merged = merged_statement(rows)
+    for merged, rows in merged_statements(previous):
         before.update((key, merged) for row in rows for key in statement_keys(row))
     found = []
 

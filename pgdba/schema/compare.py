@@ -515,11 +515,14 @@ class _Comparison:
                 return False
         return True
 
+    def _model_of(self, side: Side) -> SchemaModel:
+        return self.left if side is self.a_side else self.right
+
     def _missing_index(
         self, table: Table, index: Index, present: Side, absent: Side, counterpart: Table
     ) -> None:
         """`counterpart`: the same table in the source without the index."""
-        absent_model = self.left if absent is self.a_side else self.right
+        absent_model = self._model_of(absent)
         expressions = [c.expression for c in index.columns if c.expression not in table.columns]
         if expressions and not absent_model.capabilities.expression_indexes:
             self.add(
@@ -600,8 +603,7 @@ class _Comparison:
         self, table: Table, fk: ForeignKey, present: Side, absent: Side, counterpart: Table
     ) -> None:
         """`counterpart`: the same table in the source without the key."""
-        absent_model = self.left if absent is self.a_side else self.right
-        referenced = absent_model.tables.get((fk.ref_schema, fk.ref_table))
+        referenced = self._model_of(absent).tables.get((fk.ref_schema, fk.ref_table))
         self.add(
             "foreign_key.missing",
             Severity.WARNING,

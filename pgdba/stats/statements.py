@@ -218,7 +218,15 @@ def statement_keys(stmt: StatementStats) -> list[StatementKey]:
     return keys
 
 
-def statement_groups(statements: Iterable[StatementStats]) -> list[list[StatementStats]]:
+def merged_statements(
+    statements: Iterable[StatementStats],
+) -> list[tuple[StatementStats, list[StatementStats]]]:
+    """Each statement as one row (counters summed, the busiest row's queryid and text; the userid of a row
+    several roles ran is 0) with the rows it merges (see _statement_groups)."""
+    return [(rows[0] if len(rows) == 1 else _merged(rows), rows) for rows in _statement_groups(statements)]
+
+
+def _statement_groups(statements: Iterable[StatementStats]) -> list[list[StatementStats]]:
     """The rows of each statement together. pg_stat_statements keeps a row per role that ran a statement
     (same queryid) and a row per set of parameter types a driver sent for it (same text, another queryid:
     psycopg 3 sends 5 as smallint and 40 000 as integer, so one lookup by id gets two or three rows). Rows
@@ -240,12 +248,6 @@ def statement_groups(statements: Iterable[StatementStats]) -> list[list[Statemen
     for i, stmt in enumerate(rows):
         groups.setdefault(root(i), []).append(stmt)
     return list(groups.values())
-
-
-def merged_statement(rows: list[StatementStats]) -> StatementStats:
-    """One row for a statement group (statement_groups): counters summed, the busiest row's queryid and
-    text; the userid of a row several roles ran is 0."""
-    return rows[0] if len(rows) == 1 else _merged(rows)
 
 
 def _merged(rows: list[StatementStats]) -> StatementStats:
