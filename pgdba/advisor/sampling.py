@@ -9,7 +9,8 @@ the column's statistics instead:
   the most common value covering the middle row when the common values cover half of the rows, else the
   histogram's median (further `IN` parameters take the next common values or histogram buckets);
 - `<`, `<=`: the histogram bound a tenth of the way up (about 10 % of the rows qualify); `>`, `>=`: a tenth
-  of the way down; `BETWEEN`: the bounds around the median, a tenth of the histogram apart;
+  of the way down; both bounds of one column's range (`BETWEEN`, `>= $a AND < $b`): the histogram bounds
+  around the median, a tenth of the histogram apart;
 - a column inside `lower()` / `upper()`: its sample, lowered or uppercased;
 - `LIKE`: the typical value's first half (at least three characters) followed by `%`, the shape of a
   search-as-you-type filter; when that start matches only the histogram bound it was cut from, its last
@@ -303,30 +304,44 @@ def bind_parameters(
         value = sample.typical() if sample is not None else None
         if value is not None:
             values[number] = value
-    for column, low, high in _between_pairs(columns):
+    for column, low, high in range_pairs(columns):
         if low in values and high in values and not {low, high} & observed:
-            values[low], values[high] = _around_median(reader, tables, column, values[low], values[high])
+            around = _around_median(reader, tables, column)
+            if around is not None:
+                function = KEY_FUNCTIONS[column.function] if column.function else str
+                values[low], values[high] = function(around[0]), function(around[1])
     if any(n not in values for n in range(1, count + 1)):
         return None
     return BoundQuery(text, tuple(values[n] for n in range(1, count + 1)), written, tuple(sorted(observed)))
 
 
-def _between_pairs(columns: QueryColumns) -> list[tuple[TableColumn, int, int]]:
-    """`col BETWEEN $a AND $b`: consecutive `>=` / `<=` parameters on the same column."""
-    pairs = []
-    for number, (column, operator) in columns.parameters.items():
-        following = columns.parameters.get(number + 1)
-        if operator == ">=" and following == (column, "<="):
-            pairs.append((column, number, number + 1))
-    return pairs
+def range_pairs(columns: QueryColumns) -> list[tuple[TableColumn, int, int]]:
+    """The lower and upper bound parameters of one column's range: `BETWEEN $a AND $b`, and the half-open
+    `col >= $a AND col < $b` of a date range, in either order. Sampled alone, each bound lets a tenth of
+    the rows through from its own end (the lower one at the 90th percentile, the upper one at the 10th):
+    together an empty range, which the planner prices at one row and partition pruning at nothing. The
+    k-th lower bound of a column pairs with its k-th upper bound."""
+    lower: dict[TableColumn, list[int]] = {}
+    upper: dict[TableColumn, list[int]] = {}
+    for number, (column, operator) in sorted(columns.parameters.items()):
+        if operator in (">", ">="):
+            lower.setdefault(column, []).append(number)
+        elif operator in ("<", "<="):
+            upper.setdefault(column, []).append(number)
+    return [
+        (column, low, high)
+        for column, lows in lower.items()
+        for low, high in zip(lows, upper.get(column, []), strict=False)
+    ]
 
 
 def _around_median(
-    reader: StatsReader, tables: Mapping[str, TableInfo], column: TableColumn, low: str, high: str
-) -> tuple[str, str]:
+    reader: StatsReader, tables: Mapping[str, TableInfo], column: TableColumn
+) -> tuple[str, str] | None:
+    """Histogram bounds around the median, a tenth of the histogram apart (about a tenth of the rows)."""
     sample = reader.sample_of(tables, column)
     if sample is None or len(sample.histogram) < 3:
-        return low, high
+        return None
     histogram = sample.histogram
     middle, half = len(histogram) // 2, max(len(histogram) // 20, 1)
     return histogram[max(middle - half, 0)], histogram[min(middle + half, len(histogram) - 1)]

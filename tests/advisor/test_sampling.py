@@ -127,3 +127,56 @@ def test_a_generic_plan_that_agrees_is_kept(db: TestDatabase) -> None:
     advice = advise(db, ["SELECT body FROM tickets WHERE opened_at = $1"])
     (effect,) = advice.recommendations[0].queries
     assert effect.costing == "generic"
+
+
+@pytest.mark.catalog
+@pytest.mark.parametrize(
+    "window",
+    [
+        "opened_at >= $1 AND opened_at < $2",  # the half-open range of a date filter
+        "opened_at < $2 AND opened_at >= $1",
+        "opened_at > $1 AND opened_at <= $2",
+        "opened_at BETWEEN $1 AND $2",
+    ],
+)
+def test_both_bounds_of_a_range_are_sampled_as_one_range_around_the_median(
+    db: TestDatabase, window: str
+) -> None:
+    # each bound sampled alone lets a tenth of the rows through from its own end: the lower one at the
+    # 90th percentile, the upper one at the 10th, an empty range together
+    db.execute(SKEWED)
+    text = f"SELECT count(*) FROM tickets WHERE {window}"
+    with db.target.connect() as conn:
+        tables = {"tickets": table_info(conn, "tickets")}
+        bound = bind_parameters(StatsReader(conn), text, columns_by_role(text), tables)
+        assert bound is not None
+        low, high = bound.values
+        assert low < high  # ISO timestamps of one zone order as text
+        ((share,),) = run_bound(conn, bound, f"SELECT ({text})::float / 100000")
+        assert 0.05 < share < 0.2
+
+
+PARTITIONED_LOG = """
+CREATE TABLE log (id bigint, course_id int NOT NULL, at timestamptz NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE log_1 PARTITION OF log FOR VALUES FROM ('2024-01-01') TO ('2024-03-01');
+CREATE TABLE log_2 PARTITION OF log FOR VALUES FROM ('2024-03-01') TO ('2024-05-01');
+CREATE TABLE log_3 PARTITION OF log FOR VALUES FROM ('2024-05-01') TO ('2024-07-01');
+INSERT INTO log SELECT g, g % 500, timestamptz '2024-01-01' + g * interval '1 minute'
+  FROM generate_series(1, 240000) g;
+ANALYZE log;
+"""
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_a_date_range_on_a_partitioned_table_is_costed_on_the_partitions_it_reads(db: TestDatabase) -> None:
+    # an empty sampled range prunes every partition: the query cost nothing and no index could help it
+    db.execute(PARTITIONED_LOG)
+    query = "SELECT count(*) FROM log WHERE course_id = $1 AND at >= $2 AND at < $3"
+    advice = advise(db, [query])
+    assert [(r.candidate.table, r.candidate.columns[0]) for r in advice.recommendations] == [
+        ("log", "course_id")
+    ]
+    (effect,) = advice.recommendations[0].queries
+    assert effect.costing == "sampled"
+    assert effect.cost_before > 1000 > effect.cost_after
