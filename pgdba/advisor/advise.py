@@ -29,6 +29,7 @@ from pgdba.advisor.catalog import (
 from pgdba.advisor.drops import DropAdvice, indexes_to_drop
 from pgdba.advisor.foreign_key_cover import foreign_key_note, foreign_keys_served
 from pgdba.advisor.observed import ObservedConstants, load_observed_constants, query_fixed_equalities
+from pgdba.advisor.partitioned_build import lock_free_build
 from pgdba.advisor.query_columns import QueryColumns, columns_by_role
 from pgdba.advisor.sampling import (
     MISLEADING_RATIO,
@@ -134,6 +135,13 @@ class Recommendation:
     # False for a rule-based candidate (no HypoPG): no cost, share or benefit was estimated; this stays true
     # when --verify later changes `status` to "measured slower"
     costed: bool = True
+    # on a partitioned table: the statements that build it without blocking writes (`sql` blocks them),
+    # empty where that is not possible (pgdba.advisor.partitioned_build)
+    build_steps: list[str] = field(default_factory=list)
+
+    def statements(self) -> list[str]:
+        """The SQL to run, without the final semicolons: the lock-free steps, else the one statement."""
+        return self.build_steps or [self.sql]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -148,6 +156,7 @@ class Recommendation:
             "measured": self.measured,
             "table_bytes": self.table_bytes,
             "serves_foreign_keys": self.serves_foreign_keys,
+            "build_steps": self.build_steps,
             "queries": [
                 {
                     "query": q.sql,
@@ -211,7 +220,7 @@ class Advice:
                     "queries": len(r.queries),
                 },
                 recommendation=_create_advice(r),
-                sql=r.sql,
+                sql=";\n".join(r.statements()),
             )
             for r in self.recommendations
         ]
@@ -285,6 +294,11 @@ class Advice:
 def _create_recommendation(r: Recommendation) -> str:
     if r.status == "measured slower":
         return "do not create it as is: a query it serves measured slower with it; check that query's plan"
+    if r.build_steps:
+        return (
+            "create the index ON ONLY the partitioned table, then CONCURRENTLY on each partition, attached to "
+            "it (no write lock)"
+        )
     if r.candidate.partitioned:
         return (
             "create the index (on a partitioned table not CONCURRENTLY: it blocks writes to every partition "
@@ -456,9 +470,7 @@ def advise_indexes(
         if session is not None:
             session.close()
     advice.notes[:0] = notes
-    partitioned = sorted({r.candidate.relation for r in advice.recommendations if r.candidate.partitioned})
-    if partitioned:
-        advice.notes.append(partitioned_build_note(partitioned))
+    _plan_lock_free_builds(conn, advice)
     if advice.recommendations:
         fks = foreign_keys(conn)
         for recommendation in advice.recommendations:
@@ -471,6 +483,32 @@ def advise_indexes(
         advice.drops = _drops(conn, facts, advice, index_ages)
     advice.runtime_s = time.monotonic() - started
     return advice
+
+
+def _plan_lock_free_builds(conn: psycopg.Connection, advice: Advice) -> None:
+    """Each index on a partitioned table gets its lock-free build steps (pgdba.advisor.partitioned_build),
+    and the notes say which tables get them and which keep the one statement that blocks writes."""
+    lock_free: list[str] = []
+    blocking: list[str] = []
+    for r in advice.recommendations:
+        if not r.candidate.partitioned:
+            continue
+        steps = lock_free_build(conn, r.candidate)
+        r.build_steps = [step.statement.as_string(conn) for step in steps or ()]
+        (lock_free if steps else blocking).append(r.candidate.relation)
+    if lock_free:
+        tables = ", ".join(dict.fromkeys(lock_free))
+        advice.notes.append(
+            f"partitioned {'table' if len(set(lock_free)) == 1 else 'tables'} {tables}: PostgreSQL cannot "
+            "build an index on a partitioned table CONCURRENTLY, so the SQL builds it without blocking writes: "
+            "CREATE INDEX ON ONLY the table, CREATE INDEX CONCURRENTLY on each partition, ALTER INDEX … "
+            "ATTACH PARTITION each one; the table's index becomes valid with the last"
+        )
+    if blocking:
+        advice.notes.append(
+            partitioned_build_note(sorted(set(blocking)))
+            + " (not possible here: a partition is a foreign table, which cannot be indexed)"
+        )
 
 
 def _static_fillfactors(

@@ -1,5 +1,6 @@
-"""Creating advised indexes on the target: CREATE INDEX CONCURRENTLY, checked to be valid afterwards (and
-CREATE EXTENSION pg_trgm first when a search index needs it and it is not installed)."""
+"""Creating advised indexes on the target: CREATE INDEX CONCURRENTLY (on a partitioned table its lock-free
+build: pgdba.advisor.partitioned_build), checked to be valid afterwards (and CREATE EXTENSION pg_trgm first
+when a search index needs it and it is not installed)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import psycopg
 from psycopg import sql
 
 from pgdba.advisor.advise import Advice
+from pgdba.advisor.partitioned_build import BuildStep, lock_free_build
 from pgdba.advisor.trigram import EXTENSION, NOT_AVAILABLE_NOTE, SearchIndexAdvice
 from pgdba.errors import InputError
 from pgdba.target import Target
@@ -57,10 +59,15 @@ def create_indexes(
         candidate = recommendation.candidate
         if relations is not None and candidate.relation not in relations:
             continue
-        try:
-            conn.execute(candidate.ddl(concurrently=True))
-        except psycopg.Error as exc:
-            failed.append(f"{candidate.name()}: {str(exc).splitlines()[0]}")
+        steps = lock_free_build(conn, candidate)  # the partitions as they are now
+        if steps is not None:
+            if not _build_lock_free(conn, candidate.name(), steps, failed):
+                continue
+        else:
+            try:
+                conn.execute(candidate.ddl(concurrently=True))
+            except psycopg.Error as exc:
+                failed.append(f"{candidate.name()}: {str(exc).splitlines()[0]}")
         _check_built(conn, candidate.schema, candidate.name(), candidate.partitioned, created, failed)
     searches = [s for s in advice.search_indexes if relations is None or s.relation in relations]
     if searches and _trigram_ready(conn, searches[0], failed):
@@ -71,6 +78,37 @@ def create_indexes(
                 failed.append(f"{search.name()}: {str(exc).splitlines()[0]}")
             _check_built(conn, search.schema, search.name(), search.partitioned, created, failed)
     return created, failed
+
+
+def _build_lock_free(conn: psycopg.Connection, name: str, steps: list[BuildStep], failed: list[str]) -> bool:
+    """Run the lock-free build of an index on a partitioned table. When a step fails, the indexes this run
+    created are dropped again (the table's first: that drops the partitions' indexes attached to it) and
+    the failure is in `failed`."""
+    made: list[BuildStep] = []
+    for step in steps:
+        fresh = step.creates is not None and not _index_exists(conn, *step.creates)
+        try:
+            conn.execute(step.statement)
+        except psycopg.Error as exc:
+            if fresh:  # a failed CONCURRENTLY build leaves an invalid index behind
+                made.append(step)
+            failed.append(f"{name}: {str(exc).splitlines()[0]}; dropped what it had built")
+            for built in made:
+                assert built.creates is not None
+                drop = (
+                    "DROP INDEX CONCURRENTLY IF EXISTS {}.{}"
+                    if built.concurrently
+                    else "DROP INDEX IF EXISTS {}.{}"
+                )
+                conn.execute(sql.SQL(drop).format(*(sql.Identifier(part) for part in built.creates)))
+            return False
+        if fresh:
+            made.append(step)
+    return True
+
+
+def _index_exists(conn: psycopg.Connection, schema: str, name: str) -> bool:
+    return conn.execute(INDEX_STATE_SQL, {"schema": schema, "name": name}).fetchone() is not None
 
 
 def _trigram_ready(conn: psycopg.Connection, search: SearchIndexAdvice, failed: list[str]) -> bool:

@@ -204,11 +204,17 @@ class Candidate:
         return text
 
     def ddl(
-        self, *, concurrently: bool, named: bool = True, on: tuple[str, str] | None = None
+        self,
+        *,
+        concurrently: bool,
+        named: bool = True,
+        on: tuple[str, str] | None = None,
+        only: bool = False,
     ) -> sql.Composed:
         """The CREATE INDEX statement, identifiers quoted, the predicate constant as a literal (never
         CONCURRENTLY on a partitioned table, which PostgreSQL refuses). on: (schema, table) to build it on
-        instead (one partition, for a what-if index)."""
+        instead (one partition, for a what-if index); only: ON ONLY a partitioned table, its partitions
+        left out (pgdba.advisor.partitioned_build)."""
         schema, table = on or (self.schema, self.table)
         parts: list[sql.Composable] = [sql.SQL("CREATE INDEX ")]
         if concurrently and not self.partitioned:
@@ -216,7 +222,8 @@ class Candidate:
         if named:
             parts.append(sql.SQL("IF NOT EXISTS {} ").format(sql.Identifier(self.name())))
         parts.append(
-            sql.SQL("ON {}.{} USING btree ({})").format(
+            sql.SQL("ON {}{}.{} USING btree ({})").format(
+                sql.SQL("ONLY " if only else ""),
                 sql.Identifier(schema),
                 sql.Identifier(table),
                 sql.SQL(", ").join(self._key_sql(c) for c in self.columns),

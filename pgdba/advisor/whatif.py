@@ -163,6 +163,7 @@ SELECT n.nspname,
   JOIN pg_class c ON c.oid = t.relid
   JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE t.isleaf
+   AND c.relkind <> 'f'  -- CREATE INDEX on the table leaves out a foreign-table partition (it has no index)
  ORDER BY n.nspname, c.relname
 """
 

@@ -80,7 +80,7 @@ def orm_fixes(settings: ApiSettings, advice: Advice) -> dict[str, Any]:
     """SQL always; a Prisma / Drizzle patch of each schema file `serve --schema-source` names."""
     chosen = [r.candidate for r in advice.recommendations]
     searches = advice.search_indexes
-    statements = [r.sql + ";" for r in advice.recommendations]
+    statements = [statement + ";" for r in advice.recommendations for statement in r.statements()]
     statements += [s + ";" for s in search_statements(searches)]  # CREATE EXTENSION pg_trgm once, first
     fixes: dict[str, Any] = {"sql": statements, "patches": []}
     for spec in settings.schema_sources:

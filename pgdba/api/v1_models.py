@@ -476,6 +476,11 @@ class AdvisedIndex(BaseModel):
     functions: dict[str, str] = Field(default_factory=dict)
     # unindexed foreign keys whose columns the index leads with: the missing-FK index is then not needed
     serves_foreign_keys: list[str] = Field(default_factory=list)
+    build_steps: list[str] = Field(
+        default_factory=list,
+        description="on a partitioned table: the statements that build it without blocking writes (`sql` "
+        "blocks them): CREATE INDEX ON ONLY the table, CONCURRENTLY on each partition, ATTACH PARTITION",
+    )
     queries: list[AdvisedQuery]
 
 

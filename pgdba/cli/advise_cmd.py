@@ -218,7 +218,8 @@ def _patch(emit: str, schema: Path | None, advice: Advice) -> OrmPatch | None:
 
 def _announce(advice: Advice, apply: bool) -> None:
     """The SQL goes to stderr before anything changes (stdout stays clean for JSON)."""
-    statements = [r.sql for r in advice.recommendations] + search_statements(advice.search_indexes)
+    statements = [statement for r in advice.recommendations for statement in r.statements()]
+    statements += search_statements(advice.search_indexes)
     if not apply or not statements:
         return
     sys.stderr.write("pgdba: creating on the target:\n")
@@ -260,7 +261,7 @@ def _rendered(advice: Advice, patch: OrmPatch | None, emit: str, fmt: str) -> st
     data: dict[str, Any] = advice.to_dict()
     data["emit"] = {
         "format": emit,
-        "sql": [r.sql + ";" for r in advice.recommendations]
+        "sql": [statement + ";" for r in advice.recommendations for statement in r.statements()]
         + [s + ";" for s in search_statements(advice.search_indexes)],
         "patch": patch.diff if patch else None,
         "unmapped": patch.unmapped if patch else [],
@@ -431,8 +432,7 @@ def _statements(advice: Advice) -> list[str]:
             if r.measured == "slower"
             else ""
         )
-        + r.sql
-        + ";"
+        + "".join(statement + ";\n" for statement in r.statements()).rstrip("\n")
         for r in advice.recommendations
     ]
     searches = [s + ";" for s in search_statements(advice.search_indexes)]

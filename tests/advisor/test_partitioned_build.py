@@ -1,0 +1,135 @@
+"""An advised index on a partitioned table is built without blocking writes: ON ONLY the table, CONCURRENTLY
+on each partition, attached to the table's index (pgdba.advisor.partitioned_build)."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from pgdba.advisor.advise import Advice
+from pgdba.advisor.apply import create_indexes
+from tests.advisor.helpers import advise
+from tests.conftest import TestDatabase
+
+# a partition that is itself partitioned, and a partition in another schema
+LOG = """
+CREATE TABLE log (id bigint, course_id int NOT NULL, at timestamptz NOT NULL) PARTITION BY RANGE (at);
+CREATE SCHEMA "Old";
+CREATE TABLE "Old"."Log 2023" PARTITION OF log FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+CREATE TABLE log_2024 PARTITION OF log FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')
+    PARTITION BY RANGE (at);
+CREATE TABLE log_2024_h1 PARTITION OF log_2024 FOR VALUES FROM ('2024-01-01') TO ('2024-07-01');
+CREATE TABLE log_2024_h2 PARTITION OF log_2024 FOR VALUES FROM ('2024-07-01') TO ('2025-01-01');
+INSERT INTO log SELECT g, g % 700, timestamptz '2023-01-01' + g * interval '5 minutes'
+  FROM generate_series(1, 200000) g;
+ANALYZE log;
+"""
+QUERY = "SELECT count(*) FROM log WHERE course_id = $1"
+LEAVES = ('"Old"."Log 2023"', "log_2024_h1", "log_2024_h2")
+
+INDEX_TREE_SQL = """
+SELECT t.relid::regclass::text, t.isleaf, i.indisvalid, c.relname
+  FROM pg_partition_tree(%s::regclass) t
+  JOIN pg_index i ON i.indexrelid = t.relid
+  JOIN pg_class c ON c.oid = i.indrelid
+ ORDER BY t.level, c.relname
+"""
+
+
+def advised(db: TestDatabase) -> Advice:
+    advice = advise(db, [QUERY])
+    assert [(r.candidate.table, r.candidate.columns) for r in advice.recommendations] == [
+        ("log", ("course_id",))
+    ]
+    return advice
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_an_index_on_a_partitioned_table_is_built_concurrently_on_every_leaf_and_attached(
+    db: TestDatabase,
+) -> None:
+    db.execute(LOG)
+    advice = advised(db)
+    (recommendation,) = advice.recommendations
+    steps = recommendation.build_steps
+    assert (
+        steps[0]
+        == 'CREATE INDEX IF NOT EXISTS "log_course_id_idx" ON ONLY "public"."log" USING btree ("course_id")'
+    )
+    builds = [s for s in steps if s.startswith("CREATE INDEX")]
+    # every leaf (where the rows are) concurrently; the sub-partitioned log_2024 ON ONLY, as the table
+    assert sorted(s.split(" ON ")[1].split(" USING")[0] for s in builds if "CONCURRENTLY" in s) == [
+        '"Old"."Log 2023"',
+        '"public"."log_2024_h1"',
+        '"public"."log_2024_h2"',
+    ]
+    assert sum("ON ONLY" in s for s in builds) == 2 and len(builds) == 5
+    assert sum(s.startswith("ALTER INDEX") for s in steps) == 4
+    assert recommendation.to_dict()["build_steps"] == steps
+    assert any("without blocking writes" in note for note in advice.notes)
+    with db.target.connect(apply=True) as conn:
+        created, failed = create_indexes(conn, advice)
+    assert failed == [] and [c["index"] for c in created] == ["log_course_id_idx"]
+    with db.connect() as conn:
+        tree = conn.execute(INDEX_TREE_SQL, ("log_course_id_idx",)).fetchall()
+    # the table's index, log_2024's, and one per leaf: all attached and valid
+    assert sorted((table, leaf, valid) for _index, leaf, valid, table in tree) == [
+        ("Log 2023", True, True),
+        ("log", False, True),
+        ("log_2024", False, True),
+        ("log_2024_h1", True, True),
+        ("log_2024_h2", True, True),
+    ]
+    assert advise(db, [QUERY]).recommendations == []  # now served
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_a_failed_partition_step_drops_what_the_build_made_and_keeps_what_was_there(db: TestDatabase) -> None:
+    db.execute(LOG)
+    advice = advised(db)
+    # an index of the name the build gives log_2024_h2's, on another column: CREATE … IF NOT EXISTS skips
+    # it, and attaching it to the table's index fails
+    db.execute('CREATE INDEX "log_2024_h2_course_id_idx" ON log_2024_h2 (at)')
+    with db.target.connect(apply=True) as conn:
+        created, failed = create_indexes(conn, advice)
+    assert created == []
+    assert len(failed) == 1 and failed[0].startswith("log_course_id_idx: ")
+    assert "dropped what it had built" in failed[0]
+    with db.connect() as conn:
+        left = conn.execute(
+            "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE i.indrelid = ANY(%s::regclass[]) ORDER BY 1",
+            (["log", "log_2024", *LEAVES],),
+        ).fetchall()
+    assert left == [("log_2024_h2_course_id_idx",)]
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_a_tree_with_a_foreign_partition_keeps_the_one_statement(db: TestDatabase) -> None:
+    db.execute(LOG)
+    try:
+        db.execute("CREATE EXTENSION postgres_fdw")
+    except psycopg.errors.FeatureNotSupported:
+        pytest.skip("postgres_fdw is not installed")
+    except psycopg.errors.UndefinedFile:
+        pytest.skip("postgres_fdw is not installed")
+    db.execute(
+        "CREATE SERVER elsewhere FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'none');"
+        "CREATE FOREIGN TABLE log_2022 PARTITION OF log FOR VALUES FROM ('2022-01-01') TO ('2023-01-01') "
+        "SERVER elsewhere"
+    )
+    advice = advised(db)
+    (recommendation,) = advice.recommendations
+    assert recommendation.build_steps == []
+    assert recommendation.statements() == [recommendation.sql]
+    assert any("a partition is a foreign table" in note for note in advice.notes)
+    # the one statement builds it on every partition but the foreign one (HypoPG's what-if indexes too)
+    with db.target.connect(apply=True) as conn:
+        created, failed = create_indexes(conn, advice)
+    assert failed == [] and [c["index"] for c in created] == ["log_course_id_idx"]
+    with db.connect() as conn:
+        tree = conn.execute(INDEX_TREE_SQL, ("log_course_id_idx",)).fetchall()
+    assert len(tree) == 5 and all(valid for _index, _leaf, valid, _table in tree)
