@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 
+from pgdba.advisor.partitioned_build import partition_trees
 from pgdba.alerts.metrics import succeeded
 from pgdba.backup.manifest import BACKUP_KIND
 from pgdba.backup.server_identity import read_system_identifier, records_of_server
@@ -99,6 +100,7 @@ def _collectors(conn: psycopg.Connection, facts: ServerFacts) -> dict[str, Calla
         "tables": lambda: table_stats(conn),
         "indexes": lambda: index_stats(conn),
         "foreign_keys": lambda: foreign_keys(conn),
+        "partitions": lambda: partition_trees(conn),
         "table_bloat": lambda: table_bloat(conn),
         "index_bloat": lambda: index_bloat(conn),
         "database": lambda: database_stats(conn),
@@ -431,8 +433,8 @@ CHECKS: tuple[Check, ...] = (  # weights by area follow reliability.md §4 (back
     Check(
         "index.missing_fk",
         2,
-        ("foreign_keys",),
-        lambda d, kw: index_health.missing_fk_indexes(d["foreign_keys"], **kw),
+        ("foreign_keys", "partitions"),
+        lambda d, kw: index_health.missing_fk_indexes(d["foreign_keys"], d["partitions"], **kw),
     ),
     Check("table.seq_scan_heavy", 2, ("tables",), lambda d, kw: tables.seq_scan_heavy(d["tables"], **kw)),
     Check(

@@ -263,8 +263,8 @@ def print_report(report: Report, fmt: str, *, title: str = "Findings") -> None:
         out.print(Text.assemble("  ", severity, f" {f.title}" + (f"  ({f.object})" if f.object else "")))
         if f.recommendation:
             out.print(Text(f"           → {f.recommendation}"))
-        if f.sql:
-            out.print(Text(f"           {f.sql}"))
+        for line in (f.sql or "").splitlines():  # each statement of a several-step fix indented
+            out.print(Text(f"           {line}"))
     for s in report.skipped:
         out.print(Text(f"skipped {s.check}: {s.reason}", style="dim"))
     for note in report.notes:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from pgdba.advisor.candidates import identifier_prefix, partitioned_build_note
+from pgdba.advisor.candidates import Candidate, identifier_prefix, partitioned_build_note
+from pgdba.advisor.partitioned_build import Partition, lock_free_steps
 from pgdba.checks.indexes import StatsAge, unused_indexes
 from pgdba.findings import Finding, Severity
 from pgdba.sql_text import identifier, qualified
@@ -179,11 +180,18 @@ def _unfinished_partitioned(ix: IndexStats) -> Finding:
     )
 
 
-def missing_fk_indexes(fks: Sequence[ForeignKey], *, min_rows: int = 10_000) -> list[Finding]:
+def missing_fk_indexes(
+    fks: Sequence[ForeignKey],
+    partitions: Mapping[tuple[str, str], Sequence[Partition]] | None = None,
+    *,
+    min_rows: int = 10_000,
+) -> list[Finding]:
     """Foreign keys with no index leading with their columns, on referencing tables of ≥ `min_rows` rows (a
     partitioned table's: its partitions'): every DELETE / key UPDATE on the referenced table then scans the
-    whole referencing table. A partitioned table's is proposed without CONCURRENTLY, which PostgreSQL refuses
-    there, with the lock-free route named."""
+    whole referencing table. A partitioned table's is built the lock-free way over its `partitions`
+    (pgdba.advisor.partitioned_build); where they are unknown, with the one statement that blocks writes
+    and the lock-free route named. (A table with a foreign key has no foreign-table partition: PostgreSQL
+    refuses one.)"""
     found = []
     for fk in fks:
         if fk.has_index or fk.table_rows < min_rows:
@@ -195,9 +203,16 @@ def missing_fk_indexes(fks: Sequence[ForeignKey], *, min_rows: int = 10_000) -> 
             "leading with them, such as a composite one `pgdba advise indexes` proposes, serves it too: "
             "create one of the two)"
         )
-        if fk.partitioned:
+        statement = f"CREATE INDEX{'' if fk.partitioned else ' CONCURRENTLY'} {name} ON {qualified(fk.schema, fk.table)} ({cols});"
+        steps = _lock_free_fk_index(fk, partitions) if fk.partitioned else None
+        if steps is not None:
+            recommendation += (
+                "; on a partitioned table without blocking writes: ON ONLY the table, CONCURRENTLY on each "
+                "partition, attached to it"
+            )
+            statement = "\n".join(step + ";" for step in steps)
+        elif fk.partitioned:
             recommendation += f"; {partitioned_build_note([fk.qualified_table])}"
-        concurrently = "" if fk.partitioned else " CONCURRENTLY"
         found.append(
             Finding(
                 "index.missing_fk",
@@ -211,10 +226,21 @@ def missing_fk_indexes(fks: Sequence[ForeignKey], *, min_rows: int = 10_000) -> 
                     "table_rows": fk.table_rows,
                 },
                 recommendation,
-                f"CREATE INDEX{concurrently} {name} ON {qualified(fk.schema, fk.table)} ({cols});",
+                statement,
             )
         )
     return found
+
+
+def _lock_free_fk_index(
+    fk: ForeignKey, partitions: Mapping[tuple[str, str], Sequence[Partition]] | None
+) -> list[str] | None:
+    """The lock-free build of the foreign key's index on its partitioned table, None when not possible."""
+    tree = (partitions or {}).get((fk.schema, fk.table))
+    if not tree:
+        return None
+    steps = lock_free_steps(Candidate(fk.schema, fk.table, fk.columns, partitioned=True), tree)
+    return None if steps is None else [step.statement.as_string(None) for step in steps]
 
 
 def index_bloat_findings(

@@ -62,9 +62,26 @@ def test_a_foreign_key_of_a_partitioned_table_is_reported_once_with_sql_postgres
     [missing] = find(run(db, "index.missing_fk"), "index.missing_fk")
     assert missing.object == "public.events"  # not again for each partition's clone of the key
     assert missing.metrics["table_rows"] == 100_000  # the partitions' rows: the table itself was not analysed
-    assert missing.sql == 'CREATE INDEX "events_parent_id_idx" ON "public"."events" ("parent_id");'
-    assert "CREATE INDEX ON ONLY" in missing.recommendation and "ATTACH PARTITION" in missing.recommendation
-    db.execute(missing.sql)  # PostgreSQL refuses CONCURRENTLY on a partitioned table, not this
+    # PostgreSQL refuses CONCURRENTLY on a partitioned table, and the one statement blocks writes to every
+    # partition while it builds: ON ONLY the table, each partition CONCURRENTLY, attached to it
+    assert missing.sql is not None
+    assert missing.sql.splitlines() == [
+        'CREATE INDEX IF NOT EXISTS "events_parent_id_idx" ON ONLY "public"."events" USING btree ("parent_id");',
+        'CREATE INDEX CONCURRENTLY IF NOT EXISTS "events_2024_parent_id_idx" ON "public"."events_2024" '
+        'USING btree ("parent_id");',
+        'ALTER INDEX "public"."events_parent_id_idx" ATTACH PARTITION "public"."events_2024_parent_id_idx";',
+        'CREATE INDEX CONCURRENTLY IF NOT EXISTS "events_2025_parent_id_idx" ON "public"."events_2025" '
+        'USING btree ("parent_id");',
+        'ALTER INDEX "public"."events_parent_id_idx" ATTACH PARTITION "public"."events_2025_parent_id_idx";',
+    ]
+    assert "without blocking writes" in missing.recommendation
+    for statement in missing.sql.splitlines():  # one at a time, as psql runs them: CONCURRENTLY needs it
+        db.execute(statement)
+    with db.connect() as conn:
+        row = conn.execute(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'events_parent_id_idx'::regclass"
+        )
+        assert row.fetchone() == (True,)
     assert find(run(db, "index.missing_fk"), "index.missing_fk") == []  # one index on each partition now
 
 
