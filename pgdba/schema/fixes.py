@@ -549,7 +549,10 @@ def _add_foreign_key(
     table: Table, fk: ForeignKey, side: Side, declared_in: tuple[Table | None, Table | None]
 ) -> Option:
     if side.live:
-        return Option(side, f"add the foreign key {fk.name}", _add_foreign_key_sql(table, fk))
+        live = declared_in[0]
+        partitioned = live is not None and live.partitioned
+        added, validate = _add_foreign_key_sql(table, fk, partitioned=partitioned)
+        return Option(side, f"add the foreign key {fk.name}", added + (f"\n{validate}" if validate else ""))
     own, referenced = declared_in
     return Option(side, f"declare the relation: {_orm_relation(own or table, fk, side, referenced)}")
 
@@ -566,27 +569,54 @@ def _remove_foreign_key(table: Table, fk: ForeignKey, side: Side) -> Option:
 
 def foreign_key_action(table: Table, current: ForeignKey, wanted: ForeignKey, side: Side) -> Option:
     if side.live:
+        added, validate = _add_foreign_key_sql(
+            table, wanted, name=current.name, partitioned=table.partitioned
+        )
         return Option(
             side,
             f"recreate {current.name} with ON DELETE {wanted.on_delete} ON UPDATE {wanted.on_update}",
-            "BEGIN;\n"
-            f"ALTER TABLE {_table_sql(table)} DROP CONSTRAINT {identifier(current.name)};\n"
-            f"{_add_foreign_key_sql(table, wanted, name=current.name)}\n"
-            "COMMIT;",
+            _recreated(table, current.name, added, validate),
         )
     return Option(side, f"set the actions: {_orm_relation(table, wanted, side)}")
 
 
-def _add_foreign_key_sql(table: Table, fk: ForeignKey, name: str = "") -> str:
+def _recreated(table: Table, name: str, added: str, validate: str | None) -> str:
+    """Drop the constraint and add it anew in one transaction (never a moment without it), and validate the
+    existing rows after COMMIT: inside the transaction, DROP CONSTRAINT's ACCESS EXCLUSIVE lock would stop
+    every read and write of the table for as long as the validation scans it."""
+    return (
+        "BEGIN;\n"
+        f"ALTER TABLE {_table_sql(table)} DROP CONSTRAINT {identifier(name)};\n"
+        f"{added}\n"
+        "COMMIT;" + (f"\n{validate}" if validate else "")
+    )
+
+
+def _add_foreign_key_sql(
+    table: Table, fk: ForeignKey, name: str = "", *, partitioned: bool = False
+) -> tuple[str, str | None]:
+    """ADD CONSTRAINT … NOT VALID, and the VALIDATE that checks the existing rows without blocking writes.
+    On a partitioned table, where PostgreSQL before 18 refuses NOT VALID, the ADD that checks them itself
+    (and no VALIDATE)."""
     target = qualified(fk.ref_schema, fk.ref_table) if fk.ref_schema != "public" else identifier(fk.ref_table)
     constraint = identifier(name or fk.name)
-    return (
+    added = (
         f"ALTER TABLE {_table_sql(table)} ADD CONSTRAINT {constraint}\n"
         f"    FOREIGN KEY ({', '.join(identifier(c) for c in fk.columns)})"
         f" REFERENCES {target} ({', '.join(identifier(c) for c in fk.ref_columns)})\n"
-        f"    ON DELETE {fk.on_delete} ON UPDATE {fk.on_update} NOT VALID;\n"
-        f"-- checks the existing rows without blocking writes; fails on a row without its parent\n"
-        f"ALTER TABLE {_table_sql(table)} VALIDATE CONSTRAINT {constraint};"
+        f"    ON DELETE {fk.on_delete} ON UPDATE {fk.on_update}"
+    )
+    if partitioned:
+        return (
+            "-- a partitioned table: PostgreSQL before 18 refuses NOT VALID here, so this checks every row\n"
+            "-- while writes to both tables wait; fails on a row without its parent\n"
+            f"{added};",
+            None,
+        )
+    return (
+        f"{added} NOT VALID;",
+        "-- checks the existing rows without blocking writes; fails on a row without its parent\n"
+        f"ALTER TABLE {_table_sql(table)} VALIDATE CONSTRAINT {constraint};",
     )
 
 
@@ -619,19 +649,19 @@ def check_missing(table: Table, check: Check, present: Side, absent: Side) -> Fi
 
 def check_definition(table: Table, current: Check, wanted: Check, side: Side) -> Option:
     if side.live:
+        added, validate = _add_check_sql(table, Check(current.name, wanted.expression))
         return Option(
             side,
             f"recreate {current.name} as CHECK ({wanted.expression})",
-            "BEGIN;\n"
-            f"ALTER TABLE {_table_sql(table)} DROP CONSTRAINT {identifier(current.name)};\n"
-            f"{_add_check_sql(table, Check(current.name, wanted.expression))}\nCOMMIT;",
+            _recreated(table, current.name, added, validate),
         )
     return _add_check(table, Check(current.name, wanted.expression), side)
 
 
 def _add_check(table: Table, check: Check, side: Side) -> Option:
     if side.live:
-        return Option(side, f"add the check {check.name}", _add_check_sql(table, check))
+        added, validate = _add_check_sql(table, check)
+        return Option(side, f"add the check {check.name}", f"{added}\n{validate}")
     if side.kind == "drizzle":
         return Option(side, f'declare `check("{check.name}", sql`{check.expression}`)`')
     if side.kind == "sqlalchemy":
@@ -639,12 +669,13 @@ def _add_check(table: Table, check: Check, side: Side) -> Option:
     return Option(side, f"declare CHECK ({check.expression}) in {_orm(side)}")
 
 
-def _add_check_sql(table: Table, check: Check) -> str:
+def _add_check_sql(table: Table, check: Check) -> tuple[str, str]:
+    """ADD CONSTRAINT … CHECK … NOT VALID, and the VALIDATE that checks the existing rows."""
     name = identifier(check.name)
     return (
-        f"ALTER TABLE {_table_sql(table)} ADD CONSTRAINT {name} CHECK ({check.expression}) NOT VALID;\n"
-        f"-- fails on a row that breaks the check\n"
-        f"ALTER TABLE {_table_sql(table)} VALIDATE CONSTRAINT {name};"
+        f"ALTER TABLE {_table_sql(table)} ADD CONSTRAINT {name} CHECK ({check.expression}) NOT VALID;",
+        "-- checks the existing rows without blocking writes; fails on a row that breaks the check\n"
+        f"ALTER TABLE {_table_sql(table)} VALIDATE CONSTRAINT {name};",
     )
 
 

@@ -40,7 +40,7 @@ _ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", 
 _IDENTITY = {"a": "always", "d": "by default"}
 
 COLUMNS_SQL = """
-SELECT n.nspname AS schema, c.relname AS table, a.attname AS column, a.attnum,
+SELECT n.nspname AS schema, c.relname AS table, c.relkind = 'p' AS partitioned, a.attname AS column, a.attnum,
        format_type(a.atttypid, a.atttypmod) AS type,
        t.typtype, tn.nspname AS type_schema, t.typname, et.typtype AS element_typtype,
        etn.nspname AS element_schema, et.typname AS element_name,
@@ -183,7 +183,7 @@ def live_model(conn: psycopg.Connection, schemas: set[str] | None, source: str =
         key = (row["schema"], row["table"])
         table = model.tables.get(key)
         if table is None:
-            table = Table(row["schema"], row["table"])
+            table = Table(row["schema"], row["table"], partitioned=row["partitioned"])
             model.add_table(table)
         column_type = _column_type(row)
         table.columns[row["column"]] = Column(

@@ -125,6 +125,9 @@ class Table:
     checks: list[Check] = field(default_factory=list)
     location: str = ""  # file:line where the source defines it
     unknown_columns: list[str] = field(default_factory=list)  # columns the source could not evaluate
+    # a partitioned table (the live database's; an ORM does not say): PostgreSQL before 18 refuses a NOT VALID
+    # foreign key on it
+    partitioned: bool = False
 
     @property
     def key(self) -> tuple[str, str]:

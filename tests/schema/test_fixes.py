@@ -246,3 +246,86 @@ def test_an_orm_declaration_of_a_live_only_index_or_key_uses_the_orms_own_names(
         "either in prisma: declare the relation: `@relation(fields: [buyerId], references: [accountId],"
         " onDelete: NoAction, onUpdate: NoAction)`",
     ]
+
+
+PARTITIONED_LIVE = """
+CREATE TABLE "Course" (id int PRIMARY KEY);
+INSERT INTO "Course" SELECT generate_series(1, 10);
+CREATE TABLE "Log" (id int NOT NULL, at timestamp(6) NOT NULL, "courseId" int NOT NULL,
+                    CONSTRAINT "Log_pkey" PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE "Log_2024" PARTITION OF "Log" FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+INSERT INTO "Log" SELECT g, timestamp '2024-01-01' + g * interval '1 hour', 1 + g % 10
+  FROM generate_series(1, 1000) g;
+"""
+PARTITIONED_PRISMA = """datasource db {
+  provider = "postgresql"
+}
+model Course {
+  id   Int   @id(map: "Course_pkey")
+  logs Log[]
+}
+model Log {
+  id       Int
+  at       DateTime @db.Timestamp(6)
+  courseId Int
+  course   Course   @relation(fields: [courseId], references: [id], onDelete: Cascade, onUpdate: Cascade, map: "Log_courseId_fkey")
+
+  @@id([id, at], map: "Log_pkey")
+}
+"""
+
+
+@pytest.mark.catalog
+@pytest.mark.parametrize(
+    ("live_key", "code"),
+    [
+        ("", "schema.foreign_key.missing"),
+        (
+            'ALTER TABLE "Log" ADD CONSTRAINT "Log_courseId_fkey" FOREIGN KEY ("courseId") REFERENCES "Course" (id)',
+            "schema.foreign_key.action",
+        ),
+    ],
+)
+def test_a_foreign_key_fix_on_a_partitioned_table_runs_without_not_valid(
+    db: Any, tmp_path: Path, live_key: str, code: str
+) -> None:
+    # PostgreSQL before 18 refuses a NOT VALID foreign key on a partitioned table
+    prisma = tmp_path / "schema.prisma"
+    prisma.write_text(PARTITIONED_PRISMA)
+    db.execute(PARTITIONED_LIVE + live_key)
+    drift = check_schemas([f"prisma:{prisma}", "live"], dsn=db.dsn).pairs[0].drift
+    assert {f.code for f in drift} == {code}
+    fix = drift[0].sql
+    assert fix is not None and "NOT VALID;" not in fix and "VALIDATE" not in fix
+    assert "checks every row" in fix
+    _apply(db, fix)
+    assert check_schemas([f"prisma:{prisma}", "live"], dsn=db.dsn).pairs[0].drift == []
+
+
+@pytest.mark.catalog
+def test_a_recreated_constraint_is_validated_after_the_transaction_that_swaps_it(db: Any) -> None:
+    # inside the transaction, DROP CONSTRAINT's ACCESS EXCLUSIVE lock would hold every read and write of the
+    # table back for as long as the validation scans it
+    db.execute((DEMO / "schema.sql").read_text())
+    drift = {f.code: f for f in check_schemas([DRIFTED, "live"], dsn=db.dsn).pairs[0].drift}
+    fix = drift["schema.foreign_key.action"].sql
+    assert fix is not None
+    statements = [s.strip() for s in pglast.split(fix)]
+    assert [
+        s.split(" ", 2)[0] + (" " + s.split(" ")[3] if s.startswith("ALTER") else "") for s in statements
+    ] == [
+        "BEGIN",
+        "ALTER DROP",
+        "ALTER ADD",
+        "COMMIT",
+        "ALTER VALIDATE",
+    ]
+    name = statements[1].split("DROP CONSTRAINT ")[1].strip('";')
+    validated = "SELECT convalidated FROM pg_constraint WHERE conname = %s"
+    with db.connect() as conn:
+        for statement in statements[:4]:
+            conn.execute(statement)  # type: ignore[arg-type]
+        # between the swap and the validation the key holds for new rows, not yet proven for old ones
+        assert conn.execute(validated, (name,)).fetchone() == (False,)
+        conn.execute(statements[4])  # type: ignore[arg-type]
+        assert conn.execute(validated, (name,)).fetchone() == (True,)
