@@ -15,7 +15,6 @@ from typing import Any
 
 import psycopg
 
-from pgdba.advisor.partitioned_build import partition_trees
 from pgdba.alerts.metrics import succeeded
 from pgdba.backup.manifest import BACKUP_KIND
 from pgdba.backup.server_identity import read_system_identifier, records_of_server
@@ -33,6 +32,7 @@ from pgdba.stats.bloat import index_bloat, table_bloat
 from pgdba.stats.database import database_stats, wraparound_ages
 from pgdba.stats.foreign_keys import foreign_keys
 from pgdba.stats.indexes import index_stats
+from pgdba.stats.partitions import partition_trees
 from pgdba.stats.replication import replication_slots, standby_lag
 from pgdba.stats.sequences import sequence_stats
 from pgdba.stats.settings import server_settings

@@ -21,48 +21,7 @@ import psycopg
 from psycopg import sql
 
 from pgdba.advisor.candidates import Candidate
-
-# Every partition below each partitioned table that is not itself a partition (or below the one table
-# %(table)s names), parents before their partitions. pg_inherits, not pg_partition_tree, which takes a lock
-# on every partition and would wait behind an ALTER TABLE in flight on one of them.
-PARTITIONS_SQL = """
-WITH RECURSIVE tree AS (
-    SELECT c.oid AS root, i.inhrelid AS relid, i.inhparent AS parent, 1 AS level
-      FROM pg_class c
-      JOIN pg_inherits i ON i.inhparent = c.oid
-     WHERE c.relkind = 'p'
-       AND NOT c.relispartition
-       AND (%(table)s::text IS NULL OR c.oid = %(table)s::regclass)
-    UNION ALL
-    SELECT t.root, i.inhrelid, i.inhparent, t.level + 1
-      FROM tree t
-      JOIN pg_inherits i ON i.inhparent = t.relid
-)
-SELECT rn.nspname AS root_schema,
-       r.relname AS root_name,
-       n.nspname AS schema,
-       c.relname AS name,
-       c.relkind::text AS kind,
-       pn.nspname AS parent_schema,
-       p.relname AS parent_name
-  FROM tree t
-  JOIN pg_class r ON r.oid = t.root
-  JOIN pg_namespace rn ON rn.oid = r.relnamespace
-  JOIN pg_class c ON c.oid = t.relid
-  JOIN pg_namespace n ON n.oid = c.relnamespace
-  JOIN pg_class p ON p.oid = t.parent
-  JOIN pg_namespace pn ON pn.oid = p.relnamespace
- ORDER BY rn.nspname, r.relname, t.level, n.nspname, c.relname
-"""
-
-
-@dataclass(frozen=True)
-class Partition:
-    schema: str
-    name: str
-    kind: str  # pg_class.relkind: "r" a table, "p" partitioned in turn, "f" a foreign table
-    parent_schema: str
-    parent_name: str
+from pgdba.stats.partitions import Partition, partition_trees
 
 
 @dataclass(frozen=True)
@@ -72,18 +31,6 @@ class BuildStep:
     statement: sql.Composed
     creates: tuple[str, str] | None = None  # (schema, index name)
     concurrently: bool = False
-
-
-def partition_trees(
-    conn: psycopg.Connection, table: tuple[str, str] | None = None
-) -> dict[tuple[str, str], list[Partition]]:
-    """(schema, name) of each partitioned table (only `table`, when given) → its partitions at every
-    level, parents first. Reads the catalog only: no partition is locked."""
-    name = None if table is None else sql.Identifier(*table).as_string(conn)
-    trees: dict[tuple[str, str], list[Partition]] = {}
-    for root_schema, root_name, *partition in conn.execute(PARTITIONS_SQL, {"table": name}).fetchall():
-        trees.setdefault((root_schema, root_name), []).append(Partition(*partition))
-    return trees
 
 
 def lock_free_steps(candidate: Candidate, partitions: Sequence[Partition]) -> list[BuildStep] | None:

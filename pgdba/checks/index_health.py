@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 from pgdba.advisor.candidates import Candidate, identifier_prefix, partitioned_build_note
-from pgdba.advisor.partitioned_build import Partition, lock_free_steps
+from pgdba.advisor.partitioned_build import lock_free_steps
 from pgdba.checks.indexes import StatsAge, unused_indexes
 from pgdba.findings import Finding, Severity
 from pgdba.sql_text import identifier, qualified
@@ -14,6 +14,7 @@ from pgdba.stats.bloat import BloatEstimate
 from pgdba.stats.database import DatabaseStats
 from pgdba.stats.foreign_keys import ForeignKey
 from pgdba.stats.indexes import IndexStats, kept_of_twins, may_cover, same_key_order
+from pgdba.stats.partitions import Partition
 from pgdba.units import format_bytes
 
 
