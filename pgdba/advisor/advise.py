@@ -443,9 +443,7 @@ def advise_indexes(
         raise InputError("no query of the workload reads a table of this database")
     by_qualified = {t.qualified_name: t for t in analysed.tables.values()}
     notes: list[str] = []
-    fillfactors, packed_note = _static_fillfactors(by_qualified, options, writes)
-    if packed_note:
-        notes.append(packed_note)
+    fillfactors = _static_fillfactors(by_qualified, options, writes)
     session: WhatIfSession | None
     try:
         session = WhatIfSession(conn, facts.version_num)
@@ -469,7 +467,8 @@ def advise_indexes(
     finally:
         if session is not None:
             session.close()
-    advice.notes[:0] = notes
+    packed_note = _packed_note(advice, fillfactors)
+    advice.notes[:0] = [packed_note, *notes] if packed_note else notes
     _plan_lock_free_builds(conn, advice)
     if advice.recommendations:
         fks = foreign_keys(conn)
@@ -513,23 +512,32 @@ def _plan_lock_free_builds(conn: psycopg.Connection, advice: Advice) -> None:
 
 def _static_fillfactors(
     tables: Mapping[str, TableInfo], options: AdvisorOptions, writes: Mapping[str, float] | None
-) -> tuple[dict[str, int], str | None]:
-    """schema.table → options.static_fillfactor for the tables nothing writes (see AdvisorOptions), and
-    the note that names them (None when there are none)."""
+) -> dict[str, int]:
+    """schema.table → options.static_fillfactor for the tables nothing writes (see AdvisorOptions)."""
     if options.static_fillfactor == BTREE_DEFAULT_FILLFACTOR:
-        return {}, None
-    static = sorted(
-        name for name, table in tables.items() if table.unchanged and not (writes or {}).get(name)
+        return {}
+    static = (name for name, table in tables.items() if table.unchanged and not (writes or {}).get(name))
+    return dict.fromkeys(sorted(static), options.static_fillfactor)
+
+
+def _packed_note(advice: Advice, fillfactors: Mapping[str, int]) -> str | None:
+    """The note naming the tables nothing writes whose advised indexes are packed (None when none is)."""
+    packed = sorted(
+        {
+            r.candidate.relation
+            for r in advice.recommendations
+            if r.candidate.relation in fillfactors
+            and r.candidate.fillfactor == fillfactors[r.candidate.relation]
+        }
     )
-    if not static:
-        return {}, None
-    shown = ", ".join(static[:5]) + (f" and {len(static) - 5} more" if len(static) > 5 else "")
-    note = (
+    if not packed:
+        return None
+    shown = ", ".join(packed[:5]) + (f" and {len(packed) - 5} more" if len(packed) > 5 else "")
+    return (
         f"indexes on tables nothing writes ({shown}: no row changed since the last ANALYZE, none updated "
-        f"or deleted since the statistics reset) are built WITH (fillfactor = {options.static_fillfactor}); "
+        f"or deleted since the statistics reset) are built WITH (fillfactor = {fillfactors[packed[0]]}); "
         f"--static-fillfactor {BTREE_DEFAULT_FILLFACTOR} keeps PostgreSQL's default"
     )
-    return dict.fromkeys(static, options.static_fillfactor), note
 
 
 def _size_function(
