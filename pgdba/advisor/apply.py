@@ -14,14 +14,18 @@ from pgdba.advisor.advise import Advice
 from pgdba.advisor.partitioned_build import BuildStep, lock_free_build
 from pgdba.advisor.trigram import EXTENSION, NOT_AVAILABLE_NOTE, SearchIndexAdvice
 from pgdba.errors import InputError
+from pgdba.stats.partitions import leaf_partitions
 from pgdba.target import Target
 
 # Without --verify, --apply is refused on tables larger than this unless --yes.
 APPLY_UNVERIFIED_MAX_TABLE_BYTES = 100 * 1024 * 1024
 
-INDEX_STATE_SQL = """
+INDEX_STATE_SQL = f"""
 SELECT i.indisvalid,
-       pg_relation_size(i.indexrelid)
+       CASE WHEN c.relkind = 'I'  -- a partitioned index has no storage: its partitions' indexes have
+            THEN (SELECT coalesce(sum(pg_relation_size(part.oid)), 0) FROM {leaf_partitions("i.indexrelid")} AS part)
+            ELSE pg_relation_size(i.indexrelid)
+       END
   FROM pg_index i
   JOIN pg_class c ON c.oid = i.indexrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -73,6 +73,10 @@ def test_an_index_on_a_partitioned_table_is_built_concurrently_on_every_leaf_and
     assert failed == [] and [c["index"] for c in created] == ["log_course_id_idx"]
     with db.connect() as conn:
         tree = conn.execute(INDEX_TREE_SQL, ("log_course_id_idx",)).fetchall()
+        row = conn.execute(
+            "SELECT sum(pg_relation_size(relid)) FROM pg_partition_tree('log_course_id_idx') WHERE isleaf"
+        ).fetchone()
+    assert row is not None and created[0]["size_bytes"] == row[0] > 0  # its leaves' (it has no storage)
     # the table's index, log_2024's, and one per leaf: all attached and valid
     assert sorted((table, leaf, valid) for _index, leaf, valid, table in tree) == [
         ("Log 2023", True, True),
