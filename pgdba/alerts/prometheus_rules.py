@@ -212,8 +212,14 @@ def _alerts_for(rule: Rule) -> list[dict[str, object]]:
             if scope.for_seconds > 0:
                 alert["for"] = format_duration(scope.for_seconds)
             alert["labels"] = {"severity": severity, "pgdba_rule": rule.name}
+            # a boolean is yes or no (as `pgdba alerts check` prints it), not "1.00 boolean (>= 1)"
+            value = (
+                "{{ if eq $value 1.0 }}yes{{ else }}no{{ end }}"
+                if rule.unit == "boolean"
+                else f'{{{{ $value | printf "%.2f" }}}} {rule.unit} ({rule.op} {number})'
+            )
             alert["annotations"] = {
-                "summary": f'{rule.name}: {{{{ $value | printf "%.2f" }}}} {rule.unit} ({rule.op} {number})'
+                "summary": f"{rule.name}: {value}"
                 + " on {{ $labels.instance }} {{ $labels.datname }}{{ $labels.relname }}",
                 "description": rule.summary,
             }

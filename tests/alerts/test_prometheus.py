@@ -259,7 +259,7 @@ def test_backup_and_restore_test_alerts_fire_when_nothing_ever_succeeded(tmp_pat
         exp_alerts: []
       - eval_time: 60h
         alertname: PgdbaRestoreTestFailedCritical
-        exp_alerts:{_alert("restore_test_failed", "critical", "restore_test_failed: 1.00 boolean (>= 1) on  ")}"""
+        exp_alerts:{_alert("restore_test_failed", "critical", "restore_test_failed: yes on  ")}"""
     _promtool_unit_test(_default_rules(tmp_path), series, checks, interval="1h")
     # a success newer than the first failure wins: 4 h old, no backup alert
     series = """
