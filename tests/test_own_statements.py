@@ -12,7 +12,7 @@ from psycopg import sql
 from pgdba.backup.catalog import measure_tables, user_tables
 from pgdba.backup.dump import run_backup
 from pgdba.backup.storage import FileStorage
-from pgdba.checks.queries import application_statements
+from pgdba.checks.queries import StatementSet
 from pgdba.checkup import run_checkup
 from pgdba.server import load_server_facts
 from pgdba.setup import pg_stat_statements_status
@@ -119,7 +119,7 @@ def test_the_checksum_of_a_tracked_role_is_not_read_as_an_application_statement(
         statements = statement_stats(conn, load_server_facts(conn))
     texts = [s.query for s in statements]
     assert not [t for t in texts if "pgdba_row" in t]
-    assert [p.stats.query for p in application_statements(statements)] == [
+    assert [p.stats.query for p in StatementSet(statements).select(lambda s: True)] == [
         "SELECT title FROM course WHERE id = $1"
     ]
 

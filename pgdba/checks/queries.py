@@ -1,6 +1,7 @@
 """Statement checks over pg_stat_statements counters (cumulative or a delta between snapshots).
 
-Every function takes the application's statements (see `application_statements`) and returns Findings.
+Every function takes the application's statements (a StatementSet: top-level DML on user tables, not pgdba's
+or a monitor's catalog queries, not DDL) and returns Findings.
 """
 
 from __future__ import annotations
@@ -90,11 +91,6 @@ def _parse(stmt: StatementStats) -> ParsedStatement | None:
     if not is_application_query(columns):
         return None
     return ParsedStatement(stmt, columns)
-
-
-def application_statements(statements: Iterable[StatementStats]) -> list[ParsedStatement]:
-    """Top-level DML on user tables (not pgdba's or a monitor's catalog queries, not DDL)."""
-    return StatementSet(statements).select(lambda s: True)
 
 
 def _metrics(stmt: StatementStats) -> dict[str, object]:
