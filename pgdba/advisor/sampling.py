@@ -308,8 +308,7 @@ def bind_parameters(
         if low in values and high in values and not {low, high} & observed:
             around = _around_median(reader, tables, column)
             if around is not None:
-                function = KEY_FUNCTIONS[column.function] if column.function else str
-                values[low], values[high] = function(around[0]), function(around[1])
+                values[low], values[high] = around
     if any(n not in values for n in range(1, count + 1)):
         return None
     return BoundQuery(text, tuple(values[n] for n in range(1, count + 1)), written, tuple(sorted(observed)))
@@ -338,13 +337,22 @@ def range_pairs(columns: QueryColumns) -> list[tuple[TableColumn, int, int]]:
 def _around_median(
     reader: StatsReader, tables: Mapping[str, TableInfo], column: TableColumn
 ) -> tuple[str, str] | None:
-    """Histogram bounds around the median, a tenth of the histogram apart (about a tenth of the rows)."""
+    """Histogram bounds around the median, a tenth of the histogram apart (about a tenth of the rows), through
+    the column's key function (`date(at)`); farther apart while that makes them one value (a week of rows
+    whose bounds a tenth apart fall on one day), else None."""
     sample = reader.sample_of(tables, column)
     if sample is None or len(sample.histogram) < 3:
         return None
-    histogram = sample.histogram
-    middle, half = len(histogram) // 2, max(len(histogram) // 20, 1)
-    return histogram[max(middle - half, 0)], histogram[min(middle + half, len(histogram) - 1)]
+    function = KEY_FUNCTIONS[column.function] if column.function else str
+    histogram, middle = sample.histogram, len(sample.histogram) // 2
+    for half in range(max(len(histogram) // 20, 1), middle + 1):
+        low, high = (
+            function(histogram[middle - half]),
+            function(histogram[min(middle + half, len(histogram) - 1)]),
+        )
+        if low != high:
+            return low, high
+    return None
 
 
 def limit_parameters(text: str) -> dict[int, str]:
