@@ -3,6 +3,8 @@ on each partition, attached to the table's index (pgdba.advisor.partitioned_buil
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 import pytest
 
@@ -44,6 +46,15 @@ def advised(db: TestDatabase) -> Advice:
     return advice
 
 
+def applied(db: TestDatabase, advice: Advice) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]]]:
+    """create_indexes on the target (as --apply), which builds the one index; and its index tree."""
+    with db.target.connect(apply=True) as conn:
+        created, failed = create_indexes(conn, advice)
+    assert failed == [] and [c["index"] for c in created] == ["log_course_id_idx"]
+    with db.connect() as conn:
+        return created, conn.execute(INDEX_TREE_SQL, ("log_course_id_idx",)).fetchall()
+
+
 @pytest.mark.catalog
 @pytest.mark.hypopg
 def test_an_index_on_a_partitioned_table_is_built_concurrently_on_every_leaf_and_attached(
@@ -68,11 +79,8 @@ def test_an_index_on_a_partitioned_table_is_built_concurrently_on_every_leaf_and
     assert sum(s.startswith("ALTER INDEX") for s in steps) == 4
     assert recommendation.to_dict()["build_steps"] == steps
     assert any("without blocking writes" in note for note in advice.notes)
-    with db.target.connect(apply=True) as conn:
-        created, failed = create_indexes(conn, advice)
-    assert failed == [] and [c["index"] for c in created] == ["log_course_id_idx"]
+    created, tree = applied(db, advice)
     with db.connect() as conn:
-        tree = conn.execute(INDEX_TREE_SQL, ("log_course_id_idx",)).fetchall()
         row = conn.execute(
             "SELECT sum(pg_relation_size(relid)) FROM pg_partition_tree('log_course_id_idx') WHERE isleaf"
         ).fetchone()
@@ -131,9 +139,5 @@ def test_a_tree_with_a_foreign_partition_keeps_the_one_statement(db: TestDatabas
     assert recommendation.statements() == [recommendation.sql]
     assert any("a partition is a foreign table" in note for note in advice.notes)
     # the one statement builds it on every partition but the foreign one (HypoPG's what-if indexes too)
-    with db.target.connect(apply=True) as conn:
-        created, failed = create_indexes(conn, advice)
-    assert failed == [] and [c["index"] for c in created] == ["log_course_id_idx"]
-    with db.connect() as conn:
-        tree = conn.execute(INDEX_TREE_SQL, ("log_course_id_idx",)).fetchall()
+    _created, tree = applied(db, advice)
     assert len(tree) == 5 and all(valid for _index, _leaf, valid, _table in tree)
