@@ -104,7 +104,10 @@ def _build_lock_free(conn: psycopg.Connection, name: str, steps: list[BuildStep]
                     if built.concurrently
                     else "DROP INDEX IF EXISTS {}.{}"
                 )
-                conn.execute(sql.SQL(drop).format(*(sql.Identifier(part) for part in built.creates)))
+                try:
+                    conn.execute(sql.SQL(drop).format(*(sql.Identifier(part) for part in built.creates)))
+                except psycopg.Error as drop_error:  # said, and the rest still dropped
+                    failed.append(f"{built.creates[1]}: not dropped: {str(drop_error).splitlines()[0]}")
             return False
         if fresh:
             made.append(step)

@@ -304,7 +304,7 @@ def bind_parameters(
         value = sample.typical() if sample is not None else None
         if value is not None:
             values[number] = value
-    for column, low, high in range_pairs(columns):
+    for column, low, high in _range_pairs(columns):
         if low in values and high in values and not {low, high} & observed:
             around = _around_median(reader, tables, column)
             if around is not None:
@@ -314,7 +314,7 @@ def bind_parameters(
     return BoundQuery(text, tuple(values[n] for n in range(1, count + 1)), written, tuple(sorted(observed)))
 
 
-def range_pairs(columns: QueryColumns) -> list[tuple[TableColumn, int, int]]:
+def _range_pairs(columns: QueryColumns) -> list[tuple[TableColumn, int, int]]:
     """The lower and upper bound parameters of one column's range: `BETWEEN $a AND $b`, and the half-open
     `col >= $a AND col < $b` of a date range, in either order. Sampled alone, each bound lets a tenth of
     the rows through from its own end (the lower one at the 90th percentile, the upper one at the 10th):

@@ -204,7 +204,8 @@ def missing_fk_indexes(
             "leading with them, such as a composite one `pgdba advise indexes` proposes, serves it too: "
             "create one of the two)"
         )
-        statement = f"CREATE INDEX{'' if fk.partitioned else ' CONCURRENTLY'} {name} ON {qualified(fk.schema, fk.table)} ({cols});"
+        concurrently = "" if fk.partitioned else " CONCURRENTLY"
+        statement = f"CREATE INDEX{concurrently} {name} ON {qualified(fk.schema, fk.table)} ({cols});"
         steps = _lock_free_fk_index(fk, partitions) if fk.partitioned else None
         if steps is not None:
             recommendation += (

@@ -583,10 +583,12 @@ def foreign_key_action(table: Table, current: ForeignKey, wanted: ForeignKey, si
 def _recreated(table: Table, name: str, added: str, validate: str | None) -> str:
     """Drop the constraint and add it anew in one transaction (never a moment without it), and validate the
     existing rows after COMMIT: inside the transaction, DROP CONSTRAINT's ACCESS EXCLUSIVE lock would stop
-    every read and write of the table for as long as the validation scans it."""
+    every read and write of the table for as long as the validation scans it. Where the key is added
+    validating (a partitioned table), it is checked inside, and the SQL says so."""
+    inside = "" if validate else "-- the check of every row runs inside this transaction: reads wait too\n"
     return (
         "BEGIN;\n"
-        f"ALTER TABLE {_table_sql(table)} DROP CONSTRAINT {identifier(name)};\n"
+        f"{inside}ALTER TABLE {_table_sql(table)} DROP CONSTRAINT {identifier(name)};\n"
         f"{added}\n"
         "COMMIT;" + (f"\n{validate}" if validate else "")
     )
