@@ -436,7 +436,12 @@ CHECKS: tuple[Check, ...] = (  # weights by area follow reliability.md §4 (back
         ("foreign_keys", "partitions"),
         lambda d, kw: index_health.missing_fk_indexes(d["foreign_keys"], d["partitions"], **kw),
     ),
-    Check("table.seq_scan_heavy", 2, ("tables",), lambda d, kw: tables.seq_scan_heavy(d["tables"], **kw)),
+    Check(
+        "table.seq_scan_heavy",
+        2,
+        ("tables", "partitions"),
+        lambda d, kw: tables.seq_scan_heavy(d["tables"], d["partitions"], **kw),
+    ),
     Check(
         "table.no_primary_key", 1, ("tables",), lambda d, kw: tables.missing_primary_keys(d["tables"], **kw)
     ),

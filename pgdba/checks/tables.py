@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from pgdba.findings import Finding, Severity
 from pgdba.sql_text import qualified
 from pgdba.stats.bloat import BloatEstimate
+from pgdba.stats.partitions import Partition
 from pgdba.stats.settings import Setting
 from pgdba.stats.tables import TableStats
 from pgdba.units import format_bytes
@@ -240,30 +241,49 @@ def _partitioned_never_analysed(t: TableStats) -> Finding:
 
 def seq_scan_heavy(
     tables: Sequence[TableStats],
+    partitions: Mapping[tuple[str, str], Sequence[Partition]] | None = None,
     *,
     min_rows: int = 10_000,
     min_seq_scans: int = 50,
     min_seq_share: float = 0.5,
 ) -> list[Finding]:
     """Tables of ≥ `min_rows` rows read by ≥ `min_seq_scans` sequential scans making up ≥ `min_seq_share` of
-    all its scans: some query filters it without an index."""
-    found = []
+    all its scans: some query filters it without an index. The partitions of a partitioned table (`partitions`:
+    pgdba.stats.partitions.partition_trees) are judged together, as that table: a query on it scans each
+    partition it reads, and the index that serves it is created on it (one finding, not one per partition)."""
+    root_of = {(p.schema, p.name): root for root, parts in (partitions or {}).items() for p in parts}
+    groups: dict[tuple[str, str], list[TableStats]] = {}
     for t in tables:
-        scans = t.seq_scans + t.index_scans
-        if _rows(t) < min_rows or t.seq_scans < min_seq_scans or t.seq_scans / scans < min_seq_share:
+        if t.kind != "partitioned table":  # no scans or rows of its own: its partitions have them
+            groups.setdefault(root_of.get((t.schema, t.table), (t.schema, t.table)), []).append(t)
+    found = []
+    for (schema, name), members in groups.items():
+        seq_scans = sum(t.seq_scans for t in members)
+        scans = seq_scans + sum(t.index_scans for t in members)
+        rows = sum(_rows(t) for t in members)
+        if rows < min_rows or seq_scans < min_seq_scans or seq_scans / scans < min_seq_share:
             continue
+        partitioned = (schema, name) in (partitions or {})
+        of, whose = (
+            (f"its {len(members)} partitions' {rows:,} rows", "their")
+            if partitioned
+            else (f"{rows:,} rows", "its")
+        )
+        metrics: dict[str, object] = {
+            "seq_scans": seq_scans,
+            "index_scans": scans - seq_scans,
+            "rows": rows,
+            "avg_rows_per_seq_scan": sum(t.seq_rows_read for t in members) // max(seq_scans, 1),
+        }
+        if partitioned:
+            metrics["partitions"] = len(members)
         found.append(
             Finding(
                 "table.seq_scan_heavy",
                 Severity.WARNING,
-                f"{t.seq_scans:,} sequential scans of {_rows(t):,} rows ({t.seq_scans / scans:.0%} of its scans)",
-                t.qualified_name,
-                {
-                    "seq_scans": t.seq_scans,
-                    "index_scans": t.index_scans,
-                    "rows": _rows(t),
-                    "avg_rows_per_seq_scan": t.seq_rows_read // max(t.seq_scans, 1),
-                },
+                f"{seq_scans:,} sequential scans of {of} ({seq_scans / scans:.0%} of {whose} scans)",
+                f"{schema}.{name}",
+                metrics,
                 "Find the queries filtering it (pgdba queries slow) and index their WHERE columns "
                 "(pgdba advise indexes)",
             )

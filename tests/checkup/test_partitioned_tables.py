@@ -186,3 +186,19 @@ def test_a_partitioned_tables_zero_size_in_an_older_snapshot_is_no_sample(
     assert (
         rows["public.metrics"]["bytesPerDay"] is None and rows["public.metrics_0"]["bytesPerDay"] is not None
     )
+
+
+@pytest.mark.catalog
+def test_sequential_scans_of_a_partitioned_table_are_one_finding_on_it(db: TestDatabase) -> None:
+    # a query on the table scans each partition: two partitions, each counted once per query
+    script(db, EVENTS)
+    with db.connect() as conn:  # closing the session flushes its scan counters
+        for _ in range(60):
+            conn.execute("SELECT count(*) FROM events WHERE kind + 0 = 3")  # no index serves kind + 0
+    found = find(run(db, "table.seq_scan_heavy"), "table.seq_scan_heavy")
+    assert [f.object for f in found] == ["public.events"]  # not events_2024 and events_2025 each
+    assert found[0].metrics["partitions"] == 2
+    assert found[0].metrics["seq_scans"] >= 120 and found[0].metrics["rows"] >= 100_000
+    assert found[0].title.startswith(
+        f"{found[0].metrics['seq_scans']:,} sequential scans of its 2 partitions'"
+    )
