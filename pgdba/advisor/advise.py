@@ -290,6 +290,10 @@ class Advice:
             "findings": [f.to_dict() for f in self.findings()],
         }
 
+    def table_bytes(self) -> dict[str, int]:
+        """schema.table → size of each table an index is advised on."""
+        return {r.candidate.relation: r.table_bytes for r in self.recommendations}
+
 
 def _create_recommendation(r: Recommendation) -> str:
     if r.status == "measured slower":

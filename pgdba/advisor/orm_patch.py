@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from pgdba.advisor.trigram import OPCLASS, SearchIndexAdvice
 from pgdba.errors import InputError
 from pgdba.schema.prisma_syntax import parse_prisma
 from pgdba.text_files import read_text_file
+from pgdba.units import format_bytes
 
 
 @dataclass
@@ -52,6 +53,38 @@ DRIZZLE_TRIGRAM_NOTE = (
     "the trigram index needs pg_trgm: CREATE EXTENSION IF NOT EXISTS pg_trgm before the migration "
     "(drizzle-kit does not manage extensions)"
 )
+# The ORMs' migrations create an index with a plain CREATE INDEX, which blocks writes to the table until it is
+# built: on a table this large (or a partitioned one, where it blocks every partition) the patch's note says to
+# build it with pgdba's SQL first. (drizzle-kit writes CONCURRENTLY for `.concurrently()`, but drizzle's
+# migrator runs every migration in one transaction, where PostgreSQL refuses it.)
+MIGRATION_LOCK_MIN_TABLE_BYTES = 100 * 1024 * 1024
+MIGRATION_LOCK_FOLLOW_UP = {
+    "prisma": "then create the migration with `prisma migrate dev --create-only` and mark it applied with "
+    "`prisma migrate resolve --applied <migration>`",
+    "drizzle": "then take that CREATE INDEX out of the migration drizzle-kit generates (its snapshot keeps the "
+    "index)",
+}
+
+
+def migration_lock_note(
+    kind: str, patched: Sequence[Candidate], table_bytes: Mapping[str, int]
+) -> str | None:
+    """The note for the patched indexes whose migration would block writes to a large or partitioned table
+    (`table_bytes`: schema.table → its size), None when there are none."""
+    blocked = {
+        c.relation: ("partitioned, " if c.partitioned else "") + format_bytes(table_bytes.get(c.relation, 0))
+        for c in patched
+        if c.partitioned or table_bytes.get(c.relation, 0) >= MIGRATION_LOCK_MIN_TABLE_BYTES
+    }
+    if not blocked:
+        return None
+    tables = ", ".join(f"{relation} ({size})" for relation, size in sorted(blocked.items()))
+    orm = "Prisma Migrate" if kind == "prisma" else "drizzle-kit's migration"
+    return (
+        f"{orm} creates an index with a plain CREATE INDEX, which blocks writes to the table until it is "
+        f"built: on {tables} run the SQL first (it builds without blocking writes), "
+        f"{MIGRATION_LOCK_FOLLOW_UP[kind]}"
+    )
 
 
 def _diff(path: str, old: str, new: str) -> str:
@@ -189,10 +222,15 @@ def read_prisma_models(text: str) -> dict[str, PrismaModel]:
 
 
 def prisma_patch(
-    path: Path, indexes: Sequence[Candidate], searches: Sequence[SearchIndexAdvice] = ()
+    path: Path,
+    indexes: Sequence[Candidate],
+    searches: Sequence[SearchIndexAdvice] = (),
+    table_bytes: Mapping[str, int] | None = None,
 ) -> OrmPatch:
-    """Add `@@index([...])` lines to the models of the advised tables (the trigram search indexes too)."""
+    """Add `@@index([...])` lines to the models of the advised tables (the trigram search indexes too).
+    `table_bytes` (schema.table → size): a large table's index gets migration_lock_note."""
     text, models = prisma_models(path)
+    patched: list[Candidate] = []
     lines = text.splitlines(keepends=True)
     inserts: dict[int, list[str]] = {}
     unmapped: list[str] = []
@@ -210,6 +248,7 @@ def prisma_patch(
             continue
         line = prisma_index_line(candidate, [f for f in fields if f])
         inserts.setdefault(model.close_line, []).append(f"{model.indent}{line}\n")
+        patched.append(candidate)
     notes: list[str] = []
     for search in searches:
         model = models.get(search.table)
@@ -223,6 +262,8 @@ def prisma_patch(
         line = prisma_search_index_line(search, search_field)
         inserts.setdefault(model.close_line, []).append(f"{model.indent}{line}\n")
         notes = [PRISMA_TRIGRAM_NOTE]
+    locking = migration_lock_note("prisma", patched, table_bytes or {})
+    notes += [locking] if locking else []
     new_lines: list[str] = []
     for number, line in enumerate(lines):
         new_lines.extend(inserts.get(number, []))
@@ -483,11 +524,16 @@ def drizzle_search_index_call(search: SearchIndexAdvice, reference: str, *, quot
 
 
 def drizzle_patch(
-    path: Path, indexes: Sequence[Candidate], searches: Sequence[SearchIndexAdvice] = ()
+    path: Path,
+    indexes: Sequence[Candidate],
+    searches: Sequence[SearchIndexAdvice] = (),
+    table_bytes: Mapping[str, int] | None = None,
 ) -> OrmPatch:
     """Add `index("name").on(t.a, t.b)` entries to the tables' third pgTable argument (and
-    `index("name").using("gin", …)` for the trigram search indexes)."""
+    `index("name").using("gin", …)` for the trigram search indexes). `table_bytes` (schema.table → size): a
+    large table's index gets migration_lock_note."""
     text, tables = drizzle_tables(path)
+    patched: list[Candidate] = []
     source = text.encode()
     edits: list[tuple[int, str]] = []
     unmapped: list[str] = []
@@ -509,6 +555,7 @@ def drizzle_patch(
         if table.extra_is_object:
             call = f"{_drizzle_entry_key(candidate.name())}: {call}"
         pending.setdefault(candidate.table, []).append(call)
+        patched.append(candidate)
     notes: list[str] = []
     for search in searches:
         table = tables.get(search.table)
@@ -524,6 +571,8 @@ def drizzle_patch(
             call = f"{_drizzle_entry_key(search.name())}: {call}"
         pending.setdefault(search.table, []).append(call)
         notes = [DRIZZLE_TRIGRAM_NOTE]
+    locking = migration_lock_note("drizzle", patched, table_bytes or {})
+    notes += [locking] if locking else []
     for table_name, calls in pending.items():
         edits.append(_entries_edit(source, tables[table_name], calls))
     if pending:

@@ -88,14 +88,23 @@ def orm_fixes(settings: ApiSettings, advice: Advice) -> dict[str, Any]:
         if kind not in ("prisma", "drizzle") or not (chosen or searches):
             continue
         try:
-            patch = (prisma_patch if kind == "prisma" else drizzle_patch)(Path(path), chosen, searches)
+            patch = (prisma_patch if kind == "prisma" else drizzle_patch)(
+                Path(path), chosen, searches, advice.table_bytes()
+            )
         except PgdbaError as exc:
             fixes["patches"].append(
-                {"kind": kind, "path": path, "diff": "", "unmapped": [], "error": str(exc)}
+                {"kind": kind, "path": path, "diff": "", "unmapped": [], "notes": [], "error": str(exc)}
             )
             continue
         fixes["patches"].append(
-            {"kind": kind, "path": path, "diff": patch.diff, "unmapped": patch.unmapped, "error": None}
+            {
+                "kind": kind,
+                "path": path,
+                "diff": patch.diff,
+                "unmapped": patch.unmapped,
+                "notes": patch.notes,
+                "error": None,
+            }
         )
     return fixes
 

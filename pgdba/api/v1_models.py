@@ -570,6 +570,9 @@ class OrmPatchModel(BaseModel):
     path: str
     diff: str
     unmapped: list[str]
+    # what to do besides applying the patch (pg_trgm for a search index; a large table's index built with the
+    # SQL first, as the ORM's migration would block writes)
+    notes: list[str] = Field(default_factory=list)
     error: str | None
 
 

@@ -213,7 +213,7 @@ def _patch(emit: str, schema: Path | None, advice: Advice) -> OrmPatch | None:
         return None
     chosen = [r.candidate for r in advice.recommendations]
     patch = prisma_patch if emit == "prisma" else drizzle_patch
-    return patch(schema, chosen, advice.search_indexes)
+    return patch(schema, chosen, advice.search_indexes, advice.table_bytes())
 
 
 def _announce(advice: Advice, apply: bool) -> None:

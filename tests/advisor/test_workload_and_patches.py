@@ -272,3 +272,24 @@ def test_drizzle_partial_patch_binds_sql_exactly_once(tmp_path: Path, imports: s
     lines = [line for line in result.new_text.splitlines() if line.startswith("import")]
     assert lines == [PG_CORE.replace("timestamp }", "timestamp, index }"), expected]
     assert ".where(sql`${t.finishedAt} IS NULL`)" in result.new_text
+
+
+@pytest.mark.parametrize("kind", ["prisma", "drizzle"])
+def test_a_patched_index_on_a_large_or_partitioned_table_says_to_build_it_with_the_sql_first(
+    tmp_path: Path, kind: str
+) -> None:
+    # the ORM's migration would create it with a plain CREATE INDEX, blocking writes until it is built
+    schema = tmp_path / ("schema.prisma" if kind == "prisma" else "schema.ts")
+    schema.write_text(PRISMA if kind == "prisma" else DRIZZLE)
+    patch = prisma_patch if kind == "prisma" else drizzle_patch
+    plain = Candidate("public", "orders", ("customer_id",))
+    covering = Candidate("public", "orders", ("id",), ("status",))
+    large = {"public.orders": 300 * 2**20}
+    [note] = [n for n in patch(schema, [plain], (), large).notes if "CREATE INDEX" in n]
+    assert "blocks writes" in note and "public.orders (300.0 MB)" in note
+    assert ("prisma migrate resolve --applied" in note) == (kind == "prisma")
+    assert patch(schema, [plain], (), {"public.orders": 2**20}).notes == []
+    assert patch(schema, [covering], (), large).notes == []  # INCLUDE: neither patches it
+    partitioned = Candidate("public", "orders", ("customer_id",), partitioned=True)
+    [note] = patch(schema, [partitioned], (), {"public.orders": 2**20}).notes
+    assert "public.orders (partitioned, 1.0 MB)" in note
