@@ -8,7 +8,8 @@ import psycopg
 
 from pgdba.advisor.advise import Advice, AdvisorOptions, advise_indexes
 from pgdba.advisor.catalog import TableInfo, load_tables, resolve_relations
-from pgdba.advisor.sampling import BoundQuery
+from pgdba.advisor.query_columns import columns_by_role
+from pgdba.advisor.sampling import BoundQuery, StatsReader, bind_parameters
 from pgdba.advisor.verify import verify_advice
 from pgdba.advisor.workload import WorkloadQuery
 from pgdba.checks.indexes import IndexAges
@@ -43,3 +44,10 @@ def table_info(conn: psycopg.Connection, name: str) -> TableInfo:
     """The advisor's catalog facts of one table (pgdba.advisor.catalog), named as a query would name it."""
     oids = resolve_relations(conn, {name})
     return load_tables(conn, oids.values())[oids[name]]
+
+
+def sampled(conn: psycopg.Connection, table: str, text: str) -> BoundQuery:
+    """`text` bound to values for its `$n` (bind_parameters over the one table it reads), which it must get."""
+    bound = bind_parameters(StatsReader(conn), text, columns_by_role(text), {table: table_info(conn, table)})
+    assert bound is not None
+    return bound

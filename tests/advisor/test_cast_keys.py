@@ -9,8 +9,7 @@ import pytest
 
 from pgdba.advisor.catalog import key_function
 from pgdba.advisor.query_columns import columns_by_role
-from pgdba.advisor.sampling import StatsReader, bind_parameters
-from tests.advisor.helpers import advise, run_bound, table_info
+from tests.advisor.helpers import advise, run_bound, sampled
 from tests.conftest import TestDatabase
 
 SCHEMA = """
@@ -137,9 +136,7 @@ def test_a_parameter_compared_with_the_date_of_a_column_is_sampled_as_a_date(db:
     db.execute(SCHEMA)
     text = "SELECT count(*) FROM events WHERE created_at::date = $1"
     with db.target.connect() as conn:
-        tables = {"events": table_info(conn, "events")}
-        bound = bind_parameters(StatsReader(conn), text, columns_by_role(text), tables)
-        assert bound is not None
+        bound = sampled(conn, "events", text)
         [day] = bound.values
         assert len(day) == 10 and day.startswith("2026-")  # YYYY-MM-DD, not a timestamp
         [row] = run_bound(conn, bound)

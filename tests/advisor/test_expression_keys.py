@@ -10,9 +10,8 @@ import pytest
 from pgdba.advisor.candidates import Candidate
 from pgdba.advisor.orm_patch import drizzle_patch, prisma_patch
 from pgdba.advisor.query_columns import columns_by_role
-from pgdba.advisor.sampling import StatsReader, bind_parameters
 from pgdba.schema import check_schemas
-from tests.advisor.helpers import advise, run_bound, table_info, verified
+from tests.advisor.helpers import advise, run_bound, sampled, verified
 from tests.conftest import TestDatabase
 
 SCHEMA = """
@@ -200,9 +199,7 @@ def test_a_parameter_compared_with_a_lowered_column_is_sampled_lowered(db: TestD
     db.execute(SCHEMA)
     text = "SELECT id FROM users WHERE lower(email) = $1 AND upper(nick) LIKE $2"
     with db.target.connect() as conn:
-        tables = {"users": table_info(conn, "users")}
-        bound = bind_parameters(StatsReader(conn), text, columns_by_role(text), tables)
-        assert bound is not None
+        bound = sampled(conn, "users", text)
         email, nick = bound.values
         assert email == email.lower() and email.startswith("user") and email.endswith("@example.com")
         assert nick == nick.upper() and nick.startswith("NICK") and nick.endswith("%")

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from pgdba.advisor.query_columns import columns_by_role
-from pgdba.advisor.sampling import BoundQuery, ColumnSample, StatsReader, bind_parameters
+from pgdba.advisor.sampling import BoundQuery, ColumnSample
 from pgdba.advisor.whatif import explain_with_values
-from tests.advisor.helpers import advise, run_bound, table_info
+from tests.advisor.helpers import advise, run_bound, sampled
 from tests.conftest import TestDatabase
 
 
@@ -82,9 +82,7 @@ def test_bound_values_come_from_the_columns_statistics(db: TestDatabase) -> None
     db.execute(SKEWED)
     text = "SELECT id FROM tickets WHERE status = $1 AND opened_at >= $2 ORDER BY opened_at LIMIT $3"
     with db.target.connect() as conn:
-        tables = {"tickets": table_info(conn, "tickets")}
-        bound = bind_parameters(StatsReader(conn), text, columns_by_role(text), tables)
-        assert bound is not None
+        bound = sampled(conn, "tickets", text)
         status, opened, limit = bound.values
         assert status == "closed"  # 99 % of the rows
         assert limit == "10"
@@ -96,8 +94,8 @@ def test_bound_values_come_from_the_columns_statistics(db: TestDatabase) -> None
         assert row is not None and 0.03 < row[0] < 0.2
         run_bound(conn, bound)  # the bound form runs as it is
         text = "SELECT id FROM tickets WHERE status = ANY($1)"
-        array = bind_parameters(StatsReader(conn), text, columns_by_role(text), tables)
-        assert array is not None and array.values == ('{"closed"}',)
+        array = sampled(conn, "tickets", text)
+        assert array.values == ('{"closed"}',)
         assert run_bound(conn, array, f"SELECT count(*) FROM ({text}) q") == [(99000,)]
 
 
@@ -147,9 +145,7 @@ def test_both_bounds_of_a_range_are_sampled_as_one_range_around_the_median(
     db.execute(SKEWED)
     text = f"SELECT count(*) FROM tickets WHERE {window}"
     with db.target.connect() as conn:
-        tables = {"tickets": table_info(conn, "tickets")}
-        bound = bind_parameters(StatsReader(conn), text, columns_by_role(text), tables)
-        assert bound is not None
+        bound = sampled(conn, "tickets", text)
         low, high = bound.values
         assert low < high  # ISO timestamps of one zone order as text
         ((share,),) = run_bound(conn, bound, f"SELECT ({text})::float / 100000")
@@ -194,9 +190,7 @@ def test_a_range_of_days_over_a_week_of_rows_is_never_one_empty_day(db: TestData
     )
     text = "SELECT count(*) FROM visits WHERE date(at) >= $1 AND date(at) < $2"
     with db.target.connect() as conn:
-        tables = {"visits": table_info(conn, "visits")}
-        bound = bind_parameters(StatsReader(conn), text, columns_by_role(text), tables)
-        assert bound is not None
+        bound = sampled(conn, "visits", text)
         low, high = bound.values
         assert len(low) == len(high) == len("2024-03-04") and low < high
         ((rows,),) = run_bound(conn, bound)
