@@ -124,9 +124,7 @@ def test_a_tree_with_a_foreign_partition_keeps_the_one_statement(db: TestDatabas
     db.execute(LOG)
     try:
         db.execute("CREATE EXTENSION postgres_fdw")
-    except psycopg.errors.FeatureNotSupported:
-        pytest.skip("postgres_fdw is not installed")
-    except psycopg.errors.UndefinedFile:
+    except (psycopg.errors.FeatureNotSupported, psycopg.errors.UndefinedFile):
         pytest.skip("postgres_fdw is not installed")
     db.execute(
         "CREATE SERVER elsewhere FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'none');"
