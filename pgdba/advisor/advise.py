@@ -29,7 +29,7 @@ from pgdba.advisor.catalog import (
 from pgdba.advisor.drops import DropAdvice, indexes_to_drop
 from pgdba.advisor.foreign_key_cover import foreign_key_note, foreign_keys_served
 from pgdba.advisor.observed import ObservedConstants, load_observed_constants, query_fixed_equalities
-from pgdba.advisor.partitioned_build import lock_free_steps
+from pgdba.advisor.partitioned_build import PartitionIndex, lock_free_steps, partition_indexes
 from pgdba.advisor.query_columns import QueryColumns, columns_by_role
 from pgdba.advisor.sampling import (
     MISLEADING_RATIO,
@@ -494,15 +494,19 @@ def _plan_lock_free_builds(conn: psycopg.Connection, advice: Advice) -> None:
     and the notes say which tables get them and which keep the one statement that blocks writes."""
     lock_free: list[str] = []
     blocking: list[str] = []
-    trees: dict[tuple[str, str], list[Partition]] = {}  # one catalog read per table, however many indexes
+    reused = False
+    # one catalog read per table, however many indexes
+    trees: dict[tuple[str, str], tuple[list[Partition], dict[tuple[str, str], list[PartitionIndex]]]] = {}
     for r in advice.recommendations:
         if not r.candidate.partitioned:
             continue
         key = (r.candidate.schema, r.candidate.table)
         if key not in trees:
-            trees[key] = partition_trees(conn, key).get(key, [])
-        steps = lock_free_steps(r.candidate, trees[key])
+            partitions = partition_trees(conn, key).get(key, [])
+            trees[key] = (partitions, partition_indexes(conn, partitions))
+        steps = lock_free_steps(r.candidate, *trees[key])
         r.build_steps = [step.statement.as_string(conn) for step in steps or ()]
+        reused = reused or any(step.attaches_existing is not None for step in steps or ())
         (lock_free if steps else blocking).append(r.candidate.relation)
     if lock_free:
         tables = ", ".join(dict.fromkeys(lock_free))
@@ -511,6 +515,11 @@ def _plan_lock_free_builds(conn: psycopg.Connection, advice: Advice) -> None:
             "build an index on a partitioned table CONCURRENTLY, so the SQL builds it without blocking writes: "
             "CREATE INDEX ON ONLY the table, CREATE INDEX CONCURRENTLY on each partition, ALTER INDEX … "
             "ATTACH PARTITION each one; the table's index becomes valid with the last"
+            + (
+                ". A partition that already has the same index gets it attached, last, not a second one built"
+                if reused
+                else ""
+            )
         )
     if blocking:
         advice.notes.append(

@@ -63,7 +63,11 @@ def create_indexes(
         candidate = recommendation.candidate
         if relations is not None and candidate.relation not in relations:
             continue
-        steps = lock_free_build(conn, candidate)  # the partitions as they are now
+        try:
+            steps = lock_free_build(conn, candidate)  # the partitions and their indexes as they are now
+        except psycopg.Error as exc:  # a partition locked since the lock check: nothing built yet
+            failed.append(f"{candidate.name()}: {str(exc).splitlines()[0]}")
+            continue
         if steps is not None:
             if not _build_lock_free(conn, candidate.name(), steps, failed):
                 continue
@@ -87,13 +91,21 @@ def create_indexes(
 def _build_lock_free(conn: psycopg.Connection, name: str, steps: list[BuildStep], failed: list[str]) -> bool:
     """Run the lock-free build of an index on a partitioned table. When a step fails, the indexes this run
     created are dropped again (the table's first: that drops the partitions' indexes attached to it) and
-    the failure is in `failed`."""
+    the failure is in `failed`; once a partition's own earlier index is attached (those steps come last),
+    nothing is dropped, as that would drop it too: the same steps run again finish the build."""
     made: list[BuildStep] = []
+    attached_existing: list[str] = []
     for step in steps:
         fresh = step.creates is not None and not _index_exists(conn, *step.creates)
         try:
             conn.execute(step.statement)
         except psycopg.Error as exc:
+            if attached_existing:
+                failed.append(
+                    f"{name}: {str(exc).splitlines()[0]}; left not valid yet, as dropping it would drop the "
+                    f"partitions' own {', '.join(attached_existing)} attached to it: run --apply again to finish"
+                )
+                return False
             if fresh:  # a failed CONCURRENTLY build leaves an invalid index behind
                 made.append(step)
             failed.append(f"{name}: {str(exc).splitlines()[0]}; dropped what it had built")
@@ -111,6 +123,8 @@ def _build_lock_free(conn: psycopg.Connection, name: str, steps: list[BuildStep]
             return False
         if fresh:
             made.append(step)
+        if step.attaches_existing is not None:
+            attached_existing.append(".".join(step.attaches_existing))
     return True
 
 

@@ -7,6 +7,11 @@ partition CREATE INDEX CONCURRENTLY (a sub-partitioned one: ON ONLY again, one l
 … ATTACH PARTITION it to its parent's index. Once every partition's index is attached, PostgreSQL marks the
 table's index valid by itself.
 
+A partition that already has an index of the same definition, attached to no other, gets that one attached
+instead of a second built beside it: what a plain CREATE INDEX on the table does too. Those ATTACHes come
+last: PostgreSQL has no DETACH of an index, so once one is attached, dropping the table's index would drop
+the partition's own index with it (pgdba.advisor.apply never does that).
+
 A foreign-table partition cannot be indexed, and its parent's index would then never be complete: such a
 tree keeps the one blocking statement.
 """
@@ -14,13 +19,17 @@ tree keeps the one blocking statement.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import dict_row
 
 from pgdba.advisor.candidates import Candidate
+from pgdba.advisor.catalog import key_function
+from pgdba.advisor.query_columns import CAST_KEY_FUNCTIONS
+from pgdba.stats.locks import BLOCKED_RELATIONS
 from pgdba.stats.partitions import Partition, partition_trees
 
 
@@ -31,38 +40,173 @@ class BuildStep:
     statement: sql.Composed
     creates: tuple[str, str] | None = None  # (schema, index name)
     concurrently: bool = False
+    # (schema, index name) of the index a partition had before the build, which this ATTACH attaches
+    attaches_existing: tuple[str, str] | None = None
 
 
-def lock_free_steps(candidate: Candidate, partitions: Sequence[Partition]) -> list[BuildStep] | None:
+@dataclass(frozen=True)
+class PartitionIndex:
+    """A valid, non-unique btree index of a partition: one that may be attached to the table's index instead
+    of building another, when it is attached to no index yet (or already to that one: a build run again)."""
+
+    schema: str
+    table: str
+    name: str
+    columns: tuple[str, ...]  # "" for an expression key
+    key_definitions: tuple[str, ...]  # each key as pg_get_indexdef prints it alone
+    include: tuple[str, ...]
+    definition: str  # pg_get_indexdef: operator classes, collations and orders only where not the default
+    partial: bool
+    attached_to: tuple[str, str] | None = None  # (schema, name) of the index it is attached to
+
+    def matches(self, candidate: Candidate) -> bool:
+        """Is this the index CREATE INDEX would build for `candidate` on the partition (PostgreSQL attaches
+        only an index of the same definition)? Its keys are the candidate's columns and expressions, each
+        with the operator class, collation and order CREATE INDEX gives it unasked (pg_get_indexdef prints
+        no other), its INCLUDE columns the same; a partial index never (its predicate would have to be the
+        same expression, not merely the same meaning)."""
+        if self.partial or candidate.is_partial or self.include != candidate.include:
+            return False
+        if len(self.columns) != len(candidate.columns):
+            return False
+        printed = []
+        for column, existing, key in zip(candidate.columns, self.columns, self.key_definitions, strict=True):
+            function = candidate.function(column)
+            if (key_function(key) != (function, column)) if function else existing != column:
+                return False
+            text = f"({key})" if function in CAST_KEY_FUNCTIONS else key  # a cast is printed in parentheses
+            printed.append(f"{text} {candidate.opclass(column)}" if candidate.opclass(column) else text)
+        whole = f" USING btree ({', '.join(printed)})"
+        return self.definition.endswith(whole) or f"{whole} " in self.definition
+
+
+# The indexes of the partitions named by %(schemas)s / %(names)s that may be attached to a partitioned
+# table's index: valid btree, not unique, no exclusion constraint; and the index each is attached to. Not
+# those of a partition another session holds or waits for an ACCESS EXCLUSIVE lock on (DDL in flight):
+# pg_get_indexdef would wait for it.
+PARTITION_INDEXES_SQL = f"""
+WITH blocked AS ({BLOCKED_RELATIONS})
+SELECT n.nspname AS schema,
+       t.relname AS table_name,
+       ic.relname AS name,
+       ARRAY(SELECT coalesce(a.attname, '')
+               FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY AS k(attnum, pos)
+               LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum AND k.attnum > 0
+              ORDER BY k.pos) AS columns,
+       ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, false)
+               FROM generate_series(1, i.indnkeyatts) AS k
+              ORDER BY k) AS key_definitions,
+       ARRAY(SELECT a.attname
+               FROM unnest(i.indkey[i.indnkeyatts:i.indnatts - 1]) WITH ORDINALITY AS k(attnum, pos)
+               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+              ORDER BY k.pos) AS include,
+       pg_get_indexdef(i.indexrelid) AS definition,
+       i.indpred IS NOT NULL AS partial,
+       pn.nspname AS attached_schema,
+       pc.relname AS attached_name
+  FROM pg_index i
+  JOIN pg_class ic ON ic.oid = i.indexrelid
+  JOIN pg_class t ON t.oid = i.indrelid
+  JOIN pg_namespace n ON n.oid = t.relnamespace
+  JOIN pg_am am ON am.oid = ic.relam
+  LEFT JOIN pg_inherits h ON h.inhrelid = i.indexrelid
+  LEFT JOIN pg_class pc ON pc.oid = h.inhparent
+  LEFT JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+ WHERE (n.nspname, t.relname) IN (SELECT * FROM unnest(%(schemas)s::text[], %(names)s::text[]))
+   AND am.amname = 'btree'
+   AND i.indisvalid
+   AND NOT i.indisunique
+   AND NOT i.indisexclusion
+   AND i.indrelid NOT IN (SELECT relation FROM blocked)
+   AND i.indexrelid NOT IN (SELECT relation FROM blocked)
+ ORDER BY n.nspname, t.relname, ic.relname
+"""
+
+
+def partition_indexes(
+    conn: psycopg.Connection, partitions: Sequence[Partition]
+) -> dict[tuple[str, str], list[PartitionIndex]]:
+    """(schema, name) of each of `partitions` → its indexes that may be attached to its table's index (none
+    of a partition locked by DDL in flight: a build there waits for that lock anyway)."""
+    params = {"schemas": [p.schema for p in partitions], "names": [p.name for p in partitions]}
+    found: dict[tuple[str, str], list[PartitionIndex]] = {}
+    with conn.cursor(row_factory=dict_row) as cur:
+        for row in cur.execute(PARTITION_INDEXES_SQL, params).fetchall():
+            found.setdefault((row["schema"], row["table_name"]), []).append(
+                PartitionIndex(
+                    schema=row["schema"],
+                    table=row["table_name"],
+                    name=row["name"],
+                    columns=tuple(row["columns"]),
+                    key_definitions=tuple(row["key_definitions"]),
+                    include=tuple(row["include"]),
+                    definition=row["definition"],
+                    partial=row["partial"],
+                    attached_to=None
+                    if row["attached_name"] is None
+                    else (row["attached_schema"], row["attached_name"]),
+                )
+            )
+    return found
+
+
+def lock_free_steps(
+    candidate: Candidate,
+    partitions: Sequence[Partition],
+    existing: Mapping[tuple[str, str], Sequence[PartitionIndex]] | None = None,
+) -> list[BuildStep] | None:
     """The statements that build `candidate` on its partitioned table, whose partitions (parents first) are
-    `partitions`, without blocking writes, in order; None when a partition is a foreign table."""
+    `partitions`, without blocking writes, in order; None when a partition is a foreign table. A partition
+    with an index of `existing` (partition_indexes) that matches, attached to no index or to this one's
+    parent index already, gets it attached, last (again: PostgreSQL does nothing then), and a partition of
+    it nothing more (a valid partitioned index covers its own partitions)."""
     if any(p.kind == "f" for p in partitions):
         return None
     index_of: dict[tuple[str, str], Candidate] = {(candidate.schema, candidate.table): candidate}
     steps = [BuildStep(candidate.ddl(concurrently=False, only=True), (candidate.schema, candidate.name()))]
+    reused: list[BuildStep] = []
+    covered: set[tuple[str, str]] = set()  # partitions an attached existing index covers
     for p in partitions:
+        if (p.parent_schema, p.parent_name) in covered:
+            covered.add((p.schema, p.name))
+            continue
+        parent = index_of[(p.parent_schema, p.parent_name)]
+        own = next(
+            (
+                ix
+                for ix in (existing or {}).get((p.schema, p.name), ())
+                if ix.attached_to in (None, (parent.schema, parent.name())) and ix.matches(candidate)
+            ),
+            None,
+        )
+        if own is not None:
+            covered.add((p.schema, p.name))
+            reused.append(
+                BuildStep(_attach(parent, p.schema, own.name), attaches_existing=(p.schema, own.name))
+            )
+            continue
         part = dataclasses.replace(candidate, schema=p.schema, table=p.name, partitioned=p.kind == "p")
         index_of[(p.schema, p.name)] = part
         leaf = p.kind != "p"
         steps.append(BuildStep(part.ddl(concurrently=leaf, only=not leaf), (p.schema, part.name()), leaf))
-        parent = index_of[(p.parent_schema, p.parent_name)]
-        steps.append(
-            BuildStep(
-                sql.SQL("ALTER INDEX {}.{} ATTACH PARTITION {}.{}").format(
-                    sql.Identifier(parent.schema),
-                    sql.Identifier(parent.name()),
-                    sql.Identifier(p.schema),
-                    sql.Identifier(part.name()),
-                )
-            )
-        )
-    return steps
+        steps.append(BuildStep(_attach(parent, p.schema, part.name())))
+    return steps + reused
+
+
+def _attach(parent: Candidate, schema: str, index: str) -> sql.Composed:
+    return sql.SQL("ALTER INDEX {}.{} ATTACH PARTITION {}.{}").format(
+        sql.Identifier(parent.schema),
+        sql.Identifier(parent.name()),
+        sql.Identifier(schema),
+        sql.Identifier(index),
+    )
 
 
 def lock_free_build(conn: psycopg.Connection, candidate: Candidate) -> list[BuildStep] | None:
-    """lock_free_steps over the table's partitions as they are now; None for a table that is not
-    partitioned, or has a foreign-table partition."""
+    """lock_free_steps over the table's partitions and their indexes as they are now; None for a table that
+    is not partitioned, or has a foreign-table partition."""
     if not candidate.partitioned:
         return None
     key = (candidate.schema, candidate.table)
-    return lock_free_steps(candidate, partition_trees(conn, key).get(key, []))
+    partitions = partition_trees(conn, key).get(key, [])
+    return lock_free_steps(candidate, partitions, partition_indexes(conn, partitions))

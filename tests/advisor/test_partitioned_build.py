@@ -3,6 +3,7 @@ on each partition, attached to the table's index (pgdba.advisor.partitioned_buil
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import psycopg
@@ -139,3 +140,111 @@ def test_a_tree_with_a_foreign_partition_keeps_the_one_statement(db: TestDatabas
     # the one statement builds it on every partition but the foreign one (HypoPG's what-if indexes too)
     _created, tree = applied(db, advice)
     assert len(tree) == 5 and all(valid for _index, _leaf, valid, _table in tree)
+
+
+INDEX_PARENT_SQL = """
+SELECT c.relname, p.relname
+  FROM pg_index i
+  JOIN pg_class c ON c.oid = i.indexrelid
+  LEFT JOIN pg_inherits h ON h.inhrelid = i.indexrelid
+  LEFT JOIN pg_class p ON p.oid = h.inhparent
+ WHERE i.indrelid = ANY(%s::regclass[])
+ ORDER BY 1
+"""
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_a_partitions_own_index_of_the_same_definition_is_attached_not_built_twice(db: TestDatabase) -> None:
+    db.execute(LOG)
+    db.execute(
+        "CREATE INDEX year_course ON log_2024 (course_id);"
+        'CREATE INDEX old_course_desc ON "Old"."Log 2023" (course_id DESC);'
+        'CREATE INDEX old_course_plain ON "Old"."Log 2023" (course_id);'
+        "CREATE INDEX half_course_covering ON log_2024_h1 (course_id) INCLUDE (at);"
+        "CREATE INDEX half_course_partial ON log_2024_h1 (course_id) WHERE at > '2024-03-01';"
+        "CREATE TABLE log_2025 PARTITION OF log FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');"
+        "INSERT INTO log SELECT g, g % 700, timestamptz '2025-01-01' + g * interval '1 minute'"
+        "  FROM generate_series(1, 100000) g;"
+        "ANALYZE log"
+    )
+    advice = advised(db)
+    (recommendation,) = advice.recommendations
+    assert recommendation.build_steps == [
+        'CREATE INDEX IF NOT EXISTS "log_course_id_idx" ON ONLY "public"."log" USING btree ("course_id")',
+        'CREATE INDEX CONCURRENTLY IF NOT EXISTS "log_2025_course_id_idx" ON "public"."log_2025" USING btree '
+        '("course_id")',
+        'ALTER INDEX "public"."log_course_id_idx" ATTACH PARTITION "public"."log_2025_course_id_idx"',
+        # last: once a partition's own index is attached, dropping the table's would drop it too
+        'ALTER INDEX "public"."log_course_id_idx" ATTACH PARTITION "Old"."old_course_plain"',
+        'ALTER INDEX "public"."log_course_id_idx" ATTACH PARTITION "public"."year_course"',
+    ]
+    assert any("gets it attached, last, not a second one built" in note for note in advice.notes)
+    with db.target.connect(apply=True) as conn:
+        created, failed = create_indexes(conn, advice)
+    assert failed == [] and [c["index"] for c in created] == ["log_course_id_idx"]
+    with db.connect() as conn:
+        parents = conn.execute(INDEX_PARENT_SQL, (["log", "log_2024", "log_2025", *LEAVES],)).fetchall()
+        valid = conn.execute(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'log_course_id_idx'::regclass"
+        )
+        assert valid.fetchone() == (True,)
+    assert parents == [
+        ("half_course_covering", None),  # not the same definition: left alone
+        ("half_course_partial", None),
+        ("log_2024_h1_course_id_idx", "year_course"),  # year_course's own, made with it
+        ("log_2024_h2_course_id_idx", "year_course"),
+        ("log_2025_course_id_idx", "log_course_id_idx"),
+        ("log_course_id_idx", None),
+        ("old_course_desc", None),
+        ("old_course_plain", "log_course_id_idx"),
+        ("year_course", "log_course_id_idx"),
+    ]
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_a_build_that_fails_after_attaching_a_partitions_own_index_drops_nothing_and_a_rerun_finishes(
+    db: TestDatabase,
+) -> None:
+    db.execute(LOG)
+    db.execute(
+        "CREATE INDEX year_course ON log_2024 (course_id);"
+        'CREATE INDEX old_course ON "Old"."Log 2023" (course_id);'
+        "CREATE TABLE log_2025 PARTITION OF log FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');"
+        "INSERT INTO log SELECT g, g % 700, timestamptz '2025-01-01' + g * interval '1 minute'"
+        "  FROM generate_series(1, 100000) g;"
+        "ANALYZE log"
+    )
+    advice = advised(db)
+    impatient = dataclasses.replace(db.target, lock_timeout_ms=300)
+    with db.connect(autocommit=False) as holder:  # a session holds year_course: its ATTACH waits
+        holder.execute("COMMENT ON INDEX year_course IS 'in use'")  # its lock lets reads go on
+        with impatient.connect(apply=True) as conn:
+            created, failed = create_indexes(conn, advice)
+        holder.rollback()
+    assert created == [] and len(failed) == 1
+    # old_course is attached by then: dropping the table's index would drop it too
+    assert "lock timeout" in failed[0] and "left not valid yet" in failed[0] and "Old.old_course" in failed[0]
+    with db.connect() as conn:
+        parents = dict(conn.execute(INDEX_PARENT_SQL, (["log", "log_2024", "log_2025", *LEAVES],)).fetchall())
+    assert parents["old_course"] == parents["log_2025_course_id_idx"] == "log_course_id_idx"
+    assert parents["year_course"] is None
+    with db.target.connect(apply=True) as conn:  # the same advice applied again finishes the build
+        created, failed = create_indexes(conn, advice)
+    assert failed == [] and [c["index"] for c in created] == ["log_course_id_idx"]
+    with db.connect() as conn:
+        parents = dict(conn.execute(INDEX_PARENT_SQL, (["log", "log_2024", "log_2025", *LEAVES],)).fetchall())
+        valid = conn.execute(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'log_course_id_idx'::regclass"
+        )
+        assert valid.fetchone() == (True,)
+    assert parents["year_course"] == parents["old_course"] == "log_course_id_idx"
+    assert sorted(parents) == [  # nothing built twice
+        "log_2024_h1_course_id_idx",
+        "log_2024_h2_course_id_idx",
+        "log_2025_course_id_idx",
+        "log_course_id_idx",
+        "old_course",
+        "year_course",
+    ]
