@@ -4,7 +4,7 @@ when a search index needs it and it is not installed)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import psycopg
@@ -68,15 +68,18 @@ def create_indexes(
         except psycopg.Error as exc:  # a partition locked since the lock check: nothing built yet
             failed.append(f"{candidate.name()}: {str(exc).splitlines()[0]}")
             continue
+        kept: list[str] = []  # partitions' own indexes the lock-free build attached
         if steps is not None:
-            if not _build_lock_free(conn, candidate.name(), steps, failed):
+            attached = _build_lock_free(conn, candidate.name(), steps, failed)
+            if attached is None:
                 continue
+            kept = attached
         else:
             try:
                 conn.execute(candidate.ddl(concurrently=True))
             except psycopg.Error as exc:
                 failed.append(f"{candidate.name()}: {str(exc).splitlines()[0]}")
-        _check_built(conn, candidate.schema, candidate.name(), candidate.partitioned, created, failed)
+        _check_built(conn, candidate.schema, candidate.name(), candidate.partitioned, created, failed, kept)
     searches = [s for s in advice.search_indexes if relations is None or s.relation in relations]
     if searches and _trigram_ready(conn, searches[0], failed):
         for search in searches:
@@ -88,24 +91,33 @@ def create_indexes(
     return created, failed
 
 
-def _build_lock_free(conn: psycopg.Connection, name: str, steps: list[BuildStep], failed: list[str]) -> bool:
+def _build_lock_free(
+    conn: psycopg.Connection, name: str, steps: list[BuildStep], failed: list[str]
+) -> list[str] | None:
     """Run the lock-free build of an index on a partitioned table. When a step fails, the indexes this run
     created are dropped again (the table's first: that drops the partitions' indexes attached to it) and
-    the failure is in `failed`; once a partition's own earlier index is attached (those steps come last),
-    nothing is dropped, as that would drop it too: the same steps run again finish the build."""
+    the failure is in `failed` (and None returned); once a partition's own earlier index is attached (those
+    steps come last), nothing is dropped, as that would drop it too: the same steps run again finish the
+    build. Returns the partitions' own indexes it attached."""
     made: list[BuildStep] = []
     attached_existing: list[str] = []
     for step in steps:
-        fresh = step.creates is not None and not _index_exists(conn, *step.creates)
+        state = None if step.creates is None else _index_state(conn, *step.creates)
+        fresh = step.creates is not None and state is None
+        statement: sql.Composed = step.statement
+        if step.concurrently and step.creates is not None and state is not None and not state[0]:
+            # a partition's index left invalid by an interrupted build (CREATE … IF NOT EXISTS would skip
+            # it, and an invalid one attached keeps the table's index invalid): built again in place
+            statement = sql.SQL("REINDEX INDEX CONCURRENTLY {}.{}").format(*map(sql.Identifier, step.creates))
         try:
-            conn.execute(step.statement)
+            conn.execute(statement)
         except psycopg.Error as exc:
             if attached_existing:
                 failed.append(
                     f"{name}: {str(exc).splitlines()[0]}; left not valid yet, as dropping it would drop the "
                     f"partitions' own {', '.join(attached_existing)} attached to it: run --apply again to finish"
                 )
-                return False
+                return None
             if fresh:  # a failed CONCURRENTLY build leaves an invalid index behind
                 made.append(step)
             failed.append(f"{name}: {str(exc).splitlines()[0]}; dropped what it had built")
@@ -120,16 +132,18 @@ def _build_lock_free(conn: psycopg.Connection, name: str, steps: list[BuildStep]
                     conn.execute(sql.SQL(drop).format(*(sql.Identifier(part) for part in built.creates)))
                 except psycopg.Error as drop_error:  # said, and the rest still dropped
                     failed.append(f"{built.creates[1]}: not dropped: {str(drop_error).splitlines()[0]}")
-            return False
+            return None
         if fresh:
             made.append(step)
         if step.attaches_existing is not None:
             attached_existing.append(".".join(step.attaches_existing))
-    return True
+    return attached_existing
 
 
-def _index_exists(conn: psycopg.Connection, schema: str, name: str) -> bool:
-    return conn.execute(INDEX_STATE_SQL, {"schema": schema, "name": name}).fetchone() is not None
+def _index_state(conn: psycopg.Connection, schema: str, name: str) -> tuple[bool, int] | None:
+    """(valid, size in bytes) of the index, None when there is none of that name."""
+    row = conn.execute(INDEX_STATE_SQL, {"schema": schema, "name": name}).fetchone()
+    return None if row is None else (bool(row[0]), int(row[1]))
 
 
 def _trigram_ready(conn: psycopg.Connection, search: SearchIndexAdvice, failed: list[str]) -> bool:
@@ -155,10 +169,18 @@ def _check_built(
     partitioned: bool,
     created: list[dict[str, Any]],
     failed: list[str],
+    kept: Sequence[str] = (),
 ) -> None:
-    """Add a built index to `created`; one a failed build left invalid is dropped again (in `failed`)."""
+    """Add a built index to `created`; one a failed build left invalid is dropped again (in `failed`), but
+    not a partitioned one with partitions' own earlier indexes attached (`kept`): they would go with it."""
     row = conn.execute(INDEX_STATE_SQL, {"schema": schema, "name": name}).fetchone()
     if row is None:
+        return
+    if not row[0] and kept:
+        failed.append(
+            f"{name}: not valid yet (a partition's index is not valid), kept, as dropping it would drop the "
+            f"partitions' own {', '.join(kept)} attached to it"
+        )
         return
     if not row[0]:
         # (a partitioned index cannot be dropped CONCURRENTLY)

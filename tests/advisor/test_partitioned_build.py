@@ -248,3 +248,40 @@ def test_a_build_that_fails_after_attaching_a_partitions_own_index_drops_nothing
         "old_course",
         "year_course",
     ]
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_a_partitions_index_an_interrupted_build_left_invalid_is_rebuilt_in_place(db: TestDatabase) -> None:
+    db.execute(LOG)
+    db.execute('CREATE INDEX old_course ON "Old"."Log 2023" (course_id)')
+    advice = advised(db)
+    # what an earlier --apply left when a long transaction writing log_2024_h1 made its CONCURRENTLY build
+    # of that partition's index time out: the table's index, and the partition's, invalid
+    db.execute('CREATE INDEX "log_course_id_idx" ON ONLY log (course_id)')
+    with db.connect(autocommit=False) as writer, db.connect() as builder:
+        writer.execute("INSERT INTO log_2024_h1 VALUES (0, 1, '2024-02-01')")
+        builder.execute("SET lock_timeout = '300ms'")
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            builder.execute(
+                'CREATE INDEX CONCURRENTLY "log_2024_h1_course_id_idx" ON log_2024_h1 (course_id)'
+            )
+        writer.rollback()
+        state = builder.execute(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'log_2024_h1_course_id_idx'::regclass"
+        )
+        assert state.fetchone() == (False,)
+    with db.target.connect(apply=True) as conn:
+        created, failed = create_indexes(conn, advice)
+    assert failed == [] and [c["index"] for c in created] == ["log_course_id_idx"]
+    with db.connect() as conn:
+        parents = dict(conn.execute(INDEX_PARENT_SQL, (["log", "log_2024", *LEAVES],)).fetchall())
+        invalid = conn.execute("SELECT count(*) FROM pg_index WHERE NOT indisvalid").fetchone()
+    assert invalid == (0,)
+    assert parents == {
+        "log_2024_course_id_idx": "log_course_id_idx",
+        "log_2024_h1_course_id_idx": "log_2024_course_id_idx",
+        "log_2024_h2_course_id_idx": "log_2024_course_id_idx",
+        "log_course_id_idx": None,
+        "old_course": "log_course_id_idx",
+    }
