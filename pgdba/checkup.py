@@ -429,7 +429,12 @@ CHECKS: tuple[Check, ...] = (  # weights by area follow reliability.md §4 (back
     Check(
         "index.duplicate", 1, ("indexes",), lambda d, kw: index_health.duplicate_indexes(d["indexes"], **kw)
     ),
-    Check("index.invalid", 1, ("indexes",), lambda d, kw: index_health.invalid_indexes(d["indexes"], **kw)),
+    Check(
+        "index.invalid",
+        1,
+        ("indexes", "partitions"),
+        lambda d, kw: index_health.invalid_indexes(d["indexes"], d["partitions"], **kw),
+    ),
     Check(
         "index.missing_fk",
         2,

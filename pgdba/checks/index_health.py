@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
-from pgdba.advisor.candidates import Candidate, identifier_prefix, partitioned_build_note
+from pgdba.advisor.candidates import IDENTIFIER_MAX, Candidate, identifier_prefix, partitioned_build_note
 from pgdba.advisor.partitioned_build import lock_free_steps
 from pgdba.checks.indexes import StatsAge, unused_indexes
 from pgdba.findings import Finding, Severity
-from pgdba.sql_text import identifier, qualified
+from pgdba.sql_text import identifier, qualified, unquoted
 from pgdba.stats.bloat import BloatEstimate
 from pgdba.stats.database import DatabaseStats
 from pgdba.stats.foreign_keys import ForeignKey
@@ -148,12 +150,24 @@ def _same_order(ix: IndexStats, other: IndexStats, n: int) -> bool:
     return ix.method != "btree" or same_key_order(ix.key_options, other.key_options[:n])
 
 
-def invalid_indexes(indexes: Sequence[IndexStats]) -> list[Finding]:
+def invalid_indexes(
+    indexes: Sequence[IndexStats], partitions: Mapping[tuple[str, str], Sequence[Partition]] | None = None
+) -> list[Finding]:
     """Indexes left invalid by a failed CREATE INDEX CONCURRENTLY: written to, never used by the planner. An
     index on a partitioned table is invalid while some partition has no valid index attached to it (the
-    lock-free CREATE INDEX … ON ONLY route, half done): that one is completed, not dropped."""
+    lock-free CREATE INDEX … ON ONLY route, half done): that one is completed, not dropped, with the steps
+    that complete it when the partitions (`partitions`, pgdba.stats.partitions) are known. An invalid index
+    attached to another (which cannot be dropped alone) is one of those steps, not a finding of its own."""
+    children: dict[tuple[str, str], list[Partition]] = defaultdict(list)
+    for tree in (partitions or {}).values():
+        for p in tree:
+            children[(p.parent_schema, p.parent_name)].append(p)
     return [
-        _unfinished_partitioned(ix) if ix.partitioned else _invalid(ix) for ix in indexes if not ix.is_valid
+        _unfinished_partitioned(ix, _completion_steps(ix, indexes, children) if children else None)
+        if ix.partitioned
+        else _invalid(ix)
+        for ix in indexes
+        if not ix.is_valid and ix.attached_to is None  # an attached one: its (invalid) top index's finding
     ]
 
 
@@ -169,16 +183,118 @@ def _invalid(ix: IndexStats) -> Finding:
     )
 
 
-def _unfinished_partitioned(ix: IndexStats) -> Finding:
+def _unfinished_partitioned(ix: IndexStats, steps: list[str] | None) -> Finding:
+    recommendation = (
+        "Create the missing partition's index CONCURRENTLY and ALTER INDEX … ATTACH PARTITION it (or rebuild "
+        "a partition's failed one): until then queries on that partition go without the index"
+    )
+    if steps:
+        recommendation = (
+            "Complete it without blocking writes, one statement at a time: each partition without a valid "
+            "index attached gets its own (an index of the same definition it already has is attached; an "
+            "invalid one is rebuilt CONCURRENTLY). Until then queries on those partitions go without the index"
+        )
     return Finding(
         "index.invalid",
         Severity.WARNING,
         "Partitioned index not valid yet: a partition has no valid index attached to it",
         ix.qualified_name,
         {"size_bytes": ix.size_bytes, "definition": ix.definition},
-        "Create the missing partition's index CONCURRENTLY and ALTER INDEX … ATTACH PARTITION it (or rebuild "
-        "a partition's failed one): until then queries on that partition go without the index",
+        recommendation,
+        "\n".join(steps) if steps else None,
     )
+
+
+def _completion_steps(
+    ix: IndexStats, indexes: Sequence[IndexStats], children: Mapping[tuple[str, str], Sequence[Partition]]
+) -> list[str] | None:
+    """The statements that make the partitioned index `ix` valid without blocking writes: below it, each
+    partition without a valid index attached gets one attached (its own of the same definition, else one
+    built CONCURRENTLY; a sub-partitioned one ON ONLY, completed in turn), an invalid attached one rebuilt
+    CONCURRENTLY. None when they cannot be told: `ix` backing a constraint, read while locked, or over a
+    foreign-table partition, which no index can cover."""
+    if ix.locked or ix.backs_constraint or _key_text(ix) is None:
+        return None
+    on_table: dict[tuple[str, str], list[IndexStats]] = defaultdict(list)
+    for other in indexes:
+        on_table[(other.schema, other.table)].append(other)
+    taken = {(other.schema, other.index) for other in indexes}
+    steps: list[str] = []
+
+    def complete(parent: IndexStats, schema: str, table: str) -> bool:
+        for p in children.get((schema, table), ()):
+            if p.kind == "f":
+                return False
+            mine = [
+                i for i in on_table[(p.schema, p.name)] if _attached_to(i) == (parent.schema, parent.index)
+            ]
+            same = [
+                i
+                for i in on_table[(p.schema, p.name)]
+                if i.attached_to is None and i.is_unique == ix.is_unique and _key_text(i) == _key_text(ix)
+            ]
+            if mine or same:
+                part = (mine or same)[0]
+                if part.is_valid and mine:
+                    continue
+                if not part.is_valid and p.kind == "p" and not complete(part, p.schema, p.name):
+                    return False
+                if not part.is_valid and p.kind != "p":
+                    steps.append(f"REINDEX INDEX CONCURRENTLY {qualified(part.schema, part.index)};")
+                # attached (again, for one attached invalid: only an ATTACH makes PostgreSQL check whether
+                # the parent's index is complete, not the REINDEX)
+                steps.append(_attach_sql(parent, part.schema, part.index))
+                continue
+            name = _partition_index_name(ix, p.schema, p.name, taken)
+            taken.add((p.schema, name))
+            unique = "UNIQUE " if ix.is_unique else ""
+            if p.kind == "p":  # its own partitions get theirs first; it is valid once they are attached
+                where = f"{identifier(name)} ON ONLY {qualified(p.schema, p.name)}"
+            else:
+                where = f"CONCURRENTLY {identifier(name)} ON {qualified(p.schema, p.name)}"
+            steps.append(f"CREATE {unique}INDEX {where} {_key_text(ix)};")
+            if p.kind == "p":
+                made = dataclasses.replace(ix, schema=p.schema, table=p.name, index=name, is_valid=False)
+                if not complete(made, p.schema, p.name):
+                    return False
+            steps.append(_attach_sql(parent, p.schema, name))
+        return True
+
+    return steps if complete(ix, ix.schema, ix.table) and steps else None
+
+
+def _key_text(ix: IndexStats) -> str | None:
+    """What pg_get_indexdef prints after the table: `USING btree (kind) INCLUDE (at) WHERE (…)`; the same on
+    two indexes means the same definition (keys, operator classes, collations, order, predicate)."""
+    start = ix.definition.find(f" USING {ix.method} (", ix.definition.find(" ON "))
+    return None if start < 0 else ix.definition[start + 1 :]
+
+
+_QUALIFIED = re.compile(r'^("(?:[^"]|"")*"|[^."]+)\.("(?:[^"]|"")*"|[^."]+)$')
+
+
+def _attached_to(ix: IndexStats) -> tuple[str, str] | None:
+    """(schema, name) of the index `ix` is attached to (IndexStats.attached_to, quoted as quote_ident)."""
+    match = _QUALIFIED.match(ix.attached_to or "")
+    return None if match is None else (unquoted(match[1]), unquoted(match[2]))
+
+
+def _attach_sql(parent: IndexStats, schema: str, index: str) -> str:
+    return (
+        f"ALTER INDEX {qualified(parent.schema, parent.index)} ATTACH PARTITION {qualified(schema, index)};"
+    )
+
+
+def _partition_index_name(ix: IndexStats, schema: str, table: str, taken: set[tuple[str, str]]) -> str:
+    """The index name of partition `table`: the table's index name with the partition's name in front of it
+    in place of the table's (`event_kind_idx` → `event_2027_kind_idx`), none of `taken`, at most 63 bytes."""
+    rest = ix.index[len(ix.table) :] if ix.index.startswith(f"{ix.table}_") else f"_{ix.index}"
+    name = identifier_prefix(f"{table}{rest}")
+    number = 0
+    while (schema, name) in taken:
+        number += 1
+        name = identifier_prefix(f"{table}{rest}", IDENTIFIER_MAX - len(str(number))) + str(number)
+    return name
 
 
 def missing_fk_indexes(

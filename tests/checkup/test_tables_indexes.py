@@ -591,11 +591,69 @@ def test_a_half_built_partitioned_index_is_completed_not_dropped(db: TestDatabas
         "ALTER INDEX event_kind_idx ATTACH PARTITION event_2025_kind_idx;",
     )
     [finding] = find(run(db, "index.invalid"), "index.invalid")
-    assert finding.object == "public.event_kind_idx" and finding.sql is None  # no DROP of the work so far
-    assert "ATTACH PARTITION" in finding.recommendation
-    db.execute("CREATE INDEX event_2026_kind_idx ON event_2026 (kind)")
-    db.execute("ALTER INDEX event_kind_idx ATTACH PARTITION event_2026_kind_idx")
+    assert finding.object == "public.event_kind_idx"
+    assert finding.sql is not None and "DROP" not in finding.sql  # no DROP of the work so far
+    assert finding.sql.splitlines() == [
+        'CREATE INDEX CONCURRENTLY "event_2026_kind_idx" ON "public"."event_2026" USING btree (kind);',
+        'ALTER INDEX "public"."event_kind_idx" ATTACH PARTITION "public"."event_2026_kind_idx";',
+    ]
+    for statement in finding.sql.splitlines():  # as psql runs them: one at a time, CONCURRENTLY outside BEGIN
+        db.execute(statement)
     assert find(run(db, "index.invalid"), "index.invalid") == []
+
+
+@pytest.mark.catalog
+def test_the_steps_that_complete_a_half_built_partitioned_index_reuse_and_rebuild_what_is_there(
+    db: TestDatabase,
+) -> None:
+    script(
+        db,
+        'CREATE TABLE event (at date NOT NULL, kind text COLLATE "C", n int) PARTITION BY RANGE (at);'
+        "CREATE TABLE event_2025 PARTITION OF event FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');"
+        "CREATE TABLE event_2026 PARTITION OF event FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');"
+        "CREATE TABLE event_2027 PARTITION OF event FOR VALUES FROM ('2027-01-01') TO ('2028-01-01')"
+        " PARTITION BY RANGE (at);"
+        "CREATE TABLE event_2027_h1 PARTITION OF event_2027 FOR VALUES FROM ('2027-01-01') TO ('2027-07-01');"
+        "CREATE TABLE event_2028 PARTITION OF event FOR VALUES FROM ('2028-01-01') TO ('2029-01-01');"
+        "INSERT INTO event SELECT '2025-01-01'::date + g % 1400, 'k' || g % 10, g FROM generate_series(1, 5000) g"
+        " WHERE g % 1400 NOT BETWEEN 911 AND 1094;"  # event_2027 has no second half
+        "CREATE INDEX event_kind_idx ON ONLY event (kind) INCLUDE (n);"
+        # 2025: its own index of the same definition, not attached yet; another that differs in order only
+        "CREATE INDEX own_desc ON event_2025 (kind DESC) INCLUDE (n);"
+        "CREATE INDEX own_same ON event_2025 (kind) INCLUDE (n);"
+        # 2026: none, but a name the new one would take is in use
+        "CREATE INDEX event_2026_kind_idx ON event_2026 (n);",
+    )
+    # 2028: attached, but invalid: what a CONCURRENTLY build leaves when a long transaction writing the
+    # partition makes it time out
+    with db.connect() as conn:
+        conn.execute("SET lock_timeout = '300ms'")
+        with db.connect(autocommit=False) as writer:  # a long transaction writing event_2028
+            writer.execute("INSERT INTO event VALUES ('2028-02-01', 'x', 0)")
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                conn.execute("CREATE INDEX CONCURRENTLY event_2028_kind_idx ON event_2028 (kind) INCLUDE (n)")
+        conn.execute("ALTER INDEX event_kind_idx ATTACH PARTITION event_2028_kind_idx")
+    [finding] = find(run(db, "index.invalid"), "index.invalid")
+    assert finding.sql is not None
+    assert finding.sql.splitlines() == [
+        'ALTER INDEX "public"."event_kind_idx" ATTACH PARTITION "public"."own_same";',
+        'CREATE INDEX CONCURRENTLY "event_2026_kind_idx1" ON "public"."event_2026" USING btree (kind) INCLUDE (n);',
+        'ALTER INDEX "public"."event_kind_idx" ATTACH PARTITION "public"."event_2026_kind_idx1";',
+        'CREATE INDEX "event_2027_kind_idx" ON ONLY "public"."event_2027" USING btree (kind) INCLUDE (n);',
+        'CREATE INDEX CONCURRENTLY "event_2027_h1_kind_idx" ON "public"."event_2027_h1" USING btree (kind) '
+        "INCLUDE (n);",
+        'ALTER INDEX "public"."event_2027_kind_idx" ATTACH PARTITION "public"."event_2027_h1_kind_idx";',
+        'ALTER INDEX "public"."event_kind_idx" ATTACH PARTITION "public"."event_2027_kind_idx";',
+        'REINDEX INDEX CONCURRENTLY "public"."event_2028_kind_idx";',
+        # again: PostgreSQL checks whether event_kind_idx is complete on an ATTACH, not on a REINDEX
+        'ALTER INDEX "public"."event_kind_idx" ATTACH PARTITION "public"."event_2028_kind_idx";',
+    ]
+    for statement in finding.sql.splitlines():
+        db.execute(statement)
+    assert find(run(db, "index.invalid"), "index.invalid") == []
+    with db.connect() as conn:
+        valid = conn.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'event_kind_idx'::regclass")
+        assert valid.fetchone() == (True,)
 
 
 def test_indexes_unused_without_a_usable_default_store_judges_by_the_counters(
