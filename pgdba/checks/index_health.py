@@ -157,17 +157,26 @@ def invalid_indexes(
     index on a partitioned table is invalid while some partition has no valid index attached to it (the
     lock-free CREATE INDEX … ON ONLY route, half done): that one is completed, not dropped, with the steps
     that complete it when the partitions (`partitions`, pgdba.stats.partitions) are known. An invalid index
-    attached to another (which cannot be dropped alone) is one of those steps, not a finding of its own."""
+    attached to another (which cannot be dropped alone), or one those steps rebuild and attach, is one of
+    those steps, not a finding of its own."""
     children: dict[tuple[str, str], list[Partition]] = defaultdict(list)
     for tree in (partitions or {}).values():
         for p in tree:
             children[(p.parent_schema, p.parent_name)].append(p)
+    unfinished = {
+        (ix.schema, ix.index): _completion_steps(ix, indexes, children) if children else None
+        for ix in indexes
+        if ix.partitioned and not ix.is_valid and ix.attached_to is None
+    }
+    # a partition's invalid index those steps rebuild and attach: one of them, not a DROP of its own
+    rebuilt = {part for completion in unfinished.values() if completion for part in completion[1]}
     return [
-        _unfinished_partitioned(ix, _completion_steps(ix, indexes, children) if children else None)
+        _unfinished_partitioned(ix, (unfinished[(ix.schema, ix.index)] or ([], set()))[0])
         if ix.partitioned
         else _invalid(ix)
         for ix in indexes
-        if not ix.is_valid and ix.attached_to is None  # an attached one: its (invalid) top index's finding
+        # an attached one: its (invalid) top index's finding
+        if not ix.is_valid and ix.attached_to is None and (ix.schema, ix.index) not in rebuilt
     ]
 
 
@@ -183,7 +192,7 @@ def _invalid(ix: IndexStats) -> Finding:
     )
 
 
-def _unfinished_partitioned(ix: IndexStats, steps: list[str] | None) -> Finding:
+def _unfinished_partitioned(ix: IndexStats, steps: list[str]) -> Finding:
     recommendation = (
         "Create the missing partition's index CONCURRENTLY and ALTER INDEX … ATTACH PARTITION it (or rebuild "
         "a partition's failed one): until then queries on that partition go without the index"
@@ -207,12 +216,13 @@ def _unfinished_partitioned(ix: IndexStats, steps: list[str] | None) -> Finding:
 
 def _completion_steps(
     ix: IndexStats, indexes: Sequence[IndexStats], children: Mapping[tuple[str, str], Sequence[Partition]]
-) -> list[str] | None:
+) -> tuple[list[str], set[tuple[str, str]]] | None:
     """The statements that make the partitioned index `ix` valid without blocking writes: below it, each
     partition without a valid index attached gets one attached (its own of the same definition, else one
     built CONCURRENTLY; a sub-partitioned one ON ONLY, completed in turn), an invalid attached one rebuilt
-    CONCURRENTLY. None when they cannot be told: `ix` backing a constraint, read while locked, or over a
-    foreign-table partition, which no index can cover."""
+    CONCURRENTLY; and (schema, name) of the partitions' indexes they rebuild. None when they cannot be told:
+    `ix` backing a constraint, read while locked, or over a foreign-table partition, which no index can
+    cover."""
     if ix.locked or ix.backs_constraint or _key_text(ix) is None:
         return None
     on_table: dict[tuple[str, str], list[IndexStats]] = defaultdict(list)
@@ -220,6 +230,7 @@ def _completion_steps(
         on_table[(other.schema, other.table)].append(other)
     taken = {(other.schema, other.index) for other in indexes}
     steps: list[str] = []
+    rebuilt: set[tuple[str, str]] = set()
 
     def complete(parent: IndexStats, schema: str, table: str) -> bool:
         for p in children.get((schema, table), ()):
@@ -241,6 +252,7 @@ def _completion_steps(
                     return False
                 if not part.is_valid and p.kind != "p":
                     steps.append(f"REINDEX INDEX CONCURRENTLY {qualified(part.schema, part.index)};")
+                    rebuilt.add((part.schema, part.index))
                 # attached (again, for one attached invalid: only an ATTACH makes PostgreSQL check whether
                 # the parent's index is complete, not the REINDEX)
                 steps.append(_attach_sql(parent, part.schema, part.index))
@@ -260,7 +272,7 @@ def _completion_steps(
             steps.append(_attach_sql(parent, p.schema, name))
         return True
 
-    return steps if complete(ix, ix.schema, ix.table) and steps else None
+    return (steps, rebuilt) if complete(ix, ix.schema, ix.table) and steps else None
 
 
 def _key_text(ix: IndexStats) -> str | None:

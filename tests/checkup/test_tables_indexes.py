@@ -615,6 +615,7 @@ def test_the_steps_that_complete_a_half_built_partitioned_index_reuse_and_rebuil
         " PARTITION BY RANGE (at);"
         "CREATE TABLE event_2027_h1 PARTITION OF event_2027 FOR VALUES FROM ('2027-01-01') TO ('2027-07-01');"
         "CREATE TABLE event_2028 PARTITION OF event FOR VALUES FROM ('2028-01-01') TO ('2029-01-01');"
+        "CREATE TABLE event_2029 PARTITION OF event FOR VALUES FROM ('2029-01-01') TO ('2030-01-01');"
         "INSERT INTO event SELECT '2025-01-01'::date + g % 1400, 'k' || g % 10, g FROM generate_series(1, 5000) g"
         " WHERE g % 1400 NOT BETWEEN 911 AND 1094;"  # event_2027 has no second half
         "CREATE INDEX event_kind_idx ON ONLY event (kind) INCLUDE (n);"
@@ -624,15 +625,19 @@ def test_the_steps_that_complete_a_half_built_partitioned_index_reuse_and_rebuil
         # 2026: none, but a name the new one would take is in use
         "CREATE INDEX event_2026_kind_idx ON event_2026 (n);",
     )
-    # 2028: attached, but invalid: what a CONCURRENTLY build leaves when a long transaction writing the
-    # partition makes it time out
+    # 2028 attached but invalid, 2029 invalid and not attached: what a CONCURRENTLY build leaves when a long
+    # transaction writing the partition makes it time out
     with db.connect() as conn:
         conn.execute("SET lock_timeout = '300ms'")
-        with db.connect(autocommit=False) as writer:  # a long transaction writing event_2028
-            writer.execute("INSERT INTO event VALUES ('2028-02-01', 'x', 0)")
-            with pytest.raises(psycopg.errors.LockNotAvailable):
-                conn.execute("CREATE INDEX CONCURRENTLY event_2028_kind_idx ON event_2028 (kind) INCLUDE (n)")
+        with db.connect(autocommit=False) as writer:  # a long transaction writing event_2028 and event_2029
+            writer.execute("INSERT INTO event VALUES ('2028-02-01', 'x', 0), ('2029-02-01', 'x', 0)")
+            for year in (2028, 2029):
+                with pytest.raises(psycopg.errors.LockNotAvailable):
+                    conn.execute(
+                        f"CREATE INDEX CONCURRENTLY event_{year}_kind_idx ON event_{year} (kind) INCLUDE (n)"
+                    )
         conn.execute("ALTER INDEX event_kind_idx ATTACH PARTITION event_2028_kind_idx")
+    # one finding: 2029's invalid index is rebuilt and attached by its steps, not a DROP of its own
     [finding] = find(run(db, "index.invalid"), "index.invalid")
     assert finding.sql is not None
     assert finding.sql.splitlines() == [
@@ -647,6 +652,8 @@ def test_the_steps_that_complete_a_half_built_partitioned_index_reuse_and_rebuil
         'REINDEX INDEX CONCURRENTLY "public"."event_2028_kind_idx";',
         # again: PostgreSQL checks whether event_kind_idx is complete on an ATTACH, not on a REINDEX
         'ALTER INDEX "public"."event_kind_idx" ATTACH PARTITION "public"."event_2028_kind_idx";',
+        'REINDEX INDEX CONCURRENTLY "public"."event_2029_kind_idx";',
+        'ALTER INDEX "public"."event_kind_idx" ATTACH PARTITION "public"."event_2029_kind_idx";',
     ]
     for statement in finding.sql.splitlines():
         db.execute(statement)
