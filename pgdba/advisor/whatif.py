@@ -541,19 +541,44 @@ def explain_generic(
     elif server_version_num >= 160000 and parameter_types is None:
         row = cursor.execute(sql.SQL("EXPLAIN (GENERIC_PLAN, FORMAT JSON) {}").format(text)).fetchone()
     else:
-        declared: sql.Composable = sql.SQL("")
-        if parameter_types is not None:
-            declared = sql.SQL(" ({})").format(sql.SQL(", ").join(map(sql.SQL, parameter_types)))
-        conn.execute(sql.SQL("SET plan_cache_mode = force_generic_plan"))
-        conn.execute(sql.SQL("PREPARE {}{} AS {}").format(sql.Identifier(_STATEMENT), declared, text))
-        try:
-            nulls = sql.SQL(", ").join([sql.NULL] * param_count)
-            statement = sql.SQL("EXPLAIN (FORMAT JSON) EXECUTE {}({})").format(
-                sql.Identifier(_STATEMENT), nulls
-            )
-            row = cursor.execute(statement).fetchone()
-        finally:
-            conn.execute(sql.SQL("DEALLOCATE {}").format(sql.Identifier(_STATEMENT)))
+        plan = _explain_prepared(conn, text, param_count, parameter_types)
+        if any("Subplans Removed" in node for node in _nodes(plan)):
+            # EXECUTE with NULLs prunes, as the executor starts, every partition a `$n` compares the
+            # partition key with: the plan no longer names the indexes it would scan there. Planned again
+            # without run-time pruning for those names (the cost stays the generic plan's)
+            conn.execute(sql.SQL("SET enable_partition_pruning = off"))
+            try:
+                unpruned = _explain_prepared(conn, text, param_count, parameter_types)
+            finally:
+                conn.execute(sql.SQL("RESET enable_partition_pruning"))
+            plan["Plan"][PRUNED_INDEX_NAMES] = sorted(set(_index_names(unpruned)))
+        return plan
+    assert row is not None
+    document = row[0] if not isinstance(row[0], str) else json.loads(row[0])
+    return dict(document[0])
+
+
+# the key explain_generic adds to a plan with partitions pruned at executor start: the indexes the plan scans
+# in them
+PRUNED_INDEX_NAMES = "pgdba: Index Names In Pruned Partitions"
+
+
+def _explain_prepared(
+    conn: psycopg.Connection, text: sql.SQL, param_count: int, parameter_types: tuple[str, ...] | None
+) -> dict[str, Any]:
+    """EXPLAIN (FORMAT JSON) EXECUTE of the query PREPAREd (its parameters of `parameter_types`) under
+    plan_cache_mode = force_generic_plan, with NULL for each parameter."""
+    declared: sql.Composable = sql.SQL("")
+    if parameter_types is not None:
+        declared = sql.SQL(" ({})").format(sql.SQL(", ").join(map(sql.SQL, parameter_types)))
+    conn.execute(sql.SQL("SET plan_cache_mode = force_generic_plan"))
+    conn.execute(sql.SQL("PREPARE {}{} AS {}").format(sql.Identifier(_STATEMENT), declared, text))
+    try:
+        nulls = sql.SQL(", ").join([sql.NULL] * param_count)
+        statement = sql.SQL("EXPLAIN (FORMAT JSON) EXECUTE {}({})").format(sql.Identifier(_STATEMENT), nulls)
+        row = lenient_cursor(conn).execute(statement).fetchone()  # the plan may name a hypothetical index
+    finally:
+        conn.execute(sql.SQL("DEALLOCATE {}").format(sql.Identifier(_STATEMENT)))
     assert row is not None
     document = row[0] if not isinstance(row[0], str) else json.loads(row[0])
     return dict(document[0])
@@ -565,9 +590,16 @@ def plan_index_names(plan: dict[str, Any]) -> frozenset[str]:
 
 
 def _index_names(plan: dict[str, Any]) -> Iterator[str]:
+    for node in _nodes(plan):
+        if "Index Name" in node:
+            yield str(node["Index Name"])
+        yield from node.get(PRUNED_INDEX_NAMES, ())
+
+
+def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every node of a plan (EXPLAIN FORMAT JSON)."""
     stack: list[Any] = [plan.get("Plan", plan)]
     while stack:
         node = stack.pop()
-        if "Index Name" in node:
-            yield str(node["Index Name"])
+        yield node
         stack.extend(node.get("Plans", ()))
