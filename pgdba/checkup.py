@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 
+from pgdba.advisor.partitioned_build import partition_indexes
 from pgdba.alerts.metrics import succeeded
 from pgdba.backup.manifest import BACKUP_KIND
 from pgdba.backup.server_identity import read_system_identifier, records_of_server
@@ -101,6 +102,9 @@ def _collectors(conn: psycopg.Connection, facts: ServerFacts) -> dict[str, Calla
         "indexes": lambda: index_stats(conn),
         "foreign_keys": lambda: foreign_keys(conn),
         "partitions": lambda: partition_trees(conn),
+        "partition_indexes": lambda: partition_indexes(
+            conn, [p for t in partition_trees(conn).values() for p in t]
+        ),
         "table_bloat": lambda: table_bloat(conn),
         "index_bloat": lambda: index_bloat(conn),
         "database": lambda: database_stats(conn),
@@ -438,8 +442,10 @@ CHECKS: tuple[Check, ...] = (  # weights by area follow reliability.md §4 (back
     Check(
         "index.missing_fk",
         2,
-        ("foreign_keys", "partitions"),
-        lambda d, kw: index_health.missing_fk_indexes(d["foreign_keys"], d["partitions"], **kw),
+        ("foreign_keys", "partitions", "partition_indexes"),
+        lambda d, kw: index_health.missing_fk_indexes(
+            d["foreign_keys"], d["partitions"], d["partition_indexes"], **kw
+        ),
     ),
     Check(
         "table.seq_scan_heavy",

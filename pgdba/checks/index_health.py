@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 from pgdba.advisor.candidates import IDENTIFIER_MAX, Candidate, identifier_prefix, partitioned_build_note
-from pgdba.advisor.partitioned_build import lock_free_steps
+from pgdba.advisor.partitioned_build import PartitionIndex, lock_free_steps
 from pgdba.checks.indexes import StatsAge, unused_indexes
 from pgdba.findings import Finding, Severity
 from pgdba.sql_text import identifier, qualified, unquoted
@@ -312,13 +312,15 @@ def _partition_index_name(ix: IndexStats, schema: str, table: str, taken: set[tu
 def missing_fk_indexes(
     fks: Sequence[ForeignKey],
     partitions: Mapping[tuple[str, str], Sequence[Partition]] | None = None,
+    partition_indexes: Mapping[tuple[str, str], Sequence[PartitionIndex]] | None = None,
     *,
     min_rows: int = 10_000,
 ) -> list[Finding]:
     """Foreign keys with no index leading with their columns, on referencing tables of ≥ `min_rows` rows (a
     partitioned table's: its partitions'): every DELETE / key UPDATE on the referenced table then scans the
     whole referencing table. A partitioned table's is built the lock-free way over its `partitions`
-    (pgdba.advisor.partitioned_build); where they are unknown, with the one statement that blocks writes
+    (pgdba.advisor.partitioned_build; a partition's own index of the same definition, of
+    `partition_indexes`, attached rather than built again); where they are unknown, with the one statement that blocks writes
     and the lock-free route named. (A table with a foreign key has no foreign-table partition: PostgreSQL
     refuses one.)"""
     found = []
@@ -334,7 +336,7 @@ def missing_fk_indexes(
         )
         concurrently = "" if fk.partitioned else " CONCURRENTLY"
         statement = f"CREATE INDEX{concurrently} {name} ON {qualified(fk.schema, fk.table)} ({cols});"
-        steps = _lock_free_fk_index(fk, partitions) if fk.partitioned else None
+        steps = _lock_free_fk_index(fk, partitions, partition_indexes) if fk.partitioned else None
         if steps is not None:
             recommendation += (
                 "; on a partitioned table without blocking writes: ON ONLY the table, CONCURRENTLY on each "
@@ -363,13 +365,16 @@ def missing_fk_indexes(
 
 
 def _lock_free_fk_index(
-    fk: ForeignKey, partitions: Mapping[tuple[str, str], Sequence[Partition]] | None
+    fk: ForeignKey,
+    partitions: Mapping[tuple[str, str], Sequence[Partition]] | None,
+    partition_indexes: Mapping[tuple[str, str], Sequence[PartitionIndex]] | None,
 ) -> list[str] | None:
     """The lock-free build of the foreign key's index on its partitioned table, None when not possible."""
     tree = (partitions or {}).get((fk.schema, fk.table))
     if not tree:
         return None
-    steps = lock_free_steps(Candidate(fk.schema, fk.table, fk.columns, partitioned=True), tree)
+    candidate = Candidate(fk.schema, fk.table, fk.columns, partitioned=True)
+    steps = lock_free_steps(candidate, tree, partition_indexes)
     return None if steps is None else [step.statement.as_string(None) for step in steps]
 
 

@@ -85,6 +85,14 @@ def index_serves_foreign_key(index: str, constraint: str) -> str:
                                 AND ao.amoppurpose = 's'))"""
 
 
+def _key_names(constraint: str) -> str:
+    """SQL: the names of the constraint row `constraint`'s key columns, in key order."""
+    return f"""ARRAY(SELECT a.attname
+                      FROM unnest({constraint}.conkey) WITH ORDINALITY AS k(attnum, pos)
+                      JOIN pg_attribute AS a ON a.attrelid = {constraint}.conrelid AND a.attnum = k.attnum
+                     ORDER BY k.pos)"""
+
+
 # A foreign key a partition inherited from its partitioned table's (conparentid <> 0) is that table's: it is
 # reported once, there; so are the clones PostgreSQL adds for each partition of a partitioned referenced table.
 FOREIGN_KEYS_SQL = f"""
@@ -92,10 +100,7 @@ WITH blocked AS ({BLOCKED_RELATIONS})
 SELECT n.nspname AS schema,
        c.relname AS "table",
        con.conname AS "constraint",
-       ARRAY(SELECT a.attname
-               FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, pos)
-               JOIN pg_attribute AS a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
-              ORDER BY k.pos) AS columns,
+       {_key_names("con")} AS columns,
        rn.nspname AS ref_schema,
        rc.relname AS ref_table,
        ARRAY(SELECT a.attname
@@ -110,7 +115,23 @@ SELECT n.nspname AS schema,
        EXISTS (SELECT 1
                  FROM pg_index AS i
                 WHERE i.indrelid = con.conrelid
-                  AND {index_serves_foreign_key("i", "con")}) AS has_index,
+                  AND {index_serves_foreign_key("i", "con")})
+       -- a partitioned table's lookups scan its leaf partitions: an index on each of them, serving the key
+       -- the leaf has from the table's (the same columns, by name), serves it too
+       OR (c.relkind = 'p'
+           AND NOT EXISTS (
+               SELECT 1
+                 FROM {leaf_partitions("c.oid")} AS leaf
+                WHERE NOT EXISTS (
+                    SELECT 1
+                      FROM pg_constraint AS lcon
+                      JOIN pg_index AS li ON li.indrelid = lcon.conrelid
+                     WHERE lcon.conrelid = leaf.oid
+                       AND lcon.contype = 'f'
+                       AND lcon.conparentid <> 0
+                       AND lcon.confrelid = con.confrelid
+                       AND {_key_names("lcon")} = {_key_names("con")}
+                       AND {index_serves_foreign_key("li", "lcon")}))) AS has_index,
        c.relkind = 'p' AS partitioned
   FROM pg_constraint AS con
   JOIN pg_class AS c ON c.oid = con.conrelid

@@ -86,6 +86,38 @@ def test_a_foreign_key_of_a_partitioned_table_is_reported_once_with_sql_postgres
 
 
 @pytest.mark.catalog
+def test_a_foreign_key_indexed_on_every_partition_is_served_and_one_partitions_index_is_attached(
+    db: TestDatabase,
+) -> None:
+    script(db, EVENTS)
+    # each partition indexed by hand (the foreign key's lookups scan them): nothing is missing
+    db.execute(
+        "CREATE INDEX mine_2024 ON events_2024 (parent_id); CREATE INDEX mine_2025 ON events_2025 (parent_id)"
+    )
+    assert find(run(db, "index.missing_fk"), "index.missing_fk") == []
+    # one partition without: the key lacks an index there, and the other partition's own is attached
+    db.execute("DROP INDEX mine_2024")
+    [missing] = find(run(db, "index.missing_fk"), "index.missing_fk")
+    assert missing.sql is not None
+    assert missing.sql.splitlines() == [
+        'CREATE INDEX IF NOT EXISTS "events_parent_id_idx" ON ONLY "public"."events" USING btree ("parent_id");',
+        'CREATE INDEX CONCURRENTLY IF NOT EXISTS "events_2024_parent_id_idx" ON "public"."events_2024" '
+        'USING btree ("parent_id");',
+        'ALTER INDEX "public"."events_parent_id_idx" ATTACH PARTITION "public"."events_2024_parent_id_idx";',
+        'ALTER INDEX "public"."events_parent_id_idx" ATTACH PARTITION "public"."mine_2025";',
+    ]
+    for statement in missing.sql.splitlines():
+        db.execute(statement)
+    assert find(run(db, "index.missing_fk"), "index.missing_fk") == []
+    with db.connect() as conn:
+        on_2025 = conn.execute(
+            "SELECT indexrelid::regclass::text FROM pg_index "
+            "WHERE indrelid = 'events_2025'::regclass AND pg_get_indexdef(indexrelid) LIKE '%%(parent_id)'"
+        )
+        assert on_2025.fetchall() == [("mine_2025",)]  # attached: no second one built
+
+
+@pytest.mark.catalog
 def test_a_foreign_key_to_a_partitioned_table_is_reported_once(db: TestDatabase) -> None:
     script(
         db,
