@@ -12,7 +12,15 @@ from psycopg.rows import dict_row
 
 from pgdba.advisor.parse_tree import column_name
 from pgdba.advisor.query_columns import CAST_KEY_FUNCTIONS, cast_type_name, key_function_name
-from pgdba.stats.indexes import ATTACHED_TO_SQL, KEY_OPCLASSES_SQL, KEY_OPTIONS_SQL, SERVED_FOREIGN_KEY_SQL
+from pgdba.stats.indexes import (
+    ATTACHED_TO_SQL,
+    INCLUDE_COLUMNS_SQL,
+    KEY_COLUMNS_SQL,
+    KEY_DEFINITIONS_SQL,
+    KEY_OPCLASSES_SQL,
+    KEY_OPTIONS_SQL,
+    SERVED_FOREIGN_KEY_SQL,
+)
 from pgdba.stats.locks import BLOCKED_RELATIONS
 
 # Columns wider than this on average make poor btree keys (and the btree limit is ~2.7 kB per entry).
@@ -198,14 +206,8 @@ SELECT i.indrelid::int AS table_oid,
        ic.relname AS name,
        n.nspname AS schema,
        tc.relname AS table_name,
-       ARRAY(SELECT coalesce(a.attname, '')
-               FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY AS k(attnum, pos)
-               LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum AND k.attnum > 0
-              ORDER BY k.pos) AS columns,
-       ARRAY(SELECT a.attname
-               FROM unnest(i.indkey[i.indnkeyatts:i.indnatts - 1]) WITH ORDINALITY AS k(attnum, pos)
-               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-              ORDER BY k.pos) AS include_columns,
+       {KEY_COLUMNS_SQL} AS columns,
+       {INCLUDE_COLUMNS_SQL} AS include_columns,
        am.amname AS access_method,
        i.indisunique AS is_unique,
        i.indisprimary AS is_primary,
@@ -219,9 +221,7 @@ SELECT i.indrelid::int AS table_oid,
        pg_get_indexdef(i.indexrelid) AS definition,
        pg_get_expr(i.indpred, i.indrelid) AS predicate,
        {KEY_OPCLASSES_SQL} AS key_opclasses,
-       ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, false)
-               FROM generate_series(1, i.indnkeyatts) AS k
-              ORDER BY k) AS key_definitions,
+       {KEY_DEFINITIONS_SQL} AS key_definitions,
        {SERVED_FOREIGN_KEY_SQL} AS serves_foreign_key,
        {KEY_OPTIONS_SQL} AS key_options,
        {ATTACHED_TO_SQL} AS attached_to

@@ -29,6 +29,7 @@ from psycopg.rows import dict_row
 from pgdba.advisor.candidates import Candidate
 from pgdba.advisor.catalog import key_function
 from pgdba.advisor.query_columns import CAST_KEY_FUNCTIONS
+from pgdba.stats.indexes import INCLUDE_COLUMNS_SQL, KEY_COLUMNS_SQL, KEY_DEFINITIONS_SQL
 from pgdba.stats.locks import BLOCKED_RELATIONS
 from pgdba.stats.partitions import Partition, partition_trees
 
@@ -89,17 +90,9 @@ WITH blocked AS ({BLOCKED_RELATIONS})
 SELECT n.nspname AS schema,
        t.relname AS table_name,
        ic.relname AS name,
-       ARRAY(SELECT coalesce(a.attname, '')
-               FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY AS k(attnum, pos)
-               LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum AND k.attnum > 0
-              ORDER BY k.pos) AS columns,
-       ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, false)
-               FROM generate_series(1, i.indnkeyatts) AS k
-              ORDER BY k) AS key_definitions,
-       ARRAY(SELECT a.attname
-               FROM unnest(i.indkey[i.indnkeyatts:i.indnatts - 1]) WITH ORDINALITY AS k(attnum, pos)
-               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-              ORDER BY k.pos) AS include,
+       {KEY_COLUMNS_SQL} AS columns,
+       {KEY_DEFINITIONS_SQL} AS key_definitions,
+       {INCLUDE_COLUMNS_SQL} AS include,
        pg_get_indexdef(i.indexrelid) AS definition,
        i.indpred IS NOT NULL AS partial,
        pn.nspname AS attached_schema,

@@ -79,6 +79,23 @@ class IndexStats:
         return asdict(self)
 
 
+# the names of the key columns of the pg_index row `i`, "" for an expression key
+KEY_COLUMNS_SQL = """ARRAY(SELECT coalesce(a.attname, '')
+               FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY AS k(attnum, pos)
+               LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum AND k.attnum > 0
+              ORDER BY k.pos)"""
+
+# the names of the INCLUDE columns of the pg_index row `i`
+INCLUDE_COLUMNS_SQL = """ARRAY(SELECT a.attname
+               FROM unnest(i.indkey[i.indnkeyatts:i.indnatts - 1]) WITH ORDINALITY AS k(attnum, pos)
+               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+              ORDER BY k.pos)"""
+
+# each key of the pg_index row `i` as pg_get_indexdef prints it alone (`email`, `lower(email)`)
+KEY_DEFINITIONS_SQL = """ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, false)
+               FROM generate_series(1, i.indnkeyatts) AS k
+              ORDER BY k)"""
+
 # "opclass/collation" of each key column of the pg_index row `i` (indclass and indcollation are 0-based
 # oidvectors holding the key columns only); catalog rows only, so it takes no lock on the index
 KEY_OPCLASSES_SQL = """ARRAY(SELECT oc.opcname || '/' || coalesce(coll.collname, '')
