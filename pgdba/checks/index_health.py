@@ -220,7 +220,9 @@ def _completion_steps(
     """The statements that make the partitioned index `ix` valid without blocking writes: below it, each
     partition without a valid index attached gets one attached (its own of the same definition, else one
     built CONCURRENTLY; a sub-partitioned one ON ONLY, completed in turn), an invalid attached one rebuilt
-    CONCURRENTLY; and (schema, name) of the partitions' indexes they rebuild. None when they cannot be told:
+    CONCURRENTLY (only an ATTACH makes PostgreSQL mark the table's index valid: with nothing else left to do,
+    one attached index is attached again); and (schema, name) of the partitions' indexes they rebuild. None
+    when they cannot be told:
     `ix` backing a constraint, read while locked, or over a foreign-table partition, which no index can
     cover."""
     if ix.locked or ix.backs_constraint or _key_text(ix) is None:
@@ -272,7 +274,22 @@ def _completion_steps(
             steps.append(_attach_sql(parent, p.schema, name))
         return True
 
-    return (steps, rebuilt) if complete(ix, ix.schema, ix.table) and steps else None
+    if not complete(ix, ix.schema, ix.table):
+        return None
+    if not steps:  # every partition's index valid and attached, yet not marked (a REINDEX of one since)
+        first = next(
+            (
+                i
+                for p in children.get((ix.schema, ix.table), ())
+                for i in on_table[(p.schema, p.name)]
+                if _attached_to(i) == (ix.schema, ix.index)
+            ),
+            None,
+        )
+        if first is None:
+            return None
+        steps.append(_attach_sql(ix, first.schema, first.index))  # an ATTACH again checks it
+    return steps, rebuilt
 
 
 def _key_text(ix: IndexStats) -> str | None:

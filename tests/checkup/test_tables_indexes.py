@@ -663,6 +663,37 @@ def test_the_steps_that_complete_a_half_built_partitioned_index_reuse_and_rebuil
         assert valid.fetchone() == (True,)
 
 
+@pytest.mark.catalog
+def test_a_partitioned_index_whose_invalid_part_was_rebuilt_is_completed_by_attaching_it_again(
+    db: TestDatabase,
+) -> None:
+    script(
+        db,
+        "CREATE TABLE event (at date NOT NULL, kind int) PARTITION BY RANGE (at);"
+        "CREATE TABLE event_2025 PARTITION OF event FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');"
+        "CREATE TABLE event_2026 PARTITION OF event FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');"
+        "INSERT INTO event SELECT '2025-01-01'::date + g % 700, g % 10 FROM generate_series(1, 5000) g;"
+        "CREATE INDEX event_kind_idx ON ONLY event (kind);"
+        "CREATE INDEX event_2025_kind_idx ON event_2025 (kind);"
+        "ALTER INDEX event_kind_idx ATTACH PARTITION event_2025_kind_idx;",
+    )
+    with db.connect() as conn:  # 2026's build times out behind a long transaction writing it; attached anyway
+        conn.execute("SET lock_timeout = '300ms'")
+        with db.connect(autocommit=False) as writer:
+            writer.execute("INSERT INTO event VALUES ('2026-02-01', 1)")
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                conn.execute("CREATE INDEX CONCURRENTLY event_2026_kind_idx ON event_2026 (kind)")
+        conn.execute("ALTER INDEX event_kind_idx ATTACH PARTITION event_2026_kind_idx")
+        conn.execute("REINDEX INDEX CONCURRENTLY event_2026_kind_idx")  # rebuilt: valid, its parent not
+    [finding] = find(run(db, "index.invalid"), "index.invalid")
+    assert (
+        finding.sql
+        == 'ALTER INDEX "public"."event_kind_idx" ATTACH PARTITION "public"."event_2025_kind_idx";'
+    )
+    db.execute(finding.sql)
+    assert find(run(db, "index.invalid"), "index.invalid") == []
+
+
 def test_indexes_unused_without_a_usable_default_store_judges_by_the_counters(
     db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
