@@ -195,7 +195,8 @@ def _invalid(ix: IndexStats) -> Finding:
 def _unfinished_partitioned(ix: IndexStats, steps: list[str]) -> Finding:
     recommendation = (
         "Create the missing partition's index CONCURRENTLY and ALTER INDEX … ATTACH PARTITION it (or rebuild "
-        "a partition's failed one): until then queries on that partition go without the index"
+        "a partition's failed one with REINDEX INDEX CONCURRENTLY and attach it again: PostgreSQL marks the "
+        "table's index valid on an ATTACH only): until then queries on that partition go without the index"
     )
     if steps:
         recommendation = (
