@@ -338,9 +338,10 @@ def missing_fk_indexes(
     partitioned table's: its partitions'): every DELETE / key UPDATE on the referenced table then scans the
     whole referencing table. A partitioned table's is built the lock-free way over its `partitions`
     (pgdba.advisor.partitioned_build; a partition's own index of the same definition, of
-    `partition_indexes`, attached rather than built again); where they are unknown, with the one statement that blocks writes
-    and the lock-free route named. (A table with a foreign key has no foreign-table partition: PostgreSQL
-    refuses one.)"""
+    `partition_indexes`, attached rather than built again); where they are unknown, with the one statement
+    that blocks writes and the lock-free route named. (A table with a foreign key has no foreign-table
+    partition: PostgreSQL refuses one.) A partitioned table's key is served when each of its leaf partitions
+    has such an index (pgdba.stats.foreign_keys)."""
     found = []
     for fk in fks:
         if fk.has_index or fk.table_rows < min_rows:
