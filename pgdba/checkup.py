@@ -102,9 +102,7 @@ def _collectors(conn: psycopg.Connection, facts: ServerFacts) -> dict[str, Calla
         "indexes": lambda: index_stats(conn),
         "foreign_keys": lambda: foreign_keys(conn),
         "partitions": lambda: partition_trees(conn),
-        "partition_indexes": lambda: partition_indexes(
-            conn, [p for t in partition_trees(conn).values() for p in t]
-        ),
+        "partition_indexes": lambda: partition_indexes(conn),
         "table_bloat": lambda: table_bloat(conn),
         "index_bloat": lambda: index_bloat(conn),
         "database": lambda: database_stats(conn),

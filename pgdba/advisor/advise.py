@@ -29,7 +29,7 @@ from pgdba.advisor.catalog import (
 from pgdba.advisor.drops import DropAdvice, indexes_to_drop
 from pgdba.advisor.foreign_key_cover import foreign_key_note, foreign_keys_served
 from pgdba.advisor.observed import ObservedConstants, load_observed_constants, query_fixed_equalities
-from pgdba.advisor.partitioned_build import PartitionIndex, lock_free_steps, partition_indexes
+from pgdba.advisor.partitioned_build import PartitionLayout, lock_free_steps, partition_layout
 from pgdba.advisor.query_columns import QueryColumns, columns_by_role
 from pgdba.advisor.sampling import (
     MISLEADING_RATIO,
@@ -55,7 +55,6 @@ from pgdba.errors import InputError, NotAvailable, PgdbaError
 from pgdba.findings import Finding, Severity
 from pgdba.server import ServerFacts
 from pgdba.stats.foreign_keys import foreign_keys
-from pgdba.stats.partitions import Partition, partition_trees
 
 DEFAULT_BUDGET_MB = 1024.0
 MB = 1024 * 1024
@@ -495,16 +494,14 @@ def _plan_lock_free_builds(conn: psycopg.Connection, advice: Advice) -> None:
     lock_free: list[str] = []
     blocking: list[str] = []
     reused = False
-    # one catalog read per table, however many indexes
-    trees: dict[tuple[str, str], tuple[list[Partition], dict[tuple[str, str], list[PartitionIndex]]]] = {}
+    layouts: dict[tuple[str, str], PartitionLayout] = {}  # one catalog read per table, however many indexes
     for r in advice.recommendations:
         if not r.candidate.partitioned:
             continue
         key = (r.candidate.schema, r.candidate.table)
-        if key not in trees:
-            partitions = partition_trees(conn, key).get(key, [])
-            trees[key] = (partitions, partition_indexes(conn, partitions))
-        steps = lock_free_steps(r.candidate, *trees[key])
+        if key not in layouts:
+            layouts[key] = partition_layout(conn, *key)
+        steps = lock_free_steps(r.candidate, *layouts[key])
         r.build_steps = [step.statement.as_string(conn) for step in steps or ()]
         reused = reused or any(step.attaches_existing is not None for step in steps or ())
         (lock_free if steps else blocking).append(r.candidate.relation)

@@ -81,8 +81,8 @@ class PartitionIndex:
         return self.definition.endswith(whole) or f"{whole} " in self.definition
 
 
-# The indexes of the partitions named by %(schemas)s / %(names)s that may be attached to a partitioned
-# table's index: valid btree, not unique, no exclusion constraint; and the index each is attached to. Not
+# The indexes of the partitions named by %(schemas)s / %(names)s (NULL: of every partition) that may be
+# attached to a partitioned table's index: valid btree, not unique, no exclusion constraint; and the index each is attached to. Not
 # those of a partition another session holds or waits for an ACCESS EXCLUSIVE lock on (DDL in flight):
 # pg_get_indexdef would wait for it.
 PARTITION_INDEXES_SQL = f"""
@@ -105,7 +105,9 @@ SELECT n.nspname AS schema,
   LEFT JOIN pg_inherits h ON h.inhrelid = i.indexrelid
   LEFT JOIN pg_class pc ON pc.oid = h.inhparent
   LEFT JOIN pg_namespace pn ON pn.oid = pc.relnamespace
- WHERE (n.nspname, t.relname) IN (SELECT * FROM unnest(%(schemas)s::text[], %(names)s::text[]))
+ WHERE CASE WHEN %(schemas)s::text[] IS NULL THEN t.relispartition
+            ELSE (n.nspname, t.relname) IN (SELECT * FROM unnest(%(schemas)s::text[], %(names)s::text[]))
+       END
    AND am.amname = 'btree'
    AND i.indisvalid
    AND NOT i.indisunique
@@ -117,11 +119,15 @@ SELECT n.nspname AS schema,
 
 
 def partition_indexes(
-    conn: psycopg.Connection, partitions: Sequence[Partition]
+    conn: psycopg.Connection, partitions: Sequence[Partition] | None = None
 ) -> dict[tuple[str, str], list[PartitionIndex]]:
-    """(schema, name) of each of `partitions` → its indexes that may be attached to its table's index (none
-    of a partition locked by DDL in flight: a build there waits for that lock anyway)."""
-    params = {"schemas": [p.schema for p in partitions], "names": [p.name for p in partitions]}
+    """(schema, name) of each of `partitions` (None: of every partition of the database) → its indexes that
+    may be attached to its table's index (none of a partition locked by DDL in flight: a build there waits
+    for that lock anyway)."""
+    params = {
+        "schemas": None if partitions is None else [p.schema for p in partitions],
+        "names": None if partitions is None else [p.name for p in partitions],
+    }
     found: dict[tuple[str, str], list[PartitionIndex]] = {}
     with conn.cursor(row_factory=dict_row) as cur:
         for row in cur.execute(PARTITION_INDEXES_SQL, params).fetchall():
@@ -195,11 +201,20 @@ def _attach(parent: Candidate, schema: str, index: str) -> sql.Composed:
     )
 
 
+PartitionLayout = tuple[list[Partition], dict[tuple[str, str], list[PartitionIndex]]]
+
+
+def partition_layout(conn: psycopg.Connection, schema: str, table: str) -> PartitionLayout:
+    """The partitioned table's partitions (parents first) and their indexes, as they are now: what
+    lock_free_steps builds over."""
+    key = (schema, table)
+    partitions = partition_trees(conn, key).get(key, [])
+    return partitions, partition_indexes(conn, partitions)
+
+
 def lock_free_build(conn: psycopg.Connection, candidate: Candidate) -> list[BuildStep] | None:
     """lock_free_steps over the table's partitions and their indexes as they are now; None for a table that
     is not partitioned, or has a foreign-table partition."""
     if not candidate.partitioned:
         return None
-    key = (candidate.schema, candidate.table)
-    partitions = partition_trees(conn, key).get(key, [])
-    return lock_free_steps(candidate, partitions, partition_indexes(conn, partitions))
+    return lock_free_steps(candidate, *partition_layout(conn, candidate.schema, candidate.table))

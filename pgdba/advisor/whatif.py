@@ -127,9 +127,15 @@ def explain_with_values(
                 raise
             as_text.add(untyped)
             continue
-        assert row is not None
-        document = row[0] if not isinstance(row[0], str) else json.loads(row[0])
-        return dict(document[0])
+        return _plan_document(row)
+
+
+def _plan_document(row: tuple[Any, ...] | None) -> dict[str, Any]:
+    """The plan of an EXPLAIN (FORMAT JSON) row: the first element of its JSON document (psycopg hands it
+    over parsed, or as text from a raw cursor)."""
+    assert row is not None
+    document = row[0] if not isinstance(row[0], str) else json.loads(row[0])
+    return dict(document[0])
 
 
 def _declared(query: str, parameter_types: Sequence[str] | None) -> str:
@@ -535,27 +541,23 @@ def explain_generic(
     """EXPLAIN (FORMAT JSON) of a query's generic plan; `$n` parameters need no values. `parameter_types`:
     the type of each `$n` (names from DECLARABLE_TYPES or "unknown"), declared with PREPARE."""
     text = sql.SQL(query)  # a workload statement, parsed and checked beforehand
-    cursor = lenient_cursor(conn)  # the plan may name a hypothetical index
-    if param_count == 0:
-        row = cursor.execute(sql.SQL("EXPLAIN (FORMAT JSON) {}").format(text)).fetchone()
-    elif server_version_num >= 160000 and parameter_types is None:
-        row = cursor.execute(sql.SQL("EXPLAIN (GENERIC_PLAN, FORMAT JSON) {}").format(text)).fetchone()
-    else:
-        plan = _explain_prepared(conn, text, param_count, parameter_types)
-        if any("Subplans Removed" in node for node in _nodes(plan)):
-            # EXECUTE with NULLs prunes, as the executor starts, every partition a `$n` compares the
-            # partition key with: the plan no longer names the indexes it would scan there. Planned again
-            # without run-time pruning for those names (the cost stays the generic plan's)
-            conn.execute(sql.SQL("SET enable_partition_pruning = off"))
-            try:
-                unpruned = _explain_prepared(conn, text, param_count, parameter_types)
-            finally:
-                conn.execute(sql.SQL("RESET enable_partition_pruning"))
-            plan["Plan"][PRUNED_INDEX_NAMES] = sorted(set(_index_names(unpruned)))
-        return plan
-    assert row is not None
-    document = row[0] if not isinstance(row[0], str) else json.loads(row[0])
-    return dict(document[0])
+    if param_count == 0 or (server_version_num >= 160000 and parameter_types is None):
+        options = sql.SQL("FORMAT JSON" if param_count == 0 else "GENERIC_PLAN, FORMAT JSON")
+        statement = sql.SQL("EXPLAIN ({}) {}").format(options, text)
+        row = lenient_cursor(conn).execute(statement).fetchone()  # the plan may name a hypothetical index
+        return _plan_document(row)
+    plan = _explain_prepared(conn, text, param_count, parameter_types)
+    if any("Subplans Removed" in node for node in _nodes(plan)):
+        # EXECUTE with NULLs prunes, as the executor starts, every partition a `$n` compares the partition
+        # key with: the plan no longer names the indexes it would scan there. Planned again without run-time
+        # pruning for those names (the cost stays the generic plan's)
+        conn.execute(sql.SQL("SET enable_partition_pruning = off"))
+        try:
+            unpruned = _explain_prepared(conn, text, param_count, parameter_types)
+        finally:
+            conn.execute(sql.SQL("RESET enable_partition_pruning"))
+        plan["Plan"][PRUNED_INDEX_NAMES] = sorted(set(_index_names(unpruned)))
+    return plan
 
 
 # the key explain_generic adds to a plan with partitions pruned at executor start: the indexes the plan scans
@@ -579,9 +581,7 @@ def _explain_prepared(
         row = lenient_cursor(conn).execute(statement).fetchone()  # the plan may name a hypothetical index
     finally:
         conn.execute(sql.SQL("DEALLOCATE {}").format(sql.Identifier(_STATEMENT)))
-    assert row is not None
-    document = row[0] if not isinstance(row[0], str) else json.loads(row[0])
-    return dict(document[0])
+    return _plan_document(row)
 
 
 def plan_index_names(plan: dict[str, Any]) -> frozenset[str]:

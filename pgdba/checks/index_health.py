@@ -163,17 +163,16 @@ def invalid_indexes(
     for tree in (partitions or {}).values():
         for p in tree:
             children[(p.parent_schema, p.parent_name)].append(p)
-    unfinished = {
-        (ix.schema, ix.index): _completion_steps(ix, indexes, children) if children else None
-        for ix in indexes
-        if ix.partitioned and not ix.is_valid and ix.attached_to is None
-    }
-    # a partition's invalid index those steps rebuild and attach: one of them, not a DROP of its own
-    rebuilt = {part for completion in unfinished.values() if completion for part in completion[1]}
+    steps: dict[tuple[str, str], list[str]] = {}
+    rebuilt: set[tuple[str, str]] = set()  # partitions' invalid indexes those steps rebuild and attach
+    for ix in indexes:
+        if ix.partitioned and not ix.is_valid and ix.attached_to is None:
+            completion = _completion_steps(ix, indexes, children)
+            if completion is not None:
+                steps[(ix.schema, ix.index)] = completion[0]
+                rebuilt |= completion[1]
     return [
-        _unfinished_partitioned(ix, (unfinished[(ix.schema, ix.index)] or ([], set()))[0])
-        if ix.partitioned
-        else _invalid(ix)
+        _unfinished_partitioned(ix, steps.get((ix.schema, ix.index), [])) if ix.partitioned else _invalid(ix)
         for ix in indexes
         # an attached one: its (invalid) top index's finding
         if not ix.is_valid and ix.attached_to is None and (ix.schema, ix.index) not in rebuilt
