@@ -203,6 +203,12 @@ def _unfinished_partitioned(ix: IndexStats, steps: list[str]) -> Finding:
             "index attached gets its own (an index of the same definition it already has is attached; an "
             "invalid one is rebuilt CONCURRENTLY). Until then queries on those partitions go without the index"
         )
+        if _constraint_kind(ix) is not None:
+            recommendation += (
+                f". Each partition's index is made its {_constraint_kind(ix)} constraint first (ADD CONSTRAINT "
+                "… USING INDEX, or on ONLY a sub-partitioned one): an ACCESS EXCLUSIVE lock for a moment, no "
+                "rows read; run those with a short lock_timeout"
+            )
     return Finding(
         "index.invalid",
         Severity.WARNING,
@@ -221,11 +227,16 @@ def _completion_steps(
     partition without a valid index attached gets one attached (its own of the same definition, else one
     built CONCURRENTLY; a sub-partitioned one ON ONLY, completed in turn), an invalid attached one rebuilt
     CONCURRENTLY (only an ATTACH makes PostgreSQL mark the table's index valid: with nothing else left to do,
-    one attached index is attached again); and (schema, name) of the partitions' indexes they rebuild. None
-    when they cannot be told:
-    `ix` backing a constraint, read while locked, or over a foreign-table partition, which no index can
-    cover."""
-    if ix.locked or ix.backs_constraint or _key_text(ix) is None:
+    one attached index is attached again); and (schema, name) of the partitions' unattached indexes they
+    rebuild or complete and attach. The index of a primary key or unique constraint (`ALTER TABLE ONLY … ADD
+    PRIMARY KEY`, half done) gets the same, each partition's index made its constraint first (PostgreSQL
+    attaches no other there): a leaf's with ADD CONSTRAINT … USING INDEX, a sub-partitioned one's with ADD
+    CONSTRAINT on ONLY it. None when they cannot be told: `ix` read while locked, an exclusion constraint or
+    over a foreign-table partition, which no index can cover; a partition with a primary key of its own that
+    is not the one needed, or a sub-partitioned partition whose index of the same definition is no
+    constraint (PostgreSQL has no USING INDEX there)."""
+    kind = _constraint_kind(ix)
+    if ix.locked or (ix.backs_constraint and kind is None) or _key_text(ix) is None:
         return None
     on_table: dict[tuple[str, str], list[IndexStats]] = defaultdict(list)
     for other in indexes:
@@ -244,17 +255,29 @@ def _completion_steps(
             same = [
                 i
                 for i in on_table[(p.schema, p.name)]
-                if i.attached_to is None and i.is_unique == ix.is_unique and _key_text(i) == _key_text(ix)
+                if i.attached_to is None
+                and i.is_unique == ix.is_unique
+                and _key_text(i) == _key_text(ix)
+                and (kind is None or _constraint_kind(i) in (None, kind))
             ]
-            if mine or same:
-                part = (mine or same)[0]
+            part = next(iter(mine or same), None)
+            if kind == "PRIMARY KEY" and any(
+                i.is_primary and i is not part for i in on_table[(p.schema, p.name)]
+            ):
+                return False  # a partition has one primary key at most
+            if part is not None:
                 if part.is_valid and mine:
                     continue
+                if kind is not None and _constraint_kind(part) is None and p.kind == "p":
+                    return False
                 if not part.is_valid and p.kind == "p" and not complete(part, p.schema, p.name):
                     return False
                 if not part.is_valid and p.kind != "p":
                     steps.append(f"REINDEX INDEX CONCURRENTLY {qualified(part.schema, part.index)};")
+                if not part.is_valid and not mine:
                     rebuilt.add((part.schema, part.index))
+                if kind is not None and _constraint_kind(part) is None:
+                    steps.append(_add_constraint_sql(ix, p.schema, p.name, part.index))
                 # attached (again, for one attached invalid: only an ATTACH makes PostgreSQL check whether
                 # the parent's index is complete, not the REINDEX)
                 steps.append(_attach_sql(parent, part.schema, part.index))
@@ -262,11 +285,23 @@ def _completion_steps(
             name = _partition_index_name(ix, p.schema, p.name, taken)
             taken.add((p.schema, name))
             unique = "UNIQUE " if ix.is_unique else ""
-            if p.kind == "p":  # its own partitions get theirs first; it is valid once they are attached
-                where = f"{identifier(name)} ON ONLY {qualified(p.schema, p.name)}"
+            if p.kind == "p" and kind is not None:  # the constraint makes its (invalid) index ON ONLY it
+                steps.append(
+                    f"ALTER TABLE ONLY {qualified(p.schema, p.name)} ADD CONSTRAINT {identifier(name)} "
+                    f"{ix.constraint_definition};"
+                )
+            elif p.kind == "p":  # its own partitions get theirs first; it is valid once they are attached
+                steps.append(
+                    f"CREATE {unique}INDEX {identifier(name)} ON ONLY {qualified(p.schema, p.name)} "
+                    f"{_key_text(ix)};"
+                )
             else:
-                where = f"CONCURRENTLY {identifier(name)} ON {qualified(p.schema, p.name)}"
-            steps.append(f"CREATE {unique}INDEX {where} {_key_text(ix)};")
+                steps.append(
+                    f"CREATE {unique}INDEX CONCURRENTLY {identifier(name)} ON {qualified(p.schema, p.name)} "
+                    f"{_key_text(ix)};"
+                )
+                if kind is not None:
+                    steps.append(_add_constraint_sql(ix, p.schema, p.name, name))
             if p.kind == "p":
                 made = dataclasses.replace(ix, schema=p.schema, table=p.name, index=name, is_valid=False)
                 if not complete(made, p.schema, p.name):
@@ -290,6 +325,26 @@ def _completion_steps(
             return None
         steps.append(_attach_sql(ix, first.schema, first.index))  # an ATTACH again checks it
     return steps, rebuilt
+
+
+def _constraint_kind(ix: IndexStats) -> str | None:
+    """`PRIMARY KEY` or `UNIQUE` for the index of such a constraint, else None (an exclusion constraint's
+    too)."""
+    definition = ix.constraint_definition or ""
+    return next((kind for kind in ("PRIMARY KEY", "UNIQUE") if definition.startswith(f"{kind} ")), None)
+
+
+def _add_constraint_sql(ix: IndexStats, schema: str, table: str, index: str) -> str:
+    """The statement that makes the valid unique `index` of partition `table` the constraint `ix` is (its
+    name the index's, its kind and deferrability `ix`'s): ACCESS EXCLUSIVE for a moment, no rows read (the
+    key columns are NOT NULL already under a primary key)."""
+    definition = ix.constraint_definition or ""
+    deferrable = " DEFERRABLE" if " DEFERRABLE" in definition else ""
+    deferred = " INITIALLY DEFERRED" if " INITIALLY DEFERRED" in definition else ""
+    return (
+        f"ALTER TABLE {qualified(schema, table)} ADD CONSTRAINT {identifier(index)} "
+        f"{_constraint_kind(ix)} USING INDEX {identifier(index)}{deferrable}{deferred};"
+    )
 
 
 def _key_text(ix: IndexStats) -> str | None:

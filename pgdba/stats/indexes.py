@@ -52,6 +52,9 @@ class IndexStats:
     partitioned: bool = False
     # its INCLUDE columns (as `columns` names them): an index covers another only if it holds them too
     include_columns: tuple[str, ...] = ()
+    # the primary-key, unique or exclusion constraint this index is, as pg_get_constraintdef prints it
+    # (`PRIMARY KEY (id, at)`); None for an index of no constraint (or one read while locked)
+    constraint_definition: str | None = None
 
     @property
     def drop_sql(self) -> str:
@@ -187,6 +190,11 @@ COLUMNS_AND_DEFINITION_SQL = f"""CASE WHEN s.locked
                          FROM generate_series(i.indnkeyatts + 1, i.indnatts) AS k
                         ORDER BY k) END AS include_columns,
        CASE WHEN s.locked THEN '' ELSE pg_get_indexdef(s.indexrelid) END AS definition,
+       CASE WHEN s.locked THEN NULL
+            ELSE (SELECT pg_get_constraintdef(k.oid)
+                    FROM pg_constraint AS k
+                   WHERE k.conindid = s.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x'))
+       END AS constraint_definition,
        {KEY_OPCLASSES_SQL} AS key_opclasses,
        {KEY_OPTIONS_SQL} AS key_options"""
 
@@ -233,18 +241,18 @@ SELECT s.schemaname AS schema,
 
 
 # Indexes on partitioned tables, which pg_stat_user_indexes leaves out (only their partitions' parts are
-# there): each top-level one with its leaf parts' counters and page counts summed, lock-free as above.
+# there): each one (a table's, and a sub-partitioned partition's, attached to its table's as a leaf
+# partition's is) with its leaf parts' counters and page counts summed, lock-free as above.
 PARTITIONED_INDEX_STATS_SQL = f"""
-WITH RECURSIVE blocked AS ({BLOCKED_RELATIONS}), roots AS (
+WITH RECURSIVE blocked AS ({BLOCKED_RELATIONS}), partitioned AS (
     SELECT x.indexrelid, x.indrelid
       FROM pg_index AS x
       JOIN pg_class AS xc ON xc.oid = x.indexrelid
       JOIN pg_namespace AS xn ON xn.oid = xc.relnamespace
      WHERE xc.relkind = 'I'
-       AND NOT EXISTS (SELECT 1 FROM pg_inherits AS h WHERE h.inhrelid = x.indexrelid)
        AND xn.nspname NOT IN ('pg_catalog', 'information_schema')
 ), parts(root, part) AS (
-    SELECT r.indexrelid, h.inhrelid FROM roots AS r JOIN pg_inherits AS h ON h.inhparent = r.indexrelid
+    SELECT r.indexrelid, h.inhrelid FROM partitioned AS r JOIN pg_inherits AS h ON h.inhparent = r.indexrelid
     UNION ALL
     SELECT parts.root, h.inhrelid FROM parts JOIN pg_inherits AS h ON h.inhparent = parts.part
 ), summed AS (
@@ -258,7 +266,7 @@ WITH RECURSIVE blocked AS ({BLOCKED_RELATIONS}), roots AS (
            (r.indexrelid IN (SELECT relation FROM blocked) OR r.indrelid IN (SELECT relation FROM blocked)
             OR coalesce(bool_or(u.indexrelid IN (SELECT relation FROM blocked)
                                 OR u.relid IN (SELECT relation FROM blocked)), false)) AS locked
-      FROM roots AS r
+      FROM partitioned AS r
       LEFT JOIN parts ON parts.root = r.indexrelid
       LEFT JOIN pg_class AS lc ON lc.oid = parts.part AND lc.relkind = 'i'
       LEFT JOIN pg_index AS lx ON lx.indexrelid = lc.oid
@@ -281,6 +289,7 @@ SELECT n.nspname AS schema,
        i.indpred IS NOT NULL AS is_partial,
        am.amname AS method,
        {COLUMNS_AND_DEFINITION_SQL},
+       {ATTACHED_TO_SQL} AS attached_to,
        {SERVED_FOREIGN_KEY_SQL} AS serves_foreign_key,
        0 AS table_scans,
        0 AS table_rows,

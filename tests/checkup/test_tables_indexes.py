@@ -664,6 +664,133 @@ def test_the_steps_that_complete_a_half_built_partitioned_index_reuse_and_rebuil
 
 
 @pytest.mark.catalog
+def test_a_sub_partitioned_partitions_attached_index_is_completed_below_it_not_created_again(
+    db: TestDatabase,
+) -> None:
+    script(
+        db,
+        "CREATE TABLE event (at date NOT NULL, kind int) PARTITION BY RANGE (at);"
+        "CREATE TABLE event_2025 PARTITION OF event FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')"
+        " PARTITION BY RANGE (at);"
+        "CREATE TABLE event_2025_h1 PARTITION OF event_2025 FOR VALUES FROM ('2025-01-01') TO ('2025-07-01');"
+        "CREATE TABLE event_2025_h2 PARTITION OF event_2025 FOR VALUES FROM ('2025-07-01') TO ('2026-01-01');"
+        "CREATE INDEX event_kind_idx ON ONLY event (kind);"
+        # 2025's index made ON ONLY it and attached at once, its first half's built: the second half's is not
+        "CREATE INDEX event_2025_kind_idx ON ONLY event_2025 (kind);"
+        "ALTER INDEX event_kind_idx ATTACH PARTITION event_2025_kind_idx;"
+        "CREATE INDEX event_2025_h1_kind_idx ON event_2025_h1 (kind);"
+        "ALTER INDEX event_2025_kind_idx ATTACH PARTITION event_2025_h1_kind_idx;",
+    )
+    [finding] = find(run(db, "index.invalid"), "index.invalid")
+    assert finding.object == "public.event_kind_idx"
+    assert finding.sql is not None
+    assert finding.sql.splitlines() == [
+        'CREATE INDEX CONCURRENTLY "event_2025_h2_kind_idx" ON "public"."event_2025_h2" USING btree (kind);',
+        'ALTER INDEX "public"."event_2025_kind_idx" ATTACH PARTITION "public"."event_2025_h2_kind_idx";',
+        'ALTER INDEX "public"."event_kind_idx" ATTACH PARTITION "public"."event_2025_kind_idx";',
+    ]
+    for statement in finding.sql.splitlines():
+        db.execute(statement)
+    assert find(run(db, "index.invalid"), "index.invalid") == []
+
+
+@pytest.mark.catalog
+def test_a_half_built_primary_key_is_completed_with_each_partitions_own_constraint(db: TestDatabase) -> None:
+    script(
+        db,
+        "CREATE TABLE event (id bigint NOT NULL, at date NOT NULL, n int) PARTITION BY RANGE (at);"
+        "CREATE TABLE event_2025 PARTITION OF event FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');"
+        "CREATE TABLE event_2026 PARTITION OF event FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');"
+        "CREATE TABLE event_2027 PARTITION OF event FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');"
+        "CREATE TABLE event_2028 PARTITION OF event FOR VALUES FROM ('2028-01-01') TO ('2029-01-01')"
+        " PARTITION BY RANGE (at);"
+        "CREATE TABLE event_2028_h1 PARTITION OF event_2028 FOR VALUES FROM ('2028-01-01') TO ('2028-07-01');"
+        "CREATE TABLE event_2029 PARTITION OF event FOR VALUES FROM ('2029-01-01') TO ('2030-01-01');"
+        "INSERT INTO event SELECT g, '2025-01-01'::date + g % 1600, g FROM generate_series(1, 5000) g"
+        " WHERE g % 1600 NOT BETWEEN 1277 AND 1460;"  # event_2028 has no second half
+        # the lock-free route to a primary key, half done
+        "ALTER TABLE ONLY event ADD CONSTRAINT event_pkey PRIMARY KEY (id, at);"
+        # 2025: its own primary key of the same definition, not attached yet
+        "ALTER TABLE event_2025 ADD CONSTRAINT event_2025_pkey PRIMARY KEY (id, at);"
+        # 2026: a unique index of the same definition that is no constraint; and a taken name
+        "CREATE UNIQUE INDEX own_unique ON event_2026 (id, at);"
+        "CREATE INDEX event_2027_pkey ON event_2027 (n);",
+    )
+    # 2029: a unique build that timed out behind a long transaction writing the partition, left invalid
+    with db.connect() as conn:
+        conn.execute("SET lock_timeout = '300ms'")
+        with db.connect(autocommit=False) as writer:
+            writer.execute("INSERT INTO event VALUES (-1, '2029-02-01', 0)")
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                conn.execute("CREATE UNIQUE INDEX CONCURRENTLY event_2029_pkey ON event_2029 (id, at)")
+    # one finding: 2029's invalid index is one of its steps, not a DROP of its own
+    [finding] = find(run(db, "index.invalid"), "index.invalid")
+    assert finding.object == "public.event_pkey"
+    assert finding.sql is not None
+    assert finding.sql.splitlines() == [
+        'ALTER INDEX "public"."event_pkey" ATTACH PARTITION "public"."event_2025_pkey";',
+        'ALTER TABLE "public"."event_2026" ADD CONSTRAINT "own_unique" PRIMARY KEY USING INDEX "own_unique";',
+        'ALTER INDEX "public"."event_pkey" ATTACH PARTITION "public"."own_unique";',
+        'CREATE UNIQUE INDEX CONCURRENTLY "event_2027_pkey1" ON "public"."event_2027" USING btree (id, at);',
+        'ALTER TABLE "public"."event_2027" ADD CONSTRAINT "event_2027_pkey1" PRIMARY KEY USING INDEX '
+        '"event_2027_pkey1";',
+        'ALTER INDEX "public"."event_pkey" ATTACH PARTITION "public"."event_2027_pkey1";',
+        'ALTER TABLE ONLY "public"."event_2028" ADD CONSTRAINT "event_2028_pkey" PRIMARY KEY (id, at);',
+        'CREATE UNIQUE INDEX CONCURRENTLY "event_2028_h1_pkey" ON "public"."event_2028_h1" USING btree (id, at);',
+        'ALTER TABLE "public"."event_2028_h1" ADD CONSTRAINT "event_2028_h1_pkey" PRIMARY KEY USING INDEX '
+        '"event_2028_h1_pkey";',
+        'ALTER INDEX "public"."event_2028_pkey" ATTACH PARTITION "public"."event_2028_h1_pkey";',
+        'ALTER INDEX "public"."event_pkey" ATTACH PARTITION "public"."event_2028_pkey";',
+        'REINDEX INDEX CONCURRENTLY "public"."event_2029_pkey";',
+        'ALTER TABLE "public"."event_2029" ADD CONSTRAINT "event_2029_pkey" PRIMARY KEY USING INDEX '
+        '"event_2029_pkey";',
+        'ALTER INDEX "public"."event_pkey" ATTACH PARTITION "public"."event_2029_pkey";',
+    ]
+    for statement in finding.sql.splitlines():
+        db.execute(statement)
+    assert find(run(db, "index.invalid"), "index.invalid") == []
+    with db.connect() as conn:
+        primary = conn.execute(
+            "SELECT i.indisvalid, count(*) FILTER (WHERE c.conparentid <> 0)"
+            "  FROM pg_index i, pg_constraint c"
+            " WHERE i.indexrelid = 'event_pkey'::regclass AND c.contype = 'p'"
+            "   AND c.conrelid IN (SELECT relid FROM pg_partition_tree('event'))"
+            " GROUP BY i.indisvalid"
+        )
+        assert primary.fetchall() == [(True, 6)]  # five partitions' and 2028's half's, each the table's
+
+
+@pytest.mark.catalog
+def test_a_half_built_unique_constraint_keeps_its_deferrability_and_a_foreign_primary_key_gets_no_steps(
+    db: TestDatabase,
+) -> None:
+    script(
+        db,
+        "CREATE TABLE event (id bigint NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);"
+        "CREATE TABLE event_2025 PARTITION OF event FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');"
+        "ALTER TABLE ONLY event ADD CONSTRAINT event_id_at UNIQUE (id, at) DEFERRABLE INITIALLY DEFERRED;"
+        "CREATE TABLE other (id bigint NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);"
+        "CREATE TABLE other_2025 PARTITION OF other FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');"
+        "ALTER TABLE other_2025 ADD PRIMARY KEY (id);"  # a primary key of its own: the table's cannot be added
+        "ALTER TABLE ONLY other ADD CONSTRAINT other_pkey PRIMARY KEY (id, at);",
+    )
+    findings = {f.object: f for f in find(run(db, "index.invalid"), "index.invalid")}
+    assert findings["public.other_pkey"].sql is None
+    assert "ATTACH PARTITION" in findings["public.other_pkey"].recommendation
+    unique = findings["public.event_id_at"].sql
+    assert unique is not None
+    assert unique.splitlines() == [
+        'CREATE UNIQUE INDEX CONCURRENTLY "event_2025_id_at" ON "public"."event_2025" USING btree (id, at);',
+        'ALTER TABLE "public"."event_2025" ADD CONSTRAINT "event_2025_id_at" UNIQUE USING INDEX '
+        '"event_2025_id_at" DEFERRABLE INITIALLY DEFERRED;',
+        'ALTER INDEX "public"."event_id_at" ATTACH PARTITION "public"."event_2025_id_at";',
+    ]
+    for statement in unique.splitlines():
+        db.execute(statement)
+    assert [f.object for f in find(run(db, "index.invalid"), "index.invalid")] == ["public.other_pkey"]
+
+
+@pytest.mark.catalog
 def test_a_partitioned_index_whose_invalid_part_was_rebuilt_is_completed_by_attaching_it_again(
     db: TestDatabase,
 ) -> None:
