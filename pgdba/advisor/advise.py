@@ -29,7 +29,7 @@ from pgdba.advisor.catalog import (
 from pgdba.advisor.drops import DropAdvice, indexes_to_drop
 from pgdba.advisor.foreign_key_cover import foreign_key_note, foreign_keys_served
 from pgdba.advisor.observed import ObservedConstants, load_observed_constants, query_fixed_equalities
-from pgdba.advisor.partitioned_build import PartitionLayout, lock_free_steps, partition_layout
+from pgdba.advisor.partitioned_build import Buildable, PartitionLayout, lock_free_steps, partition_layout
 from pgdba.advisor.query_columns import QueryColumns, columns_by_role
 from pgdba.advisor.sampling import (
     MISLEADING_RATIO,
@@ -318,6 +318,16 @@ def _search_recommendation(s: SearchIndexAdvice) -> str:
     if s.status == "measured slower":
         return "do not create it as is: a query it serves measured slower with it; check that query's plan"
     first = "CREATE EXTENSION pg_trgm, then create" if s.extension.create_statement() else "create"
+    if s.build_steps:
+        return (
+            f"{first} the trigram index ON ONLY the partitioned table, then CONCURRENTLY on each partition, "
+            "attached to it (no write lock)"
+        )
+    if s.partitioned:
+        return (
+            f"{first} the trigram index (on a partitioned table not CONCURRENTLY: it blocks writes to every "
+            "partition while it builds)"
+        )
     return f"{first} the trigram index (CONCURRENTLY: no write lock)"
 
 
@@ -473,7 +483,6 @@ def advise_indexes(
             session.close()
     packed_note = _packed_note(advice, fillfactors)
     advice.notes[:0] = [packed_note, *notes] if packed_note else notes
-    _plan_lock_free_builds(conn, advice)
     if advice.recommendations:
         fks = foreign_keys(conn)
         for recommendation in advice.recommendations:
@@ -482,6 +491,7 @@ def advise_indexes(
         conn, analysed.queries, analysed.columns, analysed.tables, writes=writes, observed=analysed.observed
     )
     advice.notes.extend(search_notes)
+    _plan_lock_free_builds(conn, advice)
     if options.drops:
         advice.drops = _drops(conn, facts, advice, index_ages)
     advice.runtime_s = time.monotonic() - started
@@ -489,22 +499,27 @@ def advise_indexes(
 
 
 def _plan_lock_free_builds(conn: psycopg.Connection, advice: Advice) -> None:
-    """Each index on a partitioned table gets its lock-free build steps (pgdba.advisor.partitioned_build),
-    and the notes say which tables get them and which keep the one statement that blocks writes."""
+    """Each index on a partitioned table (a search index's too) gets its lock-free build steps
+    (pgdba.advisor.partitioned_build), and the notes say which tables get them and which keep the one
+    statement that blocks writes."""
     lock_free: list[str] = []
     blocking: list[str] = []
     reused = False
     layouts: dict[tuple[str, str], PartitionLayout] = {}  # one catalog read per table, however many indexes
-    for r in advice.recommendations:
-        if not r.candidate.partitioned:
+    planned: list[tuple[Buildable, Recommendation | SearchIndexAdvice]] = [
+        (r.candidate, r) for r in advice.recommendations
+    ]
+    planned += [(s, s) for s in advice.search_indexes]
+    for index, advised in planned:
+        if not index.partitioned:
             continue
-        key = (r.candidate.schema, r.candidate.table)
+        key = (index.schema, index.table)
         if key not in layouts:
             layouts[key] = partition_layout(conn, *key)
-        steps = lock_free_steps(r.candidate, *layouts[key])
-        r.build_steps = [step.statement.as_string(conn) for step in steps or ()]
+        steps = lock_free_steps(index, *layouts[key])
+        advised.build_steps = [step.statement.as_string(conn) for step in steps or ()]
         reused = reused or any(step.attaches_existing is not None for step in steps or ())
-        (lock_free if steps else blocking).append(r.candidate.relation)
+        (lock_free if steps else blocking).append(index.relation)
     if lock_free:
         tables = ", ".join(dict.fromkeys(lock_free))
         advice.notes.append(

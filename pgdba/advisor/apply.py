@@ -11,7 +11,7 @@ import psycopg
 from psycopg import sql
 
 from pgdba.advisor.advise import Advice
-from pgdba.advisor.partitioned_build import BuildStep, lock_free_build
+from pgdba.advisor.partitioned_build import Buildable, BuildStep, lock_free_build
 from pgdba.advisor.trigram import EXTENSION, NOT_AVAILABLE_NOTE, SearchIndexAdvice
 from pgdba.errors import InputError
 from pgdba.stats.partitions import leaf_partitions
@@ -63,32 +63,35 @@ def create_indexes(
         candidate = recommendation.candidate
         if relations is not None and candidate.relation not in relations:
             continue
-        try:
-            steps = lock_free_build(conn, candidate)  # the partitions and their indexes as they are now
-        except psycopg.Error as exc:  # a partition locked since the lock check: nothing built yet
-            failed.append(f"{candidate.name()}: {str(exc).splitlines()[0]}")
-            continue
-        kept: list[str] = []  # partitions' own indexes the lock-free build attached
-        if steps is not None:
-            attached = _build_lock_free(conn, candidate.name(), steps, failed)
-            if attached is None:
-                continue
-            kept = attached
-        else:
-            try:
-                conn.execute(candidate.ddl(concurrently=True))
-            except psycopg.Error as exc:
-                failed.append(f"{candidate.name()}: {str(exc).splitlines()[0]}")
-        _check_built(conn, candidate.schema, candidate.name(), candidate.partitioned, created, failed, kept)
+        _build(conn, candidate, created, failed)
     searches = [s for s in advice.search_indexes if relations is None or s.relation in relations]
     if searches and _trigram_ready(conn, searches[0], failed):
         for search in searches:
-            try:
-                conn.execute(search.ddl(concurrently=True))
-            except psycopg.Error as exc:
-                failed.append(f"{search.name()}: {str(exc).splitlines()[0]}")
-            _check_built(conn, search.schema, search.name(), search.partitioned, created, failed)
+            _build(conn, search, created, failed)
     return created, failed
+
+
+def _build(
+    conn: psycopg.Connection, index: Buildable, created: list[dict[str, Any]], failed: list[str]
+) -> None:
+    """Build one advised index (CONCURRENTLY; on a partitioned table its lock-free build), then check it."""
+    try:
+        steps = lock_free_build(conn, index)  # the partitions and their indexes as they are now
+    except psycopg.Error as exc:  # a partition locked since the lock check: nothing built yet
+        failed.append(f"{index.name()}: {str(exc).splitlines()[0]}")
+        return
+    kept: list[str] = []  # partitions' own indexes the lock-free build attached
+    if steps is not None:
+        attached = _build_lock_free(conn, index.name(), steps, failed)
+        if attached is None:
+            return
+        kept = attached
+    else:
+        try:
+            conn.execute(index.ddl(concurrently=True))
+        except psycopg.Error as exc:
+            failed.append(f"{index.name()}: {str(exc).splitlines()[0]}")
+    _check_built(conn, index.schema, index.name(), index.partitioned, created, failed, kept)
 
 
 def _build_lock_free(

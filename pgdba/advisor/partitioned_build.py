@@ -12,6 +12,9 @@ instead of a second built beside it: what a plain CREATE INDEX on the table does
 last: PostgreSQL has no DETACH of an index, so once one is attached, dropping the table's index would drop
 the partition's own index with it (pgdba.advisor.apply never does that).
 
+The same route serves a btree candidate (pgdba.advisor.candidates) and a trigram search index
+(pgdba.advisor.trigram).
+
 A foreign-table partition cannot be indexed, and its parent's index would then never be complete: such a
 tree keeps the one blocking statement.
 """
@@ -19,6 +22,7 @@ tree keeps the one blocking statement.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -29,6 +33,7 @@ from psycopg.rows import dict_row
 from pgdba.advisor.candidates import Candidate
 from pgdba.advisor.catalog import key_function
 from pgdba.advisor.query_columns import CAST_KEY_FUNCTIONS
+from pgdba.advisor.trigram import OPCLASS, SearchIndexAdvice
 from pgdba.stats.indexes import INCLUDE_COLUMNS_SQL, KEY_COLUMNS_SQL, KEY_DEFINITIONS_SQL
 from pgdba.stats.locks import BLOCKED_RELATIONS
 from pgdba.stats.partitions import Partition, partition_trees
@@ -45,10 +50,15 @@ class BuildStep:
     attaches_existing: tuple[str, str] | None = None
 
 
+# what lock_free_steps builds: an advised btree index or a trigram search index
+Buildable = Candidate | SearchIndexAdvice
+
+
 @dataclass(frozen=True)
 class PartitionIndex:
-    """A valid, non-unique btree index of a partition: one that may be attached to the table's index instead
-    of building another, when it is attached to no index yet (or already to that one: a build run again)."""
+    """A valid, non-unique btree or GIN index of a partition: one that may be attached to the table's index
+    instead of building another, when it is attached to no index yet (or already to that one: a build run
+    again)."""
 
     schema: str
     table: str
@@ -80,11 +90,30 @@ class PartitionIndex:
         whole = f" USING btree ({', '.join(printed)})"
         return self.definition.endswith(whole) or f"{whole} " in self.definition
 
+    def serves_search(self, search: SearchIndexAdvice) -> bool:
+        """Is this the trigram index `search` builds on the partition: GIN, one key, the searched column (or
+        the same function of it) with gin_trgm_ops (wherever pg_trgm is installed), nothing else?"""
+        if self.partial or self.include or len(self.key_definitions) != 1:
+            return False
+        key = self.key_definitions[0]
+        if (
+            (key_function(key) != (search.function, search.column))
+            if search.function
+            else (self.columns != (search.column,))
+        ):
+            return False
+        whole = re.compile(rf" USING gin \({re.escape(key)} (?:\S+\.)?{OPCLASS}\)(?: |$)")
+        return whole.search(self.definition) is not None
+
+    def builds(self, index: Buildable) -> bool:
+        """Is this the index lock_free_steps would build for `index` on the partition?"""
+        return self.serves_search(index) if isinstance(index, SearchIndexAdvice) else self.matches(index)
+
 
 # The indexes of the partitions named by %(schemas)s / %(names)s (NULL: of every partition) that may be
-# attached to a partitioned table's index: valid btree, not unique, no exclusion constraint; and the index each is attached to. Not
-# those of a partition another session holds or waits for an ACCESS EXCLUSIVE lock on (DDL in flight):
-# pg_get_indexdef would wait for it.
+# attached to a partitioned table's index: valid btree or GIN, not unique, no exclusion constraint; and the
+# index each is attached to. Not those of a partition another session holds or waits for an ACCESS
+# EXCLUSIVE lock on (DDL in flight): pg_get_indexdef would wait for it.
 PARTITION_INDEXES_SQL = f"""
 WITH blocked AS ({BLOCKED_RELATIONS})
 SELECT n.nspname AS schema,
@@ -108,7 +137,7 @@ SELECT n.nspname AS schema,
  WHERE CASE WHEN %(schemas)s::text[] IS NULL THEN t.relispartition
             ELSE (n.nspname, t.relname) IN (SELECT * FROM unnest(%(schemas)s::text[], %(names)s::text[]))
        END
-   AND am.amname = 'btree'
+   AND am.amname IN ('btree', 'gin')
    AND i.indisvalid
    AND NOT i.indisunique
    AND NOT i.indisexclusion
@@ -150,7 +179,7 @@ def partition_indexes(
 
 
 def lock_free_steps(
-    candidate: Candidate,
+    candidate: Buildable,
     partitions: Sequence[Partition],
     existing: Mapping[tuple[str, str], Sequence[PartitionIndex]] | None = None,
 ) -> list[BuildStep] | None:
@@ -161,7 +190,7 @@ def lock_free_steps(
     it nothing more (a valid partitioned index covers its own partitions)."""
     if any(p.kind == "f" for p in partitions):
         return None
-    index_of: dict[tuple[str, str], Candidate] = {(candidate.schema, candidate.table): candidate}
+    index_of: dict[tuple[str, str], Buildable] = {(candidate.schema, candidate.table): candidate}
     steps = [BuildStep(candidate.ddl(concurrently=False, only=True), (candidate.schema, candidate.name()))]
     reused: list[BuildStep] = []
     covered: set[tuple[str, str]] = set()  # partitions an attached existing index covers
@@ -174,7 +203,7 @@ def lock_free_steps(
             (
                 ix
                 for ix in (existing or {}).get((p.schema, p.name), ())
-                if ix.attached_to in (None, (parent.schema, parent.name())) and ix.matches(candidate)
+                if ix.attached_to in (None, (parent.schema, parent.name())) and ix.builds(candidate)
             ),
             None,
         )
@@ -192,7 +221,7 @@ def lock_free_steps(
     return steps + reused
 
 
-def _attach(parent: Candidate, schema: str, index: str) -> sql.Composed:
+def _attach(parent: Buildable, schema: str, index: str) -> sql.Composed:
     return sql.SQL("ALTER INDEX {}.{} ATTACH PARTITION {}.{}").format(
         sql.Identifier(parent.schema),
         sql.Identifier(parent.name()),
@@ -212,7 +241,7 @@ def partition_layout(conn: psycopg.Connection, schema: str, table: str) -> Parti
     return partitions, partition_indexes(conn, partitions)
 
 
-def lock_free_build(conn: psycopg.Connection, candidate: Candidate) -> list[BuildStep] | None:
+def lock_free_build(conn: psycopg.Connection, candidate: Buildable) -> list[BuildStep] | None:
     """lock_free_steps over the table's partitions and their indexes as they are now; None for a table that
     is not partitioned, or has a foreign-table partition."""
     if not candidate.partitioned:

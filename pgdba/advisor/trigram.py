@@ -187,6 +187,9 @@ class SearchIndexAdvice:
     function: str = ""
     table_bytes: int = 0
     partitioned: bool = False  # CONCURRENTLY is refused on a partitioned table
+    # on a partitioned table: the statements that build it without blocking writes (`sql` blocks them),
+    # empty where that is not possible (pgdba.advisor.partitioned_build)
+    build_steps: list[str] = field(default_factory=list)
     status: str = "unverified"
     reason: str = UNVERIFIED_REASON
     # --verify's verdict on its queries (pgdba.advisor.verify.mark_measured); None: not verified
@@ -220,15 +223,17 @@ class SearchIndexAdvice:
     def label(self) -> str:
         return f"{self.relation} USING gin ({self.key} {OPCLASS})"
 
-    def ddl(self, *, concurrently: bool = True) -> sql.Composed:
+    def ddl(self, *, concurrently: bool = True, only: bool = False) -> sql.Composed:
         """CREATE INDEX [CONCURRENTLY] IF NOT EXISTS … USING gin ("column" gin_trgm_ops) (or
-        `lower("column") gin_trgm_ops`)."""
+        `lower("column") gin_trgm_ops`); only: ON ONLY a partitioned table, its partitions left out
+        (pgdba.advisor.partitioned_build)."""
         key: sql.Composable = sql.Identifier(self.column)
         if self.function:
             key = sql.SQL("{}({})").format(sql.SQL(self.function), key)  # one of SEARCH_KEY_FUNCTIONS
-        return sql.SQL("CREATE INDEX {}IF NOT EXISTS {} ON {}.{} USING gin ({} {})").format(
+        return sql.SQL("CREATE INDEX {}IF NOT EXISTS {} ON {}{}.{} USING gin ({} {})").format(
             sql.SQL("CONCURRENTLY " if concurrently and not self.partitioned else ""),
             sql.Identifier(self.name()),
+            sql.SQL("ONLY " if only else ""),
             sql.Identifier(self.schema),
             sql.Identifier(self.table),
             key,
@@ -240,12 +245,14 @@ class SearchIndexAdvice:
         return self.ddl().as_string(None)
 
     def statements(self) -> list[str]:
-        """The runnable SQL, without `;`: CREATE EXTENSION first when pg_trgm is not installed; nothing when
-        the server does not have pg_trgm (the statements would fail)."""
+        """The runnable SQL, without `;`: CREATE EXTENSION first when pg_trgm is not installed, then the
+        lock-free steps or else the one statement; nothing when the server does not have pg_trgm (the
+        statements would fail)."""
         if not self.extension.available:
             return []
         create = self.extension.create_statement()
-        return [create, self.sql] if create else [self.sql]
+        build = self.build_steps or [self.sql]
+        return [create, *build] if create else build
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -268,6 +275,7 @@ class SearchIndexAdvice:
             "writes": self.writes,
             "notes": self.notes,
             "queries": [q.to_dict() for q in self.queries],
+            "build_steps": self.build_steps,
         }
 
 

@@ -513,7 +513,9 @@ class SearchIndexAdvice(BaseModel):
     method: str
     opclass: str
     sql: str | None = Field(description="null when the server has no pg_trgm")
-    statements: list[str] = Field(description="CREATE EXTENSION pg_trgm first when it is not installed")
+    statements: list[str] = Field(
+        description="CREATE EXTENSION pg_trgm first when it is not installed, then build_steps or else sql"
+    )
     extension: TrigramExtensionState
     status: str
     reason: str
@@ -526,6 +528,11 @@ class SearchIndexAdvice(BaseModel):
     )
     notes: list[str]
     queries: list[SearchIndexQuery]
+    build_steps: list[str] = Field(
+        default_factory=list,
+        description="on a partitioned table: the statements that build it without blocking writes (`sql` "
+        "blocks them): CREATE INDEX ON ONLY the table, CONCURRENTLY on each partition, ATTACH PARTITION",
+    )
 
 
 class DropIndexAdvice(BaseModel):

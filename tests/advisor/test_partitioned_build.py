@@ -285,3 +285,61 @@ def test_a_partitions_index_an_interrupted_build_left_invalid_is_rebuilt_in_plac
         "log_course_id_idx": None,
         "old_course": "log_course_id_idx",
     }
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_a_search_index_on_a_partitioned_table_is_built_lock_free_and_reuses_a_partitions_own(
+    db: TestDatabase,
+) -> None:
+    db.execute(
+        "CREATE EXTENSION IF NOT EXISTS pg_trgm;"
+        "CREATE TABLE post (id bigint, at date NOT NULL, title text) PARTITION BY RANGE (at);"
+        "CREATE TABLE post_2024 PARTITION OF post FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')"
+        " PARTITION BY RANGE (at);"
+        "CREATE TABLE post_2024_h1 PARTITION OF post_2024 FOR VALUES FROM ('2024-01-01') TO ('2024-07-01');"
+        "CREATE TABLE post_2024_h2 PARTITION OF post_2024 FOR VALUES FROM ('2024-07-01') TO ('2025-01-01');"
+        "CREATE TABLE post_2025 PARTITION OF post FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');"
+        "INSERT INTO post SELECT g, date '2024-01-01' + g % 700, 'post ' || g || ' ' || md5(g::text)"
+        "  FROM generate_series(1, 60000) g;"
+        # 2025's own trigram index (another name), and a look-alike on the first half (another opclass)
+        "CREATE INDEX own_title_trgm ON post_2025 USING gin (title gin_trgm_ops);"
+        "CREATE INDEX half_title_bigm ON post_2024_h1 USING gist (title gist_trgm_ops);"
+        "ANALYZE post"
+    )
+    advice = advise(db, ["SELECT id FROM post WHERE title ILIKE '%ab12%'"])
+    (search,) = advice.search_indexes
+    assert search.build_steps == [
+        'CREATE INDEX IF NOT EXISTS "post_title_trgm_idx" ON ONLY "public"."post" USING gin ("title" '
+        "gin_trgm_ops)",
+        'CREATE INDEX IF NOT EXISTS "post_2024_title_trgm_idx" ON ONLY "public"."post_2024" USING gin ("title" '
+        "gin_trgm_ops)",
+        'ALTER INDEX "public"."post_title_trgm_idx" ATTACH PARTITION "public"."post_2024_title_trgm_idx"',
+        'CREATE INDEX CONCURRENTLY IF NOT EXISTS "post_2024_h1_title_trgm_idx" ON "public"."post_2024_h1" '
+        'USING gin ("title" gin_trgm_ops)',
+        'ALTER INDEX "public"."post_2024_title_trgm_idx" ATTACH PARTITION "public"."post_2024_h1_title_trgm_idx"',
+        'CREATE INDEX CONCURRENTLY IF NOT EXISTS "post_2024_h2_title_trgm_idx" ON "public"."post_2024_h2" '
+        'USING gin ("title" gin_trgm_ops)',
+        'ALTER INDEX "public"."post_2024_title_trgm_idx" ATTACH PARTITION "public"."post_2024_h2_title_trgm_idx"',
+        'ALTER INDEX "public"."post_title_trgm_idx" ATTACH PARTITION "public"."own_title_trgm"',
+    ]
+    assert search.statements() == search.build_steps  # pg_trgm is installed
+    assert search.to_dict()["build_steps"] == search.build_steps
+    assert any(
+        "trigram index ON ONLY the partitioned table" in finding.recommendation
+        for finding in advice.findings()
+    )
+    with db.target.connect(apply=True) as conn:
+        created, failed = create_indexes(conn, advice)
+    assert failed == [] and [c["index"] for c in created] == ["post_title_trgm_idx"]
+    with db.connect() as conn:
+        parents = conn.execute(INDEX_PARENT_SQL, (["post_2024_h1", "post_2025"],)).fetchall()
+        valid = conn.execute(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'post_title_trgm_idx'::regclass"
+        )
+        assert valid.fetchone() == (True,)
+    assert parents == [
+        ("half_title_bigm", None),  # GiST: not the index the search gets
+        ("own_title_trgm", "post_title_trgm_idx"),
+        ("post_2024_h1_title_trgm_idx", "post_2024_title_trgm_idx"),
+    ]
