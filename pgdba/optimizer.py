@@ -6,11 +6,12 @@ to_dict() is the JSON the CLI prints and the API returns.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pgdba.advisor.partitioned_build import PartitionIndex, partition_indexes
 from pgdba.checks.indexes import (
     MIN_STATS_AGE,
     UNUSED_ON_REPLICA,
@@ -29,6 +30,7 @@ from pgdba.history.store import HistoryStore
 from pgdba.server import load_server_facts
 from pgdba.stats.foreign_keys import ForeignKey, foreign_keys
 from pgdba.stats.indexes import IndexStats, index_stats
+from pgdba.stats.partitions import Partition, partition_trees
 from pgdba.stats.statements import StatementStats, statement_stats, unreadable_reason
 from pgdba.stats.tables import TableStats, table_stats
 from pgdba.target import Target, session
@@ -80,6 +82,10 @@ def analyze_queries(
         tables = table_stats(conn)
         indexes = index_stats(conn)
         fks = foreign_keys(conn)
+        # an index advised on a partitioned table is built over its partitions without blocking writes
+        partitioned = any(t.kind == "partitioned table" for t in tables)
+        partitions = partition_trees(conn) if partitioned else {}
+        indexes_of_partitions = partition_indexes(conn) if partitioned else {}
     source, start, window = "cumulative", facts.statements_reset, ""
     cumulative = statements
     previous = previous_statement_snapshot(store, target.key) if store else None
@@ -100,6 +106,8 @@ def analyze_queries(
         start=start,
         now=now,
         fks=fks,
+        partitions=partitions,
+        partition_indexes=indexes_of_partitions,
     )
     if source == "delta" and report.analyzed == 0:
         earlier = len(StatementSet(cumulative).select(lambda s: True))
@@ -131,9 +139,13 @@ def report_statements(
     start: datetime | None = None,
     now: datetime | None = None,
     fks: Sequence[ForeignKey] | None = None,
+    partitions: Mapping[tuple[str, str], Sequence[Partition]] | None = None,
+    partition_indexes: Mapping[tuple[str, str], Sequence[PartitionIndex]] | None = None,
 ) -> AnalyzeReport:
     """The optimizer report over statistics already collected (pure: no connection). An N+1 needs list
-    queries on the looked-up table or one related to it by a foreign key in `fks` (on any table without)."""
+    queries on the looked-up table or one related to it by a foreign key in `fks` (on any table without).
+    `partitions` and `partition_indexes`: what an index on a partitioned table is built over without
+    blocking writes (pgdba.advisor.partitioned_build)."""
     now = now or datetime.now(UTC)
     pool = StatementSet(statements)  # top-level statements, one row however many roles ran them
     analyzed = pool.select(lambda s: True)  # application DML, each text parsed once
@@ -149,6 +161,8 @@ def report_statements(
                 # (asked only of statements whose numbers look like an N+1: it compares with every list)
                 repeated_per_listed_row=n_plus_one(p.stats, is_single_table_key_lookup=True) is not None
                 and bool(list_queries_behind(p, pool, fks)),
+                partitions=partitions,
+                partition_indexes=partition_indexes,
             )
             for p in analyzed
         )

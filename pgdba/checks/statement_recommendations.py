@@ -3,14 +3,15 @@ PostgreSQL's own parse tree), and VACUUM ANALYZE when the statistics of the tabl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pgdba.advisor.candidates import identifier_prefix
+from pgdba.advisor.candidates import Candidate, identifier_prefix
 from pgdba.advisor.catalog import key_function
+from pgdba.advisor.partitioned_build import Buildable, PartitionIndex, lock_free_steps
 from pgdba.advisor.query_columns import QueryColumns, Role, columns_by_role
-from pgdba.advisor.trigram import is_trigram_opclass
+from pgdba.advisor.trigram import SearchIndexAdvice, TrigramExtension, is_trigram_opclass
 from pgdba.checks.statement_issues import (
     StatementIssue,
     low_cache_hit,
@@ -21,6 +22,7 @@ from pgdba.checks.statement_issues import (
 from pgdba.errors import InputError
 from pgdba.statement_text import shortened
 from pgdba.stats.indexes import IndexStats
+from pgdba.stats.partitions import Partition
 from pgdba.stats.statements import StatementStats
 from pgdba.stats.tables import TableStats
 
@@ -196,12 +198,15 @@ def search_index_hint(
     indexes: Sequence[IndexStats],
     *,
     min_table_rows: int,
+    partitions: Mapping[tuple[str, str], Sequence[Partition]] | None = None,
+    partition_indexes: Mapping[tuple[str, str], Sequence[PartitionIndex]] | None = None,
 ) -> Recommendation | None:
     """A trigram (pg_trgm GIN) index for the first pattern search of the statement on `relation` (the
     table as the statement names it) that no
     btree serves (`title ILIKE $1`, `LIKE '%abc%'`, `~*`; not the ambiguous `LIKE $n`), unless a GIN or
     GiST trigram index already keys that column. The SQL creates pg_trgm first (IF NOT EXISTS); `pgdba
-    advise indexes --verify` measures it, which HypoPG cannot."""
+    advise indexes --verify` measures it, which HypoPG cannot. On a partitioned table the SQL builds it
+    without blocking writes over its `partitions` (see _lock_free_sql)."""
     if max(table.estimated_rows, table.live_rows) < min_table_rows:
         return None
     trigram_indexed = _trigram_keys(indexes, table)
@@ -216,17 +221,45 @@ def search_index_hint(
             identifier_prefix("_".join(p for p in (table.table, function, column, "trgm_idx") if p))
         )
         searched = f"{function}({column})" if function else column
+        create = (
+            f"CREATE INDEX CONCURRENTLY {name} ON {_quote(table.schema)}.{_quote(table.table)} "
+            f"USING gin ({key} gin_trgm_ops);"
+        )
+        if table.kind == "partitioned table":
+            search_index = SearchIndexAdvice(
+                table.schema,
+                table.table,
+                column,
+                [],
+                TrigramExtension(available=True),
+                function=function,
+                partitioned=True,
+            )
+            create = _lock_free_sql(search_index, partitions, partition_indexes)
         return Recommendation(
             "create_search_index",
             f"Pattern search on {searched} ({search.operator}): no btree serves it, a trigram index does "
             "(`pgdba advise indexes --verify` measures it)",
             table.qualified_name,
             (column,),
-            "CREATE EXTENSION IF NOT EXISTS pg_trgm; "
-            f"CREATE INDEX CONCURRENTLY {name} ON {_quote(table.schema)}.{_quote(table.table)} "
-            f"USING gin ({key} gin_trgm_ops);",
+            f"CREATE EXTENSION IF NOT EXISTS pg_trgm; {create}",
         )
     return None
+
+
+def _lock_free_sql(
+    index: Buildable,
+    partitions: Mapping[tuple[str, str], Sequence[Partition]] | None,
+    partition_indexes: Mapping[tuple[str, str], Sequence[PartitionIndex]] | None,
+) -> str:
+    """The SQL of `index` on its partitioned table: the lock-free build (pgdba.advisor.partitioned_build)
+    over the table's `partitions`, one statement a line (PostgreSQL refuses CONCURRENTLY there); the one
+    statement that blocks writes where the partitions are unknown or one is a foreign table."""
+    tree = (partitions or {}).get((index.schema, index.table))
+    steps = lock_free_steps(index, tree, partition_indexes) if tree else None
+    if steps is None:
+        return index.ddl(concurrently=False).as_string(None) + ";"
+    return "\n".join(step.statement.as_string(None) + ";" for step in steps)
 
 
 def _trigram_keys(indexes: Sequence[IndexStats], table: TableStats) -> set[tuple[str, str]]:
@@ -268,9 +301,13 @@ def analyze_statement(
     min_table_rows: int = 10_000,
     columns: QueryColumns | None = None,
     repeated_per_listed_row: bool = False,
+    partitions: Mapping[tuple[str, str], Sequence[Partition]] | None = None,
+    partition_indexes: Mapping[tuple[str, str], Sequence[PartitionIndex]] | None = None,
 ) -> QueryRecommendation | None:
     """The statement's issues and recommendations, or None when it has no issue or is not an application
     query (see is_application_query). `columns`: the statement already parsed, if the caller has it.
+    `partitions` (pgdba.stats.partitions.partition_trees) and their indexes (partition_indexes): an index
+    on a partitioned table is built over them without blocking writes.
     `repeated_per_listed_row`: list queries were found whose rows its calls track (see
     pgdba.checks.queries.list_queries_behind); without them a hot key lookup is no N+1."""
     if columns is None:
@@ -305,16 +342,26 @@ def analyze_statement(
         ):
             cols = ", ".join(_quote(c) for c in key)
             name = _quote(identifier_prefix(f"{table.table}_{'_'.join(key)}_idx"))
+            create = (
+                f"CREATE INDEX CONCURRENTLY {name} ON {_quote(table.schema)}.{_quote(table.table)} ({cols});"
+            )
+            if table.kind == "partitioned table":
+                candidate = Candidate(table.schema, table.table, key, partitioned=True)
+                create = _lock_free_sql(candidate, partitions, partition_indexes)
             result.recommendations.append(
                 Recommendation(
-                    "create_index",
-                    f"Consider index on: {', '.join(key)}",
-                    table.qualified_name,
-                    key,
-                    f"CREATE INDEX CONCURRENTLY {name} ON {_quote(table.schema)}.{_quote(table.table)} ({cols});",
+                    "create_index", f"Consider index on: {', '.join(key)}", table.qualified_name, key, create
                 )
             )
-        search = search_index_hint(columns, relation, table, indexes, min_table_rows=min_table_rows)
+        search = search_index_hint(
+            columns,
+            relation,
+            table,
+            indexes,
+            min_table_rows=min_table_rows,
+            partitions=partitions,
+            partition_indexes=partition_indexes,
+        )
         if search is not None:
             result.recommendations.append(search)
         reason = stale_statistics(table)

@@ -285,3 +285,46 @@ def test_a_slow_pattern_search_gets_a_trigram_index_and_none_once_one_exists(db:
     assert "create_search_index" not in [
         r["action"] for r in _find(report, "kind ILIKE $1")["recommendations"]
     ]
+
+
+@pytest.mark.catalog
+def test_an_index_advised_on_a_partitioned_table_is_sql_postgresql_runs_without_blocking_writes(
+    db: TestDatabase,
+) -> None:
+    db.execute(
+        "CREATE TABLE log (user_id int NOT NULL, kind text NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);"
+        "CREATE TABLE log_2025 PARTITION OF log FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');"
+        "CREATE TABLE log_2026 PARTITION OF log FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');"
+        "INSERT INTO log SELECT g % 500, 'k' || g % 7, date '2025-01-01' + g % 700"
+        "  FROM generate_series(1, 60000) g;"
+        "CREATE INDEX own_user_at ON log_2026 (user_id, at);"  # 2026's own: attached, not built twice
+        "ANALYZE log;"
+        "SELECT pg_stat_statements_reset()"
+    )
+    with db.connect() as conn:
+        for user in range(5):
+            conn.execute("SELECT count(*) FROM log WHERE user_id = %s AND at > %s", (user, "2025-06-01"))
+            conn.execute("SELECT count(*) FROM log WHERE kind ILIKE %s", (f"%k{user}%",))
+    report = analyze_queries(db.target, threshold_ms=0.0).to_dict()
+    [index] = [
+        r for r in _find(report, "WHERE user_id = $1")["recommendations"] if r["action"] == "create_index"
+    ]
+    assert index["sql"].splitlines() == [
+        'CREATE INDEX IF NOT EXISTS "log_user_id_at_idx" ON ONLY "public"."log" USING btree ("user_id", "at");',
+        'CREATE INDEX CONCURRENTLY IF NOT EXISTS "log_2025_user_id_at_idx" ON "public"."log_2025" USING btree '
+        '("user_id", "at");',
+        'ALTER INDEX "public"."log_user_id_at_idx" ATTACH PARTITION "public"."log_2025_user_id_at_idx";',
+        'ALTER INDEX "public"."log_user_id_at_idx" ATTACH PARTITION "public"."own_user_at";',
+    ]
+    [search] = [
+        r for r in _find(report, "kind ILIKE $1")["recommendations"] if r["action"] == "create_search_index"
+    ]
+    assert "CONCURRENTLY" not in search["sql"].splitlines()[0]  # the table's ON ONLY
+    for statement in [*index["sql"].splitlines(), *search["sql"].replace("; ", ";\n", 1).splitlines()]:
+        db.execute(statement)  # as psql runs them: one at a time, CONCURRENTLY outside a transaction
+    with db.connect() as conn:
+        valid = conn.execute(
+            "SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " WHERE i.indrelid = 'log'::regclass ORDER BY 1"
+        )
+        assert valid.fetchall() == [("log_kind_trgm_idx", True), ("log_user_id_at_idx", True)]
