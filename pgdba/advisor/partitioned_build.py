@@ -30,7 +30,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from pgdba.advisor.candidates import Candidate
+from pgdba.advisor.candidates import IDENTIFIER_MAX, Candidate, identifier_prefix
 from pgdba.advisor.catalog import key_function
 from pgdba.advisor.query_columns import CAST_KEY_FUNCTIONS
 from pgdba.advisor.trigram import OPCLASS, SearchIndexAdvice
@@ -247,3 +247,18 @@ def lock_free_build(conn: psycopg.Connection, candidate: Buildable) -> list[Buil
     if not candidate.partitioned:
         return None
     return lock_free_steps(candidate, *partition_layout(conn, candidate.schema, candidate.table))
+
+
+def partition_index_name(
+    index: str, table: str, schema: str, partition: str, taken: set[tuple[str, str]]
+) -> str:
+    """The name of the index `index` of `table` on its partition `schema`.`partition`: the partition's name in
+    front of the rest in place of the table's (`event_kind_idx` → `event_2027_kind_idx`), none of `taken`
+    ((schema, name) pairs), at most 63 bytes."""
+    rest = index[len(table) :] if index.startswith(f"{table}_") else f"_{index}"
+    name = identifier_prefix(f"{partition}{rest}")
+    number = 0
+    while (schema, name) in taken:
+        number += 1
+        name = identifier_prefix(f"{partition}{rest}", IDENTIFIER_MAX - len(str(number))) + str(number)
+    return name

@@ -7,8 +7,8 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
-from pgdba.advisor.candidates import IDENTIFIER_MAX, Candidate, identifier_prefix, partitioned_build_note
-from pgdba.advisor.partitioned_build import PartitionIndex, lock_free_steps
+from pgdba.advisor.candidates import Candidate, identifier_prefix, partitioned_build_note
+from pgdba.advisor.partitioned_build import PartitionIndex, lock_free_steps, partition_index_name
 from pgdba.checks.indexes import StatsAge, unused_indexes
 from pgdba.findings import Finding, Severity
 from pgdba.sql_text import identifier, qualified, unquoted
@@ -282,7 +282,7 @@ def _completion_steps(
                 # the parent's index is complete, not the REINDEX)
                 steps.append(_attach_sql(parent, part.schema, part.index))
                 continue
-            name = _partition_index_name(ix, p.schema, p.name, taken)
+            name = partition_index_name(ix.index, ix.table, p.schema, p.name, taken)
             taken.add((p.schema, name))
             unique = "UNIQUE " if ix.is_unique else ""
             if p.kind == "p" and kind is not None:  # the constraint makes its (invalid) index ON ONLY it
@@ -367,18 +367,6 @@ def _attach_sql(parent: IndexStats, schema: str, index: str) -> str:
     return (
         f"ALTER INDEX {qualified(parent.schema, parent.index)} ATTACH PARTITION {qualified(schema, index)};"
     )
-
-
-def _partition_index_name(ix: IndexStats, schema: str, table: str, taken: set[tuple[str, str]]) -> str:
-    """The index name of partition `table`: the table's index name with the partition's name in front of it
-    in place of the table's (`event_kind_idx` → `event_2027_kind_idx`), none of `taken`, at most 63 bytes."""
-    rest = ix.index[len(ix.table) :] if ix.index.startswith(f"{ix.table}_") else f"_{ix.index}"
-    name = identifier_prefix(f"{table}{rest}")
-    number = 0
-    while (schema, name) in taken:
-        number += 1
-        name = identifier_prefix(f"{table}{rest}", IDENTIFIER_MAX - len(str(number))) + str(number)
-    return name
 
 
 def missing_fk_indexes(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pglast
 from pglast import ast
 
+from pgdba.advisor.partitioned_build import partition_index_name
 from pgdba.schema.model import Check, Column, Default, DefaultKind, EnumType, ForeignKey, Index, Table
 from pgdba.sql_text import identifier, qualified, unquoted
 
@@ -472,13 +473,9 @@ def index_missing(
 def _add_index(table: Table, index: Index, side: Side, declared_in: Table) -> Option:
     what = "unique index" if index.unique else "index"
     if side.live:
-        note = "-- fails if duplicate values exist; " if index.unique else "-- "
-        return Option(
-            side,
-            f"create the {what} {index.name}",
-            f"{note}CONCURRENTLY: writes go on while it builds (not inside a transaction block)\n"
-            f"{create_index_sql(table, index)};",
-        )
+        note = "-- fails if duplicate values exist\n" if index.unique else ""
+        # the live table (`declared_in`, the side without it) says whether it is partitioned, and how
+        return Option(side, f"create the {what} {index.name}", note + create_index_sql(declared_in, index))
     columns = _orm_columns(declared_in, tuple(c.expression for c in index.columns))
     plain = all(c.expression in table.columns for c in index.columns)
     if side.kind == "prisma":
@@ -505,7 +502,7 @@ def _remove_index(table: Table, index: Index, side: Side) -> Option:
         if index.is_constraint:
             sql = f"ALTER TABLE {_table_sql(table)} DROP CONSTRAINT {identifier(index.name)};"
         else:
-            sql = f"DROP INDEX CONCURRENTLY {qualified(table.schema, index.name)};"
+            sql = _drop_index_sql(table, index.name)
         caveat = ": duplicates become possible" if index.unique else ""
         return Option(side, f"drop the {what} {index.name}{caveat}", sql)
     return Option(
@@ -520,8 +517,8 @@ def index_definition(table: Table, current: Index, wanted: Index, side: Side) ->
             side,
             f"rebuild {current.name} as {describe_index(wanted)}",
             "-- between the two statements the table has no such index\n"
-            f"DROP INDEX CONCURRENTLY {qualified(table.schema, current.name)};\n"
-            f"{create_index_sql(table, wanted)};",
+            f"{_drop_index_sql(table, current.name)}\n"
+            f"{create_index_sql(table, wanted)}",
         )
     if side.kind == "prisma" and wanted.predicate != current.predicate:
         where = f"`where: raw({_js(wanted.predicate)})`" if wanted.predicate else "no `where:`"
@@ -767,6 +764,48 @@ def enum_values(enum: EnumType, wanted: tuple[str, ...], side: Side) -> Option:
 
 
 def create_index_sql(table: Table, index: Index) -> str:
+    """The SQL that creates `index` on the live `table` without blocking writes, `;` included, one statement
+    a line, to be run one at a time outside a transaction block: CREATE INDEX CONCURRENTLY; on a partitioned
+    table, where PostgreSQL refuses CONCURRENTLY, its lock-free build over the table's partitions (CREATE
+    INDEX ON ONLY the table, CONCURRENTLY on each leaf, ON ONLY on a sub-partitioned one, each attached to
+    its parent's index; pgdba.advisor.partitioned_build); where that cannot be (a foreign-table partition,
+    the partitions unknown) the one statement that blocks writes, said so."""
+    unique = "UNIQUE " if index.unique else ""
+    definition = _index_definition_sql(table, index)
+    if not table.partitioned:
+        return (
+            "-- CONCURRENTLY: writes go on while it builds (not inside a transaction block)\n"
+            f"CREATE {unique}INDEX CONCURRENTLY {identifier(index.name)} ON {_table_sql(table)} {definition};"
+        )
+    if not table.partitions or any(p.kind == "f" for p in table.partitions):
+        return (
+            "-- a partitioned table: PostgreSQL refuses CONCURRENTLY here, and this blocks writes to every "
+            "partition while it builds\n"
+            f"CREATE {unique}INDEX {identifier(index.name)} ON {_table_sql(table)} {definition};"
+        )
+    lines = [
+        "-- a partitioned table, where PostgreSQL refuses CONCURRENTLY: built without blocking writes, ON ONLY "
+        "the table, CONCURRENTLY on each partition and attached (run one statement at a time, not inside a "
+        "transaction block); the table's index is valid once the last is attached",
+        f"CREATE {unique}INDEX {identifier(index.name)} ON ONLY {_table_sql(table)} {definition};",
+    ]
+    names = {(table.schema, table.name): (table.schema, index.name)}
+    taken: set[tuple[str, str]] = set()
+    for p in table.partitions:
+        name = partition_index_name(index.name, table.name, p.schema, p.name, taken)
+        taken.add((p.schema, name))
+        names[(p.schema, p.name)] = (p.schema, name)
+        on = f"{identifier(name)} ON ONLY" if p.kind == "p" else f"CONCURRENTLY {identifier(name)} ON"
+        lines.append(f"CREATE {unique}INDEX {on} {qualified(p.schema, p.name)} {definition};")
+        lines.append(
+            f"ALTER INDEX {qualified(*names[(p.parent_schema, p.parent_name)])} ATTACH PARTITION "
+            f"{qualified(p.schema, name)};"
+        )
+    return "\n".join(lines)
+
+
+def _index_definition_sql(table: Table, index: Index) -> str:
+    """What follows the table in CREATE INDEX: `USING gin (…) INCLUDE (…) NULLS NOT DISTINCT WHERE …`."""
     parts = []
     for column in index.columns:
         text = (
@@ -779,11 +818,8 @@ def create_index_sql(table: Table, index: Index) -> str:
         elif column.nulls_first:
             text += " NULLS FIRST"
         parts.append(text)
-    sql = f"CREATE {'UNIQUE ' if index.unique else ''}INDEX CONCURRENTLY {identifier(index.name)}"
-    sql += f" ON {_table_sql(table)}"
-    if index.method != "btree":
-        sql += f" USING {index.method}"
-    sql += f" ({', '.join(parts)})"
+    sql = f"USING {index.method} " if index.method != "btree" else ""
+    sql += f"({', '.join(parts)})"
     if index.include:
         sql += f" INCLUDE ({', '.join(identifier(c) for c in index.include)})"
     if index.nulls_not_distinct:
@@ -791,6 +827,18 @@ def create_index_sql(table: Table, index: Index) -> str:
     if index.predicate:
         sql += f" WHERE {index.predicate}"
     return sql
+
+
+def _drop_index_sql(table: Table, name: str) -> str:
+    """DROP INDEX CONCURRENTLY; on a partitioned table, where PostgreSQL refuses CONCURRENTLY, DROP INDEX,
+    which drops every partition's part too and locks the table and its partitions while it runs."""
+    if table.partitioned:
+        return (
+            "-- a partitioned table: PostgreSQL refuses CONCURRENTLY here; this drops every partition's part "
+            "too and locks the table and its partitions while it runs\n"
+            f"DROP INDEX {qualified(table.schema, name)};"
+        )
+    return f"DROP INDEX CONCURRENTLY {qualified(table.schema, name)};"
 
 
 def describe_index(index: Index) -> str:

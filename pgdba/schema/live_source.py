@@ -33,6 +33,7 @@ from pgdba.schema.model import (
 from pgdba.schema.types import quote_ident, user_type, without_full_precision
 from pgdba.sql_text import identifier, qualified, unquoted
 from pgdba.stats.locks import BLOCKED_RELATIONS
+from pgdba.stats.partitions import partition_trees
 from pgdba.target import Target, session
 
 _SYSTEM_SCHEMAS = ["pg_catalog", "information_schema", "pg_toast"]
@@ -205,6 +206,10 @@ def live_model(conn: psycopg.Connection, schemas: set[str] | None, source: str =
         table = model.tables.get((row["schema"], row["table"]))
         if table is not None and not (row["backs_constraint"]):
             table.indexes.append(_index(row, table))
+    if any(table.partitioned for table in model.tables.values()):  # what a fix's index is built over
+        for key, tree in partition_trees(conn).items():
+            if key in model.tables:
+                model.tables[key].partitions = tuple(tree)
     return model
 
 

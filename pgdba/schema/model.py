@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from pgdba.stats.partitions import Partition
+
 
 class DefaultKind(StrEnum):
     NONE = "none"
@@ -128,6 +130,9 @@ class Table:
     # a partitioned table (the live database's; an ORM does not say): PostgreSQL before 18 refuses a NOT VALID
     # foreign key on it
     partitioned: bool = False
+    # a partitioned table's partitions at every level, parents first (the live database's): a fix builds an
+    # index over them without blocking writes
+    partitions: tuple[Partition, ...] = field(default=(), compare=False)
 
     @property
     def key(self) -> tuple[str, str]:

@@ -331,3 +331,50 @@ def test_a_recreated_constraint_is_validated_after_the_transaction_that_swaps_it
         assert conn.execute(validated, (name,)).fetchone() == (False,)
         conn.execute(statements[4])  # type: ignore[arg-type]
         assert conn.execute(validated, (name,)).fetchone() == (True,)
+
+
+@pytest.mark.catalog
+def test_an_index_fix_on_a_partitioned_table_builds_it_without_blocking_writes_and_drops_it_plainly(
+    db: Any, tmp_path: Path
+) -> None:
+    # PostgreSQL refuses CREATE INDEX CONCURRENTLY and DROP INDEX CONCURRENTLY on a partitioned table
+    prisma = tmp_path / "schema.prisma"
+    prisma.write_text(
+        PARTITIONED_PRISMA.replace(
+            '@@id([id, at], map: "Log_pkey")',
+            '@@id([id, at], map: "Log_pkey")\n  @@index([courseId, at(sort: Desc)], map: "Log_courseId_at_idx")',
+        )
+    )
+    db.execute(
+        PARTITIONED_LIVE
+        + 'ALTER TABLE "Log" ADD CONSTRAINT "Log_courseId_fkey" FOREIGN KEY ("courseId") REFERENCES "Course" (id)'
+        " ON DELETE CASCADE ON UPDATE CASCADE;"
+        "CREATE TABLE \"Log_2025\" PARTITION OF \"Log\" FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')"
+        " PARTITION BY RANGE (at);"
+        "CREATE TABLE \"Log_2025_h1\" PARTITION OF \"Log_2025\" FOR VALUES FROM ('2025-01-01') TO ('2025-07-01');"
+        'CREATE INDEX "Log_id_idx" ON "Log" (id);'  # live only
+    )
+    missing = check_schemas([f"prisma:{prisma}", "live"], dsn=db.dsn).pairs[0].drift
+    assert len(missing) == 2
+    create = next(f.sql for f in missing if f.sql and "Log_courseId_at_idx" in f.sql)
+    drop = next(f.sql for f in missing if f.sql and "Log_id_idx" in f.sql)
+    assert [line for line in create.splitlines() if not line.startswith("--")] == [
+        'CREATE INDEX "Log_courseId_at_idx" ON ONLY "Log" ("courseId", "at" DESC);',
+        'CREATE INDEX CONCURRENTLY "Log_2024_courseId_at_idx" ON "public"."Log_2024" ("courseId", "at" DESC);',
+        'ALTER INDEX "public"."Log_courseId_at_idx" ATTACH PARTITION "public"."Log_2024_courseId_at_idx";',
+        'CREATE INDEX "Log_2025_courseId_at_idx" ON ONLY "public"."Log_2025" ("courseId", "at" DESC);',
+        'ALTER INDEX "public"."Log_courseId_at_idx" ATTACH PARTITION "public"."Log_2025_courseId_at_idx";',
+        'CREATE INDEX CONCURRENTLY "Log_2025_h1_courseId_at_idx" ON "public"."Log_2025_h1" ("courseId", "at" DESC);',
+        'ALTER INDEX "public"."Log_2025_courseId_at_idx" ATTACH PARTITION "public"."Log_2025_h1_courseId_at_idx";',
+    ]
+    assert [line for line in drop.splitlines() if not line.startswith("--")] == [
+        'DROP INDEX "public"."Log_id_idx";'
+    ]
+    _apply(db, create)
+    _apply(db, drop)
+    assert check_schemas([f"prisma:{prisma}", "live"], dsn=db.dsn).pairs[0].drift == []
+    with db.connect() as conn:
+        valid = conn.execute(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = '\"Log_courseId_at_idx\"'::regclass"
+        )
+        assert valid.fetchone() == (True,)
