@@ -339,11 +339,13 @@ def _add_constraint_sql(ix: IndexStats, schema: str, table: str, index: str) -> 
     name the index's, its kind and deferrability `ix`'s): ACCESS EXCLUSIVE for a moment, no rows read (the
     key columns are NOT NULL already under a primary key)."""
     definition = ix.constraint_definition or ""
-    deferrable = " DEFERRABLE" if " DEFERRABLE" in definition else ""
-    deferred = " INITIALLY DEFERRED" if " INITIALLY DEFERRED" in definition else ""
+    # pg_get_constraintdef ends with them (a quoted column name may hold the words too)
+    attributes = next(
+        (a for a in (" DEFERRABLE INITIALLY DEFERRED", " DEFERRABLE") if definition.endswith(a)), ""
+    )
     return (
         f"ALTER TABLE {qualified(schema, table)} ADD CONSTRAINT {identifier(index)} "
-        f"{_constraint_kind(ix)} USING INDEX {identifier(index)}{deferrable}{deferred};"
+        f"{_constraint_kind(ix)} USING INDEX {identifier(index)}{attributes};"
     )
 
 
