@@ -48,7 +48,13 @@ from pgdba.advisor.selection import (
 from pgdba.advisor.sizes import estimated_index_bytes
 from pgdba.advisor.trigram import SearchIndexAdvice, search_index_advice
 from pgdba.advisor.views import expand_views
-from pgdba.advisor.whatif import DeclaredTypes, WhatIfSession, explain_typed, plan_index_names
+from pgdba.advisor.whatif import (
+    MAX_WHATIF_PARTITIONS,
+    DeclaredTypes,
+    WhatIfSession,
+    explain_typed,
+    plan_index_names,
+)
 from pgdba.advisor.workload import WorkloadQuery
 from pgdba.checks.indexes import MAX_STATS_AGE_DAYS, MIN_STATS_AGE, IndexAges, server_stats_age
 from pgdba.errors import InputError, NotAvailable, PgdbaError
@@ -59,6 +65,8 @@ from pgdba.stats.foreign_keys import foreign_keys
 DEFAULT_BUDGET_MB = 1024.0
 MB = 1024 * 1024
 STATIC_FILLFACTOR = 100
+# the most leaf partitions --max-partitions may ask to cost (about 8 s a what-if plan at 1 000 partitions)
+MAX_PARTITIONS_LIMIT = 1000
 
 
 @dataclass
@@ -76,6 +84,8 @@ class AdvisorOptions:
       90); 90 keeps the default.
     min_stats_age_days: unused indexes are judged only on scan counters that have counted this long (since the
       statistics reset, or the server's statistics' start: initdb or the last crash recovery).
+    max_partitions: a partitioned table with more leaf partitions is not costed (one hypothetical index per
+      partition: HypoPG's planning time grows with the square of their number).
     """
 
     budget_mb: float | None = DEFAULT_BUDGET_MB
@@ -86,6 +96,7 @@ class AdvisorOptions:
     drops: bool = True
     static_fillfactor: int = STATIC_FILLFACTOR
     min_stats_age_days: float = MIN_STATS_AGE.days
+    max_partitions: int = MAX_WHATIF_PARTITIONS
 
     def validate(self) -> None:
         if self.budget_mb is not None and self.budget_mb <= 0:
@@ -98,6 +109,8 @@ class AdvisorOptions:
             raise InputError("--static-fillfactor must be between 10 and 100")
         if not 0 <= self.min_stats_age_days <= MAX_STATS_AGE_DAYS:
             raise InputError(f"--min-stats-age-days must be between 0 and {MAX_STATS_AGE_DAYS:,}")
+        if not 1 <= self.max_partitions <= MAX_PARTITIONS_LIMIT:
+            raise InputError(f"--max-partitions must be between 1 and {MAX_PARTITIONS_LIMIT:,}")
 
 
 @dataclass
@@ -266,6 +279,7 @@ class Advice:
                 "size_model": self.options.size_model,
                 "static_fillfactor": self.options.static_fillfactor,
                 "min_stats_age_days": self.options.min_stats_age_days,
+                "max_partitions": self.options.max_partitions,
             },
             "workload": {
                 "queries": self.queries,
@@ -460,7 +474,7 @@ def advise_indexes(
     fillfactors = _static_fillfactors(by_qualified, options, writes)
     session: WhatIfSession | None
     try:
-        session = WhatIfSession(conn, facts.version_num)
+        session = WhatIfSession(conn, facts.version_num, max_partitions=options.max_partitions)
     except NotAvailable:
         session = None
         notes.append(

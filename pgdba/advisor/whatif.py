@@ -43,8 +43,10 @@ SELECT string_to_array(split_part(extversion, '-', 1), '.')::int[] >= '{1,4}'
  WHERE extname = 'hypopg'
 """
 
-# a partitioned table is costed with one hypothetical index per leaf partition: beyond this many, what-if
-# planning gets slow (seconds per plan) and HypoPG < 1.4 runs out of its ~2 800 fake OIDs
+# a partitioned table is costed with one hypothetical index per leaf partition: beyond this many (by
+# default; AdvisorOptions.max_partitions), what-if planning gets slow (HypoPG's planning time grows with the
+# square of the partitions: about half a second a plan at 365 partitions on this project's machine) and
+# HypoPG < 1.4 runs out of its ~2 800 fake OIDs
 MAX_WHATIF_PARTITIONS = 100
 
 
@@ -59,6 +61,14 @@ class _OidRangeExhausted(Exception):
 # HypoPG names a hypothetical index itself (`<oid>btree_<table>_<column>`), cut at 63 bytes even inside a
 # character: the name, and the plans that show it, are read with lenient_cursor
 HYPOPG_CREATE_SQL = "SELECT indexrelid, indexname FROM hypopg_create_index(%s)"
+# several at once (a partitioned table's candidate: one per leaf partition), in one round trip
+HYPOPG_CREATE_ALL_SQL = """
+SELECT h.indexrelid, h.indexname
+  FROM unnest(%s::text[]) WITH ORDINALITY AS d(ddl, n),
+       LATERAL hypopg_create_index(d.ddl) AS h
+ ORDER BY d.n
+"""
+HYPOPG_DROP_ALL_SQL = "SELECT hypopg_drop_index(oid) FROM unnest(%s::oid[]) AS oid"
 
 
 class _LenientTextLoader(Loader):
@@ -229,12 +239,15 @@ class WhatIfSession:
     _present: dict[Candidate, list[tuple[int, str]]] = field(default_factory=dict)
     _cache: dict[tuple[int, frozenset[Candidate]], CostedPlan] = field(default_factory=dict)
     _sizes: dict[Candidate, int] = field(default_factory=dict)
+    _ddls: dict[Candidate, list[str]] = field(default_factory=dict)  # its hypothetical indexes' CREATE INDEX
     rejected: set[Candidate] = field(default_factory=set)
     real_oids: bool = False
     # why candidates were not costed (a partitioned table with too many partitions): for the advice's notes
     notes: list[str] = field(default_factory=list)
     _leaves: dict[tuple[str, str], list[tuple[str, str]]] = field(default_factory=dict)
     types: DeclaredTypes = field(default_factory=DeclaredTypes)
+    # a partitioned table with more leaf partitions is not costed (MAX_WHATIF_PARTITIONS)
+    max_partitions: int = MAX_WHATIF_PARTITIONS
 
     def __post_init__(self) -> None:
         try:
@@ -263,16 +276,22 @@ class WhatIfSession:
         self._present.clear()
 
     def _configure(self, config: frozenset[Candidate]) -> None:
-        for candidate in [c for c in self._present if c not in config]:
-            for oid, _ in self._present.pop(candidate):
-                self.conn.execute("SELECT hypopg_drop_index(%s)", (oid,))
+        dropped = [
+            oid for c in [c for c in self._present if c not in config] for oid, _ in self._present.pop(c)
+        ]
+        if dropped:
+            self.conn.execute(HYPOPG_DROP_ALL_SQL, (dropped,))
         for candidate in sorted(c for c in config if c not in self.rejected):
             if candidate not in self._present:  # (a reset below may have created it already)
                 self._add(candidate, config)
 
     def _add(self, candidate: Candidate, config: frozenset[Candidate]) -> None:
-        if candidate.partitioned and len(self._leaf_partitions(candidate)) > MAX_WHATIF_PARTITIONS:
-            self._reject_partitioned(candidate, f"more than {MAX_WHATIF_PARTITIONS} partitions")
+        if candidate.partitioned and len(self._leaf_partitions(candidate)) > self.max_partitions:
+            self._reject_partitioned(
+                candidate,
+                f"more than {self.max_partitions} partitions; --max-partitions costs more, each what-if plan "
+                "slower",
+            )
             return
         try:
             self._present[candidate] = self._create(candidate, config)
@@ -318,23 +337,32 @@ class WhatIfSession:
 
     def _hypopg_create(self, candidate: Candidate) -> list[tuple[int, str]]:
         """The candidate's hypothetical index; on a partitioned table one per leaf partition, as CREATE INDEX
-        on the parent builds (HypoPG plans one on the parent itself for only some partitions)."""
-        targets: list[tuple[str, str] | None] = [None]
-        if candidate.partitioned:
-            targets = list(self._leaf_partitions(candidate))
-        made: list[tuple[int, str]] = []
+        on the parent builds (HypoPG plans one on the parent itself for only some partitions), all in one
+        round trip. HypoPG's indexes are no transaction's: when one fails, those made before it are dropped
+        again (none of a half-made candidate stays behind)."""
+        if candidate not in self._ddls:  # (a greedy creates and drops a candidate many times)
+            targets: list[tuple[str, str] | None] = [None]
+            if candidate.partitioned:
+                targets = list(self._leaf_partitions(candidate))
+            self._ddls[candidate] = [
+                candidate.ddl(concurrently=False, named=False, on=t).as_string(self.conn) for t in targets
+            ]
+        ddls = self._ddls[candidate]
         try:
-            for target in targets:
-                ddl = candidate.ddl(concurrently=False, named=False, on=target).as_string(self.conn)
-                row = lenient_cursor(self.conn).execute(HYPOPG_CREATE_SQL, (ddl,)).fetchone()
-                assert row is not None
-                made.append((int(row[0]), str(row[1])))
+            if len(ddls) == 1:
+                rows = lenient_cursor(self.conn).execute(HYPOPG_CREATE_SQL, (ddls[0],)).fetchall()
+            else:
+                rows = lenient_cursor(self.conn).execute(HYPOPG_CREATE_ALL_SQL, (ddls,)).fetchall()
         except psycopg.Error:
-            for oid, _ in made:  # none of a half-made candidate stays behind
-                with contextlib.suppress(psycopg.Error):
-                    self.conn.execute("SELECT hypopg_drop_index(%s)", (oid,))
+            known = {oid for made in self._present.values() for oid, _ in made}
+            with contextlib.suppress(psycopg.Error):
+                strays = [
+                    oid for (oid,) in self.conn.execute("SELECT indexrelid FROM hypopg()") if oid not in known
+                ]
+                if strays:
+                    self.conn.execute(HYPOPG_DROP_ALL_SQL, (strays,))
             raise
-        return made
+        return [(int(oid), str(name)) for oid, name in rows]
 
     def hypothetical_count(self, candidate: Candidate) -> int:
         """How many hypothetical indexes the candidate takes: one per leaf partition on a partitioned table."""

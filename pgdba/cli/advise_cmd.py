@@ -24,6 +24,7 @@ from pgdba.advisor.orm_patch import OrmPatch, check_schema_file, drizzle_patch, 
 from pgdba.advisor.selection import DEFAULT_MIN_IMPROVEMENT_PCT
 from pgdba.advisor.trigram import SearchIndexAdvice, SearchQuery, search_statements
 from pgdba.advisor.verify import verify_advice
+from pgdba.advisor.whatif import MAX_WHATIF_PARTITIONS
 from pgdba.advisor.workload import (
     DEFAULT_MIN_CALLS,
     DEFAULT_MIN_MEAN_MS,
@@ -119,6 +120,14 @@ def indexes(
             help="Judge unused indexes only on scan counters that have counted at least this many days",
         ),
     ] = MIN_STATS_AGE.days,
+    max_partitions: Annotated[
+        int,
+        typer.Option(
+            "--max-partitions",
+            help="Cost partitioned tables of up to this many leaf partitions (one hypothetical index each; "
+            "what-if plans get slower with the square of their number)",
+        ),
+    ] = MAX_WHATIF_PARTITIONS,
     statement_timeout: StatementTimeoutOption = DEFAULT_STATEMENT_TIMEOUT_MS,
     store: StoreOption = None,
     fail_on: FailOnOption = "critical",
@@ -156,6 +165,7 @@ def indexes(
         max_width=max_width,
         static_fillfactor=static_fillfactor,
         min_stats_age_days=min_stats_age_days,
+        max_partitions=max_partitions,
     )
     options.validate()
     workload = queries_from_file(queries) if queries is not None else []

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from pgdba.advisor.advise import Advice
 from pgdba.advisor.apply import create_indexes
 from pgdba.advisor.verify import verify_advice
 from pgdba.advisor.whatif import MAX_WHATIF_PARTITIONS
+from pgdba.cli import main
 from pgdba.server import ServerFacts, load_server_facts
 from tests.advisor.helpers import advise
 from tests.conftest import TestDatabase
@@ -155,3 +159,45 @@ def test_a_table_with_too_many_partitions_is_noted_and_the_rest_still_advised(db
         "public.big: partitioned table not costed" in note and f"more than {MAX_WHATIF_PARTITIONS}" in note
         for note in advice.notes
     )
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_max_partitions_sets_how_many_partitions_a_costed_table_may_have(
+    db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db.execute(
+        "CREATE TABLE log (id int, c int NOT NULL) PARTITION BY RANGE (id);"
+        + "".join(
+            f"CREATE TABLE log_{i} PARTITION OF log FOR VALUES FROM ({i * 10000}) TO ({(i + 1) * 10000});"
+            for i in range(5)
+        )
+        + "INSERT INTO log SELECT g, g % 997 FROM generate_series(0, 49999) g;"
+        + "ANALYZE log"
+    )
+    query = "SELECT * FROM log WHERE c = 42"
+    advice = advise(db, [query], max_partitions=4)
+    assert advice.recommendations == []
+    assert any("more than 4 partitions; --max-partitions costs more" in note for note in advice.notes)
+    workload = tmp_path / "q.sql"
+    workload.write_text(query + ";\n")
+    assert (
+        main(
+            [
+                "advise",
+                "indexes",
+                "--dsn",
+                db.dsn,
+                "--queries",
+                str(workload),
+                "--max-partitions",
+                "5",
+                "-f",
+                "json",
+            ]
+        )
+        == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert report["settings"]["max_partitions"] == 5
+    assert [(r["table"], r["columns"]) for r in report["indexes"]] == [("log", ["c"])]
