@@ -19,7 +19,7 @@ from pgdba.advisor.partitioned_build import partition_indexes
 from pgdba.alerts.metrics import succeeded
 from pgdba.backup.manifest import BACKUP_KIND
 from pgdba.backup.server_identity import read_system_identifier, records_of_server
-from pgdba.checks import backups, capacity, index_health, queries, safety, settings, tables
+from pgdba.checks import backups, capacity, index_health, partition_runway, queries, safety, settings, tables
 from pgdba.checks.indexes import UNUSED_ON_REPLICA, IndexAges, StatsAge, server_stats_age
 from pgdba.errors import InputError, NotAvailable
 from pgdba.findings import Finding, Report, Severity, SkippedCheck
@@ -33,6 +33,7 @@ from pgdba.stats.bloat import index_bloat, table_bloat
 from pgdba.stats.database import database_stats, wraparound_ages
 from pgdba.stats.foreign_keys import foreign_keys
 from pgdba.stats.indexes import index_stats
+from pgdba.stats.partition_runway import partition_runways
 from pgdba.stats.partitions import partition_trees
 from pgdba.stats.replication import replication_slots, standby_lag
 from pgdba.stats.sequences import sequence_stats
@@ -103,6 +104,7 @@ def _collectors(conn: psycopg.Connection, facts: ServerFacts) -> dict[str, Calla
         "foreign_keys": lambda: foreign_keys(conn),
         "partitions": lambda: partition_trees(conn),
         "partition_indexes": lambda: partition_indexes(conn),
+        "partition_runways": lambda: partition_runways(conn),
         "table_bloat": lambda: table_bloat(conn),
         "index_bloat": lambda: index_bloat(conn),
         "database": lambda: database_stats(conn),
@@ -457,7 +459,7 @@ CHECKS: tuple[Check, ...] = (  # weights by area follow reliability.md §4 (back
     # capacity (25)
     Check(
         "capacity.database_size",
-        8,
+        5,
         ("database",),
         lambda d, kw: capacity.database_size(d["database"].database, d["database"].size_bytes, **kw),
     ),
@@ -468,6 +470,13 @@ CHECKS: tuple[Check, ...] = (  # weights by area follow reliability.md §4 (back
         _table_growth,
     ),
     Check("capacity.forecast", 6, ("database",), _forecast),
+    # a time-partitioned table past its last partition refuses every INSERT
+    Check(
+        "capacity.partition_runway",
+        3,
+        ("partition_runways",),
+        lambda d, kw: partition_runway.partition_runway_findings(d["partition_runways"], **kw),
+    ),
     Check(
         "safety.connections",
         6,

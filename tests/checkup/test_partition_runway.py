@@ -1,0 +1,118 @@
+"""capacity.partition_runway: a table partitioned by a time range whose partitions run out refuses every
+INSERT past the last one; provoked on the real cluster, the SQL of the finding run, the INSERT then taken."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, timedelta
+
+import psycopg
+import pytest
+
+from pgdba.findings import Finding, Severity
+from tests.checkup.helpers import find, run
+from tests.conftest import TestDatabase
+from tests.matrix.stats_visibility import eventually, publish_stats
+
+CHECK = "capacity.partition_runway"
+
+
+def _today(db: TestDatabase) -> date:
+    with db.connect() as conn:
+        row = conn.execute("SELECT current_date").fetchone()
+    assert row is not None
+    return row[0]
+
+
+def _visits(db: TestDatabase, bounds: list[date], *, insert: date | None, default: bool = False) -> None:
+    """`visit` partitioned by day ranges, one partition a pair of `bounds` named by its first day, a row
+    inserted on `insert` (published to the statistics)."""
+    statements = ["CREATE TABLE visit (id int, at date NOT NULL) PARTITION BY RANGE (at)"]
+    statements += [
+        f"CREATE TABLE visit_{lower:%Y%m%d} PARTITION OF visit FOR VALUES FROM ('{lower}') TO ('{upper}')"
+        for lower, upper in itertools.pairwise(bounds)
+    ]
+    if default:
+        statements.append("CREATE TABLE visit_default PARTITION OF visit DEFAULT")
+    with db.connect() as conn:
+        for statement in statements:
+            conn.execute(statement)
+        if insert is not None:
+            conn.execute("INSERT INTO visit VALUES (1, %s)", (insert,))
+            publish_stats(conn)
+
+
+def _runway(db: TestDatabase, severity: Severity) -> Finding:
+    def findings() -> list[Finding]:
+        return find(run(db, CHECK), CHECK)
+
+    found = eventually(findings, lambda f: [x.severity for x in f] == [severity])
+    assert [f.severity for f in found] == [severity]
+    return found[0]
+
+
+@pytest.mark.catalog
+def test_partitions_that_end_within_a_week_warn_and_the_sql_creates_the_next_ones(db: TestDatabase) -> None:
+    today = _today(db)
+    _visits(
+        db, [today - timedelta(days=17), today - timedelta(days=7), today + timedelta(days=3)], insert=today
+    )
+    finding = _runway(db, Severity.WARNING)
+    assert finding.object == "public.visit"
+    assert finding.title.startswith("Partitions end in 2 days") or finding.title.startswith(
+        "Partitions end in 3"
+    )
+    assert finding.metrics["last_partition"] == f"public.visit_{today - timedelta(days=7):%Y%m%d}"
+    assert finding.metrics["partition_step"] == "10 days"
+    assert finding.sql is not None
+    # ten-day partitions from where they end until two widths (20 days) ahead are covered
+    firsts = [today + timedelta(days=3), today + timedelta(days=13), today + timedelta(days=23)]
+    assert finding.sql.splitlines() == [
+        "SET lock_timeout = '5s';",
+        *(
+            f'CREATE TABLE IF NOT EXISTS "public"."visit_{lower:%Y%m%d}" PARTITION OF "public"."visit" '
+            f"FOR VALUES FROM ('{lower}') TO ('{upper}');"
+            for lower, upper in itertools.pairwise(firsts)
+        ),
+    ]
+    with db.connect() as conn:
+        with pytest.raises(psycopg.errors.CheckViolation):  # no partition of relation "visit" found for row
+            conn.execute("INSERT INTO visit VALUES (2, %s)", (today + timedelta(days=5),))
+        conn.execute(finding.sql)
+        conn.execute("INSERT INTO visit VALUES (2, %s)", (today + timedelta(days=5),))
+    assert find(run(db, CHECK), CHECK) == []
+
+
+@pytest.mark.catalog
+def test_partitions_that_ended_are_critical_for_a_table_written_to_and_info_for_an_archive(
+    db: TestDatabase,
+) -> None:
+    today = _today(db)
+    _visits(db, [today - timedelta(days=40), today - timedelta(days=10)], insert=today - timedelta(days=20))
+    finding = _runway(db, Severity.CRITICAL)
+    assert finding.title.startswith("INSERTs fail now")
+    assert finding.metrics["days_left"] < -9 and finding.metrics["last_partition_inserts"] == 1
+    db.execute(
+        "CREATE TABLE archive (at timestamptz NOT NULL) PARTITION BY RANGE (at);"
+        "CREATE TABLE archive_2020 PARTITION OF archive FOR VALUES FROM ('2020-01-01') TO ('2021-01-01')"
+    )
+    by_table = {f.object: f for f in find(run(db, CHECK), CHECK)}
+    assert by_table["public.archive"].severity is Severity.INFO
+    assert "an archive?" in by_table["public.archive"].title
+
+
+@pytest.mark.catalog
+def test_a_default_partition_or_maxvalue_takes_the_rows_and_a_table_without_partitions_fails_every_insert(
+    db: TestDatabase,
+) -> None:
+    today = _today(db)
+    _visits(db, [today - timedelta(days=40), today - timedelta(days=10)], insert=None, default=True)
+    db.execute(
+        "CREATE TABLE upto (at date NOT NULL) PARTITION BY RANGE (at);"
+        "CREATE TABLE upto_old PARTITION OF upto FOR VALUES FROM ('2020-01-01') TO (MAXVALUE);"
+        "CREATE TABLE by_kind (kind text NOT NULL) PARTITION BY RANGE (kind);"  # not a time range
+        "CREATE TABLE empty_log (at timestamp NOT NULL) PARTITION BY RANGE (at)"
+    )
+    [finding] = find(run(db, CHECK), CHECK)
+    assert finding.object == "public.empty_log" and finding.severity is Severity.CRITICAL
+    assert finding.sql is None and "every INSERT fails" in finding.title
