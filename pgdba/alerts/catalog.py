@@ -119,6 +119,14 @@ METRICS: dict[str, MetricSpec] = {
             "hours without an archived WAL file while the archiver's newest attempt failed (pg_stat_archiver); "
             "0 while archiving works or is off",
         ),
+        MetricSpec(
+            "partition_runway_days",
+            "table",
+            "days",
+            "days until the last partition of a table range-partitioned by a date or timestamp column ends "
+            "(INSERTs past it fail; 0 with no partition at all); not a table with a DEFAULT or MAXVALUE "
+            "partition, nor one whose last partition took no INSERT since the statistics reset",
+        ),
     )
 }
 

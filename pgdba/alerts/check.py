@@ -37,6 +37,7 @@ from pgdba.findings import SCHEMA_VERSION, Severity
 from pgdba.history.snapshot import TABLES, size_history
 from pgdba.history.store import HistoryStore
 from pgdba.server import ServerFacts, load_server_facts
+from pgdba.stats.partition_runway import partition_runways
 from pgdba.target import Target, session
 
 STATE_KIND = "alert_state"
@@ -112,6 +113,7 @@ def collect_samples(
         "replication": lambda: metrics.sample_replication(conn),
         "disk": lambda: metrics.sample_disk(conn, target),
         "archiver": lambda: metrics.sample_archiver(conn),
+        "partitions": lambda: partition_runways(conn),
     }
     for family, run in runs.items():
         if family not in families:
@@ -132,7 +134,8 @@ def collect_samples(
 
 def table_selection(rules: RuleSet) -> tuple[int, tuple[str, ...]]:
     """How many of the largest tables the table rules watch, and the tables they name (always watched)."""
-    table_rules = [r for r in rules.enabled if r.scope == "table"]
+    # (the table-scope rules that read the sampled tables; partition_runway reads its own)
+    table_rules = [r for r in rules.enabled if r.scope == "table" and FAMILY_OF_METRIC[r.metric] == "tables"]
     top = int(max((float(r.param("top_tables")) for r in table_rules), default=50))
     return top, tuple(name for r in table_rules for name in r.tables)
 

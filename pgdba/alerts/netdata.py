@@ -57,6 +57,7 @@ _CLASS = {
     "restore_test_age_days": "Errors",
     "restore_test_failed": "Errors",
     "wal_archive_failing_hours": "Errors",
+    "partition_runway_days": "Errors",
 }
 
 

@@ -82,6 +82,7 @@ PROMQL: dict[str, str] = {
     ),
     "restore_test_failed": "pgdba_last_restore_test_failed",
     "wal_archive_failing_hours": "pgdba_stat_archiver_failing_seconds / 3600",
+    "partition_runway_days": "(pgdba_partition_end_timestamp_seconds{sel} - time()) / 86400",
 }
 
 
@@ -220,7 +221,9 @@ def _alerts_for(rule: Rule) -> list[dict[str, object]]:
             )
             alert["annotations"] = {
                 "summary": f"{rule.name}: {value}"
-                + " on {{ $labels.instance }} {{ $labels.datname }}{{ $labels.relname }}",
+                # the instance, then the database and the schema-qualified table where the series has them
+                + " on {{ $labels.instance }}{{ with $labels.datname }} {{ . }}{{ end }}"
+                + "{{ with $labels.relname }} {{ with $labels.schemaname }}{{ . }}.{{ end }}{{ . }}{{ end }}",
                 "description": rule.summary,
             }
             out.append(alert)

@@ -25,6 +25,7 @@ from pgdba.alerts.metrics import (
 )
 from pgdba.alerts.rules import Rule
 from pgdba.stats.archiver import ArchiverStatus
+from pgdba.stats.partition_runway import PartitionRunway
 from pgdba.stats.statements import UNREADABLE_PREFIX
 
 GB = 1024**3
@@ -60,6 +61,7 @@ class Samples:
     disk: DiskSample | None = None
     backups: BackupSample | None = None
     archiver: ArchiverStatus | None = None
+    partitions: list[PartitionRunway] | None = None
     errors: dict[str, str] = field(default_factory=dict)
 
     def current_database(self) -> DatabaseCounters | None:
@@ -136,6 +138,7 @@ FAMILY_OF_METRIC = {
     "restore_test_age_days": "backups",
     "restore_test_failed": "backups",
     "wal_archive_failing_hours": "archiver",
+    "partition_runway_days": "partitions",
 }
 
 
@@ -479,6 +482,42 @@ def _wal_archive_failing(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
     ]
 
 
+def _partition_runway(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
+    """Days until the last partition of each table range-partitioned by a time column ends (0 for one with
+    no partition at all), as the check-up's capacity.partition_runway reads them. Not a table a DEFAULT or
+    MAXVALUE partition covers; none (unknown, said why) for one whose last partition took no INSERT since the
+    statistics reset (an archive nobody writes)."""
+    out = []
+    for r in s.partitions or []:
+        if r.has_default or r.unbounded or not rule.thresholds_for(r.qualified_name).enabled:
+            continue
+        if r.covered_until is None:
+            out.append(
+                MetricValue(r.qualified_name, 0.0, "no partition: every INSERT fails", {"partitions": 0})
+            )
+            continue
+        if r.last_inserts == 0:  # an archive nobody writes: charted, never alarmed
+            out.append(
+                MetricValue(
+                    r.qualified_name,
+                    None,
+                    "not watched: no INSERT into its last partition since the statistics reset",
+                    {"last_partition": f"{r.last_schema}.{r.last_name}"},
+                )
+            )
+            continue
+        until = r.covered_until.astimezone(UTC)
+        days = (r.covered_until - s.taken_at).total_seconds() / 86400.0
+        detail = {
+            "last_partition": f"{r.last_schema}.{r.last_name}",
+            "covered_until": until.isoformat(),
+            "partitions": r.partitions,
+        }
+        note = f"{r.last_schema}.{r.last_name} ends at {until:%Y-%m-%d %H:%M} UTC"
+        out.append(MetricValue(r.qualified_name, days, note, detail))
+    return out
+
+
 _COMPUTE = {
     "database_size_gb": _database_size,
     "cache_hit_ratio_percent": _cache_hit,
@@ -499,4 +538,5 @@ _COMPUTE = {
     "restore_test_age_days": _restore_test_age,
     "restore_test_failed": _restore_test_failed,
     "wal_archive_failing_hours": _wal_archive_failing,
+    "partition_runway_days": _partition_runway,
 }

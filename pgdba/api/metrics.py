@@ -35,9 +35,20 @@ from pgdba.errors import PgdbaError
 from pgdba.history.store import open_store
 from pgdba.server import load_server_facts
 from pgdba.stats.archiver import ArchiverStatus
+from pgdba.stats.partition_runway import PartitionRunway
 from pgdba.target import Target, session
 
-ALL_FAMILIES = {"databases", "activity", "statements", "tables", "replication", "disk", "backups", "archiver"}
+ALL_FAMILIES = {
+    "databases",
+    "activity",
+    "statements",
+    "tables",
+    "replication",
+    "disk",
+    "backups",
+    "archiver",
+    "partitions",
+}
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -234,6 +245,8 @@ def families(samples: Samples, top_statements: int = 100) -> Iterator[Metric]:
         )
     if samples.archiver is not None:
         yield from _archiver_families(samples.archiver, samples.taken_at)
+    if samples.partitions is not None:
+        yield _partition_ends(samples.database, samples.partitions)
     if samples.backups is not None:
         for job, what, jobs in (
             ("backup", "backup", samples.backups.backups),
@@ -299,6 +312,25 @@ def _archiver_families(a: ArchiverStatus, now: datetime) -> Iterator[Metric]:
         "Seconds without an archived WAL file while the newest attempt failed; 0 while archiving works or is off",
         failing.total_seconds() if failing is not None else 0.0,
     )
+
+
+def _partition_ends(database: str, runways: list[PartitionRunway]) -> GaugeMetricFamily:
+    """Where the partitions of each table range-partitioned by a time column end (the alert rule
+    partition_runway_days; its check-up is capacity.partition_runway): those written to, with no DEFAULT or
+    MAXVALUE partition; 0 for one with no partition at all."""
+    ends = GaugeMetricFamily(
+        "pgdba_partition_end_timestamp_seconds",
+        "Unix time the last partition of a table range-partitioned by a date or timestamp column ends: INSERTs "
+        "past it fail (0: no partition at all). Tables with a DEFAULT or MAXVALUE partition, or whose last "
+        "partition took no INSERT since the statistics reset, are left out",
+        labels=["datname", "schemaname", "relname"],
+    )
+    for r in runways:
+        if r.has_default or r.unbounded or (r.covered_until is not None and r.last_inserts == 0):
+            continue
+        end = r.covered_until.timestamp() if r.covered_until is not None else 0.0
+        ends.add_metric([database, r.schema, r.table], end)
+    return ends
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

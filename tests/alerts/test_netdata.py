@@ -57,9 +57,17 @@ def _charts(output: str) -> dict[str, dict[str, Any]]:
     return charts
 
 
+# a table partitioned by time: the partition_runway rule's chart (no INSERT yet: no value, no alarm)
+PARTITIONED_BY_TIME = (
+    "CREATE TABLE visit (at date NOT NULL) PARTITION BY RANGE (at);"
+    "CREATE TABLE visit_all PARTITION OF visit FOR VALUES FROM ('2000-01-01') TO ('2100-01-01')"
+)
+
+
 @pytest.mark.catalog
 def test_plugin_emits_a_chart_for_every_rule_and_the_slow_query_after_pg_sleep(db: TestDatabase) -> None:
     db.execute('CREATE TABLE "BehaviorLog" (id int)')
+    db.execute(PARTITIONED_BY_TIME)
     rules = load_rules()
     state = PluginState()
     first = io.StringIO()
@@ -142,6 +150,7 @@ def test_netdata_agent_loads_every_pgdba_alarm_and_warns_on_slow_queries(
 ) -> None:
     db.execute('CREATE TABLE "BehaviorLog" (id int)')
     db.execute('CREATE TABLE "Course" (id int)')
+    db.execute(PARTITIONED_BY_TIME)
     # archive."Course": the generic growth alarm's (BehaviorLog has its own, public.Course an override)
     db.execute('CREATE SCHEMA archive; CREATE TABLE archive."Course" (id int)')
     rules = tmp_path / "rules.toml"
@@ -243,6 +252,8 @@ def test_netdata_agent_loads_every_pgdba_alarm_and_warns_on_slow_queries(
             "pgdba.table_growth_public_BehaviorLog.pgdba_table_growth_behaviorlog",
             "pgdba.table_growth_public_Course.pgdba_table_growth_public_course",
             "pgdba.table_growth_archive_Course.pgdba_table_growth",
+            "pgdba.table_growth_public_visit.pgdba_table_growth",
+            "pgdba.table_growth_public_visit_all.pgdba_table_growth",
         }
         slow_key = f"pgdba.slow_queries_{db.name}.pgdba_slow_queries"
         assert slow_key in _alarms(port)

@@ -96,14 +96,14 @@ def test_promtool_unit_test_fires_the_behaviorlog_growth_alert(tmp_path: Path) -
         exp_alerts:
           - exp_labels: {severity: warning, pgdba_rule: table_growth, datname: app, schemaname: public, relname: BehaviorLog}
             exp_annotations:
-              summary: "table_growth: 1200.00 MB/h (> 500) on  appBehaviorLog"
+              summary: "table_growth: 1200.00 MB/h (> 500) on  app public.BehaviorLog"
               description: "Table growth in MB per hour, between two snapshots of table sizes"
       - eval_time: 80m
         alertname: PgdbaTableGrowthWarning
         exp_alerts:
           - exp_labels: {severity: warning, pgdba_rule: table_growth, datname: app, schemaname: public, relname: Course}
             exp_annotations:
-              summary: "table_growth: 1200.00 MB/h (> 1000) on  appCourse"
+              summary: "table_growth: 1200.00 MB/h (> 1000) on  app public.Course"
               description: "Table growth in MB per hour, between two snapshots of table sizes\""""
     _promtool_unit_test(_default_rules(tmp_path), series, checks)
 
@@ -134,14 +134,14 @@ def test_a_schema_qualified_override_alerts_on_that_schemas_table_only(
         exp_alerts:
           - exp_labels: {{severity: warning, pgdba_rule: table_growth, datname: app, schemaname: public, relname: orders}}
             exp_annotations:
-              summary: "table_growth: 60.00 MB/h (> 50) on  apporders"
+              summary: "table_growth: 60.00 MB/h (> 50) on  app public.orders"
               description: {json.dumps(description)}
       - eval_time: 80m
         alertname: PgdbaTableGrowthWarning
         exp_alerts:
           - exp_labels: {{severity: warning, pgdba_rule: table_growth, datname: app, schemaname: archive, relname: orders}}
             exp_annotations:
-              summary: "table_growth: 60.00 MB/h (> 10) on  apporders"
+              summary: "table_growth: 60.00 MB/h (> 10) on  app archive.orders"
               description: {json.dumps(description)}"""
     _promtool_unit_test(rules, series, checks)
 
@@ -163,7 +163,7 @@ def test_a_partitioned_tables_growth_fires_on_its_own_size_family_as_in_the_chec
         exp_alerts:
           - exp_labels: {severity: warning, pgdba_rule: table_growth, datname: app, schemaname: public, relname: events}
             exp_annotations:
-              summary: "table_growth: 1200.00 MB/h (> 1000) on  appevents"
+              summary: "table_growth: 1200.00 MB/h (> 1000) on  app public.events"
               description: "Table growth in MB per hour, between two snapshots of table sizes\""""
     _promtool_unit_test(_default_rules(tmp_path), series, checks)
 
@@ -186,7 +186,7 @@ def test_a_qualified_override_of_a_partitioned_table_is_left_out_of_the_generic_
         exp_alerts:
           - exp_labels: {{severity: warning, pgdba_rule: table_growth, datname: app, schemaname: public, relname: events}}
             exp_annotations:
-              summary: "table_growth: 1200.00 MB/h (> 500) on  appevents"
+              summary: "table_growth: 1200.00 MB/h (> 500) on  app public.events"
               description: {json.dumps(description)}
       - eval_time: 80m
         alertname: PgdbaTableGrowthWarning
@@ -250,16 +250,16 @@ def test_backup_and_restore_test_alerts_fire_when_nothing_ever_succeeded(tmp_pat
     checks = f"""
       - eval_time: 60h
         alertname: PgdbaBackupAgeWarning
-        exp_alerts:{_alert("backup_age", "warning", "backup_age: 60.00 h (> 26) on  ")}
+        exp_alerts:{_alert("backup_age", "warning", "backup_age: 60.00 h (> 26) on ")}
       - eval_time: 60h
         alertname: PgdbaBackupAgeCritical
-        exp_alerts:{_alert("backup_age", "critical", "backup_age: 60.00 h (> 50) on  ")}
+        exp_alerts:{_alert("backup_age", "critical", "backup_age: 60.00 h (> 50) on ")}
       - eval_time: 60h
         alertname: PgdbaRestoreTestAgeWarning
         exp_alerts: []
       - eval_time: 60h
         alertname: PgdbaRestoreTestFailedCritical
-        exp_alerts:{_alert("restore_test_failed", "critical", "restore_test_failed: yes on  ")}"""
+        exp_alerts:{_alert("restore_test_failed", "critical", "restore_test_failed: yes on ")}"""
     _promtool_unit_test(_default_rules(tmp_path), series, checks, interval="1h")
     # a success newer than the first failure wins: 4 h old, no backup alert
     series = """
@@ -286,7 +286,7 @@ def test_restore_test_age_fires_on_backups_that_were_never_restore_tested(tmp_pa
     checks = f"""
       - eval_time: 10d
         alertname: PgdbaRestoreTestAgeWarning
-        exp_alerts:{_alert("restore_test_age", "warning", "restore_test_age: 10.00 days (> 8) on  ")}
+        exp_alerts:{_alert("restore_test_age", "warning", "restore_test_age: 10.00 days (> 8) on ")}
       - eval_time: 10d
         alertname: PgdbaRestoreTestAgeCritical
         exp_alerts: []"""
@@ -508,7 +508,7 @@ def test_hostile_table_names_in_overrides_give_valid_rules_that_fire_for_that_ta
         exp_alerts:
           - exp_labels: {{severity: warning, pgdba_rule: table_growth, datname: app, schemaname: public, relname: "x\\nDISABLE\\ny"}}
             exp_annotations:
-              summary: "table_growth: 1200.00 MB/h (> 100) on  appx\\nDISABLE\\ny"
+              summary: "table_growth: 1200.00 MB/h (> 100) on  app public.x\\nDISABLE\\ny"
               description: "Table growth in MB per hour, between two snapshots of table sizes"
       - eval_time: 80m
         alertname: PgdbaTableGrowthWarning
@@ -572,7 +572,7 @@ def test_a_table_of_exactly_min_table_mb_is_below_the_dead_tuple_gate_in_the_che
         exp_alerts:
           - exp_labels: {severity: critical, pgdba_rule: dead_tuples, schemaname: public, relname: attempt}
             exp_annotations:
-              summary: "dead_tuples: 50.00 % (> 20) on  attempt"
+              summary: "dead_tuples: 50.00 % (> 20) on  public.attempt"
               description: "Dead rows as % of all rows, on large tables\""""
     _promtool_unit_test(exported, series.replace(f"'{size}x10'", f"'{size + 1}x10'"), fires)
 

@@ -95,25 +95,25 @@ def test_prometheus_rule_warns_on_a_failing_archive_and_is_critical_after_24_hou
         exp_alerts:
           - exp_labels: {severity: warning, pgdba_rule: wal_archive_failing, instance: stuck}
             exp_annotations:
-              summary: "wal_archive_failing: 23.94 h (> 0) on stuck "
+              summary: "wal_archive_failing: 23.94 h (> 0) on stuck"
               description: "Hours without an archived WAL file while archive_command keeps failing (0 while archiving works)"
       - eval_time: 20m
         alertname: PgdbaWalArchiveFailingCritical
         exp_alerts:
           - exp_labels: {severity: critical, pgdba_rule: wal_archive_failing, instance: stuck}
             exp_annotations:
-              summary: "wal_archive_failing: 24.22 h (> 24) on stuck "
+              summary: "wal_archive_failing: 24.22 h (> 24) on stuck"
               description: "Hours without an archived WAL file while archive_command keeps failing (0 while archiving works)"
       - eval_time: 10m
         alertname: PgdbaWalArchiveFailingWarning
         exp_alerts:
           - exp_labels: {severity: warning, pgdba_rule: wal_archive_failing, instance: now}
             exp_annotations:
-              summary: "wal_archive_failing: 0.10 h (> 0) on now "
+              summary: "wal_archive_failing: 0.10 h (> 0) on now"
               description: "Hours without an archived WAL file while archive_command keeps failing (0 while archiving works)"
           - exp_labels: {severity: warning, pgdba_rule: wal_archive_failing, instance: stuck}
             exp_annotations:
-              summary: "wal_archive_failing: 24.06 h (> 0) on stuck "
+              summary: "wal_archive_failing: 24.06 h (> 0) on stuck"
               description: "Hours without an archived WAL file while archive_command keeps failing (0 while archiving works)"
       - eval_time: 6m
         alertname: PgdbaWalArchiveFailingCritical

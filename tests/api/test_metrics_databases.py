@@ -162,10 +162,10 @@ def test_exported_connection_rule_counts_each_server_once_with_the_readmes_relab
         exp_alerts:
           - exp_labels: {severity: critical, pgdba_rule: connection_usage, instance: analytics}
             exp_annotations:
-              summary: "connection_usage: 92.78 % (> 90) on analytics "
+              summary: "connection_usage: 92.78 % (> 90) on analytics"
               description: "Client connections as % of max_connections minus the reserved ones"
           - exp_labels: {severity: critical, pgdba_rule: connection_usage, instance: production}
             exp_annotations:
-              summary: "connection_usage: 92.78 % (> 90) on production "
+              summary: "connection_usage: 92.78 % (> 90) on production"
               description: "Client connections as % of max_connections minus the reserved ones\""""
     _promtool_unit_test(_default_rules(tmp_path), "\n" + "\n".join(scrapes), checks)
