@@ -23,7 +23,7 @@ MAX_NEXT_BOUNDS = 60
 LEAVES = leaf_partitions("l.part_oid")
 
 # Each table (not itself a partition) range-partitioned by one date / timestamp / timestamptz column, with
-# its partitions' bounds: `FOR VALUES FROM ('…') TO ('…')`, `… TO (MAXVALUE)`, `DEFAULT`. The last
+# its partitions' bounds: `FOR VALUES FROM ('…') TO ('…')`, `… TO (MAXVALUE)` (or `'infinity'`), `DEFAULT`. The last
 # partition is the one with the highest upper bound; the next boundaries are printed as the key's type
 # prints them (a timestamptz in the session's time zone, which PostgreSQL reads back the same).
 RUNWAY_SQL = rf"""
@@ -52,15 +52,16 @@ WITH keyed AS (
            (regexp_match(b.bound, $$ TO \('([^']*)'\)$$))[1]::timestamptz AS upper_at
       FROM bounds AS b
 ), last AS (
-    SELECT DISTINCT ON (oid) oid, part_oid, part_schema, part_name, lower_at, upper_at
+    SELECT DISTINCT ON (oid) oid, part_oid, part_schema, part_name,
+           CASE WHEN isfinite(lower_at) THEN lower_at END AS lower_at, upper_at
       FROM parsed
-     WHERE upper_at IS NOT NULL
+     WHERE upper_at IS NOT NULL AND isfinite(upper_at)
      ORDER BY oid, upper_at DESC
 ), summary AS (
     SELECT oid,
            count(*) AS partitions,
            bool_or(bound = 'DEFAULT') AS has_default,
-           bool_or(bound LIKE '%% TO (MAXVALUE)') AS unbounded
+           bool_or(bound LIKE '%% TO (MAXVALUE)' OR upper_at = 'infinity') AS unbounded
       FROM parsed
      GROUP BY oid
 )
