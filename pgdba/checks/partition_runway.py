@@ -56,9 +56,8 @@ def partition_runway_findings(
         if left >= warn:
             continue
         severity = Severity.CRITICAL if left < timedelta(days=critical_days) else Severity.WARNING
-        if (
-            runway.last_inserts == 0
-        ):  # nobody writes it (an archive), or nothing counted yet: said, not alarmed
+        # nobody writes it (an archive), or nothing counted yet: said, not alarmed
+        if runway.last_inserts == 0:
             severity = Severity.INFO
         found.append(_runway(runway, left, severity))
     return found
@@ -87,7 +86,19 @@ def _runway(runway: PartitionRunway, left: timedelta, severity: Severity) -> Fin
         )
     if severity is Severity.INFO:
         title += " (no row inserted into the last partition since the statistics reset: an archive?)"
-    steps = _next_partitions(runway)
+    # a sub-partitioned last partition: the next one needs its own partitions too, which pgdba does not write
+    steps = [] if runway.last_partitioned else _next_partitions(runway)
+    recommendation = (
+        "Create the next partitions ahead of time, and keep doing it (pg_partman, or a scheduled job): each "
+        "CREATE TABLE … PARTITION OF takes an ACCESS EXCLUSIVE lock on the table for a moment, so run them "
+        "with a short lock_timeout and retry; or add a DEFAULT partition (rows then land there, and "
+        "creating their partition later has to move them)"
+    )
+    if runway.last_partitioned:
+        recommendation += (
+            f". {runway.last_name} is partitioned in turn: create the next one the same way, with its own "
+            "partitions"
+        )
     return Finding(
         "capacity.partition_runway",
         severity,
@@ -101,10 +112,7 @@ def _runway(runway: PartitionRunway, left: timedelta, severity: Severity) -> Fin
             "partition_step": runway.step,
             "last_partition_inserts": runway.last_inserts,
         },
-        "Create the next partitions ahead of time, and keep doing it (pg_partman, or a scheduled job): each "
-        "CREATE TABLE … PARTITION OF takes an ACCESS EXCLUSIVE lock on the table for a moment, so run them "
-        "with a short lock_timeout and retry; or add a DEFAULT partition (rows then land there, and "
-        "creating their partition later has to move them)",
+        recommendation,
         "\n".join([f"SET lock_timeout = '{LOCK_TIMEOUT}';", *steps]) if steps else None,
     )
 

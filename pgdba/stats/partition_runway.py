@@ -40,7 +40,7 @@ WITH keyed AS (
        AND NOT c.relispartition
        AND n.nspname NOT IN ('pg_catalog', 'information_schema')
 ), bounds AS (
-    SELECT k.oid, p.oid AS part_oid, pn.nspname AS part_schema, p.relname AS part_name,
+    SELECT k.oid, p.oid AS part_oid, p.relkind::text AS part_kind, pn.nspname AS part_schema, p.relname AS part_name,
            pg_get_expr(p.relpartbound, p.oid) AS bound
       FROM keyed AS k
       JOIN pg_inherits AS i ON i.inhparent = k.oid
@@ -52,7 +52,7 @@ WITH keyed AS (
            (regexp_match(b.bound, $$ TO \('([^']*)'\)$$))[1]::timestamptz AS upper_at
       FROM bounds AS b
 ), last AS (
-    SELECT DISTINCT ON (oid) oid, part_oid, part_schema, part_name,
+    SELECT DISTINCT ON (oid) oid, part_oid, part_kind, part_schema, part_name,
            CASE WHEN isfinite(lower_at) THEN lower_at END AS lower_at, upper_at
       FROM parsed
      WHERE upper_at IS NOT NULL AND isfinite(upper_at)
@@ -67,7 +67,7 @@ WITH keyed AS (
 )
 SELECT k.schema, k.table_name, k.key_column, k.key_type, coalesce(s.partitions, 0) AS partitions,
        coalesce(s.has_default, false) AS has_default, coalesce(s.unbounded, false) AS unbounded,
-       l.part_schema AS last_schema, l.part_name AS last_name, l.lower_at AS last_lower, l.upper_at AS covered_until,
+       l.part_schema AS last_schema, l.part_name AS last_name, l.part_kind = 'p' AS last_partitioned, l.lower_at AS last_lower, l.upper_at AS covered_until,
        now() AS now,
        coalesce((SELECT sum(st.n_tup_ins) FROM pg_stat_all_tables AS st WHERE st.relid = l.part_oid), 0)
          + coalesce((SELECT sum(st.n_tup_ins)
@@ -106,6 +106,7 @@ class PartitionRunway:
     unbounded: bool  # a partition reaches MAXVALUE
     last_schema: str | None  # the partition with the highest upper bound
     last_name: str | None
+    last_partitioned: bool | None  # the last partition is partitioned in turn
     last_lower: datetime | None
     covered_until: datetime | None  # its upper bound: an INSERT at or after it has no partition
     now: datetime
@@ -137,6 +138,7 @@ def partition_runways(conn: psycopg.Connection) -> list[PartitionRunway]:
             unbounded=bool(row["unbounded"]),
             last_schema=row["last_schema"],
             last_name=row["last_name"],
+            last_partitioned=row["last_partitioned"],
             last_lower=row["last_lower"],
             covered_until=row["covered_until"],
             now=row["now"],

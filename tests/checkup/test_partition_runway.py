@@ -96,9 +96,18 @@ def test_partitions_that_ended_are_critical_for_a_table_written_to_and_info_for_
         "CREATE TABLE archive (at timestamptz NOT NULL) PARTITION BY RANGE (at);"
         "CREATE TABLE archive_2020 PARTITION OF archive FOR VALUES FROM ('2020-01-01') TO ('2021-01-01')"
     )
+    db.execute(  # its last partition partitioned in turn: the next one needs its own partitions too
+        "CREATE TABLE yearly (at date NOT NULL) PARTITION BY RANGE (at);"
+        "CREATE TABLE yearly_2020 PARTITION OF yearly FOR VALUES FROM ('2020-01-01') TO ('2021-01-01')"
+        " PARTITION BY RANGE (at);"
+        "CREATE TABLE yearly_2020_h1 PARTITION OF yearly_2020 FOR VALUES FROM ('2020-01-01') TO ('2020-07-01')"
+    )
     by_table = {f.object: f for f in find(run(db, CHECK), CHECK)}
     assert by_table["public.archive"].severity is Severity.INFO
     assert "an archive?" in by_table["public.archive"].title
+    assert by_table["public.archive"].sql is not None
+    assert by_table["public.yearly"].sql is None
+    assert "yearly_2020 is partitioned in turn" in by_table["public.yearly"].recommendation
 
 
 @pytest.mark.catalog
