@@ -249,6 +249,19 @@ def lock_free_build(conn: psycopg.Connection, candidate: Buildable) -> list[Buil
     return lock_free_steps(candidate, *partition_layout(conn, candidate.schema, candidate.table))
 
 
+def lock_free_statements(
+    index: Buildable,
+    partitions: Mapping[tuple[str, str], Sequence[Partition]] | None,
+    existing: Mapping[tuple[str, str], Sequence[PartitionIndex]] | None,
+) -> list[str] | None:
+    """lock_free_steps of `index` over its table's partitions read beforehand (`partitions`: partition_trees,
+    `existing`: partition_indexes), as statements ending in `;`; None when they are unknown or one is a
+    foreign table (the one blocking statement is left)."""
+    tree = (partitions or {}).get((index.schema, index.table))
+    steps = lock_free_steps(index, tree, existing) if tree else None
+    return None if steps is None else [step.statement.as_string(None) + ";" for step in steps]
+
+
 def partition_index_name(
     index: str, table: str, schema: str, partition: str, taken: set[tuple[str, str]]
 ) -> str:

@@ -489,14 +489,14 @@ def _partition_runway(rule: Rule, s: Samples, *_: Any) -> list[MetricValue]:
     statistics reset (an archive nobody writes)."""
     out = []
     for r in s.partitions or []:
-        if r.has_default or r.unbounded or not rule.thresholds_for(r.qualified_name).enabled:
+        if r.takes_every_row or not rule.thresholds_for(r.qualified_name).enabled:
             continue
         if r.covered_until is None:
             out.append(
                 MetricValue(r.qualified_name, 0.0, "no partition: every INSERT fails", {"partitions": 0})
             )
             continue
-        if r.last_inserts == 0:  # an archive nobody writes: charted, never alarmed
+        if r.archive:  # charted, never alarmed
             out.append(
                 MetricValue(
                     r.qualified_name,

@@ -326,7 +326,7 @@ def _partition_ends(database: str, runways: list[PartitionRunway]) -> GaugeMetri
         labels=["datname", "schemaname", "relname"],
     )
     for r in runways:
-        if r.has_default or r.unbounded or (r.covered_until is not None and r.last_inserts == 0):
+        if r.takes_every_row or r.archive:
             continue
         end = r.covered_until.timestamp() if r.covered_until is not None else 0.0
         ends.add_metric([database, r.schema, r.table], end)

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 from pgdba.advisor.candidates import Candidate, identifier_prefix, partitioned_build_note
-from pgdba.advisor.partitioned_build import PartitionIndex, lock_free_steps, partition_index_name
+from pgdba.advisor.partitioned_build import PartitionIndex, lock_free_statements, partition_index_name
 from pgdba.checks.indexes import StatsAge, unused_indexes
 from pgdba.findings import Finding, Severity
 from pgdba.sql_text import identifier, qualified, unquoted
@@ -399,13 +399,14 @@ def missing_fk_indexes(
         )
         concurrently = "" if fk.partitioned else " CONCURRENTLY"
         statement = f"CREATE INDEX{concurrently} {name} ON {qualified(fk.schema, fk.table)} ({cols});"
-        steps = _lock_free_fk_index(fk, partitions, partition_indexes) if fk.partitioned else None
+        candidate = Candidate(fk.schema, fk.table, fk.columns, partitioned=True)
+        steps = lock_free_statements(candidate, partitions, partition_indexes) if fk.partitioned else None
         if steps is not None:
             recommendation += (
                 "; on a partitioned table without blocking writes: ON ONLY the table, CONCURRENTLY on each "
                 "partition, attached to it"
             )
-            statement = "\n".join(step + ";" for step in steps)
+            statement = "\n".join(steps)
         elif fk.partitioned:
             recommendation += f"; {partitioned_build_note([fk.qualified_table])}"
         found.append(
@@ -425,20 +426,6 @@ def missing_fk_indexes(
             )
         )
     return found
-
-
-def _lock_free_fk_index(
-    fk: ForeignKey,
-    partitions: Mapping[tuple[str, str], Sequence[Partition]] | None,
-    partition_indexes: Mapping[tuple[str, str], Sequence[PartitionIndex]] | None,
-) -> list[str] | None:
-    """The lock-free build of the foreign key's index on its partitioned table, None when not possible."""
-    tree = (partitions or {}).get((fk.schema, fk.table))
-    if not tree:
-        return None
-    candidate = Candidate(fk.schema, fk.table, fk.columns, partitioned=True)
-    steps = lock_free_steps(candidate, tree, partition_indexes)
-    return None if steps is None else [step.statement.as_string(None) for step in steps]
 
 
 def index_bloat_findings(

@@ -43,7 +43,7 @@ def partition_runway_findings(
     inserted into the last partition since the statistics reset (a table nobody writes any more)."""
     found: list[Finding] = []
     for runway in runways:
-        if runway.has_default or runway.unbounded:
+        if runway.takes_every_row:
             continue
         if runway.covered_until is None:
             found.append(_no_partition(runway))
@@ -56,8 +56,7 @@ def partition_runway_findings(
         if left >= warn:
             continue
         severity = Severity.CRITICAL if left < timedelta(days=critical_days) else Severity.WARNING
-        # nobody writes it (an archive), or nothing counted yet: said, not alarmed
-        if runway.last_inserts == 0:
+        if runway.archive:  # said, not alarmed
             severity = Severity.INFO
         found.append(_runway(runway, left, severity))
     return found

@@ -9,7 +9,7 @@ from typing import Any
 
 from pgdba.advisor.candidates import Candidate, identifier_prefix
 from pgdba.advisor.catalog import key_function
-from pgdba.advisor.partitioned_build import Buildable, PartitionIndex, lock_free_steps
+from pgdba.advisor.partitioned_build import Buildable, PartitionIndex, lock_free_statements
 from pgdba.advisor.query_columns import QueryColumns, Role, columns_by_role
 from pgdba.advisor.trigram import SearchIndexAdvice, TrigramExtension, is_trigram_opclass
 from pgdba.checks.statement_issues import (
@@ -255,11 +255,8 @@ def _lock_free_sql(
     """The SQL of `index` on its partitioned table: the lock-free build (pgdba.advisor.partitioned_build)
     over the table's `partitions`, one statement a line (PostgreSQL refuses CONCURRENTLY there); the one
     statement that blocks writes where the partitions are unknown or one is a foreign table."""
-    tree = (partitions or {}).get((index.schema, index.table))
-    steps = lock_free_steps(index, tree, partition_indexes) if tree else None
-    if steps is None:
-        return index.ddl(concurrently=False).as_string(None) + ";"
-    return "\n".join(step.statement.as_string(None) + ";" for step in steps)
+    steps = lock_free_statements(index, partitions, partition_indexes)
+    return index.ddl(concurrently=False).as_string(None) + ";" if steps is None else "\n".join(steps)
 
 
 def _trigram_keys(indexes: Sequence[IndexStats], table: TableStats) -> set[tuple[str, str]]:

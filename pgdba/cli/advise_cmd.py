@@ -125,7 +125,7 @@ def indexes(
         typer.Option(
             "--max-partitions",
             help="Cost partitioned tables of up to this many leaf partitions (one hypothetical index each; "
-            "what-if plans get slower with the square of their number)",
+            "what-if plans get slower with their number)",
         ),
     ] = MAX_WHATIF_PARTITIONS,
     statement_timeout: StatementTimeoutOption = DEFAULT_STATEMENT_TIMEOUT_MS,

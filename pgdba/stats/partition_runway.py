@@ -122,6 +122,17 @@ class PartitionRunway:
     def qualified_name(self) -> str:
         return f"{self.schema}.{self.table}"
 
+    @property
+    def takes_every_row(self) -> bool:
+        """A DEFAULT partition, or one up to MAXVALUE / 'infinity': no INSERT ever lacks a partition."""
+        return self.has_default or self.unbounded
+
+    @property
+    def archive(self) -> bool:
+        """Partitions that end, the last of which took no INSERT since the statistics reset: a table nobody
+        writes any more (or nothing counted yet), whose partitions may well end in the past."""
+        return self.covered_until is not None and self.last_inserts == 0
+
 
 def partition_runways(conn: psycopg.Connection) -> list[PartitionRunway]:
     """Every table range-partitioned by one date or timestamp column, with where its partitions end."""

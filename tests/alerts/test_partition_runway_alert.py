@@ -4,7 +4,7 @@ fires on the same number (promtool)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from pgdba.api.metrics import metrics_registry
 from pgdba.history.store import HistoryStore
 from tests.alerts.conftest import run_check, status_of
 from tests.alerts.test_prometheus import _default_rules, _promtool_unit_test, needs_promtool
+from tests.checkup.helpers import current_date
 from tests.conftest import TestDatabase
 from tests.matrix.stats_visibility import eventually, publish_stats
 
@@ -31,18 +32,11 @@ def test_default_rule_warns_a_week_ahead_and_is_critical_a_day_ahead() -> None:
     )
 
 
-def _today(db: TestDatabase) -> date:
-    with db.connect() as conn:
-        row = conn.execute("SELECT current_date").fetchone()
-    assert row is not None
-    return row[0]
-
-
 @pytest.mark.catalog
 def test_alerts_check_and_metrics_see_partitions_that_end_in_three_days(
     db: TestDatabase, store: HistoryStore
 ) -> None:
-    today = _today(db)
+    today = current_date(db)
     lower, upper = today - timedelta(days=7), today + timedelta(days=3)
     with db.connect() as conn:
         conn.execute("CREATE TABLE visit (at date NOT NULL) PARTITION BY RANGE (at)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -96,3 +97,11 @@ def list_then_look_up_each(conn: psycopg.Connection, pages: int = 2, lessons: in
         listed = conn.execute("SELECT id, course_id FROM lesson WHERE id <= %s", (lessons,)).fetchall()
         for _, course_id in listed:
             conn.execute("SELECT id, title FROM course WHERE id = %s", (course_id,)).fetchone()
+
+
+def current_date(db: TestDatabase) -> date:
+    """The server's current_date (the date tests partition around)."""
+    with db.connect() as conn:
+        row = conn.execute("SELECT current_date").fetchone()
+    assert row is not None
+    return row[0]

@@ -10,18 +10,11 @@ import psycopg
 import pytest
 
 from pgdba.findings import Finding, Severity
-from tests.checkup.helpers import find, run
+from tests.checkup.helpers import current_date, find, run
 from tests.conftest import TestDatabase
 from tests.matrix.stats_visibility import eventually, publish_stats
 
 CHECK = "capacity.partition_runway"
-
-
-def _today(db: TestDatabase) -> date:
-    with db.connect() as conn:
-        row = conn.execute("SELECT current_date").fetchone()
-    assert row is not None
-    return row[0]
 
 
 def _visits(db: TestDatabase, bounds: list[date], *, insert: date | None, default: bool = False) -> None:
@@ -53,7 +46,7 @@ def _runway(db: TestDatabase, severity: Severity) -> Finding:
 
 @pytest.mark.catalog
 def test_partitions_that_end_within_a_week_warn_and_the_sql_creates_the_next_ones(db: TestDatabase) -> None:
-    today = _today(db)
+    today = current_date(db)
     _visits(
         db, [today - timedelta(days=17), today - timedelta(days=7), today + timedelta(days=3)], insert=today
     )
@@ -87,7 +80,7 @@ def test_partitions_that_end_within_a_week_warn_and_the_sql_creates_the_next_one
 def test_partitions_that_ended_are_critical_for_a_table_written_to_and_info_for_an_archive(
     db: TestDatabase,
 ) -> None:
-    today = _today(db)
+    today = current_date(db)
     _visits(db, [today - timedelta(days=40), today - timedelta(days=10)], insert=today - timedelta(days=20))
     finding = _runway(db, Severity.CRITICAL)
     assert finding.title.startswith("INSERTs fail now")
@@ -114,7 +107,7 @@ def test_partitions_that_ended_are_critical_for_a_table_written_to_and_info_for_
 def test_a_default_partition_or_maxvalue_takes_the_rows_and_a_table_without_partitions_fails_every_insert(
     db: TestDatabase,
 ) -> None:
-    today = _today(db)
+    today = current_date(db)
     _visits(db, [today - timedelta(days=40), today - timedelta(days=10)], insert=None, default=True)
     db.execute(
         "CREATE TABLE upto (at date NOT NULL) PARTITION BY RANGE (at);"
