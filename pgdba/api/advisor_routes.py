@@ -12,12 +12,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from pgdba.advisor.advise import DEFAULT_BUDGET_MB, STATIC_FILLFACTOR, Advice, AdvisorOptions, advise_indexes
+from pgdba.advisor.advise import (
+    DEFAULT_BUDGET_MB,
+    MAX_PARTITIONS_LIMIT,
+    STATIC_FILLFACTOR,
+    Advice,
+    AdvisorOptions,
+    advise_indexes,
+)
 from pgdba.advisor.apply import apply_indexes, refuse_unverified_apply
 from pgdba.advisor.orm_patch import drizzle_patch, prisma_patch
 from pgdba.advisor.selection import DEFAULT_MIN_IMPROVEMENT_PCT
 from pgdba.advisor.trigram import search_statements
 from pgdba.advisor.verify import verify_advice
+from pgdba.advisor.whatif import MAX_WHATIF_PARTITIONS
 from pgdba.advisor.workload import queries_from_statements, table_writes_from_statements
 from pgdba.api.actions import record_action, require_action_allowed
 from pgdba.api.dependencies import DatabaseName, history_store, settings_of, target_of
@@ -38,6 +46,7 @@ class AdvisorParameters(BaseModel):
     min_improvement_pct: float = DEFAULT_MIN_IMPROVEMENT_PCT
     max_width: int = 3
     static_fillfactor: int = STATIC_FILLFACTOR
+    max_partitions: int = MAX_WHATIF_PARTITIONS
 
 
 def parameters_of(body: AdvisorActionRequest) -> AdvisorParameters:
@@ -46,6 +55,7 @@ def parameters_of(body: AdvisorActionRequest) -> AdvisorParameters:
         min_improvement_pct=body.minImprovement,
         max_width=body.maxWidth,
         static_fillfactor=body.staticFillfactor,
+        max_partitions=body.maxPartitions,
     )
 
 
@@ -61,6 +71,7 @@ def run_advisor(
         min_improvement_pct=params.min_improvement_pct,
         max_width=params.max_width,
         static_fillfactor=params.static_fillfactor,
+        max_partitions=params.max_partitions,
     )
     options.validate()
     with target.connect() as conn:
@@ -142,6 +153,9 @@ def indexes(
     ] = DEFAULT_MIN_IMPROVEMENT_PCT,
     max_width: Annotated[int, Query(alias="maxWidth", ge=1, le=8)] = 3,
     static_fillfactor: Annotated[int, Query(alias="staticFillfactor", ge=10, le=100)] = STATIC_FILLFACTOR,
+    max_partitions: Annotated[
+        int, Query(alias="maxPartitions", ge=1, le=MAX_PARTITIONS_LIMIT)
+    ] = MAX_WHATIF_PARTITIONS,
 ) -> dict[str, Any]:
     """Indexes that cut the workload's estimated cost most within the budget (before/after cost per
     query), the indexes to drop, and each fix as SQL and as a Prisma / Drizzle patch."""
@@ -150,6 +164,7 @@ def indexes(
         min_improvement_pct=min_improvement,
         max_width=max_width,
         static_fillfactor=static_fillfactor,
+        max_partitions=max_partitions,
     )
     advice, _ = run_advisor(target_of(request, db), params, settings_of(request))
     return advice_body(settings_of(request), advice)

@@ -617,6 +617,9 @@ class AdvisorActionRequest(ActionRequest):
     minImprovement: float = Field(0.5, ge=0, lt=100, allow_inf_nan=False)
     maxWidth: int = Field(3, ge=1, le=8)
     staticFillfactor: int = Field(100, ge=10, le=100, description="btree fillfactor on tables nothing writes")
+    maxPartitions: int = Field(
+        100, ge=1, le=1000, description="cost partitioned tables of up to this many leaf partitions"
+    )
     indexes: list[ObjectName] | None = Field(
         None, max_length=100, description="apply: only these advised indexes"
     )

@@ -168,3 +168,34 @@ def test_without_hypopg_the_page_claims_no_estimated_cost(attempts: TestDatabase
     section = page[page.index(f'data-index="{index["name"]}"') :]
     assert "not costed (rule-based: HypoPG is not installed) (unverified)" in section
     assert "removes 0.0 %" not in section and "removes" not in section.split("</div>")[0]
+
+
+@pytest.mark.hypopg
+def test_max_partitions_sets_how_many_partitions_a_costed_table_may_have(
+    db: TestDatabase, tmp_path: Path
+) -> None:
+    with db.connect() as conn:
+        conn.execute("CREATE TABLE log (id int, c int NOT NULL) PARTITION BY RANGE (id)")
+        for i in range(5):
+            conn.execute(
+                f"CREATE TABLE log_{i} PARTITION OF log FOR VALUES FROM ({i * 10000}) TO ({(i + 1) * 10000})"
+            )
+        conn.execute("INSERT INTO log SELECT g, g % 997 FROM generate_series(0, 49999) g")
+        conn.execute("ANALYZE log")
+        conn.execute("SELECT pg_stat_statements_reset()")
+        for c in range(20):
+            conn.execute("SELECT id FROM log WHERE c = %s", (c,))
+        if conn.info.server_version >= 150000:
+            conn.execute("SELECT pg_stat_force_next_flush()")
+    client = _client(db, tmp_path, token=TOKEN)
+    capped = client.get("/api/v1/advisor/indexes", params={"maxPartitions": 4}).json()
+    assert capped["settings"]["max_partitions"] == 4 and capped["indexes"] == []
+    assert any("more than 4 partitions" in note for note in capped["notes"])
+    costed = client.get("/api/v1/advisor/indexes", params={"maxPartitions": 5}).json()
+    assert [(ix["table"], ix["columns"][0]) for ix in costed["indexes"]] == [("log", "c")]
+    proof = client.post("/api/v1/advisor/verify", json={"confirm": True, "maxPartitions": 4}).json()
+    assert proof["settings"]["max_partitions"] == 4 and proof["indexes"] == []
+    for hostile in (0, 1001, "many"):
+        assert client.get("/api/v1/advisor/indexes", params={"maxPartitions": hostile}).status_code == 422
+        response = client.post("/api/v1/advisor/verify", json={"confirm": True, "maxPartitions": hostile})
+        assert response.status_code == 422
