@@ -85,8 +85,7 @@ def _runway(runway: PartitionRunway, left: timedelta, severity: Severity) -> Fin
         )
     if severity is Severity.INFO:
         title += " (no row inserted into the last partition since the statistics reset: an archive?)"
-    # a sub-partitioned last partition: the next one needs its own partitions too, which pgdba does not write
-    steps = [] if runway.last_partitioned else _next_partitions(runway)
+    steps = _next_partitions(runway)
     recommendation = (
         "Create the next partitions ahead of time, and keep doing it (pg_partman, or a scheduled job): each "
         "CREATE TABLE … PARTITION OF takes an ACCESS EXCLUSIVE lock on the table for a moment, so run them "
@@ -94,9 +93,11 @@ def _runway(runway: PartitionRunway, left: timedelta, severity: Severity) -> Fin
         "creating their partition later has to move them)"
     )
     if runway.last_partitioned:
-        recommendation += (
-            f". {runway.last_name} is partitioned in turn: create the next one the same way, with its own "
-            "partitions"
+        recommendation += f". {runway.last_name} is partitioned in turn: " + (
+            f"each next one is too, {runway.last_partition_key}, with partitions of the same bounds"
+            if steps
+            else "create the next one the same way, with its own partitions (their bounds change with it, "
+            "so pgdba does not write them)"
         )
     return Finding(
         "capacity.partition_runway",
@@ -118,17 +119,68 @@ def _runway(runway: PartitionRunway, left: timedelta, severity: Severity) -> Fin
 
 def _next_partitions(runway: PartitionRunway) -> list[str]:
     """CREATE TABLE … PARTITION OF for each next step from where the partitions end to the runway wanted
-    (next_bounds), named as the last partition is (its lower bound's date in its name, replaced)."""
+    (next_bounds), named as the last partition is (its lower bound's date in its name, replaced). A last
+    partition partitioned in turn by a key without the time column (`HASH (user_id)`, a LIST of regions) is
+    followed with its partitions: each next one is partitioned the same way, its partitions have the same
+    bounds and names with the new partition's. Nothing (advice only) where those bounds would have to move
+    with time, a partition of the last one is partitioned again, or a name cannot be derived."""
     assert runway.last_name is not None and runway.last_schema is not None
-    bounds = runway.next_bounds
+    if runway.last_partitioned and not _follows_sub_partitions(runway):
+        return []
     statements = []
-    for lower, upper in itertools.pairwise(bounds):
+    for lower, upper in itertools.pairwise(runway.next_bounds):
         name = _partition_name(runway, lower)
+        partitioned_by = f" PARTITION BY {runway.last_partition_key}" if runway.last_partitioned else ""
         statements.append(
             f"CREATE TABLE IF NOT EXISTS {qualified(runway.last_schema, name)} PARTITION OF "
-            f"{qualified(runway.schema, runway.table)} FOR VALUES FROM ({_literal(lower)}) TO ({_literal(upper)});"
+            f"{qualified(runway.schema, runway.table)} FOR VALUES FROM ({_literal(lower)}) TO "
+            f"({_literal(upper)}){partitioned_by};"
         )
+        for child in runway.last_children if runway.last_partitioned else ():
+            child_name = _sub_partition_name(runway, child.name, name, lower)
+            assert child_name is not None  # _follows_sub_partitions derived each
+            statements.append(
+                f"CREATE TABLE IF NOT EXISTS {qualified(child.schema, child_name)} PARTITION OF "
+                f"{qualified(runway.last_schema, name)} {child.bound};"
+            )
     return statements
+
+
+def _follows_sub_partitions(runway: PartitionRunway) -> bool:
+    """The last partition's own partitions can be made again for the next one: a key without the time
+    column, one level only, and each partition's name derivable."""
+    if runway.last_partition_key is None or runway.last_key_follows_time or not runway.last_children:
+        return False
+    if any(child.partitioned for child in runway.last_children) or len(runway.next_bounds) < 2:
+        return False
+    lower, name = runway.next_bounds[0], _partition_name(runway, runway.next_bounds[0])
+    return all(_sub_partition_name(runway, c.name, name, lower) for c in runway.last_children)
+
+
+def _sub_partition_name(runway: PartitionRunway, child: str, new_parent: str, lower: str) -> str | None:
+    """A partition of the last partition, renamed for the new one: the last partition's name at its start
+    replaced by the new one's (`behavior_log_2026_12_p0` → `behavior_log_2027_01_p0`), else the date in it
+    that spells the last partition's lower bound replaced; None when neither is in it."""
+    last_name = runway.last_name or ""
+    if child.startswith(last_name) and len(child) > len(last_name):
+        return identifier_prefix(new_parent + child[len(last_name) :])
+    spelled = _spelled_lower(runway)
+    if spelled is not None and spelled[1] in child:
+        pattern, text = spelled
+        return identifier_prefix(child.replace(text, datetime.fromisoformat(lower).strftime(pattern), 1))
+    return None
+
+
+def _spelled_lower(runway: PartitionRunway) -> tuple[str, str] | None:
+    """The date format, and its text, with which the last partition's name ends in its lower bound."""
+    last_name, last_lower = runway.last_name or "", runway.last_lower
+    if last_lower is None:
+        return None
+    for pattern in _NAME_FORMATS:
+        spelled = last_lower.strftime(pattern)
+        if last_name.endswith(spelled):
+            return pattern, spelled
+    return None
 
 
 def _partition_name(runway: PartitionRunway, lower: str) -> str:
@@ -136,12 +188,10 @@ def _partition_name(runway: PartitionRunway, lower: str) -> str:
     spelling its own lower bound replaced by `lower`'s, else `<table>_<yyyymmdd>` (`_hhmm` too within a
     day)."""
     start = datetime.fromisoformat(lower)
-    last_name, last_lower = runway.last_name or "", runway.last_lower
-    if last_lower is not None:
-        for pattern in _NAME_FORMATS:
-            spelled = last_lower.strftime(pattern)
-            if last_name.endswith(spelled):
-                return identifier_prefix(last_name[: -len(spelled)] + start.strftime(pattern))
+    spelled = _spelled_lower(runway)
+    if spelled is not None:
+        pattern, text = spelled
+        return identifier_prefix((runway.last_name or "")[: -len(text)] + start.strftime(pattern))
     suffix = start.strftime("%Y%m%d") + (start.strftime("_%H%M") if start.hour or start.minute else "")
     return identifier_prefix(f"{runway.table}_{suffix}")
 

@@ -74,6 +74,20 @@ SELECT k.schema, k.table_name, k.key_column, k.key_type, coalesce(s.partitions, 
                        FROM {LEAVES} AS leaf
                        JOIN pg_stat_all_tables AS st ON st.relid = leaf.oid), 0) AS last_inserts,
        CASE WHEN l.lower_at IS NULL THEN NULL ELSE age(l.upper_at, l.lower_at)::text END AS step,
+       CASE WHEN l.part_kind = 'p' THEN pg_get_partkeydef(l.part_oid) END AS last_partition_key,
+       (SELECT spt.partexprs IS NOT NULL
+               OR EXISTS (SELECT FROM pg_attribute AS sa
+                           WHERE sa.attrelid = spt.partrelid AND sa.attnum = ANY (spt.partattrs::int2[])
+                             AND sa.attname = k.key_column)
+          FROM pg_partitioned_table AS spt
+         WHERE spt.partrelid = l.part_oid) AS last_key_follows_time,
+       (SELECT coalesce(json_agg(json_build_object(
+                   'schema', cn.nspname, 'name', c.relname, 'partitioned', c.relkind = 'p',
+                   'bound', pg_get_expr(c.relpartbound, c.oid)) ORDER BY c.relname), '[]')
+          FROM pg_inherits AS ci
+          JOIN pg_class AS c ON c.oid = ci.inhrelid
+          JOIN pg_namespace AS cn ON cn.oid = c.relnamespace
+         WHERE ci.inhparent = l.part_oid AND l.part_kind = 'p') AS last_children,
        CASE WHEN l.lower_at IS NULL OR l.upper_at <= l.lower_at THEN ARRAY[]::text[]
             ELSE ARRAY(
                 SELECT CASE k.key_type WHEN 'date' THEN to_char(b, 'YYYY-MM-DD')
@@ -91,6 +105,16 @@ SELECT k.schema, k.table_name, k.key_column, k.key_type, coalesce(s.partitions, 
   LEFT JOIN last AS l ON l.oid = k.oid
  ORDER BY k.schema, k.table_name
 """
+
+
+@dataclass(frozen=True)
+class SubPartition:
+    """A partition of the last partition, when that one is partitioned in turn."""
+
+    schema: str
+    name: str
+    bound: str  # as pg_get_expr prints it: `FOR VALUES WITH (modulus 4, remainder 0)`, `DEFAULT`
+    partitioned: bool
 
 
 @dataclass(frozen=True)
@@ -117,6 +141,12 @@ class PartitionRunway:
     # the bounds of the partitions to come, as the key's type prints them: [0] is covered_until, each next
     # one a step later, until the runway wanted is covered
     next_bounds: tuple[str, ...] = ()
+    # when the last partition is partitioned in turn: its partition key (`HASH (user_id)`), whether that key
+    # holds the time key column or an expression (its partitions' bounds then move with each new partition),
+    # and its own partitions
+    last_partition_key: str | None = None
+    last_key_follows_time: bool = False
+    last_children: tuple[SubPartition, ...] = ()
 
     @property
     def qualified_name(self) -> str:
@@ -156,6 +186,12 @@ def partition_runways(conn: psycopg.Connection) -> list[PartitionRunway]:
             step=row["step"],
             last_inserts=int(row["last_inserts"]),
             next_bounds=tuple(row["next_bounds"] or ()),
+            last_partition_key=row["last_partition_key"],
+            last_key_follows_time=bool(row["last_key_follows_time"]),
+            last_children=tuple(
+                SubPartition(c["schema"], c["name"], c["bound"], bool(c["partitioned"]))
+                for c in row["last_children"] or ()
+            ),
         )
         for row in rows
     ]

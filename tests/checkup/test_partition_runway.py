@@ -122,3 +122,79 @@ def test_a_default_partition_or_maxvalue_takes_the_rows_and_a_table_without_part
     [finding] = find(result, CHECK)
     assert finding.object == "public.empty_log" and finding.severity is Severity.CRITICAL
     assert finding.sql is None and "every INSERT fails" in finding.title
+
+
+@pytest.mark.catalog
+def test_a_last_partition_partitioned_by_hash_or_list_is_followed_with_its_partitions(
+    db: TestDatabase,
+) -> None:
+    today = current_date(db)
+    first, last, end = today - timedelta(days=17), today - timedelta(days=7), today + timedelta(days=3)
+    statements = [
+        "CREATE TABLE event (user_id int NOT NULL, at date NOT NULL) PARTITION BY RANGE (at)",
+        f"CREATE TABLE event_{first:%Y%m%d} PARTITION OF event FOR VALUES FROM ('{first}') TO ('{last}')",
+        f"CREATE TABLE event_{last:%Y%m%d} PARTITION OF event FOR VALUES FROM ('{last}') TO ('{end}')"
+        " PARTITION BY HASH (user_id)",
+        *(
+            f"CREATE TABLE event_{last:%Y%m%d}_h{r} PARTITION OF event_{last:%Y%m%d}"
+            f" FOR VALUES WITH (MODULUS 3, REMAINDER {r})"
+            for r in range(3)
+        ),
+        # named with the date inside: region_log_eu_<date>; a DEFAULT partition among them
+        "CREATE TABLE region_log (region text NOT NULL, at date NOT NULL) PARTITION BY RANGE (at)",
+        f"CREATE TABLE region_log_{last:%Y%m%d} PARTITION OF region_log FOR VALUES FROM ('{last}') TO ('{end}')"
+        " PARTITION BY LIST (region)",
+        f"CREATE TABLE region_log_eu_{last:%Y%m%d} PARTITION OF region_log_{last:%Y%m%d} FOR VALUES IN ('eu')",
+        f"CREATE TABLE region_log_rest_{last:%Y%m%d} PARTITION OF region_log_{last:%Y%m%d} DEFAULT",
+        # partitions named so that no name for the next one follows: advice only
+        "CREATE TABLE odd (user_id int NOT NULL, at date NOT NULL) PARTITION BY RANGE (at)",
+        f"CREATE TABLE odd_{last:%Y%m%d} PARTITION OF odd FOR VALUES FROM ('{last}') TO ('{end}')"
+        " PARTITION BY HASH (user_id)",
+        *(
+            f"CREATE TABLE odd_h{r} PARTITION OF odd_{last:%Y%m%d} FOR VALUES WITH (MODULUS 2, REMAINDER {r})"
+            for r in range(2)
+        ),
+    ]
+    with db.connect() as conn:
+        for statement in statements:
+            conn.execute(statement)
+        conn.execute("INSERT INTO event VALUES (1, %s)", (today,))
+        conn.execute("INSERT INTO region_log VALUES ('eu', %s)", (today,))
+        conn.execute("INSERT INTO odd VALUES (1, %s)", (today,))
+        publish_stats(conn)
+
+    def findings() -> dict[str, Finding]:
+        return {f.object: f for f in find(run(db, CHECK), CHECK)}
+
+    found = eventually(findings, lambda f: all(x.severity is Severity.WARNING for x in f.values()))
+    assert sorted(found) == ["public.event", "public.odd", "public.region_log"]
+    assert found["public.odd"].sql is None
+    assert "create the next one the same way" in found["public.odd"].recommendation
+    event, region = found["public.event"], found["public.region_log"]
+    assert "each next one is too, HASH (user_id)" in event.recommendation
+    assert event.sql is not None and region.sql is not None
+    new = end  # the first partition to come
+    assert (
+        f'CREATE TABLE IF NOT EXISTS "public"."event_{new:%Y%m%d}_h2" PARTITION OF "public"."event_{new:%Y%m%d}"'
+        " FOR VALUES WITH (modulus 3, remainder 2);" in event.sql.splitlines()
+    )
+    assert (
+        f'CREATE TABLE IF NOT EXISTS "public"."region_log_rest_{new:%Y%m%d}" PARTITION OF '
+        f'"public"."region_log_{new:%Y%m%d}" DEFAULT;' in region.sql.splitlines()
+    )
+    later = today + timedelta(days=5)
+    with db.connect() as conn:
+        with pytest.raises(psycopg.errors.CheckViolation):  # no partition of relation "event" found for row
+            conn.execute("INSERT INTO event VALUES (7, %s)", (later,))
+        conn.execute(event.sql)
+        conn.execute(region.sql)
+        conn.execute("INSERT INTO event VALUES (7, %s)", (later,))
+        conn.execute("INSERT INTO region_log VALUES ('eu', %s), ('us', %s)", (later, later))
+        landed = conn.execute(
+            "SELECT tableoid::regclass::text FROM event WHERE user_id = 7"
+            " UNION ALL SELECT tableoid::regclass::text FROM region_log WHERE at = %s ORDER BY 1",
+            (later,),
+        ).fetchall()
+    assert landed[0][0].startswith(f"event_{new:%Y%m%d}_h")
+    assert [row[0] for row in landed[1:]] == [f"region_log_eu_{new:%Y%m%d}", f"region_log_rest_{new:%Y%m%d}"]
+    assert sorted(f.object for f in find(run(db, CHECK), CHECK)) == ["public.odd"]
