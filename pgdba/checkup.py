@@ -38,7 +38,7 @@ from pgdba.stats.partitions import partition_trees
 from pgdba.stats.replication import replication_slots, standby_lag
 from pgdba.stats.sequences import sequence_stats
 from pgdba.stats.settings import server_settings
-from pgdba.stats.statements import statement_stats, unreadable_reason
+from pgdba.stats.statements import HiddenStatements, hidden_statements, statement_stats, unreadable_reason
 from pgdba.stats.tables import measured_sizes, table_stats
 from pgdba.target import Target, session
 
@@ -99,6 +99,7 @@ def _collectors(conn: psycopg.Connection, facts: ServerFacts) -> dict[str, Calla
     return {
         "settings": lambda: server_settings(conn),
         "statements": lambda: statement_stats(conn, facts),
+        "hidden_statements": lambda: hidden_statements(conn, facts),  # other roles' (no pg_read_all_stats)
         "tables": lambda: table_stats(conn),
         "indexes": lambda: index_stats(conn),
         "foreign_keys": lambda: foreign_keys(conn),
@@ -141,10 +142,23 @@ def collect(conn: psycopg.Connection, facts: ServerFacts, needed: set[str]) -> t
 
 # ---- the checks ------------------------------------------------------------------------------------
 def _app_statements(d: Data) -> queries.StatementSet:
+    _most_statements_visible(d)
+    return _statement_set(d)
+
+
+def _statement_set(d: Data) -> queries.StatementSet:
     if "app_statements" not in d:  # one parse cache shared by every query check
         d["app_statements"] = queries.StatementSet(d["statements"])
     statements: queries.StatementSet = d["app_statements"]
     return statements
+
+
+def _most_statements_visible(d: Data) -> None:
+    """The query checks judge the statements this role may read; when most of the database's statement
+    time is in other roles' statements it may not read, they would judge the few and say nothing is wrong."""
+    hidden: HiddenStatements | None = d.get("hidden_statements")
+    if hidden is not None and hidden.most:
+        raise Skip(hidden.reason())
 
 
 def _stats_age(d: Data, min_age_days: float | None = None) -> StatsAge:
@@ -240,6 +254,7 @@ def _regressions(d: Data, kw: dict[str, Any]) -> list[Finding]:
     if prev is None:
         raise Skip("no earlier statement snapshot (run `pgdba snapshot` regularly)")
     _, before, meta = prev
+    _most_statements_visible(d)
     recent = queries.StatementSet(statements_since(d["statements"], before, meta, d["facts"]))
     return queries.query_regressions(recent, before, **kw)
 
@@ -556,6 +571,8 @@ def run_checkup(
     {"query.slow": {"threshold_ms": 250}}."""
     selected = [c for c in CHECKS if only is None or c.name in only]
     needed = {key for c in selected for key in c.needs}
+    if "statements" in needed:
+        needed.add("hidden_statements")
     if any(c.name == "capacity.forecast" for c in selected):
         needed.add("database")
     with session(target) as conn:
@@ -571,6 +588,12 @@ def run_checkup(
         data["notes"].append(
             f"statement texts unreadable, the query checks judged counters only: {unreadable}"
         )
+    hidden: HiddenStatements | None = data.get("hidden_statements")
+    if hidden is not None and "statements" in data:  # measured against the application statements it reads
+        app = _statement_set(data).select(lambda s: True)
+        data["hidden_statements"] = hidden = hidden.beside(sum(p.stats.total_ms for p in app))
+        if not hidden.most:  # (most hidden: the query checks are skipped, saying so)
+            data["notes"].append(f"the query checks judged this role's statements only: {hidden.reason()}")
     report, ran = run_checks(data, failed, options=options, only=only)
     return CheckupResult(report, ran, facts, data)
 

@@ -31,7 +31,7 @@ from pgdba.server import load_server_facts
 from pgdba.stats.foreign_keys import ForeignKey, foreign_keys
 from pgdba.stats.indexes import IndexStats, index_stats
 from pgdba.stats.partitions import Partition, partition_trees
-from pgdba.stats.statements import StatementStats, statement_stats, unreadable_reason
+from pgdba.stats.statements import StatementStats, hidden_statements, statement_stats, unreadable_reason
 from pgdba.stats.tables import TableStats, table_stats
 from pgdba.target import Target, session
 
@@ -63,6 +63,11 @@ class AnalyzeReport:
         }
 
 
+NO_STATEMENTS_YET = (
+    "pg_stat_statements has no statements for this database yet: run the application, then retry"
+)
+
+
 def analyze_queries(
     target: Target,
     *,
@@ -79,6 +84,7 @@ def analyze_queries(
     with session(target) as conn:
         facts = load_server_facts(conn)
         statements = statement_stats(conn, facts)
+        hidden = hidden_statements(conn, facts)
         tables = table_stats(conn)
         indexes = index_stats(conn)
         fks = foreign_keys(conn)
@@ -117,6 +123,11 @@ def analyze_queries(
     unreadable = unreadable_reason(cumulative)
     if unreadable:  # without texts no statement is analysed: say why, never an empty report alone
         report.notes.append(f"statement texts unreadable, no statement analysed: {unreadable}")
+    if hidden is not None:  # other roles' statements, this role has no pg_read_all_stats: not "none yet"
+        app = StatementSet(cumulative).select(lambda s: True)
+        hidden = hidden.beside(sum(p.stats.total_ms for p in app))
+        report.notes = [n for n in report.notes if n != NO_STATEMENTS_YET]
+        report.notes.append(f"only this role's statements analysed: {hidden.reason()}")
     return report
 
 
@@ -171,9 +182,7 @@ def report_statements(
     results.sort(key=lambda r: r.stats.total_ms, reverse=True)
     notes = []
     if not analyzed:
-        notes.append(
-            "pg_stat_statements has no statements for this database yet: run the application, then retry"
-        )
+        notes.append(NO_STATEMENTS_YET)
     return AnalyzeReport(len(analyzed), threshold_ms, results[:limit], source, start, now, notes)
 
 

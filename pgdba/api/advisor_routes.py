@@ -26,7 +26,7 @@ from pgdba.advisor.selection import DEFAULT_MIN_IMPROVEMENT_PCT
 from pgdba.advisor.trigram import search_statements
 from pgdba.advisor.verify import verify_advice
 from pgdba.advisor.whatif import MAX_WHATIF_PARTITIONS
-from pgdba.advisor.workload import queries_from_statements, table_writes_from_statements
+from pgdba.advisor.workload import queries_from_statements, table_writes_from_statements, workload_hidden
 from pgdba.api.actions import record_action, require_action_allowed
 from pgdba.api.dependencies import DatabaseName, history_store, settings_of, target_of
 from pgdba.api.models import ERROR_RESPONSES
@@ -77,6 +77,7 @@ def run_advisor(
     with target.connect() as conn:
         facts = load_server_facts(conn)
         workload = queries_from_statements(conn, facts)
+        hidden = workload_hidden(conn, facts, workload)
         if not workload:
             raise NotAvailable("pg_stat_statements holds no query of this database to advise on yet")
         try:
@@ -84,6 +85,8 @@ def run_advisor(
             advice = advise_indexes(conn, facts, workload, options, writes=writes, index_ages=ages)
         except InputError as exc:  # e.g. no recorded query reads a table here: the database's state
             raise NotAvailable(str(exc)) from None
+    if hidden is not None:
+        advice.notes.append(f"the workload is this role's statements only: {hidden.reason()}")
     return advice, facts
 
 

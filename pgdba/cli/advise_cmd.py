@@ -32,6 +32,7 @@ from pgdba.advisor.workload import (
     queries_from_file,
     queries_from_statements,
     table_writes_from_statements,
+    workload_hidden,
 )
 from pgdba.checks.indexes import MAX_STATS_AGE_DAYS, MIN_STATS_AGE
 from pgdba.cli.options import (
@@ -52,6 +53,7 @@ from pgdba.history.snapshot import index_ages
 from pgdba.render import Column, markdown_table, md_code, md_fenced, md_text, print_rows, to_json
 from pgdba.server import load_server_facts
 from pgdba.statement_text import shortened
+from pgdba.stats.statements import HiddenStatements
 from pgdba.target import DEFAULT_STATEMENT_TIMEOUT_MS
 from pgdba.text_files import check_writable, write_text_atomically
 
@@ -169,6 +171,7 @@ def indexes(
     )
     options.validate()
     workload = queries_from_file(queries) if queries is not None else []
+    hidden: HiddenStatements | None = None  # other roles' statements, when the workload is this database's
     target = target_from(dsn, statement_timeout)
     with target.connect() as conn:
         facts = load_server_facts(conn)
@@ -176,6 +179,7 @@ def indexes(
             workload = queries_from_statements(
                 conn, facts, min_calls=min_calls, min_mean_ms=min_mean_ms, top=top
             )
+            hidden = workload_hidden(conn, facts, workload)
             if not workload:
                 raise InputError("pg_stat_statements holds no query above --min-calls / --min-mean-ms here")
         writes = None if queries is not None else table_writes_from_statements(conn)
@@ -184,6 +188,8 @@ def indexes(
         advice = advise_indexes(conn, facts, workload, options, writes=writes, index_ages=ages)
         if unopened and advice.drops:
             advice.notes.append(f"{unopened}: indexes created in the last week cannot be told apart")
+        if queries is None and hidden is not None:
+            advice.notes.append(f"the workload is this role's statements only: {hidden.reason()}")
         if apply and not verify:
             refuse_unverified_apply(advice, yes=yes)
     patch = _patch(emit, schema, advice)

@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import dict_row
 
 from pgdba.errors import NotAvailable
 from pgdba.server import ServerFacts
@@ -135,6 +136,74 @@ def statement_stats(
         )
         for row in rows
     ]
+
+
+# This database's statements whose queryid and text pg_stat_statements withholds from this role (another
+# role's, read by a role without pg_read_all_stats). Their counters are readable; `showtext => false` reads
+# no text at all, so no text can fail to convert.
+HIDDEN_STATEMENTS_SQL = """
+SELECT count(*) AS statements,
+       coalesce(sum(s.calls), 0) AS calls,
+       coalesce(sum(s.{total}), 0) AS total_ms
+  FROM pg_stat_statements(false) AS s
+ WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+   AND s.queryid IS NULL
+   AND s.calls > 0
+"""
+
+# above this share of the statement time hidden from this role, the query checks and the advisor would judge
+# too little of the workload: they say so rather than "no slow query"
+MOST_HIDDEN_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class HiddenStatements:
+    """Statements of other roles pg_stat_statements counts but shows this role without queryid or text.
+
+    Their share is measured against the application statements this role reads (`visible_total_ms`, set by
+    the reader that selected them): its own catalog queries, pgdba's among them, would water it down."""
+
+    statements: int
+    calls: int
+    total_ms: float
+    visible_total_ms: float = 0.0
+
+    @property
+    def share(self) -> float:
+        """Their share of the statement time (0 to 1)."""
+        whole = self.total_ms + self.visible_total_ms
+        return self.total_ms / whole if whole > 0 else 1.0
+
+    @property
+    def most(self) -> bool:
+        return self.share > MOST_HIDDEN_SHARE
+
+    def beside(self, visible_total_ms: float) -> HiddenStatements:
+        """The same, measured against this much time of readable application statements."""
+        return replace(self, visible_total_ms=visible_total_ms)
+
+    def reason(self) -> str:
+        one = self.statements == 1
+        return (
+            f"{self.statements:,} statement{'' if one else 's'} of other roles ({self.calls:,} "
+            f"call{'' if self.calls == 1 else 's'}, {self.share * 100:.0f} % of the statement time) "
+            f"{'is' if one else 'are'} hidden from this role: grant it pg_read_all_stats (or pg_monitor) to "
+            f"read {'it' if one else 'them'}"
+        )
+
+
+def hidden_statements(conn: psycopg.Connection, facts: ServerFacts) -> HiddenStatements | None:
+    """The statements of other roles this role may not read, or None when it reads every one."""
+    if not facts.pg_stat_statements_ready:
+        return None
+    query = sql.SQL(HIDDEN_STATEMENTS_SQL).format(
+        total=sql.Identifier(facts.statement_columns.total_exec_time)
+    )
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(query).fetchone()
+    if row is None or not row["statements"]:
+        return None
+    return HiddenStatements(int(row["statements"]), int(row["calls"]), float(row["total_ms"]))
 
 
 UNREADABLE_PREFIX = "(statement text unreadable: "
