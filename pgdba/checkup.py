@@ -590,8 +590,7 @@ def run_checkup(
         )
     hidden: HiddenStatements | None = data.get("hidden_statements")
     if hidden is not None and "statements" in data:  # measured against the application statements it reads
-        app = _statement_set(data).select(lambda s: True)
-        data["hidden_statements"] = hidden = hidden.beside(sum(p.stats.total_ms for p in app))
+        data["hidden_statements"] = hidden = hidden.beside(_statement_set(data).application_ms())
         if not hidden.most:  # (most hidden: the query checks are skipped, saying so)
             data["notes"].append(f"the query checks judged this role's statements only: {hidden.reason()}")
     report, ran = run_checks(data, failed, options=options, only=only)

@@ -19,13 +19,14 @@ from psycopg.rows import dict_row
 
 from pgdba.backup.server_identity import records_of_server
 from pgdba.checks.queries import StatementSet
+from pgdba.errors import NotAvailable
 from pgdba.history.store import HistoryStore
 from pgdba.server import ServerFacts
 from pgdba.stats.activity import connection_usage, session_activity
 from pgdba.stats.archiver import ArchiverStatus, wal_archiver_status
 from pgdba.stats.database import database_stats, wraparound_ages
 from pgdba.stats.replication import replication_slots, standby_lag
-from pgdba.stats.statements import statement_stats
+from pgdba.stats.statements import hidden_statements, statement_stats
 from pgdba.stats.tables import table_stats
 from pgdba.target import Target
 
@@ -133,6 +134,10 @@ def sample_statements(conn: psycopg.Connection, facts: ServerFacts) -> list[Stat
     marked whether it is an application statement as the check-up counts them."""
     statements = statement_stats(conn, facts, limit=STATEMENT_LIMIT)
     pool = StatementSet(statements)
+    hidden = hidden_statements(conn, facts)
+    if hidden is not None and (hidden := hidden.beside(pool.application_ms())).most:
+        # the slowest statement may well be one this role cannot see: unknown, never a quiet 0
+        raise NotAvailable(hidden.reason())
     application = {  # every row of an application statement, whichever of its rows the check-up shows
         (row.queryid, row.dbid) for p in pool.select(lambda s: True) for row in pool.rows_of(p.stats)
     }

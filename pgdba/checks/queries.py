@@ -70,6 +70,11 @@ class StatementSet:
         chosen = (self.parsed(s) for s in self.stats if keep(s))
         return [p for p in chosen if p is not None]
 
+    def application_ms(self) -> float:
+        """The execution time of every application statement (what other roles' hidden statements are
+        measured against: pgdba.stats.statements.HiddenStatements)."""
+        return sum(p.stats.total_ms for p in self.select(lambda s: True))
+
     def list_queries(self, min_rows_per_call: float) -> dict[str, list[ParsedStatement]]:
         """SELECTs returning ≥ `min_rows_per_call` rows per call, by the bare name of each table they read
         (computed once: every N+1 candidate asks)."""

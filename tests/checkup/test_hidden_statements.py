@@ -4,6 +4,7 @@ slow query" or "no statements yet" on a workload they could not read."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 
@@ -72,11 +73,15 @@ def test_a_workload_of_another_role_skips_the_query_checks_and_the_advice_and_sa
     error = capsys.readouterr().err
     assert "hidden from this role: grant it pg_read_all_stats (or pg_monitor)" in error
     assert "app-pw" not in error
+    assert main(["alerts", "check", "--dsn", app_role.dsn, "--format", "json"]) in (0, 1)
+    (slow,) = [a for a in json.loads(capsys.readouterr().out)["alerts"] if a["rule"] == "slow_queries"]
+    assert slow["status"] == "unknown" and slow["value"] is None  # not a quiet 0
+    assert "statements of other roles" in slow["note"] and "hidden from this role" in slow["note"]
 
 
 @pytest.mark.catalog
 def test_an_application_role_reading_its_own_workload_is_judged_with_a_note_on_the_rest(
-    db: TestDatabase, app_role: Target
+    db: TestDatabase, app_role: Target, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with psycopg.connect(app_role.dsn, autocommit=True) as conn:
         _lookups(conn, 20)  # the application's own statements: readable by its role
@@ -89,3 +94,6 @@ def test_an_application_role_reading_its_own_workload_is_judged_with_a_note_on_t
     (note,) = [n for n in result.report.notes if "hidden from this role" in n]
     assert note.startswith("the query checks judged this role's statements only: 2 statements of other roles")
     assert "(2 calls, " in note  # (a few per cent of the time: the check ran)
+    assert main(["alerts", "check", "--dsn", app_role.dsn, "--format", "json"]) in (0, 1)
+    (slow,) = [a for a in json.loads(capsys.readouterr().out)["alerts"] if a["rule"] == "slow_queries"]
+    assert slow["status"] != "unknown" and slow["value"] > 0
