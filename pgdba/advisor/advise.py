@@ -475,12 +475,9 @@ def advise_indexes(
     session: WhatIfSession | None
     try:
         session = WhatIfSession(conn, facts.version_num, max_partitions=options.max_partitions)
-    except NotAvailable:
+    except NotAvailable as exc:  # not installed, or in a schema this role may not use
         session = None
-        notes.append(
-            "HypoPG is not installed in this database: candidates are rule-based and unverified "
-            "(CREATE EXTENSION hypopg to cost them)"
-        )
+        notes.append(f"{exc}: candidates are rule-based and unverified")
     if writes is None:
         notes.append("write costs not weighed: the workload came from a file")
     notes += timestamptz_day_notes(analysed.columns, analysed.tables)

@@ -37,6 +37,15 @@ from pgdba.errors import NotAvailable
 
 _STATEMENT = "pgdba_whatif"
 
+# where HypoPG is installed: its functions are called by their schema's name, so HypoPG in a schema off the
+# search_path (Supabase's `extensions`) is found, and one the role may not use is said to be that
+HYPOPG_SCHEMA_SQL = """
+SELECT n.nspname AS schema, has_schema_privilege(n.oid, 'USAGE') AS usable
+  FROM pg_extension AS e
+  JOIN pg_namespace AS n ON n.oid = e.extnamespace
+ WHERE e.extname = 'hypopg'
+"""
+
 HYPOPG_REAL_OIDS_SQL = """
 SELECT string_to_array(split_part(extversion, '-', 1), '.')::int[] >= '{1,4}'
   FROM pg_extension
@@ -64,10 +73,13 @@ class _OidRangeExhausted(Exception):
 HYPOPG_CREATE_SQL = """
 SELECT h.indexrelid, h.indexname
   FROM unnest(%s::text[]) WITH ORDINALITY AS d(ddl, n),
-       LATERAL hypopg_create_index(d.ddl) AS h
+       LATERAL {hypopg}.hypopg_create_index(d.ddl) AS h
  ORDER BY d.n
 """
-HYPOPG_DROP_ALL_SQL = "SELECT hypopg_drop_index(oid) FROM unnest(%s::oid[]) AS oid"
+HYPOPG_DROP_ALL_SQL = "SELECT {hypopg}.hypopg_drop_index(oid) FROM unnest(%s::oid[]) AS oid"
+HYPOPG_RESET_SQL = "SELECT {hypopg}.hypopg_reset()"
+HYPOPG_LIST_SQL = "SELECT indexrelid FROM {hypopg}.hypopg()"
+HYPOPG_SIZE_SQL = "SELECT {hypopg}.hypopg_relation_size(%s)"
 
 
 class _LenientTextLoader(Loader):
@@ -247,12 +259,30 @@ class WhatIfSession:
     types: DeclaredTypes = field(default_factory=DeclaredTypes)
     # a partitioned table with more leaf partitions is not costed (MAX_WHATIF_PARTITIONS)
     max_partitions: int = MAX_WHATIF_PARTITIONS
+    # HypoPG's statements, each calling its functions in the schema it is installed in
+    _sql: dict[str, sql.Composed] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        try:
-            self.conn.execute("SELECT hypopg_reset()")
-        except psycopg.errors.UndefinedFunction:
-            raise NotAvailable("HypoPG is not installed in this database (CREATE EXTENSION hypopg)") from None
+        row = self.conn.execute(HYPOPG_SCHEMA_SQL).fetchone()
+        if row is None:
+            raise NotAvailable("HypoPG is not installed in this database (CREATE EXTENSION hypopg)")
+        schema, usable = row
+        if not usable:
+            raise NotAvailable(
+                f"HypoPG is installed in schema {schema}, which this role may not use "
+                f"(GRANT USAGE ON SCHEMA {sql.Identifier(schema).as_string(self.conn)} TO the role)"
+            )
+        self._sql = {
+            name: sql.SQL(template).format(hypopg=sql.Identifier(schema))
+            for name, template in (
+                ("create", HYPOPG_CREATE_SQL),
+                ("drop", HYPOPG_DROP_ALL_SQL),
+                ("reset", HYPOPG_RESET_SQL),
+                ("list", HYPOPG_LIST_SQL),
+                ("size", HYPOPG_SIZE_SQL),
+            )
+        }
+        self.conn.execute(self._sql["reset"])
         # HypoPG 1.4+ can take real OIDs; older ones have a fake range of ~2 800 (see _create). Older versions
         # accept the SET as a meaningless placeholder, so ask for the version first.
         # (in a savepoint: an unreadable version string must not abort a caller's transaction)
@@ -271,7 +301,7 @@ class WhatIfSession:
 
     # configuration ---------------------------------------------------------------------------------------
     def _drop_all(self) -> None:
-        self.conn.execute("SELECT hypopg_reset()")
+        self.conn.execute(self._sql["reset"])
         self._present.clear()
 
     def _configure(self, config: frozenset[Candidate]) -> None:
@@ -279,7 +309,7 @@ class WhatIfSession:
             oid for c in [c for c in self._present if c not in config] for oid, _ in self._present.pop(c)
         ]
         if dropped:
-            self.conn.execute(HYPOPG_DROP_ALL_SQL, (dropped,))
+            self.conn.execute(self._sql["drop"], (dropped,))
         for candidate in sorted(c for c in config if c not in self.rejected):
             if candidate not in self._present:  # (a reset below may have created it already)
                 self._add(candidate, config)
@@ -348,15 +378,13 @@ class WhatIfSession:
             ]
         ddls = self._ddls[candidate]
         try:
-            rows = lenient_cursor(self.conn).execute(HYPOPG_CREATE_SQL, (ddls,)).fetchall()
+            rows = lenient_cursor(self.conn).execute(self._sql["create"], (ddls,)).fetchall()
         except psycopg.Error:
             known = {oid for made in self._present.values() for oid, _ in made}
             with contextlib.suppress(psycopg.Error):
-                strays = [
-                    oid for (oid,) in self.conn.execute("SELECT indexrelid FROM hypopg()") if oid not in known
-                ]
+                strays = [oid for (oid,) in self.conn.execute(self._sql["list"]) if oid not in known]
                 if strays:
-                    self.conn.execute(HYPOPG_DROP_ALL_SQL, (strays,))
+                    self.conn.execute(self._sql["drop"], (strays,))
             raise
         return [(int(oid), str(name)) for oid, name in rows]
 
@@ -426,7 +454,7 @@ class WhatIfSession:
         return self._sizes[candidate]
 
     def _hypopg_relation_size(self, oid: int) -> int:
-        row = self.conn.execute("SELECT hypopg_relation_size(%s)", (oid,)).fetchone()
+        row = self.conn.execute(self._sql["size"], (oid,)).fetchone()
         assert row is not None
         return int(row[0])
 

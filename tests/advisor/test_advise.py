@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from psycopg import conninfo
 
 from pgdba.advisor.advise import Advice, AdvisorOptions, advise_indexes, resolve_columns
 from pgdba.advisor.candidates import Candidate, generate_candidates, predicate_key
 from pgdba.advisor.verify import mark_measured, verify_advice
 from pgdba.advisor.workload import WorkloadQuery, queries_from_statements, table_writes_from_statements
 from pgdba.server import ServerFacts, load_server_facts
+from pgdba.target import Target
 from tests.advisor.helpers import advise
 from tests.conftest import TestDatabase
 from tests.matrix.stats_visibility import eventually, publish_stats
@@ -265,6 +267,32 @@ def test_heavy_writes_outweigh_a_rarely_read_index(shop: TestDatabase) -> None:
         )
     assert chosen(light) == [("events", ("account_id",))]
     assert heavy.recommendations == []  # 30 000 inserted rows cost more than two lookups save
+
+
+@pytest.mark.hypopg
+def test_hypopg_in_a_schema_off_the_search_path_is_used_and_one_the_role_may_not_use_is_named(
+    shop: TestDatabase,
+) -> None:
+    # Supabase's layout: extensions in their own schema
+    shop.execute("DROP EXTENSION hypopg; CREATE SCHEMA ext; CREATE EXTENSION hypopg SCHEMA ext")
+    query = "SELECT * FROM events WHERE account_id = $1 AND created_at > $2"
+    advice = advise(shop, [query])
+    assert advice.hypopg and chosen(advice) == [("events", ("account_id", "created_at"))]
+    assert advice.recommendations[0].status == "estimated" and advice.whatif_calls > 0
+    role = f"adv_{shop.name}"
+    shop.execute(
+        f"CREATE ROLE {role} LOGIN PASSWORD 'adv-pw'; GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"
+    )
+    try:
+        dsn = conninfo.make_conninfo(shop.dsn, user=role, password="adv-pw", passfile="")
+        unusable = advise(TestDatabase(shop.name, dsn, Target(dsn), shop.cluster), [query])
+    finally:
+        shop.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
+    assert not unusable.hypopg and unusable.recommendations[0].status == "unverified"
+    assert (
+        'HypoPG is installed in schema ext, which this role may not use (GRANT USAGE ON SCHEMA "ext" TO the role)'
+        ": candidates are rule-based and unverified" in unusable.notes
+    )
 
 
 @pytest.mark.catalog

@@ -166,7 +166,7 @@ def test_without_hypopg_the_page_claims_no_estimated_cost(attempts: TestDatabase
     assert index["status"] == "unverified" and index["costed"] is False
     page = client.get("/indexes").text
     section = page[page.index(f'data-index="{index["name"]}"') :]
-    assert "not costed (rule-based: HypoPG is not installed) (unverified)" in section
+    assert "not costed (rule-based: no HypoPG this role can use, see the notes) (unverified)" in section
     assert "removes 0.0 %" not in section and "removes" not in section.split("</div>")[0]
 
 
