@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from pgdba.cli import main
@@ -63,6 +65,20 @@ def test_session_is_read_only_with_pgdba_settings(db: TestDatabase) -> None:
         "lock_timeout": "2000",
         "default_transaction_read_only": "on",
     }
+
+
+def test_jit_is_off_in_pgdba_sessions_and_as_the_server_sets_it_where_queries_are_timed(
+    db: TestDatabase,
+) -> None:
+    """JIT compiled pgdba's catalog queries for seconds on a large catalog; the advisor's --verify times the
+    application's queries as the server runs them."""
+    db.execute(f'ALTER DATABASE "{db.name}" SET jit = on')
+    with db.target.connect() as conn:
+        assert conn.execute("SHOW jit").fetchone() == ("off",)
+    timing = replace(db.target, measures_queries=True)
+    for target in (timing, timing.with_database(db.name)):
+        with target.connect() as conn:
+            assert conn.execute("SHOW jit").fetchone() == ("on",)
 
 
 def test_session_times_are_utc_whatever_the_servers_or_clients_time_zone(

@@ -14,6 +14,7 @@ from pgdba.advisor.parse_tree import column_name
 from pgdba.advisor.query_columns import CAST_KEY_FUNCTIONS, cast_type_name, key_function_name
 from pgdba.stats.indexes import (
     ATTACHED_TO_SQL,
+    CONSTRAINT_INDEXES_SQL,
     INCLUDE_COLUMNS_SQL,
     KEY_COLUMNS_SQL,
     KEY_DEFINITIONS_SQL,
@@ -211,7 +212,7 @@ SELECT i.indrelid::int AS table_oid,
        am.amname AS access_method,
        i.indisunique AS is_unique,
        i.indisprimary AS is_primary,
-       EXISTS (SELECT 1 FROM pg_constraint co WHERE co.conindid = i.indexrelid) AS backs_constraint,
+       ci.conindid IS NOT NULL AS backs_constraint,
        i.indisvalid AS is_valid,
        i.indpred IS NOT NULL AS is_partial,
        CASE WHEN ic.relkind = 'I' THEN parts.size_bytes ELSE pg_relation_size(i.indexrelid) END AS size_bytes,
@@ -231,6 +232,7 @@ SELECT i.indrelid::int AS table_oid,
   JOIN pg_namespace n ON n.oid = ic.relnamespace
   JOIN pg_am am ON am.oid = ic.relam
   LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = i.indexrelid
+  LEFT JOIN {CONSTRAINT_INDEXES_SQL} AS ci ON ci.conindid = i.indexrelid
   LEFT JOIN LATERAL (  -- a partitioned index's leaf parts: they hold its pages, count its scans, name it in plans
       SELECT coalesce(sum(pg_relation_size(t.relid)), 0)::bigint AS size_bytes,
              coalesce(sum(u.idx_scan), 0)::bigint AS scans,

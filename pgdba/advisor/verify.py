@@ -164,7 +164,9 @@ def _measure_advice(target: Target, advice: Advice, *, on_target: bool) -> dict[
         {q.sql: q.queryid for s in advice.search_indexes for q in s.queries if q.sql not in queryids}
     )
     notes: list[str] = []
-    measure_target = Target(target.dsn, target.source, 0, target.lock_timeout_ms, target.connect_timeout_s)
+    measure_target = Target(
+        target.dsn, target.source, 0, target.lock_timeout_ms, target.connect_timeout_s, measures_queries=True
+    )
     with measure_target.connect() as conn:
         bound, tables, skipped = _bind_all(conn, queryids, on_target=on_target)
     notes += skipped

@@ -95,7 +95,7 @@ ORDER BY n.nspname, c.relname, k.conname
 INDEXES_SQL = """
 SELECT n.nspname AS schema, c.relname AS table, ic.relname AS index, i.indisunique, am.amname,
        pg_get_expr(i.indpred, i.indrelid) AS predicate, i.indnkeyatts, i.indnatts,
-       EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.contype IN ('p', 'u', 'x')) AS backs_constraint,
+       ci.conindid IS NOT NULL AS backs_constraint,
        ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnatts) k)::text[] AS keys,
        i.indoption::int2[] AS options,
        ARRAY(SELECT CASE WHEN oc.opcdefault THEN '' ELSE oc.opcname END
@@ -107,6 +107,8 @@ JOIN pg_class c ON c.oid = i.indrelid
 JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_am am ON am.oid = ic.relam
 JOIN pg_namespace n ON n.oid = c.relnamespace
+-- (joined: pg_constraint has no index on conindid, a correlated lookup would read it once per index)
+LEFT JOIN (SELECT DISTINCT conindid FROM pg_constraint WHERE contype IN ('p', 'u', 'x')) ci ON ci.conindid = i.indexrelid
 WHERE n.nspname = ANY(%(schemas)s)
   AND c.relkind IN ('r', 'p')
   AND NOT c.relispartition

@@ -198,6 +198,11 @@ COLUMNS_AND_DEFINITION_SQL = f"""CASE WHEN s.locked
        {KEY_OPCLASSES_SQL} AS key_opclasses,
        {KEY_OPTIONS_SQL} AS key_options"""
 
+# The indexes a constraint uses (its own, or a foreign key's referenced key), to join: pg_constraint has no
+# index on conindid, so a correlated `EXISTS (… WHERE conindid = …)` reads all of it once per index (10 s
+# for 10 000 indexes beside 10 000 constraints, measured), where a join reads it once.
+CONSTRAINT_INDEXES_SQL = "(SELECT DISTINCT conindid FROM pg_constraint WHERE conindid <> 0)"
+
 # An index whose lock, or whose table's, is blocked (pgdba.stats.locks) is flagged `locked`: its size is
 # pg_class's page count, its key columns are read from pg_attribute (an expression shows as "(expression)")
 # and its definition is not read (pg_get_indexdef locks): checks must not judge it.
@@ -219,7 +224,7 @@ SELECT s.schemaname AS schema,
        s.locked,
        i.indisunique AS is_unique,
        i.indisprimary AS is_primary,
-       EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = s.indexrelid) AS backs_constraint,
+       ci.conindid IS NOT NULL AS backs_constraint,
        i.indisvalid AS is_valid,
        i.indpred IS NOT NULL AS is_partial,
        am.amname AS method,
@@ -235,6 +240,7 @@ SELECT s.schemaname AS schema,
   JOIN pg_am AS am ON am.oid = ic.relam
   JOIN pg_class AS c ON c.oid = s.relid
   LEFT JOIN pg_stat_user_tables AS t ON t.relid = s.relid
+  LEFT JOIN {CONSTRAINT_INDEXES_SQL} AS ci ON ci.conindid = s.indexrelid
  WHERE c.relpersistence <> 't'  -- another session's temp table: only that session could drop or use its index
  ORDER BY s.schemaname, s.relname, s.indexrelname
 """
@@ -284,7 +290,7 @@ SELECT n.nspname AS schema,
        s.locked,
        i.indisunique AS is_unique,
        i.indisprimary AS is_primary,
-       EXISTS (SELECT 1 FROM pg_constraint AS k WHERE k.conindid = s.indexrelid) AS backs_constraint,
+       ci.conindid IS NOT NULL AS backs_constraint,
        i.indisvalid AND s.parts_valid AS is_valid,
        i.indpred IS NOT NULL AS is_partial,
        am.amname AS method,
@@ -301,6 +307,7 @@ SELECT n.nspname AS schema,
   JOIN pg_am AS am ON am.oid = ic.relam
   JOIN pg_class AS c ON c.oid = s.indrelid
   JOIN pg_namespace AS n ON n.oid = c.relnamespace
+  LEFT JOIN {CONSTRAINT_INDEXES_SQL} AS ci ON ci.conindid = s.indexrelid
  WHERE c.relpersistence <> 't'
  ORDER BY n.nspname, c.relname, ic.relname
 """
