@@ -21,7 +21,6 @@ from pgdba.advisor.parse_tree import walk
 from pgdba.errors import InputError, NotAvailable
 from pgdba.server import ServerFacts
 from pgdba.stats.statement_texts import rows_with_texts
-from pgdba.stats.statements import HiddenStatements, hidden_statements
 from pgdba.text_files import read_text_file
 
 DEFAULT_MIN_CALLS = 2
@@ -307,18 +306,3 @@ def table_writes_from_statements(conn: psycopg.Connection) -> dict[str, float]:
             count *= 1.0 - float(row[0] if row and row[0] is not None else 0.0)
         writes[table.qualified_name] = writes.get(table.qualified_name, 0.0) + count
     return writes
-
-
-def workload_hidden(
-    conn: psycopg.Connection, facts: ServerFacts, workload: Iterable[WorkloadQuery]
-) -> HiddenStatements | None:
-    """Statements of other roles pg_stat_statements hides from this role (no pg_read_all_stats), beside the
-    workload it read; None when it reads them all. Refused (NotAvailable) when they hold most of the time:
-    advice on the few statements left would be advice on the wrong workload."""
-    hidden = hidden_statements(conn, facts)
-    if hidden is None:
-        return None
-    hidden = hidden.beside(sum(query.total_ms for query in workload))
-    if hidden.most:
-        raise NotAvailable(f"{hidden.reason()}; or pass --queries FILE")
-    return hidden

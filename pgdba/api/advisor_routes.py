@@ -21,12 +21,13 @@ from pgdba.advisor.advise import (
     advise_indexes,
 )
 from pgdba.advisor.apply import apply_indexes, refuse_unverified_apply
+from pgdba.advisor.hidden_workload import workload_hidden
 from pgdba.advisor.orm_patch import drizzle_patch, prisma_patch
 from pgdba.advisor.selection import DEFAULT_MIN_IMPROVEMENT_PCT
 from pgdba.advisor.trigram import search_statements
 from pgdba.advisor.verify import verify_advice
 from pgdba.advisor.whatif import MAX_WHATIF_PARTITIONS
-from pgdba.advisor.workload import queries_from_statements, table_writes_from_statements, workload_hidden
+from pgdba.advisor.workload import queries_from_statements, table_writes_from_statements
 from pgdba.api.actions import record_action, require_action_allowed
 from pgdba.api.dependencies import DatabaseName, history_store, settings_of, target_of
 from pgdba.api.models import ERROR_RESPONSES

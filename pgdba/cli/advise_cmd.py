@@ -20,6 +20,7 @@ from pgdba.advisor.advise import (
 )
 from pgdba.advisor.apply import apply_indexes, refuse_unverified_apply
 from pgdba.advisor.foreign_key_cover import foreign_key_note
+from pgdba.advisor.hidden_workload import workload_hidden
 from pgdba.advisor.orm_patch import OrmPatch, check_schema_file, drizzle_patch, prisma_patch
 from pgdba.advisor.selection import DEFAULT_MIN_IMPROVEMENT_PCT
 from pgdba.advisor.trigram import SearchIndexAdvice, SearchQuery, search_statements
@@ -32,7 +33,6 @@ from pgdba.advisor.workload import (
     queries_from_file,
     queries_from_statements,
     table_writes_from_statements,
-    workload_hidden,
 )
 from pgdba.checks.indexes import MAX_STATS_AGE_DAYS, MIN_STATS_AGE
 from pgdba.cli.options import (

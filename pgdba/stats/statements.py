@@ -160,8 +160,10 @@ MOST_HIDDEN_SHARE = 0.5
 class HiddenStatements:
     """Statements of other roles pg_stat_statements counts but shows this role without queryid or text.
 
-    Their share is measured against the application statements this role reads (`visible_total_ms`, set by
-    the reader that selected them): its own catalog queries, pgdba's among them, would water it down."""
+    They are measured against the time of the application statements this role reads (`visible_total_ms`,
+    set by the reader that selected them: its own catalog queries, pgdba's among them, would water the share
+    down). A reader may stop adding once the readable side holds as much time as the hidden one: the share
+    is exact when most of the time is hidden, and known to be at most half otherwise."""
 
     statements: int
     calls: int
@@ -184,9 +186,10 @@ class HiddenStatements:
 
     def reason(self) -> str:
         one = self.statements == 1
+        share = f"{self.share * 100:.0f} % of" if self.most else "at most half of"
         return (
             f"{self.statements:,} statement{'' if one else 's'} of other roles ({self.calls:,} "
-            f"call{'' if self.calls == 1 else 's'}, {self.share * 100:.0f} % of the statement time) "
+            f"call{'' if self.calls == 1 else 's'}, {share} the statement time) "
             f"{'is' if one else 'are'} hidden from this role: grant it pg_read_all_stats (or pg_monitor) to "
             f"read {'it' if one else 'them'}"
         )

@@ -1,0 +1,38 @@
+"""The statements of other roles pg_stat_statements hides from the role the advisor reads the workload as."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import psycopg
+
+from pgdba.advisor.query_columns import QueryColumns, columns_by_role
+from pgdba.advisor.workload import WorkloadQuery
+from pgdba.checks.statement_recommendations import is_application_query
+from pgdba.errors import InputError, NotAvailable
+from pgdba.server import ServerFacts
+from pgdba.stats.statements import HiddenStatements, hidden_statements
+
+
+def workload_hidden(
+    conn: psycopg.Connection, facts: ServerFacts, workload: Iterable[WorkloadQuery]
+) -> HiddenStatements | None:
+    """Statements of other roles pg_stat_statements hides from this role (no pg_read_all_stats), beside the
+    workload it read; None when it reads them all. Refused (NotAvailable) when they hold most of the time:
+    advice on the few statements left would be advice on the wrong workload."""
+    hidden = hidden_statements(conn, facts)
+    if hidden is None:
+        return None
+    # (the application's statements only: pgdba's own catalog queries, run by this role, are in the workload
+    # read from pg_stat_statements until the advisor finds they read no table here)
+    hidden = hidden.beside(sum(q.total_ms for q in workload if is_application_query(_columns_or_none(q.sql))))
+    if hidden.most:
+        raise NotAvailable(f"{hidden.reason()}; or pass --queries FILE")
+    return hidden
+
+
+def _columns_or_none(text: str) -> QueryColumns | None:
+    try:
+        return columns_by_role(text)
+    except InputError:
+        return None
