@@ -137,8 +137,8 @@ class Target:
     track_statements: bool = False
     # True for a session that times the application's queries (the advisor's --verify): JIT stays as the
     # server sets it. Every other session turns it off: pgdba's catalog queries are costed high on a large
-    # catalog, and compiling one took seconds where running it took one (31 000 relations: 8.9 s with JIT,
-    # 1.3 s without, measured)
+    # catalog, and compiling them took longer than running them (the check-up on 31 600 relations: 16.0 s
+    # with JIT, 4.2 s without; benchmarks/checkup/large_catalog.py)
     measures_queries: bool = False
 
     @property
