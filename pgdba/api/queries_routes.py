@@ -15,7 +15,7 @@ from pgdba.checks.queries import StatementSet
 from pgdba.history.snapshot import STATEMENTS
 from pgdba.optimizer import analyze_queries
 from pgdba.server import load_server_facts
-from pgdba.stats.statements import StatementStats, statement_stats
+from pgdba.stats.statements import StatementStats, hidden_statements, statement_stats
 from pgdba.target import Target, session
 
 router = APIRouter(prefix="/api/v1/queries", tags=["queries"], responses=ERROR_RESPONSES)
@@ -74,7 +74,13 @@ def application_top(statements: list[StatementStats], order: str, limit: int) ->
 
 def top_statements(target: Target, order: str, limit: int) -> dict[str, Any]:
     with session(target) as conn:
-        statements = statement_stats(conn, load_server_facts(conn))
+        facts = load_server_facts(conn)
+        statements = statement_stats(conn, facts)
+        hidden = hidden_statements(conn, facts)
+    notes = []
+    if hidden is not None:  # listed or not, the busiest statement may be one this role cannot read
+        hidden = hidden.beside(StatementSet(statements).application_ms(enough=hidden.total_ms))
+        notes.append(f"only this role's statements listed: {hidden.reason()}")
     rows = [
         {
             "queryid": str(s.queryid),
@@ -87,7 +93,7 @@ def top_statements(target: Target, order: str, limit: int) -> dict[str, Any]:
         }
         for s in application_top(statements, order, limit)
     ]
-    return {"schema_version": 1, "order": order, "statements": rows}
+    return {"schema_version": 1, "order": order, "statements": rows, "notes": notes}
 
 
 @router.get("/top", response_model=TopStatementsResponse)

@@ -386,6 +386,8 @@ class TopStatementsResponse(BaseModel):
     schema_version: int
     order: str
     statements: list[TopStatement]
+    # e.g. other roles' statements this role may not read (no pg_read_all_stats): not listed
+    notes: list[str] = []
 
 
 class AlertRuleModel(BaseModel):

@@ -10,8 +10,11 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 from psycopg import conninfo, sql
 
+from pgdba.api.app import create_app
+from pgdba.api.settings import ApiSettings
 from pgdba.checkup import CheckupResult, run_checkup
 from pgdba.cli import main
 from pgdba.optimizer import NO_STATEMENTS_YET, analyze_queries
@@ -77,6 +80,11 @@ def test_a_workload_of_another_role_skips_the_query_checks_and_the_advice_and_sa
     (slow,) = [a for a in json.loads(capsys.readouterr().out)["alerts"] if a["rule"] == "slow_queries"]
     assert slow["status"] == "unknown" and slow["value"] is None  # not a quiet 0
     assert "statements of other roles" in slow["note"] and "hidden from this role" in slow["note"]
+    top = TestClient(create_app(ApiSettings(app_role))).get("/api/v1/queries/top").json()
+    assert top["statements"] == [] and top["notes"] == [
+        "only this role's statements listed: 2 statements of other roles (9 calls, 100 % of the statement"
+        " time) are hidden from this role: grant it pg_read_all_stats (or pg_monitor) to read them"
+    ]
 
 
 @pytest.mark.catalog
