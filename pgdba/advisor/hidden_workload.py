@@ -6,10 +6,9 @@ from collections.abc import Iterable
 
 import psycopg
 
-from pgdba.advisor.query_columns import QueryColumns, columns_by_role
 from pgdba.advisor.workload import WorkloadQuery
-from pgdba.checks.statement_recommendations import is_application_query
-from pgdba.errors import InputError, NotAvailable
+from pgdba.checks.statement_recommendations import is_application_query, parse_statement
+from pgdba.errors import NotAvailable
 from pgdba.server import ServerFacts
 from pgdba.stats.statements import HiddenStatements, hidden_statements
 
@@ -25,14 +24,7 @@ def workload_hidden(
         return None
     # (the application's statements only: pgdba's own catalog queries, run by this role, are in the workload
     # read from pg_stat_statements until the advisor finds they read no table here)
-    hidden = hidden.beside(sum(q.total_ms for q in workload if is_application_query(_columns_or_none(q.sql))))
+    hidden = hidden.beside(sum(q.total_ms for q in workload if is_application_query(parse_statement(q.sql))))
     if hidden.most:
         raise NotAvailable(f"{hidden.reason()}; or pass --queries FILE")
     return hidden
-
-
-def _columns_or_none(text: str) -> QueryColumns | None:
-    try:
-        return columns_by_role(text)
-    except InputError:
-        return None
