@@ -14,11 +14,12 @@ from pgdba.stats.statements import HiddenStatements, hidden_statements
 
 
 def workload_hidden(
-    conn: psycopg.Connection, facts: ServerFacts, workload: Iterable[WorkloadQuery]
+    conn: psycopg.Connection, facts: ServerFacts, workload: Iterable[WorkloadQuery], *, instead: str = ""
 ) -> HiddenStatements | None:
     """Statements of other roles pg_stat_statements hides from this role (no pg_read_all_stats), beside the
-    workload it read; None when it reads them all. Refused (NotAvailable) when they hold most of the time:
-    advice on the few statements left would be advice on the wrong workload."""
+    workload it read; None when it reads them all. Refused (NotAvailable, ending with `instead`: what the
+    caller can do otherwise) when they hold most of the time: advice on the few statements left would be
+    advice on the wrong workload."""
     hidden = hidden_statements(conn, facts)
     if hidden is None:
         return None
@@ -26,5 +27,5 @@ def workload_hidden(
     # read from pg_stat_statements until the advisor finds they read no table here)
     hidden = hidden.beside(sum(q.total_ms for q in workload if is_application_query(parse_statement(q.sql))))
     if hidden.most:
-        raise NotAvailable(f"{hidden.reason()}; or pass --queries FILE")
+        raise NotAvailable(hidden.reason() + (f"; {instead}" if instead else ""))
     return hidden

@@ -179,7 +179,7 @@ def indexes(
             workload = queries_from_statements(
                 conn, facts, min_calls=min_calls, min_mean_ms=min_mean_ms, top=top
             )
-            hidden = workload_hidden(conn, facts, workload)
+            hidden = workload_hidden(conn, facts, workload, instead="or pass --queries FILE")
             if not workload:
                 raise InputError("pg_stat_statements holds no query above --min-calls / --min-mean-ms here")
         writes = None if queries is not None else table_writes_from_statements(conn)

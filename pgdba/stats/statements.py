@@ -174,7 +174,9 @@ class HiddenStatements:
     def share(self) -> float:
         """Their share of the statement time (0 to 1)."""
         whole = self.total_ms + self.visible_total_ms
-        return self.total_ms / whole if whole > 0 else 1.0
+        return (
+            self.total_ms / whole if whole > 0 else 0.0
+        )  # (no time either side: nothing hidden that counts)
 
     @property
     def most(self) -> bool:
