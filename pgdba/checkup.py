@@ -590,9 +590,7 @@ def run_checkup(
         )
     hidden: HiddenStatements | None = data.get("hidden_statements")
     if hidden is not None and "statements" in data:  # measured against the application statements it reads
-        data["hidden_statements"] = hidden = hidden.beside(
-            _statement_set(data).application_ms(enough=hidden.total_ms)
-        )
+        data["hidden_statements"] = hidden = _statement_set(data).weigh(hidden)
         if not hidden.most:  # (most hidden: the query checks are skipped, saying so)
             data["notes"].append(f"the query checks judged this role's statements only: {hidden.reason()}")
     report, ran = run_checks(data, failed, options=options, only=only)

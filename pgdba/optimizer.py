@@ -124,7 +124,7 @@ def analyze_queries(
     if unreadable:  # without texts no statement is analysed: say why, never an empty report alone
         report.notes.append(f"statement texts unreadable, no statement analysed: {unreadable}")
     if hidden is not None:  # other roles' statements, this role has no pg_read_all_stats: not "none yet"
-        hidden = hidden.beside(StatementSet(cumulative).application_ms(enough=hidden.total_ms))
+        hidden = StatementSet(cumulative).weigh(hidden)
         report.notes = [n for n in report.notes if n != NO_STATEMENTS_YET]
         report.notes.append(f"only this role's statements analysed: {hidden.reason()}")
     return report

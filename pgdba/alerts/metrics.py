@@ -135,7 +135,7 @@ def sample_statements(conn: psycopg.Connection, facts: ServerFacts) -> list[Stat
     statements = statement_stats(conn, facts, limit=STATEMENT_LIMIT)
     pool = StatementSet(statements)
     hidden = hidden_statements(conn, facts)
-    if hidden is not None and (hidden := hidden.beside(pool.application_ms(enough=hidden.total_ms))).most:
+    if hidden is not None and (hidden := pool.weigh(hidden)).most:
         # the slowest statement may well be one this role cannot see: unknown, never a quiet 0
         raise NotAvailable(hidden.reason())
     application = {  # every row of an application statement, whichever of its rows the check-up shows

@@ -21,7 +21,7 @@ from pgdba.advisor.advise import (
     advise_indexes,
 )
 from pgdba.advisor.apply import apply_indexes, refuse_unverified_apply
-from pgdba.advisor.hidden_workload import workload_hidden
+from pgdba.advisor.hidden_workload import hidden_workload_notes
 from pgdba.advisor.orm_patch import drizzle_patch, prisma_patch
 from pgdba.advisor.selection import DEFAULT_MIN_IMPROVEMENT_PCT
 from pgdba.advisor.trigram import search_statements
@@ -78,7 +78,7 @@ def run_advisor(
     with target.connect() as conn:
         facts = load_server_facts(conn)
         workload = queries_from_statements(conn, facts)
-        hidden = workload_hidden(conn, facts, workload)
+        hidden_notes = hidden_workload_notes(conn, facts, workload)
         if not workload:
             raise NotAvailable("pg_stat_statements holds no query of this database to advise on yet")
         try:
@@ -86,8 +86,7 @@ def run_advisor(
             advice = advise_indexes(conn, facts, workload, options, writes=writes, index_ages=ages)
         except InputError as exc:  # e.g. no recorded query reads a table here: the database's state
             raise NotAvailable(str(exc)) from None
-    if hidden is not None:
-        advice.notes.append(f"the workload is this role's statements only: {hidden.reason()}")
+    advice.notes += hidden_notes
     return advice, facts
 
 

@@ -79,7 +79,7 @@ def top_statements(target: Target, order: str, limit: int) -> dict[str, Any]:
         hidden = hidden_statements(conn, facts)
     notes = []
     if hidden is not None:  # listed or not, the busiest statement may be one this role cannot read
-        hidden = hidden.beside(StatementSet(statements).application_ms(enough=hidden.total_ms))
+        hidden = StatementSet(statements).weigh(hidden)
         notes.append(f"only this role's statements listed: {hidden.reason()}")
     rows = [
         {

@@ -136,7 +136,7 @@ def _next_partitions(runway: PartitionRunway) -> list[str]:
             f"{qualified(runway.schema, runway.table)} FOR VALUES FROM ({_literal(lower)}) TO "
             f"({_literal(upper)}){partitioned_by};"
         )
-        for child in runway.last_children if runway.last_partitioned else ():
+        for child in runway.last_children:  # (none unless the last partition is partitioned)
             child_name = _sub_partition_name(runway, child.name, name, lower)
             assert child_name is not None  # _follows_sub_partitions derived each
             statements.append(
@@ -149,7 +149,7 @@ def _next_partitions(runway: PartitionRunway) -> list[str]:
 def _follows_sub_partitions(runway: PartitionRunway) -> bool:
     """The last partition's own partitions can be made again for the next one: a key without the time
     column, one level only, and each partition's name derivable."""
-    if runway.last_partition_key is None or runway.last_key_follows_time or not runway.last_children:
+    if runway.last_key_follows_time or not runway.last_children:
         return False
     if any(child.partitioned for child in runway.last_children) or len(runway.next_bounds) < 2:
         return False

@@ -20,6 +20,7 @@ from pgdba.findings import Finding, Severity
 from pgdba.statement_text import shortened
 from pgdba.stats.foreign_keys import ForeignKey
 from pgdba.stats.statements import (
+    HiddenStatements,
     StatementKey,
     StatementStats,
     merged_statements,
@@ -70,17 +71,17 @@ class StatementSet:
         chosen = (self.parsed(s) for s in self.stats if keep(s))
         return [p for p in chosen if p is not None]
 
-    def application_ms(self, *, enough: float) -> float:
-        """The execution time of the application statements, the busiest first, summed until it reaches
-        `enough` (what other roles' hidden statements are measured against: whether they hold most of the
-        time, pgdba.stats.statements.HiddenStatements). Only the statements that takes are parsed."""
+    def weigh(self, hidden: HiddenStatements) -> HiddenStatements:
+        """Other roles' statements this role may not read, measured against the application statements it
+        reads: their time, the busiest first, summed until it matches the hidden time (only the statements
+        that takes are parsed; whether the hidden ones hold most of the time is all that is asked)."""
         total = 0.0
         for stmt in self.stats:  # (busiest first)
-            if total >= enough:
+            if total >= hidden.total_ms:
                 break
             if self.parsed(stmt) is not None:
                 total += stmt.total_ms
-        return total
+        return hidden.beside(total)
 
     def list_queries(self, min_rows_per_call: float) -> dict[str, list[ParsedStatement]]:
         """SELECTs returning ≥ `min_rows_per_call` rows per call, by the bare name of each table they read

@@ -20,7 +20,7 @@ from pgdba.advisor.advise import (
 )
 from pgdba.advisor.apply import apply_indexes, refuse_unverified_apply
 from pgdba.advisor.foreign_key_cover import foreign_key_note
-from pgdba.advisor.hidden_workload import workload_hidden
+from pgdba.advisor.hidden_workload import hidden_workload_notes
 from pgdba.advisor.orm_patch import OrmPatch, check_schema_file, drizzle_patch, prisma_patch
 from pgdba.advisor.selection import DEFAULT_MIN_IMPROVEMENT_PCT
 from pgdba.advisor.trigram import SearchIndexAdvice, SearchQuery, search_statements
@@ -53,7 +53,6 @@ from pgdba.history.snapshot import index_ages
 from pgdba.render import Column, markdown_table, md_code, md_fenced, md_text, print_rows, to_json
 from pgdba.server import load_server_facts
 from pgdba.statement_text import shortened
-from pgdba.stats.statements import HiddenStatements
 from pgdba.target import DEFAULT_STATEMENT_TIMEOUT_MS
 from pgdba.text_files import check_writable, write_text_atomically
 
@@ -171,7 +170,7 @@ def indexes(
     )
     options.validate()
     workload = queries_from_file(queries) if queries is not None else []
-    hidden: HiddenStatements | None = None  # other roles' statements, when the workload is this database's
+    hidden_notes: list[str] = []  # on other roles' statements, when the workload is this database's
     target = target_from(dsn, statement_timeout)
     with target.connect() as conn:
         facts = load_server_facts(conn)
@@ -179,7 +178,7 @@ def indexes(
             workload = queries_from_statements(
                 conn, facts, min_calls=min_calls, min_mean_ms=min_mean_ms, top=top
             )
-            hidden = workload_hidden(conn, facts, workload, instead="or pass --queries FILE")
+            hidden_notes = hidden_workload_notes(conn, facts, workload, instead="or pass --queries FILE")
             if not workload:
                 raise InputError("pg_stat_statements holds no query above --min-calls / --min-mean-ms here")
         writes = None if queries is not None else table_writes_from_statements(conn)
@@ -188,8 +187,7 @@ def indexes(
         advice = advise_indexes(conn, facts, workload, options, writes=writes, index_ages=ages)
         if unopened and advice.drops:
             advice.notes.append(f"{unopened}: indexes created in the last week cannot be told apart")
-        if queries is None and hidden is not None:
-            advice.notes.append(f"the workload is this role's statements only: {hidden.reason()}")
+        advice.notes += hidden_notes
         if apply and not verify:
             refuse_unverified_apply(advice, yes=yes)
     patch = _patch(emit, schema, advice)

@@ -67,7 +67,7 @@ WITH keyed AS (
 )
 SELECT k.schema, k.table_name, k.key_column, k.key_type, coalesce(s.partitions, 0) AS partitions,
        coalesce(s.has_default, false) AS has_default, coalesce(s.unbounded, false) AS unbounded,
-       l.part_schema AS last_schema, l.part_name AS last_name, l.part_kind = 'p' AS last_partitioned, l.lower_at AS last_lower, l.upper_at AS covered_until,
+       l.part_schema AS last_schema, l.part_name AS last_name, l.lower_at AS last_lower, l.upper_at AS covered_until,
        now() AS now,
        coalesce((SELECT sum(st.n_tup_ins) FROM pg_stat_all_tables AS st WHERE st.relid = l.part_oid), 0)
          + coalesce((SELECT sum(st.n_tup_ins)
@@ -130,7 +130,6 @@ class PartitionRunway:
     unbounded: bool  # a partition reaches MAXVALUE
     last_schema: str | None  # the partition with the highest upper bound
     last_name: str | None
-    last_partitioned: bool | None  # the last partition is partitioned in turn
     last_lower: datetime | None
     covered_until: datetime | None  # its upper bound: an INSERT at or after it has no partition
     now: datetime
@@ -151,6 +150,11 @@ class PartitionRunway:
     @property
     def qualified_name(self) -> str:
         return f"{self.schema}.{self.table}"
+
+    @property
+    def last_partitioned(self) -> bool:
+        """The last partition is partitioned in turn (it has a partition key)."""
+        return self.last_partition_key is not None
 
     @property
     def takes_every_row(self) -> bool:
@@ -179,7 +183,6 @@ def partition_runways(conn: psycopg.Connection) -> list[PartitionRunway]:
             unbounded=bool(row["unbounded"]),
             last_schema=row["last_schema"],
             last_name=row["last_name"],
-            last_partitioned=row["last_partitioned"],
             last_lower=row["last_lower"],
             covered_until=row["covered_until"],
             now=row["now"],
