@@ -104,11 +104,10 @@ class ServerFacts:
     promoted_at: datetime | None = None
     statements_reset: datetime | None = None
     postmaster_start: datetime | None = None
-    # the schema pg_stat_statements is created in, and whether this session's search_path reaches it (pgdba's
-    # queries name the view unqualified)
+    # the schema pg_stat_statements is created in: pgdba names its view and functions by it (statements_view),
+    # so a schema off the search_path (the DSN's own `options=-c search_path=app`) does not hide them
     statements_schema: str | None = None
-    statements_on_search_path: bool = True
-    # this role may use that schema (USAGE): without it the view is out of reach whatever the search_path
+    # this role may use that schema (USAGE): without it the view is out of reach whatever its name
     statements_schema_usable: bool = True
 
     @property
@@ -137,9 +136,14 @@ class ServerFacts:
         return (
             self.pg_stat_statements_preloaded
             and "pg_stat_statements" in self.installed_extensions
-            and self.statements_on_search_path
             and self.statements_schema_usable
         )
+
+    def statements_view(self, name: str = "pg_stat_statements") -> sql.Composable:
+        """A view or function of pg_stat_statements (`pg_stat_statements_info`, `…_reset`) by its schema."""
+        if self.statements_schema is None:
+            return sql.Identifier(name)
+        return sql.Identifier(self.statements_schema, name)
 
     @property
     def hypopg_available(self) -> bool:
@@ -255,7 +259,6 @@ CAN_LIST_WAL_SQL = "SELECT has_function_privilege('pg_ls_waldir()', 'EXECUTE')"
 
 STATEMENTS_SCHEMA_SQL = """
 SELECT n.nspname AS schema,
-       n.nspname = ANY(current_schemas(true)) AS on_search_path,
        has_schema_privilege(n.oid, 'USAGE') AS usable
   FROM pg_extension AS e
   JOIN pg_namespace AS n ON n.oid = e.extnamespace
@@ -264,7 +267,7 @@ SELECT n.nspname AS schema,
 
 STATEMENTS_RESET_SQL = """
 SELECT stats_reset
-  FROM pg_stat_statements_info
+  FROM {info}
 """
 
 
@@ -307,11 +310,10 @@ def load_server_facts(conn: psycopg.Connection) -> ServerFacts:
         promoted_at=None if identity["in_recovery"] else _promoted_at(conn),
         postmaster_start=identity["postmaster_start"],
         statements_schema=schema,
-        statements_on_search_path=bool(statements["on_search_path"]) if statements else True,
         statements_schema_usable=bool(statements["usable"]) if statements else True,
     )
     if facts.pg_stat_statements_ready and facts.version_num >= 140000:
-        facts.statements_reset = _statements_reset(conn)
+        facts.statements_reset = _statements_reset(conn, facts)
     return facts
 
 
@@ -390,10 +392,11 @@ def _promoted_at(conn: psycopg.Connection) -> datetime | None:
         return None
 
 
-def _statements_reset(conn: psycopg.Connection) -> datetime | None:
+def _statements_reset(conn: psycopg.Connection, facts: ServerFacts) -> datetime | None:
+    query = sql.SQL(STATEMENTS_RESET_SQL).format(info=facts.statements_view("pg_stat_statements_info"))
     try:
         with conn.cursor() as cur:
-            row = cur.execute(STATEMENTS_RESET_SQL).fetchone()
+            row = cur.execute(query).fetchone()
             return row[0] if row else None
     except psycopg.Error:
         if not conn.autocommit:

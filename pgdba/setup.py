@@ -16,7 +16,7 @@ from psycopg import sql
 from pgdba.embedded import running_embedded_root
 from pgdba.errors import NotAvailable
 from pgdba.findings import SCHEMA_VERSION
-from pgdba.server import ServerFacts, list_setting_entries, load_server_facts
+from pgdba.server import ServerFacts, load_server_facts
 from pgdba.target import Target, session
 
 
@@ -111,44 +111,20 @@ def _preload_step(conn: psycopg.Connection, facts: ServerFacts) -> SetupStep | N
     )
 
 
-def search_path_entries(conn: psycopg.Connection) -> list[str]:
-    """This session's search_path as a list of schema names ('$user' as written, quotes removed)."""
-    row = conn.execute("SHOW search_path").fetchone()
-    return list(list_setting_entries(row[0] if row else ""))
-
-
-def _search_path_step(conn: psycopg.Connection, facts: ServerFacts) -> SetupStep | None:
-    """pgdba names the view unqualified: an extension in a schema off the search_path is not found, nor one
-    in a schema this role has no USAGE on (current_schemas() leaves such a schema out even when listed)."""
+def _schema_usage_step(conn: psycopg.Connection, facts: ServerFacts) -> SetupStep | None:
+    """pgdba names the view by its schema, so the search_path does not matter; USAGE on that schema does."""
     schema = facts.statements_schema
-    if schema is None:
+    if schema is None or facts.statements_schema_usable:
         return None
-    if not facts.statements_schema_usable:
-        return SetupStep(
-            "extension_schema_not_usable",
-            f"pg_stat_statements is created in schema {sql.Identifier(schema).as_string(conn)}, "
-            f"which role {facts.user} has no USAGE on",
-            "grant it USAGE on that schema (the schema's owner or a superuser runs this)",
-            sql.SQL("GRANT USAGE ON SCHEMA {} TO {};")
-            .format(sql.Identifier(schema), sql.Identifier(facts.user))
-            .as_string(conn),
-            can_apply=facts.is_superuser,
-        )
-    if facts.statements_on_search_path:
-        return None
-    entries = search_path_entries(conn)
-    names = entries if schema in entries else [*entries, schema]
-    statement = sql.SQL("ALTER ROLE {role} IN DATABASE {database} SET search_path = {names}").format(
-        role=sql.Identifier(facts.user),
-        database=sql.Identifier(facts.database),
-        names=sql.SQL(", ").join(sql.Literal(name) for name in names),
-    )
     return SetupStep(
-        "extension_not_on_search_path",
+        "extension_schema_not_usable",
         f"pg_stat_statements is created in schema {sql.Identifier(schema).as_string(conn)}, "
-        f"which is not on role {facts.user}'s search_path",
-        "add that schema to this role's search_path in this database (new sessions get it)",
-        statement.as_string(conn) + ";",
+        f"which role {facts.user} has no USAGE on",
+        "grant it USAGE on that schema (the schema's owner or a superuser runs this)",
+        sql.SQL("GRANT USAGE ON SCHEMA {} TO {};")
+        .format(sql.Identifier(schema), sql.Identifier(facts.user))
+        .as_string(conn),
+        can_apply=facts.is_superuser,
     )
 
 
@@ -170,9 +146,9 @@ def statements_setup_steps(conn: psycopg.Connection, facts: ServerFacts) -> list
                 can_apply=available and facts.is_superuser,
             )
         )
-    search_path = _search_path_step(conn, facts)
-    if search_path is not None:
-        steps.append(search_path)
+    usage = _schema_usage_step(conn, facts)
+    if usage is not None:
+        steps.append(usage)
     if facts.major >= 14 and facts.setting("compute_query_id") == "off":
         steps.append(
             SetupStep(

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import psycopg
 import pytest
+from psycopg import conninfo
 
+from pgdba.cli import main
 from pgdba.embedded import EmbeddedCluster
-from pgdba.errors import NotAvailable
+from pgdba.pool.server_limits import server_limits
 from pgdba.server import load_server_facts
 from pgdba.setup import apply_pg_stat_statements_setup, pg_stat_statements_status
-from pgdba.stats.statements import statement_stats
+from pgdba.stats.statements import hidden_statements, statement_stats
 from pgdba.target import Target, resolve_target, session
 from tests.clusters import own_cluster
 from tests.conftest import TestDatabase
@@ -92,40 +95,43 @@ def statements_in_own_schema(db: TestDatabase) -> TestDatabase:
     return db
 
 
-def test_extension_in_a_schema_off_the_search_path_is_not_ready(
-    statements_in_own_schema: TestDatabase,
+@pytest.mark.catalog
+def test_the_extension_off_the_search_path_is_read_by_its_schema(
+    statements_in_own_schema: TestDatabase, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """pg_stat_statements in schema "Monitoring", and a DSN that sets its own search_path (the application's
+    `options=-c search_path=app`, which no ALTER ROLE overrides): pgdba names the view and its functions by
+    their schema, so setup has nothing to change and the query features read the workload."""
     db = statements_in_own_schema
-    with session(db.target) as conn:
+    db.execute(
+        "CREATE SCHEMA app; CREATE TABLE app.lesson (id int PRIMARY KEY, course_id int NOT NULL);"
+        "INSERT INTO app.lesson SELECT g, g % 300 FROM generate_series(1, 60000) g; ANALYZE app.lesson"
+    )
+    dsn = conninfo.make_conninfo(db.dsn, options="-c search_path=app")
+    with psycopg.connect(dsn, autocommit=True) as conn:  # the application, on its search_path
+        conn.execute('SELECT "Monitoring".pg_stat_statements_reset()')
+        for course in range(30):
+            conn.execute("SELECT count(*) FROM lesson WHERE course_id = %s", (course,))
+    target = Target(dsn)
+
+    status = pg_stat_statements_status(target)
+
+    assert status.ready and status.steps == []
+    with session(target) as conn:
+        assert conn.execute("SHOW search_path").fetchone() == ("app",)  # the DSN's, untouched
         facts = load_server_facts(conn)
-        assert not facts.pg_stat_statements_ready
-        with pytest.raises(NotAvailable):  # a clear 'not ready', not "relation does not exist"
-            statement_stats(conn, facts)
-
-    status = pg_stat_statements_status(db.target)
-
-    assert [s.code for s in status.steps] == ["extension_not_on_search_path"]
-    assert '"Monitoring"' in status.steps[0].problem
-
-
-def test_apply_puts_the_extensions_schema_on_the_roles_search_path(
-    statements_in_own_schema: TestDatabase,
-) -> None:
-    db = statements_in_own_schema
-
-    status = apply_pg_stat_statements_setup(db.target)
-
-    assert status.ready, status.steps
-    assert status.applied == [
-        f'ALTER ROLE "postgres" IN DATABASE "{db.name}" SET search_path = '
-        "'$user', 'public', 'Monitoring';"
+        assert facts.pg_stat_statements_ready
+        [lookup] = [s for s in statement_stats(conn, facts) if "FROM lesson" in s.query]
+        assert lookup.calls == 30
+        assert hidden_statements(conn, facts) is None
+        assert (facts.statements_reset is not None) == (facts.major >= 14)  # pg_stat_statements_info
+        limits = server_limits(conn, facts)
+        assert limits.mean_call_ms is not None and limits.calls >= 30
+    assert main(["advise", "indexes", "--dsn", dsn, "--min-calls", "2", "--format", "json"]) == 0
+    advice = json.loads(capsys.readouterr().out)
+    assert [(i["schema"], i["table"], i["columns"]) for i in advice["indexes"]] == [
+        ("app", "lesson", ["course_id"])
     ]
-    with session(db.target) as conn:
-        facts = load_server_facts(conn)
-        assert statement_stats(conn, facts) is not None
-    with psycopg.connect(db.cluster.dsn()) as conn:  # other databases keep their search_path
-        assert conn.execute("SHOW search_path").fetchone() == ('"$user", public',)
-    db.execute(f'ALTER ROLE postgres IN DATABASE "{db.name}" RESET search_path')
 
 
 def test_a_schema_the_role_may_not_use_gets_a_grant_not_a_search_path_change(

@@ -48,7 +48,7 @@ def main() -> int:
             facts = load_server_facts(conn)
             workload = queries_from_statements(conn, facts)
             advice = advise_indexes(
-                conn, facts, workload, AdvisorOptions(), writes=table_writes_from_statements(conn)
+                conn, facts, workload, AdvisorOptions(), writes=table_writes_from_statements(conn, facts)
             )
         advised = {
             (r.candidate.table, r.candidate.columns, r.candidate.where_column): r.candidate.label()

@@ -302,7 +302,7 @@ def main() -> int:
                 q for q in queries_from_statements(conn, facts, min_calls=2) if explainable(conn, facts, q)
             ]
             started = time.monotonic()
-            writes = table_writes_from_statements(conn)
+            writes = table_writes_from_statements(conn, facts)
             advice = advise_indexes(conn, facts, workload, AdvisorOptions(drops=False), writes=writes)
             pgdba_s = time.monotonic() - started
             sets = {"pgdba": [r.candidate.sql_text(None, concurrently=False) for r in advice.recommendations]}

@@ -238,7 +238,7 @@ def queries_from_statements(
     columns = facts.statement_columns
     params = {"min_calls": min_calls, "min_mean_ms": min_mean_ms, "scan_limit": top * 5}
     rows, unreadable = rows_with_texts(
-        conn, STATEMENTS_SQL, params, total=sql.Identifier(columns.total_exec_time)
+        conn, facts, STATEMENTS_SQL, params, total=sql.Identifier(columns.total_exec_time)
     )
     if unreadable:
         raise NotAvailable(f"{unreadable}; or pass --queries FILE")
@@ -267,13 +267,13 @@ SELECT n_tup_hot_upd::float8 / greatest(n_tup_upd, 1)
 """
 
 
-def table_writes_from_statements(conn: psycopg.Connection) -> dict[str, float]:
+def table_writes_from_statements(conn: psycopg.Connection, facts: ServerFacts) -> dict[str, float]:
     """Index entries written per table (`schema.table`) in the pg_stat_statements window: rows inserted,
     plus rows updated times the table's share of non-HOT updates (a HOT update adds no index entry).
 
     Same window as the calls of the read queries, unlike pg_stat_user_tables (since its own reset,
     including bulk loads)."""
-    rows, unreadable = rows_with_texts(conn, WRITES_SQL, {})
+    rows, unreadable = rows_with_texts(conn, facts, WRITES_SQL, {})
     if unreadable:
         raise NotAvailable(unreadable)
     by_name: dict[str, float] = {}

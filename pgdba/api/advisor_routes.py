@@ -82,7 +82,7 @@ def run_advisor(
         if not workload:
             raise NotAvailable("pg_stat_statements holds no query of this database to advise on yet")
         try:
-            writes = table_writes_from_statements(conn)
+            writes = table_writes_from_statements(conn, facts)
             advice = advise_indexes(conn, facts, workload, options, writes=writes, index_ages=ages)
         except InputError as exc:  # e.g. no recorded query reads a table here: the database's state
             raise NotAvailable(str(exc)) from None

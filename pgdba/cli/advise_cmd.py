@@ -181,7 +181,7 @@ def indexes(
             hidden_notes = hidden_workload_notes(conn, facts, workload, instead="or pass --queries FILE")
             if not workload:
                 raise InputError("pg_stat_statements holds no query above --min-calls / --min-mean-ms here")
-        writes = None if queries is not None else table_writes_from_statements(conn)
+        writes = None if queries is not None else table_writes_from_statements(conn, facts)
         with store_if_openable(store) as (history, unopened):
             ages = None if history is None else index_ages(history, target.key, datetime.now(UTC))
         advice = advise_indexes(conn, facts, workload, options, writes=writes, index_ages=ages)

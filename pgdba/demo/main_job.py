@@ -165,7 +165,7 @@ def advise_and_apply_indexes(target: Target) -> tuple[Advice, list[AppliedIndex]
     with target.connect() as conn:
         facts = load_server_facts(conn)
         workload = queries_from_statements(conn, facts)
-        writes = table_writes_from_statements(conn)
+        writes = table_writes_from_statements(conn, facts)
         options = AdvisorOptions(min_stats_age_days=WHOLE_HISTORY_DAYS)
         advice = advise_indexes(conn, facts, workload, options, writes=writes)
     started = time.perf_counter()

@@ -12,6 +12,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from pgdba.server import ServerFacts
+from pgdba.stats.statement_texts import without_texts
 from pgdba.target import Target
 
 LOOPBACK_HOSTS = ("", "localhost", "127.0.0.1", "::1")
@@ -134,7 +135,7 @@ MEAN_CALL_TIME_SQL = """
 SELECT sum(s.calls) AS calls,
        sum(s.{total}) / nullif(sum(s.calls), 0) AS mean_call_ms,
        sum(s.calls) / nullif(extract(epoch FROM now() - {since}), 0) AS average_calls_per_s
-  FROM pg_stat_statements(false) AS s
+  FROM {without_texts} AS s
  WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
    AND {toplevel}
 """
@@ -191,10 +192,15 @@ def _mean_call_time(
     if not facts.pg_stat_statements_ready:
         return None, 0, None, "pg_stat_statements is not enabled: no measured in-database time"
     cols = facts.statement_columns
-    since = "(SELECT stats_reset FROM pg_stat_statements_info)" if facts.major >= 14 else "NULL::timestamptz"
+    since = (
+        sql.SQL("(SELECT stats_reset FROM {})").format(facts.statements_view("pg_stat_statements_info"))
+        if facts.major >= 14
+        else sql.SQL("NULL::timestamptz")
+    )
     query = sql.SQL(MEAN_CALL_TIME_SQL).format(
+        without_texts=without_texts(facts),
         total=sql.Identifier(cols.total_exec_time),
-        since=sql.SQL(since),
+        since=since,
         toplevel=sql.SQL("s.toplevel") if cols.has_toplevel else sql.SQL("true"),
     )
     with conn.cursor(row_factory=dict_row) as cur:

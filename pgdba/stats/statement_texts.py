@@ -10,11 +10,14 @@ through the function with `showtext => false`, whose query column is NULL.
 from __future__ import annotations
 
 import re
-from typing import Any, LiteralString
+from typing import TYPE_CHECKING, Any, LiteralString
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
+
+if TYPE_CHECKING:
+    from pgdba.server import ServerFacts
 
 # the server's errors for a text it cannot convert: an invalid byte sequence in the source encoding, or a
 # character the target encoding lacks
@@ -23,8 +26,6 @@ TEXT_CONVERSION_ERRORS = (psycopg.errors.CharacterNotInRepertoire, psycopg.error
 _TEXT_BYTES = re.compile(r"0x[0-9a-fA-F]{2}(?: 0x[0-9a-fA-F]{2})*")
 NAMED_AT_MOST = 5  # databases named in the reason (its reset covers them all)
 
-WITH_TEXTS = sql.SQL("pg_stat_statements")
-WITHOUT_TEXTS = sql.SQL("pg_stat_statements(false)")
 
 # SQL_ASCII databases first (they store bytes unchecked: the likely source), then those still there, then
 # dropped ones
@@ -32,7 +33,7 @@ OTHER_ENCODINGS_SQL: LiteralString = """
 SELECT s.dbid,
        d.datname,
        pg_encoding_to_char(d.encoding) AS encoding
-  FROM pg_stat_statements(false) AS s
+  FROM {without_texts} AS s
   LEFT JOIN pg_database AS d ON d.oid = s.dbid
  WHERE d.oid IS NULL
     OR d.encoding <> (SELECT encoding FROM pg_database WHERE datname = current_database())
@@ -41,8 +42,17 @@ SELECT s.dbid,
 """
 
 
+def without_texts(facts: ServerFacts) -> sql.Composable:
+    """pg_stat_statements' counters, `showtext => false`: no text is read, so none can fail to convert."""
+    return sql.SQL("{}(false)").format(facts.statements_view())
+
+
 def rows_with_texts(
-    conn: psycopg.Connection, template: LiteralString, params: dict[str, Any], **parts: sql.Composable
+    conn: psycopg.Connection,
+    facts: ServerFacts,
+    template: LiteralString,
+    params: dict[str, Any],
+    **parts: sql.Composable,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The rows of `template` (which reads `FROM {source}`, its other placeholders filled from `parts`) with
     the query texts; when the server cannot convert one of them, the rows without texts (query NULL) and the
@@ -54,20 +64,22 @@ def rows_with_texts(
 
     try:
         with conn.transaction():
-            return rows(WITH_TEXTS), None
+            return rows(facts.statements_view()), None
     except TEXT_CONVERSION_ERRORS as exc:
-        reason = unreadable_texts_reason(conn, exc)
-    return rows(WITHOUT_TEXTS), reason
+        reason = unreadable_texts_reason(conn, facts, exc)
+    return rows(without_texts(facts)), reason
 
 
-def unreadable_texts_reason(conn: psycopg.Connection, error: psycopg.Error) -> str:
+def unreadable_texts_reason(conn: psycopg.Connection, facts: ServerFacts, error: psycopg.Error) -> str:
     """Why pg_stat_statements hands out no text, naming the databases of another encoding whose statements
     it holds and the reset that forgets them."""
     # the server's message quotes the bytes of the text (a password's, in an ALTER ROLE): never shown
     detail = _TEXT_BYTES.sub("…", str(error).splitlines()[0]) if str(error) else type(error).__name__
     try:
         with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-            others = cur.execute(OTHER_ENCODINGS_SQL).fetchall()
+            others = cur.execute(
+                sql.SQL(OTHER_ENCODINGS_SQL).format(without_texts=without_texts(facts))
+            ).fetchall()
     except psycopg.Error:  # the reason without the databases' names: the counters are still read
         others = []
     reason = (
@@ -83,11 +95,12 @@ def unreadable_texts_reason(conn: psycopg.Connection, error: psycopg.Error) -> s
         for row in shown
     )
     rest = f" and {more} more" if more > 0 else ""
+    function = facts.statements_view("pg_stat_statements_reset").as_string(conn)
     if len(others) == 1:
-        reset = f"SELECT pg_stat_statements_reset(0, {others[0]['dbid']}, 0)"
+        reset = f"SELECT {function}(0, {others[0]['dbid']}, 0)"
     else:
         oids = ",".join(str(row["dbid"]) for row in others)
-        reset = f"SELECT pg_stat_statements_reset(0, dbid, 0) FROM unnest('{{{oids}}}'::oid[]) AS dbid"
+        reset = f"SELECT {function}(0, dbid, 0) FROM unnest('{{{oids}}}'::oid[]) AS dbid"
     return (
         f"{reason}; it holds statements of databases in another encoding: {named}{rest}; "
         f"forget them with {reset}"

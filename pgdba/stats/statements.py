@@ -14,7 +14,7 @@ from psycopg.rows import dict_row
 from pgdba.errors import NotAvailable
 from pgdba.server import ServerFacts
 from pgdba.statement_text import WITHHELD, normalised
-from pgdba.stats.statement_texts import rows_with_texts
+from pgdba.stats.statement_texts import rows_with_texts, without_texts
 
 ENABLE_HINT = (
     "pg_stat_statements is not available: run `pgdba setup pg-stat-statements` to see what is missing "
@@ -115,6 +115,7 @@ def statement_stats(
     cols = facts.statement_columns
     rows, unreadable = rows_with_texts(
         conn,
+        facts,
         STATEMENTS_SQL,
         {"limit": limit, "own_statement": OWN_STATEMENT_PATTERN},
         toplevel=sql.SQL("s.toplevel") if cols.has_toplevel else sql.SQL("true"),
@@ -145,7 +146,7 @@ HIDDEN_STATEMENTS_SQL = """
 SELECT count(*) AS statements,
        coalesce(sum(s.calls), 0) AS calls,
        coalesce(sum(s.{total}), 0) AS total_ms
-  FROM pg_stat_statements(false) AS s
+  FROM {without_texts} AS s
  WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
    AND s.queryid IS NULL
    AND s.calls > 0
@@ -202,7 +203,7 @@ def hidden_statements(conn: psycopg.Connection, facts: ServerFacts) -> HiddenSta
     if not facts.pg_stat_statements_ready:
         return None
     query = sql.SQL(HIDDEN_STATEMENTS_SQL).format(
-        total=sql.Identifier(facts.statement_columns.total_exec_time)
+        total=sql.Identifier(facts.statement_columns.total_exec_time), without_texts=without_texts(facts)
     )
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(query).fetchone()

@@ -233,7 +233,7 @@ def test_workload_from_pg_stat_statements_weighs_calls(shop: TestDatabase) -> No
         [split] = [q for q in workload if "payload <> $2" in q.sql]
         assert split.calls == 2
         advice = advise_indexes(
-            conn, facts, workload, AdvisorOptions(), writes=table_writes_from_statements(conn)
+            conn, facts, workload, AdvisorOptions(), writes=table_writes_from_statements(conn, facts)
         )
     assert chosen(advice) == [("events", ("account_id",))]
     assert advice.recommendations[0].queries[0].calls == 20
@@ -256,14 +256,14 @@ def test_heavy_writes_outweigh_a_rarely_read_index(shop: TestDatabase) -> None:
             facts,
             workload,
             AdvisorOptions(write_cost_per_row=0.0),
-            writes=table_writes_from_statements(conn),
+            writes=table_writes_from_statements(conn, facts),
         )
         heavy = advise_indexes(
             conn,
             facts,
             workload,
             AdvisorOptions(write_cost_per_row=1.0),
-            writes=table_writes_from_statements(conn),
+            writes=table_writes_from_statements(conn, facts),
         )
     assert chosen(light) == [("events", ("account_id",))]
     assert heavy.recommendations == []  # 30 000 inserted rows cost more than two lookups save

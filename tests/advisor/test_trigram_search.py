@@ -351,7 +351,7 @@ def test_a_table_written_more_often_than_searched_gets_a_write_cost_note(course_
     with course_db.target.connect() as conn:
         facts = load_server_facts(conn)
         workload = queries_from_statements(conn, facts)
-        writes = table_writes_from_statements(conn)
+        writes = table_writes_from_statements(conn, facts)
         advice = advise_indexes(conn, facts, workload, AdvisorOptions(), writes=writes)
     [search] = advice.search_indexes
     assert search.writes == 40 and search.to_dict()["writes"] == 40
