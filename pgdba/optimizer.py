@@ -22,7 +22,7 @@ from pgdba.checks.indexes import (
 )
 from pgdba.checks.queries import StatementSet, list_queries_behind
 from pgdba.checks.statement_issues import n_plus_one
-from pgdba.checks.statement_recommendations import QueryRecommendation, analyze_statement
+from pgdba.checks.statement_recommendations import QueryRecommendation, analyze_statement, issues_by_numbers
 from pgdba.findings import SCHEMA_VERSION
 from pgdba.history.deltas import statements_since, window_since, window_start
 from pgdba.history.snapshot import index_ages, previous_statement_snapshot
@@ -116,7 +116,8 @@ def analyze_queries(
         partition_indexes=indexes_of_partitions,
     )
     if source == "delta" and report.analyzed == 0:
-        earlier = len(StatementSet(cumulative).select(lambda s: True))
+        cumulative_pool = StatementSet(cumulative)
+        earlier = sum(1 for s in cumulative_pool.stats if cumulative_pool.is_application(s))
         if earlier:  # statements exist, none ran in the window: not the "run the application" case
             report.notes = [_no_activity_note(window, earlier)]
     # read from all of today's statements: a quiet delta window holds none, yet the texts are still unreadable
@@ -158,7 +159,9 @@ def report_statements(
     blocking writes (pgdba.advisor.partitioned_build)."""
     now = now or datetime.now(UTC)
     pool = StatementSet(statements)  # top-level statements, one row however many roles ran them
-    analyzed = pool.select(lambda s: True)  # application DML, each text parsed once
+    # only a statement whose numbers show an issue is parsed (an N+1's only when its numbers are one's)
+    suspects = pool.select(lambda s: bool(issues_by_numbers(s, threshold_ms=threshold_ms, key_lookup=True)))
+    analyzed = sum(1 for s in pool.stats if pool.is_application(s))  # application DML
     results = [
         rec
         for rec in (
@@ -174,7 +177,7 @@ def report_statements(
                 partitions=partitions,
                 partition_indexes=partition_indexes,
             )
-            for p in analyzed
+            for p in suspects
         )
         if rec is not None
     ]
@@ -182,7 +185,7 @@ def report_statements(
     notes = []
     if not analyzed:
         notes.append(NO_STATEMENTS_YET)
-    return AnalyzeReport(len(analyzed), threshold_ms, results[:limit], source, start, now, notes)
+    return AnalyzeReport(analyzed, threshold_ms, results[:limit], source, start, now, notes)
 
 
 @dataclass

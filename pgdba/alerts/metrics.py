@@ -139,7 +139,7 @@ def sample_statements(conn: psycopg.Connection, facts: ServerFacts) -> list[Stat
         # the slowest statement may well be one this role cannot see: unknown, never a quiet 0
         raise NotAvailable(hidden.reason())
     application = {  # every row of an application statement, whichever of its rows the check-up shows
-        (row.queryid, row.dbid) for p in pool.select(lambda s: True) for row in pool.rows_of(p.stats)
+        (row.queryid, row.dbid) for s in pool.stats if pool.is_application(s) for row in pool.rows_of(s)
     }
     return [
         StatementCounter(

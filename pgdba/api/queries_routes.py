@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -61,15 +62,10 @@ def query_history(store_rows: list[Any], queryid: int) -> tuple[str | None, list
 
 def application_top(statements: list[StatementStats], order: str, limit: int) -> list[StatementStats]:
     """The `limit` application statements (not pgdba's or a monitor's catalog queries) by total or mean time."""
-    pool = StatementSet(statements)
-    chosen: list[StatementStats] = []
-    key = (lambda s: s.total_ms) if order == "total" else (lambda s: s.mean_ms)
-    for stmt in sorted(pool.stats, key=key, reverse=True):
-        if len(chosen) == limit:
-            break
-        if pool.parsed(stmt) is not None:
-            chosen.append(stmt)
-    return chosen
+    key: Callable[[StatementStats], float] = (
+        (lambda s: s.total_ms) if order == "total" else (lambda s: s.mean_ms)
+    )
+    return StatementSet(statements).top(limit, key)
 
 
 def top_statements(target: Target, order: str, limit: int) -> dict[str, Any]:

@@ -27,19 +27,19 @@ from pgdba.stats.statements import StatementStats
 from pgdba.stats.tables import TableStats
 
 MAX_INDEX_COLUMNS = 3
-_DML = {
+DML_STATEMENTS = {
     "SelectStmt": "select",
     "InsertStmt": "insert",
     "UpdateStmt": "update",
     "DeleteStmt": "delete",
     "MergeStmt": "merge",
 }
-_CATALOG_SCHEMAS = {"pg_catalog", "information_schema"}
+CATALOG_SCHEMAS = {"pg_catalog", "information_schema"}
 
 
 def statement_kind(columns: QueryColumns) -> str | None:
     """select / insert / update / delete / merge, or None for utility statements."""
-    return _DML.get(columns.statement)
+    return DML_STATEMENTS.get(columns.statement)
 
 
 def is_application_query(columns: QueryColumns | None) -> bool:
@@ -53,7 +53,7 @@ def is_application_query(columns: QueryColumns | None) -> bool:
     if kind != "select":
         return True
     tables = [t for block in columns.blocks for t in block.tables]
-    return any(not (t.table.startswith("pg_") or (t.schema or "") in _CATALOG_SCHEMAS) for t in tables)
+    return any(not (t.table.startswith("pg_") or (t.schema or "") in CATALOG_SCHEMAS) for t in tables)
 
 
 @dataclass(frozen=True)
@@ -289,6 +289,18 @@ def stale_statistics(table: TableStats, *, scale_factor: float = 0.1, threshold:
     return None
 
 
+def issues_by_numbers(stmt: StatementStats, *, threshold_ms: float, key_lookup: bool) -> list[StatementIssue]:
+    """The statement's issues by its counters; `key_lookup`: its text is a single-table lookup by key repeated
+    per listed row (an N+1 needs it; True asks whether its numbers alone would make one)."""
+    found = [
+        slow_query(stmt, threshold_ms=threshold_ms),
+        low_cache_hit(stmt),
+        n_plus_one(stmt, is_single_table_key_lookup=key_lookup),
+        unstable_plan(stmt),
+    ]
+    return [issue for issue in found if issue is not None]
+
+
 def analyze_statement(
     stmt: StatementStats,
     tables: Sequence[TableStats],
@@ -314,13 +326,7 @@ def analyze_statement(
     kind = statement_kind(columns)
     # an N+1 is a read per listed row; a loop of single-row writes is a different problem
     key_lookup = kind == "select" and repeated_per_listed_row and is_single_table_key_lookup(columns)
-    found = [
-        slow_query(stmt, threshold_ms=threshold_ms),
-        low_cache_hit(stmt),
-        n_plus_one(stmt, is_single_table_key_lookup=key_lookup),
-        unstable_plan(stmt),
-    ]
-    issues = [issue for issue in found if issue is not None]
+    issues = issues_by_numbers(stmt, threshold_ms=threshold_ms, key_lookup=key_lookup)
     if not issues:
         return None
     result = QueryRecommendation(stmt, issues)

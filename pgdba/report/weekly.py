@@ -140,18 +140,6 @@ def diff_findings(
     return diff
 
 
-def _top_application_statements(statements: list[StatementStats], top: int) -> list[StatementStats]:
-    """The `top` application statements by total time, parsing only as many as needed."""
-    pool = StatementSet(statements)
-    chosen: list[StatementStats] = []
-    for stmt in sorted(pool.stats, key=lambda s: s.total_ms, reverse=True):
-        if len(chosen) == top:
-            break
-        if pool.parsed(stmt) is not None:
-            chosen.append(stmt)
-    return chosen
-
-
 REPORT_PERIOD = timedelta(days=7)
 
 
@@ -171,7 +159,7 @@ def build_report(target: Target, store: HistoryStore, *, top: int = 10, save: bo
         taken_at, before, meta = baseline
         statements = statements_since(statements, before, meta, result.facts)
         window = window_since(taken_at, meta, result.facts)
-    top_queries = _top_application_statements(statements, top)
+    top_queries = StatementSet(statements).top(top, key=lambda s: s.total_ms)
     tables = result.data.get("tables", [])
     history = size_history(store, target.key, TABLES, current_oids=table_oids(tables))
     rates = table_growth(history, tables, now)
