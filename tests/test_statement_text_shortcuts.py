@@ -2,16 +2,16 @@
 
 Two shortcuts spare the query pages parsing thousands of texts: a text that can hold no literal is not
 scanned (pgdba.statement_text), and whether a statement is the application's is read from the parser's JSON
-tree (pgdba.checks.application_text). Each must say what the scanner or the Python parse tree says."""
+tree (pgdba.statement_tree). Each must say what the scanner or the Python parse tree says."""
 
 from __future__ import annotations
 
 import psycopg
 import pytest
 
-from pgdba.checks.application_text import is_application_text
 from pgdba.checks.statement_recommendations import is_application_query, parse_statement
 from pgdba.statement_text import WITHHELD, holds_no_literal, normalised, scanned
+from pgdba.statement_tree import is_application_text, statement_node
 from tests.conftest import TestDatabase
 
 # what an application, an ORM, a migration and a monitoring tool send
@@ -75,3 +75,12 @@ def test_the_application_is_told_apart_without_the_python_parse_tree(recorded_te
     assert verdicts["WITH gone AS (DELETE FROM audit WHERE id < 10 RETURNING id) SELECT count(*) FROM gone"]
     assert not verdicts["WITH c AS (SELECT relname FROM pg_class) SELECT count(*) FROM c"]
     assert not verdicts["SELECT * FROM generate_series(1, 3)"]
+
+
+def test_the_statement_kind_is_read_without_the_python_parse_tree(recorded_texts: list[str]) -> None:
+    """The advisor's write counts keep INSERTs and UPDATEs by it."""
+    nodes = {text: statement_node(text) for text in recorded_texts}
+    assert {"SelectStmt", "InsertStmt", "UpdateStmt", "CreateStmt", "VacuumStmt", None} <= set(nodes.values())
+    for text, node in nodes.items():
+        parsed = parse_statement(text)
+        assert node == (parsed.statement if parsed is not None else None), text

@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from pgdba.advisor.query_columns import QueryColumns, Role, columns_by_role
-from pgdba.checks.application_text import is_application_text
 from pgdba.checks.statement_recommendations import (
     is_application_query,
     is_single_table_key_lookup,
@@ -19,6 +18,7 @@ from pgdba.checks.statement_recommendations import (
 from pgdba.errors import InputError
 from pgdba.findings import Finding, Severity
 from pgdba.statement_text import shortened
+from pgdba.statement_tree import is_application_text
 from pgdba.stats.foreign_keys import ForeignKey
 from pgdba.stats.statements import (
     HiddenStatements,
@@ -67,7 +67,7 @@ class StatementSet:
 
     def is_application(self, stmt: StatementStats) -> bool:
         """Whether the statement is application DML on user tables (see _parse): from its parse tree when it
-        was parsed, else from the parser's JSON tree (pgdba.checks.application_text, ten times cheaper)."""
+        was parsed, else from the parser's JSON tree (pgdba.statement_tree, ten times cheaper)."""
         if stmt.key in self._parsed:
             return self._parsed[stmt.key] is not None
         if stmt.key not in self._application:

@@ -21,20 +21,13 @@ from pgdba.checks.statement_issues import (
 )
 from pgdba.errors import InputError
 from pgdba.statement_text import shortened
+from pgdba.statement_tree import CATALOG_SCHEMAS, DML_STATEMENTS
 from pgdba.stats.indexes import IndexStats
 from pgdba.stats.partitions import Partition
 from pgdba.stats.statements import StatementStats
 from pgdba.stats.tables import TableStats
 
 MAX_INDEX_COLUMNS = 3
-DML_STATEMENTS = {
-    "SelectStmt": "select",
-    "InsertStmt": "insert",
-    "UpdateStmt": "update",
-    "DeleteStmt": "delete",
-    "MergeStmt": "merge",
-}
-CATALOG_SCHEMAS = {"pg_catalog", "information_schema"}
 
 
 def statement_kind(columns: QueryColumns) -> str | None:
