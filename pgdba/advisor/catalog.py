@@ -301,18 +301,31 @@ def resolve_relations(conn: psycopg.Connection, names: Iterable[str]) -> dict[st
     found: dict[str, int] = {}
     with conn.cursor() as cur:
         for name in dict.fromkeys(names):
-            try:
-                row = cur.execute(RESOLVE_SQL, {"name": _quoted_name(name)}).fetchone()
-            except psycopg.Error:
-                continue
-            if row and row[0] is not None:
-                found[name] = int(row[0])
+            for quoted in _quoted_names(name):
+                try:
+                    row = cur.execute(RESOLVE_SQL, {"name": quoted}).fetchone()
+                except psycopg.Error:
+                    continue
+                if row and row[0] is not None:
+                    found[name] = int(row[0])
+                    break
     return found
 
 
-def _quoted_name(name: str) -> str:
-    """The parser already folded case, so quote each part to keep it exactly as parsed."""
-    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
+def _quoted_names(name: str) -> list[str]:
+    """What `name` may stand for, each part quoted (the parser already folded case, so each is kept exactly
+    as parsed): `schema.table` first, then the whole as one table name, then the other places a dot inside
+    a name (`public."user.events"` is written `public.user.events`) may split it."""
+    parts = name.split(".")
+
+    def quoted(part: str) -> str:
+        return '"' + part.replace('"', '""') + '"'
+
+    splits = [1, 0, *range(2, len(parts))] if len(parts) > 1 else [0]
+    return [
+        ".".join([quoted(".".join(parts[:at])), quoted(".".join(parts[at:]))]) if at else quoted(name)
+        for at in splits
+    ]
 
 
 def user_table_oids(conn: psycopg.Connection) -> list[int]:
