@@ -276,7 +276,9 @@ def prisma_index_line(candidate: Candidate, fields: Sequence[str]) -> str:
     """`@@index([a, b])`, with `map:` only when the name differs from Prisma's default, and
     `b(ops: raw("text_pattern_ops"))` for a key in a pattern operator class."""
     default = f"{candidate.table}_{'_'.join(candidate.columns)}_idx"
-    mapping = "" if candidate.name() == default else f', map: "{candidate.name()}"'
+    mapping = (
+        "" if candidate.name() == default else f", map: {json.dumps(candidate.name(), ensure_ascii=False)}"
+    )
     keys = [
         f'{field}(ops: raw("{candidate.opclass(column)}"))' if candidate.opclass(column) else field
         for column, field in zip(candidate.columns, fields, strict=True)
@@ -287,7 +289,7 @@ def prisma_index_line(candidate: Candidate, fields: Sequence[str]) -> str:
 def prisma_search_index_line(search: SearchIndexAdvice, field_name: str) -> str:
     """`@@index([title(ops: raw("gin_trgm_ops"))], map: "course_title_trgm_idx", type: Gin)` (Prisma's
     default name would be `course_title_idx`)."""
-    return f'@@index([{field_name}(ops: raw("{OPCLASS}"))], map: "{search.name()}", type: Gin)'
+    return f'@@index([{field_name}(ops: raw("{OPCLASS}"))], map: {json.dumps(search.name(), ensure_ascii=False)}, type: Gin)'
 
 
 # Drizzle -----------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ and any statement that loses data, rewrites the table or can fail on existing ro
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -88,10 +89,11 @@ def _add_table(table: Table, side: Side, origin: Side) -> Option:
     if side.kind == "drizzle":
         return Option(
             side,
-            f'add `export const … = pgTable("{table.name}", {{ … }})` (`drizzle-kit pull` writes it)',
+            f"add `export const … = pgTable({_js(table.name)}, {{ … }})` (`drizzle-kit pull` writes it)",
         )
     return Option(
-        side, f'add a model class with `__tablename__ = "{table.name}"` (or a `Table("{table.name}", …)`)'
+        side,
+        f"add a model class with `__tablename__ = {_js(table.name)}` (or a `Table({_js(table.name)}, …)`)",
     )
 
 
@@ -117,10 +119,10 @@ def _rename_table(current: Table, wanted: Table, side: Side) -> Option:
             f"ALTER TABLE {_table_sql(current)} RENAME TO {identifier(wanted.name)};",
         )
     if side.kind == "prisma":
-        return Option(side, f'map the model to the table: `@@map("{wanted.name}")`')
+        return Option(side, f"map the model to the table: `@@map({_js(wanted.name)})`")
     if side.kind == "drizzle":
-        return Option(side, f'name the table in the call: `pgTable("{wanted.name}", …)`')
-    return Option(side, f'set `__tablename__ = "{wanted.name}"`')
+        return Option(side, f"name the table in the call: `pgTable({_js(wanted.name)}, …)`")
+    return Option(side, f"set `__tablename__ = {_js(wanted.name)}`")
 
 
 # --- columns --------------------------------------------------------------------------------------------
@@ -140,7 +142,7 @@ def _add_column(table: Table, column: Column, side: Side) -> Option:
         )
     if side.kind == "drizzle":
         return Option(side, f"add `{name}: {_drizzle_builder(column)}` to the pgTable")
-    return Option(side, f'add `{name} = mapped_column("{column.name}", {_sqlalchemy_type(column.type)})`')
+    return Option(side, f"add `{name} = mapped_column({_js(column.name)}, {_sqlalchemy_type(column.type)})`")
 
 
 def _add_column_sql(table: Table, column: Column) -> str:
@@ -203,10 +205,10 @@ def _rename_column(table: Table, current: Column, wanted: Column, side: Side) ->
         )
     field = current.field or current.name
     if side.kind == "prisma":
-        return Option(side, f'map the field to the column: `{field} … @map("{wanted.name}")`')
+        return Option(side, f"map the field to the column: `{field} … @map({_js(wanted.name)})`")
     if side.kind == "drizzle":
-        return Option(side, f'name the column in its builder: `{field}: …("{wanted.name}")`')
-    return Option(side, f'name the column: `{field} = mapped_column("{wanted.name}", …)`')
+        return Option(side, f"name the column in its builder: `{field}: …({_js(wanted.name)})`")
+    return Option(side, f"name the column: `{field} = mapped_column({_js(wanted.name)}, …)`")
 
 
 def column_type(table: Table, a: Column, b: Column, a_side: Side, b_side: Side) -> Fix:
@@ -339,7 +341,7 @@ def _set_default(table: Table, column: Column, wanted: Default, side: Side) -> O
     if side.kind == "drizzle":
         return Option(side, f"set `{_drizzle_default(wanted, column.type)}` on `{field}`")
     value = _default_sql(wanted, column.type) or described
-    return Option(side, f'set `server_default=text("{value}")` on `{field}`')
+    return Option(side, f"set `server_default=text({_js(value)})` on `{field}`")
 
 
 def column_identity(table: Table, column: Column, wanted: str, side: Side) -> Option:
@@ -424,7 +426,8 @@ def column_generated(table: Table, column: Column, wanted: str, side: Side) -> O
             else f"remove `.generatedAlwaysAs(…)` from `{field}`",
         )
     return Option(
-        side, f'add `Computed("{wanted}")` to `{field}`' if wanted else f"remove `Computed(…)` from `{field}`"
+        side,
+        f"add `Computed({_js(wanted)})` to `{field}`" if wanted else f"remove `Computed(…)` from `{field}`",
     )
 
 
@@ -485,15 +488,15 @@ def _add_index(table: Table, index: Index, side: Side, declared_in: Table) -> Op
         where = ""
         if index.predicate:
             where = f", where: raw({_js(index.predicate)})"
-        text = f'add `{attribute}([{", ".join(columns)}]{where}, map: "{index.name}")`'
+        text = f"add `{attribute}([{', '.join(columns)}]{where}, map: {_js(index.name)})`"
         if where:
             text += ' (with previewFeatures = ["partialIndexes"] in the generator block)'
         return Option(side, text)
     if side.kind == "drizzle":
         call = "uniqueIndex" if index.unique else "index"
-        return Option(side, f'add `{call}("{index.name}").on({", ".join("t." + c for c in columns)})`')
+        return Option(side, f"add `{call}({_js(index.name)}).on({', '.join('t.' + c for c in columns)})`")
     unique = ", unique=True" if index.unique else ""
-    return Option(side, f'add `Index("{index.name}", {", ".join(repr(c) for c in columns)}{unique})`')
+    return Option(side, f"add `Index({_js(index.name)}, {', '.join(repr(c) for c in columns)}{unique})`")
 
 
 def _remove_index(table: Table, index: Index, side: Side) -> Option:
@@ -637,7 +640,7 @@ def _orm_relation(table: Table, fk: ForeignKey, side: Side, referenced: Table | 
             f" on `{columns[0]}`"
         )
     return (
-        f'`ForeignKey("{fk.ref_table}.{fk.ref_columns[0]}", ondelete="{fk.on_delete}", '
+        f'`ForeignKey({_js(fk.ref_table + "." + fk.ref_columns[0])}, ondelete="{fk.on_delete}", '
         f'onupdate="{fk.on_update}")` on `{columns[0]}`'
     )
 
@@ -662,9 +665,9 @@ def _add_check(table: Table, check: Check, side: Side) -> Option:
         added, validate = _add_check_sql(table, check)
         return Option(side, f"add the check {check.name}", f"{added}\n{validate}")
     if side.kind == "drizzle":
-        return Option(side, f'declare `check("{check.name}", sql`{check.expression}`)`')
+        return Option(side, f"declare `check({_js(check.name)}, sql`{check.expression}`)`")
     if side.kind == "sqlalchemy":
-        return Option(side, f'declare `CheckConstraint("{check.expression}", name="{check.name}")`')
+        return Option(side, f"declare `CheckConstraint({_js(check.expression)}, name={_js(check.name)})`")
     return Option(side, f"declare CHECK ({check.expression}) in {_orm(side)}")
 
 
@@ -697,10 +700,10 @@ def name_difference(table: Table, kind: str, current: str, wanted: str, side: Si
             sql = f"ALTER TABLE {_table_sql(table)} RENAME CONSTRAINT {identifier(current)} TO {identifier(wanted)};"
         return Option(side, f"rename it to {wanted}", sql)
     if side.kind == "prisma":
-        return Option(side, f'name it with `map: "{wanted}"`')
+        return Option(side, f"name it with `map: {_js(wanted)}`")
     if side.kind == "drizzle":
-        return Option(side, f'name it in the call: `…("{wanted}")`')
-    return Option(side, f'name it with `name="{wanted}"`')
+        return Option(side, f"name it in the call: `…({_js(wanted)})`")
+    return Option(side, f"name it with `name={_js(wanted)}`")
 
 
 # --- enums ----------------------------------------------------------------------------------------------
@@ -719,8 +722,8 @@ def _add_enum(enum: EnumType, side: Side) -> Option:
     if side.kind == "prisma":
         return Option(side, f"add `enum {enum.name} {{ {' '.join(enum.values)} }}`")
     if side.kind == "drizzle":
-        return Option(side, f'add `pgEnum("{enum.name}", [{", ".join(_js(v) for v in enum.values)}])`')
-    return Option(side, f'add `Enum({", ".join(repr(v) for v in enum.values)}, name="{enum.name}")`')
+        return Option(side, f"add `pgEnum({_js(enum.name)}, [{', '.join(_js(v) for v in enum.values)}])`")
+    return Option(side, f"add `Enum({', '.join(repr(v) for v in enum.values)}, name={_js(enum.name)})`")
 
 
 def _remove_enum(enum: EnumType, side: Side) -> Option:
@@ -756,8 +759,8 @@ def enum_values(enum: EnumType, wanted: tuple[str, ...], side: Side) -> Option:
     if side.kind == "prisma":
         return Option(side, f"list the values {listed} in `enum {enum.model or enum.name}`")
     if side.kind == "drizzle":
-        return Option(side, f'list [{", ".join(_js(v) for v in wanted)}] in `pgEnum("{enum.name}", …)`')
-    return Option(side, f'list {listed} in `Enum(…, name="{enum.name}")`')
+        return Option(side, f"list [{', '.join(_js(v) for v in wanted)}] in `pgEnum({_js(enum.name)}, …)`")
+    return Option(side, f"list {listed} in `Enum(…, name={_js(enum.name)})`")
 
 
 # --- rendering helpers ----------------------------------------------------------------------------------
@@ -895,7 +898,8 @@ def _literal(value: str) -> str:
 
 
 def _js(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A string literal as Prisma, JavaScript and Python all read it (a JSON string)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 WILDCARD = "*"  # "some database default" (compare.WILDCARD_DEFAULT): no SQL says it

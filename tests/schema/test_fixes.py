@@ -9,7 +9,7 @@ from typing import Any
 
 import pglast
 import pytest
-from oracle_models import drizzle_kit_generate
+from oracle_models import drizzle_kit_generate, prisma_dmmf
 from schema_test_paths import ROOT
 from test_live import DRIZZLE_FOLDER, MUTATIONS
 
@@ -378,3 +378,27 @@ def test_an_index_fix_on_a_partitioned_table_builds_it_without_blocking_writes_a
             "SELECT indisvalid FROM pg_index WHERE indexrelid = '\"Log_courseId_at_idx\"'::regclass"
         )
         assert valid.fetchone() == (True,)
+
+
+@pytest.mark.catalog
+def test_an_orm_fix_quotes_a_name_that_holds_quotes_so_it_can_be_pasted(
+    db: Any, tmp_path: Path, node_modules: Path
+) -> None:
+    """A live index named `idx "quoted" name`: the Prisma attribute the fix gives, pasted into the model,
+    parses (Prisma's own parser reads the name) and ends the drift (it wrote `map: "idx "quoted" name"`, which
+    no parser reads)."""
+    model = 'model T {\n  id Int @id(map: "T_pkey")\n  n  Int\n%s}\n'
+    prisma = tmp_path / "schema.prisma"
+    prisma.write_text('datasource db {\n  provider = "postgresql"\n}\n' + model % "")
+    db.execute(
+        'CREATE TABLE "T" (id int PRIMARY KEY, n int NOT NULL); CREATE INDEX "idx ""quoted"" name" ON "T" (n)'
+    )
+    [finding] = check_schemas([f"prisma:{prisma}", "live"], dsn=db.dsn).pairs[0].drift
+    attribute = finding.recommendation.split("add `", 1)[1].split("`", 1)[0]
+    assert attribute == '@@index([n], map: "idx \\"quoted\\" name")'
+
+    prisma.write_text('datasource db {\n  provider = "postgresql"\n}\n' + model % f"  {attribute}\n")
+
+    indexes = prisma_dmmf(node_modules, prisma)["indexes"]
+    assert [i["dbName"] for i in indexes if i["type"] == "normal"] == ['idx "quoted" name']
+    assert check_schemas([f"prisma:{prisma}", "live"], dsn=db.dsn).pairs[0].drift == []
