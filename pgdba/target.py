@@ -452,6 +452,57 @@ def _without_driver(dsn: str) -> str:
     return _DRIVER_SCHEME.sub(r"\g<scheme>://", dsn, count=1)
 
 
+# Prisma's own parameters of its connection URL (its DATABASE_URL, which pgdba reads): libpq refuses each
+# ("invalid URI query parameter"). They set up Prisma's pool, timeouts and TLS, which mean nothing to a
+# libpq session, but for `schema`: the search_path Prisma's sessions use, so pgdba's sessions get it too
+# (the application's unqualified table names resolve as they do for it).
+PRISMA_URL_PARAMETERS = frozenset(
+    {
+        "schema",
+        "connection_limit",
+        "pool_timeout",
+        "pgbouncer",
+        "sslaccept",
+        "sslidentity",
+        "socket_timeout",
+        "statement_cache_size",
+        "max_connection_lifetime",
+        "max_idle_connection_lifetime",
+    }
+)
+_URI = re.compile(r"^postgres(?:ql)?://", re.IGNORECASE)
+
+
+def _without_prisma_parameters(dsn: str) -> str:
+    """A Prisma connection URL as libpq reads it: Prisma's own query parameters left out, its `schema`
+    turned into the session's search_path (`options=-c search_path=…`). Other parameters stay as written."""
+    if not _URI.match(dsn) or "?" not in dsn:
+        return dsn
+    head, _, query = dsn.partition("?")
+    kept: list[str] = []
+    schema: str | None = None
+    options: str | None = None
+    for part in query.split("&"):
+        key, _, value = part.partition("=")
+        name = urllib.parse.unquote(key).lower()
+        if name == "schema":
+            schema = urllib.parse.unquote(value)
+        elif name == "options":
+            options = urllib.parse.unquote(value)
+        elif name not in PRISMA_URL_PARAMETERS:
+            kept.append(part)
+    if schema:
+        quoted = (
+            schema if re.fullmatch(r"[a-z_][a-z0-9_$]*", schema) else '"' + schema.replace('"', '""') + '"'
+        )
+        # libpq splits `options` at blanks unless a backslash escapes them
+        setting = "-c search_path=" + re.sub(r"([\\\s])", r"\\\1", quoted)
+        options = f"{options} {setting}" if options else setting
+    if options is not None:
+        kept.append("options=" + urllib.parse.quote(options, safe=""))
+    return head + ("?" + "&".join(kept) if kept else "")
+
+
 def resolve_target(
     dsn: str | None = None,
     environ: Mapping[str, str] | None = None,
@@ -471,7 +522,8 @@ def resolve_target(
         (env.get("DATABASE_URL"), "DATABASE_URL"),
     ):
         if value:
-            target = Target(_without_driver(value.strip()), source, statement_timeout_ms, lock_timeout_ms)
+            libpq_dsn = _without_prisma_parameters(_without_driver(value.strip()))
+            target = Target(libpq_dsn, source, statement_timeout_ms, lock_timeout_ms)
             target.params()  # validate early: a malformed DSN is an input error, not a connection error
             return target
     if any(env.get(name) for name in _LIBPQ_ENV):

@@ -155,6 +155,31 @@ def test_a_sqlalchemy_url_is_read_as_libpq_reads_postgresql_urls() -> None:
     assert target.params()["port"] == "5433" and "hunter2" not in target.masked_dsn
 
 
+def test_a_prisma_database_url_is_read_with_its_schema_as_the_search_path(
+    db: TestDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prisma's DATABASE_URL carries its own parameters (`?schema=public&connection_limit=5`), which libpq
+    refuses: pgdba leaves them out, and its sessions take `schema` as their search_path, as Prisma's do."""
+    db.execute('CREATE SCHEMA "My App"; CREATE TABLE "My App".lesson (id int PRIMARY KEY)')
+    url = (
+        db.dsn + "&schema=My%20App&connection_limit=5&pool_timeout=10&pgbouncer=false&socket_timeout=30"
+        "&statement_cache_size=100&sslaccept=strict"
+    )
+    target = resolve_target(None, {"DATABASE_URL": url})
+    with target.connect() as conn:
+        assert conn.execute("SHOW search_path").fetchone() == ('"My App"',)
+        found = conn.execute(
+            "SELECT relnamespace::regnamespace::text FROM pg_class WHERE oid = 'lesson'::regclass"
+        )
+        assert found.fetchone() == ('"My App"',)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("PGDBA_DSN", raising=False)
+        patch.setenv("DATABASE_URL", url)
+        code, out, err = _run_cli(["indexes", "usage", "--format", "json"], capsys)
+    assert code == 0, err
+    assert "lesson_pkey" in out
+
+
 def test_a_password_libpq_cannot_decode_is_not_repeated_by_its_error() -> None:
     with pytest.raises(InputError) as raised:
         resolve_target("postgresql://app:S3cret%ZZ@127.0.0.1:5432/db")
