@@ -452,10 +452,11 @@ def _without_driver(dsn: str) -> str:
     return _DRIVER_SCHEME.sub(r"\g<scheme>://", dsn, count=1)
 
 
-# Prisma's own parameters of its connection URL (its DATABASE_URL, which pgdba reads): libpq refuses each
-# ("invalid URI query parameter"). They set up Prisma's pool, timeouts and TLS, which mean nothing to a
-# libpq session, but for `schema`: the search_path Prisma's sessions use, so pgdba's sessions get it too
-# (the application's unqualified table names resolve as they do for it).
+# Parameters of the connection URLs JavaScript applications keep in DATABASE_URL, which libpq refuses
+# ("invalid URI query parameter"). Prisma's set up its pool, timeouts and TLS, which mean nothing to a libpq
+# session, but for `schema`: the search_path Prisma's sessions use, so pgdba's sessions get it too (the
+# application's unqualified table names resolve as they do for it). node-postgres (Drizzle's driver) reads
+# `ssl=true` and `sslmode=no-verify`: TLS without checking the certificate, which is libpq's `require`.
 PRISMA_URL_PARAMETERS = frozenset(
     {
         "schema",
@@ -470,18 +471,21 @@ PRISMA_URL_PARAMETERS = frozenset(
         "max_idle_connection_lifetime",
     }
 )
+_NODE_SSL = {"true": "require", "1": "require", "false": "disable", "0": "disable"}
 _URI = re.compile(r"^postgres(?:ql)?://", re.IGNORECASE)
 
 
-def _without_prisma_parameters(dsn: str) -> str:
-    """A Prisma connection URL as libpq reads it: Prisma's own query parameters left out, its `schema`
-    turned into the session's search_path (`options=-c search_path=…`). Other parameters stay as written."""
+def _libpq_url(dsn: str) -> str:
+    """A Prisma or node-postgres connection URL as libpq reads it: Prisma's own query parameters left out,
+    its `schema` turned into the session's search_path (`options=-c search_path=…`), node-postgres's `ssl`
+    and `sslmode=no-verify` as the sslmode they mean. Other parameters stay as written."""
     if not _URI.match(dsn) or "?" not in dsn:
         return dsn
     head, _, query = dsn.partition("?")
     kept: list[str] = []
     schema: str | None = None
     options: str | None = None
+    ssl: str | None = None
     for part in query.split("&"):
         key, _, value = part.partition("=")
         name = urllib.parse.unquote(key).lower()
@@ -489,8 +493,16 @@ def _without_prisma_parameters(dsn: str) -> str:
             schema = urllib.parse.unquote(value)
         elif name == "options":
             options = urllib.parse.unquote(value)
+        elif name == "ssl" and value.lower() in _NODE_SSL:
+            ssl = ssl or _NODE_SSL[value.lower()]
+        elif name == "sslmode" and value.lower() == "no-verify":
+            ssl = "require"
+        elif name == "sslmode":
+            ssl = urllib.parse.unquote(value)
         elif name not in PRISMA_URL_PARAMETERS:
             kept.append(part)
+    if ssl is not None:
+        kept.append("sslmode=" + urllib.parse.quote(ssl, safe=""))
     if schema:
         quoted = (
             schema if re.fullmatch(r"[a-z_][a-z0-9_$]*", schema) else '"' + schema.replace('"', '""') + '"'
@@ -522,7 +534,7 @@ def resolve_target(
         (env.get("DATABASE_URL"), "DATABASE_URL"),
     ):
         if value:
-            libpq_dsn = _without_prisma_parameters(_without_driver(value.strip()))
+            libpq_dsn = _libpq_url(_without_driver(value.strip()))
             target = Target(libpq_dsn, source, statement_timeout_ms, lock_timeout_ms)
             target.params()  # validate early: a malformed DSN is an input error, not a connection error
             return target

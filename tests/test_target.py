@@ -180,6 +180,19 @@ def test_a_prisma_database_url_is_read_with_its_schema_as_the_search_path(
     assert "lesson_pkey" in out
 
 
+def test_node_postgres_tls_parameters_are_read_as_the_sslmode_they_mean() -> None:
+    """Drizzle's driver reads `ssl=true` and `sslmode=no-verify` (TLS, certificate unchecked), which libpq
+    refuses; an sslmode libpq knows is kept as written."""
+    for query, sslmode in (
+        ("ssl=true", "require"),
+        ("sslmode=no-verify", "require"),
+        ("ssl=false", "disable"),
+        ("ssl=true&sslmode=verify-full", "verify-full"),
+    ):
+        target = resolve_target(None, {"DATABASE_URL": f"postgresql://app:hunter2@db.internal/shop?{query}"})
+        assert target.params()["sslmode"] == sslmode, query
+
+
 def test_a_password_libpq_cannot_decode_is_not_repeated_by_its_error() -> None:
     with pytest.raises(InputError) as raised:
         resolve_target("postgresql://app:S3cret%ZZ@127.0.0.1:5432/db")
