@@ -30,16 +30,16 @@ def expand_views(conn: psycopg.Connection, text: str) -> str:
     bodies: dict[str, str | None] = {}
     for _ in range(MAX_DEPTH):
         replacements: list[tuple[int, int, str]] = []
-        for relation in _range_vars(text):
-            name = _regclass_text(relation)
+        for relation in range_vars(text):
+            name = regclass_text(relation)
             if name not in bodies:
                 bodies[name] = _view_body(conn, name)
             body = bodies[name]
             if body is None:
                 continue
-            start = int(relation.location or 0)  # _range_vars keeps only located relations
-            end = _name_end(text, start)
-            alias = "" if relation.alias is not None else " AS " + _quote(str(relation.relname))
+            start = int(relation.location or 0)  # range_vars keeps only located relations
+            end = name_end(text, start)
+            alias = "" if relation.alias is not None else " AS " + quoted_identifier(str(relation.relname))
             replacements.append((start, end, f"({body}){alias}"))
         if not replacements:
             return text
@@ -54,7 +54,7 @@ def expand_views(conn: psycopg.Connection, text: str) -> str:
     return text
 
 
-def _range_vars(text: str) -> list[ast.RangeVar]:
+def range_vars(text: str) -> list[ast.RangeVar]:
     """The relations a statement reads, except WITH queries' names (they shadow any view) and the target of
     an UPDATE / DELETE / INSERT (a view written through stays the target)."""
     found: list[ast.RangeVar] = []
@@ -82,7 +82,7 @@ def _view_body(conn: psycopg.Connection, name: str) -> str | None:
     return str(row[0]).strip().rstrip(";")
 
 
-def _name_end(text: str, start: int) -> int:
+def name_end(text: str, start: int) -> int:
     """Where the (possibly qualified, possibly quoted) relation name starting at `start` ends."""
     end = start
     expect_name = True
@@ -99,10 +99,10 @@ def _name_end(text: str, start: int) -> int:
     return end
 
 
-def _regclass_text(relation: ast.RangeVar) -> str:
+def regclass_text(relation: ast.RangeVar) -> str:
     parts = [p for p in (relation.catalogname, relation.schemaname, relation.relname) if p]
-    return ".".join(_quote(str(p)) for p in parts)
+    return ".".join(quoted_identifier(str(p)) for p in parts)
 
 
-def _quote(identifier: str) -> str:
+def quoted_identifier(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'

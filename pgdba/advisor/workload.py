@@ -39,6 +39,8 @@ class WorkloadQuery:
     calls: int = 1
     total_ms: float = 0.0
     queryid: str | None = None
+    # the role that ran it (the busiest one, pg_stat_statements' userid); None for a query from a file
+    role: str | None = None
 
     @property
     def mean_ms(self) -> float:
@@ -146,7 +148,7 @@ def merge_by_fingerprint(queries: Iterable[WorkloadQuery]) -> list[WorkloadQuery
             merged[key].calls += query.calls
             merged[key].total_ms += query.total_ms
         else:
-            merged[key] = WorkloadQuery(query.sql, query.calls, query.total_ms, query.queryid)
+            merged[key] = WorkloadQuery(query.sql, query.calls, query.total_ms, query.queryid, query.role)
     return list(merged.values())
 
 
@@ -208,6 +210,7 @@ def _queries_from_log(text: str) -> list[WorkloadQuery]:
 # of which alone may stay under --min-calls. The queryid is the busiest row's.
 STATEMENTS_SQL = """
 SELECT (array_agg(s.queryid::text ORDER BY s.{total} DESC))[1] AS queryid,
+       (array_agg(pg_get_userbyid(s.userid) ORDER BY s.{total} DESC))[1] AS role,
        s.query,
        sum(s.calls) AS calls,
        sum(s.{total}) AS total_ms
@@ -245,7 +248,11 @@ def queries_from_statements(
         raise NotAvailable(f"{unreadable}; or pass --queries FILE")
     queries = [
         WorkloadQuery(
-            cast_typed_parameters(row["query"]), int(row["calls"]), float(row["total_ms"]), row["queryid"]
+            cast_typed_parameters(row["query"]),
+            int(row["calls"]),
+            float(row["total_ms"]),
+            row["queryid"],
+            row["role"],
         )
         for row in rows
         if row["query"] and is_advisable(row["query"])

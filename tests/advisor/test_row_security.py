@@ -1,0 +1,105 @@
+"""Row-level security: the application's role (Supabase's `authenticated`) reads a table through its policy
+(`user_id = auth.uid()`), which pgdba's own role does not. Costed as written, `… ORDER BY created_at DESC
+LIMIT 20` got `(created_at)`, which the application's plan walks for 145 ms filtering by user; read as the
+role reads it, the advice leads with the policy's column."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import conninfo, sql
+
+from pgdba.advisor.advise import advise_indexes
+from pgdba.advisor.row_security import policy_filter
+from pgdba.advisor.workload import queries_from_statements
+from pgdba.server import load_server_facts
+from tests.conftest import TestDatabase
+
+FEED = "SELECT id, title FROM todos WHERE done = %s ORDER BY created_at DESC LIMIT 20"
+
+
+@pytest.fixture
+def app_role(db: TestDatabase) -> Iterator[str]:
+    """A todo table with row security on: a policy lets each user read their own rows (the user id from a
+    setting, as Supabase's auth.uid() reads it from the request's JWT), and the role it applies to."""
+    role = f"authenticated_{uuid.uuid4().hex[:8]}"
+    db.execute(
+        sql.SQL(
+            "CREATE ROLE {role} LOGIN PASSWORD 'app-pw';"
+            "CREATE SCHEMA auth; GRANT USAGE ON SCHEMA auth TO {role};"
+            "CREATE FUNCTION auth.uid() RETURNS int LANGUAGE sql STABLE"
+            " AS $$ SELECT nullif(current_setting('request.jwt.claim.sub', true), '')::int $$;"
+            "CREATE TABLE todos (id bigserial PRIMARY KEY, user_id int NOT NULL, created_at timestamptz NOT NULL,"
+            " title text, done boolean NOT NULL DEFAULT false);"
+            "INSERT INTO todos (user_id, created_at, title)"
+            " SELECT g % 5000, now() - g * interval '1 s', 't' FROM generate_series(1, 200000) g;"
+            "ALTER TABLE todos ENABLE ROW LEVEL SECURITY;"
+            "CREATE POLICY own_todos ON todos FOR SELECT TO {role} USING (user_id = auth.uid());"
+            "GRANT SELECT ON todos TO {role}; ANALYZE todos"
+        )
+        .format(role=sql.Identifier(role))
+        .as_string()
+    )
+    db.execute(
+        "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)"
+    )
+    yield role
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def _feeds(dsn: str, times: int) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for user in range(times):
+            conn.execute("SELECT set_config('request.jwt.claim.sub', %s, false)", (str(user),))
+            assert len(conn.execute(FEED, (False,)).fetchall()) == 20
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_a_query_of_a_role_under_row_security_is_advised_as_that_role_reads(
+    db: TestDatabase, app_role: str
+) -> None:
+    _feeds(conninfo.make_conninfo(db.dsn, user=app_role, password="app-pw", passfile=""), 15)
+    _feeds(db.dsn, 5)  # the owner reads the same text unfiltered: the busier role's reading counts
+
+    with db.target.connect() as conn:
+        facts = load_server_facts(conn)
+        workload = queries_from_statements(conn, facts, min_calls=2)
+        [feed] = [q for q in workload if "FROM todos" in q.sql]
+        assert feed.calls == 20 and feed.role is not None
+        advice = advise_indexes(conn, facts, workload)
+
+    [chosen] = advice.recommendations
+    assert chosen.candidate.table == "todos" and chosen.candidate.columns[0] == "user_id"
+    [query] = chosen.queries
+    assert "(SELECT * FROM" in query.sql and "auth.uid()" in query.sql
+    [note] = [n for n in advice.notes if "row-level security" in n]
+    assert "(todos: (user_id = auth.uid()))" in note
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_the_owners_queries_are_advised_as_written(db: TestDatabase, app_role: str) -> None:
+    _feeds(db.dsn, 10)
+
+    with db.target.connect() as conn:
+        facts = load_server_facts(conn)
+        advice = advise_indexes(conn, facts, queries_from_statements(conn, facts, min_calls=2))
+
+    [chosen] = advice.recommendations
+    assert chosen.candidate.columns[0] == "created_at"
+    assert not [n for n in advice.notes if "row-level security" in n]
+
+
+def test_the_policies_combine_as_the_planner_combines_them() -> None:
+    assert policy_filter(["(a = 1)"], []) == "(a = 1)"
+    assert (
+        policy_filter(["(a = 1)", "is_member(t)"], ["(b > 0)"])
+        == "(((a = 1)) OR (is_member(t))) AND ((b > 0))"
+    )
+    assert policy_filter([], ["(b > 0)"]) == "false"
