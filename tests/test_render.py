@@ -126,3 +126,27 @@ def test_help_shows_toml_table_names_in_brackets(
     code, out = _run(capsys, *argv)
     assert code == 0
     assert shown in out
+
+
+def test_a_table_of_more_than_a_thousand_rows_is_plain_aligned_text(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Rich measured every cell of a 10,400-row index list for 15 s; above LARGE_TABLE_ROWS the rows are
+    aligned text, one a line, names still literal."""
+    columns = [Column("name", "index"), Column("scans", "scans", "right")]
+    rows = [{"name": f"idx_{n}", "scans": n * 1000} for n in range(1200)]
+    rows[7]["name"] = "evil[/red]\nsecond line"
+    rows[8]["name"] = "x" * 200
+
+    print_rows(rows, columns, "table", title="Index usage")
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:3] == [
+        "Index usage",
+        "index".ljust(80) + "  " + "scans".rjust(9),
+        "-" * 80 + "  " + "-" * 9,
+    ]
+    assert len(lines) == 3 + 1200
+    assert lines[3 + 7] == "evil[/red]\\nsecond line".ljust(80) + "  " + "7,000".rjust(9)
+    assert lines[3 + 8] == "x" * 79 + "…  " + "8,000".rjust(9)
+    assert lines[-1] == "idx_1199".ljust(80) + "  " + "1,199,000"
