@@ -30,7 +30,7 @@ from pgdba.advisor.workload import WorkloadQuery
 # table has it enabled, the role neither owns it, unless forced, nor is a superuser nor bypasses it), and the
 # USING expressions of the policies for SELECT that reach the role.
 ROW_SECURITY_SQL = """
-SELECT c.oid,
+SELECT format('%%s.%%s', n.nspname, c.relname) AS qualified,
        c.relrowsecurity
        AND (c.relforcerowsecurity OR NOT pg_has_role(r.oid, c.relowner, 'USAGE'))
        AND NOT r.rolsuper
@@ -39,15 +39,18 @@ SELECT c.oid,
        coalesce(array_agg(pg_get_expr(p.polqual, p.polrelid)) FILTER (WHERE NOT p.polpermissive), '{}')
          AS restrictive
   FROM pg_class AS c
+  JOIN pg_namespace AS n ON n.oid = c.relnamespace
   JOIN pg_roles AS r ON r.rolname = %(role)s
   LEFT JOIN pg_policy AS p
          ON p.polrelid = c.oid
         AND p.polcmd IN ('r', '*')
         AND p.polqual IS NOT NULL
-        AND (0 = ANY (p.polroles) OR EXISTS (SELECT 1 FROM unnest(p.polroles) AS pr WHERE pg_has_role(r.oid, pr, 'MEMBER')))
+        AND (0 = ANY (p.polroles)
+             OR EXISTS (SELECT 1 FROM unnest(p.polroles) AS pr WHERE pg_has_role(r.oid, pr, 'MEMBER')))
  WHERE c.oid = to_regclass(%(name)s)
    AND c.relkind IN ('r', 'p')
- GROUP BY c.oid, c.relrowsecurity, c.relforcerowsecurity, c.relowner, r.oid, r.rolsuper, r.rolbypassrls
+ GROUP BY n.nspname, c.relname, c.oid, c.relrowsecurity, c.relforcerowsecurity, c.relowner,
+          r.oid, r.rolsuper, r.rolbypassrls
 """
 
 
@@ -67,7 +70,7 @@ def inline_row_security(
 ) -> tuple[list[WorkloadQuery], list[str]]:
     """The workload with each query of a role under row-level security read as that role sees its tables,
     and a note naming the tables and the filter put in their place."""
-    filters: dict[tuple[str, str], str | None] = {}
+    filters: dict[tuple[str, str], tuple[str, str] | None] = {}
     inlined: dict[str, str] = {}  # table → filter, for the note
     roles: set[str] = set()
     result: list[WorkloadQuery] = []
@@ -93,7 +96,7 @@ def _inlined(
     conn: psycopg.Connection,
     text: str,
     role: str,
-    filters: dict[tuple[str, str], str | None],
+    filters: dict[tuple[str, str], tuple[str, str] | None],
     inlined: dict[str, str],
 ) -> str:
     try:
@@ -105,10 +108,11 @@ def _inlined(
         name = regclass_text(relation)
         if (name, role) not in filters:
             filters[name, role] = _filter(conn, name, role)
-        expression = filters[name, role]
-        if expression is None:
+        found = filters[name, role]
+        if found is None:
             continue
-        inlined[".".join(p for p in (relation.schemaname, str(relation.relname)) if p)] = expression
+        qualified, expression = found
+        inlined[qualified] = expression
         start = int(relation.location or 0)
         end = name_end(text, start)
         alias = "" if relation.alias is not None else " AS " + quoted_identifier(str(relation.relname))
@@ -118,8 +122,9 @@ def _inlined(
     return text
 
 
-def _filter(conn: psycopg.Connection, name: str, role: str) -> str | None:
-    """The filter row security adds to `role`'s reads of relation `name`, or None when it adds none."""
+def _filter(conn: psycopg.Connection, name: str, role: str) -> tuple[str, str] | None:
+    """The table `name` reads (`schema.table`) and the filter row security adds to `role`'s reads of it, or
+    None when it adds none."""
     try:
         with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
             row = cur.execute(ROW_SECURITY_SQL, {"name": name, "role": role}).fetchone()
@@ -127,4 +132,4 @@ def _filter(conn: psycopg.Connection, name: str, role: str) -> str | None:
         return None
     if row is None or not row["filtered"]:
         return None
-    return policy_filter(row["permissive"], row["restrictive"])
+    return str(row["qualified"]), policy_filter(row["permissive"], row["restrictive"])

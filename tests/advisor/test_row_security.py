@@ -79,7 +79,7 @@ def test_a_query_of_a_role_under_row_security_is_advised_as_that_role_reads(
     [query] = chosen.queries
     assert "(SELECT * FROM" in query.sql and "auth.uid()" in query.sql
     [note] = [n for n in advice.notes if "row-level security" in n]
-    assert "(todos: (user_id = auth.uid()))" in note
+    assert "(public.todos: (user_id = auth.uid()))" in note
 
 
 @pytest.mark.catalog
