@@ -13,8 +13,8 @@ import pytest
 from psycopg import conninfo, sql
 
 from pgdba.advisor.advise import advise_indexes
-from pgdba.advisor.row_security import policy_filter
-from pgdba.advisor.workload import queries_from_statements
+from pgdba.advisor.row_security import inline_row_security, policy_filter
+from pgdba.advisor.workload import WorkloadQuery, queries_from_statements
 from pgdba.server import load_server_facts
 from tests.conftest import TestDatabase
 
@@ -94,6 +94,34 @@ def test_the_owners_queries_are_advised_as_written(db: TestDatabase, app_role: s
     [chosen] = advice.recommendations
     assert chosen.candidate.columns[0] == "created_at"
     assert not [n for n in advice.notes if "row-level security" in n]
+
+
+@pytest.mark.catalog
+def test_the_policies_that_reach_a_role_are_put_in_the_tables_place(db: TestDatabase, app_role: str) -> None:
+    """The catalog side on every major: a restrictive policy and one for another command or role added."""
+    db.execute(
+        sql.SQL(
+            "CREATE POLICY not_archived ON todos AS RESTRICTIVE FOR ALL TO {role} USING (title <> 'archived');"
+            "CREATE POLICY writers ON todos FOR UPDATE TO {role} USING (true);"
+            "CREATE POLICY others ON todos FOR SELECT TO pg_monitor USING (false)"
+        )
+        .format(role=sql.Identifier(app_role))
+        .as_string()
+    )
+    feed = "SELECT id FROM todos t WHERE done = $1"
+    with db.target.connect() as conn:
+        queries, notes = inline_row_security(
+            conn,
+            [WorkloadQuery(feed, role=app_role), WorkloadQuery(feed, role="postgres"), WorkloadQuery(feed)],
+        )
+        for query in queries:
+            conn.execute(f"EXPLAIN {query.sql.replace('$1', 'false')}")  # each text still plans
+    assert queries[0].sql == (
+        "SELECT id FROM (SELECT * FROM \"todos\" WHERE ((user_id = auth.uid())) AND ((title <> 'archived'::text)))"
+        " t WHERE done = $1"
+    )
+    assert [q.sql for q in queries[1:]] == [feed, feed]  # the owner, and a query of no known role
+    assert len(notes) == 1 and app_role in notes[0]
 
 
 def test_the_policies_combine_as_the_planner_combines_them() -> None:
