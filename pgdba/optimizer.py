@@ -11,7 +11,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
+
 from pgdba.advisor.partitioned_build import PartitionIndex, partition_indexes
+from pgdba.advisor.row_security import inline_row_security
+from pgdba.advisor.workload import WorkloadQuery
 from pgdba.checks.indexes import (
     MIN_STATS_AGE,
     UNUSED_ON_REPLICA,
@@ -92,16 +96,17 @@ def analyze_queries(
         partitioned = any(t.kind == "partitioned table" for t in tables)
         partitions = partition_trees(conn) if partitioned else {}
         indexes_of_partitions = partition_indexes(conn) if partitioned else {}
-    source, start, window = "cumulative", facts.statements_reset, ""
-    cumulative = statements
-    previous = previous_statement_snapshot(store, target.key) if store else None
-    if previous is not None:
-        taken_at, before, meta = previous
-        # a reset (or restart) after the snapshot: today's counters are the activity, from that reset on
-        statements = statements_since(statements, before, meta, facts)
-        start = window_start(taken_at, meta, facts)
-        window = window_since(taken_at, meta, facts)
-        source = "delta"
+        source, start, window = "cumulative", facts.statements_reset, ""
+        cumulative = statements
+        previous = previous_statement_snapshot(store, target.key) if store else None
+        if previous is not None:
+            taken_at, before, meta = previous
+            # a reset (or restart) after the snapshot: today's counters are the activity, from that reset on
+            statements = statements_since(statements, before, meta, facts)
+            start = window_start(taken_at, meta, facts)
+            window = window_since(taken_at, meta, facts)
+            source = "delta"
+        read_as = row_security_texts(conn, statements, threshold_ms)
     report = report_statements(
         statements,
         tables,
@@ -114,6 +119,7 @@ def analyze_queries(
         fks=fks,
         partitions=partitions,
         partition_indexes=indexes_of_partitions,
+        read_as=read_as,
     )
     if source == "delta" and report.analyzed == 0:
         cumulative_pool = StatementSet(cumulative)
@@ -129,6 +135,29 @@ def analyze_queries(
         report.notes = [n for n in report.notes if n != NO_STATEMENTS_YET]
         report.notes.append(f"only this role's statements analysed: {hidden.reason()}")
     return report
+
+
+ANY_ROW_SECURITY_SQL = "SELECT EXISTS (SELECT 1 FROM pg_class WHERE relrowsecurity)"
+ROLE_NAMES_SQL = "SELECT oid::int8, rolname FROM pg_roles WHERE oid = ANY(%(oids)s)"
+
+
+def row_security_texts(
+    conn: psycopg.Connection, statements: Sequence[StatementStats], threshold_ms: float
+) -> dict[tuple[int, int, int, bool], str]:
+    """For each statement whose numbers show an issue and whose role row-level security filters: its text
+    with that role's policies in its tables' place (pgdba.advisor.row_security), which its index hint is
+    read from. Empty where no table has row security (one catalog lookup)."""
+    row = conn.execute(ANY_ROW_SECURITY_SQL).fetchone()
+    if not row or not row[0]:
+        return {}
+    pool = StatementSet(statements)
+    suspects = [s for s in pool.stats if issues_by_numbers(s, threshold_ms=threshold_ms, key_lookup=True)]
+    busiest = {s.key: max(pool.rows_of(s), key=lambda r: r.total_ms).userid for s in suspects}
+    rows = conn.execute(ROLE_NAMES_SQL, {"oids": sorted(set(busiest.values()))}).fetchall()
+    names: dict[int, str] = {int(oid): str(name) for oid, name in rows}
+    queries = [WorkloadQuery(s.query, role=names.get(busiest[s.key])) for s in suspects]
+    inlined, _notes = inline_row_security(conn, queries)
+    return {s.key: q.sql for s, q in zip(suspects, inlined, strict=True) if q.sql != s.query}
 
 
 def _no_activity_note(window: str, cumulative_count: int) -> str:
@@ -152,13 +181,16 @@ def report_statements(
     fks: Sequence[ForeignKey] | None = None,
     partitions: Mapping[tuple[str, str], Sequence[Partition]] | None = None,
     partition_indexes: Mapping[tuple[str, str], Sequence[PartitionIndex]] | None = None,
+    read_as: Mapping[tuple[int, int, int, bool], str] | None = None,
 ) -> AnalyzeReport:
     """The optimizer report over statistics already collected (pure: no connection). An N+1 needs list
     queries on the looked-up table or one related to it by a foreign key in `fks` (on any table without).
     `partitions` and `partition_indexes`: what an index on a partitioned table is built over without
     blocking writes (pgdba.advisor.partitioned_build)."""
     now = now or datetime.now(UTC)
-    pool = StatementSet(statements)  # top-level statements, one row however many roles ran them
+    # top-level statements, one row however many roles ran them; `read_as` (row_security_texts): the text a
+    # statement's index hint is read from, its role's row-security policies inlined
+    pool = StatementSet(statements, read_as)
     # only a statement whose numbers show an issue is parsed (an N+1's only when its numbers are one's)
     suspects = pool.select(lambda s: bool(issues_by_numbers(s, threshold_ms=threshold_ms, key_lookup=True)))
     analyzed = sum(1 for s in pool.stats if pool.is_application(s))  # application DML

@@ -6,7 +6,7 @@ or a monitor's catalog queries, not DDL) and returns Findings.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pgdba.advisor.query_columns import QueryColumns, Role, columns_by_role
@@ -50,7 +50,14 @@ class StatementSet:
     its numbers and parses only the statements that pass, so 5,000 statements cost a handful of parses. Whether
     a statement is the application's at all is told without the Python parse tree (is_application)."""
 
-    def __init__(self, statements: Iterable[StatementStats]) -> None:
+    def __init__(
+        self,
+        statements: Iterable[StatementStats],
+        read_as: Mapping[tuple[int, int, int, bool], str] | None = None,
+    ) -> None:
+        """`read_as`: the text to parse for a statement instead of its own (its role's row-security policies
+        in its tables' place: pgdba.advisor.row_security); what is shown stays the recorded text."""
+        self._read_as = read_as or {}
         # one row however many roles ran a statement, or parameter types it was sent with
         merged = merged_statements(s for s in statements if s.toplevel)
         self.stats = sorted((m for m, _ in merged), key=lambda s: s.total_ms, reverse=True)
@@ -62,7 +69,7 @@ class StatementSet:
     def parsed(self, stmt: StatementStats) -> ParsedStatement | None:
         """The statement with its columns, or None when it is not application DML on user tables."""
         if stmt.key not in self._parsed:
-            self._parsed[stmt.key] = _parse(stmt)
+            self._parsed[stmt.key] = _parse(stmt, self._read_as.get(stmt.key, stmt.query))
         return self._parsed[stmt.key]
 
     def is_application(self, stmt: StatementStats) -> bool:
@@ -118,9 +125,9 @@ class StatementSet:
         return self._lists[min_rows_per_call]
 
 
-def _parse(stmt: StatementStats) -> ParsedStatement | None:
+def _parse(stmt: StatementStats, text: str) -> ParsedStatement | None:
     try:
-        columns = columns_by_role(stmt.query)
+        columns = columns_by_role(text)
     except InputError:
         return None
     if not is_application_query(columns):

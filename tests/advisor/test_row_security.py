@@ -15,6 +15,7 @@ from psycopg import conninfo, sql
 from pgdba.advisor.advise import advise_indexes
 from pgdba.advisor.row_security import inline_row_security, policy_filter
 from pgdba.advisor.workload import WorkloadQuery, queries_from_statements
+from pgdba.optimizer import analyze_queries
 from pgdba.server import load_server_facts
 from tests.conftest import TestDatabase
 
@@ -80,6 +81,20 @@ def test_a_query_of_a_role_under_row_security_is_advised_as_that_role_reads(
     assert "(SELECT * FROM" in query.sql and "auth.uid()" in query.sql
     [note] = [n for n in advice.notes if "row-level security" in n]
     assert "(public.todos: (user_id = auth.uid()))" in note
+
+
+@pytest.mark.catalog
+def test_the_optimizer_reports_index_hint_is_read_as_the_role_reads(db: TestDatabase, app_role: str) -> None:
+    """`queries analyze` (and the dashboard's queries page): the hint for the slow feed leads with the
+    policy's column; the statement is shown as recorded."""
+    _feeds(conninfo.make_conninfo(db.dsn, user=app_role, password="app-pw", passfile=""), 10)
+
+    report = analyze_queries(db.target, threshold_ms=0.001)
+
+    [feed] = [r for r in report.recommendations if "FROM todos" in r.stats.query]
+    assert "(SELECT * FROM" not in feed.stats.query
+    [hint] = [r for r in feed.recommendations if r.action == "create_index"]
+    assert hint.columns[0] == "user_id", hint
 
 
 @pytest.mark.catalog
