@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 
 from pgdba.advisor.partitioned_build import PartitionIndex, partition_indexes
-from pgdba.advisor.row_security import inline_row_security
+from pgdba.advisor.row_security import any_row_security, inline_row_security
 from pgdba.advisor.workload import WorkloadQuery
 from pgdba.checks.indexes import (
     MIN_STATS_AGE,
@@ -137,7 +137,6 @@ def analyze_queries(
     return report
 
 
-ANY_ROW_SECURITY_SQL = "SELECT EXISTS (SELECT 1 FROM pg_class WHERE relrowsecurity)"
 ROLE_NAMES_SQL = "SELECT oid::int8, rolname FROM pg_roles WHERE oid = ANY(%(oids)s)"
 
 
@@ -147,8 +146,7 @@ def row_security_texts(
     """For each statement whose numbers show an issue and whose role row-level security filters: its text
     with that role's policies in its tables' place (pgdba.advisor.row_security), which its index hint is
     read from. Empty where no table has row security (one catalog lookup)."""
-    row = conn.execute(ANY_ROW_SECURITY_SQL).fetchone()
-    if not row or not row[0]:
+    if not any_row_security(conn):
         return {}
     pool = StatementSet(statements)
     suspects = [s for s in pool.stats if issues_by_numbers(s, threshold_ms=threshold_ms, key_lookup=True)]

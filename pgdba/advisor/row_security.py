@@ -4,10 +4,11 @@ An application role under row-level security (Supabase's `authenticated`) never 
 says: PostgreSQL adds the policies' USING expressions (`user_id = auth.uid()`) to every read. pgdba plans as
 its own role, which owns the tables or bypasses row security, so a query costed as written misses the filter
 that decides the application's plan: `… ORDER BY created_at DESC LIMIT 20` wants `(created_at)` as written
-and `(user_id, created_at)` as the application runs it. The advisor therefore reads, costs and measures such a
-query with each table it reads replaced by `(SELECT * FROM table WHERE <policies>) AS alias`, the way the
-planner applies them: the permissive policies for SELECT (or ALL) that reach the role joined with OR, the
-restrictive ones with AND, none at all reading no row.
+and `(user_id, created_at)` as the application runs it. The advisor therefore reads and costs such a query
+(and `--verify` measures it, where the functions a policy calls exist) with each table it reads replaced
+by `(SELECT * FROM table WHERE <policies>) AS alias`, the way the planner applies them: the permissive
+policies for SELECT (or ALL) that reach the role joined with OR, the restrictive ones with AND, none at all
+reading no row. `queries analyze` reads its index hints the same way (pgdba.optimizer.row_security_texts).
 
 The role is the one pg_stat_statements recorded for the statement (the busiest one where several ran it);
 a query from a file has none and is read as written. The tables an UPDATE or DELETE writes keep their name:
@@ -54,6 +55,15 @@ SELECT format('%%s.%%s', n.nspname, c.relname) AS qualified,
 """
 
 
+ANY_ROW_SECURITY_SQL = "SELECT EXISTS (SELECT 1 FROM pg_class WHERE relrowsecurity)"
+
+
+def any_row_security(conn: psycopg.Connection) -> bool:
+    """Whether any table of the database has row security enabled (most have none: nothing to inline)."""
+    row = conn.execute(ANY_ROW_SECURITY_SQL).fetchone()
+    return bool(row and row[0])
+
+
 def policy_filter(permissive: Sequence[str], restrictive: Sequence[str]) -> str:
     """The expression the planner adds to a read: any permissive policy, and every restrictive one."""
     if not permissive:
@@ -70,6 +80,8 @@ def inline_row_security(
 ) -> tuple[list[WorkloadQuery], list[str]]:
     """The workload with each query of a role under row-level security read as that role sees its tables,
     and a note naming the tables and the filter put in their place."""
+    if all(query.role is None for query in workload) or not any_row_security(conn):
+        return list(workload), []
     filters: dict[tuple[str, str], tuple[str, str] | None] = {}
     inlined: dict[str, str] = {}  # table → filter, for the note
     roles: set[str] = set()
