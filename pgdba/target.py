@@ -456,7 +456,8 @@ def _without_driver(dsn: str) -> str:
 # ("invalid URI query parameter"). Prisma's set up its pool, timeouts and TLS, which mean nothing to a libpq
 # session, but for `schema`: the search_path Prisma's sessions use, so pgdba's sessions get it too (the
 # application's unqualified table names resolve as they do for it). node-postgres (Drizzle's driver) reads
-# `ssl=true` and `sslmode=no-verify`: TLS without checking the certificate, which is libpq's `require`.
+# `sslmode=no-verify` (TLS without checking the certificate: libpq's `require`, and a value libpq refuses
+# when it connects) and `ssl=false` (libpq reads only `ssl=true`, as `require`).
 PRISMA_URL_PARAMETERS = frozenset(
     {
         "schema",
