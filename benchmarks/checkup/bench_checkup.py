@@ -17,16 +17,14 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import psycopg
+from bench_database import bench_database
 from psycopg import conninfo
 
 from pgdba.checkup import run_checkup
-from pgdba.embedded import EmbeddedCluster
 from pgdba.report.score import health_score
 from pgdba.target import resolve_target
 
@@ -87,15 +85,7 @@ def main() -> None:
     parser.add_argument("--tables", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="pgdba-bench-checkup-"))
-    os.chmod(root, 0o755)
-    cluster = EmbeddedCluster(root, settings={"pg_stat_statements.track_planning": "on"})
-    cluster.start()
-    try:
-        admin = cluster.dsn()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute("CREATE DATABASE bench")
-        dsn = cluster.dsn("bench")
+    with bench_database("pgdba-bench-checkup-", {"pg_stat_statements.track_planning": "on"}) as (root, dsn):
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("CREATE EXTENSION pg_stat_statements")
         started = time.perf_counter()
@@ -161,8 +151,6 @@ def main() -> None:
             f"superuser run_checkup wall median {med(su_wall):.2f} s, server {med(su_server):.2f} s, "
             f"ratio {med(su_wall) / med(su_server):.2f}x, skipped {[s.check for s in su_result.report.skipped]}"
         )
-    finally:
-        cluster.destroy()
 
 
 if __name__ == "__main__":

@@ -16,16 +16,13 @@ Starts (and removes) its own embedded PostgreSQL cluster.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import psycopg
+from bench_database import bench_database
 
 from pgdba.checkup import run_checkup
-from pgdba.embedded import EmbeddedCluster
 from pgdba.stats.indexes import CONSTRAINT_INDEXES_SQL
 from pgdba.target import Target
 
@@ -80,14 +77,7 @@ def main() -> None:
     parser.add_argument("--schemas", type=int, default=400)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="pgdba-bench-catalog-"))
-    os.chmod(root, 0o755)
-    cluster = EmbeddedCluster(root)
-    cluster.start()
-    try:
-        with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
-            conn.execute("CREATE DATABASE bench")
-        dsn = cluster.dsn("bench")
+    with bench_database("pgdba-bench-catalog-") as (_root, dsn):
         started = time.perf_counter()
         build(dsn, args.schemas)
         with psycopg.connect(dsn) as conn:
@@ -117,8 +107,6 @@ def main() -> None:
             f"indexes backing a constraint ({n1}): correlated EXISTS {correlated:.3f} s, join {joined:.3f} s, "
             f"ratio {correlated / joined:.0f}x"
         )
-    finally:
-        cluster.destroy()
 
 
 if __name__ == "__main__":

@@ -21,19 +21,16 @@ Starts (and removes) its own embedded PostgreSQL cluster.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import psycopg
+from bench_database import bench_database
 
 from pgdba.checks.queries import StatementSet
 from pgdba.checks.statement_recommendations import parse_statement
-from pgdba.embedded import EmbeddedCluster
 from pgdba.optimizer import analyze_queries
 from pgdba.server import load_server_facts
 from pgdba.statement_text import normalised, scanned
@@ -90,14 +87,7 @@ def main() -> None:
     parser.add_argument("--statements", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="pgdba-bench-orm-"))
-    os.chmod(root, 0o755)
-    cluster = EmbeddedCluster(root)
-    cluster.start()
-    try:
-        with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
-            conn.execute("CREATE DATABASE bench")
-        dsn = cluster.dsn("bench")
+    with bench_database("pgdba-bench-orm-") as (_root, dsn):
         started = time.perf_counter()
         build(dsn, args.statements)
         target = Target(dsn)
@@ -141,8 +131,6 @@ def main() -> None:
             f"is_application {med['tell']:.2f} s, ratio {med['parse'] / med['tell']:.1f}x"
         )
         print(f"analyze_queries as shipped: median {med['analyze']:.2f} s  runs {rows['analyze']}")
-    finally:
-        cluster.destroy()
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from psycopg.rows import dict_row
 
 from pgdba.advisor.parse_tree import column_name
 from pgdba.advisor.query_columns import CAST_KEY_FUNCTIONS, cast_type_name, key_function_name
+from pgdba.sql_text import identifier, qualified
 from pgdba.stats.indexes import (
     ATTACHED_TO_SQL,
     CONSTRAINT_INDEXES_SQL,
@@ -317,14 +318,9 @@ def _quoted_names(name: str) -> list[str]:
     as parsed): `schema.table` first, then the whole as one table name, then the other places a dot inside
     a name (`public."user.events"` is written `public.user.events`) may split it."""
     parts = name.split(".")
-
-    def quoted(part: str) -> str:
-        return '"' + part.replace('"', '""') + '"'
-
     splits = [1, 0, *range(2, len(parts))] if len(parts) > 1 else [0]
     return [
-        ".".join([quoted(".".join(parts[:at])), quoted(".".join(parts[at:]))]) if at else quoted(name)
-        for at in splits
+        qualified(".".join(parts[:at]), ".".join(parts[at:])) if at else identifier(name) for at in splits
     ]
 
 

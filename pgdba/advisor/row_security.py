@@ -24,8 +24,9 @@ import pglast
 import psycopg
 from psycopg.rows import dict_row
 
-from pgdba.advisor.views import name_end, quoted_identifier, range_vars, regclass_text
+from pgdba.advisor.views import name_end, range_vars, regclass_text
 from pgdba.advisor.workload import WorkloadQuery
+from pgdba.sql_text import identifier
 
 # For a relation as a query names it and a role: whether row security filters that role's reads of it (the
 # table has it enabled, the role neither owns it, unless forced, nor is a superuser nor bypasses it), and the
@@ -127,7 +128,7 @@ def _inlined(
         inlined[qualified] = expression
         start = int(relation.location or 0)
         end = name_end(text, start)
-        alias = "" if relation.alias is not None else " AS " + quoted_identifier(str(relation.relname))
+        alias = "" if relation.alias is not None else " AS " + identifier(str(relation.relname))
         replacements.append((start, end, f"(SELECT * FROM {name} WHERE {expression}){alias}"))
     for start, end, replacement in sorted(replacements, reverse=True):
         text = text[:start] + replacement + text[end:]

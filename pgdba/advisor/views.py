@@ -13,6 +13,7 @@ import psycopg
 from pglast import ast
 
 from pgdba.advisor.parse_tree import walk
+from pgdba.sql_text import identifier
 
 VIEW_SQL = """
 SELECT pg_get_viewdef(c.oid)
@@ -39,7 +40,7 @@ def expand_views(conn: psycopg.Connection, text: str) -> str:
                 continue
             start = int(relation.location or 0)  # range_vars keeps only located relations
             end = name_end(text, start)
-            alias = "" if relation.alias is not None else " AS " + quoted_identifier(str(relation.relname))
+            alias = "" if relation.alias is not None else " AS " + identifier(str(relation.relname))
             replacements.append((start, end, f"({body}){alias}"))
         if not replacements:
             return text
@@ -101,8 +102,4 @@ def name_end(text: str, start: int) -> int:
 
 def regclass_text(relation: ast.RangeVar) -> str:
     parts = [p for p in (relation.catalogname, relation.schemaname, relation.relname) if p]
-    return ".".join(quoted_identifier(str(p)) for p in parts)
-
-
-def quoted_identifier(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
+    return ".".join(identifier(str(p)) for p in parts)

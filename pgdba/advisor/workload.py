@@ -20,14 +20,13 @@ from pgdba.advisor.catalog import load_tables, resolve_relations
 from pgdba.advisor.parse_tree import walk
 from pgdba.errors import InputError, NotAvailable
 from pgdba.server import ServerFacts
-from pgdba.statement_tree import statement_node
+from pgdba.statement_tree import CATALOG_SCHEMAS, statement_node
 from pgdba.stats.statement_texts import rows_with_texts
 from pgdba.text_files import read_text_file
 
 DEFAULT_MIN_CALLS = 2
 DEFAULT_MIN_MEAN_MS = 0.0
 DEFAULT_TOP = 100
-_SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
 _LOG_MARKERS = ("statement: ", "execute <unnamed>: ", "execute ")
 
 
@@ -124,7 +123,7 @@ def is_advisable(text: str) -> bool:
     if not relations:
         return False
     for schema, name in relations:
-        if schema in _SYSTEM_SCHEMAS or (schema is None and name.startswith("pg_")):
+        if schema in CATALOG_SCHEMAS or (schema is None and name.startswith("pg_")):
             return False
         if name.startswith("hypopg"):
             return False
