@@ -165,6 +165,8 @@ class TableSample:
     locked: bool = False  # another session holds ACCESS EXCLUSIVE: total_bytes is pg_class's estimate
     oid: int = 0  # a new one when the table is dropped and created again under its name
     partitioned: bool = False  # a partitioned table: total_bytes is its partitions' summed
+    schema: str = ""  # name's parts as the catalog has them (a schema's name may hold a dot)
+    table: str = ""
 
 
 def sample_tables(
@@ -184,6 +186,8 @@ def sample_tables(
                     t.locked,
                     t.oid,
                     t.partitions_summed,
+                    t.schema,
+                    t.table,
                 )
             )
     return out

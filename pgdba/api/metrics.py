@@ -208,8 +208,7 @@ def families(samples: Samples, top_statements: int = 100) -> Iterator[Metric]:
         live = GaugeMetricFamily("pg_stat_user_tables_n_live_tup", "Estimated live rows", labels=labels)
         dead = GaugeMetricFamily("pg_stat_user_tables_n_dead_tup", "Estimated dead rows", labels=labels)
         for t in samples.tables:
-            schema, _, table = t.name.partition(".")
-            key = [samples.database, schema, table]
+            key = [samples.database, t.schema, t.table]
             (partitioned_size if t.partitioned else size).add_metric(key, t.total_bytes)
             live.add_metric(key, t.live_rows)
             dead.add_metric(key, t.dead_rows)

@@ -169,3 +169,18 @@ def test_exported_connection_rule_counts_each_server_once_with_the_readmes_relab
               summary: "connection_usage: 92.78 % (> 90) on production"
               description: "Client connections as % of max_connections minus the reserved ones\""""
     _promtool_unit_test(_default_rules(tmp_path), "\n" + "\n".join(scrapes), checks)
+
+
+def test_a_schema_whose_name_holds_a_dot_keeps_it_in_the_labels(
+    two_databases: TestClient, second: Target
+) -> None:
+    with psycopg.connect(second.dsn, autocommit=True) as conn:
+        conn.execute('CREATE SCHEMA "my.app"')
+        conn.execute('CREATE TABLE "my.app"."user.events" (id int PRIMARY KEY)')
+    text = two_databases.get("/metrics", params={"db": "second"}).text
+    labels = {
+        (dict(key)["schemaname"], dict(key)["relname"])
+        for key in _series(text, "pg_stat_user_tables_table_size_bytes")
+    }
+    assert ("my.app", "user.events") in labels
+    assert ("public", "only_in_second") in labels
