@@ -146,3 +146,78 @@ def test_the_policies_combine_as_the_planner_combines_them() -> None:
         == "(((a = 1)) OR (is_member(t))) AND ((b > 0))"
     )
     assert policy_filter([], ["(b > 0)"]) == "false"
+
+
+@pytest.mark.catalog
+def test_the_table_an_update_or_delete_writes_gets_its_commands_policies_in_its_where(
+    db: TestDatabase, app_role: str
+) -> None:
+    """Its own command's policies always; the SELECT ones when the statement reads a column, an expression
+    both hold added once; with another table in FROM the filter's columns name the target. Each text plans."""
+    db.execute(
+        sql.SQL(
+            "CREATE POLICY own_updates ON todos FOR UPDATE TO {role} USING (user_id = auth.uid());"
+            "CREATE POLICY keep_pinned ON todos FOR DELETE TO {role} USING (title <> 'pinned');"
+            "CREATE TABLE owners (user_id int PRIMARY KEY, name text)"
+        )
+        .format(role=sql.Identifier(app_role))
+        .as_string()
+    )
+    texts = {
+        "UPDATE todos SET done = true WHERE done = $1 RETURNING id": (
+            "UPDATE todos SET done = true WHERE ((user_id = auth.uid())) AND ( done = $1 ) RETURNING id"
+        ),
+        "DELETE FROM todos": "DELETE FROM todos WHERE (title <> 'pinned'::text)",
+        "DELETE FROM public.todos AS t WHERE t.done;": (
+            "DELETE FROM public.todos AS t WHERE (((title <> 'pinned'::text)) AND ((user_id = auth.uid())))"
+            " AND ( t.done);"
+        ),
+        "UPDATE todos SET title = o.name FROM owners o WHERE o.user_id = todos.user_id AND done = $1": (
+            "UPDATE todos SET title = o.name FROM owners o WHERE ((todos.user_id = auth.uid())) AND"
+            " ( o.user_id = todos.user_id AND done = $1)"
+        ),
+        "UPDATE todos SET done = (SELECT true WHERE $1) WHERE id IN (SELECT id FROM todos WHERE done)": (
+            "UPDATE todos SET done = (SELECT true WHERE $1) WHERE ((user_id = auth.uid())) AND ( id IN"
+            ' (SELECT id FROM (SELECT * FROM "todos" WHERE (user_id = auth.uid())) AS "todos" WHERE done))'
+        ),
+    }
+    with db.target.connect() as conn:
+        queries, notes = inline_row_security(conn, [WorkloadQuery(text, role=app_role) for text in texts])
+        for query in queries:
+            conn.execute(f"EXPLAIN {query.sql.replace('$1', 'false')}")  # each text still plans
+    assert [q.sql for q in queries] == list(texts.values())
+    assert "public.todos (deleted): ((title <> 'pinned'::text)) AND ((user_id = auth.uid()))" in notes[0]
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_a_delete_of_a_role_under_row_security_is_advised_on_the_policys_column(
+    db: TestDatabase, app_role: str
+) -> None:
+    """Costed as written, `DELETE … WHERE done AND created_at < …` got `(created_at)`: measured as the
+    role on 500,000 rows, 161 ms a call against 87 ms with no index; `(user_id)` took 0.51 ms."""
+    db.execute(
+        sql.SQL(
+            "CREATE POLICY own_deletes ON todos FOR DELETE TO {role} USING (user_id = auth.uid());"
+            "GRANT DELETE ON todos TO {role}"
+        )
+        .format(role=sql.Identifier(app_role))
+        .as_string()
+    )
+    delete = "DELETE FROM todos WHERE done = %s AND created_at < now() - %s::interval"
+    with psycopg.connect(
+        conninfo.make_conninfo(db.dsn, user=app_role, password="app-pw", passfile="")
+    ) as conn:
+        for user in range(10):
+            conn.execute("SELECT set_config('request.jwt.claim.sub', %s, false)", (str(user),))
+            conn.execute(delete, (False, "1 hour"))
+            conn.rollback()
+
+    with db.target.connect() as conn:
+        facts = load_server_facts(conn)
+        advice = advise_indexes(conn, facts, queries_from_statements(conn, facts, min_calls=2))
+
+    [chosen] = advice.recommendations
+    assert chosen.candidate.table == "todos" and chosen.candidate.columns[0] == "user_id"
+    [query] = chosen.queries
+    assert query.sql.startswith("DELETE FROM todos WHERE ((user_id = auth.uid())) AND (")
