@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pglast
@@ -38,7 +38,8 @@ class WorkloadQuery:
     calls: int = 1
     total_ms: float = 0.0
     queryid: str | None = None
-    # the role that ran it (the busiest one, pg_stat_statements' userid); None for a query from a file
+    # the role that ran it (the busiest one, pg_stat_statements' userid); for a query from a file, the one
+    # --as-role names, else None
     role: str | None = None
 
     @property
@@ -149,6 +150,17 @@ def merge_by_fingerprint(queries: Iterable[WorkloadQuery]) -> list[WorkloadQuery
         else:
             merged[key] = WorkloadQuery(query.sql, query.calls, query.total_ms, query.queryid, query.role)
     return list(merged.values())
+
+
+ROLE_EXISTS_SQL = "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s)"
+
+
+def run_as(conn: psycopg.Connection, workload: Iterable[WorkloadQuery], role: str) -> list[WorkloadQuery]:
+    """A file's queries as `role` runs them (row-level security filters its reads), once it is a role here."""
+    row = conn.execute(ROLE_EXISTS_SQL, (role,)).fetchone()
+    if not (row and row[0]):
+        raise InputError(f"--as-role {role!r}: no role of that name on this server")
+    return [replace(query, role=role) for query in workload]
 
 
 def queries_from_file(path: Path) -> list[WorkloadQuery]:

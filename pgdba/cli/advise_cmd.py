@@ -32,6 +32,7 @@ from pgdba.advisor.workload import (
     DEFAULT_TOP,
     queries_from_file,
     queries_from_statements,
+    run_as,
     table_writes_from_statements,
 )
 from pgdba.checks.indexes import MAX_STATS_AGE_DAYS, MIN_STATS_AGE
@@ -106,6 +107,13 @@ def indexes(
     queries: Annotated[
         Path | None, typer.Option("--queries", help="SQL file or PostgreSQL log to take the workload from")
     ] = None,
+    as_role: Annotated[
+        str | None,
+        typer.Option(
+            "--as-role",
+            help="With --queries: the role that runs them (its row-level security policies are applied)",
+        ),
+    ] = None,
     max_width: Annotated[int, typer.Option("--max-width", help="Most key columns per index")] = 3,
     static_fillfactor: Annotated[
         int,
@@ -160,6 +168,8 @@ def indexes(
         raise InputError("--schema FILE is patched only with --emit prisma or --emit drizzle")
     if schema is not None:
         check_schema_file(emit, schema)
+    if as_role is not None and queries is None:
+        raise InputError("--as-role is for --queries FILE (pg_stat_statements records each query's role)")
     options = AdvisorOptions(
         budget_mb=budget_mb,
         min_improvement_pct=min_improvement,
@@ -181,6 +191,8 @@ def indexes(
             hidden_notes = hidden_workload_notes(conn, facts, workload, instead="or pass --queries FILE")
             if not workload:
                 raise InputError("pg_stat_statements holds no query above --min-calls / --min-mean-ms here")
+        elif as_role is not None:
+            workload = run_as(conn, workload, as_role)
         writes = None if queries is not None else table_writes_from_statements(conn, facts)
         with store_if_openable(store) as (history, unopened):
             ages = None if history is None else index_ages(history, target.key, datetime.now(UTC))

@@ -5,8 +5,10 @@ role reads it, the advice leads with the policy's column."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -15,6 +17,7 @@ from psycopg import conninfo, sql
 from pgdba.advisor.advise import advise_indexes
 from pgdba.advisor.row_security import inline_row_security, policy_filter
 from pgdba.advisor.workload import WorkloadQuery, queries_from_statements
+from pgdba.cli import main
 from pgdba.optimizer import analyze_queries
 from pgdba.server import load_server_facts
 from tests.conftest import TestDatabase
@@ -221,3 +224,24 @@ def test_a_delete_of_a_role_under_row_security_is_advised_on_the_policys_column(
     assert chosen.candidate.table == "todos" and chosen.candidate.columns[0] == "user_id"
     [query] = chosen.queries
     assert query.sql.startswith("DELETE FROM todos WHERE ((user_id = auth.uid())) AND (")
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_a_file_of_queries_is_read_as_the_role_as_role_names(
+    db: TestDatabase, app_role: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    queries = tmp_path / "feed.sql"
+    queries.write_text(FEED.replace("%s", "false") + ";\n", encoding="utf-8")
+    advise = ["advise", "indexes", "--dsn", db.dsn, "--queries", str(queries), "-f", "json"]
+
+    assert main([*advise, "--as-role", app_role]) == 0
+    [as_role] = json.loads(capsys.readouterr().out)["indexes"]
+    assert main(advise) == 0
+    [as_written] = json.loads(capsys.readouterr().out)["indexes"]
+    assert as_role["columns"][0] == "user_id" and as_written["columns"][0] == "created_at"
+
+    assert main([*advise, "--as-role", "nobody_here"]) == 2
+    assert "--as-role 'nobody_here': no role of that name" in capsys.readouterr().err
+    assert main(["advise", "indexes", "--dsn", db.dsn, "--as-role", app_role]) == 2
+    assert "--as-role is for --queries FILE" in capsys.readouterr().err
