@@ -16,6 +16,10 @@ ALL), and, when the statement reads the table's columns (a WHERE, SET or RETURNI
 ones too, an expression both sets hold added once. With a FROM (UPDATE) or USING (DELETE) list, the filter's
 columns are qualified with the target's name or alias.
 
+A view that reads its tables with the querying role's rights (`security_invoker`, 15+) is put in the
+query's place by its body first, so the policies of the tables under it apply; any other view reads them
+as its owner, as the planner does, and is left as written.
+
 The role is the one pg_stat_statements recorded for the statement (the busiest one where several ran it);
 a query from a file has none and is read as written.
 """
@@ -31,7 +35,7 @@ from pglast import ast
 from psycopg.rows import dict_row
 
 from pgdba.advisor.parse_tree import walk
-from pgdba.advisor.views import name_end, range_vars, regclass_text
+from pgdba.advisor.views import expand_views, name_end, range_vars, regclass_text
 from pgdba.advisor.workload import WorkloadQuery
 from pgdba.sql_text import identifier
 
@@ -130,13 +134,14 @@ Edit = tuple[int, int, str]  # (start, end, replacement) in a query's text
 
 
 def _inlined(
-    conn: psycopg.Connection, text: str, role: str, filters: Filters, inlined: dict[str, str]
+    conn: psycopg.Connection, written: str, role: str, filters: Filters, inlined: dict[str, str]
 ) -> str:
+    text = expand_views(conn, written, invoker_only=True)  # its tables are read as the role reads them
     try:
         statements = pglast.parse_sql(text)
         relations = range_vars(text)
     except pglast.parser.ParseError:
-        return text
+        return written
     edits: list[Edit] = []
     for relation in relations:
         name = regclass_text(relation)
@@ -152,6 +157,8 @@ def _inlined(
         edits.append((start, end, f"(SELECT * FROM {name} WHERE {expression}){alias}"))
     if len(statements) == 1:
         edits += _target_edits(conn, text, statements[0].stmt, role, filters, inlined)
+    if not edits:
+        return written  # no table of it is filtered: the views it reads stay as written
     for start, end, replacement in sorted(edits, reverse=True):
         text = text[:start] + replacement + text[end:]
     return text

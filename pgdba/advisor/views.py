@@ -15,26 +15,32 @@ from pglast import ast
 from pgdba.advisor.parse_tree import walk
 from pgdba.sql_text import identifier
 
+# invoker_only: a view whose tables are read with the querying role's rights, row security included
+# (security_invoker, 15+); any other reads them as its owner
 VIEW_SQL = """
 SELECT pg_get_viewdef(c.oid)
   FROM pg_class c
  WHERE c.oid = to_regclass(%(name)s)
    AND c.relkind = 'v'
+   AND (NOT %(invoker_only)s
+        OR EXISTS (SELECT 1 FROM pg_options_to_table(c.reloptions)
+                    WHERE option_name = 'security_invoker' AND lower(option_value) IN ('true', 'on', 'yes', '1')))
 """
 
 # views on views on views …: stop after this many rounds of replacing (a query reading more is left as is)
 MAX_DEPTH = 8
 
 
-def expand_views(conn: psycopg.Connection, text: str) -> str:
-    """The query with every view it reads replaced by its body; the text itself when it reads none."""
+def expand_views(conn: psycopg.Connection, text: str, *, invoker_only: bool = False) -> str:
+    """The query with every view it reads (only the security_invoker ones, with `invoker_only`) replaced by
+    its body; the text itself when it reads none."""
     bodies: dict[str, str | None] = {}
     for _ in range(MAX_DEPTH):
         replacements: list[tuple[int, int, str]] = []
         for relation in range_vars(text):
             name = regclass_text(relation)
             if name not in bodies:
-                bodies[name] = _view_body(conn, name)
+                bodies[name] = _view_body(conn, name, invoker_only)
             body = bodies[name]
             if body is None:
                 continue
@@ -73,9 +79,9 @@ def range_vars(text: str) -> list[ast.RangeVar]:
     ]
 
 
-def _view_body(conn: psycopg.Connection, name: str) -> str | None:
+def _view_body(conn: psycopg.Connection, name: str, invoker_only: bool) -> str | None:
     try:
-        row = conn.execute(VIEW_SQL, {"name": name}).fetchone()
+        row = conn.execute(VIEW_SQL, {"name": name, "invoker_only": invoker_only}).fetchone()
     except psycopg.Error:
         return None
     if row is None or row[0] is None:

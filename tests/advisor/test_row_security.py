@@ -245,3 +245,30 @@ def test_a_file_of_queries_is_read_as_the_role_as_role_names(
     assert "--as-role 'nobody_here': no role of that name" in capsys.readouterr().err
     assert main(["advise", "indexes", "--dsn", db.dsn, "--as-role", app_role]) == 2
     assert "--as-role is for --queries FILE" in capsys.readouterr().err
+
+
+@pytest.mark.catalog
+def test_a_security_invoker_view_is_read_through_to_its_tables_policies(
+    db: TestDatabase, app_role: str
+) -> None:
+    """A security_invoker view (15+) reads its tables as the querying role: their policies apply. Any other
+    view reads them as its owner, unfiltered, and is left as written."""
+    with db.connect() as conn:
+        if conn.info.server_version < 150000:
+            pytest.skip("security_invoker views are PostgreSQL 15+")
+    db.execute(
+        "CREATE VIEW my_todos WITH (security_invoker = on) AS SELECT id, title, done FROM todos;"
+        "CREATE VIEW all_todos AS SELECT id, title, done FROM todos"
+    )
+    through = "SELECT id FROM my_todos WHERE done = $1"
+    owners = "SELECT id FROM all_todos WHERE done = $1"
+    with db.target.connect() as conn:
+        queries, notes = inline_row_security(
+            conn, [WorkloadQuery(through, role=app_role), WorkloadQuery(owners, role=app_role)]
+        )
+        for query in queries:
+            conn.execute(f"EXPLAIN {query.sql.replace('$1', 'false')}")  # each text still plans
+    assert '(SELECT * FROM "todos" WHERE (user_id = auth.uid())) AS "todos"' in queries[0].sql
+    assert queries[0].sql.endswith(' AS "my_todos" WHERE done = $1')
+    assert queries[1].sql == owners
+    assert "public.todos: (user_id = auth.uid())" in notes[0]
