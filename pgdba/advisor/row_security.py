@@ -5,8 +5,8 @@ says: PostgreSQL adds the policies' USING expressions (`user_id = auth.uid()`) t
 its own role, which owns the tables or bypasses row security, so a query costed as written misses the filter
 that decides the application's plan: `… ORDER BY created_at DESC LIMIT 20` wants `(created_at)` as written
 and `(user_id, created_at)` as the application runs it. The advisor therefore reads and costs such a query
-(and `--verify` measures it, where the functions a policy calls exist) with each table it reads replaced
-by `(SELECT * FROM table WHERE <policies>) AS alias`, the way the planner applies them: the permissive
+(and `--verify` measures it, `auth.uid()` bound to a sampled user: pgdba.advisor.policy_calls) with each
+table it reads replaced by `(SELECT * FROM table WHERE <policies>) AS alias`, the way the planner applies them: the permissive
 policies for SELECT (or ALL) that reach the role joined with OR, the restrictive ones with AND, none at all
 reading no row. `queries analyze` reads its index hints the same way (pgdba.optimizer.row_security_texts).
 

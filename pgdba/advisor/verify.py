@@ -29,6 +29,7 @@ from pgdba.advisor.advise import Advice, resolve_columns
 from pgdba.advisor.apply import create_indexes
 from pgdba.advisor.catalog import TableInfo
 from pgdba.advisor.observed import load_observed_constants
+from pgdba.advisor.policy_calls import builtin_functions, calls_as_parameters
 from pgdba.advisor.sampling import BoundQuery, StatsReader, bind_parameters
 from pgdba.advisor.scratch_copy import copy_tables, create_scratch_database
 from pgdba.advisor.trigram import EXTENSION, SearchIndexAdvice
@@ -204,12 +205,15 @@ def _bind_all(
     measures UPDATE, DELETE and INSERT … SELECT too, each run rolled back (_measure_each)."""
     # a query reading a view is measured with the view's body in its place (the scratch copy holds tables)
     originals = list(queryids)
-    texts, all_columns, tables = resolve_columns(conn, originals)
+    # a policy's per-session call (auth.uid()) as a parameter: measured for a sampled user's rows
+    is_builtin = builtin_functions(conn)
+    prepared = [calls_as_parameters(text, is_builtin) for text in originals]
+    texts, all_columns, tables = resolve_columns(conn, [text for text, _ in prepared])
     bound: list[BoundQuery] = []
     reader = StatsReader(conn, load_observed_constants(conn))
     skipped: list[str] = []
     used: dict[str, TableInfo] = {}
-    for original, text, columns in zip(originals, texts, all_columns, strict=True):
+    for original, (_, calls), text, columns in zip(originals, prepared, texts, all_columns, strict=True):
         short = _short(original)
         if on_target and not _is_select(text):
             skipped.append(f"not measured (only SELECTs are executed on the target): {short}")
@@ -218,6 +222,8 @@ def _bind_all(
         if query is None:
             skipped.append(f"not measured (no sample value for a parameter): {short}")
             continue
+        if calls:
+            skipped.append(f"measured with {', '.join(calls)} as a value sampled from its column: {short}")
         bound.append(query)
         used.update({name: tables[name] for name in columns.tables if name in tables})
     return bound, used, skipped

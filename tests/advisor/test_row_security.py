@@ -15,7 +15,9 @@ import pytest
 from psycopg import conninfo, sql
 
 from pgdba.advisor.advise import advise_indexes
+from pgdba.advisor.policy_calls import builtin_functions, calls_as_parameters
 from pgdba.advisor.row_security import inline_row_security, policy_filter
+from pgdba.advisor.verify import verify_advice
 from pgdba.advisor.workload import WorkloadQuery, queries_from_statements
 from pgdba.cli import main
 from pgdba.optimizer import analyze_queries
@@ -272,3 +274,49 @@ def test_a_security_invoker_view_is_read_through_to_its_tables_policies(
     assert queries[0].sql.endswith(' AS "my_todos" WHERE done = $1')
     assert queries[1].sql == owners
     assert "public.todos: (user_id = auth.uid())" in notes[0]
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_verify_measures_a_policys_query_for_a_sampled_users_rows(db: TestDatabase, app_role: str) -> None:
+    """The scratch copy has no auth.uid() (and on the target it is NULL for pgdba's session): the call is
+    measured as a value sampled from user_id, as any parameter is."""
+    _feeds(conninfo.make_conninfo(db.dsn, user=app_role, password="app-pw", passfile=""), 10)
+    with db.target.connect() as conn:
+        facts = load_server_facts(conn)
+        advice = advise_indexes(conn, facts, queries_from_statements(conn, facts, min_calls=2))
+
+    verification = verify_advice(db.target, facts, advice, on_target=False)
+
+    assert verification["where"] == "scratch copy"
+    [feed] = verification["queries"]
+    assert "auth.uid()" in feed["query"] and feed["verdict"] == "faster"
+    assert len(feed["values"]) == 3  # done, the LIMIT, and the user's id
+    assert any(
+        note.startswith("measured with auth.uid() as a value sampled") for note in verification["notes"]
+    )
+    assert advice.recommendations[0].measured == "faster"
+
+
+@pytest.mark.catalog
+def test_only_per_session_calls_compared_with_a_column_become_parameters(db: TestDatabase) -> None:
+    with db.connect() as conn:
+        is_builtin = builtin_functions(conn)
+        cases = {
+            "SELECT 1 FROM t WHERE user_id = auth.uid() AND done = $1": (
+                "SELECT 1 FROM t WHERE user_id = $2 AND done = $1",
+                ["auth.uid()"],
+            ),
+            "SELECT 1 FROM t WHERE tenant = current_setting('app.tenant')::uuid AND at > now()": (
+                "SELECT 1 FROM t WHERE tenant = $1::uuid AND at > now()",
+                ["current_setting('app.tenant')"],
+            ),
+            "SELECT 1 FROM t WHERE org = my_org() OR my_org() = parent_org": (
+                "SELECT 1 FROM t WHERE org = $1 OR $1 = parent_org",
+                ["my_org()"],
+            ),
+            # built-ins, a call reading a column, one compared with no column: as written
+            "SELECT 1 FROM t WHERE at < now() AND k = lower($1) AND a = f(b) AND f() > 0": None,
+        }
+        for text, expected in cases.items():
+            assert calls_as_parameters(text, is_builtin) == (expected or (text, [])), text
