@@ -78,16 +78,19 @@ def analyze_queries(
     threshold_ms: float = 100.0,
     store: HistoryStore | None = None,
     limit: int = 50,
+    statements: list[StatementStats] | None = None,
 ) -> AnalyzeReport:
     """Statements with issues (slow, low cache hit, N+1, unstable plan) and what to do about each.
 
     With a history store holding an earlier snapshot of this target, only the activity since that snapshot
-    is analysed (pg_stat_statements deltas); otherwise the counters since the last reset.
+    is analysed (pg_stat_statements deltas); otherwise the counters since the last reset. `statements`:
+    pg_stat_statements' rows as the caller has just read them (a page showing them too reads them once).
     """
     now = datetime.now(UTC)
     with session(target) as conn:
         facts = load_server_facts(conn)
-        statements = statement_stats(conn, facts)
+        if statements is None:
+            statements = statement_stats(conn, facts)
         hidden = hidden_statements(conn, facts)
         tables = table_stats(conn)
         indexes = index_stats(conn)

@@ -68,7 +68,8 @@ def application_top(statements: list[StatementStats], order: str, limit: int) ->
     return StatementSet(statements).top(limit, key)
 
 
-def top_statements(target: Target, order: str, limit: int) -> dict[str, Any]:
+def readable_statements(target: Target) -> tuple[list[StatementStats], list[str]]:
+    """pg_stat_statements' rows this role can read, and a note when other roles' are hidden from it."""
     with session(target) as conn:
         facts = load_server_facts(conn)
         statements = statement_stats(conn, facts)
@@ -77,7 +78,12 @@ def top_statements(target: Target, order: str, limit: int) -> dict[str, Any]:
     if hidden is not None:  # listed or not, the busiest statement may be one this role cannot read
         hidden = StatementSet(statements).weigh(hidden)
         notes.append(f"only this role's statements listed: {hidden.reason()}")
-    rows = [
+    return statements, notes
+
+
+def statement_rows(statements: list[StatementStats], order: str, limit: int) -> list[dict[str, Any]]:
+    """The `limit` application statements by total or mean time, as the API lists them."""
+    return [
         {
             "queryid": str(s.queryid),
             "query": normalised(s.query),
@@ -89,6 +95,11 @@ def top_statements(target: Target, order: str, limit: int) -> dict[str, Any]:
         }
         for s in application_top(statements, order, limit)
     ]
+
+
+def top_statements(target: Target, order: str, limit: int) -> dict[str, Any]:
+    statements, notes = readable_statements(target)
+    rows = statement_rows(statements, order, limit)
     return {"schema_version": 1, "order": order, "statements": rows, "notes": notes}
 
 

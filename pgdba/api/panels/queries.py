@@ -8,7 +8,7 @@ from typing import Any
 from pgdba.api.charts import line_chart
 from pgdba.api.dashboard import Page, Panel, PanelData
 from pgdba.api.dependencies import history_store
-from pgdba.api.queries_routes import application_top, query_history, top_statements
+from pgdba.api.queries_routes import application_top, query_history, statement_rows
 from pgdba.api.query_text import normalised
 from pgdba.history.snapshot import STATEMENTS
 from pgdba.stats.statements import StatementStats
@@ -32,9 +32,10 @@ def _n_plus_one(data: PanelData) -> dict[str, Any]:
 
 
 def _top_statements(data: PanelData) -> dict[str, Any]:
+    statements, _ = data.statements()  # read once for the page: both orders and the issues panel
     return {
-        "by_total": top_statements(data.target, "total", TOP)["statements"],
-        "by_mean": top_statements(data.target, "mean", TOP)["statements"],
+        "by_total": statement_rows(statements, "total", TOP),
+        "by_mean": statement_rows(statements, "mean", TOP),
     }
 
 
