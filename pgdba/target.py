@@ -140,6 +140,8 @@ class Target:
     # catalog, and compiling them took longer than running them (the check-up on 31 600 relations: 16.0 s
     # with JIT, 4.2 s without; benchmarks/checkup/large_catalog.py)
     measures_queries: bool = False
+    # Prisma's pool size per application instance (its URL's connection_limit, which libpq does not read)
+    connection_limit: int | None = None
 
     @property
     def password(self) -> str:
@@ -476,6 +478,17 @@ _NODE_SSL = {"true": "require", "1": "require", "false": "disable", "0": "disabl
 _URI = re.compile(r"^postgres(?:ql)?://", re.IGNORECASE)
 
 
+def prisma_connection_limit(dsn: str) -> int | None:
+    """The pool size per instance a Prisma URL sets (`?connection_limit=N`), else None."""
+    if not _URI.match(dsn) or "?" not in dsn:
+        return None
+    for part in dsn.partition("?")[2].split("&"):
+        key, _, value = part.partition("=")
+        if urllib.parse.unquote(key).lower() == "connection_limit" and value.isdigit() and int(value) > 0:
+            return int(value)
+    return None
+
+
 def _libpq_url(dsn: str) -> str:
     """A Prisma or node-postgres connection URL as libpq reads it: Prisma's own query parameters left out,
     its `schema` turned into the session's search_path (`options=-c search_path=…`), node-postgres's `ssl`
@@ -535,8 +548,14 @@ def resolve_target(
         (env.get("DATABASE_URL"), "DATABASE_URL"),
     ):
         if value:
-            libpq_dsn = _libpq_url(_without_driver(value.strip()))
-            target = Target(libpq_dsn, source, statement_timeout_ms, lock_timeout_ms)
+            url = _without_driver(value.strip())
+            target = Target(
+                _libpq_url(url),
+                source,
+                statement_timeout_ms,
+                lock_timeout_ms,
+                connection_limit=prisma_connection_limit(url),
+            )
             target.params()  # validate early: a malformed DSN is an input error, not a connection error
             return target
     if any(env.get(name) for name in _LIBPQ_ENV):

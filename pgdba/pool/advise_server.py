@@ -42,7 +42,11 @@ def advise_pool(
 ) -> PoolAdviceReport:
     """Pool size advice for `instances` copies of an application; mean_call_ms overrides the measured one.
 
-    A value out of range (negative, non-finite, absurdly large) is an InputError before the server is asked."""
+    A value out of range (negative, non-finite, absurdly large) is an InputError before the server is asked.
+    Without `current_pool_size`, a Prisma URL's connection_limit is the pool size configured now."""
+    from_url = current_pool_size is None and target.connection_limit is not None
+    if from_url:
+        current_pool_size = target.connection_limit
     check_advice_options(
         instances=instances,
         workers_per_instance=workers_per_instance,
@@ -80,6 +84,11 @@ def advise_pool(
     if limits.statements_note:
         advice.notes.append(limits.statements_note)
     advice.notes.append(f"server CPUs: {limits.server_cpus_source}")
+    if from_url:
+        advice.notes.append(
+            f"pool size per instance: {current_pool_size}, the connection string's connection_limit (Prisma's "
+            "pool); --pool-size overrides it"
+        )
     if limits.hidden_sessions:
         advice.notes.append(
             f"{limits.hidden_sessions} sessions of other roles are hidden from this role (grant it "

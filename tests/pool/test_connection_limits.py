@@ -108,6 +108,32 @@ def test_the_audit_reproduction_is_held_to_the_roles_connection_limit(
     assert f'too many connections for role "{webapp.name}"' in oversubscribed["recommendation"]
 
 
+def test_a_prisma_urls_connection_limit_is_the_pool_size_configured_now(
+    webapp: Role, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prisma's DATABASE_URL sets each instance's pool (`connection_limit=5`): 6 instances × 5 against a
+    role limit of 10 is oversubscribed without --pool-size being given; --pool-size still wins."""
+    params = conninfo_to_dict(webapp.dsn)
+    url = (
+        f"postgresql://{params['user']}:{params['password']}@{params['host']}:{params['port']}/"
+        f"{params['dbname']}?connection_limit=5&schema=public"
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("PGDBA_DSN", raising=False)
+        patch.setenv("DATABASE_URL", url)
+        assert main(["pool", "advise", "--instances", "6", "-f", "json"]) == 1
+        data = json.loads(capsys.readouterr().out)
+        assert data["inputs"]["current_pool_size"] == 5
+        oversubscribed = next(f for f in data["findings"] if f["code"] == "pool.oversubscribed")
+        assert oversubscribed["metrics"]["total"] == 30
+        assert any("connection_limit (Prisma's pool)" in note for note in data["notes"])
+
+        assert main(["pool", "advise", "--instances", "6", "--pool-size", "1", "-f", "json"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        assert data["inputs"]["current_pool_size"] == 1
+        assert not any("connection_limit" in note for note in data["notes"])
+
+
 def test_the_table_says_which_limit_binds(webapp: Role, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["pool", "advise", "--dsn", webapp.dsn, "--instances", "6", "-f", "markdown"]) == 0
     out = capsys.readouterr().out
