@@ -174,12 +174,66 @@ SELECT format('function %I.%I(%s) %s', n.nspname, p.proname, pg_get_function_ide
 UNION ALL
 SELECT format('extension %I', x.extname)
   FROM pg_extension x
+UNION ALL
+SELECT 'fingerprint v2'  -- the kinds below: a v1 manifest (no such line) is compared without them
+UNION ALL
+SELECT format('row_security %I.%I enabled=%s forced=%s', r.nspname, r.relname, c.relrowsecurity,
+              c.relforcerowsecurity)
+  FROM user_rel r
+  JOIN pg_class c ON c.oid = r.oid
+ WHERE c.relrowsecurity OR c.relforcerowsecurity
+UNION ALL
+SELECT format('policy %I.%I %I cmd=%s permissive=%s roles=%s using=%s check=%s', r.nspname, r.relname,
+              p.polname, p.polcmd, p.polpermissive,
+              (SELECT string_agg(name, ',' ORDER BY name)
+                 FROM (SELECT CASE WHEN role = 0 THEN 'public' ELSE quote_ident(pg_get_userbyid(role)) END
+                         FROM unnest(p.polroles) AS role) AS roles (name)),
+              pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid))
+  FROM pg_policy p
+  JOIN user_rel r ON r.oid = p.polrelid
+UNION ALL
+SELECT format('storage %I.%I %s', r.nspname, r.relname, array_to_string(c.reloptions, ','))
+  FROM user_rel r
+  JOIN pg_class c ON c.oid = r.oid
+ WHERE c.reloptions IS NOT NULL
+UNION ALL
+SELECT format('partition %I.%I of %s %s', r.nspname, r.relname, i.inhparent::regclass,
+              pg_get_expr(c.relpartbound, c.oid))
+  FROM user_rel r
+  JOIN pg_class c ON c.oid = r.oid
+  JOIN pg_inherits i ON i.inhrelid = r.oid
+ WHERE c.relispartition
+UNION ALL
+SELECT format('partitioned %I.%I %s', r.nspname, r.relname, pg_get_partkeydef(r.oid))
+  FROM user_rel r
+ WHERE r.relkind = 'p'
+UNION ALL
+SELECT format('statistics %s', pg_get_statisticsobjdef(s.oid))
+  FROM pg_statistic_ext s
+  JOIN user_rel r ON r.oid = s.stxrelid
+UNION ALL
+SELECT format('domain %I.%I %s%s %s', n.nspname, t.typname, format_type(t.typbasetype, t.typtypmod),
+              CASE WHEN t.typnotnull THEN ' not null' ELSE '' END,
+              coalesce((SELECT string_agg(pg_get_constraintdef(c.oid), ' ' ORDER BY c.conname)
+                          FROM pg_constraint c WHERE c.contypid = t.oid), ''))
+  FROM pg_type t
+  JOIN user_ns n ON n.oid = t.typnamespace
+ WHERE t.typtype = 'd'
+   AND NOT EXISTS (SELECT 1 FROM ext_member x WHERE x.classid = 'pg_type'::regclass AND x.objid = t.oid)
 """
+
+# the kinds of line the fingerprint gained with its `fingerprint v2` line: a manifest written before holds
+# none of them, whatever its source had, so a restored copy's are not compared with it
+FINGERPRINT_V2 = "fingerprint v2"
+V2_KINDS = frozenset(
+    {"fingerprint", "row_security", "policy", "storage", "partition", "partitioned", "statistics", "domain"}
+)
 
 
 def catalog_fingerprint(conn: psycopg.Connection) -> list[str]:
     """The schema as sorted lines (relations, columns, indexes, constraints, views, triggers, enums,
-    functions, extensions); call normalize_session first so expressions print schema-qualified."""
+    functions, extensions; row security and policies, storage parameters, partition bounds and keys,
+    extended statistics, domains); call normalize_session first so expressions print schema-qualified."""
     rows = conn.execute(SCHEMA_FINGERPRINT_SQL).fetchall()
     return sorted(str(row[0]) for row in rows)
 
@@ -190,7 +244,10 @@ def fingerprint_digest(lines: list[str]) -> str:
 
 def schema_differences(source: list[str], restored: list[str]) -> tuple[list[str], list[str]]:
     """(lines only in the source, lines only in the restored copy). pgdba.schema's comparison runs beside
-    this one (schema_model.py): this one is exact text, that one knows which differences matter."""
+    this one (schema_model.py): this one is exact text, that one knows which differences matter. A source
+    fingerprint from before `fingerprint v2` is compared on the kinds it has."""
+    if FINGERPRINT_V2 not in source:
+        restored = [line for line in restored if line.split(" ", 1)[0] not in V2_KINDS]
     src, dst = set(source), set(restored)
     return sorted(src - dst), sorted(dst - src)
 

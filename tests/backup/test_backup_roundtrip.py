@@ -19,6 +19,7 @@ from pgdba.backup import (
     run_backup,
     verify_backup,
 )
+from pgdba.backup.catalog import V2_KINDS
 from pgdba.backup.storage import FileStorage
 from pgdba.cli import main
 from pgdba.errors import InputError
@@ -312,3 +313,48 @@ def test_checksum_covers_the_whole_row_even_with_a_column_named_like_the_alias(d
     (after_odd,) = [t for t in after.tables if t.name == "odd"]
     assert before_odd.exact_rows == after_odd.exact_rows == 2
     assert before_odd.checksum != after_odd.checksum
+
+
+SECURED_SQL = """
+CREATE DOMAIN public.email AS text CHECK (VALUE LIKE '%@%');
+CREATE TABLE public.note (id int PRIMARY KEY, owner name NOT NULL DEFAULT current_user, author public.email,
+                          body text) WITH (fillfactor = 80, autovacuum_vacuum_scale_factor = 0.02);
+ALTER TABLE public.note ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_notes ON public.note FOR SELECT TO PUBLIC USING (owner = current_user);
+CREATE POLICY write_own ON public.note AS RESTRICTIVE FOR INSERT TO PUBLIC WITH CHECK (owner = current_user);
+CREATE STATISTICS public.note_owner_author (ndistinct, dependencies) ON owner, author FROM public.note;
+CREATE TABLE public.event (at timestamptz NOT NULL, kind text) PARTITION BY RANGE (at);
+CREATE TABLE public.event_2026 PARTITION OF public.event FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+INSERT INTO public.note (id, author, body) VALUES (1, 'a@b.c', 'x');
+"""
+
+
+@pytest.mark.catalog
+def test_the_restore_test_compares_row_security_policies_storage_and_partitions(db, file_storage):
+    """A restored copy without its row security would hand every user every row: the fingerprint holds
+    the table's row security, each policy (command, roles, expressions), storage parameters, partition
+    bounds and keys, extended statistics and domains, and a difference in one fails schema.equal."""
+    db.execute(SECURED_SQL)
+    manifest = run_backup(db.target, file_storage)
+    kinds = {line.split(" ", 1)[0] for line in manifest.schema_fingerprint}
+    assert {"row_security", "policy", "storage", "partition", "partitioned", "statistics", "domain"} <= kinds
+    assert "row_security public.note enabled=t forced=f" in manifest.schema_fingerprint
+    info = find_backup(file_storage, manifest.backup_id, None)
+    assert info.manifest is not None
+    result = restore_test(file_storage, info, db.target)
+    assert next(c for c in result.checks if c.name == "schema.equal").status == "pass", result.to_dict()
+
+    # a source whose policy read another expression: the restored copy's is reported
+    lines = info.manifest.schema_fingerprint
+    [policy] = [i for i, line in enumerate(lines) if line.startswith("policy public.note own_notes ")]
+    lines[policy] = lines[policy].replace("using=(owner = CURRENT_USER)", "using=true")
+    assert "using=true" in lines[policy]
+    failed = restore_test(file_storage, info, db.target)
+    schema = next(c for c in failed.checks if c.name == "schema.equal")
+    assert schema.status == "fail" and "own_notes" in schema.detail and not failed.passed
+
+    # a manifest from before these kinds were fingerprinted is compared on the kinds it has
+    info.manifest.schema_fingerprint = [line for line in lines if line.split(" ", 1)[0] not in V2_KINDS]
+    assert len(info.manifest.schema_fingerprint) < len(lines)
+    old = restore_test(file_storage, info, db.target)
+    assert next(c for c in old.checks if c.name == "schema.equal").status == "pass", old.to_dict()
