@@ -16,6 +16,7 @@ import psycopg
 from pgdba.advisor.partitioned_build import PartitionIndex, partition_indexes
 from pgdba.advisor.row_security import any_row_security, inline_row_security
 from pgdba.advisor.workload import WorkloadQuery
+from pgdba.checks.function_calls import function_call_note
 from pgdba.checks.indexes import (
     MIN_STATS_AGE,
     UNUSED_ON_REPLICA,
@@ -33,6 +34,7 @@ from pgdba.history.snapshot import index_ages, previous_statement_snapshot
 from pgdba.history.store import HistoryStore
 from pgdba.server import load_server_facts
 from pgdba.stats.foreign_keys import ForeignKey, foreign_keys
+from pgdba.stats.functions import user_functions
 from pgdba.stats.indexes import IndexStats, index_stats
 from pgdba.stats.partitions import Partition, partition_trees
 from pgdba.stats.statements import StatementStats, hidden_statements, statement_stats, unreadable_reason
@@ -110,6 +112,7 @@ def analyze_queries(
             window = window_since(taken_at, meta, facts)
             source = "delta"
         read_as = row_security_texts(conn, statements, threshold_ms)
+        functions = user_functions(conn)
     report = report_statements(
         statements,
         tables,
@@ -133,6 +136,10 @@ def analyze_queries(
     unreadable = unreadable_reason(cumulative)
     if unreadable:  # without texts no statement is analysed: say why, never an empty report alone
         report.notes.append(f"statement texts unreadable, no statement analysed: {unreadable}")
+    # statements that spend their time inside the database's functions read no table: not "none yet" either
+    inside = function_call_note(StatementSet(statements), functions, threshold_ms) if functions else None
+    if inside is not None:
+        report.notes = [n for n in report.notes if n != NO_STATEMENTS_YET] + [inside]
     if hidden is not None:  # other roles' statements, this role has no pg_read_all_stats: not "none yet"
         hidden = StatementSet(cumulative).weigh(hidden)
         report.notes = [n for n in report.notes if n != NO_STATEMENTS_YET]

@@ -35,6 +35,9 @@ _STRING = r'"((?:[^"\\]|\\.)*)"'
 _NAMES = r'\{(?:"catalogname":' + _STRING + r',)?(?:"schemaname":' + _STRING + r',)?"relname":' + _STRING
 _TABLE = re.compile(r'(?:"RangeVar":|"(?:Insert|Update|Delete|Merge)Stmt":\{"relation":)' + _NAMES)
 _CTE_NAME = re.compile(r'"CommonTableExpr":\{"ctename":' + _STRING)
+# a function called (FuncCall, CALL's funccall): its name's parts
+_FUNCTION_NAME = re.compile(r'"funcname":\[((?:\{"String":\{"sval":"(?:[^"\\]|\\.)*"\}\},?)+)\]')
+_SVAL = re.compile(r'"sval":' + _STRING)
 
 
 def _name(json_string: str | None) -> str | None:
@@ -81,3 +84,14 @@ def is_application_text(query: str) -> bool:
         if not (table.startswith("pg_") or (schema or "") in CATALOG_SCHEMAS):
             return True
     return False
+
+
+def called_functions(query: str) -> list[str]:
+    """The functions a single statement calls, as written (`f`, `schema.f`), in the order they appear."""
+    parsed = _json_tree(query)
+    if parsed is None:
+        return []
+    return [
+        ".".join(str(_name(part)) for part in _SVAL.findall(match.group(1)))
+        for match in _FUNCTION_NAME.finditer(parsed[0])
+    ]

@@ -1,0 +1,64 @@
+"""Statements that spend their time inside the database's own functions (`SELECT customer_total($1)`, an
+RPC `SELECT * FROM recent_orders($1)`) read no table as written: the report names them instead of saying
+pg_stat_statements holds nothing yet."""
+
+from __future__ import annotations
+
+import pytest
+
+from pgdba.optimizer import NO_STATEMENTS_YET, analyze_queries
+from pgdba.statement_tree import called_functions
+from tests.conftest import TestDatabase
+
+FUNCTIONS_SQL = """
+CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id int NOT NULL, status text NOT NULL, total numeric);
+INSERT INTO orders (customer_id, status, total)
+SELECT g % 2000, (ARRAY['new', 'paid'])[g % 2 + 1], g % 100 FROM generate_series(1, 100000) AS g;
+CREATE SCHEMA api;
+CREATE FUNCTION customer_total(c int) RETURNS numeric LANGUAGE plpgsql STABLE AS $$
+DECLARE t numeric;
+BEGIN
+  SELECT sum(total) INTO t FROM orders WHERE customer_id = c AND status = 'paid';
+  RETURN t;
+END $$;
+CREATE FUNCTION api.recent_orders(c int) RETURNS SETOF orders LANGUAGE sql STABLE
+AS $$ SELECT * FROM orders WHERE customer_id = c ORDER BY id DESC LIMIT 5 $$;
+"""
+
+
+@pytest.mark.catalog
+def test_statements_calling_the_databases_functions_are_named_with_where_their_time_goes(
+    db: TestDatabase,
+) -> None:
+    db.execute(FUNCTIONS_SQL)
+    db.execute("SELECT pg_stat_statements_reset()")
+    with db.connect() as conn:
+        for customer in range(5):
+            conn.execute("SELECT customer_total(%s)", (customer,))
+            conn.execute("SELECT * FROM api.recent_orders(%s)", (customer,))
+            conn.execute("SELECT now(), pg_backend_pid()")  # built-ins: no function of the database's
+
+    report = analyze_queries(db.target, threshold_ms=0.0).to_dict()
+
+    assert report["analyzed"] == 0 and NO_STATEMENTS_YET not in report["notes"]
+    [note] = report["notes"]
+    assert note.startswith("2 statement(s) over 0 ms read no table but call the database's own functions")
+    assert "SELECT customer_total($1)" in note and "api.recent_orders" in note
+    assert "customer_total(), api.recent_orders()" in note or "api.recent_orders(), customer_total()" in note
+    assert "now()" not in note and "pg_backend_pid" not in note
+
+    above = analyze_queries(db.target, threshold_ms=60_000.0).to_dict()
+    [quiet] = above["notes"]
+    assert quiet.startswith("2 statement(s) read no table but call the database's own functions (")
+    assert "none over 60000 ms mean" in quiet
+
+
+def test_the_functions_a_statement_calls_are_read_from_the_parse_tree() -> None:
+    assert called_functions('SELECT f($1), "S"."G"(x) FROM api.h(1) AS t WHERE y = lower($2)') == [
+        "f",
+        "S.G",
+        "api.h",
+        "lower",
+    ]
+    assert called_functions("CALL close_day()") == ["close_day"]
+    assert called_functions("SELECT 'f(1)'") == [] and called_functions("not sql (") == []
