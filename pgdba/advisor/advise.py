@@ -31,6 +31,7 @@ from pgdba.advisor.foreign_key_cover import foreign_key_note, foreign_keys_serve
 from pgdba.advisor.observed import ObservedConstants, load_observed_constants, query_fixed_equalities
 from pgdba.advisor.partitioned_build import Buildable, PartitionLayout, lock_free_steps, partition_layout
 from pgdba.advisor.query_columns import QueryColumns, columns_by_role
+from pgdba.advisor.routine_variables import variables_as_parameters
 from pgdba.advisor.row_security import inline_row_security
 from pgdba.advisor.sampling import (
     MISLEADING_RATIO,
@@ -461,6 +462,7 @@ def advise_indexes(
     options = options or AdvisorOptions()
     options.validate()
     started = time.monotonic()
+    workload, variable_notes = variables_as_parameters(conn, workload)
     workload, row_security_notes = inline_row_security(conn, workload)
     analysed = analyse_workload(conn, workload)
     if not analysed.queries and analysed.locked:
@@ -472,7 +474,7 @@ def advise_indexes(
     if not analysed.queries:
         raise InputError("no query of the workload reads a table of this database")
     by_qualified = {t.qualified_name: t for t in analysed.tables.values()}
-    notes: list[str] = list(row_security_notes)
+    notes: list[str] = [*variable_notes, *row_security_notes]
     fillfactors = _static_fillfactors(by_qualified, options, writes)
     session: WhatIfSession | None
     try:

@@ -41,6 +41,9 @@ class WorkloadQuery:
     # the role that ran it (the busiest one, pg_stat_statements' userid); for a query from a file, the one
     # --as-role names, else None
     role: str | None = None
+    # recorded only as run inside a function (pg_stat_statements.track = all, toplevel false): it may name
+    # the function's parameters and variables (pgdba.advisor.routine_variables)
+    nested: bool = False
 
     @property
     def mean_ms(self) -> float:
@@ -147,8 +150,9 @@ def merge_by_fingerprint(queries: Iterable[WorkloadQuery]) -> list[WorkloadQuery
         if key in merged:
             merged[key].calls += query.calls
             merged[key].total_ms += query.total_ms
+            merged[key].nested = merged[key].nested and query.nested
         else:
-            merged[key] = WorkloadQuery(query.sql, query.calls, query.total_ms, query.queryid, query.role)
+            merged[key] = replace(query)
     return list(merged.values())
 
 
@@ -224,7 +228,8 @@ SELECT (array_agg(s.queryid::text ORDER BY s.{total} DESC))[1] AS queryid,
        (array_agg(pg_get_userbyid(s.userid) ORDER BY s.{total} DESC))[1] AS role,
        s.query,
        sum(s.calls) AS calls,
-       sum(s.{total}) AS total_ms
+       sum(s.{total}) AS total_ms,
+       bool_and(NOT {toplevel}) AS nested
   FROM {source} s
  WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
    AND s.query NOT ILIKE '%%hypopg%%'
@@ -253,7 +258,12 @@ def queries_from_statements(
     columns = facts.statement_columns
     params = {"min_calls": min_calls, "min_mean_ms": min_mean_ms, "scan_limit": top * 5}
     rows, unreadable = rows_with_texts(
-        conn, facts, STATEMENTS_SQL, params, total=sql.Identifier(columns.total_exec_time)
+        conn,
+        facts,
+        STATEMENTS_SQL,
+        params,
+        total=sql.Identifier(columns.total_exec_time),
+        toplevel=sql.SQL("s.toplevel") if columns.has_toplevel else sql.SQL("true"),
     )
     if unreadable:
         raise NotAvailable(f"{unreadable}; or pass --queries FILE")
@@ -264,6 +274,7 @@ def queries_from_statements(
             float(row["total_ms"]),
             row["queryid"],
             row["role"],
+            bool(row["nested"]),
         )
         for row in rows
         if row["query"] and is_advisable(row["query"])
