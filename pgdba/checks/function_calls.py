@@ -54,6 +54,6 @@ def function_call_note(pool: StatementSet, functions: Set[str], threshold_ms: fl
     return (
         f"{len(slow)} statement(s) over {threshold_ms:g} ms read no table but call the database's own "
         f"functions, whose statements are not analysed: {shown}{more}. The time is spent inside {inside}: "
-        "pg_stat_statements.track = all records the statements they run (toplevel = false), "
-        "auto_explain.log_nested_statements = on logs their plans"
+        "pg_stat_statements.track = all records the statements they run (toplevel = false; `pgdba advise "
+        "indexes` advises on them), auto_explain.log_nested_statements = on logs their plans"
     )
