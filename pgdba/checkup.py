@@ -20,6 +20,7 @@ from pgdba.alerts.metrics import succeeded
 from pgdba.backup.manifest import BACKUP_KIND
 from pgdba.backup.server_identity import read_system_identifier, records_of_server
 from pgdba.checks import backups, capacity, index_health, partition_runway, queries, safety, settings, tables
+from pgdba.checks.function_calls import slow_function_calls
 from pgdba.checks.indexes import UNUSED_ON_REPLICA, IndexAges, StatsAge, server_stats_age
 from pgdba.errors import InputError, NotAvailable
 from pgdba.findings import Finding, Report, Severity, SkippedCheck
@@ -32,6 +33,7 @@ from pgdba.stats.archiver import wal_archiver_status
 from pgdba.stats.bloat import index_bloat, table_bloat
 from pgdba.stats.database import database_stats, wraparound_ages
 from pgdba.stats.foreign_keys import foreign_keys
+from pgdba.stats.functions import user_functions
 from pgdba.stats.indexes import index_stats
 from pgdba.stats.partition_runway import partition_runways
 from pgdba.stats.partitions import partition_trees
@@ -99,6 +101,7 @@ def _collectors(conn: psycopg.Connection, facts: ServerFacts) -> dict[str, Calla
     return {
         "settings": lambda: server_settings(conn),
         "statements": lambda: statement_stats(conn, facts),
+        "functions": lambda: user_functions(conn),  # a call to one reads no table, yet may be the slow part
         "hidden_statements": lambda: hidden_statements(conn, facts),  # other roles' (no pg_read_all_stats)
         "tables": lambda: table_stats(conn),
         "indexes": lambda: index_stats(conn),
@@ -367,7 +370,15 @@ def _in_days(check: str, kw: dict[str, Any]) -> dict[str, Any]:
 
 CHECKS: tuple[Check, ...] = (  # weights by area follow reliability.md §4 (backups 25, capacity 25, …)
     # performance (20)
-    Check("query.slow", 5, ("statements",), lambda d, kw: queries.slow_queries(_app_statements(d), **kw)),
+    Check(
+        "query.slow",
+        5,
+        ("statements", "functions"),
+        lambda d, kw: [
+            *queries.slow_queries(_app_statements(d), **kw),
+            *slow_function_calls(_statement_set(d), d["functions"], **kw),
+        ],
+    ),
     Check(
         "query.n_plus_one",
         2,

@@ -135,7 +135,7 @@ def _parse(stmt: StatementStats, text: str) -> ParsedStatement | None:
     return ParsedStatement(stmt, columns)
 
 
-def _metrics(stmt: StatementStats) -> dict[str, object]:
+def statement_metrics(stmt: StatementStats) -> dict[str, object]:
     ratio = stmt.cache_hit_ratio
     return {
         "queryid": str(stmt.queryid),
@@ -145,6 +145,28 @@ def _metrics(stmt: StatementStats) -> dict[str, object]:
         "rows_per_call": round(stmt.rows_per_call, 2),
         "cache_hit_pct": None if ratio is None else round(ratio, 1),
     }
+
+
+@dataclass(frozen=True)
+class SlowRule:
+    """PgHero's rule (≥ `min_calls` calls and ≥ `min_mean_ms` mean) is an info; a mean at or over the
+    user's `threshold_ms` over ≥ `threshold_min_calls` calls (a one-off migration is not a slow query) is a
+    warning; over `critical_mean_ms` with `min_calls` calls, critical."""
+
+    min_calls: int = 100
+    min_mean_ms: float = 20.0
+    threshold_ms: float = 100.0
+    threshold_min_calls: int = 5
+    critical_mean_ms: float = 1000.0
+
+    def severity(self, s: StatementStats) -> Severity | None:
+        if s.mean_ms >= self.critical_mean_ms and s.calls >= self.min_calls:
+            return Severity.CRITICAL
+        if s.mean_ms >= self.threshold_ms and s.calls >= self.threshold_min_calls:
+            return Severity.WARNING
+        if s.calls >= self.min_calls and s.mean_ms >= self.min_mean_ms:
+            return Severity.INFO
+        return None
 
 
 def slow_queries(
@@ -160,21 +182,11 @@ def slow_queries(
     user's `threshold_ms` over ≥ `threshold_min_calls` calls (a one-off migration is not a slow query) is a
     warning; over `critical_mean_ms` with `min_calls` calls, critical."""
     found = []
-    candidates = statements.select(
-        lambda s: (
-            (s.mean_ms >= threshold_ms and s.calls >= threshold_min_calls)
-            or (s.calls >= min_calls and s.mean_ms >= min_mean_ms)
-        )
-    )
-    for p in candidates:
+    rule = SlowRule(min_calls, min_mean_ms, threshold_ms, threshold_min_calls, critical_mean_ms)
+    for p in statements.select(lambda s: rule.severity(s) is not None):
         s = p.stats
-        if s.mean_ms >= critical_mean_ms and s.calls >= min_calls:
-            severity = Severity.CRITICAL
-        elif s.mean_ms >= threshold_ms and s.calls >= threshold_min_calls:
-            severity = Severity.WARNING
-        elif s.calls >= min_calls and s.mean_ms >= min_mean_ms:
-            severity = Severity.INFO
-        else:
+        severity = rule.severity(s)
+        if severity is None:
             continue
         found.append(
             Finding(
@@ -182,7 +194,7 @@ def slow_queries(
                 severity,
                 f"Slow query: mean {s.mean_ms:,.1f} ms over {s.calls:,} calls",
                 p.label,
-                {**_metrics(s), "threshold_ms": threshold_ms},
+                {**statement_metrics(s), "threshold_ms": threshold_ms},
                 "EXPLAIN (ANALYZE, BUFFERS) it; `pgdba advise indexes` proposes indexes for the workload",
             )
         )
@@ -213,7 +225,7 @@ def low_cache_hit_queries(
                 Severity.WARNING if ratio >= critical_below else Severity.CRITICAL,
                 f"Low cache hit ratio: {ratio:.0f}% (target ≥ {min_ratio:g}%)",
                 p.label,
-                {**_metrics(s), "blocks_read": s.shared_blks_read},
+                {**statement_metrics(s), "blocks_read": s.shared_blks_read},
                 "The query reads from disk: an index that narrows the rows read, or more shared_buffers",
             )
         )
@@ -242,7 +254,11 @@ def unstable_plan_queries(
                 Severity.INFO,
                 f"Unstable execution time: stddev {s.stddev_ms:,.1f} ms vs mean {s.mean_ms:,.1f} ms",
                 p.label,
-                {**_metrics(s), "stddev_ms": round(s.stddev_ms, 2), "variation": round(variation, 2)},
+                {
+                    **statement_metrics(s),
+                    "stddev_ms": round(s.stddev_ms, 2),
+                    "variation": round(variation, 2),
+                },
                 "Compare plans for different parameters (auto_explain); refresh statistics with ANALYZE",
             )
         )
@@ -269,7 +285,7 @@ def temp_spill_queries(
                 Severity.WARNING,
                 f"Spills to temp files: {per_call_kb:,.0f} kB per call",
                 p.label,
-                {**_metrics(s), "temp_blks_written": s.temp_blks_written},
+                {**statement_metrics(s), "temp_blks_written": s.temp_blks_written},
                 "Raise work_mem for this workload (SET work_mem in the session) or index the ORDER BY",
             )
         )
@@ -364,7 +380,7 @@ def n_plus_one_queries(
                 f"N+1: {s.calls:,} one-row lookups of {table}.{column}, one per row of a list query",
                 inner.label,
                 {
-                    **_metrics(s),
+                    **statement_metrics(s),
                     "lookup": f"{table}.{column}",
                     "outer_queryid": str(outer.stats.queryid),
                     "outer_query": outer.label,
@@ -416,7 +432,7 @@ def query_regressions(
                 f"Slower than before: mean {old.mean_ms:,.1f} ms → {s.mean_ms:,.1f} ms",
                 p.label,
                 {
-                    **_metrics(s),
+                    **statement_metrics(s),
                     "previous_mean_ms": round(old.mean_ms, 2),
                     "ratio": round(s.mean_ms / old.mean_ms, 2),
                 },

@@ -4,8 +4,11 @@ pg_stat_statements holds nothing yet."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from pgdba.cli import main
 from pgdba.optimizer import NO_STATEMENTS_YET, analyze_queries
 from pgdba.statement_tree import called_functions
 from tests.conftest import TestDatabase
@@ -62,3 +65,27 @@ def test_the_functions_a_statement_calls_are_read_from_the_parse_tree() -> None:
     ]
     assert called_functions("CALL close_day()") == ["close_day"]
     assert called_functions("SELECT 'f(1)'") == [] and called_functions("not sql (") == []
+
+
+@pytest.mark.catalog
+def test_a_slow_function_call_is_a_slow_query_of_the_check_up(
+    db: TestDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`SELECT customer_total($1)` is the application's slow statement even though it reads no table as
+    written: query.slow reports it by the same rule, pointing inside the function."""
+    db.execute(FUNCTIONS_SQL)
+    db.execute("SELECT pg_stat_statements_reset()")
+    with db.connect() as conn:
+        for customer in range(6):
+            conn.execute("SELECT customer_total(%s)", (customer,))
+            conn.execute("SELECT now()")
+
+    code = main(["queries", "slow", "--dsn", db.dsn, "--threshold", "0", "-f", "json"])
+    findings = json.loads(capsys.readouterr().out)["findings"]
+
+    assert code == 0
+    [call] = [f for f in findings if f["object"] == "SELECT customer_total($1)"]
+    assert call["code"] == "query.slow" and call["severity"] == "warning"
+    assert call["title"].startswith("Slow function call: mean ") and call["metrics"]["calls"] == 6
+    assert call["recommendation"].startswith("The time is spent inside customer_total(): ")
+    assert not [f for f in findings if "now()" in f["object"]]
