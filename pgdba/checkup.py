@@ -151,7 +151,7 @@ def _app_statements(d: Data) -> queries.StatementSet:
 
 def _statement_set(d: Data) -> queries.StatementSet:
     if "app_statements" not in d:  # one parse cache shared by every query check
-        d["app_statements"] = queries.StatementSet(d["statements"])
+        d["app_statements"] = queries.StatementSet(d["statements"], functions=d.get("functions", frozenset()))
     statements: queries.StatementSet = d["app_statements"]
     return statements
 
@@ -376,7 +376,7 @@ CHECKS: tuple[Check, ...] = (  # weights by area follow reliability.md §4 (back
         ("statements", "functions"),
         lambda d, kw: [
             *queries.slow_queries(_app_statements(d), **kw),
-            *slow_function_calls(_statement_set(d), d["functions"], **kw),
+            *slow_function_calls(_statement_set(d), **kw),
         ],
     ),
     Check(

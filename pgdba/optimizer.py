@@ -137,7 +137,7 @@ def analyze_queries(
     if unreadable:  # without texts no statement is analysed: say why, never an empty report alone
         report.notes.append(f"statement texts unreadable, no statement analysed: {unreadable}")
     # statements that spend their time inside the database's functions read no table: not "none yet" either
-    inside = function_call_note(StatementSet(statements), functions, threshold_ms) if functions else None
+    inside = function_call_note(StatementSet(statements, functions=functions), threshold_ms)
     if inside is not None:
         report.notes = [n for n in report.notes if n != NO_STATEMENTS_YET] + [inside]
     if hidden is not None:  # other roles' statements, this role has no pg_read_all_stats: not "none yet"

@@ -21,13 +21,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pgdba.api.checkup_routes import checkup_body
 from pgdba.api.dependencies import DatabaseName
 from pgdba.api.error_text import without_connection_strings
-from pgdba.api.queries_routes import readable_statements
+from pgdba.api.queries_routes import ReadStatements, readable_statements
 from pgdba.api.query_text import with_normalised_queries
 from pgdba.api.settings import ApiSettings
 from pgdba.errors import PgdbaError
 from pgdba.history.store import open_store
 from pgdba.optimizer import analyze_queries
-from pgdba.stats.statements import StatementStats
 from pgdba.target import Target
 from pgdba.units import format_bytes, format_ms
 
@@ -73,20 +72,22 @@ class PanelData:
         result: dict[str, Any] = self.once("checkup", lambda: checkup_body(self.settings, self.target))
         return result
 
-    def statements(self) -> tuple[list[StatementStats], list[str]]:
-        """pg_stat_statements' rows this role reads, and a note on those hidden from it, once per page."""
-        result: tuple[list[StatementStats], list[str]] = self.once(
-            "statements", lambda: readable_statements(self.target)
-        )
+    def statements(self) -> ReadStatements:
+        """pg_stat_statements' rows this role reads, a note on those hidden from it and the database's own
+        functions, once per page."""
+        result: ReadStatements = self.once("statements", lambda: readable_statements(self.target))
         return result
 
     def analyze(self) -> dict[str, Any]:
         def fetch() -> dict[str, Any]:
             store = open_store(self.settings.history_store) if self.settings.history_store else None
             try:
-                statements, _ = self.statements()
                 report = analyze_queries(
-                    self.target, threshold_ms=100.0, store=store, limit=200, statements=statements
+                    self.target,
+                    threshold_ms=100.0,
+                    store=store,
+                    limit=200,
+                    statements=self.statements().statements,
                 )
                 return with_normalised_queries(report.to_dict())
             finally:

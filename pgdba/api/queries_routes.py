@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Set
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -16,6 +17,7 @@ from pgdba.checks.queries import StatementSet
 from pgdba.history.snapshot import STATEMENTS
 from pgdba.optimizer import analyze_queries
 from pgdba.server import load_server_facts
+from pgdba.stats.functions import user_functions
 from pgdba.stats.statements import StatementStats, hidden_statements, statement_stats
 from pgdba.target import Target, session
 
@@ -60,28 +62,42 @@ def query_history(store_rows: list[Any], queryid: int) -> tuple[str | None, list
     return text, points
 
 
-def application_top(statements: list[StatementStats], order: str, limit: int) -> list[StatementStats]:
-    """The `limit` application statements (not pgdba's or a monitor's catalog queries) by total or mean time."""
+def application_top(
+    statements: list[StatementStats], order: str, limit: int, functions: Set[str] = frozenset()
+) -> list[StatementStats]:
+    """The `limit` application statements (not pgdba's or a monitor's catalog queries; calls of the
+    database's own `functions` included) by total or mean time."""
     key: Callable[[StatementStats], float] = (
         (lambda s: s.total_ms) if order == "total" else (lambda s: s.mean_ms)
     )
-    return StatementSet(statements).top(limit, key)
+    return StatementSet(statements, functions=functions).top(limit, key)
 
 
-def readable_statements(target: Target) -> tuple[list[StatementStats], list[str]]:
-    """pg_stat_statements' rows this role can read, and a note when other roles' are hidden from it."""
+@dataclass(frozen=True)
+class ReadStatements:
+    statements: list[StatementStats]
+    notes: list[str]  # other roles' statements hidden from this role
+    functions: frozenset[str]  # the database's own (pgdba.stats.functions)
+
+
+def readable_statements(target: Target) -> ReadStatements:
+    """pg_stat_statements' rows this role can read, a note when other roles' are hidden from it, and the
+    database's own functions (a call of one is an application statement)."""
     with session(target) as conn:
         facts = load_server_facts(conn)
         statements = statement_stats(conn, facts)
         hidden = hidden_statements(conn, facts)
+        functions = user_functions(conn)
     notes = []
     if hidden is not None:  # listed or not, the busiest statement may be one this role cannot read
-        hidden = StatementSet(statements).weigh(hidden)
+        hidden = StatementSet(statements, functions=functions).weigh(hidden)
         notes.append(f"only this role's statements listed: {hidden.reason()}")
-    return statements, notes
+    return ReadStatements(statements, notes, functions)
 
 
-def statement_rows(statements: list[StatementStats], order: str, limit: int) -> list[dict[str, Any]]:
+def statement_rows(
+    statements: list[StatementStats], order: str, limit: int, functions: Set[str] = frozenset()
+) -> list[dict[str, Any]]:
     """The `limit` application statements by total or mean time, as the API lists them."""
     return [
         {
@@ -93,14 +109,14 @@ def statement_rows(statements: list[StatementStats], order: str, limit: int) -> 
             "rowsPerCall": round(s.rows_per_call, 2),
             "cacheHitRatio": None if s.cache_hit_ratio is None else round(s.cache_hit_ratio, 1),
         }
-        for s in application_top(statements, order, limit)
+        for s in application_top(statements, order, limit, functions)
     ]
 
 
 def top_statements(target: Target, order: str, limit: int) -> dict[str, Any]:
-    statements, notes = readable_statements(target)
-    rows = statement_rows(statements, order, limit)
-    return {"schema_version": 1, "order": order, "statements": rows, "notes": notes}
+    read = readable_statements(target)
+    rows = statement_rows(read.statements, order, limit, read.functions)
+    return {"schema_version": 1, "order": order, "statements": rows, "notes": read.notes}
 
 
 @router.get("/top", response_model=TopStatementsResponse)

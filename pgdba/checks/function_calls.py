@@ -8,36 +8,14 @@ recorded at all. Where its mean time passes the threshold the report says so, ra
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Set
+from collections.abc import Iterable
 
 from pgdba.checks.queries import QUERY_WIDTH, SlowRule, StatementSet, statement_metrics
 from pgdba.findings import Finding
 from pgdba.statement_text import shortened
-from pgdba.statement_tree import called_functions
 from pgdba.stats.statements import StatementStats
 
 SHOWN = 3  # statements named in the note
-
-
-def function_calls(pool: StatementSet, functions: Set[str]) -> list[tuple[StatementStats, list[str]]]:
-    """The top-level statements that read no table but call user functions, busiest first, each with the
-    user functions it calls."""
-    if not functions:
-        return []
-    # a cheap look at the text first: most statements name no user function at all
-    mention = re.compile(
-        r'(?<![\w$])"?(?:' + "|".join(sorted(map(re.escape, functions), key=len, reverse=True)) + r')"?\s*\(',
-        re.IGNORECASE,
-    )
-    calls: list[tuple[StatementStats, list[str]]] = []
-    for stmt in pool.stats:
-        if not mention.search(stmt.query) or pool.is_application(stmt):
-            continue
-        called = [name for name in called_functions(stmt.query) if name in functions]
-        if called:
-            calls.append((stmt, called))
-    return calls
 
 
 def _inside(called: Iterable[list[str]]) -> str:
@@ -50,10 +28,16 @@ WHERE_TO_LOOK = (
 )
 
 
-def function_call_note(pool: StatementSet, functions: Set[str], threshold_ms: float) -> str | None:
-    """A note on the top-level statements that read no table but call user functions: those over the
-    threshold by name; None when there is none."""
-    calls = function_calls(pool, functions)
+def _calls(pool: StatementSet) -> list[tuple[StatementStats, list[str]]]:
+    """The statements that read no table but call the database's own functions, busiest first."""
+    called = pool.function_calls()
+    return [(stmt, called[stmt.key]) for stmt in pool.stats if stmt.key in called]
+
+
+def function_call_note(pool: StatementSet, threshold_ms: float) -> str | None:
+    """A note on the top-level statements that read no table but call user functions (the pool's
+    `functions`): those over the threshold by name; None when there is none."""
+    calls = _calls(pool)
     if not calls:
         return None
     slow = [(stmt, called) for stmt, called in calls if stmt.mean_ms >= threshold_ms]
@@ -77,7 +61,6 @@ def function_call_note(pool: StatementSet, functions: Set[str], threshold_ms: fl
 
 def slow_function_calls(
     pool: StatementSet,
-    functions: Set[str],
     *,
     min_calls: int = 100,
     min_mean_ms: float = 20.0,
@@ -89,7 +72,7 @@ def slow_function_calls(
     every other statement's (pgdba.checks.queries.SlowRule)."""
     rule = SlowRule(min_calls, min_mean_ms, threshold_ms, threshold_min_calls, critical_mean_ms)
     found = []
-    for stmt, called in function_calls(pool, functions):
+    for stmt, called in _calls(pool):
         severity = rule.severity(stmt)
         if severity is None:
             continue

@@ -6,7 +6,8 @@ or a monitor's catalog queries, not DDL) and returns Findings.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 
 from pgdba.advisor.query_columns import QueryColumns, Role, columns_by_role
@@ -18,7 +19,7 @@ from pgdba.checks.statement_recommendations import (
 from pgdba.errors import InputError
 from pgdba.findings import Finding, Severity
 from pgdba.statement_text import shortened
-from pgdba.statement_tree import is_application_text
+from pgdba.statement_tree import called_functions, is_application_text
 from pgdba.stats.foreign_keys import ForeignKey
 from pgdba.stats.statements import (
     HiddenStatements,
@@ -54,10 +55,15 @@ class StatementSet:
         self,
         statements: Iterable[StatementStats],
         read_as: Mapping[tuple[int, int, int, bool], str] | None = None,
+        functions: Set[str] = frozenset(),
     ) -> None:
         """`read_as`: the text to parse for a statement instead of its own (its role's row-security policies
-        in its tables' place: pgdba.advisor.row_security); what is shown stays the recorded text."""
+        in its tables' place: pgdba.advisor.row_security); what is shown stays the recorded text.
+        `functions`: the database's own functions (pgdba.stats.functions): a statement that reads no table
+        but calls one is the application's too (function_calls), though no query check parses it."""
         self._read_as = read_as or {}
+        self._functions = functions
+        self._function_calls: dict[tuple[int, int, int, bool], list[str]] | None = None
         # one row however many roles ran a statement, or parameter types it was sent with
         merged = merged_statements(s for s in statements if s.toplevel)
         self.stats = sorted((m for m, _ in merged), key=lambda s: s.total_ms, reverse=True)
@@ -73,6 +79,11 @@ class StatementSet:
         return self._parsed[stmt.key]
 
     def is_application(self, stmt: StatementStats) -> bool:
+        """Whether the statement is the application's: DML on user tables, or a call of the database's own
+        functions that reads no table (function_calls)."""
+        return self.reads_tables(stmt) or stmt.key in self.function_calls()
+
+    def reads_tables(self, stmt: StatementStats) -> bool:
         """Whether the statement is application DML on user tables (see _parse): from its parse tree when it
         was parsed, else from the parser's JSON tree (pgdba.statement_tree, ten times cheaper)."""
         if stmt.key in self._parsed:
@@ -80,6 +91,23 @@ class StatementSet:
         if stmt.key not in self._application:
             self._application[stmt.key] = is_application_text(stmt.query)
         return self._application[stmt.key]
+
+    def function_calls(self) -> dict[tuple[int, int, int, bool], list[str]]:
+        """The statements that read no table but call the database's own functions (`SELECT
+        customer_total($1)`, an RPC `SELECT * FROM api.search($1)`), each with the ones it calls."""
+        if self._function_calls is None:
+            self._function_calls = {}
+            if self._functions:
+                # a cheap look at the text first: most statements name no user function at all
+                names = sorted(map(re.escape, self._functions), key=len, reverse=True)
+                mention = re.compile(r'(?<![\w$])"?(?:' + "|".join(names) + r')"?\s*\(', re.IGNORECASE)
+                for stmt in self.stats:
+                    if not mention.search(stmt.query) or self.reads_tables(stmt):
+                        continue
+                    called = [name for name in called_functions(stmt.query) if name in self._functions]
+                    if called:
+                        self._function_calls[stmt.key] = called
+        return self._function_calls
 
     def top(self, limit: int, key: Callable[[StatementStats], float]) -> list[StatementStats]:
         """The `limit` application statements with the largest `key` (total or mean time)."""

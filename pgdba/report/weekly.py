@@ -159,7 +159,8 @@ def build_report(target: Target, store: HistoryStore, *, top: int = 10, save: bo
         taken_at, before, meta = baseline
         statements = statements_since(statements, before, meta, result.facts)
         window = window_since(taken_at, meta, result.facts)
-    top_queries = StatementSet(statements).top(top, key=lambda s: s.total_ms)
+    functions = result.data.get("functions", frozenset())  # (query.slow's: the check-up read them)
+    top_queries = StatementSet(statements, functions=functions).top(top, key=lambda s: s.total_ms)
     tables = result.data.get("tables", [])
     history = size_history(store, target.key, TABLES, current_oids=table_oids(tables))
     rates = table_growth(history, tables, now)

@@ -7,7 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from fastapi.testclient import TestClient
 
+from pgdba.api.app import create_app
+from pgdba.api.settings import ApiSettings
 from pgdba.cli import main
 from pgdba.optimizer import NO_STATEMENTS_YET, analyze_queries
 from pgdba.statement_tree import called_functions
@@ -89,3 +92,21 @@ def test_a_slow_function_call_is_a_slow_query_of_the_check_up(
     assert call["title"].startswith("Slow function call: mean ") and call["metrics"]["calls"] == 6
     assert call["recommendation"].startswith("The time is spent inside customer_total(): ")
     assert not [f for f in findings if "now()" in f["object"]]
+
+
+@pytest.mark.catalog
+def test_the_top_statements_list_the_function_calls_too(db: TestDatabase) -> None:
+    db.execute(FUNCTIONS_SQL)
+    db.execute("SELECT pg_stat_statements_reset()")
+    with db.connect() as conn:
+        for customer in range(3):
+            conn.execute("SELECT * FROM api.recent_orders(%s)", (customer,))
+            conn.execute("SELECT now(), pg_backend_pid()")
+    client = TestClient(create_app(ApiSettings(db.target)))
+
+    top = client.get("/api/v1/queries/top", params={"limit": 50}).json()["statements"]
+
+    assert [s["query"] for s in top if "recent_orders" in s["query"]] == [
+        "SELECT * FROM api.recent_orders($1)"
+    ]
+    assert not [s for s in top if "pg_backend_pid" in s["query"]]

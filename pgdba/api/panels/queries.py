@@ -32,10 +32,10 @@ def _n_plus_one(data: PanelData) -> dict[str, Any]:
 
 
 def _top_statements(data: PanelData) -> dict[str, Any]:
-    statements, _ = data.statements()  # read once for the page: both orders and the issues panel
+    read = data.statements()  # read once for the page: both orders and the issues panel
     return {
-        "by_total": statement_rows(statements, "total", TOP),
-        "by_mean": statement_rows(statements, "mean", TOP),
+        "by_total": statement_rows(read.statements, "total", TOP, read.functions),
+        "by_mean": statement_rows(read.statements, "mean", TOP, read.functions),
     }
 
 
