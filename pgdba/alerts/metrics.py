@@ -25,6 +25,7 @@ from pgdba.server import ServerFacts
 from pgdba.stats.activity import connection_usage, session_activity
 from pgdba.stats.archiver import ArchiverStatus, wal_archiver_status
 from pgdba.stats.database import database_stats, wraparound_ages
+from pgdba.stats.functions import user_functions
 from pgdba.stats.replication import replication_slots, standby_lag
 from pgdba.stats.statements import hidden_statements, statement_stats
 from pgdba.stats.tables import table_stats
@@ -124,8 +125,8 @@ class StatementCounter:
     calls: int
     total_ms: float
     query: str
-    # top-level DML on user tables, the check-up's filter: a slow DROP DATABASE or a catalog query is not
-    # the application's slow query
+    # top-level DML on user tables or a call of the database's own functions, the check-up's filter: a
+    # slow DROP DATABASE or a catalog query is not the application's slow query
     application: bool = True
 
 
@@ -133,7 +134,7 @@ def sample_statements(conn: psycopg.Connection, facts: ServerFacts) -> list[Stat
     """The current database's statements by total time (at most STATEMENT_LIMIT), via pgdba.stats, each
     marked whether it is an application statement as the check-up counts them."""
     statements = statement_stats(conn, facts, limit=STATEMENT_LIMIT)
-    pool = StatementSet(statements)
+    pool = StatementSet(statements, functions=user_functions(conn))
     hidden = hidden_statements(conn, facts)
     if hidden is not None and (hidden := pool.weigh(hidden)).most:
         # the slowest statement may well be one this role cannot see: unknown, never a quiet 0
