@@ -20,7 +20,6 @@ from pgdba.alerts.metrics import succeeded
 from pgdba.backup.manifest import BACKUP_KIND
 from pgdba.backup.server_identity import read_system_identifier, records_of_server
 from pgdba.checks import backups, capacity, index_health, partition_runway, queries, safety, settings, tables
-from pgdba.checks.function_calls import slow_function_calls
 from pgdba.checks.indexes import UNUSED_ON_REPLICA, IndexAges, StatsAge, server_stats_age
 from pgdba.errors import InputError, NotAvailable
 from pgdba.findings import Finding, Report, Severity, SkippedCheck
@@ -374,10 +373,7 @@ CHECKS: tuple[Check, ...] = (  # weights by area follow reliability.md §4 (back
         "query.slow",
         5,
         ("statements", "functions"),
-        lambda d, kw: [
-            *queries.slow_queries(_app_statements(d), **kw),
-            *slow_function_calls(_statement_set(d), **kw),
-        ],
+        lambda d, kw: queries.slow_queries(_app_statements(d), **kw),
     ),
     Check(
         "query.n_plus_one",

@@ -197,6 +197,17 @@ class SlowRule:
         return None
 
 
+def functions_called(called: Iterable[list[str]]) -> str:
+    """`f(), api.g()`: the functions of each statement's list, each once."""
+    return ", ".join(dict.fromkeys(f"{name}()" for names in called for name in names))
+
+
+INSIDE_FUNCTIONS_ADVICE = (
+    "pg_stat_statements.track = all records the statements they run (toplevel = false; `pgdba advise "
+    "indexes` advises on them), auto_explain.log_nested_statements = on logs their plans"
+)
+
+
 def slow_queries(
     statements: StatementSet,
     *,
@@ -226,6 +237,21 @@ def slow_queries(
                 "EXPLAIN (ANALYZE, BUFFERS) it; `pgdba advise indexes` proposes indexes for the workload",
             )
         )
+    # a statement that reads no table but calls the database's own functions, by the same rule
+    called = statements.function_calls()
+    for s in statements.stats:
+        severity = rule.severity(s) if s.key in called else None
+        if severity is not None:
+            found.append(
+                Finding(
+                    "query.slow",
+                    severity,
+                    f"Slow function call: mean {s.mean_ms:,.1f} ms over {s.calls:,} calls",
+                    shortened(s.query, QUERY_WIDTH),
+                    {**statement_metrics(s), "threshold_ms": threshold_ms},
+                    f"The time is spent inside {functions_called([called[s.key]])}: {INSIDE_FUNCTIONS_ADVICE}",
+                )
+            )
     return found
 
 
