@@ -44,6 +44,23 @@ class ParsedStatement:
         return shortened(self.stats.query, QUERY_WIDTH)
 
 
+# a word, quoted or not, at the end of the text before an opening parenthesis: a function call's name ends so
+_NAME_AT_END = re.compile(r'(?:"((?:[^"]|"")+)"|([\w$]+))\s*$')
+
+
+def _names_before_parentheses(text: str) -> set[str]:
+    """The words (lowercased) that an opening parenthesis follows: the names a call may end with. Found
+    from each parenthesis backwards: a pattern tried at every position took 0.9 s over 5,000 ORM texts."""
+    names: set[str] = set()
+    at = text.find("(")
+    while at != -1:
+        found = _NAME_AT_END.search(text, max(0, at - 130), at)
+        if found is not None:
+            names.add((found.group(1) or found.group(2)).replace('""', '"').lower())
+        at = text.find("(", at + 1)
+    return names
+
+
 class StatementSet:
     """Statements with their parse trees computed on demand and cached.
 
@@ -99,10 +116,9 @@ class StatementSet:
             self._function_calls = {}
             if self._functions:
                 # a cheap look at the text first: most statements name no user function at all
-                names = sorted(map(re.escape, self._functions), key=len, reverse=True)
-                mention = re.compile(r'(?<![\w$])"?(?:' + "|".join(names) + r')"?\s*\(', re.IGNORECASE)
+                bare = {name.rsplit(".", 1)[-1].lower() for name in self._functions}
                 for stmt in self.stats:
-                    if not mention.search(stmt.query) or self.reads_tables(stmt):
+                    if bare.isdisjoint(_names_before_parentheses(stmt.query)) or self.reads_tables(stmt):
                         continue
                     called = [name for name in called_functions(stmt.query) if name in self._functions]
                     if called:
@@ -217,9 +233,8 @@ def slow_queries(
     threshold_min_calls: int = 5,
     critical_mean_ms: float = 1000.0,
 ) -> list[Finding]:
-    """PgHero's rule (≥ `min_calls` calls and ≥ `min_mean_ms` mean) is an info; a mean at or over the
-    user's `threshold_ms` over ≥ `threshold_min_calls` calls (a one-off migration is not a slow query) is a
-    warning; over `critical_mean_ms` with `min_calls` calls, critical."""
+    """Slow statements by SlowRule; a statement that reads no table but calls the database's own functions
+    (StatementSet.function_calls) is a slow function call, pointing inside them."""
     found = []
     rule = SlowRule(min_calls, min_mean_ms, threshold_ms, threshold_min_calls, critical_mean_ms)
     for p in statements.select(lambda s: rule.severity(s) is not None):
