@@ -21,7 +21,7 @@ query's place by its body first, so the policies of the tables under it apply; a
 as its owner, as the planner does, and is left as written.
 
 The role is the one pg_stat_statements recorded for the statement (the busiest one where several ran it);
-a query from a file has none and is read as written.
+a query from a file has the role `--as-role` names, or none, and is then read as written.
 """
 
 from __future__ import annotations
