@@ -142,6 +142,8 @@ class Target:
     measures_queries: bool = False
     # Prisma's pool size per application instance (its URL's connection_limit, which libpq does not read)
     connection_limit: int | None = None
+    # the URL says it goes through PgBouncer (Prisma's pgbouncer=true): its host is the pooler
+    through_pgbouncer: bool = False
 
     @property
     def password(self) -> str:
@@ -283,7 +285,7 @@ class Target:
         except psycopg.Error as exc:
             reason = _first_line(exc, self)
             if UNSUPPORTED_STARTUP_PARAMETER in reason:
-                reason += f": {POOLER_ADVICE}"
+                reason += f": {self.pooler_advice}"
             raise ConnectionFailed(f"cannot connect to {self.where}: {reason}") from None
         for type_name in ("name", "text"):  # text: a name concatenated or cast in a query
             conn.adapters.register_loader(type_name, ReplacingTextLoader)
@@ -295,6 +297,16 @@ class Target:
                 conn.commit()  # (a rollback would undo a SET of the open transaction)
         self._refuse_unapplied_settings(conn, apply)
         return conn
+
+    @property
+    def pooler_advice(self) -> str:
+        """What to do when a pooler stands between pgdba and the server."""
+        if not self.through_pgbouncer:
+            return POOLER_ADVICE
+        return (
+            f"{POOLER_ADVICE} (this URL says pgbouncer=true: give pgdba the address Prisma migrates "
+            "through, its directUrl)"
+        )
 
     @property
     def where(self) -> str:
@@ -329,7 +341,7 @@ class Target:
             conn.close()
             raise ConnectionFailed(
                 f"cannot use {self.where}: the server did not apply pgdba's session settings "
-                f"({'; '.join(unapplied)}): {POOLER_ADVICE}"
+                f"({'; '.join(unapplied)}): {self.pooler_advice}"
             )
 
 
@@ -478,15 +490,21 @@ _NODE_SSL = {"true": "require", "1": "require", "false": "disable", "0": "disabl
 _URI = re.compile(r"^postgres(?:ql)?://", re.IGNORECASE)
 
 
-def prisma_connection_limit(dsn: str) -> int | None:
-    """The pool size per instance a Prisma URL sets (`?connection_limit=N`), else None."""
+def _url_parameter(dsn: str, name: str) -> str | None:
+    """A URL's query parameter (the first of that name), else None."""
     if not _URI.match(dsn) or "?" not in dsn:
         return None
     for part in dsn.partition("?")[2].split("&"):
         key, _, value = part.partition("=")
-        if urllib.parse.unquote(key).lower() == "connection_limit" and value.isdigit() and int(value) > 0:
-            return int(value)
+        if urllib.parse.unquote(key).lower() == name:
+            return urllib.parse.unquote(value)
     return None
+
+
+def prisma_connection_limit(dsn: str) -> int | None:
+    """The pool size per instance a Prisma URL sets (`?connection_limit=N`), else None."""
+    value = _url_parameter(dsn, "connection_limit")
+    return int(value) if value is not None and value.isdigit() and int(value) > 0 else None
 
 
 def _libpq_url(dsn: str) -> str:
@@ -555,6 +573,7 @@ def resolve_target(
                 statement_timeout_ms,
                 lock_timeout_ms,
                 connection_limit=prisma_connection_limit(url),
+                through_pgbouncer=(_url_parameter(url, "pgbouncer") or "").lower() == "true",
             )
             target.params()  # validate early: a malformed DSN is an input error, not a connection error
             return target

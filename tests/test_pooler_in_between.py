@@ -101,6 +101,23 @@ def test_a_pooler_refusing_the_startup_options_is_named(
     assert CLIENT_PASSWORD not in err
 
 
+def test_a_prisma_url_through_pgbouncer_is_told_to_use_the_direct_address(
+    pgbouncer: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prisma's DATABASE_URL behind PgBouncer says `pgbouncer=true`: the advice names the address that
+    reaches PostgreSQL itself, Prisma's directUrl."""
+    url = pgbouncer("") + "&pgbouncer=true&connection_limit=1"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("PGDBA_DSN", raising=False)
+        patch.setenv("DATABASE_URL", url)
+        code = main(["check"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "unsupported startup parameter: options" in err
+    assert "point pgdba at PostgreSQL itself (this URL says pgbouncer=true: give pgdba the address" in err
+    assert "its directUrl)" in err and CLIENT_PASSWORD not in err
+
+
 def test_a_pooler_dropping_the_startup_options_is_refused(
     pgbouncer: Callable[[str], str], capsys: pytest.CaptureFixture[str]
 ) -> None:
