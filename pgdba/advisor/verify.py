@@ -223,7 +223,9 @@ def _bind_all(
             skipped.append(f"not measured (no sample value for a parameter): {short}")
             continue
         if calls:
-            skipped.append(f"measured with {', '.join(calls)} as a value sampled from its column: {short}")
+            skipped.append(
+                f"{', '.join(calls)} bound to a value sampled from the column it is compared with: {short}"
+            )
         bound.append(query)
         used.update({name: tables[name] for name in columns.tables if name in tables})
     return bound, used, skipped

@@ -293,7 +293,8 @@ def test_verify_measures_a_policys_query_for_a_sampled_users_rows(db: TestDataba
     assert "auth.uid()" in feed["query"] and feed["verdict"] == "faster"
     assert len(feed["values"]) == 3  # done, the LIMIT, and the user's id
     assert any(
-        note.startswith("measured with auth.uid() as a value sampled") for note in verification["notes"]
+        note.startswith("auth.uid() bound to a value sampled from the column it is compared with: ")
+        for note in verification["notes"]
     )
     assert advice.recommendations[0].measured == "faster"
 
