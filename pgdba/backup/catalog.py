@@ -204,12 +204,23 @@ SELECT format('partition %I.%I of %s %s', r.nspname, r.relname, i.inhparent::reg
   JOIN pg_inherits i ON i.inhrelid = r.oid
  WHERE c.relispartition
 UNION ALL
-SELECT format('partitioned %I.%I %s', r.nspname, r.relname, pg_get_partkeydef(r.oid))
+-- (the key and the statistics from the catalogs: pg_get_partkeydef and pg_get_statisticsobjdef lock the
+-- table, and a table DDL holds should stop pg_dump, not the lines before it)
+SELECT format('partitioned %I.%I %s (%s)', r.nspname, r.relname,
+              CASE pt.partstrat WHEN 'r' THEN 'RANGE' WHEN 'l' THEN 'LIST' ELSE 'HASH' END,
+              (SELECT string_agg(coalesce(quote_ident(a.attname), 'expression'), ', ' ORDER BY k.n)
+                 FROM unnest(pt.partattrs::int2[]) WITH ORDINALITY AS k (attnum, n)
+                 LEFT JOIN pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = k.attnum))
   FROM user_rel r
- WHERE r.relkind = 'p'
+  JOIN pg_partitioned_table pt ON pt.partrelid = r.oid
 UNION ALL
-SELECT format('statistics %s', pg_get_statisticsobjdef(s.oid))
+SELECT format('statistics %I.%I on %I.%I (%s) kinds=%s', sn.nspname, s.stxname, r.nspname, r.relname,
+              (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.n)
+                 FROM unnest(s.stxkeys::int2[]) WITH ORDINALITY AS k (attnum, n)
+                 JOIN pg_attribute a ON a.attrelid = s.stxrelid AND a.attnum = k.attnum),
+              array_to_string(s.stxkind, ''))
   FROM pg_statistic_ext s
+  JOIN pg_namespace sn ON sn.oid = s.stxnamespace
   JOIN user_rel r ON r.oid = s.stxrelid
 UNION ALL
 SELECT format('domain %I.%I %s%s %s', n.nspname, t.typname, format_type(t.typbasetype, t.typtypmod),
