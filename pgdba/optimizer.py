@@ -81,12 +81,14 @@ def analyze_queries(
     store: HistoryStore | None = None,
     limit: int = 50,
     statements: list[StatementStats] | None = None,
+    functions: frozenset[str] | None = None,
 ) -> AnalyzeReport:
     """Statements with issues (slow, low cache hit, N+1, unstable plan) and what to do about each.
 
     With a history store holding an earlier snapshot of this target, only the activity since that snapshot
     is analysed (pg_stat_statements deltas); otherwise the counters since the last reset. `statements`:
-    pg_stat_statements' rows as the caller has just read them (a page showing them too reads them once).
+    pg_stat_statements' rows as the caller has just read them (a page showing them too reads them once),
+    `functions` the database's own (pgdba.stats.functions) likewise.
     """
     now = datetime.now(UTC)
     with session(target) as conn:
@@ -112,7 +114,8 @@ def analyze_queries(
             window = window_since(taken_at, meta, facts)
             source = "delta"
         read_as = row_security_texts(conn, statements, threshold_ms)
-        functions = user_functions(conn)
+        if functions is None:
+            functions = user_functions(conn)
     report = report_statements(
         statements,
         tables,

@@ -64,11 +64,12 @@ def _with_parameters(conn: psycopg.Connection, text: str) -> tuple[str, list[str
             return text, names
         except errors.UndefinedColumn as exc:
             found = _UNDEFINED.match(exc.diag.message_primary or "")
-            changed = _as_parameter(text, found.group(1).replace('""', '"')) if found else None
-            if changed is None:
+            name = found.group(1).replace('""', '"') if found else None
+            changed = _as_parameter(text, name) if name is not None else None
+            if name is None or changed is None:
                 return text, names
             text = changed
-            names.append(found.group(1) if found else "")
+            names.append(name)
         except psycopg.Error:  # a parameter of unknown type, a privilege: the advisor says what it says
             return text, names
     return text, names

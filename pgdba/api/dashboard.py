@@ -82,12 +82,14 @@ class PanelData:
         def fetch() -> dict[str, Any]:
             store = open_store(self.settings.history_store) if self.settings.history_store else None
             try:
+                read = self.statements()
                 report = analyze_queries(
                     self.target,
                     threshold_ms=100.0,
                     store=store,
                     limit=200,
-                    statements=self.statements().statements,
+                    statements=read.statements,
+                    functions=read.functions,
                 )
                 return with_normalised_queries(report.to_dict())
             finally:

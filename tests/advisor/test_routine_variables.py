@@ -12,21 +12,15 @@ from pgdba.advisor.routine_variables import variables_as_parameters
 from pgdba.advisor.workload import WorkloadQuery, queries_from_statements
 from pgdba.server import load_server_facts
 from tests.conftest import TestDatabase
+from tests.function_workload import ORDERS_AND_CUSTOMER_TOTAL_SQL
 
-FUNCTIONS_SQL = """
-CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id int NOT NULL, status text NOT NULL, total numeric);
-INSERT INTO orders (customer_id, status, total)
-SELECT g % 5000, (ARRAY['new', 'paid', 'shipped'])[g % 3 + 1], g % 100 FROM generate_series(1, 200000) AS g;
-ANALYZE orders;
-CREATE FUNCTION customer_total(c int) RETURNS numeric LANGUAGE plpgsql STABLE AS $$
-DECLARE t numeric;
-BEGIN
-  SELECT sum(total) INTO t FROM orders WHERE customer_id = c AND status = 'paid';
-  RETURN t;
-END $$;
+FUNCTIONS_SQL = (
+    ORDERS_AND_CUSTOMER_TOTAL_SQL
+    + """
 CREATE FUNCTION order_count(who int) RETURNS bigint LANGUAGE sql STABLE
 AS $$ SELECT count(*) FROM orders WHERE customer_id = who AND total > 10 $$;
 """
+)
 
 
 @pytest.mark.catalog

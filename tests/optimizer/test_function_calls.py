@@ -15,21 +15,16 @@ from pgdba.cli import main
 from pgdba.optimizer import NO_STATEMENTS_YET, analyze_queries
 from pgdba.statement_tree import called_functions
 from tests.conftest import TestDatabase
+from tests.function_workload import ORDERS_AND_CUSTOMER_TOTAL_SQL
 
-FUNCTIONS_SQL = """
-CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id int NOT NULL, status text NOT NULL, total numeric);
-INSERT INTO orders (customer_id, status, total)
-SELECT g % 2000, (ARRAY['new', 'paid'])[g % 2 + 1], g % 100 FROM generate_series(1, 100000) AS g;
+FUNCTIONS_SQL = (
+    ORDERS_AND_CUSTOMER_TOTAL_SQL
+    + """
 CREATE SCHEMA api;
-CREATE FUNCTION customer_total(c int) RETURNS numeric LANGUAGE plpgsql STABLE AS $$
-DECLARE t numeric;
-BEGIN
-  SELECT sum(total) INTO t FROM orders WHERE customer_id = c AND status = 'paid';
-  RETURN t;
-END $$;
 CREATE FUNCTION api.recent_orders(c int) RETURNS SETOF orders LANGUAGE sql STABLE
 AS $$ SELECT * FROM orders WHERE customer_id = c ORDER BY id DESC LIMIT 5 $$;
 """
+)
 
 
 @pytest.mark.catalog
