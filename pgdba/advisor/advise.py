@@ -21,8 +21,10 @@ from pgdba.advisor.candidates import (
 )
 from pgdba.advisor.catalog import (
     TableInfo,
+    inheritance_note,
     load_tables,
     locked_relations,
+    never_analysed_note,
     resolve_relations,
     user_table_oids,
 )
@@ -485,6 +487,9 @@ def advise_indexes(
     if writes is None:
         notes.append("write costs not weighed: the workload came from a file")
     notes += timestamptz_day_notes(analysed.columns, analysed.tables)
+    for note in (never_analysed_note(analysed.tables.values()), inheritance_note(analysed.tables.values())):
+        if note is not None:
+            notes.append(note)
     try:
         if session is not None:
             advice = _advise_with_hypopg(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pglast
 import psycopg
 from pglast import ast
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from pgdba.advisor.parse_tree import column_name
@@ -118,6 +120,12 @@ class TableInfo:
     # waits for an ACCESS EXCLUSIVE lock on (DDL in flight), or None: its size is pg_class's page count and
     # its indexes are not read (pg_table_size, pg_get_indexdef … would wait for that lock)
     locked: str | None = None
+    # holds pages but was never analysed (nor vacuumed): no column statistics, so the planner guesses what
+    # matches; `rows` is then the planner's estimate from its size, not pg_class.reltuples (-1)
+    never_analysed: bool = False
+    # the tables that inherit from it (table inheritance, not declarative partitioning), `schema.table`:
+    # a query of it scans them too, and an index on it covers its own rows only
+    inheritance_children: tuple[str, ...] = ()
 
     @property
     def qualified_name(self) -> str:
@@ -144,7 +152,15 @@ SELECT c.oid::int AS oid,
                          ELSE pg_table_size(l.oid) END), 0)::bigint AS size_bytes,
        coalesce(sum(s.n_tup_ins + s.n_tup_upd - s.n_tup_hot_upd), 0)::bigint AS writes,
        coalesce(bool_and(s.n_tup_upd + s.n_tup_del = 0 AND s.n_mod_since_analyze = 0
-                         AND coalesce(s.last_analyze, s.last_autoanalyze) IS NOT NULL), false) AS unchanged
+                         AND coalesce(s.last_analyze, s.last_autoanalyze) IS NOT NULL), false) AS unchanged,
+       -- (pg_relation_size waits for a lock another session holds: a locked table is not asked)
+       coalesce(bool_or(l.reltuples < 0 AND l.relkind <> 'f' AND c.oid <> ALL(%(locked)s)
+                        AND pg_relation_size(l.oid) > 0), false) AS never_analysed,
+       (SELECT coalesce(array_agg(cn.nspname || '.' || ch.relname ORDER BY cn.nspname, ch.relname), '{}')
+          FROM pg_inherits i
+          JOIN pg_class ch ON ch.oid = i.inhrelid
+          JOIN pg_namespace cn ON cn.oid = ch.relnamespace
+         WHERE i.inhparent = c.oid AND c.relkind <> 'p') AS inheritance_children
   FROM parts p
   JOIN pg_class c ON c.oid = p.root
   JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -363,9 +379,13 @@ def load_tables(conn: psycopg.Connection, oids: Iterable[int]) -> dict[int, Tabl
                 unchanged=bool(row["unchanged"]),
                 partitioned=bool(row["partitioned"]),
                 locked=locked.get(row["oid"]),
+                never_analysed=bool(row["never_analysed"]),
+                inheritance_children=tuple(row["inheritance_children"]),
             )
             for row in cur.execute(TABLES_SQL, params).fetchall()
         }
+        for unanalysed in (t for t in tables.values() if t.never_analysed):
+            unanalysed.rows = _planner_rows(cur, unanalysed)
         for row in cur.execute(COLUMNS_SQL, {"oids": oid_list}).fetchall():
             table = tables.get(row["oid"])
             if table is None:
@@ -403,6 +423,48 @@ def load_tables(conn: psycopg.Connection, oids: Iterable[int]) -> dict[int, Tabl
                 )
             )
     return tables
+
+
+def _planner_rows(cur: psycopg.Cursor[dict[str, Any]], table: TableInfo) -> float:
+    """The rows the planner expects a table (a partitioned one: its partitions) to hold. For one never
+    analysed that is its estimate from the table's size on disk, as every plan of it uses."""
+    only = sql.SQL("") if table.partitioned else sql.SQL("ONLY ")  # not an inheritance child's rows
+    query = sql.SQL("EXPLAIN (FORMAT JSON) SELECT FROM {}{}").format(
+        only, sql.Identifier(table.schema, table.name)
+    )
+    plan = cur.execute(query).fetchone()
+    assert plan is not None
+    return float(next(iter(plan.values()))[0]["Plan"]["Plan Rows"])
+
+
+def never_analysed_note(tables: Iterable[TableInfo]) -> str | None:
+    """A note naming the workload's tables that were never analysed: what is advised for them rests on the
+    planner's guesses and may change once they are."""
+    names = sorted({t.qualified_name for t in tables if t.never_analysed})
+    if not names:
+        return None
+    return (
+        f"never analysed: {', '.join(names)}: without column statistics the planner guesses how many rows a "
+        "condition matches (and their row count is its estimate from the size on disk), so the advice for "
+        f"{'it' if len(names) == 1 else 'them'} may change once analysed; run ANALYZE on "
+        f"{'it' if len(names) == 1 else 'them'} (it reads a sample and blocks neither reads nor writes; "
+        "`pgdba maintenance --apply` does it), then advise again"
+    )
+
+
+def inheritance_note(tables: Iterable[TableInfo]) -> str | None:
+    """A note naming the workload's tables with inheritance children: the advisor costs and advises indexes
+    on the tables a query names, and an index on such a parent serves none of its children's rows."""
+    parents = {t.qualified_name: t.inheritance_children for t in tables if t.inheritance_children}
+    if not parents:
+        return None
+    described = "; ".join(f"{name} ({', '.join(children)})" for name, children in sorted(parents.items()))
+    return (
+        f"table inheritance: {described}: a query of such a table scans each child too, and an index on it "
+        "covers only its own rows, so no index on the children is advised or costed; index each child on "
+        "the columns the queries filter by (CREATE INDEX CONCURRENTLY on each), or move to declarative "
+        "partitioning (PARTITION BY), whose partitions the advisor costs and indexes together"
+    )
 
 
 def _column(row: dict[str, object], table_rows: float) -> ColumnInfo:
