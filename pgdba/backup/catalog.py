@@ -102,8 +102,29 @@ def measure_tables(conn: psycopg.Connection, tables: list[TableFacts], checksum_
             table.exact_rows = count_rows(conn, table.schema, table.name)
 
 
+def _acl_text(acl: str) -> str:
+    """SQL for an ACL (`acl`: an aclitem[] expression) as sorted `grantee:PRIVILEGE` items (`*`: with grant
+    option), without the grantor; NULL for an empty one."""
+    return f"""(SELECT string_agg(item, ',' ORDER BY item)
+                  FROM (SELECT format('%s:%s%s',
+                                      CASE WHEN x.grantee = 0 THEN 'public'
+                                           ELSE quote_ident(pg_get_userbyid(x.grantee)) END,
+                                      x.privilege_type, CASE WHEN x.is_grantable THEN '*' ELSE '' END) AS item
+                          FROM aclexplode({acl}) x) AS items)"""
+
+
+_RELATION_ACL = _acl_text("c.relacl")
+_RELATION_DEFAULT_ACL = _acl_text(
+    """acldefault(CASE WHEN r.relkind = 'S' THEN 's' ELSE 'r' END::"char", c.relowner)"""
+)
+_COLUMN_ACL = _acl_text("a.attacl")
+_SCHEMA_ACL = _acl_text("ns.nspacl")
+_SCHEMA_DEFAULT_ACL = _acl_text("acldefault('n', ns.nspowner)")
+_FUNCTION_ACL = _acl_text("p.proacl")
+_FUNCTION_DEFAULT_ACL = _acl_text("acldefault('f', p.proowner)")
+
 # One line per schema object, in a form that survives dump and restore (no OIDs, no attnums, no owner).
-SCHEMA_FINGERPRINT_SQL = """
+SCHEMA_FINGERPRINT_SQL = f"""
 WITH ext_member AS (
     SELECT classid,
            objid
@@ -231,21 +252,79 @@ SELECT format('domain %I.%I %s%s %s', n.nspname, t.typname, format_type(t.typbas
   JOIN user_ns n ON n.oid = t.typnamespace
  WHERE t.typtype = 'd'
    AND NOT EXISTS (SELECT 1 FROM ext_member x WHERE x.classid = 'pg_type'::regclass AND x.objid = t.oid)
+UNION ALL
+SELECT 'fingerprint v3'  -- the kinds below: a v1 or v2 manifest is compared without them
+UNION ALL
+-- privileges that differ from the object's defaults (acldefault: what a NULL ACL means), without their
+-- grantor: who may read, write or run what after a restore
+SELECT format('grant %s %I.%I %s', CASE WHEN r.relkind = 'S' THEN 'sequence' ELSE 'relation' END,
+              r.nspname, r.relname, {_RELATION_ACL})
+  FROM user_rel r
+  JOIN pg_class c ON c.oid = r.oid
+ WHERE c.relacl IS NOT NULL
+   AND {_RELATION_ACL} IS DISTINCT FROM
+       {_RELATION_DEFAULT_ACL}
+UNION ALL
+SELECT format('grant column %I.%I.%I %s', r.nspname, r.relname, a.attname, {_COLUMN_ACL})
+  FROM user_rel r
+  JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
+ WHERE cardinality(a.attacl) > 0
+UNION ALL
+SELECT format('grant schema %I %s', n.nspname, {_SCHEMA_ACL})
+  FROM user_ns n
+  JOIN pg_namespace ns ON ns.oid = n.oid
+ WHERE ns.nspacl IS NOT NULL
+   AND {_SCHEMA_ACL} IS DISTINCT FROM {_SCHEMA_DEFAULT_ACL}
+   AND NOT EXISTS (SELECT 1 FROM ext_member x WHERE x.classid = 'pg_namespace'::regclass AND x.objid = n.oid)
+UNION ALL
+SELECT format('grant function %I.%I(%s) %s', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid),
+              {_FUNCTION_ACL})
+  FROM pg_proc p
+  JOIN user_ns n ON n.oid = p.pronamespace
+ WHERE p.proacl IS NOT NULL
+   AND {_FUNCTION_ACL} IS DISTINCT FROM {_FUNCTION_DEFAULT_ACL}
+   AND NOT EXISTS (SELECT 1 FROM ext_member x WHERE x.classid = 'pg_proc'::regclass AND x.objid = p.oid)
+UNION ALL
+-- logical replication's publications: a restored primary without them stops feeding its subscribers
+SELECT format('publication %I all_tables=%s insert=%s update=%s delete=%s truncate=%s via_root=%s',
+              p.pubname, p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, p.pubviaroot)
+  FROM pg_publication p
+UNION ALL
+-- (from the catalog: the pg_publication_tables view opens each table, which waits for DDL's lock)
+SELECT format('publication_table %I %I.%I', p.pubname, r.nspname, r.relname)
+  FROM pg_publication_rel pr
+  JOIN pg_publication p ON p.oid = pr.prpubid
+  JOIN user_rel r ON r.oid = pr.prrelid
 """
 
-# the kinds of line the fingerprint gained with its `fingerprint v2` line: a manifest written before holds
+# 15+: a publication of every table in a schema (FOR TABLES IN SCHEMA)
+PUBLICATION_SCHEMAS_SQL = """
+UNION ALL
+SELECT format('publication_schema %I %I', p.pubname, n.nspname)
+  FROM pg_publication_namespace pn
+  JOIN pg_publication p ON p.oid = pn.pnpubid
+  JOIN pg_namespace n ON n.oid = pn.pnnspid
+"""
+
+# the kinds of line the fingerprint gained with each `fingerprint vN` line: a manifest written before holds
 # none of them, whatever its source had, so a restored copy's are not compared with it
 FINGERPRINT_V2 = "fingerprint v2"
 V2_KINDS = frozenset(
-    {"fingerprint", "row_security", "policy", "storage", "partition", "partitioned", "statistics", "domain"}
+    {"row_security", "policy", "storage", "partition", "partitioned", "statistics", "domain"}
 )
+FINGERPRINT_V3 = "fingerprint v3"
+V3_KINDS = frozenset({"grant", "publication", "publication_table", "publication_schema"})
+FINGERPRINT_VERSIONS = ((FINGERPRINT_V2, V2_KINDS), (FINGERPRINT_V3, V3_KINDS))
 
 
 def catalog_fingerprint(conn: psycopg.Connection) -> list[str]:
     """The schema as sorted lines (relations, columns, indexes, constraints, views, triggers, enums,
     functions, extensions; row security and policies, storage parameters, partition bounds and keys,
-    extended statistics, domains); call normalize_session first so expressions print schema-qualified."""
-    rows = conn.execute(SCHEMA_FINGERPRINT_SQL).fetchall()
+    extended statistics, domains; privileges other than the defaults, publications); call normalize_session first so expressions print schema-qualified."""
+    query = SCHEMA_FINGERPRINT_SQL
+    if conn.info.server_version >= 150000:
+        query += PUBLICATION_SCHEMAS_SQL
+    rows = conn.execute(query).fetchall()
     return sorted(str(row[0]) for row in rows)
 
 
@@ -256,9 +335,10 @@ def fingerprint_digest(lines: list[str]) -> str:
 def schema_differences(source: list[str], restored: list[str]) -> tuple[list[str], list[str]]:
     """(lines only in the source, lines only in the restored copy). pgdba.schema's comparison runs beside
     this one (schema_model.py): this one is exact text, that one knows which differences matter. A source
-    fingerprint from before `fingerprint v2` is compared on the kinds it has."""
-    if FINGERPRINT_V2 not in source:
-        restored = [line for line in restored if line.split(" ", 1)[0] not in V2_KINDS]
+    fingerprint from before `fingerprint v2` (or v3) is compared on the kinds it has."""
+    for marker, kinds in FINGERPRINT_VERSIONS:
+        if marker not in source:
+            restored = [line for line in restored if line != marker and line.split(" ", 1)[0] not in kinds]
     src, dst = set(source), set(restored)
     return sorted(src - dst), sorted(dst - src)
 

@@ -42,7 +42,7 @@ from psycopg import sql
 
 from pgdba.backup.archive import ArchiveRead, read_archive, read_table_of_contents
 from pgdba.backup.catalog import (
-    FINGERPRINT_V2,
+    FINGERPRINT_VERSIONS,
     LargeObjectUnreadable,
     catalog_fingerprint,
     count_and_checksum,
@@ -578,7 +578,8 @@ def _check_schema(result: RestoreTestResult, manifest: Manifest, conn: psycopg.C
             f"{len(only_source)} object(s) missing, {len(only_restored)} unexpected: {'; '.join(shown)}",
         )
     else:
-        objects = len([line for line in manifest.schema_fingerprint if line != FINGERPRINT_V2])
+        markers = {marker for marker, _ in FINGERPRINT_VERSIONS}
+        objects = len([line for line in manifest.schema_fingerprint if line not in markers])
         result.add("schema.equal", PASS, f"{objects} schema objects identical")
 
 

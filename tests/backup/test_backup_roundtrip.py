@@ -19,7 +19,7 @@ from pgdba.backup import (
     run_backup,
     verify_backup,
 )
-from pgdba.backup.catalog import V2_KINDS
+from pgdba.backup.catalog import FINGERPRINT_V3, V2_KINDS, V3_KINDS
 from pgdba.backup.storage import FileStorage
 from pgdba.cli import main
 from pgdba.errors import InputError
@@ -354,7 +354,71 @@ def test_the_restore_test_compares_row_security_policies_storage_and_partitions(
     assert schema.status == "fail" and "own_notes" in schema.detail and not failed.passed
 
     # a manifest from before these kinds were fingerprinted is compared on the kinds it has
-    info.manifest.schema_fingerprint = [line for line in lines if line.split(" ", 1)[0] not in V2_KINDS]
+    v1_kinds = V2_KINDS | V3_KINDS | {"fingerprint"}  # a v1 manifest has no `fingerprint vN` line either
+    info.manifest.schema_fingerprint = [line for line in lines if line.split(" ", 1)[0] not in v1_kinds]
+    assert len(info.manifest.schema_fingerprint) < len(lines)
+    old = restore_test(file_storage, info, db.target)
+    assert next(c for c in old.checks if c.name == "schema.equal").status == "pass", old.to_dict()
+
+
+GRANTED_SQL = """
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'fingerprint_reader') THEN
+    CREATE ROLE fingerprint_reader;
+  END IF;
+END $$;
+CREATE SCHEMA app;
+CREATE TABLE app.account (id serial PRIMARY KEY, email text, password_hash text);
+CREATE FUNCTION app.touch(i int) RETURNS int LANGUAGE sql AS $f$ SELECT i $f$;
+GRANT USAGE ON SCHEMA app TO fingerprint_reader;
+GRANT SELECT (id, email) ON app.account TO fingerprint_reader;
+GRANT INSERT ON app.account TO fingerprint_reader;
+GRANT USAGE ON SEQUENCE app.account_id_seq TO fingerprint_reader WITH GRANT OPTION;
+REVOKE EXECUTE ON FUNCTION app.touch(int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app.touch(int) TO fingerprint_reader;
+CREATE PUBLICATION account_changes FOR TABLE app.account WITH (publish = 'insert, update');
+"""
+
+
+@pytest.mark.catalog
+def test_the_restore_test_compares_privileges_and_publications(db, file_storage, server_major):
+    """A restored copy whose application role lost a grant (a column's, a sequence's, a function's EXECUTE)
+    fails at the first request, and one without its publication stops feeding subscribers: the fingerprint
+    holds every privilege other than the object's defaults (grantor left out) and each publication."""
+    db.execute(GRANTED_SQL)
+    if server_major >= 15:
+        db.execute("CREATE PUBLICATION app_schema FOR TABLES IN SCHEMA app")
+    manifest = run_backup(db.target, file_storage)
+    lines = manifest.schema_fingerprint
+    assert "grant column app.account.email fingerprint_reader:SELECT" in lines
+    assert "grant sequence app.account_id_seq fingerprint_reader:USAGE*," in " ".join(lines) + ","
+    assert any(
+        line.startswith("grant relation app.account ") and "fingerprint_reader:INSERT" in line
+        for line in lines
+    )
+    assert any(line.startswith("grant function app.touch(i integer) ") for line in lines)
+    assert "grant schema app" in " ".join(lines)
+    assert "publication_table account_changes app.account" in lines
+    assert ("publication_schema app_schema app" in lines) == (server_major >= 15)
+    assert not any(line.startswith("grant column app.account.password_hash") for line in lines)
+    info = find_backup(file_storage, manifest.backup_id, None)
+    assert info.manifest is not None
+    result = restore_test(file_storage, info, db.target)
+    assert next(c for c in result.checks if c.name == "schema.equal").status == "pass", result.to_dict()
+
+    # the source granted a column the restored copy does not: reported
+    info.manifest.schema_fingerprint = [
+        *lines,
+        "grant column app.account.password_hash fingerprint_reader:SELECT",
+    ]
+    failed = restore_test(file_storage, info, db.target)
+    schema = next(c for c in failed.checks if c.name == "schema.equal")
+    assert schema.status == "fail" and "password_hash" in schema.detail and not failed.passed
+
+    # a manifest from before privileges were fingerprinted is compared on the kinds it has
+    info.manifest.schema_fingerprint = [
+        line for line in lines if line != FINGERPRINT_V3 and line.split(" ", 1)[0] not in V3_KINDS
+    ]
     assert len(info.manifest.schema_fingerprint) < len(lines)
     old = restore_test(file_storage, info, db.target)
     assert next(c for c in old.checks if c.name == "schema.equal").status == "pass", old.to_dict()
