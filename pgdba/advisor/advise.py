@@ -21,7 +21,6 @@ from pgdba.advisor.candidates import (
 )
 from pgdba.advisor.catalog import (
     TableInfo,
-    inheritance_note,
     load_tables,
     locked_relations,
     never_analysed_note,
@@ -31,7 +30,14 @@ from pgdba.advisor.catalog import (
 from pgdba.advisor.drops import DropAdvice, indexes_to_drop
 from pgdba.advisor.foreign_key_cover import foreign_key_note, foreign_keys_served
 from pgdba.advisor.observed import ObservedConstants, load_observed_constants, query_fixed_equalities
-from pgdba.advisor.partitioned_build import Buildable, PartitionLayout, lock_free_steps, partition_layout
+from pgdba.advisor.partitioned_build import (
+    Buildable,
+    PartitionLayout,
+    inheritance_layout,
+    inheritance_steps,
+    lock_free_steps,
+    partition_layout,
+)
 from pgdba.advisor.query_columns import QueryColumns, columns_by_role
 from pgdba.advisor.routine_variables import variables_as_parameters
 from pgdba.advisor.row_security import inline_row_security
@@ -316,6 +322,8 @@ class Advice:
 def _create_recommendation(r: Recommendation) -> str:
     if r.status == "measured slower":
         return "do not create it as is: a query it serves measured slower with it; check that query's plan"
+    if r.candidate.inherited:
+        return "create the index on the table and on each of its inheritance children (CONCURRENTLY: no write lock)"
     if r.build_steps:
         return (
             "create the index ON ONLY the partitioned table, then CONCURRENTLY on each partition, attached to "
@@ -487,9 +495,9 @@ def advise_indexes(
     if writes is None:
         notes.append("write costs not weighed: the workload came from a file")
     notes += timestamptz_day_notes(analysed.columns, analysed.tables)
-    for note in (never_analysed_note(analysed.tables.values()), inheritance_note(analysed.tables.values())):
-        if note is not None:
-            notes.append(note)
+    unanalysed = never_analysed_note(analysed.tables.values())
+    if unanalysed is not None:
+        notes.append(unanalysed)
     try:
         if session is not None:
             advice = _advise_with_hypopg(
@@ -530,7 +538,13 @@ def _plan_lock_free_builds(conn: psycopg.Connection, advice: Advice) -> None:
         (r.candidate, r) for r in advice.recommendations
     ]
     planned += [(s, s) for s in advice.search_indexes]
+    inherited: list[str] = []
     for index, advised in planned:
+        if isinstance(index, Candidate) and index.inherited:
+            each = inheritance_steps(index, *inheritance_layout(conn, index.schema, index.table))
+            advised.build_steps = [step.statement.as_string(conn) for step in each]
+            inherited.append(index.relation)
+            continue
         if not index.partitioned:
             continue
         key = (index.schema, index.table)
@@ -552,6 +566,13 @@ def _plan_lock_free_builds(conn: psycopg.Connection, advice: Advice) -> None:
                 if reused
                 else ""
             )
+        )
+    if inherited:
+        advice.notes.append(
+            f"table inheritance ({', '.join(dict.fromkeys(inherited))}): a query of such a table scans its "
+            "inheritance children too, and an index on it covers its own rows only, so each index was costed "
+            "with a hypothetical one on the table and on each child, and the SQL builds it CONCURRENTLY on "
+            "each (a child with the same index already keeps it; a foreign-table child gets none)"
         )
     if blocking:
         advice.notes.append(

@@ -11,6 +11,7 @@ import psycopg
 from psycopg import sql
 
 from pgdba.advisor.advise import Advice
+from pgdba.advisor.candidates import Candidate
 from pgdba.advisor.partitioned_build import Buildable, BuildStep, lock_free_build
 from pgdba.advisor.trigram import EXTENSION, NOT_AVAILABLE_NOTE, SearchIndexAdvice
 from pgdba.errors import InputError
@@ -92,6 +93,10 @@ def _build(
         except psycopg.Error as exc:
             failed.append(f"{index.name()}: {str(exc).splitlines()[0]}")
     _check_built(conn, index.schema, index.name(), index.partitioned, created, failed, kept)
+    if isinstance(index, Candidate) and index.inherited:  # and the same index on each inheritance child
+        for step in (steps or [])[1:]:
+            if step.creates is not None:
+                _check_built(conn, *step.creates, False, created, failed)
 
 
 def _build_lock_free(

@@ -87,6 +87,9 @@ class Candidate:
     fillfactor: int | None = None  # None: PostgreSQL's btree default (90)
     # on a partitioned table: CREATE INDEX builds it on every partition; CONCURRENTLY is refused there
     partitioned: bool = False
+    # on a table with inheritance children: a query of it scans them too, and an index on it covers its own
+    # rows only, so the same index is built on each of them as well (pgdba.advisor.partitioned_build)
+    inherited: bool = False
     # (key column, operator class) of the keys that serve `LIKE 'abc%'` under a non-C collation
     # (text_pattern_ops …); the other keys take their type's default operator class
     pattern_ops: tuple[tuple[str, str], ...] = ()
@@ -270,6 +273,7 @@ class Candidate:
             include,
             fillfactor=self.fillfactor,
             partitioned=self.partitioned,
+            inherited=self.inherited,
             pattern_ops=tuple((c, o) for c, o in self.pattern_ops if c in columns),
             key_functions=tuple((c, f) for c, f in self.key_functions if c in columns),
         )
@@ -657,6 +661,8 @@ def _add(
         candidate = replace(candidate, fillfactor=fillfactor)
     if table.partitioned:
         candidate = replace(candidate, partitioned=True)
+    elif table.inheritance_children:
+        candidate = replace(candidate, inherited=True)
     result.candidates.add(candidate)
     result.by_query[number].add(candidate)
 

@@ -133,13 +133,26 @@ class TableInfo:
 
 
 TABLES_SQL = """
-WITH parts AS (  -- a partitioned table's figures are its leaf partitions' sums; a table is its own leaf
-    SELECT c.oid AS root, coalesce(t.relid, c.oid) AS leaf
+WITH RECURSIVE parts AS (  -- a partitioned table's figures are its leaf partitions' sums; a table is its own
+    SELECT c.oid AS root, coalesce(t.relid, c.oid) AS leaf  -- leaf, with its inheritance children if any
       FROM pg_class c
       -- (not on a locked table: pg_partition_tree locks every partition; pg_partition_tree(NULL) is empty)
       LEFT JOIN LATERAL pg_partition_tree(CASE WHEN c.oid <> ALL(%(locked)s) THEN c.oid END) t
              ON c.relkind = 'p' AND t.isleaf
      WHERE c.oid = ANY(%(oids)s)
+    UNION ALL
+    SELECT p.root, h.inhrelid  -- (a locked child makes its parent locked: catalog.locked_relations)
+      FROM parts p
+      JOIN pg_inherits h ON h.inhparent = p.leaf
+      JOIN pg_class r ON r.oid = p.root
+     WHERE r.relkind <> 'p'
+       AND p.root <> ALL(%(locked)s)
+       AND h.inhrelid NOT IN (SELECT oid FROM timescale_chunks)
+), timescale_chunks AS (
+    -- TimescaleDB's chunks inherit from their hypertable, and TimescaleDB builds a hypertable's indexes on
+    -- them itself (it refuses CREATE INDEX CONCURRENTLY there): not read as inheritance children
+    SELECT k.oid FROM pg_class k JOIN pg_namespace kn ON kn.oid = k.relnamespace
+     WHERE kn.nspname = '_timescaledb_internal'
 )
 SELECT c.oid::int AS oid,
        n.nspname AS schema,
@@ -160,7 +173,8 @@ SELECT c.oid::int AS oid,
           FROM pg_inherits i
           JOIN pg_class ch ON ch.oid = i.inhrelid
           JOIN pg_namespace cn ON cn.oid = ch.relnamespace
-         WHERE i.inhparent = c.oid AND c.relkind <> 'p') AS inheritance_children
+         WHERE i.inhparent = c.oid AND c.relkind <> 'p'
+           AND ch.oid NOT IN (SELECT oid FROM timescale_chunks)) AS inheritance_children
   FROM parts p
   JOIN pg_class c ON c.oid = p.root
   JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -211,7 +225,10 @@ SELECT a.attrelid::int AS oid,
   LEFT JOIN pg_stats s ON s.schemaname = n.nspname
                       AND s.tablename = c.relname
                       AND s.attname = a.attname
-                      AND s.inherited = (c.relkind = 'p')  -- a partitioned table's are over its partitions
+                      -- a partitioned table's are over its partitions, an inheritance parent's over its
+                      -- children too (as the planner reads them for a query of it)
+                      AND s.inherited = (c.relkind = 'p' OR EXISTS (SELECT FROM pg_inherits h
+                                                                     WHERE h.inhparent = c.oid))
  WHERE a.attrelid = ANY(%(oids)s)
    AND a.attnum > 0
    AND NOT a.attisdropped
@@ -449,21 +466,6 @@ def never_analysed_note(tables: Iterable[TableInfo]) -> str | None:
         f"{'it' if len(names) == 1 else 'them'} may change once analysed; run ANALYZE on "
         f"{'it' if len(names) == 1 else 'them'} (it reads a sample and blocks neither reads nor writes; "
         "`pgdba maintenance --apply` does it), then advise again"
-    )
-
-
-def inheritance_note(tables: Iterable[TableInfo]) -> str | None:
-    """A note naming the workload's tables with inheritance children: the advisor costs and advises indexes
-    on the tables a query names, and an index on such a parent serves none of its children's rows."""
-    parents = {t.qualified_name: t.inheritance_children for t in tables if t.inheritance_children}
-    if not parents:
-        return None
-    described = "; ".join(f"{name} ({', '.join(children)})" for name, children in sorted(parents.items()))
-    return (
-        f"table inheritance: {described}: a query of such a table scans each child too, and an index on it "
-        "covers only its own rows, so no index on the children is advised or costed; index each child on "
-        "the columns the queries filter by (CREATE INDEX CONCURRENTLY on each), or move to declarative "
-        "partitioning (PARTITION BY), whose partitions the advisor costs and indexes together"
     )
 
 

@@ -87,6 +87,20 @@ def migration_lock_note(
     )
 
 
+def inheritance_patch_note(kind: str, patched: Sequence[Candidate]) -> str | None:
+    """The note for patched indexes on tables with inheritance children: the ORM's migration creates the index
+    on the table only, and a query of it scans the children too. None when there are none."""
+    tables = sorted({c.relation for c in patched if c.inherited})
+    if not tables:
+        return None
+    orm = "Prisma Migrate" if kind == "prisma" else "drizzle-kit's migration"
+    return (
+        f"{orm} creates the index on {', '.join(tables)} only, not on {'its' if len(tables) == 1 else 'their'} "
+        "inheritance children, whose rows the queries read too: run the SQL, which builds it on each child "
+        f"as well, {MIGRATION_LOCK_FOLLOW_UP[kind]}"
+    )
+
+
 def _diff(path: str, old: str, new: str) -> str:
     return "".join(
         difflib.unified_diff(
@@ -263,7 +277,8 @@ def prisma_patch(
         inserts.setdefault(model.close_line, []).append(f"{model.indent}{line}\n")
         notes = [PRISMA_TRIGRAM_NOTE]
     locking = migration_lock_note("prisma", patched, table_bytes or {})
-    notes += [locking] if locking else []
+    inheriting = inheritance_patch_note("prisma", patched)
+    notes += [note for note in (locking, inheriting) if note]
     new_lines: list[str] = []
     for number, line in enumerate(lines):
         new_lines.extend(inserts.get(number, []))
@@ -574,7 +589,8 @@ def drizzle_patch(
         pending.setdefault(search.table, []).append(call)
         notes = [DRIZZLE_TRIGRAM_NOTE]
     locking = migration_lock_note("drizzle", patched, table_bytes or {})
-    notes += [locking] if locking else []
+    inheriting = inheritance_patch_note("drizzle", patched)
+    notes += [note for note in (locking, inheriting) if note]
     for table_name, calls in pending.items():
         edits.append(_entries_edit(source, tables[table_name], calls))
     if pending:

@@ -241,9 +241,61 @@ def partition_layout(conn: psycopg.Connection, schema: str, table: str) -> Parti
     return partitions, partition_indexes(conn, partitions)
 
 
+# the inheritance children of a table at every level, parents first, as partitions are listed
+INHERITANCE_CHILDREN_SQL = """
+WITH RECURSIVE tree AS (
+    SELECT h.inhrelid AS oid, h.inhparent AS parent, 1 AS level
+      FROM pg_inherits h
+     WHERE h.inhparent = %(table)s::regclass
+     UNION ALL
+    SELECT h.inhrelid, h.inhparent, t.level + 1
+      FROM pg_inherits h
+      JOIN tree t ON h.inhparent = t.oid
+)
+SELECT n.nspname, c.relname, c.relkind::text, pn.nspname, p.relname
+  FROM tree
+  JOIN pg_class c ON c.oid = tree.oid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_class p ON p.oid = tree.parent
+  JOIN pg_namespace pn ON pn.oid = p.relnamespace
+ ORDER BY tree.level, n.nspname, c.relname
+"""
+
+
+def inheritance_layout(conn: psycopg.Connection, schema: str, table: str) -> PartitionLayout:
+    """The table's inheritance children (every level, parents first) and their indexes, as they are now:
+    what inheritance_steps builds over."""
+    name = sql.Identifier(schema, table).as_string(conn)
+    children = [Partition(*row) for row in conn.execute(INHERITANCE_CHILDREN_SQL, {"table": name}).fetchall()]
+    return children, partition_indexes(conn, children)
+
+
+def inheritance_steps(
+    candidate: Candidate,
+    children: Sequence[Partition],
+    existing: Mapping[tuple[str, str], Sequence[PartitionIndex]] | None = None,
+) -> list[BuildStep]:
+    """The statements that build `candidate` on its table and on each of its inheritance children (a query of
+    the table scans them too; an index on it covers its own rows only): CREATE INDEX CONCURRENTLY on each,
+    the table's first. A child that has an index of the same definition already (`existing`:
+    partition_indexes) keeps it; a foreign-table child has none."""
+    steps = [BuildStep(candidate.ddl(concurrently=True), (candidate.schema, candidate.name()), True)]
+    for child in children:
+        if child.kind not in ("r", "m") or any(
+            ix.matches(candidate) for ix in (existing or {}).get((child.schema, child.name), ())
+        ):
+            continue
+        own = dataclasses.replace(candidate, schema=child.schema, table=child.name, inherited=False)
+        steps.append(BuildStep(own.ddl(concurrently=True), (child.schema, own.name()), True))
+    return steps
+
+
 def lock_free_build(conn: psycopg.Connection, candidate: Buildable) -> list[BuildStep] | None:
-    """lock_free_steps over the table's partitions and their indexes as they are now; None for a table that
-    is not partitioned, or has a foreign-table partition."""
+    """lock_free_steps over the table's partitions and their indexes as they are now (inheritance_steps over
+    its inheritance children, on a table that has them); None for a table that is neither, or has a
+    foreign-table partition."""
+    if isinstance(candidate, Candidate) and candidate.inherited:
+        return inheritance_steps(candidate, *inheritance_layout(conn, candidate.schema, candidate.table))
     if not candidate.partitioned:
         return None
     return lock_free_steps(candidate, *partition_layout(conn, candidate.schema, candidate.table))

@@ -195,6 +195,23 @@ SELECT n.nspname,
 """
 
 
+# a table and its inheritance children, theirs too (not foreign tables, which have no index)
+INHERITANCE_TABLES_SQL = """
+WITH RECURSIVE tree AS (
+    SELECT %s::regclass::oid AS oid
+     UNION ALL
+    SELECT h.inhrelid FROM pg_inherits h JOIN tree t ON h.inhparent = t.oid
+)
+SELECT n.nspname,
+       c.relname
+  FROM tree
+  JOIN pg_class c ON c.oid = tree.oid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'm')
+ ORDER BY c.oid <> %s::regclass::oid, n.nspname, c.relname
+"""
+
+
 @dataclass(frozen=True)
 class CostedPlan:
     """Total planner cost and the names of the indexes the plan uses."""
@@ -315,7 +332,9 @@ class WhatIfSession:
                 self._add(candidate, config)
 
     def _add(self, candidate: Candidate, config: frozenset[Candidate]) -> None:
-        if candidate.partitioned and len(self._leaf_partitions(candidate)) > self.max_partitions:
+        if (candidate.partitioned or candidate.inherited) and len(
+            self._leaf_partitions(candidate)
+        ) > self.max_partitions:
             self._reject_partitioned(
                 candidate,
                 f"more than {self.max_partitions} partitions; --max-partitions costs more, each what-if plan "
@@ -328,7 +347,7 @@ class WhatIfSession:
             # HypoPG refuses this definition (e.g. an unsupported column type): never propose it
             self.rejected.add(candidate)
         except _OidRangeExhausted as exc:
-            if not candidate.partitioned:
+            if not (candidate.partitioned or candidate.inherited):
                 raise NotAvailable(
                     f"{exc.count} hypothetical indexes at once exceed HypoPG's OID range "
                     "(HypoPG 1.4+ with hypopg.use_real_oids has no such limit)"
@@ -338,7 +357,12 @@ class WhatIfSession:
 
     def _reject_partitioned(self, candidate: Candidate, why: str) -> None:
         self.rejected.add(candidate)
-        note = f"{candidate.relation}: partitioned table not costed ({why}: one hypothetical index per partition)"
+        kind, each = (
+            ("table with inheritance children", "table")
+            if candidate.inherited
+            else ("partitioned table", "partition")
+        )
+        note = f"{candidate.relation}: {kind} not costed ({why}: one hypothetical index per {each})"
         if note not in self.notes:
             self.notes.append(note)
 
@@ -371,7 +395,7 @@ class WhatIfSession:
         again (none of a half-made candidate stays behind)."""
         if candidate not in self._ddls:  # (a greedy creates and drops a candidate many times)
             targets: list[tuple[str, str] | None] = [None]
-            if candidate.partitioned:
+            if candidate.partitioned or candidate.inherited:
                 targets = list(self._leaf_partitions(candidate))
             self._ddls[candidate] = [
                 candidate.ddl(concurrently=False, named=False, on=t).as_string(self.conn) for t in targets
@@ -389,15 +413,21 @@ class WhatIfSession:
         return [(int(oid), str(name)) for oid, name in rows]
 
     def hypothetical_count(self, candidate: Candidate) -> int:
-        """How many hypothetical indexes the candidate takes: one per leaf partition on a partitioned table."""
-        return len(self._leaf_partitions(candidate)) if candidate.partitioned else 1
+        """How many hypothetical indexes the candidate takes: one per leaf partition on a partitioned table,
+        one per table of the hierarchy on a table with inheritance children."""
+        spread = candidate.partitioned or candidate.inherited
+        return len(self._leaf_partitions(candidate)) if spread else 1
 
     def _leaf_partitions(self, candidate: Candidate) -> list[tuple[str, str]]:
-        """(schema, table) of each leaf partition of the candidate's partitioned table, read once."""
+        """(schema, table) of each leaf partition of the candidate's partitioned table (of its table and
+        each inheritance child, on a table that has them), read once."""
         key = (candidate.schema, candidate.table)
         if key not in self._leaves:
             parent = sql.Identifier(*key).as_string(self.conn)
-            rows = self.conn.execute(LEAF_PARTITIONS_SQL, (parent,)).fetchall()
+            if candidate.inherited:
+                rows = self.conn.execute(INHERITANCE_TABLES_SQL, (parent, parent)).fetchall()
+            else:
+                rows = self.conn.execute(LEAF_PARTITIONS_SQL, (parent,)).fetchall()
             self._leaves[key] = [(str(schema), str(name)) for schema, name in rows]
         return self._leaves[key]
 

@@ -1,12 +1,18 @@
-"""A table never analysed (just loaded or restored, before autovacuum reaches it) has no statistics:
-pg_class.reltuples is -1. The advisor took that as 0 rows, so every index on it was estimated at 16 kB, and
-said nothing about the plans resting on the planner's guesses (advised again after ANALYZE, the choice
-changed: `(user_id, expires_at)` became `(user_id)`)."""
+"""Tables whose rows the catalog does not describe as a plain table's: one never analysed (just loaded or
+restored, before autovacuum reaches it: pg_class.reltuples is -1, which the advisor took as 0 rows, so every
+index on it was estimated at 16 kB, and said nothing about the plans resting on the planner's guesses), and
+one with inheritance children (legacy partitioning: a query of it scans them too, and nothing was advised)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from pgdba.advisor.apply import create_indexes
+from pgdba.advisor.candidates import Candidate
+from pgdba.advisor.orm_patch import prisma_patch
+from pgdba.advisor.partitioned_build import inheritance_layout, inheritance_steps
 from tests.advisor.helpers import advise, table_info
 from tests.conftest import TestDatabase
 
@@ -58,25 +64,98 @@ def test_a_never_analysed_table_holds_the_rows_the_planner_expects(db: TestDatab
         assert not info.never_analysed and info.rows == 100_000
 
 
+READINGS_SQL = """
+CREATE TABLE readings (device int NOT NULL, at timestamptz NOT NULL, v float8);
+CREATE TABLE readings_2025 () INHERITS (readings);
+CREATE TABLE readings_2026 () INHERITS (readings);
+INSERT INTO readings_2025 SELECT g % 1000, now() - interval '1 year' - g * interval '1 minute', g
+  FROM generate_series(1, 30000) g;
+INSERT INTO readings_2026 SELECT g % 1000, now() - g * interval '1 minute', g FROM generate_series(1, 50000) g;
+ANALYZE readings, readings_2025, readings_2026;
+"""
+
+
 @pytest.mark.catalog
 @pytest.mark.hypopg
-def test_a_table_with_inheritance_children_is_named_in_a_note(db: TestDatabase) -> None:
+def test_a_table_with_inheritance_children_gets_its_index_on_each_child(db: TestDatabase) -> None:
     """Legacy partitioning by table inheritance: the query names the parent, which holds no rows; its
-    children hold them all. Before, the advice was silent (no index, no note) while the check-up pointed
-    each child's sequential scans at `pgdba advise indexes`."""
+    children hold them all. Before, nothing was advised (a hypothetical index on the parent serves none of
+    its children's rows) while the check-up pointed each child's sequential scans at `advise indexes`."""
+    db.execute(READINGS_SQL)
+    query = "SELECT avg(v) FROM readings WHERE device = $1 AND at >= $2"
+    advice = advise(db, [query])
+
+    [chosen] = advice.recommendations
+    assert chosen.candidate.table == "readings" and chosen.candidate.inherited
+    assert chosen.candidate.columns[0] == "device"
+    assert chosen.queries[0].cost_after < chosen.queries[0].cost_before / 10
+    assert [step.split(" ON ")[1].split(" USING")[0] for step in chosen.build_steps] == [
+        '"public"."readings"',
+        '"public"."readings_2025"',
+        '"public"."readings_2026"',
+    ]
+    assert all(step.startswith("CREATE INDEX CONCURRENTLY ") for step in chosen.build_steps)
+    assert any(note.startswith("table inheritance (public.readings)") for note in advice.notes)
+
+    with db.target.connect(apply=True) as conn:
+        created, failed = create_indexes(conn, advice)
+    assert failed == [] and len(created) == 3
+    with db.connect() as conn:
+        conn.execute("SET enable_seqscan = off")  # (a plan that can use the child's index, on any size)
+        plan = "\n".join(
+            row[0] for row in conn.execute("EXPLAIN SELECT avg(v) FROM readings WHERE device = 7").fetchall()
+        )
+    assert f"readings_2026_{chosen.candidate.name().removeprefix('readings_')}" in plan
+    again = advise(db, [query])  # now served: no index leading with device, the query's cost as advised
+    assert again.cost_before < chosen.queries[0].cost_before / 10
+    assert not [r for r in again.recommendations if r.candidate.columns[0] == "device"]
+
+
+@pytest.mark.catalog
+def test_a_child_that_has_the_index_already_keeps_it(db: TestDatabase) -> None:
+    db.execute(READINGS_SQL + "CREATE INDEX readings_2025_by_device ON readings_2025 (device);")
+    with db.target.connect() as conn:
+        children, existing = inheritance_layout(conn, "public", "readings")
+    assert [(c.name, c.parent_name) for c in children] == [
+        ("readings_2025", "readings"),
+        ("readings_2026", "readings"),
+    ]
+    steps = inheritance_steps(
+        Candidate("public", "readings", ("device",), inherited=True), children, existing
+    )
+    assert [step.creates for step in steps] == [
+        ("public", "readings_device_idx"),
+        ("public", "readings_2026_device_idx"),
+    ]
+
+
+def test_an_orm_patch_on_a_table_with_inheritance_children_says_the_migration_misses_them(
+    tmp_path: Path,
+) -> None:
+    schema = tmp_path / "schema.prisma"
+    schema.write_text(
+        'datasource db {\n  provider = "postgresql"\n  url      = env("DATABASE_URL")\n}\n\n'
+        "model readings {\n  id     Int @id\n  device Int\n}\n"
+    )
+    inherited = Candidate("public", "readings", ("device",), inherited=True)
+    patch = prisma_patch(schema, [inherited])
+    assert "@@index([device])" in patch.new_text
+    [note] = [n for n in patch.notes if "inheritance children" in n]
+    assert note.startswith("Prisma Migrate creates the index on public.readings only")
+    assert not [n for n in prisma_patch(schema, [Candidate("public", "readings", ("device",))]).notes]
+
+
+@pytest.mark.catalog
+def test_timescaledb_chunks_are_not_read_as_inheritance_children(db: TestDatabase) -> None:
+    """TimescaleDB's chunks inherit from their hypertable and TimescaleDB builds the hypertable's indexes on
+    them itself (refusing CONCURRENTLY there): the hypertable is advised as a plain table, as before."""
     db.execute(
         """
-        CREATE TABLE readings (device int NOT NULL, at timestamptz NOT NULL, v float8);
-        CREATE TABLE readings_2025 () INHERITS (readings);
-        CREATE TABLE readings_2026 () INHERITS (readings);
-        INSERT INTO readings_2026 SELECT g % 1000, now() - g * interval '1 minute', g FROM generate_series(1, 50000) g;
-        ANALYZE readings, readings_2025, readings_2026;
+        CREATE SCHEMA _timescaledb_internal;
+        CREATE TABLE hyper (device int, at timestamptz);
+        CREATE TABLE _timescaledb_internal._hyper_1_1_chunk () INHERITS (hyper);
+        CREATE TABLE hyper_archive () INHERITS (hyper);
         """
     )
-    advice = advise(db, ["SELECT avg(v) FROM readings WHERE device = $1 AND at >= $2"])
-
-    [note] = [n for n in advice.notes if n.startswith("table inheritance")]
-    assert "public.readings (public.readings_2025, public.readings_2026)" in note
-    assert not [r for r in advice.recommendations if r.candidate.table == "readings"]
     with db.target.connect() as conn:
-        assert table_info(conn, "readings_2026").inheritance_children == ()
+        assert table_info(conn, "hyper").inheritance_children == ("public.hyper_archive",)
