@@ -411,13 +411,14 @@ def test_maintenance_vacuum_is_not_cut_short_by_pgdbas_statement_timeout(
     script(
         db,
         "CREATE TABLE attempt (id int PRIMARY KEY, note text) WITH (autovacuum_enabled = false);"
-        "INSERT INTO attempt SELECT g, repeat('x', 200) FROM generate_series(1, 200000) g;"
+        "INSERT INTO attempt SELECT g, repeat('x', 200) FROM generate_series(1, 400000) g;"
         "ANALYZE attempt;"
         "DELETE FROM attempt WHERE id % 2 = 0",
     )
     plan = eventually(lambda: maintenance_plan(db.target), lambda p: bool(p.items))
-    # a session whose statement_timeout (1 ms here, pgdba's 30 s on a big table) is far below the VACUUM's
-    hurried = resolve_target(db.dsn, statement_timeout_ms=1)
+    # a session whose statement_timeout (100 ms here, pgdba's 30 s on a big table) is far below the VACUUM's
+    # (about 0.35 s on an idle 2-core machine); 1 ms cut pgdba's own catalog query before it once, in CI
+    hurried = resolve_target(db.dsn, statement_timeout_ms=100)
     apply_maintenance(hurried, plan, announce=lambda _: None)
     assert [(i.table, i.status, i.error) for i in plan.items] == [("attempt", "done", None)]
     # the CLI's --vacuum-timeout bounds it when asked to, and says the VACUUM failed
