@@ -36,7 +36,7 @@ from pgdba.server import load_server_facts
 from pgdba.stats.foreign_keys import ForeignKey, foreign_keys
 from pgdba.stats.functions import user_functions
 from pgdba.stats.indexes import IndexStats, index_stats
-from pgdba.stats.partitions import Partition, partition_trees
+from pgdba.stats.partitions import Partition, inheritance_trees, partition_trees
 from pgdba.stats.statements import StatementStats, hidden_statements, statement_stats, unreadable_reason
 from pgdba.stats.tables import TableStats, table_stats
 from pgdba.target import Target, session
@@ -102,6 +102,7 @@ def analyze_queries(
         # an index advised on a partitioned table is built over its partitions without blocking writes
         partitioned = any(t.kind == "partitioned table" for t in tables)
         partitions = partition_trees(conn) if partitioned else {}
+        inheritance = inheritance_trees(conn)  # tables whose inheritance children a query reads too
         indexes_of_partitions = partition_indexes(conn) if partitioned else {}
         source, start, window = "cumulative", facts.statements_reset, ""
         cumulative = statements
@@ -129,6 +130,7 @@ def analyze_queries(
         partitions=partitions,
         partition_indexes=indexes_of_partitions,
         read_as=read_as,
+        inheritance=inheritance,
     )
     if source == "delta" and report.analyzed == 0:
         cumulative_pool = StatementSet(cumulative)
@@ -193,6 +195,7 @@ def report_statements(
     partitions: Mapping[tuple[str, str], Sequence[Partition]] | None = None,
     partition_indexes: Mapping[tuple[str, str], Sequence[PartitionIndex]] | None = None,
     read_as: Mapping[tuple[int, int, int, bool], str] | None = None,
+    inheritance: Mapping[tuple[str, str], Sequence[Partition]] | None = None,
 ) -> AnalyzeReport:
     """The optimizer report over statistics already collected (pure: no connection). An N+1 needs list
     queries on the looked-up table or one related to it by a foreign key in `fks` (on any table without).
@@ -219,6 +222,7 @@ def report_statements(
                 and bool(list_queries_behind(p, pool, fks)),
                 partitions=partitions,
                 partition_indexes=partition_indexes,
+                inheritance=inheritance,
             )
             for p in suspects
         )

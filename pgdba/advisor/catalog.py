@@ -26,6 +26,7 @@ from pgdba.stats.indexes import (
     SERVED_FOREIGN_KEY_SQL,
 )
 from pgdba.stats.locks import BLOCKED_RELATIONS
+from pgdba.stats.partitions import TIMESCALE_CHUNKS_SQL
 
 # Columns wider than this on average make poor btree keys (and the btree limit is ~2.7 kB per entry).
 MAX_KEY_AVG_WIDTH = 512
@@ -132,7 +133,7 @@ class TableInfo:
         return f"{self.schema}.{self.name}"
 
 
-TABLES_SQL = """
+TABLES_SQL = f"""
 WITH RECURSIVE parts AS (  -- a partitioned table's figures are its leaf partitions' sums; a table is its own
     SELECT c.oid AS root, coalesce(t.relid, c.oid) AS leaf  -- leaf, with its inheritance children if any
       FROM pg_class c
@@ -151,8 +152,7 @@ WITH RECURSIVE parts AS (  -- a partitioned table's figures are its leaf partiti
 ), timescale_chunks AS (
     -- TimescaleDB's chunks inherit from their hypertable, and TimescaleDB builds a hypertable's indexes on
     -- them itself (it refuses CREATE INDEX CONCURRENTLY there): not read as inheritance children
-    SELECT k.oid FROM pg_class k JOIN pg_namespace kn ON kn.oid = k.relnamespace
-     WHERE kn.nspname = '_timescaledb_internal'
+    {TIMESCALE_CHUNKS_SQL}
 )
 SELECT c.oid::int AS oid,
        n.nspname AS schema,
@@ -169,7 +169,7 @@ SELECT c.oid::int AS oid,
        -- (pg_relation_size waits for a lock another session holds: a locked table is not asked)
        coalesce(bool_or(l.reltuples < 0 AND l.relkind <> 'f' AND c.oid <> ALL(%(locked)s)
                         AND pg_relation_size(l.oid) > 0), false) AS never_analysed,
-       (SELECT coalesce(array_agg(cn.nspname || '.' || ch.relname ORDER BY cn.nspname, ch.relname), '{}')
+       (SELECT coalesce(array_agg(cn.nspname || '.' || ch.relname ORDER BY cn.nspname, ch.relname), '{{}}')
           FROM pg_inherits i
           JOIN pg_class ch ON ch.oid = i.inhrelid
           JOIN pg_namespace cn ON cn.oid = ch.relnamespace

@@ -36,7 +36,7 @@ from pgdba.advisor.query_columns import CAST_KEY_FUNCTIONS
 from pgdba.advisor.trigram import OPCLASS, SearchIndexAdvice
 from pgdba.stats.indexes import INCLUDE_COLUMNS_SQL, KEY_COLUMNS_SQL, KEY_DEFINITIONS_SQL
 from pgdba.stats.locks import BLOCKED_RELATIONS
-from pgdba.stats.partitions import Partition, partition_trees
+from pgdba.stats.partitions import Partition, inheritance_trees, partition_trees
 
 
 @dataclass(frozen=True)
@@ -241,32 +241,10 @@ def partition_layout(conn: psycopg.Connection, schema: str, table: str) -> Parti
     return partitions, partition_indexes(conn, partitions)
 
 
-# the inheritance children of a table at every level, parents first, as partitions are listed
-INHERITANCE_CHILDREN_SQL = """
-WITH RECURSIVE tree AS (
-    SELECT h.inhrelid AS oid, h.inhparent AS parent, 1 AS level
-      FROM pg_inherits h
-     WHERE h.inhparent = %(table)s::regclass
-     UNION ALL
-    SELECT h.inhrelid, h.inhparent, t.level + 1
-      FROM pg_inherits h
-      JOIN tree t ON h.inhparent = t.oid
-)
-SELECT n.nspname, c.relname, c.relkind::text, pn.nspname, p.relname
-  FROM tree
-  JOIN pg_class c ON c.oid = tree.oid
-  JOIN pg_namespace n ON n.oid = c.relnamespace
-  JOIN pg_class p ON p.oid = tree.parent
-  JOIN pg_namespace pn ON pn.oid = p.relnamespace
- ORDER BY tree.level, n.nspname, c.relname
-"""
-
-
 def inheritance_layout(conn: psycopg.Connection, schema: str, table: str) -> PartitionLayout:
     """The table's inheritance children (every level, parents first) and their indexes, as they are now:
     what inheritance_steps builds over."""
-    name = sql.Identifier(schema, table).as_string(conn)
-    children = [Partition(*row) for row in conn.execute(INHERITANCE_CHILDREN_SQL, {"table": name}).fetchall()]
+    children = inheritance_trees(conn, (schema, table)).get((schema, table), [])
     return children, partition_indexes(conn, children)
 
 

@@ -34,6 +34,7 @@ from psycopg.types.string import StrDumper
 from pgdba.advisor.candidates import Candidate
 from pgdba.advisor.parse_tree import walk
 from pgdba.errors import NotAvailable
+from pgdba.stats.partitions import inheritance_trees
 
 _STATEMENT = "pgdba_whatif"
 
@@ -192,23 +193,6 @@ SELECT n.nspname,
  WHERE t.isleaf
    AND c.relkind <> 'f'  -- CREATE INDEX on the table leaves out a foreign-table partition (it has no index)
  ORDER BY n.nspname, c.relname
-"""
-
-
-# a table and its inheritance children, theirs too (not foreign tables, which have no index)
-INHERITANCE_TABLES_SQL = """
-WITH RECURSIVE tree AS (
-    SELECT %s::regclass::oid AS oid
-     UNION ALL
-    SELECT h.inhrelid FROM pg_inherits h JOIN tree t ON h.inhparent = t.oid
-)
-SELECT n.nspname,
-       c.relname
-  FROM tree
-  JOIN pg_class c ON c.oid = tree.oid
-  JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind IN ('r', 'm')
- ORDER BY c.oid <> %s::regclass::oid, n.nspname, c.relname
 """
 
 
@@ -424,11 +408,12 @@ class WhatIfSession:
         key = (candidate.schema, candidate.table)
         if key not in self._leaves:
             parent = sql.Identifier(*key).as_string(self.conn)
-            if candidate.inherited:
-                rows = self.conn.execute(INHERITANCE_TABLES_SQL, (parent, parent)).fetchall()
+            if candidate.inherited:  # the table itself holds rows too
+                children = inheritance_trees(self.conn, key).get(key, [])
+                self._leaves[key] = [key, *((c.schema, c.name) for c in children if c.kind == "r")]
             else:
                 rows = self.conn.execute(LEAF_PARTITIONS_SQL, (parent,)).fetchall()
-            self._leaves[key] = [(str(schema), str(name)) for schema, name in rows]
+                self._leaves[key] = [(str(schema), str(name)) for schema, name in rows]
         return self._leaves[key]
 
     # costing ---------------------------------------------------------------------------------------------

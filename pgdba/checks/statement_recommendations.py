@@ -9,7 +9,7 @@ from typing import Any
 
 from pgdba.advisor.candidates import Candidate, identifier_prefix
 from pgdba.advisor.catalog import key_function
-from pgdba.advisor.partitioned_build import Buildable, PartitionIndex, lock_free_statements
+from pgdba.advisor.partitioned_build import Buildable, PartitionIndex, inheritance_steps, lock_free_statements
 from pgdba.advisor.query_columns import QueryColumns, Role, columns_by_role
 from pgdba.advisor.trigram import SearchIndexAdvice, TrigramExtension, is_trigram_opclass
 from pgdba.checks.statement_issues import (
@@ -252,6 +252,26 @@ def _lock_free_sql(
     return index.ddl(concurrently=False).as_string(None) + ";" if steps is None else "\n".join(steps)
 
 
+def _children_lacking(
+    children: Sequence[Partition],
+    named: Mapping[str, TableStats],
+    key: tuple[str, ...],
+    indexes: Sequence[IndexStats],
+    equalities: int,
+    min_table_rows: int,
+) -> list[Partition]:
+    """The inheritance children (plain tables) of at least `min_table_rows` rows that no existing index
+    serves `key` on."""
+    lacking = []
+    for child in children:
+        stats = named.get(f"{child.schema}.{child.name}")
+        if child.kind != "r" or stats is None or max(stats.estimated_rows, stats.live_rows) < min_table_rows:
+            continue
+        if not covered_by_existing(stats, key, indexes, equalities=equalities):
+            lacking.append(child)
+    return lacking
+
+
 def _trigram_keys(indexes: Sequence[IndexStats], table: TableStats) -> set[tuple[str, str]]:
     """(column, function) of each key a valid, full GIN or GiST index of the table has with a trigram
     operator class: `title` → ("title", ""), `lower(title)` → ("title", "lower")."""
@@ -305,11 +325,14 @@ def analyze_statement(
     repeated_per_listed_row: bool = False,
     partitions: Mapping[tuple[str, str], Sequence[Partition]] | None = None,
     partition_indexes: Mapping[tuple[str, str], Sequence[PartitionIndex]] | None = None,
+    inheritance: Mapping[tuple[str, str], Sequence[Partition]] | None = None,
 ) -> QueryRecommendation | None:
     """The statement's issues and recommendations, or None when it has no issue or is not an application
     query (see is_application_query). `columns`: the statement already parsed, if the caller has it.
     `partitions` (pgdba.stats.partitions.partition_trees) and their indexes (partition_indexes): an index
-    on a partitioned table is built over them without blocking writes.
+    on a partitioned table is built over them without blocking writes. `inheritance`
+    (pgdba.stats.partitions.inheritance_trees): a table's inheritance children, whose rows a query of it
+    reads too; the index is advised on each of them that lacks it.
     `repeated_per_listed_row`: list queries were found whose rows its calls track (see
     pgdba.checks.queries.list_queries_behind); without them a hot key lookup is no N+1."""
     if columns is None:
@@ -331,7 +354,24 @@ def analyze_statement(
         key = index_candidate(columns, relation)
         rows = max(table.estimated_rows, table.live_rows)
         equalities = equality_prefix(columns, relation, key)
-        if (
+        children = (inheritance or {}).get((table.schema, table.table), [])
+        if key and children:
+            lacking = _children_lacking(children, named, key, indexes, equalities, min_table_rows)
+            if lacking or (
+                rows >= min_table_rows and not covered_by_existing(table, key, indexes, equalities=equalities)
+            ):
+                candidate = Candidate(table.schema, table.table, key, inherited=True)
+                steps = inheritance_steps(candidate, lacking)
+                result.recommendations.append(
+                    Recommendation(
+                        "create_index",
+                        f"Consider index on: {', '.join(key)} (on the table and its inheritance children)",
+                        table.qualified_name,
+                        key,
+                        "\n".join(step.statement.as_string(None) + ";" for step in steps),
+                    )
+                )
+        elif (
             key
             and rows >= min_table_rows
             and not covered_by_existing(table, key, indexes, equalities=equalities)

@@ -15,6 +15,7 @@ from pgdba.advisor.orm_patch import prisma_patch
 from pgdba.advisor.partitioned_build import inheritance_layout, inheritance_steps
 from tests.advisor.helpers import advise, table_info
 from tests.conftest import TestDatabase
+from tests.inheritance_workload import READINGS_SQL
 
 LOADED_SQL = """
 CREATE TABLE loaded (id bigint, account int, amount numeric, at timestamptz)
@@ -62,17 +63,6 @@ def test_a_never_analysed_table_holds_the_rows_the_planner_expects(db: TestDatab
     with db.target.connect() as conn:
         info = table_info(conn, "loaded")
         assert not info.never_analysed and info.rows == 100_000
-
-
-READINGS_SQL = """
-CREATE TABLE readings (device int NOT NULL, at timestamptz NOT NULL, v float8);
-CREATE TABLE readings_2025 () INHERITS (readings);
-CREATE TABLE readings_2026 () INHERITS (readings);
-INSERT INTO readings_2025 SELECT g % 1000, now() - interval '1 year' - g * interval '1 minute', g
-  FROM generate_series(1, 30000) g;
-INSERT INTO readings_2026 SELECT g % 1000, now() - g * interval '1 minute', g FROM generate_series(1, 50000) g;
-ANALYZE readings, readings_2025, readings_2026;
-"""
 
 
 @pytest.mark.catalog

@@ -16,6 +16,7 @@ from pgdba.optimizer import analyze_queries
 from pgdba.server import load_server_facts
 from pgdba.target import resolve_target, session
 from tests.conftest import TestDatabase
+from tests.inheritance_workload import READINGS_SQL
 from tests.matrix.stats_visibility import eventually, publish_stats
 
 
@@ -328,3 +329,29 @@ def test_an_index_advised_on_a_partitioned_table_is_sql_postgresql_runs_without_
             " WHERE i.indrelid = 'log'::regclass ORDER BY 1"
         )
         assert valid.fetchall() == [("log_kind_trgm_idx", True), ("log_user_id_at_idx", True)]
+
+
+@pytest.mark.catalog
+def test_a_query_of_a_table_with_inheritance_children_gets_the_index_on_each_child_lacking_it(
+    db: TestDatabase,
+) -> None:
+    """The parent of legacy (inheritance) partitioning holds no rows: before, its slow query got no index
+    hint at all. Now the hint counts its children's rows, and its SQL builds the index on the table and on
+    each child that has no index serving the key (readings_2025 has one already)."""
+    db.execute(READINGS_SQL + "CREATE INDEX readings_2025_by_device ON readings_2025 (device, at);")
+    db.execute("SELECT pg_stat_statements_reset()")
+    with db.connect() as conn:
+        for device in range(5):
+            conn.execute(
+                "SELECT avg(v) FROM readings WHERE device = %s AND at >= now() - interval '1 day'", (device,)
+            )
+    report = analyze_queries(db.target, threshold_ms=0.0).to_dict()
+    rec = _find(report, "FROM readings WHERE device = $1")
+    [index] = [r for r in rec["recommendations"] if r["action"] == "create_index"]
+    assert index["columns"] == ["device", "at"] and "inheritance children" in index["description"]
+    assert index["sql"].splitlines() == [
+        'CREATE INDEX CONCURRENTLY IF NOT EXISTS "readings_device_at_idx" ON "public"."readings" USING btree '
+        '("device", "at");',
+        'CREATE INDEX CONCURRENTLY IF NOT EXISTS "readings_2026_device_at_idx" ON "public"."readings_2026" '
+        'USING btree ("device", "at");',
+    ]
