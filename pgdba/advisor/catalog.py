@@ -443,12 +443,10 @@ def load_tables(conn: psycopg.Connection, oids: Iterable[int]) -> dict[int, Tabl
 
 
 def _planner_rows(cur: psycopg.Cursor[dict[str, Any]], table: TableInfo) -> float:
-    """The rows the planner expects a table (a partitioned one: its partitions) to hold. For one never
-    analysed that is its estimate from the table's size on disk, as every plan of it uses."""
-    only = sql.SQL("") if table.partitioned else sql.SQL("ONLY ")  # not an inheritance child's rows
-    query = sql.SQL("EXPLAIN (FORMAT JSON) SELECT FROM {}{}").format(
-        only, sql.Identifier(table.schema, table.name)
-    )
+    """The rows the planner expects a query of the table to read (a partitioned one: its partitions'; one
+    with inheritance children: theirs too, as `rows` sums them). For one never analysed that is its
+    estimate from the size on disk, as every plan of it uses."""
+    query = sql.SQL("EXPLAIN (FORMAT JSON) SELECT FROM {}").format(sql.Identifier(table.schema, table.name))
     plan = cur.execute(query).fetchone()
     assert plan is not None
     return float(next(iter(plan.values()))[0]["Plan"]["Plan Rows"])

@@ -259,7 +259,7 @@ def inheritance_steps(
     partition_indexes) keeps it; a foreign-table child has none."""
     steps = [BuildStep(candidate.ddl(concurrently=True), (candidate.schema, candidate.name()), True)]
     for child in children:
-        if child.kind not in ("r", "m") or any(
+        if child.kind != "r" or any(
             ix.matches(candidate) for ix in (existing or {}).get((child.schema, child.name), ())
         ):
             continue
