@@ -92,11 +92,12 @@ def _build(
             conn.execute(index.ddl(concurrently=True))
         except psycopg.Error as exc:
             failed.append(f"{index.name()}: {str(exc).splitlines()[0]}")
-    _check_built(conn, index.schema, index.name(), index.partitioned, created, failed, kept)
-    if isinstance(index, Candidate) and index.inherited:  # and the same index on each inheritance child
-        for step in (steps or [])[1:]:
+    if isinstance(index, Candidate) and index.inherited:  # on the table and each inheritance child lacking it
+        for step in steps or []:
             if step.creates is not None:
                 _check_built(conn, *step.creates, False, created, failed)
+        return
+    _check_built(conn, index.schema, index.name(), index.partitioned, created, failed, kept)
 
 
 def _build_lock_free(

@@ -309,8 +309,17 @@ class CandidateSet:
 def served_by_existing(candidate: Candidate, table: TableInfo) -> bool:
     """An existing valid btree whose leading keys are the candidate's keys (the same columns or
     expressions, with operator classes that serve the same operators) serves it: a full one always, a
-    partial one when its predicate is the candidate's (`finished_at IS NULL`, `status = 'new'`)."""
-    for index in table.indexes:
+    partial one when its predicate is the candidate's (`finished_at IS NULL`, `status = 'new'`). On a table
+    with inheritance children, on it and on each child."""
+    if not _served_by(table.indexes, candidate):
+        return False
+    # a table with inheritance children: only when each of them has such an index too (one on the table
+    # itself serves none of their rows)
+    return all(_served_by(indexes, candidate) for indexes in table.children_indexes)
+
+
+def _served_by(indexes: Iterable[ExistingIndex], candidate: Candidate) -> bool:
+    for index in indexes:
         if index.access_method != "btree" or not index.is_valid or not _leads_with(index, candidate):
             continue
         if not index.is_partial:

@@ -127,6 +127,9 @@ class TableInfo:
     # the tables that inherit from it (table inheritance, not declarative partitioning), `schema.table`:
     # a query of it scans them too, and an index on it covers its own rows only
     inheritance_children: tuple[str, ...] = ()
+    # the indexes of each of its inheritance children that is a plain table (every level), one tuple a child:
+    # an index on the table itself serves none of their rows
+    children_indexes: tuple[tuple[ExistingIndex, ...], ...] = ()
 
     @property
     def qualified_name(self) -> str:
@@ -174,7 +177,9 @@ SELECT c.oid::int AS oid,
           JOIN pg_class ch ON ch.oid = i.inhrelid
           JOIN pg_namespace cn ON cn.oid = ch.relnamespace
          WHERE i.inhparent = c.oid AND c.relkind <> 'p'
-           AND ch.oid NOT IN (SELECT oid FROM timescale_chunks)) AS inheritance_children
+           AND ch.oid NOT IN (SELECT oid FROM timescale_chunks)) AS inheritance_children,
+       coalesce(array_agg(l.oid::int ORDER BY l.oid)
+                  FILTER (WHERE c.relkind <> 'p' AND l.oid <> c.oid AND l.relkind = 'r'), '{{}}') AS child_oids
   FROM parts p
   JOIN pg_class c ON c.oid = p.root
   JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -384,6 +389,7 @@ def load_tables(conn: psycopg.Connection, oids: Iterable[int]) -> dict[int, Tabl
     locked = locked_relations(conn, oid_list)
     params = {"oids": oid_list, "locked": sorted(locked)}
     with conn.cursor(row_factory=dict_row) as cur:
+        table_rows = cur.execute(TABLES_SQL, params).fetchall()
         tables = {
             row["oid"]: TableInfo(
                 oid=row["oid"],
@@ -399,7 +405,7 @@ def load_tables(conn: psycopg.Connection, oids: Iterable[int]) -> dict[int, Tabl
                 never_analysed=bool(row["never_analysed"]),
                 inheritance_children=tuple(row["inheritance_children"]),
             )
-            for row in cur.execute(TABLES_SQL, params).fetchall()
+            for row in table_rows
         }
         for unanalysed in (t for t in tables.values() if t.never_analysed):
             unanalysed.rows = _planner_rows(cur, unanalysed)
@@ -408,38 +414,48 @@ def load_tables(conn: psycopg.Connection, oids: Iterable[int]) -> dict[int, Tabl
             if table is None:
                 continue
             table.columns[row["name"]] = _column(row, table.rows)
+        child_oids = {int(oid): int(row["oid"]) for row in table_rows for oid in row["child_oids"]}
+        by_child: dict[int, list[ExistingIndex]] = {oid: [] for oid in child_oids}
+        if child_oids:
+            child_params = {"oids": sorted(child_oids), "locked": params["locked"]}
+            for row in cur.execute(INDEXES_SQL, child_params).fetchall():
+                by_child[row["table_oid"]].append(_existing_index(row))
+        for child, parent in child_oids.items():
+            tables[parent].children_indexes += (tuple(by_child[child]),)
         for row in cur.execute(INDEXES_SQL, params).fetchall():
             table = tables.get(row["table_oid"])
             if table is None:
                 continue
-            table.indexes.append(
-                ExistingIndex(
-                    oid=int(row["oid"]),
-                    name=row["name"],
-                    schema=row["schema"],
-                    table=row["table_name"],
-                    columns=tuple(row["columns"]),
-                    include_columns=tuple(row["include_columns"]),
-                    access_method=row["access_method"],
-                    is_unique=row["is_unique"],
-                    is_primary=row["is_primary"],
-                    backs_constraint=row["backs_constraint"],
-                    is_valid=row["is_valid"],
-                    is_partial=row["is_partial"],
-                    size_bytes=int(row["size_bytes"]),
-                    scans=int(row["scans"]),
-                    definition=row["definition"],
-                    predicate=row["predicate"],
-                    key_opclasses=tuple(row["key_opclasses"]),
-                    key_functions=tuple(key_function(text) for text in row["key_definitions"]),
-                    serves_foreign_key=row["serves_foreign_key"],
-                    key_options=tuple(row["key_options"]),
-                    attached_to=row["attached_to"],
-                    partitioned=bool(row["partitioned"]),
-                    part_names=tuple(row["part_names"]),
-                )
-            )
+            table.indexes.append(_existing_index(row))
     return tables
+
+
+def _existing_index(row: dict[str, Any]) -> ExistingIndex:
+    return ExistingIndex(
+        oid=int(row["oid"]),
+        name=row["name"],
+        schema=row["schema"],
+        table=row["table_name"],
+        columns=tuple(row["columns"]),
+        include_columns=tuple(row["include_columns"]),
+        access_method=row["access_method"],
+        is_unique=row["is_unique"],
+        is_primary=row["is_primary"],
+        backs_constraint=row["backs_constraint"],
+        is_valid=row["is_valid"],
+        is_partial=row["is_partial"],
+        size_bytes=int(row["size_bytes"]),
+        scans=int(row["scans"]),
+        definition=row["definition"],
+        predicate=row["predicate"],
+        key_opclasses=tuple(row["key_opclasses"]),
+        key_functions=tuple(key_function(text) for text in row["key_definitions"]),
+        serves_foreign_key=row["serves_foreign_key"],
+        key_options=tuple(row["key_options"]),
+        attached_to=row["attached_to"],
+        partitioned=bool(row["partitioned"]),
+        part_names=tuple(row["part_names"]),
+    )
 
 
 def _planner_rows(cur: psycopg.Cursor[dict[str, Any]], table: TableInfo) -> float:

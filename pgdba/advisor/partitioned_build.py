@@ -242,10 +242,11 @@ def partition_layout(conn: psycopg.Connection, schema: str, table: str) -> Parti
 
 
 def inheritance_layout(conn: psycopg.Connection, schema: str, table: str) -> PartitionLayout:
-    """The table's inheritance children (every level, parents first) and their indexes, as they are now:
-    what inheritance_steps builds over."""
+    """The table's inheritance children (every level, parents first) and their indexes and its own, as they
+    are now: what inheritance_steps builds over."""
     children = inheritance_trees(conn, (schema, table)).get((schema, table), [])
-    return children, partition_indexes(conn, children)
+    itself = Partition(schema, table, "r", schema, table)
+    return children, partition_indexes(conn, [itself, *children])
 
 
 def inheritance_steps(
@@ -255,16 +256,17 @@ def inheritance_steps(
 ) -> list[BuildStep]:
     """The statements that build `candidate` on its table and on each of its inheritance children (a query of
     the table scans them too; an index on it covers its own rows only): CREATE INDEX CONCURRENTLY on each,
-    the table's first. A child that has an index of the same definition already (`existing`:
+    the table's first. The table or a child that has an index of the same definition already (`existing`:
     partition_indexes) keeps it; a foreign-table child has none."""
-    steps = [BuildStep(candidate.ddl(concurrently=True), (candidate.schema, candidate.name()), True)]
-    for child in children:
-        if child.kind != "r" or any(
-            ix.matches(candidate) for ix in (existing or {}).get((child.schema, child.name), ())
-        ):
+    steps = []
+    for schema, table, kind in [
+        (candidate.schema, candidate.table, "r"),
+        *((c.schema, c.name, c.kind) for c in children),
+    ]:
+        if kind != "r" or any(ix.matches(candidate) for ix in (existing or {}).get((schema, table), ())):
             continue
-        own = dataclasses.replace(candidate, schema=child.schema, table=child.name, inherited=False)
-        steps.append(BuildStep(own.ddl(concurrently=True), (child.schema, own.name()), True))
+        own = dataclasses.replace(candidate, schema=schema, table=table)
+        steps.append(BuildStep(own.ddl(concurrently=True), (schema, own.name()), True))
     return steps
 
 

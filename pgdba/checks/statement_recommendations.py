@@ -357,11 +357,10 @@ def analyze_statement(
         children = (inheritance or {}).get((table.schema, table.table), [])
         if key and children:
             lacking = _children_lacking(children, named, key, indexes, equalities, min_table_rows)
-            if lacking or (
-                rows >= min_table_rows and not covered_by_existing(table, key, indexes, equalities=equalities)
-            ):
+            served = covered_by_existing(table, key, indexes, equalities=equalities)
+            if lacking or (rows >= min_table_rows and not served):
                 candidate = Candidate(table.schema, table.table, key, inherited=True)
-                steps = inheritance_steps(candidate, lacking)
+                steps = inheritance_steps(candidate, lacking)[1 if served else 0 :]  # (the table's own first)
                 result.recommendations.append(
                     Recommendation(
                         "create_index",

@@ -110,13 +110,17 @@ def test_a_child_that_has_the_index_already_keeps_it(db: TestDatabase) -> None:
         ("readings_2025", "readings"),
         ("readings_2026", "readings"),
     ]
-    steps = inheritance_steps(
-        Candidate("public", "readings", ("device",), inherited=True), children, existing
-    )
+    device = Candidate("public", "readings", ("device",), inherited=True)
+    steps = inheritance_steps(device, children, existing)
     assert [step.creates for step in steps] == [
         ("public", "readings_device_idx"),
         ("public", "readings_2026_device_idx"),
     ]
+    db.execute("CREATE INDEX readings_by_device ON readings (device)")  # the table's own: kept too
+    with db.target.connect() as conn:
+        children, existing = inheritance_layout(conn, "public", "readings")
+    steps = inheritance_steps(device, children, existing)
+    assert [step.creates for step in steps] == [("public", "readings_2026_device_idx")]
 
 
 def test_an_orm_patch_on_a_table_with_inheritance_children_says_the_migration_misses_them(
@@ -149,3 +153,28 @@ def test_timescaledb_chunks_are_not_read_as_inheritance_children(db: TestDatabas
     )
     with db.target.connect() as conn:
         assert table_info(conn, "hyper").inheritance_children == ("public.hyper_archive",)
+
+
+@pytest.mark.catalog
+@pytest.mark.hypopg
+def test_an_index_on_the_parent_alone_does_not_serve_its_childrens_rows(db: TestDatabase) -> None:
+    """A common mistake with inheritance: the index created on the parent only, in the belief that it
+    reaches the children. Before, the advisor took the parent's index as serving the query and advised
+    nothing; now each child gets it, and the parent keeps the one it has."""
+    db.execute(READINGS_SQL + "CREATE INDEX readings_by_device ON readings (device, at);")
+    advice = advise(db, ["SELECT avg(v) FROM readings WHERE device = $1 AND at >= $2"])
+
+    [chosen] = advice.recommendations
+    assert chosen.candidate.inherited and chosen.candidate.columns[:2] == ("device", "at")
+    if chosen.candidate.columns == ("device", "at") and not chosen.candidate.include:
+        # the parent's own index is of the same definition: only the children's are built
+        assert [step.split(" ON ")[1].split(" USING")[0] for step in chosen.build_steps] == [
+            '"public"."readings_2025"',
+            '"public"."readings_2026"',
+        ]
+    with db.target.connect(apply=True) as conn:
+        created, failed = create_indexes(conn, advice)
+    assert failed == [] and {c["index"] for c in created} >= {
+        f"readings_2025_{chosen.candidate.name().removeprefix('readings_')}",
+        f"readings_2026_{chosen.candidate.name().removeprefix('readings_')}",
+    }
