@@ -414,13 +414,14 @@ def load_tables(conn: psycopg.Connection, oids: Iterable[int]) -> dict[int, Tabl
             if table is None:
                 continue
             table.columns[row["name"]] = _column(row, table.rows)
-        child_oids = {int(oid): int(row["oid"]) for row in table_rows for oid in row["child_oids"]}
-        by_child: dict[int, list[ExistingIndex]] = {oid: [] for oid in child_oids}
-        if child_oids:
-            child_params = {"oids": sorted(child_oids), "locked": params["locked"]}
+        # (child, table) pairs: a grandchild is the child of each of its ancestors asked for
+        inherits = [(int(oid), int(row["oid"])) for row in table_rows for oid in row["child_oids"]]
+        by_child: dict[int, list[ExistingIndex]] = {child: [] for child, _ in inherits}
+        if by_child:
+            child_params = {"oids": sorted(by_child), "locked": params["locked"]}
             for row in cur.execute(INDEXES_SQL, child_params).fetchall():
                 by_child[row["table_oid"]].append(_existing_index(row))
-        for child, parent in child_oids.items():
+        for child, parent in inherits:
             tables[parent].children_indexes += (tuple(by_child[child]),)
         for row in cur.execute(INDEXES_SQL, params).fetchall():
             table = tables.get(row["table_oid"])
