@@ -407,11 +407,11 @@ class WhatIfSession:
         each inheritance child, on a table that has them), read once."""
         key = (candidate.schema, candidate.table)
         if key not in self._leaves:
-            parent = sql.Identifier(*key).as_string(self.conn)
             if candidate.inherited:  # the table itself holds rows too
                 children = inheritance_trees(self.conn, key).get(key, [])
                 self._leaves[key] = [key, *((c.schema, c.name) for c in children if c.kind == "r")]
             else:
+                parent = sql.Identifier(*key).as_string(self.conn)
                 rows = self.conn.execute(LEAF_PARTITIONS_SQL, (parent,)).fetchall()
                 self._leaves[key] = [(str(schema), str(name)) for schema, name in rows]
         return self._leaves[key]
