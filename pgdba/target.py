@@ -31,6 +31,9 @@ DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
 DEFAULT_LOCK_TIMEOUT_MS = 2_000
 DEFAULT_CONNECT_TIMEOUT_S = 10
 MAX_TIMEOUT_MS = 2_147_483_647  # PostgreSQL's limit for statement_timeout and lock_timeout
+# libpq's target_session_attrs judged by default_transaction_read_only, as the server role each asks for in
+# a session pgdba makes read-only (libpq 14+: primary, not in recovery; standby, in recovery)
+READ_ONLY_SESSION_ATTRS = {"read-write": "primary", "read-only": "standby"}
 
 _LIBPQ_ENV = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE")
 # `scheme://user:password@` for any scheme (postgresql://, postgresql+psycopg2://, …), and a bare
@@ -269,11 +272,26 @@ class Target:
         """The libpq `options` string that sets pgdba's session settings at connection start."""
         return " ".join(f"-c {name}={value}" for name, value in self.session_settings(apply).items())
 
+    def startup_parameters(self, options: str, *, read_only: bool) -> dict[str, object]:
+        """The DSN's keywords with `options` (pgdba's `-c name=value` settings) after the user's own: the
+        DSN's, else its connection service's, else PGOPTIONS, which libpq reads only where the DSN sets none,
+        so pgdba's would replace them. For a `read_only` session, a target_session_attrs (the DSN's, its
+        service's or PGTARGETSESSIONATTRS) of read-write or read-only becomes the server role it asks for
+        (READ_ONLY_SESSION_ATTRS): libpq judges those two by default_transaction_read_only, which pgdba's
+        own read-only setting turns on, so read-write would refuse every server and read-only take the
+        first, a primary too."""
+        params = self.params()
+        completed = self._with_service(params)
+        existing = str(completed.get("options") or os.environ.get("PGOPTIONS") or "")
+        params["options"] = f"{existing} {options}".strip()
+        attrs = str(completed.get("target_session_attrs") or os.environ.get("PGTARGETSESSIONATTRS") or "")
+        if read_only and attrs in READ_ONLY_SESSION_ATTRS:
+            params["target_session_attrs"] = READ_ONLY_SESSION_ATTRS[attrs]
+        return params
+
     def connect(self, *, apply: bool = False, autocommit: bool = True) -> psycopg.Connection:
         """Open a session with pgdba's settings; every failure becomes a ConnectionFailed with no password."""
-        params = self.params()
-        existing = str(params.get("options") or "")
-        params["options"] = f"{existing} {self.session_options(apply)}".strip()
+        params = self.startup_parameters(self.session_options(apply), read_only=not apply)
         params["application_name"] = APPLICATION_NAME
         # libpq would take a SQL_ASCII database's encoding as the client's, and psycopg would then hand back
         # every text value as bytes. Asked for UTF8, the server converts from any other encoding, and from
@@ -451,13 +469,25 @@ def _service_section(path: Path, name: str) -> dict[str, str] | None:
     return section
 
 
+# psycopg's list of a multi-host DSN's attempts ("All failures were:"), one line each
+_ATTEMPT = re.compile(
+    r"^- host: '(?P<host>[^']*)', port: '(?P<port>[^']*)'(?:, hostaddr: '[^']*')?: (?P<why>.*)$"
+)
+_FAILURE_PREFIX = re.compile(r"^(connection failed: )?(connection to server at .*? failed: )?")
+
+
 def _first_line(exc: BaseException, target: Target) -> str:
-    """The useful line of a libpq error message, with any password masked."""
+    """The useful line of a libpq error message, with any password masked. Where psycopg tried several
+    servers (`host=a,b`), each one's reason, `a:5432: …; b:5432: …`: the last one's alone would hide why the
+    others were passed over (target_session_attrs)."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    attempts = [m for m in map(_ATTEMPT.match, lines) if m]
+    if len({(m["host"], m["port"]) for m in attempts}) > 1:
+        reasons = (f"{m['host']}:{m['port']}: {_FAILURE_PREFIX.sub('', m['why'])}" for m in attempts)
+        return mask_password("; ".join(dict.fromkeys(reasons)), target.secrets)
     fatal = [line for line in lines if "FATAL" in line or "failed" in line]
     text = (fatal[-1] if fatal else lines[0]) if lines else type(exc).__name__
-    text = re.sub(r"^(connection failed: )?(connection to server at .*? failed: )?", "", text)
-    return mask_password(text, target.secrets)
+    return mask_password(_FAILURE_PREFIX.sub("", text), target.secrets)
 
 
 def _without_driver(dsn: str) -> str:

@@ -67,6 +67,18 @@ def test_session_is_read_only_with_pgdba_settings(db: TestDatabase) -> None:
     }
 
 
+def test_sessions_keep_the_users_pgoptions_before_pgdbas_settings(
+    db: TestDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """libpq reads PGOPTIONS only when the DSN has no `options`: pgdba's own would replace it (before: the
+    user's search_path was lost), and pgdba's guards still win over the user's."""
+    db.execute("CREATE SCHEMA app")
+    monkeypatch.setenv("PGOPTIONS", "-c search_path=app -c statement_timeout=5")
+    with db.target.connect() as conn:
+        row = conn.execute("SELECT current_setting('search_path'), current_setting('statement_timeout')")
+        assert row.fetchone() == ("app", "30s")
+
+
 def test_jit_is_off_in_pgdba_sessions_and_as_the_server_sets_it_where_queries_are_timed(
     db: TestDatabase,
 ) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import sys
 import weakref
 from collections.abc import Callable, Mapping
@@ -110,9 +109,8 @@ def connection_kwargs(target: Target, settings: PoolSettings, *, apply: bool) ->
             **settings.extra_settings,
         }
         options = " ".join(f"-c {name}={value}" for name, value in session.items())
-        # libpq reads PGOPTIONS only when the DSN has no options: ours would silently replace it
-        existing = str(params.get("options") or os.environ.get("PGOPTIONS") or "")
-        params["options"] = f"{existing} {options}".strip()
+        # after the user's own options (PGOPTIONS too), with target_session_attrs as a read-only session needs
+        params = target.startup_parameters(options, read_only=not apply)
     elif not apply:
         raise ValueError(
             "a read-only pool needs its startup options (default_transaction_read_only): with "
