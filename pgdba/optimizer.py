@@ -7,13 +7,14 @@ to_dict() is the JSON the CLI prints and the API returns.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 
 from pgdba.advisor.partitioned_build import PartitionIndex, partition_indexes
+from pgdba.advisor.role_search_path import RelationSchemas, qualify_relations, role_search_paths
 from pgdba.advisor.row_security import any_row_security, inline_row_security
 from pgdba.advisor.workload import WorkloadQuery
 from pgdba.checks.function_calls import function_call_note
@@ -114,7 +115,7 @@ def analyze_queries(
             start = window_start(taken_at, meta, facts)
             window = window_since(taken_at, meta, facts)
             source = "delta"
-        read_as = row_security_texts(conn, statements, threshold_ms)
+        read_as = hint_texts(conn, statements, threshold_ms)
         if functions is None:
             functions = user_functions(conn)
     report = report_statements(
@@ -155,22 +156,34 @@ def analyze_queries(
 ROLE_NAMES_SQL = "SELECT oid::int8, rolname FROM pg_roles WHERE oid = ANY(%(oids)s)"
 
 
-def row_security_texts(
+def hint_texts(
     conn: psycopg.Connection, statements: Sequence[StatementStats], threshold_ms: float
 ) -> dict[tuple[int, int, int, bool], str]:
-    """For each statement whose numbers show an issue and whose role row-level security filters: its text
-    with that role's policies in its tables' place (pgdba.advisor.row_security), which its index hint is
-    read from. Empty where no table has row security (one catalog lookup)."""
-    if not any_row_security(conn):
-        return {}
+    """For each statement whose numbers show an issue: the text its index hint is read from, where it
+    differs from the recorded one. Its role's row-level security policies in its tables' place
+    (pgdba.advisor.row_security), and each table it names without a schema written with the schema its
+    role's search_path finds it in (pgdba.advisor.role_search_path): a statement of `app`, whose sessions
+    search `app, public`, reads app.lesson, not a public.lesson of the same name."""
     pool = StatementSet(statements)
     suspects = [s for s in pool.stats if issues_by_numbers(s, threshold_ms=threshold_ms, key_lookup=True)]
+    if not suspects:
+        return {}
     busiest = {s.key: max(pool.rows_of(s), key=lambda r: r.total_ms).userid for s in suspects}
     rows = conn.execute(ROLE_NAMES_SQL, {"oids": sorted(set(busiest.values()))}).fetchall()
     names: dict[int, str] = {int(oid): str(name) for oid, name in rows}
     queries = [WorkloadQuery(s.query, role=names.get(busiest[s.key])) for s in suspects]
-    inlined, _notes = inline_row_security(conn, queries)
-    return {s.key: q.sql for s, q in zip(suspects, inlined, strict=True) if q.sql != s.query}
+    if any_row_security(conn):
+        queries, _notes = inline_row_security(conn, queries)
+    paths = role_search_paths(conn, {q.role for q in queries if q.role is not None})
+    if paths is not None:
+        found: RelationSchemas = {}
+        queries = [
+            q
+            if q.role is None
+            else replace(q, sql=qualify_relations(conn, q.sql, paths.schemas[q.role], found))
+            for q in queries
+        ]
+    return {s.key: q.sql for s, q in zip(suspects, queries, strict=True) if q.sql != s.query}
 
 
 def _no_activity_note(window: str, cumulative_count: int) -> str:
@@ -202,7 +215,7 @@ def report_statements(
     `partitions` and `partition_indexes`: what an index on a partitioned table is built over without
     blocking writes (pgdba.advisor.partitioned_build)."""
     now = now or datetime.now(UTC)
-    # top-level statements, one row however many roles ran them; `read_as` (row_security_texts): the text a
+    # top-level statements, one row however many roles ran them; `read_as` (hint_texts): the text a
     # statement's index hint is read from, its role's row-security policies inlined
     pool = StatementSet(statements, read_as)
     # only a statement whose numbers show an issue is parsed (an N+1's only when its numbers are one's)

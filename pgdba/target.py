@@ -270,7 +270,9 @@ class Target:
 
     def session_options(self, apply: bool) -> str:
         """The libpq `options` string that sets pgdba's session settings at connection start."""
-        return " ".join(f"-c {name}={value}" for name, value in self.session_settings(apply).items())
+        return " ".join(
+            f"-c {name}={_option_value(value)}" for name, value in self.session_settings(apply).items()
+        )
 
     def startup_parameters(self, options: str, *, read_only: bool) -> dict[str, object]:
         """The DSN's keywords with `options` (pgdba's `-c name=value` settings) after the user's own: the
@@ -476,6 +478,12 @@ _ATTEMPT = re.compile(
 _FAILURE_PREFIX = re.compile(r"^(connection failed: )?(connection to server at .*? failed: )?")
 
 
+def _option_value(value: str) -> str:
+    """A setting's value as libpq's `options` takes it: a blank or a backslash escaped with a backslash
+    (`-c search_path=app,\\ public`), as libpq splits the string at blanks."""
+    return re.sub(r"([\\\s])", r"\\\1", value)
+
+
 def _first_line(exc: BaseException, target: Target) -> str:
     """The useful line of a libpq error message, with any password masked. Where psycopg tried several
     servers (`host=a,b`), each one's reason, `a:5432: …; b:5432: …`: the last one's alone would hide why the
@@ -570,7 +578,7 @@ def _libpq_url(dsn: str) -> str:
             schema if re.fullmatch(r"[a-z_][a-z0-9_$]*", schema) else '"' + schema.replace('"', '""') + '"'
         )
         # libpq splits `options` at blanks unless a backslash escapes them
-        setting = "-c search_path=" + re.sub(r"([\\\s])", r"\\\1", quoted)
+        setting = "-c search_path=" + _option_value(quoted)
         options = f"{options} {setting}" if options else setting
     if options is not None:
         kept.append("options=" + urllib.parse.quote(options, safe=""))

@@ -39,6 +39,7 @@ from pgdba.advisor.partitioned_build import (
     partition_layout,
 )
 from pgdba.advisor.query_columns import QueryColumns, columns_by_role
+from pgdba.advisor.role_search_path import read_as_application
 from pgdba.advisor.routine_variables import variables_as_parameters
 from pgdba.advisor.row_security import inline_row_security
 from pgdba.advisor.sampling import (
@@ -219,6 +220,9 @@ class Advice:
     drops_not_judged: list[str] = field(default_factory=list)  # unscanned, but created too recently to judge
     # trigram (pg_trgm GIN) indexes for searches no btree serves: not costed, not in the budget
     search_indexes: list[SearchIndexAdvice] = field(default_factory=list)
+    # the search_path the workload was planned with where it is not pgdba's own (role_search_path): the
+    # application role's; --verify measures with it
+    search_path: str | None = None
 
     @property
     def relative_cost(self) -> float:
@@ -472,7 +476,9 @@ def advise_indexes(
     options = options or AdvisorOptions()
     options.validate()
     started = time.monotonic()
-    workload, variable_notes = variables_as_parameters(conn, workload)
+    # the application's own names, read as its sessions read them
+    application = read_as_application(conn, workload)
+    workload, variable_notes = variables_as_parameters(conn, application.workload)
     workload, row_security_notes = inline_row_security(conn, workload)
     analysed = analyse_workload(conn, workload)
     if not analysed.queries and analysed.locked:
@@ -484,7 +490,7 @@ def advise_indexes(
     if not analysed.queries:
         raise InputError("no query of the workload reads a table of this database")
     by_qualified = {t.qualified_name: t for t in analysed.tables.values()}
-    notes: list[str] = [*variable_notes, *row_security_notes]
+    notes: list[str] = [*application.notes, *variable_notes, *row_security_notes]
     fillfactors = _static_fillfactors(by_qualified, options, writes)
     session: WhatIfSession | None
     try:
@@ -522,6 +528,7 @@ def advise_indexes(
     _plan_lock_free_builds(conn, advice)
     if options.drops:
         advice.drops = _drops(conn, facts, advice, index_ages)
+    advice.search_path = application.search_path
     advice.runtime_s = time.monotonic() - started
     return advice
 

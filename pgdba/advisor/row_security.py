@@ -8,7 +8,7 @@ and `(user_id, created_at)` as the application runs it. The advisor therefore re
 (and `--verify` measures it, `auth.uid()` bound to a sampled user: pgdba.advisor.policy_calls) with each
 table it reads replaced by `(SELECT * FROM table WHERE <policies>) AS alias`, the way the planner applies them: the permissive
 policies for SELECT (or ALL) that reach the role joined with OR, the restrictive ones with AND, none at all
-reading no row. `queries analyze` reads its index hints the same way (pgdba.optimizer.row_security_texts).
+reading no row. `queries analyze` reads its index hints the same way (pgdba.optimizer.hint_texts).
 
 The table an UPDATE or DELETE writes cannot be replaced by a subquery: its filter is added to the
 statement's WHERE instead, as the planner adds it: the USING expressions of that command's policies (and of

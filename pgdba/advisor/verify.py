@@ -166,7 +166,14 @@ def _measure_advice(target: Target, advice: Advice, *, on_target: bool) -> dict[
     )
     notes: list[str] = []
     measure_target = Target(
-        target.dsn, target.source, 0, target.lock_timeout_ms, target.connect_timeout_s, measures_queries=True
+        target.dsn,
+        target.source,
+        0,
+        target.lock_timeout_ms,
+        target.connect_timeout_s,
+        # the application role's search_path, where the advice was planned with it
+        {"search_path": advice.search_path} if advice.search_path else {},
+        measures_queries=True,
     )
     with measure_target.connect() as conn:
         bound, tables, skipped = _bind_all(conn, queryids, on_target=on_target)
