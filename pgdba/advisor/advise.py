@@ -39,7 +39,7 @@ from pgdba.advisor.partitioned_build import (
     partition_layout,
 )
 from pgdba.advisor.query_columns import QueryColumns, columns_by_role
-from pgdba.advisor.role_search_path import read_as_application
+from pgdba.advisor.role_search_path import off_path_reason, read_as_application
 from pgdba.advisor.routine_variables import variables_as_parameters
 from pgdba.advisor.row_security import inline_row_security
 from pgdba.advisor.sampling import (
@@ -445,7 +445,9 @@ def analyse_workload(conn: psycopg.Connection, workload: Sequence[WorkloadQuery]
     columns: list[QueryColumns] = []
     for query, analysed in zip(readable, all_columns, strict=True):
         if not any(name in tables for name in analysed.tables):
-            skipped.append((query.sql, "reads no table of this database"))
+            skipped.append(
+                (query.sql, off_path_reason(conn, analysed.tables) or "reads no table of this database")
+            )
             continue
         queries.append(query)
         columns.append(analysed)

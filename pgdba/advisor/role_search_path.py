@@ -265,3 +265,36 @@ def qualify_relations(
     for start, end, replacement in sorted(edits, reverse=True):
         text = text[:start] + replacement + text[end:]
     return text
+
+
+# the schemas outside pgdba's search_path holding a table or view by each name
+ELSEWHERE_SQL = """
+SELECT c.relname, array_agg(n.nspname::text ORDER BY n.nspname)
+  FROM pg_class AS c
+  JOIN pg_namespace AS n ON n.oid = c.relnamespace
+ WHERE c.relname = ANY(%(names)s)
+   AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+   AND n.nspname <> ALL(current_schemas(true))
+   AND n.nspname <> 'information_schema'
+   AND n.nspname !~ '^pg_'
+ GROUP BY c.relname
+"""
+
+
+def off_path_reason(conn: psycopg.Connection, names: Collection[str]) -> str | None:
+    """Why a query naming these tables (unqualified, as written) reads none: where the search_path
+    planned with finds none of them but other schemas hold them, those schemas, and how to give pgdba the
+    application's search_path; None where no schema holds any."""
+    unqualified = sorted({name for name in names if "." not in name})
+    if not unqualified:
+        return None
+    rows = conn.execute(ELSEWHERE_SQL, {"names": unqualified}).fetchall()
+    if not rows:
+        return None
+    where = "; ".join(f"{name} is in schema {', '.join(schemas)}" for name, schemas in rows)
+    path = conn.execute("SELECT current_setting('search_path')").fetchone()
+    return (
+        f"no table it names is on the search_path {path[0] if path else ''}: {where}; where the application "
+        "sets its search_path when it connects, give pgdba the same with the DSN's `options=-c "
+        "search_path=…` or PGOPTIONS"
+    )
