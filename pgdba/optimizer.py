@@ -216,7 +216,7 @@ def report_statements(
     blocking writes (pgdba.advisor.partitioned_build)."""
     now = now or datetime.now(UTC)
     # top-level statements, one row however many roles ran them; `read_as` (hint_texts): the text a
-    # statement's index hint is read from, its role's row-security policies inlined
+    # statement's index hint is read from, its role's row-security policies inlined, its tables qualified
     pool = StatementSet(statements, read_as)
     # only a statement whose numbers show an issue is parsed (an N+1's only when its numbers are one's)
     suspects = pool.select(lambda s: bool(issues_by_numbers(s, threshold_ms=threshold_ms, key_lookup=True)))
