@@ -39,7 +39,7 @@ from pgdba.advisor.partitioned_build import (
     partition_layout,
 )
 from pgdba.advisor.query_columns import QueryColumns, columns_by_role
-from pgdba.advisor.role_search_path import off_path_reason, read_as_application
+from pgdba.advisor.role_search_path import OFF_PATH, off_path_reason, read_as_application
 from pgdba.advisor.routine_variables import variables_as_parameters
 from pgdba.advisor.row_security import inline_row_security
 from pgdba.advisor.sampling import (
@@ -490,7 +490,12 @@ def advise_indexes(
             "that is done"
         )
     if not analysed.queries:
-        raise InputError("no query of the workload reads a table of this database")
+        elsewhere = [reason for _, reason in analysed.skipped if reason.startswith(OFF_PATH)]
+        raise InputError(
+            f"no query of the workload can be planned: {elsewhere[0]}"
+            if elsewhere
+            else "no query of the workload reads a table of this database"
+        )
     by_qualified = {t.qualified_name: t for t in analysed.tables.values()}
     notes: list[str] = [*application.notes, *variable_notes, *row_security_notes]
     fillfactors = _static_fillfactors(by_qualified, options, writes)

@@ -281,6 +281,9 @@ SELECT c.relname, array_agg(n.nspname::text ORDER BY n.nspname)
 """
 
 
+OFF_PATH = "no table it names is on the search_path"
+
+
 def off_path_reason(conn: psycopg.Connection, names: Collection[str]) -> str | None:
     """Why a query naming these tables (unqualified, as written) reads none: where the search_path
     planned with finds none of them but other schemas hold them, those schemas, and how to give pgdba the
@@ -291,10 +294,16 @@ def off_path_reason(conn: psycopg.Connection, names: Collection[str]) -> str | N
     rows = conn.execute(ELSEWHERE_SQL, {"names": unqualified}).fetchall()
     if not rows:
         return None
-    where = "; ".join(f"{name} is in schema {', '.join(schemas)}" for name, schemas in rows)
+    where = "; ".join(f"{name} is in schema {_first_of(schemas)}" for name, schemas in rows)
     path = conn.execute("SELECT current_setting('search_path')").fetchone()
     return (
-        f"no table it names is on the search_path {path[0] if path else ''}: {where}; where the application "
+        f"{OFF_PATH} {path[0] if path else ''}: {where}; where the application "
         "sets its search_path when it connects, give pgdba the same with the DSN's `options=-c "
         "search_path=…` or PGOPTIONS"
     )
+
+
+def _first_of(schemas: Sequence[str], shown: int = 3) -> str:
+    """`a, b, c and 97 more`: a schema-per-tenant database holds the same table in each tenant's schema."""
+    more = f" and {len(schemas) - shown} more" if len(schemas) > shown else ""
+    return ", ".join(schemas[:shown]) + more

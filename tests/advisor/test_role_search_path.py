@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -20,6 +21,7 @@ from pgdba.advisor.advise import advise_indexes
 from pgdba.advisor.role_search_path import qualify_relations, role_search_path
 from pgdba.advisor.verify import verify_advice
 from pgdba.advisor.workload import queries_from_statements
+from pgdba.cli import main
 from pgdba.optimizer import analyze_queries
 from pgdba.server import load_server_facts
 from pgdba.target import Target
@@ -165,3 +167,19 @@ def test_only_unqualified_tables_a_schema_holds_are_qualified(db: TestDatabase) 
             "JOIN pg_class ON true JOIN public.nothing ON true JOIN missing ON true"
         )
         assert qualify_relations(conn, "SELEC lesson", ["shop"]) == "SELEC lesson"
+
+
+@pytest.mark.catalog
+def test_a_workload_whose_tables_are_all_off_the_search_path_names_their_schemas(
+    db: TestDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A schema per tenant, the application setting its search_path when it connects: pgdba cannot see it."""
+    db.execute("; ".join(f"CREATE SCHEMA t{n}; CREATE TABLE t{n}.users (id int)" for n in range(1, 5)))
+    queries = tmp_path / "queries.sql"
+    queries.write_text("SELECT * FROM users WHERE id = 5;\n")
+    assert main(["advise", "indexes", "--dsn", db.dsn, "--queries", str(queries)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(
+        "pgdba: error: no query of the workload can be planned: no table it names is on the"
+    )
+    assert "users is in schema t1, t2, t3 and 1 more; " in err and "search_path=" in err
