@@ -301,6 +301,8 @@ class Advice:
                 "cost_after": round(self.cost_after, 2),
                 "relative_cost": round(self.relative_cost, 4),
                 "skipped": [{"query": q, "reason": r} for q, r in self.skipped],
+                # the application role's search_path where the workload was planned with it, else null
+                "search_path": self.search_path,
             },
             "indexes": [r.to_dict() for r in self.recommendations],
             "search_indexes": [s.to_dict() for s in self.search_indexes],

@@ -554,6 +554,7 @@ class AdvisorWorkload(BaseModel):
     cost_after: float
     relative_cost: float
     skipped: list[dict[str, str]]
+    search_path: str | None = None  # the application role's, where the workload was planned with it
 
 
 class ProofQuery(BaseModel):

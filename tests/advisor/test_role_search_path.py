@@ -99,7 +99,7 @@ def test_statements_are_advised_and_verified_on_the_tables_their_roles_search_pa
     assert chosen[("shop", "lesson")][0] == "course_id", chosen
     assert chosen[(roles.tenant, "grade")][0] == "student", chosen
     assert ("public", "lesson") not in chosen
-    assert advice.search_path == "shop, public"
+    assert advice.search_path == "shop, public" == advice.to_dict()["workload"]["search_path"]
     assert any(
         n.startswith("statements planned with search_path shop, public, as role " + roles.app)
         for n in advice.notes
