@@ -228,6 +228,13 @@ class Advice:
     def relative_cost(self) -> float:
         return self.cost_after / self.cost_before if self.cost_before else 1.0
 
+    @property
+    def session_settings(self) -> dict[str, str]:
+        """Settings of the sessions that measure or build the advice (Target.extra_settings): the search_path
+        the workload was planned with, where it is the application role's, so its queries and the SQL (a
+        pg_trgm operator class on that search_path) read the same there."""
+        return {"search_path": self.search_path} if self.search_path else {}
+
     def findings(self) -> list[Finding]:
         found = [
             Finding(

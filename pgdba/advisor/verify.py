@@ -171,8 +171,7 @@ def _measure_advice(target: Target, advice: Advice, *, on_target: bool) -> dict[
         0,
         target.lock_timeout_ms,
         target.connect_timeout_s,
-        # the application role's search_path, where the advice was planned with it
-        {"search_path": advice.search_path} if advice.search_path else {},
+        advice.session_settings,
         measures_queries=True,
     )
     with measure_target.connect() as conn:

@@ -18,6 +18,7 @@ import pytest
 from psycopg import conninfo, sql
 
 from pgdba.advisor.advise import advise_indexes
+from pgdba.advisor.apply import apply_indexes
 from pgdba.advisor.role_search_path import qualify_relations, role_search_path
 from pgdba.advisor.verify import verify_advice
 from pgdba.advisor.workload import queries_from_statements
@@ -183,3 +184,27 @@ def test_a_workload_whose_tables_are_all_off_the_search_path_names_their_schemas
         "pgdba: error: no query of the workload can be planned: no table it names is on the"
     )
     assert "users is in schema t1, t2, t3 and 1 more; " in err and "search_path=" in err
+
+
+@pytest.mark.catalog
+def test_apply_builds_a_search_index_whose_operator_class_is_on_the_roles_search_path(
+    db: TestDatabase, roles: Roles
+) -> None:
+    """pg_trgm in the application's schema: the advised SQL names gin_trgm_ops as the application's sessions
+    find it, and --apply builds it there (before: `operator class "gin_trgm_ops" does not exist`)."""
+    db.execute("CREATE EXTENSION pg_trgm SCHEMA shop")
+    with psycopg.connect(
+        conninfo.make_conninfo(db.dsn, user=roles.app, password="pw", passfile=""), autocommit=True
+    ) as conn:
+        for n in range(20):
+            conn.execute("SELECT id FROM lesson WHERE title ILIKE %s", (f"%son {n}9%",)).fetchall()
+    with db.target.connect() as conn:
+        facts = load_server_facts(conn)
+        advice = advise_indexes(conn, facts, queries_from_statements(conn, facts, min_calls=2))
+    [search] = advice.search_indexes
+    assert search.relation == "shop.lesson" and "gin_trgm_ops" in search.sql
+
+    applied = apply_indexes(db.target, advice)
+
+    assert applied["failed"] == [], applied
+    assert search.name() in {c["index"] for c in applied["created"]}, applied
