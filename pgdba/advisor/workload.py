@@ -18,6 +18,7 @@ from psycopg import sql
 
 from pgdba.advisor.catalog import load_tables, resolve_relations
 from pgdba.advisor.parse_tree import walk
+from pgdba.advisor.server_log import log_format, logged_statements
 from pgdba.errors import InputError, NotAvailable
 from pgdba.server import ServerFacts
 from pgdba.statement_tree import CATALOG_SCHEMAS, statement_node
@@ -27,7 +28,6 @@ from pgdba.text_files import read_text_file
 DEFAULT_MIN_CALLS = 2
 DEFAULT_MIN_MEAN_MS = 0.0
 DEFAULT_TOP = 100
-_LOG_MARKERS = ("statement: ", "execute <unnamed>: ", "execute ")
 
 
 @dataclass
@@ -167,12 +167,22 @@ def run_as(conn: psycopg.Connection, workload: Iterable[WorkloadQuery], role: st
     return [replace(query, role=role) for query in workload]
 
 
-def queries_from_file(path: Path) -> list[WorkloadQuery]:
-    """Queries from a SQL file (statements separated by `;`) or a PostgreSQL server log (log_statement /
-    log_min_duration_statement lines, whose `duration:` is used as the time)."""
+def queries_from_file(path: Path, database: str | None = None) -> list[WorkloadQuery]:
+    """Queries from a SQL file (statements separated by `;`) or a PostgreSQL server log: stderr, csvlog or
+    jsonlog (pgdba.advisor.server_log; a `duration:` is used as the time). A csvlog or jsonlog names each
+    statement's database: only `database`'s are kept when given."""
     text = read_text_file(path, "--queries file")
-    if any(marker in text for marker in (" LOG:  statement: ", " LOG:  duration: ")):
-        queries = _queries_from_log(text)
+    fmt = log_format(text)
+    if fmt is not None:
+        logged = logged_statements(text, fmt, str(path))
+        ours = [s for s in logged if database is None or s.database in (None, database)]
+        if logged and not ours:
+            others = sorted({str(s.database) for s in logged})
+            raise InputError(
+                f"{path}: no statement of database {database!r} in this {fmt} file ({len(logged)} of "
+                f"{', '.join(others[:3])}{' …' if len(others) > 3 else ''})"
+            )
+        queries = [WorkloadQuery(s.sql, 1, s.duration_ms) for s in ours]
     else:
         try:
             statements = [s.strip() for s in pglast.split(text)]
@@ -183,41 +193,6 @@ def queries_from_file(path: Path) -> list[WorkloadQuery]:
     if not kept:
         raise InputError(f"{path}: no SELECT / UPDATE / DELETE statement on user tables found")
     return merge_by_fingerprint(kept)
-
-
-def _queries_from_log(text: str) -> list[WorkloadQuery]:
-    """Statements of a stderr-format server log; continuation lines start with a tab."""
-    queries: list[WorkloadQuery] = []
-    current: list[str] | None = None
-    duration = 0.0
-    for line in text.splitlines():
-        if line.startswith("\t") and current is not None:
-            current.append(line[1:])
-            continue
-        if current is not None:
-            queries.append(WorkloadQuery("\n".join(current).strip().rstrip(";"), 1, duration))
-            current = None
-        if " LOG:  " not in line:
-            continue
-        message = line.split(" LOG:  ", 1)[1]
-        duration = 0.0
-        if message.startswith("duration: "):
-            number, _, message = message[len("duration: ") :].partition(" ms")
-            try:
-                duration = float(number)
-            except ValueError:
-                duration = 0.0
-            message = message.strip()
-        for marker in _LOG_MARKERS:
-            if message.startswith(marker):
-                body = message[len(marker) :]
-                if marker == "execute ":
-                    body = body.split(": ", 1)[-1]
-                current = [body]
-                break
-    if current is not None:
-        queries.append(WorkloadQuery("\n".join(current).strip().rstrip(";"), 1, duration))
-    return queries
 
 
 # One row per statement text, its rows summed before the thresholds: pg_stat_statements keeps a row per role

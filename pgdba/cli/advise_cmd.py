@@ -105,7 +105,11 @@ def indexes(
         ),
     ] = DEFAULT_TOP,
     queries: Annotated[
-        Path | None, typer.Option("--queries", help="SQL file or PostgreSQL log to take the workload from")
+        Path | None,
+        typer.Option(
+            "--queries",
+            help="SQL file or PostgreSQL server log (stderr, csvlog or jsonlog) to take the workload from",
+        ),
     ] = None,
     as_role: Annotated[
         str | None,
@@ -179,9 +183,10 @@ def indexes(
         max_partitions=max_partitions,
     )
     options.validate()
-    workload = queries_from_file(queries) if queries is not None else []
-    hidden_notes: list[str] = []  # on other roles' statements, when the workload is this database's
     target = target_from(dsn, statement_timeout)
+    # (a csvlog or jsonlog holds every database's statements: this one's are kept)
+    workload = queries_from_file(queries, target.database) if queries is not None else []
+    hidden_notes: list[str] = []  # on other roles' statements, when the workload is this database's
     with target.connect() as conn:
         facts = load_server_facts(conn)
         if queries is None:

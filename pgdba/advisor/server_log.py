@@ -1,0 +1,126 @@
+"""Statements from a PostgreSQL server log, in any of its three formats: stderr (log_line_prefix lines, a
+statement's continuation lines starting with a tab), csvlog and jsonlog (15+; what managed services and
+containers ship most). Each `statement:` / `execute <name>:` message (log_statement) is one statement run
+once; one that `duration: … ms` heads (log_min_duration_statement) weighs that time. A csvlog or jsonlog
+line names its database: the statements of other databases are left out.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass
+
+from pgdba.errors import InputError
+
+# the messages that carry a statement's text, after an optional `duration: … ms  `; `execute <name>:` is a
+# prepared statement run over the extended protocol (its parse and bind steps are logged apart and left out)
+_MARKERS = ("statement: ", "execute <unnamed>: ", "execute ")
+_STDERR_MARKERS = (" LOG:  statement: ", " LOG:  duration: ")
+# csvlog's columns (the same first fifteen since PostgreSQL 9.0)
+_CSV_DATABASE, _CSV_SEVERITY, _CSV_MESSAGE = 2, 11, 13
+_CSV_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+
+
+@dataclass(frozen=True)
+class LoggedStatement:
+    sql: str
+    duration_ms: float
+    database: str | None  # None: the format does not say (stderr without %d in its prefix)
+
+
+def log_format(text: str) -> str | None:
+    """ "jsonlog", "csvlog" or "stderr" when `text` reads as that server log format, else None (a SQL file)."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    if first.lstrip().startswith("{"):
+        try:
+            record = json.loads(first)
+        except ValueError:
+            return None
+        return "jsonlog" if isinstance(record, dict) and "message" in record else None
+    row = next(csv.reader(io.StringIO(first)), [])
+    if len(row) > _CSV_MESSAGE and _CSV_TIMESTAMP.match(row[0]) and row[_CSV_SEVERITY].isupper():
+        return "csvlog"
+    if any(marker in text for marker in _STDERR_MARKERS):
+        return "stderr"
+    return None
+
+
+def logged_statements(text: str, fmt: str, where: str) -> list[LoggedStatement]:
+    """The statements of a server log of format `fmt` (log_format); `where` names the file in errors."""
+    if fmt == "jsonlog":
+        return _from_jsonlog(text, where)
+    if fmt == "csvlog":
+        return _from_csvlog(text, where)
+    return _from_stderr(text)
+
+
+def _statement(message: str, database: str | None) -> LoggedStatement | None:
+    """The statement a LOG message carries, or None when it carries none."""
+    duration = 0.0
+    if message.startswith("duration: "):
+        number, _, message = message[len("duration: ") :].partition(" ms")
+        try:
+            duration = float(number)
+        except ValueError:
+            duration = 0.0
+        message = message.strip()
+    for marker in _MARKERS:
+        if message.startswith(marker):
+            body = message[len(marker) :]
+            if marker == "execute ":
+                body = body.split(": ", 1)[-1]
+            return LoggedStatement(body.strip().rstrip(";"), duration, database)
+    return None
+
+
+def _from_stderr(text: str) -> list[LoggedStatement]:
+    found: list[LoggedStatement] = []
+    message: list[str] | None = None
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("\t") and message is not None:
+            message.append(line[1:])
+            continue
+        if message is not None:
+            statement = _statement("\n".join(message), None)
+            if statement is not None:
+                found.append(statement)
+            message = None
+        if " LOG:  " in line:
+            message = [line.split(" LOG:  ", 1)[1]]
+    return found
+
+
+def _from_jsonlog(text: str, where: str) -> list[LoggedStatement]:
+    found: list[LoggedStatement] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            raise InputError(f"{where}: line {number} is not a jsonlog record (JSON)") from None
+        if not isinstance(record, dict) or record.get("error_severity") != "LOG":
+            continue
+        database = record.get("dbname")
+        statement = _statement(str(record.get("message", "")), str(database) if database else None)
+        if statement is not None:
+            found.append(statement)
+    return found
+
+
+def _from_csvlog(text: str, where: str) -> list[LoggedStatement]:
+    found: list[LoggedStatement] = []
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:
+        raise InputError(f"{where}: not a csvlog file: {exc}") from None
+    for row in rows:
+        if len(row) <= _CSV_MESSAGE or row[_CSV_SEVERITY] != "LOG":
+            continue
+        statement = _statement(row[_CSV_MESSAGE], row[_CSV_DATABASE] or None)
+        if statement is not None:
+            found.append(statement)
+    return found

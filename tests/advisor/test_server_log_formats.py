@@ -1,0 +1,96 @@
+"""`advise indexes --queries FILE` from a server's csvlog and jsonlog, as written by a real server.
+
+Before, only the stderr format was read: a csvlog or jsonlog file (what managed services and containers
+ship) was read as SQL and refused (`cannot parse`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from pgdba.advisor.server_log import log_format
+from pgdba.advisor.workload import queries_from_file
+from pgdba.cli import main
+from pgdba.embedded import EmbeddedCluster
+from pgdba.errors import InputError
+from tests.checkup.helpers import wait_until
+from tests.clusters import own_cluster
+
+MULTI_LINE = "SELECT id, total\n  FROM orders\n WHERE customer_id = %s"
+
+
+@pytest.fixture(scope="module")
+def logged() -> Iterator[tuple[EmbeddedCluster, dict[str, Path]]]:
+    """A server logging every statement's duration to csvlog and jsonlog; the `shop` database's orders
+    queried (a multi-line statement over the extended protocol, a simple one with a literal, three times
+    each), and one statement of the `other` database."""
+    settings = {
+        "logging_collector": "on",
+        "log_destination": "'csvlog,jsonlog'",
+        "log_min_duration_statement": "0",
+    }
+    with own_cluster("serverlog", **settings) as cluster:
+        with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+            conn.execute("CREATE DATABASE shop")
+            conn.execute("CREATE DATABASE other")
+        with psycopg.connect(cluster.dsn("shop"), autocommit=True) as conn:
+            conn.execute("CREATE TABLE orders (id int, customer_id int, total numeric)")
+            conn.execute("INSERT INTO orders SELECT g, g % 500, g FROM generate_series(1, 20000) g")
+            for customer in range(3):
+                conn.execute(MULTI_LINE, (customer,))  # type: ignore[arg-type]
+                conn.execute(f"SELECT count(*) FROM orders WHERE total > {customer * 100}")  # type: ignore[arg-type]
+        with psycopg.connect(cluster.dsn("other"), autocommit=True) as conn:
+            conn.execute("CREATE TABLE notes (id int)")
+            conn.execute("SELECT * FROM notes WHERE id = 1 /* last */")
+        logs = cluster.data_dir / "log"
+
+        def written() -> bool:
+            files = {p.suffix: p for p in logs.glob("postgresql-*.*")}
+            return all(
+                suffix in files and "/* last */" in files[suffix].read_text(errors="replace")
+                for suffix in (".csv", ".json")
+            )
+
+        wait_until(written, timeout=30, what="the logging collector writing the last statement")
+        yield cluster, {p.suffix: p for p in logs.glob("postgresql-*.*")}
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json"])
+def test_a_csvlog_or_jsonlog_gives_this_databases_statements_with_their_durations(
+    logged: tuple[EmbeddedCluster, dict[str, Path]], suffix: str
+) -> None:
+    _, files = logged
+    assert log_format(files[suffix].read_text()) == {".csv": "csvlog", ".json": "jsonlog"}[suffix]
+
+    queries = queries_from_file(files[suffix], "shop")
+
+    by_text = {q.sql: q for q in queries}
+    [multi] = [q for q in queries if "customer_id" in q.sql]
+    assert multi.sql == "SELECT id, total\n  FROM orders\n WHERE customer_id = $1"
+    assert multi.calls == 3 and multi.total_ms > 0
+    [literal] = [q for q in queries if "count(*)" in q.sql]
+    assert literal.calls == 3  # the three constants merged by fingerprint
+    assert not [text for text in by_text if "notes" in text]  # the other database's
+
+
+def test_a_log_without_the_databases_statements_names_those_it_has(
+    logged: tuple[EmbeddedCluster, dict[str, Path]],
+) -> None:
+    _, files = logged
+    with pytest.raises(
+        InputError, match=r"no statement of database 'elsewhere' in this jsonlog file \(\d+ of "
+    ):
+        queries_from_file(files[".json"], "elsewhere")
+
+
+def test_advise_reads_a_jsonlog_for_the_database_it_is_pointed_at(
+    logged: tuple[EmbeddedCluster, dict[str, Path]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    cluster, files = logged
+    assert main(["advise", "indexes", "--dsn", cluster.dsn("shop"), "--queries", str(files[".json"])]) == 0
+    out = capsys.readouterr().out
+    assert "orders" in out and "notes" not in out
