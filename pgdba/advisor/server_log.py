@@ -2,7 +2,7 @@
 statement's continuation lines starting with a tab), csvlog and jsonlog (15+; what managed services and
 containers ship most). Each `statement:` / `execute <name>:` message (log_statement) is one statement run
 once; one that `duration: … ms` heads (log_min_duration_statement) weighs that time. A csvlog or jsonlog
-line names its database: the statements of other databases are left out.
+line names its database (the statements of other databases are left out) and the role that ran it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pgdba.errors import InputError
 _MARKERS = ("statement: ", "execute <unnamed>: ", "execute ")
 _STDERR_MARKERS = (" LOG:  statement: ", " LOG:  duration: ")
 # csvlog's columns (the same first fifteen since PostgreSQL 9.0)
-_CSV_DATABASE, _CSV_SEVERITY, _CSV_MESSAGE = 2, 11, 13
+_CSV_USER, _CSV_DATABASE, _CSV_SEVERITY, _CSV_MESSAGE = 1, 2, 11, 13
 _CSV_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 
 
@@ -29,6 +29,7 @@ class LoggedStatement:
     sql: str
     duration_ms: float
     database: str | None  # None: the format does not say (stderr without %d in its prefix)
+    user: str | None = None  # the role that ran it, where the format says (csvlog, jsonlog)
 
 
 def log_format(text: str) -> str | None:
@@ -57,7 +58,7 @@ def logged_statements(text: str, fmt: str, where: str) -> list[LoggedStatement]:
     return _from_stderr(text)
 
 
-def _statement(message: str, database: str | None) -> LoggedStatement | None:
+def _statement(message: str, database: str | None, user: str | None = None) -> LoggedStatement | None:
     """The statement a LOG message carries, or None when it carries none."""
     duration = 0.0
     if message.startswith("duration: "):
@@ -72,7 +73,7 @@ def _statement(message: str, database: str | None) -> LoggedStatement | None:
             body = message[len(marker) :]
             if marker == "execute ":
                 body = body.split(": ", 1)[-1]
-            return LoggedStatement(body.strip().rstrip(";"), duration, database)
+            return LoggedStatement(body.strip().rstrip(";"), duration, database, user)
     return None
 
 
@@ -104,8 +105,10 @@ def _from_jsonlog(text: str, where: str) -> list[LoggedStatement]:
             raise InputError(f"{where}: line {number} is not a jsonlog record (JSON)") from None
         if not isinstance(record, dict) or record.get("error_severity") != "LOG":
             continue
-        database = record.get("dbname")
-        statement = _statement(str(record.get("message", "")), str(database) if database else None)
+        database, user = record.get("dbname"), record.get("user")
+        statement = _statement(
+            str(record.get("message", "")), str(database) if database else None, str(user) if user else None
+        )
         if statement is not None:
             found.append(statement)
     return found
@@ -120,7 +123,7 @@ def _from_csvlog(text: str, where: str) -> list[LoggedStatement]:
     for row in rows:
         if len(row) <= _CSV_MESSAGE or row[_CSV_SEVERITY] != "LOG":
             continue
-        statement = _statement(row[_CSV_MESSAGE], row[_CSV_DATABASE] or None)
+        statement = _statement(row[_CSV_MESSAGE], row[_CSV_DATABASE] or None, row[_CSV_USER] or None)
         if statement is not None:
             found.append(statement)
     return found

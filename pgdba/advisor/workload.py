@@ -159,6 +159,18 @@ def merge_by_fingerprint(queries: Iterable[WorkloadQuery]) -> list[WorkloadQuery
 ROLE_EXISTS_SQL = "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s)"
 
 
+def roles_known_here(conn: psycopg.Connection, workload: Iterable[WorkloadQuery]) -> list[WorkloadQuery]:
+    """A log's queries keep the role that ran them (csvlog, jsonlog) where this server has that role; a log
+    from another server may name roles this one lacks, whose queries are read as written."""
+    queries = list(workload)
+    roles = sorted({q.role for q in queries if q.role is not None})
+    if not roles:
+        return queries
+    rows = conn.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", (roles,)).fetchall()
+    here = {str(row[0]) for row in rows}
+    return [q if q.role is None or q.role in here else replace(q, role=None) for q in queries]
+
+
 def run_as(conn: psycopg.Connection, workload: Iterable[WorkloadQuery], role: str) -> list[WorkloadQuery]:
     """A file's queries as `role` runs them (row-level security filters its reads), once it is a role here."""
     row = conn.execute(ROLE_EXISTS_SQL, (role,)).fetchone()
@@ -170,7 +182,8 @@ def run_as(conn: psycopg.Connection, workload: Iterable[WorkloadQuery], role: st
 def queries_from_file(path: Path, database: str | None = None) -> list[WorkloadQuery]:
     """Queries from a SQL file (statements separated by `;`) or a PostgreSQL server log: stderr, csvlog or
     jsonlog (pgdba.advisor.server_log; a `duration:` is used as the time). A csvlog or jsonlog names each
-    statement's database: only `database`'s are kept when given."""
+    statement's database (only `database`'s are kept when given) and its role (WorkloadQuery.role; see
+    roles_known_here)."""
     text = read_text_file(path, "--queries file")
     fmt = log_format(text)
     if fmt is not None:
@@ -182,7 +195,7 @@ def queries_from_file(path: Path, database: str | None = None) -> list[WorkloadQ
                 f"{path}: no statement of database {database!r} in this {fmt} file ({len(logged)} of "
                 f"{', '.join(others[:3])}{' …' if len(others) > 3 else ''})"
             )
-        queries = [WorkloadQuery(s.sql, 1, s.duration_ms) for s in ours]
+        queries = [WorkloadQuery(s.sql, 1, s.duration_ms, role=s.user) for s in ours]
     else:
         try:
             statements = [s.strip() for s in pglast.split(text)]

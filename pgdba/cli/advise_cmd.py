@@ -32,6 +32,7 @@ from pgdba.advisor.workload import (
     DEFAULT_TOP,
     queries_from_file,
     queries_from_statements,
+    roles_known_here,
     run_as,
     table_writes_from_statements,
 )
@@ -198,6 +199,8 @@ def indexes(
                 raise InputError("pg_stat_statements holds no query above --min-calls / --min-mean-ms here")
         elif as_role is not None:
             workload = run_as(conn, workload, as_role)
+        else:
+            workload = roles_known_here(conn, workload)
         writes = None if queries is not None else table_writes_from_statements(conn, facts)
         with store_if_openable(store) as (history, unopened):
             ages = None if history is None else index_ages(history, target.key, datetime.now(UTC))

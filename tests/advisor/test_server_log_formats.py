@@ -11,9 +11,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import conninfo
 
 from pgdba.advisor.server_log import log_format
-from pgdba.advisor.workload import queries_from_file
+from pgdba.advisor.workload import WorkloadQuery, queries_from_file, roles_known_here
 from pgdba.cli import main
 from pgdba.embedded import EmbeddedCluster
 from pgdba.errors import InputError
@@ -43,6 +44,17 @@ def logged() -> Iterator[tuple[EmbeddedCluster, dict[str, Path]]]:
             for customer in range(3):
                 conn.execute(MULTI_LINE, (customer,))  # type: ignore[arg-type]
                 conn.execute(f"SELECT count(*) FROM orders WHERE total > {customer * 100}")  # type: ignore[arg-type]
+            conn.execute("CREATE ROLE shopper LOGIN PASSWORD 'pw'")
+            conn.execute("ALTER ROLE shopper IN DATABASE shop SET search_path = sales, public")
+            conn.execute("CREATE SCHEMA sales AUTHORIZATION shopper")
+            conn.execute("CREATE TABLE sales.carts (id int, owner int, items int)")
+            conn.execute("INSERT INTO sales.carts SELECT g, g % 4000, g % 7 FROM generate_series(1, 40000) g")
+            conn.execute("GRANT SELECT ON sales.carts TO shopper")
+            conn.execute("ANALYZE")
+        shopper = conninfo.make_conninfo(cluster.dsn("shop"), user="shopper", password="pw", passfile="")
+        with psycopg.connect(shopper, autocommit=True) as conn:
+            for owner in range(3):
+                conn.execute("SELECT items FROM carts WHERE owner = %s", (owner,))
         with psycopg.connect(cluster.dsn("other"), autocommit=True) as conn:
             conn.execute("CREATE TABLE notes (id int)")
             conn.execute("SELECT * FROM notes WHERE id = 1 /* last */")
@@ -75,6 +87,8 @@ def test_a_csvlog_or_jsonlog_gives_this_databases_statements_with_their_duration
     [literal] = [q for q in queries if "count(*)" in q.sql]
     assert literal.calls == 3  # the three constants merged by fingerprint
     assert not [text for text in by_text if "notes" in text]  # the other database's
+    [carts] = [q for q in queries if "FROM carts" in q.sql]
+    assert (carts.role, multi.role) == ("shopper", "postgres")  # who ran each, as the log says
 
 
 def test_a_log_without_the_databases_statements_names_those_it_has(
@@ -94,3 +108,17 @@ def test_advise_reads_a_jsonlog_for_the_database_it_is_pointed_at(
     assert main(["advise", "indexes", "--dsn", cluster.dsn("shop"), "--queries", str(files[".json"])]) == 0
     out = capsys.readouterr().out
     assert "orders" in out and "notes" not in out
+    # shopper's `carts` is sales.carts, as shopper's sessions search `sales, public`
+    assert "sales.carts(owner)" in out, out
+
+
+def test_a_logged_role_this_server_lacks_is_read_as_written(
+    logged: tuple[EmbeddedCluster, dict[str, Path]],
+) -> None:
+    cluster, _ = logged
+    queries = [
+        WorkloadQuery("SELECT 1", role="not_on_this_server"),
+        WorkloadQuery("SELECT 2", role="shopper"),
+    ]
+    with psycopg.connect(cluster.dsn("shop"), autocommit=True) as conn:
+        assert [q.role for q in roles_known_here(conn, queries)] == [None, "shopper"]
