@@ -18,7 +18,14 @@ from pgdba.errors import InputError
 # the messages that carry a statement's text, after an optional `duration: … ms  `; `execute <name>:` is a
 # prepared statement run over the extended protocol (its parse and bind steps are logged apart and left out)
 _MARKERS = ("statement: ", "execute <unnamed>: ", "execute ")
-_STDERR_MARKERS = (" LOG:  statement: ", " LOG:  duration: ")
+# a stderr line's LOG message, after log_line_prefix: `… [42] LOG:  ` (Debian's `%m [%p] %q%u@%d `), or
+# `…:[42]:LOG:  ` (Amazon RDS's `%t:%r:%u@%d:[%p]:`)
+_STDERR_LOG = re.compile(r"(?:^|(?<=[\s:\]]))LOG:  ")
+_STDERR_STATEMENT = re.compile(r"(?:^|[\s:\]])LOG:  (?:statement|duration): ", re.MULTILINE)
+# `user@database` in a log_line_prefix (`%u@%d`, the usual way to write them)
+_PREFIX_USER_DATABASE = re.compile(
+    r"(?:^|[\s:\]])(?P<user>[A-Za-z_][\w$-]*)@(?P<database>[A-Za-z_][\w$-]*)(?=[\s:\[]|$)"
+)
 # csvlog's columns (the same first fifteen since PostgreSQL 9.0)
 _CSV_USER, _CSV_DATABASE, _CSV_SEVERITY, _CSV_MESSAGE = 1, 2, 11, 13
 _CSV_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
@@ -44,7 +51,7 @@ def log_format(text: str) -> str | None:
     row = next(csv.reader(io.StringIO(first)), [])
     if len(row) > _CSV_MESSAGE and _CSV_TIMESTAMP.match(row[0]) and row[_CSV_SEVERITY].isupper():
         return "csvlog"
-    if any(marker in text for marker in _STDERR_MARKERS):
+    if _STDERR_STATEMENT.search(text):
         return "stderr"
     return None
 
@@ -78,19 +85,24 @@ def _statement(message: str, database: str | None, user: str | None = None) -> L
 
 
 def _from_stderr(text: str) -> list[LoggedStatement]:
+    """A stderr log's statements; their database and role where log_line_prefix writes `%u@%d`."""
     found: list[LoggedStatement] = []
     message: list[str] | None = None
+    prefix: re.Match[str] | None = None
     for line in [*text.splitlines(), ""]:
         if line.startswith("\t") and message is not None:
             message.append(line[1:])
             continue
         if message is not None:
-            statement = _statement("\n".join(message), None)
+            who = (prefix["database"], prefix["user"]) if prefix else (None, None)
+            statement = _statement("\n".join(message), *who)
             if statement is not None:
                 found.append(statement)
             message = None
-        if " LOG:  " in line:
-            message = [line.split(" LOG:  ", 1)[1]]
+        at = _STDERR_LOG.search(line)
+        if at is not None:
+            message = [line[at.end() :]]
+            prefix = _PREFIX_USER_DATABASE.search(line[: at.start()])
     return found
 
 

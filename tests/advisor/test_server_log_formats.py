@@ -1,7 +1,8 @@
-"""`advise indexes --queries FILE` from a server's csvlog and jsonlog, as written by a real server.
+"""`advise indexes --queries FILE` from a server's logs in its three formats, as a real server writes them.
 
-Before, only the stderr format was read: a csvlog or jsonlog file (what managed services and containers
-ship) was read as SQL and refused (`cannot parse`).
+Before, a csvlog or jsonlog file (what managed services and containers ship) was read as SQL and refused
+(`cannot parse`), and so was a stderr log whose log_line_prefix ends in `:` (Amazon RDS's: `…:[812]:LOG:`);
+a stderr log's `%u@%d` was not read.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ def logged() -> Iterator[tuple[EmbeddedCluster, dict[str, Path]]]:
     each), and one statement of the `other` database."""
     settings = {
         "logging_collector": "on",
-        "log_destination": "'csvlog,jsonlog'",
+        "log_destination": "'stderr,csvlog,jsonlog'",
         "log_min_duration_statement": "0",
+        # Amazon RDS's: `…:app@shop:[812]:LOG:  statement: …`, no blank before LOG
+        "log_line_prefix": "'%t:%r:%u@%d:[%p]:'",
     }
     with own_cluster("serverlog", **settings) as cluster:
         with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
@@ -64,19 +67,22 @@ def logged() -> Iterator[tuple[EmbeddedCluster, dict[str, Path]]]:
             files = {p.suffix: p for p in logs.glob("postgresql-*.*")}
             return all(
                 suffix in files and "/* last */" in files[suffix].read_text(errors="replace")
-                for suffix in (".csv", ".json")
+                for suffix in (".log", ".csv", ".json")
             )
 
         wait_until(written, timeout=30, what="the logging collector writing the last statement")
         yield cluster, {p.suffix: p for p in logs.glob("postgresql-*.*")}
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".json"])
-def test_a_csvlog_or_jsonlog_gives_this_databases_statements_with_their_durations(
+@pytest.mark.parametrize("suffix", [".log", ".csv", ".json"])
+def test_each_log_format_gives_this_databases_statements_with_their_durations_and_roles(
     logged: tuple[EmbeddedCluster, dict[str, Path]], suffix: str
 ) -> None:
     _, files = logged
-    assert log_format(files[suffix].read_text()) == {".csv": "csvlog", ".json": "jsonlog"}[suffix]
+    assert (
+        log_format(files[suffix].read_text())
+        == {".log": "stderr", ".csv": "csvlog", ".json": "jsonlog"}[suffix]
+    )
 
     queries = queries_from_file(files[suffix], "shop")
 
