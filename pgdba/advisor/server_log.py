@@ -18,14 +18,18 @@ from pgdba.errors import InputError
 # the messages that carry a statement's text, after an optional `duration: … ms  `; `execute <name>:` is a
 # prepared statement run over the extended protocol (its parse and bind steps are logged apart and left out)
 _MARKERS = ("statement: ", "execute <unnamed>: ", "execute ")
-# a stderr line's LOG message, after log_line_prefix: `… [42] LOG:  ` (Debian's `%m [%p] %q%u@%d `), or
-# `…:[42]:LOG:  ` (Amazon RDS's `%t:%r:%u@%d:[%p]:`)
-_STDERR_LOG = re.compile(r"(?:^|(?<=[\s:\]]))LOG:  ")
-_STDERR_STATEMENT = re.compile(r"(?:^|[\s:\]])LOG:  (?:statement|duration): ", re.MULTILINE)
-# `user@database` in a log_line_prefix (`%u@%d`, the usual way to write them)
-_PREFIX_USER_DATABASE = re.compile(
-    r"(?:^|[\s:\]])(?P<user>[A-Za-z_][\w$-]*)@(?P<database>[A-Za-z_][\w$-]*)(?=[\s:\[]|$)"
-)
+# a stderr line's LOG message, after log_line_prefix: `… [42] LOG:  ` (Debian's `%m [%p] %q%u@%d `),
+# `…:[42]:LOG:  ` (Amazon RDS's `%t:%r:%u@%d:[%p]:`), `… UTC-65f0a1b2.4d2-LOG:  ` (Azure's `%t-%c-`)
+_STDERR_LOG = re.compile(r"(?:^|(?<=[\s:\]-]))LOG:  ")
+_STDERR_STATEMENT = re.compile(r"(?:^|[\s:\]-])LOG:  (?:statement|duration): ", re.MULTILINE)
+# the role and database in a log_line_prefix: `%u@%d` (Debian's, RDS's), or `user=%u` and `db=%d` (pgBadger's
+# `user=%u,db=%d,app=%a,client=%h `, Cloud SQL's `db=%d,user=%u `)
+_NAME = r"[A-Za-z_][\w$-]*"
+_PREFIX_USER_AT_DATABASE = re.compile(rf"(?:^|[\s:\]])(?P<user>{_NAME})@(?P<database>{_NAME})(?=[\s:\[]|$)")
+_PREFIX_USER = re.compile(rf"(?:^|[\s,:\]])user=(?P<user>{_NAME})(?=[\s,:]|$)")
+_PREFIX_DATABASE = re.compile(rf"(?:^|[\s,:\]])db=(?P<database>{_NAME})(?=[\s,:]|$)")
+
+
 # csvlog's columns (the same first fifteen since PostgreSQL 9.0)
 _CSV_USER, _CSV_DATABASE, _CSV_SEVERITY, _CSV_MESSAGE = 1, 2, 11, 13
 _CSV_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
@@ -88,13 +92,12 @@ def _from_stderr(text: str) -> list[LoggedStatement]:
     """A stderr log's statements; their database and role where log_line_prefix writes `%u@%d`."""
     found: list[LoggedStatement] = []
     message: list[str] | None = None
-    prefix: re.Match[str] | None = None
+    who: tuple[str | None, str | None] = (None, None)
     for line in [*text.splitlines(), ""]:
         if line.startswith("\t") and message is not None:
             message.append(line[1:])
             continue
         if message is not None:
-            who = (prefix["database"], prefix["user"]) if prefix else (None, None)
             statement = _statement("\n".join(message), *who)
             if statement is not None:
                 found.append(statement)
@@ -102,8 +105,17 @@ def _from_stderr(text: str) -> list[LoggedStatement]:
         at = _STDERR_LOG.search(line)
         if at is not None:
             message = [line[at.end() :]]
-            prefix = _PREFIX_USER_DATABASE.search(line[: at.start()])
+            who = _database_and_user(line[: at.start()])
     return found
+
+
+def _database_and_user(prefix: str) -> tuple[str | None, str | None]:
+    """(database, role) a stderr line's log_line_prefix names, each None where it names none."""
+    both = _PREFIX_USER_AT_DATABASE.search(prefix)
+    if both is not None:
+        return both["database"], both["user"]
+    database, user = _PREFIX_DATABASE.search(prefix), _PREFIX_USER.search(prefix)
+    return (database["database"] if database else None), (user["user"] if user else None)
 
 
 def _from_jsonlog(text: str, where: str) -> list[LoggedStatement]:

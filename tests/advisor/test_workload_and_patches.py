@@ -293,3 +293,22 @@ def test_a_patched_index_on_a_large_or_partitioned_table_says_to_build_it_with_t
     partitioned = Candidate("public", "orders", ("customer_id",), partitioned=True)
     [note] = patch(schema, [partitioned], (), {"public.orders": 2**20}).notes
     assert "public.orders (partitioned, 1.0 MB)" in note
+
+
+# one line per provider's default log_line_prefix (their documented defaults): Debian's `%m [%p] %q%u@%d `,
+# Amazon RDS's `%t:%r:%u@%d:[%p]:`, Azure's `%t-%c-`, pgBadger's recommended `%t [%p]: user=%u,db=%d,…`
+# and Cloud SQL's `%m [%p]: [%l-1] db=%d,user=%u `
+PREFIXED_LOG = """2026-11-28 10:00:00.000 UTC [42] app@shop LOG:  duration: 2.000 ms  statement: SELECT * FROM debian
+2026-11-28 10:00:00 UTC:10.0.0.7(51234):app@shop:[812]:LOG:  statement: SELECT * FROM rds
+2026-11-28 10:00:00 UTC-65f0a1b2.4d2-LOG:  statement: SELECT * FROM azure
+2026-11-28 10:00:00 UTC [77]: user=app,db=shop,app=psql,client=10.0.0.1 LOG:  statement: SELECT * FROM badger
+2026-11-28 10:00:00.000 UTC [77]: [1-1] db=shop,user=app LOG:  statement: SELECT * FROM cloudsql
+2026-11-28 10:00:00.000 UTC [77]: [1-1] db=other,user=app LOG:  statement: SELECT * FROM elsewhere
+"""
+
+
+def test_each_providers_log_line_prefix_is_read_with_its_database_and_role(tmp_path: Path) -> None:
+    log = tmp_path / "postgresql.log"
+    log.write_text(PREFIXED_LOG)
+    found = {q.sql.rsplit(" ", 1)[-1]: q.role for q in queries_from_file(log, "shop")}
+    assert found == {"debian": "app", "rds": "app", "azure": None, "badger": "app", "cloudsql": "app"}
