@@ -2,7 +2,8 @@
 statement's continuation lines starting with a tab), csvlog and jsonlog (15+; what managed services and
 containers ship most). Each `statement:` / `execute <name>:` message (log_statement) is one statement run
 once; one that `duration: … ms` heads (log_min_duration_statement) weighs that time. A csvlog or jsonlog
-line names its database (the statements of other databases are left out) and the role that ran it.
+line names its database (the statements of other databases are left out) and the role that ran it; so does
+a stderr line whose log_line_prefix writes them (`%u@%d`, `user=%u,db=%d`).
 """
 
 from __future__ import annotations
@@ -40,11 +41,11 @@ class LoggedStatement:
     sql: str
     duration_ms: float
     database: str | None  # None: the format does not say (stderr without %d in its prefix)
-    user: str | None = None  # the role that ran it, where the format says (csvlog, jsonlog)
+    user: str | None = None  # the role that ran it, where the log says (csvlog, jsonlog, a stderr prefix)
 
 
 def log_format(text: str) -> str | None:
-    """ "jsonlog", "csvlog" or "stderr" when `text` reads as that server log format, else None (a SQL file)."""
+    """The server log format `text` reads as: "jsonlog", "csvlog" or "stderr"; None for a SQL file."""
     first = next((line for line in text.splitlines() if line.strip()), "")
     if first.lstrip().startswith("{"):
         try:
@@ -89,7 +90,8 @@ def _statement(message: str, database: str | None, user: str | None = None) -> L
 
 
 def _from_stderr(text: str) -> list[LoggedStatement]:
-    """A stderr log's statements; their database and role where log_line_prefix writes `%u@%d`."""
+    """A stderr log's statements; their database and role where log_line_prefix writes them
+    (_database_and_user)."""
     found: list[LoggedStatement] = []
     message: list[str] | None = None
     who: tuple[str | None, str | None] = (None, None)

@@ -181,9 +181,9 @@ def run_as(conn: psycopg.Connection, workload: Iterable[WorkloadQuery], role: st
 
 def queries_from_file(path: Path, database: str | None = None) -> list[WorkloadQuery]:
     """Queries from a SQL file (statements separated by `;`) or a PostgreSQL server log: stderr, csvlog or
-    jsonlog (pgdba.advisor.server_log; a `duration:` is used as the time). A csvlog or jsonlog names each
-    statement's database (only `database`'s are kept when given) and its role (WorkloadQuery.role; see
-    roles_known_here)."""
+    jsonlog (pgdba.advisor.server_log; a `duration:` is used as the time). Where the log names each
+    statement's database (csvlog, jsonlog, a stderr prefix with `%d`), only `database`'s are kept when
+    given; where it names the role, that is the query's (WorkloadQuery.role; see roles_known_here)."""
     text = read_text_file(path, "--queries file")
     fmt = log_format(text)
     if fmt is not None:
@@ -192,8 +192,8 @@ def queries_from_file(path: Path, database: str | None = None) -> list[WorkloadQ
         if logged and not ours:
             others = sorted({str(s.database) for s in logged})
             raise InputError(
-                f"{path}: no statement of database {database!r} in this {fmt} file ({len(logged)} of "
-                f"{', '.join(others[:3])}{' …' if len(others) > 3 else ''})"
+                f"{path}: no statement of database {database!r} in this {fmt} file; its {len(logged)} are "
+                f"of {', '.join(others[:3])}{' …' if len(others) > 3 else ''}"
             )
         queries = [WorkloadQuery(s.sql, 1, s.duration_ms, role=s.user) for s in ours]
     else:
