@@ -7,6 +7,7 @@ pgdba's own and HypoPG's are left out. Queries with the same pglast fingerprint 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -198,14 +199,47 @@ def queries_from_file(path: Path, database: str | None = None) -> list[WorkloadQ
         queries = [WorkloadQuery(s.sql, 1, s.duration_ms, role=s.user) for s in ours]
     else:
         try:
-            statements = [s.strip() for s in pglast.split(text)]
+            statements = [s.strip() for s in pglast.split(without_psql_commands(text))]
         except pglast.parser.ParseError as exc:
             raise InputError(f"{path}: cannot parse: {exc}") from None
-        queries = [WorkloadQuery(cast_typed_parameters(s)) for s in statements if s]
+        queries = [WorkloadQuery(cast_typed_parameters(explained_statement(s))) for s in statements if s]
     kept = [q for q in queries if is_advisable(q.sql)]
     if not kept:
         raise InputError(f"{path}: no SELECT / UPDATE / DELETE statement on user tables found")
     return merge_by_fingerprint(kept)
+
+
+# a psql meta-command (`\timing on`, `\x`, `\c db`): a line of its own starting with a backslash
+_PSQL_COMMAND = re.compile(r"^[ \t]*\\.*$", re.MULTILINE)
+_EXPLAIN_KEYWORDS = frozenset({"ANALYZE", "ANALYSE", "VERBOSE"})
+
+
+def without_psql_commands(text: str) -> str:
+    r"""A psql script as SQL: its meta-command lines (`\timing`, `\x`) blanked, which PostgreSQL's parser
+    refuses (a file of slow queries pasted from a psql session)."""
+    return _PSQL_COMMAND.sub("", text)
+
+
+def explained_statement(text: str) -> str:
+    """The statement an `EXPLAIN [ANALYZE] [VERBOSE] [(options)] …` plans (a file of slow queries as a DBA
+    keeps them, each under its EXPLAIN ANALYZE); `text` itself when it is no EXPLAIN."""
+    try:
+        tokens = list(pglast.parser.scan(text))
+    except pglast.parser.ParseError:
+        return text
+    if not tokens or tokens[0].name != "EXPLAIN":
+        return text
+    at, depth = 1, 0
+    while at < len(tokens):
+        name = tokens[at].name
+        if name == "ASCII_40":  # `(`
+            depth += 1
+        elif name == "ASCII_41":  # `)`
+            depth -= 1
+        elif depth == 0 and name not in _EXPLAIN_KEYWORDS:
+            return text[tokens[at].start :]
+        at += 1
+    return text
 
 
 # One row per statement text, its rows summed before the thresholds: pg_stat_statements keeps a row per role

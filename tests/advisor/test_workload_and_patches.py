@@ -312,3 +312,21 @@ def test_each_providers_log_line_prefix_is_read_with_its_database_and_role(tmp_p
     log.write_text(PREFIXED_LOG)
     found = {q.sql.rsplit(" ", 1)[-1]: q.role for q in queries_from_file(log, "shop")}
     assert found == {"debian": "app", "rds": "app", "azure": None, "badger": "app", "cloudsql": "app"}
+
+
+def test_a_psql_script_of_explained_queries_gives_the_queries_they_plan(tmp_path: Path) -> None:
+    """Slow queries as a DBA keeps them: under EXPLAIN ANALYZE, between psql meta-commands (before: `cannot
+    parse: syntax error at or near "\\"`, and an EXPLAIN was no query to advise on)."""
+    path = tmp_path / "slow.sql"
+    path.write_text(
+        "\\timing on\n"
+        "EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM t WHERE a = 1;\n"
+        "  \\x\n"
+        "explain analyse verbose\nUPDATE t SET b = 2 WHERE a = 3;\n"
+        "SELECT * FROM t WHERE c = 'x\\y';\n"
+    )
+    assert [q.sql for q in queries_from_file(path)] == [
+        "SELECT * FROM t WHERE a = 1",
+        "UPDATE t SET b = 2 WHERE a = 3",
+        "SELECT * FROM t WHERE c = 'x\\y'",
+    ]
