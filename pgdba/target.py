@@ -271,7 +271,7 @@ class Target:
     def session_options(self, apply: bool) -> str:
         """The libpq `options` string that sets pgdba's session settings at connection start."""
         return " ".join(
-            f"-c {name}={_option_value(value)}" for name, value in self.session_settings(apply).items()
+            f"-c {name}={option_value(value)}" for name, value in self.session_settings(apply).items()
         )
 
     def startup_parameters(self, options: str, *, read_only: bool) -> dict[str, object]:
@@ -478,7 +478,7 @@ _ATTEMPT = re.compile(
 _FAILURE_PREFIX = re.compile(r"^(connection failed: )?(connection to server at .*? failed: )?")
 
 
-def _option_value(value: str) -> str:
+def option_value(value: str) -> str:
     """A setting's value as libpq's `options` takes it: a blank or a backslash escaped with a backslash
     (`-c search_path=app,\\ public`), as libpq splits the string at blanks."""
     return re.sub(r"([\\\s])", r"\\\1", value)
@@ -578,7 +578,7 @@ def _libpq_url(dsn: str) -> str:
             schema if re.fullmatch(r"[a-z_][a-z0-9_$]*", schema) else '"' + schema.replace('"', '""') + '"'
         )
         # libpq splits `options` at blanks unless a backslash escapes them
-        setting = "-c search_path=" + _option_value(quoted)
+        setting = "-c search_path=" + option_value(quoted)
         options = f"{options} {setting}" if options else setting
     if options is not None:
         kept.append("options=" + urllib.parse.quote(options, safe=""))

@@ -21,7 +21,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout, TooManyRequests
 
 from pgdba.errors import ConnectionFailed, PgdbaError
-from pgdba.target import POOLER_ADVICE, UNSUPPORTED_STARTUP_PARAMETER, Target, mask_password
+from pgdba.target import POOLER_ADVICE, UNSUPPORTED_STARTUP_PARAMETER, Target, mask_password, option_value
 
 # statement_timeout is an int of milliseconds in PostgreSQL
 MAX_STATEMENT_TIMEOUT_MS = 2_147_483_647
@@ -108,7 +108,7 @@ def connection_kwargs(target: Target, settings: PoolSettings, *, apply: bool) ->
             "default_transaction_read_only": "off" if apply else "on",
             **settings.extra_settings,
         }
-        options = " ".join(f"-c {name}={value}" for name, value in session.items())
+        options = " ".join(f"-c {name}={option_value(value)}" for name, value in session.items())
         # after the user's own options (PGOPTIONS too), with target_session_attrs as a read-only session needs
         params = target.startup_parameters(options, read_only=not apply)
     elif not apply:

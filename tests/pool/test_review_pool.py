@@ -107,6 +107,16 @@ def test_pool_sessions_keep_pgappname_and_pgoptions_of_the_environment(
     assert row == ("edu-api", "app", "1min")
 
 
+def test_a_pool_setting_holding_a_blank_reaches_its_sessions_whole(db: TestDatabase) -> None:
+    """libpq splits `options` at blanks: `-c search_path=app, public` unescaped was two arguments, and the
+    server refused the connection."""
+    db.execute("CREATE SCHEMA app")
+    settings = PoolSettings(min_size=1, max_size=1, extra_settings={"search_path": "app, public"})
+    with create_pool(db.target, settings) as pool, pool.connection() as conn:
+        row = conn.execute("SELECT current_setting('search_path')").fetchone()
+    assert row == ("app, public",)
+
+
 @pytest.mark.catalog
 def test_advice_respects_the_databases_connection_limit(db: TestDatabase) -> None:
     db.execute(f'ALTER DATABASE "{db.name}" CONNECTION LIMIT 6')
