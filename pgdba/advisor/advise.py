@@ -29,7 +29,12 @@ from pgdba.advisor.catalog import (
 )
 from pgdba.advisor.drops import DropAdvice, indexes_to_drop
 from pgdba.advisor.foreign_key_cover import foreign_key_note, foreign_keys_served
-from pgdba.advisor.observed import ObservedConstants, load_observed_constants, query_fixed_equalities
+from pgdba.advisor.observed import (
+    ObservedConstants,
+    add_sent_constants,
+    load_observed_constants,
+    query_fixed_equalities,
+)
 from pgdba.advisor.partitioned_build import (
     Buildable,
     PartitionLayout,
@@ -131,8 +136,8 @@ class QueryEffect:
     calls: int
     cost_before: float
     cost_after: float
-    # "generic" (plan for any value), "sampled" (constants from pg_stats), "observed" (constants pg_qualstats
-    # saw the application send), "as written", "not costed"
+    # "generic" (plan for any value), "sampled" (constants from pg_stats), "observed" (constants the
+    # application sent: pg_qualstats', a log's parameters), "as written", "not costed"
     costing: str = "generic"
     queryid: str | None = None  # pg_stat_statements' id, when the workload came from there
 
@@ -223,6 +228,9 @@ class Advice:
     # the search_path the workload was planned with where it is not pgdba's own (role_search_path): the
     # application role's; --verify measures with it
     search_path: str | None = None
+    # the constants the application sent (pg_qualstats', a log's parameters) the workload was costed with;
+    # --verify binds the same (not in the JSON: they may be anyone's data)
+    observed: ObservedConstants | None = None
 
     @property
     def relative_cost(self) -> float:
@@ -385,7 +393,8 @@ class AnalysedWorkload:
     columns: list[QueryColumns]
     tables: dict[str, TableInfo]  # relation name as written in the queries → table
     skipped: list[tuple[str, str]]
-    observed: ObservedConstants | None = None  # None: pg_qualstats is not installed here
+    # pg_qualstats' and a log's (add_sent_constants); None: neither gives any
+    observed: ObservedConstants | None = None
     # per query: (schema.table, column, constant) of each `column = $n` it sends one constant for
     fixed: list[list[tuple[str, str, str]]] = field(default_factory=list)
     # the locked relations (catalog.locked_relations) that left queries out
@@ -460,7 +469,7 @@ def analyse_workload(conn: psycopg.Connection, workload: Sequence[WorkloadQuery]
             continue
         queries.append(query)
         columns.append(analysed)
-    observed = load_observed_constants(conn)
+    observed = add_sent_constants(load_observed_constants(conn), queries, columns, tables)
     fixed = [
         query_fixed_equalities(observed, query, used, tables) if observed is not None else []
         for query, used in zip(queries, columns, strict=True)
@@ -545,6 +554,7 @@ def advise_indexes(
     if options.drops:
         advice.drops = _drops(conn, facts, advice, index_ages)
     advice.search_path = application.search_path
+    advice.observed = analysed.observed
     advice.runtime_s = time.monotonic() - started
     return advice
 
@@ -762,12 +772,15 @@ def _advise_with_hypopg(
         source = "sampled from pg_stats"
         observed_count = sum(1 for b in bound.values() if b.observed)
         if observed_count:
-            source += f" ({observed_count} with constants pg_qualstats saw the application send)"
+            source += (
+                f" ({observed_count} with constants the application sent, as pg_qualstats or the log's "
+                "parameters recorded them)"
+            )
         advice.notes.append(
             f"{len(bound)} of {sum(1 for q in queries if q.param_count)} parameterised queries costed with "
             f"constants {source}: their generic plan could not be built, its cost differed "
-            f"more than {MISLEADING_RATIO:g}x from the plan with those constants, or pg_qualstats saw them "
-            "send one constant for a parameter every time"
+            f"more than {MISLEADING_RATIO:g}x from the plan with those constants, or they send one "
+            "constant for a parameter every time"
         )
     advice.notes.extend(declared_types_notes(session.types, [q.sql for q in queries]))
     advice.notes.extend(session.notes)

@@ -13,11 +13,15 @@ time, can be served by an index `WHERE state = 'new'`. PostgreSQL uses such an i
 statement through its custom plans, which it keeps choosing when they are that much cheaper than the
 generic one. (pg_qualstats 2.0.4 records no comparison of a boolean column with a parameter, so
 `is_read = $2` stays without one.)
+
+A server log gives the same for the statements it holds (`DETAIL:  parameters: $1 = 'pending'` after a
+statement run over the extended protocol): add_sent_constants counts those values as pg_qualstats' are,
+for the query that sent them (known by its text: constants_key) and for its column.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pglast
@@ -71,8 +75,8 @@ FIXED_MIN_SEEN = 5
 
 @dataclass
 class ObservedConstants:
-    """Per query: the constant it sent most often for a column and operator. Per column and operator:
-    how often each constant was sent, by all queries together."""
+    """Per query (its constants_key): the constant it sent most often for a column and operator. Per column
+    and operator: how often each constant was sent, by all queries together."""
 
     per_query: dict[tuple[str, ColumnKey], tuple[float, str]] = field(default_factory=dict)
     query_totals: dict[tuple[str, ColumnKey], float] = field(default_factory=dict)
@@ -115,6 +119,38 @@ class ObservedConstants:
 
     def __len__(self) -> int:
         return sum(len(t) for t in self.tallies.values())
+
+
+def constants_key(queryid: str | None, text: str) -> str:
+    """What ObservedConstants knows a query's own constants by: its pg_stat_statements id (pg_qualstats'),
+    else, for a query from a log, its text."""
+    return queryid if queryid is not None else f"text:{text}"
+
+
+def add_sent_constants(
+    observed: ObservedConstants | None,
+    queries: Sequence[WorkloadQuery],
+    columns: Sequence[QueryColumns],
+    tables: Mapping[str, TableInfo],
+) -> ObservedConstants | None:
+    """pg_qualstats' constants (`observed`, None where it is not installed) with the values a server log
+    says each query was run with (WorkloadQuery.sent), for each `$n` compared with a column as pg_qualstats
+    records (OBSERVED_OPERATORS, LIKE / ILIKE; not through a function); None when neither has any."""
+    operators = OBSERVED_OPERATORS | set(PATTERN_OPERATORS.values())
+    sent = [(query, used) for query, used in zip(queries, columns, strict=True) if query.sent]
+    if not sent:
+        return observed
+    found = observed if observed is not None else ObservedConstants()
+    for query, used in sent:
+        for number, values in query.sent.items():
+            column, operator = used.parameters.get(number, (None, ""))
+            table = tables.get(column.relation) if column is not None else None
+            if column is None or table is None or column.function or operator not in operators:
+                continue
+            key = (table.schema, table.name, column.column, operator)
+            for value, times in values.items():
+                found.add(constants_key(query.queryid, query.sql), key, value, float(times))
+    return found if observed is not None or len(found) else None
 
 
 def load_observed_constants(conn: psycopg.Connection) -> ObservedConstants | None:
@@ -162,8 +198,6 @@ def query_fixed_equalities(
     """(schema.table, column, constant) for each `column = $n` in a conjunctive filter of the query that
     it sends one constant (nearly) every time: partial-index predicates, as recurring literal constants
     are."""
-    if query.queryid is None:
-        return []
     filtered = {
         u.column for u in used.uses if u.role is Role.EQUALITY and u.operator == "=" and u.conjunctive
     }
@@ -172,7 +206,9 @@ def query_fixed_equalities(
         table = tables.get(column.relation)
         if operator != "=" or column not in filtered or table is None or column.function:
             continue
-        value = observed.fixed(query.queryid, (table.schema, table.name, column.column, "="))
+        value = observed.fixed(
+            constants_key(query.queryid, query.sql), (table.schema, table.name, column.column, "=")
+        )
         if value is not None:
             found.append((table.qualified_name, column.column, value))
     return found

@@ -41,7 +41,7 @@ from psycopg.rows import dict_row
 
 from pgdba.advisor.candidates import Candidate
 from pgdba.advisor.catalog import TableInfo
-from pgdba.advisor.observed import OBSERVED_OPERATORS, PATTERN_OPERATORS, ObservedConstants
+from pgdba.advisor.observed import OBSERVED_OPERATORS, PATTERN_OPERATORS, ObservedConstants, constants_key
 from pgdba.advisor.parse_tree import walk
 from pgdba.advisor.query_columns import KEY_FUNCTIONS, ClockOffset, QueryColumns, TableColumn
 from pgdba.advisor.selection import PREFILTER_BATCH
@@ -263,7 +263,7 @@ def bind_parameters(
     queryid: str | None = None,
 ) -> BoundQuery | None:
     """A value for every `$n` of `text` (observed by pg_qualstats, else sampled from pg_stats), or None
-    when one cannot be chosen. `queryid`: pg_stat_statements' id of the query, for its own constants."""
+    when one cannot be chosen. `queryid`: the query's observed.constants_key, for its own constants."""
     count = parameter_count(text)
     if count == 0:
         return BoundQuery(text, (), written)
@@ -390,7 +390,9 @@ def bind_for_costing(
 ) -> BoundQuery | None:
     """The query bound to constants for its `$n` (observed or sampled), if there are some for each and the
     planner takes the query with them as literals."""
-    bound = bind_parameters(reader, query.sql, columns, tables, queryid=query.queryid)
+    bound = bind_parameters(
+        reader, query.sql, columns, tables, queryid=constants_key(query.queryid, query.sql)
+    )
     if bound is None or not bound.values:
         return None
     try:

@@ -3,7 +3,9 @@ statement's continuation lines starting with a tab), csvlog and jsonlog (15+; wh
 containers ship most). Each `statement:` / `execute <name>:` message (log_statement) is one statement run
 once; one that `duration: … ms` heads (log_min_duration_statement) weighs that time. A csvlog or jsonlog
 line names its database (the statements of other databases are left out) and the role that ran it; so does
-a stderr line whose log_line_prefix writes them (`%u@%d`, `user=%u,db=%d`).
+a stderr line whose log_line_prefix writes them (`%u@%d`, `user=%u,db=%d`). A statement run over the
+extended protocol (every ORM's, `… = $1`) is followed by `DETAIL:  parameters: $1 = 'pending'`: the values
+the application sent, kept with it (LoggedStatement.parameters).
 """
 
 from __future__ import annotations
@@ -12,17 +14,18 @@ import csv
 import io
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pgdba.errors import InputError
 
 # the messages that carry a statement's text, after an optional `duration: … ms  `; `execute <name>:` is a
 # prepared statement run over the extended protocol (its parse and bind steps are logged apart and left out)
 _MARKERS = ("statement: ", "execute <unnamed>: ", "execute ")
-# a stderr line's LOG message, after log_line_prefix: `… [42] LOG:  ` (Debian's `%m [%p] %q%u@%d `),
+# where a stderr line's message starts, after log_line_prefix: `… [42] LOG:  ` (Debian's `%m [%p] %q%u@%d `),
 # `…:[42]:LOG:  ` (Amazon RDS's `%t:%r:%u@%d:[%p]:`), `… UTC-65f0a1b2.4d2-LOG:  ` (Azure's `%t-%c-`)
-_STDERR_LOG = re.compile(r"(?:^|(?<=[\s:\]-]))LOG:  ")
-_STDERR_STATEMENT = re.compile(r"(?:^|[\s:\]-])LOG:  (?:statement|duration): ", re.MULTILINE)
+_AFTER_PREFIX = r"(?:^|(?<=[\s:\]-]))"
+_STDERR_MESSAGE = re.compile(_AFTER_PREFIX + r"(?P<severity>LOG|DETAIL):  ")  # a LOG and the DETAIL after it
+_STDERR_STATEMENT = re.compile(_AFTER_PREFIX + r"LOG:  (?:statement|duration): ", re.MULTILINE)
 # the role and database in a log_line_prefix: `%u@%d` (Debian's, RDS's), or `user=%u` and `db=%d` (pgBadger's
 # `user=%u,db=%d,app=%a,client=%h `, Cloud SQL's `db=%d,user=%u `)
 _NAME = r"[A-Za-z_][\w$-]*"
@@ -31,8 +34,14 @@ _PREFIX_USER = re.compile(rf"(?:^|[\s,:\]])user=(?P<user>{_NAME})(?=[\s,:]|$)")
 _PREFIX_DATABASE = re.compile(rf"(?:^|[\s,:\]])db=(?P<database>{_NAME})(?=[\s,:]|$)")
 
 
+# the values a statement's DETAIL gives its parameters (`$1 = 'a''b', $2 = NULL`: a value quoted as a literal)
+_PARAMETERS = "parameters: "
+_PARAMETER = re.compile(r"\$(?P<number>\d+) = (?:NULL|'(?P<value>(?:[^']|'')*)')(?:, |$)", re.DOTALL)
+# what ends a value the server cut short (log_parameter_max_length): not the value sent
+_CUT_SHORT = "..."
+
 # csvlog's columns (the same first fifteen since PostgreSQL 9.0)
-_CSV_USER, _CSV_DATABASE, _CSV_SEVERITY, _CSV_MESSAGE = 1, 2, 11, 13
+_CSV_USER, _CSV_DATABASE, _CSV_SEVERITY, _CSV_MESSAGE, _CSV_DETAIL = 1, 2, 11, 13, 14
 _CSV_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 
 
@@ -42,6 +51,9 @@ class LoggedStatement:
     duration_ms: float
     database: str | None  # None: the format does not say (stderr without %d in its prefix)
     user: str | None = None  # the role that ran it, where the log says (csvlog, jsonlog, a stderr prefix)
+    # the values it was run with (`$n` → value as text), from its DETAIL; NULLs and values the server cut
+    # short left out
+    parameters: dict[int, str] = field(default_factory=dict)
 
 
 def log_format(text: str) -> str | None:
@@ -70,8 +82,29 @@ def logged_statements(text: str, fmt: str, where: str) -> list[LoggedStatement]:
     return _from_stderr(text)
 
 
-def _statement(message: str, database: str | None, user: str | None = None) -> LoggedStatement | None:
-    """The statement a LOG message carries, or None when it carries none."""
+def parameter_values(detail: str) -> dict[int, str]:
+    """`$n` → value of a statement's `parameters: $1 = '5', $2 = NULL` DETAIL (none for any other DETAIL,
+    or one that does not read so to its end); NULLs and values cut short (`'abc...'`) are left out."""
+    if not detail.startswith(_PARAMETERS):
+        return {}
+    values: dict[int, str] = {}
+    at = len(_PARAMETERS)
+    while at < len(detail):
+        match = _PARAMETER.match(detail, at)
+        if match is None:
+            return {}
+        value = match["value"]
+        if value is not None and not value.endswith(_CUT_SHORT):
+            values[int(match["number"])] = value.replace("''", "'")
+        at = match.end()
+    return values
+
+
+def _statement(
+    message: str, database: str | None, user: str | None = None, detail: str = ""
+) -> LoggedStatement | None:
+    """The statement a LOG message carries (with the parameters its DETAIL gives), or None when it carries
+    none."""
     duration = 0.0
     if message.startswith("duration: "):
         number, _, message = message[len("duration: ") :].partition(" ms")
@@ -85,29 +118,35 @@ def _statement(message: str, database: str | None, user: str | None = None) -> L
             body = message[len(marker) :]
             if marker == "execute ":
                 body = body.split(": ", 1)[-1]
-            return LoggedStatement(body.strip().rstrip(";"), duration, database, user)
+            # only an execute (the extended protocol) is run with parameters
+            parameters = parameter_values(detail) if marker.startswith("execute") else {}
+            return LoggedStatement(body.strip().rstrip(";"), duration, database, user, parameters)
     return None
 
 
 def _from_stderr(text: str) -> list[LoggedStatement]:
     """A stderr log's statements; their database and role where log_line_prefix writes them
-    (_database_and_user)."""
-    found: list[LoggedStatement] = []
-    message: list[str] | None = None
-    who: tuple[str | None, str | None] = (None, None)
-    for line in [*text.splitlines(), ""]:
-        if line.startswith("\t") and message is not None:
-            message.append(line[1:])
+    (_database_and_user). The server writes a message's lines together (its DETAIL right after it, each
+    further line of either starting with a tab), so a DETAIL belongs to the LOG message before it."""
+    messages: list[tuple[str, list[str], str]] = []  # (severity, lines, the prefix of its first line)
+    for line in text.splitlines():
+        if line.startswith("\t") and messages:
+            messages[-1][1].append(line[1:])
             continue
-        if message is not None:
-            statement = _statement("\n".join(message), *who)
-            if statement is not None:
-                found.append(statement)
-            message = None
-        at = _STDERR_LOG.search(line)
+        at = _STDERR_MESSAGE.search(line)
         if at is not None:
-            message = [line[at.end() :]]
-            who = _database_and_user(line[: at.start()])
+            messages.append((at["severity"], [line[at.end() :]], line[: at.start()]))
+        elif messages:
+            messages.append(("", [], ""))  # any other line ends the message before it
+    found: list[LoggedStatement] = []
+    for n, (severity, lines, prefix) in enumerate(messages):
+        if severity != "LOG":
+            continue
+        following = messages[n + 1] if n + 1 < len(messages) else None
+        detail = "\n".join(following[1]) if following is not None and following[0] == "DETAIL" else ""
+        statement = _statement("\n".join(lines), *_database_and_user(prefix), detail)
+        if statement is not None:
+            found.append(statement)
     return found
 
 
@@ -133,7 +172,10 @@ def _from_jsonlog(text: str, where: str) -> list[LoggedStatement]:
             continue
         database, user = record.get("dbname"), record.get("user")
         statement = _statement(
-            str(record.get("message", "")), str(database) if database else None, str(user) if user else None
+            str(record.get("message", "")),
+            str(database) if database else None,
+            str(user) if user else None,
+            str(record.get("detail", "")),
         )
         if statement is not None:
             found.append(statement)
@@ -149,7 +191,8 @@ def _from_csvlog(text: str, where: str) -> list[LoggedStatement]:
     for row in rows:
         if len(row) <= _CSV_MESSAGE or row[_CSV_SEVERITY] != "LOG":
             continue
-        statement = _statement(row[_CSV_MESSAGE], row[_CSV_DATABASE] or None, row[_CSV_USER] or None)
+        detail = row[_CSV_DETAIL] if len(row) > _CSV_DETAIL else ""
+        statement = _statement(row[_CSV_MESSAGE], row[_CSV_DATABASE] or None, row[_CSV_USER] or None, detail)
         if statement is not None:
             found.append(statement)
     return found

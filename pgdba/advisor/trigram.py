@@ -20,7 +20,7 @@ from psycopg import sql
 
 from pgdba.advisor.candidates import index_name
 from pgdba.advisor.catalog import TableInfo
-from pgdba.advisor.observed import ObservedConstants
+from pgdba.advisor.observed import ObservedConstants, constants_key
 from pgdba.advisor.query_columns import QueryColumns
 from pgdba.advisor.workload import WorkloadQuery
 
@@ -406,7 +406,7 @@ def _searches_by_column(
             ambiguous = search.ambiguous
             if ambiguous and observed is not None and not search.column.function:
                 key = (table.schema, table.name, search.column.column, search.operator)
-                sent = observed.patterns(query.queryid, key)
+                sent = observed.patterns(constants_key(query.queryid, query.sql), key)
                 if sent and not any(pattern[:1] in ("%", "_") for pattern in sent):
                     continue  # only prefixes: the btree advice serves it
                 ambiguous = not sent

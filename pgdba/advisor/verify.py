@@ -28,7 +28,7 @@ from psycopg import sql
 from pgdba.advisor.advise import Advice, resolve_columns
 from pgdba.advisor.apply import create_indexes
 from pgdba.advisor.catalog import TableInfo
-from pgdba.advisor.observed import load_observed_constants
+from pgdba.advisor.observed import ObservedConstants, constants_key, load_observed_constants
 from pgdba.advisor.policy_calls import builtin_functions, calls_as_parameters
 from pgdba.advisor.sampling import BoundQuery, StatsReader, bind_parameters
 from pgdba.advisor.scratch_copy import copy_tables, create_scratch_database
@@ -175,7 +175,8 @@ def _measure_advice(target: Target, advice: Advice, *, on_target: bool) -> dict[
         measures_queries=True,
     )
     with measure_target.connect() as conn:
-        bound, tables, skipped = _bind_all(conn, queryids, on_target=on_target)
+        observed = advice.observed if advice.observed is not None else load_observed_constants(conn)
+        bound, tables, skipped = _bind_all(conn, queryids, observed, on_target=on_target)
     notes += skipped
     if not bound:
         return {"where": "nowhere", "before_ms": 0.0, "after_ms": 0.0, "queries": [], "notes": notes}
@@ -204,9 +205,14 @@ def _measure_advice(target: Target, advice: Advice, *, on_target: bool) -> dict[
 
 
 def _bind_all(
-    conn: psycopg.Connection, queryids: Mapping[str, str | None], *, on_target: bool
+    conn: psycopg.Connection,
+    queryids: Mapping[str, str | None],
+    observed: ObservedConstants | None,
+    *,
+    on_target: bool,
 ) -> tuple[list[BoundQuery], dict[str, TableInfo], list[str]]:
-    """Each query (text → pg_stat_statements id) bound to observed or sampled constants. On the target only
+    """Each query (text → pg_stat_statements id) bound to the constants the application sent (`observed`:
+    those the advice was costed with) or sampled ones. On the target only
     SELECTs are measured, in a read-only session (a SELECT … FOR UPDATE is refused there); a scratch copy
     measures UPDATE, DELETE and INSERT … SELECT too, each run rolled back (_measure_each)."""
     # a query reading a view is measured with the view's body in its place (the scratch copy holds tables)
@@ -216,7 +222,7 @@ def _bind_all(
     prepared = [calls_as_parameters(text, is_builtin) for text in originals]
     texts, all_columns, tables = resolve_columns(conn, [text for text, _ in prepared])
     bound: list[BoundQuery] = []
-    reader = StatsReader(conn, load_observed_constants(conn))
+    reader = StatsReader(conn, observed)
     skipped: list[str] = []
     used: dict[str, TableInfo] = {}
     for original, (_, calls), text, columns in zip(originals, prepared, texts, all_columns, strict=True):
@@ -224,7 +230,8 @@ def _bind_all(
         if on_target and not _is_select(text):
             skipped.append(f"not measured (only SELECTs are executed on the target): {short}")
             continue
-        query = bind_parameters(reader, text, columns, tables, written=original, queryid=queryids[original])
+        queryid = constants_key(queryids[original], original)
+        query = bind_parameters(reader, text, columns, tables, written=original, queryid=queryid)
         if query is None:
             skipped.append(f"not measured (no sample value for a parameter): {short}")
             continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pglast
@@ -45,6 +45,9 @@ class WorkloadQuery:
     # recorded only as run inside a function (pg_stat_statements.track = all, toplevel false): it may name
     # the function's parameters and variables (pgdba.advisor.routine_variables)
     nested: bool = False
+    # the values a server log says it was run with: `$n` → value as text → times (server_log's DETAIL
+    # parameters); pgdba.advisor.observed reads them as pg_qualstats' constants
+    sent: dict[int, dict[str, int]] = field(default_factory=dict)
 
     @property
     def mean_ms(self) -> float:
@@ -152,8 +155,12 @@ def merge_by_fingerprint(queries: Iterable[WorkloadQuery]) -> list[WorkloadQuery
             merged[key].calls += query.calls
             merged[key].total_ms += query.total_ms
             merged[key].nested = merged[key].nested and query.nested
+            for number, values in query.sent.items():
+                tally = merged[key].sent.setdefault(number, {})
+                for value, times in values.items():
+                    tally[value] = tally.get(value, 0) + times
         else:
-            merged[key] = replace(query)
+            merged[key] = replace(query, sent={number: dict(values) for number, values in query.sent.items()})
     return list(merged.values())
 
 
@@ -184,7 +191,8 @@ def queries_from_file(path: Path, database: str | None = None) -> list[WorkloadQ
     """Queries from a SQL file (statements separated by `;`) or a PostgreSQL server log: stderr, csvlog or
     jsonlog (pgdba.advisor.server_log; a `duration:` is used as the time). Where the log names each
     statement's database (csvlog, jsonlog, a stderr prefix with `%d`), only `database`'s are kept when
-    given; where it names the role, that is the query's (WorkloadQuery.role; see roles_known_here)."""
+    given; where it names the role, that is the query's (WorkloadQuery.role; see roles_known_here); where
+    it gives the values a statement was run with, they are its `sent` ones."""
     text = read_text_file(path, "--queries file")
     fmt = log_format(text)
     if fmt is not None:
@@ -196,7 +204,16 @@ def queries_from_file(path: Path, database: str | None = None) -> list[WorkloadQ
                 f"{path}: no statement of database {database!r} in this {fmt} file; its {len(logged)} are "
                 f"of {', '.join(others[:3])}{' …' if len(others) > 3 else ''}"
             )
-        queries = [WorkloadQuery(s.sql, 1, s.duration_ms, role=s.user) for s in ours]
+        queries = [
+            WorkloadQuery(
+                s.sql,
+                1,
+                s.duration_ms,
+                role=s.user,
+                sent={n: {value: 1} for n, value in s.parameters.items()},
+            )
+            for s in ours
+        ]
     else:
         try:
             statements = [s.strip() for s in pglast.split(without_psql_commands(text))]

@@ -262,7 +262,7 @@ def _announce(advice: Advice, apply: bool) -> None:
     sys.stderr.flush()
 
 
-_COSTING_LABELS = {"sampled": " (sampled constants)", "observed": " (constants seen by pg_qualstats)"}
+_COSTING_LABELS = {"sampled": " (sampled constants)", "observed": " (constants the application sent)"}
 _INDEX_COLUMNS = (
     Column("index", "index"),
     Column("size", "est. size", "right"),

@@ -10,6 +10,7 @@ from pgdba.advisor.candidates import Candidate, generate_candidates
 from pgdba.advisor.catalog import ColumnInfo, TableInfo
 from pgdba.advisor.orm_patch import drizzle_index_call, drizzle_patch, prisma_patch
 from pgdba.advisor.query_columns import columns_by_role
+from pgdba.advisor.server_log import parameter_values
 from pgdba.advisor.sizes import estimated_index_bytes
 from pgdba.advisor.workload import is_advisable, parameter_count, queries_from_file
 
@@ -330,3 +331,41 @@ def test_a_psql_script_of_explained_queries_gives_the_queries_they_plan(tmp_path
         "UPDATE t SET b = 2 WHERE a = 3",
         "SELECT * FROM t WHERE c = 'x\\y'",
     ]
+
+
+@pytest.mark.parametrize(
+    ("detail", "values"),
+    [
+        ("parameters: $1 = 'pending', $2 = '42'", {1: "pending", 2: "42"}),
+        ("parameters: $1 = 'it''s, $2 = ''x''', $2 = NULL", {1: "it's, $2 = 'x'"}),
+        ("parameters: $1 = 'a\nb'", {1: "a\nb"}),
+        # cut short by log_parameter_max_length: not the value sent
+        ("parameters: $1 = 'abcdef...', $2 = '7'", {2: "7"}),
+        ("parameters: $1 = 'unterminated", {}),
+        ("Process holding the lock: 812.", {}),
+    ],
+)
+def test_a_statements_parameters_detail_gives_the_values_it_was_run_with(
+    detail: str, values: dict[int, str]
+) -> None:
+    assert parameter_values(detail) == values
+
+
+def test_a_rds_stderr_logs_parameters_follow_their_statement_not_a_bind_step(tmp_path: Path) -> None:
+    """The DETAIL of a bind step (log_min_duration_statement = 0 logs parse, bind and execute) is no
+    statement's; an execute's is, however the prefix ends, a value on two lines whole. A simple-protocol
+    statement (its values in its text) has no parameters to take."""
+    log = tmp_path / "postgresql.log"
+    prefix = "2026-11-28 10:00:00 UTC:10.0.0.7(51234):app@shop:[812]:"
+    log.write_text(
+        f"{prefix}LOG:  duration: 0.100 ms  bind <unnamed>: SELECT * FROM t WHERE a = $1\n"
+        f"{prefix}DETAIL:  parameters: $1 = 'bound'\n"
+        f"{prefix}LOG:  duration: 3.000 ms  execute <unnamed>: SELECT * FROM t WHERE a = $1\n"
+        f"{prefix}DETAIL:  parameters: $1 = 'line one\n\tline two'\n"
+        f"{prefix}LOG:  duration: 2.000 ms  execute <unnamed>: SELECT *\n\tFROM t WHERE a = $1\n"
+        f"{prefix}DETAIL:  parameters: $1 = 'x'\n"
+        f"{prefix}LOG:  duration: 1.000 ms  statement: SELECT * FROM t WHERE a = 'y'\n"
+        f"{prefix}DETAIL:  parameters: $1 = 'not this one''s'\n"
+    )
+    [query] = queries_from_file(log, "shop")
+    assert (query.calls, query.sent) == (3, {1: {"line one\nline two": 1, "x": 1}})
