@@ -16,7 +16,7 @@ import re
 import urllib.parse
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import psycopg
@@ -241,15 +241,18 @@ class Target:
         """The same server and credentials, another database."""
         params = self.params()
         params["dbname"] = dbname
-        return Target(
-            conninfo.make_conninfo(**{k: str(v) for k, v in params.items()}),
-            self.source,
-            self.statement_timeout_ms,
-            self.lock_timeout_ms,
-            self.connect_timeout_s,
-            self.extra_settings,
-            self.track_statements,
-            self.measures_queries,
+        return replace(self, dsn=conninfo.make_conninfo(**{k: str(v) for k, v in params.items()}))
+
+    def without_statement_timeout(
+        self, settings: Mapping[str, str] | None = None, *, measures_queries: bool = False
+    ) -> Target:
+        """The same target for work that may take longer than a statement timeout (an index build, a
+        measured workload, counting a restored table's rows), `settings` set over its own extra ones."""
+        return replace(
+            self,
+            statement_timeout_ms=0,
+            extra_settings={**self.extra_settings, **(settings or {})},
+            measures_queries=measures_queries,
         )
 
     def session_settings(self, apply: bool) -> dict[str, str]:

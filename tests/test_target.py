@@ -93,6 +93,23 @@ def test_jit_is_off_in_pgdba_sessions_and_as_the_server_sets_it_where_queries_ar
             assert conn.execute("SHOW jit").fetchone() == ("on",)
 
 
+def test_a_target_without_statement_timeout_keeps_its_own_settings_and_adds_the_given_ones(
+    db: TestDatabase,
+) -> None:
+    """The advisor's --verify and --apply sessions (and a restore test's row counts): before, each built its
+    Target field by field, dropping a library caller's extra_settings and the URL's pool facts."""
+    own = replace(db.target, extra_settings={"work_mem": "7MB"}, connection_limit=5, through_pgbouncer=True)
+    long_running = own.without_statement_timeout({"search_path": "pg_catalog"}, measures_queries=True)
+    assert (long_running.connection_limit, long_running.through_pgbouncer) == (5, True)
+    with long_running.connect() as conn:
+        row = conn.execute(
+            "SELECT current_setting('statement_timeout'), current_setting('work_mem'), "
+            "current_setting('search_path'), current_setting('jit')"
+        ).fetchone()
+    assert row == ("0", "7MB", "pg_catalog", "on")
+    assert own.with_database(db.name).extra_settings == {"work_mem": "7MB"}
+
+
 def test_session_times_are_utc_whatever_the_servers_or_clients_time_zone(
     db: TestDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:

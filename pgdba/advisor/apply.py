@@ -202,14 +202,7 @@ def _check_built(
 
 def apply_indexes(target: Target, advice: Advice) -> dict[str, Any]:
     """Create the advised indexes on the target (no statement timeout: builds take as long as they take)."""
-    build_target = Target(
-        target.dsn,
-        target.source,
-        0,
-        target.lock_timeout_ms,
-        target.connect_timeout_s,
-        advice.session_settings,
-    )
+    build_target = target.without_statement_timeout(advice.session_settings)
     with build_target.connect(apply=True) as conn:
         created, failed = create_indexes(conn, advice)
     return {"where": "target", "created": created, "failed": failed}

@@ -165,15 +165,7 @@ def _measure_advice(target: Target, advice: Advice, *, on_target: bool) -> dict[
         {q.sql: q.queryid for s in advice.search_indexes for q in s.queries if q.sql not in queryids}
     )
     notes: list[str] = []
-    measure_target = Target(
-        target.dsn,
-        target.source,
-        0,
-        target.lock_timeout_ms,
-        target.connect_timeout_s,
-        advice.session_settings,
-        measures_queries=True,
-    )
+    measure_target = target.without_statement_timeout(advice.session_settings, measures_queries=True)
     with measure_target.connect() as conn:
         observed = advice.observed if advice.observed is not None else load_observed_constants(conn)
         bound, tables, skipped = _bind_all(conn, queryids, observed, on_target=on_target)

@@ -274,7 +274,7 @@ def restore_test(
         read = read_archive(storage, manifest, argv, env, progress, age_identity)
         _check_archive(result, manifest, read)
         # counting whole tables may take longer than the default statement timeout
-        unlimited = Target(scratch_target.dsn, scratch_target.source, 0, scratch_target.lock_timeout_ms)
+        unlimited = scratch_target.without_statement_timeout()
         with unlimited.connect() as conn:
             normalize_session(conn)
             _check_tables(result, manifest, conn)
