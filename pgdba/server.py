@@ -317,28 +317,45 @@ def load_server_facts(conn: psycopg.Connection) -> ServerFacts:
     return facts
 
 
-def list_setting_entries(value: str) -> tuple[str, ...]:
-    """The entries of a list setting (shared_preload_libraries, search_path) as PostgreSQL splits it: at
-    commas outside double quotes, trimmed, quotes removed ("" inside quotes is one ")."""
+def list_setting_items(value: str) -> list[tuple[str, bool]]:
+    """The entries of a list setting (shared_preload_libraries, search_path) as PostgreSQL splits it, at
+    commas outside double quotes: (the entry as written, trimmed; does it start quoted). A search_path
+    reader needs the second: an unquoted name is folded to lower case, a quoted one is not."""
     entries: list[str] = []
     current: list[str] = []
     quoted = False
-    i = 0
-    while i < len(value):
-        char = value[i]
-        if char == '"' and quoted and value[i + 1 : i + 2] == '"':
-            current.append('"')
-            i += 1
-        elif char == '"':
-            quoted = not quoted
-        elif char == "," and not quoted:
+    for char in value:
+        if char == '"':
+            quoted = not quoted  # a doubled "" toggles twice: kept as written
+        if char == "," and not quoted:
             entries.append("".join(current).strip())
             current = []
         else:
             current.append(char)
-        i += 1
     entries.append("".join(current).strip())
-    return tuple(entry for entry in entries if entry)
+    return [(entry, entry.startswith('"')) for entry in entries if entry]
+
+
+def list_setting_entries(value: str) -> tuple[str, ...]:
+    """The entries of a list setting as PostgreSQL splits it (list_setting_items), quotes removed ("" inside
+    quotes is one ")."""
+    return tuple(entry for entry in (_unquoted(text) for text, _ in list_setting_items(value)) if entry)
+
+
+def _unquoted(text: str) -> str:
+    kept: list[str] = []
+    quoted = False
+    i = 0
+    while i < len(text):
+        if text[i] == '"' and quoted and text[i + 1 : i + 2] == '"':
+            kept.append('"')
+            i += 1
+        elif text[i] == '"':
+            quoted = not quoted
+        else:
+            kept.append(text[i])
+        i += 1
+    return "".join(kept)
 
 
 def library_name(entry: str) -> str:

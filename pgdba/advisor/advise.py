@@ -44,7 +44,7 @@ from pgdba.advisor.partitioned_build import (
     partition_layout,
 )
 from pgdba.advisor.query_columns import QueryColumns, columns_by_role
-from pgdba.advisor.role_search_path import OFF_PATH, off_path_reason, read_as_application
+from pgdba.advisor.role_search_path import OFF_PATH, off_path_reasons, read_as_application
 from pgdba.advisor.routine_variables import variables_as_parameters
 from pgdba.advisor.row_security import inline_row_security
 from pgdba.advisor.sampling import (
@@ -461,14 +461,18 @@ def analyse_workload(conn: psycopg.Connection, workload: Sequence[WorkloadQuery]
     _expanded, all_columns, tables = resolve_columns(conn, [q.sql for q in readable])
     queries: list[WorkloadQuery] = []
     columns: list[QueryColumns] = []
+    unread: list[tuple[WorkloadQuery, QueryColumns]] = []  # reading no table of this database
     for query, analysed in zip(readable, all_columns, strict=True):
-        if not any(name in tables for name in analysed.tables):
-            skipped.append(
-                (query.sql, off_path_reason(conn, analysed.tables) or "reads no table of this database")
-            )
-            continue
-        queries.append(query)
-        columns.append(analysed)
+        if any(name in tables for name in analysed.tables):
+            queries.append(query)
+            columns.append(analysed)
+        else:
+            unread.append((query, analysed))
+    reasons = off_path_reasons(conn, [analysed.tables for _, analysed in unread])
+    skipped += [
+        (query.sql, reason or "reads no table of this database")
+        for (query, _), reason in zip(unread, reasons, strict=True)
+    ]
     observed = add_sent_constants(load_observed_constants(conn), queries, columns, tables)
     fixed = [
         query_fixed_equalities(observed, query, used, tables) if observed is not None else []

@@ -24,6 +24,7 @@ from pglast import ast
 from pgdba.advisor.parse_tree import walk
 from pgdba.advisor.views import name_end
 from pgdba.advisor.workload import WorkloadQuery
+from pgdba.server import list_setting_items
 from pgdba.sql_text import identifier, qualified
 
 # Each role's search_path at session start, as PostgreSQL applies the settings (ALTER ROLE … IN DATABASE,
@@ -79,40 +80,20 @@ SELECT n.nspname
 """
 
 
-def _entries(setting: str) -> list[tuple[str, bool]]:
-    """A search_path's entries as PostgreSQL splits it: (text, quoted), at commas outside double quotes."""
-    entries: list[tuple[str, bool]] = []
-    current: list[str] = []
-    quoted = False
-    for char in setting:
-        if char == '"':
-            quoted = not quoted  # a doubled "" toggles twice: kept as written
-        if char == "," and not quoted:
-            entries.append(_entry("".join(current)))
-            current = []
-        else:
-            current.append(char)
-    entries.append(_entry("".join(current)))
-    return [entry for entry in entries if entry[0]]
-
-
-def _entry(raw: str) -> tuple[str, bool]:
-    text = raw.strip()
-    return (text, text.startswith('"'))
-
-
 def role_search_path(setting: str, role: str) -> str:
     """`setting` (a search_path as written in ALTER ROLE … SET) as a session of `role` reads it: `$user`,
     quoted or not, is the role's name."""
     return ", ".join(
-        identifier(role) if text in ("$user", '"$user"') else text for text, _ in _entries(setting)
+        identifier(role) if text in ("$user", '"$user"') else text for text, _ in list_setting_items(setting)
     )
 
 
 def _schema_names(path: str) -> list[str]:
     """The schema names a search_path (its `$user` already replaced) names: quotes removed, unquoted names
     folded to lower case, as PostgreSQL reads them."""
-    return [text[1:-1].replace('""', '"') if quoted else text.lower() for text, quoted in _entries(path)]
+    return [
+        text[1:-1].replace('""', '"') if quoted else text.lower() for text, quoted in list_setting_items(path)
+    ]
 
 
 def _schemas(conn: psycopg.Connection, path: str) -> list[str]:
@@ -284,23 +265,26 @@ SELECT c.relname, array_agg(n.nspname::text ORDER BY n.nspname)
 OFF_PATH = "no table it names is on the search_path"
 
 
-def off_path_reason(conn: psycopg.Connection, names: Collection[str]) -> str | None:
-    """Why a query naming these tables (unqualified, as written) reads none: where the search_path
-    planned with finds none of them but other schemas hold them, those schemas, and how to give pgdba the
-    application's search_path; None where no schema holds any."""
-    unqualified = sorted({name for name in names if "." not in name})
-    if not unqualified:
-        return None
-    rows = conn.execute(ELSEWHERE_SQL, {"names": unqualified}).fetchall()
-    if not rows:
-        return None
-    where = "; ".join(f"{name} is in schema {_first_of(schemas)}" for name, schemas in rows)
+def off_path_reasons(conn: psycopg.Connection, queries_names: Sequence[Collection[str]]) -> list[str | None]:
+    """For each query reading none of the tables it names (unqualified, as written), why: where the
+    search_path planned with finds none of them but other schemas hold them, those schemas, and how to give
+    pgdba the application's search_path; None where no schema holds any. One catalog query for them all."""
+    unqualified = [sorted({name for name in names if "." not in name}) for names in queries_names]
+    every = sorted({name for names in unqualified for name in names})
+    if not every:
+        return [None for _ in queries_names]
+    held = {str(name): list(schemas) for name, schemas in conn.execute(ELSEWHERE_SQL, {"names": every})}
     path = conn.execute("SELECT current_setting('search_path')").fetchone()
-    return (
-        f"{OFF_PATH} {path[0] if path else ''}: {where}; where the application "
-        "sets its search_path when it connects, give pgdba the same with the DSN's `options=-c "
-        "search_path=…` or PGOPTIONS"
-    )
+    reasons: list[str | None] = []
+    for names in unqualified:
+        where = "; ".join(f"{name} is in schema {_first_of(held[name])}" for name in names if name in held)
+        reasons.append(
+            f"{OFF_PATH} {path[0] if path else ''}: {where}; where the application sets its search_path "
+            "when it connects, give pgdba the same with the DSN's `options=-c search_path=…` or PGOPTIONS"
+            if where
+            else None
+        )
+    return reasons
 
 
 def _first_of(schemas: Sequence[str], shown: int = 3) -> str:
