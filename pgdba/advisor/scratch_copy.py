@@ -65,25 +65,59 @@ SELECT DISTINCT n.nspname AS schema,
    AND n.nspname <> 'pg_catalog'
 """
 
-ENUM_TYPES_SQL = """
-SELECT DISTINCT n.nspname AS schema,
+# the enums and domains the copied columns are of (directly, as an array's element, or as a domain's base,
+# at any depth) that no extension brings: made again in the scratch database, a type before those built on
+# it (the deepest first). A domain gets its base type and collation; its CHECK constraints are left out
+# (the copied rows passed them, and the planner does not read them).
+USER_TYPES_SQL = """
+WITH RECURSIVE used(oid, depth) AS (
+    SELECT a.atttypid, 0
+      FROM pg_attribute a
+     WHERE a.attrelid = ANY(%(oids)s)
+       AND a.attnum > 0
+       AND NOT a.attisdropped
+    UNION
+    SELECT under.oid, u.depth + 1
+      FROM used u
+      JOIN pg_type t ON t.oid = u.oid
+     CROSS JOIN LATERAL (VALUES (t.typbasetype), (t.typelem)) AS under(oid)
+     WHERE under.oid <> 0
+       AND u.depth < 16
+)
+SELECT n.nspname AS schema,
        t.typname AS name,
+       t.typtype AS kind,
        ARRAY(SELECT e.enumlabel
                FROM pg_enum e
               WHERE e.enumtypid = t.oid
-              ORDER BY e.enumsortorder) AS labels
-  FROM pg_attribute a
-  JOIN pg_type t ON t.oid = a.atttypid OR t.typarray = a.atttypid
+              ORDER BY e.enumsortorder) AS labels,
+       format_type(t.typbasetype, t.typtypmod) AS base_type,
+       CASE WHEN t.typtype = 'd' AND t.typcollation <> bt.typcollation
+            THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname)
+       END AS collation
+  FROM used u
+  JOIN pg_type t ON t.oid = u.oid
   JOIN pg_namespace n ON n.oid = t.typnamespace
- WHERE a.attrelid = ANY(%(oids)s)
-   AND a.attnum > 0
-   AND NOT a.attisdropped
-   AND t.typtype = 'e'
+  LEFT JOIN pg_type bt ON bt.oid = t.typbasetype
+  LEFT JOIN pg_collation co ON co.oid = t.typcollation
+  LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
+ WHERE t.typtype IN ('e', 'd')
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND NOT EXISTS (SELECT 1
+                     FROM pg_depend d
+                    WHERE d.classid = 'pg_type'::regclass
+                      AND d.objid = t.oid
+                      AND d.refclassid = 'pg_extension'::regclass
+                      AND d.deptype = 'e')
+ GROUP BY n.nspname, t.oid, t.typname, t.typtype, t.typbasetype, t.typtypmod, t.typcollation, bt.typcollation,
+          cn.nspname, co.collname
+ ORDER BY max(u.depth) DESC, n.nspname, t.typname
 """
 
 # the extensions to create in the scratch database, each in the schema it has in the source: the named ones
-# (installed or not: those not installed get no row) and those owning an operator class one of the copied
-# tables' indexes uses (gin_trgm_ops, gist_trgm_ops …), or copying that index would fail
+# (installed or not: those not installed get no row), those owning an operator class one of the copied
+# tables' indexes uses (gin_trgm_ops, gist_trgm_ops …), or copying that index would fail, and those owning
+# a copied column's type (citext, hstore; an array's element, a domain's base), or creating the table would
 EXTENSIONS_SQL = """
 SELECT e.extname AS name,
        n.nspname AS schema
@@ -98,6 +132,16 @@ SELECT e.extname AS name,
                                    AND d.refclassid = 'pg_extension'::regclass
                                    AND d.deptype = 'e'
                   WHERE i.indrelid = ANY(%(oids)s))
+    OR e.oid IN (SELECT d.refobjid
+                   FROM pg_attribute a
+                   JOIN pg_type t ON t.oid = a.atttypid
+                   JOIN pg_depend d ON d.classid = 'pg_type'::regclass
+                                   AND d.objid IN (t.oid, t.typelem, t.typbasetype)
+                                   AND d.refclassid = 'pg_extension'::regclass
+                                   AND d.deptype = 'e'
+                  WHERE a.attrelid = ANY(%(oids)s)
+                    AND a.attnum > 0
+                    AND NOT a.attisdropped)
 """
 
 _PROVIDER_NAMES = {"c": "libc", "i": "icu", "b": "builtin"}
@@ -134,16 +178,23 @@ def copy_tables(
     oids = {"oids": [t.oid for t in tables]}
     with source.connect() as src, scratch.connect(apply=True) as dst:
         _create_extensions(src, dst, oids["oids"], extensions)
-        # the columns' collations and enum types first, or CREATE TABLE cannot name them
+        # the columns' collations, enums and domains first, or CREATE TABLE cannot name them
         for row in src.execute(USER_COLLATIONS_SQL, oids).fetchall():
             _create_collation(dst, *row)
-        for schema, type_name, labels in src.execute(ENUM_TYPES_SQL, oids).fetchall():
+        for schema, type_name, kind, labels, base_type, collation in src.execute(USER_TYPES_SQL, oids):
             dst.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-            dst.execute(
-                sql.SQL("CREATE TYPE {} AS ENUM ({})").format(
-                    sql.Identifier(schema, type_name),
-                    sql.SQL(", ").join(sql.Literal(label) for label in labels),
+            if kind == "e":
+                definition = sql.SQL("AS ENUM ({})").format(
+                    sql.SQL(", ").join(sql.Literal(v) for v in labels)
                 )
+            else:
+                definition = sql.SQL("AS {}{}").format(
+                    sql.SQL(base_type),  # format_type() output from the catalog
+                    sql.SQL(f" COLLATE {collation}" if collation else ""),  # quote_ident()ed by the query
+                )
+            keyword = sql.SQL("TYPE" if kind == "e" else "DOMAIN")
+            dst.execute(
+                sql.SQL("CREATE {} {} {}").format(keyword, sql.Identifier(schema, type_name), definition)
             )
         for table in tables:
             _copy_table(src, dst, table)

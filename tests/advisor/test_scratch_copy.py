@@ -91,3 +91,44 @@ def test_copied_columns_keep_their_own_collations_and_user_collations_are_made_a
     finally:
         with psycopg.connect(db.cluster.dsn(), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{db.name}_copy" WITH (FORCE)')
+
+
+@pytest.mark.catalog
+def test_enums_domains_and_extension_types_of_the_copied_columns_are_made_again(db: TestDatabase) -> None:
+    """Before, only an enum (or an array of one) was made again: a domain's or an extension type's column
+    (citext, Rails' and Django's case-insensitive email) failed the copy, so --verify failed."""
+    db.execute(
+        """
+        CREATE EXTENSION citext;
+        CREATE SCHEMA app;
+        CREATE TYPE app.mood AS ENUM ('sad', 'ok', 'happy');
+        CREATE DOMAIN app.email AS citext CHECK (VALUE LIKE '%@%');
+        CREATE DOMAIN app.work_email AS app.email;
+        CREATE DOMAIN app.code AS varchar(8) COLLATE "C";
+        CREATE DOMAIN app.moods AS app.mood[];
+        CREATE TABLE people (
+            id int PRIMARY KEY,
+            email app.work_email NOT NULL,
+            nick citext,
+            code app.code,
+            moods app.moods
+        );
+        INSERT INTO people VALUES (1, 'Ann@Example.com', 'Ann', 'X1', '{ok,happy}');
+        """
+    )
+    scratch = db.target.with_database(f"{db.name}_types")
+    create_scratch_database(db.target, f"{db.name}_types")
+    try:
+        with db.target.connect() as conn:
+            tables = load_tables(conn, user_table_oids(conn))
+        copy_tables(db.target, scratch, list(tables.values()))
+        with scratch.connect() as conn:
+            row = conn.execute(
+                "SELECT email = 'ann@example.com', nick = 'ANN', pg_typeof(email)::text, "
+                "       pg_typeof(code)::text, moods[2]::text, pg_collation_for(code) "
+                "  FROM people"
+            ).fetchone()
+        assert row == (True, True, "app.work_email", "app.code", "happy", '"C"')
+    finally:
+        with psycopg.connect(db.cluster.dsn(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{db.name}_types" WITH (FORCE)')
