@@ -194,15 +194,18 @@ SELECT a.attrelid::int AS oid,
        a.attname AS name,
        format_type(a.atttypid, a.atttypmod) AS type_name,
        t.typname AS base_type,
+       -- the key's type is a domain's base type; an enum's default operator class is enum_ops, declared
+       -- for anyenum (Prisma maps every enum to one: status columns)
        EXISTS (SELECT 1
                  FROM pg_opclass oc
                  JOIN pg_am am ON am.oid = oc.opcmethod
                 WHERE am.amname = 'btree'
                   AND oc.opcdefault
-                  AND (oc.opcintype = a.atttypid
+                  AND (oc.opcintype = t.oid
+                       OR (oc.opcintype = 'anyenum'::regtype AND t.typtype = 'e')
                        OR EXISTS (SELECT 1
                                     FROM pg_cast ca
-                                   WHERE ca.castsource = a.atttypid
+                                   WHERE ca.castsource = t.oid
                                      AND ca.casttarget = oc.opcintype
                                      AND ca.castmethod = 'b'))) AS has_btree,
        coalesce(s.avg_width, t.typlen, 32) AS avg_width,
@@ -223,7 +226,19 @@ SELECT a.attrelid::int AS oid,
             ELSE t.typname || '_pattern_ops'
        END AS like_opclass
   FROM pg_attribute a
-  JOIN pg_type t ON t.oid = a.atttypid
+  -- the column's type, or for a domain (over a domain …) the type it is based on
+  CROSS JOIN LATERAL (
+      WITH RECURSIVE based(oid, typtype, typbasetype, depth) AS (
+          SELECT ty.oid, ty.typtype, ty.typbasetype, 0 FROM pg_type ty WHERE ty.oid = a.atttypid
+          UNION ALL
+          SELECT ty.oid, ty.typtype, ty.typbasetype, b.depth + 1
+            FROM based b
+            JOIN pg_type ty ON ty.oid = b.typbasetype
+           WHERE b.typtype = 'd'
+      )
+      SELECT b.oid FROM based b ORDER BY b.depth DESC LIMIT 1
+  ) AS base
+  JOIN pg_type t ON t.oid = base.oid
   LEFT JOIN pg_collation co ON co.oid = a.attcollation
   JOIN pg_class c ON c.oid = a.attrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace

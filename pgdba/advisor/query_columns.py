@@ -762,9 +762,11 @@ class _Walker:
 
 
 def _parameter_number(value: object) -> int | None:
-    """n of `$n`, possibly cast."""
-    inner = value.arg if isinstance(value, ast.TypeCast) else value
-    return inner.number if isinstance(inner, ast.ParamRef) and inner.number else None
+    """n of `$n`, possibly cast, more than once: Prisma compares an enum column with
+    `CAST($1::text AS "Status")`."""
+    while isinstance(value, ast.TypeCast):
+        value = value.arg
+    return value.number if isinstance(value, ast.ParamRef) and value.number else None
 
 
 def _parameter_through(function: str, value: object) -> int | None:
