@@ -83,6 +83,9 @@ class ObservedConstants:
     tallies: dict[ColumnKey, dict[str, float]] = field(default_factory=dict)
     # LIKE / ILIKE only: every pattern a query sent, and how often
     query_patterns: dict[tuple[str, ColumnKey], dict[str, float]] = field(default_factory=dict)
+    # a logged query's own: `$n` → the value it was sent most often (first sent on a tie), whatever the
+    # parameter is compared with (`status = CAST($1::text AS "Status")`, a LIMIT, a function's argument)
+    sent: dict[str, dict[int, str]] = field(default_factory=dict)
 
     def add(self, queryid: str | None, key: ColumnKey, value: str, seen: float) -> None:
         if queryid is not None:
@@ -117,6 +120,10 @@ class ObservedConstants:
             return value
         return None
 
+    def sent_values(self, queryid: str | None) -> dict[int, str]:
+        """The values a log says this query (its constants_key) was run with, by parameter number."""
+        return dict(self.sent.get(queryid, {})) if queryid is not None else {}
+
     def __len__(self) -> int:
         return sum(len(t) for t in self.tallies.values())
 
@@ -134,14 +141,18 @@ def add_sent_constants(
     tables: Mapping[str, TableInfo],
 ) -> ObservedConstants | None:
     """pg_qualstats' constants (`observed`, None where it is not installed) with the values a server log
-    says each query was run with (WorkloadQuery.sent), for each `$n` compared with a column as pg_qualstats
-    records (OBSERVED_OPERATORS, LIKE / ILIKE; not through a function); None when neither has any."""
+    says each query was run with (WorkloadQuery.sent): each query's own (ObservedConstants.sent), and for
+    each `$n` compared with a column as pg_qualstats records (OBSERVED_OPERATORS, LIKE / ILIKE; not through
+    a function) the column's too; None when neither has any."""
     operators = OBSERVED_OPERATORS | set(PATTERN_OPERATORS.values())
     sent = [(query, used) for query, used in zip(queries, columns, strict=True) if query.sent]
     if not sent:
         return observed
     found = observed if observed is not None else ObservedConstants()
     for query, used in sent:
+        found.sent[constants_key(query.queryid, query.sql)] = {
+            number: max(values, key=lambda value: values[value]) for number, values in query.sent.items()
+        }
         for number, values in query.sent.items():
             column, operator = used.parameters.get(number, (None, ""))
             table = tables.get(column.relation) if column is not None else None
@@ -150,7 +161,7 @@ def add_sent_constants(
             key = (table.schema, table.name, column.column, operator)
             for value, times in values.items():
                 found.add(constants_key(query.queryid, query.sql), key, value, float(times))
-    return found if observed is not None or len(found) else None
+    return found
 
 
 def load_observed_constants(conn: psycopg.Connection) -> ObservedConstants | None:

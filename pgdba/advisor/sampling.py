@@ -262,13 +262,16 @@ def bind_parameters(
     written: str = "",
     queryid: str | None = None,
 ) -> BoundQuery | None:
-    """A value for every `$n` of `text` (observed by pg_qualstats, else sampled from pg_stats), or None
-    when one cannot be chosen. `queryid`: the query's observed.constants_key, for its own constants."""
+    """A value for every `$n` of `text` (those a log says the query was run with, else observed by
+    pg_qualstats, else sampled from pg_stats), or None when one cannot be chosen. `queryid`: the query's
+    observed.constants_key, for its own constants."""
     count = parameter_count(text)
     if count == 0:
         return BoundQuery(text, (), written)
-    values: dict[int, str] = dict(limit_parameters(text))
-    observed: set[int] = set()
+    logged = reader.observed.sent_values(queryid) if reader.observed is not None else {}
+    logged = {number: value for number, value in logged.items() if number <= count}
+    values: dict[int, str] = {**limit_parameters(text), **logged}
+    observed: set[int] = set(logged)
     ranks: dict[TableColumn, int] = {}
     for number in sorted(columns.parameters):
         if number in values:
