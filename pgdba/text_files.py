@@ -7,7 +7,9 @@ import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 from pgdba.errors import InputError
 
@@ -27,6 +29,21 @@ def read_text_file(path: Path, what: str) -> str:
         raise InputError(
             f"{what} {path} is not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start})"
         ) from None
+
+
+@contextlib.contextmanager
+def text_lines(path: Path, what: str) -> Iterator[TextIO]:
+    """The file open for reading line by line, as UTF-8 (a BOM dropped), for files too large to read whole
+    (a server log): a byte that is not UTF-8 reads as U+FFFD (a cluster's log holds the statements of
+    databases in other encodings too); a missing or unreadable file is an InputError as read_text_file's."""
+    try:
+        file = open(path, encoding="utf-8-sig", errors="replace")  # noqa: SIM115 (closed below)
+    except IsADirectoryError:
+        raise InputError(f"cannot read {what} {path}: it is a directory") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    with file:
+        yield file
 
 
 def _output_path(path: Path, what: str) -> Path:

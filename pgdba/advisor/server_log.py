@@ -14,7 +14,9 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 
 from pgdba.errors import InputError
 
@@ -56,9 +58,12 @@ class LoggedStatement:
     parameters: dict[int, str] = field(default_factory=dict)
 
 
-def log_format(text: str) -> str | None:
-    """The server log format `text` reads as: "jsonlog", "csvlog" or "stderr"; None for a SQL file."""
-    first = next((line for line in text.splitlines() if line.strip()), "")
+def log_format(lines: Iterable[str]) -> str | None:
+    """The server log format a file of these lines reads as: "jsonlog", "csvlog" or "stderr"; None for a
+    SQL file. Lines are read until that is known: the first non-blank one tells a jsonlog or csvlog, the
+    first statement's a stderr log (a SQL file is read to its end)."""
+    remaining = iter(lines)
+    first = next((line for line in remaining if line.strip()), "")
     if first.lstrip().startswith("{"):
         try:
             record = json.loads(first)
@@ -68,18 +73,19 @@ def log_format(text: str) -> str | None:
     row = next(csv.reader(io.StringIO(first)), [])
     if len(row) > _CSV_MESSAGE and _CSV_TIMESTAMP.match(row[0]) and row[_CSV_SEVERITY].isupper():
         return "csvlog"
-    if _STDERR_STATEMENT.search(text):
+    if any(_STDERR_STATEMENT.search(line) for line in chain([first], remaining)):
         return "stderr"
     return None
 
 
-def logged_statements(text: str, fmt: str, where: str) -> list[LoggedStatement]:
-    """The statements of a server log of format `fmt` (log_format); `where` names the file in errors."""
+def logged_statements(lines: Iterable[str], fmt: str, where: str) -> Iterator[LoggedStatement]:
+    """The statements of a server log of format `fmt` (log_format), as its lines are read (a day's log
+    may not fit in memory); `where` names the file in errors."""
     if fmt == "jsonlog":
-        return _from_jsonlog(text, where)
+        return _from_jsonlog(lines, where)
     if fmt == "csvlog":
-        return _from_csvlog(text, where)
-    return _from_stderr(text)
+        return _from_csvlog(lines, where)
+    return _from_stderr(lines)
 
 
 def parameter_values(detail: str) -> dict[int, str]:
@@ -124,30 +130,35 @@ def _statement(
     return None
 
 
-def _from_stderr(text: str) -> list[LoggedStatement]:
+def _from_stderr(lines: Iterable[str]) -> Iterator[LoggedStatement]:
     """A stderr log's statements; their database and role where log_line_prefix writes them
     (_database_and_user). The server writes a message's lines together (its DETAIL right after it, each
     further line of either starting with a tab), so a DETAIL belongs to the LOG message before it."""
-    messages: list[tuple[str, list[str], str]] = []  # (severity, lines, the prefix of its first line)
-    for line in text.splitlines():
-        if line.startswith("\t") and messages:
-            messages[-1][1].append(line[1:])
+    previous: tuple[str, str, str] | None = None
+    for message in chain(_stderr_messages(lines), [("", "", "")]):
+        if previous is not None and previous[0] == "LOG":
+            detail = message[1] if message[0] == "DETAIL" else ""
+            statement = _statement(previous[1], *_database_and_user(previous[2]), detail)
+            if statement is not None:
+                yield statement
+        previous = message
+
+
+def _stderr_messages(lines: Iterable[str]) -> Iterator[tuple[str, str, str]]:
+    """(severity: "LOG", "DETAIL" or "" for any other line, the message with its further lines, the
+    prefix of its first line) of each message of a stderr log."""
+    current: tuple[str, list[str], str] | None = None
+    for raw in lines:
+        line = raw.rstrip("\r\n")
+        if line.startswith("\t") and current is not None:
+            current[1].append(line[1:])
             continue
+        if current is not None:
+            yield current[0], "\n".join(current[1]), current[2]
         at = _STDERR_MESSAGE.search(line)
-        if at is not None:
-            messages.append((at["severity"], [line[at.end() :]], line[: at.start()]))
-        elif messages:
-            messages.append(("", [], ""))  # any other line ends the message before it
-    found: list[LoggedStatement] = []
-    for n, (severity, lines, prefix) in enumerate(messages):
-        if severity != "LOG":
-            continue
-        following = messages[n + 1] if n + 1 < len(messages) else None
-        detail = "\n".join(following[1]) if following is not None and following[0] == "DETAIL" else ""
-        statement = _statement("\n".join(lines), *_database_and_user(prefix), detail)
-        if statement is not None:
-            found.append(statement)
-    return found
+        current = (at["severity"], [line[at.end() :]], line[: at.start()]) if at else ("", [], "")
+    if current is not None:
+        yield current[0], "\n".join(current[1]), current[2]
 
 
 def _database_and_user(prefix: str) -> tuple[str | None, str | None]:
@@ -159,9 +170,8 @@ def _database_and_user(prefix: str) -> tuple[str | None, str | None]:
     return (database["database"] if database else None), (user["user"] if user else None)
 
 
-def _from_jsonlog(text: str, where: str) -> list[LoggedStatement]:
-    found: list[LoggedStatement] = []
-    for number, line in enumerate(text.splitlines(), 1):
+def _from_jsonlog(lines: Iterable[str], where: str) -> Iterator[LoggedStatement]:
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
@@ -178,21 +188,21 @@ def _from_jsonlog(text: str, where: str) -> list[LoggedStatement]:
             str(record.get("detail", "")),
         )
         if statement is not None:
-            found.append(statement)
-    return found
+            yield statement
 
 
-def _from_csvlog(text: str, where: str) -> list[LoggedStatement]:
-    found: list[LoggedStatement] = []
-    try:
-        rows = list(csv.reader(io.StringIO(text)))
-    except csv.Error as exc:
-        raise InputError(f"{where}: not a csvlog file: {exc}") from None
-    for row in rows:
+def _from_csvlog(lines: Iterable[str], where: str) -> Iterator[LoggedStatement]:
+    rows = csv.reader(lines)  # a quoted field may span lines
+    while True:
+        try:
+            row = next(rows, None)
+        except csv.Error as exc:
+            raise InputError(f"{where}: not a csvlog file: {exc} (line {rows.line_num})") from None
+        if row is None:
+            return
         if len(row) <= _CSV_MESSAGE or row[_CSV_SEVERITY] != "LOG":
             continue
         detail = row[_CSV_DETAIL] if len(row) > _CSV_DETAIL else ""
         statement = _statement(row[_CSV_MESSAGE], row[_CSV_DATABASE] or None, row[_CSV_USER] or None, detail)
         if statement is not None:
-            found.append(statement)
-    return found
+            yield statement

@@ -19,12 +19,12 @@ from psycopg import sql
 
 from pgdba.advisor.catalog import load_tables, resolve_relations
 from pgdba.advisor.parse_tree import walk
-from pgdba.advisor.server_log import log_format, logged_statements
+from pgdba.advisor.server_log import LoggedStatement, log_format, logged_statements
 from pgdba.errors import InputError, NotAvailable
 from pgdba.server import ServerFacts
 from pgdba.statement_tree import CATALOG_SCHEMAS, statement_node
 from pgdba.stats.statement_texts import rows_with_texts
-from pgdba.text_files import read_text_file
+from pgdba.text_files import read_text_file, text_lines
 
 DEFAULT_MIN_CALLS = 2
 DEFAULT_MIN_MEAN_MS = 0.0
@@ -147,10 +147,14 @@ def _range_vars(stmt: object) -> list[tuple[str | None, str]]:
 
 
 def merge_by_fingerprint(queries: Iterable[WorkloadQuery]) -> list[WorkloadQuery]:
-    """One entry per query shape (pglast fingerprint), calls and time summed."""
+    """One entry per query shape (pglast fingerprint), calls and time summed; text pglast cannot parse is
+    left out."""
     merged: dict[str, WorkloadQuery] = {}
     for query in queries:
-        key = pglast.parser.fingerprint(query.sql)
+        try:
+            key = pglast.parser.fingerprint(query.sql)
+        except pglast.parser.ParseError:
+            continue
         if key in merged:
             merged[key].calls += query.calls
             merged[key].total_ms += query.total_ms
@@ -189,41 +193,58 @@ def run_as(conn: psycopg.Connection, workload: Iterable[WorkloadQuery], role: st
 
 def queries_from_file(path: Path, database: str | None = None) -> list[WorkloadQuery]:
     """Queries from a SQL file (statements separated by `;`) or a PostgreSQL server log: stderr, csvlog or
-    jsonlog (pgdba.advisor.server_log; a `duration:` is used as the time). Where the log names each
-    statement's database (csvlog, jsonlog, a stderr prefix with `%d`), only `database`'s are kept when
-    given; where it names the role, that is the query's (WorkloadQuery.role; see roles_known_here); where
-    it gives the values a statement was run with, they are its `sent` ones."""
-    text = read_text_file(path, "--queries file")
-    fmt = log_format(text)
+    jsonlog (pgdba.advisor.server_log; a `duration:` is used as the time), read line by line. Where the log
+    names each statement's database (csvlog, jsonlog, a stderr prefix with `%d`), only `database`'s are
+    kept when given; where it names the role, that is the query's (WorkloadQuery.role; see
+    roles_known_here); where it gives the values a statement was run with, they are its `sent` ones."""
+    with text_lines(path, "--queries file") as lines:
+        fmt = log_format(lines)
     if fmt is not None:
-        logged = logged_statements(text, fmt, str(path))
-        ours = [s for s in logged if database is None or s.database in (None, database)]
-        if logged and not ours:
-            others = sorted({str(s.database) for s in logged})
-            raise InputError(
-                f"{path}: no statement of database {database!r} in this {fmt} file; its {len(logged)} are "
-                f"of {', '.join(others[:3])}{' …' if len(others) > 3 else ''}"
-            )
-        queries = [
-            WorkloadQuery(
-                s.sql,
-                1,
-                s.duration_ms,
-                role=s.user,
-                sent={n: {value: 1} for n, value in s.parameters.items()},
-            )
-            for s in ours
-        ]
+        with text_lines(path, "--queries file") as lines:
+            queries = _from_log(logged_statements(lines, fmt, str(path)), database, f"{path}: ", fmt)
     else:
+        text = read_text_file(path, "--queries file")
         try:
             statements = [s.strip() for s in pglast.split(without_psql_commands(text))]
         except pglast.parser.ParseError as exc:
             raise InputError(f"{path}: cannot parse: {exc}") from None
         queries = [WorkloadQuery(cast_typed_parameters(explained_statement(s))) for s in statements if s]
-    kept = [q for q in queries if is_advisable(q.sql)]
+    # merged first: a log runs the same statements over and over, and a fingerprint costs a tenth of the
+    # parse tree is_advisable builds
+    kept = [q for q in merge_by_fingerprint(queries) if is_advisable(q.sql)]
     if not kept:
         raise InputError(f"{path}: no SELECT / UPDATE / DELETE statement on user tables found")
-    return merge_by_fingerprint(kept)
+    return kept
+
+
+def _from_log(
+    logged: Iterable[LoggedStatement], database: str | None, where: str, fmt: str
+) -> list[WorkloadQuery]:
+    """One query per statement text and role of `database` (all of them without one) a log holds, its runs
+    counted, their durations and the values they were sent summed, in the order first run. A log holding
+    statements of other databases only is an InputError naming them."""
+    queries: dict[tuple[str, str | None], WorkloadQuery] = {}
+    others: set[str] = set()
+    count = 0
+    for statement in logged:
+        count += 1
+        if database is not None and statement.database not in (None, database):
+            others.add(str(statement.database))
+            continue
+        key = (statement.sql, statement.user)
+        query = queries.setdefault(key, WorkloadQuery(statement.sql, 0, role=statement.user))
+        query.calls += 1
+        query.total_ms += statement.duration_ms
+        for number, value in statement.parameters.items():
+            tally = query.sent.setdefault(number, {})
+            tally[value] = tally.get(value, 0) + 1
+    if count and not queries:
+        named = sorted(others)
+        raise InputError(
+            f"{where}no statement of database {database!r} in this {fmt} file; its {count} are of "
+            f"{', '.join(named[:3])}{' …' if len(named) > 3 else ''}"
+        )
+    return list(queries.values())
 
 
 # a psql meta-command (`\timing on`, `\x`, `\c db`): a line of its own starting with a backslash

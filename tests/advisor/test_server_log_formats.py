@@ -106,7 +106,7 @@ def test_each_log_format_gives_this_databases_statements_with_their_durations_an
 ) -> None:
     _, files = logged
     assert (
-        log_format(files[suffix].read_text())
+        log_format(files[suffix].read_text().splitlines())
         == {".log": "stderr", ".csv": "csvlog", ".json": "jsonlog"}[suffix]
     )
 

@@ -369,3 +369,23 @@ def test_a_rds_stderr_logs_parameters_follow_their_statement_not_a_bind_step(tmp
     )
     [query] = queries_from_file(log, "shop")
     assert (query.calls, query.sent) == (3, {1: {"line one\nline two": 1, "x": 1}})
+
+
+def test_a_log_holding_bytes_that_are_not_utf8_is_read_around_them(tmp_path: Path) -> None:
+    """One server's log holds the statements of its LATIN1 databases too: before, the whole file was refused
+    (`is not UTF-8 text (byte 0xe9 …)`); a SQL file still is (test_text_files)."""
+    prefix = b"2026-11-28 10:00:00.000 UTC [42] app@shop LOG:  duration: 1.000 ms  statement: "
+    log = tmp_path / "postgresql.log"
+    log.write_bytes(
+        prefix
+        + b"SELECT * FROM people WHERE name = 'Jos\xe9'\n"
+        + prefix
+        + b"SELECT * FROM orders WHERE id = 1\n"
+        + prefix
+        + b"SELECT * FROM orders WHERE id = 2\n"
+    )
+    found = {q.sql: q.calls for q in queries_from_file(log, "shop")}
+    assert found == {
+        "SELECT * FROM people WHERE name = 'Jos\ufffd'": 1,
+        "SELECT * FROM orders WHERE id = 1": 2,
+    }
