@@ -5,6 +5,7 @@ other plans than the target runs."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -63,34 +64,23 @@ def test_copied_columns_keep_their_own_collations_and_user_collations_are_made_a
         CREATE INDEX users_email_pattern ON users (email text_pattern_ops);
         """
     )
-    scratch = db.target.with_database(f"{db.name}_copy")
-    create_scratch_database(db.target, f"{db.name}_copy")
-    try:
-        with db.target.connect() as conn:
-            tables = load_tables(conn, user_table_oids(conn))
-        copy_tables(db.target, scratch, list(tables.values()))
-        with scratch.connect() as conn:
-            collations = dict(
-                conn.execute(
-                    "SELECT a.attname, coalesce(n.nspname || '.' || c.collname, '')"
-                    "  FROM pg_attribute a LEFT JOIN pg_collation c ON c.oid = a.attcollation"
-                    "  LEFT JOIN pg_namespace n ON n.oid = c.collnamespace"
-                    " WHERE a.attrelid = 'public.users'::regclass AND a.attnum > 0"
-                ).fetchall()
-            )
-            definition = conn.execute(
-                "SELECT pg_get_indexdef('public.users_email_pattern'::regclass)"
-            ).fetchone()
-        assert collations == {
-            "id": "",
-            "email": "app.by_locale",
-            "code": "pg_catalog.POSIX",
-            "nick": "pg_catalog.default",
-        }
-        assert definition is not None and "text_pattern_ops" in definition[0]
-    finally:
-        with psycopg.connect(db.cluster.dsn(), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db.name}_copy" WITH (FORCE)')
+    with _copy_of_every_table(db) as scratch, scratch.connect() as conn:
+        collations = dict(
+            conn.execute(
+                "SELECT a.attname, coalesce(n.nspname || '.' || c.collname, '')"
+                "  FROM pg_attribute a LEFT JOIN pg_collation c ON c.oid = a.attcollation"
+                "  LEFT JOIN pg_namespace n ON n.oid = c.collnamespace"
+                " WHERE a.attrelid = 'public.users'::regclass AND a.attnum > 0"
+            ).fetchall()
+        )
+        definition = conn.execute("SELECT pg_get_indexdef('public.users_email_pattern'::regclass)").fetchone()
+    assert collations == {
+        "id": "",
+        "email": "app.by_locale",
+        "code": "pg_catalog.POSIX",
+        "nick": "pg_catalog.default",
+    }
+    assert definition is not None and "text_pattern_ops" in definition[0]
 
 
 @pytest.mark.catalog
@@ -116,19 +106,27 @@ def test_enums_domains_and_extension_types_of_the_copied_columns_are_made_again(
         INSERT INTO people VALUES (1, 'Ann@Example.com', 'Ann', 'X1', '{ok,happy}');
         """
     )
-    scratch = db.target.with_database(f"{db.name}_types")
-    create_scratch_database(db.target, f"{db.name}_types")
+    with _copy_of_every_table(db) as scratch, scratch.connect() as conn:
+        row = conn.execute(
+            "SELECT email = 'ann@example.com', nick = 'ANN', pg_typeof(email)::text, "
+            "       pg_typeof(code)::text, moods[2]::text, pg_collation_for(code) "
+            "  FROM people"
+        ).fetchone()
+    assert row == (True, True, "app.work_email", "app.code", "happy", '"C"')
+
+
+@contextmanager
+def _copy_of_every_table(db: TestDatabase) -> Iterator[Target]:
+    """A scratch database (create_scratch_database) holding copies of the test database's tables
+    (copy_tables), dropped afterwards."""
+    name = f"{db.name}_copy"
+    create_scratch_database(db.target, name)
     try:
         with db.target.connect() as conn:
             tables = load_tables(conn, user_table_oids(conn))
+        scratch = db.target.with_database(name)
         copy_tables(db.target, scratch, list(tables.values()))
-        with scratch.connect() as conn:
-            row = conn.execute(
-                "SELECT email = 'ann@example.com', nick = 'ANN', pg_typeof(email)::text, "
-                "       pg_typeof(code)::text, moods[2]::text, pg_collation_for(code) "
-                "  FROM people"
-            ).fetchone()
-        assert row == (True, True, "app.work_email", "app.code", "happy", '"C"')
+        yield scratch
     finally:
         with psycopg.connect(db.cluster.dsn(), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db.name}_types" WITH (FORCE)')
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
