@@ -7,9 +7,9 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO
 
 from pgdba.errors import InputError
 
@@ -17,12 +17,12 @@ from pgdba.errors import InputError
 def read_text_file(path: Path, what: str) -> str:
     """The file's text, UTF-8 (a BOM is dropped); a missing, unreadable or non-UTF-8 file is an InputError
     naming `what` it is (e.g. "--queries file") and the path."""
-    try:
-        data = Path(path).read_bytes()
-    except IsADirectoryError:
-        raise InputError(f"cannot read {what} {path}: it is a directory") from None
-    except OSError as exc:
-        raise InputError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    with byte_lines(path, what) as lines:
+        return utf8_text(lines.read(), path, what)
+
+
+def utf8_text(data: bytes, path: Path, what: str) -> str:
+    """`data` (a file's) as UTF-8 text, a BOM dropped; an InputError naming the first byte that is not."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -32,18 +32,29 @@ def read_text_file(path: Path, what: str) -> str:
 
 
 @contextlib.contextmanager
-def text_lines(path: Path, what: str) -> Iterator[TextIO]:
-    """The file open for reading line by line, as UTF-8 (a BOM dropped), for files too large to read whole
-    (a server log): a byte that is not UTF-8 reads as U+FFFD (a cluster's log holds the statements of
-    databases in other encodings too); a missing or unreadable file is an InputError as read_text_file's."""
+def byte_lines(path: Path, what: str) -> Iterator[BinaryIO]:
+    """The file open for reading, once (a pipe, `<(zcat postgresql.log.gz)`, cannot be read twice), line by
+    line for a file too large to read whole; a missing or unreadable file is an InputError naming `what`
+    it is and the path."""
     try:
-        file = open(path, encoding="utf-8-sig", errors="replace")  # noqa: SIM115 (closed below)
+        file = open(path, "rb")  # noqa: SIM115 (closed below)
     except IsADirectoryError:
         raise InputError(f"cannot read {what} {path}: it is a directory") from None
     except OSError as exc:
         raise InputError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     with file:
         yield file
+
+
+def lenient_lines(lines: Iterable[bytes]) -> Iterator[str]:
+    """Lines of a file as UTF-8, a BOM at its start dropped, a byte that is not UTF-8 read as U+FFFD (a
+    server's log holds the statements of its databases in other encodings too)."""
+    first = True
+    for line in lines:
+        text = line.decode("utf-8", errors="replace")
+        if first:
+            text, first = text.removeprefix("\ufeff"), False
+        yield text
 
 
 def _output_path(path: Path, what: str) -> Path:

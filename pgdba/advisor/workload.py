@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from pathlib import Path
 
 import pglast
@@ -24,7 +25,7 @@ from pgdba.errors import InputError, NotAvailable
 from pgdba.server import ServerFacts
 from pgdba.statement_tree import CATALOG_SCHEMAS, statement_node
 from pgdba.stats.statement_texts import rows_with_texts
-from pgdba.text_files import read_text_file, text_lines
+from pgdba.text_files import byte_lines, lenient_lines, utf8_text
 
 DEFAULT_MIN_CALLS = 2
 DEFAULT_MIN_MEAN_MS = 0.0
@@ -197,24 +198,32 @@ def queries_from_file(path: Path, database: str | None = None) -> list[WorkloadQ
     names each statement's database (csvlog, jsonlog, a stderr prefix with `%d`), only `database`'s are
     kept when given; where it names the role, that is the query's (WorkloadQuery.role; see
     roles_known_here); where it gives the values a statement was run with, they are its `sent` ones."""
-    with text_lines(path, "--queries file") as lines:
-        fmt = log_format(lines)
-    if fmt is not None:
-        with text_lines(path, "--queries file") as lines:
-            queries = _from_log(logged_statements(lines, fmt, str(path)), database, f"{path}: ", fmt)
-    else:
-        text = read_text_file(path, "--queries file")
-        try:
-            statements = [s.strip() for s in pglast.split(without_psql_commands(text))]
-        except pglast.parser.ParseError as exc:
-            raise InputError(f"{path}: cannot parse: {exc}") from None
-        queries = [WorkloadQuery(cast_typed_parameters(explained_statement(s))) for s in statements if s]
+    with byte_lines(path, "--queries file") as file:
+        read: list[bytes] = []  # the lines log_format read, read once (the file may be a pipe)
+        fmt = log_format(lenient_lines(_kept(file, read)))
+        if fmt is not None:
+            logged = logged_statements(lenient_lines(chain(read, file)), fmt, str(path))
+            queries = _from_log(logged, database, f"{path}: ", fmt)
+        else:
+            text = utf8_text(b"".join(read) + file.read(), path, "--queries file")
+            try:
+                statements = [s.strip() for s in pglast.split(without_psql_commands(text))]
+            except pglast.parser.ParseError as exc:
+                raise InputError(f"{path}: cannot parse: {exc}") from None
+            queries = [WorkloadQuery(cast_typed_parameters(explained_statement(s))) for s in statements if s]
     # merged first: a log runs the same statements over and over, and a fingerprint costs a tenth of the
     # parse tree is_advisable builds
     kept = [q for q in merge_by_fingerprint(queries) if is_advisable(q.sql)]
     if not kept:
         raise InputError(f"{path}: no SELECT / UPDATE / DELETE statement on user tables found")
     return kept
+
+
+def _kept(lines: Iterable[bytes], read: list[bytes]) -> Iterator[bytes]:
+    """`lines`, each also appended to `read` as it is taken."""
+    for line in lines:
+        read.append(line)
+        yield line
 
 
 def _from_log(

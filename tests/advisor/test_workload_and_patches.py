@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -389,3 +391,28 @@ def test_a_log_holding_bytes_that_are_not_utf8_is_read_around_them(tmp_path: Pat
         "SELECT * FROM people WHERE name = 'Jos\ufffd'": 1,
         "SELECT * FROM orders WHERE id = 1": 2,
     }
+
+
+@pytest.mark.timeout(60)
+def test_a_log_from_a_pipe_is_read_once(tmp_path: Path) -> None:
+    """`--queries <(zcat postgresql.log.gz)`: a pipe gives its lines once, so the lines that tell the
+    format are parsed too, not read again (a second open waits for a writer that never comes)."""
+    fifo = tmp_path / "postgresql.log"
+    os.mkfifo(fifo)
+    lines = "".join(
+        f"2026-11-28 10:00:0{n}.000 UTC [42] app@shop LOG:  duration: 2.000 ms  statement: "
+        f"SELECT * FROM orders WHERE id = {n}\n"
+        for n in range(3)
+    )
+
+    def write() -> None:
+        with fifo.open("w") as out:
+            out.write(lines)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        [query] = queries_from_file(fifo, "shop")
+    finally:
+        writer.join()
+    assert (query.sql, query.calls) == ("SELECT * FROM orders WHERE id = 0", 3)
