@@ -42,6 +42,7 @@ def jobs(db: TestDatabase) -> TestDatabase:
     return db
 
 
+@pytest.mark.catalog
 def test_enum_and_domain_columns_are_keyable(jobs: TestDatabase) -> None:
     with jobs.target.connect() as conn:
         oids = resolve_relations(conn, {"Job"})
