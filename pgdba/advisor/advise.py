@@ -773,13 +773,14 @@ def _advise_with_hypopg(
         skipped=skipped,
     )
     if bound:
-        source = "sampled from pg_stats"
         observed_count = sum(1 for b in bound.values() if b.observed)
-        if observed_count:
-            source += (
-                f" ({observed_count} with constants the application sent, as pg_qualstats or the log's "
-                "parameters recorded them)"
-            )
+        sent = "the application sent (as pg_qualstats or the log's parameters recorded them)"
+        if observed_count == len(bound):
+            source = sent
+        elif observed_count:
+            source = f"sampled from pg_stats ({observed_count} with constants {sent})"
+        else:
+            source = "sampled from pg_stats"
         advice.notes.append(
             f"{len(bound)} of {sum(1 for q in queries if q.param_count)} parameterised queries costed with "
             f"constants {source}: their generic plan could not be built, its cost differed "

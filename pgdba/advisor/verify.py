@@ -204,9 +204,9 @@ def _bind_all(
     on_target: bool,
 ) -> tuple[list[BoundQuery], dict[str, TableInfo], list[str]]:
     """Each query (text → pg_stat_statements id) bound to the constants the application sent (`observed`:
-    those the advice was costed with) or sampled ones. On the target only
-    SELECTs are measured, in a read-only session (a SELECT … FOR UPDATE is refused there); a scratch copy
-    measures UPDATE, DELETE and INSERT … SELECT too, each run rolled back (_measure_each)."""
+    those the advice was costed with) or sampled ones. On the target only SELECTs are measured, in a
+    read-only session (a SELECT … FOR UPDATE is refused there); a scratch copy measures UPDATE, DELETE and
+    INSERT … SELECT too, each run rolled back (_measure_each)."""
     # a query reading a view is measured with the view's body in its place (the scratch copy holds tables)
     originals = list(queryids)
     # a policy's per-session call (auth.uid()) as a parameter: measured for a sampled user's rows

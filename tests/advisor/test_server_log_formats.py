@@ -190,6 +190,8 @@ def test_advise_costs_and_measures_a_logged_statement_with_the_values_it_was_run
     assert status_index["columns"][0] == "status", status_index
     assert pending["costing"] == "observed"
     assert pending["cost_after"] < pending["cost_before"] / 10, pending
+    # every query bound to constants was bound to the log's: the note says so, not "sampled from pg_stats"
+    assert [n for n in report["notes"] if "queries costed with constants the application sent" in n], report
     payload_index, awkward = by_query["SELECT id FROM tasks WHERE payload = $1 AND id > $2"]
     assert (payload_index["columns"][0], awkward["costing"]) == ("payload", "observed")
     # any parameter, whatever it is compared with, is bound to what the log says it was sent
