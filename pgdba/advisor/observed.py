@@ -150,7 +150,8 @@ def add_sent_constants(
         return observed
     found = observed if observed is not None else ObservedConstants()
     for query, used in sent:
-        found.sent[constants_key(query.queryid, query.sql)] = {
+        query_key = constants_key(query.queryid, query.sql)
+        found.sent[query_key] = {
             number: max(values, key=lambda value: values[value]) for number, values in query.sent.items()
         }
         for number, values in query.sent.items():
@@ -160,7 +161,7 @@ def add_sent_constants(
                 continue
             key = (table.schema, table.name, column.column, operator)
             for value, times in values.items():
-                found.add(constants_key(query.queryid, query.sql), key, value, float(times))
+                found.add(query_key, key, value, float(times))
     return found
 
 

@@ -50,6 +50,11 @@ class WorkloadQuery:
     # parameters); pgdba.advisor.observed reads them as pg_qualstats' constants
     sent: dict[int, dict[str, int]] = field(default_factory=dict)
 
+    def add_sent(self, number: int, value: str, times: int = 1) -> None:
+        """Count `value` sent `times` more times for `$number`."""
+        tally = self.sent.setdefault(number, {})
+        tally[value] = tally.get(value, 0) + times
+
     @property
     def mean_ms(self) -> float:
         return self.total_ms / self.calls if self.calls else 0.0
@@ -161,9 +166,8 @@ def merge_by_fingerprint(queries: Iterable[WorkloadQuery]) -> list[WorkloadQuery
             merged[key].total_ms += query.total_ms
             merged[key].nested = merged[key].nested and query.nested
             for number, values in query.sent.items():
-                tally = merged[key].sent.setdefault(number, {})
                 for value, times in values.items():
-                    tally[value] = tally.get(value, 0) + times
+                    merged[key].add_sent(number, value, times)
         else:
             merged[key] = replace(query, sent={number: dict(values) for number, values in query.sent.items()})
     return list(merged.values())
@@ -245,8 +249,7 @@ def _from_log(
         query.calls += 1
         query.total_ms += statement.duration_ms
         for number, value in statement.parameters.items():
-            tally = query.sent.setdefault(number, {})
-            tally[value] = tally.get(value, 0) + 1
+            query.add_sent(number, value)
     if count and not queries:
         named = sorted(others)
         raise InputError(
