@@ -2,8 +2,8 @@
 
 Before, the advisor's catalog judged a column keyable when a default btree operator class was declared for
 its own type: an enum's is declared for `anyenum`, a domain's for its base type, so `status = 'PENDING'` on
-a Prisma enum never got a key on status (the queue poll below got `(run_at, status)`), and neither did a
-domain over text. Prisma compares an enum with `CAST($1::text AS "JobStatus")`: that `$1` was bound to no
+a Prisma enum never got a key on status (`status = 'PENDING' ORDER BY "runAt"` got `("runAt", status)`),
+and neither did a domain over text. Prisma compares an enum with `CAST($1::text AS "JobStatus")`: that `$1` was bound to no
 value, and `--verify` left the query unmeasured ("no sample value for a parameter").
 """
 
